@@ -1,0 +1,86 @@
+"""The ``riskengine`` command line (shell layer).
+
+Each subcommand parses its arguments here and calls one function of a module;
+the arithmetic lives in the core modules.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main", "build_parser"]
+
+# subcommand -> "module:function"; the function takes the parsed Namespace and returns an exit code.
+_HANDLERS: dict[str, str] = {
+    "demo-data": "riskengine.commands:demo_data",
+    "features": "riskengine.commands:features",
+    "demo": "riskengine.commands:demo",
+    "train": "riskengine.model.training:train_command",
+    "validate": "riskengine.model.report:validate_command",
+    "evaluate": "riskengine.model.evaluate:evaluate_command",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    p = argparse.ArgumentParser(
+        prog="riskengine",
+        description="Credit risk scoring and limit engine for factoring and credit insurance.",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("demo-data", help="write a seeded SYNTHETIC portfolio (Parquet)")
+    s.add_argument("--debtors", type=int, default=1000, help="number of debtors (default 1000)")
+    s.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    s.add_argument("--out", required=True, help="output directory")
+    s.add_argument("--as-of", default=None, help="as-of date of the portfolio (default 2026-06-30)")
+    s.add_argument("--format", choices=("parquet", "csv"), default="parquet")
+
+    s = sub.add_parser("features", help="validate a portfolio and compute its features")
+    s.add_argument("--portfolio", required=True, help="portfolio directory")
+    s.add_argument("--as-of", default=None, help="as-of date (default: the manifest's)")
+    s.add_argument("--out", default=None, help="write features.parquet and errors.parquet here")
+
+    s = sub.add_parser("demo", help="run the main job on the bundled synthetic portfolio")
+    s.add_argument("--debtors", type=int, default=2000)
+    s.add_argument("--seed", type=int, default=42)
+    s.add_argument("--out", default="demo-out", help="output directory (default demo-out)")
+
+    s = sub.add_parser("train", help="train the PD model on the US panel (real data)")
+    s.add_argument("--data", default=None, help="US panel CSV (default ../shared/data/us_listed)")
+    s.add_argument("--out", default="models", help="where to write the champion artifact")
+    s.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default sqlite)")
+    s.add_argument("--no-register", action="store_true", help="do not register in MLflow")
+
+    s = sub.add_parser("validate", help="write the validation report of the shipped model")
+    s.add_argument("--out", default="validation-report", help="report directory")
+    s.add_argument("--model-dir", default=None, help="model directory (default models/)")
+    s.add_argument("--tracking-uri", default=None)
+    s.add_argument("--quick", action="store_true", help="fewer bootstrap draws and walk-forward years")
+
+    s = sub.add_parser("evaluate", help="score a US-panel file with the shipped model")
+    s.add_argument("--us-panel", required=True, help="CSV(.gz) in the format of firm_years.csv.gz")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.add_argument("--model-dir", default=None)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``riskengine`` console script."""
+    args = build_parser().parse_args(argv)
+    module_name, func_name = _HANDLERS[args.command].split(":")
+    handler = getattr(importlib.import_module(module_name), func_name)
+    from riskengine.errors import RiskEngineError
+
+    try:
+        return int(handler(args) or 0)
+    except RiskEngineError as exc:
+        print(f"riskengine {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
