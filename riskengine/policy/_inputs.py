@@ -1,0 +1,128 @@
+"""Input coercion shared by the policy modules (private).
+
+Every function turns a scalar or array-like into a 1-d numpy array of length
+``n`` and refuses bad values with an :class:`~riskengine.errors.InvalidInputError`
+naming the column, the row position and the value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from riskengine.errors import InvalidInputError
+from riskengine.model.master_scale import GRADES, grade_index
+from riskengine.policy.credit_policy import CreditPolicy
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+def bad_input(table: str, column: str, pos: int, value: Any, reason: str, message: str) -> (
+        InvalidInputError):
+    """An error naming the row position, the column and the value."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    return InvalidInputError(
+        f"{table} row {pos}: {column} = {value!r}: {message}",
+        [{"table": table, "record": str(pos), "debtor_id": "", "column": column,
+          "value": str(value), "reason": reason, "message": message}],
+    )
+
+
+def length(columns: Mapping[str, Any], required: tuple[str, ...], table: str) -> int:
+    """Common length of the array-like columns (scalars broadcast)."""
+    missing = [c for c in required if c not in columns]
+    if missing:
+        raise InvalidInputError(
+            f"{table}: required column {missing[0]!r} is missing; give it "
+            f"(required: {', '.join(required)}).",
+            [{"table": table, "record": "", "debtor_id": "", "column": m, "value": "",
+              "reason": "missing_column", "message": "required column missing"} for m in missing],
+        )
+    sizes = {np.size(columns[c]) for c in columns if np.ndim(columns[c]) > 0}
+    if len(sizes) > 1:
+        raise InvalidInputError(
+            f"{table}: columns have different lengths {sorted(sizes)}; give arrays of one "
+            "length (or scalars, which apply to every row).", [])
+    return sizes.pop() if sizes else 1
+
+
+def floats(x: Any, n: int, column: str, table: str, *, negative: bool = False) -> FloatArray:
+    """Float array of length ``n``; NaN kept; negative refused unless allowed."""
+    arr = np.asarray(x, dtype=np.float64)
+    arr = np.broadcast_to(arr, (n,)) if arr.ndim == 0 else arr.reshape(-1)
+    if not negative:
+        neg = arr < 0
+        if neg.any():
+            pos = int(np.flatnonzero(neg)[0])
+            raise bad_input(table, column, pos, float(arr[pos]), "negative",
+                            "money amounts here cannot be negative; correct the record.")
+    if np.isinf(arr).any():
+        pos = int(np.flatnonzero(np.isinf(arr))[0])
+        raise bad_input(table, column, pos, float(arr[pos]), "not_numeric",
+                        "infinite amount; give a finite number.")
+    return arr
+
+
+def flags(x: Any, n: int) -> BoolArray:
+    """Boolean array of length ``n``."""
+    arr = np.asarray(x, dtype=bool)
+    return np.broadcast_to(arr, (n,)) if arr.ndim == 0 else arr.reshape(-1)
+
+
+def grades(x: Any, n: int, column: str = "grade", table: str = "pairs") -> IntArray:
+    """Grade index 1 ... 11 from grade strings or integer indices."""
+    arr = np.asarray(x)
+    if arr.dtype.kind in "iu":
+        idx = arr.astype(np.int64, copy=False)
+        if idx.size and (idx.min() < 1 or idx.max() > len(GRADES)):
+            bad = (idx < 1) | (idx > len(GRADES))
+            pos = int(np.flatnonzero(bad.reshape(-1))[0])
+            raise bad_input(table, column, pos, int(idx.reshape(-1)[pos]), "unknown_category",
+                            f"a grade index is 1 ... {len(GRADES)} (D = {len(GRADES)}); "
+                            "unrated rows have no grade: decide them apart.")
+    else:
+        idx = grade_index(arr)
+    return np.broadcast_to(idx, (n,)) if idx.ndim == 0 else idx.reshape(-1)
+
+
+def products(x: Any, n: int, policy: CreditPolicy, table: str = "pairs") -> IntArray:
+    """Product code (position in ``policy.products``) from names or codes."""
+    arr = np.asarray(x)
+    names = policy.product_names
+    if arr.dtype.kind in "iu":
+        codes = arr.astype(np.int64, copy=False)
+        if codes.size and (codes.min() < 0 or codes.max() >= len(names)):
+            pos = int(np.flatnonzero(((codes < 0) | (codes >= len(names))).reshape(-1))[0])
+            raise bad_input(table, "product", pos, int(codes.reshape(-1)[pos]),
+                            "unknown_category", f"product codes are 0 ... {len(names) - 1} "
+                            f"({', '.join(names)}).")
+    else:
+        flat = arr.astype(str).reshape(-1)
+        uniq, inverse = np.unique(flat, return_inverse=True)
+        lookup = {name: i for i, name in enumerate(names)}
+        for u in uniq:
+            if str(u) not in lookup:
+                pos = int(np.flatnonzero(flat == u)[0])
+                raise bad_input(table, "product", pos, str(u), "unknown_category",
+                                f"not a product of policy {policy.version}; use one of "
+                                f"{', '.join(names)}.")
+        codes = np.asarray([lookup[str(u)] for u in uniq], dtype=np.int64)[inverse]
+        codes = codes.reshape(arr.shape)
+    return np.broadcast_to(codes, (n,)) if codes.ndim == 0 else codes.reshape(-1)
+
+
+def dates(x: Any, n: int) -> npt.NDArray[np.datetime64]:
+    """``datetime64[D]`` array of length ``n`` (strings, dates, numpy or pandas values)."""
+    if hasattr(x, "to_numpy"):
+        x = x.to_numpy()
+    arr = np.asarray(x)
+    if arr.dtype.kind == "O" and arr.ndim == 0:
+        arr = np.asarray(np.datetime64(x, "D"))
+    arr = arr.astype("datetime64[D]")
+    return np.broadcast_to(arr, (n,)) if arr.ndim == 0 else arr.reshape(-1)

@@ -1,0 +1,577 @@
+"""Debtor limit decisions for supplier-debtor pairs, and limit changes.
+
+The decision for one pair (seed 003; DOMAIN.md §2-§4)::
+
+    approved = round_down(min(requested, capacity, ledger headroom,
+                              group headroom, sector headroom, insurer cover), unit)
+
+with knock-outs refusing outright. Everything is vectorised over numpy arrays;
+:func:`decide_limit` is the single-pair wrapper around the same code.
+
+Reason codes
+------------
+Each row carries a ``uint32`` bitmask of reason codes, bit ``i`` being
+``REASONS[i]``; :func:`reason_codes` turns a mask into the tuple of names.
+Binding constraints (every one equal to the minimum is set, ties included):
+``requested``, ``capacity``, ``ledger_cap``, ``group_cap``, ``sector_cap``,
+``insurer_cover``. Knock-outs: ``adverse_record``, ``insolvency``,
+``related_party``, ``grade_default``, ``supplier_default``. Data: ``negative_equity``,
+``non_positive_profit``, ``tax_return_haircut``, ``no_financials``,
+``missing_data``, ``no_insurer_appetite``, ``below_rounding_unit``,
+``nothing_requested``. A knocked-out row carries only its knock-out codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from riskengine.policy import _inputs as inp
+from riskengine.policy.credit_policy import D_INDEX, CreditPolicy
+
+__all__ = [
+    "REASONS",
+    "DECISIONS",
+    "BASES",
+    "reason_codes",
+    "reason_mask",
+    "requested_limit",
+    "capacity",
+    "adverse_knockout",
+    "LimitDecisions",
+    "LimitDecision",
+    "decide_limits",
+    "decide_limit",
+    "LIMIT_ACTIONS",
+    "LimitChanges",
+    "limit_change",
+]
+
+FloatArray = npt.NDArray[np.float64]
+
+REASONS: tuple[str, ...] = (
+    "requested", "capacity", "ledger_cap", "group_cap", "sector_cap", "insurer_cover",
+    "adverse_record", "insolvency", "related_party", "grade_default", "supplier_default",
+    "negative_equity", "non_positive_profit", "tax_return_haircut", "no_financials",
+    "missing_data", "no_insurer_appetite", "below_rounding_unit", "nothing_requested",
+)
+"""Reason code names; bit ``i`` of a reason mask is ``REASONS[i]``."""
+
+_BIT = {name: np.uint32(1 << i) for i, name in enumerate(REASONS)}
+_KNOCKOUTS = ("adverse_record", "insolvency", "related_party", "grade_default",
+              "supplier_default")
+
+DECISIONS: tuple[str, ...] = ("full", "partial", "refused")
+"""Decision names; code ``i`` is ``DECISIONS[i]``."""
+
+BASES: tuple[str, ...] = ("statements", "tax_return", "none")
+"""Financial data basis of a debtor; code ``i`` is ``BASES[i]``."""
+
+_EPS = 1e-9
+
+
+def reason_codes(mask: int) -> tuple[str, ...]:
+    """Names of the reason codes set in ``mask``.
+
+    Examples
+    --------
+    >>> reason_codes(reason_mask("capacity", "ledger_cap"))
+    ('capacity', 'ledger_cap')
+    """
+    return tuple(name for i, name in enumerate(REASONS) if int(mask) >> i & 1)
+
+
+def reason_mask(*names: str) -> int:
+    """The bitmask of the given reason code names."""
+    return int(sum(int(_BIT[n]) for n in names))
+
+
+def requested_limit(annual_sales: Any, credit_days: Any, days_basis: int = 360) -> Any:
+    """Requested debtor limit = annual sales x credit days / days basis (seed 003).
+
+    Parameters
+    ----------
+    annual_sales : float or array-like
+        The supplier's annual credit sales to the debtor, in currency.
+    credit_days : float or array-like
+        Agreed payment terms in days.
+    days_basis : int, default 360
+        Days in the year (seed 003 uses 360; ``policy.limits.credit_days_basis``).
+
+    Returns
+    -------
+    float or numpy.ndarray
+
+    Examples
+    --------
+    Seed 003: sales 100,000 on 90-day terms turn over 360 / 90 = 4 times a year.
+
+    >>> requested_limit(100_000, 90)
+    25000.0
+    """
+    out = np.asarray(annual_sales, dtype=np.float64) * np.asarray(credit_days) / days_basis
+    return float(out) if out.ndim == 0 else out
+
+
+def capacity(
+    grade: Any, policy: CreditPolicy, *, basis: Any = 0, tnw: Any = np.nan,
+    revenue: Any = np.nan, profit: Any = np.nan,
+) -> tuple[FloatArray, npt.NDArray[np.uint32]]:
+    """Debtor capacity by grade and financial data basis, with reason bits.
+
+    Parameters
+    ----------
+    grade : array-like
+        Grade strings or indices 1 ... 11.
+    policy : CreditPolicy
+    basis : array-like of int or str, default 0
+        ``"statements"`` (0): ``min(a_g x tnw, b_g x revenue)``;
+        ``"tax_return"`` (1): ``(1 - haircut) x min(b_g x revenue, m x profit)``;
+        ``"none"`` (2): the predetermined minimum limit of the grade.
+    tnw, revenue, profit : array-like
+        Tangible net worth, annual revenue (turnover), declared annual profit.
+
+    Returns
+    -------
+    capacity : numpy.ndarray
+        Money; 0 where the data are missing (reason ``missing_data``).
+    reasons : numpy.ndarray of uint32
+        ``negative_equity``, ``non_positive_profit``, ``tax_return_haircut``,
+        ``no_financials``, ``missing_data``.
+
+    Notes
+    -----
+    Negative equity (``tnw <= 0``) gives capacity 0, or the no-financials
+    limit when ``capacity.negative_equity = "minimum_limit"``. A tax-return
+    debtor with profit <= 0 gets capacity 0. NaN in a field the basis needs
+    gives 0 with ``missing_data``: never a silent number.
+
+    Examples
+    --------
+    DOMAIN.md §4 (D&B): grade with a = 35 %, b = 5 %: TNW 80k, turnover 700k.
+
+    >>> from riskengine.config import load_policy
+    >>> cap, _ = capacity(["4"], load_policy(), tnw=[80_000], revenue=[700_000])
+    >>> cap.round(2).tolist()
+    [28000.0]
+    """
+    g = inp.grades(grade, np.size(grade))
+    n = g.size
+    return _capacity(g, _basis(basis, n), inp.floats(tnw, n, "tnw", "pairs", negative=True),
+                     inp.floats(revenue, n, "revenue", "pairs"),
+                     inp.floats(profit, n, "profit", "pairs", negative=True), policy)
+
+
+def _basis(x: Any, n: int) -> npt.NDArray[np.int64]:
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "iu":
+        flat = arr.astype(str).reshape(-1)
+        codes = np.full(flat.shape, -1, dtype=np.int64)
+        for i, b in enumerate(BASES):
+            codes[flat == b] = i
+        arr = codes.reshape(arr.shape)
+    arr = arr.astype(np.int64, copy=False)
+    bad = (arr < 0) | (arr >= len(BASES))
+    if bad.any():
+        pos = int(np.flatnonzero(bad.reshape(-1))[0])
+        raise inp.bad_input("pairs", "basis", pos, np.asarray(x).reshape(-1)[pos],
+                            "unknown_category", f"use one of {', '.join(BASES)} (or 0, 1, 2).")
+    return np.broadcast_to(arr, (n,)) if arr.ndim == 0 else arr.reshape(-1)
+
+
+def _capacity(
+    g: npt.NDArray[np.int64], basis: npt.NDArray[np.int64], tnw: FloatArray,
+    revenue: FloatArray, profit: FloatArray, policy: CreditPolicy,
+) -> tuple[FloatArray, npt.NDArray[np.uint32]]:
+    cp = policy.capacity
+    n = g.size
+    reasons = np.zeros(n, dtype=np.uint32)
+    b_rev = cp.revenue_fraction.lookup(g) * revenue
+    minimum = cp.no_financials_limit.lookup(g)
+
+    st = basis == 0
+    neg = st & (tnw <= 0)
+    cap_st = np.minimum(cp.tnw_fraction.lookup(g) * tnw, b_rev)
+    cap_st = np.where(neg, minimum if cp.negative_equity == "minimum_limit" else 0.0, cap_st)
+    missing = st & (np.isnan(tnw) | np.isnan(revenue))
+
+    tx = basis == 1
+    loss = tx & (profit <= 0)
+    cap_tx = (1.0 - cp.tax_return_haircut) * np.minimum(
+        b_rev, cp.tax_return_profit_multiple * profit)
+    cap_tx = np.where(loss, 0.0, cap_tx)
+    missing |= tx & (np.isnan(profit) | np.isnan(revenue))
+
+    out = np.where(st, cap_st, np.where(tx, cap_tx, minimum))
+    out = np.where(missing, 0.0, out)
+    reasons |= np.where(neg, _BIT["negative_equity"], 0).astype(np.uint32)
+    reasons |= np.where(loss, _BIT["non_positive_profit"], 0).astype(np.uint32)
+    reasons |= np.where(tx, _BIT["tax_return_haircut"], 0).astype(np.uint32)
+    reasons |= np.where(basis == 2, _BIT["no_financials"], 0).astype(np.uint32)
+    reasons |= np.where(missing, _BIT["missing_data"], 0).astype(np.uint32)
+    return out, reasons
+
+
+def adverse_knockout(
+    event_type: Any, event_date: Any, amount: Any, status: Any, as_of: Any,
+    policy: CreditPolicy,
+) -> npt.NDArray[np.bool_]:
+    """Whether each adverse record is serious, recent and significant (seed 003).
+
+    Parameters
+    ----------
+    event_type, event_date, amount, status : array-like
+        One entry per adverse record (``adverse_records`` contract columns).
+    as_of : date-like
+        Decision date; records dated after it are ignored (point in time).
+    policy : CreditPolicy
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        True for a knock-out record. A debtor is knocked out when any of its
+        records is (aggregate with ``groupby(debtor_id).any()``).
+
+    Examples
+    --------
+    >>> from riskengine.config import load_policy
+    >>> adverse_knockout(["bounced_cheque", "bounced_cheque", "mortgage_prenotation"],
+    ...                  ["2024-01-01"] * 3, [5_000, 1_000, 90_000], "open",
+    ...                  "2025-01-01", load_policy()).tolist()
+    [True, False, False]
+    """
+    ko = policy.knockouts
+    n = max(np.size(event_type), 1)
+    types = np.broadcast_to(np.asarray(event_type).astype(str), (n,))
+    when = inp.dates(event_date, n)
+    day = inp.dates(as_of, n)
+    amt = inp.floats(amount, n, "amount", "adverse_records")
+    age = (day - when).astype(np.int64)
+    serious = np.isin(types, np.asarray(ko.adverse_event_types))
+    recent = (age >= 0) & (age <= ko.adverse_recent_days)
+    significant = amt > ko.adverse_min_amount
+    counted = np.ones(n, dtype=bool) if ko.adverse_count_settled else (
+        np.broadcast_to(np.asarray(status).astype(str), (n,)) != "settled")
+    out: npt.NDArray[np.bool_] = serious & recent & significant & counted
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class LimitDecisions:
+    """Limit decisions for many pairs (arrays of equal length).
+
+    Attributes
+    ----------
+    requested, capacity, concentration_headroom, insurer_cap, approved : numpy.ndarray
+        Money. ``concentration_headroom`` and ``insurer_cap`` are ``inf`` where
+        no such cap applies (the caller gave no data for it, or the product
+        needs no insurance): the constraint is absent, not a number.
+    decision : numpy.ndarray of int8
+        Code into :data:`DECISIONS` (0 full, 1 partial, 2 refused).
+    reasons : numpy.ndarray of uint32
+        Reason bitmask (see :data:`REASONS`).
+    policy_version : str
+    """
+
+    requested: FloatArray
+    capacity: FloatArray
+    concentration_headroom: FloatArray
+    insurer_cap: FloatArray
+    approved: FloatArray
+    decision: npt.NDArray[np.int8]
+    reasons: npt.NDArray[np.uint32]
+    policy_version: str
+
+    def __len__(self) -> int:
+        return int(self.approved.size)
+
+    def decision_names(self) -> npt.NDArray[np.str_]:
+        """Decision name per row."""
+        return np.asarray(DECISIONS)[self.decision]
+
+    def reason_lists(self) -> list[tuple[str, ...]]:
+        """Reason code names per row (a Python loop: for reports, not hot paths)."""
+        uniq, inverse = np.unique(self.reasons, return_inverse=True)
+        names = [reason_codes(int(m)) for m in uniq]
+        return [names[i] for i in inverse.reshape(-1)]
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per pair with decision and reason names."""
+        return pd.DataFrame({
+            "requested": self.requested, "capacity": self.capacity,
+            "concentration_headroom": self.concentration_headroom,
+            "insurer_cap": self.insurer_cap, "approved": self.approved,
+            "decision": self.decision_names(),
+            "reasons": [",".join(r) for r in self.reason_lists()],
+            "policy_version": self.policy_version,
+        })
+
+
+@dataclass(frozen=True, slots=True)
+class LimitDecision:
+    """The limit decision for one pair (see :func:`decide_limit`)."""
+
+    requested: float
+    capacity: float
+    concentration_headroom: float
+    insurer_cap: float
+    approved: float
+    decision: str
+    reasons: tuple[str, ...]
+    policy_version: str
+
+
+PAIR_COLUMNS: dict[str, str] = {
+    "grade": "debtor grade, string or index 1-11 (required)",
+    "requested": "requested limit, money (required)",
+    "product": "product name or code (required)",
+    "basis": "financial data basis: statements / tax_return / none (default statements)",
+    "tnw": "tangible net worth", "revenue": "annual revenue / turnover",
+    "profit": "declared annual profit (tax-return basis)",
+    "adverse_knockout": "bool", "insolvency": "bool", "related": "bool",
+    "supplier_grade": "supplier grade (recourse products)",
+    "supplier_ledger": "supplier's total ledger incl. this debtor",
+    "group_exposure": "factor's exposure to the debtor's group, other pairs",
+    "factor_capital": "factor's eligible capital",
+    "sector_exposure": "book's limits in the debtor's sector, other pairs",
+    "book_total": "book's total limits, other pairs",
+    "insurer_limit": "the insurer's credit limit on the debtor",
+}
+"""Columns :func:`decide_limits` reads; the optional ones default to absent."""
+
+
+def decide_limits(pairs: Mapping[str, Any], policy: CreditPolicy) -> LimitDecisions:
+    """Decide debtor limits for many supplier-debtor pairs at once.
+
+    Parameters
+    ----------
+    pairs : mapping of column name to array-like (a dict or a DataFrame)
+        Columns of :data:`PAIR_COLUMNS`; scalars apply to every row. Optional
+        columns that are absent switch their rule off (e.g. no
+        ``supplier_ledger`` -> no ledger-share cap). NaN in a column a row
+        needs refuses that row with ``missing_data``.
+    policy : CreditPolicy
+
+    Returns
+    -------
+    LimitDecisions
+
+    Raises
+    ------
+    InvalidInputError
+        A required column is missing, a grade or product is unknown, or a
+        money amount is negative (naming the row, column and value).
+
+    Notes
+    -----
+    - Ledger cap: ``ledger_share_g x supplier_ledger`` (the ledger includes
+      this debtor's balance).
+    - Group cap: ``group_capital_share x factor_capital - group_exposure``,
+      floored at 0 (CRR art. 395).
+    - Sector cap: the largest ``L`` with ``(S + L) / (B + L) <= c``, i.e.
+      ``(c B - S) / (1 - c)``, floored at 0, where ``S`` and ``B`` exclude
+      this pair.
+    - Insurer cover, for products that require insurance: 0 when the
+      insurer's appetite at the grade is nil, else ``insurer_limit`` if given.
+    - Rounding is down to ``limits.rounding_unit`` (with a 1e-9 relative
+      tolerance against binary round-off). The decision is ``full`` when
+      the approval equals the rounded request, ``refused`` at 0, else
+      ``partial``.
+    - Recourse products also refuse when ``supplier_grade`` is ``D``.
+
+    Examples
+    --------
+    >>> from riskengine.config import load_policy
+    >>> d = decide_limits({"grade": ["4", "D"], "requested": 25_000.0,
+    ...                    "product": "recourse", "tnw": 80_000.0, "revenue": 700_000.0},
+    ...                   load_policy())
+    >>> d.approved.tolist(), d.decision_names().tolist()
+    ([25000.0, 0.0], ['full', 'refused'])
+    """
+    n = inp.length(pairs, ("grade", "requested", "product"), "pairs")
+    g = inp.grades(pairs["grade"], n)
+    req = inp.floats(pairs["requested"], n, "requested", "pairs")
+    prod = inp.products(pairs["product"], n, policy)
+    cap, reasons = _capacity(
+        g, _basis(pairs.get("basis", 0), n),
+        inp.floats(pairs.get("tnw", np.nan), n, "tnw", "pairs", negative=True),
+        inp.floats(pairs.get("revenue", np.nan), n, "revenue", "pairs"),
+        inp.floats(pairs.get("profit", np.nan), n, "profit", "pairs", negative=True), policy)
+
+    # knock-outs
+    ko_bits = np.zeros(n, dtype=np.uint32)
+    for col, name in (("adverse_knockout", "adverse_record"), ("insolvency", "insolvency"),
+                      ("related", "related_party")):
+        if col in pairs:
+            ko_bits |= np.where(inp.flags(pairs[col], n), _BIT[name], 0).astype(np.uint32)
+    ko_bits |= np.where(g == D_INDEX, _BIT["grade_default"], 0).astype(np.uint32)
+    recourse = policy.product_table("recourse")[prod]
+    if "supplier_grade" in pairs:
+        sg = inp.grades(pairs["supplier_grade"], n, "supplier_grade")
+        ko_bits |= np.where(recourse & (sg == D_INDEX), _BIT["supplier_default"],
+                            0).astype(np.uint32)
+
+    inf = np.full(n, np.inf)
+    missing = np.zeros(n, dtype=bool)
+    conc = policy.concentration
+    ledger = inf
+    if "supplier_ledger" in pairs:
+        tot = inp.floats(pairs["supplier_ledger"], n, "supplier_ledger", "pairs")
+        ledger = conc.ledger_share.lookup(g) * tot
+        missing |= np.isnan(tot)
+    group = inf
+    if "group_exposure" in pairs or "factor_capital" in pairs:
+        ge = inp.floats(pairs.get("group_exposure", 0.0), n, "group_exposure", "pairs")
+        fc = inp.floats(pairs.get("factor_capital", np.nan), n, "factor_capital", "pairs")
+        group = np.maximum(conc.group_capital_share * fc - ge, 0.0)
+        missing |= np.isnan(ge) | np.isnan(fc)
+    sector = inf
+    if "sector_exposure" in pairs or "book_total" in pairs:
+        se = inp.floats(pairs.get("sector_exposure", 0.0), n, "sector_exposure", "pairs")
+        bt = inp.floats(pairs.get("book_total", np.nan), n, "book_total", "pairs")
+        c = conc.sector_book_share
+        sector = np.maximum((c * bt - se) / (1.0 - c), 0.0) if c < 1.0 else inf
+        missing |= np.isnan(se) | np.isnan(bt)
+
+    needs_cover = policy.product_table("requires_insurance")[prod]
+    no_appetite = needs_cover & (policy.cover.insured_fraction.lookup(g) <= 0.0)
+    insurer = inf
+    if "insurer_limit" in pairs:
+        il = inp.floats(pairs["insurer_limit"], n, "insurer_limit", "pairs")
+        insurer = np.where(needs_cover, il, np.inf)
+        missing |= needs_cover & np.isnan(il)
+    insurer = np.where(no_appetite, 0.0, insurer)
+    reasons |= np.where(no_appetite, _BIT["no_insurer_appetite"], 0).astype(np.uint32)
+    missing |= np.isnan(req)
+    reasons |= np.where(missing, _BIT["missing_data"], 0).astype(np.uint32)
+
+    headroom = np.minimum(np.minimum(ledger, group), sector)
+    best = np.minimum(np.minimum(np.minimum(req, cap), headroom), insurer)
+    tol = best * (1.0 + _EPS)
+    for arr, name in ((req, "requested"), (cap, "capacity"), (ledger, "ledger_cap"),
+                      (group, "group_cap"), (sector, "sector_cap"), (insurer, "insurer_cover")):
+        reasons |= np.where(arr <= tol, _BIT[name], 0).astype(np.uint32)
+
+    unit = policy.limits.rounding_unit
+    knocked = ko_bits != 0
+    dead = knocked | missing
+    approved = np.floor(np.where(dead, 0.0, best) / unit + _EPS) * unit
+    reasons |= np.where(~dead & (best > 0) & (approved == 0), _BIT["below_rounding_unit"],
+                        0).astype(np.uint32)
+    reasons |= np.where(~dead & (req == 0), _BIT["nothing_requested"], 0).astype(np.uint32)
+    reasons = np.where(knocked, ko_bits, reasons).astype(np.uint32)
+    full_req = np.floor(np.where(np.isnan(req), 0.0, req) / unit + _EPS) * unit
+    decision = np.where(approved <= 0, 2, np.where(approved >= full_req, 0, 1)).astype(np.int8)
+    return LimitDecisions(req, cap, headroom, insurer, approved, decision, reasons,
+                          policy.version)
+
+
+def decide_limit(policy: CreditPolicy, **pair: Any) -> LimitDecision:
+    """Decide the limit of one pair: :func:`decide_limits` on a single row.
+
+    Examples
+    --------
+    >>> from riskengine.config import load_policy
+    >>> d = decide_limit(load_policy(), grade="4", requested=40_000, product="recourse",
+    ...                  tnw=80_000, revenue=700_000)
+    >>> d.approved, d.decision, d.reasons
+    (28000.0, 'partial', ('capacity',))
+    """
+    batch = decide_limits({k: [v] for k, v in pair.items()}, policy)
+    return LimitDecision(
+        float(batch.requested[0]), float(batch.capacity[0]),
+        float(batch.concentration_headroom[0]), float(batch.insurer_cap[0]),
+        float(batch.approved[0]), DECISIONS[int(batch.decision[0])],
+        reason_codes(int(batch.reasons[0])), batch.policy_version,
+    )
+
+
+LIMIT_ACTIONS: tuple[str, ...] = ("unchanged", "increase", "decrease", "cancel")
+"""Limit change actions; code ``i`` is ``LIMIT_ACTIONS[i]``."""
+
+
+@dataclass(frozen=True, slots=True)
+class LimitChanges:
+    """Limit changes against the previous decision (arrays of equal length).
+
+    Attributes
+    ----------
+    action : numpy.ndarray of int8
+        Code into :data:`LIMIT_ACTIONS`.
+    effective_date : numpy.ndarray of datetime64[D]
+        Increases at once; decreases and cancellations after the notice
+        period, at once on a knock-out event.
+    protected : numpy.ndarray
+        Approved outstanding kept approved: invoices already assigned stay
+        approved up to the old limit (Atradius; FCI GRIF art. 18).
+    available_after : numpy.ndarray
+        Room for new invoices once the change is effective:
+        ``max(new_limit - protected, 0)``.
+    """
+
+    action: npt.NDArray[np.int8]
+    effective_date: npt.NDArray[np.datetime64]
+    protected: FloatArray
+    available_after: FloatArray
+
+    def action_names(self) -> npt.NDArray[np.str_]:
+        """Action name per row."""
+        return np.asarray(LIMIT_ACTIONS)[self.action]
+
+
+def limit_change(
+    previous_limit: Any, new_limit: Any, as_of: Any, knockout: Any, policy: CreditPolicy,
+    approved_outstanding: Any = None,
+) -> LimitChanges:
+    """Compare new limits with the previous ones: action, effective date, protection.
+
+    Parameters
+    ----------
+    previous_limit, new_limit : array-like
+        Money.
+    as_of : date-like or array-like
+        Date of the notice.
+    knockout : array-like of bool
+        The change follows a knock-out event (e.g. a bounced cheque, an
+        insolvency filing): a reduction takes effect immediately.
+    policy : CreditPolicy
+        ``limits.notice_days`` is the notice period.
+    approved_outstanding : array-like, optional
+        Approved outstanding on the debtor; when absent, the previous limit
+        (the most that can be protected).
+
+    Returns
+    -------
+    LimitChanges
+
+    Examples
+    --------
+    >>> from riskengine.config import load_policy
+    >>> ch = limit_change([50_000, 50_000, 50_000], [80_000, 20_000, 0], "2026-03-01",
+    ...                   [False, False, True], load_policy(), [30_000, 30_000, 30_000])
+    >>> ch.action_names().tolist()
+    ['increase', 'decrease', 'cancel']
+    >>> [str(d) for d in ch.effective_date], ch.protected.tolist()
+    (['2026-03-01', '2026-03-31', '2026-03-01'], [30000.0, 30000.0, 30000.0])
+    >>> ch.available_after.tolist()
+    [50000.0, 0.0, 0.0]
+    """
+    n = max(np.size(previous_limit), np.size(new_limit))
+    prev = inp.floats(previous_limit, n, "previous_limit", "limits")
+    new = inp.floats(new_limit, n, "new_limit", "limits")
+    ko = inp.flags(knockout, n)
+    day = inp.dates(as_of, n)
+    outstanding = prev if approved_outstanding is None else inp.floats(
+        approved_outstanding, n, "approved_outstanding", "limits")
+    action = np.select([new > prev, (new < prev) & (new <= 0), new < prev], [1, 3, 2],
+                       0).astype(np.int8)
+    reducing = (action >= 2) & ~ko
+    effective = day + np.where(reducing, policy.limits.notice_days, 0).astype("timedelta64[D]")
+    protected = np.minimum(outstanding, np.maximum(prev, new))
+    available = np.maximum(new - protected, 0.0)
+    return LimitChanges(action, effective, protected, available)
