@@ -21,6 +21,8 @@ _HANDLERS: dict[str, str] = {
     "train": "riskengine.model.training:train_command",
     "validate": "riskengine.model.report:validate_command",
     "evaluate": "riskengine.model.evaluate:evaluate_command",
+    "score": "riskengine.commands:score",
+    "serve": "riskengine.service:serve_command",
 }
 
 
@@ -64,6 +66,20 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("evaluate", help="score a US-panel file with the shipped model")
     s.add_argument("--us-panel", required=True, help="CSV(.gz) in the format of firm_years.csv.gz")
     s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.add_argument("--model-dir", default=None)
+    s = sub.add_parser("score", help="score one debtor from a JSON payload (examples/debtor.json)")
+    s.add_argument("file", help="payload JSON file (one object or an array)")
+    s.add_argument("--model-dir", default=None)
+    s.add_argument("--policy", default=None, help="policy TOML (default: the shipped policy)")
+
+    s = sub.add_parser("serve", help="HTTP service for funding systems (FastAPI on uvicorn)")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--insecure-dev", action="store_true",
+                   help="run WITHOUT authentication (development only; logged loudly)")
+    s.add_argument("--token-file", default=None, help="file with one API token per line")
+    s.add_argument("--store", dest="store_url", default=None,
+                   help="SQLAlchemy URL of the decision store (default sqlite file)")
     s.add_argument("--model-dir", default=None)
     return p
 

@@ -12,10 +12,12 @@ Bands are **closed on the upper side**: grade *k* holds the PDs in
 ``(upper[k-1], upper[k]]`` (grade 1 holds ``(0, upper[0]]``). This matches the
 "PD <= 0.10 %" wording of the EU credit-quality-step mapping (Commission
 Implementing Regulation (EU) 2016/2251), so a PD exactly on a cut-point, e.g.
-0.10 %, gets the *better* grade. The default grade ``"D"`` holds
-``(upper[9], 1]``: a PD of 1, a PD above the last bound (default more likely
-than not with the shipped scale: "unlikely to pay", CRR art. 178(1)(a)) and
-any row whose default flag is set.
+0.10 %, gets the *better* grade. Grade 10 may reach up to (but not include)
+a PD of 1 (the shipped scale: ``(30 %, 100 %)``). The default grade ``"D"`` is
+not a PD band of the model: it holds a PD of exactly 1, a PD above grade 10's
+bound when a scale sets that bound below 1, and any row whose default flag is
+set (CRR art. 178: 90 days past due on a material amount, or unlikely to pay —
+insolvency). A high model PD alone is a weak grade, not a default.
 
 A NaN, infinite, zero, negative or > 1 PD is never given a grade: by default
 :meth:`MasterScale.pd_to_grade` raises :class:`~riskengine.errors.InvalidInputError`
@@ -167,9 +169,9 @@ class MasterScale:
                  "floor")
         prev = 0.0
         for k, (u, c) in enumerate(zip(ub, cp, strict=True), start=1):
-            _require(math.isfinite(u) and 0.0 < u < 1.0,
-                     f"upper bound {u!r} must be a PD fraction in (0, 1); the default grade "
-                     "D covers the band above grade 10 up to 1", f"grades.{k}.upper")
+            _require(math.isfinite(u) and 0.0 < u < 1.0 or (k == N_GRADES and u == 1.0),
+                     f"upper bound {u!r} must be a PD fraction in (0, 1) (grade 10's may be 1: "
+                     "a PD of exactly 1 is then the default grade D)", f"grades.{k}.upper")
             _require(u > prev,
                      f"upper bound {u!r} must be strictly greater than the previous bound "
                      f"{prev!r} (bands increase with the grade)", f"grades.{k}.upper")
@@ -302,6 +304,7 @@ class MasterScale:
         p = np.asarray(pd, dtype=float)
         flat = p.ravel()
         idx = np.searchsorted(np.asarray(self.upper_bounds), flat, side="left")
+        idx[flat >= 1.0] = N_GRADES  # a PD of 1 is default, whatever grade 10's bound
         out = _GRADE_ARRAY[np.minimum(idx, N_GRADES)].astype("<U2")
         bad = ~np.isfinite(flat) | (flat <= 0.0) | (flat > 1.0)
         if default_flag is not None:
