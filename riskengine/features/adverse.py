@@ -1,0 +1,600 @@
+"""Adverse records -> severity, recency and knock-out features, as of a date.
+
+The input is the ``adverse_records`` table of :mod:`riskengine.schemas` (an
+interbank register such as Tiresias: bounced cheques, payment orders, unpaid
+bills, enforcement, insolvency). The severity of an event type comes from
+:data:`~riskengine.schemas.ADVERSE_SEVERITY_TIER`; nothing here re-decides it.
+
+Point in time
+-------------
+A record exists from its ``event_date``; one dated after ``as_of`` is ignored.
+A record counts as *settled* only if its status is ``settled`` **and** its
+``settlement_date`` is on or before ``as_of``; otherwise it is still open at
+``as_of``. Only records inside the look-back window
+``as_of - lookback_years * 365.25 days <= event_date <= as_of`` are used, for
+every feature (seed 003: "recent, e.g. the last four years"; the register
+itself keeps payment orders three years).
+
+The seed's knock-out (seed 003, DOMAIN.md §3.1)
+-----------------------------------------------
+``adv_knockout`` is 1 when the debtor has at least one record that is
+**serious** (event type in :data:`~riskengine.schemas.SERIOUS_EVENT_TYPES`:
+bounced cheque, payment order, unpaid bill of exchange) **and recent**
+(inside the look-back) **and of significant amount** (``amount`` strictly
+greater than ``significant_amount`` in the record's currency: "a bounced
+cheque of 1,000 is not serious"; the register does not even record payment
+orders of 1,000 or less). Settled records **still count**: the register only
+annotates a paid item, it does not erase the fact that the cheque bounced.
+``adv_knockout_open`` is the same test restricted to records still open at
+``as_of``, so that a credit policy may choose the milder reading. A mortgage
+pre-notation (tier 0) never enters any adverse feature; it is counted in
+``adv_n_tier0`` / ``adv_amount_tier0`` only.
+
+Monotonicity
+------------
+Adding one record (in one currency) never lowers a count, an amount, a
+recency-weighted sum, the maximum tier or a flag; ``adv_days_since_serious``
+can only fall (or go from NaN, "none", to a number). ``adv_knockout`` and
+``adv_insolvency`` are therefore monotone in the set of records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from riskengine.errors import InvalidInputError
+from riskengine.schemas import (
+    ADVERSE_EVENT_TYPES,
+    ADVERSE_SEVERITY_TIER,
+    ADVERSE_STATUSES,
+    CURRENCIES,
+    INSOLVENCY_EVENT_TYPES,
+    SERIOUS_EVENT_TYPES,
+)
+
+__all__ = [
+    "ADVERSE_FEATURES",
+    "ESTIMATOR_CHECK_EXEMPTIONS",
+    "FILL_VALUES",
+    "AdverseFeatures",
+    "adverse_features",
+    "feature_directions",
+]
+
+DAYS_PER_YEAR = 365.25
+N_TIERS = 5
+_COLUMNS = ("record_id", "debtor_id", "event_type", "event_date", "amount", "currency",
+            "status", "settlement_date")  # fmt: skip
+
+#: Output columns, in order.
+ADVERSE_FEATURES: tuple[str, ...] = (
+    *(f"adv_n_tier{t}" for t in range(N_TIERS)),
+    *(f"adv_amount_tier{t}" for t in range(N_TIERS)),
+    "adv_n_adverse",
+    "adv_amount_adverse",
+    "adv_n_open",
+    "adv_n_settled",
+    "adv_amount_open",
+    "adv_amount_settled",
+    "adv_weighted_count",
+    "adv_weighted_amount",
+    "adv_amount_to_revenue",
+    "adv_max_tier",
+    "adv_days_since_serious",
+    "adv_n_serious_significant",
+    "adv_insolvency",
+    "adv_knockout",
+    "adv_knockout_open",
+    "adv_mixed_currency",
+)
+
+#: Value of each feature for a debtor with no record in the look-back: 0 for
+#: counts, amounts, flags and the maximum tier; NaN for the days since the last
+#: serious event (there is none, and 0 would mean "today").
+FILL_VALUES: dict[str, float] = {
+    name: (np.nan if name == "adv_days_since_serious" else 0.0) for name in ADVERSE_FEATURES
+}
+
+# --- vocabulary lookups, by position in ADVERSE_EVENT_TYPES ---------------------
+_TIER = np.array([ADVERSE_SEVERITY_TIER[e] for e in ADVERSE_EVENT_TYPES], dtype=np.int64)
+_SERIOUS = np.array([e in SERIOUS_EVENT_TYPES for e in ADVERSE_EVENT_TYPES])
+_INSOLVENCY = np.array([e in INSOLVENCY_EVENT_TYPES for e in ADVERSE_EVENT_TYPES])
+_SETTLED_CODE = ADVERSE_STATUSES.index("settled")
+#: Tier from which an event counts as serious for ``adv_days_since_serious``.
+SERIOUS_TIER = 2
+
+
+def feature_directions() -> dict[str, int]:
+    """Expected sign of each feature's effect on the PD.
+
+    Returns
+    -------
+    dict of str to int
+        ``+1`` raises the PD, ``-1`` lowers it, ``0`` no expected effect
+        (tier-0 mortgage pre-notations, the mixed-currency marker).
+    """
+    out = {name: 1 for name in ADVERSE_FEATURES}
+    out.update(adv_n_tier0=0, adv_amount_tier0=0, adv_mixed_currency=0, adv_days_since_serious=-1)
+    return out
+
+
+# --- shared helpers (also used by payments and concentration) -------------------
+
+
+def _bad_input(table: str, record: Any, debtor_id: Any, column: str, value: Any,
+               reason: str, message: str) -> InvalidInputError:  # fmt: skip
+    problem = {"table": table, "record": record, "debtor_id": debtor_id, "column": column,
+               "value": value, "reason": reason, "message": message}  # fmt: skip
+    return InvalidInputError(message, [problem])
+
+
+def _require_columns(frame: pd.DataFrame, columns: tuple[str, ...], table: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        msg = (f"Table {table!r} lacks column(s) {missing}; it needs {list(columns)}. "
+               "Validate it against riskengine.schemas first.")  # fmt: skip
+        raise _bad_input(table, None, None, missing[0], None, "missing_column", msg)
+
+
+def _as_day(as_of: Any) -> np.int64:
+    """``as_of`` as a day number (days since 1970-01-01)."""
+    if as_of is None:
+        raise ValueError("as_of is required: the date at which features are computed.")
+    ts = pd.Timestamp(as_of)
+    if ts is pd.NaT:
+        raise ValueError(f"as_of {as_of!r} is not a date.")
+    return np.int64(np.datetime64(ts.tz_localize(None) if ts.tzinfo else ts, "D").view(np.int64))
+
+
+def _day_numbers(frame: pd.DataFrame, column: str, table: str) -> np.ndarray:
+    """A date column as int64 day numbers; NaT becomes the int64 minimum."""
+    s = frame[column]
+    if not pd.api.types.is_datetime64_any_dtype(s.dtype):
+        msg = (f"{table}.{column} has dtype {s.dtype}, not datetime64; parse the dates "
+               "(riskengine.validation does it) before computing features.")  # fmt: skip
+        raise _bad_input(table, None, None, column, str(s.dtype), "not_date", msg)
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        s = s.dt.tz_localize(None)
+    return s.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").view(np.int64)
+
+
+_NAT = np.iinfo(np.int64).min
+
+
+def _sort_order(values: pd.Index) -> np.ndarray:
+    """Positions that sort ``values`` (strings) ascending; arrow-backed when possible."""
+    arr = getattr(values.array, "_pa_array", None)
+    if arr is not None:
+        arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+        n = len(arr)
+        if n < 2 or pc.all(pc.less_equal(arr.slice(0, n - 1), arr.slice(1))).as_py():
+            return np.arange(n)
+        return np.asarray(pc.sort_indices(arr), dtype=np.int64)
+    if values.is_monotonic_increasing:
+        return np.arange(len(values))
+    return np.argsort(np.asarray(values.astype(str)), kind="stable")
+
+
+def _positions(values: pd.Series | pd.Index, index: pd.Index) -> np.ndarray:
+    """Position of each value in ``index`` (unique), -1 when absent.
+
+    Categorical values are looked up once per category; arrow-backed strings
+    go through :func:`pyarrow.compute.index_in` (about 3x faster than
+    :meth:`pandas.Index.get_indexer` on millions of strings).
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        cats = values.cat.categories if isinstance(values, pd.Series) else values.categories
+        codes = values.cat.codes if isinstance(values, pd.Series) else values.codes
+        return np.append(_positions(cats, index), -1)[np.asarray(codes)]
+    va = getattr(values.array, "_pa_array", None)
+    ia = getattr(index.array, "_pa_array", None)
+    if va is not None and ia is not None:
+        ia = ia.combine_chunks() if isinstance(ia, pa.ChunkedArray) else ia
+        found = pc.index_in(va, value_set=ia).fill_null(-1)
+        return np.asarray(found, dtype=np.int64)
+    return np.asarray(index.get_indexer(values), dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """The records of ``frame`` at positions ``keep``, read column by column.
+
+    Avoids copying whole frames (identifiers are strings): a column is taken
+    only when a feature needs it, and error messages look the record up.
+    """
+
+    frame: pd.DataFrame
+    keep: np.ndarray
+    table: str
+    id_column: str
+
+    def __len__(self) -> int:
+        return len(self.keep)
+
+    def series(self, column: str) -> pd.Series:
+        return self.frame[column].iloc[self.keep]
+
+    def error(self, i: int, column: str, value: Any, reason: str, text: str) -> InvalidInputError:
+        """An error about the ``i``-th kept record, naming it and its debtor."""
+        pos = int(self.keep[i])
+        rec = self.frame[self.id_column].iloc[pos]
+        deb = self.frame["debtor_id"].iloc[pos] if "debtor_id" in self.frame else None
+        msg = f"{self.table} record {rec!r} (debtor {deb!r}): {text}"
+        return _bad_input(self.table, rec, deb, column, value, reason, msg)
+
+    def numbers(self, column: str) -> np.ndarray:
+        """A money column as float64; NaN or negative values raise."""
+        x = self.frame[column].to_numpy(dtype=np.float64, na_value=np.nan)[self.keep]
+        bad = ~(x >= 0)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            v = float(x[i])
+            reason = "negative" if v < 0 else "missing_value"
+            raise self.error(i, column, v, reason, f"{column} is {v!r}; it must be a "
+                             "number >= 0 in the record's currency. Correct the record.")  # fmt: skip
+        return x
+
+    def days(self, column: str) -> np.ndarray:
+        return _day_numbers(self.frame, column, self.table)[self.keep]
+
+    def vocab(self, column: str, vocab: tuple[str, ...]) -> np.ndarray:
+        """Position of each value in a closed vocabulary; an unknown value raises."""
+        s = self.frame[column]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            lookup = np.append(pd.Index(list(vocab)).get_indexer(s.cat.categories), -1)
+            codes = lookup[s.cat.codes.to_numpy()[self.keep]]
+        else:
+            codes = _positions(s.iloc[self.keep], pd.Index(list(vocab), dtype="str"))
+        codes = codes.astype(np.int64)
+        bad = codes < 0
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            v = s.iloc[int(self.keep[i])]
+            reason = "unknown_currency" if column == "currency" else "unknown_category"
+            shown = f"{list(vocab)[:12]}{'...' if len(vocab) > 12 else ''}"
+            raise self.error(i, column, v, reason, f"{column} {v!r} is not one of {shown} "
+                             f"({int(bad.sum())} record(s) affected). Correct the value or "
+                             "drop the record.")  # fmt: skip
+        return codes
+
+    def ids(self, column: str = "debtor_id") -> tuple[np.ndarray, pd.Index]:
+        """Integer codes of an identifier column and its sorted unique values.
+
+        A ``category`` column is encoded from its codes (no string hashing:
+        the fast path, many times faster on millions of rows); anything else
+        goes through :func:`pandas.factorize`.
+        """
+        s = self.frame[column]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            codes = s.cat.codes.to_numpy()[self.keep].astype(np.int64)
+            cats = s.cat.categories
+        else:
+            raw, uniq = pd.factorize(s.iloc[self.keep])
+            codes, cats = raw.astype(np.int64, copy=False), pd.Index(uniq)
+        if len(codes) and codes.min() < 0:
+            i = int(np.flatnonzero(codes < 0)[0])
+            raise self.error(i, column, None, "missing_value", f"no {column}; every record "
+                             f"must name its {column}.")  # fmt: skip
+        return _compact_sorted(codes, cats, column)
+
+
+def _compact_sorted(codes: np.ndarray, cats: pd.Index, name: str) -> tuple[np.ndarray, pd.Index]:
+    """Re-code so that only used values remain, in ascending order."""
+    used = np.flatnonzero(np.bincount(codes, minlength=len(cats)) > 0)
+    kept = cats[used]
+    order = _sort_order(kept)
+    new = np.full(len(cats), -1, dtype=np.int64)
+    new[used[order]] = np.arange(len(used))
+    uniques = kept if (order == np.arange(len(order))).all() else kept[order]
+    if uniques.dtype != "str":
+        uniques = uniques.astype("str")
+    return new[codes], uniques.rename(name)
+
+
+def _mixed_per_group(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """True for each group whose ``values`` (small ints) are not all equal."""
+    lo = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    hi = np.full(n, -1, dtype=np.int64)
+    np.minimum.at(lo, codes, values)
+    np.maximum.at(hi, codes, values)
+    return (hi > lo) & (hi >= 0)
+
+
+def _thresholds(significant_amount: float | Mapping[str, float]) -> np.ndarray:
+    """Threshold per currency code (position in CURRENCIES); NaN when not given."""
+    if isinstance(significant_amount, Mapping):
+        unknown = sorted(set(significant_amount) - set(CURRENCIES))
+        if unknown:
+            raise ValueError(f"significant_amount names unknown currencies {unknown}.")
+        out = np.array([float(significant_amount.get(c, np.nan)) for c in CURRENCIES])
+    else:
+        out = np.full(len(CURRENCIES), float(significant_amount))
+    if np.any(out[~np.isnan(out)] < 0):
+        raise ValueError(f"significant_amount must be >= 0, got {significant_amount!r}.")
+    return out
+
+
+# --- the feature function --------------------------------------------------------
+
+
+def adverse_features(
+    records: pd.DataFrame,
+    as_of: Any,
+    *,
+    lookback_years: float = 4.0,
+    half_life_years: float = 2.0,
+    significant_amount: float | Mapping[str, float] = 1000.0,
+    revenue: pd.Series | None = None,
+) -> pd.DataFrame:
+    """Severity, recency and knock-out features of adverse records, as of a date.
+
+    Parameters
+    ----------
+    records : pandas.DataFrame
+        The ``adverse_records`` table (columns of
+        :data:`riskengine.schemas.ADVERSE_RECORDS`). Not modified. A
+        ``category`` ``debtor_id`` skips string hashing (fastest).
+    as_of : date-like
+        The date of the assessment; records dated after it are ignored.
+    lookback_years : float, default 4.0
+        Window of recent records (seed 003: "the last four years"), in years
+        of 365.25 days, both ends inclusive.
+    half_life_years : float, default 2.0
+        Half-life of the recency weight ``0.5 ** (age_years / half_life)``.
+    significant_amount : float or mapping of currency to float, default 1000.0
+        A serious record is significant when its amount is **strictly
+        greater** than this, in the record's currency (seed 003: a bounced
+        cheque of 1,000 is not serious). A mapping gives one threshold per
+        ISO currency; a serious record in a currency it lacks is an error.
+    revenue : pandas.Series, optional
+        Annual revenue by ``debtor_id``, in the same currency as the records.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``debtor_id`` (sorted), one row per debtor with at least
+        one record in the look-back, columns :data:`ADVERSE_FEATURES` (float).
+        Reindex onto all debtors with :data:`FILL_VALUES`.
+
+    Raises
+    ------
+    InvalidInputError
+        Missing columns, undated records, unknown event type, status or
+        currency, negative or missing amounts, no threshold for a currency.
+
+    Notes
+    -----
+    - Tiers are those of :data:`~riskengine.schemas.ADVERSE_SEVERITY_TIER`;
+      "adverse" means tier >= 1 (mortgage pre-notations, tier 0, are counted in
+      ``adv_n_tier0``/``adv_amount_tier0`` only). Open/settled counts and
+      amounts, recency-weighted sums and amount/revenue cover adverse records.
+    - ``adv_days_since_serious``: days from the latest record of tier >= 2
+      (serious, enforcement or insolvency) to ``as_of``; NaN when none.
+    - ``adv_insolvency``: 1 if a bankruptcy filing or insolvency declaration in
+      the look-back is still open at ``as_of`` (a settled one, e.g. a
+      dismissed petition, does not set it but stays in ``adv_n_tier4``).
+    - ``adv_knockout`` / ``adv_knockout_open``: see the module docstring.
+    - Amounts are summed in the records' currency. A debtor with records in
+      more than one currency gets ``adv_mixed_currency = 1`` and NaN amount
+      features (amounts in different currencies do not add); counts, tiers
+      and flags are unaffected.
+    - ``adv_amount_to_revenue`` = adverse amount / revenue; NaN when revenue is
+      not given, missing, zero or negative, or amounts are mixed-currency.
+      Invariant to the currency unit.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> recs = pd.DataFrame({
+    ...     "record_id": ["r1", "r2"], "debtor_id": ["D1", "D2"],
+    ...     "event_type": ["bounced_cheque", "bounced_cheque"],
+    ...     "event_date": pd.to_datetime(["2023-06-01", "2023-06-01"]),
+    ...     "amount": [1000.0, 5000.0], "currency": ["EUR", "EUR"],
+    ...     "status": ["open", "open"],
+    ...     "settlement_date": pd.to_datetime([None, None])})
+    >>> adverse_features(recs, "2024-06-01")["adv_knockout"].to_dict()
+    {'D1': 0.0, 'D2': 1.0}
+    """
+    if not lookback_years > 0 or not half_life_years > 0:
+        raise ValueError("lookback_years and half_life_years must be > 0, got "
+                         f"{lookback_years!r} and {half_life_years!r}.")  # fmt: skip
+    table = "adverse_records"
+    _require_columns(records, _COLUMNS, table)
+    day = _as_day(as_of)
+    event = _day_numbers(records, "event_date", table)
+    if (event == _NAT).any():
+        i = int(np.flatnonzero(event == _NAT)[0])
+        raise _Rows(records, np.arange(len(records)), table, "record_id").error(
+            i, "event_date", None, "missing_value", "no event_date; every register entry is dated.")
+    lookback_days = int(round(lookback_years * DAYS_PER_YEAR))
+    age_all = day - event
+    keep = np.flatnonzero((age_all >= 0) & (age_all <= lookback_days))
+    rows = _Rows(records, keep, table, "record_id")
+    age = age_all[keep]
+    etype = rows.vocab("event_type", ADVERSE_EVENT_TYPES)
+    status = rows.vocab("status", ADVERSE_STATUSES)
+    cur = rows.vocab("currency", CURRENCIES)
+    amount = rows.numbers("amount")
+    settle = rows.days("settlement_date")
+    code, index = rows.ids()
+    n = len(index)
+
+    tier = _TIER[etype]
+    settled = (status == _SETTLED_CODE) & (settle != _NAT) & (settle <= day)
+    adverse = tier >= 1
+    weight = np.exp2(-age / (half_life_years * DAYS_PER_YEAR))
+
+    def total(mask: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
+        weights = mask.astype(np.float64) if w is None else mask * w
+        return np.bincount(code, weights=weights, minlength=n)
+
+    cell = code * N_TIERS + tier
+    n_tier = np.bincount(cell, minlength=n * N_TIERS).reshape(n, N_TIERS).astype(np.float64)
+    a_tier = np.bincount(cell, weights=amount, minlength=n * N_TIERS).reshape(n, N_TIERS)
+
+    thr = _thresholds(significant_amount)[cur]
+    serious = _SERIOUS[etype]
+    no_thr = serious & np.isnan(thr)
+    if no_thr.any():
+        i = int(np.flatnonzero(no_thr)[0])
+        c = CURRENCIES[cur[i]]
+        raise rows.error(i, "currency", c, "unknown_currency", f"currency {c!r} has no "
+                         "threshold in significant_amount; add one for that currency.")  # fmt: skip
+    significant = serious & (amount > thr)
+    serious_age = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    sev = tier >= SERIOUS_TIER
+    np.minimum.at(serious_age, code[sev], age[sev])
+
+    out = np.empty((len(ADVERSE_FEATURES), n), dtype=np.float64)  # one row per feature
+    col = {name: j for j, name in enumerate(ADVERSE_FEATURES)}
+    out[0:N_TIERS] = n_tier.T
+    out[N_TIERS : 2 * N_TIERS] = a_tier.T
+    out[col["adv_n_adverse"]] = n_tier[:, 1:].sum(axis=1)
+    out[col["adv_amount_adverse"]] = a_tier[:, 1:].sum(axis=1)
+    out[col["adv_n_open"]] = total(adverse & ~settled)
+    out[col["adv_n_settled"]] = total(adverse & settled)
+    out[col["adv_amount_open"]] = total(adverse & ~settled, amount)
+    out[col["adv_amount_settled"]] = total(adverse & settled, amount)
+    out[col["adv_weighted_count"]] = total(adverse, weight)
+    out[col["adv_weighted_amount"]] = total(adverse, weight * amount)
+    out[col["adv_max_tier"]] = ((n_tier > 0) * np.arange(N_TIERS)).max(axis=1)
+    out[col["adv_days_since_serious"]] = np.where(
+        serious_age == np.iinfo(np.int64).max, np.nan, serious_age
+    )
+    out[col["adv_n_serious_significant"]] = total(significant)
+    out[col["adv_insolvency"]] = total(_INSOLVENCY[etype] & ~settled) > 0
+    out[col["adv_knockout"]] = total(significant) > 0
+    out[col["adv_knockout_open"]] = total(significant & ~settled) > 0
+    mixed = _mixed_per_group(code, cur, n)
+    out[col["adv_mixed_currency"]] = mixed
+
+    amount_cols = np.array([j for name, j in col.items() if "amount" in name])
+    out[np.ix_(amount_cols, mixed)] = np.nan
+    j_rev = col["adv_amount_to_revenue"]
+    if revenue is None:
+        out[j_rev] = np.nan
+    else:
+        if not revenue.index.is_unique:
+            raise ValueError("revenue must have one value per debtor_id (its index has duplicates).")
+        rev = revenue.reindex(index).to_numpy(dtype=np.float64, na_value=np.nan)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = out[col["adv_amount_adverse"]] / rev
+        out[j_rev] = np.where(rev > 0, ratio, np.nan)
+    return pd.DataFrame(out.T, index=index, columns=list(ADVERSE_FEATURES), copy=False)
+
+
+# --- scikit-learn transformer ----------------------------------------------------
+
+_NOT_AN_ARRAY = ("transform reads a typed record table (identifiers, dates, closed vocabularies, "
+                 "named columns); the check feeds a random numeric array, which is rejected")  # fmt: skip
+_PER_DEBTOR = ("the output has one row per debtor, not one per input row, so row-wise "
+               "invariances of samples do not apply")  # fmt: skip
+_STATELESS_FIT = ("fit learns nothing and does not read X (stateless, requires_fit=False); the "
+                  "table is checked when transform reads it")  # fmt: skip
+#: scikit-learn estimator checks that cannot apply to the feature transformers
+#: of :mod:`riskengine.features` (adverse, payments, concentration), each with
+#: the reason. Every other check of ``check_estimator`` runs and passes.
+ESTIMATOR_CHECK_EXEMPTIONS: dict[str, str] = {
+    "check_complex_data": _STATELESS_FIT,
+    "check_estimator_sparse_tag": _STATELESS_FIT,
+    "check_estimators_empty_data_messages": _STATELESS_FIT,
+    "check_fit1d": _STATELESS_FIT,
+    "check_n_features_in": "input width is a table schema, not a feature count; " + _STATELESS_FIT,
+    "check_n_features_in_after_fitting": "input width is a table schema, not a feature count; "
+    + _STATELESS_FIT,
+    "check_dict_unchanged": _NOT_AN_ARRAY,
+    "check_dtype_object": _NOT_AN_ARRAY,
+    "check_estimators_dtypes": _NOT_AN_ARRAY,
+    "check_estimators_pickle": _NOT_AN_ARRAY + " (pickling itself works; tested separately)",
+    "check_f_contiguous_array_estimator": _NOT_AN_ARRAY,
+    "check_fit2d_predict1d": _NOT_AN_ARRAY,
+    "check_fit_idempotent": _NOT_AN_ARRAY,
+    "check_fit_score_takes_y": _NOT_AN_ARRAY,
+    "check_pipeline_consistency": _NOT_AN_ARRAY + " (Pipeline use is tested separately)",
+    "check_transformer_data_not_an_array": _NOT_AN_ARRAY,
+    "check_transformer_preserve_dtypes": _NOT_AN_ARRAY + "; output is always float64",
+    "check_transformers_unfitted_stateless": _NOT_AN_ARRAY,
+    "check_transformer_general": _NOT_AN_ARRAY + "; " + _PER_DEBTOR,
+    "check_methods_sample_order_invariance": _PER_DEBTOR,
+    "check_methods_subset_invariance": _PER_DEBTOR,
+}
+
+
+
+def _table(X: Any, name: str) -> pd.DataFrame:
+    """The table ``name`` from a portfolio mapping, or ``X`` itself if a frame."""
+    if isinstance(X, Mapping):
+        if name not in X:
+            raise ValueError(f"The portfolio has no {name!r} table (it has {sorted(X)}).")
+        return X[name]
+    if isinstance(X, pd.DataFrame):
+        return X
+    raise TypeError(f"Expected the {name!r} DataFrame or a portfolio mapping of DataFrames, "
+                    f"got {type(X).__name__}.")  # fmt: skip
+
+
+class AdverseFeatures(TransformerMixin, BaseEstimator):
+    """scikit-learn transformer around :func:`adverse_features`.
+
+    Stateless: ``fit`` learns nothing and returns ``self``; ``transform``
+    takes the ``adverse_records`` frame (or a portfolio mapping holding it)
+    and returns one row per debtor with records in the look-back.
+
+    Parameters
+    ----------
+    as_of : date-like
+        Assessment date (required at transform time; no clock is read).
+    lookback_years, half_life_years, significant_amount
+        As in :func:`adverse_features`.
+    """
+
+    def __init__(
+        self,
+        as_of: Any = None,
+        *,
+        lookback_years: float = 4.0,
+        half_life_years: float = 2.0,
+        significant_amount: float | Mapping[str, float] = 1000.0,
+    ) -> None:
+        self.as_of = as_of
+        self.lookback_years = lookback_years
+        self.half_life_years = half_life_years
+        self.significant_amount = significant_amount
+
+    def fit(self, X: Any, y: Any = None) -> AdverseFeatures:
+        """Learn nothing; return ``self``."""
+        return self
+
+    def transform(self, X: Any, revenue: pd.Series | None = None) -> pd.DataFrame:
+        """Compute the features (see :func:`adverse_features`)."""
+        return adverse_features(
+            _table(X, "adverse_records"),
+            self.as_of,
+            lookback_years=self.lookback_years,
+            half_life_years=self.half_life_years,
+            significant_amount=self.significant_amount,
+            revenue=revenue,
+        )
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """The output column names, :data:`ADVERSE_FEATURES`."""
+        return np.asarray(ADVERSE_FEATURES, dtype=object)
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return True
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        tags.input_tags.two_d_array = True
+        tags.input_tags.string = True
+        tags.input_tags.allow_nan = True
+        return tags
