@@ -8,8 +8,13 @@ returns an exit code. Handlers are independent of one another.
 from __future__ import annotations
 
 import argparse
+import datetime as _dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
 
-__all__ = ["demo_data"]
+__all__ = ["demo_data", "features", "score", "demo"]
 
 
 def demo_data(args: argparse.Namespace) -> int:
@@ -50,4 +55,76 @@ def demo_data(args: argparse.Namespace) -> int:
     width = max(len(name) for name in frames)
     for name, frame in frames.items():
         print(f"  {name:<{width}}  {len(frame):>12,} rows")
+    return 0
+
+
+def _today() -> str:
+    return _dt.date.today().isoformat()
+
+
+def features(args: argparse.Namespace) -> int:
+    """``riskengine features``: validate a portfolio and compute its four feature families.
+
+    Prints the validation summary and a description of the feature frame; with
+    ``--out`` writes ``features.parquet`` (one row per debtor) and
+    ``errors.parquet`` (one row per problem, rejected debtors included).
+    """
+    import pandas as pd
+
+    from riskengine.features import build_features
+    from riskengine.portfolio_io import read_portfolio
+    from riskengine.validation import validate_portfolio
+
+    frames, manifest = read_portfolio(args.portfolio)
+    as_of = pd.Timestamp(args.as_of or manifest.get("as_of") or _today())
+    if manifest.get("synthetic"):
+        print("portfolio is SYNTHETIC (manifest.json says so)")
+    checked = validate_portfolio(frames, reference_date=_today())
+    summary = checked.summary()
+    print(
+        f"debtors in {summary['debtors_in']:,}: clean {summary['debtors_clean']:,}, "
+        f"rejected {summary['debtors_rejected']:,} ({summary['problems']:,} problems)"
+    )
+    feats = build_features(checked.frames, as_of)
+    print(f"features as of {as_of.date()}: {feats.shape[0]:,} debtors x {feats.shape[1]} features")
+    _print_feature_summary(feats)
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        feats.to_parquet(out / "features.parquet")
+        checked.errors.to_parquet(out / "errors.parquet")
+        print(f"wrote {out / 'features.parquet'} and {out / 'errors.parquet'}")
+    return 0
+
+
+def _print_feature_summary(feats: Any) -> None:
+    """Median and share missing of a few headline features, by family."""
+    headline = [c for c in (
+        "st_altman_z2", "st_current_ratio", "st_quick_ratio", "st_liabilities_to_equity",
+        "st_gross_margin", "adv_n_serious", "adv_knockout", "pay_dbt_mean", "pay_cross_aged",
+        "conc_max_ledger_share", "conc_group_book_share",
+    ) if c in feats.columns]
+    if not headline:
+        headline = list(feats.columns[:10])
+    width = max(len(c) for c in headline)
+    print(f"  {'feature':<{width}}  {'median':>10}  {'mean':>10}  {'missing':>8}")
+    for c in headline:
+        col = feats[c].astype(float)
+        print(f"  {c:<{width}}  {col.median():>10.3f}  {col.mean():>10.3f}  {col.isna().mean():>8.1%}")
+
+
+def score(args: argparse.Namespace) -> int:
+    """``riskengine score FILE.json``: decide one debtor (or an array of them) from JSON.
+
+    Prints the decision(s) as JSON on standard output.
+    """
+    from riskengine.engine import load_engine
+
+    payload = json.loads(Path(args.file).read_text())
+    engine = load_engine(model_dir=args.model_dir, policy_path=args.policy)
+    many = isinstance(payload, list)
+    decided_at = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    out = engine.score_payloads(payload if many else [payload], decided_at=decided_at)
+    json.dump(out if many else out[0], sys.stdout, indent=2)
+    print()
     return 0
