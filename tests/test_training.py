@@ -1,0 +1,96 @@
+"""Training protocol on the US panel: rows, features, end-to-end train with the registry.
+
+The end-to-end test trains on a firm subset of the shared panel written to
+tmp_path at test time (the data is never copied into the repository), with a
+one-point grid of few trees, so it stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from riskengine.artifacts import file_sha256, read_metadata
+from riskengine.model.pd_model import load_champion
+from riskengine.model.training import (
+    EXCLUDED_FEATURES,
+    HISTORY_FEATURES,
+    fit_rows,
+    model_features,
+    train,
+    us_panel_frame,
+)
+
+TINY_GRID = ({"max_iter": 20, "learning_rate": 0.1, "max_leaf_nodes": 4, "min_samples_leaf": 20,
+              "cv": 3},)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def panel_file(shared_data: Path) -> Path:
+    return shared_data / "us_listed" / "firm_years.csv.gz"
+
+
+@pytest.mark.realdata
+def test_panel_frame_is_point_in_time_and_labelled(panel_file: Path) -> None:
+    """Counts from ../shared/data/README.md: 16,133 firm-years; 354 + 74 defaults."""
+    frame = us_panel_frame(panel_file)
+    assert len(frame) == 16133
+    assert frame.groupby("split")["default_12m"].sum().to_dict() == {"train": 354, "validation": 74}
+    assert "market_value" not in frame.columns
+    first = frame["st_n_statements"].eq(1)
+    assert frame.loc[first, list(HISTORY_FEATURES)].isna().all().all()  # no earlier statement
+
+
+@pytest.mark.realdata
+def test_fit_rows_drop_no_default_and_features_exclude_artifacts(panel_file: Path) -> None:
+    frame = us_panel_frame(panel_file)
+    rows = fit_rows(frame)
+    train_rows = frame["split"].eq("train").to_numpy()
+    assert not np.any(rows & ~train_rows)  # validation firms never fitted on
+    assert frame.loc[rows, "default_12m"].sum() == 354  # every training default kept
+    feats = model_features(frame)
+    assert not set(EXCLUDED_FEATURES) & set(feats)
+    assert "st_interest_coverage" not in feats  # no interest expense in the file
+    assert "st_liabilities_to_assets" in feats
+
+
+@pytest.fixture(scope="module")
+def small_panel(panel_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    raw = pd.read_csv(panel_file)
+    rng = np.random.default_rng(0)
+    failed = raw.loc[raw["failed"].eq(1), "firm_id"].unique()
+    ok = raw.loc[raw["failed"].eq(0), "firm_id"].unique()
+    firms = np.concatenate(
+        [rng.choice(failed, 150, replace=False), rng.choice(ok, 500, replace=False)]
+    )
+    path = tmp_path_factory.mktemp("panel") / "small.csv.gz"
+    raw[raw["firm_id"].isin(firms)].to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.realdata
+def test_train_end_to_end_registers_and_ships(small_panel: Path, tmp_path: Path) -> None:
+    out = tmp_path / "models"
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    s = train(small_panel, out, tracking_uri=uri, register=True, grid=TINY_GRID)
+    assert s["version"] == "1" and "promoted" in s["promotion"]
+    assert s["artifact"] == str(out / "pd_model.skops")
+    meta = read_metadata(out / "pd_model.skops")
+    assert meta["data_sha256"] == file_sha256(small_panel)
+    assert meta["features"] == s["features"] and meta["sha256"] == s["sha256"]
+    assert {"auc", "auc_hist", "z2_auc", "brier", "by_grade"} <= set(meta["metrics"])
+    assert "scikit-learn" in meta["library_versions"]
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "Intended use and limits" in card and f"{s['metrics']['auc']:.4f}" in card
+    model = load_champion(out)
+    assert list(model.feature_names_in_) == s["features"]
+    json.dumps(s, default=str)  # the summary is reportable as data
+
+    again = train(small_panel, out, tracking_uri=uri, register=True, grid=TINY_GRID)
+    assert again["version"] == "2" and "does not beat" in again["promotion"]
+    assert again["artifact"] is None  # the shipped champion is left alone
+    assert read_metadata(out / "pd_model.skops")["sha256"] == s["sha256"]
