@@ -58,6 +58,7 @@ def _measure(path: Path, repeat: int) -> None:
     frames, manifest = read_portfolio(path)
     t_read = time.perf_counter() - t0
     as_of = pd.Timestamp(manifest["as_of"])
+    fx = manifest.get("fx_rates")
     n = len(frames["debtors"])
     rows = {k: len(v) for k, v in frames.items()}
     print(f"portfolio: SYNTHETIC, {n:,} debtors, rows {rows}")
@@ -69,7 +70,7 @@ def _measure(path: Path, repeat: int) -> None:
         "payments": lambda: payment_features(frames["invoices"], as_of),
         "concentration": lambda: concentration_features(
             frames["exposures"], frames["debtors"], frames["suppliers"],
-            relations=frames["relations"]),
+            relations=frames["relations"], fx_rates=fx),
     }
     for name, fn in family.items():
         t = time.perf_counter()
@@ -79,7 +80,7 @@ def _measure(path: Path, repeat: int) -> None:
     times = []
     for _ in range(repeat):
         t = time.perf_counter()
-        feats = build_features(frames, as_of)
+        feats = build_features(frames, as_of, fx_rates=fx)
         times.append(time.perf_counter() - t)
     best, med = min(times), statistics.median(times)
     print(f"build_features (all four, one row per debtor, {feats.shape[1]} features): "

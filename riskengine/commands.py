@@ -85,7 +85,7 @@ def features(args: argparse.Namespace) -> int:
         f"debtors in {summary['debtors_in']:,}: clean {summary['debtors_clean']:,}, "
         f"rejected {summary['debtors_rejected']:,} ({summary['problems']:,} problems)"
     )
-    feats = build_features(checked.frames, as_of)
+    feats = build_features(checked.frames, as_of, fx_rates=manifest.get("fx_rates"))
     print(f"features as of {as_of.date()}: {feats.shape[0]:,} debtors x {feats.shape[1]} features")
     _print_feature_summary(feats)
     if args.out:

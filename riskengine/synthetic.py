@@ -1126,4 +1126,9 @@ def synthetic_manifest(n_debtors: int, seed: int, as_of: Any = DEFAULT_AS_OF) ->
         "n_debtors": int(n_debtors),
         "as_of": str(np.datetime64(day, "D")),
         "created_by": "riskengine demo-data",
+        # Book-level figures (concentration shares, HHI) need one unit: amounts are
+        # converted to the reporting currency with these rates (units of EUR per one
+        # unit of the currency; the synthetic rates used to generate the amounts).
+        "reporting_currency": "EUR",
+        "fx_rates": {c: round(1.0 / r, 10) for c, r in sorted(_FX.items())},
     }
