@@ -408,6 +408,10 @@ def test_manifest_labels_the_data_synthetic() -> None:
         "n_debtors": 100,
         "as_of": "2026-06-30",
         "created_by": "riskengine demo-data",
+        "reporting_currency": "EUR",
+        # units of EUR per unit of currency: the inverse of the generator's rates
+        "fx_rates": {"BGN": round(1 / 1.95583, 10), "EUR": 1.0, "GBP": round(1 / 0.85, 10),
+                     "RON": round(1 / 4.97, 10), "USD": round(1 / 1.08, 10)},
     }
     assert "SYNTHETIC" in (synthetic.__doc__ or "")
 
