@@ -7,6 +7,8 @@ a debtor limit and insurance cover out.
 
 from __future__ import annotations
 
+from typing import Any
+
 from riskengine.errors import InvalidInputError, ModelArtifactError, PolicyError, RiskEngineError
 
 __version__ = "0.1.0"
@@ -17,4 +19,21 @@ __all__ = [
     "InvalidInputError",
     "ModelArtifactError",
     "PolicyError",
+    "Engine",
+    "load_engine",
+    "score",
+    "Decision",
 ]
+
+# The engine pulls in pandas and scikit-learn: imported on first use (PEP 562), so
+# that ``import riskengine`` stays light for the command line and the service.
+_LAZY = {"Engine": "riskengine.engine", "load_engine": "riskengine.engine",
+         "score": "riskengine.engine", "Decision": "riskengine.decision"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'riskengine' has no attribute {name!r}")

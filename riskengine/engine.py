@@ -1,0 +1,1237 @@
+"""The Engine: records in, decisions out, for one debtor or a whole book.
+
+Composition (data flows one way)::
+
+    validated frames -> features (statements, adverse, payments)
+      -> PD model on the statement features (or the rating basis prior)
+      -> monotone overlay for adverse records and payment behaviour
+      -> default flags (insolvency, 90+ days past due on a material amount) -> grade D
+      -> master-scale grade -> reason codes
+      -> policy: knock-outs, capacity (latest statement), ledger cap, insurer cover,
+         limit rounding -> cover, expected loss, advance rate, fee schedule
+      -> one Decision per supplier-debtor pair (exposure)
+
+:meth:`Engine.decide` takes portfolio frames; :meth:`Engine.decide_one` and
+:meth:`Engine.score_payloads` take JSON payloads (:mod:`riskengine.payload`).
+Every path ends in the same array core (:func:`_decide_core`): the batch path
+builds its inputs with the feature pipelines and scores with the fitted
+scikit-learn model; the single-debtor path builds the same inputs from the
+payload's arrays (:mod:`riskengine._fastpath`, the same statement kernel) and
+scores with the flattened tree ensemble. ``tests/test_engine.py`` proves that
+both give identical decisions on hundreds of debtors.
+
+Rating basis
+------------
+``statements``: the latest statement up to ``as_of`` is not a tax return, has
+total assets > 0 and a revenue, and is at most ``overlay.max_statement_age_days``
+old: the PD model scores it. ``tax_return`` / ``no_financials``: the PD is the
+basis prior of the overlay config (3 % / 5 % shipped: unknown risk is not
+priced as average risk), then the same overlay; the policy uses the tax-return
+capacity rule or the predetermined minimum limit of the grade (seed 003).
+
+The overlay
+-----------
+``logit(PD) = logit(PD_model) + sum_i w_i x_i`` with ``w_i >= 0`` and
+non-decreasing transforms of adverse-record counts and payment-behaviour
+features (``riskengine/config/overlay.toml``, versioned). A missing feature adds
+0. Adding an adverse record never lowers the PD.
+
+This module does no I/O except :func:`load_engine`, :func:`load_overlay` and
+:func:`score` (the shell entry points, which read the shipped artifacts).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from riskengine import schemas
+from riskengine.decision import DECISION_FIELDS, Decision
+from riskengine.errors import InvalidInputError, PolicyError
+from riskengine.features import build_features
+from riskengine.model.master_scale import GRADES, UNRATED, MasterScale
+from riskengine.payload import DebtorPayload, parse_payload, payload_to_frames
+from riskengine.policy import credit_policy as _cp
+from riskengine.policy.cover import insurance_cover
+from riskengine.policy.limits import REASONS, decide_limits, requested_limit
+from riskengine.policy.pricing import advance_rate
+
+__all__ = [
+    "OverlayTerm",
+    "Overlay",
+    "DecisionBatch",
+    "Engine",
+    "load_overlay",
+    "load_engine",
+    "score",
+    "BASES",
+]
+
+FloatArray = npt.NDArray[np.float64]
+CreditPolicy = _cp.CreditPolicy
+
+#: Rating bases; code ``i`` is ``BASES[i]``.
+BASES: tuple[str, ...] = ("statements", "tax_return", "no_financials")
+_POLICY_BASIS = np.array([0, 1, 2])  # engine basis code -> policy.limits basis code
+_TRANSFORMS = ("linear", "log1p")
+_BINDING = ("requested", "capacity", "ledger_cap", "group_cap", "sector_cap", "insurer_cover")
+_KNOCKOUTS = ("adverse_record", "insolvency", "related_party", "grade_default",
+              "supplier_default")
+_TOP_REASONS = 5
+_REASON_NAMES = np.asarray(REASONS)
+_REASON_SHIFTS = np.arange(len(REASONS), dtype=np.uint32)
+_BINDING_SET = np.isin(_REASON_NAMES, _BINDING)
+_KO_SET = np.isin(_REASON_NAMES, _KNOCKOUTS)
+_GRADE_INDEX = {g: i + 1 for i, g in enumerate(GRADES)}  # as master_scale.grade_index
+
+
+# --- the overlay --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OverlayTerm:
+    """One overlay term: ``weight * transform(clip(feature, 0, cap))``."""
+
+    feature: str
+    weight: float
+    transform: str = "linear"
+    cap: float = math.inf
+    scale: float = 1.0
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Overlay:
+    """Adverse/payment overlay, rating-basis priors and default definition.
+
+    Attributes
+    ----------
+    version : str
+    terms : tuple of OverlayTerm
+        Non-negative weights on non-decreasing transforms (monotone overlay).
+    max_statement_age_days : int
+        An older latest statement does not rate the debtor (basis ``no_financials``).
+    no_financials_pd, tax_return_pd : float
+        PD priors of the two other bases, in (0, 1).
+    days_past_due : int
+        Past-due days beyond which a material amount means default (CRR art. 178).
+    materiality_absolute, materiality_relative : float
+        The past-due amount must exceed both (absolute money; share of the open balance).
+    """
+
+    version: str
+    terms: tuple[OverlayTerm, ...]
+    max_statement_age_days: int = 731
+    no_financials_pd: float = 0.05
+    tax_return_pd: float = 0.03
+    days_past_due: int = 90
+    materiality_absolute: float = 500.0
+    materiality_relative: float = 0.01
+
+    def __post_init__(self) -> None:
+        from riskengine.features import adverse, payments
+
+        known = set(adverse.ADVERSE_FEATURES) | set(payments.PAYMENT_FEATURES)
+        seen: set[str] = set()
+        for t in self.terms:
+            key = f"terms.{t.feature}"
+            if t.feature not in known:
+                raise PolicyError(f"overlay {key}: unknown feature {t.feature!r}; use an "
+                                  "adv_ or pay_ feature.", key=key)
+            if t.feature in seen:
+                raise PolicyError(f"overlay {key}: feature given twice.", key=key)
+            seen.add(t.feature)
+            if not (math.isfinite(t.weight) and t.weight >= 0):
+                raise PolicyError(f"overlay {key}.weight = {t.weight!r}: weights must be "
+                                  "finite and >= 0 (the overlay is monotone).",
+                                  key=f"{key}.weight")
+            if t.transform not in _TRANSFORMS:
+                raise PolicyError(f"overlay {key}.transform = {t.transform!r}: use one of "
+                                  f"{_TRANSFORMS}.", key=f"{key}.transform")
+            if not t.cap > 0:
+                raise PolicyError(f"overlay {key}.cap = {t.cap!r}: must be > 0.",
+                                  key=f"{key}.cap")
+            if not (math.isfinite(t.scale) and t.scale > 0):
+                raise PolicyError(f"overlay {key}.scale = {t.scale!r}: must be > 0.",
+                                  key=f"{key}.scale")
+        for name in ("no_financials_pd", "tax_return_pd", "materiality_relative"):
+            v = getattr(self, name)
+            if not 0.0 < v < 1.0:
+                raise PolicyError(f"overlay {name} = {v!r}: must be a fraction in (0, 1).",
+                                  key=name)
+        if self.max_statement_age_days < 0 or self.days_past_due < 0 \
+                or self.materiality_absolute < 0:
+            raise PolicyError("overlay: days and materiality must be >= 0.",
+                              key="default_definition")
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        """The features of the terms, in order."""
+        return tuple(t.feature for t in self.terms)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Overlay:
+        """Build from the TOML layout of ``overlay.toml`` (unknown keys refused)."""
+        allowed = {"version", "basis", "default_definition", "terms"}
+        extra = sorted(set(data) - allowed)
+        if extra:
+            raise PolicyError(f"overlay: unknown key {extra[0]!r}.", key=extra[0])
+        if "version" not in data:
+            raise PolicyError("overlay: 'version' is missing.", key="version")
+        basis = dict(data.get("basis", {}))
+        dd = dict(data.get("default_definition", {}))
+        terms = []
+        for name, spec in dict(data.get("terms", {})).items():
+            bad = sorted(set(spec) - {"weight", "transform", "cap", "scale", "label"})
+            if bad:
+                raise PolicyError(f"overlay terms.{name}: unknown key {bad[0]!r}.",
+                                  key=f"terms.{name}.{bad[0]}")
+            if "weight" not in spec:
+                raise PolicyError(f"overlay terms.{name}.weight is missing.",
+                                  key=f"terms.{name}.weight")
+            terms.append(OverlayTerm(str(name), float(spec["weight"]),
+                                     str(spec.get("transform", "linear")),
+                                     float(spec.get("cap", math.inf)),
+                                     float(spec.get("scale", 1.0)),
+                                     str(spec.get("label", ""))))
+        for sect, keys, got in (
+            ("basis", ("max_statement_age_days", "no_financials_pd", "tax_return_pd"), basis),
+            ("default_definition", ("days_past_due", "materiality_absolute",
+                                    "materiality_relative"), dd)):
+            bad = sorted(set(got) - set(keys))
+            if bad:
+                raise PolicyError(f"overlay {sect}: unknown key {bad[0]!r}.",
+                                  key=f"{sect}.{bad[0]}")
+        return cls(
+            version=str(data["version"]), terms=tuple(terms),
+            max_statement_age_days=int(basis.get("max_statement_age_days", 731)),
+            no_financials_pd=float(basis.get("no_financials_pd", 0.05)),
+            tax_return_pd=float(basis.get("tax_return_pd", 0.03)),
+            days_past_due=int(dd.get("days_past_due", 90)),
+            materiality_absolute=float(dd.get("materiality_absolute", 500.0)),
+            materiality_relative=float(dd.get("materiality_relative", 0.01)),
+        )
+
+    def contributions(self, X: FloatArray) -> FloatArray:
+        """Log-odds contribution of each term, shape ``(n, len(terms))``.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, len(terms))
+            The raw feature values, columns in :attr:`features` order; NaN
+            contributes 0.
+
+        Examples
+        --------
+        >>> o = Overlay("t", (OverlayTerm("adv_n_tier2", 1.0, "log1p"),))
+        >>> o.contributions(np.array([[1.0], [np.nan]])).round(4).tolist()
+        [[0.6931], [0.0]]
+        """
+        X = np.asarray(X, dtype=np.float64).reshape(-1, len(self.terms))
+        w = np.array([t.weight for t in self.terms])
+        cap = np.array([t.cap for t in self.terms])
+        scale = np.array([t.scale for t in self.terms])
+        log = np.array([t.transform == "log1p" for t in self.terms])
+        x = np.minimum(np.maximum(np.where(np.isnan(X), 0.0, X), 0.0), cap)
+        x = np.where(log, np.log1p(x), x / scale)
+        out: FloatArray = x * w
+        return out
+
+
+def _logit(p: FloatArray) -> FloatArray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out: FloatArray = np.log(p) - np.log1p(-p)
+    return out
+
+
+def _expit(z: FloatArray) -> FloatArray:
+    out: FloatArray = 1.0 / (1.0 + np.exp(-z))
+    return out
+
+
+# --- scoring strategies ---------------------------------------------------------------
+
+
+class Scorer(Protocol):
+    """Statement-model PD and its reason codes for a feature matrix."""
+
+    def __call__(self, A: FloatArray) -> tuple[FloatArray, list[list[dict[str, Any]]]]: ...
+
+
+@dataclass(frozen=True)
+class SklearnScorer:
+    """The fitted :class:`~riskengine.model.pd_model.PDModel` and :mod:`~riskengine.model.explain`."""
+
+    model: Any
+    top_k: int = 3
+
+    def __call__(self, A: FloatArray) -> tuple[FloatArray, list[list[dict[str, Any]]]]:
+        from riskengine.model.explain import reason_codes
+
+        if A.shape[0] == 0:
+            return np.empty(0), []
+        X = pd.DataFrame(A, columns=list(self.model.feature_names_in_))
+        return (np.asarray(self.model.predict_pd(X), dtype=np.float64),
+                reason_codes(self.model, X, top_k=self.top_k))
+
+
+# --- inputs of the core ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DebtorInputs:
+    """Per-debtor arrays the core reads (length ``n``; built by either path)."""
+
+    debtor_id: npt.NDArray[np.object_]
+    st_X: FloatArray                      # (n, p) model features (NaN allowed)
+    basis: npt.NDArray[np.int64]          # code into BASES
+    overlay_X: FloatArray                 # (n, k) overlay features
+    insolvency: npt.NDArray[np.bool_]
+    past_due_default: npt.NDArray[np.bool_]
+    knockout: npt.NDArray[np.bool_]
+    dilution: FloatArray
+    tnw: FloatArray
+    revenue: FloatArray
+    profit: FloatArray
+    fin_currency: npt.NDArray[np.object_]  # latest statement currency ("" without)
+    past_due_amount: FloatArray
+    doc: list[str]                        # canonical JSON of the debtor's records
+
+
+@dataclass(frozen=True)
+class PairInputs:
+    """Per-pair arrays (length ``m``); ``debtor_pos`` indexes :class:`DebtorInputs`."""
+
+    debtor_pos: npt.NDArray[np.int64]
+    supplier_id: npt.NDArray[np.object_]
+    currency: npt.NDArray[np.object_]
+    requested: FloatArray
+    annual_sales: FloatArray
+    product: npt.NDArray[np.object_]
+    supplier_ledger: FloatArray
+    supplier_currency: npt.NDArray[np.object_]
+    related: npt.NDArray[np.bool_]
+    insurer_limit: FloatArray
+    doc: list[str]                        # canonical JSON of the pair's records
+
+
+# --- canonical JSON (input hash) -----------------------------------------------------
+
+
+_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]')
+
+
+def json_string(v: str) -> str:
+    """``json.dumps(v, ensure_ascii=False)``, with a shortcut for plain strings."""
+    return '"' + v + '"' if _NEEDS_ESCAPE.search(v) is None else json.dumps(
+        v, ensure_ascii=False)
+
+
+def _canon_strings(values: Sequence[Any]) -> list[str]:
+    return [json_string(v) if isinstance(v, str) else "null" for v in values]
+
+
+def canonical_rows(cols: Mapping[str, np.ndarray], kinds: Mapping[str, str]) -> list[str]:
+    """One canonical JSON array per row: values in ``cols`` order.
+
+    Floats use numpy's shortest round-trip repr (NaN -> null), dates
+    ``"YYYY-MM-DD"`` (NaT -> null), strings JSON-escaped (missing -> null),
+    bools ``true``/``false``. Both engine paths call this one function, so the
+    input hash cannot differ between them.
+    """
+    parts: list[list[str]] = []
+    n = len(next(iter(cols.values()))) if cols else 0
+    for name, arr in cols.items():
+        kind = kinds[name]
+        if kind in ("float", "int"):
+            a = np.asarray(arr, dtype=np.float64)
+            s = a.astype(str).astype(object)
+            s[np.isnan(a)] = "null"
+            parts.append(list(s))
+        elif kind == "date":
+            d = np.asarray(arr).astype("datetime64[D]")
+            s = d.astype(str).astype(object)
+            s[np.isnat(d)] = "null"
+            parts.append([f'"{v}"' if v != "null" else v for v in s])
+        elif kind == "bool":
+            parts.append(["true" if bool(v) else "false" for v in arr])
+        else:
+            parts.append(_canon_strings(list(arr)))
+    return ["[" + ",".join(row) + "]" for row in zip(*parts, strict=True)] if parts else \
+        [""] * n
+
+
+def _hash(doc: str) -> str:
+    return hashlib.sha256(doc.encode("utf-8")).hexdigest()
+
+
+# --- the core --------------------------------------------------------------------------
+
+
+def _reason_text(feature: str, value: float | None, direction: str) -> str:
+    label = feature.split("_", 1)[1].replace("_", " ") if "_" in feature else feature
+    if direction == "missing":
+        return f"{label}: not available"
+    return f"{label} {direction} than typical ({value:.4g})"
+
+
+def _decide_core(
+    engine: Engine, deb: DebtorInputs, pairs: PairInputs, as_of: str,
+    decided_at: str | None, scorer: Scorer,
+) -> dict[str, list[Any]]:
+    """Decisions as columns (:data:`~riskengine.decision.DECISION_FIELDS`), one per pair."""
+    n = deb.debtor_id.shape[0]
+    ov = engine.overlay
+    policy = engine.policy
+
+    # 1. PD before overlay: the model on statement rows, the basis prior otherwise
+    pd_model = np.where(deb.basis == 1, ov.tax_return_pd, ov.no_financials_pd).astype(float)
+    model_reasons: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+    rows = np.flatnonzero(deb.basis == 0)
+    if rows.size:
+        p, codes = scorer(deb.st_X[rows])
+        pd_model[rows] = p
+        for i, r in zip(rows.tolist(), codes, strict=True):
+            model_reasons[i] = r
+
+    # 2. overlay on the log-odds (monotone), then default flags
+    contrib = ov.contributions(deb.overlay_X)
+    valid = np.isfinite(pd_model) & (pd_model > 0) & (pd_model < 1)
+    z = _logit(np.where(valid, pd_model, 0.5))
+    for j in range(contrib.shape[1]):  # term by term: the same sum whatever the batch size
+        z = z + contrib[:, j]
+    pd_adj = np.where(valid, np.minimum(_expit(z), engine.pd_ceiling), np.nan)
+    default = deb.insolvency | deb.past_due_default
+    pd_final = np.where(default, 1.0, pd_adj)  # defaulted: PD 1 (CRR art. 178), any model PD
+    grade = engine.master_scale.pd_to_grade(pd_final, default, invalid="unrated")
+
+    # 3. reason codes per debtor (records; arithmetic above is vectorised)
+    debtor_reasons: list[tuple[dict[str, Any], ...]] = []
+    feats = ov.features
+    labels = [t.label or t.feature for t in ov.terms]
+    for i in range(n):
+        out: list[tuple[float, dict[str, Any]]] = []
+        for rc in model_reasons[i]:
+            out.append((float(rc["impact"]), {
+                "feature": rc["feature"], "value": rc["value"], "direction": rc["direction"],
+                "text": _reason_text(rc["feature"], rc["value"], rc["direction"])}))
+        for j in np.flatnonzero(contrib[i] > 0).tolist():
+            v = float(deb.overlay_X[i, j])
+            out.append((float(contrib[i, j]), {
+                "feature": feats[j], "value": v, "direction": "higher",
+                "text": f"{labels[j]}: {v:.4g}, odds of default x"
+                        f"{math.exp(contrib[i, j]):.2f}"}))
+        out.sort(key=lambda t: -t[0])  # stable: model codes first on ties
+        head: list[dict[str, Any]] = []
+        if not valid[i] and not default[i]:
+            head.append({"feature": "pd", "value": None, "direction": "missing",
+                         "text": "the PD model returned no valid PD; the debtor is unrated"})
+        if deb.insolvency[i]:
+            head.append({"feature": "adv_insolvency", "value": 1.0, "direction": "higher",
+                         "text": "open bankruptcy filing or insolvency declaration: default "
+                                 "(CRR art. 178)"})
+        if deb.past_due_default[i]:
+            head.append({"feature": "past_due_amount", "value": float(deb.past_due_amount[i]),
+                         "direction": "higher",
+                         "text": f"more than {ov.days_past_due} days past due on a material "
+                                 "amount: default (CRR art. 178)"})
+        if deb.basis[i] != 0:
+            prior = ov.tax_return_pd if deb.basis[i] == 1 else ov.no_financials_pd
+            head.append({"feature": "rating_basis", "value": None, "direction": "missing",
+                         "text": f"no usable financial statements ({BASES[deb.basis[i]]}): "
+                                 f"PD prior {prior:.4g} before the overlay"})
+        debtor_reasons.append(tuple(head + [d for _, d in out[:_TOP_REASONS]]))
+
+    # 4. policy per pair
+    m = pairs.debtor_pos.shape[0]
+    dp = pairs.debtor_pos
+    g_pair = grade[dp]
+    rated = g_pair != UNRATED
+    same_cur = deb.fin_currency[dp] == pairs.currency
+    needs_fin = deb.basis[dp] != 2
+    cur_mismatch = needs_fin & ~same_cur
+    led_mismatch = pairs.supplier_currency != pairs.currency
+    fin_ok = ~cur_mismatch
+    tnw = np.where(fin_ok, deb.tnw[dp], np.nan)
+    rev = np.where(fin_ok, deb.revenue[dp], np.nan)
+    prof = np.where(fin_ok, deb.profit[dp], np.nan)
+    ledger = np.where(led_mismatch, np.nan, pairs.supplier_ledger)
+
+    approved = np.zeros(m)
+    decision = np.full(m, "unrated", dtype=object)
+    reasons = np.zeros(m, dtype=np.uint32)
+    r_idx = np.flatnonzero(rated)
+    has_il = np.isfinite(pairs.insurer_limit)
+    gidx = np.array([_GRADE_INDEX.get(str(g), 0) for g in g_pair], dtype=np.int64)
+    lookup = engine.product_codes
+    pcode = np.array([lookup[str(x)] for x in pairs.product], dtype=np.int64)
+    for sel in (r_idx[has_il[r_idx]], r_idx[~has_il[r_idx]]):
+        if sel.size == 0:
+            continue
+        cols: dict[str, Any] = {
+            "grade": gidx[sel], "requested": pairs.requested[sel],
+            "product": pcode[sel],
+            "basis": _POLICY_BASIS[deb.basis[dp[sel]]],
+            "tnw": tnw[sel], "revenue": rev[sel], "profit": prof[sel],
+            "adverse_knockout": deb.knockout[dp[sel]], "insolvency": deb.insolvency[dp[sel]],
+            "related": pairs.related[sel], "supplier_ledger": ledger[sel],
+        }
+        if engine.factor_capital is not None:
+            cols["factor_capital"] = engine.factor_capital
+            cols["group_exposure"] = 0.0
+        if has_il[sel[0]]:
+            cols["insurer_limit"] = pairs.insurer_limit[sel]
+        res = decide_limits(cols, policy)
+        approved[sel] = res.approved
+        decision[sel] = res.decision_names().astype(object)
+        reasons[sel] = res.reasons
+
+    # cover, expected loss, advance rate, fees on rated pairs
+    insured = np.zeros(m)
+    retained = np.zeros(m)
+    el = np.full(m, np.nan)
+    el_un = np.full(m, np.nan)
+    adv = np.full(m, np.nan)
+    comm = np.full(m, np.nan)
+    disc = np.full(m, np.nan)
+    if r_idx.size:
+        gi = gidx[r_idx]
+        lim = approved[r_idx]
+        prod = pcode[r_idx]
+        il = pairs.insurer_limit[r_idx]
+        cov = insurance_cover(gi, lim, pd_final[dp[r_idx]], policy,
+                              insurer_limit=np.where(np.isnan(il), lim, il), product=prod)
+        insured[r_idx] = cov.insured_limit
+        retained[r_idx] = cov.retained
+        el[r_idx] = cov.expected_loss_insured
+        el_un[r_idx] = cov.expected_loss_uninsured
+        adv[r_idx] = advance_rate(gi, prod, policy, deb.dilution[dp[r_idx]])
+        comm[r_idx] = (policy.fees.service_commission.lookup(gi)
+                       + policy.product_table("commission_surcharge")[prod])
+        disc[r_idx] = policy.fees.discount_rate.lookup(gi)
+
+    # 5. columns
+    names = _REASON_NAMES
+    bits = ((reasons[:, None] >> _REASON_SHIFTS) & 1).astype(bool)
+    binding_set, ko_set = _BINDING_SET, _KO_SET
+    col: dict[str, list[Any]] = {f: [] for f in DECISION_FIELDS}
+    versions = (engine.model_version, policy.version, engine.master_scale.version, ov.version)
+    for k in range(m):
+        i = int(dp[k])
+        notes = [str(x) for x in names[bits[k] & ~binding_set & ~ko_set]]
+        if cur_mismatch[k]:
+            notes.append("currency_mismatch")
+        if led_mismatch[k] and rated[k]:
+            notes.append("ledger_currency_mismatch")
+        if not rated[k]:
+            notes.append("unrated")
+        g = str(g_pair[k])
+        col["debtor_id"].append(str(deb.debtor_id[i]))
+        col["supplier_id"].append(str(pairs.supplier_id[k]))
+        col["as_of"].append(as_of)
+        col["pd"].append(_f(pd_final[i]) if rated[k] else None)
+        col["pd_model"].append(_f(pd_model[i]))
+        col["grade"].append(g if rated[k] else None)
+        col["rating_basis"].append(BASES[int(deb.basis[i])])
+        col["reason_codes"].append(debtor_reasons[i])
+        col["requested_limit"].append(_f(pairs.requested[k]))
+        col["approved_limit"].append(float(approved[k]))
+        col["decision_type"].append(str(decision[k]))
+        col["binding_constraints"].append(tuple(str(x) for x in names[bits[k] & binding_set]))
+        col["knockouts"].append(tuple(str(x) for x in names[bits[k] & ko_set]))
+        col["limit_notes"].append(tuple(notes))
+        col["product"].append(str(pairs.product[k]))
+        col["insured_limit"].append(float(insured[k]))
+        col["retained_exposure"].append(float(retained[k]))
+        col["expected_loss"].append(_f(el[k]))
+        col["expected_loss_uninsured"].append(_f(el_un[k]))
+        col["advance_rate"].append(_f(adv[k]))
+        col["service_commission_rate"].append(_f(comm[k]))
+        col["discount_rate"].append(_f(disc[k]))
+        col["currency"].append(str(pairs.currency[k]))
+        col["model_version"].append(versions[0])
+        col["policy_version"].append(versions[1])
+        col["master_scale_version"].append(versions[2])
+        col["overlay_version"].append(versions[3])
+        col["input_hash"].append(_hash('{"as_of":"' + as_of + '",' + deb.doc[i] + ","
+                                       + pairs.doc[k] + "}"))
+        col["decided_at"].append(decided_at)
+    return col
+
+
+def _f(x: Any) -> float | None:
+    v = float(x)
+    return v if math.isfinite(v) else None
+
+
+# --- batch inputs from frames ----------------------------------------------------------
+
+_DEBTOR_TABLES = ("statements", "adverse_records", "invoices")
+_SORT_KEY = {"statements": "period_end", "adverse_records": "record_id",
+             "invoices": "invoice_id"}
+
+
+def _kinds(contract: schemas.TableContract) -> dict[str, str]:
+    return {c.name: ("str" if c.kind == "category" else c.kind) for c in contract.columns}
+
+
+def table_columns(frame: pd.DataFrame, contract: schemas.TableContract,
+                  drop: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """Contract columns of a frame as numpy arrays (strings as objects, None missing)."""
+    out: dict[str, np.ndarray] = {}
+    for c in contract.columns:
+        if c.name in drop:
+            continue
+        if c.name not in frame.columns:
+            out[c.name] = (np.full(len(frame), np.nan) if c.kind in ("float", "int")
+                           else np.full(len(frame), None, dtype=object))
+            continue
+        s = frame[c.name]
+        if c.kind in ("float", "int"):
+            out[c.name] = s.to_numpy(dtype=np.float64, na_value=np.nan)
+        elif c.kind == "date":
+            out[c.name] = s.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+        elif c.kind == "bool":
+            out[c.name] = s.to_numpy(dtype=bool, na_value=False)
+        else:
+            out[c.name] = s.astype(object).where(s.notna(), None).to_numpy(dtype=object)
+    return out
+
+
+def grouped_docs(frame: pd.DataFrame, name: str, ids: pd.Index) -> list[str]:
+    """Per debtor of ``ids``, the canonical JSON array of its records in ``frame``."""
+    contract = schemas.CONTRACTS[name]
+    n = len(ids)
+    if frame.empty:
+        return ["[]"] * n
+    codes = ids.get_indexer(frame["debtor_id"].astype("str"))
+    cols = table_columns(frame, contract, drop=("debtor_id",))
+    key = cols[_SORT_KEY[name]]
+    key_sort = key.astype("datetime64[D]").astype(np.int64) if key.dtype.kind == "M" \
+        else np.asarray(key, dtype=str)
+    order = np.lexsort((key_sort, codes))
+    rows = canonical_rows({k: v[order] for k, v in cols.items()}, _kinds(contract))
+    sc = codes[order]
+    bounds = np.searchsorted(sc, np.arange(n + 1))
+    return ["[" + ",".join(rows[bounds[i]:bounds[i + 1]]) + "]" for i in range(n)]
+
+
+def debtor_doc(debtor_row: str, tables: Mapping[str, str]) -> str:
+    """The debtor part of the canonical input document."""
+    return ('"debtor":' + debtor_row + "".join(f',"{t}":{tables[t]}' for t in _DEBTOR_TABLES))
+
+
+def pair_doc(exposure_row: str, supplier_row: str, relation: str, product: str,
+             insurer_limit: str) -> str:
+    """The pair part of the canonical input document."""
+    return (f'"exposure":{exposure_row},"supplier":{supplier_row},"relation":{relation},'
+            f'"product":{product},"insurer_limit":{insurer_limit}')
+
+
+@dataclass(frozen=True)
+class DecisionBatch:
+    """Decisions for a batch and the input problems.
+
+    Attributes
+    ----------
+    decisions : pandas.DataFrame
+        One row per decided supplier-debtor pair, columns
+        :data:`~riskengine.decision.DECISION_FIELDS` (tuples for list fields).
+    errors : pandas.DataFrame
+        Error rows (:data:`~riskengine.schemas.ERROR_COLUMNS`): invalid records,
+        ``debtor_rejected`` summaries and undecidable pairs.
+    pairs_in : int
+        Exposures given. ``pairs_in == len(decisions) + pairs_rejected``.
+    pairs_rejected : int
+        Exposures not decided (their debtor was rejected, or the pair is invalid).
+    debtors_in, debtors_rejected : int
+    """
+
+    decisions: pd.DataFrame
+    errors: pd.DataFrame
+    pairs_in: int = 0
+    pairs_rejected: int = 0
+    debtors_in: int = 0
+    debtors_rejected: int = 0
+
+    def to_decisions(self) -> list[Decision]:
+        """The decisions as :class:`~riskengine.decision.Decision` objects."""
+        return [Decision(**rec) for rec in _records(self.decisions)]
+
+    def to_dicts(self) -> list[dict[str, Any]]:
+        """The decisions as JSON-safe dicts (:meth:`Decision.to_dict`)."""
+        return [d.to_dict() for d in self.to_decisions()]
+
+    def summary(self) -> dict[str, int]:
+        """Counts that reconcile: pairs in = decided + rejected."""
+        return {"pairs_in": self.pairs_in, "decided": len(self.decisions),
+                "pairs_rejected": self.pairs_rejected, "debtors_in": self.debtors_in,
+                "debtors_rejected": self.debtors_rejected, "error_rows": len(self.errors)}
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    cols = {c: frame[c].tolist() for c in DECISION_FIELDS}
+    out = []
+    for k in range(len(frame)):
+        rec = {c: cols[c][k] for c in DECISION_FIELDS}
+        for c in DECISION_FIELDS:
+            v = rec[c]
+            if isinstance(v, float) and not math.isfinite(v):
+                rec[c] = None
+        out.append(rec)
+    return out
+
+
+def _columns_frame(col: Mapping[str, list[Any]]) -> pd.DataFrame:
+    data = {}
+    for f in DECISION_FIELDS:
+        values = col[f]
+        if f in ("reason_codes", "binding_constraints", "knockouts", "limit_notes") or \
+                any(v is None for v in values):
+            s = pd.Series(values, dtype=object)
+        else:
+            s = pd.Series(values)
+        data[f] = s
+    return pd.DataFrame(data, columns=list(DECISION_FIELDS))
+
+
+def _error_row(table: str, record: str, debtor_id: str, column: str, value: str,
+               reason: str, message: str) -> dict[str, Any]:
+    return dict(zip(schemas.ERROR_COLUMNS,
+                    (table, record, debtor_id, column, value, reason, message), strict=True))
+
+
+# --- the engine ------------------------------------------------------------------------
+
+
+def _as_of_str(as_of: Any) -> str:
+    try:
+        ts = pd.Timestamp(as_of)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"as_of {as_of!r} is not a date; give YYYY-MM-DD.") from exc
+    if ts is pd.NaT or pd.isna(ts):
+        raise InvalidInputError("as_of is missing; give the decision date as YYYY-MM-DD.")
+    return str(ts.date())
+
+
+class Engine:
+    """Features, PD model, overlay, master scale and credit policy, composed.
+
+    Parameters
+    ----------
+    pd_model : PDModel
+        The fitted statement PD model (:func:`riskengine.model.pd_model.load_champion`).
+    master_scale : MasterScale
+    policy : CreditPolicy
+    overlay : Overlay
+        Adverse/payment overlay, basis priors, default definition.
+    model_version : str
+        Recorded in every decision (e.g. ``"pd_model@<sha256[:12]>"``).
+    default_product : str, default "non_recourse"
+        Product of pairs that name none.
+    factor_capital : float, optional
+        The factor's eligible capital: switches the group large-exposure cap on
+        (group exposure of other pairs is taken as 0: a single payload does not
+        know the book).
+    reason_top_k : int, default 3
+        Statement-model reason codes per debtor.
+
+    Notes
+    -----
+    An engine is immutable after construction and holds no per-call state;
+    one instance serves concurrent calls.
+    """
+
+    def __init__(
+        self, pd_model: Any, master_scale: MasterScale, policy: CreditPolicy, *,
+        overlay: Overlay, model_version: str, default_product: str = "non_recourse",
+        factor_capital: float | None = None, reason_top_k: int = 3,
+    ) -> None:
+        if default_product not in policy.product_names:
+            raise PolicyError(f"default_product {default_product!r} is not a product of "
+                              f"policy {policy.version} ({', '.join(policy.product_names)}).",
+                              key="products")
+        self.pd_model = pd_model
+        self.master_scale = master_scale
+        self.policy = policy
+        self.overlay = overlay
+        self.model_version = model_version
+        self.default_product = default_product
+        self.factor_capital = factor_capital
+        self.reason_top_k = reason_top_k
+        from riskengine.model.pd_model import PD_CEILING
+
+        self.pd_ceiling = PD_CEILING
+        self.product_codes = {name: i for i, name in enumerate(policy.product_names)}
+        self.feature_names: tuple[str, ...] = tuple(str(c) for c in pd_model.feature_names_in_)
+        self._scorer = SklearnScorer(pd_model, reason_top_k)
+        from riskengine._fastpath import FastEngine
+
+        self._fast = FastEngine(self)
+
+    # --- versions ---------------------------------------------------------------
+
+    @property
+    def versions(self) -> dict[str, str]:
+        """Model, policy, master scale and overlay versions."""
+        return {"model_version": self.model_version, "policy_version": self.policy.version,
+                "master_scale_version": self.master_scale.version,
+                "overlay_version": self.overlay.version}
+
+    @property
+    def lookback_years(self) -> float:
+        """Adverse look-back: the policy's knock-out recency window, in years."""
+        return float(self.policy.knockouts.adverse_recent_days) / 365.25
+
+    # --- batch ------------------------------------------------------------------
+
+    def decide(self, frames: Mapping[str, pd.DataFrame], as_of: Any, *,
+               decided_at: str | None = None, reference_date: Any = None,
+               scorer: Scorer | None = None) -> DecisionBatch:
+        """Decide every supplier-debtor pair (exposure) of a portfolio.
+
+        Parameters
+        ----------
+        frames : mapping of str to pandas.DataFrame
+            Portfolio tables (:data:`riskengine.schemas.CONTRACTS`), plus the
+            optional ``pair_terms`` (product and insurer limit per pair,
+            :data:`riskengine.payload.PAIR_TERMS_COLUMNS`). Not modified.
+        as_of : date-like
+            Decision date; records dated after it are not used.
+        decided_at : str, optional
+            Timestamp recorded in each decision (the shell passes it).
+        reference_date : date-like, optional
+            Extraction date: records dated after it are invalid (``future_date``).
+        scorer : callable, optional
+            Statement-model scorer; default the fitted scikit-learn model.
+
+        Returns
+        -------
+        DecisionBatch
+            Invalid debtors become error rows (validated with
+            :func:`riskengine.validation.validate_portfolio`); the rest are decided.
+        """
+        from riskengine.validation import validate_portfolio
+
+        day = _as_of_str(as_of)
+        core = {k: v for k, v in frames.items() if k != "pair_terms"}
+        vp = validate_portfolio(core, reference_date=reference_date)
+        clean = vp.frames
+        errors = [vp.errors]
+        exp_in = frames.get("exposures")
+        pairs_in = 0 if exp_in is None else len(exp_in)
+        deb_inputs, pair_inputs, pair_errors = self._batch_inputs(
+            clean, frames.get("pair_terms"), day)
+        if pair_errors:
+            errors.append(pd.DataFrame(pair_errors, columns=list(schemas.ERROR_COLUMNS)))
+        col = _decide_core(self, deb_inputs, pair_inputs, day, decided_at,
+                           scorer or self._scorer)
+        decisions = _columns_frame(col)
+        err = pd.concat([e for e in errors if len(e)], ignore_index=True) if any(
+            len(e) for e in errors) else vp.errors.iloc[0:0]
+        return DecisionBatch(decisions, err, pairs_in, pairs_in - len(decisions),
+                             vp.debtors_in, len(vp.rejected_debtors))
+
+    def _batch_inputs(self, clean: Mapping[str, pd.DataFrame], terms: pd.DataFrame | None,
+                      day: str) -> tuple[DebtorInputs, PairInputs, list[dict[str, Any]]]:
+        ov = self.overlay
+        feats = build_features(
+            clean, day, families=("statements", "adverse", "payments"),
+            lookback_years=self.lookback_years,
+            significant_amount=float(self.policy.knockouts.adverse_min_amount))
+        ids = feats.index
+        n = len(ids)
+        st_X = feats.reindex(columns=list(self.feature_names)).to_numpy(
+            dtype=np.float64, na_value=np.nan)
+        fin = latest_financials(clean["statements"], day, ids)
+        basis = rating_basis(fin["statement_type"], fin["total_assets"], fin["revenue"],
+                             fin["age_days"], ov.max_statement_age_days)
+        ko_col = "adv_knockout" if self.policy.knockouts.adverse_count_settled \
+            else "adv_knockout_open"
+        pdue, open_bal = past_due(clean["invoices"], day, ov.days_past_due, ids)
+        deb_frame = clean["debtors"].set_index(clean["debtors"]["debtor_id"].astype("str"))
+        deb_frame = deb_frame.reindex(ids)
+        deb_rows = canonical_rows(table_columns(deb_frame, schemas.DEBTORS),
+                                  _kinds(schemas.DEBTORS))
+        docs = {t: grouped_docs(clean[t], t, ids) for t in _DEBTOR_TABLES}
+        deb_docs = [debtor_doc(deb_rows[i], {t: docs[t][i] for t in _DEBTOR_TABLES})
+                    for i in range(n)]
+        deb = DebtorInputs(
+            debtor_id=np.asarray(ids, dtype=object), st_X=st_X, basis=basis,
+            overlay_X=feats.reindex(columns=list(ov.features)).to_numpy(
+                dtype=np.float64, na_value=np.nan),
+            insolvency=feats["adv_insolvency"].to_numpy(dtype=np.float64) > 0,
+            past_due_default=default_past_due(pdue, open_bal, ov),
+            knockout=feats[ko_col].to_numpy(dtype=np.float64) > 0,
+            dilution=feats["pay_dilution"].to_numpy(dtype=np.float64, na_value=np.nan),
+            tnw=fin["equity"], revenue=fin["revenue"], profit=fin["net_income"],
+            fin_currency=fin["currency"], past_due_amount=pdue, doc=deb_docs,
+        )
+        pairs, errs = self._pairs_from_frames(clean, terms, ids)
+        return deb, pairs, errs
+
+    def _pairs_from_frames(self, clean: Mapping[str, pd.DataFrame],
+                           terms: pd.DataFrame | None, ids: pd.Index
+                           ) -> tuple[PairInputs, list[dict[str, Any]]]:
+        ex = clean["exposures"]
+        sup = clean["suppliers"].set_index(clean["suppliers"]["supplier_id"].astype("str"))
+        sid = ex["supplier_id"].astype("str").to_numpy(dtype=object)
+        did = ex["debtor_id"].astype("str").to_numpy(dtype=object)
+        m = len(ex)
+        pos = ids.get_indexer(pd.Index(did, dtype="str"))
+        # product and insurer limit per pair
+        product = np.full(m, self.default_product, dtype=object)
+        insurer = np.full(m, np.nan)
+        term_key = np.full(m, -1)
+        if terms is not None and len(terms):
+            tkey = pd.MultiIndex.from_arrays([terms["supplier_id"].astype("str"),
+                                              terms["debtor_id"].astype("str")])
+            term_key = tkey.get_indexer(pd.MultiIndex.from_arrays([sid, did]))
+            hit = term_key >= 0
+            tp = terms["product"].astype(object).where(terms["product"].notna(), None)
+            tp_arr = tp.to_numpy(dtype=object)[term_key[hit]]
+            product[hit] = np.where(pd.isna(tp_arr), self.default_product, tp_arr)
+            insurer[hit] = terms["insurer_limit"].to_numpy(dtype=np.float64,
+                                                           na_value=np.nan)[term_key[hit]]
+        errs: list[dict[str, Any]] = []
+        ok = pos >= 0
+        bad_product = ~np.isin(product.astype(str), np.asarray(self.policy.product_names))
+        for k in np.flatnonzero(bad_product & ok):
+            errs.append(_error_row(
+                "pair_terms", f"{sid[k]} {did[k]}", str(did[k]), "product", str(product[k]),
+                "unknown_category", f"pair {sid[k]} {did[k]}: product {product[k]!r} is not a "
+                f"product of policy {self.policy.version} "
+                f"({', '.join(self.policy.product_names)}); the pair was not decided."))
+        keep = ok & ~bad_product
+        sel = np.flatnonzero(keep)
+        exs = ex.iloc[sel]
+        req = exs["requested_limit"].to_numpy(dtype=np.float64, na_value=np.nan)
+        sales = exs["annual_sales"].to_numpy(dtype=np.float64, na_value=np.nan)
+        days = exs["credit_days"].to_numpy(dtype=np.float64, na_value=np.nan)
+        req = np.where(np.isnan(req), requested_limit(
+            sales, days, self.policy.limits.credit_days_basis), req)
+        srow = sup.reindex(pd.Index(sid[sel], dtype="str"))
+        rel = clean["relations"]
+        related = np.zeros(sel.size, dtype=bool)
+        rel_type = np.full(sel.size, None, dtype=object)
+        if len(rel):
+            rkey = pd.MultiIndex.from_arrays([rel["supplier_id"].astype("str"),
+                                              rel["debtor_id"].astype("str")])
+            ri = rkey.get_indexer(pd.MultiIndex.from_arrays([sid[sel], did[sel]]))
+            related = ri >= 0
+            rel_type[related] = rel["relation_type"].astype(object).to_numpy()[ri[related]]
+        deb = clean["debtors"].set_index(clean["debtors"]["debtor_id"].astype("str"))
+        dg = deb["group_id"].reindex(pd.Index(did[sel], dtype="str")).to_numpy(
+            dtype=object, na_value=None)
+        sg = srow["group_id"].to_numpy(dtype=object, na_value=None)
+        same_group = np.array([a is not None and a == b for a, b in zip(dg, sg, strict=True)],
+                              dtype=bool)
+        ex_rows = canonical_rows(table_columns(exs, schemas.EXPOSURES), _kinds(schemas.EXPOSURES))
+        sup_rows = canonical_rows(table_columns(srow, schemas.SUPPLIERS),
+                                  _kinds(schemas.SUPPLIERS))
+        docs = [pair_doc(ex_rows[j], sup_rows[j], _canon_strings([rel_type[j]])[0],
+                         _canon_strings([product[k]])[0],
+                         canonical_rows({"x": insurer[k:k + 1]}, {"x": "float"})[0][1:-1])
+                for j, k in enumerate(sel.tolist())]
+        pairs = PairInputs(
+            debtor_pos=pos[sel].astype(np.int64), supplier_id=sid[sel],
+            currency=exs["currency"].astype(object).to_numpy(dtype=object),
+            requested=req, annual_sales=sales, product=product[sel],
+            supplier_ledger=srow["ledger_total"].to_numpy(dtype=np.float64, na_value=np.nan),
+            supplier_currency=srow["currency"].astype(object).to_numpy(dtype=object),
+            related=related | same_group, insurer_limit=insurer[sel], doc=docs)
+        return pairs, errs
+
+    # --- payloads -----------------------------------------------------------------
+
+    def score_payloads(self, payloads: Sequence[DebtorPayload | dict[str, Any]], *,
+                       as_of: Any = None, decided_at: str | None = None,
+                       reference_date: Any = None) -> list[dict[str, Any]]:
+        """Decide many payloads through the batch path; one decision dict per payload.
+
+        Parameters
+        ----------
+        payloads : sequence of DebtorPayload or dict
+        as_of : date-like, optional
+            Used for payloads without ``as_of``; a payload without one and no
+            ``as_of`` here is refused.
+        decided_at, reference_date
+            As in :meth:`decide`.
+
+        Raises
+        ------
+        InvalidInputError
+            A payload is invalid (field path named) or one of its records is
+            rejected by validation (the error rows are in ``problems``).
+        """
+        parsed = [parse_payload(p) for p in payloads]
+        days = [self._payload_day(p, as_of, i) for i, p in enumerate(parsed)]
+        out: list[dict[str, Any] | None] = [None] * len(parsed)
+        for day in sorted(set(days)):
+            idx = [i for i, d in enumerate(days) if d == day]
+            batch = self.decide(payload_to_frames([parsed[i] for i in idx]), day,
+                                decided_at=decided_at, reference_date=reference_date)
+            if len(batch.errors):
+                raise _batch_error(batch.errors)
+            by_debtor = {d["debtor_id"]: d for d in batch.to_dicts()}
+            for i in idx:
+                out[i] = by_debtor[parsed[i].debtor.debtor_id]
+        return [o for o in out if o is not None]
+
+    def decide_one(self, payload: DebtorPayload | dict[str, Any], *, as_of: Any = None,
+                   decided_at: str | None = None, reference_date: Any = None
+                   ) -> dict[str, Any]:
+        """Decide one payload on the compact numpy path (same core as :meth:`decide`).
+
+        Returns
+        -------
+        dict
+            :meth:`Decision.to_dict` of the pair's decision.
+
+        Raises
+        ------
+        InvalidInputError
+            As :meth:`score_payloads`.
+        """
+        p = parse_payload(payload)
+        day = self._payload_day(p, as_of, None)
+        out: dict[str, Any] = self._fast.decide_one(p, day, decided_at, reference_date)
+        return out
+
+    @staticmethod
+    def _payload_day(p: DebtorPayload, as_of: Any, i: int | None) -> str:
+        if p.as_of is not None:
+            return str(p.as_of)
+        if as_of is None:
+            where = "as_of" if i is None else f"{i}.as_of"
+            raise InvalidInputError(
+                f"Invalid debtor payload: field '{where}': missing; give the decision date "
+                "in the payload or pass as_of.",
+                [_error_row("payload", "" if i is None else str(i), p.debtor.debtor_id,
+                            where, "", "missing", "decision date missing")])
+        return _as_of_str(as_of)
+
+
+def _batch_error(errors: pd.DataFrame) -> InvalidInputError:
+    rows = errors[errors["reason"] != "debtor_rejected"]
+    rows = rows if len(rows) else errors
+    first = rows.iloc[0]
+    problems = [{k: (None if pd.isna(v) else v) for k, v in r.items()}
+                for r in rows.to_dict("records")]
+    return InvalidInputError(
+        f"Invalid debtor payload: {first['message']} (table {first['table']}, field "
+        f"'{first['column']}').", problems)
+
+
+# --- frame helpers shared by the batch path ----------------------------------------
+
+
+def latest_financials(statements: pd.DataFrame, day: str, ids: pd.Index) -> dict[str, Any]:
+    """Latest statement up to ``day`` per debtor of ``ids``: items, type, currency, age.
+
+    Equity falls back to total assets - total liabilities (the statement
+    pipeline's identity); tangible net worth is taken as equity (the contract
+    carries no intangibles).
+    """
+    n = len(ids)
+    out: dict[str, Any] = {k: np.full(n, np.nan) for k in
+                           ("equity", "revenue", "net_income", "total_assets", "age_days")}
+    out["statement_type"] = np.full(n, "", dtype=object)
+    out["currency"] = np.full(n, "", dtype=object)
+    if statements.empty:
+        return out
+    t = np.datetime64(day, "D")
+    pe = statements["period_end"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+    sel = np.flatnonzero(pe <= t)
+    codes = ids.get_indexer(statements["debtor_id"].astype("str").to_numpy()[sel])
+    order = np.lexsort((pe[sel].astype(np.int64), codes))
+    sc = codes[order]
+    last = np.ones(sc.size, dtype=bool)
+    last[:-1] = sc[1:] != sc[:-1]
+    rows = sel[order[last]]
+    pos = sc[last]
+    st = statements.iloc[rows]
+
+    def col(name: str) -> FloatArray:
+        return st[name].to_numpy(dtype=np.float64, na_value=np.nan)
+
+    eq = col("equity")
+    eq = np.where(np.isnan(eq), col("total_assets") - col("total_liabilities"), eq)
+    for name, v in (("equity", eq), ("revenue", col("revenue")),
+                    ("net_income", col("net_income")), ("total_assets", col("total_assets")),
+                    ("age_days", (t - pe[rows]).astype(np.int64).astype(np.float64))):
+        out[name][pos] = v
+    out["statement_type"][pos] = st["statement_type"].astype(object).to_numpy()
+    out["currency"][pos] = st["currency"].astype(object).to_numpy()
+    return out
+
+
+def rating_basis(statement_type: np.ndarray, total_assets: FloatArray, revenue: FloatArray,
+                 age_days: FloatArray, max_age: int) -> npt.NDArray[np.int64]:
+    """Code into :data:`BASES` per debtor (see the module docstring)."""
+    stype = np.asarray(statement_type, dtype=object)
+    fresh = age_days <= max_age
+    full = fresh & (stype != "tax_return") & (stype != "") & (total_assets > 0) & \
+        ~np.isnan(revenue)
+    tax = fresh & (stype == "tax_return") & ~np.isnan(revenue)
+    return np.where(full, 0, np.where(tax, 1, 2)).astype(np.int64)
+
+
+def past_due(invoices: pd.DataFrame, day: str, days_past_due: int, ids: pd.Index
+             ) -> tuple[FloatArray, FloatArray]:
+    """Per debtor: amount open more than ``days_past_due`` past due, and the open balance."""
+    n = len(ids)
+    if invoices.empty:
+        return np.zeros(n), np.zeros(n)
+    t = int(np.datetime64(day, "D").astype(np.int64))
+
+    def d(name: str) -> npt.NDArray[np.int64]:
+        a = invoices[name].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+        return np.where(np.isnat(a), np.iinfo(np.int64).max, a.astype(np.int64))
+
+    issue, due, paid = d("issue_date"), d("due_date"), d("paid_date")
+    amount = invoices["amount"].to_numpy(dtype=np.float64, na_value=np.nan)
+    codes = ids.get_indexer(invoices["debtor_id"].astype("str").to_numpy())
+    return past_due_arrays(codes, issue, due, paid, amount, t, days_past_due, n)
+
+
+def past_due_arrays(codes: npt.NDArray[np.int64], issue: npt.NDArray[np.int64],
+                    due: npt.NDArray[np.int64], paid: npt.NDArray[np.int64],
+                    amount: FloatArray, t: int, days_past_due: int, n: int
+                    ) -> tuple[FloatArray, FloatArray]:
+    """Array kernel of :func:`past_due` (day numbers; NaT as int64 max)."""
+    open_ = (issue <= t) & (paid > t) & (codes >= 0)
+    late = open_ & (t - due > days_past_due)
+    c = np.where(codes >= 0, codes, 0)
+    pdue = np.bincount(c, weights=np.where(late, amount, 0.0), minlength=n).astype(np.float64)
+    bal = np.bincount(c, weights=np.where(open_, amount, 0.0), minlength=n).astype(np.float64)
+    return pdue, bal
+
+
+def default_past_due(pdue: FloatArray, open_balance: FloatArray, ov: Overlay
+                     ) -> npt.NDArray[np.bool_]:
+    """Material past-due default: above the absolute and the relative threshold."""
+    out: npt.NDArray[np.bool_] = (pdue > ov.materiality_absolute) & (
+        pdue > ov.materiality_relative * open_balance)
+    return out
+
+
+# --- shell: loading and the module-level score --------------------------------------
+
+
+def load_overlay(path: Any = None) -> Overlay:
+    """Read and validate an overlay TOML (default: the shipped ``overlay.toml``)."""
+    import tomllib
+    from importlib import resources
+
+    if path is None:
+        text = resources.files("riskengine.config").joinpath("overlay.toml").read_text(
+            encoding="utf-8")
+        source = "riskengine/config/overlay.toml"
+    else:
+        from pathlib import Path
+
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise PolicyError(f"overlay file {path!s} cannot be read ({exc}).", key="") from exc
+        source = str(path)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"overlay file {source} is not valid TOML: {exc}", key="") from exc
+    return Overlay.from_dict(data)
+
+
+def load_engine(model_dir: Any = None, policy_path: Any = None, *,
+                master_scale_path: Any = None, overlay_path: Any = None,
+                default_product: str = "non_recourse") -> Engine:
+    """The engine on the shipped (or given) artifacts and configuration.
+
+    The PD model is loaded through its sha256-checked skops artifact
+    (:func:`riskengine.model.pd_model.load_champion`); a tampered artifact is
+    refused with :class:`~riskengine.errors.ModelArtifactError`.
+
+    Parameters
+    ----------
+    model_dir : path-like, optional
+        Directory of ``pd_model.skops`` (default: ``RISKENGINE_MODEL_DIR`` or ``models/``).
+    policy_path, master_scale_path, overlay_path : path-like, optional
+        TOML files; default the shipped ones.
+    default_product : str
+    """
+    from riskengine.artifacts import read_metadata
+    from riskengine.config import load_master_scale, load_policy
+    from riskengine.model.evaluate import champion_path
+    from riskengine.model.pd_model import load_champion
+
+    model = load_champion(model_dir)
+    meta = read_metadata(champion_path(model_dir))
+    version = f"pd_model@{str(meta.get('sha256', ''))[:12]}"
+    return Engine(model, load_master_scale(master_scale_path), load_policy(policy_path),
+                  overlay=load_overlay(overlay_path), model_version=version,
+                  default_product=default_product)
+
+
+@dataclass
+class _Default:
+    engine: Engine | None = None
+    lock: Any = field(default=None)
+
+
+_DEFAULT = _Default()
+
+
+def default_engine() -> Engine:
+    """The engine on the shipped artifacts, loaded once per process."""
+    import threading
+
+    if _DEFAULT.lock is None:
+        _DEFAULT.lock = threading.Lock()
+    with _DEFAULT.lock:
+        if _DEFAULT.engine is None:
+            _DEFAULT.engine = load_engine()
+    return _DEFAULT.engine
+
+
+def score(payload: dict[str, Any], *, as_of: Any = None, decided_at: str | None = None
+          ) -> dict[str, Any]:
+    """Score one debtor payload with the shipped engine (loaded once and cached).
+
+    Parameters
+    ----------
+    payload : dict
+        One debtor's records (``examples/debtor.json``; schema
+        ``examples/debtor.schema.json``).
+    as_of : date-like, optional
+        Decision date when the payload has none; default today.
+    decided_at : str, optional
+        Timestamp recorded in the decision; default now (UTC, ISO 8601).
+
+    Returns
+    -------
+    dict
+        The decision (:meth:`riskengine.decision.Decision.to_dict`): ``pd``,
+        ``grade``, limits, cover, fees, versions, ``input_hash``.
+
+    Raises
+    ------
+    InvalidInputError
+        The payload is invalid (field path named in the message and ``problems``).
+    """
+    import datetime as dt
+
+    now = dt.datetime.now(dt.UTC)
+    if as_of is None and not (isinstance(payload, dict) and payload.get("as_of")):
+        as_of = now.date().isoformat()
+    stamp = decided_at if decided_at is not None else now.isoformat(timespec="seconds")
+    return default_engine().decide_one(payload, as_of=as_of, decided_at=stamp)

@@ -1,0 +1,462 @@
+"""The Engine: single payload vs batch parity, determinism, overlay, unrated and default paths.
+
+Parity is tested on hundreds of synthetic debtors (riskengine.synthetic), through
+JSON round trips that change dtypes (ints for integral floats, dates as strings).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import riskengine
+from riskengine import schemas
+from riskengine._fastpath import FlatScorer
+from riskengine.engine import (
+    DebtorInputs,
+    Engine,
+    Overlay,
+    OverlayTerm,
+    SklearnScorer,
+    canonical_rows,
+    load_engine,
+    load_overlay,
+)
+from riskengine.errors import InvalidInputError, ModelArtifactError, PolicyError
+from riskengine.features import build_features
+from riskengine.payload import payload_to_frames
+from riskengine.synthetic import generate_portfolio
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "debtor.json"
+AS_OF = "2026-06-30"
+STAMP = "2026-06-30T12:00:00+00:00"
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    """The engine on the shipped model (models/pd_model.skops, sha256-checked)."""
+    return load_engine()
+
+
+@pytest.fixture(scope="module")
+def example() -> dict[str, Any]:
+    return json.loads(EXAMPLE.read_text())
+
+
+# --- synthetic payloads ------------------------------------------------------------
+
+
+def _json_value(v: Any) -> Any:
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT:
+        return None
+    if isinstance(v, pd.Timestamp):
+        return v.date().isoformat()
+    if isinstance(v, (np.bool_, bool)):
+        return bool(v)
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating, float)):
+        return float(v)
+    return v
+
+
+def _records(frame: pd.DataFrame, drop: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    cols = [c for c in frame.columns if c not in drop]
+    return [{c: _json_value(r[c]) for c in cols} for r in frame.to_dict("records")]
+
+
+def synthetic_payloads(n: int, seed: int) -> list[dict[str, Any]]:
+    """One payload per synthetic debtor with an exposure: its first supplier's pair.
+
+    Products alternate, every third pair carries an insurer limit, and every
+    fifth asks by annual sales x credit days instead of a requested limit.
+    """
+    p = generate_portfolio(n, seed=seed, as_of=AS_OF)
+    sup = p["suppliers"].set_index("supplier_id")
+    rel = {(r["supplier_id"], r["debtor_id"]): r["relation_type"]
+           for r in p["relations"].to_dict("records")}
+    first = p["exposures"].drop_duplicates("debtor_id", keep="first")
+    by_debtor = {k: g for k, g in p["statements"].groupby("debtor_id")}
+    adv = {k: g for k, g in p["adverse_records"].groupby("debtor_id")}
+    inv = {k: g for k, g in p["invoices"].groupby(["debtor_id", "supplier_id"])}
+    out = []
+    for i, ex in enumerate(_records(first)):
+        did, sid = ex["debtor_id"], ex["supplier_id"]
+        debtor = _records(p["debtors"][p["debtors"]["debtor_id"] == did])[0]
+        s = sup.loc[sid]
+        exposure = {k: ex[k] for k in ("supplier_id", "currency", "requested_limit",
+                                       "annual_sales", "credit_days", "approved_limit",
+                                       "approved_outstanding", "unapproved_outstanding")}
+        by_sales = exposure["annual_sales"] is not None and exposure["credit_days"] is not None
+        if i % 5 == 0 and by_sales:
+            exposure["requested_limit"] = None
+        elif exposure["requested_limit"] is None and not by_sales:
+            exposure["requested_limit"] = exposure["approved_limit"]  # the payload needs a request
+        exposure["supplier"] = {"name": s["name"], "country": s["country"], "nace": s["nace"],
+                                "group_id": _json_value(s["group_id"]),
+                                "ledger_total": float(s["ledger_total"])}
+        exposure["product"] = "recourse" if i % 2 else "non_recourse"
+        exposure["insurer_limit"] = 250_000.0 if i % 3 == 0 else None
+        exposure["relation_type"] = rel.get((sid, did))
+        empty = pd.DataFrame()
+        out.append({
+            "as_of": AS_OF,
+            "debtor": debtor,
+            "statements": _records(by_debtor.get(did, empty), ("debtor_id",)),
+            "adverse_records": _records(adv.get(did, empty), ("debtor_id",)),
+            "invoices": _records(inv.get((did, sid), empty), ("debtor_id",)),
+            "exposure": exposure,
+        })
+    return out
+
+
+def _ints(obj: Any) -> Any:
+    """JSON round trip that writes integral floats as ints (dtype change)."""
+    if isinstance(obj, dict):
+        return {k: _ints(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_ints(v) for v in obj]
+    if isinstance(obj, float) and obj.is_integer():
+        return int(obj)
+    return obj
+
+
+@pytest.fixture(scope="module")
+def payloads() -> list[dict[str, Any]]:
+    return synthetic_payloads(300, seed=7)
+
+
+@pytest.fixture(scope="module")
+def batch_dicts(engine: Engine, payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return engine.score_payloads(payloads, decided_at=STAMP)
+
+
+# --- parity -------------------------------------------------------------------------------
+
+
+def test_single_equals_batch_on_hundreds_of_debtors(
+    engine: Engine, payloads: list[dict[str, Any]], batch_dicts: list[dict[str, Any]]
+) -> None:
+    """Each payload decided alone (numpy fast path) equals its row of the batch."""
+    assert len(payloads) >= 250 and len(batch_dicts) == len(payloads)
+    kinds = {d["decision_type"] for d in batch_dicts}
+    bases = {d["rating_basis"] for d in batch_dicts}
+    assert {"full", "refused"} <= kinds and {"statements", "tax_return"} <= bases
+    for p, b in zip(payloads, batch_dicts, strict=True):
+        single = engine.decide_one(p, decided_at=STAMP)
+        assert single == b, p["debtor"]["debtor_id"]
+
+
+def test_json_round_trip_changes_dtypes_not_decisions(
+    engine: Engine, payloads: list[dict[str, Any]], batch_dicts: list[dict[str, Any]]
+) -> None:
+    """Integral floats sent as ints, through json text: same decisions, single and batch."""
+    sent = [json.loads(json.dumps(_ints(p))) for p in payloads[:120]]
+    assert any(isinstance(s["exposure"]["credit_days"], int) for s in sent)
+    again = engine.score_payloads(sent, decided_at=STAMP)
+    assert again == batch_dicts[:120]
+    for s, b in zip(sent[:60], batch_dicts[:60], strict=True):
+        assert engine.decide_one(s, decided_at=STAMP) == b
+
+
+def test_portfolio_frames_decide_like_payloads(
+    engine: Engine, payloads: list[dict[str, Any]], batch_dicts: list[dict[str, Any]]
+) -> None:
+    """The synthetic frames themselves (Int64, arrow strings) give the payloads' decisions."""
+    p = generate_portfolio(300, seed=7, as_of=AS_OF)
+    first = p["exposures"].drop_duplicates("debtor_id", keep="first")
+    keep = pd.MultiIndex.from_frame(first[["debtor_id", "supplier_id"]])
+    inv_key = pd.MultiIndex.from_frame(p["invoices"][["debtor_id", "supplier_id"]])
+    frames = {**p, "exposures": first.reset_index(drop=True),
+              "invoices": p["invoices"][inv_key.isin(keep)].reset_index(drop=True)}
+    terms = payload_to_frames(payloads)["pair_terms"]
+    frames["pair_terms"] = terms
+    frames["exposures"] = frames["exposures"].assign(requested_limit=[
+        q["exposure"]["requested_limit"] if q["exposure"]["requested_limit"] is not None
+        else np.nan for q in payloads])
+    got = engine.decide(frames, AS_OF, decided_at=STAMP).to_dicts()
+    assert sorted(got, key=lambda d: d["debtor_id"]) == sorted(
+        batch_dicts, key=lambda d: d["debtor_id"])
+
+
+def test_flat_trees_equal_the_fitted_model(engine: Engine) -> None:
+    """Flattened ensemble: PDs and reason codes equal PDModel + explain on 400 debtors."""
+    frames = generate_portfolio(400, seed=3, as_of=AS_OF)
+    X = build_features(frames, AS_OF, families=("statements",))[list(engine.feature_names)]
+    A = X.to_numpy(dtype=np.float64)
+    flat = FlatScorer(engine.pd_model, 3)
+    pd_flat, codes_flat = flat(A)
+    pd_ref, codes_ref = SklearnScorer(engine.pd_model, 3)(A)
+    assert np.array_equal(pd_flat, pd_ref)
+    assert codes_flat == codes_ref
+    raw = engine.pd_model.decision_function(X)
+    assert np.array_equal(flat.trees.decision_function(flat.prepare(A)), raw)
+
+
+def test_canonical_floats_match_python_repr() -> None:
+    """The batch writer (numpy) and the fast writer (repr) format floats alike."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.standard_normal(2000) * 10.0 ** rng.integers(-20, 20, 2000),
+                        [0.0, -0.0, 1e16, 1e-4, 9.999e-5, 123456789.12, 5e-324]])
+    rows = canonical_rows({"x": x}, {"x": "float"})
+    assert rows == [f"[{float(v)!r}]" for v in x]
+
+
+# --- determinism ----------------------------------------------------------------------------
+
+
+def test_same_inputs_and_versions_give_byte_identical_decisions(
+    engine: Engine, example: dict[str, Any]
+) -> None:
+    a = json.dumps(engine.decide_one(example, decided_at=STAMP))
+    b = json.dumps(engine.decide_one(copy.deepcopy(example), decided_at=STAMP))
+    c = json.dumps(engine.score_payloads([example], decided_at=STAMP)[0])
+    assert a == b == c
+    again = load_engine()
+    assert json.dumps(again.decide_one(example, decided_at=STAMP)) == a
+
+
+def test_input_hash_changes_with_any_input(engine: Engine, example: dict[str, Any]) -> None:
+    base = engine.decide_one(example, decided_at=STAMP)["input_hash"]
+    changed = copy.deepcopy(example)
+    changed["invoices"][0]["amount"] += 0.01
+    assert engine.decide_one(changed, decided_at=STAMP)["input_hash"] != base
+    later = engine.decide_one(example, as_of=None, decided_at="other")
+    assert later["input_hash"] == base  # the timestamp is not an input
+
+
+# --- the example end to end -------------------------------------------------------------------
+
+
+def test_example_scores_end_to_end() -> None:
+    """riskengine.score on examples/debtor.json: a rated, decided pair."""
+    d = riskengine.score(json.loads(EXAMPLE.read_text()))
+    assert {"pd", "grade"} <= set(d)
+    assert 0 < d["pd"] < 1 and d["grade"] in [str(k) for k in range(1, 11)]
+    assert d["decision_type"] in ("full", "partial")
+    assert d["requested_limit"] == 350_000.0
+    assert d["insured_limit"] <= d["approved_limit"]
+    assert len(d["input_hash"]) == 64 and d["decided_at"]
+
+
+def test_score_refuses_a_broken_payload_naming_the_field(example: dict[str, Any]) -> None:
+    bad = copy.deepcopy(example)
+    bad["statements"][2]["total_assets"] = "11640000"
+    with pytest.raises(InvalidInputError, match=r"statements\.2\.total_assets"):
+        riskengine.score(bad)
+
+
+def test_missing_as_of_is_refused_by_the_engine(engine: Engine, example: dict[str, Any]) -> None:
+    p = {k: v for k, v in example.items() if k != "as_of"}
+    with pytest.raises(InvalidInputError, match="as_of"):
+        engine.decide_one(p)
+
+
+def test_broken_identity_goes_to_validation(engine: Engine, example: dict[str, Any]) -> None:
+    """A rule beyond the schema (assets = liabilities + equity) is reported, not scored."""
+    bad = copy.deepcopy(example)
+    bad["statements"][1]["total_assets"] = 20_000_000.0
+    with pytest.raises(InvalidInputError, match="total_assets") as info:
+        engine.decide_one(bad)
+    assert info.value.problems[0]["reason"] == "identity_broken"
+
+
+# --- overlay, bases, defaults --------------------------------------------------------------------
+
+_EVENTS = st.sampled_from(schemas.ADVERSE_EVENT_TYPES)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(event=_EVENTS, days_ago=st.integers(0, 2500), amount=st.floats(0, 5e6),
+       settled=st.booleans())
+def test_adding_an_adverse_record_never_lowers_the_pd(
+    engine: Engine, example: dict[str, Any], event: str, days_ago: int, amount: float,
+    settled: bool,
+) -> None:
+    before = engine.decide_one(example, decided_at=STAMP)
+    day = (pd.Timestamp(AS_OF) - pd.Timedelta(days=days_ago)).date().isoformat()
+    more = copy.deepcopy(example)
+    more["adverse_records"].append({
+        "record_id": "NEW-1", "event_type": event, "event_date": day, "amount": amount,
+        "currency": "EUR", "status": "settled" if settled else "open",
+        "settlement_date": AS_OF if settled else None})
+    after = engine.decide_one(more, decided_at=STAMP)
+    assert after["pd"] >= before["pd"]
+    assert int(after["grade"].replace("D", "11")) >= int(before["grade"].replace("D", "11"))
+
+
+@given(base=st.lists(st.floats(0, 50), min_size=4, max_size=4),
+       extra=st.lists(st.floats(0, 50), min_size=4, max_size=4))
+def test_overlay_is_monotone_in_its_features(base: list[float], extra: list[float]) -> None:
+    o = Overlay("t", (OverlayTerm("adv_n_tier2", 0.6, "log1p", 20.0),
+                      OverlayTerm("adv_weighted_count", 0.4, "log1p", 20.0),
+                      OverlayTerm("pay_dbt_mean", 0.25, "linear", 180.0, 30.0),
+                      OverlayTerm("adv_knockout", 0.5, "linear", 1.0)))
+    lo = np.array([base])
+    hi = lo + np.array([extra])
+    assert o.contributions(hi).sum() >= o.contributions(lo).sum()
+
+
+def test_unrated_when_the_model_gives_no_pd(engine: Engine, example: dict[str, Any]) -> None:
+    """A NaN PD never becomes a grade: unrated, no limit, no cover, a reason."""
+    def nan_scorer(A: np.ndarray) -> tuple[np.ndarray, list[list[dict[str, Any]]]]:
+        return np.full(A.shape[0], np.nan), [[] for _ in range(A.shape[0])]
+
+    batch = engine.decide(payload_to_frames([example]), AS_OF, decided_at=STAMP,
+                          scorer=nan_scorer)
+    d = batch.to_dicts()[0]
+    assert d["decision_type"] == "unrated" and d["pd"] is None and d["grade"] is None
+    assert d["approved_limit"] == 0.0 and d["insured_limit"] == 0.0
+    assert d["expected_loss"] is None and d["advance_rate"] is None
+    assert d["reason_codes"][0]["feature"] == "pd" and "unrated" in d["limit_notes"]
+
+
+def test_no_financials_basis_gets_the_prior_and_the_minimum_limit(
+    engine: Engine, example: dict[str, Any]
+) -> None:
+    """Seed 003: without financial data, the policy's predetermined minimum limit."""
+    p = copy.deepcopy(example)
+    p["statements"] = []
+    d = engine.decide_one(p, decided_at=STAMP)
+    assert d["rating_basis"] == "no_financials"
+    assert d["pd_model"] == engine.overlay.no_financials_pd
+    assert d["pd"] >= d["pd_model"]  # the overlay only adds
+    minimum = engine.policy.capacity.no_financials_limit.lookup(
+        np.array([int(d["grade"])]))[0]
+    unit = engine.policy.limits.rounding_unit  # the policy rounds every limit down
+    assert d["approved_limit"] == math.floor(min(minimum, d["requested_limit"]) / unit) * unit
+    assert "no_financials" in d["limit_notes"]
+    assert d["reason_codes"][0]["feature"] == "rating_basis"
+
+
+def test_stale_statements_are_no_financials(engine: Engine, example: dict[str, Any]) -> None:
+    d = engine.decide_one(example, as_of=None, decided_at=STAMP)
+    assert d["rating_basis"] == "statements"
+    late = {**example, "as_of": "2028-06-30"}
+    assert engine.decide_one(late, decided_at=STAMP)["rating_basis"] == "no_financials"
+
+
+def test_open_insolvency_is_grade_d_and_refused(engine: Engine, example: dict[str, Any]) -> None:
+    """CRR art. 178 (unlikeliness to pay): PD 1, grade D, knocked out."""
+    p = copy.deepcopy(example)
+    p["adverse_records"].append({"record_id": "INS-1", "event_type": "insolvency_declared",
+                                 "event_date": "2026-05-01", "amount": 0.0, "currency": "EUR",
+                                 "status": "open", "settlement_date": None})
+    d = engine.decide_one(p, decided_at=STAMP)
+    assert d["grade"] == "D" and d["pd"] == 1.0 and d["decision_type"] == "refused"
+    assert {"insolvency", "grade_default"} <= set(d["knockouts"])
+    assert d["approved_limit"] == 0.0 and d["insured_limit"] == 0.0
+
+
+def test_ninety_days_past_due_on_a_material_amount_is_default(
+    engine: Engine, example: dict[str, Any]
+) -> None:
+    """91 days past due on 95,300 (> EUR 500 and > 1 % of the open balance) -> D."""
+    p = copy.deepcopy(example)
+    p["invoices"][6]["paid_date"] = None
+    p["invoices"][6]["due_date"] = "2026-03-31"  # 91 days before 2026-06-30
+    d = engine.decide_one(p, decided_at=STAMP)
+    assert d["grade"] == "D" and d["reason_codes"][0]["feature"] == "past_due_amount"
+    p["invoices"][6]["due_date"] = "2026-04-01"  # 90 days: not yet
+    assert engine.decide_one(p, decided_at=STAMP)["grade"] != "D"
+
+
+def test_recourse_and_insurer_limit(engine: Engine, example: dict[str, Any]) -> None:
+    """Recourse products are uninsured; an insurer limit caps non-recourse limits."""
+    rec = copy.deepcopy(example)
+    rec["exposure"]["product"] = "recourse"
+    d = engine.decide_one(rec, decided_at=STAMP)
+    assert d["product"] == "recourse" and d["insured_limit"] == 0.0
+    capped = copy.deepcopy(example)
+    capped["exposure"]["insurer_limit"] = 120_500.0
+    d = engine.decide_one(capped, decided_at=STAMP)
+    assert d["approved_limit"] == 120_000.0 and "insurer_cover" in d["binding_constraints"]
+
+
+# --- batch bookkeeping ----------------------------------------------------------------------
+
+
+def test_bad_debtors_become_error_rows_and_counts_reconcile(engine: Engine) -> None:
+    frames = generate_portfolio(60, seed=2, as_of=AS_OF)
+    st_ = frames["statements"].copy()
+    bad_debtor = st_.loc[0, "debtor_id"]
+    st_.loc[0, "total_assets"] = -5.0
+    frames = {**frames, "statements": st_}
+    batch = engine.decide(frames, AS_OF, decided_at=STAMP)
+    s = batch.summary()
+    assert s["pairs_in"] == s["decided"] + s["pairs_rejected"]
+    assert s["debtors_rejected"] == 1 and bad_debtor not in set(batch.decisions["debtor_id"])
+    assert (batch.errors["debtor_id"] == bad_debtor).any()
+    assert set(batch.errors["reason"]) >= {"negative", "debtor_rejected"}
+
+
+def test_unknown_product_is_an_error_row(engine: Engine, example: dict[str, Any]) -> None:
+    frames = payload_to_frames([example])
+    frames["pair_terms"] = frames["pair_terms"].assign(product=["forfaiting"])
+    batch = engine.decide(frames, AS_OF)
+    assert len(batch.decisions) == 0 and batch.summary()["pairs_rejected"] == 1
+    assert batch.errors.iloc[0]["column"] == "product"
+    p = copy.deepcopy(example)
+    p["exposure"]["product"] = "forfaiting"
+    with pytest.raises(InvalidInputError, match="forfaiting"):
+        engine.decide_one(p)
+
+
+def test_inputs_are_not_mutated(engine: Engine) -> None:
+    frames = generate_portfolio(20, seed=4, as_of=AS_OF)
+    before = {k: v.copy() for k, v in frames.items()}
+    engine.decide(frames, AS_OF)
+    for k, v in frames.items():
+        pd.testing.assert_frame_equal(v, before[k])
+
+
+# --- artifacts and configuration -------------------------------------------------------------
+
+
+def test_tampered_artifact_is_refused(tmp_path: Path) -> None:
+    src = ROOT / "models"
+    for f in src.iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    art = tmp_path / "pd_model.skops"
+    data = bytearray(art.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    art.write_bytes(bytes(data))
+    with pytest.raises(ModelArtifactError, match="sha256"):
+        load_engine(tmp_path)
+
+
+def test_shipped_overlay_has_non_negative_weights() -> None:
+    o = load_overlay()
+    assert o.terms and all(t.weight >= 0 for t in o.terms)
+    assert o.version and 0 < o.tax_return_pd < o.no_financials_pd < 1
+
+
+@pytest.mark.parametrize(("change", "key"), [
+    ({"terms": {"adv_n_tier2": {"weight": -0.1}}}, "terms.adv_n_tier2.weight"),
+    ({"terms": {"adv_nonsense": {"weight": 0.1}}}, "terms.adv_nonsense"),
+    ({"basis": {"no_financials_pd": 1.5}}, "no_financials_pd"),
+    ({"terms": {"pay_dilution": {"weight": 1.0, "transform": "exp"}}},
+     "terms.pay_dilution.transform"),
+])
+def test_bad_overlay_is_refused_naming_the_key(change: dict[str, Any], key: str) -> None:
+    data: dict[str, Any] = {"version": "x", **change}
+    with pytest.raises(PolicyError) as info:
+        Overlay.from_dict(data)
+    assert info.value.key == key
+
+
+def test_debtor_inputs_is_the_core_contract() -> None:
+    """The core's inputs name every per-debtor array both paths must fill."""
+    names = set(DebtorInputs.__dataclass_fields__)
+    assert {"st_X", "overlay_X", "basis", "insolvency", "past_due_default", "doc"} <= names
