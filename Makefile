@@ -24,6 +24,7 @@ demo: $(VENV)/.installed-runtime
 	$(VENV)/bin/riskengine demo
 
 test: $(VENV)/.installed-dev
+	bash scripts/install_java.sh
 	$(VENV)/bin/ruff check riskengine tests benchmarks
 	$(VENV)/bin/mypy riskengine
 	$(PY) -m pytest

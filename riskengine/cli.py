@@ -23,6 +23,7 @@ _HANDLERS: dict[str, str] = {
     "evaluate": "riskengine.model.evaluate:evaluate_command",
     "score": "riskengine.commands:score",
     "serve": "riskengine.service:serve_command",
+    "rerate": "riskengine.rerate:rerate_command",
 }
 
 
@@ -81,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--store", dest="store_url", default=None,
                    help="SQLAlchemy URL of the decision store (default sqlite file)")
     s.add_argument("--model-dir", default=None)
+
+    from riskengine.rerate import add_rerate_arguments
+
+    add_rerate_arguments(sub.add_parser(
+        "rerate", help="re-rate a whole portfolio: decisions, errors, limit actions, migrations"))
     return p
 
 

@@ -919,6 +919,10 @@ class Engine:
         days = exs["credit_days"].to_numpy(dtype=np.float64, na_value=np.nan)
         req = np.where(np.isnan(req), requested_limit(
             sales, days, self.policy.limits.credit_days_basis), req)
+        # A pair with neither a request nor sales terms is a renewal: the request is to
+        # keep the current approved limit (a payload must give one or the other).
+        req = np.where(np.isnan(req),
+                       exs["approved_limit"].to_numpy(dtype=np.float64, na_value=np.nan), req)
         srow = sup.reindex(pd.Index(sid[sel], dtype="str"))
         rel = clean["relations"]
         related = np.zeros(sel.size, dtype=bool)

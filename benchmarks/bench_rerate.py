@@ -1,0 +1,80 @@
+"""Time ``riskengine rerate`` end to end (prints figures, asserts nothing).
+
+Usage::
+
+    python benchmarks/bench_rerate.py [--debtors 1000000] [--chunk-size 100000]
+                                      [--workers 2] [--engine pandas|spark] [--keep DIR]
+
+Writes a SYNTHETIC portfolio (``riskengine.synthetic``, seed 42) to a temporary
+directory first (not timed), then runs the job in a fresh child process, exactly as
+``python -m riskengine.rerate --portfolio P --out O --no-tracking`` would, and prints:
+wall time of the whole command (read, validate, features, PD, grade, policy, write,
+reconcile, migration, summary), debtors per second, the job's own stage timings
+(``run.json``) and the child's peak RSS. MLflow logging is off (``--no-tracking``),
+as it is a constant few seconds that does not grow with the book.
+
+Target (issue 6): 1,000,000 debtors in <= 20 s wall time, peak RSS < 4 GB, on the
+2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--debtors", type=int, default=1_000_000)
+    p.add_argument("--chunk-size", type=int, default=100_000)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--engine", choices=("pandas", "spark"), default="pandas")
+    p.add_argument("--keep", default=None, help="reuse/keep the portfolio in this directory")
+    a = p.parse_args()
+
+    from riskengine.portfolio_io import write_portfolio
+    from riskengine.synthetic import generate_portfolio, synthetic_manifest
+
+    tmp = tempfile.TemporaryDirectory(prefix="bench_rerate_")
+    portfolio = Path(a.keep) if a.keep else Path(tmp.name) / "portfolio"
+    if not (portfolio / "manifest.json").is_file():
+        t = time.perf_counter()
+        frames = generate_portfolio(a.debtors, 42, "2026-06-30")
+        write_portfolio(frames, portfolio, manifest=synthetic_manifest(a.debtors, 42,
+                                                                       "2026-06-30"))
+        del frames
+        print(f"portfolio: {a.debtors:,} SYNTHETIC debtors written in "
+              f"{time.perf_counter() - t:.1f} s (not timed below)")
+    out = Path(tmp.name) / "out"
+    cmd = [sys.executable, "-m", "riskengine.rerate", "--portfolio", str(portfolio),
+           "--out", str(out), "--chunk-size", str(a.chunk_size), "--workers", str(a.workers),
+           "--engine", a.engine, "--no-tracking"]
+    t = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - t
+    if done.returncode != 0:
+        print(done.stderr[-3000:], file=sys.stderr)
+        raise SystemExit(done.returncode)
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    info = json.loads((out / "run.json").read_text())
+    summary = json.loads((out / "summary.json").read_text())
+    print(f"rerate ({a.engine}, chunk {a.chunk_size:,}, workers {a.workers}): "
+          f"{a.debtors:,} debtors, {summary['pair_decisions']:,} pair decisions")
+    print(f"  wall time (whole command)  {wall:8.1f} s   target <= 20 s for 1,000,000")
+    print(f"  throughput                 {a.debtors / wall:8,.0f} debtors/s")
+    print(f"  peak RSS (largest process) {peak_kb / 1024:8,.0f} MB  target < 4096 MB")
+    for name, secs in info["timings_s"].items():
+        print(f"  stage {name:<20} {secs:8.1f} s")
+    print(f"  reconciled: {summary['reconciled']} (in {summary['debtors_in']:,} = decided "
+          f"{summary['debtors_decided']:,} + errored {summary['debtors_errored']:,})")
+    tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()

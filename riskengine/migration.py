@@ -1,0 +1,540 @@
+"""Re-rating outcomes against the previous run: migrations, limit actions, run figures.
+
+Pure functions over decision frames (no I/O, no clock): the batch job
+(:mod:`riskengine.rerate`) calls them after it has decided every chunk.
+
+Frames
+------
+A *decisions* frame has one row per supplier–debtor pair and may also hold one
+row per debtor rating (``supplier_id`` missing). The columns read here are
+``debtor_id``, ``supplier_id``, ``pd``, ``grade``, ``approved_limit`` and, when
+present, ``cover``, ``retained_exposure``, ``expected_loss``,
+``approved_outstanding``, ``knockout`` (bool) or ``reasons`` (comma-separated
+reason codes of :data:`riskengine.policy.limits.REASONS`). Other columns are
+ignored.
+
+States of the migration matrix
+------------------------------
+Rows (``from_grade``) are the previous run's state of a debtor, columns
+(``to_grade``) the current one: the master-scale grades ``1`` … ``10``, ``D``,
+plus ``NR`` (in the run but not rated: its records could not be decided),
+``new`` (a row only: the debtor was not in the previous run) and ``exit`` (a
+column only: the debtor is no longer in the portfolio). Rates are shares of
+the row (a previous state's debtors), NaN for an empty row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from riskengine.model.master_scale import GRADES, UNRATED
+from riskengine.model.metrics import psi, psi_light
+from riskengine.policy.credit_policy import CreditPolicy
+from riskengine.policy.limits import LIMIT_ACTIONS, limit_change
+from riskengine.policy.portfolio import hhi
+
+__all__ = [
+    "NEW",
+    "EXIT",
+    "FROM_STATES",
+    "TO_STATES",
+    "KNOCKOUT_REASONS",
+    "LIMIT_ACTION_COLUMNS",
+    "MigrationMatrix",
+    "Reconciliation",
+    "pair_rows",
+    "debtor_ratings",
+    "migration_matrix",
+    "limit_actions",
+    "reconcile",
+    "run_summary",
+]
+
+NEW = "new"
+EXIT = "exit"
+#: Row states of the migration matrix (previous run).
+FROM_STATES: tuple[str, ...] = (*GRADES, UNRATED, NEW)
+#: Column states of the migration matrix (current run).
+TO_STATES: tuple[str, ...] = (*GRADES, UNRATED, EXIT)
+#: Reason codes that make a limit reduction effective at once (knock-out events,
+#: :mod:`riskengine.policy.limits`).
+KNOCKOUT_REASONS: tuple[str, ...] = (
+    "adverse_record", "insolvency", "related_party", "grade_default", "supplier_default",
+)  # fmt: skip
+#: Columns of the limit-actions frame, in order.
+LIMIT_ACTION_COLUMNS: tuple[str, ...] = (
+    "debtor_id", "supplier_id", "action", "cause", "previous_limit", "new_limit",
+    "effective_date", "knockout", "protected_outstanding", "available_after",
+)  # fmt: skip
+
+_ORDER = {g: i for i, g in enumerate(GRADES)}
+
+
+def pair_rows(decisions: pd.DataFrame) -> pd.DataFrame:
+    """The supplier–debtor pair rows of a decisions frame (``supplier_id`` present)."""
+    if "supplier_id" not in decisions.columns:
+        return decisions.iloc[:0]
+    return decisions[decisions["supplier_id"].notna()]
+
+
+def debtor_ratings(decisions: pd.DataFrame) -> pd.DataFrame:
+    """One rating per debtor: ``grade`` and ``pd``, indexed by ``debtor_id`` (sorted).
+
+    A debtor's rating row (``supplier_id`` missing) is preferred; without one the
+    first of its pair rows is taken (every pair of a debtor carries the debtor's
+    rating).
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"debtor_id": ["b", "a", "a"], "supplier_id": ["s", "s", "t"],
+    ...                   "grade": ["3", "5", "5"], "pd": [0.004, 0.02, 0.02]})
+    >>> debtor_ratings(d)["grade"].tolist()
+    ['5', '3']
+    """
+    cols = ["debtor_id", "grade", "pd"]
+    if decisions.empty:
+        return pd.DataFrame({"grade": pd.Series([], dtype="str"),
+                             "pd": pd.Series([], dtype="float64")},
+                            index=pd.Index([], dtype="str", name="debtor_id"))  # fmt: skip
+    if "supplier_id" in decisions.columns:
+        rank = decisions["supplier_id"].notna().to_numpy().astype(np.int8)
+    else:
+        rank = np.zeros(len(decisions), dtype=np.int8)
+    frame = decisions[cols].assign(_rank=rank)
+    frame = frame.sort_values(["debtor_id", "_rank"], kind="stable")
+    first = frame.drop_duplicates("debtor_id", keep="first")
+    out = first.set_index("debtor_id")[["grade", "pd"]]
+    out = out.assign(grade=out["grade"].astype("str"), pd=out["pd"].astype("float64"))
+    out.index = out.index.astype("str")
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationMatrix:
+    """Rating migration between two runs.
+
+    Attributes
+    ----------
+    counts : pandas.DataFrame
+        Debtors moving from each state (rows, :data:`FROM_STATES`) to each
+        state (columns, :data:`TO_STATES`); int64.
+    rates : pandas.DataFrame
+        ``counts`` divided by their row total; NaN in an empty row.
+    """
+
+    counts: pd.DataFrame
+    rates: pd.DataFrame
+
+    def to_long(self) -> pd.DataFrame:
+        """Long form: ``from_grade, to_grade, count, rate``, every cell, state order."""
+        n_from, n_to = self.counts.shape
+        return pd.DataFrame({
+            "from_grade": pd.array(np.repeat(self.counts.index.to_numpy(), n_to), dtype="str"),
+            "to_grade": pd.array(np.tile(self.counts.columns.to_numpy(), n_from), dtype="str"),
+            "count": self.counts.to_numpy().ravel().astype(np.int64),
+            "rate": self.rates.to_numpy().ravel().astype(np.float64),
+        })
+
+    def figures(self) -> dict[str, int]:
+        """Counts of upgrades, downgrades, unchanged, new, exits, defaults, newly unrated.
+
+        Upgrades and downgrades are moves between rated states (``1`` … ``D``);
+        ``downgrades_2plus`` counts moves of two notches or more; ``new_defaults``
+        counts moves into ``D`` from a non-default grade.
+        """
+        c = self.counts
+        rated = list(GRADES)
+        block = c.loc[rated, rated].to_numpy()
+        idx = np.arange(len(rated))
+        diff = idx[None, :] - idx[:, None]  # > 0: worse grade now
+        return {
+            "debtors_compared": int(c.to_numpy().sum()),
+            "unchanged": int(block[diff == 0].sum()),
+            "upgrades": int(block[diff < 0].sum()),
+            "downgrades": int(block[diff > 0].sum()),
+            "downgrades_2plus": int(block[diff >= 2].sum()),
+            "new_defaults": int(c.loc[list(GRADES[:-1]), "D"].sum()),
+            "new": int(c.loc[NEW].sum()),
+            "exits": int(c[EXIT].sum()),
+            "newly_unrated": int(c.loc[rated, UNRATED].sum()),
+        }
+
+
+def migration_matrix(previous: pd.Series, current: pd.Series,
+                     scope: Iterable[str] | None = None) -> MigrationMatrix:
+    """Migration matrix between two runs' grades.
+
+    Parameters
+    ----------
+    previous, current : pandas.Series
+        Grade per debtor (index ``debtor_id``) of the previous and the current
+        run; ``NR`` (or a missing value) for a debtor in the run but unrated.
+    scope : iterable of str, optional
+        Debtors re-rated by the current run (a partial run, ``--debtors``):
+        only they are compared. None: the whole book, and a previous debtor
+        absent from the current run is an ``exit``.
+
+    Returns
+    -------
+    MigrationMatrix
+
+    Raises
+    ------
+    ValueError
+        A grade outside :data:`GRADES` and ``NR``, or a duplicated debtor.
+
+    Examples
+    --------
+    >>> prev = pd.Series({"a": "3", "b": "3", "c": "5"})
+    >>> cur = pd.Series({"a": "3", "b": "4", "d": "1"})
+    >>> m = migration_matrix(prev, cur)
+    >>> int(m.counts.loc["3", "4"]), float(m.rates.loc["3", "3"]), int(m.counts.loc["5", "exit"])
+    (1, 0.5, 1)
+    >>> int(m.counts.loc["new", "1"])
+    1
+    """
+    prev = _states(previous, "previous")
+    cur = _states(current, "current")
+    if scope is not None:
+        keep = pd.Index(list(scope), dtype="str")
+        prev = prev[prev.index.isin(keep)]
+        cur = cur[cur.index.isin(keep)]
+    ids = prev.index.union(cur.index)
+    from_state = prev.reindex(ids).fillna(NEW).to_numpy(dtype=object)
+    to_state = cur.reindex(ids).fillna(EXIT).to_numpy(dtype=object)
+    fi = pd.Index(FROM_STATES).get_indexer(from_state)
+    ti = pd.Index(TO_STATES).get_indexer(to_state)
+    cells = np.bincount(fi * len(TO_STATES) + ti, minlength=len(FROM_STATES) * len(TO_STATES))
+    counts = pd.DataFrame(cells.reshape(len(FROM_STATES), len(TO_STATES)).astype(np.int64),
+                          index=pd.Index(FROM_STATES, name="from_grade"),
+                          columns=pd.Index(TO_STATES, name="to_grade"))  # fmt: skip
+    totals = counts.sum(axis=1).to_numpy(dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = counts.to_numpy(dtype=np.float64) / totals[:, None]
+    rates = pd.DataFrame(np.where(totals[:, None] > 0, share, np.nan), index=counts.index,
+                         columns=counts.columns)  # fmt: skip
+    return MigrationMatrix(counts, rates)
+
+
+def _states(grades: pd.Series, which: str) -> pd.Series:
+    s = pd.Series(grades, copy=False)
+    s = s.astype(object).where(s.notna(), UNRATED).astype(str)
+    s.index = pd.Index(s.index.astype(str), dtype="str")
+    if s.index.has_duplicates:
+        dup = s.index[s.index.duplicated()][0]
+        raise ValueError(f"{which} grades: debtor {dup!r} appears more than once; give one "
+                         "grade per debtor (see debtor_ratings).")
+    bad = ~s.isin([*GRADES, UNRATED])
+    if bad.any():
+        raise ValueError(f"{which} grades: debtor {s.index[bad][0]!r} has grade "
+                         f"{s[bad].iloc[0]!r}; expected one of {', '.join(GRADES)} or "
+                         f"{UNRATED}.")
+    return s
+
+
+def _knockout(frame: pd.DataFrame) -> np.ndarray:
+    """Whether each decision follows a knock-out (``knockout``, ``knockouts`` or ``reasons``)."""
+    if "knockout" in frame.columns:
+        return frame["knockout"].fillna(False).to_numpy(dtype=bool)
+    for col in ("knockouts", "reasons"):
+        if col not in frame.columns:
+            continue
+        values = frame[col]
+        first = values.dropna().iloc[:1]
+        if len(first) and isinstance(first.iloc[0], (list, tuple, np.ndarray)):
+            # a list column of reason names: the engine's knock-outs are all knock-outs
+            if col == "knockouts":
+                return (values.str.len().fillna(0) > 0).to_numpy(dtype=bool)
+            values = values.str.join(",")
+        names = values.astype("str").fillna("")
+        pattern = r"(?:^|,)\s*(?:" + "|".join(KNOCKOUT_REASONS) + r")\s*(?:,|$)"
+        return names.str.contains(pattern, regex=True).fillna(False).to_numpy(dtype=bool)
+    return np.zeros(len(frame), dtype=bool)
+
+
+def limit_actions(
+    previous: pd.DataFrame,
+    current: pd.DataFrame,
+    as_of: Any,
+    policy: CreditPolicy,
+    *,
+    scope: Iterable[str] | None = None,
+    errored: Iterable[str] = (),
+    include_unchanged: bool = False,
+) -> pd.DataFrame:
+    """Limit increases, decreases and cancellations against the previous run.
+
+    Parameters
+    ----------
+    previous, current : pandas.DataFrame
+        Decisions of the previous and of the current run (pair rows are used:
+        ``debtor_id``, ``supplier_id``, ``approved_limit``; from ``current``
+        also ``knockout`` or ``reasons`` and ``approved_outstanding`` when
+        present).
+    as_of : date-like
+        Date of the notice (the run's as-of date).
+    policy : CreditPolicy
+        ``limits.notice_days``: reductions take effect after the notice period,
+        at once on a knock-out event (:data:`KNOCKOUT_REASONS`).
+    scope : iterable of str, optional
+        Debtors re-rated by the current run (partial run); previous pairs of
+        other debtors keep their limits and are not compared. None: whole book.
+    errored : iterable of str
+        Debtors of the run that could not be decided: their previous limits
+        stand (an input error is not a credit event) and they get no action.
+    include_unchanged : bool, default False
+        Keep the ``unchanged`` rows.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`LIMIT_ACTION_COLUMNS`, sorted by ``debtor_id, supplier_id``.
+        ``cause`` is ``rerated`` (pair in both runs), ``new_pair`` (no previous
+        limit: previous 0) or ``pair_withdrawn`` (in the previous run, not in
+        this one, its debtor decided or gone from the book: new limit 0, a
+        cancellation with notice).
+
+    Notes
+    -----
+    Actions, effective dates and protected outstanding come from
+    :func:`riskengine.policy.limits.limit_change`: invoices already assigned
+    stay approved up to the old limit.
+
+    Examples
+    --------
+    >>> from riskengine.config import load_policy
+    >>> prev = pd.DataFrame({"debtor_id": ["a", "b"], "supplier_id": ["s", "s"],
+    ...                      "approved_limit": [50_000.0, 20_000.0]})
+    >>> cur = pd.DataFrame({"debtor_id": ["a", "b"], "supplier_id": ["s", "s"],
+    ...                     "approved_limit": [30_000.0, 25_000.0], "reasons": ["capacity", ""]})
+    >>> out = limit_actions(prev, cur, "2026-06-30", load_policy())
+    >>> out["action"].tolist(), [str(d.date()) for d in out["effective_date"]]
+    (['decrease', 'increase'], ['2026-07-30', '2026-06-30'])
+    """
+    key = ["debtor_id", "supplier_id"]
+    prev = pair_rows(previous)[[*key, "approved_limit"]]
+    cur_pairs = pair_rows(current)
+    cur = cur_pairs[key + ["approved_limit"]].assign(
+        _ko=_knockout(cur_pairs),
+        _out=(cur_pairs["approved_outstanding"].to_numpy(dtype=np.float64)
+              if "approved_outstanding" in cur_pairs.columns else np.nan),
+    )
+    for name, frame in (("previous", prev), ("current", cur)):
+        dup = frame.duplicated(key)
+        if dup.any():
+            row = frame[dup].iloc[0]
+            raise ValueError(f"{name} decisions: pair ({row['debtor_id']!r}, "
+                             f"{row['supplier_id']!r}) appears more than once.")
+    if scope is not None:
+        prev = prev[prev["debtor_id"].isin(pd.Index(list(scope), dtype="str"))]
+    errored_ids = pd.Index(list(errored), dtype="str")
+    prev = prev[~prev["debtor_id"].isin(errored_ids)]
+    merged = prev.rename(columns={"approved_limit": "previous_limit"}).merge(
+        cur.rename(columns={"approved_limit": "new_limit"}), on=key, how="outer", sort=True,
+        indicator=True)  # fmt: skip
+    side = merged.pop("_merge").astype(str).to_numpy()
+    cause = np.select([side == "both", side == "right_only"], ["rerated", "new_pair"],
+                      "pair_withdrawn")  # fmt: skip
+    previous_limit = merged["previous_limit"].fillna(0.0).to_numpy(dtype=np.float64)
+    new_limit = merged["new_limit"].fillna(0.0).to_numpy(dtype=np.float64)
+    knockout = merged["_ko"].fillna(False).to_numpy(dtype=bool)
+    outstanding = merged["_out"].to_numpy(dtype=np.float64)
+    outstanding = np.where(np.isnan(outstanding), previous_limit, outstanding)
+    ch = limit_change(previous_limit, new_limit, as_of, knockout, policy, outstanding)
+    out = pd.DataFrame({
+        "debtor_id": pd.array(merged["debtor_id"].to_numpy(), dtype="str"),
+        "supplier_id": pd.array(merged["supplier_id"].to_numpy(), dtype="str"),
+        "action": pd.array(np.asarray(LIMIT_ACTIONS)[ch.action], dtype="str"),
+        "cause": pd.array(cause, dtype="str"),
+        "previous_limit": previous_limit,
+        "new_limit": new_limit,
+        "effective_date": ch.effective_date.astype("datetime64[ns]"),
+        "knockout": knockout,
+        "protected_outstanding": ch.protected,
+        "available_after": ch.available_after,
+    })
+    if not include_unchanged:
+        out = out[ch.action != 0]
+    return out.reset_index(drop=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciliation:
+    """Debtors in against debtors out of a run.
+
+    ``ok`` holds when every input debtor came out decided or errored and no
+    debtor came out that did not go in. A debtor is *decided* when it has a
+    decision row and *errored* when it has error rows and no decision row;
+    ``partial`` counts decided debtors that also have error rows (e.g. one of
+    their pairs could not be decided): they are decided, not lost.
+    """
+
+    debtors_in: int
+    decided: int
+    errored: int
+    partial: int = 0
+    missing: tuple[str, ...] = field(default=())
+    unexpected: tuple[str, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        """``debtors_in == decided + errored`` with no missing or unexpected id."""
+        return (not self.missing and not self.unexpected
+                and self.debtors_in == self.decided + self.errored)  # fmt: skip
+
+    def message(self, shown: int = 5) -> str:
+        """What does not add up, naming up to ``shown`` debtors per problem."""
+        parts = [f"debtors in {self.debtors_in:,} vs decided {self.decided:,} + errored "
+                 f"{self.errored:,} = {self.decided + self.errored:,}"]
+        for name, ids in (("neither decided nor errored", self.missing),
+                          ("decided but never in", self.unexpected)):
+            if ids:
+                parts.append(f"{len(ids):,} {name} (e.g. {', '.join(ids[:shown])})")
+        return "; ".join(parts)
+
+
+def reconcile(debtors_in: Iterable[str], decided: Iterable[str],
+              errored: Iterable[str]) -> Reconciliation:
+    """Check that every debtor that went in came out, decided or errored.
+
+    Parameters
+    ----------
+    debtors_in : iterable of str
+        Debtor ids of the run's input (distinct ids of the debtors table in scope).
+    decided, errored : iterable of str
+        Debtor ids with a decision, and debtor ids named by an error row.
+
+    Returns
+    -------
+    Reconciliation
+
+    Notes
+    -----
+    Error rows naming a debtor id that is not an input debtor (a record of an
+    unknown debtor) are record errors, not debtors out, and are not counted.
+
+    Examples
+    --------
+    >>> r = reconcile(["a", "b", "c"], ["a", "b"], ["c", "b"])
+    >>> r.ok, r.debtors_in, r.decided, r.errored, r.partial
+    (True, 3, 2, 1, 1)
+    >>> reconcile(["a", "b"], ["a"], []).missing
+    ('b',)
+    """
+    ins = pd.Index(pd.unique(pd.Series(list(debtors_in), dtype="str").dropna()))
+    dec = pd.Index(pd.unique(pd.Series(list(decided), dtype="str").dropna()))
+    err = pd.Index(pd.unique(pd.Series(list(errored), dtype="str").dropna()))
+    err_in = err[err.isin(ins)]
+    only_err = err_in[~err_in.isin(dec)]
+    out = dec.union(only_err)
+    return Reconciliation(
+        debtors_in=len(ins), decided=len(dec), errored=len(only_err),
+        partial=int(err_in.isin(dec).sum()),
+        missing=tuple(sorted(ins.difference(out).tolist())),
+        unexpected=tuple(sorted(dec.difference(ins).tolist())),
+    )
+
+
+def _total(frame: pd.DataFrame, column: str) -> float | None:
+    if column not in frame.columns:
+        return None
+    return float(np.nansum(frame[column].to_numpy(dtype=np.float64)))
+
+
+def run_summary(
+    decisions: pd.DataFrame,
+    errors: pd.DataFrame,
+    reconciliation: Reconciliation,
+    *,
+    previous: pd.DataFrame | None = None,
+    book: pd.DataFrame | None = None,
+    migration: MigrationMatrix | None = None,
+    actions: pd.DataFrame | None = None,
+    psi_bins: int = 10,
+) -> dict[str, Any]:
+    """Figures of a run: counts, grade distribution, PSI, totals, concentration.
+
+    Parameters
+    ----------
+    decisions, errors : pandas.DataFrame
+        The run's decisions and error rows.
+    reconciliation : Reconciliation
+        From :func:`reconcile`.
+    previous : pandas.DataFrame, optional
+        The previous run's decisions: PSI of the debtors' PDs against it
+        (quantile bins of the previous PDs), with the 0.10 / 0.25 light of
+        :func:`riskengine.model.metrics.psi_light`.
+    book : pandas.DataFrame, optional
+        Per debtor (``debtor_id``) its ``group_id``, ``sector`` and ``country``
+        for the HHI by those dimensions; without it only the HHI by name.
+    migration, actions : optional
+        The migration matrix and limit actions, summarised.
+    psi_bins : int, default 10
+
+    Returns
+    -------
+    dict
+        JSON-ready (floats, ints, strings, dicts; NaN where undefined).
+
+    Notes
+    -----
+    Totals and HHIs are over the pair rows; HHIs are of the approved limits
+    (the book the factor commits to), summed over currencies as they are.
+    """
+    pairs = pair_rows(decisions)
+    ratings = debtor_ratings(decisions)
+    dist = ratings["grade"].fillna(UNRATED).value_counts()
+    grades = {g: int(dist.get(g, 0)) for g in (*GRADES, UNRATED)}
+    out: dict[str, Any] = {
+        "debtors_in": reconciliation.debtors_in,
+        "debtors_decided": reconciliation.decided,
+        "debtors_errored": reconciliation.errored,
+        "debtors_decided_with_errors": reconciliation.partial,
+        "reconciled": reconciliation.ok,
+        "decision_rows": len(decisions),
+        "pair_decisions": len(pairs),
+        "error_rows": len(errors),
+        "grade_distribution": grades,
+    }
+    if "decision_type" in pairs.columns:
+        types = pairs["decision_type"].astype("str").value_counts().sort_index()
+        out["decision_types"] = {str(k): int(v) for k, v in types.items()}
+    if "reason" in errors.columns and len(errors):
+        reasons = errors["reason"].astype("str").value_counts().sort_index()
+        out["error_reasons"] = {str(k): int(v) for k, v in reasons.items()}
+    totals = {name: _total(pairs, col) for name, col in (
+        ("approved_limit", "approved_limit"),
+        ("cover", "insured_limit" if "insured_limit" in pairs.columns else "cover"),
+        ("retained_exposure", "retained_exposure"), ("expected_loss", "expected_loss"))}
+    out["totals"] = {k: v for k, v in totals.items() if v is not None}
+    limits = pairs["approved_limit"].fillna(0.0).to_numpy(dtype=np.float64) if len(pairs) else (
+        np.zeros(0))
+    hhis = {"name": hhi(pairs["debtor_id"].astype("str").to_numpy(), limits)}
+    if book is not None and len(pairs):
+        joined = pairs[["debtor_id"]].merge(book, on="debtor_id", how="left")
+        for dim, col in (("group", "group_id"), ("sector", "sector"), ("country", "country")):
+            if col in joined.columns:
+                keys = joined[col].astype(object)
+                if dim == "group":
+                    keys = keys.where(keys.notna(), joined["debtor_id"].astype(object))
+                hhis[dim] = hhi(keys.astype(str).to_numpy(), limits)
+    out["hhi"] = hhis
+    if previous is not None:
+        prev_pd = debtor_ratings(previous)["pd"].to_numpy(dtype=np.float64)
+        cur_pd = ratings["pd"].to_numpy(dtype=np.float64)
+        ok = np.isfinite(prev_pd).any() and np.isfinite(cur_pd).any()
+        value = psi(prev_pd, cur_pd, bins=psi_bins) if ok else float("nan")
+        out["psi"] = {"value": value, "light": psi_light(value), "bins": psi_bins,
+                      "previous_debtors": int(prev_pd.size)}  # fmt: skip
+    if migration is not None:
+        out["migration"] = migration.figures()
+    if actions is not None:
+        counts = actions["action"].value_counts() if len(actions) else pd.Series(dtype=int)
+        out["limit_actions"] = {a: int(counts.get(a, 0)) for a in LIMIT_ACTIONS[1:]}
+    return out
+

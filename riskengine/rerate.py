@@ -1,0 +1,1263 @@
+"""``riskengine rerate``: re-rate a whole portfolio (or the debtors whose inputs changed).
+
+Shell layer: reads the portfolio, splits it into chunks of debtors, decides every
+chunk with the :class:`~riskengine.engine.Engine`, checkpoints each chunk's output
+atomically, then assembles the outputs, compares them with the previous run and
+logs the run to MLflow. docs/BATCH.md is the operator's guide.
+
+Outputs (in ``--out``)
+----------------------
+``decisions.parquet``, ``errors.parquet``, ``limit_actions.parquet``,
+``migration.parquet`` (long form: from_grade, to_grade, count, rate),
+``summary.parquet`` (figure, value, text) and ``summary.json``: all
+byte-identical for the same inputs, model, policy, as-of date, scope and chunk
+size. ``run.json`` holds what differs from run to run (wall-clock start, elapsed
+seconds, chunks resumed, MLflow run id, paths).
+
+Determinism
+-----------
+``decided_at`` of every decision is the as-of date at midnight UTC
+(``YYYY-MM-DDT00:00:00Z``): a decision is dated by the information it used, not
+by the wall clock. The wall-clock start of the run is in ``run.json`` and in
+MLflow, never in the decision files. Parquet files are written by pyarrow with a
+fixed writer, no index and no timestamps in their metadata; rows are sorted by
+``debtor_id`` (then ``supplier_id``, a debtor's rating row first) within a chunk
+and chunks are concatenated in order.
+
+Reliability
+-----------
+- Chunk boundaries are debtor ids (the sorted ids of the debtors table, every
+  ``chunk_size``-th id starts a chunk): every record of a debtor lands in the
+  chunk of its id, records naming an unknown debtor in the chunk whose id range
+  holds it (so validation reports them), records without a debtor id in chunk 0.
+- Every file is written to a temporary file in its directory and moved into
+  place with :func:`os.replace`. Each chunk's decisions and errors are
+  checkpointed under ``OUT/_checkpoints`` followed by a ``.done`` marker; a run
+  killed at any point (SIGKILL included) and started again with the same
+  command skips the chunks it finds done. A checkpoint directory written for
+  other inputs, model, policy or options (its ``run_key``) is discarded.
+- Debtors in = decided + errored, checked before the outputs are written; a run
+  that does not reconcile raises :class:`RerateError` and writes no outputs.
+- One run per output directory at a time (an ``flock`` on ``OUT/.lock``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import fcntl
+import hashlib
+import io
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from riskengine import migration as mig
+from riskengine.errors import RiskEngineError
+from riskengine.schemas import ERROR_COLUMNS
+
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "OUTPUT_FILES",
+    "RerateError",
+    "RerateOptions",
+    "RerateResult",
+    "ChunkPlan",
+    "plan_chunks",
+    "changed_debtors",
+    "run_rerate",
+    "rerate_command",
+    "add_rerate_arguments",
+    "main",
+]
+
+DEFAULT_CHUNK_SIZE = 100_000
+CHECKPOINTS = "_checkpoints"
+#: Deterministic outputs of a run (``run.json`` is written beside them).
+OUTPUT_FILES: tuple[str, ...] = (
+    "decisions.parquet", "errors.parquet", "limit_actions.parquet", "migration.parquet",
+    "summary.parquet", "summary.json",
+)  # fmt: skip
+RUN_INFO = "run.json"
+EXPERIMENT = "riskengine-rerate"
+#: Bump when the layout of checkpoints or outputs changes: old checkpoints are discarded.
+FORMAT_VERSION = 1
+#: Seconds to sleep after each chunk (debugging and the kill-and-resume test only).
+THROTTLE_ENV = "RISKENGINE_RERATE_THROTTLE"
+_DEBTOR_TABLES = ("debtors", "statements", "adverse_records", "invoices", "exposures",
+                  "relations")  # fmt: skip
+_RATING_COLUMNS = ["debtor_id", "supplier_id", "grade", "pd", "approved_limit", "insured_limit",
+                   "cover", "retained_exposure", "expected_loss", "decision_type", "knockouts",
+                   "knockout", "reasons", "approved_outstanding", "model_version"]  # fmt: skip
+
+
+class RerateError(RiskEngineError):
+    """The re-rating run cannot complete correctly (e.g. debtors do not reconcile)."""
+
+
+# --------------------------------------------------------------------------- options
+
+
+@dataclass(frozen=True, slots=True)
+class RerateOptions:
+    """Options of one run (the command's flags).
+
+    Attributes
+    ----------
+    portfolio, out : Path
+        Portfolio directory (docs/DATA_LAYOUT.md) and output directory.
+    as_of : str or None
+        As-of date ``YYYY-MM-DD``; None: the portfolio manifest's ``as_of``.
+    previous : Path or None
+        Output directory of the previous run (its ``decisions.parquet``).
+    engine : {"pandas", "spark"}
+    debtors : tuple of str or None
+        Re-rate only these debtors.
+    changed_since : str or None
+        Re-rate only debtors with a record dated after this date (see
+        :func:`changed_debtors`), and debtors absent from ``previous``.
+    chunk_size : int
+        Debtors per chunk.
+    workers : int
+        Processes deciding chunks in parallel (pandas engine).
+    spark_master : str
+        Spark master URL (``local[*]`` by default).
+    model_dir, policy_path : str or None
+        Engine artifacts; None: the shipped champion and policy.
+    tracking_uri : str or None
+        MLflow tracking URI (None: :func:`riskengine.tracking.default_tracking_uri`).
+    tracking : bool
+        Log the run to MLflow.
+    progress : bool or None
+        Progress bar; None: only when stderr is a terminal.
+    """
+
+    portfolio: Path
+    out: Path
+    as_of: str | None = None
+    previous: Path | None = None
+    engine: str = "pandas"
+    debtors: tuple[str, ...] | None = None
+    changed_since: str | None = None
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+    workers: int = 1
+    spark_master: str = "local[*]"
+    model_dir: str | None = None
+    policy_path: str | None = None
+    tracking_uri: str | None = None
+    tracking: bool = True
+    progress: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.engine not in ("pandas", "spark"):
+            raise RerateError(f"--engine must be 'pandas' or 'spark', got {self.engine!r}.")
+        if self.chunk_size < 1:
+            raise RerateError(f"--chunk-size must be at least 1, got {self.chunk_size}.")
+        if self.workers < 1:
+            raise RerateError(f"--workers must be at least 1, got {self.workers}.")
+        if self.debtors is not None and self.changed_since is not None:
+            raise RerateError("Give --debtors or --changed-since, not both.")
+
+
+@dataclass(frozen=True, slots=True)
+class RerateResult:
+    """Outcome of :func:`run_rerate`."""
+
+    out: Path
+    summary: dict[str, Any]
+    chunks: int
+    chunks_resumed: int
+    run_key: str
+    run_id: str | None = None
+    elapsed_s: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- chunking
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkPlan:
+    """Chunks of debtors: chunk ``k`` holds the debtor ids in ``[bounds[k], bounds[k+1])``.
+
+    Attributes
+    ----------
+    ids : numpy.ndarray of object
+        Sorted distinct debtor ids of the run.
+    chunk_size : int
+    bounds : tuple of str
+        First debtor id of each chunk.
+    """
+
+    ids: np.ndarray
+    chunk_size: int
+    bounds: tuple[str, ...]
+
+    @property
+    def n_chunks(self) -> int:
+        """Number of chunks (at least 1, even for an empty portfolio)."""
+        return max(len(self.bounds), 1)
+
+    def range_of(self, k: int) -> tuple[str | None, str | None]:
+        """``(lo, hi)`` of chunk ``k``: ids ``lo <= id < hi``; None is unbounded."""
+        lo = None if k == 0 else self.bounds[k]
+        hi = self.bounds[k + 1] if k + 1 < len(self.bounds) else None
+        return lo, hi
+
+    def chunk_of(self, debtor_ids: pd.Series) -> np.ndarray:
+        """Chunk number of each record's debtor id (int64; a missing id: chunk 0)."""
+        pos = pd.Index(self.ids).get_indexer(debtor_ids)
+        out = np.where(pos >= 0, pos // self.chunk_size, 0).astype(np.int64)
+        lost = pos < 0
+        if lost.any() and len(self.bounds):
+            values = debtor_ids.to_numpy(dtype=object)[lost]
+            present = pd.notna(values)
+            where = np.zeros(len(values), dtype=np.int64)
+            keys = np.asarray(self.bounds, dtype=object)
+            where[present] = np.searchsorted(keys, values[present].astype(str), side="right") - 1
+            out[lost] = np.clip(where, 0, None)
+        return out
+
+
+def plan_chunks(debtor_ids: pd.Series, chunk_size: int) -> ChunkPlan:
+    """Chunk boundaries on the sorted distinct debtor ids.
+
+    Examples
+    --------
+    >>> p = plan_chunks(pd.Series(["d3", "d1", "d2", "d1", "d5"]), 2)
+    >>> p.bounds, p.range_of(0), p.range_of(1)
+    (('d1', 'd3'), (None, 'd3'), ('d3', None))
+    >>> p.chunk_of(pd.Series(["d2", "d4", "d0", None])).tolist()
+    [0, 1, 0, 0]
+    """
+    ids = pd.Series(pd.unique(debtor_ids.dropna().astype(str))).sort_values().to_numpy(
+        dtype=object)
+    bounds = tuple(str(x) for x in ids[::chunk_size])
+    return ChunkPlan(ids, chunk_size, bounds)
+
+
+@dataclass(frozen=True, slots=True)
+class _Slices:
+    """Per table: row order and chunk offsets, so chunk ``k`` is ``order[off[k]:off[k+1]]``."""
+
+    order: dict[str, np.ndarray | None]
+    offsets: dict[str, np.ndarray]
+
+
+def _slices(frames: Mapping[str, pd.DataFrame], plan: ChunkPlan) -> _Slices:
+    order: dict[str, np.ndarray | None] = {}
+    offsets: dict[str, np.ndarray] = {}
+    edges = np.arange(plan.n_chunks + 1)
+    for name, frame in frames.items():
+        if "debtor_id" not in frame.columns:
+            continue
+        c = plan.chunk_of(frame["debtor_id"])
+        if c.size and (np.diff(c) < 0).any():
+            o = np.argsort(c, kind="stable")
+            order[name], c = o, c[o]
+        else:
+            order[name] = None
+        offsets[name] = np.searchsorted(c, edges, side="left")
+    return _Slices(order, offsets)
+
+
+def _chunk(frames: Mapping[str, pd.DataFrame], sl: _Slices, k: int) -> dict[str, pd.DataFrame]:
+    out: dict[str, pd.DataFrame] = {}
+    for name, frame in frames.items():
+        if name not in sl.offsets:
+            out[name] = frame
+            continue
+        a, b = int(sl.offsets[name][k]), int(sl.offsets[name][k + 1])
+        o = sl.order[name]
+        part = frame.iloc[a:b] if o is None else frame.iloc[o[a:b]]
+        out[name] = part.reset_index(drop=True)
+    return out
+
+
+def read_chunk(portfolio: Path, plan_range: tuple[str | None, str | None],
+               scope: Sequence[str] | None) -> dict[str, pd.DataFrame]:
+    """Read one chunk of a portfolio directory: the records whose debtor id is in range.
+
+    Used by the Spark executors (the pandas path slices the portfolio in memory).
+    Parquet tables are read with a row filter; CSV tables are read whole.
+    Gives the same frames as slicing :func:`riskengine.portfolio_io.read_portfolio`.
+    """
+    import pyarrow.compute as pc
+
+    from riskengine.portfolio_io import read_portfolio
+
+    lo, hi = plan_range
+    manifest_fmt = _manifest(portfolio).get("format", "parquet")
+    if manifest_fmt != "parquet":
+        frames, _ = read_portfolio(portfolio)
+        return _restrict(frames, lo, hi, scope)
+    expr: Any = None
+    if hi is not None:
+        expr = pc.field("debtor_id") < hi
+    if lo is not None:
+        low = pc.field("debtor_id") >= lo
+        expr = low if expr is None else (low & expr)
+    elif expr is not None:
+        expr = expr | pc.field("debtor_id").is_null()
+    frames = _read_filtered(portfolio, expr)
+    return _restrict(frames, lo, hi, scope)
+
+
+def _read_filtered(portfolio: Path, expr: Any) -> dict[str, pd.DataFrame]:
+    from riskengine import portfolio_io
+
+    frames: dict[str, pd.DataFrame] = {}
+    for name in portfolio_io.CONTRACTS:
+        file = portfolio / f"{name}.parquet"
+        if not file.is_file():
+            frames[name] = portfolio_io._empty(name)  # the same empty frame as read_portfolio
+            continue
+        use = expr if name in _DEBTOR_TABLES and "debtor_id" in pq.read_schema(file).names \
+            else None
+        table = pq.read_table(file, filters=use) if use is not None else pq.read_table(file)
+        frames[name] = portfolio_io._coerce(name, table.to_pandas())
+    return frames
+
+
+def _restrict(frames: Mapping[str, pd.DataFrame], lo: str | None, hi: str | None,
+              scope: Sequence[str] | None) -> dict[str, pd.DataFrame]:
+    keep_ids = None if scope is None else pd.Index(list(scope), dtype="str")
+    out: dict[str, pd.DataFrame] = {}
+    for name, frame in frames.items():
+        if "debtor_id" not in frame.columns:
+            out[name] = frame
+            continue
+        ids = frame["debtor_id"]
+        text = ids.astype(object)
+        mask = np.ones(len(frame), dtype=bool)
+        present = ids.notna().to_numpy()
+        if lo is not None:
+            mask &= present & (text.where(present, "").to_numpy(dtype=object) >= lo)
+        if hi is not None:
+            mask &= ~present | (text.where(present, "").to_numpy(dtype=object) < hi)
+        if keep_ids is not None:
+            mask &= ids.isin(keep_ids).to_numpy()
+        out[name] = frame if mask.all() else frame[mask].reset_index(drop=True)
+    return out
+
+
+# --------------------------------------------------------------------------- scope
+
+
+def changed_debtors(frames: Mapping[str, pd.DataFrame], since: Any) -> pd.Index:
+    """Debtors with a record dated after ``since`` (their inputs changed).
+
+    A debtor changed when any of its records is dated strictly after ``since``:
+    a statement's ``period_end``, an adverse record's ``event_date`` or
+    ``settlement_date``, an invoice's ``issue_date`` or ``paid_date``, or its own
+    ``incorporation_date``. Exposures and relations carry no dates: a changed
+    limit request is re-rated with ``--debtors``.
+
+    Returns
+    -------
+    pandas.Index of str
+        Sorted distinct debtor ids.
+
+    Examples
+    --------
+    >>> st = pd.DataFrame({"debtor_id": ["a", "b"],
+    ...                    "period_end": pd.to_datetime(["2025-12-31", "2024-12-31"])})
+    >>> changed_debtors({"statements": st}, "2025-06-30").tolist()
+    ['a']
+    """
+    day = pd.Timestamp(since)
+    columns = {"debtors": ("incorporation_date",), "statements": ("period_end",),
+               "adverse_records": ("event_date", "settlement_date"),
+               "invoices": ("issue_date", "paid_date")}  # fmt: skip
+    hits: list[pd.Series] = []
+    for table, cols in columns.items():
+        frame = frames.get(table)
+        if frame is None or "debtor_id" not in frame.columns:
+            continue
+        for col in cols:
+            if col not in frame.columns:
+                continue
+            dates = pd.to_datetime(frame[col], errors="coerce")
+            hits.append(frame.loc[(dates > day).to_numpy(), "debtor_id"])
+    if not hits:
+        return pd.Index([], dtype="str")
+    ids = pd.concat(hits).dropna().astype("str")
+    return pd.Index(pd.unique(ids), dtype="str").sort_values()
+
+
+def _scope(opts: RerateOptions, frames: Mapping[str, pd.DataFrame],
+           previous: pd.DataFrame | None) -> tuple[list[str] | None, list[str]]:
+    """(scope ids or None for the whole book, requested ids that are not in the portfolio)."""
+    known = pd.Index(frames["debtors"]["debtor_id"].dropna().astype("str").unique())
+    if opts.debtors is not None:
+        wanted = pd.Index(sorted(set(opts.debtors)), dtype="str")
+        return wanted[wanted.isin(known)].tolist(), wanted[~wanted.isin(known)].tolist()
+    if opts.changed_since is not None:
+        ids = changed_debtors(frames, opts.changed_since)
+        if previous is not None and len(previous):
+            ids = ids.union(known[~known.isin(previous["debtor_id"].astype("str"))])
+        return ids[ids.isin(known)].sort_values().tolist(), []
+    return None, []
+
+
+def _not_in_portfolio(ids: Sequence[str]) -> pd.DataFrame:
+    rows = [{"table": "debtors", "record": i, "debtor_id": i, "column": "debtor_id",
+             "value": i, "reason": "not_in_portfolio",
+             "message": f"Debtor {i!r} was asked for with --debtors but is not in the "
+                        "portfolio's debtors table; check the id or the portfolio."}
+            for i in ids]  # fmt: skip
+    return pd.DataFrame(rows, columns=list(ERROR_COLUMNS))
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_umask()
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """``write(tmp)`` to a temporary file beside ``path``, then ``os.replace`` it into place."""
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600; outputs are ordinary files
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_parquet(table: pa.Table, path: Path) -> None:
+    """Write an Arrow table atomically and deterministically (no index, no timestamps)."""
+    _atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+
+
+def write_json(data: Any, path: Path) -> None:
+    """Write JSON atomically (sorted keys, 2-space indent, trailing newline)."""
+    text = json.dumps(data, indent=2, sort_keys=True, default=_json_default) + "\n"
+
+    def write(tmp: Path) -> None:
+        tmp.write_text(text, encoding="utf-8")
+
+    _atomic_write(path, write)
+
+
+def _json_default(x: Any) -> Any:
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.floating):
+        return float(x)
+    if isinstance(x, (np.ndarray, tuple)):
+        return list(x)
+    if isinstance(x, (pd.Timestamp, dt.date)):
+        return x.isoformat()
+    return str(x)
+
+
+def _clean_json(x: Any) -> Any:
+    """NaN/inf -> None so that summary.json is strict JSON."""
+    if isinstance(x, dict):
+        return {str(k): _clean_json(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean_json(v) for v in x]
+    if isinstance(x, (float, np.floating)):
+        return float(x) if math.isfinite(float(x)) else None
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.bool_):
+        return bool(x)
+    return x
+
+
+def _manifest(portfolio: Path) -> dict[str, Any]:
+    path = portfolio / "manifest.json"
+    if not path.is_file():
+        return {}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return data if isinstance(data, dict) else {}
+
+
+def input_hash(portfolio: Path) -> str:
+    """sha256 over the portfolio's table files and manifest (names and contents)."""
+    h = hashlib.sha256()
+    for file in sorted(portfolio.iterdir()):
+        if file.is_file() and not file.name.startswith(".") and file.suffix in (
+                ".parquet", ".csv", ".json"):
+            h.update(file.name.encode())
+            with file.open("rb") as fh:
+                h.update(hashlib.file_digest(fh, "sha256").digest())
+    return h.hexdigest()
+
+
+def _unify(tables: Sequence[pa.Schema]) -> pa.Schema:
+    if not tables:
+        return pa.schema([])
+    return pa.unify_schemas(list(tables), promote_options="permissive").remove_metadata()
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    cols = []
+    for f in schema:
+        if f.name in table.column_names:
+            col = table[f.name]
+            cols.append(col if col.type == f.type else col.cast(f.type))
+        else:
+            cols.append(pa.nulls(len(table), f.type))
+    return pa.Table.from_arrays(cols, schema=schema)
+
+
+def concat_parquet(parts: Sequence[Path], path: Path) -> int:
+    """Concatenate Parquet files in order into ``path`` (atomically, one row group each).
+
+    Memory holds one part at a time. Returns the number of rows written.
+    """
+    schema = _unify([pq.read_schema(p) for p in parts])
+    rows = 0
+
+    def write(tmp: Path) -> None:
+        nonlocal rows
+        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+            for p in parts:
+                t = _conform(pq.read_table(p).replace_schema_metadata(None), schema)
+                rows += t.num_rows
+                writer.write_table(t)
+
+    _atomic_write(path, write)
+    return rows
+
+
+# --------------------------------------------------------------------------- frames <-> arrow
+
+
+def decisions_table(decisions: pd.DataFrame) -> pa.Table:
+    """A chunk's decisions as Arrow, rows sorted by debtor, rating row first, then supplier."""
+    df = decisions.reset_index(drop=True)
+    if len(df) and "debtor_id" in df.columns:
+        keys = ["debtor_id"] + (["supplier_id"] if "supplier_id" in df.columns else [])
+        df = df.sort_values(keys, kind="stable", na_position="first").reset_index(drop=True)
+    return pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)
+
+
+def errors_table(errors: pd.DataFrame) -> pa.Table:
+    """A chunk's error rows as Arrow: :data:`~riskengine.schemas.ERROR_COLUMNS` as text."""
+    df = errors.reset_index(drop=True)
+    data = {}
+    for col in ERROR_COLUMNS:
+        values = df[col] if col in df.columns else pd.Series([None] * len(df), dtype=object)
+        obj = values.astype(object)
+        data[col] = pa.array(obj.where(obj.notna(), None).map(
+            lambda v: v if v is None else str(v)).tolist(), type=pa.string())
+    extra = [c for c in df.columns if c not in ERROR_COLUMNS]
+    table = pa.table(data)
+    for c in extra:
+        table = table.append_column(c, pa.array(df[c].astype(object).map(
+            lambda v: None if v is None or (isinstance(v, float) and math.isnan(v))
+            else str(v)).tolist(), type=pa.string()))
+    return table
+
+
+def table_bytes(table: pa.Table) -> bytes:
+    """Arrow IPC stream bytes of a table (the Spark executors' payload)."""
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue()
+
+
+def table_from_bytes(data: bytes) -> pa.Table:
+    """Inverse of :func:`table_bytes`."""
+    return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+
+
+# --------------------------------------------------------------------------- engine
+
+
+def decided_at_for(as_of: str) -> str:
+    """The fixed decision timestamp of a run: the as-of date at midnight UTC."""
+    return f"{as_of}T00:00:00Z"
+
+
+def engine_versions(engine: Any) -> tuple[str, str]:
+    """(model version, policy version) of a loaded engine."""
+    model = getattr(engine, "model_version", None)
+    policy = getattr(engine, "policy_version", None)
+    if policy is None and getattr(engine, "policy", None) is not None:
+        policy = getattr(engine.policy, "version", None)
+    return str(model or "unknown"), str(policy or "unknown")
+
+
+#: Debtor-level columns kept on a rating row; the pair-level ones are empty there.
+RATING_ROW_COLUMNS: tuple[str, ...] = (
+    "debtor_id", "as_of", "pd", "pd_model", "grade", "rating_basis", "reason_codes",
+    "model_version", "policy_version", "master_scale_version", "overlay_version", "decided_at",
+)  # fmt: skip
+
+
+def rating_rows(decisions: pd.DataFrame) -> pd.DataFrame:
+    """One rating row per debtor (``supplier_id`` empty, ``row_type`` ``rating``).
+
+    Every pair row of a debtor carries the debtor's rating; the rating row keeps
+    the debtor-level columns (:data:`RATING_ROW_COLUMNS`) of its first pair row
+    and leaves the pair-level ones empty.
+    """
+    first = decisions.drop_duplicates("debtor_id", keep="first")
+    out = {}
+    for col in decisions.columns:
+        if col in RATING_ROW_COLUMNS:
+            out[col] = first[col].to_numpy()
+        else:
+            out[col] = pd.Series([None] * len(first), dtype=object).to_numpy()
+    frame = pd.DataFrame(out, columns=decisions.columns)
+    for col in decisions.columns:
+        if col not in RATING_ROW_COLUMNS and decisions[col].dtype != object:
+            frame[col] = frame[col].astype(decisions[col].dtype)
+    return frame
+
+
+def _no_exposure_rows(ids: Sequence[str]) -> pd.DataFrame:
+    rows = [{"table": "exposures", "record": i, "debtor_id": i, "column": "debtor_id",
+             "value": i, "reason": "no_exposure",
+             "message": f"Debtor {i!r} is valid but has no supplier-debtor exposure, so there "
+                        "is no limit to decide; add its exposure or remove it from the "
+                        "portfolio."} for i in ids]  # fmt: skip
+    return pd.DataFrame(rows, columns=list(ERROR_COLUMNS))
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkOutput:
+    """A decided chunk: decisions and error rows as Arrow, and its pair counts."""
+
+    decisions: pa.Table
+    errors: pa.Table
+    pairs_in: int
+    pairs_decided: int
+    pairs_rejected: int
+
+
+def decide_chunk(engine: Any, frames: Mapping[str, pd.DataFrame], as_of: str,
+                 decided_at: str, model_version: str) -> ChunkOutput:
+    """Decide one chunk: pair rows plus one rating row per decided debtor, and error rows.
+
+    A valid debtor without any exposure gets a ``no_exposure`` error row (the
+    engine decides pairs; with no pair there is nothing to decide), so that
+    every debtor of the chunk comes out decided or errored.
+
+    Raises
+    ------
+    RerateError
+        A decision carries another model version than the one resolved at the
+        start of the run, or the engine's pair counts do not add up.
+    """
+    batch = engine.decide(dict(frames), as_of, decided_at=decided_at)
+    decisions, errors = batch.decisions, batch.errors
+    if "model_version" in decisions.columns and len(decisions):
+        seen = pd.unique(decisions["model_version"].astype("str"))
+        if len(seen) != 1 or seen[0] != model_version:
+            raise RerateError(
+                f"The engine decided with model version(s) {sorted(map(str, seen))} but the run "
+                f"resolved {model_version!r} at its start; the model changed during the run. "
+                "Run again.")
+    pairs_in = int(getattr(batch, "pairs_in", len(frames.get("exposures", ()))))
+    pairs_rejected = int(getattr(batch, "pairs_rejected", 0))
+    if pairs_in != len(decisions) + pairs_rejected:
+        raise RerateError(f"Pairs do not reconcile in a chunk: {pairs_in} in, {len(decisions)} "
+                          f"decided, {pairs_rejected} rejected.")
+    deb = frames["debtors"]
+    ids = pd.Index(deb["debtor_id"].dropna().astype("str").unique()) \
+        if "debtor_id" in deb.columns else pd.Index([], dtype="str")
+    decided = pd.Index(decisions["debtor_id"].astype("str").unique()) if len(decisions) \
+        else pd.Index([], dtype="str")
+    named = pd.Index(errors["debtor_id"].dropna().astype("str").unique()) if len(errors) \
+        else pd.Index([], dtype="str")
+    exp = frames.get("exposures")
+    exposed = pd.Index(exp["debtor_id"].dropna().astype("str").unique()) \
+        if exp is not None and "debtor_id" in exp.columns else pd.Index([], dtype="str")
+    # valid debtors with no exposure at all; a debtor *with* exposures that comes out
+    # neither decided nor errored is lost, and the run's reconciliation fails on it
+    lonely = ids[~ids.isin(decided) & ~ids.isin(named) & ~ids.isin(exposed)].sort_values()
+    if len(lonely):
+        extra = _no_exposure_rows(lonely.tolist())
+        errors = extra if not len(errors) else pd.concat(
+            [errors.astype(object), extra.astype(object)], ignore_index=True)
+    if len(decisions):
+        pair = decisions.assign(row_type="pair")
+        decisions = pd.concat([rating_rows(decisions).assign(row_type="rating"), pair],
+                              ignore_index=True)  # fmt: skip
+    return ChunkOutput(decisions_table(decisions), errors_table(errors), pairs_in,
+                       pairs_in - pairs_rejected, pairs_rejected)
+
+
+def _load_engine(model_dir: str | None = None, policy_path: str | None = None) -> Any:
+    from riskengine.engine import load_engine
+
+    return load_engine(model_dir=model_dir, policy_path=policy_path)
+
+
+_DATE_COLUMNS = {"debtors": ("incorporation_date",), "statements": ("period_end",),
+                 "adverse_records": ("event_date", "settlement_date"),
+                 "invoices": ("issue_date", "paid_date")}  # fmt: skip
+
+
+def _driver_frames(opts: RerateOptions) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """The tables the driver needs: all of them (pandas path, CSV), or for Spark on
+    Parquet only the debtors and, for ``--changed-since``, the record dates."""
+    from riskengine.portfolio_io import read_portfolio
+
+    manifest = _manifest(Path(opts.portfolio))
+    if opts.engine != "spark" or manifest.get("format", "parquet") != "parquet" or not (
+            Path(opts.portfolio) / "debtors.parquet").is_file():
+        return read_portfolio(opts.portfolio)
+    frames = {"debtors": pd.read_parquet(Path(opts.portfolio) / "debtors.parquet")}
+    if opts.changed_since is not None:
+        for table, cols in _DATE_COLUMNS.items():
+            file = Path(opts.portfolio) / f"{table}.parquet"
+            if table == "debtors" or not file.is_file():
+                continue
+            names = pq.read_schema(file).names
+            frames[table] = pd.read_parquet(file, columns=[c for c in ("debtor_id", *cols)
+                                                           if c in names])  # fmt: skip
+    return frames, manifest
+
+
+# --------------------------------------------------------------------------- progress
+
+
+class _Progress:
+    """tqdm on a terminal, plain log lines on stderr otherwise."""
+
+    def __init__(self, total: int, done: int, enabled: bool | None) -> None:
+        self.total, self.done = total, done
+        self.tty = sys.stderr.isatty() if enabled is None else enabled
+        self.bar: Any = None
+        self.t0 = time.perf_counter()
+        if self.tty:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=done, unit="chunk", desc="rerate",
+                            file=sys.stderr)
+        elif done:
+            self.log(f"resuming: {done} of {total} chunks already checkpointed")
+
+    def log(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.write(text, file=sys.stderr)
+        else:
+            print(f"riskengine rerate: {text}", file=sys.stderr, flush=True)
+
+    def step(self, k: int, n_decisions: int, n_errors: int) -> None:
+        self.done += 1
+        if self.bar is not None:
+            self.bar.update(1)
+        else:
+            self.log(f"chunk {k + 1}/{self.total} done ({self.done}/{self.total}; "
+                     f"{n_decisions:,} decisions, {n_errors:,} error rows; "
+                     f"{time.perf_counter() - self.t0:.1f} s)")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
+@dataclass(frozen=True, slots=True)
+class _Checkpoints:
+    root: Path
+
+    def paths(self, k: int) -> tuple[Path, Path, Path]:
+        stem = self.root / f"chunk-{k:06d}"
+        return (Path(f"{stem}.decisions.parquet"), Path(f"{stem}.errors.parquet"),
+                Path(f"{stem}.done"))  # fmt: skip
+
+    def is_done(self, k: int) -> bool:
+        d, e, done = self.paths(k)
+        return done.is_file() and d.is_file() and e.is_file()
+
+    def write(self, k: int, result: ChunkOutput) -> None:
+        d, e, done = self.paths(k)
+        write_parquet(result.decisions, d)
+        write_parquet(result.errors, e)
+        write_json({"chunk": k, "decision_rows": result.decisions.num_rows,
+                    "error_rows": result.errors.num_rows, "pairs_in": result.pairs_in,
+                    "pairs_decided": result.pairs_decided,
+                    "pairs_rejected": result.pairs_rejected}, done)  # fmt: skip
+
+    def counts(self, k: int) -> dict[str, int]:
+        """The counts recorded in chunk ``k``'s marker."""
+        data = json.loads(self.paths(k)[2].read_text(encoding="utf-8"))
+        return {str(a): int(b) for a, b in data.items()}
+
+    def prepare(self, run_key: str, log: Callable[[str], None]) -> None:
+        """Keep checkpoints of the same run key, discard any other; drop stale temp files."""
+        state = self.root / "state.json"
+        if self.root.is_dir():
+            old = None
+            with contextlib.suppress(OSError, ValueError):
+                old = json.loads(state.read_text(encoding="utf-8")).get("run_key")
+            if old != run_key:
+                log("discarding checkpoints of a different run (inputs, model, policy or "
+                    "options changed)")
+                shutil.rmtree(self.root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        for tmp in self.root.glob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
+        if not state.is_file():
+            write_json({"run_key": run_key}, state)
+
+
+@contextlib.contextmanager
+def _lock(out: Path) -> Iterator[None]:
+    out.mkdir(parents=True, exist_ok=True)
+    fh = (out / ".lock").open("a+")
+    try:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            raise RerateError(f"Another rerate run is writing to {str(out)!r}; wait for it to "
+                              "finish or give another --out.") from exc
+        yield
+    finally:
+        fh.close()
+
+
+# --------------------------------------------------------------------------- pandas path
+
+_FORK_STATE: dict[str, Any] = {}
+
+
+def _fork_chunk(k: int) -> tuple[int, int, int]:
+    s = _FORK_STATE
+    frames = _chunk(s["frames"], s["slices"], k)
+    res = decide_chunk(s["engine"], frames, s["as_of"], s["decided_at"], s["model_version"])
+    s["checkpoints"].write(k, res)
+    return k, res.decisions.num_rows, res.errors.num_rows
+
+
+def _run_pandas(frames: Mapping[str, pd.DataFrame], plan: ChunkPlan, pending: list[int],
+                engine: Any, ckpt: _Checkpoints, as_of: str, model_version: str,
+                workers: int, progress: _Progress) -> None:
+    slices = _slices(frames, plan)
+    throttle = float(os.environ.get(THROTTLE_ENV, "0") or 0)
+    _FORK_STATE.update(frames=frames, slices=slices, engine=engine, as_of=as_of,
+                       decided_at=decided_at_for(as_of), model_version=model_version,
+                       checkpoints=ckpt)  # fmt: skip
+    try:
+        if workers == 1 or len(pending) < 2:
+            for k in pending:
+                _, nd, ne = _fork_chunk(k)
+                progress.step(k, nd, ne)
+                if throttle:
+                    time.sleep(throttle)
+            return
+        import multiprocessing as mp
+
+        with mp.get_context("fork").Pool(min(workers, len(pending))) as pool:
+            for k, nd, ne in pool.imap_unordered(_fork_chunk, pending):
+                progress.step(k, nd, ne)
+                if throttle:
+                    time.sleep(throttle)
+    finally:
+        _FORK_STATE.clear()
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def _previous(opts: RerateOptions) -> pd.DataFrame | None:
+    if opts.previous is None:
+        return None
+    path = opts.previous / "decisions.parquet"
+    if not path.is_file():
+        raise RerateError(f"--previous {str(opts.previous)!r} has no decisions.parquet; give "
+                          "the --out directory of an earlier rerate run.")
+    names = pq.read_schema(path).names
+    return pq.read_table(path, columns=[c for c in _RATING_COLUMNS if c in names]).to_pandas()
+
+
+def _book(debtors: pd.DataFrame) -> pd.DataFrame:
+    from riskengine.features.concentration import nace_section
+
+    book = debtors[[c for c in ("debtor_id", "group_id", "country", "nace")
+                    if c in debtors.columns]].drop_duplicates("debtor_id")  # fmt: skip
+    if "nace" in book.columns:
+        codes = book["nace"].astype("str")
+        sections: dict[str, str] = {}
+        for code in pd.unique(codes.dropna()):
+            try:
+                sections[str(code)] = nace_section(str(code))
+            except ValueError:
+                sections[str(code)] = "unknown"
+        book = book.assign(sector=codes.map(sections)).drop(columns="nace")
+    return book
+
+
+def _summary_table(summary: Mapping[str, Any]) -> pa.Table:
+    names: list[str] = []
+    values: list[float | None] = []
+    texts: list[str | None] = []
+
+    def walk(prefix: str, x: Any) -> None:
+        if isinstance(x, Mapping):
+            for k in x:
+                walk(f"{prefix}.{k}" if prefix else str(k), x[k])
+        elif isinstance(x, bool):
+            names.append(prefix)
+            values.append(float(x))
+            texts.append(None)
+        elif isinstance(x, (int, float)):
+            names.append(prefix)
+            values.append(float(x))
+            texts.append(None)
+        elif x is None:
+            names.append(prefix)
+            values.append(None)
+            texts.append(None)
+        else:
+            names.append(prefix)
+            values.append(None)
+            texts.append(str(x))
+
+    walk("", summary)
+    return pa.table({"figure": pa.array(names, pa.string()),
+                     "value": pa.array(values, pa.float64()),
+                     "text": pa.array(texts, pa.string())})  # fmt: skip
+
+
+def run_key(parts: Mapping[str, Any]) -> str:
+    """sha256 of the canonical JSON of what makes a run's outputs."""
+    text = json.dumps(dict(parts), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
+    """Run the re-rating job.
+
+    Parameters
+    ----------
+    opts : RerateOptions
+    engine : Engine, optional
+        An already loaded engine (tests); default :func:`riskengine.engine.load_engine`
+        with ``opts.model_dir`` and ``opts.policy_path``. The Spark path always
+        loads the engine on the executors from ``opts.model_dir``.
+
+    Returns
+    -------
+    RerateResult
+
+    Raises
+    ------
+    RerateError
+        Debtors do not reconcile, the model version changed during the run,
+        another run holds the output directory, or bad options.
+    riskengine.errors.InvalidInputError
+        The portfolio cannot be read.
+    """
+    started = dt.datetime.now(dt.UTC)
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    out = Path(opts.out)
+    with _lock(out):
+        for tmp in out.glob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
+        if engine is None:
+            engine = _load_engine(opts.model_dir, opts.policy_path)
+        model_version, policy_version = engine_versions(engine)  # resolved once, here
+        tick = time.perf_counter()
+        frames, manifest = _driver_frames(opts)
+        timings["read_s"] = time.perf_counter() - tick
+        as_of = str(pd.Timestamp(opts.as_of or manifest.get("as_of")).date()) \
+            if (opts.as_of or manifest.get("as_of")) else None
+        if as_of is None:
+            raise RerateError("No --as-of date and the portfolio manifest has none; give "
+                              "--as-of YYYY-MM-DD.")
+        previous = _previous(opts)
+        scope, unknown = _scope(opts, frames, previous)
+        if scope is not None:
+            frames = _restrict(frames, None, None, scope)
+        plan = plan_chunks(frames["debtors"]["debtor_id"] if "debtor_id" in
+                           frames["debtors"].columns else pd.Series([], dtype="str"),
+                           opts.chunk_size)  # fmt: skip
+        key_parts = {
+            "format_version": FORMAT_VERSION, "input_hash": input_hash(opts.portfolio),
+            "as_of": as_of, "model_version": model_version, "policy_version": policy_version,
+            "scope": None if scope is None else hashlib.sha256(
+                "\n".join(scope).encode()).hexdigest(),
+            "chunk_size": opts.chunk_size,
+            "riskengine": _riskengine_version(),
+        }  # fmt: skip
+        key = run_key(key_parts)
+        ckpt = _Checkpoints(out / CHECKPOINTS)
+        progress = _Progress(plan.n_chunks, 0, opts.progress)
+        ckpt.prepare(key, progress.log)
+        pending = [k for k in range(plan.n_chunks) if not ckpt.is_done(k)]
+        resumed = plan.n_chunks - len(pending)
+        progress.done = resumed
+        if resumed:
+            progress.log(f"resuming: {resumed} of {plan.n_chunks} chunks already checkpointed")
+        tick = time.perf_counter()
+        try:
+            if opts.engine == "spark":
+                from riskengine.spark_job import run_spark_chunks
+
+                run_spark_chunks(opts, plan, pending, scope, ckpt, as_of, model_version,
+                                 progress)  # fmt: skip
+            else:
+                _run_pandas(frames, plan, pending, engine, ckpt, as_of, model_version,
+                            opts.workers, progress)
+        finally:
+            progress.close()
+        timings["decide_s"] = time.perf_counter() - tick
+        debtors_in = (pd.Index(plan.ids, dtype="str"))
+        tick = time.perf_counter()
+        summary, n_rows = _assemble(opts, out, ckpt, plan, debtors_in, unknown, previous,
+                                    scope, as_of, engine, frames)  # fmt: skip
+        timings["assemble_s"] = time.perf_counter() - tick
+        summary = {"as_of": as_of, "model_version": model_version,
+                   "policy_version": policy_version, "input_hash": key_parts["input_hash"],
+                   "scope": "all" if scope is None else (
+                       "debtors" if opts.debtors is not None else "changed_since"),
+                   "changed_since": opts.changed_since, "chunks": plan.n_chunks,
+                   "chunk_size": opts.chunk_size, **summary}  # fmt: skip
+        summary = _clean_json(summary)
+        write_parquet(_summary_table(summary), out / "summary.parquet")
+        write_json(summary, out / "summary.json")
+        elapsed = time.perf_counter() - t0
+        run_id = None
+        if opts.tracking:
+            tick = time.perf_counter()
+            run_id = _log_mlflow(opts, summary, key_parts, out, started, elapsed)
+            timings["mlflow_s"] = time.perf_counter() - tick
+        info = {"started_at": started.isoformat(), "elapsed_s": round(elapsed, 3),
+                "timings_s": {k: round(v, 3) for k, v in timings.items()},
+                "run_key": key, "chunks": plan.n_chunks, "chunks_resumed": resumed,
+                "mlflow_run_id": run_id, "portfolio": str(opts.portfolio),
+                "options": {k: v for k, v in asdict(opts).items()
+                            if k not in ("debtors",)}}  # fmt: skip
+        write_json(info, out / RUN_INFO)
+        shutil.rmtree(ckpt.root, ignore_errors=True)
+    return RerateResult(out, summary, plan.n_chunks, resumed, key, run_id, elapsed, timings)
+
+
+def _riskengine_version() -> str:
+    from riskengine import __version__
+
+    return __version__
+
+
+def _assemble(opts: RerateOptions, out: Path, ckpt: _Checkpoints, plan: ChunkPlan,
+              debtors_in: pd.Index, unknown: list[str], previous: pd.DataFrame | None,
+              scope: list[str] | None, as_of: str, engine: Any,
+              frames: Mapping[str, pd.DataFrame]) -> tuple[dict[str, Any], int]:
+    """Reconcile, then write decisions, errors, migration and limit actions."""
+    chunks = range(plan.n_chunks)
+    missing = [k for k in chunks if not ckpt.is_done(k)]
+    if missing:
+        raise RerateError(f"Chunks {missing[:5]} have no checkpoint after the run; run again.")
+    dec_parts = [ckpt.paths(k)[0] for k in chunks]
+    err_parts = [ckpt.paths(k)[1] for k in chunks]
+    names = _unify([pq.read_schema(p) for p in dec_parts]).names
+    cols = [c for c in _RATING_COLUMNS if c in names]
+    decisions = pd.concat([pq.read_table(p, columns=[c for c in cols if c in
+                                                     pq.read_schema(p).names]).to_pandas()
+                           for p in dec_parts], ignore_index=True)  # fmt: skip
+    errors = pd.concat([pq.read_table(p).to_pandas() for p in err_parts], ignore_index=True)
+    extra = _not_in_portfolio(unknown)
+    if len(extra):
+        errors = pd.concat([errors, extra.astype(object)], ignore_index=True)
+    decided = decisions["debtor_id"].dropna().astype("str").unique() if len(decisions) else []
+    errored = errors["debtor_id"].dropna().astype("str").unique() if len(errors) else []
+    ins = debtors_in.append(pd.Index(unknown, dtype="str"))
+    rec = mig.reconcile(ins, decided, errored)
+    if not rec.ok:
+        raise RerateError(f"The run does not reconcile: {rec.message()}. Nothing was written to "
+                          f"{str(out)!r}; the checkpoints are kept for inspection.")
+    n = concat_parquet(dec_parts, out / "decisions.parquet")
+    err_tables = [*err_parts]
+    if len(extra):
+        extra_path = ckpt.root / "unknown.errors.parquet"
+        write_parquet(errors_table(extra), extra_path)
+        err_tables.append(extra_path)
+    concat_parquet(err_tables, out / "errors.parquet")
+    errored_ids = pd.Index(errored, dtype="str")
+    errored_ids = errored_ids[~errored_ids.isin(pd.Index(decided, dtype="str"))]
+    current = mig.debtor_ratings(decisions)["grade"]
+    current = pd.concat([current, pd.Series("NR", index=errored_ids[errored_ids.isin(ins)])])
+    policy = getattr(engine, "policy", None)
+    if policy is None:
+        from riskengine.config import load_policy
+
+        policy = load_policy(opts.policy_path)
+    matrix = actions = None
+    if previous is not None:
+        prev_grades = mig.debtor_ratings(previous)["grade"]
+        matrix = mig.migration_matrix(prev_grades, current, scope)
+        actions = mig.limit_actions(previous, decisions, as_of, policy, scope=scope,
+                                    errored=errored_ids)
+    else:  # nothing to compare with: every debtor is new, no limit action
+        matrix = mig.migration_matrix(pd.Series([], dtype="str"), current, scope)
+        actions = mig.limit_actions(decisions.iloc[:0], decisions.iloc[:0], as_of, policy)
+    write_parquet(pa.Table.from_pandas(matrix.to_long(), preserve_index=False)
+                  .replace_schema_metadata(None), out / "migration.parquet")
+    write_parquet(pa.Table.from_pandas(actions, preserve_index=False)
+                  .replace_schema_metadata(None), out / "limit_actions.parquet")
+    book = _book(frames["debtors"]) if "debtors" in frames else None
+    summary = mig.run_summary(decisions, errors, rec, previous=previous, book=book,
+                              migration=matrix, actions=actions)
+    counts = [ckpt.counts(k) for k in chunks]
+    for name in ("pairs_in", "pairs_decided", "pairs_rejected"):
+        summary[name] = int(sum(c.get(name, 0) for c in counts))
+    summary["previous_run"] = previous is not None
+    return summary, n
+
+
+# --------------------------------------------------------------------------- MLflow
+
+
+def _log_mlflow(opts: RerateOptions, summary: Mapping[str, Any], key_parts: Mapping[str, Any],
+                out: Path, started: dt.datetime, elapsed: float) -> str:
+    from mlflow.entities import Metric, Param, RunTag
+
+    from riskengine import tracking
+
+    uri = tracking.resolve_tracking_uri(opts.tracking_uri)
+    client = tracking.get_client(uri)
+    exp = tracking.get_or_create_experiment(EXPERIMENT, tracking_uri=uri)
+    run = client.create_run(exp, run_name=f"rerate {summary['as_of']}",
+                            start_time=int(started.timestamp() * 1000))  # fmt: skip
+    rid = run.info.run_id
+    try:
+        params = {"as_of": summary["as_of"], "engine": opts.engine,
+                  "chunk_size": opts.chunk_size, "workers": opts.workers,
+                  "portfolio": str(opts.portfolio), "previous": str(opts.previous or ""),
+                  "scope": summary["scope"], "changed_since": opts.changed_since or "",
+                  "debtors": ",".join(opts.debtors or ())[:5000],
+                  "model_version": key_parts["model_version"],
+                  "policy_version": key_parts["policy_version"],
+                  "input_hash": key_parts["input_hash"]}  # fmt: skip
+        metrics: dict[str, float] = {"elapsed_s": elapsed}
+        flat = _summary_table(summary).to_pydict()
+        for name, value in zip(flat["figure"], flat["value"], strict=True):
+            if value is not None and math.isfinite(value):
+                metrics[name.replace("grade_distribution.", "grade_")] = value
+        now = int(time.time() * 1000)
+        client.log_batch(rid, metrics=[Metric(k[:250], float(v), now, 0)
+                                       for k, v in metrics.items()],
+                         params=[Param(k, str(v)) for k, v in params.items()],
+                         tags=[RunTag("riskengine.job", "rerate"),
+                               RunTag("outputs_dir", str(out.resolve())),
+                               RunTag("psi_light", str(summary.get("psi", {}).get("light",
+                                                                                  "n/a")))])
+        for name in OUTPUT_FILES:
+            path = out / name
+            # the decisions of a large book stay in --out (tagged above), not copied
+            if path.is_file() and (name != "decisions.parquet" or path.stat().st_size < 50e6):
+                client.log_artifact(rid, str(path), "rerate")
+        client.set_terminated(rid, "FINISHED")
+    except BaseException:
+        client.set_terminated(rid, "FAILED")
+        raise
+    return str(rid)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def add_rerate_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the ``riskengine rerate`` flags to a parser."""
+    p.add_argument("--portfolio", required=True, help="portfolio directory (docs/DATA_LAYOUT.md)")
+    p.add_argument("--as-of", default=None, help="as-of date YYYY-MM-DD (default: the manifest's)")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--previous", default=None, help="output directory of the previous run")
+    p.add_argument("--engine", choices=("pandas", "spark"), default="pandas")
+    p.add_argument("--debtors", default=None, help="re-rate only these debtor ids (ID,ID,...)")
+    p.add_argument("--changed-since", default=None,
+                   help="re-rate only debtors with records dated after DATE")
+    p.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE,
+                   help=f"debtors per chunk (default {DEFAULT_CHUNK_SIZE:,})")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes deciding chunks in parallel (pandas engine; default 1)")
+    p.add_argument("--spark-master", default="local[*]", help="Spark master URL")
+    p.add_argument("--model-dir", default=None, help="model directory (default models/)")
+    p.add_argument("--policy", dest="policy_path", default=None, help="policy TOML")
+    p.add_argument("--tracking-uri", default=None, help="MLflow tracking URI")
+    p.add_argument("--no-tracking", action="store_true", help="do not log to MLflow")
+    return p
+
+
+def options_from_args(args: argparse.Namespace) -> RerateOptions:
+    """:class:`RerateOptions` from the parsed flags (missing optional flags: defaults)."""
+    debtors = getattr(args, "debtors", None)
+    ids = None
+    if debtors:
+        ids = tuple(x.strip() for x in str(debtors).split(",") if x.strip())
+    previous = getattr(args, "previous", None)
+    return RerateOptions(
+        portfolio=Path(args.portfolio), out=Path(args.out), as_of=getattr(args, "as_of", None),
+        previous=Path(previous) if previous else None,
+        engine=getattr(args, "engine", "pandas") or "pandas", debtors=ids,
+        changed_since=getattr(args, "changed_since", None),
+        chunk_size=int(getattr(args, "chunk_size", None) or DEFAULT_CHUNK_SIZE),
+        workers=int(getattr(args, "workers", None) or 1),
+        spark_master=getattr(args, "spark_master", None) or "local[*]",
+        model_dir=getattr(args, "model_dir", None),
+        policy_path=getattr(args, "policy_path", None) or getattr(args, "policy", None),
+        tracking_uri=getattr(args, "tracking_uri", None),
+        tracking=not getattr(args, "no_tracking", False),
+    )
+
+
+def rerate_command(args: argparse.Namespace) -> int:
+    """``riskengine rerate``: run the job and print its summary line by line."""
+    result = run_rerate(options_from_args(args))
+    s = result.summary
+    print(f"riskengine rerate: as of {s['as_of']}, model {s['model_version']}, "
+          f"policy {s['policy_version']}")
+    print(f"  debtors in {s['debtors_in']:,} = decided {s['debtors_decided']:,} + errored "
+          f"{s['debtors_errored']:,} (reconciled)")
+    print(f"  {s['pair_decisions']:,} pair decisions, {s['error_rows']:,} error rows, "
+          f"{result.chunks} chunks ({result.chunks_resumed} resumed)")
+    if "psi" in s:
+        print(f"  PSI vs previous run {s['psi']['value']:.4f} ({s['psi']['light']})")
+    if "limit_actions" in s and s.get("previous_run"):
+        print(f"  limit actions: {s['limit_actions']}")
+    print(f"  outputs in {result.out} ({result.elapsed_s:.1f} s)"
+          + (f"; MLflow run {result.run_id}" if result.run_id else ""))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m riskengine.rerate`` (the same flags as ``riskengine rerate``)."""
+    parser = add_rerate_arguments(argparse.ArgumentParser(prog="riskengine rerate"))
+    args = parser.parse_args(argv)
+    try:
+        return rerate_command(args)
+    except RiskEngineError as exc:
+        print(f"riskengine rerate: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

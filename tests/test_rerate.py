@@ -1,0 +1,352 @@
+"""The batch re-rating job: end to end with the real engine on a small SYNTHETIC portfolio.
+
+Reconciliation, atomic writes, kill-and-resume (a subprocess killed with SIGKILL),
+determinism (byte-identical files), the previous-run comparison, partial runs.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from riskengine import rerate
+from riskengine.engine import load_engine
+from riskengine.portfolio_io import read_portfolio, write_portfolio
+from riskengine.rerate import (
+    CHECKPOINTS,
+    OUTPUT_FILES,
+    RerateError,
+    RerateOptions,
+    changed_debtors,
+    plan_chunks,
+    run_rerate,
+)
+from riskengine.synthetic import generate_portfolio, synthetic_manifest
+
+AS_OF = "2026-06-30"
+N, SEED, CHUNK = 120, 11, 30
+
+
+@pytest.fixture(scope="module")
+def engine() -> Any:
+    return load_engine()
+
+
+@pytest.fixture(scope="module")
+def portfolio(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("portfolio")
+    write_portfolio(generate_portfolio(N, SEED, AS_OF), path,
+                    manifest=synthetic_manifest(N, SEED, AS_OF))
+    return path
+
+
+def _opts(portfolio: Path, out: Path, **kw: Any) -> RerateOptions:
+    kw.setdefault("tracking", False)
+    kw.setdefault("progress", False)
+    kw.setdefault("chunk_size", CHUNK)
+    return RerateOptions(portfolio=portfolio, out=out, as_of=AS_OF, **kw)
+
+
+@pytest.fixture(scope="module")
+def baseline(portfolio: Path, engine: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("baseline")
+    run_rerate(_opts(portfolio, out), engine=engine)
+    return out
+
+
+def _bytes(out: Path) -> dict[str, bytes]:
+    return {name: (out / name).read_bytes() for name in OUTPUT_FILES}
+
+
+def test_end_to_end_outputs_and_reconciliation(portfolio: Path, baseline: Path) -> None:
+    frames, _ = read_portfolio(portfolio)
+    for name in (*OUTPUT_FILES, "run.json"):
+        assert (baseline / name).is_file(), name
+    assert not (baseline / CHECKPOINTS).exists()  # removed after a successful run
+    assert not list(baseline.glob(".*.tmp"))
+    dec = pd.read_parquet(baseline / "decisions.parquet")
+    pairs = dec[dec["row_type"] == "pair"]
+    ratings = dec[dec["row_type"] == "rating"]
+    assert len(pairs) == len(frames["exposures"])  # every exposure decided
+    assert ratings["debtor_id"].tolist() == sorted(frames["debtors"]["debtor_id"])
+    assert ratings["supplier_id"].isna().all() and pairs["supplier_id"].notna().all()
+    assert dec["debtor_id"].is_monotonic_increasing
+    assert (dec["decided_at"] == f"{AS_OF}T00:00:00Z").all()
+    summary = pd.read_json(baseline / "summary.json", typ="series")
+    assert summary["reconciled"] and summary["debtors_in"] == N
+    assert summary["debtors_decided"] + summary["debtors_errored"] == N
+    assert summary["pairs_in"] == summary["pairs_decided"] + summary["pairs_rejected"]
+    assert sum(summary["grade_distribution"].values()) == N
+    assert summary["totals"]["approved_limit"] == pytest.approx(pairs["approved_limit"].sum())
+    assert summary["chunks"] == 4
+    mig = pd.read_parquet(baseline / "migration.parquet")
+    assert mig["count"].sum() == N and set(mig.loc[mig["count"] > 0, "from_grade"]) == {"new"}
+    assert len(pd.read_parquet(baseline / "limit_actions.parquet")) == 0  # nothing to compare
+
+
+def test_deterministic_and_chunking_does_not_change_decisions(
+        portfolio: Path, baseline: Path, engine: Any, tmp_path: Path) -> None:
+    run_rerate(_opts(portfolio, tmp_path / "again"), engine=engine)
+    assert _bytes(tmp_path / "again") == _bytes(baseline)
+    run_rerate(_opts(portfolio, tmp_path / "big", chunk_size=1000), engine=engine)
+    a = pd.read_parquet(baseline / "decisions.parquet")
+    b = pd.read_parquet(tmp_path / "big" / "decisions.parquet")
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_parquet_metadata_has_no_clock(baseline: Path) -> None:
+    meta = pq.ParquetFile(baseline / "decisions.parquet").metadata
+    assert meta.created_by.startswith("parquet-cpp-arrow")
+    assert meta.metadata is None or b"pandas" not in meta.metadata
+
+
+def test_bad_records_become_errors_and_reconcile(portfolio: Path, engine: Any,
+                                                 tmp_path: Path) -> None:
+    """A negative revenue rejects its debtor whole; it comes out errored, not lost."""
+    frames, manifest = read_portfolio(portfolio)
+    st = frames["statements"].copy()
+    victim = str(st["debtor_id"].iloc[0])
+    st.loc[st.index[0], "revenue"] = -5.0
+    frames["statements"] = st
+    bad = tmp_path / "bad"
+    write_portfolio(frames, bad, manifest=manifest)
+    res = run_rerate(_opts(bad, tmp_path / "out"), engine=engine)
+    s = res.summary
+    assert s["reconciled"] and s["debtors_errored"] == 1 and s["debtors_decided"] == N - 1
+    err = pd.read_parquet(tmp_path / "out" / "errors.parquet")
+    assert set(err.loc[err["debtor_id"] == victim, "reason"]) >= {"negative", "debtor_rejected"}
+    dec = pd.read_parquet(tmp_path / "out" / "decisions.parquet")
+    assert victim not in set(dec["debtor_id"])
+
+
+class _LosingEngine:
+    """The real engine, but one debtor's decisions vanish (a bug the job must catch)."""
+
+    def __init__(self, inner: Any, lose: str) -> None:
+        self.inner, self.lose = inner, lose
+        self.model_version, self.policy = inner.model_version, inner.policy
+
+    def decide(self, frames: Any, as_of: Any, *, decided_at: str | None = None) -> Any:
+        import dataclasses
+
+        batch = self.inner.decide(frames, as_of, decided_at=decided_at)
+        keep = batch.decisions["debtor_id"] != self.lose
+        return dataclasses.replace(batch, decisions=batch.decisions[keep].reset_index(drop=True),
+                                   pairs_rejected=batch.pairs_rejected + int((~keep).sum()))
+
+
+def test_run_that_cannot_reconcile_fails_loudly(portfolio: Path, engine: Any,
+                                                tmp_path: Path) -> None:
+    frames, _ = read_portfolio(portfolio)
+    lost = str(frames["exposures"]["debtor_id"].iloc[0])
+    out = tmp_path / "out"
+    with pytest.raises(RerateError, match=rf"does not reconcile: .*neither decided nor errored "
+                                          rf"\(e\.g\. {lost}\)"):
+        run_rerate(_opts(portfolio, out), engine=_LosingEngine(engine, lost))
+    assert not (out / "decisions.parquet").exists()
+    assert (out / CHECKPOINTS).is_dir()  # kept for inspection
+
+
+def test_atomic_write_keeps_old_file_on_failure(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "x.parquet"
+    target.write_bytes(b"old content")
+
+    def broken(table: Any, where: Any, **kw: Any) -> None:
+        Path(where).write_bytes(b"half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(rerate.pq, "write_table", broken)
+    import pyarrow as pa
+
+    with pytest.raises(OSError, match="disk full"):
+        rerate.write_parquet(pa.table({"a": [1]}), target)
+    assert target.read_bytes() == b"old content"
+    assert list(tmp_path.iterdir()) == [target]  # no temporary file left behind
+
+
+def _command(portfolio: Path, out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "riskengine.rerate", "--portfolio", str(portfolio),
+            "--as-of", AS_OF, "--out", str(out), "--chunk-size", str(CHUNK), "--no-tracking",
+            *extra]
+
+
+def test_sigkill_then_resume_gives_identical_outputs(portfolio: Path, baseline: Path,
+                                                     tmp_path: Path) -> None:
+    out = tmp_path / "killed"
+    env = {**os.environ, rerate.THROTTLE_ENV: "1.0"}  # widen the window between chunks
+    proc = subprocess.Popen(_command(portfolio, out), env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    ckpt = out / CHECKPOINTS
+    deadline = time.monotonic() + 120
+    while len(list(ckpt.glob("*.done"))) < 2:
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        assert time.monotonic() < deadline, "no checkpoint appeared"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    done_before = len(list(ckpt.glob("*.done")))
+    assert 2 <= done_before < 4
+    assert not (out / "decisions.parquet").exists()
+    again = subprocess.run(_command(portfolio, out), capture_output=True, text=True,
+                           check=False, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert f"resuming: {done_before} of 4 chunks already checkpointed" in again.stderr
+    assert _bytes(out) == _bytes(baseline)
+    info = pd.read_json(out / "run.json", typ="series")
+    assert info["chunks_resumed"] == done_before
+
+
+def test_stale_checkpoints_of_other_inputs_are_discarded(portfolio: Path, baseline: Path,
+                                                         engine: Any, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    ckpt = out / CHECKPOINTS
+    ckpt.mkdir(parents=True)
+    (ckpt / "state.json").write_text('{"run_key": "another run"}')
+    (ckpt / "chunk-000000.done").write_text("{}")
+    (ckpt / ".chunk-000001.errors.parquet.x.tmp").write_bytes(b"junk")
+    res = run_rerate(_opts(portfolio, out), engine=engine)
+    assert res.chunks_resumed == 0
+    assert _bytes(out) == _bytes(baseline)
+
+
+def _with_insolvency(portfolio: Path, dest: Path, debtor: str) -> None:
+    frames, manifest = read_portfolio(portfolio)
+    adv = frames["adverse_records"]
+    row = pd.DataFrame({"record_id": ["R-TEST-1"], "debtor_id": [debtor],
+                        "event_type": ["insolvency_declared"],
+                        "event_date": [pd.Timestamp("2026-06-15")], "amount": [250_000.0],
+                        "currency": ["EUR"], "status": ["open"],
+                        "settlement_date": [pd.NaT]}).astype(adv.dtypes.to_dict())
+    frames["adverse_records"] = pd.concat([adv, row], ignore_index=True)
+    write_portfolio(frames, dest, manifest=manifest)
+
+
+def test_previous_run_migration_and_limit_actions(portfolio: Path, baseline: Path,
+                                                  engine: Any, tmp_path: Path) -> None:
+    """Run 2 adds an open insolvency declaration for one debtor with approved limits:
+    it moves to grade D, every approved limit of it is cancelled *at once* (a
+    knock-out: no notice period), and the migration matrix counts the move."""
+    dec1 = pd.read_parquet(baseline / "decisions.parquet")
+    pairs1 = dec1[(dec1["row_type"] == "pair") & (dec1["approved_limit"] > 0)]
+    victim = str(pairs1["debtor_id"].iloc[0])
+    old_grade = dec1.loc[(dec1["row_type"] == "rating") & (dec1["debtor_id"] == victim),
+                         "grade"].item()
+    p2 = tmp_path / "p2"
+    _with_insolvency(portfolio, p2, victim)
+    out = tmp_path / "run2"
+    res = run_rerate(_opts(p2, out, previous=baseline), engine=engine)
+    acts = pd.read_parquet(out / "limit_actions.parquet")
+    mine = acts[acts["debtor_id"] == victim]
+    assert len(mine) == (pairs1["debtor_id"] == victim).sum()
+    assert (mine["action"] == "cancel").all() and mine["knockout"].all()
+    assert (mine["effective_date"] == pd.Timestamp(AS_OF)).all()
+    assert (acts["debtor_id"] == victim).all()  # nothing else changed
+    mig = pd.read_parquet(out / "migration.parquet").set_index(["from_grade", "to_grade"])
+    assert mig.loc[(old_grade, "D"), "count"] >= 1
+    assert int(mig["count"].sum()) == N
+    s = res.summary
+    assert s["migration"]["new_defaults"] >= 1 and s["migration"]["new"] == 0
+    assert s["limit_actions"]["cancel"] == len(mine)
+    assert s["psi"]["light"] == "green" and s["psi"]["value"] < 0.10
+
+
+def test_partial_run_by_debtor_ids(portfolio: Path, baseline: Path, engine: Any,
+                                   tmp_path: Path) -> None:
+    frames, _ = read_portfolio(portfolio)
+    ids = sorted(frames["debtors"]["debtor_id"])[:2]
+    res = run_rerate(_opts(portfolio, tmp_path / "o", previous=baseline,
+                           debtors=(*ids, "NO-SUCH-DEBTOR")), engine=engine)
+    dec = pd.read_parquet(tmp_path / "o" / "decisions.parquet")
+    assert sorted(set(dec["debtor_id"])) == ids
+    err = pd.read_parquet(tmp_path / "o" / "errors.parquet")
+    assert err.loc[err["reason"] == "not_in_portfolio", "debtor_id"].tolist() == ["NO-SUCH-DEBTOR"]
+    s = res.summary
+    assert (s["debtors_in"], s["debtors_decided"], s["debtors_errored"]) == (3, 2, 1)
+    assert s["migration"]["debtors_compared"] == 2 and s["migration"]["exits"] == 0
+    base = pd.read_parquet(baseline / "decisions.parquet")
+    pd.testing.assert_frame_equal(dec, base[base["debtor_id"].isin(ids)].reset_index(drop=True))
+
+
+def test_changed_since_selects_debtors_with_new_records(portfolio: Path, baseline: Path,
+                                                        engine: Any, tmp_path: Path) -> None:
+    frames, _ = read_portfolio(portfolio)
+    since = "2026-06-01"
+    expected = changed_debtors(frames, since)
+    assert 0 < len(expected) < N
+    res = run_rerate(_opts(portfolio, tmp_path / "o", previous=baseline, changed_since=since),
+                     engine=engine)
+    dec = pd.read_parquet(tmp_path / "o" / "decisions.parquet")
+    assert sorted(set(dec["debtor_id"])) == expected.tolist()
+    assert res.summary["scope"] == "changed_since"
+
+
+def test_changed_debtors_reads_every_record_date() -> None:
+    """Golden: each debtor has exactly one record after 2026-01-31, each of another kind."""
+    day = pd.Timestamp
+    frames = {
+        "debtors": pd.DataFrame({"debtor_id": ["n"], "incorporation_date": [day("2026-03-01")]}),
+        "statements": pd.DataFrame({"debtor_id": ["s", "x"],
+                                    "period_end": [day("2026-02-28"), day("2025-12-31")]}),
+        "adverse_records": pd.DataFrame({"debtor_id": ["a", "b"],
+                                         "event_date": [day("2026-02-01"), day("2024-01-01")],
+                                         "settlement_date": [pd.NaT, day("2026-04-01")]}),
+        "invoices": pd.DataFrame({"debtor_id": ["i", "p", "x"],
+                                  "issue_date": [day("2026-05-01"), day("2025-11-01"),
+                                                 day("2025-10-01")],
+                                  "paid_date": [pd.NaT, day("2026-02-15"), day("2026-01-31")]}),
+    }
+    assert changed_debtors(frames, "2026-01-31").tolist() == ["a", "b", "i", "n", "p", "s"]
+
+
+def test_chunk_plan_puts_every_record_in_one_chunk() -> None:
+    plan = plan_chunks(pd.Series(["d05", "d01", "d03", "d02", "d04"]), 2)
+    assert plan.bounds == ("d01", "d03", "d05") and plan.n_chunks == 3
+    ids = pd.Series(["d01", "d02", "d03", "d04", "d05", "d00", "d035", "d99", None])
+    assert plan.chunk_of(ids).tolist() == [0, 0, 1, 1, 2, 0, 1, 2, 0]
+    frames = {"statements": pd.DataFrame({"debtor_id": ids, "v": np.arange(9)})}
+    sl = rerate._slices(frames, plan)
+    parts = [rerate._chunk(frames, sl, k)["statements"]["v"].tolist() for k in range(3)]
+    assert parts == [[0, 1, 5, 8], [2, 3, 6], [4, 7]]
+
+
+def test_progress_lines_without_terminal(portfolio: Path, engine: Any, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    run_rerate(_opts(portfolio, tmp_path / "o", progress=None), engine=engine)
+    err = capsys.readouterr().err
+    assert "riskengine rerate: chunk 4/4 done (4/4;" in err
+
+
+def test_mlflow_run_logged_once(portfolio: Path, engine: Any, tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    res = run_rerate(_opts(portfolio, tmp_path / "o", tracking=True, tracking_uri=uri),
+                     engine=engine)
+    client = MlflowClient(tracking_uri=uri)
+    run = client.get_run(res.run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.params["model_version"] == engine.model_version
+    assert run.data.metrics["debtors_in"] == N
+    assert run.data.tags["psi_light"] == "n/a"
+    names = {a.path for a in client.list_artifacts(res.run_id, "rerate")}
+    assert {"rerate/summary.json", "rerate/decisions.parquet",
+            "rerate/migration.parquet"} <= names
+
+
+def test_bad_options_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(RerateError, match="--chunk-size must be at least 1"):
+        RerateOptions(portfolio=tmp_path, out=tmp_path, chunk_size=0)
+    with pytest.raises(RerateError, match="not both"):
+        RerateOptions(portfolio=tmp_path, out=tmp_path, debtors=("a",), changed_since="2026-01-01")

@@ -1,0 +1,209 @@
+"""The decision store: append-only decisions and funding checks, the limit register.
+
+Sources: issue 5 §4 ("every decision, funding check and limit change is stored
+append-only ... a restart of the service loses nothing that was acknowledged");
+docs/POLICY.md §1 (limit changes: a decrease takes effect after its notice period,
+deliveries before it stay covered up to the old limit).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from riskengine.errors import InvalidInputError
+from riskengine.store import APPEND_ONLY_TABLES, DecisionStore, default_store_url, jsonable
+
+
+def _decision(debtor: str = "D-1", supplier: str | None = "S-1", limit: float = 25_000.0,
+              **extra: object) -> dict[str, object]:
+    return {"debtor_id": debtor, "supplier_id": supplier, "as_of": "2026-06-30",
+            "decided_at": "2026-06-30T10:00:00+00:00", "pd": 0.012, "grade": "5",
+            "approved_limit": limit, "model_version": "m-1", "policy_version": "2026.1",
+            "input_hash": "abc123", "reasons": ["requested"], **extra}
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'store.db'}"
+
+
+def test_sqlite_file_store_is_wal_and_full_sync(db_url: str) -> None:
+    with DecisionStore(db_url) as store:
+        assert store.journal_mode == "wal"
+        with store.engine.connect() as conn:
+            # 2 = FULL: the WAL is fsynced at every commit
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
+
+
+def test_decision_round_trips_unchanged_and_latest_wins(db_url: str) -> None:
+    with DecisionStore(db_url) as store:
+        first = _decision(limit=10_000.0)
+        second = _decision(limit=20_000.0, grade="4")
+        ids = store.record_decisions([first, second])
+        assert ids == [1, 2]
+        got = store.latest_decision("D-1")
+        assert got is not None
+        assert got.pop("decision_id") == 2
+        assert got == second
+        assert store.latest_decision("D-1", "S-1")["approved_limit"] == 20_000.0
+        assert store.latest_decision("D-1", "S-other") is None
+        assert store.latest_decision("nobody") is None
+        assert [d["decision_id"] for d in store.decision_history("D-1")] == [2, 1]
+
+
+def test_columns_hold_versions_and_input_hash(db_url: str) -> None:
+    with DecisionStore(db_url) as store:
+        store.record_decisions([_decision()])
+        with store.engine.connect() as conn:
+            row = conn.exec_driver_sql(
+                "SELECT debtor_id, supplier_id, as_of, pd, grade, approved_limit, "
+                "model_version, policy_version, input_hash FROM decisions").one()
+    assert tuple(row) == ("D-1", "S-1", "2026-06-30", 0.012, "5", 25_000.0, "m-1", "2026.1",
+                          "abc123")
+
+
+def test_store_survives_close_and_reopen(db_url: str) -> None:
+    store = DecisionStore(db_url)
+    store.record_decisions([_decision()])
+    store.record_funding_check(supplier_id="S-1", debtor_id="D-1", request={"amount": 5.0},
+                               result={"approved": 5.0}, limit_used=25_000.0,
+                               limit_source="limit_register", approved_outstanding=0.0)
+    store.close()
+    reopened = DecisionStore(db_url)
+    assert reopened.latest_decision("D-1")["grade"] == "5"
+    assert reopened.count("funding_checks") == 1
+    assert reopened.current_limit("S-1", "D-1", "2026-07-01")["limit"] == 25_000.0
+    reopened.close()
+
+
+_WRITER = textwrap.dedent("""
+    import sys, time
+    from riskengine.store import DecisionStore
+    store = DecisionStore(sys.argv[1])
+    ids = store.record_decisions([{"debtor_id": "D-KILL", "grade": "3", "pd": 0.004,
+                                   "approved_limit": 1000.0}])
+    print("ACK", ids[0], flush=True)
+    time.sleep(60)
+""")
+
+
+def test_acknowledged_write_survives_sigkill(db_url: str, tmp_path: Path) -> None:
+    """A process that acknowledged a write and is then killed -9 loses nothing."""
+    script = tmp_path / "writer.py"
+    script.write_text(_WRITER)
+    proc = subprocess.Popen([sys.executable, str(script), db_url], stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("ACK ")
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    with DecisionStore(db_url) as store:
+        got = store.latest_decision("D-KILL")
+    assert got is not None and got["decision_id"] == int(line.split()[1])
+
+
+@pytest.mark.parametrize("table", APPEND_ONLY_TABLES)
+@pytest.mark.parametrize("statement", ["UPDATE {t} SET id = id", "DELETE FROM {t}"])
+def test_append_only_tables_refuse_update_and_delete(db_url: str, table: str,
+                                                     statement: str) -> None:
+    with DecisionStore(db_url) as store:
+        store.record_decisions([_decision()])
+        store.record_funding_check(supplier_id="S-1", debtor_id="D-1", request={},
+                                   result={}, limit_used=1.0, limit_source="x",
+                                   approved_outstanding=0.0)
+        with pytest.raises(sa.exc.IntegrityError, match="append-only"):
+            with store.engine.begin() as conn:
+                conn.exec_driver_sql(statement.format(t=table))
+        assert store.count(table) >= 1
+
+
+def test_decision_with_supplier_sets_register_and_history(db_url: str) -> None:
+    with DecisionStore(db_url) as store:
+        store.record_decisions([_decision(limit=25_000.0)])
+        store.record_decisions([_decision(limit=40_000.0)])
+        store.record_decisions([_decision(supplier=None, limit=99_000.0)])  # no pair: no change
+        hist = store.history("S-1", "D-1")
+        assert [(h["action"], h["old_limit"], h["new_limit"]) for h in hist] == [
+            ("new", None, 25_000.0), ("increase", 25_000.0, 40_000.0)]
+        assert hist[0]["reason"] == "decision 1" and hist[0]["changed_by"] == "engine"
+        assert store.current_limit("S-1", "D-1", "2026-06-30")["limit"] == 40_000.0
+
+
+def test_decrease_waits_for_its_effective_date(db_url: str) -> None:
+    """POLICY.md §1: a decrease applies after the notice; until then the old limit holds."""
+    with DecisionStore(db_url) as store:
+        store.set_limit("S-1", "D-1", 50_000.0, effective_date="2026-01-01",
+                        reason="committee 2026-01", changed_by="officer-7")
+        change = store.set_limit("S-1", "D-1", 20_000.0, effective_date="2099-01-31",
+                                 reason="adverse news, 30-day notice", changed_by="officer-7")
+        assert change["action"] == "decrease"
+        before = store.current_limit("S-1", "D-1", "2099-01-30")
+        after = store.current_limit("S-1", "D-1", "2099-01-31")
+        assert (before["limit"], after["limit"]) == (50_000.0, 20_000.0)
+        assert before["registered_limit"] == 20_000.0
+        cancel = store.set_limit("S-1", "D-1", 0.0, reason="insolvency", changed_by="x")
+        assert cancel["action"] == "cancel"
+        assert len(store.history(debtor_id="D-1")) == 3
+
+
+def test_set_limit_refuses_bad_input(db_url: str) -> None:
+    with DecisionStore(db_url) as store:
+        with pytest.raises(InvalidInputError, match="new limit must be a finite number >= 0"):
+            store.set_limit("S-1", "D-1", -1.0, reason="r", changed_by="me")
+        with pytest.raises(InvalidInputError, match="reason is empty"):
+            store.set_limit("S-1", "D-1", 1.0, reason=" ", changed_by="me")
+        with pytest.raises(InvalidInputError, match="debtor_id is missing"):
+            store.record_decisions([{"grade": "4"}])
+        with pytest.raises(InvalidInputError, match="as_of is not an ISO date"):
+            store.record_decisions([_decision(as_of="30/06/2026")])
+        assert store.count("decisions") == 0 and store.count("limit_history") == 0
+
+
+def test_in_memory_store_is_shared_between_threads() -> None:
+    import threading
+
+    store = DecisionStore("sqlite://")
+    t = threading.Thread(target=store.record_decisions, args=([_decision()],))
+    t.start()
+    t.join()
+    assert store.latest_decision("D-1") is not None
+    store.close()
+
+
+def test_default_url_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("RISKENGINE_STORE_URL", f"sqlite:///{tmp_path}/env.db")
+    assert default_store_url() == f"sqlite:///{tmp_path}/env.db"
+    monkeypatch.delenv("RISKENGINE_STORE_URL")
+    monkeypatch.chdir(tmp_path)
+    assert default_store_url() == f"sqlite:///{tmp_path / 'riskengine.db'}"
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner,
+                                                                max_size=3),
+    max_leaves=10))
+def test_jsonable_gives_strict_json(value: object) -> None:
+    """Whatever goes in, what is stored is strict JSON (NaN/inf become null)."""
+    import json
+
+    text = json.dumps(jsonable(value), allow_nan=False)
+    assert json.loads(text) == jsonable(value)
