@@ -101,8 +101,8 @@ def _print_feature_summary(feats: Any) -> None:
     """Median and share missing of a few headline features, by family."""
     headline = [c for c in (
         "st_altman_z2", "st_current_ratio", "st_quick_ratio", "st_liabilities_to_equity",
-        "st_gross_margin", "adv_n_serious", "adv_knockout", "pay_dbt_mean", "pay_cross_aged",
-        "conc_max_ledger_share", "conc_group_book_share",
+        "st_gross_margin", "adv_n_adverse", "adv_knockout", "pay_dbt_mean", "pay_dbt_p90",
+        "pay_cross_aging", "conc_max_ledger_share", "conc_group_share_of_book",
     ) if c in feats.columns]
     if not headline:
         headline = list(feats.columns[:10])

@@ -1,0 +1,69 @@
+"""The demo, features and score commands end to end (issue 2 §1, issue 5 §1 and §6).
+
+The demo must run on the embedded default (the bundled synthetic portfolio and
+the shipped model) and print full decisions; nothing in it trains.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from riskengine.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_demo_prints_full_decisions_and_writes_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--debtors", "150", "--seed", "3", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "SYNTHETIC portfolio of 150 debtors" in out
+    assert "grade" in out and "mean PD" in out
+    decisions = pd.read_parquet(tmp_path / "decisions.parquet")
+    errors = pd.read_parquet(tmp_path / "errors.parquet")
+    exposures = pd.read_parquet(tmp_path / "portfolio" / "exposures.parquet")
+    # nothing lost: every supplier-debtor pair is decided or has an error row
+    decided = set(zip(decisions["supplier_id"], decisions["debtor_id"], strict=True))
+    assert len(decided) + errors["record"].nunique() >= len(exposures)
+    assert decided <= set(zip(exposures["supplier_id"], exposures["debtor_id"], strict=True))
+    # the printed full decisions are JSON objects with the Decision's keys
+    blocks = [b for b in out.split("\n{") if '"input_hash"' in b]
+    first = json.loads("{" + blocks[0].split("\n}")[0] + "\n}")
+    for key in ("pd", "grade", "approved_limit", "model_version", "policy_version", "input_hash"):
+        assert key in first
+    assert 0.0 < first["pd"] < 1.0
+    assert "examples/debtor.json" in out
+
+
+def test_features_command_reports_validation_and_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    port = tmp_path / "p"
+    assert main(["demo-data", "--debtors", "120", "--seed", "5", "--out", str(port)]) == 0
+    assert main(["features", "--portfolio", str(port), "--out", str(tmp_path / "f")]) == 0
+    out = capsys.readouterr().out
+    assert "debtors in 120: clean 120, rejected 0" in out
+    feats = pd.read_parquet(tmp_path / "f" / "features.parquet")
+    assert len(feats) == 120
+    assert {"st_altman_z2", "adv_knockout", "pay_cross_aging"} <= set(feats.columns)
+
+
+def test_score_command_prints_the_example_decision(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["score", str(ROOT / "examples" / "debtor.json")]) == 0
+    decision = json.loads(capsys.readouterr().out)
+    assert decision["debtor_id"] == json.loads((ROOT / "examples" / "debtor.json").read_text())["debtor"]["debtor_id"]
+    assert decision["grade"] in {*(str(i) for i in range(1, 11)), "D"}
+    assert 0.0 < decision["pd"] <= 1.0
+
+
+def test_score_command_refuses_a_broken_payload_naming_the_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    payload = json.loads((ROOT / "examples" / "debtor.json").read_text())
+    payload["statements"][0]["total_assets"] = "lots"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(payload))
+    assert main(["score", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "statements.0.total_assets" in err
