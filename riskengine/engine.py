@@ -773,10 +773,13 @@ class Engine:
         self.pd_ceiling = PD_CEILING
         self.product_codes = {name: i for i, name in enumerate(policy.product_names)}
         self.feature_names: tuple[str, ...] = tuple(str(c) for c in pd_model.feature_names_in_)
-        self._scorer = SklearnScorer(pd_model, reason_top_k)
         from riskengine._fastpath import FastEngine
 
         self._fast = FastEngine(self)
+        # the flattened ensemble when the model allows it (the same numbers as the
+        # fitted model, tests/test_engine.py), else the fitted model itself
+        self._scorer: Scorer = self._fast.scorer if self._fast.scorer is not None \
+            else SklearnScorer(pd_model, reason_top_k)
 
     # --- versions ---------------------------------------------------------------
 

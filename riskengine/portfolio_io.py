@@ -37,13 +37,30 @@ REQUIRED_TABLES: tuple[str, ...] = ("debtors",)
 _BOOL_TEXT = {"true": True, "false": False, "1": True, "0": False}
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then move it into place."""
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_umask()
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then move it into place.
+
+    The file is flushed to disk before the rename (``os.replace`` is atomic on
+    POSIX), so a reader sees the old file or the whole new one, never a part,
+    and a crash after return loses nothing. Used by every writer of riskengine.
+    """
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         write(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600; outputs are ordinary files
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -106,7 +123,7 @@ def write_portfolio(
         if name not in frames:
             continue
         frame = frames[name]
-        _atomic_write(out / f"{name}.{fmt}", _table_writer(frame, fmt))
+        atomic_write(out / f"{name}.{fmt}", _table_writer(frame, fmt))
         rows[name] = len(frame)
     meta = dict(manifest)
     meta["format"] = fmt
@@ -116,7 +133,7 @@ def write_portfolio(
     def write_manifest(tmp: Path) -> None:
         tmp.write_text(text, encoding="utf-8")
 
-    _atomic_write(out / MANIFEST_NAME, write_manifest)
+    atomic_write(out / MANIFEST_NAME, write_manifest)
     return out
 
 

@@ -54,7 +54,6 @@ import math
 import os
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -68,6 +67,7 @@ import pyarrow.parquet as pq
 
 from riskengine import migration as mig
 from riskengine.errors import RiskEngineError
+from riskengine.portfolio_io import atomic_write
 from riskengine.schemas import ERROR_COLUMNS
 
 __all__ = [
@@ -426,32 +426,11 @@ def _not_in_portfolio(ids: Sequence[str]) -> pd.DataFrame:
 # --------------------------------------------------------------------------- files
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_FILE_MODE = 0o666 & ~_umask()
-
-
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """``write(tmp)`` to a temporary file beside ``path``, then ``os.replace`` it into place."""
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        write(tmp)
-        os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600; outputs are ordinary files
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def write_parquet(table: pa.Table, path: Path) -> None:
     """Write an Arrow table atomically and deterministically (no index, no timestamps)."""
-    _atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+    atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
 
 
 def write_json(data: Any, path: Path) -> None:
@@ -461,7 +440,7 @@ def write_json(data: Any, path: Path) -> None:
     def write(tmp: Path) -> None:
         tmp.write_text(text, encoding="utf-8")
 
-    _atomic_write(path, write)
+    atomic_write(path, write)
 
 
 def _json_default(x: Any) -> Any:
@@ -544,7 +523,7 @@ def concat_parquet(parts: Sequence[Path], path: Path) -> int:
                 rows += t.num_rows
                 writer.write_table(t)
 
-    _atomic_write(path, write)
+    atomic_write(path, write)
     return rows
 
 

@@ -9,11 +9,14 @@ Routes (see docs/SERVICE.md)::
     GET  /health                       the process is up
     GET  /ready                        200 once the engine is loaded, else 503
     GET  /openapi.json                 the OpenAPI document
+    /ui                                the credit officer's pages (riskengine.ui): login
+                                       with an API token, then a session cookie
 
 Every ``/v1`` route needs ``Authorization: Bearer <token>``
 (:mod:`riskengine.security`). Every decision and funding check is written to
 the :class:`~riskengine.store.DecisionStore` (committed) before the answer
-is sent. Request bodies are limited in size (413). Validation errors are 422
+is sent, each decision with its payload (``record_inputs``, under the
+decision's ``input_hash``). Request bodies are limited in size (413). Validation errors are 422
 with the field path and the reason and never echo a submitted value; bad JSON
 is 400; unknown routes 404, wrong methods 405.
 """
@@ -294,7 +297,8 @@ def create_app(engine: Any, store: DecisionStore, tokens: Sequence[str] | None, 
                max_body_bytes: int = 1_000_000, max_batch: int = 1000,
                insecure_dev: bool = False,
                engine_loader: Callable[[], Any] | None = None,
-               policy: Any = None) -> FastAPI:
+               policy: Any = None, ui: bool = True,
+               ui_session_secret: bytes | None = None) -> FastAPI:
     """The FastAPI app of the service.
 
     Parameters
@@ -317,6 +321,11 @@ def create_app(engine: Any, store: DecisionStore, tokens: Sequence[str] | None, 
     policy : CreditPolicy, optional
         The policy of funding checks; default ``engine.policy``, else the
         shipped policy.
+    ui : bool
+        Serve the credit officer's pages under ``/ui`` (:mod:`riskengine.ui`),
+        behind a login with the same tokens.
+    ui_session_secret : bytes, optional
+        Key of the ``/ui`` session cookies; default a random key per process.
 
     Returns
     -------
@@ -468,6 +477,12 @@ def create_app(engine: Any, store: DecisionStore, tokens: Sequence[str] | None, 
                         headers={**_JSON_HEADERS, "x-decision-id": str(decision_id)})
 
     app.include_router(v1)
+    if ui:
+        from riskengine.ui import create_ui_router
+
+        app.include_router(create_ui_router(None if insecure_dev else list(tokens or ()),
+                                            insecure_dev=insecure_dev,
+                                            session_secret=ui_session_secret))
     _install_openapi(app, DebtorPayload)
     return app
 
@@ -496,8 +511,22 @@ def _decide_and_store(engine: Any, store: DecisionStore, payloads: list[Any]
         if p.exposure.product is not None:
             rec.setdefault("product", p.exposure.product)
         records.append(rec)
+    _record_inputs(store, payloads, decisions)  # first: no stored decision without inputs
     ids = store.record_decisions(records)
     return decisions, ids
+
+
+def _record_inputs(store: DecisionStore, payloads: list[Any],
+                   decisions: list[dict[str, Any]]) -> None:
+    """Keep each decision's payload under its ``input_hash`` (the memo and the audit trail
+    read it back); a hash already kept is not written again."""
+    record = getattr(store, "record_inputs", None)
+    if record is None:
+        return
+    for p, d in zip(payloads, decisions, strict=True):
+        key = d.get("input_hash")
+        if key:
+            record(str(key), p.model_dump_json())
 
 
 def _check_invoice(req: InvoiceCheckRequest, store: DecisionStore, policy: Any) -> Response:

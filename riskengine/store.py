@@ -22,6 +22,13 @@ Tables
 ``limit_history``
     Every change of the register (append-only): action, old and new limit,
     effective date, reason, who.
+``inputs``
+    The payload behind each ``input_hash`` (append-only; issue 7): every
+    decision is traceable to its inputs.
+``overrides``
+    Credit officers' overrides of a decision's grade or limit (append-only):
+    original and new grade and limit, notches, direction, reason, officer,
+    flagged for second review, versions (rules: :mod:`riskengine.overrides`).
 
 Durability
 ----------
@@ -52,11 +59,15 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
 from riskengine.errors import InvalidInputError
+from riskengine.overrides import DIRECTIONS as _DIRECTIONS
+from riskengine.overrides import MAX_REASON_LENGTH as _MAX_REASON
+from riskengine.overrides import MIN_REASON_LENGTH as _MIN_REASON
 
 __all__ = [
     "DEFAULT_STORE_FILE",
     "STORE_URL_ENV",
     "APPEND_ONLY_TABLES",
+    "AUDIT_TABLES",
     "DecisionStore",
     "default_store_url",
     "jsonable",
@@ -146,6 +157,49 @@ limit_history = sa.Table(
 )
 
 
+# --- audit tables (issue 7): inputs behind every decision, officers' overrides ------------
+
+inputs = sa.Table(
+    "inputs", metadata,
+    sa.Column("input_hash", sa.String(128), primary_key=True),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("recorded_at", sa.String(40), nullable=False),
+)
+
+overrides = sa.Table(
+    "overrides", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("debtor_id", _ID, nullable=False),
+    sa.Column("supplier_id", _ID, nullable=True),
+    sa.Column("decision_id", sa.Integer, nullable=True),
+    sa.Column("input_hash", sa.String(128), nullable=True),
+    sa.Column("original_grade", sa.String(8), nullable=True),
+    sa.Column("new_grade", sa.String(8), nullable=True),
+    sa.Column("original_limit", sa.Float, nullable=True),
+    sa.Column("new_limit", sa.Float, nullable=True),
+    sa.Column("currency", sa.String(3), nullable=True),
+    sa.Column("notches", sa.Integer, nullable=False),
+    sa.Column("direction", sa.String(16), nullable=False),
+    sa.Column("limit_change", sa.String(16), nullable=False),
+    sa.Column("reason", sa.String(_MAX_REASON), nullable=False),
+    sa.Column("officer", sa.String(128), nullable=False),
+    sa.Column("flagged", sa.Boolean, nullable=False),
+    sa.Column("flag_reasons", _JSON, nullable=False),
+    sa.Column("model_version", sa.String(128), nullable=True),
+    sa.Column("policy_version", sa.String(64), nullable=True),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.CheckConstraint(f"length(trim(reason)) >= {_MIN_REASON}", name="ck_overrides_reason"),
+    sa.CheckConstraint("length(trim(officer)) >= 1", name="ck_overrides_officer"),
+    sa.CheckConstraint("direction IN ('upgrade', 'downgrade', 'limit_only')",
+                       name="ck_overrides_direction"),
+    sa.Index("ix_overrides_debtor", "debtor_id", "id"),
+    sa.Index("ix_overrides_created", "created_at"),
+)
+
+AUDIT_TABLES: tuple[str, ...] = ("inputs", "overrides")
+"""Append-only audit tables (issue 7), guarded by SQLite triggers created with the table."""
+
+
 # Prebuilt statements: compiled once and cached by SQLAlchemy (a fresh ``insert().values(...)``
 # per call costs more than the SQLite write itself).
 _INSERT_DECISION = decisions.insert()
@@ -169,6 +223,12 @@ def _append_only_triggers(table: str) -> list[str]:
         f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: {op} refused'); END"
         for op in ("UPDATE", "DELETE")
     ]
+
+
+
+for _table in (inputs, overrides):  # the audit tables get their triggers when created
+    for _ddl in _append_only_triggers(_table.name):
+        sa.event.listen(_table, "after_create", sa.DDL(_ddl).execute_if(dialect="sqlite"))
 
 
 def default_store_url() -> str:
@@ -645,6 +705,201 @@ class DecisionStore:
             return [_row(r) for r in conn.execute(q).mappings()]
 
 
+    # -- inputs (issue 7: every decision traceable to its inputs) -------------------------
+
+    def record_inputs(self, input_hash: str, payload_json: str | Mapping[str, Any]) -> bool:
+        """Keep the inputs (the payload) behind a decision's ``input_hash``.
+
+        Parameters
+        ----------
+        input_hash : str
+            The decision's ``input_hash``.
+        payload_json : str or mapping
+            The payload (``examples/debtor.json`` form) as JSON text or a dict;
+            a dict is stored as canonical JSON (sorted keys, no blanks).
+
+        Returns
+        -------
+        bool
+            True when stored, False when the hash was already there (the table
+            is append-only: the first payload is kept).
+
+        Raises
+        ------
+        InvalidInputError
+            An empty hash, or text that is not a JSON object.
+        """
+        key = str(input_hash or "").strip()
+        if not key:
+            raise InvalidInputError(
+                "inputs: input_hash is empty; record the inputs under the decision's hash.",
+                [{"table": "inputs", "record": "", "debtor_id": None, "column": "input_hash",
+                  "value": None, "reason": "missing_value", "message": "input_hash is empty"}])
+        if isinstance(payload_json, Mapping):
+            text = json.dumps(jsonable(payload_json), sort_keys=True, separators=(",", ":"),
+                              ensure_ascii=False, allow_nan=False)
+        else:
+            text = str(payload_json)
+            try:
+                ok = isinstance(json.loads(text), dict)
+            except ValueError:
+                ok = False
+            if not ok:
+                raise InvalidInputError(
+                    f"inputs {key[:12]}: the payload is not a JSON object; give the "
+                    "decision's payload as JSON text or a dict.",
+                    [{"table": "inputs", "record": key, "debtor_id": None, "column": "payload",
+                      "value": None, "reason": "not_json", "message": "not a JSON object"}])
+        c = inputs.c
+        with self._write() as conn:
+            if conn.execute(sa.select(c.input_hash).where(c.input_hash == key)).first():
+                return False
+            conn.execute(inputs.insert(), {"input_hash": key, "payload": text,
+                                           "recorded_at": _now()})
+        return True
+
+    def inputs_for(self, input_hash: str) -> dict[str, Any] | None:
+        """The payload recorded under ``input_hash`` (a dict), or None."""
+        c = inputs.c
+        with self._read() as conn:
+            text = conn.execute(sa.select(c.payload).where(
+                c.input_hash == str(input_hash))).scalar()
+        if text is None:
+            return None
+        out: dict[str, Any] = json.loads(text)
+        return out
+
+    # -- overrides (issue 7: append-only, EBA GL/2017/16 override monitoring) ------------
+
+    def record_override(self, *, debtor_id: str, reason: str, officer: str, direction: str,
+                        notches: int, flagged: bool, supplier_id: str | None = None,
+                        decision_id: int | None = None, input_hash: str | None = None,
+                        original_grade: str | None = None, new_grade: str | None = None,
+                        original_limit: float | None = None, new_limit: float | None = None,
+                        currency: str | None = None, limit_change: str = "none",
+                        flag_reasons: Sequence[str] = (), model_version: str | None = None,
+                        policy_version: str | None = None, update_register: bool = False,
+                        effective_date: Any = None) -> dict[str, Any]:
+        """Append one override (committed before returning).
+
+        The rules are applied by :func:`riskengine.overrides.check_override`
+        (call :func:`riskengine.overrides.apply_override`); the store refuses
+        only what no override may lack: a debtor, an officer, a reason of
+        :data:`riskengine.overrides.MIN_REASON_LENGTH` characters, a known
+        direction (also SQL CHECK constraints).
+
+        Parameters
+        ----------
+        update_register : bool, default False
+            Also set the pair's limit to ``new_limit`` in the register, in the
+            same transaction (history reason ``override <id>: <reason>``,
+            ``changed_by`` the officer). Needs ``supplier_id`` and ``new_limit``.
+        effective_date : date-like, optional
+            When that register change takes effect (default today).
+
+        Returns
+        -------
+        dict
+            The stored row (``id``, ``created_at``, ...) plus ``register_change``:
+            the limit-history row, or None.
+
+        Raises
+        ------
+        InvalidInputError
+            A missing debtor, officer or reason, or an unknown direction.
+        """
+        record = f"override of debtor {debtor_id!s}"
+        text = str(reason or "").strip()
+        who = str(officer or "").strip()
+        for column, bad, message in (
+                ("debtor_id", not str(debtor_id or "").strip(), "debtor_id is missing"),
+                ("officer", not who, "the officer's identity is missing"),
+                ("reason", len(text) < _MIN_REASON,
+                 f"the reason is shorter than {_MIN_REASON} characters"),
+                ("direction", direction not in _DIRECTIONS,
+                 f"direction {direction!r} is not one of {_DIRECTIONS}")):
+            if bad:
+                raise InvalidInputError(
+                    f"{record}: {message}; every override records who, why and what.",
+                    [{"table": "overrides", "record": record, "debtor_id": str(debtor_id),
+                      "column": column, "value": None, "reason": "missing_value",
+                      "message": message}])
+        eff = _date(effective_date, "effective_date", record) or dt.date.today()
+        now = _now()
+        row = {
+            "debtor_id": str(debtor_id), "supplier_id": _str(supplier_id),
+            "decision_id": decision_id, "input_hash": _str(input_hash),
+            "original_grade": _str(original_grade), "new_grade": _str(new_grade),
+            "original_limit": _float(original_limit), "new_limit": _float(new_limit),
+            "currency": _str(currency), "notches": int(notches), "direction": str(direction),
+            "limit_change": str(limit_change), "reason": text[:_MAX_REASON],
+            "officer": who[:128], "flagged": bool(flagged),
+            "flag_reasons": [str(r) for r in flag_reasons],
+            "model_version": _str(model_version), "policy_version": _str(policy_version),
+            "created_at": now,
+        }
+        change: dict[str, Any] | None = None
+        with self._write() as conn:
+            oid = _new_id(conn.execute(overrides.insert(), row))
+            if update_register and row["supplier_id"] and row["new_limit"] is not None:
+                change = self._set_limit(
+                    conn, row["supplier_id"], row["debtor_id"], row["new_limit"],
+                    effective_date=eff, reason=f"override {oid}: {text}"[:500],
+                    changed_by=row["officer"], currency=row["currency"],
+                    decision_id=decision_id, now=now)
+        return {"id": oid, **_row(row), "register_change": change}
+
+    def overrides(self, debtor_id: str | None = None, since: Any = None, until: Any = None
+                  ) -> list[dict[str, Any]]:
+        """Stored overrides, oldest first, for a debtor or all, within a period.
+
+        Parameters
+        ----------
+        debtor_id : str, optional
+        since, until : date, datetime or ISO text, optional
+            ``created_at`` (UTC) from ``since`` and up to ``until``, both
+            inclusive; a date means the whole day.
+        """
+        c = overrides.c
+        q = sa.select(overrides)
+        if debtor_id is not None:
+            q = q.where(c.debtor_id == str(debtor_id))
+        lo, hi, hi_inclusive = _period(since, until)
+        if lo is not None:
+            q = q.where(c.created_at >= lo)
+        if hi is not None:
+            q = q.where(c.created_at <= hi if hi_inclusive else c.created_at < hi)
+        with self._read() as conn:
+            rows = [_row(r) for r in conn.execute(q.order_by(c.id)).mappings()]
+        for r in rows:
+            r["flagged"] = bool(r["flagged"])
+        return rows
+
+    def count_decisions(self, since: Any = None, until: Any = None) -> int:
+        """Decisions recorded (``recorded_at``, UTC) in a period, bounds as in :meth:`overrides`."""
+        c = decisions.c
+        q = sa.select(sa.func.count()).select_from(decisions)
+        lo, hi, hi_inclusive = _period(since, until)
+        if lo is not None:
+            q = q.where(c.recorded_at >= lo)
+        if hi is not None:
+            q = q.where(c.recorded_at <= hi if hi_inclusive else c.recorded_at < hi)
+        with self._read() as conn:
+            return int(conn.execute(q).scalar_one())
+
+    def decision_records(self, debtor_id: str, *, limit: int = 1000) -> list[dict[str, Any]]:
+        """A debtor's stored decisions with their store columns, oldest first.
+
+        Each dict has ``id, debtor_id, supplier_id, as_of, decided_at, pd, grade,
+        approved_limit, model_version, policy_version, input_hash, recorded_at``
+        and ``decision`` (the stored decision dict).
+        """
+        c = decisions.c
+        q = (sa.select(decisions).where(c.debtor_id == str(debtor_id))
+             .order_by(c.id).limit(int(limit)))
+        with self._read() as conn:
+            return [_row(r) for r in conn.execute(q).mappings()]
+
 def _new_id(result: sa.CursorResult[Any]) -> int:
     key = result.inserted_primary_key
     if key is None:  # pragma: no cover - every table has an autoincrement key
@@ -655,3 +910,30 @@ def _new_id(result: sa.CursorResult[Any]) -> int:
 def _row(mapping: Mapping[Any, Any]) -> dict[str, Any]:
     return {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in mapping.items()}
 
+
+
+def _period(since: Any, until: Any) -> tuple[str | None, str | None, bool]:
+    """Bounds on an ISO UTC timestamp column: (lower, upper, upper inclusive?).
+
+    A date (or ``YYYY-MM-DD`` text) as ``until`` means the whole day: the upper
+    bound is the next day, exclusive. A datetime is converted to UTC.
+    """
+
+    def stamp(v: Any) -> tuple[str, bool]:
+        if isinstance(v, dt.datetime):
+            v = v if v.tzinfo else v.replace(tzinfo=dt.UTC)
+            return v.astimezone(dt.UTC).isoformat(timespec="microseconds"), False
+        if isinstance(v, dt.date):
+            return v.isoformat(), True
+        text = str(v).strip()
+        if len(text) == 10:
+            return dt.date.fromisoformat(text).isoformat(), True
+        return stamp(dt.datetime.fromisoformat(text.replace("Z", "+00:00")))
+
+    lo = None if since is None or since == "" else stamp(since)[0]
+    if until is None or until == "":
+        return lo, None, False
+    hi, is_day = stamp(until)
+    if is_day:
+        return lo, (dt.date.fromisoformat(hi) + dt.timedelta(days=1)).isoformat(), False
+    return lo, hi, True

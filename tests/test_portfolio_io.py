@@ -52,6 +52,8 @@ def test_files_and_manifest_follow_the_layout(frames, tmp_path: Path, fmt: str) 
         "n_debtors": N,
         "as_of": "2026-06-30",
         "created_by": "riskengine demo-data",
+        "reporting_currency": "EUR",
+        "fx_rates": synthetic_manifest(N, SEED)["fx_rates"],
         "format": fmt,
         "tables": {name: len(frames[name]) for name in CONTRACTS},
     }
