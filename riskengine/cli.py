@@ -24,6 +24,7 @@ _HANDLERS: dict[str, str] = {
     "score": "riskengine.commands:score",
     "serve": "riskengine.service:serve_command",
     "rerate": "riskengine.rerate:rerate_command",
+    "report": "riskengine.memo:report_command",
 }
 
 
@@ -82,6 +83,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--store", dest="store_url", default=None,
                    help="SQLAlchemy URL of the decision store (default sqlite file)")
     s.add_argument("--model-dir", default=None)
+
+    s = sub.add_parser("report", help="one-page HTML decision memo of a debtor")
+    s.add_argument("--debtor", required=True)
+    s.add_argument("--supplier", default=None, help="the pair (default: first / latest)")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--portfolio", default=None, help="decide from a portfolio dir (also sector peers)")
+    g.add_argument("--store", default=None, help="store URL (default store when neither is given)")
+    s.add_argument("--as-of", default=None, help="portfolio mode; default the manifest's")
+    s.add_argument("--out", default=None, help="HTML file (default memo-<debtor>.html)")
+    s.add_argument("--model-dir", default=None)
+    s.add_argument("--policy", default=None)
 
     from riskengine.rerate import add_rerate_arguments
 

@@ -839,14 +839,14 @@ class DecisionStore:
             "created_at": now,
         }
         change: dict[str, Any] | None = None
+        sid, lim = _str(supplier_id), _float(new_limit)
         with self._write() as conn:
             oid = _new_id(conn.execute(overrides.insert(), row))
-            if update_register and row["supplier_id"] and row["new_limit"] is not None:
+            if update_register and sid and lim is not None:
                 change = self._set_limit(
-                    conn, row["supplier_id"], row["debtor_id"], row["new_limit"],
-                    effective_date=eff, reason=f"override {oid}: {text}"[:500],
-                    changed_by=row["officer"], currency=row["currency"],
-                    decision_id=decision_id, now=now)
+                    conn, sid, str(debtor_id), lim, effective_date=eff,
+                    reason=f"override {oid}: {text}"[:500], changed_by=who[:128],
+                    currency=_str(currency), decision_id=decision_id, now=now)
         return {"id": oid, **_row(row), "register_change": change}
 
     def overrides(self, debtor_id: str | None = None, since: Any = None, until: Any = None

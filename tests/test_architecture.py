@@ -35,6 +35,7 @@ CORE = [
     "decision.py",
     "_fastpath.py",
     "features/__init__.py",
+    "overrides.py",
 ]
 FORBIDDEN = {"mlflow", "os", "requests", "urllib", "socket", "sqlite3", "sqlalchemy",
              "fastapi", "uvicorn", "subprocess", "shutil", "pathlib", "time", "datetime.now"}  # fmt: skip

@@ -146,3 +146,15 @@ def test_policy_is_frozen() -> None:
     policy = load_policy()
     with pytest.raises(AttributeError):
         policy.version = "x"  # type: ignore[misc]
+
+
+def test_override_bound_is_policy_and_defaults_to_two(raw: dict) -> None:
+    """docs/POLICY.md [overrides]: upgrades at most 2 notches unless the committee says otherwise."""
+    assert load_policy().overrides.max_upgrade_notches == 2
+    without = copy.deepcopy(raw)
+    without.pop("overrides", None)
+    assert CreditPolicy.from_dict(without).overrides.max_upgrade_notches == 2
+    bad = copy.deepcopy(raw)
+    bad["overrides"] = {"max_upgrade_notches": -1}
+    with pytest.raises(PolicyError, match=r"overrides\.max_upgrade_notches"):
+        CreditPolicy.from_dict(bad)

@@ -551,8 +551,34 @@ class EligibilityPolicy:
                 "cross_age_days": self.cross_age_days, "cross_age_share": self.cross_age_share}
 
 
+@dataclass(frozen=True, slots=True)
+class OverridePolicy:
+    """Bounds on a credit officer's override of a decision (EBA GL/2017/16 monitoring).
+
+    Downgrades are free; an upgrade may move the grade at most
+    ``max_upgrade_notches`` better than the model's (default 2, committee).
+    """
+
+    max_upgrade_notches: int = 2
+
+    KEY = "overrides"
+
+    def __post_init__(self) -> None:
+        _range(f"{self.KEY}.max_upgrade_notches", self.max_upgrade_notches, 0, 10)
+
+    @classmethod
+    def from_dict(cls, d: Any) -> OverridePolicy:
+        k = cls.KEY
+        d = _check_keys(d, k, {"max_upgrade_notches"}, set())
+        return cls(_int(d, k, "max_upgrade_notches") if "max_upgrade_notches" in d else 2)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"max_upgrade_notches": self.max_upgrade_notches}
+
+
 _SECTIONS = ("limits", "capacity", "knockouts", "concentration", "cover", "products", "fees",
              "eligibility")
+_OPTIONAL_SECTIONS = ("overrides",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -581,6 +607,7 @@ class CreditPolicy:
     fees: FeePolicy
     eligibility: EligibilityPolicy
     description: str = ""
+    overrides: OverridePolicy = OverridePolicy()
 
     def __post_init__(self) -> None:
         if not isinstance(self.version, str) or not self.version.strip():
@@ -603,7 +630,8 @@ class CreditPolicy:
             table that is not monotone in the grade or not 0 at ``D``; the
             error's ``key`` is the dotted path (e.g. ``"cover.indemnity"``).
         """
-        d = _check_keys(d, "", {"version", "description", *_SECTIONS}, {"version", *_SECTIONS})
+        d = _check_keys(d, "", {"version", "description", *_SECTIONS, *_OPTIONAL_SECTIONS},
+                        {"version", *_SECTIONS})
         products = d["products"]
         if not isinstance(products, Mapping) or not products:
             raise _fail("products", products, "not a table of products",
@@ -621,6 +649,7 @@ class CreditPolicy:
             fees=FeePolicy.from_dict(d["fees"]),
             eligibility=EligibilityPolicy.from_dict(d["eligibility"]),
             description=str(d.get("description", "")),
+            overrides=OverridePolicy.from_dict(d.get("overrides", {})),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -634,6 +663,7 @@ class CreditPolicy:
             "cover": self.cover.to_dict(),
             "products": {p.name: p.to_dict() for p in self.products},
             "fees": self.fees.to_dict(), "eligibility": self.eligibility.to_dict(),
+            "overrides": self.overrides.to_dict(),
         })
         return out
 
