@@ -18,9 +18,11 @@ from riskengine.artifacts import file_sha256, read_metadata
 from riskengine.model.pd_model import load_champion
 from riskengine.model.training import (
     EXCLUDED_FEATURES,
+    HGB_GRID,
     HISTORY_FEATURES,
     fit_rows,
     model_features,
+    polish_cv_auc,
     train,
     us_panel_frame,
 )
@@ -76,7 +78,7 @@ def small_panel(panel_file: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 def test_train_end_to_end_registers_and_ships(small_panel: Path, tmp_path: Path) -> None:
     out = tmp_path / "models"
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    s = train(small_panel, out, tracking_uri=uri, register=True, grid=TINY_GRID)
+    s = train(small_panel, out, tracking_uri=uri, register=True, grid=TINY_GRID, polish=False)
     assert s["version"] == "1" and "promoted" in s["promotion"]
     assert s["artifact"] == str(out / "pd_model.skops")
     meta = read_metadata(out / "pd_model.skops")
@@ -86,11 +88,29 @@ def test_train_end_to_end_registers_and_ships(small_panel: Path, tmp_path: Path)
     assert "scikit-learn" in meta["library_versions"]
     card = (out / "MODEL_CARD.md").read_text()
     assert "Intended use and limits" in card and f"{s['metrics']['auc']:.4f}" in card
+    assert s["polish"] is None and "Not measured in this run" in card
+    diag = {d["setting"]: d for d in s["artifact_diagnostic"]}
+    assert diag["protocol rows (>= 2 earlier statements)"]["train_rows"] == s["train_rows"]
+    assert "Evidence for the training-row rule" in card
+    assert {"oof_auc", "val_auc", "val_auc_hist"} <= set(s["grid"][0])
     model = load_champion(out)
     assert list(model.feature_names_in_) == s["features"]
     json.dumps(s, default=str)  # the summary is reportable as data
 
-    again = train(small_panel, out, tracking_uri=uri, register=True, grid=TINY_GRID)
+    again = train(small_panel, out, tracking_uri=uri, register=True, grid=TINY_GRID, polish=False)
     assert again["version"] == "2" and "does not beat" in again["promotion"]
     assert again["artifact"] is None  # the shipped champion is left alone
     assert read_metadata(out / "pd_model.skops")["sha256"] == s["sha256"]
+
+
+@pytest.mark.realdata
+def test_polish_figure_of_the_champion_learner(shared_data: Path) -> None:
+    """Issue 3 §6: the champion's learner reaches AUC >= 0.95 on polish/5year (10-fold).
+
+    A 3-fold run of the default grid point keeps the test short; the 10-fold
+    figure (0.9525) is on the model card and printed by benchmarks/bench_train.py.
+    """
+    fig = polish_cv_auc(HGB_GRID[0], n_splits=3)
+    assert fig["rows"] == 5910 and fig["defaults"] == 410  # ../shared/data/README.md
+    assert fig["params"] == HGB_GRID[0]
+    assert fig["auc"] > 0.93

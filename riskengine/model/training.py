@@ -763,6 +763,8 @@ def train_command(args: argparse.Namespace) -> int:
         f"grades monotone: {m['monotone_grades']}; calibration ok: {m['calibration_ok']}; "
         f"single-row latency {s['single_row_latency_ms']:.2f} ms"
     )
+    if s["polish"]:
+        print(f"same learner on polish/5year, stratified 10-fold: AUC {s['polish']['auc']:.4f}")
     if s["promotion"]:
         print(f"registry: version {s['version']}: {s['promotion']}")
     print(f"artifact: {s['artifact'] or 'not shipped (not champion)'}; {s['seconds']:.1f} s")
