@@ -511,22 +511,29 @@ def _decide_and_store(engine: Any, store: DecisionStore, payloads: list[Any]
         if p.exposure.product is not None:
             rec.setdefault("product", p.exposure.product)
         records.append(rec)
-    _record_inputs(store, payloads, decisions)  # first: no stored decision without inputs
-    ids = store.record_decisions(records)
+    inputs = {str(d["input_hash"]): p.model_dump_json()
+              for p, d in zip(payloads, decisions, strict=True) if d.get("input_hash")}
+    if _takes_inputs(store):  # one transaction for the decisions and their inputs
+        ids: list[int] = store.record_decisions(records, inputs=inputs)  # type: ignore[call-arg]
+    else:  # inputs first: no stored decision without its inputs
+        for key, text in inputs.items():
+            store.record_inputs(key, text)
+        ids = store.record_decisions(records)
     return decisions, ids
 
 
-def _record_inputs(store: DecisionStore, payloads: list[Any],
-                   decisions: list[dict[str, Any]]) -> None:
-    """Keep each decision's payload under its ``input_hash`` (the memo and the audit trail
-    read it back); a hash already kept is not written again."""
-    record = getattr(store, "record_inputs", None)
-    if record is None:
-        return
-    for p, d in zip(payloads, decisions, strict=True):
-        key = d.get("input_hash")
-        if key:
-            record(str(key), p.model_dump_json())
+def _takes_inputs(store: DecisionStore) -> bool:
+    """Whether ``store.record_decisions`` keeps the payloads too (``inputs=``), in the
+    decisions' transaction; else each payload is one more commit (``record_inputs``)."""
+    kind = type(store)
+    if kind not in _TAKES_INPUTS:
+        import inspect
+
+        _TAKES_INPUTS[kind] = "inputs" in inspect.signature(kind.record_decisions).parameters
+    return _TAKES_INPUTS[kind]
+
+
+_TAKES_INPUTS: dict[type, bool] = {}
 
 
 def _check_invoice(req: InvoiceCheckRequest, store: DecisionStore, policy: Any) -> Response:

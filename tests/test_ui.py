@@ -1,0 +1,499 @@
+"""The credit officer's pages under /ui, in process (FastAPI's TestClient).
+
+Sources: issue 7 §2 (the pages, behind the same authentication; overrides with a
+mandatory reason and the officer's identity, upgrades bounded by the policy
+(default 2 notches) and flagged) and §3 (audit trail, override report,
+portfolio page); the brief of the web page (HttpOnly SameSite=Strict signed
+session cookie, the token never in a URL, CSRF tokens on POST forms, all data
+escaped). The engine is a stand-in (grade and limit fixed) so that these tests
+run in seconds; tests/test_browser.py runs the real service and engine in Chromium.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from riskengine.service import create_app
+from riskengine.store import DecisionStore
+from riskengine.ui import (
+    SESSION_COOKIE,
+    FormData,
+    SessionSigner,
+    parse_form,
+    payload_from_form,
+    search_debtors,
+)
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_BYTES = (ROOT / "examples" / "debtor.json").read_bytes()
+EXAMPLE = json.loads(EXAMPLE_BYTES)
+TOKEN = "ui-test-token-0123456789abcdef"
+OFFICER = "Maria Papadopoulou"
+REASON = "Audited H1 2026 accounts show margins recovering and new equity."
+XSS = "<script>alert('x')</script>"
+
+
+class StubEngine:
+    """The service's engine surface (``decide_one``, ``score_payloads``) with a fixed grade;
+    the input hash depends on the payload (as the real engine's does)."""
+
+    def __init__(self, grade: str = "6", limit: float = 350_000.0) -> None:
+        self.grade, self.limit = grade, limit
+
+    @property
+    def versions(self) -> dict[str, str]:
+        return {"model_version": "stub-1", "policy_version": "2026.1"}
+
+    def decide_one(self, payload: Any, **kw: Any) -> dict[str, Any]:
+        return self.score_payloads([payload], **kw)[0]
+
+    def score_payloads(self, payloads: list[Any], *, decided_at: str | None = None,
+                       reference_date: Any = None) -> list[dict[str, Any]]:
+        import hashlib
+
+        out = []
+        for p in payloads:
+            digest = hashlib.sha256(p.model_dump_json().encode()).hexdigest()
+            out.append({
+                "debtor_id": p.debtor.debtor_id, "supplier_id": p.exposure.supplier_id,
+                "as_of": p.as_of.isoformat(), "pd": 0.0211, "grade": self.grade,
+                "approved_limit": self.limit, "requested_limit": p.exposure.requested_limit,
+                "decision_type": "full", "binding_constraints": ["requested"],
+                "expected_loss": 295.4, "currency": p.exposure.currency,
+                "reason_codes": [{"feature": "adv_n_tier2", "value": 1.0,
+                                  "direction": "higher", "text": "bounced cheques: 1"}],
+                "model_version": "stub-1", "policy_version": "2026.1",
+                "input_hash": digest, "decided_at": decided_at})
+        return out
+
+
+@pytest.fixture
+def store() -> Iterator[DecisionStore]:
+    s = DecisionStore("sqlite://")
+    yield s
+    s.close()
+
+
+def _client(store: DecisionStore, engine: Any = None, **kw: Any) -> TestClient:
+    app = create_app(engine if engine is not None else StubEngine(), store, [TOKEN], **kw)
+    return TestClient(app, raise_server_exceptions=True, base_url="http://testserver")
+
+
+def _hidden(html: str, name: str) -> str:
+    m = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert m, f"no hidden field {name}"
+    return m.group(1)
+
+
+def _login(client: TestClient, officer: str = OFFICER, token: str = TOKEN,
+           next_url: str = "/ui/search") -> Any:
+    page = client.get("/ui/login")
+    return client.post("/ui/login", follow_redirects=False, data={
+        "nonce": _hidden(page.text, "nonce"), "officer": officer, "token": token,
+        "next": next_url})
+
+
+@pytest.fixture
+def client(store: DecisionStore) -> TestClient:
+    c = _client(store)
+    assert _login(c).status_code == 303
+    return c
+
+
+def _csrf(client: TestClient) -> str:
+    return _hidden(client.get("/ui/score").text, "csrf")
+
+
+def _upload(client: TestClient, payload: bytes = EXAMPLE_BYTES) -> Any:
+    return client.post("/ui/score", follow_redirects=False, data={"csrf": _csrf(client)},
+                       files={"payload_file": ("debtor.json", payload, "application/json")})
+
+
+def _override(client: TestClient, **fields: str) -> Any:
+    data = {"csrf": _csrf(client), "debtor_id": "GR-D-004711", "decision_id": "1",
+            "reason": REASON, **fields}
+    return client.post("/ui/debtor/override", data=data, follow_redirects=False)
+
+
+# --- authentication ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/ui/search", "/ui/debtor?id=GR-D-004711", "/ui/score",
+                                  "/ui/portfolio", "/ui/reports/overrides",
+                                  "/ui/debtor/memo?id=GR-D-004711"])
+def test_every_page_but_the_login_needs_a_session(store: DecisionStore, path: str) -> None:
+    r = _client(store).get(path, follow_redirects=False)
+    assert r.status_code == 303
+    assert r.headers["location"].startswith("/ui/login?next=%2Fui%2F")
+
+
+def test_posts_without_a_session_go_to_the_login(store: DecisionStore) -> None:
+    c = _client(store)
+    for path in ("/ui/score", "/ui/debtor/override", "/ui/logout"):
+        r = c.post(path, data={"csrf": "x"}, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].startswith("/ui/login")
+    assert store.count("decisions") == 0
+
+
+def test_login_sets_a_signed_httponly_strict_cookie_without_the_token(
+        store: DecisionStore) -> None:
+    c = _client(store)
+    r = _login(c, next_url="/ui/portfolio")
+    assert r.status_code == 303 and r.headers["location"] == "/ui/portfolio"
+    cookie = r.headers["set-cookie"]
+    assert cookie.startswith(f"{SESSION_COOKIE}=")
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/ui" in cookie
+    assert TOKEN not in cookie and TOKEN not in r.headers["location"]
+    page = c.get("/ui/portfolio")
+    assert page.status_code == 200 and OFFICER in page.text
+
+
+def test_the_login_form_sends_the_token_in_the_body_only(store: DecisionStore) -> None:
+    html = _client(store).get("/ui/login").text
+    assert 'method="post"' in html and 'type="password"' in html
+
+
+@pytest.mark.parametrize("token,officer,status,message", [
+    ("wrong-token-0123456789abcdef", OFFICER, 401, "not valid"),
+    (TOKEN, "", 422, "Give your name"),
+    (TOKEN, "x" * 81, 422, "Give your name"),
+])
+def test_a_bad_login_is_refused(store: DecisionStore, token: str, officer: str, status: int,
+                                message: str) -> None:
+    c = _client(store)
+    r = _login(c, officer=officer, token=token)
+    assert r.status_code == status and message in r.text
+    assert SESSION_COOKIE not in r.headers.get("set-cookie", "")
+    assert token not in r.text
+
+
+def test_a_login_without_the_form_nonce_is_refused(store: DecisionStore) -> None:
+    c = _client(store)
+    r = c.post("/ui/login", data={"nonce": "forged", "officer": OFFICER, "token": TOKEN},
+               follow_redirects=False)
+    assert r.status_code == 403 and "expired" in r.text
+
+
+def test_a_tampered_or_foreign_session_cookie_is_refused(store: DecisionStore) -> None:
+    c = _client(store)
+    forged = SessionSigner(b"another-secret-0123456789").sign(
+        "session", {"officer": "Mallory", "csrf": "x", "kid": "dev", "iat": 2_000_000_000})
+    c.cookies.set(SESSION_COOKIE, forged, path="/ui")
+    assert c.get("/ui/search", follow_redirects=False).status_code == 303
+
+
+def test_sessions_end_when_the_token_is_removed(store: DecisionStore) -> None:
+    """A shared session secret keeps sessions over a restart, but not for a removed token."""
+    secret = b"shared-secret-0123456789abcdef"
+    first = _client(store, ui_session_secret=secret)
+    assert _login(first).status_code == 303
+    cookie = first.cookies.get(SESSION_COOKIE)
+    same = TestClient(create_app(StubEngine(), store, [TOKEN], ui_session_secret=secret))
+    same.cookies.set(SESSION_COOKIE, cookie, path="/ui")
+    assert same.get("/ui/search", follow_redirects=False).status_code == 200
+    rotated = TestClient(create_app(StubEngine(), store, ["other-token-0123456789abcdef"],
+                                    ui_session_secret=secret))
+    rotated.cookies.set(SESSION_COOKIE, cookie, path="/ui")
+    assert rotated.get("/ui/search", follow_redirects=False).status_code == 303
+
+
+def test_the_session_does_not_open_the_v1_api(client: TestClient) -> None:
+    assert client.get("/v1/debtors/GR-D-004711/decision").status_code == 401
+
+
+def test_logout_ends_the_session(client: TestClient) -> None:
+    r = client.post("/ui/logout", data={"csrf": _csrf(client)}, follow_redirects=False)
+    assert r.status_code == 303
+    assert client.get("/ui/search", follow_redirects=False).status_code == 303
+
+
+def test_the_ui_is_not_in_the_openapi_document(client: TestClient) -> None:
+    assert not [p for p in client.get("/openapi.json").json()["paths"] if p.startswith("/ui")]
+
+
+def test_pages_carry_a_strict_content_security_policy(client: TestClient) -> None:
+    r = client.get("/ui/search")
+    assert "default-src 'none'" in r.headers["content-security-policy"]
+    assert "script-src" not in r.headers["content-security-policy"]  # none allowed
+    assert r.headers["x-frame-options"] == "DENY" and r.headers["cache-control"] == "no-store"
+    css = client.get("/ui/static/ui.css")
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    assert client.get("/ui/static/../service.py").status_code == 404
+
+
+# --- CSRF ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("csrf,origin", [("", None), ("forged", None),
+                                         (None, "http://evil.example")])
+def test_posts_need_the_session_csrf_token_and_our_origin(
+        client: TestClient, store: DecisionStore, csrf: str | None, origin: str | None) -> None:
+    token = _csrf(client) if csrf is None else csrf
+    headers = {"origin": origin} if origin else {}
+    r = client.post("/ui/score", data={"csrf": token}, headers=headers,
+                    files={"payload_file": ("d.json", EXAMPLE_BYTES, "application/json")},
+                    follow_redirects=False)
+    assert r.status_code == 403 and "Form refused" in r.text
+    assert store.count("decisions") == 0
+
+
+# --- scoring -------------------------------------------------------------------------------
+
+
+def test_upload_scores_stores_decision_and_inputs_and_shows_them(
+        client: TestClient, store: DecisionStore) -> None:
+    r = _upload(client)
+    assert r.status_code == 303
+    assert r.headers["location"] == "/ui/debtor?id=GR-D-004711&scored=1"
+    decision = store.latest_decision("GR-D-004711")
+    assert decision is not None and decision["grade"] == "6"
+    kept = store.inputs_for(decision["input_hash"])
+    assert kept is not None and kept["debtor"]["name"] == "Aegean Food Wholesale S.A."
+    page = client.get(r.headers["location"])
+    assert page.status_code == 200
+    assert "Decision 1 recorded." in page.text
+    assert re.search(r'data-testid="grade">6<', page.text)
+    assert re.search(r'data-testid="limit">350,000 EUR<', page.text)
+    assert "Aegean Food Wholesale S.A." in page.text and "bounced cheques: 1" in page.text
+
+
+def test_the_v1_api_keeps_the_inputs_too(store: DecisionStore) -> None:
+    c = _client(store)
+    r = c.post("/v1/decisions", json=EXAMPLE, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert r.status_code == 200
+    assert store.inputs_for(r.json()["input_hash"])["exposure"]["supplier_id"] == "GR-S-000318"
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"not json", "is not JSON text"),
+    (b"[1, 2]", "upload one payload"),
+    (json.dumps({**EXAMPLE, "debtor": {**EXAMPLE["debtor"], "nace": XSS}}).encode(),
+     "debtor.nace"),
+])
+def test_a_bad_upload_is_explained_without_echo(client: TestClient, store: DecisionStore,
+                                                content: bytes, message: str) -> None:
+    r = _upload(client, content)
+    assert r.status_code == 422 and message in r.text
+    assert XSS not in r.text and "alert(" not in r.text
+    assert store.count("decisions") == 0
+
+
+def test_the_form_of_key_fields_scores_a_debtor(client: TestClient,
+                                                store: DecisionStore) -> None:
+    fields = {"csrf": _csrf(client), "debtor_id": "GR-D-000777", "name": "Ionian Olive Co",
+              "country": "GR", "nace": "10.41", "legal_form": "private_limited",
+              "as_of": "2026-06-30", "supplier_id": "GR-S-000318",
+              "supplier_name": "Thessaly Dairy", "supplier_country": "GR",
+              "supplier_nace": "10.51", "supplier_ledger_total": "4,850,000",
+              "currency": "EUR", "requested_limit": "120000", "period_end": "2025-12-31",
+              "statement_type": "audited", "revenue": "8,400,000", "ebitda": "610000",
+              "total_assets": "5200000", "total_liabilities": "3100000", "equity": "2100000"}
+    r = client.post("/ui/score", data=fields, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    kept = store.inputs_for(store.latest_decision("GR-D-000777")["input_hash"])
+    assert kept["statements"][0]["revenue"] == 8_400_000.0
+    assert kept["exposure"]["requested_limit"] == 120_000.0
+
+
+def test_the_form_names_fields_that_are_missing_or_not_numbers(client: TestClient) -> None:
+    r = client.post("/ui/score", data={"csrf": _csrf(client), "debtor_id": "D-1",
+                                       "revenue": "lots", "period_end": "2025-12-31"})
+    assert r.status_code == 422
+    errors = r.text.split('data-testid="score-errors"')[1].split("</div>")[0]
+    assert "statement revenue: not a number" in errors and "lots" not in errors
+
+
+def test_scoring_waits_for_the_engine(store: DecisionStore) -> None:
+    c = TestClient(create_app(None, store, [TOKEN], engine_loader=lambda: None))
+    _login(c)
+    r = _upload(c)
+    assert r.status_code == 503 and "still loading" in r.text
+
+
+# --- overrides -------------------------------------------------------------------------------
+
+
+def test_a_one_notch_upgrade_is_recorded_flagged_with_the_officer(
+        client: TestClient, store: DecisionStore) -> None:
+    _upload(client)
+    r = _override(client, new_grade="5")
+    assert r.status_code == 303 and r.headers["location"].endswith("&override=1&flagged=1")
+    (row,) = store.overrides("GR-D-004711")
+    assert (row["officer"], row["direction"], row["notches"], row["flagged"]) == (
+        OFFICER, "upgrade", 1, True)
+    page = client.get(r.headers["location"]).text
+    assert "Override 1 recorded and flagged for review" in page
+    trail = page.split('data-testid="audit"')[1].split("</section>")[0]
+    assert "Upgrade of decision 1: grade 6 → 5 (1 notch)" in trail
+    assert 'class="flag">flagged<' in trail and OFFICER in trail and REASON in trail
+
+
+def test_a_three_notch_upgrade_is_refused_with_the_policy_message(
+        client: TestClient, store: DecisionStore) -> None:
+    _upload(client)
+    r = _override(client, new_grade="3")
+    assert r.status_code == 422
+    assert "Upgrade of 3 notches exceeds the policy bound of 2 notches" in r.text
+    assert store.overrides("GR-D-004711") == []
+    assert REASON in r.text  # the officer's text is kept in the form
+
+
+def test_a_downgrade_is_free_and_not_flagged(client: TestClient, store: DecisionStore) -> None:
+    _upload(client)
+    r = _override(client, new_grade="9", new_limit="100,000")
+    assert r.status_code == 303 and r.headers["location"].endswith("&flagged=0")
+    (row,) = store.overrides("GR-D-004711")
+    assert (row["direction"], row["notches"], row["new_limit"], row["flagged"]) == (
+        "downgrade", -3, 100_000.0, False)
+    assert store.current_limit("GR-S-000318", "GR-D-004711", "2100-01-01")["limit"] == 100_000
+
+
+@pytest.mark.parametrize("fields,message", [
+    ({"reason": ""}, "A reason is mandatory"),
+    ({"reason": "ok"}, "The reason is too short"),
+    ({"new_limit": "-5"}, "New limit: give an amount of 0 or more"),
+    ({"new_grade": "11"}, "New grade: choose a grade"),
+    ({}, "Nothing to override"),
+])
+def test_bad_overrides_are_refused_with_a_message(client: TestClient, store: DecisionStore,
+                                                  fields: dict[str, str], message: str) -> None:
+    _upload(client)
+    r = _override(client, **fields)
+    assert r.status_code == 422 and message in r.text
+    assert store.overrides("GR-D-004711") == []
+
+
+def test_an_override_of_a_superseded_decision_is_refused(client: TestClient,
+                                                         store: DecisionStore) -> None:
+    _upload(client)
+    _upload(client)  # decision 2
+    r = _override(client, new_grade="7")
+    assert r.status_code == 409 and "newer decision" in r.text
+
+
+def test_the_upgrade_bound_follows_the_router_setting(store: DecisionStore) -> None:
+    from riskengine.ui import create_ui_router
+
+    app = create_app(StubEngine(), store, [TOKEN], ui=False)
+    app.include_router(create_ui_router([TOKEN], policy_max_upgrade_notches=0))
+    c = TestClient(app)
+    _login(c)
+    _upload(c)
+    r = _override(c, new_grade="5")
+    assert r.status_code == 422 and "bound of 0 notches" in r.text
+
+
+# --- escaping, search, memo, portfolio, report -----------------------------------------------
+
+
+def test_all_data_is_escaped(store: DecisionStore) -> None:
+    c = _client(store)
+    _login(c, officer=f"Eve {XSS}")
+    payload = copy.deepcopy(EXAMPLE)
+    payload["debtor"]["name"] = f"Evil {XSS} S.A."
+    assert _upload(c, json.dumps(payload).encode()).status_code == 303
+    _override(c, new_grade="7", reason=f"Because {XSS} and more words here")
+    pages = [c.get("/ui/debtor?id=GR-D-004711").text, c.get("/ui/search?q=evil").text,
+             c.get("/ui/reports/overrides").text, c.get(f"/ui/search?q={XSS}").text]
+    for html in pages:
+        assert XSS not in html
+    assert "&lt;script&gt;" in pages[0] and "&lt;script&gt;" in pages[1]
+
+
+def test_search_finds_debtors_by_id_or_name(client: TestClient, store: DecisionStore) -> None:
+    _upload(client)
+    other = copy.deepcopy(EXAMPLE)
+    other["debtor"].update(debtor_id="CY-D-000042", name="Limassol Traders Ltd")
+    _upload(client, json.dumps(other).encode())
+    assert [r["debtor_id"] for r in search_debtors(store, "aegean")] == ["GR-D-004711"]
+    assert [r["debtor_id"] for r in search_debtors(store, "cy-d")] == ["CY-D-000042"]
+    assert [r["debtor_id"] for r in search_debtors(store, "")] == ["CY-D-000042",
+                                                                   "GR-D-004711"]
+    assert search_debtors(store, "100%_") == []
+    page = client.get("/ui/search?q=Limassol").text
+    assert "CY-D-000042" in page and "GR-D-004711" not in page
+
+
+def test_an_unknown_debtor_is_a_404_page(client: TestClient) -> None:
+    r = client.get("/ui/debtor?id=NOPE-1")
+    assert r.status_code == 404 and "No decision is stored for debtor NOPE-1" in r.text
+
+
+def test_the_memo_is_served_framed_with_its_own_policy(client: TestClient,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import riskengine.memo as memo
+
+    seen: dict[str, Any] = {}
+
+    def context(engine: Any, payload: Any, decision: Any, **kw: Any) -> dict[str, Any]:
+        seen.update(payload=payload, decision=decision, **kw)
+        return {"name": payload["debtor"]["name"]}
+
+    monkeypatch.setattr(memo, "memo_context", context)
+    monkeypatch.setattr(memo, "render_memo", lambda ctx: f"<h1>Memo of {ctx['name']}</h1>")
+    _upload(client)
+    r = client.get("/ui/debtor/memo?id=GR-D-004711")
+    assert r.status_code == 200 and r.text == "<h1>Memo of Aegean Food Wholesale S.A.</h1>"
+    assert r.headers["x-frame-options"] == "SAMEORIGIN"
+    assert "frame-ancestors 'self'" in r.headers["content-security-policy"]
+    assert seen["decision"]["decision_id"] == 1 and seen["overrides"] == []
+    assert 'src="/ui/debtor/memo?id=GR-D-004711"' in client.get(
+        "/ui/debtor?id=GR-D-004711").text
+
+
+def test_the_portfolio_page_shows_grades_migrations_and_expected_loss(
+        client: TestClient) -> None:
+    assert "No decision is stored yet" in client.get("/ui/portfolio").text
+    _upload(client)
+    page = client.get("/ui/portfolio").text
+    assert "One decision per pair so far" in page and "295.40 EUR" in page
+    _upload(client)
+    page = client.get("/ui/portfolio").text
+    assert 'class="data heat"' in page and "GR-D-004711" in page
+
+
+def test_the_override_report_covers_the_period(client: TestClient) -> None:
+    _upload(client)
+    _override(client, new_grade="5")
+    page = client.get("/ui/reports/overrides").text
+    assert re.search(r'data-testid="n-overrides">1<', page) and OFFICER in page
+    empty = client.get("/ui/reports/overrides?since=2020-01-01&until=2020-12-31").text
+    assert re.search(r'data-testid="n-overrides">0<', empty)
+    bad = client.get("/ui/reports/overrides?since=yesterday")
+    assert bad.status_code == 200 and "Give the period as two dates" in bad.text
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def test_parse_form_reads_multipart_files_and_fields() -> None:
+    body = (b"--XyZ\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\nabc\r\n"
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"payload_file\"; "
+            b"filename=\"d.json\"\r\nContent-Type: application/json\r\n\r\n"
+            b"{\"a\": \"\xce\xb1\"}\r\n--XyZ--\r\n")
+    form = parse_form("multipart/form-data; boundary=XyZ", body)
+    assert form.fields == {"csrf": "abc"}
+    assert form.files == {"payload_file": ("d.json", '{"a": "α"}'.encode())}
+    with pytest.raises(ValueError, match="unsupported form content type"):
+        parse_form("application/json", b"{}")
+
+
+def test_payload_from_form_leaves_blank_fields_out() -> None:
+    payload, problems = payload_from_form(FormData(fields={
+        "debtor_id": "D-1", "requested_limit": " ", "revenue": "inf",
+        "period_end": "2025-12-31"}))
+    assert payload["debtor"] == {"debtor_id": "D-1"}
+    assert "requested_limit" not in payload["exposure"]
+    assert problems == ["statement revenue: not a finite number"]
