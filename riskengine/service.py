@@ -513,27 +513,9 @@ def _decide_and_store(engine: Any, store: DecisionStore, payloads: list[Any]
         records.append(rec)
     inputs = {str(d["input_hash"]): p.model_dump_json()
               for p, d in zip(payloads, decisions, strict=True) if d.get("input_hash")}
-    if _takes_inputs(store):  # one transaction for the decisions and their inputs
-        ids: list[int] = store.record_decisions(records, inputs=inputs)  # type: ignore[call-arg]
-    else:  # inputs first: no stored decision without its inputs
-        for key, text in inputs.items():
-            store.record_inputs(key, text)
-        ids = store.record_decisions(records)
+    # one transaction for the decisions and their inputs: none stored without the other
+    ids = store.record_decisions(records, inputs=inputs)
     return decisions, ids
-
-
-def _takes_inputs(store: DecisionStore) -> bool:
-    """Whether ``store.record_decisions`` keeps the payloads too (``inputs=``), in the
-    decisions' transaction; else each payload is one more commit (``record_inputs``)."""
-    kind = type(store)
-    if kind not in _TAKES_INPUTS:
-        import inspect
-
-        _TAKES_INPUTS[kind] = "inputs" in inspect.signature(kind.record_decisions).parameters
-    return _TAKES_INPUTS[kind]
-
-
-_TAKES_INPUTS: dict[type, bool] = {}
 
 
 def _check_invoice(req: InvoiceCheckRequest, store: DecisionStore, policy: Any) -> Response:

@@ -431,7 +431,9 @@ class DecisionStore:
 
     def record_decisions(self, items: Sequence[Mapping[str, Any]], *,
                          update_register: bool = True,
-                         changed_by: str = "engine") -> list[int]:
+                         changed_by: str = "engine",
+                         inputs: Mapping[str, str | Mapping[str, Any]] | None = None
+                         ) -> list[int]:
         """Store decisions (one transaction, committed before returning).
 
         Parameters
@@ -449,6 +451,10 @@ class DecisionStore:
             ``as_of`` (else today).
         changed_by : str
             Who changes the register (history column ``changed_by``).
+        inputs : mapping of str to (str or mapping), optional
+            The payloads behind the decisions, by ``input_hash``, kept in the
+            ``inputs`` table in the same transaction (a hash already there keeps
+            its first payload), so no stored decision lacks its inputs.
 
         Returns
         -------
@@ -485,8 +491,11 @@ class DecisionStore:
             })
         if not rows:
             return []
+        texts = {key: _payload_text(key, payload) for key, payload in (inputs or {}).items()}
         ids: list[int] = []
         with self._write() as conn:
+            for key, text in texts.items():
+                _insert_inputs(conn, key, text)
             for row, item in zip(rows, items, strict=True):
                 new_id = _new_id(conn.execute(_INSERT_DECISION, row))
                 ids.append(new_id)
@@ -730,33 +739,9 @@ class DecisionStore:
             An empty hash, or text that is not a JSON object.
         """
         key = str(input_hash or "").strip()
-        if not key:
-            raise InvalidInputError(
-                "inputs: input_hash is empty; record the inputs under the decision's hash.",
-                [{"table": "inputs", "record": "", "debtor_id": None, "column": "input_hash",
-                  "value": None, "reason": "missing_value", "message": "input_hash is empty"}])
-        if isinstance(payload_json, Mapping):
-            text = json.dumps(jsonable(payload_json), sort_keys=True, separators=(",", ":"),
-                              ensure_ascii=False, allow_nan=False)
-        else:
-            text = str(payload_json)
-            try:
-                ok = isinstance(json.loads(text), dict)
-            except ValueError:
-                ok = False
-            if not ok:
-                raise InvalidInputError(
-                    f"inputs {key[:12]}: the payload is not a JSON object; give the "
-                    "decision's payload as JSON text or a dict.",
-                    [{"table": "inputs", "record": key, "debtor_id": None, "column": "payload",
-                      "value": None, "reason": "not_json", "message": "not a JSON object"}])
-        c = inputs.c
+        text = _payload_text(key, payload_json)
         with self._write() as conn:
-            if conn.execute(sa.select(c.input_hash).where(c.input_hash == key)).first():
-                return False
-            conn.execute(inputs.insert(), {"input_hash": key, "payload": text,
-                                           "recorded_at": _now()})
-        return True
+            return _insert_inputs(conn, key, text)
 
     def inputs_for(self, input_hash: str) -> dict[str, Any] | None:
         """The payload recorded under ``input_hash`` (a dict), or None."""
@@ -899,6 +884,40 @@ class DecisionStore:
              .order_by(c.id).limit(int(limit)))
         with self._read() as conn:
             return [_row(r) for r in conn.execute(q).mappings()]
+
+
+def _payload_text(input_hash: str, payload: str | Mapping[str, Any]) -> str:
+    """The canonical JSON text of a payload to keep under ``input_hash`` (validated)."""
+    key = str(input_hash or "").strip()
+    if not key:
+        raise InvalidInputError(
+            "inputs: input_hash is empty; record the inputs under the decision's hash.",
+            [{"table": "inputs", "record": "", "debtor_id": None, "column": "input_hash",
+              "value": None, "reason": "missing_value", "message": "input_hash is empty"}])
+    if isinstance(payload, Mapping):
+        return json.dumps(jsonable(payload), sort_keys=True, separators=(",", ":"),
+                          ensure_ascii=False, allow_nan=False)
+    text = str(payload)
+    try:
+        ok = isinstance(json.loads(text), dict)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise InvalidInputError(
+            f"inputs {key[:12]}: the payload is not a JSON object; give the "
+            "decision's payload as JSON text or a dict.",
+            [{"table": "inputs", "record": key, "debtor_id": None, "column": "payload",
+              "value": None, "reason": "not_json", "message": "not a JSON object"}])
+    return text
+
+
+def _insert_inputs(conn: Connection, key: str, text: str) -> bool:
+    """Insert a payload unless its hash is already kept (append-only: first one wins)."""
+    c = inputs.c
+    if conn.execute(sa.select(c.input_hash).where(c.input_hash == key)).first():
+        return False
+    conn.execute(inputs.insert(), {"input_hash": key, "payload": text, "recorded_at": _now()})
+    return True
 
 def _new_id(result: sa.CursorResult[Any]) -> int:
     key = result.inserted_primary_key
