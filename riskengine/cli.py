@@ -25,6 +25,7 @@ _HANDLERS: dict[str, str] = {
     "serve": "riskengine.service:serve_command",
     "rerate": "riskengine.rerate:rerate_command",
     "report": "riskengine.memo:report_command",
+    "publish": "riskengine.pyfunc:publish_command",
 }
 
 
@@ -94,6 +95,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default=None, help="HTML file (default memo-<debtor>.html)")
     s.add_argument("--model-dir", default=None)
     s.add_argument("--policy", default=None)
+
+    s = sub.add_parser("publish", help="log the engine to MLflow as a pyfunc, check it, "
+                       "register riskengine@champion")
+    s.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default sqlite)")
+    s.add_argument("--model-dir", default=None)
+    s.add_argument("--policy", default=None)
+    s.add_argument("--master-scale", default=None)
+    s.add_argument("--overlay", default=None)
+    s.add_argument("--no-register", action="store_true", help="log and check only")
 
     from riskengine.rerate import add_rerate_arguments
 
