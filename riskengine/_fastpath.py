@@ -11,13 +11,15 @@ directly from a parsed payload:
 - the adverse and payment features the overlay and the policy read, with the
   formulas of :mod:`riskengine.features.adverse` / :mod:`~riskengine.features.payments`
   for a single debtor (same operations in the same order, so the same floats);
-- the past-due kernel, the rating basis and the canonical input document
-  shared with the batch path;
-- the PD through the fitted tree ensemble flattened into arrays and evaluated
-  level by level for all trees at once (the trees' values summed in the
-  order scikit-learn sums them), then the model's own calibration, anchoring
-  and floor; reason codes by the reference substitution of
-  :mod:`riskengine.model.explain` on those flattened trees.
+- the past-due kernel, the rating basis and the input-hash bytes (the batch
+  path's binary records, written value by value);
+- the PD through the fitted tree ensemble flattened into arrays
+  (:class:`FlatTrees`: scikit-learn's thresholds as bins, node tables, walks
+  level by level; the trees' values summed in the order scikit-learn sums
+  them), then the model's own calibration, anchoring and floor; reason codes
+  by the reference substitution of :mod:`riskengine.model.explain` on those
+  flattened trees (:func:`top_reasons`). The batch path scores with the same
+  :class:`FlatScorer`, vectorised over rows.
 
 Then :func:`riskengine.engine._decide_core` decides, exactly as in a batch.
 Anything the fast path does not cover (a payload that validation might reject
@@ -30,7 +32,10 @@ hundreds of synthetic debtors, through JSON round trips.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
+import struct
+from bisect import bisect_left
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -39,16 +44,15 @@ import numpy.typing as npt
 from riskengine import schemas
 from riskengine.decision import Decision
 from riskengine.engine import (
+    _DEBTOR_TABLES,
     DebtorInputs,
     Engine,
+    PairBytes,
     PairInputs,
-    _canon_strings,
     _decide_core,
     _kinds,
-    debtor_doc,
     default_past_due,
-    json_string,
-    pair_doc,
+    encode_value,
     past_due_arrays,
     rating_basis,
 )
@@ -81,33 +85,29 @@ class Unsupported(Exception):
 
 # --- flattened tree ensemble -------------------------------------------------------------
 
-#: Rows scored per block (keeps the (pairs, rows) work arrays in the CPU cache).
-_BLOCK_ROWS = 2048
-#: Largest table of one tree (codes); deeper trees fall back to scikit-learn.
-_MAX_TABLE = 1 << 16
+#: Rows scored per block (bounds the (trees x rows) work arrays).
+_BLOCK_ROWS = 4096
 
 
 class FlatTrees:
-    """A fitted ``HistGradientBoostingClassifier`` (binary) as lookup tables.
+    """A fitted ``HistGradientBoostingClassifier`` (binary) as flat node arrays.
 
-    Every tree is a function of the few features it splits on. Each feature's
-    value is first binned once against the sorted thresholds of *all* trees on
-    it (``x <= t_k`` exactly as the tree tests it; NaN is its own bin). A tree
-    then maps each of its features' bins to a small digit (its own thresholds
-    on that feature, plus NaN), the digits make one mixed-radix code, and the
-    code indexes a table of the tree's leaf values, filled at load time by
-    walking the tree once per code. Scoring ``n`` rows is a handful of numpy
-    gathers over ``(trees, n)`` arrays; no Python loop over rows or trees.
+    Each split feature's value is binned once against the sorted thresholds of
+    *all* trees on it (``x <= t`` exactly as a node tests it; NaN is its own
+    bin); every node holds a small table "bin -> go left" (NaN: the node's
+    missing-value direction). All trees of all rows are then walked level by
+    level with numpy gathers; finished walks drop out.
 
-    Reason codes need the score with one feature set to its reference: for each
-    (tree, feature) pair the table of the tree with that feature's digit
-    replaced by the reference's digit is also precomputed, so a substituted
-    tree value is one more gather.
+    Reason codes need the score with feature ``j`` set to its reference. On a
+    row's path through a tree, the substituted walk is the same up to the first
+    node on ``j`` where the reference goes the other way; from there it goes
+    the reference's way and walks on with ``j`` at its reference. Only those
+    (row, tree, feature) continuations are walked, so the cost follows the
+    number of disagreements, not ``features x trees``.
 
     Scores equal the estimator's on float64 input: the raw score is
     ``baseline + tree_0 + tree_1 + ...`` added in that order (as
-    scikit-learn's ``_raw_predict`` adds them; a cumulative sum, never a
-    pairwise one).
+    scikit-learn's ``_raw_predict`` adds them; a running sum, never pairwise).
 
     Parameters
     ----------
@@ -124,126 +124,135 @@ class FlatTrees:
         trees = [it[0].nodes for it in predictors]
         if any(bool(t["is_categorical"].any()) for t in trees):
             raise Unsupported("categorical splits are not flattened")
-        n_feat = int(getattr(estimator, "n_features_in_", 0)) or 1 + max(
-            (int(t["feature_idx"].max()) for t in trees), default=0)
+        nodes = np.concatenate(trees)
+        sizes = np.array([len(t) for t in trees], dtype=np.intp)
+        offset = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
+        tree_of = np.repeat(np.arange(len(trees)), sizes)
+        n_feat = int(getattr(estimator, "n_features_in_", 0)) or 1 + int(
+            nodes["feature_idx"].max())
         ref = np.zeros(n_feat) if reference is None else np.asarray(reference, np.float64)
         self.n_trees = len(trees)
         self.n_features = n_feat
         self.baseline = float(np.asarray(estimator._baseline_prediction).ravel()[0])
-        split = [~t["is_leaf"].astype(bool) for t in trees]
-        # global thresholds per feature (the bins every tree's digits derive from)
-        all_f = np.concatenate([t["feature_idx"][s] for t, s in zip(trees, split, strict=True)]
-                               + [np.empty(0, np.int64)]).astype(np.intp)
-        all_t = np.concatenate([t["num_threshold"][s] for t, s in zip(trees, split, strict=True)]
-                               + [np.empty(0)]).astype(np.float64)
-        used = np.unique(all_f)
-        self.used = used  # features some tree splits on
-        self.row_of = np.full(n_feat + 1, len(used), dtype=np.intp)  # unused -> zero row
-        self.row_of[used] = np.arange(len(used))
-        self.cuts = [np.unique(all_t[all_f == j]) for j in used]
-        slots = max((len(np.unique(t["feature_idx"][s])) for t, s in
-                     zip(trees, split, strict=True)), default=0)
-        self.n_slots = slots
-        # per slot: the row of the bins, the offset of its digit*stride table
-        self.slot_row = np.full((slots, self.n_trees), len(used), dtype=np.intp)
-        self.slot_off = np.zeros((slots, self.n_trees), dtype=np.intp)
-        ds_parts: list[npt.NDArray[np.intp]] = [np.zeros(1, dtype=np.intp)]  # dummy: 0
-        ds_len = 1
-        tab_parts: list[FloatArray] = []
-        tab_off = np.zeros(self.n_trees, dtype=np.intp)
-        tab_len = 0
-        pair_tree: list[int] = []
-        pair_feat: list[int] = []
-        sub_parts: list[FloatArray] = []
-        diff_parts: list[FloatArray] = []
-        absmax = abs(self.baseline)
-        for ti, (nodes, s) in enumerate(zip(trees, split, strict=True)):
-            feats = np.unique(nodes["feature_idx"][s]).astype(np.intp)
-            local = [np.unique(nodes["num_threshold"][s & (nodes["feature_idx"] == j)])
-                     for j in feats]
-            radix = np.array([len(c) + 2 for c in local], dtype=np.intp)
-            stride = np.concatenate([[1], np.cumprod(radix)[:-1]]).astype(np.intp)
-            size = int(np.prod(radix)) if len(radix) else 1
-            if size > _MAX_TABLE:
-                raise Unsupported("a tree with too many split combinations to tabulate")
-            for si, j in enumerate(feats.tolist()):
-                r = int(self.row_of[j])
-                gidx = np.searchsorted(self.cuts[r], local[si])  # positions of local cuts
-                nbins = len(self.cuts[r]) + 2
-                digit = np.searchsorted(gidx, np.arange(nbins), side="left")
-                digit[-1] = len(local[si]) + 1  # the NaN bin
-                self.slot_row[si, ti] = r
-                self.slot_off[si, ti] = ds_len
-                ds_parts.append((digit * stride[si]).astype(np.intp))
-                ds_len += nbins
-            # leaf value of every code: walk the tree on the digits
-            codes = np.arange(size, dtype=np.intp)
-            digits = (codes[None, :] // stride[:, None]) % radix[:, None] if len(radix) \
-                else np.zeros((0, size), dtype=np.intp)
-            values = self._walk(nodes, feats, local, digits)
-            tab_off[ti] = tab_len
-            tab_parts.append(values)
-            tab_len += size
-            absmax += float(np.abs(nodes["value"]).max())
-            for si, j in enumerate(feats.tolist()):
-                r = int(self.row_of[j])
-                rb = int(self._bin(np.array([ref[j]]), r)[0])
-                gidx = np.searchsorted(self.cuts[r], local[si])
-                ref_digit = len(local[si]) + 1 if rb == len(self.cuts[r]) + 1 else \
-                    int(np.searchsorted(gidx, rb, side="left"))
-                sub_digits = digits.copy()
-                sub_digits[si] = ref_digit
-                sub_codes = (sub_digits * stride[:, None]).sum(axis=0)
-                sub = values[sub_codes]
-                sub_parts.append(sub)
-                diff_parts.append(values - sub)
-                pair_tree.append(ti)
-                pair_feat.append(j)
-        self.ds = np.concatenate(ds_parts)
-        self.table = np.concatenate(tab_parts) if tab_parts else np.zeros(0)
-        self.table_off = tab_off
-        # (tree, feature) pairs sorted by feature: their substituted tables
-        pt = np.asarray(pair_tree, dtype=np.intp)
-        pf = np.asarray(pair_feat, dtype=np.intp)
-        order = np.lexsort((pt, pf))
-        self.pair_tree, self.pair_feature = pt[order], pf[order]
-        sizes = np.array([len(sub_parts[q]) for q in order.tolist()], dtype=np.intp)
-        self.pair_off = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
-        self.sub_table = np.concatenate([sub_parts[q] for q in order.tolist()] + [np.zeros(0)])
-        self.diff_table = np.concatenate([diff_parts[q] for q in order.tolist()] + [np.zeros(0)])
-        self.pair_base = self.pair_off - self.table_off[self.pair_tree]
-        # features with pairs and the first pair of each
-        self.pair_features, self.pair_start = np.unique(self.pair_feature, return_index=True)
-        self.pair_stop = np.append(self.pair_start[1:], len(self.pair_feature))
-        # bound on the rounding error of a sequential sum of the ensemble (both orders)
+        self.root = offset
+        leaf = nodes["is_leaf"].astype(bool)
+        self.leaf = leaf
+        feat = nodes["feature_idx"].astype(np.intp)
+        feat[leaf] = n_feat  # leaves test nothing
+        self.feature = feat
+        self.value = nodes["value"].astype(np.float64)
+        thr = nodes["num_threshold"].astype(np.float64)
+        used = np.unique(feat[~leaf])
+        self.used = used
+        row_of = np.full(n_feat + 1, len(used), dtype=np.intp)  # unused -> the zero row
+        row_of[used] = np.arange(len(used))
+        self.cuts = [np.unique(thr[~leaf & (feat == j)]) for j in used.tolist()]
+        self.brow = row_of[feat]
+        self.cut_lists = [c.tolist() for c in self.cuts]  # for single rows (bisect)
+        # node tables "bin -> go left"; entry 0 is the leaves' dummy table
+        self.node_off = np.zeros(len(nodes), dtype=np.intp)
+        parts: list[npt.NDArray[np.bool_]] = [np.zeros(1, dtype=bool)]
+        at = 1
+        mleft = nodes["missing_go_to_left"].astype(bool)
+        for r, j in enumerate(used.tolist()):
+            q = np.flatnonzero(~leaf & (feat == j))
+            nb = len(self.cuts[r]) + 2
+            k = np.searchsorted(self.cuts[r], thr[q])
+            tab = np.arange(nb)[None, :] <= k[:, None]
+            tab[:, -1] = mleft[q]
+            self.node_off[q] = at + nb * np.arange(q.size)
+            parts.append(tab.ravel())
+            at += tab.size
+        self.go_left = np.concatenate(parts)
+        base = offset[tree_of]
+        self.child = np.empty(2 * len(nodes), dtype=np.intp)
+        self.child[0::2] = np.where(leaf, np.arange(len(nodes)), nodes["left"] + base)
+        self.child[1::2] = np.where(leaf, np.arange(len(nodes)), nodes["right"] + base)
+        # the reference's direction at every node
+        rbins = np.zeros(len(used) + 1, dtype=np.intp)
+        for r, j in enumerate(used.tolist()):
+            rbins[r] = self._bin(np.array([ref[j]]), r)[0]
+        self.ref_left = self.go_left[self.node_off + rbins[self.brow]] & ~leaf
+        self.ref_child = self.child[2 * np.arange(len(nodes)) + 1 - self.ref_left]
+        self._leaf_predictors(estimator, predictors, offset)
+        self._leaf_tasks(nodes)
+        absmax = abs(self.baseline) + sum(float(np.abs(t["value"]).max()) for t in trees)
+        # bound on the rounding error of a running sum of the ensemble (both orders)
         self.tolerance = 16.0 * (self.n_trees + 2) * np.finfo(np.float64).eps * absmax
 
-    @staticmethod
-    def _walk(nodes: Any, feats: npt.NDArray[np.intp], local: list[FloatArray],
-              digits: npt.NDArray[np.intp]) -> FloatArray:
-        """Leaf value of the tree for every column of tree-local ``digits``."""
-        leaf = nodes["is_leaf"].astype(bool)
-        slot = np.zeros(len(nodes), dtype=np.intp)
-        cut = np.zeros(len(nodes), dtype=np.intp)
-        nan_digit = np.array([len(c) + 1 for c in local], dtype=np.intp)
-        for si, j in enumerate(feats.tolist()):
-            here = ~leaf & (nodes["feature_idx"] == j)
-            slot[here] = si
-            cut[here] = np.searchsorted(local[si], nodes["num_threshold"][here])
-        miss_left = nodes["missing_go_to_left"].astype(bool)
-        left = nodes["left"].astype(np.intp)
-        right = nodes["right"].astype(np.intp)
-        cols = np.arange(digits.shape[1])
-        node = np.zeros(digits.shape[1], dtype=np.intp)
-        for _ in range(int(nodes["depth"].max()) + 1):
-            if leaf[node].all():
-                break
-            d = digits[slot[node], cols] if len(feats) else np.zeros_like(node)
-            go_left = np.where(d == nan_digit[slot[node]] if len(feats) else False,
-                               miss_left[node], d <= cut[node])
-            node = np.where(leaf[node], node, np.where(go_left, left[node], right[node]))
-        out: FloatArray = nodes["value"][node].astype(np.float64)
-        return out
+    def _leaf_predictors(self, estimator: Any, predictors: Any,
+                         offset: npt.NDArray[np.intp]) -> None:
+        """scikit-learn's own compiled tree walk, returning node ids instead of values.
+
+        Each tree's predictor is copied with every node's value replaced by its
+        global node id (exact in float64), so scikit-learn's walk gives the leaf
+        each row reaches. Used for large blocks; None when unavailable.
+        """
+        self.leaf_predictors: list[Any] | None = None
+        try:
+            from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
+
+            kcb, fmap = estimator._bin_mapper.make_known_categories_bitsets()
+            out = []
+            for t, it in enumerate(predictors):
+                pred = it[0]
+                nodes = pred.nodes.copy()
+                nodes["value"] = np.arange(len(nodes), dtype=np.float64) + offset[t]
+                out.append(TreePredictor(nodes, pred.binned_left_cat_bitsets,
+                                         pred.raw_left_cat_bitsets))
+            probe = np.full((1, self.n_features), np.nan)
+            for q in out:
+                q.predict(probe, kcb, fmap, 1)
+        except Exception:  # any API change: the numpy walk serves
+            return
+        self.leaf_predictors = out
+        self._kcb, self._fmap = kcb, fmap
+
+    def _leaf_tasks(self, nodes: Any) -> None:
+        """Per leaf: the (feature, restart node) of each reference substitution that
+        leaves the leaf's path (the first node on the feature where the reference
+        goes the other way), as CSR arrays ``task_ptr`` / ``task_feature`` / ``task_node``."""
+        n_nodes = len(nodes)
+        parent = np.full(n_nodes, -1, dtype=np.intp)
+        went_left = np.zeros(n_nodes, dtype=bool)
+        internal = np.flatnonzero(~self.leaf)
+        parent[self.child[2 * internal]] = internal
+        went_left[self.child[2 * internal]] = True
+        parent[self.child[2 * internal + 1]] = internal
+        counts = np.zeros(n_nodes, dtype=np.intp)
+        feats: list[int] = []
+        starts: list[int] = []
+        ref_left, feature, ref_child = (self.ref_left.tolist(), self.feature.tolist(),
+                                        self.ref_child.tolist())
+        par, wl = parent.tolist(), went_left.tolist()
+        for leaf in np.flatnonzero(self.leaf).tolist():
+            path = []
+            q = leaf
+            while par[q] >= 0:
+                path.append((par[q], wl[q]))
+                q = par[q]
+            seen: set[int] = set()
+            for nd, left in reversed(path):
+                f = feature[nd]
+                if left != ref_left[nd] and f not in seen:
+                    seen.add(f)
+                    feats.append(f)
+                    starts.append(ref_child[nd])
+            counts[leaf] = len(seen)
+        self.task_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.intp)
+        self.task_feature = np.asarray(feats, dtype=np.intp)
+        self.task_node = np.asarray(starts, dtype=np.intp)
+
+    def leaves(self, A: FloatArray, B: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
+        """Leaf of every (tree, row), tree-major, shape ``(trees * rows,)``."""
+        m = A.shape[0]
+        if self.leaf_predictors is None or m < 64:
+            return self.walk(B, *self._start(m))
+        X = np.ascontiguousarray(A, dtype=np.float64)
+        out = np.empty((self.n_trees, m), dtype=np.intp)
+        for t, q in enumerate(self.leaf_predictors):
+            out[t] = q.predict(X, self._kcb, self._fmap, 1)
+        return out.ravel()
 
     def _bin(self, x: FloatArray, r: int) -> npt.NDArray[np.intp]:
         """Global bin of values of the feature in row ``r``: ``#cuts < x``, NaN last."""
@@ -254,27 +263,51 @@ class FlatTrees:
 
     def bins(self, A: FloatArray) -> npt.NDArray[np.intp]:
         """Bins of the split features, shape ``(len(used) + 1, n)`` (last row zeros)."""
-        n = A.shape[0]
-        out = np.zeros((len(self.used) + 1, n), dtype=np.intp)
+        if A.shape[0] == 1:  # one payload: bisect on Python lists beats 2 numpy calls each
+            x = A[0, self.used].tolist()
+            one = [len(c) + 1 if v != v else bisect_left(c, v)
+                   for c, v in zip(self.cut_lists, x, strict=True)]
+            return np.array([*one, 0], dtype=np.intp).reshape(-1, 1)
+        out = np.zeros((len(self.used) + 1, A.shape[0]), dtype=np.intp)
         for r, j in enumerate(self.used.tolist()):
             out[r] = self._bin(A[:, j], r)
         return out
 
-    def codes(self, B: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
-        """Table index of every tree for every row, shape ``(trees, n)``."""
-        idx = np.empty((self.n_trees, B.shape[1]), dtype=np.intp)
-        idx[:] = self.table_off[:, None]
-        for s in range(self.n_slots):
-            part = np.take(B, self.slot_row[s], axis=0)
-            part += self.slot_off[s][:, None]
-            idx += self.ds[part]
-        return idx
+    def walk(self, B: npt.NDArray[np.intp], node: npt.NDArray[np.intp],
+             col: npt.NDArray[np.intp], sub: npt.NDArray[np.intp] | None = None,
+             path: list[tuple[npt.NDArray[np.intp], ...]] | None = None
+             ) -> npt.NDArray[np.intp]:
+        """Leaf reached by each walk from ``node`` on row ``col`` of the bins ``B``.
+
+        Walks whose ``sub`` feature is tested go the reference's way. With
+        ``path``, every step (walk, node, went left) is appended, level by level.
+        """
+        n = B.shape[1]
+        flat = B.ravel()
+        out = node.copy()
+        idx = np.flatnonzero(~self.leaf[node])
+        node, col = node[idx], col[idx]
+        sf = sub[idx] if sub is not None else None
+        while idx.size:
+            left = self.go_left[self.node_off[node] + flat[self.brow[node] * n + col]]
+            if sf is not None:
+                left = np.where(self.feature[node] == sf, self.ref_left[node], left)
+            if path is not None:
+                path.append((idx, node, left))
+            node = self.child[2 * node + 1 - left]
+            go = ~self.leaf[node]
+            out[idx] = node
+            if not go.all():
+                idx, node, col = idx[go], node[go], col[go]
+                if sf is not None:
+                    sf = sf[go]
+        return out
 
     def _sum(self, vals: FloatArray) -> FloatArray:
-        """Sequential sum ``baseline + v_0 + v_1 + ...`` of each column of ``vals``.
+        """Running sum ``baseline + v_0 + v_1 + ...`` of each column of ``vals``.
 
-        Both branches add in the same order (a running sum, never pairwise), so
-        a column's sum does not depend on how many columns there are.
+        Both branches add in the same order, so a column's sum does not depend
+        on how many columns there are.
         """
         if vals.shape[1] <= 32:
             full = np.empty((vals.shape[0] + 1, vals.shape[1]))
@@ -287,18 +320,24 @@ class FlatTrees:
             out += row
         return out
 
+    def _start(self, m: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+        """Roots and rows of the (tree, row) walks of a block, tree-major."""
+        return np.repeat(self.root, m), np.tile(np.arange(m), self.n_trees)
+
     def decision_function(self, A: FloatArray) -> FloatArray:
         """Raw log-odds score of each row of ``A`` (shape ``(rows, features)``)."""
         A = np.asarray(A, dtype=np.float64)
         out = np.empty(A.shape[0])
         for lo in range(0, A.shape[0], _BLOCK_ROWS):
             blk = A[lo:lo + _BLOCK_ROWS]
-            out[lo:lo + blk.shape[0]] = self._sum(self.table[self.codes(self.bins(blk))])
+            m = blk.shape[0]
+            leaves = self.leaves(blk, self.bins(blk))
+            out[lo:lo + m] = self._sum(self.value[leaves].reshape(self.n_trees, m))
         return out
 
 
 class ReasonArrays(NamedTuple):
-    """Top reason codes of a block of rows as flat arrays, one entry per code.
+    """Top reason codes of rows as flat arrays, one entry per code.
 
     Entries are ordered by row, then by decreasing impact (ties: feature order).
     """
@@ -314,81 +353,76 @@ def top_reasons(trees: FlatTrees, A: FloatArray, k: int
     """Raw scores and the top ``k`` positive reference-substitution impacts of each row.
 
     ``impact[i, j] = s(a_i) - s(a_i with feature j at its reference)`` with both
-    scores summed exactly as the estimator sums them. Every impact is first
-    bounded cheaply (the per-tree differences summed in any order, within
-    :attr:`FlatTrees.tolerance` of the exact value); only the features that can
-    reach a row's top ``k`` are then summed exactly. A feature that changes no
-    tree's value has impact exactly 0 and never gives a code.
+    scores summed exactly as the estimator sums them. The substituted tree
+    values come from the continuation walks (:class:`FlatTrees`); every impact
+    is first bounded cheaply (the per-tree differences summed in any order,
+    within :attr:`FlatTrees.tolerance` of the exact value) and only the
+    features that can reach a row's top ``k`` are then summed exactly. A
+    feature that changes no tree's value has impact exactly 0 and gives no code.
     """
-    n = A.shape[0]
+    n, p = A.shape
     scores = np.empty(n)
     rows_out: list[npt.NDArray[np.intp]] = []
     feats_out: list[npt.NDArray[np.intp]] = []
     subs_out: list[FloatArray] = []
     tol = trees.tolerance
-    nf = len(trees.pair_features)
+    nt = trees.n_trees
     for lo in range(0, n, _BLOCK_ROWS):
         blk = A[lo:lo + _BLOCK_ROWS]
         m = blk.shape[0]
-        idx = trees.codes(trees.bins(blk))
-        vals = trees.table[idx]
+        B = trees.bins(blk)
+        leaves = trees.leaves(blk, B)
+        vals = trees.value[leaves].reshape(nt, m)
         base = trees._sum(vals)
         scores[lo:lo + m] = base
-        if nf == 0:
+        # the walks that leave the base path: static per leaf (FlatTrees._leaf_tasks)
+        first = trees.task_ptr[leaves]
+        count = trees.task_ptr[leaves + 1] - first
+        total = int(count.sum())
+        if total == 0:
             continue
-        local = np.take(idx, trees.pair_tree, axis=0)  # index into the pair tables
-        local += trees.pair_base[:, None]
-        diff = trees.diff_table[local]
-        approx = np.add.reduceat(diff, trees.pair_start, axis=0)  # (features, m)
-        if nf > k:
-            kth = -np.partition(-approx, k - 1, axis=0)[k - 1]
-            cand = (approx > -tol) & (approx >= kth - 2.0 * tol)
+        walk_id = np.repeat(np.arange(nt * m), count)
+        task = np.repeat(first - (np.cumsum(count) - count), count) + np.arange(total)
+        feat = trees.task_feature[task]
+        row = walk_id % m
+        sub_leaf = trees.walk(B, trees.task_node[task], row, sub=feat)
+        sub_val = trees.value[sub_leaf]
+        diff = vals.ravel()[walk_id] - sub_val
+        key = row * p + feat
+        approx = np.bincount(key, weights=diff, minlength=m * p).reshape(m, p)
+        moved = np.bincount(key, weights=diff != 0, minlength=m * p).reshape(m, p) > 0
+        if p > k:
+            kth = -np.partition(-approx, k - 1, axis=1)[:, k - 1:k]
+            cand = moved & (approx > -tol) & (approx >= kth - 2.0 * tol)
         else:
-            cand = approx > -tol
-        cols: list[npt.NDArray[np.intp]] = []
-        fis: list[int] = []
-        for fi in np.flatnonzero(cand.any(axis=1)).tolist():
-            rows = np.flatnonzero(cand[fi])
-            a, b = int(trees.pair_start[fi]), int(trees.pair_stop[fi])
-            near0 = np.abs(approx[fi, rows]) <= tol
-            if near0.any():  # exactly 0 when no tree's value moves: then no code
-                moved = (diff[a:b][:, rows[near0]] != 0).any(axis=0)
-                keep = np.ones(rows.size, dtype=bool)
-                keep[near0] = moved
-                rows = rows[keep]
-            if rows.size:
-                cols.append(rows)
-                fis.append(fi)
-        if not cols:
+            cand = moved & (approx > -tol)
+        ckey = np.flatnonzero(cand)  # row * p + feature, sorted
+        if ckey.size == 0:
             continue
-        all_rows = np.concatenate(cols)
-        sub_vals = np.take(vals, all_rows, axis=1)
-        at = 0
-        for fi, rows in zip(fis, cols, strict=True):
-            a, b = int(trees.pair_start[fi]), int(trees.pair_stop[fi])
-            span = np.arange(at, at + rows.size)
-            sub_vals[trees.pair_tree[a:b][:, None], span] = \
-                trees.sub_table[local[a:b][:, rows]]
-            feats_out.append(np.full(rows.size, trees.pair_features[fi], np.intp))
-            at += rows.size
-        rows_out.append(all_rows + lo)
+        crow = ckey // p
+        pos = np.minimum(np.searchsorted(ckey, key), ckey.size - 1)
+        hit = ckey[pos] == key
+        sub_vals = np.take(vals, crow, axis=1)
+        sub_vals[walk_id[hit] // m, pos[hit]] = sub_val[hit]
+        rows_out.append(crow + lo)
+        feats_out.append(ckey % p)
         subs_out.append(trees._sum(sub_vals))
     if rows_out:
-        row = np.concatenate(rows_out)
-        feat = np.concatenate(feats_out)
+        row_a = np.concatenate(rows_out)
+        feat_a = np.concatenate(feats_out)
         sub = np.concatenate(subs_out)
-        imp = scores[row] - sub
-        pos = imp > 0
-        row, feat, imp, sub = row[pos], feat[pos], imp[pos], sub[pos]
-        order = np.lexsort((feat, -imp, row))
-        row, feat, imp, sub = row[order], feat[order], imp[order], sub[order]
-        first = np.searchsorted(row, row, side="left")
-        keep = np.arange(row.size) - first < k
-        row, feat, imp, sub = row[keep], feat[keep], imp[keep], sub[keep]
+        imp = scores[row_a] - sub
+        pos_ = imp > 0
+        row_a, feat_a, imp, sub = row_a[pos_], feat_a[pos_], imp[pos_], sub[pos_]
+        order = np.lexsort((feat_a, -imp, row_a))
+        row_a, feat_a, imp, sub = row_a[order], feat_a[order], imp[order], sub[order]
+        first = np.searchsorted(row_a, row_a, side="left")
+        keep = np.arange(row_a.size) - first < k
+        row_a, feat_a, imp, sub = row_a[keep], feat_a[keep], imp[keep], sub[keep]
     else:
-        row = feat = np.empty(0, np.intp)
+        row_a = feat_a = np.empty(0, np.intp)
         imp = sub = np.empty(0)
-    return scores, ReasonArrays(row, feat, imp, sub)
+    return scores, ReasonArrays(row_a, feat_a, imp, sub)
 
 
 class FlatScorer:
@@ -451,23 +485,6 @@ _EPOCH_ORDINAL = 719163  # date(1970, 1, 1).toordinal()
 def _day(d: Any) -> int:
     """Day number since 1970-01-01 of a ``datetime.date`` (None -> NaT marker)."""
     return _NAT if d is None else d.toordinal() - _EPOCH_ORDINAL
-
-
-def _value(v: Any, kind: str) -> str:
-    """One canonical JSON value, as :func:`riskengine.engine.canonical_rows` writes it.
-
-    numpy's shortest float repr equals Python's ``repr(float)`` (tests check it).
-    """
-    if v is None:
-        return "null"
-    if kind in ("float", "int"):
-        f = float(v)
-        return "null" if f != f else repr(f)
-    if kind == "date":
-        return '"' + v.isoformat() + '"'
-    if kind == "bool":
-        return "true" if v else "false"
-    return json_string(v)
 
 
 class FastEngine:
@@ -583,7 +600,8 @@ class FastEngine:
             dilution=np.array([pay["pay_dilution"]]),
             tnw=np.array([fin["equity"]]), revenue=np.array([fin["revenue"]]),
             profit=np.array([fin["net_income"]]), fin_currency=np.array([fcur], dtype=object),
-            past_due_amount=pdue, doc=[self._debtor_doc(p, st_rows)])
+            past_due_amount=pdue,
+            digest=np.frombuffer(self._digest(p, st_rows), dtype=np.uint8).reshape(1, 32))
 
         req = ex.requested_limit
         if req is None:
@@ -604,7 +622,7 @@ class FastEngine:
             related=np.array([related]),
             insurer_limit=np.array([math.nan if ex.insurer_limit is None
                                     else float(ex.insurer_limit)]),
-            doc=[self._pair_doc(p, product)])
+            terms=self._terms(p, product))
         return deb, pair
 
     def _check(self, p: DebtorPayload, st_sorted: list[Any], reference_date: Any) -> None:
@@ -722,32 +740,34 @@ class FastEngine:
                 out[k] = math.nan
         return out
 
-    # --- canonical documents ----------------------------------------------------------
+    # --- the input hash: the batch path's bytes, value by value -----------------------
 
-    def _rows(self, table: str, records: list[dict[str, Any]], drop: tuple[str, ...] = ()
-              ) -> list[str]:
+    def _records(self, table: str, records: list[dict[str, Any]],
+                 drop: tuple[str, ...] = ()) -> bytes:
         kinds = self.kinds[table]
         names = [c for c in schemas.CONTRACTS[table].names if c not in drop]
-        return ["[" + ",".join([_value(r.get(c), kinds[c]) for c in names]) + "]"
-                for r in records]
+        return b"".join([encode_value(r.get(c), kinds[c]) for r in records for c in names])
 
-    def _debtor_doc(self, p: DebtorPayload, st_rows: list[dict[str, Any]]) -> str:
+    def _digest(self, p: DebtorPayload, st_rows: list[dict[str, Any]]) -> bytes:
         drop = ("debtor_id",)
         adv = sorted((a.__dict__ for a in p.adverse_records), key=lambda r: r["record_id"])
         inv = sorted(({**v.__dict__, "supplier_id": p.exposure.supplier_id}
                       for v in p.invoices), key=lambda r: r["invoice_id"])
-        tables = {
-            "statements": "[" + ",".join(self._rows("statements", st_rows, drop)) + "]",
-            "adverse_records": "[" + ",".join(self._rows("adverse_records", adv, drop)) + "]",
-            "invoices": "[" + ",".join(self._rows("invoices", inv, drop)) + "]",
-        }
-        return debtor_doc(self._rows("debtors", [p.debtor.__dict__])[0], tables)
+        tables = {"statements": st_rows, "adverse_records": adv, "invoices": inv}
+        parts = [self._records("debtors", [p.debtor.__dict__])]
+        for name in _DEBTOR_TABLES:
+            rows = tables[name]
+            parts.append(struct.pack("<I", len(rows)))
+            parts.append(self._records(name, rows, drop))
+        return hashlib.sha256(b"".join(parts)).digest()
 
-    def _pair_doc(self, p: DebtorPayload, product: str) -> str:
+    def _terms(self, p: DebtorPayload, product: str) -> PairBytes:
         ex = p.exposure
-        exp_row = self._rows("exposures", [{**ex.__dict__, "debtor_id": p.debtor.debtor_id}])[0]
-        sup_row = self._rows("suppliers", [{**ex.supplier.__dict__, "supplier_id": ex.supplier_id,
-                                            "currency": ex.currency}])[0]
-        il = _value(ex.insurer_limit, "float")
-        return pair_doc(exp_row, sup_row, _canon_strings([ex.relation_type])[0],
-                        _canon_strings([product])[0], il)
+        doc = b"".join([
+            self._records("exposures", [{**ex.__dict__, "debtor_id": p.debtor.debtor_id}]),
+            self._records("suppliers", [{**ex.supplier.__dict__, "supplier_id": ex.supplier_id,
+                                         "currency": ex.currency}]),
+            encode_value(ex.relation_type, "str"), encode_value(product, "str"),
+            encode_value(ex.insurer_limit, "float")])
+        return PairBytes(np.frombuffer(doc, dtype=np.uint8), np.zeros(1, dtype=np.int64),
+                         np.array([len(doc)], dtype=np.int64))

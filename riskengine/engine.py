@@ -43,9 +43,8 @@ This module does no I/O except :func:`load_engine`, :func:`load_overlay` and
 from __future__ import annotations
 
 import hashlib
-import json
 import math
-import re
+import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -304,7 +303,7 @@ class DebtorInputs:
     profit: FloatArray
     fin_currency: npt.NDArray[np.object_]  # latest statement currency ("" without)
     past_due_amount: FloatArray
-    doc: list[str]                        # canonical JSON of the debtor's records
+    digest: npt.NDArray[np.uint8]         # (n, 32) debtor digests (input hash)
 
 
 @dataclass(frozen=True)
@@ -321,57 +320,183 @@ class PairInputs:
     supplier_currency: npt.NDArray[np.object_]
     related: npt.NDArray[np.bool_]
     insurer_limit: FloatArray
-    doc: list[str]                        # canonical JSON of the pair's records
+    terms: PairBytes                      # pair part of each input document
 
 
-# --- canonical JSON (input hash) -----------------------------------------------------
+# --- the input hash: canonical binary records ----------------------------------------
+#
+# A decision's ``input_hash`` is the sha256 of a canonical *binary* document of
+# everything that decided it (the as-of date, the debtor's records, the pair's
+# terms). Values are encoded by kind, so a JSON round trip that turns 5.0 into 5
+# or a date into a string does not change the hash:
+#
+# - float / int: IEEE-754 float64, little endian; every NaN (JSON null) as one
+#   bit pattern (0x7ff8000000000000);
+# - date: int64 days since 1970-01-01, little endian; missing as INT64_MIN;
+# - bool: one byte 0/1 (missing as 0);
+# - str / category: uint32 byte length + UTF-8 bytes; missing as length 0xffffffff.
+#
+# A record is its contract columns in contract order. The debtor block is the
+# debtor record, then for statements (by period end), adverse records (by record
+# id) and invoices (by invoice id) a uint32 count and the records without
+# ``debtor_id``; its sha256 is the *debtor digest*. The pair document is
+# ``HASH_SCHEME``, the as-of date (10 ASCII bytes), the debtor digest, the
+# exposure record, the supplier record, the relation type, the product and the
+# insurer limit. The batch path writes these bytes with numpy for all records at
+# once (:func:`encode_records`); the single-debtor path writes them value by
+# value (:func:`encode_value`); tests/test_engine.py checks both agree.
+
+#: Prefix of every pair document (the version of this encoding).
+HASH_SCHEME = b"riskengine/input-hash/2\n"
+_NAN_BITS = np.uint64(0x7FF8000000000000)
+_NAN_BYTES = struct.pack("<Q", 0x7FF8000000000000)
+_NAT_BYTES = struct.pack("<q", np.iinfo(np.int64).min)
+_NULL_STR = b"\xff\xff\xff\xff"
+_PACK_D = struct.Struct("<d").pack
+_PACK_Q = struct.Struct("<q").pack
+_PACK_I = struct.Struct("<I").pack
+_EPOCH_ORDINAL = 719163  # date(1970, 1, 1).toordinal()
 
 
-_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]')
+def encode_value(v: Any, kind: str) -> bytes:
+    """One value's canonical bytes (the per-value twin of :func:`encode_records`).
 
-
-def json_string(v: str) -> str:
-    """``json.dumps(v, ensure_ascii=False)``, with a shortcut for plain strings."""
-    return '"' + v + '"' if _NEEDS_ESCAPE.search(v) is None else json.dumps(
-        v, ensure_ascii=False)
-
-
-def _canon_strings(values: Sequence[Any]) -> list[str]:
-    return [json_string(v) if isinstance(v, str) else "null" for v in values]
-
-
-def canonical_rows(cols: Mapping[str, np.ndarray], kinds: Mapping[str, str]) -> list[str]:
-    """One canonical JSON array per row: values in ``cols`` order.
-
-    Floats use numpy's shortest round-trip repr (NaN -> null), dates
-    ``"YYYY-MM-DD"`` (NaT -> null), strings JSON-escaped (missing -> null),
-    bools ``true``/``false``. Both engine paths call this one function, so the
-    input hash cannot differ between them.
+    ``kind`` is a contract column kind (``"category"`` counts as ``"str"``);
+    dates are ``datetime.date`` objects.
     """
-    parts: list[list[str]] = []
-    n = len(next(iter(cols.values()))) if cols else 0
-    for name, arr in cols.items():
-        kind = kinds[name]
+    if kind in ("float", "int"):
+        if v is None:
+            return _NAN_BYTES
+        f = float(v)
+        return _NAN_BYTES if f != f else _PACK_D(f)
+    if kind == "date":
+        return _NAT_BYTES if v is None else _PACK_Q(v.toordinal() - _EPOCH_ORDINAL)
+    if kind == "bool":
+        return b"\x01" if v else b"\x00"
+    if v is None:
+        return _NULL_STR
+    e = str(v).encode("utf-8")
+    return _PACK_I(len(e)) + e
+
+
+@dataclass(frozen=True)
+class _ColumnBytes:
+    """A column's canonical bytes: a fixed part per row and optional UTF-8 data."""
+
+    fixed: npt.NDArray[np.uint8]               # (n, w)
+    size: npt.NDArray[np.int64] | None = None  # UTF-8 bytes after the fixed part
+    start: npt.NDArray[np.int64] | None = None  # where they start in ``data``
+    data: npt.NDArray[np.uint8] | None = None
+
+
+def _column_bytes(values: Any, kind: str) -> _ColumnBytes:
+    if kind in ("float", "int"):
+        a = np.asarray(values, dtype=np.float64)
+        bits = a.view(np.uint64).copy()
+        bits[np.isnan(a)] = _NAN_BITS
+        return _ColumnBytes(bits.astype("<u8").view(np.uint8).reshape(-1, 8))
+    if kind == "date":
+        d = np.asarray(values).astype("datetime64[D]").view(np.int64)  # NaT is INT64_MIN
+        return _ColumnBytes(d.astype("<i8").view(np.uint8).reshape(-1, 8))
+    if kind == "bool":
+        return _ColumnBytes(np.asarray(values, dtype=bool).astype(np.uint8).reshape(-1, 1))
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = values if isinstance(values, pa.Array) else pa.array(values, from_pandas=True)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if not pa.types.is_large_string(arr.type):
+        arr = pc.cast(arr, pa.large_string())
+    n = len(arr)
+    bufs = arr.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=np.int64)[arr.offset:arr.offset + n + 1] \
+        if n else np.zeros(1, dtype=np.int64)
+    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None and n \
+        else np.zeros(0, dtype=np.uint8)
+    valid = ~np.asarray(arr.is_null(), dtype=bool) if arr.null_count else np.ones(n, bool)
+    size = np.where(valid, np.diff(offsets), 0).astype(np.int64)
+    prefix = np.where(valid, size, 0xFFFFFFFF).astype("<u4").view(np.uint8).reshape(-1, 4)
+    return _ColumnBytes(prefix, size, offsets[:-1].astype(np.int64), data)
+
+
+def _frame_column(frame: pd.DataFrame, name: str, kind: str) -> Any:
+    """A frame's column as :func:`_column_bytes` reads it (absent: all missing)."""
+    n = len(frame)
+    if name not in frame.columns:
         if kind in ("float", "int"):
-            a = np.asarray(arr, dtype=np.float64)
-            s = a.astype(str).astype(object)
-            s[np.isnan(a)] = "null"
-            parts.append(list(s))
-        elif kind == "date":
-            d = np.asarray(arr).astype("datetime64[D]")
-            s = d.astype(str).astype(object)
-            s[np.isnat(d)] = "null"
-            parts.append([f'"{v}"' if v != "null" else v for v in s])
-        elif kind == "bool":
-            parts.append(["true" if bool(v) else "false" for v in arr])
-        else:
-            parts.append(_canon_strings(list(arr)))
-    return ["[" + ",".join(row) + "]" for row in zip(*parts, strict=True)] if parts else \
-        [""] * n
+            return np.full(n, np.nan)
+        if kind == "date":
+            return np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
+        if kind == "bool":
+            return np.zeros(n, dtype=bool)
+        return pd.Series([None] * n, dtype=object)
+    s = frame[name]
+    if kind in ("float", "int"):
+        return s.to_numpy(dtype=np.float64, na_value=np.nan)
+    if kind == "date":
+        return s.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+    if kind == "bool":
+        return s.to_numpy(dtype=bool, na_value=False)
+    if isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == object:
+        return s.astype("str")
+    return s
 
 
-def _hash(doc: str) -> str:
-    return hashlib.sha256(doc.encode("utf-8")).hexdigest()
+def record_columns(frame: pd.DataFrame, contract: schemas.TableContract,
+                   drop: tuple[str, ...] = ()) -> list[_ColumnBytes]:
+    """The canonical bytes of a frame's contract columns, in contract order."""
+    return [_column_bytes(_frame_column(frame, c.name, _kind(c)), _kind(c))
+            for c in contract.columns if c.name not in drop]
+
+
+def _kind(c: schemas.Column) -> str:
+    return "str" if c.kind == "category" else c.kind
+
+
+def record_sizes(cols: Sequence[_ColumnBytes], rows: npt.NDArray[np.intp]) -> npt.NDArray[np.int64]:
+    """Bytes of each selected record (``rows`` indexes the columns)."""
+    out = np.zeros(rows.size, dtype=np.int64)
+    for c in cols:
+        out += c.fixed.shape[1]
+        if c.size is not None:
+            out += c.size[rows]
+    return out
+
+
+def encode_records(buf: npt.NDArray[np.uint8], dest: npt.NDArray[np.int64],
+                   cols: Sequence[_ColumnBytes], rows: npt.NDArray[np.intp]) -> None:
+    """Write records ``rows`` of ``cols`` into ``buf``, record k starting at ``dest[k]``."""
+    at = dest.astype(np.int64, copy=True)
+    for c in cols:
+        w = c.fixed.shape[1]
+        if rows.size:
+            buf[at[:, None] + np.arange(w)] = c.fixed[rows]
+        at += w
+        if c.size is not None and c.start is not None and c.data is not None:
+            size = c.size[rows]
+            total = int(size.sum())
+            if total:
+                src0 = c.start[rows]
+                first = np.cumsum(size) - size
+                step = np.arange(total, dtype=np.int64) - np.repeat(first, size)
+                src = np.repeat(src0, size) + step
+                buf[np.repeat(at, size) + step] = c.data[src]
+            at += size
+
+
+def _digests(buf: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64],
+             ends: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8]:
+    """sha256 of each ``buf[starts[i]:ends[i]]``, shape ``(n, 32)``."""
+    mv = memoryview(buf.data)
+    sha = hashlib.sha256
+    joined = b"".join([sha(mv[a:b]).digest() for a, b in zip(starts.tolist(), ends.tolist(),
+                                                              strict=True)])
+    return np.frombuffer(joined, dtype=np.uint8).reshape(-1, 32)
+
+
+def _hash(doc: bytes) -> str:
+    return hashlib.sha256(doc).hexdigest()
 
 
 # --- the core --------------------------------------------------------------------------
@@ -418,18 +543,22 @@ def _decide_core(
     debtor_reasons: list[tuple[dict[str, Any], ...]] = []
     feats = ov.features
     labels = [t.label or t.feature for t in ov.terms]
+    pr, pc = np.nonzero(contrib > 0)  # row-major: by debtor, then term order
+    pos_bounds = np.searchsorted(pr, np.arange(n + 1)).tolist()
+    pos_c = pc.tolist()
+    pos_v = deb.overlay_X[pr, pc].astype(np.float64).tolist()
+    pos_w = contrib[pr, pc].astype(np.float64).tolist()
     for i in range(n):
         out: list[tuple[float, dict[str, Any]]] = []
         for rc in model_reasons[i]:
             out.append((float(rc["impact"]), {
                 "feature": rc["feature"], "value": rc["value"], "direction": rc["direction"],
                 "text": _reason_text(rc["feature"], rc["value"], rc["direction"])}))
-        for j in np.flatnonzero(contrib[i] > 0).tolist():
-            v = float(deb.overlay_X[i, j])
-            out.append((float(contrib[i, j]), {
-                "feature": feats[j], "value": v, "direction": "higher",
-                "text": f"{labels[j]}: {v:.4g}, odds of default x"
-                        f"{math.exp(contrib[i, j]):.2f}"}))
+        for j in range(pos_bounds[i], pos_bounds[i + 1]):
+            f, v, c = pos_c[j], pos_v[j], pos_w[j]
+            out.append((c, {
+                "feature": feats[f], "value": v, "direction": "higher",
+                "text": f"{labels[f]}: {v:.4g}, odds of default x{math.exp(c):.2f}"}))
         out.sort(key=lambda t: -t[0])  # stable: model codes first on ties
         head: list[dict[str, Any]] = []
         if not valid[i] and not default[i]:
@@ -471,9 +600,8 @@ def _decide_core(
     reasons = np.zeros(m, dtype=np.uint32)
     r_idx = np.flatnonzero(rated)
     has_il = np.isfinite(pairs.insurer_limit)
-    gidx = np.array([_GRADE_INDEX.get(str(g), 0) for g in g_pair], dtype=np.int64)
-    lookup = engine.product_codes
-    pcode = np.array([lookup[str(x)] for x in pairs.product], dtype=np.int64)
+    gidx = _lookup(g_pair, _GRADE_INDEX, 0)
+    pcode = _lookup(pairs.product, engine.product_codes, None)
     for sel in (r_idx[has_il[r_idx]], r_idx[~has_il[r_idx]]):
         if sel.size == 0:
             continue
@@ -519,53 +647,96 @@ def _decide_core(
                        + policy.product_table("commission_surcharge")[prod])
         disc[r_idx] = policy.fees.discount_rate.lookup(gi)
 
-    # 5. columns
+    # 5. columns (lists; Python objects only where a decision needs them)
+    dp_l = dp.tolist()
+    ok_rated = rated.tolist()
+    col: dict[str, list[Any]] = {}
+    col["debtor_id"] = deb.debtor_id[dp].tolist()
+    col["supplier_id"] = [str(x) for x in pairs.supplier_id.tolist()]
+    col["as_of"] = [as_of] * m
+    col["pd"] = _floats(pd_final[dp], rated)
+    col["pd_model"] = _floats(pd_model[dp])
+    grades = np.array([str(g) for g in g_pair.tolist()], dtype=object)
+    col["grade"] = [g if r else None for g, r in zip(grades.tolist(), ok_rated, strict=True)]
+    basis_names = [BASES[b] for b in deb.basis.tolist()]
+    col["rating_basis"] = [basis_names[i] for i in dp_l]
+    col["reason_codes"] = [debtor_reasons[i] for i in dp_l]
+    col["requested_limit"] = _floats(pairs.requested)
+    col["approved_limit"] = approved.astype(np.float64).tolist()
+    col["decision_type"] = [str(x) for x in decision.tolist()]
+    # the three reason tuples depend only on the policy bits and three flags: build
+    # each distinct combination once
+    key = (reasons.astype(np.int64) | (cur_mismatch.astype(np.int64) << 32)
+           | ((led_mismatch & rated).astype(np.int64) << 33) | ((~rated).astype(np.int64) << 34))
+    uniq, inv = np.unique(key, return_inverse=True)
     names = _REASON_NAMES
-    bits = ((reasons[:, None] >> _REASON_SHIFTS) & 1).astype(bool)
-    binding_set, ko_set = _BINDING_SET, _KO_SET
-    col: dict[str, list[Any]] = {f: [] for f in DECISION_FIELDS}
-    versions = (engine.model_version, policy.version, engine.master_scale.version, ov.version)
-    for k in range(m):
-        i = int(dp[k])
-        notes = [str(x) for x in names[bits[k] & ~binding_set & ~ko_set]]
-        if cur_mismatch[k]:
+    tuples = []
+    for u in uniq.tolist():
+        bits = ((np.uint32(u & 0xFFFFFFFF) >> _REASON_SHIFTS) & 1).astype(bool)
+        notes = [str(x) for x in names[bits & ~_BINDING_SET & ~_KO_SET]]
+        if u >> 32 & 1:
             notes.append("currency_mismatch")
-        if led_mismatch[k] and rated[k]:
+        if u >> 33 & 1:
             notes.append("ledger_currency_mismatch")
-        if not rated[k]:
+        if u >> 34 & 1:
             notes.append("unrated")
-        g = str(g_pair[k])
-        col["debtor_id"].append(str(deb.debtor_id[i]))
-        col["supplier_id"].append(str(pairs.supplier_id[k]))
-        col["as_of"].append(as_of)
-        col["pd"].append(_f(pd_final[i]) if rated[k] else None)
-        col["pd_model"].append(_f(pd_model[i]))
-        col["grade"].append(g if rated[k] else None)
-        col["rating_basis"].append(BASES[int(deb.basis[i])])
-        col["reason_codes"].append(debtor_reasons[i])
-        col["requested_limit"].append(_f(pairs.requested[k]))
-        col["approved_limit"].append(float(approved[k]))
-        col["decision_type"].append(str(decision[k]))
-        col["binding_constraints"].append(tuple(str(x) for x in names[bits[k] & binding_set]))
-        col["knockouts"].append(tuple(str(x) for x in names[bits[k] & ko_set]))
-        col["limit_notes"].append(tuple(notes))
-        col["product"].append(str(pairs.product[k]))
-        col["insured_limit"].append(float(insured[k]))
-        col["retained_exposure"].append(float(retained[k]))
-        col["expected_loss"].append(_f(el[k]))
-        col["expected_loss_uninsured"].append(_f(el_un[k]))
-        col["advance_rate"].append(_f(adv[k]))
-        col["service_commission_rate"].append(_f(comm[k]))
-        col["discount_rate"].append(_f(disc[k]))
-        col["currency"].append(str(pairs.currency[k]))
-        col["model_version"].append(versions[0])
-        col["policy_version"].append(versions[1])
-        col["master_scale_version"].append(versions[2])
-        col["overlay_version"].append(versions[3])
-        col["input_hash"].append(_hash('{"as_of":"' + as_of + '",' + deb.doc[i] + ","
-                                       + pairs.doc[k] + "}"))
-        col["decided_at"].append(decided_at)
-    return col
+        tuples.append((tuple(str(x) for x in names[bits & _BINDING_SET]),
+                       tuple(str(x) for x in names[bits & _KO_SET]), tuple(notes)))
+    inv_l = inv.ravel().tolist()
+    col["binding_constraints"] = [tuples[u][0] for u in inv_l]
+    col["knockouts"] = [tuples[u][1] for u in inv_l]
+    col["limit_notes"] = [tuples[u][2] for u in inv_l]
+    col["product"] = [str(x) for x in pairs.product.tolist()]
+    col["insured_limit"] = insured.astype(np.float64).tolist()
+    col["retained_exposure"] = retained.astype(np.float64).tolist()
+    col["expected_loss"] = _floats(el)
+    col["expected_loss_uninsured"] = _floats(el_un)
+    col["advance_rate"] = _floats(adv)
+    col["service_commission_rate"] = _floats(comm)
+    col["discount_rate"] = _floats(disc)
+    col["currency"] = [str(x) for x in pairs.currency.tolist()]
+    col["model_version"] = [engine.model_version] * m
+    col["policy_version"] = [policy.version] * m
+    col["master_scale_version"] = [engine.master_scale.version] * m
+    col["overlay_version"] = [ov.version] * m
+    prefix = hashlib.sha256(HASH_SCHEME + as_of.encode("ascii"))
+    dig = deb.digest.tobytes()
+    terms_mv = memoryview(pairs.terms.buf.data)
+    hashes = []
+    for i, a, b in zip(dp_l, pairs.terms.start.tolist(), pairs.terms.stop.tolist(),
+                       strict=True):
+        h = prefix.copy()
+        h.update(dig[32 * i:32 * i + 32])
+        h.update(terms_mv[a:b])
+        hashes.append(h.hexdigest())
+    col["input_hash"] = hashes
+    col["decided_at"] = [decided_at] * m
+    return {f: col[f] for f in DECISION_FIELDS}
+
+
+def _lookup(values: np.ndarray, table: Mapping[str, int], default: int | None
+            ) -> npt.NDArray[np.int64]:
+    """``table[str(v)]`` of each value (each distinct value looked up once)."""
+    if values.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if values.size <= 8:
+        return np.array([table[str(v)] if default is None else table.get(str(v), default)
+                         for v in values.tolist()], dtype=np.int64)
+    uniq, inv = np.unique(np.asarray(values).astype(str), return_inverse=True)
+    codes = np.array([table[u] if default is None else table.get(u, default)
+                      for u in uniq.tolist()], dtype=np.int64)
+    out: npt.NDArray[np.int64] = codes[inv.ravel()]
+    return out
+
+
+def _floats(a: FloatArray, ok: npt.NDArray[np.bool_] | None = None) -> list[float | None]:
+    """Python floats; None where not finite (or not ``ok``)."""
+    a = np.asarray(a, dtype=np.float64)
+    keep = np.isfinite(a) if ok is None else np.isfinite(a) & ok
+    values: list[float | None] = a.tolist()
+    if keep.all():
+        return values
+    return [v if k else None for v, k in zip(values, keep.tolist(), strict=True)]
 
 
 def _f(x: Any) -> float | None:
@@ -584,57 +755,86 @@ def _kinds(contract: schemas.TableContract) -> dict[str, str]:
     return {c.name: ("str" if c.kind == "category" else c.kind) for c in contract.columns}
 
 
-def table_columns(frame: pd.DataFrame, contract: schemas.TableContract,
-                  drop: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
-    """Contract columns of a frame as numpy arrays (strings as objects, None missing)."""
-    out: dict[str, np.ndarray] = {}
-    for c in contract.columns:
-        if c.name in drop:
-            continue
-        if c.name not in frame.columns:
-            out[c.name] = (np.full(len(frame), np.nan) if c.kind in ("float", "int")
-                           else np.full(len(frame), None, dtype=object))
-            continue
-        s = frame[c.name]
-        if c.kind in ("float", "int"):
-            out[c.name] = s.to_numpy(dtype=np.float64, na_value=np.nan)
-        elif c.kind == "date":
-            out[c.name] = s.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
-        elif c.kind == "bool":
-            out[c.name] = s.to_numpy(dtype=bool, na_value=False)
-        else:
-            out[c.name] = s.astype(object).where(s.notna(), None).to_numpy(dtype=object)
-    return out
+def _sort_codes(frame: pd.DataFrame, name: str) -> npt.NDArray[np.int64]:
+    """Integer sort key of a table's records within a debtor (period end, record id...)."""
+    key = frame[_SORT_KEY[name]]
+    if name == "statements":
+        out: npt.NDArray[np.int64] = key.to_numpy(dtype="datetime64[ns]").astype(
+            "datetime64[D]").view(np.int64)
+        return out
+    codes, _ = pd.factorize(key.astype("str"), sort=True)  # code-point order, as sorted()
+    return np.asarray(codes, dtype=np.int64)
 
 
-def grouped_docs(frame: pd.DataFrame, name: str, ids: pd.Index) -> list[str]:
-    """Per debtor of ``ids``, the canonical JSON array of its records in ``frame``."""
-    contract = schemas.CONTRACTS[name]
+def debtor_digests(debtors: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
+                   ids: pd.Index) -> npt.NDArray[np.uint8]:
+    """The debtor digest of every debtor of ``ids`` (see the input-hash notes above).
+
+    Parameters
+    ----------
+    debtors : pandas.DataFrame
+        One debtors row per id of ``ids``, in that order.
+    tables : mapping
+        ``statements``, ``adverse_records``, ``invoices`` (validated frames).
+    ids : pandas.Index
+        Debtor ids (str).
+
+    Returns
+    -------
+    ndarray of uint8, shape (len(ids), 32)
+    """
     n = len(ids)
-    if frame.empty:
-        return ["[]"] * n
-    codes = ids.get_indexer(frame["debtor_id"].astype("str"))
-    cols = table_columns(frame, contract, drop=("debtor_id",))
-    key = cols[_SORT_KEY[name]]
-    key_sort = key.astype("datetime64[D]").astype(np.int64) if key.dtype.kind == "M" \
-        else np.asarray(key, dtype=str)
-    order = np.lexsort((key_sort, codes))
-    rows = canonical_rows({k: v[order] for k, v in cols.items()}, _kinds(contract))
-    sc = codes[order]
-    bounds = np.searchsorted(sc, np.arange(n + 1))
-    return ["[" + ",".join(rows[bounds[i]:bounds[i + 1]]) + "]" for i in range(n)]
+    dcols = record_columns(debtors, schemas.DEBTORS)
+    deb_rows = np.arange(n)
+    deb_len = record_sizes(dcols, deb_rows)
+    parts = []
+    block_len = deb_len.copy()
+    for name in _DEBTOR_TABLES:
+        frame = tables[name]
+        if len(frame):
+            codes = ids.get_indexer(frame["debtor_id"].astype("str"))
+            order = np.lexsort((_sort_codes(frame, name), codes))
+            order = order[codes[order] >= 0]
+            sc = codes[order]
+        else:
+            order = sc = np.empty(0, dtype=np.intp)
+        cols = record_columns(frame, schemas.CONTRACTS[name], drop=("debtor_id",))
+        lens = record_sizes(cols, order)
+        tbytes = np.bincount(sc, weights=lens, minlength=n).astype(np.int64)
+        count = np.bincount(sc, minlength=n)
+        parts.append((order, sc, cols, lens, tbytes, count))
+        block_len += 4 + tbytes
+    block_start = np.cumsum(block_len) - block_len
+    buf = np.zeros(int(block_len.sum()), dtype=np.uint8)
+    encode_records(buf, block_start, dcols, deb_rows)
+    off = block_start + deb_len
+    four = np.arange(4)
+    for order, sc, cols, lens, tbytes, count in parts:
+        buf[off[:, None] + four] = count.astype("<u4").view(np.uint8).reshape(-1, 4)
+        excl = np.cumsum(lens) - lens
+        first = np.searchsorted(sc, sc, side="left")
+        encode_records(buf, (off + 4)[sc] + excl - excl[first], cols, order)
+        off = off + 4 + tbytes
+    return _digests(buf, block_start, block_start + block_len)
 
 
-def debtor_doc(debtor_row: str, tables: Mapping[str, str]) -> str:
-    """The debtor part of the canonical input document."""
-    return ('"debtor":' + debtor_row + "".join(f',"{t}":{tables[t]}' for t in _DEBTOR_TABLES))
+@dataclass(frozen=True)
+class PairBytes:
+    """The pair part of each pair document: ``buf[start[k]:stop[k]]``."""
+
+    buf: npt.NDArray[np.uint8]
+    start: npt.NDArray[np.int64]
+    stop: npt.NDArray[np.int64]
 
 
-def pair_doc(exposure_row: str, supplier_row: str, relation: str, product: str,
-             insurer_limit: str) -> str:
-    """The pair part of the canonical input document."""
-    return (f'"exposure":{exposure_row},"supplier":{supplier_row},"relation":{relation},'
-            f'"product":{product},"insurer_limit":{insurer_limit}')
+def pair_bytes(cols: Sequence[_ColumnBytes], m: int) -> PairBytes:
+    """Concatenate records of per-pair columns into :class:`PairBytes`."""
+    rows = np.arange(m)
+    lens = record_sizes(cols, rows)
+    start = np.cumsum(lens) - lens
+    buf = np.zeros(int(lens.sum()), dtype=np.uint8)
+    encode_records(buf, start, cols, rows)
+    return PairBytes(buf, start, start + lens)
 
 
 @dataclass(frozen=True)
@@ -852,7 +1052,6 @@ class Engine:
             lookback_years=self.lookback_years,
             significant_amount=float(self.policy.knockouts.adverse_min_amount))
         ids = feats.index
-        n = len(ids)
         st_X = feats.reindex(columns=list(self.feature_names)).to_numpy(
             dtype=np.float64, na_value=np.nan)
         fin = latest_financials(clean["statements"], day, ids)
@@ -863,11 +1062,7 @@ class Engine:
         pdue, open_bal = past_due(clean["invoices"], day, ov.days_past_due, ids)
         deb_frame = clean["debtors"].set_index(clean["debtors"]["debtor_id"].astype("str"))
         deb_frame = deb_frame.reindex(ids)
-        deb_rows = canonical_rows(table_columns(deb_frame, schemas.DEBTORS),
-                                  _kinds(schemas.DEBTORS))
-        docs = {t: grouped_docs(clean[t], t, ids) for t in _DEBTOR_TABLES}
-        deb_docs = [debtor_doc(deb_rows[i], {t: docs[t][i] for t in _DEBTOR_TABLES})
-                    for i in range(n)]
+        digest = debtor_digests(deb_frame, clean, ids)
         deb = DebtorInputs(
             debtor_id=np.asarray(ids, dtype=object), st_X=st_X, basis=basis,
             overlay_X=feats.reindex(columns=list(ov.features)).to_numpy(
@@ -877,7 +1072,7 @@ class Engine:
             knockout=feats[ko_col].to_numpy(dtype=np.float64) > 0,
             dilution=feats["pay_dilution"].to_numpy(dtype=np.float64, na_value=np.nan),
             tnw=fin["equity"], revenue=fin["revenue"], profit=fin["net_income"],
-            fin_currency=fin["currency"], past_due_amount=pdue, doc=deb_docs,
+            fin_currency=fin["currency"], past_due_amount=pdue, digest=digest,
         )
         pairs, errs = self._pairs_from_frames(clean, terms, ids)
         return deb, pairs, errs
@@ -942,20 +1137,17 @@ class Engine:
         sg = srow["group_id"].to_numpy(dtype=object, na_value=None)
         same_group = np.array([a is not None and a == b for a, b in zip(dg, sg, strict=True)],
                               dtype=bool)
-        ex_rows = canonical_rows(table_columns(exs, schemas.EXPOSURES), _kinds(schemas.EXPOSURES))
-        sup_rows = canonical_rows(table_columns(srow, schemas.SUPPLIERS),
-                                  _kinds(schemas.SUPPLIERS))
-        docs = [pair_doc(ex_rows[j], sup_rows[j], _canon_strings([rel_type[j]])[0],
-                         _canon_strings([product[k]])[0],
-                         canonical_rows({"x": insurer[k:k + 1]}, {"x": "float"})[0][1:-1])
-                for j, k in enumerate(sel.tolist())]
+        terms = pair_bytes(
+            [*record_columns(exs, schemas.EXPOSURES), *record_columns(srow, schemas.SUPPLIERS),
+             _column_bytes(rel_type, "str"), _column_bytes(product[sel], "str"),
+             _column_bytes(insurer[sel], "float")], sel.size)
         pairs = PairInputs(
             debtor_pos=pos[sel].astype(np.int64), supplier_id=sid[sel],
             currency=exs["currency"].astype(object).to_numpy(dtype=object),
             requested=req, annual_sales=sales, product=product[sel],
             supplier_ledger=srow["ledger_total"].to_numpy(dtype=np.float64, na_value=np.nan),
             supplier_currency=srow["currency"].astype(object).to_numpy(dtype=object),
-            related=related | same_group, insurer_limit=insurer[sel], doc=docs)
+            related=related | same_group, insurer_limit=insurer[sel], terms=terms)
         return pairs, errs
 
     # --- payloads -----------------------------------------------------------------

@@ -28,7 +28,9 @@ from riskengine.engine import (
     Overlay,
     OverlayTerm,
     SklearnScorer,
-    canonical_rows,
+    _column_bytes,
+    encode_records,
+    encode_value,
     load_engine,
     load_overlay,
 )
@@ -204,13 +206,66 @@ def test_flat_trees_equal_the_fitted_model(engine: Engine) -> None:
     assert np.array_equal(flat.trees.decision_function(flat.prepare(A)), raw)
 
 
-def test_canonical_floats_match_python_repr() -> None:
-    """The batch writer (numpy) and the fast writer (repr) format floats alike."""
+def test_flat_trees_on_thresholds_nan_and_extremes(engine: Engine) -> None:
+    """Values exactly on split thresholds, NaN and extremes: the flat walks (numpy and
+    scikit-learn's compiled walk on node ids) and the reason codes equal the model's."""
+    flat = FlatScorer(engine.pd_model, 3)
+    trees = flat.trees
+    rng = np.random.default_rng(5)
+    n, p = 300, len(engine.feature_names)
+    A = rng.standard_normal((n, p)) * 3.0
+    for r, j in enumerate(trees.used.tolist()):  # exact thresholds, and next to them
+        cuts = trees.cuts[r]
+        pick = cuts[rng.integers(0, cuts.size, n)]
+        A[:, j] = np.where(rng.random(n) < 0.5, pick, np.nextafter(pick, np.inf))
+    A[rng.random((n, p)) < 0.15] = np.nan
+    A[0, :] = np.nan
+    A[1, :] = 1e300
+    A[2, :] = -np.inf
+    A = flat.prepare(A)
+    B = trees.bins(A)
+    assert np.array_equal(trees.walk(B, *trees._start(n)), trees.leaves(A, B))
+    pd_flat, codes_flat = flat(A)
+    pd_ref, codes_ref = SklearnScorer(engine.pd_model, 3)(A)
+    assert np.array_equal(pd_flat, pd_ref) and codes_flat == codes_ref
+    for i in (0, 1, 2, 3):  # one row at a time takes the single-row branches
+        one_pd, one_codes = flat(A[i:i + 1])
+        assert one_pd[0] == pd_ref[i] and one_codes[0] == codes_ref[i]
+
+
+def _vector_bytes(values: Any, kind: str) -> list[bytes]:
+    col = _column_bytes(values, kind)
+    rows = np.arange(len(col.fixed))
+    size = np.full(rows.size, col.fixed.shape[1], dtype=np.int64)
+    if col.size is not None:
+        size += col.size
+    start = np.cumsum(size) - size
+    buf = np.zeros(int(size.sum()), dtype=np.uint8)
+    encode_records(buf, start, [col], rows)
+    return [buf[a:a + n].tobytes() for a, n in zip(start, size, strict=True)]
+
+
+def test_batch_encoder_writes_the_single_path_bytes() -> None:
+    """The input hash's two writers (numpy for batches, per value for one payload) agree.
+
+    Edge values: signed zeros, NaN (JSON null), infinities, subnormals, integral
+    floats; NaT; missing, empty, escaped and non-ASCII strings.
+    """
     rng = np.random.default_rng(0)
-    x = np.concatenate([rng.standard_normal(2000) * 10.0 ** rng.integers(-20, 20, 2000),
-                        [0.0, -0.0, 1e16, 1e-4, 9.999e-5, 123456789.12, 5e-324]])
-    rows = canonical_rows({"x": x}, {"x": "float"})
-    assert rows == [f"[{float(v)!r}]" for v in x]
+    x = np.concatenate([rng.standard_normal(500) * 10.0 ** rng.integers(-20, 20, 500),
+                        [0.0, -0.0, np.nan, np.inf, -np.inf, 1e16, 5e-324, 123456789.0]])
+    assert _vector_bytes(x, "float") == [encode_value(float(v), "float") for v in x]
+    assert encode_value(None, "float") == encode_value(float("nan"), "float")
+    assert encode_value(5, "int") == encode_value(5.0, "float")
+    d = np.array(["1970-01-01", "2026-06-30", "NaT", "1899-12-31"], dtype="datetime64[D]")
+    py = [None if np.isnat(v) else v.astype(object) for v in d]
+    assert _vector_bytes(d, "date") == [encode_value(v, "date") for v in py]
+    strs = ["GR-D-1", "", None, 'quote " and \\ slash', "Ελληνικά ü", "tab\tnew\nline"]
+    for values in (pd.Series(strs, dtype="str"), np.array(strs, dtype=object)):
+        assert _vector_bytes(values, "str") == [encode_value(v, "str") for v in strs]
+    assert encode_value(None, "str") != encode_value("", "str")
+    b = np.array([True, False])
+    assert _vector_bytes(b, "bool") == [encode_value(bool(v), "bool") for v in b]
 
 
 # --- determinism ----------------------------------------------------------------------------
@@ -459,4 +514,4 @@ def test_bad_overlay_is_refused_naming_the_key(change: dict[str, Any], key: str)
 def test_debtor_inputs_is_the_core_contract() -> None:
     """The core's inputs name every per-debtor array both paths must fill."""
     names = set(DebtorInputs.__dataclass_fields__)
-    assert {"st_X", "overlay_X", "basis", "insolvency", "past_due_default", "doc"} <= names
+    assert {"st_X", "overlay_X", "basis", "insolvency", "past_due_default", "digest"} <= names

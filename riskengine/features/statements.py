@@ -257,11 +257,11 @@ def _quality_tier(statements: pd.DataFrame) -> FloatArray:
 
 def _ratio(num: FloatArray, den: FloatArray, scale: float = 1.0) -> FloatArray:
     """``scale * num / den`` where ``den > 0``; NaN where ``den`` is 0, negative or NaN."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.divide(num, den)
+    ok = den > 0  # the caller (:func:`_compute`) holds one np.errstate for the kernel
+    out = np.divide(num, den, out=np.full(np.broadcast_shapes(np.shape(num), np.shape(ok)),
+                                          np.nan), where=ok)
     if scale != 1.0:
-        np.multiply(out, scale, out=out)
-    np.putmask(out, ~(den > 0), np.nan)
+        np.multiply(out, scale, out=out, where=ok)
     return out
 
 
@@ -343,6 +343,19 @@ def _compute(
     tier: FloatArray,
 ) -> dict[str, FloatArray]:
     """Features at ``rows`` (all if None); ``lag1``/``lag2`` index the earlier statements."""
+    with np.errstate(divide="ignore", invalid="ignore"):  # once for the whole kernel
+        return _compute_kernel(cols, days, rows, lag1, lag2, n_statements, tier)
+
+
+def _compute_kernel(
+    cols: dict[str, FloatArray],
+    days: IntArray,
+    rows: IntArray | None,
+    lag1: IntArray,
+    lag2: IntArray,
+    n_statements: FloatArray,
+    tier: FloatArray,
+) -> dict[str, FloatArray]:
     c = _items(cols, rows)
     days_f = days.astype(np.float64)
     d = days_f if rows is None else days_f[rows]
