@@ -33,7 +33,7 @@ def test_to_dict_is_json_safe() -> None:
 
 def test_frozen() -> None:
     d = Decision.from_dict(_EXAMPLE)
-    with pytest.raises(FrozenInstanceError):
+    with pytest.raises(FrozenInstanceError, match="cannot assign to field 'pd'"):
         d.pd = 0.5  # type: ignore[misc]
 
 

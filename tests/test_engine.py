@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -506,7 +507,7 @@ def test_shipped_overlay_has_non_negative_weights() -> None:
 ])
 def test_bad_overlay_is_refused_naming_the_key(change: dict[str, Any], key: str) -> None:
     data: dict[str, Any] = {"version": "x", **change}
-    with pytest.raises(PolicyError) as info:
+    with pytest.raises(PolicyError, match=re.escape(f"overlay {key}")) as info:
         Overlay.from_dict(data)
     assert info.value.key == key
 

@@ -154,5 +154,5 @@ def test_bad_toml_file_refused(tmp_path: Path) -> None:
 
 
 def test_scale_is_frozen() -> None:
-    with pytest.raises(AttributeError):
+    with pytest.raises(AttributeError, match="cannot assign to field 'version'"):
         SCALE.version = "other"  # type: ignore[misc]

@@ -77,10 +77,12 @@ def test_grade_table() -> None:
     assert t.index.tolist() == ["4", "6"]
     assert t.loc["4", "n"] == 100 and t.loc["4", "defaults"] == 1
     assert t.loc["6", "observed_dr"] == pytest.approx(0.1)
-    # 5 defaults in 50 at a predicted 2 %: beta(5.5, 45.5).cdf(0.02) is tiny -> red
+    # 5 defaults in 50 at a predicted 2 %: p = beta(5.5, 45.5).cdf(0.02) = 0.001267 (scipy),
+    # confidence 1 - p = 0.99873: >= 95 % but < 99.9 % -> yellow (DOMAIN.md §4 thresholds)
     p6 = stats.beta(5.5, 45.5).cdf(0.02)
     assert t.loc["6", "jeffreys_p"] == pytest.approx(p6)
-    assert t.loc["6", "light"] == ("red" if 1 - p6 >= 0.999 else "yellow")
+    assert p6 == pytest.approx(0.001267, abs=1e-6)
+    assert t.loc["6", "light"] == "yellow"
     assert t.loc["4", "light"] == "green"
     assert len(grade_table(y, pd_, grades, all_grades=True)) == 11
 

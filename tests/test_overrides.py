@@ -71,8 +71,12 @@ def test_three_notch_upgrade_is_refused_naming_the_policy_bound(store: DecisionS
 def test_the_bound_comes_from_the_policy() -> None:
     assert max_upgrade_notches(None) == DEFAULT_MAX_UPGRADE_NOTCHES == 2
     from riskengine.config import load_policy
+    from riskengine.policy.credit_policy import CreditPolicy
 
-    assert max_upgrade_notches(load_policy()) == 2  # shipped policy: no [overrides] yet
+    assert max_upgrade_notches(load_policy()) == 2  # shipped policy.toml [overrides]
+    raw = load_policy().to_dict()
+    raw["overrides"] = {"max_upgrade_notches": 1}
+    assert max_upgrade_notches(CreditPolicy.from_dict(raw)) == 1  # read from the policy object
     one = max_upgrade_notches({"overrides": {"max_upgrade_notches": 1}})
     c = check_override("6", "4", 1.0, None, REASON, "k", policy_max_upgrade_notches=one)
     assert not c.allowed and "policy bound of 1 notches" in c.reasons[0]

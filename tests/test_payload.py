@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import numpy as np
 import pytest
 
@@ -37,9 +38,14 @@ def test_schema_file_is_the_generated_schema() -> None:
 
 
 def test_example_validates_against_the_schema_and_the_models(example: dict[str, Any]) -> None:
-    jsonschema_rs = pytest.importorskip("jsonschema_rs")
-    validator = jsonschema_rs.validator_for(json.loads(SCHEMA.read_text()))
+    schema = json.loads(SCHEMA.read_text())
+    validator = jsonschema.validators.validator_for(schema)(schema)
     assert validator.is_valid(example)
+    broken = json.loads(json.dumps(example))
+    broken["statements"][1]["total_assets"] = "lots"
+    del broken["debtor"]["debtor_id"]
+    paths = {".".join(str(k) for k in e.absolute_path) for e in validator.iter_errors(broken)}
+    assert {"statements.1.total_assets", "debtor"} <= paths, paths
     p = parse_payload(example)
     assert p.debtor.debtor_id == "GR-D-004711"
     assert len(p.statements) == 3 and len(p.adverse_records) == 2 and len(p.invoices) == 8

@@ -140,7 +140,7 @@ def test_logistic_challenger_and_toy_directions() -> None:
 
 def test_not_fitted_and_missing_column_errors() -> None:
     X, y = _toy()
-    with pytest.raises(NotFittedError):
+    with pytest.raises(NotFittedError, match="is not fitted yet"):
         PDModel().predict_pd(X)
     m = PDModel(max_iter=10, cv=3).fit(X, y)
     with pytest.raises(InvalidInputError, match="feature column 'roa' is missing"):

@@ -144,7 +144,7 @@ def test_grade_table_lookup_and_wrong_length() -> None:
 
 def test_policy_is_frozen() -> None:
     policy = load_policy()
-    with pytest.raises(AttributeError):
+    with pytest.raises(AttributeError, match="cannot assign to field 'version'"):
         policy.version = "x"  # type: ignore[misc]
 
 

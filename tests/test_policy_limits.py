@@ -80,7 +80,7 @@ def test_negative_equity_is_explicit() -> None:
     lenient = CreditPolicy.from_dict(raw)
     d2 = decide_limit(lenient, grade="3", requested=20_000, product="recourse",
                       tnw=-10_000, revenue=1_000_000)
-    assert d2.approved == POLICY.capacity.no_financials_limit["3"]  # 10,000
+    assert d2.approved == POLICY.capacity.no_financials_limit["3"] == 10_000.0  # policy.toml
     assert "negative_equity" in d2.reasons
 
 

@@ -12,15 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
+import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
 
-schemathesis = pytest.importorskip("schemathesis")
-
-from schemathesis.checks import not_a_server_error  # noqa: E402
-
-from riskengine.service import create_app  # noqa: E402
-from riskengine.store import DecisionStore  # noqa: E402
+from riskengine.service import create_app
+from riskengine.store import DecisionStore
 
 TOKEN = "fuzz-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

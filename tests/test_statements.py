@@ -463,7 +463,7 @@ def test_transform_before_fit_and_other_columns_raise() -> None:
     from sklearn.exceptions import NotFittedError
 
     hist = _history()
-    with pytest.raises(NotFittedError):
+    with pytest.raises(NotFittedError, match="is not fitted yet"):
         StatementFeatures().transform(hist)
     est = StatementFeatures().fit(hist)
     with pytest.raises(InvalidInputError, match="differ from those seen in fit"):

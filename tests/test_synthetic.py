@@ -422,9 +422,10 @@ def test_docstring_examples_run() -> None:
 
 
 def test_a_generated_portfolio_validates_without_errors() -> None:
-    validation = pytest.importorskip("riskengine.validation")
+    from riskengine.validation import validate_portfolio
+
     frames = generate_portfolio(500, seed=21)
-    result = validation.validate_portfolio(frames, reference_date="2026-06-30")
+    result = validate_portfolio(frames, reference_date="2026-06-30")
     assert len(result.errors) == 0, result.errors.head().to_string()
     for name in CONTRACTS:
         pd.testing.assert_frame_equal(result.frames[name], frames[name])

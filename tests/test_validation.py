@@ -505,7 +505,7 @@ def test_raise_if_errors() -> None:
 def test_result_is_frozen() -> None:
     out = validate_portfolio(make_portfolio())
     assert isinstance(out, ValidatedPortfolio)
-    with pytest.raises(AttributeError):
+    with pytest.raises(AttributeError, match="cannot assign to field 'errors'"):
         out.errors = pd.DataFrame()  # type: ignore[misc]
 
 
@@ -565,23 +565,31 @@ def test_inputs_with_odd_index_and_dtypes_are_not_mutated() -> None:
 
 def test_every_message_is_a_sentence_naming_what_to_do() -> None:
     p = make_portfolio(10)
+    p["adverse_records"] = pd.DataFrame({  # one record per debtor: every corruption applies
+        "record_id": [f"A-{i}" for i in range(10)], "debtor_id": p["debtors"]["debtor_id"],
+        "event_type": "tax_debt", "event_date": "2021-01-01", "amount": 10.0,
+        "currency": "EUR", "status": "open", "settlement_date": None,
+    })  # fmt: skip
     for kind, (table, column, value) in CORRUPTIONS.items():
         i = sorted(CORRUPTIONS).index(kind)
         df = p[table]
         rows = np.flatnonzero(df["debtor_id"].to_numpy() == f"D-{100 + i}")
-        if len(rows):
-            df[column] = df[column].astype(object)
-            df.loc[int(rows[0]), column] = value
+        assert len(rows), kind
+        df[column] = df[column].astype(object)
+        df.loc[int(rows[0]), column] = value
     out = validate_portfolio(p, reference_date=REF)
-    assert len(out.problems) >= 6
+    # one problem per corruption, plus the identity the negative total_assets breaks
+    assert len(out.problems) == len(CORRUPTIONS) + 1
+    assert set(out.problems["reason"]) >= {"unknown_category", "identity_broken"}
     for msg in out.errors["message"]:
         assert re.match(r"^(Debtor|Table|Supplier) '", msg) and msg.endswith(".")
         assert re.search(r"(Correct|Fill|Keep|Add|Remove|fix|correct)", msg)
 
 
 def test_generated_portfolio_validates_clean() -> None:
-    synthetic = pytest.importorskip("riskengine.synthetic")
-    p = synthetic.generate_portfolio(300, seed=7, as_of="2026-06-30")
+    from riskengine.synthetic import generate_portfolio
+
+    p = generate_portfolio(300, seed=7, as_of="2026-06-30")
     out = validate_portfolio(p, reference_date="2026-06-30")
     assert out.errors.empty, out.errors["message"].head().tolist()
     assert {k: len(v) for k, v in out.frames.items()} == {k: len(v) for k, v in p.items()}
