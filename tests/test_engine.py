@@ -304,6 +304,10 @@ def test_example_scores_end_to_end() -> None:
     assert d["requested_limit"] == 350_000.0
     assert d["insured_limit"] <= d["approved_limit"]
     assert len(d["input_hash"]) == 64 and d["decided_at"]
+    # the public function is the engine's single-debtor path, nothing else
+    direct = riskengine.load_engine().decide_one(
+        json.loads(EXAMPLE.read_text()), decided_at=d["decided_at"])
+    assert direct == d
 
 
 def test_score_refuses_a_broken_payload_naming_the_field(example: dict[str, Any]) -> None:
