@@ -42,6 +42,7 @@ This module does no I/O except :func:`load_engine`, :func:`load_overlay` and
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import struct
@@ -235,15 +236,50 @@ class Overlay:
         >>> o.contributions(np.array([[1.0], [np.nan]])).round(4).tolist()
         [[0.6931], [0.0]]
         """
-        X = np.asarray(X, dtype=np.float64).reshape(-1, len(self.terms))
-        w = np.array([t.weight for t in self.terms])
-        cap = np.array([t.cap for t in self.terms])
-        scale = np.array([t.scale for t in self.terms])
-        log = np.array([t.transform == "log1p" for t in self.terms])
-        x = np.minimum(np.maximum(np.where(np.isnan(X), 0.0, X), 0.0), cap)
-        x = np.where(log, np.log1p(x), x / scale)
-        out: FloatArray = x * w
+        return _contributions(X, _OverlayStatic.of(self))
+
+
+@dataclass(frozen=True)
+class _OverlayStatic:
+    """An overlay's term parameters as arrays, and its features and labels (built once
+    per overlay object: the single-debtor path pays no per-call rebuilding)."""
+
+    overlay: Overlay
+    features: tuple[str, ...]
+    labels: tuple[str, ...]
+    weight: FloatArray
+    cap: FloatArray
+    scale: FloatArray
+    log: npt.NDArray[np.bool_]
+
+    @staticmethod
+    def of(ov: Overlay) -> _OverlayStatic:
+        hit = _OVERLAY_STATIC.get(id(ov))
+        if hit is not None and hit.overlay is ov:
+            return hit
+        terms = ov.terms
+        out = _OverlayStatic(
+            ov, tuple(t.feature for t in terms), tuple(t.label or t.feature for t in terms),
+            np.array([t.weight for t in terms], dtype=np.float64),
+            np.array([t.cap for t in terms], dtype=np.float64),
+            np.array([t.scale for t in terms], dtype=np.float64),
+            np.array([t.transform == "log1p" for t in terms], dtype=bool))
+        if len(_OVERLAY_STATIC) > 64:
+            _OVERLAY_STATIC.clear()
+        _OVERLAY_STATIC[id(ov)] = out
         return out
+
+
+_OVERLAY_STATIC: dict[int, _OverlayStatic] = {}
+
+
+def _contributions(X: FloatArray, st: _OverlayStatic) -> FloatArray:
+    """:meth:`Overlay.contributions` on the overlay's static arrays."""
+    X = np.asarray(X, dtype=np.float64).reshape(-1, st.weight.shape[0])
+    x = np.minimum(np.maximum(np.where(np.isnan(X), 0.0, X), 0.0), st.cap)
+    x = np.where(st.log, np.log1p(x), x / st.scale)
+    out: FloatArray = x * st.weight
+    return out
 
 
 def _logit(p: FloatArray) -> FloatArray:
@@ -529,7 +565,8 @@ def _decide_core(
             model_reasons[i] = r
 
     # 2. overlay on the log-odds (monotone), then default flags
-    contrib = ov.contributions(deb.overlay_X)
+    ov_static = _OverlayStatic.of(ov)
+    contrib = _contributions(deb.overlay_X, ov_static)
     valid = np.isfinite(pd_model) & (pd_model > 0) & (pd_model < 1)
     z = _logit(np.where(valid, pd_model, 0.5))
     for j in range(contrib.shape[1]):  # term by term: the same sum whatever the batch size
@@ -541,8 +578,8 @@ def _decide_core(
 
     # 3. reason codes per debtor (records; arithmetic above is vectorised)
     debtor_reasons: list[tuple[dict[str, Any], ...]] = []
-    feats = ov.features
-    labels = [t.label or t.feature for t in ov.terms]
+    feats = ov_static.features
+    labels = ov_static.labels
     pr, pc = np.nonzero(contrib > 0)  # row-major: by debtor, then term order
     pos_bounds = np.searchsorted(pr, np.arange(n + 1)).tolist()
     pos_c = pc.tolist()
@@ -668,21 +705,14 @@ def _decide_core(
     # each distinct combination once
     key = (reasons.astype(np.int64) | (cur_mismatch.astype(np.int64) << 32)
            | ((led_mismatch & rated).astype(np.int64) << 33) | ((~rated).astype(np.int64) << 34))
-    uniq, inv = np.unique(key, return_inverse=True)
-    names = _REASON_NAMES
-    tuples = []
-    for u in uniq.tolist():
-        bits = ((np.uint32(u & 0xFFFFFFFF) >> _REASON_SHIFTS) & 1).astype(bool)
-        notes = [str(x) for x in names[bits & ~_BINDING_SET & ~_KO_SET]]
-        if u >> 32 & 1:
-            notes.append("currency_mismatch")
-        if u >> 33 & 1:
-            notes.append("ledger_currency_mismatch")
-        if u >> 34 & 1:
-            notes.append("unrated")
-        tuples.append((tuple(str(x) for x in names[bits & _BINDING_SET]),
-                       tuple(str(x) for x in names[bits & _KO_SET]), tuple(notes)))
-    inv_l = inv.ravel().tolist()
+    if m <= 16:  # a few pairs: no sort needed
+        key_l = key.tolist()
+        uniq_l = sorted(set(key_l))
+        inv_l = [uniq_l.index(u) for u in key_l]
+    else:
+        uniq, inv = np.unique(key, return_inverse=True)
+        uniq_l, inv_l = uniq.tolist(), inv.ravel().tolist()
+    tuples = [_reason_tuples(u) for u in uniq_l]
     col["binding_constraints"] = [tuples[u][0] for u in inv_l]
     col["knockouts"] = [tuples[u][1] for u in inv_l]
     col["limit_notes"] = [tuples[u][2] for u in inv_l]
@@ -714,6 +744,23 @@ def _decide_core(
     return {f: col[f] for f in DECISION_FIELDS}
 
 
+@functools.lru_cache(maxsize=4096)
+def _reason_tuples(u: int) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """Binding constraints, knock-outs and notes of one key of :func:`_decide_core`
+    (the policy's reason bits, then currency mismatch, ledger mismatch, unrated)."""
+    names = _REASON_NAMES
+    bits = ((np.uint32(u & 0xFFFFFFFF) >> _REASON_SHIFTS) & 1).astype(bool)
+    notes = [str(x) for x in names[bits & ~_BINDING_SET & ~_KO_SET]]
+    if u >> 32 & 1:
+        notes.append("currency_mismatch")
+    if u >> 33 & 1:
+        notes.append("ledger_currency_mismatch")
+    if u >> 34 & 1:
+        notes.append("unrated")
+    return (tuple(str(x) for x in names[bits & _BINDING_SET]),
+            tuple(str(x) for x in names[bits & _KO_SET]), tuple(notes))
+
+
 def _lookup(values: np.ndarray, table: Mapping[str, int], default: int | None
             ) -> npt.NDArray[np.int64]:
     """``table[str(v)]`` of each value (each distinct value looked up once)."""
@@ -732,8 +779,14 @@ def _lookup(values: np.ndarray, table: Mapping[str, int], default: int | None
 def _floats(a: FloatArray, ok: npt.NDArray[np.bool_] | None = None) -> list[float | None]:
     """Python floats; None where not finite (or not ``ok``)."""
     a = np.asarray(a, dtype=np.float64)
-    keep = np.isfinite(a) if ok is None else np.isfinite(a) & ok
     values: list[float | None] = a.tolist()
+    if len(values) <= 16:  # a few values: no numpy round trips
+        isfinite = math.isfinite
+        if ok is None:
+            return [v if isfinite(v) else None for v in values]  # type: ignore[arg-type]
+        return [v if k and isfinite(v) else None  # type: ignore[arg-type]
+                for v, k in zip(values, ok.tolist(), strict=True)]
+    keep = np.isfinite(a) if ok is None else np.isfinite(a) & ok
     if keep.all():
         return values
     return [v if k else None for v, k in zip(values, keep.tolist(), strict=True)]

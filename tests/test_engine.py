@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 import riskengine
 from riskengine import schemas
-from riskengine._fastpath import FlatScorer
+from riskengine._fastpath import FlatScorer, top_reasons
 from riskengine.engine import (
     DebtorInputs,
     Engine,
@@ -232,6 +232,75 @@ def test_flat_trees_on_thresholds_nan_and_extremes(engine: Engine) -> None:
     for i in (0, 1, 2, 3):  # one row at a time takes the single-row branches
         one_pd, one_codes = flat(A[i:i + 1])
         assert one_pd[0] == pd_ref[i] and one_codes[0] == codes_ref[i]
+
+
+def test_single_row_reasons_equal_the_block_path(engine: Engine) -> None:
+    """One row at a time (successor table, 1-d sums) gives the block path's scores and
+    reason arrays exactly: rows on split thresholds, next to them, NaN and extremes."""
+    flat = FlatScorer(engine.pd_model, 3)
+    trees = flat.trees
+    rng = np.random.default_rng(11)
+    n, p = 200, len(engine.feature_names)
+    A = rng.standard_normal((n, p)) * 3.0
+    for r, j in enumerate(trees.used.tolist()):
+        cuts = trees.cuts[r]
+        pick = cuts[rng.integers(0, cuts.size, n)]
+        A[:, j] = np.where(rng.random(n) < 0.5, pick, np.nextafter(pick, -np.inf))
+    A[rng.random((n, p)) < 0.2] = np.nan
+    A[0, :] = np.nan
+    A[1, :] = flat.reference  # every feature at its reference: no reason code
+    A[2, :] = 1e300
+    A = flat.prepare(A)
+    k = 3
+    scores, rs = top_reasons(trees, A, k)
+    assert np.array_equal(scores, trees.decision_function(A))
+    assert rs.row.size > 0
+    for i in range(n):
+        one_score, one = top_reasons(trees, A[i:i + 1], k)
+        assert one_score.tobytes() == scores[i:i + 1].tobytes(), i
+        sel = rs.row == i
+        assert np.array_equal(one.row, np.zeros(int(sel.sum()), np.intp)), i
+        assert np.array_equal(one.feature, rs.feature[sel]), i
+        assert one.impact.tobytes() == rs.impact[sel].tobytes(), i
+        assert one.sub_score.tobytes() == rs.sub_score[sel].tobytes(), i
+        leaf = trees.walk_one(trees.next_one(A[i]), trees.root)
+        assert np.array_equal(leaf, trees.walk(trees.bins(A[i:i + 1]), *trees._start(1)))
+
+
+def test_record_writer_equals_encode_value(engine: Engine) -> None:
+    """The single path's record writer (one struct.pack per table) writes
+    :func:`encode_value` of every value: signed zeros, NaN, None, infinities,
+    subnormals, NaT, empty and non-ASCII strings, booleans."""
+    import datetime as dt
+
+    fast = engine._fast
+    kinds = fast.kinds["adverse_records"]
+    names = [c for c in schemas.CONTRACTS["adverse_records"].names if c != "debtor_id"]
+    floats = [0.0, -0.0, float("nan"), -float("nan"), None, float("inf"), -float("inf"),
+              5e-324, 1e16, 12.5]
+    strs = ["", None, "Ελληνικά ü", 'q " \\', "tab\tnew\nline", "x"]
+    dates = [None, dt.date(1970, 1, 1), dt.date(1899, 12, 31), dt.date(2026, 6, 30)]
+    rows = []
+    for i in range(24):
+        r: dict[str, Any] = {}
+        for c in names:
+            kind = kinds[c]
+            r[c] = (floats[i % len(floats)] if kind in ("float", "int")
+                    else dates[i % len(dates)] if kind == "date"
+                    else bool(i % 2) if kind == "bool" else strs[i % len(strs)])
+        rows.append(r)
+    want = b"".join(encode_value(r.get(c), kinds[c]) for r in rows for c in names)
+    assert fast._records("adverse_records", rows, ("debtor_id",)) == want
+    assert fast._records("adverse_records", [], ("debtor_id",)) == b""
+    for table in ("debtors", "statements", "invoices", "exposures", "suppliers"):
+        tk = fast.kinds[table]
+        cols = schemas.CONTRACTS[table].names
+        row = {c: (None if j % 3 == 0 else floats[j % len(floats)]
+                   if tk[c] in ("float", "int") else dates[j % len(dates)]
+                   if tk[c] == "date" else bool(j % 2) if tk[c] == "bool"
+                   else strs[j % len(strs)]) for j, c in enumerate(cols)}
+        assert fast._records(table, [row, row]) == b"".join(
+            encode_value(row.get(c), tk[c]) for _ in range(2) for c in cols), table
 
 
 def _vector_bytes(values: Any, kind: str) -> list[bytes]:

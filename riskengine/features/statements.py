@@ -255,20 +255,9 @@ def _quality_tier(statements: pd.DataFrame) -> FloatArray:
 # --- the computation ----------------------------------------------------------------
 
 
-def _ratio(num: FloatArray, den: FloatArray, scale: float = 1.0) -> FloatArray:
-    """``scale * num / den`` where ``den > 0``; NaN where ``den`` is 0, negative or NaN."""
-    ok = den > 0  # the caller (:func:`_compute`) holds one np.errstate for the kernel
-    out = np.divide(num, den, out=np.full(np.broadcast_shapes(np.shape(num), np.shape(ok)),
-                                          np.nan), where=ok)
-    if scale != 1.0:
-        np.multiply(out, scale, out=out, where=ok)
-    return out
-
-
 def _take(a: FloatArray, idx: IntArray) -> FloatArray:
     """``a[idx]`` with NaN where ``idx < 0`` (no such earlier statement)."""
-    out = a[idx]
-    out[idx < 0] = np.nan
+    out: FloatArray = np.where(idx < 0, np.nan, a[idx])
     return out
 
 
@@ -276,7 +265,12 @@ def _items(
     cols: dict[str, FloatArray], idx: IntArray | None = None, names: tuple[str, ...] = LINE_ITEMS
 ) -> dict[str, FloatArray]:
     """Line items ``names`` at rows ``idx`` (all rows if None), with identity fallbacks."""
-    c = {k: cols[k] if idx is None else _take(cols[k], idx) for k in names}
+    if idx is None:
+        c = {k: cols[k] for k in names}
+    else:  # one gather for all items (few numpy calls: the kernel also serves one debtor)
+        rows = np.array([cols[k] for k in names], dtype=np.float64)[:, idx]
+        rows[:, idx < 0] = np.nan
+        c = dict(zip(names, rows, strict=True))
     # Fallbacks through accounting identities, never through a zero:
     # gross profit = revenue - cost of sales; EBITDA = EBIT + D&A; EBIT = EBITDA - D&A;
     # equity = total assets - total liabilities.
@@ -306,25 +300,6 @@ _TREND_ITEMS: tuple[str, ...] = ("revenue", "total_assets", "total_liabilities",
                                  "depreciation_amortization")  # fmt: skip
 
 
-def _trend_base(c: dict[str, FloatArray]) -> dict[str, FloatArray]:
-    """The amounts and ratios compared across years."""
-    return {
-        "revenue": c["revenue"],
-        "total_assets": c["total_assets"],
-        "liabilities_to_assets": _ratio(c["total_liabilities"], c["total_assets"]),
-        "roa": _ratio(c["net_income"], c["total_assets"]),
-        "current_ratio": _ratio(c["current_assets"], c["current_liabilities"]),
-        "ebitda_margin": _ratio(c["ebitda"], c["revenue"]),
-    }
-
-
-def _growth(now: FloatArray, before: FloatArray) -> FloatArray:
-    """``now / before - 1`` where ``before > 0``, else NaN."""
-    out = _ratio(now, before)
-    np.subtract(out, 1.0, out=out)
-    return out
-
-
 def _flag(cond: NDArray[np.bool_], defined: NDArray[np.bool_]) -> FloatArray:
     return np.where(defined, cond.astype(np.float64), np.nan)
 
@@ -347,6 +322,63 @@ def _compute(
         return _compute_kernel(cols, days, rows, lag1, lag2, n_statements, tier)
 
 
+def _ratios(pairs: list[tuple[FloatArray, FloatArray, float]]) -> FloatArray:
+    """``scale * num / den`` where ``den > 0`` (NaN where ``den`` is 0, negative or
+    NaN) of each ``(num, den, scale)``; row ``i`` of the result is pair ``i``.
+
+    One stacked computation: few numpy calls whatever the number of ratios
+    (the kernel also serves one debtor at a time). The caller
+    (:func:`_compute`) holds one ``np.errstate`` for the kernel.
+    """
+    num = np.array([p[0] for p in pairs], dtype=np.float64)
+    den = np.array([p[1] for p in pairs], dtype=np.float64)
+    q = num / den
+    scale = [p[2] for p in pairs]
+    if any(sc != 1.0 for sc in scale):
+        q *= np.array(scale)[:, None]  # x * 1.0 == x exactly
+    out: FloatArray = np.where(den > 0, q, np.nan)
+    return out  # row i is ratio i
+
+
+def _trend_bases(c: dict[str, FloatArray]) -> dict[str, FloatArray]:
+    """The amounts and ratios compared across years."""
+    ta = c["total_assets"]
+    r = _ratios([(c["total_liabilities"], ta, 1.0), (c["net_income"], ta, 1.0),
+                 (c["current_assets"], c["current_liabilities"], 1.0),
+                 (c["ebitda"], c["revenue"], 1.0)])
+    return {"revenue": c["revenue"], "total_assets": ta, "liabilities_to_assets": r[0],
+            "roa": r[1], "current_ratio": r[2], "ebitda_margin": r[3]}
+
+
+#: Ratio features of the kernel: (feature, numerator, denominator, scale).
+_RATIO_SPECS: tuple[tuple[str, str, str, float], ...] = (
+    ("st_ebitda_to_assets", "ebitda", "total_assets", 1.0),
+    ("st_ebit_to_assets", "ebit", "total_assets", 1.0),
+    ("st_roa", "net_income", "total_assets", 1.0),
+    ("st_gross_margin", "gross_profit", "revenue", 1.0),
+    ("st_ebitda_margin", "ebitda", "revenue", 1.0),
+    ("st_ebit_margin", "ebit", "revenue", 1.0),
+    ("st_net_margin", "net_income", "revenue", 1.0),
+    ("st_retained_earnings_to_assets", "retained_earnings", "total_assets", 1.0),
+    ("st_liabilities_to_assets", "total_liabilities", "total_assets", 1.0),
+    ("st_liabilities_to_equity", "total_liabilities", "equity", 1.0),
+    ("st_long_term_debt_to_assets", "long_term_debt", "total_assets", 1.0),
+    ("st_equity_to_assets", "equity", "total_assets", 1.0),
+    ("st_interest_coverage", "ebitda", "interest_expense", 1.0),
+    ("st_ebitda_to_liabilities", "ebitda", "total_liabilities", 1.0),
+    ("st_ebit_to_current_liabilities", "ebit", "current_liabilities", 1.0),
+    ("st_current_ratio", "current_assets", "current_liabilities", 1.0),
+    ("st_quick_ratio", "_quick_assets", "current_liabilities", 1.0),
+    ("st_cash_to_assets", "cash", "total_assets", 1.0),
+    ("st_working_capital_to_assets", "_working_capital", "total_assets", 1.0),
+    ("st_receivable_days", "receivables", "revenue", 365.0),
+    ("st_inventory_days", "inventory", "cost_of_sales", 365.0),
+    ("st_asset_turnover", "revenue", "total_assets", 1.0),
+    ("st_current_liabilities_days", "current_liabilities", "cost_of_sales", 365.0),
+    ("_z2_equity_to_liabilities", "equity", "total_liabilities", 1.05),
+)
+
+
 def _compute_kernel(
     cols: dict[str, FloatArray],
     days: IntArray,
@@ -359,36 +391,21 @@ def _compute_kernel(
     c = _items(cols, rows)
     days_f = days.astype(np.float64)
     d = days_f if rows is None else days_f[rows]
-    ta, tl, eq, rev = c["total_assets"], c["total_liabilities"], c["equity"], c["revenue"]
+    ta, eq, rev = c["total_assets"], c["equity"], c["revenue"]
     ca, cl, inv = c["current_assets"], c["current_liabilities"], c["inventory"]
-    ebitda, ebit, interest = c["ebitda"], c["ebit"], c["interest_expense"]
-    wc = ca - cl
+    interest = c["interest_expense"]
+    c["_working_capital"] = ca - cl
+    c["_quick_assets"] = ca - inv
+    ratios = _ratios([(c[a], c[b], sc) for _, a, b, sc in _RATIO_SPECS])
+    r = dict(zip([name for name, *_ in _RATIO_SPECS], ratios, strict=True))
     f: dict[str, FloatArray] = {}
-    f["st_ebitda_to_assets"] = _ratio(ebitda, ta)
-    f["st_ebit_to_assets"] = _ratio(ebit, ta)
-    f["st_roa"] = _ratio(c["net_income"], ta)
-    f["st_gross_margin"] = _ratio(c["gross_profit"], rev)
-    f["st_ebitda_margin"] = _ratio(ebitda, rev)
-    f["st_ebit_margin"] = _ratio(ebit, rev)
-    f["st_net_margin"] = _ratio(c["net_income"], rev)
-    f["st_retained_earnings_to_assets"] = _ratio(c["retained_earnings"], ta)
-    f["st_liabilities_to_assets"] = _ratio(tl, ta)
-    f["st_liabilities_to_equity"] = _ratio(tl, eq)
-    f["st_long_term_debt_to_assets"] = _ratio(c["long_term_debt"], ta)
-    f["st_equity_to_assets"] = _ratio(eq, ta)
+    for name, *_ in _RATIO_SPECS[:12]:
+        f[name] = r[name]
     f["st_negative_equity"] = _flag(eq <= 0, ~np.isnan(eq))
-    f["st_interest_coverage"] = _ratio(ebitda, interest)
+    f["st_interest_coverage"] = r["st_interest_coverage"]
     f["st_no_interest"] = _flag(interest == 0, ~np.isnan(interest))
-    f["st_ebitda_to_liabilities"] = _ratio(ebitda, tl)
-    f["st_ebit_to_current_liabilities"] = _ratio(ebit, cl)
-    f["st_current_ratio"] = _ratio(ca, cl)
-    f["st_quick_ratio"] = _ratio(ca - inv, cl)
-    f["st_cash_to_assets"] = _ratio(c["cash"], ta)
-    f["st_working_capital_to_assets"] = _ratio(wc, ta)
-    f["st_receivable_days"] = _ratio(c["receivables"], rev, 365.0)
-    f["st_inventory_days"] = _ratio(inv, c["cost_of_sales"], 365.0)
-    f["st_asset_turnover"] = _ratio(rev, ta)
-    f["st_current_liabilities_days"] = _ratio(cl, c["cost_of_sales"], 365.0)
+    for name, *_ in _RATIO_SPECS[13:23]:
+        f[name] = r[name]
     f["st_log_total_assets"] = np.log(ta, out=np.full(ta.shape, np.nan), where=ta > 0)
     f["st_log_revenue"] = np.log(rev, out=np.full(rev.shape, np.nan), where=rev > 0)
 
@@ -405,17 +422,25 @@ def _compute_kernel(
     if rows is None:  # every row is computed: gather the comparisons from them
         prev1 = {k: _take(v, idx1) for k, v in cur.items()}
         prev2 = {k: _take(v, idx2) for k, v in cur.items()}
-    else:  # a few rows: compute the comparisons at the earlier rows only
-        prev1 = _trend_base(_items(cols, idx1, _TREND_ITEMS))
-        prev2 = _trend_base(_items(cols, idx2, _TREND_ITEMS))
-    f["st_revenue_growth_1y"] = _growth(rev, prev1["revenue"])
-    f["st_revenue_growth_2y"] = _growth(rev, prev2["revenue"])
-    f["st_total_assets_growth_1y"] = _growth(ta, prev1["total_assets"])
-    for key in ("liabilities_to_assets", "roa", "current_ratio", "ebitda_margin"):
-        f[f"st_{key}_delta_1y"] = cur[key] - prev1[key]
-        f[f"st_{key}_delta_2y"] = cur[key] - prev2[key]
+    else:  # a few rows: compute the comparisons at the earlier rows only (both lags at once)
+        m = idx1.shape[0]
+        both = _trend_bases(_items(cols, np.concatenate([idx1, idx2]), _TREND_ITEMS))
+        prev1 = {k: v[:m] for k, v in both.items()}
+        prev2 = {k: v[m:] for k, v in both.items()}
+    growth = _ratios([(rev, prev1["revenue"], 1.0), (rev, prev2["revenue"], 1.0),
+                      (ta, prev1["total_assets"], 1.0)])
+    growth -= 1.0
+    f["st_revenue_growth_1y"] = growth[0]
+    f["st_revenue_growth_2y"] = growth[1]
+    f["st_total_assets_growth_1y"] = growth[2]
+    keys = ("liabilities_to_assets", "roa", "current_ratio", "ebitda_margin")
+    delta = np.array([cur[k] for k in keys] * 2) - np.array(
+        [prev1[k] for k in keys] + [prev2[k] for k in keys])
+    for i, key in enumerate(keys):
+        f[f"st_{key}_delta_1y"] = delta[i]
+        f[f"st_{key}_delta_2y"] = delta[len(keys) + i]
 
-    z2 = _ratio(eq, tl, 1.05)
+    z2 = r["_z2_equity_to_liabilities"].copy()
     for coef, term in (
         (6.56, "st_working_capital_to_assets"),
         (3.26, "st_retained_earnings_to_assets"),
