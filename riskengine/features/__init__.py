@@ -9,7 +9,8 @@ statement features when it has no statement up to ``as_of`` (never imputed).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,9 @@ from riskengine.schemas import CONTRACTS
 from riskengine.validation import _empty_frame
 
 __all__ = ["FAMILIES", "build_features", "latest_revenue"]
+
+#: Below this many debtors the families are computed one after the other.
+_PARALLEL_MIN_DEBTORS = 20_000
 
 #: Feature families, in column order of :func:`build_features`.
 FAMILIES: tuple[str, ...] = ("statements", "adverse", "payments", "concentration")
@@ -110,24 +114,30 @@ def build_features(
     def table(name: str) -> pd.DataFrame:
         return frames[name] if name in frames else _empty_frame(CONTRACTS[name])
 
-    parts: list[pd.DataFrame] = []
     st_frame = table("statements")
-    if "statements" in families:
-        st = statements.statement_features(st_frame, as_of)
-        parts.append(st.reindex(index))
-    if "adverse" in families:
-        adv = adverse.adverse_features(
+    tasks: dict[str, Callable[[], pd.DataFrame]] = {
+        "statements": lambda: statements.statement_features(st_frame, as_of).reindex(index),
+        "adverse": lambda: _filled(adverse.adverse_features(
             table("adverse_records"), as_of, lookback_years=lookback_years,
-            significant_amount=significant_amount, revenue=latest_revenue(st_frame, as_of))
-        parts.append(_filled(adv, index, adverse.FILL_VALUES))
-    if "payments" in families:
-        pay = payments.payment_features(table("invoices"), as_of)
-        parts.append(_filled(pay, index, payments.FILL_VALUES))
-    if "concentration" in families:
-        conc = concentration.concentration_features(
+            significant_amount=significant_amount, revenue=latest_revenue(st_frame, as_of)),
+            index, adverse.FILL_VALUES),
+        "payments": lambda: _filled(payments.payment_features(table("invoices"), as_of),
+                                    index, payments.FILL_VALUES),
+        "concentration": lambda: _filled(concentration.concentration_features(
             table("exposures"), deb, table("suppliers"), relations=table("relations"),
-            factor_capital=factor_capital, fx_rates=fx_rates, as_of=as_of)
-        parts.append(_filled(conc, index, concentration.FILL_VALUES))
+            factor_capital=factor_capital, fx_rates=fx_rates, as_of=as_of),
+            index, concentration.FILL_VALUES),
+    }
+    wanted = [f for f in FAMILIES if f in families]
+    if len(index) >= _PARALLEL_MIN_DEBTORS and len(wanted) > 1:
+        # The families are independent and read the frames only; their numpy and
+        # Arrow kernels release the GIL, so two threads use both cores of a batch
+        # machine. Small batches (a single debtor) stay on the calling thread.
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="features") as pool:
+            futures = [pool.submit(tasks[f]) for f in wanted]
+            parts = [f.result() for f in futures]
+    else:
+        parts = [tasks[f]() for f in wanted]
     if not parts:
         return pd.DataFrame(index=index)
     return pd.concat(parts, axis=1)
