@@ -61,6 +61,7 @@ from riskengine.features import build_features
 from riskengine.model.master_scale import GRADES, UNRATED, MasterScale
 from riskengine.payload import DebtorPayload, parse_payload, payload_to_frames
 from riskengine.policy import credit_policy as _cp
+from riskengine.policy._inputs import policy_tables
 from riskengine.policy.cover import insurance_cover
 from riskengine.policy.limits import REASONS, decide_limits, requested_limit
 from riskengine.policy.pricing import advance_rate
@@ -680,9 +681,9 @@ def _decide_core(
         el[r_idx] = cov.expected_loss_insured
         el_un[r_idx] = cov.expected_loss_uninsured
         adv[r_idx] = advance_rate(gi, prod, policy, deb.dilution[dp[r_idx]])
-        comm[r_idx] = (policy.fees.service_commission.lookup(gi)
-                       + policy.product_table("commission_surcharge")[prod])
-        disc[r_idx] = policy.fees.discount_rate.lookup(gi)
+        tables = policy_tables(policy)  # lookup arrays built once per policy
+        comm[r_idx] = tables.service_commission[gi] + tables.commission_surcharge[prod]
+        disc[r_idx] = tables.discount_rate[gi]
 
     # 5. columns (lists; Python objects only where a decision needs them)
     dp_l = dp.tolist()

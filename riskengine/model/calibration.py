@@ -155,7 +155,8 @@ class PlattCalibrator(BaseEstimator):
 
     def predict(self, X: Any) -> npt.NDArray[np.float64]:
         """Calibrated PD of each score (fractions in (0, 1))."""
-        check_is_fitted(self, ("slope_", "intercept_"))
+        if not hasattr(self, "intercept_"):  # cheap test first; sklearn's error if unfitted
+            check_is_fitted(self, ("slope_", "intercept_"))
         eta = self.slope_ * self._z(X) + self.intercept_
         out: npt.NDArray[np.float64] = 1.0 / (1.0 + np.exp(-eta))
         return out

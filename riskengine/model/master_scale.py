@@ -58,6 +58,7 @@ N_GRADES = 10
 """Number of non-default grades."""
 
 _GRADE_ARRAY = np.asarray(GRADES)
+_GRADE_U2 = _GRADE_ARRAY.astype("<U2")
 _INDEX = {g: i + 1 for i, g in enumerate(GRADES)}
 
 
@@ -99,6 +100,22 @@ def grade_index(grades: Any) -> npt.NDArray[np.int64]:
               "message": f"{g!r} is not a grade"}],
         )
     return out.reshape(arr.shape)
+
+
+_BOUNDS: dict[int, tuple[Any, npt.NDArray[np.float64]]] = {}
+
+
+def _bounds(scale: MasterScale) -> npt.NDArray[np.float64]:
+    """``scale.upper_bounds`` as a read-only array, built once per scale object."""
+    hit = _BOUNDS.get(id(scale))
+    if hit is not None and hit[0] is scale:
+        return hit[1]
+    arr = np.asarray(scale.upper_bounds)
+    arr.setflags(write=False)
+    if len(_BOUNDS) >= 64:  # many scales (tests): keep the cache small
+        _BOUNDS.clear()
+    _BOUNDS[id(scale)] = (scale, arr)  # the strong reference keeps the id unique
+    return arr
 
 
 def _require(cond: bool, message: str, key: str) -> None:
@@ -303,12 +320,16 @@ class MasterScale:
         """
         p = np.asarray(pd, dtype=float)
         flat = p.ravel()
-        idx = np.searchsorted(np.asarray(self.upper_bounds), flat, side="left")
+        idx = np.searchsorted(_bounds(self), flat, side="left")
         idx[flat >= 1.0] = N_GRADES  # a PD of 1 is default, whatever grade 10's bound
-        out = _GRADE_ARRAY[np.minimum(idx, N_GRADES)].astype("<U2")
-        bad = ~np.isfinite(flat) | (flat <= 0.0) | (flat > 1.0)
+        out = _GRADE_U2[np.minimum(idx, N_GRADES)]
+        bad = ~((flat > 0.0) & (flat <= 1.0))  # NaN, infinite, <= 0 or > 1
         if default_flag is not None:
-            flag = np.broadcast_to(np.asarray(default_flag, dtype=bool), p.shape).ravel()
+            if (type(default_flag) is np.ndarray and default_flag.dtype == np.bool_
+                    and default_flag.shape == p.shape):
+                flag = default_flag.ravel()  # already a bool array of the PDs' shape
+            else:
+                flag = np.broadcast_to(np.asarray(default_flag, dtype=bool), p.shape).ravel()
             out[flag] = DEFAULT_GRADE
             bad &= ~flag
         if bad.any():

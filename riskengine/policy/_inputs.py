@@ -7,7 +7,9 @@ naming the column, the row position and the value.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,6 +22,82 @@ from riskengine.policy.credit_policy import CreditPolicy
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
+
+_SMALL = 16
+"""Arrays up to this length are checked on Python floats (cheaper than numpy calls)."""
+
+
+_F8 = np.dtype(np.float64)
+_I8 = np.dtype(np.int64)
+
+
+def _small(x: Any, n: int, dtype: np.dtype[Any]) -> bool:
+    """Whether ``x`` is already a small 1-d numpy array of ``n`` elements of ``dtype``."""
+    return (type(x) is np.ndarray and x.ndim == 1 and x.shape[0] == n and n <= _SMALL
+            and x.dtype == dtype)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyTables:
+    """Lookup arrays of one credit policy, built once (the policy is frozen).
+
+    Each grade table is indexed by grade index ``1`` ... ``11`` (entry 0 is NaN),
+    each product table by product code; the arrays are read-only.
+    """
+
+    tnw_fraction: FloatArray
+    revenue_fraction: FloatArray
+    no_financials_limit: FloatArray
+    ledger_share: FloatArray
+    insured_fraction: FloatArray
+    premium_rate: FloatArray
+    service_commission: FloatArray
+    discount_rate: FloatArray
+    recourse: BoolArray
+    requires_insurance: BoolArray
+    commission_surcharge: FloatArray
+    advance_rate: FloatArray
+    product_lookup: Mapping[str, int]
+
+
+def _frozen(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    a.setflags(write=False)
+    return a
+
+
+def _grade_table(values: tuple[float, ...]) -> FloatArray:
+    # the same array GradeTable.lookup builds on every call
+    return _frozen(np.asarray((math.nan, *values), dtype=np.float64))
+
+
+_TABLES: dict[int, tuple[CreditPolicy, PolicyTables]] = {}
+
+
+def policy_tables(policy: CreditPolicy) -> PolicyTables:
+    """The :class:`PolicyTables` of ``policy`` (cached per policy object)."""
+    hit = _TABLES.get(id(policy))
+    if hit is not None and hit[0] is policy:
+        return hit[1]
+    cp = policy.capacity
+    tables = PolicyTables(
+        tnw_fraction=_grade_table(cp.tnw_fraction.values),
+        revenue_fraction=_grade_table(cp.revenue_fraction.values),
+        no_financials_limit=_grade_table(cp.no_financials_limit.values),
+        ledger_share=_grade_table(policy.concentration.ledger_share.values),
+        insured_fraction=_grade_table(policy.cover.insured_fraction.values),
+        premium_rate=_grade_table(policy.cover.premium_rate.values),
+        service_commission=_grade_table(policy.fees.service_commission.values),
+        discount_rate=_grade_table(policy.fees.discount_rate.values),
+        recourse=_frozen(policy.product_table("recourse")),
+        requires_insurance=_frozen(policy.product_table("requires_insurance")),
+        commission_surcharge=_frozen(policy.product_table("commission_surcharge")),
+        advance_rate=_frozen(policy.advance_rate_matrix()),
+        product_lookup={name: i for i, name in enumerate(policy.product_names)},
+    )
+    if len(_TABLES) >= 64:  # many policies (tests): keep the cache small
+        _TABLES.clear()
+    _TABLES[id(policy)] = (policy, tables)  # the strong reference keeps the id unique
+    return tables
 
 
 def bad_input(table: str, column: str, pos: int, value: Any, reason: str, message: str) -> (
@@ -44,7 +122,13 @@ def length(columns: Mapping[str, Any], required: tuple[str, ...], table: str) ->
             [{"table": table, "record": "", "debtor_id": "", "column": m, "value": "",
               "reason": "missing_column", "message": "required column missing"} for m in missing],
         )
-    sizes = {np.size(columns[c]) for c in columns if np.ndim(columns[c]) > 0}
+    sizes = set()
+    for v in columns.values():
+        if type(v) is np.ndarray:
+            if v.ndim > 0:
+                sizes.add(v.size)
+        elif np.ndim(v) > 0:
+            sizes.add(np.size(v))
     if len(sizes) > 1:
         raise InvalidInputError(
             f"{table}: columns have different lengths {sorted(sizes)}; give arrays of one "
@@ -54,6 +138,14 @@ def length(columns: Mapping[str, Any], required: tuple[str, ...], table: str) ->
 
 def floats(x: Any, n: int, column: str, table: str, *, negative: bool = False) -> FloatArray:
     """Float array of length ``n``; NaN kept; negative refused unless allowed."""
+    if _small(x, n, _F8):
+        ok = True
+        for v in x.tolist():
+            if v == math.inf or v == -math.inf or (not negative and v < 0):
+                ok = False
+                break
+        if ok:
+            return x
     arr = np.asarray(x, dtype=np.float64)
     arr = np.broadcast_to(arr, (n,)) if arr.ndim == 0 else arr.reshape(-1)
     if not negative:
@@ -77,6 +169,10 @@ def flags(x: Any, n: int) -> BoolArray:
 
 def grades(x: Any, n: int, column: str = "grade", table: str = "pairs") -> IntArray:
     """Grade index 1 ... 11 from grade strings or integer indices."""
+    if _small(x, n, _I8):
+        lst = x.tolist()
+        if not lst or (min(lst) >= 1 and max(lst) <= len(GRADES)):
+            return x
     arr = np.asarray(x)
     if arr.dtype.kind in "iu":
         idx = arr.astype(np.int64, copy=False)
@@ -93,6 +189,10 @@ def grades(x: Any, n: int, column: str = "grade", table: str = "pairs") -> IntAr
 
 def products(x: Any, n: int, policy: CreditPolicy, table: str = "pairs") -> IntArray:
     """Product code (position in ``policy.products``) from names or codes."""
+    if _small(x, n, _I8):
+        lst = x.tolist()
+        if not lst or (min(lst) >= 0 and max(lst) < len(policy.products)):
+            return x
     arr = np.asarray(x)
     names = policy.product_names
     if arr.dtype.kind in "iu":

@@ -146,7 +146,7 @@ def insurance_cover(
     g = inp.grades(grade, n)
     lim = inp.floats(limit, n, "limit", "cover")
     p = inp.floats(pd, n, "pd", "cover")
-    bad = np.isnan(p) | (p > 1.0)
+    bad = ~(p <= 1.0)  # NaN or above 1 (negatives are refused above)
     if bad.any():
         pos = int(np.flatnonzero(bad)[0])
         raise inp.bad_input("cover", "pd", pos, float(p[pos]), "not_numeric",
@@ -156,11 +156,12 @@ def insurance_cover(
     if not 0.0 <= ind <= 1.0:
         raise inp.bad_input("cover", "indemnity", 0, ind, "out_of_range",
                             "indemnity is a fraction in [0, 1].")
-    insured = np.minimum(policy.cover.insured_fraction.lookup(g), 1.0) * lim
+    tables = inp.policy_tables(policy)
+    insured = np.minimum(tables.insured_fraction[g], 1.0) * lim
     if insurer_limit is not None:
         insured = np.minimum(insured, inp.floats(insurer_limit, n, "insurer_limit", "cover"))
     if product is not None:
-        needs = policy.product_table("requires_insurance")[inp.products(product, n, policy)]
+        needs = tables.requires_insurance[inp.products(product, n, policy)]
         insured = np.where(needs, insured, 0.0)
     insured = np.minimum(np.where(np.isnan(insured), 0.0, insured), lim)
     exp = lim if exposure is None else inp.floats(exposure, n, "exposure", "cover")
@@ -171,6 +172,6 @@ def insurance_cover(
     if annual_sales is not None:
         sales = inp.floats(annual_sales, n, "annual_sales", "cover")
         share = np.divide(insured, lim, out=np.zeros(n), where=lim > 0)
-        premium = policy.cover.premium_rate.lookup(g) * sales * share
+        premium = tables.premium_rate[g] * sales * share
     return CoverFigures(insured, lim - insured, np.full(n, ind), exp, covered, retained,
                         p * lgd * exp, p * lgd * retained, premium)

@@ -74,6 +74,21 @@ BASES: tuple[str, ...] = ("statements", "tax_return", "none")
 
 _EPS = 1e-9
 
+_LIMIT_REASONS = ("requested", "capacity", "ledger_cap", "group_cap", "sector_cap",
+                  "insurer_cover", "no_insurer_appetite", "missing_data",
+                  "below_rounding_unit", "nothing_requested")
+_BIT_COLUMNS: dict[tuple[str, ...], npt.NDArray[np.uint32]] = {}
+
+
+def _mask(conds: npt.NDArray[np.bool_], names: tuple[str, ...]) -> npt.NDArray[np.uint32]:
+    """Reason bitmask per column of ``conds`` (one row per name in ``names``)."""
+    bits = _BIT_COLUMNS.get(names)
+    if bits is None:
+        bits = np.asarray([[_BIT[name]] for name in names], dtype=np.uint32)
+        _BIT_COLUMNS[names] = bits
+    out: npt.NDArray[np.uint32] = np.bitwise_or.reduce(conds * bits, axis=0)
+    return out
+
 
 def reason_codes(mask: int) -> tuple[str, ...]:
     """Names of the reason codes set in ``mask``.
@@ -168,6 +183,11 @@ def capacity(
 
 
 def _basis(x: Any, n: int) -> npt.NDArray[np.int64]:
+    if type(x) is np.ndarray and x.ndim == 1 and 0 < x.shape[0] == n <= 16 \
+            and x.dtype == np.int64:
+        lst = x.tolist()  # small: checked on Python ints
+        if min(lst) >= 0 and max(lst) < len(BASES):
+            return x
     arr = np.asarray(x)
     if arr.dtype.kind not in "iu":
         flat = arr.astype(str).reshape(-1)
@@ -189,14 +209,13 @@ def _capacity(
     revenue: FloatArray, profit: FloatArray, policy: CreditPolicy,
 ) -> tuple[FloatArray, npt.NDArray[np.uint32]]:
     cp = policy.capacity
-    n = g.size
-    reasons = np.zeros(n, dtype=np.uint32)
-    b_rev = cp.revenue_fraction.lookup(g) * revenue
-    minimum = cp.no_financials_limit.lookup(g)
+    tables = inp.policy_tables(policy)
+    b_rev = tables.revenue_fraction[g] * revenue
+    minimum = tables.no_financials_limit[g]
 
     st = basis == 0
     neg = st & (tnw <= 0)
-    cap_st = np.minimum(cp.tnw_fraction.lookup(g) * tnw, b_rev)
+    cap_st = np.minimum(tables.tnw_fraction[g] * tnw, b_rev)
     cap_st = np.where(neg, minimum if cp.negative_equity == "minimum_limit" else 0.0, cap_st)
     missing = st & (np.isnan(tnw) | np.isnan(revenue))
 
@@ -209,11 +228,12 @@ def _capacity(
 
     out = np.where(st, cap_st, np.where(tx, cap_tx, minimum))
     out = np.where(missing, 0.0, out)
-    reasons |= np.where(neg, _BIT["negative_equity"], 0).astype(np.uint32)
-    reasons |= np.where(loss, _BIT["non_positive_profit"], 0).astype(np.uint32)
-    reasons |= np.where(tx, _BIT["tax_return_haircut"], 0).astype(np.uint32)
-    reasons |= np.where(basis == 2, _BIT["no_financials"], 0).astype(np.uint32)
-    reasons |= np.where(missing, _BIT["missing_data"], 0).astype(np.uint32)
+    # bool x uint32 scalar -> uint32: the bit where the condition holds, else 0
+    reasons: npt.NDArray[np.uint32] = neg * _BIT["negative_equity"]
+    reasons |= loss * _BIT["non_positive_profit"]
+    reasons |= tx * _BIT["tax_return_haircut"]
+    reasons |= (basis == 2) * _BIT["no_financials"]
+    reasons |= missing * _BIT["missing_data"]
     return out, reasons
 
 
@@ -394,6 +414,7 @@ def decide_limits(pairs: Mapping[str, Any], policy: CreditPolicy) -> LimitDecisi
     ([25000.0, 0.0], ['full', 'refused'])
     """
     n = inp.length(pairs, ("grade", "requested", "product"), "pairs")
+    tables = inp.policy_tables(policy)
     g = inp.grades(pairs["grade"], n)
     req = inp.floats(pairs["requested"], n, "requested", "pairs")
     prod = inp.products(pairs["product"], n, policy)
@@ -404,17 +425,20 @@ def decide_limits(pairs: Mapping[str, Any], policy: CreditPolicy) -> LimitDecisi
         inp.floats(pairs.get("profit", np.nan), n, "profit", "pairs", negative=True), policy)
 
     # knock-outs
-    ko_bits = np.zeros(n, dtype=np.uint32)
+    ko_conds: list[npt.NDArray[np.bool_]] = []
+    ko_names: list[str] = []
     for col, name in (("adverse_knockout", "adverse_record"), ("insolvency", "insolvency"),
                       ("related", "related_party")):
         if col in pairs:
-            ko_bits |= np.where(inp.flags(pairs[col], n), _BIT[name], 0).astype(np.uint32)
-    ko_bits |= np.where(g == D_INDEX, _BIT["grade_default"], 0).astype(np.uint32)
-    recourse = policy.product_table("recourse")[prod]
+            ko_conds.append(inp.flags(pairs[col], n))
+            ko_names.append(name)
+    ko_conds.append(g == D_INDEX)
+    ko_names.append("grade_default")
     if "supplier_grade" in pairs:
         sg = inp.grades(pairs["supplier_grade"], n, "supplier_grade")
-        ko_bits |= np.where(recourse & (sg == D_INDEX), _BIT["supplier_default"],
-                            0).astype(np.uint32)
+        ko_conds.append(tables.recourse[prod] & (sg == D_INDEX))
+        ko_names.append("supplier_default")
+    ko_bits = _mask(np.array(ko_conds), tuple(ko_names))
 
     inf = np.full(n, np.inf)
     missing = np.zeros(n, dtype=bool)
@@ -422,7 +446,7 @@ def decide_limits(pairs: Mapping[str, Any], policy: CreditPolicy) -> LimitDecisi
     ledger = inf
     if "supplier_ledger" in pairs:
         tot = inp.floats(pairs["supplier_ledger"], n, "supplier_ledger", "pairs")
-        ledger = conc.ledger_share.lookup(g) * tot
+        ledger = tables.ledger_share[g] * tot
         missing |= np.isnan(tot)
     group = inf
     if "group_exposure" in pairs or "factor_capital" in pairs:
@@ -438,32 +462,29 @@ def decide_limits(pairs: Mapping[str, Any], policy: CreditPolicy) -> LimitDecisi
         sector = np.maximum((c * bt - se) / (1.0 - c), 0.0) if c < 1.0 else inf
         missing |= np.isnan(se) | np.isnan(bt)
 
-    needs_cover = policy.product_table("requires_insurance")[prod]
-    no_appetite = needs_cover & (policy.cover.insured_fraction.lookup(g) <= 0.0)
+    needs_cover = tables.requires_insurance[prod]
+    no_appetite = needs_cover & (tables.insured_fraction[g] <= 0.0)
     insurer = inf
     if "insurer_limit" in pairs:
         il = inp.floats(pairs["insurer_limit"], n, "insurer_limit", "pairs")
         insurer = np.where(needs_cover, il, np.inf)
         missing |= needs_cover & np.isnan(il)
     insurer = np.where(no_appetite, 0.0, insurer)
-    reasons |= np.where(no_appetite, _BIT["no_insurer_appetite"], 0).astype(np.uint32)
     missing |= np.isnan(req)
-    reasons |= np.where(missing, _BIT["missing_data"], 0).astype(np.uint32)
 
     headroom = np.minimum(np.minimum(ledger, group), sector)
     best = np.minimum(np.minimum(np.minimum(req, cap), headroom), insurer)
-    tol = best * (1.0 + _EPS)
-    for arr, name in ((req, "requested"), (cap, "capacity"), (ledger, "ledger_cap"),
-                      (group, "group_cap"), (sector, "sector_cap"), (insurer, "insurer_cover")):
-        reasons |= np.where(arr <= tol, _BIT[name], 0).astype(np.uint32)
+    # binding constraints: every one within the tolerance of the minimum
+    binding = np.array((req, cap, ledger, group, sector, insurer)) <= best * (1.0 + _EPS)
 
     unit = policy.limits.rounding_unit
     knocked = ko_bits != 0
     dead = knocked | missing
     approved = np.floor(np.where(dead, 0.0, best) / unit + _EPS) * unit
-    reasons |= np.where(~dead & (best > 0) & (approved == 0), _BIT["below_rounding_unit"],
-                        0).astype(np.uint32)
-    reasons |= np.where(~dead & (req == 0), _BIT["nothing_requested"], 0).astype(np.uint32)
+    alive = ~dead
+    reasons |= _mask(np.concatenate((binding, np.array((
+        no_appetite, missing, alive & (best > 0) & (approved == 0), alive & (req == 0))))),
+        _LIMIT_REASONS)
     reasons = np.where(knocked, ko_bits, reasons).astype(np.uint32)
     full_req = np.floor(np.where(np.isnan(req), 0.0, req) / unit + _EPS) * unit
     decision = np.where(approved <= 0, 2, np.where(approved >= full_req, 0, 1)).astype(np.int8)

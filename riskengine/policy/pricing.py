@@ -51,7 +51,7 @@ def pricing_grade(
     if supplier_grade is None:
         return g
     sg = inp.grades(supplier_grade, n, "supplier_grade")
-    recourse = policy.product_table("recourse")[inp.products(product, n, policy)]
+    recourse = inp.policy_tables(policy).recourse[inp.products(product, n, policy)]
     return np.where(recourse, sg, g)
 
 
@@ -83,7 +83,7 @@ def advance_rate(grade: Any, product: Any, policy: CreditPolicy, dilution: Any =
     g = inp.grades(grade, n)
     prod = inp.products(product, n, policy)
     dil = inp.floats(dilution, n, "dilution", "pricing")
-    rate = policy.advance_rate_matrix()[prod, g] - np.where(np.isnan(dil), 0.0, dil)
+    rate = inp.policy_tables(policy).advance_rate[prod, g] - np.where(np.isnan(dil), 0.0, dil)
     return np.clip(rate, 0.0, 1.0)
 
 
@@ -139,12 +139,13 @@ def fees(
     inv = inp.floats(invoice, n, "invoice", "pricing")
     adv = inp.floats(advance, n, "advance", "pricing")
     d = np.maximum(inp.floats(days, n, "days", "pricing", negative=True), 0.0)
-    rate = policy.fees.service_commission.lookup(g)
+    tables = inp.policy_tables(policy)
+    rate = tables.service_commission[g]
     if product is not None:
-        rate = rate + policy.product_table("commission_surcharge")[
+        rate = rate + tables.commission_surcharge[
             inp.products(product, n, policy)]
     commission = rate * inv
-    interest = policy.fees.discount_rate.lookup(g) * adv * d / policy.fees.day_count
+    interest = tables.discount_rate[g] * adv * d / policy.fees.day_count
     total = commission + interest
     if scalar:
         return Fees(float(commission[0]), float(interest[0]), float(total[0]))
