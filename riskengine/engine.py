@@ -640,6 +640,20 @@ def _decide_core(
     has_il = np.isfinite(pairs.insurer_limit)
     gidx = _lookup(g_pair, _GRADE_INDEX, 0)
     pcode = _lookup(pairs.product, engine.product_codes, None)
+    # Recourse products: the supplier bears the debtor's risk, so the supplier, rated with
+    # the same features (its own records decided as a debtor in the same batch), drives
+    # the decision (a supplier in default refuses it) and the advance rate and fees
+    # (seeds 001, 003). A supplier not rated in the batch leaves the debtor's grade in
+    # charge, with the note supplier_not_rated.
+    recourse = policy_tables(policy).recourse[pcode].astype(bool) & rated
+    g_drive = gidx
+    sup_missing = np.zeros(m, dtype=bool)
+    if recourse.any():
+        sup_pos = pd.Index(deb.debtor_id).get_indexer(pairs.supplier_id)
+        sup_grade = grade[np.maximum(sup_pos, 0)]
+        sup_ok = (sup_pos >= 0) & (sup_grade != UNRATED)
+        g_drive = np.where(recourse & sup_ok, _lookup(sup_grade, _GRADE_INDEX, 0), gidx)
+        sup_missing = recourse & ~sup_ok
     for sel in (r_idx[has_il[r_idx]], r_idx[~has_il[r_idx]]):
         if sel.size == 0:
             continue
@@ -650,6 +664,7 @@ def _decide_core(
             "tnw": tnw[sel], "revenue": rev[sel], "profit": prof[sel],
             "adverse_knockout": deb.knockout[dp[sel]], "insolvency": deb.insolvency[dp[sel]],
             "related": pairs.related[sel], "supplier_ledger": ledger[sel],
+            "supplier_grade": g_drive[sel],
         }
         if engine.factor_capital is not None:
             cols["factor_capital"] = engine.factor_capital
@@ -680,10 +695,11 @@ def _decide_core(
         retained[r_idx] = cov.retained
         el[r_idx] = cov.expected_loss_insured
         el_un[r_idx] = cov.expected_loss_uninsured
-        adv[r_idx] = advance_rate(gi, prod, policy, deb.dilution[dp[r_idx]])
+        gp = g_drive[r_idx]  # pricing grade: the supplier's for recourse products
+        adv[r_idx] = advance_rate(gp, prod, policy, deb.dilution[dp[r_idx]])
         tables = policy_tables(policy)  # lookup arrays built once per policy
-        comm[r_idx] = tables.service_commission[gi] + tables.commission_surcharge[prod]
-        disc[r_idx] = tables.discount_rate[gi]
+        comm[r_idx] = tables.service_commission[gp] + tables.commission_surcharge[prod]
+        disc[r_idx] = tables.discount_rate[gp]
 
     # 5. columns (lists; Python objects only where a decision needs them)
     dp_l = dp.tolist()
@@ -705,7 +721,8 @@ def _decide_core(
     # the three reason tuples depend only on the policy bits and three flags: build
     # each distinct combination once
     key = (reasons.astype(np.int64) | (cur_mismatch.astype(np.int64) << 32)
-           | ((led_mismatch & rated).astype(np.int64) << 33) | ((~rated).astype(np.int64) << 34))
+           | ((led_mismatch & rated).astype(np.int64) << 33) | ((~rated).astype(np.int64) << 34)
+           | (sup_missing.astype(np.int64) << 35))
     if m <= 16:  # a few pairs: no sort needed
         key_l = key.tolist()
         uniq_l = sorted(set(key_l))
@@ -748,7 +765,8 @@ def _decide_core(
 @functools.lru_cache(maxsize=4096)
 def _reason_tuples(u: int) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """Binding constraints, knock-outs and notes of one key of :func:`_decide_core`
-    (the policy's reason bits, then currency mismatch, ledger mismatch, unrated)."""
+    (the policy's reason bits, then currency mismatch, ledger mismatch, unrated,
+    recourse supplier not rated)."""
     names = _REASON_NAMES
     bits = ((np.uint32(u & 0xFFFFFFFF) >> _REASON_SHIFTS) & 1).astype(bool)
     notes = [str(x) for x in names[bits & ~_BINDING_SET & ~_KO_SET]]
@@ -758,6 +776,8 @@ def _reason_tuples(u: int) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str,
         notes.append("ledger_currency_mismatch")
     if u >> 34 & 1:
         notes.append("unrated")
+    if u >> 35 & 1:
+        notes.append("supplier_not_rated")
     return (tuple(str(x) for x in names[bits & _BINDING_SET]),
             tuple(str(x) for x in names[bits & _KO_SET]), tuple(notes))
 

@@ -589,3 +589,51 @@ def test_debtor_inputs_is_the_core_contract() -> None:
     """The core's inputs name every per-debtor array both paths must fill."""
     names = set(DebtorInputs.__dataclass_fields__)
     assert {"st_X", "overlay_X", "basis", "insolvency", "past_due_default", "digest"} <= names
+
+
+def test_recourse_pricing_follows_the_supplier_rated_in_the_batch(
+    engine: Engine, example: dict[str, Any]
+) -> None:
+    """Issue 4 §3 (seeds 001, 003): with recourse the supplier bears the debtor's risk, so
+    the supplier, rated with the same features, drives advance rate and fees; without a
+    rating of the supplier the debtor's grade stays in charge, noted supplier_not_rated."""
+    from riskengine.policy.pricing import advance_rate
+
+    debtor = copy.deepcopy(example)
+    debtor["exposure"]["product"] = "recourse"
+    supplier_id = debtor["exposure"]["supplier_id"]
+    # the supplier's own records, as a debtor of another client: a weaker firm
+    supplier = copy.deepcopy(example)
+    supplier["debtor"]["debtor_id"] = supplier_id
+    supplier["debtor"]["name"] = "The supplier itself"
+    supplier["debtor"]["group_id"] = None
+    for stmt in supplier["statements"]:  # loss-making, negative equity: a weak grade
+        ta, rev = stmt["total_assets"], stmt["revenue"]
+        stmt["ebitda"] = -0.04 * rev
+        stmt["ebit"] = stmt["ebitda"] - stmt["depreciation_amortization"]
+        stmt["operating_expenses"] = rev - stmt["ebitda"]
+        stmt["net_income"] = stmt["ebit"] - (stmt["interest_expense"] or 0.0)
+        stmt["retained_earnings"] = -0.3 * ta
+        stmt["equity"] = -0.1 * ta
+        stmt["total_liabilities"] = 1.1 * ta
+    supplier["exposure"]["supplier_id"] = "OTHER-CLIENT"
+    for i, rec in enumerate(supplier["adverse_records"]):
+        rec["record_id"] = f"SUP-ADV-{i}"
+    for i, inv in enumerate(supplier["invoices"]):
+        inv["invoice_id"] = f"SUP-INV-{i}"
+        inv["supplier_id"] = "OTHER-CLIENT"
+    both = engine.score_payloads([supplier, debtor], decided_at=STAMP)
+    alone = engine.score_payloads([debtor], decided_at=STAMP)[0]
+    sup_dec, deb_dec = both
+    policy = engine.policy
+    dilution_free = advance_rate([sup_dec["grade"]], ["recourse"], policy)[0]
+    assert "supplier_not_rated" not in deb_dec["limit_notes"]
+    assert "supplier_not_rated" in alone["limit_notes"]
+    assert deb_dec["grade"] == alone["grade"]  # the debtor's rating itself is unchanged
+    assert sup_dec["grade"] != deb_dec["grade"]  # the case distinguishes the two grades
+    # the advance rate is the supplier grade's (less the debtor's dilution, <= the table)
+    assert deb_dec["advance_rate"] <= dilution_free
+    assert deb_dec["advance_rate"] == pytest.approx(
+        advance_rate([sup_dec["grade"]], ["recourse"], policy,
+                     dilution=dilution_free - deb_dec["advance_rate"])[0])
+    assert alone["advance_rate"] != deb_dec["advance_rate"]
