@@ -94,19 +94,3 @@ def test_inputs_are_not_mutated(frames: dict[str, pd.DataFrame]) -> None:
     for k, v in frames.items():
         pd.testing.assert_frame_equal(v, before[k])
 
-
-def test_statement_blocks_give_exactly_the_one_call_features(monkeypatch) -> None:
-    """Blocks of whole debtors (a memory bound for large books) change no feature."""
-    import riskengine.features as F
-    from riskengine.features.statements import statement_features
-    from riskengine.synthetic import generate_portfolio
-
-    st = generate_portfolio(400, seed=11)["statements"]
-    assert st["debtor_id"].is_monotonic_increasing
-    whole = statement_features(st, "2026-06-30")
-    monkeypatch.setattr(F, "_STATEMENT_BLOCK_ROWS", 97)  # cuts fall inside debtors' runs
-    blocks = F._statements_in_blocks(st, "2026-06-30")
-    pd.testing.assert_frame_equal(blocks, whole, check_exact=True)
-    shuffled = st.sample(frac=1.0, random_state=0)  # unsorted: one call, same features
-    pd.testing.assert_frame_equal(F._statements_in_blocks(shuffled, "2026-06-30"), whole,
-                                  check_exact=True)

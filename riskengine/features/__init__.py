@@ -22,9 +22,6 @@ from riskengine.validation import _empty_frame
 
 __all__ = ["FAMILIES", "build_features", "latest_revenue"]
 
-#: Rows of statements per block in :func:`_statements_in_blocks`.
-_STATEMENT_BLOCK_ROWS = 500_000
-
 #: Below this many debtors the families are computed one after the other.
 _PARALLEL_MIN_DEBTORS = 20_000
 
@@ -119,7 +116,7 @@ def build_features(
 
     st_frame = table("statements")
     tasks: dict[str, Callable[[], pd.DataFrame]] = {
-        "statements": lambda: _statements_in_blocks(st_frame, as_of).reindex(index),
+        "statements": lambda: statements.statement_features(st_frame, as_of).reindex(index),
         "adverse": lambda: _filled(adverse.adverse_features(
             table("adverse_records"), as_of, lookback_years=lookback_years,
             significant_amount=significant_amount, revenue=latest_revenue(st_frame, as_of)),
@@ -144,31 +141,6 @@ def build_features(
     if not parts:
         return pd.DataFrame(index=index)
     return pd.concat(parts, axis=1)
-
-
-def _statements_in_blocks(st_frame: pd.DataFrame, as_of: Any) -> pd.DataFrame:
-    """Statement features, computed in blocks of whole debtors when the table is large.
-
-    A debtor's features use its own statements only, so blocks that never split a
-    debtor give exactly the features of one call; they bound the kernel's
-    temporaries (dozens of arrays the length of the table) to one block's size.
-    Blocks are cut only when the table is already sorted by ``debtor_id`` (as
-    portfolios written by riskengine are); otherwise the table is done in one go.
-    """
-    n = len(st_frame)
-    if n <= _STATEMENT_BLOCK_ROWS or not st_frame["debtor_id"].is_monotonic_increasing:
-        return statements.statement_features(st_frame, as_of)
-    ids = st_frame["debtor_id"]
-    cuts = [0]
-    for target in range(_STATEMENT_BLOCK_ROWS, n, _STATEMENT_BLOCK_ROWS):
-        # first row of the debtor after the one at `target`: a block never splits a debtor
-        cut = int(ids.searchsorted(ids.iloc[target], side="right"))
-        if cuts[-1] < cut < n:
-            cuts.append(cut)
-    cuts.append(n)
-    blocks = [statements.statement_features(st_frame.iloc[a:b], as_of)
-              for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
-    return pd.concat(blocks) if len(blocks) > 1 else blocks[0]
 
 
 def _filled(frame: pd.DataFrame, index: pd.Index, fill: Mapping[str, float]) -> pd.DataFrame:
