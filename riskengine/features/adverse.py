@@ -65,6 +65,7 @@ __all__ = [
     "ESTIMATOR_CHECK_EXEMPTIONS",
     "FILL_VALUES",
     "AdverseFeatures",
+    "RecordTableTransformer",
     "adverse_features",
     "feature_directions",
 ]
@@ -541,7 +542,39 @@ def _table(X: Any, name: str) -> pd.DataFrame:
                     f"got {type(X).__name__}.")  # fmt: skip
 
 
-class AdverseFeatures(TransformerMixin, BaseEstimator):
+class RecordTableTransformer(TransformerMixin, BaseEstimator):
+    """Base of the stateless feature transformers over record tables.
+
+    ``fit`` learns nothing and returns ``self``; ``transform`` (in the subclass)
+    takes the record table, or a portfolio mapping holding it, and returns one
+    row per debtor; ``get_feature_names_out`` gives the subclass's
+    ``feature_names``. The input is a typed table with named columns, not a
+    numeric array: the estimator-check exemptions say why per check.
+    """
+
+    feature_names: tuple[str, ...] = ()
+
+    def fit(self, X: Any, y: Any = None) -> Any:
+        """Learn nothing; return ``self``."""
+        return self
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """The output column names."""
+        return np.asarray(self.feature_names, dtype=object)
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return True
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        tags.input_tags.two_d_array = True
+        tags.input_tags.string = True
+        tags.input_tags.allow_nan = True
+        return tags
+
+
+class AdverseFeatures(RecordTableTransformer):
     """scikit-learn transformer around :func:`adverse_features`.
 
     Stateless: ``fit`` learns nothing and returns ``self``; ``transform``
@@ -556,6 +589,8 @@ class AdverseFeatures(TransformerMixin, BaseEstimator):
         As in :func:`adverse_features`.
     """
 
+    feature_names = ADVERSE_FEATURES
+
     def __init__(
         self,
         as_of: Any = None,
@@ -569,10 +604,6 @@ class AdverseFeatures(TransformerMixin, BaseEstimator):
         self.half_life_years = half_life_years
         self.significant_amount = significant_amount
 
-    def fit(self, X: Any, y: Any = None) -> AdverseFeatures:
-        """Learn nothing; return ``self``."""
-        return self
-
     def transform(self, X: Any, revenue: pd.Series | None = None) -> pd.DataFrame:
         """Compute the features (see :func:`adverse_features`)."""
         return adverse_features(
@@ -584,17 +615,3 @@ class AdverseFeatures(TransformerMixin, BaseEstimator):
             revenue=revenue,
         )
 
-    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        """The output column names, :data:`ADVERSE_FEATURES`."""
-        return np.asarray(ADVERSE_FEATURES, dtype=object)
-
-    def __sklearn_is_fitted__(self) -> bool:
-        return True
-
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.requires_fit = False
-        tags.input_tags.two_d_array = True
-        tags.input_tags.string = True
-        tags.input_tags.allow_nan = True
-        return tags

@@ -32,10 +32,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
 
 from riskengine.errors import InvalidInputError
 from riskengine.features.adverse import (
+    RecordTableTransformer,
     _bad_input,
     _compact_sorted,
     _positions,
@@ -452,7 +452,7 @@ def portfolio_hhi(
             for k, c in classes.items()}  # fmt: skip
 
 
-class ConcentrationFeatures(TransformerMixin, BaseEstimator):
+class ConcentrationFeatures(RecordTableTransformer):
     """scikit-learn transformer around :func:`concentration_features`.
 
     Stateless. ``transform`` takes a portfolio mapping with the tables
@@ -466,6 +466,8 @@ class ConcentrationFeatures(TransformerMixin, BaseEstimator):
         As in :func:`concentration_features`.
     """
 
+    feature_names = CONCENTRATION_FEATURES
+
     def __init__(self, as_of: Any = None, *, factor_capital: float | None = None,
                  fx_rates: Mapping[str, float] | None = None,
                  sector_level: str = "section") -> None:  # fmt: skip
@@ -473,10 +475,6 @@ class ConcentrationFeatures(TransformerMixin, BaseEstimator):
         self.factor_capital = factor_capital
         self.fx_rates = fx_rates
         self.sector_level = sector_level
-
-    def fit(self, X: Any, y: Any = None) -> ConcentrationFeatures:
-        """Learn nothing; return ``self``."""
-        return self
 
     def transform(self, X: Any) -> pd.DataFrame:
         """Compute the features from a portfolio mapping."""
@@ -489,16 +487,3 @@ class ConcentrationFeatures(TransformerMixin, BaseEstimator):
             fx_rates=self.fx_rates, sector_level=self.sector_level, as_of=self.as_of,
         )  # fmt: skip
 
-    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        """The output column names, :data:`CONCENTRATION_FEATURES`."""
-        return np.asarray(CONCENTRATION_FEATURES, dtype=object)
-
-    def __sklearn_is_fitted__(self) -> bool:
-        return True
-
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.requires_fit = False
-        tags.input_tags.string = True
-        tags.input_tags.allow_nan = True
-        return tags

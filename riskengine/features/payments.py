@@ -37,10 +37,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
 
 from riskengine.features.adverse import (
     _NAT,
+    RecordTableTransformer,
     _as_day,
     _day_numbers,
     _mixed_per_group,
@@ -298,7 +298,7 @@ def payment_features(
     return pd.DataFrame(out.T, index=index, columns=list(PAYMENT_FEATURES), copy=False)
 
 
-class PaymentFeatures(TransformerMixin, BaseEstimator):
+class PaymentFeatures(RecordTableTransformer):
     """scikit-learn transformer around :func:`payment_features`.
 
     Stateless: ``fit`` learns nothing and returns ``self``; ``transform``
@@ -313,15 +313,13 @@ class PaymentFeatures(TransformerMixin, BaseEstimator):
         As in :func:`payment_features`.
     """
 
+    feature_names = PAYMENT_FEATURES
+
     def __init__(self, as_of: Any = None, *, lookback_days: int = 365,
                  trend_recent_days: int = 90) -> None:  # fmt: skip
         self.as_of = as_of
         self.lookback_days = lookback_days
         self.trend_recent_days = trend_recent_days
-
-    def fit(self, X: Any, y: Any = None) -> PaymentFeatures:
-        """Learn nothing; return ``self``."""
-        return self
 
     def transform(self, X: Any) -> pd.DataFrame:
         """Compute the features (see :func:`payment_features`)."""
@@ -329,16 +327,3 @@ class PaymentFeatures(TransformerMixin, BaseEstimator):
                                 lookback_days=self.lookback_days,
                                 trend_recent_days=self.trend_recent_days)  # fmt: skip
 
-    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        """The output column names, :data:`PAYMENT_FEATURES`."""
-        return np.asarray(PAYMENT_FEATURES, dtype=object)
-
-    def __sklearn_is_fitted__(self) -> bool:
-        return True
-
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.requires_fit = False
-        tags.input_tags.string = True
-        tags.input_tags.allow_nan = True
-        return tags
