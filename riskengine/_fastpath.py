@@ -36,6 +36,7 @@ import hashlib
 import math
 import struct
 from bisect import bisect_left
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -51,10 +52,7 @@ from riskengine.engine import (
     PairInputs,
     _decide_core,
     _kinds,
-    default_past_due,
     encode_value,
-    past_due_arrays,
-    rating_basis,
 )
 from riskengine.features import payments as _pay
 from riskengine.features import statements as _st
@@ -190,6 +188,7 @@ class FlatTrees:
         self.feat0 = np.where(self.leaf, 0, self.feature)  # leaves read feature 0, unused
         self.lo = self.child[0::2].copy()
         self.hi = self.child[1::2].copy()
+        self.hi_lo = self.hi - self.lo
         self.nodes_on = {j: np.flatnonzero(self.feature == j) for j in self.used.tolist()}
         depth = np.zeros(n_nodes, dtype=np.intp)
         internal = np.flatnonzero(~self.leaf)
@@ -223,7 +222,7 @@ class FlatTrees:
                 q = self.nodes_on.get(j)
                 if q is not None:
                     left[q] = self.mleft[q]
-        out: npt.NDArray[np.intp] = np.where(left, self.lo, self.hi)
+        out: npt.NDArray[np.intp] = self.lo + ~left * self.hi_lo  # left: lo, else hi
         return out
 
     def walk_one(self, nxt: npt.NDArray[np.intp], node: npt.NDArray[np.intp],
@@ -616,6 +615,27 @@ class FlatScorer:
 _EPOCH_ORDINAL = 719163  # date(1970, 1, 1).toordinal()
 _NAN_BITS = 0x7FF8000000000000  # the canonical NaN of the input hash
 _NAT_MIN = int(np.iinfo(np.int64).min)  # NaT in the input hash
+_KIND_CODE = {"float": 0, "int": 0, "date": 1, "bool": 2}  # anything else: str (3)
+_PACK_D = struct.Struct("<d").pack
+_PACK_Q = struct.Struct("<q").pack
+_PACK_I = struct.Struct("<I").pack
+_NAN_B = struct.pack("<Q", _NAN_BITS)
+_NONE_STR_B = struct.pack("<I", 0xFFFFFFFF)
+_TRUE_B, _FALSE_B = struct.pack("<?", True), struct.pack("<?", False)
+
+
+def _w(mask: bool, w: float) -> float:
+    """``mask * w`` of numpy (bool times float64): ``w``, or ``0.0 * w``."""
+    return w if mask else 0.0 * w
+
+
+def _ratio(a: float, b: float) -> float:
+    """``a / b`` as numpy divides float64 (errors ignored): 0/0 and NaN/0 -> NaN, x/0 -> inf."""
+    if b == 0.0:
+        if a == 0.0 or a != a:
+            return math.nan
+        return math.copysign(math.inf, a) * math.copysign(1.0, b)
+    return a / b
 
 
 def _day(d: Any) -> int:
@@ -648,7 +668,7 @@ class FastEngine:
         self.kinds = {name: _kinds(c) for name, c in schemas.CONTRACTS.items()}
         self.pay_need = frozenset(feats) | {"pay_dilution"}
         self.adv_need = frozenset(feats)
-        self._specs: dict[tuple[str, tuple[str, ...]], list[tuple[str, str]]] = {}
+        self._specs: dict[tuple[str, tuple[str, ...]], tuple[list[int], list[str], Any]] = {}
 
     def decide_one(self, p: DebtorPayload, day: str, decided_at: str | None,
                    reference_date: Any) -> dict[str, Any]:
@@ -681,16 +701,19 @@ class FastEngine:
 
         # statements: the pipeline's kernel on the sorted rows
         st_rows = [s.__dict__ for s in st_sorted]
-        days = np.array([_day(s.period_end) for s in st_sorted], dtype=np.int64)
-        eligible = np.flatnonzero(days <= t)
+        day_l = [_day(s.period_end) for s in st_sorted]
+        days = np.array(day_l, dtype=np.int64)
+        last = -1  # the latest statement up to t (rows sorted by period end)
+        for i, d in enumerate(day_l):
+            if d <= t:
+                last = i
         assert self.scorer is not None
         p_feats = len(eng.feature_names)
         st_X = np.full((1, p_feats), np.nan)
         fin = {"equity": math.nan, "revenue": math.nan, "net_income": math.nan,
                "total_assets": math.nan, "age_days": math.nan}
         stype, fcur = "", ""
-        if eligible.size:
-            last = int(eligible[-1])
+        if last >= 0:
             items = schemas.LINE_ITEMS
             mat = np.array([[math.nan if r[item] is None else float(r[item]) for item in items]
                             for r in st_rows], dtype=np.float64).T
@@ -701,7 +724,7 @@ class FastEngine:
                              np.array([last - 1 if last >= 1 else -1]),
                              np.array([last - 2 if last >= 2 else -1]),
                              np.array([float(min(last + 1, 5))]), tier)
-            f["st_statement_age_days"] = np.array([float(t - days[last])])
+            f["st_statement_age_days"] = np.array([float(t - day_l[last])])
             st_X[0] = [f[name][0] for name in eng.feature_names]
             r = st_rows[last]
             eq = r["equity"]
@@ -712,30 +735,42 @@ class FastEngine:
                    "net_income": math.nan if r["net_income"] is None else float(r["net_income"]),
                    "total_assets": math.nan if r["total_assets"] is None
                    else float(r["total_assets"]),
-                   "age_days": float(t - days[last])}
+                   "age_days": float(t - day_l[last])}
             stype, fcur = str(r["statement_type"]), str(r["currency"])
-        basis = rating_basis(np.array([stype], dtype=object), np.array([fin["total_assets"]]),
-                             np.array([fin["revenue"]]), np.array([fin["age_days"]]),
-                             eng.overlay.max_statement_age_days)
+        # rating_basis and past_due_arrays of the batch path, on Python scalars (the same
+        # comparisons; the sums add in record order from 0.0, as np.bincount does)
+        fresh = fin["age_days"] <= eng.overlay.max_statement_age_days
+        has_rev = not math.isnan(fin["revenue"])
+        if fresh and has_rev and stype != "tax_return" and stype != "" \
+                and fin["total_assets"] > 0:
+            basis_code = 0
+        elif fresh and has_rev and stype == "tax_return":
+            basis_code = 1
+        else:
+            basis_code = 2
+        basis = np.array([basis_code], dtype=np.int64)
 
         adv = self._adverse(p, t)
         pay = self._payments(p, t)
         values = {**adv, **pay}
         overlay_X = np.array([[values[f] for f in eng.overlay.features]], dtype=np.float64)
 
-        inv = p.invoices
-        pdue, bal = past_due_arrays(
-            np.zeros(len(inv), dtype=np.int64),
-            np.array([_day(v.issue_date) for v in inv], dtype=np.int64),
-            np.array([_day(v.due_date) for v in inv], dtype=np.int64),
-            np.array([_day(v.paid_date) for v in inv], dtype=np.int64),
-            np.array([float(v.amount) for v in inv], dtype=np.float64),
-            t, eng.overlay.days_past_due, 1)
+        dpd = eng.overlay.days_past_due
+        pdue_s = bal_s = 0.0
+        for v in p.invoices:
+            paid_day = _day(v.paid_date)
+            is_open = _day(v.issue_date) <= t and paid_day > t
+            amount = float(v.amount)
+            pdue_s += amount if is_open and t - _day(v.due_date) > dpd else 0.0
+            bal_s += amount if is_open else 0.0
+        pdue = np.array([pdue_s])
+        ov = eng.overlay
+        pd_default = pdue_s > ov.materiality_absolute and pdue_s > ov.materiality_relative * bal_s
 
         deb = DebtorInputs(
             debtor_id=np.array([p.debtor.debtor_id], dtype=object), st_X=st_X, basis=basis,
             overlay_X=overlay_X, insolvency=np.array([adv["adv_insolvency"] > 0]),
-            past_due_default=default_past_due(pdue, bal, eng.overlay),
+            past_due_default=np.array([pd_default]),
             knockout=np.array([adv[self.ko_col] > 0]),
             dilution=np.array([pay["pay_dilution"]]),
             tnw=np.array([fin["equity"]]), revenue=np.array([fin["revenue"]]),
@@ -848,65 +883,72 @@ class FastEngine:
                               "pay_overdue_share", "pay_share_over_90", "pay_cross_aging"})
 
     def _payments(self, p: DebtorPayload, t: int) -> dict[str, float]:
-        """The payment features the engine reads (the overlay's and ``pay_dilution``)."""
+        """The payment features the engine reads (the overlay's and ``pay_dilution``).
+
+        The formulas of :func:`riskengine.features.payments.payment_features` for one
+        debtor on Python scalars: every sum adds ``mask * weight`` in invoice order from
+        0.0 (as ``np.bincount`` adds its weights), every quotient is IEEE division with
+        numpy's 0/0 -> NaN and x/0 -> inf (:func:`_ratio`).
+        """
         lookback = 365  # payment_features' default (pay_dbt_trend is not computed here)
-        invs = p.invoices
-        issue_all = np.array([_day(v.issue_date) for v in invs], dtype=np.int64)
-        paid_all = np.array([_day(v.paid_date) for v in invs], dtype=np.int64)
         start = t - lookback
-        known = issue_all <= t
-        paid_ok_all = (paid_all != _NAT) & (paid_all <= t)
-        relevant = known & ((issue_all > start) | ~paid_ok_all | (paid_all > start))
-        keep = np.flatnonzero(relevant)
-        if keep.size == 0:
+        kept = []
+        for v in p.invoices:
+            issue = _day(v.issue_date)
+            if issue > t:
+                continue
+            paid_d = _day(v.paid_date)
+            paid = paid_d != _NAT and paid_d <= t
+            if issue > start or not paid or paid_d > start:
+                kept.append((v, issue, paid_d, paid))
+        if not kept:
             return {k: float(v) for k, v in _pay.FILL_VALUES.items()}
-        kept = [invs[i] for i in keep.tolist()]
-        issue, paid_d, paid = issue_all[keep], paid_all[keep], paid_ok_all[keep]
-        due = np.array([_day(v.due_date) for v in kept], dtype=np.int64)
-        amount = np.array([float(v.amount) for v in kept], dtype=np.float64)
-        diluted = np.array([float(v.credit_note_amount) for v in kept], dtype=np.float64) + \
-            np.array([float(v.disputed_amount) for v in kept], dtype=np.float64)
-        code = np.zeros(keep.size, dtype=np.int64)
-
-        def total(mask: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
-            weights = mask.astype(np.float64) if w is None else mask * w
-            return np.bincount(code, weights=weights, minlength=1)
-
-        open_ = ~paid
-        overdue = open_ & (due < t)
-        obs = np.where(paid, paid_d, t)
-        sample = (paid & (paid_d > start)) | overdue
-        dbt = np.maximum(obs - due, 0)
-        issued = issue > start
-        f: dict[str, np.ndarray] = {}
         need = self.pay_need  # only what the engine reads (same formulas)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            n_obs = total(sample).astype(np.float64)
-            if "pay_n_invoices" in need:
-                f["pay_n_invoices"] = total(issued).astype(np.float64)
-            f["pay_n_observed"] = n_obs
-            if "pay_dbt_mean" in need:
-                f["pay_dbt_mean"] = total(sample, dbt.astype(np.float64)) / n_obs
-            if "pay_dbt_wmean" in need:
-                f["pay_dbt_wmean"] = total(sample, dbt * amount) / total(sample, amount)
-            for d in _pay.LATE_DAYS:
-                if f"pay_share_late_{d}" in need:
-                    f[f"pay_share_late_{d}"] = total(sample & (dbt > d)) / n_obs
-            invoiced = total(issued, amount)
-            f["pay_dilution"] = np.where(invoiced > 0, total(issued, diluted) / invoiced, np.nan)
-            if need & self._PAY_BALANCE:
-                bal = total(open_, amount)
-                f["pay_open_balance"] = bal
-                f["pay_overdue_balance"] = total(overdue, amount)
-                f["pay_balance_over_90"] = total(open_ & (t - issue > _pay.AGED_DAYS), amount)
-                f["pay_overdue_share"] = np.where(bal > 0, f["pay_overdue_balance"] / bal,
-                                                  np.nan)
-                share90 = np.where(bal > 0, f["pay_balance_over_90"] / bal, np.nan)
-                f["pay_share_over_90"] = share90
-                f["pay_cross_aging"] = (share90 > _pay.CROSS_AGING_SHARE).astype(np.float64)
-        mixed = len({v.currency for v in kept}) > 1
-        f["pay_mixed_currency"] = np.array([float(mixed)])
-        out = {k: float(v[0]) for k, v in f.items()}
+        late_days = [d for d in _pay.LATE_DAYS if f"pay_share_late_{d}" in need]
+        n_obs = n_inv = s_dbt = s_dbt_amt = s_amt = invoiced = dil = 0.0
+        bal = over = over90 = 0.0
+        n_late = [0.0] * len(late_days)
+        for v, issue, paid_d, paid in kept:
+            due = _day(v.due_date)
+            amount = float(v.amount)
+            diluted = float(v.credit_note_amount) + float(v.disputed_amount)
+            overdue = not paid and due < t
+            sample = (paid and paid_d > start) or overdue
+            dbt = max((paid_d if paid else t) - due, 0)
+            issued = issue > start
+            n_obs += 1.0 if sample else 0.0
+            n_inv += 1.0 if issued else 0.0
+            s_dbt += _w(sample, float(dbt))
+            s_dbt_amt += _w(sample, dbt * amount)
+            s_amt += _w(sample, amount)
+            for i, d in enumerate(late_days):
+                n_late[i] += 1.0 if sample and dbt > d else 0.0
+            invoiced += _w(issued, amount)
+            dil += _w(issued, diluted)
+            bal += _w(not paid, amount)
+            over += _w(overdue, amount)
+            over90 += _w(not paid and t - issue > _pay.AGED_DAYS, amount)
+        out: dict[str, float] = {}
+        if "pay_n_invoices" in need:
+            out["pay_n_invoices"] = n_inv
+        out["pay_n_observed"] = n_obs
+        if "pay_dbt_mean" in need:
+            out["pay_dbt_mean"] = _ratio(s_dbt, n_obs)
+        if "pay_dbt_wmean" in need:
+            out["pay_dbt_wmean"] = _ratio(s_dbt_amt, s_amt)
+        for d, n in zip(late_days, n_late, strict=True):
+            out[f"pay_share_late_{d}"] = _ratio(n, n_obs)
+        out["pay_dilution"] = dil / invoiced if invoiced > 0 else math.nan
+        if need & self._PAY_BALANCE:
+            out["pay_open_balance"] = bal
+            out["pay_overdue_balance"] = over
+            out["pay_balance_over_90"] = over90
+            out["pay_overdue_share"] = over / bal if bal > 0 else math.nan
+            share90 = over90 / bal if bal > 0 else math.nan
+            out["pay_share_over_90"] = share90
+            out["pay_cross_aging"] = float(share90 > _pay.CROSS_AGING_SHARE)
+        mixed = len({v.currency for v, *_ in kept}) > 1
+        out["pay_mixed_currency"] = float(mixed)
         if mixed:
             for k in _pay._MONEY:
                 out[k] = math.nan
@@ -916,45 +958,42 @@ class FastEngine:
 
     def _records(self, table: str, records: list[dict[str, Any]],
                  drop: tuple[str, ...] = ()) -> bytes:
-        """The records' canonical bytes: :func:`encode_value` of every value, in one
-        ``struct.pack`` (the same bytes; tests/test_engine.py checks it)."""
+        """The records' canonical bytes: :func:`encode_value` of every value, each
+        packed by a precompiled :class:`struct.Struct` and joined once (the same
+        bytes; tests/test_engine.py checks it)."""
         spec = self._specs.get((table, drop))
         if spec is None:
             kinds = self.kinds[table]
-            spec = [(c, kinds[c]) for c in schemas.CONTRACTS[table].names if c not in drop]
+            names = [c for c in schemas.CONTRACTS[table].names if c not in drop]
+            getter = itemgetter(*names) if len(names) > 1 else (lambda r: (r[names[0]],))
+            spec = ([_KIND_CODE.get(kinds[c], 3) for c in names], names, getter)
             self._specs[(table, drop)] = spec
-        fmt: list[str] = ["<"]
-        out: list[Any] = []
+        codes, names, getter = spec
+        out: list[bytes] = []
+        put = out.append
         for r in records:
-            for c, kind in spec:
-                v = r.get(c)
-                if kind == "float" or kind == "int":
+            try:  # one C call per record; a record without a column reads None
+                row = getter(r)
+            except KeyError:
+                row = tuple(r.get(c) for c in names)
+            for kind, v in zip(codes, row, strict=True):
+                if kind == 0:  # float / int
                     if v is None:
-                        fmt.append("Q")
-                        out.append(_NAN_BITS)
+                        put(_NAN_B)
                     else:
                         f = float(v)
-                        if f != f:
-                            fmt.append("Q")
-                            out.append(_NAN_BITS)
-                        else:
-                            fmt.append("d")
-                            out.append(f)
-                elif kind == "date":
-                    fmt.append("q")
-                    out.append(_NAT_MIN if v is None else v.toordinal() - _EPOCH_ORDINAL)
-                elif kind == "bool":
-                    fmt.append("?")
-                    out.append(bool(v))
-                elif v is None:
-                    fmt.append("I")
-                    out.append(0xFFFFFFFF)
+                        put(_NAN_B if f != f else _PACK_D(f))
+                elif kind == 1:  # date
+                    put(_PACK_Q(_NAT_MIN if v is None else v.toordinal() - _EPOCH_ORDINAL))
+                elif kind == 2:  # bool
+                    put(_TRUE_B if v else _FALSE_B)
+                elif v is None:  # str
+                    put(_NONE_STR_B)
                 else:
                     e = str(v).encode("utf-8")
-                    fmt.append(f"I{len(e)}s")
-                    out.append(len(e))
-                    out.append(e)
-        return struct.pack("".join(fmt), *out)
+                    put(_PACK_I(len(e)))
+                    put(e)
+        return b"".join(out)
 
     def _digest(self, p: DebtorPayload, st_rows: list[dict[str, Any]]) -> bytes:
         drop = ("debtor_id",)

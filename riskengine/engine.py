@@ -570,8 +570,14 @@ def _decide_core(
     contrib = _contributions(deb.overlay_X, ov_static)
     valid = np.isfinite(pd_model) & (pd_model > 0) & (pd_model < 1)
     z = _logit(np.where(valid, pd_model, 0.5))
-    for j in range(contrib.shape[1]):  # term by term: the same sum whatever the batch size
-        z = z + contrib[:, j]
+    if n == 1:  # one debtor: the same additions in the same order, on Python floats
+        zf = float(z[0])
+        for c in contrib[0].tolist():
+            zf = zf + c
+        z = np.array([zf])
+    else:
+        for j in range(contrib.shape[1]):  # term by term: the same sum whatever the batch size
+            z = z + contrib[:, j]
     pd_adj = np.where(valid, np.minimum(_expit(z), engine.pd_ceiling), np.nan)
     default = deb.insolvency | deb.past_due_default
     pd_final = np.where(default, 1.0, pd_adj)  # defaulted: PD 1 (CRR art. 178), any model PD
@@ -581,11 +587,19 @@ def _decide_core(
     debtor_reasons: list[tuple[dict[str, Any], ...]] = []
     feats = ov_static.features
     labels = ov_static.labels
-    pr, pc = np.nonzero(contrib > 0)  # row-major: by debtor, then term order
-    pos_bounds = np.searchsorted(pr, np.arange(n + 1)).tolist()
-    pos_c = pc.tolist()
-    pos_v = deb.overlay_X[pr, pc].astype(np.float64).tolist()
-    pos_w = contrib[pr, pc].astype(np.float64).tolist()
+    if n == 1:  # one debtor: the positive terms from Python lists (same values, order)
+        c_l = contrib[0].tolist()
+        x_l = deb.overlay_X[0].astype(np.float64).tolist()
+        pos_c = [j for j, c in enumerate(c_l) if c > 0]
+        pos_bounds = [0, len(pos_c)]
+        pos_v = [x_l[j] for j in pos_c]
+        pos_w = [c_l[j] for j in pos_c]
+    else:
+        pr, pc = np.nonzero(contrib > 0)  # row-major: by debtor, then term order
+        pos_bounds = np.searchsorted(pr, np.arange(n + 1)).tolist()
+        pos_c = pc.tolist()
+        pos_v = deb.overlay_X[pr, pc].astype(np.float64).tolist()
+        pos_w = contrib[pr, pc].astype(np.float64).tolist()
     for i in range(n):
         out: list[tuple[float, dict[str, Any]]] = []
         for rc in model_reasons[i]:
@@ -649,12 +663,17 @@ def _decide_core(
     g_drive = gidx
     sup_missing = np.zeros(m, dtype=bool)
     if recourse.any():
-        sup_pos = pd.Index(deb.debtor_id).get_indexer(pairs.supplier_id)
+        if n == 1:  # one debtor: is the supplier that debtor
+            sup_pos = np.where(pairs.supplier_id == deb.debtor_id[0], 0, -1)
+        else:
+            sup_pos = pd.Index(deb.debtor_id).get_indexer(pairs.supplier_id)
         sup_grade = grade[np.maximum(sup_pos, 0)]
         sup_ok = (sup_pos >= 0) & (sup_grade != UNRATED)
         g_drive = np.where(recourse & sup_ok, _lookup(sup_grade, _GRADE_INDEX, 0), gidx)
         sup_missing = recourse & ~sup_ok
-    for sel in (r_idx[has_il[r_idx]], r_idx[~has_il[r_idx]]):
+    # pairs with and without an insurer limit are decided apart (one pair: one group)
+    groups = [r_idx] if m == 1 else [r_idx[has_il[r_idx]], r_idx[~has_il[r_idx]]]
+    for sel in groups:
         if sel.size == 0:
             continue
         cols: dict[str, Any] = {
@@ -680,10 +699,7 @@ def _decide_core(
     insured = np.zeros(m)
     retained = np.zeros(m)
     el = np.full(m, np.nan)
-    el_un = np.full(m, np.nan)
-    adv = np.full(m, np.nan)
-    comm = np.full(m, np.nan)
-    disc = np.full(m, np.nan)
+    el_un, adv, comm, disc = el.copy(), el.copy(), el.copy(), el.copy()
     if r_idx.size:
         gi = gidx[r_idx]
         lim = approved[r_idx]
@@ -747,7 +763,7 @@ def _decide_core(
     col["policy_version"] = [policy.version] * m
     col["master_scale_version"] = [engine.master_scale.version] * m
     col["overlay_version"] = [ov.version] * m
-    prefix = hashlib.sha256(HASH_SCHEME + as_of.encode("ascii"))
+    prefix = _hash_prefix(as_of)  # cached, never updated: each hash starts from a copy
     dig = deb.digest.tobytes()
     terms_mv = memoryview(pairs.terms.buf.data)
     hashes = []
@@ -760,6 +776,12 @@ def _decide_core(
     col["input_hash"] = hashes
     col["decided_at"] = [decided_at] * m
     return {f: col[f] for f in DECISION_FIELDS}
+
+
+@functools.lru_cache(maxsize=64)
+def _hash_prefix(as_of: str) -> Any:
+    """The sha256 state after the scheme and the decision date (cached: copy before use)."""
+    return hashlib.sha256(HASH_SCHEME + as_of.encode("ascii"))
 
 
 @functools.lru_cache(maxsize=4096)
