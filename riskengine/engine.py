@@ -1425,26 +1425,9 @@ def default_past_due(pdue: FloatArray, open_balance: FloatArray, ov: Overlay
 
 def load_overlay(path: Any = None) -> Overlay:
     """Read and validate an overlay TOML (default: the shipped ``overlay.toml``)."""
-    import tomllib
-    from importlib import resources
+    from riskengine.config import read_config_toml
 
-    if path is None:
-        text = resources.files("riskengine.config").joinpath("overlay.toml").read_text(
-            encoding="utf-8")
-        source = "riskengine/config/overlay.toml"
-    else:
-        from pathlib import Path
-
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise PolicyError(f"overlay file {path!s} cannot be read ({exc}).", key="") from exc
-        source = str(path)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise PolicyError(f"overlay file {source} is not valid TOML: {exc}", key="") from exc
-    return Overlay.from_dict(data)
+    return Overlay.from_dict(read_config_toml("overlay.toml", path, "overlay"))
 
 
 def load_engine(model_dir: Any = None, policy_path: Any = None, *,
