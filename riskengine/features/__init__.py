@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from riskengine.features import adverse, concentration, payments, statements
+from riskengine.features.adverse import _positions, _sorted_codes
 from riskengine.schemas import CONTRACTS
 from riskengine.validation import _empty_frame
 
@@ -24,6 +25,9 @@ __all__ = ["FAMILIES", "build_features", "latest_revenue"]
 
 #: Below this many debtors the families are computed one after the other.
 _PARALLEL_MIN_DEBTORS = 20_000
+
+#: Families with the largest tables and temporaries, never computed at the same time.
+_HEAVY: tuple[str, ...] = ("payments", "statements")  # smaller result held first
 
 #: Feature families, in column order of :func:`build_features`.
 FAMILIES: tuple[str, ...] = ("statements", "adverse", "payments", "concentration")
@@ -48,6 +52,18 @@ def latest_revenue(statement_frame: pd.DataFrame, as_of: Any) -> pd.Series:
         return pd.Series([], index=pd.Index([], dtype="str", name="debtor_id"), dtype=float)
     day = np.datetime64(pd.Timestamp(as_of).date(), "ns")
     pe = statement_frame["period_end"].to_numpy(dtype="datetime64[ns]")
+    fast = _sorted_codes(statement_frame["debtor_id"]) if len(pe) >= 4096 else None
+    if fast is not None:  # rows sorted by debtor: the latest is the last eligible of its run
+        codes, uniques = fast
+        rows = np.flatnonzero(pe <= day)
+        c, d = codes[rows], pe[rows]
+        same = c[1:] == c[:-1]
+        if not (d[1:][same] < d[:-1][same]).any():  # and by period_end within a debtor
+            last = np.ones(len(rows), dtype=bool)
+            last[:-1] = ~same
+            r = rows[last]
+            revenue = statement_frame["revenue"].to_numpy(dtype=np.float64)[r]
+            return pd.Series(revenue, index=uniques[codes[r]].rename("debtor_id"))
     st = statement_frame.loc[pe <= day, ["debtor_id", "period_end", "revenue"]]
     st = st.sort_values(["debtor_id", "period_end"], kind="stable")
     last = st.drop_duplicates("debtor_id", keep="last")
@@ -116,7 +132,7 @@ def build_features(
 
     st_frame = table("statements")
     tasks: dict[str, Callable[[], pd.DataFrame]] = {
-        "statements": lambda: statements.statement_features(st_frame, as_of).reindex(index),
+        "statements": lambda: _aligned(statements.statement_features(st_frame, as_of), index)[0],
         "adverse": lambda: _filled(adverse.adverse_features(
             table("adverse_records"), as_of, lookback_years=lookback_years,
             significant_amount=significant_amount, revenue=latest_revenue(st_frame, as_of)),
@@ -133,9 +149,19 @@ def build_features(
         # The families are independent and read the frames only; their numpy and
         # Arrow kernels release the GIL, so two threads use both cores of a batch
         # machine. Small batches (a single debtor) stay on the calling thread.
+        # The two heavy families (most rows, most temporaries) run one after the
+        # other on one thread and the light ones on the other: peak memory is
+        # that of the larger heavy family, not of both at once.
+        heavy = [f for f in _HEAVY if f in wanted]  # in _HEAVY order
+        light = [f for f in wanted if f not in heavy]
+
+        def run(names: list[str]) -> dict[str, pd.DataFrame]:
+            return {name: tasks[name]() for name in names}
+
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="features") as pool:
-            futures = [pool.submit(tasks[f]) for f in wanted]
-            parts = [f.result() for f in futures]
+            futures = [pool.submit(run, heavy), pool.submit(run, light)]
+            done = {k: v for fut in futures for k, v in fut.result().items()}
+        parts = [done[f] for f in wanted]
     else:
         parts = [tasks[f]() for f in wanted]
     if not parts:
@@ -143,11 +169,30 @@ def build_features(
     return pd.concat(parts, axis=1)
 
 
+def _aligned(frame: pd.DataFrame, index: pd.Index) -> tuple[pd.DataFrame, np.ndarray]:
+    """``frame.reindex(index)`` of a float frame, and where ``index`` is absent from it.
+
+    One Arrow hash lookup (``pandas.Index.get_indexer`` converts millions of
+    Arrow strings to Python objects first); when ``frame`` already has exactly
+    the rows of ``index`` in order, its data are reused as they are.
+    """
+    pos = _positions(index, frame.index)
+    absent = pos < 0
+    if len(frame) == 0 or len(index) < _PARALLEL_MIN_DEBTORS:
+        return frame.reindex(index), absent
+    if len(pos) == len(frame) and bool((pos == np.arange(len(pos))).all()):
+        return frame.set_axis(index, axis=0), absent
+    take = np.where(absent, 0, pos)
+    out = np.empty((frame.shape[1], len(index)), dtype=np.float64)
+    for j in range(frame.shape[1]):  # column by column: no copy of the whole frame
+        np.take(frame.iloc[:, j].to_numpy(dtype=np.float64), take, out=out[j])
+    out[:, absent] = np.nan
+    return pd.DataFrame(out.T, index=index, columns=frame.columns, copy=False), absent
+
+
 def _filled(frame: pd.DataFrame, index: pd.Index, fill: Mapping[str, float]) -> pd.DataFrame:
     """``frame`` on ``index``; rows absent from it get the family's fill values."""
-    out = frame.reindex(index)
-    # get_indexer hashes once; Index.isin on Arrow strings loops in Python (pandas 3.1)
-    absent = frame.index.get_indexer(index) < 0
+    out, absent = _aligned(frame, index)
     if absent.any():
         for col, value in fill.items():
             if not np.isnan(value):

@@ -184,6 +184,35 @@ def _sort_order(values: pd.Index) -> np.ndarray:
     return np.argsort(np.asarray(values.astype(str)), kind="stable")
 
 
+def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index] | None:
+    """Codes and uniques of arrow-backed strings already sorted, else None.
+
+    Portfolios written by riskengine are sorted by ``debtor_id``: one Arrow
+    pass checks it, and the codes then follow from where the value changes
+    (no hashing). The result equals a sorted :func:`pandas.factorize`: codes
+    ``0..k-1`` in ascending order of the values, the uniques ascending. None
+    when the values are not arrow-backed, have a missing value or are not
+    sorted; the caller then factorizes.
+    """
+    arr = getattr(values.array, "_pa_array", None)
+    n = len(values)
+    if arr is None or n < 2:
+        return None
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    if arr.null_count:
+        return None
+    head, tail = arr.slice(0, n - 1), arr.slice(1)
+    if not pc.all(pc.less_equal(head, tail)).as_py():
+        return None
+    change = np.asarray(pc.not_equal(head, tail), dtype=bool)
+    codes = np.empty(n, dtype=np.int64)
+    codes[0] = 0
+    np.cumsum(change, out=codes[1:])
+    starts = np.flatnonzero(change) + 1
+    first = np.concatenate([np.zeros(1, dtype=np.int64), starts])
+    return codes, pd.Index(values.array.take(first))
+
+
 def _positions(values: pd.Series | pd.Index, index: pd.Index) -> np.ndarray:
     """Position of each value in ``index`` (unique), -1 when absent.
 
@@ -233,7 +262,10 @@ class _Rows:
 
     def numbers(self, column: str) -> np.ndarray:
         """A money column as float64; NaN or negative values raise."""
-        x = self.frame[column].to_numpy(dtype=np.float64, na_value=np.nan)[self.keep]
+        s = self.frame[column]
+        full = (s.to_numpy() if s.dtype == np.float64  # a view: no copy before the gather
+                else s.to_numpy(dtype=np.float64, na_value=np.nan))  # fmt: skip
+        x = full[self.keep]
         bad = ~(x >= 0)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
@@ -253,8 +285,9 @@ class _Rows:
             lookup = np.append(pd.Index(list(vocab)).get_indexer(s.cat.categories), -1)
             codes = lookup[s.cat.codes.to_numpy()[self.keep]]
         else:
-            codes = _positions(s.iloc[self.keep], pd.Index(list(vocab), dtype="str"))
-        codes = codes.astype(np.int64)
+            # look the whole column up, then keep: no gather of the strings themselves
+            codes = _positions(s, pd.Index(list(vocab), dtype="str"))[self.keep]
+        codes = codes.astype(np.int64, copy=False)
         bad = codes < 0
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
@@ -270,13 +303,29 @@ class _Rows:
         """Integer codes of an identifier column and its sorted unique values.
 
         A ``category`` column is encoded from its codes (no string hashing:
-        the fast path, many times faster on millions of rows); anything else
-        goes through :func:`pandas.factorize`.
+        the fast path, many times faster on millions of rows); arrow strings
+        already sorted (as riskengine writes portfolios) are coded from their
+        runs (:func:`_sorted_codes`); anything else goes through
+        :func:`pandas.factorize`.
         """
         s = self.frame[column]
+        fast = _sorted_codes(s) if len(self.keep) >= 4096 else None
+        if fast is not None:  # sorted strings: codes from the runs, no hashing
+            full, cats = fast
+            codes = full[self.keep]
+            if (codes[1:] >= codes[:-1]).all():  # kept rows in order: still sorted
+                change = codes[1:] != codes[:-1]
+                new = np.empty(len(codes), dtype=np.int64)
+                new[0] = 0
+                np.cumsum(change, out=new[1:])
+                first = np.concatenate([np.zeros(1, dtype=np.int64), np.flatnonzero(change) + 1])
+                return new, cats[codes[first]].rename(column)
         if isinstance(s.dtype, pd.CategoricalDtype):
             codes = s.cat.codes.to_numpy()[self.keep].astype(np.int64)
             cats = s.cat.categories
+        elif fast is not None:
+            codes = fast[0][self.keep]
+            cats = fast[1]
         else:
             raw, uniq = pd.factorize(s.iloc[self.keep])
             codes, cats = raw.astype(np.int64, copy=False), pd.Index(uniq)

@@ -40,6 +40,7 @@ from riskengine.features.adverse import (
     _compact_sorted,
     _positions,
     _require_columns,
+    _sorted_codes,
     _table,
 )
 
@@ -139,6 +140,9 @@ def _codes_against(ids: pd.Series, index: pd.Index, table: str, column: str,
 def _debtor_index(debtors: pd.DataFrame) -> tuple[pd.Index, np.ndarray]:
     """Sorted debtor ids and, for each row of ``debtors``, its position in them."""
     ids = debtors["debtor_id"]
+    fast = _sorted_codes(ids) if len(ids) >= 4096 else None
+    if fast is not None and fast[0][-1] == len(ids) - 1:  # sorted and unique: no hashing
+        return fast[1].rename("debtor_id"), np.arange(len(ids), dtype=np.int64)
     codes, uniq = pd.factorize(ids) if not isinstance(ids.dtype, pd.CategoricalDtype) else (
         ids.cat.codes.to_numpy(), ids.cat.categories)  # fmt: skip
     codes = np.asarray(codes, dtype=np.int64)

@@ -238,6 +238,7 @@ def payment_features(
     keep = np.flatnonzero(relevant)
     rows = _Rows(invoices, keep, table, "invoice_id")
     issue, paid_d, paid = issue_all[keep], paid_all[keep], paid_all_ok[keep]
+    del issue_all, paid_all, paid_all_ok, known, relevant  # full-length: free them early
     due = rows.days("due_date")
     bad_due = (due == _NAT) | (due < issue)
     if bad_due.any():
@@ -260,6 +261,7 @@ def payment_features(
     obs = np.where(paid, paid_d, day)
     sample = (paid & (paid_d > start)) | overdue
     dbt = np.maximum(obs - due, 0)
+    dbt_f = dbt.astype(np.float64)  # once: the weights of the DBT sums
     issued = issue > start
 
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -267,7 +269,7 @@ def payment_features(
         feats: dict[str, np.ndarray] = {
             "pay_n_invoices": total(issued).astype(np.float64),
             "pay_n_observed": n_obs,
-            "pay_dbt_mean": total(sample, dbt.astype(np.float64)) / n_obs,
+            "pay_dbt_mean": total(sample, dbt_f) / n_obs,
             "pay_dbt_wmean": total(sample, dbt * amount) / total(sample, amount),
             "pay_dbt_p90": _group_quantile(code[sample], dbt[sample], n, 0.9),
         }
@@ -277,8 +279,8 @@ def payment_features(
         feats["pay_dilution"] = np.where(invoiced > 0, total(issued, diluted) / invoiced, np.nan)
         recent = sample & (obs > day - trend_recent_days)
         earlier = sample & ~recent
-        feats["pay_dbt_trend"] = (total(recent, dbt.astype(np.float64)) / total(recent)) - (
-            total(earlier, dbt.astype(np.float64)) / total(earlier)
+        feats["pay_dbt_trend"] = (total(recent, dbt_f) / total(recent)) - (
+            total(earlier, dbt_f) / total(earlier)
         )
         bal = total(open_, amount)
         feats["pay_open_balance"] = bal

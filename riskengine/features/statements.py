@@ -35,6 +35,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from riskengine.errors import InvalidInputError
+from riskengine.features.adverse import _sorted_codes
 from riskengine.schemas import LINE_ITEMS, STATEMENT_QUALITY_TIER
 
 __all__ = [
@@ -57,6 +58,9 @@ IntArray = NDArray[np.int64]
 #: an earlier statement counts as "one / two years before" (a quarter).
 _YEAR_DAYS = 365.25
 _LAG_TOLERANCE_DAYS = 92.0
+#: From this many rows on, the kernel works row by row (no stacked temporaries);
+#: below it (one debtor), it stacks the items to make few numpy calls.
+_BATCH_ROWS = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +210,10 @@ def _check_columns(statements: pd.DataFrame) -> None:
 
 def _money(statements: pd.DataFrame, col: str) -> FloatArray:
     try:
-        arr = statements[col].to_numpy(dtype=np.float64, na_value=np.nan)
+        s = statements[col]
+        # float64 already: a view (NaN is NaN; the kernel never writes to its inputs)
+        arr = (s.to_numpy() if s.dtype == np.float64
+               else s.to_numpy(dtype=np.float64, na_value=np.nan))  # fmt: skip
     except (TypeError, ValueError) as exc:
         bad = pd.to_numeric(statements[col], errors="coerce").isna() & statements[col].notna()
         row = statements.index[bad.to_numpy()][0] if bad.any() else None
@@ -267,8 +274,14 @@ def _items(
     """Line items ``names`` at rows ``idx`` (all rows if None), with identity fallbacks."""
     if idx is None:
         c = {k: cols[k] for k in names}
-    else:  # one gather for all items (few numpy calls: the kernel also serves one debtor)
+    elif cols[names[0]].shape[0] < _BATCH_ROWS:  # one gather for all items (few numpy calls)
         rows = np.array([cols[k] for k in names], dtype=np.float64)[:, idx]
+        rows[:, idx < 0] = np.nan
+        c = dict(zip(names, rows, strict=True))
+    else:  # a batch: gather item by item (no stacked copy of every input row)
+        rows = np.empty((len(names), idx.shape[0]), dtype=np.float64)
+        for j, k in enumerate(names):
+            np.take(cols[k], idx, out=rows[j])
         rows[:, idx < 0] = np.nan
         c = dict(zip(names, rows, strict=True))
     # Fallbacks through accounting identities, never through a zero:
@@ -330,6 +343,14 @@ def _ratios(pairs: list[tuple[FloatArray, FloatArray, float]]) -> FloatArray:
     (the kernel also serves one debtor at a time). The caller
     (:func:`_compute`) holds one ``np.errstate`` for the kernel.
     """
+    if pairs[0][0].shape[0] >= _BATCH_ROWS:  # a batch: row by row, no stacked copies
+        res: FloatArray = np.empty((len(pairs), pairs[0][0].shape[0]), dtype=np.float64)
+        for i, (n_i, d_i, sc_i) in enumerate(pairs):
+            row = np.divide(n_i, d_i, out=res[i])
+            if sc_i != 1.0:
+                row *= sc_i
+            row[~(d_i > 0)] = np.nan
+        return res
     num = np.array([p[0] for p in pairs], dtype=np.float64)
     den = np.array([p[1] for p in pairs], dtype=np.float64)
     q = num / den
@@ -464,9 +485,13 @@ def _prepare(
     """
     _check_columns(statements)
     ids = statements["debtor_id"]
-    codes, uniques = pd.factorize(ids, use_na_sentinel=True)
-    uniques = pd.Index(uniques)
-    if sort_ids and not uniques.is_monotonic_increasing:
+    fast = _sorted_codes(ids) if len(ids) >= _BATCH_ROWS else None
+    if fast is not None:  # sorted by debtor (as riskengine writes it): no hashing
+        codes, uniques = fast
+    else:
+        codes, uniques = pd.factorize(ids, use_na_sentinel=True)
+        uniques = pd.Index(uniques)
+    if sort_ids and fast is None and not uniques.is_monotonic_increasing:
         sorter = uniques.argsort()
         rank = np.empty(len(sorter), dtype=codes.dtype)
         rank[sorter] = np.arange(len(sorter), dtype=codes.dtype)
