@@ -55,6 +55,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from riskengine import schemas
+from riskengine.dates import as_of_text
 from riskengine.decision import DECISION_FIELDS, Decision
 from riskengine.errors import InvalidInputError, PolicyError
 from riskengine.features import build_features
@@ -1009,16 +1010,6 @@ def _error_row(table: str, record: str, debtor_id: str, column: str, value: str,
 # --- the engine ------------------------------------------------------------------------
 
 
-def _as_of_str(as_of: Any) -> str:
-    try:
-        ts = pd.Timestamp(as_of)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"as_of {as_of!r} is not a date; give YYYY-MM-DD.") from exc
-    if ts is pd.NaT or pd.isna(ts):
-        raise InvalidInputError("as_of is missing; give the decision date as YYYY-MM-DD.")
-    return str(ts.date())
-
-
 class Engine:
     """Features, PD model, overlay, master scale and credit policy, composed.
 
@@ -1121,7 +1112,7 @@ class Engine:
         """
         from riskengine.validation import validate_portfolio
 
-        day = _as_of_str(as_of)
+        day = as_of_text(as_of)
         core = {k: v for k, v in frames.items() if k != "pair_terms"}
         vp = validate_portfolio(core, reference_date=reference_date)
         clean = vp.frames
@@ -1313,7 +1304,7 @@ class Engine:
                 "in the payload or pass as_of.",
                 [_error_row("payload", "" if i is None else str(i), p.debtor.debtor_id,
                             where, "", "missing", "decision date missing")])
-        return _as_of_str(as_of)
+        return as_of_text(as_of)
 
 
 def _batch_error(errors: pd.DataFrame) -> InvalidInputError:

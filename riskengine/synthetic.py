@@ -71,6 +71,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from riskengine.dates import as_of_day
 from riskengine.errors import InvalidInputError
 from riskengine.schemas import CONTRACTS, LEGAL_FORMS, LINE_ITEMS, STATEMENT_TYPES
 
@@ -251,18 +252,6 @@ def _month_end_days(year: _F, month: _F) -> _F:
         np.asarray(month, dtype=np.int64) - 1
     )
     return (months + 1).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64) - 1
-
-
-def _as_of_day(as_of: Any) -> int:
-    try:
-        ts = pd.Timestamp(as_of)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(
-            f"as_of {as_of!r} is not a date; give it as YYYY-MM-DD, e.g. {DEFAULT_AS_OF!r}."
-        ) from exc
-    if ts is pd.NaT:
-        raise InvalidInputError(f"as_of {as_of!r} is missing; give a date as YYYY-MM-DD.")
-    return int(np.datetime64(ts.normalize().date(), "D").astype(np.int64))
 
 
 def contract_dtypes(table: str) -> dict[str, Any]:
@@ -1092,7 +1081,7 @@ def generate_portfolio(
     _check_n(n_debtors, "n_debtors")
     n_s = max(2, n_debtors // 40) if n_suppliers is None else n_suppliers
     _check_n(n_s, "n_suppliers")
-    day = _as_of_day(as_of)
+    day = as_of_day(as_of)
     rngs = _rngs(seed)
     lat = _latent(n_debtors, rngs["latent"])
     debtors = _make_debtors(n_debtors, lat, day, rngs["debtors"])
@@ -1121,7 +1110,7 @@ def synthetic_manifest(n_debtors: int, seed: int, as_of: Any = DEFAULT_AS_OF) ->
     >>> synthetic_manifest(10, 1, "2026-06-30")["synthetic"]
     True
     """
-    day = _as_of_day(as_of)
+    day = as_of_day(as_of)
     return {
         "synthetic": True,
         "generator": "riskengine.synthetic",

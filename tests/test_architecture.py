@@ -14,6 +14,7 @@ import pytest
 PKG = Path(__file__).resolve().parents[1] / "riskengine"
 CORE = [
     "schemas.py",
+    "dates.py",
     "validation.py",
     "synthetic.py",
     "features/statements.py",

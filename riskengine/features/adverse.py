@@ -50,6 +50,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from riskengine.dates import as_of_day
 from riskengine.errors import InvalidInputError
 from riskengine.schemas import (
     ADVERSE_EVENT_TYPES,
@@ -146,13 +147,8 @@ def _require_columns(frame: pd.DataFrame, columns: tuple[str, ...], table: str) 
 
 
 def _as_day(as_of: Any) -> np.int64:
-    """``as_of`` as a day number (days since 1970-01-01)."""
-    if as_of is None:
-        raise ValueError("as_of is required: the date at which features are computed.")
-    ts = pd.Timestamp(as_of)
-    if ts is pd.NaT:
-        raise ValueError(f"as_of {as_of!r} is not a date.")
-    return np.int64(np.datetime64(ts.tz_localize(None) if ts.tzinfo else ts, "D").view(np.int64))
+    """``as_of`` as a day number (:func:`riskengine.dates.as_of_day`)."""
+    return np.int64(as_of_day(as_of))
 
 
 def _day_numbers(frame: pd.DataFrame, column: str, table: str) -> np.ndarray:

@@ -34,6 +34,7 @@ from numpy.typing import NDArray
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from riskengine.dates import as_of_day
 from riskengine.errors import InvalidInputError
 from riskengine.features.adverse import _sorted_codes
 from riskengine.schemas import LINE_ITEMS, STATEMENT_QUALITY_TIER
@@ -633,18 +634,6 @@ def _frame(f: dict[str, FloatArray], names: tuple[str, ...], index: pd.Index) ->
     return pd.DataFrame({name: f[name] for name in names}, index=index, copy=False)
 
 
-def _as_of_days(as_of: Any) -> int:
-    try:
-        ts = pd.Timestamp(as_of)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(
-            f"as_of {as_of!r} is not a date. Pass a date such as '2024-12-31'."
-        ) from exc
-    if pd.isna(ts):
-        raise InvalidInputError("as_of is missing (NaT). Pass the date the features are as of.")
-    return int(np.datetime64(ts.date(), "D").astype(np.int64))
-
-
 def statement_features(statements: pd.DataFrame, as_of: Any, *, max_years: int = 5) -> pd.DataFrame:
     """Statement features of every debtor as of a date.
 
@@ -693,7 +682,7 @@ def statement_features(statements: pd.DataFrame, as_of: Any, *, max_years: int =
     >>> out.index.tolist(), out["st_statement_age_days"].tolist(), out["st_n_statements"].tolist()
     (['D1'], [181.0], [1.0])
     """
-    t = _as_of_days(as_of)
+    t = as_of_day(as_of)
     cols, days, tier, scodes, order, pos, uniques = _prepare(statements, sort_ids=True)
     sdays = days[order]
     eligible = sdays <= t
@@ -787,7 +776,7 @@ class StatementFeatures(TransformerMixin, BaseEstimator):
                 f"StatementFeatures: max_years must be a positive integer, got {self.max_years!r}."
             )
         if self.as_of is not None:
-            _as_of_days(self.as_of)
+            as_of_day(self.as_of)
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
