@@ -208,8 +208,8 @@ def test_flat_trees_equal_the_fitted_model(engine: Engine) -> None:
 
 
 def test_flat_trees_on_thresholds_nan_and_extremes(engine: Engine) -> None:
-    """Values exactly on split thresholds, NaN and extremes: the flat walks (numpy and
-    scikit-learn's compiled walk on node ids) and the reason codes equal the model's."""
+    """Values exactly on split thresholds, next to them, NaN and extremes: the compiled
+    walks' raw scores, the PDs and the reason codes equal the fitted model's."""
     flat = FlatScorer(engine.pd_model, 3)
     trees = flat.trees
     rng = np.random.default_rng(5)
@@ -224,8 +224,8 @@ def test_flat_trees_on_thresholds_nan_and_extremes(engine: Engine) -> None:
     A[1, :] = 1e300
     A[2, :] = -np.inf
     A = flat.prepare(A)
-    B = trees.bins(A)
-    assert np.array_equal(trees.walk(B, *trees._start(n)), trees.leaves(A, B))
+    raw = engine.pd_model.estimator_._raw_predict(A).ravel()
+    assert trees.raw_scores(A).tobytes() == raw.tobytes()
     pd_flat, codes_flat = flat(A)
     pd_ref, codes_ref = SklearnScorer(engine.pd_model, 3)(A)
     assert np.array_equal(pd_flat, pd_ref) and codes_flat == codes_ref
@@ -235,8 +235,9 @@ def test_flat_trees_on_thresholds_nan_and_extremes(engine: Engine) -> None:
 
 
 def test_single_row_reasons_equal_the_block_path(engine: Engine) -> None:
-    """One row at a time (successor table, 1-d sums) gives the block path's scores and
-    reason arrays exactly: rows on split thresholds, next to them, NaN and extremes."""
+    """One row at a time gives the block's scores and reason arrays exactly (a row's
+    codes do not depend on the other rows): rows on split thresholds, next to them,
+    NaN and extremes."""
     flat = FlatScorer(engine.pd_model, 3)
     trees = flat.trees
     rng = np.random.default_rng(11)
@@ -263,8 +264,6 @@ def test_single_row_reasons_equal_the_block_path(engine: Engine) -> None:
         assert np.array_equal(one.feature, rs.feature[sel]), i
         assert one.impact.tobytes() == rs.impact[sel].tobytes(), i
         assert one.sub_score.tobytes() == rs.sub_score[sel].tobytes(), i
-        leaf = trees.walk_one(trees.next_one(A[i]), trees.root)
-        assert np.array_equal(leaf, trees.walk(trees.bins(A[i:i + 1]), *trees._start(1)))
 
 
 def test_record_writer_equals_encode_value(engine: Engine) -> None:

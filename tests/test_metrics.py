@@ -11,6 +11,7 @@ from scipy import stats
 
 from riskengine.model.metrics import (
     auc,
+    auc_standard_error,
     bootstrap_ci,
     brier_score,
     discrimination,
@@ -33,6 +34,19 @@ def test_auc_of_a_tiny_case_by_hand() -> None:
     assert gini([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == 0.5
     assert auc([0, 1], [0.3, 0.3]) == 0.5
     assert math.isnan(auc([0, 0], [0.1, 0.2]))
+
+
+def test_auc_standard_error_by_hand() -> None:
+    """Hanley & McNeil (1982) eq. 1, by hand for A = 0.9, 50 + 50 cases:
+    Q1 = 0.9/1.1 = 0.818182, Q2 = 2*0.81/1.9 = 0.852632,
+    var = (0.09 + 49*0.008182 + 49*0.042632)/2500 = 2.57986/2500 -> SE 0.032124.
+    A = 0.5 with 1 + 1 cases: var = 0.25, SE 0.5. Empty classes: NaN."""
+    assert auc_standard_error(0.9, 50, 50) == pytest.approx(0.032124, abs=1e-6)
+    assert auc_standard_error(0.5, 1, 1) == pytest.approx(0.5)
+    assert math.isnan(auc_standard_error(0.8, 0, 10))
+    assert math.isnan(auc_standard_error(float("nan"), 5, 10))
+    # more cases, smaller error
+    assert auc_standard_error(0.9, 500, 500) < auc_standard_error(0.9, 50, 50)
 
 
 def test_ks_and_brier_by_hand() -> None:

@@ -4,7 +4,7 @@ What model validators run (DOMAIN.md §4; EBA GL/2017/16; ECB instructions for
 reporting the validation results of internal models, 2019; OeNB *Rating Models
 and Validation*):
 
-- discrimination: :func:`auc`, :func:`gini`, :func:`bootstrap_ci`,
+- discrimination: :func:`auc`, :func:`gini`, :func:`auc_standard_error`, :func:`bootstrap_ci`,
   :func:`discrimination`, :func:`ks_statistic`;
 - calibration: :func:`brier_score`, :func:`jeffreys_pvalue`, :func:`grade_table`
   (per grade, one-sided Jeffreys test with traffic lights);
@@ -32,6 +32,7 @@ from riskengine.model.master_scale import GRADES
 __all__ = [
     "auc",
     "gini",
+    "auc_standard_error",
     "ks_statistic",
     "brier_score",
     "bootstrap_ci",
@@ -85,6 +86,32 @@ def auc(y: Any, score: Any) -> float:
         return float("nan")
     ranks = stats.rankdata(ss)
     return float((ranks[yy == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def auc_standard_error(auc_value: float, n_defaults: int, n_non_defaults: int) -> float:
+    """Standard error of an AUC (Hanley & McNeil, *Radiology* 143, 1982, eq. 1).
+
+    ``SE^2 = (A(1 - A) + (n1 - 1)(Q1 - A^2) + (n0 - 1)(Q2 - A^2)) / (n1 n0)`` with
+    ``Q1 = A / (2 - A)`` and ``Q2 = 2 A^2 / (1 + A)``; ``n1`` defaulters, ``n0``
+    non-defaulters. NaN when either class is empty or ``A`` is NaN.
+
+    Examples
+    --------
+    A = 0.90 with 50 defaulters and 50 non-defaulters, by hand: Q1 = 0.9 / 1.1,
+    Q2 = 1.62 / 1.9, SE^2 = (0.09 + 49 (Q1 - 0.81) + 49 (Q2 - 0.81)) / 2500
+    = 2.57986 / 2500, SE = 0.0321:
+
+    >>> round(auc_standard_error(0.90, 50, 50), 4)
+    0.0321
+    """
+    a = float(auc_value)
+    n1, n0 = int(n_defaults), int(n_non_defaults)
+    if n1 <= 0 or n0 <= 0 or not np.isfinite(a):
+        return float("nan")
+    q1 = a / (2.0 - a)
+    q2 = 2.0 * a * a / (1.0 + a)
+    var = (a * (1.0 - a) + (n1 - 1) * (q1 - a * a) + (n0 - 1) * (q2 - a * a)) / (n1 * n0)
+    return float(np.sqrt(var))
 
 
 def gini(y: Any, score: Any) -> float:
