@@ -14,12 +14,13 @@ directly from a parsed payload:
 - the past-due kernel, the rating basis and the input-hash bytes (the batch
   path's binary records, written value by value);
 - the PD through the fitted tree ensemble flattened into arrays
-  (:class:`FlatTrees`: scikit-learn's thresholds as bins, node tables, walks
-  level by level; the trees' values summed in the order scikit-learn sums
-  them), then the model's own calibration, anchoring and floor; reason codes
-  by the reference substitution of :mod:`riskengine.model.explain` on those
-  flattened trees (:func:`top_reasons`). The batch path scores with the same
-  :class:`FlatScorer`, vectorised over rows.
+  (:class:`FlatTrees`) and walked by compiled kernels
+  (:mod:`riskengine._treekernel`: scikit-learn's own node test, the trees'
+  values summed in the order scikit-learn sums them), then the model's own
+  calibration, anchoring and floor; reason codes by the reference substitution
+  of :mod:`riskengine.model.explain` on those flattened trees
+  (:func:`top_reasons`). The batch path scores with the same
+  :class:`FlatScorer` and the same kernel, row by row.
 
 Then :func:`riskengine.engine._decide_core` decides, exactly as in a batch.
 Anything the fast path does not cover (a payload that validation might reject
@@ -35,13 +36,13 @@ import datetime as dt
 import hashlib
 import math
 import struct
-from bisect import bisect_left
 from operator import itemgetter
 from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
+from riskengine import _treekernel as _kernel
 from riskengine import schemas
 from riskengine.decision import Decision
 from riskengine.engine import (
@@ -83,25 +84,22 @@ class Unsupported(Exception):
 
 # --- flattened tree ensemble -------------------------------------------------------------
 
-#: Rows scored per block (bounds the (trees x rows) work arrays).
-_BLOCK_ROWS = 4096
-
 
 class FlatTrees:
     """A fitted ``HistGradientBoostingClassifier`` (binary) as flat node arrays.
 
-    Each split feature's value is binned once against the sorted thresholds of
-    *all* trees on it (``x <= t`` exactly as a node tests it; NaN is its own
-    bin); every node holds a small table "bin -> go left" (NaN: the node's
-    missing-value direction). All trees of all rows are then walked level by
-    level with numpy gathers; finished walks drop out.
+    Every node holds its feature, float64 threshold, missing-value direction and
+    children; leaves point to themselves. The compiled kernels of
+    :mod:`riskengine._treekernel` walk them row by row: a node goes left iff
+    ``x <= threshold``, NaN goes the missing-value way, exactly as the estimator
+    tests a float64 row.
 
     Reason codes need the score with feature ``j`` set to its reference. On a
     row's path through a tree, the substituted walk is the same up to the first
     node on ``j`` where the reference goes the other way; from there it goes
-    the reference's way and walks on with ``j`` at its reference. Only those
-    (row, tree, feature) continuations are walked, so the cost follows the
-    number of disagreements, not ``features x trees``.
+    the reference's way at every node on ``j``. Those restart points are static
+    per leaf (``task_ptr`` / ``task_feature`` / ``task_node``, CSR by leaf), so
+    the cost follows the number of disagreements, not ``features x trees``.
 
     Scores equal the estimator's on float64 input: the raw score is
     ``baseline + tree_0 + tree_1 + ...`` added in that order (as
@@ -125,7 +123,7 @@ class FlatTrees:
         nodes = np.concatenate(trees)
         sizes = np.array([len(t) for t in trees], dtype=np.intp)
         offset = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
-        tree_of = np.repeat(np.arange(len(trees)), sizes)
+        base = np.repeat(offset, sizes)
         n_feat = int(getattr(estimator, "n_features_in_", 0)) or 1 + int(
             nodes["feature_idx"].max())
         ref = np.zeros(n_feat) if reference is None else np.asarray(reference, np.float64)
@@ -140,144 +138,52 @@ class FlatTrees:
         self.feature = feat
         self.value = nodes["value"].astype(np.float64)
         thr = nodes["num_threshold"].astype(np.float64)
-        used = np.unique(feat[~leaf])
-        self.used = used
-        row_of = np.full(n_feat + 1, len(used), dtype=np.intp)  # unused -> the zero row
-        row_of[used] = np.arange(len(used))
-        self.cuts = [np.unique(thr[~leaf & (feat == j)]) for j in used.tolist()]
-        self.brow = row_of[feat]
-        self.cut_lists = [c.tolist() for c in self.cuts]  # for single rows (bisect)
-        # node tables "bin -> go left"; entry 0 is the leaves' dummy table
-        self.node_off = np.zeros(len(nodes), dtype=np.intp)
-        parts: list[npt.NDArray[np.bool_]] = [np.zeros(1, dtype=bool)]
-        at = 1
-        mleft = nodes["missing_go_to_left"].astype(bool)
-        for r, j in enumerate(used.tolist()):
-            q = np.flatnonzero(~leaf & (feat == j))
-            nb = len(self.cuts[r]) + 2
-            k = np.searchsorted(self.cuts[r], thr[q])
-            tab = np.arange(nb)[None, :] <= k[:, None]
-            tab[:, -1] = mleft[q]
-            self.node_off[q] = at + nb * np.arange(q.size)
-            parts.append(tab.ravel())
-            at += tab.size
-        self.go_left = np.concatenate(parts)
-        base = offset[tree_of]
-        self.child = np.empty(2 * len(nodes), dtype=np.intp)
-        self.child[0::2] = np.where(leaf, np.arange(len(nodes)), nodes["left"] + base)
-        self.child[1::2] = np.where(leaf, np.arange(len(nodes)), nodes["right"] + base)
-        # the reference's direction at every node
-        rbins = np.zeros(len(used) + 1, dtype=np.intp)
-        for r, j in enumerate(used.tolist()):
-            rbins[r] = self._bin(np.array([ref[j]]), r)[0]
-        self.ref_left = self.go_left[self.node_off + rbins[self.brow]] & ~leaf
-        self.ref_child = self.child[2 * np.arange(len(nodes)) + 1 - self.ref_left]
-        self._single_row_tables(nodes, thr, mleft)
-        self._leaf_predictors(estimator, predictors, offset)
-        self._leaf_tasks(nodes)
+        self.used = np.unique(feat[~leaf])
+        #: sorted split thresholds of each used feature
+        self.cuts = [np.unique(thr[~leaf & (feat == j)]) for j in self.used.tolist()]
+        self.thr = np.where(leaf, np.inf, thr)
+        self.mleft = nodes["missing_go_to_left"].astype(bool) & ~leaf
+        self.feat0 = np.where(leaf, 0, feat)  # leaves read feature 0, unused
+        here = np.arange(len(nodes), dtype=np.intp)
+        self.lo = np.where(leaf, here, nodes["left"].astype(np.intp) + base)
+        self.hi = np.where(leaf, here, nodes["right"].astype(np.intp) + base)
+        # the reference's direction at every node, by the node's own test
+        rv = ref[self.feat0]
+        with np.errstate(invalid="ignore"):
+            self.ref_left = np.where(np.isnan(rv), self.mleft, rv <= self.thr) & ~leaf
+        self.ref_child = np.where(self.ref_left, self.lo, self.hi)
+        self.child = np.empty(2 * len(nodes), dtype=np.intp)  # (left, right) per node
+        self.child[0::2], self.child[1::2] = self.lo, self.hi
+        # height: the most steps from a node down to a leaf (children come after parents)
+        height = [0] * len(nodes)
+        lo_l, hi_l = self.lo.tolist(), self.hi.tolist()
+        for q in np.flatnonzero(~leaf)[::-1].tolist():
+            height[q] = 1 + max(height[lo_l[q]], height[hi_l[q]])
+        self.height = np.asarray(height, dtype=np.intp)
+        self.depth = self.height[self.root]  # steps of a walk from each tree's root
+        self._leaf_tasks()
         absmax = abs(self.baseline) + sum(float(np.abs(t["value"]).max()) for t in trees)
         # bound on the rounding error of a running sum of the ensemble (both orders)
         self.tolerance = 16.0 * (self.n_trees + 2) * np.finfo(np.float64).eps * absmax
+        self.ints, self.floats = _kernel.pack(
+            {name: getattr(self, name) for name in _kernel.INT_TABLES},
+            {name: getattr(self, name) for name in _kernel.FLOAT_TABLES},
+            self.baseline, self.tolerance, self.max_tasks)
+        self.raw_scores(np.full((1, n_feat), np.nan))  # compile (or load) the kernels now
+        top_reasons(self, np.full((1, n_feat), np.nan), 1)
 
-    def _single_row_tables(self, nodes: Any, thr: FloatArray,
-                           mleft: npt.NDArray[np.bool_]) -> None:
-        """Tables of the one-row walk (:meth:`next_one`): raw thresholds, children, depth."""
-        n_nodes = len(nodes)
-        self.thr = np.where(self.leaf, np.inf, thr)
-        self.mleft = mleft & ~self.leaf
-        self.feat0 = np.where(self.leaf, 0, self.feature)  # leaves read feature 0, unused
-        self.lo = self.child[0::2].copy()
-        self.hi = self.child[1::2].copy()
-        self.hi_lo = self.hi - self.lo
-        self.nodes_on = {j: np.flatnonzero(self.feature == j) for j in self.used.tolist()}
-        depth = np.zeros(n_nodes, dtype=np.intp)
-        internal = np.flatnonzero(~self.leaf)
-        while True:  # a child is one level below its parent
-            new = depth.copy()
-            new[self.lo[internal]] = depth[internal] + 1
-            new[self.hi[internal]] = depth[internal] + 1
-            if np.array_equal(new, depth):
-                break
-            depth = new
-        self.depth = int(depth.max())
-        # height: the most steps from a node down to a leaf (children come after parents)
-        height = np.zeros(n_nodes, dtype=np.intp)
-        for d in range(self.depth - 1, -1, -1):
-            q = internal[depth[internal] == d]
-            height[q] = 1 + np.maximum(height[self.lo[q]], height[self.hi[q]])
-        self.height = height
-
-    def next_one(self, x: FloatArray) -> npt.NDArray[np.intp]:
-        """Each node's successor for the single row ``x`` (a leaf is its own successor).
-
-        A node goes left iff ``x[feature] <= threshold`` and right otherwise; a
-        NaN goes the node's missing-value way: the test of the binned walk,
-        written directly on the row's values.
-        """
-        xv = x[self.feat0]
-        left = xv <= self.thr
-        nan = np.isnan(x)
-        if nan.any():
-            for j in np.flatnonzero(nan).tolist():
-                q = self.nodes_on.get(j)
-                if q is not None:
-                    left[q] = self.mleft[q]
-        out: npt.NDArray[np.intp] = self.lo + ~left * self.hi_lo  # left: lo, else hi
-        return out
-
-    def walk_one(self, nxt: npt.NDArray[np.intp], node: npt.NDArray[np.intp],
-                 sub: npt.NDArray[np.intp] | None = None) -> npt.NDArray[np.intp]:
-        """Leaves reached from ``node`` on the successor table ``nxt`` of one row;
-        walks whose ``sub`` feature is tested go the reference's way."""
-        steps = int(self.height[node].max()) if node.size else 0
-        if sub is None:
-            for _ in range(steps):
-                node = nxt[node]
-            return node
-        feature, ref_child = self.feature, self.ref_child
-        for _ in range(steps):
-            node = np.where(feature[node] == sub, ref_child[node], nxt[node])
-        return node
-
-    def _leaf_predictors(self, estimator: Any, predictors: Any,
-                         offset: npt.NDArray[np.intp]) -> None:
-        """scikit-learn's own compiled tree walk, returning node ids instead of values.
-
-        Each tree's predictor is copied with every node's value replaced by its
-        global node id (exact in float64), so scikit-learn's walk gives the leaf
-        each row reaches. Used for large blocks; None when unavailable.
-        """
-        self.leaf_predictors: list[Any] | None = None
-        try:
-            from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
-
-            kcb, fmap = estimator._bin_mapper.make_known_categories_bitsets()
-            out = []
-            for t, it in enumerate(predictors):
-                pred = it[0]
-                nodes = pred.nodes.copy()
-                nodes["value"] = np.arange(len(nodes), dtype=np.float64) + offset[t]
-                out.append(TreePredictor(nodes, pred.binned_left_cat_bitsets,
-                                         pred.raw_left_cat_bitsets))
-            probe = np.full((1, self.n_features), np.nan)
-            for q in out:
-                q.predict(probe, kcb, fmap, 1)
-        except Exception:  # any API change: the numpy walk serves
-            return
-        self.leaf_predictors = out
-        self._kcb, self._fmap = kcb, fmap
-
-    def _leaf_tasks(self, nodes: Any) -> None:
+    def _leaf_tasks(self) -> None:
         """Per leaf: the (feature, restart node) of each reference substitution that
         leaves the leaf's path (the first node on the feature where the reference
-        goes the other way), as CSR arrays ``task_ptr`` / ``task_feature`` / ``task_node``."""
-        n_nodes = len(nodes)
+        goes the other way), as CSR arrays ``task_ptr`` / ``task_feature`` / ``task_node``;
+        ``max_tasks`` bounds the tasks of one row (each tree's largest leaf, summed)."""
+        n_nodes = self.leaf.size
         parent = np.full(n_nodes, -1, dtype=np.intp)
         went_left = np.zeros(n_nodes, dtype=bool)
         internal = np.flatnonzero(~self.leaf)
-        parent[self.child[2 * internal]] = internal
-        went_left[self.child[2 * internal]] = True
-        parent[self.child[2 * internal + 1]] = internal
+        parent[self.lo[internal]] = internal
+        went_left[self.lo[internal]] = True
+        parent[self.hi[internal]] = internal
         counts = np.zeros(n_nodes, dtype=np.intp)
         feats: list[int] = []
         starts: list[int] = []
@@ -299,105 +205,18 @@ class FlatTrees:
                     starts.append(ref_child[nd])
             counts[leaf] = len(seen)
         self.task_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.intp)
-        tree_of = np.searchsorted(self.root, np.arange(n_nodes), side="right") - 1
-        self.task_tree = np.repeat(tree_of, counts).astype(np.intp)  # tree of each task
         self.task_feature = np.asarray(feats, dtype=np.intp)
         self.task_node = np.asarray(starts, dtype=np.intp)
+        self.max_tasks = max(1, int(np.maximum.reduceat(counts, self.root).sum()))
 
-    def leaves(self, A: FloatArray, B: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
-        """Leaf of every (tree, row), tree-major, shape ``(trees * rows,)``."""
-        m = A.shape[0]
-        if self.leaf_predictors is None or m < 64:
-            return self.walk(B, *self._start(m))
-        X = np.ascontiguousarray(A, dtype=np.float64)
-        out = np.empty((self.n_trees, m), dtype=np.intp)
-        for t, q in enumerate(self.leaf_predictors):
-            out[t] = q.predict(X, self._kcb, self._fmap, 1)
-        return out.ravel()
-
-    def _bin(self, x: FloatArray, r: int) -> npt.NDArray[np.intp]:
-        """Global bin of values of the feature in row ``r``: ``#cuts < x``, NaN last."""
-        cuts = self.cuts[r]
-        b = np.searchsorted(cuts, x, side="left")
-        out: npt.NDArray[np.intp] = np.where(np.isnan(x), len(cuts) + 1, b).astype(np.intp)
-        return out
-
-    def bins(self, A: FloatArray) -> npt.NDArray[np.intp]:
-        """Bins of the split features, shape ``(len(used) + 1, n)`` (last row zeros)."""
-        if A.shape[0] == 1:  # one payload: bisect on Python lists beats 2 numpy calls each
-            x = A[0, self.used].tolist()
-            one = [len(c) + 1 if v != v else bisect_left(c, v)
-                   for c, v in zip(self.cut_lists, x, strict=True)]
-            return np.array([*one, 0], dtype=np.intp).reshape(-1, 1)
-        out = np.zeros((len(self.used) + 1, A.shape[0]), dtype=np.intp)
-        for r, j in enumerate(self.used.tolist()):
-            out[r] = self._bin(A[:, j], r)
-        return out
-
-    def walk(self, B: npt.NDArray[np.intp], node: npt.NDArray[np.intp],
-             col: npt.NDArray[np.intp], sub: npt.NDArray[np.intp] | None = None,
-             path: list[tuple[npt.NDArray[np.intp], ...]] | None = None
-             ) -> npt.NDArray[np.intp]:
-        """Leaf reached by each walk from ``node`` on row ``col`` of the bins ``B``.
-
-        Walks whose ``sub`` feature is tested go the reference's way. With
-        ``path``, every step (walk, node, went left) is appended, level by level.
-        """
-        n = B.shape[1]
-        flat = B.ravel()
-        out = node.copy()
-        idx = np.flatnonzero(~self.leaf[node])
-        node, col = node[idx], col[idx]
-        sf = sub[idx] if sub is not None else None
-        while idx.size:
-            left = self.go_left[self.node_off[node] + flat[self.brow[node] * n + col]]
-            if sf is not None:
-                left = np.where(self.feature[node] == sf, self.ref_left[node], left)
-            if path is not None:
-                path.append((idx, node, left))
-            node = self.child[2 * node + 1 - left]
-            go = ~self.leaf[node]
-            out[idx] = node
-            if not go.all():
-                idx, node, col = idx[go], node[go], col[go]
-                if sf is not None:
-                    sf = sf[go]
-        return out
-
-    def _sum(self, vals: FloatArray) -> FloatArray:
-        """Running sum ``baseline + v_0 + v_1 + ...`` of each column of ``vals``.
-
-        Both branches add in the same order, so a column's sum does not depend
-        on how many columns there are.
-        """
-        if vals.shape[1] <= 32:
-            full = np.empty((vals.shape[0] + 1, vals.shape[1]))
-            full[0] = self.baseline
-            full[1:] = vals
-            small: FloatArray = np.cumsum(full, axis=0)[-1]
-            return small
-        out = np.full(vals.shape[1], self.baseline)
-        for row in vals:
-            out += row
-        return out
-
-    def _start(self, m: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-        """Roots and rows of the (tree, row) walks of a block, tree-major."""
-        return np.repeat(self.root, m), np.tile(np.arange(m), self.n_trees)
-
-    def decision_function(self, A: FloatArray) -> FloatArray:
+    def raw_scores(self, A: FloatArray) -> FloatArray:
         """Raw log-odds score of each row of ``A`` (shape ``(rows, features)``)."""
-        A = np.asarray(A, dtype=np.float64)
-        out = np.empty(A.shape[0])
-        for lo in range(0, A.shape[0], _BLOCK_ROWS):
-            blk = A[lo:lo + _BLOCK_ROWS]
-            m = blk.shape[0]
-            if m == 1:
-                leaves = self.walk_one(self.next_one(blk[0]), self.root)
-            else:
-                leaves = self.leaves(blk, self.bins(blk))
-            out[lo:lo + m] = self._sum(self.value[leaves].reshape(self.n_trees, m))
+        X = np.ascontiguousarray(A, dtype=np.float64)
+        out = np.empty(X.shape[0])
+        _kernel.raw_scores(X, self.ints, self.floats, out)
         return out
+
+    decision_function = raw_scores
 
 
 class ReasonArrays(NamedTuple):
@@ -417,144 +236,32 @@ def top_reasons(trees: FlatTrees, A: FloatArray, k: int
     """Raw scores and the top ``k`` positive reference-substitution impacts of each row.
 
     ``impact[i, j] = s(a_i) - s(a_i with feature j at its reference)`` with both
-    scores summed exactly as the estimator sums them. The substituted tree
-    values come from the continuation walks (:class:`FlatTrees`); every impact
-    is first bounded cheaply (the per-tree differences summed in any order,
-    within :attr:`FlatTrees.tolerance` of the exact value) and only the
-    features that can reach a row's top ``k`` are then summed exactly. A
-    feature that changes no tree's value has impact exactly 0 and gives no code.
+    scores summed exactly as the estimator sums them
+    (:func:`riskengine._treekernel.explain_rows`). A feature that changes no
+    tree's value has impact exactly 0 and gives no code. Each row's codes
+    depend on that row only.
     """
-    n, p = A.shape
+    X = np.ascontiguousarray(A, dtype=np.float64)
+    n = X.shape[0]
+    if k <= 0:
+        return trees.raw_scores(X), _NO_REASONS
+    out_f = np.empty((n, 1 + 2 * k))
+    out_i = np.empty((n, 1 + k), np.int64)
+    _kernel.explain_rows(X, k, trees.ints, trees.floats, out_f, out_i)
+    scores = out_f[:, 0].copy()
     if n == 1:
-        return _top_reasons_one(trees, A[0], k)
-    scores = np.empty(n)
-    rows_out: list[npt.NDArray[np.intp]] = []
-    feats_out: list[npt.NDArray[np.intp]] = []
-    subs_out: list[FloatArray] = []
-    tol = trees.tolerance
-    nt = trees.n_trees
-    for lo in range(0, n, _BLOCK_ROWS):
-        blk = A[lo:lo + _BLOCK_ROWS]
-        m = blk.shape[0]
-        if m == 1:  # one row: every node's successor once, then gathers only
-            nxt = trees.next_one(blk[0])
-            leaves = trees.walk_one(nxt, trees.root)
-        else:
-            B = trees.bins(blk)
-            leaves = trees.leaves(blk, B)
-        vals = trees.value[leaves].reshape(nt, m)
-        base = trees._sum(vals)
-        scores[lo:lo + m] = base
-        # the walks that leave the base path: static per leaf (FlatTrees._leaf_tasks)
-        first = trees.task_ptr[leaves]
-        count = trees.task_ptr[leaves + 1] - first
-        total = int(count.sum())
-        if total == 0:
-            continue
-        walk_id = np.repeat(np.arange(nt * m), count)
-        task = np.repeat(first - (np.cumsum(count) - count), count) + np.arange(total)
-        feat = trees.task_feature[task]
-        row = walk_id % m
-        if m == 1:
-            sub_leaf = trees.walk_one(nxt, trees.task_node[task], feat)
-        else:
-            sub_leaf = trees.walk(B, trees.task_node[task], row, sub=feat)
-        sub_val = trees.value[sub_leaf]
-        diff = vals.ravel()[walk_id] - sub_val
-        key = row * p + feat
-        approx = np.bincount(key, weights=diff, minlength=m * p).reshape(m, p)
-        moved = np.bincount(key, weights=diff != 0, minlength=m * p).reshape(m, p) > 0
-        if p > k:
-            kth = -np.partition(-approx, k - 1, axis=1)[:, k - 1:k]
-            cand = moved & (approx > -tol) & (approx >= kth - 2.0 * tol)
-        else:
-            cand = moved & (approx > -tol)
-        ckey = np.flatnonzero(cand)  # row * p + feature, sorted
-        if ckey.size == 0:
-            continue
-        crow = ckey // p
-        pos = np.minimum(np.searchsorted(ckey, key), ckey.size - 1)
-        hit = ckey[pos] == key
-        sub_vals = np.take(vals, crow, axis=1)
-        sub_vals[walk_id[hit] // m, pos[hit]] = sub_val[hit]
-        rows_out.append(crow + lo)
-        feats_out.append(ckey % p)
-        subs_out.append(trees._sum(sub_vals))
-    if rows_out:
-        row_a = np.concatenate(rows_out)
-        feat_a = np.concatenate(feats_out)
-        sub = np.concatenate(subs_out)
-        imp = scores[row_a] - sub
-        pos_ = imp > 0
-        row_a, feat_a, imp, sub = row_a[pos_], feat_a[pos_], imp[pos_], sub[pos_]
-        order = np.lexsort((feat_a, -imp, row_a))
-        row_a, feat_a, imp, sub = row_a[order], feat_a[order], imp[order], sub[order]
-        first = np.searchsorted(row_a, row_a, side="left")
-        keep = np.arange(row_a.size) - first < k
-        row_a, feat_a, imp, sub = row_a[keep], feat_a[keep], imp[keep], sub[keep]
-    else:
-        row_a = feat_a = np.empty(0, np.intp)
-        imp = sub = np.empty(0)
-    return scores, ReasonArrays(row_a, feat_a, imp, sub)
+        c = int(out_i[0, 0])
+        return scores, ReasonArrays(np.zeros(c, np.intp), out_i[0, 1:1 + c].astype(np.intp),
+                                    out_f[0, 1:1 + c], out_f[0, 1 + k:1 + k + c])
+    r_n = out_i[:, 0]
+    keep = np.arange(k) < r_n[:, None]
+    return scores, ReasonArrays(np.repeat(np.arange(n), r_n), out_i[:, 1:][keep].astype(np.intp),
+                                out_f[:, 1:1 + k][keep], out_f[:, 1 + k:][keep])
 
 
 _NO_REASONS = ReasonArrays(np.empty(0, np.intp), np.empty(0, np.intp), np.empty(0), np.empty(0))
 for _a in _NO_REASONS:  # shared: read-only
     _a.setflags(write=False)
-
-
-def _top_reasons_one(trees: FlatTrees, x: FloatArray, k: int
-                     ) -> tuple[FloatArray, ReasonArrays]:
-    """:func:`top_reasons` of the single row ``x``, with the same arithmetic.
-
-    The walks use the row's successor table (:meth:`FlatTrees.next_one`); the
-    bounds, the candidate screen and the exact running sums are those of the
-    block path on one row, written on 1-d arrays (a running sum of one column
-    is the same sequence of additions).
-    """
-    p = x.shape[0]
-    nxt = trees.next_one(x)
-    leaves = trees.walk_one(nxt, trees.root)
-    vals = trees.value[leaves]
-    run = np.empty(vals.shape[0] + 1)
-    run[0] = trees.baseline
-    run[1:] = vals
-    score = np.cumsum(run)[-1:]
-    first = trees.task_ptr[leaves]
-    count = trees.task_ptr[leaves + 1] - first
-    total = int(count.sum())
-    if total == 0:
-        return score, _NO_REASONS
-    task = np.repeat(first - (np.cumsum(count) - count), count) + np.arange(total)
-    tree_id = trees.task_tree[task]
-    feat = trees.task_feature[task]
-    sub_leaf = trees.walk_one(nxt, trees.task_node[task], feat)
-    sub_val = trees.value[sub_leaf]
-    diff = vals[tree_id] - sub_val
-    approx = np.bincount(feat, weights=diff, minlength=p)
-    moved = np.bincount(feat, weights=diff != 0, minlength=p) > 0
-    tol = trees.tolerance
-    if p > k:
-        kth = -np.partition(-approx, k - 1)[k - 1]
-        cand = moved & (approx > -tol) & (approx >= kth - 2.0 * tol)
-    else:
-        cand = moved & (approx > -tol)
-    cfeat = np.flatnonzero(cand)
-    if cfeat.size == 0:
-        return score, _NO_REASONS
-    pos = np.minimum(np.searchsorted(cfeat, feat), cfeat.size - 1)
-    hit = cfeat[pos] == feat
-    sub_vals = np.empty((vals.shape[0] + 1, cfeat.size))
-    sub_vals[0] = trees.baseline
-    sub_vals[1:] = vals[:, None]
-    sub_vals[tree_id[hit] + 1, pos[hit]] = sub_val[hit]
-    sub = np.cumsum(sub_vals, axis=0)[-1]
-    imp = score[0] - sub
-    keep = imp > 0
-    feat_a, imp, sub = cfeat[keep], imp[keep], sub[keep]
-    order = np.lexsort((feat_a, -imp))[:k]
-    feat_a, imp, sub = feat_a[order], imp[order], sub[order]
-    return score, ReasonArrays(np.zeros(feat_a.size, np.intp), feat_a, imp, sub)
 
 
 class FlatScorer:
