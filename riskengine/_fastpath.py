@@ -6,8 +6,10 @@ scikit-learn ensemble's per-call overhead; on one debtor that is hundreds of
 milliseconds. This module computes the *same* inputs of the engine's array core
 directly from a parsed payload:
 
-- statement features through the statement pipeline's own kernel
-  (:func:`riskengine.features.statements._compute`) on the payload's sorted rows;
+- statement features by :func:`_statement_row`: the formulas of the statement
+  pipeline (:func:`riskengine.features.statements._compute`) on the payload's
+  sorted rows, as Python floats in the same order of operations (so the same
+  floats; ``tests/test_fastpath_statements.py`` checks them bit for bit);
 - the adverse and payment features the overlay and the policy read, with the
   formulas of :mod:`riskengine.features.adverse` / :mod:`~riskengine.features.payments`
   for a single debtor (same operations in the same order, so the same floats);
@@ -327,6 +329,7 @@ _PACK_D = struct.Struct("<d").pack
 _PACK_Q = struct.Struct("<q").pack
 _PACK_I = struct.Struct("<I").pack
 _NAN_B = struct.pack("<Q", _NAN_BITS)
+_NAN_F: float = struct.unpack("<d", _NAN_B)[0]  # packs back to _NAN_B (bits kept)
 _NONE_STR_B = struct.pack("<I", 0xFFFFFFFF)
 _TRUE_B, _FALSE_B = struct.pack("<?", True), struct.pack("<?", False)
 
@@ -350,6 +353,120 @@ def _day(d: Any) -> int:
     return _NAT if d is None else d.toordinal() - _EPOCH_ORDINAL
 
 
+def _num(v: Any) -> float:
+    """A record's amount as a float (None -> NaN), as the batch frames hold it."""
+    return math.nan if v is None else float(v)
+
+
+def _div(num: float, den: float, scale: float = 1.0) -> float:
+    """One entry of :func:`riskengine.features.statements._ratios`: ``num / den * scale``
+    where ``den > 0``, NaN otherwise (``den`` NaN, 0 or negative)."""
+    return num / den * scale if den > 0 else math.nan
+
+
+def _near(gap: float, years: float) -> bool:
+    """:func:`riskengine.features.statements._near` on one gap (NaN -> False)."""
+    return abs(gap - years * _st._YEAR_DAYS) <= _st._LAG_TOLERANCE_DAYS
+
+
+def _trend_row(row: dict[str, Any] | None) -> tuple[float, ...]:
+    """The trend bases of one earlier statement (all NaN without one): revenue,
+    total assets, liabilities / assets, ROA, current ratio, EBITDA margin
+    (:func:`riskengine.features.statements._trend_bases` with the EBITDA fallback
+    of ``_items``)."""
+    if row is None:
+        return (math.nan,) * 6
+    rev, ta = _num(row["revenue"]), _num(row["total_assets"])
+    ebitda = _num(row["ebitda"])
+    if ebitda != ebitda:
+        ebitda = _num(row["ebit"]) + _num(row["depreciation_amortization"])
+    return (rev, ta, _div(_num(row["total_liabilities"]), ta), _div(_num(row["net_income"]), ta),
+            _div(_num(row["current_assets"]), _num(row["current_liabilities"])),
+            _div(ebitda, rev))
+
+
+#: The statement kernel's features of one row that need ``np.log``.
+_LOG_FEATURES = ("st_log_total_assets", "st_log_revenue")
+_TREND_KEYS = ("liabilities_to_assets", "roa", "current_ratio", "ebitda_margin")
+
+
+def _statement_row(rows: list[dict[str, Any]], day_l: list[int], last: int,
+                   need_log: bool = True) -> dict[str, float]:
+    """The statement kernel's features of row ``last`` of one debtor's sorted rows.
+
+    :func:`riskengine.features.statements._compute` with ``rows=[last]``,
+    ``lag1=[last - 1]``, ``lag2=[last - 2]`` (-1 when absent) and
+    ``n_statements=[min(last + 1, 5)]``, written on Python floats: every value
+    is the same IEEE operation on the same operands in the same order (a
+    quotient where the denominator is > 0, else NaN; the identity fallbacks
+    where an item is missing), so the floats are identical; the logarithms are
+    numpy's (one call for both). ``tests/test_fastpath_statements.py`` checks
+    the two bit for bit on hundreds of debtors.
+    """
+    r = rows[last]
+    c = {k: _num(r[k]) for k in schemas.LINE_ITEMS}
+    if c["gross_profit"] != c["gross_profit"]:
+        c["gross_profit"] = c["revenue"] - c["cost_of_sales"]
+    ebitda, ebit = c["ebitda"], c["ebit"]
+    if ebitda != ebitda:
+        c["ebitda"] = ebit + c["depreciation_amortization"]
+    if ebit != ebit:  # from the EBITDA as given (the kernel fills EBIT first)
+        c["ebit"] = ebitda - c["depreciation_amortization"]
+    if c["equity"] != c["equity"]:
+        c["equity"] = c["total_assets"] - c["total_liabilities"]
+    ca = c["current_assets"]
+    c["_working_capital"] = ca - c["current_liabilities"]
+    c["_quick_assets"] = ca - c["inventory"]
+    f = {name: _div(c[a], c[b], sc) for name, a, b, sc in _st._RATIO_SPECS}
+    eq, interest = c["equity"], c["interest_expense"]
+    ta, rev = c["total_assets"], c["revenue"]
+    f["st_negative_equity"] = math.nan if eq != eq else float(eq <= 0)
+    f["st_no_interest"] = math.nan if interest != interest else float(interest == 0)
+    logs = [math.nan, math.nan]
+    if need_log and (ta > 0 or rev > 0):
+        pos = [v for v in (ta, rev) if v > 0]
+        got = np.log(np.array(pos, dtype=np.float64)).tolist()
+        if ta > 0:
+            logs[0] = got[0]
+        if rev > 0:
+            logs[1] = got[-1]
+    f["st_log_total_assets"], f["st_log_revenue"] = logs
+
+    # earlier statements: lag 1 ~1 year back; the 2-year comparator is lag 2 if ~2
+    # years back, else lag 1 if it is ~2 years back (a missing year)
+    d = float(day_l[last])
+    gap1 = d - float(day_l[last - 1]) if last >= 1 else math.nan
+    gap2 = d - float(day_l[last - 2]) if last >= 2 else math.nan
+    idx1 = last - 1 if _near(gap1, 1.0) else -1
+    idx2 = last - 2 if _near(gap2, 2.0) else (last - 1 if _near(gap1, 2.0) else -1)
+    p1 = _trend_row(rows[idx1] if idx1 >= 0 else None)
+    p2 = _trend_row(rows[idx2] if idx2 >= 0 else None)
+    f["st_revenue_growth_1y"] = _div(rev, p1[0]) - 1.0
+    f["st_revenue_growth_2y"] = _div(rev, p2[0]) - 1.0
+    f["st_total_assets_growth_1y"] = _div(ta, p1[1]) - 1.0
+    for i, key in enumerate(_TREND_KEYS):
+        cur = f[f"st_{key}"]
+        f[f"st_{key}_delta_1y"] = cur - p1[2 + i]
+        f[f"st_{key}_delta_2y"] = cur - p2[2 + i]
+    z2 = f["_z2_equity_to_liabilities"]
+    z2 = z2 + 6.56 * f["st_working_capital_to_assets"]
+    z2 = z2 + 3.26 * f["st_retained_earnings_to_assets"]
+    z2 = z2 + 6.72 * f["st_ebit_to_assets"]
+    f["st_altman_z2"] = z2
+    f["st_quality_tier"] = float(schemas.STATEMENT_QUALITY_TIER[r["statement_type"]])
+    f["st_n_statements"] = float(min(last + 1, 5))
+    return f
+
+
+#: Features :func:`_statement_row` gives (with the age the caller adds).
+_STATEMENT_ROW_FEATURES = frozenset(n for n in _statement_row(
+    [{**dict.fromkeys(schemas.LINE_ITEMS, 1.0), "statement_type": schemas.STATEMENT_TYPES[0]}],
+    [0], 0) if not n.startswith("_")) | {"st_statement_age_days"}
+
+_NO_FIN = {"equity": math.nan, "revenue": math.nan, "net_income": math.nan,
+           "total_assets": math.nan, "age_days": math.nan}
+
+
 class FastEngine:
     """The engine's single-payload path (see the module docstring).
 
@@ -365,7 +482,10 @@ class FastEngine:
         except Unsupported:
             self.scorer = None
         feats = set(engine.overlay.features)
-        self.supported = feats <= (_ADV_SUPPORTED | _PAY_SUPPORTED) and self.scorer is not None
+        st_names = set(engine.feature_names)
+        self.supported = (feats <= (_ADV_SUPPORTED | _PAY_SUPPORTED) and self.scorer is not None
+                          and st_names <= _STATEMENT_ROW_FEATURES)
+        self.st_need = bool(st_names & set(_LOG_FEATURES))
         self.lookback_days = int(round(engine.lookback_years * 365.25))
         self.half_life_days = 2.0 * 365.25  # adverse_features' default half-life
         self.significant = float(engine.policy.knockouts.adverse_min_amount)
@@ -375,7 +495,8 @@ class FastEngine:
         self.kinds = {name: _kinds(c) for name, c in schemas.CONTRACTS.items()}
         self.pay_need = frozenset(feats) | {"pay_dilution"}
         self.adv_need = frozenset(feats)
-        self._specs: dict[tuple[str, tuple[str, ...]], tuple[list[int], list[str], Any]] = {}
+        self._specs: dict[tuple[str, tuple[str, ...]],
+                          tuple[list[tuple[int, int, int, Any]], list[str], Any]] = {}
 
     def decide_one(self, p: DebtorPayload, day: str, decided_at: str | None,
                    reference_date: Any) -> dict[str, Any]:
@@ -406,33 +527,19 @@ class FastEngine:
         st_sorted = sorted(p.statements, key=lambda s: s.period_end)
         self._check(p, st_sorted, reference_date)
 
-        # statements: the pipeline's kernel on the sorted rows
+        # statements: the pipeline's kernel on Python floats (_statement_row)
         st_rows = [s.__dict__ for s in st_sorted]
         day_l = [_day(s.period_end) for s in st_sorted]
-        days = np.array(day_l, dtype=np.int64)
         last = -1  # the latest statement up to t (rows sorted by period end)
         for i, d in enumerate(day_l):
             if d <= t:
                 last = i
-        assert self.scorer is not None
-        p_feats = len(eng.feature_names)
-        st_X = np.full((1, p_feats), np.nan)
-        fin = {"equity": math.nan, "revenue": math.nan, "net_income": math.nan,
-               "total_assets": math.nan, "age_days": math.nan}
+        fin = _NO_FIN
         stype, fcur = "", ""
         if last >= 0:
-            items = schemas.LINE_ITEMS
-            mat = np.array([[math.nan if r[item] is None else float(r[item]) for item in items]
-                            for r in st_rows], dtype=np.float64).T
-            cols = dict(zip(items, mat, strict=True))
-            tier = np.array([float(schemas.STATEMENT_QUALITY_TIER[r["statement_type"]])
-                             for r in st_rows])
-            f = _st._compute(cols, days, np.array([last]),
-                             np.array([last - 1 if last >= 1 else -1]),
-                             np.array([last - 2 if last >= 2 else -1]),
-                             np.array([float(min(last + 1, 5))]), tier)
-            f["st_statement_age_days"] = np.array([float(t - day_l[last])])
-            st_X[0] = [f[name][0] for name in eng.feature_names]
+            f = _statement_row(st_rows, day_l, last, self.st_need)
+            f["st_statement_age_days"] = float(t - day_l[last])
+            st_X = np.array([[f[name] for name in eng.feature_names]], dtype=np.float64)
             r = st_rows[last]
             eq = r["equity"]
             if eq is None:
@@ -444,6 +551,8 @@ class FastEngine:
                    else float(r["total_assets"]),
                    "age_days": float(t - day_l[last])}
             stype, fcur = str(r["statement_type"]), str(r["currency"])
+        else:
+            st_X = np.full((1, len(eng.feature_names)), np.nan)
         # rating_basis and past_due_arrays of the batch path, on Python scalars (the same
         # comparisons; the sums add in record order from 0.0, as np.bincount does)
         fresh = fin["age_days"] <= eng.overlay.max_statement_age_days
@@ -455,7 +564,6 @@ class FastEngine:
             basis_code = 1
         else:
             basis_code = 2
-        basis = np.array([basis_code], dtype=np.int64)
 
         adv = self._adverse(p, t)
         pay = self._payments(p, t)
@@ -470,20 +578,8 @@ class FastEngine:
             amount = float(v.amount)
             pdue_s += amount if is_open and t - _day(v.due_date) > dpd else 0.0
             bal_s += amount if is_open else 0.0
-        pdue = np.array([pdue_s])
         ov = eng.overlay
         pd_default = pdue_s > ov.materiality_absolute and pdue_s > ov.materiality_relative * bal_s
-
-        deb = DebtorInputs(
-            debtor_id=np.array([p.debtor.debtor_id], dtype=object), st_X=st_X, basis=basis,
-            overlay_X=overlay_X, insolvency=np.array([adv["adv_insolvency"] > 0]),
-            past_due_default=np.array([pd_default]),
-            knockout=np.array([adv[self.ko_col] > 0]),
-            dilution=np.array([pay["pay_dilution"]]),
-            tnw=np.array([fin["equity"]]), revenue=np.array([fin["revenue"]]),
-            profit=np.array([fin["net_income"]]), fin_currency=np.array([fcur], dtype=object),
-            past_due_amount=pdue,
-            digest=np.frombuffer(self._digest(p, st_rows), dtype=np.uint8).reshape(1, 32))
 
         req = ex.requested_limit
         if req is None:
@@ -491,19 +587,27 @@ class FastEngine:
                                         eng.policy.limits.credit_days_basis))
         dg, sg = p.debtor.group_id, ex.supplier.group_id
         related = ex.relation_type is not None or (dg is not None and dg == sg)
+        # the one-element arrays of the core's inputs as views of four small arrays (one
+        # numpy call per dtype instead of one per input)
+        num = np.array([pay["pay_dilution"], fin["equity"], fin["revenue"], fin["net_income"],
+                        pdue_s, float(req), _num(ex.annual_sales),
+                        float(ex.supplier.ledger_total), _num(ex.insurer_limit)],
+                       dtype=np.float64)
+        obj = np.array([p.debtor.debtor_id, fcur, ex.supplier_id, ex.currency, product],
+                       dtype=object)
+        flag = np.array([adv["adv_insolvency"] > 0, pd_default, adv[self.ko_col] > 0, related],
+                        dtype=bool)
+        ints = np.array([basis_code, 0], dtype=np.int64)
+        deb = DebtorInputs(
+            debtor_id=obj[0:1], st_X=st_X, basis=ints[0:1], overlay_X=overlay_X,
+            insolvency=flag[0:1], past_due_default=flag[1:2], knockout=flag[2:3],
+            dilution=num[0:1], tnw=num[1:2], revenue=num[2:3], profit=num[3:4],
+            fin_currency=obj[1:2], past_due_amount=num[4:5],
+            digest=np.frombuffer(self._digest(p, st_rows), dtype=np.uint8).reshape(1, 32))
         pair = PairInputs(
-            debtor_pos=np.zeros(1, dtype=np.int64),
-            supplier_id=np.array([ex.supplier_id], dtype=object),
-            currency=np.array([ex.currency], dtype=object),
-            requested=np.array([float(req)]),
-            annual_sales=np.array([math.nan if ex.annual_sales is None
-                                   else float(ex.annual_sales)]),
-            product=np.array([product], dtype=object),
-            supplier_ledger=np.array([float(ex.supplier.ledger_total)]),
-            supplier_currency=np.array([ex.currency], dtype=object),
-            related=np.array([related]),
-            insurer_limit=np.array([math.nan if ex.insurer_limit is None
-                                    else float(ex.insurer_limit)]),
+            debtor_pos=ints[1:2], supplier_id=obj[2:3], currency=obj[3:4], requested=num[5:6],
+            annual_sales=num[6:7], product=obj[4:5], supplier_ledger=num[7:8],
+            supplier_currency=obj[3:4], related=flag[3:4], insurer_limit=num[8:9],
             terms=self._terms(p, product))
         return deb, pair
 
@@ -665,17 +769,19 @@ class FastEngine:
 
     def _records(self, table: str, records: list[dict[str, Any]],
                  drop: tuple[str, ...] = ()) -> bytes:
-        """The records' canonical bytes: :func:`encode_value` of every value, each
-        packed by a precompiled :class:`struct.Struct` and joined once (the same
-        bytes; tests/test_engine.py checks it)."""
+        """The records' canonical bytes: :func:`encode_value` of every value, packed by
+        precompiled :class:`struct.Struct` objects and joined once (the same bytes;
+        tests/test_engine.py checks it).
+
+        A run of adjacent float columns (the statement amounts) is packed by one
+        call, None and every NaN as the canonical NaN (a float whose bytes are
+        that bit pattern); a value that is not a float takes the value-by-value way.
+        """
         spec = self._specs.get((table, drop))
         if spec is None:
-            kinds = self.kinds[table]
-            names = [c for c in schemas.CONTRACTS[table].names if c not in drop]
-            getter = itemgetter(*names) if len(names) > 1 else (lambda r: (r[names[0]],))
-            spec = ([_KIND_CODE.get(kinds[c], 3) for c in names], names, getter)
+            spec = self._record_spec(table, drop)
             self._specs[(table, drop)] = spec
-        codes, names, getter = spec
+        segments, names, getter = spec
         out: list[bytes] = []
         put = out.append
         for r in records:
@@ -683,7 +789,19 @@ class FastEngine:
                 row = getter(r)
             except KeyError:
                 row = tuple(r.get(c) for c in names)
-            for kind, v in zip(codes, row, strict=True):
+            for kind, a, b, pack in segments:
+                if kind == 4:  # a run of float columns: one pack (None and NaN: the NaN)
+                    run = row[a:b]
+                    try:
+                        put(pack(*[_NAN_F if v is None or v != v else v for v in run]))
+                        continue
+                    except (TypeError, struct.error):  # not a float: value by value
+                        pass
+                    for v in run:
+                        f = math.nan if v is None else float(v)
+                        put(_NAN_B if f != f else _PACK_D(f))
+                    continue
+                v = row[a]
                 if kind == 0:  # float / int
                     if v is None:
                         put(_NAN_B)
@@ -701,6 +819,30 @@ class FastEngine:
                     put(_PACK_I(len(e)))
                     put(e)
         return b"".join(out)
+
+    def _record_spec(self, table: str, drop: tuple[str, ...]) -> tuple[
+            list[tuple[int, int, int, Any]], list[str], Any]:
+        """Segments of a table's records (kind, first column, end, packer), its column
+        names and a getter of a record's values. Kinds: 0 float/int, 1 date, 2 bool,
+        3 str, 4 a run of at least 4 float columns."""
+        kinds = self.kinds[table]
+        names = [c for c in schemas.CONTRACTS[table].names if c not in drop]
+        getter = itemgetter(*names) if len(names) > 1 else (lambda r: (r[names[0]],))
+        codes = [_KIND_CODE.get(kinds[c], 3) for c in names]
+        exact = [kinds[c] == "float" for c in names]  # ints are converted one by one
+        segments: list[tuple[int, int, int, Any]] = []
+        i = 0
+        while i < len(codes):
+            j = i
+            while j < len(codes) and exact[j]:
+                j += 1
+            if j - i >= 4:
+                segments.append((4, i, j, struct.Struct(f"<{j - i}d").pack))
+                i = j
+                continue
+            segments.append((codes[i], i, i + 1, None))
+            i += 1
+        return segments, names, getter
 
     def _digest(self, p: DebtorPayload, st_rows: list[dict[str, Any]]) -> bytes:
         drop = ("debtor_id",)

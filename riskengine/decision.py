@@ -157,15 +157,18 @@ class Decision:
         True
         """
         out: dict[str, Any] = {}
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if f.name == "reason_codes":
+        isfinite = math.isfinite
+        for name in DECISION_FIELDS:  # the field order (a module constant, not fields())
+            v = getattr(self, name)
+            if type(v) is float:
+                v = v if isfinite(v) else None
+            elif name == "reason_codes":
                 v = [{k: r.get(k) for k in _REASON_KEYS} for r in v]
             elif isinstance(v, tuple):
                 v = list(v)
             elif isinstance(v, float):
                 v = _num(v)
-            out[f.name] = v
+            out[name] = v
         return out
 
     @classmethod

@@ -79,12 +79,24 @@ def advance_rate(grade: Any, product: Any, policy: CreditPolicy, dilution: Any =
     >>> advance_rate(["5", "5", "D"], "recourse", load_policy(), [0.0, 0.03, 0.0]).round(4).tolist()
     [0.85, 0.82, 0.0]
     """
-    n = max(np.size(grade), np.size(product), np.size(dilution))
+    n = max(inp.size(grade), inp.size(product), inp.size(dilution))
     g = inp.grades(grade, n)
     prod = inp.products(product, n, policy)
     dil = inp.floats(dilution, n, "dilution", "pricing")
+    if n == 1:  # one row: the same subtraction and clip (NaN kept) on Python floats
+        d = float(dil[0])
+        r = inp.policy_tables(policy).lists["advance_rate"][int(prod[0])][int(g[0])] - (
+            0.0 if d != d else d)
+        return np.array([0.0 if r < 0.0 else (1.0 if r > 1.0 else r)])
+    return _advance_arrays(g, prod, dil, policy)
+
+
+def _advance_arrays(g: npt.NDArray[np.int64], prod: npt.NDArray[np.int64], dil: FloatArray,
+                    policy: CreditPolicy) -> FloatArray:
+    """:func:`advance_rate` on arrays, the checked inputs given."""
     rate = inp.policy_tables(policy).advance_rate[prod, g] - np.where(np.isnan(dil), 0.0, dil)
-    return np.clip(rate, 0.0, 1.0)
+    out: FloatArray = np.clip(rate, 0.0, 1.0)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
