@@ -32,7 +32,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numba import njit  # type: ignore[import-untyped]
+from numba import njit
 
 __all__ = ["INT_TABLES", "FLOAT_TABLES", "pack", "raw_scores", "explain_rows"]
 
@@ -68,21 +68,21 @@ def pack(ints: dict[str, Any], floats: dict[str, Any], baseline: float, toleranc
     return packed_i, packed_f
 
 
-@njit(cache=True, nogil=True, inline="always")  # type: ignore[untyped-decorator]
+@njit(cache=True, nogil=True, inline="always")
 def _t(ints: Any, j: int) -> Any:  # pragma: no cover - compiled
     return ints[ints[j]:ints[j + 1]]
 
 
-@njit(cache=True, nogil=True, inline="always")  # type: ignore[untyped-decorator]
+@njit(cache=True, nogil=True, inline="always")
 def _next(X: Any, i: int, node: int, thr: Any, mleft: Any, feat0: Any,
           child: Any) -> int:  # pragma: no cover - compiled
     """The node after ``node`` on row ``i`` (a leaf is its own successor), branch-free."""
     x = X[i, feat0[node]]
     left = np.int64(x <= thr[node]) | (mleft[node] & np.int64(x != x))
-    return child[2 * node + 1 - left]  # type: ignore[no-any-return]
+    return child[2 * node + 1 - left]
 
 
-@njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
+@njit(cache=True, nogil=True)
 def _block_leaves(X: Any, lo: int, m: int, thr: Any, mleft: Any, feat0: Any, child: Any,
                   root: Any, depth: Any, leaves: Any) -> None:  # pragma: no cover
     """Leaf of rows ``lo .. lo + m - 1`` in every tree into ``leaves[t, r]``.
@@ -98,7 +98,7 @@ def _block_leaves(X: Any, lo: int, m: int, thr: Any, mleft: Any, feat0: Any, chi
                 leaves[t, r] = _next(X, lo + r, leaves[t, r], thr, mleft, feat0, child)
 
 
-@njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
+@njit(cache=True, nogil=True)
 def raw_scores(X: Any, ints: Any, floats: Any, out: Any) -> None:  # pragma: no cover
     """Raw score of each row of ``X`` into ``out`` (shape ``(rows,)``)."""
     feat0, child, root, depth = _t(ints, 0), _t(ints, 1), _t(ints, 2), _t(ints, 3)
@@ -118,7 +118,7 @@ def raw_scores(X: Any, ints: Any, floats: Any, out: Any) -> None:  # pragma: no 
             out[lo + r] = s
 
 
-@njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
+@njit(cache=True, nogil=True)
 def explain_rows(X: Any, k: int, ints: Any, floats: Any, out_f: Any,
                  out_i: Any) -> None:  # pragma: no cover - compiled
     """Raw scores and top ``k`` reason codes of each row of ``X``.
