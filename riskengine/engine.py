@@ -71,6 +71,9 @@ __all__ = [
     "OverlayTerm",
     "Overlay",
     "DecisionBatch",
+    "DecisionTable",
+    "decision_schema",
+    "warm_up",
     "Engine",
     "load_overlay",
     "load_engine",
@@ -477,8 +480,8 @@ def _frame_column(frame: pd.DataFrame, name: str, kind: str) -> Any:
     if kind == "bool":
         return s.to_numpy(dtype=bool, na_value=False)
     if isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == object:
-        return s.astype("str")
-    return s
+        return s.astype("str").array
+    return s.array  # (a Series would make pyarrow probe its index for attributes)
 
 
 def record_columns(frame: pd.DataFrame, contract: schemas.TableContract,
@@ -504,23 +507,99 @@ def record_sizes(cols: Sequence[_ColumnBytes], rows: npt.NDArray[np.intp]) -> np
 
 def encode_records(buf: npt.NDArray[np.uint8], dest: npt.NDArray[np.int64],
                    cols: Sequence[_ColumnBytes], rows: npt.NDArray[np.intp]) -> None:
-    """Write records ``rows`` of ``cols`` into ``buf``, record k starting at ``dest[k]``."""
-    at = dest.astype(np.int64, copy=True)
+    """Write records ``rows`` of ``cols`` into ``buf``, record k starting at ``dest[k]``.
+
+    One compiled pass over the records (:func:`_pack_records`): the fixed parts of
+    the columns are first laid side by side (``fixed``, one row per table row), so
+    that a record is a few block copies, each but the last followed by a text
+    column's UTF-8 bytes.
+    """
+    if rows.size == 0 or not cols:
+        return
+    n = cols[0].fixed.shape[0]
+    width = sum(c.fixed.shape[1] for c in cols)
+    fixed = np.empty((n, width), dtype=np.uint8)
+    seg_off: list[int] = []
+    seg_w: list[int] = []
+    seg_slot: list[int] = []
+    n_var = sum(c.size is not None for c in cols)
+    sizes = np.zeros((max(n_var, 1), n), dtype=np.int64)
+    starts = np.zeros((max(n_var, 1), n), dtype=np.int64)
+    data_parts: list[npt.NDArray[np.uint8]] = []
+    base = off = seg_start = 0
     for c in cols:
         w = c.fixed.shape[1]
-        if rows.size:
-            buf[at[:, None] + np.arange(w)] = c.fixed[rows]
-        at += w
+        if n and w:  # the column's fixed bytes into their place in each row (strided copy)
+            code = {8: "<u8", 4: "<u4", 1: "u1"}.get(w, f"V{w}")
+            dst = np.ndarray((n,), dtype=code, buffer=fixed, offset=off, strides=(width,))
+            dst[...] = np.ascontiguousarray(c.fixed).view(code).reshape(n)
+        off += w
         if c.size is not None and c.start is not None and c.data is not None:
-            size = c.size[rows]
-            total = int(size.sum())
-            if total:
-                src0 = c.start[rows]
-                first = np.cumsum(size) - size
-                step = np.arange(total, dtype=np.int64) - np.repeat(first, size)
-                src = np.repeat(src0, size) + step
-                buf[np.repeat(at, size) + step] = c.data[src]
-            at += size
+            k = len(data_parts)
+            sizes[k] = c.size
+            starts[k] = c.start + base
+            data_parts.append(c.data)
+            base += c.data.shape[0]
+            seg_off.append(seg_start)
+            seg_w.append(off - seg_start)
+            seg_slot.append(k)
+            seg_start = off
+    if off > seg_start:
+        seg_off.append(seg_start)
+        seg_w.append(off - seg_start)
+        seg_slot.append(-1)
+    data = np.concatenate(data_parts) if data_parts else np.zeros(1, dtype=np.uint8)
+    _pack_kernel()(buf, np.ascontiguousarray(dest, dtype=np.int64),
+                   np.ascontiguousarray(rows, dtype=np.int64), fixed,
+                   np.asarray(seg_off, dtype=np.int64), np.asarray(seg_w, dtype=np.int64),
+                   np.asarray(seg_slot, dtype=np.int64), sizes, starts, data)
+
+
+def _pack_records(buf: Any, dest: Any, rows: Any, fixed: Any, seg_off: Any, seg_w: Any,
+                  seg_slot: Any, sizes: Any, starts: Any, data: Any
+                  ) -> None:  # pragma: no cover - compiled
+    """Kernel of :func:`encode_records` (compiled by numba, see :func:`_pack_kernel`).
+
+    Record ``k`` (table row ``r = rows[k]``) is, for each segment ``j``, the bytes
+    ``fixed[r, seg_off[j]:seg_off[j] + seg_w[j]]`` followed, when ``seg_slot[j] >= 0``,
+    by ``sizes[seg_slot[j], r]`` bytes of ``data`` from ``starts[seg_slot[j], r]``.
+    """
+    nseg = seg_off.shape[0]
+    for k in range(rows.shape[0]):
+        r = rows[k]
+        at = dest[k]
+        for j in range(nseg):
+            w = seg_w[j]
+            o = seg_off[j]
+            buf[at:at + w] = fixed[r, o:o + w]
+            at += w
+            s = seg_slot[j]
+            if s >= 0:
+                size = sizes[s, r]
+                if size > 0:
+                    st = starts[s, r]
+                    buf[at:at + size] = data[st:st + size]
+                at += size
+
+
+@functools.cache
+def _pack_kernel() -> Any:
+    """:func:`_pack_records` compiled (numba, cached on disk beside this module)."""
+    from numba import njit
+
+    return njit(cache=True, nogil=True)(_pack_records)
+
+
+def warm_up() -> None:
+    """Compile (or load from the disk cache) the batch path's kernels now.
+
+    The batch job calls it before it forks its workers, so that each worker
+    does not load them again.
+    """
+    cols = [_column_bytes(np.zeros(1), "float"),
+            _column_bytes(pd.Series(["x"], dtype="str"), "str")]
+    buf = np.zeros(64, dtype=np.uint8)
+    encode_records(buf, np.zeros(1, dtype=np.int64), cols, np.zeros(1, dtype=np.intp))
 
 
 def _digests(buf: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64],
@@ -540,8 +619,12 @@ def _hash(doc: bytes) -> str:
 # --- the core --------------------------------------------------------------------------
 
 
+def _reason_label(feature: str) -> str:
+    return feature.split("_", 1)[1].replace("_", " ") if "_" in feature else feature
+
+
 def _reason_text(feature: str, value: float | None, direction: str) -> str:
-    label = feature.split("_", 1)[1].replace("_", " ") if "_" in feature else feature
+    label = _reason_label(feature)
     if direction == "missing":
         return f"{label}: not available"
     return f"{label} {direction} than typical ({value:.4g})"
@@ -554,7 +637,6 @@ def _decide_core(
     """Decisions as columns (:data:`~riskengine.decision.DECISION_FIELDS`), one per pair."""
     n = deb.debtor_id.shape[0]
     ov = engine.overlay
-    policy = engine.policy
 
     # 1. PD before overlay: the model on statement rows, the basis prior otherwise
     pd_model = np.where(deb.basis == 1, ov.tax_return_pd, ov.no_financials_pd).astype(float)
@@ -565,6 +647,44 @@ def _decide_core(
         pd_model[rows] = p
         for i, r in zip(rows.tolist(), codes, strict=True):
             model_reasons[i] = r
+    c = _core_numbers(engine, deb, pairs, pd_model)
+    debtor_reasons = _reason_dicts(engine, deb, c, model_reasons)
+    return _core_lists(engine, deb, pairs, c, debtor_reasons, as_of, decided_at)
+
+
+@dataclass(frozen=True)
+class _Core:
+    """The numbers of :func:`_decide_core` (steps 2 and 4), per debtor and per pair."""
+
+    pd_model: FloatArray                  # (n,) PD before the overlay
+    pd_final: FloatArray                  # (n,)
+    valid: npt.NDArray[np.bool_]          # (n,) the model PD is a probability
+    default: npt.NDArray[np.bool_]        # (n,)
+    grade: np.ndarray                     # (n,) grade text, UNRATED when unrated
+    contrib: FloatArray                   # (n, k) overlay contributions
+    rated: npt.NDArray[np.bool_]          # (m,)
+    gidx: npt.NDArray[np.int64]           # (m,) grade index of the pair's debtor (0: unrated)
+    cur_mismatch: npt.NDArray[np.bool_]
+    led_mismatch: npt.NDArray[np.bool_]
+    sup_missing: npt.NDArray[np.bool_]
+    approved: FloatArray
+    decision: np.ndarray                  # (m,) decision type names
+    reasons: npt.NDArray[np.uint32]       # (m,) policy reason bits
+    insured: FloatArray
+    retained: FloatArray
+    el: FloatArray
+    el_un: FloatArray
+    adv: FloatArray
+    comm: FloatArray
+    disc: FloatArray
+
+
+def _core_numbers(engine: Engine, deb: DebtorInputs, pairs: PairInputs,
+                  pd_model: FloatArray) -> _Core:
+    """Overlay, default flags, grade (step 2) and the policy per pair (step 4)."""
+    n = deb.debtor_id.shape[0]
+    ov = engine.overlay
+    policy = engine.policy
 
     # 2. overlay on the log-odds (monotone), then default flags
     ov_static = _OverlayStatic.of(ov)
@@ -583,55 +703,6 @@ def _decide_core(
     default = deb.insolvency | deb.past_due_default
     pd_final = np.where(default, 1.0, pd_adj)  # defaulted: PD 1 (CRR art. 178), any model PD
     grade = engine.master_scale.pd_to_grade(pd_final, default, invalid="unrated")
-
-    # 3. reason codes per debtor (records; arithmetic above is vectorised)
-    debtor_reasons: list[tuple[dict[str, Any], ...]] = []
-    feats = ov_static.features
-    labels = ov_static.labels
-    if n == 1:  # one debtor: the positive terms from Python lists (same values, order)
-        c_l = contrib[0].tolist()
-        x_l = deb.overlay_X[0].astype(np.float64).tolist()
-        pos_c = [j for j, c in enumerate(c_l) if c > 0]
-        pos_bounds = [0, len(pos_c)]
-        pos_v = [x_l[j] for j in pos_c]
-        pos_w = [c_l[j] for j in pos_c]
-    else:
-        pr, pc = np.nonzero(contrib > 0)  # row-major: by debtor, then term order
-        pos_bounds = np.searchsorted(pr, np.arange(n + 1)).tolist()
-        pos_c = pc.tolist()
-        pos_v = deb.overlay_X[pr, pc].astype(np.float64).tolist()
-        pos_w = contrib[pr, pc].astype(np.float64).tolist()
-    for i in range(n):
-        out: list[tuple[float, dict[str, Any]]] = []
-        for rc in model_reasons[i]:
-            out.append((float(rc["impact"]), {
-                "feature": rc["feature"], "value": rc["value"], "direction": rc["direction"],
-                "text": _reason_text(rc["feature"], rc["value"], rc["direction"])}))
-        for j in range(pos_bounds[i], pos_bounds[i + 1]):
-            f, v, c = pos_c[j], pos_v[j], pos_w[j]
-            out.append((c, {
-                "feature": feats[f], "value": v, "direction": "higher",
-                "text": f"{labels[f]}: {v:.4g}, odds of default x{math.exp(c):.2f}"}))
-        out.sort(key=lambda t: -t[0])  # stable: model codes first on ties
-        head: list[dict[str, Any]] = []
-        if not valid[i] and not default[i]:
-            head.append({"feature": "pd", "value": None, "direction": "missing",
-                         "text": "the PD model returned no valid PD; the debtor is unrated"})
-        if deb.insolvency[i]:
-            head.append({"feature": "adv_insolvency", "value": 1.0, "direction": "higher",
-                         "text": "open bankruptcy filing or insolvency declaration: default "
-                                 "(CRR art. 178)"})
-        if deb.past_due_default[i]:
-            head.append({"feature": "past_due_amount", "value": float(deb.past_due_amount[i]),
-                         "direction": "higher",
-                         "text": f"more than {ov.days_past_due} days past due on a material "
-                                 "amount: default (CRR art. 178)"})
-        if deb.basis[i] != 0:
-            prior = ov.tax_return_pd if deb.basis[i] == 1 else ov.no_financials_pd
-            head.append({"feature": "rating_basis", "value": None, "direction": "missing",
-                         "text": f"no usable financial statements ({BASES[deb.basis[i]]}): "
-                                 f"PD prior {prior:.4g} before the overlay"})
-        debtor_reasons.append(tuple(head + [d for _, d in out[:_TOP_REASONS]]))
 
     # 4. policy per pair
     m = pairs.debtor_pos.shape[0]
@@ -717,48 +788,120 @@ def _decide_core(
         tables = policy_tables(policy)  # lookup arrays built once per policy
         comm[r_idx] = tables.service_commission[gp] + tables.commission_surcharge[prod]
         disc[r_idx] = tables.discount_rate[gp]
+    return _Core(pd_model, pd_final, valid, default, grade, contrib, rated, gidx,
+                 cur_mismatch, led_mismatch, sup_missing, approved, decision, reasons,
+                 insured, retained, el, el_un, adv, comm, disc)
 
-    # 5. columns (lists; Python objects only where a decision needs them)
+
+def _reason_dicts(engine: Engine, deb: DebtorInputs, c: _Core,
+                  model_reasons: list[list[dict[str, Any]]]) -> list[tuple[dict[str, Any], ...]]:
+    """3. Reason codes per debtor as dicts (the single-debtor path and
+    :meth:`Engine.decide`; :func:`_reason_lists` builds the same codes as Arrow)."""
+    n = deb.debtor_id.shape[0]
+    ov = engine.overlay
+    ov_static = _OverlayStatic.of(ov)
+    contrib, valid, default = c.contrib, c.valid, c.default
+    debtor_reasons: list[tuple[dict[str, Any], ...]] = []
+    feats = ov_static.features
+    labels = ov_static.labels
+    if n == 1:  # one debtor: the positive terms from Python lists (same values, order)
+        c_l = contrib[0].tolist()
+        x_l = deb.overlay_X[0].astype(np.float64).tolist()
+        pos_c = [j for j, c in enumerate(c_l) if c > 0]
+        pos_bounds = [0, len(pos_c)]
+        pos_v = [x_l[j] for j in pos_c]
+        pos_w = [c_l[j] for j in pos_c]
+    else:
+        pr, pc = np.nonzero(contrib > 0)  # row-major: by debtor, then term order
+        pos_bounds = np.searchsorted(pr, np.arange(n + 1)).tolist()
+        pos_c = pc.tolist()
+        pos_v = deb.overlay_X[pr, pc].astype(np.float64).tolist()
+        pos_w = contrib[pr, pc].astype(np.float64).tolist()
+    for i in range(n):
+        out: list[tuple[float, dict[str, Any]]] = []
+        for rc in model_reasons[i]:
+            out.append((float(rc["impact"]), {
+                "feature": rc["feature"], "value": rc["value"], "direction": rc["direction"],
+                "text": _reason_text(rc["feature"], rc["value"], rc["direction"])}))
+        for j in range(pos_bounds[i], pos_bounds[i + 1]):
+            f, v, w = pos_c[j], pos_v[j], pos_w[j]
+            out.append((w, {
+                "feature": feats[f], "value": v, "direction": "higher",
+                "text": f"{labels[f]}: {v:.4g}, odds of default x{math.exp(w):.2f}"}))
+        out.sort(key=lambda t: -t[0])  # stable: model codes first on ties
+        head: list[dict[str, Any]] = []
+        if not valid[i] and not default[i]:
+            head.append({"feature": "pd", "value": None, "direction": "missing",
+                         "text": _TEXT_NO_PD})
+        if deb.insolvency[i]:
+            head.append({"feature": "adv_insolvency", "value": 1.0, "direction": "higher",
+                         "text": _TEXT_INSOLVENCY})
+        if deb.past_due_default[i]:
+            head.append({"feature": "past_due_amount", "value": float(deb.past_due_amount[i]),
+                         "direction": "higher", "text": _past_due_text(ov)})
+        if deb.basis[i] != 0:
+            head.append({"feature": "rating_basis", "value": None, "direction": "missing",
+                         "text": _basis_text(ov, int(deb.basis[i]))})
+        debtor_reasons.append(tuple(head + [d for _, d in out[:_TOP_REASONS]]))
+    return debtor_reasons
+
+
+_TEXT_NO_PD = "the PD model returned no valid PD; the debtor is unrated"
+_TEXT_INSOLVENCY = ("open bankruptcy filing or insolvency declaration: default "
+                    "(CRR art. 178)")
+
+
+def _past_due_text(ov: Overlay) -> str:
+    return (f"more than {ov.days_past_due} days past due on a material "
+            "amount: default (CRR art. 178)")
+
+
+def _basis_text(ov: Overlay, basis: int) -> str:
+    prior = ov.tax_return_pd if basis == 1 else ov.no_financials_pd
+    return (f"no usable financial statements ({BASES[basis]}): "
+            f"PD prior {prior:.4g} before the overlay")
+
+
+def _core_lists(engine: Engine, deb: DebtorInputs, pairs: PairInputs, c: _Core,
+                debtor_reasons: list[tuple[dict[str, Any], ...]], as_of: str,
+                decided_at: str | None) -> dict[str, list[Any]]:
+    """5. The decision columns as lists (Python objects only where a decision needs them)."""
+    m = pairs.debtor_pos.shape[0]
+    ov = engine.overlay
+    policy = engine.policy
+    dp = pairs.debtor_pos
+    rated = c.rated
     dp_l = dp.tolist()
     ok_rated = rated.tolist()
     col: dict[str, list[Any]] = {}
     col["debtor_id"] = deb.debtor_id[dp].tolist()
     col["supplier_id"] = [str(x) for x in pairs.supplier_id.tolist()]
     col["as_of"] = [as_of] * m
-    col["pd"] = _floats(pd_final[dp], rated)
-    col["pd_model"] = _floats(pd_model[dp])
-    grades = np.array([str(g) for g in g_pair.tolist()], dtype=object)
+    col["pd"] = _floats(c.pd_final[dp], rated)
+    col["pd_model"] = _floats(c.pd_model[dp])
+    grades = np.array([str(g) for g in c.grade[dp].tolist()], dtype=object)
     col["grade"] = [g if r else None for g, r in zip(grades.tolist(), ok_rated, strict=True)]
     basis_names = [BASES[b] for b in deb.basis.tolist()]
     col["rating_basis"] = [basis_names[i] for i in dp_l]
     col["reason_codes"] = [debtor_reasons[i] for i in dp_l]
     col["requested_limit"] = _floats(pairs.requested)
-    col["approved_limit"] = approved.astype(np.float64).tolist()
-    col["decision_type"] = [str(x) for x in decision.tolist()]
+    col["approved_limit"] = c.approved.astype(np.float64).tolist()
+    col["decision_type"] = [str(x) for x in c.decision.tolist()]
     # the three reason tuples depend only on the policy bits and three flags: build
     # each distinct combination once
-    key = (reasons.astype(np.int64) | (cur_mismatch.astype(np.int64) << 32)
-           | ((led_mismatch & rated).astype(np.int64) << 33) | ((~rated).astype(np.int64) << 34)
-           | (sup_missing.astype(np.int64) << 35))
-    if m <= 16:  # a few pairs: no sort needed
-        key_l = key.tolist()
-        uniq_l = sorted(set(key_l))
-        inv_l = [uniq_l.index(u) for u in key_l]
-    else:
-        uniq, inv = np.unique(key, return_inverse=True)
-        uniq_l, inv_l = uniq.tolist(), inv.ravel().tolist()
+    uniq_l, inv_l = _reason_keys(c, m)
     tuples = [_reason_tuples(u) for u in uniq_l]
     col["binding_constraints"] = [tuples[u][0] for u in inv_l]
     col["knockouts"] = [tuples[u][1] for u in inv_l]
     col["limit_notes"] = [tuples[u][2] for u in inv_l]
     col["product"] = [str(x) for x in pairs.product.tolist()]
-    col["insured_limit"] = insured.astype(np.float64).tolist()
-    col["retained_exposure"] = retained.astype(np.float64).tolist()
-    col["expected_loss"] = _floats(el)
-    col["expected_loss_uninsured"] = _floats(el_un)
-    col["advance_rate"] = _floats(adv)
-    col["service_commission_rate"] = _floats(comm)
-    col["discount_rate"] = _floats(disc)
+    col["insured_limit"] = c.insured.astype(np.float64).tolist()
+    col["retained_exposure"] = c.retained.astype(np.float64).tolist()
+    col["expected_loss"] = _floats(c.el)
+    col["expected_loss_uninsured"] = _floats(c.el_un)
+    col["advance_rate"] = _floats(c.adv)
+    col["service_commission_rate"] = _floats(c.comm)
+    col["discount_rate"] = _floats(c.disc)
     col["currency"] = [str(x) for x in pairs.currency.tolist()]
     col["model_version"] = [engine.model_version] * m
     col["policy_version"] = [policy.version] * m
@@ -777,6 +920,343 @@ def _decide_core(
     col["input_hash"] = hashes
     col["decided_at"] = [decided_at] * m
     return {f: col[f] for f in DECISION_FIELDS}
+
+
+def _reason_keys(c: _Core, m: int) -> tuple[list[int], list[int]]:
+    """Distinct keys of :func:`_reason_tuples` and each pair's position among them."""
+    key = _reason_key(c)
+    if m <= 16:  # a few pairs: no sort needed
+        key_l = key.tolist()
+        uniq_l = sorted(set(key_l))
+        return uniq_l, [uniq_l.index(u) for u in key_l]
+    uniq, inv = np.unique(key, return_inverse=True)
+    return uniq.tolist(), inv.ravel().tolist()
+
+
+def _reason_key(c: _Core) -> npt.NDArray[np.int64]:
+    """Each pair's key of :func:`_reason_tuples`."""
+    out: npt.NDArray[np.int64] = (
+        c.reasons.astype(np.int64) | (c.cur_mismatch.astype(np.int64) << 32)
+        | ((c.led_mismatch & c.rated).astype(np.int64) << 33)
+        | ((~c.rated).astype(np.int64) << 34) | (c.sup_missing.astype(np.int64) << 35))
+    return out
+
+
+# --- the core as Arrow (the batch job) ---------------------------------------------------
+
+def decision_schema() -> Any:
+    """The Arrow schema of decision rows (:data:`~riskengine.decision.DECISION_FIELDS`).
+
+    Text columns are ``large_string``, the reason lists ``list<string>`` and the
+    reason codes ``list<struct<feature, value, direction, text>>``: the types
+    ``pyarrow`` gives the columns of :class:`DecisionBatch`.
+    """
+    import pyarrow as pa
+
+    return pa.schema([pa.field(f, _arrow_type(_DECISION_TYPES.get(f, "str")))
+                      for f in DECISION_FIELDS])
+
+
+_DECISION_TYPES: dict[str, str] = {
+    "pd": "float", "pd_model": "float", "requested_limit": "float",
+    "approved_limit": "float", "insured_limit": "float", "retained_exposure": "float",
+    "expected_loss": "float", "expected_loss_uninsured": "float", "advance_rate": "float",
+    "service_commission_rate": "float", "discount_rate": "float",
+    "reason_codes": "reasons", "binding_constraints": "names", "knockouts": "names",
+    "limit_notes": "names",
+}  # every other decision field is text
+
+
+def _arrow_type(kind: str) -> Any:
+    import pyarrow as pa
+
+    if kind == "float":
+        return pa.float64()
+    if kind == "names":
+        return pa.list_(pa.string())
+    if kind == "reasons":
+        return pa.list_(pa.struct([("feature", pa.string()), ("value", pa.float64()),
+                                   ("direction", pa.string()), ("text", pa.string())]))
+    return pa.large_string()
+
+
+def _decide_table(
+    engine: Engine, deb: DebtorInputs, pairs: PairInputs, as_of: str,
+    decided_at: str | None, scorer: Scorer,
+) -> Any:
+    """:func:`_decide_core` as one Arrow table (:func:`decision_schema`), built from arrays.
+
+    The same numbers and the same reason codes as :func:`_decide_core` (which the
+    single-debtor path uses); the reason codes are assembled from flat arrays into
+    an Arrow ``list<struct>`` instead of one dict per code.
+    """
+    import pyarrow as pa
+
+    ov = engine.overlay
+    pd_model = np.where(deb.basis == 1, ov.tax_return_pd, ov.no_financials_pd).astype(float)
+    rows = np.flatnonzero(deb.basis == 0)
+    mr = _model_reason_arrays(scorer, deb.st_X[rows], rows, pd_model)
+    c = _core_numbers(engine, deb, pairs, pd_model)
+    reasons = _reason_lists(engine, deb, c, mr)
+    m = pairs.debtor_pos.shape[0]
+    dp = pairs.debtor_pos
+    schema = decision_schema()
+    text = pa.large_string()
+
+    def floats(a: FloatArray, ok: npt.NDArray[np.bool_] | None = None) -> Any:
+        a = np.asarray(a, dtype=np.float64)
+        keep = np.isfinite(a) if ok is None else np.isfinite(a) & ok
+        return pa.array(a, type=pa.float64(), mask=None if keep.all() else ~keep)
+
+    def nan_null(a: FloatArray) -> Any:  # what pyarrow makes of a float column: NaN -> null
+        return pa.array(np.asarray(a, dtype=np.float64), type=pa.float64(), from_pandas=True)
+
+    def strings(values: np.ndarray) -> Any:
+        return pa.array(values, type=text, from_pandas=True)
+
+    def const(value: str | None) -> Any:
+        if value is None:
+            return pa.nulls(m, text)
+        return pa.repeat(pa.scalar(value, text), m)
+
+    uniq, inv_np = np.unique(_reason_key(c), return_inverse=True)
+    tuples = [_reason_tuples(u) for u in uniq.tolist()]
+    inv = pa.array(inv_np.ravel().astype(np.int64))
+    names_type = _arrow_type("names")
+
+    def reason_names(k: int) -> Any:
+        return pa.array([t[k] for t in tuples], type=names_type).take(inv)
+
+    cols: dict[str, Any] = {
+        "debtor_id": strings(deb.debtor_id).take(pa.array(dp)),
+        "supplier_id": strings(pairs.supplier_id.astype(str)),
+        "as_of": const(as_of),
+        "pd": floats(c.pd_final[dp], c.rated),
+        "pd_model": floats(c.pd_model[dp]),
+        "grade": _GRADE_TEXT().take(pa.array(np.where(c.rated, c.gidx, 0))),
+        "rating_basis": pa.array(BASES, type=text).take(pa.array(deb.basis[dp])),
+        "reason_codes": reasons.take(pa.array(dp)),
+        "requested_limit": floats(pairs.requested),
+        "approved_limit": nan_null(c.approved),
+        "decision_type": strings(c.decision.astype(str)),
+        "binding_constraints": reason_names(0),
+        "knockouts": reason_names(1),
+        "limit_notes": reason_names(2),
+        "product": strings(pairs.product.astype(str)),
+        "insured_limit": nan_null(c.insured),
+        "retained_exposure": nan_null(c.retained),
+        "expected_loss": floats(c.el),
+        "expected_loss_uninsured": floats(c.el_un),
+        "advance_rate": floats(c.adv),
+        "service_commission_rate": floats(c.comm),
+        "discount_rate": floats(c.disc),
+        "currency": strings(pairs.currency.astype(str)),
+        "model_version": const(engine.model_version),
+        "policy_version": const(engine.policy.version),
+        "master_scale_version": const(engine.master_scale.version),
+        "overlay_version": const(ov.version),
+        "input_hash": _input_hashes(as_of, deb.digest, dp, pairs.terms),
+        "decided_at": const(decided_at),
+    }
+    return pa.Table.from_arrays([cols[f] for f in DECISION_FIELDS], schema=schema)
+
+
+@functools.lru_cache(maxsize=1)
+def _GRADE_TEXT() -> Any:
+    """Grade text by grade index (index 0: null, unrated)."""
+    import pyarrow as pa
+
+    return pa.array([None, *GRADES], type=pa.large_string())
+
+
+@dataclass(frozen=True)
+class _ModelReasons:
+    """Statement-model reason codes as flat arrays, ordered by debtor then rank."""
+
+    owner: npt.NDArray[np.intp]        # debtor position
+    feature: npt.NDArray[np.intp]      # code into ``names``
+    names: tuple[str, ...]             # feature names
+    value: FloatArray                  # NaN: missing
+    direction: npt.NDArray[np.int8]    # 0 higher, 1 lower, 2 missing
+    impact: FloatArray
+
+
+_DIRECTIONS = ("higher", "lower", "missing")
+
+
+def _model_reason_arrays(scorer: Scorer, X: FloatArray, rows: npt.NDArray[np.intp],
+                         pd_model: FloatArray) -> _ModelReasons:
+    """Score ``X`` (the debtors ``rows``) into ``pd_model``; their reason codes, flat."""
+    if rows.size == 0:
+        return _ModelReasons(np.empty(0, np.intp), np.empty(0, np.intp), (), np.empty(0),
+                             np.empty(0, np.int8), np.empty(0))
+    explain = getattr(scorer, "explain", None)
+    if explain is not None:
+        pds, A, rs, _ = explain(X)
+        pd_model[rows] = pds
+        value = A[rs.row, rs.feature]
+        ref = scorer.reference[rs.feature]  # type: ignore[attr-defined]
+        miss = np.isnan(value)
+        direction = np.where(miss, 2, np.where(value > ref, 0, 1)).astype(np.int8)
+        names = tuple(str(x) for x in scorer.names)  # type: ignore[attr-defined]
+        return _ModelReasons(rows[rs.row], np.asarray(rs.feature, dtype=np.intp), names, value,
+                             direction, np.asarray(rs.impact, dtype=np.float64))
+    p, codes = scorer(X)
+    pd_model[rows] = p
+    flat = [(i, rc) for i, r in zip(rows.tolist(), codes, strict=True) for rc in r]
+    fcodes, fnames = pd.factorize(pd.Series([str(rc["feature"]) for _, rc in flat],
+                                            dtype=object))
+    return _ModelReasons(
+        np.array([i for i, _ in flat], dtype=np.intp),
+        np.asarray(fcodes, dtype=np.intp), tuple(str(x) for x in fnames),
+        np.array([np.nan if rc["value"] is None else rc["value"] for _, rc in flat],
+                 dtype=np.float64),
+        np.array([_DIRECTIONS.index(rc["direction"]) for _, rc in flat], dtype=np.int8),
+        np.array([float(rc["impact"]) for _, rc in flat], dtype=np.float64))
+
+
+def _reason_lists(engine: Engine, deb: DebtorInputs, c: _Core, mr: _ModelReasons) -> Any:
+    """3. Reason codes per debtor as an Arrow ``list<struct>`` (one list per debtor).
+
+    The codes and the order of :func:`_reason_dicts`: the flags (no valid PD,
+    insolvency, past due, rating basis), then the top codes by decreasing impact,
+    model codes first on ties. Texts are assembled by Arrow from per-feature
+    prefixes and each distinct number formatted once.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pac
+
+    n = deb.debtor_id.shape[0]
+    ov = engine.overlay
+    st = _OverlayStatic.of(ov)
+    s = pa.string()
+    # candidates: model codes (in rank order), then positive overlay terms (term order)
+    pr, pc = np.nonzero(c.contrib > 0)
+    k_model = mr.owner.size
+    owner = np.concatenate([mr.owner, pr]).astype(np.intp)
+    impact = np.concatenate([mr.impact, c.contrib[pr, pc]])
+    seq = np.arange(owner.size)  # model codes come first, each group in its own order
+    order = np.lexsort((seq, -impact, owner))
+    so = owner[order]
+    rank = np.arange(so.size) - np.searchsorted(so, so, side="left")
+    keep = rank < _TOP_REASONS
+    top, top_rank = order[keep], rank[keep]
+    is_model = top < k_model
+    n_heads = 4
+    groups: list[tuple[Any, ...]] = []  # (owner, slot, feature, value, direction, text)
+
+    def text_array(values: np.ndarray) -> Any:
+        return pa.array(values, type=s)
+
+    # model codes: "<label> higher|lower than typical (<value>)" or "<label>: not available"
+    mi = top[is_model]
+    if mi.size:
+        code, val, dirc = mr.feature[mi], mr.value[mi], mr.direction[mi]
+        labels = [_reason_label(f) for f in mr.names]
+        miss = dirc == 2
+        number = _formatted(np.where(miss, 0.0, val), lambda v: f"{v:.4g}")
+        pre = text_array(np.array([f"{lab} {d} than typical (" for d in _DIRECTIONS[:2]
+                                   for lab in labels], dtype=object))
+        joined = pac.binary_join_element_wise(
+            pre.take(pa.array(np.where(miss, 0, dirc.astype(np.intp) * len(labels) + code))),
+            number, ")", "")
+        absent = text_array(np.array([f"{lab}: not available" for lab in labels],
+                                     dtype=object)).take(pa.array(code))
+        groups.append((owner[mi], n_heads + top_rank[is_model],
+                       text_array(np.asarray(mr.names, dtype=object)).take(pa.array(code)),
+                       val, dirc, pac.if_else(pa.array(miss), absent, joined)))
+    # overlay terms: "<label>: <value>, odds of default x<exp(contribution)>"
+    oi = top[~is_model] - k_model
+    if oi.size:
+        term, rows = pc[oi], pr[oi]
+        val = deb.overlay_X[rows, term].astype(np.float64)
+        w = c.contrib[rows, term].astype(np.float64)
+        pre = text_array(np.array([f"{lab}: " for lab in st.labels], dtype=object))
+        txt = pac.binary_join_element_wise(
+            pre.take(pa.array(term)), _formatted(val, lambda v: f"{v:.4g}"),
+            ", odds of default x", _formatted(w, lambda x: f"{math.exp(x):.2f}"), "")
+        groups.append((rows, n_heads + top_rank[~is_model],
+                       text_array(np.asarray(st.features, dtype=object)).take(pa.array(term)),
+                       val, np.zeros(oi.size, np.int8), txt))
+    # the flags, before the top codes
+    basis_text = text_array(np.array(["", _basis_text(ov, 1), _basis_text(ov, 2)],
+                                     dtype=object))
+    heads = [
+        (~c.valid & ~c.default, "pd", np.nan, 2, _TEXT_NO_PD),
+        (deb.insolvency, "adv_insolvency", 1.0, 0, _TEXT_INSOLVENCY),
+        (deb.past_due_default, "past_due_amount", None, 0, _past_due_text(ov)),
+        (deb.basis != 0, "rating_basis", np.nan, 2, None),
+    ]
+    for slot, (flag, feat, v, dcode, txt) in enumerate(heads):
+        who = np.flatnonzero(flag)
+        if who.size == 0:
+            continue
+        values = deb.past_due_amount[who].astype(np.float64) if v is None \
+            else np.full(who.size, v)
+        texts = basis_text.take(pa.array(deb.basis[who])) if txt is None \
+            else pa.repeat(pa.scalar(txt, s), who.size)
+        groups.append((who, np.full(who.size, slot), pa.repeat(pa.scalar(feat, s), who.size),
+                       values, np.full(who.size, dcode, np.int8), texts))
+    rtype = _arrow_type("reasons")
+    if not groups:
+        return pa.ListArray.from_arrays(pa.array(np.zeros(n + 1, np.int32)),
+                                        pa.array([], type=rtype.value_type), type=rtype)
+    own = np.concatenate([g[0] for g in groups])
+    order = np.lexsort((np.concatenate([g[1] for g in groups]), own))
+    take = pa.array(order)
+    val = np.concatenate([g[3] for g in groups])[order]
+    directions = text_array(np.asarray(_DIRECTIONS, dtype=object))
+    struct = pa.StructArray.from_arrays(
+        [pa.concat_arrays([g[2] for g in groups]).take(take),
+         pa.array(val, type=pa.float64(), mask=np.isnan(val)),
+         directions.take(pa.array(np.concatenate([g[4] for g in groups])[order])),
+         pa.concat_arrays([g[5] for g in groups]).take(take)],
+        fields=list(rtype.value_type))
+    offsets = np.searchsorted(own[order], np.arange(n + 1)).astype(np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), struct, type=rtype)
+
+
+def _formatted(values: FloatArray, fmt: Any) -> Any:
+    """``fmt(v)`` of each value as Arrow text, each distinct value (bit pattern:
+    ``-0.0`` and ``0.0`` apart) formatted once."""
+    import pyarrow as pa
+
+    bits = np.ascontiguousarray(values, dtype=np.float64).view(np.int64)
+    uniq, inv = np.unique(bits, return_inverse=True)
+    text = pa.array([fmt(v) for v in uniq.view(np.float64).tolist()], type=pa.string())
+    return text.take(pa.array(inv.ravel()))
+
+
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+
+
+def _input_hashes(as_of: str, digest: npt.NDArray[np.uint8], dp: npt.NDArray[np.int64],
+                  terms: PairBytes) -> Any:
+    """The pairs' ``input_hash`` (hex sha256 of each pair document) as Arrow text.
+
+    The documents (scheme and date, the debtor digest, the pair's terms) are laid
+    out in one buffer (:func:`encode_records`) and hashed slice by slice.
+    """
+    import pyarrow as pa
+
+    m = dp.shape[0]
+    head = np.frombuffer(HASH_SCHEME + as_of.encode("ascii"), dtype=np.uint8)
+    size = (terms.stop - terms.start).astype(np.int64)
+    cols = [_ColumnBytes(np.broadcast_to(head, (m, head.size))),
+            _ColumnBytes(digest[dp]),
+            _ColumnBytes(np.zeros((m, 0), dtype=np.uint8), size,
+                         terms.start.astype(np.int64), terms.buf)]
+    lens = head.size + 32 + size
+    start = np.cumsum(lens) - lens
+    buf = np.zeros(int(lens.sum()), dtype=np.uint8)
+    encode_records(buf, start, cols, np.arange(m))
+    raw = _digests(buf, start, start + lens)
+    hexed = np.empty((m, 64), dtype=np.uint8)
+    hexed[:, 0::2] = _HEX[raw >> 4]
+    hexed[:, 1::2] = _HEX[raw & 15]
+    offsets = np.arange(0, 64 * (m + 1), 64, dtype=np.int64)
+    return pa.Array.from_buffers(pa.large_string(), m,
+                                 [None, pa.py_buffer(offsets), pa.py_buffer(hexed.tobytes())])
 
 
 @functools.lru_cache(maxsize=64)
@@ -863,6 +1343,34 @@ def _sort_codes(frame: pd.DataFrame, name: str) -> npt.NDArray[np.int64]:
     return np.asarray(codes, dtype=np.int64)
 
 
+def _sorted_records(frame: pd.DataFrame, name: str) -> bool:
+    """Whether a table's rows are in (debtor id, sort key) order, none missing.
+
+    Then the stable sort of :func:`debtor_digests` keeps every row in place (ids are
+    compared as text, as the sorted debtor index orders them). One Arrow pass.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(frame)
+    if n < 2:
+        return True
+    try:
+        d = pa.array(frame["debtor_id"], from_pandas=True)
+        k = pa.array(frame[_SORT_KEY[name]], from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return False
+    if d.null_count or k.null_count or not (
+            pa.types.is_string(d.type) or pa.types.is_large_string(d.type)):
+        return False
+    if name != "statements" and not (pa.types.is_string(k.type) or
+                                     pa.types.is_large_string(k.type)):
+        return False
+    d0, d1, k0, k1 = d.slice(0, n - 1), d.slice(1), k.slice(0, n - 1), k.slice(1)
+    ok = pc.or_(pc.less(d0, d1), pc.and_(pc.equal(d0, d1), pc.less_equal(k0, k1)))
+    return bool(pc.all(ok).as_py())
+
+
 def debtor_digests(debtors: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
                    ids: pd.Index) -> npt.NDArray[np.uint8]:
     """The debtor digest of every debtor of ``ids`` (see the input-hash notes above).
@@ -889,9 +1397,12 @@ def debtor_digests(debtors: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
     for name in _DEBTOR_TABLES:
         frame = tables[name]
         if len(frame):
-            codes = ids.get_indexer(frame["debtor_id"].astype("str"))
-            order = np.lexsort((_sort_codes(frame, name), codes))
-            order = order[codes[order] >= 0]
+            codes = _positions(frame["debtor_id"], ids)
+            if _sorted_records(frame, name):  # already in (debtor, key) order
+                order = np.flatnonzero(codes >= 0)
+            else:
+                order = np.lexsort((_sort_codes(frame, name), codes))
+                order = order[codes[order] >= 0]
             sc = codes[order]
         else:
             order = sc = np.empty(0, dtype=np.intp)
@@ -973,6 +1484,39 @@ class DecisionBatch:
         return {"pairs_in": self.pairs_in, "decided": len(self.decisions),
                 "pairs_rejected": self.pairs_rejected, "debtors_in": self.debtors_in,
                 "debtors_rejected": self.debtors_rejected, "error_rows": len(self.errors)}
+
+
+@dataclass(frozen=True)
+class DecisionTable:
+    """:class:`DecisionBatch` with the decisions as an Arrow table.
+
+    Attributes
+    ----------
+    table : pyarrow.Table
+        One row per decided pair, :func:`decision_schema` (the rows and values of
+        :attr:`DecisionBatch.decisions`).
+    errors : pandas.DataFrame
+    pairs_in, pairs_rejected, debtors_in, debtors_rejected : int
+        As in :class:`DecisionBatch`.
+    """
+
+    table: Any
+    errors: pd.DataFrame
+    pairs_in: int = 0
+    pairs_rejected: int = 0
+    debtors_in: int = 0
+    debtors_rejected: int = 0
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    day: str
+    debtors: DebtorInputs
+    pairs: PairInputs
+    errors: pd.DataFrame
+    pairs_in: int
+    debtors_in: int
+    debtors_rejected: int
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -1110,6 +1654,34 @@ class Engine:
             Invalid debtors become error rows (validated with
             :func:`riskengine.validation.validate_portfolio`); the rest are decided.
         """
+        p = self._prepare(frames, as_of, reference_date)
+        col = _decide_core(self, p.debtors, p.pairs, p.day, decided_at, scorer or self._scorer)
+        decisions = _columns_frame(col)
+        return DecisionBatch(decisions, p.errors, p.pairs_in, p.pairs_in - len(decisions),
+                             p.debtors_in, p.debtors_rejected)
+
+    def decide_table(self, frames: Mapping[str, pd.DataFrame], as_of: Any, *,
+                     decided_at: str | None = None, reference_date: Any = None,
+                     scorer: Scorer | None = None) -> DecisionTable:
+        """:meth:`decide` with the decisions as one Arrow table (the batch job's path).
+
+        The same decisions as :meth:`decide`, in the same order, as an Arrow table
+        of :func:`decision_schema` built from the core's arrays (no Python object
+        per decision or per reason code).
+
+        Returns
+        -------
+        DecisionTable
+        """
+        p = self._prepare(frames, as_of, reference_date)
+        table = _decide_table(self, p.debtors, p.pairs, p.day, decided_at,
+                              scorer or self._scorer)
+        return DecisionTable(table, p.errors, p.pairs_in, p.pairs_in - table.num_rows,
+                             p.debtors_in, p.debtors_rejected)
+
+    def _prepare(self, frames: Mapping[str, pd.DataFrame], as_of: Any,
+                 reference_date: Any) -> _Prepared:
+        """Validation and the core's inputs of :meth:`decide` and :meth:`decide_table`."""
         from riskengine.validation import validate_portfolio
 
         day = as_of_text(as_of)
@@ -1123,13 +1695,10 @@ class Engine:
             clean, frames.get("pair_terms"), day)
         if pair_errors:
             errors.append(pd.DataFrame(pair_errors, columns=list(schemas.ERROR_COLUMNS)))
-        col = _decide_core(self, deb_inputs, pair_inputs, day, decided_at,
-                           scorer or self._scorer)
-        decisions = _columns_frame(col)
         err = pd.concat([e for e in errors if len(e)], ignore_index=True) if any(
             len(e) for e in errors) else vp.errors.iloc[0:0]
-        return DecisionBatch(decisions, err, pairs_in, pairs_in - len(decisions),
-                             vp.debtors_in, len(vp.rejected_debtors))
+        return _Prepared(day, deb_inputs, pair_inputs, err, pairs_in, vp.debtors_in,
+                         len(vp.rejected_debtors))
 
     def _batch_inputs(self, clean: Mapping[str, pd.DataFrame], terms: pd.DataFrame | None,
                       day: str) -> tuple[DebtorInputs, PairInputs, list[dict[str, Any]]]:
@@ -1147,8 +1716,7 @@ class Engine:
         ko_col = "adv_knockout" if self.policy.knockouts.adverse_count_settled \
             else "adv_knockout_open"
         pdue, open_bal = past_due(clean["invoices"], day, ov.days_past_due, ids)
-        deb_frame = clean["debtors"].set_index(clean["debtors"]["debtor_id"].astype("str"))
-        deb_frame = deb_frame.reindex(ids)
+        deb_frame = _on_index(clean["debtors"], ids)
         digest = debtor_digests(deb_frame, clean, ids)
         deb = DebtorInputs(
             debtor_id=np.asarray(ids, dtype=object), st_X=st_X, basis=basis,
@@ -1172,7 +1740,7 @@ class Engine:
         sid = ex["supplier_id"].astype("str").to_numpy(dtype=object)
         did = ex["debtor_id"].astype("str").to_numpy(dtype=object)
         m = len(ex)
-        pos = ids.get_indexer(pd.Index(did, dtype="str"))
+        pos = _positions(ex["debtor_id"], ids)
         # product and insurer limit per pair
         product = np.full(m, self.default_product, dtype=object)
         insurer = np.full(m, np.nan)
@@ -1208,19 +1776,32 @@ class Engine:
         # keep the current approved limit (a payload must give one or the other).
         req = np.where(np.isnan(req),
                        exs["approved_limit"].to_numpy(dtype=np.float64, na_value=np.nan), req)
-        srow = sup.reindex(pd.Index(sid[sel], dtype="str"))
+        sup_pos = _positions(ex["supplier_id"], sup.index)[sel] if sup.index.is_unique \
+            else np.full(sel.size, -1)
+        if sel.size and bool((sup_pos >= 0).all()):
+            srow = sup.iloc[sup_pos]  # every supplier known: a plain take
+        else:
+            srow = sup.reindex(pd.Index(sid[sel], dtype="str"))
         rel = clean["relations"]
         related = np.zeros(sel.size, dtype=bool)
         rel_type = np.full(sel.size, None, dtype=object)
         if len(rel):
+            # only pairs whose debtor has a relation can match one
+            rel_deb = pd.Index(pd.unique(rel["debtor_id"].astype("str")), dtype="str")
+            cand = np.flatnonzero(_positions(exs["debtor_id"], rel_deb) >= 0)
             rkey = pd.MultiIndex.from_arrays([rel["supplier_id"].astype("str"),
                                               rel["debtor_id"].astype("str")])
-            ri = rkey.get_indexer(pd.MultiIndex.from_arrays([sid[sel], did[sel]]))
+            ri = np.full(sel.size, -1, dtype=np.int64)
+            if cand.size:
+                ri[cand] = rkey.get_indexer(pd.MultiIndex.from_arrays(
+                    [sid[sel][cand], did[sel][cand]]))
             related = ri >= 0
             rel_type[related] = rel["relation_type"].astype(object).to_numpy()[ri[related]]
-        deb = clean["debtors"].set_index(clean["debtors"]["debtor_id"].astype("str"))
-        dg = deb["group_id"].reindex(pd.Index(did[sel], dtype="str")).to_numpy(
-            dtype=object, na_value=None)
+        debtors = clean["debtors"]
+        dpos = _positions(exs["debtor_id"], pd.Index(debtors["debtor_id"].astype("str")))
+        dg = np.full(sel.size, None, dtype=object)
+        found = dpos >= 0
+        dg[found] = debtors["group_id"].to_numpy(dtype=object, na_value=None)[dpos[found]]
         sg = srow["group_id"].to_numpy(dtype=object, na_value=None)
         same_group = np.array([a is not None and a == b for a, b in zip(dg, sg, strict=True)],
                               dtype=bool)
@@ -1321,6 +1902,27 @@ def _batch_error(errors: pd.DataFrame) -> InvalidInputError:
 # --- frame helpers shared by the batch path ----------------------------------------
 
 
+def _positions(values: Any, ids: pd.Index) -> npt.NDArray[np.int64]:
+    """Position of each value in ``ids`` (distinct), -1 when absent or missing: one
+    Arrow hash lookup for arrow-backed text (:func:`riskengine.features.adverse._positions`)."""
+    from riskengine.features.adverse import _positions as positions
+
+    s = values if isinstance(values, (pd.Series, pd.Index)) else pd.Series(values, dtype="str")
+    if not (isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow"):
+        s = s.astype("str")
+    out: npt.NDArray[np.int64] = positions(s, ids)
+    return out
+
+
+def _on_index(debtors: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
+    """The debtors table indexed by ``debtor_id`` and aligned on ``ids``."""
+    pos = _positions(debtors["debtor_id"], ids)
+    if len(pos) == len(ids) and bool((pos == np.arange(len(pos))).all()):
+        return debtors.set_axis(ids, axis=0)  # the same rows in the same order
+    frame = debtors.set_index(debtors["debtor_id"].astype("str"))
+    return frame.reindex(ids)
+
+
 def latest_financials(statements: pd.DataFrame, day: str, ids: pd.Index) -> dict[str, Any]:
     """Latest statement up to ``day`` per debtor of ``ids``: items, type, currency, age.
 
@@ -1338,7 +1940,7 @@ def latest_financials(statements: pd.DataFrame, day: str, ids: pd.Index) -> dict
     t = np.datetime64(day, "D")
     pe = statements["period_end"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
     sel = np.flatnonzero(pe <= t)
-    codes = ids.get_indexer(statements["debtor_id"].astype("str").to_numpy()[sel])
+    codes = _positions(statements["debtor_id"], ids)[sel]
     order = np.lexsort((pe[sel].astype(np.int64), codes))
     sc = codes[order]
     last = np.ones(sc.size, dtype=bool)
@@ -1386,7 +1988,7 @@ def past_due(invoices: pd.DataFrame, day: str, days_past_due: int, ids: pd.Index
 
     issue, due, paid = d("issue_date"), d("due_date"), d("paid_date")
     amount = invoices["amount"].to_numpy(dtype=np.float64, na_value=np.nan)
-    codes = ids.get_indexer(invoices["debtor_id"].astype("str").to_numpy())
+    codes = _positions(invoices["debtor_id"], ids)
     return past_due_arrays(codes, issue, due, paid, amount, t, days_past_due, n)
 
 

@@ -31,9 +31,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from riskengine.model.master_scale import GRADES, UNRATED
-from riskengine.model.metrics import psi, psi_light
 from riskengine.policy.credit_policy import CreditPolicy
 from riskengine.policy.limits import LIMIT_ACTIONS, limit_change
 from riskengine.policy.portfolio import hhi
@@ -105,6 +106,18 @@ def debtor_ratings(decisions: pd.DataFrame) -> pd.DataFrame:
         rank = decisions["supplier_id"].notna().to_numpy().astype(np.int8)
     else:
         rank = np.zeros(len(decisions), dtype=np.int8)
+    rated = decisions[rank == 0] if rank.any() else decisions
+    if len(rated) and _strictly_increasing(rated["debtor_id"]) and (
+            len(rated) == len(decisions) or bool(pc.all(pc.is_in(
+                _text(decisions.loc[rank == 1, "debtor_id"]),
+                value_set=_text(rated["debtor_id"]))).as_py())):
+        # one rating row per debtor, in id order, and every pair's debtor has one:
+        # those rows are the ratings (nothing to choose or sort)
+        out = rated[["grade", "pd"]].set_axis(
+            pd.Index(rated["debtor_id"].astype("str"), name="debtor_id"), axis=0)
+        out = out.assign(grade=out["grade"].astype("str"), pd=out["pd"].astype("float64"))
+        out.index = out.index.astype("str")
+        return out
     frame = decisions[cols].assign(_rank=rank)
     frame = frame.sort_values(["debtor_id", "_rank"], kind="stable")
     first = frame.drop_duplicates("debtor_id", keep="first")
@@ -112,6 +125,15 @@ def debtor_ratings(decisions: pd.DataFrame) -> pd.DataFrame:
     out = out.assign(grade=out["grade"].astype("str"), pd=out["pd"].astype("float64"))
     out.index = out.index.astype("str")
     return out
+
+
+def _strictly_increasing(ids: pd.Series) -> bool:
+    """Whether the ids are present, distinct and sorted (one Arrow pass)."""
+    arr = _text(ids)
+    n = len(arr)
+    if arr.null_count:
+        return False
+    return n < 2 or bool(pc.all(pc.less(arr.slice(0, n - 1), arr.slice(1))).as_py())
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,8 +224,8 @@ def migration_matrix(previous: pd.Series, current: pd.Series,
     cur = _states(current, "current")
     if scope is not None:
         keep = pd.Index(list(scope), dtype="str")
-        prev = prev[prev.index.isin(keep)]
-        cur = cur[cur.index.isin(keep)]
+        prev = prev[_member_np(prev.index, keep)]
+        cur = cur[_member_np(cur.index, keep)]
     ids = prev.index.union(cur.index)
     from_state = prev.reindex(ids).fillna(NEW).to_numpy(dtype=object)
     to_state = cur.reindex(ids).fillna(EXIT).to_numpy(dtype=object)
@@ -331,9 +353,9 @@ def limit_actions(
             raise ValueError(f"{name} decisions: pair ({row['debtor_id']!r}, "
                              f"{row['supplier_id']!r}) appears more than once.")
     if scope is not None:
-        prev = prev[prev["debtor_id"].isin(pd.Index(list(scope), dtype="str"))]
+        prev = prev[_member_np(prev["debtor_id"], pd.Index(list(scope), dtype="str"))]
     errored_ids = pd.Index(list(errored), dtype="str")
-    prev = prev[~prev["debtor_id"].isin(errored_ids)]
+    prev = prev[~_member_np(prev["debtor_id"], errored_ids)]
     merged = prev.rename(columns={"approved_limit": "previous_limit"}).merge(
         cur.rename(columns={"approved_limit": "new_limit"}), on=key, how="outer", sort=True,
         indicator=True)  # fmt: skip
@@ -426,24 +448,120 @@ def reconcile(debtors_in: Iterable[str], decided: Iterable[str],
     >>> reconcile(["a", "b"], ["a"], []).missing
     ('b',)
     """
-    ins = pd.Index(pd.unique(pd.Series(list(debtors_in), dtype="str").dropna()))
-    dec = pd.Index(pd.unique(pd.Series(list(decided), dtype="str").dropna()))
-    err = pd.Index(pd.unique(pd.Series(list(errored), dtype="str").dropna()))
-    err_in = err[err.isin(ins)]
-    only_err = err_in[~err_in.isin(dec)]
-    out = dec.union(only_err)
+    ins, dec, err = _distinct(debtors_in), _distinct(decided), _distinct(errored)
+    err_in = err.filter(_member(err, ins))
+    err_dec = _member(err_in, dec)
+    only_err = err_in.filter(pc.invert(err_dec))
+    if len(only_err) == 0 and len(dec) == len(ins) and (
+            len(ins) == 0 or bool(pc.all(pc.equal(dec, ins)).as_py())):
+        # every debtor decided, in the same order: nothing missing or unexpected
+        missing = unexpected = pa.array([], pa.large_string())
+    else:
+        out_ = pa.chunked_array([dec, only_err], pa.large_string()).combine_chunks()
+        missing = ins.filter(pc.invert(_member(ins, out_)))
+        unexpected = dec.filter(pc.invert(_member(dec, ins)))
     return Reconciliation(
         debtors_in=len(ins), decided=len(dec), errored=len(only_err),
-        partial=int(err_in.isin(dec).sum()),
-        missing=tuple(sorted(ins.difference(out).tolist())),
-        unexpected=tuple(sorted(dec.difference(ins).tolist())),
+        partial=int(pc.sum(err_dec).as_py() or 0),
+        missing=tuple(sorted(missing.to_pylist())),
+        unexpected=tuple(sorted(unexpected.to_pylist())),
     )
+
+
+def _distinct(values: Iterable[str]) -> pa.Array:
+    """Distinct non-missing ids as Arrow text (pandas, numpy, Arrow or any iterable)."""
+    if isinstance(values, pa.ChunkedArray):
+        arr: Any = values.combine_chunks()
+    elif isinstance(values, pa.Array):
+        arr = values
+    elif isinstance(values, (pd.Series, pd.Index, np.ndarray)):
+        arr = pa.array(pd.Series(values, copy=False).astype("str"), from_pandas=True)
+    else:
+        arr = pa.array(pd.Series(list(values), dtype="str"), from_pandas=True)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.type != pa.large_string():
+        arr = arr.cast(pa.large_string())
+    return pc.unique(arr.drop_null())
+
+
+def _member_np(values: Any, among: Any) -> np.ndarray:
+    """``values.isin(among)`` for text ids (one Arrow hash lookup; missing: False)."""
+    found = pc.is_in(_text(values), value_set=_text(among), skip_nulls=True)
+    return np.asarray(found.fill_null(False), dtype=bool)
+
+
+def _member(values: pa.Array, among: pa.Array) -> pa.Array:
+    """Whether each value is one of ``among`` (hash lookups, no Python loop)."""
+    return pc.is_in(values, value_set=among)
 
 
 def _total(frame: pd.DataFrame, column: str) -> float | None:
     if column not in frame.columns:
         return None
     return float(np.nansum(frame[column].to_numpy(dtype=np.float64)))
+
+
+def _hhis(pairs: pd.DataFrame, book: pd.DataFrame | None, limits: np.ndarray
+          ) -> dict[str, float]:
+    """HHI of the approved limits by debtor name, and by group, sector and country.
+
+    A missing group is the debtor itself; a pair with a missing sector or country is
+    left out of that dimension (as missing text keys are). The keys are passed to :func:`~riskengine.policy.portfolio.hhi` as
+    integer codes in order of first appearance: the same groups, summed in the
+    same order, as the text keys, without hashing a million Python strings.
+    """
+    ids = _text(pairs["debtor_id"])
+    hhis = {"name": hhi(_codes(ids), limits)}
+    if book is None or not len(pairs):
+        return hhis
+    book_ids = _text(book["debtor_id"]) if "debtor_id" in book.columns else None
+    pos = None
+    if book_ids is not None and book_ids.null_count == 0 and \
+            len(pc.unique(book_ids)) == len(book_ids):
+        pos = pc.index_in(ids, value_set=book_ids)
+    if pos is None or pos.null_count:  # a debtor outside the book, or a book with duplicates
+        return _hhis_merge(pairs, book, limits, hhis)
+    for dim, col in (("group", "group_id"), ("sector", "sector"), ("country", "country")):
+        if col in book.columns:
+            keys = _text(book[col]).take(pos)
+            if dim == "group":
+                keys = pc.coalesce(keys, ids)
+            hhis[dim] = hhi(_codes(keys), limits)
+    return hhis
+
+
+def _hhis_merge(pairs: pd.DataFrame, book: pd.DataFrame, limits: np.ndarray,
+                hhis: dict[str, float]) -> dict[str, float]:
+    joined = pairs[["debtor_id"]].merge(book, on="debtor_id", how="left")
+    for dim, col in (("group", "group_id"), ("sector", "sector"), ("country", "country")):
+        if col in joined.columns:
+            keys = joined[col].astype(object)
+            if dim == "group":
+                keys = keys.where(keys.notna(), joined["debtor_id"].astype(object))
+            hhis[dim] = hhi(keys.astype(str).to_numpy(), limits)
+    return hhis
+
+
+def _text(values: Any) -> pa.Array:
+    """A column as one Arrow ``large_string`` array (missing values null)."""
+    s = pd.Series(values, copy=False)
+    if not (isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow"):
+        s = s.astype(object).where(s.notna(), None).map(
+            lambda v: v if v is None else str(v)).astype("str")
+    arr = pa.array(s.array, from_pandas=True)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return arr if arr.type == pa.large_string() else arr.cast(pa.large_string())
+
+
+def _codes(keys: pa.Array) -> np.ndarray:
+    """Code of each key in order of first appearance; NaN for a missing key (which
+    :func:`~riskengine.policy.portfolio.hhi` leaves out, as it leaves out missing text)."""
+    enc = pc.dictionary_encode(keys)
+    codes = enc.indices.cast(pa.float64()).fill_null(np.nan) if enc.null_count else \
+        enc.indices
+    return np.asarray(codes, dtype=np.float64 if enc.null_count else np.int64)
 
 
 def run_summary(
@@ -456,6 +574,8 @@ def run_summary(
     migration: MigrationMatrix | None = None,
     actions: pd.DataFrame | None = None,
     psi_bins: int = 10,
+    ratings: pd.DataFrame | None = None,
+    decision_rows: int | None = None,
 ) -> dict[str, Any]:
     """Figures of a run: counts, grade distribution, PSI, totals, concentration.
 
@@ -475,6 +595,11 @@ def run_summary(
     migration, actions : optional
         The migration matrix and limit actions, summarised.
     psi_bins : int, default 10
+    ratings : pandas.DataFrame, optional
+        ``debtor_ratings(decisions)`` when the caller already has it (then
+        ``decisions`` may hold the pair rows only).
+    decision_rows : int, optional
+        Rows of the run's decisions (default ``len(decisions)``).
 
     Returns
     -------
@@ -487,7 +612,8 @@ def run_summary(
     (the book the factor commits to), summed over currencies as they are.
     """
     pairs = pair_rows(decisions)
-    ratings = debtor_ratings(decisions)
+    if ratings is None:
+        ratings = debtor_ratings(decisions)
     dist = ratings["grade"].fillna(UNRATED).value_counts()
     grades = {g: int(dist.get(g, 0)) for g in (*GRADES, UNRATED)}
     out: dict[str, Any] = {
@@ -496,7 +622,7 @@ def run_summary(
         "debtors_errored": reconciliation.errored,
         "debtors_decided_with_errors": reconciliation.partial,
         "reconciled": reconciliation.ok,
-        "decision_rows": len(decisions),
+        "decision_rows": len(decisions) if decision_rows is None else int(decision_rows),
         "pair_decisions": len(pairs),
         "error_rows": len(errors),
         "grade_distribution": grades,
@@ -514,17 +640,10 @@ def run_summary(
     out["totals"] = {k: v for k, v in totals.items() if v is not None}
     limits = pairs["approved_limit"].fillna(0.0).to_numpy(dtype=np.float64) if len(pairs) else (
         np.zeros(0))
-    hhis = {"name": hhi(pairs["debtor_id"].astype("str").to_numpy(), limits)}
-    if book is not None and len(pairs):
-        joined = pairs[["debtor_id"]].merge(book, on="debtor_id", how="left")
-        for dim, col in (("group", "group_id"), ("sector", "sector"), ("country", "country")):
-            if col in joined.columns:
-                keys = joined[col].astype(object)
-                if dim == "group":
-                    keys = keys.where(keys.notna(), joined["debtor_id"].astype(object))
-                hhis[dim] = hhi(keys.astype(str).to_numpy(), limits)
-    out["hhi"] = hhis
+    out["hhi"] = _hhis(pairs, book, limits)
     if previous is not None:
+        from riskengine.model.metrics import psi, psi_light  # scipy: only when compared
+
         prev_pd = debtor_ratings(previous)["pd"].to_numpy(dtype=np.float64)
         cur_pd = ratings["pd"].to_numpy(dtype=np.float64)
         ok = np.isfinite(prev_pd).any() and np.isfinite(cur_pd).any()

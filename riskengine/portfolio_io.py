@@ -207,7 +207,7 @@ def read_portfolio(path: str | os.PathLike[str]) -> tuple[dict[str, pd.DataFrame
                 )
             frames[name] = _empty(name)
             continue
-        raw = pd.read_parquet(file) if file.suffix == ".parquet" else _read_csv(file)
+        raw = _read_parquet(file) if file.suffix == ".parquet" else _read_csv(file)
         frames[name] = _coerce(name, raw)
     return frames, manifest
 
@@ -226,6 +226,14 @@ def _read_manifest(path: Path) -> dict[str, Any]:
             f"Manifest {str(path)!r} must hold a JSON object, not {type(data).__name__}."
         )
     return data
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    """A Parquet table as :func:`pandas.read_parquet` reads it, one block per column
+    (no consolidation copy of the float columns)."""
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path).to_pandas(split_blocks=True)
 
 
 def _read_csv(path: Path) -> pd.DataFrame:

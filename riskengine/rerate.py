@@ -32,10 +32,16 @@ Reliability
   holds it (so validation reports them), records without a debtor id in chunk 0.
 - Every file is written to a temporary file in its directory and moved into
   place with :func:`os.replace`. Each chunk's decisions and errors are
-  checkpointed under ``OUT/_checkpoints`` followed by a ``.done`` marker; a run
-  killed at any point (SIGKILL included) and started again with the same
-  command skips the chunks it finds done. A checkpoint directory written for
-  other inputs, model, policy or options (its ``run_key``) is discarded.
+  checkpointed under ``OUT/_checkpoints`` (Arrow IPC files) followed by a
+  ``.done`` marker; a run killed at any point (SIGKILL included) and started
+  again with the same command skips the chunks it finds done. A checkpoint
+  directory written for other inputs, model, policy or options (its
+  ``run_key``) is discarded.
+- While later chunks are decided, the driver appends each done chunk (in chunk
+  order) to a temporary ``decisions.parquet``; it is moved into place only after
+  the run reconciles. The decisions travel as Arrow from the engine
+  (:meth:`riskengine.engine.Engine.decide_table`) to the file: no Python object
+  per decision or reason code.
 - Debtors in = decided + errored, checked before the outputs are written; a run
   that does not reconcile raises :class:`RerateError` and writes no outputs.
 - One run per output directory at a time (an ``flock`` on ``OUT/.lock``).
@@ -63,6 +69,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 from riskengine import migration as mig
@@ -95,7 +103,7 @@ OUTPUT_FILES: tuple[str, ...] = (
 RUN_INFO = "run.json"
 EXPERIMENT = "riskengine-rerate"
 #: Bump when the layout of checkpoints or outputs changes: old checkpoints are discarded.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 #: Seconds to sleep after each chunk (debugging and the kill-and-resume test only).
 THROTTLE_ENV = "RISKENGINE_RERATE_THROTTLE"
 _DEBTOR_TABLES = ("debtors", "statements", "adverse_records", "invoices", "exposures",
@@ -265,6 +273,10 @@ def _slices(frames: Mapping[str, pd.DataFrame], plan: ChunkPlan) -> _Slices:
     for name, frame in frames.items():
         if "debtor_id" not in frame.columns:
             continue
+        fast = _sorted_offsets(frame["debtor_id"], plan)
+        if fast is not None:  # sorted ids, none missing: chunks are row ranges
+            order[name], offsets[name] = None, fast
+            continue
         c = plan.chunk_of(frame["debtor_id"])
         if c.size and (np.diff(c) < 0).any():
             o = np.argsort(c, kind="stable")
@@ -273,6 +285,60 @@ def _slices(frames: Mapping[str, pd.DataFrame], plan: ChunkPlan) -> _Slices:
             order[name] = None
         offsets[name] = np.searchsorted(c, edges, side="left")
     return _Slices(order, offsets)
+
+
+def _text_array(values: Any) -> pa.Array:
+    """Values (pandas, numpy, Arrow or a list) as one Arrow ``large_string`` array."""
+    if isinstance(values, pa.ChunkedArray):
+        arr: Any = values.combine_chunks()
+    elif isinstance(values, pa.Array):
+        arr = values
+    else:
+        arr = pa.array(pd.Series(values, copy=False), from_pandas=True)
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+    if arr.type != pa.large_string():
+        arr = arr.cast(pa.large_string())
+    return arr
+
+
+def _member(values: Any, among: Any) -> np.ndarray:
+    """``values.isin(among)`` for text ids as one Arrow hash lookup (missing: False).
+
+    (pandas' ``isin`` on Arrow-backed text walks ``among`` value by value in Python.)
+    """
+    arr = _text_array(values)
+    found = pc.is_in(arr, value_set=_text_array(among), skip_nulls=True)
+    return np.asarray(found.fill_null(False), dtype=bool)
+
+
+def _sorted_offsets(ids: pd.Series, plan: ChunkPlan) -> np.ndarray | None:
+    """Chunk offsets of a table whose debtor ids are sorted and present, else None.
+
+    Chunk ``k`` holds the ids in ``[bounds[k], bounds[k+1])`` (ids below the first
+    bound in chunk 0), so on sorted ids each chunk is one range of rows, found by
+    binary search (:meth:`ChunkPlan.chunk_of` gives the same chunks).
+    """
+    if not (isinstance(ids.dtype, pd.StringDtype) and ids.dtype.storage == "pyarrow"):
+        return None
+    arr = _text_array(ids)
+    n = len(arr)
+    if arr.null_count:
+        return None
+    if n > 1 and not pc.all(pc.less_equal(arr.slice(0, n - 1), arr.slice(1))).as_py():
+        return None
+
+    def lower(key: str) -> int:  # first row with id >= key
+        lo, hi = 0, n
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if arr[mid].as_py() < key:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+    return np.asarray([0] + [lower(b) for b in plan.bounds[1:]] + [n], dtype=np.int64)
 
 
 def _chunk(frames: Mapping[str, pd.DataFrame], sl: _Slices, k: int) -> dict[str, pd.DataFrame]:
@@ -350,7 +416,7 @@ def _restrict(frames: Mapping[str, pd.DataFrame], lo: str | None, hi: str | None
         if hi is not None:
             mask &= ~present | (text.where(present, "").to_numpy(dtype=object) < hi)
         if keep_ids is not None:
-            mask &= ids.isin(keep_ids).to_numpy()
+            mask &= _member(ids, keep_ids)
         out[name] = frame if mask.all() else frame[mask].reset_index(drop=True)
     return out
 
@@ -405,12 +471,13 @@ def _scope(opts: RerateOptions, frames: Mapping[str, pd.DataFrame],
     known = pd.Index(frames["debtors"]["debtor_id"].dropna().astype("str").unique())
     if opts.debtors is not None:
         wanted = pd.Index(sorted(set(opts.debtors)), dtype="str")
-        return wanted[wanted.isin(known)].tolist(), wanted[~wanted.isin(known)].tolist()
+        hit = _member(wanted, known)
+        return wanted[hit].tolist(), wanted[~hit].tolist()
     if opts.changed_since is not None:
         ids = changed_debtors(frames, opts.changed_since)
         if previous is not None and len(previous):
-            ids = ids.union(known[~known.isin(previous["debtor_id"].astype("str"))])
-        return ids[ids.isin(known)].sort_values().tolist(), []
+            ids = ids.union(known[~_member(known, previous["debtor_id"])])
+        return ids[_member(ids, known)].sort_values().tolist(), []
     return None, []
 
 
@@ -431,6 +498,22 @@ def _not_in_portfolio(ids: Sequence[str]) -> pd.DataFrame:
 def write_parquet(table: pa.Table, path: Path) -> None:
     """Write an Arrow table atomically and deterministically (no index, no timestamps)."""
     atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+
+
+def write_arrow(table: pa.Table, path: Path) -> None:
+    """Write an Arrow table atomically as an (uncompressed) Arrow IPC file: checkpoints,
+    written by a worker and read back once by the driver."""
+
+    def write(tmp: Path) -> None:
+        with ipc.new_file(str(tmp), table.schema) as writer:
+            writer.write_table(table)
+
+    atomic_write(path, write)
+
+
+def read_arrow(path: Path) -> pa.Table:
+    """Read an Arrow IPC file written by :func:`write_arrow` (memory-mapped)."""
+    return ipc.open_file(pa.memory_map(str(path))).read_all()
 
 
 def write_json(data: Any, path: Path) -> None:
@@ -530,13 +613,51 @@ def concat_parquet(parts: Sequence[Path], path: Path) -> int:
 # --------------------------------------------------------------------------- frames <-> arrow
 
 
+def decisions_schema() -> pa.Schema:
+    """The Arrow schema of ``decisions.parquet``: the engine's decision columns
+    (:func:`riskengine.engine.decision_schema`) and ``row_type``."""
+    from riskengine.engine import decision_schema
+
+    return decision_schema().append(pa.field("row_type", pa.large_string()))
+
+
 def decisions_table(decisions: pd.DataFrame) -> pa.Table:
-    """A chunk's decisions as Arrow, rows sorted by debtor, rating row first, then supplier."""
+    """An engine's decisions frame (:attr:`~riskengine.engine.DecisionBatch.decisions`)
+    as Arrow in the decision columns' types, rows in the frame's order."""
+    from riskengine.engine import decision_schema
+
     df = decisions.reset_index(drop=True)
-    if len(df) and "debtor_id" in df.columns:
-        keys = ["debtor_id"] + (["supplier_id"] if "supplier_id" in df.columns else [])
-        df = df.sort_values(keys, kind="stable", na_position="first").reset_index(drop=True)
-    return pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)
+    table = pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)
+    return _conform(table, decision_schema())
+
+
+def chunk_decisions(pairs: pa.Table) -> pa.Table:
+    """A chunk's decision rows: the pair rows plus one rating row per debtor.
+
+    The rating row keeps the debtor-level columns (:data:`RATING_ROW_COLUMNS`) of
+    the debtor's first pair row and leaves the pair-level ones empty. Rows are
+    sorted by ``debtor_id``, the rating row first, then by ``supplier_id``.
+    """
+    schema = decisions_schema()
+    pairs = _conform(pairs, schema.remove(schema.get_field_index("row_type")))
+    n = pairs.num_rows
+    if n == 0:
+        return schema.empty_table()
+    codes = np.asarray(pc.dictionary_encode(pairs["debtor_id"]).combine_chunks().indices)
+    _, first = np.unique(codes, return_index=True)
+    firsts = pairs.take(pa.array(first))
+    k = len(first)
+    rating_cols = [firsts[f.name] if f.name in RATING_ROW_COLUMNS else pa.nulls(k, f.type)
+                   for f in pairs.schema]
+    text = pa.large_string()
+    rating = pa.Table.from_arrays(
+        [*rating_cols, pa.repeat(pa.scalar("rating", text), k)], schema=schema)
+    pair = pairs.append_column(schema.field("row_type"),
+                               pa.repeat(pa.scalar("pair", text), n))
+    both = pa.concat_tables([rating, pair])
+    order = pc.sort_indices(both, sort_keys=[("debtor_id", "ascending", "at_start"),
+                                             ("supplier_id", "ascending", "at_start")])
+    return both.take(order).combine_chunks()
 
 
 def errors_table(errors: pd.DataFrame) -> pa.Table:
@@ -594,27 +715,6 @@ RATING_ROW_COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 
 
-def rating_rows(decisions: pd.DataFrame) -> pd.DataFrame:
-    """One rating row per debtor (``supplier_id`` empty, ``row_type`` ``rating``).
-
-    Every pair row of a debtor carries the debtor's rating; the rating row keeps
-    the debtor-level columns (:data:`RATING_ROW_COLUMNS`) of its first pair row
-    and leaves the pair-level ones empty.
-    """
-    first = decisions.drop_duplicates("debtor_id", keep="first")
-    out = {}
-    for col in decisions.columns:
-        if col in RATING_ROW_COLUMNS:
-            out[col] = first[col].to_numpy()
-        else:
-            out[col] = pd.Series([None] * len(first), dtype=object).to_numpy()
-    frame = pd.DataFrame(out, columns=decisions.columns)
-    for col in decisions.columns:
-        if col not in RATING_ROW_COLUMNS and decisions[col].dtype != object:
-            frame[col] = frame[col].astype(decisions[col].dtype)
-    return frame
-
-
 def _no_exposure_rows(ids: Sequence[str]) -> pd.DataFrame:
     rows = [{"table": "exposures", "record": i, "debtor_id": i, "column": "debtor_id",
              "value": i, "reason": "no_exposure",
@@ -635,13 +735,21 @@ class ChunkOutput:
     pairs_rejected: int
 
 
+def _distinct_ids(values: Any) -> pa.Array:
+    """Distinct non-missing ids, as Arrow text (order of first appearance)."""
+    arr = _text_array(values)
+    return pc.unique(arr.drop_null() if arr.null_count else arr)
+
+
 def decide_chunk(engine: Any, frames: Mapping[str, pd.DataFrame], as_of: str,
                  decided_at: str, model_version: str) -> ChunkOutput:
     """Decide one chunk: pair rows plus one rating row per decided debtor, and error rows.
 
     A valid debtor without any exposure gets a ``no_exposure`` error row (the
     engine decides pairs; with no pair there is nothing to decide), so that
-    every debtor of the chunk comes out decided or errored.
+    every debtor of the chunk comes out decided or errored. An engine with
+    ``decide_table`` (:meth:`riskengine.engine.Engine.decide_table`) gives its
+    decisions as Arrow; any other engine's ``decide`` frame is converted.
 
     Raises
     ------
@@ -649,10 +757,16 @@ def decide_chunk(engine: Any, frames: Mapping[str, pd.DataFrame], as_of: str,
         A decision carries another model version than the one resolved at the
         start of the run, or the engine's pair counts do not add up.
     """
-    batch = engine.decide(dict(frames), as_of, decided_at=decided_at)
-    decisions, errors = batch.decisions, batch.errors
-    if "model_version" in decisions.columns and len(decisions):
-        seen = pd.unique(decisions["model_version"].astype("str"))
+    if hasattr(engine, "decide_table"):
+        batch: Any = engine.decide_table(dict(frames), as_of, decided_at=decided_at)
+        pairs = batch.table
+    else:
+        batch = engine.decide(dict(frames), as_of, decided_at=decided_at)
+        pairs = decisions_table(batch.decisions)
+    errors = batch.errors
+    n_dec = pairs.num_rows
+    if n_dec:
+        seen = pc.unique(pairs["model_version"].cast(pa.large_string())).to_pylist()
         if len(seen) != 1 or seen[0] != model_version:
             raise RerateError(
                 f"The engine decided with model version(s) {sorted(map(str, seen))} but the run "
@@ -660,31 +774,28 @@ def decide_chunk(engine: Any, frames: Mapping[str, pd.DataFrame], as_of: str,
                 "Run again.")
     pairs_in = int(getattr(batch, "pairs_in", len(frames.get("exposures", ()))))
     pairs_rejected = int(getattr(batch, "pairs_rejected", 0))
-    if pairs_in != len(decisions) + pairs_rejected:
-        raise RerateError(f"Pairs do not reconcile in a chunk: {pairs_in} in, {len(decisions)} "
+    if pairs_in != n_dec + pairs_rejected:
+        raise RerateError(f"Pairs do not reconcile in a chunk: {pairs_in} in, {n_dec} "
                           f"decided, {pairs_rejected} rejected.")
     deb = frames["debtors"]
-    ids = pd.Index(deb["debtor_id"].dropna().astype("str").unique()) \
-        if "debtor_id" in deb.columns else pd.Index([], dtype="str")
-    decided = pd.Index(decisions["debtor_id"].astype("str").unique()) if len(decisions) \
-        else pd.Index([], dtype="str")
-    named = pd.Index(errors["debtor_id"].dropna().astype("str").unique()) if len(errors) \
-        else pd.Index([], dtype="str")
+    ids = _distinct_ids(deb["debtor_id"]) if "debtor_id" in deb.columns \
+        else pa.array([], pa.large_string())
+    out_ids = [pairs["debtor_id"]]
+    if len(errors):
+        out_ids.append(_text_array(errors["debtor_id"]))
     exp = frames.get("exposures")
-    exposed = pd.Index(exp["debtor_id"].dropna().astype("str").unique()) \
-        if exp is not None and "debtor_id" in exp.columns else pd.Index([], dtype="str")
+    if exp is not None and "debtor_id" in exp.columns:
+        out_ids.append(_text_array(exp["debtor_id"]))
     # valid debtors with no exposure at all; a debtor *with* exposures that comes out
     # neither decided nor errored is lost, and the run's reconciliation fails on it
-    lonely = ids[~ids.isin(decided) & ~ids.isin(named) & ~ids.isin(exposed)].sort_values()
-    if len(lonely):
-        extra = _no_exposure_rows(lonely.tolist())
+    seen_ids = pa.chunked_array([_text_array(x) for x in out_ids], pa.large_string())
+    lone = pc.invert(pc.is_in(ids, value_set=seen_ids.combine_chunks()))
+    lonely = sorted(ids.filter(lone).to_pylist()) if len(ids) else []
+    if lonely:
+        extra = _no_exposure_rows(lonely)
         errors = extra if not len(errors) else pd.concat(
             [errors.astype(object), extra.astype(object)], ignore_index=True)
-    if len(decisions):
-        pair = decisions.assign(row_type="pair")
-        decisions = pd.concat([rating_rows(decisions).assign(row_type="rating"), pair],
-                              ignore_index=True)  # fmt: skip
-    return ChunkOutput(decisions_table(decisions), errors_table(errors), pairs_in,
+    return ChunkOutput(chunk_decisions(pairs), errors_table(errors), pairs_in,
                        pairs_in - pairs_rejected, pairs_rejected)
 
 
@@ -697,6 +808,14 @@ def _load_engine(model_dir: str | None = None, policy_path: str | None = None) -
 _DATE_COLUMNS = {"debtors": ("incorporation_date",), "statements": ("period_end",),
                  "adverse_records": ("event_date", "settlement_date"),
                  "invoices": ("issue_date", "paid_date")}  # fmt: skip
+
+
+def _read_inputs(opts: RerateOptions) -> tuple[dict[str, pd.DataFrame], dict[str, Any], str,
+                                               float]:
+    """The driver's frames and manifest, the portfolio's hash, and the seconds it took."""
+    tick = time.perf_counter()
+    frames, manifest = _driver_frames(opts)
+    return frames, manifest, input_hash(opts.portfolio), time.perf_counter() - tick
 
 
 def _driver_frames(opts: RerateOptions) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
@@ -768,7 +887,7 @@ class _Checkpoints:
 
     def paths(self, k: int) -> tuple[Path, Path, Path]:
         stem = self.root / f"chunk-{k:06d}"
-        return (Path(f"{stem}.decisions.parquet"), Path(f"{stem}.errors.parquet"),
+        return (Path(f"{stem}.decisions.arrow"), Path(f"{stem}.errors.arrow"),
                 Path(f"{stem}.done"))  # fmt: skip
 
     def is_done(self, k: int) -> bool:
@@ -777,12 +896,17 @@ class _Checkpoints:
 
     def write(self, k: int, result: ChunkOutput) -> None:
         d, e, done = self.paths(k)
-        write_parquet(result.decisions, d)
-        write_parquet(result.errors, e)
+        write_arrow(result.decisions, d)
+        write_arrow(result.errors, e)
         write_json({"chunk": k, "decision_rows": result.decisions.num_rows,
                     "error_rows": result.errors.num_rows, "pairs_in": result.pairs_in,
                     "pairs_decided": result.pairs_decided,
                     "pairs_rejected": result.pairs_rejected}, done)  # fmt: skip
+
+    def read(self, k: int) -> tuple[pa.Table, pa.Table]:
+        """Chunk ``k``'s decisions and errors (memory-mapped)."""
+        d, e, _ = self.paths(k)
+        return read_arrow(d), read_arrow(e)
 
     def counts(self, k: int) -> dict[str, int]:
         """The counts recorded in chunk ``k``'s marker."""
@@ -837,27 +961,36 @@ def _fork_chunk(k: int) -> tuple[int, int, int]:
 
 def _run_pandas(frames: Mapping[str, pd.DataFrame], plan: ChunkPlan, pending: list[int],
                 engine: Any, ckpt: _Checkpoints, as_of: str, model_version: str,
-                workers: int, progress: _Progress) -> None:
+                workers: int, progress: _Progress,
+                on_chunk: Callable[[], None] | None = None) -> None:
+    """Decide the pending chunks (forked workers when ``workers > 1``); ``on_chunk`` is
+    called in this process after each chunk is checkpointed."""
     slices = _slices(frames, plan)
     throttle = float(os.environ.get(THROTTLE_ENV, "0") or 0)
+    warm = getattr(sys.modules.get("riskengine.engine"), "warm_up", None)
+    if warm is not None:  # compile/load the batch kernels once, before forking
+        warm()
     _FORK_STATE.update(frames=frames, slices=slices, engine=engine, as_of=as_of,
                        decided_at=decided_at_for(as_of), model_version=model_version,
                        checkpoints=ckpt)  # fmt: skip
+
+    def done(k: int, nd: int, ne: int) -> None:
+        progress.step(k, nd, ne)
+        if on_chunk is not None:
+            on_chunk()
+        if throttle:
+            time.sleep(throttle)
+
     try:
         if workers == 1 or len(pending) < 2:
             for k in pending:
-                _, nd, ne = _fork_chunk(k)
-                progress.step(k, nd, ne)
-                if throttle:
-                    time.sleep(throttle)
+                done(*_fork_chunk(k))
             return
         import multiprocessing as mp
 
         with mp.get_context("fork").Pool(min(workers, len(pending))) as pool:
             for k, nd, ne in pool.imap_unordered(_fork_chunk, pending):
-                progress.step(k, nd, ne)
-                if throttle:
-                    time.sleep(throttle)
+                done(k, nd, ne)
     finally:
         _FORK_STATE.clear()
 
@@ -961,12 +1094,18 @@ def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
     with _lock(out):
         for tmp in out.glob(".*.tmp"):
             tmp.unlink(missing_ok=True)
-        if engine is None:
-            engine = _load_engine(opts.model_dir, opts.policy_path)
-        model_version, policy_version = engine_versions(engine)  # resolved once, here
-        tick = time.perf_counter()
-        frames, manifest = _driver_frames(opts)
-        timings["read_s"] = time.perf_counter() - tick
+        # read the portfolio (and hash it) on a thread while the engine loads: both wait
+        # mostly on I/O, decompression and imports that release the interpreter lock
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1, thread_name_prefix="rerate-read") as pool:
+            reading = pool.submit(_read_inputs, opts)
+            tick = time.perf_counter()
+            if engine is None:
+                engine = _load_engine(opts.model_dir, opts.policy_path)
+            timings["engine_s"] = time.perf_counter() - tick
+            model_version, policy_version = engine_versions(engine)  # resolved once, here
+            frames, manifest, portfolio_hash, timings["read_s"] = reading.result()
         as_of = str(pd.Timestamp(opts.as_of or manifest.get("as_of")).date()) \
             if (opts.as_of or manifest.get("as_of")) else None
         if as_of is None:
@@ -980,7 +1119,7 @@ def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
                            frames["debtors"].columns else pd.Series([], dtype="str"),
                            opts.chunk_size)  # fmt: skip
         key_parts = {
-            "format_version": FORMAT_VERSION, "input_hash": input_hash(opts.portfolio),
+            "format_version": FORMAT_VERSION, "input_hash": portfolio_hash,
             "as_of": as_of, "model_version": model_version, "policy_version": policy_version,
             "scope": None if scope is None else hashlib.sha256(
                 "\n".join(scope).encode()).hexdigest(),
@@ -997,6 +1136,7 @@ def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
         if resumed:
             progress.log(f"resuming: {resumed} of {plan.n_chunks} chunks already checkpointed")
         tick = time.perf_counter()
+        asm = _Assembler(out, ckpt, plan.n_chunks)
         try:
             if opts.engine == "spark":
                 from riskengine.spark_job import run_spark_chunks
@@ -1004,15 +1144,22 @@ def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
                 run_spark_chunks(opts, plan, pending, scope, ckpt, as_of, model_version,
                                  progress)  # fmt: skip
             else:
+                asm.feed()  # chunks resumed from checkpoints
                 _run_pandas(frames, plan, pending, engine, ckpt, as_of, model_version,
-                            opts.workers, progress)
+                            opts.workers, progress, on_chunk=asm.feed)
+        except BaseException:
+            asm.discard()
+            raise
         finally:
             progress.close()
         timings["decide_s"] = time.perf_counter() - tick
         debtors_in = (pd.Index(plan.ids, dtype="str"))
         tick = time.perf_counter()
-        summary, n_rows = _assemble(opts, out, ckpt, plan, debtors_in, unknown, previous,
-                                    scope, as_of, engine, frames)  # fmt: skip
+        try:
+            summary, n_rows = _assemble(opts, out, ckpt, plan, debtors_in, unknown, previous,
+                                        scope, as_of, engine, frames, asm)  # fmt: skip
+        finally:
+            asm.discard()  # nothing left when committed
         timings["assemble_s"] = time.perf_counter() - tick
         summary = {"as_of": as_of, "model_version": model_version,
                    "policy_version": policy_version, "input_hash": key_parts["input_hash"],
@@ -1046,44 +1193,147 @@ def _riskengine_version() -> str:
     return __version__
 
 
+#: Pair-row columns the run summary and the limit actions read.
+_PAIR_SUMMARY = ("debtor_id", "supplier_id", "approved_limit", "insured_limit",
+                 "retained_exposure", "expected_loss", "decision_type")  # fmt: skip
+#: Text columns of decisions.parquet with (nearly) one value per row.
+_UNIQUE_TEXT = ("debtor_id", "input_hash")
+
+
+def _decisions_writer_options(schema: pa.Schema) -> dict[str, Any]:
+    """ParquetWriter options of decisions.parquet (deterministic: no clock, fixed codec).
+
+    Min/max statistics on the keys a reader filters on (debtor, supplier, row type,
+    grade) and on the numbers; dictionary pages on the text columns with few
+    distinct values (a dictionary tried on unique texts is work thrown away).
+    """
+    text = [f.name for f in schema if f.type == pa.large_string()]
+    numbers = [f.name for f in schema if pa.types.is_floating(f.type)]
+    stats = [c for c in ("debtor_id", "supplier_id", "row_type", "grade") if c in text]
+    few = [c for c in text if c not in _UNIQUE_TEXT]
+    nested = [f"{f.name}.list.element" for f in schema
+              if pa.types.is_list(f.type) and f.type.value_type == pa.string()]
+    if "reason_codes" in schema.names:
+        nested += ["reason_codes.list.element.feature", "reason_codes.list.element.direction"]
+    return {"compression": "zstd", "write_statistics": stats + numbers,
+            "use_dictionary": few + nested}
+
+
+class _Assembler:
+    """Appends each chunk's decisions, in chunk order, to a temporary decisions.parquet
+    as soon as its checkpoint is done (while later chunks are being decided), and keeps
+    the columns the reconciliation, the migration and the summary read."""
+
+    def __init__(self, out: Path, ckpt: _Checkpoints, n_chunks: int) -> None:
+        self.final = out / "decisions.parquet"
+        self.tmp = out / f".decisions.parquet.{os.getpid()}.tmp"
+        self.ckpt, self.n_chunks = ckpt, n_chunks
+        self.next = 0
+        self.rows = 0
+        self.schema = decisions_schema()
+        self.writer: pq.ParquetWriter | None = None
+        self.ratings: list[pa.Table] = []
+        self.pairs: list[pa.Table] = []
+        self.errors: list[pa.Table] = []
+
+    def feed(self) -> None:
+        """Append every chunk, from the next one on, whose checkpoint is done."""
+        while self.next < self.n_chunks and self.ckpt.is_done(self.next):
+            self._add(self.next)
+            self.next += 1
+
+    def _add(self, k: int) -> None:
+        dec, err = self.ckpt.read(k)
+        if dec.schema != self.schema:
+            dec = _conform(dec, self.schema)
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.tmp, self.schema,
+                                           **_decisions_writer_options(self.schema))
+        if dec.num_rows:
+            self.writer.write_table(dec)
+        self.rows += dec.num_rows
+        rating = pc.fill_null(pc.equal(dec["row_type"], "rating"), False)
+        self.ratings.append(dec.filter(rating).select(["debtor_id", "grade", "pd"]))
+        pairs = dec.filter(pc.invert(rating))
+        ko = pc.fill_null(pc.greater(pc.list_value_length(pairs["knockouts"]), 0), False)
+        self.pairs.append(pairs.select(list(_PAIR_SUMMARY)).append_column("knockout", ko))
+        self.errors.append(err)
+
+    def close(self) -> None:
+        """Finish the temporary file (every chunk must have been fed)."""
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.tmp, self.schema,
+                                           **_decisions_writer_options(self.schema))
+        self.writer.close()
+        with open(self.tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+
+    def commit(self) -> None:
+        """Move the finished file into place (atomic)."""
+        from riskengine.portfolio_io import _FILE_MODE
+
+        os.chmod(self.tmp, _FILE_MODE)
+        os.replace(self.tmp, self.final)
+
+    def discard(self) -> None:
+        """Drop the temporary file."""
+        if self.writer is not None:
+            with contextlib.suppress(Exception):
+                self.writer.close()
+        self.tmp.unlink(missing_ok=True)
+
+    def ratings_frame(self) -> pd.DataFrame:
+        """One row per decided debtor: ``grade`` and ``pd``, indexed by ``debtor_id``."""
+        t = pa.concat_tables(self.ratings) if self.ratings else pa.table(
+            {"debtor_id": pa.array([], pa.large_string()),
+             "grade": pa.array([], pa.large_string()), "pd": pa.array([], pa.float64())})
+        return t.to_pandas(split_blocks=True)
+
+    def pairs_frame(self) -> pd.DataFrame:
+        """The pair rows' :data:`_PAIR_SUMMARY` columns and ``knockout``, in file order."""
+        return pa.concat_tables(self.pairs).to_pandas(split_blocks=True)
+
+
 def _assemble(opts: RerateOptions, out: Path, ckpt: _Checkpoints, plan: ChunkPlan,
               debtors_in: pd.Index, unknown: list[str], previous: pd.DataFrame | None,
               scope: list[str] | None, as_of: str, engine: Any,
-              frames: Mapping[str, pd.DataFrame]) -> tuple[dict[str, Any], int]:
+              frames: Mapping[str, pd.DataFrame], asm: _Assembler) -> tuple[dict[str, Any], int]:
     """Reconcile, then write decisions, errors, migration and limit actions."""
     chunks = range(plan.n_chunks)
     missing = [k for k in chunks if not ckpt.is_done(k)]
     if missing:
         raise RerateError(f"Chunks {missing[:5]} have no checkpoint after the run; run again.")
-    dec_parts = [ckpt.paths(k)[0] for k in chunks]
-    err_parts = [ckpt.paths(k)[1] for k in chunks]
-    names = _unify([pq.read_schema(p) for p in dec_parts]).names
-    cols = [c for c in _RATING_COLUMNS if c in names]
-    decisions = pd.concat([pq.read_table(p, columns=[c for c in cols if c in
-                                                     pq.read_schema(p).names]).to_pandas()
-                           for p in dec_parts], ignore_index=True)  # fmt: skip
-    errors = pd.concat([pq.read_table(p).to_pandas() for p in err_parts], ignore_index=True)
+    asm.feed()
+    asm.close()
+    ratings = asm.ratings_frame()
+    pairs = asm.pairs_frame()
+    err_tables = list(asm.errors)
     extra = _not_in_portfolio(unknown)
     if len(extra):
-        errors = pd.concat([errors, extra.astype(object)], ignore_index=True)
-    decided = decisions["debtor_id"].dropna().astype("str").unique() if len(decisions) else []
-    errored = errors["debtor_id"].dropna().astype("str").unique() if len(errors) else []
-    ins = debtors_in.append(pd.Index(unknown, dtype="str"))
+        err_tables.append(errors_table(extra))
+    err_schema = _unify([t.schema for t in err_tables])
+    err_all = pa.concat_tables([_conform(t.replace_schema_metadata(None), err_schema)
+                                for t in err_tables])
+    ins = _text_array(debtors_in.append(pd.Index(unknown, dtype="str")))
+    decided = pc.unique(pa.chunked_array(
+        [_text_array(ratings["debtor_id"]), _text_array(pairs["debtor_id"])],
+        pa.large_string()).combine_chunks().drop_null())
+    errored = _distinct_ids(err_all["debtor_id"]) if err_all.num_rows else \
+        pa.array([], pa.large_string())
     rec = mig.reconcile(ins, decided, errored)
     if not rec.ok:
+        asm.discard()
         raise RerateError(f"The run does not reconcile: {rec.message()}. Nothing was written to "
                           f"{str(out)!r}; the checkpoints are kept for inspection.")
-    n = concat_parquet(dec_parts, out / "decisions.parquet")
-    err_tables = [*err_parts]
-    if len(extra):
-        extra_path = ckpt.root / "unknown.errors.parquet"
-        write_parquet(errors_table(extra), extra_path)
-        err_tables.append(extra_path)
-    concat_parquet(err_tables, out / "errors.parquet")
-    errored_ids = pd.Index(errored, dtype="str")
-    errored_ids = errored_ids[~errored_ids.isin(pd.Index(decided, dtype="str"))]
-    current = mig.debtor_ratings(decisions)["grade"]
-    current = pd.concat([current, pd.Series("NR", index=errored_ids[errored_ids.isin(ins)])])
+    asm.commit()
+    n = asm.rows
+    write_parquet(err_all, out / "errors.parquet")
+    errors = err_all.to_pandas()
+    errored_only = errored.filter(pc.invert(pc.is_in(errored, value_set=decided)))
+    errored_ids = pd.Index(errored_only.to_pylist(), dtype="str")
+    rated = mig.debtor_ratings(ratings.assign(supplier_id=None))
+    nr = errored_only.filter(pc.is_in(errored_only, value_set=ins)).to_pylist()
+    current = pd.concat([rated["grade"], pd.Series("NR", index=pd.Index(nr, dtype="str"))])
     policy = getattr(engine, "policy", None)
     if policy is None:
         from riskengine.config import load_policy
@@ -1093,18 +1343,19 @@ def _assemble(opts: RerateOptions, out: Path, ckpt: _Checkpoints, plan: ChunkPla
     if previous is not None:
         prev_grades = mig.debtor_ratings(previous)["grade"]
         matrix = mig.migration_matrix(prev_grades, current, scope)
-        actions = mig.limit_actions(previous, decisions, as_of, policy, scope=scope,
+        actions = mig.limit_actions(previous, pairs, as_of, policy, scope=scope,
                                     errored=errored_ids)
     else:  # nothing to compare with: every debtor is new, no limit action
         matrix = mig.migration_matrix(pd.Series([], dtype="str"), current, scope)
-        actions = mig.limit_actions(decisions.iloc[:0], decisions.iloc[:0], as_of, policy)
+        actions = mig.limit_actions(pairs.iloc[:0], pairs.iloc[:0], as_of, policy)
     write_parquet(pa.Table.from_pandas(matrix.to_long(), preserve_index=False)
                   .replace_schema_metadata(None), out / "migration.parquet")
     write_parquet(pa.Table.from_pandas(actions, preserve_index=False)
                   .replace_schema_metadata(None), out / "limit_actions.parquet")
     book = _book(frames["debtors"]) if "debtors" in frames else None
-    summary = mig.run_summary(decisions, errors, rec, previous=previous, book=book,
-                              migration=matrix, actions=actions)
+    summary = mig.run_summary(pairs, errors, rec, previous=previous, book=book,
+                              migration=matrix, actions=actions, ratings=rated,
+                              decision_rows=n)  # fmt: skip
     counts = [ckpt.counts(k) for k in chunks]
     for name in ("pairs_in", "pairs_decided", "pairs_rejected"):
         summary[name] = int(sum(c.get(name, 0) for c in counts))
