@@ -171,7 +171,8 @@ class FlatTrees:
             {name: getattr(self, name) for name in _kernel.INT_TABLES},
             {name: getattr(self, name) for name in _kernel.FLOAT_TABLES},
             self.baseline, self.tolerance, self.max_tasks)
-        self.raw_scores(np.full((1, n_feat), np.nan))  # compile (or load) the kernels now
+        # compile (or load from numba's cache) the scoring kernel now, not on the first
+        # decision; raw_scores (tests, decision_function) compiles on first use
         top_reasons(self, np.full((1, n_feat), np.nan), 1)
 
     def _leaf_tasks(self) -> None:

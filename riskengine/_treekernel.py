@@ -68,12 +68,12 @@ def pack(ints: dict[str, Any], floats: dict[str, Any], baseline: float, toleranc
     return packed_i, packed_f
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _t(ints: Any, j: int) -> Any:  # pragma: no cover - compiled
     return ints[ints[j]:ints[j + 1]]
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _next(X: Any, i: int, node: int, thr: Any, mleft: Any, feat0: Any,
           child: Any) -> int:  # pragma: no cover - compiled
     """The node after ``node`` on row ``i`` (a leaf is its own successor), branch-free."""
@@ -147,7 +147,7 @@ def explain_rows(X: Any, k: int, ints: Any, floats: Any, out_f: Any,
     start = np.empty(p + 1, np.int64)
     approx = np.empty(p)
     moved = np.empty(p, np.bool_)
-    srt = np.empty(p)
+    top = np.empty(max(k, 1))
     c_feat = np.empty(p, np.int64)
     c_imp = np.empty(p)
     c_sub = np.empty(p)
@@ -195,9 +195,16 @@ def explain_rows(X: Any, k: int, ints: Any, floats: Any, out_f: Any,
                 start[f] += 1
             lim = -np.inf
             if p > k:  # the k-th largest bound, less twice the bound's error
-                srt[:] = approx
-                srt.sort()
-                lim = srt[p - k] - 2.0 * tol
+                top[:] = -np.inf  # the k largest so far, descending
+                for f in range(p):
+                    a = approx[f]
+                    if a > top[k - 1]:
+                        at = k - 1
+                        while at > 0 and top[at - 1] < a:
+                            top[at] = top[at - 1]
+                            at -= 1
+                        top[at] = a
+                lim = top[k - 1] - 2.0 * tol
             nc = 0
             first = 0
             for f in range(p):
