@@ -226,11 +226,7 @@ def migration_matrix(previous: pd.Series, current: pd.Series,
         keep = pd.Index(list(scope), dtype="str")
         prev = prev[_member_np(prev.index, keep)]
         cur = cur[_member_np(cur.index, keep)]
-    ids = prev.index.union(cur.index)
-    from_state = prev.reindex(ids).fillna(NEW).to_numpy(dtype=object)
-    to_state = cur.reindex(ids).fillna(EXIT).to_numpy(dtype=object)
-    fi = pd.Index(FROM_STATES).get_indexer(from_state)
-    ti = pd.Index(TO_STATES).get_indexer(to_state)
+    fi, ti = _state_codes(prev, cur)
     cells = np.bincount(fi * len(TO_STATES) + ti, minlength=len(FROM_STATES) * len(TO_STATES))
     counts = pd.DataFrame(cells.reshape(len(FROM_STATES), len(TO_STATES)).astype(np.int64),
                           index=pd.Index(FROM_STATES, name="from_grade"),
@@ -241,6 +237,33 @@ def migration_matrix(previous: pd.Series, current: pd.Series,
     rates = pd.DataFrame(np.where(totals[:, None] > 0, share, np.nan), index=counts.index,
                          columns=counts.columns)  # fmt: skip
     return MigrationMatrix(counts, rates)
+
+
+def _state_codes(prev: pd.Series, cur: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Position in :data:`FROM_STATES` / :data:`TO_STATES` of each debtor's previous and
+    current state, over the union of the debtors (the cells counted, in any order).
+
+    Without previous grades, or with the same debtors in the same order in both runs
+    (a full re-rating), the states are looked up on the grades as they are (one Arrow
+    hash lookup each) instead of aligning two million-row indexes.
+    """
+    if len(prev) == 0 or (len(prev) == len(cur) and bool(pc.all(pc.equal(
+            _text(prev.index), _text(cur.index))).as_py())):
+        ti = _positions(cur, TO_STATES)
+        fi = np.full(len(cur), FROM_STATES.index(NEW), dtype=np.int64) if len(prev) == 0 \
+            else _positions(prev, FROM_STATES)
+        return fi, ti
+    ids = prev.index.union(cur.index)
+    from_state = prev.reindex(ids).fillna(NEW).to_numpy(dtype=object)
+    to_state = cur.reindex(ids).fillna(EXIT).to_numpy(dtype=object)
+    return (pd.Index(FROM_STATES).get_indexer(from_state),
+            pd.Index(TO_STATES).get_indexer(to_state))
+
+
+def _positions(states: pd.Series, among: tuple[str, ...]) -> np.ndarray:
+    """Position of each (valid, see :func:`_states`) state in ``among``."""
+    pos = pc.index_in(_text(states), value_set=pa.array(among, pa.large_string()))
+    return np.asarray(pos.fill_null(-1), dtype=np.int64)
 
 
 def _states(grades: pd.Series, which: str) -> pd.Series:
@@ -449,8 +472,9 @@ def reconcile(debtors_in: Iterable[str], decided: Iterable[str],
     ('b',)
     """
     ins, dec, err = _distinct(debtors_in), _distinct(decided), _distinct(errored)
-    err_in = err.filter(_member(err, ins))
-    err_dec = _member(err_in, dec)
+    # (no error rows: nothing to look up; a lookup builds a hash table of its value set)
+    err_in = err.filter(_member(err, ins)) if len(err) else err
+    err_dec = _member(err_in, dec) if len(err_in) else pa.array([], pa.bool_())
     only_err = err_in.filter(pc.invert(err_dec))
     if len(only_err) == 0 and len(dec) == len(ins) and (
             len(ins) == 0 or bool(pc.all(pc.equal(dec, ins)).as_py())):
@@ -482,6 +506,9 @@ def _distinct(values: Iterable[str]) -> pa.Array:
         arr = arr.combine_chunks()
     if arr.type != pa.large_string():
         arr = arr.cast(pa.large_string())
+    if arr.null_count == 0 and (len(arr) < 2 or bool(pc.all(pc.less(
+            arr.slice(0, len(arr) - 1), arr.slice(1))).as_py())):
+        return arr  # sorted and distinct already (pc.unique would give it back as it is)
     return pc.unique(arr.drop_null())
 
 
@@ -512,10 +539,24 @@ def _hhis(pairs: pd.DataFrame, book: pd.DataFrame | None, limits: np.ndarray
     same order, as the text keys, without hashing a million Python strings.
     """
     ids = _text(pairs["debtor_id"])
+    book_ids = _text(book["debtor_id"]) if book is not None and "debtor_id" in book.columns \
+        else None
+    runs = _runs_over(ids, book_ids)
+    if runs is not None and book is not None:
+        # pairs sorted by debtor, every book debtor has pairs, in book order: a pair's
+        # book row is its run number, and a key's code (order of first appearance) is
+        # the code of its book row
+        hhis = {"name": hhi(runs, limits)}
+        for dim, col in (("group", "group_id"), ("sector", "sector"), ("country", "country")):
+            if col in book.columns:
+                keys = _text(book[col])
+                if dim == "group":
+                    keys = pc.coalesce(keys, book_ids)
+                hhis[dim] = hhi(_codes(keys)[runs], limits)
+        return hhis
     hhis = {"name": hhi(_codes(ids), limits)}
     if book is None or not len(pairs):
         return hhis
-    book_ids = _text(book["debtor_id"]) if "debtor_id" in book.columns else None
     pos = None
     if book_ids is not None and book_ids.null_count == 0 and \
             len(pc.unique(book_ids)) == len(book_ids):
@@ -529,6 +570,24 @@ def _hhis(pairs: pd.DataFrame, book: pd.DataFrame | None, limits: np.ndarray
                 keys = pc.coalesce(keys, ids)
             hhis[dim] = hhi(_codes(keys), limits)
     return hhis
+
+
+def _runs_over(ids: pa.Array, book_ids: pa.Array | None) -> np.ndarray | None:
+    """Run number of each id when ``ids`` are sorted and their distinct values are
+    exactly ``book_ids`` in the same order (int64), else None."""
+    n = len(ids)
+    if book_ids is None or n == 0 or ids.null_count or book_ids.null_count:
+        return None
+    starts = np.flatnonzero(np.concatenate((
+        [True], np.asarray(pc.not_equal(ids.slice(1), ids.slice(0, n - 1))))))
+    firsts = ids.take(pa.array(starts))
+    if len(firsts) != len(book_ids) or not bool(pc.all(pc.equal(firsts, book_ids)).as_py()):
+        return None
+    if len(firsts) > 1 and not bool(pc.all(pc.less(firsts.slice(0, len(firsts) - 1),
+                                                   firsts.slice(1))).as_py()):
+        return None  # an id that comes back later: not sorted
+    lengths = np.diff(np.append(starts, n))
+    return np.repeat(np.arange(len(starts), dtype=np.int64), lengths)
 
 
 def _hhis_merge(pairs: pd.DataFrame, book: pd.DataFrame, limits: np.ndarray,

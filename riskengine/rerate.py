@@ -1013,16 +1013,23 @@ def _book(debtors: pd.DataFrame) -> pd.DataFrame:
     from riskengine.features.concentration import nace_section
 
     book = debtors[[c for c in ("debtor_id", "group_id", "country", "nace")
-                    if c in debtors.columns]].drop_duplicates("debtor_id")  # fmt: skip
+                    if c in debtors.columns]]  # fmt: skip
+    if "debtor_id" in book.columns:
+        ids = _text_array(book["debtor_id"])
+        if mig._runs_over(ids, ids) is None:  # not distinct and sorted already
+            book = book.drop_duplicates("debtor_id")
     if "nace" in book.columns:
         codes = book["nace"].astype("str")
-        sections: dict[str, str] = {}
-        for code in pd.unique(codes.dropna()):
+        enc = pc.dictionary_encode(_text_array(codes))
+        sections: list[str] = []
+        for code in enc.dictionary.to_pylist():
             try:
-                sections[str(code)] = nace_section(str(code))
+                sections.append(nace_section(str(code)))
             except ValueError:
-                sections[str(code)] = "unknown"
-        book = book.assign(sector=codes.map(sections)).drop(columns="nace")
+                sections.append("unknown")
+        sector = pc.take(pa.array(sections, pa.large_string()), enc.indices)
+        book = book.assign(sector=pd.Series(pd.array(sector, dtype="str"), index=book.index)
+                           ).drop(columns="nace")
     return book
 
 
@@ -1315,9 +1322,12 @@ def _assemble(opts: RerateOptions, out: Path, ckpt: _Checkpoints, plan: ChunkPla
     err_all = pa.concat_tables([_conform(t.replace_schema_metadata(None), err_schema)
                                 for t in err_tables])
     ins = _text_array(debtors_in.append(pd.Index(unknown, dtype="str")))
-    decided = pc.unique(pa.chunked_array(
-        [_text_array(ratings["debtor_id"]), _text_array(pairs["debtor_id"])],
-        pa.large_string()).combine_chunks().drop_null())
+    rating_ids, pair_ids = _text_array(ratings["debtor_id"]), _text_array(pairs["debtor_id"])
+    if mig._runs_over(pair_ids, rating_ids) is not None:
+        decided = rating_ids  # one rating per debtor, in id order, the pairs' debtors
+    else:
+        decided = pc.unique(pa.chunked_array([rating_ids, pair_ids], pa.large_string())
+                            .combine_chunks().drop_null())
     errored = _distinct_ids(err_all["debtor_id"]) if err_all.num_rows else \
         pa.array([], pa.large_string())
     rec = mig.reconcile(ins, decided, errored)
