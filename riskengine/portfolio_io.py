@@ -25,12 +25,17 @@ from riskengine.errors import InvalidInputError
 from riskengine.schemas import CONTRACTS
 from riskengine.synthetic import contract_dtypes
 
-__all__ = ["FORMATS", "MANIFEST_NAME", "REQUIRED_TABLES", "write_portfolio", "read_portfolio"]
+__all__ = ["FORMATS", "MANIFEST_NAME", "REQUIRED_TABLES", "ROW_GROUP_ROWS", "chunk_readable",
+           "read_portfolio", "read_table", "table_file",
+           "write_portfolio"]
 
 #: File formats of a portfolio directory.
 FORMATS: tuple[str, ...] = ("parquet", "csv")
 #: Name of the manifest file.
 MANIFEST_NAME = "manifest.json"
+#: Rows per Parquet row group written by :func:`write_portfolio`: small enough that a
+#: filter on a ``debtor_id`` range skips most of a table sorted by debtor id.
+ROW_GROUP_ROWS = 65_536
 #: Tables without which a directory is not a portfolio.
 REQUIRED_TABLES: tuple[str, ...] = ("debtors",)
 
@@ -144,7 +149,8 @@ def _table_writer(frame: pd.DataFrame, fmt: str) -> Callable[[Path], None]:
 
     def write(tmp: Path) -> None:
         if fmt == "parquet":
-            frame.to_parquet(tmp, index=False, use_dictionary=repeated)
+            frame.to_parquet(tmp, index=False, use_dictionary=repeated,
+                             row_group_size=ROW_GROUP_ROWS, write_statistics=True)
         else:
             frame.to_csv(tmp, index=False, date_format="%Y-%m-%d")
 
@@ -191,25 +197,42 @@ def read_portfolio(path: str | os.PathLike[str]) -> tuple[dict[str, pd.DataFrame
             "as in docs/DATA_LAYOUT.md."
         )
     manifest = _read_manifest(root / MANIFEST_NAME)
+    frames = {name: read_table(root, name, manifest) for name in CONTRACTS}
+    return frames, manifest
+
+
+def table_file(root: Path, name: str, manifest: Mapping[str, Any]) -> Path | None:
+    """The file :func:`read_portfolio` reads for table ``name``, or None when absent.
+
+    The manifest's ``format`` decides; without one, Parquet wins over CSV.
+    """
     fmt = manifest.get("format")
     formats = (fmt,) if fmt in FORMATS else FORMATS
-    frames: dict[str, pd.DataFrame] = {}
-    for name in CONTRACTS:
-        file = next(
-            (root / f"{name}.{f}" for f in formats if (root / f"{name}.{f}").is_file()), None
-        )
-        if file is None:
-            if name in REQUIRED_TABLES:
-                expected = " or ".join(str(root / f"{name}.{f}") for f in formats)
-                raise InvalidInputError(
-                    f"Portfolio {str(root)!r} has no {name!r} table: {expected} is missing. "
-                    f"Every portfolio needs a {name} file (see docs/DATA_LAYOUT.md)."
-                )
-            frames[name] = _empty(name)
-            continue
-        raw = _read_parquet(file) if file.suffix == ".parquet" else _read_csv(file)
-        frames[name] = _coerce(name, raw)
-    return frames, manifest
+    return next((root / f"{name}.{f}" for f in formats if (root / f"{name}.{f}").is_file()),
+                None)
+
+
+def read_table(root: Path, name: str, manifest: Mapping[str, Any]) -> pd.DataFrame:
+    """One table of a portfolio directory exactly as :func:`read_portfolio` reads it.
+
+    Raises
+    ------
+    InvalidInputError
+        ``name`` is a required table and its file is missing.
+    """
+    file = table_file(root, name, manifest)
+    if file is None:
+        if name in REQUIRED_TABLES:
+            fmt = manifest.get("format")
+            formats = (fmt,) if fmt in FORMATS else FORMATS
+            expected = " or ".join(str(root / f"{name}.{f}") for f in formats)
+            raise InvalidInputError(
+                f"Portfolio {str(root)!r} has no {name!r} table: {expected} is missing. "
+                f"Every portfolio needs a {name} file (see docs/DATA_LAYOUT.md)."
+            )
+        return _empty(name)
+    raw = _read_parquet(file) if file.suffix == ".parquet" else _read_csv(file)
+    return _coerce(name, raw)
 
 
 def _read_manifest(path: Path) -> dict[str, Any]:
@@ -282,3 +305,89 @@ def _convert(col: pd.Series, dtype: Any) -> pd.Series:
         return numeric.astype(dtype)
     except (TypeError, ValueError):
         return col
+
+
+def chunk_readable(path: str | os.PathLike[str], table: str, *, min_row_groups: int = 1) -> bool:
+    """Whether a Parquet table reads the same in debtor-id ranges as whole, and fast.
+
+    :func:`read_portfolio` converts a column to its contract dtype only when every
+    value of the *whole table* converts, so a range of the table converts the same
+    way only when the conversion cannot depend on other rows. That holds here when
+    each contract column is stored with its contract type (text as ``string``,
+    amounts as floating point or integers, ``Int64`` as integers, dates as
+    ``timestamp[ns]``, flags as ``bool`` without missing values) and no column is
+    dictionary-typed. The range filter skips row groups only when the table is
+    sorted by ``debtor_id``: each row group's ``debtor_id`` statistics must be
+    present and the row groups' ``[min, max]`` non-decreasing (a row group of
+    missing ids only is allowed anywhere).
+
+    Parameters
+    ----------
+    path : path-like
+        A ``<table>.parquet`` file.
+    table : str
+        Its contract name (:data:`riskengine.schemas.CONTRACTS`).
+    min_row_groups : int
+        Fewer row groups than this: False (a range would decode most of the table).
+
+    Returns
+    -------
+    bool
+        True when reading ranges of ``debtor_id`` with a row filter gives the rows
+        and dtypes of the same ranges of the whole read, skipping row groups.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+    except (OSError, ValueError, pa.ArrowException):
+        return False
+    schema = pf.schema_arrow
+    if "debtor_id" not in schema.names or table not in CONTRACTS:
+        return False
+    meta = pf.metadata
+    if meta.num_row_groups < max(min_row_groups, 1):
+        return False
+    dtypes = contract_dtypes(table)
+    for fld in schema:
+        kind = fld.type
+        if pa.types.is_dictionary(kind) or pa.types.is_nested(kind):
+            return False
+        want = dtypes.get(fld.name)
+        if want is None:
+            continue
+        ok = {
+            "str": pa.types.is_string(kind) or pa.types.is_large_string(kind),
+            "float64": pa.types.is_floating(kind) or pa.types.is_integer(kind),
+            "Int64": pa.types.is_integer(kind),
+            "datetime64[ns]": kind == pa.timestamp("ns"),
+            "bool": pa.types.is_boolean(kind),
+        }.get(str(want), False)
+        if not ok:
+            return False
+    flags = [schema.get_field_index(n) for n, d in dtypes.items()
+             if str(d) == "bool" and n in schema.names]  # fmt: skip
+    id_col = schema.get_field_index("debtor_id")
+    if not (pa.types.is_string(schema.field(id_col).type)
+            or pa.types.is_large_string(schema.field(id_col).type)):
+        return False
+    last: str | None = None
+    for g in range(meta.num_row_groups):
+        rg = meta.row_group(g)
+        for i in flags:  # a missing flag keeps the whole column as text
+            st = rg.column(i).statistics
+            if st is None or not st.has_null_count or st.null_count:
+                return False
+        st = rg.column(id_col).statistics
+        if st is None:
+            return False
+        if st.has_null_count and st.null_count == rg.num_rows:
+            continue
+        if not st.has_min_max:
+            return False
+        lo, hi = str(st.min), str(st.max)
+        if (last is not None and lo < last) or hi < lo:
+            return False
+        last = hi
+    return True

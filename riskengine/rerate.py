@@ -76,7 +76,7 @@ import pyarrow.parquet as pq
 from riskengine import migration as mig
 from riskengine.errors import RiskEngineError
 from riskengine.portfolio_io import atomic_write
-from riskengine.schemas import ERROR_COLUMNS
+from riskengine.schemas import CONTRACTS, ERROR_COLUMNS
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -358,12 +358,11 @@ def read_chunk(portfolio: Path, plan_range: tuple[str | None, str | None],
                scope: Sequence[str] | None) -> dict[str, pd.DataFrame]:
     """Read one chunk of a portfolio directory: the records whose debtor id is in range.
 
-    Used by the Spark executors (the pandas path slices the portfolio in memory).
+    Used by the Spark executors (the pandas path's workers read only the tables of
+    :func:`worker_tables`, with :func:`read_range`, and slice the others in memory).
     Parquet tables are read with a row filter; CSV tables are read whole.
     Gives the same frames as slicing :func:`riskengine.portfolio_io.read_portfolio`.
     """
-    import pyarrow.compute as pc
-
     from riskengine.portfolio_io import read_portfolio
 
     lo, hi = plan_range
@@ -371,6 +370,13 @@ def read_chunk(portfolio: Path, plan_range: tuple[str | None, str | None],
     if manifest_fmt != "parquet":
         frames, _ = read_portfolio(portfolio)
         return _restrict(frames, lo, hi, scope)
+    frames = _read_filtered(portfolio, _range_filter(lo, hi))
+    return _restrict(frames, lo, hi, scope)
+
+
+def _range_filter(lo: str | None, hi: str | None) -> Any:
+    """The Arrow filter of a chunk's records: ``lo <= debtor_id < hi``, and for the
+    first chunk also the records without a debtor id (None: every record)."""
     expr: Any = None
     if hi is not None:
         expr = pc.field("debtor_id") < hi
@@ -379,8 +385,23 @@ def read_chunk(portfolio: Path, plan_range: tuple[str | None, str | None],
         expr = low if expr is None else (low & expr)
     elif expr is not None:
         expr = expr | pc.field("debtor_id").is_null()
-    frames = _read_filtered(portfolio, expr)
-    return _restrict(frames, lo, hi, scope)
+    return expr
+
+
+def read_range(file: Path, table: str, lo: str | None, hi: str | None) -> pd.DataFrame:
+    """Chunk ``[lo, hi)`` of one Parquet table, as slicing the whole read gives it.
+
+    Only for a file that :func:`riskengine.portfolio_io.chunk_readable` accepts:
+    its dtypes then do not depend on the rows outside the range. Records without
+    a debtor id belong to the first chunk (``lo`` None), as in
+    :meth:`ChunkPlan.chunk_of`. Row groups outside the range are skipped by their
+    ``debtor_id`` statistics.
+    """
+    from riskengine import portfolio_io
+
+    expr = _range_filter(lo, hi)
+    table_ = pq.read_table(file, filters=expr) if expr is not None else pq.read_table(file)
+    return portfolio_io._coerce(table, table_.to_pandas(split_blocks=True))
 
 
 def _read_filtered(portfolio: Path, expr: Any) -> dict[str, pd.DataFrame]:
@@ -666,9 +687,11 @@ def errors_table(errors: pd.DataFrame) -> pa.Table:
     data = {}
     for col in ERROR_COLUMNS:
         values = df[col] if col in df.columns else pd.Series([None] * len(df), dtype=object)
-        obj = values.astype(object)
-        data[col] = pa.array(obj.where(obj.notna(), None).map(
-            lambda v: v if v is None else str(v)).tolist(), type=pa.string())
+        # a list, not Series.map: pandas 3's map turns a returned None into NaN
+        missing = values.isna().to_numpy()
+        data[col] = pa.array([None if m else str(v) for v, m in
+                              zip(values.astype(object).tolist(), missing, strict=True)],
+                             type=pa.string())
     extra = [c for c in df.columns if c not in ERROR_COLUMNS]
     table = pa.table(data)
     for c in extra:
@@ -810,23 +833,73 @@ _DATE_COLUMNS = {"debtors": ("incorporation_date",), "statements": ("period_end"
                  "invoices": ("issue_date", "paid_date")}  # fmt: skip
 
 
-def _read_inputs(opts: RerateOptions) -> tuple[dict[str, pd.DataFrame], dict[str, Any], str,
-                                               float]:
-    """The driver's frames and manifest, the portfolio's hash, and the seconds it took."""
+def _read_inputs(opts: RerateOptions) -> tuple[dict[str, pd.DataFrame], dict[str, Any],
+                                               dict[str, Path], str, float]:
+    """The driver's frames and manifest, the tables the workers read themselves, the
+    portfolio's hash, and the seconds it took."""
     tick = time.perf_counter()
-    frames, manifest = _driver_frames(opts)
-    return frames, manifest, input_hash(opts.portfolio), time.perf_counter() - tick
+    frames, manifest, reads = _driver_frames(opts)
+    return frames, manifest, reads, input_hash(opts.portfolio), time.perf_counter() - tick
 
 
-def _driver_frames(opts: RerateOptions) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
-    """The tables the driver needs: all of them (pandas path, CSV), or for Spark on
-    Parquet only the debtors and, for ``--changed-since``, the record dates."""
-    from riskengine.portfolio_io import read_portfolio
+def worker_tables(portfolio: Path, manifest: Mapping[str, Any], chunk_size: int
+                  ) -> dict[str, Path]:
+    """The tables the pandas path's workers read chunk by chunk, by name.
+
+    A debtor table other than ``debtors`` qualifies when :func:`read_portfolio
+    <riskengine.portfolio_io.read_portfolio>` would read it from Parquet and
+    :func:`riskengine.portfolio_io.chunk_readable` accepts it with at least one
+    row group per chunk (fewer, and each chunk would decode most of the table:
+    the driver reads it whole once instead). Any other table is read whole by the
+    driver; either way a chunk's frames are the same.
+    """
+    from riskengine.portfolio_io import chunk_readable, table_file
+
+    root = Path(portfolio)
+    deb = table_file(root, "debtors", manifest)
+    if deb is None or deb.suffix != ".parquet":
+        return {}
+    try:
+        n_chunks = -(-pq.ParquetFile(deb).metadata.num_rows // chunk_size)
+    except (OSError, ValueError, pa.ArrowException):
+        return {}
+    reads: dict[str, Path] = {}
+    for name in _DEBTOR_TABLES:
+        file = table_file(root, name, manifest)
+        if name != "debtors" and file is not None and file.suffix == ".parquet" and \
+                chunk_readable(file, name, min_row_groups=max(n_chunks, 1)):
+            reads[name] = file
+    return reads
+
+
+def _driver_frames(opts: RerateOptions
+                   ) -> tuple[dict[str, pd.DataFrame], dict[str, Any], dict[str, Path]]:
+    """The tables the driver needs and the tables the pandas workers read themselves.
+
+    Pandas path: every table, except those of :func:`worker_tables` (for
+    ``--changed-since``, only their ids and record dates). Spark on Parquet: only
+    the debtors and, for ``--changed-since``, the record dates.
+    """
+    from riskengine.portfolio_io import _coerce, read_portfolio, read_table
 
     manifest = _manifest(Path(opts.portfolio))
-    if opts.engine != "spark" or manifest.get("format", "parquet") != "parquet" or not (
+    if opts.engine != "spark":
+        reads = worker_tables(Path(opts.portfolio), manifest, opts.chunk_size)
+        if not reads:
+            return (*read_portfolio(opts.portfolio), {})
+        root = Path(opts.portfolio)
+        out: dict[str, pd.DataFrame] = {}
+        for name in CONTRACTS:
+            if name not in reads:
+                out[name] = read_table(root, name, manifest)
+            elif opts.changed_since is not None and name in _DATE_COLUMNS:
+                present = pq.read_schema(reads[name]).names
+                keep = [c for c in ("debtor_id", *_DATE_COLUMNS[name]) if c in present]
+                out[name] = _coerce(name, pq.read_table(reads[name], columns=keep).to_pandas())
+        return out, manifest, reads
+    if manifest.get("format", "parquet") != "parquet" or not (
             Path(opts.portfolio) / "debtors.parquet").is_file():
-        return read_portfolio(opts.portfolio)
+        return (*read_portfolio(opts.portfolio), {})
     frames = {"debtors": pd.read_parquet(Path(opts.portfolio) / "debtors.parquet")}
     if opts.changed_since is not None:
         for table, cols in _DATE_COLUMNS.items():
@@ -836,7 +909,7 @@ def _driver_frames(opts: RerateOptions) -> tuple[dict[str, pd.DataFrame], dict[s
             names = pq.read_schema(file).names
             frames[table] = pd.read_parquet(file, columns=[c for c in ("debtor_id", *cols)
                                                            if c in names])  # fmt: skip
-    return frames, manifest
+    return frames, manifest, {}
 
 
 # --------------------------------------------------------------------------- progress
@@ -954,17 +1027,56 @@ _FORK_STATE: dict[str, Any] = {}
 def _fork_chunk(k: int) -> tuple[int, int, int]:
     s = _FORK_STATE
     frames = _chunk(s["frames"], s["slices"], k)
+    if s["reads"]:
+        _unchanged(s["reads"], s["stamps"])
+        frames = _with_reads(frames, s["reads"], s["plan"].range_of(k), s["scope"])
+        _unchanged(s["reads"], s["stamps"])
     res = decide_chunk(s["engine"], frames, s["as_of"], s["decided_at"], s["model_version"])
     s["checkpoints"].write(k, res)
     return k, res.decisions.num_rows, res.errors.num_rows
 
 
+def _stamp(file: Path) -> tuple[int, int]:
+    st = os.stat(file)
+    return st.st_size, st.st_mtime_ns
+
+
+def _unchanged(reads: Mapping[str, Path], stamps: Mapping[str, tuple[int, int]]) -> None:
+    """Raise :class:`RerateError` when a worker-read table changed during the run: its
+    chunks would mix two versions of the portfolio under one input hash."""
+    for name, file in reads.items():
+        if _stamp(file) != stamps[name]:
+            raise RerateError(
+                f"{file} changed while the run was reading it chunk by chunk (size or "
+                "modification time differ from the start of the run); the outputs would mix "
+                "two versions of the portfolio. Run again once the portfolio is complete; "
+                "checkpointed chunks of the old version are discarded, as the input hash "
+                "differs.")
+
+
+def _with_reads(frames: Mapping[str, pd.DataFrame], reads: Mapping[str, Path],
+                rng: tuple[str | None, str | None], scope: Sequence[str] | None
+                ) -> dict[str, pd.DataFrame]:
+    """A chunk's frames from the driver's slices plus the worker-read tables, in
+    contract order (the frames slicing the whole portfolio gives)."""
+    lo, hi = rng
+    read = {name: read_range(file, name, lo, hi) for name, file in reads.items()}
+    if scope is not None:  # the row filter already kept exactly the range
+        read = _restrict(read, None, None, scope)
+    return {name: read[name] if name in read else frames[name]
+            for name in CONTRACTS if name in read or name in frames}
+
+
 def _run_pandas(frames: Mapping[str, pd.DataFrame], plan: ChunkPlan, pending: list[int],
                 engine: Any, ckpt: _Checkpoints, as_of: str, model_version: str,
                 workers: int, progress: _Progress,
-                on_chunk: Callable[[], None] | None = None) -> None:
+                on_chunk: Callable[[], None] | None = None,
+                reads: Mapping[str, Path] | None = None,
+                scope: Sequence[str] | None = None) -> None:
     """Decide the pending chunks (forked workers when ``workers > 1``); ``on_chunk`` is
-    called in this process after each chunk is checkpointed."""
+    called in this process after each chunk is checkpointed. The tables of ``reads``
+    are not in ``frames``: each chunk reads its range of them (:func:`read_range`),
+    restricted to ``scope``."""
     slices = _slices(frames, plan)
     throttle = float(os.environ.get(THROTTLE_ENV, "0") or 0)
     warm = getattr(sys.modules.get("riskengine.engine"), "warm_up", None)
@@ -972,7 +1084,9 @@ def _run_pandas(frames: Mapping[str, pd.DataFrame], plan: ChunkPlan, pending: li
         warm()
     _FORK_STATE.update(frames=frames, slices=slices, engine=engine, as_of=as_of,
                        decided_at=decided_at_for(as_of), model_version=model_version,
-                       checkpoints=ckpt)  # fmt: skip
+                       checkpoints=ckpt, reads=dict(reads or {}), plan=plan,
+                       scope=scope, stamps={name: _stamp(f) for name, f in (reads or {}).items()}
+                       )  # fmt: skip
 
     def done(k: int, nd: int, ne: int) -> None:
         progress.step(k, nd, ne)
@@ -1112,7 +1226,7 @@ def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
                 engine = _load_engine(opts.model_dir, opts.policy_path)
             timings["engine_s"] = time.perf_counter() - tick
             model_version, policy_version = engine_versions(engine)  # resolved once, here
-            frames, manifest, portfolio_hash, timings["read_s"] = reading.result()
+            frames, manifest, reads, portfolio_hash, timings["read_s"] = reading.result()
         as_of = str(pd.Timestamp(opts.as_of or manifest.get("as_of")).date()) \
             if (opts.as_of or manifest.get("as_of")) else None
         if as_of is None:
@@ -1120,6 +1234,7 @@ def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
                               "--as-of YYYY-MM-DD.")
         previous = _previous(opts)
         scope, unknown = _scope(opts, frames, previous)
+        frames = {name: f for name, f in frames.items() if name not in reads}
         if scope is not None:
             frames = _restrict(frames, None, None, scope)
         plan = plan_chunks(frames["debtors"]["debtor_id"] if "debtor_id" in
@@ -1153,7 +1268,8 @@ def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
             else:
                 asm.feed()  # chunks resumed from checkpoints
                 _run_pandas(frames, plan, pending, engine, ckpt, as_of, model_version,
-                            opts.workers, progress, on_chunk=asm.feed)
+                            opts.workers, progress, on_chunk=asm.feed, reads=reads,
+                            scope=scope)
         except BaseException:
             asm.discard()
             raise
