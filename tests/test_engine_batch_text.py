@@ -1,6 +1,6 @@
 """The batch path's compiled helpers give exactly what Python gives.
 
-``_number_texts`` (the reason-code numbers) must equal ``format(v, ".4g")`` and
+``riskengine._numtext.number_texts`` (the reason-code numbers) must equal ``format(v, ".4g")`` and
 ``format(v, ".2f")`` character for character, and ``_digests`` (the input hashes)
 must equal :mod:`hashlib`'s sha256: both are part of the decisions, and the
 single-debtor path formats and hashes with Python.
@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from riskengine import engine as E
+from riskengine._numtext import number_texts
 
 # Hand-picked values around the kernel's edges: rounding ties (exact in binary and
 # not), carries into a new decade (9999.5 -> 1e+04), the fixed/scientific switch at
@@ -28,7 +29,7 @@ EDGES = [0.0, -0.0, 12345.0, -12345.0, 1.2345, 0.00012345, 9999.5, 99995.0, 0.5,
 
 
 def _texts(values: np.ndarray, mode: int) -> list[str]:
-    out: list[str] = E._number_texts(values, mode).to_pylist()
+    out: list[str] = number_texts(values, mode).to_pylist()
     return out
 
 
