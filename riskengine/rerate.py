@@ -1585,9 +1585,41 @@ def options_from_args(args: argparse.Namespace) -> RerateOptions:
     )
 
 
+def tune_allocators() -> bool:
+    """Keep freed memory for reuse in this process and the workers it forks.
+
+    Each chunk allocates and frees a few hundred MB; by default glibc returns
+    freed memory to the system and Arrow's mimalloc pool purges it, so the next
+    chunk faults in fresh pages that the kernel must zero (about a fifth of the
+    job's CPU at 1M debtors). Here glibc keeps up to 1 GiB of freed memory
+    (``mallopt`` trim threshold, a 256 MiB top pad, and allocations below 32 MiB
+    from the heap) and Arrow allocates through the same system allocator. Peak
+    RSS grows a little; the outputs do not change. Called by the command only
+    (a process-wide setting is the command's to make, not the library's); Linux
+    with glibc only. Returns whether the settings were applied.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3  # glibc's malloc.h
+    ok = all(mallopt(opt, value) == 1 for opt, value in (
+        (m_mmap_threshold, 32 << 20), (m_trim_threshold, 1 << 30), (m_top_pad, 256 << 20)))
+    pa.set_memory_pool(pa.system_memory_pool())
+    return ok
+
+
 def rerate_command(args: argparse.Namespace) -> int:
     """``riskengine rerate``: run the job and print its summary line by line."""
-    result = run_rerate(options_from_args(args))
+    opts = options_from_args(args)
+    if opts.engine == "pandas":
+        tune_allocators()
+    result = run_rerate(opts)
     s = result.summary
     print(f"riskengine rerate: as of {s['as_of']}, model {s['model_version']}, "
           f"policy {s['policy_version']}")

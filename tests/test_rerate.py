@@ -350,3 +350,17 @@ def test_bad_options_are_refused(tmp_path: Path) -> None:
         RerateOptions(portfolio=tmp_path, out=tmp_path, chunk_size=0)
     with pytest.raises(RerateError, match="not both"):
         RerateOptions(portfolio=tmp_path, out=tmp_path, debtors=("a",), changed_since="2026-01-01")
+
+
+def test_the_command_keeps_freed_memory_for_reuse() -> None:
+    """`riskengine rerate` (pandas) tunes the allocators of its own process: on Linux
+    glibc accepts the three mallopt settings and Arrow allocates through the system
+    allocator. Run in a child process: the setting is process-wide."""
+    code = ("import pyarrow as pa, riskengine.rerate as r; ok = r.tune_allocators(); "
+            "print(ok, pa.default_memory_pool().backend_name)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    if sys.platform.startswith("linux"):
+        assert done.stdout.split() == ["True", "system"]
+    else:
+        assert done.stdout.split()[0] == "False"
