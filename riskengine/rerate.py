@@ -611,26 +611,6 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(cols, schema=schema)
 
 
-def concat_parquet(parts: Sequence[Path], path: Path) -> int:
-    """Concatenate Parquet files in order into ``path`` (atomically, one row group each).
-
-    Memory holds one part at a time. Returns the number of rows written.
-    """
-    schema = _unify([pq.read_schema(p) for p in parts])
-    rows = 0
-
-    def write(tmp: Path) -> None:
-        nonlocal rows
-        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
-            for p in parts:
-                t = _conform(pq.read_table(p).replace_schema_metadata(None), schema)
-                rows += t.num_rows
-                writer.write_table(t)
-
-    atomic_write(path, write)
-    return rows
-
-
 # --------------------------------------------------------------------------- frames <-> arrow
 
 
