@@ -30,18 +30,20 @@ Reliability
   ``chunk_size``-th id starts a chunk): every record of a debtor lands in the
   chunk of its id, records naming an unknown debtor in the chunk whose id range
   holds it (so validation reports them), records without a debtor id in chunk 0.
-- Every file is written to a temporary file in its directory and moved into
-  place with :func:`os.replace`. Each chunk's decisions and errors are
-  checkpointed under ``OUT/_checkpoints`` (Arrow IPC files) followed by a
-  ``.done`` marker; a run killed at any point (SIGKILL included) and started
-  again with the same command skips the chunks it finds done. A checkpoint
-  directory written for other inputs, model, policy or options (its
-  ``run_key``) is discarded.
-- While later chunks are decided, the driver appends each done chunk (in chunk
-  order) to a temporary ``decisions.parquet``; it is moved into place only after
-  the run reconciles. The decisions travel as Arrow from the engine
-  (:meth:`riskengine.engine.Engine.decide_table`) to the file: no Python object
-  per decision or reason code.
+- Every file is written to a temporary file in its directory and moved
+  into place with :func:`os.replace`. Each chunk's decisions (Parquet, in the
+  layout of ``decisions.parquet``), summary columns and errors (Arrow IPC) are
+  checkpointed under ``OUT/_checkpoints`` followed by a ``.done`` marker; a run
+  killed at any point (SIGKILL included) and started again with the same
+  command skips the chunks it finds done. A checkpoint directory written for
+  other inputs, model, policy or options (its ``run_key``) is discarded.
+- While later chunks are decided, the driver appends each done chunk's
+  Parquet file (in chunk order) to a temporary ``decisions.parquet`` by
+  copying its bytes (:mod:`riskengine._parquet_concat`: no page is decoded or
+  encoded again; the file is the one a single writer would give); it is moved
+  into place only after the run reconciles. The decisions travel as Arrow from
+  the engine (:meth:`riskengine.engine.Engine.decide_table`) to the workers'
+  Parquet encoder: no Python object per decision or reason code.
 - Debtors in = decided + errored, checked before the outputs are written; a run
   that does not reconcile raises :class:`RerateError` and writes no outputs.
 - One run per output directory at a time (an ``flock`` on ``OUT/.lock``).
@@ -64,7 +66,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -74,6 +76,7 @@ import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 from riskengine import migration as mig
+from riskengine._parquet_concat import ParquetConcat, ParquetConcatError
 from riskengine.errors import RiskEngineError
 from riskengine.portfolio_io import atomic_write
 from riskengine.schemas import CONTRACTS, ERROR_COLUMNS
@@ -103,7 +106,7 @@ OUTPUT_FILES: tuple[str, ...] = (
 RUN_INFO = "run.json"
 EXPERIMENT = "riskengine-rerate"
 #: Bump when the layout of checkpoints or outputs changes: old checkpoints are discarded.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 #: Seconds to sleep after each chunk (debugging and the kill-and-resume test only).
 THROTTLE_ENV = "RISKENGINE_RERATE_THROTTLE"
 _DEBTOR_TABLES = ("debtors", "statements", "adverse_records", "invoices", "exposures",
@@ -522,8 +525,8 @@ def write_parquet(table: pa.Table, path: Path) -> None:
 
 
 def write_arrow(table: pa.Table, path: Path) -> None:
-    """Write an Arrow table atomically as an (uncompressed) Arrow IPC file: checkpoints,
-    written by a worker and read back once by the driver."""
+    """Write an Arrow table atomically as an (uncompressed) Arrow IPC file: the small
+    checkpoint tables, written by a worker and read back once by the driver."""
 
     def write(tmp: Path) -> None:
         with ipc.new_file(str(tmp), table.schema) as writer:
@@ -936,34 +939,46 @@ class _Progress:
 
 @dataclass(frozen=True, slots=True)
 class _Checkpoints:
+    """A run's checkpoints: per chunk its decisions as a Parquet file in the layout of
+    ``decisions.parquet`` (the driver concatenates them without decoding), the
+    columns the summary reads (Arrow IPC), its error rows (Arrow IPC) and a
+    ``.done`` marker with its counts, written last."""
+
     root: Path
 
-    def paths(self, k: int) -> tuple[Path, Path, Path]:
+    def paths(self, k: int) -> tuple[Path, Path, Path, Path, Path]:
+        """Decisions, ratings, pairs, errors and marker of chunk ``k``."""
         stem = self.root / f"chunk-{k:06d}"
-        return (Path(f"{stem}.decisions.arrow"), Path(f"{stem}.errors.arrow"),
+        return (Path(f"{stem}.decisions.parquet"), Path(f"{stem}.ratings.arrow"),
+                Path(f"{stem}.pairs.arrow"), Path(f"{stem}.errors.arrow"),
                 Path(f"{stem}.done"))  # fmt: skip
 
     def is_done(self, k: int) -> bool:
-        d, e, done = self.paths(k)
-        return done.is_file() and d.is_file() and e.is_file()
+        return all(p.is_file() for p in self.paths(k))
 
     def write(self, k: int, result: ChunkOutput) -> None:
-        d, e, done = self.paths(k)
-        write_arrow(result.decisions, d)
+        d, r, p, e, done = self.paths(k)
+        schema = decisions_schema()
+        dec = result.decisions if result.decisions.schema == schema else _conform(
+            result.decisions, schema)
+        write_decisions(dec, d)
+        ratings, pairs = summary_tables(dec)
+        write_arrow(ratings, r)
+        write_arrow(pairs, p)
         write_arrow(result.errors, e)
-        write_json({"chunk": k, "decision_rows": result.decisions.num_rows,
+        write_json({"chunk": k, "decision_rows": dec.num_rows,
                     "error_rows": result.errors.num_rows, "pairs_in": result.pairs_in,
                     "pairs_decided": result.pairs_decided,
                     "pairs_rejected": result.pairs_rejected}, done)  # fmt: skip
 
-    def read(self, k: int) -> tuple[pa.Table, pa.Table]:
-        """Chunk ``k``'s decisions and errors (memory-mapped)."""
-        d, e, _ = self.paths(k)
-        return read_arrow(d), read_arrow(e)
+    def read(self, k: int) -> tuple[Path, pa.Table, pa.Table, pa.Table]:
+        """Chunk ``k``'s decisions file, and its ratings, pairs and errors (memory-mapped)."""
+        d, r, p, e, _ = self.paths(k)
+        return d, read_arrow(r), read_arrow(p), read_arrow(e)
 
     def counts(self, k: int) -> dict[str, int]:
         """The counts recorded in chunk ``k``'s marker."""
-        data = json.loads(self.paths(k)[2].read_text(encoding="utf-8"))
+        data = json.loads(self.paths(k)[-1].read_text(encoding="utf-8"))
         return {str(a): int(b) for a, b in data.items()}
 
     def prepare(self, run_key: str, log: Callable[[str], None]) -> None:
@@ -1322,10 +1337,37 @@ def _decisions_writer_options(schema: pa.Schema) -> dict[str, Any]:
             "use_dictionary": few + nested}
 
 
+def write_decisions(table: pa.Table, path: Path) -> None:
+    """Write a chunk's decisions atomically as Parquet in the layout of
+    ``decisions.parquet`` (:func:`_decisions_writer_options`; no row group when
+    empty): the pieces :class:`_Assembler` concatenates."""
+
+    def write(tmp: Path) -> None:
+        with pq.ParquetWriter(tmp, table.schema,
+                              **_decisions_writer_options(table.schema)) as writer:
+            if table.num_rows:
+                writer.write_table(table)
+
+    atomic_write(path, write)
+
+
+def summary_tables(decisions: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """The columns of a chunk's decisions that the reconciliation, the migration and the
+    summary read: the rating rows' ``debtor_id, grade, pd``, and the pair rows'
+    :data:`_PAIR_SUMMARY` columns with ``knockout`` (any knock-out)."""
+    rating = pc.fill_null(pc.equal(decisions["row_type"], "rating"), False)
+    ratings = decisions.filter(rating).select(["debtor_id", "grade", "pd"])
+    pairs = decisions.filter(pc.invert(rating))
+    ko = pc.fill_null(pc.greater(pc.list_value_length(pairs["knockouts"]), 0), False)
+    return ratings, pairs.select(list(_PAIR_SUMMARY)).append_column("knockout", ko)
+
+
 class _Assembler:
-    """Appends each chunk's decisions, in chunk order, to a temporary decisions.parquet
-    as soon as its checkpoint is done (while later chunks are being decided), and keeps
-    the columns the reconciliation, the migration and the summary read."""
+    """Appends each chunk's decisions file, in chunk order, to a temporary
+    decisions.parquet as soon as its checkpoint is done (while later chunks are being
+    decided) by copying its bytes (:class:`riskengine._parquet_concat.ParquetConcat`:
+    no page is decoded or encoded again), and keeps the columns the reconciliation,
+    the migration and the summary read."""
 
     def __init__(self, out: Path, ckpt: _Checkpoints, n_chunks: int) -> None:
         self.final = out / "decisions.parquet"
@@ -1334,7 +1376,8 @@ class _Assembler:
         self.next = 0
         self.rows = 0
         self.schema = decisions_schema()
-        self.writer: pq.ParquetWriter | None = None
+        self.fh: BinaryIO | None = None
+        self.cat: ParquetConcat | None = None
         self.ratings: list[pa.Table] = []
         self.pairs: list[pa.Table] = []
         self.errors: list[pa.Table] = []
@@ -1345,31 +1388,34 @@ class _Assembler:
             self._add(self.next)
             self.next += 1
 
+    def _concat(self) -> ParquetConcat:
+        if self.cat is None:
+            sink = io.BytesIO()
+            pq.ParquetWriter(sink, self.schema,
+                             **_decisions_writer_options(self.schema)).close()
+            self.fh = open(self.tmp, "wb")  # closed by close() or discard()
+            self.cat = ParquetConcat(self.fh, sink.getvalue())
+        return self.cat
+
     def _add(self, k: int) -> None:
-        dec, err = self.ckpt.read(k)
-        if dec.schema != self.schema:
-            dec = _conform(dec, self.schema)
-        if self.writer is None:
-            self.writer = pq.ParquetWriter(self.tmp, self.schema,
-                                           **_decisions_writer_options(self.schema))
-        if dec.num_rows:
-            self.writer.write_table(dec)
-        self.rows += dec.num_rows
-        rating = pc.fill_null(pc.equal(dec["row_type"], "rating"), False)
-        self.ratings.append(dec.filter(rating).select(["debtor_id", "grade", "pd"]))
-        pairs = dec.filter(pc.invert(rating))
-        ko = pc.fill_null(pc.greater(pc.list_value_length(pairs["knockouts"]), 0), False)
-        self.pairs.append(pairs.select(list(_PAIR_SUMMARY)).append_column("knockout", ko))
+        dec, ratings, pairs, err = self.ckpt.read(k)
+        try:
+            self.rows += self._concat().append(dec)
+        except ParquetConcatError as exc:
+            raise RerateError(f"Checkpoint {dec} cannot be appended to decisions.parquet "
+                              f"({exc}); remove {self.ckpt.root} and run again.") from exc
+        self.ratings.append(ratings)
+        self.pairs.append(pairs)
         self.errors.append(err)
 
     def close(self) -> None:
         """Finish the temporary file (every chunk must have been fed)."""
-        if self.writer is None:
-            self.writer = pq.ParquetWriter(self.tmp, self.schema,
-                                           **_decisions_writer_options(self.schema))
-        self.writer.close()
-        with open(self.tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
+        cat = self._concat()
+        cat.close()
+        assert self.fh is not None
+        self.fh.flush()
+        os.fsync(self.fh.fileno())
+        self.fh.close()
 
     def commit(self) -> None:
         """Move the finished file into place (atomic)."""
@@ -1380,9 +1426,9 @@ class _Assembler:
 
     def discard(self) -> None:
         """Drop the temporary file."""
-        if self.writer is not None:
+        if self.fh is not None:
             with contextlib.suppress(Exception):
-                self.writer.close()
+                self.fh.close()
         self.tmp.unlink(missing_ok=True)
 
     def ratings_frame(self) -> pd.DataFrame:
@@ -1572,9 +1618,11 @@ def tune_allocators() -> bool:
     freed memory to the system and Arrow's mimalloc pool purges it, so the next
     chunk faults in fresh pages that the kernel must zero (about a fifth of the
     job's CPU at 1M debtors). Here glibc keeps up to 1 GiB of freed memory
-    (``mallopt`` trim threshold, a 256 MiB top pad, and allocations below 32 MiB
-    from the heap) and Arrow allocates through the same system allocator. Peak
-    RSS grows a little; the outputs do not change. Called by the command only
+    (``mallopt`` trim threshold, a 256 MiB top pad, and every allocation from the
+    heap: no block gets its own ``mmap``, which large ones otherwise do, however
+    high the threshold, past 32 MiB) and Arrow allocates through the same system
+    allocator. Peak RSS grows a little (1.8-1.9 GB at 1M debtors); the outputs do
+    not change. Called by the command only
     (a process-wide setting is the command's to make, not the library's); Linux
     with glibc only. Returns whether the settings were applied.
     """
@@ -1587,9 +1635,9 @@ def tune_allocators() -> bool:
         mallopt = libc.mallopt
     except (OSError, AttributeError):
         return False
-    m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3  # glibc's malloc.h
+    m_trim_threshold, m_top_pad, m_mmap_max = -1, -2, -4  # glibc's malloc.h
     ok = all(mallopt(opt, value) == 1 for opt, value in (
-        (m_mmap_threshold, 32 << 20), (m_trim_threshold, 1 << 30), (m_top_pad, 256 << 20)))
+        (m_mmap_max, 0), (m_trim_threshold, 1 << 30), (m_top_pad, 256 << 20)))
     pa.set_memory_pool(pa.system_memory_pool())
     return ok
 
