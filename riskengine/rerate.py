@@ -1356,10 +1356,11 @@ def summary_tables(decisions: pa.Table) -> tuple[pa.Table, pa.Table]:
     summary read: the rating rows' ``debtor_id, grade, pd``, and the pair rows'
     :data:`_PAIR_SUMMARY` columns with ``knockout`` (any knock-out)."""
     rating = pc.fill_null(pc.equal(decisions["row_type"], "rating"), False)
-    ratings = decisions.filter(rating).select(["debtor_id", "grade", "pd"])
-    pairs = decisions.filter(pc.invert(rating))
-    ko = pc.fill_null(pc.greater(pc.list_value_length(pairs["knockouts"]), 0), False)
-    return ratings, pairs.select(list(_PAIR_SUMMARY)).append_column("knockout", ko)
+    ratings = decisions.select(["debtor_id", "grade", "pd"]).filter(rating)
+    pair = pc.invert(rating)
+    ko = pc.fill_null(pc.greater(pc.list_value_length(decisions["knockouts"]), 0), False)
+    pairs = decisions.select(list(_PAIR_SUMMARY)).append_column("knockout", ko)
+    return ratings, pairs.filter(pair)
 
 
 class _Assembler:
