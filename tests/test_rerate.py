@@ -364,3 +364,26 @@ def test_the_command_keeps_freed_memory_for_reuse() -> None:
         assert done.stdout.split() == ["True", "system"]
     else:
         assert done.stdout.split()[0] == "False"
+
+
+def test_gc_is_paused_only_while_the_engine_loads() -> None:
+    """The start of a run (engine load and read) runs without cyclic collections and
+    restores the collector's state after it, also when the block raises."""
+    import gc
+
+    from riskengine.rerate import _gc_paused
+
+    assert gc.isenabled()
+    with _gc_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(KeyError, match="boom"), _gc_paused():
+        raise KeyError("boom")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with _gc_paused():
+            pass
+        assert not gc.isenabled()  # a collector switched off by the caller stays off
+    finally:
+        gc.enable()
