@@ -316,12 +316,14 @@ def _coerce_float(raw: pd.Series, integer: bool) -> _Coerced:
     if pd.api.types.is_numeric_dtype(raw.dtype):
         vals = raw.to_numpy(dtype="float64", na_value=np.nan)
         missing = np.isnan(vals)
+        bad = np.isinf(vals)  # neither missing nor finite
     else:
         missing = _blank(raw)
         vals = pd.to_numeric(raw, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    with np.errstate(invalid="ignore"):
-        bad = ~missing & ~np.isfinite(vals)
-    out = _Coerced(pd.Series(np.where(bad, np.nan, vals)), missing, [(bad, "not_numeric")])
+        with np.errstate(invalid="ignore"):
+            bad = ~missing & ~np.isfinite(vals)
+    values = pd.Series(np.where(bad, np.nan, vals) if bad.any() else vals)
+    out = _Coerced(values, missing, [(bad, "not_numeric")])
     if integer:
         frac = ~missing & ~bad & (vals != np.floor(np.where(bad, 0.0, vals)))
         out.values = out.values.mask(frac)

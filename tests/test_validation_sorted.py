@@ -190,3 +190,18 @@ def test_unique_rows_only_when_strictly_increasing() -> None:
     assert not validation._unique_rows(frame.iloc[::-1].reset_index(drop=True), key)
     assert not validation._unique_rows(frame.assign(period_end=days.insert(0, pd.NaT)[:4]), key)
     assert not validation._unique_rows(frame.iloc[:1], key)
+
+
+def test_float_columns_flag_infinities_as_text_columns_do() -> None:
+    from riskengine.schemas import STATEMENTS
+
+    st = generate_portfolio(5, seed=3, as_of=AS_OF)["statements"].head(4).copy()
+    st["cash"] = [np.inf, -np.inf, np.nan, 5.0]
+    as_text = st.astype({"cash": object})
+    as_text["cash"] = ["inf", "-inf", "", "5.0"]
+    clean_f, errors_f = validation.validate_table(st, STATEMENTS)
+    clean_t, errors_t = validation.validate_table(as_text, STATEMENTS)
+    assert errors_f["reason"].tolist() == ["not_numeric", "not_numeric"]
+    assert errors_f["record"].tolist() == errors_t["record"].tolist()
+    pd.testing.assert_frame_equal(clean_f, clean_t, check_exact=True)
+    assert clean_f["cash"].isna().tolist() == [True, False]
