@@ -602,6 +602,9 @@ def warm_up() -> None:
     buf = np.zeros(64, dtype=np.uint8)
     encode_records(buf, np.zeros(1, dtype=np.int64), cols, np.zeros(1, dtype=np.intp))
     number_texts(np.ones(1), 0)
+    from riskengine import _textkernel  # validation's passes over sorted ids
+
+    _textkernel.warm_up()
 
 
 def _digests(buf: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64],

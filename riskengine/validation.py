@@ -295,10 +295,15 @@ def _blank(raw: pd.Series) -> np.ndarray:
     na = raw.isna().to_numpy(copy=True)
     if raw.dtype == "str" or raw.dtype == object:
         s = raw.astype("str")
-        if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow":
-            arr = pa.array(s.array)  # length and is-space kernels: no new strings
-            empty = pc.or_(pc.equal(pc.utf8_length(arr), 0), pc.utf8_is_space(arr))
-            na |= np.asarray(empty.fill_null(False), dtype=bool)
+        arr = _arrow_strings(s)
+        if arr is not None:  # is-space kernel on the values that may be blank only
+            from riskengine._textkernel import maybe_blank, text_buffers
+
+            pos = np.flatnonzero(maybe_blank(*text_buffers(arr)))
+            if pos.size:
+                sub = arr.take(pos)
+                empty = pc.or_(pc.equal(pc.utf8_length(sub), 0), pc.utf8_is_space(sub))
+                na[pos] |= np.asarray(empty.fill_null(False), dtype=bool)
         else:
             na |= s.str.strip().eq("").to_numpy(dtype=bool, na_value=False)
     return na
@@ -311,12 +316,14 @@ def _coerce_float(raw: pd.Series, integer: bool) -> _Coerced:
     if pd.api.types.is_numeric_dtype(raw.dtype):
         vals = raw.to_numpy(dtype="float64", na_value=np.nan)
         missing = np.isnan(vals)
+        bad = np.isinf(vals)  # neither missing nor finite
     else:
         missing = _blank(raw)
         vals = pd.to_numeric(raw, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    with np.errstate(invalid="ignore"):
-        bad = ~missing & ~np.isfinite(vals)
-    out = _Coerced(pd.Series(np.where(bad, np.nan, vals)), missing, [(bad, "not_numeric")])
+        with np.errstate(invalid="ignore"):
+            bad = ~missing & ~np.isfinite(vals)
+    values = pd.Series(np.where(bad, np.nan, vals) if bad.any() else vals)
+    out = _Coerced(values, missing, [(bad, "not_numeric")])
     if integer:
         frac = ~missing & ~bad & (vals != np.floor(np.where(bad, 0.0, vals)))
         out.values = out.values.mask(frac)
@@ -401,17 +408,81 @@ def _isin(s: pd.Series, values: pd.Series | pd.Index) -> np.ndarray:
     Arrow's ``is_in`` for arrow-backed strings: pandas' ``isin`` goes through
     Python objects there and is about ten times slower on large value sets.
     """
-    if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow":
-        arr = pa.array(s.array)
+    arr = _arrow_strings(s)
+    if arr is not None:
         value_set = pa.array(pd.array(values, dtype="str")).drop_null().cast(arr.type)
+        if _ascending(arr) and _ascending(value_set):  # sorted ids: one merge pass
+            from riskengine._textkernel import sorted_member, text_buffers
+
+            return np.asarray(sorted_member(*text_buffers(arr), *text_buffers(value_set)))
         return np.array(pc.is_in(arr, value_set=value_set).fill_null(False), dtype=bool)
     return np.array(s.isin(values).to_numpy(dtype=bool, na_value=False))
 
 
+def _arrow_strings(s: pd.Series) -> pa.Array | None:
+    """The Arrow array of an Arrow-backed string column (no copy), None for other dtypes."""
+    if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow":
+        return pa.array(s.array)
+    return None
+
+
+def _text_steps(arr: pa.Array) -> np.ndarray:
+    """-1, 0 or 1 as each value of a text array is below, equal to or above the one before."""
+    from riskengine._textkernel import text_buffers, text_steps
+
+    return np.asarray(text_steps(*text_buffers(arr)))
+
+
+def _ascending(arr: pa.Array) -> bool:
+    """Whether a text array without missing values is non-decreasing (as bytes)."""
+    return not arr.null_count and not (_text_steps(arr) < 0).any()
+
+
+def _steps(s: pd.Series) -> np.ndarray | None:
+    """-1, 0 or 1 as each row's value is below, equal to or above the row before.
+
+    None when a value is missing or the dtype is neither Arrow-backed text
+    (compared as bytes) nor a naive ``datetime64``.
+    """
+    arr = _arrow_strings(s)
+    if arr is not None:
+        return None if arr.null_count else _text_steps(arr)
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind == "M" and not s.isna().any():
+        i8 = s.to_numpy().view("i8")
+        return (i8[1:] > i8[:-1]).view(np.int8) - (i8[1:] < i8[:-1]).view(np.int8)
+    return None
+
+
 def _codes(s: pd.Series) -> tuple[np.ndarray, pd.Series]:
-    """Dense integer codes of ``s`` (-1 where missing) and its distinct values."""
+    """Dense integer codes of ``s`` (-1 where missing) and its distinct values.
+
+    Codes follow the first appearance of each value (:func:`pandas.factorize`).
+    Text sorted without missing values (the layout riskengine writes) is numbered
+    by its runs instead of hashing every value: the same codes and values.
+    """
+    steps = _steps(s) if len(s) > 1 and _arrow_strings(s) is not None else None
+    if steps is not None and not (steps < 0).any():
+        new = steps > 0
+        codes = np.zeros(len(s), dtype=np.int64)
+        np.cumsum(new, out=codes[1:])
+        first = np.flatnonzero(np.concatenate(([True], new)))
+        return codes, pd.Series(s.array.take(first))
     codes, uniques = pd.factorize(s)
     return np.asarray(codes, dtype=np.int64), pd.Series(uniques)
+
+
+def _unique_rows(frame: pd.DataFrame, key: Sequence[str]) -> bool:
+    """Whether the rows are strictly increasing by ``key`` (``debtor_id`` first), none
+    missing: then no key repeats. False means not known (the rows may still be unique)."""
+    if len(frame) < 2:
+        return False
+    tie = np.ones(len(frame) - 1, dtype=bool)  # all columns so far equal to the row before
+    for k in sorted(key, key=lambda k: k != "debtor_id"):
+        steps = _steps(frame[k])
+        if steps is None or (tie & (steps < 0)).any():
+            return False
+        tie &= steps == 0
+    return not tie.any()
 
 
 def _member(codes: np.ndarray, uniques: pd.Series, values: pd.Series | pd.Index) -> np.ndarray:
@@ -629,7 +700,7 @@ def _check_key(
     cache: _CodeCache,
 ) -> None:
     key = list(contract.key)
-    if not key or not set(key) <= present or frame.empty:
+    if not key or not set(key) <= present or frame.empty or _unique_rows(frame, key):
         return
     codes, span = cache.codes(key[0])[0], len(cache.codes(key[0])[1])
     for k in key[1:]:  # combine the columns' codes pairwise; -1 where any part is missing
