@@ -66,7 +66,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -1610,6 +1610,11 @@ def add_rerate_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return p
 
 
+def _given(value: Any, default: int) -> int:
+    """A numeric flag as given (0 included, which the options then refuse), else the default."""
+    return default if value is None else int(value)
+
+
 def options_from_args(args: argparse.Namespace) -> RerateOptions:
     """:class:`RerateOptions` from the parsed flags (missing optional flags: defaults)."""
     debtors = getattr(args, "debtors", None)
@@ -1622,8 +1627,8 @@ def options_from_args(args: argparse.Namespace) -> RerateOptions:
         previous=Path(previous) if previous else None,
         engine=getattr(args, "engine", "pandas") or "pandas", debtors=ids,
         changed_since=getattr(args, "changed_since", None),
-        chunk_size=int(getattr(args, "chunk_size", None) or DEFAULT_CHUNK_SIZE),
-        workers=int(getattr(args, "workers", None) or 1),
+        chunk_size=_given(getattr(args, "chunk_size", None), DEFAULT_CHUNK_SIZE),
+        workers=_given(getattr(args, "workers", None), 1),
         spark_master=getattr(args, "spark_master", None) or "local[*]",
         model_dir=getattr(args, "model_dir", None),
         policy_path=getattr(args, "policy_path", None) or getattr(args, "policy", None),
@@ -1696,5 +1701,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+def end_process(code: int) -> NoReturn:
+    """End the process now with ``code``, without the interpreter's teardown.
+
+    For the command line only, once a run has returned: every output is then on
+    disk (each file synced and moved into place), the MLflow run is terminated
+    and the workers have exited, so nothing is left to do but free memory, which
+    the system does at once. Python's own teardown would first release every
+    object of the run one by one (about 0.4 s for 1,000,000 debtors). Standard
+    streams and logging handlers are flushed first.
+    """
+    import logging
+
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    end_process(main())

@@ -67,3 +67,31 @@ def test_score_command_refuses_a_broken_payload_naming_the_field(
     assert main(["score", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "statements.0.total_assets" in err
+
+
+def test_console_rerate_ends_at_once_with_its_output_flushed(tmp_path: Path) -> None:
+    """The console script ends a finished `riskengine rerate` without the interpreter's
+    teardown (riskengine.rerate.end_process): the exit status and every line printed to
+    a pipe (block-buffered) must still come out, and the outputs be complete."""
+    import subprocess
+    import sys
+
+    port, out = tmp_path / "p", tmp_path / "o"
+    assert main(["demo-data", "--debtors", "60", "--seed", "4", "--out", str(port)]) == 0
+
+    def console(*args: str) -> subprocess.CompletedProcess[str]:
+        code = ("import sys; from riskengine.cli import console; "
+                f"sys.argv = ['riskengine', *{list(args)!r}]; console()")
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              check=False, timeout=300)
+
+    done = console("rerate", "--portfolio", str(port), "--out", str(out), "--no-tracking")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("riskengine rerate: as of ")
+    assert "debtors in 60 = decided" in lines[1] and lines[-1].startswith("  outputs in ")
+    assert len(pd.read_parquet(out / "decisions.parquet")) > 60
+    bad = console("rerate", "--portfolio", str(port), "--out", str(tmp_path / "o2"),
+                  "--no-tracking", "--chunk-size", "0")
+    assert bad.returncode == 2
+    assert "riskengine rerate: error: --chunk-size must be at least 1, got 0." in bad.stderr
