@@ -207,14 +207,14 @@ class ChunkPlan:
 
     Attributes
     ----------
-    ids : numpy.ndarray of object
+    ids : pandas.Index of str
         Sorted distinct debtor ids of the run.
     chunk_size : int
     bounds : tuple of str
         First debtor id of each chunk.
     """
 
-    ids: np.ndarray
+    ids: pd.Index
     chunk_size: int
     bounds: tuple[str, ...]
 
@@ -231,7 +231,7 @@ class ChunkPlan:
 
     def chunk_of(self, debtor_ids: pd.Series) -> np.ndarray:
         """Chunk number of each record's debtor id (int64; a missing id: chunk 0)."""
-        pos = pd.Index(self.ids).get_indexer(debtor_ids)
+        pos = self.ids.get_indexer(debtor_ids)
         out = np.where(pos >= 0, pos // self.chunk_size, 0).astype(np.int64)
         lost = pos < 0
         if lost.any() and len(self.bounds):
@@ -255,8 +255,17 @@ def plan_chunks(debtor_ids: pd.Series, chunk_size: int) -> ChunkPlan:
     >>> p.chunk_of(pd.Series(["d2", "d4", "d0", None])).tolist()
     [0, 1, 0, 0]
     """
-    ids = pd.Series(pd.unique(debtor_ids.dropna().astype(str))).sort_values().to_numpy(
-        dtype=object)
+    if isinstance(debtor_ids.dtype, pd.StringDtype) and debtor_ids.dtype.storage == "pyarrow":
+        arr = _text_array(debtor_ids)  # Arrow text: sorted and distinct ids need no sort
+        arr = arr.drop_null() if arr.null_count else arr
+        n = len(arr)
+        if n > 1 and not pc.all(pc.less(arr.slice(0, n - 1), arr.slice(1))).as_py():
+            arr = pc.unique(arr)
+            arr = arr.take(pc.sort_indices(arr))
+        ids = pd.Index(pd.array(arr, dtype="str"))
+    else:
+        ids = pd.Index(pd.Series(pd.unique(debtor_ids.dropna().astype(str))).sort_values(),
+                       dtype="str")
     bounds = tuple(str(x) for x in ids[::chunk_size])
     return ChunkPlan(ids, chunk_size, bounds)
 
@@ -492,6 +501,8 @@ def changed_debtors(frames: Mapping[str, pd.DataFrame], since: Any) -> pd.Index:
 def _scope(opts: RerateOptions, frames: Mapping[str, pd.DataFrame],
            previous: pd.DataFrame | None) -> tuple[list[str] | None, list[str]]:
     """(scope ids or None for the whole book, requested ids that are not in the portfolio)."""
+    if opts.debtors is None and opts.changed_since is None:
+        return None, []
     known = pd.Index(frames["debtors"]["debtor_id"].dropna().astype("str").unique())
     if opts.debtors is not None:
         wanted = pd.Index(sorted(set(opts.debtors)), dtype="str")
@@ -1291,7 +1302,7 @@ def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
         finally:
             progress.close()
         timings["decide_s"] = time.perf_counter() - tick
-        debtors_in = (pd.Index(plan.ids, dtype="str"))
+        debtors_in = plan.ids
         tick = time.perf_counter()
         try:
             summary, n_rows = _assemble(opts, out, ckpt, plan, debtors_in, unknown, previous,

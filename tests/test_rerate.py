@@ -321,6 +321,22 @@ def test_chunk_plan_puts_every_record_in_one_chunk() -> None:
     assert parts == [[0, 1, 5, 8], [2, 3, 6], [4, 7]]
 
 
+@pytest.mark.parametrize("ids", [
+    ["d05", "d01", "d03", "d02", "d04", "d01", None],  # unsorted, a repeat, a missing id
+    ["d01", "d02", "d03", "d04", "d05"],                 # sorted and distinct: no sort
+    ["d01", "d01", "d02"],                               # sorted with a repeat
+    ["é", "e", "z", "a", "ß"],                           # code-point order of non-ASCII text
+    [],
+])
+def test_chunk_plan_on_arrow_text_equals_the_plan_on_python_strings(ids: list[str | None]
+                                                                     ) -> None:
+    arrow = plan_chunks(pd.Series(ids, dtype="str"), 2)
+    python = plan_chunks(pd.Series(ids, dtype=object), 2)
+    expected = sorted({i for i in ids if i is not None})
+    assert arrow.ids.tolist() == python.ids.tolist() == expected
+    assert arrow.bounds == python.bounds == tuple(expected[::2])
+
+
 def test_progress_lines_without_terminal(portfolio: Path, engine: Any, tmp_path: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     run_rerate(_opts(portfolio, tmp_path / "o", progress=None), engine=engine)
