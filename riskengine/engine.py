@@ -605,6 +605,9 @@ def warm_up() -> None:
     from riskengine import _textkernel  # validation's passes over sorted ids
 
     _textkernel.warm_up()
+    from riskengine.features import payments  # the payment sums
+
+    payments.warm_up()
 
 
 def _digests(buf: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64],

@@ -24,6 +24,7 @@ from riskengine.features.payments import (
     PAYMENT_FEATURES,
     PaymentFeatures,
     _group_quantile,
+    _sums_kernel,
     feature_directions,
     payment_features,
 )
@@ -123,6 +124,46 @@ def test_group_quantile_matches_numpy() -> None:
     got = _group_quantile(codes, vals, 52, 0.9)
     want = [np.quantile(vals[codes == g], 0.9) if (codes == g).any() else np.nan for g in range(52)]
     np.testing.assert_allclose(got, want)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_payment_sums_are_bincounts_bit_for_bit(seed: int) -> None:
+    """The one-pass kernel equals one numpy.bincount per sum (its definition), to the
+    bit: amounts with many digits and zeros (signed too), groups without invoices,
+    unsorted groups, DBT on each late threshold."""
+    rng = np.random.default_rng(seed)
+    m, n = 5000, 700
+    code = rng.integers(0, n - 40, m)  # the last 40 debtors have no invoice
+    raw = rng.lognormal(8, 2, m)
+    amount = np.where(rng.random(m) < 0.5, np.round(raw, 2), raw)
+    amount[rng.random(m) < 0.05] = 0.0
+    amount[rng.random(m) < 0.02] = -0.0
+    diluted = np.where(rng.random(m) < 0.3, amount * rng.random(m), 0.0)
+    dbt = rng.choice([0, 1, 29, 30, 31, 60, 61, 90, 91, 400], m)
+    masks = {name: rng.random(m) < p for name, p in (
+        ("issued", 0.7), ("sample", 0.6), ("recent", 0.3), ("open", 0.4), ("overdue", 0.5),
+        ("aged", 0.3))}
+    recent = masks["sample"] & masks["recent"]
+    overdue = masks["open"] & masks["overdue"]
+    aged = masks["open"] & masks["aged"]
+    late = np.array([30, 60, 90])
+    got = _sums_kernel()(code, n, masks["issued"], masks["sample"], recent, masks["open"],
+                         overdue, aged, dbt, amount, diluted, late)
+
+    def total(mask: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
+        weights = mask.astype(np.float64) if w is None else mask * w
+        return np.bincount(code, weights=weights, minlength=n)
+
+    sample, dbt_f = masks["sample"], dbt.astype(np.float64)
+    want = [total(masks["issued"]), total(masks["issued"], amount),
+            total(masks["issued"], diluted), total(sample), total(sample, dbt_f),
+            total(sample, dbt * amount), total(sample, amount), total(recent, dbt_f),
+            total(recent), total(sample & ~recent, dbt_f), total(sample & ~recent),
+            total(masks["open"], amount), total(overdue, amount), total(aged, amount),
+            *(total(sample & (dbt > d)) for d in late)]
+    assert got.shape == (len(want), n)
+    for row, expected in zip(got, want, strict=True):
+        assert np.array_equal(row.view(np.uint64), expected.view(np.uint64))
 
 
 def test_mixed_currency_money_features_are_nan() -> None:

@@ -33,6 +33,7 @@ debtor's open balance is over 90 days: the whole balance is then ineligible.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -146,6 +147,78 @@ def _group_quantile(codes: np.ndarray, values: np.ndarray, n: int, q: float) -> 
     return np.where(m > 0, out, np.nan)
 
 
+# rows of the per-debtor sums of :func:`_payment_sums`
+(_S_N_ISSUED, _S_INVOICED, _S_DILUTED, _S_N_OBS, _S_DBT, _S_DBT_AMOUNT, _S_SAMPLE_AMOUNT,
+ _S_RECENT_DBT, _S_RECENT_N, _S_EARLIER_DBT, _S_EARLIER_N, _S_OPEN, _S_OVERDUE, _S_AGED,
+ _S_LATE) = range(15)  # fmt: skip
+
+
+def _payment_sums(code: Any, n: int, issued: Any, sample: Any, recent: Any, open_: Any,
+                  overdue: Any, aged: Any, dbt: Any, amount: Any, diluted: Any, late: Any
+                  ) -> Any:  # pragma: no cover - compiled
+    """Every per-debtor sum of :func:`payment_features` in one pass over the invoices.
+
+    Row ``_S_*`` of the result (``(_S_LATE + len(late), n)`` floats, the transpose of
+    a debtor-major table so that a row's sums share a cache line) is the sum over a
+    debtor's invoices (``code``) of: invoices issued in the window, their amounts and
+    diluted amounts; invoices in the DBT sample, their DBT, DBT times amount and
+    amounts; DBT and count of the sample observed recently and earlier; the open,
+    overdue and aged open amounts; and the sample's invoices later than each of
+    ``late`` days. Each sum adds its rows in row order, as ``numpy.bincount`` with
+    those weights does (a row outside a sum adds nothing where bincount adds a
+    zero weight: the same double, as no sum is ever -0.0), so the features are
+    bit for bit those of one bincount per sum.
+    """
+    out = np.zeros((n, _S_LATE + late.shape[0]))
+    for i in range(code.shape[0]):
+        g = code[i]
+        a = amount[i]
+        if issued[i]:
+            out[g, _S_N_ISSUED] += 1.0
+            out[g, _S_INVOICED] += a
+            out[g, _S_DILUTED] += diluted[i]
+        if sample[i]:
+            d = dbt[i]
+            df = float(d)
+            out[g, _S_N_OBS] += 1.0
+            out[g, _S_DBT] += df
+            out[g, _S_DBT_AMOUNT] += df * a
+            out[g, _S_SAMPLE_AMOUNT] += a
+            if recent[i]:
+                out[g, _S_RECENT_DBT] += df
+                out[g, _S_RECENT_N] += 1.0
+            else:
+                out[g, _S_EARLIER_DBT] += df
+                out[g, _S_EARLIER_N] += 1.0
+            for j in range(late.shape[0]):
+                if d > late[j]:
+                    out[g, _S_LATE + j] += 1.0
+        if open_[i]:
+            out[g, _S_OPEN] += a
+            if overdue[i]:
+                out[g, _S_OVERDUE] += a
+            if aged[i]:
+                out[g, _S_AGED] += a
+    return out.T
+
+
+@functools.cache
+def _sums_kernel() -> Any:
+    """:func:`_payment_sums` compiled (numba, cached on disk beside this module)."""
+    from numba import njit
+
+    return njit(cache=True, nogil=True)(_payment_sums)
+
+
+def warm_up() -> None:
+    """Compile (or load from the disk cache) the payment kernel now (the batch job
+    does it before forking its workers)."""
+    z = np.zeros(1, dtype=np.int64)
+    b = np.zeros(1, dtype=bool)
+    f = np.zeros(1)
+    _sums_kernel()(z, 1, b, b, b, b, b, b, z, f, f, z)
+
+
 def payment_features(
     invoices: pd.DataFrame,
     as_of: Any,
@@ -252,40 +325,38 @@ def payment_features(
     code, index = rows.ids()
     n = len(index)
 
-    def total(mask: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
-        weights = mask.astype(np.float64) if w is None else mask * w
-        return np.bincount(code, weights=weights, minlength=n)
-
     open_ = ~paid
     overdue = open_ & (due < day)
     obs = np.where(paid, paid_d, day)
     sample = (paid & (paid_d > start)) | overdue
     dbt = np.maximum(obs - due, 0)
-    dbt_f = dbt.astype(np.float64)  # once: the weights of the DBT sums
     issued = issue > start
+    recent = sample & (obs > day - trend_recent_days)
+    aged = open_ & (day - issue > AGED_DAYS)
+    sums = _sums_kernel()(code.astype(np.int64, copy=False), n, issued, sample, recent, open_,
+                          overdue, aged, dbt.astype(np.int64, copy=False), amount, diluted,
+                          np.asarray(LATE_DAYS, dtype=np.int64))
 
     with np.errstate(divide="ignore", invalid="ignore"):
-        n_obs = total(sample).astype(np.float64)
+        n_obs = sums[_S_N_OBS]
         feats: dict[str, np.ndarray] = {
-            "pay_n_invoices": total(issued).astype(np.float64),
+            "pay_n_invoices": sums[_S_N_ISSUED],
             "pay_n_observed": n_obs,
-            "pay_dbt_mean": total(sample, dbt_f) / n_obs,
-            "pay_dbt_wmean": total(sample, dbt * amount) / total(sample, amount),
+            "pay_dbt_mean": sums[_S_DBT] / n_obs,
+            "pay_dbt_wmean": sums[_S_DBT_AMOUNT] / sums[_S_SAMPLE_AMOUNT],
             "pay_dbt_p90": _group_quantile(code[sample], dbt[sample], n, 0.9),
         }
-        for d in LATE_DAYS:
-            feats[f"pay_share_late_{d}"] = total(sample & (dbt > d)) / n_obs
-        invoiced = total(issued, amount)
-        feats["pay_dilution"] = np.where(invoiced > 0, total(issued, diluted) / invoiced, np.nan)
-        recent = sample & (obs > day - trend_recent_days)
-        earlier = sample & ~recent
-        feats["pay_dbt_trend"] = (total(recent, dbt_f) / total(recent)) - (
-            total(earlier, dbt_f) / total(earlier)
+        for j, d in enumerate(LATE_DAYS):
+            feats[f"pay_share_late_{d}"] = sums[_S_LATE + j] / n_obs
+        invoiced = sums[_S_INVOICED]
+        feats["pay_dilution"] = np.where(invoiced > 0, sums[_S_DILUTED] / invoiced, np.nan)
+        feats["pay_dbt_trend"] = (sums[_S_RECENT_DBT] / sums[_S_RECENT_N]) - (
+            sums[_S_EARLIER_DBT] / sums[_S_EARLIER_N]
         )
-        bal = total(open_, amount)
+        bal = sums[_S_OPEN]
         feats["pay_open_balance"] = bal
-        feats["pay_overdue_balance"] = total(overdue, amount)
-        feats["pay_balance_over_90"] = total(open_ & (day - issue > AGED_DAYS), amount)
+        feats["pay_overdue_balance"] = sums[_S_OVERDUE]
+        feats["pay_balance_over_90"] = sums[_S_AGED]
         feats["pay_overdue_share"] = np.where(bal > 0, feats["pay_overdue_balance"] / bal, np.nan)
         share90 = np.where(bal > 0, feats["pay_balance_over_90"] / bal, np.nan)
         feats["pay_share_over_90"] = share90
