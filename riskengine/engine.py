@@ -46,6 +46,7 @@ import functools
 import hashlib
 import math
 import struct
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -631,18 +632,67 @@ def warm_up() -> None:
     rec = column_records([(np.zeros(1), "float"), (pd.Series(["x"], dtype="str"), "str")], 1)
     buf = np.zeros(64, dtype=np.uint8)
     encode_records(buf, np.zeros(1, dtype=np.int64), rec, np.zeros(1, dtype=np.intp))
+    _digests(buf, np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int64))
     number_texts(np.ones(1), 0)
 
 
 def _digests(buf: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64],
              ends: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8]:
-    """sha256 of each ``buf[starts[i]:ends[i]]``, shape ``(n, 32)`` (:mod:`hashlib`,
-    one call per slice of one shared buffer)."""
-    mv = memoryview(np.ascontiguousarray(buf, dtype=np.uint8).data)
-    sha = hashlib.sha256
-    joined = b"".join([sha(mv[a:b]).digest() for a, b in zip(starts.tolist(), ends.tolist(),
-                                                              strict=True)])
+    """sha256 of each ``buf[starts[i]:ends[i]]``, shape ``(n, 32)``.
+
+    OpenSSL's one-shot ``SHA256`` called from a compiled loop (:func:`_sha256_slices`),
+    without a Python call and a memoryview per slice; where that function cannot be
+    loaded (:func:`_openssl_sha256`), :mod:`hashlib`, one call per slice.
+    """
+    buf = np.ascontiguousarray(buf, dtype=np.uint8)
+    sha = _openssl_sha256()
+    if sha is not None:
+        out = np.empty((starts.shape[0], 32), dtype=np.uint8)
+        _sha256_kernel()(sha, buf, np.ascontiguousarray(starts, dtype=np.int64),
+                         np.ascontiguousarray(ends, dtype=np.int64), out)
+        return out
+    mv = memoryview(buf.data)
+    h = hashlib.sha256
+    joined = b"".join([h(mv[a:b]).digest() for a, b in zip(starts.tolist(), ends.tolist(),
+                                                            strict=True)])
     return np.frombuffer(joined, dtype=np.uint8).reshape(-1, 32)
+
+
+@functools.cache
+def _openssl_sha256() -> Any:
+    """``SHA256(data, size, out)`` of the system's OpenSSL (libcrypto) through ctypes,
+    or None: not Linux (elsewhere loading the system libcrypto may abort the process),
+    no libcrypto, or no such function."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("crypto")
+    try:
+        fn = ctypes.CDLL(name).SHA256 if name else None
+    except (OSError, AttributeError):
+        return None
+    if fn is not None:
+        fn.restype = ctypes.c_void_p
+        fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+    return fn
+
+
+def _sha256_slices(sha: Any, buf: Any, starts: Any, ends: Any, out: Any
+                   ) -> None:  # pragma: no cover - compiled
+    """Kernel of :func:`_digests`: ``out[i]`` = ``sha(buf[starts[i]:ends[i]])``."""
+    for i in range(starts.shape[0]):
+        sha(buf[starts[i]:].ctypes.data, ends[i] - starts[i], out[i].ctypes.data)
+
+
+@functools.cache
+def _sha256_kernel() -> Any:
+    """:func:`_sha256_slices` compiled (numba, cached on disk; the function's address is
+    an argument, not a constant of the compiled code)."""
+    from numba import njit
+
+    return njit(cache=True, nogil=True)(_sha256_slices)
 
 
 def _hash(doc: bytes) -> str:
@@ -1453,12 +1503,13 @@ def debtor_digests(debtors: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
     buf = np.empty(int(block_len.sum()), dtype=np.uint8)
     encode_records(buf, block_start, dcols, deb_rows)
     off = block_start + deb_len
-    four = np.arange(4)
     for order, sc, cols, lens, tbytes, count in parts:
-        buf[off[:, None] + four] = count.astype("<u4").view(np.uint8).reshape(-1, 4)
+        for i, byte in enumerate(count.astype("<u4").view(np.uint8).reshape(-1, 4).T):
+            buf[off + i] = byte
+        # the records of a debtor, one run of ``order``, follow its count
+        run_start = np.cumsum(tbytes) - tbytes
         excl = np.cumsum(lens) - lens
-        first = np.searchsorted(sc, sc, side="left")
-        encode_records(buf, (off + 4)[sc] + excl - excl[first], cols, order)
+        encode_records(buf, (off + 4 - run_start)[sc] + excl, cols, order)
         off = off + 4 + tbytes
     return _digests(buf, block_start, block_start + block_len)
 
