@@ -1308,9 +1308,6 @@ def _reason_lists(engine: Engine, deb: DebtorInputs, c: _Core, mr: _ModelReasons
     return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), struct, type=rtype)
 
 
-_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
-
-
 def _input_hashes(as_of: str, digest: npt.NDArray[np.uint8], dp: npt.NDArray[np.int64],
                   terms: PairBytes) -> Any:
     """The pairs' ``input_hash`` (hex sha256 of each pair document) as Arrow text.
@@ -1337,13 +1334,10 @@ def _input_hashes(as_of: str, digest: npt.NDArray[np.uint8], dp: npt.NDArray[np.
     start = np.cumsum(lens) - lens
     buf = np.empty(int(lens.sum()), dtype=np.uint8)
     encode_records(buf, start, rec, np.arange(m))
-    raw = _digests(buf, start, start + lens)
-    hexed = np.empty((m, 64), dtype=np.uint8)
-    hexed[:, 0::2] = _HEX[raw >> 4]
-    hexed[:, 1::2] = _HEX[raw & 15]
+    hexed = _digests(buf, start, start + lens).tobytes().hex().encode("ascii")  # 64 per pair
     offsets = np.arange(0, 64 * (m + 1), 64, dtype=np.int64)
     return pa.Array.from_buffers(pa.large_string(), m,
-                                 [None, pa.py_buffer(offsets), pa.py_buffer(hexed.tobytes())])
+                                 [None, pa.py_buffer(offsets), pa.py_buffer(hexed)])
 
 
 @functools.lru_cache(maxsize=64)
