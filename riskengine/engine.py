@@ -1494,18 +1494,37 @@ def debtor_digests(debtors: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
         parts.append((order, sc, cols, lens, tbytes, count))
         block_len += 4 + tbytes
     block_start = np.cumsum(block_len) - block_len
-    buf = np.empty(int(block_len.sum()), dtype=np.uint8)
-    encode_records(buf, block_start, dcols, deb_rows)
+    block_end = block_start + block_len
+    # debtors in batches of about _DIGEST_BATCH bytes, each laid out in one reused buffer
+    # (no fresh pages to fault in, hashed while the bytes are still in the cache)
+    cuts = np.unique(np.concatenate([[0], np.searchsorted(
+        block_end, _DIGEST_BATCH * np.arange(1, int(block_end[-1]) // _DIGEST_BATCH + 1)
+        if n else np.zeros(0, dtype=np.int64), side="right"), [n]]))
+    writes = []
     off = block_start + deb_len
     for order, sc, cols, lens, tbytes, count in parts:
-        for i, byte in enumerate(count.astype("<u4").view(np.uint8).reshape(-1, 4).T):
-            buf[off + i] = byte
         # the records of a debtor, one run of ``order``, follow its count
         run_start = np.cumsum(tbytes) - tbytes
         excl = np.cumsum(lens) - lens
-        encode_records(buf, (off + 4 - run_start)[sc] + excl, cols, order)
+        writes.append((off, count.astype("<u4").view(np.uint8).reshape(-1, 4),
+                       (off + 4 - run_start)[sc] + excl, cols, order, np.searchsorted(sc, cuts)))
         off = off + 4 + tbytes
-    return _digests(buf, block_start, block_start + block_len)
+    out = np.empty((n, 32), dtype=np.uint8)
+    sizes = block_end[cuts[1:] - 1] - block_start[cuts[:-1]]
+    buf = np.empty(int(sizes.max()) if sizes.size else 0, dtype=np.uint8)
+    for j, (a, b) in enumerate(zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True)):
+        base = block_start[a]
+        encode_records(buf, block_start[a:b] - base, dcols, deb_rows[a:b])
+        for count_at, count_bytes, dest, cols, order, run in writes:
+            for i in range(4):
+                buf[count_at[a:b] - base + i] = count_bytes[a:b, i]
+            encode_records(buf, dest[run[j]:run[j + 1]] - base, cols, order[run[j]:run[j + 1]])
+        out[a:b] = _digests(buf, block_start[a:b] - base, block_end[a:b] - base)
+    return out
+
+
+#: Bytes of debtor blocks laid out and hashed at a time by :func:`debtor_digests`.
+_DIGEST_BATCH = 4 << 20
 
 
 @dataclass(frozen=True)
