@@ -385,8 +385,9 @@ class PairInputs:
 # ``debtor_id``; its sha256 is the *debtor digest*. The pair document is
 # ``HASH_SCHEME``, the as-of date (10 ASCII bytes), the debtor digest, the
 # exposure record, the supplier record, the relation type, the product and the
-# insurer limit. The batch path writes these bytes with numpy for all records at
-# once (:func:`encode_records`); the single-debtor path writes them value by
+# insurer limit. The batch path writes these bytes for all records at once, in
+# one compiled pass (:func:`encode_records`), and hashes them with OpenSSL from a
+# compiled loop (:func:`_digests`); the single-debtor path writes them value by
 # value (:func:`encode_value`); tests/test_engine.py checks both agree.
 
 #: Prefix of every pair document (the version of this encoding).
@@ -567,8 +568,7 @@ def encode_records(buf: npt.NDArray[np.uint8], dest: npt.NDArray[np.int64],
         return
     _pack_kernel()(buf, np.ascontiguousarray(dest, dtype=np.int64),
                    np.ascontiguousarray(rows, dtype=np.int64), np.ascontiguousarray(rec.value),
-                   rec.width, rec.slot,
-                   rec.size, rec.start, rec.data)
+                   rec.width, rec.slot, rec.size, rec.start, rec.data)
 
 
 def _pack_records(buf: Any, dest: Any, rows: Any, value: Any, width: Any, slot: Any,
