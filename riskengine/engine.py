@@ -46,6 +46,7 @@ import functools
 import hashlib
 import math
 import struct
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -384,8 +385,9 @@ class PairInputs:
 # ``debtor_id``; its sha256 is the *debtor digest*. The pair document is
 # ``HASH_SCHEME``, the as-of date (10 ASCII bytes), the debtor digest, the
 # exposure record, the supplier record, the relation type, the product and the
-# insurer limit. The batch path writes these bytes with numpy for all records at
-# once (:func:`encode_records`); the single-debtor path writes them value by
+# insurer limit. The batch path writes these bytes for all records at once, in
+# one compiled pass (:func:`encode_records`), and hashes them with OpenSSL from a
+# compiled loop (:func:`_digests`); the single-debtor path writes them value by
 # value (:func:`encode_value`); tests/test_engine.py checks both agree.
 
 #: Prefix of every pair document (the version of this encoding).
@@ -422,26 +424,51 @@ def encode_value(v: Any, kind: str) -> bytes:
 
 
 @dataclass(frozen=True)
-class _ColumnBytes:
-    """A column's canonical bytes: a fixed part per row and optional UTF-8 data."""
+class _Records:
+    """Canonical bytes of records, column by column, for :func:`encode_records`.
 
-    fixed: npt.NDArray[np.uint8]               # (n, w)
-    size: npt.NDArray[np.int64] | None = None  # UTF-8 bytes after the fixed part
-    start: npt.NDArray[np.int64] | None = None  # where they start in ``data``
-    data: npt.NDArray[np.uint8] | None = None
+    Row ``r``'s record is, for each column ``j``, the ``width[j]`` low bytes of
+    ``value[j, r]`` (little endian) followed, for a text column (``slot[j] >= 0``),
+    by ``size[slot[j], r]`` UTF-8 bytes of ``data`` from ``start[slot[j], r]``.
+    """
+
+    value: npt.NDArray[np.uint64]   # (columns, rows)
+    width: npt.NDArray[np.int64]    # (columns,), at most 8
+    slot: npt.NDArray[np.int64]     # (columns,), -1: no UTF-8 bytes
+    size: npt.NDArray[np.int64]     # (text columns, rows)
+    start: npt.NDArray[np.int64]    # (text columns, rows)
+    data: npt.NDArray[np.uint8]
+
+    def sizes(self, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.int64]:
+        """Bytes of each selected record (``rows`` indexes the rows)."""
+        out = np.full(rows.size, int(self.width.sum()), dtype=np.int64)
+        for size in self.size:
+            out += size[rows]
+        return out
 
 
-def _column_bytes(values: Any, kind: str) -> _ColumnBytes:
+#: A text column's UTF-8 bytes: each row's size and start in the data, and the data.
+_Text = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.uint8]]
+
+
+def _column_bytes(values: Any, kind: str, out: npt.NDArray[np.uint64]
+                  ) -> tuple[int, _Text | None]:
+    """Write a column's fixed bytes (as integers) into ``out``.
+
+    Returns their width and, for text, each row's UTF-8 size, start and the data.
+    """
     if kind in ("float", "int"):
         a = np.asarray(values, dtype=np.float64)
-        bits = a.view(np.uint64).copy()
-        bits[np.isnan(a)] = _NAN_BITS
-        return _ColumnBytes(bits.astype("<u8").view(np.uint8).reshape(-1, 8))
+        np.copyto(out, a.view(np.uint64))
+        np.copyto(out, _NAN_BITS, where=np.isnan(a))
+        return 8, None
     if kind == "date":
-        d = np.asarray(values).astype("datetime64[D]").view(np.int64)  # NaT is INT64_MIN
-        return _ColumnBytes(d.astype("<i8").view(np.uint8).reshape(-1, 8))
+        d = np.asarray(values, dtype="datetime64[D]")  # NaT is INT64_MIN
+        np.copyto(out.view(np.int64), d.view(np.int64))
+        return 8, None
     if kind == "bool":
-        return _ColumnBytes(np.asarray(values, dtype=bool).astype(np.uint8).reshape(-1, 1))
+        np.copyto(out, np.asarray(values, dtype=bool), casting="unsafe")
+        return 1, None
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -456,10 +483,38 @@ def _column_bytes(values: Any, kind: str) -> _ColumnBytes:
         if n else np.zeros(1, dtype=np.int64)
     data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None and n \
         else np.zeros(0, dtype=np.uint8)
-    valid = ~np.asarray(arr.is_null(), dtype=bool) if arr.null_count else np.ones(n, bool)
-    size = np.where(valid, np.diff(offsets), 0).astype(np.int64)
-    prefix = np.where(valid, size, 0xFFFFFFFF).astype("<u4").view(np.uint8).reshape(-1, 4)
-    return _ColumnBytes(prefix, size, offsets[:-1].astype(np.int64), data)
+    size = np.diff(offsets)
+    if arr.null_count:
+        valid = ~np.asarray(arr.is_null(), dtype=bool)
+        size = np.where(valid, size, 0)
+        np.copyto(out.view(np.int64), np.where(valid, size, 0xFFFFFFFF))
+    else:
+        np.copyto(out.view(np.int64), size)
+    return 4, (size, offsets[:-1], data)
+
+
+def column_records(columns: Sequence[tuple[Any, str]], n: int) -> _Records:
+    """The :class:`_Records` of ``n`` rows of columns given as (values, kind)."""
+    value = np.empty((len(columns), n), dtype=np.uint64)
+    width: list[int] = []
+    slot: list[int] = []
+    sizes: list[npt.NDArray[np.int64]] = []
+    starts: list[npt.NDArray[np.int64]] = []
+    data: list[npt.NDArray[np.uint8]] = []
+    base = 0
+    for j, (values, kind) in enumerate(columns):
+        w, text = _column_bytes(values, kind, value[j])
+        width.append(w)
+        slot.append(-1 if text is None else len(sizes))
+        if text is not None:
+            sizes.append(text[0])
+            starts.append(text[1] + base)
+            data.append(text[2])
+            base += text[2].shape[0]
+    return _Records(value, np.asarray(width, dtype=np.int64), np.asarray(slot, dtype=np.int64),
+                    np.asarray(sizes, dtype=np.int64).reshape(len(sizes), n),
+                    np.asarray(starts, dtype=np.int64).reshape(len(starts), n),
+                    np.concatenate(data) if data else np.zeros(1, dtype=np.uint8))
 
 
 def _frame_column(frame: pd.DataFrame, name: str, kind: str) -> Any:
@@ -485,102 +540,79 @@ def _frame_column(frame: pd.DataFrame, name: str, kind: str) -> Any:
     return s.array  # (a Series would make pyarrow probe its index for attributes)
 
 
-def record_columns(frame: pd.DataFrame, contract: schemas.TableContract,
-                   drop: tuple[str, ...] = ()) -> list[_ColumnBytes]:
-    """The canonical bytes of a frame's contract columns, in contract order."""
-    return [_column_bytes(_frame_column(frame, c.name, _kind(c)), _kind(c))
+def table_columns(frame: pd.DataFrame, contract: schemas.TableContract,
+                  drop: tuple[str, ...] = ()) -> list[tuple[Any, str]]:
+    """A frame's contract columns, in contract order, as (values, kind) for :func:`column_records`."""
+    return [(_frame_column(frame, c.name, _kind(c)), _kind(c))
             for c in contract.columns if c.name not in drop]
+
+
+def record_columns(frame: pd.DataFrame, contract: schemas.TableContract,
+                   drop: tuple[str, ...] = ()) -> _Records:
+    """The canonical bytes of a frame's contract columns, in contract order."""
+    return column_records(table_columns(frame, contract, drop), len(frame))
 
 
 def _kind(c: schemas.Column) -> str:
     return "str" if c.kind == "category" else c.kind
 
 
-def record_sizes(cols: Sequence[_ColumnBytes], rows: npt.NDArray[np.intp]) -> npt.NDArray[np.int64]:
-    """Bytes of each selected record (``rows`` indexes the columns)."""
-    out = np.zeros(rows.size, dtype=np.int64)
-    for c in cols:
-        out += c.fixed.shape[1]
-        if c.size is not None:
-            out += c.size[rows]
-    return out
-
-
 def encode_records(buf: npt.NDArray[np.uint8], dest: npt.NDArray[np.int64],
-                   cols: Sequence[_ColumnBytes], rows: npt.NDArray[np.intp]) -> None:
-    """Write records ``rows`` of ``cols`` into ``buf``, record k starting at ``dest[k]``.
+                   rec: _Records, rows: npt.NDArray[np.intp]) -> None:
+    """Write records ``rows`` of ``rec`` into ``buf``, record k starting at ``dest[k]``.
 
-    One compiled pass over the records (:func:`_pack_records`): the fixed parts of
-    the columns are first laid side by side (``fixed``, one row per table row), so
-    that a record is a few block copies, each but the last followed by a text
-    column's UTF-8 bytes.
+    One compiled pass over the records (:func:`_pack_records`), reading each
+    column's values where :func:`column_records` wrote them.
     """
-    if rows.size == 0 or not cols:
+    if rows.size == 0 or rec.width.size == 0:
         return
-    n = cols[0].fixed.shape[0]
-    width = sum(c.fixed.shape[1] for c in cols)
-    fixed = np.empty((n, width), dtype=np.uint8)
-    seg_off: list[int] = []
-    seg_w: list[int] = []
-    seg_slot: list[int] = []
-    n_var = sum(c.size is not None for c in cols)
-    sizes = np.zeros((max(n_var, 1), n), dtype=np.int64)
-    starts = np.zeros((max(n_var, 1), n), dtype=np.int64)
-    data_parts: list[npt.NDArray[np.uint8]] = []
-    base = off = seg_start = 0
-    for c in cols:
-        w = c.fixed.shape[1]
-        if n and w:  # the column's fixed bytes into their place in each row (strided copy)
-            code = {8: "<u8", 4: "<u4", 1: "u1"}.get(w, f"V{w}")
-            dst = np.ndarray((n,), dtype=code, buffer=fixed, offset=off, strides=(width,))
-            dst[...] = np.ascontiguousarray(c.fixed).view(code).reshape(n)
-        off += w
-        if c.size is not None and c.start is not None and c.data is not None:
-            k = len(data_parts)
-            sizes[k] = c.size
-            starts[k] = c.start + base
-            data_parts.append(c.data)
-            base += c.data.shape[0]
-            seg_off.append(seg_start)
-            seg_w.append(off - seg_start)
-            seg_slot.append(k)
-            seg_start = off
-    if off > seg_start:
-        seg_off.append(seg_start)
-        seg_w.append(off - seg_start)
-        seg_slot.append(-1)
-    data = np.concatenate(data_parts) if data_parts else np.zeros(1, dtype=np.uint8)
     _pack_kernel()(buf, np.ascontiguousarray(dest, dtype=np.int64),
-                   np.ascontiguousarray(rows, dtype=np.int64), fixed,
-                   np.asarray(seg_off, dtype=np.int64), np.asarray(seg_w, dtype=np.int64),
-                   np.asarray(seg_slot, dtype=np.int64), sizes, starts, data)
+                   np.ascontiguousarray(rows, dtype=np.int64), np.ascontiguousarray(rec.value),
+                   rec.width, rec.slot, rec.size, rec.start, rec.data)
 
 
-def _pack_records(buf: Any, dest: Any, rows: Any, fixed: Any, seg_off: Any, seg_w: Any,
-                  seg_slot: Any, sizes: Any, starts: Any, data: Any
-                  ) -> None:  # pragma: no cover - compiled
+def _pack_records(buf: Any, dest: Any, rows: Any, value: Any, width: Any, slot: Any,
+                  size: Any, start: Any, data: Any) -> None:  # pragma: no cover - compiled
     """Kernel of :func:`encode_records` (compiled by numba, see :func:`_pack_kernel`).
 
-    Record ``k`` (table row ``r = rows[k]``) is, for each segment ``j``, the bytes
-    ``fixed[r, seg_off[j]:seg_off[j] + seg_w[j]]`` followed, when ``seg_slot[j] >= 0``,
-    by ``sizes[seg_slot[j], r]`` bytes of ``data`` from ``starts[seg_slot[j], r]``.
+    Record ``k`` (row ``r = rows[k]``) is, for each column ``j``, the ``width[j]`` low
+    bytes of ``value[j, r]``, little endian, followed when ``slot[j] >= 0`` by
+    ``size[slot[j], r]`` bytes of ``data`` from ``start[slot[j], r]``. The bytes are
+    written at unsigned positions (no negative-index test, so that the compiler
+    merges the byte stores of a value into one store).
     """
-    nseg = seg_off.shape[0]
+    one = np.uint64(1)
     for k in range(rows.shape[0]):
         r = rows[k]
-        at = dest[k]
-        for j in range(nseg):
-            w = seg_w[j]
-            o = seg_off[j]
-            buf[at:at + w] = fixed[r, o:o + w]
-            at += w
-            s = seg_slot[j]
+        at = np.uint64(dest[k])
+        for j in range(value.shape[0]):
+            v = value[j, r]
+            w = width[j]
+            if w == 8:
+                buf[at] = v & 255
+                buf[at + one] = (v >> 8) & 255
+                buf[at + np.uint64(2)] = (v >> 16) & 255
+                buf[at + np.uint64(3)] = (v >> 24) & 255
+                buf[at + np.uint64(4)] = (v >> 32) & 255
+                buf[at + np.uint64(5)] = (v >> 40) & 255
+                buf[at + np.uint64(6)] = (v >> 48) & 255
+                buf[at + np.uint64(7)] = (v >> 56) & 255
+            elif w == 4:
+                buf[at] = v & 255
+                buf[at + one] = (v >> 8) & 255
+                buf[at + np.uint64(2)] = (v >> 16) & 255
+                buf[at + np.uint64(3)] = (v >> 24) & 255
+            else:
+                for b in range(w):
+                    buf[at + np.uint64(b)] = (v >> np.uint64(8 * b)) & 255
+            at += np.uint64(w)
+            s = slot[j]
             if s >= 0:
-                size = sizes[s, r]
-                if size > 0:
-                    st = starts[s, r]
-                    buf[at:at + size] = data[st:st + size]
-                at += size
+                src = np.uint64(start[s, r])
+                for _ in range(size[s, r]):
+                    buf[at] = data[src]
+                    at += one
+                    src += one
 
 
 @functools.cache
@@ -597,10 +629,10 @@ def warm_up() -> None:
     The batch job calls it before it forks its workers, so that each worker
     does not load them again.
     """
-    cols = [_column_bytes(np.zeros(1), "float"),
-            _column_bytes(pd.Series(["x"], dtype="str"), "str")]
+    rec = column_records([(np.zeros(1), "float"), (pd.Series(["x"], dtype="str"), "str")], 1)
     buf = np.zeros(64, dtype=np.uint8)
-    encode_records(buf, np.zeros(1, dtype=np.int64), cols, np.zeros(1, dtype=np.intp))
+    encode_records(buf, np.zeros(1, dtype=np.int64), rec, np.zeros(1, dtype=np.intp))
+    _digests(buf, np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int64))
     number_texts(np.ones(1), 0)
     from riskengine import _textkernel  # validation's passes over sorted ids
 
@@ -612,13 +644,61 @@ def warm_up() -> None:
 
 def _digests(buf: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64],
              ends: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8]:
-    """sha256 of each ``buf[starts[i]:ends[i]]``, shape ``(n, 32)`` (:mod:`hashlib`,
-    one call per slice of one shared buffer)."""
-    mv = memoryview(np.ascontiguousarray(buf, dtype=np.uint8).data)
-    sha = hashlib.sha256
-    joined = b"".join([sha(mv[a:b]).digest() for a, b in zip(starts.tolist(), ends.tolist(),
-                                                              strict=True)])
+    """sha256 of each ``buf[starts[i]:ends[i]]``, shape ``(n, 32)``.
+
+    OpenSSL's one-shot ``SHA256`` called from a compiled loop (:func:`_sha256_slices`),
+    without a Python call and a memoryview per slice; where that function cannot be
+    loaded (:func:`_openssl_sha256`), :mod:`hashlib`, one call per slice.
+    """
+    buf = np.ascontiguousarray(buf, dtype=np.uint8)
+    sha = _openssl_sha256()
+    if sha is not None:
+        out = np.empty((starts.shape[0], 32), dtype=np.uint8)
+        _sha256_kernel()(sha, buf, np.ascontiguousarray(starts, dtype=np.int64),
+                         np.ascontiguousarray(ends, dtype=np.int64), out)
+        return out
+    mv = memoryview(buf.data)
+    h = hashlib.sha256
+    joined = b"".join([h(mv[a:b]).digest() for a, b in zip(starts.tolist(), ends.tolist(),
+                                                            strict=True)])
     return np.frombuffer(joined, dtype=np.uint8).reshape(-1, 32)
+
+
+@functools.cache
+def _openssl_sha256() -> Any:
+    """``SHA256(data, size, out)`` of the system's OpenSSL (libcrypto) through ctypes,
+    or None: not Linux (elsewhere loading the system libcrypto may abort the process),
+    no libcrypto, or no such function."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("crypto")
+    try:
+        fn = ctypes.CDLL(name).SHA256 if name else None
+    except (OSError, AttributeError):
+        return None
+    if fn is not None:
+        fn.restype = ctypes.c_void_p
+        fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+    return fn
+
+
+def _sha256_slices(sha: Any, buf: Any, starts: Any, ends: Any, out: Any
+                   ) -> None:  # pragma: no cover - compiled
+    """Kernel of :func:`_digests`: ``out[i]`` = ``sha(buf[starts[i]:ends[i]])``."""
+    for i in range(starts.shape[0]):
+        sha(buf[starts[i]:].ctypes.data, ends[i] - starts[i], out[i].ctypes.data)
+
+
+@functools.cache
+def _sha256_kernel() -> Any:
+    """:func:`_sha256_slices` compiled (numba, cached on disk; the function's address is
+    an argument, not a constant of the compiled code)."""
+    from numba import njit
+
+    return njit(cache=True, nogil=True)(_sha256_slices)
 
 
 def _hash(doc: bytes) -> str:
@@ -1234,9 +1314,6 @@ def _reason_lists(engine: Engine, deb: DebtorInputs, c: _Core, mr: _ModelReasons
     return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), struct, type=rtype)
 
 
-_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
-
-
 def _input_hashes(as_of: str, digest: npt.NDArray[np.uint8], dp: npt.NDArray[np.int64],
                   terms: PairBytes) -> Any:
     """The pairs' ``input_hash`` (hex sha256 of each pair document) as Arrow text.
@@ -1248,22 +1325,25 @@ def _input_hashes(as_of: str, digest: npt.NDArray[np.uint8], dp: npt.NDArray[np.
 
     m = dp.shape[0]
     head = np.frombuffer(HASH_SCHEME + as_of.encode("ascii"), dtype=np.uint8)
+    w = head.size + 32
+    fixed = np.zeros((m, -(-w // 8) * 8), dtype=np.uint8)  # head and digest, as 8-byte words
+    fixed[:, :head.size] = head
+    fixed[:, head.size:w] = digest[dp]
+    words = fixed.shape[1] // 8
     size = (terms.stop - terms.start).astype(np.int64)
-    cols = [_ColumnBytes(np.broadcast_to(head, (m, head.size))),
-            _ColumnBytes(digest[dp]),
-            _ColumnBytes(np.zeros((m, 0), dtype=np.uint8), size,
-                         terms.start.astype(np.int64), terms.buf)]
-    lens = head.size + 32 + size
+    rec = _Records(
+        np.concatenate([fixed.view("<u8").T, np.zeros((1, m), dtype=np.uint64)]),
+        np.array([8] * (words - 1) + [w - 8 * (words - 1), 0], dtype=np.int64),
+        np.array([-1] * words + [0], dtype=np.int64), size.reshape(1, m),
+        terms.start.astype(np.int64).reshape(1, m), terms.buf)
+    lens = w + size
     start = np.cumsum(lens) - lens
-    buf = np.zeros(int(lens.sum()), dtype=np.uint8)
-    encode_records(buf, start, cols, np.arange(m))
-    raw = _digests(buf, start, start + lens)
-    hexed = np.empty((m, 64), dtype=np.uint8)
-    hexed[:, 0::2] = _HEX[raw >> 4]
-    hexed[:, 1::2] = _HEX[raw & 15]
+    buf = np.empty(int(lens.sum()), dtype=np.uint8)
+    encode_records(buf, start, rec, np.arange(m))
+    hexed = _digests(buf, start, start + lens).tobytes().hex().encode("ascii")  # 64 per pair
     offsets = np.arange(0, 64 * (m + 1), 64, dtype=np.int64)
     return pa.Array.from_buffers(pa.large_string(), m,
-                                 [None, pa.py_buffer(offsets), pa.py_buffer(hexed.tobytes())])
+                                 [None, pa.py_buffer(offsets), pa.py_buffer(hexed)])
 
 
 @functools.lru_cache(maxsize=64)
@@ -1398,7 +1478,7 @@ def debtor_digests(debtors: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
     n = len(ids)
     dcols = record_columns(debtors, schemas.DEBTORS)
     deb_rows = np.arange(n)
-    deb_len = record_sizes(dcols, deb_rows)
+    deb_len = dcols.sizes(deb_rows)
     parts = []
     block_len = deb_len.copy()
     for name in _DEBTOR_TABLES:
@@ -1414,23 +1494,43 @@ def debtor_digests(debtors: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
         else:
             order = sc = np.empty(0, dtype=np.intp)
         cols = record_columns(frame, schemas.CONTRACTS[name], drop=("debtor_id",))
-        lens = record_sizes(cols, order)
+        lens = cols.sizes(order)
         tbytes = np.bincount(sc, weights=lens, minlength=n).astype(np.int64)
         count = np.bincount(sc, minlength=n)
         parts.append((order, sc, cols, lens, tbytes, count))
         block_len += 4 + tbytes
     block_start = np.cumsum(block_len) - block_len
-    buf = np.zeros(int(block_len.sum()), dtype=np.uint8)
-    encode_records(buf, block_start, dcols, deb_rows)
+    block_end = block_start + block_len
+    # debtors in batches of about _DIGEST_BATCH bytes, each laid out in one reused buffer
+    # (no fresh pages to fault in, hashed while the bytes are still in the cache)
+    cuts = np.unique(np.concatenate([[0], np.searchsorted(
+        block_end, _DIGEST_BATCH * np.arange(1, int(block_end[-1]) // _DIGEST_BATCH + 1)
+        if n else np.zeros(0, dtype=np.int64), side="right"), [n]]))
+    writes = []
     off = block_start + deb_len
-    four = np.arange(4)
     for order, sc, cols, lens, tbytes, count in parts:
-        buf[off[:, None] + four] = count.astype("<u4").view(np.uint8).reshape(-1, 4)
+        # the records of a debtor, one run of ``order``, follow its count
+        run_start = np.cumsum(tbytes) - tbytes
         excl = np.cumsum(lens) - lens
-        first = np.searchsorted(sc, sc, side="left")
-        encode_records(buf, (off + 4)[sc] + excl - excl[first], cols, order)
+        writes.append((off, count.astype("<u4").view(np.uint8).reshape(-1, 4),
+                       (off + 4 - run_start)[sc] + excl, cols, order, np.searchsorted(sc, cuts)))
         off = off + 4 + tbytes
-    return _digests(buf, block_start, block_start + block_len)
+    out = np.empty((n, 32), dtype=np.uint8)
+    sizes = block_end[cuts[1:] - 1] - block_start[cuts[:-1]]
+    buf = np.empty(int(sizes.max()) if sizes.size else 0, dtype=np.uint8)
+    for j, (a, b) in enumerate(zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True)):
+        base = block_start[a]
+        encode_records(buf, block_start[a:b] - base, dcols, deb_rows[a:b])
+        for count_at, count_bytes, dest, cols, order, run in writes:
+            for i in range(4):
+                buf[count_at[a:b] - base + i] = count_bytes[a:b, i]
+            encode_records(buf, dest[run[j]:run[j + 1]] - base, cols, order[run[j]:run[j + 1]])
+        out[a:b] = _digests(buf, block_start[a:b] - base, block_end[a:b] - base)
+    return out
+
+
+#: Bytes of debtor blocks laid out and hashed at a time by :func:`debtor_digests`.
+_DIGEST_BATCH = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -1442,13 +1542,13 @@ class PairBytes:
     stop: npt.NDArray[np.int64]
 
 
-def pair_bytes(cols: Sequence[_ColumnBytes], m: int) -> PairBytes:
-    """Concatenate records of per-pair columns into :class:`PairBytes`."""
-    rows = np.arange(m)
-    lens = record_sizes(cols, rows)
+def pair_bytes(rec: _Records) -> PairBytes:
+    """Concatenate the records of per-pair columns into :class:`PairBytes`."""
+    rows = np.arange(rec.value.shape[1])
+    lens = rec.sizes(rows)
     start = np.cumsum(lens) - lens
-    buf = np.zeros(int(lens.sum()), dtype=np.uint8)
-    encode_records(buf, start, cols, rows)
+    buf = np.empty(int(lens.sum()), dtype=np.uint8)
+    encode_records(buf, start, rec, rows)
     return PairBytes(buf, start, start + lens)
 
 
@@ -1812,10 +1912,9 @@ class Engine:
         sg = srow["group_id"].to_numpy(dtype=object, na_value=None)
         same_group = np.array([a is not None and a == b for a, b in zip(dg, sg, strict=True)],
                               dtype=bool)
-        terms = pair_bytes(
-            [*record_columns(exs, schemas.EXPOSURES), *record_columns(srow, schemas.SUPPLIERS),
-             _column_bytes(rel_type, "str"), _column_bytes(product[sel], "str"),
-             _column_bytes(insurer[sel], "float")], sel.size)
+        terms = pair_bytes(column_records(
+            [*table_columns(exs, schemas.EXPOSURES), *table_columns(srow, schemas.SUPPLIERS),
+             (rel_type, "str"), (product[sel], "str"), (insurer[sel], "float")], sel.size))
         pairs = PairInputs(
             debtor_pos=pos[sel].astype(np.int64), supplier_id=sid[sel],
             currency=exs["currency"].astype(object).to_numpy(dtype=object),

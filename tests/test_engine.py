@@ -7,6 +7,7 @@ JSON round trips that change dtypes (ints for integral floats, dates as strings)
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import math
 import re
@@ -24,12 +25,15 @@ import riskengine
 from riskengine import schemas
 from riskengine._fastpath import FlatScorer, top_reasons
 from riskengine.engine import (
+    HASH_SCHEME,
     DebtorInputs,
     Engine,
     Overlay,
     OverlayTerm,
+    PairBytes,
     SklearnScorer,
-    _column_bytes,
+    _input_hashes,
+    column_records,
     encode_records,
     encode_value,
     load_engine,
@@ -303,14 +307,12 @@ def test_record_writer_equals_encode_value(engine: Engine) -> None:
 
 
 def _vector_bytes(values: Any, kind: str) -> list[bytes]:
-    col = _column_bytes(values, kind)
-    rows = np.arange(len(col.fixed))
-    size = np.full(rows.size, col.fixed.shape[1], dtype=np.int64)
-    if col.size is not None:
-        size += col.size
+    rec = column_records([(values, kind)], len(values))
+    rows = np.arange(len(values))
+    size = rec.sizes(rows)
     start = np.cumsum(size) - size
     buf = np.zeros(int(size.sum()), dtype=np.uint8)
-    encode_records(buf, start, [col], rows)
+    encode_records(buf, start, rec, rows)
     return [buf[a:a + n].tobytes() for a, n in zip(start, size, strict=True)]
 
 
@@ -336,6 +338,48 @@ def test_batch_encoder_writes_the_single_path_bytes() -> None:
     b = np.array([True, False])
     assert _vector_bytes(b, "bool") == [encode_value(bool(v), "bool") for v in b]
 
+
+
+def test_batch_records_of_many_columns_in_any_row_order() -> None:
+    """Whole records (every kind, missing values, rows picked out of order and twice)
+    are the single path's bytes, end to end where ``dest`` says."""
+    rng = np.random.default_rng(1)
+    n = 40
+    strs = ["", None, "Ελληνικά ü", "x" * 300, "GR-D-1"]
+    columns: list[tuple[Any, str]] = [
+        (pd.Series([strs[i % 5] for i in range(n)], dtype="str"), "str"),
+        (np.where(rng.random(n) < 0.2, np.nan, rng.standard_normal(n)), "float"),
+        (np.array(["2026-06-30", "NaT"] * (n // 2), dtype="datetime64[D]"), "date"),
+        (rng.random(n) < 0.5, "bool"),
+        (np.array([strs[(i + 2) % 5] for i in range(n)], dtype=object), "str"),
+    ]
+    py = [[None if v is None or (isinstance(v, float) and v != v) else v
+           for v in (values.tolist() if kind != "date" else
+                     [None if np.isnat(d) else d.astype(object) for d in values])]
+          for values, kind in columns]
+    rec = column_records(columns, n)
+    rows = np.concatenate([rng.permutation(n), [3, 3]])
+    size = rec.sizes(rows)
+    dest = np.cumsum(size) - size + 7  # records after a 7-byte head, left untouched
+    buf = np.full(7 + int(size.sum()), 0xAB, dtype=np.uint8)
+    encode_records(buf, dest, rec, rows)
+    want = b"".join(encode_value(py[j][r], kind) for r in rows.tolist()
+                    for j, (_, kind) in enumerate(columns))
+    assert buf[:7].tobytes() == b"\xab" * 7 and buf[7:].tobytes() == want
+
+
+def test_batch_input_hashes_are_the_sha256_of_each_pair_document() -> None:
+    """:func:`_input_hashes` (odd widths, one text column) against hashlib."""
+    rng = np.random.default_rng(2)
+    digest = rng.integers(0, 256, (5, 32), dtype=np.uint8)
+    dp = np.array([4, 0, 0, 2, 1, 3, 4])
+    parts = [rng.integers(0, 256, k, dtype=np.uint8).tobytes() for k in (0, 1, 55, 56, 64, 119, 900)]
+    stop = np.cumsum([len(b) for b in parts])
+    terms = PairBytes(np.frombuffer(b"".join(parts), dtype=np.uint8), stop - [len(b) for b in parts],
+                      stop)
+    got = _input_hashes("2026-06-30", digest, dp, terms).to_pylist()
+    assert got == [hashlib.sha256(HASH_SCHEME + b"2026-06-30" + digest[d].tobytes() + b).hexdigest()
+                   for d, b in zip(dp.tolist(), parts, strict=True)]
 
 # --- determinism ----------------------------------------------------------------------------
 
