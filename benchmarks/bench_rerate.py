@@ -13,9 +13,10 @@ reconcile, migration, summary), debtors per second, the job's own stage timings
 (``run.json``) and the child's peak RSS. MLflow logging is off (``--no-tracking``),
 as it is a constant few seconds that does not grow with the book.
 
-Stages: ``engine_s`` (load the engine) and ``read_s`` (read and hash the portfolio)
-run at the same time on two threads; ``decide_s`` is the chunks decided by the
-forked workers while the driver appends finished chunks to ``decisions.parquet``;
+Stages: ``engine_s`` (load the engine) and ``read_s`` (read the portfolio) run at the
+same time, on threads, with the portfolio's hash on a third; ``decide_s`` is the chunks
+decided by the forked workers while the driver appends finished chunks to
+``decisions.parquet``;
 ``assemble_s`` the last chunk, reconciliation, migration, limit actions and summary.
 The wall time also holds the interpreter start and imports before the job.
 

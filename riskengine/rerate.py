@@ -828,12 +828,12 @@ _DATE_COLUMNS = {"debtors": ("incorporation_date",), "statements": ("period_end"
 
 
 def _read_inputs(opts: RerateOptions) -> tuple[dict[str, pd.DataFrame], dict[str, Any],
-                                               dict[str, Path], str, float]:
-    """The driver's frames and manifest, the tables the workers read themselves, the
-    portfolio's hash, and the seconds it took."""
+                                               dict[str, Path], float]:
+    """The driver's frames and manifest, the tables the workers read themselves, and the
+    seconds it took."""
     tick = time.perf_counter()
     frames, manifest, reads = _driver_frames(opts)
-    return frames, manifest, reads, input_hash(opts.portfolio), time.perf_counter() - tick
+    return frames, manifest, reads, time.perf_counter() - tick
 
 
 def worker_tables(portfolio: Path, manifest: Mapping[str, Any], chunk_size: int
@@ -1241,18 +1241,20 @@ def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
     with _lock(out):
         for tmp in out.glob(".*.tmp"):
             tmp.unlink(missing_ok=True)
-        # read the portfolio (and hash it) on a thread while the engine loads: both wait
-        # mostly on I/O, decompression and imports that release the interpreter lock
+        # read the portfolio and hash it on two threads while the engine loads: they wait
+        # mostly on I/O, decompression and hashing, which release the interpreter lock
         from concurrent.futures import ThreadPoolExecutor
 
-        with _gc_paused(), ThreadPoolExecutor(1, thread_name_prefix="rerate-read") as pool:
+        with _gc_paused(), ThreadPoolExecutor(2, thread_name_prefix="rerate-read") as pool:
             reading = pool.submit(_read_inputs, opts)
+            hashing = pool.submit(input_hash, opts.portfolio)  # hashlib frees the GIL
             tick = time.perf_counter()
             if engine is None:
                 engine = _load_engine(opts.model_dir, opts.policy_path)
             timings["engine_s"] = time.perf_counter() - tick
             model_version, policy_version = engine_versions(engine)  # resolved once, here
-            frames, manifest, reads, portfolio_hash, timings["read_s"] = reading.result()
+            frames, manifest, reads, timings["read_s"] = reading.result()
+            portfolio_hash = hashing.result()
         as_of = str(pd.Timestamp(opts.as_of or manifest.get("as_of")).date()) \
             if (opts.as_of or manifest.get("as_of")) else None
         if as_of is None:
