@@ -602,6 +602,8 @@ def warm_up() -> None:
     buf = np.zeros(64, dtype=np.uint8)
     encode_records(buf, np.zeros(1, dtype=np.int64), cols, np.zeros(1, dtype=np.intp))
     number_texts(np.ones(1), 0)
+    _top_codes(np.zeros(1, dtype=np.intp), np.ones(1), 1, 1)
+    _exps(np.zeros(1))
 
 
 def _digests(buf: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64],
@@ -1147,12 +1149,7 @@ def _reason_lists(engine: Engine, deb: DebtorInputs, c: _Core, mr: _ModelReasons
     k_model = mr.owner.size
     owner = np.concatenate([mr.owner, pr]).astype(np.intp)
     impact = np.concatenate([mr.impact, c.contrib[pr, pc]])
-    seq = np.arange(owner.size)  # model codes come first, each group in its own order
-    order = np.lexsort((seq, -impact, owner))
-    so = owner[order]
-    rank = np.arange(so.size) - np.searchsorted(so, so, side="left")
-    keep = rank < _TOP_REASONS
-    top, top_rank = order[keep], rank[keep]
+    top, top_rank = _top_codes(owner, impact, n, _TOP_REASONS)  # model codes first on ties
     is_model = top < k_model
     n_heads = 4
     groups: list[tuple[Any, ...]] = []  # (owner, slot, feature, value, direction, text)
@@ -1186,7 +1183,7 @@ def _reason_lists(engine: Engine, deb: DebtorInputs, c: _Core, mr: _ModelReasons
         pre = text_array(np.array([f"{lab}: " for lab in st.labels], dtype=object))
         txt = pac.binary_join_element_wise(
             pre.take(pa.array(term)), number_texts(val, 0), ", odds of default x",
-            number_texts(np.array([math.exp(x) for x in w.tolist()]), 1), "")
+            number_texts(_exps(w), 1), "")
         groups.append((rows, n_heads + top_rank[~is_model],
                        text_array(np.asarray(st.features, dtype=object)).take(pa.array(term)),
                        val, np.zeros(oi.size, np.int8), txt))
@@ -1226,6 +1223,96 @@ def _reason_lists(engine: Engine, deb: DebtorInputs, c: _Core, mr: _ModelReasons
         fields=list(rtype.value_type))
     offsets = np.searchsorted(own[order], np.arange(n + 1)).astype(np.int32)
     return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), struct, type=rtype)
+
+
+def _top_codes(owner: npt.NDArray[np.intp], impact: FloatArray, n: int, k: int
+               ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """The first ``k`` candidates of each owner (``0 <= owner < n``) by decreasing
+    impact, the earlier candidate first on ties, NaN impacts last.
+
+    The rows of ``np.lexsort((np.arange(len(owner)), -impact, owner))`` ranked
+    below ``k`` in their owner, selected per owner by a compiled ``k``-slot
+    insertion (:func:`_select_top`): positions into the candidates, ordered by
+    owner then rank, and their ranks.
+    """
+    size = min(owner.size, n * k)
+    top = np.empty(size, dtype=np.intp)
+    rank = np.empty(size, dtype=np.intp)
+    kept = _top_kernel()(np.asarray(owner, dtype=np.intp),
+                         np.asarray(impact, dtype=np.float64), n, k, top, rank)
+    return top[:kept], rank[:kept]
+
+
+def _select_top(owner: Any, impact: Any, n: int, k: int, top: Any,
+                rank: Any) -> int:  # pragma: no cover - compiled
+    """Kernel of :func:`_top_codes` (compiled by numba, see :func:`_top_kernel`);
+    returns the number of candidates written to ``top`` and ``rank``."""
+    start = np.zeros(n + 1, np.int64)
+    for j in range(owner.shape[0]):
+        start[owner[j] + 1] += 1
+    for i in range(n):
+        start[i + 1] += start[i]
+    by = np.empty(owner.shape[0], np.int64)  # by owner, each owner's in their order
+    fill = start[:n].copy()
+    for j in range(owner.shape[0]):
+        by[fill[owner[j]]] = j
+        fill[owner[j]] += 1
+    slot = np.empty(k, np.int64)
+    key = np.empty(k)  # -impact of the slots, ascending (NaN last)
+    out = 0
+    for i in range(n):
+        c = 0
+        for q in range(start[i], start[i + 1]):
+            j = by[q]
+            x = -impact[j]
+            at = c  # after every slot it does not come strictly before
+            while at > 0 and (x < key[at - 1] or (key[at - 1] != key[at - 1] and x == x)):
+                at -= 1
+            if at < k:
+                for s in range(min(c, k - 1), at, -1):
+                    slot[s] = slot[s - 1]
+                    key[s] = key[s - 1]
+                slot[at] = j
+                key[at] = x
+                c = min(c + 1, k)
+        for s in range(c):
+            top[out] = slot[s]
+            rank[out] = s
+            out += 1
+    return out
+
+
+@functools.cache
+def _top_kernel() -> Any:
+    """:func:`_select_top` compiled (numba, cached on disk beside this module)."""
+    from numba import njit
+
+    return njit(cache=True, nogil=True)(_select_top)
+
+
+def _exps(values: FloatArray) -> FloatArray:
+    """``math.exp`` of each value: the same C library call, compiled
+    (:func:`_exp_kernel`); a finite value too large raises math.exp's OverflowError."""
+    out = np.empty(values.shape[0])
+    _exp_kernel()(np.ascontiguousarray(values, dtype=np.float64), out)
+    over = np.isinf(out) & np.isfinite(values)
+    if over.any():
+        math.exp(float(values[over][0]))
+    return out
+
+
+def _exp_all(values: Any, out: Any) -> None:  # pragma: no cover - compiled
+    """Kernel of :func:`_exps`."""
+    for i in range(values.shape[0]):
+        out[i] = math.exp(values[i])
+
+
+@functools.cache
+def _exp_kernel() -> Any:
+    """:func:`_exp_all` compiled (numba, cached on disk beside this module)."""
+    from numba import njit
+
+    return njit(cache=True, nogil=True)(_exp_all)
 
 
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)

@@ -9,6 +9,7 @@ single-debtor path formats and hashes with Python.
 from __future__ import annotations
 
 import hashlib
+import math
 
 import numpy as np
 import pytest
@@ -78,3 +79,39 @@ def test_digests_equal_hashlib() -> None:
     got = E._digests(buf, starts, ends)
     assert got.shape == (starts.size, 32)
     assert [bytes(r) for r in got] == expected
+
+
+def test_exps_equal_math_exp() -> None:
+    """The compiled exp (the odds factors of the overlay texts) is the C library's exp,
+    bit for bit; a finite value beyond the float range raises as math.exp does."""
+    rng = np.random.default_rng(7)
+    values = np.concatenate([rng.uniform(-5.0, 5.0, 200_000), rng.uniform(-745.0, 709.0, 50_000),
+                             rng.standard_normal(50_000) * 1e-3,
+                             [0.0, -0.0, 1e-300, 709.78, -745.2, np.inf, -np.inf, np.nan]])
+    ref = np.array([math.exp(v) for v in values.tolist()])
+    assert E._exps(values).view(np.int64).tolist() == ref.view(np.int64).tolist()
+    with pytest.raises(OverflowError):
+        E._exps(np.array([1.0, 710.0]))
+
+
+def _top_reference(owner: np.ndarray, impact: np.ndarray, k: int) -> tuple[list[int], list[int]]:
+    """The definition: lexsort by owner, decreasing impact, candidate order; cut at k."""
+    order = np.lexsort((np.arange(owner.size), -impact, owner))
+    so = owner[order]
+    rank = np.arange(so.size) - np.searchsorted(so, so, side="left")
+    keep = rank < k
+    return order[keep].tolist(), rank[keep].tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.sampled_from([0.5, 1.0, 2.0, 0.25, -0.0, 0.0,
+                                                               np.nan, 3.5, 1e-9])),
+                max_size=60),
+       st.integers(0, 6))
+def test_top_codes_equal_lexsort(cands: list[tuple[int, float]], k: int) -> None:
+    """Per owner the first k by decreasing impact, earlier candidates first on ties
+    (many ties, signed zeros, NaN last), in any candidate order."""
+    owner = np.array([c[0] for c in cands], dtype=np.intp)
+    impact = np.array([c[1] for c in cands], dtype=np.float64)
+    top, rank = E._top_codes(owner, impact, 7, k)
+    assert (top.tolist(), rank.tolist()) == _top_reference(owner, impact, k)
