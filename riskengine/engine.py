@@ -1002,7 +1002,7 @@ def _decide_table(
     rows = np.flatnonzero(deb.basis == 0)
     mr = _model_reason_arrays(scorer, deb.st_X[rows], rows, pd_model)
     c = _core_numbers(engine, deb, pairs, pd_model)
-    reasons = _reason_lists(engine, deb, c, mr)
+    reasons = _reason_lists(engine, deb, c, mr, pairs.debtor_pos)
     m = pairs.debtor_pos.shape[0]
     dp = pairs.debtor_pos
     schema = decision_schema()
@@ -1049,7 +1049,7 @@ def _decide_table(
         "pd_model": floats(c.pd_model[dp]),
         "grade": _GRADE_TEXT().take(pa.array(np.where(c.rated, c.gidx, 0))),
         "rating_basis": pa.array(BASES, type=text).take(pa.array(deb.basis[dp])),
-        "reason_codes": reasons.take(pa.array(dp)),
+        "reason_codes": reasons,
         "requested_limit": floats(pairs.requested),
         "approved_limit": nan_null(c.approved),
         "decision_type": as_text(c.decision),
@@ -1129,13 +1129,16 @@ def _model_reason_arrays(scorer: Scorer, X: FloatArray, rows: npt.NDArray[np.int
         np.array([float(rc["impact"]) for _, rc in flat], dtype=np.float64))
 
 
-def _reason_lists(engine: Engine, deb: DebtorInputs, c: _Core, mr: _ModelReasons) -> Any:
-    """3. Reason codes per debtor as an Arrow ``list<struct>`` (one list per debtor).
+def _reason_lists(engine: Engine, deb: DebtorInputs, c: _Core, mr: _ModelReasons,
+                  at: npt.NDArray[np.int64]) -> Any:
+    """3. Reason codes of the debtors ``at`` (positions, e.g. each pair's debtor) as an
+    Arrow ``list<struct>``, one list per position.
 
     The codes and the order of :func:`_reason_dicts`: the flags (no valid PD,
     insolvency, past due, rating basis), then the top codes by decreasing impact,
     model codes first on ties. Texts are assembled by Arrow from per-feature
-    prefixes and each distinct number formatted once.
+    prefixes and each distinct number formatted once, and taken once into the
+    lists of ``at``.
     """
     import pyarrow as pa
     import pyarrow.compute as pac
@@ -1208,10 +1211,15 @@ def _reason_lists(engine: Engine, deb: DebtorInputs, c: _Core, mr: _ModelReasons
                        values, np.full(who.size, dcode, np.int8), texts))
     rtype = _arrow_type("reasons")
     if not groups:
-        return pa.ListArray.from_arrays(pa.array(np.zeros(n + 1, np.int32)),
+        return pa.ListArray.from_arrays(pa.array(np.zeros(at.size + 1, np.int32)),
                                         pa.array([], type=rtype.value_type), type=rtype)
-    own = np.concatenate([g[0] for g in groups])
-    order = np.lexsort((np.concatenate([g[1] for g in groups]), own))
+    # each debtor's codes by slot (one code per debtor and slot), then per position
+    grid = np.full((n, n_heads + _TOP_REASONS), -1, dtype=np.int64)
+    grid[np.concatenate([g[0] for g in groups]), np.concatenate([g[1] for g in groups])] = \
+        np.arange(sum(g[0].size for g in groups))
+    per_at = grid[at]
+    found = per_at >= 0
+    order = per_at[found]  # row-major: by position, then slot
     take = pa.array(order)
     val = np.concatenate([g[3] for g in groups])[order]
     directions = text_array(np.asarray(_DIRECTIONS, dtype=object))
@@ -1221,7 +1229,8 @@ def _reason_lists(engine: Engine, deb: DebtorInputs, c: _Core, mr: _ModelReasons
          directions.take(pa.array(np.concatenate([g[4] for g in groups])[order])),
          pa.concat_arrays([g[5] for g in groups]).take(take)],
         fields=list(rtype.value_type))
-    offsets = np.searchsorted(own[order], np.arange(n + 1)).astype(np.int32)
+    offsets = np.zeros(at.size + 1, dtype=np.int32)
+    np.cumsum(found.sum(axis=1), out=offsets[1:])
     return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), struct, type=rtype)
 
 
@@ -1381,10 +1390,15 @@ def _lookup(values: np.ndarray, table: Mapping[str, int], default: int | None
     if values.size <= 8:
         return np.array([table[str(v)] if default is None else table.get(str(v), default)
                          for v in values.tolist()], dtype=np.int64)
-    uniq, inv = np.unique(np.asarray(values).astype(str), return_inverse=True)
-    codes = np.array([table[u] if default is None else table.get(u, default)
-                      for u in uniq.tolist()], dtype=np.int64)
-    out: npt.NDArray[np.int64] = codes[inv.ravel()]
+    arr = np.asarray(values)
+    if arr.dtype == object and pd.api.types.infer_dtype(arr, skipna=False) == "string":
+        inv, found = pd.factorize(arr)  # text already: a hash pass, no str() copy
+        uniq = [str(u) for u in found.tolist()]
+    else:
+        sorted_uniq, inv = np.unique(arr.astype(str), return_inverse=True)
+        uniq = sorted_uniq.tolist()
+    code = {u: table[u] if default is None else table.get(u, default) for u in sorted(uniq)}
+    out: npt.NDArray[np.int64] = np.array([code[u] for u in uniq], dtype=np.int64)[inv.ravel()]
     return out
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 
 import numpy as np
 import pytest
@@ -115,3 +116,20 @@ def test_top_codes_equal_lexsort(cands: list[tuple[int, float]], k: int) -> None
     impact = np.array([c[1] for c in cands], dtype=np.float64)
     top, rank = E._top_codes(owner, impact, 7, k)
     assert (top.tolist(), rank.tolist()) == _top_reference(owner, impact, k)
+
+
+@pytest.mark.parametrize("values", [
+    ["b", "a", "x", "b", "c", "a", "zz", "x", "a", "b"],  # text: hashed as is
+    ["b", None, 3, "a", 3.0, "b", np.nan, "x", "a", True, "None", "3"],  # anything: str() first
+    [np.str_("a"), "b", "a", np.str_("c"), "b", "a", "a", "b", "c"],
+])
+def test_lookup_is_table_of_str(values: list[object]) -> None:
+    """``_lookup`` gives ``table[str(v)]`` (or the default) of each value on either
+    path, and without a default raises the KeyError of the smallest missing text."""
+    arr = np.array(values, dtype=object)
+    table = {"a": 1, "b": 2, "None": 3, "3": 4, "True": 5}
+    expect = [table.get(str(v), 0) for v in values]
+    assert E._lookup(arr, table, 0).tolist() == expect
+    missing = sorted({str(v) for v in values} - set(table))
+    with pytest.raises(KeyError, match=re.escape(repr(missing[0]))):
+        E._lookup(arr, table, None)
