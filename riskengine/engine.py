@@ -1859,7 +1859,7 @@ class Engine:
                                                            na_value=np.nan)[term_key[hit]]
         errs: list[dict[str, Any]] = []
         ok = pos >= 0
-        bad_product = ~np.isin(product.astype(str), np.asarray(self.policy.product_names))
+        bad_product = _lookup(product, self.product_codes, -1) < 0
         for k in np.flatnonzero(bad_product & ok):
             errs.append(_error_row(
                 "pair_terms", f"{sid[k]} {did[k]}", str(did[k]), "product", str(product[k]),
@@ -1900,13 +1900,16 @@ class Engine:
             related = ri >= 0
             rel_type[related] = rel["relation_type"].astype(object).to_numpy()[ri[related]]
         debtors = clean["debtors"]
-        dpos = _positions(exs["debtor_id"], pd.Index(debtors["debtor_id"].astype("str")))
+        deb_index = pd.Index(debtors["debtor_id"].astype("str"))
+        # the debtors in the order of ids (the usual case): the positions found above
+        dpos = pos[sel] if deb_index.equals(ids) else _positions(exs["debtor_id"], deb_index)
         dg = np.full(sel.size, None, dtype=object)
-        found = dpos >= 0
-        dg[found] = debtors["group_id"].to_numpy(dtype=object, na_value=None)[dpos[found]]
+        has_group = dpos >= 0
+        dg[has_group] = debtors["group_id"].to_numpy(dtype=object, na_value=None)[
+            dpos[has_group]]
+        has_group[has_group] = debtors["group_id"].notna().to_numpy()[dpos[has_group]]
         sg = srow["group_id"].to_numpy(dtype=object, na_value=None)
-        same_group = np.array([a is not None and a == b for a, b in zip(dg, sg, strict=True)],
-                              dtype=bool)
+        same_group = has_group & (dg == sg)
         terms = pair_bytes(
             [*record_columns(exs, schemas.EXPOSURES), *record_columns(srow, schemas.SUPPLIERS),
              _column_bytes(rel_type, "str"), _column_bytes(product[sel], "str"),
