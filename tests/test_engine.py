@@ -688,3 +688,24 @@ def test_related_pairs_by_group_in_any_debtor_order(engine: Engine) -> None:
                   for s, d in zip(pairs.supplier_id, order[pairs.debtor_pos], strict=True)]
         assert pairs.related.tolist() == expect
         assert sum(expect) > len(linked)  # shared groups do occur
+
+
+def test_flat_trees_on_raw_infinities_and_nan_thresholds(engine: Engine) -> None:
+    """Unprepared rows with infinities and NaN (the compiled walk reads NaN as -inf
+    only on nodes whose missing values go left) score as the fitted estimator; an
+    ensemble with a NaN split threshold is not flattened."""
+    from riskengine._fastpath import FlatTrees, Unsupported
+
+    est = engine.pd_model.estimator_
+    trees = FlatScorer(engine.pd_model, 3).trees
+    rng = np.random.default_rng(11)
+    A = rng.standard_normal((400, trees.n_features)) * 3.0
+    A[rng.random(A.shape) < 0.2] = np.nan
+    A[rng.random(A.shape) < 0.1] = np.inf
+    A[rng.random(A.shape) < 0.1] = -np.inf
+    assert trees.raw_scores(A).tobytes() == est._raw_predict(A).ravel().tobytes()
+    broken = copy.deepcopy(est)
+    nodes = broken._predictors[0][0].nodes
+    nodes["num_threshold"][np.flatnonzero(~nodes["is_leaf"].astype(bool))[0]] = np.nan
+    with pytest.raises(Unsupported):
+        FlatTrees(broken)
