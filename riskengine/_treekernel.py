@@ -98,17 +98,17 @@ def _next(XA: Any, r: int, node: int, thr: Any, column: Any,
 @njit(cache=True, nogil=True)
 def _block_leaves(XA: Any, m: int, thr: Any, column: Any, child: Any,
                   root: Any, depth: Any, leaves: Any) -> None:  # pragma: no cover
-    """Leaf of the block's rows ``0 .. m - 1`` in every tree into ``leaves[t, r]``.
+    """Leaf of the block's rows ``0 .. m - 1`` in every tree into ``leaves[r, t]``.
 
     Every walk takes its tree's depth in steps (leaves are their own successors),
     so the loops have fixed trip counts and no data-dependent branch.
     """
     for t in range(root.shape[0]):
         for r in range(m):
-            leaves[t, r] = root[t]
+            leaves[r, t] = root[t]
         for _ in range(depth[t]):
             for r in range(m):
-                leaves[t, r] = _next(XA, r, leaves[t, r], thr, column, child)
+                leaves[r, t] = _next(XA, r, leaves[r, t], thr, column, child)
 
 
 @njit(cache=True, nogil=True)
@@ -119,7 +119,7 @@ def raw_scores(X: Any, ints: Any, floats: Any, out: Any) -> None:  # pragma: no 
     thr, value = floats[3:int(floats[2])], floats[int(floats[2]):]
     n = X.shape[0]
     nt = root.shape[0]
-    leaves = np.empty((nt, BLOCK), np.int64)
+    leaves = np.empty((BLOCK, nt), np.int64)
     XA = np.empty((BLOCK, 2 * X.shape[1]))
     for lo in range(0, n, BLOCK):
         m = min(BLOCK, n - lo)
@@ -128,7 +128,7 @@ def raw_scores(X: Any, ints: Any, floats: Any, out: Any) -> None:  # pragma: no 
         for r in range(m):
             s = baseline
             for t in range(nt):
-                s += value[leaves[t, r]]
+                s += value[leaves[r, t]]
             out[lo + r] = s
 
 
@@ -151,7 +151,7 @@ def explain_rows(X: Any, k: int, ints: Any, floats: Any, out_f: Any,
     thr, value = floats[3:int(floats[2])], floats[int(floats[2]):]
     n, p = X.shape
     nt = root.shape[0]
-    leaves = np.empty((nt, BLOCK), np.int64)
+    leaves = np.empty((BLOCK, nt), np.int64)
     XA = np.empty((BLOCK, 2 * p))
     vals = np.empty(nt)
     prefix = np.empty(nt + 1)
@@ -175,7 +175,7 @@ def explain_rows(X: Any, k: int, ints: Any, floats: Any, out_f: Any,
             s = baseline
             prefix[0] = s
             for t in range(nt):
-                vals[t] = value[leaves[t, r]]
+                vals[t] = value[leaves[r, t]]
                 s += vals[t]
                 prefix[t + 1] = s
             out_f[i, 0] = s
@@ -185,7 +185,7 @@ def explain_rows(X: Any, k: int, ints: Any, floats: Any, out_f: Any,
             start[:] = 0
             m = 0
             for t in range(nt):
-                lf = leaves[t, r]
+                lf = leaves[r, t]
                 for q in range(task_ptr[lf], task_ptr[lf + 1]):
                     f = task_feature[q]
                     node = task_node[q]
@@ -230,15 +230,16 @@ def explain_rows(X: Any, k: int, ints: Any, floats: Any, out_f: Any,
                     continue
                 # exact: the estimator's running sum with the substitution; the sum of
                 # the trees before the first substituted one is the row's own prefix
-                j = first
-                t0 = t_tree[by_feat[j]]
-                ss = prefix[t0]
-                for t in range(t0, nt):
-                    v = vals[t]
-                    if j < last and t_tree[by_feat[j]] == t:
-                        v = t_val[by_feat[j]]
-                        j += 1
-                    ss += v
+                t = t_tree[by_feat[first]]
+                ss = prefix[t]
+                for j in range(first, last):  # one task per (tree, feature), tree order
+                    tj = t_tree[by_feat[j]]
+                    for u in range(t, tj):
+                        ss += vals[u]
+                    ss += t_val[by_feat[j]]
+                    t = tj + 1
+                for u in range(t, nt):
+                    ss += vals[u]
                 first = last
                 imp = s - ss
                 if imp > 0.0:  # insertion by (impact desc, feature asc); ties keep order
