@@ -140,12 +140,16 @@ class FlatTrees:
         self.feature = feat
         self.value = nodes["value"].astype(np.float64)
         thr = nodes["num_threshold"].astype(np.float64)
+        if bool(np.isnan(thr[~leaf]).any()):
+            raise Unsupported("NaN split thresholds are not flattened")
         self.used = np.unique(feat[~leaf])
         #: sorted split thresholds of each used feature
         self.cuts = [np.unique(thr[~leaf & (feat == j)]) for j in self.used.tolist()]
         self.thr = np.where(leaf, np.inf, thr)
         self.mleft = nodes["missing_go_to_left"].astype(bool) & ~leaf
         self.feat0 = np.where(leaf, 0, feat)  # leaves read feature 0, unused
+        # the kernels' column of a block row: NaN as -inf where NaN goes left, else as is
+        self.column = 2 * self.feat0 + 1 - self.mleft
         here = np.arange(len(nodes), dtype=np.intp)
         self.lo = np.where(leaf, here, nodes["left"].astype(np.intp) + base)
         self.hi = np.where(leaf, here, nodes["right"].astype(np.intp) + base)

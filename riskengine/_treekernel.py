@@ -7,7 +7,11 @@ Two kernels, compiled by numba on first use (and cached on disk beside this file
   reference-substitution impacts of each row.
 
 A node goes left iff ``x[feature] <= threshold``, a NaN goes the node's
-missing-value way: scikit-learn's own test on float64 input. The raw score is
+missing-value way: scikit-learn's own test on float64 input. The walks read a
+block of rows with each feature twice (:func:`_augment`): as given, and with NaN
+as ``-inf``; a node whose NaN goes left reads the second copy, the others the
+first (NaN is never ``<=``), so every step is one comparison. Thresholds are not
+NaN (:class:`riskengine._fastpath.FlatTrees` refuses such trees). The raw score is
 ``baseline + tree_0 + tree_1 + ...`` added in that order, as scikit-learn's
 ``_raw_predict`` adds them, so scores are bit-identical to the estimator's.
 
@@ -37,8 +41,8 @@ from numba import njit
 __all__ = ["INT_TABLES", "FLOAT_TABLES", "pack", "raw_scores", "explain_rows"]
 
 #: The integer node and task arrays, in their order in the packed ``ints`` array.
-INT_TABLES = ("feat0", "child", "root", "depth", "feature", "ref_child", "height",
-              "mleft", "task_ptr", "task_feature", "task_node")
+INT_TABLES = ("column", "child", "root", "depth", "feature", "ref_child", "height",
+              "task_ptr", "task_feature", "task_node")
 #: The float arrays, in their order in the packed ``floats`` array (after
 #: ``baseline`` and ``tolerance``).
 FLOAT_TABLES = ("thr", "value")
@@ -74,47 +78,57 @@ def _t(ints: Any, j: int) -> Any:  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _next(X: Any, i: int, node: int, thr: Any, mleft: Any, feat0: Any,
-          child: Any) -> int:  # pragma: no cover - compiled
-    """The node after ``node`` on row ``i`` (a leaf is its own successor), branch-free."""
-    x = X[i, feat0[node]]
-    left = np.int64(x <= thr[node]) | (mleft[node] & np.int64(x != x))
-    return child[2 * node + 1 - left]
+def _augment(X: Any, lo: int, m: int, XA: Any) -> None:  # pragma: no cover - compiled
+    """Rows ``lo .. lo + m - 1`` of ``X`` into ``XA[r]``: feature ``j`` as given at
+    ``2 * j + 1``, with NaN as ``-inf`` at ``2 * j``."""
+    for r in range(m):
+        for j in range(X.shape[1]):
+            x = X[lo + r, j]
+            XA[r, 2 * j + 1] = x
+            XA[r, 2 * j] = x if x == x else -np.inf
 
 
 @njit(cache=True, nogil=True)
-def _block_leaves(X: Any, lo: int, m: int, thr: Any, mleft: Any, feat0: Any, child: Any,
+def _next(XA: Any, r: int, node: int, thr: Any, column: Any,
+          child: Any) -> int:  # pragma: no cover - compiled
+    """The node after ``node`` on block row ``r`` (a leaf is its own successor)."""
+    return child[2 * node + 1 - np.int64(XA[r, column[node]] <= thr[node])]
+
+
+@njit(cache=True, nogil=True)
+def _block_leaves(XA: Any, m: int, thr: Any, column: Any, child: Any,
                   root: Any, depth: Any, leaves: Any) -> None:  # pragma: no cover
-    """Leaf of rows ``lo .. lo + m - 1`` in every tree into ``leaves[t, r]``.
+    """Leaf of the block's rows ``0 .. m - 1`` in every tree into ``leaves[r, t]``.
 
     Every walk takes its tree's depth in steps (leaves are their own successors),
     so the loops have fixed trip counts and no data-dependent branch.
     """
     for t in range(root.shape[0]):
         for r in range(m):
-            leaves[t, r] = root[t]
+            leaves[r, t] = root[t]
         for _ in range(depth[t]):
             for r in range(m):
-                leaves[t, r] = _next(X, lo + r, leaves[t, r], thr, mleft, feat0, child)
+                leaves[r, t] = _next(XA, r, leaves[r, t], thr, column, child)
 
 
 @njit(cache=True, nogil=True)
 def raw_scores(X: Any, ints: Any, floats: Any, out: Any) -> None:  # pragma: no cover
     """Raw score of each row of ``X`` into ``out`` (shape ``(rows,)``)."""
-    feat0, child, root, depth = _t(ints, 0), _t(ints, 1), _t(ints, 2), _t(ints, 3)
-    mleft = _t(ints, 7)
+    column, child, root, depth = _t(ints, 0), _t(ints, 1), _t(ints, 2), _t(ints, 3)
     baseline = floats[0]
     thr, value = floats[3:int(floats[2])], floats[int(floats[2]):]
     n = X.shape[0]
     nt = root.shape[0]
-    leaves = np.empty((nt, BLOCK), np.int64)
+    leaves = np.empty((BLOCK, nt), np.int64)
+    XA = np.empty((BLOCK, 2 * X.shape[1]))
     for lo in range(0, n, BLOCK):
         m = min(BLOCK, n - lo)
-        _block_leaves(X, lo, m, thr, mleft, feat0, child, root, depth, leaves)
+        _augment(X, lo, m, XA)
+        _block_leaves(XA, m, thr, column, child, root, depth, leaves)
         for r in range(m):
             s = baseline
             for t in range(nt):
-                s += value[leaves[t, r]]
+                s += value[leaves[r, t]]
             out[lo + r] = s
 
 
@@ -129,15 +143,16 @@ def explain_rows(X: Any, k: int, ints: Any, floats: Any, out_f: Any,
     feature at its reference ``out_f[i, 1 + k + j]``; by decreasing impact,
     ties by feature order.
     """
-    feat0, child, root, depth = _t(ints, 0), _t(ints, 1), _t(ints, 2), _t(ints, 3)
-    feature, ref_child, height, mleft = _t(ints, 4), _t(ints, 5), _t(ints, 6), _t(ints, 7)
-    task_ptr, task_feature, task_node = _t(ints, 8), _t(ints, 9), _t(ints, 10)
+    column, child, root, depth = _t(ints, 0), _t(ints, 1), _t(ints, 2), _t(ints, 3)
+    feature, ref_child, height = _t(ints, 4), _t(ints, 5), _t(ints, 6)
+    task_ptr, task_feature, task_node = _t(ints, 7), _t(ints, 8), _t(ints, 9)
     max_tasks = ints[len(INT_TABLES) + 1]
     baseline, tol = floats[0], floats[1]
     thr, value = floats[3:int(floats[2])], floats[int(floats[2]):]
     n, p = X.shape
     nt = root.shape[0]
-    leaves = np.empty((nt, BLOCK), np.int64)
+    leaves = np.empty((BLOCK, nt), np.int64)
+    XA = np.empty((BLOCK, 2 * p))
     vals = np.empty(nt)
     prefix = np.empty(nt + 1)
     t_tree = np.empty(max_tasks, np.int64)
@@ -153,13 +168,14 @@ def explain_rows(X: Any, k: int, ints: Any, floats: Any, out_f: Any,
     c_sub = np.empty(p)
     for lo in range(0, n, BLOCK):
         m_rows = min(BLOCK, n - lo)
-        _block_leaves(X, lo, m_rows, thr, mleft, feat0, child, root, depth, leaves)
+        _augment(X, lo, m_rows, XA)
+        _block_leaves(XA, m_rows, thr, column, child, root, depth, leaves)
         for r in range(m_rows):
             i = lo + r
             s = baseline
             prefix[0] = s
             for t in range(nt):
-                vals[t] = value[leaves[t, r]]
+                vals[t] = value[leaves[r, t]]
                 s += vals[t]
                 prefix[t + 1] = s
             out_f[i, 0] = s
@@ -169,12 +185,12 @@ def explain_rows(X: Any, k: int, ints: Any, floats: Any, out_f: Any,
             start[:] = 0
             m = 0
             for t in range(nt):
-                lf = leaves[t, r]
+                lf = leaves[r, t]
                 for q in range(task_ptr[lf], task_ptr[lf + 1]):
                     f = task_feature[q]
                     node = task_node[q]
                     for _ in range(height[node]):
-                        nxt = _next(X, i, node, thr, mleft, feat0, child)
+                        nxt = _next(XA, r, node, thr, column, child)
                         node = ref_child[node] if feature[node] == f else nxt
                     v = value[node]
                     t_tree[m] = t
@@ -214,15 +230,16 @@ def explain_rows(X: Any, k: int, ints: Any, floats: Any, out_f: Any,
                     continue
                 # exact: the estimator's running sum with the substitution; the sum of
                 # the trees before the first substituted one is the row's own prefix
-                j = first
-                t0 = t_tree[by_feat[j]]
-                ss = prefix[t0]
-                for t in range(t0, nt):
-                    v = vals[t]
-                    if j < last and t_tree[by_feat[j]] == t:
-                        v = t_val[by_feat[j]]
-                        j += 1
-                    ss += v
+                t = t_tree[by_feat[first]]
+                ss = prefix[t]
+                for j in range(first, last):  # one task per (tree, feature), tree order
+                    tj = t_tree[by_feat[j]]
+                    for u in range(t, tj):
+                        ss += vals[u]
+                    ss += t_val[by_feat[j]]
+                    t = tj + 1
+                for u in range(t, nt):
+                    ss += vals[u]
                 first = last
                 imp = s - ss
                 if imp > 0.0:  # insertion by (impact desc, feature asc); ties keep order

@@ -634,6 +634,8 @@ def warm_up() -> None:
     encode_records(buf, np.zeros(1, dtype=np.int64), rec, np.zeros(1, dtype=np.intp))
     _digests(buf, np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int64))
     number_texts(np.ones(1), 0)
+    _top_codes(np.zeros(1, dtype=np.intp), np.ones(1), 1, 1)
+    _exps(np.zeros(1))
     from riskengine import _textkernel  # validation's passes over sorted ids
 
     _textkernel.warm_up()
@@ -1086,7 +1088,7 @@ def _decide_table(
     rows = np.flatnonzero(deb.basis == 0)
     mr = _model_reason_arrays(scorer, deb.st_X[rows], rows, pd_model)
     c = _core_numbers(engine, deb, pairs, pd_model)
-    reasons = _reason_lists(engine, deb, c, mr)
+    reasons = _reason_lists(engine, deb, c, mr, pairs.debtor_pos)
     m = pairs.debtor_pos.shape[0]
     dp = pairs.debtor_pos
     schema = decision_schema()
@@ -1133,7 +1135,7 @@ def _decide_table(
         "pd_model": floats(c.pd_model[dp]),
         "grade": _GRADE_TEXT().take(pa.array(np.where(c.rated, c.gidx, 0))),
         "rating_basis": pa.array(BASES, type=text).take(pa.array(deb.basis[dp])),
-        "reason_codes": reasons.take(pa.array(dp)),
+        "reason_codes": reasons,
         "requested_limit": floats(pairs.requested),
         "approved_limit": nan_null(c.approved),
         "decision_type": as_text(c.decision),
@@ -1213,13 +1215,16 @@ def _model_reason_arrays(scorer: Scorer, X: FloatArray, rows: npt.NDArray[np.int
         np.array([float(rc["impact"]) for _, rc in flat], dtype=np.float64))
 
 
-def _reason_lists(engine: Engine, deb: DebtorInputs, c: _Core, mr: _ModelReasons) -> Any:
-    """3. Reason codes per debtor as an Arrow ``list<struct>`` (one list per debtor).
+def _reason_lists(engine: Engine, deb: DebtorInputs, c: _Core, mr: _ModelReasons,
+                  at: npt.NDArray[np.int64]) -> Any:
+    """3. Reason codes of the debtors ``at`` (positions, e.g. each pair's debtor) as an
+    Arrow ``list<struct>``, one list per position.
 
     The codes and the order of :func:`_reason_dicts`: the flags (no valid PD,
     insolvency, past due, rating basis), then the top codes by decreasing impact,
     model codes first on ties. Texts are assembled by Arrow from per-feature
-    prefixes and each distinct number formatted once.
+    prefixes and each distinct number formatted once, and taken once into the
+    lists of ``at``.
     """
     import pyarrow as pa
     import pyarrow.compute as pac
@@ -1233,12 +1238,7 @@ def _reason_lists(engine: Engine, deb: DebtorInputs, c: _Core, mr: _ModelReasons
     k_model = mr.owner.size
     owner = np.concatenate([mr.owner, pr]).astype(np.intp)
     impact = np.concatenate([mr.impact, c.contrib[pr, pc]])
-    seq = np.arange(owner.size)  # model codes come first, each group in its own order
-    order = np.lexsort((seq, -impact, owner))
-    so = owner[order]
-    rank = np.arange(so.size) - np.searchsorted(so, so, side="left")
-    keep = rank < _TOP_REASONS
-    top, top_rank = order[keep], rank[keep]
+    top, top_rank = _top_codes(owner, impact, n, _TOP_REASONS)  # model codes first on ties
     is_model = top < k_model
     n_heads = 4
     groups: list[tuple[Any, ...]] = []  # (owner, slot, feature, value, direction, text)
@@ -1272,7 +1272,7 @@ def _reason_lists(engine: Engine, deb: DebtorInputs, c: _Core, mr: _ModelReasons
         pre = text_array(np.array([f"{lab}: " for lab in st.labels], dtype=object))
         txt = pac.binary_join_element_wise(
             pre.take(pa.array(term)), number_texts(val, 0), ", odds of default x",
-            number_texts(np.array([math.exp(x) for x in w.tolist()]), 1), "")
+            number_texts(_exps(w), 1), "")
         groups.append((rows, n_heads + top_rank[~is_model],
                        text_array(np.asarray(st.features, dtype=object)).take(pa.array(term)),
                        val, np.zeros(oi.size, np.int8), txt))
@@ -1297,10 +1297,15 @@ def _reason_lists(engine: Engine, deb: DebtorInputs, c: _Core, mr: _ModelReasons
                        values, np.full(who.size, dcode, np.int8), texts))
     rtype = _arrow_type("reasons")
     if not groups:
-        return pa.ListArray.from_arrays(pa.array(np.zeros(n + 1, np.int32)),
+        return pa.ListArray.from_arrays(pa.array(np.zeros(at.size + 1, np.int32)),
                                         pa.array([], type=rtype.value_type), type=rtype)
-    own = np.concatenate([g[0] for g in groups])
-    order = np.lexsort((np.concatenate([g[1] for g in groups]), own))
+    # each debtor's codes by slot (one code per debtor and slot), then per position
+    grid = np.full((n, n_heads + _TOP_REASONS), -1, dtype=np.int64)
+    grid[np.concatenate([g[0] for g in groups]), np.concatenate([g[1] for g in groups])] = \
+        np.arange(sum(g[0].size for g in groups))
+    per_at = grid[at]
+    found = per_at >= 0
+    order = per_at[found]  # row-major: by position, then slot
     take = pa.array(order)
     val = np.concatenate([g[3] for g in groups])[order]
     directions = text_array(np.asarray(_DIRECTIONS, dtype=object))
@@ -1310,8 +1315,99 @@ def _reason_lists(engine: Engine, deb: DebtorInputs, c: _Core, mr: _ModelReasons
          directions.take(pa.array(np.concatenate([g[4] for g in groups])[order])),
          pa.concat_arrays([g[5] for g in groups]).take(take)],
         fields=list(rtype.value_type))
-    offsets = np.searchsorted(own[order], np.arange(n + 1)).astype(np.int32)
+    offsets = np.zeros(at.size + 1, dtype=np.int32)
+    np.cumsum(found.sum(axis=1), out=offsets[1:])
     return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), struct, type=rtype)
+
+
+def _top_codes(owner: npt.NDArray[np.intp], impact: FloatArray, n: int, k: int
+               ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """The first ``k`` candidates of each owner (``0 <= owner < n``) by decreasing
+    impact, the earlier candidate first on ties, NaN impacts last.
+
+    The rows of ``np.lexsort((np.arange(len(owner)), -impact, owner))`` ranked
+    below ``k`` in their owner, selected per owner by a compiled ``k``-slot
+    insertion (:func:`_select_top`): positions into the candidates, ordered by
+    owner then rank, and their ranks.
+    """
+    size = min(owner.size, n * k)
+    top = np.empty(size, dtype=np.intp)
+    rank = np.empty(size, dtype=np.intp)
+    kept = _top_kernel()(np.asarray(owner, dtype=np.intp),
+                         np.asarray(impact, dtype=np.float64), n, k, top, rank)
+    return top[:kept], rank[:kept]
+
+
+def _select_top(owner: Any, impact: Any, n: int, k: int, top: Any,
+                rank: Any) -> int:  # pragma: no cover - compiled
+    """Kernel of :func:`_top_codes` (compiled by numba, see :func:`_top_kernel`);
+    returns the number of candidates written to ``top`` and ``rank``."""
+    start = np.zeros(n + 1, np.int64)
+    for j in range(owner.shape[0]):
+        start[owner[j] + 1] += 1
+    for i in range(n):
+        start[i + 1] += start[i]
+    by = np.empty(owner.shape[0], np.int64)  # by owner, each owner's in their order
+    fill = start[:n].copy()
+    for j in range(owner.shape[0]):
+        by[fill[owner[j]]] = j
+        fill[owner[j]] += 1
+    slot = np.empty(k, np.int64)
+    key = np.empty(k)  # -impact of the slots, ascending (NaN last)
+    out = 0
+    for i in range(n):
+        c = 0
+        for q in range(start[i], start[i + 1]):
+            j = by[q]
+            x = -impact[j]
+            at = c  # after every slot it does not come strictly before
+            while at > 0 and (x < key[at - 1] or (key[at - 1] != key[at - 1] and x == x)):
+                at -= 1
+            if at < k:
+                for s in range(min(c, k - 1), at, -1):
+                    slot[s] = slot[s - 1]
+                    key[s] = key[s - 1]
+                slot[at] = j
+                key[at] = x
+                c = min(c + 1, k)
+        for s in range(c):
+            top[out] = slot[s]
+            rank[out] = s
+            out += 1
+    return out
+
+
+@functools.cache
+def _top_kernel() -> Any:
+    """:func:`_select_top` compiled (numba, cached on disk beside this module)."""
+    from numba import njit
+
+    return njit(cache=True, nogil=True)(_select_top)
+
+
+def _exps(values: FloatArray) -> FloatArray:
+    """``math.exp`` of each value: the same C library call, compiled
+    (:func:`_exp_kernel`); a finite value too large raises math.exp's OverflowError."""
+    out = np.empty(values.shape[0])
+    _exp_kernel()(np.ascontiguousarray(values, dtype=np.float64), out)
+    over = np.isinf(out) & np.isfinite(values)
+    if over.any():
+        math.exp(float(values[over][0]))
+    return out
+
+
+def _exp_all(values: Any, out: Any) -> None:  # pragma: no cover - compiled
+    """Kernel of :func:`_exps`."""
+    for i in range(values.shape[0]):
+        out[i] = math.exp(values[i])
+
+
+@functools.cache
+def _exp_kernel() -> Any:
+    """:func:`_exp_all` compiled (numba, cached on disk beside this module)."""
+    from numba import njit
+
+    return njit(cache=True, nogil=True)(_exp_all)
 
 
 def _input_hashes(as_of: str, digest: npt.NDArray[np.uint8], dp: npt.NDArray[np.int64],
@@ -1380,10 +1476,15 @@ def _lookup(values: np.ndarray, table: Mapping[str, int], default: int | None
     if values.size <= 8:
         return np.array([table[str(v)] if default is None else table.get(str(v), default)
                          for v in values.tolist()], dtype=np.int64)
-    uniq, inv = np.unique(np.asarray(values).astype(str), return_inverse=True)
-    codes = np.array([table[u] if default is None else table.get(u, default)
-                      for u in uniq.tolist()], dtype=np.int64)
-    out: npt.NDArray[np.int64] = codes[inv.ravel()]
+    arr = np.asarray(values)
+    if arr.dtype == object and pd.api.types.infer_dtype(arr, skipna=False) == "string":
+        inv, found = pd.factorize(arr)  # text already: a hash pass, no str() copy
+        uniq = [str(u) for u in found.tolist()]
+    else:
+        sorted_uniq, inv = np.unique(arr.astype(str), return_inverse=True)
+        uniq = sorted_uniq.tolist()
+    code = {u: table[u] if default is None else table.get(u, default) for u in sorted(uniq)}
+    out: npt.NDArray[np.int64] = np.array([code[u] for u in uniq], dtype=np.int64)[inv.ravel()]
     return out
 
 
@@ -1864,7 +1965,7 @@ class Engine:
                                                            na_value=np.nan)[term_key[hit]]
         errs: list[dict[str, Any]] = []
         ok = pos >= 0
-        bad_product = ~np.isin(product.astype(str), np.asarray(self.policy.product_names))
+        bad_product = _lookup(product, self.product_codes, -1) < 0
         for k in np.flatnonzero(bad_product & ok):
             errs.append(_error_row(
                 "pair_terms", f"{sid[k]} {did[k]}", str(did[k]), "product", str(product[k]),
@@ -1905,13 +2006,16 @@ class Engine:
             related = ri >= 0
             rel_type[related] = rel["relation_type"].astype(object).to_numpy()[ri[related]]
         debtors = clean["debtors"]
-        dpos = _positions(exs["debtor_id"], pd.Index(debtors["debtor_id"].astype("str")))
+        deb_index = pd.Index(debtors["debtor_id"].astype("str"))
+        # the debtors in the order of ids (the usual case): the positions found above
+        dpos = pos[sel] if deb_index.equals(ids) else _positions(exs["debtor_id"], deb_index)
         dg = np.full(sel.size, None, dtype=object)
-        found = dpos >= 0
-        dg[found] = debtors["group_id"].to_numpy(dtype=object, na_value=None)[dpos[found]]
+        has_group = dpos >= 0
+        dg[has_group] = debtors["group_id"].to_numpy(dtype=object, na_value=None)[
+            dpos[has_group]]
+        has_group[has_group] = debtors["group_id"].notna().to_numpy()[dpos[has_group]]
         sg = srow["group_id"].to_numpy(dtype=object, na_value=None)
-        same_group = np.array([a is not None and a == b for a, b in zip(dg, sg, strict=True)],
-                              dtype=bool)
+        same_group = has_group & (dg == sg)
         terms = pair_bytes(column_records(
             [*table_columns(exs, schemas.EXPOSURES), *table_columns(srow, schemas.SUPPLIERS),
              (rel_type, "str"), (product[sel], "str"), (insurer[sel], "float")], sel.size))

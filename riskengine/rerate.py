@@ -652,6 +652,11 @@ def chunk_decisions(pairs: pa.Table) -> pa.Table:
     The rating row keeps the debtor-level columns (:data:`RATING_ROW_COLUMNS`) of
     the debtor's first pair row and leaves the pair-level ones empty. Rows are
     sorted by ``debtor_id``, the rating row first, then by ``supplier_id``.
+
+    Each column is one take from the pair rows: a rating row reads its debtor's
+    first pair, through a null index in the pair-level columns. Pairs already in
+    that order (the engine keeps the exposures' order; a sorted portfolio gives
+    them sorted) are interleaved without a sort.
     """
     schema = decisions_schema()
     pairs = _conform(pairs, schema.remove(schema.get_field_index("row_type")))
@@ -660,19 +665,35 @@ def chunk_decisions(pairs: pa.Table) -> pa.Table:
         return schema.empty_table()
     codes = np.asarray(pc.dictionary_encode(pairs["debtor_id"]).combine_chunks().indices)
     _, first = np.unique(codes, return_index=True)
-    firsts = pairs.take(pa.array(first))
     k = len(first)
-    rating_cols = [firsts[f.name] if f.name in RATING_ROW_COLUMNS else pa.nulls(k, f.type)
-                   for f in pairs.schema]
+
+    def columns(src: np.ndarray, rating: np.ndarray, names: list[str]) -> list[pa.ChunkedArray]:
+        whole, pair_level = pa.array(src), pa.array(src, mask=rating)
+        return [pairs[c].take(whole if c in RATING_ROW_COLUMNS else pair_level) for c in names]
+
+    debtor, supplier = pairs["debtor_id"], pairs["supplier_id"]
+    d0, d1, s0, s1 = (c.slice(a, n - 1) for c in (debtor, supplier) for a in (0, 1))
+    if debtor.null_count == 0 and supplier.null_count == 0 and pc.all(pc.or_(
+            pc.less(d0, d1), pc.and_(pc.equal(d0, d1), pc.less_equal(s0, s1)))).as_py():
+        # sorted: debtor j's rating row just before its first pair, at first[j] + j
+        at = first + np.arange(k)
+        src = np.empty(n + k, dtype=np.int64)
+        src[at] = first
+        src[np.arange(n) + codes + 1] = np.arange(n)
+        rating = np.zeros(n + k, dtype=bool)
+        rating[at] = True
+    else:  # the rating rows, then the pair rows, sorted (stable)
+        src = np.concatenate([first, np.arange(n)])
+        rating = np.arange(n + k) < k
+        names = ["debtor_id", "supplier_id"]
+        keys = pa.Table.from_arrays(columns(src, rating, names), names=names)
+        order = np.asarray(pc.sort_indices(keys, sort_keys=[
+            ("debtor_id", "ascending", "at_start"), ("supplier_id", "ascending", "at_start")]))
+        src, rating = src[order], rating[order]
     text = pa.large_string()
-    rating = pa.Table.from_arrays(
-        [*rating_cols, pa.repeat(pa.scalar("rating", text), k)], schema=schema)
-    pair = pairs.append_column(schema.field("row_type"),
-                               pa.repeat(pa.scalar("pair", text), n))
-    both = pa.concat_tables([rating, pair])
-    order = pc.sort_indices(both, sort_keys=[("debtor_id", "ascending", "at_start"),
-                                             ("supplier_id", "ascending", "at_start")])
-    return both.take(order).combine_chunks()
+    row_type = pa.array(["pair", "rating"], text).take(pa.array(rating.astype(np.int8)))
+    return pa.Table.from_arrays([*columns(src, rating, pairs.column_names), row_type],
+                                schema=schema).combine_chunks()
 
 
 def errors_table(errors: pd.DataFrame) -> pa.Table:

@@ -705,3 +705,51 @@ def test_single_payment_features_equal_the_batch_features(
             assert (v == w) or (math.isnan(v) and math.isnan(w)), (did, k, v, w)
             checked += 1
     assert checked > 5 * len(parsed)
+
+
+def test_related_pairs_by_group_in_any_debtor_order(engine: Engine) -> None:
+    """A pair is related when debtor and supplier share a group (or a relation row
+    links them); the same pairs whether the debtors are looked up in the decision
+    order (the positions already found) or in another order (a lookup of their own)."""
+    from riskengine.synthetic import generate_portfolio
+    from riskengine.validation import validate_portfolio
+
+    fr = generate_portfolio(120, 5, "2026-06-30")
+    deb, sup, ex = fr["debtors"].copy(), fr["suppliers"], fr["exposures"]
+    sup_group = dict(zip(sup["supplier_id"], sup["group_id"], strict=True))
+    first_sup = ex.drop_duplicates("debtor_id").set_index("debtor_id")["supplier_id"]
+    groups = [sup_group[first_sup[d]] if i % 3 == 0 and d in first_sup.index else g
+              for i, (d, g) in enumerate(zip(deb["debtor_id"], deb["group_id"], strict=True))]
+    deb["group_id"] = pd.Series(groups, dtype=deb["group_id"].dtype)
+    clean = validate_portfolio({**fr, "debtors": deb}).frames
+    d_group = dict(zip(clean["debtors"]["debtor_id"], clean["debtors"]["group_id"], strict=True))
+    linked = set(zip(clean["relations"]["supplier_id"], clean["relations"]["debtor_id"],
+                     strict=True))
+    ids = pd.Index(clean["debtors"]["debtor_id"].astype("str"))
+    for order in (ids, ids[::-1]):
+        pairs, _ = engine._pairs_from_frames(clean, None, order)
+        expect = [(s, d) in linked or (pd.notna(d_group[d]) and d_group[d] == sup_group[s])
+                  for s, d in zip(pairs.supplier_id, order[pairs.debtor_pos], strict=True)]
+        assert pairs.related.tolist() == expect
+        assert sum(expect) > len(linked)  # shared groups do occur
+
+
+def test_flat_trees_on_raw_infinities_and_nan_thresholds(engine: Engine) -> None:
+    """Unprepared rows with infinities and NaN (the compiled walk reads NaN as -inf
+    only on nodes whose missing values go left) score as the fitted estimator; an
+    ensemble with a NaN split threshold is not flattened."""
+    from riskengine._fastpath import FlatTrees, Unsupported
+
+    est = engine.pd_model.estimator_
+    trees = FlatScorer(engine.pd_model, 3).trees
+    rng = np.random.default_rng(11)
+    A = rng.standard_normal((400, trees.n_features)) * 3.0
+    A[rng.random(A.shape) < 0.2] = np.nan
+    A[rng.random(A.shape) < 0.1] = np.inf
+    A[rng.random(A.shape) < 0.1] = -np.inf
+    assert trees.raw_scores(A).tobytes() == est._raw_predict(A).ravel().tobytes()
+    broken = copy.deepcopy(est)
+    nodes = broken._predictors[0][0].nodes
+    nodes["num_threshold"][np.flatnonzero(~nodes["is_leaf"].astype(bool))[0]] = np.nan
+    with pytest.raises(Unsupported):
+        FlatTrees(broken)

@@ -102,6 +102,39 @@ def test_chunk_decisions_adds_one_rating_row_per_debtor(
     assert (frame["row_type"] == "pair").sum() == pairs.num_rows
 
 
+def _chunk_reference(pairs: pa.Table) -> pa.Table:
+    """:func:`rerate.chunk_decisions` by its definition: each debtor's first pair row as
+    its rating row (pair-level columns empty), appended to the pairs, stable-sorted."""
+    schema = rerate.decisions_schema()
+    rows = pairs.to_pylist()
+    seen: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        seen.setdefault(r["debtor_id"], r)
+    rating = [{f: (r[f] if f in rerate.RATING_ROW_COLUMNS else None) for f in pairs.column_names}
+              | {"row_type": "rating"} for r in seen.values()]
+    both = rating + [r | {"row_type": "pair"} for r in rows]
+    both.sort(key=lambda r: (r["debtor_id"], r["supplier_id"] is not None,
+                             r["supplier_id"] or ""))
+    return pa.Table.from_pylist(both, schema=schema)
+
+
+def test_chunk_decisions_sorted_and_unsorted_pairs_agree(
+        engine: Engine, frames: dict[str, pd.DataFrame]) -> None:
+    """Sorted pairs (interleaved without a sort) and the same pairs shuffled, with a
+    missing supplier id or a duplicate pair (sorted), give the rows of the definition."""
+    pairs = engine.decide_table(frames, AS_OF, decided_at=STAMP).table
+    keys = list(zip(pairs["debtor_id"].to_pylist(), pairs["supplier_id"].to_pylist(),
+                    strict=True))
+    assert keys == sorted(keys)  # the engine keeps the sorted portfolio's order
+    shuffled = pairs.take(pa.array(np.random.default_rng(3).permutation(pairs.num_rows)))
+    no_supplier = pairs.set_column(
+        pairs.schema.get_field_index("supplier_id"), "supplier_id",
+        pa.array([None] + [k[1] for k in keys[1:]], pa.large_string()))
+    duplicate = pa.concat_tables([pairs.slice(0, 3), pairs.slice(2, 1), pairs.slice(3)])
+    for table in (pairs, shuffled, no_supplier, duplicate, pairs.slice(7, 1)):
+        assert rerate.chunk_decisions(table).equals(_chunk_reference(table))
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.sampled_from([f"d{i:02d}" for i in range(12)]), min_size=1, max_size=30),
        st.integers(min_value=1, max_value=5))
