@@ -848,13 +848,81 @@ _DATE_COLUMNS = {"debtors": ("incorporation_date",), "statements": ("period_end"
                  "invoices": ("issue_date", "paid_date")}  # fmt: skip
 
 
-def _read_inputs(opts: RerateOptions) -> tuple[dict[str, pd.DataFrame], dict[str, Any],
-                                               dict[str, Path], float]:
-    """The driver's frames and manifest, the tables the workers read themselves, and the
-    seconds it took."""
+@dataclass(frozen=True, slots=True)
+class _Inputs:
+    """What the driver reads at the start: its frames, the manifest, the tables the
+    workers read chunk by chunk with their size and modification time (taken before
+    any of their rows is read), and the seconds it took."""
+
+    frames: dict[str, pd.DataFrame]
+    manifest: dict[str, Any]
+    reads: dict[str, Path]
+    stamps: dict[str, tuple[int, int]]
+    seconds: float
+
+
+def _read_inputs(opts: RerateOptions) -> _Inputs:
+    """The driver's frames and what the workers read (:class:`_Inputs`)."""
     tick = time.perf_counter()
     frames, manifest, reads = _driver_frames(opts)
-    return frames, manifest, reads, time.perf_counter() - tick
+    stamps = {name: _stamp(f) for name, f in reads.items()}
+    return _Inputs(frames, manifest, reads, stamps, time.perf_counter() - tick)
+
+
+class _Prefetch:
+    """The worker-read tables of the first chunks, read by a thread of the driver while
+    the engine loads (a thread that would otherwise wait), so that the first chunk
+    of each worker starts deciding at once.
+
+    Only for a whole-book run of the pandas engine, and only what is read before
+    :meth:`take` (it stops the thread): a chunk not read by then is read by its
+    worker as usual. The chunks are those of the plan the run makes from the same
+    debtors (:func:`plan_chunks`); the rows are those :func:`read_range` gives the
+    worker, and the workers' checks against the stamps taken before the first read
+    (:func:`_unchanged`) cover them too.
+    """
+
+    def __init__(self) -> None:
+        import threading
+
+        self.chunks: dict[int, dict[str, pd.DataFrame]] = {}
+        self.stop = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def start(self, reading: Any, opts: RerateOptions) -> None:
+        """Read the first ``opts.workers`` chunks once ``reading`` (the future of
+        :func:`_read_inputs`) is done, on a daemon thread."""
+        import threading
+
+        if opts.engine != "pandas" or opts.debtors is not None or \
+                opts.changed_since is not None:
+            return
+        self.thread = threading.Thread(target=self._run, args=(reading, opts),
+                                       name="rerate-prefetch", daemon=True)
+        self.thread.start()
+
+    def _run(self, reading: Any, opts: RerateOptions) -> None:
+        try:
+            got: _Inputs = reading.result()
+            deb = got.frames.get("debtors")
+            if not got.reads or deb is None or "debtor_id" not in deb.columns:
+                return
+            plan = plan_chunks(deb["debtor_id"], opts.chunk_size)
+            for k in range(min(opts.workers, plan.n_chunks)):
+                lo, hi = plan.range_of(k)
+                tables = {}
+                for name, file in got.reads.items():
+                    if self.stop.is_set():
+                        return
+                    tables[name] = read_range(file, name, lo, hi)
+                self.chunks[k] = tables
+        except Exception:  # the chunk's worker reads it again and reports what fails
+            return
+
+    def take(self) -> dict[int, dict[str, pd.DataFrame]]:
+        """Stop reading; the chunks read completely so far."""
+        self.stop.set()
+        return dict(self.chunks)
 
 
 def worker_tables(portfolio: Path, manifest: Mapping[str, Any], chunk_size: int
@@ -1056,7 +1124,8 @@ def _fork_chunk(k: int) -> tuple[int, int, int]:
     frames = _chunk(s["frames"], s["slices"], k)
     if s["reads"]:
         _unchanged(s["reads"], s["stamps"])
-        frames = _with_reads(frames, s["reads"], s["plan"].range_of(k), s["scope"])
+        frames = _with_reads(frames, s["reads"], s["plan"].range_of(k), s["scope"],
+                             s["prefetched"].get(k))
         _unchanged(s["reads"], s["stamps"])
     res = decide_chunk(s["engine"], frames, s["as_of"], s["decided_at"], s["model_version"])
     s["checkpoints"].write(k, res)
@@ -1082,12 +1151,14 @@ def _unchanged(reads: Mapping[str, Path], stamps: Mapping[str, tuple[int, int]])
 
 
 def _with_reads(frames: Mapping[str, pd.DataFrame], reads: Mapping[str, Path],
-                rng: tuple[str | None, str | None], scope: Sequence[str] | None
-                ) -> dict[str, pd.DataFrame]:
-    """A chunk's frames from the driver's slices plus the worker-read tables, in
-    contract order (the frames slicing the whole portfolio gives)."""
+                rng: tuple[str | None, str | None], scope: Sequence[str] | None,
+                done: Mapping[str, pd.DataFrame] | None = None) -> dict[str, pd.DataFrame]:
+    """A chunk's frames from the driver's slices plus the worker-read tables (read
+    here, or ``done``: read before by :class:`_Prefetch`), in contract order (the
+    frames slicing the whole portfolio gives)."""
     lo, hi = rng
-    read = {name: read_range(file, name, lo, hi) for name, file in reads.items()}
+    read = dict(done) if done is not None else {
+        name: read_range(file, name, lo, hi) for name, file in reads.items()}
     if scope is not None:  # the row filter already kept exactly the range
         read = _restrict(read, None, None, scope)
     return {name: read[name] if name in read else frames[name]
@@ -1099,11 +1170,15 @@ def _run_pandas(frames: Mapping[str, pd.DataFrame], plan: ChunkPlan, pending: li
                 workers: int, progress: _Progress,
                 on_chunk: Callable[[], None] | None = None,
                 reads: Mapping[str, Path] | None = None,
-                scope: Sequence[str] | None = None) -> None:
+                scope: Sequence[str] | None = None,
+                stamps: Mapping[str, tuple[int, int]] | None = None,
+                prefetched: Mapping[int, Mapping[str, pd.DataFrame]] | None = None) -> None:
     """Decide the pending chunks (forked workers when ``workers > 1``); ``on_chunk`` is
     called in this process after each chunk is checkpointed. The tables of ``reads``
     are not in ``frames``: each chunk reads its range of them (:func:`read_range`),
-    restricted to ``scope``."""
+    restricted to ``scope``, unless ``prefetched`` holds them already (by chunk);
+    ``stamps`` are their size and modification time when the run started reading
+    them (default: now)."""
     slices = _slices(frames, plan)
     throttle = float(os.environ.get(THROTTLE_ENV, "0") or 0)
     warm = getattr(sys.modules.get("riskengine.engine"), "warm_up", None)
@@ -1112,8 +1187,9 @@ def _run_pandas(frames: Mapping[str, pd.DataFrame], plan: ChunkPlan, pending: li
     _FORK_STATE.update(frames=frames, slices=slices, engine=engine, as_of=as_of,
                        decided_at=decided_at_for(as_of), model_version=model_version,
                        checkpoints=ckpt, reads=dict(reads or {}), plan=plan,
-                       scope=scope, stamps={name: _stamp(f) for name, f in (reads or {}).items()}
-                       )  # fmt: skip
+                       scope=scope, prefetched=dict(prefetched or {}),
+                       stamps=dict(stamps) if stamps is not None else {
+                           name: _stamp(f) for name, f in (reads or {}).items()})  # fmt: skip
 
     def done(k: int, nd: int, ne: int) -> None:
         progress.step(k, nd, ne)
@@ -1266,16 +1342,20 @@ def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
         # mostly on I/O, decompression and hashing, which release the interpreter lock
         from concurrent.futures import ThreadPoolExecutor
 
+        prefetch = _Prefetch()
         with _gc_paused(), ThreadPoolExecutor(2, thread_name_prefix="rerate-read") as pool:
             reading = pool.submit(_read_inputs, opts)
             hashing = pool.submit(input_hash, opts.portfolio)  # hashlib frees the GIL
+            prefetch.start(reading, opts)
             tick = time.perf_counter()
             if engine is None:
                 engine = _load_engine(opts.model_dir, opts.policy_path)
             timings["engine_s"] = time.perf_counter() - tick
             model_version, policy_version = engine_versions(engine)  # resolved once, here
-            frames, manifest, reads, timings["read_s"] = reading.result()
+            inputs = reading.result()
             portfolio_hash = hashing.result()
+        frames, manifest, reads = inputs.frames, inputs.manifest, inputs.reads
+        timings["read_s"] = inputs.seconds
         as_of = str(pd.Timestamp(opts.as_of or manifest.get("as_of")).date()) \
             if (opts.as_of or manifest.get("as_of")) else None
         if as_of is None:
@@ -1318,7 +1398,7 @@ def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
                 asm.feed()  # chunks resumed from checkpoints
                 _run_pandas(frames, plan, pending, engine, ckpt, as_of, model_version,
                             opts.workers, progress, on_chunk=asm.feed, reads=reads,
-                            scope=scope)
+                            scope=scope, stamps=inputs.stamps, prefetched=prefetch.take())
         except BaseException:
             asm.discard()
             raise

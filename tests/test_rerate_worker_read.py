@@ -231,3 +231,55 @@ def test_a_table_changed_during_the_run_stops_it(tmp_path: Path) -> None:
     pq.write_table(pa.table({"debtor_id": ["a", "b", "c"]}), file)
     with pytest.raises(rerate.RerateError, match="statements.parquet changed while"):
         rerate._unchanged(reads, stamps)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_prefetched_first_chunks_give_the_same_outputs(
+        bad: Path, engine: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        workers: int) -> None:
+    """The driver's prefetch of the first chunks (rerate._Prefetch) reads what the
+    workers would (bad records and null ids in chunk 0 included), and a run whose
+    first chunks were all prefetched is byte-identical to the whole-read path."""
+    from concurrent.futures import Future
+
+    reading: Future[Any] = Future()
+    reading.set_result(rerate._read_inputs(_opts(bad, tmp_path / "x")))
+    pre = rerate._Prefetch()
+    pre.start(reading, _opts(bad, tmp_path / "x", workers=workers))
+    assert pre.thread is not None
+    pre.thread.join(60)
+    chunks = pre.take()
+    assert sorted(chunks) == list(range(workers))
+    frames, _ = read_portfolio(bad)
+    plan = plan_chunks(frames["debtors"]["debtor_id"], CHUNK)
+    want = rerate._chunk(frames, rerate._slices(frames, plan), 0)
+    for name, got in chunks[0].items():
+        pd.testing.assert_frame_equal(got, want[name])
+    assert chunks[0]["statements"]["debtor_id"].isna().sum() == 1
+
+    class Done(rerate._Prefetch):  # the run's own prefetch, waited for before the fork
+        def take(self) -> dict[int, dict[str, pd.DataFrame]]:
+            assert self.thread is not None
+            self.thread.join(60)
+            return super().take()
+
+    monkeypatch.setattr(rerate, "_Prefetch", Done)
+    used: list[bool] = []
+    real = rerate._with_reads
+    monkeypatch.setattr(rerate, "_with_reads", lambda *a: used.append(a[4] is not None)
+                        or real(*a))
+    run_rerate(_opts(bad, tmp_path / "pre", workers=workers), engine=engine)
+    monkeypatch.undo()
+    if workers == 1:  # in this process: the prefetched chunk was used, the others read
+        assert used[:1] == [True] and not any(used[1:])
+    assert _bytes(tmp_path / "pre") == _bytes(_whole_read(bad, tmp_path / "whole", engine))
+
+
+def test_no_prefetch_for_partial_or_spark_runs(bad: Path, tmp_path: Path) -> None:
+    from concurrent.futures import Future
+
+    reading: Future[Any] = Future()
+    for kw in ({"debtors": ("x",)}, {"changed_since": "2026-01-01"}, {"engine": "spark"}):
+        pre = rerate._Prefetch()
+        pre.start(reading, _opts(bad, tmp_path / "x", **kw))
+        assert pre.thread is None and pre.take() == {}
