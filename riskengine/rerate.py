@@ -1136,8 +1136,7 @@ def _book(debtors: pd.DataFrame) -> pd.DataFrame:
     book = debtors[[c for c in ("debtor_id", "group_id", "country", "nace")
                     if c in debtors.columns]]  # fmt: skip
     if "debtor_id" in book.columns:
-        ids = _text_array(book["debtor_id"])
-        if mig._runs_over(ids, ids) is None:  # not distinct and sorted already
+        if not mig._strictly_increasing(book["debtor_id"]):  # not distinct and sorted already
             book = book.drop_duplicates("debtor_id")
     if "nace" in book.columns:
         codes = book["nace"].astype("str")
