@@ -25,7 +25,7 @@ the row (a previous state's debtors), NaN for an empty row.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +54,7 @@ __all__ = [
     "limit_actions",
     "reconcile",
     "run_summary",
+    "concentration",
 ]
 
 NEW = "new"
@@ -80,7 +81,8 @@ def pair_rows(decisions: pd.DataFrame) -> pd.DataFrame:
     """The supplier–debtor pair rows of a decisions frame (``supplier_id`` present)."""
     if "supplier_id" not in decisions.columns:
         return decisions.iloc[:0]
-    return decisions[decisions["supplier_id"].notna()]
+    pair = decisions["supplier_id"].notna().to_numpy(dtype=bool)
+    return decisions if pair.all() else decisions[pair]  # (all pairs: no copy)
 
 
 def debtor_ratings(decisions: pd.DataFrame) -> pd.DataFrame:
@@ -268,13 +270,17 @@ def _positions(states: pd.Series, among: tuple[str, ...]) -> np.ndarray:
 
 def _states(grades: pd.Series, which: str) -> pd.Series:
     s = pd.Series(grades, copy=False)
-    s = s.astype(object).where(s.notna(), UNRATED).astype(str)
+    if _arrow_text(s):  # text already: only the missing grades to fill (no Python strings)
+        s = s.fillna(UNRATED)
+    else:
+        s = s.astype(object).where(s.notna(), UNRATED).astype(str)
     s.index = pd.Index(s.index.astype(str), dtype="str")
-    if s.index.has_duplicates:
+    # (distinct ids in order need no hash table to tell that none comes back)
+    if not _strictly_increasing(s.index.to_series()) and s.index.has_duplicates:
         dup = s.index[s.index.duplicated()][0]
         raise ValueError(f"{which} grades: debtor {dup!r} appears more than once; give one "
                          "grade per debtor (see debtor_ratings).")
-    bad = ~s.isin([*GRADES, UNRATED])
+    bad = ~_member_np(s, pd.Index([*GRADES, UNRATED], dtype="str"))
     if bad.any():
         raise ValueError(f"{which} grades: debtor {s.index[bad][0]!r} has grade "
                          f"{s[bad].iloc[0]!r}; expected one of {', '.join(GRADES)} or "
@@ -529,6 +535,24 @@ def _total(frame: pd.DataFrame, column: str) -> float | None:
     return float(np.nansum(frame[column].to_numpy(dtype=np.float64)))
 
 
+def concentration(decisions: pd.DataFrame, book: pd.DataFrame | None = None
+                  ) -> dict[str, float]:
+    """HHI of the pair rows' approved limits (missing: 0) by debtor name, and with a
+    ``book`` (see :func:`run_summary`) by group, sector and country.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"debtor_id": ["a", "a", "b"], "supplier_id": ["s", "t", "s"],
+    ...                   "approved_limit": [30.0, 20.0, 50.0]})
+    >>> concentration(d)
+    {'name': 0.5}
+    """
+    pairs = pair_rows(decisions)
+    limits = pairs["approved_limit"].fillna(0.0).to_numpy(dtype=np.float64) if len(pairs) else (
+        np.zeros(0))
+    return _hhis(pairs, book, limits)
+
+
 def _hhis(pairs: pd.DataFrame, book: pd.DataFrame | None, limits: np.ndarray
           ) -> dict[str, float]:
     """HHI of the approved limits by debtor name, and by group, sector and country.
@@ -550,9 +574,8 @@ def _hhis(pairs: pd.DataFrame, book: pd.DataFrame | None, limits: np.ndarray
         for dim, col in (("group", "group_id"), ("sector", "sector"), ("country", "country")):
             if col in book.columns:
                 keys = _text(book[col])
-                if dim == "group":
-                    keys = pc.coalesce(keys, book_ids)
-                hhis[dim] = hhi(_codes(keys)[runs], limits)
+                codes = _group_codes(keys, book_ids) if dim == "group" else _codes(keys)
+                hhis[dim] = hhi(codes[runs], limits)
         return hhis
     hhis = {"name": hhi(_codes(ids), limits)}
     if book is None or not len(pairs):
@@ -602,10 +625,15 @@ def _hhis_merge(pairs: pd.DataFrame, book: pd.DataFrame, limits: np.ndarray,
     return hhis
 
 
+def _arrow_text(s: pd.Series) -> bool:
+    """Whether a series holds Arrow-backed text (pandas' ``str``)."""
+    return isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow"
+
+
 def _text(values: Any) -> pa.Array:
     """A column as one Arrow ``large_string`` array (missing values null)."""
     s = pd.Series(values, copy=False)
-    if not (isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow"):
+    if not _arrow_text(s):
         s = s.astype(object).where(s.notna(), None).map(
             lambda v: v if v is None else str(v)).astype("str")
     arr = pa.array(s.array, from_pandas=True)
@@ -623,6 +651,28 @@ def _codes(keys: pa.Array) -> np.ndarray:
     return np.asarray(codes, dtype=np.float64 if enc.null_count else np.int64)
 
 
+def _group_codes(groups: pa.Array, ids: pa.Array) -> np.ndarray:
+    """``_codes(pc.coalesce(groups, ids))`` for distinct, present ``ids`` (a debtor
+    without a group is its own group).
+
+    Only the groups are hashed (a few, mostly missing), not a million debtor ids: each
+    debtor without a group opens a key of its own unless its id is also a group's.
+    """
+    enc = pc.dictionary_encode(groups)
+    own = pc.is_null(groups)
+    if enc.null_count == 0 or len(enc.dictionary) == 0 or bool(pc.any(pc.is_in(
+            ids.filter(own), value_set=enc.dictionary)).as_py()):
+        return _codes(pc.coalesce(groups, ids))
+    group = np.asarray(enc.indices.fill_null(-1), dtype=np.int64)
+    # the groups' codes count in order of first appearance: a row whose group code
+    # passes every code before it is that group's first row
+    highest = np.maximum.accumulate(group)
+    opens = group > np.concatenate(([-1], highest[:-1]))
+    opens |= group < 0
+    code = np.cumsum(opens, dtype=np.int64) - 1  # a key's code, on the row that opens it
+    return np.where(group < 0, code, code[opens & (group >= 0)][np.maximum(group, 0)])
+
+
 def run_summary(
     decisions: pd.DataFrame,
     errors: pd.DataFrame,
@@ -635,6 +685,7 @@ def run_summary(
     psi_bins: int = 10,
     ratings: pd.DataFrame | None = None,
     decision_rows: int | None = None,
+    hhis: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     """Figures of a run: counts, grade distribution, PSI, totals, concentration.
 
@@ -659,6 +710,9 @@ def run_summary(
         ``decisions`` may hold the pair rows only).
     decision_rows : int, optional
         Rows of the run's decisions (default ``len(decisions)``).
+    hhis : mapping of str to float, optional
+        ``concentration(decisions, book)`` when the caller already has it (then
+        ``book`` is not read).
 
     Returns
     -------
@@ -697,9 +751,7 @@ def run_summary(
         ("cover", "insured_limit" if "insured_limit" in pairs.columns else "cover"),
         ("retained_exposure", "retained_exposure"), ("expected_loss", "expected_loss"))}
     out["totals"] = {k: v for k, v in totals.items() if v is not None}
-    limits = pairs["approved_limit"].fillna(0.0).to_numpy(dtype=np.float64) if len(pairs) else (
-        np.zeros(0))
-    out["hhi"] = _hhis(pairs, book, limits)
+    out["hhi"] = dict(concentration(pairs, book) if hhis is None else hhis)
     if previous is not None:
         from riskengine.model.metrics import psi, psi_light  # scipy: only when compared
 

@@ -64,6 +64,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, NoReturn
@@ -1232,8 +1233,7 @@ def _book(debtors: pd.DataFrame) -> pd.DataFrame:
     book = debtors[[c for c in ("debtor_id", "group_id", "country", "nace")
                     if c in debtors.columns]]  # fmt: skip
     if "debtor_id" in book.columns:
-        ids = _text_array(book["debtor_id"])
-        if mig._runs_over(ids, ids) is None:  # not distinct and sorted already
+        if not mig._strictly_increasing(book["debtor_id"]):  # not distinct and sorted already
             book = book.drop_duplicates("debtor_id")
     if "nace" in book.columns:
         codes = book["nace"].astype("str")
@@ -1578,6 +1578,15 @@ class _Assembler:
         return pa.concat_tables(self.pairs).to_pandas(split_blocks=True)
 
 
+def _among(ids: pa.Array, among: pa.Array, inside: bool) -> pa.Array:
+    """The ``ids`` that are (``inside``) or are not in ``among`` (no lookup table is
+    built for no ids)."""
+    if not len(ids):
+        return ids
+    found = pc.is_in(ids, value_set=among)
+    return ids.filter(found if inside else pc.invert(found))
+
+
 def _assemble(opts: RerateOptions, out: Path, ckpt: _Checkpoints, plan: ChunkPlan,
               debtors_in: pd.Index, unknown: list[str], previous: pd.DataFrame | None,
               scope: list[str] | None, as_of: str, engine: Any,
@@ -1589,8 +1598,31 @@ def _assemble(opts: RerateOptions, out: Path, ckpt: _Checkpoints, plan: ChunkPla
         raise RerateError(f"Chunks {missing[:5]} have no checkpoint after the run; run again.")
     asm.feed()
     asm.close()
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1, thread_name_prefix="rerate-hhi") as pool:
+        pairs = asm.pairs_frame()
+        # the HHIs read only the pairs and the debtors: figured on the other core meanwhile
+        # (Arrow's hashing and numpy's passes release the interpreter lock)
+        hhis = pool.submit(_concentration, pairs, frames.get("debtors"))
+        return _reconciled(opts, out, ckpt, plan, debtors_in, unknown, previous, scope, as_of,
+                           engine, asm, pairs, hhis)
+
+
+def _concentration(pairs: pd.DataFrame, debtors: pd.DataFrame | None) -> dict[str, float]:
+    """The run's HHIs (:func:`riskengine.migration.concentration`) over the book of
+    ``debtors``."""
+    return mig.concentration(pairs, None if debtors is None else _book(debtors))
+
+
+def _reconciled(opts: RerateOptions, out: Path, ckpt: _Checkpoints, plan: ChunkPlan,
+                debtors_in: pd.Index, unknown: list[str], previous: pd.DataFrame | None,
+                scope: list[str] | None, as_of: str, engine: Any, asm: _Assembler,
+                pairs: pd.DataFrame, hhis: Future[dict[str, float]]
+                ) -> tuple[dict[str, Any], int]:
+    """:func:`_assemble` once the pair rows are read and their HHIs are under way."""
+    chunks = range(plan.n_chunks)
     ratings = asm.ratings_frame()
-    pairs = asm.pairs_frame()
     err_tables = list(asm.errors)
     extra = _not_in_portfolio(unknown)
     if len(extra):
@@ -1616,10 +1648,10 @@ def _assemble(opts: RerateOptions, out: Path, ckpt: _Checkpoints, plan: ChunkPla
     n = asm.rows
     write_parquet(err_all, out / "errors.parquet")
     errors = err_all.to_pandas()
-    errored_only = errored.filter(pc.invert(pc.is_in(errored, value_set=decided)))
+    errored_only = _among(errored, decided, False)
     errored_ids = pd.Index(errored_only.to_pylist(), dtype="str")
     rated = mig.debtor_ratings(ratings.assign(supplier_id=None))
-    nr = errored_only.filter(pc.is_in(errored_only, value_set=ins)).to_pylist()
+    nr = _among(errored_only, ins, True).to_pylist()
     current = pd.concat([rated["grade"], pd.Series("NR", index=pd.Index(nr, dtype="str"))])
     policy = getattr(engine, "policy", None)
     if policy is None:
@@ -1639,10 +1671,9 @@ def _assemble(opts: RerateOptions, out: Path, ckpt: _Checkpoints, plan: ChunkPla
                   .replace_schema_metadata(None), out / "migration.parquet")
     write_parquet(pa.Table.from_pandas(actions, preserve_index=False)
                   .replace_schema_metadata(None), out / "limit_actions.parquet")
-    book = _book(frames["debtors"]) if "debtors" in frames else None
-    summary = mig.run_summary(pairs, errors, rec, previous=previous, book=book,
-                              migration=matrix, actions=actions, ratings=rated,
-                              decision_rows=n)  # fmt: skip
+    summary = mig.run_summary(pairs, errors, rec, previous=previous, migration=matrix,
+                              actions=actions, ratings=rated, decision_rows=n,
+                              hhis=hhis.result())  # fmt: skip
     counts = [ckpt.counts(k) for k in chunks]
     for name in ("pairs_in", "pairs_decided", "pairs_rejected"):
         summary[name] = int(sum(c.get(name, 0) for c in counts))

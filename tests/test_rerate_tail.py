@@ -107,3 +107,80 @@ def test_book_sorted_and_unsorted_agree() -> None:
     assert book["sector"].tolist()[2] == "unknown"
     dup = rerate._book(pd.concat([deb, deb.iloc[[0]]], ignore_index=True))
     pd.testing.assert_frame_equal(book, dup)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.sampled_from(["g1", "g2", "d00003", None]), min_size=0, max_size=30))
+def test_group_codes_equal_codes_of_coalesced_keys(groups: list[str | None]) -> None:
+    """The group codes hash only the groups; they number the keys as coalescing the
+    debtor ids in and encoding every key does (a group named like a debtor included)."""
+    ids = pa.array(_ids(len(groups)), pa.large_string())
+    keys = pa.array(groups, pa.large_string())
+    want = mig._codes(pa.compute.coalesce(keys, ids))
+    got = mig._group_codes(keys, ids)
+    assert got.dtype == want.dtype and got.tolist() == want.tolist()
+
+
+def test_group_codes_by_hand() -> None:
+    """Keys g, d1, g, h, d4, h -> codes 0 1 0 2 3 2 (order of first appearance)."""
+    ids = pa.array(_ids(6), pa.large_string())
+    keys = pa.array(["g", None, "g", "h", None, "h"], pa.large_string())
+    assert mig._group_codes(keys, ids).tolist() == [0, 1, 0, 2, 3, 2]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from([*_STATES, None]), min_size=0, max_size=30),
+       st.booleans())
+def test_states_of_arrow_text_as_of_python_objects(grades: list[str | None],
+                                                    shuffled: bool) -> None:
+    """Arrow-backed grades (missing ones NR) give the states Python objects give,
+    on sorted and unsorted ids."""
+    ids = _ids(len(grades))[::-1] if shuffled else _ids(len(grades))
+    text = pd.Series(grades, index=pd.Index(ids, dtype="str"), dtype="str")
+    objects = pd.Series(grades, index=ids, dtype=object)
+    got, want = mig._states(text, "current"), mig._states(objects, "current")
+    pd.testing.assert_series_equal(got, want)
+    assert got.isna().sum() == 0 and (got[pd.isna(text)] == UNRATED).all()
+
+
+@pytest.mark.parametrize("dtype", ["str", object])
+def test_states_refuse_duplicates_and_bad_grades_of_any_dtype(dtype: object) -> None:
+    dup = pd.Series(["3", "4"], index=pd.Index(["a", "a"], dtype="str"), dtype=dtype)
+    with pytest.raises(ValueError, match="debtor 'a' appears more than once"):
+        mig._states(dup, "previous")
+    bad = pd.Series(["3", "AAA"], index=pd.Index(["a", "b"], dtype="str"), dtype=dtype)
+    with pytest.raises(ValueError, match="debtor 'b' has grade 'AAA'"):
+        mig._states(bad, "previous")
+
+
+def test_pair_rows_keep_a_frame_of_pairs_whole() -> None:
+    d = pd.DataFrame({"debtor_id": ["a", "a"], "supplier_id": ["s", None]})
+    assert mig.pair_rows(d)["supplier_id"].tolist() == ["s"]
+    pairs = d.iloc[:1]
+    assert mig.pair_rows(pairs) is pairs
+
+
+def test_run_summary_with_given_hhis_as_without() -> None:
+    """The HHIs the caller figured (on another thread, as the batch job does) are the
+    ones run_summary figures itself."""
+    d = pd.DataFrame({"debtor_id": ["a", "a", "b"], "supplier_id": ["s", "t", "s"],
+                      "grade": ["3", "3", "5"], "pd": [0.01, 0.01, 0.05],
+                      "approved_limit": [30.0, None, 50.0]})
+    book = pd.DataFrame({"debtor_id": ["a", "b"], "group_id": ["G", None],
+                         "country": ["DE", "FR"]})
+    rec = mig.reconcile(["a", "b"], ["a", "b"], [])
+    errors = pd.DataFrame({"debtor_id": []})
+    want = mig.run_summary(d, errors, rec, book=book)
+    got = mig.run_summary(d, errors, rec, hhis=mig.concentration(d, book))
+    assert got == want
+    # by hand: a 30 (the missing limit counts 0), b 50 -> (3/8)^2 + (5/8)^2
+    assert want["hhi"]["name"] == pytest.approx(34 / 64)
+
+
+def test_among_keeps_or_drops_ids() -> None:
+    ids = pa.array(["a", "c"], pa.large_string())
+    among = pa.array(["a", "b"], pa.large_string())
+    assert rerate._among(ids, among, True).to_pylist() == ["a"]
+    assert rerate._among(ids, among, False).to_pylist() == ["c"]
+    empty = pa.array([], pa.large_string())
+    assert rerate._among(empty, among, True) is empty
