@@ -406,12 +406,13 @@ def read_range(file: Path, table: str, lo: str | None, hi: str | None) -> pd.Dat
     from riskengine import portfolio_io
 
     pf = pq.ParquetFile(file)
-    groups = _range_groups(pf.metadata, lo, hi)
+    meta = pf.metadata
+    groups = _range_groups(meta, lo, hi)
     data = pf.read_row_groups([g for g, _ in groups], use_threads=False)
     keep = np.ones(data.num_rows, dtype=bool)
     start = 0
     for g, whole in groups:
-        n = pf.metadata.row_group(g).num_rows
+        n = meta.row_group(g).num_rows
         if not whole:
             keep[start:start + n] = _in_range(data.column("debtor_id").slice(start, n), lo, hi)
         start += n

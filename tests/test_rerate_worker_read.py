@@ -265,6 +265,7 @@ _RANGES = [
     ("b", "c"),  # one debtor across three row groups
     ("b", "e"),  # starting inside a row group, ending on a row group's first row
     ("c", "h"),  # across a missing id and a row group boundary
+    ("h", "l"),  # one row group exactly, from its first row to the next one's first
     ("e", "e0"),  # ending between two ids
     ("d0", "d1"),  # no id in the range, inside a row group: empty
     ("o", None),  # last chunk: the last row only
