@@ -407,14 +407,71 @@ def read_range(file: Path, table: str, lo: str | None, hi: str | None) -> pd.Dat
     Only for a file that :func:`riskengine.portfolio_io.chunk_readable` accepts:
     its dtypes then do not depend on the rows outside the range. Records without
     a debtor id belong to the first chunk (``lo`` None), as in
-    :meth:`ChunkPlan.chunk_of`. Row groups outside the range are skipped by their
-    ``debtor_id`` statistics.
+    :meth:`ChunkPlan.chunk_of`. Only the row groups that may hold records of the
+    range are decoded (by their ``debtor_id`` statistics), in one thread (the
+    workers already use every core); of those, a row group whose statistics do
+    not place all its records in the range is cut to its records in the range
+    (a slice when they are contiguous, as in a sorted table).
     """
     from riskengine import portfolio_io
 
-    expr = _range_filter(lo, hi)
-    table_ = pq.read_table(file, filters=expr) if expr is not None else pq.read_table(file)
-    return portfolio_io._coerce(table, table_.to_pandas(split_blocks=True))
+    pf = pq.ParquetFile(file)
+    meta = pf.metadata
+    groups = _range_groups(meta, lo, hi)
+    data = pf.read_row_groups([g for g, _ in groups], use_threads=False)
+    keep = np.ones(data.num_rows, dtype=bool)
+    start = 0
+    for g, whole in groups:
+        n = meta.row_group(g).num_rows
+        if not whole:
+            keep[start:start + n] = _in_range(data.column("debtor_id").slice(start, n), lo, hi)
+        start += n
+    return portfolio_io._coerce(table, _rows(data, keep).to_pandas(split_blocks=True))
+
+
+def _range_groups(meta: pq.FileMetaData, lo: str | None, hi: str | None
+                  ) -> list[tuple[int, bool]]:
+    """The row groups that may hold records of chunk ``[lo, hi)``, in file order, each
+    with whether its ``debtor_id`` statistics place all of its records in the chunk
+    (a row group without statistics may hold any)."""
+    col = meta.schema.names.index("debtor_id")
+    out: list[tuple[int, bool]] = []
+    for g in range(meta.num_row_groups):
+        rg = meta.row_group(g)
+        st = rg.column(col).statistics
+        nulls = st.null_count if st is not None and st.has_null_count else None
+        has_nulls = nulls != 0  # unknown: may have
+        if nulls == rg.num_rows:  # missing ids only
+            touches, inside = False, True
+        elif st is not None and st.has_min_max:
+            low, high = str(st.min), str(st.max)
+            touches = (lo is None or high >= lo) and (hi is None or low < hi)
+            inside = (lo is None or low >= lo) and (hi is None or high < hi)
+        else:
+            touches, inside = True, False
+        if touches or (lo is None and has_nulls):
+            out.append((g, inside and (lo is None or not has_nulls)))
+    return out
+
+
+def _in_range(ids: pa.ChunkedArray, lo: str | None, hi: str | None) -> np.ndarray:
+    """Which of ``ids`` are in chunk ``[lo, hi)`` (a missing id: in the first chunk)."""
+    keep = np.ones(len(ids), dtype=bool)
+    if lo is not None:  # a missing id is not >= lo
+        keep &= pc.greater_equal(ids, lo).fill_null(False).to_numpy()
+    if hi is not None:
+        keep &= pc.less(ids, hi).fill_null(True).to_numpy()
+    return keep
+
+
+def _rows(data: pa.Table, keep: np.ndarray) -> pa.Table:
+    """The rows of ``data`` that ``keep`` marks, in order: a zero-copy slice when they
+    are contiguous (a sorted table), else a copy."""
+    count = int(keep.sum())
+    first = int(keep.argmax()) if count else 0
+    if keep[first:first + count].all():
+        return data.slice(first, count)
+    return data.filter(pa.array(keep))
 
 
 def _read_filtered(portfolio: Path, expr: Any) -> dict[str, pd.DataFrame]:

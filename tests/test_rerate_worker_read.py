@@ -283,3 +283,89 @@ def test_no_prefetch_for_partial_or_spark_runs(bad: Path, tmp_path: Path) -> Non
         pre = rerate._Prefetch()
         pre.start(reading, _opts(bad, tmp_path / "x", **kw))
         assert pre.thread is None and pre.take() == {}
+
+
+# Row-group reads (read_range): 4 rows a row group; "b" fills row group 0's tail and all
+# of row group 1 and spills into row group 2; missing ids inside row groups 3 and 5.
+_GROUP = 4
+_IDS = ["a", "a", "b", "b", "b", "b", "b", "b", "b", "c", "d", "d",
+        "e", None, "f", "g", "h", "i", "j", "k", "l", None, "m", "n", "o"]
+
+
+def _group_file(path: Path, ids: list[str | None], **kw: Any) -> Path:
+    n = len(ids)
+    table = pa.table({
+        "supplier_id": pa.array([f"S{i % 3}" for i in range(n)], pa.large_string()),
+        "debtor_id": pa.array(ids, pa.large_string()),
+        "requested_limit": pa.array([float(i) if i % 5 else None for i in range(n)]),
+        "credit_days": pa.array(range(n), pa.int64()),
+    })
+    pq.write_table(table, path, row_group_size=_GROUP, **kw)
+    return path
+
+
+def _sliced_whole(file: Path, lo: str | None, hi: str | None) -> pd.DataFrame:
+    """The reference: the whole file read, then the range's rows kept in memory."""
+    whole = portfolio_io._coerce("exposures", pq.read_table(file).to_pandas())
+    return rerate._restrict({"exposures": whole}, lo, hi, None)["exposures"]
+
+
+_RANGES = [
+    (None, None),  # one chunk: everything
+    (None, "b"),  # first chunk ending inside row group 0, missing ids included
+    (None, "e"),  # first chunk ending on a row group's first id
+    ("b", "c"),  # one debtor across three row groups
+    ("b", "e"),  # starting inside a row group, ending on a row group's first row
+    ("c", "h"),  # across a missing id and a row group boundary
+    ("h", "l"),  # one row group exactly, from its first row to the next one's first
+    ("e", "e0"),  # ending between two ids
+    ("d0", "d1"),  # no id in the range, inside a row group: empty
+    ("o", None),  # last chunk: the last row only
+    ("p", None),  # past every id: empty
+    ("0", "a"),  # before every id, not the first chunk: empty
+]
+
+
+@pytest.mark.parametrize(("lo", "hi"), _RANGES)
+def test_read_range_of_row_groups_equals_the_sliced_whole_read(
+        tmp_path: Path, lo: str | None, hi: str | None) -> None:
+    file = _group_file(tmp_path / "exposures.parquet", _IDS)
+    assert chunk_readable(file, "exposures")
+    got = rerate.read_range(file, "exposures", lo, hi)
+    want = _sliced_whole(file, lo, hi)
+    pd.testing.assert_frame_equal(got, want)
+    assert got["debtor_id"].isna().sum() == (2 if lo is None else 0)
+
+
+@pytest.mark.parametrize(("lo", "hi"), _RANGES)
+def test_read_range_cuts_unsorted_row_groups_and_ones_without_statistics(
+        tmp_path: Path, lo: str | None, hi: str | None) -> None:
+    """Rows out of order inside their row groups (the row groups' ranges still ordered,
+    as chunk_readable allows), and no statistics: the same rows in file order."""
+    order = np.random.default_rng(3).permutation(_GROUP)
+    shuffled = [_IDS[g + i] for g in range(0, len(_IDS), _GROUP) for i in order
+                if g + i < len(_IDS)]
+    unsorted = _group_file(tmp_path / "unsorted.parquet", shuffled)
+    assert chunk_readable(unsorted, "exposures")
+    nostats = _group_file(tmp_path / "nostats.parquet", _IDS, write_statistics=False)
+    for file in (unsorted, nostats):
+        pd.testing.assert_frame_equal(rerate.read_range(file, "exposures", lo, hi),
+                                      _sliced_whole(file, lo, hi))
+
+
+def test_range_groups_skip_row_groups_by_their_statistics(tmp_path: Path) -> None:
+    """Only row groups that may hold the range are decoded; one whose id range lies in
+    the chunk and that has no missing id (or is in the first chunk) is kept whole."""
+    ids = [*_IDS, *[None] * 7]  # row group 6: "o" and missing ids; 7: missing ids only
+    meta = pq.ParquetFile(_group_file(tmp_path / "e.parquet", ids)).metadata
+    assert meta.num_row_groups == 8
+    assert rerate._range_groups(meta, "b", "c") == [(0, False), (1, True), (2, False)]
+    assert rerate._range_groups(meta, "c", "h") == [(2, False), (3, False)]  # 3: a null
+    assert rerate._range_groups(meta, "h", "l") == [(4, True)]
+    assert rerate._range_groups(meta, None, "b") == [(0, False), (3, False), (5, False),
+                                                     (6, False), (7, True)]
+    assert rerate._range_groups(meta, "p", None) == []
+    assert rerate._range_groups(meta, None, None) == [(g, True) for g in range(8)]
+    nostats = pq.ParquetFile(_group_file(tmp_path / "n.parquet", ids,
+                                         write_statistics=False)).metadata
+    assert rerate._range_groups(nostats, "p", None) == [(g, False) for g in range(8)]
