@@ -558,7 +558,7 @@ class FastEngine:
             stype, fcur = str(r["statement_type"]), str(r["currency"])
         else:
             st_X = np.full((1, len(eng.feature_names)), np.nan)
-        # rating_basis and past_due_arrays of the batch path, on Python scalars (the same
+        # rating_basis and past_due of the batch path, on Python scalars (the same
         # comparisons; the sums add in record order from 0.0, as np.bincount does)
         fresh = fin["age_days"] <= eng.overlay.max_statement_age_days
         has_rev = not math.isnan(fin["revenue"])

@@ -54,13 +54,15 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from riskengine import schemas
 from riskengine._numtext import number_texts
 from riskengine.dates import as_of_text
 from riskengine.decision import DECISION_FIELDS, Decision
 from riskengine.errors import InvalidInputError, PolicyError
-from riskengine.features import build_features
+from riskengine.features import build_features, latest_of_runs
 from riskengine.model.master_scale import GRADES, UNRATED, MasterScale
 from riskengine.payload import DebtorPayload, parse_payload, payload_to_frames
 from riskengine.policy import credit_policy as _cp
@@ -634,6 +636,8 @@ def warm_up() -> None:
     encode_records(buf, np.zeros(1, dtype=np.int64), rec, np.zeros(1, dtype=np.intp))
     _digests(buf, np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int64))
     number_texts(np.ones(1), 0)
+    z = np.zeros(1, dtype=np.int64)
+    _past_due_kernel()(z, z, z, z, np.zeros(1), 0, 0, 1)
     _top_codes(np.zeros(1, dtype=np.intp), np.ones(1), 1, 1)
     _exps(np.zeros(1))
     from riskengine import _textkernel  # validation's passes over sorted ids
@@ -2149,18 +2153,10 @@ def latest_financials(statements: pd.DataFrame, day: str, ids: pd.Index) -> dict
         return out
     t = np.datetime64(day, "D")
     pe = statements["period_end"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
-    sel = np.flatnonzero(pe <= t)
-    codes = _positions(statements["debtor_id"], ids)[sel]
-    order = np.lexsort((pe[sel].astype(np.int64), codes))
-    sc = codes[order]
-    last = np.ones(sc.size, dtype=bool)
-    last[:-1] = sc[1:] != sc[:-1]
-    rows = sel[order[last]]
-    pos = sc[last]
-    st = statements.iloc[rows]
+    rows, pos = _latest_statements(statements["debtor_id"], pe, t, ids)
 
     def col(name: str) -> FloatArray:
-        return st[name].to_numpy(dtype=np.float64, na_value=np.nan)
+        return statements[name].to_numpy(dtype=np.float64, na_value=np.nan)[rows]
 
     eq = col("equity")
     eq = np.where(np.isnan(eq), col("total_assets") - col("total_liabilities"), eq)
@@ -2168,9 +2164,50 @@ def latest_financials(statements: pd.DataFrame, day: str, ids: pd.Index) -> dict
                     ("net_income", col("net_income")), ("total_assets", col("total_assets")),
                     ("age_days", (t - pe[rows]).astype(np.int64).astype(np.float64))):
         out[name][pos] = v
-    out["statement_type"][pos] = st["statement_type"].astype(object).to_numpy()
-    out["currency"][pos] = st["currency"].astype(object).to_numpy()
+    out["statement_type"][pos] = _objects_at(statements["statement_type"], rows)
+    out["currency"][pos] = _objects_at(statements["currency"], rows)
     return out
+
+
+def _latest_statements(debtor_id: pd.Series, pe: npt.NDArray[np.datetime64], t: np.datetime64,
+                       ids: pd.Index) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Row of each debtor's latest statement up to ``t`` and the debtor's position in
+    ``ids``, in ascending position (a debtor absent from ``ids`` has position -1, and
+    the latest of all such statements comes first).
+
+    Statements sorted by debtor and period (as riskengine writes them) are taken from
+    their runs (:func:`riskengine.features.latest_of_runs`) and only their distinct
+    debtors are looked up in ``ids``; otherwise every row is looked up and sorted.
+    """
+    eligible = pe <= t
+    latest = latest_of_runs(debtor_id, eligible, pe)
+    if latest is not None:
+        rows, debtors = latest
+        pos = _positions(debtors, ids)
+        if len(pos) == 0 or pos.min() >= 0:  # every debtor known: one row each
+            return rows, pos
+    sel = np.flatnonzero(eligible)
+    codes = _positions(debtor_id, ids)[sel]
+    order = np.lexsort((pe[sel].astype(np.int64), codes))
+    sc = codes[order]
+    last = np.ones(sc.size, dtype=bool)
+    last[:-1] = sc[1:] != sc[:-1]
+    return sel[order[last]], sc[last]
+
+
+def _objects_at(values: pd.Series, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.object_]:
+    """``values.iloc[rows].astype(object)`` as an array: arrow-backed text without
+    missing values is converted once per distinct value (a dictionary encoding)."""
+    arr = getattr(values.array, "_pa_array", None)
+    if arr is not None:
+        taken = arr.take(rows)
+        taken = taken.combine_chunks() if isinstance(taken, pa.ChunkedArray) else taken
+        if not taken.null_count:
+            enc = pc.dictionary_encode(taken)
+            words = enc.dictionary.to_numpy(zero_copy_only=False)
+            out: npt.NDArray[np.object_] = words[enc.indices.to_numpy()]
+            return out
+    return values.iloc[rows].astype(object).to_numpy()
 
 
 def rating_basis(statement_type: np.ndarray, total_assets: FloatArray, revenue: FloatArray,
@@ -2192,27 +2229,54 @@ def past_due(invoices: pd.DataFrame, day: str, days_past_due: int, ids: pd.Index
         return np.zeros(n), np.zeros(n)
     t = int(np.datetime64(day, "D").astype(np.int64))
 
-    def d(name: str) -> npt.NDArray[np.int64]:
-        a = invoices[name].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
-        return np.where(np.isnat(a), np.iinfo(np.int64).max, a.astype(np.int64))
+    def ns(name: str) -> npt.NDArray[np.int64]:
+        return invoices[name].to_numpy(dtype="datetime64[ns]").view(np.int64)
 
-    issue, due, paid = d("issue_date"), d("due_date"), d("paid_date")
     amount = invoices["amount"].to_numpy(dtype=np.float64, na_value=np.nan)
     codes = _positions(invoices["debtor_id"], ids)
-    return past_due_arrays(codes, issue, due, paid, amount, t, days_past_due, n)
+    out: tuple[FloatArray, FloatArray] = _past_due_kernel()(
+        codes, ns("issue_date"), ns("due_date"), ns("paid_date"), amount, t, days_past_due, n)
+    return out
 
 
-def past_due_arrays(codes: npt.NDArray[np.int64], issue: npt.NDArray[np.int64],
-                    due: npt.NDArray[np.int64], paid: npt.NDArray[np.int64],
-                    amount: FloatArray, t: int, days_past_due: int, n: int
-                    ) -> tuple[FloatArray, FloatArray]:
-    """Array kernel of :func:`past_due` (day numbers; NaT as int64 max)."""
-    open_ = (issue <= t) & (paid > t) & (codes >= 0)
-    late = open_ & (t - due > days_past_due)
-    c = np.where(codes >= 0, codes, 0)
-    pdue = np.bincount(c, weights=np.where(late, amount, 0.0), minlength=n).astype(np.float64)
-    bal = np.bincount(c, weights=np.where(open_, amount, 0.0), minlength=n).astype(np.float64)
+_DAY_NS = 86_400_000_000_000
+
+
+def _past_due_sums(codes: Any, issue: Any, due: Any, paid: Any, amount: Any, t: int,
+                   days_past_due: int, n: int) -> Any:  # pragma: no cover - compiled
+    """Kernel of :func:`past_due`, dates as int64 nanoseconds (NaT the int64 minimum).
+
+    A date is its day number (floored, as numpy's cast to ``datetime64[D]``), NaT
+    a day after every other. An invoice of a debtor of ``ids`` (code >= 0) issued by
+    day ``t`` and not paid by then is open; it is past due when ``t - due`` exceeds
+    ``days_past_due``. Each sum adds its invoices' amounts in row order from 0.0, as
+    ``numpy.bincount`` does with zero weights elsewhere (a zero adds nothing to a
+    sum that is never -0.0).
+    """
+    nat = np.iinfo(np.int64).min
+    never = np.iinfo(np.int64).max
+    pdue = np.zeros(n)
+    bal = np.zeros(n)
+    for i in range(codes.shape[0]):
+        c = codes[i]
+        if c < 0 or issue[i] == nat or issue[i] // _DAY_NS > t:
+            continue
+        if paid[i] != nat and paid[i] // _DAY_NS <= t:
+            continue
+        a = amount[i]
+        bal[c] += a
+        due_day = never if due[i] == nat else due[i] // _DAY_NS
+        if t - due_day > days_past_due:
+            pdue[c] += a
     return pdue, bal
+
+
+@functools.cache
+def _past_due_kernel() -> Any:
+    """:func:`_past_due_sums` compiled (numba, cached on disk beside this module)."""
+    from numba import njit
+
+    return njit(cache=True, nogil=True)(_past_due_sums)
 
 
 def default_past_due(pdue: FloatArray, open_balance: FloatArray, ov: Overlay

@@ -52,24 +52,54 @@ def latest_revenue(statement_frame: pd.DataFrame, as_of: Any) -> pd.Series:
         return pd.Series([], index=pd.Index([], dtype="str", name="debtor_id"), dtype=float)
     day = np.datetime64(pd.Timestamp(as_of).date(), "ns")
     pe = statement_frame["period_end"].to_numpy(dtype="datetime64[ns]")
-    fast = _sorted_codes(statement_frame["debtor_id"]) if len(pe) >= 4096 else None
-    if fast is not None:  # rows sorted by debtor: the latest is the last eligible of its run
-        codes, uniques = fast
-        rows = np.flatnonzero(pe <= day)
-        c, d = codes[rows], pe[rows]
-        same = c[1:] == c[:-1]
-        if not (d[1:][same] < d[:-1][same]).any():  # and by period_end within a debtor
-            last = np.ones(len(rows), dtype=bool)
-            last[:-1] = ~same
-            r = rows[last]
-            revenue = statement_frame["revenue"].to_numpy(dtype=np.float64)[r]
-            return pd.Series(revenue, index=uniques[codes[r]].rename("debtor_id"))
+    latest = latest_of_runs(statement_frame["debtor_id"], pe <= day, pe)
+    if latest is not None:
+        r, debtors = latest
+        revenue = statement_frame["revenue"].to_numpy(dtype=np.float64)[r]
+        return pd.Series(revenue, index=debtors.rename("debtor_id"))
     st = statement_frame.loc[pe <= day, ["debtor_id", "period_end", "revenue"]]
     st = st.sort_values(["debtor_id", "period_end"], kind="stable")
     last = st.drop_duplicates("debtor_id", keep="last")
     out = pd.Series(last["revenue"].to_numpy(dtype=np.float64),
                     index=pd.Index(last["debtor_id"].astype("str"), name="debtor_id"))
     return out.sort_index()
+
+
+def latest_of_runs(ids: pd.Series, eligible: np.ndarray, key: np.ndarray
+                   ) -> tuple[np.ndarray, pd.Index] | None:
+    """Each debtor's last eligible row when the rows are sorted by debtor and ``key``.
+
+    Parameters
+    ----------
+    ids : pandas.Series
+        Debtor of each row.
+    eligible : numpy.ndarray of bool
+        Rows that may be chosen.
+    key : numpy.ndarray
+        Order within a debtor (e.g. ``period_end``).
+
+    Returns
+    -------
+    tuple or None
+        The chosen rows (ascending) and the debtor of each, when ``ids`` are
+        arrow-backed strings already sorted (:func:`~riskengine.features.adverse._sorted_codes`,
+        at least 4096 rows) and ``key`` does not decrease within a debtor's
+        eligible rows: a row is then the one a stable sort by (debtor, key)
+        puts last. None otherwise (the caller sorts).
+    """
+    fast = _sorted_codes(ids) if len(ids) >= 4096 else None
+    if fast is None:
+        return None
+    codes, uniques = fast
+    rows = np.flatnonzero(eligible)
+    c, d = codes[rows], key[rows]
+    same = c[1:] == c[:-1]
+    if (d[1:][same] < d[:-1][same]).any():
+        return None
+    last = np.ones(len(rows), dtype=bool)
+    last[:-1] = ~same
+    r = rows[last]
+    return r, uniques[codes[r]]
 
 
 def build_features(

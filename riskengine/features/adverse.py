@@ -528,13 +528,31 @@ def adverse_features(
     if revenue is None:
         out[j_rev] = np.nan
     else:
-        if not revenue.index.is_unique:
-            raise ValueError("revenue must have one value per debtor_id (its index has duplicates).")
-        rev = revenue.reindex(index).to_numpy(dtype=np.float64, na_value=np.nan)
+        rev = _revenue_on(revenue, index)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = out[col["adv_amount_adverse"]] / rev
         out[j_rev] = np.where(rev > 0, ratio, np.nan)
     return pd.DataFrame(out.T, index=index, columns=list(ADVERSE_FEATURES), copy=False)
+
+
+def _revenue_on(revenue: pd.Series, index: pd.Index) -> np.ndarray:
+    """``revenue.reindex(index)`` as floats (NaN where absent); its index must be unique.
+
+    An arrow-backed index already distinct and sorted (as
+    :func:`riskengine.features.latest_revenue` gives it) is looked up with one
+    Arrow hash lookup (:func:`_positions`) instead of pandas' uniqueness check and
+    indexer, which convert every id to a Python string first.
+    """
+    from riskengine.migration import _strictly_increasing
+
+    values = revenue.to_numpy(dtype=np.float64, na_value=np.nan)
+    if len(values) and getattr(revenue.index.array, "_pa_array", None) is not None and \
+            _strictly_increasing(revenue.index.to_series()):
+        pos = _positions(index, revenue.index)
+        return np.where(pos >= 0, values[pos], np.nan)
+    if not revenue.index.is_unique:
+        raise ValueError("revenue must have one value per debtor_id (its index has duplicates).")
+    return revenue.reindex(index).to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 # --- scikit-learn transformer ----------------------------------------------------

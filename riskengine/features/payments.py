@@ -121,6 +121,10 @@ def _group_quantile(codes: np.ndarray, values: np.ndarray, n: int, q: float) -> 
     the ``(k - z)``-th smallest positive value otherwise. Same result as
     :func:`numpy.quantile` (method ``linear``) per group; NaN for empty groups.
     """
+    if len(codes) and bool((codes[1:] >= codes[:-1]).all()):  # groups in runs
+        out: np.ndarray = _quantile_kernel()(codes.astype(np.int64, copy=False),
+                                             values.astype(np.int64, copy=False), n, q)
+        return out
     m = np.bincount(codes, minlength=n)
     pos = values > 0
     cp, vp = codes[pos], values[pos]
@@ -145,6 +149,44 @@ def _group_quantile(codes: np.ndarray, values: np.ndarray, n: int, q: float) -> 
     v_lo = kth(lo)
     out = v_lo + (h - lo) * (kth(hi) - v_lo)
     return np.where(m > 0, out, np.nan)
+
+
+def _run_quantiles(codes: Any, values: Any, n: int, q: float) -> Any:  # pragma: no cover - compiled
+    """:func:`_group_quantile` of groups in runs (``codes`` non-decreasing): each run's
+    values sorted (by insertion when a run is short: a debtor's few invoices), then the
+    same interpolation in the same float operations."""
+    out = np.full(n, np.nan)
+    vals = np.empty_like(values)
+    start = 0
+    while start < codes.shape[0]:
+        end = start + 1
+        while end < codes.shape[0] and codes[end] == codes[start]:
+            end += 1
+        if end - start > 32:
+            vals[: end - start] = np.sort(values[start:end])
+        for i in range(start, end if end - start <= 32 else start):
+            v = values[i]
+            k = i - start
+            while k > 0 and vals[k - 1] > v:
+                vals[k] = vals[k - 1]
+                k -= 1
+            vals[k] = v
+        m1 = end - start - 1
+        h = q * m1
+        lo = int(np.floor(h))
+        hi = min(lo + 1, m1)
+        v_lo = float(vals[lo])
+        out[codes[start]] = v_lo + (h - lo) * (float(vals[hi]) - v_lo)
+        start = end
+    return out
+
+
+@functools.cache
+def _quantile_kernel() -> Any:
+    """:func:`_run_quantiles` compiled (numba, cached on disk beside this module)."""
+    from numba import njit
+
+    return njit(cache=True, nogil=True)(_run_quantiles)
 
 
 # rows of the per-debtor sums of :func:`_payment_sums`
@@ -217,6 +259,7 @@ def warm_up() -> None:
     b = np.zeros(1, dtype=bool)
     f = np.zeros(1)
     _sums_kernel()(z, 1, b, b, b, b, b, b, z, f, f, z)
+    _quantile_kernel()(z, z, 1, 0.9)
 
 
 def payment_features(
