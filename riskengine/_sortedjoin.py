@@ -1,13 +1,13 @@
 """Outer join of two key lists sorted by (debtor, supplier) text, compiled.
 
-One kernel, compiled by numba on first use (and cached on disk beside this file):
-:func:`merge_sorted_pairs` walks both lists once, comparing the keys' UTF-8 bytes
-(the order of the code points: Python's and Arrow's order of text), and gives
-the row of each side for every key of the union, in key order: the rows of
+Kernels compiled by numba on first use (and cached on disk beside this file):
+:func:`merge_sorted_pairs` walks both lists once, comparing the keys' bytes as
+:mod:`riskengine._textkernel` does (the order of Python's and Arrow's text), and
+gives the row of each side for every key of the union, in key order: the rows of
 ``pandas.merge(how="outer", sort=True)`` on two lists of distinct keys, without
 hashing or sorting them. A list that is not strictly increasing (a key out of
 order or repeated) is reported, not joined: the caller then takes the general
-way. The kernel holds no Python objects and releases the GIL.
+way. The kernels hold no Python objects and release the GIL.
 """
 
 from __future__ import annotations
@@ -18,32 +18,9 @@ import numpy as np
 import pyarrow as pa
 from numba import njit
 
-__all__ = ["text_buffers", "merge_sorted_pairs"]
+from riskengine._textkernel import _compare, text_buffers
 
-
-def text_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """The ``int64`` offsets (one more than the rows) and the ``uint8`` bytes of a
-    ``large_string`` array, as numpy views (no copy)."""
-    _, offsets, data = arr.buffers()
-    n = len(arr)
-    offs = np.frombuffer(offsets, dtype=np.int64, count=n + 1, offset=arr.offset * 8) \
-        if offsets is not None else np.zeros(n + 1, dtype=np.int64)
-    values = np.frombuffer(data, dtype=np.uint8) if data is not None and data.size else \
-        np.zeros(1, dtype=np.uint8)
-    return offs, values
-
-
-@njit(cache=True, nogil=True)
-def _compare(a_off: Any, a_dat: Any, i: int, b_off: Any, b_dat: Any, j: int
-             ) -> int:  # pragma: no cover - compiled
-    """-1, 0 or 1 as text ``i`` of ``a`` is before, equal to or after text ``j`` of ``b``."""
-    a0, b0 = a_off[i], b_off[j]
-    la, lb = a_off[i + 1] - a0, b_off[j + 1] - b0
-    for k in range(min(la, lb)):
-        x, y = a_dat[a0 + k], b_dat[b0 + k]
-        if x != y:
-            return -1 if x < y else 1
-    return -1 if la < lb else (1 if la > lb else 0)
+__all__ = ["merge_sorted_pairs"]
 
 
 @njit(cache=True, nogil=True)
@@ -52,9 +29,10 @@ def _increasing(first_off: Any, first: Any, second_off: Any, second: Any, rows: 
     """Whether the (first, second) keys of ``rows`` (in that order) strictly increase."""
     for r in range(1, rows.shape[0]):
         i, j = rows[r - 1], rows[r]
-        c = _compare(first_off, first, i, first_off, first, j)
+        c = _compare(first, first_off[i], first_off[i + 1], first, first_off[j], first_off[j + 1])
         if c == 0:
-            c = _compare(second_off, second, i, second_off, second, j)
+            c = _compare(second, second_off[i], second_off[i + 1], second, second_off[j],
+                         second_off[j + 1])
         if c >= 0:
             return False
     return True
@@ -77,9 +55,10 @@ def _merge(l_off: Any, l_first: Any, l2_off: Any, l_second: Any, left_rows: Any,
             c = -1
         else:
             a, b = left_rows[i], right_rows[j]
-            c = _compare(l_off, l_first, a, r_off, r_first, b)
+            c = _compare(l_first, l_off[a], l_off[a + 1], r_first, r_off[b], r_off[b + 1])
             if c == 0:
-                c = _compare(l2_off, l_second, a, r2_off, r_second, b)
+                c = _compare(l_second, l2_off[a], l2_off[a + 1], r_second, r2_off[b],
+                             r2_off[b + 1])
         li[k] = left_rows[i] if c <= 0 else -1
         ri[k] = right_rows[j] if c >= 0 else -1
         i += c <= 0
@@ -120,3 +99,4 @@ def merge_sorted_pairs(left: tuple[pa.Array, pa.Array], left_pairs: np.ndarray,
     li, ri = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
     k = _merge(*lk, np.ascontiguousarray(left_rows, dtype=np.int64), *rk, right_rows, li, ri)
     return li[:k], ri[:k]
+

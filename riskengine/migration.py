@@ -135,17 +135,16 @@ def debtor_ratings(decisions: pd.DataFrame) -> pd.DataFrame:
 
 
 def _rated_before(ids: pd.Series, rank: np.ndarray) -> bool:
-    """Whether each pair row (``rank`` 1) follows a rating row (``rank`` 0) of its
-    debtor, with only that debtor's pair rows between them (the layout of
-    decisions.parquet): every pair's debtor then has a rating row, which one
-    comparison of each pair with its rating row tells (no hash table of the ids)."""
-    rating_row = np.maximum.accumulate(np.where(rank == 0, np.arange(len(rank)), -1))
-    pair = rank == 1
-    if (rating_row[pair] < 0).any():
-        return False
+    """Whether each pair row (``rank`` 1) comes after a rating row (``rank`` 0) of its
+    debtor with only that debtor's pair rows between them (the layout of
+    decisions.parquet): then every pair's debtor has a rating row. One comparison of
+    each row with the row before it tells (no hash table of the ids)."""
+    n = len(rank)
+    if n == 0 or rank[0] == 1:
+        return n == 0
     arr = _text(ids)
-    same = pc.equal(arr.filter(pa.array(pair)), arr.take(pa.array(rating_row[pair])))
-    return bool(pc.all(same.fill_null(False)).as_py())
+    same = np.asarray(pc.equal(arr.slice(1), arr.slice(0, n - 1)).fill_null(False))
+    return bool(same[rank[1:] == 1].all())
 
 
 def _strictly_increasing(ids: pd.Series) -> bool:
@@ -377,7 +376,9 @@ def limit_actions(
     -----
     Actions, effective dates and protected outstanding come from
     :func:`riskengine.policy.limits.limit_change`: invoices already assigned
-    stay approved up to the old limit.
+    stay approved up to the old limit. Pairs of Arrow text in key order on both
+    sides (the batch job's) are joined in one compiled pass
+    (:mod:`riskengine._sortedjoin`), others by ``pandas.merge``: the same rows.
 
     Examples
     --------
