@@ -112,6 +112,8 @@ FORMAT_VERSION = 3
 THROTTLE_ENV = "RISKENGINE_RERATE_THROTTLE"
 _DEBTOR_TABLES = ("debtors", "statements", "adverse_records", "invoices", "exposures",
                   "relations")  # fmt: skip
+
+
 class RerateError(RiskEngineError):
     """The re-rating run cannot complete correctly (e.g. debtors do not reconcile)."""
 
