@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -46,6 +46,7 @@ __all__ = [
     "TO_STATES",
     "KNOCKOUT_REASONS",
     "LIMIT_ACTION_COLUMNS",
+    "PREVIOUS_COLUMNS",
     "MigrationMatrix",
     "Reconciliation",
     "pair_rows",
@@ -73,6 +74,10 @@ LIMIT_ACTION_COLUMNS: tuple[str, ...] = (
     "debtor_id", "supplier_id", "action", "cause", "previous_limit", "new_limit",
     "effective_date", "knockout", "protected_outstanding", "available_after",
 )  # fmt: skip
+
+#: Columns of the previous run's decisions read by the comparison with it
+#: (:func:`debtor_ratings`, :func:`limit_actions`, the PSI of :func:`run_summary`).
+PREVIOUS_COLUMNS: tuple[str, ...] = ("debtor_id", "supplier_id", "grade", "pd", "approved_limit")
 
 _ORDER = {g: i for i, g in enumerate(GRADES)}
 
@@ -110,9 +115,9 @@ def debtor_ratings(decisions: pd.DataFrame) -> pd.DataFrame:
         rank = np.zeros(len(decisions), dtype=np.int8)
     rated = decisions[rank == 0] if rank.any() else decisions
     if len(rated) and _strictly_increasing(rated["debtor_id"]) and (
-            len(rated) == len(decisions) or bool(pc.all(pc.is_in(
-                _text(decisions.loc[rank == 1, "debtor_id"]),
-                value_set=_text(rated["debtor_id"]))).as_py())):
+            len(rated) == len(decisions) or _rated_before(decisions["debtor_id"], rank)
+            or bool(pc.all(pc.is_in(_text(decisions.loc[rank == 1, "debtor_id"]),
+                                    value_set=_text(rated["debtor_id"]))).as_py())):
         # one rating row per debtor, in id order, and every pair's debtor has one:
         # those rows are the ratings (nothing to choose or sort)
         out = rated[["grade", "pd"]].set_axis(
@@ -127,6 +132,19 @@ def debtor_ratings(decisions: pd.DataFrame) -> pd.DataFrame:
     out = out.assign(grade=out["grade"].astype("str"), pd=out["pd"].astype("float64"))
     out.index = out.index.astype("str")
     return out
+
+
+def _rated_before(ids: pd.Series, rank: np.ndarray) -> bool:
+    """Whether each pair row (``rank`` 1) comes after a rating row (``rank`` 0) of its
+    debtor with only that debtor's pair rows between them (the layout of
+    decisions.parquet): then every pair's debtor has a rating row. One comparison of
+    each row with the row before it tells (no hash table of the ids)."""
+    n = len(rank)
+    if n == 0 or rank[0] == 1:
+        return n == 0
+    arr = _text(ids)
+    same = np.asarray(pc.equal(arr.slice(1), arr.slice(0, n - 1)).fill_null(False))
+    return bool(same[rank[1:] == 1].all())
 
 
 def _strictly_increasing(ids: pd.Series) -> bool:
@@ -245,21 +263,24 @@ def _state_codes(prev: pd.Series, cur: pd.Series) -> tuple[np.ndarray, np.ndarra
     """Position in :data:`FROM_STATES` / :data:`TO_STATES` of each debtor's previous and
     current state, over the union of the debtors (the cells counted, in any order).
 
-    Without previous grades, or with the same debtors in the same order in both runs
-    (a full re-rating), the states are looked up on the grades as they are (one Arrow
-    hash lookup each) instead of aligning two million-row indexes.
+    The states are looked up on the grades as they are (one Arrow hash lookup each),
+    the debtors of the two runs matched by one more (the ids are distinct, see
+    :func:`_states`): without previous grades, or with the same debtors in the same
+    order in both runs (a full re-rating), not even that one.
     """
-    if len(prev) == 0 or (len(prev) == len(cur) and bool(pc.all(pc.equal(
-            _text(prev.index), _text(cur.index))).as_py())):
-        ti = _positions(cur, TO_STATES)
-        fi = np.full(len(cur), FROM_STATES.index(NEW), dtype=np.int64) if len(prev) == 0 \
-            else _positions(prev, FROM_STATES)
+    ti = _positions(cur, TO_STATES)
+    if len(prev) == 0:
+        return np.full(len(cur), FROM_STATES.index(NEW), dtype=np.int64), ti
+    fi = _positions(prev, FROM_STATES)
+    cur_ids, prev_ids = _text(cur.index), _text(prev.index)
+    if len(prev) == len(cur) and bool(pc.all(pc.equal(prev_ids, cur_ids)).as_py()):
         return fi, ti
-    ids = prev.index.union(cur.index)
-    from_state = prev.reindex(ids).fillna(NEW).to_numpy(dtype=object)
-    to_state = cur.reindex(ids).fillna(EXIT).to_numpy(dtype=object)
-    return (pd.Index(FROM_STATES).get_indexer(from_state),
-            pd.Index(TO_STATES).get_indexer(to_state))
+    at = np.asarray(pc.index_in(cur_ids, value_set=prev_ids).fill_null(-1), dtype=np.int64)
+    kept = np.zeros(len(prev), dtype=bool)
+    kept[at[at >= 0]] = True
+    gone = fi[~kept]  # previous debtors not in the current run: exits
+    return (np.concatenate((np.append(fi, FROM_STATES.index(NEW))[at], gone)),
+            np.concatenate((ti, np.full(len(gone), TO_STATES.index(EXIT), dtype=np.int64))))
 
 
 def _positions(states: pd.Series, among: tuple[str, ...]) -> np.ndarray:
@@ -276,7 +297,8 @@ def _states(grades: pd.Series, which: str) -> pd.Series:
         s = s.astype(object).where(s.notna(), UNRATED).astype(str)
     s.index = pd.Index(s.index.astype(str), dtype="str")
     # (distinct ids in order need no hash table to tell that none comes back)
-    if not _strictly_increasing(s.index.to_series()) and s.index.has_duplicates:
+    if not _strictly_increasing(s.index.to_series()) and \
+            len(pc.unique(_text(s.index))) < len(s):  # (an Arrow hash: no Python strings)
         dup = s.index[s.index.duplicated()][0]
         raise ValueError(f"{which} grades: debtor {dup!r} appears more than once; give one "
                          "grade per debtor (see debtor_ratings).")
@@ -354,7 +376,9 @@ def limit_actions(
     -----
     Actions, effective dates and protected outstanding come from
     :func:`riskengine.policy.limits.limit_change`: invoices already assigned
-    stay approved up to the old limit.
+    stay approved up to the old limit. Pairs of Arrow text in key order on both
+    sides (the batch job's) are joined in one compiled pass
+    (:mod:`riskengine._sortedjoin`), others by ``pandas.merge``: the same rows.
 
     Examples
     --------
@@ -367,51 +391,122 @@ def limit_actions(
     >>> out["action"].tolist(), [str(d.date()) for d in out["effective_date"]]
     (['decrease', 'increase'], ['2026-07-30', '2026-06-30'])
     """
-    key = ["debtor_id", "supplier_id"]
-    prev = pair_rows(previous)[[*key, "approved_limit"]]
-    cur_pairs = pair_rows(current)
-    cur = cur_pairs[key + ["approved_limit"]].assign(
-        _ko=_knockout(cur_pairs),
-        _out=(cur_pairs["approved_outstanding"].to_numpy(dtype=np.float64)
-              if "approved_outstanding" in cur_pairs.columns else np.nan),
-    )
+    cur = pair_rows(current)
+    errored_ids = pd.Index(list(errored), dtype="str")
+    joined = _join_sorted(previous, cur, scope, errored_ids)
+    if joined is None:
+        joined = _join_pairs(previous, cur, scope, errored_ids)
+    ip, ic = joined.previous_row, joined.current_row
+    previous_limit = _gather(_limits(previous), ip, 0.0)
+    new_limit = _gather(_limits(cur), ic, 0.0)
+    knockout = _gather(_knockout(cur), ic, False)
+    outstanding = _gather(cur["approved_outstanding"].to_numpy(dtype=np.float64)
+                          if "approved_outstanding" in cur.columns else
+                          np.full(len(cur), np.nan), ic, np.nan)  # fmt: skip
+    outstanding = np.where(np.isnan(outstanding), previous_limit, outstanding)
+    cause = np.where(ic < 0, 2, np.where(ip < 0, 1, 0))  # index in _CAUSES
+    ch = limit_change(previous_limit, new_limit, as_of, knockout, policy, outstanding)
+    sel = np.arange(len(ip)) if include_unchanged else np.flatnonzero(ch.action != 0)
+    at = pa.array(joined.at[sel])
+    return pd.DataFrame({
+        "debtor_id": pd.array(joined.keys[0].take(at), dtype="str"),
+        "supplier_id": pd.array(joined.keys[1].take(at), dtype="str"),
+        "action": pd.array(pa.array(LIMIT_ACTIONS, pa.large_string()).take(ch.action[sel]),
+                           dtype="str"),
+        "cause": pd.array(pa.array(_CAUSES, pa.large_string()).take(cause[sel]), dtype="str"),
+        "previous_limit": previous_limit[sel],
+        "new_limit": new_limit[sel],
+        "effective_date": ch.effective_date.astype("datetime64[ns]")[sel],
+        "knockout": knockout[sel],
+        "protected_outstanding": ch.protected[sel],
+        "available_after": ch.available_after[sel],
+    })
+
+
+#: ``cause`` of a limit action by code: pair in both runs, only in the current one,
+#: only in the previous one.
+_CAUSES = ("rerated", "new_pair", "pair_withdrawn")
+_KEY = ["debtor_id", "supplier_id"]
+
+
+class _Join(NamedTuple):
+    """Pairs of the previous and current runs joined on ``debtor_id, supplier_id``, in
+    key order: each key's text at ``at`` in ``keys`` (debtor ids, supplier ids), its
+    row in the previous decisions and in the current pairs (-1: none)."""
+
+    keys: tuple[pa.Array, pa.Array]
+    at: np.ndarray
+    previous_row: np.ndarray
+    current_row: np.ndarray
+
+
+def _join_pairs(previous: pd.DataFrame, cur: pd.DataFrame, scope: Iterable[str] | None,
+                errored_ids: pd.Index) -> _Join:
+    """The join of :func:`limit_actions`: previous pairs of the debtors compared (see
+    :func:`_compared`) with every current pair (``pandas.merge``); either side's
+    pairs must be distinct."""
+    prev = pair_rows(previous)[[*_KEY, "approved_limit"]]
+    cur = cur[[*_KEY, "approved_limit"]]
     for name, frame in (("previous", prev), ("current", cur)):
-        dup = frame.duplicated(key)
+        dup = frame.duplicated(_KEY)
         if dup.any():
             row = frame[dup].iloc[0]
             raise ValueError(f"{name} decisions: pair ({row['debtor_id']!r}, "
                              f"{row['supplier_id']!r}) appears more than once.")
+    prev = prev[_KEY].assign(_ip=np.flatnonzero(
+        previous["supplier_id"].notna().to_numpy(dtype=bool)))  # rows of pair_rows
+    prev = prev[_compared(prev["debtor_id"], scope, errored_ids)]
+    merged = prev.merge(cur[_KEY].assign(_ic=np.arange(len(cur))), on=_KEY, how="outer",
+                        sort=True)  # fmt: skip
+    keys = tuple(_text(pd.array(merged[c].to_numpy(), dtype="str")) for c in _KEY)
+    return _Join((keys[0], keys[1]), np.arange(len(merged)),
+                 merged["_ip"].fillna(-1).to_numpy(dtype=np.int64),
+                 merged["_ic"].fillna(-1).to_numpy(dtype=np.int64))
+
+
+def _join_sorted(previous: pd.DataFrame, cur: pd.DataFrame, scope: Iterable[str] | None,
+                 errored_ids: pd.Index) -> _Join | None:
+    """:func:`_join_pairs` of text keys in key order without hashing or sorting them
+    (:func:`riskengine._sortedjoin.merge_sorted_pairs`); None unless both sides'
+    pairs are strictly increasing (hence distinct) text keys, none missing."""
+    if not {*_KEY, "approved_limit"} <= set(previous.columns) or not all(
+            _arrow_text(f[c]) for f in (previous, cur) for c in _KEY):
+        return None
+    prev_keys = (_text(previous["debtor_id"]), _text(previous["supplier_id"]))
+    cur_keys = (_text(cur["debtor_id"]), _text(cur["supplier_id"]))
+    if prev_keys[0].null_count or cur_keys[0].null_count or cur_keys[1].null_count:
+        return None
+    from riskengine._sortedjoin import merge_sorted_pairs
+
+    pairs = np.flatnonzero(np.asarray(prev_keys[1].is_valid()))  # rows of pair_rows
+    rows = pairs[_compared(prev_keys[0].take(pa.array(pairs)), scope, errored_ids)]
+    found = merge_sorted_pairs(prev_keys, pairs, rows, cur_keys)
+    if found is None:
+        return None
+    ip, ic = found
+    keys = tuple(pa.concat_arrays([c, p]) for c, p in zip(cur_keys, prev_keys, strict=True))
+    return _Join((keys[0], keys[1]), np.where(ic >= 0, ic, len(cur) + ip), ip, ic)
+
+
+def _compared(ids: Any, scope: Iterable[str] | None, errored_ids: pd.Index) -> np.ndarray:
+    """Whether each previous pair's debtor is compared: re-rated (in ``scope``, when
+    given) and not errored (its previous limits stand)."""
+    keep = np.ones(len(ids), dtype=bool)
     if scope is not None:
-        prev = prev[_member_np(prev["debtor_id"], pd.Index(list(scope), dtype="str"))]
-    errored_ids = pd.Index(list(errored), dtype="str")
-    prev = prev[~_member_np(prev["debtor_id"], errored_ids)]
-    merged = prev.rename(columns={"approved_limit": "previous_limit"}).merge(
-        cur.rename(columns={"approved_limit": "new_limit"}), on=key, how="outer", sort=True,
-        indicator=True)  # fmt: skip
-    side = merged.pop("_merge").astype(str).to_numpy()
-    cause = np.select([side == "both", side == "right_only"], ["rerated", "new_pair"],
-                      "pair_withdrawn")  # fmt: skip
-    previous_limit = merged["previous_limit"].fillna(0.0).to_numpy(dtype=np.float64)
-    new_limit = merged["new_limit"].fillna(0.0).to_numpy(dtype=np.float64)
-    knockout = merged["_ko"].fillna(False).to_numpy(dtype=bool)
-    outstanding = merged["_out"].to_numpy(dtype=np.float64)
-    outstanding = np.where(np.isnan(outstanding), previous_limit, outstanding)
-    ch = limit_change(previous_limit, new_limit, as_of, knockout, policy, outstanding)
-    out = pd.DataFrame({
-        "debtor_id": pd.array(merged["debtor_id"].to_numpy(), dtype="str"),
-        "supplier_id": pd.array(merged["supplier_id"].to_numpy(), dtype="str"),
-        "action": pd.array(np.asarray(LIMIT_ACTIONS)[ch.action], dtype="str"),
-        "cause": pd.array(cause, dtype="str"),
-        "previous_limit": previous_limit,
-        "new_limit": new_limit,
-        "effective_date": ch.effective_date.astype("datetime64[ns]"),
-        "knockout": knockout,
-        "protected_outstanding": ch.protected,
-        "available_after": ch.available_after,
-    })
-    if not include_unchanged:
-        out = out[ch.action != 0]
-    return out.reset_index(drop=True)
+        keep &= _member_np(ids, pd.Index(list(scope), dtype="str"))
+    if len(errored_ids):
+        keep &= ~_member_np(ids, errored_ids)
+    return keep
+
+
+def _limits(frame: pd.DataFrame) -> np.ndarray:
+    """Approved limits of a decisions frame's rows (missing: 0)."""
+    return frame["approved_limit"].fillna(0.0).to_numpy(dtype=np.float64)
+
+
+def _gather(values: np.ndarray, rows: np.ndarray, absent: Any) -> np.ndarray:
+    """``values[rows]``, ``absent`` where a row is -1."""
+    return np.append(values, np.array([absent], dtype=values.dtype))[rows]
 
 
 @dataclass(frozen=True, slots=True)
@@ -632,6 +727,8 @@ def _arrow_text(s: pd.Series) -> bool:
 
 def _text(values: Any) -> pa.Array:
     """A column as one Arrow ``large_string`` array (missing values null)."""
+    if isinstance(values, pa.Array) and values.type == pa.large_string():
+        return values
     s = pd.Series(values, copy=False)
     if not _arrow_text(s):
         s = s.astype(object).where(s.notna(), None).map(
@@ -686,6 +783,7 @@ def run_summary(
     ratings: pd.DataFrame | None = None,
     decision_rows: int | None = None,
     hhis: Mapping[str, float] | None = None,
+    previous_ratings: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Figures of a run: counts, grade distribution, PSI, totals, concentration.
 
@@ -713,6 +811,8 @@ def run_summary(
     hhis : mapping of str to float, optional
         ``concentration(decisions, book)`` when the caller already has it (then
         ``book`` is not read).
+    previous_ratings : pandas.DataFrame, optional
+        ``debtor_ratings(previous)`` when the caller already has it.
 
     Returns
     -------
@@ -755,7 +855,9 @@ def run_summary(
     if previous is not None:
         from riskengine.model.metrics import psi, psi_light  # scipy: only when compared
 
-        prev_pd = debtor_ratings(previous)["pd"].to_numpy(dtype=np.float64)
+        if previous_ratings is None:
+            previous_ratings = debtor_ratings(previous)
+        prev_pd = previous_ratings["pd"].to_numpy(dtype=np.float64)
         cur_pd = ratings["pd"].to_numpy(dtype=np.float64)
         ok = np.isfinite(prev_pd).any() and np.isfinite(cur_pd).any()
         value = psi(prev_pd, cur_pd, bins=psi_bins) if ok else float("nan")

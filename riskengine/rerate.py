@@ -112,9 +112,6 @@ FORMAT_VERSION = 3
 THROTTLE_ENV = "RISKENGINE_RERATE_THROTTLE"
 _DEBTOR_TABLES = ("debtors", "statements", "adverse_records", "invoices", "exposures",
                   "relations")  # fmt: skip
-_RATING_COLUMNS = ["debtor_id", "supplier_id", "grade", "pd", "approved_limit", "insured_limit",
-                   "cover", "retained_exposure", "expected_loss", "decision_type", "knockouts",
-                   "knockout", "reasons", "approved_outstanding", "model_version"]  # fmt: skip
 
 
 class RerateError(RiskEngineError):
@@ -1281,7 +1278,8 @@ def _previous(opts: RerateOptions) -> pd.DataFrame | None:
         raise RerateError(f"--previous {str(opts.previous)!r} has no decisions.parquet; give "
                           "the --out directory of an earlier rerate run.")
     names = pq.read_schema(path).names
-    return pq.read_table(path, columns=[c for c in _RATING_COLUMNS if c in names]).to_pandas()
+    return pq.read_table(path, columns=[c for c in mig.PREVIOUS_COLUMNS if c in names]
+                         ).to_pandas(split_blocks=True)
 
 
 def _book(debtors: pd.DataFrame) -> pd.DataFrame:
@@ -1715,10 +1713,10 @@ def _reconciled(opts: RerateOptions, out: Path, ckpt: _Checkpoints, plan: ChunkP
         from riskengine.config import load_policy
 
         policy = load_policy(opts.policy_path)
-    matrix = actions = None
+    matrix = actions = prev_ratings = None
     if previous is not None:
-        prev_grades = mig.debtor_ratings(previous)["grade"]
-        matrix = mig.migration_matrix(prev_grades, current, scope)
+        prev_ratings = mig.debtor_ratings(previous)
+        matrix = mig.migration_matrix(prev_ratings["grade"], current, scope)
         actions = mig.limit_actions(previous, pairs, as_of, policy, scope=scope,
                                     errored=errored_ids)
     else:  # nothing to compare with: every debtor is new, no limit action
@@ -1730,7 +1728,7 @@ def _reconciled(opts: RerateOptions, out: Path, ckpt: _Checkpoints, plan: ChunkP
                   .replace_schema_metadata(None), out / "limit_actions.parquet")
     summary = mig.run_summary(pairs, errors, rec, previous=previous, migration=matrix,
                               actions=actions, ratings=rated, decision_rows=n,
-                              hhis=hhis.result())  # fmt: skip
+                              hhis=hhis.result(), previous_ratings=prev_ratings)  # fmt: skip
     counts = [ckpt.counts(k) for k in chunks]
     for name in ("pairs_in", "pairs_decided", "pairs_rejected"):
         summary[name] = int(sum(c.get(name, 0) for c in counts))
