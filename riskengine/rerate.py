@@ -1882,7 +1882,9 @@ def rerate_command(args: argparse.Namespace) -> int:
     print(f"  {s['pair_decisions']:,} pair decisions, {s['error_rows']:,} error rows, "
           f"{result.chunks} chunks ({result.chunks_resumed} resumed)")
     if "psi" in s:
-        print(f"  PSI vs previous run {s['psi']['value']:.4f} ({s['psi']['light']})")
+        value = s["psi"]["value"]  # None when undefined (no PD on one side)
+        shown = "undefined" if value is None else f"{value:.4f}"
+        print(f"  PSI vs previous run {shown} ({s['psi']['light']})")
     if "limit_actions" in s and s.get("previous_run"):
         print(f"  limit actions: {s['limit_actions']}")
     print(f"  outputs in {result.out} ({result.elapsed_s:.1f} s)"

@@ -6,6 +6,7 @@ determinism (byte-identical files), the previous-run comparison, partial runs.
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import subprocess
@@ -403,3 +404,23 @@ def test_gc_is_paused_only_while_the_engine_loads() -> None:
         assert not gc.isenabled()  # a collector switched off by the caller stays off
     finally:
         gc.enable()
+
+
+def test_command_prints_an_undefined_psi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """A PSI that is undefined (summary.json holds null: no finite PD on one side, e.g. a
+    --debtors run of unknown ids against a previous run) is printed as such; the
+    command used to fail formatting None after writing its outputs."""
+    from riskengine.rerate import RerateResult, add_rerate_arguments, rerate_command
+
+    summary = {"as_of": AS_OF, "model_version": "m", "policy_version": "p",
+               "debtors_in": 1, "debtors_decided": 0, "debtors_errored": 1,
+               "pair_decisions": 0, "error_rows": 1,
+               "psi": {"value": None, "light": "n/a"}, "previous_run": True}
+    monkeypatch.setattr(rerate, "run_rerate",
+                        lambda opts: RerateResult(tmp_path, summary, 1, 0, "key"))
+    monkeypatch.setattr(rerate, "tune_allocators", lambda: False)  # process-wide: not here
+    args = add_rerate_arguments(argparse.ArgumentParser()).parse_args(
+        ["--portfolio", str(tmp_path), "--out", str(tmp_path), "--no-tracking"])
+    assert rerate_command(args) == 0
+    assert "PSI vs previous run undefined (n/a)" in capsys.readouterr().out
