@@ -1,9 +1,9 @@
 """Outer join of two key lists sorted by (debtor, supplier) text, compiled.
 
 Kernels compiled by numba on first use (and cached on disk beside this file):
-:func:`merge_sorted_pairs` walks both lists once, comparing the keys' bytes as
-:mod:`riskengine._textkernel` does (the order of Python's and Arrow's text), and
-gives the row of each side for every key of the union, in key order: the rows of
+:func:`merge_sorted_pairs` walks both lists once, comparing the keys' bytes
+(:func:`riskengine._textkernel.compare_bytes`: the order of Python's and Arrow's
+text), and gives the row of each side for every key of the union, in key order: the rows of
 ``pandas.merge(how="outer", sort=True)`` on two lists of distinct keys, without
 hashing or sorting them. A list that is not strictly increasing (a key out of
 order or repeated) is reported, not joined: the caller then takes the general
@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 from numba import njit
 
-from riskengine._textkernel import _compare, text_buffers
+from riskengine._textkernel import compare_bytes, text_buffers
 
 __all__ = ["merge_sorted_pairs"]
 
@@ -29,9 +29,10 @@ def _increasing(first_off: Any, first: Any, second_off: Any, second: Any, rows: 
     """Whether the (first, second) keys of ``rows`` (in that order) strictly increase."""
     for r in range(1, rows.shape[0]):
         i, j = rows[r - 1], rows[r]
-        c = _compare(first, first_off[i], first_off[i + 1], first, first_off[j], first_off[j + 1])
+        c = compare_bytes(first, first_off[i], first_off[i + 1], first, first_off[j],
+                          first_off[j + 1])
         if c == 0:
-            c = _compare(second, second_off[i], second_off[i + 1], second, second_off[j],
+            c = compare_bytes(second, second_off[i], second_off[i + 1], second, second_off[j],
                          second_off[j + 1])
         if c >= 0:
             return False
@@ -55,9 +56,9 @@ def _merge(l_off: Any, l_first: Any, l2_off: Any, l_second: Any, left_rows: Any,
             c = -1
         else:
             a, b = left_rows[i], right_rows[j]
-            c = _compare(l_first, l_off[a], l_off[a + 1], r_first, r_off[b], r_off[b + 1])
+            c = compare_bytes(l_first, l_off[a], l_off[a + 1], r_first, r_off[b], r_off[b + 1])
             if c == 0:
-                c = _compare(l_second, l2_off[a], l2_off[a + 1], r_second, r2_off[b],
+                c = compare_bytes(l_second, l2_off[a], l2_off[a + 1], r_second, r2_off[b],
                              r2_off[b + 1])
         li[k] = left_rows[i] if c <= 0 else -1
         ri[k] = right_rows[j] if c >= 0 else -1

@@ -1,10 +1,12 @@
-"""Compiled passes over the buffers of Arrow text arrays (for :mod:`riskengine.validation`).
+"""Compiled passes over the buffers of Arrow text arrays (for :mod:`riskengine.validation`
+and :mod:`riskengine._sortedjoin`).
 
-Three kernels, compiled by numba on first use (and cached on disk beside this file),
-read a text array as its offsets and bytes (:func:`text_buffers`):
+Kernels compiled by numba on first use (and cached on disk beside this file) read a
+text array as its offsets and bytes (:func:`text_buffers`):
 
-- :func:`text_steps`: how each value compares to the one before it (bytes, as
-  Arrow's comparison kernels and Python's ``str`` order of the decoded text);
+- :func:`compare_bytes`: the order of two values (their bytes: Arrow's order, and
+  Python's ``str`` order of the decoded text), called from the other kernels;
+- :func:`text_steps`: how each value compares to the one before it;
 - :func:`maybe_blank`: the values that may be empty or only whitespace: empty, or
   not starting with a printable ASCII character other than space;
 - :func:`sorted_member`: membership in a sorted array by one merge pass.
@@ -20,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
-__all__ = ["text_buffers", "text_steps", "maybe_blank", "sorted_member", "warm_up"]
+__all__ = ["text_buffers", "compare_bytes", "text_steps", "maybe_blank", "sorted_member", "warm_up"]
 
 Offsets = npt.NDArray[np.int64]
 Bytes = npt.NDArray[np.uint8]
@@ -45,7 +47,7 @@ def text_buffers(arr: Any) -> tuple[Offsets, Bytes]:
 
 
 @njit(cache=True, nogil=True)
-def _compare(data_a: Bytes, a0: int, a1: int, data_b: Bytes, b0: int, b1: int) -> int:
+def compare_bytes(data_a: Bytes, a0: int, a1: int, data_b: Bytes, b0: int, b1: int) -> int:
     """-1, 0 or 1 as ``data_a[a0:a1]`` is below, equal to or above ``data_b[b0:b1]``."""
     n = min(a1 - a0, b1 - b0)
     for k in range(n):
@@ -62,7 +64,8 @@ def text_steps(offsets: Offsets, data: Bytes) -> npt.NDArray[np.int8]:
     n = len(offsets) - 1
     out = np.zeros(max(n - 1, 0), dtype=np.int8)
     for i in range(n - 1):
-        out[i] = _compare(data, offsets[i + 1], offsets[i + 2], data, offsets[i], offsets[i + 1])
+        out[i] = compare_bytes(data, offsets[i + 1], offsets[i + 2], data, offsets[i],
+                               offsets[i + 1])
     return out
 
 
@@ -90,7 +93,7 @@ def sorted_member(offsets_a: Offsets, data_a: Bytes, offsets_b: Offsets,
         a0, a1 = offsets_a[i], offsets_a[i + 1]
         c = 1
         while j < m:
-            c = _compare(data_a, a0, a1, data_b, offsets_b[j], offsets_b[j + 1])
+            c = compare_bytes(data_a, a0, a1, data_b, offsets_b[j], offsets_b[j + 1])
             if c <= 0:
                 break
             j += 1

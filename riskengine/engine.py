@@ -471,9 +471,6 @@ def _column_bytes(values: Any, kind: str, out: npt.NDArray[np.uint64]
     if kind == "bool":
         np.copyto(out, np.asarray(values, dtype=bool), casting="unsafe")
         return 1, None
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     arr = values if isinstance(values, pa.Array) else pa.array(values, from_pandas=True)
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
@@ -1046,8 +1043,6 @@ def decision_schema() -> Any:
     reason codes ``list<struct<feature, value, direction, text>>``: the types
     ``pyarrow`` gives the columns of :class:`DecisionBatch`.
     """
-    import pyarrow as pa
-
     return pa.schema([pa.field(f, _arrow_type(_DECISION_TYPES.get(f, "str")))
                       for f in DECISION_FIELDS])
 
@@ -1063,8 +1058,6 @@ _DECISION_TYPES: dict[str, str] = {
 
 
 def _arrow_type(kind: str) -> Any:
-    import pyarrow as pa
-
     if kind == "float":
         return pa.float64()
     if kind == "names":
@@ -1085,8 +1078,6 @@ def _decide_table(
     single-debtor path uses); the reason codes are assembled from flat arrays into
     an Arrow ``list<struct>`` instead of one dict per code.
     """
-    import pyarrow as pa
-
     ov = engine.overlay
     pd_model = np.where(deb.basis == 1, ov.tax_return_pd, ov.no_financials_pd).astype(float)
     rows = np.flatnonzero(deb.basis == 0)
@@ -1168,8 +1159,6 @@ def _decide_table(
 @functools.lru_cache(maxsize=1)
 def _GRADE_TEXT() -> Any:
     """Grade text by grade index (index 0: null, unrated)."""
-    import pyarrow as pa
-
     return pa.array([None, *GRADES], type=pa.large_string())
 
 
@@ -1230,7 +1219,6 @@ def _reason_lists(engine: Engine, deb: DebtorInputs, c: _Core, mr: _ModelReasons
     prefixes and each distinct number formatted once, and taken once into the
     lists of ``at``.
     """
-    import pyarrow as pa
     import pyarrow.compute as pac
 
     n = deb.debtor_id.shape[0]
@@ -1421,8 +1409,6 @@ def _input_hashes(as_of: str, digest: npt.NDArray[np.uint8], dp: npt.NDArray[np.
     The documents (scheme and date, the debtor digest, the pair's terms) are laid
     out in one buffer (:func:`encode_records`) and hashed slice by slice.
     """
-    import pyarrow as pa
-
     m = dp.shape[0]
     head = np.frombuffer(HASH_SCHEME + as_of.encode("ascii"), dtype=np.uint8)
     w = head.size + 32
@@ -1487,6 +1473,7 @@ def _lookup(values: np.ndarray, table: Mapping[str, int], default: int | None
     else:
         sorted_uniq, inv = np.unique(arr.astype(str), return_inverse=True)
         uniq = sorted_uniq.tolist()
+    # looked up in sorted order: a missing value raises the KeyError of the smallest one
     code = {u: table[u] if default is None else table.get(u, default) for u in sorted(uniq)}
     out: npt.NDArray[np.int64] = np.array([code[u] for u in uniq], dtype=np.int64)[inv.ravel()]
     return out
@@ -1541,9 +1528,6 @@ def _sorted_records(frame: pd.DataFrame, name: str) -> bool:
     Then the stable sort of :func:`debtor_digests` keeps every row in place (ids are
     compared as text, as the sorted debtor index orders them). One Arrow pass.
     """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     n = len(frame)
     if n < 2:
         return True

@@ -34,6 +34,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from riskengine._arrowtext import strictly_increasing
 from riskengine.model.master_scale import GRADES, UNRATED
 from riskengine.policy.credit_policy import CreditPolicy
 from riskengine.policy.limits import LIMIT_ACTIONS, limit_change
@@ -147,13 +148,9 @@ def _rated_before(ids: pd.Series, rank: np.ndarray) -> bool:
     return bool(same[rank[1:] == 1].all())
 
 
-def _strictly_increasing(ids: pd.Series) -> bool:
+def _strictly_increasing(ids: Any) -> bool:
     """Whether the ids are present, distinct and sorted (one Arrow pass)."""
-    arr = _text(ids)
-    n = len(arr)
-    if arr.null_count:
-        return False
-    return n < 2 or bool(pc.all(pc.less(arr.slice(0, n - 1), arr.slice(1))).as_py())
+    return strictly_increasing(_text(ids))
 
 
 @dataclass(frozen=True, slots=True)
@@ -607,8 +604,7 @@ def _distinct(values: Iterable[str]) -> pa.Array:
         arr = arr.combine_chunks()
     if arr.type != pa.large_string():
         arr = arr.cast(pa.large_string())
-    if arr.null_count == 0 and (len(arr) < 2 or bool(pc.all(pc.less(
-            arr.slice(0, len(arr) - 1), arr.slice(1))).as_py())):
+    if strictly_increasing(arr):
         return arr  # sorted and distinct already (pc.unique would give it back as it is)
     return pc.unique(arr.drop_null())
 
@@ -701,8 +697,7 @@ def _runs_over(ids: pa.Array, book_ids: pa.Array | None) -> np.ndarray | None:
     firsts = ids.take(pa.array(starts))
     if len(firsts) != len(book_ids) or not bool(pc.all(pc.equal(firsts, book_ids)).as_py()):
         return None
-    if len(firsts) > 1 and not bool(pc.all(pc.less(firsts.slice(0, len(firsts) - 1),
-                                                   firsts.slice(1))).as_py()):
+    if not strictly_increasing(firsts):
         return None  # an id that comes back later: not sorted
     lengths = np.diff(np.append(starts, n))
     return np.repeat(np.arange(len(starts), dtype=np.int64), lengths)

@@ -77,6 +77,7 @@ import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 from riskengine import migration as mig
+from riskengine._arrowtext import strictly_increasing
 from riskengine._parquet_concat import ParquetConcat, ParquetConcatError
 from riskengine.errors import RiskEngineError
 from riskengine.portfolio_io import atomic_write
@@ -256,8 +257,7 @@ def plan_chunks(debtor_ids: pd.Series, chunk_size: int) -> ChunkPlan:
     if isinstance(debtor_ids.dtype, pd.StringDtype) and debtor_ids.dtype.storage == "pyarrow":
         arr = _text_array(debtor_ids)  # Arrow text: sorted and distinct ids need no sort
         arr = arr.drop_null() if arr.null_count else arr
-        n = len(arr)
-        if n > 1 and not pc.all(pc.less(arr.slice(0, n - 1), arr.slice(1))).as_py():
+        if not strictly_increasing(arr):
             arr = pc.unique(arr)
             arr = arr.take(pc.sort_indices(arr))
         ids = pd.Index(pd.array(arr, dtype="str"))
@@ -1847,10 +1847,10 @@ def tune_allocators() -> bool:
     (``mallopt`` trim threshold, a 256 MiB top pad, and every allocation from the
     heap: no block gets its own ``mmap``, which large ones otherwise do, however
     high the threshold, past 32 MiB) and Arrow allocates through the same system
-    allocator. Peak RSS grows a little (1.8-1.9 GB at 1M debtors); the outputs do
-    not change. Called by the command only
-    (a process-wide setting is the command's to make, not the library's); Linux
-    with glibc only. Returns whether the settings were applied.
+    allocator. Peak RSS grows a little (about 2 GB at 1M debtors); the outputs do
+    not change. Called by the command only (a process-wide setting is the
+    command's to make, not the library's); Linux with glibc only. Returns whether
+    the settings were applied.
     """
     if not sys.platform.startswith("linux"):
         return False

@@ -184,3 +184,24 @@ def test_among_keeps_or_drops_ids() -> None:
     assert rerate._among(ids, among, False).to_pylist() == ["c"]
     empty = pa.array([], pa.large_string())
     assert rerate._among(empty, among, True) is empty
+
+
+def test_strictly_increasing_text() -> None:
+    """riskengine._arrowtext.strictly_increasing, the sortedness check of the chunk plan,
+    the comparison of runs and the revenue alignment: Python's order of the text, on
+    plain, chunked and sliced arrays; a repeat, a step down or a missing id is not."""
+    import doctest
+
+    import pyarrow as pa
+
+    from riskengine import _arrowtext
+    from riskengine._arrowtext import strictly_increasing
+
+    assert doctest.testmod(_arrowtext).failed == 0
+    ids = sorted(["D10", "D2", "e", "é", "z", "ä", ""])
+    assert ids == sorted(set(ids))
+    assert strictly_increasing(pa.array(ids, pa.large_string()))
+    assert strictly_increasing(pa.chunked_array([ids[:3], ids[3:]]))
+    assert strictly_increasing(pa.array(["zz", *ids])[1:])  # a slice
+    for bad in (ids[:2] + ids[1:], ids[::-1], [*ids, None]):
+        assert not strictly_increasing(pa.array(bad, pa.string()))

@@ -50,6 +50,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from riskengine._arrowtext import strictly_increasing
 from riskengine.dates import as_of_day
 from riskengine.errors import InvalidInputError
 from riskengine.schemas import (
@@ -543,11 +544,9 @@ def _revenue_on(revenue: pd.Series, index: pd.Index) -> np.ndarray:
     Arrow hash lookup (:func:`_positions`) instead of pandas' uniqueness check and
     indexer, which convert every id to a Python string first.
     """
-    from riskengine.migration import _strictly_increasing
-
     values = revenue.to_numpy(dtype=np.float64, na_value=np.nan)
-    if len(values) and getattr(revenue.index.array, "_pa_array", None) is not None and \
-            _strictly_increasing(revenue.index.to_series()):
+    arr = getattr(revenue.index.array, "_pa_array", None)
+    if len(values) and arr is not None and strictly_increasing(arr):
         pos = _positions(index, revenue.index)
         return np.where(pos >= 0, values[pos], np.nan)
     if not revenue.index.is_unique:

@@ -164,13 +164,14 @@ def _run_quantiles(codes: Any, values: Any, n: int, q: float) -> Any:  # pragma:
             end += 1
         if end - start > 32:
             vals[: end - start] = np.sort(values[start:end])
-        for i in range(start, end if end - start <= 32 else start):
-            v = values[i]
-            k = i - start
-            while k > 0 and vals[k - 1] > v:
-                vals[k] = vals[k - 1]
-                k -= 1
-            vals[k] = v
+        else:  # insertion
+            for i in range(start, end):
+                v = values[i]
+                k = i - start
+                while k > 0 and vals[k - 1] > v:
+                    vals[k] = vals[k - 1]
+                    k -= 1
+                vals[k] = v
         m1 = end - start - 1
         h = q * m1
         lo = int(np.floor(h))
