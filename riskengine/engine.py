@@ -1894,7 +1894,7 @@ class Engine:
         err = pd.concat([e for e in errors if len(e)], ignore_index=True) if any(
             len(e) for e in errors) else vp.errors.iloc[0:0]
         return _Prepared(day, deb_inputs, pair_inputs, err, pairs_in, vp.debtors_in,
-                         len(vp.rejected_debtors))
+                         len(vp.rejected_debtors) + vp.debtors_unidentified)
 
     def _batch_inputs(self, clean: Mapping[str, pd.DataFrame], terms: pd.DataFrame | None,
                       day: str) -> tuple[DebtorInputs, PairInputs, list[dict[str, Any]]]:

@@ -515,6 +515,9 @@ class Reconciliation:
     decision row and *errored* when it has error rows and no decision row;
     ``partial`` counts decided debtors that also have error rows (e.g. one of
     their pairs could not be decided): they are decided, not lost.
+    ``unidentified`` rows of the debtors table without a debtor id are counted in
+    ``debtors_in``, and among the errored when each has its error row
+    (``unidentified_errored``).
     """
 
     debtors_in: int
@@ -523,11 +526,14 @@ class Reconciliation:
     partial: int = 0
     missing: tuple[str, ...] = field(default=())
     unexpected: tuple[str, ...] = field(default=())
+    unidentified: int = 0
+    unidentified_errored: int = 0
 
     @property
     def ok(self) -> bool:
         """``debtors_in == decided + errored`` with no missing or unexpected id."""
         return (not self.missing and not self.unexpected
+                and self.unidentified == self.unidentified_errored
                 and self.debtors_in == self.decided + self.errored)  # fmt: skip
 
     def message(self, shown: int = 5) -> str:
@@ -538,11 +544,15 @@ class Reconciliation:
                           ("decided but never in", self.unexpected)):
             if ids:
                 parts.append(f"{len(ids):,} {name} (e.g. {', '.join(ids[:shown])})")
+        if self.unidentified != self.unidentified_errored:
+            parts.append(f"{self.unidentified:,} debtors rows without a debtor_id but "
+                         f"{self.unidentified_errored:,} error rows for them")
         return "; ".join(parts)
 
 
 def reconcile(debtors_in: Iterable[str], decided: Iterable[str],
-              errored: Iterable[str]) -> Reconciliation:
+              errored: Iterable[str], *, unidentified: int = 0,
+              unidentified_errored: int = 0) -> Reconciliation:
     """Check that every debtor that went in came out, decided or errored.
 
     Parameters
@@ -551,6 +561,10 @@ def reconcile(debtors_in: Iterable[str], decided: Iterable[str],
         Debtor ids of the run's input (distinct ids of the debtors table in scope).
     decided, errored : iterable of str
         Debtor ids with a decision, and debtor ids named by an error row.
+    unidentified, unidentified_errored : int, default 0
+        Rows of the input debtors table without a debtor id, and the error rows
+        naming such a row (its ``missing_value`` of ``debtor_id``): each is one
+        debtor in, errored.
 
     Returns
     -------
@@ -568,6 +582,9 @@ def reconcile(debtors_in: Iterable[str], decided: Iterable[str],
     (True, 3, 2, 1, 1)
     >>> reconcile(["a", "b"], ["a"], []).missing
     ('b',)
+    >>> r = reconcile(["a"], ["a"], [], unidentified=1, unidentified_errored=1)
+    >>> r.ok, r.debtors_in, r.errored
+    (True, 2, 1)
     """
     ins, dec, err = _distinct(debtors_in), _distinct(decided), _distinct(errored)
     # (no error rows: nothing to look up; a lookup builds a hash table of its value set)
@@ -583,10 +600,12 @@ def reconcile(debtors_in: Iterable[str], decided: Iterable[str],
         missing = ins.filter(pc.invert(_member(ins, out_)))
         unexpected = dec.filter(pc.invert(_member(dec, ins)))
     return Reconciliation(
-        debtors_in=len(ins), decided=len(dec), errored=len(only_err),
+        debtors_in=len(ins) + unidentified, decided=len(dec),
+        errored=len(only_err) + unidentified_errored,
         partial=int(pc.sum(err_dec).as_py() or 0),
         missing=tuple(sorted(missing.to_pylist())),
         unexpected=tuple(sorted(unexpected.to_pylist())),
+        unidentified=unidentified, unidentified_errored=unidentified_errored,
     )
 
 

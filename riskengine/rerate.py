@@ -82,6 +82,7 @@ from riskengine._parquet_concat import ParquetConcat, ParquetConcatError
 from riskengine.errors import RiskEngineError
 from riskengine.portfolio_io import atomic_write
 from riskengine.schemas import CONTRACTS, ERROR_COLUMNS
+from riskengine.validation import _blank
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -873,6 +874,8 @@ def decide_chunk(engine: Any, frames: Mapping[str, pd.DataFrame], as_of: str,
     deb = frames["debtors"]
     ids = _distinct_ids(deb["debtor_id"]) if "debtor_id" in deb.columns \
         else pa.array([], pa.large_string())
+    if len(ids):  # a blank id is a missing one: its record has its missing_value row
+        ids = ids.filter(pc.not_equal(pc.utf8_trim_whitespace(ids), ""))
     out_ids = [pairs["debtor_id"]]
     if len(errors):
         out_ids.append(_text_array(errors["debtor_id"]))
@@ -1461,6 +1464,9 @@ def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
             progress.close()
         timings["decide_s"] = time.perf_counter() - tick
         debtors_in = plan.ids
+        if len(debtors_in):  # blank ids are missing ones (counted in asm.unidentified)
+            debtors_in = debtors_in[~_blank(pd.Series(debtors_in))]
+        asm.unidentified = _unidentified(frames["debtors"], plan)
         tick = time.perf_counter()
         try:
             summary, n_rows = _assemble(opts, out, ckpt, plan, debtors_in, unknown, previous,
@@ -1571,6 +1577,8 @@ class _Assembler:
         self.ratings: list[pa.Table] = []
         self.pairs: list[pa.Table] = []
         self.errors: list[pa.Table] = []
+        #: rows of the debtors table without a debtor id (:func:`_unidentified`)
+        self.unidentified: np.ndarray = np.zeros(0, dtype=np.int64)
 
     def feed(self) -> None:
         """Append every chunk, from the next one on, whose checkpoint is done."""
@@ -1664,6 +1672,42 @@ def _assemble(opts: RerateOptions, out: Path, ckpt: _Checkpoints, plan: ChunkPla
                            engine, asm, pairs, hhis)
 
 
+def _unidentified(debtors: pd.DataFrame, plan: ChunkPlan) -> np.ndarray:
+    """Positions of the debtors rows without a debtor id (missing or blank): each is a
+    debtor in, errored by its ``missing_value`` row. All are in chunk 0 unless an
+    id of other white space sorts after the first bound; then -1 (no row numbers)."""
+    if "debtor_id" not in debtors.columns or not len(debtors):
+        return np.zeros(0, dtype=np.int64)
+    ids = debtors["debtor_id"]
+    rows = np.flatnonzero(_blank(ids))
+    if rows.size and plan.chunk_of(ids.iloc[rows].reset_index(drop=True)).any():
+        return np.full(rows.size, -1, dtype=np.int64)
+    return rows
+
+
+def _label_unidentified(errors: pa.Table, rows: np.ndarray) -> tuple[pa.Table, int]:
+    """The error rows of debtors rows without a debtor id, and their number.
+
+    The engine names such a row ``row N`` by its position in its chunk; these rows
+    are all in chunk 0, in file order, so the k-th is at ``rows[k]`` of the file:
+    its record is relabelled so (when the counts agree and the positions are known).
+    """
+    if not errors.num_rows or "record" not in errors.column_names:
+        return errors, 0
+    mask = pc.and_(pc.and_(pc.equal(errors["table"], "debtors"),
+                           pc.equal(errors["column"], "debtor_id")),
+                   pc.and_(pc.equal(errors["reason"], "missing_value"),
+                           pc.is_null(errors["debtor_id"])))
+    hits = np.flatnonzero(np.asarray(mask.combine_chunks().fill_null(False), dtype=bool))
+    if hits.size == 0 or hits.size != rows.size or (rows < 0).any():
+        return errors, int(hits.size)
+    record = np.asarray(errors["record"].to_pylist(), dtype=object)
+    record[hits] = [f"row {r}" for r in rows.tolist()]
+    i = errors.column_names.index("record")
+    column = pa.array(record.tolist(), errors.schema.field(i).type)
+    return errors.set_column(i, errors.schema.field(i), column), int(hits.size)
+
+
 def _concentration(pairs: pd.DataFrame, debtors: pd.DataFrame | None) -> dict[str, float]:
     """The run's HHIs (:func:`riskengine.migration.concentration`) over the book of
     ``debtors``."""
@@ -1694,7 +1738,9 @@ def _reconciled(opts: RerateOptions, out: Path, ckpt: _Checkpoints, plan: ChunkP
                             .combine_chunks().drop_null())
     errored = _distinct_ids(err_all["debtor_id"]) if err_all.num_rows else \
         pa.array([], pa.large_string())
-    rec = mig.reconcile(ins, decided, errored)
+    err_all, unidentified_errored = _label_unidentified(err_all, asm.unidentified)
+    rec = mig.reconcile(ins, decided, errored, unidentified=len(asm.unidentified),
+                        unidentified_errored=unidentified_errored)
     if not rec.ok:
         asm.discard()
         raise RerateError(f"The run does not reconcile: {rec.message()}. Nothing was written to "

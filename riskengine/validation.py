@@ -1007,7 +1007,11 @@ class ValidatedPortfolio:
     rows_in : dict of str to int
         Number of input rows per table.
     debtors_in : int
-        Number of distinct debtor ids in the input debtors table.
+        Number of distinct debtor ids in the input debtors table, plus its rows
+        without a debtor id (``debtors_unidentified``).
+    debtors_unidentified : int
+        Rows of the input debtors table without a debtor id (missing or blank):
+        each is a debtor in and a rejected one (its ``missing_value`` row).
     """
 
     frames: dict[str, pd.DataFrame]
@@ -1015,6 +1019,7 @@ class ValidatedPortfolio:
     rejected_debtors: tuple[str, ...]
     rows_in: dict[str, int] = field(default_factory=dict)
     debtors_in: int = 0
+    debtors_unidentified: int = 0
 
     @property
     def problems(self) -> pd.DataFrame:
@@ -1029,7 +1034,7 @@ class ValidatedPortfolio:
         out = {
             "debtors_in": self.debtors_in,
             "debtors_clean": len(self.frames["debtors"]),
-            "debtors_rejected": len(self.rejected_debtors),
+            "debtors_rejected": len(self.rejected_debtors) + self.debtors_unidentified,
             "problems": len(self.problems),
         }
         for name, frame in self.frames.items():
@@ -1226,6 +1231,7 @@ def validate_portfolio(
     deb = checked["debtors"]
     has_ids = "debtor_id" in deb.present
     input_ids = pd.Index(deb.cache.codes("debtor_id")[1] if has_ids else [], dtype="str")
+    unidentified = int(_blank(deb.frame["debtor_id"]).sum()) if has_ids else 0
     _cross_checks(checked, input_ids, has_ids, "suppliers" in frames)
 
     problems = pd.concat(
@@ -1264,5 +1270,6 @@ def validate_portfolio(
         errors=errors,
         rejected_debtors=tuple(rejected.tolist()),
         rows_in={name: len(frames[name]) for name in schemas.CONTRACTS if name in frames},
-        debtors_in=len(input_ids),
+        debtors_in=len(input_ids) + unidentified,
+        debtors_unidentified=unidentified,
     )
