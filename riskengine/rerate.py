@@ -80,6 +80,7 @@ from riskengine import migration as mig
 from riskengine._arrowtext import strictly_increasing
 from riskengine._parquet_concat import ParquetConcat, ParquetConcatError
 from riskengine.errors import RiskEngineError
+from riskengine.outputs import claim_rerate_out
 from riskengine.portfolio_io import atomic_write
 from riskengine.schemas import CONTRACTS, ERROR_COLUMNS
 from riskengine.validation import _blank
@@ -107,6 +108,8 @@ OUTPUT_FILES: tuple[str, ...] = (
     "summary.parquet", "summary.json",
 )  # fmt: skip
 RUN_INFO = "run.json"
+#: Exit status of ``riskengine rerate`` when the run finished but failed (:func:`run_failure`).
+FAILED_RUN_EXIT = 3
 EXPERIMENT = "riskengine-rerate"
 #: Bump when the layout of checkpoints or outputs changes: old checkpoints are discarded.
 FORMAT_VERSION = 3
@@ -155,6 +158,9 @@ class RerateOptions:
         Log the run to MLflow.
     progress : bool or None
         Progress bar; None: only when stderr is a terminal.
+    max_error_share : float
+        The command fails (:func:`run_failure`) when more than this share of the
+        debtors in errored (default 0.5), or when none was decided.
     """
 
     portfolio: Path
@@ -172,8 +178,12 @@ class RerateOptions:
     tracking_uri: str | None = None
     tracking: bool = True
     progress: bool | None = None
+    max_error_share: float = 0.5
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.max_error_share <= 1.0:  # NaN fails too
+            raise RerateError("--max-error-share must be a share between 0 and 1, got "
+                              f"{self.max_error_share}.")
         if self.engine not in ("pandas", "spark"):
             raise RerateError(f"--engine must be 'pandas' or 'spark', got {self.engine!r}.")
         if self.chunk_size < 1:
@@ -1393,6 +1403,7 @@ def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     out = Path(opts.out)
+    claim_rerate_out(out, Path(opts.portfolio), opts.previous)
     with _lock(out):
         for tmp in out.glob(".*.tmp"):
             tmp.unlink(missing_ok=True)
@@ -1853,6 +1864,9 @@ def add_rerate_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--policy", dest="policy_path", default=None, help="policy TOML")
     p.add_argument("--tracking-uri", default=None, help="MLflow tracking URI")
     p.add_argument("--no-tracking", action="store_true", help="do not log to MLflow")
+    p.add_argument("--max-error-share", type=float, default=0.5,
+                   help="fail (exit 3) when more than this share of the debtors errored "
+                        "(default 0.5); a run that decided no debtor always fails")
     return p
 
 
@@ -1868,6 +1882,7 @@ def options_from_args(args: argparse.Namespace) -> RerateOptions:
     if debtors:
         ids = tuple(x.strip() for x in str(debtors).split(",") if x.strip())
     previous = getattr(args, "previous", None)
+    share = getattr(args, "max_error_share", None)
     return RerateOptions(
         portfolio=Path(args.portfolio), out=Path(args.out), as_of=getattr(args, "as_of", None),
         previous=Path(previous) if previous else None,
@@ -1880,6 +1895,7 @@ def options_from_args(args: argparse.Namespace) -> RerateOptions:
         policy_path=getattr(args, "policy_path", None) or getattr(args, "policy", None),
         tracking_uri=getattr(args, "tracking_uri", None),
         tracking=not getattr(args, "no_tracking", False),
+        max_error_share=0.5 if share is None else float(share),
     )
 
 
@@ -1935,7 +1951,39 @@ def rerate_command(args: argparse.Namespace) -> int:
         print(f"  limit actions: {s['limit_actions']}")
     print(f"  outputs in {result.out} ({result.elapsed_s:.1f} s)"
           + (f"; MLflow run {result.run_id}" if result.run_id else ""))
+    failure = run_failure(s, opts.max_error_share)
+    if failure is not None:
+        print(f"riskengine rerate: failed: {failure}; outputs written to {result.out}, see "
+              "errors.parquet", file=sys.stderr)
+        return FAILED_RUN_EXIT
     return 0
+
+
+def run_failure(summary: Mapping[str, Any], max_error_share: float) -> str | None:
+    """Why a finished run has failed, or None: no debtor decided, or more than
+    ``max_error_share`` of the debtors in errored (errored over debtors in).
+
+    Examples
+    --------
+    >>> run_failure({"debtors_in": 4, "debtors_decided": 2, "debtors_errored": 2}, 0.5) is None
+    True
+    >>> run_failure({"debtors_in": 4, "debtors_decided": 1, "debtors_errored": 3}, 0.5)
+    '3 of 4 debtors errored (75.0% > --max-error-share 50%)'
+    >>> run_failure({"debtors_in": 2, "debtors_decided": 0, "debtors_errored": 2}, 1.0)
+    '2 of 2 debtors errored (no debtor was decided)'
+    >>> run_failure({"debtors_in": 0, "debtors_decided": 0, "debtors_errored": 0}, 0.5)
+    'no debtor was decided (0 debtors in)'
+    """
+    n_in, errored = int(summary["debtors_in"]), int(summary["debtors_errored"])
+    if n_in == 0 or int(summary["debtors_decided"]) == 0 and not errored:
+        return f"no debtor was decided ({n_in:,} debtors in)"
+    share = errored / n_in
+    if share > max_error_share:
+        return (f"{errored:,} of {n_in:,} debtors errored ({share:.1%} > --max-error-share "
+                f"{max_error_share * 100:g}%)")
+    if int(summary["debtors_decided"]) == 0:
+        return f"{errored:,} of {n_in:,} debtors errored (no debtor was decided)"
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

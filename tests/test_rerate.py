@@ -22,6 +22,7 @@ import pytest
 
 from riskengine import rerate
 from riskengine.engine import load_engine
+from riskengine.outputs import RERATE_MARKER
 from riskengine.portfolio_io import read_portfolio, write_portfolio
 from riskengine.rerate import (
     CHECKPOINTS,
@@ -214,6 +215,7 @@ def test_stale_checkpoints_of_other_inputs_are_discarded(portfolio: Path, baseli
     out = tmp_path / "out"
     ckpt = out / CHECKPOINTS
     ckpt.mkdir(parents=True)
+    (out / RERATE_MARKER).write_text('{"tool": "riskengine rerate"}')  # an earlier run's
     (ckpt / "state.json").write_text('{"run_key": "another run"}')
     (ckpt / "chunk-000000.done").write_text("{}")
     (ckpt / ".chunk-000001.errors.parquet.x.tmp").write_bytes(b"junk")
