@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="output directory")
     s.add_argument("--as-of", default=None, help="as-of date of the portfolio (default 2026-06-30)")
     s.add_argument("--format", choices=("parquet", "csv"), default="parquet")
+    s.add_argument("--overwrite", action="store_true",
+                   help="write into a non-empty --out (replacing its portfolio files)")
 
     s = sub.add_parser("features", help="validate a portfolio and compute its features")
     s.add_argument("--portfolio", required=True, help="portfolio directory")

@@ -24,8 +24,9 @@ def demo_data(args: argparse.Namespace) -> int:
     ----------
     args : argparse.Namespace
         ``debtors`` (int), ``seed`` (int), ``out`` (directory), ``as_of``
-        (date text or None for the default 2026-06-30) and ``format``
-        (``parquet`` or ``csv``).
+        (date text or None for the default 2026-06-30), ``format``
+        (``parquet`` or ``csv``) and ``overwrite`` (write into a non-empty
+        ``out``; refused otherwise).
 
     Returns
     -------
@@ -34,6 +35,7 @@ def demo_data(args: argparse.Namespace) -> int:
         which the CLI prints and turns into exit code 2.
     """
     from riskengine.errors import InvalidInputError
+    from riskengine.outputs import refuse_non_empty
     from riskengine.portfolio_io import write_portfolio
     from riskengine.synthetic import DEFAULT_AS_OF, generate_portfolio, synthetic_manifest
 
@@ -41,6 +43,7 @@ def demo_data(args: argparse.Namespace) -> int:
         raise InvalidInputError(
             f"--debtors must be at least 1, got {args.debtors}; e.g. --debtors 1000."
         )
+    refuse_non_empty(Path(args.out), overwrite=bool(getattr(args, "overwrite", False)))
     as_of = args.as_of or DEFAULT_AS_OF
     fmt = getattr(args, "format", "parquet") or "parquet"
     manifest = synthetic_manifest(args.debtors, args.seed, as_of)

@@ -869,20 +869,25 @@ def report_command(args: Any) -> int:
     With ``--portfolio`` the debtor is decided from the portfolio (as of
     ``--as-of`` or the manifest's date) and the portfolio gives the sector
     peers; otherwise the latest stored decision and its recorded inputs are
-    read from the store (``--store`` or the default store). Writes the HTML
-    memo to ``--out`` (default ``memo-<debtor>.html``) and prints its path.
+    read from the store (``--store`` or the default store), which must exist
+    (a missing SQLite store is refused, not created). Writes the HTML memo to
+    ``--out`` (default ``memo-<debtor>.html`` in the working directory, the id
+    sanitised by :func:`riskengine.outputs.safe_file_stem`) and prints its path.
     """
     from pathlib import Path
 
     from riskengine.engine import load_engine
+    from riskengine.outputs import safe_file_stem
 
     debtor = str(args.debtor)
     supplier = getattr(args, "supplier", None)
+    now = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    out = Path(getattr(args, "out", None) or f"memo-{safe_file_stem(debtor)}.html")
+    portfolio = getattr(args, "portfolio", None)
+    store: Any = None if portfolio else _open_store(getattr(args, "store", None)
+                                                    or getattr(args, "store_url", None))
     engine = load_engine(model_dir=getattr(args, "model_dir", None),
                          policy_path=getattr(args, "policy", None))
-    now = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-    out = Path(getattr(args, "out", None) or f"memo-{debtor}.html")
-    portfolio = getattr(args, "portfolio", None)
     if portfolio:
         from riskengine.portfolio_io import read_portfolio
 
@@ -910,10 +915,7 @@ def report_command(args: Any) -> int:
                            generated_at=now)
         html = render_memo(ctx)
     else:
-        from riskengine.store import DecisionStore
-
-        with DecisionStore(getattr(args, "store", None) or getattr(args, "store_url", None)
-                           ) as store:
+        with store:
             try:
                 html = memo_from_store(engine, store, debtor, supplier_id=supplier,
                                        generated_at=now)
@@ -925,3 +927,14 @@ def report_command(args: Any) -> int:
     tmp.replace(out)
     print(out)
     return 0
+
+
+def _open_store(url: str | None) -> Any:
+    """The decision store at ``url`` (default store: None), never created here."""
+    from riskengine.store import DecisionStore
+
+    try:
+        return DecisionStore(url, create=False)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"report: {exc} Give --store with the URL of an existing "
+                                "store, or --portfolio DIR.") from None

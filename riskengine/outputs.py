@@ -83,7 +83,11 @@ def claim_rerate_out(out: Path, portfolio: Path, previous: Path | None) -> None:
     text = json.dumps({"tool": _TOOL, "version": __version__,
                        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")},
                       indent=2, sort_keys=True) + "\n"
-    atomic_write(out / RERATE_MARKER, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+    def write(tmp: Path) -> None:
+        tmp.write_text(text, encoding="utf-8")
+
+    atomic_write(out / RERATE_MARKER, write)
 
 
 def refuse_non_empty(out: Path, flag: str = "--out", overwrite: bool = False) -> None:

@@ -337,6 +337,10 @@ class DecisionStore:
         ``sqlite://`` (no path) is an in-memory store for tests.
     echo : bool
         Log the SQL (debugging).
+    create : bool, default True
+        Create a SQLite store file that does not exist; False: raise
+        :class:`~riskengine.errors.InvalidInputError` instead (readers such as
+        ``riskengine report`` never create a store).
 
     Notes
     -----
@@ -355,7 +359,8 @@ class DecisionStore:
     >>> store.close()
     """
 
-    def __init__(self, url: str | None = None, *, echo: bool = False) -> None:
+    def __init__(self, url: str | None = None, *, echo: bool = False,
+                 create: bool = True) -> None:
         self.url = url or default_store_url()
         parsed = sa.engine.make_url(self.url)
         self._sqlite = parsed.get_backend_name() == "sqlite"
@@ -368,7 +373,11 @@ class DecisionStore:
                 kwargs.update(poolclass=StaticPool,
                               connect_args={"check_same_thread": False})
             else:
-                Path(database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+                path = Path(database).expanduser().resolve()
+                if not create and not path.is_file():
+                    raise InvalidInputError(f"No decision store at {str(path)!r} (the file "
+                                            "does not exist); nothing was created.")
+                path.parent.mkdir(parents=True, exist_ok=True)
                 kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30.0}
         self.engine: Engine = sa.create_engine(self.url, **kwargs)
         if self._sqlite:

@@ -234,3 +234,29 @@ def test_stored_inputs_reproduce_the_decision(engine: Any, payload: dict[str, An
         store.record_inputs(decision["input_hash"], parse_payload(payload).model_dump(mode="json"))
         again = engine.decide_one(store.inputs_for(decision["input_hash"]), decided_at=STAMP)
     assert again == decision
+
+
+def test_report_default_name_is_a_sanitised_file_in_the_working_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: Any,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import riskengine.engine as engine_module
+    import riskengine.memo as memo_module
+    from riskengine.cli import main
+
+    monkeypatch.setattr(engine_module, "load_engine", lambda **kw: engine)
+    cwd = tmp_path / "work"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    monkeypatch.delenv("RISKENGINE_STORE_URL", raising=False)
+    # no store: one line, exit 2, and no riskengine.db appears
+    assert main(["report", "--debtor", "a/../../x"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "No decision store at" in err and "riskengine.db" in err
+    assert not list(cwd.iterdir())
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    DecisionStore(url).close()
+    monkeypatch.setattr(memo_module, "memo_from_store", lambda *a, **kw: "<html>memo</html>")
+    assert main(["report", "--debtor", "a/../../x", "--store", url]) == 0
+    assert capsys.readouterr().out.strip() == "memo-a_.._.._x.html"
+    assert [p.name for p in cwd.iterdir()] == ["memo-a_.._.._x.html"]
+    assert not (tmp_path / "x.html").exists() and not (cwd / "memo-a").exists()

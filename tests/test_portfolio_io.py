@@ -201,3 +201,18 @@ def test_cli_demo_data_refuses_zero_debtors(tmp_path: Path, capsys) -> None:
     assert main(["demo-data", "--debtors", "0", "--out", str(tmp_path / "x")]) == 2
     assert "--debtors must be at least 1, got 0" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_cli_demo_data_refuses_a_non_empty_directory_unless_overwrite(tmp_path: Path,
+                                                                      capsys) -> None:
+    out = tmp_path / "book"
+    out.mkdir()
+    (out / "ledger.xlsx").write_bytes(b"theirs")
+    assert main(["demo-data", "--debtors", "10", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"riskengine demo-data: error: --out {str(out)!r} is not empty "
+                   "('ledger.xlsx'); give a new or empty directory, or --overwrite to replace "
+                   "the portfolio files in it.")
+    assert sorted(p.name for p in out.iterdir()) == ["ledger.xlsx"]
+    assert main(["demo-data", "--debtors", "10", "--out", str(out), "--overwrite"]) == 0
+    assert (out / "debtors.parquet").is_file() and (out / "ledger.xlsx").read_bytes() == b"theirs"

@@ -207,3 +207,13 @@ def test_jsonable_gives_strict_json(value: object) -> None:
 
     text = json.dumps(jsonable(value), allow_nan=False)
     assert json.loads(text) == jsonable(value)
+
+
+def test_a_reader_never_creates_a_store(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "none.db"
+    with pytest.raises(InvalidInputError, match=r"No decision store at .*none\.db' \(the file "
+                                                r"does not exist\); nothing was created"):
+        DecisionStore(f"sqlite:///{path}", create=False)
+    assert not (tmp_path / "sub").exists()
+    DecisionStore(f"sqlite:///{path}").close()  # a writer creates it
+    DecisionStore(f"sqlite:///{path}", create=False).close()  # then a reader opens it

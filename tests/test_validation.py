@@ -602,3 +602,13 @@ def test_debtors_without_an_id_column_leave_no_clean_record() -> None:
     assert only(out.errors, "missing_column")["table"].tolist() == ["debtors"]
     assert all(len(out.frames[t]) == 0 for t in schemas.CONTRACTS if t != "suppliers")
     assert len(out.frames["suppliers"]) == 2
+
+
+def test_debtors_rows_without_an_id_are_counted_in_and_rejected() -> None:
+    """50 rows, one with a missing and one with a blank id: 50 in = 48 clean + 2 rejected."""
+    p = make_portfolio(50)
+    p["debtors"].loc[7, "debtor_id"] = None
+    p["debtors"].loc[8, "debtor_id"] = " "
+    s = validate_portfolio(p, reference_date=REF).summary()
+    assert (s["debtors_in"], s["debtors_clean"], s["debtors_rejected"]) == (50, 48, 2)
+    assert s["reason_missing_value"] == 2
