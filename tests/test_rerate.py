@@ -424,5 +424,5 @@ def test_command_prints_an_undefined_psi(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(rerate, "tune_allocators", lambda: False)  # process-wide: not here
     args = add_rerate_arguments(argparse.ArgumentParser()).parse_args(
         ["--portfolio", str(tmp_path), "--out", str(tmp_path), "--no-tracking"])
-    assert rerate_command(args) == 0
+    assert rerate_command(args) == rerate.FAILED_RUN_EXIT  # it decided no debtor
     assert "PSI vs previous run undefined (n/a)" in capsys.readouterr().out
