@@ -11,8 +11,7 @@ import pytest
 
 from riskengine.cli import main
 from riskengine.errors import InvalidInputError
-from riskengine.portfolio_io import (MANIFEST_NAME, check_portfolio, read_portfolio,
-                                     write_portfolio)
+from riskengine.portfolio_io import MANIFEST_NAME, check_portfolio, read_portfolio, write_portfolio
 from riskengine.schemas import CONTRACTS
 from riskengine.synthetic import contract_dtypes, generate_portfolio, synthetic_manifest
 
