@@ -1281,9 +1281,14 @@ def _previous(opts: RerateOptions) -> pd.DataFrame | None:
     if not path.is_file():
         raise RerateError(f"--previous {str(opts.previous)!r} has no decisions.parquet; give "
                           "the --out directory of an earlier rerate run.")
-    names = pq.read_schema(path).names
-    return pq.read_table(path, columns=[c for c in mig.PREVIOUS_COLUMNS if c in names]
-                         ).to_pandas(split_blocks=True)
+    try:
+        names = pq.read_schema(path).names
+        return pq.read_table(path, columns=[c for c in mig.PREVIOUS_COLUMNS if c in names]
+                             ).to_pandas(split_blocks=True)
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        from riskengine.portfolio_io import unreadable
+
+        raise unreadable(path, "Parquet", exc) from None
 
 
 def _book(debtors: pd.DataFrame) -> pd.DataFrame:
