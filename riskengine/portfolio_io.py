@@ -358,7 +358,7 @@ def _csv_rows(file: Path) -> int:
     import pyarrow as pa
     import pyarrow.csv as pv
 
-    with open(file, encoding="utf-8", newline="") as fh:
+    with open(file, encoding="utf-8-sig", newline="") as fh:  # as pandas: a BOM is no name
         header = next(csv.reader(fh), [])
     table = pv.read_csv(
         file, parse_options=pv.ParseOptions(newlines_in_values=True),

@@ -176,6 +176,16 @@ def test_hand_made_table_of_a_header_row_is_an_empty_table(frames, tmp_path: Pat
     assert tuple(back["relations"].columns) == CONTRACTS["relations"].names
 
 
+def test_csv_with_a_byte_order_mark_is_counted_and_read(frames, tmp_path: Path) -> None:
+    """A spreadsheet's UTF-8 export starts with a BOM; it is no part of the first name."""
+    out = _write(frames, tmp_path / "pf", "csv")
+    path = out / "relations.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    back, _ = read_portfolio(out)
+    assert len(back["relations"]) == len(frames["relations"])
+    assert tuple(back["relations"].columns) == CONTRACTS["relations"].names
+
+
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
 def test_short_table_is_refused_with_both_counts(frames, tmp_path: Path, fmt: str) -> None:
     out = _write(frames, tmp_path / "pf", fmt)
