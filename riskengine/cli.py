@@ -146,6 +146,12 @@ def _run(args: argparse.Namespace) -> int:
     except RiskEngineError as exc:
         print(f"riskengine {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # last resort: a file not found, not permitted, a directory
+        if exc.filename is None:  # not about a file the user named: a bug, let it surface
+            raise
+        print(f"riskengine {args.command}: error: {exc.filename}: "
+              f"{exc.strerror or ' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

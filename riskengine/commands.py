@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["demo_data", "features", "score", "demo"]
+__all__ = ["demo_data", "features", "score", "demo", "read_json_input"]
 
 
 def demo_data(args: argparse.Namespace) -> int:
@@ -119,11 +119,12 @@ def _print_feature_summary(feats: Any) -> None:
 def score(args: argparse.Namespace) -> int:
     """``riskengine score FILE.json``: decide one debtor (or an array of them) from JSON.
 
-    Prints the decision(s) as JSON on standard output.
+    ``FILE`` ``-`` reads the payload from standard input. Prints the decision(s)
+    as JSON on standard output.
     """
     from riskengine.engine import load_engine
 
-    payload = json.loads(Path(args.file).read_text())
+    payload = read_json_input(args.file)
     engine = load_engine(model_dir=args.model_dir, policy_path=args.policy)
     many = isinstance(payload, list)
     decided_at = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
@@ -133,11 +134,37 @@ def score(args: argparse.Namespace) -> int:
     return 0
 
 
+def read_json_input(file: str) -> Any:
+    """The JSON document in ``file`` (``-``: standard input).
+
+    Raises
+    ------
+    InvalidInputError
+        The file is missing or unreadable, or does not hold JSON (one line naming it).
+    """
+    from riskengine.errors import InvalidInputError
+
+    name = "standard input" if file == "-" else file
+    try:
+        text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+    except (OSError, ValueError) as exc:  # missing, a directory, not UTF-8
+        reason = " ".join(str(exc).split())
+        raise InvalidInputError(f"{name} cannot be read ({reason}); give a JSON payload "
+                                "file such as examples/debtor.json, or - for standard "
+                                "input.") from None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise InvalidInputError(f"{name} is not JSON ({exc}); give one payload object or "
+                                "an array of them (examples/debtor.json).") from None
+
+
 def demo(args: argparse.Namespace) -> int:
     """``riskengine demo``: the main job on the bundled synthetic portfolio.
 
     Generates the seeded SYNTHETIC portfolio (``riskengine.synthetic``), writes
-    it under ``<out>/portfolio``, validates it, computes the four feature
+    it under ``<out>/portfolio`` and reads it back (checked whole, as ``rerate``
+    reads a portfolio), validates it, computes the four feature
     families, decides every supplier-debtor pair with the shipped model and
     policy, writes ``decisions.parquet`` and ``errors.parquet`` and prints a
     summary, a few full decisions and the decision for ``examples/debtor.json``.
@@ -147,15 +174,15 @@ def demo(args: argparse.Namespace) -> int:
 
     from riskengine.engine import load_engine
     from riskengine.features import build_features
-    from riskengine.portfolio_io import write_portfolio
+    from riskengine.portfolio_io import read_portfolio, write_portfolio
     from riskengine.synthetic import DEFAULT_AS_OF, generate_portfolio, synthetic_manifest
     from riskengine.validation import validate_portfolio
 
     out = Path(args.out)
     as_of = DEFAULT_AS_OF
-    manifest = synthetic_manifest(args.debtors, args.seed, as_of)
-    frames = generate_portfolio(args.debtors, args.seed, as_of)
-    write_portfolio(frames, out / "portfolio", manifest=manifest)
+    write_portfolio(generate_portfolio(args.debtors, args.seed, as_of), out / "portfolio",
+                    manifest=synthetic_manifest(args.debtors, args.seed, as_of))
+    frames, manifest = read_portfolio(out / "portfolio")  # decide from what was written, checked
     print(f"== riskengine demo: SYNTHETIC portfolio of {args.debtors:,} debtors "
           f"(riskengine.synthetic, seed {args.seed}, as of {manifest['as_of']}) -> {out / 'portfolio'}")
     print("   (no record describes a real firm; the PD model was trained on real US statements)")

@@ -110,8 +110,8 @@ def load_us_panel(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     Raises
     ------
     InvalidInputError
-        A required column is missing (named), or a firm has two rows for one
-        fiscal year.
+        The file is missing or does not parse as CSV, a required column is missing
+        (named), or a firm has two rows for one fiscal year.
 
     Notes
     -----
@@ -130,7 +130,13 @@ def load_us_panel(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     attribute known only in hindsight and is not returned.
     """
     file = _data_file(path, "us_listed", "firm_years.csv.gz")
-    raw = pd.read_csv(file)
+    try:
+        raw = pd.read_csv(file)
+    except (OSError, ValueError, EOFError) as exc:  # missing, not CSV, a cut gzip stream
+        raise InvalidInputError(
+            f"{file} is not a readable CSV(.gz) file ({' '.join(str(exc).split())[:300]}); "
+            "give a file in the format of us_listed/firm_years.csv.gz."
+        ) from None
     missing = [c for c in _US_REQUIRED if c not in raw.columns]
     if missing:
         raise InvalidInputError(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +25,9 @@ from riskengine.errors import InvalidInputError
 from riskengine.schemas import CONTRACTS
 from riskengine.synthetic import contract_dtypes
 
-__all__ = ["FORMATS", "MANIFEST_NAME", "REQUIRED_TABLES", "ROW_GROUP_ROWS", "chunk_readable",
-           "read_portfolio", "read_table", "table_file",
-           "write_portfolio"]
+__all__ = ["FORMATS", "MANIFEST_NAME", "REQUIRED_TABLES", "ROW_GROUP_ROWS", "check_portfolio",
+           "chunk_readable", "count_rows", "read_manifest", "read_portfolio", "read_table",
+           "table_file", "unreadable", "write_portfolio"]
 
 #: File formats of a portfolio directory.
 FORMATS: tuple[str, ...] = ("parquet", "csv")
@@ -36,8 +36,11 @@ MANIFEST_NAME = "manifest.json"
 #: Rows per Parquet row group written by :func:`write_portfolio`: small enough that a
 #: filter on a ``debtor_id`` range skips most of a table sorted by debtor id.
 ROW_GROUP_ROWS = 65_536
-#: Tables without which a directory is not a portfolio.
-REQUIRED_TABLES: tuple[str, ...] = ("debtors",)
+#: Tables without which a directory is not a portfolio. Every contract table feeds the
+#: decision (an absent adverse table would read as "no adverse records"), so
+#: :func:`check_portfolio` requires all of them; a table without records is a file
+#: with the header row (CSV) or zero rows (Parquet).
+REQUIRED_TABLES: tuple[str, ...] = tuple(CONTRACTS)
 
 _BOOL_TEXT = {"true": True, "false": False, "1": True, "0": False}
 
@@ -85,7 +88,9 @@ def write_portfolio(
     ----------
     frames : mapping of str to DataFrame
         Tables keyed by contract name (a subset of
-        :data:`riskengine.schemas.CONTRACTS`; ``debtors`` is required).
+        :data:`riskengine.schemas.CONTRACTS`; ``debtors`` is required). A
+        contract table absent from ``frames`` is written empty, with the contract
+        columns, so that the directory is whole (:func:`check_portfolio`).
     out_dir : path-like
         Directory to write; created with its parents when absent. Existing
         files of the same names are replaced.
@@ -118,16 +123,13 @@ def write_portfolio(
         raise InvalidInputError(
             f"Cannot write tables {unknown}: not data contracts. Known tables: {sorted(CONTRACTS)}."
         )
-    for name in REQUIRED_TABLES:
-        if name not in frames:
-            raise InvalidInputError(f"Cannot write a portfolio without the {name!r} table.")
+    if "debtors" not in frames:
+        raise InvalidInputError("Cannot write a portfolio without the 'debtors' table.")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows: dict[str, int] = {}
     for name in CONTRACTS:  # contract order
-        if name not in frames:
-            continue
-        frame = frames[name]
+        frame = frames[name] if name in frames else _empty(name)
         atomic_write(out / f"{name}.{fmt}", _table_writer(frame, fmt))
         rows[name] = len(frame)
     meta = dict(manifest)
@@ -157,27 +159,31 @@ def _table_writer(frame: pd.DataFrame, fmt: str) -> Callable[[Path], None]:
     return write
 
 
-def read_portfolio(path: str | os.PathLike[str]) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+def read_portfolio(path: str | os.PathLike[str], *, check: bool = True
+                   ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """Read a portfolio directory written by :func:`write_portfolio` (or by hand).
 
     Parameters
     ----------
     path : path-like
         The portfolio directory.
+    check : bool, default True
+        Run :func:`check_portfolio` first (every table present, readable and of the
+        row count the manifest lists). Only a caller that has just checked the
+        directory itself passes False.
 
     Returns
     -------
     frames : dict of str to DataFrame
-        Every table of :data:`riskengine.schemas.CONTRACTS`, in contract
-        order. A table whose file is absent (other than ``debtors``) is an
-        empty frame with the contract columns.
+        Every table of :data:`riskengine.schemas.CONTRACTS`, in contract order.
     manifest : dict
         The parsed ``manifest.json``, or ``{}`` when there is none.
 
     Raises
     ------
     InvalidInputError
-        The directory, the ``debtors`` table or a readable manifest is missing.
+        The directory is missing, a table is missing, unreadable or holds another
+        number of rows than the manifest lists, or the manifest is unreadable.
 
     Notes
     -----
@@ -189,6 +195,15 @@ def read_portfolio(path: str | os.PathLike[str]) -> tuple[dict[str, pd.DataFrame
     reports the record, the field and the value. Vocabularies are not checked
     here. Columns outside the contract are kept as read.
     """
+    root = _portfolio_dir(path)
+    manifest = read_manifest(root)
+    if check:
+        check_portfolio(root, manifest)
+    frames = {name: read_table(root, name, manifest) for name in CONTRACTS}
+    return frames, manifest
+
+
+def _portfolio_dir(path: str | os.PathLike[str]) -> Path:
     root = Path(path)
     if not root.is_dir():
         raise InvalidInputError(
@@ -196,9 +211,7 @@ def read_portfolio(path: str | os.PathLike[str]) -> tuple[dict[str, pd.DataFrame
             "Give the directory written by `riskengine demo-data --out DIR` or one laid out "
             "as in docs/DATA_LAYOUT.md."
         )
-    manifest = _read_manifest(root / MANIFEST_NAME)
-    frames = {name: read_table(root, name, manifest) for name in CONTRACTS}
-    return frames, manifest
+    return root
 
 
 def table_file(root: Path, name: str, manifest: Mapping[str, Any]) -> Path | None:
@@ -206,10 +219,12 @@ def table_file(root: Path, name: str, manifest: Mapping[str, Any]) -> Path | Non
 
     The manifest's ``format`` decides; without one, Parquet wins over CSV.
     """
+    return next((f for f in _candidates(root, name, manifest) if f.is_file()), None)
+
+
+def _candidates(root: Path, name: str, manifest: Mapping[str, Any]) -> list[Path]:
     fmt = manifest.get("format")
-    formats = (fmt,) if fmt in FORMATS else FORMATS
-    return next((root / f"{name}.{f}" for f in formats if (root / f"{name}.{f}").is_file()),
-                None)
+    return [root / f"{name}.{f}" for f in ((fmt,) if fmt in FORMATS else FORMATS)]
 
 
 def read_table(root: Path, name: str, manifest: Mapping[str, Any]) -> pd.DataFrame:
@@ -218,35 +233,168 @@ def read_table(root: Path, name: str, manifest: Mapping[str, Any]) -> pd.DataFra
     Raises
     ------
     InvalidInputError
-        ``name`` is a required table and its file is missing.
+        The table's file is missing or is not a readable Parquet or CSV file.
     """
     file = table_file(root, name, manifest)
     if file is None:
-        if name in REQUIRED_TABLES:
-            fmt = manifest.get("format")
-            formats = (fmt,) if fmt in FORMATS else FORMATS
-            expected = " or ".join(str(root / f"{name}.{f}") for f in formats)
-            raise InvalidInputError(
-                f"Portfolio {str(root)!r} has no {name!r} table: {expected} is missing. "
-                f"Every portfolio needs a {name} file (see docs/DATA_LAYOUT.md)."
-            )
-        return _empty(name)
+        raise InvalidInputError(_missing(root, name, manifest, _listed_rows(root, manifest)))
     raw = _read_parquet(file) if file.suffix == ".parquet" else _read_csv(file)
     return _coerce(name, raw)
 
 
-def _read_manifest(path: Path) -> dict[str, Any]:
-    if not path.is_file():
+def check_portfolio(root: str | os.PathLike[str], manifest: Mapping[str, Any],
+                    tables: Iterable[str] = REQUIRED_TABLES) -> dict[str, int]:
+    """Refuse a portfolio that is not whole: the one check before any decision.
+
+    Every table of ``tables`` must have its file, the file must be readable
+    (Parquet: its footer; CSV: it parses), and when the manifest lists row
+    counts (``tables``, written by :func:`write_portfolio`) the file must hold
+    exactly the rows listed for it, and the manifest must list it.
+
+    Parameters
+    ----------
+    root : path-like
+        The portfolio directory.
+    manifest : mapping
+        Its manifest (:func:`read_manifest`; ``{}`` when there is none).
+    tables : iterable of str
+        The tables the run needs (default every contract table: each feeds the
+        decision, so a missing one would change limits).
+
+    Returns
+    -------
+    dict of str to int
+        Rows per table found.
+
+    Raises
+    ------
+    InvalidInputError
+        One line naming the portfolio, the table or file, and what is wrong.
+
+    Notes
+    -----
+    Parquet row counts come from the file footer, without decoding a column.
+    A hand-made portfolio without a manifest (or whose manifest has no
+    ``tables``) must still hold every table; only the row counts go unchecked.
+    """
+    root = _portfolio_dir(root)
+    listed = _listed_rows(root, manifest)
+    rows: dict[str, int] = {}
+    for name in tables:
+        file = table_file(root, name, manifest)
+        if file is None:
+            raise InvalidInputError(_missing(root, name, manifest, listed))
+        found = count_rows(file)
+        if listed is not None and name not in listed:
+            raise InvalidInputError(
+                f"portfolio {root}: table {name!r} ({file.name}, {found:,} rows) is not in "
+                f"the manifest's tables, so its row count cannot be checked; add it to "
+                f"{MANIFEST_NAME} or write the portfolio again.")
+        if listed is not None and found != listed[name]:
+            raise InvalidInputError(
+                f"portfolio {root}: table {name!r} ({file.name}) has {found:,} rows, the "
+                f"manifest lists {listed[name]:,}; the file is incomplete or was replaced. "
+                "Restore it or write the portfolio again.")
+        rows[name] = found
+    return rows
+
+
+def _missing(root: Path, name: str, manifest: Mapping[str, Any],
+             listed: Mapping[str, int] | None) -> str:
+    files = " or ".join(str(f) for f in _candidates(root, name, manifest))
+    if listed is not None and name in listed:
+        return (f"portfolio {root}: table {name!r} is missing (the manifest lists "
+                f"{listed[name]:,} rows): no {files}. Restore it or write the portfolio again.")
+    return (f"portfolio {root}: table {name!r} is missing: no {files}. Every table feeds "
+            "the decision; give a file with the header row only when the table has no "
+            "records (see docs/DATA_LAYOUT.md).")
+
+
+def _listed_rows(root: Path, manifest: Mapping[str, Any]) -> dict[str, int] | None:
+    """The manifest's rows per table, or None when it lists none (a hand-made one)."""
+    listed = manifest.get("tables")
+    if listed is None:
+        return None
+    if not isinstance(listed, dict) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in listed.values()):
+        raise InvalidInputError(
+            f"Manifest {root / MANIFEST_NAME}: 'tables' must map each table name to its "
+            "row count (a whole number >= 0); fix it or write the portfolio again.")
+    return dict(listed)
+
+
+def count_rows(file: Path) -> int:
+    """Rows of a Parquet (from its footer) or CSV table file.
+
+    Raises
+    ------
+    InvalidInputError
+        The file is empty (zero bytes), unreadable, or not a valid file of its format
+        (truncated, garbled, a CSV named ``.parquet``, a CSV that does not parse).
+    """
+    import pyarrow as pa
+
+    kind = "Parquet" if file.suffix == ".parquet" else "CSV"
+    try:
+        if file.stat().st_size == 0:
+            raise InvalidInputError(f"{file} is empty (zero bytes), not a {kind} table; "
+                                    "restore it or write the portfolio again.")
+        if kind == "Parquet":
+            import pyarrow.parquet as pq
+
+            return int(pq.ParquetFile(file).metadata.num_rows)
+        return _csv_rows(file)
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        if isinstance(exc, InvalidInputError):
+            raise
+        raise unreadable(file, kind, exc) from None
+
+
+def _csv_rows(file: Path) -> int:
+    """Rows of a CSV file, every field read as text (a row with another number of
+    fields than the header, e.g. a file cut short, does not parse)."""
+    import csv
+
+    import pyarrow as pa
+    import pyarrow.csv as pv
+
+    with open(file, encoding="utf-8-sig", newline="") as fh:  # as pandas: a BOM is no name
+        header = next(csv.reader(fh), [])
+    table = pv.read_csv(
+        file, parse_options=pv.ParseOptions(newlines_in_values=True),
+        convert_options=pv.ConvertOptions(column_types={c: pa.string() for c in header},
+                                          include_columns=header[:1]))
+    return int(table.num_rows)
+
+
+def unreadable(file: Path, kind: str, exc: BaseException) -> InvalidInputError:
+    """The one-line error for a table or input file that cannot be read."""
+    reason = " ".join(str(exc).split()) or type(exc).__name__
+    return InvalidInputError(f"{file} is not a readable {kind} file ({reason[:300]}); "
+                             "restore it or write it again.")
+
+
+def read_manifest(root: Path) -> dict[str, Any]:
+    """The portfolio's parsed ``manifest.json``, or ``{}`` when it has none.
+
+    Raises
+    ------
+    InvalidInputError
+        The manifest is not readable JSON or not a JSON object.
+    """
+    path = root / MANIFEST_NAME
+    if not path.exists():
         return {}
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise InvalidInputError(
-            f"Manifest {str(path)!r} is not readable JSON ({exc}). Fix or remove it."
-        ) from exc
+            f"Manifest {path} is not readable JSON ({' '.join(str(exc).split())}). "
+            "Fix or remove it."
+        ) from None
     if not isinstance(data, dict):
         raise InvalidInputError(
-            f"Manifest {str(path)!r} must hold a JSON object, not {type(data).__name__}."
+            f"Manifest {path} must hold a JSON object, not {type(data).__name__}."
         )
     return data
 
@@ -254,14 +402,21 @@ def _read_manifest(path: Path) -> dict[str, Any]:
 def _read_parquet(path: Path) -> pd.DataFrame:
     """A Parquet table as :func:`pandas.read_parquet` reads it, one block per column
     (no consolidation copy of the float columns)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    return pq.read_table(path).to_pandas(split_blocks=True)
+    try:
+        return pq.read_table(path).to_pandas(split_blocks=True)
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        raise unreadable(path, "Parquet", exc) from None
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
     """Every field as text; empty fields are missing."""
-    return pd.read_csv(path, dtype="str", keep_default_na=False, na_values=[""])
+    try:
+        return pd.read_csv(path, dtype="str", keep_default_na=False, na_values=[""])
+    except (OSError, ValueError) as exc:  # ParserError, EmptyDataError, UnicodeDecodeError
+        raise unreadable(path, "CSV", exc) from None
 
 
 def _empty(table: str) -> pd.DataFrame:

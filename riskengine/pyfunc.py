@@ -422,10 +422,11 @@ def log_engine_model(tracking_uri: str | None = None,
     """
     from riskengine.engine import load_engine
 
-    uri = resolve_tracking_uri(tracking_uri)
-    exp_id = get_or_create_experiment(experiment, tracking_uri=uri)
+    # read every input file before touching the tracking store: a bad one changes nothing
     config = engine_model_config(policy_path, master_scale_path, overlay_path)
     payload, params = _example(example_path)
+    uri = resolve_tracking_uri(tracking_uri)
+    exp_id = get_or_create_experiment(experiment, tracking_uri=uri)
     timings: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="riskengine-publish-") as tmp:
         work = Path(tmp)

@@ -389,7 +389,7 @@ def read_chunk(portfolio: Path, plan_range: tuple[str | None, str | None],
     lo, hi = plan_range
     manifest_fmt = _manifest(portfolio).get("format", "parquet")
     if manifest_fmt != "parquet":
-        frames, _ = read_portfolio(portfolio)
+        frames, _ = read_portfolio(portfolio, check=False)  # the driver checked it
         return _restrict(frames, lo, hi, scope)
     frames = _read_filtered(portfolio, _range_filter(lo, hi))
     return _restrict(frames, lo, hi, scope)
@@ -423,10 +423,13 @@ def read_range(file: Path, table: str, lo: str | None, hi: str | None) -> pd.Dat
     """
     from riskengine import portfolio_io
 
-    pf = pq.ParquetFile(file)
-    meta = pf.metadata
-    groups = _range_groups(meta, lo, hi)
-    data = pf.read_row_groups([g for g, _ in groups], use_threads=False)
+    try:
+        pf = pq.ParquetFile(file)
+        meta = pf.metadata
+        groups = _range_groups(meta, lo, hi)
+        data = pf.read_row_groups([g for g, _ in groups], use_threads=False)
+    except (OSError, ValueError, pa.ArrowException) as exc:  # garbled pages
+        raise portfolio_io.unreadable(file, "Parquet", exc) from None
     keep = np.ones(data.num_rows, dtype=bool)
     start = 0
     for g, whole in groups:
@@ -655,11 +658,9 @@ def _clean_json(x: Any) -> Any:
 
 
 def _manifest(portfolio: Path) -> dict[str, Any]:
-    path = portfolio / "manifest.json"
-    if not path.is_file():
-        return {}
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return data if isinstance(data, dict) else {}
+    from riskengine.portfolio_io import read_manifest
+
+    return read_manifest(Path(portfolio))
 
 
 def input_hash(portfolio: Path) -> str:
@@ -1029,15 +1030,18 @@ def _driver_frames(opts: RerateOptions
 
     Pandas path: every table, except those of :func:`worker_tables` (for
     ``--changed-since``, only their ids and record dates). Spark on Parquet: only
-    the debtors and, for ``--changed-since``, the record dates.
+    the debtors and, for ``--changed-since``, the record dates. Either way the
+    whole portfolio is first checked (:func:`riskengine.portfolio_io.check_portfolio`):
+    a missing, unreadable or short table stops the run before any chunk is decided.
     """
-    from riskengine.portfolio_io import _coerce, read_portfolio, read_table
+    from riskengine.portfolio_io import _coerce, check_portfolio, read_portfolio, read_table
 
     manifest = _manifest(Path(opts.portfolio))
+    check_portfolio(opts.portfolio, manifest)  # whole, once, before any chunk is decided
     if opts.engine != "spark":
         reads = worker_tables(Path(opts.portfolio), manifest, opts.chunk_size)
         if not reads:
-            return (*read_portfolio(opts.portfolio), {})
+            return (*read_portfolio(opts.portfolio, check=False), {})
         root = Path(opts.portfolio)
         out: dict[str, pd.DataFrame] = {}
         for name in CONTRACTS:
@@ -1050,7 +1054,7 @@ def _driver_frames(opts: RerateOptions
         return out, manifest, reads
     if manifest.get("format", "parquet") != "parquet" or not (
             Path(opts.portfolio) / "debtors.parquet").is_file():
-        return (*read_portfolio(opts.portfolio), {})
+        return (*read_portfolio(opts.portfolio, check=False), {})
     frames = {"debtors": pd.read_parquet(Path(opts.portfolio) / "debtors.parquet")}
     if opts.changed_since is not None:
         for table, cols in _DATE_COLUMNS.items():
@@ -1290,9 +1294,14 @@ def _previous(opts: RerateOptions) -> pd.DataFrame | None:
     if not path.is_file():
         raise RerateError(f"--previous {str(opts.previous)!r} has no decisions.parquet; give "
                           "the --out directory of an earlier rerate run.")
-    names = pq.read_schema(path).names
-    return pq.read_table(path, columns=[c for c in mig.PREVIOUS_COLUMNS if c in names]
-                         ).to_pandas(split_blocks=True)
+    try:
+        names = pq.read_schema(path).names
+        return pq.read_table(path, columns=[c for c in mig.PREVIOUS_COLUMNS if c in names]
+                             ).to_pandas(split_blocks=True)
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        from riskengine.portfolio_io import unreadable
+
+        raise unreadable(path, "Parquet", exc) from None
 
 
 def _book(debtors: pd.DataFrame) -> pd.DataFrame:

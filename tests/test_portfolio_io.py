@@ -11,7 +11,7 @@ import pytest
 
 from riskengine.cli import main
 from riskengine.errors import InvalidInputError
-from riskengine.portfolio_io import MANIFEST_NAME, read_portfolio, write_portfolio
+from riskengine.portfolio_io import MANIFEST_NAME, check_portfolio, read_portfolio, write_portfolio
 from riskengine.schemas import CONTRACTS
 from riskengine.synthetic import contract_dtypes, generate_portfolio, synthetic_manifest
 
@@ -94,11 +94,13 @@ def test_directory_without_manifest_is_read(frames, tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(back["statements"], frames["statements"])
 
 
-def test_absent_optional_table_is_empty_with_contract_columns(frames, tmp_path: Path) -> None:
-    out = _write(frames, tmp_path / "pf", "parquet")
-    (out / "relations.parquet").unlink()
-    back, _ = read_portfolio(out)
-    assert len(back["relations"]) == 0
+def test_table_absent_from_the_frames_is_written_empty(frames, tmp_path: Path) -> None:
+    """write_portfolio writes a whole directory: a table it is not given is an empty
+    file with the contract columns, listed with 0 rows."""
+    out = write_portfolio({k: v for k, v in frames.items() if k != "relations"},
+                          tmp_path / "pf", manifest={})
+    back, manifest = read_portfolio(out)
+    assert manifest["tables"]["relations"] == 0 and len(back["relations"]) == 0
     assert tuple(back["relations"].columns) == CONTRACTS["relations"].names
     assert {c: str(t) for c, t in back["relations"].dtypes.items()} == {
         c: str(t) for c, t in contract_dtypes("relations").items()
@@ -141,6 +143,149 @@ def test_missing_debtors_table_names_the_file(frames, tmp_path: Path) -> None:
     out = _write(frames, tmp_path / "pf", "parquet")
     (out / "debtors.parquet").unlink()
     with pytest.raises(InvalidInputError, match=re.escape(str(out / "debtors.parquet"))):
+        read_portfolio(out)
+
+
+def test_missing_table_is_refused_with_the_listed_rows(frames, tmp_path: Path) -> None:
+    """Was: an absent table read as empty (no adverse records: upgrades)."""
+    out = _write(frames, tmp_path / "pf", "parquet")
+    (out / "adverse_records.parquet").unlink()
+    listed = len(frames["adverse_records"])
+    with pytest.raises(InvalidInputError, match=re.escape(
+            f"portfolio {out}: table 'adverse_records' is missing (the manifest lists "
+            f"{listed:,} rows)")):
+        read_portfolio(out)
+
+
+def test_portfolio_without_manifest_needs_every_table(frames, tmp_path: Path) -> None:
+    out = _write(frames, tmp_path / "pf", "parquet")
+    (out / MANIFEST_NAME).unlink()
+    (out / "relations.parquet").unlink()
+    with pytest.raises(InvalidInputError, match=re.escape(
+            f"table 'relations' is missing: no {out / 'relations.parquet'} or "
+            f"{out / 'relations.csv'}")):
+        read_portfolio(out)
+
+
+def test_hand_made_table_of_a_header_row_is_an_empty_table(frames, tmp_path: Path) -> None:
+    out = _write(frames, tmp_path / "pf", "csv")
+    (out / MANIFEST_NAME).unlink()
+    (out / "relations.csv").write_text(",".join(CONTRACTS["relations"].names) + "\n")
+    back, _ = read_portfolio(out)
+    assert len(back["relations"]) == 0 and len(back["debtors"]) == N
+    assert tuple(back["relations"].columns) == CONTRACTS["relations"].names
+
+
+def test_csv_with_a_byte_order_mark_is_counted_and_read(frames, tmp_path: Path) -> None:
+    """A spreadsheet's UTF-8 export starts with a BOM; it is no part of the first name."""
+    out = _write(frames, tmp_path / "pf", "csv")
+    path = out / "relations.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    back, _ = read_portfolio(out)
+    assert len(back["relations"]) == len(frames["relations"])
+    assert tuple(back["relations"].columns) == CONTRACTS["relations"].names
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_short_table_is_refused_with_both_counts(frames, tmp_path: Path, fmt: str) -> None:
+    out = _write(frames, tmp_path / "pf", fmt)
+    half = frames["statements"].iloc[: len(frames["statements"]) // 2]
+    if fmt == "parquet":
+        half.to_parquet(out / "statements.parquet", index=False)
+    else:
+        half.to_csv(out / "statements.csv", index=False, date_format="%Y-%m-%d")
+    with pytest.raises(InvalidInputError, match=re.escape(
+            f"portfolio {out}: table 'statements' (statements.{fmt}) has {len(half):,} rows, "
+            f"the manifest lists {len(frames['statements']):,}")):
+        read_portfolio(out)
+
+
+def test_table_the_manifest_does_not_list_is_refused(frames, tmp_path: Path) -> None:
+    out = _write(frames, tmp_path / "pf", "parquet")
+    meta = json.loads((out / MANIFEST_NAME).read_text())
+    del meta["tables"]["invoices"]
+    (out / MANIFEST_NAME).write_text(json.dumps(meta))
+    with pytest.raises(InvalidInputError, match="table 'invoices' .* is not in the manifest"):
+        read_portfolio(out)
+
+
+def test_check_portfolio_counts_rows_from_the_files(frames, tmp_path: Path) -> None:
+    out = _write(frames, tmp_path / "pf", "parquet")
+    manifest = json.loads((out / MANIFEST_NAME).read_text())
+    assert check_portfolio(out, manifest) == {k: len(v) for k, v in frames.items()}
+    assert check_portfolio(out, {}, ["debtors"]) == {"debtors": N}
+
+
+def _truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _garble(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[-200:-8] = bytes(range(192))  # the footer
+    path.write_bytes(bytes(data))
+
+
+_CORRUPT = {
+    "truncated": (_truncate, "is not a readable Parquet file"),
+    "garbled": (_garble, "is not a readable Parquet file"),
+    "zero bytes": (lambda p: p.write_bytes(b""), "is empty (zero bytes)"),
+    "csv named parquet": (lambda p: p.write_text("debtor_id,name\nD1,x\n"),
+                          "is not a readable Parquet file"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_CORRUPT))
+def test_corrupt_parquet_table_names_the_file(frames, tmp_path: Path, case: str) -> None:
+    out = _write(frames, tmp_path / "pf", "parquet")
+    spoil, what = _CORRUPT[case]
+    spoil(out / "invoices.parquet")
+    with pytest.raises(InvalidInputError, match=re.escape(f"{out / 'invoices.parquet'} {what}")
+                       ) as err:
+        read_portfolio(out)
+    assert "\n" not in str(err.value)
+
+
+def test_garbled_data_page_is_refused_when_read(frames, tmp_path: Path) -> None:
+    """A footer that reads but a column chunk that does not decode."""
+    out = _write(frames, tmp_path / "pf", "parquet")
+    path = out / "invoices.parquet"
+    data = bytearray(path.read_bytes())
+    data[8:4008] = b"\xff" * 4000
+    path.write_bytes(bytes(data))
+    with pytest.raises(InvalidInputError, match=re.escape(
+            f"{path} is not a readable Parquet file")):
+        read_portfolio(out)
+
+
+@pytest.mark.parametrize("text", ["D1,x\nD2\n", "a,b\n\"open quote,x\n", "\xff\xfe,x\n1,2\n"])
+def test_csv_that_does_not_parse_names_the_file(frames, tmp_path: Path, text: str) -> None:
+    out = _write(frames, tmp_path / "pf", "csv")
+    path = out / "exposures.csv"
+    path.write_bytes(text.encode("latin-1"))
+    with pytest.raises(InvalidInputError, match=re.escape(f"{path} is not a readable CSV file")):
+        read_portfolio(out)
+
+
+def test_csv_cut_mid_row_is_refused(frames, tmp_path: Path) -> None:
+    out = _write(frames, tmp_path / "pf", "csv")
+    path = out / "invoices.csv"
+    text = path.read_text()
+    path.write_text(text[: len(text) // 2].rsplit(",", 1)[0])
+    with pytest.raises(InvalidInputError, match=re.escape(f"{path} is not a readable CSV file")):
+        read_portfolio(out)
+
+
+@pytest.mark.parametrize(("text", "what"), [
+    ("[1, 2]", "must hold a JSON object, not list"),
+    ('{"tables": {"debtors": "many"}}', "'tables' must map each table name to its row count"),
+    ("", "is not readable JSON"),
+])
+def test_bad_manifest_is_refused(frames, tmp_path: Path, text: str, what: str) -> None:
+    out = _write(frames, tmp_path / "pf", "parquet")
+    (out / MANIFEST_NAME).write_text(text)
+    with pytest.raises(InvalidInputError, match=re.escape(what)):
         read_portfolio(out)
 
 
