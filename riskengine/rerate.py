@@ -81,7 +81,7 @@ from riskengine._arrowtext import strictly_increasing
 from riskengine._parquet_concat import ParquetConcat, ParquetConcatError
 from riskengine.errors import RiskEngineError
 from riskengine.outputs import claim_rerate_out
-from riskengine.portfolio_io import atomic_write
+from riskengine.portfolio_io import atomic_write, check_portfolio
 from riskengine.schemas import CONTRACTS, ERROR_COLUMNS
 from riskengine.validation import _blank
 
@@ -1034,10 +1034,9 @@ def _driver_frames(opts: RerateOptions
     whole portfolio is first checked (:func:`riskengine.portfolio_io.check_portfolio`):
     a missing, unreadable or short table stops the run before any chunk is decided.
     """
-    from riskengine.portfolio_io import _coerce, check_portfolio, read_portfolio, read_table
+    from riskengine.portfolio_io import _coerce, read_portfolio, read_table
 
     manifest = _manifest(Path(opts.portfolio))
-    check_portfolio(opts.portfolio, manifest)  # whole, once, before any chunk is decided
     if opts.engine != "spark":
         reads = worker_tables(Path(opts.portfolio), manifest, opts.chunk_size)
         if not reads:
@@ -1412,6 +1411,8 @@ def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     out = Path(opts.out)
+    # the whole portfolio, once, before --out is claimed or any chunk is decided
+    check_portfolio(opts.portfolio, _manifest(Path(opts.portfolio)))
     claim_rerate_out(out, Path(opts.portfolio), opts.previous)
     with _lock(out):
         for tmp in out.glob(".*.tmp"):
