@@ -53,9 +53,11 @@ Batch rule and record ids
 -------------------------
 :func:`validate_portfolio` rejects a debtor whole when any of its records is
 invalid (see its Notes). ``record`` names the row by its key: ``"D-102
-2023-12-31"`` for a statement, the invoice or adverse record id, ``"S-1 D-7"``
+2023-12-31"`` for a statement, ``"S-1 INV-7"`` for an invoice (keyed per
+supplier), ``"D-102 A-1"`` for an adverse record (keyed per debtor), ``"S-1 D-7"``
 for an exposure; ``"row N"`` (0-based position in the input) when the key is
-missing. Table-level rows have no record.
+missing. Table-level rows have no record. Messages quote ids as Python literals
+(``'D\\n6'``), so each stays on one line.
 """
 
 from __future__ import annotations

@@ -76,7 +76,7 @@ def _payload(debtor_id: str = "GR-D-004711", supplier_id: str = "GR-S-000318",
              product: str = "recourse") -> dict[str, Any]:
     p = copy.deepcopy(EXAMPLE)
     p["debtor"]["debtor_id"] = debtor_id
-    if debtor_id != EXAMPLE["debtor"]["debtor_id"]:  # record ids are unique in a batch
+    if debtor_id != EXAMPLE["debtor"]["debtor_id"]:  # invoice ids are unique per supplier
         for rec in p["adverse_records"]:
             rec["record_id"] = f"{debtor_id}-{rec['record_id']}"
         for inv in p["invoices"]:
