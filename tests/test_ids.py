@@ -232,3 +232,28 @@ def test_input_hash_does_not_depend_on_the_order_of_reused_invoice_ids(engine: A
     second = engine.decide(shuffled, EXAMPLE["as_of"])
     assert first.errors.empty and len(first.decisions) == 2
     pd.testing.assert_frame_equal(first.decisions, second.decisions)
+
+
+# --- the command line -----------------------------------------------------------------------
+
+
+def test_features_command_reports_the_issue_ids_from_a_csv_portfolio(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The issue's three ids, written to CSV and read back, are error rows, not decided."""
+    from riskengine.cli import main
+    from riskengine.portfolio_io import write_portfolio
+
+    p = make_portfolio()
+    renamed = {"D-101": "D,5", "D-102": "D\n6", "D-103": " D000008 "}
+    for frame in p.values():
+        if "debtor_id" in frame:
+            frame["debtor_id"] = frame["debtor_id"].replace(renamed)
+    write_portfolio(p, tmp_path / "p", manifest={"as_of": "2024-12-31"}, fmt="csv")
+    assert main(["features", "--portfolio", str(tmp_path / "p"), "--out",
+                 str(tmp_path / "f")]) == 0
+    assert "debtors in 4: clean 1, rejected 3" in capsys.readouterr().out
+    errors = pd.read_parquet(tmp_path / "f" / "errors.parquet")
+    bad = errors[(errors["reason"] == "bad_id") & (errors["table"] == "debtors")]
+    assert sorted(bad["value"]) == sorted(renamed.values())
+    assert set(bad["column"]) == {"debtor_id"}
+    assert len(pd.read_parquet(tmp_path / "f" / "features.parquet")) == 1
