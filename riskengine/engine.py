@@ -383,8 +383,8 @@ class PairInputs:
 #
 # A record is its contract columns in contract order. The debtor block is the
 # debtor record, then for statements (by period end), adverse records (by record
-# id) and invoices (by invoice id) a uint32 count and the records without
-# ``debtor_id``; its sha256 is the *debtor digest*. The pair document is
+# id) and invoices (by invoice id, then supplier id) a uint32 count and the
+# records without ``debtor_id``; its sha256 is the *debtor digest*. The pair document is
 # ``HASH_SCHEME``, the as-of date (10 ASCII bytes), the debtor digest, the
 # exposure record, the supplier record, the relation type, the product and the
 # insurer limit. The batch path writes these bytes for all records at once, in
@@ -1519,6 +1519,9 @@ def _sort_codes(frame: pd.DataFrame, name: str) -> npt.NDArray[np.int64]:
             "datetime64[D]").view(np.int64)
         return out
     codes, _ = pd.factorize(key.astype("str"), sort=True)  # code-point order, as sorted()
+    if name == "invoices":  # an invoice id may recur under another supplier: then by supplier
+        sup, uniques = pd.factorize(frame["supplier_id"].astype("str"), sort=True)
+        codes = codes.astype(np.int64) * max(len(uniques), 1) + sup
     return np.asarray(codes, dtype=np.int64)
 
 
@@ -1543,7 +1546,8 @@ def _sorted_records(frame: pd.DataFrame, name: str) -> bool:
                                      pa.types.is_large_string(k.type)):
         return False
     d0, d1, k0, k1 = d.slice(0, n - 1), d.slice(1), k.slice(0, n - 1), k.slice(1)
-    ok = pc.or_(pc.less(d0, d1), pc.and_(pc.equal(d0, d1), pc.less_equal(k0, k1)))
+    within = pc.less(k0, k1) if name == "invoices" else pc.less_equal(k0, k1)  # ties: by supplier
+    ok = pc.or_(pc.less(d0, d1), pc.and_(pc.equal(d0, d1), within))
     return bool(pc.all(ok).as_py())
 
 

@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from riskengine import schemas
 from riskengine.errors import InvalidInputError
+from riskengine.ids import ID_MAX_LENGTH, ID_PATTERN
 
 __all__ = [
     "PAYLOAD_SCHEMA_VERSION",
@@ -73,8 +74,8 @@ AdverseStatus = Literal[schemas.ADVERSE_STATUSES]  # type: ignore[valid-type]
 LegalForm = Literal[schemas.LEGAL_FORMS]  # type: ignore[valid-type]
 RelationType = Literal[schemas.RELATION_TYPES]  # type: ignore[valid-type]
 
-Identifier = Annotated[str, Field(strict=True, min_length=1, max_length=64,
-                                  pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$")]
+Identifier = Annotated[str, Field(strict=True, min_length=1, max_length=ID_MAX_LENGTH,
+                                  pattern=ID_PATTERN)]  # the batch contracts' grammar too
 Text = Annotated[str, Field(strict=True, min_length=1, max_length=200, pattern=r"\S")]
 Country = Annotated[str, Field(strict=True, pattern=r"^[A-Z]{2}$",
                                description="ISO 3166-1 alpha-2 country code")]

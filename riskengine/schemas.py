@@ -11,7 +11,8 @@ Conventions
   Ratios never mix currencies; amounts compared across tables (an adverse
   amount against revenue) are compared only within one currency.
 - Dates are ``datetime64[ns]`` without time zone, at day resolution.
-- Identifiers are strings.
+- Identifiers are strings in the grammar of :mod:`riskengine.ids` (columns
+  declared ``identifier=True``).
 - A PD is a fraction in [0, 1], never a percent; days are days.
 """
 
@@ -69,6 +70,9 @@ class Column:
         Inclusive lower bound for numeric columns.
     description : str
         What the column holds, with its unit.
+    identifier : bool
+        Whether the column holds ids, which must follow the id grammar of
+        :mod:`riskengine.ids` (a ``str`` column).
     """
 
     name: str
@@ -78,10 +82,13 @@ class Column:
     allowed: tuple[str, ...] = ()
     ge: float | None = None
     description: str = ""
+    identifier: bool = False
 
     def __post_init__(self) -> None:
         if self.kind == "category" and not self.allowed:
             raise ValueError(f"Column {self.name!r}: a category column needs allowed values.")
+        if self.identifier and self.kind != "str":
+            raise ValueError(f"Column {self.name!r}: an identifier column is a str column.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,14 +202,14 @@ DEBTORS = TableContract(
     key=("debtor_id",),
     date_columns_not_future=("incorporation_date",),
     columns=(
-        Column("debtor_id", "str", description="Debtor identifier"),
+        Column("debtor_id", "str", identifier=True, description="Debtor identifier"),
         Column("name", "str", description="Registered name"),
         Column("tax_id", "str", nullable=True, description="Tax identifier (VAT / AFM)"),
         Column("country", "str", description="ISO 3166-1 alpha-2 country code"),
         Column("nace", "str", description="NACE Rev. 2 code, e.g. '46.90'; section letter derived"),
         Column("legal_form", "category", allowed=LEGAL_FORMS),
         Column("incorporation_date", "date", nullable=True),
-        Column("group_id", "str", nullable=True, description="Connected-client group (CRR art. 4(1)(39))"),
+        Column("group_id", "str", identifier=True, nullable=True, description="Connected-client group (CRR art. 4(1)(39))"),
         Column("listed", "bool", description="Shares listed on a regulated market"),
     ),
 )
@@ -211,11 +218,11 @@ SUPPLIERS = TableContract(
     name="suppliers",
     key=("supplier_id",),
     columns=(
-        Column("supplier_id", "str", description="Supplier (the factor's client) identifier"),
+        Column("supplier_id", "str", identifier=True, description="Supplier (the factor's client) identifier"),
         Column("name", "str"),
         Column("country", "str", description="ISO 3166-1 alpha-2"),
         Column("nace", "str", description="NACE Rev. 2 code"),
-        Column("group_id", "str", nullable=True),
+        Column("group_id", "str", identifier=True, nullable=True),
         Column("ledger_total", "float", ge=0.0, description="Total receivables ledger, in currency"),
         Column("currency", "category", allowed=CURRENCIES, description=_ISO),
     ),
@@ -254,7 +261,7 @@ STATEMENTS = TableContract(
     key=("debtor_id", "period_end"),
     date_columns_not_future=("period_end",),
     columns=(
-        Column("debtor_id", "str"),
+        Column("debtor_id", "str", identifier=True),
         Column("period_end", "date", description="Last day of the fiscal year"),
         Column("statement_type", "category", allowed=STATEMENT_TYPES),
         Column("currency", "category", allowed=CURRENCIES, description=_ISO),
@@ -274,11 +281,11 @@ STATEMENTS = TableContract(
 
 ADVERSE_RECORDS = TableContract(
     name="adverse_records",
-    key=("record_id",),
+    key=("debtor_id", "record_id"),
     date_columns_not_future=("event_date", "settlement_date"),
     columns=(
-        Column("record_id", "str"),
-        Column("debtor_id", "str"),
+        Column("record_id", "str", identifier=True),
+        Column("debtor_id", "str", identifier=True),
         Column("event_type", "category", allowed=ADVERSE_EVENT_TYPES),
         Column("event_date", "date"),
         Column("amount", "float", ge=0.0, description="Amount of the event, in currency"),
@@ -290,12 +297,12 @@ ADVERSE_RECORDS = TableContract(
 
 INVOICES = TableContract(
     name="invoices",
-    key=("invoice_id",),
+    key=("supplier_id", "invoice_id"),
     date_columns_not_future=("issue_date", "paid_date"),
     columns=(
-        Column("invoice_id", "str"),
-        Column("supplier_id", "str"),
-        Column("debtor_id", "str"),
+        Column("invoice_id", "str", identifier=True),
+        Column("supplier_id", "str", identifier=True),
+        Column("debtor_id", "str", identifier=True),
         Column("amount", "float", ge=0.0, description="Gross invoice amount, in currency"),
         Column("currency", "category", allowed=CURRENCIES, description=_ISO),
         Column("issue_date", "date"),
@@ -310,8 +317,8 @@ EXPOSURES = TableContract(
     name="exposures",
     key=("supplier_id", "debtor_id"),
     columns=(
-        Column("supplier_id", "str"),
-        Column("debtor_id", "str"),
+        Column("supplier_id", "str", identifier=True),
+        Column("debtor_id", "str", identifier=True),
         Column("currency", "category", allowed=CURRENCIES, description=_ISO),
         Column("requested_limit", "float", nullable=True, ge=0.0),
         Column("approved_limit", "float", ge=0.0),
@@ -327,8 +334,8 @@ RELATIONS = TableContract(
     name="relations",
     key=("supplier_id", "debtor_id"),
     columns=(
-        Column("supplier_id", "str"),
-        Column("debtor_id", "str"),
+        Column("supplier_id", "str", identifier=True),
+        Column("debtor_id", "str", identifier=True),
         Column("relation_type", "category", allowed=RELATION_TYPES),
     ),
 )

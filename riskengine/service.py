@@ -43,6 +43,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from riskengine.errors import InvalidInputError, RiskEngineError
+from riskengine.ids import ID_MAX_LENGTH, ID_PATTERN
 from riskengine.security import TokenSet, load_tokens
 from riskengine.store import DecisionStore, jsonable
 
@@ -146,6 +147,7 @@ _REASON_TEXT = {
     "unknown_category": "not an allowed value", "unknown_currency": "unknown currency",
     "identity_broken": "accounting identity broken", "unknown_debtor": "unknown debtor",
     "date_order": "dates in the wrong order", "missing_value": "value missing",
+    "bad_id": "not a valid identifier",
 }
 
 
@@ -230,7 +232,7 @@ def _error(status: int, details: list[dict[str, Any]]) -> JSONResponse:
 
 # --- request models ------------------------------------------------------------------
 
-_Id = Field(min_length=1, max_length=128)
+_Id = Field(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)  # riskengine.ids
 
 
 class InvoiceCheckRequest(BaseModel):
@@ -246,7 +248,8 @@ class InvoiceCheckRequest(BaseModel):
 
     supplier_id: str = _Id
     debtor_id: str = _Id
-    invoice_id: str | None = Field(default=None, min_length=1, max_length=128)
+    invoice_id: str | None = Field(default=None, min_length=1, max_length=ID_MAX_LENGTH,
+                                   pattern=ID_PATTERN)
     amount: float = Field(ge=0.0, le=1e13, allow_inf_nan=False,
                           description="Invoice amount, in the pair's currency")
     invoice_date: dt.date
@@ -462,12 +465,13 @@ def create_app(engine: Any, store: DecisionStore, tokens: Sequence[str] | None, 
     async def check_invoice(req: InvoiceCheckRequest) -> Response:
         return _check_invoice(req, store, _policy())
 
-    @v1.get("/debtors/{debtor_id}/decision", tags=["decisions"],
+    @v1.get("/debtors/{debtor_id:path}/decision", tags=["decisions"],  # ids may hold '/'
             summary="The latest stored decision on a debtor",
             responses={404: {"description": "No decision stored for this debtor"}})
     async def get_decision(
-        debtor_id: str = Path(min_length=1, max_length=128),
-        supplier_id: str | None = Query(default=None, min_length=1, max_length=128),
+        debtor_id: str = Path(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN),
+        supplier_id: str | None = Query(default=None, min_length=1, max_length=ID_MAX_LENGTH,
+                                        pattern=ID_PATTERN),
     ) -> Response:
         found = store.latest_decision(debtor_id, supplier_id)
         if found is None:

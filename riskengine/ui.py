@@ -56,6 +56,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from riskengine.errors import InvalidInputError, RiskEngineError
+from riskengine.ids import ID_RULE, is_identifier
 from riskengine.security import TokenSet
 from riskengine.store import DecisionStore
 
@@ -771,7 +772,10 @@ def _debtor_page(ui: _Ui, request: Request, sess: UiSession, debtor_id: str, *,
                  status: int = 200, override_error: list[str] | None = None,
                  override_values: Mapping[str, str] | None = None) -> HTMLResponse:
     _, store = _state(request)
-    debtor_id = debtor_id.strip()[:128]
+    debtor_id = debtor_id.strip()
+    if debtor_id and not is_identifier(debtor_id):
+        return ui.error(request, sess, 400, "Not a debtor id",
+                        f"A debtor id is {ID_RULE}. Search for the debtor instead.")
     decision = store.latest_decision(debtor_id) if debtor_id else None
     if decision is None:
         return ui.error(request, sess, 404, "No decision on this debtor",
@@ -801,7 +805,8 @@ def _debtor_page(ui: _Ui, request: Request, sess: UiSession, debtor_id: str, *,
 
 def _memo_page(ui: _Ui, request: Request, sess: UiSession, debtor_id: str) -> Response:
     engine, store = _state(request)
-    decision = store.latest_decision(debtor_id.strip()[:128]) if debtor_id else None
+    debtor_id = debtor_id.strip()
+    decision = store.latest_decision(debtor_id) if is_identifier(debtor_id) else None
     headers = _page_headers(_MEMO_CSP, "SAMEORIGIN")
     if decision is None:
         return HTMLResponse("<p>No decision stored for this debtor.</p>", 404, headers=headers)
@@ -890,8 +895,8 @@ def _record_override(ui: _Ui, request: Request, sess: UiSession, form: FormData)
     from riskengine.overrides import OverrideRefusedError, apply_override
 
     _, store = _state(request)
-    debtor_id = form.get("debtor_id")[:128]
-    decision = store.latest_decision(debtor_id) if debtor_id else None
+    debtor_id = form.get("debtor_id")
+    decision = store.latest_decision(debtor_id) if is_identifier(debtor_id) else None
     if decision is None:
         return ui.error(request, sess, 404, "No decision on this debtor",
                         "There is no stored decision to override.")

@@ -21,6 +21,9 @@ Row level (the row is invalid; in a portfolio its debtor is rejected whole):
 - ``not_numeric``, ``not_integer``, ``not_date``, ``not_bool``: a value that
   does not parse as the declared kind (dates are ISO 8601, ``YYYY-MM-DD``).
 - ``missing_value``: a missing (or blank) value in a non-nullable column.
+- ``bad_id``: a value of an id column (declared ``identifier=True``) outside the
+  id grammar of :mod:`riskengine.ids`, the one the HTTP API applies (``D,5``,
+  ``' D-1 '`` with its spaces, a line break, more than 64 characters).
 - ``negative``: a number below the declared ``ge`` bound of 0
   (``below_minimum`` for any other bound).
 - ``unknown_category`` / ``unknown_currency``: a value outside the closed vocabulary.
@@ -50,9 +53,11 @@ Batch rule and record ids
 -------------------------
 :func:`validate_portfolio` rejects a debtor whole when any of its records is
 invalid (see its Notes). ``record`` names the row by its key: ``"D-102
-2023-12-31"`` for a statement, the invoice or adverse record id, ``"S-1 D-7"``
+2023-12-31"`` for a statement, ``"S-1 INV-7"`` for an invoice (keyed per
+supplier), ``"D-102 A-1"`` for an adverse record (keyed per debtor), ``"S-1 D-7"``
 for an exposure; ``"row N"`` (0-based position in the input) when the key is
-missing. Table-level rows have no record.
+missing. Table-level rows have no record. Messages quote ids as Python literals
+(``'D\\n6'``), so each stays on one line.
 """
 
 from __future__ import annotations
@@ -69,6 +74,7 @@ import pyarrow.compute as pc
 
 from riskengine import schemas
 from riskengine.errors import InvalidInputError
+from riskengine.ids import ID_PATTERN, ID_RULE
 from riskengine.schemas import Column, TableContract
 
 __all__ = [
@@ -109,10 +115,10 @@ _WHERE: dict[str, tuple[str | None, str]] = {
     "debtors": (None, "in the debtors table"),
     "suppliers": (None, "in the suppliers table"),
     "statements": ("period_end", "in the {} statement"),
-    "adverse_records": ("record_id", "in adverse record '{}'"),
-    "invoices": ("invoice_id", "in invoice '{}'"),
-    "exposures": ("supplier_id", "in the exposure to supplier '{}'"),
-    "relations": ("supplier_id", "in the relation with supplier '{}'"),
+    "adverse_records": ("record_id", "in adverse record {!r}"),
+    "invoices": ("invoice_id", "in invoice {!r}"),
+    "exposures": ("supplier_id", "in the exposure to supplier {!r}"),
+    "relations": ("supplier_id", "in the relation with supplier {!r}"),
 }
 _TRUE = ("true", "t", "yes", "y", "1", "1.0")
 _FALSE = ("false", "f", "no", "n", "0", "0.0")
@@ -211,16 +217,16 @@ class _Labels:
         debtor = self._col("debtor_id", pos)
         if self.table == "suppliers":
             sid = self._col("supplier_id", pos)
-            subject = [f"Supplier '{s}'" if s is not None else "Table 'suppliers'" for s in sid]
+            subject = [f"Supplier {s!r}" if s is not None else "Table 'suppliers'" for s in sid]
         elif "debtor_id" in self.frame.columns:
             subject = [
-                f"Debtor '{d}'" if d is not None else f"Table '{self.table}'" for d in debtor
+                f"Debtor {d!r}" if d is not None else f"Table '{self.table}'" for d in debtor
             ]
         else:
-            subject = [f"Table '{self.table}', record '{r}'" for r in record]
+            subject = [f"Table '{self.table}', record {r!r}" for r in record]
         col, template = _WHERE.get(self.table, (None, ""))
         if col is None:
-            where = [template or f"in {self.table} record '{r}'" for r in record]
+            where = [template or f"in {self.table} record {r!r}" for r in record]
         else:
             where = [
                 template.format(v) if v is not None else f"in the {self.noun} at row {i}"
@@ -472,16 +478,19 @@ def _codes(s: pd.Series) -> tuple[np.ndarray, pd.Series]:
 
 
 def _unique_rows(frame: pd.DataFrame, key: Sequence[str]) -> bool:
-    """Whether the rows are strictly increasing by ``key`` (``debtor_id`` first), none
-    missing: then no key repeats. False means not known (the rows may still be unique)."""
+    """Whether the rows are strictly increasing by ``key`` (``debtor_id`` first), or by
+    one column of it, none missing: then no key repeats. False means not known (the rows
+    may still be unique)."""
     if len(frame) < 2:
         return False
+    steps = {k: _steps(frame[k]) for k in sorted(key, key=lambda k: k != "debtor_id")}
+    if any(st is not None and (st > 0).all() for st in steps.values()):
+        return True  # e.g. invoice ids increasing over a table keyed (supplier, invoice)
     tie = np.ones(len(frame) - 1, dtype=bool)  # all columns so far equal to the row before
-    for k in sorted(key, key=lambda k: k != "debtor_id"):
-        steps = _steps(frame[k])
-        if steps is None or (tie & (steps < 0)).any():
+    for st in steps.values():
+        if st is None or (tie & (st < 0)).any():
             return False
-        tie &= steps == 0
+        tie &= st == 0
     return not tie.any()
 
 
@@ -692,6 +701,39 @@ def _check_category(values: pd.Series, col: Column, emit: _Emitter, fix: str) ->
     )
 
 
+def _bad_ids(values: pd.Series) -> np.ndarray:
+    """Whether each (non-missing) text value breaks the id grammar: one Arrow regex pass."""
+    arr = _arrow_strings(values)
+    if arr is None:
+        arr = pa.array(values.astype("str").to_numpy(dtype=object), pa.large_string())
+    ok = pc.match_substring_regex(arr, ID_PATTERN)
+    return ~np.asarray(ok.fill_null(True), dtype=bool)
+
+
+#: Id columns whose codes the cross-table checks compute anyway.
+_REFERENCES = ("debtor_id", "supplier_id")
+
+
+def _check_ids(
+    contract: TableContract, present: frozenset[str], emit: _Emitter, cache: _CodeCache
+) -> None:
+    """``bad_id`` for every id outside the grammar: Arrow's regex kernel on the distinct
+    values of a reference column, on every value of the others (invoice and record ids are
+    mostly distinct: coding them would cost more than the regex saves)."""
+    fix = f"Correct the {emit.labels.noun} or remove it."
+    rule = f"an identifier of {ID_RULE}"
+    for col in contract.columns:
+        if not col.identifier or col.name not in present:
+            continue
+        values = emit.frame[col.name]
+        if col.name in _REFERENCES or _arrow_strings(values) is None:
+            codes, uniques = cache.codes(col.name)
+            bad = np.append(_bad_ids(uniques), False)[codes]  # code -1 (missing): False
+        else:
+            bad = _bad_ids(values)  # missing: not a bad id (missing_value covers it)
+        emit(bad, col.name, "bad_id", _parse_sentence(col.name, rule, fix))
+
+
 def _check_key(
     frame: pd.DataFrame,
     contract: TableContract,
@@ -725,7 +767,7 @@ def _check_key(
         ",".join(key),
         "duplicate_key",
         lambda s, w, v, x: (
-            f"{s}: {x} records of table '{table}' share the key ({cols}) = ({v}); "
+            f"{s}: {x} records of table '{table}' share the key ({cols}) = ({repr(v)[1:-1]}); "
             f"each key must appear once. Keep one and remove the others."
         ),
         values=emit.labels.at(np.flatnonzero(mask)).record,
@@ -803,6 +845,7 @@ def _check_table(df: pd.DataFrame, contract: TableContract, ref: pd.Timestamp | 
             _check_column(col, coerced[col.name], raw, contract, ref, emit)
     present = frozenset(first)
     cache = _CodeCache(frame)
+    _check_ids(contract, present, emit, cache)
     _check_key(frame, contract, present, emit, cache)
     _check_dates(frame, contract, present, emit)
     return _Checked(contract, frame, row_ok, table_ok, present, errs, labels, cache)
@@ -1090,7 +1133,7 @@ def _cross_checks(
                     "supplier_id",
                     "unknown_supplier",
                     _fixed_sentence(
-                        "{s}: supplier '{v}' {w} {x}. Correct the supplier or remove the {noun}.",
+                        "{s}: supplier {v!r} {w} {x}. Correct the supplier or remove the {noun}.",
                         noun,
                     ),
                     extra=why,
@@ -1112,11 +1155,11 @@ def _rejection_rows(
     g = g.reindex(rejected)
     cause = table_cause.reindex(rejected)
     msgs = [
-        f"Debtor '{d}' is rejected whole: {int(n)} problem{'s' if n > 1 else ''} in its records "
+        f"Debtor {d!r} is rejected whole: {int(n)} problem{'s' if n > 1 else ''} in its records "
         f"(first: {r} in {t}.{c}). It is not rated on partial data; correct its records and send "
         f"the debtor again."
         if n == n
-        else f"Debtor '{d}' is rejected whole because table '{tc}' was rejected (see its "
+        else f"Debtor {d!r} is rejected whole because table '{tc}' was rejected (see its "
         f"table-level errors). It is not rated on partial data; fix the table and send it again."
         for d, n, t, r, c, tc in zip(
             rejected.tolist(),

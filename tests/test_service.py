@@ -76,7 +76,7 @@ def _payload(debtor_id: str = "GR-D-004711", supplier_id: str = "GR-S-000318",
              product: str = "recourse") -> dict[str, Any]:
     p = copy.deepcopy(EXAMPLE)
     p["debtor"]["debtor_id"] = debtor_id
-    if debtor_id != EXAMPLE["debtor"]["debtor_id"]:  # record ids are unique in a batch
+    if debtor_id != EXAMPLE["debtor"]["debtor_id"]:  # invoice ids are unique per supplier
         for rec in p["adverse_records"]:
             rec["record_id"] = f"{debtor_id}-{rec['record_id']}"
         for inv in p["invoices"]:
@@ -195,6 +195,33 @@ def test_latest_decision_404_when_none(client: TestClient) -> None:
                       headers=AUTH).status_code == 200
     assert client.get("/v1/debtors/D-9/decision", params={"supplier_id": "S-0"},
                       headers=AUTH).status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/v1/debtors/GR/D/7/decision", "/v1/debtors/GR%2FD%2F7/decision"])
+def test_an_id_with_a_slash_is_read_back(client: TestClient, path: str) -> None:
+    """Issue 13 point 7: a stored id with '/' was a 404 on GET (the route split on it)."""
+    assert client.post("/v1/decisions", json=_payload("GR/D/7", "S/1"), headers=AUTH
+                       ).status_code == 200
+    got = client.get(path, params={"supplier_id": "S/1"}, headers=AUTH)
+    assert got.status_code == 200 and got.json()["debtor_id"] == "GR/D/7"
+    assert client.get("/v1/debtors/GR/D/decision", headers=AUTH).status_code == 404
+
+
+@pytest.mark.parametrize("bad,status", [("D,5", 422), ("%20D000008%20", 422), ("x" * 65, 422),
+                                        ("D%0A6", 404)])  # no route spans a line break
+def test_ids_outside_the_grammar_are_refused_without_echo(client: TestClient, bad: str,
+                                                          status: int) -> None:
+    r = client.get(f"/v1/debtors/{bad}/decision", headers=AUTH)
+    assert r.status_code == status and bad not in r.text and "D000008" not in r.text
+    if status == 422:
+        assert r.json()["detail"][0]["loc"] == ["path", "debtor_id"]
+    r = client.get("/v1/debtors/D-1/decision", params={"supplier_id": "S,1"}, headers=AUTH)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "supplier_id"]
+    r = client.post("/v1/invoices/check", json=_check(debtor_id="D,5", invoice_id="I 1"),
+                    headers=AUTH)
+    assert r.status_code == 422 and "D,5" not in r.text
+    assert {tuple(d["loc"]) for d in r.json()["detail"]} == {
+        ("body", "debtor_id"), ("body", "invoice_id")}
 
 
 # --- errors never echo --------------------------------------------------------------

@@ -431,6 +431,17 @@ def test_an_unknown_debtor_is_a_404_page(client: TestClient) -> None:
     assert r.status_code == 404 and "No decision is stored for debtor NOPE-1" in r.text
 
 
+def test_an_id_with_a_slash_is_shown_and_a_malformed_id_is_refused(client: TestClient) -> None:
+    payload = json.loads(EXAMPLE_BYTES)
+    payload["debtor"]["debtor_id"] = "GR/D/7"
+    r = _upload(client, json.dumps(payload).encode())
+    assert r.status_code == 303 and r.headers["location"] == "/ui/debtor?id=GR%2FD%2F7&scored=1"
+    page = client.get(r.headers["location"])
+    assert page.status_code == 200 and "GR/D/7" in page.text
+    r = client.get("/ui/debtor", params={"id": "D,5\n"})
+    assert r.status_code == 400 and "Not a debtor id" in r.text and "D,5" not in r.text
+
+
 def test_the_memo_is_served_framed_with_its_own_policy(client: TestClient,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     import riskengine.memo as memo

@@ -260,7 +260,7 @@ def test_unparseable_date() -> None:
     df.loc[2, "issue_date"] = "2024-13-45"
     _, errors = check("invoices", df)
     row = only(errors, "not_date").iloc[0]
-    assert (row["record"], row["value"]) == ("I-1-1", "2024-13-45")
+    assert (row["record"], row["value"]) == ("S-1 I-1-1", "2024-13-45")  # key (supplier, invoice)
     assert "issue_date is '2024-13-45' in invoice 'I-1-1'; it must be a date" in row["message"]
 
 
@@ -328,13 +328,13 @@ def test_date_order_rules() -> None:
     adv.loc[0, "settlement_date"] = "2022-04-01"  # before the event 2022-05-01
     _, inv_err = check("invoices", inv)
     assert only(inv_err, "date_order")[["record", "column"]].values.tolist() == [
-        ["I-0-1", "due_date"], ["I-1-1", "paid_date"]]  # fmt: skip
+        ["S-1 I-0-1", "due_date"], ["S-1 I-1-1", "paid_date"]]  # fmt: skip
     assert (
         "Debtor 'D-100': due_date 2024-01-01 is before issue_date 2024-01-10 in invoice 'I-0-1'"
         in inv_err.loc[0, "message"]
     )
     _, adv_err = check("adverse_records", adv)
-    assert only(adv_err, "date_order")["record"].tolist() == ["A-1"]
+    assert only(adv_err, "date_order")["record"].tolist() == ["D-100 A-1"]
 
 
 def test_settlement_status_must_match_settlement_date() -> None:
@@ -342,7 +342,7 @@ def test_settlement_status_must_match_settlement_date() -> None:
     adv["settlement_date"] = [None, "2023-03-01"]  # A-1 settled without a date, A-2 open with one
     _, errors = check("adverse_records", adv)
     rows = only(errors, "date_order")
-    assert rows["record"].tolist() == ["A-1", "A-2"]
+    assert rows["record"].tolist() == ["D-100 A-1", "D-103 A-2"]
     assert "status is 'settled' but settlement_date is missing" in rows.loc[0, "message"]
     assert "status is 'open' but settlement_date is 2023-03-01" in rows.loc[1, "message"]
 
