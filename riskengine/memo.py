@@ -895,7 +895,7 @@ def report_command(args: Any) -> int:
         as_of = getattr(args, "as_of", None) or manifest.get("as_of") or now[:10]
         sub = _debtor_frames(frames, debtor, None)
         if sub["debtors"].empty:
-            raise InvalidInputError(f"report: debtor {debtor!r} is not in the portfolio "
+            raise InvalidInputError(f"debtor {debtor!r} is not in the portfolio "
                                     f"{portfolio}; check the id.")
         ex = sub.get("exposures", pd.DataFrame())
         sids = set(ex["supplier_id"].astype("str")) if len(ex) else set()
@@ -909,7 +909,7 @@ def report_command(args: Any) -> int:
         if not dicts:
             msg = "; ".join(str(m) for m in batch.errors["message"].head(3)) if len(
                 batch.errors) else "it has no exposure"
-            raise InvalidInputError(f"report: debtor {debtor!r} could not be decided: {msg}")
+            raise InvalidInputError(f"debtor {debtor!r} could not be decided: {msg}")
         src = f"portfolio {portfolio}" + (" (SYNTHETIC)" if manifest.get("synthetic") else "")
         ctx = memo_context(engine, frames, dicts[0], peers=frames, source=src,
                            generated_at=now)
@@ -920,7 +920,7 @@ def report_command(args: Any) -> int:
                 html = memo_from_store(engine, store, debtor, supplier_id=supplier,
                                        generated_at=now)
             except LookupError as exc:
-                raise InvalidInputError(f"report: {exc}") from None
+                raise InvalidInputError(str(exc)) from None
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(html, encoding="utf-8")
@@ -936,5 +936,5 @@ def _open_store(url: str | None) -> Any:
     try:
         return DecisionStore(url, create=False)
     except InvalidInputError as exc:
-        raise InvalidInputError(f"report: {exc} Give --store with the URL of an existing "
+        raise InvalidInputError(f"{exc} Give --store with the URL of an existing "
                                 "store, or --portfolio DIR.") from None
