@@ -33,6 +33,7 @@ def demo_data(args: argparse.Namespace) -> int:
         0 on success. Bad arguments raise :class:`riskengine.errors.InvalidInputError`,
         which the CLI prints and turns into exit code 2.
     """
+    from riskengine.dates import parse_date
     from riskengine.errors import InvalidInputError
     from riskengine.portfolio_io import write_portfolio
     from riskengine.synthetic import DEFAULT_AS_OF, generate_portfolio, synthetic_manifest
@@ -41,7 +42,7 @@ def demo_data(args: argparse.Namespace) -> int:
         raise InvalidInputError(
             f"--debtors must be at least 1, got {args.debtors}; e.g. --debtors 1000."
         )
-    as_of = args.as_of or DEFAULT_AS_OF
+    as_of = parse_date(args.as_of, "--as-of").isoformat() if args.as_of else DEFAULT_AS_OF
     fmt = getattr(args, "format", "parquet") or "parquet"
     manifest = synthetic_manifest(args.debtors, args.seed, as_of)
     frames = generate_portfolio(args.debtors, args.seed, as_of)
@@ -62,6 +63,20 @@ def _today() -> str:
     return _dt.date.today().isoformat()
 
 
+def _batch_as_of(args: argparse.Namespace, manifest: dict[str, Any]) -> _dt.date:
+    """``--as-of`` or the manifest's extract date; after it only with
+    ``--allow-as-of-after-extract`` (:func:`riskengine.dates.batch_as_of`)."""
+    from riskengine.dates import batch_as_of
+    from riskengine.errors import InvalidInputError
+
+    day = batch_as_of(getattr(args, "as_of", None), manifest.get("as_of"),
+                      allow_after_extract=getattr(args, "allow_as_of_after_extract", False))
+    if day is None:
+        raise InvalidInputError("No --as-of date and the portfolio manifest has none; give "
+                                "--as-of YYYY-MM-DD.")
+    return day
+
+
 def features(args: argparse.Namespace) -> int:
     """``riskengine features``: validate a portfolio and compute its four feature families.
 
@@ -76,7 +91,7 @@ def features(args: argparse.Namespace) -> int:
     from riskengine.validation import validate_portfolio
 
     frames, manifest = read_portfolio(args.portfolio)
-    as_of = pd.Timestamp(args.as_of or manifest.get("as_of") or _today())
+    as_of = pd.Timestamp(_batch_as_of(args, manifest))
     if manifest.get("synthetic"):
         print("portfolio is SYNTHETIC (manifest.json says so)")
     checked = validate_portfolio(frames, reference_date=_today())
@@ -116,15 +131,24 @@ def _print_feature_summary(feats: Any) -> None:
 def score(args: argparse.Namespace) -> int:
     """``riskengine score FILE.json``: decide one debtor (or an array of them) from JSON.
 
-    Prints the decision(s) as JSON on standard output.
+    Prints the decision(s) as JSON on standard output. ``--as-of`` overrides the
+    payloads' ``as_of``; a payload without one is decided as of today. Today is
+    the reference date: a decision or a record dated after it is refused (exit 2),
+    as the HTTP service and :func:`riskengine.score` refuse it.
     """
+    from riskengine.dates import parse_date
     from riskengine.engine import load_engine
 
     payload = json.loads(Path(args.file).read_text())
-    engine = load_engine(model_dir=args.model_dir, policy_path=args.policy)
     many = isinstance(payload, list)
+    payloads = payload if many else [payload]
+    if getattr(args, "as_of", None) is not None:
+        day = parse_date(args.as_of, "--as-of").isoformat()
+        payloads = [{**p, "as_of": day} if isinstance(p, dict) else p for p in payloads]
+    engine = load_engine(model_dir=args.model_dir, policy_path=args.policy)
     decided_at = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-    out = engine.score_payloads(payload if many else [payload], decided_at=decided_at)
+    out = engine.score_payloads(payloads, as_of=_today(), decided_at=decided_at,
+                                reference_date=_today())
     json.dump(out if many else out[0], sys.stdout, indent=2)
     print()
     return 0

@@ -36,9 +36,17 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from riskengine import schemas
+from riskengine.dates import field_date
 from riskengine.errors import InvalidInputError
 
 __all__ = [
@@ -84,6 +92,12 @@ Money = Annotated[float, Field(strict=True, ge=0.0, allow_inf_nan=False)]
 SignedMoney = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 Days = Annotated[int, Field(strict=True, ge=0, le=3650)]
 
+
+
+#: A date field: ``YYYY-MM-DD`` text or a :class:`datetime.date`; no timestamps,
+#: no Unix times, no other layouts.
+IsoDate = Annotated[dt.date, BeforeValidator(field_date)]
+
 _FORBID = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -102,7 +116,7 @@ class DebtorInfo(BaseModel):
     country: Country
     nace: Nace
     legal_form: LegalForm
-    incorporation_date: dt.date | None = None
+    incorporation_date: IsoDate | None = None
     group_id: Identifier | None = Field(
         default=None, description="Connected-client group (CRR art. 4(1)(39))")
     listed: bool = Field(default=False, strict=True,
@@ -119,7 +133,7 @@ class Statement(BaseModel):
 
     model_config = _FORBID
 
-    period_end: dt.date
+    period_end: IsoDate
     statement_type: StatementType
     currency: Currency
     revenue: Money
@@ -152,11 +166,11 @@ class AdverseRecord(BaseModel):
 
     record_id: Identifier
     event_type: EventType
-    event_date: dt.date
+    event_date: IsoDate
     amount: Money
     currency: Currency
     status: AdverseStatus
-    settlement_date: dt.date | None = Field(default=None, description="Required when settled")
+    settlement_date: IsoDate | None = Field(default=None, description="Required when settled")
 
     @model_validator(mode="after")
     def _settlement(self) -> AdverseRecord:
@@ -180,9 +194,9 @@ class Invoice(BaseModel):
     supplier_id: Identifier | None = None
     amount: Money
     currency: Currency
-    issue_date: dt.date
-    due_date: dt.date
-    paid_date: dt.date | None = Field(default=None, description="Absent while open")
+    issue_date: IsoDate
+    due_date: IsoDate
+    paid_date: IsoDate | None = Field(default=None, description="Absent while open")
     credit_note_amount: Money = 0.0
     disputed_amount: Money = 0.0
 
@@ -265,7 +279,7 @@ class DebtorPayload(BaseModel):
     adverse_records: list[AdverseRecord] = Field(default_factory=list, max_length=1000)
     invoices: list[Invoice] = Field(default_factory=list, max_length=10000)
     exposure: Exposure
-    as_of: dt.date | None = Field(
+    as_of: IsoDate | None = Field(
         default=None, description="Decision date; absent: the caller's today")
 
     @model_validator(mode="after")

@@ -34,14 +34,15 @@ import os
 import re
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping, Sequence
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
+from riskengine.dates import field_date
 from riskengine.errors import InvalidInputError, RiskEngineError
 from riskengine.security import TokenSet, load_tokens
 from riskengine.store import DecisionStore, jsonable
@@ -231,6 +232,7 @@ def _error(status: int, details: list[dict[str, Any]]) -> JSONResponse:
 # --- request models ------------------------------------------------------------------
 
 _Id = Field(min_length=1, max_length=128)
+_IsoDate = Annotated[dt.date, BeforeValidator(field_date)]  # as riskengine.payload.IsoDate
 
 
 class InvoiceCheckRequest(BaseModel):
@@ -249,9 +251,9 @@ class InvoiceCheckRequest(BaseModel):
     invoice_id: str | None = Field(default=None, min_length=1, max_length=128)
     amount: float = Field(ge=0.0, le=1e13, allow_inf_nan=False,
                           description="Invoice amount, in the pair's currency")
-    invoice_date: dt.date
-    due_date: dt.date
-    as_of: dt.date | None = Field(default=None, description="Day of the check; absent: today")
+    invoice_date: _IsoDate
+    due_date: _IsoDate
+    as_of: _IsoDate | None = Field(default=None, description="Day of the check; absent: today")
     approved_outstanding: float = Field(ge=0.0, le=1e13, allow_inf_nan=False)
     product: str | None = Field(default=None, min_length=1, max_length=64,
                                 pattern=r"^[a-z][a-z0-9_]*$",
@@ -438,7 +440,7 @@ def create_app(engine: Any, store: DecisionStore, tokens: Sequence[str] | None, 
         if is_list and not 1 <= len(parsed) <= max_batch:
             return _error(422, [{"loc": ["body"], "type": "too_long" if parsed else "too_short",
                                  "msg": f"give 1 to {max_batch} payloads per request"}])
-        today = dt.date.today()
+        today = dt.datetime.now(dt.UTC).date()  # the reference date _score passes
         payloads = [p if p.as_of is not None else p.model_copy(update={"as_of": today})
                     for p in parsed]
         try:

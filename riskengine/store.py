@@ -58,6 +58,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
+from riskengine.dates import parse_date
 from riskengine.errors import InvalidInputError
 from riskengine.overrides import DIRECTIONS as _DIRECTIONS
 from riskengine.overrides import MAX_REASON_LENGTH as _MAX_REASON
@@ -287,13 +288,9 @@ def _now() -> str:
 def _date(value: Any, field: str, record: str) -> dt.date | None:
     if value is None or value == "":
         return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
     try:
-        return dt.date.fromisoformat(str(value)[:10])
-    except ValueError:
+        return parse_date(value, field, where=record)
+    except InvalidInputError:
         raise InvalidInputError(
             f"{record}: {field} is not an ISO date (YYYY-MM-DD); give the date of the "
             "decision as e.g. '2026-06-30'.",
