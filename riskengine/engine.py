@@ -2096,15 +2096,16 @@ def _refuse_future(day: str, reference_date: Any, field: str, debtor_id: str) ->
     if reference_date is None:
         return
     try:
-        refuse_after(parse_date(day), parse_date(reference_date, "reference_date"), field,
+        refuse_after(parse_date(day), parse_date(reference_date, "reference_date"),
+                     f"field '{field}'" if debtor_id else field,
+                     where="Invalid debtor payload" if debtor_id else "",
                      hint="decide as of the reference date (today, or the one given) or "
                           "earlier.")
     except InvalidInputError as exc:
         rows = [{**r, "table": "payload" if debtor_id else "", "debtor_id": debtor_id,
-                 "record": field.partition(".")[0] if "." in field else ""}
-                for r in exc.problems]
-        label = f"Invalid debtor payload: field '{field}'" if debtor_id else "Invalid as_of"
-        raise InvalidInputError(f"{label}: {exc}", rows) from None
+                 "column": field, "record": field.partition(".")[0] if "." in field else "",
+                 "message": f"{field} is after the reference date"} for r in exc.problems]
+        raise InvalidInputError(str(exc), rows) from None
 
 
 def _batch_error(errors: pd.DataFrame) -> InvalidInputError:

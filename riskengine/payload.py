@@ -19,12 +19,15 @@ Notes
 - Money is a non-negative float in the record's ``currency`` except the signed
   statement items (profits, equity). Numbers are strict: ``"1200"`` (a string)
   is refused, ``1200`` and ``1200.0`` are the same amount.
-- Dates are ISO 8601 ``YYYY-MM-DD`` strings (or :class:`datetime.date`).
+- Dates are exactly ``YYYY-MM-DD`` strings (or date objects from Python):
+  ``01/06/2026``, ``June 2026``, ``2026-13-01``, timestamps and Unix times are
+  refused (:func:`riskengine.dates.field_date`), never reinterpreted.
 - Every object forbids unknown keys; a rejected payload raises
   :class:`~riskengine.errors.InvalidInputError` whose ``problems`` name the
   field path (``statements.1.revenue``), the reason and never the value.
 - ``as_of`` is optional: the service and the command line pass today's date
-  when it is absent; the core never reads the clock.
+  when it is absent; the core never reads the clock. A payload dated after the
+  reference date (today on every interface) is refused by the engine.
 """
 
 from __future__ import annotations

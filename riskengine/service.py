@@ -524,12 +524,13 @@ def _check_invoice(req: InvoiceCheckRequest, store: DecisionStore, policy: Any) 
     from riskengine.policy.funding import fund_invoice
 
     as_of = req.as_of or dt.date.today()
-    decision = store.latest_decision(req.debtor_id, req.supplier_id)
+    # the latest decision in force on the check's date: one dated later has not taken effect
+    decision = store.latest_decision(req.debtor_id, req.supplier_id, in_force_on=as_of)
     if decision is None:
-        decision = store.latest_decision(req.debtor_id)
+        decision = store.latest_decision(req.debtor_id, in_force_on=as_of)
     if decision is None:
-        raise HTTPException(status_code=404, detail="no decision stored for this debtor: "
-                            "POST /v1/decisions first")
+        raise HTTPException(status_code=404, detail="no decision on this debtor in force on "
+                            "as_of: POST /v1/decisions first")
     grade = decision.get("grade")
     if grade is None:
         raise HTTPException(status_code=409, detail="the debtor is unrated: no funding "

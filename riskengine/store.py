@@ -506,18 +506,24 @@ class DecisionStore:
                                     now=now)
         return ids
 
-    def latest_decision(self, debtor_id: str, supplier_id: str | None = None
-                        ) -> dict[str, Any] | None:
+    def latest_decision(self, debtor_id: str, supplier_id: str | None = None, *,
+                        in_force_on: Any = None) -> dict[str, Any] | None:
         """The latest stored decision on a debtor (optionally for one supplier), or None.
 
         The decision dict is returned as it was stored, plus ``decision_id``
-        (the store's row id) when the dict had none.
+        (the store's row id) when the dict had none. With ``in_force_on`` (a
+        date), only a decision in force on that day counts: one decided as of a
+        later date has not taken effect yet (a decision without ``as_of`` counts).
         """
         params = {"p_debtor": str(debtor_id)}
+        query = _LATEST if supplier_id is None else _LATEST_PAIR
         if supplier_id is not None:
             params["p_supplier"] = str(supplier_id)
+        if in_force_on is not None:
+            day = _date(in_force_on, "in_force_on", f"decision of debtor {debtor_id}")
+            query = query.where(sa.or_(decisions.c.as_of.is_(None), decisions.c.as_of <= day))
         with self._read() as conn:
-            row = conn.execute(_LATEST if supplier_id is None else _LATEST_PAIR, params).first()
+            row = conn.execute(query, params).first()
         if row is None:
             return None
         out = dict(row.decision)
@@ -943,7 +949,7 @@ def _period(since: Any, until: Any) -> tuple[str | None, str | None, bool]:
             return v.isoformat(), True
         text = str(v).strip()
         if len(text) == 10:
-            return dt.date.fromisoformat(text).isoformat(), True
+            return parse_date(text, "period").isoformat(), True
         return stamp(dt.datetime.fromisoformat(text.replace("Z", "+00:00")))
 
     lo = None if since is None or since == "" else stamp(since)[0]
