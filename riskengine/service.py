@@ -523,7 +523,7 @@ def _decide_and_store(engine: Any, store: DecisionStore, payloads: list[Any]
 def _check_invoice(req: InvoiceCheckRequest, store: DecisionStore, policy: Any) -> Response:
     from riskengine.policy.funding import fund_invoice
 
-    as_of = req.as_of or dt.date.today()
+    as_of = req.as_of or dt.datetime.now(dt.UTC).date()  # the decisions' today (UTC)
     # the latest decision in force on the check's date: one dated later has not taken effect
     decision = store.latest_decision(req.debtor_id, req.supplier_id, in_force_on=as_of)
     if decision is None:
