@@ -46,6 +46,7 @@ import numpy.typing as npt
 
 from riskengine import _treekernel as _kernel
 from riskengine import schemas
+from riskengine.dates import parse_date
 from riskengine.decision import Decision
 from riskengine.engine import (
     _DEBTOR_TABLES,
@@ -627,7 +628,7 @@ class FastEngine:
                 if abs(tv - rhs) > 0.02 * max(abs(tv), abs(rhs)) + 1.0:
                     raise Unsupported("identity broken: the batch path reports it")
         if reference_date is not None:
-            ref = _day(dt.date.fromisoformat(str(np.datetime64(str(reference_date)[:10], "D"))))
+            ref = _day(parse_date(reference_date, "reference_date"))
             dates = [p.debtor.incorporation_date, *(s.period_end for s in st_sorted)]
             for a in p.adverse_records:
                 dates += [a.event_date, a.settlement_date]

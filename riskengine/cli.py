@@ -48,7 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("features", help="validate a portfolio and compute its features")
     s.add_argument("--portfolio", required=True, help="portfolio directory")
-    s.add_argument("--as-of", default=None, help="as-of date (default: the manifest's)")
+    s.add_argument("--as-of", default=None,
+                   help="as-of date YYYY-MM-DD (default: the manifest's; not after it)")
+    s.add_argument("--allow-as-of-after-extract", action="store_true",
+                   help="accept an --as-of after the manifest's as_of")
     s.add_argument("--out", default=None, help="write features.parquet and errors.parquet here")
 
     s = sub.add_parser("demo", help="run the main job on the bundled synthetic portfolio")
@@ -74,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model-dir", default=None)
     s = sub.add_parser("score", help="score one debtor from a JSON payload (examples/debtor.json)")
     s.add_argument("file", help="payload JSON file (one object or an array)")
+    s.add_argument("--as-of", default=None,
+                   help="decision date YYYY-MM-DD, overriding the payload's (not after today)")
     s.add_argument("--model-dir", default=None)
     s.add_argument("--policy", default=None, help="policy TOML (default: the shipped policy)")
 
@@ -93,7 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     g = s.add_mutually_exclusive_group()
     g.add_argument("--portfolio", default=None, help="decide from a portfolio dir (also sector peers)")
     g.add_argument("--store", default=None, help="store URL (default store when neither is given)")
-    s.add_argument("--as-of", default=None, help="portfolio mode; default the manifest's")
+    s.add_argument("--as-of", default=None,
+                   help="portfolio mode; YYYY-MM-DD, default the manifest's (not after it)")
+    s.add_argument("--allow-as-of-after-extract", action="store_true",
+                   help="portfolio mode: accept an --as-of after the manifest's as_of")
     s.add_argument("--out", default=None, help="HTML file (default memo-<debtor>.html)")
     s.add_argument("--model-dir", default=None)
     s.add_argument("--policy", default=None)

@@ -34,6 +34,7 @@ def demo_data(args: argparse.Namespace) -> int:
         0 on success. Bad arguments raise :class:`riskengine.errors.InvalidInputError`,
         which the CLI prints and turns into exit code 2.
     """
+    from riskengine.dates import parse_date
     from riskengine.errors import InvalidInputError
     from riskengine.outputs import refuse_non_empty
     from riskengine.portfolio_io import write_portfolio
@@ -44,7 +45,7 @@ def demo_data(args: argparse.Namespace) -> int:
             f"--debtors must be at least 1, got {args.debtors}; e.g. --debtors 1000."
         )
     refuse_non_empty(Path(args.out), overwrite=bool(getattr(args, "overwrite", False)))
-    as_of = args.as_of or DEFAULT_AS_OF
+    as_of = parse_date(args.as_of, "--as-of").isoformat() if args.as_of else DEFAULT_AS_OF
     fmt = getattr(args, "format", "parquet") or "parquet"
     manifest = synthetic_manifest(args.debtors, args.seed, as_of)
     frames = generate_portfolio(args.debtors, args.seed, as_of)
@@ -65,6 +66,15 @@ def _today() -> str:
     return _dt.date.today().isoformat()
 
 
+def _batch_as_of(args: argparse.Namespace, manifest: dict[str, Any]) -> _dt.date:
+    """``--as-of`` or the manifest's extract date; after it only with
+    ``--allow-as-of-after-extract`` (:func:`riskengine.dates.batch_as_of`)."""
+    from riskengine.dates import batch_as_of
+
+    return batch_as_of(getattr(args, "as_of", None), manifest.get("as_of"),
+                       allow_after_extract=getattr(args, "allow_as_of_after_extract", False))
+
+
 def features(args: argparse.Namespace) -> int:
     """``riskengine features``: validate a portfolio and compute its four feature families.
 
@@ -79,7 +89,7 @@ def features(args: argparse.Namespace) -> int:
     from riskengine.validation import validate_portfolio
 
     frames, manifest = read_portfolio(args.portfolio)
-    as_of = pd.Timestamp(args.as_of or manifest.get("as_of") or _today())
+    as_of = pd.Timestamp(_batch_as_of(args, manifest))
     if manifest.get("synthetic"):
         print("portfolio is SYNTHETIC (manifest.json says so)")
     checked = validate_portfolio(frames, reference_date=_today())
@@ -120,15 +130,23 @@ def score(args: argparse.Namespace) -> int:
     """``riskengine score FILE.json``: decide one debtor (or an array of them) from JSON.
 
     ``FILE`` ``-`` reads the payload from standard input. Prints the decision(s)
-    as JSON on standard output.
+    as JSON on standard output. ``--as-of`` overrides the payloads' ``as_of``; a
+    payload without one is decided as of today. Today is the reference date: a decision or a record dated after it is refused (exit 2),
+    as the HTTP service and :func:`riskengine.score` refuse it.
     """
+    from riskengine.dates import parse_date
     from riskengine.engine import load_engine
 
     payload = read_json_input(args.file)
-    engine = load_engine(model_dir=args.model_dir, policy_path=args.policy)
     many = isinstance(payload, list)
+    payloads = payload if many else [payload]
+    if getattr(args, "as_of", None) is not None:
+        day = parse_date(args.as_of, "--as-of").isoformat()
+        payloads = [{**p, "as_of": day} if isinstance(p, dict) else p for p in payloads]
+    engine = load_engine(model_dir=args.model_dir, policy_path=args.policy)
     decided_at = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-    out = engine.score_payloads(payload if many else [payload], decided_at=decided_at)
+    out = engine.score_payloads(payloads, as_of=_today(), decided_at=decided_at,
+                                reference_date=_today())
     json.dump(out if many else out[0], sys.stdout, indent=2)
     print()
     return 0

@@ -59,7 +59,7 @@ import pyarrow.compute as pc
 
 from riskengine import schemas
 from riskengine._numtext import number_texts
-from riskengine.dates import as_of_text
+from riskengine.dates import as_of_text, parse_date, refuse_after
 from riskengine.decision import DECISION_FIELDS, Decision
 from riskengine.errors import InvalidInputError, PolicyError
 from riskengine.features import build_features, latest_of_runs
@@ -1885,6 +1885,7 @@ class Engine:
         from riskengine.validation import validate_portfolio
 
         day = as_of_text(as_of)
+        _refuse_future(day, reference_date, "as_of", "")
         core = {k: v for k, v in frames.items() if k != "pair_terms"}
         vp = validate_portfolio(core, reference_date=reference_date)
         clean = vp.frames
@@ -2044,6 +2045,8 @@ class Engine:
         """
         parsed = [parse_payload(p) for p in payloads]
         days = [self._payload_day(p, as_of, i) for i, p in enumerate(parsed)]
+        for i, (p, day) in enumerate(zip(parsed, days, strict=True)):
+            _refuse_future(day, reference_date, f"{i}.as_of", p.debtor.debtor_id)
         out: list[dict[str, Any] | None] = [None] * len(parsed)
         for day in sorted(set(days)):
             idx = [i for i, d in enumerate(days) if d == day]
@@ -2073,6 +2076,7 @@ class Engine:
         """
         p = parse_payload(payload)
         day = self._payload_day(p, as_of, None)
+        _refuse_future(day, reference_date, "as_of", p.debtor.debtor_id)
         out: dict[str, Any] = self._fast.decide_one(p, day, decided_at, reference_date)
         return out
 
@@ -2088,6 +2092,24 @@ class Engine:
                 [_error_row("payload", "" if i is None else str(i), p.debtor.debtor_id,
                             where, "", "missing", "decision date missing")])
         return as_of_text(as_of)
+
+
+def _refuse_future(day: str, reference_date: Any, field: str, debtor_id: str) -> None:
+    """A decision dated after the reference date is refused (every interface alike): its
+    open invoices would age past the default threshold and it would become the latest."""
+    if reference_date is None:
+        return
+    try:
+        refuse_after(parse_date(day), parse_date(reference_date, "reference_date"),
+                     f"field '{field}'" if debtor_id else field,
+                     where="Invalid debtor payload" if debtor_id else "",
+                     hint="decide as of the reference date (today, or the one given) or "
+                          "earlier.")
+    except InvalidInputError as exc:
+        rows = [{**r, "table": "payload" if debtor_id else "", "debtor_id": debtor_id,
+                 "column": field, "record": field.partition(".")[0] if "." in field else "",
+                 "message": f"{field} is after the reference date"} for r in exc.problems]
+        raise InvalidInputError(str(exc), rows) from None
 
 
 def _batch_error(errors: pd.DataFrame) -> InvalidInputError:
@@ -2336,8 +2358,8 @@ def default_engine() -> Engine:
     return _DEFAULT.engine
 
 
-def score(payload: dict[str, Any], *, as_of: Any = None, decided_at: str | None = None
-          ) -> dict[str, Any]:
+def score(payload: dict[str, Any], *, as_of: Any = None, decided_at: str | None = None,
+          reference_date: Any = None) -> dict[str, Any]:
     """Score one debtor payload with the shipped engine (loaded once and cached).
 
     Parameters
@@ -2349,6 +2371,9 @@ def score(payload: dict[str, Any], *, as_of: Any = None, decided_at: str | None 
         Decision date when the payload has none; default today.
     decided_at : str, optional
         Timestamp recorded in the decision; default now (UTC, ISO 8601).
+    reference_date : date-like, optional
+        Default today (UTC): a decision or a record dated after it is refused,
+        as the HTTP service and ``riskengine score`` refuse it.
 
     Returns
     -------
@@ -2359,7 +2384,8 @@ def score(payload: dict[str, Any], *, as_of: Any = None, decided_at: str | None 
     Raises
     ------
     InvalidInputError
-        The payload is invalid (field path named in the message and ``problems``).
+        The payload is invalid (field path named in the message and ``problems``),
+        or it or one of its records is dated after ``reference_date``.
     """
     import datetime as dt
 
@@ -2367,4 +2393,6 @@ def score(payload: dict[str, Any], *, as_of: Any = None, decided_at: str | None 
     if as_of is None and not (isinstance(payload, dict) and payload.get("as_of")):
         as_of = now.date().isoformat()
     stamp = decided_at if decided_at is not None else now.isoformat(timespec="seconds")
-    return default_engine().decide_one(payload, as_of=as_of, decided_at=stamp)
+    ref = reference_date if reference_date is not None else now.date().isoformat()
+    return default_engine().decide_one(payload, as_of=as_of, decided_at=stamp,
+                                       reference_date=ref)

@@ -825,7 +825,8 @@ def memo_from_payload(engine: Any, payload: Any, *, decision: Any = None,
     if decision is None:
         now = _dt.datetime.now(_dt.UTC)
         decision = engine.decide_one(payload, as_of=now.date().isoformat(),
-                                     decided_at=now.isoformat(timespec="seconds"))
+                                     decided_at=now.isoformat(timespec="seconds"),
+                                     reference_date=now.date().isoformat())
     return render_memo(memo_context(engine, payload, decision, peers=peers,
                                     source="payload", generated_at=generated_at))
 
@@ -876,6 +877,7 @@ def report_command(args: Any) -> int:
     """
     from pathlib import Path
 
+    from riskengine.dates import batch_as_of
     from riskengine.engine import load_engine
     from riskengine.outputs import safe_file_stem
 
@@ -892,7 +894,9 @@ def report_command(args: Any) -> int:
         from riskengine.portfolio_io import read_portfolio
 
         frames, manifest = read_portfolio(portfolio)
-        as_of = getattr(args, "as_of", None) or manifest.get("as_of") or now[:10]
+        day = batch_as_of(getattr(args, "as_of", None), manifest.get("as_of"),
+                          allow_after_extract=getattr(args, "allow_as_of_after_extract", False))
+        as_of = day.isoformat()
         sub = _debtor_frames(frames, debtor, None)
         if sub["debtors"].empty:
             raise InvalidInputError(f"debtor {debtor!r} is not in the portfolio "

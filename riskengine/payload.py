@@ -19,12 +19,15 @@ Notes
 - Money is a non-negative float in the record's ``currency`` except the signed
   statement items (profits, equity). Numbers are strict: ``"1200"`` (a string)
   is refused, ``1200`` and ``1200.0`` are the same amount.
-- Dates are ISO 8601 ``YYYY-MM-DD`` strings (or :class:`datetime.date`).
+- Dates are exactly ``YYYY-MM-DD`` strings (or date objects from Python):
+  ``01/06/2026``, ``June 2026``, ``2026-13-01``, timestamps and Unix times are
+  refused (:func:`riskengine.dates.field_date`), never reinterpreted.
 - Every object forbids unknown keys; a rejected payload raises
   :class:`~riskengine.errors.InvalidInputError` whose ``problems`` name the
   field path (``statements.1.revenue``), the reason and never the value.
 - ``as_of`` is optional: the service and the command line pass today's date
-  when it is absent; the core never reads the clock.
+  when it is absent; the core never reads the clock. A payload dated after the
+  reference date (today on every interface) is refused by the engine.
 """
 
 from __future__ import annotations
@@ -36,9 +39,17 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from riskengine import schemas
+from riskengine.dates import field_date
 from riskengine.errors import InvalidInputError
 from riskengine.ids import ID_MAX_LENGTH, ID_PATTERN
 
@@ -85,6 +96,12 @@ Money = Annotated[float, Field(strict=True, ge=0.0, allow_inf_nan=False)]
 SignedMoney = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 Days = Annotated[int, Field(strict=True, ge=0, le=3650)]
 
+
+
+#: A date field: ``YYYY-MM-DD`` text or a :class:`datetime.date`; no timestamps,
+#: no Unix times, no other layouts.
+IsoDate = Annotated[dt.date, BeforeValidator(field_date)]
+
 _FORBID = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -103,7 +120,7 @@ class DebtorInfo(BaseModel):
     country: Country
     nace: Nace
     legal_form: LegalForm
-    incorporation_date: dt.date | None = None
+    incorporation_date: IsoDate | None = None
     group_id: Identifier | None = Field(
         default=None, description="Connected-client group (CRR art. 4(1)(39))")
     listed: bool = Field(default=False, strict=True,
@@ -120,7 +137,7 @@ class Statement(BaseModel):
 
     model_config = _FORBID
 
-    period_end: dt.date
+    period_end: IsoDate
     statement_type: StatementType
     currency: Currency
     revenue: Money
@@ -153,11 +170,11 @@ class AdverseRecord(BaseModel):
 
     record_id: Identifier
     event_type: EventType
-    event_date: dt.date
+    event_date: IsoDate
     amount: Money
     currency: Currency
     status: AdverseStatus
-    settlement_date: dt.date | None = Field(default=None, description="Required when settled")
+    settlement_date: IsoDate | None = Field(default=None, description="Required when settled")
 
     @model_validator(mode="after")
     def _settlement(self) -> AdverseRecord:
@@ -181,9 +198,9 @@ class Invoice(BaseModel):
     supplier_id: Identifier | None = None
     amount: Money
     currency: Currency
-    issue_date: dt.date
-    due_date: dt.date
-    paid_date: dt.date | None = Field(default=None, description="Absent while open")
+    issue_date: IsoDate
+    due_date: IsoDate
+    paid_date: IsoDate | None = Field(default=None, description="Absent while open")
     credit_note_amount: Money = 0.0
     disputed_amount: Money = 0.0
 
@@ -266,7 +283,7 @@ class DebtorPayload(BaseModel):
     adverse_records: list[AdverseRecord] = Field(default_factory=list, max_length=1000)
     invoices: list[Invoice] = Field(default_factory=list, max_length=10000)
     exposure: Exposure
-    as_of: dt.date | None = Field(
+    as_of: IsoDate | None = Field(
         default=None, description="Decision date; absent: the caller's today")
 
     @model_validator(mode="after")

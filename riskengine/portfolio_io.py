@@ -444,7 +444,12 @@ def _convert(col: pd.Series, dtype: Any) -> pd.Series:
         if dtype == "datetime64[ns]":
             if pd.api.types.is_datetime64_any_dtype(col):
                 return col.astype(dtype)
-            parsed = pd.to_datetime(col, format="ISO8601", errors="coerce")
+            # exactly YYYY-MM-DD (riskengine.dates); anything else stays text for the
+            # validation to report as not_date (no timestamps, no other layouts)
+            iso = col.astype("str").str.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+            if not iso[present].all():
+                return col
+            parsed = pd.to_datetime(col, format="%Y-%m-%d", errors="coerce")
             return parsed.astype(dtype) if parsed[present].notna().all() else col
         if dtype == "bool":
             if pd.api.types.is_bool_dtype(col) and present.all():

@@ -79,6 +79,7 @@ import pyarrow.parquet as pq
 from riskengine import migration as mig
 from riskengine._arrowtext import strictly_increasing
 from riskengine._parquet_concat import ParquetConcat, ParquetConcatError
+from riskengine.dates import batch_as_of, parse_date
 from riskengine.errors import RiskEngineError
 from riskengine.outputs import claim_rerate_out
 from riskengine.portfolio_io import atomic_write, check_portfolio
@@ -135,7 +136,11 @@ class RerateOptions:
     portfolio, out : Path
         Portfolio directory (docs/DATA_LAYOUT.md) and output directory.
     as_of : str or None
-        As-of date ``YYYY-MM-DD``; None: the portfolio manifest's ``as_of``.
+        As-of date ``YYYY-MM-DD``; None: the portfolio manifest's ``as_of``
+        (the extract date). A date after the extract date is refused unless
+        ``allow_as_of_after_extract`` (:func:`riskengine.dates.batch_as_of`).
+    allow_as_of_after_extract : bool
+        Accept an ``as_of`` after the manifest's ``as_of``.
     previous : Path or None
         Output directory of the previous run (its ``decisions.parquet``).
     engine : {"pandas", "spark"}
@@ -179,11 +184,16 @@ class RerateOptions:
     tracking: bool = True
     progress: bool | None = None
     max_error_share: float = 0.5
+    allow_as_of_after_extract: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.max_error_share <= 1.0:  # NaN fails too
             raise RerateError("--max-error-share must be a share between 0 and 1, got "
                               f"{self.max_error_share}.")
+        if self.as_of is not None:
+            parse_date(self.as_of, "--as-of")
+        if self.changed_since is not None:
+            parse_date(self.changed_since, "--changed-since")
         if self.engine not in ("pandas", "spark"):
             raise RerateError(f"--engine must be 'pandas' or 'spark', got {self.engine!r}.")
         if self.chunk_size < 1:
@@ -547,7 +557,7 @@ def changed_debtors(frames: Mapping[str, pd.DataFrame], since: Any) -> pd.Index:
     >>> changed_debtors({"statements": st}, "2025-06-30").tolist()
     ['a']
     """
-    day = pd.Timestamp(since)
+    day = pd.Timestamp(parse_date(since, "changed_since"))
     columns = {"debtors": ("incorporation_date",), "statements": ("period_end",),
                "adverse_records": ("event_date", "settlement_date"),
                "invoices": ("issue_date", "paid_date")}  # fmt: skip
@@ -661,6 +671,13 @@ def _manifest(portfolio: Path) -> dict[str, Any]:
     from riskengine.portfolio_io import read_manifest
 
     return read_manifest(Path(portfolio))
+
+
+def _as_of(opts: RerateOptions) -> str:
+    """The run's as-of date: ``--as-of`` or the manifest's, never after the extract date
+    unless allowed (:func:`riskengine.dates.batch_as_of`)."""
+    return batch_as_of(opts.as_of, _manifest(opts.portfolio).get("as_of"),
+                       allow_after_extract=opts.allow_as_of_after_extract).isoformat()
 
 
 def input_hash(portfolio: Path) -> str:
@@ -1411,6 +1428,7 @@ def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     out = Path(opts.out)
+    as_of = _as_of(opts)  # before anything is written
     # the whole portfolio, once, before --out is claimed or any chunk is decided
     check_portfolio(opts.portfolio, _manifest(Path(opts.portfolio)))
     claim_rerate_out(out, Path(opts.portfolio), opts.previous)
@@ -1433,13 +1451,8 @@ def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
             model_version, policy_version = engine_versions(engine)  # resolved once, here
             inputs = reading.result()
             portfolio_hash = hashing.result()
-        frames, manifest, reads = inputs.frames, inputs.manifest, inputs.reads
+        frames, reads = inputs.frames, inputs.reads
         timings["read_s"] = inputs.seconds
-        as_of = str(pd.Timestamp(opts.as_of or manifest.get("as_of")).date()) \
-            if (opts.as_of or manifest.get("as_of")) else None
-        if as_of is None:
-            raise RerateError("No --as-of date and the portfolio manifest has none; give "
-                              "--as-of YYYY-MM-DD.")
         previous = _previous(opts)
         scope, unknown = _scope(opts, frames, previous)
         frames = {name: f for name, f in frames.items() if name not in reads}
@@ -1859,6 +1872,9 @@ def add_rerate_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add the ``riskengine rerate`` flags to a parser."""
     p.add_argument("--portfolio", required=True, help="portfolio directory (docs/DATA_LAYOUT.md)")
     p.add_argument("--as-of", default=None, help="as-of date YYYY-MM-DD (default: the manifest's)")
+    p.add_argument("--allow-as-of-after-extract", action="store_true",
+                   help="accept an --as-of after the manifest's as_of (open invoices then age "
+                        "past their due dates unseen)")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--previous", default=None, help="output directory of the previous run")
     p.add_argument("--engine", choices=("pandas", "spark"), default="pandas")
@@ -1906,6 +1922,7 @@ def options_from_args(args: argparse.Namespace) -> RerateOptions:
         tracking_uri=getattr(args, "tracking_uri", None),
         tracking=not getattr(args, "no_tracking", False),
         max_error_share=0.5 if share is None else float(share),
+        allow_as_of_after_extract=bool(getattr(args, "allow_as_of_after_extract", False)),
     )
 
 

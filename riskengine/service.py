@@ -34,14 +34,15 @@ import os
 import re
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping, Sequence
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
+from riskengine.dates import field_date
 from riskengine.errors import InvalidInputError, RiskEngineError
 from riskengine.ids import ID_MAX_LENGTH, ID_PATTERN
 from riskengine.security import TokenSet, load_tokens
@@ -233,6 +234,7 @@ def _error(status: int, details: list[dict[str, Any]]) -> JSONResponse:
 # --- request models ------------------------------------------------------------------
 
 _Id = Field(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)  # riskengine.ids
+_IsoDate = Annotated[dt.date, BeforeValidator(field_date)]  # as riskengine.payload.IsoDate
 
 
 class InvoiceCheckRequest(BaseModel):
@@ -252,9 +254,9 @@ class InvoiceCheckRequest(BaseModel):
                                    pattern=ID_PATTERN)
     amount: float = Field(ge=0.0, le=1e13, allow_inf_nan=False,
                           description="Invoice amount, in the pair's currency")
-    invoice_date: dt.date
-    due_date: dt.date
-    as_of: dt.date | None = Field(default=None, description="Day of the check; absent: today")
+    invoice_date: _IsoDate
+    due_date: _IsoDate
+    as_of: _IsoDate | None = Field(default=None, description="Day of the check; absent: today")
     approved_outstanding: float = Field(ge=0.0, le=1e13, allow_inf_nan=False)
     product: str | None = Field(default=None, min_length=1, max_length=64,
                                 pattern=r"^[a-z][a-z0-9_]*$",
@@ -441,7 +443,7 @@ def create_app(engine: Any, store: DecisionStore, tokens: Sequence[str] | None, 
         if is_list and not 1 <= len(parsed) <= max_batch:
             return _error(422, [{"loc": ["body"], "type": "too_long" if parsed else "too_short",
                                  "msg": f"give 1 to {max_batch} payloads per request"}])
-        today = dt.date.today()
+        today = dt.datetime.now(dt.UTC).date()  # the reference date _score passes
         payloads = [p if p.as_of is not None else p.model_copy(update={"as_of": today})
                     for p in parsed]
         try:
@@ -525,13 +527,14 @@ def _decide_and_store(engine: Any, store: DecisionStore, payloads: list[Any]
 def _check_invoice(req: InvoiceCheckRequest, store: DecisionStore, policy: Any) -> Response:
     from riskengine.policy.funding import fund_invoice
 
-    as_of = req.as_of or dt.date.today()
-    decision = store.latest_decision(req.debtor_id, req.supplier_id)
+    as_of = req.as_of or dt.datetime.now(dt.UTC).date()  # the decisions' today (UTC)
+    # the latest decision in force on the check's date: one dated later has not taken effect
+    decision = store.latest_decision(req.debtor_id, req.supplier_id, in_force_on=as_of)
     if decision is None:
-        decision = store.latest_decision(req.debtor_id)
+        decision = store.latest_decision(req.debtor_id, in_force_on=as_of)
     if decision is None:
-        raise HTTPException(status_code=404, detail="no decision stored for this debtor: "
-                            "POST /v1/decisions first")
+        raise HTTPException(status_code=404, detail="no decision on this debtor in force on "
+                            "as_of: POST /v1/decisions first")
     grade = decision.get("grade")
     if grade is None:
         raise HTTPException(status_code=409, detail="the debtor is unrated: no funding "

@@ -58,6 +58,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
+from riskengine.dates import parse_date
 from riskengine.errors import InvalidInputError
 from riskengine.overrides import DIRECTIONS as _DIRECTIONS
 from riskengine.overrides import MAX_REASON_LENGTH as _MAX_REASON
@@ -287,13 +288,9 @@ def _now() -> str:
 def _date(value: Any, field: str, record: str) -> dt.date | None:
     if value is None or value == "":
         return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
     try:
-        return dt.date.fromisoformat(str(value)[:10])
-    except ValueError:
+        return parse_date(value, field, where=record)
+    except InvalidInputError:
         raise InvalidInputError(
             f"{record}: {field} is not an ISO date (YYYY-MM-DD); give the date of the "
             "decision as e.g. '2026-06-30'.",
@@ -518,18 +515,24 @@ class DecisionStore:
                                     now=now)
         return ids
 
-    def latest_decision(self, debtor_id: str, supplier_id: str | None = None
-                        ) -> dict[str, Any] | None:
+    def latest_decision(self, debtor_id: str, supplier_id: str | None = None, *,
+                        in_force_on: Any = None) -> dict[str, Any] | None:
         """The latest stored decision on a debtor (optionally for one supplier), or None.
 
         The decision dict is returned as it was stored, plus ``decision_id``
-        (the store's row id) when the dict had none.
+        (the store's row id) when the dict had none. With ``in_force_on`` (a
+        date), only a decision in force on that day counts: one decided as of a
+        later date has not taken effect yet (a decision without ``as_of`` counts).
         """
         params = {"p_debtor": str(debtor_id)}
+        query = _LATEST if supplier_id is None else _LATEST_PAIR
         if supplier_id is not None:
             params["p_supplier"] = str(supplier_id)
+        if in_force_on is not None:
+            day = _date(in_force_on, "in_force_on", f"decision of debtor {debtor_id}")
+            query = query.where(sa.or_(decisions.c.as_of.is_(None), decisions.c.as_of <= day))
         with self._read() as conn:
-            row = conn.execute(_LATEST if supplier_id is None else _LATEST_PAIR, params).first()
+            row = conn.execute(query, params).first()
         if row is None:
             return None
         out = dict(row.decision)
@@ -955,7 +958,7 @@ def _period(since: Any, until: Any) -> tuple[str | None, str | None, bool]:
             return v.isoformat(), True
         text = str(v).strip()
         if len(text) == 10:
-            return dt.date.fromisoformat(text).isoformat(), True
+            return parse_date(text, "period").isoformat(), True
         return stamp(dt.datetime.fromisoformat(text.replace("Z", "+00:00")))
 
     lo = None if since is None or since == "" else stamp(since)[0]

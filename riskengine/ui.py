@@ -55,6 +55,7 @@ import jinja2
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from riskengine.dates import parse_date
 from riskengine.errors import InvalidInputError, RiskEngineError
 from riskengine.ids import ID_RULE, is_identifier
 from riskengine.security import TokenSet
@@ -990,8 +991,8 @@ def _score(ui: _Ui, request: Request, sess: UiSession, form: FormData) -> Respon
     except ValidationError as exc:
         details = _pydantic_details(exc.errors(include_url=False), ())
         return _score_page(ui, request, sess, form, [_detail_text(d) for d in details], 422)
-    if payload.as_of is None:
-        payload = payload.model_copy(update={"as_of": dt.date.today()})
+    if payload.as_of is None:  # today as the service's reference date (UTC)
+        payload = payload.model_copy(update={"as_of": dt.datetime.now(dt.UTC).date()})
     try:
         _, ids = _decide_and_store(engine, store, [payload])
     except InvalidInputError as exc:
@@ -1056,9 +1057,9 @@ def _override_report_page(ui: _Ui, request: Request, sess: UiSession, since: str
     today = dt.date.today()
     errors = []
     try:
-        start = dt.date.fromisoformat(since) if since else today - dt.timedelta(days=30)
-        end = dt.date.fromisoformat(until) if until else today
-    except ValueError:
+        start = parse_date(since, "since") if since else today - dt.timedelta(days=30)
+        end = parse_date(until, "until") if until else today
+    except InvalidInputError:
         errors.append("Give the period as two dates (YYYY-MM-DD).")
         start, end = today - dt.timedelta(days=30), today
     if start > end:

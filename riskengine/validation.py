@@ -45,8 +45,10 @@ Clean frames hold the contract's columns in declared order with a fresh
 non-nullable flag (``boolean`` if nullable); ``int64`` for a non-nullable
 integer, ``Int64`` for a nullable one (as :mod:`riskengine.synthetic` writes
 it). An optional column that is absent comes back all-missing. Blank strings
-count as missing. Dates are parsed as ISO 8601 only (``31/12/2023`` is
-ambiguous and rejected); a time of day is dropped; a date outside the
+count as missing. A date written as text must be exactly ``YYYY-MM-DD``
+(:mod:`riskengine.dates`: ``31/12/2023``, ``June 2026``, ``2026-13-01`` and
+text with a time of day are ``not_date``, never reinterpreted); a timestamp
+column (Parquet) has its time of day dropped; a date outside the
 ``datetime64[ns]`` range (1677–2262) is ``not_date``.
 
 Batch rule and record ids
@@ -73,6 +75,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from riskengine import schemas
+from riskengine.dates import iso_date_error, parse_date
 from riskengine.errors import InvalidInputError
 from riskengine.ids import ID_PATTERN, ID_RULE
 from riskengine.schemas import Column, TableContract
@@ -340,6 +343,22 @@ def _coerce_float(raw: pd.Series, integer: bool) -> _Coerced:
 _NS_MIN, _NS_MAX = pd.Timestamp.min.ceil("D"), pd.Timestamp.max.floor("D")
 
 
+def _strict_dates(raw: pd.Series, missing: np.ndarray) -> pd.Series:
+    """Text cells exactly ``YYYY-MM-DD`` (:mod:`riskengine.dates`: ``01/06/2026``,
+    ``June 2026``, ``2026-13-01`` or a timestamp become NaT, reported as ``not_date``);
+    date objects in an object column (a Python caller's frame) as their day."""
+    text = raw.astype("str").str.strip()
+    iso = text.str.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}").fillna(False).to_numpy(dtype=bool)
+    s = pd.to_datetime(text.where(iso), errors="coerce", format="%Y-%m-%d")
+    rest = np.flatnonzero(~iso & ~missing)
+    if raw.dtype == object and len(rest):
+        values = raw.to_numpy()
+        for i in rest:
+            if iso_date_error(values[i]) is None and not isinstance(values[i], str):
+                s.iat[i] = pd.Timestamp(parse_date(values[i]))
+    return s
+
+
 def _coerce_date(raw: pd.Series) -> _Coerced:
     missing = _blank(raw)
     if pd.api.types.is_datetime64_any_dtype(raw.dtype):
@@ -347,12 +366,7 @@ def _coerce_date(raw: pd.Series) -> _Coerced:
     elif pd.api.types.is_numeric_dtype(raw.dtype):  # no epoch guessing: not a date
         s = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
     else:
-        try:
-            s = pd.to_datetime(raw, errors="coerce", format="ISO8601")
-        except (TypeError, ValueError):  # mixed time zones and the like: the date as written
-            s = pd.to_datetime(
-                raw.astype("str").str.slice(0, 10), errors="coerce", format="%Y-%m-%d"
-            )
+        s = _strict_dates(raw, missing)
     if isinstance(s.dtype, pd.DatetimeTZDtype):
         s = s.dt.tz_localize(None)
     oob = ((s < _NS_MIN) | (s > _NS_MAX)).to_numpy()
@@ -517,10 +531,7 @@ def _finalise(frame: pd.DataFrame, contract: TableContract) -> pd.DataFrame:
 def _reference(reference_date: Any) -> pd.Timestamp | None:
     if reference_date is None:
         return None
-    ts = pd.Timestamp(reference_date)
-    if ts.tzinfo is not None:
-        ts = ts.tz_localize(None)
-    return ts.normalize()
+    return pd.Timestamp(parse_date(reference_date, "reference_date"))
 
 
 # --- one table --------------------------------------------------------------------

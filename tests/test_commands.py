@@ -95,3 +95,55 @@ def test_console_rerate_ends_at_once_with_its_output_flushed(tmp_path: Path) -> 
                   "--no-tracking", "--chunk-size", "0")
     assert bad.returncode == 2
     assert "riskengine rerate: error: --chunk-size must be at least 1, got 0." in bad.stderr
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["--as-of", "2199-01-01"], "field '0.as_of' 2199-01-01 is after the reference date"),
+    (["--as-of", "01/06/2026"], "--as-of '01/06/2026' is not a date in the form YYYY-MM-DD"),
+    ([], "(table statements, field 'period_end')"),
+])
+def test_score_command_refuses_future_and_bad_dates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], expected: str
+) -> None:
+    """Issue 13 point 3: ``riskengine score`` refuses what HTTP refuses (a decision or a
+    statement dated after today), with one line and exit 2, instead of a grade."""
+    payload = json.loads((ROOT / "examples" / "debtor.json").read_text())
+    if not args:
+        payload["statements"][0]["period_end"] = "2199-12-31"
+    file = tmp_path / "p.json"
+    file.write_text(json.dumps(payload))
+    assert main(["score", str(file), *args]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert expected in captured.err
+    assert len(captured.err.strip().splitlines()) == 1
+
+
+def test_score_command_as_of_overrides_the_payload(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["score", str(ROOT / "examples" / "debtor.json"), "--as-of", "2026-07-31"]) == 0
+    assert json.loads(capsys.readouterr().out)["as_of"] == "2026-07-31"
+
+
+def test_features_as_of_after_the_extract_date_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 13 point 3: the portfolio says nothing after its extract date (2026-06-30)."""
+    port = tmp_path / "p"
+    assert main(["demo-data", "--debtors", "40", "--seed", "5", "--out", str(port)]) == 0
+    capsys.readouterr()
+    out = tmp_path / "f"
+    assert main(["features", "--portfolio", str(port), "--as-of", "2026-09-30",
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--as-of 2026-09-30 is after the portfolio's extract date 2026-06-30" in err
+    assert not out.exists()
+    assert main(["features", "--portfolio", str(port), "--as-of", "June 2026"]) == 2
+    assert "--as-of 'June 2026' is not a date" in capsys.readouterr().err
+    assert main(["features", "--portfolio", str(port), "--as-of", "2026-03-31",
+                 "--out", str(out)]) == 0  # point in time: allowed
+    assert "features as of 2026-03-31" in capsys.readouterr().out
+    assert main(["features", "--portfolio", str(port), "--as-of", "2026-09-30",
+                 "--allow-as-of-after-extract"]) == 0
+    assert main(["demo-data", "--debtors", "5", "--out", str(tmp_path / "x"),
+                 "--as-of", "30.06.2026"]) == 2
+    assert not (tmp_path / "x").exists()

@@ -753,3 +753,24 @@ def test_flat_trees_on_raw_infinities_and_nan_thresholds(engine: Engine) -> None
     nodes["num_threshold"][np.flatnonzero(~nodes["is_leaf"].astype(bool))[0]] = np.nan
     with pytest.raises(Unsupported):
         FlatTrees(broken)
+
+
+def test_a_decision_after_the_reference_date_is_refused(engine: Engine,
+                                                        example: dict[str, Any]) -> None:
+    """Issue 13 point 3: a payload dated 2199 used to become the debtor's latest decision
+    (grade D from invoices aged 170 years); with a reference date it is refused on the
+    single, the many and the portfolio path alike, even when every record is fine."""
+    late = {**example, "as_of": "2026-07-02"}
+    with pytest.raises(InvalidInputError, match="field 'as_of' 2026-07-02 is after the "
+                       "reference date 2026-07-01") as err:
+        engine.decide_one(late, reference_date="2026-07-01")
+    assert (err.value.first["column"], err.value.first["reason"]) == ("as_of", "future_date")
+    with pytest.raises(InvalidInputError, match="field '1.as_of' 2026-07-02 is after"):
+        engine.score_payloads([example, late], reference_date="2026-07-01")
+    frames = payload_to_frames([example])
+    with pytest.raises(InvalidInputError, match="as_of 2026-07-02 is after the reference"):
+        engine.decide(frames, "2026-07-02", reference_date="2026-07-01")
+    with pytest.raises(InvalidInputError, match="as_of 'June 2026' is not a date"):
+        engine.decide(frames, "June 2026")
+    # on the reference date itself: decided
+    assert engine.decide_one(late, reference_date="2026-07-02")["as_of"] == "2026-07-02"

@@ -217,6 +217,16 @@ def test_report_command_from_store_and_portfolio(
     args.debtor = "NO-SUCH"
     with pytest.raises(InvalidInputError, match=r"debtor 'NO-SUCH' is not in the portfolio"):
         report_command(args)
+    # issue 13 point 3: not after the extract date (2026-06-30), and only ISO dates
+    args.debtor, args.as_of = debtor, "2026-09-30"
+    out.unlink()
+    with pytest.raises(InvalidInputError, match=r"--as-of 2026-09-30 is after the "
+                       r"portfolio's extract date 2026-06-30"):
+        report_command(args)
+    args.as_of = "30/09/2026"
+    with pytest.raises(InvalidInputError, match=r"--as-of '30/09/2026' is not a date"):
+        report_command(args)
+    assert not out.exists()
 
 
 def test_sparkline_breaks_on_missing_values() -> None:

@@ -30,6 +30,7 @@ from riskengine.rerate import (
     RerateError,
     RerateOptions,
     changed_debtors,
+    options_from_args,
     plan_chunks,
     run_rerate,
 )
@@ -426,3 +427,39 @@ def test_command_prints_an_undefined_psi(tmp_path: Path, monkeypatch: pytest.Mon
         ["--portfolio", str(tmp_path), "--out", str(tmp_path), "--no-tracking"])
     assert rerate_command(args) == rerate.FAILED_RUN_EXIT  # it decided no debtor
     assert "PSI vs previous run undefined (n/a)" in capsys.readouterr().out
+
+
+def test_as_of_after_the_extract_date_is_refused(portfolio: Path, engine: Any, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 13 point 3: open invoices would silently age past 90 days and debtors turn
+    to D (2,638 new defaults measured at +92 days); refused before anything is written,
+    accepted with --allow-as-of-after-extract."""
+    from riskengine.cli import main
+    from riskengine.errors import InvalidInputError
+
+    out = tmp_path / "o"
+    late = RerateOptions(portfolio=portfolio, out=out, as_of="2026-10-01", tracking=False,
+                         progress=False, chunk_size=CHUNK)
+    with pytest.raises(InvalidInputError, match="--as-of 2026-10-01 is after the portfolio's "
+                       "extract date 2026-06-30 .manifest.json as_of.*--allow-as-of-after"):
+        run_rerate(late, engine=engine)
+    assert not out.exists()
+    assert main(["rerate", "--portfolio", str(portfolio), "--out", str(out), "--as-of",
+                 "2026-10-01", "--no-tracking"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--as-of 2026-10-01 is after" in err and len(err.splitlines()) == 1
+    assert not out.exists()
+    args = argparse.Namespace(portfolio=str(portfolio), out=str(out), as_of="2026-10-01",
+                              allow_as_of_after_extract=True, no_tracking=True,
+                              chunk_size=CHUNK)
+    res = run_rerate(options_from_args(args), engine=engine)
+    assert res.summary["as_of"] == "2026-10-01"
+
+
+def test_bad_dates_in_options_are_refused(tmp_path: Path) -> None:
+    from riskengine.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="--as-of '30/06/2026' is not a date"):
+        RerateOptions(portfolio=tmp_path, out=tmp_path, as_of="30/06/2026")
+    with pytest.raises(InvalidInputError, match="--changed-since 'June 2026' is not a date"):
+        RerateOptions(portfolio=tmp_path, out=tmp_path, changed_since="June 2026")

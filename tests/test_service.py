@@ -387,14 +387,31 @@ def test_funding_check_against_the_register_limit(client: TestClient, store: Dec
     a = r.json()
     assert (a["approved"], a["over_limit"], a["advance"]) == (1_000.0, 3_000.0, 850.0)
     assert a["reasons"] == ["over_limit"]
-    # before the decision's date (its limit's effective date) there is no limit yet
-    a = client.post("/v1/invoices/check", json=_check(invoice_date="2026-06-01",
-                                                      as_of="2026-06-29"), headers=AUTH).json()
-    assert (a["limit"], a["approved"]) == (0.0, 0.0)
-    assert set(a["reasons"]) == {"over_limit", "no_limit_available"}
+    # before the decision's date no decision is in force: no funding (issue 13 point 3;
+    # this answered 200 with the not-yet-effective decision's grade before)
+    r = client.post("/v1/invoices/check", json=_check(invoice_date="2026-06-01",
+                                                      as_of="2026-06-29"), headers=AUTH)
+    assert r.status_code == 404 and "in force" in r.json()["detail"]
     checks = store.funding_checks("GR-S-000318", "GR-D-004711")
-    assert [c["approved"] for c in checks] == [0.0, 1_000.0, 4_000.0]
+    assert [c["approved"] for c in checks] == [1_000.0, 4_000.0]
     assert checks[0]["limit_source"] == "limit_register" and checks[0]["input_hash"]
+
+
+def test_funding_check_ignores_a_decision_not_yet_in_force(store: DecisionStore) -> None:
+    """Issue 13 point 3 (docs/SERVICE.md): a decision as of 2199 (grade D, limit 0) stored
+    after the 2026-06-30 one does not change a check dated 2026-07-06."""
+    store.record_decisions([{"debtor_id": "D-1", "as_of": "2026-06-30", "grade": "5",
+                             "pd": 0.01, "approved_limit": 25_000.0}])
+    store.record_decisions([{"debtor_id": "D-1", "as_of": "2199-01-01", "grade": "D",
+                             "pd": 1.0, "approved_limit": 0.0}])
+    c = _client(FakeEngine(), store)
+    a = c.post("/v1/invoices/check", json=_check(supplier_id="S-1", debtor_id="D-1"),
+               headers=AUTH).json()
+    assert (a["grade"], a["limit"], a["approved"], a["decision_id"]) == ("5", 25_000.0,
+                                                                         4_000.0, 1)
+    a = c.post("/v1/invoices/check", json=_check(supplier_id="S-1", debtor_id="D-1",
+                                                 as_of="2199-01-02"), headers=AUTH).json()
+    assert (a["grade"], a["approved"], a["decision_id"]) == ("D", 0.0, 2)
 
 
 def test_funding_check_uses_a_lowered_register_limit(client: TestClient,
@@ -438,6 +455,26 @@ def test_funding_check_422_without_echo(client: TestClient, store: DecisionStore
     r = client.post("/v1/invoices/check", json=_check(product="leasing"), headers=AUTH)
     assert r.status_code == 422 and "leasing" not in r.text
     assert store.count("funding_checks") == 0
+
+
+@pytest.mark.parametrize("text", ["01/06/2026", "June 2026", "2026-13-01", "1782777600",
+                                  "2026-07-06T00:00:00Z"])
+def test_dates_are_strict_over_http_without_echo(client: TestClient, store: DecisionStore,
+                                                 text: str) -> None:
+    """Issue 13 point 3: one ISO form (YYYY-MM-DD); anything else is a 422 naming the
+    field, never reinterpreted, never echoed."""
+    p = _payload()
+    p["as_of"] = text
+    p["statements"][0]["period_end"] = text
+    r = client.post("/v1/decisions", json=p, headers=AUTH)
+    assert r.status_code == 422
+    assert {tuple(d["loc"]) for d in r.json()["detail"]} == {
+        ("body", "as_of"), ("body", "statements", 0, "period_end")}
+    assert text not in r.text and "2026" not in r.text
+    r = client.post("/v1/invoices/check", json=_check(as_of=text), headers=AUTH)
+    assert r.status_code == 422 and text not in r.text
+    assert [d["loc"] for d in r.json()["detail"]] == [["body", "as_of"]]
+    assert store.count("decisions") == 0 and store.count("funding_checks") == 0
 
 
 # --- the real server over loopback ----------------------------------------------------
@@ -640,3 +677,32 @@ def test_real_engine_end_to_end_over_loopback(real_engine: Any, tmp_path: Path) 
         assert a["approved"] == min(50_000.0, a["limit"])
     assert store.count("decisions") == 3 and store.count("funding_checks") == 1
     store.close()
+
+
+@pytest.mark.parametrize("where", ["as_of", "statement"])
+def test_future_payload_refused_by_http_and_python_api_alike(
+        real_engine: Any, store: DecisionStore, where: str) -> None:
+    """Issue 13 point 3: a payload dated 2199 (or with a statement dated 2199) is refused
+    by the HTTP service (422 naming the field, not the value) and by ``riskengine.score``
+    and ``Engine.decide_one`` (InvalidInputError); nothing is stored."""
+    import riskengine
+
+    p = _payload()
+    if where == "as_of":
+        p["as_of"], loc, field = "2199-01-01", ["body", "as_of"], "as_of"
+    else:
+        p["statements"][0]["period_end"] = "2199-12-31"
+        loc, field = ["body", "statements", "period_end"], "period_end"
+    c = _client(real_engine, store)
+    r = c.post("/v1/decisions", json=p, headers=AUTH)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["loc"] == loc
+    assert r.json()["detail"][0]["type"] == "future_date"
+    assert "2199" not in r.text
+    assert store.count("decisions") == 0
+    with pytest.raises(InvalidInputError, match=field) as err:
+        riskengine.score(p)
+    assert "reference date" in str(err.value) or "future_date" in {
+        x["reason"] for x in err.value.problems}
+    with pytest.raises(InvalidInputError, match=field):
+        real_engine.decide_one(p, reference_date="2026-07-01")

@@ -217,3 +217,16 @@ def test_a_reader_never_creates_a_store(tmp_path: Path) -> None:
     assert not (tmp_path / "sub").exists()
     DecisionStore(f"sqlite:///{path}").close()  # a writer creates it
     DecisionStore(f"sqlite:///{path}", create=False).close()  # then a reader opens it
+
+
+def test_latest_decision_in_force_on_a_day(db_url: str) -> None:
+    """Issue 13 point 3: a decision dated after the day asked has not taken effect."""
+    with DecisionStore(db_url) as store:
+        store.record_decisions([_decision(), _decision(as_of="2199-01-01", limit=0.0,
+                                                       grade="D")])
+        assert store.latest_decision("D-1")["as_of"] == "2199-01-01"
+        now = store.latest_decision("D-1", "S-1", in_force_on="2026-07-06")
+        assert (now["as_of"], now["grade"], now["decision_id"]) == ("2026-06-30", "5", 1)
+        assert store.latest_decision("D-1", in_force_on="2026-06-29") is None
+        with pytest.raises(InvalidInputError, match="in_force_on is not an ISO date"):
+            store.latest_decision("D-1", in_force_on="06/07/2026")

@@ -264,6 +264,32 @@ def test_unparseable_date() -> None:
     assert "issue_date is '2024-13-45' in invoice 'I-1-1'; it must be a date" in row["message"]
 
 
+def test_only_iso_date_text_is_read() -> None:
+    """Issue 13 point 3: '01/06/2026', 'June 2026', month 13 and a timestamp written as
+    text are not_date (named by record and field), never reinterpreted; a date object
+    in an object column (a Python caller's frame) is its day."""
+    import datetime as dt
+
+    df = make_portfolio()["invoices"].astype({"issue_date": object})
+    df.loc[0, "issue_date"] = "01/06/2024"
+    df.loc[1, "issue_date"] = "June 2024"
+    df.loc[2, "issue_date"] = "2024-13-01"
+    df.loc[3, "issue_date"] = "2024-01-05T00:00:00"
+    clean, errors = check("invoices", df)
+    bad = only(errors, "not_date")
+    assert bad["value"].tolist() == ["01/06/2024", "June 2024", "2024-13-01",
+                                     "2024-01-05T00:00:00"]
+    assert set(bad["column"]) == {"issue_date"}
+    assert not set(bad["record"]) & set(clean["invoice_id"])
+    assert "issue_date is '01/06/2024' in invoice" in bad.loc[0, "message"]
+    ok = make_portfolio()["invoices"].astype({"issue_date": object})
+    ok.loc[0, "issue_date"] = dt.date(2024, 1, 5)
+    ok.loc[1, "issue_date"] = pd.Timestamp("2024-01-05 10:30")
+    clean, errors = check("invoices", ok)
+    assert errors.empty
+    assert clean["issue_date"].iloc[:2].tolist() == [pd.Timestamp("2024-01-05")] * 2
+
+
 def test_fractional_integer() -> None:
     df = make_portfolio()["exposures"].assign(credit_days=[60, 2.5, 30, None])
     clean, errors = check("exposures", df)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from riskengine.dates import parse_date
 from riskengine.features import adverse, concentration, payments, statements
 from riskengine.features.adverse import _positions, _sorted_codes
 from riskengine.schemas import CONTRACTS
@@ -50,7 +51,7 @@ def latest_revenue(statement_frame: pd.DataFrame, as_of: Any) -> pd.Series:
     """
     if statement_frame.empty:
         return pd.Series([], index=pd.Index([], dtype="str", name="debtor_id"), dtype=float)
-    day = np.datetime64(pd.Timestamp(as_of).date(), "ns")
+    day = np.datetime64(parse_date(as_of), "ns")
     pe = statement_frame["period_end"].to_numpy(dtype="datetime64[ns]")
     latest = latest_of_runs(statement_frame["debtor_id"], pe <= day, pe)
     if latest is not None:
