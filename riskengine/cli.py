@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -133,10 +134,18 @@ def console() -> None:
     A finished ``rerate`` ends the process at once
     (:func:`riskengine.rerate.end_process`: its outputs are durable when it
     returns, and tearing down the interpreter of a large run costs a noticeable
-    part of a second); any other command exits as usual.
+    part of a second); any other command exits as usual. A reader that stops
+    early (``riskengine score - | head``) ends the command quietly, as Unix
+    tools do, with the status a closed pipe gives (141).
     """
     args = build_parser().parse_args()
-    code = _run(args)
+    try:
+        code = _run(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python would print a traceback and then fail again flushing stdout at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 141
     if args.command == "rerate":
         from riskengine.rerate import end_process
 

@@ -162,6 +162,22 @@ def test_score_reads_standard_input(monkeypatch: pytest.MonkeyPatch,
     assert from_stdin == from_file
 
 
+def test_score_into_a_closed_pipe_ends_quietly() -> None:
+    """``riskengine score - | head -c 0``: the reader is gone before the decision is
+    written; the command ends with the closed-pipe status (141) and no traceback."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "riskengine.cli", "score", "-"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=ROOT)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # before the engine has loaded, so the first write meets no reader
+    _, err = proc.communicate((ROOT / "examples" / "debtor.json").read_bytes(), timeout=120)
+    assert proc.returncode == 141
+    assert err == b""
+
+
 @pytest.mark.parametrize(("content", "what"), [
     (None, "cannot be read"), ("{\"debtor\": ", "is not JSON"), (b"\xff\xfe{}", "cannot be read"),
 ])
