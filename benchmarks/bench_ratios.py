@@ -1,0 +1,228 @@
+"""Speed of riskengine as ratios to fixed references measured in the same run (prints figures).
+
+This machine's speed drifts by up to 2x between runs, so issue 14 sets its bars as
+ratios, each measured against a reference timed in the same process and sitting:
+
+``single``
+    One decision in process (``Engine.decide_one`` on ``examples/debtor.json`` as a
+    dict, pydantic validation included) against one plain scikit-learn
+    ``HistGradientBoostingClassifier(max_iter=300, max_leaf_nodes=16)``
+    ``predict_proba`` on one row of 36 features, the two calls interleaved.
+    Bar: p50 <= 2 ms and ratio <= 0.6.
+``http``
+    ``POST /v1/decisions`` of the service (one stored decision: SQLite file store,
+    bearer token) against ``POST /invocations`` of ``mlflow models serve`` of the
+    same engine published as a pyfunc (``riskengine.pyfunc.log_engine_model``),
+    alternately on two keep-alive connections. Bar: ratio <= 0.8 (aim 0.5).
+``batch``
+    ``riskengine rerate --portfolio P --out O`` with the command's default options
+    (run in a temporary working directory, so its default MLflow store is there)
+    on a SYNTHETIC book of ``--debtors`` (default 1,000,000) against the reference
+    model's ``predict_proba`` on as many rows of 36 features. Bar: ratio <= 4
+    (aim 2.5), peak RSS < 4 GB.
+
+The reference model is fitted on seeded random data (20,000 rows); only its
+prediction time matters. Run::
+
+    .venv/bin/python benchmarks/bench_ratios.py [--only single,http,batch]
+        [--calls 2000] [--requests 1000] [--debtors 1000000] [--portfolio DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import resource
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+PAYLOAD = ROOT / "examples" / "debtor.json"
+N_FEATURES = 36
+
+
+def reference_model() -> Any:
+    """The fixed reference of issue 14: a plain HGB classifier on 36 features."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20_000, N_FEATURES))
+    y = (X[:, :6].sum(axis=1) + rng.normal(scale=2.0, size=len(X)) > 1.5).astype(int)
+    return HistGradientBoostingClassifier(max_iter=300, max_leaf_nodes=16,
+                                          early_stopping=False, random_state=0).fit(X, y)
+
+
+def _ms(fn: Any) -> float:
+    t0 = time.perf_counter_ns()
+    fn()
+    return (time.perf_counter_ns() - t0) / 1e6
+
+
+def bench_single(calls: int) -> None:
+    from riskengine.engine import load_engine
+
+    engine = load_engine()
+    payload = json.loads(PAYLOAD.read_text())
+    params = {"decided_at": "2026-06-30T00:00:00Z", "reference_date": "2026-06-30"}
+    model = reference_model()
+    row = np.random.default_rng(1).normal(size=(1, N_FEATURES))
+    for _ in range(50):  # warm both
+        engine.decide_one(payload, **params)
+        model.predict_proba(row)
+    ours, ref = np.empty(calls), np.empty(calls)
+    for i in range(calls):
+        ours[i] = _ms(lambda: engine.decide_one(payload, **params))
+        ref[i] = _ms(lambda: model.predict_proba(row))
+    a, b = np.median(ours), np.median(ref)
+    print(f"single  decide_one p50 {a:.3f} ms (p99 {np.percentile(ours, 99):.3f}); reference "
+          f"predict_proba(1 row) p50 {b:.3f} ms; ratio {a / b:.2f} (bar <= 0.6, p50 <= 2 ms; "
+          f"{calls} interleaved calls)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_ready(port: int, path: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            c.request("GET", path)
+            if c.getresponse().status == 200:
+                c.close()
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"server on port {port} did not become ready")
+
+
+def _post(conn: http.client.HTTPConnection, path: str, body: bytes,
+          headers: dict[str, str]) -> float:
+    t0 = time.perf_counter_ns()
+    conn.request("POST", path, body=body, headers=headers)
+    resp = conn.getresponse()
+    data = resp.read()
+    if resp.status not in (200, 201):
+        raise RuntimeError(f"{path}: HTTP {resp.status}: {data[:200]!r}")
+    return (time.perf_counter_ns() - t0) / 1e6
+
+
+def bench_http(requests: int) -> None:
+    from riskengine.pyfunc import log_engine_model, model_input
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-ratios-"))
+    uri = f"sqlite:///{tmp}/mlflow.db"
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MLFLOW_TRACKING_URI": uri,
+           "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "false",  # mlflow starts `uvicorn` by name
+           "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    log_engine_model(uri)
+    token = secrets.token_urlsafe(32)
+    (tmp / "tokens").write_text(token + "\n")
+    ours_port, ref_port = _free_port(), _free_port()
+    ours = subprocess.Popen([str(bin_dir / "riskengine"), "serve", "--port", str(ours_port),
+                             "--token-file", str(tmp / "tokens"),
+                             "--store", f"sqlite:///{tmp}/store.db"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ref = subprocess.Popen([str(bin_dir / "mlflow"), "models", "serve", "-m",
+                            "models:/riskengine@champion", "--env-manager", "local",
+                            "--port", str(ref_port), "--host", "127.0.0.1"], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_ready(ours_port, "/ready", ours)
+        _wait_ready(ref_port, "/ping", ref)
+        body = PAYLOAD.read_bytes()
+        frame = model_input([json.loads(body)])
+        ref_body = json.dumps({"dataframe_split": frame.to_dict(orient="split"),
+                               "params": {"decided_at": "2026-06-30T00:00:00Z",
+                                          "reference_date": "2026-06-30"}}).encode()
+        json_headers = {"Content-Type": "application/json"}
+        ours_headers = {**json_headers, "Authorization": f"Bearer {token}"}
+        c_ours = http.client.HTTPConnection("127.0.0.1", ours_port, timeout=30)
+        c_ref = http.client.HTTPConnection("127.0.0.1", ref_port, timeout=30)
+        for _ in range(50):
+            _post(c_ours, "/v1/decisions", body, ours_headers)
+            _post(c_ref, "/invocations", ref_body, json_headers)
+        a, b = np.empty(requests), np.empty(requests)
+        for i in range(requests):
+            a[i] = _post(c_ours, "/v1/decisions", body, ours_headers)
+            b[i] = _post(c_ref, "/invocations", ref_body, json_headers)
+        pa, pb = np.median(a), np.median(b)
+        print(f"http    POST /v1/decisions p50 {pa:.2f} ms (p99 {np.percentile(a, 99):.2f}); "
+              f"mlflow models serve /invocations p50 {pb:.2f} ms; ratio {pa / pb:.2f} "
+              f"(bar <= 0.8, aim 0.5; {requests} alternate requests)")
+    finally:
+        for proc in (ours, ref):
+            proc.terminate()
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def bench_batch(debtors: int, portfolio: str | None) -> None:
+    bin_dir = Path(sys.executable).parent
+    tmp = Path(tempfile.mkdtemp(prefix="bench-ratios-"))
+    book = Path(portfolio) if portfolio else tmp / "portfolio"
+    try:
+        if not (book / "manifest.json").is_file():
+            subprocess.run([str(bin_dir / "riskengine"), "demo-data", "--debtors", str(debtors),
+                            "--out", str(book)], check=True, stdout=subprocess.DEVNULL)
+        n = json.loads((book / "manifest.json").read_text())["tables"]["debtors"]
+        model = reference_model()
+        X = np.random.default_rng(2).normal(size=(n, N_FEATURES))
+        model.predict_proba(X[:1000])
+        t0 = time.perf_counter()
+        model.predict_proba(X)
+        ref_s = time.perf_counter() - t0
+        del X
+        t0 = time.perf_counter()
+        subprocess.run([str(bin_dir / "riskengine"), "rerate", "--portfolio", str(book),
+                        "--out", str(tmp / "out")], check=True, cwd=tmp,
+                       stdout=subprocess.DEVNULL)
+        job_s = time.perf_counter() - t0
+        rss_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
+        print(f"batch   rerate of {n:,} debtors, default options: {job_s:.1f} s, peak RSS "
+              f"{rss_gb:.2f} GB; reference predict_proba({n:,} rows) {ref_s:.2f} s; ratio "
+              f"{job_s / ref_s:.2f} (bar <= 4, aim 2.5; RSS < 4 GB); cores {os.cpu_count()}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--only", default="single,http,batch")
+    p.add_argument("--calls", type=int, default=2000)
+    p.add_argument("--requests", type=int, default=1000)
+    p.add_argument("--debtors", type=int, default=1_000_000)
+    p.add_argument("--portfolio", default=None, help="reuse (or write) the batch book here")
+    args = p.parse_args()
+    parts = {s.strip() for s in args.only.split(",")}
+    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; "
+          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
+    if "single" in parts:
+        bench_single(args.calls)
+    if "http" in parts:
+        bench_http(args.requests)
+    if "batch" in parts:
+        bench_batch(args.debtors, args.portfolio)
+
+
+if __name__ == "__main__":
+    main()
