@@ -924,7 +924,7 @@ def decide_chunk(engine: Any, frames: Mapping[str, pd.DataFrame], as_of: str,
 
 
 def _load_engine(model_dir: str | None = None, policy_path: str | None = None) -> Any:
-    from riskengine.engine import load_engine
+    from riskengine.api import load_engine
 
     return load_engine(model_dir=model_dir, policy_path=policy_path)
 
@@ -1408,7 +1408,7 @@ def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
     ----------
     opts : RerateOptions
     engine : Engine, optional
-        An already loaded engine (tests); default :func:`riskengine.engine.load_engine`
+        An already loaded engine (tests); default :func:`riskengine.api.load_engine`
         with ``opts.model_dir`` and ``opts.policy_path``. The Spark path always
         loads the engine on the executors from ``opts.model_dir``.
 

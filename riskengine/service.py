@@ -683,7 +683,7 @@ def serve_command(args: argparse.Namespace) -> int:
     model_dir = getattr(args, "model_dir", None)
 
     def loader() -> Any:
-        from riskengine.engine import load_engine
+        from riskengine.api import load_engine
 
         engine = load_engine(model_dir=model_dir)
         try:

@@ -3,7 +3,7 @@
 The driver plans the chunks (debtor-id ranges, :func:`riskengine.rerate.plan_chunks`)
 and resolves the model version once; a Spark DataFrame holds one row per chunk
 to decide. ``mapInPandas`` runs :func:`decide_partition` on the executors: each
-task loads the engine **once** (:func:`riskengine.engine.load_engine` from the
+task loads the engine **once** (:func:`riskengine.api.load_engine` from the
 same model directory and policy), checks that its model version is the one the
 driver resolved, reads its chunks' records straight from the portfolio
 directory (a Parquet row filter on the debtor-id range), decides them with the
