@@ -57,7 +57,7 @@ def main() -> None:
         print("load in a fresh process:", out.stdout.strip().splitlines()[-1])
         import mlflow
 
-        from riskengine.engine import load_engine
+        from riskengine.api import load_engine
 
         with _tracking(uri):
             t = time.perf_counter()

@@ -58,7 +58,7 @@ def _server(port: int, store_url: str, fake: bool) -> None:
                          "approved_limit": 1000.0} for p in payloads]
         engine: object = Fake()
     else:
-        from riskengine.engine import load_engine
+        from riskengine.api import load_engine
 
         engine = load_engine()
     app = create_app(engine, DecisionStore(store_url), [os.environ["BENCH_TOKEN"]])

@@ -84,7 +84,7 @@ def bench_polish() -> None:
     No monotone constraints (the 64 ratios have no declared directions). Printed for every
     grid point so the figure is not one cherry-picked configuration.
     """
-    from riskengine.model.pd_model import load_champion
+    from riskengine.artifacts import load_champion
 
     X, y = load_polish("5year")
     champ = load_champion().get_params()
@@ -108,7 +108,7 @@ def bench_polish() -> None:
 
 def bench_latency() -> None:
     from riskengine.model.explain import reason_codes
-    from riskengine.model.pd_model import load_champion
+    from riskengine.artifacts import load_champion
 
     model = load_champion()
     frame = us_panel_frame()

@@ -24,7 +24,9 @@ directly from a parsed payload:
   (:func:`top_reasons`). The batch path scores with the same
   :class:`FlatScorer` and the same kernel, row by row.
 
-Then :func:`riskengine.engine._decide_core` decides, exactly as in a batch.
+Then the engine's array core (:func:`riskengine.engine._decide_core`, passed in
+by the engine: this module sits below :mod:`riskengine.engine` and never imports
+it) decides, exactly as in a batch.
 Anything the fast path does not cover (a payload that validation might reject
 on a rule beyond the payload schema, an overlay feature it does not compute, an
 unknown product, a non-tree model) goes through the batch path instead, so the
@@ -38,6 +40,7 @@ import datetime as dt
 import hashlib
 import math
 import struct
+from collections.abc import Callable
 from operator import itemgetter
 from typing import Any, NamedTuple
 
@@ -46,20 +49,12 @@ import numpy.typing as npt
 
 from riskengine import _treekernel as _kernel
 from riskengine import schemas
+from riskengine.core_inputs import DebtorInputs, PairBytes, PairInputs
 from riskengine.dates import parse_date
 from riskengine.decision import Decision
-from riskengine.engine import (
-    _DEBTOR_TABLES,
-    DebtorInputs,
-    Engine,
-    PairBytes,
-    PairInputs,
-    _decide_core,
-    _kinds,
-    encode_value,
-)
 from riskengine.features import payments as _pay
 from riskengine.features import statements as _st
+from riskengine.input_hash import DEBTOR_TABLES, column_kinds, encode_value
 from riskengine.payload import DebtorPayload
 from riskengine.policy.limits import requested_limit
 
@@ -478,11 +473,17 @@ class FastEngine:
 
     Parameters
     ----------
-    engine : Engine
+    engine : riskengine.engine.Engine
+        The engine this path serves (its model, policy and overlay; its batch path
+        for payloads this path does not cover).
+    decide_core : callable
+        The engine's array core, ``decide_core(engine, debtor_inputs, pair_inputs,
+        as_of, decided_at, scorer)`` -> decision columns.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Any, decide_core: Callable[..., dict[str, list[Any]]]) -> None:
         self.engine = engine
+        self.decide_core = decide_core
         try:
             self.scorer: FlatScorer | None = FlatScorer(engine.pd_model, engine.reason_top_k)
         except Unsupported:
@@ -498,7 +499,7 @@ class FastEngine:
         self.products = set(engine.policy.product_names)
         self.ko_col = "adv_knockout" if engine.policy.knockouts.adverse_count_settled \
             else "adv_knockout_open"
-        self.kinds = {name: _kinds(c) for name, c in schemas.CONTRACTS.items()}
+        self.kinds = {name: column_kinds(c) for name, c in schemas.CONTRACTS.items()}
         self.pay_need = frozenset(feats) | {"pay_dilution"}
         self.adv_need = frozenset(feats)
         self._specs: dict[tuple[str, tuple[str, ...]],
@@ -514,7 +515,7 @@ class FastEngine:
                 pass
             else:
                 assert self.scorer is not None
-                col = _decide_core(self.engine, deb, pair, day, decided_at, self.scorer)
+                col = self.decide_core(self.engine, deb, pair, day, decided_at, self.scorer)
                 return Decision(**{k: v[0] for k, v in col.items()}).to_dict()
         return self.engine.score_payloads([p], as_of=day, decided_at=decided_at,
                                           reference_date=reference_date)[0]
@@ -857,7 +858,7 @@ class FastEngine:
                       for v in p.invoices), key=lambda r: r["invoice_id"])
         tables = {"statements": st_rows, "adverse_records": adv, "invoices": inv}
         parts = [self._records("debtors", [p.debtor.__dict__])]
-        for name in _DEBTOR_TABLES:
+        for name in DEBTOR_TABLES:
             rows = tables[name]
             parts.append(struct.pack("<I", len(rows)))
             parts.append(self._records(name, rows, drop))

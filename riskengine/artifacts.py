@@ -28,12 +28,15 @@ import warnings
 from collections.abc import Iterable, Mapping
 from importlib import metadata as importlib_metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import skops.io as sio
 
 from riskengine.errors import ModelArtifactError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from riskengine.model.pd_model import PDModel
 
 __all__ = [
     "TRUSTED_TYPES",
@@ -43,6 +46,10 @@ __all__ = [
     "metadata_path",
     "file_sha256",
     "library_versions",
+    "MODEL_DIR_ENV",
+    "default_model_dir",
+    "champion_path",
+    "load_champion",
 ]
 
 TRUSTED_TYPES: frozenset[str] = frozenset(
@@ -252,3 +259,52 @@ def load_skops(path: str | Path, *, extra_trusted: Iterable[str] = ()) -> Any:
     except Exception as exc:
         raise ModelArtifactError(f"skops cannot load {target}: {type(exc).__name__}: {exc}") \
             from exc
+
+
+# --- the champion PD model ------------------------------------------------------------
+
+#: Environment variable overriding the default model directory.
+MODEL_DIR_ENV = "RISKENGINE_MODEL_DIR"
+_REPO_MODELS = Path(__file__).resolve().parents[1] / "models"
+
+
+def default_model_dir() -> Path:
+    """``$RISKENGINE_MODEL_DIR``, else the repository's ``models/``."""
+    env = os.environ.get(MODEL_DIR_ENV)
+    return Path(env) if env else _REPO_MODELS
+
+
+def champion_path(model_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Path of the champion artifact in ``model_dir`` (default :func:`default_model_dir`)."""
+    from riskengine.model.pd_model import ARTIFACT_NAME
+
+    base = Path(model_dir) if model_dir is not None else default_model_dir()
+    return base / ARTIFACT_NAME
+
+
+def load_champion(model_dir: str | os.PathLike[str] | None = None) -> PDModel:
+    """The shipped champion PD model, loaded through its sha256-checked skops artifact.
+
+    Parameters
+    ----------
+    model_dir : str or path-like, optional
+        Directory holding ``pd_model.skops`` and its metadata. Default: env
+        ``RISKENGINE_MODEL_DIR``, else the repository's ``models/``
+        (:func:`champion_path`).
+
+    Raises
+    ------
+    ModelArtifactError
+        The artifact is missing, its sha256 does not match, or it is not a PDModel.
+    """
+    from riskengine.model.pd_model import PDModel
+
+    path = champion_path(model_dir)
+    obj = load_skops(path)
+    model = obj[0] if isinstance(obj, tuple) else obj
+    if not isinstance(model, PDModel):
+        raise ModelArtifactError(
+            f"{path} holds a {type(model).__name__}, not a PDModel. Retrain with "
+            "`riskengine train` or point --model-dir at a PD model directory."
+        )
+    return model

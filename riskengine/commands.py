@@ -134,8 +134,8 @@ def score(args: argparse.Namespace) -> int:
     payload without one is decided as of today. Today is the reference date: a decision or a record dated after it is refused (exit 2),
     as the HTTP service and :func:`riskengine.score` refuse it.
     """
+    from riskengine.api import load_engine
     from riskengine.dates import parse_date
-    from riskengine.engine import load_engine
 
     payload = read_json_input(args.file)
     many = isinstance(payload, list)
@@ -190,7 +190,7 @@ def demo(args: argparse.Namespace) -> int:
     """
     import pandas as pd
 
-    from riskengine.engine import load_engine
+    from riskengine.api import load_engine
     from riskengine.features import build_features
     from riskengine.portfolio_io import read_portfolio, write_portfolio
     from riskengine.synthetic import DEFAULT_AS_OF, generate_portfolio, synthetic_manifest

@@ -36,8 +36,8 @@ non-decreasing transforms of adverse-record counts and payment-behaviour
 features (``riskengine/config/overlay.toml``, versioned). A missing feature adds
 0. Adding an adverse record never lowers the PD.
 
-This module does no I/O except :func:`load_engine`, :func:`load_overlay` and
-:func:`score` (the shell entry points, which read the shipped artifacts).
+This module does no I/O: loading the shipped artifacts and configuration
+(:func:`riskengine.api.load_engine`, :func:`riskengine.api.score`) is the shell's.
 """
 
 from __future__ import annotations
@@ -45,10 +45,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
-import struct
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -59,10 +58,13 @@ import pyarrow.compute as pc
 
 from riskengine import schemas
 from riskengine._numtext import number_texts
+from riskengine.core_inputs import DebtorInputs, PairBytes, PairInputs
 from riskengine.dates import as_of_text, parse_date, refuse_after
 from riskengine.decision import DECISION_FIELDS, Decision
 from riskengine.errors import InvalidInputError, PolicyError
 from riskengine.features import build_features, latest_of_runs
+from riskengine.input_hash import DEBTOR_TABLES as _DEBTOR_TABLES
+from riskengine.input_hash import HASH_SCHEME
 from riskengine.model.master_scale import GRADES, UNRATED, MasterScale
 from riskengine.payload import DebtorPayload, parse_payload, payload_to_frames
 from riskengine.policy import credit_policy as _cp
@@ -79,9 +81,6 @@ __all__ = [
     "decision_schema",
     "warm_up",
     "Engine",
-    "load_overlay",
-    "load_engine",
-    "score",
     "BASES",
 ]
 
@@ -328,46 +327,6 @@ class SklearnScorer:
                 reason_codes(self.model, X, top_k=self.top_k))
 
 
-# --- inputs of the core ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DebtorInputs:
-    """Per-debtor arrays the core reads (length ``n``; built by either path)."""
-
-    debtor_id: npt.NDArray[np.object_]
-    st_X: FloatArray                      # (n, p) model features (NaN allowed)
-    basis: npt.NDArray[np.int64]          # code into BASES
-    overlay_X: FloatArray                 # (n, k) overlay features
-    insolvency: npt.NDArray[np.bool_]
-    past_due_default: npt.NDArray[np.bool_]
-    knockout: npt.NDArray[np.bool_]
-    dilution: FloatArray
-    tnw: FloatArray
-    revenue: FloatArray
-    profit: FloatArray
-    fin_currency: npt.NDArray[np.object_]  # latest statement currency ("" without)
-    past_due_amount: FloatArray
-    digest: npt.NDArray[np.uint8]         # (n, 32) debtor digests (input hash)
-
-
-@dataclass(frozen=True)
-class PairInputs:
-    """Per-pair arrays (length ``m``); ``debtor_pos`` indexes :class:`DebtorInputs`."""
-
-    debtor_pos: npt.NDArray[np.int64]
-    supplier_id: npt.NDArray[np.object_]
-    currency: npt.NDArray[np.object_]
-    requested: FloatArray
-    annual_sales: FloatArray
-    product: npt.NDArray[np.object_]
-    supplier_ledger: FloatArray
-    supplier_currency: npt.NDArray[np.object_]
-    related: npt.NDArray[np.bool_]
-    insurer_limit: FloatArray
-    terms: PairBytes                      # pair part of each input document
-
-
 # --- the input hash: canonical binary records ----------------------------------------
 #
 # A decision's ``input_hash`` is the sha256 of a canonical *binary* document of
@@ -392,37 +351,7 @@ class PairInputs:
 # compiled loop (:func:`_digests`); the single-debtor path writes them value by
 # value (:func:`encode_value`); tests/test_engine.py checks both agree.
 
-#: Prefix of every pair document (the version of this encoding).
-HASH_SCHEME = b"riskengine/input-hash/2\n"
 _NAN_BITS = np.uint64(0x7FF8000000000000)
-_NAN_BYTES = struct.pack("<Q", 0x7FF8000000000000)
-_NAT_BYTES = struct.pack("<q", np.iinfo(np.int64).min)
-_NULL_STR = b"\xff\xff\xff\xff"
-_PACK_D = struct.Struct("<d").pack
-_PACK_Q = struct.Struct("<q").pack
-_PACK_I = struct.Struct("<I").pack
-_EPOCH_ORDINAL = 719163  # date(1970, 1, 1).toordinal()
-
-
-def encode_value(v: Any, kind: str) -> bytes:
-    """One value's canonical bytes (the per-value twin of :func:`encode_records`).
-
-    ``kind`` is a contract column kind (``"category"`` counts as ``"str"``);
-    dates are ``datetime.date`` objects.
-    """
-    if kind in ("float", "int"):
-        if v is None:
-            return _NAN_BYTES
-        f = float(v)
-        return _NAN_BYTES if f != f else _PACK_D(f)
-    if kind == "date":
-        return _NAT_BYTES if v is None else _PACK_Q(v.toordinal() - _EPOCH_ORDINAL)
-    if kind == "bool":
-        return b"\x01" if v else b"\x00"
-    if v is None:
-        return _NULL_STR
-    e = str(v).encode("utf-8")
-    return _PACK_I(len(e)) + e
 
 
 @dataclass(frozen=True)
@@ -1502,13 +1431,8 @@ def _f(x: Any) -> float | None:
 
 # --- batch inputs from frames ----------------------------------------------------------
 
-_DEBTOR_TABLES = ("statements", "adverse_records", "invoices")
 _SORT_KEY = {"statements": "period_end", "adverse_records": "record_id",
              "invoices": "invoice_id"}
-
-
-def _kinds(contract: schemas.TableContract) -> dict[str, str]:
-    return {c.name: ("str" if c.kind == "category" else c.kind) for c in contract.columns}
 
 
 def _sort_codes(frame: pd.DataFrame, name: str) -> npt.NDArray[np.int64]:
@@ -1624,15 +1548,6 @@ def debtor_digests(debtors: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
 
 #: Bytes of debtor blocks laid out and hashed at a time by :func:`debtor_digests`.
 _DIGEST_BATCH = 4 << 20
-
-
-@dataclass(frozen=True)
-class PairBytes:
-    """The pair part of each pair document: ``buf[start[k]:stop[k]]``."""
-
-    buf: npt.NDArray[np.uint8]
-    start: npt.NDArray[np.int64]
-    stop: npt.NDArray[np.int64]
 
 
 def pair_bytes(rec: _Records) -> PairBytes:
@@ -1760,7 +1675,7 @@ class Engine:
     Parameters
     ----------
     pd_model : PDModel
-        The fitted statement PD model (:func:`riskengine.model.pd_model.load_champion`).
+        The fitted statement PD model (:func:`riskengine.artifacts.load_champion`).
     master_scale : MasterScale
     policy : CreditPolicy
     overlay : Overlay
@@ -1806,7 +1721,7 @@ class Engine:
         self.feature_names: tuple[str, ...] = tuple(str(c) for c in pd_model.feature_names_in_)
         from riskengine._fastpath import FastEngine
 
-        self._fast = FastEngine(self)
+        self._fast = FastEngine(self, _decide_core)
         # the flattened ensemble when the model allows it (the same numbers as the
         # fitted model, tests/test_engine.py), else the fitted model itself
         self._scorer: Scorer = self._fast.scorer if self._fast.scorer is not None \
@@ -2295,104 +2210,3 @@ def default_past_due(pdue: FloatArray, open_balance: FloatArray, ov: Overlay
     out: npt.NDArray[np.bool_] = (pdue > ov.materiality_absolute) & (
         pdue > ov.materiality_relative * open_balance)
     return out
-
-
-# --- shell: loading and the module-level score --------------------------------------
-
-
-def load_overlay(path: Any = None) -> Overlay:
-    """Read and validate an overlay TOML (default: the shipped ``overlay.toml``)."""
-    from riskengine.config import read_config_toml
-
-    return Overlay.from_dict(read_config_toml("overlay.toml", path, "overlay"))
-
-
-def load_engine(model_dir: Any = None, policy_path: Any = None, *,
-                master_scale_path: Any = None, overlay_path: Any = None,
-                default_product: str = "non_recourse") -> Engine:
-    """The engine on the shipped (or given) artifacts and configuration.
-
-    The PD model is loaded through its sha256-checked skops artifact
-    (:func:`riskengine.model.pd_model.load_champion`); a tampered artifact is
-    refused with :class:`~riskengine.errors.ModelArtifactError`.
-
-    Parameters
-    ----------
-    model_dir : path-like, optional
-        Directory of ``pd_model.skops`` (default: ``RISKENGINE_MODEL_DIR`` or ``models/``).
-    policy_path, master_scale_path, overlay_path : path-like, optional
-        TOML files; default the shipped ones.
-    default_product : str
-    """
-    from riskengine.artifacts import read_metadata
-    from riskengine.config import load_master_scale, load_policy
-    from riskengine.model.evaluate import champion_path
-    from riskengine.model.pd_model import load_champion
-
-    model = load_champion(model_dir)
-    meta = read_metadata(champion_path(model_dir))
-    version = f"pd_model@{str(meta.get('sha256', ''))[:12]}"
-    return Engine(model, load_master_scale(master_scale_path), load_policy(policy_path),
-                  overlay=load_overlay(overlay_path), model_version=version,
-                  default_product=default_product)
-
-
-@dataclass
-class _Default:
-    engine: Engine | None = None
-    lock: Any = field(default=None)
-
-
-_DEFAULT = _Default()
-
-
-def default_engine() -> Engine:
-    """The engine on the shipped artifacts, loaded once per process."""
-    import threading
-
-    if _DEFAULT.lock is None:
-        _DEFAULT.lock = threading.Lock()
-    with _DEFAULT.lock:
-        if _DEFAULT.engine is None:
-            _DEFAULT.engine = load_engine()
-    return _DEFAULT.engine
-
-
-def score(payload: dict[str, Any], *, as_of: Any = None, decided_at: str | None = None,
-          reference_date: Any = None) -> dict[str, Any]:
-    """Score one debtor payload with the shipped engine (loaded once and cached).
-
-    Parameters
-    ----------
-    payload : dict
-        One debtor's records (``examples/debtor.json``; schema
-        ``examples/debtor.schema.json``).
-    as_of : date-like, optional
-        Decision date when the payload has none; default today.
-    decided_at : str, optional
-        Timestamp recorded in the decision; default now (UTC, ISO 8601).
-    reference_date : date-like, optional
-        Default today (UTC): a decision or a record dated after it is refused,
-        as the HTTP service and ``riskengine score`` refuse it.
-
-    Returns
-    -------
-    dict
-        The decision (:meth:`riskengine.decision.Decision.to_dict`): ``pd``,
-        ``grade``, limits, cover, fees, versions, ``input_hash``.
-
-    Raises
-    ------
-    InvalidInputError
-        The payload is invalid (field path named in the message and ``problems``),
-        or it or one of its records is dated after ``reference_date``.
-    """
-    import datetime as dt
-
-    now = dt.datetime.now(dt.UTC)
-    if as_of is None and not (isinstance(payload, dict) and payload.get("as_of")):
-        as_of = now.date().isoformat()
-    stamp = decided_at if decided_at is not None else now.isoformat(timespec="seconds")
-    ref = reference_date if reference_date is not None else now.date().isoformat()
-    return default_engine().decide_one(payload, as_of=as_of, decided_at=stamp,
-                                       reference_date=ref)

@@ -14,6 +14,7 @@ __all__ = [
     "InvalidInputError",
     "ModelArtifactError",
     "PolicyError",
+    "RerateError",
 ]
 
 
@@ -62,3 +63,7 @@ class PolicyError(RiskEngineError, ValueError):
     def __init__(self, message: str, key: str = "") -> None:
         super().__init__(message)
         self.key = key
+
+
+class RerateError(RiskEngineError):
+    """The re-rating run cannot complete correctly (e.g. debtors do not reconcile)."""

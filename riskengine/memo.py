@@ -877,8 +877,8 @@ def report_command(args: Any) -> int:
     """
     from pathlib import Path
 
+    from riskengine.api import load_engine
     from riskengine.dates import batch_as_of
-    from riskengine.engine import load_engine
     from riskengine.outputs import safe_file_stem
 
     debtor = str(args.debtor)

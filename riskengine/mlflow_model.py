@@ -93,7 +93,7 @@ def build_engine(pd_model_dir: Any, config: Mapping[str, Any]) -> Engine:
     pd_model_dir : path-like
         Directory with ``pd_model.skops`` and ``pd_model.skops.json``; the
         artifact is loaded with skops after its sha256 is checked
-        (:func:`riskengine.model.pd_model.load_champion`).
+        (:func:`riskengine.artifacts.load_champion`).
     config : mapping
         ``{"policy": {...}, "master_scale": {...}, "overlay": {...}}`` (the
         parsed TOML documents) and optionally ``"default_product"``.
@@ -102,7 +102,7 @@ def build_engine(pd_model_dir: Any, config: Mapping[str, Any]) -> Engine:
     -------
     Engine
         Its ``model_version`` is ``"pd_model@<sha256[:12]>"``, as in
-        :func:`riskengine.engine.load_engine`, so both give identical decisions.
+        :func:`riskengine.api.load_engine`, so both give identical decisions.
 
     Raises
     ------
@@ -111,9 +111,7 @@ def build_engine(pd_model_dir: Any, config: Mapping[str, Any]) -> Engine:
     ModelArtifactError
         The artifact is missing, tampered with (sha256) or not a PD model.
     """
-    from riskengine.artifacts import read_metadata
-    from riskengine.model.evaluate import champion_path
-    from riskengine.model.pd_model import load_champion
+    from riskengine.artifacts import champion_path, load_champion, read_metadata
 
     extra = sorted(set(config) - set(CONFIG_KEYS) - set(_OPTIONAL_KEYS))
     if extra:

@@ -22,7 +22,7 @@
    ``model_code_path``); it loads with ``MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false``
    and its serving example passes :func:`mlflow.models.validate_serving_input`;
    its decision on the example equals the in-process engine's
-   (:func:`riskengine.engine.load_engine` + ``score_payloads``).
+   (:func:`riskengine.api.load_engine` + ``score_payloads``).
 
 3. **Register** as ``riskengine`` and point the alias ``champion`` at the new
    version, only when every check passed; otherwise nothing is registered and
@@ -310,8 +310,7 @@ def _env(**values: str) -> Iterator[None]:
 
 def _stage(workdir: Path, model_dir: str | os.PathLike[str] | None) -> tuple[Path, Path]:
     """Copy the PD-model artifact pair and the package sources into ``workdir``."""
-    from riskengine.artifacts import file_sha256, read_metadata
-    from riskengine.model.evaluate import champion_path
+    from riskengine.artifacts import champion_path, file_sha256, read_metadata
 
     src = champion_path(model_dir)
     meta = read_metadata(src)  # raises when the sidecar is missing
@@ -420,7 +419,7 @@ def log_engine_model(tracking_uri: str | None = None,
     PolicyError
         A configuration file is invalid.
     """
-    from riskengine.engine import load_engine
+    from riskengine.api import load_engine
 
     # read every input file before touching the tracking store: a bad one changes nothing
     config = engine_model_config(policy_path, master_scale_path, overlay_path)

@@ -80,7 +80,7 @@ from riskengine import migration as mig
 from riskengine._arrowtext import strictly_increasing
 from riskengine._parquet_concat import ParquetConcat, ParquetConcatError
 from riskengine.dates import batch_as_of, parse_date
-from riskengine.errors import RiskEngineError
+from riskengine.errors import RerateError, RiskEngineError
 from riskengine.outputs import claim_rerate_out
 from riskengine.portfolio_io import atomic_write, check_portfolio
 from riskengine.schemas import CONTRACTS, ERROR_COLUMNS
@@ -118,10 +118,6 @@ FORMAT_VERSION = 3
 THROTTLE_ENV = "RISKENGINE_RERATE_THROTTLE"
 _DEBTOR_TABLES = ("debtors", "statements", "adverse_records", "invoices", "exposures",
                   "relations")  # fmt: skip
-
-
-class RerateError(RiskEngineError):
-    """The re-rating run cannot complete correctly (e.g. debtors do not reconcile)."""
 
 
 # --------------------------------------------------------------------------- options
@@ -924,9 +920,57 @@ def decide_chunk(engine: Any, frames: Mapping[str, pd.DataFrame], as_of: str,
 
 
 def _load_engine(model_dir: str | None = None, policy_path: str | None = None) -> Any:
-    from riskengine.engine import load_engine
+    from riskengine.api import load_engine
 
     return load_engine(model_dir=model_dir, policy_path=policy_path)
+
+
+def _spark_task(*, portfolio: str, checkpoints: str, model_dir: str | None,
+                policy_path: str | None, model_version: str, as_of: str, decided_at: str,
+                scope: Sequence[str] | None) -> Callable[[int, str | None, str | None],
+                                                         tuple[int, int]]:
+    """One Spark task's chunk decider (run on an executor, :mod:`riskengine.spark_job`).
+
+    Loads the engine **once**, refuses one whose model version is not the one the
+    driver resolved, and returns ``decide(k, lo, hi)``: read chunk ``k``'s records
+    (debtor ids in ``[lo, hi]``), decide them with :func:`decide_chunk` as the
+    pandas path does, checkpoint them, and return (decision rows, error rows).
+    """
+    engine = _load_engine(model_dir, policy_path)
+    seen = engine_versions(engine)[0]
+    if seen != model_version:
+        raise RerateError(f"Executor loaded model {seen!r} but the driver resolved "
+                          f"{model_version!r}; point --model-dir at one artifact "
+                          "that every executor reads.")
+    root, ckpt = Path(portfolio), _Checkpoints(Path(checkpoints))
+
+    def decide(k: int, lo: str | None, hi: str | None) -> tuple[int, int]:
+        res = decide_chunk(engine, read_chunk(root, (lo, hi), scope), as_of, decided_at,
+                           model_version)  # fmt: skip
+        ckpt.write(k, res)
+        return res.decisions.num_rows, res.errors.num_rows
+
+    return decide
+
+
+def _run_spark(opts: RerateOptions, plan: ChunkPlan, pending: list[int],
+               scope: Sequence[str] | None, ckpt: _Checkpoints, as_of: str,
+               model_version: str, progress: _Progress) -> None:
+    """Decide the ``pending`` chunks on Spark: each executor task runs :func:`_spark_task`."""
+    from functools import partial
+
+    from riskengine.spark_job import run_spark_chunks
+
+    def absolute(p: Any) -> str | None:
+        return None if p is None else str(Path(p).resolve())
+
+    open_task = partial(_spark_task, portfolio=str(Path(opts.portfolio).resolve()),
+                        checkpoints=str(ckpt.root.resolve()), model_dir=absolute(opts.model_dir),
+                        policy_path=absolute(opts.policy_path), model_version=model_version,
+                        as_of=as_of, decided_at=decided_at_for(as_of),
+                        scope=None if scope is None else list(scope))  # fmt: skip
+    run_spark_chunks(opts.spark_master, [(k, *plan.range_of(k)) for k in pending], open_task,
+                     ckpt, progress)  # fmt: skip
 
 
 _DATE_COLUMNS = {"debtors": ("incorporation_date",), "statements": ("period_end",),
@@ -1408,7 +1452,7 @@ def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
     ----------
     opts : RerateOptions
     engine : Engine, optional
-        An already loaded engine (tests); default :func:`riskengine.engine.load_engine`
+        An already loaded engine (tests); default :func:`riskengine.api.load_engine`
         with ``opts.model_dir`` and ``opts.policy_path``. The Spark path always
         loads the engine on the executors from ``opts.model_dir``.
 
@@ -1482,10 +1526,7 @@ def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
         asm = _Assembler(out, ckpt, plan.n_chunks)
         try:
             if opts.engine == "spark":
-                from riskengine.spark_job import run_spark_chunks
-
-                run_spark_chunks(opts, plan, pending, scope, ckpt, as_of, model_version,
-                                 progress)  # fmt: skip
+                _run_spark(opts, plan, pending, scope, ckpt, as_of, model_version, progress)
             else:
                 asm.feed()  # chunks resumed from checkpoints
                 _run_pandas(frames, plan, pending, engine, ckpt, as_of, model_version,

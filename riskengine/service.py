@@ -31,9 +31,8 @@ import hashlib
 import json
 import logging
 import os
-import re
 import threading
-from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
@@ -46,6 +45,7 @@ from riskengine.dates import field_date
 from riskengine.errors import InvalidInputError, RiskEngineError
 from riskengine.ids import ID_MAX_LENGTH, ID_PATTERN
 from riskengine.security import TokenSet, load_tokens
+from riskengine.serving import decide_and_store, problem_details, pydantic_details
 from riskengine.store import DecisionStore, jsonable
 
 __all__ = [
@@ -136,95 +136,6 @@ async def _send_error(send: Send, status: int, kind: str, msg: str) -> None:
                             (b"content-length", str(len(body)).encode()),
                             (b"connection", b"close")]})
     await send({"type": "http.response.body", "body": body})
-
-
-# --- error reports without submitted values ------------------------------------------
-
-_FIELD_PREFIX = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*): ")
-_REASON_TEXT = {
-    "missing_column": "required field missing", "extra_column": "unknown field",
-    "not_numeric": "must be a number", "negative": "must not be negative",
-    "future_date": "date is after the reference date", "duplicate_key": "duplicate identifier",
-    "unknown_category": "not an allowed value", "unknown_currency": "unknown currency",
-    "identity_broken": "accounting identity broken", "unknown_debtor": "unknown debtor",
-    "date_order": "dates in the wrong order", "missing_value": "value missing",
-    "bad_id": "not a valid identifier",
-}
-
-
-_CODE = re.compile(r"^[a-z][a-z_]*$")  # vocabulary codes ('settled', 'audited') are not data
-
-
-def _leaves(value: Any, depth: int = 0) -> Iterator[str]:
-    if isinstance(value, bool) or value is None or depth > 8:
-        return
-    if isinstance(value, (str, int, float)):
-        yield str(value)
-    elif isinstance(value, Mapping):
-        for v in value.values():
-            yield from _leaves(v, depth + 1)
-    elif isinstance(value, (list, tuple)):
-        for v in value:
-            yield from _leaves(v, depth + 1)
-
-
-def _redact(msg: str, value: Any) -> str:
-    """``msg`` with every submitted value in ``value`` (scalars, or leaves of containers) removed."""
-    for text in sorted(set(_leaves(value)), key=len, reverse=True):
-        if _CODE.match(text):
-            continue
-        if len(text) >= 3:
-            msg = msg.replace(text, "<redacted>")
-        elif f"'{text}'" in msg or f'"{text}"' in msg:
-            msg = msg.replace(f"'{text}'", "'<redacted>'").replace(f'"{text}"', "'<redacted>'")
-    return msg
-
-
-def _pydantic_details(errors: Sequence[Mapping[str, Any]], prefix: Sequence[Any]
-                      ) -> list[dict[str, Any]]:
-    """FastAPI-style error items with ``loc``, ``type``, ``msg``: no ``input``, no ``ctx``."""
-    out = []
-    for e in errors:
-        loc = [*prefix, *e.get("loc", ())]
-        msg = _redact(str(e.get("msg", "")), e.get("input"))
-        if msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
-        sub = _FIELD_PREFIX.match(msg)
-        if sub:  # a model validator names the field first: "due_date: before issue_date"
-            loc += sub.group(1).split(".")
-            msg = msg[sub.end():]
-        out.append({"loc": [int(p) if isinstance(p, int) else str(p) for p in loc],
-                    "type": str(e.get("type", "value_error")), "msg": msg})
-    return out
-
-
-def _problem_details(exc: InvalidInputError, prefix: Sequence[Any],
-                     positions: Mapping[str, int] | None = None, *,
-                     table_in_path: bool = True) -> list[dict[str, Any]]:
-    """Error items of an :class:`InvalidInputError`, its values and sentences dropped.
-
-    A problem of a payload names its field path; a problem found later (the
-    engine's validation of the frames) is located by the payload's position in
-    the array (``positions``: debtor id to index), the table and the column.
-    """
-    out = []
-    for p in exc.problems or [{}]:
-        table = str(p.get("table") or "")
-        column = str(p.get("column") or "")
-        path = [int(x) if x.isdigit() else x for x in column.split(".") if x]
-        if table and table != "payload" and table_in_path:
-            where: list[Any] = [table]
-            pos = (positions or {}).get(str(p.get("debtor_id") or ""))
-            if positions is not None and len(positions) > 1 and pos is not None:
-                where = [pos, table]
-            path = [*where, *path]
-        reason = str(p.get("reason") or "invalid")
-        msg = str(p.get("message") or "") if table == "payload" else ""
-        msg = _redact(msg, p.get("value")) if msg else _REASON_TEXT.get(reason, "invalid value")
-        item = {"loc": [*prefix, *path], "type": reason, "msg": msg}
-        if item not in out:
-            out.append(item)
-    return out
 
 
 def _error(status: int, details: list[dict[str, Any]]) -> JSONResponse:
@@ -366,7 +277,7 @@ def create_app(engine: Any, store: DecisionStore, tokens: Sequence[str] | None, 
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return _error(422, _pydantic_details(exc.errors(), ()))
+        return _error(422, pydantic_details(exc.errors(), ()))
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
@@ -439,21 +350,21 @@ def create_app(engine: Any, store: DecisionStore, tokens: Sequence[str] | None, 
             if any(e["type"] == "json_invalid" for e in errs):
                 return _error(400, [{"loc": ["body"], "type": "json_invalid",
                                      "msg": "request body is not valid JSON"}])
-            return _error(422, _pydantic_details(errs, ("body",)))
+            return _error(422, pydantic_details(errs, ("body",)))
         if is_list and not 1 <= len(parsed) <= max_batch:
             return _error(422, [{"loc": ["body"], "type": "too_long" if parsed else "too_short",
                                  "msg": f"give 1 to {max_batch} payloads per request"}])
-        today = dt.datetime.now(dt.UTC).date()  # the reference date _score passes
+        today = dt.datetime.now(dt.UTC).date()  # the reference date decide_payloads passes
         payloads = [p if p.as_of is not None else p.model_copy(update={"as_of": today})
                     for p in parsed]
         try:
             if len(payloads) <= _INLINE_BATCH:
-                out = _decide_and_store(eng, store, payloads)
+                out = decide_and_store(eng, store, payloads)
             else:
-                out = await asyncio.to_thread(_decide_and_store, eng, store, payloads)
+                out = await asyncio.to_thread(decide_and_store, eng, store, payloads)
         except InvalidInputError as exc:
             positions = {p.debtor.debtor_id: i for i, p in enumerate(payloads)}
-            return _error(422, _problem_details(exc, ("body",), positions if is_list else None))
+            return _error(422, problem_details(exc, ("body",), positions if is_list else None))
         decisions, ids = out
         content = decisions if is_list else decisions[0]
         return Response(_decision_json(content), headers={
@@ -493,37 +404,6 @@ def create_app(engine: Any, store: DecisionStore, tokens: Sequence[str] | None, 
     return app
 
 
-def _score(engine: Any, payloads: list[Any]) -> list[dict[str, Any]]:
-    """Decisions of validated payloads: ``decide_one`` (the engine's single-debtor fast
-    path) for one, ``score_payloads`` (the batch path) for several; the shell passes the
-    clock: ``decided_at`` (UTC now) and ``reference_date`` (today)."""
-    now = dt.datetime.now(dt.UTC)
-    kw = {"decided_at": now.isoformat(timespec="microseconds").replace("+00:00", "Z"),
-          "reference_date": now.date().isoformat()}
-    one = getattr(engine, "decide_one", None)
-    if len(payloads) == 1 and one is not None:
-        return [dict(one(payloads[0], **kw))]
-    return [dict(d) for d in engine.score_payloads(payloads, **kw)]
-
-
-def _decide_and_store(engine: Any, store: DecisionStore, payloads: list[Any]
-                      ) -> tuple[list[dict[str, Any]], list[int]]:
-    decisions = _score(engine, payloads)
-    records = []
-    for p, d in zip(payloads, decisions, strict=True):
-        rec = dict(d)
-        rec.setdefault("supplier_id", p.exposure.supplier_id)
-        rec.setdefault("currency", p.exposure.currency)
-        if p.exposure.product is not None:
-            rec.setdefault("product", p.exposure.product)
-        records.append(rec)
-    inputs = {str(d["input_hash"]): p.model_dump_json()
-              for p, d in zip(payloads, decisions, strict=True) if d.get("input_hash")}
-    # one transaction for the decisions and their inputs: none stored without the other
-    ids = store.record_decisions(records, inputs=inputs)
-    return decisions, ids
-
-
 def _check_invoice(req: InvoiceCheckRequest, store: DecisionStore, policy: Any) -> Response:
     from riskengine.policy.funding import fund_invoice
 
@@ -559,7 +439,7 @@ def _check_invoice(req: InvoiceCheckRequest, store: DecisionStore, policy: Any) 
     try:
         result = fund_invoice(policy, **invoice)
     except InvalidInputError as exc:
-        return _error(422, _problem_details(exc, ("body",), table_in_path=False))
+        return _error(422, problem_details(exc, ("body",), table_in_path=False))
     request_record = req.model_dump(mode="json")
     answer: dict[str, Any] = {
         "supplier_id": req.supplier_id, "debtor_id": req.debtor_id,
@@ -683,7 +563,7 @@ def serve_command(args: argparse.Namespace) -> int:
     model_dir = getattr(args, "model_dir", None)
 
     def loader() -> Any:
-        from riskengine.engine import load_engine
+        from riskengine.api import load_engine
 
         engine = load_engine(model_dir=model_dir)
         try:

@@ -964,7 +964,7 @@ def _score(ui: _Ui, request: Request, sess: UiSession, form: FormData) -> Respon
     from pydantic import ValidationError
 
     from riskengine.payload import DebtorPayload
-    from riskengine.service import _decide_and_store, _problem_details, _pydantic_details
+    from riskengine.serving import decide_and_store, problem_details, pydantic_details
 
     engine, store = _state(request)
     if engine is None:
@@ -989,14 +989,14 @@ def _score(ui: _Ui, request: Request, sess: UiSession, form: FormData) -> Respon
     try:
         payload = DebtorPayload.model_validate(raw)
     except ValidationError as exc:
-        details = _pydantic_details(exc.errors(include_url=False), ())
+        details = pydantic_details(exc.errors(include_url=False), ())
         return _score_page(ui, request, sess, form, [_detail_text(d) for d in details], 422)
     if payload.as_of is None:  # today as the service's reference date (UTC)
         payload = payload.model_copy(update={"as_of": dt.datetime.now(dt.UTC).date()})
     try:
-        _, ids = _decide_and_store(engine, store, [payload])
+        _, ids = decide_and_store(engine, store, [payload])
     except InvalidInputError as exc:
-        details = _problem_details(exc, ())
+        details = problem_details(exc, ())
         return _score_page(ui, request, sess, form, [_detail_text(d) for d in details], 422)
     return _redirect(f"{UI_PREFIX}/debtor?id={quote(payload.debtor.debtor_id, safe='')}"
                      f"&scored={ids[0]}")

@@ -24,23 +24,20 @@ from hypothesis import strategies as st
 import riskengine
 from riskengine import schemas
 from riskengine._fastpath import FlatScorer, top_reasons
+from riskengine.api import load_engine, load_overlay
+from riskengine.core_inputs import DebtorInputs, PairBytes
 from riskengine.engine import (
-    HASH_SCHEME,
-    DebtorInputs,
     Engine,
     Overlay,
     OverlayTerm,
-    PairBytes,
     SklearnScorer,
     _input_hashes,
     column_records,
     encode_records,
-    encode_value,
-    load_engine,
-    load_overlay,
 )
 from riskengine.errors import InvalidInputError, ModelArtifactError, PolicyError
 from riskengine.features import build_features
+from riskengine.input_hash import HASH_SCHEME, encode_value
 from riskengine.payload import payload_to_frames
 from riskengine.synthetic import generate_portfolio
 

@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskengine.artifacts import save_skops
+from riskengine.artifacts import champion_path, default_model_dir, save_skops
 from riskengine.cli import main
 from riskengine.errors import ModelArtifactError
-from riskengine.model.evaluate import champion_path, default_model_dir, evaluate_us_panel
+from riskengine.model.evaluate import evaluate_us_panel
 from riskengine.model.training import fit_pd_model, fit_rows, model_features, us_panel_frame
 
 KEYS = {"auc", "gini", "brier", "rows", "defaults", "by_grade"}

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from riskengine import schemas
 from riskengine._fastpath import _STATEMENT_ROW_FEATURES, _statement_row
-from riskengine.engine import load_engine
+from riskengine.api import load_engine
 from riskengine.features import statements as _st
 from riskengine.synthetic import generate_portfolio
 

@@ -181,7 +181,7 @@ def test_composite_keys_shortcut_same_as_general_path(monkeypatch: pytest.Monkey
 
 @pytest.fixture(scope="module")
 def engine() -> Any:
-    from riskengine.engine import load_engine
+    from riskengine.api import load_engine
 
     return load_engine()
 

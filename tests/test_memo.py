@@ -39,7 +39,7 @@ STAMP = "2026-06-30T12:00:00Z"
 
 @pytest.fixture(scope="module")
 def engine() -> Any:
-    from riskengine.engine import load_engine
+    from riskengine.api import load_engine
 
     return load_engine()
 
@@ -191,11 +191,11 @@ def test_report_command_from_store_and_portfolio(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: Any,
         payload: dict[str, Any], decision: dict[str, Any],
         capsys: pytest.CaptureFixture[str]) -> None:
-    import riskengine.engine as engine_module
+    import riskengine.api as api_module
     from riskengine.portfolio_io import write_portfolio
     from riskengine.synthetic import generate_portfolio, synthetic_manifest
 
-    monkeypatch.setattr(engine_module, "load_engine", lambda **kw: engine)
+    monkeypatch.setattr(api_module, "load_engine", lambda **kw: engine)
     url = f"sqlite:///{tmp_path / 'r.db'}"
     with DecisionStore(url) as store:
         store.record_decisions([decision])
@@ -249,11 +249,11 @@ def test_stored_inputs_reproduce_the_decision(engine: Any, payload: dict[str, An
 def test_report_default_name_is_a_sanitised_file_in_the_working_directory(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: Any,
         capsys: pytest.CaptureFixture[str]) -> None:
-    import riskengine.engine as engine_module
+    import riskengine.api as api_module
     import riskengine.memo as memo_module
     from riskengine.cli import main
 
-    monkeypatch.setattr(engine_module, "load_engine", lambda **kw: engine)
+    monkeypatch.setattr(api_module, "load_engine", lambda **kw: engine)
     cwd = tmp_path / "work"
     cwd.mkdir()
     monkeypatch.chdir(cwd)

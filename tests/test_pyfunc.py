@@ -3,7 +3,7 @@
 Real MLflow 3.17.2 on a temporary sqlite store, no mocks. The engine is published
 once per module (logging + checks cost seconds); every test reads that store.
 Decisions are compared with the in-process engine
-(:func:`riskengine.engine.load_engine` + ``score_payloads``) on
+(:func:`riskengine.api.load_engine` + ``score_payloads``) on
 ``examples/debtor.json`` with fixed ``decided_at`` and ``reference_date``, so
 they are deterministic and must be byte-identical as JSON.
 """
@@ -32,8 +32,9 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import Model, validate_serving_input
 
+from riskengine.api import load_engine
 from riskengine.artifacts import read_metadata
-from riskengine.engine import Engine, load_engine
+from riskengine.engine import Engine
 from riskengine.errors import ModelArtifactError, PolicyError
 from riskengine.mlflow_model import build_engine
 from riskengine.pyfunc import (

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from riskengine import rerate
-from riskengine.engine import load_engine
+from riskengine.api import load_engine
 from riskengine.outputs import RERATE_MARKER
 from riskengine.portfolio_io import read_portfolio, write_portfolio
 from riskengine.rerate import (

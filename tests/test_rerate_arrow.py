@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 from riskengine import migration as mig
 from riskengine import rerate
-from riskengine.engine import Engine, decision_schema, load_engine
+from riskengine.api import load_engine
+from riskengine.engine import Engine, decision_schema
 from riskengine.synthetic import generate_portfolio
 
 AS_OF = "2026-06-30"

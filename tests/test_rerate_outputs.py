@@ -10,10 +10,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
-import riskengine.engine as engine_module
+import riskengine.api as api_module
 from riskengine import migration as mig
+from riskengine.api import load_engine
 from riskengine.cli import main
-from riskengine.engine import load_engine
 from riskengine.outputs import RERATE_MARKER
 from riskengine.portfolio_io import write_portfolio
 from riskengine.rerate import FAILED_RUN_EXIT, OUTPUT_FILES
@@ -30,7 +30,7 @@ def engine() -> Any:
 
 @pytest.fixture(autouse=True)
 def _shared_engine(engine: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engine_module, "load_engine", lambda **kw: engine)
+    monkeypatch.setattr(api_module, "load_engine", lambda **kw: engine)
 
 
 def _portfolio(path: Path, null_rows: tuple[int, ...] = ()) -> Path:

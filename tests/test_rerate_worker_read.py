@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from riskengine import portfolio_io, rerate
-from riskengine.engine import load_engine
+from riskengine.api import load_engine
 from riskengine.portfolio_io import chunk_readable, read_portfolio, write_portfolio
 from riskengine.rerate import OUTPUT_FILES, RerateOptions, plan_chunks, run_rerate
 from riskengine.synthetic import generate_portfolio, synthetic_manifest

@@ -636,7 +636,7 @@ def test_the_shell_gives_the_engine_the_clock(store: DecisionStore) -> None:
 
 @pytest.fixture(scope="module")
 def real_engine() -> Any:
-    from riskengine.engine import load_engine
+    from riskengine.api import load_engine
 
     return load_engine()
 

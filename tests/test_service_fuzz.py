@@ -25,7 +25,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 def _engine() -> Any:
     """The real engine (the shipped model and policy)."""
-    from riskengine.engine import load_engine
+    from riskengine.api import load_engine
 
     return load_engine()
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from riskengine.engine import load_engine
+from riskengine.api import load_engine
 from riskengine.portfolio_io import write_portfolio
 from riskengine.rerate import OUTPUT_FILES, RerateOptions, run_rerate
 from riskengine.synthetic import generate_portfolio, synthetic_manifest

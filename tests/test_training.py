@@ -14,8 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskengine.artifacts import file_sha256, read_metadata
-from riskengine.model.pd_model import load_champion
+from riskengine.artifacts import file_sha256, load_champion, read_metadata
 from riskengine.model.training import (
     EXCLUDED_FEATURES,
     HGB_GRID,

@@ -16,32 +16,14 @@ import argparse
 import json
 import math
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from riskengine.model.pd_model import ARTIFACT_NAME, PDModel, load_champion
+from riskengine.artifacts import load_champion
+from riskengine.model.pd_model import PDModel
 
-__all__ = ["MODEL_DIR_ENV", "default_model_dir", "champion_path", "evaluate_us_panel",
-           "evaluate_command"]  # fmt: skip
-
-#: Environment variable overriding the default model directory.
-MODEL_DIR_ENV = "RISKENGINE_MODEL_DIR"
-_REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
-
-
-def default_model_dir() -> Path:
-    """``$RISKENGINE_MODEL_DIR``, else the repository's ``models/``."""
-    env = os.environ.get(MODEL_DIR_ENV)
-    return Path(env) if env else _REPO_MODELS
-
-
-def champion_path(model_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Path of the champion artifact in ``model_dir`` (default :func:`default_model_dir`)."""
-    base = Path(model_dir) if model_dir is not None else default_model_dir()
-    return base / ARTIFACT_NAME
-
+__all__ = ["evaluate_us_panel", "evaluate_command"]
 
 def _finite_or_none(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
@@ -57,7 +39,7 @@ def evaluate_us_panel(
     path : path-like
         CSV(.gz) in the format of ``us_listed/firm_years.csv.gz``.
     model_dir : path-like, optional
-        Directory of the champion (default :func:`default_model_dir`).
+        Directory of the champion (default :func:`riskengine.artifacts.default_model_dir`).
 
     Returns
     -------

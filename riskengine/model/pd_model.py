@@ -55,7 +55,7 @@ from riskengine.model.calibration import (
     make_calibrator,
 )
 
-__all__ = ["PDModel", "PD_CEILING", "load_champion", "ARTIFACT_NAME"]
+__all__ = ["PDModel", "PD_CEILING", "ARTIFACT_NAME"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -391,33 +391,3 @@ def _as_float(X: Any) -> FloatArray:
         raise InvalidInputError(f"PDModel: features must be 2-D, got shape {A.shape}.")
     A = np.where(np.isinf(A), np.nan, A)
     return A
-
-
-def load_champion(model_dir: Any = None) -> PDModel:
-    """The shipped champion PD model, loaded through its sha256-checked skops artifact.
-
-    Parameters
-    ----------
-    model_dir : str or path-like, optional
-        Directory holding ``pd_model.skops`` and its metadata. Default: env
-        ``RISKENGINE_MODEL_DIR``, else the repository's ``models/`` (resolved
-        by :func:`riskengine.model.evaluate.champion_path`, the shell).
-
-    Raises
-    ------
-    ModelArtifactError
-        The artifact is missing, its sha256 does not match, or it is not a PDModel.
-    """
-    from riskengine.artifacts import load_skops
-    from riskengine.errors import ModelArtifactError
-    from riskengine.model.evaluate import champion_path
-
-    path = champion_path(model_dir)
-    obj = load_skops(path)
-    model = obj[0] if isinstance(obj, tuple) else obj
-    if not isinstance(model, PDModel):
-        raise ModelArtifactError(
-            f"{path} holds a {type(model).__name__}, not a PDModel. Retrain with "
-            "`riskengine train` or point --model-dir at a PD model directory."
-        )
-    return model

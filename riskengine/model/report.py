@@ -602,14 +602,14 @@ def polish_cv_auc(model: Any, *, folds: int = 10, seed: int = 0) -> pd.DataFrame
 def collect_validation_sections(model_dir: Any = None, *, quick: bool = False) -> dict[str, Any]:
     """Score and benchmark everything the report shows (reads the shipped model and data).
 
-    Uses ``riskengine.model.pd_model.load_champion``,
+    Uses ``riskengine.artifacts.load_champion``,
     ``riskengine.model.training.us_panel_frame`` / ``fit_pd_model`` and the
     loaders of :mod:`riskengine.datasets`. Returns the keyword arguments of
     :func:`write_validation_report` (without ``out_dir``).
     """
+    from riskengine.artifacts import load_champion
     from riskengine.config import load_master_scale
     from riskengine.datasets import load_spanish
-    from riskengine.model.pd_model import load_champion
     from riskengine.model.training import MIN_STATEMENTS, fit_pd_model, us_panel_frame
 
     scale = load_master_scale()
@@ -652,8 +652,7 @@ def collect_validation_sections(model_dir: Any = None, *, quick: bool = False) -
     info: dict[str, Any] = {"model features": len(features), "master scale": scale.version,
                             "validation rows": len(valid), "training rows": len(train)}
     try:
-        from riskengine.artifacts import read_metadata
-        from riskengine.model.evaluate import champion_path
+        from riskengine.artifacts import champion_path, read_metadata
 
         meta = read_metadata(champion_path(model_dir))
         for k in ("created_at", "training_data_sha256", "data_hash", "sha256", "model_version"):
