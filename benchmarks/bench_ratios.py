@@ -70,9 +70,9 @@ def _ms(fn: Any) -> float:
 
 
 def bench_single(calls: int) -> None:
-    from riskengine.engine import load_engine
+    import riskengine
 
-    engine = load_engine()
+    engine = riskengine.load_engine()
     payload = json.loads(PAYLOAD.read_text())
     params = {"decided_at": "2026-06-30T00:00:00Z", "reference_date": "2026-06-30"}
     model = reference_model()
