@@ -47,7 +47,6 @@ import numpy.typing as npt
 from riskengine import _treekernel as _kernel
 from riskengine import schemas
 from riskengine.dates import parse_date
-from riskengine.decision import Decision
 from riskengine.engine import (
     _DEBTOR_TABLES,
     DebtorInputs,
@@ -55,7 +54,9 @@ from riskengine.engine import (
     PairBytes,
     PairInputs,
     _decide_core,
+    _decision,
     _kinds,
+    _OverlayStatic,
     encode_value,
 )
 from riskengine.features import payments as _pay
@@ -515,7 +516,8 @@ class FastEngine:
             else:
                 assert self.scorer is not None
                 col = _decide_core(self.engine, deb, pair, day, decided_at, self.scorer)
-                return Decision(**{k: v[0] for k, v in col.items()}).to_dict()
+                words = _OverlayStatic.of(self.engine.overlay).words
+                return _decision({k: v[0] for k, v in col.items()}, words).to_dict()
         return self.engine.score_payloads([p], as_of=day, decided_at=decided_at,
                                           reference_date=reference_date)[0]
 
