@@ -34,6 +34,7 @@ CORE = [
     "migration.py",
     "payload.py",
     "decision.py",
+    "reasons.py",
     "_fastpath.py",
     "features/__init__.py",
     "overrides.py",
