@@ -122,3 +122,14 @@ def test_unknown_code_is_refused_naming_it() -> None:
     with pytest.raises(ValueError, match="reason code 'gut_feeling' .*feature 'st_roa'"):
         reason_text({"code": "gut_feeling", "feature": "st_roa", "value": 1.0,
                      "direction": "higher", "odds_factor": None}, words)
+
+
+def test_memo_of_a_table_row_writes_the_decision_texts(engine: Engine) -> None:
+    """A row of the batch table (fields, no text) in the memo: the single decision's texts."""
+    from riskengine.memo import memo_context
+
+    p = _variants()[0]
+    row = engine.decide_table(payload_to_frames([p]), AS_OF, decided_at=STAMP).table.to_pylist()[0]
+    single = engine.decide_one(p, decided_at=STAMP)
+    ctx = memo_context(engine, p, row, generated_at=STAMP)
+    assert [r["text"] for r in ctx["reasons"]] == [r["text"] for r in single["reason_codes"]]
