@@ -51,12 +51,12 @@ from riskengine import _treekernel as _kernel
 from riskengine import schemas
 from riskengine.core_inputs import DebtorInputs, PairBytes, PairInputs
 from riskengine.dates import parse_date
-from riskengine.decision import Decision
 from riskengine.features import payments as _pay
 from riskengine.features import statements as _st
 from riskengine.input_hash import DEBTOR_TABLES, column_kinds, encode_value
 from riskengine.payload import DebtorPayload
 from riskengine.policy.limits import requested_limit
+from riskengine.reasons import decision_of, reason_words
 
 __all__ = ["FlatTrees", "FastEngine"]
 
@@ -484,6 +484,7 @@ class FastEngine:
     def __init__(self, engine: Any, decide_core: Callable[..., dict[str, list[Any]]]) -> None:
         self.engine = engine
         self.decide_core = decide_core
+        self.words = reason_words(engine.overlay)  # the overlay's words of the reasons
         try:
             self.scorer: FlatScorer | None = FlatScorer(engine.pd_model, engine.reason_top_k)
         except Unsupported:
@@ -516,7 +517,7 @@ class FastEngine:
             else:
                 assert self.scorer is not None
                 col = self.decide_core(self.engine, deb, pair, day, decided_at, self.scorer)
-                return Decision(**{k: v[0] for k, v in col.items()}).to_dict()
+                return decision_of({k: v[0] for k, v in col.items()}, self.words).to_dict()
         return self.engine.score_payloads([p], as_of=day, decided_at=decided_at,
                                           reference_date=reference_date)[0]
 

@@ -59,7 +59,9 @@ class Decision:
         One of :data:`RATING_BASES`.
     reason_codes : tuple of dict
         Drivers of the rating, most important first, each with ``feature``,
-        ``value`` (the debtor's value or None), ``direction`` and ``text``.
+        ``value`` (the debtor's value or None), ``direction`` and ``text`` (written
+        by :func:`riskengine.reasons.reason_text` from the code's fields, which the
+        batch outputs keep instead of the text).
     requested_limit, approved_limit : float or None
         Money in ``currency``; approved is 0 when refused or unrated.
     decision_type : str

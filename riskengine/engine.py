@@ -57,7 +57,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from riskengine import schemas
-from riskengine._numtext import number_texts
 from riskengine.core_inputs import DebtorInputs, PairBytes, PairInputs
 from riskengine.dates import as_of_text, parse_date, refuse_after
 from riskengine.decision import DECISION_FIELDS, Decision
@@ -72,6 +71,7 @@ from riskengine.policy._inputs import policy_tables
 from riskengine.policy.cover import insurance_cover
 from riskengine.policy.limits import REASONS, decide_limits, requested_limit
 from riskengine.policy.pricing import advance_rate
+from riskengine.reasons import DIRECTIONS, ReasonWords, decision_of, reason_type, reason_words
 
 __all__ = [
     "OverlayTerm",
@@ -249,12 +249,13 @@ class Overlay:
 
 @dataclass(frozen=True)
 class _OverlayStatic:
-    """An overlay's term parameters as arrays, and its features and labels (built once
-    per overlay object: the single-debtor path pays no per-call rebuilding)."""
+    """An overlay's term parameters as arrays, its features and the words of its reason
+    codes (built once per overlay object: the single-debtor path pays no per-call
+    rebuilding)."""
 
     overlay: Overlay
     features: tuple[str, ...]
-    labels: tuple[str, ...]
+    words: ReasonWords
     weight: FloatArray
     cap: FloatArray
     scale: FloatArray
@@ -267,7 +268,7 @@ class _OverlayStatic:
             return hit
         terms = ov.terms
         out = _OverlayStatic(
-            ov, tuple(t.feature for t in terms), tuple(t.label or t.feature for t in terms),
+            ov, tuple(t.feature for t in terms), reason_words(ov),
             np.array([t.weight for t in terms], dtype=np.float64),
             np.array([t.cap for t in terms], dtype=np.float64),
             np.array([t.scale for t in terms], dtype=np.float64),
@@ -561,7 +562,6 @@ def warm_up() -> None:
     buf = np.zeros(64, dtype=np.uint8)
     encode_records(buf, np.zeros(1, dtype=np.int64), rec, np.zeros(1, dtype=np.intp))
     _digests(buf, np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int64))
-    number_texts(np.ones(1), 0)
     z = np.zeros(1, dtype=np.int64)
     _past_due_kernel()(z, z, z, z, np.zeros(1), 0, 0, 1)
     _top_codes(np.zeros(1, dtype=np.intp), np.ones(1), 1, 1)
@@ -638,17 +638,6 @@ def _hash(doc: bytes) -> str:
 
 
 # --- the core --------------------------------------------------------------------------
-
-
-def _reason_label(feature: str) -> str:
-    return feature.split("_", 1)[1].replace("_", " ") if "_" in feature else feature
-
-
-def _reason_text(feature: str, value: float | None, direction: str) -> str:
-    label = _reason_label(feature)
-    if direction == "missing":
-        return f"{label}: not available"
-    return f"{label} {direction} than typical ({value:.4g})"
 
 
 def _decide_core(
@@ -816,15 +805,14 @@ def _core_numbers(engine: Engine, deb: DebtorInputs, pairs: PairInputs,
 
 def _reason_dicts(engine: Engine, deb: DebtorInputs, c: _Core,
                   model_reasons: list[list[dict[str, Any]]]) -> list[tuple[dict[str, Any], ...]]:
-    """3. Reason codes per debtor as dicts (the single-debtor path and
-    :meth:`Engine.decide`; :func:`_reason_lists` builds the same codes as Arrow)."""
+    """3. Reason codes per debtor as dicts of :data:`~riskengine.reasons.REASON_FIELDS`
+    (the single-debtor path and :meth:`Engine.decide`; :func:`_reason_lists` builds the
+    same codes as Arrow)."""
     n = deb.debtor_id.shape[0]
-    ov = engine.overlay
-    ov_static = _OverlayStatic.of(ov)
+    ov_static = _OverlayStatic.of(engine.overlay)
     contrib, valid, default = c.contrib, c.valid, c.default
     debtor_reasons: list[tuple[dict[str, Any], ...]] = []
     feats = ov_static.features
-    labels = ov_static.labels
     if n == 1:  # one debtor: the positive terms from Python lists (same values, order)
         c_l = contrib[0].tolist()
         x_l = deb.overlay_X[0].astype(np.float64).tolist()
@@ -841,46 +829,36 @@ def _reason_dicts(engine: Engine, deb: DebtorInputs, c: _Core,
     for i in range(n):
         out: list[tuple[float, dict[str, Any]]] = []
         for rc in model_reasons[i]:
-            out.append((float(rc["impact"]), {
-                "feature": rc["feature"], "value": rc["value"], "direction": rc["direction"],
-                "text": _reason_text(rc["feature"], rc["value"], rc["direction"])}))
+            out.append((float(rc["impact"]), _reason(
+                "statement_model", rc["feature"], rc["value"], rc["direction"], None)))
         for j in range(pos_bounds[i], pos_bounds[i + 1]):
             f, v, w = pos_c[j], pos_v[j], pos_w[j]
-            out.append((w, {
-                "feature": feats[f], "value": v, "direction": "higher",
-                "text": f"{labels[f]}: {v:.4g}, odds of default x{math.exp(w):.2f}"}))
+            out.append((w, _reason("overlay", feats[f], v, "higher", math.exp(w))))
         out.sort(key=lambda t: -t[0])  # stable: model codes first on ties
         head: list[dict[str, Any]] = []
         if not valid[i] and not default[i]:
-            head.append({"feature": "pd", "value": None, "direction": "missing",
-                         "text": _TEXT_NO_PD})
+            head.append(_reason("no_valid_pd", "pd", None, "missing", None))
         if deb.insolvency[i]:
-            head.append({"feature": "adv_insolvency", "value": 1.0, "direction": "higher",
-                         "text": _TEXT_INSOLVENCY})
+            head.append(_reason("insolvency", "adv_insolvency", 1.0, "higher", None))
         if deb.past_due_default[i]:
-            head.append({"feature": "past_due_amount", "value": float(deb.past_due_amount[i]),
-                         "direction": "higher", "text": _past_due_text(ov)})
+            head.append(_reason("past_due_default", "past_due_amount",
+                                float(deb.past_due_amount[i]), "higher", None))
         if deb.basis[i] != 0:
-            head.append({"feature": "rating_basis", "value": None, "direction": "missing",
-                         "text": _basis_text(ov, int(deb.basis[i]))})
+            head.append(_reason(_BASIS_CODES[int(deb.basis[i])], "rating_basis", None,
+                                "missing", None))
         debtor_reasons.append(tuple(head + [d for _, d in out[:_TOP_REASONS]]))
     return debtor_reasons
 
 
-_TEXT_NO_PD = "the PD model returned no valid PD; the debtor is unrated"
-_TEXT_INSOLVENCY = ("open bankruptcy filing or insolvency declaration: default "
-                    "(CRR art. 178)")
+#: The reason code of each rating basis without statements (index: basis code).
+_BASIS_CODES = ("", "basis_tax_return", "basis_no_financials")
 
 
-def _past_due_text(ov: Overlay) -> str:
-    return (f"more than {ov.days_past_due} days past due on a material "
-            "amount: default (CRR art. 178)")
-
-
-def _basis_text(ov: Overlay, basis: int) -> str:
-    prior = ov.tax_return_pd if basis == 1 else ov.no_financials_pd
-    return (f"no usable financial statements ({BASES[basis]}): "
-            f"PD prior {prior:.4g} before the overlay")
+def _reason(code: str, feature: str, value: float | None, direction: str,
+            odds_factor: float | None) -> dict[str, Any]:
+    """One reason code as a dict of :data:`~riskengine.reasons.REASON_FIELDS`."""
+    return {"code": code, "feature": feature, "value": value, "direction": direction,
+            "odds_factor": odds_factor}
 
 
 def _core_lists(engine: Engine, deb: DebtorInputs, pairs: PairInputs, c: _Core,
@@ -969,7 +947,8 @@ def decision_schema() -> Any:
     """The Arrow schema of decision rows (:data:`~riskengine.decision.DECISION_FIELDS`).
 
     Text columns are ``large_string``, the reason lists ``list<string>`` and the
-    reason codes ``list<struct<feature, value, direction, text>>``: the types
+    reason codes ``list<struct<code, feature, value, direction, odds_factor>>``
+    (:func:`riskengine.reasons.reason_type`: fields, no text): the types
     ``pyarrow`` gives the columns of :class:`DecisionBatch`.
     """
     return pa.schema([pa.field(f, _arrow_type(_DECISION_TYPES.get(f, "str")))
@@ -992,8 +971,7 @@ def _arrow_type(kind: str) -> Any:
     if kind == "names":
         return pa.list_(pa.string())
     if kind == "reasons":
-        return pa.list_(pa.struct([("feature", pa.string()), ("value", pa.float64()),
-                                   ("direction", pa.string()), ("text", pa.string())]))
+        return reason_type()
     return pa.large_string()
 
 
@@ -1103,9 +1081,6 @@ class _ModelReasons:
     impact: FloatArray
 
 
-_DIRECTIONS = ("higher", "lower", "missing")
-
-
 def _model_reason_arrays(scorer: Scorer, X: FloatArray, rows: npt.NDArray[np.intp],
                          pd_model: FloatArray) -> _ModelReasons:
     """Score ``X`` (the debtors ``rows``) into ``pd_model``; their reason codes, flat."""
@@ -1133,26 +1108,22 @@ def _model_reason_arrays(scorer: Scorer, X: FloatArray, rows: npt.NDArray[np.int
         np.asarray(fcodes, dtype=np.intp), tuple(str(x) for x in fnames),
         np.array([np.nan if rc["value"] is None else rc["value"] for _, rc in flat],
                  dtype=np.float64),
-        np.array([_DIRECTIONS.index(rc["direction"]) for _, rc in flat], dtype=np.int8),
+        np.array([DIRECTIONS.index(rc["direction"]) for _, rc in flat], dtype=np.int8),
         np.array([float(rc["impact"]) for _, rc in flat], dtype=np.float64))
 
 
 def _reason_lists(engine: Engine, deb: DebtorInputs, c: _Core, mr: _ModelReasons,
                   at: npt.NDArray[np.int64]) -> Any:
     """3. Reason codes of the debtors ``at`` (positions, e.g. each pair's debtor) as an
-    Arrow ``list<struct>``, one list per position.
+    Arrow ``list<struct>`` (:func:`~riskengine.reasons.reason_type`), one list per position.
 
     The codes and the order of :func:`_reason_dicts`: the flags (no valid PD,
     insolvency, past due, rating basis), then the top codes by decreasing impact,
-    model codes first on ties. Texts are assembled by Arrow from per-feature
-    prefixes and each distinct number formatted once, and taken once into the
+    model codes first on ties. Each field is one flat array, taken once into the
     lists of ``at``.
     """
-    import pyarrow.compute as pac
-
     n = deb.debtor_id.shape[0]
-    ov = engine.overlay
-    st = _OverlayStatic.of(ov)
+    st = _OverlayStatic.of(engine.overlay)
     s = pa.string()
     # candidates: model codes (in rank order), then positive overlay terms (term order)
     pr, pc = np.nonzero(c.contrib > 0)
@@ -1162,61 +1133,46 @@ def _reason_lists(engine: Engine, deb: DebtorInputs, c: _Core, mr: _ModelReasons
     top, top_rank = _top_codes(owner, impact, n, _TOP_REASONS)  # model codes first on ties
     is_model = top < k_model
     n_heads = 4
-    groups: list[tuple[Any, ...]] = []  # (owner, slot, feature, value, direction, text)
+    # per group: owner, slot, code, feature (Arrow text), value, direction, odds factor
+    groups: list[tuple[Any, ...]] = []
 
-    def text_array(values: np.ndarray) -> Any:
+    def texts(values: Sequence[str]) -> Any:
         return pa.array(values, type=s)
 
-    # model codes: "<label> higher|lower than typical (<value>)" or "<label>: not available"
+    def repeat(text: str, k: int) -> Any:
+        return pa.repeat(pa.scalar(text, s), k)
+
     mi = top[is_model]
     if mi.size:
-        code, val, dirc = mr.feature[mi], mr.value[mi], mr.direction[mi]
-        labels = [_reason_label(f) for f in mr.names]
-        miss = dirc == 2
-        number = number_texts(np.where(miss, 0.0, val), 0)
-        pre = text_array(np.array([f"{lab} {d} than typical (" for d in _DIRECTIONS[:2]
-                                   for lab in labels], dtype=object))
-        joined = pac.binary_join_element_wise(
-            pre.take(pa.array(np.where(miss, 0, dirc.astype(np.intp) * len(labels) + code))),
-            number, ")", "")
-        absent = text_array(np.array([f"{lab}: not available" for lab in labels],
-                                     dtype=object)).take(pa.array(code))
-        groups.append((owner[mi], n_heads + top_rank[is_model],
-                       text_array(np.asarray(mr.names, dtype=object)).take(pa.array(code)),
-                       val, dirc, pac.if_else(pa.array(miss), absent, joined)))
-    # overlay terms: "<label>: <value>, odds of default x<exp(contribution)>"
+        code = mr.feature[mi]
+        groups.append((owner[mi], n_heads + top_rank[is_model], repeat("statement_model", mi.size),
+                       texts(mr.names).take(pa.array(code)), mr.value[mi], mr.direction[mi],
+                       np.full(mi.size, np.nan)))
     oi = top[~is_model] - k_model
     if oi.size:
         term, rows = pc[oi], pr[oi]
-        val = deb.overlay_X[rows, term].astype(np.float64)
-        w = c.contrib[rows, term].astype(np.float64)
-        pre = text_array(np.array([f"{lab}: " for lab in st.labels], dtype=object))
-        txt = pac.binary_join_element_wise(
-            pre.take(pa.array(term)), number_texts(val, 0), ", odds of default x",
-            number_texts(_exps(w), 1), "")
-        groups.append((rows, n_heads + top_rank[~is_model],
-                       text_array(np.asarray(st.features, dtype=object)).take(pa.array(term)),
-                       val, np.zeros(oi.size, np.int8), txt))
-    # the flags, before the top codes
-    basis_text = text_array(np.array(["", _basis_text(ov, 1), _basis_text(ov, 2)],
-                                     dtype=object))
+        groups.append((rows, n_heads + top_rank[~is_model], repeat("overlay", oi.size),
+                       texts(st.features).take(pa.array(term)),
+                       deb.overlay_X[rows, term].astype(np.float64), np.zeros(oi.size, np.int8),
+                       _exps(c.contrib[rows, term].astype(np.float64))))
+    # the flags, before the top codes: (who, code, feature, value, direction)
     heads = [
-        (~c.valid & ~c.default, "pd", np.nan, 2, _TEXT_NO_PD),
-        (deb.insolvency, "adv_insolvency", 1.0, 0, _TEXT_INSOLVENCY),
-        (deb.past_due_default, "past_due_amount", None, 0, _past_due_text(ov)),
-        (deb.basis != 0, "rating_basis", np.nan, 2, None),
+        (~c.valid & ~c.default, "no_valid_pd", "pd", np.nan, 2),
+        (deb.insolvency, "insolvency", "adv_insolvency", 1.0, 0),
+        (deb.past_due_default, "past_due_default", "past_due_amount", None, 0),
+        (deb.basis != 0, None, "rating_basis", np.nan, 2),
     ]
-    for slot, (flag, feat, v, dcode, txt) in enumerate(heads):
+    for slot, (flag, code_text, feat, v, dcode) in enumerate(heads):
         who = np.flatnonzero(flag)
         if who.size == 0:
             continue
         values = deb.past_due_amount[who].astype(np.float64) if v is None \
             else np.full(who.size, v)
-        texts = basis_text.take(pa.array(deb.basis[who])) if txt is None \
-            else pa.repeat(pa.scalar(txt, s), who.size)
-        groups.append((who, np.full(who.size, slot), pa.repeat(pa.scalar(feat, s), who.size),
-                       values, np.full(who.size, dcode, np.int8), texts))
-    rtype = _arrow_type("reasons")
+        codes = texts(_BASIS_CODES).take(pa.array(deb.basis[who])) if code_text is None \
+            else repeat(code_text, who.size)
+        groups.append((who, np.full(who.size, slot), codes, repeat(feat, who.size), values,
+                       np.full(who.size, dcode, np.int8), np.full(who.size, np.nan)))
+    rtype = reason_type()
     if not groups:
         return pa.ListArray.from_arrays(pa.array(np.zeros(at.size + 1, np.int32)),
                                         pa.array([], type=rtype.value_type), type=rtype)
@@ -1228,13 +1184,14 @@ def _reason_lists(engine: Engine, deb: DebtorInputs, c: _Core, mr: _ModelReasons
     found = per_at >= 0
     order = per_at[found]  # row-major: by position, then slot
     take = pa.array(order)
-    val = np.concatenate([g[3] for g in groups])[order]
-    directions = text_array(np.asarray(_DIRECTIONS, dtype=object))
+    val = np.concatenate([g[4] for g in groups])[order]
+    odds = np.concatenate([g[6] for g in groups])[order]
     struct = pa.StructArray.from_arrays(
         [pa.concat_arrays([g[2] for g in groups]).take(take),
+         pa.concat_arrays([g[3] for g in groups]).take(take),
          pa.array(val, type=pa.float64(), mask=np.isnan(val)),
-         directions.take(pa.array(np.concatenate([g[4] for g in groups])[order])),
-         pa.concat_arrays([g[5] for g in groups]).take(take)],
+         texts(DIRECTIONS).take(pa.array(np.concatenate([g[5] for g in groups])[order])),
+         pa.array(odds, type=pa.float64(), mask=np.isnan(odds))],
         fields=list(rtype.value_type))
     offsets = np.zeros(at.size + 1, dtype=np.int32)
     np.cumsum(found.sum(axis=1), out=offsets[1:])
@@ -1568,7 +1525,8 @@ class DecisionBatch:
     ----------
     decisions : pandas.DataFrame
         One row per decided supplier-debtor pair, columns
-        :data:`~riskengine.decision.DECISION_FIELDS` (tuples for list fields).
+        :data:`~riskengine.decision.DECISION_FIELDS` (tuples for list fields; the
+        reason codes as dicts of :data:`~riskengine.reasons.REASON_FIELDS`, no text).
     errors : pandas.DataFrame
         Error rows (:data:`~riskengine.schemas.ERROR_COLUMNS`): invalid records,
         ``debtor_rejected`` summaries and undecidable pairs.
@@ -1577,6 +1535,9 @@ class DecisionBatch:
     pairs_rejected : int
         Exposures not decided (their debtor was rejected, or the pair is invalid).
     debtors_in, debtors_rejected : int
+    reason_words : ReasonWords or None
+        The overlay's words of the reason codes (:meth:`to_decisions` writes the
+        reason texts with them); None for a batch with no decision.
     """
 
     decisions: pd.DataFrame
@@ -1585,10 +1546,16 @@ class DecisionBatch:
     pairs_rejected: int = 0
     debtors_in: int = 0
     debtors_rejected: int = 0
+    reason_words: ReasonWords | None = None
 
     def to_decisions(self) -> list[Decision]:
-        """The decisions as :class:`~riskengine.decision.Decision` objects."""
-        return [Decision(**rec) for rec in _records(self.decisions)]
+        """The decisions as :class:`~riskengine.decision.Decision` objects, their
+        reason codes in words (:func:`~riskengine.reasons.reason_text`)."""
+        recs = _records(self.decisions)
+        if recs and self.reason_words is None:
+            raise ValueError("DecisionBatch.to_decisions: the batch has no reason_words to "
+                             "write its reason codes in words with.")
+        return [decision_of(rec, self.reason_words) for rec in recs]  # type: ignore[arg-type]
 
     def to_dicts(self) -> list[dict[str, Any]]:
         """The decisions as JSON-safe dicts (:meth:`Decision.to_dict`)."""
@@ -1773,7 +1740,8 @@ class Engine:
         col = _decide_core(self, p.debtors, p.pairs, p.day, decided_at, scorer or self._scorer)
         decisions = _columns_frame(col)
         return DecisionBatch(decisions, p.errors, p.pairs_in, p.pairs_in - len(decisions),
-                             p.debtors_in, p.debtors_rejected)
+                             p.debtors_in, p.debtors_rejected,
+                             _OverlayStatic.of(self.overlay).words)
 
     def decide_table(self, frames: Mapping[str, pd.DataFrame], as_of: Any, *,
                      decided_at: str | None = None, reference_date: Any = None,

@@ -371,6 +371,10 @@ def _section(nace: Any) -> str | None:
 
 
 def _reasons(engine: Any, d: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The decision's reason codes in words: the text it carries (a decision as handed
+    out), or else its fields in words (a row of decisions.parquet: code, feature, ...)."""
+    from riskengine.reasons import reason_text, reason_words
+
     labels = {t.feature: (t.label or t.feature) for t in engine.overlay.terms}
     out = []
     for rc in d.get("reason_codes") or ():
@@ -385,7 +389,8 @@ def _reasons(engine: Any, d: Mapping[str, Any]) -> list[dict[str, Any]]:
             why = "default definition of CRR art. 178"
         else:
             why = ""
-        out.append({"feature": feat, "text": str(rc.get("text", "")), "why": why})
+        text = rc["text"] if "text" in rc else reason_text(rc, reason_words(engine.overlay))
+        out.append({"feature": feat, "text": str(text), "why": why})
     return out
 
 

@@ -113,7 +113,7 @@ RUN_INFO = "run.json"
 FAILED_RUN_EXIT = 3
 EXPERIMENT = "riskengine-rerate"
 #: Bump when the layout of checkpoints or outputs changes: old checkpoints are discarded.
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4  # 4: reason codes as fields (code, ..., odds_factor), no text
 #: Seconds to sleep after each chunk (debugging and the kill-and-resume test only).
 THROTTLE_ENV = "RISKENGINE_RERATE_THROTTLE"
 _DEBTOR_TABLES = ("debtors", "statements", "adverse_records", "invoices", "exposures",
@@ -1602,7 +1602,7 @@ def _decisions_writer_options(schema: pa.Schema) -> dict[str, Any]:
     nested = [f"{f.name}.list.element" for f in schema
               if pa.types.is_list(f.type) and f.type.value_type == pa.string()]
     if "reason_codes" in schema.names:
-        nested += ["reason_codes.list.element.feature", "reason_codes.list.element.direction"]
+        nested += [f"reason_codes.list.element.{k}" for k in ("code", "feature", "direction")]
     return {"compression": "zstd", "write_statistics": stats + numbers,
             "use_dictionary": few + nested}
 

@@ -30,7 +30,7 @@ CORE = frozenset({
     "riskengine.decision", "riskengine.payload", "riskengine.validation",
     "riskengine.core_inputs", "riskengine.input_hash", "riskengine.engine",
     "riskengine._fastpath", "riskengine._treekernel", "riskengine._arrowtext",
-    "riskengine._numtext", "riskengine._textkernel", "riskengine._sortedjoin",
+    "riskengine.reasons", "riskengine._textkernel", "riskengine._sortedjoin",
     "riskengine.migration", "riskengine.overrides", "riskengine.synthetic",
     "riskengine.features", "riskengine.features.adverse", "riskengine.features.concentration",
     "riskengine.features.payments", "riskengine.features.statements",
