@@ -373,9 +373,7 @@ def limit_actions(
     -----
     Actions, effective dates and protected outstanding come from
     :func:`riskengine.policy.limits.limit_change`: invoices already assigned
-    stay approved up to the old limit. Pairs of Arrow text in key order on both
-    sides (the batch job's) are joined in one compiled pass
-    (:mod:`riskengine._sortedjoin`), others by ``pandas.merge``: the same rows.
+    stay approved up to the old limit. The pairs are joined by ``pandas.merge``.
 
     Examples
     --------
@@ -390,9 +388,7 @@ def limit_actions(
     """
     cur = pair_rows(current)
     errored_ids = pd.Index(list(errored), dtype="str")
-    joined = _join_sorted(previous, cur, scope, errored_ids)
-    if joined is None:
-        joined = _join_pairs(previous, cur, scope, errored_ids)
+    joined = _join_pairs(previous, cur, scope, errored_ids)
     ip, ic = joined.previous_row, joined.current_row
     previous_limit = _gather(_limits(previous), ip, 0.0)
     new_limit = _gather(_limits(cur), ic, 0.0)
@@ -459,30 +455,6 @@ def _join_pairs(previous: pd.DataFrame, cur: pd.DataFrame, scope: Iterable[str] 
     return _Join((keys[0], keys[1]), np.arange(len(merged)),
                  merged["_ip"].fillna(-1).to_numpy(dtype=np.int64),
                  merged["_ic"].fillna(-1).to_numpy(dtype=np.int64))
-
-
-def _join_sorted(previous: pd.DataFrame, cur: pd.DataFrame, scope: Iterable[str] | None,
-                 errored_ids: pd.Index) -> _Join | None:
-    """:func:`_join_pairs` of text keys in key order without hashing or sorting them
-    (:func:`riskengine._sortedjoin.merge_sorted_pairs`); None unless both sides'
-    pairs are strictly increasing (hence distinct) text keys, none missing."""
-    if not {*_KEY, "approved_limit"} <= set(previous.columns) or not all(
-            _arrow_text(f[c]) for f in (previous, cur) for c in _KEY):
-        return None
-    prev_keys = (_text(previous["debtor_id"]), _text(previous["supplier_id"]))
-    cur_keys = (_text(cur["debtor_id"]), _text(cur["supplier_id"]))
-    if prev_keys[0].null_count or cur_keys[0].null_count or cur_keys[1].null_count:
-        return None
-    from riskengine._sortedjoin import merge_sorted_pairs
-
-    pairs = np.flatnonzero(np.asarray(prev_keys[1].is_valid()))  # rows of pair_rows
-    rows = pairs[_compared(prev_keys[0].take(pa.array(pairs)), scope, errored_ids)]
-    found = merge_sorted_pairs(prev_keys, pairs, rows, cur_keys)
-    if found is None:
-        return None
-    ip, ic = found
-    keys = tuple(pa.concat_arrays([c, p]) for c, p in zip(cur_keys, prev_keys, strict=True))
-    return _Join((keys[0], keys[1]), np.where(ic >= 0, ic, len(cur) + ip), ip, ic)
 
 
 def _compared(ids: Any, scope: Iterable[str] | None, errored_ids: pd.Index) -> np.ndarray:
