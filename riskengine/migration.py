@@ -373,7 +373,8 @@ def limit_actions(
     -----
     Actions, effective dates and protected outstanding come from
     :func:`riskengine.policy.limits.limit_change`: invoices already assigned
-    stay approved up to the old limit. The pairs are joined by ``pandas.merge``.
+    stay approved up to the old limit. The pairs are joined by Arrow
+    (:meth:`pyarrow.Table.join`).
 
     Examples
     --------
@@ -436,8 +437,8 @@ class _Join(NamedTuple):
 def _join_pairs(previous: pd.DataFrame, cur: pd.DataFrame, scope: Iterable[str] | None,
                 errored_ids: pd.Index) -> _Join:
     """The join of :func:`limit_actions`: previous pairs of the debtors compared (see
-    :func:`_compared`) with every current pair (``pandas.merge``); either side's
-    pairs must be distinct."""
+    :func:`_compared`) with every current pair (Arrow's full outer join, then sorted
+    by key); either side's pairs must be distinct."""
     prev = pair_rows(previous)[[*_KEY, "approved_limit"]]
     cur = cur[[*_KEY, "approved_limit"]]
     for name, frame in (("previous", prev), ("current", cur)):
@@ -446,15 +447,20 @@ def _join_pairs(previous: pd.DataFrame, cur: pd.DataFrame, scope: Iterable[str] 
             row = frame[dup].iloc[0]
             raise ValueError(f"{name} decisions: pair ({row['debtor_id']!r}, "
                              f"{row['supplier_id']!r}) appears more than once.")
-    prev = prev[_KEY].assign(_ip=np.flatnonzero(
-        previous["supplier_id"].notna().to_numpy(dtype=bool)))  # rows of pair_rows
-    prev = prev[_compared(prev["debtor_id"], scope, errored_ids)]
-    merged = prev.merge(cur[_KEY].assign(_ic=np.arange(len(cur))), on=_KEY, how="outer",
-                        sort=True)  # fmt: skip
-    keys = tuple(_text(pd.array(merged[c].to_numpy(), dtype="str")) for c in _KEY)
-    return _Join((keys[0], keys[1]), np.arange(len(merged)),
-                 merged["_ip"].fillna(-1).to_numpy(dtype=np.int64),
-                 merged["_ic"].fillna(-1).to_numpy(dtype=np.int64))
+    ip = np.flatnonzero(previous["supplier_id"].notna().to_numpy(dtype=bool))  # of pair_rows
+    keep = _compared(prev["debtor_id"], scope, errored_ids)
+    left = pa.table({"debtor_id": _text(prev["debtor_id"]).filter(pa.array(keep)),
+                     "supplier_id": _text(prev["supplier_id"]).filter(pa.array(keep)),
+                     "_ip": pa.array(ip[keep], pa.int64())})
+    right = pa.table({"debtor_id": _text(cur["debtor_id"]),
+                      "supplier_id": _text(cur["supplier_id"]),
+                      "_ic": pa.array(np.arange(len(cur)), pa.int64())})
+    merged = left.join(right, keys=_KEY, join_type="full outer", coalesce_keys=True).sort_by(
+        [(k, "ascending") for k in _KEY])
+    keys = tuple(merged[c].combine_chunks() for c in _KEY)
+    return _Join((keys[0], keys[1]), np.arange(merged.num_rows),
+                 np.asarray(merged["_ip"].fill_null(-1), dtype=np.int64),
+                 np.asarray(merged["_ic"].fill_null(-1), dtype=np.int64))
 
 
 def _compared(ids: Any, scope: Iterable[str] | None, errored_ids: pd.Index) -> np.ndarray:
