@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/bench_rerate.py [--debtors 1000000] [--chunk-size 100000]
-                                      [--workers 2] [--engine pandas|spark] [--keep DIR]
+                                      [--workers W] [--engine pandas|spark] [--keep DIR]
                                       [--repeat N]
 
 Writes a SYNTHETIC portfolio (``riskengine.synthetic``, seed 42) to a temporary
@@ -18,8 +18,8 @@ as it is a constant few seconds that does not grow with the book.
 
 Stages: ``engine_s`` (load the engine) and ``read_s`` (read the portfolio) run at the
 same time, on threads, with the portfolio's hash on a third; ``decide_s`` is the chunks
-decided by the forked workers while the driver appends finished chunks to
-``decisions.parquet``; ``assemble_s`` the last chunk, reconciliation, migration, limit
+decided by the forked workers (each writes its chunk's part of the ``decisions``
+dataset) while the driver reads their summary columns; ``assemble_s`` the last chunk, reconciliation, migration, limit
 actions and summary.
 The wall time also holds the interpreter start and imports before the job.
 
@@ -44,7 +44,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--debtors", type=int, default=1_000_000)
     p.add_argument("--chunk-size", type=int, default=100_000)
-    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--workers", type=int, default=None,
+                   help="default: the command's own default (the cores it may use)")
     p.add_argument("--engine", choices=("pandas", "spark"), default="pandas")
     p.add_argument("--keep", default=None, help="reuse/keep the portfolio in this directory")
     p.add_argument("--repeat", type=int, default=1, help="run the job this many times")
@@ -76,8 +77,8 @@ def main() -> None:
 def _run_once(a: argparse.Namespace, portfolio: Path, out: Path, run: int) -> float:
     """Run the command once in a child process; print its figures, return its wall time."""
     cmd = [sys.executable, "-m", "riskengine.rerate", "--portfolio", str(portfolio),
-           "--out", str(out), "--chunk-size", str(a.chunk_size), "--workers", str(a.workers),
-           "--engine", a.engine, "--no-tracking"]
+           "--out", str(out), "--chunk-size", str(a.chunk_size), "--engine", a.engine,
+           "--no-tracking", *(("--workers", str(a.workers)) if a.workers else ())]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -88,7 +89,9 @@ def _run_once(a: argparse.Namespace, portfolio: Path, out: Path, run: int) -> fl
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     info = json.loads((out / "run.json").read_text())
     summary = json.loads((out / "summary.json").read_text())
-    print(f"run {run}: rerate ({a.engine}, chunk {a.chunk_size:,}, workers {a.workers}): "
+    workers = info["options"]["workers"]
+    print(f"run {run}: rerate ({a.engine}, chunk {a.chunk_size:,}, workers {workers}"
+          f"{'' if a.workers else ' (default)'}): "
           f"{a.debtors:,} debtors, {summary['pair_decisions']:,} pair decisions")
     print(f"  wall time (whole command)  {wall:8.1f} s   target <= 20 s for 1,000,000")
     print(f"  throughput                 {a.debtors / wall:8,.0f} debtors/s")

@@ -107,8 +107,8 @@ def bench_polish() -> None:
 
 
 def bench_latency() -> None:
-    from riskengine.model.explain import reason_codes
     from riskengine.artifacts import load_champion
+    from riskengine.model.explain import reason_codes
 
     model = load_champion()
     frame = us_panel_frame()

@@ -45,7 +45,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -348,8 +347,8 @@ class SklearnScorer:
 # ``HASH_SCHEME``, the as-of date (10 ASCII bytes), the debtor digest, the
 # exposure record, the supplier record, the relation type, the product and the
 # insurer limit. The batch path writes these bytes for all records at once, in
-# one compiled pass (:func:`encode_records`), and hashes them with OpenSSL from a
-# compiled loop (:func:`_digests`); the single-debtor path writes them value by
+# one compiled pass (:func:`encode_records`), and hashes them with :mod:`hashlib`
+# (:func:`_digests`); the single-debtor path writes them value by
 # value (:func:`encode_value`); tests/test_engine.py checks both agree.
 
 _NAN_BITS = np.uint64(0x7FF8000000000000)
@@ -561,14 +560,10 @@ def warm_up() -> None:
     rec = column_records([(np.zeros(1), "float"), (pd.Series(["x"], dtype="str"), "str")], 1)
     buf = np.zeros(64, dtype=np.uint8)
     encode_records(buf, np.zeros(1, dtype=np.int64), rec, np.zeros(1, dtype=np.intp))
-    _digests(buf, np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int64))
     z = np.zeros(1, dtype=np.int64)
     _past_due_kernel()(z, z, z, z, np.zeros(1), 0, 0, 1)
     _top_codes(np.zeros(1, dtype=np.intp), np.ones(1), 1, 1)
     _exps(np.zeros(1))
-    from riskengine import _textkernel  # validation's passes over sorted ids
-
-    _textkernel.warm_up()
     from riskengine.features import payments  # the payment sums
 
     payments.warm_up()
@@ -576,61 +571,13 @@ def warm_up() -> None:
 
 def _digests(buf: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64],
              ends: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8]:
-    """sha256 of each ``buf[starts[i]:ends[i]]``, shape ``(n, 32)``.
-
-    OpenSSL's one-shot ``SHA256`` called from a compiled loop (:func:`_sha256_slices`),
-    without a Python call and a memoryview per slice; where that function cannot be
-    loaded (:func:`_openssl_sha256`), :mod:`hashlib`, one call per slice.
-    """
-    buf = np.ascontiguousarray(buf, dtype=np.uint8)
-    sha = _openssl_sha256()
-    if sha is not None:
-        out = np.empty((starts.shape[0], 32), dtype=np.uint8)
-        _sha256_kernel()(sha, buf, np.ascontiguousarray(starts, dtype=np.int64),
-                         np.ascontiguousarray(ends, dtype=np.int64), out)
-        return out
-    mv = memoryview(buf.data)
+    """sha256 of each ``buf[starts[i]:ends[i]]``, shape ``(n, 32)``: :mod:`hashlib`, one
+    call per slice of a memoryview of the buffer (no copy of the bytes)."""
+    mv = memoryview(np.ascontiguousarray(buf, dtype=np.uint8).data)
     h = hashlib.sha256
     joined = b"".join([h(mv[a:b]).digest() for a, b in zip(starts.tolist(), ends.tolist(),
                                                             strict=True)])
     return np.frombuffer(joined, dtype=np.uint8).reshape(-1, 32)
-
-
-@functools.cache
-def _openssl_sha256() -> Any:
-    """``SHA256(data, size, out)`` of the system's OpenSSL (libcrypto) through ctypes,
-    or None: not Linux (elsewhere loading the system libcrypto may abort the process),
-    no libcrypto, or no such function."""
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("crypto")
-    try:
-        fn = ctypes.CDLL(name).SHA256 if name else None
-    except (OSError, AttributeError):
-        return None
-    if fn is not None:
-        fn.restype = ctypes.c_void_p
-        fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
-    return fn
-
-
-def _sha256_slices(sha: Any, buf: Any, starts: Any, ends: Any, out: Any
-                   ) -> None:  # pragma: no cover - compiled
-    """Kernel of :func:`_digests`: ``out[i]`` = ``sha(buf[starts[i]:ends[i]])``."""
-    for i in range(starts.shape[0]):
-        sha(buf[starts[i]:].ctypes.data, ends[i] - starts[i], out[i].ctypes.data)
-
-
-@functools.cache
-def _sha256_kernel() -> Any:
-    """:func:`_sha256_slices` compiled (numba, cached on disk; the function's address is
-    an argument, not a constant of the compiled code)."""
-    from numba import njit
-
-    return njit(cache=True, nogil=True)(_sha256_slices)
 
 
 def _hash(doc: bytes) -> str:

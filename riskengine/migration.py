@@ -373,9 +373,8 @@ def limit_actions(
     -----
     Actions, effective dates and protected outstanding come from
     :func:`riskengine.policy.limits.limit_change`: invoices already assigned
-    stay approved up to the old limit. Pairs of Arrow text in key order on both
-    sides (the batch job's) are joined in one compiled pass
-    (:mod:`riskengine._sortedjoin`), others by ``pandas.merge``: the same rows.
+    stay approved up to the old limit. The pairs are joined by Arrow
+    (:meth:`pyarrow.Table.join`).
 
     Examples
     --------
@@ -390,9 +389,7 @@ def limit_actions(
     """
     cur = pair_rows(current)
     errored_ids = pd.Index(list(errored), dtype="str")
-    joined = _join_sorted(previous, cur, scope, errored_ids)
-    if joined is None:
-        joined = _join_pairs(previous, cur, scope, errored_ids)
+    joined = _join_pairs(previous, cur, scope, errored_ids)
     ip, ic = joined.previous_row, joined.current_row
     previous_limit = _gather(_limits(previous), ip, 0.0)
     new_limit = _gather(_limits(cur), ic, 0.0)
@@ -440,8 +437,8 @@ class _Join(NamedTuple):
 def _join_pairs(previous: pd.DataFrame, cur: pd.DataFrame, scope: Iterable[str] | None,
                 errored_ids: pd.Index) -> _Join:
     """The join of :func:`limit_actions`: previous pairs of the debtors compared (see
-    :func:`_compared`) with every current pair (``pandas.merge``); either side's
-    pairs must be distinct."""
+    :func:`_compared`) with every current pair (Arrow's full outer join, then sorted
+    by key); either side's pairs must be distinct."""
     prev = pair_rows(previous)[[*_KEY, "approved_limit"]]
     cur = cur[[*_KEY, "approved_limit"]]
     for name, frame in (("previous", prev), ("current", cur)):
@@ -450,39 +447,20 @@ def _join_pairs(previous: pd.DataFrame, cur: pd.DataFrame, scope: Iterable[str] 
             row = frame[dup].iloc[0]
             raise ValueError(f"{name} decisions: pair ({row['debtor_id']!r}, "
                              f"{row['supplier_id']!r}) appears more than once.")
-    prev = prev[_KEY].assign(_ip=np.flatnonzero(
-        previous["supplier_id"].notna().to_numpy(dtype=bool)))  # rows of pair_rows
-    prev = prev[_compared(prev["debtor_id"], scope, errored_ids)]
-    merged = prev.merge(cur[_KEY].assign(_ic=np.arange(len(cur))), on=_KEY, how="outer",
-                        sort=True)  # fmt: skip
-    keys = tuple(_text(pd.array(merged[c].to_numpy(), dtype="str")) for c in _KEY)
-    return _Join((keys[0], keys[1]), np.arange(len(merged)),
-                 merged["_ip"].fillna(-1).to_numpy(dtype=np.int64),
-                 merged["_ic"].fillna(-1).to_numpy(dtype=np.int64))
-
-
-def _join_sorted(previous: pd.DataFrame, cur: pd.DataFrame, scope: Iterable[str] | None,
-                 errored_ids: pd.Index) -> _Join | None:
-    """:func:`_join_pairs` of text keys in key order without hashing or sorting them
-    (:func:`riskengine._sortedjoin.merge_sorted_pairs`); None unless both sides'
-    pairs are strictly increasing (hence distinct) text keys, none missing."""
-    if not {*_KEY, "approved_limit"} <= set(previous.columns) or not all(
-            _arrow_text(f[c]) for f in (previous, cur) for c in _KEY):
-        return None
-    prev_keys = (_text(previous["debtor_id"]), _text(previous["supplier_id"]))
-    cur_keys = (_text(cur["debtor_id"]), _text(cur["supplier_id"]))
-    if prev_keys[0].null_count or cur_keys[0].null_count or cur_keys[1].null_count:
-        return None
-    from riskengine._sortedjoin import merge_sorted_pairs
-
-    pairs = np.flatnonzero(np.asarray(prev_keys[1].is_valid()))  # rows of pair_rows
-    rows = pairs[_compared(prev_keys[0].take(pa.array(pairs)), scope, errored_ids)]
-    found = merge_sorted_pairs(prev_keys, pairs, rows, cur_keys)
-    if found is None:
-        return None
-    ip, ic = found
-    keys = tuple(pa.concat_arrays([c, p]) for c, p in zip(cur_keys, prev_keys, strict=True))
-    return _Join((keys[0], keys[1]), np.where(ic >= 0, ic, len(cur) + ip), ip, ic)
+    ip = np.flatnonzero(previous["supplier_id"].notna().to_numpy(dtype=bool))  # of pair_rows
+    keep = _compared(prev["debtor_id"], scope, errored_ids)
+    left = pa.table({"debtor_id": _text(prev["debtor_id"]).filter(pa.array(keep)),
+                     "supplier_id": _text(prev["supplier_id"]).filter(pa.array(keep)),
+                     "_ip": pa.array(ip[keep], pa.int64())})
+    right = pa.table({"debtor_id": _text(cur["debtor_id"]),
+                      "supplier_id": _text(cur["supplier_id"]),
+                      "_ic": pa.array(np.arange(len(cur)), pa.int64())})
+    merged = left.join(right, keys=_KEY, join_type="full outer", coalesce_keys=True).sort_by(
+        [(k, "ascending") for k in _KEY])
+    keys = tuple(merged[c].combine_chunks() for c in _KEY)
+    return _Join((keys[0], keys[1]), np.arange(merged.num_rows),
+                 np.asarray(merged["_ip"].fill_null(-1), dtype=np.int64),
+                 np.asarray(merged["_ic"].fill_null(-1), dtype=np.int64))
 
 
 def _compared(ids: Any, scope: Iterable[str] | None, errored_ids: pd.Index) -> np.ndarray:

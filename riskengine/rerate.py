@@ -7,10 +7,11 @@ logs the run to MLflow. docs/BATCH.md is the operator's guide.
 
 Outputs (in ``--out``)
 ----------------------
-``decisions.parquet``, ``errors.parquet``, ``limit_actions.parquet``,
-``migration.parquet`` (long form: from_grade, to_grade, count, rate),
-``summary.parquet`` (figure, value, text) and ``summary.json``: all
-byte-identical for the same inputs, model, policy, as-of date, scope and chunk
+``decisions/`` (a Parquet dataset: ``part-00000.parquet``, ... one file per
+chunk, :mod:`riskengine.decisions_dataset`), ``errors.parquet``,
+``limit_actions.parquet``, ``migration.parquet`` (long form: from_grade,
+to_grade, count, rate), ``summary.parquet`` (figure, value, text) and
+``summary.json``: all byte-identical for the same inputs, model, policy, as-of date, scope and chunk
 size. ``run.json`` holds what differs from run to run (wall-clock start, elapsed
 seconds, chunks resumed, MLflow run id, paths).
 
@@ -21,8 +22,8 @@ Determinism
 by the wall clock. The wall-clock start of the run is in ``run.json`` and in
 MLflow, never in the decision files. Parquet files are written by pyarrow with a
 fixed writer, no index and no timestamps in their metadata; rows are sorted by
-``debtor_id`` (then ``supplier_id``, a debtor's rating row first) within a chunk
-and chunks are concatenated in order.
+``debtor_id`` (then ``supplier_id``, a debtor's rating row first) within a chunk,
+and the parts' names follow the chunks' order.
 
 Reliability
 -----------
@@ -31,19 +32,17 @@ Reliability
   chunk of its id, records naming an unknown debtor in the chunk whose id range
   holds it (so validation reports them), records without a debtor id in chunk 0.
 - Every file is written to a temporary file in its directory and moved
-  into place with :func:`os.replace`. Each chunk's decisions (Parquet, in the
-  layout of ``decisions.parquet``), summary columns and errors (Arrow IPC) are
+  into place with :func:`os.replace`. Each chunk's decisions (its part of the
+  ``decisions`` dataset), summary columns and errors (Arrow IPC) are
   checkpointed under ``OUT/_checkpoints`` followed by a ``.done`` marker; a run
   killed at any point (SIGKILL included) and started again with the same
   command skips the chunks it finds done. A checkpoint directory written for
   other inputs, model, policy or options (its ``run_key``) is discarded.
-- While later chunks are decided, the driver appends each done chunk's
-  Parquet file (in chunk order) to a temporary ``decisions.parquet`` by
-  copying its bytes (:mod:`riskengine._parquet_concat`: no page is decoded or
-  encoded again; the file is the one a single writer would give); it is moved
-  into place only after the run reconciles. The decisions travel as Arrow from
-  the engine (:meth:`riskengine.engine.Engine.decide_table`) to the workers'
-  Parquet encoder: no Python object per decision or reason code.
+- The parts are moved into ``OUT/decisions`` only after the run reconciles
+  (:func:`riskengine.decisions_dataset.publish`: renamed, no byte copied). The
+  decisions travel as Arrow from the engine
+  (:meth:`riskengine.engine.Engine.decide_table`) to the workers' Parquet
+  encoder: no Python object per decision or reason code.
 - Debtors in = decided + errored, checked before the outputs are written; a run
   that does not reconcile raises :class:`RerateError` and writes no outputs.
 - One run per output directory at a time (an ``flock`` on ``OUT/.lock``).
@@ -67,7 +66,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, NoReturn
+from typing import Any, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -78,8 +77,8 @@ import pyarrow.parquet as pq
 
 from riskengine import migration as mig
 from riskengine._arrowtext import strictly_increasing
-from riskengine._parquet_concat import ParquetConcat, ParquetConcatError
 from riskengine.dates import batch_as_of, parse_date
+from riskengine.decisions_dataset import DIRNAME, decisions_path, part_files, publish
 from riskengine.errors import RerateError, RiskEngineError
 from riskengine.outputs import claim_rerate_out
 from riskengine.portfolio_io import atomic_write, check_portfolio
@@ -98,6 +97,7 @@ __all__ = [
     "run_rerate",
     "rerate_command",
     "add_rerate_arguments",
+    "default_workers",
     "main",
 ]
 
@@ -105,7 +105,7 @@ DEFAULT_CHUNK_SIZE = 100_000
 CHECKPOINTS = "_checkpoints"
 #: Deterministic outputs of a run (``run.json`` is written beside them).
 OUTPUT_FILES: tuple[str, ...] = (
-    "decisions.parquet", "errors.parquet", "limit_actions.parquet", "migration.parquet",
+    DIRNAME, "errors.parquet", "limit_actions.parquet", "migration.parquet",
     "summary.parquet", "summary.json",
 )  # fmt: skip
 RUN_INFO = "run.json"
@@ -113,7 +113,8 @@ RUN_INFO = "run.json"
 FAILED_RUN_EXIT = 3
 EXPERIMENT = "riskengine-rerate"
 #: Bump when the layout of checkpoints or outputs changes: old checkpoints are discarded.
-FORMAT_VERSION = 4  # 4: reason codes as fields (code, ..., odds_factor), no text
+#: 5: decisions as a Parquet dataset, one part per chunk; 4: reason codes as fields
+FORMAT_VERSION = 5
 #: Seconds to sleep after each chunk (debugging and the kill-and-resume test only).
 THROTTLE_ENV = "RISKENGINE_RERATE_THROTTLE"
 _DEBTOR_TABLES = ("debtors", "statements", "adverse_records", "invoices", "exposures",
@@ -138,7 +139,8 @@ class RerateOptions:
     allow_as_of_after_extract : bool
         Accept an ``as_of`` after the manifest's ``as_of``.
     previous : Path or None
-        Output directory of the previous run (its ``decisions.parquet``).
+        Output directory of the previous run (its ``decisions`` dataset, or the
+        ``decisions.parquet`` of a run before the dataset layout).
     engine : {"pandas", "spark"}
     debtors : tuple of str or None
         Re-rate only these debtors.
@@ -148,7 +150,8 @@ class RerateOptions:
     chunk_size : int
         Debtors per chunk.
     workers : int
-        Processes deciding chunks in parallel (pandas engine).
+        Processes deciding chunks in parallel (pandas engine); 1 here, the machine's
+        cores for the command (:func:`default_workers`).
     spark_master : str
         Spark master URL (``local[*]`` by default).
     model_dir, policy_path : str or None
@@ -709,7 +712,7 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
 
 
 def decisions_schema() -> pa.Schema:
-    """The Arrow schema of ``decisions.parquet``: the engine's decision columns
+    """The Arrow schema of the ``decisions`` dataset: the engine's decision columns
     (:func:`riskengine.engine.decision_schema`) and ``row_type``."""
     from riskengine.engine import decision_schema
 
@@ -1171,10 +1174,10 @@ class _Progress:
 
 @dataclass(frozen=True, slots=True)
 class _Checkpoints:
-    """A run's checkpoints: per chunk its decisions as a Parquet file in the layout of
-    ``decisions.parquet`` (the driver concatenates them without decoding), the
-    columns the summary reads (Arrow IPC), its error rows (Arrow IPC) and a
-    ``.done`` marker with its counts, written last."""
+    """A run's checkpoints: per chunk its decisions as a Parquet file (its part of the
+    ``decisions`` dataset, moved there once the run reconciles), the columns the
+    summary reads (Arrow IPC), its error rows (Arrow IPC) and a ``.done`` marker
+    with its counts, written last."""
 
     root: Path
 
@@ -1350,13 +1353,16 @@ def _run_pandas(frames: Mapping[str, pd.DataFrame], plan: ChunkPlan, pending: li
 def _previous(opts: RerateOptions) -> pd.DataFrame | None:
     if opts.previous is None:
         return None
-    path = opts.previous / "decisions.parquet"
-    if not path.is_file():
-        raise RerateError(f"--previous {str(opts.previous)!r} has no decisions.parquet; give "
-                          "the --out directory of an earlier rerate run.")
+    path = decisions_path(opts.previous)
+    if path is None:
+        raise RerateError(f"--previous {str(opts.previous)!r} has no decisions (no {DIRNAME}/ "
+                          "dataset); give the --out directory of an earlier rerate run.")
+    import pyarrow.dataset as pds
+
     try:
-        names = pq.read_schema(path).names
-        return pq.read_table(path, columns=[c for c in mig.PREVIOUS_COLUMNS if c in names]
+        data = pds.dataset(path, format="parquet")
+        names = data.schema.names
+        return data.to_table(columns=[c for c in mig.PREVIOUS_COLUMNS if c in names]
                              ).to_pandas(split_blocks=True)
     except (OSError, ValueError, pa.ArrowException) as exc:
         from riskengine.portfolio_io import unreadable
@@ -1477,8 +1483,11 @@ def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
     check_portfolio(opts.portfolio, _manifest(Path(opts.portfolio)))
     claim_rerate_out(out, Path(opts.portfolio), opts.previous)
     with _lock(out):
-        for tmp in out.glob(".*.tmp"):
-            tmp.unlink(missing_ok=True)
+        for tmp in out.glob(".*.tmp"):  # files, and directories of publish()
+            if tmp.is_dir():
+                shutil.rmtree(tmp)
+            else:
+                tmp.unlink(missing_ok=True)
         # read the portfolio and hash it on two threads while the engine loads: they wait
         # mostly on I/O, decompression and hashing, which release the interpreter lock
         from concurrent.futures import ThreadPoolExecutor
@@ -1532,9 +1541,6 @@ def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
                 _run_pandas(frames, plan, pending, engine, ckpt, as_of, model_version,
                             opts.workers, progress, on_chunk=asm.feed, reads=reads,
                             scope=scope, stamps=inputs.stamps, prefetched=prefetch.take())
-        except BaseException:
-            asm.discard()
-            raise
         finally:
             progress.close()
         timings["decide_s"] = time.perf_counter() - tick
@@ -1543,11 +1549,8 @@ def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
             debtors_in = debtors_in[~_blank(pd.Series(debtors_in))]
         asm.unidentified = _unidentified(frames["debtors"], plan)
         tick = time.perf_counter()
-        try:
-            summary, n_rows = _assemble(opts, out, ckpt, plan, debtors_in, unknown, previous,
-                                        scope, as_of, engine, frames, asm)  # fmt: skip
-        finally:
-            asm.discard()  # nothing left when committed
+        summary, n_rows = _assemble(opts, out, ckpt, plan, debtors_in, unknown, previous,
+                                    scope, as_of, engine, frames, asm)  # fmt: skip
         timings["assemble_s"] = time.perf_counter() - tick
         summary = {"as_of": as_of, "model_version": model_version,
                    "policy_version": policy_version, "input_hash": key_parts["input_hash"],
@@ -1584,12 +1587,12 @@ def _riskengine_version() -> str:
 #: Pair-row columns the run summary and the limit actions read.
 _PAIR_SUMMARY = ("debtor_id", "supplier_id", "approved_limit", "insured_limit",
                  "retained_exposure", "expected_loss", "decision_type")  # fmt: skip
-#: Text columns of decisions.parquet with (nearly) one value per row.
+#: Text columns of the decisions with (nearly) one value per row.
 _UNIQUE_TEXT = ("debtor_id", "input_hash")
 
 
 def _decisions_writer_options(schema: pa.Schema) -> dict[str, Any]:
-    """ParquetWriter options of decisions.parquet (deterministic: no clock, fixed codec).
+    """ParquetWriter options of the decisions' parts (deterministic: no clock, fixed codec).
 
     Min/max statistics on the keys a reader filters on (debtor, supplier, row type,
     grade) and on the numbers; dictionary pages on the text columns with few
@@ -1608,9 +1611,8 @@ def _decisions_writer_options(schema: pa.Schema) -> dict[str, Any]:
 
 
 def write_decisions(table: pa.Table, path: Path) -> None:
-    """Write a chunk's decisions atomically as Parquet in the layout of
-    ``decisions.parquet`` (:func:`_decisions_writer_options`; no row group when
-    empty): the pieces :class:`_Assembler` concatenates."""
+    """Write a chunk's decisions atomically as its part of the ``decisions`` dataset
+    (:func:`_decisions_writer_options`; no row group when empty)."""
 
     def write(tmp: Path) -> None:
         with pq.ParquetWriter(tmp, table.schema,
@@ -1634,21 +1636,14 @@ def summary_tables(decisions: pa.Table) -> tuple[pa.Table, pa.Table]:
 
 
 class _Assembler:
-    """Appends each chunk's decisions file, in chunk order, to a temporary
-    decisions.parquet as soon as its checkpoint is done (while later chunks are being
-    decided) by copying its bytes (:class:`riskengine._parquet_concat.ParquetConcat`:
-    no page is decoded or encoded again), and keeps the columns the reconciliation,
-    the migration and the summary read."""
+    """Reads each chunk's summary columns and error rows, in chunk order, as soon as its
+    checkpoint is done (while later chunks are being decided), and at the end moves
+    the chunks' decisions parts into ``OUT/decisions`` (:meth:`commit`)."""
 
     def __init__(self, out: Path, ckpt: _Checkpoints, n_chunks: int) -> None:
-        self.final = out / "decisions.parquet"
-        self.tmp = out / f".decisions.parquet.{os.getpid()}.tmp"
-        self.ckpt, self.n_chunks = ckpt, n_chunks
+        self.out, self.ckpt, self.n_chunks = out, ckpt, n_chunks
         self.next = 0
         self.rows = 0
-        self.schema = decisions_schema()
-        self.fh: BinaryIO | None = None
-        self.cat: ParquetConcat | None = None
         self.ratings: list[pa.Table] = []
         self.pairs: list[pa.Table] = []
         self.errors: list[pa.Table] = []
@@ -1656,53 +1651,18 @@ class _Assembler:
         self.unidentified: np.ndarray = np.zeros(0, dtype=np.int64)
 
     def feed(self) -> None:
-        """Append every chunk, from the next one on, whose checkpoint is done."""
+        """Read every chunk, from the next one on, whose checkpoint is done."""
         while self.next < self.n_chunks and self.ckpt.is_done(self.next):
-            self._add(self.next)
+            _, ratings, pairs, err = self.ckpt.read(self.next)
+            self.rows += self.ckpt.counts(self.next)["decision_rows"]
+            self.ratings.append(ratings)
+            self.pairs.append(pairs)
+            self.errors.append(err)
             self.next += 1
 
-    def _concat(self) -> ParquetConcat:
-        if self.cat is None:
-            sink = io.BytesIO()
-            pq.ParquetWriter(sink, self.schema,
-                             **_decisions_writer_options(self.schema)).close()
-            self.fh = open(self.tmp, "wb")  # closed by close() or discard()
-            self.cat = ParquetConcat(self.fh, sink.getvalue())
-        return self.cat
-
-    def _add(self, k: int) -> None:
-        dec, ratings, pairs, err = self.ckpt.read(k)
-        try:
-            self.rows += self._concat().append(dec)
-        except ParquetConcatError as exc:
-            raise RerateError(f"Checkpoint {dec} cannot be appended to decisions.parquet "
-                              f"({exc}); remove {self.ckpt.root} and run again.") from exc
-        self.ratings.append(ratings)
-        self.pairs.append(pairs)
-        self.errors.append(err)
-
-    def close(self) -> None:
-        """Finish the temporary file (every chunk must have been fed)."""
-        cat = self._concat()
-        cat.close()
-        assert self.fh is not None
-        self.fh.flush()
-        os.fsync(self.fh.fileno())
-        self.fh.close()
-
     def commit(self) -> None:
-        """Move the finished file into place (atomic)."""
-        from riskengine.portfolio_io import _FILE_MODE
-
-        os.chmod(self.tmp, _FILE_MODE)
-        os.replace(self.tmp, self.final)
-
-    def discard(self) -> None:
-        """Drop the temporary file."""
-        if self.fh is not None:
-            with contextlib.suppress(Exception):
-                self.fh.close()
-        self.tmp.unlink(missing_ok=True)
+        """Move the parts into place as the ``decisions`` dataset (every chunk fed)."""
+        publish([self.ckpt.paths(k)[0] for k in range(self.n_chunks)], self.out)
 
     def ratings_frame(self) -> pd.DataFrame:
         """One row per decided debtor: ``grade`` and ``pd``, indexed by ``debtor_id``."""
@@ -1735,7 +1695,6 @@ def _assemble(opts: RerateOptions, out: Path, ckpt: _Checkpoints, plan: ChunkPla
     if missing:
         raise RerateError(f"Chunks {missing[:5]} have no checkpoint after the run; run again.")
     asm.feed()
-    asm.close()
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(1, thread_name_prefix="rerate-hhi") as pool:
@@ -1817,7 +1776,6 @@ def _reconciled(opts: RerateOptions, out: Path, ckpt: _Checkpoints, plan: ChunkP
     rec = mig.reconcile(ins, decided, errored, unidentified=len(asm.unidentified),
                         unidentified_errored=unidentified_errored)
     if not rec.ok:
-        asm.discard()
         raise RerateError(f"The run does not reconcile: {rec.message()}. Nothing was written to "
                           f"{str(out)!r}; the checkpoints are kept for inspection.")
     asm.commit()
@@ -1896,9 +1854,12 @@ def _log_mlflow(opts: RerateOptions, summary: Mapping[str, Any], key_parts: Mapp
                                                                                   "n/a")))])
         for name in OUTPUT_FILES:
             path = out / name
-            # the decisions of a large book stay in --out (tagged above), not copied
-            if path.is_file() and (name != "decisions.parquet" or path.stat().st_size < 50e6):
+            if path.is_file():
                 client.log_artifact(rid, str(path), "rerate")
+        parts = part_files(out / DIRNAME)
+        # the decisions of a large book stay in --out (tagged above), not copied
+        if sum(f.stat().st_size for f in parts) < 50e6:
+            client.log_artifacts(rid, str(out / DIRNAME), f"rerate/{DIRNAME}")
         client.set_terminated(rid, "FINISHED")
     except BaseException:
         client.set_terminated(rid, "FAILED")
@@ -1924,8 +1885,9 @@ def add_rerate_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help="re-rate only debtors with records dated after DATE")
     p.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE,
                    help=f"debtors per chunk (default {DEFAULT_CHUNK_SIZE:,})")
-    p.add_argument("--workers", type=int, default=1,
-                   help="processes deciding chunks in parallel (pandas engine; default 1)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="processes deciding chunks in parallel (pandas engine; default: the "
+                        f"cores this process may use, here {default_workers()})")
     p.add_argument("--spark-master", default="local[*]", help="Spark master URL")
     p.add_argument("--model-dir", default=None, help="model directory (default models/)")
     p.add_argument("--policy", dest="policy_path", default=None, help="policy TOML")
@@ -1942,6 +1904,14 @@ def _given(value: Any, default: int) -> int:
     return default if value is None else int(value)
 
 
+def default_workers() -> int:
+    """The command's ``--workers`` default: the cores this process may run on (its CPU
+    affinity, e.g. a container's share), else the machine's cores."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(len(os.sched_getaffinity(0)), 1)
+    return os.cpu_count() or 1
+
+
 def options_from_args(args: argparse.Namespace) -> RerateOptions:
     """:class:`RerateOptions` from the parsed flags (missing optional flags: defaults)."""
     debtors = getattr(args, "debtors", None)
@@ -1956,7 +1926,7 @@ def options_from_args(args: argparse.Namespace) -> RerateOptions:
         engine=getattr(args, "engine", "pandas") or "pandas", debtors=ids,
         changed_since=getattr(args, "changed_since", None),
         chunk_size=_given(getattr(args, "chunk_size", None), DEFAULT_CHUNK_SIZE),
-        workers=_given(getattr(args, "workers", None), 1),
+        workers=_given(getattr(args, "workers", None), default_workers()),
         spark_master=getattr(args, "spark_master", None) or "local[*]",
         model_dir=getattr(args, "model_dir", None),
         policy_path=getattr(args, "policy_path", None) or getattr(args, "policy", None),

@@ -305,14 +305,9 @@ def _blank(raw: pd.Series) -> np.ndarray:
     if raw.dtype == "str" or raw.dtype == object:
         s = raw.astype("str")
         arr = _arrow_strings(s)
-        if arr is not None:  # is-space kernel on the values that may be blank only
-            from riskengine._textkernel import maybe_blank, text_buffers
-
-            pos = np.flatnonzero(maybe_blank(*text_buffers(arr)))
-            if pos.size:
-                sub = arr.take(pos)
-                empty = pc.or_(pc.equal(pc.utf8_length(sub), 0), pc.utf8_is_space(sub))
-                na[pos] |= np.asarray(empty.fill_null(False), dtype=bool)
+        if arr is not None:  # Arrow's Unicode is-space kernel
+            empty = pc.or_(pc.equal(pc.binary_length(arr), 0), pc.utf8_is_space(arr))
+            na |= np.asarray(empty.fill_null(False), dtype=bool)
         else:
             na |= s.str.strip().eq("").to_numpy(dtype=bool, na_value=False)
     return na
@@ -431,10 +426,6 @@ def _isin(s: pd.Series, values: pd.Series | pd.Index) -> np.ndarray:
     arr = _arrow_strings(s)
     if arr is not None:
         value_set = pa.array(pd.array(values, dtype="str")).drop_null().cast(arr.type)
-        if _ascending(arr) and _ascending(value_set):  # sorted ids: one merge pass
-            from riskengine._textkernel import sorted_member, text_buffers
-
-            return np.asarray(sorted_member(*text_buffers(arr), *text_buffers(value_set)))
         return np.array(pc.is_in(arr, value_set=value_set).fill_null(False), dtype=bool)
     return np.array(s.isin(values).to_numpy(dtype=bool, na_value=False))
 
@@ -446,16 +437,15 @@ def _arrow_strings(s: pd.Series) -> pa.Array | None:
     return None
 
 
-def _text_steps(arr: pa.Array) -> np.ndarray:
-    """-1, 0 or 1 as each value of a text array is below, equal to or above the one before."""
-    from riskengine._textkernel import text_buffers, text_steps
-
-    return np.asarray(text_steps(*text_buffers(arr)))
-
-
-def _ascending(arr: pa.Array) -> bool:
-    """Whether a text array without missing values is non-decreasing (as bytes)."""
-    return not arr.null_count and not (_text_steps(arr) < 0).any()
+def _text_steps(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """-1, 0 or 1 as each value of a text array without missing values is below, equal to
+    or above the one before (Arrow compares text as bytes: Python's ``str`` order)."""
+    n = len(arr)
+    if n < 2:
+        return np.zeros(0, dtype=np.int8)
+    now, before = arr.slice(1), arr.slice(0, n - 1)
+    up = np.asarray(pc.greater(now, before), dtype=np.int8)
+    return up - np.asarray(pc.less(now, before), dtype=np.int8)
 
 
 def _steps(s: pd.Series) -> np.ndarray | None:

@@ -30,7 +30,7 @@ CORE = frozenset({
     "riskengine.decision", "riskengine.payload", "riskengine.validation",
     "riskengine.core_inputs", "riskengine.input_hash", "riskengine.engine",
     "riskengine._fastpath", "riskengine._treekernel", "riskengine._arrowtext",
-    "riskengine.reasons", "riskengine._textkernel", "riskengine._sortedjoin",
+    "riskengine.reasons",
     "riskengine.migration", "riskengine.overrides", "riskengine.synthetic",
     "riskengine.features", "riskengine.features.adverse", "riskengine.features.concentration",
     "riskengine.features.payments", "riskengine.features.statements",
@@ -49,15 +49,14 @@ SHELL = frozenset({
     "riskengine.mlflow_model", "riskengine.outputs", "riskengine.portfolio_io",
     "riskengine.pyfunc", "riskengine.rerate", "riskengine.security", "riskengine.service",
     "riskengine.serving", "riskengine.spark_job", "riskengine.store", "riskengine.tracking",
-    "riskengine.ui", "riskengine._parquet_concat",
+    "riskengine.ui", "riskengine.decisions_dataset",
     "riskengine.model.training", "riskengine.model.evaluate", "riskengine.model.report",
 })  # fmt: skip
 
 #: Libraries that do I/O (files, network, database, clock, processes, tracking):
-#: a core module imports none of them. ``ctypes`` is not listed while engine.py
-#: loads libcrypto through it (issue 14 point 3 replaces that with hashlib).
+#: a core module imports none of them (``ctypes``: no binding into system libraries).
 SHELL_LIBRARIES = frozenset({
-    "os", "pathlib", "io", "tempfile", "shutil", "glob", "subprocess", "socket", "sqlite3",
+    "ctypes", "os", "pathlib", "io", "tempfile", "shutil", "glob", "subprocess", "socket", "sqlite3",
     "fcntl", "tomllib", "yaml", "pickle", "time", "logging", "multiprocessing", "threading",
     "argparse", "urllib", "http", "email", "requests", "mlflow", "sqlalchemy", "fastapi",
     "starlette", "uvicorn", "jinja2", "skops", "pyspark", "tqdm", "matplotlib", "threadpoolctl",

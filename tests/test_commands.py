@@ -90,7 +90,7 @@ def test_console_rerate_ends_at_once_with_its_output_flushed(tmp_path: Path) -> 
     lines = done.stdout.splitlines()
     assert lines[0].startswith("riskengine rerate: as of ")
     assert "debtors in 60 = decided" in lines[1] and lines[-1].startswith("  outputs in ")
-    assert len(pd.read_parquet(out / "decisions.parquet")) > 60
+    assert len(pd.read_parquet(out / "decisions")) > 60
     bad = console("rerate", "--portfolio", str(port), "--out", str(tmp_path / "o2"),
                   "--no-tracking", "--chunk-size", "0")
     assert bad.returncode == 2

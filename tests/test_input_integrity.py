@@ -121,7 +121,7 @@ def test_rerate_refuses_a_garbled_page_of_a_table_its_workers_read(
     assert "statements" in rerate.worker_tables(port, manifest, 100_000)
     err = _refused(capsys, _argv("rerate", port, tmp_path / "out"))
     assert f"{file} is not a readable Parquet file" in err
-    assert not (tmp_path / "out" / "decisions.parquet").exists()
+    assert not (tmp_path / "out" / "decisions").exists()
 
 
 def test_rerate_refuses_a_manifest_that_is_not_json(

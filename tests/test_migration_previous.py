@@ -1,6 +1,6 @@
-"""The comparison with the previous run on sorted keys: the sorted join of limit_actions,
-the rating-row layout of debtor_ratings and the id lookup of migration_matrix give
-exactly what the general code (or a hand count) gives."""
+"""The comparison with the previous run: limit_actions on Arrow text or Python-object
+keys, sorted or shuffled rows, the rating-row layout of debtor_ratings and the id lookup
+of migration_matrix give exactly what the general code (or a hand count) gives."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 
 from riskengine import migration as mig
 from riskengine import rerate
-from riskengine._sortedjoin import merge_sorted_pairs
 from riskengine.config import load_policy
 from riskengine.model.master_scale import GRADES, UNRATED
 
@@ -73,23 +72,20 @@ def _case(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 @settings(max_examples=60, deadline=None)
 @given(st.integers(0, 10_000), st.booleans(), st.booleans(), st.booleans())
-def test_limit_actions_sorted_join_equals_general(seed: int, scoped: bool, with_errors: bool,
-                                                  unchanged: bool) -> None:
-    """Sorted Arrow keys (the batch job's pairs) take the compiled join; Python-object
-    keys and shuffled rows take pandas' merge: the same frame, row for row."""
+def test_limit_actions_of_any_key_dtype_and_row_order_are_the_same(
+        seed: int, scoped: bool, with_errors: bool, unchanged: bool) -> None:
+    """Sorted Arrow keys (the batch job's pairs), Python-object keys and shuffled rows:
+    the same frame, row for row, in key order."""
     prev, cur = _case(seed)
     ids = sorted(set(prev["debtor_id"]) | set(cur["debtor_id"]))
     scope = ids[::2] if scoped else None
     errored = ids[1::3] if with_errors else []
     kw = {"scope": scope, "errored": errored, "include_unchanged": unchanged}
-    assert mig._join_sorted(prev, cur, scope, pd.Index(errored, dtype="str")) is not None
     got = mig.limit_actions(prev, cur, AS_OF, POLICY, **kw)
     want = mig.limit_actions(_general(prev), _general(cur), AS_OF, POLICY, **kw)
     pd.testing.assert_frame_equal(got, want, check_exact=True)
     order = np.random.default_rng(seed).permutation(len(cur))
     shuffled = cur.iloc[order].reset_index(drop=True)
-    if not (order == np.arange(len(cur))).all():
-        assert mig._join_sorted(prev, shuffled, scope, pd.Index(errored, dtype="str")) is None
     pd.testing.assert_frame_equal(mig.limit_actions(prev, shuffled, AS_OF, POLICY, **kw), want,
                                   check_exact=True)
     assert list(got.columns) == list(mig.LIMIT_ACTION_COLUMNS)
@@ -115,14 +111,13 @@ def test_limit_actions_sorted_join_by_hand() -> None:
 
 @pytest.mark.parametrize("side", ["previous", "current"])
 def test_limit_actions_refuses_duplicate_pairs_of_sorted_text(side: str) -> None:
-    """A repeated pair is not strictly increasing: the general way names it as before."""
+    """A repeated pair is named."""
     prev = _previous([("a", None, None), ("a", "S1", 1.0), ("b", "S1", 2.0)])
     cur = _current([("a", "S1"), ("b", "S1")], np.random.default_rng(0))
     if side == "previous":
         prev = _previous([("a", None, None), ("a", "S1", 1.0), ("a", "S1", 2.0)])
     else:
         cur = pd.concat([cur, cur.iloc[1:]], ignore_index=True)
-    assert mig._join_sorted(prev, cur, None, pd.Index([], dtype="str")) is None
     pair = "'a', 'S1'" if side == "previous" else "'b', 'S1'"
     with pytest.raises(ValueError, match=rf"{side} decisions: pair \({pair}\) appears more"):
         mig.limit_actions(prev, cur, AS_OF, POLICY)
@@ -148,36 +143,6 @@ def test_limit_actions_empty_previous_makes_every_pair_new() -> None:
         assert out["action"].tolist() == ["increase", "unchanged"]
     none = mig.limit_actions(cur.iloc[:0], cur.iloc[:0], AS_OF, POLICY)
     assert len(none) == 0 and list(none.columns) == list(mig.LIMIT_ACTION_COLUMNS)
-
-
-@pytest.mark.parametrize("left, right, want", [
-    ([("a", "s"), ("b", "s")], [("a", "s"), ("c", "s")], [(0, 0), (1, -1), (-1, 1)]),
-    ([("a", "t")], [("a", "s"), ("a", "u")], [(-1, 0), (0, -1), (-1, 1)]),
-    ([("", "")], [("", "a")], [(0, -1), (-1, 0)]),
-    ([], [("x", "y")], [(-1, 0)]),
-])  # fmt: skip
-def test_merge_sorted_pairs_by_hand(left: list[tuple[str, str]], right: list[tuple[str, str]],
-                                    want: list[tuple[int, int]]) -> None:
-    def keys(rows: list[tuple[str, str]]) -> tuple[pa.Array, pa.Array]:
-        return (pa.array([r[0] for r in rows], pa.large_string()),
-                pa.array([r[1] for r in rows], pa.large_string()))
-
-    rows = np.arange(len(left))
-    found = merge_sorted_pairs(keys(left), rows, rows, keys(right))
-    assert found is not None
-    assert list(zip(found[0].tolist(), found[1].tolist(), strict=True)) == want
-
-
-def test_merge_sorted_pairs_refuses_unsorted_sides_and_skips_rows() -> None:
-    a = (pa.array(["a", "b", "c"], pa.large_string()), pa.array(["s", "s", "s"],
-                                                                 pa.large_string()))
-    back = (pa.array(["b", "a"], pa.large_string()), pa.array(["s", "s"], pa.large_string()))
-    rows = np.arange(3)
-    assert merge_sorted_pairs(back, np.arange(2), np.arange(2), a) is None
-    assert merge_sorted_pairs(a, rows, rows, back) is None
-    # row 1 is a key (checked for order) but not joined
-    li, ri = merge_sorted_pairs(a, rows, np.array([0, 2]), a)  # type: ignore[misc]
-    assert li.tolist() == [0, -1, 2] and ri.tolist() == [0, 1, 2]
 
 
 def _layout(seed: int) -> pd.DataFrame:

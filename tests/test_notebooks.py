@@ -223,9 +223,10 @@ def test_monitoring_notebook_book_is_synthetic_and_runs_reconcile(nb02: dict[str
     assert nb02["run_b_previous_run"] is True
     out = nb02["workdir"] / "nb02_output"
     for run in ("rerate_A", "rerate_B"):
-        for name in ("decisions.parquet", "errors.parquet", "limit_actions.parquet",
-                     "migration.parquet", "summary.json"):
+        for name in ("errors.parquet", "limit_actions.parquet", "migration.parquet",
+                     "summary.json"):
             assert (out / run / name).is_file()
+        assert (out / run / "decisions" / "part-00000.parquet").is_file()
 
 
 @pytest.mark.slow

@@ -22,6 +22,7 @@ import pytest
 
 from riskengine import rerate
 from riskengine.api import load_engine
+from riskengine.decisions_dataset import DIRNAME, LEGACY_FILE, part_files
 from riskengine.outputs import RERATE_MARKER
 from riskengine.portfolio_io import read_portfolio, write_portfolio
 from riskengine.rerate import (
@@ -68,16 +69,21 @@ def baseline(portfolio: Path, engine: Any, tmp_path_factory: pytest.TempPathFact
 
 
 def _bytes(out: Path) -> dict[str, bytes]:
-    return {name: (out / name).read_bytes() for name in OUTPUT_FILES}
+    """Every deterministic output file by its path in ``out`` (each part of the dataset)."""
+    files = [out / n for n in OUTPUT_FILES if n != DIRNAME] + part_files(out / DIRNAME)
+    return {str(f.relative_to(out)): f.read_bytes() for f in files}
 
 
 def test_end_to_end_outputs_and_reconciliation(portfolio: Path, baseline: Path) -> None:
     frames, _ = read_portfolio(portfolio)
     for name in (*OUTPUT_FILES, "run.json"):
-        assert (baseline / name).is_file(), name
+        assert (baseline / name).exists(), name
     assert not (baseline / CHECKPOINTS).exists()  # removed after a successful run
     assert not list(baseline.glob(".*.tmp"))
-    dec = pd.read_parquet(baseline / "decisions.parquet")
+    assert [f.name for f in (baseline / DIRNAME).iterdir()] and \
+        sorted(f.name for f in (baseline / DIRNAME).iterdir()) == [
+            f"part-{k:05d}.parquet" for k in range(4)]  # one part per chunk, nothing else
+    dec = pd.read_parquet(baseline / DIRNAME)
     pairs = dec[dec["row_type"] == "pair"]
     ratings = dec[dec["row_type"] == "rating"]
     assert len(pairs) == len(frames["exposures"])  # every exposure decided
@@ -102,15 +108,33 @@ def test_deterministic_and_chunking_does_not_change_decisions(
     run_rerate(_opts(portfolio, tmp_path / "again"), engine=engine)
     assert _bytes(tmp_path / "again") == _bytes(baseline)
     run_rerate(_opts(portfolio, tmp_path / "big", chunk_size=1000), engine=engine)
-    a = pd.read_parquet(baseline / "decisions.parquet")
-    b = pd.read_parquet(tmp_path / "big" / "decisions.parquet")
+    a = pd.read_parquet(baseline / DIRNAME)
+    b = pd.read_parquet(tmp_path / "big" / DIRNAME)
+    assert len(part_files(tmp_path / "big" / DIRNAME)) == 1
     pd.testing.assert_frame_equal(a, b)
 
 
 def test_parquet_metadata_has_no_clock(baseline: Path) -> None:
-    meta = pq.ParquetFile(baseline / "decisions.parquet").metadata
-    assert meta.created_by.startswith("parquet-cpp-arrow")
-    assert meta.metadata is None or b"pandas" not in meta.metadata
+    for part in part_files(baseline / DIRNAME):
+        meta = pq.ParquetFile(part).metadata
+        assert meta.created_by.startswith("parquet-cpp-arrow")
+        assert meta.metadata is None or b"pandas" not in meta.metadata
+
+
+def test_the_dataset_reads_as_one_table_in_debtor_order(baseline: Path) -> None:
+    """pyarrow's dataset reader and pandas give the parts' rows in part order: debtor order,
+    each debtor's rating row first; and so do the parts read one by one and stacked."""
+    import pyarrow as pa
+    import pyarrow.dataset as pds
+
+    table = pds.dataset(baseline / DIRNAME, format="parquet").to_table()
+    stacked = pa.concat_tables([pq.read_table(f) for f in part_files(baseline / DIRNAME)])
+    assert table.equals(stacked)
+    dec = table.to_pandas()
+    assert dec["debtor_id"].is_monotonic_increasing
+    first = dec.groupby("debtor_id", sort=False)["row_type"].first()
+    assert (first == "rating").all()
+    pd.testing.assert_frame_equal(pd.read_parquet(baseline / DIRNAME), dec)
 
 
 def test_bad_records_become_errors_and_reconcile(portfolio: Path, engine: Any,
@@ -128,7 +152,7 @@ def test_bad_records_become_errors_and_reconcile(portfolio: Path, engine: Any,
     assert s["reconciled"] and s["debtors_errored"] == 1 and s["debtors_decided"] == N - 1
     err = pd.read_parquet(tmp_path / "out" / "errors.parquet")
     assert set(err.loc[err["debtor_id"] == victim, "reason"]) >= {"negative", "debtor_rejected"}
-    dec = pd.read_parquet(tmp_path / "out" / "decisions.parquet")
+    dec = pd.read_parquet(tmp_path / "out" / DIRNAME)
     assert victim not in set(dec["debtor_id"])
 
 
@@ -156,7 +180,7 @@ def test_run_that_cannot_reconcile_fails_loudly(portfolio: Path, engine: Any,
     with pytest.raises(RerateError, match=rf"does not reconcile: .*neither decided nor errored "
                                           rf"\(e\.g\. {lost}\)"):
         run_rerate(_opts(portfolio, out), engine=_LosingEngine(engine, lost))
-    assert not (out / "decisions.parquet").exists()
+    assert not (out / DIRNAME).exists() and not list(out.glob(".*.tmp"))
     assert (out / CHECKPOINTS).is_dir()  # kept for inspection
 
 
@@ -186,10 +210,13 @@ def _command(portfolio: Path, out: Path, *extra: str) -> list[str]:
 
 def test_sigkill_then_resume_gives_identical_outputs(portfolio: Path, baseline: Path,
                                                      tmp_path: Path) -> None:
+    """Killed after two chunks (one worker, so that the kill finds chunks left), then
+    resumed with the default workers: every part of the dataset and every other output
+    file is the one an uninterrupted run writes."""
     out = tmp_path / "killed"
     env = {**os.environ, rerate.THROTTLE_ENV: "1.0"}  # widen the window between chunks
-    proc = subprocess.Popen(_command(portfolio, out), env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(_command(portfolio, out, "--workers", "1"), env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     ckpt = out / CHECKPOINTS
     deadline = time.monotonic() + 120
     while len(list(ckpt.glob("*.done"))) < 2:
@@ -201,12 +228,13 @@ def test_sigkill_then_resume_gives_identical_outputs(portfolio: Path, baseline: 
     assert proc.returncode == -signal.SIGKILL
     done_before = len(list(ckpt.glob("*.done")))
     assert 2 <= done_before < 4
-    assert not (out / "decisions.parquet").exists()
+    assert not (out / DIRNAME).exists()  # the parts are published once the run reconciles
     again = subprocess.run(_command(portfolio, out), capture_output=True, text=True,
                            check=False, timeout=300)
     assert again.returncode == 0, again.stderr
     assert f"resuming: {done_before} of 4 chunks already checkpointed" in again.stderr
     assert _bytes(out) == _bytes(baseline)
+    assert len(part_files(out / DIRNAME)) == 4
     info = pd.read_json(out / "run.json", typ="series")
     assert info["chunks_resumed"] == done_before
 
@@ -223,6 +251,56 @@ def test_stale_checkpoints_of_other_inputs_are_discarded(portfolio: Path, baseli
     res = run_rerate(_opts(portfolio, out), engine=engine)
     assert res.chunks_resumed == 0
     assert _bytes(out) == _bytes(baseline)
+
+
+def test_a_rerun_into_the_same_out_replaces_the_dataset(portfolio: Path, baseline: Path,
+                                                        engine: Any, tmp_path: Path) -> None:
+    """A run into the --out of an earlier run with more chunks (and the single
+    decisions.parquet of a run before the dataset layout) leaves only its own parts:
+    no stale part of the earlier run is read with them."""
+    out = tmp_path / "out"
+    run_rerate(_opts(portfolio, out, chunk_size=20), engine=engine)
+    assert len(part_files(out / DIRNAME)) == 6
+    (out / LEGACY_FILE).write_bytes(b"an older layout")
+    run_rerate(_opts(portfolio, out), engine=engine)
+    assert _bytes(out) == _bytes(baseline)
+    assert sorted(f.name for f in (out / DIRNAME).iterdir()) == [
+        f"part-{k:05d}.parquet" for k in range(4)]
+    assert not (out / LEGACY_FILE).exists() and not list(out.glob(".*.tmp"))
+
+
+def test_previous_run_of_the_single_file_layout_is_still_compared(
+        portfolio: Path, baseline: Path, engine: Any, tmp_path: Path) -> None:
+    """--previous of a run written before the dataset layout (one decisions.parquet) gives
+    the comparison a dataset gives; a directory with neither is refused by name."""
+    old = tmp_path / "old"
+    old.mkdir()
+    pq.write_table(pq.read_table(baseline / DIRNAME), old / LEGACY_FILE)
+    a = run_rerate(_opts(portfolio, tmp_path / "a", previous=baseline), engine=engine)
+    b = run_rerate(_opts(portfolio, tmp_path / "b", previous=old), engine=engine)
+    assert a.summary["migration"] == b.summary["migration"]
+    assert a.summary["migration"]["debtors_compared"] == N
+    assert (tmp_path / "a" / "limit_actions.parquet").read_bytes() == \
+        (tmp_path / "b" / "limit_actions.parquet").read_bytes()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(RerateError, match=r"--previous '.*empty' has no decisions \(no "
+                                          r"decisions/ dataset\)"):
+        run_rerate(_opts(portfolio, tmp_path / "c", previous=empty), engine=engine)
+    assert not (tmp_path / "c" / DIRNAME).exists()
+
+
+def test_workers_default_to_the_cores_this_process_may_use(tmp_path: Path) -> None:
+    parser = rerate.add_rerate_arguments(argparse.ArgumentParser())
+    args = parser.parse_args(["--portfolio", str(tmp_path), "--out", str(tmp_path)])
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert options_from_args(args).workers == cores == rerate.default_workers()
+    given = parser.parse_args(["--portfolio", str(tmp_path), "--out", str(tmp_path),
+                               "--workers", "3"])
+    assert options_from_args(given).workers == 3
+    with pytest.raises(RerateError, match="--workers must be at least 1, got 0"):
+        options_from_args(parser.parse_args(["--portfolio", str(tmp_path), "--out",
+                                             str(tmp_path), "--workers", "0"]))
 
 
 def _with_insolvency(portfolio: Path, dest: Path, debtor: str) -> None:
@@ -242,7 +320,7 @@ def test_previous_run_migration_and_limit_actions(portfolio: Path, baseline: Pat
     """Run 2 adds an open insolvency declaration for one debtor with approved limits:
     it moves to grade D, every approved limit of it is cancelled *at once* (a
     knock-out: no notice period), and the migration matrix counts the move."""
-    dec1 = pd.read_parquet(baseline / "decisions.parquet")
+    dec1 = pd.read_parquet(baseline / DIRNAME)
     pairs1 = dec1[(dec1["row_type"] == "pair") & (dec1["approved_limit"] > 0)]
     victim = str(pairs1["debtor_id"].iloc[0])
     old_grade = dec1.loc[(dec1["row_type"] == "rating") & (dec1["debtor_id"] == victim),
@@ -272,14 +350,14 @@ def test_partial_run_by_debtor_ids(portfolio: Path, baseline: Path, engine: Any,
     ids = sorted(frames["debtors"]["debtor_id"])[:2]
     res = run_rerate(_opts(portfolio, tmp_path / "o", previous=baseline,
                            debtors=(*ids, "NO-SUCH-DEBTOR")), engine=engine)
-    dec = pd.read_parquet(tmp_path / "o" / "decisions.parquet")
+    dec = pd.read_parquet(tmp_path / "o" / DIRNAME)
     assert sorted(set(dec["debtor_id"])) == ids
     err = pd.read_parquet(tmp_path / "o" / "errors.parquet")
     assert err.loc[err["reason"] == "not_in_portfolio", "debtor_id"].tolist() == ["NO-SUCH-DEBTOR"]
     s = res.summary
     assert (s["debtors_in"], s["debtors_decided"], s["debtors_errored"]) == (3, 2, 1)
     assert s["migration"]["debtors_compared"] == 2 and s["migration"]["exits"] == 0
-    base = pd.read_parquet(baseline / "decisions.parquet")
+    base = pd.read_parquet(baseline / DIRNAME)
     pd.testing.assert_frame_equal(dec, base[base["debtor_id"].isin(ids)].reset_index(drop=True))
 
 
@@ -291,7 +369,7 @@ def test_changed_since_selects_debtors_with_new_records(portfolio: Path, baselin
     assert 0 < len(expected) < N
     res = run_rerate(_opts(portfolio, tmp_path / "o", previous=baseline, changed_since=since),
                      engine=engine)
-    dec = pd.read_parquet(tmp_path / "o" / "decisions.parquet")
+    dec = pd.read_parquet(tmp_path / "o" / DIRNAME)
     assert sorted(set(dec["debtor_id"])) == expected.tolist()
     assert res.summary["scope"] == "changed_since"
 
@@ -361,8 +439,9 @@ def test_mlflow_run_logged_once(portfolio: Path, engine: Any, tmp_path: Path) ->
     assert run.data.metrics["debtors_in"] == N
     assert run.data.tags["psi_light"] == "n/a"
     names = {a.path for a in client.list_artifacts(res.run_id, "rerate")}
-    assert {"rerate/summary.json", "rerate/decisions.parquet",
-            "rerate/migration.parquet"} <= names
+    assert {"rerate/summary.json", f"rerate/{DIRNAME}", "rerate/migration.parquet"} <= names
+    parts = {a.path for a in client.list_artifacts(res.run_id, f"rerate/{DIRNAME}")}
+    assert parts == {f"rerate/{DIRNAME}/part-{k:05d}.parquet" for k in range(4)}
 
 
 def test_bad_options_are_refused(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ import pytest
 
 from riskengine import portfolio_io, rerate
 from riskengine.api import load_engine
+from riskengine.decisions_dataset import DIRNAME, part_files
 from riskengine.portfolio_io import chunk_readable, read_portfolio, write_portfolio
 from riskengine.rerate import OUTPUT_FILES, RerateOptions, plan_chunks, run_rerate
 from riskengine.synthetic import generate_portfolio, synthetic_manifest
@@ -93,7 +94,9 @@ def _opts(portfolio: Path, out: Path, **kw: Any) -> RerateOptions:
 
 
 def _bytes(out: Path) -> dict[str, bytes]:
-    return {name: (out / name).read_bytes() for name in OUTPUT_FILES}
+    """Every deterministic output file by its path in ``out`` (each part of the dataset)."""
+    files = [out / n for n in OUTPUT_FILES if n != DIRNAME] + part_files(out / DIRNAME)
+    return {str(f.relative_to(out)): f.read_bytes() for f in files}
 
 
 def _whole_read(portfolio: Path, out: Path, engine: Any, **kw: Any) -> Path:

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from riskengine.api import load_engine
+from riskengine.decisions_dataset import DIRNAME, part_files
 from riskengine.portfolio_io import write_portfolio
 from riskengine.rerate import OUTPUT_FILES, RerateOptions, run_rerate
 from riskengine.synthetic import generate_portfolio, synthetic_manifest
@@ -49,7 +50,11 @@ def test_spark_local_mode_matches_pandas_byte_for_byte(tmp_path: Path) -> None:
                                    spark_master="local[2]", **common))
     assert res.summary["reconciled"] and res.chunks == 4
     for name in OUTPUT_FILES:
-        assert (tmp_path / "spark" / name).read_bytes() == (
-            tmp_path / "pandas" / name).read_bytes(), name
-    dec = pd.read_parquet(tmp_path / "spark" / "decisions.parquet")
+        if name != DIRNAME:
+            assert (tmp_path / "spark" / name).read_bytes() == (
+                tmp_path / "pandas" / name).read_bytes(), name
+    parts = {run: [(f.name, f.read_bytes()) for f in part_files(tmp_path / run / DIRNAME)]
+             for run in ("spark", "pandas")}
+    assert len(parts["spark"]) == 4 and parts["spark"] == parts["pandas"]
+    dec = pd.read_parquet(tmp_path / "spark" / DIRNAME)
     assert dec.loc[dec["row_type"] == "rating", "debtor_id"].nunique() == 80
