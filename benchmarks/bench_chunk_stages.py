@@ -29,14 +29,14 @@ from typing import Any
 
 # (module, function) pairs probed; a class method as "Class.method"
 _STAGES = (
-    ("riskengine.rerate", "read_range"), ("riskengine.rerate", "decide_chunk"),
-    ("riskengine.rerate", "chunk_decisions"), ("riskengine.rerate", "write_decisions"),
-    ("riskengine.rerate", "summary_tables"),
-    ("riskengine.validation", "validate_portfolio"), ("riskengine.engine", "build_features"),
-    ("riskengine.engine", "debtor_digests"), ("riskengine.engine", "latest_financials"),
-    ("riskengine.engine", "past_due"), ("riskengine.engine", "Engine._pairs_from_frames"),
-    ("riskengine.engine", "_decide_table"), ("riskengine.engine", "_model_reason_arrays"),
-    ("riskengine.engine", "_reason_lists"), ("riskengine.engine", "_input_hashes"),
+    ("riskengine.batch.rerate", "read_range"), ("riskengine.batch.rerate", "decide_chunk"),
+    ("riskengine.batch.rerate", "chunk_decisions"), ("riskengine.batch.rerate", "write_decisions"),
+    ("riskengine.batch.rerate", "summary_tables"),
+    ("riskengine.validation", "validate_portfolio"), ("riskengine.scoring.engine", "build_features"),
+    ("riskengine.scoring.engine", "debtor_digests"), ("riskengine.scoring.engine", "latest_financials"),
+    ("riskengine.scoring.engine", "past_due"), ("riskengine.scoring.engine", "Engine._pairs_from_frames"),
+    ("riskengine.scoring.engine", "_decide_table"), ("riskengine.scoring.engine", "_model_reason_arrays"),
+    ("riskengine.scoring.engine", "_reason_lists"), ("riskengine.scoring.engine", "_input_hashes"),
 )  # fmt: skip
 
 
@@ -72,9 +72,9 @@ def main() -> None:
     p.add_argument("--keep", default=None, help="reuse/keep the portfolio in this directory")
     a = p.parse_args()
 
-    from riskengine import engine as eng_mod
-    from riskengine import rerate
-    from riskengine.portfolio_io import write_portfolio
+    from riskengine.batch import rerate
+    from riskengine.io.portfolio import write_portfolio
+    from riskengine.scoring import engine as eng_mod
     from riskengine.synthetic import generate_portfolio, synthetic_manifest
 
     tmp = tempfile.TemporaryDirectory(prefix="bench_stages_")

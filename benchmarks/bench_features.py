@@ -52,7 +52,7 @@ def _measure(path: Path, repeat: int, breakdown: bool) -> None:
     from riskengine.features.concentration import concentration_features
     from riskengine.features.payments import payment_features
     from riskengine.features.statements import statement_features
-    from riskengine.portfolio_io import read_portfolio
+    from riskengine.io.portfolio import read_portfolio
 
     t0 = time.perf_counter()
     frames, manifest = read_portfolio(path)

@@ -5,8 +5,8 @@ Usage: ``python benchmarks/bench_ids.py [n_rows]`` (default 1,000,000).
 Times, on ``n_rows`` distinct Arrow-backed ids (``I0000000`` ...):
 
 - Arrow's regex kernel (``pyarrow.compute.match_substring_regex``) with
-  :data:`riskengine.ids.ID_PATTERN`, as :func:`riskengine.validation._bad_ids` runs it;
-- Python's ``re`` over the same values (:func:`riskengine.ids.is_identifier`), for scale;
+  :data:`riskengine.contracts.ids.ID_PATTERN`, as :func:`riskengine.validation._bad_ids` runs it;
+- Python's ``re`` over the same values (:func:`riskengine.contracts.ids.is_identifier`), for scale;
 - ``validate_table`` of an invoices table of ``n_rows`` rows (5 id columns: invoice,
   supplier, debtor ids), with the id check and with it switched off.
 
@@ -25,8 +25,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from riskengine import validation
-from riskengine.ids import ID_PATTERN, is_identifier
-from riskengine.schemas import INVOICES
+from riskengine.contracts.ids import ID_PATTERN, is_identifier
+from riskengine.contracts.schemas import INVOICES
 
 
 def _best(run: Callable[[], object], repeat: int = 3) -> float:

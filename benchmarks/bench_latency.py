@@ -33,7 +33,7 @@ except ModuleNotFoundError:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from riskengine.api import load_engine
-from riskengine.payload import parse_payload
+from riskengine.contracts.payload import parse_payload
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -40,7 +40,7 @@ def main() -> None:
     os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "false"
     with tempfile.TemporaryDirectory() as tmp:
         uri = f"sqlite:///{tmp}/mlflow.db"
-        from riskengine.pyfunc import _tracking, log_engine_model, model_input
+        from riskengine.tracking.pyfunc import _tracking, log_engine_model, model_input
 
         t = time.perf_counter()
         res = log_engine_model(uri)

@@ -12,7 +12,7 @@ ratios, each measured against a reference timed in the same process and sitting:
 ``http``
     ``POST /v1/decisions`` of the service (one stored decision: SQLite file store,
     bearer token) against ``POST /invocations`` of ``mlflow models serve`` of the
-    same engine published as a pyfunc (``riskengine.pyfunc.log_engine_model``),
+    same engine published as a pyfunc (``riskengine.tracking.pyfunc.log_engine_model``),
     alternately on two keep-alive connections. Bar: ratio <= 0.8 (aim 0.5).
 ``batch``
     ``riskengine rerate --portfolio P --out O`` with the command's default options
@@ -123,7 +123,7 @@ def _post(conn: http.client.HTTPConnection, path: str, body: bytes,
 
 
 def bench_http(requests: int) -> None:
-    from riskengine.pyfunc import log_engine_model, model_input
+    from riskengine.tracking.pyfunc import log_engine_model, model_input
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-ratios-"))
     uri = f"sqlite:///{tmp}/mlflow.db"

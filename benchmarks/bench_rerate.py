@@ -8,7 +8,7 @@ Usage::
 
 Writes a SYNTHETIC portfolio (``riskengine.synthetic``, seed 42) to a temporary
 directory first (not timed), then runs the job in a fresh child process, exactly as
-``python -m riskengine.rerate --portfolio P --out O --no-tracking`` would, and prints:
+``python -m riskengine.batch.rerate --portfolio P --out O --no-tracking`` would, and prints:
 wall time of the whole command (read, validate, features, PD, grade, policy, write,
 reconcile, migration, summary), debtors per second, the job's own stage timings
 (``run.json``), the CPU time of all its processes and the peak RSS of the largest.
@@ -51,7 +51,7 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=1, help="run the job this many times")
     a = p.parse_args()
 
-    from riskengine.portfolio_io import write_portfolio
+    from riskengine.io.portfolio import write_portfolio
     from riskengine.synthetic import generate_portfolio, synthetic_manifest
 
     tmp = tempfile.TemporaryDirectory(prefix="bench_rerate_")
@@ -76,7 +76,7 @@ def main() -> None:
 
 def _run_once(a: argparse.Namespace, portfolio: Path, out: Path, run: int) -> float:
     """Run the command once in a child process; print its figures, return its wall time."""
-    cmd = [sys.executable, "-m", "riskengine.rerate", "--portfolio", str(portfolio),
+    cmd = [sys.executable, "-m", "riskengine.batch.rerate", "--portfolio", str(portfolio),
            "--out", str(out), "--chunk-size", str(a.chunk_size), "--engine", a.engine,
            "--no-tracking", *(("--workers", str(a.workers)) if a.workers else ())]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -1,6 +1,6 @@
 """Latency and throughput of ``POST /v1/decisions`` over loopback (the real server).
 
-Starts ``riskengine.service`` on uvicorn in a separate process on a free
+Starts ``riskengine.serve.api`` on uvicorn in a separate process on a free
 127.0.0.1 port (one worker, the real engine, a SQLite store in a temporary
 directory with synchronous=FULL, access log off), then:
 
@@ -46,8 +46,8 @@ def _free_port() -> int:
 def _server(port: int, store_url: str, fake: bool) -> None:
     """Child process: the service, as ``riskengine serve`` runs it, access log off."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    from riskengine.service import create_app, serve
-    from riskengine.store import DecisionStore
+    from riskengine.serve.api import create_app, serve
+    from riskengine.store.sql import DecisionStore
 
     if fake:
         class Fake:

@@ -14,8 +14,8 @@ import time
 import numpy as np
 import pandas as pd
 
+from riskengine.contracts.schemas import LINE_ITEMS
 from riskengine.features.statements import statement_features, statement_panel_features
-from riskengine.schemas import LINE_ITEMS
 
 
 def make_panel(n_debtors: int, per_debtor: int, seed: int = 0) -> pd.DataFrame:

@@ -1,7 +1,7 @@
 """Benchmark: generate and write a SYNTHETIC portfolio of N debtors.
 
 Prints the seconds to generate (riskengine.synthetic.generate_portfolio), to
-write (riskengine.portfolio_io.write_portfolio) and to read back, the rows per
+write (riskengine.io.portfolio.write_portfolio) and to read back, the rows per
 table, the bytes on disk and the peak resident memory of the process.
 
 Usage::
@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from riskengine.portfolio_io import read_portfolio, write_portfolio
+from riskengine.io.portfolio import read_portfolio, write_portfolio
 from riskengine.synthetic import generate_portfolio, synthetic_manifest
 
 

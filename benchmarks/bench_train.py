@@ -25,9 +25,9 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
-from riskengine.datasets import load_polish
 from riskengine.features.statements import feature_directions
-from riskengine.model.training import HGB_GRID, model_features, train, us_panel_frame
+from riskengine.io.datasets import load_polish
+from riskengine.modeldev.training import HGB_GRID, model_features, train, us_panel_frame
 
 
 def bench_train() -> None:
@@ -84,7 +84,7 @@ def bench_polish() -> None:
     No monotone constraints (the 64 ratios have no declared directions). Printed for every
     grid point so the figure is not one cherry-picked configuration.
     """
-    from riskengine.artifacts import load_champion
+    from riskengine.io.artifacts import load_champion
 
     X, y = load_polish("5year")
     champ = load_champion().get_params()
@@ -107,7 +107,7 @@ def bench_polish() -> None:
 
 
 def bench_latency() -> None:
-    from riskengine.artifacts import load_champion
+    from riskengine.io.artifacts import load_champion
     from riskengine.model.explain import reason_codes
 
     model = load_champion()

@@ -19,7 +19,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from riskengine.schemas import LINE_ITEMS, STATEMENTS
+from riskengine.contracts.schemas import LINE_ITEMS, STATEMENTS
 from riskengine.validation import check_identities, validate_portfolio, validate_table
 
 

@@ -27,8 +27,8 @@ __all__ = [
 
 # The engine pulls in pandas and scikit-learn: imported on first use (PEP 562), so
 # that ``import riskengine`` stays light for the command line and the service.
-_LAZY = {"Engine": "riskengine.engine", "load_engine": "riskengine.api",
-         "score": "riskengine.api", "Decision": "riskengine.decision"}
+_LAZY = {"Engine": "riskengine.scoring.engine", "load_engine": "riskengine.api",
+         "score": "riskengine.api", "Decision": "riskengine.contracts.decision"}
 
 
 def __getattr__(name: str) -> Any:

@@ -1,10 +1,10 @@
 """Loading the engine and scoring one payload with the shipped engine (shell).
 
 :func:`load_engine` reads the champion PD model (sha256-checked skops artifact,
-:func:`riskengine.artifacts.load_champion`) and the policy, master-scale and
+:func:`riskengine.io.artifacts.load_champion`) and the policy, master-scale and
 overlay TOML files (:mod:`riskengine.config`) and builds the pure
-:class:`~riskengine.engine.Engine`; :func:`score` adds the clock (today, now)
-to :meth:`~riskengine.engine.Engine.decide_one`. ``riskengine.load_engine`` and
+:class:`~riskengine.scoring.engine.Engine`; :func:`score` adds the clock (today, now)
+to :meth:`~riskengine.scoring.engine.Engine.decide_one`. ``riskengine.load_engine`` and
 ``riskengine.score`` are these functions.
 """
 
@@ -15,7 +15,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from riskengine.engine import Engine, Overlay
+from riskengine.scoring.engine import Engine, Overlay
 
 __all__ = ["load_overlay", "load_engine", "default_engine", "score"]
 
@@ -33,7 +33,7 @@ def load_engine(model_dir: Any = None, policy_path: Any = None, *,
     """The engine on the shipped (or given) artifacts and configuration.
 
     The PD model is loaded through its sha256-checked skops artifact
-    (:func:`riskengine.artifacts.load_champion`); a tampered artifact is
+    (:func:`riskengine.io.artifacts.load_champion`); a tampered artifact is
     refused with :class:`~riskengine.errors.ModelArtifactError`.
 
     Parameters
@@ -44,8 +44,8 @@ def load_engine(model_dir: Any = None, policy_path: Any = None, *,
         TOML files; default the shipped ones.
     default_product : str
     """
-    from riskengine.artifacts import champion_path, load_champion, read_metadata
     from riskengine.config import load_master_scale, load_policy
+    from riskengine.io.artifacts import champion_path, load_champion, read_metadata
 
     model = load_champion(model_dir)
     meta = read_metadata(champion_path(model_dir))
@@ -92,7 +92,7 @@ def score(payload: dict[str, Any], *, as_of: Any = None, decided_at: str | None 
     Returns
     -------
     dict
-        The decision (:meth:`riskengine.decision.Decision.to_dict`): ``pd``,
+        The decision (:meth:`riskengine.contracts.decision.Decision.to_dict`): ``pd``,
         ``grade``, limits, cover, fees, versions, ``input_hash``.
 
     Raises

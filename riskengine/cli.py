@@ -19,14 +19,14 @@ _HANDLERS: dict[str, str] = {
     "demo-data": "riskengine.commands:demo_data",
     "features": "riskengine.commands:features",
     "demo": "riskengine.commands:demo",
-    "train": "riskengine.model.training:train_command",
-    "validate": "riskengine.model.report:validate_command",
-    "evaluate": "riskengine.model.evaluate:evaluate_command",
+    "train": "riskengine.modeldev.training:train_command",
+    "validate": "riskengine.modeldev.report:validate_command",
+    "evaluate": "riskengine.modeldev.evaluate:evaluate_command",
     "score": "riskengine.commands:score",
-    "serve": "riskengine.service:serve_command",
-    "rerate": "riskengine.rerate:rerate_command",
-    "report": "riskengine.memo:report_command",
-    "publish": "riskengine.pyfunc:publish_command",
+    "serve": "riskengine.serve.api:serve_command",
+    "rerate": "riskengine.batch.rerate:rerate_command",
+    "report": "riskengine.serve.memo:report_command",
+    "publish": "riskengine.tracking.pyfunc:publish_command",
 }
 
 
@@ -116,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--overlay", default=None)
     s.add_argument("--no-register", action="store_true", help="log and check only")
 
-    from riskengine.rerate import add_rerate_arguments
+    from riskengine.batch.rerate import add_rerate_arguments
 
     add_rerate_arguments(sub.add_parser(
         "rerate", help="re-rate a whole portfolio: decisions, errors, limit actions, migrations"))
@@ -132,7 +132,7 @@ def console() -> None:
     """Entry point of the ``riskengine`` console script.
 
     A finished ``rerate`` ends the process at once
-    (:func:`riskengine.rerate.end_process`: its outputs are durable when it
+    (:func:`riskengine.batch.rerate.end_process`: its outputs are durable when it
     returns, and tearing down the interpreter of a large run costs a noticeable
     part of a second); any other command exits as usual. A reader that stops
     early (``riskengine score - | head``) ends the command quietly, as Unix
@@ -147,7 +147,7 @@ def console() -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = 141
     if args.command == "rerate":
-        from riskengine.rerate import end_process
+        from riskengine.batch.rerate import end_process
 
         end_process(code)
     sys.exit(code)

@@ -34,10 +34,10 @@ def demo_data(args: argparse.Namespace) -> int:
         0 on success. Bad arguments raise :class:`riskengine.errors.InvalidInputError`,
         which the CLI prints and turns into exit code 2.
     """
-    from riskengine.dates import parse_date
+    from riskengine.contracts.dates import parse_date
     from riskengine.errors import InvalidInputError
-    from riskengine.outputs import refuse_non_empty
-    from riskengine.portfolio_io import write_portfolio
+    from riskengine.io.outputs import refuse_non_empty
+    from riskengine.io.portfolio import write_portfolio
     from riskengine.synthetic import DEFAULT_AS_OF, generate_portfolio, synthetic_manifest
 
     if args.debtors < 1:
@@ -68,8 +68,8 @@ def _today() -> str:
 
 def _batch_as_of(args: argparse.Namespace, manifest: dict[str, Any]) -> _dt.date:
     """``--as-of`` or the manifest's extract date; after it only with
-    ``--allow-as-of-after-extract`` (:func:`riskengine.dates.batch_as_of`)."""
-    from riskengine.dates import batch_as_of
+    ``--allow-as-of-after-extract`` (:func:`riskengine.contracts.dates.batch_as_of`)."""
+    from riskengine.contracts.dates import batch_as_of
 
     return batch_as_of(getattr(args, "as_of", None), manifest.get("as_of"),
                        allow_after_extract=getattr(args, "allow_as_of_after_extract", False))
@@ -85,7 +85,7 @@ def features(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from riskengine.features import build_features
-    from riskengine.portfolio_io import read_portfolio
+    from riskengine.io.portfolio import read_portfolio
     from riskengine.validation import validate_portfolio
 
     frames, manifest = read_portfolio(args.portfolio)
@@ -135,7 +135,7 @@ def score(args: argparse.Namespace) -> int:
     as the HTTP service and :func:`riskengine.score` refuse it.
     """
     from riskengine.api import load_engine
-    from riskengine.dates import parse_date
+    from riskengine.contracts.dates import parse_date
 
     payload = read_json_input(args.file)
     many = isinstance(payload, list)
@@ -192,7 +192,7 @@ def demo(args: argparse.Namespace) -> int:
 
     from riskengine.api import load_engine
     from riskengine.features import build_features
-    from riskengine.portfolio_io import read_portfolio, write_portfolio
+    from riskengine.io.portfolio import read_portfolio, write_portfolio
     from riskengine.synthetic import DEFAULT_AS_OF, generate_portfolio, synthetic_manifest
     from riskengine.validation import validate_portfolio
 

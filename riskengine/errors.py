@@ -32,7 +32,7 @@ class InvalidInputError(RiskEngineError, ValueError):
         what to do.
     problems : list of dict, optional
         Every problem found (lazy validation), each a dict with the keys of
-        :data:`riskengine.schemas.ERROR_COLUMNS`.
+        :data:`riskengine.contracts.schemas.ERROR_COLUMNS`.
     """
 
     def __init__(self, message: str, problems: list[dict[str, Any]] | None = None) -> None:

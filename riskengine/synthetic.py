@@ -71,9 +71,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from riskengine.dates import as_of_day
+from riskengine.contracts.dates import as_of_day
+from riskengine.contracts.schemas import CONTRACTS, LEGAL_FORMS, LINE_ITEMS, STATEMENT_TYPES
 from riskengine.errors import InvalidInputError
-from riskengine.schemas import CONTRACTS, LEGAL_FORMS, LINE_ITEMS, STATEMENT_TYPES
 
 __all__ = [
     "DEFAULT_AS_OF",
@@ -260,7 +260,7 @@ def contract_dtypes(table: str) -> dict[str, Any]:
     Parameters
     ----------
     table : str
-        A name in :data:`riskengine.schemas.CONTRACTS`.
+        A name in :data:`riskengine.contracts.schemas.CONTRACTS`.
 
     Returns
     -------
@@ -1056,7 +1056,7 @@ def generate_portfolio(
     Returns
     -------
     dict of str to pandas.DataFrame
-        The seven tables of :data:`riskengine.schemas.CONTRACTS` (``debtors,
+        The seven tables of :data:`riskengine.contracts.schemas.CONTRACTS` (``debtors,
         suppliers, statements, adverse_records, invoices, exposures,
         relations``), each with exactly the contract columns, in contract
         order, with the dtypes of :func:`contract_dtypes` and a RangeIndex.
@@ -1102,7 +1102,7 @@ def generate_portfolio(
 def synthetic_manifest(n_debtors: int, seed: int, as_of: Any = DEFAULT_AS_OF) -> dict[str, Any]:
     """The manifest that labels a generated portfolio as synthetic.
 
-    ``riskengine.portfolio_io.write_portfolio`` adds ``tables`` (rows per
+    ``riskengine.io.portfolio.write_portfolio`` adds ``tables`` (rows per
     table) and ``format`` when it writes the files.
 
     Examples

@@ -2,7 +2,7 @@
 
 Every check is a column-wise boolean mask over the whole table; message strings
 are built only for the rows that fail. All problems are collected at once and
-returned as *error rows* with the columns of :data:`riskengine.schemas.ERROR_COLUMNS`
+returned as *error rows* with the columns of :data:`riskengine.contracts.schemas.ERROR_COLUMNS`
 (``table, record, debtor_id, column, value, reason, message``).
 
 Reason codes
@@ -22,7 +22,7 @@ Row level (the row is invalid; in a portfolio its debtor is rejected whole):
   does not parse as the declared kind (dates are ISO 8601, ``YYYY-MM-DD``).
 - ``missing_value``: a missing (or blank) value in a non-nullable column.
 - ``bad_id``: a value of an id column (declared ``identifier=True``) outside the
-  id grammar of :mod:`riskengine.ids`, the one the HTTP API applies (``D,5``,
+  id grammar of :mod:`riskengine.contracts.ids`, the one the HTTP API applies (``D,5``,
   ``' D-1 '`` with its spaces, a line break, more than 64 characters).
 - ``negative``: a number below the declared ``ge`` bound of 0
   (``below_minimum`` for any other bound).
@@ -46,7 +46,7 @@ non-nullable flag (``boolean`` if nullable); ``int64`` for a non-nullable
 integer, ``Int64`` for a nullable one (as :mod:`riskengine.synthetic` writes
 it). An optional column that is absent comes back all-missing. Blank strings
 count as missing. A date written as text must be exactly ``YYYY-MM-DD``
-(:mod:`riskengine.dates`: ``31/12/2023``, ``June 2026``, ``2026-13-01`` and
+(:mod:`riskengine.contracts.dates`: ``31/12/2023``, ``June 2026``, ``2026-13-01`` and
 text with a time of day are ``not_date``, never reinterpreted); a timestamp
 column (Parquet) has its time of day dropped; a date outside the
 ``datetime64[ns]`` range (1677–2262) is ``not_date``.
@@ -74,11 +74,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from riskengine import schemas
-from riskengine.dates import iso_date_error, parse_date
+from riskengine.contracts import schemas
+from riskengine.contracts.dates import iso_date_error, parse_date
+from riskengine.contracts.ids import ID_PATTERN, ID_RULE
+from riskengine.contracts.schemas import Column, TableContract
 from riskengine.errors import InvalidInputError
-from riskengine.ids import ID_PATTERN, ID_RULE
-from riskengine.schemas import Column, TableContract
 
 __all__ = [
     "DATE_ORDER",
@@ -339,7 +339,7 @@ _NS_MIN, _NS_MAX = pd.Timestamp.min.ceil("D"), pd.Timestamp.max.floor("D")
 
 
 def _strict_dates(raw: pd.Series, missing: np.ndarray) -> pd.Series:
-    """Text cells exactly ``YYYY-MM-DD`` (:mod:`riskengine.dates`: ``01/06/2026``,
+    """Text cells exactly ``YYYY-MM-DD`` (:mod:`riskengine.contracts.dates`: ``01/06/2026``,
     ``June 2026``, ``2026-13-01`` or a timestamp become NaT, reported as ``not_date``);
     date objects in an object column (a Python caller's frame) as their day."""
     text = raw.astype("str").str.strip()
@@ -688,7 +688,7 @@ def _check_category(values: pd.Series, col: Column, emit: _Emitter, fix: str) ->
         for v in values.to_numpy()[unknown].tolist()
     ]
     rule = (
-        "an ISO 4217 code listed in riskengine.schemas.CURRENCIES (e.g. EUR, USD)"
+        "an ISO 4217 code listed in riskengine.contracts.schemas.CURRENCIES (e.g. EUR, USD)"
         if is_currency
         else "one of " + ", ".join(col.allowed)
     )
@@ -862,7 +862,7 @@ def validate_table(
     df : pandas.DataFrame
         The table as read (any dtypes; strings are parsed). Not modified.
     contract : TableContract
-        Its declared contract, e.g. ``riskengine.schemas.STATEMENTS``.
+        Its declared contract, e.g. ``riskengine.contracts.schemas.STATEMENTS``.
     reference_date : date-like, optional
         The extraction date: records dated after it are ``future_date`` errors.
         ``None`` (default) skips that check; the shell passes today's date.
@@ -874,7 +874,7 @@ def validate_table(
         ``RangeIndex``. Empty when a table-level problem (missing or extra
         column) was found.
     errors : pandas.DataFrame
-        One row per problem, columns :data:`riskengine.schemas.ERROR_COLUMNS`,
+        One row per problem, columns :data:`riskengine.contracts.schemas.ERROR_COLUMNS`,
         all of dtype ``str`` (missing where not applicable). Every problem is
         reported, not only the first.
 
@@ -886,7 +886,7 @@ def validate_table(
     Examples
     --------
     >>> import pandas as pd
-    >>> from riskengine.schemas import RELATIONS
+    >>> from riskengine.contracts.schemas import RELATIONS
     >>> df = pd.DataFrame({"supplier_id": ["S-1", "S-1"], "debtor_id": ["D-1", "D-2"],
     ...                    "relation_type": ["parent", "cousin"]})
     >>> clean, errors = validate_table(df, RELATIONS)
@@ -963,7 +963,7 @@ def check_identities(
     Returns
     -------
     pandas.DataFrame
-        Error rows (:data:`riskengine.schemas.ERROR_COLUMNS`) with reason
+        Error rows (:data:`riskengine.contracts.schemas.ERROR_COLUMNS`) with reason
         ``identity_broken``, one per broken identity, naming the debtor, the
         period and the amounts.
 
@@ -1006,7 +1006,7 @@ def raise_if_errors(errors: pd.DataFrame, *, shown: int = 3) -> None:
     Parameters
     ----------
     errors : pandas.DataFrame
-        Error rows (:data:`riskengine.schemas.ERROR_COLUMNS`).
+        Error rows (:data:`riskengine.contracts.schemas.ERROR_COLUMNS`).
     shown : int, default 3
         How many problems the message quotes in full.
 
@@ -1044,7 +1044,7 @@ class ValidatedPortfolio:
         Clean frames for every contract table (empty, canonical frames for the
         tables not given); only records of clean debtors.
     errors : pandas.DataFrame
-        Every problem (:data:`riskengine.schemas.ERROR_COLUMNS`), then one
+        Every problem (:data:`riskengine.contracts.schemas.ERROR_COLUMNS`), then one
         ``debtor_rejected`` row per rejected debtor.
     rejected_debtors : tuple of str
         Debtors of the input that were rejected whole, sorted.
@@ -1237,7 +1237,7 @@ def validate_portfolio(
     if "debtors" not in frames:
         msg = (
             "The portfolio has no 'debtors' table; every other table refers to it. Add the "
-            "debtors table (riskengine.schemas.DEBTORS) and validate again."
+            "debtors table (riskengine.contracts.schemas.DEBTORS) and validate again."
         )
         raise InvalidInputError(
             msg,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from riskengine.datasets import shared_data_dir
+from riskengine.io.datasets import shared_data_dir
 
 
 @pytest.fixture(scope="session")

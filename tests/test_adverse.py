@@ -19,6 +19,7 @@ from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils.estimator_checks import check_estimator
 
+from riskengine.contracts.schemas import ADVERSE_EVENT_TYPES
 from riskengine.errors import InvalidInputError
 from riskengine.features.adverse import (
     ADVERSE_FEATURES,
@@ -28,7 +29,6 @@ from riskengine.features.adverse import (
     adverse_features,
     feature_directions,
 )
-from riskengine.schemas import ADVERSE_EVENT_TYPES
 
 AS_OF = pd.Timestamp("2024-06-30")
 

@@ -24,34 +24,24 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[1] / "riskengine"
 
-#: The functional core: pure modules (no files, network, clock, environment).
-CORE = frozenset({
-    "riskengine.errors", "riskengine.schemas", "riskengine.dates", "riskengine.ids",
-    "riskengine.decision", "riskengine.payload", "riskengine.validation",
-    "riskengine.core_inputs", "riskengine.input_hash", "riskengine.engine",
-    "riskengine._fastpath", "riskengine._treekernel", "riskengine._arrowtext",
-    "riskengine.reasons",
-    "riskengine.migration", "riskengine.overrides", "riskengine.synthetic",
-    "riskengine.features", "riskengine.features.adverse", "riskengine.features.concentration",
-    "riskengine.features.payments", "riskengine.features.statements",
-    "riskengine.model", "riskengine.model.calibration", "riskengine.model.explain",
-    "riskengine.model.master_scale", "riskengine.model.metrics", "riskengine.model.pd_model",
-    "riskengine.policy", "riskengine.policy._inputs", "riskengine.policy.cover",
-    "riskengine.policy.credit_policy", "riskengine.policy.funding", "riskengine.policy.limits",
-    "riskengine.policy.portfolio", "riskengine.policy.pricing",
-})  # fmt: skip
+#: The functional core (docs/DESIGN.md): pure packages, no files, network, clock or
+#: environment. Everything else in riskengine is the shell.
+CORE_PACKAGES = ("riskengine.contracts", "riskengine.validation", "riskengine.features",
+                 "riskengine.model", "riskengine.policy", "riskengine.scoring")
+CORE_MODULES = ("riskengine.errors",)
+#: The shell's packages and modules: files, clock, environment, HTTP, database, MLflow,
+#: Spark, model development. A new top-level module or package must be placed here or
+#: in the core on purpose (test_every_module_is_core_or_shell).
+SHELL_PACKAGES = ("riskengine.batch", "riskengine.serve", "riskengine.store",
+                  "riskengine.tracking", "riskengine.io", "riskengine.modeldev",
+                  "riskengine.config")
+SHELL_MODULES = ("riskengine", "riskengine.api", "riskengine.cli", "riskengine.commands",
+                 "riskengine.synthetic")
 
-#: The shell: files, clock, environment, HTTP, database, MLflow, Spark, model development.
-SHELL = frozenset({
-    "riskengine",  # the public facade: riskengine.score / load_engine load the shipped engine
-    "riskengine.api", "riskengine.artifacts", "riskengine.audit", "riskengine.cli",
-    "riskengine.commands", "riskengine.config", "riskengine.datasets", "riskengine.memo",
-    "riskengine.mlflow_model", "riskengine.outputs", "riskengine.portfolio_io",
-    "riskengine.pyfunc", "riskengine.rerate", "riskengine.security", "riskengine.service",
-    "riskengine.serving", "riskengine.spark_job", "riskengine.store", "riskengine.tracking",
-    "riskengine.ui", "riskengine.decisions_dataset",
-    "riskengine.model.training", "riskengine.model.evaluate", "riskengine.model.report",
-})  # fmt: skip
+
+def _in(mod: str, packages: Iterable[str], modules: Iterable[str]) -> bool:
+    return mod in modules or any(mod == p or mod.startswith(p + ".") for p in packages)
+
 
 #: Libraries that do I/O (files, network, database, clock, processes, tracking):
 #: a core module imports none of them (``ctypes``: no binding into system libraries).
@@ -72,9 +62,9 @@ MAX_LINES = 800
 #: Modules over MAX_LINES today. This list must only SHRINK: split a module and
 #: remove it here (the test fails on a new entry and on a stale one).
 OVER_MAX_LINES = frozenset({
-    "riskengine.engine", "riskengine.rerate", "riskengine.validation", "riskengine.synthetic",
-    "riskengine.ui", "riskengine.store", "riskengine.memo", "riskengine.migration",
-    "riskengine._fastpath", "riskengine.model.training",
+    "riskengine.scoring.engine", "riskengine.batch.rerate", "riskengine.validation", "riskengine.synthetic",
+    "riskengine.serve.ui", "riskengine.store.sql", "riskengine.serve.memo", "riskengine.batch.migration",
+    "riskengine.scoring.fastpath", "riskengine.modeldev.training",
 })  # fmt: skip
 
 
@@ -267,18 +257,22 @@ def _reachable(edges: Mapping[str, Iterable[str]], start: str) -> set[str]:
 
 
 GRAPH = build_graph(PKG)
+CORE = frozenset(m for m in GRAPH.edges if _in(m, CORE_PACKAGES, CORE_MODULES))
+SHELL = frozenset(m for m in GRAPH.edges if _in(m, SHELL_PACKAGES, SHELL_MODULES))
 
 
 # --- riskengine ----------------------------------------------------------------------
 
 
 def test_every_module_is_core_or_shell() -> None:
-    """A new module is placed on one side of the wall (and docs/DESIGN.md says which)."""
+    """A new top-level module or package is placed on one side of the wall (and
+    docs/DESIGN.md says which); every listed one exists."""
     mods = set(GRAPH.edges)
     assert not CORE & SHELL, f"in both CORE and SHELL: {sorted(CORE & SHELL)}"
     assert not mods - CORE - SHELL, (f"unclassified modules {sorted(mods - CORE - SHELL)}: "
                                      "add each to CORE or SHELL here and in docs/DESIGN.md")
-    assert not (CORE | SHELL) - mods, f"listed but missing: {sorted((CORE | SHELL) - mods)}"
+    listed = {*CORE_PACKAGES, *CORE_MODULES, *SHELL_PACKAGES, *SHELL_MODULES}
+    assert not listed - mods, f"listed but missing: {sorted(listed - mods)}"
 
 
 def test_no_import_cycle() -> None:

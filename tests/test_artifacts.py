@@ -15,8 +15,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from riskengine.artifacts import load_skops, metadata_path, read_metadata, save_skops
 from riskengine.errors import ModelArtifactError
+from riskengine.io.artifacts import load_skops, metadata_path, read_metadata, save_skops
 from riskengine.model.calibration import IsotonicCalibrator, PlattCalibrator
 
 META = {"created_at": "2026-01-31T12:00:00+00:00", "features": ["a", "b", "c"]}

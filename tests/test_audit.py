@@ -12,9 +12,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from riskengine.audit import audit_trail, migration_heatmap_svg, override_report, portfolio_overview
-from riskengine.overrides import apply_override
-from riskengine.store import DecisionStore
+from riskengine.policy.overrides import apply_override
+from riskengine.serve.audit import (
+    audit_trail,
+    migration_heatmap_svg,
+    override_report,
+    portfolio_overview,
+)
+from riskengine.store.sql import DecisionStore
 
 REASON = "Payment record with the supplier is clean for three years"
 

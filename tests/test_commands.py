@@ -71,7 +71,7 @@ def test_score_command_refuses_a_broken_payload_naming_the_field(
 
 def test_console_rerate_ends_at_once_with_its_output_flushed(tmp_path: Path) -> None:
     """The console script ends a finished `riskengine rerate` without the interpreter's
-    teardown (riskengine.rerate.end_process): the exit status and every line printed to
+    teardown (riskengine.batch.rerate.end_process): the exit status and every line printed to
     a pipe (block-buffered) must still come out, and the outputs be complete."""
     import subprocess
     import sys

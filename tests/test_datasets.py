@@ -1,4 +1,4 @@
-"""Tests of riskengine.datasets: loaders for the real data in ../shared/data."""
+"""Tests of riskengine.io.datasets: loaders for the real data in ../shared/data."""
 
 from __future__ import annotations
 
@@ -8,16 +8,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskengine.datasets import (
+from riskengine.contracts.schemas import STATEMENTS
+from riskengine.errors import InvalidInputError
+from riskengine.features.statements import statement_panel_features
+from riskengine.io.datasets import (
     US_PANEL_COLUMNS,
     load_polish,
     load_spanish,
     load_us_panel,
     read_arff,
 )
-from riskengine.errors import InvalidInputError
-from riskengine.features.statements import statement_panel_features
-from riskengine.schemas import STATEMENTS
 
 _US_ITEMS = (
     "current_assets,total_assets,cost_of_goods_sold,total_long_term_debt,"

@@ -1,4 +1,4 @@
-"""riskengine.dates: the one parser of user dates (hand-computed day numbers)."""
+"""riskengine.contracts.dates: the one parser of user dates (hand-computed day numbers)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskengine.dates import as_of_day, as_of_text, parse_date, refuse_after
+from riskengine.contracts.dates import as_of_day, as_of_text, parse_date, refuse_after
 from riskengine.errors import InvalidInputError
 
 

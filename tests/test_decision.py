@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from riskengine.decision import _EXAMPLE, DECISION_FIELDS, Decision
+from riskengine.contracts.decision import _EXAMPLE, DECISION_FIELDS, Decision
 
 
 def _d(**change: Any) -> dict[str, Any]:

@@ -22,11 +22,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import riskengine
-from riskengine import schemas
-from riskengine._fastpath import FlatScorer, top_reasons
 from riskengine.api import load_engine, load_overlay
-from riskengine.core_inputs import DebtorInputs, PairBytes
-from riskengine.engine import (
+from riskengine.contracts import schemas
+from riskengine.contracts.payload import payload_to_frames
+from riskengine.errors import InvalidInputError, ModelArtifactError, PolicyError
+from riskengine.features import build_features
+from riskengine.scoring.engine import (
     Engine,
     Overlay,
     OverlayTerm,
@@ -35,10 +36,9 @@ from riskengine.engine import (
     column_records,
     encode_records,
 )
-from riskengine.errors import InvalidInputError, ModelArtifactError, PolicyError
-from riskengine.features import build_features
-from riskengine.input_hash import HASH_SCHEME, encode_value
-from riskengine.payload import payload_to_frames
+from riskengine.scoring.fastpath import FlatScorer, top_reasons
+from riskengine.scoring.hashing import HASH_SCHEME, encode_value
+from riskengine.scoring.inputs import DebtorInputs, PairBytes
 from riskengine.synthetic import generate_portfolio
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -685,8 +685,8 @@ def test_single_payment_features_equal_the_batch_features(
     """The fast path's payment features (Python scalars) are bit-identical to
     :func:`riskengine.features.payments.payment_features` on the same invoices
     (NaN where the batch has NaN), for every synthetic debtor with invoices."""
+    from riskengine.contracts.payload import parse_payload
     from riskengine.features.payments import FILL_VALUES, payment_features
-    from riskengine.payload import parse_payload
 
     fast = engine._fast
     parsed = [parse_payload(p) for p in payloads]
@@ -735,7 +735,7 @@ def test_flat_trees_on_raw_infinities_and_nan_thresholds(engine: Engine) -> None
     """Unprepared rows with infinities and NaN (the compiled walk reads NaN as -inf
     only on nodes whose missing values go left) score as the fitted estimator; an
     ensemble with a NaN split threshold is not flattened."""
-    from riskengine._fastpath import FlatTrees, Unsupported
+    from riskengine.scoring.fastpath import FlatTrees, Unsupported
 
     est = engine.pd_model.estimator_
     trees = FlatScorer(engine.pd_model, 3).trees

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from riskengine import engine as E
+from riskengine.scoring import engine as E
 
 
 def test_digests_equal_hashlib() -> None:

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskengine.engine import _objects_at, latest_financials, past_due
 from riskengine.features import adverse, latest_revenue
+from riskengine.scoring.engine import _objects_at, latest_financials, past_due
 from riskengine.synthetic import generate_portfolio
 
 AS_OF = "2026-06-30"

@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskengine.artifacts import champion_path, default_model_dir, save_skops
 from riskengine.cli import main
 from riskengine.errors import ModelArtifactError
-from riskengine.model.evaluate import evaluate_us_panel
-from riskengine.model.training import fit_pd_model, fit_rows, model_features, us_panel_frame
+from riskengine.io.artifacts import champion_path, default_model_dir, save_skops
+from riskengine.modeldev.evaluate import evaluate_us_panel
+from riskengine.modeldev.training import fit_pd_model, fit_rows, model_features, us_panel_frame
 
 KEYS = {"auc", "gini", "brier", "rows", "defaults", "by_grade"}
 

@@ -1,6 +1,6 @@
 """The single-debtor statement features on Python floats equal the pipeline's kernel bit for bit.
 
-:func:`riskengine._fastpath._statement_row` rewrites
+:func:`riskengine.scoring.fastpath._statement_row` rewrites
 :func:`riskengine.features.statements._compute` for one row on Python floats;
 the engine's single path uses it, the batch path uses the kernel. Every feature
 must be the same float (same sign of zero; NaN where the kernel has NaN), on the
@@ -18,10 +18,10 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from riskengine import schemas
-from riskengine._fastpath import _STATEMENT_ROW_FEATURES, _statement_row
 from riskengine.api import load_engine
+from riskengine.contracts import schemas
 from riskengine.features import statements as _st
+from riskengine.scoring.fastpath import _STATEMENT_ROW_FEATURES, _statement_row
 from riskengine.synthetic import generate_portfolio
 
 

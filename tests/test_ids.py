@@ -23,9 +23,10 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 from test_validation import REF, make_portfolio, only
 
-from riskengine import schemas, validation
-from riskengine.ids import ID_MAX_LENGTH, ID_PATTERN, is_identifier
-from riskengine.payload import Identifier, payload_to_frames
+from riskengine import validation
+from riskengine.contracts import schemas
+from riskengine.contracts.ids import ID_MAX_LENGTH, ID_PATTERN, is_identifier
+from riskengine.contracts.payload import Identifier, payload_to_frames
 from riskengine.validation import validate_portfolio
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -241,7 +242,7 @@ def test_features_command_reports_the_issue_ids_from_a_csv_portfolio(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The issue's three ids, written to CSV and read back, are error rows, not decided."""
     from riskengine.cli import main
-    from riskengine.portfolio_io import write_portfolio
+    from riskengine.io.portfolio import write_portfolio
 
     p = make_portfolio()
     renamed = {"D-101": "D,5", "D-102": "D\n6", "D-103": " D000008 "}

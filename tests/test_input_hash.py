@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskengine import engine
+from riskengine.scoring import engine
 from riskengine.synthetic import generate_portfolio
 
 _LENGTHS = [0, 1, 55, 56, 63, 64, 65, 119, 120, 127, 128, 1000, 70_000]

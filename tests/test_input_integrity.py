@@ -17,8 +17,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from riskengine import portfolio_io, rerate
+from riskengine.batch import rerate
 from riskengine.cli import main
+from riskengine.io import portfolio as portfolio_io
 
 ROOT = Path(__file__).resolve().parents[1]
 N = 80

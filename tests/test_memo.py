@@ -18,8 +18,11 @@ from typing import Any
 import pytest
 from markupsafe import escape
 
+from riskengine.contracts.payload import payload_to_frames
 from riskengine.errors import InvalidInputError
-from riskengine.memo import (
+from riskengine.model.master_scale import GRADES
+from riskengine.policy.overrides import apply_override
+from riskengine.serve.memo import (
     fmt_money,
     fmt_pd,
     memo_context,
@@ -28,10 +31,7 @@ from riskengine.memo import (
     report_command,
     sparkline_svg,
 )
-from riskengine.model.master_scale import GRADES
-from riskengine.overrides import apply_override
-from riskengine.payload import payload_to_frames
-from riskengine.store import DecisionStore
+from riskengine.store.sql import DecisionStore
 
 ROOT = Path(__file__).resolve().parents[1]
 STAMP = "2026-06-30T12:00:00Z"
@@ -192,7 +192,7 @@ def test_report_command_from_store_and_portfolio(
         payload: dict[str, Any], decision: dict[str, Any],
         capsys: pytest.CaptureFixture[str]) -> None:
     import riskengine.api as api_module
-    from riskengine.portfolio_io import write_portfolio
+    from riskengine.io.portfolio import write_portfolio
     from riskengine.synthetic import generate_portfolio, synthetic_manifest
 
     monkeypatch.setattr(api_module, "load_engine", lambda **kw: engine)
@@ -238,7 +238,7 @@ def test_sparkline_breaks_on_missing_values() -> None:
 def test_stored_inputs_reproduce_the_decision(engine: Any, payload: dict[str, Any],
                                               decision: dict[str, Any]) -> None:
     """Traceability: the payload kept under a decision's input hash decides the same again."""
-    from riskengine.payload import parse_payload
+    from riskengine.contracts.payload import parse_payload
 
     with DecisionStore("sqlite://") as store:
         store.record_inputs(decision["input_hash"], parse_payload(payload).model_dump(mode="json"))
@@ -250,7 +250,7 @@ def test_report_default_name_is_a_sanitised_file_in_the_working_directory(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: Any,
         capsys: pytest.CaptureFixture[str]) -> None:
     import riskengine.api as api_module
-    import riskengine.memo as memo_module
+    import riskengine.serve.memo as memo_module
     from riskengine.cli import main
 
     monkeypatch.setattr(api_module, "load_engine", lambda **kw: engine)

@@ -13,8 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from riskengine.config import load_policy
-from riskengine.migration import (
+from riskengine.batch.migration import (
     EXIT,
     FROM_STATES,
     LIMIT_ACTION_COLUMNS,
@@ -26,6 +25,7 @@ from riskengine.migration import (
     reconcile,
     run_summary,
 )
+from riskengine.config import load_policy
 from riskengine.model.master_scale import GRADES
 
 AS_OF = "2026-06-30"

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from riskengine import migration as mig
-from riskengine import rerate
+from riskengine.batch import migration as mig
+from riskengine.batch import rerate
 from riskengine.config import load_policy
 from riskengine.model.master_scale import GRADES, UNRATED
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from riskengine.errors import InvalidInputError, PolicyError
 from riskengine.model.master_scale import GRADES
-from riskengine.overrides import (
+from riskengine.policy.overrides import (
     DEFAULT_MAX_UPGRADE_NOTCHES,
     MIN_REASON_LENGTH,
     OverrideRefusedError,
@@ -25,7 +25,7 @@ from riskengine.overrides import (
     check_override,
     max_upgrade_notches,
 )
-from riskengine.store import DecisionStore
+from riskengine.store.sql import DecisionStore
 
 REASON = "Audited H1 2026 accounts show equity restored after the capital increase"
 

@@ -11,15 +11,15 @@ import jsonschema
 import numpy as np
 import pytest
 
-from riskengine.errors import InvalidInputError
-from riskengine.payload import (
+from riskengine.contracts.payload import (
     DebtorPayload,
     parse_payload,
     parse_payloads,
     payload_json_schema,
     payload_to_frames,
 )
-from riskengine.schemas import CONTRACTS
+from riskengine.contracts.schemas import CONTRACTS
+from riskengine.errors import InvalidInputError
 from riskengine.validation import validate_portfolio
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""Tests of riskengine.portfolio_io (portfolio directories) and `riskengine demo-data`."""
+"""Tests of riskengine.io.portfolio (portfolio directories) and `riskengine demo-data`."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from riskengine.cli import main
+from riskengine.contracts.schemas import CONTRACTS
 from riskengine.errors import InvalidInputError
-from riskengine.portfolio_io import MANIFEST_NAME, check_portfolio, read_portfolio, write_portfolio
-from riskengine.schemas import CONTRACTS
+from riskengine.io.portfolio import MANIFEST_NAME, check_portfolio, read_portfolio, write_portfolio
 from riskengine.synthetic import contract_dtypes, generate_portfolio, synthetic_manifest
 
 N, SEED = 300, 13

@@ -33,11 +33,11 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import Model, validate_serving_input
 
 from riskengine.api import load_engine
-from riskengine.artifacts import read_metadata
-from riskengine.engine import Engine
 from riskengine.errors import ModelArtifactError, PolicyError
-from riskengine.mlflow_model import build_engine
-from riskengine.pyfunc import (
+from riskengine.io.artifacts import read_metadata
+from riskengine.scoring.engine import Engine
+from riskengine.tracking.mlflow_model import build_engine
+from riskengine.tracking.pyfunc import (
     EXAMPLE_PATH,
     MODEL_NAME,
     PublishedEngine,
@@ -144,7 +144,7 @@ def test_logged_model_is_models_from_code_without_pickle(logged_dir: Path) -> No
     assert "python_model" not in flavor
     assert Path(flavor["model_code_path"]).name == "mlflow_model.py"
     assert (logged_dir / "mlflow_model.py").is_file()
-    assert (logged_dir / "code" / "riskengine" / "engine.py").is_file()
+    assert (logged_dir / "code" / "riskengine" / "scoring" / "engine.py").is_file()
     shipped = [p for p in (logged_dir / "code").rglob("*") if p.is_file()]
     assert {p.suffix for p in shipped} <= {".py", ".toml", ".json", ".typed"}
     assert not list((logged_dir / "code").rglob("__pycache__"))

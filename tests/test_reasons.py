@@ -2,7 +2,7 @@
 
 The batch decision table (:meth:`Engine.decide_table`, the rows of
 ``decisions.parquet``) carries each reason code as ``code, feature, value,
-direction, odds_factor`` and no text; :func:`riskengine.reasons.public_reasons`
+direction, odds_factor`` and no text; :func:`riskengine.scoring.reasons.public_reasons`
 (the renderer every decision handed out goes through) must turn those fields into
 exactly the reason codes of the same debtor decided alone.
 """
@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 from riskengine.api import load_engine
-from riskengine.engine import Engine
-from riskengine.payload import payload_to_frames
-from riskengine.reasons import (
+from riskengine.contracts.payload import payload_to_frames
+from riskengine.scoring.engine import Engine
+from riskengine.scoring.reasons import (
     REASON_CODES,
     REASON_FIELDS,
     ReasonWords,
@@ -127,7 +127,7 @@ def test_unknown_code_is_refused_naming_it() -> None:
 
 def test_memo_of_a_table_row_writes_the_decision_texts(engine: Engine) -> None:
     """A row of the batch table (fields, no text) in the memo: the single decision's texts."""
-    from riskengine.memo import memo_context
+    from riskengine.serve.memo import memo_context
 
     p = _variants()[0]
     row = engine.decide_table(payload_to_frames([p]), AS_OF, decided_at=STAMP).table.to_pylist()[0]

@@ -14,7 +14,7 @@ from mlflow import MlflowClient
 
 from riskengine.config import load_master_scale
 from riskengine.model.master_scale import GRADES
-from riskengine.model.report import (
+from riskengine.modeldev.report import (
     SPANISH_ADVERSE_FEATURES,
     altman_z2,
     spanish_adverse_experiment,
@@ -109,7 +109,7 @@ def test_altman_z2_by_hand() -> None:
 
 @pytest.mark.realdata
 def test_spanish_adverse_experiment_on_real_data(shared_data: Path) -> None:
-    from riskengine.datasets import load_spanish
+    from riskengine.io.datasets import load_spanish
 
     X, y = load_spanish(shared_data / "spanish" / "Bankruptcy_Spain_98-03.arff")
     assert set(SPANISH_ADVERSE_FEATURES) <= set(X.columns)

@@ -20,12 +20,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from riskengine import rerate
 from riskengine.api import load_engine
-from riskengine.decisions_dataset import DIRNAME, LEGACY_FILE, part_files
-from riskengine.outputs import RERATE_MARKER
-from riskengine.portfolio_io import read_portfolio, write_portfolio
-from riskengine.rerate import (
+from riskengine.batch import rerate
+from riskengine.batch.dataset import DIRNAME, LEGACY_FILE, part_files
+from riskengine.batch.rerate import (
     CHECKPOINTS,
     OUTPUT_FILES,
     RerateError,
@@ -35,6 +33,8 @@ from riskengine.rerate import (
     plan_chunks,
     run_rerate,
 )
+from riskengine.io.outputs import RERATE_MARKER
+from riskengine.io.portfolio import read_portfolio, write_portfolio
 from riskengine.synthetic import generate_portfolio, synthetic_manifest
 
 AS_OF = "2026-06-30"
@@ -203,7 +203,7 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path: Path,
 
 
 def _command(portfolio: Path, out: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "riskengine.rerate", "--portfolio", str(portfolio),
+    return [sys.executable, "-m", "riskengine.batch.rerate", "--portfolio", str(portfolio),
             "--as-of", AS_OF, "--out", str(out), "--chunk-size", str(CHUNK), "--no-tracking",
             *extra]
 
@@ -455,7 +455,7 @@ def test_the_command_keeps_freed_memory_for_reuse() -> None:
     """`riskengine rerate` (pandas) tunes the allocators of its own process: on Linux
     glibc accepts the three mallopt settings and Arrow allocates through the system
     allocator. Run in a child process: the setting is process-wide."""
-    code = ("import pyarrow as pa, riskengine.rerate as r; ok = r.tune_allocators(); "
+    code = ("import pyarrow as pa, riskengine.batch.rerate as r; ok = r.tune_allocators(); "
             "print(ok, pa.default_memory_pool().backend_name)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)
@@ -470,7 +470,7 @@ def test_gc_is_paused_only_while_the_engine_loads() -> None:
     restores the collector's state after it, also when the block raises."""
     import gc
 
-    from riskengine.rerate import _gc_paused
+    from riskengine.batch.rerate import _gc_paused
 
     assert gc.isenabled()
     with _gc_paused():
@@ -493,7 +493,7 @@ def test_command_prints_an_undefined_psi(tmp_path: Path, monkeypatch: pytest.Mon
     """A PSI that is undefined (summary.json holds null: no finite PD on one side, e.g. a
     --debtors run of unknown ids against a previous run) is printed as such; the
     command used to fail formatting None after writing its outputs."""
-    from riskengine.rerate import RerateResult, add_rerate_arguments, rerate_command
+    from riskengine.batch.rerate import RerateResult, add_rerate_arguments, rerate_command
 
     summary = {"as_of": AS_OF, "model_version": "m", "policy_version": "p",
                "debtors_in": 1, "debtors_decided": 0, "debtors_errored": 1,

@@ -16,10 +16,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from riskengine import migration as mig
-from riskengine import rerate
 from riskengine.api import load_engine
-from riskengine.engine import Engine, decision_schema
+from riskengine.batch import migration as mig
+from riskengine.batch import rerate
+from riskengine.scoring.engine import Engine, decision_schema
 from riskengine.synthetic import generate_portfolio
 
 AS_OF = "2026-06-30"

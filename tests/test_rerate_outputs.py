@@ -11,13 +11,13 @@ import pandas as pd
 import pytest
 
 import riskengine.api as api_module
-from riskengine import migration as mig
 from riskengine.api import load_engine
+from riskengine.batch import migration as mig
+from riskengine.batch.dataset import DIRNAME, part_files
+from riskengine.batch.rerate import FAILED_RUN_EXIT, OUTPUT_FILES
 from riskengine.cli import main
-from riskengine.decisions_dataset import DIRNAME, part_files
-from riskengine.outputs import RERATE_MARKER
-from riskengine.portfolio_io import write_portfolio
-from riskengine.rerate import FAILED_RUN_EXIT, OUTPUT_FILES
+from riskengine.io.outputs import RERATE_MARKER
+from riskengine.io.portfolio import write_portfolio
 from riskengine.synthetic import generate_portfolio, synthetic_manifest
 
 AS_OF = "2026-06-30"

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from riskengine import migration as mig
-from riskengine import rerate
+from riskengine.batch import migration as mig
+from riskengine.batch import rerate
 from riskengine.model.master_scale import GRADES, UNRATED
 
 _STATES = [*GRADES, UNRATED]
@@ -187,15 +187,15 @@ def test_among_keeps_or_drops_ids() -> None:
 
 
 def test_strictly_increasing_text() -> None:
-    """riskengine._arrowtext.strictly_increasing, the sortedness check of the chunk plan,
+    """riskengine.contracts.arrowtext.strictly_increasing, the sortedness check of the chunk plan,
     the comparison of runs and the revenue alignment: Python's order of the text, on
     plain, chunked and sliced arrays; a repeat, a step down or a missing id is not."""
     import doctest
 
     import pyarrow as pa
 
-    from riskengine import _arrowtext
-    from riskengine._arrowtext import strictly_increasing
+    from riskengine.contracts import arrowtext as _arrowtext
+    from riskengine.contracts.arrowtext import strictly_increasing
 
     assert doctest.testmod(_arrowtext).failed == 0
     ids = sorted(["D10", "D2", "e", "é", "z", "ä", ""])

@@ -18,11 +18,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from riskengine import portfolio_io, rerate
 from riskengine.api import load_engine
-from riskengine.decisions_dataset import DIRNAME, part_files
-from riskengine.portfolio_io import chunk_readable, read_portfolio, write_portfolio
-from riskengine.rerate import OUTPUT_FILES, RerateOptions, plan_chunks, run_rerate
+from riskengine.batch import rerate
+from riskengine.batch.dataset import DIRNAME, part_files
+from riskengine.batch.rerate import OUTPUT_FILES, RerateOptions, plan_chunks, run_rerate
+from riskengine.io import portfolio as portfolio_io
+from riskengine.io.portfolio import chunk_readable, read_portfolio, write_portfolio
 from riskengine.synthetic import generate_portfolio, synthetic_manifest
 
 AS_OF = "2026-06-30"

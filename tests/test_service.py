@@ -30,8 +30,8 @@ import pytest
 import uvicorn
 
 from riskengine.errors import InvalidInputError, RiskEngineError
-from riskengine.service import create_app
-from riskengine.store import DecisionStore
+from riskengine.serve.api import create_app
+from riskengine.store.sql import DecisionStore
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -46,7 +46,7 @@ SECRET = "XYZZY-SECRET-7f3a9c"
 
 
 class FakeEngine:
-    """Same surface as :class:`riskengine.engine.Engine` for the service: ``score_payloads``."""
+    """Same surface as :class:`riskengine.scoring.engine.Engine` for the service: ``score_payloads``."""
 
     model_version = "fake-1"
     policy_version = "2026.1"

@@ -16,8 +16,8 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
-from riskengine.service import create_app
-from riskengine.store import DecisionStore
+from riskengine.serve.api import create_app
+from riskengine.store.sql import DecisionStore
 
 TOKEN = "fuzz-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 
 from riskengine.api import load_engine
-from riskengine.decisions_dataset import DIRNAME, part_files
-from riskengine.portfolio_io import write_portfolio
-from riskengine.rerate import OUTPUT_FILES, RerateOptions, run_rerate
+from riskengine.batch.dataset import DIRNAME, part_files
+from riskengine.batch.rerate import OUTPUT_FILES, RerateOptions, run_rerate
+from riskengine.io.portfolio import write_portfolio
 from riskengine.synthetic import generate_portfolio, synthetic_manifest
 
 AS_OF = "2026-06-30"

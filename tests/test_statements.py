@@ -17,6 +17,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from riskengine.contracts.schemas import LINE_ITEMS
 from riskengine.errors import InvalidInputError
 from riskengine.features.statements import (
     FEATURE_NAMES,
@@ -28,7 +29,6 @@ from riskengine.features.statements import (
     statement_features,
     statement_panel_features,
 )
-from riskengine.schemas import LINE_ITEMS
 
 NAN = float("nan")
 

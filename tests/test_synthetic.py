@@ -17,8 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from riskengine import synthetic
-from riskengine.errors import InvalidInputError
-from riskengine.schemas import (
+from riskengine.contracts.schemas import (
     ADVERSE_EVENT_TYPES,
     ADVERSE_SEVERITY_TIER,
     CONTRACTS,
@@ -28,6 +27,7 @@ from riskengine.schemas import (
     RELATION_TYPES,
     STATEMENT_TYPES,
 )
+from riskengine.errors import InvalidInputError
 from riskengine.synthetic import contract_dtypes, generate_portfolio, latent_pd
 
 AS_OF = pd.Timestamp("2026-06-30")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from riskengine.tracking import (
+from riskengine.tracking.runs import (
     CHAMPION_ALIAS,
     champion,
     default_tracking_uri,

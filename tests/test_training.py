@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskengine.artifacts import file_sha256, load_champion, read_metadata
-from riskengine.model.training import (
+from riskengine.io.artifacts import file_sha256, load_champion, read_metadata
+from riskengine.modeldev.training import (
     EXCLUDED_FEATURES,
     HGB_GRID,
     HISTORY_FEATURES,

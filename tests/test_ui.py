@@ -21,9 +21,8 @@ from typing import Any
 
 import pytest
 
-from riskengine.service import create_app
-from riskengine.store import DecisionStore
-from riskengine.ui import (
+from riskengine.serve.api import create_app
+from riskengine.serve.ui import (
     SESSION_COOKIE,
     FormData,
     SessionSigner,
@@ -31,6 +30,7 @@ from riskengine.ui import (
     payload_from_form,
     search_debtors,
 )
+from riskengine.store.sql import DecisionStore
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -384,7 +384,7 @@ def test_an_override_of_a_superseded_decision_is_refused(client: TestClient,
 
 
 def test_the_upgrade_bound_follows_the_router_setting(store: DecisionStore) -> None:
-    from riskengine.ui import create_ui_router
+    from riskengine.serve.ui import create_ui_router
 
     app = create_app(StubEngine(), store, [TOKEN], ui=False)
     app.include_router(create_ui_router([TOKEN], policy_max_upgrade_notches=0))
@@ -444,7 +444,7 @@ def test_an_id_with_a_slash_is_shown_and_a_malformed_id_is_refused(client: TestC
 
 def test_the_memo_is_served_framed_with_its_own_policy(client: TestClient,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    import riskengine.memo as memo
+    import riskengine.serve.memo as memo
 
     seen: dict[str, Any] = {}
 

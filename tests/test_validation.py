@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from riskengine import schemas
+from riskengine.contracts import schemas
 from riskengine.errors import InvalidInputError
 from riskengine.validation import (
     ValidatedPortfolio,

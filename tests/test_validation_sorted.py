@@ -188,7 +188,7 @@ def test_unique_rows_only_when_strictly_increasing() -> None:
 
 
 def test_float_columns_flag_infinities_as_text_columns_do() -> None:
-    from riskengine.schemas import STATEMENTS
+    from riskengine.contracts.schemas import STATEMENTS
 
     st = generate_portfolio(5, seed=3, as_of=AS_OF)["statements"].head(4).copy()
     st["cash"] = [np.inf, -np.inf, np.nan, 5.0]

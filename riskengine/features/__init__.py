@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from riskengine.dates import parse_date
+from riskengine.contracts.dates import parse_date
+from riskengine.contracts.schemas import CONTRACTS
 from riskengine.features import adverse, concentration, payments, statements
 from riskengine.features.adverse import _positions, _sorted_codes
-from riskengine.schemas import CONTRACTS
 from riskengine.validation import _empty_frame
 
 __all__ = ["FAMILIES", "build_features", "latest_revenue"]

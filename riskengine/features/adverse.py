@@ -1,9 +1,9 @@
 """Adverse records -> severity, recency and knock-out features, as of a date.
 
-The input is the ``adverse_records`` table of :mod:`riskengine.schemas` (an
+The input is the ``adverse_records`` table of :mod:`riskengine.contracts.schemas` (an
 interbank register such as Tiresias: bounced cheques, payment orders, unpaid
 bills, enforcement, insolvency). The severity of an event type comes from
-:data:`~riskengine.schemas.ADVERSE_SEVERITY_TIER`; nothing here re-decides it.
+:data:`~riskengine.contracts.schemas.ADVERSE_SEVERITY_TIER`; nothing here re-decides it.
 
 Point in time
 -------------
@@ -18,7 +18,7 @@ itself keeps payment orders three years).
 The seed's knock-out (seed 003, DOMAIN.md §3.1)
 -----------------------------------------------
 ``adv_knockout`` is 1 when the debtor has at least one record that is
-**serious** (event type in :data:`~riskengine.schemas.SERIOUS_EVENT_TYPES`:
+**serious** (event type in :data:`~riskengine.contracts.schemas.SERIOUS_EVENT_TYPES`:
 bounced cheque, payment order, unpaid bill of exchange) **and recent**
 (inside the look-back) **and of significant amount** (``amount`` strictly
 greater than ``significant_amount`` in the record's currency: "a bounced
@@ -50,10 +50,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from riskengine._arrowtext import strictly_increasing
-from riskengine.dates import as_of_day
-from riskengine.errors import InvalidInputError
-from riskengine.schemas import (
+from riskengine.contracts.arrowtext import strictly_increasing
+from riskengine.contracts.dates import as_of_day
+from riskengine.contracts.schemas import (
     ADVERSE_EVENT_TYPES,
     ADVERSE_SEVERITY_TIER,
     ADVERSE_STATUSES,
@@ -61,6 +60,7 @@ from riskengine.schemas import (
     INSOLVENCY_EVENT_TYPES,
     SERIOUS_EVENT_TYPES,
 )
+from riskengine.errors import InvalidInputError
 
 __all__ = [
     "ADVERSE_FEATURES",
@@ -143,12 +143,12 @@ def _require_columns(frame: pd.DataFrame, columns: tuple[str, ...], table: str) 
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         msg = (f"Table {table!r} lacks column(s) {missing}; it needs {list(columns)}. "
-               "Validate it against riskengine.schemas first.")  # fmt: skip
+               "Validate it against riskengine.contracts.schemas first.")  # fmt: skip
         raise _bad_input(table, None, None, missing[0], None, "missing_column", msg)
 
 
 def _as_day(as_of: Any) -> np.int64:
-    """``as_of`` as a day number (:func:`riskengine.dates.as_of_day`)."""
+    """``as_of`` as a day number (:func:`riskengine.contracts.dates.as_of_day`)."""
     return np.int64(as_of_day(as_of))
 
 
@@ -387,7 +387,7 @@ def adverse_features(
     ----------
     records : pandas.DataFrame
         The ``adverse_records`` table (columns of
-        :data:`riskengine.schemas.ADVERSE_RECORDS`). Not modified. A
+        :data:`riskengine.contracts.schemas.ADVERSE_RECORDS`). Not modified. A
         ``category`` ``debtor_id`` skips string hashing (fastest).
     as_of : date-like
         The date of the assessment; records dated after it are ignored.
@@ -419,7 +419,7 @@ def adverse_features(
 
     Notes
     -----
-    - Tiers are those of :data:`~riskengine.schemas.ADVERSE_SEVERITY_TIER`;
+    - Tiers are those of :data:`~riskengine.contracts.schemas.ADVERSE_SEVERITY_TIER`;
       "adverse" means tier >= 1 (mortgage pre-notations, tier 0, are counted in
       ``adv_n_tier0``/``adv_amount_tier0`` only). Open/settled counts and
       amounts, recency-weighted sums and amount/revenue cover adverse records.

@@ -1,7 +1,7 @@
 """Concentration: supplier ledgers, the factor's book, groups, sectors, countries.
 
 Inputs are the ``exposures``, ``debtors``, ``suppliers`` and ``relations``
-tables of :mod:`riskengine.schemas`. Exposures are a snapshot at the
+tables of :mod:`riskengine.contracts.schemas`. Exposures are a snapshot at the
 extraction date and carry no record dates, so nothing is filtered by
 ``as_of`` here (the argument is accepted so that every feature pipeline is
 called the same way).
@@ -221,10 +221,10 @@ def pair_concentration(exposures: pd.DataFrame, suppliers: pd.DataFrame,
     Parameters
     ----------
     exposures, suppliers : pandas.DataFrame
-        Tables with the columns of :data:`riskengine.schemas.EXPOSURES` and
-        :data:`~riskengine.schemas.SUPPLIERS`. Not modified.
+        Tables with the columns of :data:`riskengine.contracts.schemas.EXPOSURES` and
+        :data:`~riskengine.contracts.schemas.SUPPLIERS`. Not modified.
     relations : pandas.DataFrame, optional
-        Supplier–debtor related-party links (:data:`~riskengine.schemas.RELATIONS`).
+        Supplier–debtor related-party links (:data:`~riskengine.contracts.schemas.RELATIONS`).
 
     Returns
     -------
@@ -304,7 +304,7 @@ def concentration_features(
     Parameters
     ----------
     exposures, debtors, suppliers : pandas.DataFrame
-        Tables with the columns of :mod:`riskengine.schemas`. Not modified.
+        Tables with the columns of :mod:`riskengine.contracts.schemas`. Not modified.
     relations : pandas.DataFrame, optional
         Supplier–debtor related-party links.
     factor_capital : float, optional
@@ -409,7 +409,7 @@ def portfolio_hhi(
     Parameters
     ----------
     exposures, debtors : pandas.DataFrame
-        Tables with the columns of :mod:`riskengine.schemas`. Not modified.
+        Tables with the columns of :mod:`riskengine.contracts.schemas`. Not modified.
     fx_rates : mapping of currency to float, optional
         As in :func:`concentration_features`.
     sector_level : {"section", "division"}

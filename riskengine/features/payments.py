@@ -1,6 +1,6 @@
 """Payment experience (invoices) -> payment-behaviour features, as of a date.
 
-The input is the ``invoices`` table of :mod:`riskengine.schemas`: one row per
+The input is the ``invoices`` table of :mod:`riskengine.contracts.schemas`: one row per
 invoice a supplier issued to a debtor, with its due date, the date it was paid
 (missing while open), credit notes and disputed amounts.
 
@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from riskengine.contracts.schemas import CURRENCIES
 from riskengine.features.adverse import (
     _NAT,
     RecordTableTransformer,
@@ -49,7 +50,6 @@ from riskengine.features.adverse import (
     _Rows,
     _table,
 )
-from riskengine.schemas import CURRENCIES
 
 __all__ = [
     "PAYMENT_FEATURES",
@@ -275,7 +275,7 @@ def payment_features(
     Parameters
     ----------
     invoices : pandas.DataFrame
-        The ``invoices`` table (columns of :data:`riskengine.schemas.INVOICES`).
+        The ``invoices`` table (columns of :data:`riskengine.contracts.schemas.INVOICES`).
         Not modified. A ``category`` ``debtor_id`` skips string hashing.
     as_of : date-like
         The date of the assessment; invoices issued after it are ignored and

@@ -1,7 +1,7 @@
 """Financial statements → ratio features (functional core, no I/O).
 
 One statement is one row of the ``statements`` table
-(:data:`riskengine.schemas.STATEMENTS`): a debtor's 12-month accounts ending at
+(:data:`riskengine.contracts.schemas.STATEMENTS`): a debtor's 12-month accounts ending at
 ``period_end``. The features cover the seven ratio families of private-firm
 PD models (Moody's RiskCalc: profitability, leverage, debt coverage, growth,
 liquidity, activity, size), the seed's named ratios (liabilities / equity,
@@ -34,10 +34,10 @@ from numpy.typing import NDArray
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from riskengine.dates import as_of_day
+from riskengine.contracts.dates import as_of_day
+from riskengine.contracts.schemas import LINE_ITEMS, STATEMENT_QUALITY_TIER
 from riskengine.errors import InvalidInputError
 from riskengine.features.adverse import _sorted_codes
-from riskengine.schemas import LINE_ITEMS, STATEMENT_QUALITY_TIER
 
 __all__ = [
     "FeatureSpec",
@@ -544,7 +544,7 @@ def statement_panel_features(statements: pd.DataFrame, *, max_years: int = 5) ->
     Parameters
     ----------
     statements : pandas.DataFrame
-        The statements table (:data:`riskengine.schemas.STATEMENTS` columns; at
+        The statements table (:data:`riskengine.contracts.schemas.STATEMENTS` columns; at
         least :data:`REQUIRED_COLUMNS`), one row per ``debtor_id`` ×
         ``period_end``, in any order. Not modified.
     max_years : int, default 5
@@ -609,7 +609,7 @@ def statement_panel_features(statements: pd.DataFrame, *, max_years: int = 5) ->
     Examples
     --------
     >>> import pandas as pd
-    >>> from riskengine.schemas import LINE_ITEMS
+    >>> from riskengine.contracts.schemas import LINE_ITEMS
     >>> row = {k: float("nan") for k in LINE_ITEMS}
     >>> row.update(revenue=100.0, current_assets=50.0, inventory=20.0, current_liabilities=25.0)
     >>> st = pd.DataFrame([{"debtor_id": "D1", "period_end": pd.Timestamp("2024-12-31"),
@@ -673,7 +673,7 @@ def statement_features(statements: pd.DataFrame, as_of: Any, *, max_years: int =
     Examples
     --------
     >>> import pandas as pd
-    >>> from riskengine.schemas import LINE_ITEMS
+    >>> from riskengine.contracts.schemas import LINE_ITEMS
     >>> row = {k: 1.0 for k in LINE_ITEMS}
     >>> st = pd.DataFrame([{"debtor_id": "D1", "period_end": pd.Timestamp(p),
     ...                     "statement_type": "audited", "currency": "EUR", **row}
@@ -730,7 +730,7 @@ class StatementFeatures(TransformerMixin, BaseEstimator):
     Examples
     --------
     >>> import pandas as pd
-    >>> from riskengine.schemas import LINE_ITEMS
+    >>> from riskengine.contracts.schemas import LINE_ITEMS
     >>> row = {k: 2.0 for k in LINE_ITEMS}
     >>> st = pd.DataFrame([{"debtor_id": "D1", "period_end": pd.Timestamp("2024-12-31"),
     ...                     "statement_type": "unaudited", "currency": "EUR", **row}])

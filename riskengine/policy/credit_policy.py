@@ -25,9 +25,9 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from riskengine.contracts.schemas import ADVERSE_EVENT_TYPES
 from riskengine.errors import PolicyError
 from riskengine.model.master_scale import GRADES
-from riskengine.schemas import ADVERSE_EVENT_TYPES
 
 __all__ = [
     "GRADES",

@@ -1,0 +1,1 @@
+"""Batch re-rating (shell): the job, Spark, migrations, the decisions dataset."""

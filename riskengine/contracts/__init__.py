@@ -1,0 +1,1 @@
+"""What data is: table contracts, payloads, decisions, dates, ids."""

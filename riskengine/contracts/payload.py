@@ -1,0 +1,518 @@
+"""The JSON form of one debtor's records: pydantic models and the frame builder.
+
+One payload carries everything the engine needs to decide one supplier-debtor
+pair: the debtor, its financial statements, its adverse records, its invoices
+with the supplier and the exposure (the pair's limits and the request)::
+
+    {"debtor": {...}, "statements": [...], "adverse_records": [...],
+     "invoices": [...], "exposure": {..., "supplier": {...}}, "as_of": "2026-06-30"}
+
+The fields are those of the data contracts in :mod:`riskengine.contracts.schemas`
+(``debtor_id`` is given once, in ``debtor``). :func:`payload_to_frames` turns a
+list of payloads into the same frames the batch path reads, so a payload and a
+portfolio go through one code path and cannot disagree. ``examples/debtor.json``
+is a worked example and ``examples/debtor.schema.json`` the JSON Schema that
+:func:`payload_json_schema` generates.
+
+Notes
+-----
+- Money is a non-negative float in the record's ``currency`` except the signed
+  statement items (profits, equity). Numbers are strict: ``"1200"`` (a string)
+  is refused, ``1200`` and ``1200.0`` are the same amount.
+- Dates are exactly ``YYYY-MM-DD`` strings (or date objects from Python):
+  ``01/06/2026``, ``June 2026``, ``2026-13-01``, timestamps and Unix times are
+  refused (:func:`riskengine.contracts.dates.field_date`), never reinterpreted.
+- Every object forbids unknown keys; a rejected payload raises
+  :class:`~riskengine.errors.InvalidInputError` whose ``problems`` name the
+  field path (``statements.1.revenue``), the reason and never the value.
+- ``as_of`` is optional: the service and the command line pass today's date
+  when it is absent; the core never reads the clock. A payload dated after the
+  reference date (today on every interface) is refused by the engine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from riskengine.contracts import schemas
+from riskengine.contracts.dates import field_date
+from riskengine.contracts.ids import ID_MAX_LENGTH, ID_PATTERN
+from riskengine.errors import InvalidInputError
+
+__all__ = [
+    "PAYLOAD_SCHEMA_VERSION",
+    "DebtorInfo",
+    "Statement",
+    "AdverseRecord",
+    "Invoice",
+    "SupplierInfo",
+    "Exposure",
+    "DebtorPayload",
+    "parse_payload",
+    "parse_payloads",
+    "payload_to_frames",
+    "payload_json_schema",
+    "PAIR_TERMS_COLUMNS",
+]
+
+#: Version of the payload form (bumped on any incompatible change).
+PAYLOAD_SCHEMA_VERSION = "1.0"
+
+#: Columns of the ``pair_terms`` frame: per supplier-debtor pair, the product and
+#: the insurer's credit limit (not part of the input contracts; read by the engine).
+PAIR_TERMS_COLUMNS: tuple[str, ...] = ("supplier_id", "debtor_id", "product", "insurer_limit")
+
+# --- field types ----------------------------------------------------------------
+
+Currency = Literal[schemas.CURRENCIES]  # type: ignore[valid-type]
+StatementType = Literal[schemas.STATEMENT_TYPES]  # type: ignore[valid-type]
+EventType = Literal[schemas.ADVERSE_EVENT_TYPES]  # type: ignore[valid-type]
+AdverseStatus = Literal[schemas.ADVERSE_STATUSES]  # type: ignore[valid-type]
+LegalForm = Literal[schemas.LEGAL_FORMS]  # type: ignore[valid-type]
+RelationType = Literal[schemas.RELATION_TYPES]  # type: ignore[valid-type]
+
+Identifier = Annotated[str, Field(strict=True, min_length=1, max_length=ID_MAX_LENGTH,
+                                  pattern=ID_PATTERN)]  # the batch contracts' grammar too
+Text = Annotated[str, Field(strict=True, min_length=1, max_length=200, pattern=r"\S")]
+Country = Annotated[str, Field(strict=True, pattern=r"^[A-Z]{2}$",
+                               description="ISO 3166-1 alpha-2 country code")]
+Nace = Annotated[str, Field(strict=True, pattern=r"^[0-9]{2}(\.[0-9]{1,2})?$",
+                            description="NACE Rev. 2 code, e.g. '46.90'")]
+Money = Annotated[float, Field(strict=True, ge=0.0, allow_inf_nan=False)]
+SignedMoney = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+Days = Annotated[int, Field(strict=True, ge=0, le=3650)]
+
+
+
+#: A date field: ``YYYY-MM-DD`` text or a :class:`datetime.date`; no timestamps,
+#: no Unix times, no other layouts.
+IsoDate = Annotated[dt.date, BeforeValidator(field_date)]
+
+_FORBID = ConfigDict(extra="forbid", frozen=True)
+
+
+def _later(later: dt.date | None, earlier: dt.date | None) -> bool:
+    return later is not None and earlier is not None and later < earlier
+
+
+class DebtorInfo(BaseModel):
+    """The debtor (fields of :data:`riskengine.contracts.schemas.DEBTORS`)."""
+
+    model_config = _FORBID
+
+    debtor_id: Identifier
+    name: Text
+    tax_id: Text | None = None
+    country: Country
+    nace: Nace
+    legal_form: LegalForm
+    incorporation_date: IsoDate | None = None
+    group_id: Identifier | None = Field(
+        default=None, description="Connected-client group (CRR art. 4(1)(39))")
+    listed: bool = Field(default=False, strict=True,
+                         description="Shares listed on a regulated market")
+
+
+class Statement(BaseModel):
+    """One financial statement (:data:`riskengine.contracts.schemas.STATEMENTS` less ``debtor_id``).
+
+    Flows cover the 12 months ending at ``period_end``; amounts are in
+    ``currency``. Only ``revenue`` is required (a tax return has no balance
+    sheet); an absent item is missing, never zero.
+    """
+
+    model_config = _FORBID
+
+    period_end: IsoDate
+    statement_type: StatementType
+    currency: Currency
+    revenue: Money
+    cost_of_sales: Money | None = None
+    gross_profit: SignedMoney | None = None
+    operating_expenses: Money | None = None
+    ebitda: SignedMoney | None = None
+    depreciation_amortization: Money | None = None
+    ebit: SignedMoney | None = None
+    interest_expense: Money | None = None
+    net_income: SignedMoney | None = None
+    cash: Money | None = None
+    receivables: Money | None = None
+    inventory: Money | None = None
+    current_assets: Money | None = None
+    total_assets: Money | None = None
+    current_liabilities: Money | None = None
+    long_term_debt: Money | None = None
+    total_liabilities: Money | None = None
+    equity: SignedMoney | None = None
+    retained_earnings: SignedMoney | None = None
+    market_value: Money | None = Field(default=None,
+                                       description="Market value of equity, listed firms only")
+
+
+class AdverseRecord(BaseModel):
+    """One adverse record of an interbank register (:data:`riskengine.contracts.schemas.ADVERSE_RECORDS`)."""
+
+    model_config = _FORBID
+
+    record_id: Identifier
+    event_type: EventType
+    event_date: IsoDate
+    amount: Money
+    currency: Currency
+    status: AdverseStatus
+    settlement_date: IsoDate | None = Field(default=None, description="Required when settled")
+
+    @model_validator(mode="after")
+    def _settlement(self) -> AdverseRecord:
+        if self.status == "settled" and self.settlement_date is None:
+            raise ValueError("settlement_date: required when status is 'settled'")
+        if _later(self.settlement_date, self.event_date):
+            raise ValueError("settlement_date: before event_date")
+        return self
+
+
+class Invoice(BaseModel):
+    """One invoice of the pair's payment experience (:data:`riskengine.contracts.schemas.INVOICES`).
+
+    ``supplier_id`` defaults to the exposure's supplier and must equal it
+    when given (a payload describes one supplier-debtor pair).
+    """
+
+    model_config = _FORBID
+
+    invoice_id: Identifier
+    supplier_id: Identifier | None = None
+    amount: Money
+    currency: Currency
+    issue_date: IsoDate
+    due_date: IsoDate
+    paid_date: IsoDate | None = Field(default=None, description="Absent while open")
+    credit_note_amount: Money = 0.0
+    disputed_amount: Money = 0.0
+
+    @model_validator(mode="after")
+    def _dates(self) -> Invoice:
+        if _later(self.due_date, self.issue_date):
+            raise ValueError("due_date: before issue_date")
+        if _later(self.paid_date, self.issue_date):
+            raise ValueError("paid_date: before issue_date")
+        return self
+
+
+class SupplierInfo(BaseModel):
+    """The supplier (the factor's client) of the pair (:data:`riskengine.contracts.schemas.SUPPLIERS`)."""
+
+    model_config = _FORBID
+
+    name: Text
+    country: Country
+    nace: Nace
+    group_id: Identifier | None = None
+    ledger_total: Money = Field(description="Supplier's total receivables ledger, in currency")
+
+
+class Exposure(BaseModel):
+    """The supplier-debtor pair: request, current limit and outstanding, product.
+
+    Either ``requested_limit`` or both ``annual_sales`` and ``credit_days``
+    (requested = annual sales x credit days / 360, seed 003).
+    """
+
+    model_config = _FORBID
+
+    supplier_id: Identifier
+    supplier: SupplierInfo
+    currency: Currency
+    requested_limit: Money | None = None
+    annual_sales: Money | None = Field(default=None,
+                                       description="Supplier's annual sales to the debtor")
+    credit_days: Days | None = Field(default=None, description="Agreed payment terms, days")
+    approved_limit: Money = 0.0
+    approved_outstanding: Money = 0.0
+    unapproved_outstanding: Money = 0.0
+    product: Annotated[str, Field(strict=True, pattern=r"^[a-z][a-z0-9_]*$")] | None = Field(
+        default=None, description="Product of the credit policy (e.g. 'recourse', "
+        "'non_recourse'); absent: the engine's default product")
+    insurer_limit: Money | None = Field(
+        default=None, description="The credit insurer's limit on the debtor, if known")
+    relation_type: RelationType | None = Field(
+        default=None, description="Declared supplier-debtor related-party link, if any")
+
+    @model_validator(mode="after")
+    def _request(self) -> Exposure:
+        if self.requested_limit is None and (self.annual_sales is None
+                                             or self.credit_days is None):
+            raise ValueError("requested_limit: missing; give requested_limit, or "
+                             "annual_sales and credit_days")
+        return self
+
+
+class DebtorPayload(BaseModel):
+    """One debtor's records for one supplier-debtor decision.
+
+    Examples
+    --------
+    >>> p = DebtorPayload.model_validate({
+    ...     "debtor": {"debtor_id": "D-1", "name": "Alfa S.A.", "country": "GR",
+    ...                "nace": "46.90", "legal_form": "public_limited"},
+    ...     "exposure": {"supplier_id": "S-1", "currency": "EUR", "requested_limit": 25000.0,
+    ...                  "supplier": {"name": "Beta", "country": "GR", "nace": "10.51",
+    ...                               "ledger_total": 1000000.0}}})
+    >>> p.debtor.debtor_id, len(p.statements)
+    ('D-1', 0)
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="DebtorPayload")
+
+    debtor: DebtorInfo
+    statements: list[Statement] = Field(default_factory=list, max_length=50)
+    adverse_records: list[AdverseRecord] = Field(default_factory=list, max_length=1000)
+    invoices: list[Invoice] = Field(default_factory=list, max_length=10000)
+    exposure: Exposure
+    as_of: IsoDate | None = Field(
+        default=None, description="Decision date; absent: the caller's today")
+
+    @model_validator(mode="after")
+    def _unique(self) -> DebtorPayload:
+        seen: set[Any] = set()
+        for i, s in enumerate(self.statements):
+            if s.period_end in seen:
+                raise ValueError(f"statements.{i}.period_end: duplicate statement period")
+            seen.add(s.period_end)
+        for name, items, key in (("adverse_records", self.adverse_records, "record_id"),
+                                 ("invoices", self.invoices, "invoice_id")):
+            ids: set[str] = set()
+            for i, item in enumerate(items):
+                v = getattr(item, key)
+                if v in ids:
+                    raise ValueError(f"{name}.{i}.{key}: duplicate identifier")
+                ids.add(v)
+        for i, inv in enumerate(self.invoices):
+            if inv.supplier_id is not None and inv.supplier_id != self.exposure.supplier_id:
+                raise ValueError(f"invoices.{i}.supplier_id: differs from exposure.supplier_id")
+        return self
+
+
+# --- parsing ----------------------------------------------------------------------
+
+
+_FIELD_PREFIX = re.compile(r"^([a-z_]+(?:\.[a-z0-9_]+)*): ")
+
+
+def _problems(exc: ValidationError, index: int | None) -> list[dict[str, Any]]:
+    rows = []
+    for e in exc.errors(include_url=False, include_input=False):
+        path = ".".join(str(p) for p in e["loc"])
+        msg = str(e["msg"])
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+        sub = _FIELD_PREFIX.match(msg)
+        if sub:  # a model validator names the field first: "due_date: before issue_date"
+            path = f"{path}.{sub.group(1)}" if path else sub.group(1)
+            msg = msg[sub.end():]
+        if index is not None:
+            path = f"{index}.{path}" if path else str(index)
+        rows.append({"table": "payload", "record": "" if index is None else str(index),
+                     "debtor_id": "", "column": path, "value": "", "reason": str(e["type"]),
+                     "message": msg})
+    return rows
+
+
+def _raise(problems: list[dict[str, Any]]) -> InvalidInputError:
+    first = problems[0]
+    more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+    return InvalidInputError(
+        f"Invalid debtor payload: field '{first['column']}': {first['message']}{more}. "
+        "Correct the payload (see examples/debtor.schema.json).", problems)
+
+
+def parse_payload(payload: DebtorPayload | dict[str, Any]) -> DebtorPayload:
+    """Validate one payload.
+
+    Parameters
+    ----------
+    payload : DebtorPayload or dict
+        A parsed payload is returned unchanged.
+
+    Returns
+    -------
+    DebtorPayload
+
+    Raises
+    ------
+    InvalidInputError
+        Naming every bad field by its path (``exposure.requested_limit``),
+        with the reason; submitted values are never echoed.
+    """
+    if isinstance(payload, DebtorPayload):
+        return payload
+    if not isinstance(payload, dict):
+        raise InvalidInputError(
+            f"A debtor payload is a JSON object, not {type(payload).__name__}.",
+            [{"table": "payload", "record": "", "debtor_id": "", "column": "", "value": "",
+              "reason": "model_type", "message": "expected an object"}])
+    try:
+        return DebtorPayload.model_validate(payload)
+    except ValidationError as exc:
+        raise _raise(_problems(exc, None)) from None
+
+
+def parse_payloads(payloads: Sequence[DebtorPayload | dict[str, Any]]) -> list[DebtorPayload]:
+    """Validate many payloads; every problem of every payload is reported at once.
+
+    Field paths are prefixed with the payload's position (``3.statements.0.revenue``).
+    """
+    out: list[DebtorPayload] = []
+    problems: list[dict[str, Any]] = []
+    for i, p in enumerate(payloads):
+        try:
+            out.append(parse_payload(p))
+        except InvalidInputError as exc:
+            for row in exc.problems:
+                problems.append({**row, "record": str(i), "column": f"{i}.{row['column']}"
+                                 if row["column"] else str(i)})
+    if problems:
+        raise _raise(problems)
+    return out
+
+
+# --- frames -----------------------------------------------------------------------
+
+
+def _frame(rows: list[dict[str, Any]], contract: schemas.TableContract,
+           extra: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A frame in the contract's canonical dtypes (as :mod:`riskengine.validation` returns)."""
+    names = (*contract.names, *extra)
+    data: dict[str, Any] = {}
+    for name in names:
+        values = [r.get(name) for r in rows]
+        kind = contract.column(name).kind if name in contract.names else "str"
+        if kind == "date":
+            data[name] = pd.Series(
+                np.array([np.datetime64(v, "D") if v is not None else np.datetime64("NaT")
+                          for v in values], dtype="datetime64[D]").astype("datetime64[ns]"))
+        elif kind == "float":
+            data[name] = pd.Series(np.array([np.nan if v is None else float(v) for v in values],
+                                            dtype=np.float64))
+        elif kind == "int":
+            data[name] = pd.Series(values, dtype="Int64")
+        elif kind == "bool":
+            data[name] = pd.Series(values, dtype=bool)
+        else:
+            data[name] = pd.Series(values, dtype="str")
+    return pd.DataFrame(data, columns=list(names))
+
+
+def payload_to_frames(
+    payloads: Sequence[DebtorPayload | dict[str, Any]],
+) -> dict[str, pd.DataFrame]:
+    """The portfolio frames of one or many payloads (the batch path's input).
+
+    Parameters
+    ----------
+    payloads : sequence of DebtorPayload or dict
+        Dicts are validated first (:func:`parse_payloads`).
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        ``debtors, suppliers, statements, adverse_records, invoices, exposures,
+        relations`` in the contracts' columns, plus ``pair_terms``
+        (:data:`PAIR_TERMS_COLUMNS`: product and insurer limit per pair).
+        A supplier named in several payloads appears once (its first record).
+
+    Raises
+    ------
+    InvalidInputError
+        A payload is invalid (field path named), or one debtor id appears in
+        two payloads.
+
+    Examples
+    --------
+    >>> import json, pathlib
+    >>> frames = payload_to_frames([json.loads(pathlib.Path("examples/debtor.json").read_text())])
+    >>> sorted(frames), len(frames["statements"])  # doctest: +SKIP
+    """
+    parsed = parse_payloads(payloads)
+    debtors: list[dict[str, Any]] = []
+    suppliers: dict[str, dict[str, Any]] = {}
+    statements: list[dict[str, Any]] = []
+    adverse: list[dict[str, Any]] = []
+    invoices: list[dict[str, Any]] = []
+    exposures: list[dict[str, Any]] = []
+    relations: list[dict[str, Any]] = []
+    terms: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    for i, p in enumerate(parsed):
+        did = p.debtor.debtor_id
+        if did in seen:
+            raise _raise([{"table": "payload", "record": str(i), "debtor_id": did,
+                           "column": f"{i}.debtor.debtor_id", "value": "",
+                           "reason": "duplicate_key",
+                           "message": f"the same debtor is in payload {seen[did]}; send one "
+                                      "payload per debtor"}])
+        seen[did] = i
+        ex = p.exposure
+        sid = ex.supplier_id
+        debtors.append(p.debtor.model_dump())
+        suppliers.setdefault(sid, {"supplier_id": sid, "currency": ex.currency,
+                                   **ex.supplier.model_dump()})
+        statements.extend({"debtor_id": did, **s.model_dump()} for s in p.statements)
+        adverse.extend({"debtor_id": did, **a.model_dump()} for a in p.adverse_records)
+        invoices.extend({**v.model_dump(), "debtor_id": did, "supplier_id": sid}
+                        for v in p.invoices)
+        exposures.append({"debtor_id": did, **ex.model_dump(exclude={"supplier"})})
+        if ex.relation_type is not None:
+            relations.append({"supplier_id": sid, "debtor_id": did,
+                              "relation_type": ex.relation_type})
+        terms.append({"supplier_id": sid, "debtor_id": did, "product": ex.product,
+                      "insurer_limit": ex.insurer_limit})
+    c = schemas.CONTRACTS
+    term_frame = pd.DataFrame({
+        "supplier_id": pd.Series([t["supplier_id"] for t in terms], dtype="str"),
+        "debtor_id": pd.Series([t["debtor_id"] for t in terms], dtype="str"),
+        "product": pd.Series([t["product"] for t in terms], dtype="str"),
+        "insurer_limit": pd.Series([np.nan if t["insurer_limit"] is None
+                                    else float(t["insurer_limit"]) for t in terms],
+                                   dtype=np.float64),
+    })
+    return {
+        "debtors": _frame(debtors, c["debtors"]),
+        "suppliers": _frame(list(suppliers.values()), c["suppliers"]),
+        "statements": _frame(statements, c["statements"]),
+        "adverse_records": _frame(adverse, c["adverse_records"]),
+        "invoices": _frame(invoices, c["invoices"]),
+        "exposures": _frame(exposures, c["exposures"]),
+        "relations": _frame(relations, c["relations"]),
+        "pair_terms": term_frame,
+    }
+
+
+def payload_json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of one payload, as in ``examples/debtor.schema.json``.
+
+    Examples
+    --------
+    >>> s = payload_json_schema()
+    >>> s["title"], sorted(s["required"])
+    ('DebtorPayload', ['debtor', 'exposure'])
+    """
+    schema = DebtorPayload.model_json_schema(mode="validation")
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": "https://riskengine.example/schemas/debtor-payload-"
+                   f"{PAYLOAD_SCHEMA_VERSION}.json",
+            **schema}

@@ -1,0 +1,1 @@
+"""Files (shell): model artifacts, portfolio directories, real data sets, outputs."""

@@ -1,0 +1,553 @@
+"""Read and write a portfolio directory (shell layer).
+
+A portfolio on disk is a directory holding one file per table of
+:data:`riskengine.contracts.schemas.CONTRACTS`, ``<table>.parquet`` (or ``<table>.csv``),
+and a ``manifest.json`` describing it. The layout is documented in
+``docs/DATA_LAYOUT.md``.
+
+Every file is written atomically: to a temporary file in the same directory,
+then moved into place with :func:`os.replace`, so a reader never sees a half
+written table. The manifest is written last.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from riskengine.contracts.schemas import CONTRACTS
+from riskengine.errors import InvalidInputError
+from riskengine.synthetic import contract_dtypes
+
+__all__ = ["FORMATS", "MANIFEST_NAME", "REQUIRED_TABLES", "ROW_GROUP_ROWS", "check_portfolio",
+           "chunk_readable", "count_rows", "read_manifest", "read_portfolio", "read_table",
+           "table_file", "unreadable", "write_portfolio"]
+
+#: File formats of a portfolio directory.
+FORMATS: tuple[str, ...] = ("parquet", "csv")
+#: Name of the manifest file.
+MANIFEST_NAME = "manifest.json"
+#: Rows per Parquet row group written by :func:`write_portfolio`: small enough that a
+#: filter on a ``debtor_id`` range skips most of a table sorted by debtor id.
+ROW_GROUP_ROWS = 65_536
+#: Tables without which a directory is not a portfolio. Every contract table feeds the
+#: decision (an absent adverse table would read as "no adverse records"), so
+#: :func:`check_portfolio` requires all of them; a table without records is a file
+#: with the header row (CSV) or zero rows (Parquet).
+REQUIRED_TABLES: tuple[str, ...] = tuple(CONTRACTS)
+
+_BOOL_TEXT = {"true": True, "false": False, "1": True, "0": False}
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_umask()
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then move it into place.
+
+    The file is flushed to disk before the rename (``os.replace`` is atomic on
+    POSIX), so a reader sees the old file or the whole new one, never a part,
+    and a crash after return loses nothing. Used by every writer of riskengine.
+    """
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600; outputs are ordinary files
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_portfolio(
+    frames: Mapping[str, pd.DataFrame],
+    out_dir: str | os.PathLike[str],
+    *,
+    manifest: Mapping[str, Any],
+    fmt: str = "parquet",
+) -> Path:
+    """Write a portfolio directory: one file per table and ``manifest.json``.
+
+    Parameters
+    ----------
+    frames : mapping of str to DataFrame
+        Tables keyed by contract name (a subset of
+        :data:`riskengine.contracts.schemas.CONTRACTS`; ``debtors`` is required). A
+        contract table absent from ``frames`` is written empty, with the contract
+        columns, so that the directory is whole (:func:`check_portfolio`).
+    out_dir : path-like
+        Directory to write; created with its parents when absent. Existing
+        files of the same names are replaced.
+    manifest : mapping
+        Fields describing the portfolio (for a synthetic one,
+        :func:`riskengine.synthetic.synthetic_manifest`). ``tables`` (rows
+        per table) and ``format`` are filled in here.
+    fmt : {"parquet", "csv"}
+        File format of the tables.
+
+    Returns
+    -------
+    pathlib.Path
+        The directory written.
+
+    Raises
+    ------
+    InvalidInputError
+        Unknown format, unknown table name, or no ``debtors`` table.
+
+    Notes
+    -----
+    CSV files hold dates as ``YYYY-MM-DD`` and missing values as empty fields;
+    :func:`read_portfolio` restores the contract dtypes.
+    """
+    if fmt not in FORMATS:
+        raise InvalidInputError(f"Portfolio format {fmt!r} is not supported; use one of {FORMATS}.")
+    unknown = sorted(set(frames) - set(CONTRACTS))
+    if unknown:
+        raise InvalidInputError(
+            f"Cannot write tables {unknown}: not data contracts. Known tables: {sorted(CONTRACTS)}."
+        )
+    if "debtors" not in frames:
+        raise InvalidInputError("Cannot write a portfolio without the 'debtors' table.")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rows: dict[str, int] = {}
+    for name in CONTRACTS:  # contract order
+        frame = frames[name] if name in frames else _empty(name)
+        atomic_write(out / f"{name}.{fmt}", _table_writer(frame, fmt))
+        rows[name] = len(frame)
+    meta = dict(manifest)
+    meta["format"] = fmt
+    meta["tables"] = rows
+    text = json.dumps(meta, indent=2, default=str) + "\n"
+
+    def write_manifest(tmp: Path) -> None:
+        tmp.write_text(text, encoding="utf-8")
+
+    atomic_write(out / MANIFEST_NAME, write_manifest)
+    return out
+
+
+def _table_writer(frame: pd.DataFrame, fmt: str) -> Callable[[Path], None]:
+    # Dictionary-encode ids, codes and dates (they repeat), not amounts: trying a
+    # dictionary on float columns doubles the time to write the statements.
+    repeated = [c for c in frame.columns if not pd.api.types.is_float_dtype(frame[c].dtype)]
+
+    def write(tmp: Path) -> None:
+        if fmt == "parquet":
+            frame.to_parquet(tmp, index=False, use_dictionary=repeated,
+                             row_group_size=ROW_GROUP_ROWS, write_statistics=True)
+        else:
+            frame.to_csv(tmp, index=False, date_format="%Y-%m-%d")
+
+    return write
+
+
+def read_portfolio(path: str | os.PathLike[str], *, check: bool = True
+                   ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """Read a portfolio directory written by :func:`write_portfolio` (or by hand).
+
+    Parameters
+    ----------
+    path : path-like
+        The portfolio directory.
+    check : bool, default True
+        Run :func:`check_portfolio` first (every table present, readable and of the
+        row count the manifest lists). Only a caller that has just checked the
+        directory itself passes False.
+
+    Returns
+    -------
+    frames : dict of str to DataFrame
+        Every table of :data:`riskengine.contracts.schemas.CONTRACTS`, in contract order.
+    manifest : dict
+        The parsed ``manifest.json``, or ``{}`` when there is none.
+
+    Raises
+    ------
+    InvalidInputError
+        The directory is missing, a table is missing, unreadable or holds another
+        number of rows than the manifest lists, or the manifest is unreadable.
+
+    Notes
+    -----
+    The format is the manifest's ``format``; without one, Parquet wins over
+    CSV table by table. Columns are converted to the contract dtypes
+    (:func:`riskengine.synthetic.contract_dtypes`) only where every value
+    converts: a column with a bad value (a word in a numeric field, a date
+    that does not parse) keeps its text so that :mod:`riskengine.validation`
+    reports the record, the field and the value. Vocabularies are not checked
+    here. Columns outside the contract are kept as read.
+    """
+    root = _portfolio_dir(path)
+    manifest = read_manifest(root)
+    if check:
+        check_portfolio(root, manifest)
+    frames = {name: read_table(root, name, manifest) for name in CONTRACTS}
+    return frames, manifest
+
+
+def _portfolio_dir(path: str | os.PathLike[str]) -> Path:
+    root = Path(path)
+    if not root.is_dir():
+        raise InvalidInputError(
+            f"Portfolio directory {str(root)!r} does not exist or is not a directory. "
+            "Give the directory written by `riskengine demo-data --out DIR` or one laid out "
+            "as in docs/DATA_LAYOUT.md."
+        )
+    return root
+
+
+def table_file(root: Path, name: str, manifest: Mapping[str, Any]) -> Path | None:
+    """The file :func:`read_portfolio` reads for table ``name``, or None when absent.
+
+    The manifest's ``format`` decides; without one, Parquet wins over CSV.
+    """
+    return next((f for f in _candidates(root, name, manifest) if f.is_file()), None)
+
+
+def _candidates(root: Path, name: str, manifest: Mapping[str, Any]) -> list[Path]:
+    fmt = manifest.get("format")
+    return [root / f"{name}.{f}" for f in ((fmt,) if fmt in FORMATS else FORMATS)]
+
+
+def read_table(root: Path, name: str, manifest: Mapping[str, Any]) -> pd.DataFrame:
+    """One table of a portfolio directory exactly as :func:`read_portfolio` reads it.
+
+    Raises
+    ------
+    InvalidInputError
+        The table's file is missing or is not a readable Parquet or CSV file.
+    """
+    file = table_file(root, name, manifest)
+    if file is None:
+        raise InvalidInputError(_missing(root, name, manifest, _listed_rows(root, manifest)))
+    raw = _read_parquet(file) if file.suffix == ".parquet" else _read_csv(file)
+    return _coerce(name, raw)
+
+
+def check_portfolio(root: str | os.PathLike[str], manifest: Mapping[str, Any],
+                    tables: Iterable[str] = REQUIRED_TABLES) -> dict[str, int]:
+    """Refuse a portfolio that is not whole: the one check before any decision.
+
+    Every table of ``tables`` must have its file, the file must be readable
+    (Parquet: its footer; CSV: it parses), and when the manifest lists row
+    counts (``tables``, written by :func:`write_portfolio`) the file must hold
+    exactly the rows listed for it, and the manifest must list it.
+
+    Parameters
+    ----------
+    root : path-like
+        The portfolio directory.
+    manifest : mapping
+        Its manifest (:func:`read_manifest`; ``{}`` when there is none).
+    tables : iterable of str
+        The tables the run needs (default every contract table: each feeds the
+        decision, so a missing one would change limits).
+
+    Returns
+    -------
+    dict of str to int
+        Rows per table found.
+
+    Raises
+    ------
+    InvalidInputError
+        One line naming the portfolio, the table or file, and what is wrong.
+
+    Notes
+    -----
+    Parquet row counts come from the file footer, without decoding a column.
+    A hand-made portfolio without a manifest (or whose manifest has no
+    ``tables``) must still hold every table; only the row counts go unchecked.
+    """
+    root = _portfolio_dir(root)
+    listed = _listed_rows(root, manifest)
+    rows: dict[str, int] = {}
+    for name in tables:
+        file = table_file(root, name, manifest)
+        if file is None:
+            raise InvalidInputError(_missing(root, name, manifest, listed))
+        found = count_rows(file)
+        if listed is not None and name not in listed:
+            raise InvalidInputError(
+                f"portfolio {root}: table {name!r} ({file.name}, {found:,} rows) is not in "
+                f"the manifest's tables, so its row count cannot be checked; add it to "
+                f"{MANIFEST_NAME} or write the portfolio again.")
+        if listed is not None and found != listed[name]:
+            raise InvalidInputError(
+                f"portfolio {root}: table {name!r} ({file.name}) has {found:,} rows, the "
+                f"manifest lists {listed[name]:,}; the file is incomplete or was replaced. "
+                "Restore it or write the portfolio again.")
+        rows[name] = found
+    return rows
+
+
+def _missing(root: Path, name: str, manifest: Mapping[str, Any],
+             listed: Mapping[str, int] | None) -> str:
+    files = " or ".join(str(f) for f in _candidates(root, name, manifest))
+    if listed is not None and name in listed:
+        return (f"portfolio {root}: table {name!r} is missing (the manifest lists "
+                f"{listed[name]:,} rows): no {files}. Restore it or write the portfolio again.")
+    return (f"portfolio {root}: table {name!r} is missing: no {files}. Every table feeds "
+            "the decision; give a file with the header row only when the table has no "
+            "records (see docs/DATA_LAYOUT.md).")
+
+
+def _listed_rows(root: Path, manifest: Mapping[str, Any]) -> dict[str, int] | None:
+    """The manifest's rows per table, or None when it lists none (a hand-made one)."""
+    listed = manifest.get("tables")
+    if listed is None:
+        return None
+    if not isinstance(listed, dict) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in listed.values()):
+        raise InvalidInputError(
+            f"Manifest {root / MANIFEST_NAME}: 'tables' must map each table name to its "
+            "row count (a whole number >= 0); fix it or write the portfolio again.")
+    return dict(listed)
+
+
+def count_rows(file: Path) -> int:
+    """Rows of a Parquet (from its footer) or CSV table file.
+
+    Raises
+    ------
+    InvalidInputError
+        The file is empty (zero bytes), unreadable, or not a valid file of its format
+        (truncated, garbled, a CSV named ``.parquet``, a CSV that does not parse).
+    """
+    import pyarrow as pa
+
+    kind = "Parquet" if file.suffix == ".parquet" else "CSV"
+    try:
+        if file.stat().st_size == 0:
+            raise InvalidInputError(f"{file} is empty (zero bytes), not a {kind} table; "
+                                    "restore it or write the portfolio again.")
+        if kind == "Parquet":
+            import pyarrow.parquet as pq
+
+            return int(pq.ParquetFile(file).metadata.num_rows)
+        return _csv_rows(file)
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        if isinstance(exc, InvalidInputError):
+            raise
+        raise unreadable(file, kind, exc) from None
+
+
+def _csv_rows(file: Path) -> int:
+    """Rows of a CSV file, every field read as text (a row with another number of
+    fields than the header, e.g. a file cut short, does not parse)."""
+    import csv
+
+    import pyarrow as pa
+    import pyarrow.csv as pv
+
+    with open(file, encoding="utf-8-sig", newline="") as fh:  # as pandas: a BOM is no name
+        header = next(csv.reader(fh), [])
+    table = pv.read_csv(
+        file, parse_options=pv.ParseOptions(newlines_in_values=True),
+        convert_options=pv.ConvertOptions(column_types={c: pa.string() for c in header},
+                                          include_columns=header[:1]))
+    return int(table.num_rows)
+
+
+def unreadable(file: Path, kind: str, exc: BaseException) -> InvalidInputError:
+    """The one-line error for a table or input file that cannot be read."""
+    reason = " ".join(str(exc).split()) or type(exc).__name__
+    return InvalidInputError(f"{file} is not a readable {kind} file ({reason[:300]}); "
+                             "restore it or write it again.")
+
+
+def read_manifest(root: Path) -> dict[str, Any]:
+    """The portfolio's parsed ``manifest.json``, or ``{}`` when it has none.
+
+    Raises
+    ------
+    InvalidInputError
+        The manifest is not readable JSON or not a JSON object.
+    """
+    path = root / MANIFEST_NAME
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InvalidInputError(
+            f"Manifest {path} is not readable JSON ({' '.join(str(exc).split())}). "
+            "Fix or remove it."
+        ) from None
+    if not isinstance(data, dict):
+        raise InvalidInputError(
+            f"Manifest {path} must hold a JSON object, not {type(data).__name__}."
+        )
+    return data
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    """A Parquet table as :func:`pandas.read_parquet` reads it, one block per column
+    (no consolidation copy of the float columns)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(path).to_pandas(split_blocks=True)
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        raise unreadable(path, "Parquet", exc) from None
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """Every field as text; empty fields are missing."""
+    try:
+        return pd.read_csv(path, dtype="str", keep_default_na=False, na_values=[""])
+    except (OSError, ValueError) as exc:  # ParserError, EmptyDataError, UnicodeDecodeError
+        raise unreadable(path, "CSV", exc) from None
+
+
+def _empty(table: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {name: pd.Series([], dtype=dtype) for name, dtype in contract_dtypes(table).items()}
+    )
+
+
+def _coerce(table: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Cast each contract column to its dtype when all of its values convert."""
+    dtypes = contract_dtypes(table)
+    changed = {
+        name: _convert(frame[name], dtypes[name])
+        for name in frame.columns
+        if name in dtypes and frame[name].dtype != dtypes[name]
+    }
+    return frame.assign(**changed) if changed else frame
+
+
+def _convert(col: pd.Series, dtype: Any) -> pd.Series:
+    present = col.notna()
+    try:
+        if dtype == "str":
+            return col.astype("str")
+        if dtype == "datetime64[ns]":
+            if pd.api.types.is_datetime64_any_dtype(col):
+                return col.astype(dtype)
+            # exactly YYYY-MM-DD (riskengine.contracts.dates); anything else stays text for the
+            # validation to report as not_date (no timestamps, no other layouts)
+            iso = col.astype("str").str.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+            if not iso[present].all():
+                return col
+            parsed = pd.to_datetime(col, format="%Y-%m-%d", errors="coerce")
+            return parsed.astype(dtype) if parsed[present].notna().all() else col
+        if dtype == "bool":
+            if pd.api.types.is_bool_dtype(col) and present.all():
+                return col.astype(bool)
+            mapped = col.astype("str").str.strip().str.lower().map(_BOOL_TEXT)
+            return mapped.astype(bool) if mapped.notna().all() else col
+        numeric = pd.to_numeric(col, errors="coerce")
+        if not numeric[present].notna().all():
+            return col
+        if dtype == "Int64":
+            values = numeric[present]
+            return numeric.astype("Int64") if (values == values.round()).all() else col
+        return numeric.astype(dtype)
+    except (TypeError, ValueError):
+        return col
+
+
+def chunk_readable(path: str | os.PathLike[str], table: str, *, min_row_groups: int = 1) -> bool:
+    """Whether a Parquet table reads the same in debtor-id ranges as whole, and fast.
+
+    :func:`read_portfolio` converts a column to its contract dtype only when every
+    value of the *whole table* converts, so a range of the table converts the same
+    way only when the conversion cannot depend on other rows. That holds here when
+    each contract column is stored with its contract type (text as ``string``,
+    amounts as floating point or integers, ``Int64`` as integers, dates as
+    ``timestamp[ns]``, flags as ``bool`` without missing values) and no column is
+    dictionary-typed. The range filter skips row groups only when the table is
+    sorted by ``debtor_id``: each row group's ``debtor_id`` statistics must be
+    present and the row groups' ``[min, max]`` non-decreasing (a row group of
+    missing ids only is allowed anywhere).
+
+    Parameters
+    ----------
+    path : path-like
+        A ``<table>.parquet`` file.
+    table : str
+        Its contract name (:data:`riskengine.contracts.schemas.CONTRACTS`).
+    min_row_groups : int
+        Fewer row groups than this: False (a range would decode most of the table).
+
+    Returns
+    -------
+    bool
+        True when reading ranges of ``debtor_id`` with a row filter gives the rows
+        and dtypes of the same ranges of the whole read, skipping row groups.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+    except (OSError, ValueError, pa.ArrowException):
+        return False
+    schema = pf.schema_arrow
+    if "debtor_id" not in schema.names or table not in CONTRACTS:
+        return False
+    meta = pf.metadata
+    if meta.num_row_groups < max(min_row_groups, 1):
+        return False
+    dtypes = contract_dtypes(table)
+    for fld in schema:
+        kind = fld.type
+        if pa.types.is_dictionary(kind) or pa.types.is_nested(kind):
+            return False
+        want = dtypes.get(fld.name)
+        if want is None:
+            continue
+        ok = {
+            "str": pa.types.is_string(kind) or pa.types.is_large_string(kind),
+            "float64": pa.types.is_floating(kind) or pa.types.is_integer(kind),
+            "Int64": pa.types.is_integer(kind),
+            "datetime64[ns]": kind == pa.timestamp("ns"),
+            "bool": pa.types.is_boolean(kind),
+        }.get(str(want), False)
+        if not ok:
+            return False
+    flags = [schema.get_field_index(n) for n, d in dtypes.items()
+             if str(d) == "bool" and n in schema.names]  # fmt: skip
+    id_col = schema.get_field_index("debtor_id")
+    if not (pa.types.is_string(schema.field(id_col).type)
+            or pa.types.is_large_string(schema.field(id_col).type)):
+        return False
+    last: str | None = None
+    for g in range(meta.num_row_groups):
+        rg = meta.row_group(g)
+        for i in flags:  # a missing flag keeps the whole column as text
+            st = rg.column(i).statistics
+            if st is None or not st.has_null_count or st.null_count:
+                return False
+        st = rg.column(id_col).statistics
+        if st is None:
+            return False
+        if st.has_null_count and st.null_count == rg.num_rows:
+            continue
+        if not st.has_min_max:
+            return False
+        lo, hi = str(st.min), str(st.max)
+        if (last is not None and lo < last) or hi < lo:
+            return False
+        last = hi
+    return True

@@ -1,0 +1,1 @@
+"""Model development (shell): training, evaluation, the validation report."""

@@ -1,0 +1,1 @@
+"""The one decision core: inputs, engine, reasons, input hash."""

@@ -1,0 +1,64 @@
+"""The inputs of the decision core: per-debtor and per-pair arrays (stage contracts).
+
+Both paths build them: the batch path from validated frames
+(:meth:`riskengine.scoring.engine.Engine.decide`), the single-debtor path from one
+payload (:mod:`riskengine.scoring.fastpath`); :func:`riskengine.scoring.engine._decide_core`
+reads them. Pure values: no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["DebtorInputs", "PairInputs", "PairBytes"]
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class PairBytes:
+    """The pair part of each pair document: ``buf[start[k]:stop[k]]``."""
+
+    buf: npt.NDArray[np.uint8]
+    start: npt.NDArray[np.int64]
+    stop: npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class DebtorInputs:
+    """Per-debtor arrays the core reads (length ``n``; built by either path)."""
+
+    debtor_id: npt.NDArray[np.object_]
+    st_X: FloatArray                      # (n, p) model features (NaN allowed)
+    basis: npt.NDArray[np.int64]          # code into BASES
+    overlay_X: FloatArray                 # (n, k) overlay features
+    insolvency: npt.NDArray[np.bool_]
+    past_due_default: npt.NDArray[np.bool_]
+    knockout: npt.NDArray[np.bool_]
+    dilution: FloatArray
+    tnw: FloatArray
+    revenue: FloatArray
+    profit: FloatArray
+    fin_currency: npt.NDArray[np.object_]  # latest statement currency ("" without)
+    past_due_amount: FloatArray
+    digest: npt.NDArray[np.uint8]         # (n, 32) debtor digests (input hash)
+
+
+@dataclass(frozen=True)
+class PairInputs:
+    """Per-pair arrays (length ``m``); ``debtor_pos`` indexes :class:`DebtorInputs`."""
+
+    debtor_pos: npt.NDArray[np.int64]
+    supplier_id: npt.NDArray[np.object_]
+    currency: npt.NDArray[np.object_]
+    requested: FloatArray
+    annual_sales: FloatArray
+    product: npt.NDArray[np.object_]
+    supplier_ledger: FloatArray
+    supplier_currency: npt.NDArray[np.object_]
+    related: npt.NDArray[np.bool_]
+    insurer_limit: FloatArray
+    terms: PairBytes                      # pair part of each input document

@@ -1,0 +1,1 @@
+"""The HTTP API, officer's pages, memo, audit and security (shell)."""

@@ -1,0 +1,143 @@
+"""What the HTTP API and the officer pages share (shell).
+
+The JSON API (:mod:`riskengine.serve.api`) and the ``/ui`` pages (:mod:`riskengine.serve.ui`)
+are two routers on one app; they share these helpers, never each other's
+internals (FastAPI's "bigger applications"):
+
+- error reports without submitted values: :func:`pydantic_details` and
+  :func:`problem_details` turn validation errors into ``loc``/``type``/``msg``
+  items that never echo a payload value;
+- :func:`decide_and_store`: decide validated payloads with the clock of now
+  and record the decisions with their inputs in one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from riskengine.errors import InvalidInputError
+from riskengine.store.sql import DecisionStore
+
+__all__ = ["pydantic_details", "problem_details", "decide_payloads", "decide_and_store"]
+
+
+_FIELD_PREFIX = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*): ")
+_REASON_TEXT = {
+    "missing_column": "required field missing", "extra_column": "unknown field",
+    "not_numeric": "must be a number", "negative": "must not be negative",
+    "future_date": "date is after the reference date", "duplicate_key": "duplicate identifier",
+    "unknown_category": "not an allowed value", "unknown_currency": "unknown currency",
+    "identity_broken": "accounting identity broken", "unknown_debtor": "unknown debtor",
+    "date_order": "dates in the wrong order", "missing_value": "value missing",
+    "bad_id": "not a valid identifier",
+}
+
+
+_CODE = re.compile(r"^[a-z][a-z_]*$")  # vocabulary codes ('settled', 'audited') are not data
+
+
+def _leaves(value: Any, depth: int = 0) -> Iterator[str]:
+    if isinstance(value, bool) or value is None or depth > 8:
+        return
+    if isinstance(value, (str, int, float)):
+        yield str(value)
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            yield from _leaves(v, depth + 1)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _leaves(v, depth + 1)
+
+
+def _redact(msg: str, value: Any) -> str:
+    """``msg`` with every submitted value in ``value`` (scalars, or leaves of containers) removed."""
+    for text in sorted(set(_leaves(value)), key=len, reverse=True):
+        if _CODE.match(text):
+            continue
+        if len(text) >= 3:
+            msg = msg.replace(text, "<redacted>")
+        elif f"'{text}'" in msg or f'"{text}"' in msg:
+            msg = msg.replace(f"'{text}'", "'<redacted>'").replace(f'"{text}"', "'<redacted>'")
+    return msg
+
+
+def pydantic_details(errors: Sequence[Mapping[str, Any]], prefix: Sequence[Any]
+                      ) -> list[dict[str, Any]]:
+    """FastAPI-style error items with ``loc``, ``type``, ``msg``: no ``input``, no ``ctx``."""
+    out = []
+    for e in errors:
+        loc = [*prefix, *e.get("loc", ())]
+        msg = _redact(str(e.get("msg", "")), e.get("input"))
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+        sub = _FIELD_PREFIX.match(msg)
+        if sub:  # a model validator names the field first: "due_date: before issue_date"
+            loc += sub.group(1).split(".")
+            msg = msg[sub.end():]
+        out.append({"loc": [int(p) if isinstance(p, int) else str(p) for p in loc],
+                    "type": str(e.get("type", "value_error")), "msg": msg})
+    return out
+
+
+def problem_details(exc: InvalidInputError, prefix: Sequence[Any],
+                     positions: Mapping[str, int] | None = None, *,
+                     table_in_path: bool = True) -> list[dict[str, Any]]:
+    """Error items of an :class:`InvalidInputError`, its values and sentences dropped.
+
+    A problem of a payload names its field path; a problem found later (the
+    engine's validation of the frames) is located by the payload's position in
+    the array (``positions``: debtor id to index), the table and the column.
+    """
+    out = []
+    for p in exc.problems or [{}]:
+        table = str(p.get("table") or "")
+        column = str(p.get("column") or "")
+        path = [int(x) if x.isdigit() else x for x in column.split(".") if x]
+        if table and table != "payload" and table_in_path:
+            where: list[Any] = [table]
+            pos = (positions or {}).get(str(p.get("debtor_id") or ""))
+            if positions is not None and len(positions) > 1 and pos is not None:
+                where = [pos, table]
+            path = [*where, *path]
+        reason = str(p.get("reason") or "invalid")
+        msg = str(p.get("message") or "") if table == "payload" else ""
+        msg = _redact(msg, p.get("value")) if msg else _REASON_TEXT.get(reason, "invalid value")
+        item = {"loc": [*prefix, *path], "type": reason, "msg": msg}
+        if item not in out:
+            out.append(item)
+    return out
+
+
+
+def decide_payloads(engine: Any, payloads: list[Any]) -> list[dict[str, Any]]:
+    """Decisions of validated payloads: ``decide_one`` (the engine's single-debtor fast
+    path) for one, ``score_payloads`` (the batch path) for several; the shell passes the
+    clock: ``decided_at`` (UTC now) and ``reference_date`` (today)."""
+    now = dt.datetime.now(dt.UTC)
+    kw = {"decided_at": now.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+          "reference_date": now.date().isoformat()}
+    one = getattr(engine, "decide_one", None)
+    if len(payloads) == 1 and one is not None:
+        return [dict(one(payloads[0], **kw))]
+    return [dict(d) for d in engine.score_payloads(payloads, **kw)]
+
+
+def decide_and_store(engine: Any, store: DecisionStore, payloads: list[Any]
+                      ) -> tuple[list[dict[str, Any]], list[int]]:
+    decisions = decide_payloads(engine, payloads)
+    records = []
+    for p, d in zip(payloads, decisions, strict=True):
+        rec = dict(d)
+        rec.setdefault("supplier_id", p.exposure.supplier_id)
+        rec.setdefault("currency", p.exposure.currency)
+        if p.exposure.product is not None:
+            rec.setdefault("product", p.exposure.product)
+        records.append(rec)
+    inputs = {str(d["input_hash"]): p.model_dump_json()
+              for p, d in zip(payloads, decisions, strict=True) if d.get("input_hash")}
+    # one transaction for the decisions and their inputs: none stored without the other
+    ids = store.record_decisions(records, inputs=inputs)
+    return decisions, ids

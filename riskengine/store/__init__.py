@@ -1,0 +1,1 @@
+"""The SQL store: decisions, limit register, overrides (shell)."""

@@ -1,0 +1,1 @@
+"""MLflow (shell): runs, registry, the engine as a pyfunc."""

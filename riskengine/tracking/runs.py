@@ -1,0 +1,300 @@
+"""MLflow tracking and model registry for the PD model (shell).
+
+- **Store**: ``sqlite:///<project>/mlruns/mlflow.db`` by default, always set
+  explicitly (MLflow's own default, ``./mlruns`` as a file store, depends on the
+  working directory and raises since MLflow 3.13). ``MLFLOW_TRACKING_URI``
+  overrides the default; an explicit ``tracking_uri`` argument overrides both.
+  Run artifacts of experiments created here go to ``<db dir>/artifacts`` (an
+  absolute ``file://`` location), never to the working directory.
+  ``/mlruns/`` is git-ignored.
+- **Runs**: :func:`log_training_run` logs parameters, metrics, the training data
+  hash, tags and artifact files/directories (the skops model, its metadata, the
+  validation report) in one finished run.
+- **Registry**: :func:`register_model_version` registers a run artifact as a new
+  version; :func:`promote_if_better` moves the alias ``champion`` (registry
+  aliases, not the deprecated stages) only when the new version beats the
+  current champion on validation AUC and has no calibration failure.
+
+MLflow is pinned to 3.17.2 everywhere (docs/ARCHITECTURE.md).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
+
+__all__ = [
+    "PROJECT_ROOT",
+    "DEFAULT_EXPERIMENT",
+    "DEFAULT_MODEL_NAME",
+    "CHAMPION_ALIAS",
+    "default_tracking_uri",
+    "resolve_tracking_uri",
+    "get_client",
+    "get_or_create_experiment",
+    "log_training_run",
+    "register_model_version",
+    "champion",
+    "PromotionDecision",
+    "promote_if_better",
+]
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_STORE_DIR = PROJECT_ROOT / "mlruns"
+DEFAULT_EXPERIMENT = "riskengine-pd"
+DEFAULT_MODEL_NAME = "riskengine-pd"
+CHAMPION_ALIAS = "champion"
+AUC_TAG = "val_auc"
+CALIBRATION_TAG = "calibration_ok"
+_PARAM_MAX = 6000  # MLflow's limit on a parameter value
+
+
+def default_tracking_uri() -> str:
+    """``$MLFLOW_TRACKING_URI`` if set, else ``sqlite:///<project>/mlruns/mlflow.db``."""
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    if env:
+        return env
+    return f"sqlite:///{(DEFAULT_STORE_DIR / 'mlflow.db').as_posix()}"
+
+
+def resolve_tracking_uri(tracking_uri: str | None = None) -> str:
+    """The URI to use: the explicit argument, else :func:`default_tracking_uri`.
+
+    For a ``sqlite:///`` URI the database's directory is created.
+    """
+    uri = tracking_uri or default_tracking_uri()
+    db = _sqlite_path(uri)
+    if db is not None:
+        db.parent.mkdir(parents=True, exist_ok=True)
+    return uri
+
+
+def _sqlite_path(uri: str) -> Path | None:
+    prefix = "sqlite:///"
+    if not uri.startswith(prefix):
+        return None
+    return Path(uri[len(prefix):].split("?")[0])  # sqlite:////abs/path or sqlite:///relative
+
+
+def get_client(tracking_uri: str | None = None) -> MlflowClient:
+    """An ``MlflowClient`` on the resolved tracking URI (registry on the same store)."""
+    uri = resolve_tracking_uri(tracking_uri)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def _artifact_root(uri: str) -> str | None:
+    db = _sqlite_path(uri)
+    return (db.parent / "artifacts").resolve().as_uri() if db is not None else None
+
+
+def get_or_create_experiment(
+    name: str = DEFAULT_EXPERIMENT, *, tracking_uri: str | None = None
+) -> str:
+    """Id of the experiment ``name``, created (with an artifact root beside the
+    sqlite database) when it does not exist."""
+    uri = resolve_tracking_uri(tracking_uri)
+    client = get_client(uri)
+    exp = client.get_experiment_by_name(name)
+    if exp is not None:
+        return str(exp.experiment_id)
+    return str(client.create_experiment(name, artifact_location=_artifact_root(uri)))
+
+
+def log_training_run(
+    params: Mapping[str, Any],
+    metrics: Mapping[str, float],
+    artifacts: Mapping[str, str | Path],
+    data_hash: str,
+    tags: Mapping[str, str] | None = None,
+    *,
+    experiment: str = DEFAULT_EXPERIMENT,
+    run_name: str | None = None,
+    tracking_uri: str | None = None,
+) -> str:
+    """Log one finished training run and return its run id.
+
+    Parameters
+    ----------
+    params : mapping
+        Hyper-parameters and settings (values are stringified; MLflow keeps up
+        to 6000 characters).
+    metrics : mapping of str to float
+        Validation figures (``None`` values are skipped; NaN is logged as NaN).
+    artifacts : mapping of str to path
+        ``{artifact_dir: local_path}``: a file is logged under ``artifact_dir/``,
+        a directory's content likewise (e.g. ``{"model": "models/pd_model.skops",
+        "report": "out/validation"}``).
+    data_hash : str
+        sha256 of the training data; logged as parameter ``data_hash`` and tag
+        ``data_sha256``.
+    tags : mapping of str to str, optional
+    experiment : str, default "riskengine-pd"
+    run_name : str, optional
+    tracking_uri : str, optional
+        Default :func:`default_tracking_uri`.
+
+    Returns
+    -------
+    str
+        The run id. The run is marked ``FINISHED`` (``FAILED`` if logging raised).
+    """
+    uri = resolve_tracking_uri(tracking_uri)
+    client = get_client(uri)
+    exp_id = get_or_create_experiment(experiment, tracking_uri=uri)
+    all_tags = {str(k): str(v) for k, v in (tags or {}).items()}
+    all_tags["data_sha256"] = data_hash
+    run = client.create_run(exp_id, tags=all_tags, run_name=run_name)
+    run_id = str(run.info.run_id)
+    try:
+        p = [Param(str(k), str(v)[:_PARAM_MAX]) for k, v in params.items()]
+        p.append(Param("data_hash", data_hash))
+        ts = int(run.info.start_time)
+        m = [Metric(str(k), float(v), ts, 0) for k, v in metrics.items() if v is not None]
+        client.log_batch(run_id, metrics=m, params=p, tags=[RunTag(k, v) for k, v in
+                                                            all_tags.items()])
+        for name, local in artifacts.items():
+            path = Path(local)
+            if path.is_dir():
+                client.log_artifacts(run_id, str(path), artifact_path=name)
+            elif path.is_file():
+                client.log_artifact(run_id, str(path), artifact_path=name)
+            else:
+                raise FileNotFoundError(f"artifact {name!r}: {path} does not exist")
+    except BaseException:
+        client.set_terminated(run_id, status="FAILED")
+        raise
+    client.set_terminated(run_id, status="FINISHED")
+    return run_id
+
+
+def register_model_version(
+    name: str,
+    run_id: str,
+    artifact_path: str,
+    *,
+    val_auc: float | None = None,
+    calibration_ok: bool | None = None,
+    tags: Mapping[str, str] | None = None,
+    description: str | None = None,
+    tracking_uri: str | None = None,
+) -> str:
+    """Register the run artifact ``runs:/<run_id>/<artifact_path>`` as a new version.
+
+    Parameters
+    ----------
+    name : str
+        Registered model name (created if absent), e.g. ``"riskengine-pd"``.
+    run_id, artifact_path : str
+        The run and the artifact directory logged by :func:`log_training_run`.
+    val_auc, calibration_ok : optional
+        Recorded as version tags ``val_auc`` / ``calibration_ok`` (read by
+        :func:`promote_if_better`).
+    tags, description, tracking_uri : optional
+
+    Returns
+    -------
+    str
+        The new version number.
+    """
+    client = get_client(tracking_uri)
+    try:
+        client.create_registered_model(name)
+    except MlflowException as exc:
+        if "RESOURCE_ALREADY_EXISTS" not in str(exc.error_code):
+            raise
+    vtags = {str(k): str(v) for k, v in (tags or {}).items()}
+    if val_auc is not None:
+        vtags[AUC_TAG] = repr(float(val_auc))
+    if calibration_ok is not None:
+        vtags[CALIBRATION_TAG] = str(bool(calibration_ok)).lower()
+    mv = client.create_model_version(
+        name, source=f"runs:/{run_id}/{artifact_path}", run_id=run_id, tags=vtags,
+        description=description, await_creation_for=0,
+    )
+    return str(mv.version)
+
+
+def champion(name: str, *, tracking_uri: str | None = None) -> tuple[str, float] | None:
+    """``(version, val_auc)`` of the version holding the alias ``champion``, or None.
+
+    A champion without a readable ``val_auc`` tag counts as AUC NaN (any new
+    version with a finite AUC beats it).
+    """
+    client = get_client(tracking_uri)
+    try:
+        mv = client.get_model_version_by_alias(name, CHAMPION_ALIAS)
+    except MlflowException:
+        return None
+    try:
+        value = float(mv.tags.get(AUC_TAG, "nan"))
+    except ValueError:
+        value = float("nan")
+    return str(mv.version), value
+
+
+@dataclass(frozen=True, slots=True)
+class PromotionDecision:
+    """Outcome of :func:`promote_if_better`: whether ``champion`` moved, and why."""
+
+    promoted: bool
+    version: str
+    new_auc: float
+    previous_version: str | None
+    previous_auc: float | None
+    reason: str
+
+
+def promote_if_better(
+    name: str,
+    version: str,
+    new_auc: float,
+    calibration_ok: bool,
+    *,
+    tracking_uri: str | None = None,
+) -> PromotionDecision:
+    """Move the alias ``champion`` to ``version`` only if it beats the current champion.
+
+    Rules: a version with a calibration failure is never promoted; with no
+    champion yet, a calibrated version with a finite AUC becomes champion;
+    otherwise the new validation AUC must be strictly greater than the
+    champion's (its ``val_auc`` tag). The version's ``val_auc`` and
+    ``calibration_ok`` tags are written in every case, so the next comparison
+    reads them.
+
+    Returns
+    -------
+    PromotionDecision
+    """
+    client = get_client(tracking_uri)
+    auc = float(new_auc)
+    client.set_model_version_tag(name, str(version), AUC_TAG, repr(auc))
+    client.set_model_version_tag(name, str(version), CALIBRATION_TAG,
+                                 str(bool(calibration_ok)).lower())
+    current = champion(name, tracking_uri=tracking_uri)
+    prev_v, prev_auc = current if current is not None else (None, None)
+
+    def decide(promoted: bool, reason: str) -> PromotionDecision:
+        if promoted:
+            client.set_registered_model_alias(name, CHAMPION_ALIAS, str(version))
+        return PromotionDecision(promoted, str(version), auc, prev_v, prev_auc, reason)
+
+    if not calibration_ok:
+        return decide(False, f"version {version} failed calibration; champion unchanged")
+    if not math.isfinite(auc):
+        return decide(False, f"version {version} has no finite validation AUC ({auc!r})")
+    if prev_v is None:
+        return decide(True, f"no champion yet; version {version} (AUC {auc:.4f}) promoted")
+    if prev_v == str(version):
+        return decide(False, f"version {version} already holds the champion alias")
+    assert prev_auc is not None
+    if math.isnan(prev_auc) or auc > prev_auc:
+        return decide(True, f"AUC {auc:.4f} beats champion v{prev_v} ({prev_auc:.4f})")
+    return decide(False, f"AUC {auc:.4f} does not beat champion v{prev_v} ({prev_auc:.4f})")
