@@ -5,7 +5,7 @@ Usage: ``python benchmarks/bench_ids.py [n_rows]`` (default 1,000,000).
 Times, on ``n_rows`` distinct Arrow-backed ids (``I0000000`` ...):
 
 - Arrow's regex kernel (``pyarrow.compute.match_substring_regex``) with
-  :data:`riskengine.contracts.ids.ID_PATTERN`, as :func:`riskengine.validation._bad_ids` runs it;
+  :data:`riskengine.contracts.ids.ID_PATTERN`, as :func:`riskengine.validation.keys._bad_ids` runs it;
 - Python's ``re`` over the same values (:func:`riskengine.contracts.ids.is_identifier`), for scale;
 - ``validate_table`` of an invoices table of ``n_rows`` rows (5 id columns: invoice,
   supplier, debtor ids), with the id check and with it switched off.
@@ -24,9 +24,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from riskengine import validation
 from riskengine.contracts.ids import ID_PATTERN, is_identifier
 from riskengine.contracts.schemas import INVOICES
+from riskengine.validation import table
 
 
 def _best(run: Callable[[], object], repeat: int = 3) -> float:
@@ -58,13 +58,13 @@ def main(n: int) -> None:
     values = df["invoice_id"].tolist()
     t_arrow = _best(lambda: pc.match_substring_regex(arr, ID_PATTERN))
     t_python = _best(lambda: [is_identifier(v) for v in values], repeat=1)
-    t_with = _best(lambda: validation.validate_table(df, INVOICES))
-    real = validation._check_ids
-    validation._check_ids = lambda *a: None  # type: ignore[assignment]
+    t_with = _best(lambda: table.validate_table(df, INVOICES))
+    real = table._check_ids
+    table._check_ids = lambda *a: None  # type: ignore[assignment]
     try:
-        t_without = _best(lambda: validation.validate_table(df, INVOICES))
+        t_without = _best(lambda: table.validate_table(df, INVOICES))
     finally:
-        validation._check_ids = real
+        table._check_ids = real
     print(f"{n:,} distinct ids")
     print(f"  Arrow regex kernel        {t_arrow * 1e3:8.1f} ms  ({n / t_arrow / 1e6:.1f} M ids/s)")
     print(f"  Python re (fullmatch)     {t_python * 1e3:8.1f} ms  ({n / t_python / 1e6:.1f} M ids/s)")

@@ -23,11 +23,10 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 from test_validation import REF, make_portfolio, only
 
-from riskengine import validation
 from riskengine.contracts import schemas
 from riskengine.contracts.ids import ID_MAX_LENGTH, ID_PATTERN, is_identifier
 from riskengine.contracts.payload import Identifier, payload_to_frames
-from riskengine.validation import validate_portfolio
+from riskengine.validation import keys, validate_portfolio
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = json.loads((ROOT / "examples" / "debtor.json").read_text())
@@ -159,9 +158,9 @@ def test_adverse_record_ids_are_per_debtor() -> None:
 def test_one_increasing_key_column_proves_the_key_unique() -> None:
     frame = pd.DataFrame({"supplier_id": pd.array(["S-2", "S-1", "S-2"], dtype="str"),
                           "invoice_id": pd.array(["I-1", "I-2", "I-3"], dtype="str")})
-    assert validation._unique_rows(frame, ("supplier_id", "invoice_id"))
+    assert keys._unique_rows(frame, ("supplier_id", "invoice_id"))
     frame["invoice_id"] = pd.array(["I-1", "I-2", "I-2"], dtype="str")
-    assert not validation._unique_rows(frame, ("supplier_id", "invoice_id"))
+    assert not keys._unique_rows(frame, ("supplier_id", "invoice_id"))
 
 
 def test_composite_keys_shortcut_same_as_general_path(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -171,7 +170,7 @@ def test_composite_keys_shortcut_same_as_general_path(monkeypatch: pytest.Monkey
     for name in ("invoices", "adverse_records"):
         p[name] = p[name].astype({c: "str" for c in p[name].columns if c.endswith("_id")})
     fast = validate_portfolio(p, reference_date=REF)
-    monkeypatch.setattr(validation, "_steps", lambda s: None)
+    monkeypatch.setattr(keys, "_steps", lambda s: None)
     slow = validate_portfolio(p, reference_date=REF)
     pd.testing.assert_frame_equal(fast.errors, slow.errors)
     assert fast.rejected_debtors == slow.rejected_debtors == ("D-103",)

@@ -2,7 +2,7 @@
 
 Ids sorted without missing values are numbered by their runs and a key strictly
 increasing has no duplicates (both read from one comparison of the ids with
-themselves shifted by one, :func:`riskengine.validation._steps`). Each shortcut must
+themselves shifted by one, :func:`riskengine.validation.keys._steps`). Each shortcut must
 give exactly what the general path (hashing every value) gives: checked here on
 clean sorted portfolios and on corrupted, unsorted ones.
 """
@@ -17,7 +17,9 @@ import pyarrow as pa
 import pytest
 
 from riskengine import validation
+from riskengine.contracts import schemas
 from riskengine.synthetic import generate_portfolio
+from riskengine.validation import columns, keys, table
 
 AS_OF = "2026-06-30"
 TEXTS = ["", " ", "\t", "\u00a0", "\u2003x", "\u3000", "\x1c", "a", "a ", " a", "é", "D-1",
@@ -26,7 +28,7 @@ TEXTS = ["", " ", "\t", "\u00a0", "\u2003x", "\u3000", "\x1c", "a", "a ", " a", 
 
 def _general(monkeypatch: pytest.MonkeyPatch) -> None:
     """Switch every shortcut off: factorize and full-key counts."""
-    monkeypatch.setattr(validation, "_steps", lambda s: None)
+    monkeypatch.setattr(keys, "_steps", lambda s: None)
 
 
 def _both(monkeypatch: pytest.MonkeyPatch, run: Callable[[], object]) -> tuple[object, object]:
@@ -65,8 +67,8 @@ def test_generated_portfolio_is_in_the_sorted_layout(portfolio: dict[str, pd.Dat
     for name in ("debtors", "statements", "invoices", "exposures"):
         ids = portfolio[name]["debtor_id"]
         assert ids.is_monotonic_increasing, name  # the shortcuts are exercised below
-    assert validation._unique_rows(validation._check_table(
-        portfolio["statements"], validation.schemas.STATEMENTS, None).frame,
+    assert keys._unique_rows(table._check_table(
+        portfolio["statements"], schemas.STATEMENTS, None).frame,
         ("debtor_id", "period_end"))
 
 
@@ -136,7 +138,7 @@ def test_unsorted_rows_give_the_same_errors_as_sorted_ones(
 ])  # fmt: skip
 def test_codes_match_factorize(values: list[str | None], chunks: int) -> None:
     s = _text_series(values, max(1, min(chunks, len(values))))
-    codes, uniques = validation._codes(s)
+    codes, uniques = keys._codes(s)
     want_codes, want_uniques = pd.factorize(s)
     np.testing.assert_array_equal(codes, want_codes)
     pd.testing.assert_series_equal(uniques, pd.Series(want_uniques))
@@ -147,7 +149,7 @@ def test_blank_is_missing_or_only_whitespace_as_python_strips_it(
         values: list[str | None]) -> None:
     s = _text_series(values, chunks=2)
     want = [v is None or v.strip() == "" for v in values]
-    assert validation._blank(s).tolist() == want
+    assert columns._blank(s).tolist() == want
     assert want[values.index("\u00a0")] and not want[values.index("\u2003x")]
 
 
@@ -156,8 +158,8 @@ def test_text_steps_compare_as_python_strings(typ: pa.DataType) -> None:
     vals = sorted(TEXTS) + TEXTS + ["ab", "a", "abc", "\U0001f600", "\uffff"]
     want = [(b > a) - (b < a) for a, b in zip(vals, vals[1:], strict=False)]
     arr = pa.array(["pad"] + vals, typ)[1:]  # a slice: offsets start past 0
-    assert validation._text_steps(arr).tolist() == want
-    assert validation._text_steps(pa.chunked_array([arr[:5], arr[5:]])).tolist() == want
+    assert keys._text_steps(arr).tolist() == want
+    assert keys._text_steps(pa.chunked_array([arr[:5], arr[5:]])).tolist() == want
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -170,7 +172,7 @@ def test_isin_same_as_set_membership(seed: int) -> None:
                    pd.Series(sorted(b) + [None], dtype="str")):  # fmt: skip
         for s in (_text_series(a), _text_series(a[::-1]), _text_series(a + [None])):
             want = [x is not None and x in set(b) for x in s.tolist()]
-            assert validation._isin(s, values).tolist() == want
+            assert keys._isin(s, values).tolist() == want
 
 
 def test_unique_rows_only_when_strictly_increasing() -> None:
@@ -178,13 +180,13 @@ def test_unique_rows_only_when_strictly_increasing() -> None:
     days = pd.to_datetime(["2024-12-31", "2025-12-31", "2024-12-31", "2024-12-31"])
     frame = pd.DataFrame({"debtor_id": pd.Series(ids, dtype="str"), "period_end": days})
     key = ("debtor_id", "period_end")
-    assert validation._unique_rows(frame, key)
-    assert validation._unique_rows(frame, key[::-1])  # debtor_id is compared first
+    assert keys._unique_rows(frame, key)
+    assert keys._unique_rows(frame, key[::-1])  # debtor_id is compared first
     dup = frame.assign(period_end=days[[0, 0, 2, 3]])
-    assert not validation._unique_rows(dup, key)
-    assert not validation._unique_rows(frame.iloc[::-1].reset_index(drop=True), key)
-    assert not validation._unique_rows(frame.assign(period_end=days.insert(0, pd.NaT)[:4]), key)
-    assert not validation._unique_rows(frame.iloc[:1], key)
+    assert not keys._unique_rows(dup, key)
+    assert not keys._unique_rows(frame.iloc[::-1].reset_index(drop=True), key)
+    assert not keys._unique_rows(frame.assign(period_end=days.insert(0, pd.NaT)[:4]), key)
+    assert not keys._unique_rows(frame.iloc[:1], key)
 
 
 def test_float_columns_flag_infinities_as_text_columns_do() -> None:

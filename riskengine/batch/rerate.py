@@ -83,7 +83,7 @@ from riskengine.contracts.schemas import CONTRACTS, ERROR_COLUMNS
 from riskengine.errors import RerateError, RiskEngineError
 from riskengine.io.outputs import claim_rerate_out
 from riskengine.io.portfolio import atomic_write, check_portfolio
-from riskengine.validation import _blank
+from riskengine.validation.columns import _blank
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",

@@ -20,7 +20,7 @@ from riskengine.contracts.dates import parse_date
 from riskengine.contracts.schemas import CONTRACTS
 from riskengine.features import adverse, concentration, payments, statements
 from riskengine.features.adverse import _positions, _sorted_codes
-from riskengine.validation import _empty_frame
+from riskengine.validation.columns import _empty_frame
 
 __all__ = ["FAMILIES", "build_features", "latest_revenue"]
 
