@@ -12,6 +12,7 @@ from riskengine.serve.memo.words import _num
 
 _TIER_COLOUR = ("#9aa5b1", "#e0a526", "#d9822b", "#c23030", "#7a1010")
 
+
 def sparkline_svg(values: Sequence[Any], *, width: int = 84, height: int = 20) -> str:
     """A small trend line of the values (missing values break the line).
 

@@ -42,9 +42,11 @@ def _decision_dict(decision: Any) -> dict[str, Any]:
     raise InvalidInputError(f"memo: decision of type {type(decision).__name__} is neither a "
                             "Decision nor a dict; pass the engine's decision.")
 
+
 def _is_frames(obj: Any) -> bool:
     return isinstance(obj, Mapping) and "debtors" in obj and isinstance(
         obj["debtors"], pd.DataFrame)
+
 
 def _debtor_frames(frames: Mapping[str, pd.DataFrame], debtor_id: str,
                    supplier_id: str | None) -> dict[str, pd.DataFrame]:
@@ -64,6 +66,7 @@ def _debtor_frames(frames: Mapping[str, pd.DataFrame], debtor_id: str,
             dtype=bool, na_value=False)]
     return out
 
+
 def _first(frame: pd.DataFrame | None, **eq: str) -> dict[str, Any]:
     if frame is None or frame.empty:
         return {}
@@ -77,6 +80,7 @@ def _first(frame: pd.DataFrame | None, **eq: str) -> dict[str, Any]:
     row = sel.iloc[0].to_dict()
     return {k: (None if (not isinstance(v, (list, tuple, dict, np.ndarray)) and pd.isna(v))
                 else v) for k, v in row.items()}
+
 
 def memo_context(engine: Any, payload_or_frames: Any, decision: Any, *,
                  peers: Mapping[str, pd.DataFrame] | None = None,
@@ -237,6 +241,7 @@ def memo_context(engine: Any, payload_or_frames: Any, decision: Any, *,
         "notes": notes,
     }
     return ctx
+
 
 def _override_row(o: Mapping[str, Any]) -> dict[str, Any]:
     cur = str(o.get("currency") or "")

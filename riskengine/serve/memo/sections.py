@@ -25,11 +25,13 @@ from riskengine.serve.memo.words import (
 
 _SPEC = {s.name: s for s in FEATURE_SPECS}
 
+
 def _day(v: Any) -> str | None:
     if v is None:
         return None
     ts = pd.Timestamp(v)
     return None if pd.isna(ts) else ts.date().isoformat()
+
 
 def _section(nace: Any) -> str | None:
     from riskengine.features.concentration import nace_section
@@ -40,6 +42,7 @@ def _section(nace: Any) -> str | None:
         return nace_section(str(nace))
     except ValueError:
         return None
+
 
 def _reasons(engine: Any, d: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The decision's reason codes in words: the text it carries (a decision as handed
@@ -63,6 +66,7 @@ def _reasons(engine: Any, d: Mapping[str, Any]) -> list[dict[str, Any]]:
         text = rc["text"] if "text" in rc else reason_text(rc, reason_words(engine.overlay))
         out.append({"feature": feat, "text": str(text), "why": why})
     return out
+
 
 def _ratio_table(st: pd.DataFrame, as_of: str, max_years: int = 5) -> dict[str, Any]:
     if st.empty:
@@ -95,6 +99,7 @@ def _ratio_table(st: pd.DataFrame, as_of: str, max_years: int = 5) -> dict[str, 
                         "spark_svg": sparkline_svg(vals.tolist())})
     cur = str(st["currency"].iloc[-1]) if "currency" in st else ""
     return {"years": years, "rows": rows, "amounts": amounts, "currency": cur}
+
 
 def _adverse(engine: Any, recs: pd.DataFrame, as_of: str) -> dict[str, Any]:
     from riskengine.contracts.schemas import ADVERSE_SEVERITY_TIER
@@ -131,6 +136,7 @@ def _adverse(engine: Any, recs: pd.DataFrame, as_of: str) -> dict[str, Any]:
     return {"events": events, "recent_days": recent_days,
             "min_amount": fmt_money(min_amount),
             "timeline_svg": _timeline_svg(events, as_of, recent_days) if events else ""}
+
 
 def _payments(inv: pd.DataFrame, feats: Mapping[str, Any], as_of: str,
               currency: str, max_rows: int = 12) -> dict[str, Any]:
@@ -175,6 +181,7 @@ def _payments(inv: pd.DataFrame, feats: Mapping[str, Any], as_of: str,
     return {"invoices": points[-max_rows:], "n_invoices": len(points),
             "summary": [{"label": a, "value": b} for a, b in summary],
             "dbt_svg": _dbt_svg(points[-40:])}
+
 
 def _concentration(engine: Any, d: Mapping[str, Any], exposure: Mapping[str, Any],
                    supplier: Mapping[str, Any], debtor: Mapping[str, Any],
@@ -233,6 +240,7 @@ def _concentration(engine: Any, d: Mapping[str, Any], exposure: Mapping[str, Any
                     book_rows.append({"label": f"Share of the {cur} book in {cty}",
                                       "value": fmt_pct(float(lim[c == cty].sum()) / total, 1)})
     return {"rows": rows, "book_rows": book_rows}
+
 
 def _sector_position(debtor_id: str, section: str | None, as_of: str,
                      own: pd.DataFrame | None,

@@ -76,6 +76,7 @@ _EVENT_WORDS = {
     "tax_debt": "tax debt", "social_security_debt": "social-security debt",
 }
 
+
 # --- formatting --------------------------------------------------------------------
 
 

@@ -8,8 +8,6 @@ from typing import Any
 
 import jinja2
 
-# --- formatting --------------------------------------------------------------------------
-
 
 def _finite(value: Any) -> float | None:
     if value is None or isinstance(value, (bool, jinja2.Undefined)):

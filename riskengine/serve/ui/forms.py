@@ -11,8 +11,6 @@ from email.parser import BytesParser
 from typing import Any
 from urllib.parse import parse_qsl
 
-# --- forms -----------------------------------------------------------------------------
-
 
 @dataclass(frozen=True)
 class FormData:

@@ -21,15 +21,6 @@ SESSION_MAX_AGE_S = 8 * 3600
 """Lifetime of a session, seconds (a working day)."""
 _MAX_COOKIE = 4096
 
-_PAGE_CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; frame-src 'self'; "
-             "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-_MEMO_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; "
-             "form-action 'none'; frame-ancestors 'self'; base-uri 'none'")
-_STATIC = {"ui.css": "text/css; charset=utf-8"}
-
-
-# --- signed sessions -------------------------------------------------------------------
-
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
