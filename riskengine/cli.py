@@ -25,7 +25,7 @@ _HANDLERS: dict[str, str] = {
     "score": "riskengine.commands:score",
     "serve": "riskengine.serve.api:serve_command",
     "rerate": "riskengine.batch.rerate:rerate_command",
-    "report": "riskengine.serve.memo:report_command",
+    "report": "riskengine.serve.memo.report:report_command",
     "publish": "riskengine.tracking.pyfunc:publish_command",
 }
 

@@ -22,15 +22,11 @@ from riskengine.contracts.payload import payload_to_frames
 from riskengine.errors import InvalidInputError
 from riskengine.model.master_scale import GRADES
 from riskengine.policy.overrides import apply_override
-from riskengine.serve.memo import (
-    fmt_money,
-    fmt_pd,
-    memo_context,
-    memo_from_store,
-    render_memo,
-    report_command,
-    sparkline_svg,
-)
+from riskengine.serve.memo.charts import sparkline_svg
+from riskengine.serve.memo.context import memo_context
+from riskengine.serve.memo.render import memo_from_store, render_memo
+from riskengine.serve.memo.report import report_command
+from riskengine.serve.memo.words import fmt_money, fmt_pd
 from riskengine.store.sql import DecisionStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -250,7 +246,7 @@ def test_report_default_name_is_a_sanitised_file_in_the_working_directory(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: Any,
         capsys: pytest.CaptureFixture[str]) -> None:
     import riskengine.api as api_module
-    import riskengine.serve.memo as memo_module
+    import riskengine.serve.memo.report as memo_report
     from riskengine.cli import main
 
     monkeypatch.setattr(api_module, "load_engine", lambda **kw: engine)
@@ -265,7 +261,7 @@ def test_report_default_name_is_a_sanitised_file_in_the_working_directory(
     assert not list(cwd.iterdir())
     url = f"sqlite:///{tmp_path / 'r.db'}"
     DecisionStore(url).close()
-    monkeypatch.setattr(memo_module, "memo_from_store", lambda *a, **kw: "<html>memo</html>")
+    monkeypatch.setattr(memo_report, "memo_from_store", lambda *a, **kw: "<html>memo</html>")
     assert main(["report", "--debtor", "a/../../x", "--store", url]) == 0
     assert capsys.readouterr().out.strip() == "memo-a_.._.._x.html"
     assert [p.name for p in cwd.iterdir()] == ["memo-a_.._.._x.html"]

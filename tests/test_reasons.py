@@ -127,7 +127,7 @@ def test_unknown_code_is_refused_naming_it() -> None:
 
 def test_memo_of_a_table_row_writes_the_decision_texts(engine: Engine) -> None:
     """A row of the batch table (fields, no text) in the memo: the single decision's texts."""
-    from riskengine.serve.memo import memo_context
+    from riskengine.serve.memo.context import memo_context
 
     p = _variants()[0]
     row = engine.decide_table(payload_to_frames([p]), AS_OF, decided_at=STAMP).table.to_pylist()[0]

@@ -22,14 +22,9 @@ from typing import Any
 import pytest
 
 from riskengine.serve.api import create_app
-from riskengine.serve.ui import (
-    SESSION_COOKIE,
-    FormData,
-    SessionSigner,
-    parse_form,
-    payload_from_form,
-    search_debtors,
-)
+from riskengine.serve.ui.forms import FormData, parse_form, payload_from_form
+from riskengine.serve.ui.search import search_debtors
+from riskengine.serve.ui.sessions import SESSION_COOKIE, SessionSigner
 from riskengine.store.sql import DecisionStore
 
 with warnings.catch_warnings():
@@ -384,7 +379,7 @@ def test_an_override_of_a_superseded_decision_is_refused(client: TestClient,
 
 
 def test_the_upgrade_bound_follows_the_router_setting(store: DecisionStore) -> None:
-    from riskengine.serve.ui import create_ui_router
+    from riskengine.serve.ui.router import create_ui_router
 
     app = create_app(StubEngine(), store, [TOKEN], ui=False)
     app.include_router(create_ui_router([TOKEN], policy_max_upgrade_notches=0))
@@ -444,7 +439,8 @@ def test_an_id_with_a_slash_is_shown_and_a_malformed_id_is_refused(client: TestC
 
 def test_the_memo_is_served_framed_with_its_own_policy(client: TestClient,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    import riskengine.serve.memo as memo
+    import riskengine.serve.memo.context as memo_context_module
+    import riskengine.serve.memo.render as memo_render
 
     seen: dict[str, Any] = {}
 
@@ -452,8 +448,8 @@ def test_the_memo_is_served_framed_with_its_own_policy(client: TestClient,
         seen.update(payload=payload, decision=decision, **kw)
         return {"name": payload["debtor"]["name"]}
 
-    monkeypatch.setattr(memo, "memo_context", context)
-    monkeypatch.setattr(memo, "render_memo", lambda ctx: f"<h1>Memo of {ctx['name']}</h1>")
+    monkeypatch.setattr(memo_context_module, "memo_context", context)
+    monkeypatch.setattr(memo_render, "render_memo", lambda ctx: f"<h1>Memo of {ctx['name']}</h1>")
     _upload(client)
     r = client.get("/ui/debtor/memo?id=GR-D-004711")
     assert r.status_code == 200 and r.text == "<h1>Memo of Aegean Food Wholesale S.A.</h1>"

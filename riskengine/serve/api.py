@@ -395,7 +395,7 @@ def create_app(engine: Any, store: DecisionStore, tokens: Sequence[str] | None, 
 
     app.include_router(v1)
     if ui:
-        from riskengine.serve.ui import create_ui_router
+        from riskengine.serve.ui.router import create_ui_router
 
         app.include_router(create_ui_router(None if insecure_dev else list(tokens or ()),
                                             insecure_dev=insecure_dev,
