@@ -27,7 +27,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-# (module, function) pairs probed; a class method as "Class.method"
+# (module, function) pairs probed where they are looked up (the module that calls them); a
+# class method as "Class.method"
 _STAGES = (
     ("riskengine.batch.rerate", "read_range"), ("riskengine.batch.rerate", "decide_chunk"),
     ("riskengine.batch.rerate", "chunk_decisions"), ("riskengine.batch.rerate", "write_decisions"),
@@ -35,8 +36,8 @@ _STAGES = (
     ("riskengine.validation", "validate_portfolio"), ("riskengine.scoring.engine", "build_features"),
     ("riskengine.scoring.engine", "debtor_digests"), ("riskengine.scoring.engine", "latest_financials"),
     ("riskengine.scoring.engine", "past_due"), ("riskengine.scoring.engine", "Engine._pairs_from_frames"),
-    ("riskengine.scoring.engine", "_decide_table"), ("riskengine.scoring.engine", "_model_reason_arrays"),
-    ("riskengine.scoring.engine", "_reason_lists"), ("riskengine.scoring.engine", "_input_hashes"),
+    ("riskengine.scoring.engine", "_decide_table"), ("riskengine.scoring.table", "_model_reason_arrays"),
+    ("riskengine.scoring.table", "_reason_lists"), ("riskengine.scoring.table", "_input_hashes"),
 )  # fmt: skip
 
 

@@ -15,7 +15,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from riskengine.scoring.engine import Engine, Overlay
+from riskengine.scoring.engine import Engine
+from riskengine.scoring.overlay import Overlay
 
 __all__ = ["load_overlay", "load_engine", "default_engine", "score"]
 

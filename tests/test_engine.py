@@ -27,18 +27,13 @@ from riskengine.contracts import schemas
 from riskengine.contracts.payload import payload_to_frames
 from riskengine.errors import InvalidInputError, ModelArtifactError, PolicyError
 from riskengine.features import build_features
-from riskengine.scoring.engine import (
-    Engine,
-    Overlay,
-    OverlayTerm,
-    SklearnScorer,
-    _input_hashes,
-    column_records,
-    encode_records,
-)
+from riskengine.scoring.core import SklearnScorer
+from riskengine.scoring.engine import Engine
 from riskengine.scoring.fastpath import FlatScorer, top_reasons
 from riskengine.scoring.hashing import HASH_SCHEME, encode_value
 from riskengine.scoring.inputs import DebtorInputs, PairBytes
+from riskengine.scoring.overlay import Overlay, OverlayTerm
+from riskengine.scoring.records import _input_hashes, column_records, encode_records
 from riskengine.synthetic import generate_portfolio
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from riskengine.scoring import engine as E
+from riskengine.scoring import core, records, table
 
 
 def test_digests_equal_hashlib() -> None:
@@ -27,7 +27,7 @@ def test_digests_equal_hashlib() -> None:
     ends = np.array([0, 1, 74, 2_000, 100_000, 100_000, 64, 45_555], dtype=np.int64)
     raw = buf.tobytes()
     expected = [hashlib.sha256(raw[a:b]).digest() for a, b in zip(starts, ends, strict=True)]
-    got = E._digests(buf, starts, ends)
+    got = records._digests(buf, starts, ends)
     assert got.shape == (starts.size, 32)
     assert [bytes(r) for r in got] == expected
 
@@ -40,9 +40,9 @@ def test_exps_equal_math_exp() -> None:
                              rng.standard_normal(50_000) * 1e-3,
                              [0.0, -0.0, 1e-300, 709.78, -745.2, np.inf, -np.inf, np.nan]])
     ref = np.array([math.exp(v) for v in values.tolist()])
-    assert E._exps(values).view(np.int64).tolist() == ref.view(np.int64).tolist()
+    assert table._exps(values).view(np.int64).tolist() == ref.view(np.int64).tolist()
     with pytest.raises(OverflowError):
-        E._exps(np.array([1.0, 710.0]))
+        table._exps(np.array([1.0, 710.0]))
 
 
 def _top_reference(owner: np.ndarray, impact: np.ndarray, k: int) -> tuple[list[int], list[int]]:
@@ -64,7 +64,7 @@ def test_top_codes_equal_lexsort(cands: list[tuple[int, float]], k: int) -> None
     (many ties, signed zeros, NaN last), in any candidate order."""
     owner = np.array([c[0] for c in cands], dtype=np.intp)
     impact = np.array([c[1] for c in cands], dtype=np.float64)
-    top, rank = E._top_codes(owner, impact, 7, k)
+    top, rank = table._top_codes(owner, impact, 7, k)
     assert (top.tolist(), rank.tolist()) == _top_reference(owner, impact, k)
 
 
@@ -79,7 +79,7 @@ def test_lookup_is_table_of_str(values: list[object]) -> None:
     arr = np.array(values, dtype=object)
     table = {"a": 1, "b": 2, "None": 3, "3": 4, "True": 5}
     expect = [table.get(str(v), 0) for v in values]
-    assert E._lookup(arr, table, 0).tolist() == expect
+    assert core._lookup(arr, table, 0).tolist() == expect
     missing = sorted({str(v) for v in values} - set(table))
     with pytest.raises(KeyError, match=re.escape(repr(missing[0]))):
-        E._lookup(arr, table, None)
+        core._lookup(arr, table, None)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from riskengine.features import adverse, latest_revenue
-from riskengine.scoring.engine import _objects_at, latest_financials, past_due
+from riskengine.scoring.financials import _objects_at, latest_financials, past_due
 from riskengine.synthetic import generate_portfolio
 
 AS_OF = "2026-06-30"

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskengine.scoring import engine
+from riskengine.scoring import records
 from riskengine.synthetic import generate_portfolio
 
 _LENGTHS = [0, 1, 55, 56, 63, 64, 65, 119, 120, 127, 128, 1000, 70_000]
@@ -33,7 +33,7 @@ def _want(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> list[bytes]:
 
 def test_digests_are_the_sha256_of_every_slice() -> None:
     buf, starts, ends = _slices()
-    got = engine._digests(buf, starts, ends)
+    got = records._digests(buf, starts, ends)
     assert got.shape == (starts.size, 32)
     assert [bytes(r) for r in got] == _want(buf, starts, ends)
 
@@ -43,13 +43,13 @@ def test_digests_of_a_non_contiguous_buffer() -> None:
     buf, starts, ends = _slices()
     wide = np.zeros(2 * buf.size, dtype=np.uint8)
     wide[::2] = buf
-    got = engine._digests(wide[::2], starts, ends)
+    got = records._digests(wide[::2], starts, ends)
     assert [bytes(r) for r in got] == _want(buf, starts, ends)
 
 
 def test_no_slices() -> None:
     empty = np.zeros(0, dtype=np.int64)
-    assert engine._digests(np.zeros(0, dtype=np.uint8), empty, empty).shape == (0, 32)
+    assert records._digests(np.zeros(0, dtype=np.uint8), empty, empty).shape == (0, 32)
 
 
 def test_debtor_digests_do_not_depend_on_batches_or_row_order(
@@ -62,11 +62,11 @@ def test_debtor_digests_do_not_depend_on_batches_or_row_order(
     debtors = p["debtors"].set_index(p["debtors"]["debtor_id"].astype("str")).reindex(ids)
     tables = {n: p[n] for n in ("statements", "adverse_records", "invoices")}
     assert len(tables["adverse_records"]["debtor_id"].unique()) < len(ids)  # empty runs too
-    whole = engine.debtor_digests(debtors, tables, ids)
-    monkeypatch.setattr(engine, "_DIGEST_BATCH", 1500)
-    assert (engine.debtor_digests(debtors, tables, ids) == whole).all()
+    whole = records.debtor_digests(debtors, tables, ids)
+    monkeypatch.setattr(records, "_DIGEST_BATCH", 1500)
+    assert (records.debtor_digests(debtors, tables, ids) == whole).all()
     shuffled = {n: f.sample(frac=1.0, random_state=1) for n, f in tables.items()}
-    assert (engine.debtor_digests(debtors, shuffled, ids) == whole).all()
+    assert (records.debtor_digests(debtors, shuffled, ids) == whole).all()
     fewer = {n: f[f["debtor_id"].astype("str").isin(ids[:50])] for n, f in tables.items()}
-    assert (engine.debtor_digests(debtors, fewer, ids)[:50] == whole[:50]).all()
-    assert engine.debtor_digests(debtors.iloc[:0], tables, ids[:0]).shape == (0, 32)
+    assert (records.debtor_digests(debtors, fewer, ids)[:50] == whole[:50]).all()
+    assert records.debtor_digests(debtors.iloc[:0], tables, ids[:0]).shape == (0, 32)

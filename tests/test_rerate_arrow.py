@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from riskengine.api import load_engine
 from riskengine.batch import migration as mig
 from riskengine.batch import rerate
-from riskengine.scoring.engine import Engine, decision_schema
+from riskengine.scoring.engine import Engine
+from riskengine.scoring.table import decision_schema
 from riskengine.synthetic import generate_portfolio
 
 AS_OF = "2026-06-30"

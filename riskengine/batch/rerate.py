@@ -713,8 +713,8 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
 
 def decisions_schema() -> pa.Schema:
     """The Arrow schema of the ``decisions`` dataset: the engine's decision columns
-    (:func:`riskengine.scoring.engine.decision_schema`) and ``row_type``."""
-    from riskengine.scoring.engine import decision_schema
+    (:func:`riskengine.scoring.table.decision_schema`) and ``row_type``."""
+    from riskengine.scoring.table import decision_schema
 
     return decision_schema().append(pa.field("row_type", pa.large_string()))
 
@@ -722,7 +722,7 @@ def decisions_schema() -> pa.Schema:
 def decisions_table(decisions: pd.DataFrame) -> pa.Table:
     """An engine's decisions frame (:attr:`~riskengine.scoring.engine.DecisionBatch.decisions`)
     as Arrow in the decision columns' types, rows in the frame's order."""
-    from riskengine.scoring.engine import decision_schema
+    from riskengine.scoring.table import decision_schema
 
     df = decisions.reset_index(drop=True)
     table = pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)

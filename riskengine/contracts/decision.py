@@ -91,7 +91,7 @@ class Decision:
     model_version, policy_version, master_scale_version, overlay_version : str
     input_hash : str
         sha256 (hex) of a canonical binary encoding of the pair's inputs and
-        ``as_of`` (:data:`riskengine.scoring.engine.HASH_SCHEME`: floats as 8-byte IEEE
+        ``as_of`` (:data:`riskengine.scoring.hashing.HASH_SCHEME`: floats as 8-byte IEEE
         values, dates as day counts, strings length-prefixed UTF-8, records in a
         fixed order), so 5.0 and 5 hash alike and a JSON round trip changes nothing.
     decided_at : str

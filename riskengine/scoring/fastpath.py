@@ -24,7 +24,7 @@ directly from a parsed payload:
   (:func:`top_reasons`). The batch path scores with the same
   :class:`FlatScorer` and the same kernel, row by row.
 
-Then the engine's array core (:func:`riskengine.scoring.engine._decide_core`, passed in
+Then the engine's array core (:func:`riskengine.scoring.core._decide_core`, passed in
 by the engine: this module sits below :mod:`riskengine.scoring.engine` and never imports
 it) decides, exactly as in a batch.
 Anything the fast path does not cover (a payload that validation might reject

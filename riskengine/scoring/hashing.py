@@ -1,8 +1,8 @@
 """The input hash's canonical encoding of one value (the per-value reference).
 
 A decision's ``input_hash`` is the sha256 of a canonical binary document of
-everything that decided it; the layout is described in :mod:`riskengine.scoring.engine`
-(the batch writer, :func:`riskengine.scoring.engine.encode_records`). This module holds
+everything that decided it; the layout is described in :mod:`riskengine.scoring.records`
+(the batch writer, :func:`riskengine.scoring.records.encode_records`). This module holds
 the pieces both paths share: the scheme prefix, the tables of a debtor block and
 :func:`encode_value`, which the single-debtor path uses value by value and
 tests/test_engine.py checks against the batch writer. Pure: no I/O.
@@ -31,7 +31,7 @@ _EPOCH_ORDINAL = 719163  # date(1970, 1, 1).toordinal()
 
 
 def encode_value(v: Any, kind: str) -> bytes:
-    """One value's canonical bytes (the per-value twin of :func:`riskengine.scoring.engine.encode_records`).
+    """One value's canonical bytes (the per-value twin of :func:`riskengine.scoring.records.encode_records`).
 
     ``kind`` is a contract column kind (``"category"`` counts as ``"str"``);
     dates are ``datetime.date`` objects.

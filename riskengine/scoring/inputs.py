@@ -2,7 +2,7 @@
 
 Both paths build them: the batch path from validated frames
 (:meth:`riskengine.scoring.engine.Engine.decide`), the single-debtor path from one
-payload (:mod:`riskengine.scoring.fastpath`); :func:`riskengine.scoring.engine._decide_core`
+payload (:mod:`riskengine.scoring.fastpath`); :func:`riskengine.scoring.core._decide_core`
 reads them. Pure values: no I/O.
 """
 

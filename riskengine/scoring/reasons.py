@@ -76,7 +76,7 @@ class ReasonWords:
 
 
 def reason_words(overlay: Any) -> ReasonWords:
-    """The words of an overlay (:class:`riskengine.scoring.engine.Overlay`): term labels (the
+    """The words of an overlay (:class:`riskengine.scoring.overlay.Overlay`): term labels (the
     feature when a term has none), past-due days and the basis priors."""
     return ReasonWords(
         tuple((t.feature, t.label or t.feature) for t in overlay.terms),

@@ -50,7 +50,8 @@ from mlflow.pyfunc import PythonModel
 from riskengine.errors import InvalidInputError, PolicyError
 from riskengine.model.master_scale import MasterScale
 from riskengine.policy.credit_policy import CreditPolicy
-from riskengine.scoring.engine import Engine, Overlay
+from riskengine.scoring.engine import Engine
+from riskengine.scoring.overlay import Overlay
 
 __all__ = [
     "INPUT_COLUMN",

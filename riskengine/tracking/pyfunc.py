@@ -185,7 +185,7 @@ def engine_model_config(policy_path: str | os.PathLike[str] | None = None,
     """
     from riskengine.model.master_scale import MasterScale
     from riskengine.policy.credit_policy import CreditPolicy
-    from riskengine.scoring.engine import Overlay
+    from riskengine.scoring.overlay import Overlay
 
     config: dict[str, Any] = {
         "policy": _read_toml(policy_path, "policy.toml"),

@@ -1,0 +1,488 @@
+"""The decision core: debtor and pair arrays in, decision columns out.
+
+:func:`_decide_core` takes the arrays of :mod:`riskengine.scoring.inputs` (built
+from frames by :class:`~riskengine.scoring.engine.Engine`, or from one payload by
+:mod:`riskengine.scoring.fastpath`) and the parts of an engine it reads
+(:class:`EngineParts`):
+
+1. PD before the overlay: the statement model (a :class:`Scorer`) on the
+   ``statements`` basis, the basis prior otherwise;
+2. the overlay on the log-odds (:mod:`riskengine.scoring.overlay`), default flags
+   (insolvency, material past due: PD 1), the master-scale grade;
+3. reason codes per debtor (:func:`_reason_dicts`);
+4. the credit policy per pair: knock-outs, limit, cover, expected loss, advance
+   rate, fees;
+5. the decision columns (:data:`~riskengine.contracts.decision.DECISION_FIELDS`)
+   with the input hash.
+
+:mod:`riskengine.scoring.table` builds the same decisions as one Arrow table
+(the batch job). Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from riskengine.contracts.decision import DECISION_FIELDS
+from riskengine.model.master_scale import GRADES, UNRATED, MasterScale
+from riskengine.policy import credit_policy as _cp
+from riskengine.policy._inputs import policy_tables
+from riskengine.policy.cover import insurance_cover
+from riskengine.policy.limits import REASONS, decide_limits
+from riskengine.policy.pricing import advance_rate
+from riskengine.scoring.financials import BASES
+from riskengine.scoring.inputs import DebtorInputs, PairInputs
+from riskengine.scoring.overlay import Overlay, _contributions, _OverlayStatic
+from riskengine.scoring.records import _hash_prefix
+
+__all__ = ["EngineParts", "Scorer", "SklearnScorer"]
+
+FloatArray = npt.NDArray[np.float64]
+CreditPolicy = _cp.CreditPolicy
+
+_POLICY_BASIS = np.array([0, 1, 2])  # engine basis code -> policy.limits basis code
+_BINDING = ("requested", "capacity", "ledger_cap", "group_cap", "sector_cap", "insurer_cover")
+_KNOCKOUTS = ("adverse_record", "insolvency", "related_party", "grade_default",
+              "supplier_default")
+_TOP_REASONS = 5
+_REASON_NAMES = np.asarray(REASONS)
+_REASON_SHIFTS = np.arange(len(REASONS), dtype=np.uint32)
+_BINDING_SET = np.isin(_REASON_NAMES, _BINDING)
+_KO_SET = np.isin(_REASON_NAMES, _KNOCKOUTS)
+_GRADE_INDEX = {g: i + 1 for i, g in enumerate(GRADES)}  # as master_scale.grade_index
+
+
+class EngineParts(Protocol):
+    """What the core reads of an engine (:class:`~riskengine.scoring.engine.Engine`)."""
+
+    @property
+    def overlay(self) -> Overlay: ...
+
+    @property
+    def policy(self) -> CreditPolicy: ...
+
+    @property
+    def master_scale(self) -> MasterScale: ...
+
+    @property
+    def model_version(self) -> str: ...
+
+    @property
+    def pd_ceiling(self) -> float: ...
+
+    @property
+    def product_codes(self) -> Mapping[str, int]: ...
+
+    @property
+    def factor_capital(self) -> float | None: ...
+
+
+def _logit(p: FloatArray) -> FloatArray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out: FloatArray = np.log(p) - np.log1p(-p)
+    return out
+
+
+def _expit(z: FloatArray) -> FloatArray:
+    out: FloatArray = 1.0 / (1.0 + np.exp(-z))
+    return out
+
+
+# --- scoring strategies ---------------------------------------------------------------
+
+
+class Scorer(Protocol):
+    """Statement-model PD and its reason codes for a feature matrix."""
+
+    def __call__(self, A: FloatArray) -> tuple[FloatArray, list[list[dict[str, Any]]]]: ...
+
+
+@dataclass(frozen=True)
+class SklearnScorer:
+    """The fitted :class:`~riskengine.model.pd_model.PDModel` and :mod:`~riskengine.model.explain`."""
+
+    model: Any
+    top_k: int = 3
+
+    def __call__(self, A: FloatArray) -> tuple[FloatArray, list[list[dict[str, Any]]]]:
+        from riskengine.model.explain import reason_codes
+
+        if A.shape[0] == 0:
+            return np.empty(0), []
+        X = pd.DataFrame(A, columns=list(self.model.feature_names_in_))
+        return (np.asarray(self.model.predict_pd(X), dtype=np.float64),
+                reason_codes(self.model, X, top_k=self.top_k))
+
+
+# --- the core --------------------------------------------------------------------------
+
+
+def _decide_core(
+    engine: EngineParts, deb: DebtorInputs, pairs: PairInputs, as_of: str,
+    decided_at: str | None, scorer: Scorer,
+) -> dict[str, list[Any]]:
+    """Decisions as columns (:data:`~riskengine.contracts.decision.DECISION_FIELDS`), one per pair."""
+    n = deb.debtor_id.shape[0]
+    ov = engine.overlay
+
+    # 1. PD before overlay: the model on statement rows, the basis prior otherwise
+    pd_model = np.where(deb.basis == 1, ov.tax_return_pd, ov.no_financials_pd).astype(float)
+    model_reasons: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+    rows = np.flatnonzero(deb.basis == 0)
+    if rows.size:
+        p, codes = scorer(deb.st_X[rows])
+        pd_model[rows] = p
+        for i, r in zip(rows.tolist(), codes, strict=True):
+            model_reasons[i] = r
+    c = _core_numbers(engine, deb, pairs, pd_model)
+    debtor_reasons = _reason_dicts(engine, deb, c, model_reasons)
+    return _core_lists(engine, deb, pairs, c, debtor_reasons, as_of, decided_at)
+
+
+@dataclass(frozen=True)
+class _Core:
+    """The numbers of :func:`_decide_core` (steps 2 and 4), per debtor and per pair."""
+
+    pd_model: FloatArray                  # (n,) PD before the overlay
+    pd_final: FloatArray                  # (n,)
+    valid: npt.NDArray[np.bool_]          # (n,) the model PD is a probability
+    default: npt.NDArray[np.bool_]        # (n,)
+    grade: np.ndarray                     # (n,) grade text, UNRATED when unrated
+    contrib: FloatArray                   # (n, k) overlay contributions
+    rated: npt.NDArray[np.bool_]          # (m,)
+    gidx: npt.NDArray[np.int64]           # (m,) grade index of the pair's debtor (0: unrated)
+    cur_mismatch: npt.NDArray[np.bool_]
+    led_mismatch: npt.NDArray[np.bool_]
+    sup_missing: npt.NDArray[np.bool_]
+    approved: FloatArray
+    decision: np.ndarray                  # (m,) decision type names
+    reasons: npt.NDArray[np.uint32]       # (m,) policy reason bits
+    insured: FloatArray
+    retained: FloatArray
+    el: FloatArray
+    el_un: FloatArray
+    adv: FloatArray
+    comm: FloatArray
+    disc: FloatArray
+
+
+def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
+                  pd_model: FloatArray) -> _Core:
+    """Overlay, default flags, grade (step 2) and the policy per pair (step 4)."""
+    n = deb.debtor_id.shape[0]
+    ov = engine.overlay
+    policy = engine.policy
+
+    # 2. overlay on the log-odds (monotone), then default flags
+    ov_static = _OverlayStatic.of(ov)
+    contrib = _contributions(deb.overlay_X, ov_static)
+    valid = np.isfinite(pd_model) & (pd_model > 0) & (pd_model < 1)
+    z = _logit(np.where(valid, pd_model, 0.5))
+    if n == 1:  # one debtor: the same additions in the same order, on Python floats
+        zf = float(z[0])
+        for c in contrib[0].tolist():
+            zf = zf + c
+        z = np.array([zf])
+    else:
+        for j in range(contrib.shape[1]):  # term by term: the same sum whatever the batch size
+            z = z + contrib[:, j]
+    pd_adj = np.where(valid, np.minimum(_expit(z), engine.pd_ceiling), np.nan)
+    default = deb.insolvency | deb.past_due_default
+    pd_final = np.where(default, 1.0, pd_adj)  # defaulted: PD 1 (CRR art. 178), any model PD
+    grade = engine.master_scale.pd_to_grade(pd_final, default, invalid="unrated")
+
+    # 4. policy per pair
+    m = pairs.debtor_pos.shape[0]
+    dp = pairs.debtor_pos
+    g_pair = grade[dp]
+    rated = g_pair != UNRATED
+    same_cur = deb.fin_currency[dp] == pairs.currency
+    needs_fin = deb.basis[dp] != 2
+    cur_mismatch = needs_fin & ~same_cur
+    led_mismatch = pairs.supplier_currency != pairs.currency
+    fin_ok = ~cur_mismatch
+    tnw = np.where(fin_ok, deb.tnw[dp], np.nan)
+    rev = np.where(fin_ok, deb.revenue[dp], np.nan)
+    prof = np.where(fin_ok, deb.profit[dp], np.nan)
+    ledger = np.where(led_mismatch, np.nan, pairs.supplier_ledger)
+
+    approved = np.zeros(m)
+    decision = np.full(m, "unrated", dtype=object)
+    reasons = np.zeros(m, dtype=np.uint32)
+    r_idx = np.flatnonzero(rated)
+    has_il = np.isfinite(pairs.insurer_limit)
+    gidx = _lookup(g_pair, _GRADE_INDEX, 0)
+    pcode = _lookup(pairs.product, engine.product_codes, None)
+    # Recourse products: the supplier bears the debtor's risk, so the supplier, rated with
+    # the same features (its own records decided as a debtor in the same batch), drives
+    # the decision (a supplier in default refuses it) and the advance rate and fees
+    # (seeds 001, 003). A supplier not rated in the batch leaves the debtor's grade in
+    # charge, with the note supplier_not_rated.
+    recourse = policy_tables(policy).recourse[pcode].astype(bool) & rated
+    g_drive = gidx
+    sup_missing = np.zeros(m, dtype=bool)
+    if recourse.any():
+        if n == 1:  # one debtor: is the supplier that debtor
+            sup_pos = np.where(pairs.supplier_id == deb.debtor_id[0], 0, -1)
+        else:
+            sup_pos = pd.Index(deb.debtor_id).get_indexer(pairs.supplier_id)
+        sup_grade = grade[np.maximum(sup_pos, 0)]
+        sup_ok = (sup_pos >= 0) & (sup_grade != UNRATED)
+        g_drive = np.where(recourse & sup_ok, _lookup(sup_grade, _GRADE_INDEX, 0), gidx)
+        sup_missing = recourse & ~sup_ok
+    # pairs with and without an insurer limit are decided apart (one pair: one group)
+    groups = [r_idx] if m == 1 else [r_idx[has_il[r_idx]], r_idx[~has_il[r_idx]]]
+    for sel in groups:
+        if sel.size == 0:
+            continue
+        cols: dict[str, Any] = {
+            "grade": gidx[sel], "requested": pairs.requested[sel],
+            "product": pcode[sel],
+            "basis": _POLICY_BASIS[deb.basis[dp[sel]]],
+            "tnw": tnw[sel], "revenue": rev[sel], "profit": prof[sel],
+            "adverse_knockout": deb.knockout[dp[sel]], "insolvency": deb.insolvency[dp[sel]],
+            "related": pairs.related[sel], "supplier_ledger": ledger[sel],
+            "supplier_grade": g_drive[sel],
+        }
+        if engine.factor_capital is not None:
+            cols["factor_capital"] = engine.factor_capital
+            cols["group_exposure"] = 0.0
+        if has_il[sel[0]]:
+            cols["insurer_limit"] = pairs.insurer_limit[sel]
+        res = decide_limits(cols, policy)
+        approved[sel] = res.approved
+        decision[sel] = res.decision_names().astype(object)
+        reasons[sel] = res.reasons
+
+    # cover, expected loss, advance rate, fees on rated pairs
+    insured = np.zeros(m)
+    retained = np.zeros(m)
+    el = np.full(m, np.nan)
+    el_un, adv, comm, disc = el.copy(), el.copy(), el.copy(), el.copy()
+    if r_idx.size:
+        gi = gidx[r_idx]
+        lim = approved[r_idx]
+        prod = pcode[r_idx]
+        il = pairs.insurer_limit[r_idx]
+        cov = insurance_cover(gi, lim, pd_final[dp[r_idx]], policy,
+                              insurer_limit=np.where(np.isnan(il), lim, il), product=prod)
+        insured[r_idx] = cov.insured_limit
+        retained[r_idx] = cov.retained
+        el[r_idx] = cov.expected_loss_insured
+        el_un[r_idx] = cov.expected_loss_uninsured
+        gp = g_drive[r_idx]  # pricing grade: the supplier's for recourse products
+        adv[r_idx] = advance_rate(gp, prod, policy, deb.dilution[dp[r_idx]])
+        tables = policy_tables(policy)  # lookup arrays built once per policy
+        comm[r_idx] = tables.service_commission[gp] + tables.commission_surcharge[prod]
+        disc[r_idx] = tables.discount_rate[gp]
+    return _Core(pd_model, pd_final, valid, default, grade, contrib, rated, gidx,
+                 cur_mismatch, led_mismatch, sup_missing, approved, decision, reasons,
+                 insured, retained, el, el_un, adv, comm, disc)
+
+
+def _reason_dicts(engine: EngineParts, deb: DebtorInputs, c: _Core,
+                  model_reasons: list[list[dict[str, Any]]]) -> list[tuple[dict[str, Any], ...]]:
+    """3. Reason codes per debtor as dicts of :data:`~riskengine.scoring.reasons.REASON_FIELDS`
+    (the single-debtor path and :meth:`~riskengine.scoring.engine.Engine.decide`;
+    :func:`~riskengine.scoring.table._reason_lists` builds the same codes as Arrow)."""
+    n = deb.debtor_id.shape[0]
+    ov_static = _OverlayStatic.of(engine.overlay)
+    contrib, valid, default = c.contrib, c.valid, c.default
+    debtor_reasons: list[tuple[dict[str, Any], ...]] = []
+    feats = ov_static.features
+    if n == 1:  # one debtor: the positive terms from Python lists (same values, order)
+        c_l = contrib[0].tolist()
+        x_l = deb.overlay_X[0].astype(np.float64).tolist()
+        pos_c = [j for j, c in enumerate(c_l) if c > 0]
+        pos_bounds = [0, len(pos_c)]
+        pos_v = [x_l[j] for j in pos_c]
+        pos_w = [c_l[j] for j in pos_c]
+    else:
+        pr, pc = np.nonzero(contrib > 0)  # row-major: by debtor, then term order
+        pos_bounds = np.searchsorted(pr, np.arange(n + 1)).tolist()
+        pos_c = pc.tolist()
+        pos_v = deb.overlay_X[pr, pc].astype(np.float64).tolist()
+        pos_w = contrib[pr, pc].astype(np.float64).tolist()
+    for i in range(n):
+        out: list[tuple[float, dict[str, Any]]] = []
+        for rc in model_reasons[i]:
+            out.append((float(rc["impact"]), _reason(
+                "statement_model", rc["feature"], rc["value"], rc["direction"], None)))
+        for j in range(pos_bounds[i], pos_bounds[i + 1]):
+            f, v, w = pos_c[j], pos_v[j], pos_w[j]
+            out.append((w, _reason("overlay", feats[f], v, "higher", math.exp(w))))
+        out.sort(key=lambda t: -t[0])  # stable: model codes first on ties
+        head: list[dict[str, Any]] = []
+        if not valid[i] and not default[i]:
+            head.append(_reason("no_valid_pd", "pd", None, "missing", None))
+        if deb.insolvency[i]:
+            head.append(_reason("insolvency", "adv_insolvency", 1.0, "higher", None))
+        if deb.past_due_default[i]:
+            head.append(_reason("past_due_default", "past_due_amount",
+                                float(deb.past_due_amount[i]), "higher", None))
+        if deb.basis[i] != 0:
+            head.append(_reason(_BASIS_CODES[int(deb.basis[i])], "rating_basis", None,
+                                "missing", None))
+        debtor_reasons.append(tuple(head + [d for _, d in out[:_TOP_REASONS]]))
+    return debtor_reasons
+
+
+#: The reason code of each rating basis without statements (index: basis code).
+_BASIS_CODES = ("", "basis_tax_return", "basis_no_financials")
+
+
+def _reason(code: str, feature: str, value: float | None, direction: str,
+            odds_factor: float | None) -> dict[str, Any]:
+    """One reason code as a dict of :data:`~riskengine.scoring.reasons.REASON_FIELDS`."""
+    return {"code": code, "feature": feature, "value": value, "direction": direction,
+            "odds_factor": odds_factor}
+
+
+def _core_lists(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs, c: _Core,
+                debtor_reasons: list[tuple[dict[str, Any], ...]], as_of: str,
+                decided_at: str | None) -> dict[str, list[Any]]:
+    """5. The decision columns as lists (Python objects only where a decision needs them)."""
+    m = pairs.debtor_pos.shape[0]
+    ov = engine.overlay
+    policy = engine.policy
+    dp = pairs.debtor_pos
+    rated = c.rated
+    dp_l = dp.tolist()
+    ok_rated = rated.tolist()
+    col: dict[str, list[Any]] = {}
+    col["debtor_id"] = deb.debtor_id[dp].tolist()
+    col["supplier_id"] = [str(x) for x in pairs.supplier_id.tolist()]
+    col["as_of"] = [as_of] * m
+    col["pd"] = _floats(c.pd_final[dp], rated)
+    col["pd_model"] = _floats(c.pd_model[dp])
+    grades = np.array([str(g) for g in c.grade[dp].tolist()], dtype=object)
+    col["grade"] = [g if r else None for g, r in zip(grades.tolist(), ok_rated, strict=True)]
+    basis_names = [BASES[b] for b in deb.basis.tolist()]
+    col["rating_basis"] = [basis_names[i] for i in dp_l]
+    col["reason_codes"] = [debtor_reasons[i] for i in dp_l]
+    col["requested_limit"] = _floats(pairs.requested)
+    col["approved_limit"] = c.approved.astype(np.float64).tolist()
+    col["decision_type"] = [str(x) for x in c.decision.tolist()]
+    # the three reason tuples depend only on the policy bits and three flags: build
+    # each distinct combination once
+    uniq_l, inv_l = _reason_keys(c, m)
+    tuples = [_reason_tuples(u) for u in uniq_l]
+    col["binding_constraints"] = [tuples[u][0] for u in inv_l]
+    col["knockouts"] = [tuples[u][1] for u in inv_l]
+    col["limit_notes"] = [tuples[u][2] for u in inv_l]
+    col["product"] = [str(x) for x in pairs.product.tolist()]
+    col["insured_limit"] = c.insured.astype(np.float64).tolist()
+    col["retained_exposure"] = c.retained.astype(np.float64).tolist()
+    col["expected_loss"] = _floats(c.el)
+    col["expected_loss_uninsured"] = _floats(c.el_un)
+    col["advance_rate"] = _floats(c.adv)
+    col["service_commission_rate"] = _floats(c.comm)
+    col["discount_rate"] = _floats(c.disc)
+    col["currency"] = [str(x) for x in pairs.currency.tolist()]
+    col["model_version"] = [engine.model_version] * m
+    col["policy_version"] = [policy.version] * m
+    col["master_scale_version"] = [engine.master_scale.version] * m
+    col["overlay_version"] = [ov.version] * m
+    prefix = _hash_prefix(as_of)  # cached, never updated: each hash starts from a copy
+    dig = deb.digest.tobytes()
+    terms_mv = memoryview(pairs.terms.buf.data)
+    hashes = []
+    for i, a, b in zip(dp_l, pairs.terms.start.tolist(), pairs.terms.stop.tolist(),
+                       strict=True):
+        h = prefix.copy()
+        h.update(dig[32 * i:32 * i + 32])
+        h.update(terms_mv[a:b])
+        hashes.append(h.hexdigest())
+    col["input_hash"] = hashes
+    col["decided_at"] = [decided_at] * m
+    return {f: col[f] for f in DECISION_FIELDS}
+
+
+def _reason_keys(c: _Core, m: int) -> tuple[list[int], list[int]]:
+    """Distinct keys of :func:`_reason_tuples` and each pair's position among them."""
+    key = _reason_key(c)
+    if m <= 16:  # a few pairs: no sort needed
+        key_l = key.tolist()
+        uniq_l = sorted(set(key_l))
+        return uniq_l, [uniq_l.index(u) for u in key_l]
+    uniq, inv = np.unique(key, return_inverse=True)
+    return uniq.tolist(), inv.ravel().tolist()
+
+
+def _reason_key(c: _Core) -> npt.NDArray[np.int64]:
+    """Each pair's key of :func:`_reason_tuples`."""
+    out: npt.NDArray[np.int64] = (
+        c.reasons.astype(np.int64) | (c.cur_mismatch.astype(np.int64) << 32)
+        | ((c.led_mismatch & c.rated).astype(np.int64) << 33)
+        | ((~c.rated).astype(np.int64) << 34) | (c.sup_missing.astype(np.int64) << 35))
+    return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _reason_tuples(u: int) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """Binding constraints, knock-outs and notes of one key of :func:`_decide_core`
+    (the policy's reason bits, then currency mismatch, ledger mismatch, unrated,
+    recourse supplier not rated)."""
+    names = _REASON_NAMES
+    bits = ((np.uint32(u & 0xFFFFFFFF) >> _REASON_SHIFTS) & 1).astype(bool)
+    notes = [str(x) for x in names[bits & ~_BINDING_SET & ~_KO_SET]]
+    if u >> 32 & 1:
+        notes.append("currency_mismatch")
+    if u >> 33 & 1:
+        notes.append("ledger_currency_mismatch")
+    if u >> 34 & 1:
+        notes.append("unrated")
+    if u >> 35 & 1:
+        notes.append("supplier_not_rated")
+    return (tuple(str(x) for x in names[bits & _BINDING_SET]),
+            tuple(str(x) for x in names[bits & _KO_SET]), tuple(notes))
+
+
+def _lookup(values: np.ndarray, table: Mapping[str, int], default: int | None
+            ) -> npt.NDArray[np.int64]:
+    """``table[str(v)]`` of each value (each distinct value looked up once)."""
+    if values.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if values.size <= 8:
+        return np.array([table[str(v)] if default is None else table.get(str(v), default)
+                         for v in values.tolist()], dtype=np.int64)
+    arr = np.asarray(values)
+    if arr.dtype == object and pd.api.types.infer_dtype(arr, skipna=False) == "string":
+        inv, found = pd.factorize(arr)  # text already: a hash pass, no str() copy
+        uniq = [str(u) for u in found.tolist()]
+    else:
+        sorted_uniq, inv = np.unique(arr.astype(str), return_inverse=True)
+        uniq = sorted_uniq.tolist()
+    # looked up in sorted order: a missing value raises the KeyError of the smallest one
+    code = {u: table[u] if default is None else table.get(u, default) for u in sorted(uniq)}
+    out: npt.NDArray[np.int64] = np.array([code[u] for u in uniq], dtype=np.int64)[inv.ravel()]
+    return out
+
+
+def _floats(a: FloatArray, ok: npt.NDArray[np.bool_] | None = None) -> list[float | None]:
+    """Python floats; None where not finite (or not ``ok``)."""
+    a = np.asarray(a, dtype=np.float64)
+    values: list[float | None] = a.tolist()
+    if len(values) <= 16:  # a few values: no numpy round trips
+        isfinite = math.isfinite
+        if ok is None:
+            return [v if isfinite(v) else None for v in values]  # type: ignore[arg-type]
+        return [v if k and isfinite(v) else None  # type: ignore[arg-type]
+                for v, k in zip(values, ok.tolist(), strict=True)]
+    keep = np.isfinite(a) if ok is None else np.isfinite(a) & ok
+    if keep.all():
+        return values
+    return [v if k else None for v, k in zip(values, keep.tolist(), strict=True)]
+
+
+def _f(x: Any) -> float | None:
+    v = float(x)
+    return v if math.isfinite(v) else None

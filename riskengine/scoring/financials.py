@@ -1,0 +1,186 @@
+"""A debtor's latest financials, rating basis and past-due default, from validated frames.
+
+Rating basis
+------------
+``statements``: the latest statement up to ``as_of`` is not a tax return, has
+total assets > 0 and a revenue, and is at most ``overlay.max_statement_age_days``
+old: the PD model scores it. ``tax_return`` / ``no_financials``: the PD is the
+basis prior of the overlay config (3 % / 5 % shipped: unknown risk is not
+priced as average risk), then the same overlay; the policy uses the tax-return
+capacity rule or the predetermined minimum limit of the grade (seed 003).
+
+Past-due default: an amount open more than ``overlay.days_past_due`` days past due
+that exceeds both materiality thresholds (:func:`default_past_due`). Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from riskengine.features import latest_of_runs
+from riskengine.scoring.frames import _positions
+from riskengine.scoring.overlay import Overlay
+
+__all__ = ["BASES", "latest_financials", "rating_basis", "past_due", "default_past_due"]
+
+FloatArray = npt.NDArray[np.float64]
+
+#: Rating bases; code ``i`` is ``BASES[i]``.
+BASES: tuple[str, ...] = ("statements", "tax_return", "no_financials")
+
+
+def latest_financials(statements: pd.DataFrame, day: str, ids: pd.Index) -> dict[str, Any]:
+    """Latest statement up to ``day`` per debtor of ``ids``: items, type, currency, age.
+
+    Equity falls back to total assets - total liabilities (the statement
+    pipeline's identity); tangible net worth is taken as equity (the contract
+    carries no intangibles).
+    """
+    n = len(ids)
+    out: dict[str, Any] = {k: np.full(n, np.nan) for k in
+                           ("equity", "revenue", "net_income", "total_assets", "age_days")}
+    out["statement_type"] = np.full(n, "", dtype=object)
+    out["currency"] = np.full(n, "", dtype=object)
+    if statements.empty:
+        return out
+    t = np.datetime64(day, "D")
+    pe = statements["period_end"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+    rows, pos = _latest_statements(statements["debtor_id"], pe, t, ids)
+
+    def col(name: str) -> FloatArray:
+        return statements[name].to_numpy(dtype=np.float64, na_value=np.nan)[rows]
+
+    eq = col("equity")
+    eq = np.where(np.isnan(eq), col("total_assets") - col("total_liabilities"), eq)
+    for name, v in (("equity", eq), ("revenue", col("revenue")),
+                    ("net_income", col("net_income")), ("total_assets", col("total_assets")),
+                    ("age_days", (t - pe[rows]).astype(np.int64).astype(np.float64))):
+        out[name][pos] = v
+    out["statement_type"][pos] = _objects_at(statements["statement_type"], rows)
+    out["currency"][pos] = _objects_at(statements["currency"], rows)
+    return out
+
+
+def _latest_statements(debtor_id: pd.Series, pe: npt.NDArray[np.datetime64], t: np.datetime64,
+                       ids: pd.Index) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Row of each debtor's latest statement up to ``t`` and the debtor's position in
+    ``ids``, in ascending position (a debtor absent from ``ids`` has position -1, and
+    the latest of all such statements comes first).
+
+    Statements sorted by debtor and period (as riskengine writes them) are taken from
+    their runs (:func:`riskengine.features.latest_of_runs`) and only their distinct
+    debtors are looked up in ``ids``; otherwise every row is looked up and sorted.
+    """
+    eligible = pe <= t
+    latest = latest_of_runs(debtor_id, eligible, pe)
+    if latest is not None:
+        rows, debtors = latest
+        pos = _positions(debtors, ids)
+        if len(pos) == 0 or pos.min() >= 0:  # every debtor known: one row each
+            return rows, pos
+    sel = np.flatnonzero(eligible)
+    codes = _positions(debtor_id, ids)[sel]
+    order = np.lexsort((pe[sel].astype(np.int64), codes))
+    sc = codes[order]
+    last = np.ones(sc.size, dtype=bool)
+    last[:-1] = sc[1:] != sc[:-1]
+    return sel[order[last]], sc[last]
+
+
+def _objects_at(values: pd.Series, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.object_]:
+    """``values.iloc[rows].astype(object)`` as an array: arrow-backed text without
+    missing values is converted once per distinct value (a dictionary encoding)."""
+    arr = getattr(values.array, "_pa_array", None)
+    if arr is not None:
+        taken = arr.take(rows)
+        taken = taken.combine_chunks() if isinstance(taken, pa.ChunkedArray) else taken
+        if not taken.null_count:
+            enc = pc.dictionary_encode(taken)
+            words = enc.dictionary.to_numpy(zero_copy_only=False)
+            out: npt.NDArray[np.object_] = words[enc.indices.to_numpy()]
+            return out
+    return values.iloc[rows].astype(object).to_numpy()
+
+
+def rating_basis(statement_type: np.ndarray, total_assets: FloatArray, revenue: FloatArray,
+                 age_days: FloatArray, max_age: int) -> npt.NDArray[np.int64]:
+    """Code into :data:`BASES` per debtor (see the module docstring)."""
+    stype = np.asarray(statement_type, dtype=object)
+    fresh = age_days <= max_age
+    full = fresh & (stype != "tax_return") & (stype != "") & (total_assets > 0) & \
+        ~np.isnan(revenue)
+    tax = fresh & (stype == "tax_return") & ~np.isnan(revenue)
+    return np.where(full, 0, np.where(tax, 1, 2)).astype(np.int64)
+
+
+def past_due(invoices: pd.DataFrame, day: str, days_past_due: int, ids: pd.Index
+             ) -> tuple[FloatArray, FloatArray]:
+    """Per debtor: amount open more than ``days_past_due`` past due, and the open balance."""
+    n = len(ids)
+    if invoices.empty:
+        return np.zeros(n), np.zeros(n)
+    t = int(np.datetime64(day, "D").astype(np.int64))
+
+    def ns(name: str) -> npt.NDArray[np.int64]:
+        return invoices[name].to_numpy(dtype="datetime64[ns]").view(np.int64)
+
+    amount = invoices["amount"].to_numpy(dtype=np.float64, na_value=np.nan)
+    codes = _positions(invoices["debtor_id"], ids)
+    out: tuple[FloatArray, FloatArray] = _past_due_kernel()(
+        codes, ns("issue_date"), ns("due_date"), ns("paid_date"), amount, t, days_past_due, n)
+    return out
+
+
+_DAY_NS = 86_400_000_000_000
+
+
+def _past_due_sums(codes: Any, issue: Any, due: Any, paid: Any, amount: Any, t: int,
+                   days_past_due: int, n: int) -> Any:  # pragma: no cover - compiled
+    """Kernel of :func:`past_due`, dates as int64 nanoseconds (NaT the int64 minimum).
+
+    A date is its day number (floored, as numpy's cast to ``datetime64[D]``), NaT
+    a day after every other. An invoice of a debtor of ``ids`` (code >= 0) issued by
+    day ``t`` and not paid by then is open; it is past due when ``t - due`` exceeds
+    ``days_past_due``. Each sum adds its invoices' amounts in row order from 0.0, as
+    ``numpy.bincount`` does with zero weights elsewhere (a zero adds nothing to a
+    sum that is never -0.0).
+    """
+    nat = np.iinfo(np.int64).min
+    never = np.iinfo(np.int64).max
+    pdue = np.zeros(n)
+    bal = np.zeros(n)
+    for i in range(codes.shape[0]):
+        c = codes[i]
+        if c < 0 or issue[i] == nat or issue[i] // _DAY_NS > t:
+            continue
+        if paid[i] != nat and paid[i] // _DAY_NS <= t:
+            continue
+        a = amount[i]
+        bal[c] += a
+        due_day = never if due[i] == nat else due[i] // _DAY_NS
+        if t - due_day > days_past_due:
+            pdue[c] += a
+    return pdue, bal
+
+
+@functools.cache
+def _past_due_kernel() -> Any:
+    """:func:`_past_due_sums` compiled (numba, cached on disk beside this module)."""
+    from numba import njit
+
+    return njit(cache=True, nogil=True)(_past_due_sums)
+
+
+def default_past_due(pdue: FloatArray, open_balance: FloatArray, ov: Overlay
+                     ) -> npt.NDArray[np.bool_]:
+    """Material past-due default: above the absolute and the relative threshold."""
+    out: npt.NDArray[np.bool_] = (pdue > ov.materiality_absolute) & (
+        pdue > ov.materiality_relative * open_balance)
+    return out

@@ -1,0 +1,214 @@
+"""The overlay: adverse-record and payment-behaviour terms on the PD's log-odds, the
+rating-basis priors and the default definition (``riskengine/config/overlay.toml``).
+
+``logit(PD) = logit(PD_model) + sum_i w_i x_i`` with ``w_i >= 0`` and
+non-decreasing transforms of adverse-record counts and payment-behaviour
+features (``riskengine/config/overlay.toml``, versioned). A missing feature adds
+0. Adding an adverse record never lowers the PD. The decision core
+(:mod:`riskengine.scoring.core`) adds the contributions; this module holds the
+validated value and its arrays. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from riskengine.errors import PolicyError
+from riskengine.scoring.reasons import ReasonWords, reason_words
+
+__all__ = ["OverlayTerm", "Overlay"]
+
+FloatArray = npt.NDArray[np.float64]
+_TRANSFORMS = ("linear", "log1p")
+
+
+@dataclass(frozen=True, slots=True)
+class OverlayTerm:
+    """One overlay term: ``weight * transform(clip(feature, 0, cap))``."""
+
+    feature: str
+    weight: float
+    transform: str = "linear"
+    cap: float = math.inf
+    scale: float = 1.0
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Overlay:
+    """Adverse/payment overlay, rating-basis priors and default definition.
+
+    Attributes
+    ----------
+    version : str
+    terms : tuple of OverlayTerm
+        Non-negative weights on non-decreasing transforms (monotone overlay).
+    max_statement_age_days : int
+        An older latest statement does not rate the debtor (basis ``no_financials``).
+    no_financials_pd, tax_return_pd : float
+        PD priors of the two other bases, in (0, 1).
+    days_past_due : int
+        Past-due days beyond which a material amount means default (CRR art. 178).
+    materiality_absolute, materiality_relative : float
+        The past-due amount must exceed both (absolute money; share of the open balance).
+    """
+
+    version: str
+    terms: tuple[OverlayTerm, ...]
+    max_statement_age_days: int = 731
+    no_financials_pd: float = 0.05
+    tax_return_pd: float = 0.03
+    days_past_due: int = 90
+    materiality_absolute: float = 500.0
+    materiality_relative: float = 0.01
+
+    def __post_init__(self) -> None:
+        from riskengine.features import adverse, payments
+
+        known = set(adverse.ADVERSE_FEATURES) | set(payments.PAYMENT_FEATURES)
+        seen: set[str] = set()
+        for t in self.terms:
+            key = f"terms.{t.feature}"
+            if t.feature not in known:
+                raise PolicyError(f"overlay {key}: unknown feature {t.feature!r}; use an "
+                                  "adv_ or pay_ feature.", key=key)
+            if t.feature in seen:
+                raise PolicyError(f"overlay {key}: feature given twice.", key=key)
+            seen.add(t.feature)
+            if not (math.isfinite(t.weight) and t.weight >= 0):
+                raise PolicyError(f"overlay {key}.weight = {t.weight!r}: weights must be "
+                                  "finite and >= 0 (the overlay is monotone).",
+                                  key=f"{key}.weight")
+            if t.transform not in _TRANSFORMS:
+                raise PolicyError(f"overlay {key}.transform = {t.transform!r}: use one of "
+                                  f"{_TRANSFORMS}.", key=f"{key}.transform")
+            if not t.cap > 0:
+                raise PolicyError(f"overlay {key}.cap = {t.cap!r}: must be > 0.",
+                                  key=f"{key}.cap")
+            if not (math.isfinite(t.scale) and t.scale > 0):
+                raise PolicyError(f"overlay {key}.scale = {t.scale!r}: must be > 0.",
+                                  key=f"{key}.scale")
+        for name in ("no_financials_pd", "tax_return_pd", "materiality_relative"):
+            v = getattr(self, name)
+            if not 0.0 < v < 1.0:
+                raise PolicyError(f"overlay {name} = {v!r}: must be a fraction in (0, 1).",
+                                  key=name)
+        if self.max_statement_age_days < 0 or self.days_past_due < 0 \
+                or self.materiality_absolute < 0:
+            raise PolicyError("overlay: days and materiality must be >= 0.",
+                              key="default_definition")
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        """The features of the terms, in order."""
+        return tuple(t.feature for t in self.terms)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Overlay:
+        """Build from the TOML layout of ``overlay.toml`` (unknown keys refused)."""
+        allowed = {"version", "basis", "default_definition", "terms"}
+        extra = sorted(set(data) - allowed)
+        if extra:
+            raise PolicyError(f"overlay: unknown key {extra[0]!r}.", key=extra[0])
+        if "version" not in data:
+            raise PolicyError("overlay: 'version' is missing.", key="version")
+        basis = dict(data.get("basis", {}))
+        dd = dict(data.get("default_definition", {}))
+        terms = []
+        for name, spec in dict(data.get("terms", {})).items():
+            bad = sorted(set(spec) - {"weight", "transform", "cap", "scale", "label"})
+            if bad:
+                raise PolicyError(f"overlay terms.{name}: unknown key {bad[0]!r}.",
+                                  key=f"terms.{name}.{bad[0]}")
+            if "weight" not in spec:
+                raise PolicyError(f"overlay terms.{name}.weight is missing.",
+                                  key=f"terms.{name}.weight")
+            terms.append(OverlayTerm(str(name), float(spec["weight"]),
+                                     str(spec.get("transform", "linear")),
+                                     float(spec.get("cap", math.inf)),
+                                     float(spec.get("scale", 1.0)),
+                                     str(spec.get("label", ""))))
+        for sect, keys, got in (
+            ("basis", ("max_statement_age_days", "no_financials_pd", "tax_return_pd"), basis),
+            ("default_definition", ("days_past_due", "materiality_absolute",
+                                    "materiality_relative"), dd)):
+            bad = sorted(set(got) - set(keys))
+            if bad:
+                raise PolicyError(f"overlay {sect}: unknown key {bad[0]!r}.",
+                                  key=f"{sect}.{bad[0]}")
+        return cls(
+            version=str(data["version"]), terms=tuple(terms),
+            max_statement_age_days=int(basis.get("max_statement_age_days", 731)),
+            no_financials_pd=float(basis.get("no_financials_pd", 0.05)),
+            tax_return_pd=float(basis.get("tax_return_pd", 0.03)),
+            days_past_due=int(dd.get("days_past_due", 90)),
+            materiality_absolute=float(dd.get("materiality_absolute", 500.0)),
+            materiality_relative=float(dd.get("materiality_relative", 0.01)),
+        )
+
+    def contributions(self, X: FloatArray) -> FloatArray:
+        """Log-odds contribution of each term, shape ``(n, len(terms))``.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, len(terms))
+            The raw feature values, columns in :attr:`features` order; NaN
+            contributes 0.
+
+        Examples
+        --------
+        >>> o = Overlay("t", (OverlayTerm("adv_n_tier2", 1.0, "log1p"),))
+        >>> o.contributions(np.array([[1.0], [np.nan]])).round(4).tolist()
+        [[0.6931], [0.0]]
+        """
+        return _contributions(X, _OverlayStatic.of(self))
+
+
+@dataclass(frozen=True)
+class _OverlayStatic:
+    """An overlay's term parameters as arrays, its features and the words of its reason
+    codes (built once per overlay object: the single-debtor path pays no per-call
+    rebuilding)."""
+
+    overlay: Overlay
+    features: tuple[str, ...]
+    words: ReasonWords
+    weight: FloatArray
+    cap: FloatArray
+    scale: FloatArray
+    log: npt.NDArray[np.bool_]
+
+    @staticmethod
+    def of(ov: Overlay) -> _OverlayStatic:
+        hit = _OVERLAY_STATIC.get(id(ov))
+        if hit is not None and hit.overlay is ov:
+            return hit
+        terms = ov.terms
+        out = _OverlayStatic(
+            ov, tuple(t.feature for t in terms), reason_words(ov),
+            np.array([t.weight for t in terms], dtype=np.float64),
+            np.array([t.cap for t in terms], dtype=np.float64),
+            np.array([t.scale for t in terms], dtype=np.float64),
+            np.array([t.transform == "log1p" for t in terms], dtype=bool))
+        if len(_OVERLAY_STATIC) > 64:
+            _OVERLAY_STATIC.clear()
+        _OVERLAY_STATIC[id(ov)] = out
+        return out
+
+
+_OVERLAY_STATIC: dict[int, _OverlayStatic] = {}
+
+
+def _contributions(X: FloatArray, st: _OverlayStatic) -> FloatArray:
+    """:meth:`Overlay.contributions` on the overlay's static arrays."""
+    X = np.asarray(X, dtype=np.float64).reshape(-1, st.weight.shape[0])
+    x = np.minimum(np.maximum(np.where(np.isnan(X), 0.0, X), 0.0), st.cap)
+    x = np.where(st.log, np.log1p(x), x / st.scale)
+    out: FloatArray = x * st.weight
+    return out
