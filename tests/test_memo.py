@@ -31,7 +31,7 @@ from riskengine.serve.memo import (
     report_command,
     sparkline_svg,
 )
-from riskengine.store.sql import DecisionStore
+from riskengine.store import DecisionStore
 
 ROOT = Path(__file__).resolve().parents[1]
 STAMP = "2026-06-30T12:00:00Z"

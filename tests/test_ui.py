@@ -30,7 +30,7 @@ from riskengine.serve.ui import (
     payload_from_form,
     search_debtors,
 )
-from riskengine.store.sql import DecisionStore
+from riskengine.store import DecisionStore
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

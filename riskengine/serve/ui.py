@@ -59,7 +59,7 @@ from riskengine.contracts.dates import parse_date
 from riskengine.contracts.ids import ID_RULE, is_identifier
 from riskengine.errors import InvalidInputError, RiskEngineError
 from riskengine.serve.security import TokenSet
-from riskengine.store.sql import DecisionStore
+from riskengine.store import DecisionStore
 
 __all__ = [
     "LOGIN_COOKIE",
@@ -422,7 +422,7 @@ def search_debtors(store: DecisionStore, query: str, *, limit: int = 50
     """
     import sqlalchemy as sa
 
-    from riskengine.store.sql import decisions as d
+    from riskengine.store.tables import decisions as d
 
     latest = (sa.select(sa.func.max(d.c.id).label("id"))
               .group_by(d.c.debtor_id).subquery())
@@ -461,7 +461,7 @@ def _names_matching(store: DecisionStore, needle: str, *, scan: int = 5000
     """Debtor id -> name, for the kept inputs whose debtor name contains ``needle``."""
     import sqlalchemy as sa
 
-    from riskengine.store.sql import inputs
+    from riskengine.store.tables import inputs
 
     pattern = "%" + needle.replace("\\", "").replace("%", "").replace("_", "") + "%"
     q = (sa.select(inputs.c.payload).where(sa.func.lower(inputs.c.payload).like(pattern))
@@ -1031,7 +1031,7 @@ def decision_runs(store: DecisionStore) -> tuple[Any, Any]:
     import pandas as pd
     import sqlalchemy as sa
 
-    from riskengine.store.sql import decisions as d
+    from riskengine.store.tables import decisions as d
 
     q = sa.select(d.c.id, d.c.debtor_id, d.c.supplier_id, d.c.decision).order_by(d.c.id)
     with store.engine.connect() as conn:
