@@ -47,7 +47,7 @@ def _server(port: int, store_url: str, fake: bool) -> None:
     """Child process: the service, as ``riskengine serve`` runs it, access log off."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from riskengine.serve.api import create_app, serve
-    from riskengine.store.sql import DecisionStore
+    from riskengine.store import DecisionStore
 
     if fake:
         class Fake:

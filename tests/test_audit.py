@@ -19,7 +19,7 @@ from riskengine.serve.audit import (
     override_report,
     portfolio_overview,
 )
-from riskengine.store.sql import DecisionStore
+from riskengine.store import DecisionStore
 
 REASON = "Payment record with the supplier is clean for three years"
 

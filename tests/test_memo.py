@@ -27,7 +27,7 @@ from riskengine.serve.memo.context import memo_context
 from riskengine.serve.memo.render import memo_from_store, render_memo
 from riskengine.serve.memo.report import report_command
 from riskengine.serve.memo.words import fmt_money, fmt_pd
-from riskengine.store.sql import DecisionStore
+from riskengine.store import DecisionStore
 
 ROOT = Path(__file__).resolve().parents[1]
 STAMP = "2026-06-30T12:00:00Z"

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from riskengine.batch import migration as mig
 from riskengine.batch import rerate
+from riskengine.batch.migration import matrix
 from riskengine.config import load_policy
 from riskengine.model.master_scale import GRADES, UNRATED
 
@@ -165,7 +166,7 @@ def test_debtor_ratings_of_the_file_layout_equal_the_sorted_choice(seed: int) ->
     """Rating rows first in each debtor's block: the rating rows as they are; shuffled
     rows take the general sort and choose the same ratings."""
     d = _layout(seed)
-    assert mig._rated_before(d["debtor_id"], d["supplier_id"].notna().to_numpy().astype(int))
+    assert matrix._rated_before(d["debtor_id"], d["supplier_id"].notna().to_numpy().astype(int))
     got = mig.debtor_ratings(d)
     want = mig.debtor_ratings(d.sample(frac=1.0, random_state=seed))
     pd.testing.assert_frame_equal(got, want, check_exact=True)
@@ -181,7 +182,7 @@ def test_debtor_ratings_of_the_file_layout_equal_the_sorted_choice(seed: int) ->
 def test_rated_before_tells_the_layout(ids: list[str | None], suppliers: list[str | None],
                                        ok: bool) -> None:
     rank = np.array([s is not None for s in suppliers], dtype=np.int8)
-    assert mig._rated_before(pd.Series(ids, dtype="str"), rank) is ok
+    assert matrix._rated_before(pd.Series(ids, dtype="str"), rank) is ok
 
 
 def test_debtor_ratings_pair_without_rating_row_takes_its_pair() -> None:

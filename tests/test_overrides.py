@@ -25,7 +25,7 @@ from riskengine.policy.overrides import (
     check_override,
     max_upgrade_notches,
 )
-from riskengine.store.sql import DecisionStore
+from riskengine.store import DecisionStore
 
 REASON = "Audited H1 2026 accounts show equity restored after the capital increase"
 

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from riskengine.api import load_engine
 from riskengine.batch import migration as mig
 from riskengine.batch import rerate
+from riskengine.batch.migration import herfindahl
 from riskengine.scoring.engine import Engine
 from riskengine.scoring.table import decision_schema
 from riskengine.synthetic import generate_portfolio
@@ -209,7 +210,7 @@ def test_concentration_by_codes_equals_the_merge() -> None:
                            dtype="str"),
         "country": pd.array(["DE", "FR", "NL"] * 40, dtype="str")})
     limits = pairs["approved_limit"].to_numpy()
-    fast = mig._hhis(pairs, book, limits)
-    slow = mig._hhis_merge(pairs, book, limits, {"name": fast["name"]})
+    fast = herfindahl._hhis(pairs, book, limits)
+    slow = herfindahl._hhis_merge(pairs, book, limits, {"name": fast["name"]})
     assert fast == slow
     assert set(fast) == {"name", "group", "sector", "country"}

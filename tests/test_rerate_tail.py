@@ -1,4 +1,4 @@
-"""The run's tail on sorted ids: the shortcuts of migration.py and rerate.py give
+"""The run's tail on sorted ids: the shortcuts of migration/ and rerate.py give
 exactly what the general code gives (same counts, the same HHI floats, the same ids)."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from riskengine.batch import migration as mig
 from riskengine.batch import rerate
+from riskengine.batch.migration import herfindahl, matrix
 from riskengine.model.master_scale import GRADES, UNRATED
 
 _STATES = [*GRADES, UNRATED]
@@ -25,7 +26,7 @@ def test_runs_over_sorted_ids_are_run_numbers() -> None:
     """Hand calculation: a a b c c c over books a b c -> runs 0 0 1 2 2 2."""
     ids = pa.array(["a", "a", "b", "c", "c", "c"], pa.large_string())
     book = pa.array(["a", "b", "c"], pa.large_string())
-    assert mig._runs_over(ids, book).tolist() == [0, 0, 1, 2, 2, 2]
+    assert herfindahl._runs_over(ids, book).tolist() == [0, 0, 1, 2, 2, 2]
 
 
 @pytest.mark.parametrize("ids, book", [
@@ -37,8 +38,8 @@ def test_runs_over_sorted_ids_are_run_numbers() -> None:
 ])  # fmt: skip
 def test_runs_over_refuses_what_it_cannot_shortcut(ids: list[str | None],
                                                    book: list[str]) -> None:
-    assert mig._runs_over(pa.array(ids, pa.large_string()),
-                          pa.array(book, pa.large_string())) is None
+    assert herfindahl._runs_over(pa.array(ids, pa.large_string()),
+                                 pa.array(book, pa.large_string())) is None
 
 
 @settings(max_examples=60, deadline=None)
@@ -78,12 +79,13 @@ def test_hhi_shortcut_equals_lookup(pairs_per: list[int], groups: list[str | Non
     ids = np.repeat(np.asarray(_ids(n), dtype=object), pairs_per)
     lim = np.asarray(limits[: len(ids)], dtype=np.float64)
     pairs = pd.DataFrame({"debtor_id": pd.array(ids, dtype="str")})
-    got = mig._hhis(pairs, book, lim)
+    got = herfindahl._hhis(pairs, book, lim)
     # the same book with one extra debtor without pairs takes the lookup path
     extra = pd.concat([book, pd.DataFrame({"debtor_id": pd.array(["zz"], dtype="str")})],
                       ignore_index=True)
-    assert mig._runs_over(mig._text(pairs["debtor_id"]), mig._text(extra["debtor_id"])) is None
-    want = mig._hhis(pairs, extra, lim)
+    assert herfindahl._runs_over(matrix._text(pairs["debtor_id"]),
+                                 matrix._text(extra["debtor_id"])) is None
+    want = herfindahl._hhis(pairs, extra, lim)
     assert got == want
 
 
@@ -116,8 +118,8 @@ def test_group_codes_equal_codes_of_coalesced_keys(groups: list[str | None]) -> 
     debtor ids in and encoding every key does (a group named like a debtor included)."""
     ids = pa.array(_ids(len(groups)), pa.large_string())
     keys = pa.array(groups, pa.large_string())
-    want = mig._codes(pa.compute.coalesce(keys, ids))
-    got = mig._group_codes(keys, ids)
+    want = herfindahl._codes(pa.compute.coalesce(keys, ids))
+    got = herfindahl._group_codes(keys, ids)
     assert got.dtype == want.dtype and got.tolist() == want.tolist()
 
 
@@ -125,7 +127,7 @@ def test_group_codes_by_hand() -> None:
     """Keys g, d1, g, h, d4, h -> codes 0 1 0 2 3 2 (order of first appearance)."""
     ids = pa.array(_ids(6), pa.large_string())
     keys = pa.array(["g", None, "g", "h", None, "h"], pa.large_string())
-    assert mig._group_codes(keys, ids).tolist() == [0, 1, 0, 2, 3, 2]
+    assert herfindahl._group_codes(keys, ids).tolist() == [0, 1, 0, 2, 3, 2]
 
 
 @settings(max_examples=60, deadline=None)
@@ -138,7 +140,7 @@ def test_states_of_arrow_text_as_of_python_objects(grades: list[str | None],
     ids = _ids(len(grades))[::-1] if shuffled else _ids(len(grades))
     text = pd.Series(grades, index=pd.Index(ids, dtype="str"), dtype="str")
     objects = pd.Series(grades, index=ids, dtype=object)
-    got, want = mig._states(text, "current"), mig._states(objects, "current")
+    got, want = matrix._states(text, "current"), matrix._states(objects, "current")
     pd.testing.assert_series_equal(got, want)
     assert got.isna().sum() == 0 and (got[pd.isna(text)] == UNRATED).all()
 
@@ -147,10 +149,10 @@ def test_states_of_arrow_text_as_of_python_objects(grades: list[str | None],
 def test_states_refuse_duplicates_and_bad_grades_of_any_dtype(dtype: object) -> None:
     dup = pd.Series(["3", "4"], index=pd.Index(["a", "a"], dtype="str"), dtype=dtype)
     with pytest.raises(ValueError, match="debtor 'a' appears more than once"):
-        mig._states(dup, "previous")
+        matrix._states(dup, "previous")
     bad = pd.Series(["3", "AAA"], index=pd.Index(["a", "b"], dtype="str"), dtype=dtype)
     with pytest.raises(ValueError, match="debtor 'b' has grade 'AAA'"):
-        mig._states(bad, "previous")
+        matrix._states(bad, "previous")
 
 
 def test_pair_rows_keep_a_frame_of_pairs_whole() -> None:

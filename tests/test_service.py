@@ -31,7 +31,7 @@ import uvicorn
 
 from riskengine.errors import InvalidInputError, RiskEngineError
 from riskengine.serve.api import create_app
-from riskengine.store.sql import DecisionStore
+from riskengine.store import DecisionStore
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

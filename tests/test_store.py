@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from riskengine.errors import InvalidInputError
-from riskengine.store.sql import APPEND_ONLY_TABLES, DecisionStore, default_store_url, jsonable
+from riskengine.store import APPEND_ONLY_TABLES, DecisionStore, default_store_url, jsonable
 
 
 def _decision(debtor: str = "D-1", supplier: str | None = "S-1", limit: float = 25_000.0,
@@ -88,7 +88,7 @@ def test_store_survives_close_and_reopen(db_url: str) -> None:
 
 _WRITER = textwrap.dedent("""
     import sys, time
-    from riskengine.store.sql import DecisionStore
+    from riskengine.store import DecisionStore
     store = DecisionStore(sys.argv[1])
     ids = store.record_decisions([{"debtor_id": "D-KILL", "grade": "3", "pd": 0.004,
                                    "approved_limit": 1000.0}])

@@ -25,7 +25,7 @@ from riskengine.serve.api import create_app
 from riskengine.serve.ui.forms import FormData, parse_form, payload_from_form
 from riskengine.serve.ui.search import search_debtors
 from riskengine.serve.ui.sessions import SESSION_COOKIE, SessionSigner
-from riskengine.store.sql import DecisionStore
+from riskengine.store import DecisionStore
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

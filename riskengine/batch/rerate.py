@@ -77,6 +77,8 @@ import pyarrow.parquet as pq
 
 from riskengine.batch import migration as mig
 from riskengine.batch.dataset import DIRNAME, decisions_path, part_files, publish
+from riskengine.batch.migration.herfindahl import _runs_over
+from riskengine.batch.migration.matrix import _strictly_increasing
 from riskengine.contracts.arrowtext import strictly_increasing
 from riskengine.contracts.dates import batch_as_of, parse_date
 from riskengine.contracts.schemas import CONTRACTS, ERROR_COLUMNS
@@ -1376,7 +1378,7 @@ def _book(debtors: pd.DataFrame) -> pd.DataFrame:
     book = debtors[[c for c in ("debtor_id", "group_id", "country", "nace")
                     if c in debtors.columns]]  # fmt: skip
     if "debtor_id" in book.columns:
-        if not mig._strictly_increasing(book["debtor_id"]):  # not distinct and sorted already
+        if not _strictly_increasing(book["debtor_id"]):  # not distinct and sorted already
             book = book.drop_duplicates("debtor_id")
     if "nace" in book.columns:
         codes = book["nace"].astype("str")
@@ -1765,7 +1767,7 @@ def _reconciled(opts: RerateOptions, out: Path, ckpt: _Checkpoints, plan: ChunkP
                                 for t in err_tables])
     ins = _text_array(debtors_in.append(pd.Index(unknown, dtype="str")))
     rating_ids, pair_ids = _text_array(ratings["debtor_id"]), _text_array(pairs["debtor_id"])
-    if mig._runs_over(pair_ids, rating_ids) is not None:
+    if _runs_over(pair_ids, rating_ids) is not None:
         decided = rating_ids  # one rating per debtor, in id order, the pairs' debtors
     else:
         decided = pc.unique(pa.chunked_array([rating_ids, pair_ids], pa.large_string())

@@ -20,7 +20,7 @@ GL/2017/16 on the monitoring of overrides; CRR art. 172(3)):
 
 :func:`check_override` is pure (it applies the rules and says why it refuses);
 :func:`apply_override` is the shell step that checks and records an override
-in a :class:`riskengine.store.sql.DecisionStore` (append-only), and moves the
+in a :class:`riskengine.store.DecisionStore` (append-only), and moves the
 limit register when the limit changes.
 
 Notches count grade steps on the master scale (``"1"`` best ... ``"10"``,

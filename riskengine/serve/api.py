@@ -14,7 +14,7 @@ Routes (see docs/SERVICE.md)::
 
 Every ``/v1`` route needs ``Authorization: Bearer <token>``
 (:mod:`riskengine.serve.security`). Every decision and funding check is written to
-the :class:`~riskengine.store.sql.DecisionStore` (committed) before the answer
+the :class:`~riskengine.store.DecisionStore` (committed) before the answer
 is sent, each decision with its payload (``record_inputs``, under the
 decision's ``input_hash``). Request bodies are limited in size (413). Validation errors are 422
 with the field path and the reason and never echo a submitted value; bad JSON
@@ -46,7 +46,7 @@ from riskengine.contracts.ids import ID_MAX_LENGTH, ID_PATTERN
 from riskengine.errors import InvalidInputError, RiskEngineError
 from riskengine.serve.common import decide_and_store, problem_details, pydantic_details
 from riskengine.serve.security import TokenSet, load_tokens
-from riskengine.store.sql import DecisionStore, jsonable
+from riskengine.store import DecisionStore, jsonable
 
 __all__ = [
     "API_VERSION",

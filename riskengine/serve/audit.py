@@ -13,7 +13,7 @@
   versions and who made it.
 
 ``portfolio_overview`` is pure; the other two read a
-:class:`~riskengine.store.sql.DecisionStore` (passed in, duck-typed).
+:class:`~riskengine.store.DecisionStore` (passed in, duck-typed).
 Every result is JSON-ready (NaN becomes None).
 """
 

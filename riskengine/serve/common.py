@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from riskengine.errors import InvalidInputError
-from riskengine.store.sql import DecisionStore
+from riskengine.store import DecisionStore
 
 __all__ = ["pydantic_details", "problem_details", "decide_payloads", "decide_and_store"]
 

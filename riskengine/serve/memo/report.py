@@ -84,7 +84,7 @@ def report_command(args: Any) -> int:
 
 def _open_store(url: str | None) -> Any:
     """The decision store at ``url`` (default store: None), never created here."""
-    from riskengine.store.sql import DecisionStore
+    from riskengine.store import DecisionStore
 
     try:
         return DecisionStore(url, create=False)

@@ -28,7 +28,7 @@ from riskengine.serve.ui.formatting import _finite, _words, fmt_money
 from riskengine.serve.ui.forms import FormData
 from riskengine.serve.ui.search import _debtor_name, _inputs
 from riskengine.serve.ui.sessions import UiSession
-from riskengine.store.sql import DecisionStore
+from riskengine.store import DecisionStore
 
 _REASON_MAX = 500
 

@@ -19,7 +19,7 @@ from riskengine.serve.security import TokenSet
 from riskengine.serve.ui.formatting import _templates
 from riskengine.serve.ui.forms import FormData, parse_form
 from riskengine.serve.ui.sessions import SESSION_COOKIE, SessionSigner, UiSession
-from riskengine.store.sql import DecisionStore
+from riskengine.store import DecisionStore
 
 UI_PREFIX = "/ui"
 

@@ -13,7 +13,7 @@ from riskengine.contracts.dates import parse_date
 from riskengine.errors import InvalidInputError
 from riskengine.serve.ui.dependencies import _grades, _state, _Ui
 from riskengine.serve.ui.sessions import UiSession
-from riskengine.store.sql import DecisionStore
+from riskengine.store import DecisionStore
 
 
 def create_router(ui: _Ui) -> APIRouter:
@@ -58,7 +58,7 @@ def decision_runs(store: DecisionStore) -> tuple[Any, Any]:
     import pandas as pd
     import sqlalchemy as sa
 
-    from riskengine.store.sql import decisions as d
+    from riskengine.store.tables import decisions as d
 
     q = sa.select(d.c.id, d.c.debtor_id, d.c.supplier_id, d.c.decision).order_by(d.c.id)
     with store.engine.connect() as conn:

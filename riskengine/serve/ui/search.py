@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from riskengine.serve.ui.dependencies import _Ui
 from riskengine.serve.ui.sessions import UiSession
-from riskengine.store.sql import DecisionStore
+from riskengine.store import DecisionStore
 
 
 def create_router(ui: _Ui) -> APIRouter:
@@ -50,7 +50,7 @@ def search_debtors(store: DecisionStore, query: str, *, limit: int = 50
     """
     import sqlalchemy as sa
 
-    from riskengine.store.sql import decisions as d
+    from riskengine.store.tables import decisions as d
 
     latest = (sa.select(sa.func.max(d.c.id).label("id"))
               .group_by(d.c.debtor_id).subquery())
@@ -89,7 +89,7 @@ def _names_matching(store: DecisionStore, needle: str, *, scan: int = 5000
     """Debtor id -> name, for the kept inputs whose debtor name contains ``needle``."""
     import sqlalchemy as sa
 
-    from riskengine.store.sql import inputs
+    from riskengine.store.tables import inputs
 
     pattern = "%" + needle.replace("\\", "").replace("%", "").replace("_", "") + "%"
     q = (sa.select(inputs.c.payload).where(sa.func.lower(inputs.c.payload).like(pattern))

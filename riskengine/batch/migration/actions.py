@@ -1,0 +1,202 @@
+"""Limit increases, decreases and cancellations against the previous run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from riskengine.batch.migration.matrix import _member_np, _text, pair_rows
+from riskengine.policy.credit_policy import CreditPolicy
+from riskengine.policy.limits import LIMIT_ACTIONS, limit_change
+
+#: Reason codes that make a limit reduction effective at once (knock-out events,
+#: :mod:`riskengine.policy.limits`).
+KNOCKOUT_REASONS: tuple[str, ...] = (
+    "adverse_record", "insolvency", "related_party", "grade_default", "supplier_default",
+)  # fmt: skip
+#: Columns of the limit-actions frame, in order.
+LIMIT_ACTION_COLUMNS: tuple[str, ...] = (
+    "debtor_id", "supplier_id", "action", "cause", "previous_limit", "new_limit",
+    "effective_date", "knockout", "protected_outstanding", "available_after",
+)  # fmt: skip
+
+
+def _knockout(frame: pd.DataFrame) -> np.ndarray:
+    """Whether each decision follows a knock-out (``knockout``, ``knockouts`` or ``reasons``)."""
+    if "knockout" in frame.columns:
+        return frame["knockout"].fillna(False).to_numpy(dtype=bool)
+    for col in ("knockouts", "reasons"):
+        if col not in frame.columns:
+            continue
+        values = frame[col]
+        first = values.dropna().iloc[:1]
+        if len(first) and isinstance(first.iloc[0], (list, tuple, np.ndarray)):
+            # a list column of reason names: the engine's knock-outs are all knock-outs
+            if col == "knockouts":
+                return (values.str.len().fillna(0) > 0).to_numpy(dtype=bool)
+            values = values.str.join(",")
+        names = values.astype("str").fillna("")
+        pattern = r"(?:^|,)\s*(?:" + "|".join(KNOCKOUT_REASONS) + r")\s*(?:,|$)"
+        return names.str.contains(pattern, regex=True).fillna(False).to_numpy(dtype=bool)
+    return np.zeros(len(frame), dtype=bool)
+
+
+def limit_actions(
+    previous: pd.DataFrame,
+    current: pd.DataFrame,
+    as_of: Any,
+    policy: CreditPolicy,
+    *,
+    scope: Iterable[str] | None = None,
+    errored: Iterable[str] = (),
+    include_unchanged: bool = False,
+) -> pd.DataFrame:
+    """Limit increases, decreases and cancellations against the previous run.
+
+    Parameters
+    ----------
+    previous, current : pandas.DataFrame
+        Decisions of the previous and of the current run (pair rows are used:
+        ``debtor_id``, ``supplier_id``, ``approved_limit``; from ``current``
+        also ``knockout`` or ``reasons`` and ``approved_outstanding`` when
+        present).
+    as_of : date-like
+        Date of the notice (the run's as-of date).
+    policy : CreditPolicy
+        ``limits.notice_days``: reductions take effect after the notice period,
+        at once on a knock-out event (:data:`KNOCKOUT_REASONS`).
+    scope : iterable of str, optional
+        Debtors re-rated by the current run (partial run); previous pairs of
+        other debtors keep their limits and are not compared. None: whole book.
+    errored : iterable of str
+        Debtors of the run that could not be decided: their previous limits
+        stand (an input error is not a credit event) and they get no action.
+    include_unchanged : bool, default False
+        Keep the ``unchanged`` rows.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`LIMIT_ACTION_COLUMNS`, sorted by ``debtor_id, supplier_id``.
+        ``cause`` is ``rerated`` (pair in both runs), ``new_pair`` (no previous
+        limit: previous 0) or ``pair_withdrawn`` (in the previous run, not in
+        this one, its debtor decided or gone from the book: new limit 0, a
+        cancellation with notice).
+
+    Notes
+    -----
+    Actions, effective dates and protected outstanding come from
+    :func:`riskengine.policy.limits.limit_change`: invoices already assigned
+    stay approved up to the old limit. The pairs are joined by Arrow
+    (:meth:`pyarrow.Table.join`).
+
+    Examples
+    --------
+    >>> from riskengine.config import load_policy
+    >>> prev = pd.DataFrame({"debtor_id": ["a", "b"], "supplier_id": ["s", "s"],
+    ...                      "approved_limit": [50_000.0, 20_000.0]})
+    >>> cur = pd.DataFrame({"debtor_id": ["a", "b"], "supplier_id": ["s", "s"],
+    ...                     "approved_limit": [30_000.0, 25_000.0], "reasons": ["capacity", ""]})
+    >>> out = limit_actions(prev, cur, "2026-06-30", load_policy())
+    >>> out["action"].tolist(), [str(d.date()) for d in out["effective_date"]]
+    (['decrease', 'increase'], ['2026-07-30', '2026-06-30'])
+    """
+    cur = pair_rows(current)
+    errored_ids = pd.Index(list(errored), dtype="str")
+    joined = _join_pairs(previous, cur, scope, errored_ids)
+    ip, ic = joined.previous_row, joined.current_row
+    previous_limit = _gather(_limits(previous), ip, 0.0)
+    new_limit = _gather(_limits(cur), ic, 0.0)
+    knockout = _gather(_knockout(cur), ic, False)
+    outstanding = _gather(cur["approved_outstanding"].to_numpy(dtype=np.float64)
+                          if "approved_outstanding" in cur.columns else
+                          np.full(len(cur), np.nan), ic, np.nan)  # fmt: skip
+    outstanding = np.where(np.isnan(outstanding), previous_limit, outstanding)
+    cause = np.where(ic < 0, 2, np.where(ip < 0, 1, 0))  # index in _CAUSES
+    ch = limit_change(previous_limit, new_limit, as_of, knockout, policy, outstanding)
+    sel = np.arange(len(ip)) if include_unchanged else np.flatnonzero(ch.action != 0)
+    at = pa.array(joined.at[sel])
+    return pd.DataFrame({
+        "debtor_id": pd.array(joined.keys[0].take(at), dtype="str"),
+        "supplier_id": pd.array(joined.keys[1].take(at), dtype="str"),
+        "action": pd.array(pa.array(LIMIT_ACTIONS, pa.large_string()).take(ch.action[sel]),
+                           dtype="str"),
+        "cause": pd.array(pa.array(_CAUSES, pa.large_string()).take(cause[sel]), dtype="str"),
+        "previous_limit": previous_limit[sel],
+        "new_limit": new_limit[sel],
+        "effective_date": ch.effective_date.astype("datetime64[ns]")[sel],
+        "knockout": knockout[sel],
+        "protected_outstanding": ch.protected[sel],
+        "available_after": ch.available_after[sel],
+    })
+
+
+#: ``cause`` of a limit action by code: pair in both runs, only in the current one,
+#: only in the previous one.
+_CAUSES = ("rerated", "new_pair", "pair_withdrawn")
+_KEY = ["debtor_id", "supplier_id"]
+
+
+class _Join(NamedTuple):
+    """Pairs of the previous and current runs joined on ``debtor_id, supplier_id``, in
+    key order: each key's text at ``at`` in ``keys`` (debtor ids, supplier ids), its
+    row in the previous decisions and in the current pairs (-1: none)."""
+
+    keys: tuple[pa.Array, pa.Array]
+    at: np.ndarray
+    previous_row: np.ndarray
+    current_row: np.ndarray
+
+
+def _join_pairs(previous: pd.DataFrame, cur: pd.DataFrame, scope: Iterable[str] | None,
+                errored_ids: pd.Index) -> _Join:
+    """The join of :func:`limit_actions`: previous pairs of the debtors compared (see
+    :func:`_compared`) with every current pair (Arrow's full outer join, then sorted
+    by key); either side's pairs must be distinct."""
+    prev = pair_rows(previous)[[*_KEY, "approved_limit"]]
+    cur = cur[[*_KEY, "approved_limit"]]
+    for name, frame in (("previous", prev), ("current", cur)):
+        dup = frame.duplicated(_KEY)
+        if dup.any():
+            row = frame[dup].iloc[0]
+            raise ValueError(f"{name} decisions: pair ({row['debtor_id']!r}, "
+                             f"{row['supplier_id']!r}) appears more than once.")
+    ip = np.flatnonzero(previous["supplier_id"].notna().to_numpy(dtype=bool))  # of pair_rows
+    keep = _compared(prev["debtor_id"], scope, errored_ids)
+    left = pa.table({"debtor_id": _text(prev["debtor_id"]).filter(pa.array(keep)),
+                     "supplier_id": _text(prev["supplier_id"]).filter(pa.array(keep)),
+                     "_ip": pa.array(ip[keep], pa.int64())})
+    right = pa.table({"debtor_id": _text(cur["debtor_id"]),
+                      "supplier_id": _text(cur["supplier_id"]),
+                      "_ic": pa.array(np.arange(len(cur)), pa.int64())})
+    merged = left.join(right, keys=_KEY, join_type="full outer", coalesce_keys=True).sort_by(
+        [(k, "ascending") for k in _KEY])
+    keys = tuple(merged[c].combine_chunks() for c in _KEY)
+    return _Join((keys[0], keys[1]), np.arange(merged.num_rows),
+                 np.asarray(merged["_ip"].fill_null(-1), dtype=np.int64),
+                 np.asarray(merged["_ic"].fill_null(-1), dtype=np.int64))
+
+
+def _compared(ids: Any, scope: Iterable[str] | None, errored_ids: pd.Index) -> np.ndarray:
+    """Whether each previous pair's debtor is compared: re-rated (in ``scope``, when
+    given) and not errored (its previous limits stand)."""
+    keep = np.ones(len(ids), dtype=bool)
+    if scope is not None:
+        keep &= _member_np(ids, pd.Index(list(scope), dtype="str"))
+    if len(errored_ids):
+        keep &= ~_member_np(ids, errored_ids)
+    return keep
+
+
+def _limits(frame: pd.DataFrame) -> np.ndarray:
+    """Approved limits of a decisions frame's rows (missing: 0)."""
+    return frame["approved_limit"].fillna(0.0).to_numpy(dtype=np.float64)
+
+
+def _gather(values: np.ndarray, rows: np.ndarray, absent: Any) -> np.ndarray:
+    """``values[rows]``, ``absent`` where a row is -1."""
+    return np.append(values, np.array([absent], dtype=values.dtype))[rows]

@@ -1,0 +1,204 @@
+"""The audit tables (issue 7): the inputs behind every decision, officers' overrides."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from riskengine.errors import InvalidInputError
+from riskengine.policy.overrides import DIRECTIONS as _DIRECTIONS
+from riskengine.policy.overrides import MAX_REASON_LENGTH as _MAX_REASON
+from riskengine.policy.overrides import MIN_REASON_LENGTH as _MIN_REASON
+from riskengine.store.register import _LimitRegister
+from riskengine.store.tables import inputs, overrides
+from riskengine.store.values import _date, _float, _new_id, _now, _period, _row, _str, jsonable
+
+
+class _AuditTrail(_LimitRegister):
+    """Inputs and overrides (an override may also set the pair's limit in the register)."""
+
+    # -- inputs (issue 7: every decision traceable to its inputs) -------------------------
+
+    def record_inputs(self, input_hash: str, payload_json: str | Mapping[str, Any]) -> bool:
+        """Keep the inputs (the payload) behind a decision's ``input_hash``.
+
+        Parameters
+        ----------
+        input_hash : str
+            The decision's ``input_hash``.
+        payload_json : str or mapping
+            The payload (``examples/debtor.json`` form) as JSON text or a dict;
+            a dict is stored as canonical JSON (sorted keys, no blanks).
+
+        Returns
+        -------
+        bool
+            True when stored, False when the hash was already there (the table
+            is append-only: the first payload is kept).
+
+        Raises
+        ------
+        InvalidInputError
+            An empty hash, or text that is not a JSON object.
+        """
+        key = str(input_hash or "").strip()
+        text = _payload_text(key, payload_json)
+        with self._write() as conn:
+            return _insert_inputs(conn, key, text)
+
+    def inputs_for(self, input_hash: str) -> dict[str, Any] | None:
+        """The payload recorded under ``input_hash`` (a dict), or None."""
+        c = inputs.c
+        with self._read() as conn:
+            text = conn.execute(sa.select(c.payload).where(
+                c.input_hash == str(input_hash))).scalar()
+        if text is None:
+            return None
+        out: dict[str, Any] = json.loads(text)
+        return out
+
+    # -- overrides (issue 7: append-only, EBA GL/2017/16 override monitoring) ------------
+
+    def record_override(self, *, debtor_id: str, reason: str, officer: str, direction: str,
+                        notches: int, flagged: bool, supplier_id: str | None = None,
+                        decision_id: int | None = None, input_hash: str | None = None,
+                        original_grade: str | None = None, new_grade: str | None = None,
+                        original_limit: float | None = None, new_limit: float | None = None,
+                        currency: str | None = None, limit_change: str = "none",
+                        flag_reasons: Sequence[str] = (), model_version: str | None = None,
+                        policy_version: str | None = None, update_register: bool = False,
+                        effective_date: Any = None) -> dict[str, Any]:
+        """Append one override (committed before returning).
+
+        The rules are applied by :func:`riskengine.policy.overrides.check_override`
+        (call :func:`riskengine.policy.overrides.apply_override`); the store refuses
+        only what no override may lack: a debtor, an officer, a reason of
+        :data:`riskengine.policy.overrides.MIN_REASON_LENGTH` characters, a known
+        direction (also SQL CHECK constraints).
+
+        Parameters
+        ----------
+        update_register : bool, default False
+            Also set the pair's limit to ``new_limit`` in the register, in the
+            same transaction (history reason ``override <id>: <reason>``,
+            ``changed_by`` the officer). Needs ``supplier_id`` and ``new_limit``.
+        effective_date : date-like, optional
+            When that register change takes effect (default today).
+
+        Returns
+        -------
+        dict
+            The stored row (``id``, ``created_at``, ...) plus ``register_change``:
+            the limit-history row, or None.
+
+        Raises
+        ------
+        InvalidInputError
+            A missing debtor, officer or reason, or an unknown direction.
+        """
+        record = f"override of debtor {debtor_id!s}"
+        text = str(reason or "").strip()
+        who = str(officer or "").strip()
+        for column, bad, message in (
+                ("debtor_id", not str(debtor_id or "").strip(), "debtor_id is missing"),
+                ("officer", not who, "the officer's identity is missing"),
+                ("reason", len(text) < _MIN_REASON,
+                 f"the reason is shorter than {_MIN_REASON} characters"),
+                ("direction", direction not in _DIRECTIONS,
+                 f"direction {direction!r} is not one of {_DIRECTIONS}")):
+            if bad:
+                raise InvalidInputError(
+                    f"{record}: {message}; every override records who, why and what.",
+                    [{"table": "overrides", "record": record, "debtor_id": str(debtor_id),
+                      "column": column, "value": None, "reason": "missing_value",
+                      "message": message}])
+        eff = _date(effective_date, "effective_date", record) or dt.date.today()
+        now = _now()
+        row = {
+            "debtor_id": str(debtor_id), "supplier_id": _str(supplier_id),
+            "decision_id": decision_id, "input_hash": _str(input_hash),
+            "original_grade": _str(original_grade), "new_grade": _str(new_grade),
+            "original_limit": _float(original_limit), "new_limit": _float(new_limit),
+            "currency": _str(currency), "notches": int(notches), "direction": str(direction),
+            "limit_change": str(limit_change), "reason": text[:_MAX_REASON],
+            "officer": who[:128], "flagged": bool(flagged),
+            "flag_reasons": [str(r) for r in flag_reasons],
+            "model_version": _str(model_version), "policy_version": _str(policy_version),
+            "created_at": now,
+        }
+        change: dict[str, Any] | None = None
+        sid, lim = _str(supplier_id), _float(new_limit)
+        with self._write() as conn:
+            oid = _new_id(conn.execute(overrides.insert(), row))
+            if update_register and sid and lim is not None:
+                change = self._set_limit(
+                    conn, sid, str(debtor_id), lim, effective_date=eff,
+                    reason=f"override {oid}: {text}"[:500], changed_by=who[:128],
+                    currency=_str(currency), decision_id=decision_id, now=now)
+        return {"id": oid, **_row(row), "register_change": change}
+
+    def overrides(self, debtor_id: str | None = None, since: Any = None, until: Any = None
+                  ) -> list[dict[str, Any]]:
+        """Stored overrides, oldest first, for a debtor or all, within a period.
+
+        Parameters
+        ----------
+        debtor_id : str, optional
+        since, until : date, datetime or ISO text, optional
+            ``created_at`` (UTC) from ``since`` and up to ``until``, both
+            inclusive; a date means the whole day.
+        """
+        c = overrides.c
+        q = sa.select(overrides)
+        if debtor_id is not None:
+            q = q.where(c.debtor_id == str(debtor_id))
+        lo, hi, hi_inclusive = _period(since, until)
+        if lo is not None:
+            q = q.where(c.created_at >= lo)
+        if hi is not None:
+            q = q.where(c.created_at <= hi if hi_inclusive else c.created_at < hi)
+        with self._read() as conn:
+            rows = [_row(r) for r in conn.execute(q.order_by(c.id)).mappings()]
+        for r in rows:
+            r["flagged"] = bool(r["flagged"])
+        return rows
+
+
+def _payload_text(input_hash: str, payload: str | Mapping[str, Any]) -> str:
+    """The canonical JSON text of a payload to keep under ``input_hash`` (validated)."""
+    key = str(input_hash or "").strip()
+    if not key:
+        raise InvalidInputError(
+            "inputs: input_hash is empty; record the inputs under the decision's hash.",
+            [{"table": "inputs", "record": "", "debtor_id": None, "column": "input_hash",
+              "value": None, "reason": "missing_value", "message": "input_hash is empty"}])
+    if isinstance(payload, Mapping):
+        return json.dumps(jsonable(payload), sort_keys=True, separators=(",", ":"),
+                          ensure_ascii=False, allow_nan=False)
+    text = str(payload)
+    try:
+        ok = isinstance(json.loads(text), dict)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise InvalidInputError(
+            f"inputs {key[:12]}: the payload is not a JSON object; give the "
+            "decision's payload as JSON text or a dict.",
+            [{"table": "inputs", "record": key, "debtor_id": None, "column": "payload",
+              "value": None, "reason": "not_json", "message": "not a JSON object"}])
+    return text
+
+
+def _insert_inputs(conn: Connection, key: str, text: str) -> bool:
+    """Insert a payload unless its hash is already kept (append-only: first one wins)."""
+    c = inputs.c
+    if conn.execute(sa.select(c.input_hash).where(c.input_hash == key)).first():
+        return False
+    conn.execute(inputs.insert(), {"input_hash": key, "payload": text, "recorded_at": _now()})
+    return True
+

@@ -1,0 +1,133 @@
+"""The store's database: URL, engine, SQLite durability settings, transactions (shell layer).
+
+Durability
+----------
+Every write is one transaction that commits before the call returns. On
+SQLite the store sets ``journal_mode=WAL`` and ``synchronous=FULL``: a
+committed write is on disk (fsync of the WAL) and survives a crash of the
+process or the machine. Write transactions start with ``BEGIN IMMEDIATE`` so
+the read-modify-write of the limit register cannot lose an update. On SQLite
+triggers refuse ``UPDATE`` and ``DELETE`` on the append-only tables; on other
+databases grant the service account ``INSERT, SELECT`` only on them (see
+docs/SERVICE.md).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Self
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import StaticPool
+
+from riskengine.errors import InvalidInputError
+from riskengine.store.tables import APPEND_ONLY_TABLES, _append_only_triggers, metadata
+from riskengine.store.values import _dumps
+
+__all__ = ["DEFAULT_STORE_FILE", "STORE_URL_ENV", "default_store_url"]
+
+DEFAULT_STORE_FILE = "riskengine.db"
+"""File name of the default SQLite store, in the working directory."""
+
+STORE_URL_ENV = "RISKENGINE_STORE_URL"
+"""Environment variable holding the SQLAlchemy URL of the store."""
+
+
+def default_store_url() -> str:
+    """The store URL: ``$RISKENGINE_STORE_URL``, else ``sqlite:///riskengine.db`` (working dir).
+
+    Examples
+    --------
+    >>> default_store_url().startswith("sqlite:///") or bool(os.environ.get(STORE_URL_ENV))
+    True
+    """
+    url = os.environ.get(STORE_URL_ENV, "").strip()
+    if url:
+        return url
+    return "sqlite:///" + str(Path.cwd() / DEFAULT_STORE_FILE)
+
+
+class _Database:
+    """An open store: the SQLAlchemy engine, its tables created, and transactions
+    (the parameters are those of :class:`~riskengine.store.DecisionStore`)."""
+
+    def __init__(self, url: str | None = None, *, echo: bool = False,
+                 create: bool = True) -> None:
+        self.url = url or default_store_url()
+        parsed = sa.engine.make_url(self.url)
+        self._sqlite = parsed.get_backend_name() == "sqlite"
+        kwargs: dict[str, Any] = {"echo": echo, "json_serializer": _dumps,
+                                  "future": True}
+        if self._sqlite:
+            database = parsed.database or ""
+            if database in ("", ":memory:") or database.startswith("file::memory:"):
+                # one shared connection, or every thread would see its own empty database
+                kwargs.update(poolclass=StaticPool,
+                              connect_args={"check_same_thread": False})
+            else:
+                path = Path(database).expanduser().resolve()
+                if not create and not path.is_file():
+                    raise InvalidInputError(f"No decision store at {str(path)!r} (the file "
+                                            "does not exist); nothing was created.")
+                path.parent.mkdir(parents=True, exist_ok=True)
+                kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30.0}
+        self.engine: Engine = sa.create_engine(self.url, **kwargs)
+        if self._sqlite:
+            sa.event.listen(self.engine, "connect", self._sqlite_connect)
+            sa.event.listen(self.engine, "begin", self._sqlite_begin)
+        metadata.create_all(self.engine)
+        if self._sqlite:
+            with self._write() as conn:
+                for table in APPEND_ONLY_TABLES:
+                    for ddl in _append_only_triggers(table):
+                        conn.exec_driver_sql(ddl)
+
+    # -- connection plumbing -------------------------------------------------------------
+
+    @staticmethod
+    def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+        # take transaction control from the driver, so BEGIN IMMEDIATE is ours to emit
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @staticmethod
+    def _sqlite_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """One write transaction, committed (and on SQLite fsynced) on exit."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    def close(self) -> None:
+        """Release every connection (the data stays in the database)."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def journal_mode(self) -> str | None:
+        """SQLite journal mode (``wal`` for a file store), None on other databases."""
+        if not self._sqlite:
+            return None
+        with self._read() as conn:
+            return str(conn.exec_driver_sql("PRAGMA journal_mode").scalar())

@@ -1,0 +1,214 @@
+"""The decision store: decisions, funding checks and the limit register in SQL (shell layer).
+
+Every decision, funding check and limit change is kept **append-only** with
+the model and policy versions and the hash of the inputs. The store is any
+SQLAlchemy database: a SQLite file by default (embedded, nothing to start),
+PostgreSQL in production (``postgresql+psycopg://user@host/db``).
+
+The tables are in :mod:`riskengine.store.tables`, durability in
+:mod:`riskengine.store.database`; :class:`DecisionStore` gathers the methods of the
+limit register (:mod:`riskengine.store.register`) and of the audit tables
+(:mod:`riskengine.store.audit`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from riskengine.errors import InvalidInputError
+from riskengine.store.audit import _AuditTrail, _insert_inputs, _payload_text
+from riskengine.store.tables import decisions, metadata
+from riskengine.store.values import _date, _float, _new_id, _now, _period, _row, _str
+
+__all__ = ["DecisionStore"]
+
+# Prebuilt statements: compiled once and cached by SQLAlchemy (a fresh ``insert().values(...)``
+# per call costs more than the SQLite write itself).
+_INSERT_DECISION = decisions.insert()
+_LATEST = (sa.select(decisions.c.id, decisions.c.decision)
+           .where(decisions.c.debtor_id == sa.bindparam("p_debtor"))
+           .order_by(decisions.c.id.desc()).limit(1))
+_LATEST_PAIR = _LATEST.where(decisions.c.supplier_id == sa.bindparam("p_supplier"))
+
+
+class DecisionStore(_AuditTrail):
+    """Decisions, funding checks and the limit register in one SQL database.
+
+    Parameters
+    ----------
+    url : str, optional
+        A SQLAlchemy URL. Default :func:`~riskengine.store.default_store_url`: ``$RISKENGINE_STORE_URL``
+        or the SQLite file ``riskengine.db`` in the working directory.
+        ``sqlite://`` (no path) is an in-memory store for tests.
+    echo : bool
+        Log the SQL (debugging).
+    create : bool, default True
+        Create a SQLite store file that does not exist; False: raise
+        :class:`~riskengine.errors.InvalidInputError` instead (readers such as
+        ``riskengine report`` never create a store).
+
+    Notes
+    -----
+    The tables are created if missing (``CREATE TABLE IF NOT EXISTS``); an
+    existing database is used as it is. Safe for use from several threads of
+    one process; several processes may share a PostgreSQL store, and a SQLite
+    file on a local disk.
+
+    Examples
+    --------
+    >>> store = DecisionStore("sqlite://")
+    >>> ids = store.record_decisions([{"debtor_id": "D-1", "pd": 0.01, "grade": "4",
+    ...                                "approved_limit": 25_000.0}])
+    >>> store.latest_decision("D-1")["grade"]
+    '4'
+    >>> store.close()
+    """
+
+    # -- decisions -----------------------------------------------------------------------
+
+    def record_decisions(self, items: Sequence[Mapping[str, Any]], *,
+                         update_register: bool = True,
+                         changed_by: str = "engine",
+                         inputs: Mapping[str, str | Mapping[str, Any]] | None = None
+                         ) -> list[int]:
+        """Store decisions (one transaction, committed before returning).
+
+        Parameters
+        ----------
+        items : sequence of mapping
+            Decision dicts with at least ``debtor_id``; ``supplier_id``,
+            ``as_of``, ``decided_at``, ``pd``, ``grade``, ``approved_limit``,
+            ``model_version``, ``policy_version`` and ``input_hash`` fill their
+            columns when present. The whole dict is kept as JSON.
+        update_register : bool
+            For a decision with a ``supplier_id`` and an ``approved_limit``,
+            also set the pair's limit in the register (a history row with
+            ``reason = "decision <id>"``). The change takes effect at the
+            decision's ``limit_effective_date`` if it has one, else at its
+            ``as_of`` (else today).
+        changed_by : str
+            Who changes the register (history column ``changed_by``).
+        inputs : mapping of str to (str or mapping), optional
+            The payloads behind the decisions, by ``input_hash``, kept in the
+            ``inputs`` table in the same transaction (a hash already there keeps
+            its first payload), so no stored decision lacks its inputs.
+
+        Returns
+        -------
+        list of int
+            The ids of the stored decisions, in order.
+
+        Raises
+        ------
+        InvalidInputError
+            A decision without ``debtor_id``, or with a date that is not ISO.
+        """
+        rows: list[dict[str, Any]] = []
+        now = _now()
+        for pos, item in enumerate(items):
+            debtor = item.get("debtor_id")
+            if debtor is None or str(debtor) == "":
+                raise InvalidInputError(
+                    f"decision {pos}: debtor_id is missing; every stored decision names "
+                    "its debtor.",
+                    [{"table": "decisions", "record": pos, "debtor_id": None,
+                      "column": "debtor_id", "value": None, "reason": "missing_value",
+                      "message": "debtor_id is missing"}])
+            record = f"decision {pos} (debtor {debtor})"
+            rows.append({
+                "debtor_id": str(debtor), "supplier_id": _str(item.get("supplier_id")),
+                "as_of": _date(item.get("as_of"), "as_of", record),
+                "decided_at": _str(item.get("decided_at")),
+                "pd": _float(item.get("pd")), "grade": _str(item.get("grade")),
+                "approved_limit": _float(item.get("approved_limit")),
+                "decision": item,
+                "model_version": _str(item.get("model_version")),
+                "policy_version": _str(item.get("policy_version")),
+                "input_hash": _str(item.get("input_hash")), "recorded_at": now,
+            })
+        if not rows:
+            return []
+        texts = {key: _payload_text(key, payload) for key, payload in (inputs or {}).items()}
+        ids: list[int] = []
+        with self._write() as conn:
+            for key, text in texts.items():
+                _insert_inputs(conn, key, text)
+            for row, item in zip(rows, items, strict=True):
+                new_id = _new_id(conn.execute(_INSERT_DECISION, row))
+                ids.append(new_id)
+                if update_register and row["supplier_id"] and row["approved_limit"] is not None:
+                    eff = _date(item.get("limit_effective_date"), "limit_effective_date",
+                                f"decision {new_id}") or row["as_of"] or dt.date.today()
+                    self._set_limit(conn, row["supplier_id"], row["debtor_id"],
+                                    row["approved_limit"], effective_date=eff,
+                                    reason=f"decision {new_id}", changed_by=changed_by,
+                                    currency=_str(item.get("currency")), decision_id=new_id,
+                                    now=now)
+        return ids
+
+    def latest_decision(self, debtor_id: str, supplier_id: str | None = None, *,
+                        in_force_on: Any = None) -> dict[str, Any] | None:
+        """The latest stored decision on a debtor (optionally for one supplier), or None.
+
+        The decision dict is returned as it was stored, plus ``decision_id``
+        (the store's row id) when the dict had none. With ``in_force_on`` (a
+        date), only a decision in force on that day counts: one decided as of a
+        later date has not taken effect yet (a decision without ``as_of`` counts).
+        """
+        params = {"p_debtor": str(debtor_id)}
+        query = _LATEST if supplier_id is None else _LATEST_PAIR
+        if supplier_id is not None:
+            params["p_supplier"] = str(supplier_id)
+        if in_force_on is not None:
+            day = _date(in_force_on, "in_force_on", f"decision of debtor {debtor_id}")
+            query = query.where(sa.or_(decisions.c.as_of.is_(None), decisions.c.as_of <= day))
+        with self._read() as conn:
+            row = conn.execute(query, params).first()
+        if row is None:
+            return None
+        out = dict(row.decision)
+        out.setdefault("decision_id", int(row.id))
+        return out
+
+    def decision_history(self, debtor_id: str, *, limit: int = 100) -> list[dict[str, Any]]:
+        """Stored decisions on a debtor, newest first (at most ``limit``)."""
+        q = (sa.select(decisions.c.id, decisions.c.decision)
+             .where(decisions.c.debtor_id == str(debtor_id))
+             .order_by(decisions.c.id.desc()).limit(int(limit)))
+        with self._read() as conn:
+            return [{**dict(r.decision), "decision_id": int(r.id)} for r in conn.execute(q)]
+
+    def count(self, table: str) -> int:
+        """Number of rows in one of the store's tables."""
+        t = metadata.tables[table]
+        with self._read() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one())
+    def count_decisions(self, since: Any = None, until: Any = None) -> int:
+        """Decisions recorded (``recorded_at``, UTC) in a period, bounds as in :meth:`overrides`."""
+        c = decisions.c
+        q = sa.select(sa.func.count()).select_from(decisions)
+        lo, hi, hi_inclusive = _period(since, until)
+        if lo is not None:
+            q = q.where(c.recorded_at >= lo)
+        if hi is not None:
+            q = q.where(c.recorded_at <= hi if hi_inclusive else c.recorded_at < hi)
+        with self._read() as conn:
+            return int(conn.execute(q).scalar_one())
+
+    def decision_records(self, debtor_id: str, *, limit: int = 1000) -> list[dict[str, Any]]:
+        """A debtor's stored decisions with their store columns, oldest first.
+
+        Each dict has ``id, debtor_id, supplier_id, as_of, decided_at, pd, grade,
+        approved_limit, model_version, policy_version, input_hash, recorded_at``
+        and ``decision`` (the stored decision dict).
+        """
+        c = decisions.c
+        q = (sa.select(decisions).where(c.debtor_id == str(debtor_id))
+             .order_by(c.id).limit(int(limit)))
+        with self._read() as conn:
+            return [_row(r) for r in conn.execute(q).mappings()]
+

@@ -1,0 +1,184 @@
+"""The store's tables (SQLAlchemy schema, shell layer).
+
+Tables
+------
+``decisions``
+    One row per decision (append-only): ``id, debtor_id, supplier_id, as_of,
+    decided_at, pd, grade, approved_limit, decision`` (the whole decision as
+    JSON, returned unchanged) ``, model_version, policy_version, input_hash,
+    recorded_at``.
+``funding_checks``
+    One row per funding check of an assigned invoice (append-only): the
+    request, the result, the limit used and where it came from.
+``limit_register``
+    The current limit per supplier-debtor pair (one row per pair, updated in
+    place) with the limit in force before the last change, for changes that
+    take effect later (a decrease after its notice period).
+``limit_history``
+    Every change of the register (append-only): action, old and new limit,
+    effective date, reason, who.
+``inputs``
+    The payload behind each ``input_hash`` (append-only; issue 7): every
+    decision is traceable to its inputs.
+``overrides``
+    Credit officers' overrides of a decision's grade or limit (append-only):
+    original and new grade and limit, notches, direction, reason, officer,
+    flagged for second review, versions (rules: :mod:`riskengine.policy.overrides`).
+
+On SQLite, triggers refuse ``UPDATE`` and ``DELETE`` on the append-only tables
+(:data:`APPEND_ONLY_TABLES`: created by :class:`~riskengine.store.DecisionStore`;
+:data:`AUDIT_TABLES`: created with the table).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+from riskengine.policy.overrides import MAX_REASON_LENGTH as _MAX_REASON
+from riskengine.policy.overrides import MIN_REASON_LENGTH as _MIN_REASON
+
+__all__ = [
+    "APPEND_ONLY_TABLES",
+    "AUDIT_TABLES",
+    "metadata",
+    "decisions",
+    "funding_checks",
+    "limit_register",
+    "limit_history",
+    "inputs",
+    "overrides",
+]
+
+APPEND_ONLY_TABLES: tuple[str, ...] = ("decisions", "funding_checks", "limit_history")
+"""Tables that are never updated nor deleted from."""
+
+_JSON = sa.JSON().with_variant(JSONB(), "postgresql")
+_ID = sa.String(128)
+
+metadata = sa.MetaData()
+
+decisions = sa.Table(
+    "decisions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("debtor_id", _ID, nullable=False),
+    sa.Column("supplier_id", _ID, nullable=True),
+    sa.Column("as_of", sa.Date, nullable=True),
+    sa.Column("decided_at", sa.String(40), nullable=True),
+    sa.Column("pd", sa.Float, nullable=True),
+    sa.Column("grade", sa.String(8), nullable=True),
+    sa.Column("approved_limit", sa.Float, nullable=True),
+    sa.Column("decision", _JSON, nullable=False),
+    sa.Column("model_version", sa.String(128), nullable=True),
+    sa.Column("policy_version", sa.String(64), nullable=True),
+    sa.Column("input_hash", sa.String(128), nullable=True),
+    sa.Column("recorded_at", sa.String(40), nullable=False),
+    sa.Index("ix_decisions_debtor", "debtor_id", "id"),
+    sa.Index("ix_decisions_pair", "supplier_id", "debtor_id", "id"),
+)
+
+funding_checks = sa.Table(
+    "funding_checks", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("supplier_id", _ID, nullable=False),
+    sa.Column("debtor_id", _ID, nullable=False),
+    sa.Column("invoice_id", _ID, nullable=True),
+    sa.Column("as_of", sa.Date, nullable=True),
+    sa.Column("amount", sa.Float, nullable=False),
+    sa.Column("limit_used", sa.Float, nullable=False),
+    sa.Column("limit_source", sa.String(32), nullable=False),
+    sa.Column("approved_outstanding", sa.Float, nullable=False),
+    sa.Column("approved", sa.Float, nullable=False),
+    sa.Column("request", _JSON, nullable=False),
+    sa.Column("result", _JSON, nullable=False),
+    sa.Column("decision_id", sa.Integer, nullable=True),
+    sa.Column("model_version", sa.String(128), nullable=True),
+    sa.Column("policy_version", sa.String(64), nullable=True),
+    sa.Column("input_hash", sa.String(128), nullable=True),
+    sa.Column("recorded_at", sa.String(40), nullable=False),
+    sa.Index("ix_funding_pair", "supplier_id", "debtor_id", "id"),
+)
+
+limit_register = sa.Table(
+    "limit_register", metadata,
+    sa.Column("supplier_id", _ID, primary_key=True),
+    sa.Column("debtor_id", _ID, primary_key=True),
+    sa.Column("limit_amount", sa.Float, nullable=False),
+    sa.Column("previous_limit", sa.Float, nullable=False),
+    sa.Column("effective_date", sa.Date, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=True),
+    sa.Column("decision_id", sa.Integer, nullable=True),
+    sa.Column("updated_at", sa.String(40), nullable=False),
+)
+
+limit_history = sa.Table(
+    "limit_history", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("supplier_id", _ID, nullable=False),
+    sa.Column("debtor_id", _ID, nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("old_limit", sa.Float, nullable=True),
+    sa.Column("new_limit", sa.Float, nullable=False),
+    sa.Column("effective_date", sa.Date, nullable=False),
+    sa.Column("reason", sa.String(500), nullable=False),
+    sa.Column("changed_by", sa.String(128), nullable=False),
+    sa.Column("decision_id", sa.Integer, nullable=True),
+    sa.Column("changed_at", sa.String(40), nullable=False),
+    sa.Index("ix_limit_history_pair", "supplier_id", "debtor_id", "id"),
+)
+
+
+# --- audit tables (issue 7): inputs behind every decision, officers' overrides ------------
+
+inputs = sa.Table(
+    "inputs", metadata,
+    sa.Column("input_hash", sa.String(128), primary_key=True),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("recorded_at", sa.String(40), nullable=False),
+)
+
+overrides = sa.Table(
+    "overrides", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("debtor_id", _ID, nullable=False),
+    sa.Column("supplier_id", _ID, nullable=True),
+    sa.Column("decision_id", sa.Integer, nullable=True),
+    sa.Column("input_hash", sa.String(128), nullable=True),
+    sa.Column("original_grade", sa.String(8), nullable=True),
+    sa.Column("new_grade", sa.String(8), nullable=True),
+    sa.Column("original_limit", sa.Float, nullable=True),
+    sa.Column("new_limit", sa.Float, nullable=True),
+    sa.Column("currency", sa.String(3), nullable=True),
+    sa.Column("notches", sa.Integer, nullable=False),
+    sa.Column("direction", sa.String(16), nullable=False),
+    sa.Column("limit_change", sa.String(16), nullable=False),
+    sa.Column("reason", sa.String(_MAX_REASON), nullable=False),
+    sa.Column("officer", sa.String(128), nullable=False),
+    sa.Column("flagged", sa.Boolean, nullable=False),
+    sa.Column("flag_reasons", _JSON, nullable=False),
+    sa.Column("model_version", sa.String(128), nullable=True),
+    sa.Column("policy_version", sa.String(64), nullable=True),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.CheckConstraint(f"length(trim(reason)) >= {_MIN_REASON}", name="ck_overrides_reason"),
+    sa.CheckConstraint("length(trim(officer)) >= 1", name="ck_overrides_officer"),
+    sa.CheckConstraint("direction IN ('upgrade', 'downgrade', 'limit_only')",
+                       name="ck_overrides_direction"),
+    sa.Index("ix_overrides_debtor", "debtor_id", "id"),
+    sa.Index("ix_overrides_created", "created_at"),
+)
+
+AUDIT_TABLES: tuple[str, ...] = ("inputs", "overrides")
+"""Append-only audit tables (issue 7), guarded by SQLite triggers created with the table."""
+
+
+def _append_only_triggers(table: str) -> list[str]:
+    return [
+        f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: {op} refused'); END"
+        for op in ("UPDATE", "DELETE")
+    ]
+
+
+for _table in (inputs, overrides):  # the audit tables get their triggers when created
+    for _ddl in _append_only_triggers(_table.name):
+        sa.event.listen(_table, "after_create", sa.DDL(_ddl).execute_if(dialect="sqlite"))
