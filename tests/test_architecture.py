@@ -62,7 +62,7 @@ MAX_LINES = 800
 #: Modules over MAX_LINES today. This list must only SHRINK: split a module and
 #: remove it here (the test fails on a new entry and on a stale one).
 OVER_MAX_LINES = frozenset({
-    "riskengine.scoring.engine", "riskengine.batch.rerate", "riskengine.validation", "riskengine.synthetic",
+    "riskengine.scoring.engine", "riskengine.validation", "riskengine.synthetic",
     "riskengine.serve.ui", "riskengine.store.sql", "riskengine.serve.memo", "riskengine.batch.migration",
     "riskengine.scoring.fastpath", "riskengine.modeldev.training",
 })  # fmt: skip

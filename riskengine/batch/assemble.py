@@ -118,7 +118,8 @@ class _Assembler:
         return t.to_pandas(split_blocks=True)
 
     def pairs_frame(self) -> pd.DataFrame:
-        """The pair rows' :data:`_PAIR_SUMMARY` columns and ``knockout``, in file order."""
+        """The pair rows' :data:`riskengine.batch.checkpoints._PAIR_SUMMARY` columns and
+        ``knockout``, in file order."""
         return pa.concat_tables(self.pairs).to_pandas(split_blocks=True)
 
 

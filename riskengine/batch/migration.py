@@ -1,7 +1,8 @@
 """Re-rating outcomes against the previous run: migrations, limit actions, run figures.
 
 Pure functions over decision frames (no I/O, no clock): the batch job
-(:mod:`riskengine.batch.rerate`) calls them after it has decided every chunk.
+(:mod:`riskengine.batch.rerate`, its tail in :mod:`riskengine.batch.assemble`) calls them
+after it has decided every chunk.
 
 Frames
 ------

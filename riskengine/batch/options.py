@@ -53,12 +53,12 @@ class RerateOptions:
         Re-rate only these debtors.
     changed_since : str or None
         Re-rate only debtors with a record dated after this date (see
-        :func:`changed_debtors`), and debtors absent from ``previous``.
+        :func:`riskengine.batch.plan.changed_debtors`), and debtors absent from ``previous``.
     chunk_size : int
         Debtors per chunk.
     workers : int
         Processes deciding chunks in parallel (pandas engine); 1 here, the machine's
-        cores for the command (:func:`default_workers`).
+        cores for the command (:func:`riskengine.batch.rerate.default_workers`).
     spark_master : str
         Spark master URL (``local[*]`` by default).
     model_dir, policy_path : str or None
@@ -70,8 +70,8 @@ class RerateOptions:
     progress : bool or None
         Progress bar; None: only when stderr is a terminal.
     max_error_share : float
-        The command fails (:func:`run_failure`) when more than this share of the
-        debtors in errored (default 0.5), or when none was decided.
+        The command fails (:func:`riskengine.batch.rerate.run_failure`) when more than
+        this share of the debtors in errored (default 0.5), or when none was decided.
     """
 
     portfolio: Path
@@ -112,7 +112,7 @@ class RerateOptions:
 
 @dataclass(frozen=True, slots=True)
 class RerateResult:
-    """Outcome of :func:`run_rerate`."""
+    """Outcome of :func:`riskengine.batch.rerate.run_rerate`."""
 
     out: Path
     summary: dict[str, Any]

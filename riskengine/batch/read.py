@@ -76,8 +76,8 @@ def read_range(file: Path, table: str, lo: str | None, hi: str | None) -> pd.Dat
     Only for a file that :func:`riskengine.io.portfolio.chunk_readable` accepts:
     its dtypes then do not depend on the rows outside the range. Records without
     a debtor id belong to the first chunk (``lo`` None), as in
-    :meth:`ChunkPlan.chunk_of`. Only the row groups that may hold records of the
-    range are decoded (by their ``debtor_id`` statistics), in one thread (the
+    :meth:`riskengine.batch.plan.ChunkPlan.chunk_of`. Only the row groups that may
+    hold records of the range are decoded (by their ``debtor_id`` statistics), in one thread (the
     workers already use every core); of those, a row group whose statistics do
     not place all its records in the range is cut to its records in the range
     (a slice when they are contiguous, as in a sorted table).

@@ -133,8 +133,8 @@ def _with_reads(frames: Mapping[str, pd.DataFrame], reads: Mapping[str, Path],
                 rng: tuple[str | None, str | None], scope: Sequence[str] | None,
                 done: Mapping[str, pd.DataFrame] | None = None) -> dict[str, pd.DataFrame]:
     """A chunk's frames from the driver's slices plus the worker-read tables (read
-    here, or ``done``: read before by :class:`_Prefetch`), in contract order (the
-    frames slicing the whole portfolio gives)."""
+    here, or ``done``: read before by :class:`~riskengine.batch.read._Prefetch`), in
+    contract order (the frames slicing the whole portfolio gives)."""
     lo, hi = rng
     read = dict(done) if done is not None else {
         name: read_range(file, name, lo, hi) for name, file in reads.items()}
