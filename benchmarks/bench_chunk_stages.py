@@ -30,9 +30,11 @@ from typing import Any
 # (module, function) pairs probed where they are looked up (the module that calls them); a
 # class method as "Class.method"
 _STAGES = (
-    ("riskengine.batch.rerate", "read_range"), ("riskengine.batch.rerate", "decide_chunk"),
-    ("riskengine.batch.rerate", "chunk_decisions"), ("riskengine.batch.rerate", "write_decisions"),
-    ("riskengine.batch.rerate", "summary_tables"),
+    # each where it is looked up: read_range by the workers' _with_reads
+    ("riskengine.batch.workers", "read_range"), ("riskengine.batch.chunk", "decide_chunk"),
+    ("riskengine.batch.chunk", "chunk_decisions"),
+    ("riskengine.batch.checkpoints", "write_decisions"),
+    ("riskengine.batch.checkpoints", "summary_tables"),
     ("riskengine.validation", "validate_portfolio"), ("riskengine.scoring.engine", "build_features"),
     ("riskengine.scoring.engine", "debtor_digests"), ("riskengine.scoring.engine", "latest_financials"),
     ("riskengine.scoring.engine", "past_due"), ("riskengine.scoring.engine", "Engine._pairs_from_frames"),
@@ -73,7 +75,12 @@ def main() -> None:
     p.add_argument("--keep", default=None, help="reuse/keep the portfolio in this directory")
     a = p.parse_args()
 
-    from riskengine.batch import rerate
+    from riskengine.batch import chunk as chunk_mod
+    from riskengine.batch import rerate, workers
+    from riskengine.batch.checkpoints import _Checkpoints
+    from riskengine.batch.options import RerateOptions
+    from riskengine.batch.plan import _chunk, _slices, plan_chunks
+    from riskengine.batch.read import _read_inputs
     from riskengine.io.portfolio import write_portfolio
     from riskengine.scoring import engine as eng_mod
     from riskengine.synthetic import generate_portfolio, synthetic_manifest
@@ -86,24 +93,24 @@ def main() -> None:
                                                                        "2026-06-30"))
         del frames
     rerate.tune_allocators()  # as the command does
-    engine = rerate._load_engine()
-    model_version = rerate.engine_versions(engine)[0]
-    opts = rerate.RerateOptions(portfolio=portfolio, out=Path(tmp.name) / "out",
-                                chunk_size=a.chunk_size, tracking=False)
-    inputs = rerate._read_inputs(opts)
+    engine = workers._load_engine()
+    model_version = chunk_mod.engine_versions(engine)[0]
+    opts = RerateOptions(portfolio=portfolio, out=Path(tmp.name) / "out",
+                         chunk_size=a.chunk_size, tracking=False)
+    inputs = _read_inputs(opts)
     frames = {n: f for n, f in inputs.frames.items() if n not in inputs.reads}
     as_of = str(inputs.manifest.get("as_of", "2026-06-30"))
-    plan = rerate.plan_chunks(frames["debtors"]["debtor_id"], a.chunk_size)
-    slices = rerate._slices(frames, plan)
+    plan = plan_chunks(frames["debtors"]["debtor_id"], a.chunk_size)
+    slices = _slices(frames, plan)
     eng_mod.warm_up()
-    ckpt = rerate._Checkpoints(Path(tmp.name) / "ckpt")
+    ckpt = _Checkpoints(Path(tmp.name) / "ckpt")
     ckpt.root.mkdir(parents=True)
 
     def chunk(k: int) -> None:
-        part = rerate._chunk(frames, slices, k)
-        part = rerate._with_reads(part, inputs.reads, plan.range_of(k), None)
-        ckpt.write(k, rerate.decide_chunk(engine, part, as_of, rerate.decided_at_for(as_of),
-                                          model_version))
+        part = _chunk(frames, slices, k)
+        part = workers._with_reads(part, inputs.reads, plan.range_of(k), None)
+        ckpt.write(k, chunk_mod.decide_chunk(engine, part, as_of,
+                                             chunk_mod.decided_at_for(as_of), model_version))
 
     n = min(a.chunks, plan.n_chunks - 1)
     chunk(0)  # first chunk: page faults of a fresh heap, lazy imports

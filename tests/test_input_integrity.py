@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from riskengine.batch import rerate
+from riskengine.batch.read import worker_tables
 from riskengine.cli import main
 from riskengine.io import portfolio as portfolio_io
 
@@ -113,13 +113,13 @@ def test_a_truncated_table_is_refused_naming_the_file(
 def test_rerate_refuses_a_garbled_page_of_a_table_its_workers_read(
         port: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The footer reads (row counts match) but a page does not decode: the worker's
-    range read (rerate.read_range) refuses it; nothing is committed."""
+    range read (read_range) refuses it; nothing is committed."""
     file = port / "statements.parquet"
     data = bytearray(file.read_bytes())
     data[8:4008] = b"\xff" * 4000
     file.write_bytes(bytes(data))
     manifest = portfolio_io.read_manifest(port)
-    assert "statements" in rerate.worker_tables(port, manifest, 100_000)
+    assert "statements" in worker_tables(port, manifest, 100_000)
     err = _refused(capsys, _argv("rerate", port, tmp_path / "out"))
     assert f"{file} is not a readable Parquet file" in err
     assert not (tmp_path / "out" / "decisions").exists()

@@ -15,8 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from riskengine.batch import migration as mig
-from riskengine.batch import rerate
+from riskengine.batch import read as batch_read
 from riskengine.batch.migration import matrix
+from riskengine.batch.options import RerateOptions
 from riskengine.config import load_policy
 from riskengine.model.master_scale import GRADES, UNRATED
 
@@ -238,12 +239,12 @@ def test_run_summary_with_given_previous_ratings_as_without() -> None:
 def test_previous_reads_only_the_compared_columns(tmp_path: Path) -> None:
     d = _layout(3).assign(approved_limit=1.0, model_version="m", insured_limit=2.0)
     pq.write_table(pa.Table.from_pandas(d, preserve_index=False), tmp_path / "decisions.parquet")
-    opts = rerate.RerateOptions(portfolio=tmp_path, out=tmp_path / "out", previous=tmp_path)
-    got = rerate._previous(opts)
+    opts = RerateOptions(portfolio=tmp_path, out=tmp_path / "out", previous=tmp_path)
+    got = batch_read._previous(opts)
     assert got is not None and list(got.columns) == list(mig.PREVIOUS_COLUMNS)
     pd.testing.assert_frame_equal(got, d[list(mig.PREVIOUS_COLUMNS)])
     # an older file without some columns: those there are read
     pq.write_table(pa.Table.from_pandas(d.drop(columns="pd"), preserve_index=False),
                    tmp_path / "decisions.parquet")
-    got = rerate._previous(opts)
+    got = batch_read._previous(opts)
     assert got is not None and "pd" not in got.columns and "grade" in got.columns

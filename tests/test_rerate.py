@@ -22,17 +22,18 @@ import pytest
 
 from riskengine.api import load_engine
 from riskengine.batch import rerate
+from riskengine.batch.checkpoints import write_parquet
 from riskengine.batch.dataset import DIRNAME, LEGACY_FILE, part_files
-from riskengine.batch.rerate import (
+from riskengine.batch.options import (
     CHECKPOINTS,
+    FAILED_RUN_EXIT,
     OUTPUT_FILES,
-    RerateError,
+    THROTTLE_ENV,
     RerateOptions,
-    changed_debtors,
-    options_from_args,
-    plan_chunks,
-    run_rerate,
 )
+from riskengine.batch.plan import _chunk, _slices, changed_debtors, plan_chunks
+from riskengine.batch.rerate import options_from_args, run_rerate
+from riskengine.errors import RerateError
 from riskengine.io.outputs import RERATE_MARKER
 from riskengine.io.portfolio import read_portfolio, write_portfolio
 from riskengine.synthetic import generate_portfolio, synthetic_manifest
@@ -193,11 +194,11 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path: Path,
         Path(where).write_bytes(b"half a file")
         raise OSError("disk full")
 
-    monkeypatch.setattr(rerate.pq, "write_table", broken)
+    monkeypatch.setattr(pq, "write_table", broken)
     import pyarrow as pa
 
     with pytest.raises(OSError, match="disk full"):
-        rerate.write_parquet(pa.table({"a": [1]}), target)
+        write_parquet(pa.table({"a": [1]}), target)
     assert target.read_bytes() == b"old content"
     assert list(tmp_path.iterdir()) == [target]  # no temporary file left behind
 
@@ -214,7 +215,7 @@ def test_sigkill_then_resume_gives_identical_outputs(portfolio: Path, baseline: 
     resumed with the default workers: every part of the dataset and every other output
     file is the one an uninterrupted run writes."""
     out = tmp_path / "killed"
-    env = {**os.environ, rerate.THROTTLE_ENV: "1.0"}  # widen the window between chunks
+    env = {**os.environ, THROTTLE_ENV: "1.0"}  # widen the window between chunks
     proc = subprocess.Popen(_command(portfolio, out, "--workers", "1"), env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     ckpt = out / CHECKPOINTS
@@ -398,8 +399,8 @@ def test_chunk_plan_puts_every_record_in_one_chunk() -> None:
     ids = pd.Series(["d01", "d02", "d03", "d04", "d05", "d00", "d035", "d99", None])
     assert plan.chunk_of(ids).tolist() == [0, 0, 1, 1, 2, 0, 1, 2, 0]
     frames = {"statements": pd.DataFrame({"debtor_id": ids, "v": np.arange(9)})}
-    sl = rerate._slices(frames, plan)
-    parts = [rerate._chunk(frames, sl, k)["statements"]["v"].tolist() for k in range(3)]
+    sl = _slices(frames, plan)
+    parts = [_chunk(frames, sl, k)["statements"]["v"].tolist() for k in range(3)]
     assert parts == [[0, 1, 5, 8], [2, 3, 6], [4, 7]]
 
 
@@ -493,7 +494,8 @@ def test_command_prints_an_undefined_psi(tmp_path: Path, monkeypatch: pytest.Mon
     """A PSI that is undefined (summary.json holds null: no finite PD on one side, e.g. a
     --debtors run of unknown ids against a previous run) is printed as such; the
     command used to fail formatting None after writing its outputs."""
-    from riskengine.batch.rerate import RerateResult, add_rerate_arguments, rerate_command
+    from riskengine.batch.options import RerateResult
+    from riskengine.batch.rerate import add_rerate_arguments, rerate_command
 
     summary = {"as_of": AS_OF, "model_version": "m", "policy_version": "p",
                "debtors_in": 1, "debtors_decided": 0, "debtors_errored": 1,
@@ -504,7 +506,7 @@ def test_command_prints_an_undefined_psi(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(rerate, "tune_allocators", lambda: False)  # process-wide: not here
     args = add_rerate_arguments(argparse.ArgumentParser()).parse_args(
         ["--portfolio", str(tmp_path), "--out", str(tmp_path), "--no-tracking"])
-    assert rerate_command(args) == rerate.FAILED_RUN_EXIT  # it decided no debtor
+    assert rerate_command(args) == FAILED_RUN_EXIT  # it decided no debtor
     assert "PSI vs previous run undefined (n/a)" in capsys.readouterr().out
 
 

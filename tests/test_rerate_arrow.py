@@ -18,8 +18,14 @@ from hypothesis import strategies as st
 
 from riskengine.api import load_engine
 from riskengine.batch import migration as mig
-from riskengine.batch import rerate
+from riskengine.batch.chunk import (
+    RATING_ROW_COLUMNS,
+    chunk_decisions,
+    decisions_schema,
+    decisions_table,
+)
 from riskengine.batch.migration import herfindahl
+from riskengine.batch.plan import _sorted_offsets, plan_chunks
 from riskengine.scoring.engine import Engine
 from riskengine.scoring.table import decision_schema
 from riskengine.synthetic import generate_portfolio
@@ -58,7 +64,7 @@ def test_decide_table_equals_decide(engine: Engine, frames: dict[str, pd.DataFra
     batch = engine.decide(frames, AS_OF, decided_at=STAMP)
     table = engine.decide_table(frames, AS_OF, decided_at=STAMP)
     assert table.table.schema == decision_schema()
-    assert _rows(table.table) == _rows(rerate.decisions_table(batch.decisions))
+    assert _rows(table.table) == _rows(decisions_table(batch.decisions))
     assert (table.pairs_in, table.pairs_rejected, table.debtors_in) == (
         batch.pairs_in, batch.pairs_rejected, batch.debtors_in)
     codes = table.table["reason_codes"].to_pylist()
@@ -85,7 +91,7 @@ def test_decide_table_equals_decide_with_unrated_debtors(
     scorer = _GappyScorer(engine._scorer)
     batch = engine.decide(frames, AS_OF, decided_at=STAMP, scorer=scorer)
     table = engine.decide_table(frames, AS_OF, decided_at=STAMP, scorer=scorer).table
-    assert _rows(table) == _rows(rerate.decisions_table(batch.decisions))
+    assert _rows(table) == _rows(decisions_table(batch.decisions))
     unrated = [r for r in _rows(table) if r["decision_type"] == "unrated"]
     assert unrated and all(r["grade"] is None and r["pd"] is None for r in unrated)
     assert all(r["reason_codes"][0]["feature"] == "pd" for r in unrated)
@@ -94,8 +100,8 @@ def test_decide_table_equals_decide_with_unrated_debtors(
 def test_chunk_decisions_adds_one_rating_row_per_debtor(
         engine: Engine, frames: dict[str, pd.DataFrame]) -> None:
     pairs = engine.decide_table(frames, AS_OF, decided_at=STAMP).table
-    out = rerate.chunk_decisions(pairs)
-    assert out.schema == rerate.decisions_schema()
+    out = chunk_decisions(pairs)
+    assert out.schema == decisions_schema()
     frame = out.to_pandas()
     rating = frame[frame["row_type"] == "rating"]
     assert rating["debtor_id"].tolist() == sorted(set(pairs["debtor_id"].to_pylist()))
@@ -106,14 +112,14 @@ def test_chunk_decisions_adds_one_rating_row_per_debtor(
 
 
 def _chunk_reference(pairs: pa.Table) -> pa.Table:
-    """:func:`rerate.chunk_decisions` by its definition: each debtor's first pair row as
+    """:func:`chunk_decisions` by its definition: each debtor's first pair row as
     its rating row (pair-level columns empty), appended to the pairs, stable-sorted."""
-    schema = rerate.decisions_schema()
+    schema = decisions_schema()
     rows = pairs.to_pylist()
     seen: dict[str, dict[str, Any]] = {}
     for r in rows:
         seen.setdefault(r["debtor_id"], r)
-    rating = [{f: (r[f] if f in rerate.RATING_ROW_COLUMNS else None) for f in pairs.column_names}
+    rating = [{f: (r[f] if f in RATING_ROW_COLUMNS else None) for f in pairs.column_names}
               | {"row_type": "rating"} for r in seen.values()]
     both = rating + [r | {"row_type": "pair"} for r in rows]
     both.sort(key=lambda r: (r["debtor_id"], r["supplier_id"] is not None,
@@ -135,7 +141,7 @@ def test_chunk_decisions_sorted_and_unsorted_pairs_agree(
         pa.array([None] + [k[1] for k in keys[1:]], pa.large_string()))
     duplicate = pa.concat_tables([pairs.slice(0, 3), pairs.slice(2, 1), pairs.slice(3)])
     for table in (pairs, shuffled, no_supplier, duplicate, pairs.slice(7, 1)):
-        assert rerate.chunk_decisions(table).equals(_chunk_reference(table))
+        assert chunk_decisions(table).equals(_chunk_reference(table))
 
 
 @settings(max_examples=60, deadline=None)
@@ -143,18 +149,18 @@ def test_chunk_decisions_sorted_and_unsorted_pairs_agree(
        st.integers(min_value=1, max_value=5))
 def test_sorted_chunk_ranges_equal_chunk_of(ids: list[str], size: int) -> None:
     """On sorted ids the binary-searched row ranges are the chunks of ``chunk_of``."""
-    plan = rerate.plan_chunks(pd.Series(ids[::2] or ids, dtype="str"), size)
+    plan = plan_chunks(pd.Series(ids[::2] or ids, dtype="str"), size)
     column = pd.Series(sorted(ids), dtype="str")
-    fast = rerate._sorted_offsets(column, plan)
+    fast = _sorted_offsets(column, plan)
     assert fast is not None
     c = plan.chunk_of(column)
     assert fast.tolist() == np.searchsorted(c, np.arange(plan.n_chunks + 1)).tolist()
 
 
 def test_unsorted_or_missing_ids_take_the_general_path() -> None:
-    plan = rerate.plan_chunks(pd.Series(["a", "b", "c"]), 2)
-    assert rerate._sorted_offsets(pd.Series(["b", "a"], dtype="str"), plan) is None
-    assert rerate._sorted_offsets(pd.Series(["a", None], dtype="str"), plan) is None
+    plan = plan_chunks(pd.Series(["a", "b", "c"]), 2)
+    assert _sorted_offsets(pd.Series(["b", "a"], dtype="str"), plan) is None
+    assert _sorted_offsets(pd.Series(["a", None], dtype="str"), plan) is None
 
 
 def _reference(ins: list[str], dec: list[str], err: list[str]) -> tuple[Any, ...]:

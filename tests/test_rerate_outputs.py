@@ -14,7 +14,7 @@ import riskengine.api as api_module
 from riskengine.api import load_engine
 from riskengine.batch import migration as mig
 from riskengine.batch.dataset import DIRNAME, part_files
-from riskengine.batch.rerate import FAILED_RUN_EXIT, OUTPUT_FILES
+from riskengine.batch.options import FAILED_RUN_EXIT, OUTPUT_FILES
 from riskengine.cli import main
 from riskengine.io.outputs import RERATE_MARKER
 from riskengine.io.portfolio import write_portfolio

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from riskengine.batch import migration as mig
-from riskengine.batch import rerate
+from riskengine.batch.assemble import _among, _book
 from riskengine.batch.migration import herfindahl, matrix
 from riskengine.model.master_scale import GRADES, UNRATED
 
@@ -104,10 +104,10 @@ def test_book_sorted_and_unsorted_agree() -> None:
     deb = pd.DataFrame({"debtor_id": pd.array(["a", "b", "c"], dtype="str"),
                         "nace": pd.array(["62.01", None, "xx"], dtype="str"),
                         "country": pd.array(["DE", "FR", "DE"], dtype="str")})
-    book = rerate._book(deb)
+    book = _book(deb)
     assert book["sector"].tolist()[0] == "J" and pd.isna(book["sector"].tolist()[1])
     assert book["sector"].tolist()[2] == "unknown"
-    dup = rerate._book(pd.concat([deb, deb.iloc[[0]]], ignore_index=True))
+    dup = _book(pd.concat([deb, deb.iloc[[0]]], ignore_index=True))
     pd.testing.assert_frame_equal(book, dup)
 
 
@@ -182,10 +182,10 @@ def test_run_summary_with_given_hhis_as_without() -> None:
 def test_among_keeps_or_drops_ids() -> None:
     ids = pa.array(["a", "c"], pa.large_string())
     among = pa.array(["a", "b"], pa.large_string())
-    assert rerate._among(ids, among, True).to_pylist() == ["a"]
-    assert rerate._among(ids, among, False).to_pylist() == ["c"]
+    assert _among(ids, among, True).to_pylist() == ["a"]
+    assert _among(ids, among, False).to_pylist() == ["c"]
     empty = pa.array([], pa.large_string())
-    assert rerate._among(empty, among, True) is empty
+    assert _among(empty, among, True) is empty
 
 
 def test_strictly_increasing_text() -> None:

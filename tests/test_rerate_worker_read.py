@@ -19,9 +19,26 @@ import pyarrow.parquet as pq
 import pytest
 
 from riskengine.api import load_engine
+from riskengine.batch import read as batch_read
 from riskengine.batch import rerate
+from riskengine.batch import workers as batch_workers
+from riskengine.batch.chunk import decide_chunk
 from riskengine.batch.dataset import DIRNAME, part_files
-from riskengine.batch.rerate import OUTPUT_FILES, RerateOptions, plan_chunks, run_rerate
+from riskengine.batch.options import OUTPUT_FILES, RerateOptions
+from riskengine.batch.plan import _chunk, _slices, plan_chunks
+from riskengine.batch.read import (
+    _Prefetch,
+    _range_groups,
+    _read_inputs,
+    _restrict,
+    _stamp,
+    _unchanged,
+    read_range,
+    worker_tables,
+)
+from riskengine.batch.rerate import run_rerate
+from riskengine.batch.workers import _with_reads
+from riskengine.errors import RerateError
 from riskengine.io import portfolio as portfolio_io
 from riskengine.io.portfolio import chunk_readable, read_portfolio, write_portfolio
 from riskengine.synthetic import generate_portfolio, synthetic_manifest
@@ -103,13 +120,13 @@ def _bytes(out: Path) -> dict[str, bytes]:
 def _whole_read(portfolio: Path, out: Path, engine: Any, **kw: Any) -> Path:
     """The same run with every table read whole by the driver (the reference path)."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(rerate, "worker_tables", lambda *a, **k: {})
+        mp.setattr(batch_read, "worker_tables", lambda *a, **k: {})
         run_rerate(_opts(portfolio, out, **kw), engine=engine)
     return out
 
 
 def test_fixture_takes_the_worker_read_path(bad: Path) -> None:
-    reads = rerate.worker_tables(bad, {"format": "parquet"}, CHUNK)
+    reads = worker_tables(bad, {"format": "parquet"}, CHUNK)
     assert {"statements", "invoices", "exposures"} <= set(reads)
     assert "debtors" not in reads  # the driver reads the debtors (plan, book)
     assert pq.ParquetFile(bad / "statements.parquet").metadata.num_row_groups > N
@@ -119,14 +136,14 @@ def test_read_range_equals_slicing_the_whole_read(bad: Path) -> None:
     """Every chunk's rows and dtypes, nulls to chunk 0, unknown ids by their range."""
     frames, _ = read_portfolio(bad)
     plan = plan_chunks(frames["debtors"]["debtor_id"], CHUNK)
-    sl = rerate._slices(frames, plan)
+    sl = _slices(frames, plan)
     for k in range(plan.n_chunks):
         lo, hi = plan.range_of(k)
-        want = rerate._chunk(frames, sl, k)
+        want = _chunk(frames, sl, k)
         for name in ("statements", "invoices", "exposures", "adverse_records"):
-            got = rerate.read_range(bad / f"{name}.parquet", name, lo, hi)
+            got = read_range(bad / f"{name}.parquet", name, lo, hi)
             pd.testing.assert_frame_equal(got, want[name])
-    first = rerate.read_range(bad / "statements.parquet", "statements", *plan.range_of(0))
+    first = read_range(bad / "statements.parquet", "statements", *plan.range_of(0))
     assert first["debtor_id"].isna().sum() == 1
     assert "A-UNKNOWN" in set(first["debtor_id"].dropna())
 
@@ -148,7 +165,7 @@ def test_partial_runs_match_the_whole_read(bad: Path, engine: Any, tmp_path: Pat
     frames, _ = read_portfolio(bad)
     ids = sorted(frames["debtors"]["debtor_id"].astype(str))
     pick = (ids[0], ids[CHUNK], ids[70], ids[95], ids[-1], "NOT-THERE")
-    assert {"statements", "exposures"} <= set(rerate.worker_tables(bad, {}, 2))
+    assert {"statements", "exposures"} <= set(worker_tables(bad, {}, 2))
     ref = _whole_read(bad, tmp_path / "w1", engine, debtors=pick, chunk_size=2)
     run_rerate(_opts(bad, tmp_path / "r1", debtors=pick, chunk_size=2), engine=engine)
     assert _bytes(tmp_path / "r1") == _bytes(ref)
@@ -161,7 +178,7 @@ def test_interrupted_worker_read_run_resumes_byte_identical(
         bad: Path, engine: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ref = _whole_read(bad, tmp_path / "whole", engine)
     out = tmp_path / "out"
-    real = rerate.decide_chunk
+    real = decide_chunk
     calls: list[int] = []
 
     def dies_on_third(*a: Any, **k: Any) -> Any:
@@ -170,10 +187,10 @@ def test_interrupted_worker_read_run_resumes_byte_identical(
             raise KeyboardInterrupt("killed")
         return real(*a, **k)
 
-    monkeypatch.setattr(rerate, "decide_chunk", dies_on_third)
+    monkeypatch.setattr(batch_workers, "decide_chunk", dies_on_third)
     with pytest.raises(KeyboardInterrupt, match="killed"):
         run_rerate(_opts(bad, out), engine=engine)
-    monkeypatch.setattr(rerate, "decide_chunk", real)
+    monkeypatch.setattr(batch_workers, "decide_chunk", real)
     res = run_rerate(_opts(bad, out), engine=engine)
     assert res.chunks_resumed == 2
     assert _bytes(out) == _bytes(ref)
@@ -195,7 +212,7 @@ def test_unsorted_table_falls_back_to_the_whole_read(bad: Path, engine: Any,
     src = tmp_path / "shuffled"
     _shuffled(bad, src)
     assert not chunk_readable(src / "statements.parquet", "statements")
-    reads = rerate.worker_tables(src, {"format": "parquet"}, CHUNK)
+    reads = worker_tables(src, {"format": "parquet"}, CHUNK)
     assert "statements" not in reads and "invoices" in reads
     ref = _whole_read(src, tmp_path / "whole", engine)
     run_rerate(_opts(src, tmp_path / "mixed", workers=2), engine=engine)
@@ -230,25 +247,25 @@ def test_a_table_changed_during_the_run_stops_it(tmp_path: Path) -> None:
     file = tmp_path / "statements.parquet"
     pq.write_table(pa.table({"debtor_id": ["a", "b"]}), file)
     reads = {"statements": file}
-    stamps = {"statements": rerate._stamp(file)}
-    rerate._unchanged(reads, stamps)  # as at the start: no error
+    stamps = {"statements": _stamp(file)}
+    _unchanged(reads, stamps)  # as at the start: no error
     pq.write_table(pa.table({"debtor_id": ["a", "b", "c"]}), file)
-    with pytest.raises(rerate.RerateError, match="statements.parquet changed while"):
-        rerate._unchanged(reads, stamps)
+    with pytest.raises(RerateError, match="statements.parquet changed while"):
+        _unchanged(reads, stamps)
 
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_prefetched_first_chunks_give_the_same_outputs(
         bad: Path, engine: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         workers: int) -> None:
-    """The driver's prefetch of the first chunks (rerate._Prefetch) reads what the
+    """The driver's prefetch of the first chunks (_Prefetch) reads what the
     workers would (bad records and null ids in chunk 0 included), and a run whose
     first chunks were all prefetched is byte-identical to the whole-read path."""
     from concurrent.futures import Future
 
     reading: Future[Any] = Future()
-    reading.set_result(rerate._read_inputs(_opts(bad, tmp_path / "x")))
-    pre = rerate._Prefetch()
+    reading.set_result(_read_inputs(_opts(bad, tmp_path / "x")))
+    pre = _Prefetch()
     pre.start(reading, _opts(bad, tmp_path / "x", workers=workers))
     assert pre.thread is not None
     pre.thread.join(60)
@@ -256,12 +273,12 @@ def test_prefetched_first_chunks_give_the_same_outputs(
     assert sorted(chunks) == list(range(workers))
     frames, _ = read_portfolio(bad)
     plan = plan_chunks(frames["debtors"]["debtor_id"], CHUNK)
-    want = rerate._chunk(frames, rerate._slices(frames, plan), 0)
+    want = _chunk(frames, _slices(frames, plan), 0)
     for name, got in chunks[0].items():
         pd.testing.assert_frame_equal(got, want[name])
     assert chunks[0]["statements"]["debtor_id"].isna().sum() == 1
 
-    class Done(rerate._Prefetch):  # the run's own prefetch, waited for before the fork
+    class Done(_Prefetch):  # the run's own prefetch, waited for before the fork
         def take(self) -> dict[int, dict[str, pd.DataFrame]]:
             assert self.thread is not None
             self.thread.join(60)
@@ -269,8 +286,8 @@ def test_prefetched_first_chunks_give_the_same_outputs(
 
     monkeypatch.setattr(rerate, "_Prefetch", Done)
     used: list[bool] = []
-    real = rerate._with_reads
-    monkeypatch.setattr(rerate, "_with_reads", lambda *a: used.append(a[4] is not None)
+    real = _with_reads
+    monkeypatch.setattr(batch_workers, "_with_reads", lambda *a: used.append(a[4] is not None)
                         or real(*a))
     run_rerate(_opts(bad, tmp_path / "pre", workers=workers), engine=engine)
     monkeypatch.undo()
@@ -284,7 +301,7 @@ def test_no_prefetch_for_partial_or_spark_runs(bad: Path, tmp_path: Path) -> Non
 
     reading: Future[Any] = Future()
     for kw in ({"debtors": ("x",)}, {"changed_since": "2026-01-01"}, {"engine": "spark"}):
-        pre = rerate._Prefetch()
+        pre = _Prefetch()
         pre.start(reading, _opts(bad, tmp_path / "x", **kw))
         assert pre.thread is None and pre.take() == {}
 
@@ -311,7 +328,7 @@ def _group_file(path: Path, ids: list[str | None], **kw: Any) -> Path:
 def _sliced_whole(file: Path, lo: str | None, hi: str | None) -> pd.DataFrame:
     """The reference: the whole file read, then the range's rows kept in memory."""
     whole = portfolio_io._coerce("exposures", pq.read_table(file).to_pandas())
-    return rerate._restrict({"exposures": whole}, lo, hi, None)["exposures"]
+    return _restrict({"exposures": whole}, lo, hi, None)["exposures"]
 
 
 _RANGES = [
@@ -335,7 +352,7 @@ def test_read_range_of_row_groups_equals_the_sliced_whole_read(
         tmp_path: Path, lo: str | None, hi: str | None) -> None:
     file = _group_file(tmp_path / "exposures.parquet", _IDS)
     assert chunk_readable(file, "exposures")
-    got = rerate.read_range(file, "exposures", lo, hi)
+    got = read_range(file, "exposures", lo, hi)
     want = _sliced_whole(file, lo, hi)
     pd.testing.assert_frame_equal(got, want)
     assert got["debtor_id"].isna().sum() == (2 if lo is None else 0)
@@ -353,7 +370,7 @@ def test_read_range_cuts_unsorted_row_groups_and_ones_without_statistics(
     assert chunk_readable(unsorted, "exposures")
     nostats = _group_file(tmp_path / "nostats.parquet", _IDS, write_statistics=False)
     for file in (unsorted, nostats):
-        pd.testing.assert_frame_equal(rerate.read_range(file, "exposures", lo, hi),
+        pd.testing.assert_frame_equal(read_range(file, "exposures", lo, hi),
                                       _sliced_whole(file, lo, hi))
 
 
@@ -363,13 +380,13 @@ def test_range_groups_skip_row_groups_by_their_statistics(tmp_path: Path) -> Non
     ids = [*_IDS, *[None] * 7]  # row group 6: "o" and missing ids; 7: missing ids only
     meta = pq.ParquetFile(_group_file(tmp_path / "e.parquet", ids)).metadata
     assert meta.num_row_groups == 8
-    assert rerate._range_groups(meta, "b", "c") == [(0, False), (1, True), (2, False)]
-    assert rerate._range_groups(meta, "c", "h") == [(2, False), (3, False)]  # 3: a null
-    assert rerate._range_groups(meta, "h", "l") == [(4, True)]
-    assert rerate._range_groups(meta, None, "b") == [(0, False), (3, False), (5, False),
+    assert _range_groups(meta, "b", "c") == [(0, False), (1, True), (2, False)]
+    assert _range_groups(meta, "c", "h") == [(2, False), (3, False)]  # 3: a null
+    assert _range_groups(meta, "h", "l") == [(4, True)]
+    assert _range_groups(meta, None, "b") == [(0, False), (3, False), (5, False),
                                                      (6, False), (7, True)]
-    assert rerate._range_groups(meta, "p", None) == []
-    assert rerate._range_groups(meta, None, None) == [(g, True) for g in range(8)]
+    assert _range_groups(meta, "p", None) == []
+    assert _range_groups(meta, None, None) == [(g, True) for g in range(8)]
     nostats = pq.ParquetFile(_group_file(tmp_path / "n.parquet", ids,
                                          write_statistics=False)).metadata
-    assert rerate._range_groups(nostats, "p", None) == [(g, False) for g in range(8)]
+    assert _range_groups(nostats, "p", None) == [(g, False) for g in range(8)]

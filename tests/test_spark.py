@@ -17,7 +17,8 @@ import pytest
 
 from riskengine.api import load_engine
 from riskengine.batch.dataset import DIRNAME, part_files
-from riskengine.batch.rerate import OUTPUT_FILES, RerateOptions, run_rerate
+from riskengine.batch.options import OUTPUT_FILES, RerateOptions
+from riskengine.batch.rerate import run_rerate
 from riskengine.io.portfolio import write_portfolio
 from riskengine.synthetic import generate_portfolio, synthetic_manifest
 

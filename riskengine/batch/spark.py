@@ -1,18 +1,18 @@
 """The Spark path of ``riskengine rerate --engine spark`` (shell).
 
 The driver (:mod:`riskengine.batch.rerate`) plans the chunks (debtor-id ranges,
-:func:`riskengine.batch.rerate.plan_chunks`) and resolves the model version once; a
+:func:`riskengine.batch.plan.plan_chunks`) and resolves the model version once; a
 Spark DataFrame holds one row per chunk to decide. ``mapInPandas`` runs
 :func:`decide_partition` on the executors: each task calls the driver's
-picklable ``open_task`` once (``riskengine.batch.rerate._spark_task``: it loads the
+picklable ``open_task`` once (``riskengine.batch.workers._spark_task``: it loads the
 engine with :func:`riskengine.api.load_engine` from the same model directory and
 policy and checks that its model version is the one the driver resolved), then
 decides each chunk with it: the chunk's records read straight from the portfolio
 directory (a Parquet row filter on the debtor-id range), decided by the same
-:func:`riskengine.batch.rerate.decide_chunk` as the pandas path, its checkpoint
+:func:`riskengine.batch.chunk.decide_chunk` as the pandas path, its checkpoint
 written (atomically) into ``OUT/_checkpoints``; only counts travel back to the
 driver, which assembles the outputs from the checkpoints exactly as the pandas
-path does. This module never imports :mod:`riskengine.batch.rerate` (the driver passes
+path does. This module never imports :mod:`riskengine.batch.workers` (the driver passes
 what runs on the executors in), so the two form no cycle. The outputs are byte-identical to the pandas path's,
 and a killed Spark run resumes from its checkpoints like a pandas run.
 
@@ -42,7 +42,7 @@ ChunkTask = Callable[[int, str | None, str | None], tuple[int, int]]
 
 
 class Checkpoints(Protocol):
-    """The checkpoints the driver watches (``riskengine.batch.rerate._Checkpoints``)."""
+    """The checkpoints the driver watches (``riskengine.batch.checkpoints._Checkpoints``)."""
 
     def is_done(self, k: int) -> bool: ...
 
@@ -50,7 +50,7 @@ class Checkpoints(Protocol):
 
 
 class Progress(Protocol):
-    """Where finished chunks are reported (``riskengine.batch.rerate._Progress``)."""
+    """Where finished chunks are reported (``riskengine.batch.workers._Progress``)."""
 
     def step(self, k: int, n_decisions: int, n_errors: int) -> Any: ...
 

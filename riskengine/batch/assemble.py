@@ -1,0 +1,264 @@
+"""The tail of a rerate run: the chunks' checkpoints read as they finish
+(:class:`_Assembler`), the reconciliation (debtors in = decided + errored, checked
+before any output is written), then the errors, migration, limit actions and the
+summary figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from riskengine.batch import migration as mig
+from riskengine.batch.checkpoints import _Checkpoints, write_parquet
+from riskengine.batch.chunk import _conform, _distinct_ids, _unify, errors_table
+from riskengine.batch.dataset import publish
+from riskengine.batch.migration.herfindahl import _runs_over
+from riskengine.batch.migration.matrix import _strictly_increasing
+from riskengine.batch.options import RerateOptions
+from riskengine.batch.plan import ChunkPlan, _not_in_portfolio, _text_array
+from riskengine.errors import RerateError
+from riskengine.validation.columns import _blank
+
+
+def _book(debtors: pd.DataFrame) -> pd.DataFrame:
+    from riskengine.features.concentration import nace_section
+
+    book = debtors[[c for c in ("debtor_id", "group_id", "country", "nace")
+                    if c in debtors.columns]]  # fmt: skip
+    if "debtor_id" in book.columns:
+        if not _strictly_increasing(book["debtor_id"]):  # not distinct and sorted already
+            book = book.drop_duplicates("debtor_id")
+    if "nace" in book.columns:
+        codes = book["nace"].astype("str")
+        enc = pc.dictionary_encode(_text_array(codes))
+        sections: list[str] = []
+        for code in enc.dictionary.to_pylist():
+            try:
+                sections.append(nace_section(str(code)))
+            except ValueError:
+                sections.append("unknown")
+        sector = pc.take(pa.array(sections, pa.large_string()), enc.indices)
+        book = book.assign(sector=pd.Series(pd.array(sector, dtype="str"), index=book.index)
+                           ).drop(columns="nace")
+    return book
+
+
+def _summary_table(summary: Mapping[str, Any]) -> pa.Table:
+    names: list[str] = []
+    values: list[float | None] = []
+    texts: list[str | None] = []
+
+    def walk(prefix: str, x: Any) -> None:
+        if isinstance(x, Mapping):
+            for k in x:
+                walk(f"{prefix}.{k}" if prefix else str(k), x[k])
+        elif isinstance(x, bool):
+            names.append(prefix)
+            values.append(float(x))
+            texts.append(None)
+        elif isinstance(x, (int, float)):
+            names.append(prefix)
+            values.append(float(x))
+            texts.append(None)
+        elif x is None:
+            names.append(prefix)
+            values.append(None)
+            texts.append(None)
+        else:
+            names.append(prefix)
+            values.append(None)
+            texts.append(str(x))
+
+    walk("", summary)
+    return pa.table({"figure": pa.array(names, pa.string()),
+                     "value": pa.array(values, pa.float64()),
+                     "text": pa.array(texts, pa.string())})  # fmt: skip
+
+
+class _Assembler:
+    """Reads each chunk's summary columns and error rows, in chunk order, as soon as its
+    checkpoint is done (while later chunks are being decided), and at the end moves
+    the chunks' decisions parts into ``OUT/decisions`` (:meth:`commit`)."""
+
+    def __init__(self, out: Path, ckpt: _Checkpoints, n_chunks: int) -> None:
+        self.out, self.ckpt, self.n_chunks = out, ckpt, n_chunks
+        self.next = 0
+        self.rows = 0
+        self.ratings: list[pa.Table] = []
+        self.pairs: list[pa.Table] = []
+        self.errors: list[pa.Table] = []
+        #: rows of the debtors table without a debtor id (:func:`_unidentified`)
+        self.unidentified: np.ndarray = np.zeros(0, dtype=np.int64)
+
+    def feed(self) -> None:
+        """Read every chunk, from the next one on, whose checkpoint is done."""
+        while self.next < self.n_chunks and self.ckpt.is_done(self.next):
+            _, ratings, pairs, err = self.ckpt.read(self.next)
+            self.rows += self.ckpt.counts(self.next)["decision_rows"]
+            self.ratings.append(ratings)
+            self.pairs.append(pairs)
+            self.errors.append(err)
+            self.next += 1
+
+    def commit(self) -> None:
+        """Move the parts into place as the ``decisions`` dataset (every chunk fed)."""
+        publish([self.ckpt.paths(k)[0] for k in range(self.n_chunks)], self.out)
+
+    def ratings_frame(self) -> pd.DataFrame:
+        """One row per decided debtor: ``grade`` and ``pd``, indexed by ``debtor_id``."""
+        t = pa.concat_tables(self.ratings) if self.ratings else pa.table(
+            {"debtor_id": pa.array([], pa.large_string()),
+             "grade": pa.array([], pa.large_string()), "pd": pa.array([], pa.float64())})
+        return t.to_pandas(split_blocks=True)
+
+    def pairs_frame(self) -> pd.DataFrame:
+        """The pair rows' :data:`riskengine.batch.checkpoints._PAIR_SUMMARY` columns and
+        ``knockout``, in file order."""
+        return pa.concat_tables(self.pairs).to_pandas(split_blocks=True)
+
+
+def _among(ids: pa.Array, among: pa.Array, inside: bool) -> pa.Array:
+    """The ``ids`` that are (``inside``) or are not in ``among`` (no lookup table is
+    built for no ids)."""
+    if not len(ids):
+        return ids
+    found = pc.is_in(ids, value_set=among)
+    return ids.filter(found if inside else pc.invert(found))
+
+
+def _assemble(opts: RerateOptions, out: Path, ckpt: _Checkpoints, plan: ChunkPlan,
+              debtors_in: pd.Index, unknown: list[str], previous: pd.DataFrame | None,
+              scope: list[str] | None, as_of: str, engine: Any,
+              frames: Mapping[str, pd.DataFrame], asm: _Assembler) -> tuple[dict[str, Any], int]:
+    """Reconcile, then write decisions, errors, migration and limit actions."""
+    chunks = range(plan.n_chunks)
+    missing = [k for k in chunks if not ckpt.is_done(k)]
+    if missing:
+        raise RerateError(f"Chunks {missing[:5]} have no checkpoint after the run; run again.")
+    asm.feed()
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1, thread_name_prefix="rerate-hhi") as pool:
+        pairs = asm.pairs_frame()
+        # the HHIs read only the pairs and the debtors: figured on the other core meanwhile
+        # (Arrow's hashing and numpy's passes release the interpreter lock)
+        hhis = pool.submit(_concentration, pairs, frames.get("debtors"))
+        return _reconciled(opts, out, ckpt, plan, debtors_in, unknown, previous, scope, as_of,
+                           engine, asm, pairs, hhis)
+
+
+def _unidentified(debtors: pd.DataFrame, plan: ChunkPlan) -> np.ndarray:
+    """Positions of the debtors rows without a debtor id (missing or blank): each is a
+    debtor in, errored by its ``missing_value`` row. All are in chunk 0 unless an
+    id of other white space sorts after the first bound; then -1 (no row numbers)."""
+    if "debtor_id" not in debtors.columns or not len(debtors):
+        return np.zeros(0, dtype=np.int64)
+    ids = debtors["debtor_id"]
+    rows = np.flatnonzero(_blank(ids))
+    if rows.size and plan.chunk_of(ids.iloc[rows].reset_index(drop=True)).any():
+        return np.full(rows.size, -1, dtype=np.int64)
+    return rows
+
+
+def _label_unidentified(errors: pa.Table, rows: np.ndarray) -> tuple[pa.Table, int]:
+    """The error rows of debtors rows without a debtor id, and their number.
+
+    The engine names such a row ``row N`` by its position in its chunk; these rows
+    are all in chunk 0, in file order, so the k-th is at ``rows[k]`` of the file:
+    its record is relabelled so (when the counts agree and the positions are known).
+    """
+    if not errors.num_rows or "record" not in errors.column_names:
+        return errors, 0
+    mask = pc.and_(pc.and_(pc.equal(errors["table"], "debtors"),
+                           pc.equal(errors["column"], "debtor_id")),
+                   pc.and_(pc.equal(errors["reason"], "missing_value"),
+                           pc.is_null(errors["debtor_id"])))
+    hits = np.flatnonzero(np.asarray(mask.combine_chunks().fill_null(False), dtype=bool))
+    if hits.size == 0 or hits.size != rows.size or (rows < 0).any():
+        return errors, int(hits.size)
+    record = np.asarray(errors["record"].to_pylist(), dtype=object)
+    record[hits] = [f"row {r}" for r in rows.tolist()]
+    i = errors.column_names.index("record")
+    column = pa.array(record.tolist(), errors.schema.field(i).type)
+    return errors.set_column(i, errors.schema.field(i), column), int(hits.size)
+
+
+def _concentration(pairs: pd.DataFrame, debtors: pd.DataFrame | None) -> dict[str, float]:
+    """The run's HHIs (:func:`riskengine.batch.migration.concentration`) over the book of
+    ``debtors``."""
+    return mig.concentration(pairs, None if debtors is None else _book(debtors))
+
+
+def _reconciled(opts: RerateOptions, out: Path, ckpt: _Checkpoints, plan: ChunkPlan,
+                debtors_in: pd.Index, unknown: list[str], previous: pd.DataFrame | None,
+                scope: list[str] | None, as_of: str, engine: Any, asm: _Assembler,
+                pairs: pd.DataFrame, hhis: Future[dict[str, float]]
+                ) -> tuple[dict[str, Any], int]:
+    """:func:`_assemble` once the pair rows are read and their HHIs are under way."""
+    chunks = range(plan.n_chunks)
+    ratings = asm.ratings_frame()
+    err_tables = list(asm.errors)
+    extra = _not_in_portfolio(unknown)
+    if len(extra):
+        err_tables.append(errors_table(extra))
+    err_schema = _unify([t.schema for t in err_tables])
+    err_all = pa.concat_tables([_conform(t.replace_schema_metadata(None), err_schema)
+                                for t in err_tables])
+    ins = _text_array(debtors_in.append(pd.Index(unknown, dtype="str")))
+    rating_ids, pair_ids = _text_array(ratings["debtor_id"]), _text_array(pairs["debtor_id"])
+    if _runs_over(pair_ids, rating_ids) is not None:
+        decided = rating_ids  # one rating per debtor, in id order, the pairs' debtors
+    else:
+        decided = pc.unique(pa.chunked_array([rating_ids, pair_ids], pa.large_string())
+                            .combine_chunks().drop_null())
+    errored = _distinct_ids(err_all["debtor_id"]) if err_all.num_rows else \
+        pa.array([], pa.large_string())
+    err_all, unidentified_errored = _label_unidentified(err_all, asm.unidentified)
+    rec = mig.reconcile(ins, decided, errored, unidentified=len(asm.unidentified),
+                        unidentified_errored=unidentified_errored)
+    if not rec.ok:
+        raise RerateError(f"The run does not reconcile: {rec.message()}. Nothing was written to "
+                          f"{str(out)!r}; the checkpoints are kept for inspection.")
+    asm.commit()
+    n = asm.rows
+    write_parquet(err_all, out / "errors.parquet")
+    errors = err_all.to_pandas()
+    errored_only = _among(errored, decided, False)
+    errored_ids = pd.Index(errored_only.to_pylist(), dtype="str")
+    rated = mig.debtor_ratings(ratings.assign(supplier_id=None))
+    nr = _among(errored_only, ins, True).to_pylist()
+    current = pd.concat([rated["grade"], pd.Series("NR", index=pd.Index(nr, dtype="str"))])
+    policy = getattr(engine, "policy", None)
+    if policy is None:
+        from riskengine.config import load_policy
+
+        policy = load_policy(opts.policy_path)
+    matrix = actions = prev_ratings = None
+    if previous is not None:
+        prev_ratings = mig.debtor_ratings(previous)
+        matrix = mig.migration_matrix(prev_ratings["grade"], current, scope)
+        actions = mig.limit_actions(previous, pairs, as_of, policy, scope=scope,
+                                    errored=errored_ids)
+    else:  # nothing to compare with: every debtor is new, no limit action
+        matrix = mig.migration_matrix(pd.Series([], dtype="str"), current, scope)
+        actions = mig.limit_actions(pairs.iloc[:0], pairs.iloc[:0], as_of, policy)
+    write_parquet(pa.Table.from_pandas(matrix.to_long(), preserve_index=False)
+                  .replace_schema_metadata(None), out / "migration.parquet")
+    write_parquet(pa.Table.from_pandas(actions, preserve_index=False)
+                  .replace_schema_metadata(None), out / "limit_actions.parquet")
+    summary = mig.run_summary(pairs, errors, rec, previous=previous, migration=matrix,
+                              actions=actions, ratings=rated, decision_rows=n,
+                              hhis=hhis.result(), previous_ratings=prev_ratings)  # fmt: skip
+    counts = [ckpt.counts(k) for k in chunks]
+    for name in ("pairs_in", "pairs_decided", "pairs_rejected"):
+        summary[name] = int(sum(c.get(name, 0) for c in counts))
+    summary["previous_run"] = previous is not None
+    return summary, n

@@ -1,0 +1,221 @@
+"""A rerate run's files: atomic, deterministic writers (Parquet, Arrow IPC, JSON), each
+chunk's checkpoint (:class:`_Checkpoints`) and the lock on the output directory.
+
+Every file is written to a temporary file in its directory and moved into place
+with :func:`os.replace`. Each chunk's decisions (its part of the ``decisions``
+dataset), summary columns and errors (Arrow IPC) are checkpointed under
+``OUT/_checkpoints`` followed by a ``.done`` marker; a run killed at any point
+(SIGKILL included) and started again with the same command skips the chunks it
+finds done. A checkpoint directory written for another ``run_key`` is discarded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import math
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.ipc as ipc
+import pyarrow.parquet as pq
+
+from riskengine.batch.chunk import ChunkOutput, _conform, decisions_schema
+from riskengine.errors import RerateError
+from riskengine.io.portfolio import atomic_write
+
+
+def write_parquet(table: pa.Table, path: Path) -> None:
+    """Write an Arrow table atomically and deterministically (no index, no timestamps)."""
+    atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+
+
+def write_arrow(table: pa.Table, path: Path) -> None:
+    """Write an Arrow table atomically as an (uncompressed) Arrow IPC file: the small
+    checkpoint tables, written by a worker and read back once by the driver."""
+
+    def write(tmp: Path) -> None:
+        with ipc.new_file(str(tmp), table.schema) as writer:
+            writer.write_table(table)
+
+    atomic_write(path, write)
+
+
+def read_arrow(path: Path) -> pa.Table:
+    """Read an Arrow IPC file written by :func:`write_arrow` (memory-mapped)."""
+    return ipc.open_file(pa.memory_map(str(path))).read_all()
+
+
+def write_json(data: Any, path: Path) -> None:
+    """Write JSON atomically (sorted keys, 2-space indent, trailing newline)."""
+    text = json.dumps(data, indent=2, sort_keys=True, default=_json_default) + "\n"
+
+    def write(tmp: Path) -> None:
+        tmp.write_text(text, encoding="utf-8")
+
+    atomic_write(path, write)
+
+
+def _json_default(x: Any) -> Any:
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.floating):
+        return float(x)
+    if isinstance(x, (np.ndarray, tuple)):
+        return list(x)
+    if isinstance(x, (pd.Timestamp, dt.date)):
+        return x.isoformat()
+    return str(x)
+
+
+def _clean_json(x: Any) -> Any:
+    """NaN/inf -> None so that summary.json is strict JSON."""
+    if isinstance(x, dict):
+        return {str(k): _clean_json(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean_json(v) for v in x]
+    if isinstance(x, (float, np.floating)):
+        return float(x) if math.isfinite(float(x)) else None
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.bool_):
+        return bool(x)
+    return x
+
+
+#: Pair-row columns the run summary and the limit actions read.
+_PAIR_SUMMARY = ("debtor_id", "supplier_id", "approved_limit", "insured_limit",
+                 "retained_exposure", "expected_loss", "decision_type")  # fmt: skip
+
+#: Text columns of the decisions with (nearly) one value per row.
+_UNIQUE_TEXT = ("debtor_id", "input_hash")
+
+
+def _decisions_writer_options(schema: pa.Schema) -> dict[str, Any]:
+    """ParquetWriter options of the decisions' parts (deterministic: no clock, fixed codec).
+
+    Min/max statistics on the keys a reader filters on (debtor, supplier, row type,
+    grade) and on the numbers; dictionary pages on the text columns with few
+    distinct values (a dictionary tried on unique texts is work thrown away).
+    """
+    text = [f.name for f in schema if f.type == pa.large_string()]
+    numbers = [f.name for f in schema if pa.types.is_floating(f.type)]
+    stats = [c for c in ("debtor_id", "supplier_id", "row_type", "grade") if c in text]
+    few = [c for c in text if c not in _UNIQUE_TEXT]
+    nested = [f"{f.name}.list.element" for f in schema
+              if pa.types.is_list(f.type) and f.type.value_type == pa.string()]
+    if "reason_codes" in schema.names:
+        nested += [f"reason_codes.list.element.{k}" for k in ("code", "feature", "direction")]
+    return {"compression": "zstd", "write_statistics": stats + numbers,
+            "use_dictionary": few + nested}
+
+
+def write_decisions(table: pa.Table, path: Path) -> None:
+    """Write a chunk's decisions atomically as its part of the ``decisions`` dataset
+    (:func:`_decisions_writer_options`; no row group when empty)."""
+
+    def write(tmp: Path) -> None:
+        with pq.ParquetWriter(tmp, table.schema,
+                              **_decisions_writer_options(table.schema)) as writer:
+            if table.num_rows:
+                writer.write_table(table)
+
+    atomic_write(path, write)
+
+
+def summary_tables(decisions: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """The columns of a chunk's decisions that the reconciliation, the migration and the
+    summary read: the rating rows' ``debtor_id, grade, pd``, and the pair rows'
+    :data:`_PAIR_SUMMARY` columns with ``knockout`` (any knock-out)."""
+    rating = pc.fill_null(pc.equal(decisions["row_type"], "rating"), False)
+    ratings = decisions.select(["debtor_id", "grade", "pd"]).filter(rating)
+    pair = pc.invert(rating)
+    ko = pc.fill_null(pc.greater(pc.list_value_length(decisions["knockouts"]), 0), False)
+    pairs = decisions.select(list(_PAIR_SUMMARY)).append_column("knockout", ko)
+    return ratings, pairs.filter(pair)
+
+
+@dataclass(frozen=True, slots=True)
+class _Checkpoints:
+    """A run's checkpoints: per chunk its decisions as a Parquet file (its part of the
+    ``decisions`` dataset, moved there once the run reconciles), the columns the
+    summary reads (Arrow IPC), its error rows (Arrow IPC) and a ``.done`` marker
+    with its counts, written last."""
+
+    root: Path
+
+    def paths(self, k: int) -> tuple[Path, Path, Path, Path, Path]:
+        """Decisions, ratings, pairs, errors and marker of chunk ``k``."""
+        stem = self.root / f"chunk-{k:06d}"
+        return (Path(f"{stem}.decisions.parquet"), Path(f"{stem}.ratings.arrow"),
+                Path(f"{stem}.pairs.arrow"), Path(f"{stem}.errors.arrow"),
+                Path(f"{stem}.done"))  # fmt: skip
+
+    def is_done(self, k: int) -> bool:
+        return all(p.is_file() for p in self.paths(k))
+
+    def write(self, k: int, result: ChunkOutput) -> None:
+        d, r, p, e, done = self.paths(k)
+        schema = decisions_schema()
+        dec = result.decisions if result.decisions.schema == schema else _conform(
+            result.decisions, schema)
+        write_decisions(dec, d)
+        ratings, pairs = summary_tables(dec)
+        write_arrow(ratings, r)
+        write_arrow(pairs, p)
+        write_arrow(result.errors, e)
+        write_json({"chunk": k, "decision_rows": dec.num_rows,
+                    "error_rows": result.errors.num_rows, "pairs_in": result.pairs_in,
+                    "pairs_decided": result.pairs_decided,
+                    "pairs_rejected": result.pairs_rejected}, done)  # fmt: skip
+
+    def read(self, k: int) -> tuple[Path, pa.Table, pa.Table, pa.Table]:
+        """Chunk ``k``'s decisions file, and its ratings, pairs and errors (memory-mapped)."""
+        d, r, p, e, _ = self.paths(k)
+        return d, read_arrow(r), read_arrow(p), read_arrow(e)
+
+    def counts(self, k: int) -> dict[str, int]:
+        """The counts recorded in chunk ``k``'s marker."""
+        data = json.loads(self.paths(k)[-1].read_text(encoding="utf-8"))
+        return {str(a): int(b) for a, b in data.items()}
+
+    def prepare(self, run_key: str, log: Callable[[str], None]) -> None:
+        """Keep checkpoints of the same run key, discard any other; drop stale temp files."""
+        state = self.root / "state.json"
+        if self.root.is_dir():
+            old = None
+            with contextlib.suppress(OSError, ValueError):
+                old = json.loads(state.read_text(encoding="utf-8")).get("run_key")
+            if old != run_key:
+                log("discarding checkpoints of a different run (inputs, model, policy or "
+                    "options changed)")
+                shutil.rmtree(self.root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        for tmp in self.root.glob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
+        if not state.is_file():
+            write_json({"run_key": run_key}, state)
+
+
+@contextlib.contextmanager
+def _lock(out: Path) -> Iterator[None]:
+    out.mkdir(parents=True, exist_ok=True)
+    fh = (out / ".lock").open("a+")
+    try:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            raise RerateError(f"Another rerate run is writing to {str(out)!r}; wait for it to "
+                              "finish or give another --out.") from exc
+        yield
+    finally:
+        fh.close()
