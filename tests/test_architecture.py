@@ -63,7 +63,7 @@ MAX_LINES = 800
 OVER_MAX_LINES = frozenset({
     "riskengine.scoring.engine", "riskengine.batch.rerate", "riskengine.validation",
     "riskengine.serve.ui", "riskengine.store.sql", "riskengine.serve.memo", "riskengine.batch.migration",
-    "riskengine.scoring.fastpath", "riskengine.modeldev.training",
+    "riskengine.scoring.fastpath",
 })  # fmt: skip
 
 
