@@ -27,7 +27,8 @@ from threadpoolctl import threadpool_limits
 
 from riskengine.features.statements import feature_directions
 from riskengine.io.datasets import load_polish
-from riskengine.modeldev.training import HGB_GRID, model_features, train, us_panel_frame
+from riskengine.modeldev.protocol import HGB_GRID, model_features, us_panel_frame
+from riskengine.modeldev.training import train
 
 
 def bench_train() -> None:

@@ -34,9 +34,8 @@ CORE_MODULES = ("riskengine.errors",)
 #: in the core on purpose (test_every_module_is_core_or_shell).
 SHELL_PACKAGES = ("riskengine.batch", "riskengine.serve", "riskengine.store",
                   "riskengine.tracking", "riskengine.io", "riskengine.modeldev",
-                  "riskengine.config")
-SHELL_MODULES = ("riskengine", "riskengine.api", "riskengine.cli", "riskengine.commands",
-                 "riskengine.synthetic")
+                  "riskengine.config", "riskengine.synthetic")
+SHELL_MODULES = ("riskengine", "riskengine.api", "riskengine.cli", "riskengine.commands")
 
 
 def _in(mod: str, packages: Iterable[str], modules: Iterable[str]) -> bool:
@@ -62,9 +61,7 @@ MAX_LINES = 800
 #: Modules over MAX_LINES today. This list must only SHRINK: split a module and
 #: remove it here (the test fails on a new entry and on a stale one).
 OVER_MAX_LINES = frozenset({
-    "riskengine.modeldev.training",
     "riskengine.scoring.fastpath",
-    "riskengine.synthetic",
 })  # fmt: skip
 
 

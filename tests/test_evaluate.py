@@ -19,7 +19,7 @@ from riskengine.cli import main
 from riskengine.errors import ModelArtifactError
 from riskengine.io.artifacts import champion_path, default_model_dir, save_skops
 from riskengine.modeldev.evaluate import evaluate_us_panel
-from riskengine.modeldev.training import fit_pd_model, fit_rows, model_features, us_panel_frame
+from riskengine.modeldev.protocol import fit_pd_model, fit_rows, model_features, us_panel_frame
 
 KEYS = {"auc", "gini", "brier", "rows", "defaults", "by_grade"}
 

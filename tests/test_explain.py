@@ -10,7 +10,7 @@ import pytest
 
 from riskengine.model.explain import contributions, reason_codes
 from riskengine.model.pd_model import PDModel
-from riskengine.modeldev.training import fit_pd_model, fit_rows, model_features, us_panel_frame
+from riskengine.modeldev.protocol import fit_pd_model, fit_rows, model_features, us_panel_frame
 
 
 def _toy(n: int = 400, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:

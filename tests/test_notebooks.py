@@ -139,7 +139,7 @@ def test_model_notebook_runs_this_package_on_the_shared_data(
 def test_model_notebook_protocol_figures(nb01: dict[str, Any]) -> None:
     """Split and label as documented in ../shared/data/README.md (validation: 74 defaults
     among 2,894 rows; no firm in both splits) and the panel-artifact exclusion loses no
-    default (riskengine.modeldev.training docstring)."""
+    default (riskengine.modeldev.protocol docstring)."""
     assert nb01["firm_years"] == 16_133
     assert nb01["validation_rows"] == 2_894
     assert nb01["validation_defaults"] == 74

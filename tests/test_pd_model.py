@@ -22,7 +22,7 @@ from riskengine.errors import InvalidInputError, ModelArtifactError
 from riskengine.features.statements import feature_directions
 from riskengine.io.artifacts import load_champion, save_skops
 from riskengine.model.pd_model import PD_CEILING, PDModel
-from riskengine.modeldev.training import fit_pd_model, fit_rows, model_features, us_panel_frame
+from riskengine.modeldev.protocol import fit_pd_model, fit_rows, model_features, us_panel_frame
 
 SMALL = {"max_iter": 40, "learning_rate": 0.1, "min_samples_leaf": 40, "cv": 3}
 

@@ -9,6 +9,8 @@ the intended direction does not break them.
 from __future__ import annotations
 
 import doctest
+import importlib
+import pkgutil
 
 import numpy as np
 import pandas as pd
@@ -417,8 +419,18 @@ def test_manifest_labels_the_data_synthetic() -> None:
 
 
 def test_docstring_examples_run() -> None:
-    result = doctest.testmod(synthetic, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0
+    """The examples of every module of the package (testmod sees only the objects a
+    module defines, not the ones its ``__init__`` re-exports)."""
+    names = [synthetic.__name__] + [
+        m.name for m in pkgutil.iter_modules(synthetic.__path__, synthetic.__name__ + ".")
+    ]
+    attempted = 0
+    for name in names:
+        module = importlib.import_module(name)
+        result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert result.failed == 0, name
+        attempted += result.attempted
+    assert attempted >= 6  # the examples of latent_pd, generate_portfolio, synthetic_manifest
 
 
 def test_a_generated_portfolio_validates_without_errors() -> None:

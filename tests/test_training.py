@@ -15,17 +15,17 @@ import pandas as pd
 import pytest
 
 from riskengine.io.artifacts import file_sha256, load_champion, read_metadata
-from riskengine.modeldev.training import (
+from riskengine.modeldev.evidence import polish_cv_auc
+from riskengine.modeldev.protocol import (
     EXCLUDED_FEATURES,
     HGB_GRID,
     HISTORY_FEATURES,
     fit_rows,
     model_features,
-    polish_cv_auc,
     select_candidate,
-    train,
     us_panel_frame,
 )
+from riskengine.modeldev.training import train
 
 TINY_GRID = ({"max_iter": 20, "learning_rate": 0.1, "max_leaf_nodes": 4, "min_samples_leaf": 20,
               "cv": 3},)  # fmt: skip

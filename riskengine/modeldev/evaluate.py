@@ -57,7 +57,8 @@ def evaluate_us_panel(
     """
     from riskengine.config import load_master_scale
     from riskengine.model.metrics import brier_score, grade_table
-    from riskengine.modeldev.training import _auc_nan, us_panel_frame
+    from riskengine.modeldev.evidence import _auc_nan
+    from riskengine.modeldev.protocol import us_panel_frame
 
     model: PDModel = load_champion(model_dir)
     frame = us_panel_frame(path)

@@ -603,14 +603,14 @@ def collect_validation_sections(model_dir: Any = None, *, quick: bool = False) -
     """Score and benchmark everything the report shows (reads the shipped model and data).
 
     Uses ``riskengine.io.artifacts.load_champion``,
-    ``riskengine.modeldev.training.us_panel_frame`` / ``fit_pd_model`` and the
+    ``riskengine.modeldev.protocol.us_panel_frame`` / ``fit_pd_model`` and the
     loaders of :mod:`riskengine.io.datasets`. Returns the keyword arguments of
     :func:`write_validation_report` (without ``out_dir``).
     """
     from riskengine.config import load_master_scale
     from riskengine.io.artifacts import load_champion
     from riskengine.io.datasets import load_spanish
-    from riskengine.modeldev.training import MIN_STATEMENTS, fit_pd_model, us_panel_frame
+    from riskengine.modeldev.protocol import MIN_STATEMENTS, fit_pd_model, us_panel_frame
 
     scale = load_master_scale()
     model = load_champion(model_dir)
