@@ -38,8 +38,8 @@ _STAGES = (
     ("riskengine.validation", "validate_portfolio"), ("riskengine.scoring.engine", "build_features"),
     ("riskengine.scoring.engine", "debtor_digests"), ("riskengine.scoring.engine", "latest_financials"),
     ("riskengine.scoring.engine", "past_due"), ("riskengine.scoring.engine", "Engine._pairs_from_frames"),
-    ("riskengine.scoring.engine", "_decide_table"), ("riskengine.scoring.table", "_model_reason_arrays"),
-    ("riskengine.scoring.table", "_reason_lists"), ("riskengine.scoring.table", "_input_hashes"),
+    ("riskengine.scoring.engine", "_decide_table"), ("riskengine.scoring.reason_rows", "model_reason_arrays"),
+    ("riskengine.scoring.reason_rows", "reason_lists"), ("riskengine.scoring.table", "_input_hashes"),
 )  # fmt: skip
 
 

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from riskengine.scoring import core, records, table
+from riskengine.scoring import core, reason_rows, records
 
 
 def test_digests_equal_hashlib() -> None:
@@ -40,9 +40,9 @@ def test_exps_equal_math_exp() -> None:
                              rng.standard_normal(50_000) * 1e-3,
                              [0.0, -0.0, 1e-300, 709.78, -745.2, np.inf, -np.inf, np.nan]])
     ref = np.array([math.exp(v) for v in values.tolist()])
-    assert table._exps(values).view(np.int64).tolist() == ref.view(np.int64).tolist()
+    assert reason_rows._exps(values).view(np.int64).tolist() == ref.view(np.int64).tolist()
     with pytest.raises(OverflowError):
-        table._exps(np.array([1.0, 710.0]))
+        reason_rows._exps(np.array([1.0, 710.0]))
 
 
 def _top_reference(owner: np.ndarray, impact: np.ndarray, k: int) -> tuple[list[int], list[int]]:
@@ -64,7 +64,7 @@ def test_top_codes_equal_lexsort(cands: list[tuple[int, float]], k: int) -> None
     (many ties, signed zeros, NaN last), in any candidate order."""
     owner = np.array([c[0] for c in cands], dtype=np.intp)
     impact = np.array([c[1] for c in cands], dtype=np.float64)
-    top, rank = table._top_codes(owner, impact, 7, k)
+    top, rank = reason_rows._top_codes(owner, impact, 7, k)
     assert (top.tolist(), rank.tolist()) == _top_reference(owner, impact, k)
 
 

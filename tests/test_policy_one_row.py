@@ -1,11 +1,12 @@
-"""The one-row branches of the policy functions equal their array paths bit for bit.
+"""The policy functions give each row the same answer alone as in a batch.
 
 :func:`~riskengine.policy.limits.decide_limits`,
 :func:`~riskengine.policy.cover.insurance_cover` and
-:func:`~riskengine.policy.pricing.advance_rate` compute a single row on Python
-floats (the single-debtor path calls them with one pair). Every output array of
-the branch must hold the same bytes as the array path on that row (signed zeros,
-ties between constraints, NaN, infinities of absent caps), on generated rows.
+:func:`~riskengine.policy.pricing.advance_rate` have one array path for 1 ... n
+rows (the single-debtor path calls them with one pair, the batch with many).
+Each row of a batch of generated rows must hold the same bytes as that row
+decided alone (signed zeros, ties between constraints, NaN, infinities of
+absent caps): no row depends on its neighbours or on the batch size.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from hypothesis import strategies as st
 
 from riskengine.config import load_policy
 from riskengine.errors import InvalidInputError
-from riskengine.policy import _inputs as inp
 from riskengine.policy import cover as _cover
 from riskengine.policy import limits as _limits
 from riskengine.policy import pricing as _pricing
@@ -60,9 +60,13 @@ def _same(a: Any, b: Any) -> None:
     assert a.tobytes() == b.tobytes(), (a, b)
 
 
+_OPTIONAL = ("adverse_knockout", "insolvency", "related", "supplier_ledger",
+             "supplier_grade", "group", "sector", "insurer_limit")
+
+
 @st.composite
-def _pairs(draw: st.DrawFn) -> tuple[dict[str, Any], CreditPolicy]:
-    policy = draw(st.sampled_from(POLICIES))
+def _row(draw: st.DrawFn, policy: CreditPolicy, shape: frozenset[str]) -> dict[str, Any]:
+    """One pair's columns (one-element arrays); the optional ones named in ``shape``."""
     req = draw(_money)
     cols: dict[str, Any] = {
         "grade": np.array([draw(_grade)]),
@@ -74,55 +78,60 @@ def _pairs(draw: st.DrawFn) -> tuple[dict[str, Any], CreditPolicy]:
         "profit": np.array([draw(_signed)]),
     }
     for flag in ("adverse_knockout", "insolvency", "related"):
-        if draw(st.booleans()):
+        if flag in shape:
             cols[flag] = np.array([draw(st.integers(0, 5)) == 0])
-    if draw(st.booleans()):
+    if "supplier_ledger" in shape:
         cols["supplier_ledger"] = np.array([draw(_money)])
-    if draw(st.booleans()):
+    if "supplier_grade" in shape:
         cols["supplier_grade"] = np.array([draw(_grade)])
-    if draw(st.booleans()):
-        cols["factor_capital"] = draw(_money)
-        cols["group_exposure"] = draw(st.one_of(st.just(0.0), _money))
-    if draw(st.booleans()):
-        cols["sector_exposure"] = draw(_money)
-        cols["book_total"] = draw(_money)
-    if draw(st.booleans()):
+    if "group" in shape:
+        cols["factor_capital"] = np.array([draw(_money)])
+        cols["group_exposure"] = np.array([draw(st.one_of(st.just(0.0), _money))])
+    if "sector" in shape:
+        cols["sector_exposure"] = np.array([draw(_money)])
+        cols["book_total"] = np.array([draw(_money)])
+    if "insurer_limit" in shape:
         cols["insurer_limit"] = np.array([draw(st.one_of(_money, st.just(req)))])
     if draw(st.booleans()):  # ties: the request equal to another constraint
         cols["requested"] = np.array([draw(st.sampled_from([0.0, -0.0, 1000.0]))])
-    return cols, policy
+    return cols
 
 
-def _array_path(cols: dict[str, Any], policy: CreditPolicy) -> _limits.LimitDecisions:
-    """decide_limits' array path on the same row (its checks, then _decide_arrays)."""
-    n = 1
-    return _limits._decide_arrays(
-        cols, policy, n, inp.grades(cols["grade"], n),
-        inp.floats(cols["requested"], n, "requested", "pairs"),
-        inp.products(cols["product"], n, policy), _limits._basis(cols.get("basis", 0), n),
-        inp.floats(cols.get("tnw", np.nan), n, "tnw", "pairs", negative=True),
-        inp.floats(cols.get("revenue", np.nan), n, "revenue", "pairs"),
-        inp.floats(cols.get("profit", np.nan), n, "profit", "pairs", negative=True))
+@st.composite
+def _batches(draw: st.DrawFn) -> tuple[list[dict[str, Any]], CreditPolicy]:
+    """1 ... 6 pairs with the same optional columns, and a policy."""
+    policy = draw(st.sampled_from(POLICIES))
+    shape = frozenset(draw(st.sets(st.sampled_from(_OPTIONAL))))
+    return draw(st.lists(_row(policy, shape), min_size=1, max_size=6)), policy
+
+
+def _stack(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
+
+
+def _row_of(a: Any, i: int) -> Any:
+    return None if a is None else np.asarray(a)[i:i + 1]
 
 
 @settings(max_examples=600, deadline=None)
-@given(_pairs())
-def test_one_pair_limit_equals_the_array_path(case: tuple[dict[str, Any], CreditPolicy]
-                                              ) -> None:
-    cols, policy = case
-    note(f"{cols!r} {policy.capacity.negative_equity} {policy.limits.rounding_unit}")
+@given(_batches())
+def test_limit_of_each_pair_alone_equals_its_row_in_a_batch(
+        case: tuple[list[dict[str, Any]], CreditPolicy]) -> None:
+    rows, policy = case
+    note(f"{rows!r} {policy.capacity.negative_equity} {policy.limits.rounding_unit}")
     with np.errstate(invalid="ignore"):
-        want = _array_path(cols, policy)
-    got = _limits.decide_limits(cols, policy)
-    for name in ("requested", "capacity", "concentration_headroom", "insurer_cap",
-                 "approved", "decision", "reasons"):
-        _same(getattr(got, name), getattr(want, name))
-    assert got.policy_version == want.policy_version
+        batch = _limits.decide_limits(_stack(rows), policy)
+        for i, row in enumerate(rows):
+            one = _limits.decide_limits(row, policy)
+            for name in ("requested", "capacity", "concentration_headroom", "insurer_cap",
+                         "approved", "decision", "reasons"):
+                _same(getattr(one, name), _row_of(getattr(batch, name), i))
+            assert one.policy_version == batch.policy_version
 
 
 def test_one_pair_limit_covers_every_outcome() -> None:
-    """The generated rows above reach full, partial and refused decisions and knock-outs
-    (a fixed set, so the property test is not vacuous)."""
+    """One-row calls reach full, partial and refused decisions (a fixed set, so the
+    property test above is not vacuous on its outcomes)."""
     rows = [
         {"grade": np.array([4]), "requested": np.array([25_000.0]), "product": np.array([0]),
          "tnw": np.array([8e6]), "revenue": np.array([2e7])},
@@ -135,8 +144,8 @@ def test_one_pair_limit_covers_every_outcome() -> None:
     assert got == {0, 1, 2}
 
 
-def test_one_pair_refuses_bad_input_as_the_array_path() -> None:
-    """The checks run before the branch: the same error, naming the column."""
+def test_one_pair_refuses_bad_input() -> None:
+    """A one-row call is checked as a batch is: the error names the column."""
     with pytest.raises(InvalidInputError, match="requested"):
         _limits.decide_limits({"grade": [4], "requested": [-1.0], "product": [0]}, POLICY)
     with pytest.raises(InvalidInputError, match="supplier_ledger"):
@@ -144,39 +153,45 @@ def test_one_pair_refuses_bad_input_as_the_array_path() -> None:
                                "supplier_ledger": [math.inf]}, POLICY)
 
 
+_cover_row = st.tuples(_grade, _money.filter(lambda v: v == v), st.floats(0.0, 1.0), _money,
+                       _money, _money.filter(lambda v: v == v), st.integers(0, 2))
+
+
 @settings(max_examples=400, deadline=None)
-@given(st.sampled_from(POLICIES), _grade, _money, st.floats(0.0, 1.0),
-       st.one_of(st.none(), _money), st.one_of(st.none(), _money),
-       st.one_of(st.none(), _money), st.one_of(st.none(), st.integers(0, 2)))
-def test_one_row_cover_equals_the_array_path(
-        policy: CreditPolicy, g: int, lim: float, pd_: float, exposure: float | None,
-        insurer: float | None, sales: float | None, product: int | None) -> None:
-    if lim != lim:
-        return  # a NaN limit is refused by both paths
-    product = None if product is None else min(product, len(policy.products) - 1)
-    kw = {"exposure": None if exposure is None or exposure != exposure else [exposure],
-          "insurer_limit": None if insurer is None else [insurer],
-          "annual_sales": None if sales is None or sales != sales else [sales],
-          "product": None if product is None else [product]}
-    got = _cover.insurance_cover([g], [lim], [pd_], policy, **kw)  # type: ignore[arg-type]
-    n = 1
+@given(st.sampled_from(POLICIES), st.lists(_cover_row, min_size=1, max_size=6),
+       st.sets(st.sampled_from(("exposure", "insurer_limit", "annual_sales", "product"))))
+def test_cover_of_each_row_alone_equals_its_row_in_a_batch(
+        policy: CreditPolicy, rows: list[tuple[Any, ...]], given_: set[str]) -> None:
+    g, lim, pd_, exposure, insurer, sales, product = (list(c) for c in zip(*rows, strict=True))
+    exposure = [e if e == e else 0.0 for e in exposure]  # a NaN exposure is refused
+    product = [min(p, len(policy.products) - 1) for p in product]
+    opt = {"exposure": exposure, "insurer_limit": insurer, "annual_sales": sales,
+           "product": product}
+
+    def kw(sel: slice) -> dict[str, Any]:
+        return {k: (np.asarray(v)[sel] if k in given_ else None) for k, v in opt.items()}
+
     with np.errstate(invalid="ignore"):
-        want = _cover._cover_arrays(
-            n, inp.grades([g], n), inp.floats([lim], n, "limit", "cover"),
-            inp.floats([pd_], n, "pd", "cover"), policy, policy.cover.indemnity, **kw)
-    for name in ("insured_limit", "uninsured_limit", "indemnity", "exposure",
-                 "insured_exposure", "retained", "expected_loss_uninsured",
-                 "expected_loss_insured", "premium"):
-        _same(getattr(got, name), getattr(want, name))
+        batch = _cover.insurance_cover(g, lim, pd_, policy, **kw(slice(None)))
+        for i in range(len(rows)):
+            one = _cover.insurance_cover(g[i:i + 1], lim[i:i + 1], pd_[i:i + 1], policy,
+                                         **kw(slice(i, i + 1)))
+            for name in ("insured_limit", "uninsured_limit", "indemnity", "exposure",
+                         "insured_exposure", "retained", "expected_loss_uninsured",
+                         "expected_loss_insured", "premium"):
+                _same(getattr(one, name), _row_of(getattr(batch, name), i))
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.sampled_from(POLICIES), _grade, st.integers(0, 2),
-       st.one_of(st.just(math.nan), st.just(0.0), st.just(-0.0), st.floats(0.0, 2.0)))
-def test_one_row_advance_rate_equals_the_array_path(
-        policy: CreditPolicy, g: int, product: int, dilution: float) -> None:
-    product = min(product, len(policy.products) - 1)
-    got = _pricing.advance_rate([g], [product], policy, [dilution])
-    want = _pricing._advance_arrays(inp.grades([g], 1), inp.products([product], 1, policy),
-                                    inp.floats([dilution], 1, "dilution", "pricing"), policy)
-    _same(got, want)
+@given(st.sampled_from(POLICIES), st.lists(st.tuples(_grade, st.integers(0, 2), st.one_of(
+    st.just(math.nan), st.just(0.0), st.just(-0.0), st.floats(0.0, 2.0))), min_size=1,
+    max_size=6))
+def test_advance_rate_of_each_row_alone_equals_its_row_in_a_batch(
+        policy: CreditPolicy, rows: list[tuple[int, int, float]]) -> None:
+    g = [r[0] for r in rows]
+    product = [min(r[1], len(policy.products) - 1) for r in rows]
+    dilution = [r[2] for r in rows]
+    batch = _pricing.advance_rate(g, product, policy, dilution)
+    for i in range(len(rows)):
+        _same(_pricing.advance_rate(g[i:i + 1], product[i:i + 1], policy, dilution[i:i + 1]),
+              batch[i:i + 1])

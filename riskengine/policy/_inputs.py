@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -63,9 +63,6 @@ class PolicyTables:
     commission_surcharge: FloatArray
     advance_rate: FloatArray
     product_lookup: Mapping[str, int]
-    lists: dict[str, Any] = field(default_factory=dict)
-    """Every table above as Python lists (``tolist()``: the same values), for the
-    one-row branches that compute on Python floats."""
 
 
 def _frozen(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
@@ -102,8 +99,6 @@ def policy_tables(policy: CreditPolicy) -> PolicyTables:
         advance_rate=_frozen(policy.advance_rate_matrix()),
         product_lookup={name: i for i, name in enumerate(policy.product_names)},
     )
-    tables.lists.update({f.name: getattr(tables, f.name).tolist() for f in fields(tables)
-                         if isinstance(getattr(tables, f.name), np.ndarray)})
     if len(_TABLES) >= 64:  # many policies (tests): keep the cache small
         _TABLES.clear()
     _TABLES[id(policy)] = (policy, tables)  # the strong reference keeps the id unique

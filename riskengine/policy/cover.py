@@ -146,8 +146,7 @@ def insurance_cover(
     g = inp.grades(grade, n)
     lim = inp.floats(limit, n, "limit", "cover")
     p = inp.floats(pd, n, "pd", "cover")
-    # NaN or above 1 (negatives are refused above); one row: checked on its float
-    if (not float(p[0]) <= 1.0) if n == 1 else not (p <= 1.0).all():
+    if not (p <= 1.0).all():  # NaN or above 1 (negatives are refused above)
         pos = int(np.flatnonzero(~(p <= 1.0))[0])
         raise inp.bad_input("cover", "pd", pos, float(p[pos]), "not_numeric",
                             "a PD is a fraction in [0, 1]; an unrated debtor gets no cover "
@@ -156,17 +155,6 @@ def insurance_cover(
     if not 0.0 <= ind <= 1.0:
         raise inp.bad_input("cover", "indemnity", 0, ind, "out_of_range",
                             "indemnity is a fraction in [0, 1].")
-    if n == 1:  # one row (the single-debtor path): the same arithmetic on Python floats
-        return _cover_one(g, lim, p, policy, ind, exposure, insurer_limit, annual_sales,
-                          product)
-    return _cover_arrays(n, g, lim, p, policy, ind, exposure, insurer_limit, annual_sales,
-                         product)
-
-
-def _cover_arrays(n: int, g: npt.NDArray[np.int64], lim: FloatArray, p: FloatArray,
-                  policy: CreditPolicy, ind: float, exposure: Any, insurer_limit: Any,
-                  annual_sales: Any, product: Any) -> CoverFigures:
-    """:func:`insurance_cover` on arrays, the checked grade, limit and PD given."""
     tables = inp.policy_tables(policy)
     insured = np.minimum(tables.insured_fraction[g], 1.0) * lim
     if insurer_limit is not None:
@@ -186,41 +174,3 @@ def _cover_arrays(n: int, g: npt.NDArray[np.int64], lim: FloatArray, p: FloatArr
         premium = tables.premium_rate[g] * sales * share
     return CoverFigures(insured, lim - insured, np.full(n, ind), exp, covered, retained,
                         p * lgd * exp, p * lgd * retained, premium)
-
-
-def _min(a: float, b: float) -> float:
-    """``np.minimum`` of two floats: NaN if either is NaN, ``b`` on a tie (signed zeros)."""
-    return a if a < b else (a if a != a else b)
-
-
-def _cover_one(g_a: npt.NDArray[np.int64], lim_a: FloatArray, p_a: FloatArray,
-               policy: CreditPolicy, ind: float, exposure: Any, insurer_limit: Any,
-               annual_sales: Any, product: Any) -> CoverFigures:
-    """:func:`insurance_cover` of one row, the checked grade, limit and PD given.
-
-    The array path's operations on the same operands in the same order, on
-    Python floats (``np.minimum`` by :func:`_min`): identical figures and bits
-    (``tests/test_policy_one_row.py``); the inputs are checked as there.
-    """
-    tl = inp.policy_tables(policy).lists
-    g, lim, p = int(g_a[0]), float(lim_a[0]), float(p_a[0])
-    insured = _min(tl["insured_fraction"][g], 1.0) * lim
-    if insurer_limit is not None:
-        insured = _min(insured, float(inp.floats(insurer_limit, 1, "insurer_limit", "cover")[0]))
-    if product is not None and not tl["requires_insurance"][
-            int(inp.products(product, 1, policy)[0])]:
-        insured = 0.0
-    insured = _min(0.0 if insured != insured else insured, lim)
-    exp_a = lim_a if exposure is None else inp.floats(exposure, 1, "exposure", "cover")
-    exp = float(exp_a[0])
-    covered = _min(exp, insured)
-    retained = exp - covered + (1.0 - ind) * covered
-    lgd = policy.cover.lgd
-    premium = None
-    if annual_sales is not None:
-        sales = float(inp.floats(annual_sales, 1, "annual_sales", "cover")[0])
-        share = insured / lim if lim > 0 else 0.0
-        premium = np.array([tl["premium_rate"][g] * sales * share])
-    v = np.array([insured, lim - insured, ind, covered, retained, p * lgd * exp,
-                  p * lgd * retained], dtype=np.float64)
-    return CoverFigures(v[0:1], v[1:2], v[2:3], exp_a, v[3:4], v[4:5], v[5:6], v[6:7], premium)

@@ -23,7 +23,6 @@ Binding constraints (every one equal to the minimum is set, ties included):
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -64,7 +63,6 @@ REASONS: tuple[str, ...] = (
 """Reason code names; bit ``i`` of a reason mask is ``REASONS[i]``."""
 
 _BIT = {name: np.uint32(1 << i) for i, name in enumerate(REASONS)}
-_BITS = {name: 1 << i for i, name in enumerate(REASONS)}  # as Python ints
 _KNOCKOUTS = ("adverse_record", "insolvency", "related_party", "grade_default",
               "supplier_default")
 
@@ -423,17 +421,6 @@ def decide_limits(pairs: Mapping[str, Any], policy: CreditPolicy) -> LimitDecisi
     tnw = inp.floats(pairs.get("tnw", np.nan), n, "tnw", "pairs", negative=True)
     revenue = inp.floats(pairs.get("revenue", np.nan), n, "revenue", "pairs")
     profit = inp.floats(pairs.get("profit", np.nan), n, "profit", "pairs", negative=True)
-    if n == 1:  # one pair (the single-debtor path): the same arithmetic on Python floats
-        return _decide_one(pairs, policy, g, req, prod, basis, tnw, revenue, profit)
-    return _decide_arrays(pairs, policy, n, g, req, prod, basis, tnw, revenue, profit)
-
-
-def _decide_arrays(
-    pairs: Mapping[str, Any], policy: CreditPolicy, n: int, g: npt.NDArray[np.int64],
-    req: FloatArray, prod: npt.NDArray[np.int64], basis: npt.NDArray[np.int64],
-    tnw: FloatArray, revenue: FloatArray, profit: FloatArray,
-) -> LimitDecisions:
-    """:func:`decide_limits` on arrays, the checked inputs given."""
     tables = inp.policy_tables(policy)
     cap, reasons = _capacity(g, basis, tnw, revenue, profit, policy)
 
@@ -503,134 +490,6 @@ def _decide_arrays(
     decision = np.where(approved <= 0, 2, np.where(approved >= full_req, 0, 1)).astype(np.int8)
     return LimitDecisions(req, cap, headroom, insurer, approved, decision, reasons,
                           policy.version)
-
-
-def _min(a: float, b: float) -> float:
-    """``np.minimum`` of two floats: NaN if either is NaN, ``b`` on a tie (signed zeros)."""
-    return a if a < b else (a if a != a else b)
-
-
-def _max(a: float, b: float) -> float:
-    """``np.maximum`` of two floats: NaN if either is NaN, ``b`` on a tie (signed zeros)."""
-    return a if a > b else (a if a != a else b)
-
-
-def _floor(x: float) -> float:
-    """``np.floor`` of a float (NaN, infinities and signed zeros kept)."""
-    return float(math.floor(x)) if x != 0.0 and math.isfinite(x) else x
-
-
-def _decide_one(
-    pairs: Mapping[str, Any], policy: CreditPolicy, g_a: npt.NDArray[np.int64],
-    req_a: FloatArray, prod_a: npt.NDArray[np.int64], basis_a: npt.NDArray[np.int64],
-    tnw_a: FloatArray, revenue_a: FloatArray, profit_a: FloatArray,
-) -> LimitDecisions:
-    """:func:`decide_limits` of one pair, the checked inputs given, on Python scalars.
-
-    Every step is the array path's operation on the same operands in the same
-    order (``np.minimum``/``np.maximum``/``np.floor`` by :func:`_min`,
-    :func:`_max`, :func:`_floor`), so the figures and bits are identical
-    (``tests/test_policy_one_row.py`` checks both branches against each other);
-    a dozen numpy calls on 1-element arrays cost more than the whole pair.
-    """
-    tl = inp.policy_tables(policy).lists
-    cp = policy.capacity
-    conc = policy.concentration
-    g, prod, basis = int(g_a[0]), int(prod_a[0]), int(basis_a[0])
-    req, tnw, revenue, profit = (float(req_a[0]), float(tnw_a[0]), float(revenue_a[0]),
-                                 float(profit_a[0]))
-    nan, inf = math.nan, math.inf
-
-    # capacity (_capacity)
-    b_rev = tl["revenue_fraction"][g] * revenue
-    minimum = tl["no_financials_limit"][g]
-    st = basis == 0
-    neg = st and tnw <= 0
-    cap_st = _min(tl["tnw_fraction"][g] * tnw, b_rev)
-    if neg:
-        cap_st = minimum if cp.negative_equity == "minimum_limit" else 0.0
-    no_data = st and (tnw != tnw or revenue != revenue)
-    tx = basis == 1
-    loss = tx and profit <= 0
-    cap_tx = (1.0 - cp.tax_return_haircut) * _min(b_rev, cp.tax_return_profit_multiple * profit)
-    if loss:
-        cap_tx = 0.0
-    no_data = no_data or (tx and (profit != profit or revenue != revenue))
-    cap = cap_st if st else (cap_tx if tx else minimum)
-    if no_data:  # capacity 0 with missing_data (the row is not dead for it)
-        cap = 0.0
-    bits = _BITS
-    reasons = ((bits["negative_equity"] if neg else 0) | (bits["non_positive_profit"] if loss else 0)
-               | (bits["tax_return_haircut"] if tx else 0)
-               | (bits["no_financials"] if basis == 2 else 0)
-               | (bits["missing_data"] if no_data else 0))
-    missing = False
-
-    # knock-outs
-    ko = 0
-    for col, name in (("adverse_knockout", "adverse_record"), ("insolvency", "insolvency"),
-                      ("related", "related_party")):
-        if col in pairs and bool(inp.flags(pairs[col], 1)[0]):
-            ko |= bits[name]
-    if g == D_INDEX:
-        ko |= bits["grade_default"]
-    if "supplier_grade" in pairs:
-        sg = int(inp.grades(pairs["supplier_grade"], 1, "supplier_grade")[0])
-        if tl["recourse"][prod] and sg == D_INDEX:
-            ko |= bits["supplier_default"]
-
-    ledger = group = sector = inf
-    if "supplier_ledger" in pairs:
-        tot = float(inp.floats(pairs["supplier_ledger"], 1, "supplier_ledger", "pairs")[0])
-        ledger = tl["ledger_share"][g] * tot
-        missing = missing or tot != tot
-    if "group_exposure" in pairs or "factor_capital" in pairs:
-        ge = float(inp.floats(pairs.get("group_exposure", 0.0), 1, "group_exposure",
-                              "pairs")[0])
-        fc = float(inp.floats(pairs.get("factor_capital", nan), 1, "factor_capital",
-                              "pairs")[0])
-        group = _max(conc.group_capital_share * fc - ge, 0.0)
-        missing = missing or ge != ge or fc != fc
-    if "sector_exposure" in pairs or "book_total" in pairs:
-        se = float(inp.floats(pairs.get("sector_exposure", 0.0), 1, "sector_exposure",
-                              "pairs")[0])
-        bt = float(inp.floats(pairs.get("book_total", nan), 1, "book_total", "pairs")[0])
-        c = conc.sector_book_share
-        sector = _max((c * bt - se) / (1.0 - c), 0.0) if c < 1.0 else inf
-        missing = missing or se != se or bt != bt
-
-    needs_cover = bool(tl["requires_insurance"][prod])
-    no_appetite = needs_cover and tl["insured_fraction"][g] <= 0.0
-    insurer = inf
-    if "insurer_limit" in pairs:
-        il = float(inp.floats(pairs["insurer_limit"], 1, "insurer_limit", "pairs")[0])
-        insurer = il if needs_cover else inf
-        missing = missing or (needs_cover and il != il)
-    if no_appetite:
-        insurer = 0.0
-    missing = missing or req != req
-
-    headroom = _min(_min(ledger, group), sector)
-    best = _min(_min(_min(req, cap), headroom), insurer)
-    top = best * (1.0 + _EPS)
-    unit = policy.limits.rounding_unit
-    knocked = ko != 0
-    dead = knocked or missing
-    approved = _floor((0.0 if dead else best) / unit + _EPS) * unit
-    alive = not dead
-    for name, on in zip(_LIMIT_REASONS, (
-            req <= top, cap <= top, ledger <= top, group <= top, sector <= top,
-            insurer <= top, no_appetite, missing, alive and best > 0 and approved == 0,
-            alive and req == 0), strict=True):
-        if on:
-            reasons |= bits[name]
-    if knocked:
-        reasons = ko
-    full_req = _floor((0.0 if req != req else req) / unit + _EPS) * unit
-    decision = 2 if approved <= 0 else (0 if approved >= full_req else 1)
-    return LimitDecisions(req_a, np.array([cap]), np.array([headroom]), np.array([insurer]),
-                          np.array([approved]), np.array([decision], dtype=np.int8),
-                          np.array([reasons], dtype=np.uint32), policy.version)
 
 
 def decide_limit(policy: CreditPolicy, **pair: Any) -> LimitDecision:

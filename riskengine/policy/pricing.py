@@ -83,17 +83,6 @@ def advance_rate(grade: Any, product: Any, policy: CreditPolicy, dilution: Any =
     g = inp.grades(grade, n)
     prod = inp.products(product, n, policy)
     dil = inp.floats(dilution, n, "dilution", "pricing")
-    if n == 1:  # one row: the same subtraction and clip (NaN kept) on Python floats
-        d = float(dil[0])
-        r = inp.policy_tables(policy).lists["advance_rate"][int(prod[0])][int(g[0])] - (
-            0.0 if d != d else d)
-        return np.array([0.0 if r < 0.0 else (1.0 if r > 1.0 else r)])
-    return _advance_arrays(g, prod, dil, policy)
-
-
-def _advance_arrays(g: npt.NDArray[np.int64], prod: npt.NDArray[np.int64], dil: FloatArray,
-                    policy: CreditPolicy) -> FloatArray:
-    """:func:`advance_rate` on arrays, the checked inputs given."""
     rate = inp.policy_tables(policy).advance_rate[prod, g] - np.where(np.isnan(dil), 0.0, dil)
     out: FloatArray = np.clip(rate, 0.0, 1.0)
     return out

@@ -9,7 +9,8 @@ from frames by :class:`~riskengine.scoring.engine.Engine`, or from one payload b
    ``statements`` basis, the basis prior otherwise;
 2. the overlay on the log-odds (:mod:`riskengine.scoring.overlay`), default flags
    (insolvency, material past due: PD 1), the master-scale grade;
-3. reason codes per debtor (:func:`_reason_dicts`);
+3. reason codes per debtor (:func:`~riskengine.scoring.reason_rows.reason_rows`: the
+   same arrays the batch table renders as Arrow);
 4. the credit policy per pair: knock-outs, limit, cover, expected loss, advance
    rate, fees;
 5. the decision columns (:data:`~riskengine.contracts.decision.DECISION_FIELDS`)
@@ -22,7 +23,6 @@ from frames by :class:`~riskengine.scoring.engine.Engine`, or from one payload b
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -41,6 +41,12 @@ from riskengine.policy.pricing import advance_rate
 from riskengine.scoring.financials import BASES
 from riskengine.scoring.inputs import DebtorInputs, PairInputs
 from riskengine.scoring.overlay import Overlay, _contributions, _OverlayStatic
+from riskengine.scoring.reason_rows import (
+    ReasonRows,
+    model_reason_arrays,
+    reason_dicts,
+    reason_rows,
+)
 from riskengine.scoring.records import _hash_prefix
 
 __all__ = ["EngineParts", "Scorer", "SklearnScorer"]
@@ -52,7 +58,6 @@ _POLICY_BASIS = np.array([0, 1, 2])  # engine basis code -> policy.limits basis 
 _BINDING = ("requested", "capacity", "ledger_cap", "group_cap", "sector_cap", "insurer_cover")
 _KNOCKOUTS = ("adverse_record", "insolvency", "related_party", "grade_default",
               "supplier_default")
-_TOP_REASONS = 5
 _REASON_NAMES = np.asarray(REASONS)
 _REASON_SHIFTS = np.arange(len(REASONS), dtype=np.uint32)
 _BINDING_SET = np.isin(_REASON_NAMES, _BINDING)
@@ -130,26 +135,14 @@ def _decide_core(
     decided_at: str | None, scorer: Scorer,
 ) -> dict[str, list[Any]]:
     """Decisions as columns (:data:`~riskengine.contracts.decision.DECISION_FIELDS`), one per pair."""
-    n = deb.debtor_id.shape[0]
-    ov = engine.overlay
-
-    # 1. PD before overlay: the model on statement rows, the basis prior otherwise
-    pd_model = np.where(deb.basis == 1, ov.tax_return_pd, ov.no_financials_pd).astype(float)
-    model_reasons: list[list[dict[str, Any]]] = [[] for _ in range(n)]
-    rows = np.flatnonzero(deb.basis == 0)
-    if rows.size:
-        p, codes = scorer(deb.st_X[rows])
-        pd_model[rows] = p
-        for i, r in zip(rows.tolist(), codes, strict=True):
-            model_reasons[i] = r
-    c = _core_numbers(engine, deb, pairs, pd_model)
-    debtor_reasons = _reason_dicts(engine, deb, c, model_reasons)
-    return _core_lists(engine, deb, pairs, c, debtor_reasons, as_of, decided_at)
+    c = _core_numbers(engine, deb, pairs, scorer)
+    return _core_lists(engine, deb, pairs, c, reason_dicts(c.debtor_reasons), as_of,
+                       decided_at)
 
 
 @dataclass(frozen=True)
 class _Core:
-    """The numbers of :func:`_decide_core` (steps 2 and 4), per debtor and per pair."""
+    """The numbers of :func:`_decide_core` (steps 1 to 4), per debtor and per pair."""
 
     pd_model: FloatArray                  # (n,) PD before the overlay
     pd_final: FloatArray                  # (n,)
@@ -157,6 +150,7 @@ class _Core:
     default: npt.NDArray[np.bool_]        # (n,)
     grade: np.ndarray                     # (n,) grade text, UNRATED when unrated
     contrib: FloatArray                   # (n, k) overlay contributions
+    debtor_reasons: ReasonRows            # (n,) reason codes per debtor
     rated: npt.NDArray[np.bool_]          # (m,)
     gidx: npt.NDArray[np.int64]           # (m,) grade index of the pair's debtor (0: unrated)
     cur_mismatch: npt.NDArray[np.bool_]
@@ -175,29 +169,31 @@ class _Core:
 
 
 def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
-                  pd_model: FloatArray) -> _Core:
-    """Overlay, default flags, grade (step 2) and the policy per pair (step 4)."""
-    n = deb.debtor_id.shape[0]
+                  scorer: Scorer) -> _Core:
+    """PD (step 1), overlay, default flags, grade (step 2), reason codes (step 3) and
+    the policy per pair (step 4), for 1 ... n debtors."""
     ov = engine.overlay
     policy = engine.policy
+
+    # 1. PD before overlay: the model on statement rows, the basis prior otherwise
+    pd_model = np.where(deb.basis == 1, ov.tax_return_pd, ov.no_financials_pd).astype(float)
+    rows = np.flatnonzero(deb.basis == 0)
+    mr = model_reason_arrays(scorer, deb.st_X[rows], rows, pd_model)
 
     # 2. overlay on the log-odds (monotone), then default flags
     ov_static = _OverlayStatic.of(ov)
     contrib = _contributions(deb.overlay_X, ov_static)
     valid = np.isfinite(pd_model) & (pd_model > 0) & (pd_model < 1)
     z = _logit(np.where(valid, pd_model, 0.5))
-    if n == 1:  # one debtor: the same additions in the same order, on Python floats
-        zf = float(z[0])
-        for c in contrib[0].tolist():
-            zf = zf + c
-        z = np.array([zf])
-    else:
-        for j in range(contrib.shape[1]):  # term by term: the same sum whatever the batch size
-            z = z + contrib[:, j]
+    for j in range(contrib.shape[1]):  # term by term: the same sum whatever the batch size
+        z = z + contrib[:, j]
     pd_adj = np.where(valid, np.minimum(_expit(z), engine.pd_ceiling), np.nan)
     default = deb.insolvency | deb.past_due_default
     pd_final = np.where(default, 1.0, pd_adj)  # defaulted: PD 1 (CRR art. 178), any model PD
     grade = engine.master_scale.pd_to_grade(pd_final, default, invalid="unrated")
+
+    # 3. reason codes per debtor
+    debtor_reasons = reason_rows(ov, deb, contrib, valid, default, mr)
 
     # 4. policy per pair
     m = pairs.debtor_pos.shape[0]
@@ -230,17 +226,15 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
     g_drive = gidx
     sup_missing = np.zeros(m, dtype=bool)
     if recourse.any():
-        if n == 1:  # one debtor: is the supplier that debtor
-            sup_pos = np.where(pairs.supplier_id == deb.debtor_id[0], 0, -1)
-        else:
-            sup_pos = pd.Index(deb.debtor_id).get_indexer(pairs.supplier_id)
+        at = {d: i for i, d in enumerate(deb.debtor_id.tolist())}
+        sup_pos = np.array([at.get(s, -1) for s in pairs.supplier_id.tolist()],
+                           dtype=np.int64)
         sup_grade = grade[np.maximum(sup_pos, 0)]
         sup_ok = (sup_pos >= 0) & (sup_grade != UNRATED)
         g_drive = np.where(recourse & sup_ok, _lookup(sup_grade, _GRADE_INDEX, 0), gidx)
         sup_missing = recourse & ~sup_ok
-    # pairs with and without an insurer limit are decided apart (one pair: one group)
-    groups = [r_idx] if m == 1 else [r_idx[has_il[r_idx]], r_idx[~has_il[r_idx]]]
-    for sel in groups:
+    # pairs with and without an insurer limit are decided apart
+    for sel in (r_idx[has_il[r_idx]], r_idx[~has_il[r_idx]]):
         if sel.size == 0:
             continue
         cols: dict[str, Any] = {
@@ -283,67 +277,9 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
         tables = policy_tables(policy)  # lookup arrays built once per policy
         comm[r_idx] = tables.service_commission[gp] + tables.commission_surcharge[prod]
         disc[r_idx] = tables.discount_rate[gp]
-    return _Core(pd_model, pd_final, valid, default, grade, contrib, rated, gidx,
+    return _Core(pd_model, pd_final, valid, default, grade, contrib, debtor_reasons, rated, gidx,
                  cur_mismatch, led_mismatch, sup_missing, approved, decision, reasons,
                  insured, retained, el, el_un, adv, comm, disc)
-
-
-def _reason_dicts(engine: EngineParts, deb: DebtorInputs, c: _Core,
-                  model_reasons: list[list[dict[str, Any]]]) -> list[tuple[dict[str, Any], ...]]:
-    """3. Reason codes per debtor as dicts of :data:`~riskengine.scoring.reasons.REASON_FIELDS`
-    (the single-debtor path and :meth:`~riskengine.scoring.engine.Engine.decide`;
-    :func:`~riskengine.scoring.table._reason_lists` builds the same codes as Arrow)."""
-    n = deb.debtor_id.shape[0]
-    ov_static = _OverlayStatic.of(engine.overlay)
-    contrib, valid, default = c.contrib, c.valid, c.default
-    debtor_reasons: list[tuple[dict[str, Any], ...]] = []
-    feats = ov_static.features
-    if n == 1:  # one debtor: the positive terms from Python lists (same values, order)
-        c_l = contrib[0].tolist()
-        x_l = deb.overlay_X[0].astype(np.float64).tolist()
-        pos_c = [j for j, c in enumerate(c_l) if c > 0]
-        pos_bounds = [0, len(pos_c)]
-        pos_v = [x_l[j] for j in pos_c]
-        pos_w = [c_l[j] for j in pos_c]
-    else:
-        pr, pc = np.nonzero(contrib > 0)  # row-major: by debtor, then term order
-        pos_bounds = np.searchsorted(pr, np.arange(n + 1)).tolist()
-        pos_c = pc.tolist()
-        pos_v = deb.overlay_X[pr, pc].astype(np.float64).tolist()
-        pos_w = contrib[pr, pc].astype(np.float64).tolist()
-    for i in range(n):
-        out: list[tuple[float, dict[str, Any]]] = []
-        for rc in model_reasons[i]:
-            out.append((float(rc["impact"]), _reason(
-                "statement_model", rc["feature"], rc["value"], rc["direction"], None)))
-        for j in range(pos_bounds[i], pos_bounds[i + 1]):
-            f, v, w = pos_c[j], pos_v[j], pos_w[j]
-            out.append((w, _reason("overlay", feats[f], v, "higher", math.exp(w))))
-        out.sort(key=lambda t: -t[0])  # stable: model codes first on ties
-        head: list[dict[str, Any]] = []
-        if not valid[i] and not default[i]:
-            head.append(_reason("no_valid_pd", "pd", None, "missing", None))
-        if deb.insolvency[i]:
-            head.append(_reason("insolvency", "adv_insolvency", 1.0, "higher", None))
-        if deb.past_due_default[i]:
-            head.append(_reason("past_due_default", "past_due_amount",
-                                float(deb.past_due_amount[i]), "higher", None))
-        if deb.basis[i] != 0:
-            head.append(_reason(_BASIS_CODES[int(deb.basis[i])], "rating_basis", None,
-                                "missing", None))
-        debtor_reasons.append(tuple(head + [d for _, d in out[:_TOP_REASONS]]))
-    return debtor_reasons
-
-
-#: The reason code of each rating basis without statements (index: basis code).
-_BASIS_CODES = ("", "basis_tax_return", "basis_no_financials")
-
-
-def _reason(code: str, feature: str, value: float | None, direction: str,
-            odds_factor: float | None) -> dict[str, Any]:
-    """One reason code as a dict of :data:`~riskengine.scoring.reasons.REASON_FIELDS`."""
-    return {"code": code, "feature": feature, "value": value, "direction": direction,
-            "odds_factor": odds_factor}
 
 
 def _core_lists(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs, c: _Core,
@@ -371,13 +307,12 @@ def _core_lists(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs, c: _C
     col["requested_limit"] = _floats(pairs.requested)
     col["approved_limit"] = c.approved.astype(np.float64).tolist()
     col["decision_type"] = [str(x) for x in c.decision.tolist()]
-    # the three reason tuples depend only on the policy bits and three flags: build
-    # each distinct combination once
-    uniq_l, inv_l = _reason_keys(c, m)
-    tuples = [_reason_tuples(u) for u in uniq_l]
-    col["binding_constraints"] = [tuples[u][0] for u in inv_l]
-    col["knockouts"] = [tuples[u][1] for u in inv_l]
-    col["limit_notes"] = [tuples[u][2] for u in inv_l]
+    # the three reason tuples depend only on the policy bits and three flags: each
+    # distinct combination is built once (cached)
+    tuples = [_reason_tuples(u) for u in _reason_key(c).tolist()]
+    col["binding_constraints"] = [t[0] for t in tuples]
+    col["knockouts"] = [t[1] for t in tuples]
+    col["limit_notes"] = [t[2] for t in tuples]
     col["product"] = [str(x) for x in pairs.product.tolist()]
     col["insured_limit"] = c.insured.astype(np.float64).tolist()
     col["retained_exposure"] = c.retained.astype(np.float64).tolist()
@@ -404,17 +339,6 @@ def _core_lists(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs, c: _C
     col["input_hash"] = hashes
     col["decided_at"] = [decided_at] * m
     return {f: col[f] for f in DECISION_FIELDS}
-
-
-def _reason_keys(c: _Core, m: int) -> tuple[list[int], list[int]]:
-    """Distinct keys of :func:`_reason_tuples` and each pair's position among them."""
-    key = _reason_key(c)
-    if m <= 16:  # a few pairs: no sort needed
-        key_l = key.tolist()
-        uniq_l = sorted(set(key_l))
-        return uniq_l, [uniq_l.index(u) for u in key_l]
-    uniq, inv = np.unique(key, return_inverse=True)
-    return uniq.tolist(), inv.ravel().tolist()
 
 
 def _reason_key(c: _Core) -> npt.NDArray[np.int64]:
@@ -471,18 +395,8 @@ def _floats(a: FloatArray, ok: npt.NDArray[np.bool_] | None = None) -> list[floa
     """Python floats; None where not finite (or not ``ok``)."""
     a = np.asarray(a, dtype=np.float64)
     values: list[float | None] = a.tolist()
-    if len(values) <= 16:  # a few values: no numpy round trips
-        isfinite = math.isfinite
-        if ok is None:
-            return [v if isfinite(v) else None for v in values]  # type: ignore[arg-type]
-        return [v if k and isfinite(v) else None  # type: ignore[arg-type]
-                for v, k in zip(values, ok.tolist(), strict=True)]
     keep = np.isfinite(a) if ok is None else np.isfinite(a) & ok
     if keep.all():
         return values
     return [v if k else None for v, k in zip(values, keep.tolist(), strict=True)]
 
-
-def _f(x: Any) -> float | None:
-    v = float(x)
-    return v if math.isfinite(v) else None

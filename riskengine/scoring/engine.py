@@ -60,6 +60,7 @@ from riskengine.scoring.financials import (
 from riskengine.scoring.frames import _on_index, _positions
 from riskengine.scoring.inputs import DebtorInputs, PairInputs
 from riskengine.scoring.overlay import Overlay, _OverlayStatic
+from riskengine.scoring.reason_rows import _exps, _top_codes
 from riskengine.scoring.reasons import ReasonWords, decision_of
 from riskengine.scoring.records import (
     column_records,
@@ -68,7 +69,7 @@ from riskengine.scoring.records import (
     pair_bytes,
     table_columns,
 )
-from riskengine.scoring.table import _decide_table, _exps, _top_codes
+from riskengine.scoring.table import _decide_table
 
 __all__ = [
     "DecisionBatch",
