@@ -123,7 +123,10 @@ def _post(conn: http.client.HTTPConnection, path: str, body: bytes,
 
 
 def bench_http(requests: int) -> None:
-    from riskengine.tracking.pyfunc import log_engine_model, model_input
+    try:
+        from riskengine.tracking.pyfunc import log_engine_model, model_input
+    except ModuleNotFoundError:  # the layout before issue 14, to measure "before" figures
+        from riskengine.pyfunc import log_engine_model, model_input  # type: ignore[no-redef]
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-ratios-"))
     uri = f"sqlite:///{tmp}/mlflow.db"
