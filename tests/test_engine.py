@@ -27,9 +27,9 @@ from riskengine.contracts import schemas
 from riskengine.contracts.payload import payload_to_frames
 from riskengine.errors import InvalidInputError, ModelArtifactError, PolicyError
 from riskengine.features import build_features
+from riskengine.model.flat_trees import FlatScorer, top_reasons
 from riskengine.scoring.core import SklearnScorer
 from riskengine.scoring.engine import Engine
-from riskengine.scoring.fastpath import FlatScorer, top_reasons
 from riskengine.scoring.hashing import HASH_SCHEME, encode_value
 from riskengine.scoring.inputs import DebtorInputs, PairBytes
 from riskengine.scoring.overlay import Overlay, OverlayTerm
@@ -730,7 +730,7 @@ def test_flat_trees_on_raw_infinities_and_nan_thresholds(engine: Engine) -> None
     """Unprepared rows with infinities and NaN (the compiled walk reads NaN as -inf
     only on nodes whose missing values go left) score as the fitted estimator; an
     ensemble with a NaN split threshold is not flattened."""
-    from riskengine.scoring.fastpath import FlatTrees, Unsupported
+    from riskengine.model.flat_trees import FlatTrees, Unsupported
 
     est = engine.pd_model.estimator_
     trees = FlatScorer(engine.pd_model, 3).trees

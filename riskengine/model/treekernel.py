@@ -11,7 +11,7 @@ missing-value way: scikit-learn's own test on float64 input. The walks read a
 block of rows with each feature twice (:func:`_augment`): as given, and with NaN
 as ``-inf``; a node whose NaN goes left reads the second copy, the others the
 first (NaN is never ``<=``), so every step is one comparison. Thresholds are not
-NaN (:class:`riskengine.scoring.fastpath.FlatTrees` refuses such trees). The raw score is
+NaN (:class:`riskengine.model.flat_trees.FlatTrees` refuses such trees). The raw score is
 ``baseline + tree_0 + tree_1 + ...`` added in that order, as scikit-learn's
 ``_raw_predict`` adds them, so scores are bit-identical to the estimator's.
 
@@ -20,7 +20,7 @@ on a row is ``s(x) - s(x with x_j at its reference)``. On a row's path through a
 tree, the substituted walk is the row's own walk up to the first node on ``j``
 where the reference goes the other way, then goes the reference's way at every
 node on ``j``. Those restart points are static per leaf (the ``task_*`` CSR
-arrays of :class:`riskengine.scoring.fastpath.FlatTrees`), so only the (tree, feature)
+arrays of :class:`riskengine.model.flat_trees.FlatTrees`), so only the (tree, feature)
 pairs whose value can change are walked. Each impact is first bounded cheaply
 (the per-tree differences, summed in any order, within ``tol`` of the exact
 value); only the features that can reach the row's top ``k`` are then summed
