@@ -436,6 +436,25 @@ def test_broken_identity_goes_to_validation(engine: Engine, example: dict[str, A
     assert info.value.problems[0]["reason"] == "identity_broken"
 
 
+@pytest.mark.parametrize("table, column", [
+    (t, c) for t in ("debtors", "statements", "adverse_records", "invoices")
+    for c in schemas.CONTRACTS[t].date_columns_not_future])
+def test_a_future_record_date_goes_to_validation(engine: Engine, example: dict[str, Any],
+                                                 table: str, column: str) -> None:
+    """Every date the contracts forbid after the reference date, in a payload, is reported
+    by validation (the single path hands the payload over), not scored."""
+    bad = copy.deepcopy(example)
+    rec = bad["debtor"] if table == "debtors" else bad[table][-1]
+    rec[column] = "2026-07-01"  # after the reference date (and the decision date)
+    if table == "adverse_records":  # a settlement, if any, after the event
+        rec["status"], rec["settlement_date"] = (("settled", rec[column])
+                                                 if column == "settlement_date" else ("open", None))
+    with pytest.raises(InvalidInputError) as info:
+        engine.decide_one(bad, reference_date="2026-06-30")
+    assert any(p["reason"] == "future_date" and p["column"] == column
+               for p in info.value.problems), info.value.problems
+
+
 # --- overlay, bases, defaults --------------------------------------------------------------------
 
 _EVENTS = st.sampled_from(schemas.ADVERSE_EVENT_TYPES)

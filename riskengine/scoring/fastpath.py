@@ -13,8 +13,11 @@ directly from a parsed payload:
 - the adverse and payment features the overlay and the policy read, with the
   formulas of :mod:`riskengine.features.adverse` / :mod:`~riskengine.features.payments`
   for a single debtor (same operations in the same order, so the same floats);
-- the past-due kernel, the rating basis and the input-hash bytes (the batch
-  path's binary records, written value by value);
+- the input hash by the batch path's record functions
+  (:func:`riskengine.scoring.records.column_records`, ``block_digests``, ``pair_bytes``)
+  on the payload's one-debtor columns;
+- validation's identity rule and the contracts' no-future dates (:meth:`FastEngine._check`);
+- the past-due amount and the rating basis (Python scalars, the batch formulas);
 - the PD through the fitted tree ensemble flattened into arrays
   (:class:`riskengine.model.flat_trees.FlatScorer`, the batch path's scorer).
 
@@ -51,15 +54,16 @@ from riskengine.policy.limits import requested_limit
 from riskengine.scoring.hashing import DEBTOR_TABLES, column_kinds, encode_value
 from riskengine.scoring.inputs import DebtorInputs, PairBytes, PairInputs
 from riskengine.scoring.reasons import decision_of, reason_words
+from riskengine.validation.identities import IDENTITIES, identity_gaps
 
 __all__ = ["FastEngine", "Unsupported"]
 
 FloatArray = npt.NDArray[np.float64]
 _NAT = np.iinfo(np.int64).max
 _TIER = {e: t for e, t in schemas.ADVERSE_SEVERITY_TIER.items()}
-_IDENTITIES = (("total_assets", "total_liabilities", 1, "equity"),
-               ("ebit", "ebitda", -1, "depreciation_amortization"),
-               ("gross_profit", "revenue", -1, "cost_of_sales"))
+#: The identities' items (totals, left items, right items) and signs, for identity_gaps.
+_IDENTITY_ITEMS = [str(i[k]) for k in (0, 1, 3) for i in IDENTITIES]
+_IDENTITY_SIGN = np.array([[float(i[2])] for i in IDENTITIES])
 _ADV_SUPPORTED = {*(f"adv_n_tier{t}" for t in range(5)), "adv_n_adverse", "adv_n_open",
                   "adv_n_settled", "adv_weighted_count", "adv_max_tier", "adv_knockout",
                   "adv_knockout_open", "adv_insolvency", "adv_n_serious_significant"}
@@ -371,24 +375,23 @@ class FastEngine:
         return deb, pair
 
     def _check(self, p: DebtorPayload, st_sorted: list[Any], reference_date: Any) -> None:
-        """Validation rules beyond the payload schema: identities, future dates."""
-        for s in st_sorted:
-            for total, left, sign, right in _IDENTITIES:
-                tv, a, b = getattr(s, total), getattr(s, left), getattr(s, right)
-                if tv is None or a is None or b is None:
-                    continue
-                rhs = a + sign * b
-                if abs(tv - rhs) > 0.02 * max(abs(tv), abs(rhs)) + 1.0:
-                    raise Unsupported("identity broken: the batch path reports it")
+        """Validation rules beyond the payload schema, as validation has them: the
+        accounting identities (:func:`~riskengine.validation.identities.identity_gaps`)
+        and the contracts' dates that must not lie after the reference date."""
+        if st_sorted:
+            items = np.array([[getattr(s, c) for s in st_sorted] for c in _IDENTITY_ITEMS],
+                             dtype=np.float64).reshape(3, len(IDENTITIES), len(st_sorted))
+            if identity_gaps(items[0], items[1], _IDENTITY_SIGN, items[2])[3].any():
+                raise Unsupported("identity broken: the batch path reports it")
         if reference_date is not None:
             ref = _day(parse_date(reference_date, "reference_date"))
-            dates = [p.debtor.incorporation_date, *(s.period_end for s in st_sorted)]
-            for a in p.adverse_records:
-                dates += [a.event_date, a.settlement_date]
-            for v in p.invoices:
-                dates += [v.issue_date, v.paid_date]
-            if any(d is not None and _day(d) > ref for d in dates):
-                raise Unsupported("future date: the batch path reports it")
+            for table, recs in (("debtors", [p.debtor]), ("statements", st_sorted),
+                                ("adverse_records", p.adverse_records),
+                                ("invoices", p.invoices)):
+                for c in schemas.CONTRACTS[table].date_columns_not_future:
+                    if any(_day(getattr(r, c)) > ref for r in recs
+                           if getattr(r, c) is not None):
+                        raise Unsupported("future date: the batch path reports it")
 
     def _adverse(self, p: DebtorPayload, t: int) -> dict[str, float]:
         """The adverse features the engine reads, for one debtor's few records.

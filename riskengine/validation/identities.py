@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
 from riskengine.contracts import schemas
 from riskengine.validation.errors import _Emitter, _Errors, _identity_sentence, _Labels
 
-__all__ = ["IDENTITIES", "check_identities"]
+__all__ = ["IDENTITIES", "check_identities", "identity_gaps"]
 
 
 #: Statement identities ``(total, left, sign, right)``: ``total = left + sign * right``.
@@ -17,6 +19,23 @@ IDENTITIES: tuple[tuple[str, str, int, str], ...] = (
     ("ebit", "ebitda", -1, "depreciation_amortization"),
     ("gross_profit", "revenue", -1, "cost_of_sales"),
 )
+
+
+def identity_gaps(t: Any, a: Any, sign: Any, b: Any, rel_tol: float = 0.02,
+                  abs_tol: float = 1.0) -> tuple[Any, Any, Any, Any]:
+    """The identity ``t = a + sign * b`` on arrays of 1..n statements (the rule of
+    :func:`check_identities`, for a book and for one payload alike).
+
+    Returns the right-hand side, the gap ``|t - rhs|``, the tolerance
+    ``rel_tol * max(|t|, |rhs|) + abs_tol`` and where the identity is broken (the gap
+    exceeds the tolerance; a NaN item compares False: skipped).
+    """
+    rhs = a + sign * b
+    tol = rel_tol * np.maximum(np.abs(t), np.abs(rhs)) + abs_tol
+    gap = np.abs(t - rhs)
+    with np.errstate(invalid="ignore"):
+        bad = gap > tol
+    return rhs, gap, tol, bad
 
 
 def _identity_checks(frame: pd.DataFrame, emit: _Emitter, rel_tol: float, abs_tol: float) -> None:
@@ -29,11 +48,7 @@ def _identity_checks(frame: pd.DataFrame, emit: _Emitter, rel_tol: float, abs_to
             pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
             for c in (total, left, right)
         )
-        rhs = a + sign * b
-        tol = rel_tol * np.maximum(np.abs(t), np.abs(rhs)) + abs_tol
-        gap = np.abs(t - rhs)
-        with np.errstate(invalid="ignore"):
-            bad = gap > tol  # NaN (an item missing, e.g. a tax return) compares False: skipped
+        rhs, gap, tol, bad = identity_gaps(t, a, sign, b, rel_tol, abs_tol)
         op = "+" if sign > 0 else "-"
         extra = [
             (f"{ti:,.2f}", f"{ri:,.2f}", f"{ai:,.2f}", f"{bi:,.2f}", f"{gi:,.2f}", f"{ki:,.2f}")
