@@ -136,7 +136,7 @@ def decide_and_store(engine: Any, store: DecisionStore, payloads: list[Any]
         if p.exposure.product is not None:
             rec.setdefault("product", p.exposure.product)
         records.append(rec)
-    inputs = {str(d["input_hash"]): p.model_dump_json()
+    inputs = {str(d["input_hash"]): p  # the store keeps p.model_dump_json(), not re-parsed
               for p, d in zip(payloads, decisions, strict=True) if d.get("input_hash")}
     # one transaction for the decisions and their inputs: none stored without the other
     ids = store.record_decisions(records, inputs=inputs)

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import BaseModel
 from sqlalchemy.engine import Connection
 
 from riskengine.errors import InvalidInputError
@@ -17,6 +18,11 @@ from riskengine.policy.overrides import MIN_REASON_LENGTH as _MIN_REASON
 from riskengine.store.register import _LimitRegister
 from riskengine.store.tables import inputs, overrides
 from riskengine.store.values import _date, _float, _new_id, _now, _period, _row, _str, jsonable
+
+# Prebuilt statements (compiled once, cached by SQLAlchemy): building a select per call
+# costs more than the lookup itself on the request path.
+_INPUT_KEPT = sa.select(inputs.c.input_hash).where(inputs.c.input_hash == sa.bindparam("p_hash"))
+_INSERT_INPUT = inputs.insert()
 
 
 class _AuditTrail(_LimitRegister):
@@ -169,8 +175,13 @@ class _AuditTrail(_LimitRegister):
         return rows
 
 
-def _payload_text(input_hash: str, payload: str | Mapping[str, Any]) -> str:
-    """The canonical JSON text of a payload to keep under ``input_hash`` (validated)."""
+def _payload_text(input_hash: str, payload: str | Mapping[str, Any] | BaseModel) -> str:
+    """The JSON text of a payload to keep under ``input_hash`` (validated).
+
+    A dict is dumped as canonical JSON; a validated pydantic model (the service's
+    parsed payload) as its own JSON, an object by construction, so it is not
+    parsed again; text is parsed to check it is a JSON object.
+    """
     key = str(input_hash or "").strip()
     if not key:
         raise InvalidInputError(
@@ -180,6 +191,8 @@ def _payload_text(input_hash: str, payload: str | Mapping[str, Any]) -> str:
     if isinstance(payload, Mapping):
         return json.dumps(jsonable(payload), sort_keys=True, separators=(",", ":"),
                           ensure_ascii=False, allow_nan=False)
+    if isinstance(payload, BaseModel):
+        return payload.model_dump_json()
     text = str(payload)
     try:
         ok = isinstance(json.loads(text), dict)
@@ -196,9 +209,8 @@ def _payload_text(input_hash: str, payload: str | Mapping[str, Any]) -> str:
 
 def _insert_inputs(conn: Connection, key: str, text: str) -> bool:
     """Insert a payload unless its hash is already kept (append-only: first one wins)."""
-    c = inputs.c
-    if conn.execute(sa.select(c.input_hash).where(c.input_hash == key)).first():
+    if conn.execute(_INPUT_KEPT, {"p_hash": key}).first():
         return False
-    conn.execute(inputs.insert(), {"input_hash": key, "payload": text, "recorded_at": _now()})
+    conn.execute(_INSERT_INPUT, {"input_hash": key, "payload": text, "recorded_at": _now()})
     return True
 

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import BaseModel
 
 from riskengine.errors import InvalidInputError
 from riskengine.store.audit import _AuditTrail, _insert_inputs, _payload_text
@@ -73,7 +74,7 @@ class DecisionStore(_AuditTrail):
     def record_decisions(self, items: Sequence[Mapping[str, Any]], *,
                          update_register: bool = True,
                          changed_by: str = "engine",
-                         inputs: Mapping[str, str | Mapping[str, Any]] | None = None
+                         inputs: Mapping[str, str | Mapping[str, Any] | BaseModel] | None = None
                          ) -> list[int]:
         """Store decisions (one transaction, committed before returning).
 
@@ -92,8 +93,9 @@ class DecisionStore(_AuditTrail):
             ``as_of`` (else today).
         changed_by : str
             Who changes the register (history column ``changed_by``).
-        inputs : mapping of str to (str or mapping), optional
-            The payloads behind the decisions, by ``input_hash``, kept in the
+        inputs : mapping of str to (str, mapping or pydantic model), optional
+            The payloads behind the decisions, by ``input_hash`` (JSON text, a
+            dict, or the validated payload model: its ``model_dump_json()``), kept in the
             ``inputs`` table in the same transaction (a hash already there keeps
             its first payload), so no stored decision lacks its inputs.
 
