@@ -41,11 +41,11 @@ _DELETE = object()
 def test_shipped_policy_loads_and_validates() -> None:
     """The shipped riskengine/config/policy.toml is a valid, versioned policy."""
     policy = load_policy()
-    assert policy.version == "2026.1"
+    assert policy.version == "2026.2"
     assert policy.product_names == ("recourse", "non_recourse")
     assert policy.cover.indemnity == 0.90  # ICISA typical (DOMAIN.md §2)
     assert policy.limits.notice_days == 30  # Atradius; FCI GRIF art. 18
-    assert policy.concentration.group_capital_share == 0.25  # CRR art. 395
+    assert policy.book.group_capital_share == 0.25  # CRR art. 395
     assert policy.eligibility.max_invoice_age_days == 90
     assert policy.eligibility.cross_age_share == 0.10
     for p in policy.products:
@@ -66,7 +66,7 @@ def test_round_trip(raw: dict) -> None:
 def test_load_from_path(tmp_path: Path) -> None:
     text = (Path(__file__).resolve().parents[1] / "riskengine/config/policy.toml").read_text()
     path = tmp_path / "p.toml"
-    path.write_text(text.replace('version = "2026.1"', 'version = "test.1"'))
+    path.write_text(text.replace('version = "2026.2"', 'version = "test.1"'))
     assert load_policy(path).version == "test.1"
 
 
@@ -94,7 +94,7 @@ def test_invalid_toml_is_a_policy_error(tmp_path: Path) -> None:
          "outside"),
         ("products.non_recourse.advance_rate.D", 0.5, "products.non_recourse.advance_rate.D",
          "0 at the default grade"),
-        ("concentration.group_capital_share", -0.1, "concentration.group_capital_share",
+        ("book.group_capital_share", -0.1, "book.group_capital_share",
          "outside"),
         ("concentration.ledger_share.1", -0.3, "concentration.ledger_share.1", "outside"),
         ("capacity.no_financials_limit.1", -5, "capacity.no_financials_limit.1", "outside"),
@@ -111,6 +111,13 @@ def test_invalid_toml_is_a_policy_error(tmp_path: Path) -> None:
         ("products.recourse.recourse", "yes", "products.recourse.recourse", "true/false"),
         ("eligibility", _DELETE, "eligibility", "missing"),
         ("version", 2026.1, "version", "must be a string"),
+        # a group cap without the capital it is measured on (issue 15)
+        ("book.factor_capital", _DELETE, "book.factor_capital", "missing while"),
+        ("book.factor_capital", -1.0, "book.factor_capital", "outside"),
+        ("book.currency", "euro", "book.currency", "ISO 4217"),
+        ("book.country_book_share", 1.5, "book.country_book_share", "outside"),
+        ("concentration.sector_book_share", 0.25, "concentration.sector_book_share",
+         "moved to"),
         ("products", {}, "products", "not a table of products"),
         ("extra_section", {}, "extra_section", "unknown key"),
     ],
@@ -158,3 +165,16 @@ def test_override_bound_is_policy_and_defaults_to_two(raw: dict) -> None:
     bad["overrides"] = {"max_upgrade_notches": -1}
     with pytest.raises(PolicyError, match=r"overrides\.max_upgrade_notches"):
         CreditPolicy.from_dict(bad)
+
+
+def test_factor_capital_override_and_no_group_cap(raw: dict) -> None:
+    """--factor-capital replaces the policy's capital; without a capital the group cap
+    must be switched off explicitly (group_capital_share = 1)."""
+    policy = CreditPolicy.from_dict(raw)
+    assert policy.with_factor_capital(1_000_000).book.factor_capital == 1_000_000.0
+    assert policy.with_factor_capital(None) is policy
+    with pytest.raises(PolicyError) as err:
+        policy.with_factor_capital(-5)
+    assert err.value.key == "book.factor_capital"
+    no_cap = _bad(_bad(raw, "book.factor_capital", _DELETE), "book.group_capital_share", 1.0)
+    assert CreditPolicy.from_dict(no_cap).book.factor_capital is None

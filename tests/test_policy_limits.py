@@ -181,7 +181,7 @@ def test_sector_cap_is_exact_after_adding_the_limit() -> None:
     d = decide_limit(POLICY, grade="4", requested=1e6, product="recourse", tnw=1e9,
                      revenue=1e9, sector_exposure=230_000, book_total=1_000_000)
     share = (230_000 + d.concentration_headroom) / (1_000_000 + d.concentration_headroom)
-    assert share == pytest.approx(POLICY.concentration.sector_book_share)
+    assert share == pytest.approx(POLICY.book.sector_book_share)
 
 
 def test_insurer_cover_caps_insured_products_only() -> None:
@@ -315,3 +315,57 @@ def test_limit_change_examples() -> None:
     assert ch.available_after.tolist() == [0, 0, 0, 10_000]
     default = limit_change(50_000, 20_000, "2026-03-01", False, POLICY)
     assert default.protected.tolist() == [50_000]
+
+
+# --- one debtor, one capacity (issue 15) ------------------------------------------------
+
+
+def test_debtor_capacity_is_shared_among_its_suppliers() -> None:
+    """Two suppliers each asking 34,000 of a debtor whose capacity is 34,000 (the demo's
+    D000119) share it: hand calculation, grade "2" of the test policy, TNW 80,000 and
+    turnover 700,000 -> capacity min(0.35 x 80,000, 0.05 x 700,000) = 28,000; the
+    supplier with 10,000 outstanding keeps it first, the remaining 18,000 go pro rata
+    to what each asks beyond it: 24,000 : 34,000 -> 7,448.28 and 10,551.72."""
+    policy = _test_policy()
+    pairs = {"grade": ["2", "2", "2"], "requested": [34_000.0, 34_000.0, 5_000.0],
+             "product": "recourse", "tnw": 80_000.0, "revenue": 700_000.0,
+             "debtor": [0, 0, 1], "protected": [10_000.0, 0.0, 0.0]}
+    d = decide_limits(pairs, policy)
+    assert d.capacity.tolist() == [28_000.0, 28_000.0, 28_000.0]
+    assert d.approved.tolist() == [17_448.0, 10_551.0, 5_000.0]  # rounded down to unit 1
+    assert d.approved[:2].sum() <= 28_000.0
+    assert [reason_codes(int(m)) for m in d.reasons] == [
+        ("capacity",), ("capacity",), ("requested",)]
+    assert d.decision_names().tolist() == ["partial", "partial", "full"]
+    # alone, each pair would get the whole capacity: the old k x capacity
+    alone = decide_limits({k: v for k, v in pairs.items() if k not in ("debtor", "protected")},
+                          policy)
+    assert alone.approved[:2].tolist() == [28_000.0, 28_000.0]
+
+
+def test_debtor_allocation_ignores_row_order_and_refused_pairs() -> None:
+    """The rule is deterministic: permuting the pairs permutes the answer; a refused pair
+    (knock-out) takes nothing, so the other pair keeps the whole capacity."""
+    policy = _test_policy()
+    pairs = {"grade": ["2"] * 3, "requested": [20_000.0, 30_000.0, 10_000.0],
+             "product": "recourse", "tnw": 80_000.0, "revenue": 700_000.0,
+             "debtor": [0, 0, 0], "protected": [0.0, 5_000.0, 0.0],
+             "related": [False, False, True]}
+    d = decide_limits(pairs, policy)
+    order = [2, 0, 1]
+    p2 = {k: (np.asarray(v)[order] if np.ndim(v) else v) for k, v in pairs.items()}
+    d2 = decide_limits(p2, policy)
+    assert d2.approved.tolist() == d.approved[order].tolist()
+    assert d.approved[2] == 0.0 and reason_codes(int(d.reasons[2])) == ("related_party",)
+    # 28,000 for two pairs asking 50,000: 5,000 protected first, then 23,000 pro rata
+    # to 20,000 : 25,000 -> 10,222.2 and 5,000 + 12,777.8
+    assert d.approved[:2].tolist() == [10_222.0, 17_777.0]
+
+
+def test_protected_outstanding_beyond_capacity_is_shared_pro_rata() -> None:
+    """When the approved outstanding alone exceeds the capacity, the capacity is shared
+    pro rata to it (hand calculation: 28,000 x 30/40 and x 10/40)."""
+    d = decide_limits({"grade": ["2", "2"], "requested": [50_000.0, 50_000.0],
+                       "product": "recourse", "tnw": 80_000.0, "revenue": 700_000.0,
+                       "debtor": [0, 0], "protected": [30_000.0, 10_000.0]}, _test_policy())
+    assert d.approved.tolist() == [21_000.0, 7_000.0]

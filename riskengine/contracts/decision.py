@@ -96,6 +96,12 @@ class Decision:
         fixed order), so 5.0 and 5 hash alike and a JSON round trip changes nothing.
     decided_at : str
         Timestamp given by the caller (ISO 8601); the core never reads the clock.
+    group_id : str or None
+        The debtor's connected group of clients (CRR art. 4(1)(39)); None without one.
+    debtor_capacity : float or None
+        The debtor's capacity (grade, net worth, turnover, data basis) in ``currency``:
+        one amount for all the debtor's pairs in that currency, shared among them
+        (docs/POLICY.md "The book"); None when unrated.
     """
 
     debtor_id: str
@@ -127,6 +133,8 @@ class Decision:
     overlay_version: str
     input_hash: str
     decided_at: str
+    group_id: str | None = None
+    debtor_capacity: float | None = None
 
     def __post_init__(self) -> None:
         if self.decision_type not in DECISION_TYPES:
@@ -178,11 +186,14 @@ class Decision:
         """Rebuild a decision from :meth:`to_dict` output (unknown keys refused)."""
         names = [f.name for f in fields(cls)]
         unknown = sorted(set(data) - set(names))
-        missing = [n for n in names if n not in data]
+        optional = {"group_id", "debtor_capacity"}  # added by policy 2026.2
+        missing = [n for n in names if n not in data and n not in optional]
         if unknown or missing:
             raise ValueError(f"Decision.from_dict: unknown keys {unknown}, missing keys {missing}.")
         kw: dict[str, Any] = {}
         for n in names:
+            if n not in data:
+                continue
             v = data[n]
             if n == "reason_codes":
                 v = tuple({k: r.get(k) for k in _REASON_KEYS} for r in v)
@@ -204,6 +215,7 @@ _EXAMPLE: dict[str, Any] = {
     "service_commission_rate": 0.02, "discount_rate": 0.1, "currency": "EUR",
     "model_version": "m", "policy_version": "p", "master_scale_version": "s",
     "overlay_version": "o", "input_hash": "0" * 64, "decided_at": "2026-06-30T12:00:00Z",
+    "group_id": None, "debtor_capacity": 40000.0,
 }
 
 #: Field names of :class:`Decision`, in order (the columns of a decisions frame).

@@ -17,6 +17,7 @@ Conventions
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ __all__ = [
     "CapacityPolicy",
     "KnockoutPolicy",
     "ConcentrationPolicy",
+    "BookPolicy",
     "CoverPolicy",
     "ProductPolicy",
     "FeePolicy",
@@ -336,43 +338,97 @@ class KnockoutPolicy:
 
 @dataclass(frozen=True, slots=True)
 class ConcentrationPolicy:
-    """Concentration caps.
+    """Concentration caps of one pair (the book's caps are :class:`BookPolicy`).
 
     Parameters
     ----------
     ledger_share : GradeTable
         Maximum share of the supplier's ledger on one debtor, by grade.
-    group_capital_share : float
-        Maximum exposure to a connected group as a share of the factor's capital
-        (CRR art. 395: 25 %).
-    sector_book_share : float
-        Maximum share of the book's limits in one sector.
     """
 
     ledger_share: GradeTable
-    group_capital_share: float
-    sector_book_share: float
 
     KEY = "concentration"
 
     def __post_init__(self) -> None:
-        k = self.KEY
-        self.ledger_share.validate(f"{k}.ledger_share", zero_at_default=True)
-        _range(f"{k}.group_capital_share", self.group_capital_share, 0.0, 1.0)
-        _range(f"{k}.sector_book_share", self.sector_book_share, 0.0, 1.0)
+        self.ledger_share.validate(f"{self.KEY}.ledger_share", zero_at_default=True)
 
     @classmethod
     def from_dict(cls, d: Any) -> ConcentrationPolicy:
         k = cls.KEY
-        keys = {"ledger_share", "group_capital_share", "sector_book_share"}
-        d = _check_keys(d, k, keys, keys)
-        return cls(GradeTable.from_dict(d["ledger_share"], f"{k}.ledger_share"),
-                   _number(d, k, "group_capital_share"), _number(d, k, "sector_book_share"))
+        for moved in ("group_capital_share", "sector_book_share"):
+            if isinstance(d, Mapping) and moved in d:
+                raise _fail(f"{k}.{moved}", d[moved], "moved to [book]",
+                            f"Write it as book.{moved} (policy 2026.2).")
+        d = _check_keys(d, k, {"ledger_share"}, {"ledger_share"})
+        return cls(GradeTable.from_dict(d["ledger_share"], f"{k}.ledger_share"))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ledger_share": self.ledger_share.to_dict(),
-                "group_capital_share": self.group_capital_share,
-                "sector_book_share": self.sector_book_share}
+        return {"ledger_share": self.ledger_share.to_dict()}
+
+
+@dataclass(frozen=True, slots=True)
+class BookPolicy:
+    """Caps on the whole book: connected groups against the factor's capital, sectors and
+    countries against the book (DOMAIN.md §6).
+
+    Parameters
+    ----------
+    factor_capital : float or None
+        The factor's eligible capital (CRR art. 4(1)(71)), in ``currency``. Required
+        while ``group_capital_share`` < 1 (the group cap needs it).
+    currency : str
+        ISO 4217 code of ``factor_capital`` and of the book's totals.
+    group_capital_share : float
+        Maximum exposure to a connected group of clients (CRR art. 4(1)(39)) as a share
+        of ``factor_capital``; a debtor without a group is a group of its own (CRR art.
+        395(1): 25 %). 1 switches the cap off.
+    sector_book_share, country_book_share : float
+        Maximum share of the book's approved limits in one NACE section / one
+        country (the factor's committee figures). 1 switches the cap off.
+    """
+
+    factor_capital: float | None
+    currency: str
+    group_capital_share: float
+    sector_book_share: float
+    country_book_share: float
+
+    KEY = "book"
+
+    def __post_init__(self) -> None:
+        k = self.KEY
+        for name in ("group_capital_share", "sector_book_share", "country_book_share"):
+            _range(f"{k}.{name}", getattr(self, name), 0.0, 1.0)
+        if self.factor_capital is not None:
+            _range(f"{k}.factor_capital", self.factor_capital, 0.0, None)
+        elif self.group_capital_share < 1.0:
+            raise _fail(f"{k}.factor_capital", None, "missing while book.group_capital_share "
+                        f"= {self.group_capital_share} caps connected groups",
+                        "Set the factor's eligible capital (or --factor-capital), or set "
+                        "group_capital_share = 1 to switch the group cap off.")
+        if not (isinstance(self.currency, str) and len(self.currency) == 3
+                and self.currency.isupper()):
+            raise _fail(f"{k}.currency", self.currency, "not an ISO 4217 code",
+                        'Give the currency of factor_capital, e.g. currency = "EUR".')
+
+    @classmethod
+    def from_dict(cls, d: Any) -> BookPolicy:
+        k = cls.KEY
+        shares = {"group_capital_share", "sector_book_share", "country_book_share"}
+        d = _check_keys(d, k, {"factor_capital", "currency", *shares}, {"currency", *shares})
+        capital = _number(d, k, "factor_capital") if "factor_capital" in d else None
+        return cls(capital, d["currency"], *(_number(d, k, s) for s in (
+            "group_capital_share", "sector_book_share", "country_book_share")))
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"currency": self.currency,
+                               "group_capital_share": self.group_capital_share,
+                               "sector_book_share": self.sector_book_share,
+                               "country_book_share": self.country_book_share}
+        if self.factor_capital is not None:
+            out["factor_capital"] = self.factor_capital
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -576,8 +632,8 @@ class OverridePolicy:
         return {"max_upgrade_notches": self.max_upgrade_notches}
 
 
-_SECTIONS = ("limits", "capacity", "knockouts", "concentration", "cover", "products", "fees",
-             "eligibility")
+_SECTIONS = ("limits", "capacity", "knockouts", "concentration", "book", "cover", "products",
+             "fees", "eligibility")
 _OPTIONAL_SECTIONS = ("overrides",)
 
 
@@ -592,7 +648,7 @@ class CreditPolicy:
     >>> from riskengine.config import load_policy
     >>> policy = load_policy()
     >>> policy.version
-    '2026.1'
+    '2026.2'
     >>> CreditPolicy.from_dict(policy.to_dict()) == policy
     True
     """
@@ -602,6 +658,7 @@ class CreditPolicy:
     capacity: CapacityPolicy
     knockouts: KnockoutPolicy
     concentration: ConcentrationPolicy
+    book: BookPolicy
     cover: CoverPolicy
     products: tuple[ProductPolicy, ...]
     fees: FeePolicy
@@ -644,6 +701,7 @@ class CreditPolicy:
             capacity=CapacityPolicy.from_dict(d["capacity"]),
             knockouts=KnockoutPolicy.from_dict(d["knockouts"]),
             concentration=ConcentrationPolicy.from_dict(d["concentration"]),
+            book=BookPolicy.from_dict(d["book"]),
             cover=CoverPolicy.from_dict(d["cover"]),
             products=tuple(ProductPolicy.from_dict(str(n), v) for n, v in products.items()),
             fees=FeePolicy.from_dict(d["fees"]),
@@ -660,7 +718,7 @@ class CreditPolicy:
         out.update({
             "limits": self.limits.to_dict(), "capacity": self.capacity.to_dict(),
             "knockouts": self.knockouts.to_dict(), "concentration": self.concentration.to_dict(),
-            "cover": self.cover.to_dict(),
+            "book": self.book.to_dict(), "cover": self.cover.to_dict(),
             "products": {p.name: p.to_dict() for p in self.products},
             "fees": self.fees.to_dict(), "eligibility": self.eligibility.to_dict(),
             "overrides": self.overrides.to_dict(),
@@ -687,6 +745,20 @@ class CreditPolicy:
             f"credit policy {self.version}: no product {name!r}; products are "
             f"{', '.join(self.product_names)}.", key=f"products.{name}",
         )
+
+    def with_factor_capital(self, amount: float | None) -> CreditPolicy:
+        """This policy with ``book.factor_capital`` set to ``amount`` (``--factor-capital``);
+        None keeps the policy's own.
+
+        Raises
+        ------
+        PolicyError
+            ``amount`` is negative or not finite (key ``book.factor_capital``).
+        """
+        if amount is None:
+            return self
+        book = dataclasses.replace(self.book, factor_capital=float(amount))
+        return dataclasses.replace(self, book=book)
 
     def product_table(self, attr: str) -> npt.NDArray[Any]:
         """One attribute of every product as an array indexed by product code."""

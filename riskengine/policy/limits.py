@@ -32,6 +32,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from riskengine.policy import _inputs as inp
+from riskengine.policy.book import allocate, bound
 from riskengine.policy.credit_policy import D_INDEX, CreditPolicy
 
 __all__ = [
@@ -59,6 +60,7 @@ REASONS: tuple[str, ...] = (
     "adverse_record", "insolvency", "related_party", "grade_default", "supplier_default",
     "negative_equity", "non_positive_profit", "tax_return_haircut", "no_financials",
     "missing_data", "no_insurer_appetite", "below_rounding_unit", "nothing_requested",
+    "country_cap",
 )
 """Reason code names; bit ``i`` of a reason mask is ``REASONS[i]``."""
 
@@ -361,6 +363,10 @@ PAIR_COLUMNS: dict[str, str] = {
     "sector_exposure": "book's limits in the debtor's sector, other pairs",
     "book_total": "book's total limits, other pairs",
     "insurer_limit": "the insurer's credit limit on the debtor",
+    "insurer_limit_given": "bool: the row has an insurer limit (default: every row when "
+                           "insurer_limit is given); a row without one has no insurer cap",
+    "debtor": "int code of the pair's debtor: its capacity is shared among its pairs",
+    "protected": "approved outstanding of the pair (kept first when capacity is shared)",
 }
 """Columns :func:`decide_limits` reads; the optional ones default to absent."""
 
@@ -389,6 +395,11 @@ def decide_limits(pairs: Mapping[str, Any], policy: CreditPolicy) -> LimitDecisi
 
     Notes
     -----
+    - Debtor capacity: with a ``debtor`` column, the capacity is one amount per
+      debtor, shared among the debtor's pairs by :func:`riskengine.policy.book.allocate`
+      (approved outstanding ``protected`` first, then pro rata to what each pair
+      asks); a pair that keeps less than it asks is bound by ``capacity``. Without
+      it each row is a debtor of its own.
     - Ledger cap: ``ledger_share_g x supplier_ledger`` (the ledger includes
       this debtor's balance).
     - Group cap: ``group_capital_share x factor_capital - group_exposure``,
@@ -442,7 +453,7 @@ def decide_limits(pairs: Mapping[str, Any], policy: CreditPolicy) -> LimitDecisi
 
     inf = np.full(n, np.inf)
     missing = np.zeros(n, dtype=bool)
-    conc = policy.concentration
+    book = policy.book
     ledger = inf
     if "supplier_ledger" in pairs:
         tot = inp.floats(pairs["supplier_ledger"], n, "supplier_ledger", "pairs")
@@ -452,13 +463,13 @@ def decide_limits(pairs: Mapping[str, Any], policy: CreditPolicy) -> LimitDecisi
     if "group_exposure" in pairs or "factor_capital" in pairs:
         ge = inp.floats(pairs.get("group_exposure", 0.0), n, "group_exposure", "pairs")
         fc = inp.floats(pairs.get("factor_capital", np.nan), n, "factor_capital", "pairs")
-        group = np.maximum(conc.group_capital_share * fc - ge, 0.0)
+        group = np.maximum(book.group_capital_share * fc - ge, 0.0)
         missing |= np.isnan(ge) | np.isnan(fc)
     sector = inf
     if "sector_exposure" in pairs or "book_total" in pairs:
         se = inp.floats(pairs.get("sector_exposure", 0.0), n, "sector_exposure", "pairs")
         bt = inp.floats(pairs.get("book_total", np.nan), n, "book_total", "pairs")
-        c = conc.sector_book_share
+        c = book.sector_book_share
         sector = np.maximum((c * bt - se) / (1.0 - c), 0.0) if c < 1.0 else inf
         missing |= np.isnan(se) | np.isnan(bt)
 
@@ -467,19 +478,32 @@ def decide_limits(pairs: Mapping[str, Any], policy: CreditPolicy) -> LimitDecisi
     insurer = inf
     if "insurer_limit" in pairs:
         il = inp.floats(pairs["insurer_limit"], n, "insurer_limit", "pairs")
-        insurer = np.where(needs_cover, il, np.inf)
-        missing |= needs_cover & np.isnan(il)
+        given = inp.flags(pairs.get("insurer_limit_given", True), n)
+        insurer = np.where(needs_cover & given, il, np.inf)
+        missing |= needs_cover & given & np.isnan(il)
     insurer = np.where(no_appetite, 0.0, insurer)
     missing |= np.isnan(req)
 
     headroom = np.minimum(np.minimum(ledger, group), sector)
-    best = np.minimum(np.minimum(np.minimum(req, cap), headroom), insurer)
-    # binding constraints: every one within the tolerance of the minimum
-    binding = np.array((req, cap, ledger, group, sector, insurer)) <= best * (1.0 + _EPS)
-
-    unit = policy.limits.rounding_unit
     knocked = ko_bits != 0
     dead = knocked | missing
+    asked = np.minimum(np.minimum(req, headroom), insurer)  # all but the debtor's capacity
+    if "debtor" in pairs:  # one capacity per debtor, shared among its pairs
+        key = np.asarray(pairs["debtor"], dtype=np.int64)
+        k = int(key.max()) + 1 if n else 0
+        debtor_cap = np.full(k, np.inf)
+        np.minimum.at(debtor_cap, key, np.where(dead, np.inf, cap))  # a refused pair's 0 is its own
+        protected = inp.floats(pairs.get("protected", 0.0), n, "protected", "pairs")
+        best = allocate(np.where(dead, 0.0, asked), protected, key, debtor_cap)
+        cap_bound = bound(np.minimum(asked, debtor_cap[key]), best) | (cap <= best * (1 + _EPS))
+    else:
+        best = np.minimum(asked, cap)
+        cap_bound = cap <= best * (1.0 + _EPS)
+    # binding constraints: every one within the tolerance of the minimum
+    binding = np.array((req, cap, ledger, group, sector, insurer)) <= best * (1.0 + _EPS)
+    binding[1] = cap_bound
+
+    unit = policy.limits.rounding_unit
     approved = np.floor(np.where(dead, 0.0, best) / unit + _EPS) * unit
     alive = ~dead
     reasons |= _mask(np.concatenate((binding, np.array((

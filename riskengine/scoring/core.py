@@ -55,7 +55,8 @@ FloatArray = npt.NDArray[np.float64]
 CreditPolicy = _cp.CreditPolicy
 
 _POLICY_BASIS = np.array([0, 1, 2])  # engine basis code -> policy.limits basis code
-_BINDING = ("requested", "capacity", "ledger_cap", "group_cap", "sector_cap", "insurer_cover")
+_BINDING = ("requested", "capacity", "ledger_cap", "group_cap", "sector_cap", "insurer_cover",
+            "country_cap")
 _KNOCKOUTS = ("adverse_record", "insolvency", "related_party", "grade_default",
               "supplier_default")
 _REASON_NAMES = np.asarray(REASONS)
@@ -166,6 +167,17 @@ class _Core:
     adv: FloatArray
     comm: FloatArray
     disc: FloatArray
+    capacity: FloatArray                  # (m,) the debtor's capacity, shared by its pairs
+
+
+def _debtor_key(debtor_pos: npt.NDArray[np.int64], currency: np.ndarray
+                ) -> npt.NDArray[np.int64]:
+    """One code per debtor and currency: the pairs that share one capacity (amounts in two
+    currencies are never added up)."""
+    if not currency.size or (currency == currency[0]).all():
+        return debtor_pos
+    codes, _ = pd.factorize(pd.MultiIndex.from_arrays([debtor_pos, currency]))
+    return codes.astype(np.int64)
 
 
 def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
@@ -233,10 +245,11 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
         sup_ok = (sup_pos >= 0) & (sup_grade != UNRATED)
         g_drive = np.where(recourse & sup_ok, _lookup(sup_grade, _GRADE_INDEX, 0), gidx)
         sup_missing = recourse & ~sup_ok
-    # pairs with and without an insurer limit are decided apart
-    for sel in (r_idx[has_il[r_idx]], r_idx[~has_il[r_idx]]):
-        if sel.size == 0:
-            continue
+    # one call for every rated pair: a debtor's capacity is shared among its pairs in one
+    # currency (policy.limits.decide_limits with the debtor key); no insurer limit = no cap
+    capacity = np.full(m, np.nan)
+    if r_idx.size:
+        sel = r_idx
         cols: dict[str, Any] = {
             "grade": gidx[sel], "requested": pairs.requested[sel],
             "product": pcode[sel],
@@ -245,16 +258,18 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
             "adverse_knockout": deb.knockout[dp[sel]], "insolvency": deb.insolvency[dp[sel]],
             "related": pairs.related[sel], "supplier_ledger": ledger[sel],
             "supplier_grade": g_drive[sel],
+            "insurer_limit": pairs.insurer_limit[sel], "insurer_limit_given": has_il[sel],
+            "debtor": _debtor_key(dp[sel], pairs.currency[sel]),
+            "protected": pairs.protected[sel],
         }
         if engine.factor_capital is not None:
             cols["factor_capital"] = engine.factor_capital
             cols["group_exposure"] = 0.0
-        if has_il[sel[0]]:
-            cols["insurer_limit"] = pairs.insurer_limit[sel]
         res = decide_limits(cols, policy)
         approved[sel] = res.approved
         decision[sel] = res.decision_names().astype(object)
         reasons[sel] = res.reasons
+        capacity[sel] = res.capacity
 
     # cover, expected loss, advance rate, fees on rated pairs
     insured = np.zeros(m)
@@ -279,7 +294,7 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
         disc[r_idx] = tables.discount_rate[gp]
     return _Core(pd_model, pd_final, valid, default, grade, contrib, debtor_reasons, rated, gidx,
                  cur_mismatch, led_mismatch, sup_missing, approved, decision, reasons,
-                 insured, retained, el, el_un, adv, comm, disc)
+                 insured, retained, el, el_un, adv, comm, disc, capacity)
 
 
 def _core_lists(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs, c: _Core,
@@ -338,6 +353,8 @@ def _core_lists(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs, c: _C
         hashes.append(h.hexdigest())
     col["input_hash"] = hashes
     col["decided_at"] = [decided_at] * m
+    col["group_id"] = [None if g is None else str(g) for g in pairs.group_id.tolist()]
+    col["debtor_capacity"] = _floats(c.capacity, rated)
     return {f: col[f] for f in DECISION_FIELDS}
 
 

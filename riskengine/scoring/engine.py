@@ -483,7 +483,9 @@ class Engine:
             requested=req, annual_sales=sales, product=product[sel],
             supplier_ledger=srow["ledger_total"].to_numpy(dtype=np.float64, na_value=np.nan),
             supplier_currency=srow["currency"].astype(object).to_numpy(dtype=object),
-            related=related | same_group, insurer_limit=insurer[sel], terms=terms)
+            related=related | same_group, insurer_limit=insurer[sel], terms=terms,
+            protected=exs["approved_outstanding"].to_numpy(dtype=np.float64, na_value=np.nan),
+            group_id=dg)
         return pairs, errs
 
     # --- payloads -----------------------------------------------------------------

@@ -62,3 +62,5 @@ class PairInputs:
     related: npt.NDArray[np.bool_]
     insurer_limit: FloatArray
     terms: PairBytes                      # pair part of each input document
+    protected: FloatArray                 # approved outstanding (kept first when capacity is shared)
+    group_id: npt.NDArray[np.object_]     # the debtor's connected group (None without)

@@ -49,7 +49,7 @@ _DECISION_TYPES: dict[str, str] = {
     "expected_loss": "float", "expected_loss_uninsured": "float", "advance_rate": "float",
     "service_commission_rate": "float", "discount_rate": "float",
     "reason_codes": "reasons", "binding_constraints": "names", "knockouts": "names",
-    "limit_notes": "names",
+    "limit_notes": "names", "debtor_capacity": "float",
 }  # every other decision field is text
 
 
@@ -145,6 +145,8 @@ def _decide_table(
         "overlay_version": const(ov.version),
         "input_hash": _input_hashes(as_of, deb.digest, dp, pairs.terms),
         "decided_at": const(decided_at),
+        "group_id": strings(pairs.group_id),
+        "debtor_capacity": floats(c.capacity, c.rated),
     }
     return pa.Table.from_arrays([cols[f] for f in DECISION_FIELDS], schema=schema)
 
