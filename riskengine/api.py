@@ -30,7 +30,8 @@ def load_overlay(path: Any = None) -> Overlay:
 
 def load_engine(model_dir: Any = None, policy_path: Any = None, *,
                 master_scale_path: Any = None, overlay_path: Any = None,
-                default_product: str = "non_recourse") -> Engine:
+                default_product: str = "non_recourse",
+                factor_capital: float | None = None) -> Engine:
     """The engine on the shipped (or given) artifacts and configuration.
 
     The PD model is loaded through its sha256-checked skops artifact
@@ -44,6 +45,9 @@ def load_engine(model_dir: Any = None, policy_path: Any = None, *,
     policy_path, master_scale_path, overlay_path : path-like, optional
         TOML files; default the shipped ones.
     default_product : str
+    factor_capital : float, optional
+        The factor's eligible capital (``--factor-capital``); default the policy's
+        ``book.factor_capital``.
     """
     from riskengine.config import load_master_scale, load_policy
     from riskengine.io.artifacts import champion_path, load_champion, read_metadata
@@ -53,7 +57,7 @@ def load_engine(model_dir: Any = None, policy_path: Any = None, *,
     version = f"pd_model@{str(meta.get('sha256', ''))[:12]}"
     return Engine(model, load_master_scale(master_scale_path), load_policy(policy_path),
                   overlay=load_overlay(overlay_path), model_version=version,
-                  default_product=default_product)
+                  default_product=default_product, factor_capital=factor_capital)
 
 
 @dataclass

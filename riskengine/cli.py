@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--insecure-dev", action="store_true",
                    help="run WITHOUT authentication (development only; logged loudly)")
     s.add_argument("--token-file", default=None, help="file with one API token per line")
+    s.add_argument("--factor-capital", type=float, default=None,
+                   help="the factor's eligible capital in the policy's book currency "
+                        "(default: the policy's book.factor_capital)")
     s.add_argument("--store", dest="store_url", default=None,
                    help="SQLAlchemy URL of the decision store (default sqlite file)")
     s.add_argument("--model-dir", default=None)

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from riskengine.batch import migration as mig
+from riskengine.batch.book import apply_book_caps
 from riskengine.batch.checkpoints import _Checkpoints, write_parquet
 from riskengine.batch.chunk import _conform, _distinct_ids, _unify, errors_table
 from riskengine.batch.dataset import publish
@@ -85,8 +86,9 @@ def _summary_table(summary: Mapping[str, Any]) -> pa.Table:
 
 class _Assembler:
     """Reads each chunk's summary columns and error rows, in chunk order, as soon as its
-    checkpoint is done (while later chunks are being decided), and at the end moves
-    the chunks' decisions parts into ``OUT/decisions`` (:meth:`commit`)."""
+    checkpoint is done (while later chunks are being decided); at the end the book's
+    caps (:func:`riskengine.batch.book.apply_book_caps`) and the move of the parts into
+    ``OUT/decisions`` follow in :func:`_reconciled`."""
 
     def __init__(self, out: Path, ckpt: _Checkpoints, n_chunks: int) -> None:
         self.out, self.ckpt, self.n_chunks = out, ckpt, n_chunks
@@ -107,10 +109,6 @@ class _Assembler:
             self.pairs.append(pairs)
             self.errors.append(err)
             self.next += 1
-
-    def commit(self) -> None:
-        """Move the parts into place as the ``decisions`` dataset (every chunk fed)."""
-        publish([self.ckpt.paths(k)[0] for k in range(self.n_chunks)], self.out)
 
     def ratings_frame(self) -> pd.DataFrame:
         """One row per decided debtor: ``grade`` and ``pd``, indexed by ``debtor_id``."""
@@ -152,7 +150,7 @@ def _assemble(opts: RerateOptions, out: Path, ckpt: _Checkpoints, plan: ChunkPla
         # (Arrow's hashing and numpy's passes release the interpreter lock)
         hhis = pool.submit(_concentration, pairs, frames.get("debtors"))
         return _reconciled(opts, out, ckpt, plan, debtors_in, unknown, previous, scope, as_of,
-                           engine, asm, pairs, hhis)
+                           engine, asm, pairs, hhis, frames)
 
 
 def _unidentified(debtors: pd.DataFrame, plan: ChunkPlan) -> np.ndarray:
@@ -191,6 +189,12 @@ def _label_unidentified(errors: pa.Table, rows: np.ndarray) -> tuple[pa.Table, i
     return errors.set_column(i, errors.schema.field(i), column), int(hits.size)
 
 
+def _done(value: dict[str, float]) -> Future[dict[str, float]]:
+    f: Future[dict[str, float]] = Future()
+    f.set_result(value)
+    return f
+
+
 def _concentration(pairs: pd.DataFrame, debtors: pd.DataFrame | None) -> dict[str, float]:
     """The run's HHIs (:func:`riskengine.batch.migration.concentration`) over the book of
     ``debtors``."""
@@ -200,8 +204,8 @@ def _concentration(pairs: pd.DataFrame, debtors: pd.DataFrame | None) -> dict[st
 def _reconciled(opts: RerateOptions, out: Path, ckpt: _Checkpoints, plan: ChunkPlan,
                 debtors_in: pd.Index, unknown: list[str], previous: pd.DataFrame | None,
                 scope: list[str] | None, as_of: str, engine: Any, asm: _Assembler,
-                pairs: pd.DataFrame, hhis: Future[dict[str, float]]
-                ) -> tuple[dict[str, Any], int]:
+                pairs: pd.DataFrame, hhis: Future[dict[str, float]],
+                frames: Mapping[str, pd.DataFrame]) -> tuple[dict[str, Any], int]:
     """:func:`_assemble` once the pair rows are read and their HHIs are under way."""
     chunks = range(plan.n_chunks)
     ratings = asm.ratings_frame()
@@ -227,7 +231,19 @@ def _reconciled(opts: RerateOptions, out: Path, ckpt: _Checkpoints, plan: ChunkP
     if not rec.ok:
         raise RerateError(f"The run does not reconcile: {rec.message()}. Nothing was written to "
                           f"{str(out)!r}; the checkpoints are kept for inspection.")
-    asm.commit()
+    policy = getattr(engine, "policy", None)
+    if policy is None:
+        from riskengine.config import load_policy
+
+        policy = load_policy(opts.policy_path)
+    policy = policy.with_factor_capital(opts.factor_capital)  # --factor-capital wins
+    book = apply_book_caps(pairs, [t.num_rows for t in asm.pairs],
+                           [ckpt.paths(k)[0] for k in chunks], frames.get("debtors"), policy)
+    if book.pairs is not pairs:  # the caps cut pairs: the HHIs of the capped book
+        hhis.cancel()
+        hhis = _done(_concentration(book.pairs, frames.get("debtors")))
+    pairs = book.pairs
+    publish(book.parts, out)
     n = asm.rows
     write_parquet(err_all, out / "errors.parquet")
     errors = err_all.to_pandas()
@@ -236,11 +252,6 @@ def _reconciled(opts: RerateOptions, out: Path, ckpt: _Checkpoints, plan: ChunkP
     rated = mig.debtor_ratings(ratings.assign(supplier_id=None))
     nr = _among(errored_only, ins, True).to_pylist()
     current = pd.concat([rated["grade"], pd.Series("NR", index=pd.Index(nr, dtype="str"))])
-    policy = getattr(engine, "policy", None)
-    if policy is None:
-        from riskengine.config import load_policy
-
-        policy = load_policy(opts.policy_path)
     matrix = actions = prev_ratings = None
     if previous is not None:
         prev_ratings = mig.debtor_ratings(previous)
@@ -261,4 +272,5 @@ def _reconciled(opts: RerateOptions, out: Path, ckpt: _Checkpoints, plan: ChunkP
     for name in ("pairs_in", "pairs_decided", "pairs_rejected"):
         summary[name] = int(sum(c.get(name, 0) for c in counts))
     summary["previous_run"] = previous is not None
+    summary["book"] = book.figures
     return summary, n

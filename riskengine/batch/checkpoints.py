@@ -94,7 +94,10 @@ def _clean_json(x: Any) -> Any:
 
 #: Pair-row columns the run summary and the limit actions read.
 _PAIR_SUMMARY = ("debtor_id", "supplier_id", "approved_limit", "insured_limit",
-                 "retained_exposure", "expected_loss", "decision_type")  # fmt: skip
+                 "retained_exposure", "expected_loss", "decision_type",
+                 # the book's caps (riskengine.batch.book) read these too
+                 "requested_limit", "currency", "group_id", "product", "grade", "pd",
+                 "approved_outstanding")  # fmt: skip
 
 #: Text columns of the decisions with (nearly) one value per row.
 _UNIQUE_TEXT = ("debtor_id", "input_hash")

@@ -26,8 +26,9 @@ RUN_INFO = "run.json"
 FAILED_RUN_EXIT = 3
 EXPERIMENT = "riskengine-rerate"
 #: Bump when the layout of checkpoints or outputs changes: old checkpoints are discarded.
+#: 6: the book's caps (group_id, debtor_capacity, approved_outstanding; pair summaries)
 #: 5: decisions as a Parquet dataset, one part per chunk; 4: reason codes as fields
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 #: Seconds to sleep after each chunk (debugging and the kill-and-resume test only).
 THROTTLE_ENV = "RISKENGINE_RERATE_THROTTLE"
 
@@ -69,6 +70,9 @@ class RerateOptions:
         Log the run to MLflow.
     progress : bool or None
         Progress bar; None: only when stderr is a terminal.
+    factor_capital : float or None
+        The factor's eligible capital, in the policy's ``book.currency``; None: the
+        policy's ``book.factor_capital``.
     max_error_share : float
         The command fails (:func:`riskengine.batch.rerate.run_failure`) when more than
         this share of the debtors in errored (default 0.5), or when none was decided.
@@ -91,8 +95,12 @@ class RerateOptions:
     progress: bool | None = None
     max_error_share: float = 0.5
     allow_as_of_after_extract: bool = False
+    factor_capital: float | None = None
 
     def __post_init__(self) -> None:
+        if self.factor_capital is not None and not self.factor_capital >= 0:  # NaN too
+            raise RerateError(f"--factor-capital must be an amount >= 0, got "
+                              f"{self.factor_capital}.")
         if not 0.0 <= self.max_error_share <= 1.0:  # NaN fails too
             raise RerateError("--max-error-share must be a share between 0 and 1, got "
                               f"{self.max_error_share}.")

@@ -191,7 +191,7 @@ def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
             prefetch.start(reading, opts)
             tick = time.perf_counter()
             if engine is None:
-                engine = _load_engine(opts.model_dir, opts.policy_path)
+                engine = _load_engine(opts.model_dir, opts.policy_path, opts.factor_capital)
             timings["engine_s"] = time.perf_counter() - tick
             model_version, policy_version = engine_versions(engine)  # resolved once, here
             inputs = reading.result()
@@ -346,6 +346,10 @@ def add_rerate_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--spark-master", default="local[*]", help="Spark master URL")
     p.add_argument("--model-dir", default=None, help="model directory (default models/)")
     p.add_argument("--policy", dest="policy_path", default=None, help="policy TOML")
+    p.add_argument("--factor-capital", type=float, default=None,
+                   help="the factor's eligible capital in the policy's book currency (the "
+                        "connected-group cap is its book.group_capital_share; default: the "
+                        "policy's book.factor_capital)")
     p.add_argument("--tracking-uri", default=None, help="MLflow tracking URI")
     p.add_argument("--no-tracking", action="store_true", help="do not log to MLflow")
     p.add_argument("--max-error-share", type=float, default=0.5,
@@ -389,6 +393,7 @@ def options_from_args(args: argparse.Namespace) -> RerateOptions:
         tracking=not getattr(args, "no_tracking", False),
         max_error_share=0.5 if share is None else float(share),
         allow_as_of_after_extract=bool(getattr(args, "allow_as_of_after_extract", False)),
+        factor_capital=getattr(args, "factor_capital", None),
     )
 
 

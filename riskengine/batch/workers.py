@@ -59,10 +59,12 @@ class _Progress:
             self.bar.close()
 
 
-def _load_engine(model_dir: str | None = None, policy_path: str | None = None) -> Any:
+def _load_engine(model_dir: str | None = None, policy_path: str | None = None,
+                 factor_capital: float | None = None) -> Any:
     from riskengine.api import load_engine
 
-    return load_engine(model_dir=model_dir, policy_path=policy_path)
+    return load_engine(model_dir=model_dir, policy_path=policy_path,
+                       factor_capital=factor_capital)
 
 
 def _spark_task(*, portfolio: str, checkpoints: str, model_dir: str | None,

@@ -102,6 +102,9 @@ class Decision:
         The debtor's capacity (grade, net worth, turnover, data basis) in ``currency``:
         one amount for all the debtor's pairs in that currency, shared among them
         (docs/POLICY.md "The book"); None when unrated.
+    approved_outstanding : float or None
+        What the supplier has delivered on the debtor and the factor approved: kept
+        first when a capacity or a cap is shared among pairs.
     """
 
     debtor_id: str
@@ -135,6 +138,7 @@ class Decision:
     decided_at: str
     group_id: str | None = None
     debtor_capacity: float | None = None
+    approved_outstanding: float | None = None
 
     def __post_init__(self) -> None:
         if self.decision_type not in DECISION_TYPES:
@@ -186,7 +190,7 @@ class Decision:
         """Rebuild a decision from :meth:`to_dict` output (unknown keys refused)."""
         names = [f.name for f in fields(cls)]
         unknown = sorted(set(data) - set(names))
-        optional = {"group_id", "debtor_capacity"}  # added by policy 2026.2
+        optional = {"group_id", "debtor_capacity", "approved_outstanding"}  # added by policy 2026.2
         missing = [n for n in names if n not in data and n not in optional]
         if unknown or missing:
             raise ValueError(f"Decision.from_dict: unknown keys {unknown}, missing keys {missing}.")
@@ -215,7 +219,7 @@ _EXAMPLE: dict[str, Any] = {
     "service_commission_rate": 0.02, "discount_rate": 0.1, "currency": "EUR",
     "model_version": "m", "policy_version": "p", "master_scale_version": "s",
     "overlay_version": "o", "input_hash": "0" * 64, "decided_at": "2026-06-30T12:00:00Z",
-    "group_id": None, "debtor_capacity": 40000.0,
+    "group_id": None, "debtor_capacity": 40000.0, "approved_outstanding": 0.0,
 }
 
 #: Field names of :class:`Decision`, in order (the columns of a decisions frame).

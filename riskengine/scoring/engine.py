@@ -234,9 +234,9 @@ class Engine:
     default_product : str, default "non_recourse"
         Product of pairs that name none.
     factor_capital : float, optional
-        The factor's eligible capital: switches the group large-exposure cap on
-        (group exposure of other pairs is taken as 0: a single payload does not
-        know the book).
+        The factor's eligible capital, replacing the policy's ``book.factor_capital``
+        (``--factor-capital``). Here one pair alone never exceeds the group cap; the
+        caps over the whole book are the batch's (:mod:`riskengine.batch.book`).
     reason_top_k : int, default 3
         Statement-model reason codes per debtor.
 
@@ -255,13 +255,15 @@ class Engine:
             raise PolicyError(f"default_product {default_product!r} is not a product of "
                               f"policy {policy.version} ({', '.join(policy.product_names)}).",
                               key="products")
+        policy = policy.with_factor_capital(factor_capital)
         self.pd_model = pd_model
         self.master_scale = master_scale
         self.policy = policy
         self.overlay = overlay
         self.model_version = model_version
         self.default_product = default_product
-        self.factor_capital = factor_capital
+        book = policy.book  # the group cap of one pair alone (the book's caps: policy.book)
+        self.factor_capital = book.factor_capital if book.group_capital_share < 1 else None
         self.reason_top_k = reason_top_k
         from riskengine.model.pd_model import PD_CEILING
 

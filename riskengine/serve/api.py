@@ -535,7 +535,8 @@ def serve_command(args: argparse.Namespace) -> int:
     args : argparse.Namespace
         ``host``, ``port``, ``insecure_dev`` (bool), ``token_file`` (path or
         None), ``store_url`` (SQLAlchemy URL or None: ``$RISKENGINE_STORE_URL``
-        or ``./riskengine.db``) and ``model_dir`` (or None: the shipped model).
+        or ``./riskengine.db``), ``model_dir`` (or None: the shipped model) and
+        ``factor_capital`` (or None: the policy's ``book.factor_capital``).
 
     Returns
     -------
@@ -568,11 +569,14 @@ def serve_command(args: argparse.Namespace) -> int:
     store = DecisionStore(getattr(args, "store_url", None))
     log.info("decision store: %s", store.engine.url.render_as_string(hide_password=True))
     model_dir = getattr(args, "model_dir", None)
+    capital = getattr(args, "factor_capital", None)
+    if capital is not None and not capital >= 0:  # NaN too
+        raise RiskEngineError(f"--factor-capital must be an amount >= 0, got {capital}.")
 
     def loader() -> Any:
         from riskengine.api import load_engine
 
-        engine = load_engine(model_dir=model_dir)
+        engine = load_engine(model_dir=model_dir, factor_capital=capital)
         try:
             from threadpoolctl import threadpool_limits
 

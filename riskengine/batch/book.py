@@ -1,0 +1,249 @@
+"""The book's caps in a rerate run: connected groups, sectors and countries over every
+chunk at once (shell: reads and writes the run's parts).
+
+The chunks decide each debtor alone (its capacity shared among its suppliers, in the
+core). A group's members, a sector or a country span chunks, so their caps wait for
+the whole book: once every chunk is checkpointed, :func:`apply_book_caps` reads the
+pair rows' summaries, shares each cap by :func:`riskengine.policy.book.book_caps`
+(approved outstanding first, then pro rata), and writes a new version of each part
+that holds a pair it cut, beside the chunk's checkpoint. The checkpoints stay as the
+chunks wrote them, so a run resumed after a crash computes the same caps from the
+same parts (the pass is a function of the checkpoints, never of its own output).
+
+A pair cut by a cap gets the cap as its binding constraint, a new decision type and
+new cover figures, through the policy's own functions
+(:func:`riskengine.policy.cover.insurance_cover` with the pair's earlier insured
+amount as the insurer's limit: the cover of a smaller limit is never more).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from riskengine.batch.checkpoints import write_decisions
+from riskengine.errors import RerateError
+from riskengine.features.concentration import nace_section
+from riskengine.policy.book import BOOK_CAPS, book_caps
+from riskengine.policy.cover import insurance_cover
+from riskengine.policy.credit_policy import CreditPolicy
+
+__all__ = ["BookPass", "apply_book_caps", "book_invariants"]
+
+_EPS = 1e-9
+#: Decision columns a cap rewrites.
+_REWRITTEN = ("approved_limit", "decision_type", "binding_constraints", "insured_limit",
+              "retained_exposure", "expected_loss", "expected_loss_uninsured")
+
+
+@dataclass
+class BookPass:
+    """What the book's caps did: the parts to publish (chunk order), the pair summaries
+    after the caps, and the figures of the run summary."""
+
+    parts: list[Path]
+    pairs: pd.DataFrame
+    figures: dict[str, Any] = field(default_factory=dict)
+
+
+def _keys(pairs: pd.DataFrame, debtors: pd.DataFrame | None) -> dict[str, np.ndarray]:
+    """Group (a debtor without one is a group of its own), NACE section and country of
+    each pair, from the debtors table."""
+    ids = pairs["debtor_id"].astype(str)
+    group = pairs["group_id"].astype(object)
+    own = group.isna() | (group.astype(str).str.strip() == "")
+    group = np.where(own, "debtor:" + ids, "group:" + group.astype(str))
+    sector = np.full(len(pairs), "", dtype=object)
+    country = np.full(len(pairs), "", dtype=object)
+    if debtors is not None and len(debtors) and "debtor_id" in debtors.columns:
+        d = debtors.drop_duplicates("debtor_id").set_index(debtors["debtor_id"].astype(str)
+                                                           .drop_duplicates().to_numpy())
+        pos = d.index.get_indexer(ids)
+        known = pos >= 0
+        if "nace" in d.columns:
+            sections = {v: _section(v) for v in pd.unique(d["nace"].astype(str))}
+            sec = d["nace"].astype(str).map(sections).to_numpy(dtype=object)
+            sector[known] = sec[pos[known]]
+        if "country" in d.columns:
+            country[known] = d["country"].astype(str).to_numpy(dtype=object)[pos[known]]
+    return {"group": group, "sector": sector, "country": country}
+
+
+def _section(nace: str) -> str:
+    try:
+        return nace_section(nace)
+    except ValueError:
+        return f"?{nace}"  # an unknown code is a sector of its own
+
+
+def _foreign(pairs: pd.DataFrame, currency: str) -> np.ndarray:
+    """Pairs with a limit in another currency than the book's: the caps add amounts up
+    and the engine has no dated FX rates yet, so they stay out of the book's totals and
+    keep their own decision, with the note ``book_currency_mismatch``."""
+    live = pairs["approved_limit"].to_numpy(dtype=np.float64, na_value=0.0) > 0
+    out: np.ndarray = live & (pairs["currency"].astype(str).to_numpy() != currency)
+    return out
+
+
+def apply_book_caps(pairs: pd.DataFrame, counts: Sequence[int], parts: Sequence[Path],
+                    debtors: pd.DataFrame | None, policy: CreditPolicy) -> BookPass:
+    """Cap the book's groups, sectors and countries (module docstring).
+
+    Parameters
+    ----------
+    pairs : pandas.DataFrame
+        The pair rows' summaries of every chunk, in chunk order
+        (:data:`riskengine.batch.checkpoints._PAIR_SUMMARY`).
+    counts : sequence of int
+        Pair rows per chunk (their rows of ``pairs``, in order).
+    parts : sequence of Path
+        Each chunk's decisions part (its checkpoint; not modified).
+    debtors : pandas.DataFrame or None
+        The debtors table (``nace``, ``country``).
+    policy : CreditPolicy
+
+    Returns
+    -------
+    BookPass
+    """
+    book = policy.book
+    parts = list(parts)
+    off = (book.group_capital_share >= 1.0 or book.factor_capital is None) and \
+        book.sector_book_share >= 1.0 and book.country_book_share >= 1.0
+    figures: dict[str, Any] = {"book_currency": book.currency,
+                               "factor_capital": book.factor_capital}
+    if off or not len(pairs):
+        figures.update({f"pairs_cut_{c}": 0 for c in BOOK_CAPS})
+        return BookPass(parts, pairs, figures)
+    foreign = _foreign(pairs, book.currency)
+    before = pairs["approved_limit"].to_numpy(dtype=np.float64, na_value=0.0)
+    caps = book_caps({"approved": np.where(foreign, 0.0, before),
+                      "protected": pairs["approved_outstanding"].to_numpy(
+                          dtype=np.float64, na_value=0.0), **_keys(pairs, debtors)}, book)
+    unit = policy.limits.rounding_unit
+    cut = np.zeros(len(pairs), dtype=bool)
+    for name in BOOK_CAPS:
+        cut |= caps.bound[name]
+    after = np.where(cut, np.floor(caps.approved / unit + _EPS) * unit, before)
+    figures.update({f"pairs_cut_{c}": int(caps.bound[c].sum()) for c in BOOK_CAPS})
+    figures.update({f"{c}_amount": v for c, v in caps.caps.items()})
+    figures["pairs_outside_book_currency"] = int(foreign.sum())
+    if not (cut | foreign).any():
+        return BookPass(parts, pairs, figures)
+    new = _rewritten(pairs, after, cut, caps.bound, policy)
+    new["_note"] = foreign
+    out = pairs.copy()
+    for col in ("approved_limit", "decision_type", "insured_limit", "retained_exposure",
+                "expected_loss"):
+        out[col] = new[col]
+    bounds = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    for k, part in enumerate(parts):
+        lo, hi = int(bounds[k]), int(bounds[k + 1])
+        if (cut | foreign)[lo:hi].any():
+            parts[k] = _rewrite_part(part, {c: v[lo:hi] for c, v in new.items()})
+    return BookPass(parts, out, figures)
+
+
+def _rewritten(pairs: pd.DataFrame, after: np.ndarray, cut: np.ndarray,
+               bound: Mapping[str, np.ndarray], policy: CreditPolicy) -> dict[str, Any]:
+    """The rewritten columns of every pair (unchanged where not cut)."""
+    n = len(pairs)
+    idx = np.flatnonzero(cut)
+    insured = pairs["insured_limit"].to_numpy(dtype=np.float64, na_value=0.0).copy()
+    retained = pairs["retained_exposure"].to_numpy(dtype=np.float64, na_value=np.nan).copy()
+    el = pairs["expected_loss"].to_numpy(dtype=np.float64, na_value=np.nan).copy()
+    el_un = np.full(n, np.nan)
+    cov = insurance_cover(pairs["grade"].to_numpy(dtype=object)[idx], after[idx],
+                          pairs["pd"].to_numpy(dtype=np.float64)[idx], policy,
+                          insurer_limit=insured[idx],
+                          product=pairs["product"].to_numpy(dtype=object)[idx])
+    insured[idx], retained[idx] = cov.insured_limit, cov.retained
+    el[idx], el_un[idx] = cov.expected_loss_insured, cov.expected_loss_uninsured
+    unit = policy.limits.rounding_unit
+    req = pairs["requested_limit"].to_numpy(dtype=np.float64, na_value=0.0)
+    full = np.floor(req / unit + _EPS) * unit
+    decision = pairs["decision_type"].to_numpy(dtype=object).copy()
+    decision[idx] = np.where(after[idx] <= 0, "refused",
+                             np.where(after[idx] >= full[idx], "full", "partial"))
+    binding = [tuple(c for c in BOOK_CAPS if bound[c][i]) for i in range(n)]
+    return {"approved_limit": after, "decision_type": decision, "binding_constraints": binding,
+            "insured_limit": insured, "retained_exposure": retained, "expected_loss": el,
+            "expected_loss_uninsured": el_un, "_cut": cut}
+
+
+def _rewrite_part(part: Path, new: Mapping[str, Any]) -> Path:
+    """A copy of ``part`` with its cut pair rows rewritten, beside it."""
+    table = pq.read_table(part)
+    rows = np.flatnonzero(np.asarray(table["row_type"].to_numpy(zero_copy_only=False))
+                          == "pair")
+    cut = np.asarray(new["_cut"], dtype=bool)
+    if rows.size != cut.size:
+        raise RerateError(f"{part.name}: {rows.size} pair rows, the summary has {cut.size}; "
+                          "the checkpoints are inconsistent: run again into a new --out.")
+    note = np.asarray(new["_note"], dtype=bool)
+    if note.any():  # the note on the pairs left out of the book's totals
+        i = table.schema.get_field_index("limit_notes")
+        col = table.column(i).to_pylist()
+        for r in rows[note].tolist():
+            col[r] = [*col[r], "book_currency_mismatch"]
+        table = table.set_column(i, table.schema.field(i),
+                                 pa.array(col, table.schema.field(i).type))
+    at = rows[cut]
+    src = np.flatnonzero(cut)
+    for name in _REWRITTEN:
+        i = table.schema.get_field_index(name)
+        f = table.schema.field(i)
+        values = new[name]
+        if name == "binding_constraints":
+            col = table.column(i).to_pylist()
+            for j, r in zip(src.tolist(), at.tolist(), strict=True):
+                col[r] = list(values[j])
+            arr = pa.array(col, f.type)
+        else:
+            old = table.column(i).to_numpy(zero_copy_only=False).copy()
+            old[at] = np.asarray(values)[src]
+            arr = pa.array(old, f.type, from_pandas=True)  # NaN -> null, as the engine's
+        table = table.set_column(i, f, arr)
+    dest = part.with_name(part.name.replace(".decisions.parquet", ".book.parquet"))
+    write_decisions(table, dest)
+    return dest
+
+
+def book_invariants(decisions: pd.DataFrame, policy: CreditPolicy) -> dict[str, Any]:
+    """The book's invariants on a run's decisions (pair rows): debtors whose pairs exceed
+    the debtor's capacity, groups above their share of the capital, and the pairs each
+    cap binds (``benchmarks/bench_book.py`` prints them; the tests assert them).
+
+    A debtor's pairs are compared per currency (its capacity is one amount per currency);
+    a debtor without a group is a group of its own; amounts within one rounding unit of
+    a cap count as under it.
+    """
+    d = decisions[decisions["row_type"] == "pair"] if "row_type" in decisions else decisions
+    tol = 1e-6
+    approved = d["approved_limit"].fillna(0.0)
+    per_debtor = pd.DataFrame({"debtor": d["debtor_id"], "currency": d["currency"],
+                               "approved": approved, "capacity": d["debtor_capacity"]})
+    g = per_debtor.groupby(["debtor", "currency"], sort=False).agg(
+        approved=("approved", "sum"), capacity=("capacity", "max"))
+    over_capacity = int((g["approved"] > g["capacity"].fillna(0.0) * (1 + tol) + tol).sum())
+    book = policy.book
+    groups_over = 0
+    if book.factor_capital is not None and book.group_capital_share < 1:
+        group = d["group_id"].where(d["group_id"].notna(), "debtor:" + d["debtor_id"])
+        in_book = (d["currency"] == book.currency).to_numpy()
+        totals = approved[in_book].groupby(group[in_book].to_numpy()).sum()
+        cap = book.group_capital_share * book.factor_capital
+        groups_over = int((totals > cap * (1 + tol)).sum())
+    bound = d["binding_constraints"].map(lambda b: tuple(b) if b is not None else ())
+    return {"pairs": int(len(d)), "debtors_over_capacity": over_capacity,
+            "groups_over_cap": groups_over,
+            **{f"pairs_bound_{c}": int(bound.map(lambda b, c=c: c in b).sum())
+               for c in ("capacity", *BOOK_CAPS)},
+            "debtors_sharing_capacity": int((per_debtor.groupby("debtor").size() > 1).sum())}
