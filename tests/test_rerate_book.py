@@ -84,3 +84,27 @@ def test_without_a_group_cap_nothing_is_cut_by_groups(portfolio: Path, engine: A
     dec = _run(portfolio, tmp_path / "big", engine, chunk_size=100, factor_capital=1e12)
     inv = book_invariants(dec, load_policy())
     assert inv["pairs_bound_group_cap"] == 0 and inv["debtors_over_capacity"] == 0
+
+
+def test_a_first_run_measures_its_limit_actions_against_the_limits_in_force(
+        portfolio: Path, engine: Any, tmp_path: Path) -> None:
+    """No --previous: the exposures' approved limits are the limits in force; every
+    change is a limit action with its notice, and the protected outstanding is what was
+    delivered (approved_outstanding), not the old limit."""
+    out = tmp_path / "first"
+    dec = _run(portfolio, out, engine, chunk_size=100)
+    exposures = pd.read_parquet(portfolio / "exposures.parquet")
+    held = int((exposures["approved_limit"] > 0).sum())
+    assert held > 0
+    actions = pd.read_parquet(out / "limit_actions.parquet")
+    pairs = dec[dec["row_type"] == "pair"].set_index(["debtor_id", "supplier_id"])
+    changed = pairs[(pairs["current_limit"].fillna(0) != pairs["approved_limit"])]
+    assert len(actions) == len(changed) > 0
+    a = actions.set_index(["debtor_id", "supplier_id"]).join(
+        pairs[["current_limit", "approved_outstanding"]])
+    assert (a["previous_limit"] == a["current_limit"].fillna(0.0)).all()
+    cuts = a[(a["action"] != "increase") & ~a["knockout"]]
+    notice = pd.Timedelta(days=load_policy().limits.notice_days)
+    assert (cuts["effective_date"] == pd.Timestamp(AS_OF) + notice).all()
+    expect = a["approved_outstanding"].clip(upper=a[["previous_limit", "new_limit"]].max(axis=1))
+    assert (a["protected_outstanding"] == expect).all()

@@ -189,6 +189,18 @@ def _label_unidentified(errors: pa.Table, rows: np.ndarray) -> tuple[pa.Table, i
     return errors.set_column(i, errors.schema.field(i), column), int(hits.size)
 
 
+def _limits_in_force(pairs: pd.DataFrame) -> pd.DataFrame:
+    """The pairs' limits before a first run (``current_limit``, from
+    ``exposures.approved_limit``) as a previous run's pair rows: the first re-rating of
+    an existing book measures its limit actions against them (a pair without a limit
+    in force is a new pair)."""
+    limit = pairs["current_limit"].to_numpy(dtype=np.float64, na_value=0.0)
+    held = limit > 0
+    return pd.DataFrame({"debtor_id": pairs["debtor_id"].to_numpy()[held],
+                         "supplier_id": pairs["supplier_id"].to_numpy()[held],
+                         "approved_limit": limit[held]})
+
+
 def _done(value: dict[str, float]) -> Future[dict[str, float]]:
     f: Future[dict[str, float]] = Future()
     f.set_result(value)
@@ -258,9 +270,10 @@ def _reconciled(opts: RerateOptions, out: Path, ckpt: _Checkpoints, plan: ChunkP
         matrix = mig.migration_matrix(prev_ratings["grade"], current, scope)
         actions = mig.limit_actions(previous, pairs, as_of, policy, scope=scope,
                                     errored=errored_ids)
-    else:  # nothing to compare with: every debtor is new, no limit action
+    else:  # a first run: the limits in force are the exposures' approved limits
         matrix = mig.migration_matrix(pd.Series([], dtype="str"), current, scope)
-        actions = mig.limit_actions(pairs.iloc[:0], pairs.iloc[:0], as_of, policy)
+        actions = mig.limit_actions(_limits_in_force(pairs), pairs, as_of, policy,
+                                    errored=errored_ids)
     write_parquet(pa.Table.from_pandas(matrix.to_long(), preserve_index=False)
                   .replace_schema_metadata(None), out / "migration.parquet")
     write_parquet(pa.Table.from_pandas(actions, preserve_index=False)

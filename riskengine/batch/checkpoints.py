@@ -97,7 +97,7 @@ _PAIR_SUMMARY = ("debtor_id", "supplier_id", "approved_limit", "insured_limit",
                  "retained_exposure", "expected_loss", "decision_type",
                  # the book's caps (riskengine.batch.book) read these too
                  "requested_limit", "currency", "group_id", "product", "grade", "pd",
-                 "approved_outstanding")  # fmt: skip
+                 "approved_outstanding", "current_limit")  # fmt: skip
 
 #: Text columns of the decisions with (nearly) one value per row.
 _UNIQUE_TEXT = ("debtor_id", "input_hash")

@@ -102,6 +102,9 @@ class Decision:
         The debtor's capacity (grade, net worth, turnover, data basis) in ``currency``:
         one amount for all the debtor's pairs in that currency, shared among them
         (docs/POLICY.md "The book"); None when unrated.
+    current_limit : float or None
+        The limit in force on the pair before this decision (``exposures.approved_limit``):
+        a first run on an existing book measures its limit actions against it.
     approved_outstanding : float or None
         What the supplier has delivered on the debtor and the factor approved: kept
         first when a capacity or a cap is shared among pairs.
@@ -139,6 +142,7 @@ class Decision:
     group_id: str | None = None
     debtor_capacity: float | None = None
     approved_outstanding: float | None = None
+    current_limit: float | None = None
 
     def __post_init__(self) -> None:
         if self.decision_type not in DECISION_TYPES:
@@ -190,7 +194,7 @@ class Decision:
         """Rebuild a decision from :meth:`to_dict` output (unknown keys refused)."""
         names = [f.name for f in fields(cls)]
         unknown = sorted(set(data) - set(names))
-        optional = {"group_id", "debtor_capacity", "approved_outstanding"}  # added by policy 2026.2
+        optional = {"group_id", "debtor_capacity", "approved_outstanding", "current_limit"}  # added by policy 2026.2
         missing = [n for n in names if n not in data and n not in optional]
         if unknown or missing:
             raise ValueError(f"Decision.from_dict: unknown keys {unknown}, missing keys {missing}.")
@@ -220,6 +224,7 @@ _EXAMPLE: dict[str, Any] = {
     "model_version": "m", "policy_version": "p", "master_scale_version": "s",
     "overlay_version": "o", "input_hash": "0" * 64, "decided_at": "2026-06-30T12:00:00Z",
     "group_id": None, "debtor_capacity": 40000.0, "approved_outstanding": 0.0,
+    "current_limit": 25000.0,
 }
 
 #: Field names of :class:`Decision`, in order (the columns of a decisions frame).

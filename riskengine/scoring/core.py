@@ -356,6 +356,7 @@ def _core_lists(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs, c: _C
     col["group_id"] = [None if g is None else str(g) for g in pairs.group_id.tolist()]
     col["debtor_capacity"] = _floats(c.capacity, rated)
     col["approved_outstanding"] = _floats(pairs.protected)
+    col["current_limit"] = _floats(pairs.current_limit)
     return {f: col[f] for f in DECISION_FIELDS}
 
 

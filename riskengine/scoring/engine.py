@@ -487,7 +487,8 @@ class Engine:
             supplier_currency=srow["currency"].astype(object).to_numpy(dtype=object),
             related=related | same_group, insurer_limit=insurer[sel], terms=terms,
             protected=exs["approved_outstanding"].to_numpy(dtype=np.float64, na_value=np.nan),
-            group_id=dg)
+            group_id=dg,
+            current_limit=exs["approved_limit"].to_numpy(dtype=np.float64, na_value=np.nan))
         return pairs, errs
 
     # --- payloads -----------------------------------------------------------------

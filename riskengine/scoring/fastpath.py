@@ -355,7 +355,7 @@ class FastEngine:
         num = np.array([pay["pay_dilution"], fin["equity"], fin["revenue"], fin["net_income"],
                         pdue_s, float(req), _num(ex.annual_sales),
                         float(ex.supplier.ledger_total), _num(ex.insurer_limit),
-                        float(ex.approved_outstanding)],
+                        float(ex.approved_outstanding), float(ex.approved_limit)],
                        dtype=np.float64)
         obj = np.array([p.debtor.debtor_id, fcur, ex.supplier_id, ex.currency, product,
                         p.debtor.group_id], dtype=object)
@@ -372,7 +372,8 @@ class FastEngine:
             debtor_pos=ints[1:2], supplier_id=obj[2:3], currency=obj[3:4], requested=num[5:6],
             annual_sales=num[6:7], product=obj[4:5], supplier_ledger=num[7:8],
             supplier_currency=obj[3:4], related=flag[3:4], insurer_limit=num[8:9],
-            terms=self._terms(p, product), protected=num[9:10], group_id=obj[5:6])
+            terms=self._terms(p, product), protected=num[9:10], group_id=obj[5:6],
+            current_limit=num[10:11])
         return deb, pair
 
     def _check(self, p: DebtorPayload, st_sorted: list[Any], reference_date: Any) -> None:

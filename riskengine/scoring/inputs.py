@@ -64,3 +64,4 @@ class PairInputs:
     terms: PairBytes                      # pair part of each input document
     protected: FloatArray                 # approved outstanding (kept first when capacity is shared)
     group_id: npt.NDArray[np.object_]     # the debtor's connected group (None without)
+    current_limit: FloatArray             # the limit in force before (exposures.approved_limit)

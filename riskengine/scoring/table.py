@@ -50,7 +50,7 @@ _DECISION_TYPES: dict[str, str] = {
     "service_commission_rate": "float", "discount_rate": "float",
     "reason_codes": "reasons", "binding_constraints": "names", "knockouts": "names",
     "limit_notes": "names", "debtor_capacity": "float",
-    "approved_outstanding": "float",
+    "approved_outstanding": "float", "current_limit": "float",
 }  # every other decision field is text
 
 
@@ -149,6 +149,7 @@ def _decide_table(
         "group_id": strings(pairs.group_id),
         "debtor_capacity": floats(c.capacity, c.rated),
         "approved_outstanding": floats(pairs.protected),
+        "current_limit": floats(pairs.current_limit),
     }
     return pa.Table.from_arrays([cols[f] for f in DECISION_FIELDS], schema=schema)
 
