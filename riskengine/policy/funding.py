@@ -170,7 +170,7 @@ INVOICE_COLUMNS: dict[str, str] = {
     "advance_rate": "the decision's advance rate (after its dilution); absent: the policy's "
                     "by pricing grade less dilution",
     "rating_date": "date of the rating (the decision's as_of): older than "
-                   "funding.max_rating_age_months on as_of -> rating_stale",
+                   "funding.max_rating_age_months on as_of, or unknown -> rating_stale",
     "debtor": "debtor key: invoices of one debtor share the limit in row order",
 }
 """Columns :func:`fund_invoices` reads."""
@@ -197,7 +197,8 @@ def _prior_in_group(keys: npt.NDArray[Any], values: FloatArray) -> FloatArray:
 def rating_stale(rating_date: Any, as_of: Any, policy: CreditPolicy) -> Any:
     """Whether a rating is too old to fund on: ``as_of`` is later than the rating date plus
     ``funding.max_rating_age_months`` calendar months (the same day of the month, or the
-    month's last day when it has no such day).
+    month's last day when it has no such day). A rating of unknown date (None, NaT)
+    is stale: it is not known to be current.
 
     Examples
     --------
@@ -214,7 +215,8 @@ def rating_stale(rating_date: Any, as_of: Any, policy: CreditPolicy) -> Any:
     last_day = (target + np.timedelta64(1, "M")).astype("datetime64[D]") - np.timedelta64(1, "D")
     limit_day = np.minimum(target.astype("datetime64[D]") + (rated - month.astype(
         "datetime64[D]")), last_day)
-    return day > limit_day
+    out: npt.NDArray[np.bool_] = np.isnat(rated) | (day > limit_day)
+    return out
 
 
 def fund_invoices(invoices: Mapping[str, Any], policy: CreditPolicy) -> FundingBatch:
