@@ -366,7 +366,7 @@ def test_ready_says_failed_when_the_engine_cannot_load(store: DecisionStore) -> 
 def _check(**kw: Any) -> dict[str, Any]:
     base = {"supplier_id": "GR-S-000318", "debtor_id": "GR-D-004711", "invoice_id": "INV-1",
             "amount": 4_000.0, "invoice_date": "2026-07-01", "due_date": "2026-09-29",
-            "as_of": "2026-07-06", "approved_outstanding": 20_000.0, "product": "recourse"}
+            "as_of": "2026-07-06", "approved_outstanding": 20_000.0}
     return {**base, **kw}
 
 
@@ -424,12 +424,23 @@ def test_funding_check_uses_a_lowered_register_limit(client: TestClient,
 
 
 def test_funding_check_falls_back_to_the_latest_decision(store: DecisionStore) -> None:
-    store.record_decisions([{"debtor_id": "D-1", "grade": "5", "pd": 0.01,
+    store.record_decisions([{"debtor_id": "D-1", "grade": "5", "pd": 0.01, "as_of": "2026-06-30",
                              "approved_limit": 25_000.0}])  # no supplier: no register row
     c = _client(FakeEngine(), store)
     a = c.post("/v1/invoices/check", json=_check(supplier_id="S-1", debtor_id="D-1"),
                headers=AUTH).json()
     assert (a["limit_source"], a["approved"]) == ("latest_decision", 4_000.0)
+
+
+def test_funding_check_on_a_rating_of_unknown_date_is_stale(store: DecisionStore) -> None:
+    """A stored decision without as_of (nor decided_at) is not known to be current: this
+    funded 4,000 before issue 15."""
+    store.record_decisions([{"debtor_id": "D-1", "grade": "5", "pd": 0.01,
+                             "approved_limit": 25_000.0}])
+    c = _client(FakeEngine(), store)
+    a = c.post("/v1/invoices/check", json=_check(supplier_id="S-1", debtor_id="D-1"),
+               headers=AUTH).json()
+    assert (a["approved"], a["reasons"], a["rating_date"]) == (0.0, ["rating_stale"], None)
 
 
 def test_funding_check_refusals(store: DecisionStore) -> None:
@@ -652,6 +663,8 @@ def test_real_engine_end_to_end_over_loopback(real_engine: Any, tmp_path: Path) 
         r = http.post("/v1/decisions", json=EXAMPLE, headers=AUTH)
         assert r.status_code == 200, r.text
         d = r.json()
+        register = d.pop("register")  # what the register did: not part of the decision
+        assert (register["applied"], register["action"]) == (True, "new")
         assert 0.0 < d["pd"] < 1.0 and d["grade"] in {str(g) for g in range(1, 11)} | {"D"}
         assert d["model_version"] == real_engine.model_version
         assert d["policy_version"] == real_engine.policy.version
@@ -664,7 +677,8 @@ def test_real_engine_end_to_end_over_loopback(real_engine: Any, tmp_path: Path) 
         second = _payload("GR-D-000002", "GR-S-000318", "non_recourse")
         batch = http.post("/v1/decisions", json=[EXAMPLE, second], headers=AUTH).json()
         assert [b["debtor_id"] for b in batch] == ["GR-D-004711", "GR-D-000002"]
-        assert {k: v for k, v in batch[0].items() if k != "decided_at"} == {
+        assert batch[0]["register"]["action"] == "unchanged"
+        assert {k: v for k, v in batch[0].items() if k not in ("decided_at", "register")} == {
             k: v for k, v in d.items() if k != "decided_at"}
         check = http.post("/v1/invoices/check", headers=AUTH, json={
             "supplier_id": "GR-S-000318", "debtor_id": "GR-D-004711", "amount": 50_000.0,

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from riskengine.errors import InvalidInputError
 from riskengine.store import APPEND_ONLY_TABLES, DecisionStore, default_store_url, jsonable
+from riskengine.store.idempotency import IdempotentRequest
 
 
 def _decision(debtor: str = "D-1", supplier: str | None = "S-1", limit: float = 25_000.0,
@@ -120,17 +121,19 @@ def test_acknowledged_write_survives_sigkill(db_url: str, tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize("table", APPEND_ONLY_TABLES)
-@pytest.mark.parametrize("statement", ["UPDATE {t} SET id = id", "DELETE FROM {t}"])
+@pytest.mark.parametrize("statement", ["UPDATE {t} SET {k} = {k}", "DELETE FROM {t}"])
 def test_append_only_tables_refuse_update_and_delete(db_url: str, table: str,
                                                      statement: str) -> None:
     with DecisionStore(db_url) as store:
-        store.record_decisions([_decision()])
+        store.store_decisions([_decision()], idempotency=IdempotentRequest(
+            "key-1", "0" * 64, lambda ids, register: b"{}"))
         store.record_funding_check(supplier_id="S-1", debtor_id="D-1", request={},
                                    result={}, limit_used=1.0, limit_source="x",
                                    approved_outstanding=0.0)
+        key = "key" if table == "idempotency_keys" else "id"
         with pytest.raises(sa.exc.IntegrityError, match="append-only"):
             with store.engine.begin() as conn:
-                conn.exec_driver_sql(statement.format(t=table))
+                conn.exec_driver_sql(statement.format(t=table, k=key))
         assert store.count(table) >= 1
 
 
