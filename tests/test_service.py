@@ -114,7 +114,7 @@ def client(store: DecisionStore) -> TestClient:
 def test_v1_routes_need_a_valid_bearer_token(client: TestClient, headers: dict[str, str]
                                              ) -> None:
     for method, url in (("POST", "/v1/decisions"), ("POST", "/v1/invoices/check"),
-                        ("GET", "/v1/debtors/D-1/decision")):
+                        ("GET", "/v1/debtors/D-1/decision"), ("GET", "/v1/limits/D-1")):
         r = client.request(method, url, headers=headers, json=_payload())
         assert r.status_code == 401, (method, url)
         assert r.headers["www-authenticate"] == "Bearer"
