@@ -236,3 +236,25 @@ def test_inputs_are_kept_once_per_hash(store: DecisionStore) -> None:
         store.record_inputs("def", "[1, 2]")
     with pytest.raises(InvalidInputError, match=r"input_hash is empty"):
         store.record_inputs(" ", {})
+
+
+def test_an_override_cut_goes_through_the_register_with_its_notice(store: DecisionStore
+                                                                    ) -> None:
+    """Issue 15 point 7: an officer's cut is applied by the register's one rule (source
+    override:<id>, the policy's 30 days' notice), and a decision older than the override
+    posted afterwards does not undo it."""
+    import datetime as dt
+
+    d = _decision(store, limit=100_000.0)
+    row = apply_override(store, d, new_limit=60_000.0, reason=REASON, officer="k")
+    today = dt.date.today()
+    due = today + dt.timedelta(days=30)
+    entry = store.current_limit("S-1", "D-1", today)
+    assert (entry["limit"], entry["status"], entry["source"]) == (
+        100_000.0, "pending_cut", f"override:{row['id']}")
+    assert entry["pending"] == {"limit": 60_000.0, "effective_date": due.isoformat()}
+    assert row["register_change"]["register"]["status"] == "pending_cut"
+    assert store.current_limit("S-1", "D-1", due)["limit"] == 60_000.0
+    _decision(store, limit=100_000.0)  # as of 2026-06-30, before the override
+    assert store.history("S-1", "D-1")[-1]["action"] == "not_applied"
+    assert store.current_limit("S-1", "D-1", due)["limit"] == 60_000.0

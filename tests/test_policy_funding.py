@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from riskengine.config import load_policy
 from riskengine.errors import InvalidInputError
-from riskengine.policy.funding import cross_aged, fund_invoice, fund_invoices
+from riskengine.policy import CreditPolicy
+from riskengine.policy.funding import cross_aged, fund_invoice, fund_invoices, rating_stale
 
 POLICY = load_policy()
 BASE = {"limit": 25_000.0, "approved_outstanding": 0.0, "amount": 10_000.0,
@@ -139,3 +140,45 @@ def test_funded_within_invoice_and_limit(limit, outstanding, amounts, contras, g
         assert r.approved <= a
         running += r.approved
     assert running - outstanding == pytest.approx(b.approved.sum(), rel=1e-9, abs=1e-6)
+
+
+def test_rating_stale_counts_calendar_months() -> None:
+    """[funding] max_rating_age_months = 12 (CRR art. 173(1)(b)): a rating of 2025-01-31
+    is current up to 2026-01-31; one of 2024-02-29 up to 2025-02-28 (no 29th); an
+    unknown date is stale."""
+    got = rating_stale(["2025-01-31", "2025-01-31", "2024-02-29", "2024-02-29", None],
+                       ["2026-01-31", "2026-02-01", "2025-02-28", "2025-03-01", "2026-01-01"],
+                       POLICY)
+    assert got.tolist() == [False, True, False, True, True]
+
+
+def test_a_stale_rating_makes_the_invoice_ineligible() -> None:
+    r = fund_invoice(POLICY, limit=25_000, approved_outstanding=0, amount=10_000,
+                     invoice_date="2026-07-01", due_date="2026-08-30", as_of="2026-07-02",
+                     grade="5", product="recourse", rating_date="2025-06-30")
+    assert (r.eligible, r.approved, r.advance, r.reasons) == (False, 0.0, 0.0, ("rating_stale",))
+
+
+def test_the_decision_advance_rate_replaces_the_policy_table() -> None:
+    """The funding check advances at the decision's own rate (its dilution included); the
+    grade-D rule still advances nothing."""
+    r = fund_invoice(POLICY, limit=25_000, approved_outstanding=0, amount=10_000,
+                     invoice_date="2026-07-01", due_date="2026-08-30", as_of="2026-07-02",
+                     grade="5", product="recourse", advance_rate=0.6)
+    assert (r.advance_rate, r.advance) == (0.6, 6_000.0)
+    d = fund_invoice(POLICY, limit=25_000, approved_outstanding=0, amount=10_000,
+                     invoice_date="2026-07-01", due_date="2026-08-30", as_of="2026-07-02",
+                     grade="D", product="recourse", advance_rate=0.6)
+    assert d.advance == 0.0
+
+
+def test_funding_max_rating_age_defaults_and_is_checked() -> None:
+    from riskengine.errors import PolicyError
+
+    d = POLICY.to_dict()
+    assert d["funding"] == {"max_rating_age_months": 12}
+    del d["funding"]
+    assert CreditPolicy.from_dict(d).funding.max_rating_age_months == 12
+    d["funding"] = {"max_rating_age_months": 0}
+    with pytest.raises(PolicyError, match="funding.max_rating_age_months"):
+        CreditPolicy.from_dict(d)

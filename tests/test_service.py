@@ -114,7 +114,7 @@ def client(store: DecisionStore) -> TestClient:
 def test_v1_routes_need_a_valid_bearer_token(client: TestClient, headers: dict[str, str]
                                              ) -> None:
     for method, url in (("POST", "/v1/decisions"), ("POST", "/v1/invoices/check"),
-                        ("GET", "/v1/debtors/D-1/decision")):
+                        ("GET", "/v1/debtors/D-1/decision"), ("GET", "/v1/limits/D-1")):
         r = client.request(method, url, headers=headers, json=_payload())
         assert r.status_code == 401, (method, url)
         assert r.headers["www-authenticate"] == "Bearer"
@@ -366,7 +366,7 @@ def test_ready_says_failed_when_the_engine_cannot_load(store: DecisionStore) -> 
 def _check(**kw: Any) -> dict[str, Any]:
     base = {"supplier_id": "GR-S-000318", "debtor_id": "GR-D-004711", "invoice_id": "INV-1",
             "amount": 4_000.0, "invoice_date": "2026-07-01", "due_date": "2026-09-29",
-            "as_of": "2026-07-06", "approved_outstanding": 20_000.0, "product": "recourse"}
+            "as_of": "2026-07-06", "approved_outstanding": 20_000.0}
     return {**base, **kw}
 
 
@@ -424,12 +424,23 @@ def test_funding_check_uses_a_lowered_register_limit(client: TestClient,
 
 
 def test_funding_check_falls_back_to_the_latest_decision(store: DecisionStore) -> None:
-    store.record_decisions([{"debtor_id": "D-1", "grade": "5", "pd": 0.01,
+    store.record_decisions([{"debtor_id": "D-1", "grade": "5", "pd": 0.01, "as_of": "2026-06-30",
                              "approved_limit": 25_000.0}])  # no supplier: no register row
     c = _client(FakeEngine(), store)
     a = c.post("/v1/invoices/check", json=_check(supplier_id="S-1", debtor_id="D-1"),
                headers=AUTH).json()
     assert (a["limit_source"], a["approved"]) == ("latest_decision", 4_000.0)
+
+
+def test_funding_check_on_a_rating_of_unknown_date_is_stale(store: DecisionStore) -> None:
+    """A stored decision without as_of (nor decided_at) is not known to be current: this
+    funded 4,000 before issue 15."""
+    store.record_decisions([{"debtor_id": "D-1", "grade": "5", "pd": 0.01,
+                             "approved_limit": 25_000.0}])
+    c = _client(FakeEngine(), store)
+    a = c.post("/v1/invoices/check", json=_check(supplier_id="S-1", debtor_id="D-1"),
+               headers=AUTH).json()
+    assert (a["approved"], a["reasons"], a["rating_date"]) == (0.0, ["rating_stale"], None)
 
 
 def test_funding_check_refusals(store: DecisionStore) -> None:
@@ -652,6 +663,8 @@ def test_real_engine_end_to_end_over_loopback(real_engine: Any, tmp_path: Path) 
         r = http.post("/v1/decisions", json=EXAMPLE, headers=AUTH)
         assert r.status_code == 200, r.text
         d = r.json()
+        register = d.pop("register")  # what the register did: not part of the decision
+        assert (register["applied"], register["action"]) == (True, "new")
         assert 0.0 < d["pd"] < 1.0 and d["grade"] in {str(g) for g in range(1, 11)} | {"D"}
         assert d["model_version"] == real_engine.model_version
         assert d["policy_version"] == real_engine.policy.version
@@ -664,7 +677,8 @@ def test_real_engine_end_to_end_over_loopback(real_engine: Any, tmp_path: Path) 
         second = _payload("GR-D-000002", "GR-S-000318", "non_recourse")
         batch = http.post("/v1/decisions", json=[EXAMPLE, second], headers=AUTH).json()
         assert [b["debtor_id"] for b in batch] == ["GR-D-004711", "GR-D-000002"]
-        assert {k: v for k, v in batch[0].items() if k != "decided_at"} == {
+        assert batch[0]["register"]["action"] == "unchanged"
+        assert {k: v for k, v in batch[0].items() if k not in ("decided_at", "register")} == {
             k: v for k, v in d.items() if k != "decided_at"}
         check = http.post("/v1/invoices/check", headers=AUTH, json={
             "supplier_id": "GR-S-000318", "debtor_id": "GR-D-004711", "amount": 50_000.0,
@@ -706,3 +720,108 @@ def test_future_payload_refused_by_http_and_python_api_alike(
         x["reason"] for x in err.value.problems}
     with pytest.raises(InvalidInputError, match=field):
         real_engine.decide_one(p, reference_date="2026-07-01")
+
+
+# --- issue 15: the register behind decisions and funding checks --------------------------
+
+
+def test_an_older_decision_is_history_only_and_the_answer_says_so(client: TestClient,
+                                                                  store: DecisionStore) -> None:
+    """docs/SERVICE.md: 200 with register.applied false, reason older_than_register."""
+    newer = {**_payload(), "as_of": "2026-07-10"}
+    r = client.post("/v1/decisions", json=newer, headers=AUTH)
+    assert r.json()["register"]["applied"] is True
+    r = client.post("/v1/decisions", json=_payload(), headers=AUTH)  # as of 2026-06-30
+    assert r.status_code == 200
+    assert r.json()["register"] == {"applied": False, "reason": "older_than_register",
+                                    "register_as_of": "2026-07-10"}
+    assert store.count("decisions") == 2
+    limits = client.get("/v1/limits/GR-D-004711", headers=AUTH).json()["limits"]
+    assert [(e["source"], e["as_of"]) for e in limits] == [("decision:1", "2026-07-10")]
+
+
+def test_get_limits_lists_the_register_of_a_debtor(store: DecisionStore) -> None:
+    c = _client(FakeEngine(limit=25_000.0), store)
+    c.post("/v1/decisions", json=_payload(), headers=AUTH)
+    c.post("/v1/decisions", json=_payload(supplier_id="GR-S-000999"), headers=AUTH)
+    cut = _client(FakeEngine(limit=10_000.0), store)
+    r = cut.post("/v1/decisions", json={**_payload(), "as_of": "2026-07-10"}, headers=AUTH)
+    assert r.json()["register"]["status"] == "pending_cut"
+    r = c.get("/v1/limits/GR-D-004711", params={"as_of": "2026-07-15"}, headers=AUTH)
+    assert r.status_code == 200
+    assert r.json()["limits"] == [
+        {"supplier_id": "GR-S-000318", "approved_limit": 25_000.0, "currency": "EUR",
+         "effective_date": "2026-06-30", "status": "pending_cut", "source": "decision:3",
+         "as_of": "2026-07-10", "pending": {"limit": 10_000.0, "effective_date": "2026-08-09"}},
+        {"supplier_id": "GR-S-000999", "approved_limit": 25_000.0, "currency": "EUR",
+         "effective_date": "2026-06-30", "status": "active", "source": "decision:2",
+         "as_of": "2026-06-30", "pending": None}]
+    assert c.get("/v1/limits/GR-D-000001", headers=AUTH).status_code == 404
+    assert c.get("/v1/limits/GR-D-004711").status_code == 401
+
+
+def test_funding_check_refuses_caller_terms_and_uses_the_decision(store: DecisionStore) -> None:
+    """Issue 15 point 4: grade "1" + recourse from the caller on a non-recourse grade-6 pair
+    gave a 95 % advance; the terms are now the stored decision's (its advance rate 0.5)."""
+    c = _client(FakeEngine(), store)
+    r = c.post("/v1/invoices/check", json=_check(grade="1", product="recourse",
+                                                 supplier_grade="1", dilution=0.0),
+               headers=AUTH)
+    assert r.status_code == 422
+    assert {(tuple(d["loc"]), d["type"]) for d in r.json()["detail"]} == {
+        (("body", f), "extra_forbidden") for f in ("grade", "product", "supplier_grade",
+                                                   "dilution")}
+    store.record_decisions([{"debtor_id": "D-6", "supplier_id": "S-1", "as_of": "2026-06-30",
+                             "grade": "6", "pd": 0.05, "approved_limit": 25_000.0,
+                             "product": "non_recourse", "advance_rate": 0.5}])
+    a = c.post("/v1/invoices/check", json=_check(supplier_id="S-1", debtor_id="D-6",
+                                                 approved_outstanding=0.0), headers=AUTH).json()
+    assert (a["product"], a["grade"], a["supplier_grade"]) == ("non_recourse", "6", None)
+    assert (a["limit_source"], a["limit_status"]) == ("limit_register", "active")
+    assert (a["approved"], a["advance_rate"], a["advance"]) == (4_000.0, 0.5, 2_000.0)
+    assert store.count("funding_checks") == 1
+
+
+def test_a_rating_older_than_the_policy_maximum_is_unfundable(store: DecisionStore) -> None:
+    """[funding] max_rating_age_months = 12 (CRR art. 173(1)(b)): a rating of 2025-06-30
+    funds until 2026-06-30 and not on 2026-07-06; with 24 months it still funds."""
+    from riskengine.config import load_policy
+    from riskengine.policy import CreditPolicy
+
+    store.record_decisions([{"debtor_id": "D-1", "supplier_id": "S-1", "as_of": "2025-06-30",
+                             "grade": "5", "pd": 0.01, "approved_limit": 25_000.0}])
+    check = _check(supplier_id="S-1", debtor_id="D-1")
+    a = _client(FakeEngine(), store).post("/v1/invoices/check", json=check,
+                                          headers=AUTH).json()
+    assert (a["approved"], a["advance"], a["reasons"]) == (0.0, 0.0, ["rating_stale"])
+    assert a["rating_date"] == "2025-06-30"
+    d = load_policy().to_dict()
+    d["funding"] = {"max_rating_age_months": 24}
+    lenient = _client(FakeEngine(), store, policy=CreditPolicy.from_dict(d))
+    a = lenient.post("/v1/invoices/check", json=check, headers=AUTH).json()
+    assert (a["approved"], a["reasons"]) == (4_000.0, [])
+
+
+def test_idempotency_key_replays_the_first_answer(store: DecisionStore) -> None:
+    """docs/SERVICE.md: the same key and body answer the first response and store nothing;
+    the same key with another body is 422; without a key every post is stored."""
+    engine = FakeEngine()
+    c = _client(engine, store)
+    key = {**AUTH, "Idempotency-Key": "order-7f3a-0001"}
+    first = c.post("/v1/decisions", json=_payload(), headers=key)
+    again = c.post("/v1/decisions", json=_payload(), headers=key)
+    assert first.status_code == again.status_code == 200
+    assert again.content == first.content
+    assert again.headers["x-decision-id"] == first.headers["x-decision-id"] == "1"
+    assert again.headers["idempotent-replayed"] == "true"
+    assert (engine.calls, store.count("decisions"), store.count("limit_history")) == (1, 1, 1)
+    other = c.post("/v1/decisions", json=_payload(debtor_id="GR-D-000002"), headers=key)
+    assert other.status_code == 422
+    assert other.json()["detail"][0]["loc"] == ["header", "Idempotency-Key"]
+    assert other.json()["detail"][0]["type"] == "idempotency_key_reused"
+    bad = c.post("/v1/decisions", json=_payload(), headers={**AUTH, "Idempotency-Key": "k" * 129})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == [
+        "header", "Idempotency-Key"]
+    c.post("/v1/decisions", json=_payload(), headers=AUTH)
+    c.post("/v1/decisions", json=_payload(), headers=AUTH)
+    assert store.count("decisions") == 3 and store.count("idempotency_keys") == 1

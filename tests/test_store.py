@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from riskengine.errors import InvalidInputError
 from riskengine.store import APPEND_ONLY_TABLES, DecisionStore, default_store_url, jsonable
+from riskengine.store.idempotency import IdempotentRequest
 
 
 def _decision(debtor: str = "D-1", supplier: str | None = "S-1", limit: float = 25_000.0,
@@ -120,17 +121,19 @@ def test_acknowledged_write_survives_sigkill(db_url: str, tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize("table", APPEND_ONLY_TABLES)
-@pytest.mark.parametrize("statement", ["UPDATE {t} SET id = id", "DELETE FROM {t}"])
+@pytest.mark.parametrize("statement", ["UPDATE {t} SET {k} = {k}", "DELETE FROM {t}"])
 def test_append_only_tables_refuse_update_and_delete(db_url: str, table: str,
                                                      statement: str) -> None:
     with DecisionStore(db_url) as store:
-        store.record_decisions([_decision()])
+        store.store_decisions([_decision()], idempotency=IdempotentRequest(
+            "key-1", "0" * 64, lambda ids, register: b"{}"))
         store.record_funding_check(supplier_id="S-1", debtor_id="D-1", request={},
                                    result={}, limit_used=1.0, limit_source="x",
                                    approved_outstanding=0.0)
+        key = "key" if table == "idempotency_keys" else "id"
         with pytest.raises(sa.exc.IntegrityError, match="append-only"):
             with store.engine.begin() as conn:
-                conn.exec_driver_sql(statement.format(t=table))
+                conn.exec_driver_sql(statement.format(t=table, k=key))
         assert store.count(table) >= 1
 
 
@@ -230,3 +233,79 @@ def test_latest_decision_in_force_on_a_day(db_url: str) -> None:
         assert store.latest_decision("D-1", in_force_on="2026-06-29") is None
         with pytest.raises(InvalidInputError, match="in_force_on is not an ISO date"):
             store.latest_decision("D-1", in_force_on="06/07/2026")
+
+
+# --- issue 15: one register, ordered by as_of, cuts with notice ------------------------
+
+
+def _limit_on(store: DecisionStore, day: str) -> tuple[float, str]:
+    entry = store.current_limit("S-1", "D-1", day)
+    assert entry is not None
+    return entry["limit"], entry["status"]
+
+
+def test_an_older_decision_posted_later_does_not_reopen_a_cancelled_limit(db_url: str) -> None:
+    """Issue 15 point 3: a default (knock-out) cancels at once; a decision as of an
+    earlier day posted afterwards is history only (last write won before)."""
+    with DecisionStore(db_url) as store:
+        store.record_decisions([_decision(limit=50_000.0, as_of="2026-06-30")])
+        store.record_decisions([_decision(limit=0.0, as_of="2026-07-10", grade="D",
+                                          knockouts=["insolvency"])])
+        assert _limit_on(store, "2026-07-10") == (0.0, "cancelled")
+        late = store.store_decisions([_decision(limit=50_000.0, as_of="2026-07-01")])
+        assert late.register == [{"applied": False, "reason": "older_than_register",
+                                  "register_as_of": "2026-07-10",
+                                  "history_id": late.register[0]["history_id"]}]
+        assert _limit_on(store, "2026-07-20") == (0.0, "cancelled")
+        assert store.current_limit("S-1", "D-1", "2026-07-20")["source"] == "decision:2"
+        assert [h["action"] for h in store.history("S-1", "D-1")] == [
+            "new", "cancel", "not_applied"]
+        assert store.count("decisions") == 3  # the late decision is kept as history
+
+
+def test_a_cut_waits_for_the_policy_notice_and_protects_what_was_delivered(db_url: str
+                                                                             ) -> None:
+    """policy.toml limits.notice_days = 30: a cut decided on 2026-07-10 takes effect on
+    2026-08-09; until then the old 50,000 stands. Protected = min(old limit 50,000,
+    outstanding 30,000) = 30,000 (not the old limit)."""
+    with DecisionStore(db_url) as store:
+        store.record_decisions([_decision(limit=50_000.0)])
+        store.record_decisions([_decision(limit=20_000.0, as_of="2026-07-10")],
+                               exposures=[{"approved_outstanding": 30_000.0}])
+        before = store.current_limit("S-1", "D-1", "2026-08-08")
+        assert (before["limit"], before["status"]) == (50_000.0, "pending_cut")
+        assert before["pending"] == {"limit": 20_000.0, "effective_date": "2026-08-09"}
+        assert (before["notice_days"], before["protected_outstanding"]) == (30, 30_000.0)
+        assert _limit_on(store, "2026-08-09") == (20_000.0, "active")
+        assert store.current_limit("S-1", "D-1", "2026-08-09")["pending"] is None
+        # a newer decision confirming the old limit withdraws the pending cut
+        store.record_decisions([_decision(limit=50_000.0, as_of="2026-07-20")])
+        assert _limit_on(store, "2026-09-01") == (50_000.0, "active")
+
+
+def test_an_increase_applies_at_once_and_a_knockout_cut_too(db_url: str) -> None:
+    with DecisionStore(db_url) as store:
+        store.record_decisions([_decision(limit=20_000.0)])
+        store.record_decisions([_decision(limit=60_000.0, as_of="2026-07-01")])
+        assert _limit_on(store, "2026-07-01") == (60_000.0, "active")
+        store.record_decisions([_decision(limit=10_000.0, as_of="2026-07-02",
+                                          knockouts=["adverse_record"])])
+        assert _limit_on(store, "2026-07-02") == (10_000.0, "active")
+        entries = store.limits_of_debtor("D-1", "2026-07-02")
+        assert [(e["supplier_id"], e["limit"], e["source"]) for e in entries] == [
+            ("S-1", 10_000.0, "decision:3")]
+        assert store.limits_of_debtor("nobody") == []
+
+
+def test_idempotent_decisions_are_stored_once(db_url: str) -> None:
+    with DecisionStore(db_url) as store:
+        def render(ids: list[int], register: list[object]) -> bytes:
+            return f'{{"ids": {ids}}}'.encode()
+
+        first = store.store_decisions([_decision()], idempotency=IdempotentRequest(
+            "k-1", "a" * 64, render))
+        again = store.store_decisions([_decision()], idempotency=IdempotentRequest(
+            "k-1", "a" * 64, render))
+        assert first.answer is None and again.answer is not None
+        assert (again.answer.response, again.answer.decision_ids) == (b'{"ids": [1]}', [1])
+        assert store.count("decisions") == 1 and store.count("limit_history") == 1

@@ -43,6 +43,7 @@ __all__ = [
     "ProductPolicy",
     "FeePolicy",
     "EligibilityPolicy",
+    "FundingPolicy",
     "CreditPolicy",
 ]
 
@@ -632,9 +633,35 @@ class OverridePolicy:
         return {"max_upgrade_notches": self.max_upgrade_notches}
 
 
+@dataclass(frozen=True, slots=True)
+class FundingPolicy:
+    """Funding checks: the oldest rating an invoice may be funded on.
+
+    ``max_rating_age_months`` (default 12): a rating older than this many months
+    on the day of the check makes the invoice unfundable (``rating_stale``);
+    CRR art. 173(1)(b) asks for at least annual re-rating.
+    """
+
+    max_rating_age_months: int = 12
+
+    KEY = "funding"
+
+    def __post_init__(self) -> None:
+        _range(f"{self.KEY}.max_rating_age_months", self.max_rating_age_months, 1, 120)
+
+    @classmethod
+    def from_dict(cls, d: Any) -> FundingPolicy:
+        k = cls.KEY
+        d = _check_keys(d, k, {"max_rating_age_months"}, set())
+        return cls(_int(d, k, "max_rating_age_months") if "max_rating_age_months" in d else 12)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"max_rating_age_months": self.max_rating_age_months}
+
+
 _SECTIONS = ("limits", "capacity", "knockouts", "concentration", "book", "cover", "products",
              "fees", "eligibility")
-_OPTIONAL_SECTIONS = ("overrides",)
+_OPTIONAL_SECTIONS = ("overrides", "funding")
 
 
 @dataclass(frozen=True, slots=True)
@@ -665,6 +692,7 @@ class CreditPolicy:
     eligibility: EligibilityPolicy
     description: str = ""
     overrides: OverridePolicy = OverridePolicy()
+    funding: FundingPolicy = FundingPolicy()
 
     def __post_init__(self) -> None:
         if not isinstance(self.version, str) or not self.version.strip():
@@ -708,6 +736,7 @@ class CreditPolicy:
             eligibility=EligibilityPolicy.from_dict(d["eligibility"]),
             description=str(d.get("description", "")),
             overrides=OverridePolicy.from_dict(d.get("overrides", {})),
+            funding=FundingPolicy.from_dict(d.get("funding", {})),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -721,7 +750,7 @@ class CreditPolicy:
             "book": self.book.to_dict(), "cover": self.cover.to_dict(),
             "products": {p.name: p.to_dict() for p in self.products},
             "fees": self.fees.to_dict(), "eligibility": self.eligibility.to_dict(),
-            "overrides": self.overrides.to_dict(),
+            "overrides": self.overrides.to_dict(), "funding": self.funding.to_dict(),
         })
         return out
 

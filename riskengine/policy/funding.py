@@ -14,9 +14,11 @@ An invoice is ineligible when older than ``eligibility.max_invoice_age_days``
 from its invoice date, when the debtor is cross-aged (more than
 ``cross_age_share`` of its balance over ``cross_age_days``), when supplier and
 debtor are related (the invoice is not accepted at all), or when the debtor is
-in default. With a ``debtor`` key, invoices of one debtor in one call share
-the available limit in row order (first come, first funded), so the sum
-funded never exceeds the limit.
+in default, or when the rating is older than ``funding.max_rating_age_months``
+on the day of the check (``rating_stale``, CRR art. 173(1)(b)). With a
+``debtor`` key, invoices of one debtor in one call share the available limit
+in row order (first come, first funded), so the sum funded never exceeds the
+limit.
 
 Reason codes: a ``uint32`` bitmask per row, bit ``i`` = ``FUNDING_REASONS[i]``.
 """
@@ -38,6 +40,7 @@ __all__ = [
     "FUNDING_REASONS",
     "funding_reason_codes",
     "cross_aged",
+    "rating_stale",
     "FundingBatch",
     "FundingResult",
     "fund_invoices",
@@ -48,12 +51,12 @@ FloatArray = npt.NDArray[np.float64]
 
 FUNDING_REASONS: tuple[str, ...] = (
     "invoice_aged", "cross_aged", "related_party", "grade_default", "contra_deducted",
-    "over_limit", "no_limit_available",
+    "over_limit", "no_limit_available", "rating_stale",
 )
 """Funding reason names; bit ``i`` of a funding reason mask is ``FUNDING_REASONS[i]``."""
 
 _BIT = {name: np.uint32(1 << i) for i, name in enumerate(FUNDING_REASONS)}
-_INELIGIBLE = ("invoice_aged", "cross_aged", "related_party", "grade_default")
+_INELIGIBLE = ("invoice_aged", "cross_aged", "related_party", "grade_default", "rating_stale")
 
 
 def funding_reason_codes(mask: int) -> tuple[str, ...]:
@@ -164,6 +167,10 @@ INVOICE_COLUMNS: dict[str, str] = {
     "cross_aged": "bool, debtor cross-aged", "contras": "what the supplier owes the debtor",
     "related": "bool, supplier and debtor related", "dilution": "dilution rate, fraction",
     "supplier_grade": "supplier grade (drives pricing under recourse)",
+    "advance_rate": "the decision's advance rate (after its dilution); absent: the policy's "
+                    "by pricing grade less dilution",
+    "rating_date": "date of the rating (the decision's as_of): older than "
+                   "funding.max_rating_age_months on as_of, or unknown -> rating_stale",
     "debtor": "debtor key: invoices of one debtor share the limit in row order",
 }
 """Columns :func:`fund_invoices` reads."""
@@ -185,6 +192,31 @@ def _prior_in_group(keys: npt.NDArray[Any], values: FloatArray) -> FloatArray:
     prior = np.empty_like(prior_sorted)
     prior[order] = prior_sorted
     return prior
+
+
+def rating_stale(rating_date: Any, as_of: Any, policy: CreditPolicy) -> Any:
+    """Whether a rating is too old to fund on: ``as_of`` is later than the rating date plus
+    ``funding.max_rating_age_months`` calendar months (the same day of the month, or the
+    month's last day when it has no such day). A rating of unknown date (None, NaT)
+    is stale: it is not known to be current.
+
+    Examples
+    --------
+    >>> from riskengine.config import load_policy
+    >>> rating_stale(["2025-06-30", "2025-06-30"], ["2026-06-30", "2026-07-01"],
+    ...              load_policy()).tolist()
+    [False, True]
+    """
+    n = max(inp.size(rating_date), inp.size(as_of))
+    rated = inp.dates(rating_date, n)
+    day = inp.dates(as_of, n)
+    month = rated.astype("datetime64[M]")
+    target = month + np.timedelta64(policy.funding.max_rating_age_months, "M")
+    last_day = (target + np.timedelta64(1, "M")).astype("datetime64[D]") - np.timedelta64(1, "D")
+    limit_day = np.minimum(target.astype("datetime64[D]") + (rated - month.astype(
+        "datetime64[D]")), last_day)
+    out: npt.NDArray[np.bool_] = np.isnat(rated) | (day > limit_day)
+    return out
 
 
 def fund_invoices(invoices: Mapping[str, Any], policy: CreditPolicy) -> FundingBatch:
@@ -253,8 +285,11 @@ def fund_invoices(invoices: Mapping[str, Any], policy: CreditPolicy) -> FundingB
 
     el = policy.eligibility
     age = (day - issued).astype(np.int64)
+    stale = (rating_stale(invoices["rating_date"], day, policy) if "rating_date" in invoices
+             else np.zeros(n, dtype=bool))
     reasons = np.zeros(n, dtype=np.uint32)
     for cond, name in ((age > el.max_invoice_age_days, "invoice_aged"),
+                       (stale, "rating_stale"),
                        (crossed, "cross_aged"), (related, "related_party"),
                        (g == D_INDEX, "grade_default"), (contras > 0, "contra_deducted")):
         reasons |= np.where(cond, _BIT[name], 0).astype(np.uint32)
@@ -275,7 +310,12 @@ def fund_invoices(invoices: Mapping[str, Any], policy: CreditPolicy) -> FundingB
 
     sg = invoices.get("supplier_grade")
     pg = pricing_grade(g, prod, policy, None if sg is None else sg)
-    rate = advance_rate(pg, prod, policy, invoices.get("dilution", 0.0))
+    if "advance_rate" in invoices:  # the decision's own rate (its dilution included)
+        rate = np.clip(np.nan_to_num(inp.floats(invoices["advance_rate"], n, "advance_rate",
+                                                "invoices")), 0.0, 1.0)
+        rate = np.where(g == D_INDEX, 0.0, rate)
+    else:
+        rate = advance_rate(pg, prod, policy, invoices.get("dilution", 0.0))
     advance = rate * approved
     days = np.maximum((due - day).astype(np.int64), 0)
     commission_rate = (policy.fees.service_commission.lookup(pg)

@@ -49,8 +49,10 @@ __all__ = [
     "decide_limits",
     "decide_limit",
     "LIMIT_ACTIONS",
+    "KNOCKOUT_REASONS",
     "LimitChanges",
     "limit_change",
+    "decision_knockout",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -65,8 +67,11 @@ REASONS: tuple[str, ...] = (
 """Reason code names; bit ``i`` of a reason mask is ``REASONS[i]``."""
 
 _BIT = {name: np.uint32(1 << i) for i, name in enumerate(REASONS)}
-_KNOCKOUTS = ("adverse_record", "insolvency", "related_party", "grade_default",
-              "supplier_default")
+KNOCKOUT_REASONS: tuple[str, ...] = (
+    "adverse_record", "insolvency", "related_party", "grade_default", "supplier_default",
+)
+"""Knock-out reason codes: they refuse a pair outright, and a limit reduction that
+follows one takes effect at once, without the notice period (:func:`limit_change`)."""
 
 DECISIONS: tuple[str, ...] = ("full", "partial", "refused")
 """Decision names; code ``i`` is ``DECISIONS[i]``."""
@@ -620,3 +625,26 @@ def limit_change(
     protected = np.minimum(outstanding, np.maximum(prev, new))
     available = np.maximum(new - protected, 0.0)
     return LimitChanges(action, effective, protected, available)
+
+
+def decision_knockout(decision: Mapping[str, Any]) -> bool:
+    """Whether one decision follows a knock-out event (its limit cut takes effect at once).
+
+    A decision dict (:class:`~riskengine.contracts.decision.Decision`) lists its
+    knock-outs in ``knockouts``; each is one of :data:`KNOCKOUT_REASONS`, so a
+    non-empty list is a knock-out, as for a batch's list column
+    (:func:`riskengine.batch.migration.actions.limit_actions`). An explicit
+    boolean ``knockout`` wins.
+
+    Examples
+    --------
+    >>> decision_knockout({"knockouts": ["insolvency"]}), decision_knockout({"knockouts": []})
+    (True, False)
+    """
+    flag = decision.get("knockout")
+    if isinstance(flag, (bool, np.bool_)):
+        return bool(flag)
+    names = decision.get("knockouts") or ()
+    if isinstance(names, str):
+        names = names.split(",")
+    return any(str(n).strip() in KNOCKOUT_REASONS for n in names)

@@ -38,6 +38,8 @@ from typing import Any
 
 from riskengine.errors import InvalidInputError, PolicyError
 from riskengine.model.master_scale import DEFAULT_GRADE, GRADES
+from riskengine.policy.credit_policy import CreditPolicy
+from riskengine.policy.limits import decision_knockout
 
 __all__ = [
     "DEFAULT_MAX_UPGRADE_NOTCHES",
@@ -323,11 +325,14 @@ def apply_override(store: Any, decision: Any, *, reason: str, officer: str,
         The upgrade bound; default :func:`max_upgrade_notches` of ``policy``.
     policy : CreditPolicy or mapping, optional
     update_register : bool, default True
-        When the limit changes and the decision names its supplier, set the
-        pair's limit in the register in the same transaction (history reason
-        ``override <id>: <reason>``, changed by the officer).
+        When the limit changes and the decision names its supplier, apply the
+        new limit to the pair's register entry in the same transaction, by the
+        register's one rule (source ``override:<id>``, history reason
+        ``override <id>: <reason>``, changed by the officer): an increase at
+        once, a cut after the policy's ``limits.notice_days`` (at once when the
+        decision has knock-outs).
     effective_date : date-like, optional
-        When a register change takes effect (default: today).
+        An explicit date for that register change instead of the rule.
 
     Returns
     -------
@@ -371,5 +376,7 @@ def apply_override(store: Any, decision: Any, *, reason: str, officer: str,
         flag_reasons=check.flag_reasons, model_version=_field(decision, "model_version"),
         policy_version=_field(decision, "policy_version"),
         update_register=update_register and check.limit_change != "none",
-        effective_date=effective_date)
+        effective_date=effective_date,
+        policy=policy if isinstance(policy, CreditPolicy) else None,
+        knockout=decision_knockout({"knockouts": _field(decision, "knockouts")}))
     return row

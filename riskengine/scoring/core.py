@@ -36,7 +36,7 @@ from riskengine.model.master_scale import GRADES, UNRATED, MasterScale
 from riskengine.policy import credit_policy as _cp
 from riskengine.policy._inputs import policy_tables
 from riskengine.policy.cover import insurance_cover
-from riskengine.policy.limits import REASONS, decide_limits
+from riskengine.policy.limits import KNOCKOUT_REASONS, REASONS, decide_limits
 from riskengine.policy.pricing import advance_rate
 from riskengine.scoring.financials import BASES
 from riskengine.scoring.inputs import DebtorInputs, PairInputs
@@ -57,12 +57,10 @@ CreditPolicy = _cp.CreditPolicy
 _POLICY_BASIS = np.array([0, 1, 2])  # engine basis code -> policy.limits basis code
 _BINDING = ("requested", "capacity", "ledger_cap", "group_cap", "sector_cap", "insurer_cover",
             "country_cap")
-_KNOCKOUTS = ("adverse_record", "insolvency", "related_party", "grade_default",
-              "supplier_default")
 _REASON_NAMES = np.asarray(REASONS)
 _REASON_SHIFTS = np.arange(len(REASONS), dtype=np.uint32)
 _BINDING_SET = np.isin(_REASON_NAMES, _BINDING)
-_KO_SET = np.isin(_REASON_NAMES, _KNOCKOUTS)
+_KO_SET = np.isin(_REASON_NAMES, KNOCKOUT_REASONS)
 _GRADE_INDEX = {g: i + 1 for i, g in enumerate(GRADES)}  # as master_scale.grade_index
 
 

@@ -31,6 +31,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import threading
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from typing import Annotated, Any
@@ -47,6 +48,7 @@ from riskengine.errors import InvalidInputError, RiskEngineError
 from riskengine.serve.common import decide_and_store, problem_details, pydantic_details
 from riskengine.serve.security import TokenSet, load_tokens
 from riskengine.store import DecisionStore, jsonable
+from riskengine.store.idempotency import IdempotentAnswer
 
 __all__ = [
     "API_VERSION",
@@ -152,9 +154,13 @@ class InvoiceCheckRequest(BaseModel):
     """An assigned invoice to check for funding against the pair's current limit.
 
     The limit is the pair's in the store's limit register (in force on
-    ``as_of``), else the latest stored decision's approved limit; the grade is
-    the latest stored decision's. ``approved_outstanding`` is the funding
-    system's approved outstanding on the pair before this invoice.
+    ``as_of``), else the latest stored decision's approved limit; the grade,
+    product, supplier grade, advance rate (after the decision's dilution) and
+    the rating's date are the latest stored decision's in force on ``as_of``,
+    never the caller's: ``grade``, ``product``, ``supplier_grade``,
+    ``dilution``, ``limit`` or ``advance_rate`` in the body are refused (422,
+    ``extra_forbidden``, naming the field). ``approved_outstanding`` is the
+    funding system's approved outstanding on the pair before this invoice.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -169,14 +175,9 @@ class InvoiceCheckRequest(BaseModel):
     due_date: _IsoDate
     as_of: _IsoDate | None = Field(default=None, description="Day of the check; absent: today")
     approved_outstanding: float = Field(ge=0.0, le=1e13, allow_inf_nan=False)
-    product: str | None = Field(default=None, min_length=1, max_length=64,
-                                pattern=r"^[a-z][a-z0-9_]*$",
-                                description="Product of the policy; absent: the decision's")
     contras: float = Field(default=0.0, ge=0.0, le=1e13, allow_inf_nan=False)
     cross_aged: bool = False
     related: bool = False
-    dilution: float = Field(default=0.0, ge=0.0, le=1.0, allow_inf_nan=False)
-    supplier_grade: str | None = Field(default=None, pattern=r"^(10|[1-9]|D)$")
 
 
 # --- the app ---------------------------------------------------------------------------
@@ -209,6 +210,32 @@ def _decision_json(value: Any) -> bytes:
         return json.dumps(value, allow_nan=False, separators=(",", ":")).encode()
     except (TypeError, ValueError):  # numpy scalars, dates, NaN: made plain (NaN -> null)
         return json.dumps(jsonable(value), allow_nan=False, separators=(",", ":")).encode()
+
+
+_IDEMPOTENCY_KEY = re.compile(r"[!-~]{1,128}")
+
+
+def _replay(answer: IdempotentAnswer, body_hash: str) -> Response:
+    """The first answer under an Idempotency-Key, or 422 when the key came with another body."""
+    if answer.request_hash != body_hash:
+        return _error(422, [{"loc": ["header", "Idempotency-Key"], "type": "idempotency_key_reused",
+                             "msg": "this key was used with another request body; use a new "
+                                    "key for a new request"}])
+    return Response(answer.response, headers={
+        **_JSON_HEADERS, "x-decision-id": ",".join(str(i) for i in answer.decision_ids),
+        "idempotent-replayed": "true"})
+
+
+def _register_view(outcome: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """What the register did with a decision (the response's ``register``), or None."""
+    if outcome is None:
+        return None
+    if not outcome["applied"]:
+        return {"applied": False, "reason": outcome["reason"],
+                "register_as_of": outcome["register_as_of"]}
+    return {"applied": True, "action": outcome["action"], "status": outcome["status"],
+            "limit": outcome["limit"], "effective_date": outcome["effective_date"],
+            "pending": outcome["pending"]}
 
 
 def _input_hash(obj: Any) -> str:
@@ -349,6 +376,15 @@ def create_app(engine: Any, store: DecisionStore, tokens: Sequence[str] | None, 
     async def post_decisions(request: Request) -> Response:
         eng = _engine()
         body = await request.body()
+        key = request.headers.get("idempotency-key")
+        body_hash = hashlib.sha256(body).hexdigest()
+        if key is not None:
+            if not _IDEMPOTENCY_KEY.fullmatch(key):
+                return _error(422, [{"loc": ["header", "Idempotency-Key"], "type": "bad_id",
+                                     "msg": "give 1 to 128 visible ASCII characters"}])
+            answer = store.idempotent_answer(key)
+            if answer is not None:
+                return _replay(answer, body_hash)
         is_list = body.lstrip()[:1] == b"["
         try:
             parsed = many.validate_json(body) if is_list else [one.validate_json(body)]
@@ -364,18 +400,27 @@ def create_app(engine: Any, store: DecisionStore, tokens: Sequence[str] | None, 
         today = dt.datetime.now(dt.UTC).date()  # the reference date decide_payloads passes
         payloads = [p if p.as_of is not None else p.model_copy(update={"as_of": today})
                     for p in parsed]
+
+        def render(decisions: list[dict[str, Any]], _ids: list[int],
+                   register: list[dict[str, Any] | None]) -> bytes:
+            out = [{**d, "register": _register_view(r)} for d, r in zip(
+                decisions, register, strict=True)]
+            return _decision_json(out if is_list else out[0])
+
+        idem = None if key is None else (key, body_hash, render)
         try:
             if len(payloads) <= _INLINE_BATCH:
-                out = decide_and_store(eng, store, payloads)
+                decisions, stored = decide_and_store(eng, store, payloads, idempotency=idem)
             else:
-                out = await asyncio.to_thread(decide_and_store, eng, store, payloads)
+                decisions, stored = await asyncio.to_thread(
+                    decide_and_store, eng, store, payloads, idempotency=idem)
         except InvalidInputError as exc:
             positions = {p.debtor.debtor_id: i for i, p in enumerate(payloads)}
             return _error(422, problem_details(exc, ("body",), positions if is_list else None))
-        decisions, ids = out
-        content = decisions if is_list else decisions[0]
-        return Response(_decision_json(content), headers={
-            **_JSON_HEADERS, "x-decision-id": ",".join(str(i) for i in ids)})
+        if stored.answer is not None:  # a concurrent request under the same key stored first
+            return _replay(stored.answer, body_hash)
+        return Response(render(decisions, stored.ids, stored.register), headers={
+            **_JSON_HEADERS, "x-decision-id": ",".join(str(i) for i in stored.ids)})
 
     @v1.post("/invoices/check", tags=["funding"],
              summary="Funding check of an assigned invoice against the pair's current limit",
@@ -399,6 +444,25 @@ def create_app(engine: Any, store: DecisionStore, tokens: Sequence[str] | None, 
         decision_id = found.pop("decision_id", None)
         return Response(_decision_json(found),
                         headers={**_JSON_HEADERS, "x-decision-id": str(decision_id)})
+
+    @v1.get("/limits/{debtor_id:path}", tags=["limits"],
+            summary="The limit register's entries of a debtor (one per supplier)",
+            responses={404: {"description": "The register has no entry for this debtor"}})
+    async def get_limits(
+        debtor_id: str = Path(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN),
+        as_of: Annotated[_IsoDate | None, Query(description="Day; absent: today")] = None,
+    ) -> Response:
+        day = as_of or dt.datetime.now(dt.UTC).date()
+        entries = store.limits_of_debtor(debtor_id, day)
+        if not entries:
+            raise HTTPException(status_code=404, detail="no limit in the register for this "
+                                                        "debtor")
+        out = {"debtor_id": debtor_id, "as_of": day.isoformat(), "limits": [
+            {"supplier_id": e["supplier_id"], "approved_limit": e["limit"],
+             "currency": e["currency"], "effective_date": e["effective_date"],
+             "status": e["status"], "source": e["source"], "as_of": e["as_of"],
+             "pending": e["pending"]} for e in entries]}
+        return Response(_decision_json(out), headers=_JSON_HEADERS)
 
     app.include_router(v1)
     if ui:
@@ -433,16 +497,15 @@ def _check_invoice(req: InvoiceCheckRequest, store: DecisionStore, policy: Any) 
         limit, source = float(decision["approved_limit"]), "latest_decision"
     else:
         raise HTTPException(status_code=409, detail="no approved limit for this pair")
-    product = req.product or decision.get("product") or policy.product_names[0]
+    terms = _decision_terms(decision, policy)
     invoice: dict[str, Any] = {
         "limit": limit, "approved_outstanding": req.approved_outstanding,
         "amount": req.amount, "invoice_date": req.invoice_date.isoformat(),
         "due_date": req.due_date.isoformat(), "as_of": as_of.isoformat(), "grade": str(grade),
-        "product": product, "contras": req.contras, "cross_aged": req.cross_aged,
-        "related": req.related, "dilution": req.dilution,
+        "contras": req.contras, "cross_aged": req.cross_aged, "related": req.related,
+        "rating_date": terms["rating_date"],
+        **{k: v for k, v in terms.items() if v is not None},
     }
-    if req.supplier_grade is not None:
-        invoice["supplier_grade"] = req.supplier_grade
     try:
         result = fund_invoice(policy, **invoice)
     except InvalidInputError as exc:
@@ -451,7 +514,9 @@ def _check_invoice(req: InvoiceCheckRequest, store: DecisionStore, policy: Any) 
     answer: dict[str, Any] = {
         "supplier_id": req.supplier_id, "debtor_id": req.debtor_id,
         "invoice_id": req.invoice_id, "as_of": as_of.isoformat(), "grade": str(grade),
-        "product": product, "limit": limit, "limit_source": source,
+        "product": terms["product"], "supplier_grade": terms["supplier_grade"],
+        "rating_date": terms["rating_date"], "limit": limit, "limit_source": source,
+        "limit_status": None if registered is None else registered["status"],
         "approved_outstanding": req.approved_outstanding,
         **dataclasses.asdict(result),
         "policy_version": str(getattr(policy, "version", "")),
@@ -466,6 +531,18 @@ def _check_invoice(req: InvoiceCheckRequest, store: DecisionStore, policy: Any) 
         policy_version=answer["policy_version"], input_hash=_input_hash(request_record))
     answer["check_id"] = check_id
     return Response(_decision_json(answer), headers=_JSON_HEADERS)
+
+
+def _decision_terms(decision: Mapping[str, Any], policy: Any) -> dict[str, Any]:
+    """The funding terms a stored decision fixes: product, supplier grade, advance rate
+    (its dilution included) and the rating's date (``as_of``, else the day of
+    ``decided_at``; unknown: None, a stale rating). A decision without a supplier
+    grade leaves the debtor's grade pricing (the engine's rule for a supplier not
+    rated)."""
+    rated = decision.get("as_of") or str(decision.get("decided_at") or "")[:10] or None
+    return {"product": decision.get("product") or policy.product_names[0],
+            "supplier_grade": _opt_str(decision.get("supplier_grade")),
+            "advance_rate": decision.get("advance_rate"), "rating_date": rated}
 
 
 def _opt_str(value: Any) -> str | None:

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from riskengine.errors import InvalidInputError
 from riskengine.store import DecisionStore
+from riskengine.store.decisions import StoredDecisions
+from riskengine.store.idempotency import IdempotentRequest
 
 __all__ = ["pydantic_details", "problem_details", "decide_payloads", "decide_and_store"]
 
@@ -125,8 +127,16 @@ def decide_payloads(engine: Any, payloads: list[Any]) -> list[dict[str, Any]]:
     return [dict(d) for d in engine.score_payloads(payloads, **kw)]
 
 
-def decide_and_store(engine: Any, store: DecisionStore, payloads: list[Any]
-                      ) -> tuple[list[dict[str, Any]], list[int]]:
+Render = Callable[[list[dict[str, Any]], list[int], list[dict[str, Any] | None]], bytes]
+
+
+def decide_and_store(engine: Any, store: DecisionStore, payloads: list[Any], *,
+                     idempotency: tuple[str, str, Render] | None = None
+                     ) -> tuple[list[dict[str, Any]], StoredDecisions]:
+    """Decide payloads and store the decisions with their inputs in one transaction; the
+    register gets each pair's limit by the engine's policy (notice, knock-outs) with the
+    payload's approved outstanding. ``idempotency``: ``(key, body sha256, render)``, where
+    ``render(decisions, ids, register)`` is the response body kept under the key."""
     decisions = decide_payloads(engine, payloads)
     records = []
     for p, d in zip(payloads, decisions, strict=True):
@@ -138,6 +148,14 @@ def decide_and_store(engine: Any, store: DecisionStore, payloads: list[Any]
         records.append(rec)
     inputs = {str(d["input_hash"]): p  # the store keeps p.model_dump_json(), not re-parsed
               for p, d in zip(payloads, decisions, strict=True) if d.get("input_hash")}
+    request = None
+    if idempotency is not None:
+        key, body_hash, render = idempotency
+        request = IdempotentRequest(key, body_hash,
+                                    lambda ids, register: render(decisions, ids, register))
     # one transaction for the decisions and their inputs: none stored without the other
-    ids = store.record_decisions(records, inputs=inputs)
-    return decisions, ids
+    stored = store.store_decisions(
+        records, inputs=inputs, policy=getattr(engine, "policy", None),
+        exposures=[{"approved_outstanding": p.exposure.approved_outstanding}
+                   for p in payloads], idempotency=request)
+    return decisions, stored

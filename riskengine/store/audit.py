@@ -12,11 +12,12 @@ from pydantic import BaseModel
 from sqlalchemy.engine import Connection
 
 from riskengine.errors import InvalidInputError
+from riskengine.policy.credit_policy import CreditPolicy
 from riskengine.policy.overrides import DIRECTIONS as _DIRECTIONS
 from riskengine.policy.overrides import MAX_REASON_LENGTH as _MAX_REASON
 from riskengine.policy.overrides import MIN_REASON_LENGTH as _MIN_REASON
 from riskengine.store.register import _LimitRegister
-from riskengine.store.tables import inputs, overrides
+from riskengine.store.tables import inputs, limit_history, overrides
 from riskengine.store.values import _date, _float, _new_id, _now, _period, _row, _str, jsonable
 
 # Prebuilt statements (compiled once, cached by SQLAlchemy): building a select per call
@@ -78,7 +79,8 @@ class _AuditTrail(_LimitRegister):
                         currency: str | None = None, limit_change: str = "none",
                         flag_reasons: Sequence[str] = (), model_version: str | None = None,
                         policy_version: str | None = None, update_register: bool = False,
-                        effective_date: Any = None) -> dict[str, Any]:
+                        effective_date: Any = None, policy: CreditPolicy | None = None,
+                        knockout: bool = False, as_of: Any = None) -> dict[str, Any]:
         """Append one override (committed before returning).
 
         The rules are applied by :func:`riskengine.policy.overrides.check_override`
@@ -90,11 +92,20 @@ class _AuditTrail(_LimitRegister):
         Parameters
         ----------
         update_register : bool, default False
-            Also set the pair's limit to ``new_limit`` in the register, in the
-            same transaction (history reason ``override <id>: <reason>``,
+            Also apply ``new_limit`` to the pair's register entry in the same
+            transaction, by the register's one rule (:meth:`apply_limit`, source
+            ``override:<id>``, history reason ``override <id>: <reason>``,
             ``changed_by`` the officer). Needs ``supplier_id`` and ``new_limit``.
         effective_date : date-like, optional
-            When that register change takes effect (default today).
+            When that register change takes effect; default the policy's rule
+            (an increase at once, a cut after ``limits.notice_days``, at once
+            with ``knockout``).
+        policy : CreditPolicy, optional
+            The notice rule (default the shipped policy).
+        knockout : bool
+            The overridden decision follows a knock-out event.
+        as_of : date-like, optional
+            Date of the override for the register's ordering (default today).
 
         Returns
         -------
@@ -123,7 +134,8 @@ class _AuditTrail(_LimitRegister):
                     [{"table": "overrides", "record": record, "debtor_id": str(debtor_id),
                       "column": column, "value": None, "reason": "missing_value",
                       "message": message}])
-        eff = _date(effective_date, "effective_date", record) or dt.date.today()
+        eff = _date(effective_date, "effective_date", record)
+        day = _date(as_of, "as_of", record) or dt.date.today()
         now = _now()
         row = {
             "debtor_id": str(debtor_id), "supplier_id": _str(supplier_id),
@@ -142,10 +154,13 @@ class _AuditTrail(_LimitRegister):
         with self._write() as conn:
             oid = _new_id(conn.execute(overrides.insert(), row))
             if update_register and sid and lim is not None:
-                change = self._set_limit(
-                    conn, sid, str(debtor_id), lim, effective_date=eff,
+                outcome = self._apply_limit(
+                    conn, sid, str(debtor_id), lim, as_of=day, source=f"override:{oid}",
+                    policy=policy, knockout=knockout, outstanding=None, effective_date=eff,
                     reason=f"override {oid}: {text}"[:500], changed_by=who[:128],
                     currency=_str(currency), decision_id=decision_id, now=now)
+                change = _history_of(conn, int(outcome["history_id"]))
+                change["register"] = outcome
         return {"id": oid, **_row(row), "register_change": change}
 
     def overrides(self, debtor_id: str | None = None, since: Any = None, until: Any = None
@@ -173,6 +188,12 @@ class _AuditTrail(_LimitRegister):
         for r in rows:
             r["flagged"] = bool(r["flagged"])
         return rows
+
+
+def _history_of(conn: Connection, history_id: int) -> dict[str, Any]:
+    row = conn.execute(sa.select(limit_history).where(
+        limit_history.c.id == history_id)).mappings().one()
+    return _row(row)
 
 
 def _payload_text(input_hash: str, payload: str | Mapping[str, Any] | BaseModel) -> str:

@@ -15,17 +15,62 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from pydantic import BaseModel
+from sqlalchemy.engine import Connection
 
 from riskengine.errors import InvalidInputError
+from riskengine.policy.credit_policy import CreditPolicy
+from riskengine.policy.limits import decision_knockout
 from riskengine.store.audit import _AuditTrail, _insert_inputs, _payload_text
+from riskengine.store.idempotency import (
+    IdempotentAnswer,
+    IdempotentRequest,
+    find_answer,
+    insert_answer,
+)
 from riskengine.store.tables import decisions, metadata
 from riskengine.store.values import _date, _float, _new_id, _now, _period, _row, _str
 
-__all__ = ["DecisionStore"]
+__all__ = ["DecisionStore", "StoredDecisions"]
+
+
+class StoredDecisions(NamedTuple):
+    """What :meth:`DecisionStore.store_decisions` stored (see there)."""
+
+    ids: list[int]
+    register: list[dict[str, Any] | None]
+    answer: IdempotentAnswer | None
+
+
+def _decision_rows(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The ``decisions`` table rows of decision dicts (InvalidInputError naming the record)."""
+    rows: list[dict[str, Any]] = []
+    now = _now()
+    for pos, item in enumerate(items):
+        debtor = item.get("debtor_id")
+        if debtor is None or str(debtor) == "":
+            raise InvalidInputError(
+                f"decision {pos}: debtor_id is missing; every stored decision names "
+                "its debtor.",
+                [{"table": "decisions", "record": pos, "debtor_id": None,
+                  "column": "debtor_id", "value": None, "reason": "missing_value",
+                  "message": "debtor_id is missing"}])
+        record = f"decision {pos} (debtor {debtor})"
+        rows.append({
+            "debtor_id": str(debtor), "supplier_id": _str(item.get("supplier_id")),
+            "as_of": _date(item.get("as_of"), "as_of", record),
+            "decided_at": _str(item.get("decided_at")),
+            "pd": _float(item.get("pd")), "grade": _str(item.get("grade")),
+            "approved_limit": _float(item.get("approved_limit")),
+            "decision": item,
+            "model_version": _str(item.get("model_version")),
+            "policy_version": _str(item.get("policy_version")),
+            "input_hash": _str(item.get("input_hash")), "recorded_at": now,
+        })
+    return rows
 
 # Prebuilt statements: compiled once and cached by SQLAlchemy (a fresh ``insert().values(...)``
 # per call costs more than the SQLite write itself).
@@ -74,7 +119,9 @@ class DecisionStore(_AuditTrail):
     def record_decisions(self, items: Sequence[Mapping[str, Any]], *,
                          update_register: bool = True,
                          changed_by: str = "engine",
-                         inputs: Mapping[str, str | Mapping[str, Any] | BaseModel] | None = None
+                         inputs: Mapping[str, str | Mapping[str, Any] | BaseModel] | None = None,
+                         policy: CreditPolicy | None = None,
+                         exposures: Sequence[Mapping[str, Any] | None] | None = None
                          ) -> list[int]:
         """Store decisions (one transaction, committed before returning).
 
@@ -87,10 +134,12 @@ class DecisionStore(_AuditTrail):
             columns when present. The whole dict is kept as JSON.
         update_register : bool
             For a decision with a ``supplier_id`` and an ``approved_limit``,
-            also set the pair's limit in the register (a history row with
-            ``reason = "decision <id>"``). The change takes effect at the
-            decision's ``limit_effective_date`` if it has one, else at its
-            ``as_of`` (else today).
+            also apply the limit to the pair's register entry
+            (:meth:`apply_limit`, source ``decision:<id>``, history reason
+            ``decision <id>``): ordered by the decision's ``as_of`` (an older
+            one than the register's is history only), a cut after the policy's
+            notice unless the decision has knock-outs, at the decision's
+            ``limit_effective_date`` if it has one.
         changed_by : str
             Who changes the register (history column ``changed_by``).
         inputs : mapping of str to (str, mapping or pydantic model), optional
@@ -98,6 +147,11 @@ class DecisionStore(_AuditTrail):
             dict, or the validated payload model: its ``model_dump_json()``), kept in the
             ``inputs`` table in the same transaction (a hash already there keeps
             its first payload), so no stored decision lacks its inputs.
+        policy : CreditPolicy, optional
+            The notice rule of the register (default the shipped policy).
+        exposures : sequence of (mapping or None), optional
+            Per decision, the payload's exposure: its ``approved_outstanding``
+            is the outstanding kept protected on a cut.
 
         Returns
         -------
@@ -109,48 +163,84 @@ class DecisionStore(_AuditTrail):
         InvalidInputError
             A decision without ``debtor_id``, or with a date that is not ISO.
         """
-        rows: list[dict[str, Any]] = []
-        now = _now()
-        for pos, item in enumerate(items):
-            debtor = item.get("debtor_id")
-            if debtor is None or str(debtor) == "":
-                raise InvalidInputError(
-                    f"decision {pos}: debtor_id is missing; every stored decision names "
-                    "its debtor.",
-                    [{"table": "decisions", "record": pos, "debtor_id": None,
-                      "column": "debtor_id", "value": None, "reason": "missing_value",
-                      "message": "debtor_id is missing"}])
-            record = f"decision {pos} (debtor {debtor})"
-            rows.append({
-                "debtor_id": str(debtor), "supplier_id": _str(item.get("supplier_id")),
-                "as_of": _date(item.get("as_of"), "as_of", record),
-                "decided_at": _str(item.get("decided_at")),
-                "pd": _float(item.get("pd")), "grade": _str(item.get("grade")),
-                "approved_limit": _float(item.get("approved_limit")),
-                "decision": item,
-                "model_version": _str(item.get("model_version")),
-                "policy_version": _str(item.get("policy_version")),
-                "input_hash": _str(item.get("input_hash")), "recorded_at": now,
-            })
+        return self.store_decisions(items, update_register=update_register,
+                                    changed_by=changed_by, inputs=inputs, policy=policy,
+                                    exposures=exposures).ids
+
+    def store_decisions(self, items: Sequence[Mapping[str, Any]], *,
+                        update_register: bool = True, changed_by: str = "engine",
+                        inputs: Mapping[str, str | Mapping[str, Any] | BaseModel] | None = None,
+                        policy: CreditPolicy | None = None,
+                        exposures: Sequence[Mapping[str, Any] | None] | None = None,
+                        idempotency: IdempotentRequest | None = None) -> StoredDecisions:
+        """:meth:`record_decisions` with what happened to the register, under an optional key.
+
+        Returns
+        -------
+        StoredDecisions
+            ``ids``; ``register``: per decision the outcome of :meth:`apply_limit`
+            (None when the decision changes no register entry); ``answer``: with
+            ``idempotency``, the answer already stored under its key (nothing was
+            stored then), else None.
+        """
+        rows = _decision_rows(items)
         if not rows:
-            return []
+            return StoredDecisions([], [], None)
         texts = {key: _payload_text(key, payload) for key, payload in (inputs or {}).items()}
+        now = _now()
+        try:
+            with self._write() as conn:
+                if idempotency is not None:
+                    found = find_answer(conn, idempotency.key)
+                    if found is not None:
+                        return StoredDecisions(found.decision_ids, [], found)
+                for key, text in texts.items():
+                    _insert_inputs(conn, key, text)
+                ids, register = self._insert_decisions(
+                    conn, rows, items, update_register=update_register,
+                    changed_by=changed_by, policy=policy, exposures=exposures, now=now)
+                if idempotency is not None:
+                    insert_answer(conn, idempotency.key, idempotency.request_hash,
+                                  idempotency.render(ids, register), ids, now)
+        except sa.exc.IntegrityError:
+            if idempotency is None:
+                raise
+            answer = self.idempotent_answer(idempotency.key)  # a concurrent twin won
+            if answer is None:
+                raise
+            return StoredDecisions(answer.decision_ids, [], answer)
+        return StoredDecisions(ids, register, None)
+
+    def idempotent_answer(self, key: str) -> IdempotentAnswer | None:
+        """The answer stored under an ``Idempotency-Key``, or None."""
+        with self._read() as conn:
+            return find_answer(conn, str(key))
+
+    def _insert_decisions(self, conn: Connection, rows: list[dict[str, Any]],
+                          items: Sequence[Mapping[str, Any]], *, update_register: bool,
+                          changed_by: str, policy: CreditPolicy | None,
+                          exposures: Sequence[Mapping[str, Any] | None] | None, now: str
+                          ) -> tuple[list[int], list[dict[str, Any] | None]]:
         ids: list[int] = []
-        with self._write() as conn:
-            for key, text in texts.items():
-                _insert_inputs(conn, key, text)
-            for row, item in zip(rows, items, strict=True):
-                new_id = _new_id(conn.execute(_INSERT_DECISION, row))
-                ids.append(new_id)
-                if update_register and row["supplier_id"] and row["approved_limit"] is not None:
-                    eff = _date(item.get("limit_effective_date"), "limit_effective_date",
-                                f"decision {new_id}") or row["as_of"] or dt.date.today()
-                    self._set_limit(conn, row["supplier_id"], row["debtor_id"],
-                                    row["approved_limit"], effective_date=eff,
-                                    reason=f"decision {new_id}", changed_by=changed_by,
-                                    currency=_str(item.get("currency")), decision_id=new_id,
-                                    now=now)
-        return ids
+        register: list[dict[str, Any] | None] = []
+        for pos, (row, item) in enumerate(zip(rows, items, strict=True)):
+            new_id = _new_id(conn.execute(_INSERT_DECISION, row))
+            ids.append(new_id)
+            if not (update_register and row["supplier_id"]
+                    and row["approved_limit"] is not None):
+                register.append(None)
+                continue
+            exposure = (exposures[pos] if exposures is not None else None) or {}
+            register.append(self._apply_limit(
+                conn, row["supplier_id"], row["debtor_id"], row["approved_limit"],
+                as_of=row["as_of"] or dt.date.today(), source=f"decision:{new_id}",
+                policy=policy, knockout=decision_knockout(item),
+                outstanding=_float(exposure.get("approved_outstanding")),
+                effective_date=_date(item.get("limit_effective_date"),
+                                     "limit_effective_date", f"decision {new_id}"),
+                reason=f"decision {new_id}", changed_by=changed_by,
+                currency=_str(item.get("currency")), decision_id=new_id, now=now))
+        return ids, register
 
     def latest_decision(self, debtor_id: str, supplier_id: str | None = None, *,
                         in_force_on: Any = None) -> dict[str, Any] | None:

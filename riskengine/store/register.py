@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,6 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from riskengine.errors import InvalidInputError
+from riskengine.policy.credit_policy import CreditPolicy
+from riskengine.policy.limits import limit_change
 from riskengine.store.database import _Database
 from riskengine.store.tables import funding_checks, limit_history, limit_register
 from riskengine.store.values import _date, _float, _new_id, _now, _row, _str
@@ -24,6 +27,79 @@ _PAIR = (limit_register.c.supplier_id == sa.bindparam("p_supplier"),
 _SELECT_REGISTER = sa.select(limit_register).where(*_PAIR)
 _LOCK_REGISTER = _SELECT_REGISTER.with_for_update()
 _UPDATE_REGISTER = limit_register.update().where(*_PAIR)
+
+
+@functools.cache
+def _shipped_policy() -> CreditPolicy:
+    from riskengine.config import load_policy
+
+    return load_policy()
+
+
+def _checked_limit(supplier_id: Any, debtor_id: Any, value: Any, reason: Any,
+                   changed_by: Any) -> float:
+    """The proposed limit as a float >= 0, with a reason and an author; else InvalidInputError."""
+    limit = _float(value)
+    if limit is None or limit < 0:
+        raise InvalidInputError(
+            f"limit of supplier {supplier_id!s} / debtor {debtor_id!s}: the new limit must "
+            "be a finite number >= 0 (0 cancels the limit).",
+            [{"table": "limit_register", "record": f"{supplier_id}/{debtor_id}",
+              "debtor_id": str(debtor_id), "column": "new_limit", "value": None,
+              "reason": "negative", "message": "the new limit must be >= 0"}])
+    for name, text in (("reason", reason), ("changed_by", changed_by)):
+        if not str(text or "").strip():
+            raise InvalidInputError(
+                f"limit of supplier {supplier_id!s} / debtor {debtor_id!s}: {name} is "
+                "empty; every limit change records why and who.",
+                [{"table": "limit_history", "record": f"{supplier_id}/{debtor_id}",
+                  "debtor_id": str(debtor_id), "column": name, "value": None,
+                  "reason": "missing_value", "message": f"{name} is empty"}])
+    return limit
+
+
+def _in_force(row: Mapping[Any, Any], day: dt.date) -> tuple[float, dt.date | None, float]:
+    """(limit in force on ``day``, since when, the limit before it) of a register row."""
+    pend, pend_day = row["pending_limit"], row["pending_effective_date"]
+    if pend is not None and pend_day is not None and day >= pend_day:
+        return float(pend), pend_day, float(row["limit_amount"])
+    if row["effective_date"] is None or day >= row["effective_date"]:
+        return float(row["limit_amount"]), row["effective_date"], float(row["previous_limit"])
+    return float(row["previous_limit"]), None, float(row["previous_limit"])
+
+
+def _status(limit: float, pending: tuple[float, Any] | None) -> str:
+    if pending is not None:
+        return "pending_cut" if pending[0] < limit else "pending_increase"
+    return "cancelled" if limit <= 0 else "active"
+
+
+def _pending(pending: tuple[float, dt.date] | None) -> dict[str, Any] | None:
+    return None if pending is None else {"limit": float(pending[0]),
+                                         "effective_date": pending[1].isoformat()}
+
+
+def _entry(row: Mapping[Any, Any], day: dt.date) -> dict[str, Any]:
+    """A register row as seen on ``day`` (a pending change past its date is in force)."""
+    limit, since, before = _in_force(row, day)
+    pend = row["pending_limit"]
+    pending = None
+    if pend is not None and since != row["pending_effective_date"]:
+        pending = (float(pend), row["pending_effective_date"])
+    elif since is None:  # before the in-force limit's own date: it is still to come
+        pending = (float(row["limit_amount"]), row["effective_date"])
+    return {"supplier_id": row["supplier_id"], "debtor_id": row["debtor_id"],
+            "limit": limit, "registered_limit": float(pend if pend is not None
+                                                      else row["limit_amount"]),
+            "previous_limit": before,
+            "effective_date": None if since is None else since.isoformat(),
+            "status": _status(limit, pending), "source": row["source"],
+            "as_of": None if row["as_of"] is None else row["as_of"].isoformat(),
+            "notice_days": row["notice_days"], "pending": _pending(pending),
+            "outstanding": row["outstanding"],
+            "protected_outstanding": row["protected_outstanding"],
+            "currency": row["currency"], "decision_id": row["decision_id"],
+            "updated_at": row["updated_at"]}
 
 
 def _action(old: float | None, new: float) -> str:
@@ -80,22 +156,25 @@ class _LimitRegister(_Database):
 
     def current_limit(self, supplier_id: str, debtor_id: str, as_of: Any = None
                       ) -> dict[str, Any] | None:
-        """The register's limit of a supplier-debtor pair in force on ``as_of``, or None.
+        """The register's entry of a supplier-debtor pair on ``as_of``, or None.
 
         Parameters
         ----------
         supplier_id, debtor_id : str
         as_of : date or ISO text, optional
-            Day of the question (default today). Before the effective date of
-            the last change the limit in force is the previous one (a decrease
-            waits for its notice period; deliveries before it stay covered).
+            Day of the question (default today). A pending change (a cut waiting
+            for its notice) is in force from its effective date on; before that
+            the limit in force is the previous one.
 
         Returns
         -------
         dict or None
-            ``limit`` (in force), ``registered_limit`` (the latest set),
-            ``previous_limit``, ``effective_date``, ``currency``,
-            ``decision_id``, ``updated_at``; None when the pair has no limit.
+            ``limit`` (in force on the day), ``registered_limit`` (the latest
+            set, pending or not), ``previous_limit``, ``effective_date``,
+            ``status``, ``source``, ``as_of``, ``notice_days``, ``pending``
+            (``{"limit", "effective_date"}`` or None), ``outstanding``,
+            ``protected_outstanding``, ``currency``, ``decision_id``,
+            ``updated_at``; None when the pair has no limit.
         """
         with self._read() as conn:
             row = conn.execute(_SELECT_REGISTER, {"p_supplier": str(supplier_id),
@@ -103,100 +182,154 @@ class _LimitRegister(_Database):
         if row is None:
             return None
         day = _date(as_of, "as_of", f"limit of {supplier_id}/{debtor_id}") or dt.date.today()
-        in_force = row["limit_amount"] if day >= row["effective_date"] else row["previous_limit"]
-        return {"supplier_id": row["supplier_id"], "debtor_id": row["debtor_id"],
-                "limit": float(in_force), "registered_limit": float(row["limit_amount"]),
-                "previous_limit": float(row["previous_limit"]),
-                "effective_date": row["effective_date"].isoformat(),
-                "currency": row["currency"], "decision_id": row["decision_id"],
-                "updated_at": row["updated_at"]}
+        return _entry(row, day)
 
-    def set_limit(self, supplier_id: str, debtor_id: str, new_limit: float, *,
-                  effective_date: Any = None, reason: str, changed_by: str,
-                  currency: str | None = None, decision_id: int | None = None) -> dict[str, Any]:
-        """Set a pair's limit in the register and append the change to its history.
+    def limits_of_debtor(self, debtor_id: str, as_of: Any = None) -> list[dict[str, Any]]:
+        """Every register entry of a debtor on ``as_of`` (as :meth:`current_limit`), by supplier."""
+        day = _date(as_of, "as_of", f"limits of debtor {debtor_id}") or dt.date.today()
+        q = (sa.select(limit_register).where(limit_register.c.debtor_id == str(debtor_id))
+             .order_by(limit_register.c.supplier_id))
+        with self._read() as conn:
+            return [_entry(r, day) for r in conn.execute(q).mappings()]
+
+    def apply_limit(self, supplier_id: str, debtor_id: str, proposed_limit: float, *,
+                    as_of: Any, source: str, reason: str, changed_by: str,
+                    policy: CreditPolicy | None = None, knockout: bool = False,
+                    outstanding: float | None = None, effective_date: Any = None,
+                    currency: str | None = None, decision_id: int | None = None
+                    ) -> dict[str, Any]:
+        """Apply a proposed limit to a pair: the one way the register changes.
+
+        Decisions (``decision:<id>``), officers' overrides (``override:<id>``),
+        re-ratings (``rerate:<run id>``) and manual changes all come here.
 
         Parameters
         ----------
         supplier_id, debtor_id : str
-        new_limit : float
+        proposed_limit : float
             The new limit (>= 0; 0 cancels).
+        as_of : date or ISO text
+            Date of the decision behind the change. Updates are ordered by it,
+            never by posting order: one older than the register's ``as_of`` is
+            written to the history as ``not_applied`` and changes nothing.
+        source : str
+            ``decision:<id>``, ``override:<id>``, ``rerate:<run id>``, ``manual``...
+        reason, changed_by : str
+            Why and who (history).
+        policy : CreditPolicy, optional
+            Its ``limits.notice_days`` (default the shipped policy): an increase
+            takes effect at ``as_of``, a cut after the notice, at once on a
+            knock-out (:func:`riskengine.policy.limits.limit_change`).
+        knockout : bool
+            The change follows a knock-out event (:data:`~riskengine.policy.limits.KNOCKOUT_REASONS`).
+        outstanding : float, optional
+            Approved outstanding on the pair when decided: deliveries already
+            made stay protected up to ``min(old limit, outstanding)`` (absent:
+            the old limit).
         effective_date : date or ISO text, optional
-            When the new limit takes effect (default today). Until then
-            :meth:`current_limit` answers the limit in force before.
-        reason : str
-            Why (committee minute, decision id, adverse event...).
-        changed_by : str
-            Who (user or system).
+            An explicit effective date instead of the policy's rule.
         currency : str, optional
         decision_id : int, optional
-            The decision the change follows from.
 
         Returns
         -------
         dict
-            The history row: ``action`` (``new``, ``increase``, ``decrease``,
-            ``cancel``, ``unchanged``), ``old_limit``, ``new_limit``,
-            ``effective_date``...
+            ``applied`` (bool), ``reason`` (``older_than_register`` when not
+            applied), ``action``, ``status``, ``limit`` (in force on ``as_of``),
+            ``effective_date``, ``pending``, ``history_id``.
 
         Raises
         ------
         InvalidInputError
-            A negative or non-finite limit, or an empty reason or author.
+            A negative or non-finite limit, an empty reason or author, a date
+            that is not ISO.
         """
-        limit = _float(new_limit)
-        if limit is None or limit < 0:
-            raise InvalidInputError(
-                f"limit of supplier {supplier_id!s} / debtor {debtor_id!s}: the new limit must "
-                "be a finite number >= 0 (0 cancels the limit).",
-                [{"table": "limit_register", "record": f"{supplier_id}/{debtor_id}",
-                  "debtor_id": str(debtor_id), "column": "new_limit", "value": None,
-                  "reason": "negative", "message": "the new limit must be >= 0"}])
-        for name, text in (("reason", reason), ("changed_by", changed_by)):
-            if not str(text or "").strip():
-                raise InvalidInputError(
-                    f"limit of supplier {supplier_id!s} / debtor {debtor_id!s}: {name} is "
-                    "empty; every limit change records why and who.",
-                    [{"table": "limit_history", "record": f"{supplier_id}/{debtor_id}",
-                      "debtor_id": str(debtor_id), "column": name, "value": None,
-                      "reason": "missing_value", "message": f"{name} is empty"}])
-        eff = _date(effective_date, "effective_date",
-                    f"limit of {supplier_id}/{debtor_id}") or dt.date.today()
+        record = f"limit of {supplier_id}/{debtor_id}"
+        limit = _checked_limit(supplier_id, debtor_id, proposed_limit, reason, changed_by)
+        day = _date(as_of, "as_of", record) or dt.date.today()
+        eff = _date(effective_date, "effective_date", record)
         with self._write() as conn:
-            return self._set_limit(conn, str(supplier_id), str(debtor_id), limit,
-                                   effective_date=eff, reason=str(reason),
-                                   changed_by=str(changed_by), currency=currency,
-                                   decision_id=decision_id, now=_now())
+            return self._apply_limit(
+                conn, str(supplier_id), str(debtor_id), limit, as_of=day, source=str(source),
+                policy=policy, knockout=knockout, outstanding=_float(outstanding),
+                effective_date=eff, reason=str(reason), changed_by=str(changed_by),
+                currency=currency, decision_id=decision_id, now=_now())
 
-    def _set_limit(self, conn: Connection, supplier_id: str, debtor_id: str, limit: float, *,
-                   effective_date: dt.date, reason: str, changed_by: str,
-                   currency: str | None, decision_id: int | None, now: str) -> dict[str, Any]:
+    def set_limit(self, supplier_id: str, debtor_id: str, new_limit: float, *,
+                  effective_date: Any = None, reason: str, changed_by: str,
+                  currency: str | None = None, decision_id: int | None = None,
+                  as_of: Any = None, policy: CreditPolicy | None = None,
+                  knockout: bool = False) -> dict[str, Any]:
+        """A manual change (source ``manual``, as of today): :meth:`apply_limit`.
+
+        Returns the history row (``action``: ``new``, ``increase``, ``decrease``,
+        ``cancel``, ``unchanged`` or ``not_applied``; ``old_limit``, ``new_limit``,
+        ``effective_date``...). Without ``effective_date`` a cut waits for the
+        policy's notice (at once with ``knockout``).
+        """
+        out = self.apply_limit(supplier_id, debtor_id, new_limit, as_of=as_of, source="manual",
+                               reason=reason, changed_by=changed_by, policy=policy,
+                               knockout=knockout, effective_date=effective_date,
+                               currency=currency, decision_id=decision_id)
+        with self._read() as conn:
+            row = conn.execute(sa.select(limit_history).where(
+                limit_history.c.id == int(out["history_id"]))).mappings().one()
+        return _row(row)
+
+    def _apply_limit(self, conn: Connection, supplier_id: str, debtor_id: str, limit: float, *,
+                     as_of: dt.date, source: str, policy: CreditPolicy | None, knockout: bool,
+                     outstanding: float | None, effective_date: dt.date | None, reason: str,
+                     changed_by: str, currency: str | None, decision_id: int | None,
+                     now: str) -> dict[str, Any]:
         key = {"p_supplier": supplier_id, "p_debtor": debtor_id}
         old = conn.execute(_LOCK_REGISTER, key).mappings().first()
+        hist: dict[str, Any] = {
+            "supplier_id": supplier_id, "debtor_id": debtor_id, "new_limit": limit,
+            "reason": reason[:500], "changed_by": changed_by[:128], "decision_id": decision_id,
+            "changed_at": now, "source": source[:64], "as_of": as_of}
+        if old is not None and old["as_of"] is not None and as_of < old["as_of"]:
+            hist.update(action="not_applied", old_limit=_in_force(old, as_of)[0],
+                        effective_date=as_of, protected_outstanding=None,
+                        reason=f"{reason} (older than the register's as_of "
+                               f"{old['as_of'].isoformat()}: not applied)"[:500])
+            hid = _new_id(conn.execute(_INSERT_HISTORY, hist))
+            return {"applied": False, "reason": "older_than_register",
+                    "register_as_of": old["as_of"].isoformat(), "history_id": hid}
+        in_force, since, before = (0.0, None, 0.0) if old is None else _in_force(old, as_of)
+        rule = policy if policy is not None else _shipped_policy()
+        ch = limit_change([in_force], [limit], as_of, [bool(knockout)], rule,
+                          None if outstanding is None else [outstanding])
+        eff = effective_date or ch.effective_date[0].item()
+        pending: tuple[float, dt.date] | None = None
+        if old is not None and limit == in_force:  # confirmed: a pending change is withdrawn
+            since = eff = since or as_of
+            now_limit = in_force
+        elif eff <= as_of:
+            now_limit, since, before = limit, eff, in_force
+        else:  # a cut waiting for its notice (or a dated increase)
+            now_limit, since, pending = in_force, since or as_of, (limit, eff)
+        values = {
+            "limit_amount": now_limit, "previous_limit": before, "effective_date": since,
+            "pending_limit": None if pending is None else pending[0],
+            "pending_effective_date": None if pending is None else pending[1],
+            "notice_days": rule.limits.notice_days, "status": _status(now_limit, pending),
+            "source": source[:64], "as_of": as_of, "currency": currency,
+            "decision_id": decision_id, "updated_at": now,
+            "outstanding": outstanding if outstanding is not None else (
+                None if old is None else old["outstanding"]),
+            "protected_outstanding": float(ch.protected[0])}
         if old is None:
-            old_limit = None
-            previous = 0.0
-        else:
-            today = dt.date.fromisoformat(now[:10])
-            # the limit in force when this change is made
-            in_force = (old["limit_amount"] if today >= old["effective_date"]
-                        else old["previous_limit"])
-            old_limit = float(old["limit_amount"])
-            previous = float(in_force)
-        values = {"limit_amount": limit, "previous_limit": previous,
-                  "effective_date": effective_date, "currency": currency,
-                  "decision_id": decision_id, "updated_at": now}
-        if old is None:
-            conn.execute(_INSERT_REGISTER,
-                         {"supplier_id": supplier_id, "debtor_id": debtor_id, **values})
+            conn.execute(_INSERT_REGISTER, {"supplier_id": supplier_id,
+                                            "debtor_id": debtor_id, **values})
         else:
             conn.execute(_UPDATE_REGISTER, {**key, **values})
-        hist = {"supplier_id": supplier_id, "debtor_id": debtor_id,
-                "action": _action(old_limit, limit), "old_limit": old_limit,
-                "new_limit": limit, "effective_date": effective_date, "reason": reason[:500],
-                "changed_by": changed_by[:128], "decision_id": decision_id, "changed_at": now}
+        hist.update(action=_action(None if old is None else in_force, limit),
+                    old_limit=None if old is None else in_force, effective_date=eff,
+                    protected_outstanding=values["protected_outstanding"])
         hid = _new_id(conn.execute(_INSERT_HISTORY, hist))
-        return _row({"id": hid, **hist})
+        return {"applied": True, "action": hist["action"], "status": values["status"],
+                "limit": now_limit, "effective_date": since.isoformat(),
+                "pending": _pending(pending), "history_id": hid}
 
     def history(self, supplier_id: str | None = None, debtor_id: str | None = None, *,
                 limit: int = 1000) -> list[dict[str, Any]]:

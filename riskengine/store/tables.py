@@ -11,12 +11,22 @@ Tables
     One row per funding check of an assigned invoice (append-only): the
     request, the result, the limit used and where it came from.
 ``limit_register``
-    The current limit per supplier-debtor pair (one row per pair, updated in
-    place) with the limit in force before the last change, for changes that
-    take effect later (a decrease after its notice period).
+    One row per supplier-debtor pair, updated in place
+    (:mod:`riskengine.store.register`): the limit in force (``limit_amount``)
+    since ``effective_date`` and the one before it (``previous_limit``), the
+    pending change (a cut waiting for its notice: ``pending_limit``,
+    ``pending_effective_date``), ``notice_days``, ``status`` (``active``,
+    ``pending_cut``, ``pending_increase``, ``cancelled``), ``source``
+    (``decision:<id>``, ``override:<id>``, ``rerate:<run id>``, ``seed:<run id>``,
+    ``manual``), the ``as_of`` of the decision that set it (updates are ordered by
+    it), the outstanding reported with it and the part of it protected.
 ``limit_history``
-    Every change of the register (append-only): action, old and new limit,
-    effective date, reason, who.
+    Every change of the register (append-only): action (``not_applied`` for a
+    decision older than the register's), old and new limit, effective date,
+    reason, who, source, as_of, protected outstanding.
+``idempotency_keys``
+    ``POST /v1/decisions`` answers by ``Idempotency-Key`` (append-only): the
+    sha256 of the request body, the response body and the decision ids.
 ``inputs``
     The payload behind each ``input_hash`` (append-only; issue 7): every
     decision is traceable to its inputs.
@@ -46,11 +56,13 @@ __all__ = [
     "funding_checks",
     "limit_register",
     "limit_history",
+    "idempotency_keys",
     "inputs",
     "overrides",
 ]
 
-APPEND_ONLY_TABLES: tuple[str, ...] = ("decisions", "funding_checks", "limit_history")
+APPEND_ONLY_TABLES: tuple[str, ...] = ("decisions", "funding_checks", "limit_history",
+                                        "idempotency_keys")
 """Tables that are never updated nor deleted from."""
 
 _JSON = sa.JSON().with_variant(JSONB(), "postgresql")
@@ -109,6 +121,16 @@ limit_register = sa.Table(
     sa.Column("currency", sa.String(3), nullable=True),
     sa.Column("decision_id", sa.Integer, nullable=True),
     sa.Column("updated_at", sa.String(40), nullable=False),
+    # issue 15: one register for every path
+    sa.Column("pending_limit", sa.Float, nullable=True),
+    sa.Column("pending_effective_date", sa.Date, nullable=True),
+    sa.Column("notice_days", sa.Integer, nullable=True),
+    sa.Column("status", sa.String(16), nullable=False, server_default="active"),
+    sa.Column("source", sa.String(64), nullable=True),
+    sa.Column("as_of", sa.Date, nullable=True),
+    sa.Column("outstanding", sa.Float, nullable=True),
+    sa.Column("protected_outstanding", sa.Float, nullable=True),
+    sa.Index("ix_limit_register_debtor", "debtor_id"),
 )
 
 limit_history = sa.Table(
@@ -124,7 +146,19 @@ limit_history = sa.Table(
     sa.Column("changed_by", sa.String(128), nullable=False),
     sa.Column("decision_id", sa.Integer, nullable=True),
     sa.Column("changed_at", sa.String(40), nullable=False),
+    sa.Column("source", sa.String(64), nullable=True),  # issue 15
+    sa.Column("as_of", sa.Date, nullable=True),
+    sa.Column("protected_outstanding", sa.Float, nullable=True),
     sa.Index("ix_limit_history_pair", "supplier_id", "debtor_id", "id"),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys", metadata,
+    sa.Column("key", sa.String(128), primary_key=True),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("response", sa.Text, nullable=False),
+    sa.Column("decision_ids", sa.Text, nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
 )
 
 

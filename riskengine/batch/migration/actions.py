@@ -11,13 +11,8 @@ import pyarrow as pa
 
 from riskengine.batch.migration.matrix import _member_np, _text, pair_rows
 from riskengine.policy.credit_policy import CreditPolicy
-from riskengine.policy.limits import LIMIT_ACTIONS, limit_change
+from riskengine.policy.limits import KNOCKOUT_REASONS, LIMIT_ACTIONS, limit_change
 
-#: Reason codes that make a limit reduction effective at once (knock-out events,
-#: :mod:`riskengine.policy.limits`).
-KNOCKOUT_REASONS: tuple[str, ...] = (
-    "adverse_record", "insolvency", "related_party", "grade_default", "supplier_default",
-)  # fmt: skip
 #: Columns of the limit-actions frame, in order.
 LIMIT_ACTION_COLUMNS: tuple[str, ...] = (
     "debtor_id", "supplier_id", "action", "cause", "previous_limit", "new_limit",

@@ -20,6 +20,7 @@ from riskengine.serve.ui.dependencies import (
     UI_PREFIX,
     _grades,
     _page_headers,
+    _policy,
     _redirect,
     _state,
     _Ui,
@@ -215,7 +216,8 @@ def _record_override(ui: _Ui, request: Request, sess: UiSession, form: FormData)
     try:
         saved = apply_override(store, decision, reason=form.get("reason"),
                                officer=sess.officer, new_grade=new_grade, new_limit=new_limit,
-                               policy_max_upgrade_notches=ui.max_upgrade_for(request))
+                               policy_max_upgrade_notches=ui.max_upgrade_for(request),
+                               policy=_policy(request))
     except OverrideRefusedError as exc:
         return again(422, [_sentence(r) for r in exc.check.reasons])
     except InvalidInputError as exc:

@@ -87,7 +87,7 @@ def _score(ui: _Ui, request: Request, sess: UiSession, form: FormData) -> Respon
     if payload.as_of is None:  # today as the service's reference date (UTC)
         payload = payload.model_copy(update={"as_of": dt.datetime.now(dt.UTC).date()})
     try:
-        _, ids = decide_and_store(engine, store, [payload])
+        ids = decide_and_store(engine, store, [payload])[1].ids
     except InvalidInputError as exc:
         details = problem_details(exc, ())
         return _score_page(ui, request, sess, form, [_detail_text(d) for d in details], 422)
