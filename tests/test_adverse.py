@@ -26,6 +26,7 @@ from riskengine.features.adverse import (
     ESTIMATOR_CHECK_EXEMPTIONS,
     FILL_VALUES,
     AdverseFeatures,
+    adverse_arrays,
     adverse_features,
     feature_directions,
 )
@@ -284,3 +285,36 @@ def test_transformer_without_as_of_raises() -> None:
     t = AdverseFeatures()
     with pytest.raises(ValueError, match="as_of is required"):
         t.transform(one("seizure", 1.0))
+
+
+def test_adverse_arrays_of_one_debtor_alone_equal_its_row_in_a_batch() -> None:
+    """The array function the batch and the single-debtor path share: each debtor's
+    features computed alone (n = 1, its own records) are those of its row in a batch of
+    300 debtors, bit for bit (NaN where NaN); records outside the look-back are skipped
+    and a debtor with none has FILL_VALUES."""
+    from riskengine.contracts.schemas import ADVERSE_STATUSES, CURRENCIES
+
+    rng = np.random.default_rng(11)
+    m, n, day, lookback = 2000, 300, 20000, 1461
+    code = rng.integers(0, n - 20, m)  # the last 20 debtors have no record
+    event = day - rng.integers(-30, 1800, m)  # some in the future, some too old
+    etype = rng.integers(0, len(ADVERSE_EVENT_TYPES), m)
+    status = rng.integers(0, len(ADVERSE_STATUSES), m)
+    settle = np.where(rng.random(m) < 0.5, event + rng.integers(0, 400, m), np.iinfo(np.int64).min)
+    amount = np.round(rng.lognormal(7, 1.5, m), 2)
+    cur = np.where(rng.random(m) < 0.03, 1, 0)
+    thr = np.full(len(CURRENCIES), 1000.0)
+    revenue = np.where(rng.random(n) < 0.8, rng.lognormal(13, 1, n), np.nan)
+    rest = (thr, revenue, lookback, 730.5)
+    batch = adverse_arrays(code, n, day, event, etype, status, settle, amount, cur, *rest)
+    assert batch.shape == (len(ADVERSE_FEATURES), n)
+    for g in range(n):
+        r = code == g
+        alone = adverse_arrays(np.zeros(int(r.sum()), np.int64), 1, day, event[r], etype[r],
+                               status[r], settle[r], amount[r], cur[r], thr, revenue[g:g + 1],
+                               lookback, 730.5)
+        assert alone[:, 0].tobytes() == batch[:, g].tobytes(), g
+    fill = np.array([FILL_VALUES[name] for name in ADVERSE_FEATURES])
+    np.testing.assert_array_equal(batch[:, -1], fill)
+    j = ADVERSE_FEATURES.index
+    assert (batch[j("adv_knockout")] == 1).any() and (batch[j("adv_mixed_currency")] == 1).any()

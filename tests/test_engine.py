@@ -693,31 +693,6 @@ def test_recourse_pricing_follows_the_supplier_rated_in_the_batch(
     assert alone["advance_rate"] != deb_dec["advance_rate"]
 
 
-def test_single_payment_features_equal_the_batch_features(
-    engine: Engine, payloads: list[dict[str, Any]]
-) -> None:
-    """The fast path's payment features (Python scalars) are bit-identical to
-    :func:`riskengine.features.payments.payment_features` on the same invoices
-    (NaN where the batch has NaN), for every synthetic debtor with invoices."""
-    from riskengine.contracts.payload import parse_payload
-    from riskengine.features.payments import FILL_VALUES, payment_features
-
-    fast = engine._fast
-    parsed = [parse_payload(p) for p in payloads]
-    batch = payment_features(payload_to_frames(parsed)["invoices"], AS_OF)
-    t = int(np.datetime64(AS_OF, "D").astype(np.int64))
-    checked = 0
-    for p in parsed:
-        got = fast._payments(p, t)
-        did = p.debtor.debtor_id
-        want = batch.loc[did] if did in batch.index else pd.Series(FILL_VALUES)
-        for k, v in got.items():
-            w = float(want[k])
-            assert (v == w) or (math.isnan(v) and math.isnan(w)), (did, k, v, w)
-            checked += 1
-    assert checked > 5 * len(parsed)
-
-
 def test_related_pairs_by_group_in_any_debtor_order(engine: Engine) -> None:
     """A pair is related when debtor and supplier share a group (or a relation row
     links them); the same pairs whether the debtors are looked up in the decision

@@ -120,17 +120,3 @@ def test_revenue_alignment_by_arrow_equals_pandas_reindex(frames) -> None:
     assert fast["adv_amount_to_revenue"].notna().sum() > 10
     with pytest.raises(ValueError, match="duplicates"):
         adverse.adverse_features(recs, AS_OF, revenue=pd.concat([rev, rev.iloc[:1]]))
-
-
-def test_group_quantile_of_runs_equals_the_general_sort() -> None:
-    from riskengine.features.payments import _group_quantile
-
-    rng = np.random.default_rng(7)
-    codes = np.sort(rng.integers(0, 3000, 20000))
-    codes[(codes >= 100) & (codes < 110)] = 100  # one long run (sorted, not by insertion)
-    values = np.maximum(rng.integers(-40, 150, len(codes)), 0)
-    runs = _group_quantile(codes, values, 3100, 0.9)  # groups 3000.. are empty
-    shuffle = rng.permutation(len(codes))
-    general = _group_quantile(codes[shuffle], values[shuffle], 3100, 0.9)
-    assert np.array_equal(runs.view(np.uint64), general.view(np.uint64))
-    assert np.isnan(runs[3000:]).all() and (runs[:100] > 0).any()

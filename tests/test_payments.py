@@ -23,9 +23,8 @@ from riskengine.features.payments import (
     FILL_VALUES,
     PAYMENT_FEATURES,
     PaymentFeatures,
-    _group_quantile,
-    _sums_kernel,
     feature_directions,
+    payment_arrays,
     payment_features,
 )
 
@@ -117,53 +116,76 @@ def test_payment_after_as_of_is_still_open() -> None:
     pd.testing.assert_frame_equal(payment_features(g, AS_OF), payment_features(later, AS_OF))
 
 
-def test_group_quantile_matches_numpy() -> None:
-    rng = np.random.default_rng(3)
-    codes = rng.integers(0, 50, 2000)
-    vals = np.where(rng.random(2000) < 0.4, 0, rng.integers(0, 200, 2000))
-    got = _group_quantile(codes, vals, 52, 0.9)
-    want = [np.quantile(vals[codes == g], 0.9) if (codes == g).any() else np.nan for g in range(52)]
-    np.testing.assert_allclose(got, want)
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_payment_sums_are_bincounts_bit_for_bit(seed: int) -> None:
-    """The one-pass kernel equals one numpy.bincount per sum (its definition), to the
-    bit: amounts with many digits and zeros (signed too), groups without invoices,
-    unsorted groups, DBT on each late threshold."""
+def _random_invoices(seed: int, m: int, n: int) -> dict[str, np.ndarray]:
+    """Invoices of ``n`` debtors sorted by debtor (day numbers around 2024-06-30):
+    paid, open, overdue, early, old, in three currencies, some debtors mixed."""
     rng = np.random.default_rng(seed)
-    m, n = 5000, 700
-    code = rng.integers(0, n - 40, m)  # the last 40 debtors have no invoice
-    raw = rng.lognormal(8, 2, m)
-    amount = np.where(rng.random(m) < 0.5, np.round(raw, 2), raw)
+    day = int(np.datetime64("2024-06-30", "D").astype(np.int64))
+    code = np.sort(rng.integers(0, n, m))
+    issue = day - rng.integers(-20, 600, m)
+    due = issue + rng.choice([0, 30, 60, 90], m)
+    paid = np.where(rng.random(m) < 0.6, due + rng.integers(-20, 200, m), np.iinfo(np.int64).min)
+    amount = np.round(rng.lognormal(8, 2, m), 2)
     amount[rng.random(m) < 0.05] = 0.0
-    amount[rng.random(m) < 0.02] = -0.0
     diluted = np.where(rng.random(m) < 0.3, amount * rng.random(m), 0.0)
-    dbt = rng.choice([0, 1, 29, 30, 31, 60, 61, 90, 91, 400], m)
-    masks = {name: rng.random(m) < p for name, p in (
-        ("issued", 0.7), ("sample", 0.6), ("recent", 0.3), ("open", 0.4), ("overdue", 0.5),
-        ("aged", 0.3))}
-    recent = masks["sample"] & masks["recent"]
-    overdue = masks["open"] & masks["overdue"]
-    aged = masks["open"] & masks["aged"]
-    late = np.array([30, 60, 90])
-    got = _sums_kernel()(code, n, masks["issued"], masks["sample"], recent, masks["open"],
-                         overdue, aged, dbt, amount, diluted, late)
+    cur = np.where(rng.random(m) < 0.02, rng.integers(0, 3, m), 0)
+    return {"day": day, "code": code, "issue": issue, "due": due, "paid": paid,
+            "amount": amount, "diluted": diluted, "cur": cur}
 
-    def total(mask: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
-        weights = mask.astype(np.float64) if w is None else mask * w
-        return np.bincount(code, weights=weights, minlength=n)
 
-    sample, dbt_f = masks["sample"], dbt.astype(np.float64)
-    want = [total(masks["issued"]), total(masks["issued"], amount),
-            total(masks["issued"], diluted), total(sample), total(sample, dbt_f),
-            total(sample, dbt * amount), total(sample, amount), total(recent, dbt_f),
-            total(recent), total(sample & ~recent, dbt_f), total(sample & ~recent),
-            total(masks["open"], amount), total(overdue, amount), total(aged, amount),
-            *(total(sample & (dbt > d)) for d in late)]
-    assert got.shape == (len(want), n)
-    for row, expected in zip(got, want, strict=True):
-        assert np.array_equal(row.view(np.uint64), expected.view(np.uint64))
+@pytest.mark.parametrize("seed", [0, 1])
+def test_payment_arrays_of_one_debtor_alone_equal_its_row_in_a_batch(seed: int) -> None:
+    """The array function the batch and the single-debtor path share: each debtor's
+    features computed alone (n = 1, its own rows) are those of its row in a batch of
+    400 debtors, bit for bit (NaN where NaN), fill values included."""
+    r = _random_invoices(seed, 3000, 400)
+    offsets = np.searchsorted(r["code"], np.arange(401))
+    cols = ("issue", "due", "paid", "amount", "diluted", "cur")
+    batch = payment_arrays(offsets, r["day"], *(r[c] for c in cols))
+    assert batch.shape == (len(PAYMENT_FEATURES), 400)
+    for g in range(400):
+        lo, hi = offsets[g], offsets[g + 1]
+        alone = payment_arrays(np.array([0, hi - lo]), r["day"], *(r[c][lo:hi] for c in cols))
+        assert alone[:, 0].tobytes() == batch[:, g].tobytes(), g
+    assert (batch[PAYMENT_FEATURES.index("pay_mixed_currency")] == 1).any()
+    assert np.isfinite(batch[PAYMENT_FEATURES.index("pay_dbt_p90")]).sum() > 300
+
+
+def test_payment_arrays_p90_is_numpy_quantile_and_empty_is_fill() -> None:
+    """pay_dbt_p90 is numpy.quantile (linear) of each debtor's DBT sample, short runs
+    (insertion) and a long run (sort) alike; a debtor whose invoices are all out of
+    the window has FILL_VALUES."""
+    day = 20000
+    rng = np.random.default_rng(3)
+    sizes = [1, 2, 5, 31, 33, 200]
+    due = np.concatenate([day - rng.integers(1, 400, k) for k in sizes] + [[day - 900]])
+    issue = due - 30
+    paid = np.full(len(due), np.iinfo(np.int64).min)  # open and overdue: all in the sample
+    paid[-1] = day - 800  # paid before the window: out
+    offsets = np.concatenate([[0], np.cumsum(sizes), [len(due)]])
+    f = np.ones(len(due))
+    out = payment_arrays(offsets, day, issue, due, paid, f, 0 * f, np.zeros(len(due), np.int64))
+    p90 = out[PAYMENT_FEATURES.index("pay_dbt_p90")]
+    for g in range(len(sizes)):
+        want = np.quantile(day - due[offsets[g]:offsets[g + 1]], 0.9)
+        assert p90[g] == pytest.approx(want, rel=1e-12), g
+    expected = np.array([FILL_VALUES[name] for name in PAYMENT_FEATURES])
+    np.testing.assert_array_equal(out[:, -1], expected)
+
+
+def test_payment_features_on_rows_in_any_order() -> None:
+    """Invoices not sorted by debtor (the debtors in a random order) give the
+    features of the sorted table, bit for bit: each debtor's invoices are summed in
+    their row order."""
+    from riskengine.synthetic import generate_portfolio
+
+    inv_sorted = generate_portfolio(300, seed=5, as_of="2026-06-30")["invoices"]
+    rank = pd.Series(np.random.default_rng(1).random(len(inv_sorted)))
+    mixed = rank.groupby(inv_sorted["debtor_id"].to_numpy()).transform("min")
+    shuffled = inv_sorted.iloc[np.argsort(-mixed.to_numpy(), kind="stable")]
+    a, b = (payment_features(x, "2026-06-30") for x in (inv_sorted, shuffled))
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    assert len(a) > 250
 
 
 def test_mixed_currency_money_features_are_nan() -> None:

@@ -40,6 +40,7 @@ can only fall (or go from NaN, "none", to a number). ``adv_knockout`` and
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -67,6 +68,7 @@ __all__ = [
     "ESTIMATOR_CHECK_EXEMPTIONS",
     "FILL_VALUES",
     "AdverseFeatures",
+    "adverse_arrays",
     "RecordTableTransformer",
     "adverse_features",
     "feature_directions",
@@ -346,15 +348,6 @@ def _compact_sorted(codes: np.ndarray, cats: pd.Index, name: str) -> tuple[np.nd
     return new[codes], uniques.rename(name)
 
 
-def _mixed_per_group(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
-    """True for each group whose ``values`` (small ints) are not all equal."""
-    lo = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
-    hi = np.full(n, -1, dtype=np.int64)
-    np.minimum.at(lo, codes, values)
-    np.maximum.at(hi, codes, values)
-    return (hi > lo) & (hi >= 0)
-
-
 def _thresholds(significant_amount: float | Mapping[str, float]) -> np.ndarray:
     """Threshold per currency code (position in CURRENCIES); NaN when not given."""
     if isinstance(significant_amount, Mapping):
@@ -465,7 +458,6 @@ def adverse_features(
     age_all = day - event
     keep = np.flatnonzero((age_all >= 0) & (age_all <= lookback_days))
     rows = _Rows(records, keep, table, "record_id")
-    age = age_all[keep]
     etype = rows.vocab("event_type", ADVERSE_EVENT_TYPES)
     status = rows.vocab("status", ADVERSE_STATUSES)
     cur = rows.vocab("currency", CURRENCIES)
@@ -474,65 +466,16 @@ def adverse_features(
     code, index = rows.ids()
     n = len(index)
 
-    tier = _TIER[etype]
-    settled = (status == _SETTLED_CODE) & (settle != _NAT) & (settle <= day)
-    adverse = tier >= 1
-    weight = np.exp2(-age / (half_life_years * DAYS_PER_YEAR))
-
-    def total(mask: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
-        weights = mask.astype(np.float64) if w is None else mask * w
-        return np.bincount(code, weights=weights, minlength=n)
-
-    cell = code * N_TIERS + tier
-    n_tier = np.bincount(cell, minlength=n * N_TIERS).reshape(n, N_TIERS).astype(np.float64)
-    a_tier = np.bincount(cell, weights=amount, minlength=n * N_TIERS).reshape(n, N_TIERS)
-
-    thr = _thresholds(significant_amount)[cur]
-    serious = _SERIOUS[etype]
-    no_thr = serious & np.isnan(thr)
+    thr = _thresholds(significant_amount)
+    no_thr = _SERIOUS[etype] & np.isnan(thr[cur])
     if no_thr.any():
         i = int(np.flatnonzero(no_thr)[0])
         c = CURRENCIES[cur[i]]
         raise rows.error(i, "currency", c, "unknown_currency", f"currency {c!r} has no "
                          "threshold in significant_amount; add one for that currency.")  # fmt: skip
-    significant = serious & (amount > thr)
-    serious_age = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
-    sev = tier >= SERIOUS_TIER
-    np.minimum.at(serious_age, code[sev], age[sev])
-
-    out = np.empty((len(ADVERSE_FEATURES), n), dtype=np.float64)  # one row per feature
-    col = {name: j for j, name in enumerate(ADVERSE_FEATURES)}
-    out[0:N_TIERS] = n_tier.T
-    out[N_TIERS : 2 * N_TIERS] = a_tier.T
-    out[col["adv_n_adverse"]] = n_tier[:, 1:].sum(axis=1)
-    out[col["adv_amount_adverse"]] = a_tier[:, 1:].sum(axis=1)
-    out[col["adv_n_open"]] = total(adverse & ~settled)
-    out[col["adv_n_settled"]] = total(adverse & settled)
-    out[col["adv_amount_open"]] = total(adverse & ~settled, amount)
-    out[col["adv_amount_settled"]] = total(adverse & settled, amount)
-    out[col["adv_weighted_count"]] = total(adverse, weight)
-    out[col["adv_weighted_amount"]] = total(adverse, weight * amount)
-    out[col["adv_max_tier"]] = ((n_tier > 0) * np.arange(N_TIERS)).max(axis=1)
-    out[col["adv_days_since_serious"]] = np.where(
-        serious_age == np.iinfo(np.int64).max, np.nan, serious_age
-    )
-    out[col["adv_n_serious_significant"]] = total(significant)
-    out[col["adv_insolvency"]] = total(_INSOLVENCY[etype] & ~settled) > 0
-    out[col["adv_knockout"]] = total(significant) > 0
-    out[col["adv_knockout_open"]] = total(significant & ~settled) > 0
-    mixed = _mixed_per_group(code, cur, n)
-    out[col["adv_mixed_currency"]] = mixed
-
-    amount_cols = np.array([j for name, j in col.items() if "amount" in name])
-    out[np.ix_(amount_cols, mixed)] = np.nan
-    j_rev = col["adv_amount_to_revenue"]
-    if revenue is None:
-        out[j_rev] = np.nan
-    else:
-        rev = _revenue_on(revenue, index)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = out[col["adv_amount_adverse"]] / rev
-        out[j_rev] = np.where(rev > 0, ratio, np.nan)
+    rev = np.full(n, np.nan) if revenue is None else _revenue_on(revenue, index)
+    out = adverse_arrays(code, n, int(day), event[keep], etype, status, settle, amount, cur,
+                         thr, rev, lookback_days, half_life_years * DAYS_PER_YEAR)
     return pd.DataFrame(out.T, index=index, columns=list(ADVERSE_FEATURES), copy=False)
 
 
@@ -552,6 +495,140 @@ def _revenue_on(revenue: pd.Series, index: pd.Index) -> np.ndarray:
     if not revenue.index.is_unique:
         raise ValueError("revenue must have one value per debtor_id (its index has duplicates).")
     return revenue.reindex(index).to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+# --- the array function (one debtor or many) -------------------------------------
+
+_J = {name: j for j, name in enumerate(ADVERSE_FEATURES)}
+(_J_N_ADVERSE, _J_AMOUNT_ADVERSE, _J_N_OPEN, _J_N_SETTLED, _J_AMOUNT_OPEN, _J_AMOUNT_SETTLED,
+ _J_WEIGHTED_COUNT, _J_WEIGHTED_AMOUNT, _J_AMOUNT_TO_REVENUE, _J_MAX_TIER, _J_DAYS_SERIOUS,
+ _J_N_SIGNIFICANT, _J_INSOLVENCY, _J_KNOCKOUT, _J_KNOCKOUT_OPEN, _J_MIXED) = (
+    _J[name] for name in ADVERSE_FEATURES[2 * N_TIERS:])
+#: Rows of the amount features (NaN for a debtor with records in several currencies).
+_AMOUNT_ROWS = np.array([j for name, j in _J.items() if "amount" in name], dtype=np.int64)
+_N_FEATURES = len(ADVERSE_FEATURES)
+
+
+def adverse_arrays(code: Any, n: int, day: int, event: Any, etype: Any, status: Any,
+                   settle: Any, amount: Any, cur: Any, thr: Any, revenue: Any,
+                   lookback_days: int, half_life_days: float) -> Any:
+    """:data:`ADVERSE_FEATURES` of ``n`` debtors from their records' arrays.
+
+    The computation of :func:`adverse_features` (which checks and extracts the arrays
+    of a table) and of the single-debtor path (which builds one debtor's arrays from
+    its payload), in one compiled pass over the records.
+
+    Parameters
+    ----------
+    code : int64 array
+        The debtor (``0..n-1``) of each record, in any order.
+    n : int
+        Number of debtors.
+    day : int
+        ``as_of`` as a day number (days since 1970-01-01).
+    event, settle : int64 arrays
+        Event and settlement day numbers (settlement: int64 minimum when none).
+    etype, status, cur : int64 arrays
+        Positions in ``ADVERSE_EVENT_TYPES``, ``ADVERSE_STATUSES``, ``CURRENCIES``.
+    amount : float64 array
+        Amounts (>= 0) in the record's currency.
+    thr : float64 array
+        Significance threshold per currency position (NaN: none).
+    revenue : float64 array
+        Each debtor's revenue (NaN when unknown), for ``adv_amount_to_revenue``.
+    lookback_days : int
+        Records with ``0 <= day - event <= lookback_days`` are used; others are skipped.
+    half_life_days : float
+        Half-life of the recency weight.
+
+    Returns
+    -------
+    ndarray of shape (len(ADVERSE_FEATURES), n)
+        One row per feature; a debtor without a record in the look-back has
+        :data:`FILL_VALUES`.
+    """
+    out: Any = _kernel()(code, n, day, event, etype, status, settle, amount, cur, thr, revenue,
+                         lookback_days, half_life_days)
+    return out
+
+
+def _adverse_pass(code: Any, n: int, day: int, event: Any, etype: Any, status: Any,
+                  settle: Any, amount: Any, cur: Any, thr: Any, revenue: Any,
+                  lookback_days: int, half_life_days: float
+                  ) -> Any:  # pragma: no cover - compiled
+    """The kernel of :func:`adverse_arrays`: sums in record order from 0.0."""
+    big = np.iinfo(np.int64).max
+    out = np.zeros((_N_FEATURES, n))
+    count = np.zeros(n, dtype=np.int64)
+    serious_age = np.full(n, big, dtype=np.int64)
+    lo = np.full(n, big, dtype=np.int64)
+    hi = np.full(n, -1, dtype=np.int64)
+    for i in range(code.shape[0]):
+        age = day - event[i]
+        if age < 0 or age > lookback_days:
+            continue
+        g, e, a = code[i], etype[i], amount[i]
+        tier = _TIER[e]
+        settled = status[i] == _SETTLED_CODE and settle[i] != _NAT and settle[i] <= day
+        count[g] += 1
+        out[tier, g] += 1.0
+        out[N_TIERS + tier, g] += a
+        if tier >= 1:
+            if settled:
+                out[_J_N_SETTLED, g] += 1.0
+                out[_J_AMOUNT_SETTLED, g] += a
+            else:
+                out[_J_N_OPEN, g] += 1.0
+                out[_J_AMOUNT_OPEN, g] += a
+            w = np.exp2(-age / half_life_days)
+            out[_J_WEIGHTED_COUNT, g] += w
+            out[_J_WEIGHTED_AMOUNT, g] += w * a
+        if tier >= SERIOUS_TIER and age < serious_age[g]:
+            serious_age[g] = age
+        if _SERIOUS[e] and a > thr[cur[i]]:
+            out[_J_N_SIGNIFICANT, g] += 1.0
+            out[_J_KNOCKOUT, g] = 1.0
+            if not settled:
+                out[_J_KNOCKOUT_OPEN, g] = 1.0
+        if _INSOLVENCY[e] and not settled:
+            out[_J_INSOLVENCY, g] = 1.0
+        lo[g] = min(lo[g], cur[i])
+        hi[g] = max(hi[g], cur[i])
+    for g in range(n):
+        if count[g] == 0:  # FILL_VALUES
+            out[_J_DAYS_SERIOUS, g] = np.nan
+            continue
+        amount_adverse = out[N_TIERS + 1, g]
+        for t in range(2, N_TIERS):
+            amount_adverse += out[N_TIERS + t, g]
+        out[_J_AMOUNT_ADVERSE, g] = amount_adverse
+        out[_J_N_ADVERSE, g] = out[1, g] + out[2, g] + out[3, g] + out[4, g]
+        for t in range(N_TIERS):
+            if out[t, g] > 0:
+                out[_J_MAX_TIER, g] = float(t)
+        out[_J_DAYS_SERIOUS, g] = np.nan if serious_age[g] == big else float(serious_age[g])
+        if hi[g] > lo[g]:
+            out[_J_MIXED, g] = 1.0
+            for j in _AMOUNT_ROWS:
+                out[j, g] = np.nan
+        rev = revenue[g]
+        out[_J_AMOUNT_TO_REVENUE, g] = out[_J_AMOUNT_ADVERSE, g] / rev if rev > 0 else np.nan
+    return out
+
+
+@functools.cache
+def _kernel() -> Any:
+    """:func:`_adverse_pass` compiled (numba, cached on disk beside this module)."""
+    from numba import njit
+
+    return njit(cache=True, nogil=True)(_adverse_pass)
+
+
+def warm_up() -> None:
+    """Compile (or load from the disk cache) the adverse kernel now."""
+    z = np.zeros(1, dtype=np.int64)
+    f = np.zeros(1)
+    adverse_arrays(z, 1, 0, z, z, z, z, f, z, f, f, 1, 1.0)
 
 
 # --- scikit-learn transformer ----------------------------------------------------

@@ -45,7 +45,6 @@ from riskengine.features.adverse import (
     RecordTableTransformer,
     _as_day,
     _day_numbers,
-    _mixed_per_group,
     _require_columns,
     _Rows,
     _table,
@@ -55,6 +54,7 @@ __all__ = [
     "PAYMENT_FEATURES",
     "FILL_VALUES",
     "PaymentFeatures",
+    "payment_arrays",
     "feature_directions",
     "payment_features",
 ]
@@ -113,162 +113,176 @@ def feature_directions() -> dict[str, int]:
     return out
 
 
-def _group_quantile(codes: np.ndarray, values: np.ndarray, n: int, q: float) -> np.ndarray:
-    """Per-group ``q``-quantile of non-negative integers (linear interpolation).
+_J = {name: j for j, name in enumerate(PAYMENT_FEATURES)}
+_N_FEATURES = len(PAYMENT_FEATURES)
+_J_LATE = np.array([_J[f"pay_share_late_{d}"] for d in LATE_DAYS], dtype=np.int64)
+_J_MONEY = np.array([_J[name] for name in _MONEY], dtype=np.int64)
+_FILL = np.array([FILL_VALUES[name] for name in PAYMENT_FEATURES])
+(_J_N_INVOICES, _J_N_OBSERVED, _J_DBT_MEAN, _J_DBT_WMEAN, _J_DBT_P90) = range(5)
+(_J_DILUTION, _J_DBT_TREND, _J_OPEN_BALANCE, _J_OVERDUE_BALANCE, _J_BALANCE_OVER_90,
+ _J_OVERDUE_SHARE, _J_SHARE_OVER_90, _J_CROSS_AGING, _J_MIXED) = (
+    _J[name] for name in PAYMENT_FEATURES[5 + len(LATE_DAYS):])
+#: Defaults of :func:`payment_features` (the single-debtor path uses them too).
+LOOKBACK_DAYS = 365
+TREND_RECENT_DAYS = 90
 
-    Only the positive values are sorted (by group, then value): in a group of
-    ``m`` values with ``z`` zeros, the ``k``-th smallest is 0 for ``k < z`` and
-    the ``(k - z)``-th smallest positive value otherwise. Same result as
-    :func:`numpy.quantile` (method ``linear``) per group; NaN for empty groups.
+
+def payment_arrays(offsets: Any, day: int, issue: Any, due: Any, paid: Any, amount: Any,
+                   diluted: Any, cur: Any, lookback_days: int = LOOKBACK_DAYS,
+                   trend_recent_days: int = TREND_RECENT_DAYS) -> Any:
+    """:data:`PAYMENT_FEATURES` of debtors from their invoices' arrays, sorted by debtor.
+
+    The computation of :func:`payment_features` (which checks and extracts the arrays
+    of a table) and of the single-debtor path (which builds one debtor's arrays from
+    its payload), in one compiled pass over each debtor's run of invoices.
+
+    Parameters
+    ----------
+    offsets : int64 array of length n + 1
+        Debtor ``g``'s invoices are rows ``offsets[g]:offsets[g + 1]``, in row order.
+    day : int
+        ``as_of`` as a day number (days since 1970-01-01).
+    issue, due, paid : int64 arrays
+        Issue, due and paid day numbers (paid: int64 minimum while unpaid).
+    amount, diluted : float64 arrays
+        Gross amount and credit notes plus disputed amount, in the invoice's currency.
+    cur : int64 array
+        Position of the currency in ``CURRENCIES``.
+    lookback_days, trend_recent_days : int
+        As in :func:`payment_features`. Invoices outside the window (issued after
+        ``day``, or issued and paid before it) are skipped.
+
+    Returns
+    -------
+    ndarray of shape (len(PAYMENT_FEATURES), n)
+        One row per feature; a debtor without an invoice in the window has
+        :data:`FILL_VALUES`.
     """
-    if len(codes) and bool((codes[1:] >= codes[:-1]).all()):  # groups in runs
-        out: np.ndarray = _quantile_kernel()(codes.astype(np.int64, copy=False),
-                                             values.astype(np.int64, copy=False), n, q)
-        return out
-    m = np.bincount(codes, minlength=n)
-    pos = values > 0
-    cp, vp = codes[pos], values[pos]
-    m_pos = np.bincount(cp, minlength=n)
-    width = int(vp.max()) + 1 if len(vp) else 1
-    # int32 keys sort about twice as fast; use them when (group, value) fits.
-    dtype: type[np.signedinteger[Any]] = (
-        np.int32 if n * width < np.iinfo(np.int32).max else np.int64
-    )
-    key = np.sort(cp.astype(dtype) * np.asarray(width, dtype=dtype) + vp.astype(dtype))
-    vals = (key % width).astype(np.float64) if len(key) else np.zeros(1)
-    start = np.cumsum(m_pos) - m_pos
-    zeros = m - m_pos
-    h = q * np.maximum(m - 1, 0)
-    lo = np.floor(h).astype(np.int64)
-    hi = np.minimum(lo + 1, np.maximum(m - 1, 0))
-
-    def kth(k: np.ndarray) -> np.ndarray:
-        at = np.clip(start + k - zeros, 0, len(vals) - 1)
-        return np.where(k < zeros, 0.0, vals[at])
-
-    v_lo = kth(lo)
-    out = v_lo + (h - lo) * (kth(hi) - v_lo)
-    return np.where(m > 0, out, np.nan)
+    out: Any = _kernel()(offsets, day, issue, due, paid, amount, diluted, cur, lookback_days,
+                         trend_recent_days)
+    return out
 
 
-def _run_quantiles(codes: Any, values: Any, n: int, q: float) -> Any:  # pragma: no cover - compiled
-    """:func:`_group_quantile` of groups in runs (``codes`` non-decreasing): each run's
-    values sorted (by insertion when a run is short: a debtor's few invoices), then the
-    same interpolation in the same float operations."""
-    out = np.full(n, np.nan)
-    vals = np.empty_like(values)
-    start = 0
-    while start < codes.shape[0]:
-        end = start + 1
-        while end < codes.shape[0] and codes[end] == codes[start]:
-            end += 1
-        if end - start > 32:
-            vals[: end - start] = np.sort(values[start:end])
-        else:  # insertion
-            for i in range(start, end):
-                v = values[i]
-                k = i - start
-                while k > 0 and vals[k - 1] > v:
-                    vals[k] = vals[k - 1]
-                    k -= 1
-                vals[k] = v
-        m1 = end - start - 1
-        h = q * m1
-        lo = int(np.floor(h))
-        hi = min(lo + 1, m1)
-        v_lo = float(vals[lo])
-        out[codes[start]] = v_lo + (h - lo) * (float(vals[hi]) - v_lo)
-        start = end
+def _payment_pass(offsets: Any, day: int, issue: Any, due: Any, paid: Any, amount: Any,
+                  diluted: Any, cur: Any, lookback_days: int, trend_recent_days: int
+                  ) -> Any:  # pragma: no cover - compiled
+    """The kernel of :func:`payment_arrays`: every sum adds its invoices in row order
+    from 0.0; quotients are IEEE (0/0 NaN) except where the features say NaN; the p90
+    is ``numpy.quantile`` (linear) of the run's DBT sample, sorted by insertion when
+    short (a debtor's few invoices)."""
+    n = offsets.shape[0] - 1
+    out = np.empty((_N_FEATURES, n))
+    dbts = np.empty(issue.shape[0], dtype=np.int64)
+    start = day - lookback_days
+    late = np.array(LATE_DAYS)
+    n_late = np.zeros(late.shape[0])
+    for g in range(n):
+        kept = k = 0
+        n_inv = invoiced = dil = n_obs = s_dbt = s_dbt_amt = s_amt = 0.0
+        r_dbt = r_n = e_dbt = e_n = bal = over = aged = 0.0
+        n_late[:] = 0.0
+        lo, hi = np.iinfo(np.int64).max, -1
+        for i in range(offsets[g], offsets[g + 1]):
+            iss, paid_d = issue[i], paid[i]
+            paid_ok = paid_d != _NAT and paid_d <= day
+            if iss > day or not (iss > start or not paid_ok or paid_d > start):
+                continue
+            kept += 1
+            a = amount[i]
+            overdue = not paid_ok and due[i] < day
+            obs = paid_d if paid_ok else day
+            if iss > start:
+                n_inv += 1.0
+                invoiced += a
+                dil += diluted[i]
+            if (paid_ok and paid_d > start) or overdue:
+                dbt = max(obs - due[i], 0)
+                df = float(dbt)
+                n_obs += 1.0
+                s_dbt += df
+                s_dbt_amt += df * a
+                s_amt += a
+                if obs > day - trend_recent_days:
+                    r_dbt += df
+                    r_n += 1.0
+                else:
+                    e_dbt += df
+                    e_n += 1.0
+                for j in range(late.shape[0]):
+                    if dbt > late[j]:
+                        n_late[j] += 1.0
+                dbts[k] = dbt
+                k += 1
+            if not paid_ok:
+                bal += a
+                if overdue:
+                    over += a
+                if day - iss > AGED_DAYS:
+                    aged += a
+            lo, hi = min(lo, cur[i]), max(hi, cur[i])
+        if kept == 0:
+            out[:, g] = _FILL
+            continue
+        out[_J_N_INVOICES, g] = n_inv
+        out[_J_N_OBSERVED, g] = n_obs
+        out[_J_DBT_MEAN, g] = s_dbt / n_obs
+        out[_J_DBT_WMEAN, g] = s_dbt_amt / s_amt
+        out[_J_DBT_P90, g] = np.nan
+        if k > 32:
+            dbts[:k] = np.sort(dbts[:k])
+        else:
+            for i in range(1, k):
+                v, j = dbts[i], i
+                while j > 0 and dbts[j - 1] > v:
+                    dbts[j] = dbts[j - 1]
+                    j -= 1
+                dbts[j] = v
+        if k > 0:
+            h = 0.9 * (k - 1)
+            lo_q = int(np.floor(h))
+            v_lo = float(dbts[lo_q])
+            out[_J_DBT_P90, g] = v_lo + (h - lo_q) * (float(dbts[min(lo_q + 1, k - 1)]) - v_lo)
+        for j in range(late.shape[0]):
+            out[_J_LATE[j], g] = n_late[j] / n_obs
+        out[_J_DILUTION, g] = dil / invoiced if invoiced > 0 else np.nan
+        out[_J_DBT_TREND, g] = r_dbt / r_n - e_dbt / e_n
+        out[_J_OPEN_BALANCE, g] = bal
+        out[_J_OVERDUE_BALANCE, g] = over
+        out[_J_BALANCE_OVER_90, g] = aged
+        out[_J_OVERDUE_SHARE, g] = over / bal if bal > 0 else np.nan
+        share90 = aged / bal if bal > 0 else np.nan
+        out[_J_SHARE_OVER_90, g] = share90
+        out[_J_CROSS_AGING, g] = 1.0 if share90 > CROSS_AGING_SHARE else 0.0
+        out[_J_MIXED, g] = 1.0 if hi > lo else 0.0
+        if hi > lo:
+            for j in _J_MONEY:
+                out[j, g] = np.nan
     return out
 
 
 @functools.cache
-def _quantile_kernel() -> Any:
-    """:func:`_run_quantiles` compiled (numba, cached on disk beside this module)."""
+def _kernel() -> Any:
+    """:func:`_payment_pass` compiled (numba, cached on disk beside this module), with
+    numpy's division semantics (0/0 NaN, no exception)."""
     from numba import njit
 
-    return njit(cache=True, nogil=True)(_run_quantiles)
-
-
-# rows of the per-debtor sums of :func:`_payment_sums`
-(_S_N_ISSUED, _S_INVOICED, _S_DILUTED, _S_N_OBS, _S_DBT, _S_DBT_AMOUNT, _S_SAMPLE_AMOUNT,
- _S_RECENT_DBT, _S_RECENT_N, _S_EARLIER_DBT, _S_EARLIER_N, _S_OPEN, _S_OVERDUE, _S_AGED,
- _S_LATE) = range(15)  # fmt: skip
-
-
-def _payment_sums(code: Any, n: int, issued: Any, sample: Any, recent: Any, open_: Any,
-                  overdue: Any, aged: Any, dbt: Any, amount: Any, diluted: Any, late: Any
-                  ) -> Any:  # pragma: no cover - compiled
-    """Every per-debtor sum of :func:`payment_features` in one pass over the invoices.
-
-    Row ``_S_*`` of the result (``(_S_LATE + len(late), n)`` floats, the transpose of
-    a debtor-major table so that a row's sums share a cache line) is the sum over a
-    debtor's invoices (``code``) of: invoices issued in the window, their amounts and
-    diluted amounts; invoices in the DBT sample, their DBT, DBT times amount and
-    amounts; DBT and count of the sample observed recently and earlier; the open,
-    overdue and aged open amounts; and the sample's invoices later than each of
-    ``late`` days. Each sum adds its rows in row order, as ``numpy.bincount`` with
-    those weights does (a row outside a sum adds nothing where bincount adds a
-    zero weight: the same double, as no sum is ever -0.0), so the features are
-    bit for bit those of one bincount per sum.
-    """
-    out = np.zeros((n, _S_LATE + late.shape[0]))
-    for i in range(code.shape[0]):
-        g = code[i]
-        a = amount[i]
-        if issued[i]:
-            out[g, _S_N_ISSUED] += 1.0
-            out[g, _S_INVOICED] += a
-            out[g, _S_DILUTED] += diluted[i]
-        if sample[i]:
-            d = dbt[i]
-            df = float(d)
-            out[g, _S_N_OBS] += 1.0
-            out[g, _S_DBT] += df
-            out[g, _S_DBT_AMOUNT] += df * a
-            out[g, _S_SAMPLE_AMOUNT] += a
-            if recent[i]:
-                out[g, _S_RECENT_DBT] += df
-                out[g, _S_RECENT_N] += 1.0
-            else:
-                out[g, _S_EARLIER_DBT] += df
-                out[g, _S_EARLIER_N] += 1.0
-            for j in range(late.shape[0]):
-                if d > late[j]:
-                    out[g, _S_LATE + j] += 1.0
-        if open_[i]:
-            out[g, _S_OPEN] += a
-            if overdue[i]:
-                out[g, _S_OVERDUE] += a
-            if aged[i]:
-                out[g, _S_AGED] += a
-    return out.T
-
-
-@functools.cache
-def _sums_kernel() -> Any:
-    """:func:`_payment_sums` compiled (numba, cached on disk beside this module)."""
-    from numba import njit
-
-    return njit(cache=True, nogil=True)(_payment_sums)
+    return njit(cache=True, nogil=True, error_model="numpy")(_payment_pass)
 
 
 def warm_up() -> None:
     """Compile (or load from the disk cache) the payment kernel now (the batch job
     does it before forking its workers)."""
     z = np.zeros(1, dtype=np.int64)
-    b = np.zeros(1, dtype=bool)
     f = np.zeros(1)
-    _sums_kernel()(z, 1, b, b, b, b, b, b, z, f, f, z)
-    _quantile_kernel()(z, z, 1, 0.9)
+    payment_arrays(np.zeros(2, dtype=np.int64), 0, z, z, z, f, f, z)
 
 
 def payment_features(
     invoices: pd.DataFrame,
     as_of: Any,
     *,
-    lookback_days: int = 365,
-    trend_recent_days: int = 90,
+    lookback_days: int = LOOKBACK_DAYS,
+    trend_recent_days: int = TREND_RECENT_DAYS,
 ) -> pd.DataFrame:
     """Payment-behaviour features of each debtor, as of a date.
 
@@ -354,7 +368,7 @@ def payment_features(
     relevant = known & ((issue_all > start) | ~paid_all_ok | (paid_all > start))
     keep = np.flatnonzero(relevant)
     rows = _Rows(invoices, keep, table, "invoice_id")
-    issue, paid_d, paid = issue_all[keep], paid_all[keep], paid_all_ok[keep]
+    issue, paid_d = issue_all[keep], paid_all[keep]
     del issue_all, paid_all, paid_all_ok, known, relevant  # full-length: free them early
     due = rows.days("due_date")
     bad_due = (due == _NAT) | (due < issue)
@@ -369,49 +383,13 @@ def payment_features(
     code, index = rows.ids()
     n = len(index)
 
-    open_ = ~paid
-    overdue = open_ & (due < day)
-    obs = np.where(paid, paid_d, day)
-    sample = (paid & (paid_d > start)) | overdue
-    dbt = np.maximum(obs - due, 0)
-    issued = issue > start
-    recent = sample & (obs > day - trend_recent_days)
-    aged = open_ & (day - issue > AGED_DAYS)
-    sums = _sums_kernel()(code.astype(np.int64, copy=False), n, issued, sample, recent, open_,
-                          overdue, aged, dbt.astype(np.int64, copy=False), amount, diluted,
-                          np.asarray(LATE_DAYS, dtype=np.int64))
-
-    with np.errstate(divide="ignore", invalid="ignore"):
-        n_obs = sums[_S_N_OBS]
-        feats: dict[str, np.ndarray] = {
-            "pay_n_invoices": sums[_S_N_ISSUED],
-            "pay_n_observed": n_obs,
-            "pay_dbt_mean": sums[_S_DBT] / n_obs,
-            "pay_dbt_wmean": sums[_S_DBT_AMOUNT] / sums[_S_SAMPLE_AMOUNT],
-            "pay_dbt_p90": _group_quantile(code[sample], dbt[sample], n, 0.9),
-        }
-        for j, d in enumerate(LATE_DAYS):
-            feats[f"pay_share_late_{d}"] = sums[_S_LATE + j] / n_obs
-        invoiced = sums[_S_INVOICED]
-        feats["pay_dilution"] = np.where(invoiced > 0, sums[_S_DILUTED] / invoiced, np.nan)
-        feats["pay_dbt_trend"] = (sums[_S_RECENT_DBT] / sums[_S_RECENT_N]) - (
-            sums[_S_EARLIER_DBT] / sums[_S_EARLIER_N]
-        )
-        bal = sums[_S_OPEN]
-        feats["pay_open_balance"] = bal
-        feats["pay_overdue_balance"] = sums[_S_OVERDUE]
-        feats["pay_balance_over_90"] = sums[_S_AGED]
-        feats["pay_overdue_share"] = np.where(bal > 0, feats["pay_overdue_balance"] / bal, np.nan)
-        share90 = np.where(bal > 0, feats["pay_balance_over_90"] / bal, np.nan)
-        feats["pay_share_over_90"] = share90
-        feats["pay_cross_aging"] = (share90 > CROSS_AGING_SHARE).astype(np.float64)
-    mixed = _mixed_per_group(code, cur, n)
-    feats["pay_mixed_currency"] = mixed.astype(np.float64)
-    out = np.empty((len(PAYMENT_FEATURES), n), dtype=np.float64)
-    for j, name in enumerate(PAYMENT_FEATURES):
-        out[j] = feats[name]
-        if name in _MONEY:
-            out[j, mixed] = np.nan
+    if len(code) > 1 and not bool((code[1:] >= code[:-1]).all()):  # runs of debtors
+        order = np.argsort(code, kind="stable")  # each debtor's invoices keep their order
+        code, issue, due, paid_d = code[order], issue[order], due[order], paid_d[order]
+        amount, diluted, cur = amount[order], diluted[order], cur[order]
+    offsets = np.searchsorted(code, np.arange(n + 1))
+    out = payment_arrays(offsets, int(day), issue, due, paid_d, amount, diluted, cur,
+                         lookback_days, trend_recent_days)
     return pd.DataFrame(out.T, index=index, columns=list(PAYMENT_FEATURES), copy=False)
 
 

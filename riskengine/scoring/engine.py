@@ -91,11 +91,12 @@ def warm_up() -> None:
     buf = np.zeros(64, dtype=np.uint8)
     encode_records(buf, np.zeros(1, dtype=np.int64), rec, np.zeros(1, dtype=np.intp))
     z = np.zeros(1, dtype=np.int64)
-    _past_due_kernel()(z, z, z, z, np.zeros(1), 0, 0, 1)
+    _past_due_kernel()(z, z, z, z, np.zeros(1), 0, 0, 1, 1)
     _top_codes(np.zeros(1, dtype=np.intp), np.ones(1), 1, 1)
     _exps(np.zeros(1))
-    from riskengine.features import payments  # the payment sums
+    from riskengine.features import adverse, payments  # the record kernels
 
+    adverse.warm_up()
     payments.warm_up()
 
 

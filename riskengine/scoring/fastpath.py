@@ -10,14 +10,15 @@ directly from a parsed payload:
   pipeline (:func:`riskengine.features.statements._compute`) on the payload's
   sorted rows, as Python floats in the same order of operations (so the same
   floats; ``tests/test_fastpath_statements.py`` checks them bit for bit);
-- the adverse and payment features the overlay and the policy read, with the
-  formulas of :mod:`riskengine.features.adverse` / :mod:`~riskengine.features.payments`
-  for a single debtor (same operations in the same order, so the same floats);
+- the adverse and payment features and the past-due amount by the batch path's array
+  functions (:func:`riskengine.features.adverse.adverse_arrays`,
+  :func:`riskengine.features.payments.payment_arrays`, the kernel of
+  :func:`riskengine.scoring.financials.past_due`) on the payload's one-debtor arrays;
 - the input hash by the batch path's record functions
   (:func:`riskengine.scoring.records.column_records`, ``block_digests``, ``pair_bytes``)
   on the payload's one-debtor columns;
 - validation's identity rule and the contracts' no-future dates (:meth:`FastEngine._check`);
-- the past-due amount and the rating basis (Python scalars, the batch formulas);
+- the rating basis (Python scalars, the batch formulas);
 - the PD through the fitted tree ensemble flattened into arrays
   (:class:`riskengine.model.flat_trees.FlatScorer`, the batch path's scorer).
 
@@ -25,8 +26,7 @@ Then the engine's array core (:func:`riskengine.scoring.core._decide_core`, pass
 by the engine: this module sits below :mod:`riskengine.scoring.engine` and never imports
 it) decides, exactly as in a batch.
 Anything the fast path does not cover (a payload that validation might reject
-on a rule beyond the payload schema, an overlay feature it does not compute, an
-unknown product, a non-tree model) goes through the batch path instead, so the
+on a rule beyond the payload schema, an unknown product, a non-tree model) goes through the batch path instead, so the
 answer is always the batch answer. ``tests/test_engine.py`` checks parity on
 hundreds of synthetic debtors, through JSON round trips.
 """
@@ -47,10 +47,12 @@ import numpy.typing as npt
 from riskengine.contracts import schemas
 from riskengine.contracts.dates import parse_date
 from riskengine.contracts.payload import DebtorPayload
-from riskengine.features import payments as _pay
+from riskengine.features import adverse as _adv
 from riskengine.features import statements as _st
+from riskengine.features.payments import PAYMENT_FEATURES, payment_arrays
 from riskengine.model.flat_trees import FlatScorer, Unsupported
 from riskengine.policy.limits import requested_limit
+from riskengine.scoring.financials import _past_due_kernel, default_past_due
 from riskengine.scoring.hashing import DEBTOR_TABLES, column_kinds, encode_value
 from riskengine.scoring.inputs import DebtorInputs, PairBytes, PairInputs
 from riskengine.scoring.reasons import decision_of, reason_words
@@ -60,18 +62,14 @@ __all__ = ["FastEngine", "Unsupported"]
 
 FloatArray = npt.NDArray[np.float64]
 _NAT = np.iinfo(np.int64).max
-_TIER = {e: t for e, t in schemas.ADVERSE_SEVERITY_TIER.items()}
 #: The identities' items (totals, left items, right items) and signs, for identity_gaps.
 _IDENTITY_ITEMS = [str(i[k]) for k in (0, 1, 3) for i in IDENTITIES]
 _IDENTITY_SIGN = np.array([[float(i[2])] for i in IDENTITIES])
-_ADV_SUPPORTED = {*(f"adv_n_tier{t}" for t in range(5)), "adv_n_adverse", "adv_n_open",
-                  "adv_n_settled", "adv_weighted_count", "adv_max_tier", "adv_knockout",
-                  "adv_knockout_open", "adv_insolvency", "adv_n_serious_significant"}
-_PAY_SUPPORTED = {"pay_n_invoices", "pay_n_observed", "pay_dbt_mean", "pay_dbt_wmean",
-                  *(f"pay_share_late_{d}" for d in _pay.LATE_DAYS), "pay_dilution",
-                  "pay_open_balance", "pay_overdue_balance", "pay_balance_over_90",
-                  "pay_overdue_share", "pay_share_over_90", "pay_cross_aging",
-                  "pay_mixed_currency"}
+#: Positions in the closed vocabularies, as the batch's record arrays hold them.
+_EVENT_CODE = {e: i for i, e in enumerate(schemas.ADVERSE_EVENT_TYPES)}
+_STATUS_CODE = {e: i for i, e in enumerate(schemas.ADVERSE_STATUSES)}
+_CURRENCY_CODE = {c: i for i, c in enumerate(schemas.CURRENCIES)}
+_NO_DAY = _adv._NAT  # a missing date in the record arrays (int64 minimum)
 
 
 # --- the fast engine -----------------------------------------------------------------------
@@ -90,23 +88,14 @@ _NONE_STR_B = struct.pack("<I", 0xFFFFFFFF)
 _TRUE_B, _FALSE_B = struct.pack("<?", True), struct.pack("<?", False)
 
 
-def _w(mask: bool, w: float) -> float:
-    """``mask * w`` of numpy (bool times float64): ``w``, or ``0.0 * w``."""
-    return w if mask else 0.0 * w
-
-
-def _ratio(a: float, b: float) -> float:
-    """``a / b`` as numpy divides float64 (errors ignored): 0/0 and NaN/0 -> NaN, x/0 -> inf."""
-    if b == 0.0:
-        if a == 0.0 or a != a:
-            return math.nan
-        return math.copysign(math.inf, a) * math.copysign(1.0, b)
-    return a / b
-
-
 def _day(d: Any) -> int:
     """Day number since 1970-01-01 of a ``datetime.date`` (None -> NaT marker)."""
     return _NAT if d is None else d.toordinal() - _EPOCH_ORDINAL
+
+
+def _day_or_none(d: Any) -> int:
+    """Day number of a ``datetime.date``; None -> the record arrays' missing date."""
+    return _NO_DAY if d is None else d.toordinal() - _EPOCH_ORDINAL
 
 
 def _num(v: Any) -> float:
@@ -244,20 +233,24 @@ class FastEngine:
             self.scorer: FlatScorer | None = FlatScorer(engine.pd_model, engine.reason_top_k)
         except Unsupported:
             self.scorer = None
-        feats = set(engine.overlay.features)
         st_names = set(engine.feature_names)
-        self.supported = (feats <= (_ADV_SUPPORTED | _PAY_SUPPORTED) and self.scorer is not None
-                          and st_names <= _STATEMENT_ROW_FEATURES)
+        self.supported = self.scorer is not None and st_names <= _STATEMENT_ROW_FEATURES
         self.st_need = bool(st_names & set(_LOG_FEATURES))
         self.lookback_days = int(round(engine.lookback_years * 365.25))
         self.half_life_days = 2.0 * 365.25  # adverse_features' default half-life
-        self.significant = float(engine.policy.knockouts.adverse_min_amount)
+        self.thresholds = _adv._thresholds(float(engine.policy.knockouts.adverse_min_amount))
         self.products = set(engine.policy.product_names)
         self.ko_col = "adv_knockout" if engine.policy.knockouts.adverse_count_settled \
             else "adv_knockout_open"
         self.kinds = {name: column_kinds(c) for name, c in schemas.CONTRACTS.items()}
-        self.pay_need = frozenset(feats) | {"pay_dilution"}
-        self.adv_need = frozenset(feats)
+        adv_names, n_adv = _adv.ADVERSE_FEATURES, len(_adv.ADVERSE_FEATURES)
+        # positions in the adverse rows followed by the payment rows of the array functions
+        self.overlay_at = np.array([adv_names.index(f) if f in adv_names
+                                    else n_adv + PAYMENT_FEATURES.index(f)
+                                    for f in engine.overlay.features], dtype=np.intp)
+        self.at_insolvency = adv_names.index("adv_insolvency")
+        self.at_knockout = adv_names.index(self.ko_col)
+        self.at_dilution = n_adv + PAYMENT_FEATURES.index("pay_dilution")
         self._specs: dict[tuple[str, tuple[str, ...]],
                           tuple[list[tuple[int, int, int, Any]], list[str], Any]] = {}
 
@@ -328,21 +321,10 @@ class FastEngine:
         else:
             basis_code = 2
 
-        adv = self._adverse(p, t)
-        pay = self._payments(p, t)
-        values = {**adv, **pay}
-        overlay_X = np.array([[values[f] for f in eng.overlay.features]], dtype=np.float64)
-
-        dpd = eng.overlay.days_past_due
-        pdue_s = bal_s = 0.0
-        for v in p.invoices:
-            paid_day = _day(v.paid_date)
-            is_open = _day(v.issue_date) <= t and paid_day > t
-            amount = float(v.amount)
-            pdue_s += amount if is_open and t - _day(v.due_date) > dpd else 0.0
-            bal_s += amount if is_open else 0.0
-        ov = eng.overlay
-        pd_default = pdue_s > ov.materiality_absolute and pdue_s > ov.materiality_relative * bal_s
+        # adverse and payment features, past due: the batch path's array functions
+        values, pdue, open_bal = self._record_features(p, t, fin["revenue"])
+        overlay_X = values[self.overlay_at].reshape(1, -1)
+        pd_default = default_past_due(pdue, open_bal, eng.overlay)[0]
 
         req = ex.requested_limit
         if req is None:
@@ -352,15 +334,15 @@ class FastEngine:
         related = ex.relation_type is not None or (dg is not None and dg == sg)
         # the one-element arrays of the core's inputs as views of four small arrays (one
         # numpy call per dtype instead of one per input)
-        num = np.array([pay["pay_dilution"], fin["equity"], fin["revenue"], fin["net_income"],
-                        pdue_s, float(req), _num(ex.annual_sales),
+        num = np.array([values[self.at_dilution], fin["equity"], fin["revenue"],
+                        fin["net_income"], pdue[0], float(req), _num(ex.annual_sales),
                         float(ex.supplier.ledger_total), _num(ex.insurer_limit),
                         float(ex.approved_outstanding), float(ex.approved_limit)],
                        dtype=np.float64)
         obj = np.array([p.debtor.debtor_id, fcur, ex.supplier_id, ex.currency, product,
                         p.debtor.group_id], dtype=object)
-        flag = np.array([adv["adv_insolvency"] > 0, pd_default, adv[self.ko_col] > 0, related],
-                        dtype=bool)
+        flag = np.array([values[self.at_insolvency] > 0, pd_default,
+                         values[self.at_knockout] > 0, related], dtype=bool)
         ints = np.array([basis_code, 0], dtype=np.int64)
         deb = DebtorInputs(
             debtor_id=obj[0:1], st_X=st_X, basis=ints[0:1], overlay_X=overlay_X,
@@ -395,139 +377,37 @@ class FastEngine:
                            if getattr(r, c) is not None):
                         raise Unsupported("future date: the batch path reports it")
 
-    def _adverse(self, p: DebtorPayload, t: int) -> dict[str, float]:
-        """The adverse features the engine reads, for one debtor's few records.
-
-        Counts are integers (exact in any order); the recency-weighted count is
-        the batch path's sum: ``exp2(-age / half_life)`` with numpy, added in
-        record order from 0.0 (as ``np.bincount`` adds weights).
-        """
-        kept = []
-        ages = []
-        for a in p.adverse_records:
-            age = t - _day(a.event_date)
-            if 0 <= age <= self.lookback_days:
-                kept.append(a)
-                ages.append(age)
-        n_tier = [0, 0, 0, 0, 0]
-        n_open = n_settled = n_sig = n_sig_open = n_insolv_open = 0
-        adverse: list[bool] = []
-        for a in kept:
-            tier = _TIER[a.event_type]
-            n_tier[tier] += 1
-            sd = _day(a.settlement_date)
-            settled = a.status == "settled" and sd != _NAT and sd <= t
-            is_adverse = tier >= 1
-            adverse.append(is_adverse)
-            if is_adverse:
-                if settled:
-                    n_settled += 1
-                else:
-                    n_open += 1
-            if a.event_type in schemas.SERIOUS_EVENT_TYPES and \
-                    float(a.amount) > self.significant:
-                n_sig += 1
-                n_sig_open += not settled
-            if a.event_type in schemas.INSOLVENCY_EVENT_TYPES and not settled:
-                n_insolv_open += 1
-        out = {f"adv_n_tier{k}": float(n_tier[k]) for k in range(5)}
-        need = self.adv_need  # only what the engine reads (same formulas)
-        if "adv_n_adverse" in need:
-            out["adv_n_adverse"] = float(sum(n_tier[1:]))
-        if "adv_n_open" in need:
-            out["adv_n_open"] = float(n_open)
-        if "adv_n_settled" in need:
-            out["adv_n_settled"] = float(n_settled)
-        if "adv_weighted_count" in need:
-            weight = np.exp2(-np.array(ages, dtype=np.int64) / self.half_life_days).tolist()
-            acc = 0.0
-            for is_adverse, w in zip(adverse, weight, strict=True):
-                acc += (1.0 if is_adverse else 0.0) * w
-            out["adv_weighted_count"] = acc
-        if "adv_max_tier" in need:
-            out["adv_max_tier"] = float(max([k for k in range(5) if n_tier[k] > 0],
-                                            default=0))
-        if "adv_n_serious_significant" in need:
-            out["adv_n_serious_significant"] = float(n_sig)
-        out["adv_insolvency"] = float(n_insolv_open > 0)
-        out["adv_knockout"] = float(n_sig > 0)
-        out["adv_knockout_open"] = float(n_sig_open > 0)
-        return out
-
-    _PAY_BALANCE = frozenset({"pay_open_balance", "pay_overdue_balance", "pay_balance_over_90",
-                              "pay_overdue_share", "pay_share_over_90", "pay_cross_aging"})
-
-    def _payments(self, p: DebtorPayload, t: int) -> dict[str, float]:
-        """The payment features the engine reads (the overlay's and ``pay_dilution``).
-
-        The formulas of :func:`riskengine.features.payments.payment_features` for one
-        debtor on Python scalars: every sum adds ``mask * weight`` in invoice order from
-        0.0 (as ``np.bincount`` adds its weights), every quotient is IEEE division with
-        numpy's 0/0 -> NaN and x/0 -> inf (:func:`_ratio`).
-        """
-        lookback = 365  # payment_features' default (pay_dbt_trend is not computed here)
-        start = t - lookback
-        kept = []
-        for v in p.invoices:
-            issue = _day(v.issue_date)
-            if issue > t:
-                continue
-            paid_d = _day(v.paid_date)
-            paid = paid_d != _NAT and paid_d <= t
-            if issue > start or not paid or paid_d > start:
-                kept.append((v, issue, paid_d, paid))
-        if not kept:
-            return {k: float(v) for k, v in _pay.FILL_VALUES.items()}
-        need = self.pay_need  # only what the engine reads (same formulas)
-        late_days = [d for d in _pay.LATE_DAYS if f"pay_share_late_{d}" in need]
-        n_obs = n_inv = s_dbt = s_dbt_amt = s_amt = invoiced = dil = 0.0
-        bal = over = over90 = 0.0
-        n_late = [0.0] * len(late_days)
-        for v, issue, paid_d, paid in kept:
-            due = _day(v.due_date)
-            amount = float(v.amount)
-            diluted = float(v.credit_note_amount) + float(v.disputed_amount)
-            overdue = not paid and due < t
-            sample = (paid and paid_d > start) or overdue
-            dbt = max((paid_d if paid else t) - due, 0)
-            issued = issue > start
-            n_obs += 1.0 if sample else 0.0
-            n_inv += 1.0 if issued else 0.0
-            s_dbt += _w(sample, float(dbt))
-            s_dbt_amt += _w(sample, dbt * amount)
-            s_amt += _w(sample, amount)
-            for i, d in enumerate(late_days):
-                n_late[i] += 1.0 if sample and dbt > d else 0.0
-            invoiced += _w(issued, amount)
-            dil += _w(issued, diluted)
-            bal += _w(not paid, amount)
-            over += _w(overdue, amount)
-            over90 += _w(not paid and t - issue > _pay.AGED_DAYS, amount)
-        out: dict[str, float] = {}
-        if "pay_n_invoices" in need:
-            out["pay_n_invoices"] = n_inv
-        out["pay_n_observed"] = n_obs
-        if "pay_dbt_mean" in need:
-            out["pay_dbt_mean"] = _ratio(s_dbt, n_obs)
-        if "pay_dbt_wmean" in need:
-            out["pay_dbt_wmean"] = _ratio(s_dbt_amt, s_amt)
-        for d, n in zip(late_days, n_late, strict=True):
-            out[f"pay_share_late_{d}"] = _ratio(n, n_obs)
-        out["pay_dilution"] = dil / invoiced if invoiced > 0 else math.nan
-        if need & self._PAY_BALANCE:
-            out["pay_open_balance"] = bal
-            out["pay_overdue_balance"] = over
-            out["pay_balance_over_90"] = over90
-            out["pay_overdue_share"] = over / bal if bal > 0 else math.nan
-            share90 = over90 / bal if bal > 0 else math.nan
-            out["pay_share_over_90"] = share90
-            out["pay_cross_aging"] = float(share90 > _pay.CROSS_AGING_SHARE)
-        mixed = len({v.currency for v, *_ in kept}) > 1
-        out["pay_mixed_currency"] = float(mixed)
-        if mixed:
-            for k in _pay._MONEY:
-                out[k] = math.nan
-        return out
+    def _record_features(self, p: DebtorPayload, t: int, revenue: float
+                 ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """One payload's adverse then payment features (in the order of
+        :data:`~riskengine.features.adverse.ADVERSE_FEATURES` and
+        :data:`~riskengine.features.payments.PAYMENT_FEATURES`), its past-due amount and
+        open balance: the payload's records as one debtor's arrays (day numbers,
+        vocabulary positions) through the batch path's array functions."""
+        adv, inv = p.adverse_records, p.invoices
+        a_int = np.array([[_day(a.event_date) for a in adv],
+                          [_EVENT_CODE[a.event_type] for a in adv],
+                          [_STATUS_CODE[a.status] for a in adv],
+                          [_day_or_none(a.settlement_date) for a in adv],
+                          [_CURRENCY_CODE[a.currency] for a in adv], [0] * len(adv)],
+                         dtype=np.int64)
+        i_int = np.array([[_day(v.issue_date) for v in inv], [_day(v.due_date) for v in inv],
+                          [_day_or_none(v.paid_date) for v in inv],
+                          [_CURRENCY_CODE[v.currency] for v in inv], [0] * len(inv)],
+                         dtype=np.int64)
+        flt = np.array([float(a.amount) for a in adv] + [float(v.amount) for v in inv]
+                       + [float(v.credit_note_amount) + float(v.disputed_amount) for v in inv]
+                       + [revenue], dtype=np.float64)
+        k, m = len(adv), len(inv)
+        adv_out = _adv.adverse_arrays(a_int[5], 1, t, a_int[0], a_int[1], a_int[2], a_int[3],
+                                      flt[:k], a_int[4], self.thresholds, flt[-1:],
+                                      self.lookback_days, self.half_life_days)
+        amount = flt[k:k + m]
+        pay_out = payment_arrays(np.array((0, m), dtype=np.int64), t, i_int[0], i_int[1], i_int[2],
+                                 amount, flt[k + m:k + 2 * m], i_int[3])
+        pdue, open_bal = _past_due_kernel()(i_int[4], i_int[0], i_int[1], i_int[2], amount, t,
+                                            self.engine.overlay.days_past_due, 1, 1)
+        return np.concatenate((adv_out[:, 0], pay_out[:, 0])), pdue, open_bal
 
     # --- the input hash: the batch path's bytes, value by value -----------------------
 

@@ -134,7 +134,8 @@ def past_due(invoices: pd.DataFrame, day: str, days_past_due: int, ids: pd.Index
     amount = invoices["amount"].to_numpy(dtype=np.float64, na_value=np.nan)
     codes = _positions(invoices["debtor_id"], ids)
     out: tuple[FloatArray, FloatArray] = _past_due_kernel()(
-        codes, ns("issue_date"), ns("due_date"), ns("paid_date"), amount, t, days_past_due, n)
+        codes, ns("issue_date"), ns("due_date"), ns("paid_date"), amount, t, days_past_due, n,
+        _DAY_NS)
     return out
 
 
@@ -142,8 +143,9 @@ _DAY_NS = 86_400_000_000_000
 
 
 def _past_due_sums(codes: Any, issue: Any, due: Any, paid: Any, amount: Any, t: int,
-                   days_past_due: int, n: int) -> Any:  # pragma: no cover - compiled
-    """Kernel of :func:`past_due`, dates as int64 nanoseconds (NaT the int64 minimum).
+                   days_past_due: int, n: int, unit: int) -> Any:  # pragma: no cover - compiled
+    """Kernel of :func:`past_due` (and of the single-debtor path), dates as int64 counts
+    of ``unit`` (nanoseconds: ``_DAY_NS``; day numbers: 1), NaT the int64 minimum.
 
     A date is its day number (floored, as numpy's cast to ``datetime64[D]``), NaT
     a day after every other. An invoice of a debtor of ``ids`` (code >= 0) issued by
@@ -158,13 +160,13 @@ def _past_due_sums(codes: Any, issue: Any, due: Any, paid: Any, amount: Any, t: 
     bal = np.zeros(n)
     for i in range(codes.shape[0]):
         c = codes[i]
-        if c < 0 or issue[i] == nat or issue[i] // _DAY_NS > t:
+        if c < 0 or issue[i] == nat or issue[i] // unit > t:
             continue
-        if paid[i] != nat and paid[i] // _DAY_NS <= t:
+        if paid[i] != nat and paid[i] // unit <= t:
             continue
         a = amount[i]
         bal[c] += a
-        due_day = never if due[i] == nat else due[i] // _DAY_NS
+        due_day = never if due[i] == nat else due[i] // unit
         if t - due_day > days_past_due:
             pdue[c] += a
     return pdue, bal
