@@ -82,8 +82,12 @@ def test_batch_columns_are_written_as_the_canonical_bytes() -> None:
     assert _canonical(5, "int") == _canonical(5.0, "float")
 
 
-def test_records_of_many_columns_in_any_row_order() -> None:
-    """Whole records (every kind, missing values, rows picked out of order and twice)."""
+@pytest.mark.parametrize("guess", [512, 8])
+def test_records_of_many_columns_in_any_row_order(guess: int,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whole records (every kind, missing values, rows picked out of order and twice),
+    laid out at once or, when the first buffer is too small, after their sizes."""
+    monkeypatch.setattr(records, "_PAIR_GUESS", guess)
     rng = np.random.default_rng(1)
     n = 40
     strs = ["", None, "Ελληνικά ü", "x" * 300, "GR-D-1"]

@@ -80,6 +80,16 @@ def _cols(layouts: tuple[_Layout, ...]) -> tuple[npt.NDArray[np.int64], npt.NDAr
             np.cumsum([0, *(lay.cols.shape[1] for lay in layouts)], dtype=np.int64))
 
 
+@functools.lru_cache(maxsize=1024)
+def _base(layouts: tuple[_Layout, ...], rows: tuple[int, ...]) -> npt.NDArray[np.int64]:
+    """Where each part's values start in each kind's stream (``rows`` records of each
+    layout, one after another); cached, never written."""
+    each = np.array([np.bincount(lay.cols[0], minlength=4) for lay in layouts]).reshape(-1, 4)
+    cells = each * np.array(rows, dtype=np.int64)[:, None]
+    out: npt.NDArray[np.int64] = (cells.cumsum(axis=0) - cells).astype(np.int64)
+    return out
+
+
 def _records(tables: Sequence[tuple[_Layout, Sequence[Mapping[str, Any]]]]) -> _Records:
     """The records of each (layout, record dicts), as the parts of one :class:`_Records`:
     each kind's values of all of them in one stream, record after record."""
@@ -87,9 +97,9 @@ def _records(tables: Sequence[tuple[_Layout, Sequence[Mapping[str, Any]]]]) -> _
     day: list[Any] = []
     flag: list[Any] = []
     text: list[Any] = []
-    base = []
+    layouts = tuple(lay for lay, _ in tables)
+    base = _base(layouts, tuple(len(rows) for _, rows in tables))
     for lay, rows in tables:
-        base.append((len(num), len(day), len(flag), len(text)))
         g_num, g_day, g_flag, g_text = lay.get
         for r in rows:
             num += g_num(r)
@@ -105,9 +115,9 @@ def _records(tables: Sequence[tuple[_Layout, Sequence[Mapping[str, Any]]]]) -> _
         size = np.array([-1 if s is None else len(s.encode("utf-8")) for s in text],
                         dtype=np.int64)
     given_size = np.maximum(size, 0)
-    cols, part_cols = _cols(tuple(lay for lay, _ in tables))
+    cols, part_cols = _cols(layouts)
     return _Records(
-        cols, part_cols, np.array(base, dtype=np.int64),
+        cols, part_cols, base,
         np.array(num, dtype=np.float64).view(np.uint64),  # None: NaN
         np.array([_NAT if d is None else d.toordinal() - _EPOCH_ORDINAL for d in day],
                  dtype=np.int64).view(np.uint64),

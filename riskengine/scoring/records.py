@@ -110,8 +110,9 @@ def _pack_runs(buf: Any, ends: Any, lo: int, hi: int, write: bool, cols: Any,
     ``buf``; ``ends[i]`` is the end of block ``lo + i``. Returns the number of blocks
     laid out; when none fits, ``ends[0]`` is the first one's size. With ``write``
     false nothing is written and every block counts (their sizes only). A block's
-    bytes are written at unsigned positions (no negative-index test, so that the
-    compiler merges the byte stores of a value into one store).
+    size comes first (fixed widths and its text's lengths), then its bytes, written
+    at unsigned positions (no negative-index test, so that the compiler merges the
+    byte stores of a value into one store).
     """
     nan = np.uint64(0x7FF8000000000000)
     expo = np.uint64(0x7FF0000000000000)
@@ -121,78 +122,103 @@ def _pack_runs(buf: Any, ends: Any, lo: int, hi: int, write: bool, cols: Any,
     four = np.uint64(4)
     eight = np.uint64(8)
     cap = np.uint64(buf.shape[0])
+    parts = run.shape[0]
+    fixed = np.zeros(parts, dtype=np.uint64)  # a record's bytes but its text's
+    texts = np.zeros(cols.shape[1], dtype=np.int64)  # each part's text columns
+    n_text = np.zeros(parts + 1, dtype=np.int64)
+    for t in range(parts):
+        n_text[t + 1] = n_text[t]
+        for j in range(part_cols[t], part_cols[t + 1]):
+            kind = cols[0, j]
+            fixed[t] += eight if kind <= 1 else one if kind == 2 else four if kind == 3 \
+                else np.uint64(0)
+            if kind >= 3:
+                texts[n_text[t + 1]] = j
+                n_text[t + 1] += 1
+    # the blocks' sizes, and where each part of each block that fits starts
     at = np.uint64(0)
+    fit = hi - lo
+    pos = np.empty((hi - lo, parts), dtype=np.uint64)
     for d in range(lo, hi):
         begin = at
-        for phase in range(2 if write else 1):  # the block's size, then its bytes
-            put = phase == 1
-            if put:
-                if at > cap:
-                    if d == lo:
-                        ends[0] = at - begin
-                    return d - lo
-                at = begin
-            for t in range(run.shape[0]):
-                a = run[t, d]
-                b = run[t, d + 1]
-                if counted[t]:
-                    if put:
-                        v = np.uint64(b - a)
+        for t in range(parts):
+            pos[d - lo, t] = at
+            a = run[t, d]
+            b = run[t, d + 1]
+            if counted[t]:
+                at += four
+            at += fixed[t] * np.uint64(b - a)
+            for k in range(a, b):
+                r = order[k]
+                for i in range(n_text[t], n_text[t + 1]):
+                    j = texts[i]
+                    s = size[base[t, 3] + cols[1, j] + r * cols[2, j]]
+                    if s > 0:
+                        at += np.uint64(s)
+        if write and at > cap:
+            if d == lo:
+                ends[0] = at - begin
+            fit = d - lo
+            break
+        ends[d - lo] = at
+    if not write:
+        return fit
+    # their bytes, part after part (fewer memory streams at a time than block after block)
+    for t in range(parts):
+        for d in range(lo, lo + fit):
+            at = pos[d - lo, t]
+            a = run[t, d]
+            b = run[t, d + 1]
+            if counted[t]:
+                v = np.uint64(b - a)
+                buf[at] = v & 255
+                buf[at + one] = (v >> 8) & 255
+                buf[at + np.uint64(2)] = (v >> 16) & 255
+                buf[at + np.uint64(3)] = (v >> 24) & 255
+                at += four
+            b_num = base[t, 0]
+            b_word = base[t, 1]
+            b_byte = base[t, 2]
+            b_text = base[t, 3]
+            for k in range(a, b):
+                r = order[k]
+                for j in range(part_cols[t], part_cols[t + 1]):
+                    kind = cols[0, j]
+                    c = cols[1, j] + r * cols[2, j]
+                    if kind <= 1:
+                        if kind == 0:
+                            v = num[b_num + c]
+                            if (v & expo) == expo and (v & mant) != 0:
+                                v = nan
+                        else:
+                            v = word[b_word + c]
                         buf[at] = v & 255
                         buf[at + one] = (v >> 8) & 255
                         buf[at + np.uint64(2)] = (v >> 16) & 255
                         buf[at + np.uint64(3)] = (v >> 24) & 255
-                    at += four
-                j0 = part_cols[t]
-                j1 = part_cols[t + 1]
-                b_num = base[t, 0]
-                b_word = base[t, 1]
-                b_byte = base[t, 2]
-                b_text = base[t, 3]
-                for k in range(a, b):
-                    r = order[k]
-                    for j in range(j0, j1):
-                        kind = cols[0, j]
-                        c = cols[1, j] + r * cols[2, j]
-                        if kind <= 1:
-                            if put:
-                                if kind == 0:
-                                    v = num[b_num + c]
-                                    if (v & expo) == expo and (v & mant) != 0:
-                                        v = nan
-                                else:
-                                    v = word[b_word + c]
-                                buf[at] = v & 255
-                                buf[at + one] = (v >> 8) & 255
-                                buf[at + np.uint64(2)] = (v >> 16) & 255
-                                buf[at + np.uint64(3)] = (v >> 24) & 255
-                                buf[at + np.uint64(4)] = (v >> 32) & 255
-                                buf[at + np.uint64(5)] = (v >> 40) & 255
-                                buf[at + np.uint64(6)] = (v >> 48) & 255
-                                buf[at + np.uint64(7)] = (v >> 56) & 255
-                            at += eight
-                        elif kind == 2:
-                            if put:
-                                buf[at] = byte[b_byte + c]
-                            at += one
-                        else:
-                            s = size[b_text + c]
-                            if kind == 3:
-                                if put:
-                                    v = null if s < 0 else np.uint64(s)
-                                    buf[at] = v & 255
-                                    buf[at + one] = (v >> 8) & 255
-                                    buf[at + np.uint64(2)] = (v >> 16) & 255
-                                    buf[at + np.uint64(3)] = (v >> 24) & 255
-                                at += four
-                            if s > 0:
-                                if put:
-                                    src = start[b_text + c]
-                                    for i in range(s):
-                                        buf[at + np.uint64(i)] = data[src + i]
-                                at += np.uint64(s)
-        ends[d - lo] = at
-    return hi - lo
+                        buf[at + np.uint64(4)] = (v >> 32) & 255
+                        buf[at + np.uint64(5)] = (v >> 40) & 255
+                        buf[at + np.uint64(6)] = (v >> 48) & 255
+                        buf[at + np.uint64(7)] = (v >> 56) & 255
+                        at += eight
+                    elif kind == 2:
+                        buf[at] = byte[b_byte + c]
+                        at += one
+                    else:
+                        s = size[b_text + c]
+                        if kind == 3:
+                            v = null if s < 0 else np.uint64(s)
+                            buf[at] = v & 255
+                            buf[at + one] = (v >> 8) & 255
+                            buf[at + np.uint64(2)] = (v >> 16) & 255
+                            buf[at + np.uint64(3)] = (v >> 24) & 255
+                            at += four
+                        if s > 0:
+                            src = start[b_text + c]
+                            for i in range(s):
+                                buf[at + np.uint64(i)] = data[src + i]
+                            at += np.uint64(s)
+    return fit
 
 
 @functools.cache
@@ -468,14 +494,23 @@ def _each(parts: int, m: int) -> _Runs:
 
 
 def pair_bytes(rec: _Records, runs: _Runs, m: int) -> PairBytes:
-    """The bytes of ``m`` blocks (:class:`_Runs`), one after another: :class:`PairBytes`."""
+    """The bytes of ``m`` blocks (:class:`_Runs`), one after another: :class:`PairBytes`.
+
+    Laid out in a buffer of :data:`_PAIR_GUESS` bytes per block; when they do not
+    all fit, their sizes first, then a buffer of that size.
+    """
     stop = np.empty(m, dtype=np.int64)
-    _pack(_NO_BYTES, stop, 0, m, False, rec, runs)  # the sizes
-    buf = np.empty(int(stop[-1]) if m else 0, dtype=np.uint8)
-    _pack(buf, stop, 0, m, True, rec, runs)
-    return PairBytes(buf, np.concatenate([_NO_ENDS, stop[:-1]])[:m], stop)
+    buf = np.empty(_PAIR_GUESS * m, dtype=np.uint8)
+    if _pack(buf, stop, 0, m, True, rec, runs) < m:
+        _pack(_NO_BYTES, stop, 0, m, False, rec, runs)  # the sizes
+        buf = np.empty(int(stop[-1]), dtype=np.uint8)
+        _pack(buf, stop, 0, m, True, rec, runs)
+    return PairBytes(buf[:int(stop[-1])] if m else buf,
+                     np.concatenate([_NO_ENDS, stop[:-1]])[:m], stop)
 
 
+#: Bytes per block :func:`pair_bytes` lays out its blocks in at first.
+_PAIR_GUESS = 512
 _NO_BYTES = np.zeros(0, dtype=np.uint8)
 _NO_ENDS = np.zeros(1, dtype=np.int64)
 
