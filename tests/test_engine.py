@@ -7,7 +7,6 @@ JSON round trips that change dtypes (ints for integral floats, dates as strings)
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import math
 import re
@@ -30,10 +29,8 @@ from riskengine.features import build_features
 from riskengine.model.flat_trees import FlatScorer, top_reasons
 from riskengine.scoring.core import SklearnScorer
 from riskengine.scoring.engine import Engine
-from riskengine.scoring.hashing import HASH_SCHEME, encode_value
-from riskengine.scoring.inputs import DebtorInputs, PairBytes
+from riskengine.scoring.inputs import DebtorInputs
 from riskengine.scoring.overlay import Overlay, OverlayTerm
-from riskengine.scoring.records import _input_hashes, column_records, encode_records
 from riskengine.synthetic import generate_portfolio
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -261,117 +258,6 @@ def test_single_row_reasons_equal_the_block_path(engine: Engine) -> None:
         assert one.impact.tobytes() == rs.impact[sel].tobytes(), i
         assert one.sub_score.tobytes() == rs.sub_score[sel].tobytes(), i
 
-
-def test_record_writer_equals_encode_value(engine: Engine) -> None:
-    """The single path's record writer (one struct.pack per table) writes
-    :func:`encode_value` of every value: signed zeros, NaN, None, infinities,
-    subnormals, NaT, empty and non-ASCII strings, booleans."""
-    import datetime as dt
-
-    fast = engine._fast
-    kinds = fast.kinds["adverse_records"]
-    names = [c for c in schemas.CONTRACTS["adverse_records"].names if c != "debtor_id"]
-    floats = [0.0, -0.0, float("nan"), -float("nan"), None, float("inf"), -float("inf"),
-              5e-324, 1e16, 12.5]
-    strs = ["", None, "Ελληνικά ü", 'q " \\', "tab\tnew\nline", "x"]
-    dates = [None, dt.date(1970, 1, 1), dt.date(1899, 12, 31), dt.date(2026, 6, 30)]
-    rows = []
-    for i in range(24):
-        r: dict[str, Any] = {}
-        for c in names:
-            kind = kinds[c]
-            r[c] = (floats[i % len(floats)] if kind in ("float", "int")
-                    else dates[i % len(dates)] if kind == "date"
-                    else bool(i % 2) if kind == "bool" else strs[i % len(strs)])
-        rows.append(r)
-    want = b"".join(encode_value(r.get(c), kinds[c]) for r in rows for c in names)
-    assert fast._records("adverse_records", rows, ("debtor_id",)) == want
-    assert fast._records("adverse_records", [], ("debtor_id",)) == b""
-    for table in ("debtors", "statements", "invoices", "exposures", "suppliers"):
-        tk = fast.kinds[table]
-        cols = schemas.CONTRACTS[table].names
-        row = {c: (None if j % 3 == 0 else floats[j % len(floats)]
-                   if tk[c] in ("float", "int") else dates[j % len(dates)]
-                   if tk[c] == "date" else bool(j % 2) if tk[c] == "bool"
-                   else strs[j % len(strs)]) for j, c in enumerate(cols)}
-        assert fast._records(table, [row, row]) == b"".join(
-            encode_value(row.get(c), tk[c]) for _ in range(2) for c in cols), table
-
-
-def _vector_bytes(values: Any, kind: str) -> list[bytes]:
-    rec = column_records([(values, kind)], len(values))
-    rows = np.arange(len(values))
-    size = rec.sizes(rows)
-    start = np.cumsum(size) - size
-    buf = np.zeros(int(size.sum()), dtype=np.uint8)
-    encode_records(buf, start, rec, rows)
-    return [buf[a:a + n].tobytes() for a, n in zip(start, size, strict=True)]
-
-
-def test_batch_encoder_writes_the_single_path_bytes() -> None:
-    """The input hash's two writers (numpy for batches, per value for one payload) agree.
-
-    Edge values: signed zeros, NaN (JSON null), infinities, subnormals, integral
-    floats; NaT; missing, empty, escaped and non-ASCII strings.
-    """
-    rng = np.random.default_rng(0)
-    x = np.concatenate([rng.standard_normal(500) * 10.0 ** rng.integers(-20, 20, 500),
-                        [0.0, -0.0, np.nan, np.inf, -np.inf, 1e16, 5e-324, 123456789.0]])
-    assert _vector_bytes(x, "float") == [encode_value(float(v), "float") for v in x]
-    assert encode_value(None, "float") == encode_value(float("nan"), "float")
-    assert encode_value(5, "int") == encode_value(5.0, "float")
-    d = np.array(["1970-01-01", "2026-06-30", "NaT", "1899-12-31"], dtype="datetime64[D]")
-    py = [None if np.isnat(v) else v.astype(object) for v in d]
-    assert _vector_bytes(d, "date") == [encode_value(v, "date") for v in py]
-    strs = ["GR-D-1", "", None, 'quote " and \\ slash', "Ελληνικά ü", "tab\tnew\nline"]
-    for values in (pd.Series(strs, dtype="str"), np.array(strs, dtype=object)):
-        assert _vector_bytes(values, "str") == [encode_value(v, "str") for v in strs]
-    assert encode_value(None, "str") != encode_value("", "str")
-    b = np.array([True, False])
-    assert _vector_bytes(b, "bool") == [encode_value(bool(v), "bool") for v in b]
-
-
-
-def test_batch_records_of_many_columns_in_any_row_order() -> None:
-    """Whole records (every kind, missing values, rows picked out of order and twice)
-    are the single path's bytes, end to end where ``dest`` says."""
-    rng = np.random.default_rng(1)
-    n = 40
-    strs = ["", None, "Ελληνικά ü", "x" * 300, "GR-D-1"]
-    columns: list[tuple[Any, str]] = [
-        (pd.Series([strs[i % 5] for i in range(n)], dtype="str"), "str"),
-        (np.where(rng.random(n) < 0.2, np.nan, rng.standard_normal(n)), "float"),
-        (np.array(["2026-06-30", "NaT"] * (n // 2), dtype="datetime64[D]"), "date"),
-        (rng.random(n) < 0.5, "bool"),
-        (np.array([strs[(i + 2) % 5] for i in range(n)], dtype=object), "str"),
-    ]
-    py = [[None if v is None or (isinstance(v, float) and v != v) else v
-           for v in (values.tolist() if kind != "date" else
-                     [None if np.isnat(d) else d.astype(object) for d in values])]
-          for values, kind in columns]
-    rec = column_records(columns, n)
-    rows = np.concatenate([rng.permutation(n), [3, 3]])
-    size = rec.sizes(rows)
-    dest = np.cumsum(size) - size + 7  # records after a 7-byte head, left untouched
-    buf = np.full(7 + int(size.sum()), 0xAB, dtype=np.uint8)
-    encode_records(buf, dest, rec, rows)
-    want = b"".join(encode_value(py[j][r], kind) for r in rows.tolist()
-                    for j, (_, kind) in enumerate(columns))
-    assert buf[:7].tobytes() == b"\xab" * 7 and buf[7:].tobytes() == want
-
-
-def test_batch_input_hashes_are_the_sha256_of_each_pair_document() -> None:
-    """:func:`_input_hashes` (odd widths, one text column) against hashlib."""
-    rng = np.random.default_rng(2)
-    digest = rng.integers(0, 256, (5, 32), dtype=np.uint8)
-    dp = np.array([4, 0, 0, 2, 1, 3, 4])
-    parts = [rng.integers(0, 256, k, dtype=np.uint8).tobytes() for k in (0, 1, 55, 56, 64, 119, 900)]
-    stop = np.cumsum([len(b) for b in parts])
-    terms = PairBytes(np.frombuffer(b"".join(parts), dtype=np.uint8), stop - [len(b) for b in parts],
-                      stop)
-    got = _input_hashes("2026-06-30", digest, dp, terms).to_pylist()
-    assert got == [hashlib.sha256(HASH_SCHEME + b"2026-06-30" + digest[d].tobytes() + b).hexdigest()
-                   for d, b in zip(dp.tolist(), parts, strict=True)]
 
 # --- determinism ----------------------------------------------------------------------------
 

@@ -49,6 +49,7 @@ from riskengine.features import build_features
 from riskengine.model.master_scale import MasterScale
 from riskengine.policy import credit_policy as _cp
 from riskengine.policy.limits import requested_limit
+from riskengine.scoring import records
 from riskengine.scoring.core import Scorer, SklearnScorer, _decide_core, _lookup
 from riskengine.scoring.financials import (
     _past_due_kernel,
@@ -62,13 +63,7 @@ from riskengine.scoring.inputs import DebtorInputs, PairInputs
 from riskengine.scoring.overlay import Overlay, _OverlayStatic
 from riskengine.scoring.reason_rows import _exps, _top_codes
 from riskengine.scoring.reasons import ReasonWords, decision_of
-from riskengine.scoring.records import (
-    column_records,
-    debtor_digests,
-    encode_records,
-    pair_bytes,
-    table_columns,
-)
+from riskengine.scoring.records import debtor_digests, pair_terms
 from riskengine.scoring.table import _decide_table
 
 __all__ = [
@@ -87,9 +82,7 @@ def warm_up() -> None:
     The batch job calls it before it forks its workers, so that each worker
     does not load them again.
     """
-    rec = column_records([(np.zeros(1), "float"), (pd.Series(["x"], dtype="str"), "str")], 1)
-    buf = np.zeros(64, dtype=np.uint8)
-    encode_records(buf, np.zeros(1, dtype=np.int64), rec, np.zeros(1, dtype=np.intp))
+    records.warm_up()
     z = np.zeros(1, dtype=np.int64)
     _past_due_kernel()(z, z, z, z, np.zeros(1), 0, 0, 1, 1)
     _top_codes(np.zeros(1, dtype=np.intp), np.ones(1), 1, 1)
@@ -477,9 +470,7 @@ class Engine:
         has_group[has_group] = debtors["group_id"].notna().to_numpy()[dpos[has_group]]
         sg = srow["group_id"].to_numpy(dtype=object, na_value=None)
         same_group = has_group & (dg == sg)
-        terms = pair_bytes(column_records(
-            [*table_columns(exs, schemas.EXPOSURES), *table_columns(srow, schemas.SUPPLIERS),
-             (rel_type, "str"), (product[sel], "str"), (insurer[sel], "float")], sel.size))
+        terms = pair_terms(exs, srow, (rel_type, product[sel], insurer[sel]))
         pairs = PairInputs(
             debtor_pos=pos[sel].astype(np.int64), supplier_id=sid[sel],
             currency=exs["currency"].astype(object).to_numpy(dtype=object),

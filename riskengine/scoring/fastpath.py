@@ -14,9 +14,9 @@ directly from a parsed payload:
   functions (:func:`riskengine.features.adverse.adverse_arrays`,
   :func:`riskengine.features.payments.payment_arrays`, the kernel of
   :func:`riskengine.scoring.financials.past_due`) on the payload's one-debtor arrays;
-- the input hash by the batch path's record functions
-  (:func:`riskengine.scoring.records.column_records`, ``block_digests``, ``pair_bytes``)
-  on the payload's one-debtor columns;
+- the input hash by the batch's functions (:func:`riskengine.scoring.records.block_digests`,
+  :func:`~riskengine.scoring.records.pair_bytes`) on the payload's one-debtor records
+  (:mod:`riskengine.scoring.payload_hash`);
 - validation's identity rule and the contracts' no-future dates (:meth:`FastEngine._check`);
 - the rating basis (Python scalars, the batch formulas);
 - the PD through the fitted tree ensemble flattened into arrays
@@ -34,11 +34,9 @@ hundreds of synthetic debtors, through JSON round trips.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import math
 import struct
 from collections.abc import Callable
-from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -53,8 +51,8 @@ from riskengine.features.payments import PAYMENT_FEATURES, payment_arrays
 from riskengine.model.flat_trees import FlatScorer, Unsupported
 from riskengine.policy.limits import requested_limit
 from riskengine.scoring.financials import _past_due_kernel, default_past_due
-from riskengine.scoring.hashing import DEBTOR_TABLES, column_kinds, encode_value
-from riskengine.scoring.inputs import DebtorInputs, PairBytes, PairInputs
+from riskengine.scoring.inputs import DebtorInputs, PairInputs
+from riskengine.scoring.payload_hash import payload_hashes
 from riskengine.scoring.reasons import decision_of, reason_words
 from riskengine.validation.identities import IDENTITIES, identity_gaps
 
@@ -242,7 +240,6 @@ class FastEngine:
         self.products = set(engine.policy.product_names)
         self.ko_col = "adv_knockout" if engine.policy.knockouts.adverse_count_settled \
             else "adv_knockout_open"
-        self.kinds = {name: column_kinds(c) for name, c in schemas.CONTRACTS.items()}
         adv_names, n_adv = _adv.ADVERSE_FEATURES, len(_adv.ADVERSE_FEATURES)
         # positions in the adverse rows followed by the payment rows of the array functions
         self.overlay_at = np.array([adv_names.index(f) if f in adv_names
@@ -251,8 +248,6 @@ class FastEngine:
         self.at_insolvency = adv_names.index("adv_insolvency")
         self.at_knockout = adv_names.index(self.ko_col)
         self.at_dilution = n_adv + PAYMENT_FEATURES.index("pay_dilution")
-        self._specs: dict[tuple[str, tuple[str, ...]],
-                          tuple[list[tuple[int, int, int, Any]], list[str], Any]] = {}
 
     def decide_one(self, p: DebtorPayload, day: str, decided_at: str | None,
                    reference_date: Any) -> dict[str, Any]:
@@ -344,17 +339,18 @@ class FastEngine:
         flag = np.array([values[self.at_insolvency] > 0, pd_default,
                          values[self.at_knockout] > 0, related], dtype=bool)
         ints = np.array([basis_code, 0], dtype=np.int64)
+        digest, terms = payload_hashes(p, product)  # the input hash: the batch's functions
         deb = DebtorInputs(
             debtor_id=obj[0:1], st_X=st_X, basis=ints[0:1], overlay_X=overlay_X,
             insolvency=flag[0:1], past_due_default=flag[1:2], knockout=flag[2:3],
             dilution=num[0:1], tnw=num[1:2], revenue=num[2:3], profit=num[3:4],
             fin_currency=obj[1:2], past_due_amount=num[4:5],
-            digest=np.frombuffer(self._digest(p, st_rows), dtype=np.uint8).reshape(1, 32))
+            digest=digest)
         pair = PairInputs(
             debtor_pos=ints[1:2], supplier_id=obj[2:3], currency=obj[3:4], requested=num[5:6],
             annual_sales=num[6:7], product=obj[4:5], supplier_ledger=num[7:8],
             supplier_currency=obj[3:4], related=flag[3:4], insurer_limit=num[8:9],
-            terms=self._terms(p, product), protected=num[9:10], group_id=obj[5:6],
+            terms=terms, protected=num[9:10], group_id=obj[5:6],
             current_limit=num[10:11])
         return deb, pair
 
@@ -408,106 +404,3 @@ class FastEngine:
         pdue, open_bal = _past_due_kernel()(i_int[4], i_int[0], i_int[1], i_int[2], amount, t,
                                             self.engine.overlay.days_past_due, 1, 1)
         return np.concatenate((adv_out[:, 0], pay_out[:, 0])), pdue, open_bal
-
-    # --- the input hash: the batch path's bytes, value by value -----------------------
-
-    def _records(self, table: str, records: list[dict[str, Any]],
-                 drop: tuple[str, ...] = ()) -> bytes:
-        """The records' canonical bytes: :func:`encode_value` of every value, packed by
-        precompiled :class:`struct.Struct` objects and joined once (the same bytes;
-        tests/test_engine.py checks it).
-
-        A run of adjacent float columns (the statement amounts) is packed by one
-        call, None and every NaN as the canonical NaN (a float whose bytes are
-        that bit pattern); a value that is not a float takes the value-by-value way.
-        """
-        spec = self._specs.get((table, drop))
-        if spec is None:
-            spec = self._record_spec(table, drop)
-            self._specs[(table, drop)] = spec
-        segments, names, getter = spec
-        out: list[bytes] = []
-        put = out.append
-        for r in records:
-            try:  # one C call per record; a record without a column reads None
-                row = getter(r)
-            except KeyError:
-                row = tuple(r.get(c) for c in names)
-            for kind, a, b, pack in segments:
-                if kind == 4:  # a run of float columns: one pack (None and NaN: the NaN)
-                    run = row[a:b]
-                    try:
-                        put(pack(*[_NAN_F if v is None or v != v else v for v in run]))
-                        continue
-                    except (TypeError, struct.error):  # not a float: value by value
-                        pass
-                    for v in run:
-                        f = math.nan if v is None else float(v)
-                        put(_NAN_B if f != f else _PACK_D(f))
-                    continue
-                v = row[a]
-                if kind == 0:  # float / int
-                    if v is None:
-                        put(_NAN_B)
-                    else:
-                        f = float(v)
-                        put(_NAN_B if f != f else _PACK_D(f))
-                elif kind == 1:  # date
-                    put(_PACK_Q(_NAT_MIN if v is None else v.toordinal() - _EPOCH_ORDINAL))
-                elif kind == 2:  # bool
-                    put(_TRUE_B if v else _FALSE_B)
-                elif v is None:  # str
-                    put(_NONE_STR_B)
-                else:
-                    e = str(v).encode("utf-8")
-                    put(_PACK_I(len(e)))
-                    put(e)
-        return b"".join(out)
-
-    def _record_spec(self, table: str, drop: tuple[str, ...]) -> tuple[
-            list[tuple[int, int, int, Any]], list[str], Any]:
-        """Segments of a table's records (kind, first column, end, packer), its column
-        names and a getter of a record's values. Kinds: 0 float/int, 1 date, 2 bool,
-        3 str, 4 a run of at least 4 float columns."""
-        kinds = self.kinds[table]
-        names = [c for c in schemas.CONTRACTS[table].names if c not in drop]
-        getter = itemgetter(*names) if len(names) > 1 else (lambda r: (r[names[0]],))
-        codes = [_KIND_CODE.get(kinds[c], 3) for c in names]
-        exact = [kinds[c] == "float" for c in names]  # ints are converted one by one
-        segments: list[tuple[int, int, int, Any]] = []
-        i = 0
-        while i < len(codes):
-            j = i
-            while j < len(codes) and exact[j]:
-                j += 1
-            if j - i >= 4:
-                segments.append((4, i, j, struct.Struct(f"<{j - i}d").pack))
-                i = j
-                continue
-            segments.append((codes[i], i, i + 1, None))
-            i += 1
-        return segments, names, getter
-
-    def _digest(self, p: DebtorPayload, st_rows: list[dict[str, Any]]) -> bytes:
-        drop = ("debtor_id",)
-        adv = sorted((a.__dict__ for a in p.adverse_records), key=lambda r: r["record_id"])
-        inv = sorted(({**v.__dict__, "supplier_id": p.exposure.supplier_id}
-                      for v in p.invoices), key=lambda r: r["invoice_id"])
-        tables = {"statements": st_rows, "adverse_records": adv, "invoices": inv}
-        parts = [self._records("debtors", [p.debtor.__dict__])]
-        for name in DEBTOR_TABLES:
-            rows = tables[name]
-            parts.append(struct.pack("<I", len(rows)))
-            parts.append(self._records(name, rows, drop))
-        return hashlib.sha256(b"".join(parts)).digest()
-
-    def _terms(self, p: DebtorPayload, product: str) -> PairBytes:
-        ex = p.exposure
-        doc = b"".join([
-            self._records("exposures", [{**ex.__dict__, "debtor_id": p.debtor.debtor_id}]),
-            self._records("suppliers", [{**ex.supplier.__dict__, "supplier_id": ex.supplier_id,
-                                         "currency": ex.currency}]),
-            encode_value(ex.relation_type, "str"), encode_value(product, "str"),
-            encode_value(ex.insurer_limit, "float")])
-        return PairBytes(np.frombuffer(doc, dtype=np.uint8), np.zeros(1, dtype=np.int64),
-                         np.array([len(doc)], dtype=np.int64))

@@ -1,11 +1,13 @@
-"""The input hash on the batch path: canonical binary records and their digests.
+"""The input hash: canonical binary records and their digests, for 1..n debtors.
 
-The batch path writes the canonical bytes of all records at once, in one compiled
-pass (:func:`encode_records`), and hashes them with :mod:`hashlib`: the debtor
-digests (:func:`debtor_digests`), the pair parts (:func:`pair_bytes`) and the pair
-documents (:func:`_input_hashes`). The scheme prefix, the tables of a debtor block
-and the per-value reference (:func:`~riskengine.scoring.hashing.encode_value`) are in
-:mod:`riskengine.scoring.hashing`. Pure: no I/O.
+A table's records are held as :class:`_Records` (each column's values in one of a
+few typed streams); one compiled kernel (:func:`_pack_runs`) writes the canonical
+bytes of runs of records, and :mod:`hashlib` hashes them: the debtor digests
+(:func:`block_digests`), the pair parts (:func:`pair_bytes`) and the pair documents
+(:func:`_input_hashes`). The batch builds :class:`_Records` from frames
+(:func:`column_records`, :func:`record_columns`, :func:`debtor_digests`); the
+single-debtor path from one payload (:mod:`riskengine.scoring.payload_hash`); both
+call these same functions, with n debtors or with one. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import functools
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -25,11 +27,11 @@ import pyarrow.compute as pc
 from riskengine.contracts import schemas
 from riskengine.scoring.frames import _positions
 from riskengine.scoring.hashing import DEBTOR_TABLES as _DEBTOR_TABLES
-from riskengine.scoring.hashing import HASH_SCHEME
+from riskengine.scoring.hashing import HASH_SCHEME, KIND_CODE, PAIR_EXTRAS
 from riskengine.scoring.inputs import PairBytes
 
-__all__ = ["column_records", "table_columns", "record_columns", "encode_records",
-           "debtor_digests", "pair_bytes"]
+__all__ = ["column_records", "table_columns", "record_columns", "block_digests",
+           "debtor_digests", "pair_bytes", "pair_terms", "warm_up"]
 
 # --- the input hash: canonical binary records ----------------------------------------
 #
@@ -50,61 +52,201 @@ __all__ = ["column_records", "table_columns", "record_columns", "encode_records"
 # records without ``debtor_id``; its sha256 is the *debtor digest*. The pair document is
 # ``HASH_SCHEME``, the as-of date (10 ASCII bytes), the debtor digest, the
 # exposure record, the supplier record, the relation type, the product and the
-# insurer limit. The batch path writes these bytes for all records at once, in
-# one compiled pass (:func:`encode_records`), and hashes them with :mod:`hashlib`
-# (:func:`_digests`); the single-debtor path writes them value by
-# value (:func:`~riskengine.scoring.hashing.encode_value`); tests/test_engine.py checks
-# both agree.
+# insurer limit. :func:`_pack_runs` writes these bytes (the one encoder: the
+# value rules above are written there only), for a batch of debtors or for one.
 
-_NAN_BITS = np.uint64(0x7FF8000000000000)
+#: Kernel kind codes (:data:`riskengine.scoring.hashing.KIND_CODE` names the contract
+#: kinds'): 0 float64 (NaN made canonical), 1 a raw 8-byte word (dates), 2 one byte,
+#: 3 text (uint32 length + UTF-8 bytes), 4 raw bytes (no length).
+_RAW = 4
+
+
+class _Records(NamedTuple):
+    """Records of one or more tables (*parts*), each kind's values in one stream.
+
+    Column ``j`` of part ``t`` (``part_cols[t] <= j < part_cols[t + 1]``) of the part's
+    record ``r`` is of kind ``cols[0, j]`` (see :data:`_RAW`), read at
+    ``c = base[t, kind] + cols[1, j] + r * cols[2, j]`` of its kind's stream: ``num``
+    (float64 bits), ``word`` (8-byte words), ``byte``, or for text and raw bytes
+    ``size[c]`` bytes (-1: missing text) of ``data`` from ``start[c]`` (the text
+    kinds share ``base[t, 3]``). A named tuple (cheap to make for one debtor).
+    """
+
+    cols: npt.NDArray[np.int64]       # (3, columns of all parts)
+    part_cols: npt.NDArray[np.int64]  # (parts + 1,)
+    base: npt.NDArray[np.int64]       # (parts, 4)
+    num: npt.NDArray[np.uint64]
+    word: npt.NDArray[np.uint64]
+    byte: npt.NDArray[np.uint8]
+    size: npt.NDArray[np.int64]
+    start: npt.NDArray[np.int64]
+    data: npt.NDArray[np.uint8]       # read-only (one compiled signature)
 
 
 @dataclass(frozen=True)
-class _Records:
-    """Canonical bytes of records, column by column, for :func:`encode_records`.
+class _Runs:
+    """Blocks of records: block ``d`` is, for each part ``t`` in turn, a uint32 count
+    when ``counted[t]``, then the part's records ``order[run[t, d]:run[t, d + 1]]``."""
 
-    Row ``r``'s record is, for each column ``j``, the ``width[j]`` low bytes of
-    ``value[j, r]`` (little endian) followed, for a text column (``slot[j] >= 0``),
-    by ``size[slot[j], r]`` UTF-8 bytes of ``data`` from ``start[slot[j], r]``.
+    order: npt.NDArray[np.int64]
+    run: npt.NDArray[np.int64]        # (parts, blocks + 1)
+    counted: npt.NDArray[np.bool_]    # (parts,)
+
+
+def _readonly(a: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    v = a.view()
+    v.flags.writeable = False
+    return v
+
+
+def _pack_runs(buf: Any, ends: Any, lo: int, hi: int, write: bool, cols: Any,
+               part_cols: Any, base: Any, num: Any, word: Any, byte: Any, size: Any,
+               start: Any, data: Any, order: Any, run: Any,
+               counted: Any) -> int:  # pragma: no cover - compiled
+    """Kernel of the input hash (compiled by numba, see :func:`_pack_kernel`).
+
+    Lays out blocks ``lo, lo + 1, ...`` (:class:`_Runs`) of the records
+    (:class:`_Records`) one after another from ``buf[0]``, each while it fits in
+    ``buf``; ``ends[i]`` is the end of block ``lo + i``. Returns the number of blocks
+    laid out; when none fits, ``ends[0]`` is the first one's size. With ``write``
+    false nothing is written and every block counts (their sizes only). A block's
+    size comes first (fixed widths and its text's lengths), then its bytes, written
+    at unsigned positions (no negative-index test, so that the compiler merges the
+    byte stores of a value into one store).
     """
+    nan = np.uint64(0x7FF8000000000000)
+    expo = np.uint64(0x7FF0000000000000)
+    mant = np.uint64(0x000FFFFFFFFFFFFF)
+    null = np.uint64(0xFFFFFFFF)
+    one = np.uint64(1)
+    four = np.uint64(4)
+    eight = np.uint64(8)
+    cap = np.uint64(buf.shape[0])
+    parts = run.shape[0]
+    fixed = np.zeros(parts, dtype=np.uint64)  # a record's bytes but its text's
+    texts = np.zeros(cols.shape[1], dtype=np.int64)  # each part's text columns
+    n_text = np.zeros(parts + 1, dtype=np.int64)
+    for t in range(parts):
+        n_text[t + 1] = n_text[t]
+        for j in range(part_cols[t], part_cols[t + 1]):
+            kind = cols[0, j]
+            fixed[t] += eight if kind <= 1 else one if kind == 2 else four if kind == 3 \
+                else np.uint64(0)
+            if kind >= 3:
+                texts[n_text[t + 1]] = j
+                n_text[t + 1] += 1
+    # the blocks' sizes, and where each part of each block that fits starts
+    at = np.uint64(0)
+    fit = hi - lo
+    pos = np.empty((hi - lo, parts), dtype=np.uint64)
+    for d in range(lo, hi):
+        begin = at
+        for t in range(parts):
+            pos[d - lo, t] = at
+            a = run[t, d]
+            b = run[t, d + 1]
+            if counted[t]:
+                at += four
+            at += fixed[t] * np.uint64(b - a)
+            for k in range(a, b):
+                r = order[k]
+                for i in range(n_text[t], n_text[t + 1]):
+                    j = texts[i]
+                    s = size[base[t, 3] + cols[1, j] + r * cols[2, j]]
+                    if s > 0:
+                        at += np.uint64(s)
+        if write and at > cap:
+            if d == lo:
+                ends[0] = at - begin
+            fit = d - lo
+            break
+        ends[d - lo] = at
+    if not write:
+        return fit
+    # their bytes, part after part (fewer memory streams at a time than block after block)
+    for t in range(parts):
+        for d in range(lo, lo + fit):
+            at = pos[d - lo, t]
+            a = run[t, d]
+            b = run[t, d + 1]
+            if counted[t]:
+                v = np.uint64(b - a)
+                buf[at] = v & 255
+                buf[at + one] = (v >> 8) & 255
+                buf[at + np.uint64(2)] = (v >> 16) & 255
+                buf[at + np.uint64(3)] = (v >> 24) & 255
+                at += four
+            b_num = base[t, 0]
+            b_word = base[t, 1]
+            b_byte = base[t, 2]
+            b_text = base[t, 3]
+            for k in range(a, b):
+                r = order[k]
+                for j in range(part_cols[t], part_cols[t + 1]):
+                    kind = cols[0, j]
+                    c = cols[1, j] + r * cols[2, j]
+                    if kind <= 1:
+                        if kind == 0:
+                            v = num[b_num + c]
+                            if (v & expo) == expo and (v & mant) != 0:
+                                v = nan
+                        else:
+                            v = word[b_word + c]
+                        buf[at] = v & 255
+                        buf[at + one] = (v >> 8) & 255
+                        buf[at + np.uint64(2)] = (v >> 16) & 255
+                        buf[at + np.uint64(3)] = (v >> 24) & 255
+                        buf[at + np.uint64(4)] = (v >> 32) & 255
+                        buf[at + np.uint64(5)] = (v >> 40) & 255
+                        buf[at + np.uint64(6)] = (v >> 48) & 255
+                        buf[at + np.uint64(7)] = (v >> 56) & 255
+                        at += eight
+                    elif kind == 2:
+                        buf[at] = byte[b_byte + c]
+                        at += one
+                    else:
+                        s = size[b_text + c]
+                        if kind == 3:
+                            v = null if s < 0 else np.uint64(s)
+                            buf[at] = v & 255
+                            buf[at + one] = (v >> 8) & 255
+                            buf[at + np.uint64(2)] = (v >> 16) & 255
+                            buf[at + np.uint64(3)] = (v >> 24) & 255
+                            at += four
+                        if s > 0:
+                            src = start[b_text + c]
+                            for i in range(s):
+                                buf[at + np.uint64(i)] = data[src + i]
+                            at += np.uint64(s)
+    return fit
 
-    value: npt.NDArray[np.uint64]   # (columns, rows)
-    width: npt.NDArray[np.int64]    # (columns,), at most 8
-    slot: npt.NDArray[np.int64]     # (columns,), -1: no UTF-8 bytes
-    size: npt.NDArray[np.int64]     # (text columns, rows)
-    start: npt.NDArray[np.int64]    # (text columns, rows)
-    data: npt.NDArray[np.uint8]
 
-    def sizes(self, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.int64]:
-        """Bytes of each selected record (``rows`` indexes the rows)."""
-        out = np.full(rows.size, int(self.width.sum()), dtype=np.int64)
-        for size in self.size:
-            out += size[rows]
-        return out
+@functools.cache
+def _pack_kernel() -> Any:
+    """:func:`_pack_runs` compiled (numba, cached on disk beside this module)."""
+    from numba import njit
+
+    return njit(cache=True, nogil=True)(_pack_runs)
 
 
-#: A text column's UTF-8 bytes: each row's size and start in the data, and the data.
+def _pack(buf: npt.NDArray[np.uint8], ends: npt.NDArray[np.int64], lo: int, hi: int,
+          write: bool, rec: _Records, runs: _Runs) -> int:
+    """One :func:`_pack_runs` call: blocks ``lo..hi-1``, while they fit in ``buf``."""
+    out: int = _pack_kernel()(buf, ends, lo, hi, write, rec.cols, rec.part_cols, rec.base,
+                              rec.num, rec.word, rec.byte, rec.size, rec.start, rec.data,
+                              runs.order, runs.run, runs.counted)
+    return out
+
+
+# --- the batch's records: frames and arrays to _Records --------------------------------
+
+
+#: A text column's UTF-8 bytes: each row's size (-1: missing) and start, and the data.
 _Text = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.uint8]]
 
 
-def _column_bytes(values: Any, kind: str, out: npt.NDArray[np.uint64]
-                  ) -> tuple[int, _Text | None]:
-    """Write a column's fixed bytes (as integers) into ``out``.
-
-    Returns their width and, for text, each row's UTF-8 size, start and the data.
-    """
-    if kind in ("float", "int"):
-        a = np.asarray(values, dtype=np.float64)
-        np.copyto(out, a.view(np.uint64))
-        np.copyto(out, _NAN_BITS, where=np.isnan(a))
-        return 8, None
-    if kind == "date":
-        d = np.asarray(values, dtype="datetime64[D]")  # NaT is INT64_MIN
-        np.copyto(out.view(np.int64), d.view(np.int64))
-        return 8, None
-    if kind == "bool":
-        np.copyto(out, np.asarray(values, dtype=bool), casting="unsafe")
-        return 1, None
+def _text_bytes(values: Any) -> _Text:
+    """A text column's UTF-8 bytes (one Arrow cast)."""
     arr = values if isinstance(values, pa.Array) else pa.array(values, from_pandas=True)
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
@@ -118,40 +260,58 @@ def _column_bytes(values: Any, kind: str, out: npt.NDArray[np.uint64]
         else np.zeros(0, dtype=np.uint8)
     size = np.diff(offsets)
     if arr.null_count:
-        valid = ~np.asarray(arr.is_null(), dtype=bool)
-        size = np.where(valid, size, 0)
-        np.copyto(out.view(np.int64), np.where(valid, size, 0xFFFFFFFF))
-    else:
-        np.copyto(out.view(np.int64), size)
-    return 4, (size, offsets[:-1], data)
+        size = np.where(np.asarray(arr.is_null(), dtype=bool), -1, size)
+    return size, offsets[:-1], data
 
 
-def column_records(columns: Sequence[tuple[Any, str]], n: int) -> _Records:
-    """The :class:`_Records` of ``n`` rows of columns given as (values, kind)."""
-    value = np.empty((len(columns), n), dtype=np.uint64)
-    width: list[int] = []
-    slot: list[int] = []
-    sizes: list[npt.NDArray[np.int64]] = []
-    starts: list[npt.NDArray[np.int64]] = []
+def column_records(parts: Sequence[tuple[Sequence[tuple[Any, str]], int]]) -> _Records:
+    """The :class:`_Records` of parts given as (columns as (values, contract kind), rows).
+
+    Each column's values are contiguous in its kind's stream (row step 1).
+    """
+    code = [[KIND_CODE[k] for _, k in columns] for columns, _ in parts]
+    base = np.zeros((len(parts), 4), dtype=np.int64)
+    total = [0, 0, 0, 0]
+    for t, ((_, n), kinds) in enumerate(zip(parts, code, strict=True)):
+        base[t] = total
+        for k in kinds:
+            total[k] += n
+    num = np.empty(total[0], dtype=np.float64)
+    word = np.empty(total[1], dtype=np.int64)
+    byte = np.empty(total[2], dtype=np.uint8)
+    size = np.empty(total[3], dtype=np.int64)
+    start = np.empty(total[3], dtype=np.int64)
     data: list[npt.NDArray[np.uint8]] = []
-    base = 0
-    for j, (values, kind) in enumerate(columns):
-        w, text = _column_bytes(values, kind, value[j])
-        width.append(w)
-        slot.append(-1 if text is None else len(sizes))
-        if text is not None:
-            sizes.append(text[0])
-            starts.append(text[1] + base)
-            data.append(text[2])
-            base += text[2].shape[0]
-    return _Records(value, np.asarray(width, dtype=np.int64), np.asarray(slot, dtype=np.int64),
-                    np.asarray(sizes, dtype=np.int64).reshape(len(sizes), n),
-                    np.asarray(starts, dtype=np.int64).reshape(len(starts), n),
-                    np.concatenate(data) if data else np.zeros(1, dtype=np.uint8))
+    pos: list[int] = []
+    at = 0
+    for t, ((columns, n), kinds) in enumerate(zip(parts, code, strict=True)):
+        seen = [0, 0, 0, 0]
+        for (values, _), k in zip(columns, kinds, strict=True):
+            c = seen[k]
+            seen[k] += n
+            pos.append(c)
+            c += int(base[t, k])
+            if k == 0:
+                num[c:c + n] = np.asarray(values, dtype=np.float64)
+            elif k == 1:  # NaT is INT64_MIN
+                word[c:c + n] = np.asarray(values, dtype="datetime64[D]").view(np.int64)
+            elif k == 2:
+                byte[c:c + n] = np.asarray(values, dtype=bool)
+            else:
+                size[c:c + n], st, d = _text_bytes(values)
+                start[c:c + n] = st + at
+                data.append(d)
+                at += d.shape[0]
+    flat = [k for kinds in code for k in kinds]
+    cols = np.array([flat, pos, [1] * len(flat)], dtype=np.int64).reshape(3, len(flat))
+    part_cols = np.cumsum([0, *(len(kinds) for kinds in code)], dtype=np.int64)
+    return _Records(cols, part_cols, base, num.view(np.uint64), word.view(np.uint64), byte,
+                    size, start,
+                    _readonly(np.concatenate(data) if data else np.zeros(0, dtype=np.uint8)))
 
 
 def _frame_column(frame: pd.DataFrame, name: str, kind: str) -> Any:
-    """A frame's column as :func:`_column_bytes` reads it (absent: all missing)."""
+    """A frame's column as :func:`column_records` reads it (absent: all missing)."""
     n = len(frame)
     if name not in frame.columns:
         if kind in ("float", "int"):
@@ -176,135 +336,60 @@ def _frame_column(frame: pd.DataFrame, name: str, kind: str) -> Any:
 def table_columns(frame: pd.DataFrame, contract: schemas.TableContract,
                   drop: tuple[str, ...] = ()) -> list[tuple[Any, str]]:
     """A frame's contract columns, in contract order, as (values, kind) for :func:`column_records`."""
-    return [(_frame_column(frame, c.name, _kind(c)), _kind(c))
+    return [(_frame_column(frame, c.name, c.kind), c.kind)
             for c in contract.columns if c.name not in drop]
 
 
 def record_columns(frame: pd.DataFrame, contract: schemas.TableContract,
                    drop: tuple[str, ...] = ()) -> _Records:
-    """The canonical bytes of a frame's contract columns, in contract order."""
-    return column_records(table_columns(frame, contract, drop), len(frame))
+    """The records of a frame's contract columns, in contract order (one part)."""
+    return column_records([(table_columns(frame, contract, drop), len(frame))])
 
 
-def _kind(c: schemas.Column) -> str:
-    return "str" if c.kind == "category" else c.kind
+# --- blocks and their digests (1..n debtors) --------------------------------------------
 
 
-def encode_records(buf: npt.NDArray[np.uint8], dest: npt.NDArray[np.int64],
-                   rec: _Records, rows: npt.NDArray[np.intp]) -> None:
-    """Write records ``rows`` of ``rec`` into ``buf``, record k starting at ``dest[k]``.
+def block_digests(rec: _Records, runs: _Runs, n: int) -> npt.NDArray[np.uint8]:
+    """The sha256 of each of ``n`` blocks of records (:class:`_Runs`).
 
-    One compiled pass over the records (:func:`_pack_records`), reading each
-    column's values where :func:`column_records` wrote them.
+    The blocks are laid out in batches of at most :data:`_DIGEST_BATCH` bytes (a
+    bigger block alone), each in one reused buffer (no fresh pages to fault in,
+    hashed while the bytes are still in the cache). The same function for one
+    debtor and for a batch.
+
+    Returns
+    -------
+    ndarray of uint8, shape (n, 32)
     """
-    if rows.size == 0 or rec.width.size == 0:
-        return
-    _pack_kernel()(buf, np.ascontiguousarray(dest, dtype=np.int64),
-                   np.ascontiguousarray(rows, dtype=np.int64), np.ascontiguousarray(rec.value),
-                   rec.width, rec.slot, rec.size, rec.start, rec.data)
+    buf = np.empty(min(_DIGEST_BATCH, _BLOCK_GUESS * n), dtype=np.uint8)
+    ends = np.empty(n, dtype=np.int64)
+    out = []
+    lo = 0
+    while lo < n:
+        k = _pack(buf, ends[lo:], lo, n, True, rec, runs)
+        if k == 0:  # the next block does not fit: a bigger buffer
+            buf = np.empty(max(int(ends[lo]), min(2 * buf.size, _DIGEST_BATCH)), dtype=np.uint8)
+            continue
+        out.append(_digests(buf, ends[lo:lo + k]))
+        lo += k
+    return out[0] if len(out) == 1 else np.concatenate([np.empty((0, 32), np.uint8), *out])
 
 
-def _pack_records(buf: Any, dest: Any, rows: Any, value: Any, width: Any, slot: Any,
-                  size: Any, start: Any, data: Any) -> None:  # pragma: no cover - compiled
-    """Kernel of :func:`encode_records` (compiled by numba, see :func:`_pack_kernel`).
-
-    Record ``k`` (row ``r = rows[k]``) is, for each column ``j``, the ``width[j]`` low
-    bytes of ``value[j, r]``, little endian, followed when ``slot[j] >= 0`` by
-    ``size[slot[j], r]`` bytes of ``data`` from ``start[slot[j], r]``. The bytes are
-    written at unsigned positions (no negative-index test, so that the compiler
-    merges the byte stores of a value into one store).
-    """
-    one = np.uint64(1)
-    for k in range(rows.shape[0]):
-        r = rows[k]
-        at = np.uint64(dest[k])
-        for j in range(value.shape[0]):
-            v = value[j, r]
-            w = width[j]
-            if w == 8:
-                buf[at] = v & 255
-                buf[at + one] = (v >> 8) & 255
-                buf[at + np.uint64(2)] = (v >> 16) & 255
-                buf[at + np.uint64(3)] = (v >> 24) & 255
-                buf[at + np.uint64(4)] = (v >> 32) & 255
-                buf[at + np.uint64(5)] = (v >> 40) & 255
-                buf[at + np.uint64(6)] = (v >> 48) & 255
-                buf[at + np.uint64(7)] = (v >> 56) & 255
-            elif w == 4:
-                buf[at] = v & 255
-                buf[at + one] = (v >> 8) & 255
-                buf[at + np.uint64(2)] = (v >> 16) & 255
-                buf[at + np.uint64(3)] = (v >> 24) & 255
-            else:
-                for b in range(w):
-                    buf[at + np.uint64(b)] = (v >> np.uint64(8 * b)) & 255
-            at += np.uint64(w)
-            s = slot[j]
-            if s >= 0:
-                src = np.uint64(start[s, r])
-                for _ in range(size[s, r]):
-                    buf[at] = data[src]
-                    at += one
-                    src += one
+#: Bytes of blocks laid out and hashed at a time by :func:`block_digests` (at most), and
+#: the buffer it starts with per block when there are few.
+_DIGEST_BATCH = 4 << 20
+_BLOCK_GUESS = 4096
 
 
-@functools.cache
-def _pack_kernel() -> Any:
-    """:func:`_pack_records` compiled (numba, cached on disk beside this module)."""
-    from numba import njit
-
-    return njit(cache=True, nogil=True)(_pack_records)
-
-
-def _digests(buf: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64],
-             ends: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8]:
-    """sha256 of each ``buf[starts[i]:ends[i]]``, shape ``(n, 32)``: :mod:`hashlib`, one
-    call per slice of a memoryview of the buffer (no copy of the bytes)."""
+def _digests(buf: npt.NDArray[np.uint8], ends: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8]:
+    """sha256 of each of the consecutive slices of ``buf`` from 0 ending at ``ends``,
+    shape ``(n, 32)``: :mod:`hashlib`, one call per slice of a memoryview of the
+    buffer (no copy of the bytes)."""
     mv = memoryview(np.ascontiguousarray(buf, dtype=np.uint8).data)
     h = hashlib.sha256
-    joined = b"".join([h(mv[a:b]).digest() for a, b in zip(starts.tolist(), ends.tolist(),
-                                                            strict=True)])
+    e = ends.tolist()
+    joined = b"".join([h(mv[a:b]).digest() for a, b in zip([0, *e], e, strict=False)])
     return np.frombuffer(joined, dtype=np.uint8).reshape(-1, 32)
-
-
-def _hash(doc: bytes) -> str:
-    return hashlib.sha256(doc).hexdigest()
-
-
-def _input_hashes(as_of: str, digest: npt.NDArray[np.uint8], dp: npt.NDArray[np.int64],
-                  terms: PairBytes) -> Any:
-    """The pairs' ``input_hash`` (hex sha256 of each pair document) as Arrow text.
-
-    The documents (scheme and date, the debtor digest, the pair's terms) are laid
-    out in one buffer (:func:`encode_records`) and hashed slice by slice.
-    """
-    m = dp.shape[0]
-    head = np.frombuffer(HASH_SCHEME + as_of.encode("ascii"), dtype=np.uint8)
-    w = head.size + 32
-    fixed = np.zeros((m, -(-w // 8) * 8), dtype=np.uint8)  # head and digest, as 8-byte words
-    fixed[:, :head.size] = head
-    fixed[:, head.size:w] = digest[dp]
-    words = fixed.shape[1] // 8
-    size = (terms.stop - terms.start).astype(np.int64)
-    rec = _Records(
-        np.concatenate([fixed.view("<u8").T, np.zeros((1, m), dtype=np.uint64)]),
-        np.array([8] * (words - 1) + [w - 8 * (words - 1), 0], dtype=np.int64),
-        np.array([-1] * words + [0], dtype=np.int64), size.reshape(1, m),
-        terms.start.astype(np.int64).reshape(1, m), terms.buf)
-    lens = w + size
-    start = np.cumsum(lens) - lens
-    buf = np.empty(int(lens.sum()), dtype=np.uint8)
-    encode_records(buf, start, rec, np.arange(m))
-    hexed = _digests(buf, start, start + lens).tobytes().hex().encode("ascii")  # 64 per pair
-    offsets = np.arange(0, 64 * (m + 1), 64, dtype=np.int64)
-    return pa.Array.from_buffers(pa.large_string(), m,
-                                 [None, pa.py_buffer(offsets), pa.py_buffer(hexed)])
-
-
-@functools.lru_cache(maxsize=64)
-def _hash_prefix(as_of: str) -> Any:
-    """The sha256 state after the scheme and the decision date (cached: copy before use)."""
-    return hashlib.sha256(HASH_SCHEME + as_of.encode("ascii"))
 
 
 _SORT_KEY = {"statements": "period_end", "adverse_records": "record_id",
@@ -355,6 +440,9 @@ def debtor_digests(debtors: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
                    ids: pd.Index) -> npt.NDArray[np.uint8]:
     """The debtor digest of every debtor of ``ids`` (see the input-hash notes above).
 
+    The frames' edge: each table's records, sorted by debtor and sort key, and each
+    debtor's run of them; then :func:`block_digests`.
+
     Parameters
     ----------
     debtors : pandas.DataFrame
@@ -369,11 +457,10 @@ def debtor_digests(debtors: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
     ndarray of uint8, shape (len(ids), 32)
     """
     n = len(ids)
-    dcols = record_columns(debtors, schemas.DEBTORS)
-    deb_rows = np.arange(n)
-    deb_len = dcols.sizes(deb_rows)
-    parts = []
-    block_len = deb_len.copy()
+    each = np.arange(n + 1, dtype=np.int64)
+    parts = [(table_columns(debtors, schemas.DEBTORS), n)]
+    orders = [each[:n]]
+    runs = [each]
     for name in _DEBTOR_TABLES:
         frame = tables[name]
         if len(frame):
@@ -383,54 +470,101 @@ def debtor_digests(debtors: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
             else:
                 order = np.lexsort((_sort_codes(frame, name), codes))
                 order = order[codes[order] >= 0]
-            sc = codes[order]
+            run = np.searchsorted(codes[order], each)
         else:
-            order = sc = np.empty(0, dtype=np.intp)
-        cols = record_columns(frame, schemas.CONTRACTS[name], drop=("debtor_id",))
-        lens = cols.sizes(order)
-        tbytes = np.bincount(sc, weights=lens, minlength=n).astype(np.int64)
-        count = np.bincount(sc, minlength=n)
-        parts.append((order, sc, cols, lens, tbytes, count))
-        block_len += 4 + tbytes
-    block_start = np.cumsum(block_len) - block_len
-    block_end = block_start + block_len
-    # debtors in batches of about _DIGEST_BATCH bytes, each laid out in one reused buffer
-    # (no fresh pages to fault in, hashed while the bytes are still in the cache)
-    cuts = np.unique(np.concatenate([[0], np.searchsorted(
-        block_end, _DIGEST_BATCH * np.arange(1, int(block_end[-1]) // _DIGEST_BATCH + 1)
-        if n else np.zeros(0, dtype=np.int64), side="right"), [n]]))
-    writes = []
-    off = block_start + deb_len
-    for order, sc, cols, lens, tbytes, count in parts:
-        # the records of a debtor, one run of ``order``, follow its count
-        run_start = np.cumsum(tbytes) - tbytes
-        excl = np.cumsum(lens) - lens
-        writes.append((off, count.astype("<u4").view(np.uint8).reshape(-1, 4),
-                       (off + 4 - run_start)[sc] + excl, cols, order, np.searchsorted(sc, cuts)))
-        off = off + 4 + tbytes
-    out = np.empty((n, 32), dtype=np.uint8)
-    sizes = block_end[cuts[1:] - 1] - block_start[cuts[:-1]]
-    buf = np.empty(int(sizes.max()) if sizes.size else 0, dtype=np.uint8)
-    for j, (a, b) in enumerate(zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True)):
-        base = block_start[a]
-        encode_records(buf, block_start[a:b] - base, dcols, deb_rows[a:b])
-        for count_at, count_bytes, dest, cols, order, run in writes:
-            for i in range(4):
-                buf[count_at[a:b] - base + i] = count_bytes[a:b, i]
-            encode_records(buf, dest[run[j]:run[j + 1]] - base, cols, order[run[j]:run[j + 1]])
-        out[a:b] = _digests(buf, block_start[a:b] - base, block_end[a:b] - base)
-    return out
+            order, run = np.zeros(0, dtype=np.int64), np.zeros(n + 1, dtype=np.int64)
+        parts.append((table_columns(frame, schemas.CONTRACTS[name], drop=("debtor_id",)),
+                      len(frame)))
+        runs.append(run + sum(o.shape[0] for o in orders))
+        orders.append(order)
+    blocks = _Runs(np.concatenate(orders).astype(np.int64, copy=False),
+                   np.stack(runs).astype(np.int64, copy=False),
+                   np.array([False, True, True, True]))
+    return block_digests(column_records(parts), blocks, n)
 
 
-#: Bytes of debtor blocks laid out and hashed at a time by :func:`debtor_digests`.
-_DIGEST_BATCH = 4 << 20
+# --- the pair parts and the pair documents ----------------------------------------------
 
 
-def pair_bytes(rec: _Records) -> PairBytes:
-    """Concatenate the records of per-pair columns into :class:`PairBytes`."""
-    rows = np.arange(rec.value.shape[1])
-    lens = rec.sizes(rows)
-    start = np.cumsum(lens) - lens
-    buf = np.empty(int(lens.sum()), dtype=np.uint8)
-    encode_records(buf, start, rec, rows)
-    return PairBytes(buf, start, start + lens)
+def _each(parts: int, m: int) -> _Runs:
+    """Runs of ``m`` blocks of one record each, from every one of ``parts`` parts."""
+    each = np.arange(m + 1, dtype=np.int64)
+    return _Runs(np.tile(each[:m], parts), each + m * np.arange(parts)[:, None],
+                 np.zeros(parts, dtype=bool))
+
+
+def pair_bytes(rec: _Records, runs: _Runs, m: int) -> PairBytes:
+    """The bytes of ``m`` blocks (:class:`_Runs`), one after another: :class:`PairBytes`.
+
+    Laid out in a buffer of :data:`_PAIR_GUESS` bytes per block; when they do not
+    all fit, their sizes first, then a buffer of that size.
+    """
+    stop = np.empty(m, dtype=np.int64)
+    buf = np.empty(_PAIR_GUESS * m, dtype=np.uint8)
+    if _pack(buf, stop, 0, m, True, rec, runs) < m:
+        _pack(_NO_BYTES, stop, 0, m, False, rec, runs)  # the sizes
+        buf = np.empty(int(stop[-1]), dtype=np.uint8)
+        _pack(buf, stop, 0, m, True, rec, runs)
+    return PairBytes(buf[:int(stop[-1])] if m else buf,
+                     np.concatenate([_NO_ENDS, stop[:-1]])[:m], stop)
+
+
+#: Bytes per block :func:`pair_bytes` lays out its blocks in at first.
+_PAIR_GUESS = 512
+_NO_BYTES = np.zeros(0, dtype=np.uint8)
+_NO_ENDS = np.zeros(1, dtype=np.int64)
+
+
+def pair_terms(exposures: pd.DataFrame, suppliers: pd.DataFrame,
+               extras: Sequence[Any]) -> PairBytes:
+    """The pair part of each pair document: the exposure record, the supplier record and
+    the values of :data:`~riskengine.scoring.hashing.PAIR_EXTRAS` (``extras``, in
+    that order), one pair per row of ``exposures`` and ``suppliers``."""
+    m = len(exposures)
+    columns = [*table_columns(exposures, schemas.EXPOSURES),
+               *table_columns(suppliers, schemas.SUPPLIERS),
+               *zip(extras, [kind for _, kind in PAIR_EXTRAS], strict=True)]
+    return pair_bytes(column_records([(columns, m)]), _each(1, m), m)
+
+
+def _input_hashes(as_of: str, digest: npt.NDArray[np.uint8], dp: npt.NDArray[np.int64],
+                  terms: PairBytes) -> Any:
+    """The pairs' ``input_hash`` (hex sha256 of each pair document) as Arrow text.
+
+    A pair's document is a block (:func:`block_digests`) of three raw-bytes parts:
+    the scheme and the date, its debtor's digest (row ``dp`` of ``digest``) and its
+    terms.
+    """
+    m = dp.shape[0]
+    n = digest.shape[0]
+    head = np.frombuffer(HASH_SCHEME + as_of.encode("ascii"), dtype=np.uint8)
+    h, d = head.size, 32 * n
+    rec = _Records(
+        np.array([[_RAW] * 3, [0] * 3, [1] * 3], dtype=np.int64), np.arange(4, dtype=np.int64),
+        np.array([[0, 0, 0, 0], [0, 0, 0, 1], [0, 0, 0, 1 + n]], dtype=np.int64),
+        np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.uint64), _NO_BYTES,
+        np.concatenate([[h], np.full(n, 32), terms.stop - terms.start]).astype(np.int64),
+        np.concatenate([[0], h + 32 * np.arange(n), h + d + terms.start]).astype(np.int64),
+        _readonly(np.concatenate([head, np.ascontiguousarray(digest).reshape(-1), terms.buf])))
+    runs = _each(3, m)
+    order = runs.order.copy()
+    order[:m] = 0
+    order[m:2 * m] = dp
+    hexed = block_digests(rec, _Runs(order, runs.run, runs.counted), m).tobytes().hex()
+    offsets = np.arange(0, 64 * (m + 1), 64, dtype=np.int64)  # 64 hex digits per pair
+    return pa.Array.from_buffers(pa.large_string(), m, [None, pa.py_buffer(offsets),
+                                                        pa.py_buffer(hexed.encode("ascii"))])
+
+
+def warm_up() -> None:
+    """Compile (or load from the disk cache) the input hash's kernel now."""
+    rec = column_records([([(np.zeros(1), "float"), (np.array(["x"], dtype=object), "str"),
+                            (np.zeros(1, dtype="datetime64[D]"), "date"),
+                            (np.zeros(1, dtype=bool), "bool")], 1)])
+    pair_bytes(rec, _each(1, 1), 1)
+
+
+@functools.lru_cache(maxsize=64)
+def _hash_prefix(as_of: str) -> Any:
+    """The sha256 state after the scheme and the decision date (cached: copy before use)."""
+    return hashlib.sha256(HASH_SCHEME + as_of.encode("ascii"))
