@@ -101,7 +101,10 @@ def test_end_to_end_outputs_and_reconciliation(portfolio: Path, baseline: Path) 
     assert summary["chunks"] == 4
     mig = pd.read_parquet(baseline / "migration.parquet")
     assert mig["count"].sum() == N and set(mig.loc[mig["count"] > 0, "from_grade"]) == {"new"}
-    assert len(pd.read_parquet(baseline / "limit_actions.parquet")) == 0  # nothing to compare
+    # no previous run: the limits in force are the exposures' approved limits (issue 15)
+    actions = pd.read_parquet(baseline / "limit_actions.parquet")
+    changed = pairs["current_limit"].fillna(0.0) != pairs["approved_limit"].fillna(0.0)
+    assert len(actions) == int(changed.sum()) > 0
 
 
 def test_deterministic_and_chunking_does_not_change_decisions(
@@ -335,7 +338,13 @@ def test_previous_run_migration_and_limit_actions(portfolio: Path, baseline: Pat
     assert len(mine) == (pairs1["debtor_id"] == victim).sum()
     assert (mine["action"] == "cancel").all() and mine["knockout"].all()
     assert (mine["effective_date"] == pd.Timestamp(AS_OF)).all()
-    assert (acts["debtor_id"] == victim).all()  # nothing else changed
+    # nothing else changed but through the book's caps: the victim's limits left the
+    # book, so a sector's share of it moved (policy.book, issue 15)
+    dec2 = pd.read_parquet(out / DIRNAME)
+    capped = dec2.loc[dec2["binding_constraints"].map(
+        lambda b: b is not None and bool({"sector_cap", "country_cap", "group_cap"} & set(b))),
+        "debtor_id"]
+    assert acts.loc[acts["debtor_id"] != victim, "debtor_id"].isin(capped).all()
     mig = pd.read_parquet(out / "migration.parquet").set_index(["from_grade", "to_grade"])
     assert mig.loc[(old_grade, "D"), "count"] >= 1
     assert int(mig["count"].sum()) == N
@@ -359,7 +368,17 @@ def test_partial_run_by_debtor_ids(portfolio: Path, baseline: Path, engine: Any,
     assert (s["debtors_in"], s["debtors_decided"], s["debtors_errored"]) == (3, 2, 1)
     assert s["migration"]["debtors_compared"] == 2 and s["migration"]["exits"] == 0
     base = pd.read_parquet(baseline / DIRNAME)
-    pd.testing.assert_frame_equal(dec, base[base["debtor_id"].isin(ids)].reset_index(drop=True))
+    base = base[base["debtor_id"].isin(ids)].reset_index(drop=True)
+    # the rest of the book kept its limits and counted in the caps: a pair no book cap
+    # binds in either run is decided as in the whole run
+    book_caps = {"sector_cap", "country_cap", "group_cap"}
+    def capped(frame: pd.DataFrame) -> pd.Series:
+        return frame["binding_constraints"].map(lambda b: b is not None
+                                                and bool(book_caps & set(b)))
+
+    free = ~(capped(dec) | capped(base))
+    assert free.any()
+    pd.testing.assert_frame_equal(dec[free], base[free])
 
 
 def test_changed_since_selects_debtors_with_new_records(portfolio: Path, baseline: Path,

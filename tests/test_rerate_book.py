@@ -108,3 +108,21 @@ def test_a_first_run_measures_its_limit_actions_against_the_limits_in_force(
     assert (cuts["effective_date"] == pd.Timestamp(AS_OF) + notice).all()
     expect = a["approved_outstanding"].clip(upper=a[["previous_limit", "new_limit"]].max(axis=1))
     assert (a["protected_outstanding"] == expect).all()
+
+
+def test_a_partial_run_counts_the_rest_of_the_book(portfolio: Path, engine: Any,
+                                                   tmp_path: Path) -> None:
+    """--debtors re-rates part of the book: the previous run's pairs of the other debtors
+    keep their limits and count in the group totals, so no group goes over its cap when
+    the two are put together."""
+    full = _run(portfolio, tmp_path / "full", engine, chunk_size=50, factor_capital=CAPITAL)
+    pairs = full[full["row_type"] == "pair"]
+    grouped = pairs[pairs["group_id"].notna()]
+    group = grouped.groupby("group_id")["debtor_id"].nunique().idxmax()  # spans debtors
+    members = sorted(set(grouped.loc[grouped["group_id"] == group, "debtor_id"]))
+    part = _run(portfolio, tmp_path / "part", engine, chunk_size=50, factor_capital=CAPITAL,
+                previous=tmp_path / "full", debtors=tuple(members[:1]))
+    rest = full[~full["debtor_id"].isin(members[:1])]
+    book = pd.concat([part, rest], ignore_index=True)
+    inv = book_invariants(book, load_policy().with_factor_capital(CAPITAL))
+    assert inv["groups_over_cap"] == 0 and inv["debtors_over_capacity"] == 0

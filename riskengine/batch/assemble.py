@@ -249,8 +249,15 @@ def _reconciled(opts: RerateOptions, out: Path, ckpt: _Checkpoints, plan: ChunkP
 
         policy = load_policy(opts.policy_path)
     policy = policy.with_factor_capital(opts.factor_capital)  # --factor-capital wins
+    rest = None
+    if scope is not None and previous is not None:  # a partial run: the rest of the book
+        prev = mig.pair_rows(previous)
+        rest = prev[~prev["debtor_id"].astype(str).isin(pd.Index(scope, dtype="str"))]
+    book_debtors = frames.get("book_debtors")
     book = apply_book_caps(pairs, [t.num_rows for t in asm.pairs],
-                           [ckpt.paths(k)[0] for k in chunks], frames.get("debtors"), policy)
+                           [ckpt.paths(k)[0] for k in chunks],
+                           book_debtors if book_debtors is not None else frames.get("debtors"),
+                           policy, rest)
     if book.pairs is not pairs:  # the caps cut pairs: the HHIs of the capped book
         hhis.cancel()
         hhis = _done(_concentration(book.pairs, frames.get("debtors")))

@@ -93,7 +93,8 @@ def _foreign(pairs: pd.DataFrame, currency: str) -> np.ndarray:
 
 
 def apply_book_caps(pairs: pd.DataFrame, counts: Sequence[int], parts: Sequence[Path],
-                    debtors: pd.DataFrame | None, policy: CreditPolicy) -> BookPass:
+                    debtors: pd.DataFrame | None, policy: CreditPolicy,
+                    rest: pd.DataFrame | None = None) -> BookPass:
     """Cap the book's groups, sectors and countries (module docstring).
 
     Parameters
@@ -108,6 +109,11 @@ def apply_book_caps(pairs: pd.DataFrame, counts: Sequence[int], parts: Sequence[
     debtors : pandas.DataFrame or None
         The debtors table (``nace``, ``country``).
     policy : CreditPolicy
+    rest : pandas.DataFrame, optional
+        The rest of the book in a partial run (``--debtors``, ``--changed-since``): the
+        previous run's pair rows of the debtors not re-rated (``debtor_id``,
+        ``supplier_id``, ``approved_limit``, ``currency``, ``group_id``). They keep their
+        limits and count in the totals; only the run's pairs are cut.
 
     Returns
     -------
@@ -124,9 +130,7 @@ def apply_book_caps(pairs: pd.DataFrame, counts: Sequence[int], parts: Sequence[
         return BookPass(parts, pairs, figures)
     foreign = _foreign(pairs, book.currency)
     before = pairs["approved_limit"].to_numpy(dtype=np.float64, na_value=0.0)
-    caps = book_caps({"approved": np.where(foreign, 0.0, before),
-                      "protected": pairs["approved_outstanding"].to_numpy(
-                          dtype=np.float64, na_value=0.0), **_keys(pairs, debtors)}, book)
+    caps = _caps(pairs, np.where(foreign, 0.0, before), debtors, rest, book)
     unit = policy.limits.rounding_unit
     cut = np.zeros(len(pairs), dtype=bool)
     for name in BOOK_CAPS:
@@ -149,6 +153,29 @@ def apply_book_caps(pairs: pd.DataFrame, counts: Sequence[int], parts: Sequence[
         if (cut | foreign)[lo:hi].any():
             parts[k] = _rewrite_part(part, {c: v[lo:hi] for c, v in new.items()})
     return BookPass(parts, out, figures)
+
+
+def _caps(pairs: pd.DataFrame, amount: np.ndarray, debtors: pd.DataFrame | None,
+          rest: pd.DataFrame | None, book: Any) -> Any:
+    """:func:`riskengine.policy.book.book_caps` on the run's pairs, with the rest of the
+    book as fixed rows after them (the result: the run's rows only)."""
+    n = len(pairs)
+    frame = pairs[["debtor_id", "group_id"]]
+    protected = pairs["approved_outstanding"].to_numpy(dtype=np.float64, na_value=0.0)
+    fixed = np.zeros(n, dtype=bool)
+    if rest is not None and len(rest):
+        r = rest.assign(group_id=rest["group_id"] if "group_id" in rest.columns else None)
+        keep = (r["currency"].astype(str) == book.currency).to_numpy() if \
+            "currency" in r.columns else np.ones(len(r), dtype=bool)
+        r = r[keep]
+        frame = pd.concat([frame, r[["debtor_id", "group_id"]]], ignore_index=True)
+        amount = np.concatenate([amount, r["approved_limit"].to_numpy(
+            dtype=np.float64, na_value=0.0)])
+        protected = np.concatenate([protected, np.zeros(len(r))])
+        fixed = np.concatenate([fixed, np.ones(len(r), dtype=bool)])
+    caps = book_caps({"approved": amount, "protected": protected, "fixed": fixed,
+                      **_keys(frame, debtors)}, book)
+    return type(caps)(caps.approved[:n], {k: v[:n] for k, v in caps.bound.items()}, caps.caps)
 
 
 def _rewritten(pairs: pd.DataFrame, after: np.ndarray, cut: np.ndarray,

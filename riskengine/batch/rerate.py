@@ -201,6 +201,7 @@ def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
         previous = _previous(opts)
         scope, unknown = _scope(opts, frames, previous)
         frames = {name: f for name, f in frames.items() if name not in reads}
+        book_debtors = frames.get("debtors")  # the whole book's, for its caps (batch.book)
         if scope is not None:
             frames = _restrict(frames, None, None, scope)
         plan = plan_chunks(frames["debtors"]["debtor_id"] if "debtor_id" in
@@ -242,7 +243,8 @@ def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
         asm.unidentified = _unidentified(frames["debtors"], plan)
         tick = time.perf_counter()
         summary, n_rows = _assemble(opts, out, ckpt, plan, debtors_in, unknown, previous,
-                                    scope, as_of, engine, frames, asm)  # fmt: skip
+                                    scope, as_of, engine, {**frames, "book_debtors": book_debtors},
+                                    asm)  # fmt: skip
         timings["assemble_s"] = time.perf_counter() - tick
         summary = {"as_of": as_of, "model_version": model_version,
                    "policy_version": policy_version, "input_hash": key_parts["input_hash"],

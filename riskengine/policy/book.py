@@ -115,6 +115,19 @@ class BookCaps:
     caps: dict[str, float]
 
 
+def _allocate_free(amount: FloatArray, protected: FloatArray, key: IntArray, cap: FloatArray,
+                   fixed: npt.NDArray[np.bool_]) -> FloatArray:
+    """:func:`allocate` among the rows that are not ``fixed``: a fixed row (a pair of the
+    book outside a partial run) keeps its amount and uses up its share of the cap."""
+    if not fixed.any():
+        return allocate(amount, protected, key, cap)
+    used = np.bincount(key[fixed], amount[fixed], minlength=cap.shape[0])
+    free = ~fixed
+    out = amount.copy()
+    out[free] = allocate(amount[free], protected[free], key[free], np.maximum(cap - used, 0.0))
+    return out
+
+
 def _codes(values: Any) -> tuple[IntArray, int]:
     codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=False)
     return codes.astype(np.int64), len(uniques)
@@ -129,7 +142,9 @@ def book_caps(pairs: Mapping[str, Any], policy: BookPolicy) -> BookCaps:
         ``approved`` (each pair's amount after its debtor's capacity; 0 when
         refused), ``protected`` (approved outstanding), ``group`` (the debtor's
         connected group; a debtor without one passes its own id, a group of one),
-        ``sector`` (NACE section) and ``country``, all in the book's currency.
+        ``sector`` (NACE section) and ``country``, all in the book's currency;
+        optional ``fixed`` (bool): pairs that keep their amount and count in the totals
+        (the rest of the book in a partial run).
     policy : BookPolicy
 
     Returns
@@ -163,6 +178,7 @@ def book_caps(pairs: Mapping[str, Any], policy: BookPolicy) -> BookCaps:
     protected = np.asarray(pairs["protected"], dtype=np.float64)
     n = amount.shape[0]
     out = np.where(np.isnan(amount), 0.0, amount)
+    fixed = np.asarray(pairs.get("fixed", np.zeros(n, dtype=bool)), dtype=bool)
     hit: dict[str, npt.NDArray[np.bool_]] = {}
     caps: dict[str, float] = {}
     share = policy.group_capital_share
@@ -170,7 +186,7 @@ def book_caps(pairs: Mapping[str, Any], policy: BookPolicy) -> BookCaps:
     if share < 1.0 and capital is not None and n:
         key, k = _codes(pairs["group"])
         cap = share * capital
-        after = allocate(out, protected, key, np.full(k, cap))
+        after = _allocate_free(out, protected, key, np.full(k, cap), fixed)
         hit["group_cap"], out = bound(out, after), after
         caps["group_cap"] = cap
     book = float(out.sum())
@@ -179,7 +195,7 @@ def book_caps(pairs: Mapping[str, Any], policy: BookPolicy) -> BookCaps:
         if c >= 1.0 or not n:
             continue
         key, k = _codes(pairs[column])
-        after = allocate(out, protected, key, np.full(k, c * book))
+        after = _allocate_free(out, protected, key, np.full(k, c * book), fixed)
         hit[name], out = bound(out, after), after
         caps[name] = c * book
     for name in BOOK_CAPS:
