@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from riskengine.errors import InvalidInputError
@@ -24,6 +25,33 @@ _PAIR = (limit_register.c.supplier_id == sa.bindparam("p_supplier"),
 _SELECT_REGISTER = sa.select(limit_register).where(*_PAIR)
 _LOCK_REGISTER = _SELECT_REGISTER.with_for_update()
 _UPDATE_REGISTER = limit_register.update().where(*_PAIR)
+# PostgreSQL: a pair's first row; a concurrent first insert makes it do nothing (and wait
+# for that one to commit) instead of failing on the primary key
+_INSERT_REGISTER_PG = (postgresql.insert(limit_register).on_conflict_do_nothing()
+                       .returning(limit_register.c.supplier_id))  # a row: inserted
+
+
+def _locked_row(conn: Connection, key: dict[str, str], values: dict[str, Any]
+                ) -> tuple[Any, bool]:
+    """The pair's register row, locked until the transaction ends, or insert ``values``.
+
+    Returns ``(row before, inserted)``: ``(None, True)`` when this transaction made the
+    pair's first row. SQLite: the transaction is ``BEGIN IMMEDIATE`` (one writer), so a
+    plain select then insert cannot race. PostgreSQL: ``SELECT ... FOR UPDATE`` locks an
+    existing row; for a new pair ``INSERT ... ON CONFLICT DO NOTHING`` either inserts or,
+    when another transaction inserted the pair first, waits for it and inserts nothing,
+    and the row is then locked and updated like any other.
+    """
+    old = conn.execute(_LOCK_REGISTER, key).mappings().first()
+    if old is not None:
+        return old, False
+    row = {"supplier_id": key["p_supplier"], "debtor_id": key["p_debtor"], **values}
+    if conn.dialect.name != "postgresql":
+        conn.execute(_INSERT_REGISTER, row)
+        return None, True
+    if conn.execute(_INSERT_REGISTER_PG, row).first() is not None:
+        return None, True
+    return conn.execute(_LOCK_REGISTER, key).mappings().one(), False
 
 
 def _action(old: float | None, new: float) -> str:
@@ -172,24 +200,19 @@ class _LimitRegister(_Database):
                    effective_date: dt.date, reason: str, changed_by: str,
                    currency: str | None, decision_id: int | None, now: str) -> dict[str, Any]:
         key = {"p_supplier": supplier_id, "p_debtor": debtor_id}
-        old = conn.execute(_LOCK_REGISTER, key).mappings().first()
-        if old is None:
-            old_limit = None
-            previous = 0.0
-        else:
+        values = {"limit_amount": limit, "previous_limit": 0.0,
+                  "effective_date": effective_date, "currency": currency,
+                  "decision_id": decision_id, "updated_at": now}
+        old, inserted = _locked_row(conn, key, values)
+        old_limit = None
+        if old is not None:
             today = dt.date.fromisoformat(now[:10])
             # the limit in force when this change is made
             in_force = (old["limit_amount"] if today >= old["effective_date"]
                         else old["previous_limit"])
             old_limit = float(old["limit_amount"])
-            previous = float(in_force)
-        values = {"limit_amount": limit, "previous_limit": previous,
-                  "effective_date": effective_date, "currency": currency,
-                  "decision_id": decision_id, "updated_at": now}
-        if old is None:
-            conn.execute(_INSERT_REGISTER,
-                         {"supplier_id": supplier_id, "debtor_id": debtor_id, **values})
-        else:
+            values["previous_limit"] = float(in_force)
+        if not inserted:
             conn.execute(_UPDATE_REGISTER, {**key, **values})
         hist = {"supplier_id": supplier_id, "debtor_id": debtor_id,
                 "action": _action(old_limit, limit), "old_limit": old_limit,
