@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from riskengine.serve.ui.dependencies import _Ui
@@ -22,7 +23,7 @@ def create_router(ui: _Ui) -> APIRouter:
                      sess: UiSession = Depends(ui.require_session)) -> Response:  # noqa: B008
         store: DecisionStore = request.app.state.store
         query = q.strip()[:128]
-        rows = search_debtors(store, query)
+        rows = await run_in_threadpool(search_debtors, store, query)
         return ui.render("ui_search.html.j2", request, session=sess, active="search",
                          query=query, rows=rows)
 
