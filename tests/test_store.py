@@ -277,3 +277,31 @@ def test_concurrent_register_writers_lose_no_update(db_url: str) -> None:
             chain = [h for h in hist if (h["supplier_id"], h["debtor_id"]) == (s, d)]
             assert chain[0]["action"] == "new"
             assert all(b["old_limit"] == a["new_limit"] for a, b in zip(chain, chain[1:], strict=False))
+
+
+def test_in_memory_store_serves_threads_at_once() -> None:
+    """The service runs store calls in worker threads; ``sqlite://`` (one shared connection)
+    serialises them instead of interleaving two transactions on one connection."""
+    import threading
+
+    store = DecisionStore("sqlite://")
+    errors: list[BaseException] = []
+
+    def work(w: int) -> None:
+        try:
+            for n in range(25):
+                store.record_decisions([_decision(debtor=f"D-{w}", limit=float(n))])
+                store.current_limit("S-1", f"D-{w}")
+                with store.connect() as conn:  # as the /ui pages read
+                    conn.exec_driver_sql("SELECT count(*) FROM decisions").scalar()
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert store.count("decisions") == 100 and store.count("limit_history") == 100
+    store.close()

@@ -22,9 +22,10 @@ Opening a store upgrades it to the head Alembic revision
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Self
 
@@ -70,12 +71,14 @@ class _Database:
         self._sqlite = parsed.get_backend_name() == "sqlite"
         kwargs: dict[str, Any] = {"echo": echo, "json_serializer": _dumps,
                                   "future": True}
+        memory = False
         if self._sqlite:
             database = parsed.database or ""
             if database in ("", ":memory:") or database.startswith("file::memory:"):
                 # one shared connection, or every thread would see its own empty database
                 kwargs.update(poolclass=StaticPool,
                               connect_args={"check_same_thread": False})
+                memory = True
             else:
                 path = Path(database).expanduser().resolve()
                 if not create and not path.is_file():
@@ -84,6 +87,10 @@ class _Database:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30.0}
         self.engine: Engine = sa.create_engine(self.url, **kwargs)
+        # an in-memory store has one shared connection: its users take turns (the service
+        # runs store calls in worker threads; two transactions on one connection fail)
+        self._turn: threading.RLock | nullcontext[None] = (
+            threading.RLock() if memory else nullcontext())
         if self._sqlite:
             sa.event.listen(self.engine, "connect", self._sqlite_connect)
             sa.event.listen(self.engine, "begin", self._sqlite_begin)
@@ -125,13 +132,19 @@ class _Database:
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         """One write transaction, committed (and on SQLite fsynced) on exit."""
-        with self.engine.begin() as conn:
+        with self._turn, self.engine.begin() as conn:
             yield conn
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
+        with self._turn, self.engine.connect() as conn:
             yield conn
+
+    def connect(self) -> AbstractContextManager[Connection]:
+        """A connection for reads outside the store's methods (``with store.connect() as
+        conn``); use it rather than ``store.engine.connect()``, which would bypass the
+        turn-taking of an in-memory store."""
+        return self._read()
 
     def close(self) -> None:
         """Release every connection (the data stays in the database)."""

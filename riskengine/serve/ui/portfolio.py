@@ -63,7 +63,7 @@ def decision_runs(store: DecisionStore) -> tuple[Any, Any]:
     from riskengine.store.tables import decisions as d
 
     q = sa.select(d.c.id, d.c.debtor_id, d.c.supplier_id, d.c.decision).order_by(d.c.id)
-    with store.engine.connect() as conn:
+    with store.connect() as conn:
         rows = [(int(r.id), r.debtor_id, r.supplier_id, r.decision) for r in conn.execute(q)]
     if not rows:
         return None, None

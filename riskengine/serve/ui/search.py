@@ -68,7 +68,7 @@ def search_debtors(store: DecisionStore, query: str, *, limit: int = 50
             cond = sa.or_(cond, d.c.debtor_id.in_(sorted(names)))
         q = q.where(cond)
     q = q.limit(int(limit))
-    with store.engine.connect() as conn:
+    with store.connect() as conn:
         rows = list(conn.execute(q))
     out = []
     for r in rows:
@@ -96,7 +96,7 @@ def _names_matching(store: DecisionStore, needle: str, *, scan: int = 5000
     q = (sa.select(inputs.c.payload).where(sa.func.lower(inputs.c.payload).like(pattern))
          .limit(scan))
     out: dict[str, str] = {}
-    with store.engine.connect() as conn:
+    with store.connect() as conn:
         for (text,) in conn.execute(q):
             try:
                 debtor = (json.loads(text) or {}).get("debtor") or {}
