@@ -8,8 +8,8 @@ on the same pair (which read the register and the latest decision, and store the
 each after a warm-up; prints p50 / p99 per route and backend.
 
 Backends: a SQLite file (WAL, synchronous=FULL) in a temporary directory, and a
-throwaway PostgreSQL server (tests/pgserver.py: unix socket, fsync off, so a commit does
-not wait for the disk; the SQLite figure does) or ``--postgres URL``. Usage::
+throwaway PostgreSQL server (tests/pgserver.py: unix socket, PostgreSQL's durable
+defaults: fsync on, synchronous_commit on) or ``--postgres URL``. Usage::
 
     .venv/bin/python benchmarks/bench_service_backends.py [--requests 500]
 """
@@ -107,12 +107,12 @@ def main() -> int:
     if pg_url is None:
         from pgserver import PostgresServer
 
-        server = PostgresServer.start()
+        server = PostgresServer.start(durable=True)
         pg_url = server.create_database("bench")
     try:
         results = {"SQLite file (WAL, synchronous=FULL)": _measure(
                        f"sqlite:///{tmp}/bench.db", args.requests, args.warmup),
-                   "PostgreSQL" + (" (throwaway, unix socket, fsync off)" if server else ""):
+                   "PostgreSQL" + (" (throwaway, unix socket, fsync on)" if server else ""):
                        _measure(pg_url, args.requests, args.warmup)}
     finally:
         if server is not None:

@@ -82,8 +82,12 @@ class PostgresServer:
         return self.root
 
     @classmethod
-    def start(cls) -> PostgresServer:
-        """initdb and start a cluster; raises :class:`PostgresUnavailable` with the reason."""
+    def start(cls, *, durable: bool = False) -> PostgresServer:
+        """initdb and start a cluster; raises :class:`PostgresUnavailable` with the reason.
+
+        ``durable=False`` (tests): ``fsync=off``, a commit does not wait for the disk;
+        ``durable=True`` (benchmarks): PostgreSQL's defaults, as in production.
+        """
         bindir = find_bindir()
         prefix = _as_server_user()
         root = Path(tempfile.mkdtemp(prefix="riskengine-pg-"))
@@ -93,8 +97,9 @@ class PostgresServer:
         data = root / "data"
         server._run("initdb", "-D", str(data), "-U", ROLE, "-A", "trust", "-E", "UTF8",
                     "--no-sync", "--no-instructions")
-        opts = (f"-c listen_addresses='' -k {root} -c fsync=off -c full_page_writes=off "
-                "-c max_connections=60 -c shared_buffers=32MB")
+        opts = f"-c listen_addresses='' -k {root} -c max_connections=60 -c shared_buffers=32MB"
+        if not durable:
+            opts += " -c fsync=off -c full_page_writes=off"
         try:
             server._run("pg_ctl", "-D", str(data), "-l", str(root / "server.log"),
                         "-o", opts, "-w", "-t", "60", "start")
