@@ -53,7 +53,8 @@ def find_bindir() -> Path:
 def _as_server_user() -> list[str]:
     if os.geteuid() != 0:
         return []
-    runuser = shutil.which("runuser")
+    runuser = shutil.which("runuser") or next(
+        (p for p in ("/usr/sbin/runuser", "/sbin/runuser") if os.path.exists(p)), None)
     if runuser is None:
         raise PostgresUnavailable("running as root and runuser is missing: root cannot "
                                   "run PostgreSQL")
