@@ -26,6 +26,7 @@ demo: $(VENV)/.installed-runtime
 test: $(VENV)/.installed-dev
 	bash scripts/install_java.sh
 	bash scripts/install_browser.sh
+	bash scripts/install_postgres.sh
 	$(VENV)/bin/ruff check riskengine tests benchmarks
 	$(VENV)/bin/mypy riskengine
 	$(PY) -m pytest

@@ -87,10 +87,18 @@ def _payload(debtor_id: str = "GR-D-004711", supplier_id: str = "GR-S-000318",
 
 
 @pytest.fixture
-def store() -> Iterator[DecisionStore]:
-    s = DecisionStore("sqlite://")
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DecisionStore]:
+    """An in-memory store; the register's tests (``ON_BOTH``) get a SQLite file and a
+    PostgreSQL database (conftest's ``pg_url``) instead."""
+    backend = getattr(request, "param", "memory")
+    url = {"memory": "sqlite://", "sqlite": f"sqlite:///{tmp_path / 'store.db'}"}.get(backend)
+    s = DecisionStore(url or request.getfixturevalue("pg_url"))
     yield s
     s.close()
+
+
+ON_BOTH = pytest.mark.parametrize("store", ["sqlite", "postgresql"], indirect=True)
+"""The register's tests run on both backends."""
 
 
 def _client(engine: Any, store: DecisionStore, **kw: Any) -> TestClient:
@@ -154,6 +162,7 @@ def test_health_and_openapi_need_no_token(client: TestClient) -> None:
 # --- decisions ----------------------------------------------------------------------
 
 
+@ON_BOTH
 def test_one_payload_gives_one_stored_decision(client: TestClient, store: DecisionStore
                                                ) -> None:
     r = client.post("/v1/decisions", json=_payload(), headers=AUTH)
@@ -370,6 +379,7 @@ def _check(**kw: Any) -> dict[str, Any]:
     return {**base, **kw}
 
 
+@ON_BOTH
 def test_funding_check_against_the_register_limit(client: TestClient, store: DecisionStore
                                                   ) -> None:
     """funding.py doctest: limit 25,000, outstanding 20,000, grade 5, recourse:
@@ -397,6 +407,7 @@ def test_funding_check_against_the_register_limit(client: TestClient, store: Dec
     assert checks[0]["limit_source"] == "limit_register" and checks[0]["input_hash"]
 
 
+@ON_BOTH
 def test_funding_check_ignores_a_decision_not_yet_in_force(store: DecisionStore) -> None:
     """Issue 13 point 3 (docs/SERVICE.md): a decision as of 2199 (grade D, limit 0) stored
     after the 2026-06-30 one does not change a check dated 2026-07-06."""
@@ -414,6 +425,7 @@ def test_funding_check_ignores_a_decision_not_yet_in_force(store: DecisionStore)
     assert (a["grade"], a["approved"], a["decision_id"]) == ("D", 0.0, 2)
 
 
+@ON_BOTH
 def test_funding_check_uses_a_lowered_register_limit(client: TestClient,
                                                      store: DecisionStore) -> None:
     client.post("/v1/decisions", json=_payload(), headers=AUTH)
@@ -423,6 +435,7 @@ def test_funding_check_uses_a_lowered_register_limit(client: TestClient,
     assert (a["limit"], a["approved"]) == (21_000.0, 1_000.0)
 
 
+@ON_BOTH
 def test_funding_check_falls_back_to_the_latest_decision(store: DecisionStore) -> None:
     store.record_decisions([{"debtor_id": "D-1", "grade": "5", "pd": 0.01, "as_of": "2026-06-30",
                              "approved_limit": 25_000.0}])  # no supplier: no register row
@@ -443,6 +456,9 @@ def test_funding_check_on_a_rating_of_unknown_date_is_stale(store: DecisionStore
     assert (a["approved"], a["reasons"], a["rating_date"]) == (0.0, ["rating_stale"], None)
 
 
+
+
+@ON_BOTH
 def test_funding_check_refusals(store: DecisionStore) -> None:
     c = _client(FakeEngine(grade=None, limit=None), store)
     assert c.post("/v1/invoices/check", json=_check(), headers=AUTH).status_code == 404

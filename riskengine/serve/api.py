@@ -18,13 +18,14 @@ the :class:`~riskengine.store.DecisionStore` (committed) before the answer
 is sent, each decision with its payload (``record_inputs``, under the
 decision's ``input_hash``). Request bodies are limited in size (413). Validation errors are 422
 with the field path and the reason and never echo a submitted value; bad JSON
-is 400; unknown routes 404, wrong methods 405.
+is 400; unknown routes 404, wrong methods 405. Store work (and the scoring before
+it) runs in worker threads (``run_in_threadpool``), never on the event loop: a store
+waiting on a lock delays only the requests that need it; ``/health`` still answers.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import datetime as dt
 import hashlib
@@ -37,6 +38,7 @@ from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequen
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPBearer
@@ -69,7 +71,6 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-_INLINE_BATCH = 8  # up to this many payloads are scored on the event loop; more go to a thread
 _JSON_HEADERS = {"content-type": "application/json"}
 
 
@@ -382,7 +383,7 @@ def create_app(engine: Any, store: DecisionStore, tokens: Sequence[str] | None, 
             if not _IDEMPOTENCY_KEY.fullmatch(key):
                 return _error(422, [{"loc": ["header", "Idempotency-Key"], "type": "bad_id",
                                      "msg": "give 1 to 128 visible ASCII characters"}])
-            answer = store.idempotent_answer(key)
+            answer = await run_in_threadpool(store.idempotent_answer, key)
             if answer is not None:
                 return _replay(answer, body_hash)
         is_list = body.lstrip()[:1] == b"["
@@ -408,12 +409,9 @@ def create_app(engine: Any, store: DecisionStore, tokens: Sequence[str] | None, 
             return _decision_json(out if is_list else out[0])
 
         idem = None if key is None else (key, body_hash, render)
-        try:
-            if len(payloads) <= _INLINE_BATCH:
-                decisions, stored = decide_and_store(eng, store, payloads, idempotency=idem)
-            else:
-                decisions, stored = await asyncio.to_thread(
-                    decide_and_store, eng, store, payloads, idempotency=idem)
+        try:  # in a worker thread: a store waiting on a lock never holds the event loop
+            decisions, stored = await run_in_threadpool(
+                decide_and_store, eng, store, payloads, idempotency=idem)
         except InvalidInputError as exc:
             positions = {p.debtor.debtor_id: i for i, p in enumerate(payloads)}
             return _error(422, problem_details(exc, ("body",), positions if is_list else None))
@@ -428,7 +426,7 @@ def create_app(engine: Any, store: DecisionStore, tokens: Sequence[str] | None, 
                         409: {"description": "The debtor is unrated or has no limit"},
                         **error_responses})
     async def check_invoice(req: InvoiceCheckRequest) -> Response:
-        return _check_invoice(req, store, _policy())
+        return await run_in_threadpool(_check_invoice, req, store, _policy())
 
     @v1.get("/debtors/{debtor_id:path}/decision", tags=["decisions"],  # ids may hold '/'
             summary="The latest stored decision on a debtor",
@@ -438,7 +436,7 @@ def create_app(engine: Any, store: DecisionStore, tokens: Sequence[str] | None, 
         supplier_id: str | None = Query(default=None, min_length=1, max_length=ID_MAX_LENGTH,
                                         pattern=ID_PATTERN),
     ) -> Response:
-        found = store.latest_decision(debtor_id, supplier_id)
+        found = await run_in_threadpool(store.latest_decision, debtor_id, supplier_id)
         if found is None:
             raise HTTPException(status_code=404, detail="no decision stored for this debtor")
         decision_id = found.pop("decision_id", None)

@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from riskengine.errors import InvalidInputError
@@ -24,6 +25,10 @@ from riskengine.store.values import _date, _float, _new_id, _now, _period, _row,
 # costs more than the lookup itself on the request path.
 _INPUT_KEPT = sa.select(inputs.c.input_hash).where(inputs.c.input_hash == sa.bindparam("p_hash"))
 _INSERT_INPUT = inputs.insert()
+# PostgreSQL: two writers of one payload at once (no BEGIN IMMEDIATE there): the second
+# inserts nothing instead of failing on the primary key
+_INSERT_INPUT_PG = (postgresql.insert(inputs).on_conflict_do_nothing()
+                    .returning(inputs.c.input_hash))  # a row: inserted
 
 
 class _AuditTrail(_LimitRegister):
@@ -232,6 +237,9 @@ def _insert_inputs(conn: Connection, key: str, text: str) -> bool:
     """Insert a payload unless its hash is already kept (append-only: first one wins)."""
     if conn.execute(_INPUT_KEPT, {"p_hash": key}).first():
         return False
-    conn.execute(_INSERT_INPUT, {"input_hash": key, "payload": text, "recorded_at": _now()})
+    row = {"input_hash": key, "payload": text, "recorded_at": _now()}
+    if conn.dialect.name == "postgresql":
+        return conn.execute(_INSERT_INPUT_PG, row).first() is not None
+    conn.execute(_INSERT_INPUT, row)
     return True
 

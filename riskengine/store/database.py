@@ -6,17 +6,26 @@ Every write is one transaction that commits before the call returns. On
 SQLite the store sets ``journal_mode=WAL`` and ``synchronous=FULL``: a
 committed write is on disk (fsync of the WAL) and survives a crash of the
 process or the machine. Write transactions start with ``BEGIN IMMEDIATE`` so
-the read-modify-write of the limit register cannot lose an update. On SQLite
-triggers refuse ``UPDATE`` and ``DELETE`` on the append-only tables; on other
-databases grant the service account ``INSERT, SELECT`` only on them (see
-docs/SERVICE.md).
+the read-modify-write of the limit register cannot lose an update; on
+PostgreSQL the register's row is locked (``SELECT ... FOR UPDATE``) and a pair's
+first row is inserted with ``ON CONFLICT DO NOTHING`` (see
+:mod:`riskengine.store.register`). Triggers refuse ``UPDATE`` and ``DELETE`` on the
+append-only tables on both (created by the migrations); on PostgreSQL also grant the
+service account ``INSERT, SELECT`` only on them (see docs/SERVICE.md).
+
+Schema
+------
+Opening a store upgrades it to the head Alembic revision
+(:mod:`riskengine.store.migrations`); nothing else creates or alters tables.
 """
 
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Self
 
@@ -25,7 +34,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
 from riskengine.errors import InvalidInputError
-from riskengine.store.tables import APPEND_ONLY_TABLES, _append_only_triggers, metadata
+from riskengine.store.migrations import upgrade
 from riskengine.store.values import _dumps
 
 __all__ = ["DEFAULT_STORE_FILE", "STORE_URL_ENV", "default_store_url"]
@@ -52,7 +61,7 @@ def default_store_url() -> str:
 
 
 class _Database:
-    """An open store: the SQLAlchemy engine, its tables created, and transactions
+    """An open store: the SQLAlchemy engine, its schema at head, and transactions
     (the parameters are those of :class:`~riskengine.store.DecisionStore`)."""
 
     def __init__(self, url: str | None = None, *, echo: bool = False,
@@ -62,12 +71,14 @@ class _Database:
         self._sqlite = parsed.get_backend_name() == "sqlite"
         kwargs: dict[str, Any] = {"echo": echo, "json_serializer": _dumps,
                                   "future": True}
+        memory = False
         if self._sqlite:
             database = parsed.database or ""
             if database in ("", ":memory:") or database.startswith("file::memory:"):
                 # one shared connection, or every thread would see its own empty database
                 kwargs.update(poolclass=StaticPool,
                               connect_args={"check_same_thread": False})
+                memory = True
             else:
                 path = Path(database).expanduser().resolve()
                 if not create and not path.is_file():
@@ -76,15 +87,30 @@ class _Database:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30.0}
         self.engine: Engine = sa.create_engine(self.url, **kwargs)
+        # an in-memory store has one shared connection: its users take turns (the service
+        # runs store calls in worker threads; two transactions on one connection fail)
+        self._turn: threading.RLock | nullcontext[None] = (
+            threading.RLock() if memory else nullcontext())
         if self._sqlite:
             sa.event.listen(self.engine, "connect", self._sqlite_connect)
             sa.event.listen(self.engine, "begin", self._sqlite_begin)
-        metadata.create_all(self.engine)
-        if self._sqlite:
-            with self._write() as conn:
-                for table in APPEND_ONLY_TABLES:
-                    for ddl in _append_only_triggers(table):
-                        conn.exec_driver_sql(ddl)
+        self._upgrade()
+
+    def _upgrade(self, attempts: int = 5) -> None:
+        """Bring the schema to head (:mod:`riskengine.store.migrations`).
+
+        SQLite may answer "database is locked" at once, without waiting, while another
+        process opens a new file (the switch to WAL, or the last closer's WAL reset):
+        a few retries cover two services started together on a fresh store.
+        """
+        for attempt in range(attempts):
+            try:
+                upgrade(self.engine)
+                return
+            except sa.exc.OperationalError as exc:
+                if not self._sqlite or "locked" not in str(exc) or attempt == attempts - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
 
     # -- connection plumbing -------------------------------------------------------------
 
@@ -106,13 +132,19 @@ class _Database:
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         """One write transaction, committed (and on SQLite fsynced) on exit."""
-        with self.engine.begin() as conn:
+        with self._turn, self.engine.begin() as conn:
             yield conn
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
+        with self._turn, self.engine.connect() as conn:
             yield conn
+
+    def connect(self) -> AbstractContextManager[Connection]:
+        """A connection for reads outside the store's methods (``with store.connect() as
+        conn``); use it rather than ``store.engine.connect()``, which would bypass the
+        turn-taking of an in-memory store."""
+        return self._read()
 
     def close(self) -> None:
         """Release every connection (the data stays in the database)."""

@@ -99,10 +99,10 @@ class DecisionStore(_AuditTrail):
 
     Notes
     -----
-    The tables are created if missing (``CREATE TABLE IF NOT EXISTS``); an
-    existing database is used as it is. Safe for use from several threads of
-    one process; several processes may share a PostgreSQL store, and a SQLite
-    file on a local disk.
+    Opening a store brings its schema to the latest migration
+    (:mod:`riskengine.store.migrations`; a new database gets every table). Safe
+    for use from several threads of one process; several processes may share a
+    PostgreSQL store, and a SQLite file on a local disk.
 
     Examples
     --------

@@ -27,6 +27,22 @@ _PAIR = (limit_register.c.supplier_id == sa.bindparam("p_supplier"),
 _SELECT_REGISTER = sa.select(limit_register).where(*_PAIR)
 _LOCK_REGISTER = _SELECT_REGISTER.with_for_update()
 _UPDATE_REGISTER = limit_register.update().where(*_PAIR)
+# PostgreSQL: a pair's first row; a concurrent first insert makes it do nothing (and wait
+# for that one to commit) instead of failing on the primary key
+_PAIR_LOCK_PG = sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))")
+
+
+def _locked_pair(conn: Connection, key: dict[str, str]) -> Any:
+    """The pair's register row (None for a new pair), with the pair locked until the
+    transaction ends, so that a read-modify-write of one pair cannot lose an update.
+
+    SQLite: the transaction is ``BEGIN IMMEDIATE`` (one writer at a time). PostgreSQL: a
+    transaction-scoped advisory lock on the pair (it also covers a pair that has no row
+    yet, so two first inserts cannot collide), then ``SELECT ... FOR UPDATE``.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(_PAIR_LOCK_PG, {"k": f"{key['p_supplier']}\x1f{key['p_debtor']}"})
+    return conn.execute(_LOCK_REGISTER, key).mappings().first()
 
 
 @functools.cache
@@ -282,7 +298,7 @@ class _LimitRegister(_Database):
                      changed_by: str, currency: str | None, decision_id: int | None,
                      now: str) -> dict[str, Any]:
         key = {"p_supplier": supplier_id, "p_debtor": debtor_id}
-        old = conn.execute(_LOCK_REGISTER, key).mappings().first()
+        old = _locked_pair(conn, key)
         hist: dict[str, Any] = {
             "supplier_id": supplier_id, "debtor_id": debtor_id, "new_limit": limit,
             "reason": reason[:500], "changed_by": changed_by[:128], "decision_id": decision_id,

@@ -35,9 +35,10 @@ Tables
     original and new grade and limit, notches, direction, reason, officer,
     flagged for second review, versions (rules: :mod:`riskengine.policy.overrides`).
 
-On SQLite, triggers refuse ``UPDATE`` and ``DELETE`` on the append-only tables
-(:data:`APPEND_ONLY_TABLES`: created by :class:`~riskengine.store.DecisionStore`;
-:data:`AUDIT_TABLES`: created with the table).
+This module is the schema at the head revision; the database gets it through the
+migrations (:mod:`riskengine.store.migrations`), which also add the triggers that refuse
+``UPDATE`` and ``DELETE`` on the append-only tables (:data:`APPEND_ONLY_TABLES` and
+:data:`AUDIT_TABLES`) on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -202,17 +203,5 @@ overrides = sa.Table(
 )
 
 AUDIT_TABLES: tuple[str, ...] = ("inputs", "overrides")
-"""Append-only audit tables (issue 7), guarded by SQLite triggers created with the table."""
+"""Append-only audit tables (issue 7), guarded like :data:`APPEND_ONLY_TABLES`."""
 
-
-def _append_only_triggers(table: str) -> list[str]:
-    return [
-        f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
-        f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: {op} refused'); END"
-        for op in ("UPDATE", "DELETE")
-    ]
-
-
-for _table in (inputs, overrides):  # the audit tables get their triggers when created
-    for _ddl in _append_only_triggers(_table.name):
-        sa.event.listen(_table, "after_create", sa.DDL(_ddl).execute_if(dialect="sqlite"))

@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 import jinja2
 from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
 from riskengine.contracts.ids import ID_RULE, is_identifier
@@ -35,18 +36,19 @@ _REASON_MAX = 500
 
 
 def create_router(ui: _Ui) -> APIRouter:
-    """``GET /debtor``, ``GET /debtor/memo`` and ``POST /debtor/override``."""
+    """``GET /debtor``, ``GET /debtor/memo`` and ``POST /debtor/override`` (their store
+    work in a worker thread)."""
     router = APIRouter(include_in_schema=False)
 
     @router.get("/debtor")
     async def debtor(request: Request, id: str = "",
                      sess: UiSession = Depends(ui.require_session)) -> Response:  # noqa: B008
-        return _debtor_page(ui, request, sess, id)
+        return await run_in_threadpool(_debtor_page, ui, request, sess, id)
 
     @router.get("/debtor/memo")
     async def memo(request: Request, id: str = "",
                    sess: UiSession = Depends(ui.require_session)) -> Response:  # noqa: B008
-        return _memo_page(ui, request, sess, id)
+        return await run_in_threadpool(_memo_page, ui, request, sess, id)
 
     @router.post("/debtor/override")
     async def override(request: Request,
@@ -54,7 +56,7 @@ def create_router(ui: _Ui) -> APIRouter:
         form = await ui.checked_form(request, sess)
         if isinstance(form, Response):
             return form
-        return _record_override(ui, request, sess, form)
+        return await run_in_threadpool(_record_override, ui, request, sess, form)
 
     return router
 

@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from riskengine.contracts.dates import parse_date
@@ -17,19 +18,20 @@ from riskengine.store import DecisionStore
 
 
 def create_router(ui: _Ui) -> APIRouter:
-    """``GET /portfolio`` and ``GET /reports/overrides``."""
+    """``GET /portfolio`` and ``GET /reports/overrides`` (their store reads in a worker
+    thread: a locked store never holds the event loop)."""
     router = APIRouter(include_in_schema=False)
 
     @router.get("/portfolio")
     async def portfolio(request: Request,
                         sess: UiSession = Depends(ui.require_session)) -> Response:  # noqa: B008
-        return _portfolio_page(ui, request, sess)
+        return await run_in_threadpool(_portfolio_page, ui, request, sess)
 
     @router.get("/reports/overrides")
     async def override_report(request: Request, since: str = "", until: str = "",
                               sess: UiSession = Depends(ui.require_session)  # noqa: B008
                               ) -> Response:
-        return _override_report_page(ui, request, sess, since, until)
+        return await run_in_threadpool(_override_report_page, ui, request, sess, since, until)
 
     return router
 
@@ -61,7 +63,7 @@ def decision_runs(store: DecisionStore) -> tuple[Any, Any]:
     from riskengine.store.tables import decisions as d
 
     q = sa.select(d.c.id, d.c.debtor_id, d.c.supplier_id, d.c.decision).order_by(d.c.id)
-    with store.engine.connect() as conn:
+    with store.connect() as conn:
         rows = [(int(r.id), r.debtor_id, r.supplier_id, r.decision) for r in conn.execute(q)]
     if not rows:
         return None, None

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
 from riskengine.errors import InvalidInputError
@@ -19,7 +20,7 @@ from riskengine.serve.ui.sessions import UiSession
 
 
 def create_router(ui: _Ui) -> APIRouter:
-    """``GET /score`` (the form) and ``POST /score``."""
+    """``GET /score`` (the form) and ``POST /score`` (scored and stored in a worker thread)."""
     router = APIRouter(include_in_schema=False)
 
     @router.get("/score")
@@ -33,7 +34,7 @@ def create_router(ui: _Ui) -> APIRouter:
         form = await ui.checked_form(request, sess)
         if isinstance(form, Response):
             return form
-        return _score(ui, request, sess, form)
+        return await run_in_threadpool(_score, ui, request, sess, form)
 
     return router
 

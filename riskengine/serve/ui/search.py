@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from riskengine.serve.ui.dependencies import _Ui
@@ -22,7 +23,7 @@ def create_router(ui: _Ui) -> APIRouter:
                      sess: UiSession = Depends(ui.require_session)) -> Response:  # noqa: B008
         store: DecisionStore = request.app.state.store
         query = q.strip()[:128]
-        rows = search_debtors(store, query)
+        rows = await run_in_threadpool(search_debtors, store, query)
         return ui.render("ui_search.html.j2", request, session=sess, active="search",
                          query=query, rows=rows)
 
@@ -67,7 +68,7 @@ def search_debtors(store: DecisionStore, query: str, *, limit: int = 50
             cond = sa.or_(cond, d.c.debtor_id.in_(sorted(names)))
         q = q.where(cond)
     q = q.limit(int(limit))
-    with store.engine.connect() as conn:
+    with store.connect() as conn:
         rows = list(conn.execute(q))
     out = []
     for r in rows:
@@ -95,7 +96,7 @@ def _names_matching(store: DecisionStore, needle: str, *, scan: int = 5000
     q = (sa.select(inputs.c.payload).where(sa.func.lower(inputs.c.payload).like(pattern))
          .limit(scan))
     out: dict[str, str] = {}
-    with store.engine.connect() as conn:
+    with store.connect() as conn:
         for (text,) in conn.execute(q):
             try:
                 debtor = (json.loads(text) or {}).get("debtor") or {}

@@ -1,0 +1,1 @@
+"""Alembic revisions of the store (loaded by path by riskengine.store.migrations)."""
