@@ -136,15 +136,23 @@ def _verify(url: str) -> dict[str, Any]:
     with DecisionStore(url) as store, store.engine.connect() as conn:
         by_author = dict(conn.execute(sa.select(limit_history.c.changed_by, sa.func.count())
                                       .group_by(limit_history.c.changed_by)).all())
-        last_id = (sa.select(sa.func.max(limit_history.c.id))
+        applied = limit_history.c.action != "not_applied"  # history only: not the register
+        last_id = (sa.select(sa.func.max(limit_history.c.id)).where(applied)
                    .group_by(limit_history.c.supplier_id, limit_history.c.debtor_id))
         last = {(r.supplier_id, r.debtor_id): r for r in conn.execute(
             sa.select(limit_history).where(limit_history.c.id.in_(last_id)))}
         register = list(conn.execute(sa.select(limit_register)))
+
+        def registered(r: Any) -> tuple[float, Any]:
+            """The pair's latest limit (a cut waiting for its notice is pending) and date."""
+            if r.pending_limit is not None:
+                return r.pending_limit, r.pending_effective_date
+            return r.limit_amount, r.effective_date
+
         mismatches = [f"{r.supplier_id}/{r.debtor_id}" for r in register
                       if (r.supplier_id, r.debtor_id) not in last
-                      or last[(r.supplier_id, r.debtor_id)].new_limit != r.limit_amount
-                      or last[(r.supplier_id, r.debtor_id)].effective_date != r.effective_date]
+                      or (last[(r.supplier_id, r.debtor_id)].new_limit,
+                          last[(r.supplier_id, r.debtor_id)].effective_date) != registered(r)]
         return {"stored_decisions": store.count("decisions"),
                 "stored_funding_checks": store.count("funding_checks"),
                 "stored_register_changes_by_services": int(by_author.get("engine", 0)),

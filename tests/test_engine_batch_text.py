@@ -20,15 +20,15 @@ from riskengine.scoring import core, reason_rows, records
 
 
 def test_digests_equal_hashlib() -> None:
-    """Digests of slices (empty ones, overlapping ones, one whole buffer) are hashlib's."""
+    """Digests of consecutive slices (empty ones, one byte, the rest) are hashlib's."""
     rng = np.random.default_rng(7)
     buf = rng.integers(0, 256, 100_000, dtype=np.uint8)
-    starts = np.array([0, 0, 10, 500, 0, 99_999, 64, 40_000], dtype=np.int64)
-    ends = np.array([0, 1, 74, 2_000, 100_000, 100_000, 64, 45_555], dtype=np.int64)
+    ends = np.array([0, 1, 1, 74, 2_000, 45_555, 100_000], dtype=np.int64)
     raw = buf.tobytes()
+    starts = [0, *ends[:-1].tolist()]
     expected = [hashlib.sha256(raw[a:b]).digest() for a, b in zip(starts, ends, strict=True)]
-    got = records._digests(buf, starts, ends)
-    assert got.shape == (starts.size, 32)
+    got = records._digests(buf, ends)
+    assert got.shape == (ends.size, 32)
     assert [bytes(r) for r in got] == expected
 
 
