@@ -24,7 +24,7 @@ monotonic constraints in the PD model.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,8 +46,11 @@ __all__ = [
     "FEATURE_NAMES",
     "SIZE_FEATURES",
     "REQUIRED_COLUMNS",
+    "MAX_YEARS",
     "statement_panel_features",
     "statement_features",
+    "statement_rows",
+    "warm_up",
     "feature_directions",
     "StatementFeatures",
 ]
@@ -59,9 +62,10 @@ IntArray = NDArray[np.int64]
 #: an earlier statement counts as "one / two years before" (a quarter).
 _YEAR_DAYS = 365.25
 _LAG_TOLERANCE_DAYS = 92.0
-#: From this many rows on, the kernel works row by row (no stacked temporaries);
-#: below it (one debtor), it stacks the items to make few numpy calls.
-_BATCH_ROWS = 4096
+#: Default cap of ``st_n_statements`` (the last this many statements count).
+MAX_YEARS = 5
+#: From this many rows on, ids sorted as riskengine writes them are coded without hashing.
+_SORTED_MIN_ROWS = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +237,14 @@ def _money(statements: pd.DataFrame, col: str) -> FloatArray:
     return arr
 
 
+def _column(a: FloatArray) -> FloatArray:
+    """A contiguous read-only view of ``a`` (a copy only if ``a`` is strided): every
+    column then has one numba type, so the frame's columns make one typed tuple."""
+    out = np.ascontiguousarray(a).view()
+    out.flags.writeable = False
+    return out
+
+
 def _days(statements: pd.DataFrame) -> IntArray:
     pe = pd.to_datetime(statements["period_end"])
     if pe.isna().any():
@@ -260,119 +272,24 @@ def _quality_tier(statements: pd.DataFrame) -> FloatArray:
     return tier
 
 
-# --- the computation ----------------------------------------------------------------
+# --- the computation: one compiled kernel for 1..n rows ------------------------------
 
-
-def _take(a: FloatArray, idx: IntArray) -> FloatArray:
-    """``a[idx]`` with NaN where ``idx < 0`` (no such earlier statement)."""
-    out: FloatArray = np.where(idx < 0, np.nan, a[idx])
-    return out
-
-
-def _items(
-    cols: dict[str, FloatArray], idx: IntArray | None = None, names: tuple[str, ...] = LINE_ITEMS
-) -> dict[str, FloatArray]:
-    """Line items ``names`` at rows ``idx`` (all rows if None), with identity fallbacks."""
-    if idx is None:
-        c = {k: cols[k] for k in names}
-    elif cols[names[0]].shape[0] < _BATCH_ROWS:  # one gather for all items (few numpy calls)
-        rows = np.array([cols[k] for k in names], dtype=np.float64)[:, idx]
-        rows[:, idx < 0] = np.nan
-        c = dict(zip(names, rows, strict=True))
-    else:  # a batch: gather item by item (no stacked copy of every input row)
-        rows = np.empty((len(names), idx.shape[0]), dtype=np.float64)
-        for j, k in enumerate(names):
-            np.take(cols[k], idx, out=rows[j])
-        rows[:, idx < 0] = np.nan
-        c = dict(zip(names, rows, strict=True))
-    # Fallbacks through accounting identities, never through a zero:
-    # gross profit = revenue - cost of sales; EBITDA = EBIT + D&A; EBIT = EBITDA - D&A;
-    # equity = total assets - total liabilities.
-    if "gross_profit" in c:
-        c["gross_profit"] = _fill(c["gross_profit"], lambda: c["revenue"] - c["cost_of_sales"])
-    if "ebitda" in c:
-        ebitda = _fill(c["ebitda"], lambda: c["ebit"] + c["depreciation_amortization"])
-        if "ebit" in c:
-            c["ebit"] = _fill(c["ebit"], lambda: c["ebitda"] - c["depreciation_amortization"])
-        c["ebitda"] = ebitda
-    if "equity" in c:
-        c["equity"] = _fill(c["equity"], lambda: c["total_assets"] - c["total_liabilities"])
-    return c
-
-
-def _fill(a: FloatArray, derive: Callable[[], FloatArray]) -> FloatArray:
-    """``a`` with its NaNs replaced by ``derive()`` (computed only if needed)."""
-    miss = np.isnan(a)
-    if not miss.any():
-        return a
-    return np.where(miss, derive(), a)
-
-
-#: Items the year-on-year comparisons need.
-_TREND_ITEMS: tuple[str, ...] = ("revenue", "total_assets", "total_liabilities", "net_income",
-                                 "current_assets", "current_liabilities", "ebitda", "ebit",
-                                 "depreciation_amortization")  # fmt: skip
-
-
-def _flag(cond: NDArray[np.bool_], defined: NDArray[np.bool_]) -> FloatArray:
-    return np.where(defined, cond.astype(np.float64), np.nan)
-
-
-def _near(gap: FloatArray, years: float) -> NDArray[np.bool_]:
-    return np.abs(gap - years * _YEAR_DAYS) <= _LAG_TOLERANCE_DAYS
-
-
-def _compute(
-    cols: dict[str, FloatArray],
-    days: IntArray,
-    rows: IntArray | None,
-    lag1: IntArray,
-    lag2: IntArray,
-    n_statements: FloatArray,
-    tier: FloatArray,
-) -> dict[str, FloatArray]:
-    """Features at ``rows`` (all if None); ``lag1``/``lag2`` index the earlier statements."""
-    with np.errstate(divide="ignore", invalid="ignore"):  # once for the whole kernel
-        return _compute_kernel(cols, days, rows, lag1, lag2, n_statements, tier)
-
-
-def _ratios(pairs: list[tuple[FloatArray, FloatArray, float]]) -> FloatArray:
-    """``scale * num / den`` where ``den > 0`` (NaN where ``den`` is 0, negative or
-    NaN) of each ``(num, den, scale)``; row ``i`` of the result is pair ``i``.
-
-    One stacked computation: few numpy calls whatever the number of ratios
-    (the kernel also serves one debtor at a time). The caller
-    (:func:`_compute`) holds one ``np.errstate`` for the kernel.
-    """
-    if pairs[0][0].shape[0] >= _BATCH_ROWS:  # a batch: row by row, no stacked copies
-        res: FloatArray = np.empty((len(pairs), pairs[0][0].shape[0]), dtype=np.float64)
-        for i, (n_i, d_i, sc_i) in enumerate(pairs):
-            row = np.divide(n_i, d_i, out=res[i])
-            if sc_i != 1.0:
-                row *= sc_i
-            row[~(d_i > 0)] = np.nan
-        return res
-    num = np.array([p[0] for p in pairs], dtype=np.float64)
-    den = np.array([p[1] for p in pairs], dtype=np.float64)
-    q = num / den
-    scale = [p[2] for p in pairs]
-    if any(sc != 1.0 for sc in scale):
-        q *= np.array(scale)[:, None]  # x * 1.0 == x exactly
-    out: FloatArray = np.where(den > 0, q, np.nan)
-    return out  # row i is ratio i
-
-
-def _trend_bases(c: dict[str, FloatArray]) -> dict[str, FloatArray]:
-    """The amounts and ratios compared across years."""
-    ta = c["total_assets"]
-    r = _ratios([(c["total_liabilities"], ta, 1.0), (c["net_income"], ta, 1.0),
-                 (c["current_assets"], c["current_liabilities"], 1.0),
-                 (c["ebitda"], c["revenue"], 1.0)])
-    return {"revenue": c["revenue"], "total_assets": ta, "liabilities_to_assets": r[0],
-            "roa": r[1], "current_ratio": r[2], "ebitda_margin": r[3]}
-
-
-#: Ratio features of the kernel: (feature, numerator, denominator, scale).
+#: Rows of the kernel's item matrix (:data:`LINE_ITEMS` order).
+_REV, _COS, _GP, _EBITDA, _DA, _EBIT, _INT, _NI, _CASH, _REC, _INV, _CA, _TA, _CL, _LTD, \
+    _TL, _EQ, _RE = (LINE_ITEMS.index(k) for k in (
+        "revenue", "cost_of_sales", "gross_profit", "ebitda", "depreciation_amortization",
+        "ebit", "interest_expense", "net_income", "cash", "receivables", "inventory",
+        "current_assets", "total_assets", "current_liabilities", "long_term_debt",
+        "total_liabilities", "equity", "retained_earnings"))
+#: Two derived items after them in the kernel's scratch row.
+_WC, _QA = len(LINE_ITEMS), len(LINE_ITEMS) + 1
+_ITEM = {**{k: i for i, k in enumerate(LINE_ITEMS)}, "_working_capital": _WC,
+         "_quick_assets": _QA}
+#: Rows of the kernel's output: :data:`FEATURE_NAMES` (the age last; the panel drops it).
+_OUT = {name: i for i, name in enumerate(FEATURE_NAMES)}
+_N_OUT = len(FEATURE_NAMES)
+#: Ratio features: (feature, numerator, denominator, scale): ``num / den * scale``
+#: where ``den > 0``; NaN where it is 0, negative or missing.
 _RATIO_SPECS: tuple[tuple[str, str, str, float], ...] = (
     ("st_ebitda_to_assets", "ebitda", "total_assets", 1.0),
     ("st_ebit_to_assets", "ebit", "total_assets", 1.0),
@@ -397,96 +314,176 @@ _RATIO_SPECS: tuple[tuple[str, str, str, float], ...] = (
     ("st_inventory_days", "inventory", "cost_of_sales", 365.0),
     ("st_asset_turnover", "revenue", "total_assets", 1.0),
     ("st_current_liabilities_days", "current_liabilities", "cost_of_sales", 365.0),
-    ("_z2_equity_to_liabilities", "equity", "total_liabilities", 1.05),
 )
+_RATIO_OUT = np.array([_OUT[f] for f, *_ in _RATIO_SPECS])
+_RATIO_NUM = np.array([_ITEM[a] for _, a, _, _ in _RATIO_SPECS])
+_RATIO_DEN = np.array([_ITEM[b] for _, _, b, _ in _RATIO_SPECS])
+_RATIO_SCALE = np.array([sc for *_, sc in _RATIO_SPECS])
+#: Ratios compared across years: output rows of the ratio, its 1-year and 2-year deltas
+#: (in the order of the trend bases 2..5 of the kernel).
+_TREND_OUT = np.array([[_OUT[f"st_{k}"], _OUT[f"st_{k}_delta_1y"], _OUT[f"st_{k}_delta_2y"]]
+                       for k in ("liabilities_to_assets", "roa", "current_ratio",
+                                 "ebitda_margin")])
+(_GROWTH_1Y, _GROWTH_2Y, _TA_GROWTH, _NEG_EQ, _NO_INT, _LOG_TA, _LOG_REV, _Z2, _WC_TA, _RE_TA,
+ _EBIT_TA, _TIER, _N_ST, _AGE) = (_OUT[f"st_{k}"] for k in (
+    "revenue_growth_1y", "revenue_growth_2y", "total_assets_growth_1y", "negative_equity",
+    "no_interest", "log_total_assets", "log_revenue", "altman_z2",
+    "working_capital_to_assets", "retained_earnings_to_assets", "ebit_to_assets",
+    "quality_tier", "n_statements", "statement_age_days"))
+#: The kernel's constants of a year (days) and the lag tolerance, as floats.
+_Y1, _Y2, _TOL = _YEAR_DAYS, 2.0 * _YEAR_DAYS, _LAG_TOLERANCE_DAYS
 
 
-def _compute_kernel(
-    cols: dict[str, FloatArray],
-    days: IntArray,
-    rows: IntArray | None,
-    lag1: IntArray,
-    lag2: IntArray,
-    n_statements: FloatArray,
-    tier: FloatArray,
-) -> dict[str, FloatArray]:
-    c = _items(cols, rows)
-    days_f = days.astype(np.float64)
-    d = days_f if rows is None else days_f[rows]
-    ta, eq, rev = c["total_assets"], c["equity"], c["revenue"]
-    ca, cl, inv = c["current_assets"], c["current_liabilities"], c["inventory"]
-    interest = c["interest_expense"]
-    c["_working_capital"] = ca - cl
-    c["_quick_assets"] = ca - inv
-    ratios = _ratios([(c[a], c[b], sc) for _, a, b, sc in _RATIO_SPECS])
-    r = dict(zip([name for name, *_ in _RATIO_SPECS], ratios, strict=True))
-    f: dict[str, FloatArray] = {}
-    for name, *_ in _RATIO_SPECS[:12]:
-        f[name] = r[name]
-    f["st_negative_equity"] = _flag(eq <= 0, ~np.isnan(eq))
-    f["st_interest_coverage"] = r["st_interest_coverage"]
-    f["st_no_interest"] = _flag(interest == 0, ~np.isnan(interest))
-    for name, *_ in _RATIO_SPECS[13:23]:
-        f[name] = r[name]
-    f["st_log_total_assets"] = np.log(ta, out=np.full(ta.shape, np.nan), where=ta > 0)
-    f["st_log_revenue"] = np.log(rev, out=np.full(rev.shape, np.nan), where=rev > 0)
+def _statement_rows(items: Any, days: Any, tier: Any, links: Any, t: int
+                    ) -> Any:  # pragma: no cover - compiled
+    """Kernel of :func:`statement_rows`: one pass over the target rows, scalar
+    arithmetic in the order the Notes of :func:`statement_panel_features` give.
 
-    # earlier statements: lag 1 must lie ~1 year back; the 2-year comparator is
-    # lag 2 if ~2 years back, else lag 1 if it is ~2 years back (a missing year).
-    gap1 = d - _take(days_f, lag1)
-    gap2 = d - _take(days_f, lag2)
-    ok1 = _near(gap1, 1.0)
-    idx1 = np.where(ok1, lag1, -1)
-    idx2 = np.where(_near(gap2, 2.0), lag2, np.where(_near(gap1, 2.0), lag1, -1))
-    cur = {"revenue": rev, "total_assets": ta,
-           "liabilities_to_assets": f["st_liabilities_to_assets"], "roa": f["st_roa"],
-           "current_ratio": f["st_current_ratio"], "ebitda_margin": f["st_ebitda_margin"]}  # fmt: skip
-    if rows is None:  # every row is computed: gather the comparisons from them
-        prev1 = {k: _take(v, idx1) for k, v in cur.items()}
-        prev2 = {k: _take(v, idx2) for k, v in cur.items()}
-    else:  # a few rows: compute the comparisons at the earlier rows only (both lags at once)
-        m = idx1.shape[0]
-        both = _trend_bases(_items(cols, np.concatenate([idx1, idx2]), _TREND_ITEMS))
-        prev1 = {k: v[:m] for k, v in both.items()}
-        prev2 = {k: v[m:] for k, v in both.items()}
-    growth = _ratios([(rev, prev1["revenue"], 1.0), (rev, prev2["revenue"], 1.0),
-                      (ta, prev1["total_assets"], 1.0)])
-    growth -= 1.0
-    f["st_revenue_growth_1y"] = growth[0]
-    f["st_revenue_growth_2y"] = growth[1]
-    f["st_total_assets_growth_1y"] = growth[2]
-    keys = ("liabilities_to_assets", "roa", "current_ratio", "ebitda_margin")
-    delta = np.array([cur[k] for k in keys] * 2) - np.array(
-        [prev1[k] for k in keys] + [prev2[k] for k in keys])
-    for i, key in enumerate(keys):
-        f[f"st_{key}_delta_1y"] = delta[i]
-        f[f"st_{key}_delta_2y"] = delta[len(keys) + i]
+    ``items[i][r]`` reads item ``i`` of statement ``r`` from a 2-D array (one payload)
+    and from a tuple of column arrays (a book's frame, no copy) alike: numba compiles
+    this one source for each.
+    """
+    m = links.shape[1]
+    out = np.empty((_N_OUT, m))
+    c = np.empty(len(items) + 2)  # the row's items with identity fallbacks
+    prev = np.full((2, 6), np.nan)  # bases 1 and 2 years back
+    for j in range(m):
+        r, lag1, lag2 = links[0, j], links[1, j], links[2, j]
+        for i in range(len(items)):
+            c[i] = items[i][r]
+        # identities, never a zero: GP = rev - COS; EBITDA = EBIT + D&A; EBIT =
+        # EBITDA - D&A (each from the item as given); equity = TA - TL
+        if np.isnan(c[_GP]):
+            c[_GP] = c[_REV] - c[_COS]
+        ebitda, ebit = c[_EBITDA], c[_EBIT]
+        if np.isnan(ebitda):
+            c[_EBITDA] = ebit + c[_DA]
+        if np.isnan(ebit):
+            c[_EBIT] = ebitda - c[_DA]
+        if np.isnan(c[_EQ]):
+            c[_EQ] = c[_TA] - c[_TL]
+        c[_WC] = c[_CA] - c[_CL]
+        c[_QA] = c[_CA] - c[_INV]
+        for k in range(_RATIO_OUT.shape[0]):
+            den = c[_RATIO_DEN[k]]
+            out[_RATIO_OUT[k], j] = c[_RATIO_NUM[k]] / den * _RATIO_SCALE[k] if den > 0 else np.nan
+        eq, interest, ta, rev = c[_EQ], c[_INT], c[_TA], c[_REV]
+        out[_NEG_EQ, j] = np.nan if np.isnan(eq) else (1.0 if eq <= 0 else 0.0)
+        out[_NO_INT, j] = np.nan if np.isnan(interest) else (1.0 if interest == 0 else 0.0)
+        out[_LOG_TA, j] = np.log(ta) if ta > 0 else np.nan
+        out[_LOG_REV, j] = np.log(rev) if rev > 0 else np.nan
+        # earlier statements: lag 1 must lie ~1 year back; the 2-year comparator is
+        # lag 2 if ~2 years back, else lag 1 if it is ~2 years back (a missing year)
+        d = float(days[r])
+        gap1 = d - float(days[lag1]) if lag1 >= 0 else np.nan
+        gap2 = d - float(days[lag2]) if lag2 >= 0 else np.nan
+        q1 = lag1 if abs(gap1 - _Y1) <= _TOL else -1
+        q2 = lag2 if abs(gap2 - _Y2) <= _TOL else (lag1 if abs(gap1 - _Y2) <= _TOL else -1)
+        for b, q in ((0, q1), (1, q2)):  # revenue, TA, TL/TA, ROA, current ratio, margin
+            prev[b, :] = np.nan
+            if q >= 0:
+                p_rev, p_ta, p_cl = items[_REV][q], items[_TA][q], items[_CL][q]
+                p_ebitda = items[_EBITDA][q]
+                if np.isnan(p_ebitda):
+                    p_ebitda = items[_EBIT][q] + items[_DA][q]
+                prev[b, 0], prev[b, 1] = p_rev, p_ta
+                if p_ta > 0:
+                    prev[b, 2] = items[_TL][q] / p_ta
+                    prev[b, 3] = items[_NI][q] / p_ta
+                if p_cl > 0:
+                    prev[b, 4] = items[_CA][q] / p_cl
+                if p_rev > 0:
+                    prev[b, 5] = p_ebitda / p_rev
+        out[_GROWTH_1Y, j] = (rev / prev[0, 0] if prev[0, 0] > 0 else np.nan) - 1.0
+        out[_GROWTH_2Y, j] = (rev / prev[1, 0] if prev[1, 0] > 0 else np.nan) - 1.0
+        out[_TA_GROWTH, j] = (ta / prev[0, 1] if prev[0, 1] > 0 else np.nan) - 1.0
+        for k in range(_TREND_OUT.shape[0]):
+            now = out[_TREND_OUT[k, 0], j]
+            out[_TREND_OUT[k, 1], j] = now - prev[0, 2 + k]
+            out[_TREND_OUT[k, 2], j] = now - prev[1, 2 + k]
+        # Altman Z'' (DOMAIN.md §4), added in this order
+        tl = c[_TL]
+        z2 = eq / tl * 1.05 if tl > 0 else np.nan
+        z2 += 6.56 * out[_WC_TA, j]
+        z2 += 3.26 * out[_RE_TA, j]
+        z2 += 6.72 * out[_EBIT_TA, j]
+        out[_Z2, j] = z2
+        out[_TIER, j] = tier[r]
+        out[_N_ST, j] = float(links[3, j])
+        out[_AGE, j] = float(t - days[r])
+    return out
 
-    z2 = r["_z2_equity_to_liabilities"].copy()
-    for coef, term in (
-        (6.56, "st_working_capital_to_assets"),
-        (3.26, "st_retained_earnings_to_assets"),
-        (6.72, "st_ebit_to_assets"),
-    ):
-        z2 += coef * f[term]
-    f["st_altman_z2"] = z2
-    f["st_quality_tier"] = tier if rows is None else tier[rows]
-    f["st_n_statements"] = n_statements
-    return f
+
+@functools.cache
+def _kernel() -> Any:
+    """:func:`_statement_rows` compiled (numba, cached on disk beside this module)."""
+    from numba import njit
+
+    return njit(cache=True, nogil=True)(_statement_rows)
+
+
+def warm_up() -> None:
+    """Compile (or load from the disk cache) the statement kernel now, for a payload's
+    2-D items and for a frame's columns."""
+    items = np.zeros((len(LINE_ITEMS), 1))
+    args = (np.zeros(1, dtype=np.int64), np.ones(1), np.zeros((4, 1), dtype=np.int64), 0)
+    statement_rows(items, *args)
+    statement_rows(tuple(_column(a) for a in items), *args)
+
+
+def statement_rows(items: FloatArray | tuple[FloatArray, ...], days: IntArray, tier: FloatArray, links: IntArray,
+                   t: int) -> FloatArray:
+    """Statement features of target rows of one or many debtors' statements (the
+    array core of :func:`statement_panel_features` and :func:`statement_features`,
+    and the single-debtor path's).
+
+    Parameters
+    ----------
+    items : ndarray of float64, shape (len(LINE_ITEMS), n), or tuple of such 1-D arrays
+        Line items (rows in :data:`LINE_ITEMS` order; NaN missing) of ``n`` statements:
+        a 2-D array (one payload's statements) or a tuple of contiguous columns of one
+        type (a book's frame columns, read-only views: no copy).
+    days : ndarray of int64, shape (n,)
+        Each statement's ``period_end`` as days since 1970-01-01.
+    tier : ndarray of float64, shape (n,)
+        Each statement's quality tier (:data:`~riskengine.contracts.schemas.STATEMENT_QUALITY_TIER`).
+    links : ndarray of int64, shape (4, m)
+        Per target row: the statement, its debtor's previous and second previous
+        statement (negative: none) and ``st_n_statements``.
+    t : int
+        As-of day (days since 1970-01-01) of ``st_statement_age_days``.
+
+    Returns
+    -------
+    ndarray of float64, shape (len(FEATURE_NAMES), m)
+        Row ``i`` is feature ``FEATURE_NAMES[i]`` of every target row; see
+        :func:`statement_panel_features` for the definitions.
+
+    Examples
+    --------
+    >>> items = np.full((len(LINE_ITEMS), 1), np.nan)
+    >>> items[[LINE_ITEMS.index("current_assets"), LINE_ITEMS.index("current_liabilities")]] = [[50.0], [25.0]]
+    >>> f = statement_rows(items, np.array([20088]), np.array([1.0]), np.array([[0], [-1], [-1], [1]]), 20088)
+    >>> float(f[FEATURE_NAMES.index("st_current_ratio"), 0])
+    2.0
+    """
+    out: FloatArray = _kernel()(items, days, tier, links, t)
+    return out
 
 
 def _prepare(
     statements: pd.DataFrame, sort_ids: bool
-) -> tuple[dict[str, FloatArray], IntArray, FloatArray, IntArray, IntArray, IntArray, Any]:
+) -> tuple[tuple[FloatArray, ...], IntArray, FloatArray, IntArray, IntArray, IntArray, Any]:
     """Checked arrays plus the (debtor, period_end) sort order.
 
-    Returns ``cols, days, tier, codes, order, pos`` and the debtor uniques, where
+    Returns ``items, days, tier, codes, order, pos`` and the debtor uniques, where
+    ``items`` holds the line item columns (views, the input of :func:`statement_rows`),
     ``order`` sorts rows by debtor then period and ``pos`` is each sorted row's
     position within its debtor (0 = earliest).
     """
     _check_columns(statements)
     ids = statements["debtor_id"]
-    fast = _sorted_codes(ids) if len(ids) >= _BATCH_ROWS else None
+    fast = _sorted_codes(ids) if len(ids) >= _SORTED_MIN_ROWS else None
     if fast is not None:  # sorted by debtor (as riskengine writes it): no hashing
         codes, uniques = fast
     else:
@@ -506,7 +503,7 @@ def _prepare(
         )
     days = _days(statements)
     tier = _quality_tier(statements)
-    cols = {item: _money(statements, item) for item in LINE_ITEMS}
+    items = tuple(_column(_money(statements, item)) for item in LINE_ITEMS)
     codes64 = codes.astype(np.int64)
     span = int(days.max() - days.min()) + 1 if len(days) else 1
     key = codes64 * span + (days - (days.min() if len(days) else 0))
@@ -527,7 +524,7 @@ def _prepare(
     start[1:] = scodes[1:] != scodes[:-1]
     ar = np.arange(n, dtype=np.int64)
     pos = ar - np.maximum.accumulate(np.where(start, ar, 0))
-    return cols, days, tier, scodes, order, pos, uniques
+    return items, days, tier, scodes, order, pos, uniques
 
 
 def _lag_sorted(order: IntArray, pos: IntArray, k: int) -> IntArray:
@@ -538,7 +535,7 @@ def _lag_sorted(order: IntArray, pos: IntArray, k: int) -> IntArray:
     return lag
 
 
-def statement_panel_features(statements: pd.DataFrame, *, max_years: int = 5) -> pd.DataFrame:
+def statement_panel_features(statements: pd.DataFrame, *, max_years: int = MAX_YEARS) -> pd.DataFrame:
     """Features of every statement from it and the same debtor's earlier ones.
 
     Parameters
@@ -618,23 +615,22 @@ def statement_panel_features(statements: pd.DataFrame, *, max_years: int = 5) ->
        st_current_ratio  st_quick_ratio
     0               2.0             1.2
     """
-    cols, days, tier, _scodes, order, pos, _ = _prepare(statements, sort_ids=False)
-    n = len(order)
-    lag1 = np.empty(n, dtype=np.int64)
-    lag2 = np.empty(n, dtype=np.int64)
-    n_st = np.empty(n, dtype=np.float64)
-    lag1[order] = _lag_sorted(order, pos, 1)
-    lag2[order] = _lag_sorted(order, pos, 2)
-    n_st[order] = np.minimum(pos + 1, max_years)
-    f = _compute(cols, days, None, lag1, lag2, n_st, tier)
-    return _frame(f, PANEL_FEATURE_NAMES, statements.index)
+    items, days, tier, _scodes, order, pos, _ = _prepare(statements, sort_ids=False)
+    links = np.empty((4, len(order)), dtype=np.int64)
+    links[0] = np.arange(len(order))
+    links[1, order] = _lag_sorted(order, pos, 1)
+    links[2, order] = _lag_sorted(order, pos, 2)
+    links[3, order] = np.minimum(pos + 1, max_years)
+    f = statement_rows(items, days, tier, links, 0)
+    return _frame(f[:-1], PANEL_FEATURE_NAMES, statements.index)  # no age in a panel
 
 
-def _frame(f: dict[str, FloatArray], names: tuple[str, ...], index: pd.Index) -> pd.DataFrame:
-    return pd.DataFrame({name: f[name] for name in names}, index=index, copy=False)
+def _frame(f: FloatArray, names: tuple[str, ...], index: pd.Index) -> pd.DataFrame:
+    """The kernel's rows as the columns of one float block (no copy)."""
+    return pd.DataFrame(f.T, index=index, columns=list(names), copy=False)
 
 
-def statement_features(statements: pd.DataFrame, as_of: Any, *, max_years: int = 5) -> pd.DataFrame:
+def statement_features(statements: pd.DataFrame, as_of: Any, *, max_years: int = MAX_YEARS) -> pd.DataFrame:
     """Statement features of every debtor as of a date.
 
     Parameters
@@ -683,7 +679,7 @@ def statement_features(statements: pd.DataFrame, as_of: Any, *, max_years: int =
     (['D1'], [181.0], [1.0])
     """
     t = as_of_day(as_of)
-    cols, days, tier, scodes, order, pos, uniques = _prepare(statements, sort_ids=True)
+    items, days, tier, scodes, order, pos, uniques = _prepare(statements, sort_ids=True)
     sdays = days[order]
     eligible = sdays <= t
     last = eligible.copy()
@@ -691,12 +687,9 @@ def statement_features(statements: pd.DataFrame, as_of: Any, *, max_years: int =
     # another debtor or not eligible (rows are sorted by debtor, then date)
     last[:-1] &= (scodes[1:] != scodes[:-1]) | ~eligible[1:]
     p = np.flatnonzero(last)
-    rows = order[p]
-    lag1 = _lag_sorted(order, pos, 1)[p]
-    lag2 = _lag_sorted(order, pos, 2)[p]
-    n_st = np.minimum(pos[p] + 1, max_years).astype(np.float64)
-    f = _compute(cols, days, rows, lag1, lag2, n_st, tier)
-    f["st_statement_age_days"] = (t - days[rows]).astype(np.float64)
+    links = np.stack([order[p], _lag_sorted(order, pos, 1)[p], _lag_sorted(order, pos, 2)[p],
+                      np.minimum(pos[p] + 1, max_years)])
+    f = statement_rows(items, days, tier, links, t)
     index = uniques.take(scodes[p]).rename("debtor_id")
     return _frame(f, FEATURE_NAMES, index)
 
@@ -738,7 +731,7 @@ class StatementFeatures(TransformerMixin, BaseEstimator):
     [2.0]
     """
 
-    def __init__(self, as_of: Any = None, max_years: int = 5) -> None:
+    def __init__(self, as_of: Any = None, max_years: int = MAX_YEARS) -> None:
         self.as_of = as_of
         self.max_years = max_years
 
