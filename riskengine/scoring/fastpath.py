@@ -7,7 +7,7 @@ milliseconds. This module computes the *same* inputs of the engine's array core
 directly from a parsed payload:
 
 - statement features by the batch's kernel
-  (:func:`riskengine.features.statements.statement_rows`) on the payload's statements
+  (:func:`riskengine.features.statement_ratios.statement_rows`) on the payload's statements
   as arrays (line items as rows, period ends as days, quality tiers), and the latest
   financials and rating basis by the batch's
   :func:`riskengine.scoring.financials.financial_inputs` on the latest statement's column;
@@ -207,8 +207,8 @@ class FastEngine:
             f = _st.statement_rows(items, np.array(day_l, dtype=np.int64), tier, links, t)
             st_X = f[self.st_rows].T
             r = st_rows[last]
-            latest = np.array([*_get_latest(r), t - day_l[last], r["statement_type"] == "tax_return"],
-                              dtype=np.float64)[:, None]
+            latest = np.array([*_get_latest(r), t - day_l[last],
+                               r["statement_type"] == "tax_return"], dtype=np.float64)[:, None]
             fcur = str(r["currency"])
         else:
             st_X = np.full((1, len(eng.feature_names)), np.nan)
@@ -252,7 +252,8 @@ class FastEngine:
             fin_currency=obj[1:2], past_due_amount=num[1:2],
             digest=np.frombuffer(self._digest(p, st_rows), dtype=np.uint8).reshape(1, 32))
         pair = PairInputs(
-            debtor_pos=np.zeros(1, dtype=np.int64), supplier_id=obj[2:3], currency=obj[3:4], requested=num[2:3],
+            debtor_pos=np.zeros(1, dtype=np.int64), supplier_id=obj[2:3], currency=obj[3:4],
+            requested=num[2:3],
             annual_sales=num[3:4], product=obj[4:5], supplier_ledger=num[4:5],
             supplier_currency=obj[3:4], related=flag[3:4], insurer_limit=num[5:6],
             terms=self._terms(p, product))
