@@ -9,7 +9,14 @@ import pandas as pd
 import pytest
 
 from riskengine.features import adverse, latest_revenue
-from riskengine.scoring.financials import _objects_at, latest_financials, past_due
+from riskengine.scoring.financials import (
+    BASES,
+    LATEST_ROWS,
+    _objects_at,
+    financial_inputs,
+    latest_financials,
+    past_due,
+)
 from riskengine.synthetic import generate_portfolio
 
 AS_OF = "2026-06-30"
@@ -42,7 +49,7 @@ def _shuffled(frame: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
 def test_latest_financials_of_sorted_runs_equal_the_sorted_lookup(frames) -> None:
     st, ids = frames["statements"], _ids(frames)
     fast = latest_financials(st, AS_OF, ids)
-    assert (fast["statement_type"] != "").sum() > 1000
+    assert (~np.isnan(fast["latest"][5])).sum() > 1000  # debtors with a statement
     _same(fast, latest_financials(_shuffled(st), AS_OF, ids))
     # an earlier as_of leaves out later statements the same way
     _same(latest_financials(st, "2024-03-31", ids),
@@ -54,6 +61,41 @@ def test_latest_financials_with_a_debtor_outside_ids_take_the_general_path(frame
     known = ids[ids != st["debtor_id"].iloc[-1]]  # the last statements' debtor is unknown
     out = latest_financials(st, AS_OF, known)
     _same(out, latest_financials(_shuffled(st), AS_OF, known))
+
+
+def test_financial_inputs_golden() -> None:
+    """One debtor per rule of the rating basis (module docstring of
+    riskengine.scoring.financials; max age 540 days) and the equity identity."""
+    nan = np.nan
+    cols = {  # equity, TA, TL, revenue, net income, age, tax return
+        "statements": (nan, 100.0, 60.0, 500.0, 5.0, 540.0, 0.0),
+        "tax_return": (nan, nan, nan, 80.0, nan, 10.0, 1.0),
+        "stale": (30.0, 100.0, 60.0, 500.0, 5.0, 541.0, 0.0),
+        "no_assets": (0.0, 0.0, 0.0, 500.0, 5.0, 10.0, 0.0),
+        "no_revenue": (40.0, 100.0, 60.0, nan, 5.0, 10.0, 0.0),
+        "no_statement": (nan,) * len(LATEST_ROWS),
+    }
+    money, basis = financial_inputs(np.array(list(cols.values())).T.copy(), 540)
+    assert [BASES[b] for b in basis] == ["statements", "tax_return", "no_financials",
+                                         "no_financials", "no_financials", "no_financials"]
+    assert money[0, 0] == 40.0 and money[0, 2] == 30.0  # TA - TL, else equity as reported
+    assert np.isnan(money[0, 1]) and np.isnan(money[:, 5]).all()
+    assert money[1:, 0].tolist() == [500.0, 5.0]  # revenue, net income
+
+
+def test_financial_inputs_of_one_debtor_alone_equal_its_column_in_the_book(frames) -> None:
+    """The same function with 1 and with n debtors (the single path calls it with one)."""
+    st = frames["statements"].copy()
+    rng = np.random.default_rng(2)
+    st.loc[rng.random(len(st)) < 0.2, "equity"] = np.nan  # the identity fallback
+    st.loc[rng.random(len(st)) < 0.1, "statement_type"] = "tax_return"
+    latest = latest_financials(st, AS_OF, _ids(frames))["latest"]
+    money, basis = financial_inputs(latest, 540)
+    assert len(set(basis.tolist())) == 3
+    for j in range(latest.shape[1]):
+        m1, b1 = financial_inputs(latest[:, [j]], 540)
+        assert np.array_equal(m1.view(np.uint64), money[:, [j]].view(np.uint64))
+        assert b1[0] == basis[j]
 
 
 def test_objects_at_equals_pandas_with_and_without_missing_text(frames) -> None:

@@ -17,17 +17,19 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from riskengine.contracts.schemas import LINE_ITEMS
+from riskengine.contracts.schemas import LINE_ITEMS, STATEMENT_QUALITY_TIER
 from riskengine.errors import InvalidInputError
 from riskengine.features.statements import (
     FEATURE_NAMES,
     FEATURE_SPECS,
+    MAX_YEARS,
     PANEL_FEATURE_NAMES,
     SIZE_FEATURES,
     StatementFeatures,
     feature_directions,
     statement_features,
     statement_panel_features,
+    statement_rows,
 )
 
 NAN = float("nan")
@@ -364,6 +366,84 @@ def test_panel_is_row_order_equivariant(df: pd.DataFrame, rnd: Any) -> None:
     pd.testing.assert_frame_equal(
         statement_panel_features(shuffled), statement_panel_features(df).iloc[perm]
     )
+
+
+# --- one kernel for 1..n debtors ----------------------------------------------------------
+
+
+def _book_arrays(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The kernel's inputs for a whole book sorted by debtor and period, and each row's
+    position within its debtor (0 = earliest)."""
+    srt = df.sort_values(["debtor_id", "period_end"], ignore_index=True)
+    items = srt[list(LINE_ITEMS)].to_numpy(dtype=np.float64).T.copy()
+    days = srt["period_end"].to_numpy(dtype="datetime64[D]").astype(np.int64)
+    tier = srt["statement_type"].map(STATEMENT_QUALITY_TIER).to_numpy(dtype=np.float64)
+    pos = srt.groupby("debtor_id", sort=False).cumcount().to_numpy()
+    return items, days, tier, pos
+
+
+def _links(pos: np.ndarray, base: int = 0) -> np.ndarray:
+    """Every row as a target: itself, the statements 1 and 2 back in its debtor, the count."""
+    rows = np.arange(len(pos)) + base
+    return np.stack([rows, np.where(pos >= 1, rows - 1, -1), np.where(pos >= 2, rows - 2, -1),
+                     np.minimum(pos + 1, MAX_YEARS)]).astype(np.int64)
+
+
+def _alone_equals_in_book(df: pd.DataFrame, t: int = 20000) -> int:
+    """statement_rows on each debtor's own arrays (n = 1 debtor, as the single path calls
+    it) gives the bits it gives inside the book (n debtors)."""
+    items, days, tier, pos = _book_arrays(df)
+    book = statement_rows(items, days, tier, _links(pos), t)
+    starts = np.flatnonzero(pos == 0)
+    for a, b in zip(starts, [*starts[1:], len(pos)], strict=True):
+        alone = statement_rows(items[:, a:b].copy(), days[a:b].copy(), tier[a:b].copy(),
+                               _links(pos[a:b]), t)
+        np.testing.assert_array_equal(alone.view(np.uint64), book[:, a:b].view(np.uint64))
+    return len(starts)
+
+
+def test_kernel_gives_one_debtor_alone_what_it_gives_in_a_book() -> None:
+    """The synthetic book, with items knocked out (identity fallbacks, NaN ratios), zero
+    denominators and a dropped middle year (a 2-year gap through lag 1)."""
+    from riskengine.synthetic import generate_portfolio
+
+    df = generate_portfolio(300, seed=11, as_of="2026-06-30")["statements"].copy()
+    rng = np.random.default_rng(3)
+    for item in ("gross_profit", "ebitda", "ebit", "equity", "total_assets", "revenue",
+                 "interest_expense", "current_liabilities", "cost_of_sales", "inventory"):
+        u = rng.random(len(df))
+        df.loc[u < 0.1, item] = NAN
+        df.loc[(u >= 0.1) & (u < 0.15), item] = 0.0
+    df = df.drop(index=df.index[rng.random(len(df)) < 0.15])
+    assert _alone_equals_in_book(df) > 250
+
+
+@_PROPS
+@given(statements_frames())
+def test_kernel_alone_equals_in_book_on_generated_statements(df: pd.DataFrame) -> None:
+    _alone_equals_in_book(df)
+
+
+def test_kernel_rows_are_the_frames_columns() -> None:
+    """statement_features is statement_rows on the book's arrays (same bits), and its
+    output rows are FEATURE_NAMES (age last)."""
+    hist = _history()
+    items, days, tier, pos = _book_arrays(hist)
+    t = 19722  # 2023-12-31
+    out = statement_rows(items, days, tier, _links(pos), t)[:, [2, 3]]  # D1 2023, D2 2022
+    got = statement_features(hist, "2023-12-31").to_numpy().T
+    np.testing.assert_array_equal(got.view(np.uint64), out.view(np.uint64))
+    assert FEATURE_NAMES[-1] == "st_statement_age_days" and out[-1].tolist() == [0.0, 365.0]
+
+
+def test_engine_single_path_covers_the_shipped_model() -> None:
+    """The shipped model reads only features the kernel gives, so decide_one takes the
+    array path (not the batch fallback)."""
+    from riskengine.api import load_engine
+
+    engine = load_engine()
+    assert set(engine.feature_names) <= set(FEATURE_NAMES)
+    assert engine._fast.supported
 
 
 # --- directions -------------------------------------------------------------------------------

@@ -52,11 +52,12 @@ from riskengine.policy.limits import requested_limit
 from riskengine.scoring import records
 from riskengine.scoring.core import Scorer, SklearnScorer, _decide_core, _lookup
 from riskengine.scoring.financials import (
+    LATEST_ROWS,
     _past_due_kernel,
     default_past_due,
+    financial_inputs,
     latest_financials,
     past_due,
-    rating_basis,
 )
 from riskengine.scoring.frames import _on_index, _positions
 from riskengine.scoring.inputs import DebtorInputs, PairInputs
@@ -85,12 +86,14 @@ def warm_up() -> None:
     records.warm_up()
     z = np.zeros(1, dtype=np.int64)
     _past_due_kernel()(z, z, z, z, np.zeros(1), 0, 0, 1, 1)
+    financial_inputs(np.zeros((len(LATEST_ROWS), 1)), 0)
     _top_codes(np.zeros(1, dtype=np.intp), np.ones(1), 1, 1)
     _exps(np.zeros(1))
-    from riskengine.features import adverse, payments  # the record kernels
+    from riskengine.features import adverse, payments, statements  # the record kernels
 
     adverse.warm_up()
     payments.warm_up()
+    statements.warm_up()
 
 
 @dataclass(frozen=True)
@@ -373,8 +376,7 @@ class Engine:
         st_X = feats.reindex(columns=list(self.feature_names)).to_numpy(
             dtype=np.float64, na_value=np.nan)
         fin = latest_financials(clean["statements"], day, ids)
-        basis = rating_basis(fin["statement_type"], fin["total_assets"], fin["revenue"],
-                             fin["age_days"], ov.max_statement_age_days)
+        money, basis = financial_inputs(fin["latest"], ov.max_statement_age_days)
         ko_col = "adv_knockout" if self.policy.knockouts.adverse_count_settled \
             else "adv_knockout_open"
         pdue, open_bal = past_due(clean["invoices"], day, ov.days_past_due, ids)
@@ -388,7 +390,7 @@ class Engine:
             past_due_default=default_past_due(pdue, open_bal, ov),
             knockout=feats[ko_col].to_numpy(dtype=np.float64) > 0,
             dilution=feats["pay_dilution"].to_numpy(dtype=np.float64, na_value=np.nan),
-            tnw=fin["equity"], revenue=fin["revenue"], profit=fin["net_income"],
+            tnw=money[0], revenue=money[1], profit=money[2],
             fin_currency=fin["currency"], past_due_amount=pdue, digest=digest,
         )
         pairs, errs = self._pairs_from_frames(clean, terms, ids)

@@ -6,10 +6,11 @@ scikit-learn ensemble's per-call overhead; on one debtor that is hundreds of
 milliseconds. This module computes the *same* inputs of the engine's array core
 directly from a parsed payload:
 
-- statement features by :func:`_statement_row`: the formulas of the statement
-  pipeline (:func:`riskengine.features.statements._compute`) on the payload's
-  sorted rows, as Python floats in the same order of operations (so the same
-  floats; ``tests/test_fastpath_statements.py`` checks them bit for bit);
+- statement features by the batch's kernel
+  (:func:`riskengine.features.statement_ratios.statement_rows`) on the payload's statements
+  as arrays (line items as rows, period ends as days, quality tiers), and the latest
+  financials and rating basis by the batch's
+  :func:`riskengine.scoring.financials.financial_inputs` on the latest statement's column;
 - the adverse and payment features and the past-due amount by the batch path's array
   functions (:func:`riskengine.features.adverse.adverse_arrays`,
   :func:`riskengine.features.payments.payment_arrays`, the kernel of
@@ -18,7 +19,6 @@ directly from a parsed payload:
   :func:`~riskengine.scoring.records.pair_bytes`) on the payload's one-debtor records
   (:mod:`riskengine.scoring.payload_hash`);
 - validation's identity rule and the contracts' no-future dates (:meth:`FastEngine._check`);
-- the rating basis (Python scalars, the batch formulas);
 - the PD through the fitted tree ensemble flattened into arrays
   (:class:`riskengine.model.flat_trees.FlatScorer`, the batch path's scorer).
 
@@ -35,8 +35,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import struct
 from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -50,7 +50,12 @@ from riskengine.features import statements as _st
 from riskengine.features.payments import PAYMENT_FEATURES, payment_arrays
 from riskengine.model.flat_trees import FlatScorer, Unsupported
 from riskengine.policy.limits import requested_limit
-from riskengine.scoring.financials import _past_due_kernel, default_past_due
+from riskengine.scoring.financials import (
+    LATEST_ROWS,
+    _past_due_kernel,
+    default_past_due,
+    financial_inputs,
+)
 from riskengine.scoring.inputs import DebtorInputs, PairInputs
 from riskengine.scoring.payload_hash import payload_hashes
 from riskengine.scoring.reasons import decision_of, reason_words
@@ -74,16 +79,9 @@ _NO_DAY = _adv._NAT  # a missing date in the record arrays (int64 minimum)
 
 
 _EPOCH_ORDINAL = 719163  # date(1970, 1, 1).toordinal()
-_NAN_BITS = 0x7FF8000000000000  # the canonical NaN of the input hash
-_NAT_MIN = int(np.iinfo(np.int64).min)  # NaT in the input hash
-_KIND_CODE = {"float": 0, "int": 0, "date": 1, "bool": 2}  # anything else: str (3)
-_PACK_D = struct.Struct("<d").pack
-_PACK_Q = struct.Struct("<q").pack
-_PACK_I = struct.Struct("<I").pack
-_NAN_B = struct.pack("<Q", _NAN_BITS)
-_NAN_F: float = struct.unpack("<d", _NAN_B)[0]  # packs back to _NAN_B (bits kept)
-_NONE_STR_B = struct.pack("<I", 0xFFFFFFFF)
-_TRUE_B, _FALSE_B = struct.pack("<?", True), struct.pack("<?", False)
+_QUALITY_TIER = schemas.STATEMENT_QUALITY_TIER
+_get_items = itemgetter(*schemas.LINE_ITEMS)
+_get_latest = itemgetter(*LATEST_ROWS[:5])  # the items of LATEST_ROWS (then age, tax flag)
 
 
 def _day(d: Any) -> int:
@@ -99,115 +97,6 @@ def _day_or_none(d: Any) -> int:
 def _num(v: Any) -> float:
     """A record's amount as a float (None -> NaN), as the batch frames hold it."""
     return math.nan if v is None else float(v)
-
-
-def _div(num: float, den: float, scale: float = 1.0) -> float:
-    """One entry of :func:`riskengine.features.statements._ratios`: ``num / den * scale``
-    where ``den > 0``, NaN otherwise (``den`` NaN, 0 or negative)."""
-    return num / den * scale if den > 0 else math.nan
-
-
-def _near(gap: float, years: float) -> bool:
-    """:func:`riskengine.features.statements._near` on one gap (NaN -> False)."""
-    return abs(gap - years * _st._YEAR_DAYS) <= _st._LAG_TOLERANCE_DAYS
-
-
-def _trend_row(row: dict[str, Any] | None) -> tuple[float, ...]:
-    """The trend bases of one earlier statement (all NaN without one): revenue,
-    total assets, liabilities / assets, ROA, current ratio, EBITDA margin
-    (:func:`riskengine.features.statements._trend_bases` with the EBITDA fallback
-    of ``_items``)."""
-    if row is None:
-        return (math.nan,) * 6
-    rev, ta = _num(row["revenue"]), _num(row["total_assets"])
-    ebitda = _num(row["ebitda"])
-    if ebitda != ebitda:
-        ebitda = _num(row["ebit"]) + _num(row["depreciation_amortization"])
-    return (rev, ta, _div(_num(row["total_liabilities"]), ta), _div(_num(row["net_income"]), ta),
-            _div(_num(row["current_assets"]), _num(row["current_liabilities"])),
-            _div(ebitda, rev))
-
-
-#: The statement kernel's features of one row that need ``np.log``.
-_LOG_FEATURES = ("st_log_total_assets", "st_log_revenue")
-_TREND_KEYS = ("liabilities_to_assets", "roa", "current_ratio", "ebitda_margin")
-
-
-def _statement_row(rows: list[dict[str, Any]], day_l: list[int], last: int,
-                   need_log: bool = True) -> dict[str, float]:
-    """The statement kernel's features of row ``last`` of one debtor's sorted rows.
-
-    :func:`riskengine.features.statements._compute` with ``rows=[last]``,
-    ``lag1=[last - 1]``, ``lag2=[last - 2]`` (-1 when absent) and
-    ``n_statements=[min(last + 1, 5)]``, written on Python floats: every value
-    is the same IEEE operation on the same operands in the same order (a
-    quotient where the denominator is > 0, else NaN; the identity fallbacks
-    where an item is missing), so the floats are identical; the logarithms are
-    numpy's (one call for both). ``tests/test_fastpath_statements.py`` checks
-    the two bit for bit on hundreds of debtors.
-    """
-    r = rows[last]
-    c = {k: _num(r[k]) for k in schemas.LINE_ITEMS}
-    if c["gross_profit"] != c["gross_profit"]:
-        c["gross_profit"] = c["revenue"] - c["cost_of_sales"]
-    ebitda, ebit = c["ebitda"], c["ebit"]
-    if ebitda != ebitda:
-        c["ebitda"] = ebit + c["depreciation_amortization"]
-    if ebit != ebit:  # from the EBITDA as given (the kernel fills EBIT first)
-        c["ebit"] = ebitda - c["depreciation_amortization"]
-    if c["equity"] != c["equity"]:
-        c["equity"] = c["total_assets"] - c["total_liabilities"]
-    ca = c["current_assets"]
-    c["_working_capital"] = ca - c["current_liabilities"]
-    c["_quick_assets"] = ca - c["inventory"]
-    f = {name: _div(c[a], c[b], sc) for name, a, b, sc in _st._RATIO_SPECS}
-    eq, interest = c["equity"], c["interest_expense"]
-    ta, rev = c["total_assets"], c["revenue"]
-    f["st_negative_equity"] = math.nan if eq != eq else float(eq <= 0)
-    f["st_no_interest"] = math.nan if interest != interest else float(interest == 0)
-    logs = [math.nan, math.nan]
-    if need_log and (ta > 0 or rev > 0):
-        pos = [v for v in (ta, rev) if v > 0]
-        got = np.log(np.array(pos, dtype=np.float64)).tolist()
-        if ta > 0:
-            logs[0] = got[0]
-        if rev > 0:
-            logs[1] = got[-1]
-    f["st_log_total_assets"], f["st_log_revenue"] = logs
-
-    # earlier statements: lag 1 ~1 year back; the 2-year comparator is lag 2 if ~2
-    # years back, else lag 1 if it is ~2 years back (a missing year)
-    d = float(day_l[last])
-    gap1 = d - float(day_l[last - 1]) if last >= 1 else math.nan
-    gap2 = d - float(day_l[last - 2]) if last >= 2 else math.nan
-    idx1 = last - 1 if _near(gap1, 1.0) else -1
-    idx2 = last - 2 if _near(gap2, 2.0) else (last - 1 if _near(gap1, 2.0) else -1)
-    p1 = _trend_row(rows[idx1] if idx1 >= 0 else None)
-    p2 = _trend_row(rows[idx2] if idx2 >= 0 else None)
-    f["st_revenue_growth_1y"] = _div(rev, p1[0]) - 1.0
-    f["st_revenue_growth_2y"] = _div(rev, p2[0]) - 1.0
-    f["st_total_assets_growth_1y"] = _div(ta, p1[1]) - 1.0
-    for i, key in enumerate(_TREND_KEYS):
-        cur = f[f"st_{key}"]
-        f[f"st_{key}_delta_1y"] = cur - p1[2 + i]
-        f[f"st_{key}_delta_2y"] = cur - p2[2 + i]
-    z2 = f["_z2_equity_to_liabilities"]
-    z2 = z2 + 6.56 * f["st_working_capital_to_assets"]
-    z2 = z2 + 3.26 * f["st_retained_earnings_to_assets"]
-    z2 = z2 + 6.72 * f["st_ebit_to_assets"]
-    f["st_altman_z2"] = z2
-    f["st_quality_tier"] = float(schemas.STATEMENT_QUALITY_TIER[r["statement_type"]])
-    f["st_n_statements"] = float(min(last + 1, 5))
-    return f
-
-
-#: Features :func:`_statement_row` gives (with the age the caller adds).
-_STATEMENT_ROW_FEATURES = frozenset(n for n in _statement_row(
-    [{**dict.fromkeys(schemas.LINE_ITEMS, 1.0), "statement_type": schemas.STATEMENT_TYPES[0]}],
-    [0], 0) if not n.startswith("_")) | {"st_statement_age_days"}
-
-_NO_FIN = {"equity": math.nan, "revenue": math.nan, "net_income": math.nan,
-           "total_assets": math.nan, "age_days": math.nan}
 
 
 class FastEngine:
@@ -231,9 +120,10 @@ class FastEngine:
             self.scorer: FlatScorer | None = FlatScorer(engine.pd_model, engine.reason_top_k)
         except Unsupported:
             self.scorer = None
-        st_names = set(engine.feature_names)
-        self.supported = self.scorer is not None and st_names <= _STATEMENT_ROW_FEATURES
-        self.st_need = bool(st_names & set(_LOG_FEATURES))
+        self.supported = (self.scorer is not None
+                          and set(engine.feature_names) <= set(_st.FEATURE_NAMES))
+        if self.supported:  # the model's rows of the statement kernel's output
+            self.st_rows = np.array([_st.FEATURE_NAMES.index(n) for n in engine.feature_names])
         self.lookback_days = int(round(engine.lookback_years * 365.25))
         self.half_life_days = 2.0 * 365.25  # adverse_features' default half-life
         self.thresholds = _adv._thresholds(float(engine.policy.knockouts.adverse_min_amount))
@@ -278,46 +168,34 @@ class FastEngine:
         st_sorted = sorted(p.statements, key=lambda s: s.period_end)
         self._check(p, st_sorted, reference_date)
 
-        # statements: the pipeline's kernel on Python floats (_statement_row)
+        # statements: the batch's kernel (statement_rows) and financial_inputs on the
+        # payload's arrays (items as rows, period ends as days, tiers)
         st_rows = [s.__dict__ for s in st_sorted]
         day_l = [_day(s.period_end) for s in st_sorted]
         last = -1  # the latest statement up to t (rows sorted by period end)
         for i, d in enumerate(day_l):
             if d <= t:
                 last = i
-        fin = _NO_FIN
-        stype, fcur = "", ""
+        latest, fcur = np.full((len(LATEST_ROWS), 1), np.nan), ""
         if last >= 0:
-            f = _statement_row(st_rows, day_l, last, self.st_need)
-            f["st_statement_age_days"] = float(t - day_l[last])
-            st_X = np.array([[f[name] for name in eng.feature_names]], dtype=np.float64)
+            # items as rows (None: NaN), a statement per column
+            items = np.array([_get_items(r) for r in st_rows], dtype=np.float64).T.copy()
+            tier = np.array([_QUALITY_TIER[r["statement_type"]] for r in st_rows],
+                            dtype=np.float64)
+            links = np.array([last, last - 1, last - 2, min(last + 1, _st.MAX_YEARS)],
+                             dtype=np.int64)[:, None]  # statement, lags, st_n_statements
+            f = _st.statement_rows(items, np.array(day_l, dtype=np.int64), tier, links, t)
+            st_X = f[self.st_rows].T
             r = st_rows[last]
-            eq = r["equity"]
-            if eq is None:
-                ta, tl = r["total_assets"], r["total_liabilities"]
-                eq = math.nan if ta is None or tl is None else ta - tl
-            fin = {"equity": float(eq), "revenue": float(r["revenue"]),
-                   "net_income": math.nan if r["net_income"] is None else float(r["net_income"]),
-                   "total_assets": math.nan if r["total_assets"] is None
-                   else float(r["total_assets"]),
-                   "age_days": float(t - day_l[last])}
-            stype, fcur = str(r["statement_type"]), str(r["currency"])
+            latest = np.array([*_get_latest(r), t - day_l[last],
+                               r["statement_type"] == "tax_return"], dtype=np.float64)[:, None]
+            fcur = str(r["currency"])
         else:
             st_X = np.full((1, len(eng.feature_names)), np.nan)
-        # rating_basis and past_due of the batch path, on Python scalars (the same
-        # comparisons; the sums add in record order from 0.0, as np.bincount does)
-        fresh = fin["age_days"] <= eng.overlay.max_statement_age_days
-        has_rev = not math.isnan(fin["revenue"])
-        if fresh and has_rev and stype != "tax_return" and stype != "" \
-                and fin["total_assets"] > 0:
-            basis_code = 0
-        elif fresh and has_rev and stype == "tax_return":
-            basis_code = 1
-        else:
-            basis_code = 2
+        money, basis = financial_inputs(latest, eng.overlay.max_statement_age_days)
 
         # adverse and payment features, past due: the batch path's array functions
-        values, pdue, open_bal = self._record_features(p, t, fin["revenue"])
+        values, pdue, open_bal = self._record_features(p, t, float(money[1][0]))
         overlay_X = values[self.overlay_at].reshape(1, -1)
         pd_default = default_past_due(pdue, open_bal, eng.overlay)[0]
 
@@ -329,8 +207,7 @@ class FastEngine:
         related = ex.relation_type is not None or (dg is not None and dg == sg)
         # the one-element arrays of the core's inputs as views of four small arrays (one
         # numpy call per dtype instead of one per input)
-        num = np.array([values[self.at_dilution], fin["equity"], fin["revenue"],
-                        fin["net_income"], pdue[0], float(req), _num(ex.annual_sales),
+        num = np.array([values[self.at_dilution], pdue[0], float(req), _num(ex.annual_sales),
                         float(ex.supplier.ledger_total), _num(ex.insurer_limit),
                         float(ex.approved_outstanding), float(ex.approved_limit)],
                        dtype=np.float64)
@@ -338,20 +215,19 @@ class FastEngine:
                         p.debtor.group_id], dtype=object)
         flag = np.array([values[self.at_insolvency] > 0, pd_default,
                          values[self.at_knockout] > 0, related], dtype=bool)
-        ints = np.array([basis_code, 0], dtype=np.int64)
         digest, terms = payload_hashes(p, product)  # the input hash: the batch's functions
         deb = DebtorInputs(
-            debtor_id=obj[0:1], st_X=st_X, basis=ints[0:1], overlay_X=overlay_X,
+            debtor_id=obj[0:1], st_X=st_X, basis=basis, overlay_X=overlay_X,
             insolvency=flag[0:1], past_due_default=flag[1:2], knockout=flag[2:3],
-            dilution=num[0:1], tnw=num[1:2], revenue=num[2:3], profit=num[3:4],
-            fin_currency=obj[1:2], past_due_amount=num[4:5],
+            dilution=num[0:1], tnw=money[0], revenue=money[1], profit=money[2],
+            fin_currency=obj[1:2], past_due_amount=num[1:2],
             digest=digest)
         pair = PairInputs(
-            debtor_pos=ints[1:2], supplier_id=obj[2:3], currency=obj[3:4], requested=num[5:6],
-            annual_sales=num[6:7], product=obj[4:5], supplier_ledger=num[7:8],
-            supplier_currency=obj[3:4], related=flag[3:4], insurer_limit=num[8:9],
-            terms=terms, protected=num[9:10], group_id=obj[5:6],
-            current_limit=num[10:11])
+            debtor_pos=np.zeros(1, dtype=np.int64), supplier_id=obj[2:3], currency=obj[3:4],
+            requested=num[2:3], annual_sales=num[3:4], product=obj[4:5],
+            supplier_ledger=num[4:5], supplier_currency=obj[3:4], related=flag[3:4],
+            insurer_limit=num[5:6], terms=terms, protected=num[6:7], group_id=obj[5:6],
+            current_limit=num[7:8])
         return deb, pair
 
     def _check(self, p: DebtorPayload, st_sorted: list[Any], reference_date: Any) -> None:

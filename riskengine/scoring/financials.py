@@ -28,7 +28,8 @@ from riskengine.features import latest_of_runs
 from riskengine.scoring.frames import _positions
 from riskengine.scoring.overlay import Overlay
 
-__all__ = ["BASES", "latest_financials", "rating_basis", "past_due", "default_past_due"]
+__all__ = ["BASES", "LATEST_ROWS", "latest_financials", "financial_inputs", "past_due",
+           "default_past_due"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -36,34 +37,31 @@ FloatArray = npt.NDArray[np.float64]
 BASES: tuple[str, ...] = ("statements", "tax_return", "no_financials")
 
 
-def latest_financials(statements: pd.DataFrame, day: str, ids: pd.Index) -> dict[str, Any]:
-    """Latest statement up to ``day`` per debtor of ``ids``: items, type, currency, age.
+#: Rows of the latest-statement array :func:`financial_inputs` reads: the statement's
+#: items as reported, its age in days and whether it is a tax return (1.0 / 0.0);
+#: all NaN for a debtor without a statement up to the day.
+LATEST_ROWS: tuple[str, ...] = ("equity", "total_assets", "total_liabilities", "revenue",
+                                "net_income", "age_days", "tax_return")
 
-    Equity falls back to total assets - total liabilities (the statement
-    pipeline's identity); tangible net worth is taken as equity (the contract
-    carries no intangibles).
+
+def latest_financials(statements: pd.DataFrame, day: str, ids: pd.Index) -> dict[str, Any]:
+    """Latest statement up to ``day`` per debtor of ``ids`` (the edge of :func:`financial_inputs`).
+
+    Returns ``{"latest": (len(LATEST_ROWS), n) float64 array, "currency": object array}``
+    (the statement currency, ``""`` without a statement).
     """
     n = len(ids)
-    out: dict[str, Any] = {k: np.full(n, np.nan) for k in
-                           ("equity", "revenue", "net_income", "total_assets", "age_days")}
-    out["statement_type"] = np.full(n, "", dtype=object)
-    out["currency"] = np.full(n, "", dtype=object)
+    latest = np.full((len(LATEST_ROWS), n), np.nan)
+    out: dict[str, Any] = {"latest": latest, "currency": np.full(n, "", dtype=object)}
     if statements.empty:
         return out
     t = np.datetime64(day, "D")
     pe = statements["period_end"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
     rows, pos = _latest_statements(statements["debtor_id"], pe, t, ids)
-
-    def col(name: str) -> FloatArray:
-        return statements[name].to_numpy(dtype=np.float64, na_value=np.nan)[rows]
-
-    eq = col("equity")
-    eq = np.where(np.isnan(eq), col("total_assets") - col("total_liabilities"), eq)
-    for name, v in (("equity", eq), ("revenue", col("revenue")),
-                    ("net_income", col("net_income")), ("total_assets", col("total_assets")),
-                    ("age_days", (t - pe[rows]).astype(np.int64).astype(np.float64))):
-        out[name][pos] = v
-    out["statement_type"][pos] = _objects_at(statements["statement_type"], rows)
+    for i, name in enumerate(LATEST_ROWS[:5]):
+        latest[i, pos] = statements[name].to_numpy(dtype=np.float64, na_value=np.nan)[rows]
+    latest[5, pos] = (t - pe[rows]).astype(np.int64)
+    latest[6, pos] = _objects_at(statements["statement_type"], rows) == "tax_return"
     out["currency"][pos] = _objects_at(statements["currency"], rows)
     return out
 
@@ -109,15 +107,65 @@ def _objects_at(values: pd.Series, rows: npt.NDArray[np.int64]) -> npt.NDArray[n
     return values.iloc[rows].astype(object).to_numpy()
 
 
-def rating_basis(statement_type: np.ndarray, total_assets: FloatArray, revenue: FloatArray,
-                 age_days: FloatArray, max_age: int) -> npt.NDArray[np.int64]:
-    """Code into :data:`BASES` per debtor (see the module docstring)."""
-    stype = np.asarray(statement_type, dtype=object)
-    fresh = age_days <= max_age
-    full = fresh & (stype != "tax_return") & (stype != "") & (total_assets > 0) & \
-        ~np.isnan(revenue)
-    tax = fresh & (stype == "tax_return") & ~np.isnan(revenue)
-    return np.where(full, 0, np.where(tax, 1, 2)).astype(np.int64)
+def financial_inputs(latest: FloatArray, max_age: int
+                     ) -> tuple[FloatArray, npt.NDArray[np.int64]]:
+    """The policy's financials and the rating basis of 1..n debtors' latest statements.
+
+    Parameters
+    ----------
+    latest : ndarray of float64, shape (len(LATEST_ROWS), n)
+        Rows :data:`LATEST_ROWS` (:func:`latest_financials` for a book; the single
+        path builds the one column from its payload).
+    max_age : int
+        ``overlay.max_statement_age_days``.
+
+    Returns
+    -------
+    money : ndarray of float64, shape (3, n)
+        Tangible net worth (equity, else total assets - total liabilities, the
+        statement pipeline's identity; the contract carries no intangibles),
+        revenue and net income.
+    basis : ndarray of int64, shape (n,)
+        Code into :data:`BASES` (see the module docstring).
+
+    Examples
+    --------
+    >>> latest = np.array([[np.nan], [100.0], [60.0], [500.0], [5.0], [200.0], [0.0]])
+    >>> money, basis = financial_inputs(latest, 540)
+    >>> money[:, 0].tolist(), BASES[basis[0]]
+    ([40.0, 500.0, 5.0], 'statements')
+    """
+    out: tuple[FloatArray, npt.NDArray[np.int64]] = _financials_kernel()(latest, max_age)
+    return out
+
+
+def _financial_rows(latest: Any, max_age: int) -> Any:  # pragma: no cover - compiled
+    """Kernel of :func:`financial_inputs`: one pass over the debtors."""
+    n = latest.shape[1]
+    money = np.empty((3, n))
+    basis = np.empty(n, dtype=np.int64)
+    for j in range(n):
+        eq, ta, tl, rev = latest[0, j], latest[1, j], latest[2, j], latest[3, j]
+        money[0, j] = ta - tl if np.isnan(eq) else eq
+        money[1, j] = rev
+        money[2, j] = latest[4, j]
+        usable = latest[5, j] <= max_age and not np.isnan(rev)  # fresh, with a revenue
+        tax = latest[6, j]
+        if usable and tax == 0.0 and ta > 0:
+            basis[j] = 0
+        elif usable and tax == 1.0:
+            basis[j] = 1
+        else:
+            basis[j] = 2
+    return money, basis
+
+
+@functools.cache
+def _financials_kernel() -> Any:
+    """:func:`_financial_rows` compiled (numba, cached on disk beside this module)."""
+    from numba import njit
+
+    return njit(cache=True, nogil=True)(_financial_rows)
 
 
 def past_due(invoices: pd.DataFrame, day: str, days_past_due: int, ids: pd.Index
