@@ -7,13 +7,20 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from riskengine.errors import InvalidInputError
 from riskengine.policy.credit_policy import CreditPolicy
-from riskengine.policy.limits import limit_change
 from riskengine.store.database import _Database
+from riskengine.store.register_rule import (
+    ACTIONS,
+    NextState,
+    RegisterRows,
+    in_force,
+    next_state,
+)
 from riskengine.store.tables import funding_checks, limit_history, limit_register
 from riskengine.store.values import _date, _float, _new_id, _now, _row, _str
 
@@ -74,16 +81,6 @@ def _checked_limit(supplier_id: Any, debtor_id: Any, value: Any, reason: Any,
     return limit
 
 
-def _in_force(row: Mapping[Any, Any], day: dt.date) -> tuple[float, dt.date | None, float]:
-    """(limit in force on ``day``, since when, the limit before it) of a register row."""
-    pend, pend_day = row["pending_limit"], row["pending_effective_date"]
-    if pend is not None and pend_day is not None and day >= pend_day:
-        return float(pend), pend_day, float(row["limit_amount"])
-    if row["effective_date"] is None or day >= row["effective_date"]:
-        return float(row["limit_amount"]), row["effective_date"], float(row["previous_limit"])
-    return float(row["previous_limit"]), None, float(row["previous_limit"])
-
-
 def _status(limit: float, pending: tuple[float, Any] | None) -> str:
     if pending is not None:
         return "pending_cut" if pending[0] < limit else "pending_increase"
@@ -97,7 +94,8 @@ def _pending(pending: tuple[float, dt.date] | None) -> dict[str, Any] | None:
 
 def _entry(row: Mapping[Any, Any], day: dt.date) -> dict[str, Any]:
     """A register row as seen on ``day`` (a pending change past its date is in force)."""
-    limit, since, before = _in_force(row, day)
+    force, since_day, before_arr = in_force(register_rows([row]), np.datetime64(day, "D"))
+    limit, since, before = float(force[0]), _day(since_day[0]), float(before_arr[0])
     pend = row["pending_limit"]
     pending = None
     if pend is not None and since != row["pending_effective_date"]:
@@ -118,14 +116,55 @@ def _entry(row: Mapping[Any, Any], day: dt.date) -> dict[str, Any]:
             "updated_at": row["updated_at"]}
 
 
-def _action(old: float | None, new: float) -> str:
-    if old is None:
-        return "new"
-    if new == old:
-        return "unchanged"
-    if new == 0.0:
-        return "cancel"
-    return "increase" if new > old else "decrease"
+def _day(value: Any) -> dt.date | None:
+    """A numpy day as a date (NaT: None)."""
+    return None if np.isnat(value) else value.astype("datetime64[D]").item()
+
+
+def _opt(value: float) -> float | None:
+    return None if value != value else float(value)
+
+
+def register_rows(rows: list[Mapping[Any, Any] | None]) -> RegisterRows:
+    """:class:`~riskengine.store.register_rule.RegisterRows` of register rows (None: no row)."""
+    def floats(name: str) -> Any:
+        return np.array([np.nan if r is None or r[name] is None else float(r[name])
+                         for r in rows], dtype=np.float64)
+
+    def days(name: str) -> Any:
+        return np.array([None if r is None else r[name] for r in rows], dtype="datetime64[D]")
+
+    return RegisterRows(np.array([r is not None for r in rows], dtype=bool),
+                        floats("limit_amount"), floats("previous_limit"), days("effective_date"),
+                        floats("pending_limit"), days("pending_effective_date"), days("as_of"),
+                        floats("outstanding"))
+
+
+def state_values(st: NextState, i: int, *, as_of: dt.date, source: str, currency: str | None,
+                 decision_id: int | None, now: str, notice_days: int) -> dict[str, Any]:
+    """The register row of pair ``i`` of a next state (its columns but the pair's keys)."""
+    return {"limit_amount": float(st.limit_amount[i]),
+            "previous_limit": float(st.previous_limit[i]),
+            "effective_date": _day(st.effective_date[i]),
+            "pending_limit": _opt(st.pending_limit[i]),
+            "pending_effective_date": _day(st.pending_effective_date[i]),
+            "notice_days": notice_days, "status": str(st.status[i]), "source": source[:64],
+            "as_of": as_of, "currency": currency, "decision_id": decision_id,
+            "updated_at": now, "outstanding": _opt(st.outstanding[i]),
+            "protected_outstanding": float(st.protected[i])}
+
+
+def history_row(st: NextState, i: int, *, supplier_id: str, debtor_id: str, new_limit: float,
+                as_of: dt.date, source: str, reason: str, changed_by: str,
+                decision_id: int | None, now: str) -> dict[str, Any]:
+    """The history row of pair ``i`` of a next state."""
+    applied = bool(st.applied[i])
+    return {"supplier_id": supplier_id, "debtor_id": debtor_id, "new_limit": new_limit,
+            "reason": reason[:500], "changed_by": changed_by[:128],
+            "decision_id": decision_id, "changed_at": now, "source": source[:64],
+            "as_of": as_of, "action": ACTIONS[int(st.action[i])],
+            "old_limit": _opt(st.old_limit[i]), "effective_date": _day(st.history_date[i]),
+            "protected_outstanding": float(st.protected[i]) if applied else None}
 
 
 class _LimitRegister(_Database):
@@ -299,53 +338,35 @@ class _LimitRegister(_Database):
                      now: str) -> dict[str, Any]:
         key = {"p_supplier": supplier_id, "p_debtor": debtor_id}
         old = _locked_pair(conn, key)
-        hist: dict[str, Any] = {
-            "supplier_id": supplier_id, "debtor_id": debtor_id, "new_limit": limit,
-            "reason": reason[:500], "changed_by": changed_by[:128], "decision_id": decision_id,
-            "changed_at": now, "source": source[:64], "as_of": as_of}
-        if old is not None and old["as_of"] is not None and as_of < old["as_of"]:
-            hist.update(action="not_applied", old_limit=_in_force(old, as_of)[0],
-                        effective_date=as_of, protected_outstanding=None,
-                        reason=f"{reason} (older than the register's as_of "
-                               f"{old['as_of'].isoformat()}: not applied)"[:500])
+        rule = policy if policy is not None else _shipped_policy()
+        st = next_state(register_rows([old]), [limit], as_of, [bool(knockout)], rule,
+                        outstanding=[np.nan if outstanding is None else outstanding],
+                        effective_date=np.datetime64(effective_date or "NaT", "D"))
+        hist = history_row(st, 0, supplier_id=supplier_id, debtor_id=debtor_id,
+                           new_limit=limit, as_of=as_of, source=source, reason=reason,
+                           changed_by=changed_by, decision_id=decision_id, now=now)
+        if not st.applied[0]:
+            hist["reason"] = (f"{reason} (older than the register's as_of "
+                              f"{old['as_of'].isoformat()}: not applied)")[:500]
             hid = _new_id(conn.execute(_INSERT_HISTORY, hist))
             return {"applied": False, "reason": "older_than_register",
                     "register_as_of": old["as_of"].isoformat(), "history_id": hid}
-        in_force, since, before = (0.0, None, 0.0) if old is None else _in_force(old, as_of)
-        rule = policy if policy is not None else _shipped_policy()
-        ch = limit_change([in_force], [limit], as_of, [bool(knockout)], rule,
-                          None if outstanding is None else [outstanding])
-        eff = effective_date or ch.effective_date[0].item()
-        pending: tuple[float, dt.date] | None = None
-        if old is not None and limit == in_force:  # confirmed: a pending change is withdrawn
-            since = eff = since or as_of
-            now_limit = in_force
-        elif eff <= as_of:
-            now_limit, since, before = limit, eff, in_force
-        else:  # a cut waiting for its notice (or a dated increase)
-            now_limit, since, pending = in_force, since or as_of, (limit, eff)
-        values = {
-            "limit_amount": now_limit, "previous_limit": before, "effective_date": since,
-            "pending_limit": None if pending is None else pending[0],
-            "pending_effective_date": None if pending is None else pending[1],
-            "notice_days": rule.limits.notice_days, "status": _status(now_limit, pending),
-            "source": source[:64], "as_of": as_of, "currency": currency,
-            "decision_id": decision_id, "updated_at": now,
-            "outstanding": outstanding if outstanding is not None else (
-                None if old is None else old["outstanding"]),
-            "protected_outstanding": float(ch.protected[0])}
+        values = state_values(st, 0, as_of=as_of, source=source, currency=currency,
+                              decision_id=decision_id, now=now,
+                              notice_days=rule.limits.notice_days)
         if old is None:
             conn.execute(_INSERT_REGISTER, {"supplier_id": supplier_id,
                                             "debtor_id": debtor_id, **values})
         else:
             conn.execute(_UPDATE_REGISTER, {**key, **values})
-        hist.update(action=_action(None if old is None else in_force, limit),
-                    old_limit=None if old is None else in_force, effective_date=eff,
-                    protected_outstanding=values["protected_outstanding"])
         hid = _new_id(conn.execute(_INSERT_HISTORY, hist))
+        pending = None if values["pending_limit"] is None else {
+            "limit": values["pending_limit"],
+            "effective_date": values["pending_effective_date"].isoformat()}
         return {"applied": True, "action": hist["action"], "status": values["status"],
-                "limit": now_limit, "effective_date": since.isoformat(),
-                "pending": _pending(pending), "history_id": hid}
+                "limit": values["limit_amount"],
+                "effective_date": values["effective_date"].isoformat(),
+                "pending": pending, "history_id": hid}
 
     def history(self, supplier_id: str | None = None, debtor_id: str | None = None, *,
                 limit: int = 1000) -> list[dict[str, Any]]:
