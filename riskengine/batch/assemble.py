@@ -99,6 +99,9 @@ class _Assembler:
         self.errors: list[pa.Table] = []
         #: rows of the debtors table without a debtor id (:func:`_unidentified`)
         self.unidentified: np.ndarray = np.zeros(0, dtype=np.int64)
+        #: the pairs after the book's caps and the run's policy (set by the assembly)
+        self.final_pairs: pd.DataFrame | None = None
+        self.policy: Any = None
 
     def feed(self) -> None:
         """Read every chunk, from the next one on, whose checkpoint is done."""
@@ -262,6 +265,7 @@ def _reconciled(opts: RerateOptions, out: Path, ckpt: _Checkpoints, plan: ChunkP
         hhis.cancel()
         hhis = _done(_concentration(book.pairs, frames.get("debtors")))
     pairs = book.pairs
+    asm.final_pairs, asm.policy = pairs, policy  # the register reads them (rerate --store)
     publish(book.parts, out)
     n = asm.rows
     write_parquet(err_all, out / "errors.parquet")

@@ -73,6 +73,10 @@ class RerateOptions:
     factor_capital : float or None
         The factor's eligible capital, in the policy's ``book.currency``; None: the
         policy's ``book.factor_capital``.
+    store_url : str or None
+        SQLAlchemy URL of the store whose limit register the run writes
+        (:func:`riskengine.store.runs.apply_run`); None: none (the command's default
+        is the service's default store, :func:`riskengine.store.database.default_store_url`).
     max_error_share : float
         The command fails (:func:`riskengine.batch.rerate.run_failure`) when more than
         this share of the debtors in errored (default 0.5), or when none was decided.
@@ -96,6 +100,7 @@ class RerateOptions:
     max_error_share: float = 0.5
     allow_as_of_after_extract: bool = False
     factor_capital: float | None = None
+    store_url: str | None = None
 
     def __post_init__(self) -> None:
         if self.factor_capital is not None and not self.factor_capital >= 0:  # NaN too

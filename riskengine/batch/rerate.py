@@ -246,6 +246,10 @@ def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
                                     scope, as_of, engine, {**frames, "book_debtors": book_debtors},
                                     asm)  # fmt: skip
         timings["assemble_s"] = time.perf_counter() - tick
+        if opts.store_url and asm.final_pairs is not None:
+            tick = time.perf_counter()
+            summary["register"] = _write_register(opts.store_url, asm, as_of, key)
+            timings["register_s"] = time.perf_counter() - tick
         summary = {"as_of": as_of, "model_version": model_version,
                    "policy_version": policy_version, "input_hash": key_parts["input_hash"],
                    "scope": "all" if scope is None else (
@@ -270,6 +274,17 @@ def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
         write_json(info, out / RUN_INFO)
         shutil.rmtree(ckpt.root, ignore_errors=True)
     return RerateResult(out, summary, plan.n_chunks, resumed, key, run_id, elapsed, timings)
+
+
+def _write_register(url: str, asm: Any, as_of: str, key: str) -> dict[str, Any]:
+    """The run's pairs into the store's limit register (:func:`riskengine.store.runs.apply_run`)."""
+    from riskengine.store import DecisionStore
+    from riskengine.store.runs import apply_run
+
+    with DecisionStore(url) as store:
+        out = apply_run(store, asm.final_pairs, as_of=as_of, run=key[:16], policy=asm.policy)
+        out["store"] = store.engine.url.render_as_string(hide_password=True)
+    return out
 
 
 def _riskengine_version() -> str:
@@ -348,6 +363,11 @@ def add_rerate_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--spark-master", default="local[*]", help="Spark master URL")
     p.add_argument("--model-dir", default=None, help="model directory (default models/)")
     p.add_argument("--policy", dest="policy_path", default=None, help="policy TOML")
+    p.add_argument("--store", dest="store_url", default=None,
+                   help="SQLAlchemy URL of the store whose limit register the run writes (default: "
+                        "the service's, $RISKENGINE_STORE_URL or ./riskengine.db)")
+    p.add_argument("--no-store", action="store_true",
+                   help="do not write the limit register (the run's files only)")
     p.add_argument("--factor-capital", type=float, default=None,
                    help="the factor's eligible capital in the policy's book currency (the "
                         "connected-group cap is its book.group_capital_share; default: the "
@@ -363,6 +383,12 @@ def add_rerate_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def _given(value: Any, default: int) -> int:
     """A numeric flag as given (0 included, which the options then refuse), else the default."""
     return default if value is None else int(value)
+
+
+def _default_store() -> str:
+    from riskengine.store.database import default_store_url
+
+    return default_store_url()
 
 
 def default_workers() -> int:
@@ -396,6 +422,8 @@ def options_from_args(args: argparse.Namespace) -> RerateOptions:
         max_error_share=0.5 if share is None else float(share),
         allow_as_of_after_extract=bool(getattr(args, "allow_as_of_after_extract", False)),
         factor_capital=getattr(args, "factor_capital", None),
+        store_url=None if getattr(args, "no_store", False) else (
+            getattr(args, "store_url", None) or _default_store()),
     )
 
 

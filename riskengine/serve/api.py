@@ -477,8 +477,13 @@ def _check_invoice(req: InvoiceCheckRequest, store: DecisionStore, policy: Any) 
     from riskengine.policy.funding import fund_invoice
 
     as_of = req.as_of or dt.datetime.now(dt.UTC).date()  # the decisions' today (UTC)
-    # the latest decision in force on the check's date: one dated later has not taken effect
-    decision = store.latest_decision(req.debtor_id, req.supplier_id, in_force_on=as_of)
+    registered = store.current_limit(req.supplier_id, req.debtor_id, as_of)
+    # the terms of the decision that set the register (a decision of the service, an
+    # override, a rerate run), when in force on the check's date; else the latest stored
+    # decision in force then (one dated later has not taken effect)
+    decision = _register_terms(registered, as_of)
+    if decision is None:
+        decision = store.latest_decision(req.debtor_id, req.supplier_id, in_force_on=as_of)
     if decision is None:
         decision = store.latest_decision(req.debtor_id, in_force_on=as_of)
     if decision is None:
@@ -488,7 +493,6 @@ def _check_invoice(req: InvoiceCheckRequest, store: DecisionStore, policy: Any) 
     if grade is None:
         raise HTTPException(status_code=409, detail="the debtor is unrated: no funding "
                             "against an unrated debtor")
-    registered = store.current_limit(req.supplier_id, req.debtor_id, as_of)
     if registered is not None:
         limit, source = float(registered["limit"]), "limit_register"
     elif decision.get("approved_limit") is not None:
@@ -529,6 +533,16 @@ def _check_invoice(req: InvoiceCheckRequest, store: DecisionStore, policy: Any) 
         policy_version=answer["policy_version"], input_hash=_input_hash(request_record))
     answer["check_id"] = check_id
     return Response(_decision_json(answer), headers=_JSON_HEADERS)
+
+
+def _register_terms(registered: Mapping[str, Any] | None, day: dt.date
+                    ) -> dict[str, Any] | None:
+    """The funding terms the register row keeps of the decision that set it, when that
+    decision is in force on ``day`` (not dated after it), else None."""
+    terms = None if registered is None else registered.get("terms")
+    if not terms or not terms.get("as_of") or terms["as_of"] > day.isoformat():
+        return None
+    return dict(terms)
 
 
 def _decision_terms(decision: Mapping[str, Any], policy: Any) -> dict[str, Any]:

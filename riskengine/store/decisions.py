@@ -31,6 +31,7 @@ from riskengine.store.idempotency import (
     find_answer,
     insert_answer,
 )
+from riskengine.store.register import decision_terms
 from riskengine.store.tables import decisions, metadata
 from riskengine.store.values import _date, _float, _new_id, _now, _period, _row, _str
 
@@ -239,7 +240,8 @@ class DecisionStore(_AuditTrail):
                 effective_date=_date(item.get("limit_effective_date"),
                                      "limit_effective_date", f"decision {new_id}"),
                 reason=f"decision {new_id}", changed_by=changed_by,
-                currency=_str(item.get("currency")), decision_id=new_id, now=now))
+                currency=_str(item.get("currency")), decision_id=new_id, now=now,
+                terms=decision_terms(item, new_id)))
         return ids, register
 
     def latest_decision(self, debtor_id: str, supplier_id: str | None = None, *,

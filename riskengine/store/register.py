@@ -113,7 +113,7 @@ def _entry(row: Mapping[Any, Any], day: dt.date) -> dict[str, Any]:
             "outstanding": row["outstanding"],
             "protected_outstanding": row["protected_outstanding"],
             "currency": row["currency"], "decision_id": row["decision_id"],
-            "updated_at": row["updated_at"]}
+            "updated_at": row["updated_at"], "terms": row["terms"]}
 
 
 def _day(value: Any) -> dt.date | None:
@@ -140,8 +140,28 @@ def register_rows(rows: list[Mapping[Any, Any] | None]) -> RegisterRows:
                         floats("outstanding"))
 
 
+#: The funding terms a register row keeps of the decision that set it.
+TERMS_KEYS: tuple[str, ...] = ("grade", "pd", "product", "supplier_grade", "advance_rate",
+                               "as_of", "decided_at", "model_version", "policy_version",
+                               "decision_type", "currency")
+
+
+def decision_terms(decision: Mapping[str, Any], decision_id: int | None = None
+                   ) -> dict[str, Any]:
+    """The funding terms of a decision dict (:data:`TERMS_KEYS`, plain JSON values)."""
+    out = {k: decision.get(k) for k in TERMS_KEYS}
+    for k, v in out.items():
+        if isinstance(v, dt.date):
+            out[k] = v.isoformat()
+        elif isinstance(v, float) and v != v:
+            out[k] = None
+    out["decision_id"] = decision_id
+    return out
+
+
 def state_values(st: NextState, i: int, *, as_of: dt.date, source: str, currency: str | None,
-                 decision_id: int | None, now: str, notice_days: int) -> dict[str, Any]:
+                 decision_id: int | None, now: str, notice_days: int,
+                 terms: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The register row of pair ``i`` of a next state (its columns but the pair's keys)."""
     return {"limit_amount": float(st.limit_amount[i]),
             "previous_limit": float(st.previous_limit[i]),
@@ -151,7 +171,8 @@ def state_values(st: NextState, i: int, *, as_of: dt.date, source: str, currency
             "notice_days": notice_days, "status": str(st.status[i]), "source": source[:64],
             "as_of": as_of, "currency": currency, "decision_id": decision_id,
             "updated_at": now, "outstanding": _opt(st.outstanding[i]),
-            "protected_outstanding": float(st.protected[i])}
+            "protected_outstanding": float(st.protected[i]),
+            "terms": None if terms is None else dict(terms)}
 
 
 def history_row(st: NextState, i: int, *, supplier_id: str, debtor_id: str, new_limit: float,
@@ -335,7 +356,7 @@ class _LimitRegister(_Database):
                      as_of: dt.date, source: str, policy: CreditPolicy | None, knockout: bool,
                      outstanding: float | None, effective_date: dt.date | None, reason: str,
                      changed_by: str, currency: str | None, decision_id: int | None,
-                     now: str) -> dict[str, Any]:
+                     now: str, terms: Mapping[str, Any] | None = None) -> dict[str, Any]:
         key = {"p_supplier": supplier_id, "p_debtor": debtor_id}
         old = _locked_pair(conn, key)
         rule = policy if policy is not None else _shipped_policy()
@@ -353,7 +374,7 @@ class _LimitRegister(_Database):
                     "register_as_of": old["as_of"].isoformat(), "history_id": hid}
         values = state_values(st, 0, as_of=as_of, source=source, currency=currency,
                               decision_id=decision_id, now=now,
-                              notice_days=rule.limits.notice_days)
+                              notice_days=rule.limits.notice_days, terms=terms)
         if old is None:
             conn.execute(_INSERT_REGISTER, {"supplier_id": supplier_id,
                                             "debtor_id": debtor_id, **values})

@@ -12,7 +12,8 @@ The rule (docs/SERVICE.md "The limit register"):
   (:func:`riskengine.policy.limits.limit_change`): an increase at once, a cut after the
   notice period, at once on a knock-out;
 - a proposal equal to the limit in force confirms it and withdraws a pending change; a
-  change effective later stays pending beside the limit in force.
+  change effective later stays pending beside the limit in force, and proposing the
+  same change again while it waits leaves it as it is (``unchanged``).
 """
 
 from __future__ import annotations
@@ -155,14 +156,19 @@ def next_state(rows: RegisterRows, proposed: Any, as_of: Any, knockout: Any,
     ch = limit_change(force, new, day, ko, policy, np.where(np.isnan(out), force, out))
     eff = np.where(np.isnat(explicit), ch.effective_date, explicit)
     confirmed = rows.has_row & (new == force)
-    now = ~confirmed & (eff <= day)
+    # the same change again while it waits for its date: it stands as it is
+    waiting = (rows.has_row & ~np.isnan(rows.pending_limit)
+               & ~np.isnat(rows.pending_effective_date) & (day < rows.pending_effective_date))
+    again = ~confirmed & waiting & (new == rows.pending_limit) & ~ko
+    eff = np.where(again, rows.pending_effective_date, eff)
+    now = ~confirmed & ~again & (eff <= day)
     pending = ~confirmed & ~now
     since_or_day = np.where(np.isnat(since), day, since)
     limit = np.where(now, new, force)
     status = np.where(pending, np.where(new < limit, "pending_cut", "pending_increase"),
                       np.where(limit <= 0, "cancelled", "active")).astype(object)
-    action = np.select([~rows.has_row, new == force, new == 0, new > force], [0, 1, 4, 2],
-                       3).astype(np.int8)
+    action = np.select([~rows.has_row, (new == force) | again, new == 0, new > force],
+                       [0, 1, 4, 2], 3).astype(np.int8)
     action[older] = 5
     return NextState(
         applied=~older, limit_amount=limit,

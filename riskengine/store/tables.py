@@ -131,6 +131,8 @@ limit_register = sa.Table(
     sa.Column("as_of", sa.Date, nullable=True),
     sa.Column("outstanding", sa.Float, nullable=True),
     sa.Column("protected_outstanding", sa.Float, nullable=True),
+    # the funding terms of the decision that set the row (grade, product, advance rate...)
+    sa.Column("terms", _JSON, nullable=True),
     sa.Index("ix_limit_register_debtor", "debtor_id"),
 )
 

@@ -1,0 +1,191 @@
+"""A ``rerate`` run into the limit register: every pair of the run at once, by the register's
+one rule (:func:`riskengine.store.register_rule.next_state`), in one transaction.
+
+- A pair the register does not hold yet but whose exposure has a limit in force
+  (``exposures.approved_limit``, the decision's ``current_limit``) is first **seeded**
+  with it (history action ``new``, source ``seed:<run>``): the run's change is then a
+  limit action against it, with its notice.
+- Updates are ordered by ``as_of``: a pair whose register row is newer than the run is
+  left as it is (history ``not_applied``).
+- A cut waits for the policy's notice (at once after a knock-out); what was delivered
+  and approved stays protected.
+- Each row keeps the funding terms of the run's decision (grade, product, advance
+  rate, ...), so ``/v1/invoices/check`` answers from the register.
+- A pair whose limit the run confirms gets no history row, only its row's ``as_of``,
+  source and terms.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from riskengine.policy.credit_policy import CreditPolicy
+from riskengine.store.register import TERMS_KEYS, _INSERT_HISTORY, _INSERT_REGISTER
+from riskengine.store.register_rule import ACTIONS, RegisterRows, next_state
+from riskengine.store.tables import limit_register
+from riskengine.store.values import _now
+
+__all__ = ["apply_run"]
+
+_UPDATE = limit_register.update().where(
+    limit_register.c.supplier_id == sa.bindparam("k_supplier"),
+    limit_register.c.debtor_id == sa.bindparam("k_debtor"))
+_STATE = ("limit_amount", "previous_limit", "effective_date", "pending_limit",
+          "pending_effective_date", "as_of", "outstanding")
+
+
+def _held(conn: Any, pairs: pd.DataFrame) -> pd.DataFrame:
+    """The register rows of the run's pairs (all rows when the run is large)."""
+    cols = [limit_register.c[c] for c in ("supplier_id", "debtor_id", *_STATE)]
+    q = sa.select(*cols)
+    debtors = pd.unique(pairs["debtor_id"].astype(str))
+    if len(debtors) <= 5_000:
+        frames = [pd.DataFrame(conn.execute(q.where(limit_register.c.debtor_id.in_(
+            debtors[i:i + 900].tolist()))).all(), columns=[c.name for c in cols])
+            for i in range(0, len(debtors), 900)] or [pd.DataFrame(columns=[c.name for c in cols])]
+        return pd.concat(frames, ignore_index=True)
+    return pd.DataFrame(conn.execute(q).all(), columns=[c.name for c in cols])
+
+
+def _days(s: pd.Series) -> np.ndarray:
+    return pd.to_datetime(s, errors="coerce").to_numpy(dtype="datetime64[D]")
+
+
+def _dates(a: np.ndarray) -> list[Any]:
+    """datetime64[D] values as ``datetime.date`` (NaT: None), for the SQL driver."""
+    return [None if v is None else v for v in a.astype("datetime64[D]").astype(object)]
+
+
+def _floats(a: np.ndarray) -> list[float | None]:
+    return [None if v != v else v for v in a.astype(np.float64).tolist()]
+
+
+def apply_run(store: Any, pairs: pd.DataFrame, *, as_of: Any, run: str, policy: CreditPolicy,
+              changed_by: str = "rerate") -> dict[str, int]:
+    """Write a run's pairs into the store's limit register (module docstring).
+
+    Parameters
+    ----------
+    store : riskengine.store.DecisionStore
+    pairs : pandas.DataFrame
+        One row per pair of the run: ``supplier_id``, ``debtor_id``, ``approved_limit``,
+        ``knockout``, ``approved_outstanding``, ``current_limit``, ``currency`` and the
+        terms (:data:`riskengine.store.register.TERMS_KEYS` present among its columns).
+    as_of : date-like
+    run : str
+        The run's id (sources ``rerate:<run>`` and ``seed:<run>``).
+    policy : CreditPolicy
+
+    Returns
+    -------
+    dict
+        Pairs ``applied``, ``not_applied`` (the register was newer), ``seeded``, and
+        the history rows written by action.
+    """
+    day = pd.Timestamp(as_of).date()
+    now = _now()
+    n = len(pairs)
+    if n == 0:
+        return {"applied": 0, "not_applied": 0, "seeded": 0}
+    sid = pairs["supplier_id"].astype(str).to_numpy(dtype=object)
+    did = pairs["debtor_id"].astype(str).to_numpy(dtype=object)
+    with store._write() as conn:
+        if conn.dialect.name == "postgresql":  # one writer of the register for the run
+            conn.execute(sa.text("LOCK TABLE limit_register IN SHARE ROW EXCLUSIVE MODE"))
+        held = _held(conn, pairs)
+        at = pd.MultiIndex.from_frame(held[["supplier_id", "debtor_id"]].astype(str)) \
+            .get_indexer(pd.MultiIndex.from_arrays([sid, did]))
+        has = at >= 0
+        take = np.where(has, at, 0)
+
+        def col(name: str, days: bool = False) -> np.ndarray:
+            if not len(held):
+                return np.full(n, np.datetime64("NaT", "D") if days else np.nan)
+            v = _days(held[name]) if days else held[name].to_numpy(dtype=np.float64,
+                                                                     na_value=np.nan)
+            return np.where(has, v[take], np.datetime64("NaT", "D") if days else np.nan)
+
+        current = pairs["current_limit"].to_numpy(dtype=np.float64, na_value=0.0)
+        seed = ~has & (current > 0)
+        rows = RegisterRows(
+            has | seed, np.where(seed, current, col("limit_amount")),
+            np.where(seed, 0.0, col("previous_limit")), col("effective_date", True),
+            col("pending_limit"), col("pending_effective_date", True), col("as_of", True),
+            col("outstanding"))
+        st = next_state(rows, pairs["approved_limit"].to_numpy(dtype=np.float64,
+                                                               na_value=0.0),
+                        day, pairs["knockout"].to_numpy(dtype=bool, na_value=False), policy,
+                        outstanding=pairs["approved_outstanding"].to_numpy(
+                            dtype=np.float64, na_value=np.nan))
+        terms = _terms(pairs, day)
+        currency = pairs["currency"].astype(object).where(pairs["currency"].notna(), None)
+        values = {
+            "limit_amount": st.limit_amount.tolist(), "previous_limit": st.previous_limit.tolist(),
+            "effective_date": _dates(st.effective_date), "pending_limit": _floats(st.pending_limit),
+            "pending_effective_date": _dates(st.pending_effective_date),
+            "status": st.status.tolist(), "outstanding": _floats(st.outstanding),
+            "protected_outstanding": st.protected.tolist(), "currency": currency.tolist(),
+            "terms": terms}
+        const = {"notice_days": policy.limits.notice_days, "source": f"rerate:{run}"[:64],
+                 "as_of": day, "decision_id": None, "updated_at": now}
+        names = list(values)
+        applied = st.applied
+        new_rows = [{"supplier_id": s, "debtor_id": d, **const,
+                     **{k: values[k][i] for k in names}}
+                    for i, (s, d) in enumerate(zip(sid, did, strict=True)) if not has[i]]
+        upd_rows = [{"k_supplier": s, "k_debtor": d, **const,
+                     **{k: values[k][i] for k in names}}
+                    for i, (s, d) in enumerate(zip(sid, did, strict=True))
+                    if has[i] and applied[i]]
+        if new_rows:
+            conn.execute(_INSERT_REGISTER, new_rows)
+        if upd_rows:
+            conn.execute(_UPDATE, upd_rows)
+        hist = _history(st, seed, sid, did, pairs, current, day, run, changed_by, now)
+        if hist:
+            conn.execute(_INSERT_HISTORY, hist)
+    counts = pd.Series([h["action"] for h in hist]).value_counts().to_dict() if hist else {}
+    return {"applied": int(applied.sum()), "not_applied": int((~applied).sum()),
+            "seeded": int(seed.sum()), **{f"history_{k}": int(v) for k, v in counts.items()}}
+
+
+def _terms(pairs: pd.DataFrame, day: dt.date) -> list[dict[str, Any]]:
+    """Each pair's funding terms (the decision's; ``as_of`` the run's)."""
+    cols = {k: pairs[k].astype(object).where(pairs[k].notna(), None).tolist()
+            for k in TERMS_KEYS if k in pairs.columns}
+    cols["as_of"] = [day.isoformat()] * len(pairs)
+    keys = list(cols)
+    return [{**dict(zip(keys, vals, strict=True)), "decision_id": None}
+            for vals in zip(*cols.values(), strict=True)]
+
+
+def _history(st: Any, seed: np.ndarray, sid: np.ndarray, did: np.ndarray, pairs: pd.DataFrame,
+             current: np.ndarray, day: dt.date, run: str, changed_by: str, now: str
+             ) -> list[dict[str, Any]]:
+    """History rows: the seeds, then every change and every pair not applied."""
+    base = {"changed_by": changed_by, "decision_id": None, "changed_at": now, "as_of": day}
+    out = [{**base, "supplier_id": sid[i], "debtor_id": did[i], "action": "new",
+            "old_limit": None, "new_limit": float(current[i]), "effective_date": day,
+            "protected_outstanding": None, "source": f"seed:{run}"[:64],
+            "reason": "the limit in force before the first re-rating (exposures.approved_limit)"}
+           for i in np.flatnonzero(seed).tolist()]
+    new = pairs["approved_limit"].to_numpy(dtype=np.float64, na_value=0.0)
+    unchanged = ACTIONS.index("unchanged")
+    keep = np.flatnonzero(st.action != unchanged)
+    eff = _dates(st.history_date[keep])
+    old = _floats(st.old_limit[keep])
+    for j, i in enumerate(keep.tolist()):
+        applied = bool(st.applied[i])
+        out.append({**base, "supplier_id": sid[i], "debtor_id": did[i],
+                    "action": ACTIONS[int(st.action[i])], "old_limit": old[j],
+                    "new_limit": float(new[i]), "effective_date": eff[j],
+                    "protected_outstanding": float(st.protected[i]) if applied else None,
+                    "source": f"rerate:{run}"[:64],
+                    "reason": f"re-rating {run}" if applied else
+                    f"re-rating {run} (older than the register's as_of: not applied)"})
+    return out
