@@ -282,9 +282,9 @@ def _write_register(url: str, asm: Any, as_of: str, key: str) -> dict[str, Any]:
     from riskengine.store.runs import apply_run
 
     with DecisionStore(url) as store:
-        out = apply_run(store, asm.final_pairs, as_of=as_of, run=key[:16], policy=asm.policy)
-        out["store"] = store.engine.url.render_as_string(hide_password=True)
-    return out
+        counts = apply_run(store, asm.final_pairs, as_of=as_of, run=key[:16],
+                           policy=asm.policy)
+        return {**counts, "store": store.engine.url.render_as_string(hide_password=True)}
 
 
 def _riskengine_version() -> str:

@@ -25,7 +25,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from riskengine.policy.credit_policy import CreditPolicy
-from riskengine.store.register import TERMS_KEYS, _INSERT_HISTORY, _INSERT_REGISTER
+from riskengine.store.register import _INSERT_HISTORY, _INSERT_REGISTER, TERMS_KEYS
 from riskengine.store.register_rule import ACTIONS, RegisterRows, next_state
 from riskengine.store.tables import limit_register
 from riskengine.store.values import _now
