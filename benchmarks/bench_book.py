@@ -48,7 +48,7 @@ def main() -> None:
         subprocess.run([*cli, "rerate", "--portfolio", str(book), "--out", str(out),
                         "--no-tracking", "--chunk-size", str(a.chunk_size),
                         "--factor-capital", str(a.factor_capital)], check=True,
-                       capture_output=True)
+                       capture_output=True, cwd=tmp)  # its default store: tmp/riskengine.db
         wall = time.perf_counter() - t0
         dec = pd.read_parquet(out / "decisions")
         inv = book_invariants(dec, load_policy().with_factor_capital(a.factor_capital))

@@ -21,6 +21,21 @@ import pytest
 from riskengine.io.datasets import shared_data_dir
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _default_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The commands' default store (``RISKENGINE_STORE_URL``) in a temporary directory for
+    the whole session, so that a command run by a test never writes ``./riskengine.db``
+    into the working directory (subprocesses inherit it)."""
+    key = "RISKENGINE_STORE_URL"
+    before = os.environ.get(key)
+    os.environ[key] = "sqlite:///" + str(tmp_path_factory.mktemp("store") / "riskengine.db")
+    yield
+    if before is None:
+        os.environ.pop(key, None)
+    else:
+        os.environ[key] = before
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     path = shared_data_dir()

@@ -208,7 +208,7 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path: Path,
 
 def _command(portfolio: Path, out: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "riskengine.batch.rerate", "--portfolio", str(portfolio),
-            "--as-of", AS_OF, "--out", str(out), "--chunk-size", str(CHUNK), "--no-tracking",
+            "--as-of", AS_OF, "--out", str(out), "--chunk-size", str(CHUNK), "--no-tracking", "--no-store",
             *extra]
 
 

@@ -51,7 +51,7 @@ def book(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _rerate(portfolio: Path, out: Path, *extra: str) -> int:
     return main(["rerate", "--portfolio", str(portfolio), "--out", str(out), "--as-of", AS_OF,
-                 "--no-tracking", *extra])
+                 "--no-tracking", "--no-store", *extra])
 
 
 def _summary(out: Path) -> dict[str, Any]:

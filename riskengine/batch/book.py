@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from riskengine.batch.checkpoints import write_decisions
@@ -54,26 +55,31 @@ class BookPass:
 
 
 def _keys(pairs: pd.DataFrame, debtors: pd.DataFrame | None) -> dict[str, np.ndarray]:
-    """Group (a debtor without one is a group of its own), NACE section and country of
-    each pair, from the debtors table."""
+    """Codes of each pair's group (a debtor without one is a group of its own), NACE
+    section and country, from the debtors table."""
     ids = pairs["debtor_id"].astype(str)
+    dcodes, _ = pd.factorize(ids)
     group = pairs["group_id"].astype(object)
-    own = group.isna() | (group.astype(str).str.strip() == "")
-    group = np.where(own, "debtor:" + ids, "group:" + group.astype(str))
+    group = group.where(group.notna() & (group.astype(str).str.strip() != ""), None)
+    gcodes, guniq = pd.factorize(group, use_na_sentinel=True)
+    out = {"group": np.where(gcodes >= 0, gcodes, len(guniq) + dcodes).astype(np.int64)}
     sector = np.full(len(pairs), "", dtype=object)
     country = np.full(len(pairs), "", dtype=object)
     if debtors is not None and len(debtors) and "debtor_id" in debtors.columns:
-        d = debtors.drop_duplicates("debtor_id").set_index(debtors["debtor_id"].astype(str)
-                                                           .drop_duplicates().to_numpy())
-        pos = d.index.get_indexer(ids)
+        d = debtors.drop_duplicates("debtor_id")
+        index = pd.Index(d["debtor_id"].astype(str))
+        pos = index.get_indexer(ids)
         known = pos >= 0
         if "nace" in d.columns:
-            sections = {v: _section(v) for v in pd.unique(d["nace"].astype(str))}
-            sec = d["nace"].astype(str).map(sections).to_numpy(dtype=object)
+            nace = d["nace"].astype(str)
+            codes, uniq = pd.factorize(nace)
+            sec = np.array([_section(u) for u in uniq], dtype=object)[codes]
             sector[known] = sec[pos[known]]
         if "country" in d.columns:
             country[known] = d["country"].astype(str).to_numpy(dtype=object)[pos[known]]
-    return {"group": group, "sector": sector, "country": country}
+    for name, values in (("sector", sector), ("country", country)):
+        out[name] = pd.factorize(values)[0].astype(np.int64)
+    return out
 
 
 def _section(nace: str) -> str:
@@ -199,17 +205,28 @@ def _rewritten(pairs: pd.DataFrame, after: np.ndarray, cut: np.ndarray,
     decision = pairs["decision_type"].to_numpy(dtype=object).copy()
     decision[idx] = np.where(after[idx] <= 0, "refused",
                              np.where(after[idx] >= full[idx], "full", "partial"))
-    binding = [tuple(c for c in BOOK_CAPS if bound[c][i]) for i in range(n)]
+    binding = np.empty(n, dtype=object)  # read at the cut rows only
+    binding[idx] = [[c for c in BOOK_CAPS if bound[c][i]] for i in idx.tolist()]
     return {"approved_limit": after, "decision_type": decision, "binding_constraints": binding,
             "insured_limit": insured, "retained_exposure": retained, "expected_loss": el,
             "expected_loss_uninsured": el_un, "_cut": cut}
 
 
+def _replaced(column: Any, rows: np.ndarray, values: Sequence[Any], kind: Any) -> Any:
+    """``column`` with ``values`` at ``rows`` (any Arrow type: one take over the column
+    followed by the new values)."""
+    col = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    index = np.arange(len(col), dtype=np.int64)
+    index[rows] = len(col) + np.arange(rows.size, dtype=np.int64)
+    new = pa.array(values, kind, from_pandas=True)  # NaN -> null, as the engine writes
+    return pa.concat_arrays([col, new]).take(pa.array(index))
+
+
 def _rewrite_part(part: Path, new: Mapping[str, Any]) -> Path:
     """A copy of ``part`` with its cut pair rows rewritten, beside it."""
     table = pq.read_table(part)
-    rows = np.flatnonzero(np.asarray(table["row_type"].to_numpy(zero_copy_only=False))
-                          == "pair")
+    rows = np.flatnonzero(np.asarray(pc.equal(table["row_type"], "pair").to_numpy(
+        zero_copy_only=False), dtype=bool))
     cut = np.asarray(new["_cut"], dtype=bool)
     if rows.size != cut.size:
         raise RerateError(f"{part.name}: {rows.size} pair rows, the summary has {cut.size}; "
@@ -217,27 +234,21 @@ def _rewrite_part(part: Path, new: Mapping[str, Any]) -> Path:
     note = np.asarray(new["_note"], dtype=bool)
     if note.any():  # the note on the pairs left out of the book's totals
         i = table.schema.get_field_index("limit_notes")
-        col = table.column(i).to_pylist()
-        for r in rows[note].tolist():
-            col[r] = [*col[r], "book_currency_mismatch"]
-        table = table.set_column(i, table.schema.field(i),
-                                 pa.array(col, table.schema.field(i).type))
+        at = rows[note]
+        old = table.column(i).take(pa.array(at)).to_pylist()
+        table = table.set_column(i, table.schema.field(i), _replaced(
+            table.column(i), at, [[*(o or []), "book_currency_mismatch"] for o in old],
+            table.schema.field(i).type))
     at = rows[cut]
     src = np.flatnonzero(cut)
     for name in _REWRITTEN:
         i = table.schema.get_field_index(name)
         f = table.schema.field(i)
-        values = new[name]
-        if name == "binding_constraints":
-            col = table.column(i).to_pylist()
-            for j, r in zip(src.tolist(), at.tolist(), strict=True):
-                col[r] = list(values[j])
-            arr = pa.array(col, f.type)
-        else:
-            old = table.column(i).to_numpy(zero_copy_only=False).copy()
-            old[at] = np.asarray(values)[src]
-            arr = pa.array(old, f.type, from_pandas=True)  # NaN -> null, as the engine's
-        table = table.set_column(i, f, arr)
+        values = np.asarray(new[name], dtype=object if name == "binding_constraints"
+                            or name == "decision_type" else np.float64)[src]
+        table = table.set_column(i, f, _replaced(table.column(i), at, list(values)
+                                                 if values.dtype == object else values,
+                                                 f.type))
     dest = part.with_name(part.name.replace(".decisions.parquet", ".book.parquet"))
     write_decisions(table, dest)
     return dest

@@ -129,6 +129,10 @@ def _allocate_free(amount: FloatArray, protected: FloatArray, key: IntArray, cap
 
 
 def _codes(values: Any) -> tuple[IntArray, int]:
+    """Codes 0 ... k-1 of the values (integer codes as they are) and k."""
+    arr = np.asarray(values)
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64), int(arr.max()) + 1 if arr.size else 0
     codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=False)
     return codes.astype(np.int64), len(uniques)
 
