@@ -212,13 +212,14 @@ def _rewritten(pairs: pd.DataFrame, after: np.ndarray, cut: np.ndarray,
             "expected_loss_uninsured": el_un, "_cut": cut}
 
 
-def _replaced(column: Any, rows: np.ndarray, values: Sequence[Any], kind: Any) -> Any:
+def _replaced(column: Any, rows: np.ndarray, values: np.ndarray, kind: Any) -> Any:
     """``column`` with ``values`` at ``rows`` (any Arrow type: one take over the column
     followed by the new values)."""
     col = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     index = np.arange(len(col), dtype=np.int64)
     index[rows] = len(col) + np.arange(rows.size, dtype=np.int64)
-    new = pa.array(values, kind, from_pandas=True)  # NaN -> null, as the engine writes
+    new = pa.array(list(values) if values.dtype == object else values, kind,
+                   from_pandas=True)  # NaN -> null, as the engine writes
     return pa.concat_arrays([col, new]).take(pa.array(index))
 
 
@@ -246,9 +247,7 @@ def _rewrite_part(part: Path, new: Mapping[str, Any]) -> Path:
         f = table.schema.field(i)
         values = np.asarray(new[name], dtype=object if name == "binding_constraints"
                             or name == "decision_type" else np.float64)[src]
-        table = table.set_column(i, f, _replaced(table.column(i), at, list(values)
-                                                 if values.dtype == object else values,
-                                                 f.type))
+        table = table.set_column(i, f, _replaced(table.column(i), at, values, f.type))
     dest = part.with_name(part.name.replace(".decisions.parquet", ".book.parquet"))
     write_decisions(table, dest)
     return dest

@@ -241,7 +241,7 @@ class DecisionStore(_AuditTrail):
                                      "limit_effective_date", f"decision {new_id}"),
                 reason=f"decision {new_id}", changed_by=changed_by,
                 currency=_str(item.get("currency")), decision_id=new_id, now=now,
-                terms=decision_terms(item, new_id)))
+                terms=decision_terms(item)))
         return ids, register
 
     def latest_decision(self, debtor_id: str, supplier_id: str | None = None, *,

@@ -113,7 +113,17 @@ def _entry(row: Mapping[Any, Any], day: dt.date) -> dict[str, Any]:
             "outstanding": row["outstanding"],
             "protected_outstanding": row["protected_outstanding"],
             "currency": row["currency"], "decision_id": row["decision_id"],
-            "updated_at": row["updated_at"], "terms": row["terms"]}
+            "updated_at": row["updated_at"], "terms": _terms_of(row)}
+
+
+def _terms_of(row: Mapping[Any, Any]) -> dict[str, Any] | None:
+    """The funding terms a register row keeps (None: the row has none)."""
+    if row["rating_as_of"] is None:
+        return None
+    out = {key: row[col] for key, col in TERM_COLUMNS.items()}
+    out["as_of"] = row["rating_as_of"].isoformat()
+    out["currency"], out["decision_id"] = row["currency"], row["decision_id"]
+    return out
 
 
 def _day(value: Any) -> dt.date | None:
@@ -140,22 +150,28 @@ def register_rows(rows: list[Mapping[Any, Any] | None]) -> RegisterRows:
                         floats("outstanding"))
 
 
-#: The funding terms a register row keeps of the decision that set it.
-TERMS_KEYS: tuple[str, ...] = ("grade", "pd", "product", "supplier_grade", "advance_rate",
-                               "as_of", "decided_at", "model_version", "policy_version",
-                               "decision_type", "currency")
+#: The funding terms a register row keeps of the decision that set it: decision key ->
+#: register column.
+TERM_COLUMNS: dict[str, str] = {
+    "grade": "grade", "pd": "pd", "product": "product", "supplier_grade": "supplier_grade",
+    "advance_rate": "advance_rate", "as_of": "rating_as_of", "decided_at": "decided_at",
+    "model_version": "model_version", "policy_version": "policy_version",
+    "decision_type": "decision_type"}
 
 
-def decision_terms(decision: Mapping[str, Any], decision_id: int | None = None
-                   ) -> dict[str, Any]:
-    """The funding terms of a decision dict (:data:`TERMS_KEYS`, plain JSON values)."""
-    out = {k: decision.get(k) for k in TERMS_KEYS}
-    for k, v in out.items():
-        if isinstance(v, dt.date):
-            out[k] = v.isoformat()
-        elif isinstance(v, float) and v != v:
-            out[k] = None
-    out["decision_id"] = decision_id
+def decision_terms(decision: Mapping[str, Any]) -> dict[str, Any]:
+    """The register columns of a decision's funding terms (:data:`TERM_COLUMNS`)."""
+    out: dict[str, Any] = {}
+    for key, col in TERM_COLUMNS.items():
+        v = decision.get(key)
+        if isinstance(v, float) and v != v:
+            v = None
+        out[col] = v
+    as_of = out["rating_as_of"]
+    out["rating_as_of"] = _date(as_of, "as_of", "decision") if as_of is not None else None
+    for col in ("grade", "product", "supplier_grade", "decided_at", "model_version",
+                "policy_version", "decision_type"):
+        out[col] = None if out[col] is None else str(out[col])
     return out
 
 
@@ -172,7 +188,7 @@ def state_values(st: NextState, i: int, *, as_of: dt.date, source: str, currency
             "as_of": as_of, "currency": currency, "decision_id": decision_id,
             "updated_at": now, "outstanding": _opt(st.outstanding[i]),
             "protected_outstanding": float(st.protected[i]),
-            "terms": None if terms is None else dict(terms)}
+            **(terms or {})}  # no terms (an override, a manual change): the row keeps its own
 
 
 def history_row(st: NextState, i: int, *, supplier_id: str, debtor_id: str, new_limit: float,

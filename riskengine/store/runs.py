@@ -25,16 +25,12 @@ import pandas as pd
 import sqlalchemy as sa
 
 from riskengine.policy.credit_policy import CreditPolicy
-from riskengine.store.register import _INSERT_HISTORY, _INSERT_REGISTER, TERMS_KEYS
 from riskengine.store.register_rule import ACTIONS, RegisterRows, next_state
 from riskengine.store.tables import limit_register
 from riskengine.store.values import _now
 
 __all__ = ["apply_run"]
 
-_UPDATE = limit_register.update().where(
-    limit_register.c.supplier_id == sa.bindparam("k_supplier"),
-    limit_register.c.debtor_id == sa.bindparam("k_debtor"))
 _STATE = ("limit_amount", "previous_limit", "effective_date", "pending_limit",
           "pending_effective_date", "as_of", "outstanding")
 
@@ -122,46 +118,80 @@ def apply_run(store: Any, pairs: pd.DataFrame, *, as_of: Any, run: str, policy: 
                         day, pairs["knockout"].to_numpy(dtype=bool, na_value=False), policy,
                         outstanding=pairs["approved_outstanding"].to_numpy(
                             dtype=np.float64, na_value=np.nan))
-        terms = _terms(pairs, day)
-        currency = pairs["currency"].astype(object).where(pairs["currency"].notna(), None)
-        values = {
-            "limit_amount": st.limit_amount.tolist(), "previous_limit": st.previous_limit.tolist(),
-            "effective_date": _dates(st.effective_date), "pending_limit": _floats(st.pending_limit),
-            "pending_effective_date": _dates(st.pending_effective_date),
-            "status": st.status.tolist(), "outstanding": _floats(st.outstanding),
-            "protected_outstanding": st.protected.tolist(), "currency": currency.tolist(),
-            "terms": terms}
-        const = {"notice_days": policy.limits.notice_days, "source": f"rerate:{run}"[:64],
-                 "as_of": day, "decision_id": None, "updated_at": now}
-        names = list(values)
-        applied = st.applied
-        new_rows = [{"supplier_id": s, "debtor_id": d, **const,
-                     **{k: values[k][i] for k in names}}
-                    for i, (s, d) in enumerate(zip(sid, did, strict=True)) if not has[i]]
-        upd_rows = [{"k_supplier": s, "k_debtor": d, **const,
-                     **{k: values[k][i] for k in names}}
-                    for i, (s, d) in enumerate(zip(sid, did, strict=True))
-                    if has[i] and applied[i]]
-        if new_rows:
-            conn.execute(_INSERT_REGISTER, new_rows)
-        if upd_rows:
-            conn.execute(_UPDATE, upd_rows)
+        _write_rows(conn, st, has, sid, did, pairs, day, run, now, policy)
         hist = _history(st, seed, sid, did, pairs, current, day, run, changed_by, now)
         if hist:
-            conn.execute(_INSERT_HISTORY, hist)
+            sqlite = conn.dialect.name == "sqlite"
+            _insert(conn, "limit_history", list(hist[0]), [tuple(
+                v.isoformat() if sqlite and isinstance(v, dt.date) else v for v in h.values())
+                for h in hist])
     counts = pd.Series([h["action"] for h in hist]).value_counts().to_dict() if hist else {}
-    return {"applied": int(applied.sum()), "not_applied": int((~applied).sum()),
+    return {"applied": int(st.applied.sum()), "not_applied": int((~st.applied).sum()),
             "seeded": int(seed.sum()), **{f"history_{k}": int(v) for k, v in counts.items()}}
 
 
-def _terms(pairs: pd.DataFrame, day: dt.date) -> list[dict[str, Any]]:
-    """Each pair's funding terms (the decision's; ``as_of`` the run's)."""
-    cols = {k: pairs[k].astype(object).where(pairs[k].notna(), None).tolist()
-            for k in TERMS_KEYS if k in pairs.columns}
-    cols["as_of"] = [day.isoformat()] * len(pairs)
-    keys = list(cols)
-    return [{**dict(zip(keys, vals, strict=True)), "decision_id": None}
-            for vals in zip(*cols.values(), strict=True)]
+def _iso(a: np.ndarray, sqlite: bool) -> list[Any]:
+    """Days for the driver: ISO text on SQLite (what SQLAlchemy's Date stores), dates
+    elsewhere; NaT: None."""
+    d = _dates(a)
+    return [None if v is None else v.isoformat() for v in d] if sqlite else d
+
+
+def _insert(conn: Any, table: str, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+    """One driver-level ``executemany`` (no per-row statement processing: a run writes a
+    whole book)."""
+    ph = "?" if conn.dialect.name == "sqlite" else "%s"
+    conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+                         f"({', '.join([ph] * len(columns))})", rows)
+
+
+def _write_rows(conn: Any, st: Any, has: np.ndarray, sid: np.ndarray, did: np.ndarray,
+                pairs: pd.DataFrame, day: dt.date, run: str, now: str,
+                policy: CreditPolicy) -> None:
+    """The pairs' register rows: inserted for new pairs, updated for held ones (the
+    applied ones only), with the run's funding terms."""
+    sqlite = conn.dialect.name == "sqlite"
+    n = len(pairs)
+
+    def text(name: str) -> list[Any]:
+        if name not in pairs.columns:
+            return [None] * n
+        col = pairs[name]
+        return col.astype(object).where(col.notna(), None).map(
+            lambda v: None if v is None else str(v)).tolist()
+
+    cols: dict[str, list[Any]] = {
+        "limit_amount": st.limit_amount.tolist(), "previous_limit": st.previous_limit.tolist(),
+        "effective_date": _iso(st.effective_date, sqlite),
+        "pending_limit": _floats(st.pending_limit),
+        "pending_effective_date": _iso(st.pending_effective_date, sqlite),
+        "status": st.status.tolist(), "outstanding": _floats(st.outstanding),
+        "protected_outstanding": st.protected.tolist(), "currency": text("currency"),
+        "notice_days": [policy.limits.notice_days] * n, "source": [f"rerate:{run}"[:64]] * n,
+        "as_of": [day.isoformat() if sqlite else day] * n, "decision_id": [None] * n,
+        "updated_at": [now] * n,
+        # the run's funding terms (riskengine.store.register.TERM_COLUMNS)
+        "grade": text("grade"), "pd": _floats(pairs["pd"].to_numpy(dtype=np.float64,
+                                                                   na_value=np.nan)),
+        "product": text("product"), "supplier_grade": [None] * n,
+        "advance_rate": _floats(pairs["advance_rate"].to_numpy(dtype=np.float64,
+                                                               na_value=np.nan)),
+        "rating_as_of": [day.isoformat() if sqlite else day] * n,
+        "decided_at": text("decided_at"), "model_version": text("model_version"),
+        "policy_version": text("policy_version"), "decision_type": text("decision_type")}
+    names = list(cols)
+    rows = list(zip(*cols.values(), strict=True))
+    new = np.flatnonzero(~has)
+    if new.size:
+        _insert(conn, "limit_register", ["supplier_id", "debtor_id", *names],
+                [(sid[i], did[i], *rows[i]) for i in new.tolist()])
+    held = np.flatnonzero(has & st.applied)
+    if held.size:
+        ph = "?" if sqlite else "%s"
+        conn.exec_driver_sql(
+            f"UPDATE limit_register SET {', '.join(f'{c} = {ph}' for c in names)} "
+            f"WHERE supplier_id = {ph} AND debtor_id = {ph}",
+            [(*rows[i], sid[i], did[i]) for i in held.tolist()])
 
 
 def _history(st: Any, seed: np.ndarray, sid: np.ndarray, did: np.ndarray, pairs: pd.DataFrame,

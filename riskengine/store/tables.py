@@ -131,8 +131,17 @@ limit_register = sa.Table(
     sa.Column("as_of", sa.Date, nullable=True),
     sa.Column("outstanding", sa.Float, nullable=True),
     sa.Column("protected_outstanding", sa.Float, nullable=True),
-    # the funding terms of the decision that set the row (grade, product, advance rate...)
-    sa.Column("terms", _JSON, nullable=True),
+    # the funding terms of the decision that set the row (store.register.TERM_COLUMNS)
+    sa.Column("grade", sa.String(8), nullable=True),
+    sa.Column("pd", sa.Float, nullable=True),
+    sa.Column("product", sa.String(64), nullable=True),
+    sa.Column("supplier_grade", sa.String(8), nullable=True),
+    sa.Column("advance_rate", sa.Float, nullable=True),
+    sa.Column("rating_as_of", sa.Date, nullable=True),
+    sa.Column("decided_at", sa.String(40), nullable=True),
+    sa.Column("model_version", sa.String(128), nullable=True),
+    sa.Column("policy_version", sa.String(64), nullable=True),
+    sa.Column("decision_type", sa.String(16), nullable=True),
     sa.Index("ix_limit_register_debtor", "debtor_id"),
 )
 

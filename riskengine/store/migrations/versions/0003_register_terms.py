@@ -10,20 +10,26 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
 
+_COLUMNS = (("grade", sa.String(8)), ("pd", sa.Float), ("product", sa.String(64)),
+            ("supplier_grade", sa.String(8)), ("advance_rate", sa.Float),
+            ("rating_as_of", sa.Date), ("decided_at", sa.String(40)),
+            ("model_version", sa.String(128)), ("policy_version", sa.String(64)),
+            ("decision_type", sa.String(16)))
+
 
 def upgrade() -> None:
     with op.batch_alter_table("limit_register") as t:
-        t.add_column(sa.Column("terms", sa.JSON().with_variant(JSONB(), "postgresql"),
-                               nullable=True))
+        for name, kind in _COLUMNS:
+            t.add_column(sa.Column(name, kind, nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("limit_register") as t:
-        t.drop_column("terms")
+        for name, _ in _COLUMNS:
+            t.drop_column(name)
