@@ -238,7 +238,8 @@ def _rewrite_part(part: Path, new: Mapping[str, Any]) -> Path:
         at = rows[note]
         old = table.column(i).take(pa.array(at)).to_pylist()
         table = table.set_column(i, table.schema.field(i), _replaced(
-            table.column(i), at, [[*(o or []), "book_currency_mismatch"] for o in old],
+            table.column(i), at, np.array([[*(o or []), "book_currency_mismatch"] for o in old]
+                                          + [None], dtype=object)[:-1],
             table.schema.field(i).type))
     at = rows[cut]
     src = np.flatnonzero(cut)
