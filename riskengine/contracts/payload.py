@@ -332,12 +332,13 @@ class DebtorPayload(BaseModel):
                 raise ValueError(f"adverse_records.{i}.record_id: duplicate identifier")
             ids.add(a.record_id)
         self._check_pairs()
-        keys: set[tuple[str, str]] = set()  # an invoice is keyed by supplier and id
-        for i, (inv, sid) in enumerate(zip(self.invoices, self.invoice_suppliers(),
-                                           strict=True)):
-            if (sid, inv.invoice_id) in keys:
+        one = self.exposure is not None  # then every invoice is the one supplier's
+        keys: set[Any] = set()  # an invoice is keyed by supplier and id
+        for i, inv in enumerate(self.invoices):
+            key = inv.invoice_id if one else (inv.supplier_id, inv.invoice_id)
+            if key in keys:
                 raise ValueError(f"invoices.{i}.invoice_id: duplicate identifier")
-            keys.add((sid, inv.invoice_id))
+            keys.add(key)
         return self
 
     def _check_pairs(self) -> None:

@@ -164,10 +164,7 @@ class FastEngine:
         """The core's inputs for one payload (one debtor, its m pairs);
         :class:`Unsupported` when not covered."""
         eng = self.engine
-        exs = p.pairs
-        products = [eng.default_product if ex.product is None else ex.product for ex in exs]
-        if not self.products.issuperset(products):
-            raise Unsupported("unknown product: the batch path reports it")
+        products, pair_num, pair_obj, pair_flag = self._pair_values(p)
         t = _day(dt.date.fromisoformat(day))
         st_sorted = sorted(p.statements, key=lambda s: s.period_end)
         self._check(p, st_sorted, reference_date)
@@ -207,37 +204,50 @@ class FastEngine:
         # the one-element debtor arrays and the m-element pair arrays as views of three
         # small arrays (one numpy call per dtype instead of one per input): the debtor's
         # values, then each pair's (a pair's field is a strided view)
-        dg = p.debtor.group_id
-        days_basis = eng.policy.limits.credit_days_basis
-        nums = [values[self.at_dilution], pdue[0]]
-        objs: list[Any] = [p.debtor.debtor_id, fcur]
-        flags = [values[self.at_insolvency] > 0, pd_default, values[self.at_knockout] > 0]
-        for ex, product in zip(exs, products, strict=True):
-            req = ex.requested_limit
-            if req is None:
-                req = requested_limit(float(ex.annual_sales or 0.0),
-                                      float(ex.credit_days or 0), days_basis)
-            nums += (float(req), _num(ex.annual_sales), float(ex.supplier.ledger_total),
-                     _num(ex.insurer_limit), float(ex.approved_outstanding),
-                     float(ex.approved_limit))
-            objs += (ex.supplier_id, ex.currency, product, dg)
-            flags.append(ex.relation_type is not None
-                         or (dg is not None and dg == ex.supplier.group_id))
-        num = np.array(nums, dtype=np.float64)
-        obj = np.array(objs, dtype=object)
-        flag = np.array(flags, dtype=bool)
+        num = np.array([values[self.at_dilution], pdue[0], *pair_num], dtype=np.float64)
+        obj = np.array([p.debtor.debtor_id, fcur, *pair_obj], dtype=object)
+        flag = np.array([values[self.at_insolvency] > 0, pd_default,
+                         values[self.at_knockout] > 0, *pair_flag], dtype=bool)
         deb = DebtorInputs(
             debtor_id=obj[0:1], st_X=st_X, basis=basis, overlay_X=overlay_X,
             insolvency=flag[0:1], past_due_default=flag[1:2], knockout=flag[2:3],
             dilution=num[0:1], tnw=money[0], revenue=money[1], profit=money[2],
             fin_currency=obj[1:2], past_due_amount=num[1:2], digest=digest)
         pair = PairInputs(
-            debtor_pos=np.zeros(len(exs), dtype=np.int64), supplier_id=obj[2::4],
+            debtor_pos=np.zeros(len(products), dtype=np.int64), supplier_id=obj[2::4],
             currency=obj[3::4], requested=num[2::6], annual_sales=num[3::6],
             product=obj[4::4], supplier_ledger=num[4::6], supplier_currency=obj[3::4],
             related=flag[3:], insurer_limit=num[5::6], terms=terms, protected=num[6::6],
             group_id=obj[5::4], current_limit=num[7::6])
         return deb, pair
+
+    def _pair_values(self, p: DebtorPayload
+                     ) -> tuple[list[str], list[float], list[Any], list[bool]]:
+        """Each pair's product, and its numbers, texts and flag one pair after another (the
+        order of :meth:`inputs`' views); :class:`Unsupported` for an unknown product."""
+        eng = self.engine
+        dg = p.debtor.group_id
+        days_basis = eng.policy.limits.credit_days_basis
+        products: list[str] = []
+        nums: list[float] = []
+        objs: list[Any] = []
+        flags: list[bool] = []
+        for ex in p.pairs:
+            product = eng.default_product if ex.product is None else ex.product
+            if product not in self.products:
+                raise Unsupported("unknown product: the batch path reports it")
+            req = ex.requested_limit
+            if req is None:
+                req = requested_limit(float(ex.annual_sales or 0.0),
+                                      float(ex.credit_days or 0), days_basis)
+            products.append(product)
+            nums += (float(req), _num(ex.annual_sales), float(ex.supplier.ledger_total),
+                     _num(ex.insurer_limit), float(ex.approved_outstanding),
+                     float(ex.approved_limit))
+            objs += (ex.supplier_id, ex.currency, product, dg)
+            flags.append(ex.relation_type is not None
+                         or (dg is not None and dg == ex.supplier.group_id))
+        return products, nums, objs, flags
 
     def _check(self, p: DebtorPayload, st_sorted: list[Any], reference_date: Any) -> None:
         """Validation rules beyond the payload schema, as validation has them: the
