@@ -130,12 +130,14 @@ def score(args: argparse.Namespace) -> int:
     """``riskengine score FILE.json``: decide one debtor (or an array of them) from JSON.
 
     ``FILE`` ``-`` reads the payload from standard input. Prints the decision(s)
-    as JSON on standard output. ``--as-of`` overrides the payloads' ``as_of``; a
+    as JSON on standard output: a payload with ``exposure`` gives its decision, one
+    with ``exposures`` the list of its pairs' decisions, an array one entry per payload. ``--as-of`` overrides the payloads' ``as_of``; a
     payload without one is decided as of today. Today is the reference date: a decision or a record dated after it is refused (exit 2),
     as the HTTP service and :func:`riskengine.score` refuse it.
     """
     from riskengine.api import load_engine
     from riskengine.contracts.dates import parse_date
+    from riskengine.contracts.payload import by_payload
 
     payload = read_json_input(args.file)
     many = isinstance(payload, list)
@@ -145,8 +147,8 @@ def score(args: argparse.Namespace) -> int:
         payloads = [{**p, "as_of": day} if isinstance(p, dict) else p for p in payloads]
     engine = load_engine(model_dir=args.model_dir, policy_path=args.policy)
     decided_at = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-    out = engine.score_payloads(payloads, as_of=_today(), decided_at=decided_at,
-                                reference_date=_today())
+    out = by_payload(payloads, engine.score_payloads(
+        payloads, as_of=_today(), decided_at=decided_at, reference_date=_today()))
     json.dump(out if many else out[0], sys.stdout, indent=2)
     print()
     return 0

@@ -236,6 +236,6 @@ def test_the_example_payload_keeps_its_recorded_input_hash() -> None:
     assert engine.decide_one(payload)["input_hash"] == recorded
     assert engine.score_payloads([payload])[0]["input_hash"] == recorded
     p = DebtorPayload.model_validate(payload)
-    digest, terms = payload_hash.payload_hashes(p, p.exposure.product or "")
+    digest, terms = payload_hash.payload_hashes(p, [p.pairs[0].product or ""])
     assert records._input_hashes("2026-06-30", digest, np.zeros(1, dtype=np.int64),
                                  terms).to_pylist() == [recorded]

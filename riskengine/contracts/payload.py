@@ -1,11 +1,16 @@
 """The JSON form of one debtor's records: pydantic models and the frame builder.
 
-One payload carries everything the engine needs to decide one supplier-debtor
-pair: the debtor, its financial statements, its adverse records, its invoices
-with the supplier and the exposure (the pair's limits and the request)::
+One payload carries everything the engine needs to decide a debtor's
+supplier-debtor pairs: the debtor, its financial statements, its adverse
+records, its invoices and either one ``exposure`` (one pair: the supplier, the
+pair's limits and the request) or ``exposures`` (a list, one per supplier, at
+most :data:`MAX_EXPOSURES`; then every invoice names its ``supplier_id``)::
 
     {"debtor": {...}, "statements": [...], "adverse_records": [...],
      "invoices": [...], "exposure": {..., "supplier": {...}}, "as_of": "2026-06-30"}
+
+The pairs of one payload are decided together: they share the debtor's one
+capacity (:func:`riskengine.policy.limits.decide_limits`, the ``debtor`` key).
 
 The fields are those of the data contracts in :mod:`riskengine.contracts.schemas`
 (``debtor_id`` is given once, in ``debtor``). :func:`payload_to_frames` turns a
@@ -67,6 +72,8 @@ __all__ = [
     "payload_to_frames",
     "payload_json_schema",
     "PAIR_TERMS_COLUMNS",
+    "MAX_EXPOSURES",
+    "by_payload",
 ]
 
 #: Version of the payload form (bumped on any incompatible change).
@@ -75,6 +82,9 @@ PAYLOAD_SCHEMA_VERSION = "1.0"
 #: Columns of the ``pair_terms`` frame: per supplier-debtor pair, the product and
 #: the insurer's credit limit (not part of the input contracts; read by the engine).
 PAIR_TERMS_COLUMNS: tuple[str, ...] = ("supplier_id", "debtor_id", "product", "insurer_limit")
+
+#: Most exposures (supplier-debtor pairs) in one payload's ``exposures``.
+MAX_EXPOSURES = 100
 
 # --- field types ----------------------------------------------------------------
 
@@ -188,8 +198,9 @@ class AdverseRecord(BaseModel):
 class Invoice(BaseModel):
     """One invoice of the pair's payment experience (:data:`riskengine.contracts.schemas.INVOICES`).
 
-    ``supplier_id`` defaults to the exposure's supplier and must equal it
-    when given (a payload describes one supplier-debtor pair).
+    With one ``exposure``, ``supplier_id`` defaults to the exposure's supplier
+    and must equal it when given; with ``exposures`` it is required and names
+    one of them.
     """
 
     model_config = _FORBID
@@ -262,7 +273,11 @@ class Exposure(BaseModel):
 
 
 class DebtorPayload(BaseModel):
-    """One debtor's records for one supplier-debtor decision.
+    """One debtor's records for the decision of its supplier-debtor pairs.
+
+    Exactly one of ``exposure`` (one pair) and ``exposures`` (a list, one per
+    supplier, at most :data:`MAX_EXPOSURES`) is given; :attr:`pairs` is either
+    as a tuple.
 
     Examples
     --------
@@ -276,15 +291,33 @@ class DebtorPayload(BaseModel):
     ('D-1', 0)
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, title="DebtorPayload")
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, title="DebtorPayload",
+        json_schema_extra={"oneOf": [{"required": ["exposure"]}, {"required": ["exposures"]}]})
 
     debtor: DebtorInfo
     statements: list[Statement] = Field(default_factory=list, max_length=50)
     adverse_records: list[AdverseRecord] = Field(default_factory=list, max_length=1000)
     invoices: list[Invoice] = Field(default_factory=list, max_length=10000)
-    exposure: Exposure
+    exposure: Exposure | None = Field(
+        default=None, description="The one supplier-debtor pair (or give exposures)")
+    exposures: list[Exposure] | None = Field(
+        default=None, min_length=1, max_length=MAX_EXPOSURES,
+        description="The debtor's pairs, one per supplier, decided together (they share "
+                    "the debtor's capacity); instead of exposure. Each invoice then names "
+                    "its supplier_id.")
     as_of: IsoDate | None = Field(
         default=None, description="Decision date; absent: the caller's today")
+
+    @property
+    def pairs(self) -> tuple[Exposure, ...]:
+        """The payload's exposures, in order: ``(exposure,)`` or ``exposures``."""
+        return (self.exposure,) if self.exposure is not None else tuple(self.exposures or ())
+
+    def invoice_suppliers(self) -> list[str]:
+        """The supplier of each invoice: its ``supplier_id``, else the one exposure's."""
+        default = self.exposure.supplier_id if self.exposure is not None else ""
+        return [default if v.supplier_id is None else v.supplier_id for v in self.invoices]
 
     @model_validator(mode="after")
     def _unique(self) -> DebtorPayload:
@@ -293,18 +326,48 @@ class DebtorPayload(BaseModel):
             if s.period_end in seen:
                 raise ValueError(f"statements.{i}.period_end: duplicate statement period")
             seen.add(s.period_end)
-        for name, items, key in (("adverse_records", self.adverse_records, "record_id"),
-                                 ("invoices", self.invoices, "invoice_id")):
-            ids: set[str] = set()
-            for i, item in enumerate(items):
-                v = getattr(item, key)
-                if v in ids:
-                    raise ValueError(f"{name}.{i}.{key}: duplicate identifier")
-                ids.add(v)
+        ids: set[Any] = set()
+        for i, a in enumerate(self.adverse_records):
+            if a.record_id in ids:
+                raise ValueError(f"adverse_records.{i}.record_id: duplicate identifier")
+            ids.add(a.record_id)
+        self._check_pairs()
+        one = self.exposure is not None  # then every invoice is the one supplier's
+        keys: set[Any] = set()  # an invoice is keyed by supplier and id
         for i, inv in enumerate(self.invoices):
-            if inv.supplier_id is not None and inv.supplier_id != self.exposure.supplier_id:
-                raise ValueError(f"invoices.{i}.supplier_id: differs from exposure.supplier_id")
+            key = inv.invoice_id if one else (inv.supplier_id, inv.invoice_id)
+            if key in keys:
+                raise ValueError(f"invoices.{i}.invoice_id: duplicate identifier")
+            keys.add(key)
         return self
+
+    def _check_pairs(self) -> None:
+        """Exactly one of exposure and exposures; one exposure per supplier; each
+        invoice's supplier is one of the payload's."""
+        if self.exposure is None and self.exposures is None:
+            raise ValueError("exposure: missing; give exposure (one supplier) or exposures "
+                             "(a list, one per supplier)")
+        if self.exposure is not None and self.exposures is not None:
+            raise ValueError("exposures: give exposure or exposures, not both")
+        if self.exposure is not None:
+            for i, inv in enumerate(self.invoices):
+                if inv.supplier_id is not None and inv.supplier_id != self.exposure.supplier_id:
+                    raise ValueError(f"invoices.{i}.supplier_id: differs from "
+                                     "exposure.supplier_id")
+            return
+        seen: set[str] = set()
+        for i, ex in enumerate(self.pairs):
+            if ex.supplier_id in seen:
+                raise ValueError(f"exposures.{i}.supplier_id: duplicate supplier; give one "
+                                 "exposure per supplier")
+            seen.add(ex.supplier_id)
+        for i, inv in enumerate(self.invoices):
+            if inv.supplier_id is None:
+                raise ValueError(f"invoices.{i}.supplier_id: missing; with exposures each "
+                                 "invoice names its supplier")
+            if inv.supplier_id not in seen:
+                raise ValueError(f"invoices.{i}.supplier_id: not the supplier of any of "
+                                 "exposures")
 
 
 # --- parsing ----------------------------------------------------------------------
@@ -466,21 +529,21 @@ def payload_to_frames(
                            "message": f"the same debtor is in payload {seen[did]}; send one "
                                       "payload per debtor"}])
         seen[did] = i
-        ex = p.exposure
-        sid = ex.supplier_id
         debtors.append(p.debtor.model_dump())
-        suppliers.setdefault(sid, {"supplier_id": sid, "currency": ex.currency,
-                                   **ex.supplier.model_dump()})
         statements.extend({"debtor_id": did, **s.model_dump()} for s in p.statements)
         adverse.extend({"debtor_id": did, **a.model_dump()} for a in p.adverse_records)
         invoices.extend({**v.model_dump(), "debtor_id": did, "supplier_id": sid}
-                        for v in p.invoices)
-        exposures.append({"debtor_id": did, **ex.model_dump(exclude={"supplier"})})
-        if ex.relation_type is not None:
-            relations.append({"supplier_id": sid, "debtor_id": did,
-                              "relation_type": ex.relation_type})
-        terms.append({"supplier_id": sid, "debtor_id": did, "product": ex.product,
-                      "insurer_limit": ex.insurer_limit})
+                        for v, sid in zip(p.invoices, p.invoice_suppliers(), strict=True))
+        for ex in p.pairs:
+            sid = ex.supplier_id
+            suppliers.setdefault(sid, {"supplier_id": sid, "currency": ex.currency,
+                                       **ex.supplier.model_dump()})
+            exposures.append({"debtor_id": did, **ex.model_dump(exclude={"supplier"})})
+            if ex.relation_type is not None:
+                relations.append({"supplier_id": sid, "debtor_id": did,
+                                  "relation_type": ex.relation_type})
+            terms.append({"supplier_id": sid, "debtor_id": did, "product": ex.product,
+                          "insurer_limit": ex.insurer_limit})
     c = schemas.CONTRACTS
     term_frame = pd.DataFrame({
         "supplier_id": pd.Series([t["supplier_id"] for t in terms], dtype="str"),
@@ -508,11 +571,34 @@ def payload_json_schema() -> dict[str, Any]:
     Examples
     --------
     >>> s = payload_json_schema()
-    >>> s["title"], sorted(s["required"])
-    ('DebtorPayload', ['debtor', 'exposure'])
+    >>> s["title"], sorted(s["required"]), s["oneOf"]
+    ('DebtorPayload', ['debtor'], [{'required': ['exposure']}, {'required': ['exposures']}])
     """
     schema = DebtorPayload.model_json_schema(mode="validation")
     return {"$schema": "https://json-schema.org/draft/2020-12/schema",
             "$id": "https://riskengine.example/schemas/debtor-payload-"
                    f"{PAYLOAD_SCHEMA_VERSION}.json",
             **schema}
+
+
+def by_payload(payloads: Sequence[DebtorPayload | dict[str, Any]],
+               decisions: Sequence[Any]) -> list[Any]:
+    """The pairs' decisions (payload after payload, each in its exposures' order) as the
+    payloads ask: a payload with ``exposure`` gets its decision, one with ``exposures``
+    the list of its pairs' decisions (even a list of one).
+
+    Examples
+    --------
+    >>> by_payload([{"exposure": {}}, {"exposures": [{}, {}]}], ["a", "b", "c"])
+    ['a', ['b', 'c']]
+    """
+    out: list[Any] = []
+    at = 0
+    for p in payloads:
+        several = p.get("exposures") if isinstance(p, dict) else p.exposures
+        k = 1 if several is None else len(several)
+        out.append(decisions[at] if several is None else list(decisions[at:at + k]))
+        at += k
+    if at != len(decisions):
+        raise ValueError(f"by_payload: {len(decisions)} decisions for {at} pairs")
+    return out

@@ -11,8 +11,8 @@ Composition (data flows one way)::
          limit rounding -> cover, expected loss, advance rate, fee schedule
       -> one Decision per supplier-debtor pair (exposure)
 
-:meth:`Engine.decide` takes portfolio frames; :meth:`Engine.decide_one` and
-:meth:`Engine.score_payloads` take JSON payloads (:mod:`riskengine.contracts.payload`).
+:meth:`Engine.decide` takes portfolio frames; :meth:`Engine.decide_one`,
+:meth:`Engine.decide_payload` and :meth:`Engine.score_payloads` take JSON payloads (:mod:`riskengine.contracts.payload`).
 Every path ends in the same array core (:func:`riskengine.scoring.core._decide_core`;
 the batch job's Arrow table, :mod:`riskengine.scoring.table`): the batch path
 builds its inputs with the feature pipelines (the latest financials, rating basis
@@ -490,7 +490,7 @@ class Engine:
     def score_payloads(self, payloads: Sequence[DebtorPayload | dict[str, Any]], *,
                        as_of: Any = None, decided_at: str | None = None,
                        reference_date: Any = None) -> list[dict[str, Any]]:
-        """Decide many payloads through the batch path; one decision dict per payload.
+        """Decide many payloads through the batch path; one decision dict per pair.
 
         Parameters
         ----------
@@ -500,6 +500,14 @@ class Engine:
             ``as_of`` here is refused.
         decided_at, reference_date
             As in :meth:`decide`.
+
+        Returns
+        -------
+        list of dict
+            Payload after payload, each payload's pairs in the order of its
+            exposures (:attr:`~riskengine.contracts.payload.DebtorPayload.pairs`): one
+            decision per payload when each has one ``exposure``;
+            :func:`~riskengine.contracts.payload.by_payload` groups them by payload.
 
         Raises
         ------
@@ -511,27 +519,32 @@ class Engine:
         days = [self._payload_day(p, as_of, i) for i, p in enumerate(parsed)]
         for i, (p, day) in enumerate(zip(parsed, days, strict=True)):
             _refuse_future(day, reference_date, f"{i}.as_of", p.debtor.debtor_id)
-        out: list[dict[str, Any] | None] = [None] * len(parsed)
+        out: list[list[dict[str, Any]]] = [[] for _ in parsed]
         for day in sorted(set(days)):
             idx = [i for i, d in enumerate(days) if d == day]
             batch = self.decide(payload_to_frames([parsed[i] for i in idx]), day,
                                 decided_at=decided_at, reference_date=reference_date)
             if len(batch.errors):
                 raise _batch_error(batch.errors)
-            by_debtor = {d["debtor_id"]: d for d in batch.to_dicts()}
+            by_pair = {(d["debtor_id"], d["supplier_id"]): d for d in batch.to_dicts()}
             for i in idx:
-                out[i] = by_debtor[parsed[i].debtor.debtor_id]
-        return [o for o in out if o is not None]
+                did = parsed[i].debtor.debtor_id
+                out[i] = [by_pair[(did, ex.supplier_id)] for ex in parsed[i].pairs]
+        return [d for pairs in out for d in pairs]
 
-    def decide_one(self, payload: DebtorPayload | dict[str, Any], *, as_of: Any = None,
-                   decided_at: str | None = None, reference_date: Any = None
-                   ) -> dict[str, Any]:
-        """Decide one payload on the compact numpy path (same core as :meth:`decide`).
+    def decide_payload(self, payload: DebtorPayload | dict[str, Any], *, as_of: Any = None,
+                       decided_at: str | None = None, reference_date: Any = None
+                       ) -> list[dict[str, Any]]:
+        """Decide every pair of one payload on the compact numpy path, together.
+
+        The pairs share the debtor's capacity (one core call, as in a batch): the
+        same decisions as :meth:`score_payloads` of ``[payload]``.
 
         Returns
         -------
-        dict
-            :meth:`Decision.to_dict` of the pair's decision.
+        list of dict
+            :meth:`Decision.to_dict` of each pair's decision, in the order of the
+            payload's exposures (:attr:`~riskengine.contracts.payload.DebtorPayload.pairs`).
 
         Raises
         ------
@@ -541,8 +554,33 @@ class Engine:
         p = parse_payload(payload)
         day = self._payload_day(p, as_of, None)
         _refuse_future(day, reference_date, "as_of", p.debtor.debtor_id)
-        out: dict[str, Any] = self._fast.decide_one(p, day, decided_at, reference_date)
-        return out
+        return self._fast.decide_payload(p, day, decided_at, reference_date)
+
+    def decide_one(self, payload: DebtorPayload | dict[str, Any], *, as_of: Any = None,
+                   decided_at: str | None = None, reference_date: Any = None
+                   ) -> dict[str, Any]:
+        """Decide one payload of one pair (``exposure``) on the compact numpy path.
+
+        Returns
+        -------
+        dict
+            :meth:`Decision.to_dict` of the pair's decision.
+
+        Raises
+        ------
+        InvalidInputError
+            As :meth:`score_payloads`; a payload with ``exposures`` (several pairs:
+            :meth:`decide_payload` decides them).
+        """
+        p = parse_payload(payload)
+        if p.exposure is None:
+            raise InvalidInputError(
+                "Invalid debtor payload: field 'exposures': decide_one decides one pair "
+                "(exposure); decide a payload with exposures with Engine.decide_payload.",
+                [_error_row("payload", "", p.debtor.debtor_id, "exposures", "",
+                            "several_pairs", "several pairs: use decide_payload")])
+        return self.decide_payload(p, as_of=as_of, decided_at=decided_at,
+                                   reference_date=reference_date)[0]
 
     @staticmethod
     def _payload_day(p: DebtorPayload, as_of: Any, i: int | None) -> str:

@@ -139,9 +139,10 @@ class FastEngine:
         self.at_knockout = adv_names.index(self.ko_col)
         self.at_dilution = n_adv + PAYMENT_FEATURES.index("pay_dilution")
 
-    def decide_one(self, p: DebtorPayload, day: str, decided_at: str | None,
-                   reference_date: Any) -> dict[str, Any]:
-        """Decision dict of one parsed payload (batch path when not covered)."""
+    def decide_payload(self, p: DebtorPayload, day: str, decided_at: str | None,
+                       reference_date: Any) -> list[dict[str, Any]]:
+        """Decision dicts of one parsed payload, one per pair (:attr:`DebtorPayload.pairs`
+        order), all pairs in one core call (batch path when not covered)."""
         if self.supported:
             try:
                 deb, pair = self.inputs(p, day, reference_date)
@@ -150,20 +151,20 @@ class FastEngine:
             else:
                 assert self.scorer is not None
                 col = self.decide_core(self.engine, deb, pair, day, decided_at, self.scorer)
-                return decision_of({k: v[0] for k, v in col.items()}, self.words).to_dict()
-        return self.engine.score_payloads([p], as_of=day, decided_at=decided_at,
-                                          reference_date=reference_date)[0]
+                return [decision_of({k: v[i] for k, v in col.items()}, self.words).to_dict()
+                        for i in range(len(col["debtor_id"]))]
+        out: list[dict[str, Any]] = self.engine.score_payloads(
+            [p], as_of=day, decided_at=decided_at, reference_date=reference_date)
+        return out
 
     # --- inputs --------------------------------------------------------------------
 
     def inputs(self, p: DebtorPayload, day: str, reference_date: Any
                ) -> tuple[DebtorInputs, PairInputs]:
-        """The core's inputs for one payload; :class:`Unsupported` when not covered."""
+        """The core's inputs for one payload (one debtor, its m pairs);
+        :class:`Unsupported` when not covered."""
         eng = self.engine
-        ex = p.exposure
-        product = ex.product if ex.product is not None else eng.default_product
-        if product not in self.products:
-            raise Unsupported("unknown product: the batch path reports it")
+        products, pair_num, pair_obj, pair_flag = self._pair_values(p)
         t = _day(dt.date.fromisoformat(day))
         st_sorted = sorted(p.statements, key=lambda s: s.period_end)
         self._check(p, st_sorted, reference_date)
@@ -198,37 +199,55 @@ class FastEngine:
         values, pdue, open_bal = self._record_features(p, t, float(money[1][0]))
         overlay_X = values[self.overlay_at].reshape(1, -1)
         pd_default = default_past_due(pdue, open_bal, eng.overlay)[0]
+        digest, terms = payload_hashes(p, products)  # the input hash: the batch's functions
 
-        req = ex.requested_limit
-        if req is None:
-            req = float(requested_limit(float(ex.annual_sales or 0.0), float(ex.credit_days or 0),
-                                        eng.policy.limits.credit_days_basis))
-        dg, sg = p.debtor.group_id, ex.supplier.group_id
-        related = ex.relation_type is not None or (dg is not None and dg == sg)
-        # the one-element arrays of the core's inputs as views of four small arrays (one
-        # numpy call per dtype instead of one per input)
-        num = np.array([values[self.at_dilution], pdue[0], float(req), _num(ex.annual_sales),
-                        float(ex.supplier.ledger_total), _num(ex.insurer_limit),
-                        float(ex.approved_outstanding), float(ex.approved_limit)],
-                       dtype=np.float64)
-        obj = np.array([p.debtor.debtor_id, fcur, ex.supplier_id, ex.currency, product,
-                        p.debtor.group_id], dtype=object)
+        # the one-element debtor arrays and the m-element pair arrays as views of three
+        # small arrays (one numpy call per dtype instead of one per input): the debtor's
+        # values, then each pair's (a pair's field is a strided view)
+        num = np.array([values[self.at_dilution], pdue[0], *pair_num], dtype=np.float64)
+        obj = np.array([p.debtor.debtor_id, fcur, *pair_obj], dtype=object)
         flag = np.array([values[self.at_insolvency] > 0, pd_default,
-                         values[self.at_knockout] > 0, related], dtype=bool)
-        digest, terms = payload_hashes(p, product)  # the input hash: the batch's functions
+                         values[self.at_knockout] > 0, *pair_flag], dtype=bool)
         deb = DebtorInputs(
             debtor_id=obj[0:1], st_X=st_X, basis=basis, overlay_X=overlay_X,
             insolvency=flag[0:1], past_due_default=flag[1:2], knockout=flag[2:3],
             dilution=num[0:1], tnw=money[0], revenue=money[1], profit=money[2],
-            fin_currency=obj[1:2], past_due_amount=num[1:2],
-            digest=digest)
+            fin_currency=obj[1:2], past_due_amount=num[1:2], digest=digest)
         pair = PairInputs(
-            debtor_pos=np.zeros(1, dtype=np.int64), supplier_id=obj[2:3], currency=obj[3:4],
-            requested=num[2:3], annual_sales=num[3:4], product=obj[4:5],
-            supplier_ledger=num[4:5], supplier_currency=obj[3:4], related=flag[3:4],
-            insurer_limit=num[5:6], terms=terms, protected=num[6:7], group_id=obj[5:6],
-            current_limit=num[7:8])
+            debtor_pos=np.zeros(len(products), dtype=np.int64), supplier_id=obj[2::4],
+            currency=obj[3::4], requested=num[2::6], annual_sales=num[3::6],
+            product=obj[4::4], supplier_ledger=num[4::6], supplier_currency=obj[3::4],
+            related=flag[3:], insurer_limit=num[5::6], terms=terms, protected=num[6::6],
+            group_id=obj[5::4], current_limit=num[7::6])
         return deb, pair
+
+    def _pair_values(self, p: DebtorPayload
+                     ) -> tuple[list[str], list[float], list[Any], list[bool]]:
+        """Each pair's product, and its numbers, texts and flag one pair after another (the
+        order of :meth:`inputs`' views); :class:`Unsupported` for an unknown product."""
+        eng = self.engine
+        dg = p.debtor.group_id
+        days_basis = eng.policy.limits.credit_days_basis
+        products: list[str] = []
+        nums: list[float] = []
+        objs: list[Any] = []
+        flags: list[bool] = []
+        for ex in p.pairs:
+            product = eng.default_product if ex.product is None else ex.product
+            if product not in self.products:
+                raise Unsupported("unknown product: the batch path reports it")
+            req = ex.requested_limit
+            if req is None:
+                req = requested_limit(float(ex.annual_sales or 0.0),
+                                      float(ex.credit_days or 0), days_basis)
+            products.append(product)
+            nums += (float(req), _num(ex.annual_sales), float(ex.supplier.ledger_total),
+                     _num(ex.insurer_limit), float(ex.approved_outstanding),
+                     float(ex.approved_limit))
+            objs += (ex.supplier_id, ex.currency, product, dg)
+            flags.append(ex.relation_type is not None
+                         or (dg is not None and dg == ex.supplier.group_id))
+        return products, nums, objs, flags
 
     def _check(self, p: DebtorPayload, st_sorted: list[Any], reference_date: Any) -> None:
         """Validation rules beyond the payload schema, as validation has them: the

@@ -5,7 +5,7 @@ The single-debtor path hashes a parsed payload with the functions the batch uses
 :func:`~riskengine.scoring.records.pair_bytes`); this module is only their edge for
 payload objects. It lays the payload's records, sorted as the batch sorts them
 (statements by period end, adverse records by record id, invoices by invoice id),
-and its pair's terms into the typed streams of
+and its pairs' terms into the typed streams of
 :class:`riskengine.scoring.records._Records`: one array per kind for all the
 records (a few ``np.array`` calls, no pandas). Pure: no I/O.
 """
@@ -132,47 +132,62 @@ _TERMS = (*((c.name, c.kind) for c in schemas.EXPOSURES.columns),
 #: none in the pair's terms.
 _COUNTED = np.array([False, True, True, True, False])
 _UNCOUNTED = np.zeros(5, dtype=bool)
+#: Invoices' order: by invoice id (unique with one exposure), then supplier id.
+_BY_ID = itemgetter("invoice_id")
+_BY_ID_SUPPLIER = itemgetter("invoice_id", "supplier_id")
 
 
-def payload_hashes(p: DebtorPayload, product: str) -> tuple[npt.NDArray[np.uint8], PairBytes]:
-    """The debtor digest of a payload, shape (1, 32), and its pair's terms.
+def payload_hashes(p: DebtorPayload, products: Sequence[str]
+                   ) -> tuple[npt.NDArray[np.uint8], PairBytes]:
+    """The debtor digest of a payload, shape (1, 32), and its pairs' terms.
 
     The digest is :func:`block_digests` of one block: the debtor record, then the
-    sorted statements, adverse records and invoices, each after its count; the
-    terms are :func:`pair_bytes` of one record: the exposure record, the supplier
-    record, the relation type, the product (``product``: the exposure's, or the
+    sorted statements, adverse records and invoices (by invoice id, then supplier
+    id), each after its count; the terms are :func:`pair_bytes` of one record per
+    pair (:attr:`DebtorPayload.pairs`, in order): the exposure record, the supplier
+    record, the relation type, the product (``products``: the exposure's, or the
     engine's default) and the insurer limit.
     """
     drop = ("debtor_id",)
-    ex = p.exposure
-    sid = ex.supplier_id
-    terms = {**ex.supplier.__dict__, **ex.__dict__, "debtor_id": p.debtor.debtor_id,
-             "product": product}  # the supplier record's supplier_id and currency: the pair's
-    tables = [
+    did = p.debtor.debtor_id
+    # the supplier record's supplier_id and currency: the pair's
+    terms = [{**ex.supplier.__dict__, **ex.__dict__, "debtor_id": did, "product": product}
+             for ex, product in zip(p.pairs, products, strict=True)]
+    tables: list[tuple[_Layout, Sequence[Mapping[str, Any]]]] = [
         (_table_layout("debtors"), [p.debtor.__dict__]),
         (_table_layout("statements", drop),
          sorted((s.__dict__ for s in p.statements), key=itemgetter("period_end"))),
         (_table_layout("adverse_records", drop),
          sorted((a.__dict__ for a in p.adverse_records), key=itemgetter("record_id"))),
-        (_table_layout("invoices", drop),
-         sorted(({**v.__dict__, "supplier_id": sid} for v in p.invoices),
-                key=itemgetter("invoice_id"))),
-        (_layout(_TERMS), [terms])]
+        (_table_layout("invoices", drop), _invoices(p)),
+        (_layout(_TERMS), terms)]
     rec = _records(tables)
-    block, pair = _runs(len(p.statements), len(p.adverse_records), len(p.invoices))
-    return block_digests(rec, block, 1), pair_bytes(rec, pair, 1)
+    m = len(terms)
+    block, pair = _runs(len(p.statements), len(p.adverse_records), len(p.invoices), m)
+    return block_digests(rec, block, 1), pair_bytes(rec, pair, m)
+
+
+def _invoices(p: DebtorPayload) -> list[Mapping[str, Any]]:
+    """The invoice records in the batch's order: by invoice id, then supplier id (with
+    ``exposures`` every invoice names its supplier; with one ``exposure`` it is its)."""
+    if p.exposure is None:
+        return sorted((v.__dict__ for v in p.invoices), key=_BY_ID_SUPPLIER)
+    sid = p.exposure.supplier_id
+    return sorted(({**v.__dict__, "supplier_id": sid} for v in p.invoices), key=_BY_ID)
 
 
 @functools.lru_cache(maxsize=1024)
-def _runs(statements: int, adverse: int, invoices: int) -> tuple[_Runs, _Runs]:
-    """The runs of the debtor block and of the pair's terms in a payload's records (the
-    debtor record, the statements, adverse records and invoices, the terms record);
-    cached, never written."""
-    n = [1, statements, adverse, invoices, 1]
+def _runs(statements: int, adverse: int, invoices: int, pairs: int) -> tuple[_Runs, _Runs]:
+    """The runs of the debtor block and of the pairs' terms in a payload's records (the
+    debtor record, the statements, adverse records and invoices, then one terms record
+    per pair); cached, never written."""
+    n = [1, statements, adverse, invoices, pairs]
     order = np.array([i for k in n for i in range(k)], dtype=np.int64)
     end = [*accumulate(n)]
     total = end[-1]
+    first = total - pairs  # the first terms record
     block = [(e - k, e) for k, e in zip(n[:-1], end[:-1], strict=True)]
+    pair_run = np.zeros((5, pairs + 1), dtype=np.int64)
+    pair_run[4] = np.arange(first, total + 1)  # one terms record per pair block
     return (_Runs(order, np.array([*block, (total, total)], dtype=np.int64), _COUNTED),
-            _Runs(order, np.array([(0, 0)] * 4 + [(total - 1, total)], dtype=np.int64),
-                  _UNCOUNTED))
+            _Runs(order, pair_run, _UNCOUNTED))

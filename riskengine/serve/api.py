@@ -287,7 +287,7 @@ def create_app(engine: Any, store: DecisionStore, tokens: Sequence[str] | None, 
     RiskEngineError
         No token and not ``insecure_dev``.
     """
-    from riskengine.contracts.payload import DebtorPayload
+    from riskengine.contracts.payload import DebtorPayload, by_payload
 
     if insecure_dev:
         token_set: TokenSet | None = None
@@ -365,10 +365,13 @@ def create_app(engine: Any, store: DecisionStore, tokens: Sequence[str] | None, 
 
     @v1.post(
         "/decisions", tags=["decisions"], summary="Decide one debtor (object) or many (array)",
-        responses={200: {"description": "The decision, or a list of decisions",
+        responses={200: {"description": "As the request: a payload with exposure gets its "
+                                        "decision, one with exposures the list of its pairs' "
+                                        "decisions; an array one entry per payload",
                          "content": {"application/json": {"schema": {"anyOf": [
-                             {"type": "object"}, {"type": "array",
-                                                  "items": {"type": "object"}}]}}}},
+                             {"type": "object"}, {"type": "array", "items": {"anyOf": [
+                                 {"type": "object"},
+                                 {"type": "array", "items": {"type": "object"}}]}}]}}}},
                    **error_responses},
         openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
             "schema": {"anyOf": [payload_ref, {"type": "array", "items": payload_ref,
@@ -404,8 +407,8 @@ def create_app(engine: Any, store: DecisionStore, tokens: Sequence[str] | None, 
 
         def render(decisions: list[dict[str, Any]], _ids: list[int],
                    register: list[dict[str, Any] | None]) -> bytes:
-            out = [{**d, "register": _register_view(r)} for d, r in zip(
-                decisions, register, strict=True)]
+            out = by_payload(payloads, [{**d, "register": _register_view(r)} for d, r in zip(
+                decisions, register, strict=True)])
             return _decision_json(out if is_list else out[0])
 
         idem = None if key is None else (key, body_hash, render)

@@ -77,7 +77,7 @@ def pydantic_details(errors: Sequence[Mapping[str, Any]], prefix: Sequence[Any]
             msg = msg[len("Value error, "):]
         sub = _FIELD_PREFIX.match(msg)
         if sub:  # a model validator names the field first: "due_date: before issue_date"
-            loc += sub.group(1).split(".")
+            loc += [int(x) if x.isdigit() else x for x in sub.group(1).split(".")]
             msg = msg[sub.end():]
         out.append({"loc": [int(p) if isinstance(p, int) else str(p) for p in loc],
                     "type": str(e.get("type", "value_error")), "msg": msg})
@@ -115,15 +115,17 @@ def problem_details(exc: InvalidInputError, prefix: Sequence[Any],
 
 
 def decide_payloads(engine: Any, payloads: list[Any]) -> list[dict[str, Any]]:
-    """Decisions of validated payloads: ``decide_one`` (the engine's single-debtor fast
-    path) for one, ``score_payloads`` (the batch path) for several; the shell passes the
-    clock: ``decided_at`` (UTC now) and ``reference_date`` (today)."""
+    """Decisions of validated payloads, one per pair (payload after payload, each in its
+    exposures' order): ``decide_payload`` (the engine's single-debtor fast path, every
+    pair of the payload in one call) for one, ``score_payloads`` (the batch path) for
+    several; the shell passes the clock: ``decided_at`` (UTC now) and
+    ``reference_date`` (today)."""
     now = dt.datetime.now(dt.UTC)
     kw = {"decided_at": now.isoformat(timespec="microseconds").replace("+00:00", "Z"),
           "reference_date": now.date().isoformat()}
-    one = getattr(engine, "decide_one", None)
+    one = getattr(engine, "decide_payload", None)
     if len(payloads) == 1 and one is not None:
-        return [dict(one(payloads[0], **kw))]
+        return [dict(d) for d in one(payloads[0], **kw)]
     return [dict(d) for d in engine.score_payloads(payloads, **kw)]
 
 
@@ -135,19 +137,24 @@ def decide_and_store(engine: Any, store: DecisionStore, payloads: list[Any], *,
                      ) -> tuple[list[dict[str, Any]], StoredDecisions]:
     """Decide payloads and store the decisions with their inputs in one transaction; the
     register gets each pair's limit by the engine's policy (notice, knock-outs) with the
-    payload's approved outstanding. ``idempotency``: ``(key, body sha256, render)``, where
-    ``render(decisions, ids, register)`` is the response body kept under the key."""
+    pair's approved outstanding. Decisions and ids: one per pair (:func:`decide_payloads`).
+    ``idempotency``: ``(key, body sha256, render)``, where ``render(decisions, ids,
+    register)`` is the response body kept under the key."""
     decisions = decide_payloads(engine, payloads)
+    pairs = [(p, ex) for p in payloads for ex in p.pairs]
+    if len(pairs) != len(decisions):
+        raise ValueError(f"decide_and_store: {len(decisions)} decisions for "
+                         f"{len(pairs)} pairs")
     records = []
-    for p, d in zip(payloads, decisions, strict=True):
+    for (_, ex), d in zip(pairs, decisions, strict=True):
         rec = dict(d)
-        rec.setdefault("supplier_id", p.exposure.supplier_id)
-        rec.setdefault("currency", p.exposure.currency)
-        if p.exposure.product is not None:
-            rec.setdefault("product", p.exposure.product)
+        rec.setdefault("supplier_id", ex.supplier_id)
+        rec.setdefault("currency", ex.currency)
+        if ex.product is not None:
+            rec.setdefault("product", ex.product)
         records.append(rec)
     inputs = {str(d["input_hash"]): p  # the store keeps p.model_dump_json(), not re-parsed
-              for p, d in zip(payloads, decisions, strict=True) if d.get("input_hash")}
+              for (p, _), d in zip(pairs, decisions, strict=True) if d.get("input_hash")}
     request = None
     if idempotency is not None:
         key, body_hash, render = idempotency
@@ -156,6 +163,6 @@ def decide_and_store(engine: Any, store: DecisionStore, payloads: list[Any], *,
     # one transaction for the decisions and their inputs: none stored without the other
     stored = store.store_decisions(
         records, inputs=inputs, policy=getattr(engine, "policy", None),
-        exposures=[{"approved_outstanding": p.exposure.approved_outstanding}
-                   for p in payloads], idempotency=request)
+        exposures=[{"approved_outstanding": ex.approved_outstanding} for _, ex in pairs],
+        idempotency=request)
     return decisions, stored

@@ -24,9 +24,11 @@ invalid; default today, UTC). Pass all three to get byte-identical decisions.
 
 Output
 ------
-A list with one decision dict per row
-(:meth:`riskengine.contracts.decision.Decision.to_dict`). One row goes through
-:meth:`~riskengine.scoring.engine.Engine.decide_one` (the single-debtor fast path),
+A list with one entry per row: a payload with ``exposure`` gives its decision
+dict (:meth:`riskengine.contracts.decision.Decision.to_dict`), one with
+``exposures`` the list of its pairs' decision dicts
+(:func:`riskengine.contracts.payload.by_payload`). One row goes through
+:meth:`~riskengine.scoring.engine.Engine.decide_payload` (the single-debtor fast path),
 several through :meth:`~riskengine.scoring.engine.Engine.score_payloads` (the batch
 path), as in the HTTP service; the engine's tests prove the two agree. An
 invalid payload fails the call with an ``MlflowException``
@@ -47,6 +49,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.pyfunc import PythonModel
 
+from riskengine.contracts.payload import by_payload
 from riskengine.errors import InvalidInputError, PolicyError
 from riskengine.model.master_scale import MasterScale
 from riskengine.policy.credit_policy import CreditPolicy
@@ -186,7 +189,8 @@ class RiskEngineModel(PythonModel):
 
     def predict(self, context: Any, model_input: pd.DataFrame,
                 params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        """One decision dict per payload row (see the module docstring)."""
+        """One entry per payload row: its decision dict, or with ``exposures`` its
+        pairs' list (see the module docstring)."""
         if self.engine is None:
             raise MlflowException("the riskengine model is not loaded (load_context not run).")
         payloads = payloads_from_input(model_input)
@@ -200,8 +204,8 @@ class RiskEngineModel(PythonModel):
         }
         try:
             if len(payloads) == 1:
-                return [self.engine.decide_one(payloads[0], **kw)]
-            return self.engine.score_payloads(payloads, **kw)
+                return by_payload(payloads, self.engine.decide_payload(payloads[0], **kw))
+            return by_payload(payloads, self.engine.score_payloads(payloads, **kw))
         except InvalidInputError as exc:
             raise _bad_input(str(exc)) from None
 
