@@ -31,6 +31,8 @@ from riskengine.store.values import _now
 
 __all__ = ["apply_run"]
 
+_SLICE = 100_000  # pairs whose rows are built and written at once
+
 _STATE = ("limit_amount", "previous_limit", "effective_date", "pending_limit",
           "pending_effective_date", "as_of", "outstanding")
 
@@ -119,15 +121,10 @@ def apply_run(store: Any, pairs: pd.DataFrame, *, as_of: Any, run: str, policy: 
                         outstanding=pairs["approved_outstanding"].to_numpy(
                             dtype=np.float64, na_value=np.nan))
         _write_rows(conn, st, has, sid, did, pairs, day, run, now, policy)
-        hist = _history(st, seed, sid, did, pairs, current, day, run, changed_by, now)
-        if hist:
-            sqlite = conn.dialect.name == "sqlite"
-            _insert(conn, "limit_history", list(hist[0]), [tuple(
-                v.isoformat() if sqlite and isinstance(v, dt.date) else v for v in h.values())
-                for h in hist])
-    counts = pd.Series([h["action"] for h in hist]).value_counts().to_dict() if hist else {}
+        counts: dict[str, int] = {}
+        _history(conn, st, seed, sid, did, pairs, day, run, changed_by, now, counts)
     return {"applied": int(st.applied.sum()), "not_applied": int((~st.applied).sum()),
-            "seeded": int(seed.sum()), **{f"history_{k}": int(v) for k, v in counts.items()}}
+            "seeded": int(seed.sum()), **{f"history_{k}": v for k, v in sorted(counts.items())}}
 
 
 def _iso(a: np.ndarray, sqlite: bool) -> list[Any]:
@@ -180,42 +177,58 @@ def _write_rows(conn: Any, st: Any, has: np.ndarray, sid: np.ndarray, did: np.nd
         "decided_at": text("decided_at"), "model_version": text("model_version"),
         "policy_version": text("policy_version"), "decision_type": text("decision_type")}
     names = list(cols)
-    rows = list(zip(*cols.values(), strict=True))
-    new = np.flatnonzero(~has)
-    if new.size:
-        _insert(conn, "limit_register", ["supplier_id", "debtor_id", *names],
-                [(sid[i], did[i], *rows[i]) for i in new.tolist()])
-    held = np.flatnonzero(has & st.applied)
-    if held.size:
-        ph = "?" if sqlite else "%s"
-        conn.exec_driver_sql(
-            f"UPDATE limit_register SET {', '.join(f'{c} = {ph}' for c in names)} "
-            f"WHERE supplier_id = {ph} AND debtor_id = {ph}",
-            [(*rows[i], sid[i], did[i]) for i in held.tolist()])
+    ph = "?" if sqlite else "%s"
+    update = (f"UPDATE limit_register SET {', '.join(f'{c} = {ph}' for c in names)} "
+              f"WHERE supplier_id = {ph} AND debtor_id = {ph}")
+    for lo in range(0, n, _SLICE):  # slice by slice: the rows as tuples only for a slice
+        hi = min(lo + _SLICE, n)
+        rows = list(zip(*(v[lo:hi] for v in cols.values()), strict=True))
+        new = [(sid[i], did[i], *rows[i - lo]) for i in range(lo, hi) if not has[i]]
+        if new:
+            _insert(conn, "limit_register", ["supplier_id", "debtor_id", *names], new)
+        held = [(*rows[i - lo], sid[i], did[i]) for i in range(lo, hi)
+                if has[i] and st.applied[i]]
+        if held:
+            conn.exec_driver_sql(update, held)
 
 
-def _history(st: Any, seed: np.ndarray, sid: np.ndarray, did: np.ndarray, pairs: pd.DataFrame,
-             current: np.ndarray, day: dt.date, run: str, changed_by: str, now: str
-             ) -> list[dict[str, Any]]:
-    """History rows: the seeds, then every change and every pair not applied."""
-    base = {"changed_by": changed_by, "decision_id": None, "changed_at": now, "as_of": day}
-    out = [{**base, "supplier_id": sid[i], "debtor_id": did[i], "action": "new",
-            "old_limit": None, "new_limit": float(current[i]), "effective_date": day,
-            "protected_outstanding": None, "source": f"seed:{run}"[:64],
-            "reason": "the limit in force before the first re-rating (exposures.approved_limit)"}
-           for i in np.flatnonzero(seed).tolist()]
+_HISTORY_COLUMNS = ("supplier_id", "debtor_id", "action", "old_limit", "new_limit",
+                    "effective_date", "protected_outstanding", "source", "reason",
+                    "changed_by", "decision_id", "changed_at", "as_of")
+
+
+def _history(conn: Any, st: Any, seed: np.ndarray, sid: np.ndarray, did: np.ndarray,
+             pairs: pd.DataFrame, day: dt.date, run: str, changed_by: str, now: str,
+             counts: dict[str, int]) -> None:
+    """History rows, one per pair that changed or was not applied, and one per seeded
+    pair (its first row: the change against the seeded limit, or the seed itself when
+    the run confirms it), written slice by slice."""
+    sqlite = conn.dialect.name == "sqlite"
     new = pairs["approved_limit"].to_numpy(dtype=np.float64, na_value=0.0)
+    current = pairs["current_limit"].to_numpy(dtype=np.float64, na_value=0.0)
     unchanged = ACTIONS.index("unchanged")
-    keep = np.flatnonzero(st.action != unchanged)
-    eff = _dates(st.history_date[keep])
-    old = _floats(st.old_limit[keep])
-    for j, i in enumerate(keep.tolist()):
-        applied = bool(st.applied[i])
-        out.append({**base, "supplier_id": sid[i], "debtor_id": did[i],
-                    "action": ACTIONS[int(st.action[i])], "old_limit": old[j],
-                    "new_limit": float(new[i]), "effective_date": eff[j],
-                    "protected_outstanding": float(st.protected[i]) if applied else None,
-                    "source": f"rerate:{run}"[:64],
-                    "reason": f"re-rating {run}" if applied else
-                    f"re-rating {run} (older than the register's as_of: not applied)"})
-    return out
+    keep = np.flatnonzero((st.action != unchanged) | seed)
+    day_v = day.isoformat() if sqlite else day
+    for lo in range(0, keep.size, _SLICE):
+        part = keep[lo:lo + _SLICE]
+        eff = _iso(st.history_date[part], sqlite)
+        old = _floats(st.old_limit[part])
+        rows = []
+        for j, i in enumerate(part.tolist()):
+            action = ACTIONS[int(st.action[i])]
+            applied = bool(st.applied[i])
+            row: tuple[Any, ...]
+            if seed[i] and action == "unchanged":  # the run confirms the seeded limit
+                row = ("new", None, float(current[i]), day_v, None, f"seed:{run}"[:64],
+                       "the limit in force before the first re-rating "
+                       "(exposures.approved_limit), confirmed")
+            else:
+                note = " against the limit in force (exposures.approved_limit)" \
+                    if seed[i] else ""
+                row = (action, old[j], float(new[i]), eff[j],
+                       float(st.protected[i]) if applied else None, f"rerate:{run}"[:64],
+                       f"re-rating {run}{note}" if applied else
+                       f"re-rating {run} (older than the register's as_of: not applied)")
+            counts[row[0]] = counts.get(row[0], 0) + 1
+            rows.append((sid[i], did[i], *row, changed_by, None, now, day_v))
+        _insert(conn, "limit_history", list(_HISTORY_COLUMNS), rows)
