@@ -262,7 +262,8 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
         }
         if engine.factor_capital is not None:
             cols["factor_capital"] = engine.factor_capital
-            cols["group_exposure"] = 0.0
+            cols["group_exposure"] = (0.0 if deb.group_exposure is None
+                                      else deb.group_exposure[dp[sel]])
         res = decide_limits(cols, policy)
         approved[sel] = res.approved
         decision[sel] = res.decision_names().astype(object)

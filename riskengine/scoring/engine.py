@@ -533,12 +533,16 @@ class Engine:
         return [d for pairs in out for d in pairs]
 
     def decide_payload(self, payload: DebtorPayload | dict[str, Any], *, as_of: Any = None,
-                       decided_at: str | None = None, reference_date: Any = None
-                       ) -> list[dict[str, Any]]:
+                       decided_at: str | None = None, reference_date: Any = None,
+                       group_exposure: float = 0.0) -> list[dict[str, Any]]:
         """Decide every pair of one payload on the compact numpy path, together.
 
         The pairs share the debtor's capacity (one core call, as in a batch): the
-        same decisions as :meth:`score_payloads` of ``[payload]``.
+        same decisions as :meth:`score_payloads` of ``[payload]``. ``group_exposure``
+        is the rest of the book's limits on the debtor's connected group (the other
+        debtors', in the policy's book currency; the service reads it from the limit
+        register): the group cap (``book.group_capital_share`` x the factor's capital)
+        leaves these pairs only the rest.
 
         Returns
         -------
@@ -554,7 +558,8 @@ class Engine:
         p = parse_payload(payload)
         day = self._payload_day(p, as_of, None)
         _refuse_future(day, reference_date, "as_of", p.debtor.debtor_id)
-        return self._fast.decide_payload(p, day, decided_at, reference_date)
+        return self._fast.decide_payload(p, day, decided_at, reference_date,
+                                         float(group_exposure))
 
     def decide_one(self, payload: DebtorPayload | dict[str, Any], *, as_of: Any = None,
                    decided_at: str | None = None, reference_date: Any = None

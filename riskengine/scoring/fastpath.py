@@ -33,6 +33,7 @@ hundreds of synthetic debtors, through JSON round trips.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from collections.abc import Callable
@@ -140,12 +141,15 @@ class FastEngine:
         self.at_dilution = n_adv + PAYMENT_FEATURES.index("pay_dilution")
 
     def decide_payload(self, p: DebtorPayload, day: str, decided_at: str | None,
-                       reference_date: Any) -> list[dict[str, Any]]:
+                       reference_date: Any, group_exposure: float = 0.0
+                       ) -> list[dict[str, Any]]:
         """Decision dicts of one parsed payload, one per pair (:attr:`DebtorPayload.pairs`
         order), all pairs in one core call (batch path when not covered)."""
         if self.supported:
             try:
                 deb, pair = self.inputs(p, day, reference_date)
+                if group_exposure:
+                    deb = dataclasses.replace(deb, group_exposure=np.array([group_exposure]))
             except Unsupported:
                 pass
             else:

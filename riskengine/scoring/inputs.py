@@ -45,6 +45,10 @@ class DebtorInputs:
     fin_currency: npt.NDArray[np.object_]  # latest statement currency ("" without)
     past_due_amount: FloatArray
     digest: npt.NDArray[np.uint8]         # (n, 32) debtor digests (input hash)
+    #: the rest of the book's limits on each debtor's connected group (other debtors), in
+    #: the book's currency: the single path reads it from the register; None: 0 (a batch
+    #: caps its groups over the whole book, riskengine.batch.book)
+    group_exposure: FloatArray | None = None
 
 
 @dataclass(frozen=True)

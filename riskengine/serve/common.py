@@ -114,18 +114,43 @@ def problem_details(exc: InvalidInputError, prefix: Sequence[Any],
 
 
 
-def decide_payloads(engine: Any, payloads: list[Any]) -> list[dict[str, Any]]:
+def decide_payloads(engine: Any, payloads: list[Any], store: DecisionStore | None = None
+                    ) -> list[dict[str, Any]]:
     """Decisions of validated payloads, one per pair (payload after payload, each in its
     exposures' order): ``decide_payload`` (the engine's single-debtor fast path, every
     pair of the payload in one call) for one, ``score_payloads`` (the batch path) for
     several; the shell passes the clock: ``decided_at`` (UTC now) and
-    ``reference_date`` (today)."""
+    ``reference_date`` (today).
+
+    With a ``store`` and a group cap, a debtor of a connected group is decided against
+    the rest of the book: the limits in force of the group's other debtors in the
+    register (:meth:`~riskengine.store.DecisionStore.group_exposure`), plus those this
+    request has just decided for the same group."""
     now = dt.datetime.now(dt.UTC)
     kw = {"decided_at": now.isoformat(timespec="microseconds").replace("+00:00", "Z"),
           "reference_date": now.date().isoformat()}
     one = getattr(engine, "decide_payload", None)
-    if len(payloads) == 1 and one is not None:
-        return [dict(d) for d in one(payloads[0], **kw)]
+    grouped = store is not None and getattr(engine, "factor_capital", None) is not None \
+        and any(p.debtor.group_id for p in payloads)
+    if one is not None and (len(payloads) == 1 or grouped):
+        out: list[dict[str, Any]] = []
+        taken: dict[str, float] = {}  # this request's limits by group
+        currency = engine.policy.book.currency if grouped else None
+        for p in payloads:
+            group = p.debtor.group_id if grouped else None
+            exposure = 0.0
+            if group and store is not None:
+                exposure = taken.get(group, 0.0) + store.group_exposure(
+                    group, excluding_debtor=p.debtor.debtor_id,
+                    as_of=p.as_of or now.date(), currency=str(currency))
+            extra = {"group_exposure": exposure} if grouped else {}
+            got = [dict(d) for d in one(p, **extra, **kw)]
+            if group:
+                taken[group] = taken.get(group, 0.0) + sum(
+                    float(d.get("approved_limit") or 0.0) for d in got
+                    if d.get("currency") == currency)
+            out.extend(got)
+        return out
     return [dict(d) for d in engine.score_payloads(payloads, **kw)]
 
 
@@ -140,7 +165,7 @@ def decide_and_store(engine: Any, store: DecisionStore, payloads: list[Any], *,
     pair's approved outstanding. Decisions and ids: one per pair (:func:`decide_payloads`).
     ``idempotency``: ``(key, body sha256, render)``, where ``render(decisions, ids,
     register)`` is the response body kept under the key."""
-    decisions = decide_payloads(engine, payloads)
+    decisions = decide_payloads(engine, payloads, store)
     pairs = [(p, ex) for p in payloads for ex in p.pairs]
     if len(pairs) != len(decisions):
         raise ValueError(f"decide_and_store: {len(decisions)} decisions for "

@@ -156,7 +156,7 @@ TERM_COLUMNS: dict[str, str] = {
     "grade": "grade", "pd": "pd", "product": "product", "supplier_grade": "supplier_grade",
     "advance_rate": "advance_rate", "as_of": "rating_as_of", "decided_at": "decided_at",
     "model_version": "model_version", "policy_version": "policy_version",
-    "decision_type": "decision_type"}
+    "decision_type": "decision_type", "group_id": "group_id"}
 
 
 def decision_terms(decision: Mapping[str, Any]) -> dict[str, Any]:
@@ -170,7 +170,7 @@ def decision_terms(decision: Mapping[str, Any]) -> dict[str, Any]:
     as_of = out["rating_as_of"]
     out["rating_as_of"] = _date(as_of, "as_of", "decision") if as_of is not None else None
     for col in ("grade", "product", "supplier_grade", "decided_at", "model_version",
-                "policy_version", "decision_type"):
+                "policy_version", "decision_type", "group_id"):
         out[col] = None if out[col] is None else str(out[col])
     return out
 
@@ -275,6 +275,22 @@ class _LimitRegister(_Database):
             return None
         day = _date(as_of, "as_of", f"limit of {supplier_id}/{debtor_id}") or dt.date.today()
         return _entry(row, day)
+
+    def group_exposure(self, group_id: str, *, excluding_debtor: str, as_of: Any,
+                       currency: str) -> float:
+        """The limits in force on ``as_of`` of a connected group's other debtors in
+        ``currency``: the rest of the book a debtor decided alone shares its group's cap
+        with (issue 15; the batch caps groups over the whole book)."""
+        c = limit_register.c
+        q = sa.select(limit_register).where(c.group_id == str(group_id),
+                                            c.debtor_id != str(excluding_debtor),
+                                            c.currency == str(currency))
+        with self._read() as conn:
+            rows: list[Mapping[Any, Any] | None] = list(conn.execute(q).mappings())
+        if not rows:
+            return 0.0
+        day = np.datetime64(_date(as_of, "as_of", f"group {group_id}"), "D")
+        return float(in_force(register_rows(rows), day)[0].sum())
 
     def limits_of_debtor(self, debtor_id: str, as_of: Any = None) -> list[dict[str, Any]]:
         """Every register entry of a debtor on ``as_of`` (as :meth:`current_limit`), by supplier."""

@@ -175,7 +175,8 @@ def _write_rows(conn: Any, st: Any, has: np.ndarray, sid: np.ndarray, did: np.nd
                                                                na_value=np.nan)),
         "rating_as_of": [day.isoformat() if sqlite else day] * n,
         "decided_at": text("decided_at"), "model_version": text("model_version"),
-        "policy_version": text("policy_version"), "decision_type": text("decision_type")}
+        "policy_version": text("policy_version"), "decision_type": text("decision_type"),
+        "group_id": text("group_id")}
     names = list(cols)
     ph = "?" if sqlite else "%s"
     update = (f"UPDATE limit_register SET {', '.join(f'{c} = {ph}' for c in names)} "

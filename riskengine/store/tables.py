@@ -142,7 +142,9 @@ limit_register = sa.Table(
     sa.Column("model_version", sa.String(128), nullable=True),
     sa.Column("policy_version", sa.String(64), nullable=True),
     sa.Column("decision_type", sa.String(16), nullable=True),
+    sa.Column("group_id", _ID, nullable=True),  # the debtor's connected group
     sa.Index("ix_limit_register_debtor", "debtor_id"),
+    sa.Index("ix_limit_register_group", "group_id"),
 )
 
 limit_history = sa.Table(
