@@ -116,3 +116,23 @@ def test_the_funding_check_answers_from_what_the_run_wrote(
         body = r.json()
         assert body["limit"] == pair["approved_limit"] and body["limit_source"] == "limit_register"
         assert body["grade"] == pair["grade"] and body["product"] == pair["product"]
+
+
+def test_a_register_row_the_run_cannot_reconcile_stops_the_write(
+        portfolio: Path, engine: Any, tmp_path: Path) -> None:
+    """The register holds a pair's limit in USD, the run decides the pair in EUR: the write
+    stops naming the pair and the debtor, and nothing of the run reaches the register."""
+    from riskengine.errors import RerateError
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    exposures = pd.read_parquet(portfolio / "exposures.parquet")
+    pair = exposures.iloc[0]
+    with DecisionStore(url) as store:
+        store.set_limit(str(pair["supplier_id"]), str(pair["debtor_id"]), 10_000.0,
+                        reason="legacy", changed_by="ops", currency="USD", as_of="2026-01-31")
+        before = store.count("limit_history")
+    with pytest.raises(RerateError, match=f"{pair['supplier_id']} / debtor "
+                                          f"{pair['debtor_id']} holds its limit in USD"):
+        _run(portfolio, tmp_path / "r", engine, url)
+    with DecisionStore(url) as store:
+        assert store.count("limit_history") == before

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from riskengine.errors import RerateError
 from riskengine.policy.credit_policy import CreditPolicy
 from riskengine.store.register_rule import ACTIONS, RegisterRows, next_state
 from riskengine.store.tables import limit_register
@@ -34,7 +35,7 @@ __all__ = ["apply_run"]
 _SLICE = 100_000  # pairs whose rows are built and written at once
 
 _STATE = ("limit_amount", "previous_limit", "effective_date", "pending_limit",
-          "pending_effective_date", "as_of", "outstanding")
+          "pending_effective_date", "as_of", "outstanding", "currency")
 
 
 def _held(conn: Any, pairs: pd.DataFrame) -> pd.DataFrame:
@@ -48,6 +49,24 @@ def _held(conn: Any, pairs: pd.DataFrame) -> pd.DataFrame:
             for i in range(0, len(debtors), 900)] or [pd.DataFrame(columns=[c.name for c in cols])]
         return pd.concat(frames, ignore_index=True)
     return pd.DataFrame(conn.execute(q).all(), columns=[c.name for c in cols])
+
+
+def _reconcile(held: pd.DataFrame, has: np.ndarray, take: np.ndarray,
+               pairs: pd.DataFrame) -> None:
+    """A register row the run cannot reconcile stops the write (nothing is written): a
+    limit held in another currency than the run decides the pair in."""
+    if not has.any():
+        return
+    cur = held["currency"].to_numpy(dtype=object)[take]
+    run_cur = pairs["currency"].to_numpy(dtype=object)
+    bad = has & pd.notna(cur) & pd.notna(run_cur) & (cur != run_cur)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise RerateError(
+            f"limit register: pair {pairs['supplier_id'].iloc[i]} / debtor "
+            f"{pairs['debtor_id'].iloc[i]} holds its limit in {cur[i]}, the run decides it "
+            f"in {run_cur[i]} ({int(bad.sum())} such pairs); nothing was written to the "
+            "register. Reconcile the register (or the exposure's currency) and run again.")
 
 
 def _days(s: pd.Series) -> np.ndarray:
@@ -100,6 +119,7 @@ def apply_run(store: Any, pairs: pd.DataFrame, *, as_of: Any, run: str, policy: 
             .get_indexer(pd.MultiIndex.from_arrays([sid, did]))
         has = at >= 0
         take = np.where(has, at, 0)
+        _reconcile(held, has, take, pairs)
 
         def col(name: str, days: bool = False) -> np.ndarray:
             if not len(held):
