@@ -18,7 +18,9 @@ amount as the insurer's limit: the cover of a smaller limit is never more).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -154,10 +156,19 @@ def apply_book_caps(pairs: pd.DataFrame, counts: Sequence[int], parts: Sequence[
                 "expected_loss"):
         out[col] = new[col]
     bounds = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    for k, part in enumerate(parts):
+    touched = cut | foreign
+    todo = [k for k in range(len(parts)) if touched[bounds[k]:bounds[k + 1]].any()]
+
+    def rewrite(k: int) -> Path:
         lo, hi = int(bounds[k]), int(bounds[k + 1])
-        if (cut | foreign)[lo:hi].any():
-            parts[k] = _rewrite_part(part, {c: v[lo:hi] for c, v in new.items()})
+        return _rewrite_part(parts[k], {c: v[lo:hi] for c, v in new.items()})
+
+    # parts on threads (Arrow's Parquet reads and writes release the interpreter lock);
+    # each part is written alone, so the bytes do not depend on the threads
+    with ThreadPoolExecutor(max(1, min(len(todo), os.cpu_count() or 1)),
+                            thread_name_prefix="rerate-book") as pool:
+        for k, path in zip(todo, pool.map(rewrite, todo), strict=True):
+            parts[k] = path
     return BookPass(parts, out, figures)
 
 
