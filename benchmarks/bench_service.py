@@ -65,6 +65,24 @@ def _server(port: int, store_url: str, fake: bool) -> None:
     serve(app, "127.0.0.1", port, access_log=False, log_level="warning")
 
 
+def wait_ready(port: int, proc: subprocess.Popen[bytes], seconds: float) -> None:
+    """Wait until the server on ``port`` answers ``GET /ready`` with 200 (RuntimeError when
+    it exits or ``seconds`` pass first)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            c.request("GET", "/ready")
+            if c.getresponse().status == 200:
+                c.close()
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise RuntimeError("server did not become ready")
+        time.sleep(0.1)
+
+
 def _cpu_seconds(pid: int) -> float | None:
     """User + system CPU time of a process (Linux /proc), or None elsewhere."""
     try:
@@ -112,19 +130,7 @@ def main() -> int:
         cmd.append("--fake-engine")
     proc = subprocess.Popen(cmd, env={**os.environ, "BENCH_TOKEN": token})
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                c.request("GET", "/ready")
-                if c.getresponse().status == 200:
-                    c.close()
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("server did not become ready")
-            time.sleep(0.1)
+        wait_ready(port, proc, 120)
 
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         for _ in range(args.warmup):

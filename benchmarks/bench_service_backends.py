@@ -34,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from bench_service import BODY, _free_port  # noqa: E402
+from bench_service import BODY, _free_port, wait_ready  # noqa: E402
 
 _EXAMPLE = json.loads(BODY)
 _today = dt.date.today()
@@ -65,19 +65,7 @@ def _measure(store_url: str, requests: int, warmup: int) -> dict[str, tuple[floa
     proc = subprocess.Popen([sys.executable, str(HERE / "bench_service.py"), "--serve",
                              str(port), store_url], env={**os.environ, "BENCH_TOKEN": token})
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                c.request("GET", "/ready")
-                if c.getresponse().status == 200:
-                    c.close()
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("server did not become ready")
-            time.sleep(0.1)
+        wait_ready(port, proc, 300)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         out = {}
         for name, path, body in (("decision", "/v1/decisions", BODY),
