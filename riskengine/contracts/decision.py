@@ -21,12 +21,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-__all__ = ["DECISION_TYPES", "RATING_BASES", "Decision", "DECISION_FIELDS"]
+__all__ = ["DECISION_TYPES", "RATING_BASES", "COVER_BASES", "Decision", "DECISION_FIELDS"]
 
 #: Decision types: the policy's three plus ``unrated`` (no usable PD).
 DECISION_TYPES: tuple[str, ...] = ("full", "partial", "refused", "unrated")
 #: How the PD was obtained: the statement model, a tax-return or no-financials prior.
 RATING_BASES: tuple[str, ...] = ("statements", "tax_return", "no_financials")
+
+#: Where a pair's cover comes from (riskengine.policy.insurer.COVER_BASES).
+COVER_BASES: tuple[str, ...] = ("insurer_limit", "discretionary", "none")
+#: The fields of insurer limits as state (issue 16): absent from decisions stored before.
+_INSURANCE_FIELDS = ("cover_basis", "insured_amount", "insurer_policy_id", "insurer_status",
+                     "limit_before_insurer")
 
 _REASON_KEYS = ("feature", "value", "direction", "text")
 
@@ -108,6 +114,20 @@ class Decision:
     approved_outstanding : float or None
         What the supplier has delivered on the debtor and the factor approved: kept
         first when a capacity or a cap is shared among pairs.
+    cover_basis : str
+        Where the cover comes from (:data:`COVER_BASES`): the insurer's limit in force
+        (``insurer_limit``), the policy's discretionary cover (``discretionary``), or
+        ``none``; no cover is ever assumed (issue 16).
+    insured_amount : float
+        What the insurer pays on a total loss: the cover percentage x ``insured_limit``
+        (``insured_limit`` is the part of the limit under cover).
+    insurer_policy_id : str or None
+        The credit-insurance policy of the cover, or the one to ask (None: not known).
+    insurer_status : str or None
+        Status of the insurer limit applied to the pair (``insurer_limits``), None without.
+    limit_before_insurer : float or None
+        The approved limit before a hold for the insurer (the product's
+        ``await_insurer``): what to ask the insurer to cover; the approved limit otherwise.
     """
 
     debtor_id: str
@@ -143,6 +163,11 @@ class Decision:
     debtor_capacity: float | None = None
     approved_outstanding: float | None = None
     current_limit: float | None = None
+    cover_basis: str = "none"
+    insured_amount: float = 0.0
+    insurer_policy_id: str | None = None
+    insurer_status: str | None = None
+    limit_before_insurer: float | None = None
 
     def __post_init__(self) -> None:
         if self.decision_type not in DECISION_TYPES:
@@ -162,6 +187,12 @@ class Decision:
                              f"{self.approved_limit!r} is negative or given while unrated.")
         if self.insured_limit > self.approved_limit + 1e-9:
             raise ValueError(f"Decision {self.debtor_id!r}: insured_limit exceeds the limit.")
+        if self.insured_amount > self.insured_limit + 1e-9:
+            raise ValueError(f"Decision {self.debtor_id!r}: insured_amount exceeds the "
+                             "insured limit.")
+        if self.cover_basis not in COVER_BASES:
+            raise ValueError(f"Decision {self.debtor_id!r}: cover_basis "
+                             f"{self.cover_basis!r} is not one of {COVER_BASES}.")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-safe dict in field order (lists for tuples, None for no number).
@@ -194,7 +225,8 @@ class Decision:
         """Rebuild a decision from :meth:`to_dict` output (unknown keys refused)."""
         names = [f.name for f in fields(cls)]
         unknown = sorted(set(data) - set(names))
-        optional = {"group_id", "debtor_capacity", "approved_outstanding", "current_limit"}  # added by policy 2026.2
+        optional = {"group_id", "debtor_capacity", "approved_outstanding", "current_limit",  # policy 2026.2
+                    *_INSURANCE_FIELDS}  # issue 16
         missing = [n for n in names if n not in data and n not in optional]
         if unknown or missing:
             raise ValueError(f"Decision.from_dict: unknown keys {unknown}, missing keys {missing}.")
@@ -224,7 +256,8 @@ _EXAMPLE: dict[str, Any] = {
     "model_version": "m", "policy_version": "p", "master_scale_version": "s",
     "overlay_version": "o", "input_hash": "0" * 64, "decided_at": "2026-06-30T12:00:00Z",
     "group_id": None, "debtor_capacity": 40000.0, "approved_outstanding": 0.0,
-    "current_limit": 25000.0,
+    "current_limit": 25000.0, "cover_basis": "insurer_limit", "insured_amount": 22500.0,
+    "insurer_policy_id": "CI-1", "insurer_status": "granted", "limit_before_insurer": 25000.0,
 }
 
 #: Field names of :class:`Decision`, in order (the columns of a decisions frame).

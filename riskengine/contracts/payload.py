@@ -66,6 +66,7 @@ __all__ = [
     "Invoice",
     "SupplierInfo",
     "Exposure",
+    "InsurerLimit",
     "DebtorPayload",
     "parse_payload",
     "parse_payloads",
@@ -94,6 +95,7 @@ EventType = Literal[schemas.ADVERSE_EVENT_TYPES]  # type: ignore[valid-type]
 AdverseStatus = Literal[schemas.ADVERSE_STATUSES]  # type: ignore[valid-type]
 LegalForm = Literal[schemas.LEGAL_FORMS]  # type: ignore[valid-type]
 RelationType = Literal[schemas.RELATION_TYPES]  # type: ignore[valid-type]
+InsurerStatus = Literal[schemas.INSURER_STATUSES]  # type: ignore[valid-type]
 
 Identifier = Annotated[str, Field(strict=True, min_length=1, max_length=ID_MAX_LENGTH,
                                   pattern=ID_PATTERN)]  # the batch contracts' grammar too
@@ -272,6 +274,42 @@ class Exposure(BaseModel):
         return self
 
 
+class InsurerLimit(BaseModel):
+    """An insurer's limit on the debtor (:data:`riskengine.contracts.schemas.INSURER_LIMITS`
+    less ``debtor_id``): for one of the payload's suppliers (``supplier_id``), or for
+    every pair under the insurance policy (no ``supplier_id``)."""
+
+    model_config = _FORBID
+
+    insurer_id: Identifier
+    policy_id: Identifier
+    supplier_id: Identifier | None = Field(
+        default=None, description="One pair's limit; absent: the debtor's, for every pair "
+                                  "under the policy")
+    currency: Currency
+    requested_amount: Money | None = None
+    granted_amount: Money | None = Field(
+        default=None, description="Required when granted, partial or reduced")
+    cover_pct: Annotated[float, Field(strict=True, gt=0.0, le=1.0, allow_inf_nan=False,
+                                      description="Share of an insured loss paid, (0, 1]")]
+    status: InsurerStatus
+    decision_date: IsoDate | None = Field(
+        default=None, description="Required when reduced or cancelled")
+    effective_date: IsoDate | None = None
+    previous_granted_amount: Money | None = Field(
+        default=None, description="Reduced or cancelled: the limit before the notice")
+
+    @model_validator(mode="after")
+    def _state(self) -> InsurerLimit:
+        if self.status in ("granted", "partial", "reduced") and self.granted_amount is None:
+            raise ValueError(f"granted_amount: required when the status is {self.status!r}")
+        if self.status in ("reduced", "cancelled") and self.decision_date is None:
+            raise ValueError(f"decision_date: required when the status is {self.status!r}")
+        if _later(self.effective_date, self.decision_date):
+            raise ValueError("effective_date: before decision_date")
+        return self
+
+
 class DebtorPayload(BaseModel):
     """One debtor's records for the decision of its supplier-debtor pairs.
 
@@ -306,6 +344,10 @@ class DebtorPayload(BaseModel):
         description="The debtor's pairs, one per supplier, decided together (they share "
                     "the debtor's capacity); instead of exposure. Each invoice then names "
                     "its supplier_id.")
+    insurer_limits: list[InsurerLimit] = Field(
+        default_factory=list, max_length=200,
+        description="The insurers' limits on the debtor (issue 16); absent: none (the "
+                    "service uses its register's)")
     as_of: IsoDate | None = Field(
         default=None, description="Decision date; absent: the caller's today")
 
@@ -339,7 +381,28 @@ class DebtorPayload(BaseModel):
             if key in keys:
                 raise ValueError(f"invoices.{i}.invoice_id: duplicate identifier")
             keys.add(key)
+        self._check_insurer_limits()
         return self
+
+    def _check_insurer_limits(self) -> None:
+        """One insurer limit per key; a pair-level one names one of the payload's suppliers,
+        whose exposure then gives no ``insurer_limit`` of its own."""
+        suppliers = {ex.supplier_id: ex for ex in self.pairs}
+        seen: set[Any] = set()
+        for i, lim in enumerate(self.insurer_limits):
+            key = (lim.insurer_id, lim.policy_id, lim.supplier_id)
+            if key in seen:
+                raise ValueError(f"insurer_limits.{i}.policy_id: duplicate insurer limit")
+            seen.add(key)
+            if lim.supplier_id is None:
+                continue
+            ex = suppliers.get(lim.supplier_id)
+            if ex is None:
+                raise ValueError(f"insurer_limits.{i}.supplier_id: not the supplier of any "
+                                 "exposure")
+            if ex.insurer_limit is not None:
+                raise ValueError(f"insurer_limits.{i}.supplier_id: the exposure gives "
+                                 "insurer_limit too; give the insurer limit once")
 
     def _check_pairs(self) -> None:
         """Exactly one of exposure and exposures; one exposure per supplier; each
@@ -494,7 +557,7 @@ def payload_to_frames(
     -------
     dict of str to pandas.DataFrame
         ``debtors, suppliers, statements, adverse_records, invoices, exposures,
-        relations`` in the contracts' columns, plus ``pair_terms``
+        relations, insurer_limits`` in the contracts' columns, plus ``pair_terms``
         (:data:`PAIR_TERMS_COLUMNS`: product and insurer limit per pair).
         A supplier named in several payloads appears once (its first record).
 
@@ -519,6 +582,7 @@ def payload_to_frames(
     exposures: list[dict[str, Any]] = []
     relations: list[dict[str, Any]] = []
     terms: list[dict[str, Any]] = []
+    insurer: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     for i, p in enumerate(parsed):
         did = p.debtor.debtor_id
@@ -534,6 +598,7 @@ def payload_to_frames(
         adverse.extend({"debtor_id": did, **a.model_dump()} for a in p.adverse_records)
         invoices.extend({**v.model_dump(), "debtor_id": did, "supplier_id": sid}
                         for v, sid in zip(p.invoices, p.invoice_suppliers(), strict=True))
+        insurer.extend({"debtor_id": did, **r.model_dump()} for r in p.insurer_limits)
         for ex in p.pairs:
             sid = ex.supplier_id
             suppliers.setdefault(sid, {"supplier_id": sid, "currency": ex.currency,
@@ -561,6 +626,7 @@ def payload_to_frames(
         "invoices": _frame(invoices, c["invoices"]),
         "exposures": _frame(exposures, c["exposures"]),
         "relations": _frame(relations, c["relations"]),
+        "insurer_limits": _frame(insurer, c["insurer_limits"]),
         "pair_terms": term_frame,
     }
 

@@ -21,11 +21,12 @@ from typing import Any
 
 import pandas as pd
 
-from riskengine.contracts.schemas import CONTRACTS
+from riskengine.contracts.schemas import CONTRACTS, OPTIONAL_TABLES
 from riskengine.errors import InvalidInputError
 from riskengine.synthetic import contract_dtypes
 
-__all__ = ["FORMATS", "MANIFEST_NAME", "REQUIRED_TABLES", "ROW_GROUP_ROWS", "check_portfolio",
+__all__ = ["FORMATS", "MANIFEST_NAME", "OPTIONAL_TABLES", "REQUIRED_TABLES", "ROW_GROUP_ROWS",
+           "check_portfolio",
            "chunk_readable", "count_rows", "read_manifest", "read_portfolio", "read_table",
            "table_file", "unreadable", "write_portfolio"]
 
@@ -38,9 +39,11 @@ MANIFEST_NAME = "manifest.json"
 ROW_GROUP_ROWS = 65_536
 #: Tables without which a directory is not a portfolio. Every contract table feeds the
 #: decision (an absent adverse table would read as "no adverse records"), so
-#: :func:`check_portfolio` requires all of them; a table without records is a file
-#: with the header row (CSV) or zero rows (Parquet).
-REQUIRED_TABLES: tuple[str, ...] = tuple(CONTRACTS)
+#: :func:`check_portfolio` requires all of them but the optional ones
+#: (:data:`~riskengine.contracts.schemas.OPTIONAL_TABLES`: ``insurer_limits``, which an
+#: older portfolio does not have; absent, it reads as no records); a table without
+#: records is a file with the header row (CSV) or zero rows (Parquet).
+REQUIRED_TABLES: tuple[str, ...] = tuple(n for n in CONTRACTS if n not in OPTIONAL_TABLES)
 
 _BOOL_TEXT = {"true": True, "false": False, "1": True, "0": False}
 
@@ -89,8 +92,9 @@ def write_portfolio(
     frames : mapping of str to DataFrame
         Tables keyed by contract name (a subset of
         :data:`riskengine.contracts.schemas.CONTRACTS`; ``debtors`` is required). A
-        contract table absent from ``frames`` is written empty, with the contract
-        columns, so that the directory is whole (:func:`check_portfolio`).
+        required contract table absent from ``frames`` is written empty, with the
+        contract columns, so that the directory is whole (:func:`check_portfolio`); an
+        optional one (:data:`OPTIONAL_TABLES`) is written only when given.
     out_dir : path-like
         Directory to write; created with its parents when absent. Existing
         files of the same names are replaced.
@@ -129,6 +133,8 @@ def write_portfolio(
     out.mkdir(parents=True, exist_ok=True)
     rows: dict[str, int] = {}
     for name in CONTRACTS:  # contract order
+        if name in OPTIONAL_TABLES and name not in frames:
+            continue
         frame = frames[name] if name in frames else _empty(name)
         atomic_write(out / f"{name}.{fmt}", _table_writer(frame, fmt))
         rows[name] = len(frame)
@@ -175,7 +181,8 @@ def read_portfolio(path: str | os.PathLike[str], *, check: bool = True
     Returns
     -------
     frames : dict of str to DataFrame
-        Every table of :data:`riskengine.contracts.schemas.CONTRACTS`, in contract order.
+        Every table of :data:`riskengine.contracts.schemas.CONTRACTS`, in contract order
+        (an optional table the directory does not hold: empty, in the contract columns).
     manifest : dict
         The parsed ``manifest.json``, or ``{}`` when there is none.
 
@@ -227,8 +234,14 @@ def _candidates(root: Path, name: str, manifest: Mapping[str, Any]) -> list[Path
     return [root / f"{name}.{f}" for f in ((fmt,) if fmt in FORMATS else FORMATS)]
 
 
+def present_optional(root: Path, manifest: Mapping[str, Any]) -> tuple[str, ...]:
+    """The optional tables (:data:`OPTIONAL_TABLES`) the directory holds a file of."""
+    return tuple(n for n in OPTIONAL_TABLES if table_file(Path(root), n, manifest) is not None)
+
+
 def read_table(root: Path, name: str, manifest: Mapping[str, Any]) -> pd.DataFrame:
-    """One table of a portfolio directory exactly as :func:`read_portfolio` reads it.
+    """One table of a portfolio directory exactly as :func:`read_portfolio` reads it (an
+    optional table without a file: empty, in the contract columns).
 
     Raises
     ------
@@ -236,6 +249,8 @@ def read_table(root: Path, name: str, manifest: Mapping[str, Any]) -> pd.DataFra
         The table's file is missing or is not a readable Parquet or CSV file.
     """
     file = table_file(root, name, manifest)
+    if file is None and name in OPTIONAL_TABLES:
+        return _empty(name)
     if file is None:
         raise InvalidInputError(_missing(root, name, manifest, _listed_rows(root, manifest)))
     raw = _read_parquet(file) if file.suffix == ".parquet" else _read_csv(file)
@@ -243,13 +258,15 @@ def read_table(root: Path, name: str, manifest: Mapping[str, Any]) -> pd.DataFra
 
 
 def check_portfolio(root: str | os.PathLike[str], manifest: Mapping[str, Any],
-                    tables: Iterable[str] = REQUIRED_TABLES) -> dict[str, int]:
+                    tables: Iterable[str] | None = None) -> dict[str, int]:
     """Refuse a portfolio that is not whole: the one check before any decision.
 
     Every table of ``tables`` must have its file, the file must be readable
     (Parquet: its footer; CSV: it parses), and when the manifest lists row
     counts (``tables``, written by :func:`write_portfolio`) the file must hold
-    exactly the rows listed for it, and the manifest must list it.
+    exactly the rows listed for it, and the manifest must list it (an optional
+    table, :data:`OPTIONAL_TABLES`, added to a portfolio after its manifest was
+    written need not be listed: only its row count goes unchecked).
 
     Parameters
     ----------
@@ -257,9 +274,10 @@ def check_portfolio(root: str | os.PathLike[str], manifest: Mapping[str, Any],
         The portfolio directory.
     manifest : mapping
         Its manifest (:func:`read_manifest`; ``{}`` when there is none).
-    tables : iterable of str
-        The tables the run needs (default every contract table: each feeds the
-        decision, so a missing one would change limits).
+    tables : iterable of str, optional
+        The tables the run needs (default every required contract table, each feeds
+        the decision, so a missing one would change limits, and the optional ones the
+        directory holds).
 
     Returns
     -------
@@ -279,12 +297,17 @@ def check_portfolio(root: str | os.PathLike[str], manifest: Mapping[str, Any],
     """
     root = _portfolio_dir(root)
     listed = _listed_rows(root, manifest)
+    if tables is None:
+        tables = REQUIRED_TABLES + present_optional(root, manifest)
     rows: dict[str, int] = {}
     for name in tables:
         file = table_file(root, name, manifest)
         if file is None:
             raise InvalidInputError(_missing(root, name, manifest, listed))
         found = count_rows(file)
+        if listed is not None and name not in listed and name in OPTIONAL_TABLES:
+            rows[name] = found
+            continue
         if listed is not None and name not in listed:
             raise InvalidInputError(
                 f"portfolio {root}: table {name!r} ({file.name}, {found:,} rows) is not in "

@@ -36,7 +36,8 @@ from riskengine.model.master_scale import GRADES, UNRATED, MasterScale
 from riskengine.policy import credit_policy as _cp
 from riskengine.policy._inputs import policy_tables
 from riskengine.policy.cover import insurance_cover
-from riskengine.policy.limits import KNOCKOUT_REASONS, REASONS, decide_limits
+from riskengine.policy.insurer import covered, pool_caps
+from riskengine.policy.limits import KNOCKOUT_REASONS, REASONS, decide_limits, decision_codes
 from riskengine.policy.pricing import advance_rate
 from riskengine.scoring.financials import BASES
 from riskengine.scoring.inputs import DebtorInputs, PairInputs
@@ -62,6 +63,8 @@ _REASON_SHIFTS = np.arange(len(REASONS), dtype=np.uint32)
 _BINDING_SET = np.isin(_REASON_NAMES, _BINDING)
 _KO_SET = np.isin(_REASON_NAMES, KNOCKOUT_REASONS)
 _GRADE_INDEX = {g: i + 1 for i, g in enumerate(GRADES)}  # as master_scale.grade_index
+_INSURER_BIT = np.uint32(1 << REASONS.index("insurer_cover"))
+_EPS = 1e-9
 
 
 class EngineParts(Protocol):
@@ -134,7 +137,7 @@ def _decide_core(
     decided_at: str | None, scorer: Scorer,
 ) -> dict[str, list[Any]]:
     """Decisions as columns (:data:`~riskengine.contracts.decision.DECISION_FIELDS`), one per pair."""
-    c = _core_numbers(engine, deb, pairs, scorer)
+    c = _core_numbers(engine, deb, pairs, scorer, as_of)
     return _core_lists(engine, deb, pairs, c, reason_dicts(c.debtor_reasons), as_of,
                        decided_at)
 
@@ -159,6 +162,11 @@ class _Core:
     decision: np.ndarray                  # (m,) decision type names
     reasons: npt.NDArray[np.uint32]       # (m,) policy reason bits
     insured: FloatArray
+    insured_amount: FloatArray            # (m,) what the insurer pays on a total loss
+    cover_basis: np.ndarray               # (m,) insurer_limit / discretionary / none
+    insurer_policy: np.ndarray            # (m,) the insurance policy (None: not known)
+    insurer_status: np.ndarray            # (m,) the applied insurer limit's status (None)
+    wanted: FloatArray                    # (m,) the approved limit before the insurer hold
     retained: FloatArray
     el: FloatArray
     el_un: FloatArray
@@ -179,7 +187,7 @@ def _debtor_key(debtor_pos: npt.NDArray[np.int64], currency: np.ndarray
 
 
 def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
-                  scorer: Scorer) -> _Core:
+                  scorer: Scorer, as_of: str) -> _Core:
     """PD (step 1), overlay, default flags, grade (step 2), reason codes (step 3) and
     the policy per pair (step 4), for 1 ... n debtors."""
     ov = engine.overlay
@@ -224,7 +232,6 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
     decision = np.full(m, "unrated", dtype=object)
     reasons = np.zeros(m, dtype=np.uint32)
     r_idx = np.flatnonzero(rated)
-    has_il = np.isfinite(pairs.insurer_limit)
     gidx = _lookup(g_pair, _GRADE_INDEX, 0)
     pcode = _lookup(pairs.product, engine.product_codes, None)
     # Recourse products: the supplier bears the debtor's risk, so the supplier, rated with
@@ -243,9 +250,19 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
         sup_ok = (sup_pos >= 0) & (sup_grade != UNRATED)
         g_drive = np.where(recourse & sup_ok, _lookup(sup_grade, _GRADE_INDEX, 0), gidx)
         sup_missing = recourse & ~sup_ok
+    # the insurer limit of each pair, its pool and cap in force (policy.insurer, issue 16)
+    tables = policy_tables(policy)
+    dkey = _debtor_key(dp, pairs.currency)
+    pc = pool_caps(pairs.insurer_rows, pairs.applied_rows(), pairs.insurer_limit,
+                   product=pcode, currency=pairs.currency, debtor=dkey, grade=gidx,
+                   protected=pairs.protected, as_of=np.datetime64(as_of, "D"), policy=policy)
+    waits = policy.product_table("await_insurer").astype(bool)[pcode] \
+        & tables.requires_insurance[pcode] if m else np.zeros(0, dtype=bool)
     # one call for every rated pair: a debtor's capacity is shared among its pairs in one
-    # currency (policy.limits.decide_limits with the debtor key); no insurer limit = no cap
+    # currency (policy.limits.decide_limits with the debtor key); a product that waits for
+    # the insurer is capped at the cover it can get (a second call, only then)
     capacity = np.full(m, np.nan)
+    wanted = np.zeros(m)
     if r_idx.size:
         sel = r_idx
         cols: dict[str, Any] = {
@@ -256,7 +273,6 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
             "adverse_knockout": deb.knockout[dp[sel]], "insolvency": deb.insolvency[dp[sel]],
             "related": pairs.related[sel], "supplier_ledger": ledger[sel],
             "supplier_grade": g_drive[sel],
-            "insurer_limit": pairs.insurer_limit[sel], "insurer_limit_given": has_il[sel],
             "debtor": _debtor_key(dp[sel], pairs.currency[sel]),
             "protected": pairs.protected[sel],
         }
@@ -265,13 +281,32 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
             cols["group_exposure"] = (0.0 if deb.group_exposure is None
                                       else deb.group_exposure[dp[sel]])
         res = decide_limits(cols, policy)
+        wanted[sel] = res.approved
+        if waits[sel].any():
+            cap_now = np.where(pc.basis < 2, pc.cap[pc.pool], 0.0)
+            res = decide_limits({**cols, "insurer_limit": cap_now[sel],
+                                 "insurer_limit_given": waits[sel]}, policy)
         approved[sel] = res.approved
         decision[sel] = res.decision_names().astype(object)
         reasons[sel] = res.reasons
         capacity[sel] = res.capacity
+    # each pair's share of its pool (a debtor-level limit, a discretionary cap); a pair that
+    # waits for the insurer is held at its share, rounded down
+    cov_amt = covered(pc, approved, pairs.protected)
+    held = waits & rated & (np.floor(cov_amt / policy.limits.rounding_unit + _EPS)
+                            * policy.limits.rounding_unit < approved)
+    if held.any():
+        unit = policy.limits.rounding_unit
+        approved = np.where(held, np.floor(cov_amt / unit + _EPS) * unit, approved)
+        reasons = np.where(held, reasons | _INSURER_BIT, reasons).astype(np.uint32)
+        codes = decision_codes(approved[held], pairs.requested[held], unit)
+        decision[held] = np.asarray(("full", "partial", "refused"), dtype=object)[codes]
+        cov_amt = np.minimum(cov_amt, approved)
 
-    # cover, expected loss, advance rate, fees on rated pairs
+    # cover (no cover is assumed: policy.insurer), expected loss, advance rate, fees on
+    # rated pairs
     insured = np.zeros(m)
+    insured_amount = np.zeros(m)
     retained = np.zeros(m)
     el = np.full(m, np.nan)
     el_un, adv, comm, disc = el.copy(), el.copy(), el.copy(), el.copy()
@@ -279,21 +314,22 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
         gi = gidx[r_idx]
         lim = approved[r_idx]
         prod = pcode[r_idx]
-        il = pairs.insurer_limit[r_idx]
-        cov = insurance_cover(gi, lim, pd_final[dp[r_idx]], policy,
-                              insurer_limit=np.where(np.isnan(il), lim, il), product=prod)
+        cov = insurance_cover(gi, lim, pd_final[dp[r_idx]], policy, covered=cov_amt[r_idx],
+                              cover_pct=pc.pct[r_idx], product=prod)
         insured[r_idx] = cov.insured_limit
+        insured_amount[r_idx] = cov.insured_amount
         retained[r_idx] = cov.retained
         el[r_idx] = cov.expected_loss_insured
         el_un[r_idx] = cov.expected_loss_uninsured
         gp = g_drive[r_idx]  # pricing grade: the supplier's for recourse products
         adv[r_idx] = advance_rate(gp, prod, policy, deb.dilution[dp[r_idx]])
-        tables = policy_tables(policy)  # lookup arrays built once per policy
         comm[r_idx] = tables.service_commission[gp] + tables.commission_surcharge[prod]
         disc[r_idx] = tables.discount_rate[gp]
+    basis = np.where(rated, pc.basis_names(), "none").astype(object)
     return _Core(pd_model, pd_final, valid, default, grade, contrib, debtor_reasons, rated, gidx,
                  cur_mismatch, led_mismatch, sup_missing, approved, decision, reasons,
-                 insured, retained, el, el_un, adv, comm, disc, capacity)
+                 insured, insured_amount, basis, pc.policy_id, pc.status, wanted,
+                 retained, el, el_un, adv, comm, disc, capacity)
 
 
 def _core_lists(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs, c: _Core,
@@ -329,6 +365,12 @@ def _core_lists(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs, c: _C
     col["limit_notes"] = [t[2] for t in tuples]
     col["product"] = [str(x) for x in pairs.product.tolist()]
     col["insured_limit"] = c.insured.astype(np.float64).tolist()
+    col["cover_basis"] = [str(x) for x in c.cover_basis.tolist()]
+    col["insured_amount"] = c.insured_amount.astype(np.float64).tolist()
+    col["insurer_policy_id"] = [None if x is None else str(x)
+                                for x in c.insurer_policy.tolist()]
+    col["insurer_status"] = [None if x is None else str(x) for x in c.insurer_status.tolist()]
+    col["limit_before_insurer"] = c.wanted.astype(np.float64).tolist()
     col["retained_exposure"] = c.retained.astype(np.float64).tolist()
     col["expected_loss"] = _floats(c.el)
     col["expected_loss_uninsured"] = _floats(c.el_un)

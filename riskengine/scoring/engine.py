@@ -48,6 +48,7 @@ from riskengine.errors import InvalidInputError, PolicyError
 from riskengine.features import build_features
 from riskengine.model.master_scale import MasterScale
 from riskengine.policy import credit_policy as _cp
+from riskengine.policy.insurer import InsurerRows, match_rows
 from riskengine.policy.limits import requested_limit
 from riskengine.scoring import records
 from riskengine.scoring.core import Scorer, SklearnScorer, _decide_core, _lookup
@@ -66,6 +67,7 @@ from riskengine.scoring.reason_rows import _exps, _top_codes
 from riskengine.scoring.reasons import ReasonWords, decision_of
 from riskengine.scoring.records import debtor_digests, pair_terms
 from riskengine.scoring.table import _decide_table
+from riskengine.validation.insurer import insurer_row_errors
 
 __all__ = [
     "DecisionBatch",
@@ -362,8 +364,10 @@ class Engine:
             errors.append(pd.DataFrame(pair_errors, columns=list(schemas.ERROR_COLUMNS)))
         err = pd.concat([e for e in errors if len(e)], ignore_index=True) if any(
             len(e) for e in errors) else vp.errors.iloc[0:0]
+        # debtors rejected here (a refused insurer limit, riskengine.policy.insurer)
+        later = sum(1 for e in pair_errors if e.get("reason") == "debtor_rejected")
         return _Prepared(day, deb_inputs, pair_inputs, err, pairs_in, vp.debtors_in,
-                         len(vp.rejected_debtors) + vp.debtors_unidentified)
+                         len(vp.rejected_debtors) + vp.debtors_unidentified + later)
 
     def _batch_inputs(self, clean: Mapping[str, pd.DataFrame], terms: pd.DataFrame | None,
                       day: str) -> tuple[DebtorInputs, PairInputs, list[dict[str, Any]]]:
@@ -429,6 +433,18 @@ class Engine:
                 f"product of policy {self.policy.version} "
                 f"({', '.join(self.policy.product_names)}); the pair was not decided."))
         keep = ok & ~bad_product
+        # the insurer limit of each pair (policy.insurer); a debtor with a refused row is
+        # rejected whole, as validation rejects one with an invalid record
+        ins_frame = clean.get("insurer_limits")
+        rows = InsurerRows.from_frame(ins_frame)
+        pair_row, problems = match_rows(
+            rows, did, sid, product, ex["currency"].astype(object).to_numpy(dtype=object),
+            insurer, self.policy)
+        if problems:
+            assert ins_frame is not None
+            bad_rows = insurer_row_errors(ins_frame, problems)
+            errs.extend(bad_rows.to_dict("records"))
+            keep &= ~np.isin(did, bad_rows["debtor_id"].dropna().unique())
         sel = np.flatnonzero(keep)
         exs = ex.iloc[sel]
         req = exs["requested_limit"].to_numpy(dtype=np.float64, na_value=np.nan)
@@ -472,7 +488,8 @@ class Engine:
         has_group[has_group] = debtors["group_id"].notna().to_numpy()[dpos[has_group]]
         sg = srow["group_id"].to_numpy(dtype=object, na_value=None)
         same_group = has_group & (dg == sg)
-        terms = pair_terms(exs, srow, (rel_type, product[sel], insurer[sel]))
+        terms = pair_terms(exs, srow, (rel_type, product[sel], insurer[sel]),
+                           None if ins_frame is None else (ins_frame, pair_row[sel]))
         pairs = PairInputs(
             debtor_pos=pos[sel].astype(np.int64), supplier_id=sid[sel],
             currency=exs["currency"].astype(object).to_numpy(dtype=object),
@@ -482,7 +499,8 @@ class Engine:
             related=related | same_group, insurer_limit=insurer[sel], terms=terms,
             protected=exs["approved_outstanding"].to_numpy(dtype=np.float64, na_value=np.nan),
             group_id=dg,
-            current_limit=exs["approved_limit"].to_numpy(dtype=np.float64, na_value=np.nan))
+            current_limit=exs["approved_limit"].to_numpy(dtype=np.float64, na_value=np.nan),
+            insurer_rows=rows, insurer_row=pair_row[sel])
         return pairs, errs
 
     # --- payloads -----------------------------------------------------------------

@@ -8,10 +8,12 @@ reads them. Pure values: no I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
+
+from riskengine.policy.insurer import InsurerRows
 
 __all__ = ["DebtorInputs", "PairInputs", "PairBytes"]
 
@@ -69,3 +71,13 @@ class PairInputs:
     protected: FloatArray                 # approved outstanding (kept first when capacity is shared)
     group_id: npt.NDArray[np.object_]     # the debtor's connected group (None without)
     current_limit: FloatArray             # the limit in force before (exposures.approved_limit)
+    #: the insurer limits known (issue 16) and the one applied to each pair
+    #: (riskengine.policy.insurer.match_rows: -1 none, -2 the legacy insurer_limit)
+    insurer_rows: InsurerRows = field(default_factory=InsurerRows.empty)
+    insurer_row: npt.NDArray[np.int64] | None = None
+
+    def applied_rows(self) -> npt.NDArray[np.int64]:
+        """:attr:`insurer_row`, or -1 / -2 from the legacy ``insurer_limit`` when not set."""
+        if self.insurer_row is not None:
+            return self.insurer_row
+        return np.where(np.isfinite(self.insurer_limit), -2, -1).astype(np.int64)

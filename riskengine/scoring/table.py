@@ -50,7 +50,8 @@ _DECISION_TYPES: dict[str, str] = {
     "service_commission_rate": "float", "discount_rate": "float",
     "reason_codes": "reasons", "binding_constraints": "names", "knockouts": "names",
     "limit_notes": "names", "debtor_capacity": "float",
-    "approved_outstanding": "float", "current_limit": "float",
+    "approved_outstanding": "float", "current_limit": "float", "insured_amount": "float",
+    "limit_before_insurer": "float",
 }  # every other decision field is text
 
 
@@ -76,7 +77,7 @@ def _decide_table(
     rendered as an Arrow ``list<struct>`` instead of one dict per code.
     """
     ov = engine.overlay
-    c = _core_numbers(engine, deb, pairs, scorer)
+    c = _core_numbers(engine, deb, pairs, scorer, as_of)
     reasons = reason_lists(c.debtor_reasons, pairs.debtor_pos)
     m = pairs.debtor_pos.shape[0]
     dp = pairs.debtor_pos
@@ -150,6 +151,11 @@ def _decide_table(
         "debtor_capacity": floats(c.capacity, c.rated),
         "approved_outstanding": floats(pairs.protected),
         "current_limit": floats(pairs.current_limit),
+        "cover_basis": strings(c.cover_basis),
+        "insured_amount": nan_null(c.insured_amount),
+        "insurer_policy_id": strings(c.insurer_policy),
+        "insurer_status": strings(c.insurer_status),
+        "limit_before_insurer": nan_null(c.wanted),
     }
     return pa.Table.from_arrays([cols[f] for f in DECISION_FIELDS], schema=schema)
 

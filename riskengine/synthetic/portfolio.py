@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from riskengine.contracts.dates import as_of_day
-from riskengine.contracts.schemas import CONTRACTS
+from riskengine.contracts.schemas import CONTRACTS, OPTIONAL_TABLES
 from riskengine.synthetic.adverse import _make_adverse
 from riskengine.synthetic.calibration import _COUNTRIES, _FX, _RELATION_OTHER, _SUPPLIER_CURRENCIES
 from riskengine.synthetic.debtors import (
@@ -151,9 +151,9 @@ def generate_portfolio(
     Returns
     -------
     dict of str to pandas.DataFrame
-        The seven tables of :data:`riskengine.contracts.schemas.CONTRACTS` (``debtors,
-        suppliers, statements, adverse_records, invoices, exposures,
-        relations``), each with exactly the contract columns, in contract
+        The seven required tables of :data:`riskengine.contracts.schemas.CONTRACTS`
+        (``debtors, suppliers, statements, adverse_records, invoices, exposures,
+        relations``; no insurer limits: a synthetic book holds no insurer data), each with exactly the contract columns, in contract
         order, with the dtypes of :func:`contract_dtypes` and a RangeIndex.
 
     Notes
@@ -191,7 +191,7 @@ def generate_portfolio(
         "exposures": trade["exposures"],
         "relations": trade["relations"],
     }
-    return {name: frames[name] for name in CONTRACTS}
+    return {name: frames[name] for name in CONTRACTS if name not in OPTIONAL_TABLES}
 
 
 def synthetic_manifest(n_debtors: int, seed: int, as_of: Any = DEFAULT_AS_OF) -> dict[str, Any]:

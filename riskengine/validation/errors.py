@@ -31,6 +31,7 @@ _NOUN = {
     "invoices": "invoice",
     "exposures": "exposure",
     "relations": "relation",
+    "insurer_limits": "insurer limit",
 }
 
 # table -> (column naming the record in a sentence, template); None: no column.
@@ -42,6 +43,7 @@ _WHERE: dict[str, tuple[str | None, str]] = {
     "invoices": ("invoice_id", "in invoice {!r}"),
     "exposures": ("supplier_id", "in the exposure to supplier {!r}"),
     "relations": ("supplier_id", "in the relation with supplier {!r}"),
+    "insurer_limits": ("policy_id", "in the insurer limit under policy {!r}"),
 }
 
 
