@@ -50,7 +50,7 @@ from riskengine.policy.book import allocate
 from riskengine.policy.credit_policy import CreditPolicy
 
 __all__ = ["COVER_BASES", "InsurerRows", "PairCover", "RowProblem", "match_rows", "pool_caps",
-           "covered", "request_reasons", "REQUEST_COLUMNS"]
+           "covered", "request_reasons", "REQUEST_COLUMNS", "insurer_requests"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -427,3 +427,71 @@ def request_reasons(status: npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:
     out: npt.NDArray[np.object_] = pd.Series(status, dtype=object).map(table).fillna(
         "no_insurer_limit").to_numpy(dtype=object)
     return out
+
+
+def insurer_requests(pairs: pd.DataFrame, policy: CreditPolicy) -> pd.DataFrame:
+    """The request loop's list (issue 16): the pairs whose limit exceeds what is insured,
+    with what to ask the insurer for.
+
+    Parameters
+    ----------
+    pairs : pandas.DataFrame
+        Decision rows of pairs (:data:`~riskengine.contracts.decision.DECISION_FIELDS`;
+        at least ``debtor_id, supplier_id, currency, product, approved_limit,
+        insured_limit, insured_amount, cover_basis, insurer_policy_id, insurer_status,
+        limit_before_insurer``).
+    policy : CreditPolicy
+        Which products are insured, and the insurer of each insurance policy.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`REQUEST_COLUMNS`, one row per pair of an insured product whose limit
+        before any hold for the insurer (``limit_before_insurer``: what the factor
+        would approve) exceeds its insured limit; ``amount_requested`` is that limit (the
+        insurer grants a limit, not an increment), ``reason`` from the insurer limit's
+        status (:func:`request_reasons`). Sorted by debtor, then supplier.
+
+    Examples
+    --------
+    >>> from riskengine.config import load_policy
+    >>> d = pd.DataFrame({"debtor_id": ["D1", "D2"], "supplier_id": ["S1", "S1"],
+    ...     "currency": "EUR", "product": "non_recourse", "approved_limit": [80_000.0, 5_000.0],
+    ...     "insured_limit": [50_000.0, 5_000.0], "insured_amount": [45_000.0, 3_000.0],
+    ...     "cover_basis": ["insurer_limit", "discretionary"],
+    ...     "insurer_policy_id": "CI-DEMO-1", "insurer_status": ["granted", None],
+    ...     "limit_before_insurer": [80_000.0, 5_000.0]})
+    >>> r = insurer_requests(d, load_policy())
+    >>> r[["debtor_id", "insurer_id", "amount_requested", "reason"]].values.tolist()
+    [['D1', 'INS-DEMO', 80000.0, 'above_granted']]
+    """
+    insured = {p.name for p in policy.products if p.requires_insurance}
+    wanted = pd.to_numeric(pairs["limit_before_insurer"], errors="coerce").fillna(
+        pd.to_numeric(pairs["approved_limit"], errors="coerce")).to_numpy(
+        dtype=np.float64, na_value=0.0)
+    have = pd.to_numeric(pairs["insured_limit"], errors="coerce").to_numpy(
+        dtype=np.float64, na_value=0.0)
+    ask = (pairs["product"].astype(str).isin(insured).to_numpy()
+           & (wanted > have * (1.0 + 1e-9) + 1e-6))
+    sel = pairs[ask]
+    insurer_of = {p.policy_id: p.insurer_id for p in policy.insurance.policies}
+    pol = sel["insurer_policy_id"].astype(object)
+    out = pd.DataFrame({
+        "debtor_id": sel["debtor_id"].astype(str).to_numpy(),
+        "supplier_id": sel["supplier_id"].astype(str).to_numpy(),
+        "insurer_id": pol.map(insurer_of).astype(object).where(pol.notna(), None).to_numpy(),
+        "policy_id": pol.where(pol.notna(), None).to_numpy(),
+        "currency": sel["currency"].astype(str).to_numpy(),
+        "product": sel["product"].astype(str).to_numpy(),
+        "approved_limit": pd.to_numeric(sel["approved_limit"]).to_numpy(dtype=np.float64),
+        "insured_limit": have[ask],
+        "insured_amount": pd.to_numeric(sel["insured_amount"]).to_numpy(
+            dtype=np.float64, na_value=0.0),
+        "cover_basis": sel["cover_basis"].astype(str).to_numpy(),
+        "amount_requested": wanted[ask],
+        "reason": request_reasons(sel["insurer_status"].astype(object).where(
+            sel["insurer_status"].notna(), None).to_numpy(dtype=object)),
+    }, columns=list(REQUEST_COLUMNS))
+    for c in ("insurer_id", "policy_id"):  # pandas' map gives NaN where it finds nothing
+        out[c] = out[c].astype(object).where(out[c].notna(), None)
+    return out.sort_values(["debtor_id", "supplier_id"], kind="stable").reset_index(drop=True)

@@ -7,8 +7,9 @@ PostgreSQL in production (``postgresql+psycopg://user@host/db``).
 
 The tables are in :mod:`riskengine.store.tables`, durability in
 :mod:`riskengine.store.database`; :class:`DecisionStore` gathers the methods of the
-limit register (:mod:`riskengine.store.register`) and of the audit tables
-(:mod:`riskengine.store.audit`).
+limit register (:mod:`riskengine.store.register`), of the audit tables
+(:mod:`riskengine.store.audit`) and of the insurer limits and requests
+(:mod:`riskengine.store.insurer`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from sqlalchemy.engine import Connection
 from riskengine.errors import InvalidInputError
 from riskengine.policy.credit_policy import CreditPolicy
 from riskengine.policy.limits import decision_knockout
-from riskengine.store.audit import _AuditTrail, _insert_inputs, _payload_text
+from riskengine.store.audit import _insert_inputs, _payload_text
+from riskengine.store.insurer import _InsurerRegister
 from riskengine.store.idempotency import (
     IdempotentAnswer,
     IdempotentRequest,
@@ -82,7 +84,7 @@ _LATEST = (sa.select(decisions.c.id, decisions.c.decision)
 _LATEST_PAIR = _LATEST.where(decisions.c.supplier_id == sa.bindparam("p_supplier"))
 
 
-class DecisionStore(_AuditTrail):
+class DecisionStore(_InsurerRegister):
     """Decisions, funding checks and the limit register in one SQL database.
 
     Parameters
@@ -173,8 +175,14 @@ class DecisionStore(_AuditTrail):
                         inputs: Mapping[str, str | Mapping[str, Any] | BaseModel] | None = None,
                         policy: CreditPolicy | None = None,
                         exposures: Sequence[Mapping[str, Any] | None] | None = None,
-                        idempotency: IdempotentRequest | None = None) -> StoredDecisions:
+                        idempotency: IdempotentRequest | None = None,
+                        insurer_requests: tuple[Any, Sequence[str]] | None = None
+                        ) -> StoredDecisions:
         """:meth:`record_decisions` with what happened to the register, under an optional key.
+
+        ``insurer_requests``: (the decisions' requests to the insurer, their debtors): the
+        debtors' requests are replaced in the same transaction
+        (:meth:`replace_insurer_requests`).
 
         Returns
         -------
@@ -200,6 +208,10 @@ class DecisionStore(_AuditTrail):
                 ids, register = self._insert_decisions(
                     conn, rows, items, update_register=update_register,
                     changed_by=changed_by, policy=policy, exposures=exposures, now=now)
+                if insurer_requests is not None:
+                    self.replace_insurer_requests(
+                        insurer_requests[0], debtors=insurer_requests[1], source="decision",
+                        as_of=rows[0]["as_of"], conn=conn)
                 if idempotency is not None:
                     insert_answer(conn, idempotency.key, idempotency.request_hash,
                                   idempotency.render(ids, register), ids, now)

@@ -14,7 +14,7 @@ The date order (``effective_date`` on or after ``decision_date``) is
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -23,7 +23,7 @@ import pandas as pd
 from riskengine.contracts.schemas import ERROR_COLUMNS, INSURER_LIMITS
 from riskengine.validation.errors import _Emitter, _Errors, _Labels
 
-__all__ = ["insurer_row_errors"]
+__all__ = ["insurer_row_errors", "insurer_response_errors"]
 
 #: Statuses whose limit needs a granted amount, and those that need a decision date.
 NEEDS_GRANTED = ("granted", "partial", "reduced")
@@ -97,3 +97,52 @@ def insurer_row_errors(frame: pd.DataFrame, problems: Sequence[Any]) -> pd.DataF
                     "the insurer limit and send the debtor again." for d in debtors]},
         columns=list(ERROR_COLUMNS))
     return pd.concat([found, rejected.astype("str")], ignore_index=True)
+
+
+def insurer_response_errors(frame: pd.DataFrame, *, declared: Collection[tuple[str, str]],
+                            known_debtors: Collection[str],
+                            currencies: Mapping[str, Collection[str]],
+                            pair_currency: Mapping[tuple[str, str], str]) -> pd.DataFrame:
+    """Error rows of insurers' answers (validated ``insurer_limits`` rows) against what the
+    register knows: an insurance policy the credit policy does not declare
+    (``unknown_policy``), a debtor the register does not know (``unknown_debtor``), a
+    limit in another currency than the pairs it covers (``insurer_currency``: a pair's
+    limit against the pair's, a debtor's against every pair of the debtor).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Clean rows of :data:`~riskengine.contracts.schemas.INSURER_LIMITS`.
+    declared : collection of (insurer_id, policy_id)
+    known_debtors : collection of str
+    currencies : mapping of debtor id to its pairs' currencies
+    pair_currency : mapping of (supplier_id, debtor_id) to the pair's currency
+    """
+    labels = _Labels(frame, INSURER_LIMITS)
+    errs = _Errors(INSURER_LIMITS.name)
+    emit = _Emitter(frame, labels, errs, np.ones(len(frame), dtype=bool))
+    ins = frame["insurer_id"].astype(str).tolist()
+    pol = frame["policy_id"].astype(str).tolist()
+    deb = frame["debtor_id"].astype(str).tolist()
+    sup = frame["supplier_id"].astype(object).where(frame["supplier_id"].notna(), None).tolist()
+    cur = frame["currency"].astype(str).tolist()
+    known = set(declared)
+    unknown_policy = np.array([(i, p) not in known for i, p in zip(ins, pol, strict=True)],
+                              dtype=bool)
+    emit(unknown_policy, "policy_id", "unknown_policy",
+         lambda s, w, v, x: (f"{s}: policy_id is {v!r} {w}: not an insurance policy of the "
+                             "credit policy ([insurance.policies]); declare it or correct "
+                             "the answer."))
+    debtors = set(known_debtors)
+    unknown_debtor = np.array([d not in debtors for d in deb], dtype=bool)
+    emit(unknown_debtor, "debtor_id", "unknown_debtor",
+         lambda s, w, v, x: (f"{s}: the debtor is not in the register (no decision, no "
+                             f"limit) {w}; decide it first or correct the answer."))
+    wrong = np.array([
+        (pair_currency.get((s_, d), c) != c) if s_ is not None
+        else any(k != c for k in currencies.get(d, ()))
+        for s_, d, c in zip(sup, deb, cur, strict=True)], dtype=bool) & ~unknown_debtor
+    emit(wrong, "currency", "insurer_currency",
+         lambda s, w, v, x: (f"{s}: currency is {v!r} {w}, another than the pairs it covers; "
+                             "give the limit in the pairs' currency."))
+    return errs.frame()
