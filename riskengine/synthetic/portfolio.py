@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from riskengine.contracts.dates import as_of_day
-from riskengine.contracts.schemas import CONTRACTS, OPTIONAL_TABLES
+from riskengine.contracts.schemas import CONTRACTS
 from riskengine.synthetic.adverse import _make_adverse
 from riskengine.synthetic.calibration import _COUNTRIES, _FX, _RELATION_OTHER, _SUPPLIER_CURRENCIES
 from riskengine.synthetic.debtors import (
@@ -31,6 +31,7 @@ from riskengine.synthetic.frames import (
     _rngs,
     _str,
     _width,
+    contract_dtypes,
 )
 from riskengine.synthetic.invoices import _make_invoices
 from riskengine.synthetic.statements import _make_statements
@@ -151,9 +152,9 @@ def generate_portfolio(
     Returns
     -------
     dict of str to pandas.DataFrame
-        The seven required tables of :data:`riskengine.contracts.schemas.CONTRACTS`
-        (``debtors, suppliers, statements, adverse_records, invoices, exposures,
-        relations``; no insurer limits: a synthetic book holds no insurer data), each with exactly the contract columns, in contract
+        The tables of :data:`riskengine.contracts.schemas.CONTRACTS` (``debtors,
+        suppliers, statements, adverse_records, invoices, exposures, relations``, and
+        ``insurer_limits`` empty: a synthetic book holds no insurer data), each with exactly the contract columns, in contract
         order, with the dtypes of :func:`contract_dtypes` and a RangeIndex.
 
     Notes
@@ -168,7 +169,7 @@ def generate_portfolio(
     --------
     >>> frames = generate_portfolio(50, seed=7)
     >>> sorted(frames)  # doctest: +NORMALIZE_WHITESPACE
-    ['adverse_records', 'debtors', 'exposures', 'invoices', 'relations',
+    ['adverse_records', 'debtors', 'exposures', 'insurer_limits', 'invoices', 'relations',
      'statements', 'suppliers']
     >>> len(frames["debtors"])
     50
@@ -191,7 +192,9 @@ def generate_portfolio(
         "exposures": trade["exposures"],
         "relations": trade["relations"],
     }
-    return {name: frames[name] for name in CONTRACTS if name not in OPTIONAL_TABLES}
+    frames["insurer_limits"] = pd.DataFrame(
+        {c: pd.Series([], dtype=d) for c, d in contract_dtypes("insurer_limits").items()})
+    return {name: frames[name] for name in CONTRACTS}
 
 
 def synthetic_manifest(n_debtors: int, seed: int, as_of: Any = DEFAULT_AS_OF) -> dict[str, Any]:
