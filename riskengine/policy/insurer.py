@@ -316,7 +316,7 @@ def pool_caps(rows: InsurerRows, pair_row: IntArray, legacy: FloatArray, *,
     for i, p in enumerate(policy.products):  # the first declared policy covering a product
         covered_by[i] = next((q.policy_id for q in ins.policies if p.name in q.products), None)
     has_policy = pd.notna(covered_by)
-    day = np.datetime64(as_of, "D")
+    day = np.asarray(as_of).astype("datetime64[D]")
     k = len(rows)
     # step 2: the rows' amounts in force (NaN: no limit in force)
     st = rows.status
@@ -358,8 +358,8 @@ def pool_caps(rows: InsurerRows, pair_row: IntArray, legacy: FloatArray, *,
     key[dk] = k + lp.size + dcodes
     none = np.flatnonzero(basis == 2)
     key[none] = k + lp.size + len(duniq) + np.arange(none.size)
-    p = k + lp.size + len(duniq) + none.size
-    cap = np.zeros(p)
+    n_pools = k + lp.size + len(duniq) + none.size
+    cap = np.zeros(n_pools)
     cap[:k] = np.where(np.isnan(amount), 0.0, amount)
     cap[k:k + lp.size] = legacy[lp]
     cap[k + lp.size:k + lp.size + len(duniq)] = ins.discretionary_cap
@@ -377,12 +377,12 @@ def pool_caps(rows: InsurerRows, pair_row: IntArray, legacy: FloatArray, *,
     pct = np.where((basis == 0) & has_row, rows.cover_pct[r] if k else 0.0, pct)
     pct = np.where((basis == 0) & legacy_pair, policy.cover.indemnity, pct)
     pct = np.where(basis == 1, ins.discretionary_cover_pct, pct)
-    policy_id = np.where(has_row, rows.policy_id[r] if k else None, covered_by[product]
-                         if m else np.zeros(0, dtype=object)).astype(object)
-    policy_id = np.where(legacy_pair, None, policy_id).astype(object)
-    policy_id = np.where(insured, policy_id, None).astype(object)
+    nothing = np.full(m, None, dtype=object)
+    row_policy = rows.policy_id[r] if k else nothing
+    policy_id = np.where(has_row, row_policy, covered_by[product] if m else nothing)
+    policy_id = np.where(legacy_pair | ~insured, nothing, policy_id).astype(object)
     names = np.asarray(INSURER_STATUSES, dtype=object)
-    status = np.where(has_row, names[st[r]] if k else None, None).astype(object)
+    status = np.where(has_row, names[st[r]] if k else nothing, nothing)
     status = np.where(legacy_pair, "granted", status).astype(object)
     return PairCover(basis, key, cap, pct, policy_id, status)
 

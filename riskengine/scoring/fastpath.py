@@ -206,7 +206,8 @@ class FastEngine:
         pd_default = default_past_due(pdue, open_bal, eng.overlay)[0]
         # the insurer limit of each pair: the batch's matching (policy.insurer); a refused
         # row is the batch path's to report
-        rows, pair_row, ins_records = InsurerRows.empty(), None, None
+        rows, pair_row = InsurerRows.empty(), None
+        ins_records: list[dict[str, Any]] = []
         if p.insurer_limits:
             did = p.debtor.debtor_id
             ins_records = [{**r.__dict__, "debtor_id": did} for r in p.insurer_limits]

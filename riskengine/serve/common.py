@@ -41,7 +41,6 @@ _REASON_TEXT = {
     "out_of_range": "outside the allowed range", "unknown_policy": "unknown insurance policy",
     "unknown_supplier": "unknown supplier", "insurer_currency": "another currency than the pairs",
     "ambiguous_insurer_limit": "another insurer limit covers the same pairs",
-    "extra_column": "unknown field",
 }
 
 
@@ -227,8 +226,9 @@ def with_register_insurer(payloads: list[Any], store: DecisionStore) -> list[Any
     for rec in rows.to_dict("records"):
         item = {k: (None if k != "debtor_id" and _missing(v) else v) for k, v in rec.items()}
         for k in ("decision_date", "effective_date"):
-            if item[k] is not None:
-                item[k] = item[k].date()
+            day = item[k]
+            if day is not None:
+                item[k] = day.date()
         did = str(item.pop("debtor_id"))
         by_debtor.setdefault(did, []).append(InsurerLimit.model_validate(item))
     return [p.model_copy(update={"insurer_limits": by_debtor[p.debtor.debtor_id]})

@@ -35,15 +35,24 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from fastapi import Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
 
+from riskengine.contracts.ids import ID_MAX_LENGTH, ID_PATTERN
 from riskengine.contracts.schemas import INSURER_LIMITS
 from riskengine.errors import InvalidInputError
-from riskengine.store import DecisionStore
+from riskengine.store import DecisionStore, jsonable
 
 __all__ = ["check_responses", "apply_responses", "redecide", "read_responses",
            "responses_frame", "add_insurer_routes", "responses_command"]
 
 _COLUMNS = INSURER_LIMITS.names
+
+
+def _today() -> dt.date:
+    """The UTC date: the day answers are checked against and debtors decided again."""
+    return dt.datetime.now(dt.UTC).date()
 
 
 def responses_frame(records: Sequence[Any]) -> pd.DataFrame:
@@ -158,7 +167,7 @@ def redecide(engine: Any, store: DecisionStore, debtors: Sequence[str], *,
     from riskengine.contracts.payload import parse_payload
     from riskengine.serve.common import decide_and_store
 
-    day = today or dt.datetime.now(dt.UTC).date()
+    day = today or _today()
     done: list[str] = []
     missing: list[str] = []
     ids: list[int] = []
@@ -187,13 +196,6 @@ def redecide(engine: Any, store: DecisionStore, debtors: Sequence[str], *,
 def add_insurer_routes(v1: Any, store: DecisionStore, engine: Callable[[], Any],
                        policy: Callable[[], Any], max_items: int = 10_000) -> None:
     """``GET /v1/insurer-requests`` and ``POST /v1/insurer-responses`` on the ``/v1`` router."""
-    from fastapi import Query, Request
-    from fastapi.concurrency import run_in_threadpool
-    from fastapi.responses import JSONResponse, Response
-
-    from riskengine.contracts.ids import ID_MAX_LENGTH, ID_PATTERN
-    from riskengine.store import jsonable
-
     def error(status: int, details: list[dict[str, Any]]) -> JSONResponse:
         return JSONResponse({"detail": details}, status_code=status)
 
@@ -221,7 +223,7 @@ def add_insurer_routes(v1: Any, store: DecisionStore, engine: Callable[[], Any],
         if not isinstance(body, list) or not 1 <= len(body) <= max_items:
             return error(422, [{"loc": ["body"], "type": "list_type",
                                 "msg": f"give a list of 1 to {max_items} insurer limits"}])
-        today = dt.datetime.now(dt.UTC).date()
+        today = _today()
 
         def run() -> dict[str, Any]:
             frame = responses_frame(body)
@@ -263,7 +265,7 @@ def responses_command(args: argparse.Namespace) -> int:
     from riskengine.api import load_engine
 
     frame = read_responses(args.file)
-    today = dt.datetime.now(dt.UTC).date()
+    today = _today()
     with DecisionStore(args.store_url) as store:
         engine = load_engine(model_dir=args.model_dir, policy_path=args.policy)
         try:

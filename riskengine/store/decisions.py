@@ -26,13 +26,13 @@ from riskengine.errors import InvalidInputError
 from riskengine.policy.credit_policy import CreditPolicy
 from riskengine.policy.limits import decision_knockout
 from riskengine.store.audit import _insert_inputs, _payload_text
-from riskengine.store.insurer import _InsurerRegister
 from riskengine.store.idempotency import (
     IdempotentAnswer,
     IdempotentRequest,
     find_answer,
     insert_answer,
 )
+from riskengine.store.insurer import _InsurerRegister
 from riskengine.store.register import decision_terms
 from riskengine.store.tables import decisions, metadata
 from riskengine.store.values import _date, _float, _new_id, _now, _period, _row, _str

@@ -14,7 +14,7 @@ The date order (``effective_date`` on or after ``decision_date``) is
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -62,6 +62,11 @@ def _insurer_checks(frame: pd.DataFrame, present: frozenset[str], emit: _Emitter
              extra=status[undated].astype(str).tolist())
 
 
+def _refused_sentence(column: str, message: str) -> Callable[[str, str, Any, Any], str]:
+    return lambda s, w, v, x: f"{s}: {column} is {v!r} {w}: {message}. The debtor is " \
+        "rejected whole."
+
+
 def insurer_row_errors(frame: pd.DataFrame, problems: Sequence[Any]) -> pd.DataFrame:
     """Error rows of the ``insurer_limits`` rows the engine refuses once it knows the credit
     policy and the pairs (:func:`riskengine.policy.insurer.match_rows`: ``unknown_policy``,
@@ -84,9 +89,7 @@ def insurer_row_errors(frame: pd.DataFrame, problems: Sequence[Any]) -> pd.DataF
     for (column, reason, message), at in groups.items():
         mask = np.zeros(len(frame), dtype=bool)
         mask[at] = True
-        emit(mask, column, reason,
-             lambda s, w, v, x, c=column, m=message: (
-                 f"{s}: {c} is {v!r} {w}: {m}. The debtor is rejected whole."))
+        emit(mask, column, reason, _refused_sentence(column, message))
     found = errs.frame()
     debtors = sorted(set(found["debtor_id"].dropna().astype(str).tolist()))
     rejected = pd.DataFrame({
@@ -106,8 +109,9 @@ def insurer_response_errors(frame: pd.DataFrame, *, declared: Collection[tuple[s
     """Error rows of insurers' answers (validated ``insurer_limits`` rows) against what the
     register knows: an insurance policy the credit policy does not declare
     (``unknown_policy``), a debtor the register does not know (``unknown_debtor``), a
-    limit in another currency than the pairs it covers (``insurer_currency``: a pair's
-    limit against the pair's, a debtor's against every pair of the debtor).
+    pair's limit on a pair the register does not hold (``unknown_supplier``), a limit in
+    another currency than the pairs it covers (``insurer_currency``: a pair's limit
+    against the pair's, a debtor's against every pair of the debtor).
 
     Parameters
     ----------
@@ -138,6 +142,12 @@ def insurer_response_errors(frame: pd.DataFrame, *, declared: Collection[tuple[s
     emit(unknown_debtor, "debtor_id", "unknown_debtor",
          lambda s, w, v, x: (f"{s}: the debtor is not in the register (no decision, no "
                              f"limit) {w}; decide it first or correct the answer."))
+    no_pair = np.array([s_ is not None and (s_, d) not in pair_currency
+                        for s_, d in zip(sup, deb, strict=True)], dtype=bool) & ~unknown_debtor
+    emit(no_pair, "supplier_id", "unknown_supplier",
+         lambda s, w, v, x: (f"{s}: supplier_id is {v!r} {w}: the register holds no limit of "
+                             "this supplier on the debtor; correct the answer or give it "
+                             "for the debtor (no supplier_id)."))
     wrong = np.array([
         (pair_currency.get((s_, d), c) != c) if s_ is not None
         else any(k != c for k in currencies.get(d, ()))
