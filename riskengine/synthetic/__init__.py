@@ -73,6 +73,7 @@ from __future__ import annotations
 
 from riskengine.synthetic.debtors import latent_pd
 from riskengine.synthetic.frames import contract_dtypes
+from riskengine.synthetic.insurer import synthetic_insurer_limits
 from riskengine.synthetic.portfolio import (
     DEFAULT_AS_OF,
     GENERATOR_VERSION,
@@ -87,4 +88,5 @@ __all__ = [
     "latent_pd",
     "contract_dtypes",
     "synthetic_manifest",
+    "synthetic_insurer_limits",
 ]
