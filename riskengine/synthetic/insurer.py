@@ -83,11 +83,12 @@ def synthetic_insurer_limits(frames: Mapping[str, pd.DataFrame], seed: int, *,
     recent = rng.integers(1, 60, n).astype("timedelta64[D]")  # cuts: within the notice or not
     decided = np.where(np.isin(status, ["reduced", "cancelled"]), day - recent, day - age)
     decided = np.where(status == "pending", np.datetime64("NaT", "D"), decided)
+    supplier = ex["supplier_id"].astype(str).to_numpy(dtype=object)[at]
+    supplier[:deb_rows.size] = None  # the debtor-level rows
     out = pd.DataFrame({
         "insurer_id": insurer_id, "policy_id": policy_id,
         "debtor_id": did[at],
-        "supplier_id": np.where(np.arange(n) < deb_rows.size, None,
-                                ex["supplier_id"].astype(str).to_numpy()[at]).astype(object),
+        "supplier_id": supplier,
         "currency": ex["currency"].astype(str).to_numpy()[at],
         "requested_amount": base, "granted_amount": granted,
         "cover_pct": rng.choice(_COVER, size=n), "status": status,
