@@ -182,7 +182,8 @@ def _debtor_key(debtor_pos: npt.NDArray[np.int64], currency: np.ndarray
     currencies are never added up)."""
     if not currency.size or (currency == currency[0]).all():
         return debtor_pos
-    codes, _ = pd.factorize(pd.MultiIndex.from_arrays([debtor_pos, currency]))
+    cur, uniq = pd.factorize(currency)  # integer codes: no MultiIndex of objects
+    codes, _ = pd.factorize(debtor_pos.astype(np.int64) * len(uniq) + cur)
     return codes.astype(np.int64)
 
 
@@ -273,7 +274,7 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
             "adverse_knockout": deb.knockout[dp[sel]], "insolvency": deb.insolvency[dp[sel]],
             "related": pairs.related[sel], "supplier_ledger": ledger[sel],
             "supplier_grade": g_drive[sel],
-            "debtor": _debtor_key(dp[sel], pairs.currency[sel]),
+            "debtor": dkey[sel],
             "protected": pairs.protected[sel],
         }
         if engine.factor_capital is not None:
