@@ -31,7 +31,7 @@ from riskengine.store.idempotency import (
     find_answer,
     insert_answer,
 )
-from riskengine.store.register import decision_terms
+from riskengine.store.register import BOOK_KEYS, decision_terms
 from riskengine.store.tables import decisions, metadata
 from riskengine.store.values import _date, _float, _new_id, _now, _period, _row, _str
 
@@ -176,6 +176,10 @@ class DecisionStore(_AuditTrail):
                         idempotency: IdempotentRequest | None = None) -> StoredDecisions:
         """:meth:`record_decisions` with what happened to the register, under an optional key.
 
+        ``exposures``: per decision, the pair's ``approved_outstanding`` (protected in
+        the register) and its debtor's ``sector`` and ``country`` (the register's book
+        keys, :data:`BOOK_KEYS`), or None.
+
         Returns
         -------
         StoredDecisions
@@ -241,7 +245,7 @@ class DecisionStore(_AuditTrail):
                                      "limit_effective_date", f"decision {new_id}"),
                 reason=f"decision {new_id}", changed_by=changed_by,
                 currency=_str(item.get("currency")), decision_id=new_id, now=now,
-                terms=decision_terms(item)))
+                terms={**decision_terms(item), **{k: _str(exposure.get(k)) for k in BOOK_KEYS}}))
         return ids, register
 
     def latest_decision(self, debtor_id: str, supplier_id: str | None = None, *,
