@@ -286,9 +286,11 @@ def test_invoices_and_exposures_are_consistent(portfolio) -> None:
     assert (inv["credit_note_amount"] > 0).any() and (inv["disputed_amount"] > 0).any()
     assert (inv["credit_note_amount"] <= inv["amount"]).all()
     assert (inv["disputed_amount"] <= inv["amount"]).all()
-    # requested limit = annual sales x credit days / 360 (seed 003), to the hundred
+    # requested limit = annual sales x credit days / 360 (seed 003), to the policy's unit
+    # (1,000), at least one unit
     both = exp["annual_sales"].notna() & exp["credit_days"].notna()
-    expected = (exp.loc[both, "annual_sales"] * exp.loc[both, "credit_days"] / 360).round(-2)
+    raw = exp.loc[both, "annual_sales"] * exp.loc[both, "credit_days"] / 360
+    expected = np.maximum((raw / 1000).round(), 1) * 1000
     np.testing.assert_allclose(exp.loc[both, "requested_limit"], expected.astype(float))
     assert exp.loc[~both, "requested_limit"].isna().all()
     assert (exp["approved_limit"] <= exp["requested_limit"].fillna(np.inf)).all()

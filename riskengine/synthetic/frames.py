@@ -20,7 +20,10 @@ from riskengine.contracts.schemas import CONTRACTS
 __all__ = ["contract_dtypes"]
 
 _F = np.ndarray  # arrays of float64 / int64 below; kept loose for readability
-_STREAMS = ("latent", "debtors", "statements", "adverse", "suppliers", "exposures", "invoices")
+# One child stream per stage; new stages are appended (a child depends on its position
+# only, so the earlier stages draw the same numbers).
+_STREAMS = ("latent", "debtors", "statements", "adverse", "suppliers", "exposures", "invoices",
+            "fx", "insurers", "assessment")
 
 
 # --- small helpers -------------------------------------------------------------------
@@ -210,3 +213,21 @@ def _nullable_int(values: _F, missing: _F) -> pd.api.extensions.ExtensionArray:
     return pd.arrays.IntegerArray(
         np.asarray(values, dtype=np.int64), np.asarray(missing, dtype=bool)
     )
+
+
+def _conform(table: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with exactly the contract's columns of ``table``, in order, in its dtypes.
+
+    For the tables the generator makes before the contracts declare them (the
+    shared decisions of issue 16): a contract column the generator does not make is
+    a programming error, raised at once.
+    """
+    dtypes = contract_dtypes(table)
+    missing = [c for c in dtypes if c not in frame.columns]
+    if missing:  # pragma: no cover - a programming error, caught by the tests
+        raise AssertionError(f"{table}: the generator makes no column {missing}")
+    out = frame[list(dtypes)]
+    for name, dtype in dtypes.items():
+        if out[name].dtype != dtype:
+            out[name] = out[name].astype(dtype)
+    return out
