@@ -81,7 +81,8 @@ _FX: dict[str, float] = {"EUR": 1.0, "BGN": 1.95583, "RON": 4.97, "USD": 1.08, "
 #: ECB reference rates (USD and GBP a few percent, RON under one percent; synthetic).
 _FX_MONTHLY_SD: dict[str, float] = {"EUR": 0.0, "BGN": 0.0, "RON": 0.004, "USD": 0.02,
                                     "GBP": 0.012}
-_FX_YEARS_BACK = 6  # year-end rates reach back over the oldest statements (5 fiscal years)
+_FX_YEARS_BACK = 7  # year-end rates reach back over the oldest statements (5 fiscal years,
+#                     one of them stale, June year ends)
 # The invoicing currency of a supplier (its ledger, its exposures and invoices): the
 # supplier's local currency (Bulgarian suppliers invoice in EUR, the currency of their
 # trade with the euro area and Bulgaria's currency from 2026), except exporters that
@@ -158,7 +159,7 @@ _MIN_PAIR_SALES_EUR = 6_000.0
 _INSURERS = (("INS00-WT1", 0.90, 0.5), ("INS01-WT1", 0.90, 0.3), ("INS02-WT1", 0.85, 0.2))
 #: Requests of at most this amount (pair currency) go without an insurer request with
 #: the first probability (discretionary cover), larger ones with the second.
-_INSURER_NO_REQUEST = (5_000.0, 0.25, 0.04)
+_INSURER_NO_REQUEST = (5_000.0, 0.15, 0.03)
 #: Shares of rows still unanswered: sent (``requested``), under review (``pending``).
 _INSURER_UNANSWERED = (0.03, 0.03)
 #: The insurer's own view: the latent PD logit moved by this standard deviation.

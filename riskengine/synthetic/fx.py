@@ -4,7 +4,7 @@ Columns ``date``, ``currency``, ``rate`` with ``rate`` = units of EUR (the
 reporting currency of the shipped policy) per ONE unit of ``currency``, the
 meaning of the manifest's ``fx_rates`` mapping. Rows: every currency of the book
 on the as-of date, on each month end of the twelve months before it and on the
-year ends of the six years before it (the oldest statements are five fiscal years
+year ends of the seven years before it (the oldest statements end up to six years
 back), so the rate in force (the latest row on or before a date) exists for every
 record of the book.
 
