@@ -13,6 +13,7 @@ from riskengine.contracts.schemas import LEGAL_FORMS
 from riskengine.errors import InvalidInputError
 from riskengine.synthetic.calibration import (
     _COUNTRIES,
+    _EXPORTERS,
     _FORMS,
     _FX,
     _NACE,
@@ -20,7 +21,6 @@ from riskengine.synthetic.calibration import (
     _PD_SLOPE,
     _SECTOR_NAMES,
     _SECTORS,
-    _EXPORTERS,
     _STEMS,
     _SUPPLIER_CURRENCIES,
     _SUPPLIER_LOCAL,

@@ -80,6 +80,12 @@ def _str(values: _F | Sequence[str], idx: _F | None = None) -> pd.api.extensions
     return pd.array(arr if idx is None else arr[idx], dtype="str")
 
 
+def _vocab(values: Sequence[str], codes: _F) -> pd.api.extensions.ExtensionArray:
+    """``values[codes]`` as a pandas ``str`` array: one Arrow take from a small vocabulary."""
+    vocabulary = pa.array(list(values), type=pa.large_string())
+    return pd.array(vocabulary.take(pa.array(np.asarray(codes, dtype=np.int64))), dtype="str")
+
+
 def _dates(days: _F, missing: _F | None = None) -> _F:
     """Days since 1970-01-01 → datetime64[ns]; ``missing`` rows become NaT."""
     out = np.asarray(days, dtype=np.int64).astype("datetime64[D]")

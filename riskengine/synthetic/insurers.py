@@ -44,7 +44,7 @@ from riskengine.synthetic.calibration import (
     _SUPPLIER_CURRENCIES,
 )
 from riskengine.synthetic.exposures import _Pairs
-from riskengine.synthetic.frames import _F, _dates, _expit, _ids, _str
+from riskengine.synthetic.frames import _F, _dates, _expit, _ids, _vocab
 from riskengine.synthetic.limits import _pair_fx, _Shipped, _View
 
 #: Statuses of an insurer limit (the shared vocabulary of the ``insurer_limits`` table).
@@ -140,18 +140,18 @@ def _make_insurer_limits(w: _F, ids: pd.api.extensions.ExtensionArray,
     given[mate_rows] = True
 
     ins_ids = _ids("INS", len(_INSURERS), 2)
-    pol_ids = np.array([x[0] for x in _INSURERS], dtype=object)
+    pol_ids = [x[0] for x in _INSURERS]
     frame = pd.DataFrame({
         "insurer_id": ins_ids.take(ins[row_pair]),
-        "policy_id": _str(pol_ids, ins[row_pair]),
+        "policy_id": _vocab(pol_ids, ins[row_pair]),
         "debtor_id": ids.take(r_owner),
         "supplier_id": pd.Series(s_ids.take(pr.supplier[row_pair])).where(
             ~debtor_level[row_pair]).array,
-        "currency": _str(_SUPPLIER_CURRENCIES, pr.currency[row_pair]),
+        "currency": _vocab(_SUPPLIER_CURRENCIES, pr.currency[row_pair]),
         "requested_amount": r_req,
         "granted_amount": np.where(unanswered, np.nan, granted),
         "cover_pct": np.array([x[1] for x in _INSURERS])[ins[row_pair]],
-        "status": _str(STATUSES, status),
+        "status": _vocab(STATUSES, status),
         "decision_date": _dates(decision_day, unanswered),
         "effective_date": _dates(effective_day, unanswered),
     })

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -25,8 +26,9 @@ from riskengine.synthetic.debtors import (
     _make_debtors,
     _Suppliers,
 )
-from riskengine.synthetic.exposures import _make_pairs, _make_relations
+from riskengine.synthetic.exposures import _make_pairs, _make_relations, _Pairs
 from riskengine.synthetic.frames import (
+    _F,
     _codes,
     _conform,
     _dates,
@@ -58,19 +60,31 @@ GENERATOR_VERSION = 2
 EXTRA_TABLES = ("fx_rates", "insurer_limits")
 
 
-def _make_trade(
-    d: _Debtors, s: _Suppliers, view: _View, as_of: int, rngs: dict[str, np.random.Generator],
-) -> dict[str, pd.DataFrame]:
-    """Exposures, invoices, suppliers, relations and insurer limits (they share balances,
-    links and limits)."""
-    shipped = _shipped()
-    policy = shipped.policy
+@dataclass(frozen=True, slots=True)
+class _Sales:
+    """What the trade between suppliers and debtors leaves before any limit is decided."""
+
+    pairs: _Pairs
+    invoices: pd.DataFrame  # the invoices table
+    balance: _F  # per pair: open invoices net of credit notes
+    ledger: _F  # per supplier: the receivables ledger, its currency
+    s_group: _F  # per supplier: group index, -1 none
+    relations: tuple[_F, _F, _F]  # relation rows: supplier, debtor, type
+    related: _F  # per pair: bool, a related party
+    invoiced: _F  # per supplier: invoice amounts
+    credit_notes: _F  # per supplier: credit notes
+
+
+def _make_sales(d: _Debtors, s: _Suppliers, as_of: int, unit: float,
+                rngs: dict[str, np.random.Generator]) -> _Sales:
+    """Pairs, invoices, balances, ledgers and related parties (the invoices' arrays are
+    freed here, before the statements are made: the peak memory of a big book)."""
     rng_e = rngs["exposures"]
     n_s = s.ids.size
-    pr = _make_pairs(d, s, policy.limits.rounding_unit, rng_e)
+    pr = _make_pairs(d, s, unit, rng_e)
     inv = _make_invoices(d, pr, as_of, rngs["invoices"])
     p, m = pr.owner.size, inv.pair.size
-    # balances: open invoices net of credit notes (split at the approved limit below)
+    # balances: open invoices net of credit notes (split at the approved limit later)
     open_net = np.where(inv.open, np.maximum(inv.amount - inv.credit_note, 0.0), 0.0)
     balance = np.bincount(inv.pair, weights=open_net, minlength=p)
     del open_net
@@ -80,27 +94,53 @@ def _make_trade(
     ledger = np.where(
         s_balance > 0, s_balance * (1.15 + 0.85 * rng_e.random(n_s)), s.fallback_ledger_eur * s_fx
     )
-    ledger = np.round(ledger, 2)
     s_group, rel_s, rel_d, rel_t = _make_relations(d, n_s, pr, rng_e)
-    # related pairs: a relation row, or a supplier in the debtor's group
+    # related pairs: a relation row (a supplier in the debtor's group has one)
     related = np.zeros(p, dtype=bool)
     if rel_s.size:
-        pair_key = pr.owner * n_s + pr.supplier
-        related = np.isin(pair_key, rel_d * n_s + rel_s)
+        related = np.isin(pr.owner * n_s + pr.supplier, rel_d * n_s + rel_s)
+    inv_supplier = pr.supplier[inv.pair]
+    invoiced = np.bincount(inv_supplier, weights=inv.amount, minlength=n_s)
+    noted = np.bincount(inv_supplier, weights=inv.credit_note, minlength=n_s)
+    currency_codes = _codes("invoices", "currency", list(_SUPPLIER_CURRENCIES))
+    invoices = _frame(
+        "invoices",
+        {
+            "invoice_id": _Gather(_ids("I", m, _width(m)), None),
+            "supplier_id": _Gather(s.ids, inv_supplier),
+            "debtor_id": _Gather(d.ids, pr.owner[inv.pair]),
+            "amount": inv.amount,
+            "currency": currency_codes[pr.currency[inv.pair]],
+            "issue_date": _dates(inv.issue_day),
+            "due_date": _dates(inv.due_day),
+            "paid_date": _dates(inv.paid_day, inv.open),
+            "credit_note_amount": inv.credit_note,
+            "disputed_amount": inv.disputed,
+        },
+    )
+    return _Sales(pr, invoices, balance, np.round(ledger, 2), s_group, (rel_s, rel_d, rel_t),
+                  related, invoiced, noted)
+
+
+def _make_book(d: _Debtors, s: _Suppliers, sales: _Sales, view: _View, as_of: int,
+               rngs: dict[str, np.random.Generator]) -> dict[str, pd.DataFrame]:
+    """Insurer limits, the limits in force and the tables that carry them (exposures,
+    suppliers with their assessment, relations)."""
+    shipped = _shipped()
+    pr = sales.pairs
+    n_s = s.ids.size
     ins = _make_insurer_limits(d.w, d.ids, s.ids, n_s, pr, view, as_of, shipped,
                                rngs["insurers"])
-    approved = _limits_in_force(view, pr, related, ledger[pr.supplier], ins.limit, ins.given,
-                                policy)
-    approved_out = np.round(np.minimum(balance, approved), 2)
-    unapproved_out = np.round(np.maximum(balance - approved_out, 0.0), 2)
+    approved = _limits_in_force(view, pr, sales.related, sales.ledger[pr.supplier], ins.limit,
+                                ins.given, shipped.policy)
+    approved_out = np.round(np.minimum(sales.balance, approved), 2)
+    unapproved_out = np.round(np.maximum(sales.balance - approved_out, 0.0), 2)
 
     currency_codes = _codes("suppliers", "currency", list(_SUPPLIER_CURRENCIES))
     rel_names = ["same_group"] + [x[0] for x in _RELATION_OTHER]
-    inv_supplier = pr.supplier[inv.pair]
-    inv_owner = pr.owner[inv.pair]
-    invoiced = np.bincount(inv_supplier, weights=inv.amount, minlength=n_s)
-    noted = np.bincount(inv_supplier, weights=inv.credit_note, minlength=n_s)
-    assessment = _supplier_assessment(s, invoiced, noted, rngs["assessment"])
+    rel_s, rel_d, rel_t = sales.relations
+    assessment = _supplier_assessment(s, sales.invoiced, sales.credit_notes,
+                                      rngs["assessment"])
     declared = CONTRACTS["suppliers"].names
     suppliers = _frame(
         "suppliers",
@@ -109,8 +149,8 @@ def _make_trade(
             "name": s.name.array,
             "country": _str(list(_COUNTRIES), s.country),
             "nace": _str(s.nace),
-            "group_id": _optional_take(d.group_ids, s_group),
-            "ledger_total": ledger,
+            "group_id": _optional_take(d.group_ids, sales.s_group),
+            "ledger_total": sales.ledger,
             "currency": currency_codes[s.currency],
             **{k: _declared(k, v) for k, v in assessment.items() if k in declared},
         },
@@ -134,21 +174,6 @@ def _make_trade(
                 "unapproved_outstanding": unapproved_out,
                 "annual_sales": np.where(pr.sales_missing, np.nan, pr.annual_sales),
                 "credit_days": _nullable_int(pr.credit_days, pr.days_missing),
-            },
-        ),
-        "invoices": _frame(
-            "invoices",
-            {
-                "invoice_id": _Gather(_ids("I", m, _width(m)), None),
-                "supplier_id": _Gather(s.ids, inv_supplier),
-                "debtor_id": _Gather(d.ids, inv_owner),
-                "amount": inv.amount,
-                "currency": currency_codes[pr.currency[inv.pair]],
-                "issue_date": _dates(inv.issue_day),
-                "due_date": _dates(inv.due_day),
-                "paid_date": _dates(inv.paid_day, inv.open),
-                "credit_note_amount": inv.credit_note,
-                "disputed_amount": inv.disputed,
             },
         ),
         "relations": _frame(
@@ -193,20 +218,22 @@ def _generate_all(n_debtors: int, seed: int, as_of: Any, n_suppliers: int | None
     lat = _latent(n_debtors, rngs["latent"])
     debtors = _make_debtors(n_debtors, lat, day, rngs["debtors"])
     suppliers = _draw_suppliers(n_s, rngs["suppliers"])
+    shipped = _shipped()
+    sales = _make_sales(debtors, suppliers, day, shipped.policy.limits.rounding_unit, rngs)
     statements = _make_statements(debtors, day, rngs["statements"])
     adverse, adverse_owner = _make_adverse(debtors, day, rngs["adverse"])
-    view = _debtor_view(debtors, statements, adverse, adverse_owner, day, _shipped())
-    trade = _make_trade(debtors, suppliers, view, day, rngs)
+    view = _debtor_view(debtors, statements, adverse, adverse_owner, day, shipped)
+    book = _make_book(debtors, suppliers, sales, view, day, rngs)
     return {
         "debtors": debtors.frame,
-        "suppliers": trade["suppliers"],
+        "suppliers": book["suppliers"],
         "statements": statements,
         "adverse_records": adverse,
-        "invoices": trade["invoices"],
-        "exposures": trade["exposures"],
-        "relations": trade["relations"],
+        "invoices": sales.invoices,
+        "exposures": book["exposures"],
+        "relations": book["relations"],
         "fx_rates": _make_fx_rates(day, rngs["fx"]),
-        "insurer_limits": trade["insurer_limits"],
+        "insurer_limits": book["insurer_limits"],
     }
 
 
