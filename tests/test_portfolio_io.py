@@ -47,7 +47,7 @@ def test_files_and_manifest_follow_the_layout(frames, tmp_path: Path, fmt: str) 
     assert manifest == {
         "synthetic": True,
         "generator": "riskengine.synthetic",
-        "generator_version": 1,
+        "generator_version": synthetic_manifest(N, SEED)["generator_version"],
         "seed": SEED,
         "n_debtors": N,
         "as_of": "2026-06-30",
