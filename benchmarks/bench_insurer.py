@@ -2,12 +2,12 @@
 
 Usage::
 
-    python benchmarks/bench_insurer.py [--debtors 20000] [--share 0.3] [--seed 42]
+    python benchmarks/bench_insurer.py [--debtors 20000]
 
 Writes the demo's SYNTHETIC book (``riskengine demo-data``, seed 42; not real data) to a
-temporary directory and re-rates it twice with ``riskengine rerate``: as generated (no
-insurer data), and with a seeded ``insurer_limits`` table
-(:func:`riskengine.synthetic.synthetic_insurer_limits`, ``--share`` of the debtors).
+temporary directory and re-rates it twice with ``riskengine rerate``: without its
+``insurer_limits`` table (a book holding no insurer data, as before issue 16), and as
+generated (the partner insurers' answers, :mod:`riskengine.synthetic.insurers`).
 For each run it prints, from the decisions and the insurer limits
 (:func:`riskengine.batch.insurance.insurance_invariants`): the insured share of the
 approved amount for pairs without an insurer limit (before issue 16: 98 % on the demo
@@ -59,24 +59,22 @@ def _report(label: str, out: Path, limits: pd.DataFrame | None, wall: float) -> 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--debtors", type=int, default=20_000)
-    ap.add_argument("--share", type=float, default=0.3)
-    ap.add_argument("--seed", type=int, default=42)
     a = ap.parse_args()
     from riskengine.io.portfolio import read_manifest, read_portfolio, write_portfolio
-    from riskengine.synthetic import synthetic_insurer_limits
 
     cli = [sys.executable, "-m", "riskengine.cli"]
     with tempfile.TemporaryDirectory() as tmp:
-        book, ins_book = Path(tmp) / "book", Path(tmp) / "book_ins"
-        subprocess.run([*cli, "demo-data", "--debtors", str(a.debtors), "--out", str(book)],
-                       check=True, capture_output=True)
-        frames, manifest = read_portfolio(book)
-        limits = synthetic_insurer_limits(frames, a.seed, as_of=manifest["as_of"],
-                                          share=a.share)
-        meta = {k: v for k, v in read_manifest(book).items() if k not in ("tables", "format")}
-        write_portfolio({**frames, "insurer_limits": limits}, ins_book, manifest=meta)
+        ins_book, book = Path(tmp) / "book_ins", Path(tmp) / "book"
+        subprocess.run([*cli, "demo-data", "--debtors", str(a.debtors), "--out",
+                        str(ins_book)], check=True, capture_output=True)
+        frames, _ = read_portfolio(ins_book)
+        limits = frames["insurer_limits"]
+        meta = {k: v for k, v in read_manifest(ins_book).items()
+                if k not in ("tables", "format")}
+        write_portfolio({k: v for k, v in frames.items() if k != "insurer_limits"}, book,
+                        manifest=meta)
         print(f"SYNTHETIC demo book: {a.debtors:,} debtors; {len(limits):,} insurer limits "
-              f"on {limits['debtor_id'].nunique():,} debtors (share {a.share})")
+              f"on {limits['debtor_id'].nunique():,} debtors")
         print("  insurer limits by status:", json.dumps(
             limits["status"].value_counts().to_dict(), sort_keys=True))
         wall = _rerate(cli, book, Path(tmp) / "out", tmp)

@@ -88,7 +88,7 @@ _INSURER_STATES = (
 def _insurer_limit(i: int, supplier_id: str | None, currency: str) -> dict[str, Any]:
     status, granted, previous, decided, effective = _INSURER_STATES[(i // 4) % len(
         _INSURER_STATES)]
-    return {"insurer_id": "INS-DEMO", "policy_id": "CI-DEMO-1", "supplier_id": supplier_id,
+    return {"insurer_id": "INS00", "policy_id": "INS00-WT1", "supplier_id": supplier_id,
             "currency": currency, "requested_amount": 100_000.0, "granted_amount": granted,
             "cover_pct": 0.85, "status": status, "decision_date": decided,
             "effective_date": effective, "previous_granted_amount": previous}

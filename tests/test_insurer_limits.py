@@ -6,7 +6,7 @@ cover = the insured percentage of the loss up to the granted limit; without an a
 limit only discretionary cover, capped and lower: Allianz Trade Simplicity 60 %);
 Atradius / FCI GRIF art. 18 (reductions take effect 30 days after notice; deliveries
 before the notice stay covered); the shipped policy.toml ``[insurance]``
-(discretionary cap 25,000 EUR at 60 % up to grade 6; policy CI-DEMO-1 of INS-DEMO on
+(discretionary cap 25,000 EUR at 60 % up to grade 6; policy INS00-WT1 of INS00 on
 non_recourse). Hand calculations in each test's docstring.
 """
 
@@ -46,7 +46,7 @@ NR, REC = POLICY.product_names.index("non_recourse"), POLICY.product_names.index
 
 
 def _row(debtor: str, supplier: str | None = None, **kw: Any) -> dict[str, Any]:
-    out = {"insurer_id": "INS-DEMO", "policy_id": "CI-DEMO-1", "debtor_id": debtor,
+    out = {"insurer_id": "INS00", "policy_id": "INS00-WT1", "debtor_id": debtor,
            "supplier_id": supplier, "currency": "EUR", "requested_amount": None,
            "granted_amount": None, "cover_pct": 0.90, "status": "granted",
            "decision_date": None, "effective_date": None, "previous_granted_amount": None}
@@ -197,8 +197,8 @@ def test_match_rows_refuses_unknown_policies_ambiguity_and_currencies() -> None:
 
 def test_policy_refuses_a_policy_on_an_uninsured_product() -> None:
     d = POLICY.to_dict()
-    d["insurance"]["policies"]["CI-DEMO-1"]["products"] = ["recourse"]
-    with pytest.raises(PolicyError, match=r"insurance\.policies\.CI-DEMO-1\.products\[0\]"):
+    d["insurance"]["policies"]["INS00-WT1"]["products"] = ["recourse"]
+    with pytest.raises(PolicyError, match=r"insurance\.policies\.INS00-WT1\.products\[0\]"):
         CreditPolicy.from_dict(d)
     d = POLICY.to_dict()
     d["insurance"]["discretionary_cover_pct"] = 0.0
@@ -238,6 +238,7 @@ def test_no_insurer_data_gives_no_cover_above_the_discretionary_cap(engine: Engi
     the insured limits of its EUR pairs add up to at most 25,000, each insured amount is
     60 % of its insured limit, and grades above 6 and recourse pairs have none."""
     frames = generate_portfolio(400, seed=5, as_of=AS_OF)
+    frames = {k: v for k, v in frames.items() if k != "insurer_limits"}  # no insurer data
     d = engine.decide(frames, AS_OF, decided_at=STAMP).decisions
     assert set(d["insurer_status"].map(lambda s: s is None)) == {True}
     assert set(d["cover_basis"]) == {"discretionary", "none"}
@@ -256,7 +257,7 @@ def test_a_granted_limit_covers_up_to_its_amount_and_the_rest_is_retained(
     """The example (approved 350,000, grade 6, PD p) with a pair-level limit of 200,000 at
     85 %: insured 200,000 x 85 % = 170,000; retained 150,000 + 15 % x 200,000 = 180,000;
     expected loss with cover = p x 40 % x 180,000."""
-    d = engine.decide_one(_example(insurer_id="INS-DEMO", policy_id="CI-DEMO-1",
+    d = engine.decide_one(_example(insurer_id="INS00", policy_id="INS00-WT1",
                                    supplier_id="GR-S-000318", currency="EUR",
                                    granted_amount=200_000.0, cover_pct=0.85, status="granted"),
                           decided_at=STAMP)
@@ -264,7 +265,7 @@ def test_a_granted_limit_covers_up_to_its_amount_and_the_rest_is_retained(
     assert d["insured_limit"] == 200_000.0 and d["insured_amount"] == pytest.approx(170_000)
     assert d["retained_exposure"] == pytest.approx(180_000)
     assert d["expected_loss"] == pytest.approx(d["pd"] * 0.40 * 180_000)
-    assert d["insurer_policy_id"] == "CI-DEMO-1" and d["insurer_status"] == "granted"
+    assert d["insurer_policy_id"] == "INS00-WT1" and d["insurer_status"] == "granted"
 
 
 def test_a_product_that_waits_for_the_insurer_is_held_at_its_cover(engine: Engine) -> None:
@@ -272,7 +273,7 @@ def test_a_product_that_waits_for_the_insurer_is_held_at_its_cover(engine: Engin
     insurer_cover, partial), its limit before the hold (350,000) is what to ask for; with
     no limit yet, only the discretionary 25,000; refused by the insurer: nothing."""
     waits = _waiting(engine)
-    base = {"insurer_id": "INS-DEMO", "policy_id": "CI-DEMO-1", "currency": "EUR",
+    base = {"insurer_id": "INS00", "policy_id": "INS00-WT1", "currency": "EUR",
             "cover_pct": 0.85}
     d = waits.decide_one(_example(**base, granted_amount=200_000.0, status="granted"),
                          decided_at=STAMP)
@@ -289,7 +290,7 @@ def test_a_product_that_waits_for_the_insurer_is_held_at_its_cover(engine: Engin
 def test_single_path_equals_batch_with_insurer_limits(engine: Engine) -> None:
     """A debtor-level limit in a payload: the fast path and the batch path decide alike
     (and the input hash records the insurer limit: another amount, another hash)."""
-    p = _example(insurer_id="INS-DEMO", policy_id="CI-DEMO-1", currency="EUR",
+    p = _example(insurer_id="INS00", policy_id="INS00-WT1", currency="EUR",
                  granted_amount=120_000.0, cover_pct=0.75, status="partial",
                  requested_amount=350_000.0, decision_date="2026-05-02")
     one = engine.decide_one(p, decided_at=STAMP)
@@ -332,7 +333,7 @@ def test_bad_insurer_limits_are_error_rows_and_the_rest_is_decided(engine: Engin
 
 
 def test_a_payload_names_its_bad_insurer_limit_field() -> None:
-    p = _example(insurer_id="INS-DEMO", policy_id="CI-DEMO-1", currency="EUR", cover_pct=0.0,
+    p = _example(insurer_id="INS00", policy_id="INS00-WT1", currency="EUR", cover_pct=0.0,
                  status="granted", granted_amount=1.0)
     with pytest.raises(InvalidInputError) as exc:
         parse_payload(p)
@@ -368,7 +369,7 @@ def test_request_list_content(engine: Engine) -> None:
         pairs.append(e)
     p["exposures"] = pairs
     p["invoices"] = [{**v, "supplier_id": "S-0"} for v in p["invoices"]]
-    lim = {"insurer_id": "INS-DEMO", "policy_id": "CI-DEMO-1", "currency": "EUR",
+    lim = {"insurer_id": "INS00", "policy_id": "INS00-WT1", "currency": "EUR",
            "cover_pct": 0.9, "status": "granted"}
     p["insurer_limits"] = [{**lim, "supplier_id": "S-0", "granted_amount": 400_000.0},
                            {**lim, "supplier_id": "S-1", "granted_amount": 10_000.0}]
@@ -379,5 +380,5 @@ def test_request_list_content(engine: Engine) -> None:
     assert req["reason"].tolist() == ["above_granted", "no_insurer_limit"]
     assert req["amount_requested"].tolist() == [50_000.0, 50_000.0]
     assert req["insured_limit"].tolist() == [10_000.0, 25_000.0]
-    assert req["insurer_id"].tolist() == ["INS-DEMO"] * 2
-    assert req["policy_id"].tolist() == ["CI-DEMO-1"] * 2
+    assert req["insurer_id"].tolist() == ["INS00"] * 2
+    assert req["policy_id"].tolist() == ["INS00-WT1"] * 2

@@ -56,7 +56,7 @@ def _payload(debtor_id: str) -> dict[str, Any]:
 
 
 def _answer(debtor_id: str, **kw: Any) -> dict[str, Any]:
-    out = {"insurer_id": "INS-DEMO", "policy_id": "CI-DEMO-1", "debtor_id": debtor_id,
+    out = {"insurer_id": "INS00", "policy_id": "INS00-WT1", "debtor_id": debtor_id,
            "supplier_id": None, "currency": "EUR", "requested_amount": 350_000.0,
            "granted_amount": 300_000.0, "cover_pct": 0.9, "status": "partial",
            "decision_date": "2026-06-29", "effective_date": None}
@@ -74,7 +74,7 @@ def test_requests_and_answers_round_trip_over_http(engine: Any, store_url: str) 
         req = client.get("/v1/insurer-requests", headers=AUTH).json()["requests"]
         assert [(q["debtor_id"], q["supplier_id"], q["insurer_id"], q["policy_id"],
                  q["amount_requested"], q["reason"]) for q in req] == [
-            ("D-INS-1", SUPPLIER, "INS-DEMO", "CI-DEMO-1", 350_000.0, "no_insurer_limit")]
+            ("D-INS-1", SUPPLIER, "INS00", "INS00-WT1", 350_000.0, "no_insurer_limit")]
 
         r = client.post("/v1/insurer-responses", json=[_answer("D-INS-1")], headers=AUTH)
         assert r.status_code == 200, r.text
@@ -116,7 +116,7 @@ def test_a_bad_answer_refuses_the_whole_set_without_echoing_values(
                            headers=AUTH).status_code == 200
         answers = [_answer("D-INS-2"), _answer("D-INS-2", cover_pct=1.5, supplier_id=SUPPLIER),
                    _answer("D-SECRET-404"), _answer("D-INS-2", policy_id="CI-SECRET-9"),
-                   _answer("D-INS-2", currency="USD", insurer_id="INS-DEMO",
+                   _answer("D-INS-2", currency="USD", insurer_id="INS00",
                            supplier_id="S-OTHER")]
         r = client.post("/v1/insurer-responses", json=answers, headers=AUTH)
         assert r.status_code == 422

@@ -47,7 +47,7 @@ def test_files_and_manifest_follow_the_layout(frames, tmp_path: Path, fmt: str) 
     assert manifest == {
         "synthetic": True,
         "generator": "riskengine.synthetic",
-        "generator_version": 1,
+        "generator_version": synthetic_manifest(N, SEED)["generator_version"],
         "seed": SEED,
         "n_debtors": N,
         "as_of": "2026-06-30",
@@ -386,9 +386,10 @@ def test_insurer_limits_are_optional(frames, tmp_path: Path) -> None:
     back, _ = read_portfolio(out)
     assert back["insurer_limits"]["debtor_id"].tolist() == ["D000001"]
     assert back["insurer_limits"]["decision_date"].dtype == "datetime64[ns]"
-    listed = _write(frames, tmp_path / "new", "parquet")  # the generator's empty table
-    assert json.loads((listed / MANIFEST_NAME).read_text())["tables"]["insurer_limits"] == 0
+    listed = _write(frames, tmp_path / "new", "parquet")  # the generator's insurer limits
+    n = len(frames["insurer_limits"])
+    assert json.loads((listed / MANIFEST_NAME).read_text())["tables"]["insurer_limits"] == n > 1
     added.to_parquet(listed / "insurer_limits.parquet")
-    with pytest.raises(InvalidInputError, match="'insurer_limits'.*has 1 rows, the manifest "
-                                                "lists 0"):
+    with pytest.raises(InvalidInputError, match=f"'insurer_limits'.*has 1 rows, the manifest "
+                                                f"lists {n:,}"):
         read_portfolio(listed)

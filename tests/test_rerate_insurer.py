@@ -1,8 +1,9 @@
 """A rerate run with insurer limits (issue 16): its decisions never insure above the limit
 that applies, it writes ``insurer_requests.parquet`` (what to ask the insurer for) and,
 with a store, the requests and the insurer limits the service then decides with; on a
-SYNTHETIC portfolio with seeded insurer limits
-(:func:`riskengine.synthetic.synthetic_insurer_limits`); SQLite file and PostgreSQL."""
+SYNTHETIC portfolio with the generator's insurer limits (:mod:`riskengine.synthetic.insurers`:
+granted, partial, refused, reduced and cancelled on notice, unanswered); SQLite file and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -22,22 +23,27 @@ from riskengine.config import load_policy
 from riskengine.io.portfolio import read_portfolio, write_portfolio
 from riskengine.policy.insurer import REQUEST_COLUMNS, insurer_requests
 from riskengine.store import DecisionStore
-from riskengine.synthetic import generate_portfolio, synthetic_insurer_limits, synthetic_manifest
+from riskengine.synthetic import generate_portfolio, synthetic_manifest
 
 AS_OF = "2026-06-30"
 N, SEED = 300, 21
 
 
 @pytest.fixture(scope="module")
-def limits() -> pd.DataFrame:
-    return synthetic_insurer_limits(generate_portfolio(N, SEED, AS_OF), SEED, share=0.5)
+def frames() -> dict[str, pd.DataFrame]:
+    return generate_portfolio(N, SEED, AS_OF)
 
 
 @pytest.fixture(scope="module")
-def portfolio(tmp_path_factory: pytest.TempPathFactory, limits: pd.DataFrame) -> Path:
+def limits(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    return frames["insurer_limits"]
+
+
+@pytest.fixture(scope="module")
+def portfolio(tmp_path_factory: pytest.TempPathFactory,
+              frames: dict[str, pd.DataFrame]) -> Path:
     path = tmp_path_factory.mktemp("portfolio")
-    write_portfolio({**generate_portfolio(N, SEED, AS_OF), "insurer_limits": limits}, path,
-                    manifest=synthetic_manifest(N, SEED, AS_OF))
+    write_portfolio(frames, path, manifest=synthetic_manifest(N, SEED, AS_OF))
     return path
 
 
@@ -58,8 +64,8 @@ def test_a_run_never_insures_above_the_limit_and_lists_the_requests(
     summary = _run(portfolio, tmp_path / "r", engine, None)
     dec = pd.read_parquet(tmp_path / "r" / DIRNAME)
     pairs = dec[dec["row_type"] == "pair"]
-    assert set(limits["status"]) == {"granted", "partial", "pending", "refused", "reduced",
-                                     "cancelled"}
+    assert set(limits["status"]) == {"requested", "granted", "partial", "pending", "refused",
+                                     "reduced", "cancelled"}
     inv = insurance_invariants(dec, limits, load_policy())
     assert inv["pairs_with_insurer_limit"] > 100
     assert inv["pairs_insured_above_approved"] == 0

@@ -179,7 +179,7 @@ def match_rows(rows: InsurerRows, debtor_id: npt.NDArray[np.object_],
     --------
     >>> from riskengine.config import load_policy
     >>> rows = InsurerRows.from_records([
-    ...     {"insurer_id": "INS-DEMO", "policy_id": "CI-DEMO-1", "debtor_id": "D1",
+    ...     {"insurer_id": "INS00", "policy_id": "INS00-WT1", "debtor_id": "D1",
     ...      "supplier_id": None, "currency": "EUR", "granted_amount": 50_000.0,
     ...      "cover_pct": 0.9, "status": "granted"}])
     >>> obj = lambda *v: np.array(v, dtype=object)
@@ -459,11 +459,11 @@ def insurer_requests(pairs: pd.DataFrame, policy: CreditPolicy) -> pd.DataFrame:
     ...     "currency": "EUR", "product": "non_recourse", "approved_limit": [80_000.0, 5_000.0],
     ...     "insured_limit": [50_000.0, 5_000.0], "insured_amount": [45_000.0, 3_000.0],
     ...     "cover_basis": ["insurer_limit", "discretionary"],
-    ...     "insurer_policy_id": "CI-DEMO-1", "insurer_status": ["granted", None],
+    ...     "insurer_policy_id": "INS00-WT1", "insurer_status": ["granted", None],
     ...     "limit_before_insurer": [80_000.0, 5_000.0]})
     >>> r = insurer_requests(d, load_policy())
     >>> r[["debtor_id", "insurer_id", "amount_requested", "reason"]].values.tolist()
-    [['D1', 'INS-DEMO', 80000.0, 'above_granted']]
+    [['D1', 'INS00', 80000.0, 'above_granted']]
     """
     insured = {p.name for p in policy.products if p.requires_insurance}
     wanted = pd.to_numeric(pairs["limit_before_insurer"], errors="coerce").fillna(

@@ -35,10 +35,11 @@ from riskengine.contracts.decision import DECISION_FIELDS
 from riskengine.model.master_scale import GRADES, UNRATED, MasterScale
 from riskengine.policy import credit_policy as _cp
 from riskengine.policy._inputs import policy_tables
+from riskengine.policy.book import BOOK_CAPS, cap_alone
 from riskengine.policy.cover import insurance_cover
 from riskengine.policy.insurer import covered, pool_caps
 from riskengine.policy.limits import KNOCKOUT_REASONS, REASONS, decide_limits, decision_codes
-from riskengine.policy.pricing import advance_rate
+from riskengine.policy.pricing import advance_rate, fee_rates
 from riskengine.scoring.financials import BASES
 from riskengine.scoring.inputs import DebtorInputs, PairInputs
 from riskengine.scoring.overlay import Overlay, _contributions, _OverlayStatic
@@ -62,6 +63,7 @@ _REASON_NAMES = np.asarray(REASONS)
 _REASON_SHIFTS = np.arange(len(REASONS), dtype=np.uint32)
 _BINDING_SET = np.isin(_REASON_NAMES, _BINDING)
 _KO_SET = np.isin(_REASON_NAMES, KNOCKOUT_REASONS)
+_BINDING_BITS = np.uint32(sum(1 << REASONS.index(n) for n in _BINDING))
 _GRADE_INDEX = {g: i + 1 for i, g in enumerate(GRADES)}  # as master_scale.grade_index
 _INSURER_BIT = np.uint32(1 << REASONS.index("insurer_cover"))
 _EPS = 1e-9
@@ -279,8 +281,6 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
         }
         if engine.factor_capital is not None:
             cols["factor_capital"] = engine.factor_capital
-            cols["group_exposure"] = (0.0 if deb.group_exposure is None
-                                      else deb.group_exposure[dp[sel]])
         res = decide_limits(cols, policy)
         wanted[sel] = res.approved
         if waits[sel].any():
@@ -291,6 +291,11 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
         decision[sel] = res.decision_names().astype(object)
         reasons[sel] = res.reasons
         capacity[sel] = res.capacity
+        if deb.book_rest is not None:
+            before = approved.copy()
+            _cap_with_rest(deb, pairs, sel, approved, decision, reasons, policy)
+            cut = approved < before  # what the book allows is what to ask the insurer for
+            wanted[cut] = approved[cut]
     # each pair's share of its pool (a debtor-level limit, a discretionary cap); a pair that
     # waits for the insurer is held at its share, rounded down
     cov_amt = covered(pc, approved, pairs.protected)
@@ -323,14 +328,55 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
         el[r_idx] = cov.expected_loss_insured
         el_un[r_idx] = cov.expected_loss_uninsured
         gp = g_drive[r_idx]  # pricing grade: the supplier's for recourse products
-        adv[r_idx] = advance_rate(gp, prod, policy, deb.dilution[dp[r_idx]])
-        comm[r_idx] = tables.service_commission[gp] + tables.commission_surcharge[prod]
-        disc[r_idx] = tables.discount_rate[gp]
+        # a refused pair (approved 0) is not financed: no advance, no fees
+        adv[r_idx] = advance_rate(gp, prod, policy, deb.dilution[dp[r_idx]], approved=lim)
+        comm[r_idx], disc[r_idx] = fee_rates(gp, prod, policy, approved=lim)
     basis = np.where(rated, pc.basis_names(), "none").astype(object)
     return _Core(pd_model, pd_final, valid, default, grade, contrib, debtor_reasons, rated, gidx,
                  cur_mismatch, led_mismatch, sup_missing, approved, decision, reasons,
                  insured, insured_amount, basis, pc.policy_id, pc.status, wanted,
                  retained, el, el_un, adv, comm, disc, capacity)
+
+
+def _cap_with_rest(deb: DebtorInputs, pairs: PairInputs, sel: npt.NDArray[np.int64],
+                   approved: FloatArray, decision: np.ndarray, reasons: npt.NDArray[np.uint32],
+                   policy: CreditPolicy) -> None:
+    """The book's caps on pairs decided alone (in place): :func:`cap_alone` against the
+    rest of the book (``deb.book_rest``) for the live pairs in the book's currency, then
+    the limits rounded down and the decisions and binding constraints of the cut pairs
+    set as the batch's book pass sets them (:mod:`riskengine.batch.book`)."""
+    rest = deb.book_rest
+    assert rest is not None
+    book = policy.book
+    live = sel[(approved[sel] > 0) & (pairs.currency[sel] == book.currency)]
+    if not live.size:
+        return
+    dp = pairs.debtor_pos[live]
+    gid = pairs.group_id[live]
+    has_group = np.array([g is not None and str(g).strip() != "" for g in gid.tolist()],
+                         dtype=bool)
+    group = np.where(has_group, gid, np.char.add("\x00debtor:", deb.debtor_id[dp].astype(str)))
+    protected = np.nan_to_num(pairs.protected[live], nan=0.0)
+    caps = cap_alone(approved[live], protected, group,
+                     np.asarray(rest.debtor_sector, dtype=object)[dp],
+                     np.asarray(rest.debtor_country, dtype=object)[dp], rest, book)
+    unit = policy.limits.rounding_unit
+    after = np.floor(caps.approved / unit + 1e-9) * unit
+    cut = after < approved[live]
+    if not cut.any():
+        return
+    rows = live[cut]
+    approved[rows] = after[cut]
+    req = np.nan_to_num(pairs.requested[rows], nan=0.0)
+    full = np.floor(req / unit + 1e-9) * unit
+    decision[rows] = np.where(after[cut] <= 0, "refused",
+                              np.where(after[cut] >= full, "full", "partial"))
+    bits = np.zeros(rows.size, dtype=np.uint32)
+    for name in BOOK_CAPS:
+        bits |= np.where(caps.bound[name][cut], np.uint32(1 << REASONS.index(name)),
+                         np.uint32(0)).astype(np.uint32)
+    # a cut pair is bound by the caps that cut it, not by what bound it before
+    reasons[rows] = (reasons[rows] & ~_BINDING_BITS) | bits
 
 
 def _core_lists(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs, c: _Core,

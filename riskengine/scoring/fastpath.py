@@ -50,6 +50,7 @@ from riskengine.features import adverse as _adv
 from riskengine.features import statements as _st
 from riskengine.features.payments import PAYMENT_FEATURES, payment_arrays
 from riskengine.model.flat_trees import FlatScorer, Unsupported
+from riskengine.policy.book import BookRest
 from riskengine.policy.insurer import InsurerRows, match_rows
 from riskengine.policy.limits import requested_limit
 from riskengine.scoring.financials import (
@@ -142,15 +143,17 @@ class FastEngine:
         self.at_dilution = n_adv + PAYMENT_FEATURES.index("pay_dilution")
 
     def decide_payload(self, p: DebtorPayload, day: str, decided_at: str | None,
-                       reference_date: Any, group_exposure: float = 0.0
+                       reference_date: Any, book_rest: BookRest | None = None
                        ) -> list[dict[str, Any]]:
         """Decision dicts of one parsed payload, one per pair (:attr:`DebtorPayload.pairs`
-        order), all pairs in one core call (batch path when not covered)."""
+        order), all pairs in one core call (batch path when not covered); with
+        ``book_rest``, capped against the rest of the book."""
         if self.supported:
             try:
                 deb, pair = self.inputs(p, day, reference_date)
-                if group_exposure:
-                    deb = dataclasses.replace(deb, group_exposure=np.array([group_exposure]))
+                if book_rest is not None:
+                    deb = dataclasses.replace(deb, book_rest=book_rest.with_debtors(
+                        [p.debtor.nace], [p.debtor.country]))
             except Unsupported:
                 pass
             else:
@@ -159,7 +162,8 @@ class FastEngine:
                 return [decision_of({k: v[i] for k, v in col.items()}, self.words).to_dict()
                         for i in range(len(col["debtor_id"]))]
         out: list[dict[str, Any]] = self.engine.score_payloads(
-            [p], as_of=day, decided_at=decided_at, reference_date=reference_date)
+            [p], as_of=day, decided_at=decided_at, reference_date=reference_date,
+            book_rest=book_rest)
         return out
 
     # --- inputs --------------------------------------------------------------------

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from riskengine.errors import InvalidInputError
+from riskengine.policy.book import book_sector, caps_on
 from riskengine.store import DecisionStore
 from riskengine.store.decisions import StoredDecisions
 from riskengine.store.idempotency import IdempotentRequest
@@ -128,35 +129,26 @@ def decide_payloads(engine: Any, payloads: list[Any], store: DecisionStore | Non
     several; the shell passes the clock: ``decided_at`` (UTC now) and
     ``reference_date`` (today).
 
-    With a ``store`` and a group cap, a debtor of a connected group is decided against
-    the rest of the book: the limits in force of the group's other debtors in the
-    register (:meth:`~riskengine.store.DecisionStore.group_exposure`), plus those this
-    request has just decided for the same group."""
+    With a ``store`` and a policy that caps the book, the request's pairs are capped
+    together against the rest of the book as the limit register holds it
+    (:meth:`~riskengine.store.DecisionStore.book_rest`, on the latest ``as_of`` of the
+    request): their connected groups (CRR art. 395), sectors and countries, by the same
+    rule and function as a rerate's whole-book pass
+    (:func:`riskengine.policy.book.cap_alone`)."""
     now = dt.datetime.now(dt.UTC)
-    kw = {"decided_at": now.isoformat(timespec="microseconds").replace("+00:00", "Z"),
-          "reference_date": now.date().isoformat()}
+    kw: dict[str, Any] = {
+        "decided_at": now.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+        "reference_date": now.date().isoformat()}
+    policy = getattr(engine, "policy", None)
+    if store is not None and policy is not None and caps_on(policy.book):
+        day = max((p.as_of or now.date() for p in payloads), default=now.date())
+        kw["book_rest"] = store.book_rest(
+            excluding=[p.debtor.debtor_id for p in payloads],
+            groups=sorted({p.debtor.group_id for p in payloads if p.debtor.group_id}),
+            as_of=day, currency=policy.book.currency)
     one = getattr(engine, "decide_payload", None)
-    grouped = store is not None and getattr(engine, "factor_capital", None) is not None \
-        and any(p.debtor.group_id for p in payloads)
-    if one is not None and (len(payloads) == 1 or grouped):
-        out: list[dict[str, Any]] = []
-        taken: dict[str, float] = {}  # this request's limits by group
-        currency = engine.policy.book.currency if grouped else None
-        for p in payloads:
-            group = p.debtor.group_id if grouped else None
-            exposure = 0.0
-            if group and store is not None:
-                exposure = taken.get(group, 0.0) + store.group_exposure(
-                    group, excluding_debtor=p.debtor.debtor_id,
-                    as_of=p.as_of or now.date(), currency=str(currency))
-            extra = {"group_exposure": exposure} if grouped else {}
-            got = [dict(d) for d in one(p, **extra, **kw)]
-            if group:
-                taken[group] = taken.get(group, 0.0) + sum(
-                    float(d.get("approved_limit") or 0.0) for d in got
-                    if d.get("currency") == currency)
-            out.extend(got)
-        return out
+    if one is not None and len(payloads) == 1:
+        return [dict(d) for d in one(payloads[0], **kw)]
     return [dict(d) for d in engine.score_payloads(payloads, **kw)]
 
 
@@ -204,7 +196,9 @@ def decide_and_store(engine: Any, store: DecisionStore, payloads: list[Any], *,
                     [p.debtor.debtor_id for p in payloads])
     stored = store.store_decisions(
         records, inputs=inputs, policy=policy,
-        exposures=[{"approved_outstanding": ex.approved_outstanding} for _, ex in pairs],
+        exposures=[{"approved_outstanding": ex.approved_outstanding,  # and the book keys
+                    "sector": book_sector(p.debtor.nace), "country": p.debtor.country}
+                   for p, ex in pairs],
         idempotency=request, insurer_requests=requests)
     return decisions, stored
 

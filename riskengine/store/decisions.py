@@ -33,7 +33,7 @@ from riskengine.store.idempotency import (
     insert_answer,
 )
 from riskengine.store.insurer import _InsurerRegister
-from riskengine.store.register import decision_terms
+from riskengine.store.register import BOOK_KEYS, decision_terms
 from riskengine.store.tables import decisions, metadata
 from riskengine.store.values import _date, _float, _new_id, _now, _period, _row, _str
 
@@ -180,6 +180,9 @@ class DecisionStore(_InsurerRegister):
                         ) -> StoredDecisions:
         """:meth:`record_decisions` with what happened to the register, under an optional key.
 
+        ``exposures``: per decision, the pair's ``approved_outstanding`` (protected in
+        the register) and its debtor's ``sector`` and ``country`` (the register's book
+        keys, :data:`BOOK_KEYS`), or None.
         ``insurer_requests``: (the decisions' requests to the insurer, their debtors): the
         debtors' requests are replaced in the same transaction
         (:meth:`replace_insurer_requests`).
@@ -253,7 +256,7 @@ class DecisionStore(_InsurerRegister):
                                      "limit_effective_date", f"decision {new_id}"),
                 reason=f"decision {new_id}", changed_by=changed_by,
                 currency=_str(item.get("currency")), decision_id=new_id, now=now,
-                terms=decision_terms(item)))
+                terms={**decision_terms(item), **{k: _str(exposure.get(k)) for k in BOOK_KEYS}}))
         return ids, register
 
     def latest_decision(self, debtor_id: str, supplier_id: str | None = None, *,

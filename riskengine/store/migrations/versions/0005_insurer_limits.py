@@ -2,8 +2,8 @@
 state of an insurer's limit, append-only) and ``insurer_requests`` (what to ask the
 insurer for, replaced debtor by debtor).
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from alembic import op
 
 from riskengine.store.migrations import baseline
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
