@@ -139,16 +139,16 @@ def reject_missing_rates(
         errs = _Errors(table)
         emit = _Emitter(frame, _Labels(frame, contract), errs, np.ones(len(frame), bool))
         emit(mask, "currency", "missing_fx_rate", lambda s, w, v, x: (
-            f"{s}: {what} {w} is in {v}, and no {v} rate is in force on {when} (fx_rates: "
-            f"the latest rate dated on or before it). Add the rate; the debtor is not "
-            f"decided until then."))
+            f"{s}: the amounts {w} are in {v}, and no {v} rate is in force on {when} "
+            f"(fx_rates: the latest rate dated on or before it), so {what} cannot be "
+            "converted. Add the rate; the debtor is not decided until then."))
         found.append(errs.frame())
 
     def missing(values: pd.Series) -> np.ndarray:
         return ~values.astype("str").isin(have).to_numpy(dtype=bool)
 
     ex = frames["exposures"]
-    check("exposures", ex, missing(ex["currency"]), "the limit")
+    check("exposures", ex, missing(ex["currency"]), "the pair's limit")
     sup = frames["suppliers"]
     if len(ex) and len(sup):
         s = sup.drop_duplicates("supplier_id").set_index("supplier_id")["currency"]
@@ -156,12 +156,12 @@ def reject_missing_rates(
                                "debtor_id": ex["debtor_id"].to_numpy(),
                                "currency": s.reindex(ex["supplier_id"]).to_numpy()})
         ledger = ledger[ledger["currency"].notna()].drop_duplicates().reset_index(drop=True)
-        check("suppliers", ledger, missing(ledger["currency"]), "the supplier's ledger")
+        check("suppliers", ledger, missing(ledger["currency"]), "the ledger cap of the pair")
     st = frames["statements"]
     latest = _latest_statements(st, day)
     flag = np.zeros(len(st), dtype=bool)
     flag[latest] = missing(st["currency"].iloc[latest])
-    check("statements", st, flag, "the latest statement")
+    check("statements", st, flag, "the debtor's capacity")
     adv = frames["adverse_records"]
     if len(adv):
         ev = adv["event_date"].to_numpy(dtype="datetime64[ns]").astype(
@@ -169,7 +169,8 @@ def reject_missing_rates(
         age = day - ev
         recent = (age >= 0) & (age <= lookback_days) & \
             adv["event_type"].isin(list(knockout_types)).to_numpy(dtype=bool)
-        check("adverse_records", adv, recent & missing(adv["currency"]), "the amount")
+        check("adverse_records", adv, recent & missing(adv["currency"]),
+              "the record's significance")
     if not found:
         return dict(frames), _error_frame(), ()
     problems = pd.concat(found, ignore_index=True)
