@@ -98,7 +98,7 @@ def features(args: argparse.Namespace) -> int:
         f"debtors in {summary['debtors_in']:,}: clean {summary['debtors_clean']:,}, "
         f"rejected {summary['debtors_rejected']:,} ({summary['problems']:,} problems)"
     )
-    feats = build_features(checked.frames, as_of, fx_rates=manifest.get("fx_rates"))
+    feats = build_features(checked.frames, as_of, fx_rates=_rates_at(checked.frames, as_of))
     print(f"features as of {as_of.date()}: {feats.shape[0]:,} debtors x {feats.shape[1]} features")
     _print_feature_summary(feats)
     if args.out:
@@ -211,7 +211,7 @@ def demo(args: argparse.Namespace) -> int:
     s = checked.summary()
     print(f"validation: {s['debtors_clean']:,} debtors clean, {s['debtors_rejected']:,} rejected, "
           f"{s['problems']:,} problems")
-    feats = build_features(checked.frames, as_of, fx_rates=manifest.get("fx_rates"))
+    feats = build_features(checked.frames, as_of, fx_rates=_rates_at(checked.frames, as_of))
     print(f"features: {feats.shape[0]:,} debtors x {feats.shape[1]} "
           f"(statements {sum(c.startswith('st_') for c in feats.columns)}, "
           f"adverse {sum(c.startswith('adv_') for c in feats.columns)}, "
@@ -226,21 +226,24 @@ def demo(args: argparse.Namespace) -> int:
     summ = batch.summary()
     print(f"decisions: {summ['decided']:,} pairs decided, {summ['pairs_rejected']:,} not decided "
           f"(pairs in {summ['pairs_in']:,}); error rows {summ['error_rows']:,}")
-    _print_grade_table(d)
+    _print_grade_table(d, engine.policy.book.currency)
     print("decision types: " + ", ".join(
         f"{k} {n:,}" for k, n in d["decision_type"].value_counts().sort_index().items()))
-    cur = str(d["currency"].mode().iat[0]) if len(d) else "EUR"
+    base = engine.policy.book.currency
+    rate = d["fx_rate"].astype(float) if len(d) else d["approved_limit"]
     totals = {
-        "requested": d["requested_limit"].astype(float).sum(),
-        "approved": d["approved_limit"].astype(float).sum(),
-        "insured": d["insured_limit"].astype(float).sum(),
-        "retained exposure": d["retained_exposure"].astype(float).sum(),
-        "expected loss (with cover)": d["expected_loss"].astype(float).sum(),
-        "expected loss (uninsured)": d["expected_loss_uninsured"].astype(float).sum(),
+        "requested": (d["requested_limit"].astype(float) * rate).sum(),
+        "approved": d["approved_limit_base"].astype(float).sum(),
+        "insured": (d["insured_limit"].astype(float) * rate).sum(),
+        "retained exposure": (d["retained_exposure"].astype(float) * rate).sum(),
+        "expected loss (with cover)": (d["expected_loss"].astype(float) * rate).sum(),
+        "expected loss (uninsured)": (d["expected_loss_uninsured"].astype(float) * rate).sum(),
     }
-    print(f"book totals (mostly {cur}; mixed currencies summed as given):")
+    foreign = int((d["currency"] != base).sum())
+    print(f"book totals in {base} (the reporting currency; {foreign:,} pairs in other "
+          f"currencies converted at the rates in force on {as_of}):")
     for k, val in totals.items():
-        print(f"  {k:<28} {val:>18,.0f}")
+        print(f"  {k:<28} {val:>18,.0f} {base}")
     out.mkdir(parents=True, exist_ok=True)
     _flat(d).to_parquet(out / "decisions.parquet")
     batch.errors.to_parquet(out / "errors.parquet")
@@ -267,13 +270,14 @@ def demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_grade_table(d: Any) -> None:
-    """Pairs, mean PD and approved limits by grade."""
+def _print_grade_table(d: Any, currency: str) -> None:
+    """Pairs, mean PD and approved limits (in the reporting currency) by grade."""
     if not len(d):
         return
-    g = d.assign(pd=d["pd"].astype(float), approved_limit=d["approved_limit"].astype(float))
+    g = d.assign(pd=d["pd"].astype(float),
+                 approved_limit=d["approved_limit_base"].astype(float))
     order = [*(str(i) for i in range(1, 11)), "D"]
-    print(f"  {'grade':>5}  {'pairs':>7}  {'mean PD':>9}  {'approved limits':>16}")
+    print(f"  {'grade':>5}  {'pairs':>7}  {'mean PD':>9}  {'approved, ' + currency:>16}")
     for grade in order:
         sub = g[g["grade"] == grade]
         if len(sub):
@@ -282,6 +286,18 @@ def _print_grade_table(d: Any) -> None:
     unrated = g[g["grade"].isna()]
     if len(unrated):
         print(f"  {'NR':>5}  {len(unrated):>7,}  {'':>9}  {unrated['approved_limit'].sum():>16,.0f}")
+
+
+def _rates_at(frames: Any, as_of: Any) -> dict[str, float] | None:
+    """The portfolio's rates in force on ``as_of`` by currency (for the book shares of the
+    concentration features), or None without rates."""
+    from riskengine.config import load_policy
+    from riskengine.features.fx import FxRates
+
+    fx = frames.get("fx_rates")
+    if fx is None:
+        return None
+    return FxRates.from_frame(fx, load_policy().book.currency).mapping_at(as_of)
 
 
 def _flat(d: Any) -> Any:

@@ -31,10 +31,14 @@ def _write(frames, out: Path, fmt: str) -> Path:
 def test_round_trip_gives_equal_frames(frames, tmp_path: Path, fmt: str) -> None:
     out = _write(frames, tmp_path / "pf", fmt)
     back, manifest = read_portfolio(out)
-    assert list(back) == list(CONTRACTS)
+    # no fx_rates table: the manifest's rates, dated its as_of, stand for it
+    assert list(back) == [*CONTRACTS, "fx_rates"]
     for name in CONTRACTS:
         pd.testing.assert_frame_equal(back[name], frames[name], check_exact=True)
     assert manifest["format"] == fmt
+    fx = back["fx_rates"]
+    assert (fx["date"] == pd.Timestamp(manifest["as_of"])).all()
+    assert dict(zip(fx["currency"], fx["rate"], strict=True)) == manifest["fx_rates"]
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])

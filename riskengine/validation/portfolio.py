@@ -21,7 +21,6 @@ from riskengine.errors import InvalidInputError
 from riskengine.validation.columns import _blank, _empty_frame, _finalise, _reference
 from riskengine.validation.errors import (
     _Emitter,
-    _error_frame,
     _Errors,
     _fixed_sentence,
     _rejection_rows,
