@@ -124,34 +124,52 @@ def decide_payloads(engine: Any, payloads: list[Any], store: DecisionStore | Non
 
     With a ``store`` and a group cap, a debtor of a connected group is decided against
     the rest of the book: the limits in force of the group's other debtors in the
-    register (:meth:`~riskengine.store.DecisionStore.group_exposure`), plus those this
-    request has just decided for the same group."""
+    register (:meth:`~riskengine.store.DecisionStore.group_exposure`, converted into
+    the reporting currency), plus those this request has just decided for the same
+    group. A payload without ``fx_rates`` is decided with the store's rates in force on
+    its date (:meth:`~riskengine.store.DecisionStore.fx_rates_on`)."""
     now = dt.datetime.now(dt.UTC)
     kw = {"decided_at": now.isoformat(timespec="microseconds").replace("+00:00", "Z"),
           "reference_date": now.date().isoformat()}
     one = getattr(engine, "decide_payload", None)
     grouped = store is not None and getattr(engine, "factor_capital", None) is not None \
         and any(p.debtor.group_id for p in payloads)
+    policy = getattr(engine, "policy", None)
+    base = None if policy is None else policy.book.currency
+
+    def rates(day: Any) -> Any:
+        """The store's rates in force on ``day`` (every date: None) or None without any."""
+        if store is None or base is None:
+            return None
+        fx = store.fx_rates_on(day, base) if day is not None else store.fx_table(base)
+        return fx if len(fx) else None
+
     if one is not None and (len(payloads) == 1 or grouped):
         out: list[dict[str, Any]] = []
-        taken: dict[str, float] = {}  # this request's limits by group
-        currency = engine.policy.book.currency if grouped else None
+        taken: dict[str, float] = {}  # this request's limits by group, reporting currency
         for p in payloads:
+            day = p.as_of or now.date()
+            fx = rates(day)
             group = p.debtor.group_id if grouped else None
             exposure = 0.0
             if group and store is not None:
                 exposure = taken.get(group, 0.0) + store.group_exposure(
-                    group, excluding_debtor=p.debtor.debtor_id,
-                    as_of=p.as_of or now.date(), currency=str(currency))
-            extra = {"group_exposure": exposure} if grouped else {}
+                    group, excluding_debtor=p.debtor.debtor_id, as_of=day,
+                    currency=str(base), rates=fx)
+            extra: dict[str, Any] = {"group_exposure": exposure} if grouped else {}
+            if fx is not None and not p.fx_rates:  # the payload's own rates win
+                extra["fx"] = fx
             got = [dict(d) for d in one(p, **extra, **kw)]
             if group:
                 taken[group] = taken.get(group, 0.0) + sum(
-                    float(d.get("approved_limit") or 0.0) for d in got
-                    if d.get("currency") == currency)
+                    float(d.get("approved_limit_base") or 0.0) for d in got)
             out.extend(got)
         return out
-    return [dict(d) for d in engine.score_payloads(payloads, **kw)]
+    days = {p.as_of or now.date() for p in payloads}
+    fx = None if any(p.fx_rates for p in payloads) else rates(  # the payloads' rates win
+        next(iter(days)) if len(days) == 1 else None)
+    extra = {"fx": fx} if fx is not None else {}
+    return [dict(d) for d in engine.score_payloads(payloads, **extra, **kw)]
 
 
 Render = Callable[[list[dict[str, Any]], list[int], list[dict[str, Any] | None]], bytes]

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from riskengine.errors import InvalidInputError
+from riskengine.features.fx import FxRates, currency_codes
 from riskengine.policy.credit_policy import CreditPolicy
 from riskengine.store.database import _Database
 from riskengine.store.register_rule import (
@@ -277,20 +278,47 @@ class _LimitRegister(_Database):
         return _entry(row, day)
 
     def group_exposure(self, group_id: str, *, excluding_debtor: str, as_of: Any,
-                       currency: str) -> float:
-        """The limits in force on ``as_of`` of a connected group's other debtors in
-        ``currency``: the rest of the book a debtor decided alone shares its group's cap
-        with (issue 15; the batch caps groups over the whole book)."""
+                       currency: str, rates: FxRates | None = None) -> float:
+        """The limits in force on ``as_of`` of a connected group's other debtors, in
+        ``currency`` (the reporting currency): the rest of the book a debtor decided
+        alone shares its group's cap with (issue 15; the batch caps groups over the
+        whole book). With ``rates`` (into ``currency``) a limit in another currency is
+        converted at the rate in force on ``as_of``; without, only those in
+        ``currency`` count.
+
+        Raises
+        ------
+        InvalidInputError
+            A limit of the group in a currency without a rate on ``as_of``
+            (``missing_fx_rate``): the group's exposure would be understated.
+        """
         c = limit_register.c
         q = sa.select(limit_register).where(c.group_id == str(group_id),
-                                            c.debtor_id != str(excluding_debtor),
-                                            c.currency == str(currency))
+                                            c.debtor_id != str(excluding_debtor))
+        if rates is None:
+            q = q.where(c.currency == str(currency))
         with self._read() as conn:
             rows: list[Mapping[Any, Any] | None] = list(conn.execute(q).mappings())
         if not rows:
             return 0.0
         day = np.datetime64(_date(as_of, "as_of", f"group {group_id}"), "D")
-        return float(in_force(register_rows(rows), day)[0].sum())
+        limits = in_force(register_rows(rows), day)[0]
+        if rates is None:
+            return float(limits.sum())
+        cur = [str(r["currency"] or currency) for r in rows if r is not None]
+        rate = rates.in_force(currency_codes(cur), int(day.astype(np.int64)))
+        bad = np.flatnonzero(np.isnan(rate) & (limits > 0))
+        if bad.size:
+            r = rows[int(bad[0])]
+            assert r is not None
+            msg = (f"group {group_id}: the limit of supplier {r['supplier_id']!r} on debtor "
+                   f"{r['debtor_id']!r} is in {cur[int(bad[0])]}, and no rate of it is in "
+                   f"force on {day}; add it to fx_rates.")
+            raise InvalidInputError(msg, [{
+                "table": "limit_register", "record": f"{r['supplier_id']} {r['debtor_id']}",
+                "debtor_id": r["debtor_id"], "column": "currency", "value": cur[int(bad[0])],
+                "reason": "missing_fx_rate", "message": msg}])
+        return float((limits * np.where(np.isnan(rate), 0.0, rate)).sum())
 
     def limits_of_debtor(self, debtor_id: str, as_of: Any = None) -> list[dict[str, Any]]:
         """Every register entry of a debtor on ``as_of`` (as :meth:`current_limit`), by supplier."""
