@@ -27,7 +27,7 @@ _HANDLERS: dict[str, str] = {
     "rerate": "riskengine.batch.rerate:rerate_command",
     "report": "riskengine.serve.memo.report:report_command",
     "publish": "riskengine.tracking.pyfunc:publish_command",
-    "fx-rates": "riskengine.store.fx:fx_rates_command",
+    "fx-rates": "riskengine.commands:fx_rates_command",
 }
 
 

@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["demo_data", "features", "score", "demo", "read_json_input"]
+__all__ = ["demo_data", "features", "score", "demo", "read_json_input", "fx_rates_command",
+           "read_rates_file"]
 
 
 def demo_data(args: argparse.Namespace) -> int:
@@ -307,3 +308,54 @@ def _flat(d: Any) -> Any:
         if out[c].map(lambda v: isinstance(v, (list, tuple, dict))).any():
             out[c] = out[c].map(lambda v: json.dumps(v, sort_keys=True, default=str))
     return out
+
+
+def read_rates_file(path: str) -> Any:
+    """A rates file as read (CSV: every field as text, for validation to parse; Parquet).
+
+    Raises
+    ------
+    InvalidInputError
+        The file is missing or unreadable (one line naming it).
+    """
+    import pandas as pd
+
+    from riskengine.errors import InvalidInputError
+    from riskengine.io.portfolio import unreadable
+
+    file = Path(path)
+    if not file.is_file():
+        raise InvalidInputError(f"{path}: no such rates file; give a CSV or Parquet file with "
+                                "the columns date, currency, rate.")
+    kind = "Parquet" if file.suffix == ".parquet" else "CSV"
+    try:
+        if kind == "Parquet":
+            return pd.read_parquet(file)
+        return pd.read_csv(file, dtype="str", keep_default_na=False, na_values=[""])
+    except (OSError, ValueError) as exc:
+        raise unreadable(file, kind, exc) from None
+
+
+def fx_rates_command(args: Any) -> int:
+    """``riskengine fx-rates load FILE --store URL``: check every row, then store them all
+    (one transaction; any problem: nothing stored, exit 2). ``fx-rates list``: the rates."""
+    import datetime as dt
+    import sys
+
+    from riskengine.store import DecisionStore
+
+    with DecisionStore(args.store_url) as store:
+        if args.fx_action == "list":
+            sys.stdout.write("date,currency,rate,source\n")
+            for r in store.fx_rate_rows():
+                sys.stdout.write(f"{r['date']},{r['currency']},{r['rate']!r},"
+                                 f"{r['source'] or ''}\n")
+            return 0
+        from riskengine.config import load_policy
+
+        base = load_policy(args.policy).book.currency
+        n = store.load_fx_rates(read_rates_file(args.file), base=base,
+                                source=f"cli:{args.file}"[:128],
+                                reference_date=dt.date.today())
+    print(f"stored {n:,} rate(s) into {base} from {args.file}")
+    return 0

@@ -29,9 +29,8 @@ from riskengine.features.adverse import (
     adverse_arrays,
     adverse_features,
     feature_directions,
-    knockout_mask,
-    significance_thresholds,
 )
+from riskengine.features.significance import knockout_mask, significance_thresholds
 
 AS_OF = pd.Timestamp("2024-06-30")
 

@@ -32,7 +32,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from riskengine.contracts.schemas import ADVERSE_EVENT_TYPES
-from riskengine.features.adverse import knockout_mask, significance_thresholds
+from riskengine.features.significance import knockout_mask, significance_thresholds
 from riskengine.policy import _inputs as inp
 from riskengine.policy.book import allocate, bound
 from riskengine.policy.credit_policy import D_INDEX, CreditPolicy

@@ -50,6 +50,7 @@ from riskengine.features import adverse as _adv
 from riskengine.features import statements as _st
 from riskengine.features.fx import FxRates, missing_codes, pair_rates
 from riskengine.features.payments import PAYMENT_FEATURES, payment_arrays
+from riskengine.features.significance import knockout_mask, significance_thresholds
 from riskengine.model.flat_trees import FlatScorer, Unsupported
 from riskengine.policy.limits import requested_limit
 from riskengine.scoring.financials import (
@@ -128,7 +129,7 @@ class FastEngine:
             self.st_rows = np.array([_st.FEATURE_NAMES.index(n) for n in engine.feature_names])
         self.lookback_days = int(round(engine.lookback_years * 365.25))
         self.half_life_days = 2.0 * 365.25  # adverse_features' default half-life
-        self.knockout = _adv.knockout_mask(engine.policy.knockouts.adverse_event_types)
+        self.knockout = knockout_mask(engine.policy.knockouts.adverse_event_types)
         self.products = set(engine.policy.product_names)
         self.ko_col = "adv_knockout" if engine.policy.knockouts.adverse_count_settled \
             else "adv_knockout_open"
@@ -322,7 +323,7 @@ class FastEngine:
                        + [revenue], dtype=np.float64)
         k, m = len(adv), len(inv)
         ko = self.engine.policy.knockouts
-        thr = _adv.significance_thresholds(
+        thr = significance_thresholds(
             a_int[1], a_int[4], a_int[5], knockout=self.knockout,
             absolute=float(ko.adverse_min_amount), share=ko.adverse_min_revenue_share,
             revenue=flt[-1:], revenue_cur=[_CURRENCY_CODE.get(revenue_cur, -1)], rates=rates,

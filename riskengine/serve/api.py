@@ -54,8 +54,8 @@ from pydantic import (
 )
 
 from riskengine.contracts.dates import field_date
-from riskengine.contracts.payload import FxRate
 from riskengine.contracts.ids import ID_MAX_LENGTH, ID_PATTERN
+from riskengine.contracts.payload import FxRate
 from riskengine.errors import InvalidInputError, RiskEngineError
 from riskengine.serve.common import decide_and_store, problem_details, pydantic_details
 from riskengine.serve.security import TokenSet, load_tokens

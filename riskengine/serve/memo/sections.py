@@ -111,7 +111,7 @@ def _adverse(engine: Any, recs: pd.DataFrame, as_of: str, rates: np.ndarray | No
         ADVERSE_SEVERITY_TIER,
         CURRENCIES,
     )
-    from riskengine.features.adverse import knockout_mask, significance_thresholds
+    from riskengine.features.significance import knockout_mask, significance_thresholds
 
     ko = engine.policy.knockouts
     recent_days = int(ko.adverse_recent_days)
