@@ -155,7 +155,9 @@ def reject_missing_rates(
         ledger = pd.DataFrame({"supplier_id": ex["supplier_id"].to_numpy(),
                                "debtor_id": ex["debtor_id"].to_numpy(),
                                "currency": s.reindex(ex["supplier_id"]).to_numpy()})
-        ledger = ledger[ledger["currency"].notna()].drop_duplicates().reset_index(drop=True)
+        other = ledger["currency"].notna().to_numpy() & (  # the same: the exposure's row
+            ledger["currency"].astype("str").to_numpy() != ex["currency"].astype("str").to_numpy())
+        ledger = ledger[other].drop_duplicates().reset_index(drop=True)
         check("suppliers", ledger, missing(ledger["currency"]), "the ledger cap of the pair")
     st = frames["statements"]
     latest = _latest_statements(st, day)
