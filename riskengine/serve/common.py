@@ -35,6 +35,9 @@ _REASON_TEXT = {
     "identity_broken": "accounting identity broken", "unknown_debtor": "unknown debtor",
     "date_order": "dates in the wrong order", "missing_value": "value missing",
     "bad_id": "not a valid identifier",
+    "missing_fx_rate": "no exchange rate in force for this currency on the decision date",
+    "not_positive": "must be greater than 0", "base_rate_not_one": "the reporting "
+    "currency's rate is 1", "currency_rejected": "the currency's rates are invalid",
 }
 
 
