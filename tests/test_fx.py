@@ -383,3 +383,31 @@ def test_cli_loads_a_rates_file(tmp_path: Path, capsys: Any) -> None:
 
 def test_every_contract_currency_has_a_code() -> None:
     assert "JPY" in CURRENCIES and CURRENCY_CODE["JPY"] == CURRENCIES.index("JPY")
+
+
+def test_the_book_behind_one_debtor_counts_other_currencies(tmp_path: Path) -> None:
+    """Group cap 25 % of a capital of 1,000,000 = EUR 250,000 (CRR art. 395). A member's
+    GBP 100,000 in the register is EUR 120,000 at 1.20: the next member gets EUR 130,000,
+    not the whole 250,000 (a limit in another currency used to be left out)."""
+    eng = load_engine(factor_capital=1_000_000.0)
+    store = DecisionStore(f"sqlite:///{tmp_path / 'book.db'}")
+    client = TestClient(create_app(eng, store, [TOKEN], ui=False),
+                        raise_server_exceptions=False)
+    assert client.put("/v1/fx-rates", json={"rates": RATES}, headers=AUTH).status_code == 200
+
+    def member(debtor_id: str, currency: str, requested: float) -> dict[str, Any]:
+        p = _payload(currency, requested=requested)
+        p["debtor"].update(debtor_id=debtor_id, group_id="G-FX")
+        p["exposure"]["supplier_id"] = f"S-{currency}"
+        for rec in p["adverse_records"]:
+            rec["record_id"] = f"{debtor_id}-{rec['record_id']}"
+        return p
+
+    first = client.post("/v1/decisions", json=member("D-1", "GBP", 100_000.0), headers=AUTH)
+    assert first.status_code == 200, first.text
+    assert first.json()["approved_limit"] == 100_000.0
+    second = client.post("/v1/decisions", json=member("D-2", "EUR", 350_000.0), headers=AUTH)
+    assert second.status_code == 200, second.text
+    d = second.json()
+    assert d["approved_limit"] == 130_000.0 and d["binding_constraints"] == ["group_cap"]
+    store.close()

@@ -40,8 +40,7 @@ import pyarrow.parquet as pq
 
 from riskengine.batch.checkpoints import write_decisions
 from riskengine.errors import RerateError
-from riskengine.features.concentration import nace_section
-from riskengine.policy.book import BOOK_CAPS, book_caps
+from riskengine.policy.book import BOOK_CAPS, book_caps, book_sector, caps_on
 from riskengine.policy.cover import insurance_cover
 from riskengine.policy.credit_policy import CreditPolicy
 
@@ -73,6 +72,17 @@ def _keys(pairs: pd.DataFrame, debtors: pd.DataFrame | None) -> dict[str, np.nda
     group = group.where(group.notna() & (group.astype(str).str.strip() != ""), None)
     gcodes, guniq = pd.factorize(group, use_na_sentinel=True)
     out = {"group": np.where(gcodes >= 0, gcodes, len(guniq) + dcodes).astype(np.int64)}
+    sector, country = sectors_and_countries(pairs, debtors)
+    for name, values in (("sector", sector), ("country", country)):
+        out[name] = pd.factorize(values)[0].astype(np.int64)
+    return out
+
+
+def sectors_and_countries(pairs: pd.DataFrame, debtors: pd.DataFrame | None
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """Each pair's sector (its debtor's NACE section, :func:`book_sector`) and country,
+    from the debtors table ("" for a debtor it does not hold)."""
+    ids = pairs["debtor_id"].astype(str)
     sector = np.full(len(pairs), "", dtype=object)
     country = np.full(len(pairs), "", dtype=object)
     if debtors is not None and len(debtors) and "debtor_id" in debtors.columns:
@@ -83,20 +93,11 @@ def _keys(pairs: pd.DataFrame, debtors: pd.DataFrame | None) -> dict[str, np.nda
         if "nace" in d.columns:
             nace = d["nace"].astype(str)
             codes, uniq = pd.factorize(nace)
-            sec = np.array([_section(u) for u in uniq], dtype=object)[codes]
+            sec = np.array([book_sector(u) for u in uniq], dtype=object)[codes]
             sector[known] = sec[pos[known]]
         if "country" in d.columns:
             country[known] = d["country"].astype(str).to_numpy(dtype=object)[pos[known]]
-    for name, values in (("sector", sector), ("country", country)):
-        out[name] = pd.factorize(values)[0].astype(np.int64)
-    return out
-
-
-def _section(nace: str) -> str:
-    try:
-        return nace_section(nace)
-    except ValueError:
-        return f"?{nace}"  # an unknown code is a sector of its own
+    return sector, country
 
 
 def _rates(pairs: pd.DataFrame, currency: str) -> np.ndarray:
@@ -148,8 +149,7 @@ def apply_book_caps(pairs: pd.DataFrame, counts: Sequence[int], parts: Sequence[
     """
     book = policy.book
     parts = list(parts)
-    off = (book.group_capital_share >= 1.0 or book.factor_capital is None) and \
-        book.sector_book_share >= 1.0 and book.country_book_share >= 1.0
+    off = not caps_on(book)
     figures: dict[str, Any] = {"book_currency": book.currency,
                                "factor_capital": book.factor_capital}
     if off or not len(pairs):

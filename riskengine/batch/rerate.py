@@ -70,6 +70,7 @@ import pandas as pd
 import pyarrow as pa
 
 from riskengine.batch.assemble import _assemble, _Assembler, _summary_table, _unidentified
+from riskengine.batch.book import sectors_and_countries
 from riskengine.batch.checkpoints import _Checkpoints, _clean_json, _lock, write_json, write_parquet
 from riskengine.batch.chunk import engine_versions
 from riskengine.batch.dataset import DIRNAME, part_files
@@ -295,9 +296,10 @@ def _write_register(url: str, asm: Any, as_of: str, key: str) -> dict[str, Any]:
     from riskengine.store import DecisionStore
     from riskengine.store.runs import apply_run
 
+    sector, country = sectors_and_countries(asm.final_pairs, asm.debtors)
+    pairs = asm.final_pairs.assign(sector=sector, country=country)
     with DecisionStore(url) as store:
-        counts = apply_run(store, asm.final_pairs, as_of=as_of, run=key[:16],
-                           policy=asm.policy)
+        counts = apply_run(store, pairs, as_of=as_of, run=key[:16], policy=asm.policy)
         return {**counts, "store": store.engine.url.render_as_string(hide_password=True)}
 
 

@@ -35,6 +35,7 @@ from riskengine.contracts.decision import DECISION_FIELDS
 from riskengine.model.master_scale import GRADES, UNRATED, MasterScale
 from riskengine.policy import credit_policy as _cp
 from riskengine.policy._inputs import policy_tables
+from riskengine.policy.book import BOOK_CAPS, cap_alone
 from riskengine.policy.cover import insurance_cover
 from riskengine.policy.limits import KNOCKOUT_REASONS, REASONS, decide_limits
 from riskengine.policy.pricing import advance_rate
@@ -61,6 +62,7 @@ _REASON_NAMES = np.asarray(REASONS)
 _REASON_SHIFTS = np.arange(len(REASONS), dtype=np.uint32)
 _BINDING_SET = np.isin(_REASON_NAMES, _BINDING)
 _KO_SET = np.isin(_REASON_NAMES, KNOCKOUT_REASONS)
+_BINDING_BITS = np.uint32(sum(1 << REASONS.index(n) for n in _BINDING))
 _GRADE_INDEX = {g: i + 1 for i, g in enumerate(GRADES)}  # as master_scale.grade_index
 
 
@@ -254,13 +256,13 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
         }
         if engine.factor_capital is not None:  # in the reporting currency: into the pair's
             cols["factor_capital"] = engine.factor_capital / pairs.fx_base[sel]
-            cols["group_exposure"] = (0.0 if deb.group_exposure is None
-                                      else deb.group_exposure[dp[sel]] / pairs.fx_base[sel])
         res = decide_limits(cols, policy)
         approved[sel] = res.approved
         decision[sel] = res.decision_names().astype(object)
         reasons[sel] = res.reasons
         capacity[sel] = res.capacity
+        if deb.book_rest is not None:
+            _cap_with_rest(deb, pairs, sel, approved, decision, reasons, policy)
 
     # cover, expected loss, advance rate, fees on rated pairs
     insured = np.zeros(m)
@@ -287,6 +289,50 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
                  fin_converted, led_converted, sup_missing, approved,
                  approved * pairs.fx_base, decision, reasons, insured, retained, el, el_un, adv,
                  comm, disc, capacity)
+
+
+def _cap_with_rest(deb: DebtorInputs, pairs: PairInputs, sel: npt.NDArray[np.int64],
+                   approved: FloatArray, decision: np.ndarray, reasons: npt.NDArray[np.uint32],
+                   policy: CreditPolicy) -> None:
+    """The book's caps on pairs decided alone (in place): :func:`cap_alone` against the
+    rest of the book (``deb.book_rest``) for the live pairs, in the book's currency (each
+    pair's amounts at its rate, ``pairs.fx_base``), then the limits converted back and
+    rounded down in the pair's currency and the decisions and binding constraints of the
+    cut pairs set as the batch's book pass sets them (:mod:`riskengine.batch.book`)."""
+    rest = deb.book_rest
+    assert rest is not None
+    book = policy.book
+    live = sel[approved[sel] > 0]
+    if not live.size:
+        return
+    fx = pairs.fx_base[live]
+    dp = pairs.debtor_pos[live]
+    gid = pairs.group_id[live]
+    has_group = np.array([g is not None and str(g).strip() != "" for g in gid.tolist()],
+                         dtype=bool)
+    group = np.where(has_group, gid, np.char.add("\x00debtor:", deb.debtor_id[dp].astype(str)))
+    protected = np.nan_to_num(pairs.protected[live], nan=0.0) * fx
+    caps = cap_alone(approved[live] * fx, protected, group,
+                     np.asarray(rest.debtor_sector, dtype=object)[dp],
+                     np.asarray(rest.debtor_country, dtype=object)[dp], rest, book)
+    unit = policy.limits.rounding_unit
+    back = np.where(fx == 1.0, caps.approved, caps.approved / fx)  # the pair's currency
+    after = np.floor(back / unit + 1e-9) * unit
+    cut = after < approved[live]
+    if not cut.any():
+        return
+    rows = live[cut]
+    approved[rows] = after[cut]
+    req = np.nan_to_num(pairs.requested[rows], nan=0.0)
+    full = np.floor(req / unit + 1e-9) * unit
+    decision[rows] = np.where(after[cut] <= 0, "refused",
+                              np.where(after[cut] >= full, "full", "partial"))
+    bits = np.zeros(rows.size, dtype=np.uint32)
+    for name in BOOK_CAPS:
+        bits |= np.where(caps.bound[name][cut], np.uint32(1 << REASONS.index(name)),
+                         np.uint32(0)).astype(np.uint32)
+    # a cut pair is bound by the caps that cut it, not by what bound it before
+    reasons[rows] = (reasons[rows] & ~_BINDING_BITS) | bits
 
 
 def _core_lists(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs, c: _Core,

@@ -32,6 +32,7 @@ This module does no I/O: loading the shipped artifacts and configuration
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ from riskengine.features import build_features
 from riskengine.features.fx import FxRates, missing_codes, pair_rates
 from riskengine.model.master_scale import MasterScale
 from riskengine.policy import credit_policy as _cp
+from riskengine.policy.book import BookRest
 from riskengine.policy.limits import requested_limit
 from riskengine.scoring import records
 from riskengine.scoring.core import Scorer, SklearnScorer, _decide_core, _lookup
@@ -294,7 +296,8 @@ class Engine:
 
     def decide(self, frames: Mapping[str, pd.DataFrame], as_of: Any, *,
                decided_at: str | None = None, reference_date: Any = None,
-               scorer: Scorer | None = None, fx: FxRates | None = None) -> DecisionBatch:
+               scorer: Scorer | None = None, book_rest: BookRest | None = None,
+               fx: FxRates | None = None) -> DecisionBatch:
         """Decide every supplier-debtor pair (exposure) of a portfolio.
 
         Parameters
@@ -312,6 +315,11 @@ class Engine:
             Extraction date: records dated after it are invalid (``future_date``).
         scorer : callable, optional
             Statement-model scorer; default the fitted scikit-learn model.
+        book_rest : BookRest, optional
+            The rest of the book these debtors' pairs are capped against (connected
+            groups, sectors, countries: :func:`riskengine.policy.book.cap_alone`), in the
+            reporting currency; the service reads it from the limit register. None: no
+            book caps here (a rerate caps the whole book at once after every chunk).
         fx : FxRates, optional
             The dated rates when ``frames`` has no ``fx_rates`` table (the service's
             store); without either, only the reporting currency has a rate.
@@ -326,7 +334,15 @@ class Engine:
             amounts converted at the rates in force on ``as_of``.
         """
         p = self._prepare(frames, as_of, reference_date, fx)
-        col = _decide_core(self, p.debtors, p.pairs, p.day, decided_at, scorer or self._scorer)
+        deb = p.debtors
+        if book_rest is not None:
+            d = frames["debtors"].drop_duplicates("debtor_id")
+            d = d.set_index(d["debtor_id"].astype(str))
+            ids = pd.Index(deb.debtor_id.astype(str))
+            deb = dataclasses.replace(deb, book_rest=book_rest.with_debtors(
+                d["nace"].reindex(ids).fillna("").tolist(),
+                d["country"].reindex(ids).fillna("").tolist()))
+        col = _decide_core(self, deb, p.pairs, p.day, decided_at, scorer or self._scorer)
         decisions = _columns_frame(col)
         return DecisionBatch(decisions, p.errors, p.pairs_in, p.pairs_in - len(decisions),
                              p.debtors_in, p.debtors_rejected,
@@ -543,7 +559,8 @@ class Engine:
 
     def score_payloads(self, payloads: Sequence[DebtorPayload | dict[str, Any]], *,
                        as_of: Any = None, decided_at: str | None = None,
-                       reference_date: Any = None, fx: FxRates | None = None
+                       reference_date: Any = None, book_rest: BookRest | None = None,
+                       fx: FxRates | None = None
                        ) -> list[dict[str, Any]]:
         """Decide many payloads through the batch path; one decision dict per pair.
 
@@ -553,8 +570,9 @@ class Engine:
         as_of : date-like, optional
             Used for payloads without ``as_of``; a payload without one and no
             ``as_of`` here is refused.
-        decided_at, reference_date
-            As in :meth:`decide`.
+        decided_at, reference_date, book_rest
+            As in :meth:`decide` (the payloads' pairs are capped together against
+            ``book_rest``).
         fx : FxRates, optional
             The rates when no payload gives ``fx_rates`` (the service's store); when
             any does, the payloads' rows are the rates of the call.
@@ -581,7 +599,8 @@ class Engine:
         for day in sorted(set(days)):
             idx = [i for i, d in enumerate(days) if d == day]
             batch = self.decide(payload_to_frames([parsed[i] for i in idx]), day,
-                                decided_at=decided_at, reference_date=reference_date, fx=fx)
+                                decided_at=decided_at, reference_date=reference_date,
+                                book_rest=book_rest, fx=fx)
             if len(batch.errors):
                 raise _batch_error(batch.errors)
             by_pair = {(d["debtor_id"], d["supplier_id"]): d for d in batch.to_dicts()}
@@ -592,17 +611,17 @@ class Engine:
 
     def decide_payload(self, payload: DebtorPayload | dict[str, Any], *, as_of: Any = None,
                        decided_at: str | None = None, reference_date: Any = None,
-                       group_exposure: float = 0.0, fx: FxRates | None = None
+                       book_rest: BookRest | None = None, fx: FxRates | None = None
                        ) -> list[dict[str, Any]]:
         """Decide every pair of one payload on the compact numpy path, together.
 
         The pairs share the debtor's capacity (one core call, as in a batch): the
-        same decisions as :meth:`score_payloads` of ``[payload]``. ``group_exposure``
-        is the rest of the book's limits on the debtor's connected group (the other
-        debtors', in the policy's book currency; the service reads it from the limit
-        register): the group cap (``book.group_capital_share`` x the factor's capital)
-        leaves these pairs only the rest. ``fx``: the rates when the payload gives no
-        ``fx_rates`` (the service's store).
+        same decisions as :meth:`score_payloads` of ``[payload]``. ``book_rest`` is
+        the rest of the book (the other debtors' limits in force, by group, sector and
+        country, in the policy's book currency; the service reads it from the limit
+        register): the group, sector and country caps leave these pairs only what the
+        rest leaves (:func:`riskengine.policy.book.cap_alone`). ``fx``: the rates when
+        the payload gives no ``fx_rates`` (the service's store).
 
         Returns
         -------
@@ -618,8 +637,7 @@ class Engine:
         p = parse_payload(payload)
         day = self._payload_day(p, as_of, None)
         _refuse_future(day, reference_date, "as_of", p.debtor.debtor_id)
-        return self._fast.decide_payload(p, day, decided_at, reference_date,
-                                         float(group_exposure), fx)
+        return self._fast.decide_payload(p, day, decided_at, reference_date, book_rest, fx)
 
     def decide_one(self, payload: DebtorPayload | dict[str, Any], *, as_of: Any = None,
                    decided_at: str | None = None, reference_date: Any = None,

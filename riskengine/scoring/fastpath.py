@@ -52,6 +52,7 @@ from riskengine.features.fx import FxRates, missing_codes, pair_rates
 from riskengine.features.payments import PAYMENT_FEATURES, payment_arrays
 from riskengine.features.significance import knockout_mask, significance_thresholds
 from riskengine.model.flat_trees import FlatScorer, Unsupported
+from riskengine.policy.book import BookRest
 from riskengine.policy.limits import requested_limit
 from riskengine.scoring.financials import (
     LATEST_ROWS,
@@ -143,16 +144,18 @@ class FastEngine:
         self.at_dilution = n_adv + PAYMENT_FEATURES.index("pay_dilution")
 
     def decide_payload(self, p: DebtorPayload, day: str, decided_at: str | None,
-                       reference_date: Any, group_exposure: float = 0.0,
+                       reference_date: Any, book_rest: BookRest | None = None,
                        fx: FxRates | None = None) -> list[dict[str, Any]]:
         """Decision dicts of one parsed payload, one per pair (:attr:`DebtorPayload.pairs`
-        order), all pairs in one core call (batch path when not covered). The rates are
-        the payload's ``fx_rates`` when it gives them, else ``fx`` (the store's)."""
+        order), all pairs in one core call (batch path when not covered); with
+        ``book_rest``, capped against the rest of the book. The rates are the payload's
+        ``fx_rates`` when it gives them, else ``fx`` (the store's)."""
         if self.supported:
             try:
                 deb, pair = self.inputs(p, day, reference_date, fx)
-                if group_exposure:
-                    deb = dataclasses.replace(deb, group_exposure=np.array([group_exposure]))
+                if book_rest is not None:
+                    deb = dataclasses.replace(deb, book_rest=book_rest.with_debtors(
+                        [p.debtor.nace], [p.debtor.country]))
             except Unsupported:
                 pass
             else:
@@ -161,7 +164,8 @@ class FastEngine:
                 return [decision_of({k: v[i] for k, v in col.items()}, self.words).to_dict()
                         for i in range(len(col["debtor_id"]))]
         out: list[dict[str, Any]] = self.engine.score_payloads(
-            [p], as_of=day, decided_at=decided_at, reference_date=reference_date, fx=fx)
+            [p], as_of=day, decided_at=decided_at, reference_date=reference_date,
+            book_rest=book_rest, fx=fx)
         return out
 
     def rates(self, p: DebtorPayload, day: str, fx: FxRates | None) -> npt.NDArray[np.float64]:

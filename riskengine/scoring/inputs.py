@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from riskengine.policy.book import BookRest
+
 __all__ = ["DebtorInputs", "PairInputs", "PairBytes"]
 
 FloatArray = npt.NDArray[np.float64]
@@ -45,10 +47,10 @@ class DebtorInputs:
     fin_currency: npt.NDArray[np.object_]  # latest statement currency ("" without)
     past_due_amount: FloatArray
     digest: npt.NDArray[np.uint8]         # (n, 32) debtor digests (input hash)
-    #: the rest of the book's limits on each debtor's connected group (other debtors), in
-    #: the book's currency: the single path reads it from the register; None: 0 (a batch
-    #: caps its groups over the whole book, riskengine.batch.book)
-    group_exposure: FloatArray | None = None
+    #: the rest of the book the call's pairs are capped against (groups, sectors,
+    #: countries; policy.book.cap_alone): the single path reads it from the register;
+    #: None: no book caps here (a batch caps the whole book at once, riskengine.batch.book)
+    book_rest: BookRest | None = None
 
 
 @dataclass(frozen=True)

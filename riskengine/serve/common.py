@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from riskengine.errors import InvalidInputError
+from riskengine.policy.book import book_sector, caps_on
 from riskengine.store import DecisionStore
 from riskengine.store.decisions import StoredDecisions
 from riskengine.store.idempotency import IdempotentRequest
@@ -125,54 +126,38 @@ def decide_payloads(engine: Any, payloads: list[Any], store: DecisionStore | Non
     several; the shell passes the clock: ``decided_at`` (UTC now) and
     ``reference_date`` (today).
 
-    With a ``store`` and a group cap, a debtor of a connected group is decided against
-    the rest of the book: the limits in force of the group's other debtors in the
-    register (:meth:`~riskengine.store.DecisionStore.group_exposure`, converted into
-    the reporting currency), plus those this request has just decided for the same
-    group. A payload without ``fx_rates`` is decided with the store's rates in force on
-    its date (:meth:`~riskengine.store.DecisionStore.fx_rates_on`)."""
+    With a ``store`` and a policy that caps the book, the request's pairs are capped
+    together against the rest of the book as the limit register holds it
+    (:meth:`~riskengine.store.DecisionStore.book_rest`, on the latest ``as_of`` of the
+    request, every limit converted into the reporting currency): their connected groups
+    (CRR art. 395), sectors and countries, by the same rule and function as a rerate's
+    whole-book pass (:func:`riskengine.policy.book.cap_alone`). Payloads without
+    ``fx_rates`` are decided with the store's rates in force on their date
+    (:meth:`~riskengine.store.DecisionStore.fx_rates_on`)."""
     now = dt.datetime.now(dt.UTC)
-    kw = {"decided_at": now.isoformat(timespec="microseconds").replace("+00:00", "Z"),
-          "reference_date": now.date().isoformat()}
-    one = getattr(engine, "decide_payload", None)
-    grouped = store is not None and getattr(engine, "factor_capital", None) is not None \
-        and any(p.debtor.group_id for p in payloads)
+    kw: dict[str, Any] = {
+        "decided_at": now.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+        "reference_date": now.date().isoformat()}
     policy = getattr(engine, "policy", None)
-    base = None if policy is None else policy.book.currency
-
-    def rates(day: Any) -> Any:
-        """The store's rates in force on ``day`` (every date: None) or None without any."""
-        if store is None or base is None:
-            return None
-        fx = store.fx_rates_on(day, base) if day is not None else store.fx_table(base)
-        return fx if len(fx) else None
-
-    if one is not None and (len(payloads) == 1 or grouped):
-        out: list[dict[str, Any]] = []
-        taken: dict[str, float] = {}  # this request's limits by group, reporting currency
-        for p in payloads:
-            day = p.as_of or now.date()
-            fx = rates(day)
-            group = p.debtor.group_id if grouped else None
-            exposure = 0.0
-            if group and store is not None:
-                exposure = taken.get(group, 0.0) + store.group_exposure(
-                    group, excluding_debtor=p.debtor.debtor_id, as_of=day,
-                    currency=str(base), rates=fx)
-            extra: dict[str, Any] = {"group_exposure": exposure} if grouped else {}
-            if fx is not None and not p.fx_rates:  # the payload's own rates win
-                extra["fx"] = fx
-            got = [dict(d) for d in one(p, **extra, **kw)]
-            if group:
-                taken[group] = taken.get(group, 0.0) + sum(
-                    float(d.get("approved_limit_base") or 0.0) for d in got)
-            out.extend(got)
-        return out
     days = {p.as_of or now.date() for p in payloads}
-    fx = None if any(p.fx_rates for p in payloads) else rates(  # the payloads' rates win
-        next(iter(days)) if len(days) == 1 else None)
-    extra = {"fx": fx} if fx is not None else {}
-    return [dict(d) for d in engine.score_payloads(payloads, **extra, **kw)]
+    fx = None  # the store's rates (those in force on the one day, or every row)
+    if store is not None and policy is not None:
+        base = policy.book.currency
+        got = store.fx_rates_on(next(iter(days)), base) if len(days) == 1 else \
+            store.fx_table(base)
+        fx = got if len(got) else None
+    if store is not None and policy is not None and caps_on(policy.book):
+        day = max(days, default=now.date())
+        kw["book_rest"] = store.book_rest(
+            excluding=[p.debtor.debtor_id for p in payloads],
+            groups=sorted({p.debtor.group_id for p in payloads if p.debtor.group_id}),
+            as_of=day, currency=policy.book.currency, rates=fx)
+    if fx is not None and not any(p.fx_rates for p in payloads):  # the payloads' rates win
+        kw["fx"] = fx
+    one = getattr(engine, "decide_payload", None)
+    if one is not None and len(payloads) == 1:
+        return [dict(d) for d in one(payloads[0], **kw)]
+    return [dict(d) for d in engine.score_payloads(payloads, **kw)]
 
 
 Render = Callable[[list[dict[str, Any]], list[int], list[dict[str, Any] | None]], bytes]
@@ -209,6 +194,8 @@ def decide_and_store(engine: Any, store: DecisionStore, payloads: list[Any], *,
     # one transaction for the decisions and their inputs: none stored without the other
     stored = store.store_decisions(
         records, inputs=inputs, policy=getattr(engine, "policy", None),
-        exposures=[{"approved_outstanding": ex.approved_outstanding} for _, ex in pairs],
+        exposures=[{"approved_outstanding": ex.approved_outstanding,  # and the book keys
+                    "sector": book_sector(p.debtor.nace), "country": p.debtor.country}
+                   for p, ex in pairs],
         idempotency=request)
     return decisions, stored

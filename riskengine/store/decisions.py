@@ -32,7 +32,7 @@ from riskengine.store.idempotency import (
     find_answer,
     insert_answer,
 )
-from riskengine.store.register import decision_terms
+from riskengine.store.register import BOOK_KEYS, decision_terms
 from riskengine.store.tables import decisions, metadata
 from riskengine.store.values import _date, _float, _new_id, _now, _period, _row, _str
 
@@ -177,6 +177,10 @@ class DecisionStore(_AuditTrail, _FxTable):
                         idempotency: IdempotentRequest | None = None) -> StoredDecisions:
         """:meth:`record_decisions` with what happened to the register, under an optional key.
 
+        ``exposures``: per decision, the pair's ``approved_outstanding`` (protected in
+        the register) and its debtor's ``sector`` and ``country`` (the register's book
+        keys, :data:`BOOK_KEYS`), or None.
+
         Returns
         -------
         StoredDecisions
@@ -242,7 +246,7 @@ class DecisionStore(_AuditTrail, _FxTable):
                                      "limit_effective_date", f"decision {new_id}"),
                 reason=f"decision {new_id}", changed_by=changed_by,
                 currency=_str(item.get("currency")), decision_id=new_id, now=now,
-                terms=decision_terms(item)))
+                terms={**decision_terms(item), **{k: _str(exposure.get(k)) for k in BOOK_KEYS}}))
         return ids, register
 
     def latest_decision(self, debtor_id: str, supplier_id: str | None = None, *,

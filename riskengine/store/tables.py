@@ -149,6 +149,8 @@ limit_register = sa.Table(
     sa.Column("policy_version", sa.String(64), nullable=True),
     sa.Column("decision_type", sa.String(16), nullable=True),
     sa.Column("group_id", _ID, nullable=True),  # the debtor's connected group
+    sa.Column("sector", sa.String(16), nullable=True),  # its NACE section (book caps)
+    sa.Column("country", sa.String(8), nullable=True),
     sa.Index("ix_limit_register_debtor", "debtor_id"),
     sa.Index("ix_limit_register_group", "group_id"),
 )
