@@ -230,21 +230,9 @@ def demo(args: argparse.Namespace) -> int:
     _print_grade_table(d, engine.policy.book.currency)
     print("decision types: " + ", ".join(
         f"{k} {n:,}" for k, n in d["decision_type"].value_counts().sort_index().items()))
-    base = engine.policy.book.currency
-    rate = d["fx_rate"].astype(float) if len(d) else d["approved_limit"]
-    totals = {
-        "requested": (d["requested_limit"].astype(float) * rate).sum(),
-        "approved": d["approved_limit_base"].astype(float).sum(),
-        "insured": (d["insured_limit"].astype(float) * rate).sum(),
-        "retained exposure": (d["retained_exposure"].astype(float) * rate).sum(),
-        "expected loss (with cover)": (d["expected_loss"].astype(float) * rate).sum(),
-        "expected loss (uninsured)": (d["expected_loss_uninsured"].astype(float) * rate).sum(),
-    }
-    foreign = int((d["currency"] != base).sum())
-    print(f"book totals in {base} (the reporting currency; {foreign:,} pairs in other "
-          f"currencies converted at the rates in force on {as_of}):")
-    for k, val in totals.items():
-        print(f"  {k:<28} {val:>18,.0f} {base}")
+    _print_refusals(d)
+    _print_totals(d, engine.policy.book.currency, manifest.get("fx_rates") or {},
+                  str(manifest.get("as_of")))
     out.mkdir(parents=True, exist_ok=True)
     _flat(d).to_parquet(out / "decisions.parquet")
     batch.errors.to_parquet(out / "errors.parquet")
@@ -252,9 +240,15 @@ def demo(args: argparse.Namespace) -> int:
 
     print("\n== three full decisions (a strong, a middling and a weak debtor)")
     rated = d[d["grade"].notna() & (d["grade"] != "D")].sort_values("pd", kind="stable")
+    dicts = batch.to_dicts()
     for i in (0, len(rated) // 2, len(rated) - 1):
         if 0 <= i < len(rated):
-            print(json.dumps(batch.to_dicts()[int(d.index.get_loc(rated.index[i]))], indent=2))
+            print(json.dumps(dicts[int(d.index.get_loc(rated.index[i]))], indent=2))
+
+    refused = d.index[d["decision_type"] == "refused"]
+    if len(refused):
+        print("\n== a refused pair: no limit, so no advance and no fees")
+        print(json.dumps(dicts[int(d.index.get_loc(refused[0]))], indent=2))
 
     example = Path(__file__).resolve().parents[1] / "examples" / "debtor.json"
     if example.exists():
@@ -269,6 +263,113 @@ def demo(args: argparse.Namespace) -> int:
             print(f"   - {rc['text']}")
     del pd
     return 0
+
+
+#: Causes of a refusal, most fundamental first: (cause, the code that marks it). A refused
+#: pair counts under the first cause whose code is among its knock-outs, limit notes or
+#: binding constraints (riskengine.policy.limits.REASONS, the core's notes).
+REFUSAL_CAUSES: tuple[tuple[str, str], ...] = (
+    ("default (grade D)", "grade_default"),
+    ("insolvency record", "insolvency"),
+    ("adverse record (serious, recent, significant)", "adverse_record"),
+    ("related party", "related_party"),
+    ("supplier in default", "supplier_default"),
+    ("missing data", "missing_data"),
+    ("no financial data", "no_financials"),
+    ("negative equity", "negative_equity"),
+    ("loss on the tax return", "non_positive_profit"),
+    ("no insurer appetite at the grade", "no_insurer_appetite"),
+    ("nothing requested", "nothing_requested"),
+    ("insurer limit", "insurer_cover"),
+    ("supplier cap", "supplier"),
+    ("ledger share cap", "ledger_cap"),
+    ("group cap", "group_cap"),
+    ("sector cap", "sector_cap"),
+    ("country cap", "country_cap"),
+    ("capacity below the rounding unit", "below_rounding_unit"),
+    ("capacity (grade, net worth, turnover)", "capacity"),
+)
+
+
+def _codes_of(value: Any) -> tuple[str, ...]:
+    """The codes of a list column's value: a tuple or list, or its JSON text (Parquet)."""
+    if isinstance(value, str):
+        value = json.loads(value) if value.startswith("[") else value.split(",")
+    if value is None or (isinstance(value, float) and value != value):
+        return ()
+    return tuple(str(v) for v in value)
+
+
+def refusal_causes(d: Any) -> Any:
+    """The cause of each refused pair of the decisions ``d`` (:data:`REFUSAL_CAUSES`).
+
+    ``d`` holds decision columns (a batch's decisions, or ``decisions.parquet`` with
+    its list columns as JSON text). Returns a ``pandas.Series`` of cause names on
+    the refused rows of ``d`` (``other`` when no listed code is present). Each
+    distinct combination of knock-outs, notes and binding constraints is
+    classified once.
+    """
+    import numpy as np
+    import pandas as pd
+
+    r = d[d["decision_type"] == "refused"]
+    lists = ("knockouts", "limit_notes", "binding_constraints")
+    key = r[lists[0]].astype(str)
+    for col in lists[1:]:
+        key = key + "|" + r[col].astype(str)
+    codes, _ = pd.factorize(key)
+    _, first = np.unique(codes, return_index=True)  # one row per combination, in code order
+    names = []
+    for i in first.tolist():
+        have = {c for col in lists for c in _codes_of(r[col].iat[i])}
+        names.append(next((cause for cause, code in REFUSAL_CAUSES if code in have), "other"))
+    return pd.Series(np.asarray(names, dtype=object)[codes], index=r.index, dtype="str",
+                     name="cause")
+
+
+def _print_refusals(d: Any) -> None:
+    """The refused share of the decided pairs, by cause (most frequent first)."""
+    n = len(d)
+    if not n:
+        return
+    causes = refusal_causes(d)
+    print(f"refused pairs by cause ({len(causes):,} of {n:,} decided pairs, "
+          f"{len(causes) / n:.1%}):")
+    width = max(len(c) for c, _ in REFUSAL_CAUSES)
+    for cause, k in causes.value_counts().items():
+        print(f"  {cause:<{width}}  {k:>7,}  {k / n:>6.1%}")
+
+
+def _print_totals(d: Any, reporting: str, rates: Any, as_of: str) -> None:
+    """Book totals in the reporting currency: each pair at its decision's ``fx_rate`` (the
+    rate in force on the decision date); a decision without one (an engine before issue
+    16) at ``rates``, units of the reporting currency per one unit of each currency (the
+    manifest's ``fx_rates``); a pair with neither is left out, and said.
+    """
+    import numpy as np
+
+    per_unit = {str(c): float(v) for c, v in dict(rates).items()}
+    per_unit[reporting] = 1.0
+    cur = d["currency"].astype(str)
+    given = d["fx_rate"].astype(float).to_numpy() if "fx_rate" in d.columns \
+        else np.full(len(d), np.nan)
+    factor = np.where(np.isnan(given), cur.map(per_unit).astype(float).to_numpy(), given)
+    known = np.isfinite(factor)
+    other = known & (cur != reporting).to_numpy()
+    foreign = sorted(set(cur[other]))
+    how = (f"; {int(other.sum()):,} pairs converted from {', '.join(foreign)} at the rates "
+           f"in force on {as_of}" if foreign else "")
+    print(f"book totals in {reporting} (the reporting currency{how}):")
+    for label, col in (("requested", "requested_limit"), ("approved", "approved_limit"),
+                       ("insured", "insured_limit"), ("retained exposure", "retained_exposure"),
+                       ("expected loss (with cover)", "expected_loss"),
+                       ("expected loss (uninsured)", "expected_loss_uninsured")):
+        values = d[col].astype(float).to_numpy()[known] * factor[known]
+        print(f"  {label:<28} {np.nansum(values):>18,.0f} {reporting}")
+    if not known.all():
+        missing = sorted(set(cur[~known]))
+        print(f"  (left out: {int((~known).sum()):,} pairs in {', '.join(missing)}: "
+              f"no rate to {reporting})")
 
 
 def _print_grade_table(d: Any, currency: str) -> None:

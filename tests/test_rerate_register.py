@@ -28,13 +28,8 @@ TOKEN = "t" * 32
 @pytest.fixture(scope="module")
 def portfolio(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("portfolio")
-    manifest = synthetic_manifest(N, SEED, AS_OF)
-    # the book's rates in force from the start of the year: a run as of an earlier date
-    # (below) converts with them too (the manifest's are dated its as_of)
-    rates = pd.DataFrame({"date": pd.Timestamp("2026-01-01"), "currency": list(
-        manifest["fx_rates"]), "rate": list(manifest["fx_rates"].values())})
-    write_portfolio({**generate_portfolio(N, SEED, AS_OF), "fx_rates": rates}, path,
-                    manifest=manifest)
+    write_portfolio(generate_portfolio(N, SEED, AS_OF), path,
+                    manifest=synthetic_manifest(N, SEED, AS_OF))
     return path
 
 

@@ -294,7 +294,7 @@ def read_table(root: Path, name: str, manifest: Mapping[str, Any]) -> pd.DataFra
 
 
 def check_portfolio(root: str | os.PathLike[str], manifest: Mapping[str, Any],
-                    tables: Iterable[str] = REQUIRED_TABLES, *, optional: bool = False
+                    tables: Iterable[str] | None = None, *, optional: bool = False
                     ) -> dict[str, int]:
     """Refuse a portfolio that is not whole: the one check before any decision.
 
@@ -309,9 +309,10 @@ def check_portfolio(root: str | os.PathLike[str], manifest: Mapping[str, Any],
         The portfolio directory.
     manifest : mapping
         Its manifest (:func:`read_manifest`; ``{}`` when there is none).
-    tables : iterable of str
+    tables : iterable of str, optional
         The tables the run needs (default every contract table: each feeds the
-        decision, so a missing one would change limits).
+        decision, so a missing one would change limits; and the reference tables,
+        ``fx_rates``, when their file is there).
     optional : bool, default False
         ``tables`` are optional ones (``fx_rates``): checked when their file is there.
 
@@ -332,8 +333,12 @@ def check_portfolio(root: str | os.PathLike[str], manifest: Mapping[str, Any],
     ``tables``) must still hold every table; only the row counts go unchecked.
     """
     root = _portfolio_dir(root)
+    if tables is None:
+        rows = check_portfolio(root, manifest, REQUIRED_TABLES)
+        rows.update(check_portfolio(root, manifest, REFERENCE_TABLES, optional=True))
+        return rows
     listed = _listed_rows(root, manifest)
-    rows: dict[str, int] = {}
+    rows = {}
     for name in tables:
         file = table_file(root, name, manifest)
         if file is None and optional:

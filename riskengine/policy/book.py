@@ -134,6 +134,9 @@ def _codes(values: Any) -> tuple[IntArray, int]:
     arr = np.asarray(values)
     if arr.dtype.kind in "iu":
         return arr.astype(np.int64), int(arr.max()) + 1 if arr.size else 0
+    if isinstance(values, list) and all(type(v) is str for v in values):  # a few pairs alone
+        uniq, codes = np.unique(np.asarray(values, dtype=str), return_inverse=True)
+        return codes.astype(np.int64), len(uniq)
     codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=False)
     return codes.astype(np.int64), len(uniques)
 

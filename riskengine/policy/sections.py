@@ -72,8 +72,9 @@ class BookPolicy:
                         {"currency", *shares})
         capital = _number(d, k, "factor_capital") if "factor_capital" in d else None
         base = _number(d, k, "share_base_min") if "share_base_min" in d else 0.0
-        return cls(capital, d["currency"], *(_number(d, k, s) for s in (
-            "group_capital_share", "sector_book_share", "country_book_share")), base)
+        return cls(capital, d["currency"], _number(d, k, "group_capital_share"),
+                   _number(d, k, "sector_book_share"), _number(d, k, "country_book_share"),
+                   share_base_min=base)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"currency": self.currency,

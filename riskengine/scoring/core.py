@@ -38,7 +38,7 @@ from riskengine.policy._inputs import policy_tables
 from riskengine.policy.book import BOOK_CAPS, cap_alone
 from riskengine.policy.cover import insurance_cover
 from riskengine.policy.limits import KNOCKOUT_REASONS, REASONS, decide_limits
-from riskengine.policy.pricing import advance_rate
+from riskengine.policy.pricing import advance_rate, fee_rates
 from riskengine.scoring.financials import BASES
 from riskengine.scoring.inputs import DebtorInputs, PairInputs
 from riskengine.scoring.overlay import Overlay, _contributions, _OverlayStatic
@@ -281,10 +281,9 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
         el[r_idx] = cov.expected_loss_insured
         el_un[r_idx] = cov.expected_loss_uninsured
         gp = g_drive[r_idx]  # pricing grade: the supplier's for recourse products
-        adv[r_idx] = advance_rate(gp, prod, policy, deb.dilution[dp[r_idx]])
-        tables = policy_tables(policy)  # lookup arrays built once per policy
-        comm[r_idx] = tables.service_commission[gp] + tables.commission_surcharge[prod]
-        disc[r_idx] = tables.discount_rate[gp]
+        # a refused pair (approved 0) is not financed: no advance, no fees
+        adv[r_idx] = advance_rate(gp, prod, policy, deb.dilution[dp[r_idx]], approved=lim)
+        comm[r_idx], disc[r_idx] = fee_rates(gp, prod, policy, approved=lim)
     return _Core(pd_model, pd_final, valid, default, grade, contrib, debtor_reasons, rated, gidx,
                  fin_converted, led_converted, sup_missing, approved,
                  approved * pairs.fx_base, decision, reasons, insured, retained, el, el_un, adv,
