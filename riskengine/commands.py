@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["demo_data", "features", "score", "demo", "read_json_input"]
+__all__ = ["demo_data", "features", "score", "demo", "read_json_input", "fx_rates_command",
+           "read_rates_file"]
 
 
 def demo_data(args: argparse.Namespace) -> int:
@@ -98,7 +99,7 @@ def features(args: argparse.Namespace) -> int:
         f"debtors in {summary['debtors_in']:,}: clean {summary['debtors_clean']:,}, "
         f"rejected {summary['debtors_rejected']:,} ({summary['problems']:,} problems)"
     )
-    feats = build_features(checked.frames, as_of, fx_rates=manifest.get("fx_rates"))
+    feats = build_features(checked.frames, as_of, fx_rates=_rates_at(checked.frames, as_of))
     print(f"features as of {as_of.date()}: {feats.shape[0]:,} debtors x {feats.shape[1]} features")
     _print_feature_summary(feats)
     if args.out:
@@ -211,7 +212,7 @@ def demo(args: argparse.Namespace) -> int:
     s = checked.summary()
     print(f"validation: {s['debtors_clean']:,} debtors clean, {s['debtors_rejected']:,} rejected, "
           f"{s['problems']:,} problems")
-    feats = build_features(checked.frames, as_of, fx_rates=manifest.get("fx_rates"))
+    feats = build_features(checked.frames, as_of, fx_rates=_rates_at(checked.frames, as_of))
     print(f"features: {feats.shape[0]:,} debtors x {feats.shape[1]} "
           f"(statements {sum(c.startswith('st_') for c in feats.columns)}, "
           f"adverse {sum(c.startswith('adv_') for c in feats.columns)}, "
@@ -226,7 +227,7 @@ def demo(args: argparse.Namespace) -> int:
     summ = batch.summary()
     print(f"decisions: {summ['decided']:,} pairs decided, {summ['pairs_rejected']:,} not decided "
           f"(pairs in {summ['pairs_in']:,}); error rows {summ['error_rows']:,}")
-    _print_grade_table(d)
+    _print_grade_table(d, engine.policy.book.currency)
     print("decision types: " + ", ".join(
         f"{k} {n:,}" for k, n in d["decision_type"].value_counts().sort_index().items()))
     _print_refusals(d)
@@ -273,7 +274,6 @@ REFUSAL_CAUSES: tuple[tuple[str, str], ...] = (
     ("adverse record (serious, recent, significant)", "adverse_record"),
     ("related party", "related_party"),
     ("supplier in default", "supplier_default"),
-    ("statements in another currency", "currency_mismatch"),
     ("missing data", "missing_data"),
     ("no financial data", "no_financials"),
     ("negative equity", "negative_equity"),
@@ -341,22 +341,24 @@ def _print_refusals(d: Any) -> None:
 
 
 def _print_totals(d: Any, reporting: str, rates: Any, as_of: str) -> None:
-    """Book totals in the reporting currency, each pair converted at the as-of rates.
-
-    ``rates`` are units of EUR per one unit of each currency (the manifest's
-    ``fx_rates``); a pair in a currency without a rate is left out, and said.
+    """Book totals in the reporting currency: each pair at its decision's ``fx_rate`` (the
+    rate in force on the decision date); a decision without one (an engine before issue
+    16) at ``rates``, units of the reporting currency per one unit of each currency (the
+    manifest's ``fx_rates``); a pair with neither is left out, and said.
     """
     import numpy as np
 
     per_unit = {str(c): float(v) for c, v in dict(rates).items()}
-    per_unit.setdefault("EUR", 1.0)
+    per_unit[reporting] = 1.0
     cur = d["currency"].astype(str)
-    base = per_unit.get(reporting, np.nan)
-    factor = cur.map(per_unit).astype(float).to_numpy() / base  # NaN: no rate
+    given = d["fx_rate"].astype(float).to_numpy() if "fx_rate" in d.columns \
+        else np.full(len(d), np.nan)
+    factor = np.where(np.isnan(given), cur.map(per_unit).astype(float).to_numpy(), given)
     known = np.isfinite(factor)
-    foreign = sorted(set(cur[known & (cur != reporting).to_numpy()]))
-    how = (f"; {int((known & (cur != reporting).to_numpy()).sum()):,} pairs converted from "
-           f"{', '.join(foreign)} at the rates of {as_of}" if foreign else "")
+    other = known & (cur != reporting).to_numpy()
+    foreign = sorted(set(cur[other]))
+    how = (f"; {int(other.sum()):,} pairs converted from {', '.join(foreign)} at the rates "
+           f"in force on {as_of}" if foreign else "")
     print(f"book totals in {reporting} (the reporting currency{how}):")
     for label, col in (("requested", "requested_limit"), ("approved", "approved_limit"),
                        ("insured", "insured_limit"), ("retained exposure", "retained_exposure"),
@@ -370,13 +372,14 @@ def _print_totals(d: Any, reporting: str, rates: Any, as_of: str) -> None:
               f"no rate to {reporting})")
 
 
-def _print_grade_table(d: Any) -> None:
-    """Pairs, mean PD and approved limits by grade."""
+def _print_grade_table(d: Any, currency: str) -> None:
+    """Pairs, mean PD and approved limits (in the reporting currency) by grade."""
     if not len(d):
         return
-    g = d.assign(pd=d["pd"].astype(float), approved_limit=d["approved_limit"].astype(float))
+    g = d.assign(pd=d["pd"].astype(float),
+                 approved_limit=d["approved_limit_base"].astype(float))
     order = [*(str(i) for i in range(1, 11)), "D"]
-    print(f"  {'grade':>5}  {'pairs':>7}  {'mean PD':>9}  {'approved limits':>16}")
+    print(f"  {'grade':>5}  {'pairs':>7}  {'mean PD':>9}  {'approved, ' + currency:>16}")
     for grade in order:
         sub = g[g["grade"] == grade]
         if len(sub):
@@ -387,6 +390,18 @@ def _print_grade_table(d: Any) -> None:
         print(f"  {'NR':>5}  {len(unrated):>7,}  {'':>9}  {unrated['approved_limit'].sum():>16,.0f}")
 
 
+def _rates_at(frames: Any, as_of: Any) -> dict[str, float] | None:
+    """The portfolio's rates in force on ``as_of`` by currency (for the book shares of the
+    concentration features), or None without rates."""
+    from riskengine.config import load_policy
+    from riskengine.features.fx import FxRates
+
+    fx = frames.get("fx_rates")
+    if fx is None:
+        return None
+    return FxRates.from_frame(fx, load_policy().book.currency).mapping_at(as_of)
+
+
 def _flat(d: Any) -> Any:
     """Decisions with list/tuple columns as JSON text, for Parquet."""
     out = d.copy()
@@ -394,3 +409,54 @@ def _flat(d: Any) -> Any:
         if out[c].map(lambda v: isinstance(v, (list, tuple, dict))).any():
             out[c] = out[c].map(lambda v: json.dumps(v, sort_keys=True, default=str))
     return out
+
+
+def read_rates_file(path: str) -> Any:
+    """A rates file as read (CSV: every field as text, for validation to parse; Parquet).
+
+    Raises
+    ------
+    InvalidInputError
+        The file is missing or unreadable (one line naming it).
+    """
+    import pandas as pd
+
+    from riskengine.errors import InvalidInputError
+    from riskengine.io.portfolio import unreadable
+
+    file = Path(path)
+    if not file.is_file():
+        raise InvalidInputError(f"{path}: no such rates file; give a CSV or Parquet file with "
+                                "the columns date, currency, rate.")
+    kind = "Parquet" if file.suffix == ".parquet" else "CSV"
+    try:
+        if kind == "Parquet":
+            return pd.read_parquet(file)
+        return pd.read_csv(file, dtype="str", keep_default_na=False, na_values=[""])
+    except (OSError, ValueError) as exc:
+        raise unreadable(file, kind, exc) from None
+
+
+def fx_rates_command(args: Any) -> int:
+    """``riskengine fx-rates load FILE --store URL``: check every row, then store them all
+    (one transaction; any problem: nothing stored, exit 2). ``fx-rates list``: the rates."""
+    import datetime as dt
+    import sys
+
+    from riskengine.store import DecisionStore
+
+    with DecisionStore(args.store_url) as store:
+        if args.fx_action == "list":
+            sys.stdout.write("date,currency,rate,source\n")
+            for r in store.fx_rate_rows():
+                sys.stdout.write(f"{r['date']},{r['currency']},{r['rate']!r},"
+                                 f"{r['source'] or ''}\n")
+            return 0
+        from riskengine.config import load_policy
+
+        base = load_policy(args.policy).book.currency
+        n = store.load_fx_rates(read_rates_file(args.file), base=base,
+                                source=f"cli:{args.file}"[:128],
+                                reference_date=dt.date.today())
+    print(f"stored {n:,} rate(s) into {base} from {args.file}")
+    return 0

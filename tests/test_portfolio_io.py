@@ -31,18 +31,28 @@ def _write(frames, out: Path, fmt: str) -> Path:
 def test_round_trip_gives_equal_frames(frames, tmp_path: Path, fmt: str) -> None:
     out = _write(frames, tmp_path / "pf", fmt)
     back, manifest = read_portfolio(out)
-    assert list(back) == list(CONTRACTS)
-    for name in CONTRACTS:
+    assert list(back) == [*CONTRACTS, "fx_rates"]  # the generated dated rates too
+    for name in (*CONTRACTS, "fx_rates"):
         pd.testing.assert_frame_equal(back[name], frames[name], check_exact=True)
     assert manifest["format"] == fmt
+    fx = back["fx_rates"]  # the as-of rows are the manifest's mapping
+    on = fx[fx["date"] == pd.Timestamp(manifest["as_of"])]
+    assert dict(zip(on["currency"], on["rate"], strict=True)) == manifest["fx_rates"]
+    # without the table the manifest's rates, dated its as_of, stand for it
+    out2 = _write({k: v for k, v in frames.items() if k != "fx_rates"}, tmp_path / "m", fmt)
+    fx = read_portfolio(out2)[0]["fx_rates"]
+    assert (fx["date"] == pd.Timestamp(manifest["as_of"])).all()
+    assert dict(zip(fx["currency"], fx["rate"], strict=True)) == manifest["fx_rates"]
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
 def test_files_and_manifest_follow_the_layout(frames, tmp_path: Path, fmt: str) -> None:
-    """docs/DATA_LAYOUT.md: one <table>.<fmt> per contract and manifest.json, nothing else."""
+    """docs/DATA_LAYOUT.md: one <table>.<fmt> per contract (and fx_rates) and manifest.json,
+    nothing else."""
     out = _write(frames, tmp_path / "pf", fmt)
     names = sorted(p.name for p in out.iterdir())
-    assert names == sorted([f"{t}.{fmt}" for t in CONTRACTS] + [MANIFEST_NAME])  # no temp files
+    assert names == sorted([f"{t}.{fmt}" for t in (*CONTRACTS, "fx_rates")]
+                           + [MANIFEST_NAME])  # no temp files
     manifest = json.loads((out / MANIFEST_NAME).read_text())
     assert manifest == {
         "synthetic": True,
@@ -55,7 +65,7 @@ def test_files_and_manifest_follow_the_layout(frames, tmp_path: Path, fmt: str) 
         "reporting_currency": "EUR",
         "fx_rates": synthetic_manifest(N, SEED)["fx_rates"],
         "format": fmt,
-        "tables": {name: len(frames[name]) for name in CONTRACTS},
+        "tables": {name: len(frames[name]) for name in (*CONTRACTS, "fx_rates")},
     }
 
 
@@ -380,8 +390,8 @@ def test_insurer_limits_are_optional(frames, tmp_path: Path) -> None:
                            "granted_amount": 1.0, "cover_pct": 0.9, "status": "granted",
                            "decision_date": "2026-01-02", "effective_date": None}])
     added.to_csv(out / "insurer_limits.csv", index=False)
-    assert check_portfolio(out, {**manifest, "format": "csv"}, ["insurer_limits"]) == {
-        "insurer_limits": 1}
+    assert check_portfolio(out, {**manifest, "format": "csv"}, ["insurer_limits"],
+                           optional=True) == {"insurer_limits": 1}
     added.to_parquet(out / "insurer_limits.parquet")
     back, _ = read_portfolio(out)
     assert back["insurer_limits"]["debtor_id"].tolist() == ["D000001"]

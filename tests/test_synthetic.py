@@ -26,6 +26,7 @@ from riskengine.contracts.schemas import (
     CURRENCIES,
     INSOLVENCY_EVENT_TYPES,
     LEGAL_FORMS,
+    REFERENCE_TABLES,
     RELATION_TYPES,
     STATEMENT_TYPES,
 )
@@ -58,14 +59,15 @@ def pd_latent(portfolio) -> pd.Series:
 
 
 def _assert_contract(frames: dict[str, pd.DataFrame]) -> None:
-    assert list(frames) == list(CONTRACTS)
+    assert list(frames) == [*CONTRACTS, *REFERENCE_TABLES]  # the tables, then fx_rates
     for name, frame in frames.items():
-        assert tuple(frame.columns) == CONTRACTS[name].names, name
+        contract = CONTRACTS[name] if name in CONTRACTS else REFERENCE_TABLES[name]
+        assert tuple(frame.columns) == contract.names, name
         expected = contract_dtypes(name)
         actual = {c: str(frame[c].dtype) for c in frame.columns}
         assert actual == {c: str(d) for c, d in expected.items()}, name
         assert isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0, name
-        for col in CONTRACTS[name].columns:
+        for col in contract.columns:
             values = frame[col.name]
             if not col.nullable:
                 assert values.notna().all(), (name, col.name)
@@ -73,7 +75,9 @@ def _assert_contract(frames: dict[str, pd.DataFrame]) -> None:
                 assert set(values.dropna()) <= set(col.allowed), (name, col.name)
             if col.ge is not None and col.kind in ("float", "int"):
                 assert (values.dropna() >= col.ge).all(), (name, col.name)
-        for key_table in (CONTRACTS[name].key,):
+            if col.gt is not None:
+                assert (values.dropna() > col.gt).all(), (name, col.name)
+        for key_table in (contract.key,):
             assert not frame.duplicated(list(key_table)).any(), (name, key_table)
 
 

@@ -19,6 +19,7 @@ from riskengine.contracts.schemas import (
     CONTRACTS,
     CURRENCIES,
     INSOLVENCY_EVENT_TYPES,
+    REFERENCE_TABLES,
     SUPPLIERS,
     Column,
     TableContract,
@@ -326,7 +327,7 @@ SUPPLIERS_ASSESSED = _contract("suppliers", SUPPLIERS.key, *SUPPLIERS.columns,
 
 def test_a_portfolio_holds_only_what_the_contracts_declare() -> None:
     frames = generate_portfolio(200, seed=3)
-    assert list(frames) == list(CONTRACTS)
+    assert list(frames) == [*CONTRACTS, *REFERENCE_TABLES]  # fx_rates: a reference table
     assert tuple(frames["suppliers"].columns) == CONTRACTS["suppliers"].names
 
 

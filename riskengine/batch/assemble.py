@@ -299,7 +299,8 @@ def _reconciled(opts: RerateOptions, out: Path, ckpt: _Checkpoints, plan: ChunkP
     write_parquet(_requests_table(requests), out / "insurer_requests.parquet")
     summary = mig.run_summary(pairs, errors, rec, previous=previous, migration=matrix,
                               actions=actions, ratings=rated, decision_rows=n,
-                              hhis=hhis.result(), previous_ratings=prev_ratings)  # fmt: skip
+                              hhis=hhis.result(), previous_ratings=prev_ratings,
+                              currency=policy.book.currency)  # fmt: skip
     counts = [ckpt.counts(k) for k in chunks]
     for name in ("pairs_in", "pairs_decided", "pairs_rejected"):
         summary[name] = int(sum(c.get(name, 0) for c in counts))

@@ -145,6 +145,19 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _same_reporting_currency(manifest: Any, engine: Any) -> None:
+    """Refuse a portfolio whose rates are into another currency than the policy reports
+    in (the manifest's ``reporting_currency``): every conversion would be off by a rate."""
+    declared = manifest.get("reporting_currency") if isinstance(manifest, dict) else None
+    policy = getattr(engine, "policy", None)
+    base = None if policy is None else policy.book.currency
+    if declared is not None and base is not None and declared != base:
+        raise RerateError(
+            f"the portfolio's rates are into {declared} (manifest reporting_currency), the "
+            f"policy reports in {base} ([book] currency); give rates into {base} or the "
+            "policy of that currency.")
+
+
 def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
     """Run the re-rating job.
 
@@ -200,6 +213,7 @@ def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
             portfolio_hash = hashing.result()
         frames, reads = inputs.frames, inputs.reads
         timings["read_s"] = inputs.seconds
+        _same_reporting_currency(inputs.manifest, engine)
         previous = _previous(opts)
         scope, unknown = _scope(opts, frames, previous)
         frames = {name: f for name, f in frames.items() if name not in reads}

@@ -142,8 +142,10 @@ def _with_reads(frames: Mapping[str, pd.DataFrame], reads: Mapping[str, Path],
         name: read_range(file, name, lo, hi) for name, file in reads.items()}
     if scope is not None:  # the row filter already kept exactly the range
         read = _restrict(read, None, None, scope)
-    return {name: read[name] if name in read else frames[name]
-            for name in CONTRACTS if name in read or name in frames}
+    out = {name: read[name] if name in read else frames[name]
+           for name in CONTRACTS if name in read or name in frames}
+    out.update({name: f for name, f in frames.items() if name not in CONTRACTS})  # fx_rates
+    return out
 
 
 def _run_pandas(frames: Mapping[str, pd.DataFrame], plan: ChunkPlan, pending: list[int],

@@ -38,6 +38,7 @@ Notes
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
@@ -67,6 +68,7 @@ __all__ = [
     "SupplierInfo",
     "Exposure",
     "InsurerLimit",
+    "FxRate",
     "DebtorPayload",
     "parse_payload",
     "parse_payloads",
@@ -310,6 +312,18 @@ class InsurerLimit(BaseModel):
         return self
 
 
+class FxRate(BaseModel):
+    """One dated exchange rate (the ``fx_rates`` contract): units of the reporting
+    currency (the policy's ``[book] currency``) per ONE unit of ``currency``, in force
+    from ``date`` until the next row of that currency."""
+
+    model_config = _FORBID
+
+    date: IsoDate
+    currency: Currency
+    rate: Annotated[float, Field(strict=True, gt=0.0, allow_inf_nan=False)]
+
+
 class DebtorPayload(BaseModel):
     """One debtor's records for the decision of its supplier-debtor pairs.
 
@@ -350,6 +364,11 @@ class DebtorPayload(BaseModel):
                     "service uses its register's)")
     as_of: IsoDate | None = Field(
         default=None, description="Decision date; absent: the caller's today")
+    fx_rates: list[FxRate] | None = Field(
+        default=None, max_length=1000,
+        description="Dated rates into the reporting currency for this decision (the rate in "
+                    "force: the latest dated on or before as_of); absent: the service's "
+                    "fx_rates table")
 
     @property
     def pairs(self) -> tuple[Exposure, ...]:
@@ -368,6 +387,11 @@ class DebtorPayload(BaseModel):
             if s.period_end in seen:
                 raise ValueError(f"statements.{i}.period_end: duplicate statement period")
             seen.add(s.period_end)
+        days: set[Any] = set()
+        for i, r in enumerate(self.fx_rates or ()):
+            if (r.date, r.currency) in days:
+                raise ValueError(f"fx_rates.{i}.date: duplicate rate for this currency and day")
+            days.add((r.date, r.currency))
         ids: set[Any] = set()
         for i, a in enumerate(self.adverse_records):
             if a.record_id in ids:
@@ -558,7 +582,9 @@ def payload_to_frames(
     dict of str to pandas.DataFrame
         ``debtors, suppliers, statements, adverse_records, invoices, exposures,
         relations, insurer_limits`` in the contracts' columns, plus ``pair_terms``
-        (:data:`PAIR_TERMS_COLUMNS`: product and insurer limit per pair).
+        (:data:`PAIR_TERMS_COLUMNS`: product and insurer limit per pair) and, when a
+        payload gives ``fx_rates``, the ``fx_rates`` table of every payload's rows (two
+        payloads disagreeing on one day's rate: NaN there, which validation refuses).
         A supplier named in several payloads appears once (its first record).
 
     Raises
@@ -583,8 +609,12 @@ def payload_to_frames(
     relations: list[dict[str, Any]] = []
     terms: list[dict[str, Any]] = []
     insurer: list[dict[str, Any]] = []
+    rates: dict[tuple[Any, str], float] = {}
     seen: dict[str, int] = {}
     for i, p in enumerate(parsed):
+        for r in p.fx_rates or ():  # one table for the call; a conflict stays for validation
+            key = (r.date, r.currency)
+            rates[key] = r.rate if rates.get(key, r.rate) == r.rate else math.nan
         did = p.debtor.debtor_id
         if did in seen:
             raise _raise([{"table": "payload", "record": str(i), "debtor_id": did,
@@ -618,7 +648,7 @@ def payload_to_frames(
                                     else float(t["insurer_limit"]) for t in terms],
                                    dtype=np.float64),
     })
-    return {
+    out = {
         "debtors": _frame(debtors, c["debtors"]),
         "suppliers": _frame(list(suppliers.values()), c["suppliers"]),
         "statements": _frame(statements, c["statements"]),
@@ -629,6 +659,10 @@ def payload_to_frames(
         "insurer_limits": _frame(insurer, c["insurer_limits"]),
         "pair_terms": term_frame,
     }
+    if any(p.fx_rates for p in parsed):
+        out["fx_rates"] = _frame([{"date": d, "currency": cur, "rate": r}
+                                  for (d, cur), r in rates.items()], schemas.FX_RATES)
+    return out
 
 
 def payload_json_schema() -> dict[str, Any]:

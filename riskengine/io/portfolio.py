@@ -2,8 +2,10 @@
 
 A portfolio on disk is a directory holding one file per table of
 :data:`riskengine.contracts.schemas.CONTRACTS`, ``<table>.parquet`` (or ``<table>.csv``),
-and a ``manifest.json`` describing it. The layout is documented in
-``docs/DATA_LAYOUT.md``.
+and a ``manifest.json`` describing it; an optional ``fx_rates`` table
+(:data:`~riskengine.contracts.schemas.FX_RATES`) holds dated exchange rates, and
+without it the manifest's ``fx_rates`` mapping, dated the manifest's ``as_of``, stands
+for it (:func:`read_fx_rates`). The layout is documented in ``docs/DATA_LAYOUT.md``.
 
 Every file is written atomically: to a temporary file in the same directory,
 then moved into place with :func:`os.replace`, so a reader never sees a half
@@ -21,14 +23,13 @@ from typing import Any
 
 import pandas as pd
 
-from riskengine.contracts.schemas import CONTRACTS, OPTIONAL_TABLES
+from riskengine.contracts.schemas import CONTRACTS, OPTIONAL_TABLES, REFERENCE_TABLES
 from riskengine.errors import InvalidInputError
 from riskengine.synthetic import contract_dtypes
 
 __all__ = ["FORMATS", "MANIFEST_NAME", "OPTIONAL_TABLES", "REQUIRED_TABLES", "ROW_GROUP_ROWS",
-           "check_portfolio",
-           "chunk_readable", "count_rows", "read_manifest", "read_portfolio", "read_table",
-           "table_file", "unreadable", "write_portfolio"]
+           "check_portfolio", "chunk_readable", "count_rows", "read_fx_rates", "read_manifest",
+           "read_portfolio", "read_table", "table_file", "unreadable", "write_portfolio"]
 
 #: File formats of a portfolio directory.
 FORMATS: tuple[str, ...] = ("parquet", "csv")
@@ -122,10 +123,11 @@ def write_portfolio(
     """
     if fmt not in FORMATS:
         raise InvalidInputError(f"Portfolio format {fmt!r} is not supported; use one of {FORMATS}.")
-    unknown = sorted(set(frames) - set(CONTRACTS))
+    unknown = sorted(set(frames) - set(CONTRACTS) - set(REFERENCE_TABLES))
     if unknown:
         raise InvalidInputError(
-            f"Cannot write tables {unknown}: not data contracts. Known tables: {sorted(CONTRACTS)}."
+            f"Cannot write tables {unknown}: not data contracts. Known tables: "
+            f"{sorted([*CONTRACTS, *REFERENCE_TABLES])}."
         )
     if "debtors" not in frames:
         raise InvalidInputError("Cannot write a portfolio without the 'debtors' table.")
@@ -138,6 +140,10 @@ def write_portfolio(
         frame = frames[name] if name in frames else _empty(name)
         atomic_write(out / f"{name}.{fmt}", _table_writer(frame, fmt))
         rows[name] = len(frame)
+    for name in REFERENCE_TABLES:  # optional: written when given
+        if name in frames:
+            atomic_write(out / f"{name}.{fmt}", _table_writer(frames[name], fmt))
+            rows[name] = len(frames[name])
     meta = dict(manifest)
     meta["format"] = fmt
     meta["tables"] = rows
@@ -182,7 +188,8 @@ def read_portfolio(path: str | os.PathLike[str], *, check: bool = True
     -------
     frames : dict of str to DataFrame
         Every table of :data:`riskengine.contracts.schemas.CONTRACTS`, in contract order
-        (an optional table the directory does not hold: empty, in the contract columns).
+        (an optional table the directory does not hold: empty, in the contract columns),
+        then ``fx_rates`` when the portfolio has rates (:func:`read_fx_rates`).
     manifest : dict
         The parsed ``manifest.json``, or ``{}`` when there is none.
 
@@ -207,7 +214,50 @@ def read_portfolio(path: str | os.PathLike[str], *, check: bool = True
     if check:
         check_portfolio(root, manifest)
     frames = {name: read_table(root, name, manifest) for name in CONTRACTS}
+    fx = read_fx_rates(root, manifest)
+    if fx is not None:
+        frames["fx_rates"] = fx
     return frames, manifest
+
+
+def read_fx_rates(root: str | os.PathLike[str], manifest: Mapping[str, Any]
+                  ) -> pd.DataFrame | None:
+    """The portfolio's dated exchange rates, or None when it has none.
+
+    The ``fx_rates`` table when its file is there (its rows checked against the
+    manifest's count like any table); otherwise the manifest's ``fx_rates`` mapping
+    (currency to units of the reporting currency per unit), every rate dated the
+    manifest's ``as_of``. The rows are validated with the rest of the portfolio
+    (:func:`riskengine.validation.fx.validate_fx_rates`).
+
+    Raises
+    ------
+    InvalidInputError
+        The table is unreadable or short, or the manifest's ``fx_rates`` is not a
+        mapping of codes to numbers or comes without an ``as_of``.
+    """
+    root = Path(root)
+    if table_file(root, "fx_rates", manifest) is not None:
+        check_portfolio(root, manifest, ("fx_rates",), optional=True)
+        return read_table(root, "fx_rates", manifest)
+    rates = manifest.get("fx_rates")
+    if rates is None:
+        return None
+    if not isinstance(rates, Mapping) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in rates.values()):
+        raise InvalidInputError(
+            f"Manifest {root / MANIFEST_NAME}: 'fx_rates' must map ISO currency codes to "
+            "rates (units of the reporting currency per unit); fix it, or give an "
+            "fx_rates table (docs/DATA_LAYOUT.md).")
+    if not manifest.get("as_of"):
+        raise InvalidInputError(
+            f"Manifest {root / MANIFEST_NAME}: 'fx_rates' without 'as_of': the rates need "
+            "the date they are in force from; add as_of or give an fx_rates table.")
+    day = pd.Timestamp(str(manifest["as_of"]))
+    return _coerce("fx_rates", pd.DataFrame({
+        "date": pd.Series([day] * len(rates), dtype="datetime64[ns]"),
+        "currency": pd.Series(list(rates), dtype="str"),
+        "rate": pd.Series([float(v) for v in rates.values()], dtype="float64")}))
 
 
 def _portfolio_dir(path: str | os.PathLike[str]) -> Path:
@@ -234,11 +284,6 @@ def _candidates(root: Path, name: str, manifest: Mapping[str, Any]) -> list[Path
     return [root / f"{name}.{f}" for f in ((fmt,) if fmt in FORMATS else FORMATS)]
 
 
-def present_optional(root: Path, manifest: Mapping[str, Any]) -> tuple[str, ...]:
-    """The optional tables (:data:`OPTIONAL_TABLES`) the directory holds a file of."""
-    return tuple(n for n in OPTIONAL_TABLES if table_file(Path(root), n, manifest) is not None)
-
-
 def read_table(root: Path, name: str, manifest: Mapping[str, Any]) -> pd.DataFrame:
     """One table of a portfolio directory exactly as :func:`read_portfolio` reads it (an
     optional table without a file: empty, in the contract columns).
@@ -258,7 +303,8 @@ def read_table(root: Path, name: str, manifest: Mapping[str, Any]) -> pd.DataFra
 
 
 def check_portfolio(root: str | os.PathLike[str], manifest: Mapping[str, Any],
-                    tables: Iterable[str] | None = None) -> dict[str, int]:
+                    tables: Iterable[str] | None = None, *, optional: bool = False
+                    ) -> dict[str, int]:
     """Refuse a portfolio that is not whole: the one check before any decision.
 
     Every table of ``tables`` must have its file, the file must be readable
@@ -275,9 +321,13 @@ def check_portfolio(root: str | os.PathLike[str], manifest: Mapping[str, Any],
     manifest : mapping
         Its manifest (:func:`read_manifest`; ``{}`` when there is none).
     tables : iterable of str, optional
-        The tables the run needs (default every required contract table, each feeds
-        the decision, so a missing one would change limits, and the optional ones the
-        directory holds).
+        The tables the run needs (default every required contract table: each feeds
+        the decision, so a missing one would change limits; and the optional tables,
+        ``insurer_limits``, and the reference tables, ``fx_rates``, when their file is
+        there).
+    optional : bool, default False
+        ``tables`` are optional ones (``insurer_limits``, ``fx_rates``): checked when
+        their file is there.
 
     Returns
     -------
@@ -296,17 +346,22 @@ def check_portfolio(root: str | os.PathLike[str], manifest: Mapping[str, Any],
     ``tables``) must still hold every table; only the row counts go unchecked.
     """
     root = _portfolio_dir(root)
-    listed = _listed_rows(root, manifest)
     if tables is None:
-        tables = REQUIRED_TABLES + present_optional(root, manifest)
-    rows: dict[str, int] = {}
+        rows = check_portfolio(root, manifest, REQUIRED_TABLES)
+        rows.update(check_portfolio(root, manifest, (*OPTIONAL_TABLES, *REFERENCE_TABLES),
+                                    optional=True))
+        return rows
+    listed = _listed_rows(root, manifest)
+    rows = {}
     for name in tables:
         file = table_file(root, name, manifest)
+        if file is None and optional:
+            continue
         if file is None:
             raise InvalidInputError(_missing(root, name, manifest, listed))
         found = count_rows(file)
-        if listed is not None and name not in listed and name in OPTIONAL_TABLES:
-            rows[name] = found
+        if listed is not None and name not in listed and optional:
+            rows[name] = found  # an optional table added by hand: no count to check
             continue
         if listed is not None and name not in listed:
             raise InvalidInputError(

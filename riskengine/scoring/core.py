@@ -157,10 +157,11 @@ class _Core:
     debtor_reasons: ReasonRows            # (n,) reason codes per debtor
     rated: npt.NDArray[np.bool_]          # (m,)
     gidx: npt.NDArray[np.int64]           # (m,) grade index of the pair's debtor (0: unrated)
-    cur_mismatch: npt.NDArray[np.bool_]
-    led_mismatch: npt.NDArray[np.bool_]
+    fin_converted: npt.NDArray[np.bool_]  # (m,) capacity from statements in another currency
+    led_converted: npt.NDArray[np.bool_]  # (m,) the supplier's ledger in another currency
     sup_missing: npt.NDArray[np.bool_]
     approved: FloatArray
+    approved_base: FloatArray             # (m,) approved, in the reporting currency
     decision: np.ndarray                  # (m,) decision type names
     reasons: npt.NDArray[np.uint32]       # (m,) policy reason bits
     insured: FloatArray
@@ -176,17 +177,6 @@ class _Core:
     comm: FloatArray
     disc: FloatArray
     capacity: FloatArray                  # (m,) the debtor's capacity, shared by its pairs
-
-
-def _debtor_key(debtor_pos: npt.NDArray[np.int64], currency: np.ndarray
-                ) -> npt.NDArray[np.int64]:
-    """One code per debtor and currency: the pairs that share one capacity (amounts in two
-    currencies are never added up)."""
-    if not currency.size or (currency == currency[0]).all():
-        return debtor_pos
-    cur, uniq = pd.factorize(currency)  # integer codes: no MultiIndex of objects
-    codes, _ = pd.factorize(debtor_pos.astype(np.int64) * len(uniq) + cur)
-    return codes.astype(np.int64)
 
 
 def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
@@ -221,15 +211,14 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
     dp = pairs.debtor_pos
     g_pair = grade[dp]
     rated = g_pair != UNRATED
-    same_cur = deb.fin_currency[dp] == pairs.currency
-    needs_fin = deb.basis[dp] != 2
-    cur_mismatch = needs_fin & ~same_cur
-    led_mismatch = pairs.supplier_currency != pairs.currency
-    fin_ok = ~cur_mismatch
-    tnw = np.where(fin_ok, deb.tnw[dp], np.nan)
-    rev = np.where(fin_ok, deb.revenue[dp], np.nan)
-    prof = np.where(fin_ok, deb.profit[dp], np.nan)
-    ledger = np.where(led_mismatch, np.nan, pairs.supplier_ledger)
+    # statements and the supplier's ledger in the pair's currency, at the rates in force on
+    # as_of (riskengine.features.fx; a debtor without a needed rate never reaches the core)
+    fin_converted = (deb.basis[dp] != 2) & (deb.fin_currency[dp] != pairs.currency)
+    led_converted = pairs.supplier_currency != pairs.currency
+    tnw = deb.tnw[dp] * pairs.fx_fin
+    rev = deb.revenue[dp] * pairs.fx_fin
+    prof = deb.profit[dp] * pairs.fx_fin
+    ledger = pairs.supplier_ledger * pairs.fx_ledger
 
     approved = np.zeros(m)
     decision = np.full(m, "unrated", dtype=object)
@@ -255,15 +244,15 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
         sup_missing = recourse & ~sup_ok
     # the insurer limit of each pair, its pool and cap in force (policy.insurer, issue 16)
     tables = policy_tables(policy)
-    dkey = _debtor_key(dp, pairs.currency)
     pc = pool_caps(pairs.insurer_rows, pairs.applied_rows(), pairs.insurer_limit,
-                   product=pcode, currency=pairs.currency, debtor=dkey, grade=gidx,
+                   product=pcode, currency=pairs.currency, debtor=dp, grade=gidx,
                    protected=pairs.protected, as_of=np.datetime64(as_of, "D"), policy=policy)
     waits = policy.product_table("await_insurer").astype(bool)[pcode] \
         & tables.requires_insurance[pcode] if m else np.zeros(0, dtype=bool)
-    # one call for every rated pair: a debtor's capacity is shared among its pairs in one
-    # currency (policy.limits.decide_limits with the debtor key); a product that waits for
-    # the insurer is capped at the cover it can get (a second call, only then)
+    # one call for every rated pair: a debtor's capacity is one amount shared among all its
+    # pairs, whatever their currencies (policy.limits.decide_limits with the debtor key and
+    # each pair's rate into the reporting currency); a product that waits for the insurer
+    # is capped at the cover it can get (a second call, only then)
     capacity = np.full(m, np.nan)
     wanted = np.zeros(m)
     if r_idx.size:
@@ -276,11 +265,12 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
             "adverse_knockout": deb.knockout[dp[sel]], "insolvency": deb.insolvency[dp[sel]],
             "related": pairs.related[sel], "supplier_ledger": ledger[sel],
             "supplier_grade": g_drive[sel],
-            "debtor": dkey[sel],
+            "debtor": dp[sel], "fx": pairs.fx_base[sel],
+            "minimum_fx": pairs.fx_capacity[sel],
             "protected": pairs.protected[sel],
         }
-        if engine.factor_capital is not None:
-            cols["factor_capital"] = engine.factor_capital
+        if engine.factor_capital is not None:  # in the reporting currency: into the pair's
+            cols["factor_capital"] = engine.factor_capital / pairs.fx_base[sel]
         res = decide_limits(cols, policy)
         wanted[sel] = res.approved
         if waits[sel].any():
@@ -333,35 +323,39 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
         comm[r_idx], disc[r_idx] = fee_rates(gp, prod, policy, approved=lim)
     basis = np.where(rated, pc.basis_names(), "none").astype(object)
     return _Core(pd_model, pd_final, valid, default, grade, contrib, debtor_reasons, rated, gidx,
-                 cur_mismatch, led_mismatch, sup_missing, approved, decision, reasons,
-                 insured, insured_amount, basis, pc.policy_id, pc.status, wanted,
-                 retained, el, el_un, adv, comm, disc, capacity)
+                 fin_converted, led_converted, sup_missing, approved,
+                 approved * pairs.fx_base, decision, reasons, insured, insured_amount, basis,
+                 pc.policy_id, pc.status, wanted, retained, el, el_un, adv, comm, disc,
+                 capacity)
 
 
 def _cap_with_rest(deb: DebtorInputs, pairs: PairInputs, sel: npt.NDArray[np.int64],
                    approved: FloatArray, decision: np.ndarray, reasons: npt.NDArray[np.uint32],
                    policy: CreditPolicy) -> None:
     """The book's caps on pairs decided alone (in place): :func:`cap_alone` against the
-    rest of the book (``deb.book_rest``) for the live pairs in the book's currency, then
-    the limits rounded down and the decisions and binding constraints of the cut pairs
-    set as the batch's book pass sets them (:mod:`riskengine.batch.book`)."""
+    rest of the book (``deb.book_rest``) for the live pairs, in the book's currency (each
+    pair's amounts at its rate, ``pairs.fx_base``), then the limits converted back and
+    rounded down in the pair's currency and the decisions and binding constraints of the
+    cut pairs set as the batch's book pass sets them (:mod:`riskengine.batch.book`)."""
     rest = deb.book_rest
     assert rest is not None
     book = policy.book
-    live = sel[(approved[sel] > 0) & (pairs.currency[sel] == book.currency)]
+    live = sel[approved[sel] > 0]
     if not live.size:
         return
+    fx = pairs.fx_base[live]
     dp = pairs.debtor_pos[live]
     gid = pairs.group_id[live]
     has_group = np.array([g is not None and str(g).strip() != "" for g in gid.tolist()],
                          dtype=bool)
     group = np.where(has_group, gid, np.char.add("\x00debtor:", deb.debtor_id[dp].astype(str)))
-    protected = np.nan_to_num(pairs.protected[live], nan=0.0)
-    caps = cap_alone(approved[live], protected, group,
+    protected = np.nan_to_num(pairs.protected[live], nan=0.0) * fx
+    caps = cap_alone(approved[live] * fx, protected, group,
                      np.asarray(rest.debtor_sector, dtype=object)[dp],
                      np.asarray(rest.debtor_country, dtype=object)[dp], rest, book)
     unit = policy.limits.rounding_unit
-    after = np.floor(caps.approved / unit + 1e-9) * unit
+    back = np.where(fx == 1.0, caps.approved, caps.approved / fx)  # the pair's currency
+    after = np.floor(back / unit + 1e-9) * unit
     cut = after < approved[live]
     if not cut.any():
         return
@@ -403,6 +397,8 @@ def _core_lists(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs, c: _C
     col["reason_codes"] = [debtor_reasons[i] for i in dp_l]
     col["requested_limit"] = _floats(pairs.requested)
     col["approved_limit"] = c.approved.astype(np.float64).tolist()
+    col["approved_limit_base"] = c.approved_base.astype(np.float64).tolist()
+    col["fx_rate"] = _floats(pairs.fx_base)
     col["decision_type"] = [str(x) for x in c.decision.tolist()]
     # the three reason tuples depend only on the policy bits and three flags: each
     # distinct combination is built once (cached)
@@ -451,8 +447,8 @@ def _core_lists(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs, c: _C
 def _reason_key(c: _Core) -> npt.NDArray[np.int64]:
     """Each pair's key of :func:`_reason_tuples`."""
     out: npt.NDArray[np.int64] = (
-        c.reasons.astype(np.int64) | (c.cur_mismatch.astype(np.int64) << 32)
-        | ((c.led_mismatch & c.rated).astype(np.int64) << 33)
+        c.reasons.astype(np.int64) | ((c.fin_converted & c.rated).astype(np.int64) << 32)
+        | ((c.led_converted & c.rated).astype(np.int64) << 33)
         | ((~c.rated).astype(np.int64) << 34) | (c.sup_missing.astype(np.int64) << 35))
     return out
 
@@ -460,15 +456,15 @@ def _reason_key(c: _Core) -> npt.NDArray[np.int64]:
 @functools.lru_cache(maxsize=4096)
 def _reason_tuples(u: int) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """Binding constraints, knock-outs and notes of one key of :func:`_decide_core`
-    (the policy's reason bits, then currency mismatch, ledger mismatch, unrated,
-    recourse supplier not rated)."""
+    (the policy's reason bits, then statements and ledger converted from another currency,
+    unrated, recourse supplier not rated)."""
     names = _REASON_NAMES
     bits = ((np.uint32(u & 0xFFFFFFFF) >> _REASON_SHIFTS) & 1).astype(bool)
     notes = [str(x) for x in names[bits & ~_BINDING_SET & ~_KO_SET]]
     if u >> 32 & 1:
-        notes.append("currency_mismatch")
+        notes.append("statements_converted")
     if u >> 33 & 1:
-        notes.append("ledger_currency_mismatch")
+        notes.append("ledger_converted")
     if u >> 34 & 1:
         notes.append("unrated")
     if u >> 35 & 1:

@@ -47,6 +47,7 @@ from riskengine.contracts.decision import DECISION_FIELDS, Decision
 from riskengine.contracts.payload import DebtorPayload, parse_payload, payload_to_frames
 from riskengine.errors import InvalidInputError, PolicyError
 from riskengine.features import build_features
+from riskengine.features.fx import FxRates, missing_codes, pair_rates
 from riskengine.model.master_scale import MasterScale
 from riskengine.policy import credit_policy as _cp
 from riskengine.policy.book import BookRest
@@ -297,8 +298,8 @@ class Engine:
 
     def decide(self, frames: Mapping[str, pd.DataFrame], as_of: Any, *,
                decided_at: str | None = None, reference_date: Any = None,
-               scorer: Scorer | None = None, book_rest: BookRest | None = None
-               ) -> DecisionBatch:
+               scorer: Scorer | None = None, book_rest: BookRest | None = None,
+               fx: FxRates | None = None) -> DecisionBatch:
         """Decide every supplier-debtor pair (exposure) of a portfolio.
 
         Parameters
@@ -306,7 +307,8 @@ class Engine:
         frames : mapping of str to pandas.DataFrame
             Portfolio tables (:data:`riskengine.contracts.schemas.CONTRACTS`), plus the
             optional ``pair_terms`` (product and insurer limit per pair,
-            :data:`riskengine.contracts.payload.PAIR_TERMS_COLUMNS`). Not modified.
+            :data:`riskengine.contracts.payload.PAIR_TERMS_COLUMNS`) and ``fx_rates``
+            (:data:`riskengine.contracts.schemas.FX_RATES`). Not modified.
         as_of : date-like
             Decision date; records dated after it are not used.
         decided_at : str, optional
@@ -317,17 +319,23 @@ class Engine:
             Statement-model scorer; default the fitted scikit-learn model.
         book_rest : BookRest, optional
             The rest of the book these debtors' pairs are capped against (connected
-            groups, sectors, countries: :func:`riskengine.policy.book.cap_alone`); the
-            service reads it from the limit register. None: no book caps here (a rerate
-            caps the whole book at once after every chunk).
+            groups, sectors, countries: :func:`riskengine.policy.book.cap_alone`), in the
+            reporting currency; the service reads it from the limit register. None: no
+            book caps here (a rerate caps the whole book at once after every chunk).
+        fx : FxRates, optional
+            The dated rates when ``frames`` has no ``fx_rates`` table (the service's
+            store); without either, only the reporting currency has a rate.
 
         Returns
         -------
         DecisionBatch
             Invalid debtors become error rows (validated with
-            :func:`riskengine.validation.validate_portfolio`); the rest are decided.
+            :func:`riskengine.validation.validate_portfolio`); so does a debtor with a
+            record in a currency without a rate on ``as_of`` (``missing_fx_rate``:
+            :func:`riskengine.validation.fx.reject_missing_rates`); the rest are decided,
+            amounts converted at the rates in force on ``as_of``.
         """
-        p = self._prepare(frames, as_of, reference_date)
+        p = self._prepare(frames, as_of, reference_date, fx)
         deb = p.debtors
         if book_rest is not None:
             d = frames["debtors"].drop_duplicates("debtor_id")
@@ -344,7 +352,8 @@ class Engine:
 
     def decide_table(self, frames: Mapping[str, pd.DataFrame], as_of: Any, *,
                      decided_at: str | None = None, reference_date: Any = None,
-                     scorer: Scorer | None = None) -> DecisionTable:
+                     scorer: Scorer | None = None, fx: FxRates | None = None
+                     ) -> DecisionTable:
         """:meth:`decide` with the decisions as one Arrow table (the batch job's path).
 
         The same decisions as :meth:`decide`, in the same order, as an Arrow table
@@ -355,27 +364,45 @@ class Engine:
         -------
         DecisionTable
         """
-        p = self._prepare(frames, as_of, reference_date)
+        p = self._prepare(frames, as_of, reference_date, fx)
         table = _decide_table(self, p.debtors, p.pairs, p.day, decided_at,
                               scorer or self._scorer)
         return DecisionTable(table, p.errors, p.pairs_in, p.pairs_in - table.num_rows,
                              p.debtors_in, p.debtors_rejected)
 
     def _prepare(self, frames: Mapping[str, pd.DataFrame], as_of: Any,
-                 reference_date: Any) -> _Prepared:
-        """Validation and the core's inputs of :meth:`decide` and :meth:`decide_table`."""
+                 reference_date: Any, fx: FxRates | None = None) -> _Prepared:
+        """Validation, the rates and the core's inputs of :meth:`decide` and
+        :meth:`decide_table`."""
         from riskengine.validation import validate_portfolio
+        from riskengine.validation.fx import base_rate_rows, reject_missing_rates
 
         day = as_of_text(as_of)
         _refuse_future(day, reference_date, "as_of", "")
         core = {k: v for k, v in frames.items() if k != "pair_terms"}
         vp = validate_portfolio(core, reference_date=reference_date)
-        clean = vp.frames
+        clean = dict(vp.frames)
         errors = [vp.errors]
+        base = self.policy.book.currency
+        fx_frame = clean.pop("fx_rates", None)
+        if fx_frame is not None:  # the input's own rates win over the engine call's
+            fx_frame, base_errors = base_rate_rows(fx_frame, base)
+            errors.append(base_errors)
+            fx = FxRates.from_frame(fx_frame, base)
+        elif fx is None:
+            fx = FxRates.empty(base)
+        elif fx.base != base:
+            raise ValueError(f"fx rates into {fx.base}, but the policy's reporting currency "
+                             f"([book] currency) is {base}.")
+        rates = self.rates_on(fx, day)
+        clean, fx_errors, fx_rejected = reject_missing_rates(
+            clean, rates, day, lookback_days=int(round(self.lookback_years * 365.25)),
+            knockout_types=self.policy.knockouts.adverse_event_types)
+        errors.append(fx_errors)
         exp_in = frames.get("exposures")
         pairs_in = 0 if exp_in is None else len(exp_in)
         deb_inputs, pair_inputs, pair_errors = self._batch_inputs(
-            clean, frames.get("pair_terms"), day)
+            clean, frames.get("pair_terms"), day, rates)
         if pair_errors:
             errors.append(pd.DataFrame(pair_errors, columns=list(schemas.ERROR_COLUMNS)))
         err = pd.concat([e for e in errors if len(e)], ignore_index=True) if any(
@@ -383,15 +410,36 @@ class Engine:
         # debtors rejected here (a refused insurer limit, riskengine.policy.insurer)
         later = sum(1 for e in pair_errors if e.get("reason") == "debtor_rejected")
         return _Prepared(day, deb_inputs, pair_inputs, err, pairs_in, vp.debtors_in,
-                         len(vp.rejected_debtors) + vp.debtors_unidentified + later)
+                         len(vp.rejected_debtors) + vp.debtors_unidentified + len(fx_rejected)
+                         + later)
+
+    def rates_on(self, fx: FxRates, day: str) -> np.ndarray:
+        """The rates in force on ``day`` (:meth:`FxRates.at`), refused when a currency of
+        the policy's money figures (``capacity.currency``, ``knockouts.currency``) has
+        none: no decision could convert them."""
+        rates = fx.at(day)
+        pol = self.policy
+        for key, cur in (("capacity.currency", pol.capacity.currency),
+                         ("knockouts.currency", pol.knockouts.currency)):
+            if missing_codes(rates, [cur]):
+                msg = (f"policy {key} is {cur}, and no {cur} rate is in force on {day} "
+                       "(fx_rates); no decision can convert the policy's amounts. Add the "
+                       "rate.")
+                raise InvalidInputError(msg, [_error_row(
+                    "fx_rates", cur, "", "currency", cur, "missing_fx_rate", msg)])
+        return rates
 
     def _batch_inputs(self, clean: Mapping[str, pd.DataFrame], terms: pd.DataFrame | None,
-                      day: str) -> tuple[DebtorInputs, PairInputs, list[dict[str, Any]]]:
+                      day: str, rates: np.ndarray
+                      ) -> tuple[DebtorInputs, PairInputs, list[dict[str, Any]]]:
         ov = self.overlay
+        ko = self.policy.knockouts
         feats = build_features(
             clean, day, families=("statements", "adverse", "payments"),
             lookback_years=self.lookback_years,
-            significant_amount=float(self.policy.knockouts.adverse_min_amount))
+            significant_amount=float(ko.adverse_min_amount),
+            knockout_types=ko.adverse_event_types, revenue_share=ko.adverse_min_revenue_share,
+            rates=rates, threshold_currency=ko.currency)
         ids = feats.index
         st_X = feats.reindex(columns=list(self.feature_names)).to_numpy(
             dtype=np.float64, na_value=np.nan)
@@ -413,11 +461,12 @@ class Engine:
             tnw=money[0], revenue=money[1], profit=money[2],
             fin_currency=fin["currency"], past_due_amount=pdue, digest=digest,
         )
-        pairs, errs = self._pairs_from_frames(clean, terms, ids)
+        pairs, errs = self._pairs_from_frames(clean, terms, ids, fin["currency"], rates)
         return deb, pairs, errs
 
     def _pairs_from_frames(self, clean: Mapping[str, pd.DataFrame],
-                           terms: pd.DataFrame | None, ids: pd.Index
+                           terms: pd.DataFrame | None, ids: pd.Index,
+                           fin_currency: np.ndarray, rates: np.ndarray
                            ) -> tuple[PairInputs, list[dict[str, Any]]]:
         ex = clean["exposures"]
         sup = clean["suppliers"].set_index(clean["suppliers"]["supplier_id"].astype("str"))
@@ -506,16 +555,22 @@ class Engine:
         same_group = has_group & (dg == sg)
         terms = pair_terms(exs, srow, (rel_type, product[sel], insurer[sel]),
                            None if ins_frame is None else (ins_frame, pair_row[sel]))
+        currency = exs["currency"].astype(object).to_numpy(dtype=object)
+        supplier_currency = srow["currency"].astype(object).to_numpy(dtype=object)
+        fx_base, fx_fin, fx_ledger, fx_cap = pair_rates(
+            rates, currency, fin_currency[pos[sel]], supplier_currency,
+            self.policy.capacity.currency)
         pairs = PairInputs(
             debtor_pos=pos[sel].astype(np.int64), supplier_id=sid[sel],
-            currency=exs["currency"].astype(object).to_numpy(dtype=object),
+            currency=currency,
             requested=req, annual_sales=sales, product=product[sel],
             supplier_ledger=srow["ledger_total"].to_numpy(dtype=np.float64, na_value=np.nan),
-            supplier_currency=srow["currency"].astype(object).to_numpy(dtype=object),
+            supplier_currency=supplier_currency,
             related=related | same_group, insurer_limit=insurer[sel], terms=terms,
             protected=exs["approved_outstanding"].to_numpy(dtype=np.float64, na_value=np.nan),
             group_id=dg,
             current_limit=exs["approved_limit"].to_numpy(dtype=np.float64, na_value=np.nan),
+            fx_base=fx_base, fx_fin=fx_fin, fx_ledger=fx_ledger, fx_capacity=fx_cap,
             insurer_rows=rows, insurer_row=pair_row[sel])
         return pairs, errs
 
@@ -523,7 +578,8 @@ class Engine:
 
     def score_payloads(self, payloads: Sequence[DebtorPayload | dict[str, Any]], *,
                        as_of: Any = None, decided_at: str | None = None,
-                       reference_date: Any = None, book_rest: BookRest | None = None
+                       reference_date: Any = None, book_rest: BookRest | None = None,
+                       fx: FxRates | None = None
                        ) -> list[dict[str, Any]]:
         """Decide many payloads through the batch path; one decision dict per pair.
 
@@ -536,6 +592,9 @@ class Engine:
         decided_at, reference_date, book_rest
             As in :meth:`decide` (the payloads' pairs are capped together against
             ``book_rest``).
+        fx : FxRates, optional
+            The rates when no payload gives ``fx_rates`` (the service's store); when
+            any does, the payloads' rows are the rates of the call.
 
         Returns
         -------
@@ -560,7 +619,7 @@ class Engine:
             idx = [i for i, d in enumerate(days) if d == day]
             batch = self.decide(payload_to_frames([parsed[i] for i in idx]), day,
                                 decided_at=decided_at, reference_date=reference_date,
-                                book_rest=book_rest)
+                                book_rest=book_rest, fx=fx)
             if len(batch.errors):
                 raise _batch_error(batch.errors)
             by_pair = {(d["debtor_id"], d["supplier_id"]): d for d in batch.to_dicts()}
@@ -571,7 +630,8 @@ class Engine:
 
     def decide_payload(self, payload: DebtorPayload | dict[str, Any], *, as_of: Any = None,
                        decided_at: str | None = None, reference_date: Any = None,
-                       book_rest: BookRest | None = None) -> list[dict[str, Any]]:
+                       book_rest: BookRest | None = None, fx: FxRates | None = None
+                       ) -> list[dict[str, Any]]:
         """Decide every pair of one payload on the compact numpy path, together.
 
         The pairs share the debtor's capacity (one core call, as in a batch): the
@@ -579,7 +639,8 @@ class Engine:
         the rest of the book (the other debtors' limits in force, by group, sector and
         country, in the policy's book currency; the service reads it from the limit
         register): the group, sector and country caps leave these pairs only what the
-        rest leaves (:func:`riskengine.policy.book.cap_alone`).
+        rest leaves (:func:`riskengine.policy.book.cap_alone`). ``fx``: the rates when
+        the payload gives no ``fx_rates`` (the service's store).
 
         Returns
         -------
@@ -595,11 +656,11 @@ class Engine:
         p = parse_payload(payload)
         day = self._payload_day(p, as_of, None)
         _refuse_future(day, reference_date, "as_of", p.debtor.debtor_id)
-        return self._fast.decide_payload(p, day, decided_at, reference_date, book_rest)
+        return self._fast.decide_payload(p, day, decided_at, reference_date, book_rest, fx)
 
     def decide_one(self, payload: DebtorPayload | dict[str, Any], *, as_of: Any = None,
-                   decided_at: str | None = None, reference_date: Any = None
-                   ) -> dict[str, Any]:
+                   decided_at: str | None = None, reference_date: Any = None,
+                   fx: FxRates | None = None) -> dict[str, Any]:
         """Decide one payload of one pair (``exposure``) on the compact numpy path.
 
         Returns
@@ -621,7 +682,7 @@ class Engine:
                 [_error_row("payload", "", p.debtor.debtor_id, "exposures", "",
                             "several_pairs", "several pairs: use decide_payload")])
         return self.decide_payload(p, as_of=as_of, decided_at=decided_at,
-                                   reference_date=reference_date)[0]
+                                   reference_date=reference_date, fx=fx)[0]
 
     @staticmethod
     def _payload_day(p: DebtorPayload, as_of: Any, i: int | None) -> str:

@@ -72,6 +72,14 @@ class PairInputs:
     protected: FloatArray                 # approved outstanding (kept first when capacity is shared)
     group_id: npt.NDArray[np.object_]     # the debtor's connected group (None without)
     current_limit: FloatArray             # the limit in force before (exposures.approved_limit)
+    # the rates in force on as_of (riskengine.features.fx.pair_rates): units of the
+    # reporting currency per one unit of the pair's currency, and units of the pair's
+    # currency per one unit of the debtor's latest statement currency, of the supplier's
+    # ledger currency and of the policy's capacity.currency (1 where the same)
+    fx_base: FloatArray
+    fx_fin: FloatArray
+    fx_ledger: FloatArray
+    fx_capacity: FloatArray
     #: the insurer limits known (issue 16) and the one applied to each pair
     #: (riskengine.policy.insurer.match_rows: -1 none, -2 the legacy insurer_limit)
     insurer_rows: InsurerRows = field(default_factory=InsurerRows.empty)

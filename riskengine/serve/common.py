@@ -42,6 +42,9 @@ _REASON_TEXT = {
     "out_of_range": "outside the allowed range", "unknown_policy": "unknown insurance policy",
     "unknown_supplier": "unknown supplier", "insurer_currency": "another currency than the pairs",
     "ambiguous_insurer_limit": "another insurer limit covers the same pairs",
+    "missing_fx_rate": "no exchange rate in force for this currency on the decision date",
+    "not_positive": "must be greater than 0", "base_rate_not_one": "the reporting "
+    "currency's rate is 1", "currency_rejected": "the currency's rates are invalid",
 }
 
 
@@ -132,20 +135,31 @@ def decide_payloads(engine: Any, payloads: list[Any], store: DecisionStore | Non
     With a ``store`` and a policy that caps the book, the request's pairs are capped
     together against the rest of the book as the limit register holds it
     (:meth:`~riskengine.store.DecisionStore.book_rest`, on the latest ``as_of`` of the
-    request): their connected groups (CRR art. 395), sectors and countries, by the same
-    rule and function as a rerate's whole-book pass
-    (:func:`riskengine.policy.book.cap_alone`)."""
+    request, every limit converted into the reporting currency): their connected groups
+    (CRR art. 395), sectors and countries, by the same rule and function as a rerate's
+    whole-book pass (:func:`riskengine.policy.book.cap_alone`). Payloads without
+    ``fx_rates`` are decided with the store's rates in force on their date
+    (:meth:`~riskengine.store.DecisionStore.fx_rates_on`)."""
     now = dt.datetime.now(dt.UTC)
     kw: dict[str, Any] = {
         "decided_at": now.isoformat(timespec="microseconds").replace("+00:00", "Z"),
         "reference_date": now.date().isoformat()}
     policy = getattr(engine, "policy", None)
+    days = {p.as_of or now.date() for p in payloads}
+    fx = None  # the store's rates (those in force on the one day, or every row)
+    if store is not None and policy is not None:
+        base = policy.book.currency
+        got = store.fx_rates_on(next(iter(days)), base) if len(days) == 1 else \
+            store.fx_table(base)
+        fx = got if len(got) else None
     if store is not None and policy is not None and caps_on(policy.book):
-        day = max((p.as_of or now.date() for p in payloads), default=now.date())
+        day = max(days, default=now.date())
         kw["book_rest"] = store.book_rest(
             excluding=[p.debtor.debtor_id for p in payloads],
             groups=sorted({p.debtor.group_id for p in payloads if p.debtor.group_id}),
-            as_of=day, currency=policy.book.currency)
+            as_of=day, currency=policy.book.currency, rates=fx)
+    if fx is not None and not any(p.fx_rates for p in payloads):  # the payloads' rates win
+        kw["fx"] = fx
     one = getattr(engine, "decide_payload", None)
     if one is not None and len(payloads) == 1:
         return [dict(d) for d in one(payloads[0], **kw)]

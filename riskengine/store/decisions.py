@@ -8,8 +8,8 @@ PostgreSQL in production (``postgresql+psycopg://user@host/db``).
 The tables are in :mod:`riskengine.store.tables`, durability in
 :mod:`riskengine.store.database`; :class:`DecisionStore` gathers the methods of the
 limit register (:mod:`riskengine.store.register`), of the audit tables
-(:mod:`riskengine.store.audit`) and of the insurer limits and requests
-(:mod:`riskengine.store.insurer`).
+(:mod:`riskengine.store.audit`), of the insurer limits and requests
+(:mod:`riskengine.store.insurer`) and of the exchange rates (:mod:`riskengine.store.fx`).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from riskengine.errors import InvalidInputError
 from riskengine.policy.credit_policy import CreditPolicy
 from riskengine.policy.limits import decision_knockout
 from riskengine.store.audit import _insert_inputs, _payload_text
+from riskengine.store.fx import _FxTable
 from riskengine.store.idempotency import (
     IdempotentAnswer,
     IdempotentRequest,
@@ -84,7 +85,7 @@ _LATEST = (sa.select(decisions.c.id, decisions.c.decision)
 _LATEST_PAIR = _LATEST.where(decisions.c.supplier_id == sa.bindparam("p_supplier"))
 
 
-class DecisionStore(_InsurerRegister):
+class DecisionStore(_InsurerRegister, _FxTable):
     """Decisions, funding checks and the limit register in one SQL database.
 
     Parameters

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from riskengine.errors import InvalidInputError
+from riskengine.features.fx import FxRates, currency_codes
 from riskengine.policy.book import BookRest
 from riskengine.policy.credit_policy import CreditPolicy
 from riskengine.store.database import _Database
@@ -72,25 +73,53 @@ _IN_FORCE_SQL = (
 the limit from its effective date, else the limit before it)."""
 
 _BOOK_TOTALS = sa.text(
-    "SELECT COALESCE(sector, ''), COALESCE(country, ''), SUM(" + _IN_FORCE_SQL + ")"
-    " FROM limit_register WHERE currency = :cur GROUP BY 1, 2"
+    "SELECT COALESCE(sector, ''), COALESCE(country, ''), currency, SUM(" + _IN_FORCE_SQL + ")"
+    " FROM limit_register GROUP BY 1, 2, 3"
 ).bindparams(sa.bindparam("day", type_=sa.Date))
 
 
 @functools.lru_cache(maxsize=64)
 def _book_mine(n_excl: int, n_grp: int) -> Any:
     """The rows of ``n_excl`` debtors ``:e0 ...`` (flag 1) and of ``n_grp`` groups ``:g0
-    ...`` at stake, by group, sector and country (:meth:`DecisionStore.book_rest`): plain
-    text, one statement per list length (SQLAlchemy's expanding IN costs about 0.5 ms a
-    call to render)."""
+    ...`` at stake, by group, sector, country and currency (:meth:`DecisionStore.book_rest`):
+    plain text, one statement per list length (SQLAlchemy's expanding IN costs about
+    0.5 ms a call to render)."""
     excl = ", ".join(f":e{i}" for i in range(n_excl)) or "NULL"
     grp = ", ".join(f":g{i}" for i in range(n_grp)) or "NULL"
     return sa.text(
         f"SELECT CASE WHEN debtor_id IN ({excl}) THEN 1 ELSE 0 END, group_id,"
-        " COALESCE(sector, ''), COALESCE(country, ''), SUM(" + _IN_FORCE_SQL + ")"
-        f" FROM limit_register WHERE currency = :cur AND (debtor_id IN ({excl})"
-        f" OR group_id IN ({grp})) GROUP BY 1, 2, 3, 4"
+        " COALESCE(sector, ''), COALESCE(country, ''), currency, SUM(" + _IN_FORCE_SQL + ")"
+        f" FROM limit_register WHERE (debtor_id IN ({excl})"
+        f" OR group_id IN ({grp})) GROUP BY 1, 2, 3, 4, 5"
     ).bindparams(sa.bindparam("day", type_=sa.Date))
+
+
+def _converter(day: dt.date, base: str, rates: FxRates | None) -> Any:
+    """``factor(currency, amount)``: units of ``base`` per unit of a register row's
+    currency on ``day`` (1 in ``base``; None: the row does not count, its currency being
+    unknown, or another one without ``rates``); a missing rate for a non-zero amount is an
+    :class:`~riskengine.errors.InvalidInputError` (``missing_fx_rate``)."""
+    at = int(np.datetime64(day, "D").astype(np.int64))
+
+    def factor(currency: str | None, amount: float) -> float | None:
+        if currency == base:
+            return 1.0
+        if not currency or rates is None:
+            return None
+        rate = float(rates.in_force(currency_codes([currency]), at)[0])
+        if rate != rate:
+            if not amount:
+                return 0.0
+            msg = (f"the limit register holds limits in {currency}, and no {currency} rate "
+                   f"is in force on {day} (fx_rates): the book's caps cannot count them. "
+                   "Add the rate.")
+            raise InvalidInputError(msg, [{
+                "table": "fx_rates", "record": str(currency), "debtor_id": None,
+                "column": "currency", "value": str(currency), "reason": "missing_fx_rate",
+                "message": msg}])
+        return rate
+
+    return factor
 
 
 @functools.cache
@@ -321,47 +350,67 @@ class _LimitRegister(_Database):
         return _entry(row, day)
 
     def book_rest(self, *, excluding: Sequence[str], groups: Sequence[str], as_of: Any,
-                  currency: str) -> BookRest:
+                  currency: str, rates: FxRates | None = None) -> BookRest:
         """The rest of the book for debtors decided alone (issue 15): the limits in force
-        on ``as_of`` of every other debtor's pairs in ``currency``, summed by sector and
-        country, and by group for the ``groups`` at stake (the others' groups: None).
+        on ``as_of`` of every other debtor's pairs, in ``currency`` (the reporting
+        currency), summed by sector and country, and by group for the ``groups`` at
+        stake (the others' groups: None). With ``rates`` (into ``currency``; issue 16) a
+        limit in another currency is converted at the rate in force on ``as_of``;
+        without, only the limits in ``currency`` count.
 
-        The book's totals by sector and country come from one aggregate query over the
-        whole register, kept for :data:`BOOK_SNAPSHOT_SECONDS` when it is costly (a
-        large register; below :data:`BOOK_FRESH_SECONDS` it is run for every call). The
-        excluded debtors' own pairs and the groups at stake are read exactly, through
+        The book's totals by sector, country and currency come from one aggregate query
+        over the whole register, kept for :data:`BOOK_SNAPSHOT_SECONDS` when it is costly
+        (a large register; below :data:`BOOK_FRESH_SECONDS` it is run for every call).
+        The excluded debtors' own pairs and the groups at stake are read exactly, through
         the register's debtor and group indexes, and taken out of those totals. The limit
         in force is the register rule's (:func:`~riskengine.store.register_rule.in_force`)
         written in SQL. Rows written before migration 0004 count with an unknown ("")
-        sector and country until their pair is decided again."""
+        sector and country until their pair is decided again.
+
+        Raises
+        ------
+        InvalidInputError
+            A limit in a currency without a rate in force on ``as_of``
+            (``missing_fx_rate``): the book would be understated.
+        """
         day = _date(as_of, "as_of", "book") or dt.date.today()
+        factor = _converter(day, str(currency), rates)
         excl, grp = [str(d) for d in excluding], [str(g) for g in groups]
-        params = {"day": day, "cur": str(currency), **{f"e{i}": d for i, d in enumerate(excl)},
+        params = {"day": day, **{f"e{i}": d for i, d in enumerate(excl)},
                   **{f"g{i}": g for i, g in enumerate(grp)}}
         rows: list[tuple[str | None, str, str, float]] = []
+        totals: dict[tuple[str, str], float] = {}
         with self._read() as conn:
-            totals = self._book_totals(conn, params)
-            for is_own, group, s, k, amount in conn.execute(_book_mine(len(excl), len(grp)), params).all():
-                totals[(s, k)] = totals.get((s, k), 0.0) - float(amount or 0.0)
-                if not is_own and amount:
-                    rows.append((str(group), str(s), str(k), float(amount)))
+            for (s, k, cur), a in self._book_totals(conn, params).items():
+                f = factor(cur, a)
+                if f is not None:
+                    totals[(s, k)] = totals.get((s, k), 0.0) + a * f
+            for is_own, group, s, k, cur, amount in conn.execute(
+                    _book_mine(len(excl), len(grp)), params).all():
+                f = factor(cur, float(amount or 0.0))
+                if f is None:
+                    continue
+                a = float(amount or 0.0) * f
+                totals[(s, k)] = totals.get((s, k), 0.0) - a
+                if not is_own and a:
+                    rows.append((str(group), str(s), str(k), a))
         rows += [(None, s, k, a) for (s, k), a in sorted(totals.items()) if a > 1e-6]
         return BookRest(tuple(r[0] for r in rows), tuple(r[1] for r in rows),
                         tuple(r[2] for r in rows), tuple(r[3] for r in rows))
 
     def _book_totals(self, conn: Connection, params: Mapping[str, Any]
-                     ) -> dict[tuple[str, str], float]:
-        """The register's limits in force by (sector, country) (:meth:`book_rest`): a
-        snapshot reused for :data:`BOOK_SNAPSHOT_SECONDS` when it took longer than
-        :data:`BOOK_FRESH_SECONDS` to compute."""
-        key = (params["day"], params["cur"])
+                     ) -> dict[tuple[str, str, str | None], float]:
+        """The register's limits in force by (sector, country, currency)
+        (:meth:`book_rest`): a snapshot reused for :data:`BOOK_SNAPSHOT_SECONDS` when it
+        took longer than :data:`BOOK_FRESH_SECONDS` to compute."""
+        key = params["day"]
         snap = getattr(self, "_book_snapshot", None)
         now = time.monotonic()
         if snap is not None and snap[0] == key and snap[2] > BOOK_FRESH_SECONDS \
                 and now - snap[1] < BOOK_SNAPSHOT_SECONDS:
             return dict(snap[3])
-        totals = {(str(s), str(k)): float(a or 0.0)
-                  for s, k, a in conn.execute(_BOOK_TOTALS, params).all()}
+        totals = {(str(s), str(k), cur): float(a or 0.0)
+                  for s, k, cur, a in conn.execute(_BOOK_TOTALS, {"day": key}).all()}
         self._book_snapshot = (key, now, time.monotonic() - now, totals)
         return dict(totals)
 

@@ -44,6 +44,11 @@ Tables
     The request loop's list (issue 16): per pair, what to ask the insurer for, as the
     latest decision of the pair (a ``rerate`` run, a service decision) left it; replaced
     debtor by debtor.
+``fx_rates``
+    Dated exchange rates for the service (issue 16; the ``fx_rates`` contract): one
+    row per day and currency, units of the reporting currency per one unit; a load
+    of the same day and currency replaces the rate (:mod:`riskengine.store.fx`).
+    Each decision keeps the rate it used (``fx_rate``).
 
 This module is the schema at the head revision; the database gets it through the
 migrations (:mod:`riskengine.store.migrations`), which also add the triggers that refuse
@@ -72,6 +77,7 @@ __all__ = [
     "overrides",
     "insurer_limits",
     "insurer_requests",
+    "fx_rates",
 ]
 
 APPEND_ONLY_TABLES: tuple[str, ...] = ("decisions", "funding_checks", "limit_history",
@@ -227,6 +233,16 @@ overrides = sa.Table(
                        name="ck_overrides_direction"),
     sa.Index("ix_overrides_debtor", "debtor_id", "id"),
     sa.Index("ix_overrides_created", "created_at"),
+)
+
+fx_rates = sa.Table(
+    "fx_rates", metadata,
+    sa.Column("date", sa.Date, primary_key=True),
+    sa.Column("currency", sa.String(3), primary_key=True),
+    sa.Column("rate", sa.Float, nullable=False),
+    sa.Column("recorded_at", sa.String(40), nullable=False),
+    sa.Column("source", sa.String(128), nullable=True),
+    sa.CheckConstraint("rate > 0", name="ck_fx_rates_rate"),
 )
 
 AUDIT_TABLES: tuple[str, ...] = ("inputs", "overrides")

@@ -55,9 +55,10 @@ How a portfolio is generated
    every currency of the book, dated (the as-of date, the last twelve month
    ends, seven year ends), the as-of rows equal to the manifest's ``fx_rates``.
 
-``fx_rates``, ``insurer_limits`` and the assessment columns reach a portfolio
-only when the contracts (:data:`riskengine.contracts.schemas.CONTRACTS`)
-declare them.
+``insurer_limits`` and the assessment columns reach a portfolio only when the
+contracts (:data:`riskengine.contracts.schemas.CONTRACTS`) declare them; ``fx_rates``
+does, as the reference table the contracts declare
+(:data:`~riskengine.contracts.schemas.REFERENCE_TABLES`).
 
 Statement conventions*).
    Sole traders and partnerships mostly file tax returns only: their

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from riskengine.contracts.schemas import CONTRACTS
+from riskengine.contracts.schemas import CONTRACTS, REFERENCE_TABLES
 
 __all__ = ["contract_dtypes"]
 
@@ -108,7 +108,8 @@ def contract_dtypes(table: str) -> dict[str, Any]:
     Parameters
     ----------
     table : str
-        A name in :data:`riskengine.contracts.schemas.CONTRACTS`.
+        A name in :data:`riskengine.contracts.schemas.CONTRACTS` or
+        :data:`~riskengine.contracts.schemas.REFERENCE_TABLES`.
 
     Returns
     -------
@@ -131,7 +132,8 @@ def contract_dtypes(table: str) -> dict[str, Any]:
         "date": "datetime64[ns]",
         "bool": "bool",
     }
-    return {c.name: kinds[c.kind] for c in CONTRACTS[table].columns}
+    contract = CONTRACTS[table] if table in CONTRACTS else REFERENCE_TABLES[table]
+    return {c.name: kinds[c.kind] for c in contract.columns}
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +231,8 @@ def _conform(table: str, frame: pd.DataFrame) -> pd.DataFrame:
     a programming error, raised at once.
     """
     dtypes = contract_dtypes(table)
-    optional = {c.name for c in CONTRACTS[table].columns if not c.required}
+    contract = CONTRACTS[table] if table in CONTRACTS else REFERENCE_TABLES[table]
+    optional = {c.name for c in contract.columns if not c.required}
     missing = [c for c in dtypes if c not in frame.columns and c not in optional]
     if missing:  # pragma: no cover - a programming error, caught by the tests
         raise AssertionError(f"{table}: the generator makes no column {missing}")

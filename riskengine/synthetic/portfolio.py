@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from riskengine.contracts.dates import as_of_day
-from riskengine.contracts.schemas import CONTRACTS
+from riskengine.contracts.schemas import CONTRACTS, REFERENCE_TABLES
 from riskengine.synthetic.adverse import _make_adverse
 from riskengine.synthetic.assessment import ASSESSMENT_COLUMNS, _supplier_assessment
 from riskengine.synthetic.calibration import (
@@ -264,7 +264,8 @@ def generate_portfolio(
         One table per contract of :data:`riskengine.contracts.schemas.CONTRACTS`
         that the generator makes, in contract order: ``debtors, suppliers,
         statements, adverse_records, invoices, exposures, relations``, and
-        ``fx_rates`` and ``insurer_limits`` when the contracts declare them; each
+        ``insurer_limits`` when the contracts declare it, then ``fx_rates`` (a
+        reference table, :data:`~riskengine.contracts.schemas.REFERENCE_TABLES`); each
         with exactly the contract columns (the suppliers' assessment columns when
         the contract has them), in contract order, with the dtypes of
         :func:`contract_dtypes` and a RangeIndex.
@@ -289,7 +290,7 @@ def generate_portfolio(
     """
     made = _generate_all(n_debtors, seed, as_of, n_suppliers)
     out: dict[str, pd.DataFrame] = {}
-    for name in CONTRACTS:
+    for name in (*CONTRACTS, *REFERENCE_TABLES):  # fx_rates: a reference table
         if name not in made:
             continue
         frame = made[name]

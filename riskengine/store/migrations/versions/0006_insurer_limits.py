@@ -2,8 +2,8 @@
 state of an insurer's limit, append-only) and ``insurer_requests`` (what to ask the
 insurer for, replaced debtor by debtor).
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from alembic import op
 
 from riskengine.store.migrations import baseline
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
