@@ -225,27 +225,18 @@ def with_register_insurer(payloads: list[Any], store: DecisionStore) -> list[Any
     ask = [p.debtor.debtor_id for p in payloads if not p.insurer_limits]
     if not ask:
         return payloads
-    rows = store.insurer_limits_of(ask)
-    if not len(rows):
+    rows = store.insurer_limit_states(ask)
+    if not rows:
         return payloads
     from riskengine.contracts.payload import InsurerLimit
 
     by_debtor: dict[str, list[Any]] = {}
-    for rec in rows.to_dict("records"):
-        item = {k: (None if k != "debtor_id" and _missing(v) else v) for k, v in rec.items()}
-        for k in ("decision_date", "effective_date"):
-            day = item[k]
-            if day is not None:
-                item[k] = day.date()
-        did = str(item.pop("debtor_id"))
-        by_debtor.setdefault(did, []).append(InsurerLimit.model_validate(item))
+    for rec in rows:
+        did = str(rec["debtor_id"])
+        by_debtor.setdefault(did, []).append(InsurerLimit.model_validate(
+            {k: v for k, v in rec.items() if k != "debtor_id"}))
     return [p.model_copy(update={"insurer_limits": by_debtor[p.debtor.debtor_id]})
             if not p.insurer_limits and p.debtor.debtor_id in by_debtor else p
             for p in payloads]
 
 
-def _missing(v: Any) -> bool:
-    try:
-        return v is None or bool(v != v)  # None, NaN, NaT
-    except (TypeError, ValueError):
-        return False

@@ -104,13 +104,19 @@ class _InsurerRegister(_AuditTrail):
                     {**r, "source": str(source)[:200], "recorded_at": now} for r in new])
         return len(new)
 
-    def insurer_limits_of(self, debtor_ids: Iterable[str]) -> pd.DataFrame:
-        """The state of every insurer limit on these debtors (the latest row of each key),
-        as a frame of the contract's columns (sorted by key)."""
+    def insurer_limit_states(self, debtor_ids: Iterable[str]) -> list[dict[str, Any]]:
+        """The state of every insurer limit on these debtors (the latest row of each key) as
+        dicts of the contract's columns (dates as ``datetime.date``, missing as None); one
+        indexed read, no frame (the service's request path)."""
         ids = sorted({str(d) for d in debtor_ids})
         with self._read() as conn:
             latest = _latest(conn, ids)
-        frame = pd.DataFrame([{c: r.get(c) for c in LIMIT_COLUMNS} for r in latest.values()],
+        return [{c: r.get(c) for c in LIMIT_COLUMNS} for r in latest.values()]
+
+    def insurer_limits_of(self, debtor_ids: Iterable[str]) -> pd.DataFrame:
+        """The state of every insurer limit on these debtors (the latest row of each key),
+        as a frame of the contract's columns (sorted by key)."""
+        frame = pd.DataFrame(self.insurer_limit_states(debtor_ids),
                              columns=list(LIMIT_COLUMNS))
         for c in _DATES:
             frame[c] = pd.to_datetime(frame[c]).astype("datetime64[ns]")
