@@ -382,3 +382,14 @@ def test_request_list_content(engine: Engine) -> None:
     assert req["insured_limit"].tolist() == [10_000.0, 25_000.0]
     assert req["insurer_id"].tolist() == ["INS00"] * 2
     assert req["policy_id"].tolist() == ["INS00-WT1"] * 2
+
+
+def test_a_new_insurer_answer_marks_its_debtor_changed() -> None:
+    """``rerate --changed-since``: an insurer's decision or a reduction taking effect after
+    the date re-rates the debtor (its cover changed), as a new record does."""
+    from riskengine.batch.plan import changed_debtors
+
+    lim = pd.DataFrame({"debtor_id": ["D1", "D2", "D3"],
+                        "decision_date": pd.to_datetime(["2026-05-01", "2026-06-20", None]),
+                        "effective_date": pd.to_datetime([None, "2026-07-20", "2026-07-01"])})
+    assert changed_debtors({"insurer_limits": lim}, "2026-06-01").tolist() == ["D2", "D3"]

@@ -323,7 +323,8 @@ def _decided_insurer_limits(insurer: pd.DataFrame | None, pairs: pd.DataFrame,
     from riskengine.io.portfolio import _empty, read_table
     from riskengine.validation import validate_table
 
-    if insurer is None:  # Spark's driver does not read it
+    if insurer is None or "status" not in insurer.columns:
+        # read by the workers chunk by chunk, or by Spark's executors: read it whole here
         insurer = read_table(Path(opts.portfolio), "insurer_limits",
                              _manifest(Path(opts.portfolio)))
     if not len(insurer):
