@@ -176,8 +176,10 @@ def test_portfolio_frames_decide_like_payloads(
     inv_key = pd.MultiIndex.from_frame(p["invoices"][["debtor_id", "supplier_id"]])
     frames = {**p, "exposures": first.reset_index(drop=True),
               "invoices": p["invoices"][inv_key.isin(keep)].reset_index(drop=True)}
-    terms = payload_to_frames(payloads)["pair_terms"]
-    frames["pair_terms"] = terms
+    given = payload_to_frames(payloads)
+    frames["pair_terms"] = given["pair_terms"]
+    # the payloads give no dispersion of the suppliers' debtors: nor does the book here
+    frames["supplier_book"] = given["supplier_book"]
     frames["exposures"] = frames["exposures"].assign(requested_limit=[
         q["exposure"]["requested_limit"] if q["exposure"]["requested_limit"] is not None
         else np.nan for q in payloads])

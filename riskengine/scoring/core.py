@@ -11,8 +11,9 @@ from frames by :class:`~riskengine.scoring.engine.Engine`, or from one payload b
    (insolvency, material past due: PD 1), the master-scale grade;
 3. reason codes per debtor (:func:`~riskengine.scoring.reason_rows.reason_rows`: the
    same arrays the batch table renders as Arrow);
-4. the credit policy per pair: knock-outs, limit, cover, expected loss, advance
-   rate, fees;
+4. the credit policy per pair: the supplier (its own rating, assessment and assessed
+   grade, :mod:`riskengine.scoring.suppliers`), knock-outs, limit, cover, expected
+   loss, advance rate, fees;
 5. the decision columns (:data:`~riskengine.contracts.decision.DECISION_FIELDS`)
    with the input hash.
 
@@ -37,7 +38,7 @@ from riskengine.policy import credit_policy as _cp
 from riskengine.policy._inputs import policy_tables
 from riskengine.policy.cover import insurance_cover
 from riskengine.policy.limits import KNOCKOUT_REASONS, REASONS, decide_limits
-from riskengine.policy.pricing import advance_rate
+from riskengine.policy.supplier import SUPPLIER_FACTORS, supplier_advance_rate
 from riskengine.scoring.financials import BASES
 from riskengine.scoring.inputs import DebtorInputs, PairInputs
 from riskengine.scoring.overlay import Overlay, _contributions, _OverlayStatic
@@ -47,7 +48,8 @@ from riskengine.scoring.reason_rows import (
     reason_dicts,
     reason_rows,
 )
-from riskengine.scoring.records import _hash_prefix
+from riskengine.scoring.records import _hash_prefix, supplier_extras
+from riskengine.scoring.suppliers import SupplierTerms, supplier_terms
 
 __all__ = ["EngineParts", "Scorer", "SklearnScorer"]
 
@@ -56,7 +58,7 @@ CreditPolicy = _cp.CreditPolicy
 
 _POLICY_BASIS = np.array([0, 1, 2])  # engine basis code -> policy.limits basis code
 _BINDING = ("requested", "capacity", "ledger_cap", "group_cap", "sector_cap", "insurer_cover",
-            "country_cap")
+            "country_cap", "supplier")
 _REASON_NAMES = np.asarray(REASONS)
 _REASON_SHIFTS = np.arange(len(REASONS), dtype=np.uint32)
 _BINDING_SET = np.isin(_REASON_NAMES, _BINDING)
@@ -166,6 +168,8 @@ class _Core:
     comm: FloatArray
     disc: FloatArray
     capacity: FloatArray                  # (m,) the debtor's capacity, shared by its pairs
+    supplier: SupplierTerms               # (m,) each pair's supplier: rating, assessment
+    supplier_cap: FloatArray              # (m,) the supplier's cap (inf: none)
 
 
 def _debtor_key(debtor_pos: npt.NDArray[np.int64], currency: np.ndarray
@@ -227,25 +231,23 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
     has_il = np.isfinite(pairs.insurer_limit)
     gidx = _lookup(g_pair, _GRADE_INDEX, 0)
     pcode = _lookup(pairs.product, engine.product_codes, None)
-    # Recourse products: the supplier bears the debtor's risk, so the supplier, rated with
-    # the same features (its own records decided as a debtor in the same batch), drives
-    # the decision (a supplier in default refuses it) and the advance rate and fees
-    # (seeds 001, 003). A supplier not rated in the batch leaves the debtor's grade in
+    # The supplier: its own rating (its records decided as a debtor in the same call, else
+    # the rating given: the register's, the batch's first pass, its records in a payload)
+    # moved down by its assessment (riskengine.policy.supplier). Recourse products: the
+    # supplier bears the debtor's risk, so its assessed grade drives the decision (a
+    # supplier in default refuses it, its grade caps the limit) and the advance rate and
+    # fees (seeds 001, 003). A supplier without a rating leaves the debtor's grade in
     # charge, with the note supplier_not_rated.
+    sup = supplier_terms(policy, deb.debtor_id, grade, pairs)
+    s_rated = sup.grade > 0
     recourse = policy_tables(policy).recourse[pcode].astype(bool) & rated
-    g_drive = gidx
-    sup_missing = np.zeros(m, dtype=bool)
-    if recourse.any():
-        at = {d: i for i, d in enumerate(deb.debtor_id.tolist())}
-        sup_pos = np.array([at.get(s, -1) for s in pairs.supplier_id.tolist()],
-                           dtype=np.int64)
-        sup_grade = grade[np.maximum(sup_pos, 0)]
-        sup_ok = (sup_pos >= 0) & (sup_grade != UNRATED)
-        g_drive = np.where(recourse & sup_ok, _lookup(sup_grade, _GRADE_INDEX, 0), gidx)
-        sup_missing = recourse & ~sup_ok
+    notched = recourse & s_rated  # the pricing grade carries the supplier's notches
+    g_drive = np.where(notched, sup.grade, gidx)
+    sup_missing = recourse & ~s_rated
     # one call for every rated pair: a debtor's capacity is shared among its pairs in one
     # currency (policy.limits.decide_limits with the debtor key); no insurer limit = no cap
     capacity = np.full(m, np.nan)
+    supplier_cap = np.full(m, np.inf)
     if r_idx.size:
         sel = r_idx
         cols: dict[str, Any] = {
@@ -255,7 +257,7 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
             "tnw": tnw[sel], "revenue": rev[sel], "profit": prof[sel],
             "adverse_knockout": deb.knockout[dp[sel]], "insolvency": deb.insolvency[dp[sel]],
             "related": pairs.related[sel], "supplier_ledger": ledger[sel],
-            "supplier_grade": g_drive[sel],
+            "supplier_grade": g_drive[sel], "supplier_rated": notched[sel],
             "insurer_limit": pairs.insurer_limit[sel], "insurer_limit_given": has_il[sel],
             "debtor": _debtor_key(dp[sel], pairs.currency[sel]),
             "protected": pairs.protected[sel],
@@ -269,6 +271,7 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
         decision[sel] = res.decision_names().astype(object)
         reasons[sel] = res.reasons
         capacity[sel] = res.capacity
+        supplier_cap[sel] = res.supplier_cap
 
     # cover, expected loss, advance rate, fees on rated pairs
     insured = np.zeros(m)
@@ -287,13 +290,17 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
         el[r_idx] = cov.expected_loss_insured
         el_un[r_idx] = cov.expected_loss_uninsured
         gp = g_drive[r_idx]  # pricing grade: the supplier's for recourse products
-        adv[r_idx] = advance_rate(gp, prod, policy, deb.dilution[dp[r_idx]])
+        adv[r_idx] = supplier_advance_rate(
+            gp, prod, policy, dilution=deb.dilution[dp[r_idx]],
+            credit_note_share=sup.credit_note_share[r_idx],
+            consignment_share=sup.consignment_share[r_idx], notches=sup.notches[r_idx],
+            notched=notched[r_idx])
         tables = policy_tables(policy)  # lookup arrays built once per policy
         comm[r_idx] = tables.service_commission[gp] + tables.commission_surcharge[prod]
         disc[r_idx] = tables.discount_rate[gp]
     return _Core(pd_model, pd_final, valid, default, grade, contrib, debtor_reasons, rated, gidx,
                  cur_mismatch, led_mismatch, sup_missing, approved, decision, reasons,
-                 insured, retained, el, el_un, adv, comm, disc, capacity)
+                 insured, retained, el, el_un, adv, comm, disc, capacity, sup, supplier_cap)
 
 
 def _core_lists(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs, c: _Core,
@@ -343,12 +350,15 @@ def _core_lists(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs, c: _C
     prefix = _hash_prefix(as_of)  # cached, never updated: each hash starts from a copy
     dig = deb.digest.tobytes()
     terms_mv = memoryview(pairs.terms.buf.data)
+    extras = supplier_extras(c.supplier.rating, c.supplier.debtor_hhi).tobytes()
+    w = len(extras) // m if m else 0
     hashes = []
-    for i, a, b in zip(dp_l, pairs.terms.start.tolist(), pairs.terms.stop.tolist(),
-                       strict=True):
+    for k, (i, a, b) in enumerate(zip(dp_l, pairs.terms.start.tolist(),
+                                      pairs.terms.stop.tolist(), strict=True)):
         h = prefix.copy()
         h.update(dig[32 * i:32 * i + 32])
         h.update(terms_mv[a:b])
+        h.update(extras[w * k:w * k + w])
         hashes.append(h.hexdigest())
     col["input_hash"] = hashes
     col["decided_at"] = [decided_at] * m
@@ -356,7 +366,15 @@ def _core_lists(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs, c: _C
     col["debtor_capacity"] = _floats(c.capacity, rated)
     col["approved_outstanding"] = _floats(pairs.protected)
     col["current_limit"] = _floats(pairs.current_limit)
+    col["supplier_grade"] = _grade_texts(c.supplier.grade)
+    col["supplier_cap"] = _floats(c.supplier_cap)
     return {f: col[f] for f in DECISION_FIELDS}
+
+
+def _grade_texts(gidx: npt.NDArray[np.int64]) -> list[str | None]:
+    """Grade text of each grade index (0: None)."""
+    names = (None, *GRADES)
+    return [names[g] for g in gidx.tolist()]
 
 
 def _reason_key(c: _Core) -> npt.NDArray[np.int64]:
@@ -364,7 +382,8 @@ def _reason_key(c: _Core) -> npt.NDArray[np.int64]:
     out: npt.NDArray[np.int64] = (
         c.reasons.astype(np.int64) | (c.cur_mismatch.astype(np.int64) << 32)
         | ((c.led_mismatch & c.rated).astype(np.int64) << 33)
-        | ((~c.rated).astype(np.int64) << 34) | (c.sup_missing.astype(np.int64) << 35))
+        | ((~c.rated).astype(np.int64) << 34) | (c.sup_missing.astype(np.int64) << 35)
+        | (c.supplier.flags.astype(np.int64) << 36))
     return out
 
 
@@ -372,7 +391,7 @@ def _reason_key(c: _Core) -> npt.NDArray[np.int64]:
 def _reason_tuples(u: int) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """Binding constraints, knock-outs and notes of one key of :func:`_decide_core`
     (the policy's reason bits, then currency mismatch, ledger mismatch, unrated,
-    recourse supplier not rated)."""
+    recourse supplier not rated, the supplier's weak factors)."""
     names = _REASON_NAMES
     bits = ((np.uint32(u & 0xFFFFFFFF) >> _REASON_SHIFTS) & 1).astype(bool)
     notes = [str(x) for x in names[bits & ~_BINDING_SET & ~_KO_SET]]
@@ -384,6 +403,7 @@ def _reason_tuples(u: int) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str,
         notes.append("unrated")
     if u >> 35 & 1:
         notes.append("supplier_not_rated")
+    notes.extend(f for i, f in enumerate(SUPPLIER_FACTORS) if u >> (36 + i) & 1)
     return (tuple(str(x) for x in names[bits & _BINDING_SET]),
             tuple(str(x) for x in names[bits & _KO_SET]), tuple(notes))
 

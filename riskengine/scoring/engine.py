@@ -60,14 +60,16 @@ from riskengine.scoring.financials import (
     past_due,
 )
 from riskengine.scoring.frames import _on_index, _positions
-from riskengine.scoring.inputs import DebtorInputs, PairInputs
+from riskengine.scoring.inputs import DebtorInputs, PairInputs, SupplierInputs
 from riskengine.scoring.overlay import Overlay, _OverlayStatic
 from riskengine.scoring.reason_rows import _exps, _top_codes
 from riskengine.scoring.reasons import ReasonWords, decision_of
 from riskengine.scoring.records import debtor_digests, pair_terms
+from riskengine.scoring.suppliers import SupplierBook, book_dispersion, supplier_inputs
 from riskengine.scoring.table import _decide_table
 
 __all__ = [
+    "SupplierBook",
     "DecisionBatch",
     "DecisionTable",
     "warm_up",
@@ -350,14 +352,14 @@ class Engine:
 
         day = as_of_text(as_of)
         _refuse_future(day, reference_date, "as_of", "")
-        core = {k: v for k, v in frames.items() if k != "pair_terms"}
+        core = {k: v for k, v in frames.items() if k not in ("pair_terms", "supplier_book")}
         vp = validate_portfolio(core, reference_date=reference_date)
         clean = vp.frames
         errors = [vp.errors]
         exp_in = frames.get("exposures")
         pairs_in = 0 if exp_in is None else len(exp_in)
         deb_inputs, pair_inputs, pair_errors = self._batch_inputs(
-            clean, frames.get("pair_terms"), day)
+            clean, frames.get("pair_terms"), day, frames.get("supplier_book"))
         if pair_errors:
             errors.append(pd.DataFrame(pair_errors, columns=list(schemas.ERROR_COLUMNS)))
         err = pd.concat([e for e in errors if len(e)], ignore_index=True) if any(
@@ -366,7 +368,8 @@ class Engine:
                          len(vp.rejected_debtors) + vp.debtors_unidentified)
 
     def _batch_inputs(self, clean: Mapping[str, pd.DataFrame], terms: pd.DataFrame | None,
-                      day: str) -> tuple[DebtorInputs, PairInputs, list[dict[str, Any]]]:
+                      day: str, book: pd.DataFrame | None = None
+                      ) -> tuple[DebtorInputs, PairInputs, list[dict[str, Any]]]:
         ov = self.overlay
         feats = build_features(
             clean, day, families=("statements", "adverse", "payments"),
@@ -393,11 +396,12 @@ class Engine:
             tnw=money[0], revenue=money[1], profit=money[2],
             fin_currency=fin["currency"], past_due_amount=pdue, digest=digest,
         )
-        pairs, errs = self._pairs_from_frames(clean, terms, ids)
+        pairs, errs = self._pairs_from_frames(clean, terms, ids, book)
         return deb, pairs, errs
 
     def _pairs_from_frames(self, clean: Mapping[str, pd.DataFrame],
-                           terms: pd.DataFrame | None, ids: pd.Index
+                           terms: pd.DataFrame | None, ids: pd.Index,
+                           book: pd.DataFrame | None = None
                            ) -> tuple[PairInputs, list[dict[str, Any]]]:
         ex = clean["exposures"]
         sup = clean["suppliers"].set_index(clean["suppliers"]["supplier_id"].astype("str"))
@@ -440,8 +444,9 @@ class Engine:
         # keep the current approved limit (a payload must give one or the other).
         req = np.where(np.isnan(req),
                        exs["approved_limit"].to_numpy(dtype=np.float64, na_value=np.nan), req)
-        sup_pos = _positions(ex["supplier_id"], sup.index)[sel] if sup.index.is_unique \
-            else np.full(sel.size, -1)
+        sup_all = _positions(ex["supplier_id"], sup.index) if sup.index.is_unique \
+            else np.full(m, -1)
+        sup_pos = sup_all[sel]
         if sel.size and bool((sup_pos >= 0).all()):
             srow = sup.iloc[sup_pos]  # every supplier known: a plain take
         else:
@@ -482,14 +487,33 @@ class Engine:
             related=related | same_group, insurer_limit=insurer[sel], terms=terms,
             protected=exs["approved_outstanding"].to_numpy(dtype=np.float64, na_value=np.nan),
             group_id=dg,
-            current_limit=exs["approved_limit"].to_numpy(dtype=np.float64, na_value=np.nan))
+            current_limit=exs["approved_limit"].to_numpy(dtype=np.float64, na_value=np.nan),
+            supplier_pos=sup_pos.astype(np.int64),
+            suppliers=self._supplier_inputs(clean, book))
         return pairs, errs
+
+    @staticmethod
+    def _supplier_inputs(clean: Mapping[str, pd.DataFrame], book: pd.DataFrame | None
+                         ) -> SupplierInputs:
+        """The suppliers of a call: their assessment, the dispersion of their debtors (the
+        ``supplier_book``'s, else over this call's pairs) and the ratings given."""
+        suppliers = clean["suppliers"]
+        if book is None:
+            return supplier_inputs(suppliers, book_dispersion(clean["exposures"], suppliers))
+        ids = book["supplier_id"].astype("str")
+        hhi = pd.Series(book["debtor_hhi"].to_numpy(dtype=np.float64, na_value=np.nan),
+                        index=ids) if "debtor_hhi" in book.columns else None
+        ratings = pd.Series(book["rating"].astype(object).where(book["rating"].notna(), None)
+                            .to_numpy(dtype=object), index=ids) \
+            if "rating" in book.columns else None
+        return supplier_inputs(suppliers, hhi, ratings)
 
     # --- payloads -----------------------------------------------------------------
 
     def score_payloads(self, payloads: Sequence[DebtorPayload | dict[str, Any]], *,
                        as_of: Any = None, decided_at: str | None = None,
-                       reference_date: Any = None) -> list[dict[str, Any]]:
+                       reference_date: Any = None, supplier_book: SupplierBook | None = None
+                       ) -> list[dict[str, Any]]:
         """Decide many payloads through the batch path; one decision dict per pair.
 
         Parameters
@@ -500,6 +524,10 @@ class Engine:
             ``as_of`` here is refused.
         decided_at, reference_date
             As in :meth:`decide`.
+        supplier_book : SupplierBook, optional
+            The suppliers' own ratings and debtors' dispersion known beyond the payloads
+            (the register's): used where the payloads give none (a supplier's records in a
+            payload, or a supplier that is a debtor of the call, rate it instead).
 
         Returns
         -------
@@ -522,8 +550,11 @@ class Engine:
         out: list[list[dict[str, Any]]] = [[] for _ in parsed]
         for day in sorted(set(days)):
             idx = [i for i, d in enumerate(days) if d == day]
-            batch = self.decide(payload_to_frames([parsed[i] for i in idx]), day,
-                                decided_at=decided_at, reference_date=reference_date)
+            frames = payload_to_frames([parsed[i] for i in idx])
+            if supplier_book is not None:
+                frames["supplier_book"] = _fill_book(frames["supplier_book"], supplier_book)
+            batch = self.decide(frames, day, decided_at=decided_at,
+                                reference_date=reference_date)
             if len(batch.errors):
                 raise _batch_error(batch.errors)
             by_pair = {(d["debtor_id"], d["supplier_id"]): d for d in batch.to_dicts()}
@@ -534,7 +565,8 @@ class Engine:
 
     def decide_payload(self, payload: DebtorPayload | dict[str, Any], *, as_of: Any = None,
                        decided_at: str | None = None, reference_date: Any = None,
-                       group_exposure: float = 0.0) -> list[dict[str, Any]]:
+                       group_exposure: float = 0.0, supplier_book: SupplierBook | None = None
+                       ) -> list[dict[str, Any]]:
         """Decide every pair of one payload on the compact numpy path, together.
 
         The pairs share the debtor's capacity (one core call, as in a batch): the
@@ -542,7 +574,9 @@ class Engine:
         is the rest of the book's limits on the debtor's connected group (the other
         debtors', in the policy's book currency; the service reads it from the limit
         register): the group cap (``book.group_capital_share`` x the factor's capital)
-        leaves these pairs only the rest.
+        leaves these pairs only the rest. ``supplier_book``: the pairs' suppliers' own
+        ratings and debtors' dispersion known beyond the payload (the service reads them
+        from the register), as in :meth:`score_payloads`.
 
         Returns
         -------
@@ -559,7 +593,7 @@ class Engine:
         day = self._payload_day(p, as_of, None)
         _refuse_future(day, reference_date, "as_of", p.debtor.debtor_id)
         return self._fast.decide_payload(p, day, decided_at, reference_date,
-                                         float(group_exposure))
+                                         float(group_exposure), supplier_book)
 
     def decide_one(self, payload: DebtorPayload | dict[str, Any], *, as_of: Any = None,
                    decided_at: str | None = None, reference_date: Any = None
@@ -599,6 +633,17 @@ class Engine:
                 [_error_row("payload", "" if i is None else str(i), p.debtor.debtor_id,
                             where, "", "missing", "decision date missing")])
         return as_of_text(as_of)
+
+
+def _fill_book(frame: pd.DataFrame, book: SupplierBook) -> pd.DataFrame:
+    """A payload's ``supplier_book`` with ``book``'s values where the payload gives none."""
+    ids = frame["supplier_id"].astype("str").tolist()
+    given = book.frame(ids)
+    hhi = frame["debtor_hhi"].to_numpy(dtype=np.float64, na_value=np.nan)
+    hhi = np.where(np.isnan(hhi), given["debtor_hhi"].to_numpy(dtype=np.float64), hhi)
+    rating = [r if r is not None else g for r, g in zip(
+        frame["rating"].tolist(), given["rating"].tolist(), strict=True)]
+    return frame.assign(debtor_hhi=hhi, rating=pd.Series(rating, dtype=object))
 
 
 def _refuse_future(day: str, reference_date: Any, field: str, debtor_id: str) -> None:

@@ -57,12 +57,13 @@ from riskengine.scoring.financials import (
     default_past_due,
     financial_inputs,
 )
-from riskengine.scoring.inputs import DebtorInputs, PairInputs
+from riskengine.scoring.inputs import DebtorInputs, PairInputs, SupplierInputs
 from riskengine.scoring.payload_hash import payload_hashes
 from riskengine.scoring.reasons import decision_of, reason_words
+from riskengine.scoring.suppliers import SupplierBook, rating_codes
 from riskengine.validation.identities import IDENTITIES, identity_gaps
 
-__all__ = ["FastEngine", "Unsupported"]
+__all__ = ["FastEngine", "SupplierBook", "Unsupported"]
 
 FloatArray = npt.NDArray[np.float64]
 _NAT = np.iinfo(np.int64).max
@@ -74,6 +75,63 @@ _EVENT_CODE = {e: i for i, e in enumerate(schemas.ADVERSE_EVENT_TYPES)}
 _STATUS_CODE = {e: i for i, e in enumerate(schemas.ADVERSE_STATUSES)}
 _CURRENCY_CODE = {c: i for i, c in enumerate(schemas.CURRENCIES)}
 _NO_DAY = _adv._NAT  # a missing date in the record arrays (int64 minimum)
+
+
+# --- the pairs' suppliers ------------------------------------------------------------------
+
+
+def _flag_value(v: bool | None) -> float:
+    return math.nan if v is None else float(v)
+
+
+def _payload_suppliers(p: DebtorPayload, book: SupplierBook) -> SupplierInputs:
+    """The suppliers of a payload's pairs, one per pair (in :attr:`DebtorPayload.pairs`
+    order), as :func:`riskengine.scoring.suppliers.supplier_inputs` gives them from the
+    payload's frames."""
+    sups = [ex.supplier for ex in p.pairs]
+    ids = [ex.supplier_id for ex in p.pairs]
+    hhi = [s.debtor_hhi if s.debtor_hhi is not None else book.debtor_hhi.get(i)
+           for s, i in zip(sups, ids, strict=True)]
+    return SupplierInputs(
+        supplier_id=np.array(ids, dtype=object),
+        sector_outlook=np.array([s.sector_outlook for s in sups], dtype=object),
+        goods_or_services=np.array([s.goods_or_services for s in sups], dtype=object),
+        perishable=np.array([_flag_value(s.perishable) for s in sups], dtype=np.float64),
+        standardised_goods=np.array([_flag_value(s.standardised_goods) for s in sups],
+                                    dtype=np.float64),
+        consignment_share=np.array([_num(s.consignment_share) for s in sups],
+                                   dtype=np.float64),
+        credit_note_share=np.array([_num(s.credit_note_share) for s in sups],
+                                   dtype=np.float64),
+        debtor_hhi=np.array([_num(h) for h in hhi], dtype=np.float64),
+        rating=rating_codes([book.ratings.get(i) for i in ids]))
+
+
+def _supplier_payload(supplier_id: str, info: Any) -> DebtorPayload:
+    """A supplier given with its own records, as the payload of a debtor (its records; an
+    exposure that only completes the form: the core decides none of its pairs)."""
+    return DebtorPayload.model_validate({
+        "debtor": {"debtor_id": supplier_id, "name": info.name, "country": info.country,
+                   "nace": info.nace, "legal_form": info.legal_form or "other",
+                   "group_id": info.group_id},
+        "statements": info.statements, "adverse_records": info.adverse_records,
+        "exposure": {"supplier_id": supplier_id, "currency": "EUR", "requested_limit": 0.0,
+                     "supplier": {"name": info.name, "country": info.country,
+                                  "nace": info.nace, "ledger_total": 0.0}}})
+
+
+def _stack(parts: list[DebtorInputs]) -> DebtorInputs:
+    """Several debtors' inputs as one (in order)."""
+    fields = {}
+    for f in dataclasses.fields(DebtorInputs):
+        values = [getattr(d, f.name) for d in parts]
+        if f.name == "group_exposure":
+            fields[f.name] = None if all(v is None for v in values) else np.concatenate(
+                [np.zeros(d.debtor_id.shape[0]) if v is None else v
+                 for d, v in zip(parts, values, strict=True)])
+        else:
+            fields[f.name] = np.concatenate(values)
+    return DebtorInputs(**fields)
 
 
 # --- the fast engine -----------------------------------------------------------------------
@@ -141,15 +199,22 @@ class FastEngine:
         self.at_dilution = n_adv + PAYMENT_FEATURES.index("pay_dilution")
 
     def decide_payload(self, p: DebtorPayload, day: str, decided_at: str | None,
-                       reference_date: Any, group_exposure: float = 0.0
-                       ) -> list[dict[str, Any]]:
+                       reference_date: Any, group_exposure: float = 0.0,
+                       supplier_book: SupplierBook | None = None) -> list[dict[str, Any]]:
         """Decision dicts of one parsed payload, one per pair (:attr:`DebtorPayload.pairs`
-        order), all pairs in one core call (batch path when not covered)."""
+        order), all pairs in one core call (batch path when not covered).
+
+        ``supplier_book``: what the caller knows of the pairs' suppliers beyond the payload
+        (their own ratings and debtors' dispersion by supplier id, the register's); a
+        supplier's records in the payload, and a ``debtor_hhi`` it gives, come first."""
+        book = supplier_book or SupplierBook()
         if self.supported:
             try:
-                deb, pair = self.inputs(p, day, reference_date)
+                deb, pair = self.inputs(p, day, reference_date, book)
+                deb = self._with_rated_suppliers(deb, p, day, reference_date)
                 if group_exposure:
-                    deb = dataclasses.replace(deb, group_exposure=np.array([group_exposure]))
+                    deb = dataclasses.replace(deb, group_exposure=np.array(
+                        [group_exposure] + [0.0] * (deb.debtor_id.shape[0] - 1)))
             except Unsupported:
                 pass
             else:
@@ -158,13 +223,33 @@ class FastEngine:
                 return [decision_of({k: v[i] for k, v in col.items()}, self.words).to_dict()
                         for i in range(len(col["debtor_id"]))]
         out: list[dict[str, Any]] = self.engine.score_payloads(
-            [p], as_of=day, decided_at=decided_at, reference_date=reference_date)
+            [p], as_of=day, decided_at=decided_at, reference_date=reference_date,
+            supplier_book=book)
         return out
+
+    def _with_rated_suppliers(self, deb: DebtorInputs, p: DebtorPayload, day: str,
+                              reference_date: Any) -> DebtorInputs:
+        """The payload's debtor followed by the suppliers given with their own records, each
+        as a debtor of its own (the core rates them in the same call, as the batch path
+        rates the debtors its frames add for them)."""
+        rated: dict[str, Any] = {}
+        for ex in p.pairs:
+            if ex.supplier.has_records and ex.supplier_id not in rated:
+                if ex.supplier_id == p.debtor.debtor_id:
+                    raise Unsupported("the supplier is the debtor: the batch path reports it")
+                rated[ex.supplier_id] = ex.supplier
+        if not rated:
+            return deb
+        parts = [deb]
+        for sid, info in rated.items():
+            parts.append(self.inputs(_supplier_payload(sid, info), day, reference_date,
+                                     SupplierBook())[0])
+        return _stack(parts)
 
     # --- inputs --------------------------------------------------------------------
 
-    def inputs(self, p: DebtorPayload, day: str, reference_date: Any
-               ) -> tuple[DebtorInputs, PairInputs]:
+    def inputs(self, p: DebtorPayload, day: str, reference_date: Any,
+               book: SupplierBook | None = None) -> tuple[DebtorInputs, PairInputs]:
         """The core's inputs for one payload (one debtor, its m pairs);
         :class:`Unsupported` when not covered."""
         eng = self.engine
@@ -222,7 +307,9 @@ class FastEngine:
             currency=obj[3::4], requested=num[2::6], annual_sales=num[3::6],
             product=obj[4::4], supplier_ledger=num[4::6], supplier_currency=obj[3::4],
             related=flag[3:], insurer_limit=num[5::6], terms=terms, protected=num[6::6],
-            group_id=obj[5::4], current_limit=num[7::6])
+            group_id=obj[5::4], current_limit=num[7::6],
+            supplier_pos=np.arange(len(products), dtype=np.int64),
+            suppliers=_payload_suppliers(p, book or SupplierBook()))
         return deb, pair
 
     def _pair_values(self, p: DebtorPayload

@@ -34,7 +34,8 @@ _REASON_TEXT = {
     "unknown_category": "not an allowed value", "unknown_currency": "unknown currency",
     "identity_broken": "accounting identity broken", "unknown_debtor": "unknown debtor",
     "date_order": "dates in the wrong order", "missing_value": "value missing",
-    "bad_id": "not a valid identifier",
+    "bad_id": "not a valid identifier", "above_maximum": "above the maximum",
+    "below_minimum": "below the minimum",
 }
 
 

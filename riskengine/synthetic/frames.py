@@ -151,8 +151,10 @@ def _frame(
     ``base`` is a frame already holding some of the columns (in contract order);
     the others are inserted around it without copying it.
     """
-    dtypes = contract_dtypes(table)
     given = set(cols) | (set() if base is None else set(base.columns))
+    # an optional column (required=False) not generated is left out: missing
+    dtypes = {k: v for k, v in contract_dtypes(table).items()
+              if k in given or CONTRACTS[table].column(k).required}
     missing = set(dtypes) - given
     extra = given - set(dtypes)
     if missing or extra:  # pragma: no cover - a programming error, caught by the tests
