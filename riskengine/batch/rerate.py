@@ -85,6 +85,7 @@ from riskengine.batch.options import (
     RerateResult,
 )
 from riskengine.batch.plan import ChunkPlan, _scope, changed_debtors, plan_chunks
+from riskengine.batch.suppliers import supplier_book
 from riskengine.batch.read import (
     _as_of,
     _manifest,
@@ -202,8 +203,14 @@ def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
         scope, unknown = _scope(opts, frames, previous)
         frames = {name: f for name, f in frames.items() if name not in reads}
         book_debtors = frames.get("debtors")  # the whole book's, for its caps (batch.book)
+        # the suppliers over the whole book (their debtors' dispersion, the ratings of
+        # those that are debtors), given to every chunk (batch.suppliers)
+        tick = time.perf_counter()
+        suppliers = supplier_book(Path(opts.portfolio), frames, reads, engine, as_of)
+        timings["suppliers_s"] = time.perf_counter() - tick
         if scope is not None:
             frames = _restrict(frames, None, None, scope)
+        frames["supplier_book"] = suppliers
         plan = plan_chunks(frames["debtors"]["debtor_id"] if "debtor_id" in
                            frames["debtors"].columns else pd.Series([], dtype="str"),
                            opts.chunk_size)  # fmt: skip
@@ -228,7 +235,8 @@ def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
         asm = _Assembler(out, ckpt, plan.n_chunks)
         try:
             if opts.engine == "spark":
-                _run_spark(opts, plan, pending, scope, ckpt, as_of, model_version, progress)
+                _run_spark(opts, plan, pending, scope, ckpt, as_of, model_version, progress,
+                           suppliers)
             else:
                 asm.feed()  # chunks resumed from checkpoints
                 _run_pandas(frames, plan, pending, engine, ckpt, as_of, model_version,

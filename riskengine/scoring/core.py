@@ -182,12 +182,10 @@ def _debtor_key(debtor_pos: npt.NDArray[np.int64], currency: np.ndarray
     return codes.astype(np.int64)
 
 
-def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
-                  scorer: Scorer) -> _Core:
-    """PD (step 1), overlay, default flags, grade (step 2), reason codes (step 3) and
-    the policy per pair (step 4), for 1 ... n debtors."""
+def _ratings(engine: EngineParts, deb: DebtorInputs, scorer: Scorer) -> tuple[Any, ...]:
+    """Steps 1 and 2 for 1 ... n debtors: ``(pd_model, model reasons, overlay
+    contributions, valid, default, pd_final, grade)``."""
     ov = engine.overlay
-    policy = engine.policy
 
     # 1. PD before overlay: the model on statement rows, the basis prior otherwise
     pd_model = np.where(deb.basis == 1, ov.tax_return_pd, ov.no_financials_pd).astype(float)
@@ -205,6 +203,16 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
     default = deb.insolvency | deb.past_due_default
     pd_final = np.where(default, 1.0, pd_adj)  # defaulted: PD 1 (CRR art. 178), any model PD
     grade = engine.master_scale.pd_to_grade(pd_final, default, invalid="unrated")
+    return pd_model, mr, contrib, valid, default, pd_final, grade
+
+
+def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
+                  scorer: Scorer) -> _Core:
+    """PD (step 1), overlay, default flags, grade (step 2), reason codes (step 3) and
+    the policy per pair (step 4), for 1 ... n debtors."""
+    ov = engine.overlay
+    policy = engine.policy
+    pd_model, mr, contrib, valid, default, pd_final, grade = _ratings(engine, deb, scorer)
 
     # 3. reason codes per debtor
     debtor_reasons = reason_rows(ov, deb, contrib, valid, default, mr)

@@ -345,6 +345,28 @@ class Engine:
         return DecisionTable(table, p.errors, p.pairs_in, p.pairs_in - table.num_rows,
                              p.debtors_in, p.debtors_rejected)
 
+    def rate(self, frames: Mapping[str, pd.DataFrame], as_of: Any, *,
+             scorer: Scorer | None = None) -> pd.Series:
+        """The grade of every valid debtor of portfolio frames (no limit is decided).
+
+        The same rating :meth:`decide` gives each debtor (steps 1 and 2 of the core); the
+        batch job rates the suppliers that are debtors of its book with it first, so that
+        every chunk knows their ratings (:mod:`riskengine.batch.suppliers`).
+
+        Returns
+        -------
+        pandas.Series
+            Grade text (``"1"`` ... ``"10"``, ``"D"``; ``"NR"`` when unrated) by debtor id;
+            rejected debtors are absent.
+        """
+        from riskengine.scoring.core import _ratings
+
+        p = self._prepare(frames, as_of, None)
+        grade = _ratings(self, p.debtors, scorer or self._scorer)[-1]
+        return pd.Series(np.asarray(grade, dtype=object),
+                         index=pd.Index(p.debtors.debtor_id, dtype="str", name="debtor_id"),
+                         name="grade")
+
     def _prepare(self, frames: Mapping[str, pd.DataFrame], as_of: Any,
                  reference_date: Any) -> _Prepared:
         """Validation and the core's inputs of :meth:`decide` and :meth:`decide_table`."""
@@ -358,8 +380,15 @@ class Engine:
         errors = [vp.errors]
         exp_in = frames.get("exposures")
         pairs_in = 0 if exp_in is None else len(exp_in)
+        book = frames.get("supplier_book")
+        if book is None and "exposures" in frames and "suppliers" in frames:
+            # the frames are the book: the dispersion of each supplier's debtors over it
+            # (every well-formed exposure, as the batch job's first pass counts them)
+            hhi = book_dispersion(frames["exposures"], frames["suppliers"])
+            book = pd.DataFrame({"supplier_id": pd.Series(hhi.index, dtype="str"),
+                                 "debtor_hhi": hhi.to_numpy(dtype=np.float64)})
         deb_inputs, pair_inputs, pair_errors = self._batch_inputs(
-            clean, frames.get("pair_terms"), day, frames.get("supplier_book"))
+            clean, frames.get("pair_terms"), day, book)
         if pair_errors:
             errors.append(pd.DataFrame(pair_errors, columns=list(schemas.ERROR_COLUMNS)))
         err = pd.concat([e for e in errors if len(e)], ignore_index=True) if any(
@@ -495,11 +524,11 @@ class Engine:
     @staticmethod
     def _supplier_inputs(clean: Mapping[str, pd.DataFrame], book: pd.DataFrame | None
                          ) -> SupplierInputs:
-        """The suppliers of a call: their assessment, the dispersion of their debtors (the
-        ``supplier_book``'s, else over this call's pairs) and the ratings given."""
+        """The suppliers of a call: their assessment, the dispersion of their debtors and
+        the ratings given (the ``supplier_book``'s)."""
         suppliers = clean["suppliers"]
         if book is None:
-            return supplier_inputs(suppliers, book_dispersion(clean["exposures"], suppliers))
+            return supplier_inputs(suppliers)
         ids = book["supplier_id"].astype("str")
         hhi = pd.Series(book["debtor_hhi"].to_numpy(dtype=np.float64, na_value=np.nan),
                         index=ids) if "debtor_hhi" in book.columns else None

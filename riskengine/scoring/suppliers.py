@@ -61,25 +61,41 @@ def book_dispersion(exposures: pd.DataFrame, suppliers: pd.DataFrame) -> pd.Seri
     Parameters
     ----------
     exposures : pandas.DataFrame
-        ``supplier_id, debtor_id, currency, approved_limit`` of every pair of the book.
+        ``supplier_id, debtor_id, currency, approved_limit`` of every pair of the book, as
+        read (not validated): a row whose ids, currency or limit are not well formed (a
+        missing id, a limit that is not a finite number >= 0) is left out; validation
+        reports it.
     suppliers : pandas.DataFrame
-        ``supplier_id, currency``.
+        ``supplier_id, currency`` (the first row of an id counts).
 
     Returns
     -------
     pandas.Series
-        By supplier id; a supplier without a limit in its currency is absent.
+        By supplier id, sorted; a supplier without a positive limit in its currency is
+        absent.
     """
-    cur = pd.Series(suppliers["currency"].astype("str").to_numpy(dtype=object),
-                    index=pd.Index(suppliers["supplier_id"].astype("str")))
+    need = {"supplier_id", "debtor_id", "currency", "approved_limit"}
+    if not need <= set(exposures.columns) or not {"supplier_id", "currency"} <= set(
+            suppliers.columns):
+        return pd.Series([], index=pd.Index([], dtype="str", name="supplier_id"),
+                         dtype=np.float64, name="debtor_hhi")
+    sid = suppliers["supplier_id"]
+    ok = sid.notna().to_numpy()
+    cur = pd.Series(suppliers["currency"].astype("str").to_numpy(dtype=object)[ok],
+                    index=pd.Index(sid[ok].astype("str")))
     cur = cur[~cur.index.duplicated()]
     pos = _positions(exposures["supplier_id"], pd.Index(cur.index))
     ex_cur = exposures["currency"].astype("str").to_numpy(dtype=object)
-    keep = (pos >= 0) & (ex_cur == cur.to_numpy(dtype=object)[np.maximum(pos, 0)])
+    limit = pd.to_numeric(exposures["approved_limit"], errors="coerce").to_numpy(
+        dtype=np.float64, na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        keep = ((pos >= 0) & exposures["debtor_id"].notna().to_numpy()
+                & (ex_cur == cur.to_numpy(dtype=object)[np.maximum(pos, 0)])
+                & np.isfinite(limit) & (limit >= 0))
     ex = exposures[keep]
-    return debtor_hhi(ex["supplier_id"].to_numpy(dtype=object),
-                      ex["debtor_id"].to_numpy(dtype=object),
-                      ex["approved_limit"].to_numpy(dtype=np.float64, na_value=np.nan))
+    return debtor_hhi(ex["supplier_id"].astype("str").to_numpy(dtype=object),
+                      ex["debtor_id"].astype("str").to_numpy(dtype=object), limit[keep]
+                      ).dropna()
 
 
 def _flag(s: pd.Series) -> FloatArray:

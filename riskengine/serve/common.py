@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from riskengine.errors import InvalidInputError
+from riskengine.scoring.suppliers import SupplierBook
 from riskengine.store import DecisionStore
 from riskengine.store.decisions import StoredDecisions
 from riskengine.store.idempotency import IdempotentRequest
@@ -126,10 +127,20 @@ def decide_payloads(engine: Any, payloads: list[Any], store: DecisionStore | Non
     With a ``store`` and a group cap, a debtor of a connected group is decided against
     the rest of the book: the limits in force of the group's other debtors in the
     register (:meth:`~riskengine.store.DecisionStore.group_exposure`), plus those this
-    request has just decided for the same group."""
+    request has just decided for the same group.
+
+    With a ``store``, the pairs' suppliers are known from the register as well
+    (:meth:`~riskengine.store.DecisionStore.supplier_book`): a supplier's own rating (its
+    latest rating as a debtor in force) and the dispersion of its debtors, where the
+    payload gives none (issue 16)."""
     now = dt.datetime.now(dt.UTC)
-    kw = {"decided_at": now.isoformat(timespec="microseconds").replace("+00:00", "Z"),
-          "reference_date": now.date().isoformat()}
+    kw: dict[str, Any] = {
+        "decided_at": now.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+        "reference_date": now.date().isoformat()}
+    if store is not None:
+        book = _supplier_book(store, payloads, getattr(engine, "policy", None), now.date())
+        if book.ratings or book.debtor_hhi:
+            kw["supplier_book"] = book
     one = getattr(engine, "decide_payload", None)
     grouped = store is not None and getattr(engine, "factor_capital", None) is not None \
         and any(p.debtor.group_id for p in payloads)
@@ -153,6 +164,26 @@ def decide_payloads(engine: Any, payloads: list[Any], store: DecisionStore | Non
             out.extend(got)
         return out
     return [dict(d) for d in engine.score_payloads(payloads, **kw)]
+
+
+def _supplier_book(store: DecisionStore, payloads: list[Any], policy: Any,
+                   today: dt.date) -> SupplierBook:
+    """The register's ratings and debtor dispersion of the payloads' suppliers (each
+    supplier as of the first payload naming it; its currency: that pair's)."""
+    ratings: dict[str, str | None] = {}
+    hhi: dict[str, float | None] = {}
+    by_day: dict[dt.date, dict[str, str]] = {}
+    seen: set[str] = set()
+    for p in payloads:
+        for ex in p.pairs:
+            if ex.supplier_id not in seen:
+                seen.add(ex.supplier_id)
+                by_day.setdefault(p.as_of or today, {})[ex.supplier_id] = ex.currency
+    for day, currencies in by_day.items():
+        got = store.supplier_book(currencies, as_of=day, policy=policy)
+        ratings.update(got.ratings)
+        hhi.update(got.debtor_hhi)
+    return SupplierBook(ratings, hhi)
 
 
 Render = Callable[[list[dict[str, Any]], list[int], list[dict[str, Any] | None]], bytes]
