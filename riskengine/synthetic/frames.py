@@ -106,7 +106,8 @@ def contract_dtypes(table: str) -> dict[str, Any]:
     dict
         Column name → dtype: ``"str"`` for identifiers, text and ``category``
         columns (values from the closed vocabulary), ``"float64"``,
-        ``"Int64"`` (nullable integer), ``"datetime64[ns]"``, ``"bool"``.
+        ``"Int64"`` (nullable integer), ``"datetime64[ns]"``, ``"bool"`` (``"boolean"``
+        for a nullable flag).
 
     Notes
     -----
@@ -122,7 +123,8 @@ def contract_dtypes(table: str) -> dict[str, Any]:
         "date": "datetime64[ns]",
         "bool": "bool",
     }
-    return {c.name: kinds[c.kind] for c in CONTRACTS[table].columns}
+    return {c.name: "boolean" if c.kind == "bool" and c.nullable else kinds[c.kind]
+            for c in CONTRACTS[table].columns}
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,11 +153,11 @@ def _frame(
     ``base`` is a frame already holding some of the columns (in contract order);
     the others are inserted around it without copying it.
     """
+    dtypes = contract_dtypes(table)
     given = set(cols) | (set() if base is None else set(base.columns))
-    # an optional column (required=False) not generated is left out: missing
-    dtypes = {k: v for k, v in contract_dtypes(table).items()
-              if k in given or CONTRACTS[table].column(k).required}
-    missing = set(dtypes) - given
+    # an optional column (required=False) that is not generated is all-missing
+    absent = {k for k in dtypes if k not in given and not CONTRACTS[table].column(k).required}
+    missing = set(dtypes) - given - absent
     extra = given - set(dtypes)
     if missing or extra:  # pragma: no cover - a programming error, caught by the tests
         raise AssertionError(f"{table}: missing {sorted(missing)}, extra {sorted(extra)}")
@@ -181,6 +183,12 @@ def _frame(
         elif isinstance(values, np.ndarray):
             values = values.astype(dtype, copy=False)
         out[name] = values
+    if absent:
+        n = len(base) if base is not None else len(next(iter(out.values()))) if out else 0
+        for name in absent:
+            out[name] = pd.Series(pd.array([None] * n, dtype=dtypes[name])) \
+                if dtypes[name] in ("str", "boolean") else np.full(n, np.nan)
+        out = {name: out[name] for name in dtypes if name in out}  # contract order
     if base is None:
         frame = pd.DataFrame(out)
     else:
