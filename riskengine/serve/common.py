@@ -14,6 +14,7 @@ internals (FastAPI's "bigger applications"):
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -137,11 +138,12 @@ def decide_payloads(engine: Any, payloads: list[Any], store: DecisionStore | Non
     kw: dict[str, Any] = {
         "decided_at": now.isoformat(timespec="microseconds").replace("+00:00", "Z"),
         "reference_date": now.date().isoformat()}
-    if store is not None:
+    one = getattr(engine, "decide_payload", None)
+    methods = [m for m in (one, getattr(engine, "score_payloads", None)) if m is not None]
+    if store is not None and methods and all(_takes_book(m) for m in methods):
         book = _supplier_book(store, payloads, getattr(engine, "policy", None), now.date())
         if book.ratings or book.debtor_hhi:
             kw["supplier_book"] = book
-    one = getattr(engine, "decide_payload", None)
     grouped = store is not None and getattr(engine, "factor_capital", None) is not None \
         and any(p.debtor.group_id for p in payloads)
     if one is not None and (len(payloads) == 1 or grouped):
@@ -164,6 +166,17 @@ def decide_payloads(engine: Any, payloads: list[Any], store: DecisionStore | Non
             out.extend(got)
         return out
     return [dict(d) for d in engine.score_payloads(payloads, **kw)]
+
+
+def _takes_book(method: Any) -> bool:
+    """Whether an engine's method takes a ``supplier_book`` (riskengine's engine does; an
+    engine of another kind decides without the register's suppliers)."""
+    if method is None:
+        return False
+    try:
+        return "supplier_book" in inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _supplier_book(store: DecisionStore, payloads: list[Any], policy: Any,
