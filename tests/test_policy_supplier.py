@@ -241,3 +241,15 @@ def test_a_bad_supplier_section_is_refused_naming_the_key(
         CreditPolicy.from_dict(d)
     assert str(info.value.key).startswith(key), info.value.key
     assert re.search(re.escape(key), str(info.value))
+
+
+def test_the_supplier_binds_when_it_cuts_or_refuses() -> None:
+    """A pair whose debtor-level limit is already 0 (capacity 0: negative equity) is not
+    cut by a grade-7 supplier (binding: capacity only); a grade-9 supplier refuses it
+    whatever else binds (share 0: both named)."""
+    d = decide_limits({"grade": "4", "tnw": -1.0, "revenue": 700_000.0,
+                       "requested": 40_000.0, "product": "recourse",
+                       "supplier_grade": ["7", "9"]}, POLICY)
+    assert d.approved.tolist() == [0.0, 0.0]
+    assert [tuple(r for r in rs if r != "negative_equity") for rs in d.reason_lists()] == [
+        ("capacity",), ("capacity", "supplier")]

@@ -526,9 +526,11 @@ def decide_limits(pairs: Mapping[str, Any], policy: CreditPolicy) -> LimitDecisi
     # binding constraints: every one within the tolerance of the minimum
     binding = np.array((req, cap, ledger, group, sector, insurer)) <= best * (1.0 + _EPS)
     binding[1] = cap_bound
-    # the supplier's share of the debtor-level limit: when it cuts, it alone binds
+    # the supplier's share of the debtor-level limit: when it cuts, it alone binds (a share
+    # of 0 refuses whatever else bound; a share of a limit already 0 cuts nothing)
     supplier_cap = np.where(share < 1.0, share * np.where(dead, 0.0, best), np.inf)
     cut = share < 1.0
+    supplier_binds = cut & ((best > 0) | (share <= 0.0))
     binding &= ~(cut & (best > 0))
     best = np.where(cut, supplier_cap, best)
 
@@ -537,7 +539,7 @@ def decide_limits(pairs: Mapping[str, Any], policy: CreditPolicy) -> LimitDecisi
     alive = ~dead
     reasons |= _mask(np.concatenate((binding, np.array((
         no_appetite, missing, alive & (best > 0) & (approved == 0), alive & (req == 0),
-        alive & cut)))), _LIMIT_REASONS)
+        alive & supplier_binds)))), _LIMIT_REASONS)
     reasons = np.where(knocked, ko_bits, reasons).astype(np.uint32)
     full_req = np.floor(np.where(np.isnan(req), 0.0, req) / unit + _EPS) * unit
     decision = np.where(approved <= 0, 2, np.where(approved >= full_req, 0, 1)).astype(np.int8)
