@@ -146,3 +146,23 @@ def test_a_bad_supplier_field_is_422_naming_it_and_nothing_is_stored(
     assert [d["loc"] for d in r.json()["detail"]] == [
         ["body", 1, "exposure", "supplier", "sector_outlook"]]
     assert store.count("decisions") == 0 and store.count("limit_register") == 0
+
+
+def test_a_bad_record_of_the_supplier_is_422_under_the_supplier(
+        client: TestClient, store: DecisionStore) -> None:
+    """The supplier's own statement (rated from the payload) breaks an identity: the 422
+    names it under the supplier object, not the debtor's statements; nothing stored."""
+    own = _supplier_as_debtor()["statements"]
+    own[1]["gross_profit"] += 1_000_000.0
+    r = client.post("/v1/decisions", json=_pair(statements=own), headers=AUTH)
+    assert r.status_code == 422
+    assert r.json()["detail"] == [{"loc": ["body", "exposure", "supplier", "statements",
+                                           "gross_profit"],
+                                   "type": "identity_broken",
+                                   "msg": "accounting identity broken"}]
+    r = client.post("/v1/decisions", json=[_pair("D-1"), _pair("D-2", statements=own)],
+                    headers=AUTH)
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"][:5] == ["body", 1, "exposure", "supplier",
+                                                "statements"]
+    assert store.count("decisions") == 0

@@ -25,7 +25,8 @@ from riskengine.store import DecisionStore
 from riskengine.store.decisions import StoredDecisions
 from riskengine.store.idempotency import IdempotentRequest
 
-__all__ = ["pydantic_details", "problem_details", "decide_payloads", "decide_and_store"]
+__all__ = ["pydantic_details", "problem_details", "supplier_paths", "decide_payloads",
+           "decide_and_store"]
 
 
 _FIELD_PREFIX = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*): ")
@@ -89,12 +90,17 @@ def pydantic_details(errors: Sequence[Mapping[str, Any]], prefix: Sequence[Any]
 
 def problem_details(exc: InvalidInputError, prefix: Sequence[Any],
                      positions: Mapping[str, int] | None = None, *,
-                     table_in_path: bool = True) -> list[dict[str, Any]]:
+                     table_in_path: bool = True,
+                     suppliers: Mapping[str, Sequence[Any]] | None = None
+                     ) -> list[dict[str, Any]]:
     """Error items of an :class:`InvalidInputError`, its values and sentences dropped.
 
     A problem of a payload names its field path; a problem found later (the
     engine's validation of the frames) is located by the payload's position in
-    the array (``positions``: debtor id to index), the table and the column.
+    the array (``positions``: debtor id to index), the table and the column. A
+    problem of a supplier's own records (rated from the payload) is located under the
+    supplier object (``suppliers``: supplier id to its path, e.g.
+    ``["exposure", "supplier"]``).
     """
     out = []
     for p in exc.problems or [{}]:
@@ -103,9 +109,12 @@ def problem_details(exc: InvalidInputError, prefix: Sequence[Any],
         path = [int(x) if x.isdigit() else x for x in column.split(".") if x]
         if table and table != "payload" and table_in_path:
             where: list[Any] = [table]
-            pos = (positions or {}).get(str(p.get("debtor_id") or ""))
+            who = str(p.get("debtor_id") or "")
+            pos = (positions or {}).get(who)
             if positions is not None and len(positions) > 1 and pos is not None:
                 where = [pos, table]
+            elif pos is None and suppliers and who in suppliers:
+                where = [*suppliers[who], table]
             path = [*where, *path]
         reason = str(p.get("reason") or "invalid")
         msg = str(p.get("message") or "") if table == "payload" else ""
@@ -166,6 +175,19 @@ def decide_payloads(engine: Any, payloads: list[Any], store: DecisionStore | Non
             out.extend(got)
         return out
     return [dict(d) for d in engine.score_payloads(payloads, **kw)]
+
+
+def supplier_paths(payloads: Sequence[Any], is_list: bool) -> dict[str, list[Any]]:
+    """The path of each supplier given with its own records, by supplier id (the first
+    payload naming it): ``[i,] "exposure", "supplier"`` or ``[i,] "exposures", j,
+    "supplier"``."""
+    out: dict[str, list[Any]] = {}
+    for i, p in enumerate(payloads):
+        for j, ex in enumerate(p.pairs):
+            if ex.supplier.has_records and ex.supplier_id not in out:
+                at: list[Any] = ["exposure"] if p.exposure is not None else ["exposures", j]
+                out[ex.supplier_id] = [*([i] if is_list else []), *at, "supplier"]
+    return out
 
 
 def _takes_book(method: Any) -> bool:
