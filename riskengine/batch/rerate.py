@@ -85,7 +85,6 @@ from riskengine.batch.options import (
     RerateResult,
 )
 from riskengine.batch.plan import ChunkPlan, _scope, changed_debtors, plan_chunks
-from riskengine.batch.suppliers import supplier_book
 from riskengine.batch.read import (
     _as_of,
     _manifest,
@@ -95,6 +94,7 @@ from riskengine.batch.read import (
     _restrict,
     input_hash,
 )
+from riskengine.batch.suppliers import supplier_book
 from riskengine.batch.workers import _load_engine, _Progress, _run_pandas, _run_spark
 from riskengine.errors import RerateError, RiskEngineError
 from riskengine.io.outputs import claim_rerate_out

@@ -604,7 +604,7 @@ def payload_to_frames(
         for j, ex in enumerate(p.pairs):
             sid = ex.supplier_id
             suppliers.setdefault(sid, {"supplier_id": sid, "currency": ex.currency,
-                                       **ex.supplier.model_dump(exclude=SUPPLIER_EXTRA_FIELDS)})
+                                       **ex.supplier.model_dump(exclude=set(SUPPLIER_EXTRA_FIELDS))})
             book.setdefault(sid, {"supplier_id": sid, "debtor_hhi": ex.supplier.debtor_hhi,
                                   "rating": None})
             if ex.supplier.has_records:

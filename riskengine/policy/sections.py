@@ -185,11 +185,15 @@ class SupplierPolicy:
         d = _check_keys(d, k, keys, keys)
         table = _check_keys(d["recourse_limit_share"], f"{k}.recourse_limit_share",
                             set(GRADES), set(GRADES))
-        return cls(tuple(_int(d, k, f"{n}_notches") for n in SUPPLIER_NOTCHES),
-                   *(_number(d, k, s) for s in _SUPPLIER_SHARES[:3]),
-                   _int(d, k, "max_notches"),
-                   _number(d, k, "non_recourse_advance_per_notch"),
-                   tuple(_number(table, f"{k}.recourse_limit_share", g) for g in GRADES))
+        return cls(notches=tuple(_int(d, k, f"{n}_notches") for n in SUPPLIER_NOTCHES),
+                   consignment_share_limit=_number(d, k, "consignment_share_limit"),
+                   credit_note_share_limit=_number(d, k, "credit_note_share_limit"),
+                   debtor_hhi_limit=_number(d, k, "debtor_hhi_limit"),
+                   max_notches=_int(d, k, "max_notches"),
+                   non_recourse_advance_per_notch=_number(d, k,
+                                                          "non_recourse_advance_per_notch"),
+                   recourse_limit_share=tuple(_number(table, f"{k}.recourse_limit_share", g)
+                                              for g in GRADES))
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {f"{n}_notches": c

@@ -122,7 +122,7 @@ def _supplier_payload(supplier_id: str, info: Any) -> DebtorPayload:
 
 def _stack(parts: list[DebtorInputs]) -> DebtorInputs:
     """Several debtors' inputs as one (in order)."""
-    fields = {}
+    fields: dict[str, Any] = {}
     for f in dataclasses.fields(DebtorInputs):
         values = [getattr(d, f.name) for d in parts]
         if f.name == "group_exposure":

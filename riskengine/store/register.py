@@ -333,7 +333,7 @@ class _LimitRegister(_Database):
             rows: list[Mapping[Any, Any] | None] = list(conn.execute(
                 sa.select(limit_register).where(c.supplier_id.in_(ids))).mappings())
         ratings: dict[str, str | None] = {}
-        latest = {}
+        latest: dict[str, Any] = {}
         for r in rated:  # newest first per supplier
             latest.setdefault(str(r["debtor_id"]), r)
         if latest:
@@ -345,12 +345,13 @@ class _LimitRegister(_Database):
         hhi: dict[str, float | None] = {}
         if rows:
             limit = in_force(register_rows(rows), np.datetime64(day, "D"))[0]
-            sid = np.array([r["supplier_id"] for r in rows], dtype=object)  # type: ignore[index]
-            cur = np.array([r["currency"] for r in rows], dtype=object)  # type: ignore[index]
-            want = np.array([currencies.get(str(s)) for s in sid], dtype=object)
+            held = [r for r in rows if r is not None]
+            sid = np.asarray([str(r["supplier_id"]) for r in held], dtype=object)
+            cur = np.asarray([r["currency"] for r in held], dtype=object)
+            want = np.asarray([currencies.get(str(s)) for s in sid], dtype=object)
             keep = cur == want
             if keep.any():
-                deb = np.array([r["debtor_id"] for r in rows], dtype=object)  # type: ignore[index]
+                deb = np.asarray([str(r["debtor_id"]) for r in held], dtype=object)
                 got = debtor_hhi(sid[keep], deb[keep], limit[keep])
                 hhi = {str(k): (None if v != v else float(v)) for k, v in got.items()}
         return SupplierBook(ratings, hhi)
