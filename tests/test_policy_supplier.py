@@ -253,3 +253,14 @@ def test_the_supplier_binds_when_it_cuts_or_refuses() -> None:
     assert d.approved.tolist() == [0.0, 0.0]
     assert [tuple(r for r in rs if r != "negative_equity") for rs in d.reason_lists()] == [
         ("capacity",), ("capacity", "supplier")]
+
+
+def test_the_modules_examples_hold() -> None:
+    """The docstring examples of riskengine.policy.supplier (the worked 68.85 % advance,
+    the HHI of four equal debtors, the capped notches) run as doctests."""
+    import doctest
+
+    from riskengine.policy import supplier
+
+    result = doctest.testmod(supplier)
+    assert result.failed == 0 and result.attempted >= 8
