@@ -19,7 +19,8 @@ ratios, each measured against a reference timed in the same process and sitting:
     (run in a temporary working directory, so its default MLflow store is there)
     on a SYNTHETIC book of ``--debtors`` (default 1,000,000) against the reference
     model's ``predict_proba`` on as many rows of 36 features. Bar: ratio <= 4
-    (aim 2.5), peak RSS < 4 GB.
+    (aim 2.5), peak RSS < 4 GB. ``--also-no-store`` times ``rerate --no-store`` too (the
+    run without its limit register write, issue 15), against the same reference.
 
 The reference model is fitted on seeded random data (20,000 rows); only its
 prediction time matters, and that grows with its number of trees. The issue names
@@ -195,7 +196,7 @@ def bench_http(requests: int) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def bench_batch(debtors: int, portfolio: str | None) -> None:
+def bench_batch(debtors: int, portfolio: str | None, also_no_store: bool = False) -> None:
     bin_dir = Path(sys.executable).parent
     tmp = Path(tempfile.mkdtemp(prefix="bench-ratios-"))
     book = Path(portfolio) if portfolio else tmp / "portfolio"
@@ -213,17 +214,25 @@ def bench_batch(debtors: int, portfolio: str | None) -> None:
             model.predict_proba(X)
             refs.append((name, model.n_iter_, time.perf_counter() - t0))
         del X
-        t0 = time.perf_counter()
-        subprocess.run([str(bin_dir / "riskengine"), "rerate", "--portfolio", str(book),
-                        "--out", str(tmp / "out")], check=True, cwd=tmp,
-                       stdout=subprocess.DEVNULL)
-        job_s = time.perf_counter() - t0
-        rss_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
-        print(f"batch   rerate of {n:,} debtors, default options: {job_s:.1f} s, peak RSS "
-              f"{rss_gb:.2f} GB (bar: ratio <= 4, aim 2.5; RSS < 4 GB); cores {os.cpu_count()}")
-        for name, trees, ref_s in refs:
-            print(f"        reference {name} ({trees} trees) predict_proba({n:,} rows) "
-                  f"{ref_s:.2f} s; ratio {job_s / ref_s:.2f}")
+        variants = [("default options", [])] + ([("--no-store", ["--no-store"])]
+                                                if also_no_store else [])
+        for label, extra in variants:
+            out = tmp / f"out{len(extra)}"
+            before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            t0 = time.perf_counter()
+            subprocess.run([str(bin_dir / "riskengine"), "rerate", "--portfolio", str(book),
+                            "--out", str(out), *extra], check=True, cwd=tmp,
+                           stdout=subprocess.DEVNULL)
+            job_s = time.perf_counter() - t0
+            peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            rss = f"{peak / 1024**2:.2f} GB" if peak > before else "not above the previous run's"
+            stages = json.loads((out / "run.json").read_text()).get("timings_s", {})
+            print(f"batch   rerate of {n:,} debtors, {label}: {job_s:.1f} s, peak RSS {rss} "
+                  f"(bar: ratio <= 4, aim 2.5; RSS < 4 GB); cores {os.cpu_count()}; stages "
+                  + ", ".join(f"{k[:-2]} {v:.1f} s" for k, v in stages.items()))
+            for name, trees, ref_s in refs:
+                print(f"        reference {name} ({trees} trees) predict_proba({n:,} rows) "
+                      f"{ref_s:.2f} s; ratio {job_s / ref_s:.2f}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -235,6 +244,8 @@ def main() -> None:
     p.add_argument("--requests", type=int, default=1000)
     p.add_argument("--debtors", type=int, default=1_000_000)
     p.add_argument("--portfolio", default=None, help="reuse (or write) the batch book here")
+    p.add_argument("--also-no-store", action="store_true",
+                   help="batch: time `rerate --no-store` too (no limit register write)")
     args = p.parse_args()
     parts = {s.strip() for s in args.only.split(",")}
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; "
@@ -244,7 +255,7 @@ def main() -> None:
     if "http" in parts:
         bench_http(args.requests)
     if "batch" in parts:
-        bench_batch(args.debtors, args.portfolio)
+        bench_batch(args.debtors, args.portfolio, args.also_no_store)
 
 
 if __name__ == "__main__":

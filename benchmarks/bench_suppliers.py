@@ -6,8 +6,9 @@ Usage::
 
 Generates the demo's SYNTHETIC book (seed 42; not real data) and decides every pair with
 the engine over the whole book (``Engine.decide_table``, the batch job's path) four
-ways: as generated (non-recourse, no supplier assessment, suppliers not rated: they are
-not debtors of the book); every pair recourse; recourse with a SYNTHETIC assessment of
+ways: as generated (non-recourse, suppliers not rated: they are not debtors of the book;
+since the merge of main the generator writes its own supplier assessment, which moves
+only the advance rates here); every pair recourse; recourse with a SYNTHETIC assessment of
 every supplier (seeded, by NACE: food perishable, services, outlook, consignment and
 credit-note shares); and recourse with that assessment and a SYNTHETIC rating of each
 supplier drawn from the book's own debtor grades. For each it prints the pairs, the

@@ -27,6 +27,7 @@ _HANDLERS: dict[str, str] = {
     "rerate": "riskengine.batch.rerate:rerate_command",
     "report": "riskengine.serve.memo.report:report_command",
     "publish": "riskengine.tracking.pyfunc:publish_command",
+    "fx-rates": "riskengine.commands:fx_rates_command",
 }
 
 
@@ -118,6 +119,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--master-scale", default=None)
     s.add_argument("--overlay", default=None)
     s.add_argument("--no-register", action="store_true", help="log and check only")
+
+    s = sub.add_parser("fx-rates", help="dated exchange rates in the decision store")
+    fx = s.add_subparsers(dest="fx_action", required=True, metavar="ACTION")
+    f = fx.add_parser("load", help="load a rates file (date, currency, rate: units of the "
+                      "policy's [book] currency per one unit) into the store")
+    f.add_argument("file", help="CSV or Parquet file with the columns date, currency, rate")
+    f.add_argument("--store", dest="store_url", default=None,
+                   help="SQLAlchemy URL of the decision store (default sqlite file)")
+    f.add_argument("--policy", default=None, help="policy TOML (its [book] currency)")
+    f = fx.add_parser("list", help="print the store's rates as CSV")
+    f.add_argument("--store", dest="store_url", default=None)
 
     from riskengine.batch.rerate import add_rerate_arguments
 

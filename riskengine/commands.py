@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["demo_data", "features", "score", "demo", "read_json_input"]
+__all__ = ["demo_data", "features", "score", "demo", "read_json_input", "fx_rates_command",
+           "read_rates_file"]
 
 
 def demo_data(args: argparse.Namespace) -> int:
@@ -98,7 +99,7 @@ def features(args: argparse.Namespace) -> int:
         f"debtors in {summary['debtors_in']:,}: clean {summary['debtors_clean']:,}, "
         f"rejected {summary['debtors_rejected']:,} ({summary['problems']:,} problems)"
     )
-    feats = build_features(checked.frames, as_of, fx_rates=manifest.get("fx_rates"))
+    feats = build_features(checked.frames, as_of, fx_rates=_rates_at(checked.frames, as_of))
     print(f"features as of {as_of.date()}: {feats.shape[0]:,} debtors x {feats.shape[1]} features")
     _print_feature_summary(feats)
     if args.out:
@@ -211,7 +212,7 @@ def demo(args: argparse.Namespace) -> int:
     s = checked.summary()
     print(f"validation: {s['debtors_clean']:,} debtors clean, {s['debtors_rejected']:,} rejected, "
           f"{s['problems']:,} problems")
-    feats = build_features(checked.frames, as_of, fx_rates=manifest.get("fx_rates"))
+    feats = build_features(checked.frames, as_of, fx_rates=_rates_at(checked.frames, as_of))
     print(f"features: {feats.shape[0]:,} debtors x {feats.shape[1]} "
           f"(statements {sum(c.startswith('st_') for c in feats.columns)}, "
           f"adverse {sum(c.startswith('adv_') for c in feats.columns)}, "
@@ -226,21 +227,12 @@ def demo(args: argparse.Namespace) -> int:
     summ = batch.summary()
     print(f"decisions: {summ['decided']:,} pairs decided, {summ['pairs_rejected']:,} not decided "
           f"(pairs in {summ['pairs_in']:,}); error rows {summ['error_rows']:,}")
-    _print_grade_table(d)
+    _print_grade_table(d, engine.policy.book.currency)
     print("decision types: " + ", ".join(
         f"{k} {n:,}" for k, n in d["decision_type"].value_counts().sort_index().items()))
-    cur = str(d["currency"].mode().iat[0]) if len(d) else "EUR"
-    totals = {
-        "requested": d["requested_limit"].astype(float).sum(),
-        "approved": d["approved_limit"].astype(float).sum(),
-        "insured": d["insured_limit"].astype(float).sum(),
-        "retained exposure": d["retained_exposure"].astype(float).sum(),
-        "expected loss (with cover)": d["expected_loss"].astype(float).sum(),
-        "expected loss (uninsured)": d["expected_loss_uninsured"].astype(float).sum(),
-    }
-    print(f"book totals (mostly {cur}; mixed currencies summed as given):")
-    for k, val in totals.items():
-        print(f"  {k:<28} {val:>18,.0f}")
+    _print_refusals(d)
+    _print_totals(d, engine.policy.book.currency, manifest.get("fx_rates") or {},
+                  str(manifest.get("as_of")))
     out.mkdir(parents=True, exist_ok=True)
     _flat(d).to_parquet(out / "decisions.parquet")
     batch.errors.to_parquet(out / "errors.parquet")
@@ -248,9 +240,15 @@ def demo(args: argparse.Namespace) -> int:
 
     print("\n== three full decisions (a strong, a middling and a weak debtor)")
     rated = d[d["grade"].notna() & (d["grade"] != "D")].sort_values("pd", kind="stable")
+    dicts = batch.to_dicts()
     for i in (0, len(rated) // 2, len(rated) - 1):
         if 0 <= i < len(rated):
-            print(json.dumps(batch.to_dicts()[int(d.index.get_loc(rated.index[i]))], indent=2))
+            print(json.dumps(dicts[int(d.index.get_loc(rated.index[i]))], indent=2))
+
+    refused = d.index[d["decision_type"] == "refused"]
+    if len(refused):
+        print("\n== a refused pair: no limit, so no advance and no fees")
+        print(json.dumps(dicts[int(d.index.get_loc(refused[0]))], indent=2))
 
     example = Path(__file__).resolve().parents[1] / "examples" / "debtor.json"
     if example.exists():
@@ -267,13 +265,121 @@ def demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_grade_table(d: Any) -> None:
-    """Pairs, mean PD and approved limits by grade."""
+#: Causes of a refusal, most fundamental first: (cause, the code that marks it). A refused
+#: pair counts under the first cause whose code is among its knock-outs, limit notes or
+#: binding constraints (riskengine.policy.limits.REASONS, the core's notes).
+REFUSAL_CAUSES: tuple[tuple[str, str], ...] = (
+    ("default (grade D)", "grade_default"),
+    ("insolvency record", "insolvency"),
+    ("adverse record (serious, recent, significant)", "adverse_record"),
+    ("related party", "related_party"),
+    ("supplier in default", "supplier_default"),
+    ("missing data", "missing_data"),
+    ("no financial data", "no_financials"),
+    ("negative equity", "negative_equity"),
+    ("loss on the tax return", "non_positive_profit"),
+    ("no insurer appetite at the grade", "no_insurer_appetite"),
+    ("nothing requested", "nothing_requested"),
+    ("insurer limit", "insurer_cover"),
+    ("supplier cap", "supplier"),
+    ("ledger share cap", "ledger_cap"),
+    ("group cap", "group_cap"),
+    ("sector cap", "sector_cap"),
+    ("country cap", "country_cap"),
+    ("capacity below the rounding unit", "below_rounding_unit"),
+    ("capacity (grade, net worth, turnover)", "capacity"),
+)
+
+
+def _codes_of(value: Any) -> tuple[str, ...]:
+    """The codes of a list column's value: a tuple or list, or its JSON text (Parquet)."""
+    if isinstance(value, str):
+        value = json.loads(value) if value.startswith("[") else value.split(",")
+    if value is None or (isinstance(value, float) and value != value):
+        return ()
+    return tuple(str(v) for v in value)
+
+
+def refusal_causes(d: Any) -> Any:
+    """The cause of each refused pair of the decisions ``d`` (:data:`REFUSAL_CAUSES`).
+
+    ``d`` holds decision columns (a batch's decisions, or ``decisions.parquet`` with
+    its list columns as JSON text). Returns a ``pandas.Series`` of cause names on
+    the refused rows of ``d`` (``other`` when no listed code is present). Each
+    distinct combination of knock-outs, notes and binding constraints is
+    classified once.
+    """
+    import numpy as np
+    import pandas as pd
+
+    r = d[d["decision_type"] == "refused"]
+    lists = ("knockouts", "limit_notes", "binding_constraints")
+    key = r[lists[0]].astype(str)
+    for col in lists[1:]:
+        key = key + "|" + r[col].astype(str)
+    codes, _ = pd.factorize(key)
+    _, first = np.unique(codes, return_index=True)  # one row per combination, in code order
+    names = []
+    for i in first.tolist():
+        have = {c for col in lists for c in _codes_of(r[col].iat[i])}
+        names.append(next((cause for cause, code in REFUSAL_CAUSES if code in have), "other"))
+    return pd.Series(np.asarray(names, dtype=object)[codes], index=r.index, dtype="str",
+                     name="cause")
+
+
+def _print_refusals(d: Any) -> None:
+    """The refused share of the decided pairs, by cause (most frequent first)."""
+    n = len(d)
+    if not n:
+        return
+    causes = refusal_causes(d)
+    print(f"refused pairs by cause ({len(causes):,} of {n:,} decided pairs, "
+          f"{len(causes) / n:.1%}):")
+    width = max(len(c) for c, _ in REFUSAL_CAUSES)
+    for cause, k in causes.value_counts().items():
+        print(f"  {cause:<{width}}  {k:>7,}  {k / n:>6.1%}")
+
+
+def _print_totals(d: Any, reporting: str, rates: Any, as_of: str) -> None:
+    """Book totals in the reporting currency: each pair at its decision's ``fx_rate`` (the
+    rate in force on the decision date); a decision without one (an engine before issue
+    16) at ``rates``, units of the reporting currency per one unit of each currency (the
+    manifest's ``fx_rates``); a pair with neither is left out, and said.
+    """
+    import numpy as np
+
+    per_unit = {str(c): float(v) for c, v in dict(rates).items()}
+    per_unit[reporting] = 1.0
+    cur = d["currency"].astype(str)
+    given = d["fx_rate"].astype(float).to_numpy() if "fx_rate" in d.columns \
+        else np.full(len(d), np.nan)
+    factor = np.where(np.isnan(given), cur.map(per_unit).astype(float).to_numpy(), given)
+    known = np.isfinite(factor)
+    other = known & (cur != reporting).to_numpy()
+    foreign = sorted(set(cur[other]))
+    how = (f"; {int(other.sum()):,} pairs converted from {', '.join(foreign)} at the rates "
+           f"in force on {as_of}" if foreign else "")
+    print(f"book totals in {reporting} (the reporting currency{how}):")
+    for label, col in (("requested", "requested_limit"), ("approved", "approved_limit"),
+                       ("insured", "insured_limit"), ("retained exposure", "retained_exposure"),
+                       ("expected loss (with cover)", "expected_loss"),
+                       ("expected loss (uninsured)", "expected_loss_uninsured")):
+        values = d[col].astype(float).to_numpy()[known] * factor[known]
+        print(f"  {label:<28} {np.nansum(values):>18,.0f} {reporting}")
+    if not known.all():
+        missing = sorted(set(cur[~known]))
+        print(f"  (left out: {int((~known).sum()):,} pairs in {', '.join(missing)}: "
+              f"no rate to {reporting})")
+
+
+def _print_grade_table(d: Any, currency: str) -> None:
+    """Pairs, mean PD and approved limits (in the reporting currency) by grade."""
     if not len(d):
         return
-    g = d.assign(pd=d["pd"].astype(float), approved_limit=d["approved_limit"].astype(float))
+    g = d.assign(pd=d["pd"].astype(float),
+                 approved_limit=d["approved_limit_base"].astype(float))
     order = [*(str(i) for i in range(1, 11)), "D"]
-    print(f"  {'grade':>5}  {'pairs':>7}  {'mean PD':>9}  {'approved limits':>16}")
+    print(f"  {'grade':>5}  {'pairs':>7}  {'mean PD':>9}  {'approved, ' + currency:>16}")
     for grade in order:
         sub = g[g["grade"] == grade]
         if len(sub):
@@ -284,6 +390,18 @@ def _print_grade_table(d: Any) -> None:
         print(f"  {'NR':>5}  {len(unrated):>7,}  {'':>9}  {unrated['approved_limit'].sum():>16,.0f}")
 
 
+def _rates_at(frames: Any, as_of: Any) -> dict[str, float] | None:
+    """The portfolio's rates in force on ``as_of`` by currency (for the book shares of the
+    concentration features), or None without rates."""
+    from riskengine.config import load_policy
+    from riskengine.features.fx import FxRates
+
+    fx = frames.get("fx_rates")
+    if fx is None:
+        return None
+    return FxRates.from_frame(fx, load_policy().book.currency).mapping_at(as_of)
+
+
 def _flat(d: Any) -> Any:
     """Decisions with list/tuple columns as JSON text, for Parquet."""
     out = d.copy()
@@ -291,3 +409,54 @@ def _flat(d: Any) -> Any:
         if out[c].map(lambda v: isinstance(v, (list, tuple, dict))).any():
             out[c] = out[c].map(lambda v: json.dumps(v, sort_keys=True, default=str))
     return out
+
+
+def read_rates_file(path: str) -> Any:
+    """A rates file as read (CSV: every field as text, for validation to parse; Parquet).
+
+    Raises
+    ------
+    InvalidInputError
+        The file is missing or unreadable (one line naming it).
+    """
+    import pandas as pd
+
+    from riskengine.errors import InvalidInputError
+    from riskengine.io.portfolio import unreadable
+
+    file = Path(path)
+    if not file.is_file():
+        raise InvalidInputError(f"{path}: no such rates file; give a CSV or Parquet file with "
+                                "the columns date, currency, rate.")
+    kind = "Parquet" if file.suffix == ".parquet" else "CSV"
+    try:
+        if kind == "Parquet":
+            return pd.read_parquet(file)
+        return pd.read_csv(file, dtype="str", keep_default_na=False, na_values=[""])
+    except (OSError, ValueError) as exc:
+        raise unreadable(file, kind, exc) from None
+
+
+def fx_rates_command(args: Any) -> int:
+    """``riskengine fx-rates load FILE --store URL``: check every row, then store them all
+    (one transaction; any problem: nothing stored, exit 2). ``fx-rates list``: the rates."""
+    import datetime as dt
+    import sys
+
+    from riskengine.store import DecisionStore
+
+    with DecisionStore(args.store_url) as store:
+        if args.fx_action == "list":
+            sys.stdout.write("date,currency,rate,source\n")
+            for r in store.fx_rate_rows():
+                sys.stdout.write(f"{r['date']},{r['currency']},{r['rate']!r},"
+                                 f"{r['source'] or ''}\n")
+            return 0
+        from riskengine.config import load_policy
+
+        base = load_policy(args.policy).book.currency
+        n = store.load_fx_rates(read_rates_file(args.file), base=base,
+                                source=f"cli:{args.file}"[:128],
+                                reference_date=dt.date.today())
+    print(f"stored {n:,} rate(s) into {base} from {args.file}")
+    return 0

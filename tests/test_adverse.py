@@ -19,7 +19,7 @@ from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils.estimator_checks import check_estimator
 
-from riskengine.contracts.schemas import ADVERSE_EVENT_TYPES
+from riskengine.contracts.schemas import ADVERSE_EVENT_TYPES, SERIOUS_EVENT_TYPES
 from riskengine.errors import InvalidInputError
 from riskengine.features.adverse import (
     ADVERSE_FEATURES,
@@ -30,6 +30,7 @@ from riskengine.features.adverse import (
     adverse_features,
     feature_directions,
 )
+from riskengine.features.significance import knockout_mask, significance_thresholds
 
 AS_OF = pd.Timestamp("2024-06-30")
 
@@ -303,16 +304,19 @@ def test_adverse_arrays_of_one_debtor_alone_equal_its_row_in_a_batch() -> None:
     settle = np.where(rng.random(m) < 0.5, event + rng.integers(0, 400, m), np.iinfo(np.int64).min)
     amount = np.round(rng.lognormal(7, 1.5, m), 2)
     cur = np.where(rng.random(m) < 0.03, 1, 0)
-    thr = np.full(len(CURRENCIES), 1000.0)
     revenue = np.where(rng.random(n) < 0.8, rng.lognormal(13, 1, n), np.nan)
+    # per record (absolute 1,000 or 1 % of the revenue), as both paths compute it
+    thr = significance_thresholds(etype, cur, code, knockout=knockout_mask(SERIOUS_EVENT_TYPES),
+                                  absolute=1000.0, share=0.01, revenue=revenue)
+    assert len(CURRENCIES) > 1 and np.isinf(thr[~np.isin(etype, [0, 1, 2])]).all()
     rest = (thr, revenue, lookback, 730.5)
     batch = adverse_arrays(code, n, day, event, etype, status, settle, amount, cur, *rest)
     assert batch.shape == (len(ADVERSE_FEATURES), n)
     for g in range(n):
         r = code == g
         alone = adverse_arrays(np.zeros(int(r.sum()), np.int64), 1, day, event[r], etype[r],
-                               status[r], settle[r], amount[r], cur[r], thr, revenue[g:g + 1],
-                               lookback, 730.5)
+                               status[r], settle[r], amount[r], cur[r], thr[r],
+                               revenue[g:g + 1], lookback, 730.5)
         assert alone[:, 0].tobytes() == batch[:, g].tobytes(), g
     fill = np.array([FILL_VALUES[name] for name in ADVERSE_FEATURES])
     np.testing.assert_array_equal(batch[:, -1], fill)

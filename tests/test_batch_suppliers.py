@@ -25,9 +25,10 @@ N, SEED = 400, 11
 KEYS = ["debtor_id", "supplier_id"]
 
 
-def _book_with_supplier_debtors() -> dict[str, pd.DataFrame]:
+def _book_with_supplier_debtors(foreign: bool = False) -> dict[str, pd.DataFrame]:
     """A generated book whose suppliers carry an assessment and whose first 4 suppliers
-    are also debtors: each takes the records of one generated debtor (renamed) and one
+    are also debtors: each takes the records of one generated debtor (renamed; with
+    ``foreign``, debtors whose statements are in another currency than EUR) and one
     exposure to another supplier."""
     fr = generate_portfolio(N, SEED, AS_OF)
     rng = np.random.default_rng(4)
@@ -43,6 +44,9 @@ def _book_with_supplier_debtors() -> dict[str, pd.DataFrame]:
     out = {**fr, "suppliers": sup}
     deb = fr["debtors"]
     twins = deb.iloc[:4]["debtor_id"].tolist()
+    if foreign:
+        st = fr["statements"]
+        twins = st.loc[st["currency"] != "EUR", "debtor_id"].unique()[:4].tolist()
     names = dict(zip(twins, sup["supplier_id"].iloc[:4].tolist(), strict=True))
     for table in ("debtors", "statements", "adverse_records"):
         f = fr[table]
@@ -129,3 +133,27 @@ def test_pairs_decide_alike_in_any_chunking_and_as_the_whole_book(
     assert a.loc[~rated, "supplier_grade"].isna().all()
     notes = a["limit_notes"].map(lambda n: any(x.startswith("supplier_") for x in n))
     assert notes.any()
+
+
+def test_suppliers_rated_from_statements_in_another_currency(tmp_path: Path,
+                                                             engine: Any) -> None:
+    """A supplier that is a debtor with statements in BGN or RON is rated at the book's
+    rates (its fx_rates), as Engine.decide rates it on the whole book: whether the
+    driver holds the rates (pandas) or only the portfolio directory does (Spark).
+    Without the rates the supplier's own rating was refused (missing_fx_rate) and the
+    supplier went unrated in the run."""
+    book = _book_with_supplier_debtors(foreign=True)
+    sup_ids = book["suppliers"]["supplier_id"].iloc[:4]
+    own = book["statements"][book["statements"]["debtor_id"].isin(sup_ids)]
+    assert (own["currency"] != "EUR").any()
+    assert "fx_rates" in book
+    whole = engine.rate(book, AS_OF).reindex(sup_ids)
+    assert whole.notna().all() and (whole != "NR").all()
+    held = supplier_book(Path("/nonexistent"), book, {}, engine, AS_OF).set_index(
+        "supplier_id")
+    assert held.loc[sup_ids, "rating"].tolist() == whole.tolist()
+    path = tmp_path / "portfolio"
+    write_portfolio(book, path, manifest=synthetic_manifest(N, SEED, AS_OF))
+    without = {k: v for k, v in book.items() if k != "fx_rates"}
+    read = supplier_book(path, without, {}, engine, AS_OF).set_index("supplier_id")
+    assert read.loc[sup_ids, "rating"].tolist() == whole.tolist()

@@ -7,6 +7,7 @@ the shipped model) and print full decisions; nothing in it trains.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -36,6 +37,63 @@ def test_demo_prints_full_decisions_and_writes_them(tmp_path: Path, capsys: pyte
         assert key in first
     assert 0.0 < first["pd"] < 1.0
     assert "examples/debtor.json" in out
+
+
+def test_demo_prints_refusals_by_cause_and_totals_in_the_reporting_currency(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 16: the refused share by cause adds up to the refused pairs; totals say their
+    currency (the policy's [book] currency, EUR); a refused pair shows no advance, no fees."""
+    from riskengine.commands import REFUSAL_CAUSES, refusal_causes
+
+    assert main(["demo", "--debtors", "300", "--seed", "4", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    decisions = pd.read_parquet(tmp_path / "decisions.parquet")
+    refused = decisions[decisions["decision_type"] == "refused"]
+    head = (f"refused pairs by cause ({len(refused):,} of {len(decisions):,} decided pairs, "
+            f"{len(refused) / len(decisions):.1%}):")
+    assert head in out
+    lines = out.split(head)[1].split("\nbook totals")[0].strip().splitlines()
+    names = {c for c, _ in REFUSAL_CAUSES} | {"other"}
+    counted = 0
+    for line in lines:
+        cause, n, share = line.rsplit(None, 2)
+        assert cause.strip() in names and share.endswith("%")
+        counted += int(n.replace(",", ""))
+    assert counted == len(refused)
+    causes = refusal_causes(decisions)
+    assert causes.value_counts().to_dict() == {
+        line.rsplit(None, 2)[0].strip(): int(line.rsplit(None, 2)[1].replace(",", ""))
+        for line in lines}
+    assert "book totals in EUR (the reporting currency" in out
+    totals = out.split("book totals in EUR")[1].split("\nwrote ")[0]
+    assert re.search(r"^  approved +[\d,]+ EUR$", totals, re.M)
+    assert re.search(r"^  expected loss \(with cover\) +[\d,]+ EUR$", totals, re.M)
+    block = out.split("== a refused pair: no limit, so no advance and no fees\n")[1]
+    shown = json.loads(block.split("\n}\n")[0] + "\n}")
+    assert shown["decision_type"] == "refused" and shown["approved_limit"] == 0
+    assert shown["advance_rate"] == 0 and shown["service_commission_rate"] == 0
+    assert shown["discount_rate"] == 0
+
+
+def test_refusal_causes_take_the_most_fundamental_code() -> None:
+    """A knock-out before a note, a note before a binding constraint; the same answer
+    from a batch's tuples and from Parquet's JSON text."""
+    from riskengine.commands import refusal_causes
+
+    d = pd.DataFrame({
+        "decision_type": ["refused", "refused", "refused", "full", "refused"],
+        "knockouts": [("adverse_record", "grade_default"), (), (), (), ()],
+        "limit_notes": [(), ("non_positive_profit", "tax_return_haircut"),
+                        ("below_rounding_unit",), (), ()],
+        "binding_constraints": [(), ("capacity", "insurer_cover"), ("capacity",),
+                                ("requested",), ("requested",)],
+    })
+    expected = ["default (grade D)", "loss on the tax return",
+                "capacity below the rounding unit", "other"]
+    assert refusal_causes(d).tolist() == expected
+    as_json = d.assign(**{c: d[c].map(lambda v: json.dumps(list(v)))
+                          for c in ("knockouts", "limit_notes", "binding_constraints")})
+    assert refusal_causes(as_json).tolist() == expected
 
 
 def test_features_command_reports_validation_and_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

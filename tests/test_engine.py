@@ -26,17 +26,23 @@ from riskengine.contracts import schemas
 from riskengine.contracts.payload import payload_to_frames
 from riskengine.errors import InvalidInputError, ModelArtifactError, PolicyError
 from riskengine.features import build_features
+from riskengine.features.fx import FxRates
 from riskengine.model.flat_trees import FlatScorer, top_reasons
 from riskengine.scoring.core import SklearnScorer
 from riskengine.scoring.engine import Engine
 from riskengine.scoring.inputs import DebtorInputs
 from riskengine.scoring.overlay import Overlay, OverlayTerm
-from riskengine.synthetic import generate_portfolio
+from riskengine.synthetic import generate_portfolio, synthetic_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "debtor.json"
 AS_OF = "2026-06-30"
 STAMP = "2026-06-30T12:00:00+00:00"
+#: The synthetic book's rates (its manifest's, dated its as_of): every payload carries
+#: them, so that pairs and statements in BGN, RON, GBP and USD are converted.
+FX_ROWS = [{"date": AS_OF, "currency": c, "rate": r}
+           for c, r in synthetic_manifest(1, 1, AS_OF)["fx_rates"].items()]
+FX = FxRates.from_rows(((r["date"], r["currency"], r["rate"]) for r in FX_ROWS), "EUR")
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +60,7 @@ def example() -> dict[str, Any]:
 
 
 def _json_value(v: Any) -> Any:
-    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT:
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT or v is pd.NA:
         return None
     if isinstance(v, pd.Timestamp):
         return v.date().isoformat()
@@ -101,7 +107,9 @@ def synthetic_payloads(n: int, seed: int) -> list[dict[str, Any]]:
             exposure["requested_limit"] = exposure["approved_limit"]  # the payload needs a request
         exposure["supplier"] = {"name": s["name"], "country": s["country"], "nace": s["nace"],
                                 "group_id": _json_value(s["group_id"]),
-                                "ledger_total": float(s["ledger_total"])}
+                                "ledger_total": float(s["ledger_total"]),
+                                # the generator writes the assessment the contract declares
+                                **{c: _json_value(s[c]) for c in schemas.SUPPLIER_ASSESSMENT}}
         exposure["product"] = "recourse" if i % 2 else "non_recourse"
         exposure["insurer_limit"] = 250_000.0 if i % 3 == 0 else None
         exposure["relation_type"] = rel.get((sid, did))
@@ -113,6 +121,7 @@ def synthetic_payloads(n: int, seed: int) -> list[dict[str, Any]]:
             "adverse_records": _records(adv.get(did, empty), ("debtor_id",)),
             "invoices": _records(inv.get((did, sid), empty), ("debtor_id",)),
             "exposure": exposure,
+            "fx_rates": FX_ROWS,
         })
     return out
 
@@ -180,6 +189,7 @@ def test_portfolio_frames_decide_like_payloads(
     frames["pair_terms"] = given["pair_terms"]
     # the payloads give no dispersion of the suppliers' debtors: nor does the book here
     frames["supplier_book"] = given["supplier_book"]
+    frames["fx_rates"] = pd.DataFrame(FX_ROWS).astype({"date": "datetime64[ns]"})
     frames["exposures"] = frames["exposures"].assign(requested_limit=[
         q["exposure"]["requested_limit"] if q["exposure"]["requested_limit"] is not None
         else np.nan for q in payloads])
@@ -464,7 +474,7 @@ def test_bad_debtors_become_error_rows_and_counts_reconcile(engine: Engine) -> N
     bad_debtor = st_.loc[0, "debtor_id"]
     st_.loc[0, "total_assets"] = -5.0
     frames = {**frames, "statements": st_}
-    batch = engine.decide(frames, AS_OF, decided_at=STAMP)
+    batch = engine.decide(frames, AS_OF, decided_at=STAMP, fx=FX)
     s = batch.summary()
     assert s["pairs_in"] == s["decided"] + s["pairs_rejected"]
     assert s["debtors_rejected"] == 1 and bad_debtor not in set(batch.decisions["debtor_id"])
@@ -601,7 +611,9 @@ def test_related_pairs_by_group_in_any_debtor_order(engine: Engine) -> None:
                      strict=True))
     ids = pd.Index(clean["debtors"]["debtor_id"].astype("str"))
     for order in (ids, ids[::-1]):
-        pairs, _ = engine._pairs_from_frames(clean, None, order)
+        pairs, _ = engine._pairs_from_frames(clean, None, order,
+                                             np.full(len(order), "", dtype=object),
+                                             FX.at(AS_OF))
         expect = [(s, d) in linked or (pd.notna(d_group[d]) and d_group[d] == sup_group[s])
                   for s, d in zip(pairs.supplier_id, order[pairs.debtor_pos], strict=True)]
         assert pairs.related.tolist() == expect

@@ -237,7 +237,8 @@ def test_run_summary_with_given_previous_ratings_as_without() -> None:
 
 
 def test_previous_reads_only_the_compared_columns(tmp_path: Path) -> None:
-    d = _layout(3).assign(approved_limit=1.0, model_version="m", insured_limit=2.0)
+    d = _layout(3).assign(approved_limit=1.0, model_version="m", insured_limit=2.0,
+                          currency="USD", approved_limit_base=0.9)
     pq.write_table(pa.Table.from_pandas(d, preserve_index=False), tmp_path / "decisions.parquet")
     opts = RerateOptions(portfolio=tmp_path, out=tmp_path / "out", previous=tmp_path)
     got = batch_read._previous(opts)

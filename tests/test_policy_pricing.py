@@ -7,7 +7,7 @@ import pytest
 
 from riskengine.config import load_policy
 from riskengine.policy.credit_policy import CreditPolicy
-from riskengine.policy.pricing import advance_rate, fees, pricing_grade, settlement
+from riskengine.policy.pricing import advance_rate, fee_rates, fees, pricing_grade, settlement
 
 POLICY = load_policy()
 
@@ -68,3 +68,39 @@ def test_recourse_prices_on_supplier_grade() -> None:
     g = pricing_grade(["2", "2"], ["recourse", "non_recourse"], POLICY, ["6", "6"])
     assert g.tolist() == [6, 2]
     assert pricing_grade(["2"], ["recourse"], POLICY).tolist() == [2]
+
+
+def test_a_refused_pair_gets_no_advance_and_no_fees() -> None:
+    """Issue 16: a pair with no approved limit is not financed, so its advance rate and
+    fee rates are 0; a pair with a limit keeps the policy's rates (grade 5 non-recourse:
+    advance 85 %, commission 1.75 % + 0.5 % surcharge = 2.25 %, discount 10 %)."""
+    approved = np.array([25_000.0, 0.0, np.nan])
+    r = advance_rate(["5", "5", "5"], "non_recourse", POLICY, 0.0, approved=approved)
+    np.testing.assert_allclose(r, [0.85, 0.0, 0.0])
+    comm, disc = fee_rates(["5", "5", "5"], "non_recourse", POLICY, approved=approved)
+    np.testing.assert_allclose(comm, [0.0225, 0.0, 0.0])
+    np.testing.assert_allclose(disc, [0.10, 0.0, 0.0])
+    # without limits: the rates of the grade and product, the ones fees() charges
+    comm, disc = fee_rates(["5", "1"], ["non_recourse", "recourse"], POLICY)
+    np.testing.assert_allclose(comm, [0.0225, 0.01])
+    np.testing.assert_allclose(disc, [0.10, 0.08])
+    f = fees(10_000, 8_500, 360, "5", POLICY, product="non_recourse")
+    assert f.service_commission == pytest.approx(comm[0] * 10_000)
+    assert f.discount_interest == pytest.approx(disc[0] * 8_500)
+
+
+def test_decisions_of_refused_pairs_show_no_advance_and_no_fees() -> None:
+    """The engine's decisions (the core calls advance_rate and fee_rates with the
+    approved limits): refused pairs 0, approved pairs the policy's positive rates."""
+    from riskengine.api import load_engine
+    from riskengine.synthetic import generate_portfolio
+
+    d = load_engine().decide(generate_portfolio(200, seed=8), "2026-06-30",
+                             decided_at="2026-06-30T00:00:00Z",
+                             reference_date="2026-06-30").decisions
+    refused = d[d["decision_type"] == "refused"]
+    approved = d[d["approved_limit"].astype(float) > 0]
+    assert len(refused) > 5 and len(approved) > 5
+    for col in ("advance_rate", "service_commission_rate", "discount_rate"):
+        assert (refused[col].astype(float) == 0).all(), col
+        assert (approved[col].astype(float) > 0).all(), col

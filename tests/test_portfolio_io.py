@@ -31,23 +31,33 @@ def _write(frames, out: Path, fmt: str) -> Path:
 def test_round_trip_gives_equal_frames(frames, tmp_path: Path, fmt: str) -> None:
     out = _write(frames, tmp_path / "pf", fmt)
     back, manifest = read_portfolio(out)
-    assert list(back) == list(CONTRACTS)
-    for name in CONTRACTS:
+    assert list(back) == [*CONTRACTS, "fx_rates"]  # the generated dated rates too
+    for name in (*CONTRACTS, "fx_rates"):
         pd.testing.assert_frame_equal(back[name], frames[name], check_exact=True)
     assert manifest["format"] == fmt
+    fx = back["fx_rates"]  # the as-of rows are the manifest's mapping
+    on = fx[fx["date"] == pd.Timestamp(manifest["as_of"])]
+    assert dict(zip(on["currency"], on["rate"], strict=True)) == manifest["fx_rates"]
+    # without the table the manifest's rates, dated its as_of, stand for it
+    out2 = _write({k: v for k, v in frames.items() if k != "fx_rates"}, tmp_path / "m", fmt)
+    fx = read_portfolio(out2)[0]["fx_rates"]
+    assert (fx["date"] == pd.Timestamp(manifest["as_of"])).all()
+    assert dict(zip(fx["currency"], fx["rate"], strict=True)) == manifest["fx_rates"]
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
 def test_files_and_manifest_follow_the_layout(frames, tmp_path: Path, fmt: str) -> None:
-    """docs/DATA_LAYOUT.md: one <table>.<fmt> per contract and manifest.json, nothing else."""
+    """docs/DATA_LAYOUT.md: one <table>.<fmt> per contract (and fx_rates) and manifest.json,
+    nothing else."""
     out = _write(frames, tmp_path / "pf", fmt)
     names = sorted(p.name for p in out.iterdir())
-    assert names == sorted([f"{t}.{fmt}" for t in CONTRACTS] + [MANIFEST_NAME])  # no temp files
+    assert names == sorted([f"{t}.{fmt}" for t in (*CONTRACTS, "fx_rates")]
+                           + [MANIFEST_NAME])  # no temp files
     manifest = json.loads((out / MANIFEST_NAME).read_text())
     assert manifest == {
         "synthetic": True,
         "generator": "riskengine.synthetic",
-        "generator_version": 1,
+        "generator_version": synthetic_manifest(N, SEED)["generator_version"],
         "seed": SEED,
         "n_debtors": N,
         "as_of": "2026-06-30",
@@ -55,7 +65,7 @@ def test_files_and_manifest_follow_the_layout(frames, tmp_path: Path, fmt: str) 
         "reporting_currency": "EUR",
         "fx_rates": synthetic_manifest(N, SEED)["fx_rates"],
         "format": fmt,
-        "tables": {name: len(frames[name]) for name in CONTRACTS},
+        "tables": {name: len(frames[name]) for name in (*CONTRACTS, "fx_rates")},
     }
 
 
@@ -120,6 +130,27 @@ def test_bad_values_in_csv_stay_text_for_validation(frames, tmp_path: Path) -> N
     assert st["revenue"].dtype == "str" and st.loc[0, "revenue"] == "1.2m"
     assert st["period_end"].dtype == "str" and st.loc[1, "period_end"] == "31/12/2024"
     assert st["cash"].dtype == "float64"  # the other columns still convert
+
+
+def test_csv_nullable_flags_read_as_boolean_with_missing_kept(frames, tmp_path: Path
+                                                              ) -> None:
+    """The suppliers' nullable flags (perishable, standardised_goods: the generator writes
+    them since the suppliers contract declares them) read back from CSV as ``boolean``, an
+    empty cell missing (not assessed, never False); a word stays text for validation."""
+    out = _write(frames, tmp_path / "pf", "csv")
+    path = out / "suppliers.csv"
+    raw = pd.read_csv(path, dtype="str", keep_default_na=False)
+    raw.loc[0, "perishable"] = ""
+    raw.loc[1, "perishable"] = "TRUE"
+    raw.loc[2, "standardised_goods"] = "maybe"
+    raw.to_csv(path, index=False)
+    sup = read_portfolio(out)[0]["suppliers"]
+    assert str(sup["perishable"].dtype) == "boolean"
+    assert sup.loc[0, "perishable"] is pd.NA and bool(sup.loc[1, "perishable"]) is True
+    assert sup["perishable"].iloc[3:].tolist() == frames["suppliers"]["perishable"].iloc[
+        3:].tolist()
+    assert sup["standardised_goods"].dtype == "str"
+    assert sup.loc[2, "standardised_goods"] == "maybe"
 
 
 def test_extra_columns_are_kept_for_validation(frames, tmp_path: Path) -> None:

@@ -266,3 +266,56 @@ def test_the_suppliers_own_records_are_checked(engine: Any) -> None:
         engine.decide_payload(_recourse(statements=weak), **KW)
     assert {r["reason"] for r in info.value.problems} == {"identity_broken"}
     assert {r["debtor_id"] for r in info.value.problems} == {SID}
+
+
+# --- with the other parts of issues 15 and 16: currencies and the book's caps -------------
+
+
+def _in_bgn(statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The statements in BGN: every amount x 1.95583 (the currency board's rate)."""
+    out = copy.deepcopy(statements)
+    for st in out:
+        st["currency"] = "BGN"
+        for k, v in st.items():
+            if isinstance(v, int | float) and not isinstance(v, bool):
+                st[k] = v * 1.95583
+    return out
+
+
+def test_supplier_in_another_currency_capped_then_the_book_caps(engine: Any) -> None:
+    """The supplier rated from its own statements in BGN (converted at the payload's
+    rate), notched by the register's dispersion, caps the recourse pair; then the rest
+    of the book's sector cap cuts it further (the book's caps come after the policy's,
+    as in the core): both paths alike.
+
+    Hand calculation: the supplier's BGN figures are the example's EUR ones, so it
+    rates as the example does (5); HHI 0.31 > 0.25 is one notch: grade 6, share 0.75 of
+    350,000 = 262,500 (supplier_cap), 262,000 after rounding. The rest of the book holds
+    2,500,000 in the debtor's section G and 7,500,000 elsewhere: the sector cap is
+    0.25 x (10,000,000 + 262,000) = 2,565,500, leaving 65,500 -> 65,000 (sector_cap
+    binds alone: a cut pair is bound by the cap that cut it)."""
+    from riskengine.policy.book import BookRest, book_sector
+
+    eur = _recourse(statements=EXAMPLE["statements"], legal_form="private_limited")
+    p = _recourse(statements=_in_bgn(EXAMPLE["statements"]), legal_form="private_limited")
+    p["fx_rates"] = [{"date": "2026-01-01", "currency": "BGN", "rate": round(1 / 1.95583, 10)}]
+    assert engine.decide_payload(eur, **KW)[0]["supplier_grade"] == "5"
+    book = SupplierBook({}, {SID: 0.31})
+    rest = BookRest(("G-OTHER", None), (book_sector(EXAMPLE["debtor"]["nace"]), "K"),
+                    ("GR", "GR"), (2_500_000.0, 7_500_000.0))
+    single = engine.decide_payload(p, book_rest=rest, supplier_book=book, **KW)
+    batch = engine.score_payloads([p], book_rest=rest, supplier_book=book, **KW)
+    assert single == batch
+    d = single[0]
+    assert (d["supplier_grade"], d["supplier_cap"], d["approved_limit"],
+            d["binding_constraints"], d["decision_type"]) == (
+        "6", 262_500.0, 65_000.0, ["sector_cap"], "partial")
+    assert (d["fx_rate"], d["approved_limit_base"]) == (1.0, 65_000.0)
+    # without the rest of the book the supplier alone binds
+    alone = engine.decide_payload(p, supplier_book=book, **KW)[0]
+    assert (alone["approved_limit"], alone["binding_constraints"]) == (262_000.0, ["supplier"])
+    # without a BGN rate the supplier's own records cannot be read: refused, naming them
+    q = copy.deepcopy(p)
+    del q["fx_rates"]
+    with pytest.raises(InvalidInputError, match="BGN"):
+        engine.decide_payload(q, supplier_book=book, **KW)

@@ -101,6 +101,7 @@ class _Assembler:
         self.unidentified: np.ndarray = np.zeros(0, dtype=np.int64)
         #: the pairs after the book's caps and the run's policy (set by the assembly)
         self.final_pairs: pd.DataFrame | None = None
+        self.debtors: pd.DataFrame | None = None  # the book's debtors (sectors, countries)
         self.policy: Any = None
 
     def feed(self) -> None:
@@ -266,6 +267,7 @@ def _reconciled(opts: RerateOptions, out: Path, ckpt: _Checkpoints, plan: ChunkP
         hhis = _done(_concentration(book.pairs, frames.get("debtors")))
     pairs = book.pairs
     asm.final_pairs, asm.policy = pairs, policy  # the register reads them (rerate --store)
+    asm.debtors = book_debtors if book_debtors is not None else frames.get("debtors")
     publish(book.parts, out)
     n = asm.rows
     write_parquet(err_all, out / "errors.parquet")
@@ -291,7 +293,8 @@ def _reconciled(opts: RerateOptions, out: Path, ckpt: _Checkpoints, plan: ChunkP
                   .replace_schema_metadata(None), out / "limit_actions.parquet")
     summary = mig.run_summary(pairs, errors, rec, previous=previous, migration=matrix,
                               actions=actions, ratings=rated, decision_rows=n,
-                              hhis=hhis.result(), previous_ratings=prev_ratings)  # fmt: skip
+                              hhis=hhis.result(), previous_ratings=prev_ratings,
+                              currency=policy.book.currency)  # fmt: skip
     counts = [ckpt.counts(k) for k in chunks]
     for name in ("pairs_in", "pairs_decided", "pairs_rejected"):
         summary[name] = int(sum(c.get(name, 0) for c in counts))

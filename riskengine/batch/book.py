@@ -10,6 +10,13 @@ that holds a pair it cut, beside the chunk's checkpoint. The checkpoints stay as
 chunks wrote them, so a run resumed after a crash computes the same caps from the
 same parts (the pass is a function of the checkpoints, never of its own output).
 
+The caps add amounts up, so they work in the reporting currency (the policy's ``[book]
+currency``): each pair's ``approved_limit_base`` (its limit times its ``fx_rate``, the
+rate in force on the run's date); a pair's cut amount is converted back into its own
+currency and rounded down there. A pair without a rate (a decision of an engine that
+gives none) in another currency than the book's stays out of the totals and keeps its
+decision, with the note ``book_currency_mismatch``.
+
 A pair cut by a cap gets the cap as its binding constraint, a new decision type and
 new cover figures, through the policy's own functions
 (:func:`riskengine.policy.cover.insurance_cover` with the pair's earlier insured
@@ -33,8 +40,7 @@ import pyarrow.parquet as pq
 
 from riskengine.batch.checkpoints import write_decisions
 from riskengine.errors import RerateError
-from riskengine.features.concentration import nace_section
-from riskengine.policy.book import BOOK_CAPS, book_caps
+from riskengine.policy.book import BOOK_CAPS, book_caps, book_sector, caps_on
 from riskengine.policy.cover import insurance_cover
 from riskengine.policy.credit_policy import CreditPolicy
 
@@ -43,7 +49,8 @@ __all__ = ["BookPass", "apply_book_caps", "book_invariants"]
 _EPS = 1e-9
 #: Decision columns a cap rewrites.
 _REWRITTEN = ("approved_limit", "decision_type", "binding_constraints", "insured_limit",
-              "retained_exposure", "expected_loss", "expected_loss_uninsured")
+              "retained_exposure", "expected_loss", "expected_loss_uninsured",
+              "approved_limit_base")
 
 
 @dataclass
@@ -65,6 +72,17 @@ def _keys(pairs: pd.DataFrame, debtors: pd.DataFrame | None) -> dict[str, np.nda
     group = group.where(group.notna() & (group.astype(str).str.strip() != ""), None)
     gcodes, guniq = pd.factorize(group, use_na_sentinel=True)
     out = {"group": np.where(gcodes >= 0, gcodes, len(guniq) + dcodes).astype(np.int64)}
+    sector, country = sectors_and_countries(pairs, debtors)
+    for name, values in (("sector", sector), ("country", country)):
+        out[name] = pd.factorize(values)[0].astype(np.int64)
+    return out
+
+
+def sectors_and_countries(pairs: pd.DataFrame, debtors: pd.DataFrame | None
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """Each pair's sector (its debtor's NACE section, :func:`book_sector`) and country,
+    from the debtors table ("" for a debtor it does not hold)."""
+    ids = pairs["debtor_id"].astype(str)
     sector = np.full(len(pairs), "", dtype=object)
     country = np.full(len(pairs), "", dtype=object)
     if debtors is not None and len(debtors) and "debtor_id" in debtors.columns:
@@ -75,28 +93,29 @@ def _keys(pairs: pd.DataFrame, debtors: pd.DataFrame | None) -> dict[str, np.nda
         if "nace" in d.columns:
             nace = d["nace"].astype(str)
             codes, uniq = pd.factorize(nace)
-            sec = np.array([_section(u) for u in uniq], dtype=object)[codes]
+            sec = np.array([book_sector(u) for u in uniq], dtype=object)[codes]
             sector[known] = sec[pos[known]]
         if "country" in d.columns:
             country[known] = d["country"].astype(str).to_numpy(dtype=object)[pos[known]]
-    for name, values in (("sector", sector), ("country", country)):
-        out[name] = pd.factorize(values)[0].astype(np.int64)
+    return sector, country
+
+
+def _rates(pairs: pd.DataFrame, currency: str) -> np.ndarray:
+    """Units of the book's currency per one unit of each pair's currency: the decision's
+    ``fx_rate``; without one, 1 in the book's currency and NaN in another."""
+    same = pairs["currency"].astype(str).to_numpy() == currency
+    given = pairs["fx_rate"].to_numpy(dtype=np.float64, na_value=np.nan) \
+        if "fx_rate" in pairs.columns else np.full(len(pairs), np.nan)
+    out: np.ndarray = np.where(np.isnan(given), np.where(same, 1.0, np.nan), given)
     return out
 
 
-def _section(nace: str) -> str:
-    try:
-        return nace_section(nace)
-    except ValueError:
-        return f"?{nace}"  # an unknown code is a sector of its own
-
-
-def _foreign(pairs: pd.DataFrame, currency: str) -> np.ndarray:
-    """Pairs with a limit in another currency than the book's: the caps add amounts up
-    and the engine has no dated FX rates yet, so they stay out of the book's totals and
-    keep their own decision, with the note ``book_currency_mismatch``."""
+def _foreign(pairs: pd.DataFrame, rate: np.ndarray) -> np.ndarray:
+    """Pairs with a limit and no rate into the book's currency: the caps add amounts
+    up, so they stay out of the book's totals and keep their own decision, with the
+    note ``book_currency_mismatch``."""
     live = pairs["approved_limit"].to_numpy(dtype=np.float64, na_value=0.0) > 0
-    out: np.ndarray = live & (pairs["currency"].astype(str).to_numpy() != currency)
+    out: np.ndarray = live & np.isnan(rate)
     return out
 
 
@@ -120,8 +139,9 @@ def apply_book_caps(pairs: pd.DataFrame, counts: Sequence[int], parts: Sequence[
     rest : pandas.DataFrame, optional
         The rest of the book in a partial run (``--debtors``, ``--changed-since``): the
         previous run's pair rows of the debtors not re-rated (``debtor_id``,
-        ``supplier_id``, ``approved_limit``, ``currency``, ``group_id``). They keep their
-        limits and count in the totals; only the run's pairs are cut.
+        ``supplier_id``, ``approved_limit``, ``currency``, ``group_id``, and
+        ``approved_limit_base`` when it has it). They keep their limits and count in the
+        totals (in the book's currency); only the run's pairs are cut.
 
     Returns
     -------
@@ -129,31 +149,36 @@ def apply_book_caps(pairs: pd.DataFrame, counts: Sequence[int], parts: Sequence[
     """
     book = policy.book
     parts = list(parts)
-    off = (book.group_capital_share >= 1.0 or book.factor_capital is None) and \
-        book.sector_book_share >= 1.0 and book.country_book_share >= 1.0
+    off = not caps_on(book)
     figures: dict[str, Any] = {"book_currency": book.currency,
                                "factor_capital": book.factor_capital}
     if off or not len(pairs):
         figures.update({f"pairs_cut_{c}": 0 for c in BOOK_CAPS})
         return BookPass(parts, pairs, figures)
-    foreign = _foreign(pairs, book.currency)
+    rate = _rates(pairs, book.currency)
+    foreign = _foreign(pairs, rate)
+    ok = np.where(np.isnan(rate), 1.0, rate)
     before = pairs["approved_limit"].to_numpy(dtype=np.float64, na_value=0.0)
-    caps = _caps(pairs, np.where(foreign, 0.0, before), debtors, rest, book)
+    caps = _caps(pairs, np.where(foreign, 0.0, before * ok), ok, debtors, rest, book)
     unit = policy.limits.rounding_unit
     cut = np.zeros(len(pairs), dtype=bool)
     for name in BOOK_CAPS:
         cut |= caps.bound[name]
-    after = np.where(cut, np.floor(caps.approved / unit + _EPS) * unit, before)
+    back = np.where(ok == 1.0, caps.approved, caps.approved / ok)  # the pair's currency
+    after = np.where(cut, np.floor(back / unit + _EPS) * unit, before)
     figures.update({f"pairs_cut_{c}": int(caps.bound[c].sum()) for c in BOOK_CAPS})
     figures.update({f"{c}_amount": v for c, v in caps.caps.items()})
     figures["pairs_outside_book_currency"] = int(foreign.sum())
     if not (cut | foreign).any():
         return BookPass(parts, pairs, figures)
     new = _rewritten(pairs, after, cut, caps.bound, policy)
+    base = pairs["approved_limit_base"].to_numpy(dtype=np.float64, na_value=np.nan) \
+        if "approved_limit_base" in pairs.columns else before * rate
+    new["approved_limit_base"] = np.where(cut, after * ok, base)
     new["_note"] = foreign
     out = pairs.copy()
     for col in ("approved_limit", "decision_type", "insured_limit", "retained_exposure",
-                "expected_loss"):
+                "expected_loss", "approved_limit_base"):
         out[col] = new[col]
     bounds = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     touched = cut | foreign
@@ -172,22 +197,27 @@ def apply_book_caps(pairs: pd.DataFrame, counts: Sequence[int], parts: Sequence[
     return BookPass(parts, out, figures)
 
 
-def _caps(pairs: pd.DataFrame, amount: np.ndarray, debtors: pd.DataFrame | None,
-          rest: pd.DataFrame | None, book: Any) -> Any:
-    """:func:`riskengine.policy.book.book_caps` on the run's pairs, with the rest of the
-    book as fixed rows after them (the result: the run's rows only)."""
+def _caps(pairs: pd.DataFrame, amount: np.ndarray, rate: np.ndarray,
+          debtors: pd.DataFrame | None, rest: pd.DataFrame | None, book: Any) -> Any:
+    """:func:`riskengine.policy.book.book_caps` on the run's pairs (``amount`` and their
+    approved outstanding in the book's currency: ``rate``), with the rest of the book as
+    fixed rows after them (the result: the run's rows only)."""
     n = len(pairs)
     frame = pairs[["debtor_id", "group_id"]]
-    protected = pairs["approved_outstanding"].to_numpy(dtype=np.float64, na_value=0.0)
+    protected = pairs["approved_outstanding"].to_numpy(dtype=np.float64, na_value=0.0) * rate
     fixed = np.zeros(n, dtype=bool)
     if rest is not None and len(rest):
         r = rest.assign(group_id=rest["group_id"] if "group_id" in rest.columns else None)
-        keep = (r["currency"].astype(str) == book.currency).to_numpy() if \
+        limit = r["approved_limit"].to_numpy(dtype=np.float64, na_value=0.0)
+        in_book = (r["currency"].astype(str) == book.currency).to_numpy() if \
             "currency" in r.columns else np.ones(len(r), dtype=bool)
+        base = r["approved_limit_base"].to_numpy(dtype=np.float64, na_value=np.nan) if \
+            "approved_limit_base" in r.columns else np.full(len(r), np.nan)
+        base = np.where(np.isnan(base), np.where(in_book, limit, np.nan), base)
+        keep = ~np.isnan(base)  # a row of an older run in another currency: no rate
         r = r[keep]
         frame = pd.concat([frame, r[["debtor_id", "group_id"]]], ignore_index=True)
-        amount = np.concatenate([amount, r["approved_limit"].to_numpy(
-            dtype=np.float64, na_value=0.0)])
+        amount = np.concatenate([amount, base[keep]])
         protected = np.concatenate([protected, np.zeros(len(r))])
         fixed = np.concatenate([fixed, np.ones(len(r), dtype=bool)])
     caps = book_caps({"approved": amount, "protected": protected, "fixed": fixed,
@@ -270,24 +300,31 @@ def book_invariants(decisions: pd.DataFrame, policy: CreditPolicy) -> dict[str, 
     the debtor's capacity, groups above their share of the capital, and the pairs each
     cap binds (``benchmarks/bench_book.py`` prints them; the tests assert them).
 
-    A debtor's pairs are compared per currency (its capacity is one amount per currency);
-    a debtor without a group is a group of its own; amounts within one rounding unit of
-    a cap count as under it.
+    A debtor's pairs are compared in the book's currency (its capacity is one amount
+    for all its pairs: ``debtor_capacity x fx_rate``); a pair without a rate counts in
+    its currency alone. A debtor without a group is a group of its own; amounts within
+    one rounding unit of a cap count as under it.
     """
     d = decisions[decisions["row_type"] == "pair"] if "row_type" in decisions else decisions
     tol = 1e-6
+    book = policy.book
+    rate = _rates(d, book.currency)
+    has = ~np.isnan(rate)
     approved = d["approved_limit"].fillna(0.0)
-    per_debtor = pd.DataFrame({"debtor": d["debtor_id"], "currency": d["currency"],
-                               "approved": approved, "capacity": d["debtor_capacity"]})
+    in_base = approved * np.where(has, rate, 1.0)
+    per_debtor = pd.DataFrame({
+        "debtor": d["debtor_id"],
+        "currency": np.where(has, book.currency, d["currency"].astype(str).to_numpy()),
+        "approved": in_base,
+        "capacity": d["debtor_capacity"].to_numpy(dtype=np.float64, na_value=np.nan)
+        * np.where(has, rate, 1.0)})
     g = per_debtor.groupby(["debtor", "currency"], sort=False).agg(
         approved=("approved", "sum"), capacity=("capacity", "max"))
     over_capacity = int((g["approved"] > g["capacity"].fillna(0.0) * (1 + tol) + tol).sum())
-    book = policy.book
     groups_over = 0
     if book.factor_capital is not None and book.group_capital_share < 1:
         group = d["group_id"].where(d["group_id"].notna(), "debtor:" + d["debtor_id"])
-        in_book = (d["currency"] == book.currency).to_numpy()
-        totals = approved[in_book].groupby(group[in_book].to_numpy()).sum()
+        totals = in_base[has].groupby(group[has].to_numpy()).sum()
         cap = book.group_capital_share * book.factor_capital
         groups_over = int((totals > cap * (1 + tol)).sum())
     bound = d["binding_constraints"].map(lambda b: tuple(b) if b is not None else ())

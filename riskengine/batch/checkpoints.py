@@ -97,7 +97,7 @@ _PAIR_SUMMARY = ("debtor_id", "supplier_id", "approved_limit", "insured_limit",
                  "retained_exposure", "expected_loss", "decision_type",
                  # the book's caps (riskengine.batch.book) read these too
                  "requested_limit", "currency", "group_id", "product", "grade", "pd",
-                 "approved_outstanding", "current_limit",
+                 "approved_outstanding", "current_limit", "approved_limit_base", "fx_rate",
                  # the funding terms the register keeps (riskengine.store.runs)
                  "advance_rate", "model_version", "policy_version", "decided_at",
                  "supplier_grade")  # fmt: skip

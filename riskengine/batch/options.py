@@ -26,7 +26,8 @@ RUN_INFO = "run.json"
 FAILED_RUN_EXIT = 3
 EXPERIMENT = "riskengine-rerate"
 #: Bump when the layout of checkpoints or outputs changes: old checkpoints are discarded.
-#: 7: the supplier (supplier_grade, supplier_cap; the run's supplier book)
+#: 7: the supplier (supplier_grade, supplier_cap; the run's supplier book) and the
+#:    currencies (approved_limit_base, fx_rate in decisions and pair summaries)
 #: 6: the book's caps (group_id, debtor_capacity, approved_outstanding; pair summaries)
 #: 5: decisions as a Parquet dataset, one part per chunk; 4: reason codes as fields
 FORMAT_VERSION = 7

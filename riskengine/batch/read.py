@@ -159,6 +159,9 @@ def _read_filtered(portfolio: Path, expr: Any) -> dict[str, pd.DataFrame]:
             else None
         table = pq.read_table(file, filters=use) if use is not None else pq.read_table(file)
         frames[name] = portfolio_io._coerce(name, table.to_pandas())
+    fx = portfolio_io.read_fx_rates(portfolio, _manifest(portfolio))  # whole, as the driver's
+    if fx is not None:
+        frames["fx_rates"] = fx
     return frames
 
 
@@ -326,7 +329,7 @@ def _driver_frames(opts: RerateOptions
     whole portfolio is first checked (:func:`riskengine.io.portfolio.check_portfolio`):
     a missing, unreadable or short table stops the run before any chunk is decided.
     """
-    from riskengine.io.portfolio import _coerce, read_portfolio, read_table
+    from riskengine.io.portfolio import _coerce, read_fx_rates, read_portfolio, read_table
 
     manifest = _manifest(Path(opts.portfolio))
     if opts.engine != "spark":
@@ -342,6 +345,9 @@ def _driver_frames(opts: RerateOptions
                 present = pq.read_schema(reads[name]).names
                 keep = [c for c in ("debtor_id", *_DATE_COLUMNS[name]) if c in present]
                 out[name] = _coerce(name, pq.read_table(reads[name], columns=keep).to_pandas())
+        fx = read_fx_rates(root, manifest)  # no debtor id: every chunk gets it whole
+        if fx is not None:
+            out["fx_rates"] = fx
         return out, manifest, reads
     if manifest.get("format", "parquet") != "parquet" or not (
             Path(opts.portfolio) / "debtors.parquet").is_file():

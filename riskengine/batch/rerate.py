@@ -70,6 +70,7 @@ import pandas as pd
 import pyarrow as pa
 
 from riskengine.batch.assemble import _assemble, _Assembler, _summary_table, _unidentified
+from riskengine.batch.book import sectors_and_countries
 from riskengine.batch.checkpoints import _Checkpoints, _clean_json, _lock, write_json, write_parquet
 from riskengine.batch.chunk import engine_versions
 from riskengine.batch.dataset import DIRNAME, part_files
@@ -144,6 +145,19 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _same_reporting_currency(manifest: Any, engine: Any) -> None:
+    """Refuse a portfolio whose rates are into another currency than the policy reports
+    in (the manifest's ``reporting_currency``): every conversion would be off by a rate."""
+    declared = manifest.get("reporting_currency") if isinstance(manifest, dict) else None
+    policy = getattr(engine, "policy", None)
+    base = None if policy is None else policy.book.currency
+    if declared is not None and base is not None and declared != base:
+        raise RerateError(
+            f"the portfolio's rates are into {declared} (manifest reporting_currency), the "
+            f"policy reports in {base} ([book] currency); give rates into {base} or the "
+            "policy of that currency.")
+
+
 def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
     """Run the re-rating job.
 
@@ -199,6 +213,7 @@ def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
             portfolio_hash = hashing.result()
         frames, reads = inputs.frames, inputs.reads
         timings["read_s"] = inputs.seconds
+        _same_reporting_currency(inputs.manifest, engine)
         previous = _previous(opts)
         scope, unknown = _scope(opts, frames, previous)
         frames = {name: f for name, f in frames.items() if name not in reads}
@@ -289,9 +304,10 @@ def _write_register(url: str, asm: Any, as_of: str, key: str) -> dict[str, Any]:
     from riskengine.store import DecisionStore
     from riskengine.store.runs import apply_run
 
+    sector, country = sectors_and_countries(asm.final_pairs, asm.debtors)
+    pairs = asm.final_pairs.assign(sector=sector, country=country)
     with DecisionStore(url) as store:
-        counts = apply_run(store, asm.final_pairs, as_of=as_of, run=key[:16],
-                           policy=asm.policy)
+        counts = apply_run(store, pairs, as_of=as_of, run=key[:16], policy=asm.policy)
         return {**counts, "store": store.engine.url.render_as_string(hide_password=True)}
 
 

@@ -119,5 +119,21 @@ def _supplier_ratings(portfolio: Path, frames: Mapping[str, pd.DataFrame],
         table = _table(portfolio, frames, reads, name, ids=both)
         if table is not None:
             own[name] = table
+    fx = _fx_rates(portfolio, frames)
+    if fx is not None:  # the book's rates: records in other currencies convert as in a chunk
+        own["fx_rates"] = fx
     grades = rate(own, as_of)
     return grades[grades != "NR"]
+
+
+def _fx_rates(portfolio: Path, frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame | None:
+    """The book's dated rates as every chunk gets them: the driver's ``fx_rates`` when it
+    holds them, else the portfolio's (its table or its manifest's mapping; the Spark
+    driver reads neither); None without any."""
+    from riskengine.io.portfolio import read_fx_rates, read_manifest
+
+    fx = frames.get("fx_rates")
+    if fx is not None:
+        return fx
+    root = Path(portfolio)
+    return read_fx_rates(root, read_manifest(root)) if root.is_dir() else None

@@ -159,7 +159,7 @@ def _with_reads(frames: Mapping[str, pd.DataFrame], reads: Mapping[str, Path],
         read = _restrict(read, None, None, scope)
     out = {name: read[name] if name in read else frames[name]
            for name in CONTRACTS if name in read or name in frames}
-    out.update((name, f) for name, f in frames.items() if name not in CONTRACTS)  # supplier_book
+    out.update((name, f) for name, f in frames.items() if name not in CONTRACTS)  # fx_rates, supplier_book
     return out
 
 

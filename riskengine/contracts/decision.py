@@ -75,7 +75,7 @@ class Decision:
         ``related_party``, ``grade_default``, ``supplier_default``).
     limit_notes : tuple of str
         Other policy reason codes (``negative_equity``, ``no_financials``,
-        ``missing_data``, ``currency_mismatch``, ...).
+        ``missing_data``, ``statements_converted``, ``ledger_converted``, ...).
     product : str
         Product of the policy the pair was decided under.
     insured_limit, retained_exposure : float
@@ -99,15 +99,22 @@ class Decision:
     group_id : str or None
         The debtor's connected group of clients (CRR art. 4(1)(39)); None without one.
     debtor_capacity : float or None
-        The debtor's capacity (grade, net worth, turnover, data basis) in ``currency``:
-        one amount for all the debtor's pairs in that currency, shared among them
-        (docs/POLICY.md "The book"); None when unrated.
+        The debtor's capacity (grade, net worth, turnover, data basis; statements in
+        another currency converted at the rate in force on ``as_of``) in ``currency``:
+        one amount for all the debtor's pairs, whatever their currencies, shared among
+        them (docs/POLICY.md "The book"); None when unrated.
     current_limit : float or None
         The limit in force on the pair before this decision (``exposures.approved_limit``):
         a first run on an existing book measures its limit actions against it.
     approved_outstanding : float or None
         What the supplier has delivered on the debtor and the factor approved: kept
         first when a capacity or a cap is shared among pairs.
+    approved_limit_base : float or None
+        ``approved_limit`` in the reporting currency (the policy's ``[book] currency``):
+        ``approved_limit x fx_rate``; every total of the book adds these.
+    fx_rate : float or None
+        Units of the reporting currency per one unit of ``currency``, in force on
+        ``as_of`` (:mod:`riskengine.features.fx`); 1 for the reporting currency.
     supplier_grade : str or None
         The supplier's grade after its assessment (its own rating as a debtor moved down
         by the assessment's notches, :mod:`riskengine.policy.supplier`); under recourse it
@@ -150,6 +157,8 @@ class Decision:
     debtor_capacity: float | None = None
     approved_outstanding: float | None = None
     current_limit: float | None = None
+    approved_limit_base: float | None = None
+    fx_rate: float | None = None
     supplier_grade: str | None = None
     supplier_cap: float | None = None
 
@@ -204,7 +213,7 @@ class Decision:
         names = [f.name for f in fields(cls)]
         unknown = sorted(set(data) - set(names))
         optional = {"group_id", "debtor_capacity", "approved_outstanding", "current_limit",  # added by policy 2026.2
-                    "supplier_grade", "supplier_cap"}  # issue 16
+                    "approved_limit_base", "fx_rate", "supplier_grade", "supplier_cap"}  # issue 16
         missing = [n for n in names if n not in data and n not in optional]
         if unknown or missing:
             raise ValueError(f"Decision.from_dict: unknown keys {unknown}, missing keys {missing}.")
@@ -234,7 +243,8 @@ _EXAMPLE: dict[str, Any] = {
     "model_version": "m", "policy_version": "p", "master_scale_version": "s",
     "overlay_version": "o", "input_hash": "0" * 64, "decided_at": "2026-06-30T12:00:00Z",
     "group_id": None, "debtor_capacity": 40000.0, "approved_outstanding": 0.0,
-    "current_limit": 25000.0, "supplier_grade": None, "supplier_cap": None,
+    "current_limit": 25000.0, "approved_limit_base": 25000.0, "fx_rate": 1.0,
+    "supplier_grade": None, "supplier_cap": None,
 }
 
 #: Field names of :class:`Decision`, in order (the columns of a decisions frame).

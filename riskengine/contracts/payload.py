@@ -38,6 +38,7 @@ Notes
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
@@ -67,6 +68,7 @@ __all__ = [
     "SupplierInfo",
     "SUPPLIER_EXTRA_FIELDS",
     "Exposure",
+    "FxRate",
     "DebtorPayload",
     "parse_payload",
     "parse_payloads",
@@ -331,6 +333,18 @@ class Exposure(BaseModel):
         return self
 
 
+class FxRate(BaseModel):
+    """One dated exchange rate (the ``fx_rates`` contract): units of the reporting
+    currency (the policy's ``[book] currency``) per ONE unit of ``currency``, in force
+    from ``date`` until the next row of that currency."""
+
+    model_config = _FORBID
+
+    date: IsoDate
+    currency: Currency
+    rate: Annotated[float, Field(strict=True, gt=0.0, allow_inf_nan=False)]
+
+
 class DebtorPayload(BaseModel):
     """One debtor's records for the decision of its supplier-debtor pairs.
 
@@ -367,6 +381,11 @@ class DebtorPayload(BaseModel):
                     "its supplier_id.")
     as_of: IsoDate | None = Field(
         default=None, description="Decision date; absent: the caller's today")
+    fx_rates: list[FxRate] | None = Field(
+        default=None, max_length=1000,
+        description="Dated rates into the reporting currency for this decision (the rate in "
+                    "force: the latest dated on or before as_of); absent: the service's "
+                    "fx_rates table")
 
     @property
     def pairs(self) -> tuple[Exposure, ...]:
@@ -385,6 +404,11 @@ class DebtorPayload(BaseModel):
             if s.period_end in seen:
                 raise ValueError(f"statements.{i}.period_end: duplicate statement period")
             seen.add(s.period_end)
+        days: set[Any] = set()
+        for i, r in enumerate(self.fx_rates or ()):
+            if (r.date, r.currency) in days:
+                raise ValueError(f"fx_rates.{i}.date: duplicate rate for this currency and day")
+            days.add((r.date, r.currency))
         ids: set[Any] = set()
         for i, a in enumerate(self.adverse_records):
             if a.record_id in ids:
@@ -556,9 +580,11 @@ def payload_to_frames(
     dict of str to pandas.DataFrame
         ``debtors, suppliers, statements, adverse_records, invoices, exposures,
         relations`` in the contracts' columns, plus ``pair_terms``
-        (:data:`PAIR_TERMS_COLUMNS`: product and insurer limit per pair) and
+        (:data:`PAIR_TERMS_COLUMNS`: product and insurer limit per pair),
         ``supplier_book`` (the dispersion of each supplier's debtors the payload gives,
-        :data:`riskengine.scoring.suppliers.SUPPLIER_BOOK_COLUMNS`).
+        :data:`riskengine.scoring.suppliers.SUPPLIER_BOOK_COLUMNS`) and, when a payload
+        gives ``fx_rates``, the ``fx_rates`` table of every payload's rows (two payloads
+        disagreeing on one day's rate: NaN there, which validation refuses).
         A supplier named in several payloads appears once (its first record). A supplier
         with its own statements or adverse records is also a debtor of the frames (with
         those records and no exposure), rated as the batch rates a debtor.
@@ -586,8 +612,12 @@ def payload_to_frames(
     terms: list[dict[str, Any]] = []
     book: dict[str, dict[str, Any]] = {}  # per supplier: its debtors' dispersion
     rated: dict[str, tuple[int, int, SupplierInfo]] = {}  # suppliers rated from their records
+    rates: dict[tuple[Any, str], float] = {}
     seen: dict[str, int] = {}
     for i, p in enumerate(parsed):
+        for r in p.fx_rates or ():  # one table for the call; a conflict stays for validation
+            key = (r.date, r.currency)
+            rates[key] = r.rate if rates.get(key, r.rate) == r.rate else math.nan
         did = p.debtor.debtor_id
         if did in seen:
             raise _raise([{"table": "payload", "record": str(i), "debtor_id": did,
@@ -638,7 +668,7 @@ def payload_to_frames(
                                     else float(t["insurer_limit"]) for t in terms],
                                    dtype=np.float64),
     })
-    return {
+    out = {
         "debtors": _frame(debtors, c["debtors"]),
         "suppliers": _frame(list(suppliers.values()), c["suppliers"]),
         "statements": _frame(statements, c["statements"]),
@@ -653,6 +683,10 @@ def payload_to_frames(
                                      for b in book.values()], dtype=np.float64),
             "rating": pd.Series([None] * len(book), dtype=object)}),
     }
+    if any(p.fx_rates for p in parsed):
+        out["fx_rates"] = _frame([{"date": d, "currency": cur, "rate": r}
+                                  for (d, cur), r in rates.items()], schemas.FX_RATES)
+    return out
 
 
 def payload_json_schema() -> dict[str, Any]:

@@ -46,6 +46,8 @@ __all__ = [
     "EXPOSURES",
     "RELATIONS",
     "CONTRACTS",
+    "FX_RATES",
+    "REFERENCE_TABLES",
     "ERROR_COLUMNS",
 ]
 
@@ -73,6 +75,8 @@ class Column:
         Inclusive lower bound for numeric columns.
     le : float or None
         Inclusive upper bound for numeric columns (a share: ``ge=0, le=1``).
+    gt : float or None
+        Exclusive lower bound for numeric columns (a rate is > 0).
     description : str
         What the column holds, with its unit.
     identifier : bool
@@ -89,6 +93,7 @@ class Column:
     description: str = ""
     identifier: bool = False
     le: float | None = None
+    gt: float | None = None
 
     def __post_init__(self) -> None:
         if self.kind == "category" and not self.allowed:
@@ -376,6 +381,25 @@ CONTRACTS: dict[str, TableContract] = {
     t.name: t
     for t in (DEBTORS, SUPPLIERS, STATEMENTS, ADVERSE_RECORDS, INVOICES, EXPOSURES, RELATIONS)
 }
+
+FX_RATES = TableContract(
+    name="fx_rates",
+    key=("date", "currency"),
+    date_columns_not_future=("date",),
+    columns=(
+        Column("date", "date", description="Day the rate is published; in force until the next"),
+        Column("currency", "category", allowed=CURRENCIES, description=_ISO),
+        Column("rate", "float", gt=0.0,
+               description="Units of the reporting currency (policy [book] currency) per "
+                           "ONE unit of currency"),
+    ),
+)  # fmt: skip
+
+#: Reference tables of a portfolio: optional, and no record of a debtor (a problem in
+#: one rejects no debtor by itself). ``fx_rates``: dated exchange rates
+#: (:mod:`riskengine.features.fx`); absent, the manifest's ``fx_rates`` mapping stands
+#: for it, dated the manifest's ``as_of`` (:mod:`riskengine.io.portfolio`).
+REFERENCE_TABLES: dict[str, TableContract] = {FX_RATES.name: FX_RATES}
 
 #: Columns of an error row (one per problem found).
 ERROR_COLUMNS: tuple[str, ...] = ("table", "record", "debtor_id", "column", "value", "reason", "message")

@@ -34,7 +34,8 @@ _HEAVY: tuple[str, ...] = ("payments", "statements")  # smaller result held firs
 FAMILIES: tuple[str, ...] = ("statements", "adverse", "payments", "concentration")
 
 
-def latest_revenue(statement_frame: pd.DataFrame, as_of: Any) -> pd.Series:
+def latest_revenue(statement_frame: pd.DataFrame, as_of: Any, *, column: str = "revenue"
+                   ) -> pd.Series:
     """Revenue of each debtor's latest statement with ``period_end <= as_of``.
 
     Parameters
@@ -42,26 +43,33 @@ def latest_revenue(statement_frame: pd.DataFrame, as_of: Any) -> pd.Series:
     statement_frame : pandas.DataFrame
         The ``statements`` table. Not modified.
     as_of : date-like
+    column : str, default "revenue"
+        Another column of that statement instead (``"currency"``: the revenue's).
 
     Returns
     -------
     pandas.Series
-        Indexed by ``debtor_id`` (sorted), float; debtors without a statement
-        up to ``as_of`` are absent.
+        Indexed by ``debtor_id`` (sorted), float (text for a text column); debtors
+        without a statement up to ``as_of`` are absent.
     """
+    text = column == "currency"
     if statement_frame.empty:
-        return pd.Series([], index=pd.Index([], dtype="str", name="debtor_id"), dtype=float)
+        return pd.Series([], index=pd.Index([], dtype="str", name="debtor_id"),
+                         dtype="str" if text else float)
     day = np.datetime64(parse_date(as_of), "ns")
     pe = statement_frame["period_end"].to_numpy(dtype="datetime64[ns]")
     latest = latest_of_runs(statement_frame["debtor_id"], pe <= day, pe)
+    values = statement_frame[column]
     if latest is not None:
         r, debtors = latest
-        revenue = statement_frame["revenue"].to_numpy(dtype=np.float64)[r]
-        return pd.Series(revenue, index=debtors.rename("debtor_id"))
-    st = statement_frame.loc[pe <= day, ["debtor_id", "period_end", "revenue"]]
+        taken = values.iloc[r].to_numpy() if text else \
+            values.to_numpy(dtype=np.float64)[r]
+        return pd.Series(taken, index=debtors.rename("debtor_id"))
+    st = statement_frame.loc[pe <= day, ["debtor_id", "period_end", column]]
     st = st.sort_values(["debtor_id", "period_end"], kind="stable")
     last = st.drop_duplicates("debtor_id", keep="last")
-    out = pd.Series(last["revenue"].to_numpy(dtype=np.float64),
+    out = pd.Series(last[column].to_numpy() if text else
+                    last[column].to_numpy(dtype=np.float64),
                     index=pd.Index(last["debtor_id"].astype("str"), name="debtor_id"))
     return out.sort_index()
 
@@ -112,6 +120,10 @@ def build_features(
     significant_amount: float = 1000.0,
     factor_capital: float | None = None,
     fx_rates: Mapping[str, float] | None = None,
+    knockout_types: tuple[str, ...] | None = None,
+    revenue_share: float = 0.0,
+    rates: np.ndarray | None = None,
+    threshold_currency: str | None = None,
 ) -> pd.DataFrame:
     """All feature families of every debtor of ``frames["debtors"]``, as of a date.
 
@@ -130,6 +142,11 @@ def build_features(
         (:func:`riskengine.features.adverse.adverse_features`).
     factor_capital, fx_rates
         Passed to :func:`riskengine.features.concentration.concentration_features`.
+    knockout_types, revenue_share, rates, threshold_currency
+        Passed to :func:`riskengine.features.adverse.adverse_features` (the
+        significance of serious records, absolute or relative to the latest
+        statement's revenue, through the rates in force; defaults: the seed's serious
+        types, the absolute threshold in each record's currency).
 
     Returns
     -------
@@ -140,7 +157,8 @@ def build_features(
     Notes
     -----
     - ``adv_amount_to_revenue`` uses the revenue of the latest statement up to
-      ``as_of`` (same currency assumed; NaN without one).
+      ``as_of`` (same currency assumed; NaN without one); with ``rates`` the
+      significance of a serious record compares it with that revenue converted.
     - Concentration features describe the debtor's place in the *whole* book
       given in ``frames``: they depend on the other debtors of the batch, unlike
       the three other families, and the engine does not feed them to the PD.
@@ -166,7 +184,11 @@ def build_features(
         "statements": lambda: _aligned(statements.statement_features(st_frame, as_of), index)[0],
         "adverse": lambda: _filled(adverse.adverse_features(
             table("adverse_records"), as_of, lookback_years=lookback_years,
-            significant_amount=significant_amount, revenue=latest_revenue(st_frame, as_of)),
+            significant_amount=significant_amount, revenue=latest_revenue(st_frame, as_of),
+            knockout_types=knockout_types or adverse.SERIOUS_EVENT_TYPES,
+            revenue_share=revenue_share, rates=rates, threshold_currency=threshold_currency,
+            revenue_currency=None if rates is None else latest_revenue(
+                st_frame, as_of, column="currency")),
             index, adverse.FILL_VALUES),
         "payments": lambda: _filled(payments.payment_features(table("invoices"), as_of),
                                     index, payments.FILL_VALUES),

@@ -18,12 +18,19 @@ itself keeps payment orders three years).
 The seed's knock-out (seed 003, DOMAIN.md §3.1)
 -----------------------------------------------
 ``adv_knockout`` is 1 when the debtor has at least one record that is
-**serious** (event type in :data:`~riskengine.contracts.schemas.SERIOUS_EVENT_TYPES`:
-bounced cheque, payment order, unpaid bill of exchange) **and recent**
-(inside the look-back) **and of significant amount** (``amount`` strictly
-greater than ``significant_amount`` in the record's currency: "a bounced
+**serious** (event type in ``knockout_types``; by default
+:data:`~riskengine.contracts.schemas.SERIOUS_EVENT_TYPES`: bounced cheque, payment
+order, unpaid bill of exchange; the shipped policy adds auctions and seizures)
+**and recent** (inside the look-back) **and of significant amount**: ``amount``
+strictly greater than the absolute threshold ``significant_amount`` ("a bounced
 cheque of 1,000 is not serious"; the register does not even record payment
-orders of 1,000 or less). Settled records **still count**: the register only
+orders of 1,000 or less) **or** than ``revenue_share`` of the debtor's latest
+annual revenue (what a large firm shrugs off is serious for a small one). With
+``rates`` the threshold is in a currency of its own (the policy's
+``knockouts.currency``) and a record's amount and the revenue are compared with it
+at the rates of :mod:`riskengine.features.fx`; without, in the record's currency
+(the relative test only where the revenue is in it too):
+:func:`significance_thresholds`. Settled records **still count**: the register only
 annotates a paid item, it does not erase the fact that the cheque bounced.
 ``adv_knockout_open`` is the same test restricted to records still open at
 ``as_of``, so that a credit policy may choose the milder reading. A mortgage
@@ -41,7 +48,7 @@ can only fall (or go from NaN, "none", to a number). ``adv_knockout`` and
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +69,11 @@ from riskengine.contracts.schemas import (
     SERIOUS_EVENT_TYPES,
 )
 from riskengine.errors import InvalidInputError
+from riskengine.features.fx import currency_codes
+from riskengine.features.significance import (
+    knockout_mask,
+    significance_thresholds,
+)
 
 __all__ = [
     "ADVERSE_FEATURES",
@@ -110,7 +122,6 @@ FILL_VALUES: dict[str, float] = {
 
 # --- vocabulary lookups, by position in ADVERSE_EVENT_TYPES ---------------------
 _TIER = np.array([ADVERSE_SEVERITY_TIER[e] for e in ADVERSE_EVENT_TYPES], dtype=np.int64)
-_SERIOUS = np.array([e in SERIOUS_EVENT_TYPES for e in ADVERSE_EVENT_TYPES])
 _INSOLVENCY = np.array([e in INSOLVENCY_EVENT_TYPES for e in ADVERSE_EVENT_TYPES])
 _SETTLED_CODE = ADVERSE_STATUSES.index("settled")
 #: Tier from which an event counts as serious for ``adv_days_since_serious``.
@@ -348,20 +359,6 @@ def _compact_sorted(codes: np.ndarray, cats: pd.Index, name: str) -> tuple[np.nd
     return new[codes], uniques.rename(name)
 
 
-def _thresholds(significant_amount: float | Mapping[str, float]) -> np.ndarray:
-    """Threshold per currency code (position in CURRENCIES); NaN when not given."""
-    if isinstance(significant_amount, Mapping):
-        unknown = sorted(set(significant_amount) - set(CURRENCIES))
-        if unknown:
-            raise ValueError(f"significant_amount names unknown currencies {unknown}.")
-        out = np.array([float(significant_amount.get(c, np.nan)) for c in CURRENCIES])
-    else:
-        out = np.full(len(CURRENCIES), float(significant_amount))
-    if np.any(out[~np.isnan(out)] < 0):
-        raise ValueError(f"significant_amount must be >= 0, got {significant_amount!r}.")
-    return out
-
-
 # --- the feature function --------------------------------------------------------
 
 
@@ -373,6 +370,11 @@ def adverse_features(
     half_life_years: float = 2.0,
     significant_amount: float | Mapping[str, float] = 1000.0,
     revenue: pd.Series | None = None,
+    knockout_types: Sequence[str] = SERIOUS_EVENT_TYPES,
+    revenue_share: float = 0.0,
+    revenue_currency: pd.Series | None = None,
+    rates: np.ndarray | None = None,
+    threshold_currency: str | None = None,
 ) -> pd.DataFrame:
     """Severity, recency and knock-out features of adverse records, as of a date.
 
@@ -391,11 +393,27 @@ def adverse_features(
         Half-life of the recency weight ``0.5 ** (age_years / half_life)``.
     significant_amount : float or mapping of currency to float, default 1000.0
         A serious record is significant when its amount is **strictly
-        greater** than this, in the record's currency (seed 003: a bounced
-        cheque of 1,000 is not serious). A mapping gives one threshold per
-        ISO currency; a serious record in a currency it lacks is an error.
+        greater** than this (seed 003: a bounced cheque of 1,000 is not
+        serious): in ``threshold_currency`` with ``rates``, else in the
+        record's currency. A mapping (without ``rates``) gives one threshold
+        per ISO currency; a serious record in a currency it lacks is an error.
     revenue : pandas.Series, optional
-        Annual revenue by ``debtor_id``, in the same currency as the records.
+        Annual revenue by ``debtor_id`` (the latest statement's), in
+        ``revenue_currency`` (default: the records' currency).
+    knockout_types : sequence of str, default SERIOUS_EVENT_TYPES
+        The event types whose significant records knock out.
+    revenue_share : float, default 0
+        A serious record is also significant above this share of ``revenue``
+        (0: the absolute threshold only).
+    revenue_currency : pandas.Series, optional
+        ISO code of each debtor's ``revenue``.
+    rates : numpy.ndarray, optional
+        Rates in force over ``CURRENCIES`` (:meth:`riskengine.features.fx.FxRates.at`):
+        amounts are compared with the threshold through them
+        (:func:`significance_thresholds`); a serious record in a currency without a
+        rate is an error (``missing_fx_rate``).
+    threshold_currency : str, optional
+        The currency of ``significant_amount`` (with ``rates``).
 
     Returns
     -------
@@ -466,14 +484,22 @@ def adverse_features(
     code, index = rows.ids()
     n = len(index)
 
-    thr = _thresholds(significant_amount)
-    no_thr = _SERIOUS[etype] & np.isnan(thr[cur])
+    rev = np.full(n, np.nan) if revenue is None else _revenue_on(revenue, index)
+    rev_cur = None if revenue_currency is None else currency_codes(
+        revenue_currency.reindex(index).to_numpy(dtype=object))
+    thr = significance_thresholds(
+        etype, cur, code, knockout=knockout_mask(knockout_types), absolute=significant_amount,
+        share=revenue_share, revenue=rev, revenue_cur=rev_cur, rates=rates,
+        currency=threshold_currency)
+    no_thr = np.isnan(thr)
     if no_thr.any():
         i = int(np.flatnonzero(no_thr)[0])
         c = CURRENCIES[cur[i]]
+        if rates is not None:
+            raise rows.error(i, "currency", c, "missing_fx_rate", f"no {c} rate is in force "
+                             f"on the decision date; add it to fx_rates.")  # fmt: skip
         raise rows.error(i, "currency", c, "unknown_currency", f"currency {c!r} has no "
                          "threshold in significant_amount; add one for that currency.")  # fmt: skip
-    rev = np.full(n, np.nan) if revenue is None else _revenue_on(revenue, index)
     out = adverse_arrays(code, n, int(day), event[keep], etype, status, settle, amount, cur,
                          thr, rev, lookback_days, half_life_years * DAYS_PER_YEAR)
     return pd.DataFrame(out.T, index=index, columns=list(ADVERSE_FEATURES), copy=False)
@@ -533,7 +559,8 @@ def adverse_arrays(code: Any, n: int, day: int, event: Any, etype: Any, status: 
     amount : float64 array
         Amounts (>= 0) in the record's currency.
     thr : float64 array
-        Significance threshold per currency position (NaN: none).
+        Per record, the amount above which it knocks out, in its currency
+        (:func:`significance_thresholds`; ``inf``: its type never does).
     revenue : float64 array
         Each debtor's revenue (NaN when unknown), for ``adv_amount_to_revenue``.
     lookback_days : int
@@ -585,7 +612,7 @@ def _adverse_pass(code: Any, n: int, day: int, event: Any, etype: Any, status: A
             out[_J_WEIGHTED_AMOUNT, g] += w * a
         if tier >= SERIOUS_TIER and age < serious_age[g]:
             serious_age[g] = age
-        if _SERIOUS[e] and a > thr[cur[i]]:
+        if a > thr[i]:
             out[_J_N_SIGNIFICANT, g] += 1.0
             out[_J_KNOCKOUT, g] = 1.0
             if not settled:
@@ -628,7 +655,7 @@ def warm_up() -> None:
     """Compile (or load from the disk cache) the adverse kernel now."""
     z = np.zeros(1, dtype=np.int64)
     f = np.zeros(1)
-    adverse_arrays(z, 1, 0, z, z, z, z, f, z, f, f, 1, 1.0)
+    adverse_arrays(z, 1, 0, z, z, z, z, f, z, np.full(1, np.inf), f, 1, 1.0)
 
 
 # --- scikit-learn transformer ----------------------------------------------------

@@ -2,8 +2,10 @@
 
 A portfolio on disk is a directory holding one file per table of
 :data:`riskengine.contracts.schemas.CONTRACTS`, ``<table>.parquet`` (or ``<table>.csv``),
-and a ``manifest.json`` describing it. The layout is documented in
-``docs/DATA_LAYOUT.md``.
+and a ``manifest.json`` describing it; an optional ``fx_rates`` table
+(:data:`~riskengine.contracts.schemas.FX_RATES`) holds dated exchange rates, and
+without it the manifest's ``fx_rates`` mapping, dated the manifest's ``as_of``, stands
+for it (:func:`read_fx_rates`). The layout is documented in ``docs/DATA_LAYOUT.md``.
 
 Every file is written atomically: to a temporary file in the same directory,
 then moved into place with :func:`os.replace`, so a reader never sees a half
@@ -21,13 +23,13 @@ from typing import Any
 
 import pandas as pd
 
-from riskengine.contracts.schemas import CONTRACTS
+from riskengine.contracts.schemas import CONTRACTS, REFERENCE_TABLES
 from riskengine.errors import InvalidInputError
 from riskengine.synthetic import contract_dtypes
 
 __all__ = ["FORMATS", "MANIFEST_NAME", "REQUIRED_TABLES", "ROW_GROUP_ROWS", "check_portfolio",
-           "chunk_readable", "count_rows", "read_manifest", "read_portfolio", "read_table",
-           "table_file", "unreadable", "write_portfolio"]
+           "chunk_readable", "count_rows", "read_fx_rates", "read_manifest", "read_portfolio",
+           "read_table", "table_file", "unreadable", "write_portfolio"]
 
 #: File formats of a portfolio directory.
 FORMATS: tuple[str, ...] = ("parquet", "csv")
@@ -118,10 +120,11 @@ def write_portfolio(
     """
     if fmt not in FORMATS:
         raise InvalidInputError(f"Portfolio format {fmt!r} is not supported; use one of {FORMATS}.")
-    unknown = sorted(set(frames) - set(CONTRACTS))
+    unknown = sorted(set(frames) - set(CONTRACTS) - set(REFERENCE_TABLES))
     if unknown:
         raise InvalidInputError(
-            f"Cannot write tables {unknown}: not data contracts. Known tables: {sorted(CONTRACTS)}."
+            f"Cannot write tables {unknown}: not data contracts. Known tables: "
+            f"{sorted([*CONTRACTS, *REFERENCE_TABLES])}."
         )
     if "debtors" not in frames:
         raise InvalidInputError("Cannot write a portfolio without the 'debtors' table.")
@@ -132,6 +135,10 @@ def write_portfolio(
         frame = frames[name] if name in frames else _empty(name)
         atomic_write(out / f"{name}.{fmt}", _table_writer(frame, fmt))
         rows[name] = len(frame)
+    for name in REFERENCE_TABLES:  # optional: written when given
+        if name in frames:
+            atomic_write(out / f"{name}.{fmt}", _table_writer(frames[name], fmt))
+            rows[name] = len(frames[name])
     meta = dict(manifest)
     meta["format"] = fmt
     meta["tables"] = rows
@@ -175,7 +182,8 @@ def read_portfolio(path: str | os.PathLike[str], *, check: bool = True
     Returns
     -------
     frames : dict of str to DataFrame
-        Every table of :data:`riskengine.contracts.schemas.CONTRACTS`, in contract order.
+        Every table of :data:`riskengine.contracts.schemas.CONTRACTS`, in contract order,
+        then ``fx_rates`` when the portfolio has rates (:func:`read_fx_rates`).
     manifest : dict
         The parsed ``manifest.json``, or ``{}`` when there is none.
 
@@ -200,7 +208,50 @@ def read_portfolio(path: str | os.PathLike[str], *, check: bool = True
     if check:
         check_portfolio(root, manifest)
     frames = {name: read_table(root, name, manifest) for name in CONTRACTS}
+    fx = read_fx_rates(root, manifest)
+    if fx is not None:
+        frames["fx_rates"] = fx
     return frames, manifest
+
+
+def read_fx_rates(root: str | os.PathLike[str], manifest: Mapping[str, Any]
+                  ) -> pd.DataFrame | None:
+    """The portfolio's dated exchange rates, or None when it has none.
+
+    The ``fx_rates`` table when its file is there (its rows checked against the
+    manifest's count like any table); otherwise the manifest's ``fx_rates`` mapping
+    (currency to units of the reporting currency per unit), every rate dated the
+    manifest's ``as_of``. The rows are validated with the rest of the portfolio
+    (:func:`riskengine.validation.fx.validate_fx_rates`).
+
+    Raises
+    ------
+    InvalidInputError
+        The table is unreadable or short, or the manifest's ``fx_rates`` is not a
+        mapping of codes to numbers or comes without an ``as_of``.
+    """
+    root = Path(root)
+    if table_file(root, "fx_rates", manifest) is not None:
+        check_portfolio(root, manifest, ("fx_rates",), optional=True)
+        return read_table(root, "fx_rates", manifest)
+    rates = manifest.get("fx_rates")
+    if rates is None:
+        return None
+    if not isinstance(rates, Mapping) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in rates.values()):
+        raise InvalidInputError(
+            f"Manifest {root / MANIFEST_NAME}: 'fx_rates' must map ISO currency codes to "
+            "rates (units of the reporting currency per unit); fix it, or give an "
+            "fx_rates table (docs/DATA_LAYOUT.md).")
+    if not manifest.get("as_of"):
+        raise InvalidInputError(
+            f"Manifest {root / MANIFEST_NAME}: 'fx_rates' without 'as_of': the rates need "
+            "the date they are in force from; add as_of or give an fx_rates table.")
+    day = pd.Timestamp(str(manifest["as_of"]))
+    return _coerce("fx_rates", pd.DataFrame({
+        "date": pd.Series([day] * len(rates), dtype="datetime64[ns]"),
+        "currency": pd.Series(list(rates), dtype="str"),
+        "rate": pd.Series([float(v) for v in rates.values()], dtype="float64")}))
 
 
 def _portfolio_dir(path: str | os.PathLike[str]) -> Path:
@@ -243,7 +294,8 @@ def read_table(root: Path, name: str, manifest: Mapping[str, Any]) -> pd.DataFra
 
 
 def check_portfolio(root: str | os.PathLike[str], manifest: Mapping[str, Any],
-                    tables: Iterable[str] = REQUIRED_TABLES) -> dict[str, int]:
+                    tables: Iterable[str] | None = None, *, optional: bool = False
+                    ) -> dict[str, int]:
     """Refuse a portfolio that is not whole: the one check before any decision.
 
     Every table of ``tables`` must have its file, the file must be readable
@@ -257,9 +309,12 @@ def check_portfolio(root: str | os.PathLike[str], manifest: Mapping[str, Any],
         The portfolio directory.
     manifest : mapping
         Its manifest (:func:`read_manifest`; ``{}`` when there is none).
-    tables : iterable of str
+    tables : iterable of str, optional
         The tables the run needs (default every contract table: each feeds the
-        decision, so a missing one would change limits).
+        decision, so a missing one would change limits; and the reference tables,
+        ``fx_rates``, when their file is there).
+    optional : bool, default False
+        ``tables`` are optional ones (``fx_rates``): checked when their file is there.
 
     Returns
     -------
@@ -278,13 +333,22 @@ def check_portfolio(root: str | os.PathLike[str], manifest: Mapping[str, Any],
     ``tables``) must still hold every table; only the row counts go unchecked.
     """
     root = _portfolio_dir(root)
+    if tables is None:
+        rows = check_portfolio(root, manifest, REQUIRED_TABLES)
+        rows.update(check_portfolio(root, manifest, REFERENCE_TABLES, optional=True))
+        return rows
     listed = _listed_rows(root, manifest)
-    rows: dict[str, int] = {}
+    rows = {}
     for name in tables:
         file = table_file(root, name, manifest)
+        if file is None and optional:
+            continue
         if file is None:
             raise InvalidInputError(_missing(root, name, manifest, listed))
         found = count_rows(file)
+        if listed is not None and name not in listed and optional:
+            rows[name] = found  # an optional table added by hand: no count to check
+            continue
         if listed is not None and name not in listed:
             raise InvalidInputError(
                 f"portfolio {root}: table {name!r} ({file.name}, {found:,} rows) is not in "
@@ -456,6 +520,11 @@ def _convert(col: pd.Series, dtype: Any) -> pd.Series:
                 return col.astype(bool)
             mapped = col.astype("str").str.strip().str.lower().map(_BOOL_TEXT)
             return mapped.astype(bool) if mapped.notna().all() else col
+        if dtype == "boolean":  # a nullable flag: missing stays missing (CSV: an empty cell)
+            if pd.api.types.is_bool_dtype(col):
+                return col.astype(dtype)
+            mapped = col.astype("str").str.strip().str.lower().map(_BOOL_TEXT)
+            return mapped.astype(dtype) if mapped[present].notna().all() else col
         numeric = pd.to_numeric(col, errors="coerce")
         if not numeric[present].notna().all():
             return col

@@ -20,16 +20,17 @@ cap. Pure numpy: no I/O.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from riskengine.features.concentration import nace_section
 from riskengine.policy.credit_policy import BookPolicy
 
-__all__ = ["allocate", "BookCaps", "book_caps", "BOOK_CAPS"]
+__all__ = ["allocate", "BookCaps", "book_caps", "BOOK_CAPS", "BookRest", "book_sector", "cap_alone", "caps_on"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -133,6 +134,9 @@ def _codes(values: Any) -> tuple[IntArray, int]:
     arr = np.asarray(values)
     if arr.dtype.kind in "iu":
         return arr.astype(np.int64), int(arr.max()) + 1 if arr.size else 0
+    if isinstance(values, list) and all(type(v) is str for v in values):  # a few pairs alone
+        uniq, codes = np.unique(np.asarray(values, dtype=str), return_inverse=True)
+        return codes.astype(np.int64), len(uniq)
     codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=False)
     return codes.astype(np.int64), len(uniques)
 
@@ -160,7 +164,8 @@ def book_caps(pairs: Mapping[str, Any], policy: BookPolicy) -> BookCaps:
     The group cap is ``group_capital_share x factor_capital`` (CRR art. 395). A
     sector's and a country's caps are their share of the book's total *before* the
     sector and country caps: a fixed measure, so that cutting one sector does not
-    move another's cap (a share of the final book would shrink with every cut).
+    move another's cap (a share of the final book would shrink with every cut). A book
+    smaller than ``share_base_min`` is measured as that amount.
 
     Examples
     --------
@@ -193,7 +198,7 @@ def book_caps(pairs: Mapping[str, Any], policy: BookPolicy) -> BookCaps:
         after = _allocate_free(out, protected, key, np.full(k, cap), fixed)
         hit["group_cap"], out = bound(out, after), after
         caps["group_cap"] = cap
-    book = float(out.sum())
+    book = max(float(out.sum()), policy.share_base_min)
     for name, column, c in (("sector_cap", "sector", policy.sector_book_share),
                             ("country_cap", "country", policy.country_book_share)):
         if c >= 1.0 or not n:
@@ -205,3 +210,107 @@ def book_caps(pairs: Mapping[str, Any], policy: BookPolicy) -> BookCaps:
     for name in BOOK_CAPS:
         hit.setdefault(name, np.zeros(n, dtype=bool))
     return BookCaps(out, hit, caps)
+
+
+@dataclass(frozen=True)
+class BookRest:
+    """The rest of the book that the pairs of a debtor decided alone are capped against.
+
+    Rows of limits in force, in the book's currency, of every *other* debtor's pairs,
+    summed by connected group, NACE section and country (the service reads them from the
+    limit register, :meth:`riskengine.store.DecisionStore.book_rest`). ``group`` is the
+    group's id, or None for the pairs of debtors outside the decided debtors' groups
+    (their groups' caps are not at stake; they count in the sector, country and book
+    totals).
+
+    ``sector`` and ``country`` are those of the decided debtors (one per debtor of the
+    call, in its order): the register keeps them for the rest.
+    """
+
+    group: tuple[str | None, ...]
+    sector: tuple[str, ...]
+    country: tuple[str, ...]
+    amount: tuple[float, ...]
+    debtor_sector: tuple[str, ...] = ()
+    debtor_country: tuple[str, ...] = ()
+
+    @classmethod
+    def empty(cls) -> BookRest:
+        """No other debtor in the book (the decided debtors' pairs are the whole book)."""
+        return cls((), (), (), ())
+
+    def with_debtors(self, nace: Any, country: Any) -> BookRest:
+        """The rest with the decided debtors' sectors (from their NACE codes,
+        :func:`book_sector`) and countries, one per debtor of the call in its order."""
+        return replace(self, debtor_sector=tuple(book_sector(str(x)) for x in nace),
+                       debtor_country=tuple(str(x) for x in country))
+
+
+def caps_on(policy: BookPolicy) -> bool:
+    """Whether the policy caps the book at all (a group cap with a capital, or a sector or
+    country share below 1)."""
+    return (policy.group_capital_share < 1.0 and policy.factor_capital is not None) or \
+        policy.sector_book_share < 1.0 or policy.country_book_share < 1.0
+
+
+def book_sector(nace: str) -> str:
+    """The sector a pair counts in for the book's sector cap: its debtor's NACE section
+    (an unknown code is a sector of its own, ``?<code>``)."""
+    try:
+        return nace_section(nace)
+    except ValueError:
+        return f"?{nace}"
+
+
+def cap_alone(approved: FloatArray, protected: FloatArray, group: Any, sector: Any,
+              country: Any, rest: BookRest, policy: BookPolicy) -> BookCaps:
+    """:func:`book_caps` of a few pairs decided alone against the rest of the book.
+
+    The rest's rows are ``fixed`` (they keep their limits and use up their share of
+    each cap), so the pairs get what the batch's whole-book pass would leave them when
+    the rest of the book is what the register holds: the same rule, the same function.
+
+    Parameters
+    ----------
+    approved, protected : numpy.ndarray
+        The pairs' amounts after their debtor's capacity, and their approved
+        outstanding, in the book's currency.
+    group, sector, country : array-like
+        Each pair's connected group (a debtor without one passes its own id), NACE
+        section and country.
+    rest : BookRest
+    policy : BookPolicy
+
+    Returns
+    -------
+    BookCaps
+        Of the pairs only (the rest's rows are dropped).
+
+    Examples
+    --------
+    A group member asks 200,000 while the group's other members hold 150,000 of a
+    25 % x 1,000,000 cap: it keeps 100,000 (hand calculation: 250,000 - 150,000).
+
+    >>> import dataclasses
+    >>> from riskengine.config import load_policy
+    >>> book = dataclasses.replace(load_policy().with_factor_capital(1_000_000).book,
+    ...                            sector_book_share=1.0)
+    >>> rest = BookRest(("G1",), ("C",), ("GR",), (150_000.0,))
+    >>> r = cap_alone(np.array([200_000.0]), np.zeros(1), ["G1"], ["C"], ["GR"], rest, book)
+    >>> r.approved.tolist(), r.bound["group_cap"].tolist()
+    ([100000.0], [True])
+    """
+    m = np.asarray(approved).shape[0]
+    k = len(rest.amount)
+    rest_group = [g if g is not None else f"\x00rest{i}" for i, g in enumerate(rest.group)]
+    caps = book_caps({
+        "approved": np.concatenate((np.asarray(approved, dtype=np.float64),
+                                    np.asarray(rest.amount, dtype=np.float64))),
+        "protected": np.concatenate((np.asarray(protected, dtype=np.float64), np.zeros(k))),
+        "group": [*(str(g) for g in group), *rest_group],
+        "sector": [*(str(s) for s in sector), *rest.sector],
+        "country": [*(str(c) for c in country), *rest.country],
+        "fixed": np.concatenate((np.zeros(m, dtype=bool), np.ones(k, dtype=bool))),
+    }, policy)
+    return BookCaps(caps.approved[:m], {name: hit[:m] for name, hit in caps.bound.items()},
+                    caps.caps)

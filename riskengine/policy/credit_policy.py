@@ -8,8 +8,10 @@ by :meth:`CreditPolicy.from_dict`, which refuses a bad policy with a
 Conventions
 -----------
 - Rates, shares and fractions are fractions (``0.35`` = 35 %), never percents.
-- Money amounts (minimum limits, rounding unit, adverse threshold) are in the
-  currency of the call: one currency per call.
+- Money amounts carry a currency: the no-financials limits ``capacity.currency``,
+  the adverse threshold ``knockouts.currency``, the factor's capital ``book.currency``
+  (the reporting currency); the engine converts them into a pair's or a record's
+  currency (:mod:`riskengine.features.fx`). The rounding unit is in the pair's currency.
 - Per-grade tables have one entry for each grade ``"1"`` (best) ... ``"10"``
   and ``"D"`` (default), keyed by the grade string.
 - The module does no I/O; :func:`riskengine.config.load_policy` reads the file.
@@ -26,7 +28,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from riskengine.contracts.schemas import ADVERSE_EVENT_TYPES
+from riskengine.contracts.schemas import ADVERSE_EVENT_TYPES, CURRENCIES
 from riskengine.errors import PolicyError
 from riskengine.model.master_scale import GRADES
 from riskengine.policy._toml import _check_keys, _fail, _int, _number, _range
@@ -171,6 +173,13 @@ class LimitsPolicy:
 NEGATIVE_EQUITY_RULES = ("zero", "minimum_limit")
 
 
+def _currency(key: str, value: Any, of: str) -> None:
+    """A policy section's currency: an ISO 4217 code of the contracts."""
+    if not isinstance(value, str) or value not in CURRENCIES:
+        raise _fail(key, value, "not an ISO 4217 code of riskengine.contracts.schemas.CURRENCIES",
+                    f'Give the currency of {of}, e.g. currency = "EUR".')
+
+
 @dataclass(frozen=True, slots=True)
 class CapacityPolicy:
     """Debtor capacity by grade: ``min(a_g * TNW, b_g * revenue)`` and its fallbacks.
@@ -190,6 +199,8 @@ class CapacityPolicy:
         Tax-return capacity is also capped at this multiple of declared profit.
     negative_equity : {"zero", "minimum_limit"}
         Capacity when tangible net worth <= 0: nothing, or the no-financials limit.
+    currency : str
+        ISO 4217 code of ``no_financials_limit`` (converted into the pair's currency).
     """
 
     tnw_fraction: GradeTable
@@ -198,6 +209,7 @@ class CapacityPolicy:
     tax_return_haircut: float
     tax_return_profit_multiple: float
     negative_equity: str
+    currency: str = "EUR"
 
     KEY = "capacity"
 
@@ -212,12 +224,14 @@ class CapacityPolicy:
         if self.negative_equity not in NEGATIVE_EQUITY_RULES:
             raise _fail(f"{k}.negative_equity", self.negative_equity, "unknown rule",
                         f"Use one of {', '.join(NEGATIVE_EQUITY_RULES)}.")
+        _currency(f"{k}.currency", self.currency, "no_financials_limit")
 
     @classmethod
     def from_dict(cls, d: Any) -> CapacityPolicy:
         k = cls.KEY
         keys = {"tnw_fraction", "revenue_fraction", "no_financials_limit",
-                "tax_return_haircut", "tax_return_profit_multiple", "negative_equity"}
+                "tax_return_haircut", "tax_return_profit_multiple", "negative_equity",
+                "currency"}
         d = _check_keys(d, k, keys, keys)
         return cls(
             GradeTable.from_dict(d["tnw_fraction"], f"{k}.tnw_fraction"),
@@ -226,6 +240,7 @@ class CapacityPolicy:
             _number(d, k, "tax_return_haircut"),
             _number(d, k, "tax_return_profit_multiple"),
             str(d["negative_equity"]),
+            d["currency"],
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -236,6 +251,7 @@ class CapacityPolicy:
             "tax_return_haircut": self.tax_return_haircut,
             "tax_return_profit_multiple": self.tax_return_profit_multiple,
             "negative_equity": self.negative_equity,
+            "currency": self.currency,
         }
 
 
@@ -249,19 +265,28 @@ class KnockoutPolicy:
     Parameters
     ----------
     adverse_event_types : tuple of str
-        Serious record types (bounced cheques, payment orders, unpaid bills).
+        Serious record types (bounced cheques, payment orders, unpaid bills; auctions
+        and seizures).
     adverse_recent_days : int
         A record is recent when ``as_of - event_date <= adverse_recent_days``.
     adverse_min_amount : float
-        A record is significant when its amount is strictly above this.
+        A record is significant when its amount, converted into ``currency``, is
+        strictly above this (absolute threshold) ...
     adverse_count_settled : bool
         Whether records annotated as paid (settled) still knock out.
+    currency : str
+        ISO 4217 code of ``adverse_min_amount``.
+    adverse_min_revenue_share : float
+        ... or strictly above this share of the debtor's latest annual revenue
+        (relative threshold; 0 switches it off).
     """
 
     adverse_event_types: tuple[str, ...]
     adverse_recent_days: int
     adverse_min_amount: float
     adverse_count_settled: bool
+    currency: str = "EUR"
+    adverse_min_revenue_share: float = 0.0
 
     KEY = "knockouts"
 
@@ -273,12 +298,14 @@ class KnockoutPolicy:
                             f"Use types from {', '.join(ADVERSE_EVENT_TYPES)}.")
         _range(f"{k}.adverse_recent_days", self.adverse_recent_days, 0, None)
         _range(f"{k}.adverse_min_amount", self.adverse_min_amount, 0.0, None)
+        _range(f"{k}.adverse_min_revenue_share", self.adverse_min_revenue_share, 0.0, 1.0)
+        _currency(f"{k}.currency", self.currency, "adverse_min_amount")
 
     @classmethod
     def from_dict(cls, d: Any) -> KnockoutPolicy:
         k = cls.KEY
         keys = {"adverse_event_types", "adverse_recent_days", "adverse_min_amount",
-                "adverse_count_settled"}
+                "adverse_count_settled", "currency", "adverse_min_revenue_share"}
         d = _check_keys(d, k, keys, keys)
         types = d["adverse_event_types"]
         if not isinstance(types, list | tuple) or not all(isinstance(t, str) for t in types):
@@ -288,13 +315,16 @@ class KnockoutPolicy:
         if not isinstance(settled, bool):
             raise _fail(f"{k}.adverse_count_settled", settled, "not true/false", "Give a boolean.")
         return cls(tuple(types), _int(d, k, "adverse_recent_days"),
-                   _number(d, k, "adverse_min_amount"), settled)
+                   _number(d, k, "adverse_min_amount"), settled, d["currency"],
+                   _number(d, k, "adverse_min_revenue_share"))
 
     def to_dict(self) -> dict[str, Any]:
         return {"adverse_event_types": list(self.adverse_event_types),
                 "adverse_recent_days": self.adverse_recent_days,
                 "adverse_min_amount": self.adverse_min_amount,
-                "adverse_count_settled": self.adverse_count_settled}
+                "adverse_count_settled": self.adverse_count_settled,
+                "currency": self.currency,
+                "adverse_min_revenue_share": self.adverse_min_revenue_share}
 
 
 @dataclass(frozen=True, slots=True)

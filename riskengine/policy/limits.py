@@ -35,6 +35,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from riskengine.contracts.schemas import ADVERSE_EVENT_TYPES
+from riskengine.features.significance import knockout_mask, significance_thresholds
 from riskengine.policy import _inputs as inp
 from riskengine.policy.book import allocate, bound
 from riskengine.policy.credit_policy import D_INDEX, CreditPolicy
@@ -190,7 +192,8 @@ def capacity(
     n = g.size
     return _capacity(g, _basis(basis, n), inp.floats(tnw, n, "tnw", "pairs", negative=True),
                      inp.floats(revenue, n, "revenue", "pairs"),
-                     inp.floats(profit, n, "profit", "pairs", negative=True), policy)
+                     inp.floats(profit, n, "profit", "pairs", negative=True), policy,
+                     np.ones(n))
 
 
 def _basis(x: Any, n: int) -> npt.NDArray[np.int64]:
@@ -217,12 +220,12 @@ def _basis(x: Any, n: int) -> npt.NDArray[np.int64]:
 
 def _capacity(
     g: npt.NDArray[np.int64], basis: npt.NDArray[np.int64], tnw: FloatArray,
-    revenue: FloatArray, profit: FloatArray, policy: CreditPolicy,
+    revenue: FloatArray, profit: FloatArray, policy: CreditPolicy, minimum_fx: FloatArray,
 ) -> tuple[FloatArray, npt.NDArray[np.uint32]]:
     cp = policy.capacity
     tables = inp.policy_tables(policy)
     b_rev = tables.revenue_fraction[g] * revenue
-    minimum = tables.no_financials_limit[g]
+    minimum = tables.no_financials_limit[g] * minimum_fx  # capacity.currency -> the pair's
 
     st = basis == 0
     neg = st & (tnw <= 0)
@@ -250,31 +253,41 @@ def _capacity(
 
 def adverse_knockout(
     event_type: Any, event_date: Any, amount: Any, status: Any, as_of: Any,
-    policy: CreditPolicy,
+    policy: CreditPolicy, revenue: Any = None,
 ) -> npt.NDArray[np.bool_]:
     """Whether each adverse record is serious, recent and significant (seed 003).
 
     Parameters
     ----------
     event_type, event_date, amount, status : array-like
-        One entry per adverse record (``adverse_records`` contract columns).
+        One entry per adverse record (``adverse_records`` contract columns), the
+        amounts in the policy's ``knockouts.currency``.
     as_of : date-like
         Decision date; records dated after it are ignored (point in time).
     policy : CreditPolicy
+    revenue : array-like, optional
+        The record's debtor's latest annual revenue, in the same currency: a record
+        above ``knockouts.adverse_min_revenue_share`` of it is significant too.
 
     Returns
     -------
     numpy.ndarray of bool
         True for a knock-out record. A debtor is knocked out when any of its
-        records is (aggregate with ``groupby(debtor_id).any()``).
+        records is (aggregate with ``groupby(debtor_id).any()``). The engine reads
+        the same rule through :func:`riskengine.features.adverse.significance_thresholds`
+        (amounts in other currencies converted).
 
     Examples
     --------
+    A seizure of 50,000 knocks out; a bounced cheque of 800 only against a revenue of
+    50,000 (1 % is 500).
+
     >>> from riskengine.config import load_policy
-    >>> adverse_knockout(["bounced_cheque", "bounced_cheque", "mortgage_prenotation"],
-    ...                  ["2024-01-01"] * 3, [5_000, 1_000, 90_000], "open",
-    ...                  "2025-01-01", load_policy()).tolist()
-    [True, False, False]
+    >>> adverse_knockout(["bounced_cheque", "bounced_cheque", "mortgage_prenotation",
+    ...                   "seizure", "bounced_cheque"], ["2024-01-01"] * 5,
+    ...                  [5_000, 1_000, 90_000, 50_000, 800], "open", "2025-01-01",
+    ...                  load_policy(), revenue=[np.nan, np.nan, 1e6, 1e6, 50_000]).tolist()
+    [True, False, False, True, True]
     """
     ko = policy.knockouts
     n = max(np.size(event_type), 1)
@@ -283,12 +296,18 @@ def adverse_knockout(
     day = inp.dates(as_of, n)
     amt = inp.floats(amount, n, "amount", "adverse_records")
     age = (day - when).astype(np.int64)
-    serious = np.isin(types, np.asarray(ko.adverse_event_types))
+    codes = pd.Index(ADVERSE_EVENT_TYPES).get_indexer(types)
+    known = codes >= 0
     recent = (age >= 0) & (age <= ko.adverse_recent_days)
-    significant = amt > ko.adverse_min_amount
+    rev = None if revenue is None else inp.floats(revenue, n, "revenue", "adverse_records")
+    thr = significance_thresholds(np.where(known, codes, 0), np.zeros(n, dtype=np.int64),
+                                  np.arange(n), knockout=knockout_mask(ko.adverse_event_types),
+                                  absolute=ko.adverse_min_amount,
+                                  share=ko.adverse_min_revenue_share, revenue=rev)
+    significant = known & (amt > thr)
     counted = np.ones(n, dtype=bool) if ko.adverse_count_settled else (
         np.broadcast_to(np.asarray(status).astype(str), (n,)) != "settled")
-    out: npt.NDArray[np.bool_] = serious & recent & significant & counted
+    out: npt.NDArray[np.bool_] = recent & significant & counted
     return out
 
 
@@ -384,6 +403,10 @@ PAIR_COLUMNS: dict[str, str] = {
                            "insurer_limit is given); a row without one has no insurer cap",
     "debtor": "int code of the pair's debtor: its capacity is shared among its pairs",
     "protected": "approved outstanding of the pair (kept first when capacity is shared)",
+    "fx": "units of the reporting currency per one unit of the row's currency (default 1): "
+          "a debtor's pairs in several currencies share its capacity in that unit",
+    "minimum_fx": "units of the row's currency per one unit of capacity.currency (default 1): "
+                  "the no-financials limits converted",
 }
 """Columns :func:`decide_limits` reads; the optional ones default to absent."""
 
@@ -416,7 +439,8 @@ def decide_limits(pairs: Mapping[str, Any], policy: CreditPolicy) -> LimitDecisi
       debtor, shared among the debtor's pairs by :func:`riskengine.policy.book.allocate`
       (approved outstanding ``protected`` first, then pro rata to what each pair
       asks); a pair that keeps less than it asks is bound by ``capacity``. Without
-      it each row is a debtor of its own.
+      it each row is a debtor of its own. Pairs in several currencies share it in
+      the reporting currency (``fx``: each row's rate into it), then convert back.
     - Ledger cap: ``ledger_share_g x supplier_ledger`` (the ledger includes
       this debtor's balance).
     - Group cap: ``group_capital_share x factor_capital - group_exposure``,
@@ -454,7 +478,8 @@ def decide_limits(pairs: Mapping[str, Any], policy: CreditPolicy) -> LimitDecisi
     revenue = inp.floats(pairs.get("revenue", np.nan), n, "revenue", "pairs")
     profit = inp.floats(pairs.get("profit", np.nan), n, "profit", "pairs", negative=True)
     tables = inp.policy_tables(policy)
-    cap, reasons = _capacity(g, basis, tnw, revenue, profit, policy)
+    minimum_fx = inp.floats(pairs.get("minimum_fx", 1.0), n, "minimum_fx", "pairs")
+    cap, reasons = _capacity(g, basis, tnw, revenue, profit, policy, minimum_fx)
 
     # knock-outs
     ko_conds: list[npt.NDArray[np.bool_]] = []
@@ -515,11 +540,18 @@ def decide_limits(pairs: Mapping[str, Any], policy: CreditPolicy) -> LimitDecisi
     if "debtor" in pairs:  # one capacity per debtor, shared among its pairs
         key = np.asarray(pairs["debtor"], dtype=np.int64)
         k = int(key.max()) + 1 if n else 0
+        # in one unit (the reporting currency) when the debtor's pairs are in several
+        fx = inp.floats(pairs.get("fx", 1.0), n, "fx", "pairs")
+        unit_fx = bool((fx == 1.0).all())
+        cap_u, asked_u = (cap, asked) if unit_fx else (cap * fx, asked * fx)
         debtor_cap = np.full(k, np.inf)
-        np.minimum.at(debtor_cap, key, np.where(dead, np.inf, cap))  # a refused pair's 0 is its own
+        np.minimum.at(debtor_cap, key, np.where(dead, np.inf, cap_u))  # a refused pair's 0 is its own
         protected = inp.floats(pairs.get("protected", 0.0), n, "protected", "pairs")
-        best = allocate(np.where(dead, 0.0, asked), protected, key, debtor_cap)
-        cap_bound = bound(np.minimum(asked, debtor_cap[key]), best) | (cap <= best * (1 + _EPS))
+        best_u = allocate(np.where(dead, 0.0, asked_u), protected if unit_fx else protected * fx,
+                          key, debtor_cap)
+        cap_bound = bound(np.minimum(asked_u, debtor_cap[key]), best_u) | (
+            cap_u <= best_u * (1 + _EPS))
+        best = best_u if unit_fx else np.where(best_u == asked_u, asked, best_u / fx)
     else:
         best = np.minimum(asked, cap)
         cap_bound = cap <= best * (1.0 + _EPS)

@@ -6,6 +6,9 @@
   maturity / day count (seed 002; act/360 by default, ``fees.day_count``).
 - For recourse products the supplier's grade drives advance and fees
   (:func:`pricing_grade`).
+- A pair without an approved limit (refused) is not financed: its advance rate
+  and its fee rates are 0 (:func:`advance_rate` and :func:`fee_rates` given the
+  approved limits), so a refused decision shows no advance and no fees.
 - :func:`settlement` reproduces seed 001's worked example: invoice 10,000,
   advance 8,500, fee 10 % of the advance = 850, balance to the supplier 650.
 """
@@ -21,7 +24,8 @@ import numpy.typing as npt
 from riskengine.policy import _inputs as inp
 from riskengine.policy.credit_policy import CreditPolicy
 
-__all__ = ["pricing_grade", "advance_rate", "Fees", "fees", "Settlement", "settlement"]
+__all__ = ["pricing_grade", "advance_rate", "fee_rates", "Fees", "fees", "Settlement",
+           "settlement"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -55,7 +59,17 @@ def pricing_grade(
     return np.where(recourse, sg, g)
 
 
-def advance_rate(grade: Any, product: Any, policy: CreditPolicy, dilution: Any = 0.0) -> Any:
+def _financed(approved: Any, n: int) -> npt.NDArray[np.bool_] | None:
+    """Rows with an approved limit above 0 (``None``: no limits given, every row)."""
+    if approved is None:
+        return None
+    lim = inp.floats(approved, n, "approved", "pricing")
+    out: npt.NDArray[np.bool_] = lim > 0  # NaN (no decision) is not financed
+    return out
+
+
+def advance_rate(grade: Any, product: Any, policy: CreditPolicy, dilution: Any = 0.0,
+                 approved: Any = None) -> Any:
     """Advance rate by grade and product, less dilution, floored at 0.
 
     Parameters
@@ -67,6 +81,9 @@ def advance_rate(grade: Any, product: Any, policy: CreditPolicy, dilution: Any =
     policy : CreditPolicy
     dilution : float or array-like, default 0
         Dilution rate, a fraction (credit notes + returns + discounts) / sales.
+    approved : float or array-like, optional
+        The pairs' approved limits: where it is 0 (a refused pair) nothing is
+        advanced, so the rate is 0. Absent: the rate of the grade and product.
 
     Returns
     -------
@@ -78,14 +95,62 @@ def advance_rate(grade: Any, product: Any, policy: CreditPolicy, dilution: Any =
     >>> from riskengine.config import load_policy
     >>> advance_rate(["5", "5", "D"], "recourse", load_policy(), [0.0, 0.03, 0.0]).round(4).tolist()
     [0.85, 0.82, 0.0]
+    >>> advance_rate(["5", "5"], "recourse", load_policy(), approved=[25_000, 0]).tolist()
+    [0.85, 0.0]
     """
-    n = max(inp.size(grade), inp.size(product), inp.size(dilution))
+    n = max(inp.size(grade), inp.size(product), inp.size(dilution),
+            0 if approved is None else inp.size(approved))
     g = inp.grades(grade, n)
     prod = inp.products(product, n, policy)
     dil = inp.floats(dilution, n, "dilution", "pricing")
     rate = inp.policy_tables(policy).advance_rate[prod, g] - np.where(np.isnan(dil), 0.0, dil)
     out: FloatArray = np.clip(rate, 0.0, 1.0)
+    financed = _financed(approved, n)
+    if financed is not None:
+        out = np.where(financed, out, 0.0)
     return out
+
+
+def fee_rates(grade: Any, product: Any, policy: CreditPolicy, approved: Any = None
+              ) -> tuple[FloatArray, FloatArray]:
+    """Service commission rate (with the product's surcharge) and yearly discount rate.
+
+    The rates :func:`fees` charges, per pair: 0 where the approved limit is 0 (a
+    refused pair is not financed, so nothing is charged).
+
+    Parameters
+    ----------
+    grade : array-like
+        Pricing grade (strings or indices, see :func:`pricing_grade`).
+    product : array-like
+        Product names or codes.
+    policy : CreditPolicy
+    approved : float or array-like, optional
+        The pairs' approved limits (absent: every row is financed).
+
+    Returns
+    -------
+    commission, discount : numpy.ndarray
+        Fractions: of the invoice, and a year of the advance.
+
+    Examples
+    --------
+    >>> from riskengine.config import load_policy
+    >>> comm, disc = fee_rates(["5", "5"], "non_recourse", load_policy(), approved=[9_000, 0])
+    >>> comm.round(4).tolist(), disc.round(4).tolist()
+    ([0.0225, 0.0], [0.1, 0.0])
+    """
+    n = max(inp.size(grade), inp.size(product), 0 if approved is None else inp.size(approved))
+    g = inp.grades(grade, n)
+    prod = inp.products(product, n, policy)
+    tables = inp.policy_tables(policy)
+    commission: FloatArray = tables.service_commission[g] + tables.commission_surcharge[prod]
+    discount: FloatArray = tables.discount_rate[g]
+    financed = _financed(approved, n)
+    if financed is not None:
+        commission = np.where(financed, commission, 0.0)
+        discount = np.where(financed, discount, 0.0)
+    return commission, discount
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,11 @@ class BookPolicy:
     sector_book_share, country_book_share : float
         Maximum share of the book's approved limits in one NACE section / one
         country (the factor's committee figures). 1 switches the cap off.
+    share_base_min : float
+        The smallest book, in ``currency``, that the sector and country shares are
+        measured against: a book smaller than this (a new factor's, or a service whose
+        register holds a few pairs) is measured as if it were this large, so that its
+        first pairs are not cut to a quarter of themselves. 0: the book's own total.
     """
 
     factor_capital: float | None
@@ -40,6 +45,7 @@ class BookPolicy:
     group_capital_share: float
     sector_book_share: float
     country_book_share: float
+    share_base_min: float = 0.0
 
     KEY = "book"
 
@@ -47,6 +53,7 @@ class BookPolicy:
         k = self.KEY
         for name in ("group_capital_share", "sector_book_share", "country_book_share"):
             _range(f"{k}.{name}", getattr(self, name), 0.0, 1.0)
+        _range(f"{k}.share_base_min", self.share_base_min, 0.0, None)
         if self.factor_capital is not None:
             _range(f"{k}.factor_capital", self.factor_capital, 0.0, None)
         elif self.group_capital_share < 1.0:
@@ -63,16 +70,20 @@ class BookPolicy:
     def from_dict(cls, d: Any) -> BookPolicy:
         k = cls.KEY
         shares = {"group_capital_share", "sector_book_share", "country_book_share"}
-        d = _check_keys(d, k, {"factor_capital", "currency", *shares}, {"currency", *shares})
+        d = _check_keys(d, k, {"factor_capital", "currency", "share_base_min", *shares},
+                        {"currency", *shares})
         capital = _number(d, k, "factor_capital") if "factor_capital" in d else None
-        return cls(capital, d["currency"], *(_number(d, k, s) for s in (
-            "group_capital_share", "sector_book_share", "country_book_share")))
+        base = _number(d, k, "share_base_min") if "share_base_min" in d else 0.0
+        return cls(capital, d["currency"], _number(d, k, "group_capital_share"),
+                   _number(d, k, "sector_book_share"), _number(d, k, "country_book_share"),
+                   share_base_min=base)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"currency": self.currency,
                                "group_capital_share": self.group_capital_share,
                                "sector_book_share": self.sector_book_share,
-                               "country_book_share": self.country_book_share}
+                               "country_book_share": self.country_book_share,
+                               "share_base_min": self.share_base_min}
         if self.factor_capital is not None:
             out["factor_capital"] = self.factor_capital
         return out

@@ -238,7 +238,7 @@ def assessed_grade(rating: Any, notches: Any) -> IntArray:
 def supplier_advance_rate(
     grade: Any, product: Any, policy: CreditPolicy, *, dilution: Any = np.nan,
     credit_note_share: Any = np.nan, consignment_share: Any = np.nan, notches: Any = 0,
-    notched: Any = False,
+    notched: Any = False, approved: Any = None,
 ) -> FloatArray:
     """The advance rate of pairs, with the supplier's dilution, eligibility and notches.
 
@@ -258,6 +258,9 @@ def supplier_advance_rate(
     notched : array-like of bool, default False
         Whether ``grade`` already carries the notches (recourse, supplier rated): then
         they take nothing more off the rate.
+    approved : array-like, optional
+        The pairs' approved limits: a refused pair (0) is not financed, its rate is 0
+        (:func:`riskengine.policy.pricing.advance_rate`). Absent: every row is financed.
 
     Returns
     -------
@@ -275,12 +278,19 @@ def supplier_advance_rate(
     ...                       credit_note_share=[0.06], consignment_share=[0.10],
     ...                       notches=[1]).round(4).tolist()
     [0.6885]
+
+    A refused pair gets no advance:
+
+    >>> supplier_advance_rate(["5", "5"], "non_recourse", load_policy(),
+    ...                       approved=[9_000, 0]).round(4).tolist()
+    [0.85, 0.0]
     """
     n = max(inp.size(grade), inp.size(product), inp.size(dilution),
-            inp.size(credit_note_share), inp.size(consignment_share), inp.size(notches))
+            inp.size(credit_note_share), inp.size(consignment_share), inp.size(notches),
+            0 if approved is None else inp.size(approved))
     reserve = np.fmax(inp.floats(dilution, n, "dilution", "pricing"),
                       inp.floats(credit_note_share, n, "credit_note_share", "pricing"))
-    rate = advance_rate(grade, product, policy, reserve)
+    rate = advance_rate(grade, product, policy, reserve, approved=approved)
     k = np.broadcast_to(np.asarray(notches, dtype=np.int64), (n,))
     off = np.where(inp.flags(notched, n), 0.0, k * policy.supplier.non_recourse_advance_per_notch)
     eligible = 1.0 - np.nan_to_num(inp.floats(consignment_share, n, "consignment_share",

@@ -36,8 +36,10 @@ from riskengine.contracts.decision import DECISION_FIELDS
 from riskengine.model.master_scale import GRADES, UNRATED, MasterScale
 from riskengine.policy import credit_policy as _cp
 from riskengine.policy._inputs import policy_tables
+from riskengine.policy.book import BOOK_CAPS, cap_alone
 from riskengine.policy.cover import insurance_cover
 from riskengine.policy.limits import KNOCKOUT_REASONS, REASONS, decide_limits
+from riskengine.policy.pricing import fee_rates
 from riskengine.policy.supplier import SUPPLIER_FACTORS, supplier_advance_rate
 from riskengine.scoring.financials import BASES
 from riskengine.scoring.inputs import DebtorInputs, PairInputs
@@ -63,6 +65,7 @@ _REASON_NAMES = np.asarray(REASONS)
 _REASON_SHIFTS = np.arange(len(REASONS), dtype=np.uint32)
 _BINDING_SET = np.isin(_REASON_NAMES, _BINDING)
 _KO_SET = np.isin(_REASON_NAMES, KNOCKOUT_REASONS)
+_BINDING_BITS = np.uint32(sum(1 << REASONS.index(n) for n in _BINDING))
 _GRADE_INDEX = {g: i + 1 for i, g in enumerate(GRADES)}  # as master_scale.grade_index
 
 
@@ -154,10 +157,11 @@ class _Core:
     debtor_reasons: ReasonRows            # (n,) reason codes per debtor
     rated: npt.NDArray[np.bool_]          # (m,)
     gidx: npt.NDArray[np.int64]           # (m,) grade index of the pair's debtor (0: unrated)
-    cur_mismatch: npt.NDArray[np.bool_]
-    led_mismatch: npt.NDArray[np.bool_]
+    fin_converted: npt.NDArray[np.bool_]  # (m,) capacity from statements in another currency
+    led_converted: npt.NDArray[np.bool_]  # (m,) the supplier's ledger in another currency
     sup_missing: npt.NDArray[np.bool_]
     approved: FloatArray
+    approved_base: FloatArray             # (m,) approved, in the reporting currency
     decision: np.ndarray                  # (m,) decision type names
     reasons: npt.NDArray[np.uint32]       # (m,) policy reason bits
     insured: FloatArray
@@ -170,16 +174,6 @@ class _Core:
     capacity: FloatArray                  # (m,) the debtor's capacity, shared by its pairs
     supplier: SupplierTerms               # (m,) each pair's supplier: rating, assessment
     supplier_cap: FloatArray              # (m,) the supplier's cap (inf: none)
-
-
-def _debtor_key(debtor_pos: npt.NDArray[np.int64], currency: np.ndarray
-                ) -> npt.NDArray[np.int64]:
-    """One code per debtor and currency: the pairs that share one capacity (amounts in two
-    currencies are never added up)."""
-    if not currency.size or (currency == currency[0]).all():
-        return debtor_pos
-    codes, _ = pd.factorize(pd.MultiIndex.from_arrays([debtor_pos, currency]))
-    return codes.astype(np.int64)
 
 
 def _ratings(engine: EngineParts, deb: DebtorInputs, scorer: Scorer) -> tuple[Any, ...]:
@@ -222,15 +216,14 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
     dp = pairs.debtor_pos
     g_pair = grade[dp]
     rated = g_pair != UNRATED
-    same_cur = deb.fin_currency[dp] == pairs.currency
-    needs_fin = deb.basis[dp] != 2
-    cur_mismatch = needs_fin & ~same_cur
-    led_mismatch = pairs.supplier_currency != pairs.currency
-    fin_ok = ~cur_mismatch
-    tnw = np.where(fin_ok, deb.tnw[dp], np.nan)
-    rev = np.where(fin_ok, deb.revenue[dp], np.nan)
-    prof = np.where(fin_ok, deb.profit[dp], np.nan)
-    ledger = np.where(led_mismatch, np.nan, pairs.supplier_ledger)
+    # statements and the supplier's ledger in the pair's currency, at the rates in force on
+    # as_of (riskengine.features.fx; a debtor without a needed rate never reaches the core)
+    fin_converted = (deb.basis[dp] != 2) & (deb.fin_currency[dp] != pairs.currency)
+    led_converted = pairs.supplier_currency != pairs.currency
+    tnw = deb.tnw[dp] * pairs.fx_fin
+    rev = deb.revenue[dp] * pairs.fx_fin
+    prof = deb.profit[dp] * pairs.fx_fin
+    ledger = pairs.supplier_ledger * pairs.fx_ledger
 
     approved = np.zeros(m)
     decision = np.full(m, "unrated", dtype=object)
@@ -252,8 +245,9 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
     notched = recourse & s_rated  # the pricing grade carries the supplier's notches
     g_drive = np.where(notched, sup.grade, gidx)
     sup_missing = recourse & ~s_rated
-    # one call for every rated pair: a debtor's capacity is shared among its pairs in one
-    # currency (policy.limits.decide_limits with the debtor key); no insurer limit = no cap
+    # one call for every rated pair: a debtor's capacity is one amount shared among all its
+    # pairs, whatever their currencies (policy.limits.decide_limits with the debtor key and
+    # each pair's rate into the reporting currency); no insurer limit = no cap
     capacity = np.full(m, np.nan)
     supplier_cap = np.full(m, np.inf)
     if r_idx.size:
@@ -267,19 +261,20 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
             "related": pairs.related[sel], "supplier_ledger": ledger[sel],
             "supplier_grade": g_drive[sel], "supplier_rated": notched[sel],
             "insurer_limit": pairs.insurer_limit[sel], "insurer_limit_given": has_il[sel],
-            "debtor": _debtor_key(dp[sel], pairs.currency[sel]),
+            "debtor": dp[sel], "fx": pairs.fx_base[sel],
+            "minimum_fx": pairs.fx_capacity[sel],
             "protected": pairs.protected[sel],
         }
-        if engine.factor_capital is not None:
-            cols["factor_capital"] = engine.factor_capital
-            cols["group_exposure"] = (0.0 if deb.group_exposure is None
-                                      else deb.group_exposure[dp[sel]])
+        if engine.factor_capital is not None:  # in the reporting currency: into the pair's
+            cols["factor_capital"] = engine.factor_capital / pairs.fx_base[sel]
         res = decide_limits(cols, policy)
         approved[sel] = res.approved
         decision[sel] = res.decision_names().astype(object)
         reasons[sel] = res.reasons
         capacity[sel] = res.capacity
         supplier_cap[sel] = res.supplier_cap
+        if deb.book_rest is not None:
+            _cap_with_rest(deb, pairs, sel, approved, decision, reasons, policy)
 
     # cover, expected loss, advance rate, fees on rated pairs
     insured = np.zeros(m)
@@ -298,17 +293,61 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
         el[r_idx] = cov.expected_loss_insured
         el_un[r_idx] = cov.expected_loss_uninsured
         gp = g_drive[r_idx]  # pricing grade: the supplier's for recourse products
+        # a refused pair (approved 0) is not financed: no advance, no fees
         adv[r_idx] = supplier_advance_rate(
             gp, prod, policy, dilution=deb.dilution[dp[r_idx]],
             credit_note_share=sup.credit_note_share[r_idx],
             consignment_share=sup.consignment_share[r_idx], notches=sup.notches[r_idx],
-            notched=notched[r_idx])
-        tables = policy_tables(policy)  # lookup arrays built once per policy
-        comm[r_idx] = tables.service_commission[gp] + tables.commission_surcharge[prod]
-        disc[r_idx] = tables.discount_rate[gp]
+            notched=notched[r_idx], approved=lim)
+        comm[r_idx], disc[r_idx] = fee_rates(gp, prod, policy, approved=lim)
     return _Core(pd_model, pd_final, valid, default, grade, contrib, debtor_reasons, rated, gidx,
-                 cur_mismatch, led_mismatch, sup_missing, approved, decision, reasons,
-                 insured, retained, el, el_un, adv, comm, disc, capacity, sup, supplier_cap)
+                 fin_converted, led_converted, sup_missing, approved,
+                 approved * pairs.fx_base, decision, reasons, insured, retained, el, el_un, adv,
+                 comm, disc, capacity, sup, supplier_cap)
+
+
+def _cap_with_rest(deb: DebtorInputs, pairs: PairInputs, sel: npt.NDArray[np.int64],
+                   approved: FloatArray, decision: np.ndarray, reasons: npt.NDArray[np.uint32],
+                   policy: CreditPolicy) -> None:
+    """The book's caps on pairs decided alone (in place): :func:`cap_alone` against the
+    rest of the book (``deb.book_rest``) for the live pairs, in the book's currency (each
+    pair's amounts at its rate, ``pairs.fx_base``), then the limits converted back and
+    rounded down in the pair's currency and the decisions and binding constraints of the
+    cut pairs set as the batch's book pass sets them (:mod:`riskengine.batch.book`)."""
+    rest = deb.book_rest
+    assert rest is not None
+    book = policy.book
+    live = sel[approved[sel] > 0]
+    if not live.size:
+        return
+    fx = pairs.fx_base[live]
+    dp = pairs.debtor_pos[live]
+    gid = pairs.group_id[live]
+    has_group = np.array([g is not None and str(g).strip() != "" for g in gid.tolist()],
+                         dtype=bool)
+    group = np.where(has_group, gid, np.char.add("\x00debtor:", deb.debtor_id[dp].astype(str)))
+    protected = np.nan_to_num(pairs.protected[live], nan=0.0) * fx
+    caps = cap_alone(approved[live] * fx, protected, group,
+                     np.asarray(rest.debtor_sector, dtype=object)[dp],
+                     np.asarray(rest.debtor_country, dtype=object)[dp], rest, book)
+    unit = policy.limits.rounding_unit
+    back = np.where(fx == 1.0, caps.approved, caps.approved / fx)  # the pair's currency
+    after = np.floor(back / unit + 1e-9) * unit
+    cut = after < approved[live]
+    if not cut.any():
+        return
+    rows = live[cut]
+    approved[rows] = after[cut]
+    req = np.nan_to_num(pairs.requested[rows], nan=0.0)
+    full = np.floor(req / unit + 1e-9) * unit
+    decision[rows] = np.where(after[cut] <= 0, "refused",
+                              np.where(after[cut] >= full, "full", "partial"))
+    bits = np.zeros(rows.size, dtype=np.uint32)
+    for name in BOOK_CAPS:
+        bits |= np.where(caps.bound[name][cut], np.uint32(1 << REASONS.index(name)),
+                         np.uint32(0)).astype(np.uint32)
+    # a cut pair is bound by the caps that cut it, not by what bound it before
+    reasons[rows] = (reasons[rows] & ~_BINDING_BITS) | bits
 
 
 def _core_lists(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs, c: _Core,
@@ -335,6 +374,8 @@ def _core_lists(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs, c: _C
     col["reason_codes"] = [debtor_reasons[i] for i in dp_l]
     col["requested_limit"] = _floats(pairs.requested)
     col["approved_limit"] = c.approved.astype(np.float64).tolist()
+    col["approved_limit_base"] = c.approved_base.astype(np.float64).tolist()
+    col["fx_rate"] = _floats(pairs.fx_base)
     col["decision_type"] = [str(x) for x in c.decision.tolist()]
     # the three reason tuples depend only on the policy bits and three flags: each
     # distinct combination is built once (cached)
@@ -388,8 +429,8 @@ def _grade_texts(gidx: npt.NDArray[np.int64]) -> list[str | None]:
 def _reason_key(c: _Core) -> npt.NDArray[np.int64]:
     """Each pair's key of :func:`_reason_tuples`."""
     out: npt.NDArray[np.int64] = (
-        c.reasons.astype(np.int64) | (c.cur_mismatch.astype(np.int64) << 32)
-        | ((c.led_mismatch & c.rated).astype(np.int64) << 33)
+        c.reasons.astype(np.int64) | ((c.fin_converted & c.rated).astype(np.int64) << 32)
+        | ((c.led_converted & c.rated).astype(np.int64) << 33)
         | ((~c.rated).astype(np.int64) << 34) | (c.sup_missing.astype(np.int64) << 35)
         | (c.supplier.flags.astype(np.int64) << 36))
     return out
@@ -398,15 +439,15 @@ def _reason_key(c: _Core) -> npt.NDArray[np.int64]:
 @functools.lru_cache(maxsize=4096)
 def _reason_tuples(u: int) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """Binding constraints, knock-outs and notes of one key of :func:`_decide_core`
-    (the policy's reason bits, then currency mismatch, ledger mismatch, unrated,
-    recourse supplier not rated, the supplier's weak factors)."""
+    (the policy's reason bits, then statements and ledger converted from another currency,
+    unrated, recourse supplier not rated, the supplier's weak factors)."""
     names = _REASON_NAMES
     bits = ((np.uint32(u & 0xFFFFFFFF) >> _REASON_SHIFTS) & 1).astype(bool)
     notes = [str(x) for x in names[bits & ~_BINDING_SET & ~_KO_SET]]
     if u >> 32 & 1:
-        notes.append("currency_mismatch")
+        notes.append("statements_converted")
     if u >> 33 & 1:
-        notes.append("ledger_currency_mismatch")
+        notes.append("ledger_converted")
     if u >> 34 & 1:
         notes.append("unrated")
     if u >> 35 & 1:

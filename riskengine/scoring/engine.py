@@ -32,6 +32,7 @@ This module does no I/O: loading the shipped artifacts and configuration
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -46,8 +47,10 @@ from riskengine.contracts.decision import DECISION_FIELDS, Decision
 from riskengine.contracts.payload import DebtorPayload, parse_payload, payload_to_frames
 from riskengine.errors import InvalidInputError, PolicyError
 from riskengine.features import build_features
+from riskengine.features.fx import FxRates, missing_codes, pair_rates
 from riskengine.model.master_scale import MasterScale
 from riskengine.policy import credit_policy as _cp
+from riskengine.policy.book import BookRest
 from riskengine.policy.limits import requested_limit
 from riskengine.scoring import records
 from riskengine.scoring.core import Scorer, SklearnScorer, _decide_core, _lookup
@@ -295,7 +298,8 @@ class Engine:
 
     def decide(self, frames: Mapping[str, pd.DataFrame], as_of: Any, *,
                decided_at: str | None = None, reference_date: Any = None,
-               scorer: Scorer | None = None) -> DecisionBatch:
+               scorer: Scorer | None = None, book_rest: BookRest | None = None,
+               fx: FxRates | None = None) -> DecisionBatch:
         """Decide every supplier-debtor pair (exposure) of a portfolio.
 
         Parameters
@@ -303,7 +307,11 @@ class Engine:
         frames : mapping of str to pandas.DataFrame
             Portfolio tables (:data:`riskengine.contracts.schemas.CONTRACTS`), plus the
             optional ``pair_terms`` (product and insurer limit per pair,
-            :data:`riskengine.contracts.payload.PAIR_TERMS_COLUMNS`). Not modified.
+            :data:`riskengine.contracts.payload.PAIR_TERMS_COLUMNS`), ``fx_rates``
+            (:data:`riskengine.contracts.schemas.FX_RATES`) and ``supplier_book`` (the
+            suppliers' ratings and debtors' dispersion known beyond the frames,
+            :data:`riskengine.scoring.suppliers.SUPPLIER_BOOK_COLUMNS`; without it the
+            dispersion is counted over the frames' own exposures). Not modified.
         as_of : date-like
             Decision date; records dated after it are not used.
         decided_at : str, optional
@@ -312,15 +320,34 @@ class Engine:
             Extraction date: records dated after it are invalid (``future_date``).
         scorer : callable, optional
             Statement-model scorer; default the fitted scikit-learn model.
+        book_rest : BookRest, optional
+            The rest of the book these debtors' pairs are capped against (connected
+            groups, sectors, countries: :func:`riskengine.policy.book.cap_alone`), in the
+            reporting currency; the service reads it from the limit register. None: no
+            book caps here (a rerate caps the whole book at once after every chunk).
+        fx : FxRates, optional
+            The dated rates when ``frames`` has no ``fx_rates`` table (the service's
+            store); without either, only the reporting currency has a rate.
 
         Returns
         -------
         DecisionBatch
             Invalid debtors become error rows (validated with
-            :func:`riskengine.validation.validate_portfolio`); the rest are decided.
+            :func:`riskengine.validation.validate_portfolio`); so does a debtor with a
+            record in a currency without a rate on ``as_of`` (``missing_fx_rate``:
+            :func:`riskengine.validation.fx.reject_missing_rates`); the rest are decided,
+            amounts converted at the rates in force on ``as_of``.
         """
-        p = self._prepare(frames, as_of, reference_date)
-        col = _decide_core(self, p.debtors, p.pairs, p.day, decided_at, scorer or self._scorer)
+        p = self._prepare(frames, as_of, reference_date, fx)
+        deb = p.debtors
+        if book_rest is not None:
+            d = frames["debtors"].drop_duplicates("debtor_id")
+            d = d.set_index(d["debtor_id"].astype(str))
+            ids = pd.Index(deb.debtor_id.astype(str))
+            deb = dataclasses.replace(deb, book_rest=book_rest.with_debtors(
+                d["nace"].reindex(ids).fillna("").tolist(),
+                d["country"].reindex(ids).fillna("").tolist()))
+        col = _decide_core(self, deb, p.pairs, p.day, decided_at, scorer or self._scorer)
         decisions = _columns_frame(col)
         return DecisionBatch(decisions, p.errors, p.pairs_in, p.pairs_in - len(decisions),
                              p.debtors_in, p.debtors_rejected,
@@ -328,7 +355,8 @@ class Engine:
 
     def decide_table(self, frames: Mapping[str, pd.DataFrame], as_of: Any, *,
                      decided_at: str | None = None, reference_date: Any = None,
-                     scorer: Scorer | None = None) -> DecisionTable:
+                     scorer: Scorer | None = None, fx: FxRates | None = None
+                     ) -> DecisionTable:
         """:meth:`decide` with the decisions as one Arrow table (the batch job's path).
 
         The same decisions as :meth:`decide`, in the same order, as an Arrow table
@@ -339,7 +367,7 @@ class Engine:
         -------
         DecisionTable
         """
-        p = self._prepare(frames, as_of, reference_date)
+        p = self._prepare(frames, as_of, reference_date, fx)
         table = _decide_table(self, p.debtors, p.pairs, p.day, decided_at,
                               scorer or self._scorer)
         return DecisionTable(table, p.errors, p.pairs_in, p.pairs_in - table.num_rows,
@@ -368,16 +396,34 @@ class Engine:
                          name="grade")
 
     def _prepare(self, frames: Mapping[str, pd.DataFrame], as_of: Any,
-                 reference_date: Any) -> _Prepared:
-        """Validation and the core's inputs of :meth:`decide` and :meth:`decide_table`."""
+                 reference_date: Any, fx: FxRates | None = None) -> _Prepared:
+        """Validation, the rates and the core's inputs of :meth:`decide` and
+        :meth:`decide_table`."""
         from riskengine.validation import validate_portfolio
+        from riskengine.validation.fx import base_rate_rows, reject_missing_rates
 
         day = as_of_text(as_of)
         _refuse_future(day, reference_date, "as_of", "")
         core = {k: v for k, v in frames.items() if k not in ("pair_terms", "supplier_book")}
         vp = validate_portfolio(core, reference_date=reference_date)
-        clean = vp.frames
+        clean = dict(vp.frames)
         errors = [vp.errors]
+        base = self.policy.book.currency
+        fx_frame = clean.pop("fx_rates", None)
+        if fx_frame is not None:  # the input's own rates win over the engine call's
+            fx_frame, base_errors = base_rate_rows(fx_frame, base)
+            errors.append(base_errors)
+            fx = FxRates.from_frame(fx_frame, base)
+        elif fx is None:
+            fx = FxRates.empty(base)
+        elif fx.base != base:
+            raise ValueError(f"fx rates into {fx.base}, but the policy's reporting currency "
+                             f"([book] currency) is {base}.")
+        rates = self.rates_on(fx, day)
+        clean, fx_errors, fx_rejected = reject_missing_rates(
+            clean, rates, day, lookback_days=int(round(self.lookback_years * 365.25)),
+            knockout_types=self.policy.knockouts.adverse_event_types)
+        errors.append(fx_errors)
         exp_in = frames.get("exposures")
         pairs_in = 0 if exp_in is None else len(exp_in)
         book = frames.get("supplier_book")
@@ -388,22 +434,41 @@ class Engine:
             book = pd.DataFrame({"supplier_id": pd.Series(hhi.index, dtype="str"),
                                  "debtor_hhi": hhi.to_numpy(dtype=np.float64)})
         deb_inputs, pair_inputs, pair_errors = self._batch_inputs(
-            clean, frames.get("pair_terms"), day, book)
+            clean, frames.get("pair_terms"), day, rates, book)
         if pair_errors:
             errors.append(pd.DataFrame(pair_errors, columns=list(schemas.ERROR_COLUMNS)))
         err = pd.concat([e for e in errors if len(e)], ignore_index=True) if any(
             len(e) for e in errors) else vp.errors.iloc[0:0]
         return _Prepared(day, deb_inputs, pair_inputs, err, pairs_in, vp.debtors_in,
-                         len(vp.rejected_debtors) + vp.debtors_unidentified)
+                         len(vp.rejected_debtors) + vp.debtors_unidentified + len(fx_rejected))
+
+    def rates_on(self, fx: FxRates, day: str) -> np.ndarray:
+        """The rates in force on ``day`` (:meth:`FxRates.at`), refused when a currency of
+        the policy's money figures (``capacity.currency``, ``knockouts.currency``) has
+        none: no decision could convert them."""
+        rates = fx.at(day)
+        pol = self.policy
+        for key, cur in (("capacity.currency", pol.capacity.currency),
+                         ("knockouts.currency", pol.knockouts.currency)):
+            if missing_codes(rates, [cur]):
+                msg = (f"policy {key} is {cur}, and no {cur} rate is in force on {day} "
+                       "(fx_rates); no decision can convert the policy's amounts. Add the "
+                       "rate.")
+                raise InvalidInputError(msg, [_error_row(
+                    "fx_rates", cur, "", "currency", cur, "missing_fx_rate", msg)])
+        return rates
 
     def _batch_inputs(self, clean: Mapping[str, pd.DataFrame], terms: pd.DataFrame | None,
-                      day: str, book: pd.DataFrame | None = None
+                      day: str, rates: np.ndarray, book: pd.DataFrame | None = None
                       ) -> tuple[DebtorInputs, PairInputs, list[dict[str, Any]]]:
         ov = self.overlay
+        ko = self.policy.knockouts
         feats = build_features(
             clean, day, families=("statements", "adverse", "payments"),
             lookback_years=self.lookback_years,
-            significant_amount=float(self.policy.knockouts.adverse_min_amount))
+            significant_amount=float(ko.adverse_min_amount),
+            knockout_types=ko.adverse_event_types, revenue_share=ko.adverse_min_revenue_share,
+            rates=rates, threshold_currency=ko.currency)
         ids = feats.index
         st_X = feats.reindex(columns=list(self.feature_names)).to_numpy(
             dtype=np.float64, na_value=np.nan)
@@ -425,11 +490,12 @@ class Engine:
             tnw=money[0], revenue=money[1], profit=money[2],
             fin_currency=fin["currency"], past_due_amount=pdue, digest=digest,
         )
-        pairs, errs = self._pairs_from_frames(clean, terms, ids, book)
+        pairs, errs = self._pairs_from_frames(clean, terms, ids, fin["currency"], rates, book)
         return deb, pairs, errs
 
     def _pairs_from_frames(self, clean: Mapping[str, pd.DataFrame],
                            terms: pd.DataFrame | None, ids: pd.Index,
+                           fin_currency: np.ndarray, rates: np.ndarray,
                            book: pd.DataFrame | None = None
                            ) -> tuple[PairInputs, list[dict[str, Any]]]:
         ex = clean["exposures"]
@@ -507,16 +573,22 @@ class Engine:
         sg = srow["group_id"].to_numpy(dtype=object, na_value=None)
         same_group = has_group & (dg == sg)
         terms = pair_terms(exs, srow, (rel_type, product[sel], insurer[sel]))
+        currency = exs["currency"].astype(object).to_numpy(dtype=object)
+        supplier_currency = srow["currency"].astype(object).to_numpy(dtype=object)
+        fx_base, fx_fin, fx_ledger, fx_cap = pair_rates(
+            rates, currency, fin_currency[pos[sel]], supplier_currency,
+            self.policy.capacity.currency)
         pairs = PairInputs(
             debtor_pos=pos[sel].astype(np.int64), supplier_id=sid[sel],
-            currency=exs["currency"].astype(object).to_numpy(dtype=object),
+            currency=currency,
             requested=req, annual_sales=sales, product=product[sel],
             supplier_ledger=srow["ledger_total"].to_numpy(dtype=np.float64, na_value=np.nan),
-            supplier_currency=srow["currency"].astype(object).to_numpy(dtype=object),
+            supplier_currency=supplier_currency,
             related=related | same_group, insurer_limit=insurer[sel], terms=terms,
             protected=exs["approved_outstanding"].to_numpy(dtype=np.float64, na_value=np.nan),
             group_id=dg,
             current_limit=exs["approved_limit"].to_numpy(dtype=np.float64, na_value=np.nan),
+            fx_base=fx_base, fx_fin=fx_fin, fx_ledger=fx_ledger, fx_capacity=fx_cap,
             supplier_pos=sup_pos.astype(np.int64),
             suppliers=self._supplier_inputs(clean, book))
         return pairs, errs
@@ -541,7 +613,8 @@ class Engine:
 
     def score_payloads(self, payloads: Sequence[DebtorPayload | dict[str, Any]], *,
                        as_of: Any = None, decided_at: str | None = None,
-                       reference_date: Any = None, supplier_book: SupplierBook | None = None
+                       reference_date: Any = None, book_rest: BookRest | None = None,
+                       fx: FxRates | None = None, supplier_book: SupplierBook | None = None
                        ) -> list[dict[str, Any]]:
         """Decide many payloads through the batch path; one decision dict per pair.
 
@@ -551,8 +624,12 @@ class Engine:
         as_of : date-like, optional
             Used for payloads without ``as_of``; a payload without one and no
             ``as_of`` here is refused.
-        decided_at, reference_date
-            As in :meth:`decide`.
+        decided_at, reference_date, book_rest
+            As in :meth:`decide` (the payloads' pairs are capped together against
+            ``book_rest``).
+        fx : FxRates, optional
+            The rates when no payload gives ``fx_rates`` (the service's store); when
+            any does, the payloads' rows are the rates of the call.
         supplier_book : SupplierBook, optional
             The suppliers' own ratings and debtors' dispersion known beyond the payloads
             (the register's): used where the payloads give none (a supplier's records in a
@@ -583,7 +660,7 @@ class Engine:
             if supplier_book is not None:
                 frames["supplier_book"] = _fill_book(frames["supplier_book"], supplier_book)
             batch = self.decide(frames, day, decided_at=decided_at,
-                                reference_date=reference_date)
+                                reference_date=reference_date, book_rest=book_rest, fx=fx)
             if len(batch.errors):
                 raise _batch_error(batch.errors)
             by_pair = {(d["debtor_id"], d["supplier_id"]): d for d in batch.to_dicts()}
@@ -594,18 +671,20 @@ class Engine:
 
     def decide_payload(self, payload: DebtorPayload | dict[str, Any], *, as_of: Any = None,
                        decided_at: str | None = None, reference_date: Any = None,
-                       group_exposure: float = 0.0, supplier_book: SupplierBook | None = None
+                       book_rest: BookRest | None = None, fx: FxRates | None = None,
+                       supplier_book: SupplierBook | None = None
                        ) -> list[dict[str, Any]]:
         """Decide every pair of one payload on the compact numpy path, together.
 
         The pairs share the debtor's capacity (one core call, as in a batch): the
-        same decisions as :meth:`score_payloads` of ``[payload]``. ``group_exposure``
-        is the rest of the book's limits on the debtor's connected group (the other
-        debtors', in the policy's book currency; the service reads it from the limit
-        register): the group cap (``book.group_capital_share`` x the factor's capital)
-        leaves these pairs only the rest. ``supplier_book``: the pairs' suppliers' own
-        ratings and debtors' dispersion known beyond the payload (the service reads them
-        from the register), as in :meth:`score_payloads`.
+        same decisions as :meth:`score_payloads` of ``[payload]``. ``book_rest`` is
+        the rest of the book (the other debtors' limits in force, by group, sector and
+        country, in the policy's book currency; the service reads it from the limit
+        register): the group, sector and country caps leave these pairs only what the
+        rest leaves (:func:`riskengine.policy.book.cap_alone`). ``fx``: the rates when
+        the payload gives no ``fx_rates`` (the service's store). ``supplier_book``: the
+        pairs' suppliers' own ratings and debtors' dispersion known beyond the payload
+        (the service reads them from the register), as in :meth:`score_payloads`.
 
         Returns
         -------
@@ -621,12 +700,12 @@ class Engine:
         p = parse_payload(payload)
         day = self._payload_day(p, as_of, None)
         _refuse_future(day, reference_date, "as_of", p.debtor.debtor_id)
-        return self._fast.decide_payload(p, day, decided_at, reference_date,
-                                         float(group_exposure), supplier_book)
+        return self._fast.decide_payload(p, day, decided_at, reference_date, book_rest, fx,
+                                         supplier_book)
 
     def decide_one(self, payload: DebtorPayload | dict[str, Any], *, as_of: Any = None,
-                   decided_at: str | None = None, reference_date: Any = None
-                   ) -> dict[str, Any]:
+                   decided_at: str | None = None, reference_date: Any = None,
+                   fx: FxRates | None = None) -> dict[str, Any]:
         """Decide one payload of one pair (``exposure``) on the compact numpy path.
 
         Returns
@@ -648,7 +727,7 @@ class Engine:
                 [_error_row("payload", "", p.debtor.debtor_id, "exposures", "",
                             "several_pairs", "several pairs: use decide_payload")])
         return self.decide_payload(p, as_of=as_of, decided_at=decided_at,
-                                   reference_date=reference_date)[0]
+                                   reference_date=reference_date, fx=fx)[0]
 
     @staticmethod
     def _payload_day(p: DebtorPayload, as_of: Any, i: int | None) -> str:

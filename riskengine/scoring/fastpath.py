@@ -48,8 +48,11 @@ from riskengine.contracts.dates import parse_date
 from riskengine.contracts.payload import DebtorPayload
 from riskengine.features import adverse as _adv
 from riskengine.features import statements as _st
+from riskengine.features.fx import FxRates, missing_codes, pair_rates
 from riskengine.features.payments import PAYMENT_FEATURES, payment_arrays
+from riskengine.features.significance import knockout_mask, significance_thresholds
 from riskengine.model.flat_trees import FlatScorer, Unsupported
+from riskengine.policy.book import BookRest
 from riskengine.policy.limits import requested_limit
 from riskengine.scoring.financials import (
     LATEST_ROWS,
@@ -107,30 +110,45 @@ def _payload_suppliers(p: DebtorPayload, book: SupplierBook) -> SupplierInputs:
         rating=rating_codes([book.ratings.get(i) for i in ids]))
 
 
-def _supplier_payload(supplier_id: str, info: Any) -> DebtorPayload:
-    """A supplier given with its own records, as the payload of a debtor (its records; an
-    exposure that only completes the form: the core decides none of its pairs)."""
+def _rated_suppliers(p: DebtorPayload) -> dict[str, Any]:
+    """The payload's suppliers given with their own records, by id (first record)."""
+    rated: dict[str, Any] = {}
+    for ex in p.pairs:
+        if ex.supplier.has_records and ex.supplier_id not in rated:
+            rated[ex.supplier_id] = ex.supplier
+    return rated
+
+
+def _rated_field(p: DebtorPayload, name: str) -> list[Any]:
+    """One field of each supplier rated alongside the payload's debtor (their order)."""
+    return [getattr(info, name) for info in _rated_suppliers(p).values()]
+
+
+def _supplier_payload(supplier_id: str, info: Any, currency: str,
+                      fx_rates: Any = None) -> DebtorPayload:
+    """A supplier given with its own records, as the payload of a debtor (its records, the
+    call's ``fx_rates``; an exposure in the reporting ``currency`` that only completes the
+    form: the core decides none of its pairs)."""
     return DebtorPayload.model_validate({
         "debtor": {"debtor_id": supplier_id, "name": info.name, "country": info.country,
                    "nace": info.nace, "legal_form": info.legal_form or "other",
                    "group_id": info.group_id},
         "statements": info.statements, "adverse_records": info.adverse_records,
-        "exposure": {"supplier_id": supplier_id, "currency": "EUR", "requested_limit": 0.0,
+        "fx_rates": fx_rates,
+        "exposure": {"supplier_id": supplier_id, "currency": currency, "requested_limit": 0.0,
                      "supplier": {"name": info.name, "country": info.country,
                                   "nace": info.nace, "ledger_total": 0.0}}})
 
 
 def _stack(parts: list[DebtorInputs]) -> DebtorInputs:
-    """Several debtors' inputs as one (in order)."""
+    """Several debtors' inputs as one (in order); no book rest yet (the caller sets it for
+    every debtor at once)."""
     fields: dict[str, Any] = {}
     for f in dataclasses.fields(DebtorInputs):
-        values = [getattr(d, f.name) for d in parts]
-        if f.name == "group_exposure":
-            fields[f.name] = None if all(v is None for v in values) else np.concatenate(
-                [np.zeros(d.debtor_id.shape[0]) if v is None else v
-                 for d, v in zip(parts, values, strict=True)])
+        if f.name == "book_rest":
+            fields[f.name] = None
         else:
-            fields[f.name] = np.concatenate(values)
+            fields[f.name] = np.concatenate([getattr(d, f.name) for d in parts])
     return DebtorInputs(**fields)
 
 
@@ -185,7 +203,7 @@ class FastEngine:
             self.st_rows = np.array([_st.FEATURE_NAMES.index(n) for n in engine.feature_names])
         self.lookback_days = int(round(engine.lookback_years * 365.25))
         self.half_life_days = 2.0 * 365.25  # adverse_features' default half-life
-        self.thresholds = _adv._thresholds(float(engine.policy.knockouts.adverse_min_amount))
+        self.knockout = knockout_mask(engine.policy.knockouts.adverse_event_types)
         self.products = set(engine.policy.product_names)
         self.ko_col = "adv_knockout" if engine.policy.knockouts.adverse_count_settled \
             else "adv_knockout_open"
@@ -199,10 +217,13 @@ class FastEngine:
         self.at_dilution = n_adv + PAYMENT_FEATURES.index("pay_dilution")
 
     def decide_payload(self, p: DebtorPayload, day: str, decided_at: str | None,
-                       reference_date: Any, group_exposure: float = 0.0,
-                       supplier_book: SupplierBook | None = None) -> list[dict[str, Any]]:
+                       reference_date: Any, book_rest: BookRest | None = None,
+                       fx: FxRates | None = None, supplier_book: SupplierBook | None = None
+                       ) -> list[dict[str, Any]]:
         """Decision dicts of one parsed payload, one per pair (:attr:`DebtorPayload.pairs`
-        order), all pairs in one core call (batch path when not covered).
+        order), all pairs in one core call (batch path when not covered); with
+        ``book_rest``, capped against the rest of the book. The rates are the payload's
+        ``fx_rates`` when it gives them, else ``fx`` (the store's).
 
         ``supplier_book``: what the caller knows of the pairs' suppliers beyond the payload
         (their own ratings and debtors' dispersion by supplier id, the register's); a
@@ -210,11 +231,12 @@ class FastEngine:
         book = supplier_book or SupplierBook()
         if self.supported:
             try:
-                deb, pair = self.inputs(p, day, reference_date, book)
-                deb = self._with_rated_suppliers(deb, p, day, reference_date)
-                if group_exposure:
-                    deb = dataclasses.replace(deb, group_exposure=np.array(
-                        [group_exposure] + [0.0] * (deb.debtor_id.shape[0] - 1)))
+                deb, pair = self.inputs(p, day, reference_date, fx, book)
+                deb = self._with_rated_suppliers(deb, p, day, reference_date, fx)
+                if book_rest is not None:  # the suppliers rated alongside decide no pair
+                    deb = dataclasses.replace(deb, book_rest=book_rest.with_debtors(
+                        [p.debtor.nace, *_rated_field(p, "nace")],
+                        [p.debtor.country, *_rated_field(p, "country")]))
             except Unsupported:
                 pass
             else:
@@ -224,37 +246,53 @@ class FastEngine:
                         for i in range(len(col["debtor_id"]))]
         out: list[dict[str, Any]] = self.engine.score_payloads(
             [p], as_of=day, decided_at=decided_at, reference_date=reference_date,
-            supplier_book=book)
+            book_rest=book_rest, fx=fx, supplier_book=book)
+        return out
+
+    def rates(self, p: DebtorPayload, day: str, fx: FxRates | None) -> npt.NDArray[np.float64]:
+        """The rates in force on ``day``: the payload's ``fx_rates`` when given, else
+        ``fx``; :class:`Unsupported` when the payload's rows are not a rate table (the
+        batch path reports them)."""
+        base = self.engine.policy.book.currency
+        if p.fx_rates:
+            if any(r.currency == base and r.rate != 1.0 for r in p.fx_rates):
+                raise Unsupported("a reporting-currency rate other than 1: the batch path "
+                                  "reports it")
+            fx = FxRates.from_rows(((r.date, r.currency, r.rate) for r in p.fx_rates), base)
+        elif fx is None:
+            fx = FxRates.empty(base)
+        out: npt.NDArray[np.float64] = self.engine.rates_on(fx, day)
         return out
 
     def _with_rated_suppliers(self, deb: DebtorInputs, p: DebtorPayload, day: str,
-                              reference_date: Any) -> DebtorInputs:
+                              reference_date: Any, fx: FxRates | None) -> DebtorInputs:
         """The payload's debtor followed by the suppliers given with their own records, each
         as a debtor of its own (the core rates them in the same call, as the batch path
-        rates the debtors its frames add for them)."""
-        rated: dict[str, Any] = {}
-        for ex in p.pairs:
-            if ex.supplier.has_records and ex.supplier_id not in rated:
-                if ex.supplier_id == p.debtor.debtor_id:
-                    raise Unsupported("the supplier is the debtor: the batch path reports it")
-                rated[ex.supplier_id] = ex.supplier
+        rates the debtors its frames add for them), at the call's rates (the payload's
+        ``fx_rates``, else ``fx``)."""
+        rated = _rated_suppliers(p)
         if not rated:
             return deb
+        if p.debtor.debtor_id in rated:
+            raise Unsupported("the supplier is the debtor: the batch path reports it")
+        base = self.engine.policy.book.currency
         parts = [deb]
         for sid, info in rated.items():
-            parts.append(self.inputs(_supplier_payload(sid, info), day, reference_date,
-                                     SupplierBook())[0])
+            parts.append(self.inputs(_supplier_payload(sid, info, base, p.fx_rates), day,
+                                     reference_date, fx, SupplierBook())[0])
         return _stack(parts)
 
     # --- inputs --------------------------------------------------------------------
 
     def inputs(self, p: DebtorPayload, day: str, reference_date: Any,
-               book: SupplierBook | None = None) -> tuple[DebtorInputs, PairInputs]:
+               fx: FxRates | None = None, book: SupplierBook | None = None
+               ) -> tuple[DebtorInputs, PairInputs]:
         """The core's inputs for one payload (one debtor, its m pairs);
         :class:`Unsupported` when not covered."""
         eng = self.engine
         products, pair_num, pair_obj, pair_flag = self._pair_values(p)
         t = _day(dt.date.fromisoformat(day))
+        rates = self.rates(p, day, fx)
         st_sorted = sorted(p.statements, key=lambda s: s.period_end)
         self._check(p, st_sorted, reference_date)
 
@@ -283,9 +321,15 @@ class FastEngine:
         else:
             st_X = np.full((1, len(eng.feature_names)), np.nan)
         money, basis = financial_inputs(latest, eng.overlay.max_statement_age_days)
+        currencies = [ex.currency for ex in p.pairs]
+        recent = [a.currency for a in p.adverse_records
+                  if 0 <= t - _day(a.event_date) <= self.lookback_days
+                  and self.knockout[_EVENT_CODE[a.event_type]]]
+        if missing_codes(rates, currencies, [fcur], recent):
+            raise Unsupported("a currency without a rate: the batch path reports it")
 
         # adverse and payment features, past due: the batch path's array functions
-        values, pdue, open_bal = self._record_features(p, t, float(money[1][0]))
+        values, pdue, open_bal = self._record_features(p, t, float(money[1][0]), fcur, rates)
         overlay_X = values[self.overlay_at].reshape(1, -1)
         pd_default = default_past_due(pdue, open_bal, eng.overlay)[0]
         digest, terms = payload_hashes(p, products)  # the input hash: the batch's functions
@@ -302,12 +346,15 @@ class FastEngine:
             insolvency=flag[0:1], past_due_default=flag[1:2], knockout=flag[2:3],
             dilution=num[0:1], tnw=money[0], revenue=money[1], profit=money[2],
             fin_currency=obj[1:2], past_due_amount=num[1:2], digest=digest)
+        fx_base, fx_fin, fx_ledger, fx_cap = pair_rates(
+            rates, obj[3::4], [fcur] * len(products), obj[3::4], eng.policy.capacity.currency)
         pair = PairInputs(
             debtor_pos=np.zeros(len(products), dtype=np.int64), supplier_id=obj[2::4],
             currency=obj[3::4], requested=num[2::6], annual_sales=num[3::6],
             product=obj[4::4], supplier_ledger=num[4::6], supplier_currency=obj[3::4],
             related=flag[3:], insurer_limit=num[5::6], terms=terms, protected=num[6::6],
-            group_id=obj[5::4], current_limit=num[7::6],
+            group_id=obj[5::4], current_limit=num[7::6], fx_base=fx_base, fx_fin=fx_fin,
+            fx_ledger=fx_ledger, fx_capacity=fx_cap,
             supplier_pos=np.arange(len(products), dtype=np.int64),
             suppliers=_payload_suppliers(p, book or SupplierBook()))
         return deb, pair
@@ -359,8 +406,8 @@ class FastEngine:
                            if getattr(r, c) is not None):
                         raise Unsupported("future date: the batch path reports it")
 
-    def _record_features(self, p: DebtorPayload, t: int, revenue: float
-                 ) -> tuple[FloatArray, FloatArray, FloatArray]:
+    def _record_features(self, p: DebtorPayload, t: int, revenue: float, revenue_cur: str,
+                         rates: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         """One payload's adverse then payment features (in the order of
         :data:`~riskengine.features.adverse.ADVERSE_FEATURES` and
         :data:`~riskengine.features.payments.PAYMENT_FEATURES`), its past-due amount and
@@ -381,8 +428,14 @@ class FastEngine:
                        + [float(v.credit_note_amount) + float(v.disputed_amount) for v in inv]
                        + [revenue], dtype=np.float64)
         k, m = len(adv), len(inv)
+        ko = self.engine.policy.knockouts
+        thr = significance_thresholds(
+            a_int[1], a_int[4], a_int[5], knockout=self.knockout,
+            absolute=float(ko.adverse_min_amount), share=ko.adverse_min_revenue_share,
+            revenue=flt[-1:], revenue_cur=[_CURRENCY_CODE.get(revenue_cur, -1)], rates=rates,
+            currency=ko.currency)
         adv_out = _adv.adverse_arrays(a_int[5], 1, t, a_int[0], a_int[1], a_int[2], a_int[3],
-                                      flt[:k], a_int[4], self.thresholds, flt[-1:],
+                                      flt[:k], a_int[4], thr, flt[-1:],
                                       self.lookback_days, self.half_life_days)
         amount = flt[k:k + m]
         pay_out = payment_arrays(np.array((0, m), dtype=np.int64), t, i_int[0], i_int[1], i_int[2],

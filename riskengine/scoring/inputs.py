@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from riskengine.policy.book import BookRest
+
 __all__ = ["DebtorInputs", "PairInputs", "PairBytes", "SupplierInputs"]
 
 FloatArray = npt.NDArray[np.float64]
@@ -45,10 +47,10 @@ class DebtorInputs:
     fin_currency: npt.NDArray[np.object_]  # latest statement currency ("" without)
     past_due_amount: FloatArray
     digest: npt.NDArray[np.uint8]         # (n, 32) debtor digests (input hash)
-    #: the rest of the book's limits on each debtor's connected group (other debtors), in
-    #: the book's currency: the single path reads it from the register; None: 0 (a batch
-    #: caps its groups over the whole book, riskengine.batch.book)
-    group_exposure: FloatArray | None = None
+    #: the rest of the book the call's pairs are capped against (groups, sectors,
+    #: countries; policy.book.cap_alone): the single path reads it from the register;
+    #: None: no book caps here (a batch caps the whole book at once, riskengine.batch.book)
+    book_rest: BookRest | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,14 @@ class PairInputs:
     protected: FloatArray                 # approved outstanding (kept first when capacity is shared)
     group_id: npt.NDArray[np.object_]     # the debtor's connected group (None without)
     current_limit: FloatArray             # the limit in force before (exposures.approved_limit)
+    # the rates in force on as_of (riskengine.features.fx.pair_rates): units of the
+    # reporting currency per one unit of the pair's currency, and units of the pair's
+    # currency per one unit of the debtor's latest statement currency, of the supplier's
+    # ledger currency and of the policy's capacity.currency (1 where the same)
+    fx_base: FloatArray
+    fx_fin: FloatArray
+    fx_ledger: FloatArray
+    fx_capacity: FloatArray
     #: the pair's supplier in ``suppliers`` (None: no supplier known beyond its id)
     supplier_pos: npt.NDArray[np.int64] | None = None
     suppliers: SupplierInputs | None = None

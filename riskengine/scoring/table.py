@@ -45,7 +45,8 @@ def decision_schema() -> Any:
 
 _DECISION_TYPES: dict[str, str] = {
     "pd": "float", "pd_model": "float", "requested_limit": "float",
-    "approved_limit": "float", "insured_limit": "float", "retained_exposure": "float",
+    "approved_limit": "float", "approved_limit_base": "float", "fx_rate": "float",
+    "insured_limit": "float", "retained_exposure": "float",
     "expected_loss": "float", "expected_loss_uninsured": "float", "advance_rate": "float",
     "service_commission_rate": "float", "discount_rate": "float",
     "reason_codes": "reasons", "binding_constraints": "names", "knockouts": "names",
@@ -127,6 +128,8 @@ def _decide_table(
         "reason_codes": reasons,
         "requested_limit": floats(pairs.requested),
         "approved_limit": nan_null(c.approved),
+        "approved_limit_base": nan_null(c.approved_base),
+        "fx_rate": floats(pairs.fx_base),
         "decision_type": as_text(c.decision),
         "binding_constraints": reason_names(0),
         "knockouts": reason_names(1),

@@ -6,6 +6,7 @@ Routes (see docs/SERVICE.md)::
                                        a JSON array of payloads -> a list of decisions
     POST /v1/invoices/check            funding check of an assigned invoice
     GET  /v1/debtors/{debtor_id}/decision   the latest stored decision (404 if none)
+    PUT  /v1/fx-rates                  dated exchange rates into the store (all or none)
     GET  /health                       the process is up
     GET  /ready                        200 once the engine is loaded, else 503
     GET  /openapi.json                 the OpenAPI document
@@ -42,10 +43,19 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPBearer
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 from riskengine.contracts.dates import field_date
 from riskengine.contracts.ids import ID_MAX_LENGTH, ID_PATTERN
+from riskengine.contracts.payload import FxRate
 from riskengine.errors import InvalidInputError, RiskEngineError
 from riskengine.serve.common import (
     decide_and_store,
@@ -60,6 +70,7 @@ from riskengine.store.idempotency import IdempotentAnswer
 __all__ = [
     "API_VERSION",
     "InvoiceCheckRequest",
+    "FxRatesRequest",
     "create_app",
     "serve",
     "serve_command",
@@ -184,6 +195,28 @@ class InvoiceCheckRequest(BaseModel):
     contras: float = Field(default=0.0, ge=0.0, le=1e13, allow_inf_nan=False)
     cross_aged: bool = False
     related: bool = False
+
+
+class FxRatesRequest(BaseModel):
+    """Dated exchange rates for the store (the ``fx_rates`` contract): each row's ``rate``
+    is the number of units of the policy's reporting currency (``[book] currency``) per
+    ONE unit of ``currency``, in force from ``date`` until the next row of that currency.
+    A row of a day and currency already stored replaces its rate. Every row is checked
+    before any is stored: one bad row (422, naming ``rates.<i>.<field>``, never a value)
+    stores nothing."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rates: list[FxRate] = Field(min_length=1, max_length=10_000)
+
+    @model_validator(mode="after")
+    def _one_per_day(self) -> FxRatesRequest:
+        seen: set[tuple[dt.date, str]] = set()
+        for i, r in enumerate(self.rates):
+            if (r.date, r.currency) in seen:
+                raise ValueError(f"rates.{i}.date: a second rate for this currency and day")
+            seen.add((r.date, r.currency))
+        return self
 
 
 # --- the app ---------------------------------------------------------------------------
@@ -470,6 +503,33 @@ def create_app(engine: Any, store: DecisionStore, tokens: Sequence[str] | None, 
              "status": e["status"], "source": e["source"], "as_of": e["as_of"],
              "pending": e["pending"]} for e in entries]}
         return Response(_decision_json(out), headers=_JSON_HEADERS)
+
+    @v1.put("/fx-rates", tags=["operations"],
+            summary="Store dated exchange rates (the single path's rates when a payload "
+                    "gives none)", responses={422: error_responses[422]})
+    async def put_fx_rates(req: FxRatesRequest) -> Response:
+        base = _policy().book.currency
+        today = dt.datetime.now(dt.UTC).date()
+        bad = [{"loc": ["body", "rates", i, "rate"], "type": "base_rate_not_one",
+                "msg": "the reporting currency's rate is 1"}
+               for i, r in enumerate(req.rates) if r.currency == base and r.rate != 1.0]
+        bad += [{"loc": ["body", "rates", i, "date"], "type": "future_date",
+                 "msg": "date is after the reference date"}
+                for i, r in enumerate(req.rates) if r.date > today]
+        if bad:
+            return _error(422, bad)
+        import pandas as pd
+
+        table = pd.DataFrame({"date": pd.to_datetime([r.date for r in req.rates]),
+                              "currency": [r.currency for r in req.rates],
+                              "rate": [r.rate for r in req.rates]})
+        try:
+            n = await run_in_threadpool(store.load_fx_rates, table, base=base, source="api",
+                                        reference_date=today)
+        except InvalidInputError as exc:  # pragma: no cover - the model checks every rule
+            return _error(422, problem_details(exc, ("body",)))
+        return Response(_decision_json({"stored": n, "currency": base}),
+                        headers=_JSON_HEADERS)
 
     app.include_router(v1)
     if ui:

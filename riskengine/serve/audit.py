@@ -140,15 +140,31 @@ def override_report(store: Any, since: Any, until: Any) -> dict[str, Any]:
 # --- portfolio overview -------------------------------------------------------------
 
 
-def _sum(frame: pd.DataFrame, col: str) -> float | None:
+def _sum(frame: pd.DataFrame, col: str, rate: np.ndarray | None = None) -> float | None:
     if col not in frame.columns:
         return None
-    return float(np.nansum(frame[col].to_numpy(dtype=np.float64, na_value=np.nan)))
+    values = frame[col].to_numpy(dtype=np.float64, na_value=np.nan)
+    return float(np.nansum(values if rate is None else values * rate))
+
+
+def _rates(pairs: pd.DataFrame, currency: str | None) -> np.ndarray | None:
+    """Each pair's rate into the reporting ``currency``: its decision's ``fx_rate``;
+    without one, 1 in ``currency`` and NaN in another (left out of the totals). None
+    without a reporting currency (amounts as they are)."""
+    if currency is None:
+        return None
+    n = len(pairs)
+    given = pairs["fx_rate"].to_numpy(dtype=np.float64, na_value=np.nan) \
+        if "fx_rate" in pairs.columns else np.full(n, np.nan)
+    same = pairs["currency"].astype(str).to_numpy() == currency \
+        if "currency" in pairs.columns else np.ones(n, dtype=bool)
+    out: np.ndarray = np.where(np.isnan(given), np.where(same, 1.0, np.nan), given)
+    return out
 
 
 def portfolio_overview(decisions_frame: pd.DataFrame, previous: pd.DataFrame | None = None,
-                       *, debtors: pd.DataFrame | None = None, n_top: int = 20
-                       ) -> dict[str, Any]:
+                       *, debtors: pd.DataFrame | None = None, n_top: int = 20,
+                       currency: str | None = None) -> dict[str, Any]:
     """Grade distribution, migrations, top concentrations and expected loss of a book.
 
     Parameters
@@ -166,6 +182,11 @@ def portfolio_overview(decisions_frame: pd.DataFrame, previous: pd.DataFrame | N
         The debtors table (``debtor_id``, ``nace``, ``group_id``, ``country``):
         adds concentrations by connected group, NACE section and country.
     n_top : int, default 20
+    currency : str, optional
+        The reporting currency (the policy's ``[book] currency``): every total, the
+        grade distribution's amounts and the concentrations are in it, each pair's
+        amounts times its decision's ``fx_rate`` (a pair without one in another
+        currency is left out: ``pairs_without_rate``). None: amounts as they are.
 
     Returns
     -------
@@ -180,8 +201,8 @@ def portfolio_overview(decisions_frame: pd.DataFrame, previous: pd.DataFrame | N
 
     Notes
     -----
-    Amounts are summed as they are: with several currencies the totals and
-    concentrations mix units; ``totals_by_currency`` keeps them apart.
+    ``totals_currency`` names the currency of the totals; ``totals_by_currency``
+    keeps each currency's own amounts apart, unconverted.
     """
     pairs = pair_rows(decisions_frame)
     ratings = debtor_ratings(decisions_frame)
@@ -189,16 +210,18 @@ def portfolio_overview(decisions_frame: pd.DataFrame, previous: pd.DataFrame | N
     counts = ratings["grade"].astype(object).where(ratings["grade"].notna(), UNRATED)
     counts = counts.astype(str).value_counts()
     lim_by = el_by = pd.Series(dtype=float)
+    rate = _rates(pairs, currency)
+    scale = np.ones(len(pairs)) if rate is None else rate
     if len(pairs):
         g = pairs["grade"].astype(object).where(pairs["grade"].notna(), UNRATED).astype(str)
-        lim_by = pairs["approved_limit"].astype(float).groupby(g.to_numpy()).sum()
+        lim_by = (pairs["approved_limit"].astype(float) * scale).groupby(g.to_numpy()).sum()
         if "expected_loss" in pairs.columns:
-            el_by = pairs["expected_loss"].astype(float).groupby(g.to_numpy()).sum()
+            el_by = (pairs["expected_loss"].astype(float) * scale).groupby(g.to_numpy()).sum()
     dist = [{"grade": gr, "debtors": int(counts.get(gr, 0)),
              "share": _ratio(float(counts.get(gr, 0)), n_deb),
              "approved_limit": float(lim_by.get(gr, 0.0)),
              "expected_loss": float(el_by.get(gr, 0.0))} for gr in (*GRADES, UNRATED)]
-    totals = {name: _sum(pairs, col) for name, col in (
+    totals = {name: _sum(pairs, col, rate) for name, col in (
         ("requested_limit", "requested_limit"), ("approved_limit", "approved_limit"),
         ("insured_limit", "insured_limit"), ("retained_exposure", "retained_exposure"),
         ("expected_loss", "expected_loss"),
@@ -209,8 +232,8 @@ def portfolio_overview(decisions_frame: pd.DataFrame, previous: pd.DataFrame | N
             by_cur[str(cur)] = {k: _sum(grp, k) for k in (
                 "approved_limit", "insured_limit", "retained_exposure", "expected_loss",
                 "expected_loss_uninsured")}
-    limits = pairs["approved_limit"].fillna(0.0).to_numpy(dtype=np.float64) if len(pairs) \
-        else np.zeros(0)
+    limits = np.nan_to_num(pairs["approved_limit"].fillna(0.0).to_numpy(dtype=np.float64)
+                           * scale) if len(pairs) else np.zeros(0)
     keys: dict[str, np.ndarray] = {}
     if len(pairs):
         keys["debtor"] = pairs["debtor_id"].astype(str).to_numpy()
@@ -252,7 +275,8 @@ def portfolio_overview(decisions_frame: pd.DataFrame, previous: pd.DataFrame | N
         "n_debtors": n_deb, "n_pairs": len(pairs), "grade_distribution": dist,
         "decision_types": {str(k): int(v) for k, v in types.items()},
         "totals": totals, "totals_by_currency": by_cur, "hhi": hhis, "top": top,
-        "migration": migration,
+        "migration": migration, "totals_currency": currency,
+        "pairs_without_rate": 0 if rate is None else int(np.isnan(rate).sum()),
     }
     return dict(_clean(out))
 

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from riskengine.errors import InvalidInputError
+from riskengine.policy.book import book_sector, caps_on
 from riskengine.scoring.suppliers import SupplierBook
 from riskengine.store import DecisionStore
 from riskengine.store.decisions import StoredDecisions
@@ -39,6 +40,9 @@ _REASON_TEXT = {
     "date_order": "dates in the wrong order", "missing_value": "value missing",
     "bad_id": "not a valid identifier", "above_maximum": "above the maximum",
     "below_minimum": "below the minimum",
+    "missing_fx_rate": "no exchange rate in force for this currency on the decision date",
+    "not_positive": "must be greater than 0", "base_rate_not_one": "the reporting "
+    "currency's rate is 1", "currency_rejected": "the currency's rates are invalid",
 }
 
 
@@ -134,10 +138,14 @@ def decide_payloads(engine: Any, payloads: list[Any], store: DecisionStore | Non
     several; the shell passes the clock: ``decided_at`` (UTC now) and
     ``reference_date`` (today).
 
-    With a ``store`` and a group cap, a debtor of a connected group is decided against
-    the rest of the book: the limits in force of the group's other debtors in the
-    register (:meth:`~riskengine.store.DecisionStore.group_exposure`), plus those this
-    request has just decided for the same group.
+    With a ``store`` and a policy that caps the book, the request's pairs are capped
+    together against the rest of the book as the limit register holds it
+    (:meth:`~riskengine.store.DecisionStore.book_rest`, on the latest ``as_of`` of the
+    request, every limit converted into the reporting currency): their connected groups
+    (CRR art. 395), sectors and countries, by the same rule and function as a rerate's
+    whole-book pass (:func:`riskengine.policy.book.cap_alone`). Payloads without
+    ``fx_rates`` are decided with the store's rates in force on their date
+    (:meth:`~riskengine.store.DecisionStore.fx_rates_on`).
 
     With a ``store``, the pairs' suppliers are known from the register as well
     (:meth:`~riskengine.store.DecisionStore.supplier_book`): a supplier's own rating (its
@@ -147,33 +155,30 @@ def decide_payloads(engine: Any, payloads: list[Any], store: DecisionStore | Non
     kw: dict[str, Any] = {
         "decided_at": now.isoformat(timespec="microseconds").replace("+00:00", "Z"),
         "reference_date": now.date().isoformat()}
+    policy = getattr(engine, "policy", None)
+    days = {p.as_of or now.date() for p in payloads}
+    fx = None  # the store's rates (those in force on the one day, or every row)
+    if store is not None and policy is not None:
+        base = policy.book.currency
+        got = store.fx_rates_on(next(iter(days)), base) if len(days) == 1 else \
+            store.fx_table(base)
+        fx = got if len(got) else None
+    if store is not None and policy is not None and caps_on(policy.book):
+        day = max(days, default=now.date())
+        kw["book_rest"] = store.book_rest(
+            excluding=[p.debtor.debtor_id for p in payloads],
+            groups=sorted({p.debtor.group_id for p in payloads if p.debtor.group_id}),
+            as_of=day, currency=policy.book.currency, rates=fx)
+    if fx is not None and not any(p.fx_rates for p in payloads):  # the payloads' rates win
+        kw["fx"] = fx
     one = getattr(engine, "decide_payload", None)
     methods = [m for m in (one, getattr(engine, "score_payloads", None)) if m is not None]
     if store is not None and methods and all(_takes_book(m) for m in methods):
-        book = _supplier_book(store, payloads, getattr(engine, "policy", None), now.date())
+        book = _supplier_book(store, payloads, policy, now.date())
         if book.ratings or book.debtor_hhi:
             kw["supplier_book"] = book
-    grouped = store is not None and getattr(engine, "factor_capital", None) is not None \
-        and any(p.debtor.group_id for p in payloads)
-    if one is not None and (len(payloads) == 1 or grouped):
-        out: list[dict[str, Any]] = []
-        taken: dict[str, float] = {}  # this request's limits by group
-        currency = engine.policy.book.currency if grouped else None
-        for p in payloads:
-            group = p.debtor.group_id if grouped else None
-            exposure = 0.0
-            if group and store is not None:
-                exposure = taken.get(group, 0.0) + store.group_exposure(
-                    group, excluding_debtor=p.debtor.debtor_id,
-                    as_of=p.as_of or now.date(), currency=str(currency))
-            extra = {"group_exposure": exposure} if grouped else {}
-            got = [dict(d) for d in one(p, **extra, **kw)]
-            if group:
-                taken[group] = taken.get(group, 0.0) + sum(
-                    float(d.get("approved_limit") or 0.0) for d in got
-                    if d.get("currency") == currency)
-            out.extend(got)
-        return out
+    if one is not None and len(payloads) == 1:
+        return [dict(d) for d in one(payloads[0], **kw)]
     return [dict(d) for d in engine.score_payloads(payloads, **kw)]
 
 
@@ -255,6 +260,8 @@ def decide_and_store(engine: Any, store: DecisionStore, payloads: list[Any], *,
     # one transaction for the decisions and their inputs: none stored without the other
     stored = store.store_decisions(
         records, inputs=inputs, policy=getattr(engine, "policy", None),
-        exposures=[{"approved_outstanding": ex.approved_outstanding} for _, ex in pairs],
+        exposures=[{"approved_outstanding": ex.approved_outstanding,  # and the book keys
+                    "sector": book_sector(p.debtor.nace), "country": p.debtor.country}
+                   for p, ex in pairs],
         idempotency=request)
     return decisions, stored

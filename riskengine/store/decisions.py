@@ -7,8 +7,8 @@ PostgreSQL in production (``postgresql+psycopg://user@host/db``).
 
 The tables are in :mod:`riskengine.store.tables`, durability in
 :mod:`riskengine.store.database`; :class:`DecisionStore` gathers the methods of the
-limit register (:mod:`riskengine.store.register`) and of the audit tables
-(:mod:`riskengine.store.audit`).
+limit register (:mod:`riskengine.store.register`), of the audit tables
+(:mod:`riskengine.store.audit`) and of the exchange rates (:mod:`riskengine.store.fx`).
 """
 
 from __future__ import annotations
@@ -25,13 +25,14 @@ from riskengine.errors import InvalidInputError
 from riskengine.policy.credit_policy import CreditPolicy
 from riskengine.policy.limits import decision_knockout
 from riskengine.store.audit import _AuditTrail, _insert_inputs, _payload_text
+from riskengine.store.fx import _FxTable
 from riskengine.store.idempotency import (
     IdempotentAnswer,
     IdempotentRequest,
     find_answer,
     insert_answer,
 )
-from riskengine.store.register import decision_terms
+from riskengine.store.register import BOOK_KEYS, decision_terms
 from riskengine.store.tables import decisions, metadata
 from riskengine.store.values import _date, _float, _new_id, _now, _period, _row, _str
 
@@ -82,7 +83,7 @@ _LATEST = (sa.select(decisions.c.id, decisions.c.decision)
 _LATEST_PAIR = _LATEST.where(decisions.c.supplier_id == sa.bindparam("p_supplier"))
 
 
-class DecisionStore(_AuditTrail):
+class DecisionStore(_AuditTrail, _FxTable):
     """Decisions, funding checks and the limit register in one SQL database.
 
     Parameters
@@ -176,6 +177,10 @@ class DecisionStore(_AuditTrail):
                         idempotency: IdempotentRequest | None = None) -> StoredDecisions:
         """:meth:`record_decisions` with what happened to the register, under an optional key.
 
+        ``exposures``: per decision, the pair's ``approved_outstanding`` (protected in
+        the register) and its debtor's ``sector`` and ``country`` (the register's book
+        keys, :data:`BOOK_KEYS`), or None.
+
         Returns
         -------
         StoredDecisions
@@ -241,7 +246,7 @@ class DecisionStore(_AuditTrail):
                                      "limit_effective_date", f"decision {new_id}"),
                 reason=f"decision {new_id}", changed_by=changed_by,
                 currency=_str(item.get("currency")), decision_id=new_id, now=now,
-                terms=decision_terms(item)))
+                terms={**decision_terms(item), **{k: _str(exposure.get(k)) for k in BOOK_KEYS}}))
         return ids, register
 
     def latest_decision(self, debtor_id: str, supplier_id: str | None = None, *,

@@ -232,7 +232,7 @@ def _write_rows(conn: Any, st: Any, has: np.ndarray, sid: np.ndarray, did: np.nd
         "supplier_grade": _texts(pairs, "supplier_grade"), "advance_rate": num("advance_rate"), "rating_as_of": day_v,
         **{name: _texts(pairs, name) for name in ("decided_at", "model_version",
                                                   "policy_version", "decision_type",
-                                                  "group_id")}}
+                                                  "group_id", "sector", "country")}}
     names = list(cols)
     values = [_objects(v, n) for v in cols.values()]
     keys = [sid, did]

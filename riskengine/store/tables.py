@@ -34,6 +34,11 @@ Tables
     Credit officers' overrides of a decision's grade or limit (append-only):
     original and new grade and limit, notches, direction, reason, officer,
     flagged for second review, versions (rules: :mod:`riskengine.policy.overrides`).
+``fx_rates``
+    Dated exchange rates for the service (issue 16; the ``fx_rates`` contract): one
+    row per day and currency, units of the reporting currency per one unit; a load
+    of the same day and currency replaces the rate (:mod:`riskengine.store.fx`).
+    Each decision keeps the rate it used (``fx_rate``).
 
 This module is the schema at the head revision; the database gets it through the
 migrations (:mod:`riskengine.store.migrations`), which also add the triggers that refuse
@@ -60,6 +65,7 @@ __all__ = [
     "idempotency_keys",
     "inputs",
     "overrides",
+    "fx_rates",
 ]
 
 APPEND_ONLY_TABLES: tuple[str, ...] = ("decisions", "funding_checks", "limit_history",
@@ -143,6 +149,8 @@ limit_register = sa.Table(
     sa.Column("policy_version", sa.String(64), nullable=True),
     sa.Column("decision_type", sa.String(16), nullable=True),
     sa.Column("group_id", _ID, nullable=True),  # the debtor's connected group
+    sa.Column("sector", sa.String(16), nullable=True),  # its NACE section (book caps)
+    sa.Column("country", sa.String(8), nullable=True),
     sa.Index("ix_limit_register_debtor", "debtor_id"),
     sa.Index("ix_limit_register_group", "group_id"),
 )
@@ -213,6 +221,16 @@ overrides = sa.Table(
                        name="ck_overrides_direction"),
     sa.Index("ix_overrides_debtor", "debtor_id", "id"),
     sa.Index("ix_overrides_created", "created_at"),
+)
+
+fx_rates = sa.Table(
+    "fx_rates", metadata,
+    sa.Column("date", sa.Date, primary_key=True),
+    sa.Column("currency", sa.String(3), primary_key=True),
+    sa.Column("rate", sa.Float, nullable=False),
+    sa.Column("recorded_at", sa.String(40), nullable=False),
+    sa.Column("source", sa.String(128), nullable=True),
+    sa.CheckConstraint("rate > 0", name="ck_fx_rates_rate"),
 )
 
 AUDIT_TABLES: tuple[str, ...] = ("inputs", "overrides")

@@ -13,6 +13,7 @@ from riskengine.synthetic.calibration import (
 )
 from riskengine.synthetic.debtors import _Debtors
 from riskengine.synthetic.frames import (
+    _F,
     _choice_rows,
     _codes,
     _dates,
@@ -27,7 +28,8 @@ from riskengine.synthetic.frames import (
 # --- adverse records -----------------------------------------------------------------------
 
 
-def _make_adverse(d: _Debtors, as_of: int, rng: np.random.Generator) -> pd.DataFrame:
+def _make_adverse(d: _Debtors, as_of: int, rng: np.random.Generator) -> tuple[pd.DataFrame, _F]:
+    """The adverse records and the debtor index of each of their rows."""
     n = d.w.size
     w = d.w
     size = np.log(d.revenue_eur / 1.5e6)
@@ -91,4 +93,4 @@ def _make_adverse(d: _Debtors, as_of: int, rng: np.random.Generator) -> pd.DataF
         "status": status,
         "settlement_date": _dates(settle_day, ~settled),
     }
-    return _frame("adverse_records", cols, order)
+    return _frame("adverse_records", cols, order), owner[order]

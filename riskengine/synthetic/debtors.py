@@ -13,6 +13,7 @@ from riskengine.contracts.schemas import LEGAL_FORMS
 from riskengine.errors import InvalidInputError
 from riskengine.synthetic.calibration import (
     _COUNTRIES,
+    _EXPORTERS,
     _FORMS,
     _FX,
     _NACE,
@@ -22,6 +23,7 @@ from riskengine.synthetic.calibration import (
     _SECTORS,
     _STEMS,
     _SUPPLIER_CURRENCIES,
+    _SUPPLIER_LOCAL,
 )
 from riskengine.synthetic.frames import (
     _F,
@@ -217,9 +219,10 @@ def _make_debtors(n: int, lat: _Latent, as_of: int, rng: np.random.Generator) ->
 class _Suppliers:
     ids: pd.api.extensions.ExtensionArray
     country: _F
+    sector: _F  # index into _SECTOR_NAMES
     nace: _F
     name: pd.Series
-    currency: _F  # index into _SUPPLIER_CURRENCIES
+    currency: _F  # index into _SUPPLIER_CURRENCIES: the invoicing currency
     weight: _F  # popularity among debtors
     fallback_ledger_eur: _F  # ledger of a supplier with no debtor in the portfolio
 
@@ -236,12 +239,19 @@ def _draw_suppliers(n_s: int, rng: np.random.Generator) -> _Suppliers:
         rows = sector == k
         codes = np.array(_NACE[s], dtype=object)
         nace[rows] = codes[(u[rows] * len(codes)).astype(np.int64)]
-    cur_p = np.array([c[1] for c in _SUPPLIER_CURRENCIES])
-    currency = rng.choice(len(cur_p), size=n_s, p=cur_p)
+    # invoicing currency: the local one (see calibration), a few exporters in USD / GBP
+    local = [_SUPPLIER_CURRENCIES.index(_SUPPLIER_LOCAL[_COUNTRIES[c][2]]) for c in countries]
+    currency = np.asarray(local, dtype=np.int64)[country]
+    u = rng.random(n_s)
+    edge = 0.0
+    for code, share in _EXPORTERS:  # two exporter currencies, not suppliers
+        currency = np.where((u >= edge) & (u < edge + share),
+                            _SUPPLIER_CURRENCIES.index(code), currency)
+        edge += share
     weight = np.exp(rng.standard_normal(n_s))
     stem = rng.integers(0, len(_STEMS), size=n_s)
     words = [s[7] for s in _SECTORS.values()]
     name = pd.Series(_str(_STEMS, stem)) + " " + pd.Series(_str(words, sector)) + " Supplies S.A."
     ledger = 5e5 * np.exp(rng.standard_normal(n_s))
     ids = _ids("S", n_s, _width(n_s))
-    return _Suppliers(ids, country, nace, name, currency, weight / weight.sum(), ledger)
+    return _Suppliers(ids, country, sector, nace, name, currency, weight / weight.sum(), ledger)

@@ -6,15 +6,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from riskengine.contracts.schemas import CURRENCIES
 from riskengine.synthetic.calibration import (
     _CREDIT_DAYS,
     _CREDIT_DAYS_P,
     _FX,
+    _MIN_PAIR_SALES_EUR,
+    _OWN_CURRENCY_SUPPLIER,
     _RELATION_OTHER,
     _SUPPLIER_CURRENCIES,
 )
 from riskengine.synthetic.debtors import _Debtors, _Suppliers
-from riskengine.synthetic.frames import _F, _expand, _expit
+from riskengine.synthetic.frames import _F, _expand
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,42 +25,96 @@ class _Pairs:
     owner: _F  # debtor index, rows sorted by (debtor, supplier)
     pos: _F  # 0 or 1 within the debtor
     supplier: _F
-    currency: _F  # index into _SUPPLIER_CURRENCIES
+    currency: _F  # index into _SUPPLIER_CURRENCIES: the supplier's invoicing currency
     annual_sales: _F  # true value, pair currency
     credit_days: _F  # true value
     sales_missing: _F
     days_missing: _F
-    requested: _F
-    approved_limit: _F
+    requested: _F  # the supplier's request, pair currency (never missing here)
 
 
-def _make_pairs(d: _Debtors, s: _Suppliers, rng: np.random.Generator) -> _Pairs:
-    """1-2 suppliers per debtor, with sales, terms and the factor's limit decision."""
+def _supplier_pools(d: _Debtors, s: _Suppliers, rng: np.random.Generator) -> _F:
+    """The currency pool each debtor buys from: a code into _SUPPLIER_CURRENCIES, -1 = all.
+
+    A debtor whose local currency some suppliers invoice in buys from them with the
+    probability of ``_OWN_CURRENCY_SUPPLIER``; every other debtor buys from the euro
+    suppliers (from all suppliers when there is none).
+    """
+    n = d.w.size
+    local = np.asarray(CURRENCIES, dtype=object)[d.currency]
+    present = np.bincount(s.currency, minlength=len(_SUPPLIER_CURRENCIES)) > 0
+    eur = _SUPPLIER_CURRENCIES.index("EUR")
+    pool = np.full(n, eur if present[eur] else -1, dtype=np.int64)
+    u = rng.random(n)
+    for code, p in _OWN_CURRENCY_SUPPLIER.items():  # three currencies, not debtors
+        k = _SUPPLIER_CURRENCIES.index(code)
+        if present[k]:
+            pool = np.where((local == code) & (u < p), k, pool)
+    return pool
+
+
+def _draw_in_pools(pool: _F, s: _Suppliers, u_first: _F, u_other: _F, u_clash: _F) -> tuple[
+        _F, _F]:
+    """A first and a different second supplier per debtor, by popularity within its pool.
+
+    A pool of one supplier takes the second supplier from all suppliers.
+    """
+    n_s = s.ids.size
+    first = np.zeros(pool.size, dtype=np.int64)
+    other = np.zeros(pool.size, dtype=np.int64)
+    for k in np.unique(pool):  # at most five pools
+        rows = np.flatnonzero(pool == k)
+        members = np.arange(n_s) if k < 0 else np.flatnonzero(s.currency == k)
+        cum = np.cumsum(s.weight[members])
+        size = members.size
+
+        def pick(u: _F, members: _F = members, cum: _F = cum, size: int = size) -> _F:
+            at = np.searchsorted(cum, u * cum[-1], side="right")
+            return np.asarray(members[np.minimum(at, size - 1)])
+
+        f, o = pick(u_first[rows]), pick(u_other[rows])
+        if size > 1:  # a clash moves to another member of the pool
+            shift = 1 + (u_clash[rows] * (size - 1)).astype(np.int64)
+            where = np.searchsorted(members, f)
+            o = np.where(o == f, members[(where + shift) % size], o)
+        elif n_s > 1:
+            shift = 1 + (u_clash[rows] * (n_s - 1)).astype(np.int64)
+            o = (f + shift) % n_s
+        first[rows], other[rows] = f, o
+    return first, other
+
+
+def _make_pairs(d: _Debtors, s: _Suppliers, unit: float, rng: np.random.Generator) -> _Pairs:
+    """1-2 suppliers per debtor, with sales, terms and the supplier's limit request.
+
+    ``unit`` is the policy's rounding unit of limits: a request is
+    ``annual sales x credit days / 360`` (seed 003) rounded to it, at least one unit.
+    """
     n, n_s = d.w.size, s.ids.size
     n_pairs = np.minimum(1 + (rng.random(n) < 0.45), n_s)
     owner, pos, _ = _expand(n_pairs)
     p = owner.size
-    first = rng.choice(n_s, size=n, p=s.weight)
-    other = rng.choice(n_s, size=n, p=s.weight)
-    clash = other == first
-    other = np.where(clash, (first + 1 + rng.integers(0, max(n_s - 1, 1), size=n)) % n_s, other)
+    pool = _supplier_pools(d, s, rng)
+    first, other = _draw_in_pools(pool, s, rng.random(n), rng.random(n), rng.random(n))
     # rows sorted by (debtor, supplier): the smaller supplier index comes first
     low = np.where(n_pairs == 2, np.minimum(first, other), first)
     supplier = np.where(pos == 0, low[owner], np.maximum(first, other)[owner])
     currency = s.currency[supplier]
-    fx = np.array([_FX[c[0]] for c in _SUPPLIER_CURRENCIES])[currency]
+    fx = np.array([_FX[c] for c in _SUPPLIER_CURRENCIES])[currency]
     share = np.clip(np.exp(np.log(0.04) + 0.8 * rng.standard_normal(p)), 0.002, 0.5)
-    annual_sales = np.round(d.revenue_eur[owner] * share * fx)
+    sales_eur = d.revenue_eur[owner] * share
+    # a pair is factored only above a minimum of sales (below it, jittered up to twice it)
+    floor = np.minimum(_MIN_PAIR_SALES_EUR, 0.5 * d.revenue_eur[owner])
+    sales_eur = np.where(sales_eur < floor, floor * (1.0 + rng.random(p)), sales_eur)
+    annual_sales = np.round(sales_eur * fx)
     credit_days = _CREDIT_DAYS[rng.choice(_CREDIT_DAYS.size, size=p, p=_CREDIT_DAYS_P)]
     sales_missing = rng.random(p) < 0.03
     days_missing = rng.random(p) < 0.02
-    requested = np.round(annual_sales * credit_days / 360.0, -2)  # seed 003: sales x days / 360
-    frac = _expit(2.2 - 1.6 * d.w[owner] + 0.5 * rng.standard_normal(p))
-    frac = np.where(frac >= 0.75, 1.0, np.where(frac < 0.15, 0.0, frac))  # full / partial / refused
-    approved = np.where(frac == 1.0, requested, np.floor(requested * frac / 500.0) * 500.0)
+    # seed 003: requested limit = annual sales x credit days / 360, in whole units
+    requested = np.maximum(np.round(annual_sales * credit_days / 360.0 / unit), 1.0) * unit
     return _Pairs(
         owner, pos, supplier, currency, annual_sales, credit_days, sales_missing, days_missing,
-        requested, approved,
+        requested,
     )  # fmt: skip
 
 

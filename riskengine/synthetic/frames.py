@@ -15,12 +15,15 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from riskengine.contracts.schemas import CONTRACTS
+from riskengine.contracts.schemas import CONTRACTS, REFERENCE_TABLES
 
 __all__ = ["contract_dtypes"]
 
 _F = np.ndarray  # arrays of float64 / int64 below; kept loose for readability
-_STREAMS = ("latent", "debtors", "statements", "adverse", "suppliers", "exposures", "invoices")
+# One child stream per stage; new stages are appended (a child depends on its position
+# only, so the earlier stages draw the same numbers).
+_STREAMS = ("latent", "debtors", "statements", "adverse", "suppliers", "exposures", "invoices",
+            "fx", "insurers", "assessment")
 
 
 # --- small helpers -------------------------------------------------------------------
@@ -77,6 +80,12 @@ def _str(values: _F | Sequence[str], idx: _F | None = None) -> pd.api.extensions
     return pd.array(arr if idx is None else arr[idx], dtype="str")
 
 
+def _vocab(values: Sequence[str], codes: _F) -> pd.api.extensions.ExtensionArray:
+    """``values[codes]`` as a pandas ``str`` array: one Arrow take from a small vocabulary."""
+    vocabulary = pa.array(list(values), type=pa.large_string())
+    return pd.array(vocabulary.take(pa.array(np.asarray(codes, dtype=np.int64))), dtype="str")
+
+
 def _dates(days: _F, missing: _F | None = None) -> _F:
     """Days since 1970-01-01 → datetime64[ns]; ``missing`` rows become NaT."""
     out = np.asarray(days, dtype=np.int64).astype("datetime64[D]")
@@ -99,7 +108,8 @@ def contract_dtypes(table: str) -> dict[str, Any]:
     Parameters
     ----------
     table : str
-        A name in :data:`riskengine.contracts.schemas.CONTRACTS`.
+        A name in :data:`riskengine.contracts.schemas.CONTRACTS` or
+        :data:`~riskengine.contracts.schemas.REFERENCE_TABLES`.
 
     Returns
     -------
@@ -123,8 +133,9 @@ def contract_dtypes(table: str) -> dict[str, Any]:
         "date": "datetime64[ns]",
         "bool": "bool",
     }
+    contract = CONTRACTS[table] if table in CONTRACTS else REFERENCE_TABLES[table]
     return {c.name: "boolean" if c.kind == "bool" and c.nullable else kinds[c.kind]
-            for c in CONTRACTS[table].columns}
+            for c in contract.columns}
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +191,8 @@ def _frame(
             values = pd.array(vocabulary.take(pa.array(np.asarray(values))), dtype="str")
         elif dtype == "str":
             values = pd.array(values, dtype="str") if isinstance(values, np.ndarray) else values
+        elif dtype == "boolean":  # a nullable flag: a pandas extension array, not numpy's
+            values = pd.array(np.asarray(values), dtype="boolean")
         elif isinstance(values, np.ndarray):
             values = values.astype(dtype, copy=False)
         out[name] = values
@@ -220,3 +233,21 @@ def _nullable_int(values: _F, missing: _F) -> pd.api.extensions.ExtensionArray:
     return pd.arrays.IntegerArray(
         np.asarray(values, dtype=np.int64), np.asarray(missing, dtype=bool)
     )
+
+
+def _conform(table: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with exactly the contract's columns of ``table``, in order, in its dtypes.
+
+    For the tables the generator makes before the contracts declare them (the
+    shared decisions of issue 16): a contract column the generator does not make is
+    a programming error, raised at once.
+    """
+    dtypes = contract_dtypes(table)
+    missing = [c for c in dtypes if c not in frame.columns]
+    if missing:  # pragma: no cover - a programming error, caught by the tests
+        raise AssertionError(f"{table}: the generator makes no column {missing}")
+    out = frame[list(dtypes)]
+    for name, dtype in dtypes.items():
+        if out[name].dtype != dtype:
+            out[name] = out[name].astype(dtype)
+    return out

@@ -1,16 +1,23 @@
-"""The SYNTHETIC portfolio: the seven contract tables together, and the manifest that labels them."""
+"""The SYNTHETIC portfolio: the contract tables together, and the manifest that labels them."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from riskengine.contracts.dates import as_of_day
-from riskengine.contracts.schemas import CONTRACTS
+from riskengine.contracts.schemas import CONTRACTS, REFERENCE_TABLES
 from riskengine.synthetic.adverse import _make_adverse
-from riskengine.synthetic.calibration import _COUNTRIES, _FX, _RELATION_OTHER, _SUPPLIER_CURRENCIES
+from riskengine.synthetic.assessment import ASSESSMENT_COLUMNS, _supplier_assessment
+from riskengine.synthetic.calibration import (
+    _COUNTRIES,
+    _FX,
+    _RELATION_OTHER,
+    _SUPPLIER_CURRENCIES,
+)
 from riskengine.synthetic.debtors import (
     _check_n,
     _Debtors,
@@ -19,9 +26,11 @@ from riskengine.synthetic.debtors import (
     _make_debtors,
     _Suppliers,
 )
-from riskengine.synthetic.exposures import _make_pairs, _make_relations
+from riskengine.synthetic.exposures import _make_pairs, _make_relations, _Pairs
 from riskengine.synthetic.frames import (
+    _F,
     _codes,
+    _conform,
     _dates,
     _frame,
     _Gather,
@@ -32,56 +41,125 @@ from riskengine.synthetic.frames import (
     _str,
     _width,
 )
+from riskengine.synthetic.fx import _make_fx_rates, as_of_rates
+from riskengine.synthetic.insurers import _make_insurer_limits
 from riskengine.synthetic.invoices import _make_invoices
+from riskengine.synthetic.limits import _debtor_view, _limits_in_force, _shipped, _View
 from riskengine.synthetic.statements import _make_statements
 
 __all__ = ["DEFAULT_AS_OF", "GENERATOR_VERSION", "generate_portfolio", "synthetic_manifest"]
 
 #: As-of date of the bundled demo portfolio.
 DEFAULT_AS_OF = "2026-06-30"
-#: Bumped whenever the same seed would produce different frames.
-GENERATOR_VERSION = 1
+#: Bumped whenever the same seed would produce different frames. 2 (issue 16): the
+#: loss-making share calibrated, currencies by country, requests in whole units, limits
+#: in force made by the shipped policy, insurer limits, FX rates, supplier assessment.
+GENERATOR_VERSION = 2
+#: The tables the generator makes beyond the seven of issue 1 (written into a portfolio
+#: only when the contracts declare them).
+EXTRA_TABLES = ("fx_rates", "insurer_limits")
 
 
-def _make_trade(
-    d: _Debtors, s: _Suppliers, as_of: int, rng_e: np.random.Generator, rng_i: np.random.Generator
-) -> dict[str, pd.DataFrame]:
-    """Exposures, invoices, suppliers and relations (they share balances and links)."""
+@dataclass(frozen=True, slots=True)
+class _Sales:
+    """What the trade between suppliers and debtors leaves before any limit is decided."""
+
+    pairs: _Pairs
+    invoices: pd.DataFrame  # the invoices table
+    balance: _F  # per pair: open invoices net of credit notes
+    ledger: _F  # per supplier: the receivables ledger, its currency
+    s_group: _F  # per supplier: group index, -1 none
+    relations: tuple[_F, _F, _F]  # relation rows: supplier, debtor, type
+    related: _F  # per pair: bool, a related party
+    invoiced: _F  # per supplier: invoice amounts
+    credit_notes: _F  # per supplier: credit notes
+
+
+def _make_sales(d: _Debtors, s: _Suppliers, as_of: int, unit: float,
+                rngs: dict[str, np.random.Generator]) -> _Sales:
+    """Pairs, invoices, balances, ledgers and related parties (the invoices' arrays are
+    freed here, before the statements are made: the peak memory of a big book)."""
+    rng_e = rngs["exposures"]
     n_s = s.ids.size
-    pr = _make_pairs(d, s, rng_e)
-    inv = _make_invoices(d, pr, as_of, rng_i)
+    pr = _make_pairs(d, s, unit, rng_e)
+    inv = _make_invoices(d, pr, as_of, rngs["invoices"])
     p, m = pr.owner.size, inv.pair.size
-    # balances: open invoices net of credit notes, split at the approved limit
+    # balances: open invoices net of credit notes (split at the approved limit later)
     open_net = np.where(inv.open, np.maximum(inv.amount - inv.credit_note, 0.0), 0.0)
     balance = np.bincount(inv.pair, weights=open_net, minlength=p)
     del open_net
-    approved_out = np.round(np.minimum(balance, pr.approved_limit), 2)
-    unapproved_out = np.round(np.maximum(balance - approved_out, 0.0), 2)
     # suppliers' ledgers exceed their exposures (they also sell outside the portfolio)
-    s_balance = np.bincount(pr.supplier, weights=approved_out + unapproved_out, minlength=n_s)
-    s_fx = np.array([_FX[c[0]] for c in _SUPPLIER_CURRENCIES])[s.currency]
+    s_balance = np.bincount(pr.supplier, weights=np.round(balance, 2), minlength=n_s)
+    s_fx = np.array([_FX[c] for c in _SUPPLIER_CURRENCIES])[s.currency]
     ledger = np.where(
         s_balance > 0, s_balance * (1.15 + 0.85 * rng_e.random(n_s)), s.fallback_ledger_eur * s_fx
     )
     s_group, rel_s, rel_d, rel_t = _make_relations(d, n_s, pr, rng_e)
-
-    currency_codes = _codes("suppliers", "currency", [c[0] for c in _SUPPLIER_CURRENCIES])
-    rel_names = ["same_group"] + [x[0] for x in _RELATION_OTHER]
+    # related pairs: a relation row (a supplier in the debtor's group has one)
+    related = np.zeros(p, dtype=bool)
+    if rel_s.size:
+        related = np.isin(pr.owner * n_s + pr.supplier, rel_d * n_s + rel_s)
     inv_supplier = pr.supplier[inv.pair]
-    inv_owner = pr.owner[inv.pair]
+    invoiced = np.bincount(inv_supplier, weights=inv.amount, minlength=n_s)
+    noted = np.bincount(inv_supplier, weights=inv.credit_note, minlength=n_s)
+    currency_codes = _codes("invoices", "currency", list(_SUPPLIER_CURRENCIES))
+    invoices = _frame(
+        "invoices",
+        {
+            "invoice_id": _Gather(_ids("I", m, _width(m)), None),
+            "supplier_id": _Gather(s.ids, inv_supplier),
+            "debtor_id": _Gather(d.ids, pr.owner[inv.pair]),
+            "amount": inv.amount,
+            "currency": currency_codes[pr.currency[inv.pair]],
+            "issue_date": _dates(inv.issue_day),
+            "due_date": _dates(inv.due_day),
+            "paid_date": _dates(inv.paid_day, inv.open),
+            "credit_note_amount": inv.credit_note,
+            "disputed_amount": inv.disputed,
+        },
+    )
+    return _Sales(pr, invoices, balance, np.round(ledger, 2), s_group, (rel_s, rel_d, rel_t),
+                  related, invoiced, noted)
+
+
+def _make_book(d: _Debtors, s: _Suppliers, sales: _Sales, view: _View, as_of: int,
+               rngs: dict[str, np.random.Generator]) -> dict[str, pd.DataFrame]:
+    """Insurer limits, the limits in force and the tables that carry them (exposures,
+    suppliers with their assessment, relations)."""
+    shipped = _shipped()
+    pr = sales.pairs
+    n_s = s.ids.size
+    ins = _make_insurer_limits(d.w, d.ids, s.ids, n_s, pr, view, as_of, shipped,
+                               rngs["insurers"])
+    approved = _limits_in_force(view, pr, sales.related, sales.ledger[pr.supplier], ins.limit,
+                                ins.given, shipped.policy)
+    approved_out = np.round(np.minimum(sales.balance, approved), 2)
+    unapproved_out = np.round(np.maximum(sales.balance - approved_out, 0.0), 2)
+
+    currency_codes = _codes("suppliers", "currency", list(_SUPPLIER_CURRENCIES))
+    rel_names = ["same_group"] + [x[0] for x in _RELATION_OTHER]
+    rel_s, rel_d, rel_t = sales.relations
+    assessment = _supplier_assessment(s, sales.invoiced, sales.credit_notes,
+                                      rngs["assessment"])
+    declared = CONTRACTS["suppliers"].names
+    suppliers = _frame(
+        "suppliers",
+        {
+            "supplier_id": s.ids,
+            "name": s.name.array,
+            "country": _str(list(_COUNTRIES), s.country),
+            "nace": _str(s.nace),
+            "group_id": _optional_take(d.group_ids, sales.s_group),
+            "ledger_total": sales.ledger,
+            "currency": currency_codes[s.currency],
+            **{k: _declared(k, v) for k, v in assessment.items() if k in declared},
+        },
+    )
+    for k in ASSESSMENT_COLUMNS:  # not (yet) in the contract: kept after its columns
+        if k not in declared:
+            suppliers[k] = assessment[k]
     return {
-        "suppliers": _frame(
-            "suppliers",
-            {
-                "supplier_id": s.ids,
-                "name": s.name.array,
-                "country": _str(list(_COUNTRIES), s.country),
-                "nace": _str(s.nace),
-                "group_id": _optional_take(d.group_ids, s_group),
-                "ledger_total": np.round(ledger, 2),
-                "currency": currency_codes[s.currency],
-            },
-        ),
+        "suppliers": suppliers,
         "exposures": _frame(
             "exposures",
             {
@@ -91,26 +169,11 @@ def _make_trade(
                 "requested_limit": np.where(
                     pr.sales_missing | pr.days_missing, np.nan, pr.requested
                 ),
-                "approved_limit": pr.approved_limit,
+                "approved_limit": approved,
                 "approved_outstanding": approved_out,
                 "unapproved_outstanding": unapproved_out,
                 "annual_sales": np.where(pr.sales_missing, np.nan, pr.annual_sales),
                 "credit_days": _nullable_int(pr.credit_days, pr.days_missing),
-            },
-        ),
-        "invoices": _frame(
-            "invoices",
-            {
-                "invoice_id": _Gather(_ids("I", m, _width(m)), None),
-                "supplier_id": _Gather(s.ids, inv_supplier),
-                "debtor_id": _Gather(d.ids, inv_owner),
-                "amount": inv.amount,
-                "currency": currency_codes[pr.currency[inv.pair]],
-                "issue_date": _dates(inv.issue_day),
-                "due_date": _dates(inv.due_day),
-                "paid_date": _dates(inv.paid_day, inv.open),
-                "credit_note_amount": inv.credit_note,
-                "disputed_amount": inv.disputed,
             },
         ),
         "relations": _frame(
@@ -121,10 +184,57 @@ def _make_trade(
                 "relation_type": _codes("relations", "relation_type", rel_names)[rel_t],
             },
         ),
+        "insurer_limits": ins.frame,
     }
 
 
+def _declared(column: str, values: Any) -> Any:
+    """A suppliers column for ``_frame``: category columns as codes into the contract's list."""
+    col = CONTRACTS["suppliers"].column(column)
+    if col.kind != "category":
+        return values
+    codes = pd.Categorical(np.asarray(values, dtype=object), categories=list(col.allowed)).codes
+    if (codes < 0).any():  # pragma: no cover - a programming error, caught by the tests
+        raise AssertionError(f"suppliers.{column}: a value outside {col.allowed}")
+    return codes.astype(np.int64)
+
+
 # --- public entry point ------------------------------------------------------------------
+
+
+def _generate_all(n_debtors: int, seed: int, as_of: Any, n_suppliers: int | None
+                  ) -> dict[str, pd.DataFrame]:
+    """Every table the generator makes, whether or not the contracts declare it.
+
+    The seven contract tables of issue 1 (``suppliers`` with the assessment columns,
+    after the contract's own when the contract lacks them), ``fx_rates`` and
+    ``insurer_limits`` (the columns of issue 16's shared decisions).
+    """
+    _check_n(n_debtors, "n_debtors")
+    n_s = max(2, n_debtors // 40) if n_suppliers is None else n_suppliers
+    _check_n(n_s, "n_suppliers")
+    day = as_of_day(as_of)
+    rngs = _rngs(seed)
+    lat = _latent(n_debtors, rngs["latent"])
+    debtors = _make_debtors(n_debtors, lat, day, rngs["debtors"])
+    suppliers = _draw_suppliers(n_s, rngs["suppliers"])
+    shipped = _shipped()
+    sales = _make_sales(debtors, suppliers, day, shipped.policy.limits.rounding_unit, rngs)
+    statements = _make_statements(debtors, day, rngs["statements"])
+    adverse, adverse_owner = _make_adverse(debtors, day, rngs["adverse"])
+    view = _debtor_view(debtors, statements, adverse, adverse_owner, day, shipped)
+    book = _make_book(debtors, suppliers, sales, view, day, rngs)
+    return {
+        "debtors": debtors.frame,
+        "suppliers": book["suppliers"],
+        "statements": statements,
+        "adverse_records": adverse,
+        "invoices": sales.invoices,
+        "exposures": book["exposures"],
+        "relations": book["relations"],
+        "fx_rates": _make_fx_rates(day, rngs["fx"]),
+        "insurer_limits": book["insurer_limits"],
+    }
 
 
 def generate_portfolio(
@@ -151,10 +261,14 @@ def generate_portfolio(
     Returns
     -------
     dict of str to pandas.DataFrame
-        The seven tables of :data:`riskengine.contracts.schemas.CONTRACTS` (``debtors,
-        suppliers, statements, adverse_records, invoices, exposures,
-        relations``), each with exactly the contract columns, in contract
-        order, with the dtypes of :func:`contract_dtypes` and a RangeIndex.
+        One table per contract of :data:`riskengine.contracts.schemas.CONTRACTS`
+        that the generator makes, in contract order: ``debtors, suppliers,
+        statements, adverse_records, invoices, exposures, relations``, and
+        ``insurer_limits`` when the contracts declare it, then ``fx_rates`` (a
+        reference table, :data:`~riskengine.contracts.schemas.REFERENCE_TABLES`); each
+        with exactly the contract columns (the suppliers' assessment columns when
+        the contract has them), in contract order, with the dtypes of
+        :func:`contract_dtypes` and a RangeIndex.
 
     Notes
     -----
@@ -162,36 +276,28 @@ def generate_portfolio(
     for the generating process and the statement conventions. The latent PD of
     each debtor is :func:`latent_pd` ``(n_debtors, seed)``. Sizes per debtor on average:
     about 3.1 statements, 0.25 adverse records (14% of debtors have at least
-    one), 6.5 invoices, 1.45 supplier pairs.
+    one), 6.5 invoices, 1.45 supplier pairs. The limits in force are decided by
+    the shipped credit policy (read once from the package's ``policy.toml``).
 
     Examples
     --------
     >>> frames = generate_portfolio(50, seed=7)
-    >>> sorted(frames)  # doctest: +NORMALIZE_WHITESPACE
-    ['adverse_records', 'debtors', 'exposures', 'invoices', 'relations',
-     'statements', 'suppliers']
+    >>> [name for name in frames][:7]  # doctest: +NORMALIZE_WHITESPACE
+    ['debtors', 'suppliers', 'statements', 'adverse_records', 'invoices',
+     'exposures', 'relations']
     >>> len(frames["debtors"])
     50
     """
-    _check_n(n_debtors, "n_debtors")
-    n_s = max(2, n_debtors // 40) if n_suppliers is None else n_suppliers
-    _check_n(n_s, "n_suppliers")
-    day = as_of_day(as_of)
-    rngs = _rngs(seed)
-    lat = _latent(n_debtors, rngs["latent"])
-    debtors = _make_debtors(n_debtors, lat, day, rngs["debtors"])
-    suppliers = _draw_suppliers(n_s, rngs["suppliers"])
-    trade = _make_trade(debtors, suppliers, day, rngs["exposures"], rngs["invoices"])
-    frames = {
-        "debtors": debtors.frame,
-        "suppliers": trade["suppliers"],
-        "statements": _make_statements(debtors, day, rngs["statements"]),
-        "adverse_records": _make_adverse(debtors, day, rngs["adverse"]),
-        "invoices": trade["invoices"],
-        "exposures": trade["exposures"],
-        "relations": trade["relations"],
-    }
-    return {name: frames[name] for name in CONTRACTS}
+    made = _generate_all(n_debtors, seed, as_of, n_suppliers)
+    out: dict[str, pd.DataFrame] = {}
+    for name in (*CONTRACTS, *REFERENCE_TABLES):  # fx_rates: a reference table
+        if name not in made:
+            continue
+        frame = made[name]
+        if name in EXTRA_TABLES or len(frame.columns) != len(CONTRACTS[name].columns):
+            frame = _conform(name, frame)
+        out[name] = frame
+    return out
 
 
 def synthetic_manifest(n_debtors: int, seed: int, as_of: Any = DEFAULT_AS_OF) -> dict[str, Any]:
@@ -218,5 +324,6 @@ def synthetic_manifest(n_debtors: int, seed: int, as_of: Any = DEFAULT_AS_OF) ->
         # converted to the reporting currency with these rates (units of EUR per one
         # unit of the currency; the synthetic rates used to generate the amounts).
         "reporting_currency": "EUR",
-        "fx_rates": {c: round(1.0 / r, 10) for c, r in sorted(_FX.items())},
+        # (the as-of rows of the generated fx_rates table)
+        "fx_rates": as_of_rates(),
     }

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from riskengine.contracts.schemas import LINE_ITEMS, STATEMENT_TYPES
-from riskengine.synthetic.calibration import _FORMS, _SECTORS
+from riskengine.synthetic.calibration import _EBITDA_MARGIN_BASE, _FORMS, _SECTORS
 from riskengine.synthetic.debtors import _Debtors
 from riskengine.synthetic.frames import (
     _F,
@@ -106,7 +106,7 @@ def _line_items(d: _Debtors, owner: _F, wd: _F, rev: _F, fx: _F, rng: np.random.
     f0 = firm[0][owner]
     gm = np.array([p[3] for p in params])[sec] + 0.06 * f0 - 0.03 * wd + 0.02 * noise[0]
     np.clip(gm, -0.05, 0.9, out=gm)
-    em = 0.09 - 0.05 * wd + 0.04 * firm[1][owner] + 0.03 * noise[1]
+    em = _EBITDA_MARGIN_BASE - 0.05 * wd + 0.04 * firm[1][owner] + 0.03 * noise[1]
     em = np.clip(em, -0.5, gm - 0.02)
 
     revenue = it["revenue"]

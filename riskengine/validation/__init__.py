@@ -37,6 +37,11 @@ Row level (the row is invalid; in a portfolio its debtor is rejected whole):
   debtor absent from the debtors table, or to a supplier that is absent from
   (or was rejected in) the suppliers table.
 - ``debtor_rejected`` (portfolio only): one summary row per rejected debtor.
+- ``not_positive``: a number not above the declared ``gt`` bound of 0 (a rate).
+- ``currency_rejected`` (``fx_rates`` only, :mod:`.fx`): one summary row per currency
+  that loses all its rates for an invalid row; ``missing_fx_rate``: a record in a
+  currency without a rate in force on the decision date (its debtor is rejected);
+  ``base_rate_not_one``: a reporting-currency rate other than 1.
 
 Canonical frames
 ----------------

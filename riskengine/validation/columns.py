@@ -271,6 +271,16 @@ def _check_column(
             lambda s, w, v, x: f"{s}: {name} is {v} {w}; it must be <= {le:g}. {fix}",
             values=[str(v) for v in c.values.to_numpy()[above].tolist()],
         )
+    if col.gt is not None:
+        gt = col.gt
+        low = (c.values <= gt).to_numpy(dtype=bool, na_value=False)
+        emit(
+            low,
+            name,
+            "not_positive" if gt == 0 else "below_minimum",
+            lambda s, w, v, x: f"{s}: {name} is {v} {w}; it must be > {gt:g}. {fix}",
+            values=[str(v) for v in c.values.to_numpy()[low].tolist()],
+        )
     if ref is not None and name in contract.date_columns_not_future:
         day = ref.date()
         emit(

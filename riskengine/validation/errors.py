@@ -31,6 +31,7 @@ _NOUN = {
     "invoices": "invoice",
     "exposures": "exposure",
     "relations": "relation",
+    "fx_rates": "rate row",
 }
 
 # table -> (column naming the record in a sentence, template); None: no column.
@@ -42,6 +43,7 @@ _WHERE: dict[str, tuple[str | None, str]] = {
     "invoices": ("invoice_id", "in invoice {!r}"),
     "exposures": ("supplier_id", "in the exposure to supplier {!r}"),
     "relations": ("supplier_id", "in the relation with supplier {!r}"),
+    "fx_rates": (None, "in the fx_rates table"),
 }
 
 
@@ -227,6 +229,55 @@ class _Emitter:
             for s, w, v, x in zip(lab.subject, lab.where, values, xs, strict=True)
         ]
         self.errs.add(pos, lab, column, list(values), reason, msgs)
+
+
+def _rejection_rows(
+    problems: pd.DataFrame, rejected: pd.Index, table_cause: pd.Series
+) -> pd.DataFrame:
+    """One ``debtor_rejected`` row per rejected debtor, naming its first problem (or the
+    table rejected whole that took it down, ``table_cause``)."""
+    if rejected.empty:
+        return _error_frame()
+    p = problems[problems["debtor_id"].isin(rejected).to_numpy(dtype=bool)]
+    g = p.groupby("debtor_id", sort=False).agg(
+        n=("reason", "size"),
+        table=("table", "first"),
+        reason=("reason", "first"),
+        column=("column", "first"),
+    )
+    g = g.reindex(rejected)
+    cause = table_cause.reindex(rejected)
+    msgs = [
+        f"Debtor {d!r} is rejected whole: {int(n)} problem{'s' if n > 1 else ''} in its records "
+        f"(first: {r} in {t}.{c}). It is not rated on partial data; correct its records and send "
+        f"the debtor again."
+        if n == n
+        else f"Debtor {d!r} is rejected whole because table '{tc}' was rejected (see its "
+        f"table-level errors). It is not rated on partial data; fix the table and send it again."
+        for d, n, t, r, c, tc in zip(
+            rejected.tolist(),
+            g["n"].tolist(),
+            g["table"].tolist(),
+            g["reason"].tolist(),
+            g["column"].tolist(),
+            cause.tolist(),
+            strict=True,
+        )
+    ]
+    ids = rejected.astype("str")
+    return _error_frame(
+        pd.DataFrame(
+            {
+                "table": "debtors",
+                "record": ids,
+                "debtor_id": ids,
+                "column": "debtor_id",
+                "value": ids,
+                "reason": "debtor_rejected",
+                "message": msgs,
+            }
+        )
+    )
 
 
 def raise_if_errors(errors: pd.DataFrame, *, shown: int = 3) -> None:

@@ -21,11 +21,12 @@ from riskengine.errors import InvalidInputError
 from riskengine.validation.columns import _blank, _empty_frame, _finalise, _reference
 from riskengine.validation.errors import (
     _Emitter,
-    _error_frame,
     _Errors,
     _fixed_sentence,
+    _rejection_rows,
     raise_if_errors,
 )
+from riskengine.validation.fx import validate_fx_rates
 from riskengine.validation.identities import _identity_checks
 from riskengine.validation.keys import _isin
 from riskengine.validation.table import _check_table, _Checked
@@ -41,7 +42,8 @@ class ValidatedPortfolio:
     ----------
     frames : dict of str to pandas.DataFrame
         Clean frames for every contract table (empty, canonical frames for the
-        tables not given); only records of clean debtors.
+        tables not given); only records of clean debtors. A reference table given
+        (``fx_rates``: :func:`~riskengine.validation.fx.validate_fx_rates`) is there too.
     errors : pandas.DataFrame
         Every problem (:data:`riskengine.contracts.schemas.ERROR_COLUMNS`), then one
         ``debtor_rejected`` row per rejected debtor.
@@ -140,53 +142,6 @@ def _cross_checks(
                 )
 
 
-def _rejection_rows(
-    problems: pd.DataFrame, rejected: pd.Index, table_cause: pd.Series
-) -> pd.DataFrame:
-    if rejected.empty:
-        return _error_frame()
-    p = problems[_isin(problems["debtor_id"], rejected)]
-    g = p.groupby("debtor_id", sort=False).agg(
-        n=("reason", "size"),
-        table=("table", "first"),
-        reason=("reason", "first"),
-        column=("column", "first"),
-    )
-    g = g.reindex(rejected)
-    cause = table_cause.reindex(rejected)
-    msgs = [
-        f"Debtor {d!r} is rejected whole: {int(n)} problem{'s' if n > 1 else ''} in its records "
-        f"(first: {r} in {t}.{c}). It is not rated on partial data; correct its records and send "
-        f"the debtor again."
-        if n == n
-        else f"Debtor {d!r} is rejected whole because table '{tc}' was rejected (see its "
-        f"table-level errors). It is not rated on partial data; fix the table and send it again."
-        for d, n, t, r, c, tc in zip(
-            rejected.tolist(),
-            g["n"].tolist(),
-            g["table"].tolist(),
-            g["reason"].tolist(),
-            g["column"].tolist(),
-            cause.tolist(),
-            strict=True,
-        )
-    ]
-    ids = rejected.astype("str")
-    return _error_frame(
-        pd.DataFrame(
-            {
-                "table": "debtors",
-                "record": ids,
-                "debtor_id": ids,
-                "column": "debtor_id",
-                "value": ids,
-                "reason": "debtor_rejected",
-                "message": msgs,
-            }
-        )
-    )
-
-
 def validate_portfolio(
     frames: Mapping[str, pd.DataFrame],
     *,
@@ -253,7 +208,7 @@ def validate_portfolio(
     ref = _reference(reference_date)
     unknown_tables = []
     for name in frames:
-        if name not in schemas.CONTRACTS:
+        if name not in schemas.CONTRACTS and name not in schemas.REFERENCE_TABLES:
             extra = _Errors(str(name))
             unknown_tables.append(extra)
             extra.add_table(
@@ -277,6 +232,12 @@ def validate_portfolio(
     unidentified = int(_blank(deb.frame["debtor_id"]).sum()) if has_ids else 0
     _cross_checks(checked, input_ids, has_ids, "suppliers" in frames)
 
+    reference: dict[str, pd.DataFrame] = {}
+    reference_errors: list[pd.DataFrame] = []
+    if "fx_rates" in frames:  # a reference table: its problems reject no debtor
+        reference["fx_rates"], fx_errors = validate_fx_rates(
+            frames["fx_rates"], reference_date=reference_date)
+        reference_errors.append(fx_errors)
     problems = pd.concat(
         [e.frame() for e in unknown_tables] + [c.errors.frame() for c in checked.values()],
         ignore_index=True,
@@ -304,15 +265,18 @@ def validate_portfolio(
             keep &= ~c.member("debtor_id", rejected)
         clean[name] = _finalise(c.frame if keep.all() else c.frame[keep], c.contract)
     if strict:
-        raise_if_errors(problems)
+        raise_if_errors(pd.concat([problems, *reference_errors], ignore_index=True))
+    clean.update(reference)
     errors = pd.concat(
-        [problems, _rejection_rows(problems, rejected, table_cause)], ignore_index=True
+        [problems, *reference_errors, _rejection_rows(problems, rejected, table_cause)],
+        ignore_index=True,
     )
     return ValidatedPortfolio(
         frames=clean,
         errors=errors,
         rejected_debtors=tuple(rejected.tolist()),
-        rows_in={name: len(frames[name]) for name in schemas.CONTRACTS if name in frames},
+        rows_in={name: len(frames[name])
+                 for name in (*schemas.CONTRACTS, *schemas.REFERENCE_TABLES) if name in frames},
         debtors_in=len(input_ids) + unidentified,
         debtors_unidentified=unidentified,
     )

@@ -16,7 +16,8 @@ from riskengine.policy.portfolio import hhi
 def concentration(decisions: pd.DataFrame, book: pd.DataFrame | None = None
                   ) -> dict[str, float]:
     """HHI of the pair rows' approved limits (missing: 0) by debtor name, and with a
-    ``book`` (see :func:`run_summary`) by group, sector and country.
+    ``book`` (see :func:`run_summary`) by group, sector and country. The limits are in
+    the reporting currency (``approved_limit_base``) when the decisions carry it.
 
     Examples
     --------
@@ -26,7 +27,8 @@ def concentration(decisions: pd.DataFrame, book: pd.DataFrame | None = None
     {'name': 0.5}
     """
     pairs = pair_rows(decisions)
-    limits = pairs["approved_limit"].fillna(0.0).to_numpy(dtype=np.float64) if len(pairs) else (
+    col = "approved_limit_base" if "approved_limit_base" in pairs.columns else "approved_limit"
+    limits = pairs[col].fillna(0.0).to_numpy(dtype=np.float64) if len(pairs) else (
         np.zeros(0))
     return _hhis(pairs, book, limits)
 

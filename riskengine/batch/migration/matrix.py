@@ -24,7 +24,8 @@ TO_STATES: tuple[str, ...] = (*GRADES, UNRATED, EXIT)
 
 #: Columns of the previous run's decisions read by the comparison with it
 #: (:func:`debtor_ratings`, :func:`limit_actions`, the PSI of :func:`run_summary`).
-PREVIOUS_COLUMNS: tuple[str, ...] = ("debtor_id", "supplier_id", "grade", "pd", "approved_limit")
+PREVIOUS_COLUMNS: tuple[str, ...] = ("debtor_id", "supplier_id", "grade", "pd", "approved_limit",
+                                     "currency", "approved_limit_base")
 
 _ORDER = {g: i for i, g in enumerate(GRADES)}
 

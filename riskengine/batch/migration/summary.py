@@ -15,10 +15,24 @@ from riskengine.model.master_scale import GRADES, UNRATED
 from riskengine.policy.limits import LIMIT_ACTIONS
 
 
-def _total(frame: pd.DataFrame, column: str) -> float | None:
+def _total(frame: pd.DataFrame, column: str, rate: np.ndarray) -> float | None:
+    """The column's sum in the reporting currency (each amount times its pair's rate)."""
     if column not in frame.columns:
         return None
-    return float(np.nansum(frame[column].to_numpy(dtype=np.float64)))
+    return float(np.nansum(frame[column].to_numpy(dtype=np.float64, na_value=np.nan) * rate))
+
+
+def _rates(pairs: pd.DataFrame, currency: str | None) -> np.ndarray:
+    """Each pair's rate into the reporting currency: its decision's ``fx_rate``; without
+    one, 1 in ``currency`` (or in any currency when ``currency`` is None) and NaN in
+    another (left out of the totals)."""
+    n = len(pairs)
+    given = pairs["fx_rate"].to_numpy(dtype=np.float64, na_value=np.nan) \
+        if "fx_rate" in pairs.columns else np.full(n, np.nan)
+    same = np.ones(n, dtype=bool) if currency is None or "currency" not in pairs.columns \
+        else pairs["currency"].astype(str).to_numpy() == currency
+    out: np.ndarray = np.where(np.isnan(given), np.where(same, 1.0, np.nan), given)
+    return out
 
 
 def run_summary(
@@ -35,6 +49,7 @@ def run_summary(
     decision_rows: int | None = None,
     hhis: Mapping[str, float] | None = None,
     previous_ratings: pd.DataFrame | None = None,
+    currency: str | None = None,
 ) -> dict[str, Any]:
     """Figures of a run: counts, grade distribution, PSI, totals, concentration.
 
@@ -64,6 +79,8 @@ def run_summary(
         ``book`` is not read).
     previous_ratings : pandas.DataFrame, optional
         ``debtor_ratings(previous)`` when the caller already has it.
+    currency : str, optional
+        The reporting currency (the policy's ``[book] currency``) the totals are in.
 
     Returns
     -------
@@ -72,8 +89,11 @@ def run_summary(
 
     Notes
     -----
-    Totals and HHIs are over the pair rows; HHIs are of the approved limits
-    (the book the factor commits to), summed over currencies as they are.
+    Totals and HHIs are over the pair rows, in the reporting currency
+    (``totals_currency``): each pair's amounts times its decision's ``fx_rate``, the
+    rate in force on the run's date (a pair without a rate in another currency is
+    left out and counted in ``pairs_without_rate``). HHIs are of the approved limits
+    (the book the factor commits to) in that currency, ``approved_limit_base``.
     """
     pairs = pair_rows(decisions)
     if ratings is None:
@@ -97,11 +117,14 @@ def run_summary(
     if "reason" in errors.columns and len(errors):
         reasons = errors["reason"].astype("str").value_counts().sort_index()
         out["error_reasons"] = {str(k): int(v) for k, v in reasons.items()}
-    totals = {name: _total(pairs, col) for name, col in (
+    rate = _rates(pairs, currency)
+    totals = {name: _total(pairs, col, rate) for name, col in (
         ("approved_limit", "approved_limit"),
         ("cover", "insured_limit" if "insured_limit" in pairs.columns else "cover"),
         ("retained_exposure", "retained_exposure"), ("expected_loss", "expected_loss"))}
     out["totals"] = {k: v for k, v in totals.items() if v is not None}
+    out["totals_currency"] = currency
+    out["pairs_without_rate"] = int(np.isnan(rate).sum())
     out["hhi"] = dict(concentration(pairs, book) if hhis is None else hhis)
     if previous is not None:
         from riskengine.model.metrics import psi, psi_light  # scipy: only when compared

@@ -163,9 +163,14 @@ def memo_context(engine: Any, payload_or_frames: Any, decision: Any, *,
 
     # features of the debtor as of the decision date
     feats: dict[str, Any] = {}
+    ko = engine.policy.knockouts
+    rates = _memo_rates(engine, frames, d, as_of)
     fam = build_features(frames, as_of, families=("adverse", "payments"),
                          lookback_years=engine.lookback_years,
-                         significant_amount=float(engine.policy.knockouts.adverse_min_amount))
+                         significant_amount=float(ko.adverse_min_amount),
+                         knockout_types=ko.adverse_event_types,
+                         revenue_share=ko.adverse_min_revenue_share, rates=rates,
+                         threshold_currency=ko.currency)
     if debtor_id in fam.index:
         feats = {k: _num(v) for k, v in fam.loc[debtor_id].items()}
     st = frames.get("statements", pd.DataFrame())
@@ -223,7 +228,8 @@ def memo_context(engine: Any, payload_or_frames: Any, decision: Any, *,
         "reasons": _reasons(engine, d),
         "constraints": constraints,
         "ratios": _ratio_table(st, as_of),
-        "adverse": _adverse(engine, frames.get("adverse_records", pd.DataFrame()), as_of),
+        "adverse": _adverse(engine, frames.get("adverse_records", pd.DataFrame()), as_of,
+                            rates, *_latest_revenue(st, as_of)),
         "payments": _payments(frames.get("invoices", pd.DataFrame()), feats, as_of, cur),
         "concentration": _concentration(engine, d, exposure, sup, deb, peers),
         "sector": _sector_position(debtor_id, section, as_of, own, peers),
@@ -241,6 +247,39 @@ def memo_context(engine: Any, payload_or_frames: Any, decision: Any, *,
         "notes": notes,
     }
     return ctx
+
+
+def _memo_rates(engine: Any, frames: Mapping[str, pd.DataFrame], d: Mapping[str, Any],
+                as_of: str) -> np.ndarray:
+    """The rates the memo reads adverse amounts with: the inputs' ``fx_rates`` in force on
+    ``as_of``, else the decision's own rate of its currency (others: none, NaN)."""
+    from riskengine.contracts.schemas import CURRENCIES
+    from riskengine.features.fx import CURRENCY_CODE, FxRates
+
+    base = engine.policy.book.currency
+    table = frames.get("fx_rates")
+    if table is not None and len(table):
+        out: np.ndarray = FxRates.from_frame(table, base).at(as_of)
+        return out
+    out = np.full(len(CURRENCIES), np.nan)
+    out[CURRENCY_CODE[base]] = 1.0
+    cur, rate = d.get("currency"), _num(d.get("fx_rate"))
+    if cur in CURRENCY_CODE and rate is not None:
+        out[CURRENCY_CODE[cur]] = rate
+    return out
+
+
+def _latest_revenue(st: pd.DataFrame, as_of: str) -> tuple[float, str]:
+    """Revenue and currency of the latest statement up to ``as_of`` (NaN, "" without)."""
+    if st is None or st.empty:
+        return float("nan"), ""
+    pe = st["period_end"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+    sel = st[pe <= np.datetime64(as_of, "D")]
+    if sel.empty:
+        return float("nan"), ""
+    last = sel.sort_values("period_end", kind="stable").iloc[-1]
+    rev = _num(last.get("revenue"))
+    return (float("nan") if rev is None else rev), str(last.get("currency") or "")
 
 
 def _override_row(o: Mapping[str, Any]) -> dict[str, Any]:

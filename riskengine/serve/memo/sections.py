@@ -101,8 +101,17 @@ def _ratio_table(st: pd.DataFrame, as_of: str, max_years: int = 5) -> dict[str, 
     return {"years": years, "rows": rows, "amounts": amounts, "currency": cur}
 
 
-def _adverse(engine: Any, recs: pd.DataFrame, as_of: str) -> dict[str, Any]:
-    from riskengine.contracts.schemas import ADVERSE_SEVERITY_TIER
+def _adverse(engine: Any, recs: pd.DataFrame, as_of: str, rates: np.ndarray | None = None,
+             revenue: float = float("nan"), revenue_cur: str = "") -> dict[str, Any]:
+    """The adverse records as the policy reads them: serious, recent, significant (the
+    engine's thresholds, :func:`~riskengine.features.adverse.significance_thresholds`,
+    through ``rates``; a record in a currency without a rate: significance unknown)."""
+    from riskengine.contracts.schemas import (
+        ADVERSE_EVENT_TYPES,
+        ADVERSE_SEVERITY_TIER,
+        CURRENCIES,
+    )
+    from riskengine.features.significance import knockout_mask, significance_thresholds
 
     ko = engine.policy.knockouts
     recent_days = int(ko.adverse_recent_days)
@@ -113,7 +122,15 @@ def _adverse(engine: Any, recs: pd.DataFrame, as_of: str) -> dict[str, Any]:
         ed = recs["event_date"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
         t = np.datetime64(as_of, "D")
         sel = recs[ed <= t].sort_values(["event_date", "record_id"], kind="stable")
-        for r in sel.to_dict("records"):
+        codes = {c: i for i, c in enumerate(CURRENCIES)}
+        etypes = [ADVERSE_EVENT_TYPES.index(str(e)) for e in sel["event_type"]]
+        curs = [codes.get(str(c), -1) for c in sel["currency"]]
+        thr = significance_thresholds(
+            etypes, curs, [0] * len(etypes), knockout=knockout_mask(ko.adverse_event_types),
+            absolute=min_amount, share=ko.adverse_min_revenue_share, revenue=[revenue],
+            revenue_cur=[codes.get(revenue_cur, -1)], rates=rates,
+            currency=ko.currency) if len(etypes) else np.zeros(0)
+        for r, limit in zip(sel.to_dict("records"), thr.tolist(), strict=True):
             day = _day(r["event_date"]) or ""
             settled_on = _day(r.get("settlement_date"))
             settled = r.get("status") == "settled" and settled_on is not None and (
@@ -122,7 +139,8 @@ def _adverse(engine: Any, recs: pd.DataFrame, as_of: str) -> dict[str, Any]:
             etype = str(r["event_type"])
             serious = etype in serious_types
             amount = _num(r.get("amount")) or 0.0
-            counts = serious and age <= recent_days and amount > min_amount and (
+            significant = None if limit != limit else bool(amount > limit)  # NaN: no rate
+            counts = serious and age <= recent_days and bool(significant) and (
                 ko.adverse_count_settled or not settled)
             events.append({
                 "record_id": str(r["record_id"]), "event_date": day, "event_type": etype,
@@ -131,10 +149,12 @@ def _adverse(engine: Any, recs: pd.DataFrame, as_of: str) -> dict[str, Any]:
                 "status": f"settled {settled_on}" if settled else "open",
                 "tier": int(ADVERSE_SEVERITY_TIER.get(etype, 0)),
                 "serious": serious, "recent": age <= recent_days,
-                "significant": amount > min_amount, "knockout": bool(counts),
+                "significant": significant, "knockout": bool(counts),
             })
+    share = ko.adverse_min_revenue_share
     return {"events": events, "recent_days": recent_days,
-            "min_amount": fmt_money(min_amount),
+            "min_amount": fmt_money(min_amount, ko.currency) + (
+                f" or {share:.1%} of the latest revenue" if share > 0 else ""),
             "timeline_svg": _timeline_svg(events, as_of, recent_days) if events else ""}
 
 

@@ -61,8 +61,12 @@ CONSTRAINT_WORDS: dict[str, str] = {
     "no_insurer_appetite": "the insurer does not cover this grade",
     "below_rounding_unit": "the limit is below the rounding unit",
     "nothing_requested": "nothing was requested",
-    "currency_mismatch": "the statements are in another currency than the limit",
-    "ledger_currency_mismatch": "the supplier's ledger is in another currency",
+    "statements_converted": "the statements, in another currency, converted at the "
+                            "decision date's rate",
+    "ledger_converted": "the supplier's ledger, in another currency, converted at the "
+                        "decision date's rate",
+    "book_currency_mismatch": "left out of the book's totals: no rate into the reporting "
+                              "currency",
     "unrated": "the debtor could not be rated",
 }
 _DECISION_WORDS = {"full": "approved in full", "partial": "partly approved",

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from riskengine.contracts.dates import parse_date
 from riskengine.errors import InvalidInputError
-from riskengine.serve.ui.dependencies import _grades, _state, _Ui
+from riskengine.serve.ui.dependencies import _grades, _policy, _state, _Ui
 from riskengine.serve.ui.sessions import UiSession
 from riskengine.store import DecisionStore
 
@@ -38,12 +38,15 @@ def create_router(ui: _Ui) -> APIRouter:
 
 def _portfolio_page(ui: _Ui, request: Request, sess: UiSession) -> Response:
     _, store = _state(request)
+    policy = _policy(request)
     current, previous = decision_runs(store)
     overview: dict[str, Any] | None = None
     if current is not None and len(current):
         from riskengine.serve.audit import portfolio_overview
 
-        overview = dict(portfolio_overview(current, previous))
+        # every amount in the reporting currency, each pair at its decision's rate
+        overview = dict(portfolio_overview(
+            current, previous, currency=None if policy is None else policy.book.currency))
     return ui.render("ui_portfolio.html.j2", request, session=sess, active="portfolio",
                      overview=overview, grades=_grades())
 
