@@ -115,6 +115,13 @@ class Decision:
     fx_rate : float or None
         Units of the reporting currency per one unit of ``currency``, in force on
         ``as_of`` (:mod:`riskengine.features.fx`); 1 for the reporting currency.
+    supplier_grade : str or None
+        The supplier's grade after its assessment (its own rating as a debtor moved down
+        by the assessment's notches, :mod:`riskengine.policy.supplier`); under recourse it
+        prices the pair and caps its limit. None when the supplier is not rated.
+    supplier_cap : float or None
+        Under recourse with a rated supplier whose grade caps: the supplier's share of the
+        debtor-level limit (binding constraint ``supplier`` when it cut); else None.
     """
 
     debtor_id: str
@@ -152,6 +159,8 @@ class Decision:
     current_limit: float | None = None
     approved_limit_base: float | None = None
     fx_rate: float | None = None
+    supplier_grade: str | None = None
+    supplier_cap: float | None = None
 
     def __post_init__(self) -> None:
         if self.decision_type not in DECISION_TYPES:
@@ -203,8 +212,8 @@ class Decision:
         """Rebuild a decision from :meth:`to_dict` output (unknown keys refused)."""
         names = [f.name for f in fields(cls)]
         unknown = sorted(set(data) - set(names))
-        optional = {"group_id", "debtor_capacity", "approved_outstanding", "current_limit",
-                    "approved_limit_base", "fx_rate"}  # added by policy 2026.2, issue 16
+        optional = {"group_id", "debtor_capacity", "approved_outstanding", "current_limit",  # added by policy 2026.2
+                    "approved_limit_base", "fx_rate", "supplier_grade", "supplier_cap"}  # issue 16
         missing = [n for n in names if n not in data and n not in optional]
         if unknown or missing:
             raise ValueError(f"Decision.from_dict: unknown keys {unknown}, missing keys {missing}.")
@@ -235,6 +244,7 @@ _EXAMPLE: dict[str, Any] = {
     "overlay_version": "o", "input_hash": "0" * 64, "decided_at": "2026-06-30T12:00:00Z",
     "group_id": None, "debtor_capacity": 40000.0, "approved_outstanding": 0.0,
     "current_limit": 25000.0, "approved_limit_base": 25000.0, "fx_rate": 1.0,
+    "supplier_grade": None, "supplier_cap": None,
 }
 
 #: Field names of :class:`Decision`, in order (the columns of a decisions frame).
