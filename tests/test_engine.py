@@ -60,7 +60,7 @@ def example() -> dict[str, Any]:
 
 
 def _json_value(v: Any) -> Any:
-    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT:
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT or v is pd.NA:
         return None
     if isinstance(v, pd.Timestamp):
         return v.date().isoformat()
@@ -131,7 +131,9 @@ def synthetic_payloads(n: int, seed: int) -> list[dict[str, Any]]:
             exposure["requested_limit"] = exposure["approved_limit"]  # the payload needs a request
         exposure["supplier"] = {"name": s["name"], "country": s["country"], "nace": s["nace"],
                                 "group_id": _json_value(s["group_id"]),
-                                "ledger_total": float(s["ledger_total"])}
+                                "ledger_total": float(s["ledger_total"]),
+                                # the generator writes the assessment the contract declares
+                                **{c: _json_value(s[c]) for c in schemas.SUPPLIER_ASSESSMENT}}
         exposure["product"] = "recourse" if i % 2 else "non_recourse"
         exposure["insurer_limit"] = 250_000.0 if i % 3 == 0 else None
         exposure["relation_type"] = rel.get((sid, did))
@@ -213,9 +215,11 @@ def test_portfolio_frames_decide_like_payloads(
     inv_key = pd.MultiIndex.from_frame(p["invoices"][["debtor_id", "supplier_id"]])
     frames = {**p, "exposures": first.reset_index(drop=True),
               "invoices": p["invoices"][inv_key.isin(keep)].reset_index(drop=True)}
-    from_payloads = payload_to_frames(payloads)
-    frames["pair_terms"] = from_payloads["pair_terms"]
-    frames["insurer_limits"] = from_payloads["insurer_limits"]
+    given = payload_to_frames(payloads)
+    frames["pair_terms"] = given["pair_terms"]
+    frames["insurer_limits"] = given["insurer_limits"]
+    # the payloads give no dispersion of the suppliers' debtors: nor does the book here
+    frames["supplier_book"] = given["supplier_book"]
     frames["fx_rates"] = pd.DataFrame(FX_ROWS).astype({"date": "datetime64[ns]"})
     frames["exposures"] = frames["exposures"].assign(requested_limit=[
         q["exposure"]["requested_limit"] if q["exposure"]["requested_limit"] is not None

@@ -144,9 +144,21 @@ def test_input_hashes_are_the_sha256_of_each_pair_document() -> None:
     stop = np.cumsum([len(b) for b in parts])
     terms = PairBytes(np.frombuffer(b"".join(parts), dtype=np.uint8),
                       stop - [len(b) for b in parts], stop)
-    got = records._input_hashes("2026-06-30", digest, dp, terms).to_pylist()
+    extras = records.supplier_extras(np.array([0, 1, 4, 11, 0, 10, 2]),
+                                     np.array([np.nan, 0.25, 1.0, np.nan, 0.0, 0.5, 0.125]))
+    got = records._input_hashes("2026-06-30", digest, dp, terms, extras).to_pylist()
     assert got == [hashlib.sha256(HASH_SCHEME + b"2026-06-30" + digest[d].tobytes() + b
-                                  ).hexdigest() for d, b in zip(dp.tolist(), parts, strict=True)]
+                                  + e.tobytes()).hexdigest()
+                   for d, b, e in zip(dp.tolist(), parts, extras, strict=True)]
+
+
+def test_supplier_extras_are_one_grade_byte_and_a_canonical_float() -> None:
+    """The supplier's rating (a byte) and its debtors' HHI (float64 little endian; every
+    NaN one bit pattern, as the records' floats)."""
+    odd_nan = np.array([0x7FF8000000000001], dtype=np.uint64).view(np.float64)
+    got = records.supplier_extras(np.array([3, 0]), np.array([0.25, odd_nan[0]]))
+    assert got[0].tobytes() == b"\x03" + struct.pack("<d", 0.25)
+    assert got[1].tobytes() == b"\x00" + struct.pack("<Q", 0x7FF8000000000000)
 
 
 # --- digests --------------------------------------------------------------------------
@@ -230,12 +242,15 @@ def test_the_example_payload_keeps_its_recorded_input_hash() -> None:
     """Stored decisions carry the input hash and later runs compare it: the example's
     hash, recorded before issue 14 gave both paths one encoder, is unchanged on the
     single path, in a batch of payloads and on the Arrow path of a batch."""
-    recorded = "84f6451d1b022785c19123705b55236f8205cdacb55679a175322bce35c40a71"
+    # recorded at scheme 3 (issue 16: the supplier's assessment columns in its record, the
+    # supplier's rating and debtor dispersion after the terms; scheme 2 gave 84f6451d...)
+    recorded = "cc60223f01dcd75d712bbcf5b88cbe77bf4cb0774019aa19ae3a4f86f38d4fb5"
     engine = load_engine()
     payload = json.loads(EXAMPLE.read_text())
     assert engine.decide_one(payload)["input_hash"] == recorded
     assert engine.score_payloads([payload])[0]["input_hash"] == recorded
     p = DebtorPayload.model_validate(payload)
     digest, terms = payload_hash.payload_hashes(p, [p.pairs[0].product or ""])
+    extras = records.supplier_extras(np.zeros(1, dtype=np.int64), np.full(1, np.nan))
     assert records._input_hashes("2026-06-30", digest, np.zeros(1, dtype=np.int64),
-                                 terms).to_pylist() == [recorded]
+                                 terms, extras).to_pylist() == [recorded]

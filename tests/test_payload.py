@@ -126,7 +126,12 @@ def test_frames_follow_the_contracts_and_validate(example: dict[str, Any]) -> No
     assert frames["pair_terms"].to_dict("records") == [
         {"supplier_id": "GR-S-000318", "debtor_id": "GR-D-004711", "product": "non_recourse",
          "insurer_limit": 400000.0}]
-    vp = validate_portfolio({k: v for k, v in frames.items() if k != "pair_terms"},
+    # the payload gives no dispersion of the supplier's debtors and no rating of it
+    assert frames["supplier_book"].to_dict("records") == [
+        {"supplier_id": "GR-S-000318", "debtor_hhi": pytest.approx(np.nan, nan_ok=True),
+         "rating": None}]
+    vp = validate_portfolio({k: v for k, v in frames.items()
+                             if k not in ("pair_terms", "supplier_book")},
                             reference_date="2026-06-30")
     assert vp.errors.empty and len(vp.frames["debtors"]) == 1
 

@@ -193,8 +193,8 @@ def test_three_suppliers_never_exceed_the_capacity(engine: Any) -> None:
 
 
 def test_the_example_keeps_its_input_hash_on_every_path(engine: Any) -> None:
-    """tests/test_input_hash.py records the example's hash (before issue 15)."""
-    recorded = "84f6451d1b022785c19123705b55236f8205cdacb55679a175322bce35c40a71"
+    """tests/test_input_hash.py records the example's hash (scheme 3, issue 16)."""
+    recorded = "cc60223f01dcd75d712bbcf5b88cbe77bf4cb0774019aa19ae3a4f86f38d4fb5"
     assert [d["input_hash"] for d in engine.decide_payload(EXAMPLE, **KW)] == [recorded]
     assert engine.decide_one(EXAMPLE, **KW)["input_hash"] == recorded
 

@@ -132,6 +132,27 @@ def test_bad_values_in_csv_stay_text_for_validation(frames, tmp_path: Path) -> N
     assert st["cash"].dtype == "float64"  # the other columns still convert
 
 
+def test_csv_nullable_flags_read_as_boolean_with_missing_kept(frames, tmp_path: Path
+                                                              ) -> None:
+    """The suppliers' nullable flags (perishable, standardised_goods: the generator writes
+    them since the suppliers contract declares them) read back from CSV as ``boolean``, an
+    empty cell missing (not assessed, never False); a word stays text for validation."""
+    out = _write(frames, tmp_path / "pf", "csv")
+    path = out / "suppliers.csv"
+    raw = pd.read_csv(path, dtype="str", keep_default_na=False)
+    raw.loc[0, "perishable"] = ""
+    raw.loc[1, "perishable"] = "TRUE"
+    raw.loc[2, "standardised_goods"] = "maybe"
+    raw.to_csv(path, index=False)
+    sup = read_portfolio(out)[0]["suppliers"]
+    assert str(sup["perishable"].dtype) == "boolean"
+    assert sup.loc[0, "perishable"] is pd.NA and bool(sup.loc[1, "perishable"]) is True
+    assert sup["perishable"].iloc[3:].tolist() == frames["suppliers"]["perishable"].iloc[
+        3:].tolist()
+    assert sup["standardised_goods"].dtype == "str"
+    assert sup.loc[2, "standardised_goods"] == "maybe"
+
+
 def test_extra_columns_are_kept_for_validation(frames, tmp_path: Path) -> None:
     out = _write(frames, tmp_path / "pf", "parquet")
     debtors = frames["debtors"].assign(note="x")

@@ -691,11 +691,20 @@ def test_real_engine_end_to_end_over_loopback(real_engine: Any, tmp_path: Path) 
         got = http.get("/v1/debtors/GR-D-004711/decision", headers=AUTH)
         assert got.status_code == 200 and got.json() == d
         second = _payload("GR-D-000002", "GR-S-000318", "non_recourse")
+        # the register now knows the supplier's one debtor (issue 16: the dispersion of its
+        # debtors, HHI 1, is an input of its pairs); the same limit, a new decision
+        book = store.supplier_book({"GR-S-000318": "EUR"}, as_of="2026-06-30")
+        assert book.debtor_hhi == {"GR-S-000318": 1.0} and book.ratings == {}
         batch = http.post("/v1/decisions", json=[EXAMPLE, second], headers=AUTH).json()
         assert [b["debtor_id"] for b in batch] == ["GR-D-004711", "GR-D-000002"]
         assert batch[0]["register"]["action"] == "unchanged"
-        assert {k: v for k, v in batch[0].items() if k not in ("decided_at", "register")} == {
-            k: v for k, v in d.items() if k != "decided_at"}
+        again = real_engine.score_payloads(
+            [EXAMPLE, second], decided_at=batch[0]["decided_at"],
+            reference_date=dt.date.today().isoformat(), supplier_book=book)
+        assert [{k: v for k, v in b.items() if k != "register"} for b in batch] == json.loads(
+            json.dumps(again))
+        assert batch[0]["approved_limit"] == d["approved_limit"]
+        assert "supplier_concentrated" in batch[0]["limit_notes"]
         check = http.post("/v1/invoices/check", headers=AUTH, json={
             "supplier_id": "GR-S-000318", "debtor_id": "GR-D-004711", "amount": 50_000.0,
             "invoice_date": "2026-07-01", "due_date": "2026-09-29", "as_of": "2026-07-02",

@@ -297,8 +297,8 @@ def _contract(name: str, key: tuple[str, ...], *columns: Column) -> TableContrac
     return TableContract(name=name, key=key, columns=columns)
 
 
-#: The shared decisions of issue 16 as contracts, for the test only (the parts "fx",
-#: "ins" and "sup" declare the real ones).
+#: The shared decisions of issue 16 as contracts, for the test only (the parts "fx" and
+#: "ins" declare the real ones; the suppliers' assessment is in the real contract).
 FX_RATES = _contract("fx_rates", ("date", "currency"), Column("date", "date"),
                      Column("currency", "category", allowed=CURRENCIES),
                      Column("rate", "float", ge=0.0))
@@ -314,15 +314,6 @@ INSURER_LIMITS = _contract(
     Column("status", "category", allowed=STATUSES),
     Column("decision_date", "date", nullable=True),
     Column("effective_date", "date", nullable=True))
-SUPPLIERS_ASSESSED = _contract("suppliers", SUPPLIERS.key, *SUPPLIERS.columns,
-    Column("sector_outlook", "category", nullable=True, required=False,
-           allowed=("positive", "stable", "negative")),
-    Column("goods_or_services", "category", nullable=True, required=False,
-           allowed=("goods", "services", "mixed")),
-    Column("perishable", "bool", nullable=True, required=False),
-    Column("standardised_goods", "bool", nullable=True, required=False),
-    Column("consignment_share", "float", nullable=True, required=False, ge=0.0),
-    Column("credit_note_share", "float", nullable=True, required=False, ge=0.0))  # fmt: skip
 
 
 def test_a_portfolio_holds_only_what_the_contracts_declare() -> None:
@@ -336,7 +327,6 @@ def test_declared_tables_and_columns_are_written(monkeypatch: pytest.MonkeyPatch
     columns, the portfolio carries them with exactly the contract columns and dtypes."""
     from riskengine.synthetic import contract_dtypes
 
-    monkeypatch.setitem(CONTRACTS, "suppliers", SUPPLIERS_ASSESSED)
     monkeypatch.setitem(CONTRACTS, "fx_rates", FX_RATES)
     monkeypatch.setitem(CONTRACTS, "insurer_limits", INSURER_LIMITS)
     frames = generate_portfolio(200, seed=3)
@@ -350,3 +340,32 @@ def test_declared_tables_and_columns_are_written(monkeypatch: pytest.MonkeyPatch
         pd.testing.assert_frame_equal(frame, everything[name][list(CONTRACTS[name].names)],
                                       check_dtype=False)
     assert set(frames["suppliers"]["goods_or_services"]) <= {"goods", "services", "mixed"}
+
+
+def test_the_suppliers_contract_takes_the_generated_assessment() -> None:
+    """The suppliers contract (part "sup") declares exactly the assessment columns the
+    generator writes, in its order and with its kinds, so a generated book carries them
+    and validation keeps every value (none refused, none made missing)."""
+    from riskengine.contracts.schemas import SUPPLIER_ASSESSMENT
+    from riskengine.synthetic import contract_dtypes
+    from riskengine.validation import validate_portfolio
+
+    assert SUPPLIER_ASSESSMENT == ASSESSMENT_COLUMNS
+    assert SUPPLIERS.names[-len(ASSESSMENT_COLUMNS):] == ASSESSMENT_COLUMNS
+    kinds = {c: SUPPLIERS.column(c).kind for c in ASSESSMENT_COLUMNS}
+    assert kinds == {"sector_outlook": "category", "goods_or_services": "category",
+                     "perishable": "bool", "standardised_goods": "bool",
+                     "consignment_share": "float", "credit_note_share": "float"}
+    frames = generate_portfolio(300, seed=5)
+    sup = frames["suppliers"]
+    assert tuple(sup.columns) == SUPPLIERS.names
+    assert {c: str(t) for c, t in sup.dtypes.items()} == {
+        c: str(t) for c, t in contract_dtypes("suppliers").items()}
+    assert str(sup["perishable"].dtype) == "boolean"  # a nullable flag
+    assert sup[list(ASSESSMENT_COLUMNS)].notna().all().all()  # every supplier assessed
+    everything = _generate_all(300, 5, "2026-06-30", None)["suppliers"]
+    pd.testing.assert_frame_equal(sup[list(ASSESSMENT_COLUMNS)],
+                                  everything[list(ASSESSMENT_COLUMNS)], check_dtype=False)
+    result = validate_portfolio(frames, reference_date="2026-06-30")
+    assert len(result.errors) == 0, result.errors.head().to_string()
+    pd.testing.assert_frame_equal(result.frames["suppliers"], sup)

@@ -102,7 +102,8 @@ _PAIR_SUMMARY = ("debtor_id", "supplier_id", "approved_limit", "insured_limit",
                  "requested_limit", "currency", "group_id", "product", "grade", "pd",
                  "approved_outstanding", "current_limit", "approved_limit_base", "fx_rate",
                  # the funding terms the register keeps (riskengine.store.runs)
-                 "advance_rate", "model_version", "policy_version", "decided_at")  # fmt: skip
+                 "advance_rate", "model_version", "policy_version", "decided_at",
+                 "supplier_grade")  # fmt: skip
 
 #: Text columns of the decisions with (nearly) one value per row.
 _UNIQUE_TEXT = ("debtor_id", "input_hash")

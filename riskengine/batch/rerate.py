@@ -96,6 +96,7 @@ from riskengine.batch.read import (
     _restrict,
     input_hash,
 )
+from riskengine.batch.suppliers import supplier_book
 from riskengine.batch.workers import _load_engine, _Progress, _run_pandas, _run_spark
 from riskengine.errors import RerateError, RiskEngineError
 from riskengine.io.outputs import claim_rerate_out
@@ -218,8 +219,14 @@ def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
         scope, unknown = _scope(opts, frames, previous)
         frames = {name: f for name, f in frames.items() if name not in reads}
         book_debtors = frames.get("debtors")  # the whole book's, for its caps (batch.book)
+        # the suppliers over the whole book (their debtors' dispersion, the ratings of
+        # those that are debtors), given to every chunk (batch.suppliers)
+        tick = time.perf_counter()
+        suppliers = supplier_book(Path(opts.portfolio), frames, reads, engine, as_of)
+        timings["suppliers_s"] = time.perf_counter() - tick
         if scope is not None:
             frames = _restrict(frames, None, None, scope)
+        frames["supplier_book"] = suppliers
         plan = plan_chunks(frames["debtors"]["debtor_id"] if "debtor_id" in
                            frames["debtors"].columns else pd.Series([], dtype="str"),
                            opts.chunk_size)  # fmt: skip
@@ -244,7 +251,8 @@ def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
         asm = _Assembler(out, ckpt, plan.n_chunks)
         try:
             if opts.engine == "spark":
-                _run_spark(opts, plan, pending, scope, ckpt, as_of, model_version, progress)
+                _run_spark(opts, plan, pending, scope, ckpt, as_of, model_version, progress,
+                           suppliers)
             else:
                 asm.feed()  # chunks resumed from checkpoints
                 _run_pandas(frames, plan, pending, engine, ckpt, as_of, model_version,

@@ -13,9 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from riskengine.batch.checkpoints import _Checkpoints
-from riskengine.batch.chunk import decide_chunk, decided_at_for, engine_versions
+from riskengine.batch.chunk import (
+    decide_chunk,
+    decided_at_for,
+    engine_versions,
+    table_bytes,
+    table_from_bytes,
+)
 from riskengine.batch.options import THROTTLE_ENV, RerateOptions
 from riskengine.batch.plan import ChunkPlan, _chunk, _slices
 from riskengine.batch.read import _restrict, _stamp, _unchanged, read_chunk, read_range
@@ -69,8 +76,8 @@ def _load_engine(model_dir: str | None = None, policy_path: str | None = None,
 
 def _spark_task(*, portfolio: str, checkpoints: str, model_dir: str | None,
                 policy_path: str | None, model_version: str, as_of: str, decided_at: str,
-                scope: Sequence[str] | None) -> Callable[[int, str | None, str | None],
-                                                         tuple[int, int]]:
+                scope: Sequence[str] | None, suppliers: bytes | None = None
+                ) -> Callable[[int, str | None, str | None], tuple[int, int]]:
     """One Spark task's chunk decider (run on an executor, :mod:`riskengine.batch.spark`).
 
     Loads the engine **once**, refuses one whose model version is not the one the
@@ -85,10 +92,13 @@ def _spark_task(*, portfolio: str, checkpoints: str, model_dir: str | None,
                           f"{model_version!r}; point --model-dir at one artifact "
                           "that every executor reads.")
     root, ckpt = Path(portfolio), _Checkpoints(Path(checkpoints))
+    book = None if suppliers is None else table_from_bytes(suppliers).to_pandas()
 
     def decide(k: int, lo: str | None, hi: str | None) -> tuple[int, int]:
-        res = decide_chunk(engine, read_chunk(root, (lo, hi), scope), as_of, decided_at,
-                           model_version)  # fmt: skip
+        frames = read_chunk(root, (lo, hi), scope)
+        if book is not None:
+            frames["supplier_book"] = book
+        res = decide_chunk(engine, frames, as_of, decided_at, model_version)
         ckpt.write(k, res)
         return res.decisions.num_rows, res.errors.num_rows
 
@@ -97,8 +107,10 @@ def _spark_task(*, portfolio: str, checkpoints: str, model_dir: str | None,
 
 def _run_spark(opts: RerateOptions, plan: ChunkPlan, pending: list[int],
                scope: Sequence[str] | None, ckpt: _Checkpoints, as_of: str,
-               model_version: str, progress: _Progress) -> None:
-    """Decide the ``pending`` chunks on Spark: each executor task runs :func:`_spark_task`."""
+               model_version: str, progress: _Progress,
+               suppliers: pd.DataFrame | None = None) -> None:
+    """Decide the ``pending`` chunks on Spark: each executor task runs :func:`_spark_task`
+    (with the run's ``supplier_book``, :mod:`riskengine.batch.suppliers`)."""
     from functools import partial
 
     from riskengine.batch.spark import run_spark_chunks
@@ -110,7 +122,10 @@ def _run_spark(opts: RerateOptions, plan: ChunkPlan, pending: list[int],
                         checkpoints=str(ckpt.root.resolve()), model_dir=absolute(opts.model_dir),
                         policy_path=absolute(opts.policy_path), model_version=model_version,
                         as_of=as_of, decided_at=decided_at_for(as_of),
-                        scope=None if scope is None else list(scope))  # fmt: skip
+                        scope=None if scope is None else list(scope),
+                        suppliers=None if suppliers is None else table_bytes(
+                            pa.Table.from_pandas(suppliers, preserve_index=False))
+                        )  # fmt: skip
     run_spark_chunks(opts.spark_master, [(k, *plan.range_of(k)) for k in pending], open_task,
                      ckpt, progress)  # fmt: skip
 
@@ -144,7 +159,7 @@ def _with_reads(frames: Mapping[str, pd.DataFrame], reads: Mapping[str, Path],
         read = _restrict(read, None, None, scope)
     out = {name: read[name] if name in read else frames[name]
            for name in CONTRACTS if name in read or name in frames}
-    out.update({name: f for name, f in frames.items() if name not in CONTRACTS})  # fx_rates
+    out.update((name, f) for name, f in frames.items() if name not in CONTRACTS)  # fx_rates, supplier_book
     return out
 
 

@@ -121,6 +121,13 @@ class Decision:
     fx_rate : float or None
         Units of the reporting currency per one unit of ``currency``, in force on
         ``as_of`` (:mod:`riskengine.features.fx`); 1 for the reporting currency.
+    supplier_grade : str or None
+        The supplier's grade after its assessment (its own rating as a debtor moved down
+        by the assessment's notches, :mod:`riskengine.policy.supplier`); under recourse it
+        prices the pair and caps its limit. None when the supplier is not rated.
+    supplier_cap : float or None
+        Under recourse with a rated supplier whose grade caps: the supplier's share of the
+        debtor-level limit (binding constraint ``supplier`` when it cut); else None.
     cover_basis : str
         Where the cover comes from (:data:`COVER_BASES`): the insurer's limit in force
         (``insurer_limit``), the policy's discretionary cover (``discretionary``), or
@@ -172,6 +179,8 @@ class Decision:
     current_limit: float | None = None
     approved_limit_base: float | None = None
     fx_rate: float | None = None
+    supplier_grade: str | None = None
+    supplier_cap: float | None = None
     cover_basis: str = "none"
     insured_amount: float = 0.0
     insurer_policy_id: str | None = None
@@ -234,8 +243,8 @@ class Decision:
         """Rebuild a decision from :meth:`to_dict` output (unknown keys refused)."""
         names = [f.name for f in fields(cls)]
         unknown = sorted(set(data) - set(names))
-        optional = {"group_id", "debtor_capacity", "approved_outstanding", "current_limit",
-                    "approved_limit_base", "fx_rate",  # added by policy 2026.2, issue 16
+        optional = {"group_id", "debtor_capacity", "approved_outstanding", "current_limit",  # added by policy 2026.2
+                    "approved_limit_base", "fx_rate", "supplier_grade", "supplier_cap",  # issue 16
                     *_INSURANCE_FIELDS}
         missing = [n for n in names if n not in data and n not in optional]
         if unknown or missing:
@@ -267,6 +276,7 @@ _EXAMPLE: dict[str, Any] = {
     "overlay_version": "o", "input_hash": "0" * 64, "decided_at": "2026-06-30T12:00:00Z",
     "group_id": None, "debtor_capacity": 40000.0, "approved_outstanding": 0.0,
     "current_limit": 25000.0, "approved_limit_base": 25000.0, "fx_rate": 1.0,
+    "supplier_grade": None, "supplier_cap": None,
     "cover_basis": "insurer_limit", "insured_amount": 22500.0,
     "insurer_policy_id": "CI-1", "insurer_status": "granted", "limit_before_insurer": 25000.0,
 }

@@ -66,6 +66,7 @@ __all__ = [
     "AdverseRecord",
     "Invoice",
     "SupplierInfo",
+    "SUPPLIER_EXTRA_FIELDS",
     "Exposure",
     "InsurerLimit",
     "FxRate",
@@ -98,6 +99,8 @@ AdverseStatus = Literal[schemas.ADVERSE_STATUSES]  # type: ignore[valid-type]
 LegalForm = Literal[schemas.LEGAL_FORMS]  # type: ignore[valid-type]
 RelationType = Literal[schemas.RELATION_TYPES]  # type: ignore[valid-type]
 InsurerStatus = Literal[schemas.INSURER_STATUSES]  # type: ignore[valid-type]
+SectorOutlook = Literal[schemas.SECTOR_OUTLOOKS]  # type: ignore[valid-type]
+GoodsOrServices = Literal[schemas.GOODS_OR_SERVICES]  # type: ignore[valid-type]
 
 Identifier = Annotated[str, Field(strict=True, min_length=1, max_length=ID_MAX_LENGTH,
                                   pattern=ID_PATTERN)]  # the batch contracts' grammar too
@@ -109,6 +112,7 @@ Nace = Annotated[str, Field(strict=True, pattern=r"^[0-9]{2}(\.[0-9]{1,2})?$",
 Money = Annotated[float, Field(strict=True, ge=0.0, allow_inf_nan=False)]
 SignedMoney = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 Days = Annotated[int, Field(strict=True, ge=0, le=3650)]
+Share = Annotated[float, Field(strict=True, ge=0.0, le=1.0, allow_inf_nan=False)]
 
 
 
@@ -229,7 +233,15 @@ class Invoice(BaseModel):
 
 
 class SupplierInfo(BaseModel):
-    """The supplier (the factor's client) of the pair (:data:`riskengine.contracts.schemas.SUPPLIERS`)."""
+    """The supplier (the factor's client) of the pair (:data:`riskengine.contracts.schemas.SUPPLIERS`).
+
+    Its assessment (seed 003; every field optional: absent = not assessed,
+    :mod:`riskengine.policy.supplier`), the dispersion of its debtors when the caller
+    knows it from the book (``debtor_hhi``; the service reads it from the limit register
+    otherwise) and, optionally, its own ``statements`` and ``adverse_records``: then the
+    engine rates the supplier from them as it rates a debtor (its ``legal_form`` is
+    recorded with them). A supplier rated so, or in the register, drives a recourse pair.
+    """
 
     model_config = _FORBID
 
@@ -238,6 +250,53 @@ class SupplierInfo(BaseModel):
     nace: Nace
     group_id: Identifier | None = None
     ledger_total: Money = Field(description="Supplier's total receivables ledger, in currency")
+    sector_outlook: SectorOutlook | None = Field(
+        default=None, description="Its sector's condition and outlook")
+    goods_or_services: GoodsOrServices | None = Field(
+        default=None, description="What it sells on credit")
+    perishable: bool | None = Field(default=None, strict=True,
+                                    description="Sells perishable goods (fresh food, fish)")
+    standardised_goods: bool | None = Field(
+        default=None, strict=True,
+        description="Sells standardised, packaged, non-perishable goods")
+    consignment_share: Share | None = Field(
+        default=None, description="Share of its sales on consignment, a fraction")
+    credit_note_share: Share | None = Field(
+        default=None, description="Credit notes and returns as a share of its sales")
+    debtor_hhi: Share | None = Field(
+        default=None, description="Herfindahl-Hirschman index of the factor's limits on "
+        "its debtors (the dispersion of its debtors, from the book), in [0, 1]")
+    legal_form: LegalForm | None = Field(
+        default=None, description="Its legal form (recorded with its statements)")
+    statements: list[Statement] = Field(
+        default_factory=list, max_length=50,
+        description="Its own financial statements: the engine rates it from them")
+    adverse_records: list[AdverseRecord] = Field(
+        default_factory=list, max_length=1000,
+        description="Its own adverse records (rated with its statements)")
+
+    @model_validator(mode="after")
+    def _records(self) -> SupplierInfo:
+        seen: set[Any] = set()
+        for i, st in enumerate(self.statements):
+            if st.period_end in seen:
+                raise ValueError(f"statements.{i}.period_end: duplicate statement period")
+            seen.add(st.period_end)
+        ids: set[Any] = set()
+        for i, a in enumerate(self.adverse_records):
+            if a.record_id in ids:
+                raise ValueError(f"adverse_records.{i}.record_id: duplicate identifier")
+            ids.add(a.record_id)
+        return self
+
+    @property
+    def has_records(self) -> bool:
+        """Whether the supplier's own records are given (it is to be rated from them)."""
+        return bool(self.statements or self.adverse_records)
+
+
+#: The fields of :class:`SupplierInfo` that are not columns of the suppliers table.
+SUPPLIER_EXTRA_FIELDS = frozenset({"debtor_hhi", "legal_form", "statements", "adverse_records"})
 
 
 class Exposure(BaseModel):
@@ -550,7 +609,8 @@ def _frame(rows: list[dict[str, Any]], contract: schemas.TableContract,
     data: dict[str, Any] = {}
     for name in names:
         values = [r.get(name) for r in rows]
-        kind = contract.column(name).kind if name in contract.names else "str"
+        col = contract.column(name) if name in contract.names else None
+        kind = col.kind if col is not None else "str"
         if kind == "date":
             data[name] = pd.Series(
                 np.array([np.datetime64(v, "D") if v is not None else np.datetime64("NaT")
@@ -561,7 +621,8 @@ def _frame(rows: list[dict[str, Any]], contract: schemas.TableContract,
         elif kind == "int":
             data[name] = pd.Series(values, dtype="Int64")
         elif kind == "bool":
-            data[name] = pd.Series(values, dtype=bool)
+            data[name] = pd.Series(values, dtype="boolean" if col is not None and col.nullable
+                                   else bool)
         else:
             data[name] = pd.Series(values, dtype="str")
     return pd.DataFrame(data, columns=list(names))
@@ -582,10 +643,14 @@ def payload_to_frames(
     dict of str to pandas.DataFrame
         ``debtors, suppliers, statements, adverse_records, invoices, exposures,
         relations, insurer_limits`` in the contracts' columns, plus ``pair_terms``
-        (:data:`PAIR_TERMS_COLUMNS`: product and insurer limit per pair) and, when a
-        payload gives ``fx_rates``, the ``fx_rates`` table of every payload's rows (two
-        payloads disagreeing on one day's rate: NaN there, which validation refuses).
-        A supplier named in several payloads appears once (its first record).
+        (:data:`PAIR_TERMS_COLUMNS`: product and insurer limit per pair),
+        ``supplier_book`` (the dispersion of each supplier's debtors the payload gives,
+        :data:`riskengine.scoring.suppliers.SUPPLIER_BOOK_COLUMNS`) and, when a payload
+        gives ``fx_rates``, the ``fx_rates`` table of every payload's rows (two payloads
+        disagreeing on one day's rate: NaN there, which validation refuses).
+        A supplier named in several payloads appears once (its first record). A supplier
+        with its own statements or adverse records is also a debtor of the frames (with
+        those records and no exposure), rated as the batch rates a debtor.
 
     Raises
     ------
@@ -609,6 +674,8 @@ def payload_to_frames(
     relations: list[dict[str, Any]] = []
     terms: list[dict[str, Any]] = []
     insurer: list[dict[str, Any]] = []
+    book: dict[str, dict[str, Any]] = {}  # per supplier: its debtors' dispersion
+    rated: dict[str, tuple[int, int, SupplierInfo]] = {}  # suppliers rated from their records
     rates: dict[tuple[Any, str], float] = {}
     seen: dict[str, int] = {}
     for i, p in enumerate(parsed):
@@ -629,16 +696,34 @@ def payload_to_frames(
         invoices.extend({**v.model_dump(), "debtor_id": did, "supplier_id": sid}
                         for v, sid in zip(p.invoices, p.invoice_suppliers(), strict=True))
         insurer.extend({"debtor_id": did, **r.model_dump()} for r in p.insurer_limits)
-        for ex in p.pairs:
+        for j, ex in enumerate(p.pairs):
             sid = ex.supplier_id
             suppliers.setdefault(sid, {"supplier_id": sid, "currency": ex.currency,
-                                       **ex.supplier.model_dump()})
+                                       **ex.supplier.model_dump(exclude=set(SUPPLIER_EXTRA_FIELDS))})
+            book.setdefault(sid, {"supplier_id": sid, "debtor_hhi": ex.supplier.debtor_hhi,
+                                  "rating": None})
+            if ex.supplier.has_records:
+                rated.setdefault(sid, (i, j, ex.supplier))
             exposures.append({"debtor_id": did, **ex.model_dump(exclude={"supplier"})})
             if ex.relation_type is not None:
                 relations.append({"supplier_id": sid, "debtor_id": did,
                                   "relation_type": ex.relation_type})
             terms.append({"supplier_id": sid, "debtor_id": did, "product": ex.product,
                           "insurer_limit": ex.insurer_limit})
+    for sid, (i, j, info) in rated.items():  # rated as a debtor, from its own records
+        if sid in seen:
+            where = "exposure" if parsed[i].exposure is not None else f"exposures.{j}"
+            raise _raise([{"table": "payload", "record": str(i), "debtor_id": sid,
+                           "column": f"{i}.{where}.supplier.statements", "value": "",
+                           "reason": "duplicate_key",
+                           "message": f"the supplier is the debtor of payload {seen[sid]}; "
+                                      "give its records there only"}])
+        debtors.append({"debtor_id": sid, "name": info.name, "tax_id": None,
+                        "country": info.country, "nace": info.nace,
+                        "legal_form": info.legal_form or "other", "incorporation_date": None,
+                        "group_id": info.group_id, "listed": False})
+        statements.extend({"debtor_id": sid, **st.model_dump()} for st in info.statements)
+        adverse.extend({"debtor_id": sid, **a.model_dump()} for a in info.adverse_records)
     c = schemas.CONTRACTS
     term_frame = pd.DataFrame({
         "supplier_id": pd.Series([t["supplier_id"] for t in terms], dtype="str"),
@@ -658,6 +743,11 @@ def payload_to_frames(
         "relations": _frame(relations, c["relations"]),
         "insurer_limits": _frame(insurer, c["insurer_limits"]),
         "pair_terms": term_frame,
+        "supplier_book": pd.DataFrame({
+            "supplier_id": pd.Series([b["supplier_id"] for b in book.values()], dtype="str"),
+            "debtor_hhi": pd.Series([np.nan if b["debtor_hhi"] is None else b["debtor_hhi"]
+                                     for b in book.values()], dtype=np.float64),
+            "rating": pd.Series([None] * len(book), dtype=object)}),
     }
     if any(p.fx_rates for p in parsed):
         out["fx_rates"] = _frame([{"date": d, "currency": cur, "rate": r}

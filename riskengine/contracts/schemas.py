@@ -33,10 +33,13 @@ __all__ = [
     "ADVERSE_STATUSES",
     "LEGAL_FORMS",
     "RELATION_TYPES",
+    "SECTOR_OUTLOOKS",
+    "GOODS_OR_SERVICES",
     "CURRENCIES",
     "LINE_ITEMS",
     "DEBTORS",
     "SUPPLIERS",
+    "SUPPLIER_ASSESSMENT",
     "STATEMENTS",
     "ADVERSE_RECORDS",
     "INVOICES",
@@ -73,6 +76,8 @@ class Column:
         Closed vocabulary for ``category`` columns.
     ge : float or None
         Inclusive lower bound for numeric columns.
+    le : float or None
+        Inclusive upper bound for numeric columns (a share: ``ge=0, le=1``).
     gt : float or None
         Exclusive lower bound for numeric columns (a rate is > 0).
     description : str
@@ -90,6 +95,7 @@ class Column:
     ge: float | None = None
     description: str = ""
     identifier: bool = False
+    le: float | None = None
     gt: float | None = None
 
     def __post_init__(self) -> None:
@@ -192,6 +198,12 @@ LEGAL_FORMS: tuple[str, ...] = (
     "other",
 )
 RELATION_TYPES: tuple[str, ...] = ("same_group", "subsidiary", "parent", "common_ownership", "other")
+#: A supplier's sector condition and outlook (seed 003: a healthy firm in a troubled
+#: sector with poor prospects is hard to approve as a supplier).
+SECTOR_OUTLOOKS: tuple[str, ...] = ("positive", "stable", "negative")
+#: What a supplier sells (seed 003: receivables for goods are safer than for services,
+#: whose quality and quantity are disputed more often).
+GOODS_OR_SERVICES: tuple[str, ...] = ("goods", "services", "mixed")
 
 #: ISO 4217 codes accepted in any money column.
 CURRENCIES: tuple[str, ...] = (
@@ -233,8 +245,27 @@ SUPPLIERS = TableContract(
         Column("group_id", "str", identifier=True, nullable=True),
         Column("ledger_total", "float", ge=0.0, description="Total receivables ledger, in currency"),
         Column("currency", "category", allowed=CURRENCIES, description=_ISO),
+        # the supplier's assessment (seed 003; DOMAIN.md §3, §6), optional: missing = not
+        # assessed (riskengine.policy.supplier); the dispersion of its debtors is computed
+        # from the book, not declared
+        Column("sector_outlook", "category", nullable=True, required=False,
+               allowed=SECTOR_OUTLOOKS, description="Its sector's condition and outlook"),
+        Column("goods_or_services", "category", nullable=True, required=False,
+               allowed=GOODS_OR_SERVICES, description="What it sells on credit"),
+        Column("perishable", "bool", nullable=True, required=False,
+               description="Sells perishable goods (fresh food, fish)"),
+        Column("standardised_goods", "bool", nullable=True, required=False,
+               description="Sells standardised, packaged, non-perishable goods"),
+        Column("consignment_share", "float", nullable=True, required=False, ge=0.0, le=1.0,
+               description="Share of its sales made on consignment, a fraction"),
+        Column("credit_note_share", "float", nullable=True, required=False, ge=0.0, le=1.0,
+               description="Credit notes and returns as a share of its sales, a fraction"),
     ),
 )
+#: The supplier's assessment columns of :data:`SUPPLIERS` (all optional and nullable).
+SUPPLIER_ASSESSMENT: tuple[str, ...] = ("sector_outlook", "goods_or_services", "perishable",
+                                        "standardised_goods", "consignment_share",
+                                        "credit_note_share")
 
 #: Financial statement line items, in the statement's currency. All flows are
 #: for the 12 months ending at ``period_end``.

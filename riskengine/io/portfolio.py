@@ -534,6 +534,11 @@ def _convert(col: pd.Series, dtype: Any) -> pd.Series:
                 return col.astype(bool)
             mapped = col.astype("str").str.strip().str.lower().map(_BOOL_TEXT)
             return mapped.astype(bool) if mapped.notna().all() else col
+        if dtype == "boolean":  # a nullable flag: missing stays missing (CSV: an empty cell)
+            if pd.api.types.is_bool_dtype(col):
+                return col.astype(dtype)
+            mapped = col.astype("str").str.strip().str.lower().map(_BOOL_TEXT)
+            return mapped.astype(dtype) if mapped[present].notna().all() else col
         numeric = pd.to_numeric(col, errors="coerce")
         if not numeric[present].notna().all():
             return col

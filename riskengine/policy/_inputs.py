@@ -63,6 +63,7 @@ class PolicyTables:
     commission_surcharge: FloatArray
     advance_rate: FloatArray
     product_lookup: Mapping[str, int]
+    supplier_limit_share: FloatArray
 
 
 def _frozen(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
@@ -98,6 +99,7 @@ def policy_tables(policy: CreditPolicy) -> PolicyTables:
         commission_surcharge=_frozen(policy.product_table("commission_surcharge")),
         advance_rate=_frozen(policy.advance_rate_matrix()),
         product_lookup={name: i for i, name in enumerate(policy.product_names)},
+        supplier_limit_share=_grade_table(policy.supplier.recourse_limit_share),
     )
     if len(_TABLES) >= 64:  # many policies (tests): keep the cache small
         _TABLES.clear()

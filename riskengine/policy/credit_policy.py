@@ -32,7 +32,7 @@ from riskengine.contracts.schemas import ADVERSE_EVENT_TYPES, CURRENCIES
 from riskengine.errors import PolicyError
 from riskengine.model.master_scale import GRADES
 from riskengine.policy._toml import _check_keys, _fail, _int, _number, _range
-from riskengine.policy.sections import BookPolicy, FundingPolicy, InsurancePolicy
+from riskengine.policy.sections import BookPolicy, FundingPolicy, InsurancePolicy, SupplierPolicy
 
 __all__ = [
     "GRADES",
@@ -49,6 +49,7 @@ __all__ = [
     "EligibilityPolicy",
     "FundingPolicy",
     "InsurancePolicy",
+    "SupplierPolicy",
     "CreditPolicy",
 ]
 
@@ -568,7 +569,7 @@ class OverridePolicy:
 
 
 _SECTIONS = ("limits", "capacity", "knockouts", "concentration", "book", "cover", "products",
-             "fees", "eligibility")
+             "fees", "eligibility", "supplier")
 _OPTIONAL_SECTIONS = ("overrides", "funding", "insurance")
 
 
@@ -598,6 +599,7 @@ class CreditPolicy:
     products: tuple[ProductPolicy, ...]
     fees: FeePolicy
     eligibility: EligibilityPolicy
+    supplier: SupplierPolicy
     description: str = ""
     overrides: OverridePolicy = OverridePolicy()
     funding: FundingPolicy = FundingPolicy()
@@ -650,6 +652,7 @@ class CreditPolicy:
             products=tuple(ProductPolicy.from_dict(str(n), v) for n, v in products.items()),
             fees=FeePolicy.from_dict(d["fees"]),
             eligibility=EligibilityPolicy.from_dict(d["eligibility"]),
+            supplier=SupplierPolicy.from_dict(d["supplier"]),
             description=str(d.get("description", "")),
             overrides=OverridePolicy.from_dict(d.get("overrides", {})),
             funding=FundingPolicy.from_dict(d.get("funding", {})),
@@ -668,8 +671,8 @@ class CreditPolicy:
             "book": self.book.to_dict(), "cover": self.cover.to_dict(),
             "products": {p.name: p.to_dict() for p in self.products},
             "fees": self.fees.to_dict(), "eligibility": self.eligibility.to_dict(),
-            "overrides": self.overrides.to_dict(), "funding": self.funding.to_dict(),
-            "insurance": self.insurance.to_dict(),
+            "supplier": self.supplier.to_dict(), "overrides": self.overrides.to_dict(),
+            "funding": self.funding.to_dict(), "insurance": self.insurance.to_dict(),
         })
         return out
 

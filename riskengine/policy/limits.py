@@ -3,9 +3,12 @@
 The decision for one pair (seed 003; DOMAIN.md §2-§4)::
 
     approved = round_down(min(requested, capacity, ledger headroom,
-                              group headroom, sector headroom, insurer cover), unit)
+                              group headroom, sector headroom, insurer cover)
+                          x supplier share, unit)
 
-with knock-outs refusing outright. Everything is vectorised over numpy arrays;
+with knock-outs refusing outright. The supplier share applies to recourse pairs whose
+supplier is rated: ``[supplier] recourse_limit_share`` of its assessed grade
+(:mod:`riskengine.policy.supplier`). Everything is vectorised over numpy arrays;
 :func:`decide_limit` is the single-pair wrapper around the same code.
 
 Reason codes
@@ -14,7 +17,8 @@ Each row carries a ``uint32`` bitmask of reason codes, bit ``i`` being
 ``REASONS[i]``; :func:`reason_codes` turns a mask into the tuple of names.
 Binding constraints (every one equal to the minimum is set, ties included):
 ``requested``, ``capacity``, ``ledger_cap``, ``group_cap``, ``sector_cap``,
-``insurer_cover``. Knock-outs: ``adverse_record``, ``insolvency``,
+``insurer_cover``, ``supplier`` (the supplier's share cut the limit: then it alone
+binds). Knock-outs: ``adverse_record``, ``insolvency``,
 ``related_party``, ``grade_default``, ``supplier_default``. Data: ``negative_equity``,
 ``non_positive_profit``, ``tax_return_haircut``, ``no_financials``,
 ``missing_data``, ``no_insurer_appetite``, ``below_rounding_unit``,
@@ -65,7 +69,7 @@ REASONS: tuple[str, ...] = (
     "adverse_record", "insolvency", "related_party", "grade_default", "supplier_default",
     "negative_equity", "non_positive_profit", "tax_return_haircut", "no_financials",
     "missing_data", "no_insurer_appetite", "below_rounding_unit", "nothing_requested",
-    "country_cap",
+    "country_cap", "supplier",
 )
 """Reason code names; bit ``i`` of a reason mask is ``REASONS[i]``."""
 
@@ -86,7 +90,7 @@ _EPS = 1e-9
 
 _LIMIT_REASONS = ("requested", "capacity", "ledger_cap", "group_cap", "sector_cap",
                   "insurer_cover", "no_insurer_appetite", "missing_data",
-                  "below_rounding_unit", "nothing_requested")
+                  "below_rounding_unit", "nothing_requested", "supplier")
 _BIT_COLUMNS: dict[tuple[str, ...], npt.NDArray[np.uint32]] = {}
 
 
@@ -318,6 +322,9 @@ class LimitDecisions:
         Money. ``concentration_headroom`` and ``insurer_cap`` are ``inf`` where
         no such cap applies (the caller gave no data for it, or the product
         needs no insurance): the constraint is absent, not a number.
+    supplier_cap : numpy.ndarray
+        The supplier's cap (its share of the debtor-level limit, before rounding);
+        ``inf`` where none applies (no recourse, or the supplier is not rated).
     decision : numpy.ndarray of int8
         Code into :data:`DECISIONS` (0 full, 1 partial, 2 refused).
     reasons : numpy.ndarray of uint32
@@ -333,6 +340,7 @@ class LimitDecisions:
     decision: npt.NDArray[np.int8]
     reasons: npt.NDArray[np.uint32]
     policy_version: str
+    supplier_cap: FloatArray
 
     def __len__(self) -> int:
         return int(self.approved.size)
@@ -352,8 +360,8 @@ class LimitDecisions:
         return pd.DataFrame({
             "requested": self.requested, "capacity": self.capacity,
             "concentration_headroom": self.concentration_headroom,
-            "insurer_cap": self.insurer_cap, "approved": self.approved,
-            "decision": self.decision_names(),
+            "insurer_cap": self.insurer_cap, "supplier_cap": self.supplier_cap,
+            "approved": self.approved, "decision": self.decision_names(),
             "reasons": [",".join(r) for r in self.reason_lists()],
             "policy_version": self.policy_version,
         })
@@ -371,6 +379,7 @@ class LimitDecision:
     decision: str
     reasons: tuple[str, ...]
     policy_version: str
+    supplier_cap: float = float("inf")
 
 
 PAIR_COLUMNS: dict[str, str] = {
@@ -381,7 +390,10 @@ PAIR_COLUMNS: dict[str, str] = {
     "tnw": "tangible net worth", "revenue": "annual revenue / turnover",
     "profit": "declared annual profit (tax-return basis)",
     "adverse_knockout": "bool", "insolvency": "bool", "related": "bool",
-    "supplier_grade": "supplier grade (recourse products)",
+    "supplier_grade": "supplier's assessed grade (recourse products: its D refuses, its "
+                      "[supplier] recourse_limit_share caps)",
+    "supplier_rated": "bool: the row's supplier_grade is the supplier's own (default: every "
+                      "row); an unrated supplier neither caps nor knocks out",
     "supplier_ledger": "supplier's total ledger incl. this debtor",
     "group_exposure": "factor's exposure to the debtor's group, other pairs",
     "factor_capital": "factor's eligible capital",
@@ -446,7 +458,11 @@ def decide_limits(pairs: Mapping[str, Any], policy: CreditPolicy) -> LimitDecisi
       tolerance against binary round-off). The decision is ``full`` when
       the approval equals the rounded request, ``refused`` at 0, else
       ``partial``.
-    - Recourse products also refuse when ``supplier_grade`` is ``D``.
+    - Recourse products also refuse when ``supplier_grade`` is ``D`` (knock-out
+      ``supplier_default``), and keep ``supplier.recourse_limit_share`` of the supplier
+      grade of the debtor-level limit (after the debtor's capacity is shared): a share
+      below 1 binds alone (``supplier``), a share of 0 refuses. Only for rows whose
+      ``supplier_rated`` is true.
 
     Examples
     --------
@@ -479,10 +495,13 @@ def decide_limits(pairs: Mapping[str, Any], policy: CreditPolicy) -> LimitDecisi
             ko_names.append(name)
     ko_conds.append(g == D_INDEX)
     ko_names.append("grade_default")
+    share = np.ones(n)
     if "supplier_grade" in pairs:
         sg = inp.grades(pairs["supplier_grade"], n, "supplier_grade")
-        ko_conds.append(tables.recourse[prod] & (sg == D_INDEX))
+        on_supplier = tables.recourse[prod] & inp.flags(pairs.get("supplier_rated", True), n)
+        ko_conds.append(on_supplier & (sg == D_INDEX))
         ko_names.append("supplier_default")
+        share = np.where(on_supplier, tables.supplier_limit_share[sg], 1.0)
     ko_bits = _mask(np.array(ko_conds), tuple(ko_names))
 
     inf = np.full(n, np.inf)
@@ -543,17 +562,24 @@ def decide_limits(pairs: Mapping[str, Any], policy: CreditPolicy) -> LimitDecisi
     # binding constraints: every one within the tolerance of the minimum
     binding = np.array((req, cap, ledger, group, sector, insurer)) <= best * (1.0 + _EPS)
     binding[1] = cap_bound
+    # the supplier's share of the debtor-level limit: when it cuts, it alone binds (a share
+    # of 0 refuses whatever else bound; a share of a limit already 0 cuts nothing)
+    supplier_cap = np.where(share < 1.0, share * np.where(dead, 0.0, best), np.inf)
+    cut = share < 1.0
+    supplier_binds = cut & ((best > 0) | (share <= 0.0))
+    binding &= ~(cut & (best > 0))
+    best = np.where(cut, supplier_cap, best)
 
     unit = policy.limits.rounding_unit
     approved = np.floor(np.where(dead, 0.0, best) / unit + _EPS) * unit
     alive = ~dead
     reasons |= _mask(np.concatenate((binding, np.array((
-        no_appetite, missing, alive & (best > 0) & (approved == 0), alive & (req == 0))))),
-        _LIMIT_REASONS)
+        no_appetite, missing, alive & (best > 0) & (approved == 0), alive & (req == 0),
+        alive & supplier_binds)))), _LIMIT_REASONS)
     reasons = np.where(knocked, ko_bits, reasons).astype(np.uint32)
     decision = decision_codes(approved, req, unit)
     return LimitDecisions(req, cap, headroom, insurer, approved, decision, reasons,
-                          policy.version)
+                          policy.version, supplier_cap)
 
 
 def decision_codes(approved: FloatArray, requested: FloatArray, unit: float
@@ -590,6 +616,7 @@ def decide_limit(policy: CreditPolicy, **pair: Any) -> LimitDecision:
         float(batch.concentration_headroom[0]), float(batch.insurer_cap[0]),
         float(batch.approved[0]), DECISIONS[int(batch.decision[0])],
         reason_codes(int(batch.reasons[0])), batch.policy_version,
+        float(batch.supplier_cap[0]),
     )
 
 

@@ -1,7 +1,9 @@
-"""Policy sections of the book and of funding checks (issue 15): ``[book]`` (the factor's
-capital and the book's caps) and ``[funding]`` (the oldest rating an invoice may be
-funded on); of credit insurance (issue 16): ``[insurance]`` (the factor's policies, the
-insurer's notice, discretionary cover)."""
+"""Policy sections of the book, of funding checks (issue 15), of the supplier and of credit
+insurance (issue 16): ``[book]`` (the factor's capital and the book's caps), ``[funding]``
+(the oldest rating an invoice may be funded on), ``[supplier]`` (the supplier's assessment
+and what it does to a pair's limit and advance, :mod:`riskengine.policy.supplier`) and
+``[insurance]`` (the factor's insurance policies, the insurer's notice, discretionary
+cover)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ from riskengine.contracts.ids import is_identifier
 from riskengine.model.master_scale import GRADES
 from riskengine.policy._toml import _check_keys, _fail, _int, _number, _range
 
-__all__ = ["BookPolicy", "FundingPolicy", "InsurancePolicy", "InsurerPolicy"]
+__all__ = ["BookPolicy", "FundingPolicy", "InsurancePolicy", "InsurerPolicy", "SupplierPolicy",
+           "SUPPLIER_NOTCHES"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,3 +238,107 @@ class InsurancePolicy:
             if p.policy_id == policy_id and p.insurer_id == insurer_id:
                 return p
         return None
+
+
+#: The weak factors of a supplier's assessment (seed 003), each with its ``<name>_notches``
+#: key in ``[supplier]``, in the order of their notes
+#: (:data:`riskengine.policy.supplier.SUPPLIER_FACTORS`).
+SUPPLIER_NOTCHES: tuple[str, ...] = (
+    "negative_outlook", "services", "mixed", "perishable", "non_standardised",
+    "consignment", "credit_note", "debtor_hhi")
+
+_SUPPLIER_SHARES = ("consignment_share_limit", "credit_note_share_limit", "debtor_hhi_limit",
+                    "non_recourse_advance_per_notch")
+
+
+@dataclass(frozen=True, slots=True)
+class SupplierPolicy:
+    """The supplier's own risk (seed 003; DOMAIN.md §3, §6): its assessment and its effect.
+
+    Parameters
+    ----------
+    notches : tuple of int
+        Notches each weak factor of :data:`SUPPLIER_NOTCHES` moves the supplier's grade
+        down (0 ... 10 each): a negative sector outlook, services, a mix of goods and
+        services, perishable goods, goods that are not standardised, consignment sales
+        above ``consignment_share_limit``, credit notes and returns above
+        ``credit_note_share_limit``, debtors more concentrated than ``debtor_hhi_limit``.
+    consignment_share_limit, credit_note_share_limit : float
+        Shares of sales in [0, 1] above which the factor counts.
+    debtor_hhi_limit : float
+        Herfindahl-Hirschman index of the supplier's exposures over its debtors, in
+        [0, 1], above which its debtors are too few or too concentrated.
+    max_notches : int
+        The most notches the assessment moves a grade (0 ... 10).
+    non_recourse_advance_per_notch : float
+        Without recourse the supplier's grade does not price the pair: each notch takes
+        this much off the advance rate instead (a fraction).
+    recourse_limit_share : tuple of float
+        By the supplier's assessed grade ``"1"`` ... ``"10"``, ``"D"``: the share of the
+        debtor-level limit a recourse pair keeps (1: no cap; 0: refused, binding
+        constraint ``supplier``); non-increasing, 0 at ``D``.
+    """
+
+    notches: tuple[int, ...]
+    consignment_share_limit: float
+    credit_note_share_limit: float
+    debtor_hhi_limit: float
+    max_notches: int
+    non_recourse_advance_per_notch: float
+    recourse_limit_share: tuple[float, ...]
+
+    KEY = "supplier"
+
+    def __post_init__(self) -> None:
+        k = self.KEY
+        if len(self.notches) != len(SUPPLIER_NOTCHES):
+            raise _fail(f"{k}.notches", self.notches, f"needs {len(SUPPLIER_NOTCHES)} values",
+                        "Give one per factor.")
+        for name, n in zip(SUPPLIER_NOTCHES, self.notches, strict=True):
+            _range(f"{k}.{name}_notches", n, 0, 10)
+        for name in _SUPPLIER_SHARES:
+            _range(f"{k}.{name}", getattr(self, name), 0.0, 1.0)
+        _range(f"{k}.max_notches", self.max_notches, 0, 10)
+        shares = self.recourse_limit_share
+        if len(shares) != len(GRADES):
+            raise _fail(f"{k}.recourse_limit_share", shares, f"needs {len(GRADES)} grades",
+                        "Give one share per grade.")
+        for i, (g, v) in enumerate(zip(GRADES, shares, strict=True)):
+            _range(f"{k}.recourse_limit_share.{g}", v, 0.0, 1.0)
+            if i and v > shares[i - 1]:
+                raise _fail(f"{k}.recourse_limit_share.{g}", v, f"rises above grade "
+                            f"{GRADES[i - 1]}'s {shares[i - 1]!r} as the grade worsens (the "
+                            "table must be non-increasing)", "Correct the table.")
+        if shares[-1] != 0.0:
+            raise _fail(f"{k}.recourse_limit_share.D", shares[-1], "must be 0 at the default "
+                        "grade", "Set it to 0: a supplier in default refuses recourse pairs.")
+
+    @classmethod
+    def from_dict(cls, d: Any) -> SupplierPolicy:
+        k = cls.KEY
+        counts = {f"{n}_notches" for n in SUPPLIER_NOTCHES}
+        keys = {*counts, *_SUPPLIER_SHARES, "max_notches", "recourse_limit_share"}
+        d = _check_keys(d, k, keys, keys)
+        table = _check_keys(d["recourse_limit_share"], f"{k}.recourse_limit_share",
+                            set(GRADES), set(GRADES))
+        return cls(notches=tuple(_int(d, k, f"{n}_notches") for n in SUPPLIER_NOTCHES),
+                   consignment_share_limit=_number(d, k, "consignment_share_limit"),
+                   credit_note_share_limit=_number(d, k, "credit_note_share_limit"),
+                   debtor_hhi_limit=_number(d, k, "debtor_hhi_limit"),
+                   max_notches=_int(d, k, "max_notches"),
+                   non_recourse_advance_per_notch=_number(d, k,
+                                                          "non_recourse_advance_per_notch"),
+                   recourse_limit_share=tuple(_number(table, f"{k}.recourse_limit_share", g)
+                                              for g in GRADES))
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {f"{n}_notches": c
+                               for n, c in zip(SUPPLIER_NOTCHES, self.notches, strict=True)}
+        out.update({s: getattr(self, s) for s in _SUPPLIER_SHARES})
+        out["max_notches"] = self.max_notches
+        out["recourse_limit_share"] = dict(zip(GRADES, self.recourse_limit_share, strict=True))
+        return out
+
+    def notch(self, name: str) -> int:
+        """The notches of one factor of :data:`SUPPLIER_NOTCHES`."""
+        return self.notches[SUPPLIER_NOTCHES.index(name)]

@@ -11,8 +11,9 @@ from frames by :class:`~riskengine.scoring.engine.Engine`, or from one payload b
    (insolvency, material past due: PD 1), the master-scale grade;
 3. reason codes per debtor (:func:`~riskengine.scoring.reason_rows.reason_rows`: the
    same arrays the batch table renders as Arrow);
-4. the credit policy per pair: knock-outs, limit, cover, expected loss, advance
-   rate, fees;
+4. the credit policy per pair: the supplier (its own rating, assessment and assessed
+   grade, :mod:`riskengine.scoring.suppliers`), knock-outs, limit, cover, expected
+   loss, advance rate, fees;
 5. the decision columns (:data:`~riskengine.contracts.decision.DECISION_FIELDS`)
    with the input hash.
 
@@ -39,7 +40,8 @@ from riskengine.policy.book import BOOK_CAPS, cap_alone
 from riskengine.policy.cover import insurance_cover
 from riskengine.policy.insurer import covered, pool_caps
 from riskengine.policy.limits import KNOCKOUT_REASONS, REASONS, decide_limits, decision_codes
-from riskengine.policy.pricing import advance_rate, fee_rates
+from riskengine.policy.pricing import fee_rates
+from riskengine.policy.supplier import SUPPLIER_FACTORS, supplier_advance_rate
 from riskengine.scoring.financials import BASES
 from riskengine.scoring.inputs import DebtorInputs, PairInputs
 from riskengine.scoring.overlay import Overlay, _contributions, _OverlayStatic
@@ -49,7 +51,8 @@ from riskengine.scoring.reason_rows import (
     reason_dicts,
     reason_rows,
 )
-from riskengine.scoring.records import _hash_prefix
+from riskengine.scoring.records import _hash_prefix, supplier_extras
+from riskengine.scoring.suppliers import SupplierTerms, supplier_terms
 
 __all__ = ["EngineParts", "Scorer", "SklearnScorer"]
 
@@ -58,7 +61,7 @@ CreditPolicy = _cp.CreditPolicy
 
 _POLICY_BASIS = np.array([0, 1, 2])  # engine basis code -> policy.limits basis code
 _BINDING = ("requested", "capacity", "ledger_cap", "group_cap", "sector_cap", "insurer_cover",
-            "country_cap")
+            "country_cap", "supplier")
 _REASON_NAMES = np.asarray(REASONS)
 _REASON_SHIFTS = np.arange(len(REASONS), dtype=np.uint32)
 _BINDING_SET = np.isin(_REASON_NAMES, _BINDING)
@@ -177,14 +180,14 @@ class _Core:
     comm: FloatArray
     disc: FloatArray
     capacity: FloatArray                  # (m,) the debtor's capacity, shared by its pairs
+    supplier: SupplierTerms               # (m,) each pair's supplier: rating, assessment
+    supplier_cap: FloatArray              # (m,) the supplier's cap (inf: none)
 
 
-def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
-                  scorer: Scorer, as_of: str) -> _Core:
-    """PD (step 1), overlay, default flags, grade (step 2), reason codes (step 3) and
-    the policy per pair (step 4), for 1 ... n debtors."""
+def _ratings(engine: EngineParts, deb: DebtorInputs, scorer: Scorer) -> tuple[Any, ...]:
+    """Steps 1 and 2 for 1 ... n debtors: ``(pd_model, model reasons, overlay
+    contributions, valid, default, pd_final, grade)``."""
     ov = engine.overlay
-    policy = engine.policy
 
     # 1. PD before overlay: the model on statement rows, the basis prior otherwise
     pd_model = np.where(deb.basis == 1, ov.tax_return_pd, ov.no_financials_pd).astype(float)
@@ -202,6 +205,16 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
     default = deb.insolvency | deb.past_due_default
     pd_final = np.where(default, 1.0, pd_adj)  # defaulted: PD 1 (CRR art. 178), any model PD
     grade = engine.master_scale.pd_to_grade(pd_final, default, invalid="unrated")
+    return pd_model, mr, contrib, valid, default, pd_final, grade
+
+
+def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
+                  scorer: Scorer, as_of: str) -> _Core:
+    """PD (step 1), overlay, default flags, grade (step 2), reason codes (step 3) and
+    the policy per pair (step 4), for 1 ... n debtors."""
+    ov = engine.overlay
+    policy = engine.policy
+    pd_model, mr, contrib, valid, default, pd_final, grade = _ratings(engine, deb, scorer)
 
     # 3. reason codes per debtor
     debtor_reasons = reason_rows(ov, deb, contrib, valid, default, mr)
@@ -226,22 +239,19 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
     r_idx = np.flatnonzero(rated)
     gidx = _lookup(g_pair, _GRADE_INDEX, 0)
     pcode = _lookup(pairs.product, engine.product_codes, None)
-    # Recourse products: the supplier bears the debtor's risk, so the supplier, rated with
-    # the same features (its own records decided as a debtor in the same batch), drives
-    # the decision (a supplier in default refuses it) and the advance rate and fees
-    # (seeds 001, 003). A supplier not rated in the batch leaves the debtor's grade in
+    # The supplier: its own rating (its records decided as a debtor in the same call, else
+    # the rating given: the register's, the batch's first pass, its records in a payload)
+    # moved down by its assessment (riskengine.policy.supplier). Recourse products: the
+    # supplier bears the debtor's risk, so its assessed grade drives the decision (a
+    # supplier in default refuses it, its grade caps the limit) and the advance rate and
+    # fees (seeds 001, 003). A supplier without a rating leaves the debtor's grade in
     # charge, with the note supplier_not_rated.
+    sup = supplier_terms(policy, deb.debtor_id, grade, pairs)
+    s_rated = sup.grade > 0
     recourse = policy_tables(policy).recourse[pcode].astype(bool) & rated
-    g_drive = gidx
-    sup_missing = np.zeros(m, dtype=bool)
-    if recourse.any():
-        at = {d: i for i, d in enumerate(deb.debtor_id.tolist())}
-        sup_pos = np.array([at.get(s, -1) for s in pairs.supplier_id.tolist()],
-                           dtype=np.int64)
-        sup_grade = grade[np.maximum(sup_pos, 0)]
-        sup_ok = (sup_pos >= 0) & (sup_grade != UNRATED)
-        g_drive = np.where(recourse & sup_ok, _lookup(sup_grade, _GRADE_INDEX, 0), gidx)
-        sup_missing = recourse & ~sup_ok
+    notched = recourse & s_rated  # the pricing grade carries the supplier's notches
+    g_drive = np.where(notched, sup.grade, gidx)
+    sup_missing = recourse & ~s_rated
     # the insurer limit of each pair, its pool and cap in force (policy.insurer, issue 16)
     tables = policy_tables(policy)
     pc = pool_caps(pairs.insurer_rows, pairs.applied_rows(), pairs.insurer_limit,
@@ -254,6 +264,7 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
     # each pair's rate into the reporting currency); a product that waits for the insurer
     # is capped at the cover it can get (a second call, only then)
     capacity = np.full(m, np.nan)
+    supplier_cap = np.full(m, np.inf)
     wanted = np.zeros(m)
     if r_idx.size:
         sel = r_idx
@@ -264,7 +275,7 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
             "tnw": tnw[sel], "revenue": rev[sel], "profit": prof[sel],
             "adverse_knockout": deb.knockout[dp[sel]], "insolvency": deb.insolvency[dp[sel]],
             "related": pairs.related[sel], "supplier_ledger": ledger[sel],
-            "supplier_grade": g_drive[sel],
+            "supplier_grade": g_drive[sel], "supplier_rated": notched[sel],
             "debtor": dp[sel], "fx": pairs.fx_base[sel],
             "minimum_fx": pairs.fx_capacity[sel],
             "protected": pairs.protected[sel],
@@ -281,6 +292,7 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
         decision[sel] = res.decision_names().astype(object)
         reasons[sel] = res.reasons
         capacity[sel] = res.capacity
+        supplier_cap[sel] = res.supplier_cap
         if deb.book_rest is not None:
             before = approved.copy()
             _cap_with_rest(deb, pairs, sel, approved, decision, reasons, policy)
@@ -319,14 +331,18 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
         el_un[r_idx] = cov.expected_loss_uninsured
         gp = g_drive[r_idx]  # pricing grade: the supplier's for recourse products
         # a refused pair (approved 0) is not financed: no advance, no fees
-        adv[r_idx] = advance_rate(gp, prod, policy, deb.dilution[dp[r_idx]], approved=lim)
+        adv[r_idx] = supplier_advance_rate(
+            gp, prod, policy, dilution=deb.dilution[dp[r_idx]],
+            credit_note_share=sup.credit_note_share[r_idx],
+            consignment_share=sup.consignment_share[r_idx], notches=sup.notches[r_idx],
+            notched=notched[r_idx], approved=lim)
         comm[r_idx], disc[r_idx] = fee_rates(gp, prod, policy, approved=lim)
     basis = np.where(rated, pc.basis_names(), "none").astype(object)
     return _Core(pd_model, pd_final, valid, default, grade, contrib, debtor_reasons, rated, gidx,
                  fin_converted, led_converted, sup_missing, approved,
                  approved * pairs.fx_base, decision, reasons, insured, insured_amount, basis,
                  pc.policy_id, pc.status, wanted, retained, el, el_un, adv, comm, disc,
-                 capacity)
+                 capacity, sup, supplier_cap)
 
 
 def _cap_with_rest(deb: DebtorInputs, pairs: PairInputs, sel: npt.NDArray[np.int64],
@@ -428,12 +444,15 @@ def _core_lists(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs, c: _C
     prefix = _hash_prefix(as_of)  # cached, never updated: each hash starts from a copy
     dig = deb.digest.tobytes()
     terms_mv = memoryview(pairs.terms.buf.data)
+    extras = supplier_extras(c.supplier.rating, c.supplier.debtor_hhi).tobytes()
+    w = len(extras) // m if m else 0
     hashes = []
-    for i, a, b in zip(dp_l, pairs.terms.start.tolist(), pairs.terms.stop.tolist(),
-                       strict=True):
+    for k, (i, a, b) in enumerate(zip(dp_l, pairs.terms.start.tolist(),
+                                      pairs.terms.stop.tolist(), strict=True)):
         h = prefix.copy()
         h.update(dig[32 * i:32 * i + 32])
         h.update(terms_mv[a:b])
+        h.update(extras[w * k:w * k + w])
         hashes.append(h.hexdigest())
     col["input_hash"] = hashes
     col["decided_at"] = [decided_at] * m
@@ -441,7 +460,15 @@ def _core_lists(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs, c: _C
     col["debtor_capacity"] = _floats(c.capacity, rated)
     col["approved_outstanding"] = _floats(pairs.protected)
     col["current_limit"] = _floats(pairs.current_limit)
+    col["supplier_grade"] = _grade_texts(c.supplier.grade)
+    col["supplier_cap"] = _floats(c.supplier_cap)
     return {f: col[f] for f in DECISION_FIELDS}
+
+
+def _grade_texts(gidx: npt.NDArray[np.int64]) -> list[str | None]:
+    """Grade text of each grade index (0: None)."""
+    names = (None, *GRADES)
+    return [names[g] for g in gidx.tolist()]
 
 
 def _reason_key(c: _Core) -> npt.NDArray[np.int64]:
@@ -449,7 +476,8 @@ def _reason_key(c: _Core) -> npt.NDArray[np.int64]:
     out: npt.NDArray[np.int64] = (
         c.reasons.astype(np.int64) | ((c.fin_converted & c.rated).astype(np.int64) << 32)
         | ((c.led_converted & c.rated).astype(np.int64) << 33)
-        | ((~c.rated).astype(np.int64) << 34) | (c.sup_missing.astype(np.int64) << 35))
+        | ((~c.rated).astype(np.int64) << 34) | (c.sup_missing.astype(np.int64) << 35)
+        | (c.supplier.flags.astype(np.int64) << 36))
     return out
 
 
@@ -457,7 +485,7 @@ def _reason_key(c: _Core) -> npt.NDArray[np.int64]:
 def _reason_tuples(u: int) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """Binding constraints, knock-outs and notes of one key of :func:`_decide_core`
     (the policy's reason bits, then statements and ledger converted from another currency,
-    unrated, recourse supplier not rated)."""
+    unrated, recourse supplier not rated, the supplier's weak factors)."""
     names = _REASON_NAMES
     bits = ((np.uint32(u & 0xFFFFFFFF) >> _REASON_SHIFTS) & 1).astype(bool)
     notes = [str(x) for x in names[bits & ~_BINDING_SET & ~_KO_SET]]
@@ -469,6 +497,7 @@ def _reason_tuples(u: int) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str,
         notes.append("unrated")
     if u >> 35 & 1:
         notes.append("supplier_not_rated")
+    notes.extend(f for i, f in enumerate(SUPPLIER_FACTORS) if u >> (36 + i) & 1)
     return (tuple(str(x) for x in names[bits & _BINDING_SET]),
             tuple(str(x) for x in names[bits & _KO_SET]), tuple(notes))
 

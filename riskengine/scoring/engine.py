@@ -64,15 +64,17 @@ from riskengine.scoring.financials import (
     past_due,
 )
 from riskengine.scoring.frames import _on_index, _positions
-from riskengine.scoring.inputs import DebtorInputs, PairInputs
+from riskengine.scoring.inputs import DebtorInputs, PairInputs, SupplierInputs
 from riskengine.scoring.overlay import Overlay, _OverlayStatic
 from riskengine.scoring.reason_rows import _exps, _top_codes
 from riskengine.scoring.reasons import ReasonWords, decision_of
 from riskengine.scoring.records import debtor_digests, pair_terms
+from riskengine.scoring.suppliers import SupplierBook, book_dispersion, supplier_inputs
 from riskengine.scoring.table import _decide_table
 from riskengine.validation.insurer import insurer_row_errors
 
 __all__ = [
+    "SupplierBook",
     "DecisionBatch",
     "DecisionTable",
     "warm_up",
@@ -307,8 +309,11 @@ class Engine:
         frames : mapping of str to pandas.DataFrame
             Portfolio tables (:data:`riskengine.contracts.schemas.CONTRACTS`), plus the
             optional ``pair_terms`` (product and insurer limit per pair,
-            :data:`riskengine.contracts.payload.PAIR_TERMS_COLUMNS`) and ``fx_rates``
-            (:data:`riskengine.contracts.schemas.FX_RATES`). Not modified.
+            :data:`riskengine.contracts.payload.PAIR_TERMS_COLUMNS`), ``fx_rates``
+            (:data:`riskengine.contracts.schemas.FX_RATES`) and ``supplier_book`` (the
+            suppliers' ratings and debtors' dispersion known beyond the frames,
+            :data:`riskengine.scoring.suppliers.SUPPLIER_BOOK_COLUMNS`; without it the
+            dispersion is counted over the frames' own exposures). Not modified.
         as_of : date-like
             Decision date; records dated after it are not used.
         decided_at : str, optional
@@ -370,6 +375,28 @@ class Engine:
         return DecisionTable(table, p.errors, p.pairs_in, p.pairs_in - table.num_rows,
                              p.debtors_in, p.debtors_rejected)
 
+    def rate(self, frames: Mapping[str, pd.DataFrame], as_of: Any, *,
+             scorer: Scorer | None = None) -> pd.Series:
+        """The grade of every valid debtor of portfolio frames (no limit is decided).
+
+        The same rating :meth:`decide` gives each debtor (steps 1 and 2 of the core); the
+        batch job rates the suppliers that are debtors of its book with it first, so that
+        every chunk knows their ratings (:mod:`riskengine.batch.suppliers`).
+
+        Returns
+        -------
+        pandas.Series
+            Grade text (``"1"`` ... ``"10"``, ``"D"``; ``"NR"`` when unrated) by debtor id;
+            rejected debtors are absent.
+        """
+        from riskengine.scoring.core import _ratings
+
+        p = self._prepare(frames, as_of, None)
+        grade = _ratings(self, p.debtors, scorer or self._scorer)[-1]
+        return pd.Series(np.asarray(grade, dtype=object),
+                         index=pd.Index(p.debtors.debtor_id, dtype="str", name="debtor_id"),
+                         name="grade")
+
     def _prepare(self, frames: Mapping[str, pd.DataFrame], as_of: Any,
                  reference_date: Any, fx: FxRates | None = None) -> _Prepared:
         """Validation, the rates and the core's inputs of :meth:`decide` and
@@ -379,7 +406,7 @@ class Engine:
 
         day = as_of_text(as_of)
         _refuse_future(day, reference_date, "as_of", "")
-        core = {k: v for k, v in frames.items() if k != "pair_terms"}
+        core = {k: v for k, v in frames.items() if k not in ("pair_terms", "supplier_book")}
         vp = validate_portfolio(core, reference_date=reference_date)
         clean = dict(vp.frames)
         errors = [vp.errors]
@@ -401,8 +428,15 @@ class Engine:
         errors.append(fx_errors)
         exp_in = frames.get("exposures")
         pairs_in = 0 if exp_in is None else len(exp_in)
+        book = frames.get("supplier_book")
+        if book is None and "exposures" in frames and "suppliers" in frames:
+            # the frames are the book: the dispersion of each supplier's debtors over it
+            # (every well-formed exposure, as the batch job's first pass counts them)
+            hhi = book_dispersion(frames["exposures"], frames["suppliers"])
+            book = pd.DataFrame({"supplier_id": pd.Series(hhi.index, dtype="str"),
+                                 "debtor_hhi": hhi.to_numpy(dtype=np.float64)})
         deb_inputs, pair_inputs, pair_errors = self._batch_inputs(
-            clean, frames.get("pair_terms"), day, rates)
+            clean, frames.get("pair_terms"), day, rates, book)
         if pair_errors:
             errors.append(pd.DataFrame(pair_errors, columns=list(schemas.ERROR_COLUMNS)))
         err = pd.concat([e for e in errors if len(e)], ignore_index=True) if any(
@@ -430,7 +464,7 @@ class Engine:
         return rates
 
     def _batch_inputs(self, clean: Mapping[str, pd.DataFrame], terms: pd.DataFrame | None,
-                      day: str, rates: np.ndarray
+                      day: str, rates: np.ndarray, book: pd.DataFrame | None = None
                       ) -> tuple[DebtorInputs, PairInputs, list[dict[str, Any]]]:
         ov = self.overlay
         ko = self.policy.knockouts
@@ -461,12 +495,13 @@ class Engine:
             tnw=money[0], revenue=money[1], profit=money[2],
             fin_currency=fin["currency"], past_due_amount=pdue, digest=digest,
         )
-        pairs, errs = self._pairs_from_frames(clean, terms, ids, fin["currency"], rates)
+        pairs, errs = self._pairs_from_frames(clean, terms, ids, fin["currency"], rates, book)
         return deb, pairs, errs
 
     def _pairs_from_frames(self, clean: Mapping[str, pd.DataFrame],
                            terms: pd.DataFrame | None, ids: pd.Index,
-                           fin_currency: np.ndarray, rates: np.ndarray
+                           fin_currency: np.ndarray, rates: np.ndarray,
+                           book: pd.DataFrame | None = None
                            ) -> tuple[PairInputs, list[dict[str, Any]]]:
         ex = clean["exposures"]
         sup = clean["suppliers"].set_index(clean["suppliers"]["supplier_id"].astype("str"))
@@ -521,8 +556,9 @@ class Engine:
         # keep the current approved limit (a payload must give one or the other).
         req = np.where(np.isnan(req),
                        exs["approved_limit"].to_numpy(dtype=np.float64, na_value=np.nan), req)
-        sup_pos = _positions(ex["supplier_id"], sup.index)[sel] if sup.index.is_unique \
-            else np.full(sel.size, -1)
+        sup_all = _positions(ex["supplier_id"], sup.index) if sup.index.is_unique \
+            else np.full(m, -1)
+        sup_pos = sup_all[sel]
         if sel.size and bool((sup_pos >= 0).all()):
             srow = sup.iloc[sup_pos]  # every supplier known: a plain take
         else:
@@ -571,15 +607,33 @@ class Engine:
             group_id=dg,
             current_limit=exs["approved_limit"].to_numpy(dtype=np.float64, na_value=np.nan),
             fx_base=fx_base, fx_fin=fx_fin, fx_ledger=fx_ledger, fx_capacity=fx_cap,
-            insurer_rows=rows, insurer_row=pair_row[sel])
+            supplier_pos=sup_pos.astype(np.int64),
+            suppliers=self._supplier_inputs(clean, book), insurer_rows=rows,
+            insurer_row=pair_row[sel])
         return pairs, errs
+
+    @staticmethod
+    def _supplier_inputs(clean: Mapping[str, pd.DataFrame], book: pd.DataFrame | None
+                         ) -> SupplierInputs:
+        """The suppliers of a call: their assessment, the dispersion of their debtors and
+        the ratings given (the ``supplier_book``'s)."""
+        suppliers = clean["suppliers"]
+        if book is None:
+            return supplier_inputs(suppliers)
+        ids = book["supplier_id"].astype("str")
+        hhi = pd.Series(book["debtor_hhi"].to_numpy(dtype=np.float64, na_value=np.nan),
+                        index=ids) if "debtor_hhi" in book.columns else None
+        ratings = pd.Series(book["rating"].astype(object).where(book["rating"].notna(), None)
+                            .to_numpy(dtype=object), index=ids) \
+            if "rating" in book.columns else None
+        return supplier_inputs(suppliers, hhi, ratings)
 
     # --- payloads -----------------------------------------------------------------
 
     def score_payloads(self, payloads: Sequence[DebtorPayload | dict[str, Any]], *,
                        as_of: Any = None, decided_at: str | None = None,
                        reference_date: Any = None, book_rest: BookRest | None = None,
-                       fx: FxRates | None = None
+                       fx: FxRates | None = None, supplier_book: SupplierBook | None = None
                        ) -> list[dict[str, Any]]:
         """Decide many payloads through the batch path; one decision dict per pair.
 
@@ -595,6 +649,10 @@ class Engine:
         fx : FxRates, optional
             The rates when no payload gives ``fx_rates`` (the service's store); when
             any does, the payloads' rows are the rates of the call.
+        supplier_book : SupplierBook, optional
+            The suppliers' own ratings and debtors' dispersion known beyond the payloads
+            (the register's): used where the payloads give none (a supplier's records in a
+            payload, or a supplier that is a debtor of the call, rate it instead).
 
         Returns
         -------
@@ -617,9 +675,11 @@ class Engine:
         out: list[list[dict[str, Any]]] = [[] for _ in parsed]
         for day in sorted(set(days)):
             idx = [i for i, d in enumerate(days) if d == day]
-            batch = self.decide(payload_to_frames([parsed[i] for i in idx]), day,
-                                decided_at=decided_at, reference_date=reference_date,
-                                book_rest=book_rest, fx=fx)
+            frames = payload_to_frames([parsed[i] for i in idx])
+            if supplier_book is not None:
+                frames["supplier_book"] = _fill_book(frames["supplier_book"], supplier_book)
+            batch = self.decide(frames, day, decided_at=decided_at,
+                                reference_date=reference_date, book_rest=book_rest, fx=fx)
             if len(batch.errors):
                 raise _batch_error(batch.errors)
             by_pair = {(d["debtor_id"], d["supplier_id"]): d for d in batch.to_dicts()}
@@ -630,7 +690,8 @@ class Engine:
 
     def decide_payload(self, payload: DebtorPayload | dict[str, Any], *, as_of: Any = None,
                        decided_at: str | None = None, reference_date: Any = None,
-                       book_rest: BookRest | None = None, fx: FxRates | None = None
+                       book_rest: BookRest | None = None, fx: FxRates | None = None,
+                       supplier_book: SupplierBook | None = None
                        ) -> list[dict[str, Any]]:
         """Decide every pair of one payload on the compact numpy path, together.
 
@@ -640,7 +701,9 @@ class Engine:
         country, in the policy's book currency; the service reads it from the limit
         register): the group, sector and country caps leave these pairs only what the
         rest leaves (:func:`riskengine.policy.book.cap_alone`). ``fx``: the rates when
-        the payload gives no ``fx_rates`` (the service's store).
+        the payload gives no ``fx_rates`` (the service's store). ``supplier_book``: the
+        pairs' suppliers' own ratings and debtors' dispersion known beyond the payload
+        (the service reads them from the register), as in :meth:`score_payloads`.
 
         Returns
         -------
@@ -656,7 +719,8 @@ class Engine:
         p = parse_payload(payload)
         day = self._payload_day(p, as_of, None)
         _refuse_future(day, reference_date, "as_of", p.debtor.debtor_id)
-        return self._fast.decide_payload(p, day, decided_at, reference_date, book_rest, fx)
+        return self._fast.decide_payload(p, day, decided_at, reference_date, book_rest, fx,
+                                         supplier_book)
 
     def decide_one(self, payload: DebtorPayload | dict[str, Any], *, as_of: Any = None,
                    decided_at: str | None = None, reference_date: Any = None,
@@ -696,6 +760,17 @@ class Engine:
                 [_error_row("payload", "" if i is None else str(i), p.debtor.debtor_id,
                             where, "", "missing", "decision date missing")])
         return as_of_text(as_of)
+
+
+def _fill_book(frame: pd.DataFrame, book: SupplierBook) -> pd.DataFrame:
+    """A payload's ``supplier_book`` with ``book``'s values where the payload gives none."""
+    ids = frame["supplier_id"].astype("str").tolist()
+    given = book.frame(ids)
+    hhi = frame["debtor_hhi"].to_numpy(dtype=np.float64, na_value=np.nan)
+    hhi = np.where(np.isnan(hhi), given["debtor_hhi"].to_numpy(dtype=np.float64), hhi)
+    rating = [r if r is not None else g for r, g in zip(
+        frame["rating"].tolist(), given["rating"].tolist(), strict=True)]
+    return frame.assign(debtor_hhi=hhi, rating=pd.Series(rating, dtype=object))
 
 
 def _refuse_future(day: str, reference_date: Any, field: str, debtor_id: str) -> None:

@@ -61,12 +61,13 @@ from riskengine.scoring.financials import (
     default_past_due,
     financial_inputs,
 )
-from riskengine.scoring.inputs import DebtorInputs, PairInputs
+from riskengine.scoring.inputs import DebtorInputs, PairInputs, SupplierInputs
 from riskengine.scoring.payload_hash import payload_hashes
 from riskengine.scoring.reasons import decision_of, reason_words
+from riskengine.scoring.suppliers import SupplierBook, rating_codes
 from riskengine.validation.identities import IDENTITIES, identity_gaps
 
-__all__ = ["FastEngine", "Unsupported"]
+__all__ = ["FastEngine", "SupplierBook", "Unsupported"]
 
 FloatArray = npt.NDArray[np.float64]
 _NAT = np.iinfo(np.int64).max
@@ -78,6 +79,78 @@ _EVENT_CODE = {e: i for i, e in enumerate(schemas.ADVERSE_EVENT_TYPES)}
 _STATUS_CODE = {e: i for i, e in enumerate(schemas.ADVERSE_STATUSES)}
 _CURRENCY_CODE = {c: i for i, c in enumerate(schemas.CURRENCIES)}
 _NO_DAY = _adv._NAT  # a missing date in the record arrays (int64 minimum)
+
+
+# --- the pairs' suppliers ------------------------------------------------------------------
+
+
+def _flag_value(v: bool | None) -> float:
+    return math.nan if v is None else float(v)
+
+
+def _payload_suppliers(p: DebtorPayload, book: SupplierBook) -> SupplierInputs:
+    """The suppliers of a payload's pairs, one per pair (in :attr:`DebtorPayload.pairs`
+    order), as :func:`riskengine.scoring.suppliers.supplier_inputs` gives them from the
+    payload's frames."""
+    sups = [ex.supplier for ex in p.pairs]
+    ids = [ex.supplier_id for ex in p.pairs]
+    hhi = [s.debtor_hhi if s.debtor_hhi is not None else book.debtor_hhi.get(i)
+           for s, i in zip(sups, ids, strict=True)]
+    return SupplierInputs(
+        supplier_id=np.array(ids, dtype=object),
+        sector_outlook=np.array([s.sector_outlook for s in sups], dtype=object),
+        goods_or_services=np.array([s.goods_or_services for s in sups], dtype=object),
+        perishable=np.array([_flag_value(s.perishable) for s in sups], dtype=np.float64),
+        standardised_goods=np.array([_flag_value(s.standardised_goods) for s in sups],
+                                    dtype=np.float64),
+        consignment_share=np.array([_num(s.consignment_share) for s in sups],
+                                   dtype=np.float64),
+        credit_note_share=np.array([_num(s.credit_note_share) for s in sups],
+                                   dtype=np.float64),
+        debtor_hhi=np.array([_num(h) for h in hhi], dtype=np.float64),
+        rating=rating_codes([book.ratings.get(i) for i in ids]))
+
+
+def _rated_suppliers(p: DebtorPayload) -> dict[str, Any]:
+    """The payload's suppliers given with their own records, by id (first record)."""
+    rated: dict[str, Any] = {}
+    for ex in p.pairs:
+        if ex.supplier.has_records and ex.supplier_id not in rated:
+            rated[ex.supplier_id] = ex.supplier
+    return rated
+
+
+def _rated_field(p: DebtorPayload, name: str) -> list[Any]:
+    """One field of each supplier rated alongside the payload's debtor (their order)."""
+    return [getattr(info, name) for info in _rated_suppliers(p).values()]
+
+
+def _supplier_payload(supplier_id: str, info: Any, currency: str,
+                      fx_rates: Any = None) -> DebtorPayload:
+    """A supplier given with its own records, as the payload of a debtor (its records, the
+    call's ``fx_rates``; an exposure in the reporting ``currency`` that only completes the
+    form: the core decides none of its pairs)."""
+    return DebtorPayload.model_validate({
+        "debtor": {"debtor_id": supplier_id, "name": info.name, "country": info.country,
+                   "nace": info.nace, "legal_form": info.legal_form or "other",
+                   "group_id": info.group_id},
+        "statements": info.statements, "adverse_records": info.adverse_records,
+        "fx_rates": fx_rates,
+        "exposure": {"supplier_id": supplier_id, "currency": currency, "requested_limit": 0.0,
+                     "supplier": {"name": info.name, "country": info.country,
+                                  "nace": info.nace, "ledger_total": 0.0}}})
+
+
+def _stack(parts: list[DebtorInputs]) -> DebtorInputs:
+    """Several debtors' inputs as one (in order); no book rest yet (the caller sets it for
+    every debtor at once)."""
+    fields: dict[str, Any] = {}
+    for f in dataclasses.fields(DebtorInputs):
+        if f.name == "book_rest":
+            fields[f.name] = None
+        else:
+            fields[f.name] = np.concatenate([getattr(d, f.name) for d in parts])
+    return DebtorInputs(**fields)
 
 
 # --- the fast engine -----------------------------------------------------------------------
@@ -146,17 +219,25 @@ class FastEngine:
 
     def decide_payload(self, p: DebtorPayload, day: str, decided_at: str | None,
                        reference_date: Any, book_rest: BookRest | None = None,
-                       fx: FxRates | None = None) -> list[dict[str, Any]]:
+                       fx: FxRates | None = None, supplier_book: SupplierBook | None = None
+                       ) -> list[dict[str, Any]]:
         """Decision dicts of one parsed payload, one per pair (:attr:`DebtorPayload.pairs`
         order), all pairs in one core call (batch path when not covered); with
         ``book_rest``, capped against the rest of the book. The rates are the payload's
-        ``fx_rates`` when it gives them, else ``fx`` (the store's)."""
+        ``fx_rates`` when it gives them, else ``fx`` (the store's).
+
+        ``supplier_book``: what the caller knows of the pairs' suppliers beyond the payload
+        (their own ratings and debtors' dispersion by supplier id, the register's); a
+        supplier's records in the payload, and a ``debtor_hhi`` it gives, come first."""
+        book = supplier_book or SupplierBook()
         if self.supported:
             try:
-                deb, pair = self.inputs(p, day, reference_date, fx)
-                if book_rest is not None:
+                deb, pair = self.inputs(p, day, reference_date, fx, book)
+                deb = self._with_rated_suppliers(deb, p, day, reference_date, fx)
+                if book_rest is not None:  # the suppliers rated alongside decide no pair
                     deb = dataclasses.replace(deb, book_rest=book_rest.with_debtors(
-                        [p.debtor.nace], [p.debtor.country]))
+                        [p.debtor.nace, *_rated_field(p, "nace")],
+                        [p.debtor.country, *_rated_field(p, "country")]))
             except Unsupported:
                 pass
             else:
@@ -166,7 +247,7 @@ class FastEngine:
                         for i in range(len(col["debtor_id"]))]
         out: list[dict[str, Any]] = self.engine.score_payloads(
             [p], as_of=day, decided_at=decided_at, reference_date=reference_date,
-            book_rest=book_rest, fx=fx)
+            book_rest=book_rest, fx=fx, supplier_book=book)
         return out
 
     def rates(self, p: DebtorPayload, day: str, fx: FxRates | None) -> npt.NDArray[np.float64]:
@@ -184,10 +265,29 @@ class FastEngine:
         out: npt.NDArray[np.float64] = self.engine.rates_on(fx, day)
         return out
 
+    def _with_rated_suppliers(self, deb: DebtorInputs, p: DebtorPayload, day: str,
+                              reference_date: Any, fx: FxRates | None) -> DebtorInputs:
+        """The payload's debtor followed by the suppliers given with their own records, each
+        as a debtor of its own (the core rates them in the same call, as the batch path
+        rates the debtors its frames add for them), at the call's rates (the payload's
+        ``fx_rates``, else ``fx``)."""
+        rated = _rated_suppliers(p)
+        if not rated:
+            return deb
+        if p.debtor.debtor_id in rated:
+            raise Unsupported("the supplier is the debtor: the batch path reports it")
+        base = self.engine.policy.book.currency
+        parts = [deb]
+        for sid, info in rated.items():
+            parts.append(self.inputs(_supplier_payload(sid, info, base, p.fx_rates), day,
+                                     reference_date, fx, SupplierBook())[0])
+        return _stack(parts)
+
     # --- inputs --------------------------------------------------------------------
 
     def inputs(self, p: DebtorPayload, day: str, reference_date: Any,
-               fx: FxRates | None = None) -> tuple[DebtorInputs, PairInputs]:
+               fx: FxRates | None = None, book: SupplierBook | None = None
+               ) -> tuple[DebtorInputs, PairInputs]:
         """The core's inputs for one payload (one debtor, its m pairs);
         :class:`Unsupported` when not covered."""
         eng = self.engine
@@ -273,7 +373,10 @@ class FastEngine:
             product=obj[4::4], supplier_ledger=num[4::6], supplier_currency=obj[3::4],
             related=flag[3:], insurer_limit=num[5::6], terms=terms, protected=num[6::6],
             group_id=obj[5::4], current_limit=num[7::6], fx_base=fx_base, fx_fin=fx_fin,
-            fx_ledger=fx_ledger, fx_capacity=fx_cap, insurer_rows=rows, insurer_row=pair_row)
+            fx_ledger=fx_ledger, fx_capacity=fx_cap,
+            supplier_pos=np.arange(len(products), dtype=np.int64),
+            suppliers=_payload_suppliers(p, book or SupplierBook()), insurer_rows=rows,
+            insurer_row=pair_row)
         return deb, pair
 
     def _pair_values(self, p: DebtorPayload

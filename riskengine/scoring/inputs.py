@@ -16,7 +16,7 @@ import numpy.typing as npt
 from riskengine.policy.book import BookRest
 from riskengine.policy.insurer import InsurerRows
 
-__all__ = ["DebtorInputs", "PairInputs", "PairBytes"]
+__all__ = ["DebtorInputs", "PairInputs", "PairBytes", "SupplierInputs"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -55,6 +55,29 @@ class DebtorInputs:
 
 
 @dataclass(frozen=True)
+class SupplierInputs:
+    """Per-supplier arrays (length ``s``); ``PairInputs.supplier_pos`` indexes them.
+
+    The assessment columns of :data:`riskengine.contracts.schemas.SUPPLIER_ASSESSMENT`
+    (missing: not assessed), the dispersion of the supplier's debtors over the book
+    (:func:`riskengine.policy.supplier.debtor_hhi`; NaN: unknown) and its own rating
+    from outside the call (``rating``: grade index 1 ... 11, 0 without one; the register's,
+    the batch's first pass, or its records in the payload). A supplier rated as a debtor in
+    the same call takes that rating instead.
+    """
+
+    supplier_id: npt.NDArray[np.object_]
+    sector_outlook: npt.NDArray[np.object_]
+    goods_or_services: npt.NDArray[np.object_]
+    perishable: FloatArray                # 1.0 / 0.0 / NaN
+    standardised_goods: FloatArray        # 1.0 / 0.0 / NaN
+    consignment_share: FloatArray
+    credit_note_share: FloatArray
+    debtor_hhi: FloatArray
+    rating: npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
 class PairInputs:
     """Per-pair arrays (length ``m``); ``debtor_pos`` indexes :class:`DebtorInputs`."""
 
@@ -80,6 +103,9 @@ class PairInputs:
     fx_fin: FloatArray
     fx_ledger: FloatArray
     fx_capacity: FloatArray
+    #: the pair's supplier in ``suppliers`` (None: no supplier known beyond its id)
+    supplier_pos: npt.NDArray[np.int64] | None = None
+    suppliers: SupplierInputs | None = None
     #: the insurer limits known (issue 16) and the one applied to each pair
     #: (riskengine.policy.insurer.match_rows: -1 none, -2 the legacy insurer_limit)
     insurer_rows: InsurerRows = field(default_factory=InsurerRows.empty)

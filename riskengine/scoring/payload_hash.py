@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from riskengine.contracts import schemas
 from riskengine.contracts.payload import DebtorPayload
-from riskengine.scoring.hashing import KIND_CODE, PAIR_EXTRAS
+from riskengine.scoring.hashing import KIND_CODE, PAIR_EXTRAS, hash_kind
 from riskengine.scoring.inputs import PairBytes
 from riskengine.scoring.records import _readonly, _Records, _Runs, block_digests, pair_bytes
 
@@ -69,7 +69,7 @@ def _layout(columns: tuple[tuple[str, str], ...]) -> _Layout:
 
 @functools.cache
 def _table_layout(table: str, drop: tuple[str, ...] = ()) -> _Layout:
-    return _layout(tuple((c.name, c.kind) for c in schemas.CONTRACTS[table].columns
+    return _layout(tuple((c.name, hash_kind(c)) for c in schemas.CONTRACTS[table].columns
                          if c.name not in drop))
 
 
@@ -126,8 +126,8 @@ def _records(tables: Sequence[tuple[_Layout, Sequence[Mapping[str, Any]]]]) -> _
         _readonly(np.frombuffer(utf8, dtype=np.uint8)))
 
 
-_TERMS = (*((c.name, c.kind) for c in schemas.EXPOSURES.columns),
-          *((c.name, c.kind) for c in schemas.SUPPLIERS.columns), *PAIR_EXTRAS)
+_TERMS = (*((c.name, hash_kind(c)) for c in schemas.EXPOSURES.columns),
+          *((c.name, hash_kind(c)) for c in schemas.SUPPLIERS.columns), *PAIR_EXTRAS)
 #: The parts of a payload's records that follow a count: the debtor block's tables, and
 #: none in the pair's terms.
 _COUNTED = np.array([False, True, True, True, False])

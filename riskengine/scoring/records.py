@@ -27,11 +27,11 @@ import pyarrow.compute as pc
 from riskengine.contracts import schemas
 from riskengine.scoring.frames import _positions
 from riskengine.scoring.hashing import DEBTOR_TABLES as _DEBTOR_TABLES
-from riskengine.scoring.hashing import HASH_SCHEME, KIND_CODE, PAIR_EXTRAS
+from riskengine.scoring.hashing import HASH_SCHEME, KIND_CODE, PAIR_EXTRAS, hash_kind
 from riskengine.scoring.inputs import PairBytes
 
 __all__ = ["column_records", "table_columns", "record_columns", "block_digests",
-           "debtor_digests", "pair_bytes", "pair_terms", "warm_up"]
+           "debtor_digests", "pair_bytes", "pair_terms", "supplier_extras", "warm_up"]
 
 # --- the input hash: canonical binary records ----------------------------------------
 #
@@ -52,7 +52,8 @@ __all__ = ["column_records", "table_columns", "record_columns", "block_digests",
 # records without ``debtor_id``; its sha256 is the *debtor digest*. The pair document is
 # ``HASH_SCHEME``, the as-of date (10 ASCII bytes), the debtor digest, the
 # exposure record, the supplier record, the relation type, the product and the
-# insurer limit. :func:`_pack_runs` writes these bytes (the one encoder: the
+# insurer limit, then the supplier's own rating and its debtors' dispersion
+# (:func:`supplier_extras`, known once the call's debtors are rated). :func:`_pack_runs` writes these bytes (the one encoder: the
 # value rules above are written there only), for a batch of debtors or for one.
 
 #: Kernel kind codes (:data:`riskengine.scoring.hashing.KIND_CODE` names the contract
@@ -336,7 +337,7 @@ def _frame_column(frame: pd.DataFrame, name: str, kind: str) -> Any:
 def table_columns(frame: pd.DataFrame, contract: schemas.TableContract,
                   drop: tuple[str, ...] = ()) -> list[tuple[Any, str]]:
     """A frame's contract columns, in contract order, as (values, kind) for :func:`column_records`."""
-    return [(_frame_column(frame, c.name, c.kind), c.kind)
+    return [(_frame_column(frame, c.name, hash_kind(c)), hash_kind(c))
             for c in contract.columns if c.name not in drop]
 
 
@@ -543,26 +544,49 @@ def pair_terms(exposures: pd.DataFrame, suppliers: pd.DataFrame,
     return pair_bytes(rec, runs, m)
 
 
+_CANONICAL_NAN = np.uint64(0x7FF8000000000000)
+
+
+def supplier_extras(rating: npt.NDArray[np.int64], hhi: npt.NDArray[np.float64]
+                    ) -> npt.NDArray[np.uint8]:
+    """Each pair's :data:`~riskengine.scoring.hashing.SUPPLIER_EXTRAS`, shape (m, 9): the
+    supplier's own grade index (one byte, 0: not rated), then its debtors' HHI (float64,
+    little endian, every NaN as one bit pattern), appended to the pair's document."""
+    m = rating.shape[0]
+    bits = np.asarray(hhi, dtype="<f8").copy().view("<u8")
+    bits[np.isnan(np.asarray(hhi, dtype=np.float64))] = _CANONICAL_NAN
+    out = np.empty((m, 9), dtype=np.uint8)
+    out[:, 0] = rating.astype(np.uint8)
+    out[:, 1:] = bits.view(np.uint8).reshape(m, 8)
+    return out
+
+
 def _input_hashes(as_of: str, digest: npt.NDArray[np.uint8], dp: npt.NDArray[np.int64],
-                  terms: PairBytes) -> Any:
+                  terms: PairBytes, extras: npt.NDArray[np.uint8]) -> Any:
     """The pairs' ``input_hash`` (hex sha256 of each pair document) as Arrow text.
 
-    A pair's document is a block (:func:`block_digests`) of three raw-bytes parts:
-    the scheme and the date, its debtor's digest (row ``dp`` of ``digest``) and its
-    terms.
+    A pair's document is a block (:func:`block_digests`) of four raw-bytes parts:
+    the scheme and the date, its debtor's digest (row ``dp`` of ``digest``), its
+    terms and its supplier's extras (row of ``extras``, :func:`supplier_extras`).
     """
     m = dp.shape[0]
     n = digest.shape[0]
     head = np.frombuffer(HASH_SCHEME + as_of.encode("ascii"), dtype=np.uint8)
     h, d = head.size, 32 * n
+    w = extras.shape[1] if extras.ndim == 2 else 0
+    t = terms.buf.shape[0]
     rec = _Records(
-        np.array([[_RAW] * 3, [0] * 3, [1] * 3], dtype=np.int64), np.arange(4, dtype=np.int64),
-        np.array([[0, 0, 0, 0], [0, 0, 0, 1], [0, 0, 0, 1 + n]], dtype=np.int64),
+        np.array([[_RAW] * 4, [0] * 4, [1] * 4], dtype=np.int64), np.arange(5, dtype=np.int64),
+        np.array([[0, 0, 0, 0], [0, 0, 0, 1], [0, 0, 0, 1 + n], [0, 0, 0, 1 + n + m]],
+                 dtype=np.int64),
         np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.uint64), _NO_BYTES,
-        np.concatenate([[h], np.full(n, 32), terms.stop - terms.start]).astype(np.int64),
-        np.concatenate([[0], h + 32 * np.arange(n), h + d + terms.start]).astype(np.int64),
-        _readonly(np.concatenate([head, np.ascontiguousarray(digest).reshape(-1), terms.buf])))
-    runs = _each(3, m)
+        np.concatenate([[h], np.full(n, 32), terms.stop - terms.start,
+                        np.full(m, w)]).astype(np.int64),
+        np.concatenate([[0], h + 32 * np.arange(n), h + d + terms.start,
+                        h + d + t + w * np.arange(m)]).astype(np.int64),
+        _readonly(np.concatenate([head, np.ascontiguousarray(digest).reshape(-1), terms.buf,
+                                  np.ascontiguousarray(extras).reshape(-1)])))
+    runs = _each(4, m)
     order = runs.order.copy()
     order[:m] = 0
     order[m:2 * m] = dp

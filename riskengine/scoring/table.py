@@ -24,7 +24,7 @@ from riskengine.scoring.financials import BASES
 from riskengine.scoring.inputs import DebtorInputs, PairInputs
 from riskengine.scoring.reason_rows import reason_lists
 from riskengine.scoring.reasons import reason_type
-from riskengine.scoring.records import _input_hashes
+from riskengine.scoring.records import _input_hashes, supplier_extras
 
 __all__ = ["decision_schema"]
 
@@ -51,8 +51,8 @@ _DECISION_TYPES: dict[str, str] = {
     "service_commission_rate": "float", "discount_rate": "float",
     "reason_codes": "reasons", "binding_constraints": "names", "knockouts": "names",
     "limit_notes": "names", "debtor_capacity": "float",
-    "approved_outstanding": "float", "current_limit": "float", "insured_amount": "float",
-    "limit_before_insurer": "float",
+    "approved_outstanding": "float", "current_limit": "float", "supplier_cap": "float",
+    "insured_amount": "float", "limit_before_insurer": "float",
 }  # every other decision field is text
 
 
@@ -148,12 +148,15 @@ def _decide_table(
         "policy_version": const(engine.policy.version),
         "master_scale_version": const(engine.master_scale.version),
         "overlay_version": const(ov.version),
-        "input_hash": _input_hashes(as_of, deb.digest, dp, pairs.terms),
+        "input_hash": _input_hashes(as_of, deb.digest, dp, pairs.terms,
+                                    supplier_extras(c.supplier.rating, c.supplier.debtor_hhi)),
         "decided_at": const(decided_at),
         "group_id": strings(pairs.group_id),
         "debtor_capacity": floats(c.capacity, c.rated),
         "approved_outstanding": floats(pairs.protected),
         "current_limit": floats(pairs.current_limit),
+        "supplier_grade": _GRADE_TEXT().take(pa.array(c.supplier.grade)),
+        "supplier_cap": floats(c.supplier_cap),
         "cover_basis": strings(c.cover_basis),
         "insured_amount": nan_null(c.insured_amount),
         "insurer_policy_id": strings(c.insurer_policy),

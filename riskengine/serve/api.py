@@ -60,7 +60,12 @@ from riskengine.contracts.dates import field_date
 from riskengine.contracts.ids import ID_MAX_LENGTH, ID_PATTERN
 from riskengine.contracts.payload import FxRate
 from riskengine.errors import InvalidInputError, RiskEngineError
-from riskengine.serve.common import decide_and_store, problem_details, pydantic_details
+from riskengine.serve.common import (
+    decide_and_store,
+    problem_details,
+    pydantic_details,
+    supplier_paths,
+)
 from riskengine.serve.security import TokenSet, load_tokens
 from riskengine.store import DecisionStore, jsonable
 from riskengine.store.idempotency import IdempotentAnswer
@@ -453,7 +458,8 @@ def create_app(engine: Any, store: DecisionStore, tokens: Sequence[str] | None, 
                 decide_and_store, eng, store, payloads, idempotency=idem)
         except InvalidInputError as exc:
             positions = {p.debtor.debtor_id: i for i, p in enumerate(payloads)}
-            return _error(422, problem_details(exc, ("body",), positions if is_list else None))
+            return _error(422, problem_details(exc, ("body",), positions if is_list else None,
+                                               suppliers=supplier_paths(payloads, is_list)))
         if stored.answer is not None:  # a concurrent request under the same key stored first
             return _replay(stored.answer, body_hash)
         return Response(render(decisions, stored.ids, stored.register), headers={

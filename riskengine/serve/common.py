@@ -16,18 +16,20 @@ internals (FastAPI's "bigger applications"):
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from riskengine.errors import InvalidInputError
 from riskengine.policy.book import book_sector, caps_on
+from riskengine.scoring.suppliers import SupplierBook
 from riskengine.store import DecisionStore
 from riskengine.store.decisions import StoredDecisions
 from riskengine.store.idempotency import IdempotentRequest
 
-__all__ = ["pydantic_details", "problem_details", "decide_payloads", "decide_and_store",
-           "with_register_insurer"]
+__all__ = ["pydantic_details", "problem_details", "supplier_paths", "decide_payloads",
+           "decide_and_store", "with_register_insurer"]
 
 
 _FIELD_PREFIX = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*): ")
@@ -38,7 +40,8 @@ _REASON_TEXT = {
     "unknown_category": "not an allowed value", "unknown_currency": "unknown currency",
     "identity_broken": "accounting identity broken", "unknown_debtor": "unknown debtor",
     "date_order": "dates in the wrong order", "missing_value": "value missing",
-    "bad_id": "not a valid identifier",
+    "bad_id": "not a valid identifier", "above_maximum": "above the maximum",
+    "below_minimum": "below the minimum",
     "out_of_range": "outside the allowed range", "unknown_policy": "unknown insurance policy",
     "unknown_supplier": "unknown supplier", "insurer_currency": "another currency than the pairs",
     "ambiguous_insurer_limit": "another insurer limit covers the same pairs",
@@ -96,12 +99,17 @@ def pydantic_details(errors: Sequence[Mapping[str, Any]], prefix: Sequence[Any]
 
 def problem_details(exc: InvalidInputError, prefix: Sequence[Any],
                      positions: Mapping[str, int] | None = None, *,
-                     table_in_path: bool = True) -> list[dict[str, Any]]:
+                     table_in_path: bool = True,
+                     suppliers: Mapping[str, Sequence[Any]] | None = None
+                     ) -> list[dict[str, Any]]:
     """Error items of an :class:`InvalidInputError`, its values and sentences dropped.
 
     A problem of a payload names its field path; a problem found later (the
     engine's validation of the frames) is located by the payload's position in
-    the array (``positions``: debtor id to index), the table and the column.
+    the array (``positions``: debtor id to index), the table and the column. A
+    problem of a supplier's own records (rated from the payload) is located under the
+    supplier object (``suppliers``: supplier id to its path, e.g.
+    ``["exposure", "supplier"]``).
     """
     out = []
     for p in exc.problems or [{}]:
@@ -110,9 +118,12 @@ def problem_details(exc: InvalidInputError, prefix: Sequence[Any],
         path = [int(x) if x.isdigit() else x for x in column.split(".") if x]
         if table and table != "payload" and table_in_path:
             where: list[Any] = [table]
-            pos = (positions or {}).get(str(p.get("debtor_id") or ""))
+            who = str(p.get("debtor_id") or "")
+            pos = (positions or {}).get(who)
             if positions is not None and len(positions) > 1 and pos is not None:
                 where = [pos, table]
+            elif pos is None and suppliers and who in suppliers:
+                where = [*suppliers[who], table]
             path = [*where, *path]
         reason = str(p.get("reason") or "invalid")
         msg = str(p.get("message") or "") if table == "payload" else ""
@@ -139,7 +150,12 @@ def decide_payloads(engine: Any, payloads: list[Any], store: DecisionStore | Non
     (CRR art. 395), sectors and countries, by the same rule and function as a rerate's
     whole-book pass (:func:`riskengine.policy.book.cap_alone`). Payloads without
     ``fx_rates`` are decided with the store's rates in force on their date
-    (:meth:`~riskengine.store.DecisionStore.fx_rates_on`)."""
+    (:meth:`~riskengine.store.DecisionStore.fx_rates_on`).
+
+    With a ``store``, the pairs' suppliers are known from the register as well
+    (:meth:`~riskengine.store.DecisionStore.supplier_book`): a supplier's own rating (its
+    latest rating as a debtor in force) and the dispersion of its debtors, where the
+    payload gives none (issue 16)."""
     now = dt.datetime.now(dt.UTC)
     kw: dict[str, Any] = {
         "decided_at": now.isoformat(timespec="microseconds").replace("+00:00", "Z"),
@@ -161,9 +177,58 @@ def decide_payloads(engine: Any, payloads: list[Any], store: DecisionStore | Non
     if fx is not None and not any(p.fx_rates for p in payloads):  # the payloads' rates win
         kw["fx"] = fx
     one = getattr(engine, "decide_payload", None)
+    methods = [m for m in (one, getattr(engine, "score_payloads", None)) if m is not None]
+    if store is not None and methods and all(_takes_book(m) for m in methods):
+        book = _supplier_book(store, payloads, policy, now.date())
+        if book.ratings or book.debtor_hhi:
+            kw["supplier_book"] = book
     if one is not None and len(payloads) == 1:
         return [dict(d) for d in one(payloads[0], **kw)]
     return [dict(d) for d in engine.score_payloads(payloads, **kw)]
+
+
+def supplier_paths(payloads: Sequence[Any], is_list: bool) -> dict[str, list[Any]]:
+    """The path of each supplier given with its own records, by supplier id (the first
+    payload naming it): ``[i,] "exposure", "supplier"`` or ``[i,] "exposures", j,
+    "supplier"``."""
+    out: dict[str, list[Any]] = {}
+    for i, p in enumerate(payloads):
+        for j, ex in enumerate(p.pairs):
+            if ex.supplier.has_records and ex.supplier_id not in out:
+                at: list[Any] = ["exposure"] if p.exposure is not None else ["exposures", j]
+                out[ex.supplier_id] = [*([i] if is_list else []), *at, "supplier"]
+    return out
+
+
+def _takes_book(method: Any) -> bool:
+    """Whether an engine's method takes a ``supplier_book`` (riskengine's engine does; an
+    engine of another kind decides without the register's suppliers)."""
+    if method is None:
+        return False
+    try:
+        return "supplier_book" in inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _supplier_book(store: DecisionStore, payloads: list[Any], policy: Any,
+                   today: dt.date) -> SupplierBook:
+    """The register's ratings and debtor dispersion of the payloads' suppliers (each
+    supplier as of the first payload naming it; its currency: that pair's)."""
+    ratings: dict[str, str | None] = {}
+    hhi: dict[str, float | None] = {}
+    by_day: dict[dt.date, dict[str, str]] = {}
+    seen: set[str] = set()
+    for p in payloads:
+        for ex in p.pairs:
+            if ex.supplier_id not in seen:
+                seen.add(ex.supplier_id)
+                by_day.setdefault(p.as_of or today, {})[ex.supplier_id] = ex.currency
+    for day, currencies in by_day.items():
+        got = store.supplier_book(currencies, as_of=day, policy=policy)
+        ratings.update(got.ratings)
+        hhi.update(got.debtor_hhi)
+    return SupplierBook(ratings, hhi)
 
 
 Render = Callable[[list[dict[str, Any]], list[int], list[dict[str, Any] | None]], bytes]

@@ -16,6 +16,7 @@ from riskengine.errors import InvalidInputError
 from riskengine.features.fx import FxRates, currency_codes
 from riskengine.policy.book import BookRest
 from riskengine.policy.credit_policy import CreditPolicy
+from riskengine.scoring.suppliers import SupplierBook
 from riskengine.store.database import _Database
 from riskengine.store.register_rule import (
     ACTIONS,
@@ -413,6 +414,69 @@ class _LimitRegister(_Database):
                   for s, k, cur, a in conn.execute(_BOOK_TOTALS, {"day": key}).all()}
         self._book_snapshot = (key, now, time.monotonic() - now, totals)
         return dict(totals)
+
+    def supplier_book(self, currencies: Mapping[str, str], *, as_of: Any,
+                      policy: CreditPolicy | None = None) -> SupplierBook:
+        """What the register knows of suppliers on ``as_of`` (issue 16), by supplier id.
+
+        Parameters
+        ----------
+        currencies : mapping of str to str
+            The suppliers (id -> the currency of their ledger, e.g. the pair's).
+        as_of : date or ISO text
+        policy : CreditPolicy, optional
+            Its ``funding.max_rating_age_months`` (default the shipped policy's).
+
+        Returns
+        -------
+        SupplierBook
+            ``ratings``: each supplier's own rating, the grade of its latest rating as a
+            debtor in the register (``debtor_id`` = the supplier's id) dated on or before
+            ``as_of`` and not older than ``funding.max_rating_age_months`` (CRR art.
+            173(1)(b): a rating is reviewed at least yearly); ``debtor_hhi``: the
+            dispersion of its debtors, the HHI of its limits in force on ``as_of`` in its
+            currency (:func:`riskengine.policy.supplier.debtor_hhi`). A supplier the
+            register does not know is absent.
+        """
+        from riskengine.policy.funding import rating_stale
+        from riskengine.policy.supplier import debtor_hhi
+
+        ids = sorted({str(s) for s in currencies})
+        if not ids:
+            return SupplierBook()
+        day = _date(as_of, "as_of", "supplier book") or dt.date.today()
+        c = limit_register.c
+        rated_q = (sa.select(c.debtor_id, c.grade, c.rating_as_of)
+                   .where(c.debtor_id.in_(ids), c.grade.is_not(None),
+                          c.rating_as_of.is_not(None), c.rating_as_of <= day)
+                   .order_by(c.debtor_id, c.rating_as_of.desc(), c.updated_at.desc()))
+        with self._read() as conn:
+            rated = list(conn.execute(rated_q).mappings())
+            rows: list[Mapping[Any, Any] | None] = list(conn.execute(
+                sa.select(limit_register).where(c.supplier_id.in_(ids))).mappings())
+        ratings: dict[str, str | None] = {}
+        latest: dict[str, Any] = {}
+        for r in rated:  # newest first per supplier
+            latest.setdefault(str(r["debtor_id"]), r)
+        if latest:
+            keys = list(latest)
+            stale = rating_stale([latest[k]["rating_as_of"] for k in keys], day,
+                                 policy or _shipped_policy())
+            ratings = {k: str(latest[k]["grade"]) for k, old in zip(keys, stale, strict=True)
+                       if not old}
+        hhi: dict[str, float | None] = {}
+        if rows:
+            limit = in_force(register_rows(rows), np.datetime64(day, "D"))[0]
+            held = [r for r in rows if r is not None]
+            sid = np.asarray([str(r["supplier_id"]) for r in held], dtype=object)
+            cur = np.asarray([r["currency"] for r in held], dtype=object)
+            want = np.asarray([currencies.get(str(s)) for s in sid], dtype=object)
+            keep = cur == want
+            if keep.any():
+                deb = np.asarray([str(r["debtor_id"]) for r in held], dtype=object)
+                got = debtor_hhi(sid[keep], deb[keep], limit[keep])
+                hhi = {str(k): (None if v != v else float(v)) for k, v in got.items()}
+        return SupplierBook(ratings, hhi)
 
     def limits_of_debtor(self, debtor_id: str, as_of: Any = None) -> list[dict[str, Any]]:
         """Every register entry of a debtor on ``as_of`` (as :meth:`current_limit`), by supplier."""

@@ -229,7 +229,7 @@ def _write_rows(conn: Any, st: Any, has: np.ndarray, sid: np.ndarray, did: np.nd
         "as_of": day_v, "decision_id": None, "updated_at": now,
         # the run's funding terms (riskengine.store.register.TERM_COLUMNS)
         "grade": _texts(pairs, "grade"), "pd": num("pd"), "product": _texts(pairs, "product"),
-        "supplier_grade": None, "advance_rate": num("advance_rate"), "rating_as_of": day_v,
+        "supplier_grade": _texts(pairs, "supplier_grade"), "advance_rate": num("advance_rate"), "rating_as_of": day_v,
         **{name: _texts(pairs, name) for name in ("decided_at", "model_version",
                                                   "policy_version", "decision_type",
                                                   "group_id", "sector", "country")}}

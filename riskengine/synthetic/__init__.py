@@ -56,9 +56,9 @@ How a portfolio is generated
    ends, seven year ends), the as-of rows equal to the manifest's ``fx_rates``.
 
 ``insurer_limits`` and the assessment columns reach a portfolio only when the
-contracts (:data:`riskengine.contracts.schemas.CONTRACTS`) declare them; ``fx_rates``
-does, as the reference table the contracts declare
-(:data:`~riskengine.contracts.schemas.REFERENCE_TABLES`).
+contracts (:data:`riskengine.contracts.schemas.CONTRACTS`) declare them (the
+``suppliers`` contract declares the assessment); ``fx_rates`` does, as the reference
+table the contracts declare (:data:`~riskengine.contracts.schemas.REFERENCE_TABLES`).
 
 Statement conventions*).
    Sole traders and partnerships mostly file tax returns only: their

@@ -116,7 +116,8 @@ def contract_dtypes(table: str) -> dict[str, Any]:
     dict
         Column name → dtype: ``"str"`` for identifiers, text and ``category``
         columns (values from the closed vocabulary), ``"float64"``,
-        ``"Int64"`` (nullable integer), ``"datetime64[ns]"``, ``"bool"``.
+        ``"Int64"`` (nullable integer), ``"datetime64[ns]"``, ``"bool"`` (``"boolean"``
+        for a nullable flag).
 
     Notes
     -----
@@ -133,7 +134,8 @@ def contract_dtypes(table: str) -> dict[str, Any]:
         "bool": "bool",
     }
     contract = CONTRACTS[table] if table in CONTRACTS else REFERENCE_TABLES[table]
-    return {c.name: kinds[c.kind] for c in contract.columns}
+    return {c.name: "boolean" if c.kind == "bool" and c.nullable else kinds[c.kind]
+            for c in contract.columns}
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +166,9 @@ def _frame(
     """
     dtypes = contract_dtypes(table)
     given = set(cols) | (set() if base is None else set(base.columns))
-    missing = set(dtypes) - given
+    # an optional column (required=False) that is not generated is all-missing
+    absent = {k for k in dtypes if k not in given and not CONTRACTS[table].column(k).required}
+    missing = set(dtypes) - given - absent
     extra = given - set(dtypes)
     if missing or extra:  # pragma: no cover - a programming error, caught by the tests
         raise AssertionError(f"{table}: missing {sorted(missing)}, extra {sorted(extra)}")
@@ -187,9 +191,17 @@ def _frame(
             values = pd.array(vocabulary.take(pa.array(np.asarray(values))), dtype="str")
         elif dtype == "str":
             values = pd.array(values, dtype="str") if isinstance(values, np.ndarray) else values
+        elif dtype == "boolean":  # a nullable flag: a pandas extension array, not numpy's
+            values = pd.array(np.asarray(values), dtype="boolean")
         elif isinstance(values, np.ndarray):
             values = values.astype(dtype, copy=False)
         out[name] = values
+    if absent:
+        n = len(base) if base is not None else len(next(iter(out.values()))) if out else 0
+        for name in absent:
+            out[name] = pd.Series(pd.array([None] * n, dtype=dtypes[name])) \
+                if dtypes[name] in ("str", "boolean") else np.full(n, np.nan)
+        out = {name: out[name] for name in dtypes if name in out}  # contract order
     if base is None:
         frame = pd.DataFrame(out)
     else:

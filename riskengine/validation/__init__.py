@@ -25,7 +25,8 @@ Row level (the row is invalid; in a portfolio its debtor is rejected whole):
   id grammar of :mod:`riskengine.contracts.ids`, the one the HTTP API applies (``D,5``,
   ``' D-1 '`` with its spaces, a line break, more than 64 characters).
 - ``negative``: a number below the declared ``ge`` bound of 0
-  (``below_minimum`` for any other bound).
+  (``below_minimum`` for any other bound); ``above_maximum``: a number above the
+  declared ``le`` bound (a share above 1).
 - ``unknown_category`` / ``unknown_currency``: a value outside the closed vocabulary.
 - ``future_date``: a date after the reference (extraction) date.
 - ``duplicate_key``: every row of a key that occurs more than once.

@@ -261,6 +261,16 @@ def _check_column(
             lambda s, w, v, x: f"{s}: {name} is {v} {w}; it must be >= {ge:g}. {fix}",
             values=[str(v) for v in c.values.to_numpy()[below].tolist()],
         )
+    if col.le is not None:
+        le = col.le
+        above = (c.values > le).to_numpy(dtype=bool, na_value=False)
+        emit(
+            above,
+            name,
+            "above_maximum",
+            lambda s, w, v, x: f"{s}: {name} is {v} {w}; it must be <= {le:g}. {fix}",
+            values=[str(v) for v in c.values.to_numpy()[above].tolist()],
+        )
     if col.gt is not None:
         gt = col.gt
         low = (c.values <= gt).to_numpy(dtype=bool, na_value=False)
