@@ -51,7 +51,6 @@ from riskengine.features.fx import FxRates, missing_codes, pair_rates
 from riskengine.model.master_scale import MasterScale
 from riskengine.policy import credit_policy as _cp
 from riskengine.policy.book import BookRest
-from riskengine.policy.insurer import InsurerRows, match_rows
 from riskengine.policy.limits import requested_limit
 from riskengine.scoring import records
 from riskengine.scoring.core import Scorer, SklearnScorer, _decide_core, _lookup
@@ -63,7 +62,7 @@ from riskengine.scoring.financials import (
     latest_financials,
     past_due,
 )
-from riskengine.scoring.frames import _on_index, _positions
+from riskengine.scoring.frames import _on_index, _positions, insurer_inputs
 from riskengine.scoring.inputs import DebtorInputs, PairInputs, SupplierInputs
 from riskengine.scoring.overlay import Overlay, _OverlayStatic
 from riskengine.scoring.reason_rows import _exps, _top_codes
@@ -71,7 +70,6 @@ from riskengine.scoring.reasons import ReasonWords, decision_of
 from riskengine.scoring.records import debtor_digests, pair_terms
 from riskengine.scoring.suppliers import SupplierBook, book_dispersion, supplier_inputs
 from riskengine.scoring.table import _decide_table
-from riskengine.validation.insurer import insurer_row_errors
 
 __all__ = [
     "SupplierBook",
@@ -533,18 +531,12 @@ class Engine:
                 f"product of policy {self.policy.version} "
                 f"({', '.join(self.policy.product_names)}); the pair was not decided."))
         keep = ok & ~bad_product
-        # the insurer limit of each pair (policy.insurer); a debtor with a refused row is
-        # rejected whole, as validation rejects one with an invalid record
+        # the insurer limit of each pair; a debtor with a refused row is rejected whole
         ins_frame = clean.get("insurer_limits")
-        rows = InsurerRows.from_frame(ins_frame)
-        pair_row, problems = match_rows(
-            rows, did, sid, product, ex["currency"].astype(object).to_numpy(dtype=object),
-            insurer, self.policy)
-        if problems:
-            assert ins_frame is not None
-            bad_rows = insurer_row_errors(ins_frame, problems)
-            errs.extend(bad_rows.to_dict("records"))
-            keep &= ~np.isin(did, bad_rows["debtor_id"].dropna().unique())
+        rows, pair_row, refused = insurer_inputs(ins_frame, did, sid, product, ex["currency"],
+                                                 insurer, self.policy)
+        errs.extend(refused)
+        keep &= ~np.isin(did, [e["debtor_id"] for e in refused])
         sel = np.flatnonzero(keep)
         exs = ex.iloc[sel]
         req = exs["requested_limit"].to_numpy(dtype=np.float64, na_value=np.nan)
