@@ -55,7 +55,9 @@ def main(n: int = 1_000_000) -> None:
     print(f"decide_limits:   {n:,} pairs in {t * 1e3:7.1f} ms -> {n / t:,.0f} pair decisions/s")
     dec = decide_limits(pairs, policy)
     pd_ = rng.uniform(0, 0.2, n)
+    covered = np.minimum(pairs["insurer_limit"], dec.approved)  # a granted limit per pair
     t = _best(lambda: insurance_cover(pairs["grade"], dec.approved, pd_, policy,
+                                      covered=covered, cover_pct=0.9,
                                       product=pairs["product"], annual_sales=4 * dec.approved))
     print(f"insurance_cover: {n:,} rows  in {t * 1e3:7.1f} ms -> {n / t:,.0f} rows/s")
     issued = np.datetime64("2026-01-01") + rng.integers(0, 120, n).astype("timedelta64[D]")

@@ -27,6 +27,7 @@ _HANDLERS: dict[str, str] = {
     "rerate": "riskengine.batch.rerate:rerate_command",
     "report": "riskengine.serve.memo.report:report_command",
     "publish": "riskengine.tracking.pyfunc:publish_command",
+    "insurer-responses": "riskengine.serve.insurer:responses_command",
     "fx-rates": "riskengine.commands:fx_rates_command",
 }
 
@@ -119,6 +120,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--master-scale", default=None)
     s.add_argument("--overlay", default=None)
     s.add_argument("--no-register", action="store_true", help="log and check only")
+
+    s = sub.add_parser("insurer-responses", help="record an insurer's answers (limits granted, "
+                       "reduced, ...) and decide the affected debtors again")
+    ops = s.add_subparsers(dest="action", required=True, metavar="ACTION")
+    s = ops.add_parser("load", help="load answers from a CSV or JSON file (all or nothing)")
+    s.add_argument("file", help="CSV (insurer_limits columns) or JSON (a list of objects)")
+    s.add_argument("--store", dest="store_url", default=None,
+                   help="SQLAlchemy URL of the store (default sqlite file)")
+    s.add_argument("--model-dir", default=None)
+    s.add_argument("--policy", default=None, help="policy TOML (default: the shipped policy)")
 
     s = sub.add_parser("fx-rates", help="dated exchange rates in the decision store")
     fx = s.add_subparsers(dest="fx_action", required=True, metavar="ACTION")

@@ -39,7 +39,7 @@ def test_frozen() -> None:
 
 def test_unrated_has_no_pd_no_grade_and_no_limit() -> None:
     ok = Decision.from_dict(_d(pd=None, grade=None, decision_type="unrated", approved_limit=0.0,
-                               insured_limit=0.0))
+                               insured_limit=0.0, insured_amount=0.0))
     assert ok.to_dict()["pd"] is None
     with pytest.raises(ValueError, match="unrated decision has neither"):
         Decision.from_dict(_d(pd=None, grade="4"))
@@ -47,7 +47,7 @@ def test_unrated_has_no_pd_no_grade_and_no_limit() -> None:
         Decision.from_dict(_d(pd=0.01, grade="4", decision_type="unrated"))
     with pytest.raises(ValueError, match="approved_limit"):
         Decision.from_dict(_d(pd=None, grade=None, decision_type="unrated",
-                              approved_limit=5000.0, insured_limit=0.0))
+                              approved_limit=5000.0, insured_limit=0.0, insured_amount=0.0))
 
 
 @pytest.mark.parametrize(("change", "message"), [
@@ -56,7 +56,9 @@ def test_unrated_has_no_pd_no_grade_and_no_limit() -> None:
     ({"decision_type": "maybe"}, "decision_type"),
     ({"rating_basis": "gut_feeling"}, "rating_basis"),
     ({"insured_limit": 30_000.0}, "insured_limit exceeds"),
-    ({"approved_limit": -1.0, "insured_limit": 0.0}, "approved_limit"),
+    ({"approved_limit": -1.0, "insured_limit": 0.0, "insured_amount": 0.0}, "approved_limit"),
+    ({"insured_amount": 25_000.01}, "insured_amount exceeds"),  # issue 16: <= insured limit
+    ({"cover_basis": "assumed"}, "cover_basis"),
 ])
 def test_invariants(change: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):

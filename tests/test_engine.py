@@ -78,11 +78,35 @@ def _records(frame: pd.DataFrame, drop: tuple[str, ...] = ()) -> list[dict[str, 
     return [{c: _json_value(r[c]) for c in cols} for r in frame.to_dict("records")]
 
 
+#: Insurer limit states the synthetic payloads cycle through (issue 16): status, granted,
+#: previous, decision date, effective date (AS_OF is 2026-06-30).
+_INSURER_STATES = (
+    ("granted", 90_000.0, None, "2026-01-15", None),
+    ("partial", 40_000.0, None, "2026-03-01", "2026-03-01"),
+    ("reduced", 20_000.0, 150_000.0, "2026-06-20", None),       # notice not over: old limit
+    ("cancelled", None, 80_000.0, "2026-04-01", "2026-05-01"),  # in force: deliveries kept
+    ("pending", None, None, None, None),
+    ("refused", None, None, "2026-05-10", None),
+    ("granted", 60_000.0, None, "2026-06-01", "2026-08-01"),    # not in force yet
+)
+
+
+def _insurer_limit(i: int, supplier_id: str | None, currency: str) -> dict[str, Any]:
+    status, granted, previous, decided, effective = _INSURER_STATES[(i // 4) % len(
+        _INSURER_STATES)]
+    return {"insurer_id": "INS00", "policy_id": "INS00-WT1", "supplier_id": supplier_id,
+            "currency": currency, "requested_amount": 100_000.0, "granted_amount": granted,
+            "cover_pct": 0.85, "status": status, "decision_date": decided,
+            "effective_date": effective, "previous_granted_amount": previous}
+
+
 def synthetic_payloads(n: int, seed: int) -> list[dict[str, Any]]:
     """One payload per synthetic debtor with an exposure: its first supplier's pair.
 
     Products alternate, every third pair carries an insurer limit, and every
-    fifth asks by annual sales x credit days instead of a requested limit.
+    fifth asks by annual sales x credit days instead of a requested limit; of the
+    others, one in four has an insurer limit on the pair and one in four on the debtor
+    (:data:`_INSURER_STATES`).
     """
     p = generate_portfolio(n, seed=seed, as_of=AS_OF)
     sup = p["suppliers"].set_index("supplier_id")
@@ -113,6 +137,9 @@ def synthetic_payloads(n: int, seed: int) -> list[dict[str, Any]]:
         exposure["product"] = "recourse" if i % 2 else "non_recourse"
         exposure["insurer_limit"] = 250_000.0 if i % 3 == 0 else None
         exposure["relation_type"] = rel.get((sid, did))
+        limits = []
+        if i % 3 and i % 4 in (1, 2):
+            limits.append(_insurer_limit(i, sid if i % 4 == 1 else None, ex["currency"]))
         empty = pd.DataFrame()
         out.append({
             "as_of": AS_OF,
@@ -121,6 +148,7 @@ def synthetic_payloads(n: int, seed: int) -> list[dict[str, Any]]:
             "adverse_records": _records(adv.get(did, empty), ("debtor_id",)),
             "invoices": _records(inv.get((did, sid), empty), ("debtor_id",)),
             "exposure": exposure,
+            "insurer_limits": limits,
             "fx_rates": FX_ROWS,
         })
     return out
@@ -158,6 +186,8 @@ def test_single_equals_batch_on_hundreds_of_debtors(
     kinds = {d["decision_type"] for d in batch_dicts}
     bases = {d["rating_basis"] for d in batch_dicts}
     assert {"full", "refused"} <= kinds and {"statements", "tax_return"} <= bases
+    assert {d["cover_basis"] for d in batch_dicts} == {"insurer_limit", "discretionary", "none"}
+    assert {d["insurer_status"] for d in batch_dicts} >= {None, *(s[0] for s in _INSURER_STATES)}
     for p, b in zip(payloads, batch_dicts, strict=True):
         single = engine.decide_one(p, decided_at=STAMP)
         assert single == b, p["debtor"]["debtor_id"]
@@ -187,6 +217,7 @@ def test_portfolio_frames_decide_like_payloads(
               "invoices": p["invoices"][inv_key.isin(keep)].reset_index(drop=True)}
     given = payload_to_frames(payloads)
     frames["pair_terms"] = given["pair_terms"]
+    frames["insurer_limits"] = given["insurer_limits"]
     # the payloads give no dispersion of the suppliers' debtors: nor does the book here
     frames["supplier_book"] = given["supplier_book"]
     frames["fx_rates"] = pd.DataFrame(FX_ROWS).astype({"date": "datetime64[ns]"})
@@ -454,15 +485,33 @@ def test_ninety_days_past_due_on_a_material_amount_is_default(
 
 
 def test_recourse_and_insurer_limit(engine: Engine, example: dict[str, Any]) -> None:
-    """Recourse products are uninsured; an insurer limit caps non-recourse limits."""
+    """Recourse products are uninsured; an insurer limit covers a non-recourse limit up
+    to its amount; it caps the limit only for a product that waits for the insurer."""
     rec = copy.deepcopy(example)
     rec["exposure"]["product"] = "recourse"
     d = engine.decide_one(rec, decided_at=STAMP)
     assert d["product"] == "recourse" and d["insured_limit"] == 0.0
+    assert d["cover_basis"] == "none"
     capped = copy.deepcopy(example)
     capped["exposure"]["insurer_limit"] = 120_500.0
     d = engine.decide_one(capped, decided_at=STAMP)
+    assert d["approved_limit"] > 120_500.0 and d["insured_limit"] == 120_500.0
+    assert d["cover_basis"] == "insurer_limit"
+    assert d["insured_amount"] == pytest.approx(0.90 * 120_500.0)  # cover.indemnity
+    waits = _await_engine(engine)
+    d = waits.decide_one(capped, decided_at=STAMP)
     assert d["approved_limit"] == 120_000.0 and "insurer_cover" in d["binding_constraints"]
+    assert d["limit_before_insurer"] > 120_500.0
+
+
+def _await_engine(engine: Engine) -> Engine:
+    """The engine with a policy whose non-recourse product waits for the insurer."""
+    from riskengine.policy.credit_policy import CreditPolicy
+
+    d = engine.policy.to_dict()
+    d["products"]["non_recourse"]["await_insurer"] = True
+    return Engine(engine.pd_model, engine.master_scale, CreditPolicy.from_dict(d),
+                  overlay=engine.overlay, model_version=engine.model_version)
 
 
 # --- batch bookkeeping ----------------------------------------------------------------------

@@ -159,13 +159,13 @@ _cover_row = st.tuples(_grade, _money.filter(lambda v: v == v), st.floats(0.0, 1
 
 @settings(max_examples=400, deadline=None)
 @given(st.sampled_from(POLICIES), st.lists(_cover_row, min_size=1, max_size=6),
-       st.sets(st.sampled_from(("exposure", "insurer_limit", "annual_sales", "product"))))
+       st.sets(st.sampled_from(("exposure", "covered", "annual_sales", "product"))))
 def test_cover_of_each_row_alone_equals_its_row_in_a_batch(
         policy: CreditPolicy, rows: list[tuple[Any, ...]], given_: set[str]) -> None:
     g, lim, pd_, exposure, insurer, sales, product = (list(c) for c in zip(*rows, strict=True))
     exposure = [e if e == e else 0.0 for e in exposure]  # a NaN exposure is refused
     product = [min(p, len(policy.products) - 1) for p in product]
-    opt = {"exposure": exposure, "insurer_limit": insurer, "annual_sales": sales,
+    opt = {"exposure": exposure, "covered": insurer, "annual_sales": sales,
            "product": product}
 
     def kw(sel: slice) -> dict[str, Any]:
@@ -176,7 +176,8 @@ def test_cover_of_each_row_alone_equals_its_row_in_a_batch(
         for i in range(len(rows)):
             one = _cover.insurance_cover(g[i:i + 1], lim[i:i + 1], pd_[i:i + 1], policy,
                                          **kw(slice(i, i + 1)))
-            for name in ("insured_limit", "uninsured_limit", "indemnity", "exposure",
+            for name in ("insured_limit", "uninsured_limit", "indemnity", "insured_amount",
+                         "exposure",
                          "insured_exposure", "retained", "expected_loss_uninsured",
                          "expected_loss_insured", "premium"):
                 _same(getattr(one, name), _row_of(getattr(batch, name), i))

@@ -392,3 +392,35 @@ def test_cli_demo_data_refuses_a_non_empty_directory_unless_overwrite(tmp_path: 
     assert sorted(p.name for p in out.iterdir()) == ["ledger.xlsx"]
     assert main(["demo-data", "--debtors", "10", "--out", str(out), "--overwrite"]) == 0
     assert (out / "debtors.parquet").is_file() and (out / "ledger.xlsx").read_bytes() == b"theirs"
+
+
+def test_insurer_limits_are_optional(frames, tmp_path: Path) -> None:
+    """Issue 16: a portfolio written before insurer limits existed (no file, not in the
+    manifest) reads with an empty insurer_limits table; a file added afterwards, not
+    listed by the manifest, is read (its row count unchecked); a listed one is checked."""
+    old = {k: v for k, v in frames.items() if k != "insurer_limits"}
+    out = _write(old, tmp_path / "old", "parquet")
+    assert not (out / "insurer_limits.parquet").exists()
+    manifest = json.loads((out / MANIFEST_NAME).read_text())
+    assert "insurer_limits" not in manifest["tables"]
+    back, _ = read_portfolio(out)
+    assert len(back["insurer_limits"]) == 0
+    assert tuple(back["insurer_limits"].columns) == CONTRACTS["insurer_limits"].names
+    added = pd.DataFrame([{"insurer_id": "INS-1", "policy_id": "P-1", "debtor_id": "D000001",
+                           "supplier_id": None, "currency": "EUR", "requested_amount": 1.0,
+                           "granted_amount": 1.0, "cover_pct": 0.9, "status": "granted",
+                           "decision_date": "2026-01-02", "effective_date": None}])
+    added.to_csv(out / "insurer_limits.csv", index=False)
+    assert check_portfolio(out, {**manifest, "format": "csv"}, ["insurer_limits"],
+                           optional=True) == {"insurer_limits": 1}
+    added.to_parquet(out / "insurer_limits.parquet")
+    back, _ = read_portfolio(out)
+    assert back["insurer_limits"]["debtor_id"].tolist() == ["D000001"]
+    assert back["insurer_limits"]["decision_date"].dtype == "datetime64[ns]"
+    listed = _write(frames, tmp_path / "new", "parquet")  # the generator's insurer limits
+    n = len(frames["insurer_limits"])
+    assert json.loads((listed / MANIFEST_NAME).read_text())["tables"]["insurer_limits"] == n > 1
+    added.to_parquet(listed / "insurer_limits.parquet")
+    with pytest.raises(InvalidInputError, match=f"'insurer_limits'.*has 1 rows, the manifest "
+                                                f"lists {n:,}"):
+        read_portfolio(listed)

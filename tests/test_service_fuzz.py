@@ -48,7 +48,7 @@ def test_the_fuzzed_document_covers_every_route() -> None:
     paths = set(APP.openapi()["paths"])
     assert paths == {"/health", "/ready", "/v1/decisions", "/v1/invoices/check",
                      "/v1/debtors/{debtor_id}/decision", "/v1/limits/{debtor_id}",
-                     "/v1/fx-rates"}
+                     "/v1/insurer-requests", "/v1/insurer-responses", "/v1/fx-rates"}
 
 
 # --- valid payloads with extreme figures reach the engine: still never a 5xx ---------------

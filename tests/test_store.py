@@ -15,6 +15,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 from hypothesis import given, settings
@@ -136,6 +137,11 @@ def test_append_only_tables_refuse_update_and_delete(db_url: str, table: str,
         store.record_funding_check(supplier_id="S-1", debtor_id="D-1", request={},
                                    result={}, limit_used=1.0, limit_source="x",
                                    approved_outstanding=0.0)
+        store.record_insurer_limits(pd.DataFrame([{  # issue 16: every state kept
+            "insurer_id": "INS-1", "policy_id": "P-1", "debtor_id": "D-1", "supplier_id": None,
+            "currency": "EUR", "requested_amount": 1.0, "granted_amount": 1.0,
+            "cover_pct": 0.9, "status": "granted", "decision_date": None,
+            "effective_date": None, "previous_granted_amount": None}]), source="test")
         key = "key" if table == "idempotency_keys" else "id"
         with pytest.raises(sa.exc.IntegrityError, match="append-only"):
             with store.engine.begin() as conn:

@@ -37,7 +37,7 @@ SEED = 7
 #: The columns of issue 16's shared decisions, in their order.
 INSURER_COLUMNS = ("insurer_id", "policy_id", "debtor_id", "supplier_id", "currency",
                    "requested_amount", "granted_amount", "cover_pct", "status",
-                   "decision_date", "effective_date")
+                   "decision_date", "effective_date", "previous_granted_amount")
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +133,12 @@ def test_insurer_limits_have_the_shared_columns_and_every_status(book) -> None:
     # cover: 90 % typical (ICISA), one policy at 85 %
     assert set(il["cover_pct"]) == {0.85, 0.90}
     assert (il["cover_pct"] == 0.90).mean() > 0.6
+    # the limit before a reduction or cancellation is kept (issue 16: deliveries made
+    # before the notice stay covered up to it); no other row has one
+    cut = il["status"].isin(["reduced", "cancelled"])
+    assert il.loc[cut, "previous_granted_amount"].notna().all()
+    assert (il.loc[cut, "previous_granted_amount"] > il.loc[cut, "granted_amount"]).all()
+    assert il.loc[~cut, "previous_granted_amount"].isna().all()
 
 
 def test_insurer_limit_amounts_and_dates_follow_their_status(book) -> None:

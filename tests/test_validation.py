@@ -91,10 +91,17 @@ def make_portfolio(n: int = 4) -> dict[str, pd.DataFrame]:
     })  # fmt: skip
     relations = pd.DataFrame({"supplier_id": ["S-2"], "debtor_id": [ids[0]],
                               "relation_type": ["same_group"]})  # fmt: skip
+    insurer_limits = pd.DataFrame({  # issue 16: one on a pair, one on a debtor
+        "insurer_id": "INS-1", "policy_id": "CI-1", "debtor_id": [ids[0], ids[-1]],
+        "supplier_id": ["S-1", None], "currency": "EUR",
+        "requested_amount": [60_000.0, 80_000.0], "granted_amount": [50_000.0, None],
+        "cover_pct": [0.9, 0.85], "status": ["granted", "pending"],
+        "decision_date": ["2024-06-01", None], "effective_date": [None, None],
+    })  # fmt: skip
     return {
         "debtors": debtors, "suppliers": suppliers, "statements": statements,
         "adverse_records": adverse, "invoices": invoices, "exposures": exposures,
-        "relations": relations,
+        "relations": relations, "insurer_limits": insurer_limits,
     }  # fmt: skip
 
 

@@ -26,6 +26,7 @@ from riskengine.batch.migration.matrix import _strictly_increasing
 from riskengine.batch.options import RerateOptions
 from riskengine.batch.plan import ChunkPlan, _not_in_portfolio, _text_array
 from riskengine.errors import RerateError
+from riskengine.policy.insurer import insurer_requests
 from riskengine.validation.columns import _blank
 
 
@@ -103,6 +104,8 @@ class _Assembler:
         self.final_pairs: pd.DataFrame | None = None
         self.debtors: pd.DataFrame | None = None  # the book's debtors (sectors, countries)
         self.policy: Any = None
+        #: the run's requests to the insurer (riskengine.policy.insurer.insurer_requests)
+        self.requests: pd.DataFrame | None = None
 
     def feed(self) -> None:
         """Read every chunk, from the next one on, whose checkpoint is done."""
@@ -291,6 +294,9 @@ def _reconciled(opts: RerateOptions, out: Path, ckpt: _Checkpoints, plan: ChunkP
                   .replace_schema_metadata(None), out / "migration.parquet")
     write_parquet(pa.Table.from_pandas(actions, preserve_index=False)
                   .replace_schema_metadata(None), out / "limit_actions.parquet")
+    requests = insurer_requests(pairs, policy)  # the request loop (issue 16)
+    asm.requests = requests
+    write_parquet(_requests_table(requests), out / "insurer_requests.parquet")
     summary = mig.run_summary(pairs, errors, rec, previous=previous, migration=matrix,
                               actions=actions, ratings=rated, decision_rows=n,
                               hhis=hhis.result(), previous_ratings=prev_ratings,
@@ -300,4 +306,32 @@ def _reconciled(opts: RerateOptions, out: Path, ckpt: _Checkpoints, plan: ChunkP
         summary[name] = int(sum(c.get(name, 0) for c in counts))
     summary["previous_run"] = previous is not None
     summary["book"] = book.figures
+    summary["insurance"] = _insurance_figures(pairs, requests)
     return summary, n
+
+
+def _requests_table(requests: pd.DataFrame) -> pa.Table:
+    """``insurer_requests.parquet``: text columns as strings (null where not known)."""
+    from riskengine.policy.insurer import REQUEST_COLUMNS
+
+    money = ("approved_limit", "insured_limit", "insured_amount", "amount_requested")
+    return pa.table({c: pa.array(requests[c].to_numpy(dtype=np.float64), pa.float64())
+                     if c in money else pa.array(requests[c].astype(object).tolist(),
+                                                 pa.string()) for c in REQUEST_COLUMNS})
+
+
+def _insurance_figures(pairs: pd.DataFrame, requests: pd.DataFrame) -> dict[str, Any]:
+    """The run's cover by basis and its requests to the insurer (summary ``insurance``)."""
+    basis = pairs["cover_basis"].astype(str)
+    approved = pairs["approved_limit"].to_numpy(dtype=np.float64, na_value=0.0)
+    insured = pairs["insured_amount"].to_numpy(dtype=np.float64, na_value=0.0)
+    out: dict[str, Any] = {}
+    for b in ("insurer_limit", "discretionary", "none"):
+        at = (basis == b).to_numpy()
+        out[f"pairs_{b}"] = int(at.sum())
+        out[f"approved_{b}"] = float(approved[at].sum())
+        out[f"insured_amount_{b}"] = float(insured[at].sum())
+    out["requests"] = int(len(requests))
+    out["amount_requested"] = float(requests["amount_requested"].sum()) if len(requests) \
+        else 0.0
+    return out

@@ -19,8 +19,9 @@ decision, with the note ``book_currency_mismatch``.
 
 A pair cut by a cap gets the cap as its binding constraint, a new decision type and
 new cover figures, through the policy's own functions
-(:func:`riskengine.policy.cover.insurance_cover` with the pair's earlier insured
-amount as the insurer's limit: the cover of a smaller limit is never more).
+(:func:`riskengine.policy.cover.insurance_cover` with the pair's earlier covered part as
+what can be covered, at the pair's cover percentage: the cover of a smaller limit is
+never more).
 """
 
 from __future__ import annotations
@@ -49,8 +50,8 @@ __all__ = ["BookPass", "apply_book_caps", "book_invariants"]
 _EPS = 1e-9
 #: Decision columns a cap rewrites.
 _REWRITTEN = ("approved_limit", "decision_type", "binding_constraints", "insured_limit",
-              "retained_exposure", "expected_loss", "expected_loss_uninsured",
-              "approved_limit_base")
+              "insured_amount", "retained_exposure", "expected_loss", "expected_loss_uninsured",
+              "limit_before_insurer", "approved_limit_base")
 
 
 @dataclass
@@ -177,8 +178,9 @@ def apply_book_caps(pairs: pd.DataFrame, counts: Sequence[int], parts: Sequence[
     new["approved_limit_base"] = np.where(cut, after * ok, base)
     new["_note"] = foreign
     out = pairs.copy()
-    for col in ("approved_limit", "decision_type", "insured_limit", "retained_exposure",
-                "expected_loss", "approved_limit_base"):
+    for col in ("approved_limit", "decision_type", "insured_limit", "insured_amount",
+                "retained_exposure", "expected_loss", "limit_before_insurer",
+                "approved_limit_base"):
         out[col] = new[col]
     bounds = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     touched = cut | foreign
@@ -231,14 +233,18 @@ def _rewritten(pairs: pd.DataFrame, after: np.ndarray, cut: np.ndarray,
     n = len(pairs)
     idx = np.flatnonzero(cut)
     insured = pairs["insured_limit"].to_numpy(dtype=np.float64, na_value=0.0).copy()
+    amount = pairs["insured_amount"].to_numpy(dtype=np.float64, na_value=0.0).copy() \
+        if "insured_amount" in pairs.columns else np.zeros(n)
+    pct = np.divide(amount, insured, out=np.zeros(n), where=insured > 0)
     retained = pairs["retained_exposure"].to_numpy(dtype=np.float64, na_value=np.nan).copy()
     el = pairs["expected_loss"].to_numpy(dtype=np.float64, na_value=np.nan).copy()
     el_un = np.full(n, np.nan)
     cov = insurance_cover(pairs["grade"].to_numpy(dtype=object)[idx], after[idx],
                           pairs["pd"].to_numpy(dtype=np.float64)[idx], policy,
-                          insurer_limit=insured[idx],
+                          covered=insured[idx], cover_pct=np.minimum(pct[idx], 1.0),
                           product=pairs["product"].to_numpy(dtype=object)[idx])
     insured[idx], retained[idx] = cov.insured_limit, cov.retained
+    amount[idx] = cov.insured_amount
     el[idx], el_un[idx] = cov.expected_loss_insured, cov.expected_loss_uninsured
     unit = policy.limits.rounding_unit
     req = pairs["requested_limit"].to_numpy(dtype=np.float64, na_value=0.0)
@@ -249,7 +255,12 @@ def _rewritten(pairs: pd.DataFrame, after: np.ndarray, cut: np.ndarray,
     binding = np.empty(n, dtype=object)  # read at the cut rows only
     binding[idx] = [[c for c in BOOK_CAPS if bound[c][i]] for i in idx.tolist()]
     return {"approved_limit": after, "decision_type": decision, "binding_constraints": binding,
-            "insured_limit": insured, "retained_exposure": retained, "expected_loss": el,
+            # what the book allows is what to ask the insurer for (the cap binds first)
+            "limit_before_insurer": np.where(cut, after, pairs["limit_before_insurer"].to_numpy(
+                dtype=np.float64, na_value=np.nan) if "limit_before_insurer" in pairs.columns
+                else after),
+            "insured_limit": insured, "insured_amount": amount,
+            "retained_exposure": retained, "expected_loss": el,
             "expected_loss_uninsured": el_un, "_cut": cut}
 
 

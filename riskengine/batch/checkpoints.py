@@ -95,6 +95,9 @@ def _clean_json(x: Any) -> Any:
 #: Pair-row columns the run summary and the limit actions read.
 _PAIR_SUMMARY = ("debtor_id", "supplier_id", "approved_limit", "insured_limit",
                  "retained_exposure", "expected_loss", "decision_type",
+                 # the cover and the requests to the insurer (issue 16)
+                 "insured_amount", "cover_basis", "insurer_policy_id", "insurer_status",
+                 "limit_before_insurer",
                  # the book's caps (riskengine.batch.book) read these too
                  "requested_limit", "currency", "group_id", "product", "grade", "pd",
                  "approved_outstanding", "current_limit", "approved_limit_base", "fx_rate",

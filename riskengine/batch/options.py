@@ -18,7 +18,7 @@ CHECKPOINTS = "_checkpoints"
 #: Deterministic outputs of a run (``run.json`` is written beside them).
 OUTPUT_FILES: tuple[str, ...] = (
     DIRNAME, "errors.parquet", "limit_actions.parquet", "migration.parquet",
-    "summary.parquet", "summary.json",
+    "insurer_requests.parquet", "summary.parquet", "summary.json",
 )  # fmt: skip
 RUN_INFO = "run.json"
 #: Exit status of ``riskengine rerate`` when the run finished but failed
@@ -26,11 +26,13 @@ RUN_INFO = "run.json"
 FAILED_RUN_EXIT = 3
 EXPERIMENT = "riskengine-rerate"
 #: Bump when the layout of checkpoints or outputs changes: old checkpoints are discarded.
+#: 8: insurer limits as state (cover_basis, insured_amount, insurer_policy_id,
+#:    insurer_status, limit_before_insurer; insurer_requests.parquet)
 #: 7: the supplier (supplier_grade, supplier_cap; the run's supplier book) and the
 #:    currencies (approved_limit_base, fx_rate in decisions and pair summaries)
 #: 6: the book's caps (group_id, debtor_capacity, approved_outstanding; pair summaries)
 #: 5: decisions as a Parquet dataset, one part per chunk; 4: reason codes as fields
-FORMAT_VERSION = 7
+FORMAT_VERSION = 8
 #: Seconds to sleep after each chunk (debugging and the kill-and-resume test only).
 THROTTLE_ENV = "RISKENGINE_RERATE_THROTTLE"
 

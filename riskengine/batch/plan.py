@@ -193,9 +193,10 @@ def changed_debtors(frames: Mapping[str, pd.DataFrame], since: Any) -> pd.Index:
 
     A debtor changed when any of its records is dated strictly after ``since``:
     a statement's ``period_end``, an adverse record's ``event_date`` or
-    ``settlement_date``, an invoice's ``issue_date`` or ``paid_date``, or its own
-    ``incorporation_date``. Exposures and relations carry no dates: a changed
-    limit request is re-rated with ``--debtors``.
+    ``settlement_date``, an invoice's ``issue_date`` or ``paid_date``, an insurer
+    limit's ``decision_date`` or ``effective_date`` (a new answer, a reduction taking
+    effect), or its own ``incorporation_date``. Exposures and relations carry no dates:
+    a changed limit request is re-rated with ``--debtors``.
 
     Returns
     -------
@@ -212,7 +213,8 @@ def changed_debtors(frames: Mapping[str, pd.DataFrame], since: Any) -> pd.Index:
     day = pd.Timestamp(parse_date(since, "changed_since"))
     columns = {"debtors": ("incorporation_date",), "statements": ("period_end",),
                "adverse_records": ("event_date", "settlement_date"),
-               "invoices": ("issue_date", "paid_date")}  # fmt: skip
+               "invoices": ("issue_date", "paid_date"),
+               "insurer_limits": ("decision_date", "effective_date")}  # fmt: skip
     hits: list[pd.Series] = []
     for table, cols in columns.items():
         frame = frames.get(table)

@@ -29,11 +29,12 @@ from riskengine.contracts.schemas import CONTRACTS
 from riskengine.errors import RerateError
 
 _DEBTOR_TABLES = ("debtors", "statements", "adverse_records", "invoices", "exposures",
-                  "relations")  # fmt: skip
+                  "relations", "insurer_limits")  # fmt: skip
 
 _DATE_COLUMNS = {"debtors": ("incorporation_date",), "statements": ("period_end",),
                  "adverse_records": ("event_date", "settlement_date"),
-                 "invoices": ("issue_date", "paid_date")}  # fmt: skip
+                 "invoices": ("issue_date", "paid_date"),
+                 "insurer_limits": ("decision_date", "effective_date")}  # fmt: skip
 
 
 def read_chunk(portfolio: Path, plan_range: tuple[str | None, str | None],

@@ -9,7 +9,8 @@ Outputs (in ``--out``)
 ----------------------
 ``decisions/`` (a Parquet dataset: ``part-00000.parquet``, ... one file per
 chunk, :mod:`riskengine.batch.dataset`), ``errors.parquet``,
-``limit_actions.parquet``, ``migration.parquet`` (long form: from_grade,
+``limit_actions.parquet``, ``insurer_requests.parquet`` (what to ask the insurer for,
+:func:`riskengine.policy.insurer.insurer_requests`), ``migration.parquet`` (long form: from_grade,
 to_grade, count, rate), ``summary.parquet`` (figure, value, text) and
 ``summary.json``: all byte-identical for the same inputs, model, policy, as-of date, scope and chunk
 size. ``run.json`` holds what differs from run to run (wall-clock start, elapsed
@@ -271,7 +272,8 @@ def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
         timings["assemble_s"] = time.perf_counter() - tick
         if opts.store_url and asm.final_pairs is not None:
             tick = time.perf_counter()
-            summary["register"] = _write_register(opts.store_url, asm, as_of, key)
+            summary["register"] = _write_register(opts.store_url, asm, as_of, key, scope,
+                                                  frames.get("insurer_limits"), opts)
             timings["register_s"] = time.perf_counter() - tick
         summary = {"as_of": as_of, "model_version": model_version,
                    "policy_version": policy_version, "input_hash": key_parts["input_hash"],
@@ -299,8 +301,11 @@ def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
     return RerateResult(out, summary, plan.n_chunks, resumed, key, run_id, elapsed, timings)
 
 
-def _write_register(url: str, asm: Any, as_of: str, key: str) -> dict[str, Any]:
-    """The run's pairs into the store's limit register (:func:`riskengine.store.runs.apply_run`)."""
+def _write_register(url: str, asm: Any, as_of: str, key: str, scope: Sequence[str] | None,
+                    insurer: pd.DataFrame | None, opts: RerateOptions) -> dict[str, Any]:
+    """The run's pairs into the store's limit register (:func:`riskengine.store.runs.apply_run`),
+    its requests to the insurer (those of its debtors replaced: every debtor's for a whole
+    book) and the insurer limits of its decided debtors (the states that are new)."""
     from riskengine.store import DecisionStore
     from riskengine.store.runs import apply_run
 
@@ -308,7 +313,33 @@ def _write_register(url: str, asm: Any, as_of: str, key: str) -> dict[str, Any]:
     pairs = asm.final_pairs.assign(sector=sector, country=country)
     with DecisionStore(url) as store:
         counts = apply_run(store, pairs, as_of=as_of, run=key[:16], policy=asm.policy)
+        source = f"rerate:{key[:16]}"
+        if asm.requests is not None:
+            counts["insurer_requests"] = store.replace_insurer_requests(
+                asm.requests, debtors=None if scope is None else list(scope), source=source,
+                as_of=as_of)
+        counts["insurer_limits_recorded"] = store.record_insurer_limits(
+            _decided_insurer_limits(insurer, asm.final_pairs, opts), source=source)
         return {**counts, "store": store.engine.url.render_as_string(hide_password=True)}
+
+
+def _decided_insurer_limits(insurer: pd.DataFrame | None, pairs: pd.DataFrame,
+                            opts: RerateOptions) -> pd.DataFrame:
+    """The portfolio's valid insurer limits of the debtors the run decided (the service
+    then decides those debtors with the limits the run used)."""
+    from riskengine.contracts.schemas import INSURER_LIMITS
+    from riskengine.io.portfolio import _empty, read_table
+    from riskengine.validation import validate_table
+
+    if insurer is None or "status" not in insurer.columns:
+        # read by the workers chunk by chunk, or by Spark's executors: read it whole here
+        insurer = read_table(Path(opts.portfolio), "insurer_limits",
+                             _manifest(Path(opts.portfolio)))
+    if not len(insurer):
+        return _empty("insurer_limits")
+    clean, _ = validate_table(insurer, INSURER_LIMITS)
+    decided = pd.Index(pd.unique(pairs["debtor_id"].astype(str)), dtype="str")
+    return clean[clean["debtor_id"].astype(str).isin(decided)]
 
 
 def _riskengine_version() -> str:

@@ -21,12 +21,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-__all__ = ["DECISION_TYPES", "RATING_BASES", "Decision", "DECISION_FIELDS"]
+__all__ = ["DECISION_TYPES", "RATING_BASES", "COVER_BASES", "Decision", "DECISION_FIELDS"]
 
 #: Decision types: the policy's three plus ``unrated`` (no usable PD).
 DECISION_TYPES: tuple[str, ...] = ("full", "partial", "refused", "unrated")
 #: How the PD was obtained: the statement model, a tax-return or no-financials prior.
 RATING_BASES: tuple[str, ...] = ("statements", "tax_return", "no_financials")
+
+#: Where a pair's cover comes from (riskengine.policy.insurer.COVER_BASES).
+COVER_BASES: tuple[str, ...] = ("insurer_limit", "discretionary", "none")
+#: The fields of insurer limits as state (issue 16): absent from decisions stored before.
+_INSURANCE_FIELDS = ("cover_basis", "insured_amount", "insurer_policy_id", "insurer_status",
+                     "limit_before_insurer")
 
 _REASON_KEYS = ("feature", "value", "direction", "text")
 
@@ -122,6 +128,20 @@ class Decision:
     supplier_cap : float or None
         Under recourse with a rated supplier whose grade caps: the supplier's share of the
         debtor-level limit (binding constraint ``supplier`` when it cut); else None.
+    cover_basis : str
+        Where the cover comes from (:data:`COVER_BASES`): the insurer's limit in force
+        (``insurer_limit``), the policy's discretionary cover (``discretionary``), or
+        ``none``; no cover is ever assumed (issue 16).
+    insured_amount : float
+        What the insurer pays on a total loss: the cover percentage x ``insured_limit``
+        (``insured_limit`` is the part of the limit under cover).
+    insurer_policy_id : str or None
+        The credit-insurance policy of the cover, or the one to ask (None: not known).
+    insurer_status : str or None
+        Status of the insurer limit applied to the pair (``insurer_limits``), None without.
+    limit_before_insurer : float or None
+        The approved limit before a hold for the insurer (the product's
+        ``await_insurer``): what to ask the insurer to cover; the approved limit otherwise.
     """
 
     debtor_id: str
@@ -161,6 +181,11 @@ class Decision:
     fx_rate: float | None = None
     supplier_grade: str | None = None
     supplier_cap: float | None = None
+    cover_basis: str = "none"
+    insured_amount: float = 0.0
+    insurer_policy_id: str | None = None
+    insurer_status: str | None = None
+    limit_before_insurer: float | None = None
 
     def __post_init__(self) -> None:
         if self.decision_type not in DECISION_TYPES:
@@ -180,6 +205,12 @@ class Decision:
                              f"{self.approved_limit!r} is negative or given while unrated.")
         if self.insured_limit > self.approved_limit + 1e-9:
             raise ValueError(f"Decision {self.debtor_id!r}: insured_limit exceeds the limit.")
+        if self.insured_amount > self.insured_limit + 1e-9:
+            raise ValueError(f"Decision {self.debtor_id!r}: insured_amount exceeds the "
+                             "insured limit.")
+        if self.cover_basis not in COVER_BASES:
+            raise ValueError(f"Decision {self.debtor_id!r}: cover_basis "
+                             f"{self.cover_basis!r} is not one of {COVER_BASES}.")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-safe dict in field order (lists for tuples, None for no number).
@@ -213,7 +244,8 @@ class Decision:
         names = [f.name for f in fields(cls)]
         unknown = sorted(set(data) - set(names))
         optional = {"group_id", "debtor_capacity", "approved_outstanding", "current_limit",  # added by policy 2026.2
-                    "approved_limit_base", "fx_rate", "supplier_grade", "supplier_cap"}  # issue 16
+                    "approved_limit_base", "fx_rate", "supplier_grade", "supplier_cap",  # issue 16
+                    *_INSURANCE_FIELDS}
         missing = [n for n in names if n not in data and n not in optional]
         if unknown or missing:
             raise ValueError(f"Decision.from_dict: unknown keys {unknown}, missing keys {missing}.")
@@ -245,6 +277,8 @@ _EXAMPLE: dict[str, Any] = {
     "group_id": None, "debtor_capacity": 40000.0, "approved_outstanding": 0.0,
     "current_limit": 25000.0, "approved_limit_base": 25000.0, "fx_rate": 1.0,
     "supplier_grade": None, "supplier_cap": None,
+    "cover_basis": "insurer_limit", "insured_amount": 22500.0,
+    "insurer_policy_id": "CI-1", "insurer_status": "granted", "limit_before_insurer": 25000.0,
 }
 
 #: Field names of :class:`Decision`, in order (the columns of a decisions frame).

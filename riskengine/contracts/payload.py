@@ -68,6 +68,7 @@ __all__ = [
     "SupplierInfo",
     "SUPPLIER_EXTRA_FIELDS",
     "Exposure",
+    "InsurerLimit",
     "FxRate",
     "DebtorPayload",
     "parse_payload",
@@ -97,6 +98,7 @@ EventType = Literal[schemas.ADVERSE_EVENT_TYPES]  # type: ignore[valid-type]
 AdverseStatus = Literal[schemas.ADVERSE_STATUSES]  # type: ignore[valid-type]
 LegalForm = Literal[schemas.LEGAL_FORMS]  # type: ignore[valid-type]
 RelationType = Literal[schemas.RELATION_TYPES]  # type: ignore[valid-type]
+InsurerStatus = Literal[schemas.INSURER_STATUSES]  # type: ignore[valid-type]
 SectorOutlook = Literal[schemas.SECTOR_OUTLOOKS]  # type: ignore[valid-type]
 GoodsOrServices = Literal[schemas.GOODS_OR_SERVICES]  # type: ignore[valid-type]
 
@@ -333,6 +335,42 @@ class Exposure(BaseModel):
         return self
 
 
+class InsurerLimit(BaseModel):
+    """An insurer's limit on the debtor (:data:`riskengine.contracts.schemas.INSURER_LIMITS`
+    less ``debtor_id``): for one of the payload's suppliers (``supplier_id``), or for
+    every pair under the insurance policy (no ``supplier_id``)."""
+
+    model_config = _FORBID
+
+    insurer_id: Identifier
+    policy_id: Identifier
+    supplier_id: Identifier | None = Field(
+        default=None, description="One pair's limit; absent: the debtor's, for every pair "
+                                  "under the policy")
+    currency: Currency
+    requested_amount: Money | None = None
+    granted_amount: Money | None = Field(
+        default=None, description="Required when granted, partial or reduced")
+    cover_pct: Annotated[float, Field(strict=True, gt=0.0, le=1.0, allow_inf_nan=False,
+                                      description="Share of an insured loss paid, (0, 1]")]
+    status: InsurerStatus
+    decision_date: IsoDate | None = Field(
+        default=None, description="Required when reduced or cancelled")
+    effective_date: IsoDate | None = None
+    previous_granted_amount: Money | None = Field(
+        default=None, description="Reduced or cancelled: the limit before the notice")
+
+    @model_validator(mode="after")
+    def _state(self) -> InsurerLimit:
+        if self.status in ("granted", "partial", "reduced") and self.granted_amount is None:
+            raise ValueError(f"granted_amount: required when the status is {self.status!r}")
+        if self.status in ("reduced", "cancelled") and self.decision_date is None:
+            raise ValueError(f"decision_date: required when the status is {self.status!r}")
+        if _later(self.effective_date, self.decision_date):
+            raise ValueError("effective_date: before decision_date")
+        return self
+
+
 class FxRate(BaseModel):
     """One dated exchange rate (the ``fx_rates`` contract): units of the reporting
     currency (the policy's ``[book] currency``) per ONE unit of ``currency``, in force
@@ -379,6 +417,10 @@ class DebtorPayload(BaseModel):
         description="The debtor's pairs, one per supplier, decided together (they share "
                     "the debtor's capacity); instead of exposure. Each invoice then names "
                     "its supplier_id.")
+    insurer_limits: list[InsurerLimit] = Field(
+        default_factory=list, max_length=200,
+        description="The insurers' limits on the debtor (issue 16); absent: none (the "
+                    "service uses its register's)")
     as_of: IsoDate | None = Field(
         default=None, description="Decision date; absent: the caller's today")
     fx_rates: list[FxRate] | None = Field(
@@ -422,7 +464,28 @@ class DebtorPayload(BaseModel):
             if key in keys:
                 raise ValueError(f"invoices.{i}.invoice_id: duplicate identifier")
             keys.add(key)
+        self._check_insurer_limits()
         return self
+
+    def _check_insurer_limits(self) -> None:
+        """One insurer limit per key; a pair-level one names one of the payload's suppliers,
+        whose exposure then gives no ``insurer_limit`` of its own."""
+        suppliers = {ex.supplier_id: ex for ex in self.pairs}
+        seen: set[Any] = set()
+        for i, lim in enumerate(self.insurer_limits):
+            key = (lim.insurer_id, lim.policy_id, lim.supplier_id)
+            if key in seen:
+                raise ValueError(f"insurer_limits.{i}.policy_id: duplicate insurer limit")
+            seen.add(key)
+            if lim.supplier_id is None:
+                continue
+            ex = suppliers.get(lim.supplier_id)
+            if ex is None:
+                raise ValueError(f"insurer_limits.{i}.supplier_id: not the supplier of any "
+                                 "exposure")
+            if ex.insurer_limit is not None:
+                raise ValueError(f"insurer_limits.{i}.supplier_id: the exposure gives "
+                                 "insurer_limit too; give the insurer limit once")
 
     def _check_pairs(self) -> None:
         """Exactly one of exposure and exposures; one exposure per supplier; each
@@ -579,7 +642,7 @@ def payload_to_frames(
     -------
     dict of str to pandas.DataFrame
         ``debtors, suppliers, statements, adverse_records, invoices, exposures,
-        relations`` in the contracts' columns, plus ``pair_terms``
+        relations, insurer_limits`` in the contracts' columns, plus ``pair_terms``
         (:data:`PAIR_TERMS_COLUMNS`: product and insurer limit per pair),
         ``supplier_book`` (the dispersion of each supplier's debtors the payload gives,
         :data:`riskengine.scoring.suppliers.SUPPLIER_BOOK_COLUMNS`) and, when a payload
@@ -610,6 +673,7 @@ def payload_to_frames(
     exposures: list[dict[str, Any]] = []
     relations: list[dict[str, Any]] = []
     terms: list[dict[str, Any]] = []
+    insurer: list[dict[str, Any]] = []
     book: dict[str, dict[str, Any]] = {}  # per supplier: its debtors' dispersion
     rated: dict[str, tuple[int, int, SupplierInfo]] = {}  # suppliers rated from their records
     rates: dict[tuple[Any, str], float] = {}
@@ -631,6 +695,7 @@ def payload_to_frames(
         adverse.extend({"debtor_id": did, **a.model_dump()} for a in p.adverse_records)
         invoices.extend({**v.model_dump(), "debtor_id": did, "supplier_id": sid}
                         for v, sid in zip(p.invoices, p.invoice_suppliers(), strict=True))
+        insurer.extend({"debtor_id": did, **r.model_dump()} for r in p.insurer_limits)
         for j, ex in enumerate(p.pairs):
             sid = ex.supplier_id
             suppliers.setdefault(sid, {"supplier_id": sid, "currency": ex.currency,
@@ -676,6 +741,7 @@ def payload_to_frames(
         "invoices": _frame(invoices, c["invoices"]),
         "exposures": _frame(exposures, c["exposures"]),
         "relations": _frame(relations, c["relations"]),
+        "insurer_limits": _frame(insurer, c["insurer_limits"]),
         "pair_terms": term_frame,
         "supplier_book": pd.DataFrame({
             "supplier_id": pd.Series([b["supplier_id"] for b in book.values()], dtype="str"),

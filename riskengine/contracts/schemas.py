@@ -45,7 +45,10 @@ __all__ = [
     "INVOICES",
     "EXPOSURES",
     "RELATIONS",
+    "INSURER_STATUSES",
+    "INSURER_LIMITS",
     "CONTRACTS",
+    "OPTIONAL_TABLES",
     "FX_RATES",
     "REFERENCE_TABLES",
     "ERROR_COLUMNS",
@@ -376,11 +379,54 @@ RELATIONS = TableContract(
     ),
 )
 
+#: Status of an insurer's limit (ICISA; Atradius; Allianz Trade): asked for (``requested``),
+#: under assessment (``pending``), granted in full (``granted``) or in part (``partial``),
+#: ``refused``, ``reduced`` or ``cancelled`` with notice.
+INSURER_STATUSES: tuple[str, ...] = ("requested", "pending", "granted", "partial", "refused",
+                                     "reduced", "cancelled")
+
+INSURER_LIMITS = TableContract(
+    name="insurer_limits",
+    key=("insurer_id", "policy_id", "debtor_id", "supplier_id"),
+    date_columns_not_future=("decision_date",),
+    columns=(
+        Column("insurer_id", "str", identifier=True, description="The credit insurer"),
+        Column("policy_id", "str", identifier=True,
+               description="The factor's credit-insurance policy with that insurer"),
+        Column("debtor_id", "str", identifier=True),
+        Column("supplier_id", "str", identifier=True, nullable=True,
+               description="Missing: a limit on the debtor for every supplier under the "
+                           "policy (shared by its pairs); given: the pair's own limit"),
+        Column("currency", "category", allowed=CURRENCIES, description=_ISO),
+        Column("requested_amount", "float", nullable=True, ge=0.0,
+               description="The limit the factor asked for, in currency"),
+        Column("granted_amount", "float", nullable=True, ge=0.0,
+               description="The limit the insurer granted (after a reduction: the new "
+                           "one), in currency; required when granted, partial or reduced"),
+        Column("cover_pct", "float", ge=0.0,
+               description="Share of an insured loss the insurer pays, in (0, 1]"),
+        Column("status", "category", allowed=INSURER_STATUSES),
+        Column("decision_date", "date", nullable=True,
+               description="The insurer's decision (the notice of a reduction or "
+                           "cancellation); required when reduced or cancelled"),
+        Column("effective_date", "date", nullable=True,
+               description="When the decision takes effect; missing: at once, or after "
+                           "the policy's notice for a reduction or cancellation"),
+        Column("previous_granted_amount", "float", nullable=True, required=False, ge=0.0,
+               description="Reduced or cancelled: the limit before, in force until "
+                           "effective_date and kept on deliveries made before the notice"),
+    ),
+)
+
 #: Every input table, by name.
 CONTRACTS: dict[str, TableContract] = {
     t.name: t
-    for t in (DEBTORS, SUPPLIERS, STATEMENTS, ADVERSE_RECORDS, INVOICES, EXPOSURES, RELATIONS)
+    for t in (DEBTORS, SUPPLIERS, STATEMENTS, ADVERSE_RECORDS, INVOICES, EXPOSURES, RELATIONS,
+              INSURER_LIMITS)
 }
+
+#: Tables a portfolio may leave out (absent: no records; old portfolios still load).
+OPTIONAL_TABLES: tuple[str, ...] = ("insurer_limits",)
 
 FX_RATES = TableContract(
     name="fx_rates",

@@ -23,13 +23,13 @@ from typing import Any
 
 import pandas as pd
 
-from riskengine.contracts.schemas import CONTRACTS, REFERENCE_TABLES
+from riskengine.contracts.schemas import CONTRACTS, OPTIONAL_TABLES, REFERENCE_TABLES
 from riskengine.errors import InvalidInputError
 from riskengine.synthetic import contract_dtypes
 
-__all__ = ["FORMATS", "MANIFEST_NAME", "REQUIRED_TABLES", "ROW_GROUP_ROWS", "check_portfolio",
-           "chunk_readable", "count_rows", "read_fx_rates", "read_manifest", "read_portfolio",
-           "read_table", "table_file", "unreadable", "write_portfolio"]
+__all__ = ["FORMATS", "MANIFEST_NAME", "OPTIONAL_TABLES", "REQUIRED_TABLES", "ROW_GROUP_ROWS",
+           "check_portfolio", "chunk_readable", "count_rows", "read_fx_rates", "read_manifest",
+           "read_portfolio", "read_table", "table_file", "unreadable", "write_portfolio"]
 
 #: File formats of a portfolio directory.
 FORMATS: tuple[str, ...] = ("parquet", "csv")
@@ -40,9 +40,11 @@ MANIFEST_NAME = "manifest.json"
 ROW_GROUP_ROWS = 65_536
 #: Tables without which a directory is not a portfolio. Every contract table feeds the
 #: decision (an absent adverse table would read as "no adverse records"), so
-#: :func:`check_portfolio` requires all of them; a table without records is a file
-#: with the header row (CSV) or zero rows (Parquet).
-REQUIRED_TABLES: tuple[str, ...] = tuple(CONTRACTS)
+#: :func:`check_portfolio` requires all of them but the optional ones
+#: (:data:`~riskengine.contracts.schemas.OPTIONAL_TABLES`: ``insurer_limits``, which an
+#: older portfolio does not have; absent, it reads as no records); a table without
+#: records is a file with the header row (CSV) or zero rows (Parquet).
+REQUIRED_TABLES: tuple[str, ...] = tuple(n for n in CONTRACTS if n not in OPTIONAL_TABLES)
 
 _BOOL_TEXT = {"true": True, "false": False, "1": True, "0": False}
 
@@ -91,8 +93,9 @@ def write_portfolio(
     frames : mapping of str to DataFrame
         Tables keyed by contract name (a subset of
         :data:`riskengine.contracts.schemas.CONTRACTS`; ``debtors`` is required). A
-        contract table absent from ``frames`` is written empty, with the contract
-        columns, so that the directory is whole (:func:`check_portfolio`).
+        required contract table absent from ``frames`` is written empty, with the
+        contract columns, so that the directory is whole (:func:`check_portfolio`); an
+        optional one (:data:`OPTIONAL_TABLES`) is written only when given.
     out_dir : path-like
         Directory to write; created with its parents when absent. Existing
         files of the same names are replaced.
@@ -132,6 +135,8 @@ def write_portfolio(
     out.mkdir(parents=True, exist_ok=True)
     rows: dict[str, int] = {}
     for name in CONTRACTS:  # contract order
+        if name in OPTIONAL_TABLES and name not in frames:
+            continue
         frame = frames[name] if name in frames else _empty(name)
         atomic_write(out / f"{name}.{fmt}", _table_writer(frame, fmt))
         rows[name] = len(frame)
@@ -182,7 +187,8 @@ def read_portfolio(path: str | os.PathLike[str], *, check: bool = True
     Returns
     -------
     frames : dict of str to DataFrame
-        Every table of :data:`riskengine.contracts.schemas.CONTRACTS`, in contract order,
+        Every table of :data:`riskengine.contracts.schemas.CONTRACTS`, in contract order
+        (an optional table the directory does not hold: empty, in the contract columns),
         then ``fx_rates`` when the portfolio has rates (:func:`read_fx_rates`).
     manifest : dict
         The parsed ``manifest.json``, or ``{}`` when there is none.
@@ -279,7 +285,8 @@ def _candidates(root: Path, name: str, manifest: Mapping[str, Any]) -> list[Path
 
 
 def read_table(root: Path, name: str, manifest: Mapping[str, Any]) -> pd.DataFrame:
-    """One table of a portfolio directory exactly as :func:`read_portfolio` reads it.
+    """One table of a portfolio directory exactly as :func:`read_portfolio` reads it (an
+    optional table without a file: empty, in the contract columns).
 
     Raises
     ------
@@ -287,6 +294,8 @@ def read_table(root: Path, name: str, manifest: Mapping[str, Any]) -> pd.DataFra
         The table's file is missing or is not a readable Parquet or CSV file.
     """
     file = table_file(root, name, manifest)
+    if file is None and name in OPTIONAL_TABLES:
+        return _empty(name)
     if file is None:
         raise InvalidInputError(_missing(root, name, manifest, _listed_rows(root, manifest)))
     raw = _read_parquet(file) if file.suffix == ".parquet" else _read_csv(file)
@@ -301,7 +310,9 @@ def check_portfolio(root: str | os.PathLike[str], manifest: Mapping[str, Any],
     Every table of ``tables`` must have its file, the file must be readable
     (Parquet: its footer; CSV: it parses), and when the manifest lists row
     counts (``tables``, written by :func:`write_portfolio`) the file must hold
-    exactly the rows listed for it, and the manifest must list it.
+    exactly the rows listed for it, and the manifest must list it (an optional
+    table, :data:`OPTIONAL_TABLES`, added to a portfolio after its manifest was
+    written need not be listed: only its row count goes unchecked).
 
     Parameters
     ----------
@@ -310,11 +321,13 @@ def check_portfolio(root: str | os.PathLike[str], manifest: Mapping[str, Any],
     manifest : mapping
         Its manifest (:func:`read_manifest`; ``{}`` when there is none).
     tables : iterable of str, optional
-        The tables the run needs (default every contract table: each feeds the
-        decision, so a missing one would change limits; and the reference tables,
-        ``fx_rates``, when their file is there).
+        The tables the run needs (default every required contract table: each feeds
+        the decision, so a missing one would change limits; and the optional tables,
+        ``insurer_limits``, and the reference tables, ``fx_rates``, when their file is
+        there).
     optional : bool, default False
-        ``tables`` are optional ones (``fx_rates``): checked when their file is there.
+        ``tables`` are optional ones (``insurer_limits``, ``fx_rates``): checked when
+        their file is there.
 
     Returns
     -------
@@ -335,7 +348,8 @@ def check_portfolio(root: str | os.PathLike[str], manifest: Mapping[str, Any],
     root = _portfolio_dir(root)
     if tables is None:
         rows = check_portfolio(root, manifest, REQUIRED_TABLES)
-        rows.update(check_portfolio(root, manifest, REFERENCE_TABLES, optional=True))
+        rows.update(check_portfolio(root, manifest, (*OPTIONAL_TABLES, *REFERENCE_TABLES),
+                                    optional=True))
         return rows
     listed = _listed_rows(root, manifest)
     rows = {}

@@ -1,15 +1,19 @@
 """Credit insurance cover on approved limits: insured part, retained risk, expected loss.
 
-Definitions (seed 003; ICISA; Atradius UK; DOMAIN.md §2)::
+Definitions (seed 003; ICISA; Atradius UK; DOMAIN.md §2, §6)::
 
-    insured limit   = min(insured_fraction_g x limit, insurer_limit, limit)
-    insured exp.    = min(exposure, insured limit)      # above the insured limit is uninsured
-    retained        = (exposure - insured exp.) + (1 - indemnity) x insured exp.
+    insured limit   = min(covered, limit)   # covered: the pair's share of the insurer limit
+                                            # in force, or of discretionary cover
+                                            # (riskengine.policy.insurer); none: 0
+    insured amount  = cover_pct x insured limit      # what the insurer pays on a total loss
+    insured exp.    = min(exposure, insured limit)   # above the insured limit is uninsured
+    retained        = (exposure - insured exp.) + (1 - cover_pct) x insured exp.
     EL without cover = PD x LGD x exposure
     EL with cover    = PD x LGD x retained
     premium          = premium_rate_g x annual sales x insured limit / limit
 
-The cover never exceeds the limit.
+The cover never exceeds the limit, and no cover is assumed: a pair without a granted
+insurer limit or discretionary cover has none (issue 16).
 """
 
 from __future__ import annotations
@@ -37,7 +41,9 @@ class CoverFigures:
     insured_limit, uninsured_limit : numpy.ndarray
         Split of the limit; ``insured_limit <= limit``.
     indemnity : numpy.ndarray
-        Fraction of an insured loss the insurer pays.
+        Fraction of an insured loss the insurer pays (the cover percentage).
+    insured_amount : numpy.ndarray
+        ``indemnity x insured_limit``: what the insurer pays on a total loss.
     exposure, insured_exposure, retained : numpy.ndarray
         Exposure at default, its insured part, and the factor's retained exposure.
     expected_loss_uninsured, expected_loss_insured : numpy.ndarray
@@ -49,6 +55,7 @@ class CoverFigures:
     insured_limit: FloatArray
     uninsured_limit: FloatArray
     indemnity: FloatArray
+    insured_amount: FloatArray
     exposure: FloatArray
     insured_exposure: FloatArray
     retained: FloatArray
@@ -98,11 +105,11 @@ def expected_loss(pd_: Any, lgd: Any, exposure: Any) -> Any:
 
 
 def insurance_cover(
-    grade: Any, limit: Any, pd: Any, policy: CreditPolicy, *, exposure: Any = None,
-    insurer_limit: Any = None, annual_sales: Any = None, indemnity: float | None = None,
+    grade: Any, limit: Any, pd: Any, policy: CreditPolicy, *, covered: Any = None,
+    cover_pct: Any = None, exposure: Any = None, annual_sales: Any = None,
     product: Any = None,
 ) -> CoverFigures:
-    """Insurance cover, retained exposure, expected loss and premium per debtor.
+    """Insurance cover, retained exposure, expected loss and premium per pair.
 
     Parameters
     ----------
@@ -113,14 +120,17 @@ def insurance_cover(
     pd : array-like
         12-month PD, a fraction in [0, 1]; NaN or out of range is refused.
     policy : CreditPolicy
+    covered : array-like, optional
+        The covered part of each limit: the pair's share of the insurer's limit in force
+        or of discretionary cover (:func:`riskengine.policy.insurer.covered`); capped at
+        the limit. Default none: no cover is assumed.
+    cover_pct : float or array-like, optional
+        Share of a covered loss the insurer pays, in [0, 1] (the row's ``cover_pct``;
+        seed 003: about 70 %); default ``cover.indemnity``.
     exposure : array-like, optional
         Exposure at default; default the full limit.
-    insurer_limit : array-like, optional
-        The insurer's own credit limit on the debtor (caps the insured part).
     annual_sales : array-like, optional
         Annual sales to the debtor; the premium base is its insured share.
-    indemnity : float, optional
-        Overrides ``cover.indemnity`` (e.g. 0.70, seed 003).
     product : array-like, optional
         Product names or codes: products that do not require insurance get
         no cover (recourse business is usually uninsured, seed 003).
@@ -133,14 +143,19 @@ def insurance_cover(
     ------
     InvalidInputError
         A PD that is NaN or outside [0, 1] (no sentinel ever becomes a
-        number), a negative amount, an unknown grade or product.
+        number), a cover percentage outside [0, 1], a negative amount, an unknown
+        grade or product.
 
     Examples
     --------
+    Hand calculation: limits of 100,000; an insurer limit of 60,000 at 90 % on the
+    first, discretionary cover of 25,000 at 60 % on the second, none on the third.
+
     >>> from riskengine.config import load_policy
-    >>> c = insurance_cover(["4", "7", "9"], 100_000, [0.005, 0.03, 0.10], load_policy())
-    >>> c.insured_limit.tolist(), c.retained.round(2).tolist()
-    ([100000.0, 50000.0, 0.0], [10000.0, 55000.0, 100000.0])
+    >>> c = insurance_cover(["4", "4", "7"], 100_000, [0.005, 0.005, 0.03], load_policy(),
+    ...                     covered=[60_000, 25_000, 0], cover_pct=[0.90, 0.60, 0.0])
+    >>> c.insured_amount.tolist(), c.retained.round(2).tolist()
+    ([54000.0, 15000.0, 0.0], [46000.0, 85000.0, 100000.0])
     """
     n = max(inp.size(grade), inp.size(limit), inp.size(pd))
     g = inp.grades(grade, n)
@@ -151,26 +166,27 @@ def insurance_cover(
         raise inp.bad_input("cover", "pd", pos, float(p[pos]), "not_numeric",
                             "a PD is a fraction in [0, 1]; an unrated debtor gets no cover "
                             "figures: decide it apart.")
-    ind = policy.cover.indemnity if indemnity is None else float(indemnity)
-    if not 0.0 <= ind <= 1.0:
-        raise inp.bad_input("cover", "indemnity", 0, ind, "out_of_range",
-                            "indemnity is a fraction in [0, 1].")
+    ind = inp.floats(policy.cover.indemnity if cover_pct is None else cover_pct, n,
+                     "cover_pct", "cover")
+    if not (ind <= 1.0).all():
+        pos = int(np.flatnonzero(~(ind <= 1.0))[0])
+        raise inp.bad_input("cover", "cover_pct", pos, float(ind[pos]), "out_of_range",
+                            "a cover percentage is a fraction in [0, 1].")
     tables = inp.policy_tables(policy)
-    insured = np.minimum(tables.insured_fraction[g], 1.0) * lim
-    if insurer_limit is not None:
-        insured = np.minimum(insured, inp.floats(insurer_limit, n, "insurer_limit", "cover"))
+    insured = np.zeros(n) if covered is None else inp.floats(covered, n, "covered", "cover")
     if product is not None:
         needs = tables.requires_insurance[inp.products(product, n, policy)]
         insured = np.where(needs, insured, 0.0)
     insured = np.minimum(np.where(np.isnan(insured), 0.0, insured), lim)
     exp = lim if exposure is None else inp.floats(exposure, n, "exposure", "cover")
-    covered = np.minimum(exp, insured)
-    retained = exp - covered + (1.0 - ind) * covered
+    cov = np.minimum(exp, insured)
+    retained = exp - cov + (1.0 - ind) * cov
     lgd = policy.cover.lgd
     premium = None
     if annual_sales is not None:
         sales = inp.floats(annual_sales, n, "annual_sales", "cover")
         share = np.divide(insured, lim, out=np.zeros(n), where=lim > 0)
         premium = tables.premium_rate[g] * sales * share
-    return CoverFigures(insured, lim - insured, np.full(n, ind), exp, covered, retained,
-                        p * lgd * exp, p * lgd * retained, premium)
+    return CoverFigures(insured, lim - insured, np.broadcast_to(ind, (n,)).copy(),
+                        ind * insured, exp, cov, retained, p * lgd * exp, p * lgd * retained,
+                        premium)

@@ -32,7 +32,7 @@ from riskengine.contracts.schemas import ADVERSE_EVENT_TYPES, CURRENCIES
 from riskengine.errors import PolicyError
 from riskengine.model.master_scale import GRADES
 from riskengine.policy._toml import _check_keys, _fail, _int, _number, _range
-from riskengine.policy.sections import BookPolicy, FundingPolicy, SupplierPolicy
+from riskengine.policy.sections import BookPolicy, FundingPolicy, InsurancePolicy, SupplierPolicy
 
 __all__ = [
     "GRADES",
@@ -48,6 +48,7 @@ __all__ = [
     "FeePolicy",
     "EligibilityPolicy",
     "FundingPolicy",
+    "InsurancePolicy",
     "SupplierPolicy",
     "CreditPolicy",
 ]
@@ -416,11 +417,17 @@ class ProductPolicy:
         With recourse: the supplier bears the debtor's credit risk and the
         supplier's grade drives advance rate and fees.
     requires_insurance : bool
-        The approved limit may not exceed the insurer's cover.
+        The pairs are written under credit insurance: their cover is the insurer's
+        limit, or discretionary cover (``[insurance]``); the insurer's appetite
+        (``cover.insured_fraction``) nil at the grade refuses them.
     advance_rate : GradeTable
         Share of an approved invoice paid on assignment, non-increasing, 0 at ``D``.
     commission_surcharge : float
         Added to the service commission (non-recourse is dearer, seed 001).
+    await_insurer : bool, default False
+        An approval waits for the insurer: the limit is held at what is insured
+        (binding ``insurer_cover``) until the insurer grants more; False: the pair is
+        approved and the part above the cover is retained (optional key, issue 16).
     """
 
     name: str
@@ -428,6 +435,7 @@ class ProductPolicy:
     requires_insurance: bool
     advance_rate: GradeTable
     commission_surcharge: float
+    await_insurer: bool = False
 
     def __post_init__(self) -> None:
         k = f"products.{self.name}"
@@ -438,18 +446,19 @@ class ProductPolicy:
     def from_dict(cls, name: str, d: Any) -> ProductPolicy:
         k = f"products.{name}"
         keys = {"recourse", "requires_insurance", "advance_rate", "commission_surcharge"}
-        d = _check_keys(d, k, keys, keys)
-        for flag in ("recourse", "requires_insurance"):
-            if not isinstance(d[flag], bool):
+        d = _check_keys(d, k, keys | {"await_insurer"}, keys)
+        for flag in ("recourse", "requires_insurance", "await_insurer"):
+            if flag in d and not isinstance(d[flag], bool):
                 raise _fail(f"{k}.{flag}", d[flag], "not true/false", "Give a boolean.")
         return cls(name, d["recourse"], d["requires_insurance"],
                    GradeTable.from_dict(d["advance_rate"], f"{k}.advance_rate"),
-                   _number(d, k, "commission_surcharge"))
+                   _number(d, k, "commission_surcharge"), d.get("await_insurer", False))
 
     def to_dict(self) -> dict[str, Any]:
         return {"recourse": self.recourse, "requires_insurance": self.requires_insurance,
                 "advance_rate": self.advance_rate.to_dict(),
-                "commission_surcharge": self.commission_surcharge}
+                "commission_surcharge": self.commission_surcharge,
+                "await_insurer": self.await_insurer}
 
 
 @dataclass(frozen=True, slots=True)
@@ -561,7 +570,7 @@ class OverridePolicy:
 
 _SECTIONS = ("limits", "capacity", "knockouts", "concentration", "book", "cover", "products",
              "fees", "eligibility", "supplier")
-_OPTIONAL_SECTIONS = ("overrides", "funding")
+_OPTIONAL_SECTIONS = ("overrides", "funding", "insurance")
 
 
 @dataclass(frozen=True, slots=True)
@@ -594,6 +603,7 @@ class CreditPolicy:
     description: str = ""
     overrides: OverridePolicy = OverridePolicy()
     funding: FundingPolicy = FundingPolicy()
+    insurance: InsurancePolicy = InsurancePolicy()
 
     def __post_init__(self) -> None:
         if not isinstance(self.version, str) or not self.version.strip():
@@ -604,6 +614,13 @@ class CreditPolicy:
         names = [p.name for p in self.products]
         if len(set(names)) != len(names):
             raise _fail("products", names, "duplicate product names", "Rename one.")
+        insured = {p.name for p in self.products if p.requires_insurance}
+        for ip in self.insurance.policies:
+            for i, name in enumerate(ip.products):
+                if name not in insured:
+                    raise _fail(f"insurance.policies.{ip.policy_id}.products[{i}]", name,
+                                "not a product that requires insurance",
+                                f"Use one of {', '.join(sorted(insured)) or '(none)'}.")
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> CreditPolicy:
@@ -639,6 +656,8 @@ class CreditPolicy:
             description=str(d.get("description", "")),
             overrides=OverridePolicy.from_dict(d.get("overrides", {})),
             funding=FundingPolicy.from_dict(d.get("funding", {})),
+            insurance=(InsurancePolicy.from_dict(d["insurance"]) if "insurance" in d
+                       else InsurancePolicy()),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -652,7 +671,8 @@ class CreditPolicy:
             "book": self.book.to_dict(), "cover": self.cover.to_dict(),
             "products": {p.name: p.to_dict() for p in self.products},
             "fees": self.fees.to_dict(), "eligibility": self.eligibility.to_dict(),
-            "supplier": self.supplier.to_dict(), "overrides": self.overrides.to_dict(), "funding": self.funding.to_dict(),
+            "supplier": self.supplier.to_dict(), "overrides": self.overrides.to_dict(),
+            "funding": self.funding.to_dict(), "insurance": self.insurance.to_dict(),
         })
         return out
 

@@ -59,6 +59,7 @@ __all__ = [
     "LimitChanges",
     "limit_change",
     "decision_knockout",
+    "decision_codes",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -398,9 +399,10 @@ PAIR_COLUMNS: dict[str, str] = {
     "factor_capital": "factor's eligible capital",
     "sector_exposure": "book's limits in the debtor's sector, other pairs",
     "book_total": "book's total limits, other pairs",
-    "insurer_limit": "the insurer's credit limit on the debtor",
-    "insurer_limit_given": "bool: the row has an insurer limit (default: every row when "
-                           "insurer_limit is given); a row without one has no insurer cap",
+    "insurer_limit": "the cover the pair can get (insurer's limit in force, discretionary "
+                     "cap, 0 without): the cap of a product that waits for the insurer",
+    "insurer_limit_given": "bool: the row waits for the insurer (default: every row when "
+                           "insurer_limit is given); a row without it has no insurer cap",
     "debtor": "int code of the pair's debtor: its capacity is shared among its pairs",
     "protected": "approved outstanding of the pair (kept first when capacity is shared)",
     "fx": "units of the reporting currency per one unit of the row's currency (default 1): "
@@ -449,7 +451,9 @@ def decide_limits(pairs: Mapping[str, Any], policy: CreditPolicy) -> LimitDecisi
       ``(c B - S) / (1 - c)``, floored at 0, where ``S`` and ``B`` exclude
       this pair.
     - Insurer cover, for products that require insurance: 0 when the
-      insurer's appetite at the grade is nil, else ``insurer_limit`` if given.
+      insurer's appetite at the grade is nil, else ``insurer_limit`` where given
+      (a product that waits for the insurer, ``await_insurer``: the cover it can get,
+      :mod:`riskengine.policy.insurer`).
     - Rounding is down to ``limits.rounding_unit`` (with a 1e-9 relative
       tolerance against binary round-off). The decision is ``full`` when
       the approval equals the rounded request, ``refused`` at 0, else
@@ -573,10 +577,26 @@ def decide_limits(pairs: Mapping[str, Any], policy: CreditPolicy) -> LimitDecisi
         no_appetite, missing, alive & (best > 0) & (approved == 0), alive & (req == 0),
         alive & supplier_binds)))), _LIMIT_REASONS)
     reasons = np.where(knocked, ko_bits, reasons).astype(np.uint32)
-    full_req = np.floor(np.where(np.isnan(req), 0.0, req) / unit + _EPS) * unit
-    decision = np.where(approved <= 0, 2, np.where(approved >= full_req, 0, 1)).astype(np.int8)
+    decision = decision_codes(approved, req, unit)
     return LimitDecisions(req, cap, headroom, insurer, approved, decision, reasons,
                           policy.version, supplier_cap)
+
+
+def decision_codes(approved: FloatArray, requested: FloatArray, unit: float
+                   ) -> npt.NDArray[np.int8]:
+    """The decision of each approved limit (code into :data:`DECISIONS`): ``full`` when it
+    equals the request rounded down to ``unit``, ``refused`` at 0, else ``partial``.
+
+    Examples
+    --------
+    >>> decision_codes(np.array([25_000.0, 10_000.0, 0.0]), np.array([25_400.0] * 3),
+    ...                1000.0).tolist()
+    [0, 1, 2]
+    """
+    full_req = np.floor(np.where(np.isnan(requested), 0.0, requested) / unit + _EPS) * unit
+    out: npt.NDArray[np.int8] = np.where(approved <= 0, 2, np.where(
+        approved >= full_req, 0, 1)).astype(np.int8)
+    return out
 
 
 def decide_limit(policy: CreditPolicy, **pair: Any) -> LimitDecision:

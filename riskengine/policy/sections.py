@@ -1,17 +1,22 @@
-"""Policy sections of the book, of funding checks (issue 15) and of the supplier (issue 16):
-``[book]`` (the factor's capital and the book's caps), ``[funding]`` (the oldest rating an
-invoice may be funded on) and ``[supplier]`` (the supplier's assessment and what it does
-to a pair's limit and advance, :mod:`riskengine.policy.supplier`)."""
+"""Policy sections of the book, of funding checks (issue 15), of the supplier and of credit
+insurance (issue 16): ``[book]`` (the factor's capital and the book's caps), ``[funding]``
+(the oldest rating an invoice may be funded on), ``[supplier]`` (the supplier's assessment
+and what it does to a pair's limit and advance, :mod:`riskengine.policy.supplier`) and
+``[insurance]`` (the factor's insurance policies, the insurer's notice, discretionary
+cover)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from riskengine.contracts.ids import is_identifier
 from riskengine.model.master_scale import GRADES
 from riskengine.policy._toml import _check_keys, _fail, _int, _number, _range
 
-__all__ = ["BookPolicy", "FundingPolicy", "SupplierPolicy", "SUPPLIER_NOTCHES"]
+__all__ = ["BookPolicy", "FundingPolicy", "InsurancePolicy", "InsurerPolicy", "SupplierPolicy",
+           "SUPPLIER_NOTCHES"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +118,126 @@ class FundingPolicy:
 
     def to_dict(self) -> dict[str, Any]:
         return {"max_rating_age_months": self.max_rating_age_months}
+
+
+@dataclass(frozen=True, slots=True)
+class InsurerPolicy:
+    """One credit-insurance policy of the factor: the insurer and the products it covers.
+
+    Parameters
+    ----------
+    policy_id, insurer_id : str
+        Identifiers (:mod:`riskengine.contracts.ids`) as the ``insurer_limits`` rows name them.
+    products : tuple of str
+        The products of the credit policy whose pairs it covers (each must require
+        insurance).
+    """
+
+    policy_id: str
+    insurer_id: str
+    products: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"insurer_id": self.insurer_id, "products": list(self.products)}
+
+
+@dataclass(frozen=True, slots=True)
+class InsurancePolicy:
+    """Credit insurance as state (issue 16; DOMAIN.md §6): the factor's insurance policies,
+    the insurer's notice, and the cover without an assessed limit.
+
+    Parameters
+    ----------
+    notice_days : int
+        Days from an insurer's notice of a reduction or cancellation to its effect when
+        the row gives no ``effective_date`` (Atradius; FCI GRIF art. 18: usually 30).
+    discretionary_cap : float
+        Largest limit per debtor the factor may insure without an assessed limit
+        (Atradius discretionary limit; Allianz Trade Simplicity automatic cover), in
+        ``discretionary_currency``; shared by the debtor's pairs in that currency.
+        0 switches discretionary cover off.
+    discretionary_currency : str
+        ISO 4217 code of ``discretionary_cap``.
+    discretionary_cover_pct : float
+        Share of a loss the insurer pays on discretionary cover, in (0, 1] (Allianz
+        Trade Simplicity: 60 % automatic against up to 90 % on an assessed limit).
+    discretionary_max_grade : int
+        Worst grade index (1 ... 10) with discretionary cover; 0: none.
+    policies : tuple of InsurerPolicy
+        The factor's credit-insurance policies (``[insurance.policies.<policy_id>]``).
+        An ``insurer_limits`` row under another policy is refused (``unknown_policy``).
+    """
+
+    notice_days: int = 30
+    discretionary_cap: float = 0.0
+    discretionary_currency: str = "EUR"
+    discretionary_cover_pct: float = 0.60
+    discretionary_max_grade: int = 0
+    policies: tuple[InsurerPolicy, ...] = ()
+
+    KEY = "insurance"
+
+    def __post_init__(self) -> None:
+        k = self.KEY
+        _range(f"{k}.notice_days", self.notice_days, 0, 366)
+        _range(f"{k}.discretionary_cap", self.discretionary_cap, 0.0, None)
+        if not 0.0 < self.discretionary_cover_pct <= 1.0:
+            raise _fail(f"{k}.discretionary_cover_pct", self.discretionary_cover_pct,
+                        "outside (0, 1]", "Give the share of a loss paid, e.g. 0.60.")
+        _range(f"{k}.discretionary_max_grade", self.discretionary_max_grade, 0, 10)
+        if not (isinstance(self.discretionary_currency, str)
+                and len(self.discretionary_currency) == 3
+                and self.discretionary_currency.isupper()):
+            raise _fail(f"{k}.discretionary_currency", self.discretionary_currency,
+                        "not an ISO 4217 code", 'Give the cap\'s currency, e.g. "EUR".')
+
+    @classmethod
+    def from_dict(cls, d: Any) -> InsurancePolicy:
+        k = cls.KEY
+        keys = {"notice_days", "discretionary_cap", "discretionary_currency",
+                "discretionary_cover_pct", "discretionary_max_grade", "policies"}
+        d = _check_keys(d, k, keys, keys - {"policies"})
+        grade = d["discretionary_max_grade"]
+        if grade not in GRADES[:-1] and grade != "none":
+            raise _fail(f"{k}.discretionary_max_grade", grade, "not a grade",
+                        'Give a grade "1" ... "10" (or "none": no discretionary cover).')
+        pols = d.get("policies", {})
+        if not isinstance(pols, Mapping):
+            raise _fail(f"{k}.policies", pols, "not a table",
+                        "Write [insurance.policies.<policy_id>] tables.")
+        policies = []
+        for pid, body in pols.items():
+            pk = f"{k}.policies.{pid}"
+            if not is_identifier(pid):
+                raise _fail(pk, pid, "not an identifier", "Give the policy's id.")
+            body = _check_keys(body, pk, {"insurer_id", "products"}, {"insurer_id", "products"})
+            ins, prods = body["insurer_id"], body["products"]
+            if not is_identifier(ins):
+                raise _fail(f"{pk}.insurer_id", ins, "not an identifier",
+                            "Give the insurer's id.")
+            if not isinstance(prods, list | tuple) or not prods or not all(
+                    isinstance(p, str) for p in prods):
+                raise _fail(f"{pk}.products", prods, "not a list of product names",
+                            'Give e.g. ["non_recourse"].')
+            policies.append(InsurerPolicy(str(pid), ins, tuple(prods)))
+        return cls(_int(d, k, "notice_days"), _number(d, k, "discretionary_cap"),
+                   d["discretionary_currency"], _number(d, k, "discretionary_cover_pct"),
+                   0 if grade == "none" else GRADES.index(grade) + 1, tuple(policies))
+
+    def to_dict(self) -> dict[str, Any]:
+        g = self.discretionary_max_grade
+        return {"notice_days": self.notice_days, "discretionary_cap": self.discretionary_cap,
+                "discretionary_currency": self.discretionary_currency,
+                "discretionary_cover_pct": self.discretionary_cover_pct,
+                "discretionary_max_grade": GRADES[g - 1] if g else "none",
+                "policies": {p.policy_id: p.to_dict() for p in self.policies}}
+
+    def policy_of(self, insurer_id: str, policy_id: str) -> InsurerPolicy | None:
+        """The declared policy ``policy_id`` of ``insurer_id``, or None."""
+        for p in self.policies:
+            if p.policy_id == policy_id and p.insurer_id == insurer_id:
+                return p
+        return None
 
 
 #: The weak factors of a supplier's assessment (seed 003), each with its ``<name>_notches``

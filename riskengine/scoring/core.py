@@ -38,7 +38,8 @@ from riskengine.policy import credit_policy as _cp
 from riskengine.policy._inputs import policy_tables
 from riskengine.policy.book import BOOK_CAPS, cap_alone
 from riskengine.policy.cover import insurance_cover
-from riskengine.policy.limits import KNOCKOUT_REASONS, REASONS, decide_limits
+from riskengine.policy.insurer import covered, pool_caps
+from riskengine.policy.limits import KNOCKOUT_REASONS, REASONS, decide_limits, decision_codes
 from riskengine.policy.pricing import fee_rates
 from riskengine.policy.supplier import SUPPLIER_FACTORS, supplier_advance_rate
 from riskengine.scoring.financials import BASES
@@ -67,6 +68,8 @@ _BINDING_SET = np.isin(_REASON_NAMES, _BINDING)
 _KO_SET = np.isin(_REASON_NAMES, KNOCKOUT_REASONS)
 _BINDING_BITS = np.uint32(sum(1 << REASONS.index(n) for n in _BINDING))
 _GRADE_INDEX = {g: i + 1 for i, g in enumerate(GRADES)}  # as master_scale.grade_index
+_INSURER_BIT = np.uint32(1 << REASONS.index("insurer_cover"))
+_EPS = 1e-9
 
 
 class EngineParts(Protocol):
@@ -139,7 +142,7 @@ def _decide_core(
     decided_at: str | None, scorer: Scorer,
 ) -> dict[str, list[Any]]:
     """Decisions as columns (:data:`~riskengine.contracts.decision.DECISION_FIELDS`), one per pair."""
-    c = _core_numbers(engine, deb, pairs, scorer)
+    c = _core_numbers(engine, deb, pairs, scorer, as_of)
     return _core_lists(engine, deb, pairs, c, reason_dicts(c.debtor_reasons), as_of,
                        decided_at)
 
@@ -165,6 +168,11 @@ class _Core:
     decision: np.ndarray                  # (m,) decision type names
     reasons: npt.NDArray[np.uint32]       # (m,) policy reason bits
     insured: FloatArray
+    insured_amount: FloatArray            # (m,) what the insurer pays on a total loss
+    cover_basis: np.ndarray               # (m,) insurer_limit / discretionary / none
+    insurer_policy: np.ndarray            # (m,) the insurance policy (None: not known)
+    insurer_status: np.ndarray            # (m,) the applied insurer limit's status (None)
+    wanted: FloatArray                    # (m,) the approved limit before the insurer hold
     retained: FloatArray
     el: FloatArray
     el_un: FloatArray
@@ -201,7 +209,7 @@ def _ratings(engine: EngineParts, deb: DebtorInputs, scorer: Scorer) -> tuple[An
 
 
 def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
-                  scorer: Scorer) -> _Core:
+                  scorer: Scorer, as_of: str) -> _Core:
     """PD (step 1), overlay, default flags, grade (step 2), reason codes (step 3) and
     the policy per pair (step 4), for 1 ... n debtors."""
     ov = engine.overlay
@@ -229,7 +237,6 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
     decision = np.full(m, "unrated", dtype=object)
     reasons = np.zeros(m, dtype=np.uint32)
     r_idx = np.flatnonzero(rated)
-    has_il = np.isfinite(pairs.insurer_limit)
     gidx = _lookup(g_pair, _GRADE_INDEX, 0)
     pcode = _lookup(pairs.product, engine.product_codes, None)
     # The supplier: its own rating (its records decided as a debtor in the same call, else
@@ -245,11 +252,20 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
     notched = recourse & s_rated  # the pricing grade carries the supplier's notches
     g_drive = np.where(notched, sup.grade, gidx)
     sup_missing = recourse & ~s_rated
+    # the insurer limit of each pair, its pool and cap in force (policy.insurer, issue 16)
+    tables = policy_tables(policy)
+    pc = pool_caps(pairs.insurer_rows, pairs.applied_rows(), pairs.insurer_limit,
+                   product=pcode, currency=pairs.currency, debtor=dp, grade=gidx,
+                   protected=pairs.protected, as_of=np.datetime64(as_of, "D"), policy=policy)
+    waits = policy.product_table("await_insurer").astype(bool)[pcode] \
+        & tables.requires_insurance[pcode] if m else np.zeros(0, dtype=bool)
     # one call for every rated pair: a debtor's capacity is one amount shared among all its
     # pairs, whatever their currencies (policy.limits.decide_limits with the debtor key and
-    # each pair's rate into the reporting currency); no insurer limit = no cap
+    # each pair's rate into the reporting currency); a product that waits for the insurer
+    # is capped at the cover it can get (a second call, only then)
     capacity = np.full(m, np.nan)
     supplier_cap = np.full(m, np.inf)
+    wanted = np.zeros(m)
     if r_idx.size:
         sel = r_idx
         cols: dict[str, Any] = {
@@ -260,7 +276,6 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
             "adverse_knockout": deb.knockout[dp[sel]], "insolvency": deb.insolvency[dp[sel]],
             "related": pairs.related[sel], "supplier_ledger": ledger[sel],
             "supplier_grade": g_drive[sel], "supplier_rated": notched[sel],
-            "insurer_limit": pairs.insurer_limit[sel], "insurer_limit_given": has_il[sel],
             "debtor": dp[sel], "fx": pairs.fx_base[sel],
             "minimum_fx": pairs.fx_capacity[sel],
             "protected": pairs.protected[sel],
@@ -268,16 +283,38 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
         if engine.factor_capital is not None:  # in the reporting currency: into the pair's
             cols["factor_capital"] = engine.factor_capital / pairs.fx_base[sel]
         res = decide_limits(cols, policy)
+        wanted[sel] = res.approved
+        if waits[sel].any():
+            cap_now = np.where(pc.basis < 2, pc.cap[pc.pool], 0.0)
+            res = decide_limits({**cols, "insurer_limit": cap_now[sel],
+                                 "insurer_limit_given": waits[sel]}, policy)
         approved[sel] = res.approved
         decision[sel] = res.decision_names().astype(object)
         reasons[sel] = res.reasons
         capacity[sel] = res.capacity
         supplier_cap[sel] = res.supplier_cap
         if deb.book_rest is not None:
+            before = approved.copy()
             _cap_with_rest(deb, pairs, sel, approved, decision, reasons, policy)
+            cut = approved < before  # what the book allows is what to ask the insurer for
+            wanted[cut] = approved[cut]
+    # each pair's share of its pool (a debtor-level limit, a discretionary cap); a pair that
+    # waits for the insurer is held at its share, rounded down
+    cov_amt = covered(pc, approved, pairs.protected)
+    held = waits & rated & (np.floor(cov_amt / policy.limits.rounding_unit + _EPS)
+                            * policy.limits.rounding_unit < approved)
+    if held.any():
+        unit = policy.limits.rounding_unit
+        approved = np.where(held, np.floor(cov_amt / unit + _EPS) * unit, approved)
+        reasons = np.where(held, reasons | _INSURER_BIT, reasons).astype(np.uint32)
+        codes = decision_codes(approved[held], pairs.requested[held], unit)
+        decision[held] = np.asarray(("full", "partial", "refused"), dtype=object)[codes]
+        cov_amt = np.minimum(cov_amt, approved)
 
-    # cover, expected loss, advance rate, fees on rated pairs
+    # cover (no cover is assumed: policy.insurer), expected loss, advance rate, fees on
+    # rated pairs
     insured = np.zeros(m)
+    insured_amount = np.zeros(m)
     retained = np.zeros(m)
     el = np.full(m, np.nan)
     el_un, adv, comm, disc = el.copy(), el.copy(), el.copy(), el.copy()
@@ -285,10 +322,10 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
         gi = gidx[r_idx]
         lim = approved[r_idx]
         prod = pcode[r_idx]
-        il = pairs.insurer_limit[r_idx]
-        cov = insurance_cover(gi, lim, pd_final[dp[r_idx]], policy,
-                              insurer_limit=np.where(np.isnan(il), lim, il), product=prod)
+        cov = insurance_cover(gi, lim, pd_final[dp[r_idx]], policy, covered=cov_amt[r_idx],
+                              cover_pct=pc.pct[r_idx], product=prod)
         insured[r_idx] = cov.insured_limit
+        insured_amount[r_idx] = cov.insured_amount
         retained[r_idx] = cov.retained
         el[r_idx] = cov.expected_loss_insured
         el_un[r_idx] = cov.expected_loss_uninsured
@@ -300,10 +337,12 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
             consignment_share=sup.consignment_share[r_idx], notches=sup.notches[r_idx],
             notched=notched[r_idx], approved=lim)
         comm[r_idx], disc[r_idx] = fee_rates(gp, prod, policy, approved=lim)
+    basis = np.where(rated, pc.basis_names(), "none").astype(object)
     return _Core(pd_model, pd_final, valid, default, grade, contrib, debtor_reasons, rated, gidx,
                  fin_converted, led_converted, sup_missing, approved,
-                 approved * pairs.fx_base, decision, reasons, insured, retained, el, el_un, adv,
-                 comm, disc, capacity, sup, supplier_cap)
+                 approved * pairs.fx_base, decision, reasons, insured, insured_amount, basis,
+                 pc.policy_id, pc.status, wanted, retained, el, el_un, adv, comm, disc,
+                 capacity, sup, supplier_cap)
 
 
 def _cap_with_rest(deb: DebtorInputs, pairs: PairInputs, sel: npt.NDArray[np.int64],
@@ -385,6 +424,12 @@ def _core_lists(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs, c: _C
     col["limit_notes"] = [t[2] for t in tuples]
     col["product"] = [str(x) for x in pairs.product.tolist()]
     col["insured_limit"] = c.insured.astype(np.float64).tolist()
+    col["cover_basis"] = [str(x) for x in c.cover_basis.tolist()]
+    col["insured_amount"] = c.insured_amount.astype(np.float64).tolist()
+    col["insurer_policy_id"] = [None if x is None else str(x)
+                                for x in c.insurer_policy.tolist()]
+    col["insurer_status"] = [None if x is None else str(x) for x in c.insurer_status.tolist()]
+    col["limit_before_insurer"] = c.wanted.astype(np.float64).tolist()
     col["retained_exposure"] = c.retained.astype(np.float64).tolist()
     col["expected_loss"] = _floats(c.el)
     col["expected_loss_uninsured"] = _floats(c.el_un)

@@ -62,7 +62,7 @@ from riskengine.scoring.financials import (
     latest_financials,
     past_due,
 )
-from riskengine.scoring.frames import _on_index, _positions
+from riskengine.scoring.frames import _on_index, _positions, insurer_inputs
 from riskengine.scoring.inputs import DebtorInputs, PairInputs, SupplierInputs
 from riskengine.scoring.overlay import Overlay, _OverlayStatic
 from riskengine.scoring.reason_rows import _exps, _top_codes
@@ -439,8 +439,11 @@ class Engine:
             errors.append(pd.DataFrame(pair_errors, columns=list(schemas.ERROR_COLUMNS)))
         err = pd.concat([e for e in errors if len(e)], ignore_index=True) if any(
             len(e) for e in errors) else vp.errors.iloc[0:0]
+        # debtors rejected here (a refused insurer limit, riskengine.policy.insurer)
+        later = sum(1 for e in pair_errors if e.get("reason") == "debtor_rejected")
         return _Prepared(day, deb_inputs, pair_inputs, err, pairs_in, vp.debtors_in,
-                         len(vp.rejected_debtors) + vp.debtors_unidentified + len(fx_rejected))
+                         len(vp.rejected_debtors) + vp.debtors_unidentified + len(fx_rejected)
+                         + later)
 
     def rates_on(self, fx: FxRates, day: str) -> np.ndarray:
         """The rates in force on ``day`` (:meth:`FxRates.at`), refused when a currency of
@@ -528,6 +531,12 @@ class Engine:
                 f"product of policy {self.policy.version} "
                 f"({', '.join(self.policy.product_names)}); the pair was not decided."))
         keep = ok & ~bad_product
+        # the insurer limit of each pair; a debtor with a refused row is rejected whole
+        ins_frame = clean.get("insurer_limits")
+        rows, pair_row, refused = insurer_inputs(ins_frame, did, sid, product, ex["currency"],
+                                                 insurer, self.policy)
+        errs.extend(refused)
+        keep &= ~np.isin(did, [e["debtor_id"] for e in refused])
         sel = np.flatnonzero(keep)
         exs = ex.iloc[sel]
         req = exs["requested_limit"].to_numpy(dtype=np.float64, na_value=np.nan)
@@ -572,7 +581,8 @@ class Engine:
         has_group[has_group] = debtors["group_id"].notna().to_numpy()[dpos[has_group]]
         sg = srow["group_id"].to_numpy(dtype=object, na_value=None)
         same_group = has_group & (dg == sg)
-        terms = pair_terms(exs, srow, (rel_type, product[sel], insurer[sel]))
+        terms = pair_terms(exs, srow, (rel_type, product[sel], insurer[sel]),
+                           None if ins_frame is None else (ins_frame, pair_row[sel]))
         currency = exs["currency"].astype(object).to_numpy(dtype=object)
         supplier_currency = srow["currency"].astype(object).to_numpy(dtype=object)
         fx_base, fx_fin, fx_ledger, fx_cap = pair_rates(
@@ -590,7 +600,8 @@ class Engine:
             current_limit=exs["approved_limit"].to_numpy(dtype=np.float64, na_value=np.nan),
             fx_base=fx_base, fx_fin=fx_fin, fx_ledger=fx_ledger, fx_capacity=fx_cap,
             supplier_pos=sup_pos.astype(np.int64),
-            suppliers=self._supplier_inputs(clean, book))
+            suppliers=self._supplier_inputs(clean, book), insurer_rows=rows,
+            insurer_row=pair_row[sel])
         return pairs, errs
 
     @staticmethod

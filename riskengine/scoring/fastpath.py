@@ -53,6 +53,7 @@ from riskengine.features.payments import PAYMENT_FEATURES, payment_arrays
 from riskengine.features.significance import knockout_mask, significance_thresholds
 from riskengine.model.flat_trees import FlatScorer, Unsupported
 from riskengine.policy.book import BookRest
+from riskengine.policy.insurer import InsurerRows, match_rows
 from riskengine.policy.limits import requested_limit
 from riskengine.scoring.financials import (
     LATEST_ROWS,
@@ -332,7 +333,25 @@ class FastEngine:
         values, pdue, open_bal = self._record_features(p, t, float(money[1][0]), fcur, rates)
         overlay_X = values[self.overlay_at].reshape(1, -1)
         pd_default = default_past_due(pdue, open_bal, eng.overlay)[0]
-        digest, terms = payload_hashes(p, products)  # the input hash: the batch's functions
+        # the insurer limit of each pair: the batch's matching (policy.insurer); a refused
+        # row is the batch path's to report
+        rows, pair_row = InsurerRows.empty(), None
+        ins_records: list[dict[str, Any]] = []
+        if p.insurer_limits:
+            did = p.debtor.debtor_id
+            ins_records = [{**r.__dict__, "debtor_id": did} for r in p.insurer_limits]
+            rows = InsurerRows.from_records(ins_records)
+            m = len(products)
+            pair_row, problems = match_rows(
+                rows, np.full(m, did, dtype=object),
+                np.array([ex.supplier_id for ex in p.pairs], dtype=object),
+                np.array(products, dtype=object),
+                np.array([ex.currency for ex in p.pairs], dtype=object),
+                np.array(pair_num[3::6], dtype=np.float64), eng.policy)
+            if problems:
+                raise Unsupported("refused insurer limit: the batch path reports it")
+        digest, terms = payload_hashes(  # the input hash: the batch's functions
+            p, products, None if pair_row is None else (ins_records, pair_row))
 
         # the one-element debtor arrays and the m-element pair arrays as views of three
         # small arrays (one numpy call per dtype instead of one per input): the debtor's
@@ -356,7 +375,8 @@ class FastEngine:
             group_id=obj[5::4], current_limit=num[7::6], fx_base=fx_base, fx_fin=fx_fin,
             fx_ledger=fx_ledger, fx_capacity=fx_cap,
             supplier_pos=np.arange(len(products), dtype=np.int64),
-            suppliers=_payload_suppliers(p, book or SupplierBook()))
+            suppliers=_payload_suppliers(p, book or SupplierBook()), insurer_rows=rows,
+            insurer_row=pair_row)
         return deb, pair
 
     def _pair_values(self, p: DebtorPayload
@@ -400,7 +420,8 @@ class FastEngine:
             ref = _day(parse_date(reference_date, "reference_date"))
             for table, recs in (("debtors", [p.debtor]), ("statements", st_sorted),
                                 ("adverse_records", p.adverse_records),
-                                ("invoices", p.invoices)):
+                                ("invoices", p.invoices),
+                                ("insurer_limits", p.insurer_limits)):
                 for c in schemas.CONTRACTS[table].date_columns_not_future:
                     if any(_day(getattr(r, c)) > ref for r in recs
                            if getattr(r, c) is not None):

@@ -1,5 +1,5 @@
 """Frame lookups shared by the batch path's input builders: positions of ids, the
-debtors aligned on the debtor index. Pure: no I/O."""
+debtors aligned on the debtor index, the insurer limit of each pair. Pure: no I/O."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-__all__: list[str] = []
+__all__ = ["insurer_inputs"]
 
 
 def _positions(values: Any, ids: pd.Index) -> npt.NDArray[np.int64]:
@@ -31,3 +31,23 @@ def _on_index(debtors: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
         return debtors.set_axis(ids, axis=0)  # the same rows in the same order
     frame = debtors.set_index(debtors["debtor_id"].astype("str"))
     return frame.reindex(ids)
+
+
+def insurer_inputs(frame: pd.DataFrame | None, debtor_id: np.ndarray, supplier_id: np.ndarray,
+                   product: np.ndarray, currency: Any, legacy: npt.NDArray[np.float64],
+                   policy: Any) -> tuple[Any, npt.NDArray[np.int64], list[dict[str, Any]]]:
+    """The insurer limits of a batch (:class:`riskengine.policy.insurer.InsurerRows` of the
+    validated ``insurer_limits`` frame), the row applied to each pair
+    (:func:`riskengine.policy.insurer.match_rows`) and the error rows of the rows refused,
+    with one ``debtor_rejected`` row per debtor they reject whole
+    (:func:`riskengine.validation.insurer.insurer_row_errors`)."""
+    from riskengine.policy.insurer import InsurerRows, match_rows
+    from riskengine.validation.insurer import insurer_row_errors
+
+    rows = InsurerRows.from_frame(frame)
+    cur = np.asarray(pd.Series(currency).astype(object), dtype=object)
+    pair_row, problems = match_rows(rows, debtor_id, supplier_id, product, cur, legacy, policy)
+    if not problems or frame is None:
+        return rows, pair_row, []
+    refused: list[dict[str, Any]] = insurer_row_errors(frame, problems).to_dict("records")
+    return rows, pair_row, refused

@@ -8,12 +8,13 @@ reads them. Pure values: no I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
 from riskengine.policy.book import BookRest
+from riskengine.policy.insurer import InsurerRows
 
 __all__ = ["DebtorInputs", "PairInputs", "PairBytes", "SupplierInputs"]
 
@@ -105,3 +106,13 @@ class PairInputs:
     #: the pair's supplier in ``suppliers`` (None: no supplier known beyond its id)
     supplier_pos: npt.NDArray[np.int64] | None = None
     suppliers: SupplierInputs | None = None
+    #: the insurer limits known (issue 16) and the one applied to each pair
+    #: (riskengine.policy.insurer.match_rows: -1 none, -2 the legacy insurer_limit)
+    insurer_rows: InsurerRows = field(default_factory=InsurerRows.empty)
+    insurer_row: npt.NDArray[np.int64] | None = None
+
+    def applied_rows(self) -> npt.NDArray[np.int64]:
+        """:attr:`insurer_row`, or -1 / -2 from the legacy ``insurer_limit`` when not set."""
+        if self.insurer_row is not None:
+            return self.insurer_row
+        return np.where(np.isfinite(self.insurer_limit), -2, -1).astype(np.int64)

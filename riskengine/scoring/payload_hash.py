@@ -137,8 +137,9 @@ _BY_ID = itemgetter("invoice_id")
 _BY_ID_SUPPLIER = itemgetter("invoice_id", "supplier_id")
 
 
-def payload_hashes(p: DebtorPayload, products: Sequence[str]
-                   ) -> tuple[npt.NDArray[np.uint8], PairBytes]:
+def payload_hashes(p: DebtorPayload, products: Sequence[str],
+                   insurer: tuple[Sequence[Mapping[str, Any]], npt.NDArray[np.int64]]
+                   | None = None) -> tuple[npt.NDArray[np.uint8], PairBytes]:
     """The debtor digest of a payload, shape (1, 32), and its pairs' terms.
 
     The digest is :func:`block_digests` of one block: the debtor record, then the
@@ -146,7 +147,9 @@ def payload_hashes(p: DebtorPayload, products: Sequence[str]
     id), each after its count; the terms are :func:`pair_bytes` of one record per
     pair (:attr:`DebtorPayload.pairs`, in order): the exposure record, the supplier
     record, the relation type, the product (``products``: the exposure's, or the
-    engine's default) and the insurer limit.
+    engine's default) and the insurer limit; then, with ``insurer`` (the payload's
+    insurer limit records and each pair's position among them, -1 none), the record
+    of the insurer limit applied to the pair, as :func:`~riskengine.scoring.records.pair_terms`.
     """
     drop = ("debtor_id",)
     did = p.debtor.debtor_id
@@ -161,9 +164,23 @@ def payload_hashes(p: DebtorPayload, products: Sequence[str]
          sorted((a.__dict__ for a in p.adverse_records), key=itemgetter("record_id"))),
         (_table_layout("invoices", drop), _invoices(p)),
         (_layout(_TERMS), terms)]
-    rec = _records(tables)
     m = len(terms)
+    has = None if insurer is None else insurer[1] >= 0
+    if has is not None and has.any():
+        assert insurer is not None
+        tables.append((_table_layout("insurer_limits", drop), insurer[0]))
+    rec = _records(tables)
     block, pair = _runs(len(p.statements), len(p.adverse_records), len(p.invoices), m)
+    if has is not None and has.any():
+        assert insurer is not None
+        parts = len(tables)
+        order = np.concatenate([pair.order, insurer[1][has]]).astype(np.int64)
+        run = np.zeros((parts, m + 1), dtype=np.int64)
+        run[4] = pair.run[4]
+        run[5] = len(pair.order) + np.concatenate([[0], np.cumsum(has)])
+        block = _Runs(order, np.vstack([block.run, [[len(pair.order)] * 2]]), np.append(
+            block.counted, False))
+        pair = _Runs(order, run, np.zeros(parts, dtype=bool))
     return block_digests(rec, block, 1), pair_bytes(rec, pair, m)
 
 

@@ -517,15 +517,31 @@ _NO_ENDS = np.zeros(1, dtype=np.int64)
 
 
 def pair_terms(exposures: pd.DataFrame, suppliers: pd.DataFrame,
-               extras: Sequence[Any]) -> PairBytes:
+               extras: Sequence[Any],
+               insurer: tuple[pd.DataFrame, npt.NDArray[np.int64]] | None = None) -> PairBytes:
     """The pair part of each pair document: the exposure record, the supplier record and
     the values of :data:`~riskengine.scoring.hashing.PAIR_EXTRAS` (``extras``, in
-    that order), one pair per row of ``exposures`` and ``suppliers``."""
+    that order), one pair per row of ``exposures`` and ``suppliers``; then, with
+    ``insurer`` (the ``insurer_limits`` frame and each pair's row in it, -1 none), the
+    record of the insurer limit applied to the pair (its contract columns but
+    ``debtor_id``), nothing for a pair without one (so the document of a pair without
+    insurer limits is what it was before issue 16; the terms before it are
+    self-delimiting, so no two documents are confused)."""
     m = len(exposures)
     columns = [*table_columns(exposures, schemas.EXPOSURES),
                *table_columns(suppliers, schemas.SUPPLIERS),
                *zip(extras, [kind for _, kind in PAIR_EXTRAS], strict=True)]
-    return pair_bytes(column_records([(columns, m)]), _each(1, m), m)
+    if insurer is None or not bool((insurer[1] >= 0).any()):
+        return pair_bytes(column_records([(columns, m)]), _each(1, m), m)
+    frame, row = insurer
+    has = row >= 0
+    rec = column_records([(columns, m), (table_columns(frame, schemas.INSURER_LIMITS,
+                                                       drop=("debtor_id",)), len(frame))])
+    runs = _Runs(np.concatenate([np.arange(m, dtype=np.int64), row[has].astype(np.int64)]),
+                 np.stack([np.arange(m + 1, dtype=np.int64),
+                           m + np.concatenate([[0], np.cumsum(has)]).astype(np.int64)]),
+                 np.zeros(2, dtype=bool))
+    return pair_bytes(rec, runs, m)
 
 
 _CANONICAL_NAN = np.uint64(0x7FF8000000000000)

@@ -52,6 +52,7 @@ _DECISION_TYPES: dict[str, str] = {
     "reason_codes": "reasons", "binding_constraints": "names", "knockouts": "names",
     "limit_notes": "names", "debtor_capacity": "float",
     "approved_outstanding": "float", "current_limit": "float", "supplier_cap": "float",
+    "insured_amount": "float", "limit_before_insurer": "float",
 }  # every other decision field is text
 
 
@@ -77,7 +78,7 @@ def _decide_table(
     rendered as an Arrow ``list<struct>`` instead of one dict per code.
     """
     ov = engine.overlay
-    c = _core_numbers(engine, deb, pairs, scorer)
+    c = _core_numbers(engine, deb, pairs, scorer, as_of)
     reasons = reason_lists(c.debtor_reasons, pairs.debtor_pos)
     m = pairs.debtor_pos.shape[0]
     dp = pairs.debtor_pos
@@ -156,6 +157,11 @@ def _decide_table(
         "current_limit": floats(pairs.current_limit),
         "supplier_grade": _GRADE_TEXT().take(pa.array(c.supplier.grade)),
         "supplier_cap": floats(c.supplier_cap),
+        "cover_basis": strings(c.cover_basis),
+        "insured_amount": nan_null(c.insured_amount),
+        "insurer_policy_id": strings(c.insurer_policy),
+        "insurer_status": strings(c.insurer_status),
+        "limit_before_insurer": nan_null(c.wanted),
     }
     return pa.Table.from_arrays([cols[f] for f in DECISION_FIELDS], schema=schema)
 

@@ -6,6 +6,9 @@ Routes (see docs/SERVICE.md)::
                                        a JSON array of payloads -> a list of decisions
     POST /v1/invoices/check            funding check of an assigned invoice
     GET  /v1/debtors/{debtor_id}/decision   the latest stored decision (404 if none)
+    GET  /v1/insurer-requests          what to ask the insurer for (riskengine.serve.insurer)
+    POST /v1/insurer-responses         an insurer's answers: recorded whole or refused whole,
+                                       the affected debtors decided again
     PUT  /v1/fx-rates                  dated exchange rates into the store (all or none)
     GET  /health                       the process is up
     GET  /ready                        200 once the engine is loaded, else 503
@@ -531,6 +534,9 @@ def create_app(engine: Any, store: DecisionStore, tokens: Sequence[str] | None, 
         return Response(_decision_json({"stored": n, "currency": base}),
                         headers=_JSON_HEADERS)
 
+    from riskengine.serve.insurer import add_insurer_routes
+
+    add_insurer_routes(v1, store, _engine, _policy)
     app.include_router(v1)
     if ui:
         from riskengine.serve.ui.router import create_ui_router

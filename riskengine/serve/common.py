@@ -8,7 +8,9 @@ internals (FastAPI's "bigger applications"):
   :func:`problem_details` turn validation errors into ``loc``/``type``/``msg``
   items that never echo a payload value;
 - :func:`decide_and_store`: decide validated payloads with the clock of now
-  and record the decisions with their inputs in one transaction.
+  and record the decisions with their inputs in one transaction; a payload without
+  ``insurer_limits`` is decided with the register's (:func:`with_register_insurer`),
+  and the debtors' requests to the insurer are replaced in the same transaction.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from riskengine.store.decisions import StoredDecisions
 from riskengine.store.idempotency import IdempotentRequest
 
 __all__ = ["pydantic_details", "problem_details", "supplier_paths", "decide_payloads",
-           "decide_and_store"]
+           "decide_and_store", "with_register_insurer"]
 
 
 _FIELD_PREFIX = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*): ")
@@ -40,6 +42,9 @@ _REASON_TEXT = {
     "date_order": "dates in the wrong order", "missing_value": "value missing",
     "bad_id": "not a valid identifier", "above_maximum": "above the maximum",
     "below_minimum": "below the minimum",
+    "out_of_range": "outside the allowed range", "unknown_policy": "unknown insurance policy",
+    "unknown_supplier": "unknown supplier", "insurer_currency": "another currency than the pairs",
+    "ambiguous_insurer_limit": "another insurer limit covers the same pairs",
     "missing_fx_rate": "no exchange rate in force for this currency on the decision date",
     "not_positive": "must be greater than 0", "base_rate_not_one": "the reporting "
     "currency's rate is 1", "currency_rejected": "the currency's rates are invalid",
@@ -237,6 +242,7 @@ def decide_and_store(engine: Any, store: DecisionStore, payloads: list[Any], *,
     pair's approved outstanding. Decisions and ids: one per pair (:func:`decide_payloads`).
     ``idempotency``: ``(key, body sha256, render)``, where ``render(decisions, ids,
     register)`` is the response body kept under the key."""
+    payloads = with_register_insurer(payloads, store)
     decisions = decide_payloads(engine, payloads, store)
     pairs = [(p, ex) for p in payloads for ex in p.pairs]
     if len(pairs) != len(decisions):
@@ -258,10 +264,44 @@ def decide_and_store(engine: Any, store: DecisionStore, payloads: list[Any], *,
         request = IdempotentRequest(key, body_hash,
                                     lambda ids, register: render(decisions, ids, register))
     # one transaction for the decisions and their inputs: none stored without the other
+    policy = getattr(engine, "policy", None)
+    requests = None
+    if policy is not None and records and "limit_before_insurer" in records[0]:
+        import pandas as pd
+
+        from riskengine.policy.insurer import insurer_requests
+
+        requests = (insurer_requests(pd.DataFrame(records), policy),
+                    [p.debtor.debtor_id for p in payloads])
     stored = store.store_decisions(
-        records, inputs=inputs, policy=getattr(engine, "policy", None),
+        records, inputs=inputs, policy=policy,
         exposures=[{"approved_outstanding": ex.approved_outstanding,  # and the book keys
                     "sector": book_sector(p.debtor.nace), "country": p.debtor.country}
                    for p, ex in pairs],
-        idempotency=request)
+        idempotency=request, insurer_requests=requests)
     return decisions, stored
+
+
+def with_register_insurer(payloads: list[Any], store: DecisionStore) -> list[Any]:
+    """The payloads, each without ``insurer_limits`` given the register's insurer limits
+    on its debtor (:meth:`~riskengine.store.DecisionStore.insurer_limits_of`): the service
+    decides with the insurer limits it holds; a payload that gives its own keeps them.
+    The stored inputs are the payloads as decided, insurer limits included."""
+    ask = [p.debtor.debtor_id for p in payloads if not p.insurer_limits]
+    if not ask:
+        return payloads
+    rows = store.insurer_limit_states(ask)
+    if not rows:
+        return payloads
+    from riskengine.contracts.payload import InsurerLimit
+
+    by_debtor: dict[str, list[Any]] = {}
+    for rec in rows:
+        did = str(rec["debtor_id"])
+        by_debtor.setdefault(did, []).append(InsurerLimit.model_validate(
+            {k: v for k, v in rec.items() if k != "debtor_id"}))
+    return [p.model_copy(update={"insurer_limits": by_debtor[p.debtor.debtor_id]})
+            if not p.insurer_limits and p.debtor.debtor_id in by_debtor else p
+            for p in payloads]
+
+

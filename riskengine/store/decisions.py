@@ -8,7 +8,8 @@ PostgreSQL in production (``postgresql+psycopg://user@host/db``).
 The tables are in :mod:`riskengine.store.tables`, durability in
 :mod:`riskengine.store.database`; :class:`DecisionStore` gathers the methods of the
 limit register (:mod:`riskengine.store.register`), of the audit tables
-(:mod:`riskengine.store.audit`) and of the exchange rates (:mod:`riskengine.store.fx`).
+(:mod:`riskengine.store.audit`), of the insurer limits and requests
+(:mod:`riskengine.store.insurer`) and of the exchange rates (:mod:`riskengine.store.fx`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from sqlalchemy.engine import Connection
 from riskengine.errors import InvalidInputError
 from riskengine.policy.credit_policy import CreditPolicy
 from riskengine.policy.limits import decision_knockout
-from riskengine.store.audit import _AuditTrail, _insert_inputs, _payload_text
+from riskengine.store.audit import _insert_inputs, _payload_text
 from riskengine.store.fx import _FxTable
 from riskengine.store.idempotency import (
     IdempotentAnswer,
@@ -32,6 +33,7 @@ from riskengine.store.idempotency import (
     find_answer,
     insert_answer,
 )
+from riskengine.store.insurer import _InsurerRegister
 from riskengine.store.register import BOOK_KEYS, decision_terms
 from riskengine.store.tables import decisions, metadata
 from riskengine.store.values import _date, _float, _new_id, _now, _period, _row, _str
@@ -83,7 +85,7 @@ _LATEST = (sa.select(decisions.c.id, decisions.c.decision)
 _LATEST_PAIR = _LATEST.where(decisions.c.supplier_id == sa.bindparam("p_supplier"))
 
 
-class DecisionStore(_AuditTrail, _FxTable):
+class DecisionStore(_InsurerRegister, _FxTable):
     """Decisions, funding checks and the limit register in one SQL database.
 
     Parameters
@@ -174,12 +176,17 @@ class DecisionStore(_AuditTrail, _FxTable):
                         inputs: Mapping[str, str | Mapping[str, Any] | BaseModel] | None = None,
                         policy: CreditPolicy | None = None,
                         exposures: Sequence[Mapping[str, Any] | None] | None = None,
-                        idempotency: IdempotentRequest | None = None) -> StoredDecisions:
+                        idempotency: IdempotentRequest | None = None,
+                        insurer_requests: tuple[Any, Sequence[str]] | None = None
+                        ) -> StoredDecisions:
         """:meth:`record_decisions` with what happened to the register, under an optional key.
 
         ``exposures``: per decision, the pair's ``approved_outstanding`` (protected in
         the register) and its debtor's ``sector`` and ``country`` (the register's book
         keys, :data:`BOOK_KEYS`), or None.
+        ``insurer_requests``: (the decisions' requests to the insurer, their debtors): the
+        debtors' requests are replaced in the same transaction
+        (:meth:`replace_insurer_requests`).
 
         Returns
         -------
@@ -205,6 +212,10 @@ class DecisionStore(_AuditTrail, _FxTable):
                 ids, register = self._insert_decisions(
                     conn, rows, items, update_register=update_register,
                     changed_by=changed_by, policy=policy, exposures=exposures, now=now)
+                if insurer_requests is not None:
+                    self.replace_insurer_requests(
+                        insurer_requests[0], debtors=insurer_requests[1], source="decision",
+                        as_of=rows[0]["as_of"], conn=conn)
                 if idempotency is not None:
                     insert_answer(conn, idempotency.key, idempotency.request_hash,
                                   idempotency.render(ids, register), ids, now)

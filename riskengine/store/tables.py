@@ -34,6 +34,16 @@ Tables
     Credit officers' overrides of a decision's grade or limit (append-only):
     original and new grade and limit, notches, direction, reason, officer,
     flagged for second review, versions (rules: :mod:`riskengine.policy.overrides`).
+``insurer_limits``
+    The insurers' limits on debtors (issue 16), append-only: every state a limit had
+    (the columns of :data:`riskengine.contracts.schemas.INSURER_LIMITS`, a debtor-level
+    limit with ``supplier_id`` NULL) with its ``source`` (``response:<file>``,
+    ``http``, ``rerate:<run>``) and ``recorded_at``; the latest row of a key is the
+    limit's state (:mod:`riskengine.store.insurer`).
+``insurer_requests``
+    The request loop's list (issue 16): per pair, what to ask the insurer for, as the
+    latest decision of the pair (a ``rerate`` run, a service decision) left it; replaced
+    debtor by debtor.
 ``fx_rates``
     Dated exchange rates for the service (issue 16; the ``fx_rates`` contract): one
     row per day and currency, units of the reporting currency per one unit; a load
@@ -65,11 +75,13 @@ __all__ = [
     "idempotency_keys",
     "inputs",
     "overrides",
+    "insurer_limits",
+    "insurer_requests",
     "fx_rates",
 ]
 
 APPEND_ONLY_TABLES: tuple[str, ...] = ("decisions", "funding_checks", "limit_history",
-                                        "idempotency_keys")
+                                        "idempotency_keys", "insurer_limits")
 """Tables that are never updated nor deleted from."""
 
 _JSON = sa.JSON().with_variant(JSONB(), "postgresql")
@@ -236,3 +248,47 @@ fx_rates = sa.Table(
 AUDIT_TABLES: tuple[str, ...] = ("inputs", "overrides")
 """Append-only audit tables (issue 7), guarded like :data:`APPEND_ONLY_TABLES`."""
 
+
+
+# --- insurer limits as state (issue 16) ----------------------------------------------------
+
+insurer_limits = sa.Table(
+    "insurer_limits", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("insurer_id", _ID, nullable=False),
+    sa.Column("policy_id", _ID, nullable=False),
+    sa.Column("debtor_id", _ID, nullable=False),
+    sa.Column("supplier_id", _ID, nullable=True),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("requested_amount", sa.Float, nullable=True),
+    sa.Column("granted_amount", sa.Float, nullable=True),
+    sa.Column("cover_pct", sa.Float, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("decision_date", sa.Date, nullable=True),
+    sa.Column("effective_date", sa.Date, nullable=True),
+    sa.Column("previous_granted_amount", sa.Float, nullable=True),
+    sa.Column("source", sa.String(200), nullable=False),
+    sa.Column("recorded_at", sa.String(40), nullable=False),
+    sa.Index("ix_insurer_limits_debtor", "debtor_id", "id"),
+)
+
+insurer_requests = sa.Table(
+    "insurer_requests", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("debtor_id", _ID, nullable=False),
+    sa.Column("supplier_id", _ID, nullable=False),
+    sa.Column("insurer_id", _ID, nullable=True),
+    sa.Column("policy_id", _ID, nullable=True),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("product", sa.String(64), nullable=True),
+    sa.Column("approved_limit", sa.Float, nullable=False),
+    sa.Column("insured_limit", sa.Float, nullable=False),
+    sa.Column("insured_amount", sa.Float, nullable=False),
+    sa.Column("cover_basis", sa.String(16), nullable=False),
+    sa.Column("amount_requested", sa.Float, nullable=False),
+    sa.Column("reason", sa.String(32), nullable=False),
+    sa.Column("as_of", sa.Date, nullable=True),
+    sa.Column("source", sa.String(64), nullable=False),
+    sa.Column("recorded_at", sa.String(40), nullable=False),
+    sa.Index("ix_insurer_requests_debtor", "debtor_id"),
+)

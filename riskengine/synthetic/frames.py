@@ -243,9 +243,13 @@ def _conform(table: str, frame: pd.DataFrame) -> pd.DataFrame:
     a programming error, raised at once.
     """
     dtypes = contract_dtypes(table)
-    missing = [c for c in dtypes if c not in frame.columns]
+    contract = CONTRACTS[table] if table in CONTRACTS else REFERENCE_TABLES[table]
+    optional = {c.name for c in contract.columns if not c.required}
+    missing = [c for c in dtypes if c not in frame.columns and c not in optional]
     if missing:  # pragma: no cover - a programming error, caught by the tests
         raise AssertionError(f"{table}: the generator makes no column {missing}")
+    frame = frame.assign(**{c: pd.Series(np.nan, index=frame.index)
+                            for c in dtypes if c not in frame.columns})  # optional: missing
     out = frame[list(dtypes)]
     for name, dtype in dtypes.items():
         if out[name].dtype != dtype:

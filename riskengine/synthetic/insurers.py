@@ -21,7 +21,9 @@ it in full, in part or not at all, and may later reduce or cancel it with notice
   review), with no amount and no dates;
 - limits on debtors with a knock-out record or an insolvency were cancelled, and
   some granted limits on weak debtors reduced, on a notice dated before the as-of
-  date, effective ``limits.notice_days`` later (at once after an insolvency).
+  date, effective ``limits.notice_days`` later (at once after an insolvency); the
+  limit before is kept (``previous_granted_amount``: deliveries made before the
+  notice stay covered up to it).
 """
 
 from __future__ import annotations
@@ -116,6 +118,7 @@ def _make_insurer_limits(w: _F, ids: pd.api.extensions.ExtensionArray,
     cut = np.floor(granted * 0.5 / unit + 1e-9) * unit
     cancel |= reduce & (cut <= 0)
     reduce &= cut > 0
+    before = granted.copy()  # the limit before a reduction or cancellation
     granted = np.where(cancel, 0.0, np.where(reduce, cut, granted))
     status = np.where(cancel, 6, np.where(reduce, 5, status))
     status = np.where(unanswered, np.where(u < _INSURER_UNANSWERED[0], 0, 1), status)
@@ -154,5 +157,6 @@ def _make_insurer_limits(w: _F, ids: pd.api.extensions.ExtensionArray,
         "status": _vocab(STATUSES, status),
         "decision_date": _dates(decision_day, unanswered),
         "effective_date": _dates(effective_day, unanswered),
+        "previous_granted_amount": np.where(changed & ~unanswered, before, np.nan),
     })
     return _InsurerLimits(frame, limit, given)

@@ -325,6 +325,7 @@ def _check_category(values: pd.Series, col: Column, emit: _Emitter, fix: str) ->
 DATE_ORDER: dict[str, tuple[tuple[str, str], ...]] = {
     "invoices": (("due_date", "issue_date"), ("paid_date", "issue_date")),
     "adverse_records": (("settlement_date", "event_date"),),
+    "insurer_limits": (("effective_date", "decision_date"),),
 }
 
 

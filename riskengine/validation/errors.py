@@ -31,6 +31,7 @@ _NOUN = {
     "invoices": "invoice",
     "exposures": "exposure",
     "relations": "relation",
+    "insurer_limits": "insurer limit",
     "fx_rates": "rate row",
 }
 
@@ -43,6 +44,7 @@ _WHERE: dict[str, tuple[str | None, str]] = {
     "invoices": ("invoice_id", "in invoice {!r}"),
     "exposures": ("supplier_id", "in the exposure to supplier {!r}"),
     "relations": ("supplier_id", "in the relation with supplier {!r}"),
+    "insurer_limits": ("policy_id", "in the insurer limit under policy {!r}"),
     "fx_rates": (None, "in the fx_rates table"),
 }
 

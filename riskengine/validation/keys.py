@@ -165,16 +165,23 @@ def _check_key(
     key = list(contract.key)
     if not key or not set(key) <= present or frame.empty or _unique_rows(frame, key):
         return
-    codes, span = cache.codes(key[0])[0], len(cache.codes(key[0])[1])
+    def key_codes(name: str) -> tuple[np.ndarray, int]:
+        # a nullable key column (insurer_limits.supplier_id): missing is a value of its own
+        got, uniques = cache.codes(name)
+        if contract.column(name).nullable:
+            return np.where(got < 0, len(uniques), got), len(uniques) + 1
+        return got, len(uniques)
+
+    codes, span = key_codes(key[0])
     for k in key[1:]:  # combine the columns' codes pairwise; -1 where any part is missing
-        other, uniques = cache.codes(k)
+        other, width = key_codes(k)
         known = (codes >= 0) & (other >= 0)
         combined = np.full(len(codes), -1, dtype=np.int64)
-        if span * len(uniques) <= 4 * len(codes) + 1024:  # small: count directly
-            combined[known] = codes[known] * len(uniques) + other[known]
-            span *= len(uniques)
+        if span * width <= 4 * len(codes) + 1024:  # small: count directly
+            combined[known] = codes[known] * width + other[known]
+            span *= width
         else:  # re-densify so that the product never overflows
-            combined[known], dense = pd.factorize(codes[known] * len(uniques) + other[known])
+            combined[known], dense = pd.factorize(codes[known] * width + other[known])
             span = len(dense)
         codes = combined
     size = np.append(np.bincount(codes[codes >= 0], minlength=span), 0)  # code -1 -> size 0

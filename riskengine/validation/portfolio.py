@@ -116,7 +116,7 @@ def _cross_checks(
             )
         if (
             suppliers_given
-            and name in ("exposures", "invoices", "relations")
+            and name in ("exposures", "invoices", "relations", "insurer_limits")
             and "supplier_id" in c.present
         ):
             codes = c.cache.codes("supplier_id")[0]

@@ -26,6 +26,7 @@ from riskengine.validation.columns import (
     _table_level,
 )
 from riskengine.validation.errors import _Emitter, _Errors, _Labels
+from riskengine.validation.insurer import _insurer_checks
 from riskengine.validation.keys import _check_ids, _check_key, _CodeCache, _member
 
 __all__ = ["validate_table"]
@@ -81,6 +82,8 @@ def _check_table(df: pd.DataFrame, contract: TableContract, ref: pd.Timestamp | 
     _check_ids(contract, present, emit, cache)
     _check_key(frame, contract, present, emit, cache)
     _check_dates(frame, contract, present, emit)
+    if contract.name == "insurer_limits":
+        _insurer_checks(frame, present, emit)
     return _Checked(contract, frame, row_ok, table_ok, present, errs, labels, cache)
 
 

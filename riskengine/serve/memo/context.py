@@ -31,6 +31,11 @@ from riskengine.serve.memo.words import (
     fmt_pd,
 )
 
+#: Where a decision's cover comes from (issue 16), in words.
+_COVER_WORDS = {"insurer_limit": "the insurer's limit on the debtor",
+                "discretionary": "the policy's discretionary cover",
+                "none": "no cover"}
+
 
 def _decision_dict(decision: Any) -> dict[str, Any]:
     if isinstance(decision, Mapping):
@@ -196,6 +201,8 @@ def memo_context(engine: Any, payload_or_frames: Any, decision: Any, *,
         "approved_limit": _num(d.get("approved_limit")),
         "binding": [CONSTRAINT_WORDS.get(b, b) for b in d.get("binding_constraints") or ()],
         "cover": fmt_money(d.get("insured_limit"), cur),
+        "cover_basis": _COVER_WORDS.get(str(d.get("cover_basis") or "none"), "no cover"),
+        "insured_amount": fmt_money(d.get("insured_amount"), cur),
         "retained": fmt_money(d.get("retained_exposure"), cur),
         "expected_loss": fmt_money(d.get("expected_loss"), cur),
         "expected_loss_uninsured": fmt_money(d.get("expected_loss_uninsured"), cur),

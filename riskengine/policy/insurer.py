@@ -1,0 +1,497 @@
+"""Insurer limits as state (issue 16; DOMAIN.md §6): which insurer limit covers each pair,
+the amount in force on the as-of date, the pools its pairs share, and the requests to send.
+
+The rule (docs/POLICY.md "Insurer limits"), for 1..n pairs at once:
+
+1. **Which limit.** A row of ``insurer_limits`` applies to the pairs of its debtor whose
+   product its insurance policy covers (``[insurance.policies]``): a row with a
+   ``supplier_id`` to that pair only, a row without one to every such pair of the debtor
+   that has no row of its own. A row under a policy the credit policy does not declare
+   (``unknown_policy``), two rows that would apply to one pair (``ambiguous_insurer_limit``)
+   and a row in another currency than a pair it applies to (``insurer_currency``) are
+   refused: the engine rejects the debtor with error rows (nothing is guessed).
+2. **The amount in force** on the as-of date (:func:`pool_caps`): a ``granted`` or
+   ``partial`` limit from its ``effective_date`` (else its decision date, else at once);
+   a ``reduced`` or ``cancelled`` one keeps the limit before (``previous_granted_amount``)
+   until its effective date (the decision date + ``insurance.notice_days`` when not
+   given), then the new one (0 when cancelled) but never less than what was delivered
+   and approved before the notice (``approved_outstanding``, up to the limit before:
+   deliveries made before the notice stay covered, ICISA; Atradius). Without the limit
+   before, the new amount applies at once (no cover is assumed). ``requested``,
+   ``pending`` and ``refused`` grant nothing.
+3. **The basis** of each pair's cover: ``insurer_limit`` where an insurer limit is in
+   force (or kept on deliveries); else ``discretionary`` where the policy's
+   discretionary cover applies (a product an insurance policy covers, the grade at most
+   ``discretionary_max_grade``, the pair in ``discretionary_currency``, no insurer
+   decision against the debtor: not refused, reduced or cancelled); else ``none``.
+4. **Pools.** A debtor-level limit is one amount for all the pairs it applies to, as is
+   a debtor's discretionary cap: :func:`covered` shares each pool among its pairs by
+   :func:`riskengine.policy.book.allocate` (approved outstanding first, then pro rata).
+   Cover per pair = its share (at most its approved limit) x the cover percentage
+   (:func:`riskengine.policy.cover.insurance_cover`); above it the factor is uninsured.
+
+The legacy ``insurer_limit`` of a payload's exposure is a pair-level ``granted`` limit at
+``cover.indemnity`` whose insurer and policy are not known. Pure numpy/pandas: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from riskengine.contracts.decision import COVER_BASES
+from riskengine.contracts.schemas import INSURER_STATUSES
+from riskengine.policy.book import allocate
+from riskengine.policy.credit_policy import CreditPolicy
+
+__all__ = ["COVER_BASES", "InsurerRows", "PairCover", "RowProblem", "match_rows", "pool_caps",
+           "covered", "request_reasons", "REQUEST_COLUMNS", "insurer_requests"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+#: :data:`~riskengine.contracts.decision.COVER_BASES`: code ``i`` is ``COVER_BASES[i]``.
+_STATUS = {s: i for i, s in enumerate(INSURER_STATUSES)}
+_GRANTED, _PARTIAL, _REDUCED, _CANCELLED, _REFUSED = (
+    _STATUS[s] for s in ("granted", "partial", "reduced", "cancelled", "refused"))
+_LEGACY = -2  # pair_row of a pair covered by its exposure's legacy insurer_limit
+_NAT = np.datetime64("NaT", "D")
+
+
+@dataclass(frozen=True)
+class InsurerRows:
+    """The ``insurer_limits`` rows a batch (or one payload) knows, as arrays of length k."""
+
+    insurer_id: npt.NDArray[np.object_]
+    policy_id: npt.NDArray[np.object_]
+    debtor_id: npt.NDArray[np.object_]
+    supplier_id: npt.NDArray[np.object_]   # None: a debtor-level limit
+    currency: npt.NDArray[np.object_]
+    granted: FloatArray
+    previous: FloatArray
+    cover_pct: FloatArray
+    status: npt.NDArray[np.int8]           # code into INSURER_STATUSES
+    decision_day: npt.NDArray[np.datetime64]
+    effective_day: npt.NDArray[np.datetime64]
+
+    def __len__(self) -> int:
+        return int(self.status.shape[0])
+
+    @classmethod
+    def empty(cls) -> InsurerRows:
+        o = np.zeros(0, dtype=object)
+        f = np.zeros(0)
+        d = np.zeros(0, dtype="datetime64[D]")
+        return cls(o, o, o, o, o, f, f, f, np.zeros(0, dtype=np.int8), d, d)
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame | None) -> InsurerRows:
+        """The rows of a validated ``insurer_limits`` frame (contract columns)."""
+        if frame is None or not len(frame):
+            return cls.empty()
+
+        def text(name: str) -> npt.NDArray[np.object_]:
+            return frame[name].astype(object).where(frame[name].notna(), None).to_numpy(
+                dtype=object)
+
+        def num(name: str) -> FloatArray:
+            if name not in frame.columns:
+                return np.full(len(frame), np.nan)
+            return frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
+
+        def day(name: str) -> npt.NDArray[np.datetime64]:
+            return frame[name].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+
+        status = pd.Categorical(frame["status"].astype(str),
+                                categories=INSURER_STATUSES).codes.astype(np.int8)
+        return cls(text("insurer_id"), text("policy_id"), text("debtor_id"),
+                   text("supplier_id"), text("currency"), num("granted_amount"),
+                   num("previous_granted_amount"), num("cover_pct"), status,
+                   day("decision_date"), day("effective_date"))
+
+    @classmethod
+    def from_records(cls, records: Sequence[Mapping[str, Any]]) -> InsurerRows:
+        """The rows of record dicts (a payload's ``insurer_limits`` with ``debtor_id``)."""
+        if not records:
+            return cls.empty()
+
+        def days(name: str) -> npt.NDArray[np.datetime64]:
+            return np.array([_NAT if r.get(name) is None else np.datetime64(r[name], "D")
+                             for r in records], dtype="datetime64[D]")
+
+        def nums(name: str) -> FloatArray:
+            return np.array([np.nan if r.get(name) is None else float(r[name])
+                             for r in records], dtype=np.float64)
+
+        def texts(name: str) -> npt.NDArray[np.object_]:
+            return np.array([r.get(name) for r in records] + [None], dtype=object)[:-1]
+
+        return cls(texts("insurer_id"), texts("policy_id"), texts("debtor_id"),
+                   texts("supplier_id"), texts("currency"), nums("granted_amount"),
+                   nums("previous_granted_amount"), nums("cover_pct"),
+                   np.array([_STATUS[r["status"]] for r in records], dtype=np.int8),
+                   days("decision_date"), days("effective_date"))
+
+
+@dataclass(frozen=True, slots=True)
+class RowProblem:
+    """An ``insurer_limits`` row the engine refuses (step 1): its position, field, reason."""
+
+    row: int
+    column: str
+    reason: str
+    message: str
+
+
+def _declared(policy: CreditPolicy) -> dict[tuple[str, str], tuple[str, ...]]:
+    return {(p.insurer_id, p.policy_id): p.products for p in policy.insurance.policies}
+
+
+def match_rows(rows: InsurerRows, debtor_id: npt.NDArray[np.object_],
+               supplier_id: npt.NDArray[np.object_], product: npt.NDArray[np.object_],
+               currency: npt.NDArray[np.object_], legacy: FloatArray, policy: CreditPolicy
+               ) -> tuple[IntArray, list[RowProblem]]:
+    """Step 1: the row that applies to each pair, and the rows refused.
+
+    Parameters
+    ----------
+    rows : InsurerRows
+    debtor_id, supplier_id, product, currency : numpy.ndarray
+        The pairs (product names).
+    legacy : numpy.ndarray
+        The pairs' legacy ``insurer_limit`` (NaN: none).
+    policy : CreditPolicy
+
+    Returns
+    -------
+    pair_row : numpy.ndarray of int
+        Per pair the position of its row in ``rows``, -1 without one, -2 for the legacy
+        limit of its exposure.
+    problems : list of RowProblem
+        The refused rows (their debtors are to be rejected whole).
+
+    Examples
+    --------
+    >>> from riskengine.config import load_policy
+    >>> rows = InsurerRows.from_records([
+    ...     {"insurer_id": "INS00", "policy_id": "INS00-WT1", "debtor_id": "D1",
+    ...      "supplier_id": None, "currency": "EUR", "granted_amount": 50_000.0,
+    ...      "cover_pct": 0.9, "status": "granted"}])
+    >>> obj = lambda *v: np.array(v, dtype=object)
+    >>> pair_row, bad = match_rows(rows, obj("D1", "D1", "D2"), obj("S1", "S2", "S1"),
+    ...     obj("non_recourse", "recourse", "non_recourse"), obj("EUR", "EUR", "EUR"),
+    ...     np.full(3, np.nan), load_policy())
+    >>> pair_row.tolist(), bad
+    ([0, -1, -1], [])
+    """
+    m = debtor_id.shape[0]
+    out = np.full(m, -1, dtype=np.int64)
+    has_legacy = np.isfinite(legacy)
+    out[has_legacy] = _LEGACY
+    problems: list[RowProblem] = []
+    k = len(rows)
+    if k == 0:
+        return out, problems
+    declared = _declared(policy)
+    known = np.zeros(k, dtype=bool)
+    ex_parts: list[IntArray] = []
+    prod_parts: list[npt.NDArray[np.object_]] = []
+    for (ins_id, pol_id), covers in declared.items():  # a few policies, a few products
+        mine = np.flatnonzero((rows.insurer_id == ins_id) & (rows.policy_id == pol_id))
+        known[mine] = True
+        for prod in covers:  # the known rows, one per product their policy covers
+            ex_parts.append(mine)
+            prod_parts.append(np.full(mine.size, prod, dtype=object))
+    names = ", ".join(f"{i}/{p}" for i, p in declared) or "none"
+    for r in np.flatnonzero(~known).tolist():
+        problems.append(RowProblem(
+            r, "policy_id", "unknown_policy",
+            f"the insurance policy is not one of the credit policy's ([insurance.policies]: "
+            f"{names}); declare it or correct the insurer limit"))
+    ex = np.concatenate([np.zeros(0, dtype=np.int64), *ex_parts])
+    prods = np.concatenate([np.zeros(0, dtype=object), *prod_parts])
+    row_is_pair = pd.notna(rows.supplier_id)
+    pair_level = row_is_pair[ex]
+    ambiguous: set[int] = set()
+
+    def index(cols: list[np.ndarray], sel: npt.NDArray[np.bool_]) -> tuple[pd.MultiIndex, IntArray]:
+        mi = pd.MultiIndex.from_arrays([c[sel] for c in cols])
+        dup = mi.duplicated(keep=False)
+        for r in ex[sel][dup].tolist():
+            ambiguous.add(int(r))
+        return mi[~dup], ex[sel][~dup]
+
+    p_idx, p_rows = index([rows.debtor_id[ex], rows.supplier_id[ex], prods], pair_level)
+    d_idx, d_rows = index([rows.debtor_id[ex], prods], ~pair_level)
+    hit = np.full(m, -1, dtype=np.int64)
+    if len(p_idx) and m:
+        at = p_idx.get_indexer(pd.MultiIndex.from_arrays([debtor_id, supplier_id, product]))
+        hit = np.where(at >= 0, p_rows[np.maximum(at, 0)], -1)
+    if len(d_idx) and m:
+        at = d_idx.get_indexer(pd.MultiIndex.from_arrays([debtor_id, product]))
+        hit = np.where((hit < 0) & (at >= 0), d_rows[np.maximum(at, 0)], hit)
+    both = (hit >= 0) & has_legacy
+    for r in np.unique(hit[both]).tolist():
+        ambiguous.add(int(r))
+    for r in sorted(ambiguous):
+        problems.append(RowProblem(
+            r, "policy_id", "ambiguous_insurer_limit",
+            "another insurer limit applies to the same pairs (one per pair, or one per "
+            "debtor and policy product); keep one"))
+    matched = hit >= 0
+    if matched.any():
+        wrong = matched & (rows.currency[np.maximum(hit, 0)] != currency)
+        for r in np.unique(hit[wrong]).tolist():
+            problems.append(RowProblem(
+                int(r), "currency", "insurer_currency",
+                "the insurer limit is in another currency than a pair it covers; give it "
+                "in the pair's currency"))
+    out = np.where(matched, hit, out)
+    return out, problems
+
+
+@dataclass(frozen=True)
+class PairCover:
+    """Each pair's cover basis, pool and percentage (:func:`pool_caps`), arrays of m pairs.
+
+    Attributes
+    ----------
+    basis : numpy.ndarray of int8
+        Code into :data:`COVER_BASES`.
+    pool : numpy.ndarray of int
+        The pool (code ``0 ... p-1``) whose cap the pair shares.
+    cap : numpy.ndarray
+        The ``p`` pools' caps in force (money).
+    pct : numpy.ndarray
+        Share of a covered loss the insurer pays (0 where ``none``).
+    policy_id : numpy.ndarray of object
+        The insurance policy of the cover, or the one to ask (None: not known).
+    status : numpy.ndarray of object
+        The applied row's status (None: no row; ``granted`` for a legacy limit).
+    """
+
+    basis: npt.NDArray[np.int8]
+    pool: IntArray
+    cap: FloatArray
+    pct: FloatArray
+    policy_id: npt.NDArray[np.object_]
+    status: npt.NDArray[np.object_]
+
+    def basis_names(self) -> npt.NDArray[np.object_]:
+        return np.asarray(COVER_BASES, dtype=object)[self.basis]
+
+
+def pool_caps(rows: InsurerRows, pair_row: IntArray, legacy: FloatArray, *,
+              product: IntArray, currency: npt.NDArray[np.object_], debtor: IntArray,
+              grade: IntArray, protected: FloatArray, as_of: np.datetime64,
+              policy: CreditPolicy) -> PairCover:
+    """Steps 2 and 3: each pair's basis, the pools and their caps in force on ``as_of``.
+
+    Parameters
+    ----------
+    rows, pair_row, legacy
+        As :func:`match_rows` gives them.
+    product : numpy.ndarray of int
+        Product codes (positions in ``policy.products``).
+    currency : numpy.ndarray of object
+    debtor : numpy.ndarray of int
+        A code per debtor (its pairs share its discretionary cap).
+    grade : numpy.ndarray of int
+        Grade index 1 ... 11 (0: unrated; no discretionary cover).
+    protected : numpy.ndarray
+        Approved outstanding: the deliveries kept covered after a reduction's notice.
+    as_of : numpy.datetime64
+    policy : CreditPolicy
+    """
+    ins = policy.insurance
+    m = pair_row.shape[0]
+    insured = np.asarray([p.requires_insurance for p in policy.products], dtype=bool)[product] \
+        if m else np.zeros(0, dtype=bool)
+    covered_by = np.zeros(len(policy.products), dtype=object)
+    for i, p in enumerate(policy.products):  # the first declared policy covering a product
+        covered_by[i] = next((q.policy_id for q in ins.policies if p.name in q.products), None)
+    has_policy = pd.notna(covered_by)
+    day = np.asarray(as_of).astype("datetime64[D]")
+    k = len(rows)
+    # step 2: the rows' amounts in force (NaN: no limit in force)
+    st = rows.status
+    notice = np.timedelta64(ins.notice_days, "D")
+    cut = (st == _REDUCED) | (st == _CANCELLED)
+    eff = np.where(np.isnat(rows.effective_day),
+                   np.where(cut, rows.decision_day + notice, rows.decision_day),
+                   rows.effective_day)
+    started = np.isnat(eff) | (eff <= day)
+    new = np.where(st == _CANCELLED, np.where(np.isnan(rows.granted), 0.0, rows.granted),
+                   rows.granted)
+    prev = np.where(cut, rows.previous, np.nan)
+    grants = (st == _GRANTED) | (st == _PARTIAL)
+    amount = np.full(k, np.nan)
+    amount = np.where(grants & started, rows.granted, amount)
+    amount = np.where(cut & ~started, np.where(np.isnan(prev), new, prev), amount)
+    amount = np.where(cut & started, new, amount)
+    # pools: a debtor-level row's pairs share it, a pair-level row is its pair's own
+    has_row = pair_row >= 0
+    r = np.maximum(pair_row, 0)
+    row_amount = np.where(has_row, amount[r] if k else np.nan, np.nan)
+    legacy_pair = pair_row == _LEGACY
+    row_amount = np.where(legacy_pair, legacy, row_amount)
+    in_force = insured & np.isfinite(row_amount)
+    blocked = has_row & ((st[r] == _REFUSED) | (st[r] == _REDUCED) | (st[r] == _CANCELLED)) \
+        if k else np.zeros(m, dtype=bool)
+    disc = (insured & ~in_force & ~blocked & (ins.discretionary_cap > 0)
+            & (grade >= 1) & (grade <= ins.discretionary_max_grade)
+            & (currency == ins.discretionary_currency)
+            & has_policy[product])
+    basis = np.where(in_force, 0, np.where(disc, 1, 2)).astype(np.int8)
+    # pool keys: rows (k), legacy pairs and discretionary debtors after them
+    key = np.full(m, -1, dtype=np.int64)
+    key[in_force & has_row] = pair_row[in_force & has_row]
+    lp = np.flatnonzero(in_force & legacy_pair)
+    key[lp] = k + np.arange(lp.size)
+    dk = np.flatnonzero(basis == 1)
+    dcodes, duniq = pd.factorize(debtor[dk]) if dk.size else (np.zeros(0, np.int64), [])
+    key[dk] = k + lp.size + dcodes
+    none = np.flatnonzero(basis == 2)
+    key[none] = k + lp.size + len(duniq) + np.arange(none.size)
+    n_pools = k + lp.size + len(duniq) + none.size
+    cap = np.zeros(n_pools)
+    cap[:k] = np.where(np.isnan(amount), 0.0, amount)
+    cap[k:k + lp.size] = legacy[lp]
+    cap[k + lp.size:k + lp.size + len(duniq)] = ins.discretionary_cap
+    # deliveries made before a reduction's notice stay covered, up to the limit before
+    if k:
+        run_off = cut & started & np.isfinite(prev)
+        if run_off.any():
+            rows_of = key[(basis == 0) & has_row]
+            out_by_row = np.bincount(rows_of, np.where(np.isnan(protected), 0.0, protected)[
+                (basis == 0) & has_row], minlength=k)
+            kept = np.minimum(prev, out_by_row)
+            cap[:k] = np.where(run_off, np.maximum(cap[:k], kept), cap[:k])
+    basis = np.where((basis == 0) & (cap[key] <= 0), 2, basis).astype(np.int8)  # nothing left
+    pct = np.zeros(m)
+    pct = np.where((basis == 0) & has_row, rows.cover_pct[r] if k else 0.0, pct)
+    pct = np.where((basis == 0) & legacy_pair, policy.cover.indemnity, pct)
+    pct = np.where(basis == 1, ins.discretionary_cover_pct, pct)
+    nothing = np.full(m, None, dtype=object)
+    row_policy = rows.policy_id[r] if k else nothing
+    policy_id = np.where(has_row, row_policy, covered_by[product] if m else nothing)
+    policy_id = np.where(legacy_pair | ~insured, nothing, policy_id).astype(object)
+    names = np.asarray(INSURER_STATUSES, dtype=object)
+    status = np.where(has_row, names[st[r]] if k else nothing, nothing)
+    status = np.where(legacy_pair, "granted", status).astype(object)
+    return PairCover(basis, key, cap, pct, policy_id, status)
+
+
+def covered(cover: PairCover, approved: FloatArray, protected: FloatArray) -> FloatArray:
+    """Step 4: each pair's covered part of its approved limit, its pool shared by
+    :func:`riskengine.policy.book.allocate` (at most the approved limit; 0 where ``none``).
+
+    Examples
+    --------
+    A debtor-level limit of 30,000 over two pairs approved 20,000 each, one with 10,000
+    delivered: that one keeps its 10,000 first, the other 20,000 are shared 10 : 20.
+
+    >>> pc = PairCover(np.zeros(2, np.int8), np.zeros(2, np.int64), np.array([30_000.0]),
+    ...                np.full(2, 0.9), np.array(["P", "P"], object), np.array(["granted"] * 2,
+    ...                object))
+    >>> covered(pc, np.array([20_000.0, 20_000.0]), np.array([10_000.0, 0.0])).round(2).tolist()
+    [16666.67, 13333.33]
+    """
+    amount = np.where(cover.basis < 2, np.maximum(approved, 0.0), 0.0)
+    # a pool's one pair keeps exactly the cap (the shares' arithmetic is not exact)
+    out: FloatArray = np.minimum(allocate(amount, protected, cover.pool, cover.cap),
+                                 cover.cap[cover.pool])
+    return out
+
+
+#: Columns of ``insurer_requests`` (rerate's output and ``GET /v1/insurer-requests``).
+REQUEST_COLUMNS: tuple[str, ...] = (
+    "debtor_id", "supplier_id", "insurer_id", "policy_id", "currency", "product",
+    "approved_limit", "insured_limit", "insured_amount", "cover_basis", "amount_requested",
+    "reason")
+
+
+def request_reasons(status: npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:
+    """Why a pair's limit is asked for, by the status of the insurer limit applied to it:
+    ``no_insurer_limit`` (none), ``awaiting_insurer`` (requested, pending),
+    ``above_granted`` (granted, partial, reduced: the limit exceeds it), ``refused``,
+    ``cancelled``."""
+    table = {"requested": "awaiting_insurer", "pending": "awaiting_insurer",
+             "granted": "above_granted", "partial": "above_granted",
+             "reduced": "above_granted", "refused": "refused", "cancelled": "cancelled"}
+    out: npt.NDArray[np.object_] = pd.Series(status, dtype=object).map(table).fillna(
+        "no_insurer_limit").to_numpy(dtype=object)
+    return out
+
+
+def insurer_requests(pairs: pd.DataFrame, policy: CreditPolicy) -> pd.DataFrame:
+    """The request loop's list (issue 16): the pairs whose limit exceeds what is insured,
+    with what to ask the insurer for.
+
+    Parameters
+    ----------
+    pairs : pandas.DataFrame
+        Decision rows of pairs (:data:`~riskengine.contracts.decision.DECISION_FIELDS`;
+        at least ``debtor_id, supplier_id, currency, product, approved_limit,
+        insured_limit, insured_amount, cover_basis, insurer_policy_id, insurer_status,
+        limit_before_insurer``).
+    policy : CreditPolicy
+        Which products are insured, and the insurer of each insurance policy.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`REQUEST_COLUMNS`, one row per pair of an insured product whose limit
+        before any hold for the insurer (``limit_before_insurer``: what the factor
+        would approve) exceeds its insured limit; ``amount_requested`` is that limit (the
+        insurer grants a limit, not an increment), ``reason`` from the insurer limit's
+        status (:func:`request_reasons`). Sorted by debtor, then supplier.
+
+    Examples
+    --------
+    >>> from riskengine.config import load_policy
+    >>> d = pd.DataFrame({"debtor_id": ["D1", "D2"], "supplier_id": ["S1", "S1"],
+    ...     "currency": "EUR", "product": "non_recourse", "approved_limit": [80_000.0, 5_000.0],
+    ...     "insured_limit": [50_000.0, 5_000.0], "insured_amount": [45_000.0, 3_000.0],
+    ...     "cover_basis": ["insurer_limit", "discretionary"],
+    ...     "insurer_policy_id": "INS00-WT1", "insurer_status": ["granted", None],
+    ...     "limit_before_insurer": [80_000.0, 5_000.0]})
+    >>> r = insurer_requests(d, load_policy())
+    >>> r[["debtor_id", "insurer_id", "amount_requested", "reason"]].values.tolist()
+    [['D1', 'INS00', 80000.0, 'above_granted']]
+    """
+    insured = {p.name for p in policy.products if p.requires_insurance}
+    wanted = pd.to_numeric(pairs["limit_before_insurer"], errors="coerce").fillna(
+        pd.to_numeric(pairs["approved_limit"], errors="coerce")).to_numpy(
+        dtype=np.float64, na_value=0.0)
+    have = pd.to_numeric(pairs["insured_limit"], errors="coerce").to_numpy(
+        dtype=np.float64, na_value=0.0)
+    ask = (pairs["product"].astype(str).isin(insured).to_numpy()
+           & (wanted > have * (1.0 + 1e-9) + 1e-6))
+    sel = pairs[ask]
+    insurer_of = {p.policy_id: p.insurer_id for p in policy.insurance.policies}
+    pol = sel["insurer_policy_id"].astype(object)
+    out = pd.DataFrame({
+        "debtor_id": sel["debtor_id"].astype(str).to_numpy(),
+        "supplier_id": sel["supplier_id"].astype(str).to_numpy(),
+        "insurer_id": pol.map(insurer_of).astype(object).where(pol.notna(), None).to_numpy(),
+        "policy_id": pol.where(pol.notna(), None).to_numpy(),
+        "currency": sel["currency"].astype(str).to_numpy(),
+        "product": sel["product"].astype(str).to_numpy(),
+        "approved_limit": pd.to_numeric(sel["approved_limit"]).to_numpy(dtype=np.float64),
+        "insured_limit": have[ask],
+        "insured_amount": pd.to_numeric(sel["insured_amount"]).to_numpy(
+            dtype=np.float64, na_value=0.0),
+        "cover_basis": sel["cover_basis"].astype(str).to_numpy(),
+        "amount_requested": wanted[ask],
+        "reason": request_reasons(sel["insurer_status"].astype(object).where(
+            sel["insurer_status"].notna(), None).to_numpy(dtype=object)),
+    }, columns=list(REQUEST_COLUMNS))
+    for c in ("insurer_id", "policy_id"):  # pandas' map gives NaN where it finds nothing
+        out[c] = out[c].astype(object).where(out[c].notna(), None)
+    return out.sort_values(["debtor_id", "supplier_id"], kind="stable").reset_index(drop=True)
