@@ -124,9 +124,14 @@ def test_pairs_decide_alike_in_any_chunking_and_as_the_whole_book(
     pd.testing.assert_frame_equal(a, b)
     whole = engine.decide(book, AS_OF, decided_at=f"{AS_OF}T00:00:00Z").decisions
     whole = whole.sort_values(KEYS).reset_index(drop=True)
-    # (approved limits differ: the run caps sectors and groups over the book afterwards)
-    for col in ("supplier_grade", "input_hash", "advance_rate", "requested_limit"):
+    # (approved limits differ: the run caps sectors and groups over the book afterwards,
+    # and a pair a cap refuses is not financed: no advance there)
+    for col in ("supplier_grade", "input_hash", "requested_limit"):
         assert _plain(a[col]) == _plain(whole[col]), col
+    capped = (a["decision_type"] == "refused") & a["binding_constraints"].map(
+        lambda b: bool({"group_cap", "sector_cap", "country_cap"} & set(b)))
+    assert _plain(a.loc[~capped, "advance_rate"]) == _plain(whole.loc[~capped, "advance_rate"])
+    assert (a.loc[capped, "advance_rate"] == 0.0).all()
     assert a["limit_notes"].map(tuple).tolist() == whole["limit_notes"].map(tuple).tolist()
     rated = a["supplier_id"].isin(book["suppliers"]["supplier_id"].iloc[:4])
     assert a.loc[rated, "supplier_grade"].notna().all() and rated.sum() > 20

@@ -41,7 +41,7 @@ _DELETE = object()
 def test_shipped_policy_loads_and_validates() -> None:
     """The shipped riskengine/config/policy.toml is a valid, versioned policy."""
     policy = load_policy()
-    assert policy.version == "2026.2"
+    assert policy.version == "2026.3"
     assert policy.product_names == ("recourse", "non_recourse")
     assert policy.cover.indemnity == 0.90  # ICISA typical (DOMAIN.md §2)
     assert policy.limits.notice_days == 30  # Atradius; FCI GRIF art. 18
@@ -66,7 +66,7 @@ def test_round_trip(raw: dict) -> None:
 def test_load_from_path(tmp_path: Path) -> None:
     text = (Path(__file__).resolve().parents[1] / "riskengine/config/policy.toml").read_text()
     path = tmp_path / "p.toml"
-    path.write_text(text.replace('version = "2026.2"', 'version = "test.1"'))
+    path.write_text(text.replace('version = "2026.3"', 'version = "test.1"'))
     assert load_policy(path).version == "test.1"
 
 

@@ -67,6 +67,14 @@ def test_small_capital_caps_groups_and_debtors_across_chunks(
     cut = pairs[pairs["binding_constraints"].map(lambda b: "group_cap" in b)]
     assert (cut["insured_limit"] <= cut["approved_limit"] + 1e-9).all()
     assert set(cut["decision_type"]) <= {"partial", "refused"}
+    # a pair a cap refuses is not financed: no advance and no fees, as the engine prices
+    # a refused pair (policy.pricing), in the decisions and in the register's terms
+    refused = pairs[pairs["decision_type"] == "refused"]
+    capped = refused[refused["binding_constraints"].map(
+        lambda b: bool({"group_cap", "sector_cap"} & set(b)))]
+    assert len(capped)
+    for rate in ("advance_rate", "service_commission_rate", "discount_rate"):
+        assert (refused[rate].fillna(0.0) == 0.0).all(), rate
 
 
 def test_caps_do_not_depend_on_the_chunking(portfolio: Path, engine: Any,

@@ -52,6 +52,9 @@ _EPS = 1e-9
 _REWRITTEN = ("approved_limit", "decision_type", "binding_constraints", "insured_limit",
               "insured_amount", "retained_exposure", "expected_loss", "expected_loss_uninsured",
               "limit_before_insurer", "approved_limit_base")
+#: Rates set to 0 on a pair a cap refuses: no advance, no fees (as the engine prices a
+#: refused pair, riskengine.policy.pricing).
+_UNFINANCED = ("advance_rate", "service_commission_rate", "discount_rate")
 
 
 @dataclass
@@ -182,6 +185,10 @@ def apply_book_caps(pairs: pd.DataFrame, counts: Sequence[int], parts: Sequence[
                 "retained_exposure", "expected_loss", "limit_before_insurer",
                 "approved_limit_base"):
         out[col] = new[col]
+    if "advance_rate" in out.columns:  # the register's terms: nothing advanced on a refusal
+        out["advance_rate"] = np.where(cut & (after <= 0), 0.0,
+                                       out["advance_rate"].to_numpy(dtype=np.float64,
+                                                                    na_value=np.nan))
     bounds = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     touched = cut | foreign
     todo = [k for k in range(len(parts)) if touched[bounds[k]:bounds[k + 1]].any()]
@@ -301,6 +308,12 @@ def _rewrite_part(part: Path, new: Mapping[str, Any]) -> Path:
         values = np.asarray(new[name], dtype=object if name == "binding_constraints"
                             or name == "decision_type" else np.float64)[src]
         table = table.set_column(i, f, _replaced(table.column(i), at, values, f.type))
+    refused = at[np.asarray(new["approved_limit"], dtype=np.float64)[src] <= 0]
+    for name in _UNFINANCED:  # a pair a cap refuses is not financed (policy.pricing)
+        i = table.schema.get_field_index(name)
+        f = table.schema.field(i)
+        table = table.set_column(i, f, _replaced(table.column(i), refused,
+                                                 np.zeros(refused.size), f.type))
     dest = part.with_name(part.name.replace(".decisions.parquet", ".book.parquet"))
     write_decisions(table, dest)
     return dest

@@ -584,7 +584,7 @@ class CreditPolicy:
     >>> from riskengine.config import load_policy
     >>> policy = load_policy()
     >>> policy.version
-    '2026.2'
+    '2026.3'
     >>> CreditPolicy.from_dict(policy.to_dict()) == policy
     True
     """

@@ -102,13 +102,18 @@ def _pair_fx(pr: _Pairs) -> _F:
     return out
 
 
+def _awaits_insurer(policy: CreditPolicy) -> bool:
+    """Whether the demo's product waits for the insurer's limit (``await_insurer``)."""
+    return any(p.name == PRODUCT and p.await_insurer for p in policy.products)
+
+
 def _limits_in_force(view: _View, pr: _Pairs, related: _F, ledger: _F, insurer_limit: _F,
                      insurer_given: _F, policy: CreditPolicy) -> _F:
     """The approved limit of every pair: the policy's limit rule on the factor's view.
 
     ``ledger`` is each pair's supplier ledger and ``insurer_limit`` the insurer's
-    granted amount (``insurer_given`` False: no answer, no insurer cap), in the
-    pair's currency.
+    granted amount (``insurer_given`` False: no answer), in the pair's currency; it
+    caps the limit only when the product waits for the insurer (``await_insurer``).
     """
     owner = pr.owner
     money = view.money_eur[:, owner] * _pair_fx(pr)[None, :]
@@ -117,8 +122,10 @@ def _limits_in_force(view: _View, pr: _Pairs, related: _F, ledger: _F, insurer_l
         "basis": view.basis[owner], "tnw": money[0], "revenue": money[1], "profit": money[2],
         "adverse_knockout": view.knockout[owner], "insolvency": view.insolvency[owner],
         "related": related, "supplier_ledger": ledger,
+        # the insurer's answer caps a limit only where the product waits for it
+        # (``await_insurer``), as the engine decides: otherwise the rest is retained
         "insurer_limit": np.where(insurer_given, insurer_limit, 0.0),
-        "insurer_limit_given": insurer_given,
+        "insurer_limit_given": insurer_given & _awaits_insurer(policy),
         # one capacity per debtor and currency, shared among its pairs (as the engine)
         "debtor": owner * len(_SUPPLIER_CURRENCIES) + pr.currency,
     }, policy)
