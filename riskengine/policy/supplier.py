@@ -117,7 +117,7 @@ def vocabulary_codes(values: Any, n: int, column: str, allowed: tuple[str, ...],
     """
     arr = np.asarray(values, dtype=object)
     arr = np.broadcast_to(arr, (n,)) if arr.ndim == 0 else arr.reshape(-1)
-    codes, uniques = pd.factorize(pd.Series(arr, dtype=object), use_na_sentinel=True)
+    codes, uniques = pd.factorize(arr, use_na_sentinel=True)  # an array: no Series to build
     lookup = np.array([allowed.index(u) if u in allowed else -2 for u in uniques.tolist()]
                       + [-1], dtype=np.int8)  # the sentinel -1 indexes the trailing -1
     out = lookup[codes]
@@ -141,7 +141,7 @@ def _flag(x: Any, n: int) -> FloatArray:
     """A nullable flag as 1.0 / 0.0 / NaN (missing)."""
     arr = np.asarray(x, dtype=object)
     arr = np.broadcast_to(arr, (n,)) if arr.ndim == 0 else arr.reshape(-1)
-    missing = pd.isna(pd.Series(arr, dtype=object)).to_numpy()
+    missing = np.asarray(pd.isna(arr), dtype=bool)
     out = np.where(missing, np.nan, np.where(missing, False, arr).astype(bool).astype(float))
     return np.asarray(out, dtype=np.float64)
 

@@ -44,8 +44,8 @@ _GRADE_INDEX = {g: i + 1 for i, g in enumerate(GRADES)}
 def rating_codes(grades: Any) -> IntArray:
     """Grade index of each grade text (``"1"`` ... ``"D"``: 1 ... 11; None, NaN or
     anything else: 0, no rating)."""
-    values = pd.Series(np.asarray(grades, dtype=object).reshape(-1), dtype=object)
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    codes, uniques = pd.factorize(np.asarray(grades, dtype=object).reshape(-1),
+                                  use_na_sentinel=True)
     lookup = np.array([_GRADE_INDEX.get(str(u), 0) for u in uniques.tolist()] + [0],
                       dtype=np.int64)
     out: IntArray = lookup[codes]
@@ -198,6 +198,14 @@ class SupplierTerms:
     debtor_hhi: FloatArray
 
 
+def _ids_at(ids: Any, debtor_id: Any) -> IntArray:
+    """Position of each id among the call's (distinct) debtor ids, -1 when absent (one
+    hash lookup; the ids are plain text)."""
+    out: IntArray = pd.Index(np.asarray(debtor_id, dtype=object), dtype=object).get_indexer(
+        np.asarray(ids, dtype=object)).astype(np.int64)
+    return out
+
+
 def supplier_terms(policy: CreditPolicy, debtor_id: npt.NDArray[np.object_],
                    grade: npt.NDArray[Any], pairs: PairInputs) -> SupplierTerms:
     """Each pair's supplier: its rating (as a debtor rated in the same call, ``grade`` of
@@ -213,8 +221,7 @@ def supplier_terms(policy: CreditPolicy, debtor_id: npt.NDArray[np.object_],
     # the suppliers rated as debtors in this call
     given = sup.rating.copy()
     if s and len(debtor_id):
-        at = _positions(pd.Series(sup.supplier_id, dtype="str"),
-                        pd.Index(np.asarray(debtor_id, dtype=object), dtype="str"))
+        at = _ids_at(sup.supplier_id, debtor_id)
         in_call = np.where(at >= 0, grade[np.maximum(at, 0)], UNRATED)
         rated_here = (at >= 0) & (in_call != UNRATED)
         given = np.where(rated_here, rating_codes(in_call), given)
@@ -223,8 +230,7 @@ def supplier_terms(policy: CreditPolicy, debtor_id: npt.NDArray[np.object_],
     known = pos >= 0
     rating[known] = given[pos[known]]
     if (~known).any() and len(debtor_id):
-        at = _positions(pd.Series(pairs.supplier_id[~known], dtype="str"),
-                        pd.Index(np.asarray(debtor_id, dtype=object), dtype="str"))
+        at = _ids_at(pairs.supplier_id[~known], debtor_id)
         g = np.where(at >= 0, grade[np.maximum(at, 0)], UNRATED)
         rating[~known] = np.where((at >= 0) & (g != UNRATED), rating_codes(g), 0)
     if s:
