@@ -429,13 +429,14 @@ def request_reasons(status: npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:
     return out
 
 
-def insurer_requests(pairs: pd.DataFrame, policy: CreditPolicy) -> pd.DataFrame:
+def insurer_requests(pairs: pd.DataFrame | Mapping[str, Any], policy: CreditPolicy
+                     ) -> pd.DataFrame:
     """The request loop's list (issue 16): the pairs whose limit exceeds what is insured,
     with what to ask the insurer for.
 
     Parameters
     ----------
-    pairs : pandas.DataFrame
+    pairs : pandas.DataFrame or mapping of column to array-like
         Decision rows of pairs (:data:`~riskengine.contracts.decision.DECISION_FIELDS`;
         at least ``debtor_id, supplier_id, currency, product, approved_limit,
         insured_limit, insured_amount, cover_basis, insurer_policy_id, insurer_status,
@@ -465,33 +466,39 @@ def insurer_requests(pairs: pd.DataFrame, policy: CreditPolicy) -> pd.DataFrame:
     >>> r[["debtor_id", "insurer_id", "amount_requested", "reason"]].values.tolist()
     [['D1', 'INS00', 80000.0, 'above_granted']]
     """
-    insured = {p.name for p in policy.products if p.requires_insurance}
-    wanted = pd.to_numeric(pairs["limit_before_insurer"], errors="coerce").fillna(
-        pd.to_numeric(pairs["approved_limit"], errors="coerce")).to_numpy(
-        dtype=np.float64, na_value=0.0)
-    have = pd.to_numeric(pairs["insured_limit"], errors="coerce").to_numpy(
-        dtype=np.float64, na_value=0.0)
-    ask = (pairs["product"].astype(str).isin(insured).to_numpy()
-           & (wanted > have * (1.0 + 1e-9) + 1e-6))
-    sel = pairs[ask]
+    def col(name: str) -> npt.NDArray[np.object_]:
+        return np.asarray(pairs[name], dtype=object).reshape(-1)
+
+    def num(name: str) -> FloatArray:
+        return np.asarray(pd.to_numeric(col(name), errors="coerce"), dtype=np.float64)
+
+    insured = [p.name for p in policy.products if p.requires_insurance]
+    before, approved = num("limit_before_insurer"), num("approved_limit")
+    wanted = np.nan_to_num(np.where(np.isnan(before), approved, before), nan=0.0)
+    have = np.nan_to_num(num("insured_limit"), nan=0.0)
+    product = col("product").astype(str)
+    at = np.flatnonzero(np.isin(product, insured) & (wanted > have * (1.0 + 1e-9) + 1e-6))
     insurer_of = {p.policy_id: p.insurer_id for p in policy.insurance.policies}
-    pol = sel["insurer_policy_id"].astype(object)
+    pol = pd.Series(col("insurer_policy_id")[at], dtype=object)
+    known = pol.notna().to_numpy()
+    status = col("insurer_status")[at]
     out = pd.DataFrame({
-        "debtor_id": sel["debtor_id"].astype(str).to_numpy(),
-        "supplier_id": sel["supplier_id"].astype(str).to_numpy(),
-        "insurer_id": pol.map(insurer_of).astype(object).where(pol.notna(), None).to_numpy(),
-        "policy_id": pol.where(pol.notna(), None).to_numpy(),
-        "currency": sel["currency"].astype(str).to_numpy(),
-        "product": sel["product"].astype(str).to_numpy(),
-        "approved_limit": pd.to_numeric(sel["approved_limit"]).to_numpy(dtype=np.float64),
-        "insured_limit": have[ask],
-        "insured_amount": pd.to_numeric(sel["insured_amount"]).to_numpy(
-            dtype=np.float64, na_value=0.0),
-        "cover_basis": sel["cover_basis"].astype(str).to_numpy(),
-        "amount_requested": wanted[ask],
-        "reason": request_reasons(sel["insurer_status"].astype(object).where(
-            sel["insurer_status"].notna(), None).to_numpy(dtype=object)),
+        "debtor_id": col("debtor_id")[at].astype(str),
+        "supplier_id": col("supplier_id")[at].astype(str),
+        "insurer_id": np.where(known, pol.map(insurer_of).to_numpy(dtype=object), None),
+        "policy_id": np.where(known, pol.to_numpy(dtype=object), None),
+        "currency": col("currency")[at].astype(str),
+        "product": product[at],
+        "approved_limit": approved[at],
+        "insured_limit": have[at],
+        "insured_amount": np.nan_to_num(num("insured_amount")[at], nan=0.0),
+        "cover_basis": col("cover_basis")[at].astype(str),
+        "amount_requested": wanted[at],
+        "reason": request_reasons(np.where(np.asarray(pd.isna(status), dtype=bool), None,
+                                           status).astype(object)),
     }, columns=list(REQUEST_COLUMNS))
     for c in ("insurer_id", "policy_id"):  # pandas' map gives NaN where it finds nothing
         out[c] = out[c].astype(object).where(out[c].notna(), None)
+    if len(out) < 2:
+        return out
     return out.sort_values(["debtor_id", "supplier_id"], kind="stable").reset_index(drop=True)

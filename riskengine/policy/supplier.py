@@ -324,18 +324,25 @@ def debtor_hhi(supplier_id: Any, debtor_id: Any, amount: Any) -> pd.Series:
     ...            [10.0, 10.0, 10.0, 10.0, 5.0]).round(4).to_dict()
     {'S1': 0.25, 'S2': 1.0}
     """
-    frame = pd.DataFrame({"s": pd.Series(np.asarray(supplier_id, dtype=object), dtype="str"),
-                          "d": pd.Series(np.asarray(debtor_id, dtype=object), dtype="str"),
-                          "x": np.nan_to_num(np.asarray(amount, dtype=np.float64), nan=0.0)})
-    if (frame["x"] < 0).any():
-        pos = int(np.flatnonzero(frame["x"].to_numpy() < 0)[0])
-        raise inp.bad_input("exposures", "amount", pos, float(frame["x"].iat[pos]),
+    sup = np.asarray(supplier_id, dtype=object).reshape(-1).astype(str)
+    deb = np.asarray(debtor_id, dtype=object).reshape(-1).astype(str)
+    x = np.nan_to_num(np.asarray(amount, dtype=np.float64).reshape(-1), nan=0.0)
+    if (x < 0).any():
+        pos = int(np.flatnonzero(x < 0)[0])
+        raise inp.bad_input("exposures", "amount", pos, float(x[pos]),
                             "negative", "an exposure amount cannot be negative.")
-    by_pair = frame.groupby(["s", "d"], sort=False)["x"].sum()
-    total = by_pair.groupby(level=0).sum()
-    share = by_pair / total.reindex(by_pair.index.get_level_values(0)).to_numpy()
-    hhi = (share * share).groupby(level=0).sum()
-    out = hhi.where(total.reindex(hhi.index) > 0).sort_index()
-    out.index = out.index.astype("str")
+    # codes (hash factorize on the arrays: cheap for one request's pairs and for a book)
+    sc, suniq = pd.factorize(sup)
+    dc, duniq = pd.factorize(deb)
+    pc, _ = pd.factorize(sc.astype(np.int64) * max(len(duniq), 1) + dc)
+    by_pair = np.bincount(pc, x) if pc.size else np.zeros(0)
+    pair_sup = np.zeros(by_pair.shape[0], dtype=np.int64)
+    pair_sup[pc] = sc
+    total = np.bincount(sc, x, minlength=len(suniq))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = by_pair / total[pair_sup]
+    hhi = np.bincount(pair_sup, share * share, minlength=len(suniq))
+    out = pd.Series(np.where(total > 0, hhi, np.nan),
+                    index=pd.Index(np.asarray(suniq, dtype=object), dtype="str")).sort_index()
     out.index.name = "supplier_id"
     return out.rename("debtor_hhi")

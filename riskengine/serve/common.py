@@ -23,6 +23,7 @@ from typing import Any
 
 from riskengine.errors import InvalidInputError
 from riskengine.policy.book import book_sector, caps_on
+from riskengine.policy.insurer import insurer_requests
 from riskengine.scoring.suppliers import SupplierBook
 from riskengine.store import DecisionStore
 from riskengine.store.decisions import StoredDecisions
@@ -267,11 +268,11 @@ def decide_and_store(engine: Any, store: DecisionStore, payloads: list[Any], *,
     policy = getattr(engine, "policy", None)
     requests = None
     if policy is not None and records and "limit_before_insurer" in records[0]:
-        import pandas as pd
-
-        from riskengine.policy.insurer import insurer_requests
-
-        requests = (insurer_requests(pd.DataFrame(records), policy),
+        needed = ("debtor_id", "supplier_id", "currency", "product", "approved_limit",
+                  "insured_limit", "insured_amount", "cover_basis", "insurer_policy_id",
+                  "insurer_status", "limit_before_insurer")  # what the request list reads
+        requests = (insurer_requests({k: [r.get(k) for r in records] for k in needed},
+                                     policy),
                     [p.debtor.debtor_id for p in payloads])
     stored = store.store_decisions(
         records, inputs=inputs, policy=policy,
