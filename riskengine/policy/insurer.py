@@ -494,8 +494,8 @@ def insurer_requests(pairs: pd.DataFrame | Mapping[str, Any], policy: CreditPoli
         "insured_amount": np.nan_to_num(num("insured_amount")[at], nan=0.0),
         "cover_basis": col("cover_basis")[at].astype(str),
         "amount_requested": wanted[at],
-        "reason": request_reasons(np.where(np.asarray(pd.isna(status), dtype=bool), None,
-                                           status).astype(object)),
+        "reason": request_reasons(pd.Series(status, dtype=object).where(
+            pd.notna(status), None).to_numpy(dtype=object)),
     }, columns=list(REQUEST_COLUMNS))
     for c in ("insurer_id", "policy_id"):  # pandas' map gives NaN where it finds nothing
         out[c] = out[c].astype(object).where(out[c].notna(), None)
