@@ -14,11 +14,11 @@ The rows of ``insurer_limits`` are those of :data:`riskengine.contracts.schemas.
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection
 from riskengine.contracts.schemas import INSURER_LIMITS
 from riskengine.policy.insurer import REQUEST_COLUMNS
 from riskengine.store.audit import _AuditTrail
+from riskengine.store.runs import _floats, _insert, _iso, _objects, _tuples
 from riskengine.store.tables import decisions, insurer_limits, insurer_requests, limit_register
 from riskengine.store.values import _now
 
@@ -37,37 +38,95 @@ _KEY = ("insurer_id", "policy_id", "debtor_id", "supplier_id")
 _DATES = ("decision_date", "effective_date")
 _MONEY = ("requested_amount", "granted_amount", "cover_pct", "previous_granted_amount")
 _BATCH = 900  # ids per IN (...) (SQLite's bound parameters)
+_REQUEST_MONEY = ("approved_limit", "insured_limit", "insured_amount", "amount_requested")
 
 
-def _plain(value: Any) -> Any:
-    """A frame's cell for the driver: None for missing, dates as ``datetime.date``."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return None if pd.isna(value) else value.date()
-    if value is pd.NaT or (not isinstance(value, str) and pd.isna(value)):
-        return None
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    cols = [c for c in LIMIT_COLUMNS if c in frame.columns]
-    return [{c: _plain(v) for c, v in zip(cols, rec, strict=True)}
-            for rec in frame[cols].itertuples(index=False, name=None)]
-
-
-def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+def _normal(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every contract column of insurer-limit rows in one shape for comparing and writing:
+    texts (missing: None, or NaN once pandas infers a text column), dates as
+    ``datetime64[D]``, amounts as floats."""
+    out = {}
     for c in LIMIT_COLUMNS:
-        x, y = a.get(c), b.get(c)
-        if isinstance(x, dt.datetime):
-            x = x.date()
-        if isinstance(y, dt.datetime):
-            y = y.date()
-        if x != y:
-            return False
-    return True
+        col = frame[c] if c in frame.columns else pd.Series(None, index=frame.index,
+                                                            dtype=object)
+        if c in _DATES:
+            out[c] = pd.to_datetime(col).to_numpy(dtype="datetime64[D]")
+        elif c in _MONEY:
+            out[c] = pd.to_numeric(col).to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            v = col.astype(object).to_numpy(dtype=object)
+            out[c] = np.asarray(np.where(np.asarray(pd.isna(v), dtype=bool), None,
+                                         v.astype(str)), dtype=object)
+    return pd.DataFrame(out)
+
+
+def _latest_frame(conn: Connection, debtor_ids: Any) -> pd.DataFrame:
+    """The latest state of each insurer-limit key of these debtors (:func:`_normal`): by
+    indexed reads for a few debtors, the whole table through the driver's cursor for a
+    book (a rerate: plain tuples, no Row objects)."""
+    cols = list(LIMIT_COLUMNS)
+    if len(debtor_ids) <= 5_000:
+        rows = list(_latest(conn, sorted(str(d) for d in debtor_ids)).values())
+        frame = pd.DataFrame([[r.get(c) for c in cols] for r in rows], columns=cols)
+    else:
+        driver: Any = conn.connection.driver_connection
+        cur = driver.cursor()
+        try:
+            cur.execute(f"SELECT {', '.join(cols)} FROM insurer_limits ORDER BY id")
+            frame = pd.DataFrame.from_records(cur.fetchall(), columns=cols)
+        finally:
+            cur.close()
+        frame = frame.drop_duplicates(list(_KEY), keep="last")
+    return _normal(frame)
+
+
+def _keys(frame: pd.DataFrame) -> pd.MultiIndex:
+    return pd.MultiIndex.from_arrays([np.where(pd.isna(frame[k].to_numpy(dtype=object)), "",
+                                               frame[k].to_numpy(dtype=object)).astype(str)
+                                      for k in _KEY])
+
+
+def _changed(rows: pd.DataFrame, held: pd.DataFrame) -> npt.NDArray[np.bool_]:
+    """Rows whose key has no state yet or whose state differs from the latest held one
+    (missing equals missing)."""
+    at = _keys(held).get_indexer(_keys(rows)) if len(held) else np.full(len(rows), -1)
+    found = at >= 0
+    take = np.where(found, at, 0)
+    differs = ~found
+    for c in LIMIT_COLUMNS:
+        a = rows[c].to_numpy()
+        if not len(held):
+            break
+        b = held[c].to_numpy()[take]
+        if c in _DATES:
+            same = (a == b) | (np.isnat(a) & np.isnat(b))
+        elif c in _MONEY:
+            same = (a == b) | (np.isnan(a) & np.isnan(b))
+        else:  # texts (pandas may hold a missing one as NaN)
+            na, nb = np.asarray(pd.isna(a), dtype=bool), np.asarray(pd.isna(b), dtype=bool)
+            same = (na & nb) | (~na & ~nb & (a.astype(str) == b.astype(str)))
+        differs |= found & ~same
+    out: npt.NDArray[np.bool_] = differs
+    return out
+
+
+def _append(conn: Connection, rows: pd.DataFrame, source: str, now: str) -> None:
+    """Insert insurer-limit states (:func:`_normal` rows) with one driver ``executemany``."""
+    sqlite = conn.dialect.name == "sqlite"
+    cols = list(LIMIT_COLUMNS)
+    values = []
+    for c in cols:
+        v = rows[c].to_numpy()
+        if c in _DATES:
+            values.append(_objects(_iso(v, sqlite), len(rows)))
+        elif c in _MONEY:
+            values.append(_objects(_floats(v), len(rows)))
+        else:
+            values.append(np.asarray(np.where(np.asarray(pd.isna(v), dtype=bool), None, v),
+                                     dtype=object))
+    values += [_objects(source, len(rows)), _objects(now, len(rows))]
+    _insert(conn, "insurer_limits", [*cols, "source", "recorded_at"],
+            _tuples(values, np.arange(len(rows))))
 
 
 class _InsurerRegister(_AuditTrail):
@@ -91,18 +150,16 @@ class _InsurerRegister(_AuditTrail):
         int
             Rows appended (a row equal to its key's latest state is not).
         """
-        rows = _rows(frame)
-        if not rows:
+        if not len(frame):
             return 0
+        rows = _normal(frame)
         now = _now()
         with self._write() as conn:
-            latest = _latest(conn, sorted({r["debtor_id"] for r in rows}))
-            new = [r for r in rows if (prev := latest.get(tuple(r[k] for k in _KEY))) is None
-                   or not _same(prev, r)]
-            if new:
-                conn.execute(insurer_limits.insert(), [
-                    {**r, "source": str(source)[:200], "recorded_at": now} for r in new])
-        return len(new)
+            held = _latest_frame(conn, pd.unique(rows["debtor_id"]))
+            fresh = _changed(rows, held)
+            if fresh.any():
+                _append(conn, rows[fresh], str(source)[:200], now)
+        return int(fresh.sum())
 
     def insurer_limit_states(self, debtor_ids: Iterable[str]) -> list[dict[str, Any]]:
         """The state of every insurer limit on these debtors (the latest row of each key) as
@@ -171,14 +228,23 @@ class _InsurerRegister(_AuditTrail):
                 conn.execute(t.delete().where(t.c.debtor_id.in_(ids[i:i + _BATCH])))
         if not len(requests):
             return 0
-        day = pd.Timestamp(as_of).date() if as_of is not None else None
-        now = _now()
-        cols = list(REQUEST_COLUMNS)
-        rows = [{**{c: _plain(v) for c, v in zip(cols, rec, strict=True)}, "as_of": day,
-                 "source": str(source)[:64], "recorded_at": now}
-                for rec in requests[cols].itertuples(index=False, name=None)]
-        conn.execute(t.insert(), rows)
-        return len(rows)
+        n = len(requests)
+        sqlite = conn.dialect.name == "sqlite"
+        day = None if as_of is None else pd.Timestamp(as_of).date()
+        values = []
+        for name in REQUEST_COLUMNS:  # columns at once, rows by one driver executemany
+            v = requests[name].to_numpy(dtype=object)
+            if name in _REQUEST_MONEY:
+                values.append(_objects(_floats(np.asarray(pd.to_numeric(v), dtype=np.float64)),
+                                       n))
+            else:
+                values.append(np.asarray(np.where(np.asarray(pd.isna(v), dtype=bool), None,
+                                                  v), dtype=object))
+        values += [_objects(None if day is None else (day.isoformat() if sqlite else day), n),
+                   _objects(str(source)[:64], n), _objects(_now(), n)]
+        _insert(conn, t.name, [*REQUEST_COLUMNS, "as_of", "source", "recorded_at"],
+                _tuples(values, np.arange(n)))
+        return n
 
     def insurer_requests(self, debtor_id: str | None = None) -> list[dict[str, Any]]:
         """The requests to the insurer (of one debtor, or all), sorted by debtor and
