@@ -199,10 +199,12 @@ class SupplierTerms:
 
 
 def _ids_at(ids: Any, debtor_id: Any) -> IntArray:
-    """Position of each id among the call's (distinct) debtor ids, -1 when absent (one
-    hash lookup; the ids are plain text)."""
-    out: IntArray = pd.Index(np.asarray(debtor_id, dtype=object), dtype=object).get_indexer(
-        np.asarray(ids, dtype=object)).astype(np.int64)
+    """Position of each id among the call's (distinct) debtor ids, -1 when absent (a dict:
+    no index to build for the one debtor of a single decision; a chunk's 100,000 ids take
+    about 10 ms)."""
+    at = {d: i for i, d in enumerate(np.asarray(debtor_id, dtype=object).tolist())}
+    out: IntArray = np.fromiter((at.get(x, -1) for x in np.asarray(ids, dtype=object).tolist()),
+                                dtype=np.int64, count=len(ids))
     return out
 
 
