@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from test_suppliers import _weak_statements  # the same weak firm's statements
 
 from riskengine.api import load_engine
 from riskengine.serve.api import create_app
@@ -58,16 +59,7 @@ def _supplier_as_debtor(as_of: str = "2026-06-30") -> dict[str, Any]:
     p = copy.deepcopy(EXAMPLE)
     p["as_of"] = as_of
     p["debtor"].update(debtor_id=SID, name="Thessaly Dairy Products S.A.")
-    for st in p["statements"]:
-        ta, rev = st["total_assets"], st["revenue"]
-        st["ebitda"] = -0.04 * rev
-        st["ebit"] = st["ebitda"] - st["depreciation_amortization"]
-        st["operating_expenses"] = rev - st["ebitda"]
-        st["net_income"] = st["ebit"] - st["interest_expense"]
-        st["retained_earnings"] = -0.3 * ta
-        st["equity"] = -0.1 * ta
-        st["total_liabilities"] = 1.1 * ta
-    p["statements"] = [s for s in p["statements"] if s["period_end"] <= as_of]
+    p["statements"] = [s for s in _weak_statements() if s["period_end"] <= as_of]
     p["adverse_records"] = [
         {"record_id": "A1", "event_type": "payment_order", "event_date": "2024-12-01",
          "amount": 60000.0, "currency": "EUR", "status": "open", "settlement_date": None},

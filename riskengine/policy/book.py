@@ -234,11 +234,6 @@ class BookRest:
     debtor_sector: tuple[str, ...] = ()
     debtor_country: tuple[str, ...] = ()
 
-    @classmethod
-    def empty(cls) -> BookRest:
-        """No other debtor in the book (the decided debtors' pairs are the whole book)."""
-        return cls((), (), (), ())
-
     def with_debtors(self, nace: Any, country: Any) -> BookRest:
         """The rest with the decided debtors' sectors (from their NACE codes,
         :func:`book_sector`) and countries, one per debtor of the call in its order."""

@@ -89,15 +89,14 @@ def _keys(frame: pd.DataFrame) -> pd.MultiIndex:
 def _changed(rows: pd.DataFrame, held: pd.DataFrame) -> npt.NDArray[np.bool_]:
     """Rows whose key has no state yet or whose state differs from the latest held one
     (missing equals missing)."""
-    at = _keys(held).get_indexer(_keys(rows)) if len(held) else np.full(len(rows), -1)
+    if not len(held):
+        return np.ones(len(rows), dtype=bool)
+    at = _keys(held).get_indexer(_keys(rows))
     found = at >= 0
     take = np.where(found, at, 0)
     differs = ~found
     for c in LIMIT_COLUMNS:
-        a = rows[c].to_numpy()
-        if not len(held):
-            break
-        b = held[c].to_numpy()[take]
+        a, b = rows[c].to_numpy(), held[c].to_numpy()[take]
         if c in _DATES:
             same = (a == b) | (np.isnat(a) & np.isnat(b))
         elif c in _MONEY:

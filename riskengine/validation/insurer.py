@@ -42,24 +42,25 @@ def _insurer_checks(frame: pd.DataFrame, present: frozenset[str], emit: _Emitter
     if "status" not in present:
         return
     status = frame["status"].astype(object)
-    if "granted_amount" in present:
-        missing = (status.isin(NEEDS_GRANTED) & frame["granted_amount"].isna()).to_numpy(
+    for column, statuses, why in (
+            ("granted_amount", NEEDS_GRANTED, "limit names its amount. Add it or correct "
+                                              "the status."),
+            ("decision_date", NEEDS_DECISION_DATE, "limit's notice runs from its decision "
+                                                    "date. Add it.")):
+        if column not in present:
+            continue
+        missing = (status.isin(statuses) & frame[column].isna()).to_numpy(
             dtype=bool, na_value=False)
-        emit(missing, "granted_amount", "missing_value",
-             lambda s, w, v, x: (f"{s}: granted_amount is missing {w}, but the status is "
-                                 f"{x!r}; a {x} limit names its amount. Add it or correct "
-                                 "the status."),
+        emit(missing, column, "missing_value",
+             _missing_sentence(column, why),
              values=[None] * int(missing.sum()),
              extra=status[missing].astype(str).tolist())
-    if "decision_date" in present:
-        undated = (status.isin(NEEDS_DECISION_DATE) & frame["decision_date"].isna()).to_numpy(
-            dtype=bool, na_value=False)
-        emit(undated, "decision_date", "missing_value",
-             lambda s, w, v, x: (f"{s}: decision_date is missing {w}, but the status is "
-                                 f"{x!r}; the notice of a {x} limit runs from its decision "
-                                 "date. Add it."),
-             values=[None] * int(undated.sum()),
-             extra=status[undated].astype(str).tolist())
+
+
+def _missing_sentence(column: str, why: str) -> Callable[[str, str, Any, Any], str]:
+    def sentence(s: str, w: str, _v: Any, x: Any) -> str:
+        return f"{s}: {column} is missing {w}, but the status is {x!r}; a {x} {why}"
+    return sentence
 
 
 def _refused_sentence(column: str, message: str) -> Callable[[str, str, Any, Any], str]:
