@@ -709,3 +709,38 @@ def test_a_decision_after_the_reference_date_is_refused(engine: Engine,
         engine.decide(frames, "June 2026")
     # on the reference date itself: decided
     assert engine.decide_one(late, reference_date="2026-07-02")["as_of"] == "2026-07-02"
+
+
+def test_overlay_fit_and_prior_round_trip_and_refusals():
+    """A fitted term carries its prior and its estimate with a CI; the layout round-trips."""
+    import tomllib
+
+    import tomli_w
+
+    from riskengine.api import load_overlay
+    from riskengine.errors import PolicyError
+    from riskengine.scoring.overlay import Overlay
+
+    shipped = load_overlay()
+    data = shipped.to_dict()
+    assert Overlay.from_dict(tomllib.loads(tomli_w.dumps(data))) == shipped
+    term = data["terms"]["adv_n_tier2"]
+    term["prior_weight"] = term["weight"]
+    term["fit"] = {"estimate": 0.8, "ci_low": 0.5, "ci_high": 1.1, "method": "logit",
+                   "data": "test", "n_obs": 100, "n_events": 7}
+    data["provenance"] = {"method": "test fit"}
+    fitted = Overlay.from_dict(tomllib.loads(tomli_w.dumps(data)))
+    t = dict(zip(fitted.features, fitted.terms, strict=True))["adv_n_tier2"]
+    assert t.prior_weight == 0.6 and t.fit is not None and t.fit.ci_high == 1.1
+    assert dict(fitted.provenance) == {"method": "test fit"}
+    assert Overlay.from_dict(fitted.to_dict()) == fitted
+    term["fit"]["ci_low"] = 0.9          # estimate outside its own interval
+    with pytest.raises(PolicyError, match="ci_low <= estimate"):
+        Overlay.from_dict(data)
+    term["fit"] = {"estimate": 0.8}      # no interval, no method
+    with pytest.raises(PolicyError, match="ci_low is missing"):
+        Overlay.from_dict(data)
+    del term["fit"]
+    term["prior_weight"] = -1.0
+    with pytest.raises(PolicyError, match="prior_weight"):
+        Overlay.from_dict(data)

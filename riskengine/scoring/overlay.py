@@ -22,10 +22,54 @@ import numpy.typing as npt
 from riskengine.errors import PolicyError
 from riskengine.scoring.reasons import ReasonWords, reason_words
 
-__all__ = ["OverlayTerm", "Overlay"]
+__all__ = ["TermFit", "OverlayTerm", "Overlay"]
 
 FloatArray = npt.NDArray[np.float64]
 _TRANSFORMS = ("linear", "log1p")
+_FIT_NUMBERS = ("estimate", "ci_low", "ci_high")
+_FIT_COUNTS = ("n_obs", "n_events")
+_FIT_TEXTS = ("method", "data")
+_PROVENANCE = ("method", "data", "as_of", "model", "reference")
+
+
+@dataclass(frozen=True, slots=True)
+class TermFit:
+    """How a term's weight was estimated: the estimate, its confidence interval and data.
+
+    ``ci_low``/``ci_high`` bound the weight (log odds per unit of the transformed
+    feature); ``method`` names the estimator and ``data`` the sample (rows, years).
+    The weight in force may differ from ``estimate`` (e.g. shrunk towards the prior,
+    or a prior kept because the estimate is not significant); the term says which.
+    """
+
+    estimate: float
+    ci_low: float
+    ci_high: float
+    method: str
+    data: str
+    n_obs: int = 0
+    n_events: int = 0
+
+    @classmethod
+    def from_dict(cls, key: str, spec: Mapping[str, Any]) -> TermFit:
+        known = set(_FIT_NUMBERS) | set(_FIT_COUNTS) | set(_FIT_TEXTS)
+        bad = sorted(set(spec) - known)
+        if bad:
+            raise PolicyError(f"overlay {key}: unknown key {bad[0]!r}.", key=f"{key}.{bad[0]}")
+        for name in (*_FIT_NUMBERS, *_FIT_TEXTS):
+            if name not in spec:
+                raise PolicyError(f"overlay {key}.{name} is missing.", key=f"{key}.{name}")
+        lo, est, hi = (float(spec[n]) for n in ("ci_low", "estimate", "ci_high"))
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo <= est <= hi):
+            raise PolicyError(f"overlay {key}: need ci_low <= estimate <= ci_high, got "
+                              f"{lo!r}, {est!r}, {hi!r}.", key=f"{key}.estimate")
+        return cls(est, lo, hi, str(spec["method"]), str(spec["data"]),
+                   int(spec.get("n_obs", 0)), int(spec.get("n_events", 0)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"estimate": self.estimate, "ci_low": self.ci_low, "ci_high": self.ci_high,
+                "method": self.method, "data": self.data, "n_obs": self.n_obs,
+                "n_events": self.n_events}
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +82,8 @@ class OverlayTerm:
     cap: float = math.inf
     scale: float = 1.0
     label: str = ""
+    prior_weight: float | None = None
+    fit: TermFit | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +113,7 @@ class Overlay:
     days_past_due: int = 90
     materiality_absolute: float = 500.0
     materiality_relative: float = 0.01
+    provenance: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         from riskengine.features import adverse, payments
@@ -85,6 +132,10 @@ class Overlay:
                 raise PolicyError(f"overlay {key}.weight = {t.weight!r}: weights must be "
                                   "finite and >= 0 (the overlay is monotone).",
                                   key=f"{key}.weight")
+            if t.prior_weight is not None and not (math.isfinite(t.prior_weight)
+                                                   and t.prior_weight >= 0):
+                raise PolicyError(f"overlay {key}.prior_weight = {t.prior_weight!r}: must be "
+                                  "finite and >= 0.", key=f"{key}.prior_weight")
             if t.transform not in _TRANSFORMS:
                 raise PolicyError(f"overlay {key}.transform = {t.transform!r}: use one of "
                                   f"{_TRANSFORMS}.", key=f"{key}.transform")
@@ -109,10 +160,34 @@ class Overlay:
         """The features of the terms, in order."""
         return tuple(t.feature for t in self.terms)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The TOML layout of ``overlay.toml``; ``Overlay.from_dict(o.to_dict()) == o``."""
+        terms: dict[str, Any] = {}
+        for t in self.terms:
+            spec: dict[str, Any] = {"label": t.label, "weight": t.weight,
+                                    "transform": t.transform, "cap": t.cap, "scale": t.scale}
+            if t.prior_weight is not None:
+                spec["prior_weight"] = t.prior_weight
+            if t.fit is not None:
+                spec["fit"] = t.fit.to_dict()
+            terms[t.feature] = spec
+        out: dict[str, Any] = {
+            "version": self.version,
+            "basis": {"max_statement_age_days": self.max_statement_age_days,
+                      "no_financials_pd": self.no_financials_pd,
+                      "tax_return_pd": self.tax_return_pd},
+            "default_definition": {"days_past_due": self.days_past_due,
+                                   "materiality_absolute": self.materiality_absolute,
+                                   "materiality_relative": self.materiality_relative},
+            "terms": terms}
+        if self.provenance:
+            out["provenance"] = dict(self.provenance)
+        return out
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Overlay:
         """Build from the TOML layout of ``overlay.toml`` (unknown keys refused)."""
-        allowed = {"version", "basis", "default_definition", "terms"}
+        allowed = {"version", "basis", "default_definition", "terms", "provenance"}
         extra = sorted(set(data) - allowed)
         if extra:
             raise PolicyError(f"overlay: unknown key {extra[0]!r}.", key=extra[0])
@@ -122,7 +197,8 @@ class Overlay:
         dd = dict(data.get("default_definition", {}))
         terms = []
         for name, spec in dict(data.get("terms", {})).items():
-            bad = sorted(set(spec) - {"weight", "transform", "cap", "scale", "label"})
+            bad = sorted(set(spec) - {"weight", "transform", "cap", "scale", "label",
+                                      "prior_weight", "fit"})
             if bad:
                 raise PolicyError(f"overlay terms.{name}: unknown key {bad[0]!r}.",
                                   key=f"terms.{name}.{bad[0]}")
@@ -133,11 +209,16 @@ class Overlay:
                                      str(spec.get("transform", "linear")),
                                      float(spec.get("cap", math.inf)),
                                      float(spec.get("scale", 1.0)),
-                                     str(spec.get("label", ""))))
+                                     str(spec.get("label", "")),
+                                     _optional_float(spec.get("prior_weight")),
+                                     TermFit.from_dict(f"terms.{name}.fit", spec["fit"])
+                                     if "fit" in spec else None))
+        provenance = {str(k): str(v) for k, v in dict(data.get("provenance", {})).items()}
         for sect, keys, got in (
             ("basis", ("max_statement_age_days", "no_financials_pd", "tax_return_pd"), basis),
             ("default_definition", ("days_past_due", "materiality_absolute",
-                                    "materiality_relative"), dd)):
+                                    "materiality_relative"), dd),
+            ("provenance", _PROVENANCE, provenance)):
             bad = sorted(set(got) - set(keys))
             if bad:
                 raise PolicyError(f"overlay {sect}: unknown key {bad[0]!r}.",
@@ -150,6 +231,7 @@ class Overlay:
             days_past_due=int(dd.get("days_past_due", 90)),
             materiality_absolute=float(dd.get("materiality_absolute", 500.0)),
             materiality_relative=float(dd.get("materiality_relative", 0.01)),
+            provenance=tuple(sorted(provenance.items())),
         )
 
     def contributions(self, X: FloatArray) -> FloatArray:
@@ -212,3 +294,7 @@ def _contributions(X: FloatArray, st: _OverlayStatic) -> FloatArray:
     x = np.where(st.log, np.log1p(x), x / st.scale)
     out: FloatArray = x * st.weight
     return out
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
