@@ -10,6 +10,7 @@ are refused, never reinterpreted.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 from typing import Any
@@ -57,6 +58,11 @@ def field_date(value: Any) -> Any:
     """
     if value is None or type(value) is dt.date:
         return value
+    if type(value) is str:
+        reason = _text_date(value, False)[1]
+        if reason is not None:
+            raise ValueError(reason)
+        return value
     reason = iso_date_error(value)
     if reason is not None:
         raise ValueError(reason)
@@ -85,19 +91,28 @@ def _to_date(value: Any, timestamps: bool) -> dt.date:
         return value
     if not isinstance(value, str):
         raise TypeError("not a date in the form YYYY-MM-DD")
+    day, reason = _text_date(value, timestamps)
+    if reason is not None:
+        raise ValueError(reason)
+    return day  # type: ignore[return-value]
+
+
+@functools.lru_cache(maxsize=8192)
+def _text_date(value: str, timestamps: bool) -> tuple[dt.date | None, str | None]:
+    """The day of a date text, or the reason it is none (cached: a book repeats its dates)."""
     text = value.strip()
     form = "YYYY-MM-DD or an ISO 8601 timestamp" if timestamps else "YYYY-MM-DD"
     if _ISO_DATE.fullmatch(text):
         try:
-            return dt.date.fromisoformat(text)
+            return dt.date.fromisoformat(text), None
         except ValueError:
-            raise ValueError(f"not a calendar date ({form})") from None
+            return None, f"not a calendar date ({form})"
     if timestamps and _ISO_STAMP.fullmatch(text):
         try:
-            return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).date()
+            return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).date(), None
         except ValueError:
-            raise ValueError(f"not a calendar date ({form})") from None
-    raise ValueError(f"not a date in the form {form}")
+            return None, f"not a calendar date ({form})"
+    return None, f"not a date in the form {form}"
 
 
 def parse_date(value: Any, field: str = "as_of", *, where: str = "",

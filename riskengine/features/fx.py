@@ -20,7 +20,7 @@ store's ``fx_rates`` table (:mod:`riskengine.store.fx`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -87,8 +87,13 @@ class FxRates:
     code: IntArray
     day: IntArray
     rate: FloatArray
+    _by_day: dict[int, FloatArray] = field(default_factory=dict, init=False, repr=False,
+                                           compare=False)
+    """:meth:`at` by day number (the rows never change: the arrays are read-only)."""
 
     def __post_init__(self) -> None:
+        for a in (self.code, self.day, self.rate):
+            a.setflags(write=False)
         if self.base not in CURRENCY_CODE:
             raise _bad("", "currency", self.base, "unknown_currency",
                        f"reporting currency {self.base!r} is not an ISO 4217 code of "
@@ -169,9 +174,12 @@ class FxRates:
 
     @classmethod
     def empty(cls, base: str) -> FxRates:
-        """No rate but the reporting currency's."""
-        z = np.zeros(0, dtype=np.int64)
-        return cls(base, z, z.copy(), np.zeros(0))
+        """No rate but the reporting currency's (one value per currency, kept)."""
+        got = _EMPTY.get(base)
+        if got is None:
+            z = np.zeros(0, dtype=np.int64)
+            got = _EMPTY[base] = cls(base, z, z.copy(), np.zeros(0))
+        return got
 
     def __len__(self) -> int:
         return int(self.code.size)
@@ -203,9 +211,18 @@ class FxRates:
         return out
 
     def at(self, day: Any) -> FloatArray:
-        """The rates in force on ``day`` as one vector over ``CURRENCIES`` (NaN: none)."""
-        n = len(CURRENCIES)
-        return self.in_force(np.arange(n, dtype=np.int64), np.full(n, as_of_day(day)))
+        """The rates in force on ``day`` as one vector over ``CURRENCIES`` (NaN: none;
+        read-only, computed once per day)."""
+        d = as_of_day(day)
+        got = self._by_day.get(d)
+        if got is None:
+            n = len(CURRENCIES)
+            got = self.in_force(np.arange(n, dtype=np.int64), np.full(n, d))
+            got.setflags(write=False)
+            if len(self._by_day) >= 64:
+                self._by_day.clear()
+            self._by_day[d] = got
+        return got
 
     def mapping_at(self, day: Any) -> dict[str, float]:
         """The rates in force on ``day`` by ISO code (currencies without one left out)."""
@@ -217,6 +234,9 @@ class FxRates:
         return [(str(np.datetime64(int(d), "D")), CURRENCIES[int(c)], float(r))
                 for c, d, r in zip(self.code.tolist(), self.day.tolist(), self.rate.tolist(),
                                    strict=True)]
+
+
+_EMPTY: dict[str, FxRates] = {}
 
 
 def convert(amount: Any, from_codes: Any, to_codes: Any, rates: FloatArray) -> FloatArray:
@@ -279,7 +299,7 @@ def missing_codes(rates: FloatArray, *codes: Any) -> list[str]:
     """The currencies among ``codes`` (ISO text) without a rate in ``rates``, sorted."""
     out: set[str] = set()
     for values in codes:
-        for c in np.unique(np.asarray(values, dtype=object).astype(str)):
+        for c in set(map(str, np.asarray(values, dtype=object).reshape(-1).tolist())):
             if c and (c not in CURRENCY_CODE or not np.isfinite(rates[CURRENCY_CODE[c]])):
                 out.add(c)
     return sorted(out)

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from riskengine.errors import InvalidInputError
 from riskengine.model.master_scale import GRADES, grade_index
@@ -64,6 +65,9 @@ class PolicyTables:
     advance_rate: FloatArray
     product_lookup: Mapping[str, int]
     supplier_limit_share: FloatArray
+    insurer_policy: npt.NDArray[np.object_]
+    """By product code: the first declared insurance policy covering it (None: none)."""
+    has_insurer_policy: BoolArray
 
 
 def _frozen(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
@@ -85,6 +89,9 @@ def policy_tables(policy: CreditPolicy) -> PolicyTables:
     if hit is not None and hit[0] is policy:
         return hit[1]
     cp = policy.capacity
+    covered_by = np.asarray([next((q.policy_id for q in policy.insurance.policies
+                                   if p.name in q.products), None)
+                             for p in policy.products], dtype=object)
     tables = PolicyTables(
         tnw_fraction=_grade_table(cp.tnw_fraction.values),
         revenue_fraction=_grade_table(cp.revenue_fraction.values),
@@ -100,6 +107,8 @@ def policy_tables(policy: CreditPolicy) -> PolicyTables:
         advance_rate=_frozen(policy.advance_rate_matrix()),
         product_lookup={name: i for i, name in enumerate(policy.product_names)},
         supplier_limit_share=_grade_table(policy.supplier.recourse_limit_share),
+        insurer_policy=_frozen(covered_by),
+        has_insurer_policy=_frozen(np.asarray([c is not None for c in covered_by], dtype=bool)),
     )
     if len(_TABLES) >= 64:  # many policies (tests): keep the cache small
         _TABLES.clear()
@@ -166,6 +175,33 @@ def floats(x: Any, n: int, column: str, table: str, *, negative: bool = False) -
         raise bad_input(table, column, pos, float(arr[pos]), "not_numeric",
                         "infinite amount; give a finite number.")
     return arr
+
+
+def factorize(values: Any) -> tuple[IntArray, list[Any]]:
+    """Codes of a 1-d array's values in order of first appearance and the distinct
+    values; a missing value (None, NaN, ``pd.NA``, ``NaT``) gets -1.
+
+    ``pandas.factorize`` with its NA sentinel; a few values (one debtor's pairs) are
+    coded by a dict, which gives the same codes without pandas' fixed cost.
+
+    Examples
+    --------
+    >>> codes, uniques = factorize(["b", None, "a", "b"])
+    >>> codes.tolist(), uniques
+    ([0, -1, 1, 0], ['b', 'a'])
+    """
+    arr = np.asarray(values, dtype=object).reshape(-1)
+    if arr.size > _SMALL:
+        codes, uniques = pd.factorize(arr, use_na_sentinel=True)
+        return codes.astype(np.int64, copy=False), uniques.tolist()
+    seen: dict[Any, int] = {}
+    out = []
+    for v in arr.tolist():
+        if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v):
+            out.append(-1)
+        else:
+            out.append(seen.setdefault(v, len(seen)))
+    return np.asarray(out, dtype=np.int64), list(seen)
 
 
 def flags(x: Any, n: int) -> BoolArray:

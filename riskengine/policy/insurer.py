@@ -46,6 +46,7 @@ import pandas as pd
 
 from riskengine.contracts.decision import COVER_BASES
 from riskengine.contracts.schemas import INSURER_STATUSES
+from riskengine.policy import _inputs as inp
 from riskengine.policy.book import allocate
 from riskengine.policy.credit_policy import CreditPolicy
 
@@ -310,12 +311,9 @@ def pool_caps(rows: InsurerRows, pair_row: IntArray, legacy: FloatArray, *,
     """
     ins = policy.insurance
     m = pair_row.shape[0]
-    insured = np.asarray([p.requires_insurance for p in policy.products], dtype=bool)[product] \
-        if m else np.zeros(0, dtype=bool)
-    covered_by = np.zeros(len(policy.products), dtype=object)
-    for i, p in enumerate(policy.products):  # the first declared policy covering a product
-        covered_by[i] = next((q.policy_id for q in ins.policies if p.name in q.products), None)
-    has_policy = pd.notna(covered_by)
+    tables = inp.policy_tables(policy)
+    insured = tables.requires_insurance[product]
+    covered_by, has_policy = tables.insurer_policy, tables.has_insurer_policy
     day = np.asarray(as_of).astype("datetime64[D]")
     k = len(rows)
     # step 2: the rows' amounts in force (NaN: no limit in force)

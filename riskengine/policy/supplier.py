@@ -117,8 +117,8 @@ def vocabulary_codes(values: Any, n: int, column: str, allowed: tuple[str, ...],
     """
     arr = np.asarray(values, dtype=object)
     arr = np.broadcast_to(arr, (n,)) if arr.ndim == 0 else arr.reshape(-1)
-    codes, uniques = pd.factorize(arr, use_na_sentinel=True)  # an array: no Series to build
-    lookup = np.array([allowed.index(u) if u in allowed else -2 for u in uniques.tolist()]
+    codes, uniques = inp.factorize(arr)
+    lookup = np.array([allowed.index(u) if u in allowed else -2 for u in uniques]
                       + [-1], dtype=np.int8)  # the sentinel -1 indexes the trailing -1
     out = lookup[codes]
     if (out == -2).any():

@@ -21,6 +21,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from riskengine.model.master_scale import GRADES, UNRATED
+from riskengine.policy._inputs import factorize
 from riskengine.policy.credit_policy import CreditPolicy
 from riskengine.policy.supplier import assess_suppliers, assessed_grade, debtor_hhi
 from riskengine.scoring.frames import _positions
@@ -44,9 +45,8 @@ _GRADE_INDEX = {g: i + 1 for i, g in enumerate(GRADES)}
 def rating_codes(grades: Any) -> IntArray:
     """Grade index of each grade text (``"1"`` ... ``"D"``: 1 ... 11; None, NaN or
     anything else: 0, no rating)."""
-    codes, uniques = pd.factorize(np.asarray(grades, dtype=object).reshape(-1),
-                                  use_na_sentinel=True)
-    lookup = np.array([_GRADE_INDEX.get(str(u), 0) for u in uniques.tolist()] + [0],
+    codes, uniques = factorize(grades)
+    lookup = np.array([_GRADE_INDEX.get(str(u), 0) for u in uniques] + [0],
                       dtype=np.int64)
     out: IntArray = lookup[codes]
     return out
