@@ -392,3 +392,35 @@ def test_in_memory_store_serves_threads_at_once() -> None:
     assert errors == []
     assert store.count("decisions") == 100 and store.count("limit_history") == 100
     store.close()
+
+
+def test_a_snapshot_reads_one_state_and_refuses_writes(db_url: str) -> None:
+    """Reads inside ``snapshot()`` share one transaction: a rate stored meanwhile by another
+    connection is not seen until the snapshot ends; a write inside is refused. On SQLite
+    a reader does not wait for a writer holding the write lock (deferred BEGIN)."""
+    import threading
+
+    import pandas as pd
+
+    def rates(day: str, rate: float) -> pd.DataFrame:
+        return pd.DataFrame({"date": [pd.Timestamp(day)], "currency": ["USD"], "rate": [rate]})
+
+    store = DecisionStore(db_url)
+    other = DecisionStore(db_url)
+    try:
+        store.load_fx_rates(rates("2026-01-01", 0.9), base="EUR")
+        with store.snapshot():
+            assert store.fx_rates_on("2026-06-30", "EUR").rows() == [
+                ("2026-01-01", "USD", 0.9)]
+            # another connection (another thread, as another request would) writes a newer rate
+            done = threading.Event()
+            threading.Thread(target=lambda: (other.load_fx_rates(
+                rates("2026-03-01", 0.95), base="EUR"), done.set())).start()
+            assert done.wait(30), "the writer waited for the snapshot's reader"
+            assert len(store.fx_table("EUR")) == 1  # still the snapshot's state
+            with pytest.raises(RuntimeError, match="inside snapshot"):
+                store.load_fx_rates(rates("2026-04-01", 0.97), base="EUR")
+        assert store.fx_rates_on("2026-06-30", "EUR").rows() == [("2026-03-01", "USD", 0.95)]
+    finally:
+        store.close()
+        other.close()

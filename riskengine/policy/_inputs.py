@@ -61,6 +61,7 @@ class PolicyTables:
     discount_rate: FloatArray
     recourse: BoolArray
     requires_insurance: BoolArray
+    await_insurer: BoolArray
     commission_surcharge: FloatArray
     advance_rate: FloatArray
     product_lookup: Mapping[str, int]
@@ -103,6 +104,7 @@ def policy_tables(policy: CreditPolicy) -> PolicyTables:
         discount_rate=_grade_table(policy.fees.discount_rate.values),
         recourse=_frozen(policy.product_table("recourse")),
         requires_insurance=_frozen(policy.product_table("requires_insurance")),
+        await_insurer=_frozen(policy.product_table("await_insurer").astype(bool)),
         commission_surcharge=_frozen(policy.product_table("commission_surcharge")),
         advance_rate=_frozen(policy.advance_rate_matrix()),
         product_lookup={name: i for i, name in enumerate(policy.product_names)},

@@ -257,8 +257,8 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
     pc = pool_caps(pairs.insurer_rows, pairs.applied_rows(), pairs.insurer_limit,
                    product=pcode, currency=pairs.currency, debtor=dp, grade=gidx,
                    protected=pairs.protected, as_of=np.datetime64(as_of, "D"), policy=policy)
-    waits = policy.product_table("await_insurer").astype(bool)[pcode] \
-        & tables.requires_insurance[pcode] if m else np.zeros(0, dtype=bool)
+    waits = tables.await_insurer[pcode] & tables.requires_insurance[pcode] \
+        if m else np.zeros(0, dtype=bool)
     # one call for every rated pair: a debtor's capacity is one amount shared among all its
     # pairs, whatever their currencies (policy.limits.decide_limits with the debtor key and
     # each pair's rate into the reporting currency); a product that waits for the insurer

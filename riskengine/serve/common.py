@@ -243,8 +243,9 @@ def decide_and_store(engine: Any, store: DecisionStore, payloads: list[Any], *,
     pair's approved outstanding. Decisions and ids: one per pair (:func:`decide_payloads`).
     ``idempotency``: ``(key, body sha256, render)``, where ``render(decisions, ids,
     register)`` is the response body kept under the key."""
-    payloads = with_register_insurer(payloads, store)
-    decisions = decide_payloads(engine, payloads, store)
+    with store.snapshot():  # the request's reads see one state of the store
+        payloads = with_register_insurer(payloads, store)
+        decisions = decide_payloads(engine, payloads, store)
     pairs = [(p, ex) for p in payloads for ex in p.pairs]
     if len(pairs) != len(decisions):
         raise ValueError(f"decide_and_store: {len(decisions)} decisions for "

@@ -60,6 +60,10 @@ def default_store_url() -> str:
     return "sqlite:///" + str(Path.cwd() / DEFAULT_STORE_FILE)
 
 
+_READ_ONLY = "riskengine_read_only"
+"""Execution option of the store's read connections (a deferred BEGIN on SQLite)."""
+
+
 class _Database:
     """An open store: the SQLAlchemy engine, its schema at head, and transactions
     (the parameters are those of :class:`~riskengine.store.DecisionStore`)."""
@@ -91,6 +95,8 @@ class _Database:
         # runs store calls in worker threads; two transactions on one connection fail)
         self._turn: threading.RLock | nullcontext[None] = (
             threading.RLock() if memory else nullcontext())
+        # the connection of the thread's open snapshot (see snapshot())
+        self._held = threading.local()
         if self._sqlite:
             sa.event.listen(self.engine, "connect", self._sqlite_connect)
             sa.event.listen(self.engine, "begin", self._sqlite_begin)
@@ -127,18 +133,50 @@ class _Database:
 
     @staticmethod
     def _sqlite_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # a writer takes the write lock at once (no lock upgrade to fail half-way); a
+        # reader's deferred BEGIN reads the last committed state without waiting for one
+        read = conn.get_execution_options().get(_READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         """One write transaction, committed (and on SQLite fsynced) on exit."""
+        if getattr(self._held, "conn", None) is not None:
+            raise RuntimeError("a store write inside snapshot(): end the snapshot first")
         with self._turn, self.engine.begin() as conn:
             yield conn
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
+        """A read transaction: the thread's open snapshot's, else one of its own."""
+        held = getattr(self._held, "conn", None)
+        if held is not None:
+            yield held
+            return
         with self._turn, self.engine.connect() as conn:
+            # one state for every statement of the transaction: SQLite's deferred BEGIN
+            # in WAL mode gives it; PostgreSQL needs REPEATABLE READ (its default, READ
+            # COMMITTED, lets each statement see later commits)
+            conn.execution_options(**{_READ_ONLY: True} if self._sqlite else
+                                   {"isolation_level": "REPEATABLE READ",
+                                    "postgresql_readonly": True})
             yield conn
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads in one transaction: the store's reads made by this thread inside the block
+        share one connection and see one state of the database (the service reads the
+        rates, the rest of the book, the suppliers and the insurer limits of a request
+        this way). Writes are not allowed inside; nested blocks join the outer one."""
+        if getattr(self._held, "conn", None) is not None:
+            yield
+            return
+        with self._read() as conn:
+            self._held.conn = conn
+            try:
+                yield
+            finally:
+                self._held.conn = None
 
     def connect(self) -> AbstractContextManager[Connection]:
         """A connection for reads outside the store's methods (``with store.connect() as
