@@ -168,7 +168,7 @@ _REQUIRED = ("YEAR", "NUMBER_EMPLOYEES", "AGE", "RETURN_ASSETS", "WORKING_CAPITA
              "NUMBER_SERIOUS_INCIDENCES", "AUDITED", "AUDITORS_OPINION")
 _COUNTS = ("NUMBER_JUDICIAL_INCIDENCES_TOTAL", "NUMBER_JUDICIAL_INCIDENCES_YEAR",
            "SPENT_JUDICIAL_INCIDENCES_TOTAL", "NUMBER_SERIOUS_INCIDENCES")
-METHOD = ("logistic regression, unpenalised maximum likelihood (riskengine.modeldev.glm), "
+METHOD = ("riskengine evidence --spanish: logistic regression, unpenalised maximum likelihood (riskengine.modeldev.glm), "
           "Wald 95 % CI; controls: return on assets, working capital, debt ratio, "
           "log1p employees, log1p age")
 REFERENCE = ("Alfaro-Cid et al., IEEE CEC 2008, pp. 2907-2913 (Spanish firms 1998-2003, "
@@ -185,7 +185,7 @@ def _check(X: pd.DataFrame) -> None:
         bad = ~(np.isfinite(v) & (v >= 0))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise InvalidInputError(f"spanish evidence: row {i + 1}, {c} = {v[i]!r}: counts "
+            raise InvalidInputError(f"spanish evidence: row {i + 1}, {c} = {float(v[i])!r}: counts "
                                     "and amounts must be finite and >= 0.")
 
 
@@ -407,6 +407,11 @@ def spanish_evidence(X: pd.DataFrame, y: npt.ArrayLike, *, test_from: int = TEST
     E = evidence_design(X).to_numpy()
     C = control_design(X, fit).to_numpy()
     D = np.hstack([E, C])
+    names_all = [t.name for t in EVIDENCE_TERMS] + list(CONTROLS)
+    flat = np.flatnonzero(np.ptp(D[fit], axis=0) == 0)
+    if flat.size:
+        raise InvalidInputError(f"spanish evidence: {names_all[int(flat[0])]} is constant in "
+                                "the fit years, so its odds factor cannot be estimated.")
     full = fit_logistic(D[fit], yy[fit])
     ratios = fit_logistic(C[fit], yy[fit])
     s_ev = full.linear_predictor(D[test])
