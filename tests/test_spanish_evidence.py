@@ -252,3 +252,14 @@ def test_cli_text(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None
     out = capsys.readouterr().out
     assert "adv_n_tier2 (committee 0.6)" in out
     assert "out-of-time AUC" in out and "2375 firm-years, 28 failures" in out
+
+
+def test_cli_refuses_a_missing_file_and_no_draws(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """One line naming the file (exit 2), no traceback; --n-boot 0 is refused before reading."""
+    missing = tmp_path / "nope.arff"
+    assert main(["evidence", "--spanish", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert str(missing) in err and err.count("\n") == 1
+    assert main(["evidence", "--spanish", str(missing), "--n-boot", "0"]) == 2
+    assert "--n-boot = 0" in capsys.readouterr().err

@@ -79,7 +79,7 @@ SPANISH_COLUMNS: dict[str, str] = {
     "YEAR": "fiscal year of the firm-year (1998-2003); the split, never a feature",
     "SIZE": "size class {small, medium, big} (category)",
     "NUMBER_EMPLOYEES": "number of employees",
-    "AGE": "age of the firm in years (one row has -1)",
+    "AGE": "age of the firm in years (7 rows have -1)",
     "SOCIAL_CODE": "legal form {Co, Ltd, other} (category)",
     "LINKED_GROUP": "linked to a group {no, yes} (category)",
     "NUMBER_PARTNERS": "number of partners",
