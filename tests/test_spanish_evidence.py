@@ -167,6 +167,14 @@ def test_a_constant_evidence_column_is_refused() -> None:
         spanish_evidence(X, y, n_boot=10)
 
 
+def test_a_label_other_than_0_or_1_is_refused() -> None:
+    X, y = _simulated(600)
+    y = y.astype(float)
+    y[7] = 2.0
+    with pytest.raises(InvalidInputError, match=r"row 8, BANKRUPTCY label = 2.0"):
+        spanish_evidence(X, y, n_boot=10)
+
+
 def test_a_split_without_failures_on_one_side_is_refused() -> None:
     X, y = _simulated(600)
     y = np.where(X["YEAR"].to_numpy() >= 2003, 0, y)
@@ -182,7 +190,7 @@ def real(shared_data: Path):  # type: ignore[no-untyped-def]
     from riskengine.io.datasets import load_spanish
 
     X, y = load_spanish(shared_data.joinpath(*ARFF))
-    return X, y, spanish_evidence(X, y, n_boot=200)
+    return X, y, spanish_evidence(X, y)  # n_boot=1000, as the command and the docs
 
 
 @pytest.mark.realdata
@@ -231,6 +239,21 @@ def test_overlay_toml_records_the_fits_the_command_computes(real) -> None:  # ty
         assert term.prior_weight == term.weight
     unmapped = {t.feature for t in overlay.values() if t.fit is not None} - set(fits)
     assert not unmapped
+
+
+@pytest.mark.realdata
+def test_docs_table_is_what_the_command_computes(real) -> None:  # type: ignore[no-untyped-def]
+    """docs/EVIDENCE.md quotes every estimate and CI at 3 decimals, and the AUCs."""
+    _, _, res = real
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "EVIDENCE.md").read_text(
+        encoding="utf-8").replace("\u2212", "-").replace("**", "")
+    for e in (*res.evidence, *res.controls):
+        cell = f"| {e.estimate:.3f} | [{e.ci_low:.3f}, {e.ci_high:.3f}] |"
+        assert cell in doc, (e.term, cell)
+    lo, hi = res.auc_evidence_ci
+    assert f"| {res.auc_evidence:.3f} | [{lo:.3f}, {hi:.3f}] |" in doc
+    lo, hi = res.auc_ratios_ci
+    assert f"| {res.auc_ratios:.3f} | [{lo:.3f}, {hi:.3f}] |" in doc
 
 
 @pytest.mark.realdata

@@ -394,6 +394,10 @@ def spanish_evidence(X: pd.DataFrame, y: npt.ArrayLike, *, test_from: int = TEST
     yy = np.asarray(y, dtype=np.float64).reshape(-1)
     if yy.shape[0] != len(X):
         raise InvalidInputError(f"spanish evidence: {yy.shape[0]} labels for {len(X)} rows.")
+    if not np.all((yy == 0.0) | (yy == 1.0)):
+        i = int(np.flatnonzero(~((yy == 0.0) | (yy == 1.0)))[0])
+        raise InvalidInputError(f"spanish evidence: row {i + 1}, BANKRUPTCY label = "
+                                f"{float(yy[i])!r}: must be 0 or 1.")
     _check(X)
     year = X["YEAR"].to_numpy(np.float64)
     fit = year < test_from
