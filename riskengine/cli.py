@@ -22,6 +22,7 @@ _HANDLERS: dict[str, str] = {
     "train": "riskengine.modeldev.training:train_command",
     "validate": "riskengine.modeldev.report:validate_command",
     "evaluate": "riskengine.modeldev.evaluate:evaluate_command",
+    "evidence": "riskengine.modeldev.spanish:evidence_command",
     "score": "riskengine.commands:score",
     "serve": "riskengine.serve.api:serve_command",
     "rerate": "riskengine.batch.rerate:rerate_command",
@@ -78,6 +79,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--us-panel", required=True, help="CSV(.gz) in the format of firm_years.csv.gz")
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.add_argument("--model-dir", default=None)
+    s = sub.add_parser("evidence", help="odds factors of adverse and qualitative evidence "
+                       "on real data (the Spanish firms), out-of-time AUCs")
+    s.add_argument("--spanish", nargs="?", const="", required=True, metavar="FILE",
+                   help="the Spanish ARFF (default ../shared/data/spanish/"
+                        "Bankruptcy_Spain_98-03.arff)")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.add_argument("--test-from", type=int, default=2003,
+                   help="first out-of-time year; the fit sees the earlier ones (default 2003)")
+    s.add_argument("--n-boot", type=int, default=1000,
+                   help="bootstrap draws of the AUC intervals (default 1000)")
+
     s = sub.add_parser("score", help="score one debtor from a JSON payload (examples/debtor.json)")
     s.add_argument("file", help="payload JSON file (one object or an array)")
     s.add_argument("--as-of", default=None,

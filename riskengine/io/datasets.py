@@ -324,7 +324,8 @@ def load_spanish(path: str | os.PathLike[str] | None = None) -> tuple[pd.DataFra
     Notes
     -----
     The same firm appears in several years and there is no firm id: split by
-    ``YEAR``, never by random rows.
+    ``YEAR``, never by random rows. Every column's meaning:
+    ``riskengine.modeldev.spanish.SPANISH_COLUMNS`` and docs/EVIDENCE.md.
     """
     file = _data_file(path, "spanish", "Bankruptcy_Spain_98-03.arff")
     df = read_arff(file)
