@@ -419,11 +419,20 @@ def request_reasons(status: npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:
     ``no_insurer_limit`` (none), ``awaiting_insurer`` (requested, pending),
     ``above_granted`` (granted, partial, reduced: the limit exceeds it), ``refused``,
     ``cancelled``."""
-    table = {"requested": "awaiting_insurer", "pending": "awaiting_insurer",
-             "granted": "above_granted", "partial": "above_granted",
-             "reduced": "above_granted", "refused": "refused", "cancelled": "cancelled"}
-    out: npt.NDArray[np.object_] = pd.Series(status, dtype=object).map(table).fillna(
-        "no_insurer_limit").to_numpy(dtype=object)
+    return _mapped(status, _REQUEST_REASON, "no_insurer_limit")
+
+
+_REQUEST_REASON = {"requested": "awaiting_insurer", "pending": "awaiting_insurer",
+                   "granted": "above_granted", "partial": "above_granted",
+                   "reduced": "above_granted", "refused": "refused", "cancelled": "cancelled"}
+
+
+def _mapped(values: Any, table: Mapping[Any, Any], default: Any) -> npt.NDArray[np.object_]:
+    """``table[v]`` of each value (``default`` for a missing or unknown one), looked up once
+    per distinct value."""
+    codes, uniques = inp.factorize(values)
+    lookup = np.asarray([*(table.get(u, default) for u in uniques), default], dtype=object)
+    out: npt.NDArray[np.object_] = lookup[codes]  # code -1 (missing): the trailing default
     return out
 
 
@@ -468,7 +477,10 @@ def insurer_requests(pairs: pd.DataFrame | Mapping[str, Any], policy: CreditPoli
         return np.asarray(pairs[name], dtype=object).reshape(-1)
 
     def num(name: str) -> FloatArray:
-        return np.asarray(pd.to_numeric(col(name), errors="coerce"), dtype=np.float64)
+        try:  # numbers and None (NaN) as they come from decisions
+            return np.asarray(pairs[name], dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            return np.asarray(pd.to_numeric(col(name), errors="coerce"), dtype=np.float64)
 
     insured = [p.name for p in policy.products if p.requires_insurance]
     before, approved = num("limit_before_insurer"), num("approved_limit")
@@ -477,14 +489,13 @@ def insurer_requests(pairs: pd.DataFrame | Mapping[str, Any], policy: CreditPoli
     product = col("product").astype(str)
     at = np.flatnonzero(np.isin(product, insured) & (wanted > have * (1.0 + 1e-9) + 1e-6))
     insurer_of = {p.policy_id: p.insurer_id for p in policy.insurance.policies}
-    pol = pd.Series(col("insurer_policy_id")[at], dtype=object)
-    known = pol.notna().to_numpy()
-    status = col("insurer_status")[at]
+    pol = col("insurer_policy_id")[at]
+    known = inp.factorize(pol)[0] >= 0
     out = pd.DataFrame({
         "debtor_id": col("debtor_id")[at].astype(str),
         "supplier_id": col("supplier_id")[at].astype(str),
-        "insurer_id": np.where(known, pol.map(insurer_of).to_numpy(dtype=object), None),
-        "policy_id": np.where(known, pol.to_numpy(dtype=object), None),
+        "insurer_id": _mapped(pol, insurer_of, None),
+        "policy_id": np.where(known, pol, None),
         "currency": col("currency")[at].astype(str),
         "product": product[at],
         "approved_limit": approved[at],
@@ -492,11 +503,8 @@ def insurer_requests(pairs: pd.DataFrame | Mapping[str, Any], policy: CreditPoli
         "insured_amount": np.nan_to_num(num("insured_amount")[at], nan=0.0),
         "cover_basis": col("cover_basis")[at].astype(str),
         "amount_requested": wanted[at],
-        "reason": request_reasons(pd.Series(status, dtype=object).where(
-            pd.notna(status), None).to_numpy(dtype=object)),
+        "reason": request_reasons(col("insurer_status")[at]),
     }, columns=list(REQUEST_COLUMNS))
-    for c in ("insurer_id", "policy_id"):  # pandas' map gives NaN where it finds nothing
-        out[c] = out[c].astype(object).where(out[c].notna(), None)
     if len(out) < 2:
         return out
     return out.sort_values(["debtor_id", "supplier_id"], kind="stable").reset_index(drop=True)
