@@ -495,7 +495,7 @@ def insurer_requests(pairs: pd.DataFrame | Mapping[str, Any], policy: CreditPoli
         "debtor_id": col("debtor_id")[at].astype(str),
         "supplier_id": col("supplier_id")[at].astype(str),
         "insurer_id": _mapped(pol, insurer_of, None),
-        "policy_id": np.where(known, pol, None),
+        "policy_id": np.where(known, pol, np.asarray(None, dtype=object)),
         "currency": col("currency")[at].astype(str),
         "product": product[at],
         "approved_limit": approved[at],
