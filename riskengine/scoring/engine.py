@@ -447,12 +447,16 @@ class Engine:
 
     def rates_on(self, fx: FxRates, day: str) -> np.ndarray:
         """The rates in force on ``day`` (:meth:`FxRates.at`), refused when a currency of
-        the policy's money figures (``capacity.currency``, ``knockouts.currency``) has
-        none: no decision could convert them."""
+        the policy's money figures (``capacity.currency``, ``knockouts.currency``,
+        ``insurance.discretionary_currency``) has none: no decision could convert them."""
         rates = fx.at(day)
         pol = self.policy
-        for key, cur in (("capacity.currency", pol.capacity.currency),
-                         ("knockouts.currency", pol.knockouts.currency)):
+        checks = [("capacity.currency", pol.capacity.currency),
+                  ("knockouts.currency", pol.knockouts.currency)]
+        if pol.insurance.discretionary_cap > 0:
+            checks.append(("insurance.discretionary_currency",
+                           pol.insurance.discretionary_currency))
+        for key, cur in checks:
             if missing_codes(rates, [cur]):
                 msg = (f"policy {key} is {cur}, and no {cur} rate is in force on {day} "
                        "(fx_rates); no decision can convert the policy's amounts. Add the "
@@ -534,7 +538,7 @@ class Engine:
         # the insurer limit of each pair; a debtor with a refused row is rejected whole
         ins_frame = clean.get("insurer_limits")
         rows, pair_row, refused = insurer_inputs(ins_frame, did, sid, product, ex["currency"],
-                                                 insurer, self.policy)
+                                                 insurer, self.policy, rates)
         errs.extend(refused)
         keep &= ~np.isin(did, [e["debtor_id"] for e in refused])
         sel = np.flatnonzero(keep)
@@ -601,7 +605,7 @@ class Engine:
             fx_base=fx_base, fx_fin=fx_fin, fx_ledger=fx_ledger, fx_capacity=fx_cap,
             supplier_pos=sup_pos.astype(np.int64),
             suppliers=self._supplier_inputs(clean, book), insurer_rows=rows,
-            insurer_row=pair_row[sel])
+            insurer_row=pair_row[sel], rates=rates)
         return pairs, errs
 
     @staticmethod

@@ -347,7 +347,7 @@ class FastEngine:
                 np.array([ex.supplier_id for ex in p.pairs], dtype=object),
                 np.array(products, dtype=object),
                 np.array([ex.currency for ex in p.pairs], dtype=object),
-                np.array(pair_num[3::6], dtype=np.float64), eng.policy)
+                np.array(pair_num[3::6], dtype=np.float64), eng.policy, rates)
             if problems:
                 raise Unsupported("refused insurer limit: the batch path reports it")
         digest, terms = payload_hashes(  # the input hash: the batch's functions
@@ -376,7 +376,7 @@ class FastEngine:
             fx_ledger=fx_ledger, fx_capacity=fx_cap,
             supplier_pos=np.arange(len(products), dtype=np.int64),
             suppliers=_payload_suppliers(p, book or SupplierBook()), insurer_rows=rows,
-            insurer_row=pair_row)
+            insurer_row=pair_row, rates=rates)
         return deb, pair
 
     def _pair_values(self, p: DebtorPayload

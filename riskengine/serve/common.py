@@ -44,7 +44,7 @@ _REASON_TEXT = {
     "bad_id": "not a valid identifier", "above_maximum": "above the maximum",
     "below_minimum": "below the minimum",
     "out_of_range": "outside the allowed range", "unknown_policy": "unknown insurance policy",
-    "unknown_supplier": "unknown supplier", "insurer_currency": "another currency than the pairs",
+    "unknown_supplier": "unknown supplier",
     "ambiguous_insurer_limit": "another insurer limit covers the same pairs",
     "missing_fx_rate": "no exchange rate in force for this currency on the decision date",
     "not_positive": "must be greater than 0", "base_rate_not_one": "the reporting "
