@@ -90,7 +90,7 @@ def warm_up() -> None:
     """
     records.warm_up()
     z = np.zeros(1, dtype=np.int64)
-    _past_due_kernel()(z, z, z, z, np.zeros(1), 0, 0, 1, 1)
+    _past_due_kernel()(z, z, z, z, np.zeros(1), 0, 0, 1, 1, np.ones(1))
     financial_inputs(np.zeros((len(LATEST_ROWS), 1)), 0)
     _top_codes(np.zeros(1, dtype=np.intp), np.ones(1), 1, 1)
     _exps(np.zeros(1))
@@ -483,7 +483,7 @@ class Engine:
         money, basis = financial_inputs(fin["latest"], ov.max_statement_age_days)
         ko_col = "adv_knockout" if self.policy.knockouts.adverse_count_settled \
             else "adv_knockout_open"
-        pdue, open_bal = past_due(clean["invoices"], day, ov.days_past_due, ids)
+        pdue, open_bal = past_due(clean["invoices"], day, ov.days_past_due, ids, rates)
         deb_frame = _on_index(clean["debtors"], ids)
         digest = debtor_digests(deb_frame, clean, ids)
         deb = DebtorInputs(
