@@ -430,7 +430,7 @@ class Engine:
         if book is None and "exposures" in frames and "suppliers" in frames:
             # the frames are the book: the dispersion of each supplier's debtors over it
             # (every well-formed exposure, as the batch job's first pass counts them)
-            hhi = book_dispersion(frames["exposures"], frames["suppliers"])
+            hhi = book_dispersion(frames["exposures"], frames["suppliers"], rates)
             book = pd.DataFrame({"supplier_id": pd.Series(hhi.index, dtype="str"),
                                  "debtor_hhi": hhi.to_numpy(dtype=np.float64)})
         deb_inputs, pair_inputs, pair_errors = self._batch_inputs(
