@@ -51,8 +51,9 @@ def insurance_invariants(decisions: pd.DataFrame, insurer_limits: pd.DataFrame |
     -------
     dict
         ``pairs``; ``pairs_with_insurer_limit``, ``pairs_without_insurer_limit``;
-        ``insured_share_without_limit`` (insured amount / approved limit of the pairs
-        without an insurer limit); ``pairs_insured_above_approved``,
+        ``approved_without_insurer_limit``, ``insured_amount_without_insurer_limit`` (in
+        the reporting currency) and ``insured_share_without_limit`` (insured amount /
+        approved limit of the pairs without an insurer limit); ``pairs_insured_above_approved``,
         ``pairs_insured_above_min_approved_granted`` (each pair against its limit),
         ``limits_exceeded`` (limits whose pairs together are insured above it),
         ``pairs_above_discretionary_cap``, ``debtors_above_discretionary_cap``;
@@ -131,15 +132,16 @@ def insurance_invariants(decisions: pd.DataFrame, insurer_limits: pd.DataFrame |
     converted |= disc & (to_cap != 1.0)
     disc_sum = pd.Series(disc_insured[disc]).groupby(did[disc]).sum()
     without = ~has & (d["insurer_status"].isna().to_numpy())
-    app_without = float(approved[without].sum())
+    # money added over pairs: in the reporting currency (each pair's amount x its fx_rate)
+    app_without = float((approved * fx)[without].sum())
+    amount_without = float((amount * fx)[without].sum())
     return {
         "pairs": int(len(d)),
         "pairs_with_insurer_limit": int(has.sum()),
         "pairs_without_insurer_limit": int(without.sum()),
         "approved_without_insurer_limit": app_without,
-        "insured_amount_without_insurer_limit": float(amount[without].sum()),
-        "insured_share_without_limit": float(amount[without].sum() / app_without)
-        if app_without else 0.0,
+        "insured_amount_without_insurer_limit": amount_without,
+        "insured_share_without_limit": amount_without / app_without if app_without else 0.0,
         "pairs_insured_above_approved": int((insured > approved * (1 + 1e-9) + _TOL).sum()),
         "pairs_insured_above_min_approved_granted": int(
             (has & limit_cov & (insured > np.minimum(approved, np.where(
