@@ -8,8 +8,10 @@ The rule (docs/POLICY.md "Insurer limits"), for 1..n pairs at once:
    ``supplier_id`` to that pair only, a row without one to every such pair of the debtor
    that has no row of its own. A row under a policy the credit policy does not declare
    (``unknown_policy``), two rows that would apply to one pair (``ambiguous_insurer_limit``)
-   and a row in another currency than a pair it applies to (``insurer_currency``) are
-   refused: the engine rejects the debtor with error rows (nothing is guessed).
+   and a row in another currency than a pair it applies to with no rate of either in
+   force on the decision date (``missing_fx_rate``) are refused: the engine rejects the
+   debtor with error rows (nothing is guessed). With the rates a row in another currency
+   is converted (its pool shared in its own currency, :attr:`PairCover.to_pool`).
 2. **The amount in force** on the as-of date (:func:`pool_caps`): a ``granted`` or
    ``partial`` limit from its ``effective_date`` (else its decision date, else at once);
    a ``reduced`` or ``cancelled`` one keeps the limit before (``previous_granted_amount``)
@@ -22,8 +24,9 @@ The rule (docs/POLICY.md "Insurer limits"), for 1..n pairs at once:
 3. **The basis** of each pair's cover: ``insurer_limit`` where an insurer limit is in
    force (or kept on deliveries); else ``discretionary`` where the policy's
    discretionary cover applies (a product an insurance policy covers, the grade at most
-   ``discretionary_max_grade``, the pair in ``discretionary_currency``, no insurer
-   decision against the debtor: not refused, reduced or cancelled); else ``none``.
+   ``discretionary_max_grade``, a pair in any currency with a rate, no insurer
+   decision against the debtor: not refused, reduced or cancelled; the cap converted
+   from ``discretionary_currency`` into the pair's); else ``none``.
 4. **Pools.** A debtor-level limit is one amount for all the pairs it applies to, as is
    a debtor's discretionary cap: :func:`covered` shares each pool among its pairs by
    :func:`riskengine.policy.book.allocate` (approved outstanding first, then pro rata).

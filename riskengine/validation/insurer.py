@@ -71,7 +71,7 @@ def _refused_sentence(column: str, message: str) -> Callable[[str, str, Any, Any
 def insurer_row_errors(frame: pd.DataFrame, problems: Sequence[Any]) -> pd.DataFrame:
     """Error rows of the ``insurer_limits`` rows the engine refuses once it knows the credit
     policy and the pairs (:func:`riskengine.policy.insurer.match_rows`: ``unknown_policy``,
-    ``ambiguous_insurer_limit``, ``insurer_currency``), then one ``debtor_rejected`` row
+    ``ambiguous_insurer_limit``, ``missing_fx_rate``), then one ``debtor_rejected`` row
     per debtor of such a row: it is rejected whole, as a debtor with an invalid record.
 
     Parameters
