@@ -488,3 +488,26 @@ def test_the_discretionary_cap_is_converted_into_the_pairs_currency(engine: Engi
     assert one == engine.score_payloads([p], decided_at=STAMP)[0]
     assert (one["currency"], one["grade"], one["cover_basis"]) == ("GBP", "6", "discretionary")
     assert one["insured_limit"] == 20_000.0 and one["insured_amount"] == 12_000.0
+
+
+def test_a_debtor_limit_over_pairs_in_two_currencies_is_shared_in_its_own() -> None:
+    """A debtor-level limit of 30,000 EUR over a EUR pair and a GBP pair approved 20,000
+    each (1 GBP = 1.25 EUR): in EUR they ask 20,000 and 25,000, so the limit is shared
+    20 : 25 (hand calculation): 13,333.33 EUR and 16,666.67 EUR = 13,333.33 GBP; together
+    exactly the limit in EUR."""
+    rows = InsurerRows.from_records([_row("D1", None, granted_amount=30_000.0)])
+    obj = lambda *v: np.array(v, dtype=object)  # noqa: E731
+    cur = obj("EUR", "GBP")
+    rates = FxRates.from_rows([("2026-01-01", "GBP", 1.25)], "EUR").at(AS_OF)
+    pair_row, problems = match_rows(rows, obj("D1", "D1"), obj("S1", "S2"),
+                                    obj("non_recourse", "non_recourse"), cur,
+                                    np.full(2, np.nan), POLICY, rates)
+    assert problems == [] and pair_row.tolist() == [0, 0]
+    pc = pool_caps(rows, pair_row, np.full(2, np.nan), product=np.array([NR, NR]),
+                   currency=cur, debtor=np.zeros(2, np.int64), grade=np.array([4, 4]),
+                   protected=np.zeros(2), as_of=np.datetime64(AS_OF), policy=POLICY,
+                   rates=rates)
+    assert pc.factors().tolist() == [1.0, 1.25]
+    got = covered(pc, np.array([20_000.0, 20_000.0]), np.zeros(2))
+    np.testing.assert_allclose(got, [30_000 * 20 / 45, 30_000 * 25 / 45 / 1.25], rtol=1e-12)
+    assert got[0] + got[1] * 1.25 == pytest.approx(30_000.0, rel=1e-12)
