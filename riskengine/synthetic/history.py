@@ -94,7 +94,8 @@ from riskengine.synthetic.limits import _debtor_view, _shipped
 from riskengine.synthetic.portfolio import _assemble, _declared_tables, _sales_of
 from riskengine.synthetic.statements import _statement_frame
 
-__all__ = ["MAX_YEARS", "TRUTH_COLUMNS", "generate_history"]
+__all__ = ["MAX_YEARS", "TRUTH_COLUMNS", "History", "defaults_within_a_year",
+           "generate_history"]
 
 #: The longest history ``demo-data --years`` makes.
 MAX_YEARS = 10
@@ -105,9 +106,9 @@ TRUTH_COLUMNS = ("debtor_id", "as_of", "pd_12m")
 _STATIC, _DYNAMIC, _FIRM_RHO = 0.8, 0.6, 0.6
 _CYCLE_RHO, _CYCLE_SD = 0.5, 0.3
 # the truth (module docstring, 3); the intercept gives a mean PD of about 4 %
-_A = -5.4
+_A = -5.2
 _B_LEV, _B_MARGIN, _B_GROWTH, _B_NO_ACCOUNTS = 2.5, -5.0, -1.0, 0.3
-_B_ADVERSE, _B_DBT, _B_CYCLE, _FIRM_SD = 0.8, 0.6, 0.5, 0.25
+_B_ADVERSE, _B_DBT, _B_CYCLE, _FIRM_SD = 0.8, 0.6, 0.3, 0.15
 _FILING_DAYS = 120  # accounts filed some months after the year end (as the plain book)
 _LOOKBACK_DAYS = 1461  # the adverse look-back (4 years) and half-life (2 years)
 _HALF_LIFE_DAYS = 730.5
@@ -387,6 +388,44 @@ def _outcomes(d: _Debtors, dflt: _Defaults, day: int) -> pd.DataFrame:
         "default_date": _dates(dflt.day[idx]),
         "default_type": dflt.kind[idx],
     })
+
+
+def defaults_within_a_year(truth: pd.DataFrame, outcomes: pd.DataFrame) -> np.ndarray:
+    """The label of each truth row: 1 when its debtor defaults in ``(as_of, as_of + 12
+    months]`` (the shared decisions' label; the truth's PD is the chance of exactly that).
+
+    Parameters
+    ----------
+    truth : pandas.DataFrame
+        :data:`TRUTH_COLUMNS` (``as_of`` a datetime column).
+    outcomes : pandas.DataFrame
+        The book's ``outcomes`` (one default at most per debtor in a history).
+
+    Returns
+    -------
+    numpy.ndarray of int8
+
+    Examples
+    --------
+    >>> truth = pd.DataFrame({"debtor_id": ["a", "a", "b"], "pd_12m": [0.1, 0.2, 0.1],
+    ...                       "as_of": pd.to_datetime(["2023-12-31", "2024-12-31", "2024-12-31"])})
+    >>> out = pd.DataFrame({"debtor_id": ["a"], "default_date": pd.to_datetime(["2025-12-31"]),
+    ...                     "default_type": ["insolvency"]})
+    >>> defaults_within_a_year(truth, out).tolist()
+    [0, 1, 0]
+    """
+    when = pd.Series(outcomes["default_date"].to_numpy(dtype="datetime64[D]"),
+                     index=pd.Index(outcomes["debtor_id"], dtype="str"))
+    when = when[~when.index.duplicated(keep="first")]
+    d = truth["debtor_id"].map(when).to_numpy(dtype="datetime64[D]")
+    t = truth["as_of"].to_numpy(dtype="datetime64[D]")
+    month = t.astype("datetime64[M]")
+    dom = (t - month.astype("datetime64[D]")).astype(np.int64)
+    nxt = month + 12
+    last_day = ((nxt + 1).astype("datetime64[D]") - nxt.astype("datetime64[D]")).astype(np.int64)
+    horizon = nxt.astype("datetime64[D]") + np.minimum(dom, last_day - 1)
+    hit = ~np.isnat(d) & (d > t) & (d <= horizon)
+    return hit.astype(np.int8)
 
 
 def generate_history(n_debtors: int, seed: int = 42, as_of: Any = "2026-06-30", years: int = 5,
