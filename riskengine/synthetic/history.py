@@ -30,15 +30,17 @@ The process
    adverse record from its event date, an invoice's payment from its paid date)::
 
        logit PD(t) = a + 2.5 (lev - 0.65) - 5 (margin - 0.08) - 1.0 growth + 0.3 no_accounts
-                     + 0.8 log1p(adverse) + 0.6 log1p(dbt) + 0.5 c[s, year(t)] + f_i
+                     + 0.8 log1p(adverse) + 0.6 log1p(dbt) + 0.3 c[s, year(t)] + f_i
 
-   ``lev`` total liabilities / total assets, ``margin`` EBITDA / revenue and ``growth``
-   the log revenue change of the latest statement (each 0 when missing), ``adverse``
-   the recency-weighted count of adverse records (tier >= 1, half-life 2 years, 4-year
+   ``lev`` total liabilities / total assets, ``margin`` EBITDA / revenue (the two
+   differences clipped to [-0.65, 1.5] and [-0.6, 0.5]) and ``growth`` the log revenue
+   change from the statement a year earlier (in [-1, 1]) of the latest statement, each 0
+   when missing; ``no_accounts`` 1 without any statement; ``adverse`` the
+   recency-weighted count of adverse records (tier >= 1, half-life 2 years, 4-year
    look-back: ``adv_weighted_count``), ``dbt`` the mean days beyond terms of the last
    12 months with the open overdue invoices (``pay_dbt_mean``). Only ``f_i`` (a firm
-   effect, sd 0.25) and the sector-year term (sd 0.15) are recorded nowhere: together
-   they keep the truth's AUC a little above what any model of the book can reach.
+   effect, sd 0.15) and the sector-year term (sd 0.09) are recorded nowhere: kept small,
+   they leave the truth's AUC a little above what a model of the book can reach.
 4. **Defaults** are drawn from the truth: a debtor alive (incorporated) and not in
    default at ``t`` defaults in the following 12 months with probability PD(t), on a
    uniform day. Type (a judgement, stated as such: no public split of SME default
@@ -49,12 +51,14 @@ The process
    register record after it; an insolvency shows on the register (a bankruptcy filing
    or declaration, open, on the default date). None of this changes what the book held
    at an earlier year-end, so the truth never reads its own future.
-5. **Calibration.** The intercept ``a`` gives a mean true PD of about 4 % a year, the
-   plain generator's portfolio mean (:func:`~riskengine.synthetic.latent_pd`), kept:
-   it lies in the range of one-year default rates of EU SME exposures over the cycle
-   reported by the EBA (*Report on SMEs and SME supporting factor*, EBA/OP/2016/04,
-   section 3.2 "Default rates"), above large corporates'; a factoring book's debtors
-   are SMEs.
+5. **Calibration.** The intercept ``a`` (-5.2) gives a mean true PD of about 4 % a year, the
+   plain generator's portfolio mean (:func:`~riskengine.synthetic.latent_pd`), kept so
+   that a history and a plain book of one seed read alike. The reference is the one-year
+   default rate of EU SME exposures over the cycle that the EBA measures in its *Report
+   on SMEs and SME supporting factor* (EBA/OP/2016/04, 23 March 2016, section 3.2
+   "Default rates"): a few percent a year, above large corporates' (a factoring book's
+   debtors are SMEs). The 4 % is a judgement in that range, not a figure copied from the
+   report's tables; re-check it against them before quoting it as calibrated.
 
 The debtors, suppliers, pairs, limits in force and insurer limits at the as-of date
 are those of the plain book made the same way (the limits on the last year's
