@@ -7,10 +7,18 @@ PD, the realised default rate over the following 12 months with its 95 % binomia
 (Wilson) interval, and the truth's AUC on those defaults. The last year-end's 12 months
 run past the as-of date, so its realised rate is cut short (marked "partial").
 
+With ``--learn`` it also checks that the truth can be learnt from the book: the engine's
+features (``build_features`` at each full year-end, the engine's point-in-time rules) of
+a book of another seed train a plain gradient-boosting classifier, which is scored on
+this book's snapshots; printed per year-end, its AUC against the truth's, with every
+feature family and without ``conc_*`` (exposures and limits are the book as of its
+as-of date, not point in time: see docs/DATA_LAYOUT.md).
+
 Usage::
 
     .venv/bin/python benchmarks/bench_history.py                      # 100,000 debtors, 5 years
     .venv/bin/python benchmarks/bench_history.py --debtors 20000 --years 8 --seed 3
+    .venv/bin/python benchmarks/bench_history.py --debtors 50000 --learn
 """
 
 from __future__ import annotations
@@ -53,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--as-of", default="2026-06-30")
     parser.add_argument("--out", default=None, help="directory to keep (default: a temp dir)")
+    parser.add_argument("--learn", action="store_true",
+                        help="train on the book of seed + 1, compare with the truth's AUC")
     args = parser.parse_args(argv)
 
     t0 = time.perf_counter()
@@ -93,7 +103,56 @@ def main(argv: list[str] | None = None) -> int:
     print(f"all full years: mean true PD {truth['pd_12m'].to_numpy()[full].mean():.4f}, "
           f"realised {label[full].mean():.4f}, truth AUC "
           f"{roc_auc_score(label[full], truth['pd_12m'].to_numpy()[full]):.4f}")
+    if args.learn:
+        _learn(hist, args)
     return 0
+
+
+def _snapshots(hist, as_of: str, rates: dict[str, float]) -> pd.DataFrame:
+    """The engine's features of every truth row whose 12 months are in the book, with
+    the realised label and the true PD."""
+    from riskengine.features import build_features
+    from riskengine.validation import validate_portfolio
+
+    frames = validate_portfolio(hist.frames, book_as_of=as_of).frames
+    label = defaults_within_a_year(hist.truth, hist.frames["outcomes"])
+    parts = []
+    for t, rows in hist.truth.groupby("as_of").indices.items():
+        if t + pd.DateOffset(years=1) > pd.Timestamp(as_of):
+            continue
+        ids = hist.truth["debtor_id"].to_numpy()[rows]
+        feats = build_features(frames, t, fx_rates=rates).reindex(ids)
+        parts.append(feats.assign(_y=label[rows], _truth=hist.truth["pd_12m"].to_numpy()[rows],
+                                  _t=t))
+    return pd.concat(parts)
+
+
+def _learn(hist, args: argparse.Namespace) -> None:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    rates = synthetic_manifest(args.debtors, args.seed, args.as_of)["fx_rates"]
+    t0 = time.perf_counter()
+    other = generate_history(args.debtors, args.seed + 1, args.as_of, args.years)
+    train, test = _snapshots(other, args.as_of, rates), _snapshots(hist, args.as_of, rates)
+    print(f"learn: train on seed {args.seed + 1} ({len(train):,} snapshots, "
+          f"{int(train['_y'].sum()):,} defaults), test on seed {args.seed} ({len(test):,}, "
+          f"{int(test['_y'].sum()):,}); features in {time.perf_counter() - t0:.0f} s")
+    names = [c for c in train.columns if not c.startswith("_") and train[c].nunique() > 1]
+    for title, cols in (("every family", names),
+                        ("without conc_", [c for c in names if not c.startswith("conc_")])):
+        model = HistGradientBoostingClassifier(max_iter=400, learning_rate=0.05,
+                                               min_samples_leaf=100, l2_regularization=1.0,
+                                               early_stopping=True, random_state=0)
+        model.fit(train[cols].to_numpy(dtype=float), train["_y"].to_numpy())
+        p = model.predict_proba(test[cols].to_numpy(dtype=float))[:, 1]
+        print(f"  {title} ({len(cols)} features): year-end   model AUC   truth AUC   gap")
+        for t, rows in test.groupby("_t").indices.items():
+            y, tr = test["_y"].to_numpy()[rows], test["_truth"].to_numpy()[rows]
+            a_m, a_t = roc_auc_score(y, p[rows]), roc_auc_score(y, tr)
+            print(f"    {t.date()}   {a_m:9.4f}   {a_t:9.4f}   {a_t - a_m:+.4f}")
+        a_m = roc_auc_score(test["_y"], p)
+        a_t = roc_auc_score(test["_y"], test["_truth"])
+        print(f"    all          {a_m:9.4f}   {a_t:9.4f}   {a_t - a_m:+.4f}")
 
 
 if __name__ == "__main__":

@@ -178,6 +178,7 @@ def test_cli_writes_outcomes_and_the_truth_outside_the_portfolio(tmp_path: Path,
     assert "SYNTHETIC" in printed and "truth" in printed
     manifest = json.loads((out / MANIFEST_NAME).read_text())
     assert manifest["history_years"] == 3 and manifest["synthetic"] is True
+    assert manifest["history_version"] == 1
     assert "outcomes" in manifest["tables"]
     assert not any("truth" in k for k in manifest["tables"])
     readme = (out / "truth" / "README.txt").read_text()

@@ -98,9 +98,12 @@ from riskengine.synthetic.limits import _debtor_view, _shipped
 from riskengine.synthetic.portfolio import _assemble, _declared_tables, _sales_of
 from riskengine.synthetic.statements import _statement_frame
 
-__all__ = ["MAX_YEARS", "TRUTH_COLUMNS", "History", "defaults_within_a_year",
-           "generate_history"]
+__all__ = ["HISTORY_VERSION", "MAX_YEARS", "TRUTH_COLUMNS", "History",
+           "defaults_within_a_year", "generate_history"]
 
+#: Bumped whenever the same arguments would give another history (the manifest's
+#: ``history_version``; the plain book's own is ``GENERATOR_VERSION``).
+HISTORY_VERSION = 1
 #: The longest history ``demo-data --years`` makes.
 MAX_YEARS = 10
 #: Columns of the truth table (``truth/true_pd.parquet``).
