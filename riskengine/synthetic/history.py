@@ -75,7 +75,11 @@ import numpy as np
 import pandas as pd
 
 from riskengine.contracts.dates import as_of_day
-from riskengine.contracts.schemas import ADVERSE_SEVERITY_TIER, INSOLVENCY_EVENT_TYPES
+from riskengine.contracts.schemas import (
+    ADVERSE_SEVERITY_TIER,
+    DEFAULT_TYPES,
+    INSOLVENCY_EVENT_TYPES,
+)
 from riskengine.errors import InvalidInputError
 from riskengine.synthetic.adverse import _make_adverse
 from riskengine.synthetic.calibration import _FORMS
@@ -119,8 +123,10 @@ _B_ADVERSE, _B_DBT, _B_CYCLE, _FIRM_SD = 0.8, 0.6, 0.3, 0.15
 _FILING_DAYS = 120  # accounts filed some months after the year end (as the plain book)
 _LOOKBACK_DAYS = 1461  # the adverse look-back (4 years) and half-life (2 years)
 _HALF_LIFE_DAYS = 730.5
-_DEFAULT_TYPES = ("past_due_90", "insolvency", "distressed_restructuring")
-_DEFAULT_TYPE_P = (0.55, 0.35, 0.10)
+# the default types' mix, a judgement (module docstring, 4), in the contract's order
+_TYPE_SHARE = {"past_due_90": 0.55, "insolvency": 0.35, "distressed_restructuring": 0.10}
+_DEFAULT_TYPE_P = tuple(_TYPE_SHARE[t] for t in DEFAULT_TYPES)
+_PAST_DUE, _INSOLVENCY = DEFAULT_TYPES.index("past_due_90"), DEFAULT_TYPES.index("insolvency")
 _NO_DAY = np.iinfo(np.int64).max // 4  # "never" (an invoice never paid)
 
 
@@ -313,7 +319,7 @@ def _truth_logit(e: _Evidence, n: int, t: int) -> _F:
 @dataclass(frozen=True, slots=True)
 class _Defaults:
     day: _F  # default day by debtor, _NO_DAY when none drawn
-    kind: _F  # index into _DEFAULT_TYPES, -1 when none
+    kind: _F  # index into DEFAULT_TYPES, -1 when none
     cut: _F  # by debtor: invoices not paid by this day stay unpaid (_NO_DAY: none)
     truth: pd.DataFrame
 
@@ -339,11 +345,11 @@ def _draw_defaults(d: _Debtors, e: _Evidence, cycle: _F, record_years: _F, year_
             "pd_12m": pd_12m[idx]}))
         u = rng.random(n)
         when = int(t) + 1 + np.minimum((rng.random(n) * 365).astype(np.int64), 364)
-        k = _choice_rows(rng, np.broadcast_to(np.array(_DEFAULT_TYPE_P), (n, 3)))
+        k = _choice_rows(rng, np.broadcast_to(np.array(_DEFAULT_TYPE_P), (n, len(DEFAULT_TYPES))))
         new = at_risk & (u < pd_12m)
         default_day[new] = when[new]
         kind[new] = k[new]
-        stop = np.where(k == 0, np.maximum(when - 90, int(t)), when)
+        stop = np.where(k == _PAST_DUE, np.maximum(when - 90, int(t)), when)
         cut[new] = stop[new]
     return _Defaults(default_day, kind, cut, pd.concat(parts, ignore_index=True))
 
@@ -358,7 +364,7 @@ def _censor(statements: pd.DataFrame, st_owner: _F, adverse: pd.DataFrame, adv_o
     ev_day = adverse["event_date"].to_numpy(dtype="datetime64[D]").astype(np.int64)
     keep = ev_day <= dflt.day[adv_owner]
     adverse, adv_owner = adverse[keep], adv_owner[keep]
-    insolvent = np.flatnonzero((dflt.kind == 1) & (dflt.day <= day))
+    insolvent = np.flatnonzero((dflt.kind == _INSOLVENCY) & (dflt.day <= day))
     m = insolvent.size
     kinds = _codes("adverse_records", "event_type", INSOLVENCY_EVENT_TYPES)
     filed = _frame("adverse_records", {
