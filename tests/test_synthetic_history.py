@@ -213,6 +213,17 @@ def test_cli_writes_outcomes_and_the_truth_outside_the_portfolio(tmp_path: Path,
     assert table.num_rows == len(expected.truth)
 
 
+def test_overwriting_a_history_with_a_plain_book_leaves_no_labels(tmp_path: Path) -> None:
+    out = tmp_path / "book"
+    assert main(["demo-data", "--debtors", "300", "--years", "2", "--out", str(out)]) == 0
+    assert (out / "outcomes.parquet").is_file() and (out / "truth").is_dir()
+    assert main(["demo-data", "--debtors", "300", "--seed", "8", "--out", str(out),
+                 "--overwrite"]) == 0
+    assert not (out / "outcomes.parquet").exists() and not (out / "truth").exists()
+    frames, manifest = read_portfolio(out)
+    assert len(frames["outcomes"]) == 0 and "history_years" not in manifest
+
+
 def test_cli_refuses_bad_years(tmp_path: Path, capsys) -> None:
     assert main(["demo-data", "--debtors", "10", "--years", "11",
                  "--out", str(tmp_path / "x")]) == 2
