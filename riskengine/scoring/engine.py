@@ -299,7 +299,8 @@ class Engine:
     def decide(self, frames: Mapping[str, pd.DataFrame], as_of: Any, *,
                decided_at: str | None = None, reference_date: Any = None,
                scorer: Scorer | None = None, book_rest: BookRest | None = None,
-               fx: FxRates | None = None) -> DecisionBatch:
+               fx: FxRates | None = None, grades: Mapping[str, str] | None = None
+               ) -> DecisionBatch:
         """Decide every supplier-debtor pair (exposure) of a portfolio.
 
         Parameters
@@ -347,6 +348,7 @@ class Engine:
             deb = dataclasses.replace(deb, book_rest=book_rest.with_debtors(
                 d["nace"].reindex(ids).fillna("").tolist(),
                 d["country"].reindex(ids).fillna("").tolist()))
+        deb = deb.with_grades(grades)  # an officer's grades (overrides re-run the policy)
         col = _decide_core(self, deb, p.pairs, p.day, decided_at, scorer or self._scorer)
         decisions = _columns_frame(col)
         return DecisionBatch(decisions, p.errors, p.pairs_in, p.pairs_in - len(decisions),
@@ -625,8 +627,8 @@ class Engine:
     def score_payloads(self, payloads: Sequence[DebtorPayload | dict[str, Any]], *,
                        as_of: Any = None, decided_at: str | None = None,
                        reference_date: Any = None, book_rest: BookRest | None = None,
-                       fx: FxRates | None = None, supplier_book: SupplierBook | None = None
-                       ) -> list[dict[str, Any]]:
+                       fx: FxRates | None = None, supplier_book: SupplierBook | None = None,
+                       grades: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
         """Decide many payloads through the batch path; one decision dict per pair.
 
         Parameters
@@ -671,7 +673,8 @@ class Engine:
             if supplier_book is not None:
                 frames["supplier_book"] = _fill_book(frames["supplier_book"], supplier_book)
             batch = self.decide(frames, day, decided_at=decided_at,
-                                reference_date=reference_date, book_rest=book_rest, fx=fx)
+                                reference_date=reference_date, book_rest=book_rest, fx=fx,
+                                grades=grades)
             if len(batch.errors):
                 raise _batch_error(batch.errors)
             by_pair = {(d["debtor_id"], d["supplier_id"]): d for d in batch.to_dicts()}
@@ -683,8 +686,8 @@ class Engine:
     def decide_payload(self, payload: DebtorPayload | dict[str, Any], *, as_of: Any = None,
                        decided_at: str | None = None, reference_date: Any = None,
                        book_rest: BookRest | None = None, fx: FxRates | None = None,
-                       supplier_book: SupplierBook | None = None
-                       ) -> list[dict[str, Any]]:
+                       supplier_book: SupplierBook | None = None,
+                       grades: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
         """Decide every pair of one payload on the compact numpy path, together.
 
         The pairs share the debtor's capacity (one core call, as in a batch): the
@@ -696,6 +699,8 @@ class Engine:
         the payload gives no ``fx_rates`` (the service's store). ``supplier_book``: the
         pairs' suppliers' own ratings and debtors' dispersion known beyond the payload
         (the service reads them from the register), as in :meth:`score_payloads`.
+        ``grades``: an officer's grade by debtor id (an override): the policy (limit,
+        cover, advance, fees) is decided on it, at its central PD, by the same core.
 
         Returns
         -------
@@ -712,7 +717,7 @@ class Engine:
         day = self._payload_day(p, as_of, None)
         _refuse_future(day, reference_date, "as_of", p.debtor.debtor_id)
         return self._fast.decide_payload(p, day, decided_at, reference_date, book_rest, fx,
-                                         supplier_book)
+                                         supplier_book, grades)
 
     def decide_one(self, payload: DebtorPayload | dict[str, Any], *, as_of: Any = None,
                    decided_at: str | None = None, reference_date: Any = None,

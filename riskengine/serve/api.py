@@ -72,6 +72,7 @@ from riskengine.store.idempotency import IdempotentAnswer
 
 __all__ = [
     "API_VERSION",
+    "ROUTE_SCOPES",
     "InvoiceCheckRequest",
     "FxRatesRequest",
     "create_app",
@@ -225,8 +226,22 @@ class FxRatesRequest(BaseModel):
 # --- the app ---------------------------------------------------------------------------
 
 
+ROUTE_SCOPES: dict[tuple[str, str], str] = {
+    ("POST", "/v1/decisions"): "decide",
+    ("POST", "/v1/invoices/check"): "check",
+    ("GET", "/v1/debtors/{debtor_id:path}/decision"): "read",
+    ("GET", "/v1/limits/{debtor_id:path}"): "read",
+    ("PUT", "/v1/fx-rates"): "decide",
+    ("GET", "/v1/insurer-requests"): "read",
+    ("POST", "/v1/insurer-responses"): "decide",
+}
+"""The scope each ``/v1`` route needs (:data:`riskengine.serve.security.SCOPES`); a route
+not listed needs a scope no token has (closed by default)."""
+
+
 class _BearerToken(HTTPBearer):
-    """The ``/v1`` routes' dependency: a bearer token of ``tokens`` (401 otherwise).
+    """The ``/v1`` routes' dependency: a bearer token of ``tokens`` (401 otherwise) with the
+    route's scope (:data:`ROUTE_SCOPES`; 403 otherwise, naming the scope, never the token).
 
     The check is the security scheme's own call (one dependency, not a function
     depending on the scheme: one level less to solve per request); the OpenAPI
@@ -235,16 +250,28 @@ class _BearerToken(HTTPBearer):
 
     def __init__(self, tokens: TokenSet | None) -> None:
         super().__init__(auto_error=False, scheme_name="HTTPBearer",
-                         description="API token (RISKENGINE_API_TOKEN)")
+                         description="API token (RISKENGINE_API_TOKEN); scopes decide, "
+                                     "check, read")
         self.tokens = tokens
 
     async def __call__(self, request: Request) -> None:  # type: ignore[override]
         if self.tokens is None:  # --insecure-dev
             return
         credentials = await super().__call__(request)
-        if credentials is None or not self.tokens.allows(credentials.credentials):
+        scopes = None if credentials is None else self.tokens.scopes_of(
+            credentials.credentials)
+        if scopes is None:
             raise HTTPException(status_code=401, detail="missing or invalid bearer token",
                                 headers={"WWW-Authenticate": "Bearer"})
+        route = request.scope.get("route")
+        method = "GET" if request.method == "HEAD" else request.method
+        need = ROUTE_SCOPES.get((method, getattr(route, "path", "")), "(unlisted)")
+        if need not in scopes:
+            raise HTTPException(
+                status_code=403, headers={
+                    "WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{need}"'},
+                detail=[{"loc": ["header", "Authorization"], "type": "insufficient_scope",
+                         "msg": f"this token lacks the {need!r} scope this route needs"}])
 
 
 def _decision_json(value: Any) -> bytes:
@@ -394,7 +421,8 @@ def create_app(engine: Any, store: DecisionStore, tokens: Sequence[str] | None, 
         return JSONResponse({"status": "ready", **{k: str(v) for k, v in versions.items()}})
 
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(auth)],
-                   responses={401: {"description": "Missing or invalid bearer token"}})
+                   responses={401: {"description": "Missing or invalid bearer token"},
+                              403: {"description": "The token lacks the route's scope"}})
 
     payload_ref = {"$ref": "#/components/schemas/DebtorPayload"}
     error_responses: dict[int | str, dict[str, Any]] = {
