@@ -14,10 +14,10 @@ Routes (see docs/SERVICE.md)::
     GET  /ready                        200 once the engine is loaded, else 503
     GET  /openapi.json                 the OpenAPI document
     /ui                                the credit officer's pages (riskengine.serve.ui): login
-                                       with an API token, then a session cookie
+                                       with an officer's account, a server-side session
 
-Every ``/v1`` route needs ``Authorization: Bearer <token>``
-(:mod:`riskengine.serve.security`). Every decision and funding check is written to
+Every ``/v1`` route needs ``Authorization: Bearer <token>`` of a token with the route's
+scope (:data:`ROUTE_SCOPES`, :mod:`riskengine.serve.security`). Every decision and funding check is written to
 the :class:`~riskengine.store.DecisionStore` (committed) before the answer
 is sent, each decision with its payload (``record_inputs``, under the
 decision's ``input_hash``). Request bodies are limited in size (413). Validation errors are 422
@@ -317,7 +317,8 @@ def create_app(engine: Any, store: DecisionStore, tokens: Sequence[str] | None, 
                insecure_dev: bool = False,
                engine_loader: Callable[[], Any] | None = None,
                policy: Any = None, ui: bool = True,
-               ui_session_secret: bytes | None = None) -> FastAPI:
+               ui_session_secret: bytes | None = None,
+               login_limits: Any = None) -> FastAPI:
     """The FastAPI app of the service.
 
     Parameters
@@ -342,9 +343,11 @@ def create_app(engine: Any, store: DecisionStore, tokens: Sequence[str] | None, 
         shipped policy.
     ui : bool
         Serve the credit officer's pages under ``/ui`` (:mod:`riskengine.serve.ui`),
-        behind a login with the same tokens.
+        behind a login with the officers' accounts in ``store`` (never the tokens).
     ui_session_secret : bytes, optional
-        Key of the ``/ui`` session cookies; default a random key per process.
+        Key of the ``/ui`` cookies; default a random key per process.
+    login_limits : LoginLimits, optional
+        Failed sign-ins before a lockout (:class:`riskengine.serve.accounts.LoginLimits`).
 
     Returns
     -------
@@ -569,9 +572,9 @@ def create_app(engine: Any, store: DecisionStore, tokens: Sequence[str] | None, 
     if ui:
         from riskengine.serve.ui.router import create_ui_router
 
-        app.include_router(create_ui_router(None if insecure_dev else list(tokens or ()),
-                                            insecure_dev=insecure_dev,
-                                            session_secret=ui_session_secret))
+        app.include_router(create_ui_router(insecure_dev=insecure_dev,
+                                            session_secret=ui_session_secret,
+                                            login_limits=login_limits))
     _install_openapi(app, DebtorPayload)
     return app
 

@@ -258,23 +258,36 @@ class _AuditTrail(_LimitRegister):
         now = _now()
         row = {"override_id": int(override_id), "verdict": verdict, "approver": str(approver)[:64],
                "comment": None if comment is None else str(comment)[:2000], "created_at": now}
-        change: dict[str, Any] | None = None
         day = _date(as_of, "as_of", record) or dt.date.today()
-        with self._write() as conn:
-            rid = _new_id(conn.execute(override_reviews.insert(), row))
-            sid, lim = _str(o.get("supplier_id")), _float(o.get("new_limit"))
-            if (verdict == "approved" and o.get("limit_change") != "none" and sid
-                    and lim is not None):
-                oid = int(override_id)
-                outcome = self._apply_limit(
-                    conn, sid, str(o["debtor_id"]), lim, as_of=day, source=f"override:{oid}",
-                    policy=policy, knockout=knockout, outstanding=None, effective_date=None,
-                    reason=(f"override {oid}: {o['reason']} (approved by {approver})")[:500],
-                    changed_by=str(o["officer"])[:128], currency=_str(o.get("currency")),
-                    decision_id=o.get("decision_id"), now=now)
-                change = _history_of(conn, int(outcome["history_id"]))
-                change["register"] = outcome
+        try:
+            with self._write() as conn:
+                rid = _new_id(conn.execute(override_reviews.insert(), row))
+                change = self._approved_change(conn, o, verdict, approver, policy, knockout,
+                                               day, now)
+        except sa.exc.IntegrityError:  # reviewed meanwhile (one review per override)
+            raise InvalidInputError(f"{record}: the override was reviewed meanwhile.", [
+                {"table": "override_reviews", "record": record, "debtor_id": None,
+                 "column": "override_id", "value": None, "reason": "duplicate_key",
+                 "message": "the override was reviewed meanwhile"}]) from None
         return {"id": rid, **row, "register_change": change}
+
+    def _approved_change(self, conn: Connection, o: Mapping[str, Any], verdict: str,
+                         approver: str, policy: CreditPolicy | None, knockout: bool,
+                         day: dt.date, now: str) -> dict[str, Any] | None:
+        """An approved override's register change (None for a rejection or no limit)."""
+        sid, lim = _str(o.get("supplier_id")), _float(o.get("new_limit"))
+        if verdict != "approved" or o.get("limit_change") == "none" or not sid or lim is None:
+            return None
+        oid = int(o["id"])
+        outcome = self._apply_limit(
+            conn, sid, str(o["debtor_id"]), lim, as_of=day, source=f"override:{oid}",
+            policy=policy, knockout=knockout, outstanding=None, effective_date=None,
+            reason=(f"override {oid}: {o['reason']} (approved by {approver})")[:500],
+            changed_by=str(o["officer"])[:128], currency=_str(o.get("currency")),
+            decision_id=o.get("decision_id"), now=now)
+        change = _history_of(conn, int(outcome["history_id"]))
+        change["register"] = outcome
+        return change
 
 
 def _history_of(conn: Connection, history_id: int) -> dict[str, Any]:
