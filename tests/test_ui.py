@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
-from riskengine.serve.api import create_app
 from riskengine.serve.accounts import LoginLimits, hash_password
+from riskengine.serve.api import create_app
 from riskengine.serve.ui.forms import FormData, payload_from_form
 from riskengine.serve.ui.search import search_debtors
 from riskengine.serve.ui.sessions import SESSION_COOKIE, CookieSigner

@@ -443,7 +443,8 @@ def apply_override(store: Any, decision: Any, *, reason: str, officer: str,
         granted = rerun(str(grade), None)
         if granted is not None:
             grant = float(granted.get("approved_limit") or 0.0)
-            cap = float(rerun(str(grade), UNBOUNDED_REQUEST)["approved_limit"] or 0.0)
+            capped = rerun(str(grade), UNBOUNDED_REQUEST)
+            cap = float((capped or {}).get("approved_limit") or 0.0)
             if new_limit is None and new_grade is not None:
                 new_limit = grant  # the grade's own limit: the policy decides it
                 terms = _terms(granted)

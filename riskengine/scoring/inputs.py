@@ -9,7 +9,6 @@ reads them. Pure values: no I/O.
 from __future__ import annotations
 
 from collections.abc import Mapping
-
 from dataclasses import dataclass, field
 
 import numpy as np

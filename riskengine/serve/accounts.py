@@ -83,7 +83,9 @@ class LoginResult:
 def _hasher() -> Any:
     from argon2 import PasswordHasher
 
-    return PasswordHasher(**HASH_PARAMETERS)
+    p = HASH_PARAMETERS
+    return PasswordHasher(time_cost=p["time_cost"], memory_cost=p["memory_cost"],
+                          parallelism=p["parallelism"])
 
 
 @cache
@@ -121,7 +123,7 @@ def _verify(stored: str, password: str) -> bool:
 
 
 def sign_in(store: Any, name: str, password: str, client: str,
-            limits: LoginLimits = LoginLimits()) -> LoginResult:  # noqa: B008
+            limits: LoginLimits = LoginLimits()) -> LoginResult:
     """Check a name and password against the store, with throttling.
 
     Parameters
@@ -199,8 +201,8 @@ def users_command(args: argparse.Namespace) -> int:
     from riskengine.store import DecisionStore
 
     action = args.users_action
-    name = getattr(args, "name", None)
-    if name is not None and not valid_user_name(name):
+    name = str(getattr(args, "name", "") or "")
+    if action != "list" and not valid_user_name(name):
         raise RiskEngineError(f"user name {name!r}: use 1 to {USER_NAME_MAX} lower-case "
                               "letters, digits and . _ @ - (starting with a letter or digit).")
     password = _password(args) if action in ("add", "set-password") else None

@@ -45,7 +45,7 @@ async def read_form(request: Any) -> FormData | None:
                     out.fields.setdefault(name, value)
                 elif name not in out.files:
                     out.files[name] = (str(value.filename or ""), await value.read())
-    except Exception:  # noqa: BLE001 - a malformed body of any kind: not a form
+    except Exception:
         return None
     return out
 

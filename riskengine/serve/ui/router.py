@@ -6,8 +6,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from riskengine.serve.ui import debtor, login, portfolio, score, search
 from riskengine.serve.accounts import LoginLimits
+from riskengine.serve.ui import debtor, login, portfolio, score, search
 from riskengine.serve.ui.dependencies import UI_PREFIX, _redirect, _Ui
 from riskengine.serve.ui.sessions import SESSION_MAX_AGE_S
 
