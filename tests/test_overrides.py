@@ -248,7 +248,7 @@ def test_no_override_exceeds_the_policy_cap(store: DecisionStore) -> None:
                        r"\(200,000\)"):
         apply_override(store, d, new_limit=1e13, reason=REASON, officer="k",
                        rerun=_policy_rerun({"6": 100_000.0}, cap=200_000.0))
-    with pytest.raises(OverrideRefusedError, match=r"inputs were not kept"):
+    with pytest.raises(OverrideRefusedError, match=r"the decision.s inputs were not kept"):
         apply_override(store, d, new_limit=120_000.0, reason=REASON, officer="k")
     assert store.overrides("D-1") == []
 

@@ -297,8 +297,9 @@ def check_override(original_grade: str | None, new_grade: str | None,
         refusals.append(f"a limit of {new_lim:,.0f} exceeds the largest limit the policy "
                         f"allows this debtor at grade {ng or og} ({float(policy_cap):,.0f})")
     elif not cap_known and change == "increase":
-        refusals.append("the decision's inputs were not kept, so the policy's cap cannot be "
-                        "checked: score the debtor again before raising its limit")
+        refusals.append("the policy's cap cannot be checked (the decision's inputs were not "
+                        "kept, or the engine is not loaded): score the debtor again before "
+                        "raising its limit")
     if notches > 0:
         flags.append(f"upgrade of {notches} notch{'es' if notches > 1 else ''}")
     if new_lim > grant + 0.5:
