@@ -22,13 +22,12 @@ import argparse
 import dataclasses
 import getpass
 import json
-import re
 import sys
 from functools import cache
 from typing import Any
 
+from riskengine.contracts.accounts import ROLES, USER_NAME_RULE, valid_user_name
 from riskengine.errors import RiskEngineError
-from riskengine.store.users import ROLES, USER_NAME_MAX
 
 __all__ = [
     "HASH_PARAMETERS",
@@ -49,9 +48,6 @@ first argon2id configuration). ``benchmarks/bench_login.py`` prints a sign-in's 
 MIN_PASSWORD_LENGTH = 15
 """Shortest password accepted (characters): NIST SP 800-63B-4 §3.1.1.2 asks at least 15
 when the password is the only factor."""
-
-_NAME = re.compile(rf"[a-z0-9][a-z0-9._@-]{{0,{USER_NAME_MAX - 1}}}")
-
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class LoginLimits:
@@ -96,12 +92,6 @@ def _dummy_hash() -> str:
 
     out: str = _hasher().hash(secrets.token_urlsafe(24))
     return out
-
-
-def valid_user_name(name: str) -> bool:
-    """Lower-case letters, digits and ``. _ @ -``, 1 to 64 characters, starting with a
-    letter or digit."""
-    return bool(_NAME.fullmatch(name))
 
 
 def hash_password(password: str, user: str = "") -> str:
@@ -203,8 +193,7 @@ def users_command(args: argparse.Namespace) -> int:
     action = args.users_action
     name = str(getattr(args, "name", "") or "")
     if action != "list" and not valid_user_name(name):
-        raise RiskEngineError(f"user name {name!r}: use 1 to {USER_NAME_MAX} lower-case "
-                              "letters, digits and . _ @ - (starting with a letter or digit).")
+        raise RiskEngineError(f"user name {name!r}: use {USER_NAME_RULE}.")
     password = _password(args) if action in ("add", "set-password") else None
     store = DecisionStore(args.store_url)
     try:

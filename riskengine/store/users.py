@@ -15,17 +15,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from riskengine.contracts.accounts import ROLES
 from riskengine.errors import InvalidInputError
 from riskengine.store.database import _Database
 from riskengine.store.tables import login_throttle, user_sessions, users
 from riskengine.store.values import _now
 
-__all__ = ["ROLES", "USER_NAME_MAX"]
-
-ROLES: tuple[str, ...] = ("officer", "approver", "admin", "auditor")
-"""Roles of an account: officer (scores, proposes overrides), approver (also approves
-others' overrides), admin (accounts), auditor (reads pages and reports only)."""
-USER_NAME_MAX = 64
+__all__ = ["ROLES"]
 
 
 def _bad_user(name: str, column: str, message: str) -> InvalidInputError:
