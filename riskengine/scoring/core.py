@@ -263,7 +263,8 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
     tables = policy_tables(policy)
     pc = pool_caps(pairs.insurer_rows, pairs.applied_rows(), pairs.insurer_limit,
                    product=pcode, currency=pairs.currency, debtor=dp, grade=gidx,
-                   protected=pairs.protected, as_of=np.datetime64(as_of, "D"), policy=policy)
+                   protected=pairs.protected, as_of=np.datetime64(as_of, "D"), policy=policy,
+                   rates=pairs.rates)
     waits = tables.await_insurer[pcode] & tables.requires_insurance[pcode] \
         if m else np.zeros(0, dtype=bool)
     # one call for every rated pair: a debtor's capacity is one amount shared among all its
@@ -292,7 +293,7 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
         res = decide_limits(cols, policy)
         wanted[sel] = res.approved
         if waits[sel].any():
-            cap_now = np.where(pc.basis < 2, pc.cap[pc.pool], 0.0)
+            cap_now = pc.pair_caps()  # in the pair's currency
             res = decide_limits({**cols, "insurer_limit": cap_now[sel],
                                  "insurer_limit_given": waits[sel]}, policy)
         approved[sel] = res.approved

@@ -90,7 +90,7 @@ def warm_up() -> None:
     """
     records.warm_up()
     z = np.zeros(1, dtype=np.int64)
-    _past_due_kernel()(z, z, z, z, np.zeros(1), 0, 0, 1, 1)
+    _past_due_kernel()(z, z, z, z, np.zeros(1), 0, 0, 1, 1, np.ones(1))
     financial_inputs(np.zeros((len(LATEST_ROWS), 1)), 0)
     _top_codes(np.zeros(1, dtype=np.intp), np.ones(1), 1, 1)
     _exps(np.zeros(1))
@@ -432,7 +432,7 @@ class Engine:
         if book is None and "exposures" in frames and "suppliers" in frames:
             # the frames are the book: the dispersion of each supplier's debtors over it
             # (every well-formed exposure, as the batch job's first pass counts them)
-            hhi = book_dispersion(frames["exposures"], frames["suppliers"])
+            hhi = book_dispersion(frames["exposures"], frames["suppliers"], rates)
             book = pd.DataFrame({"supplier_id": pd.Series(hhi.index, dtype="str"),
                                  "debtor_hhi": hhi.to_numpy(dtype=np.float64)})
         deb_inputs, pair_inputs, pair_errors = self._batch_inputs(
@@ -449,12 +449,16 @@ class Engine:
 
     def rates_on(self, fx: FxRates, day: str) -> np.ndarray:
         """The rates in force on ``day`` (:meth:`FxRates.at`), refused when a currency of
-        the policy's money figures (``capacity.currency``, ``knockouts.currency``) has
-        none: no decision could convert them."""
+        the policy's money figures (``capacity.currency``, ``knockouts.currency``,
+        ``insurance.discretionary_currency``) has none: no decision could convert them."""
         rates = fx.at(day)
         pol = self.policy
-        for key, cur in (("capacity.currency", pol.capacity.currency),
-                         ("knockouts.currency", pol.knockouts.currency)):
+        checks = [("capacity.currency", pol.capacity.currency),
+                  ("knockouts.currency", pol.knockouts.currency)]
+        if pol.insurance.discretionary_cap > 0:
+            checks.append(("insurance.discretionary_currency",
+                           pol.insurance.discretionary_currency))
+        for key, cur in checks:
             if missing_codes(rates, [cur]):
                 msg = (f"policy {key} is {cur}, and no {cur} rate is in force on {day} "
                        "(fx_rates); no decision can convert the policy's amounts. Add the "
@@ -481,7 +485,7 @@ class Engine:
         money, basis = financial_inputs(fin["latest"], ov.max_statement_age_days)
         ko_col = "adv_knockout" if self.policy.knockouts.adverse_count_settled \
             else "adv_knockout_open"
-        pdue, open_bal = past_due(clean["invoices"], day, ov.days_past_due, ids)
+        pdue, open_bal = past_due(clean["invoices"], day, ov.days_past_due, ids, rates)
         deb_frame = _on_index(clean["debtors"], ids)
         digest = debtor_digests(deb_frame, clean, ids)
         deb = DebtorInputs(
@@ -536,7 +540,7 @@ class Engine:
         # the insurer limit of each pair; a debtor with a refused row is rejected whole
         ins_frame = clean.get("insurer_limits")
         rows, pair_row, refused = insurer_inputs(ins_frame, did, sid, product, ex["currency"],
-                                                 insurer, self.policy)
+                                                 insurer, self.policy, rates)
         errs.extend(refused)
         keep &= ~np.isin(did, [e["debtor_id"] for e in refused])
         sel = np.flatnonzero(keep)
@@ -603,7 +607,7 @@ class Engine:
             fx_base=fx_base, fx_fin=fx_fin, fx_ledger=fx_ledger, fx_capacity=fx_cap,
             supplier_pos=sup_pos.astype(np.int64),
             suppliers=self._supplier_inputs(clean, book), insurer_rows=rows,
-            insurer_row=pair_row[sel])
+            insurer_row=pair_row[sel], rates=rates)
         return pairs, errs
 
     @staticmethod

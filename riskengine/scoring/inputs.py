@@ -124,6 +124,10 @@ class PairInputs:
     #: (riskengine.policy.insurer.match_rows: -1 none, -2 the legacy insurer_limit)
     insurer_rows: InsurerRows = field(default_factory=InsurerRows.empty)
     insurer_row: npt.NDArray[np.int64] | None = None
+    #: the rates in force on as_of over CURRENCIES (FxRates.at; NaN: none): an insurer
+    #: limit or the discretionary cap in another currency than its pair converts at them
+    #: (riskengine.policy.insurer.pool_caps). None: only the same currency converts
+    rates: FloatArray | None = None
 
     def applied_rows(self) -> npt.NDArray[np.int64]:
         """:attr:`insurer_row`, or -1 / -2 from the legacy ``insurer_limit`` when not set."""

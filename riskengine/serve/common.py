@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from riskengine.errors import InvalidInputError
+from riskengine.features.fx import FxRates
 from riskengine.policy.book import book_sector, caps_on
 from riskengine.policy.insurer import insurer_requests
 from riskengine.scoring.suppliers import SupplierBook
@@ -45,7 +46,7 @@ _REASON_TEXT = {
     "bad_id": "not a valid identifier", "above_maximum": "above the maximum",
     "below_minimum": "below the minimum",
     "out_of_range": "outside the allowed range", "unknown_policy": "unknown insurance policy",
-    "unknown_supplier": "unknown supplier", "insurer_currency": "another currency than the pairs",
+    "unknown_supplier": "unknown supplier",
     "ambiguous_insurer_limit": "another insurer limit covers the same pairs",
     "missing_fx_rate": "no exchange rate in force for this currency on the decision date",
     "not_positive": "must be greater than 0", "base_rate_not_one": "the reporting "
@@ -221,7 +222,8 @@ def _takes_book(method: Any) -> bool:
 def _supplier_book(store: DecisionStore, payloads: list[Any], policy: Any,
                    today: dt.date) -> SupplierBook:
     """The register's ratings and debtor dispersion of the payloads' suppliers (each
-    supplier as of the first payload naming it; its currency: that pair's)."""
+    supplier as of the first payload naming it; its limits converted into the reporting
+    currency at the rates in force on that day)."""
     ratings: dict[str, str | None] = {}
     hhi: dict[str, float | None] = {}
     by_day: dict[dt.date, dict[str, str]] = {}
@@ -231,8 +233,19 @@ def _supplier_book(store: DecisionStore, payloads: list[Any], policy: Any,
             if ex.supplier_id not in seen:
                 seen.add(ex.supplier_id)
                 by_day.setdefault(p.as_of or today, {})[ex.supplier_id] = ex.currency
+    base = policy.book.currency
     for day, currencies in by_day.items():
-        got = store.supplier_book(currencies, as_of=day, policy=policy)
+        # the limits converted at the rates in force on the day: the store's, a payload's
+        # own rows first (as its decision converts)
+        rates = {base: 1.0, **store.fx_rates_on(day, base).mapping_at(day)}
+        for p in payloads:
+            if p.fx_rates and (p.as_of or today) == day:
+                try:
+                    rates.update(FxRates.from_rows(((r.date, r.currency, r.rate)
+                                                    for r in p.fx_rates), base).mapping_at(day))
+                except InvalidInputError:  # the decision reports the payload's bad rows
+                    pass
+        got = store.supplier_book(currencies, as_of=day, policy=policy, rates=rates)
         ratings.update(got.ratings)
         hhi.update(got.debtor_hhi)
     return SupplierBook(ratings, hhi)
