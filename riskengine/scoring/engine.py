@@ -63,7 +63,7 @@ from riskengine.scoring.financials import (
     past_due,
 )
 from riskengine.scoring.frames import _on_index, _positions, insurer_inputs
-from riskengine.scoring.inputs import DebtorInputs, PairInputs, SupplierInputs
+from riskengine.scoring.inputs import DebtorInputs, Grades, PairInputs, SupplierInputs
 from riskengine.scoring.overlay import Overlay, _OverlayStatic
 from riskengine.scoring.reason_rows import _exps, _top_codes
 from riskengine.scoring.reasons import ReasonWords, decision_of
@@ -299,8 +299,7 @@ class Engine:
     def decide(self, frames: Mapping[str, pd.DataFrame], as_of: Any, *,
                decided_at: str | None = None, reference_date: Any = None,
                scorer: Scorer | None = None, book_rest: BookRest | None = None,
-               fx: FxRates | None = None, grades: Mapping[str, str] | None = None
-               ) -> DecisionBatch:
+               fx: FxRates | None = None, grades: Grades = None) -> DecisionBatch:
         """Decide every supplier-debtor pair (exposure) of a portfolio.
 
         Parameters
@@ -340,7 +339,7 @@ class Engine:
             amounts converted at the rates in force on ``as_of``.
         """
         p = self._prepare(frames, as_of, reference_date, fx)
-        deb = p.debtors
+        deb = p.debtors.with_grades(grades)  # an officer's grades: overrides re-run the policy
         if book_rest is not None:
             d = frames["debtors"].drop_duplicates("debtor_id")
             d = d.set_index(d["debtor_id"].astype(str))
@@ -348,7 +347,6 @@ class Engine:
             deb = dataclasses.replace(deb, book_rest=book_rest.with_debtors(
                 d["nace"].reindex(ids).fillna("").tolist(),
                 d["country"].reindex(ids).fillna("").tolist()))
-        deb = deb.with_grades(grades)  # an officer's grades (overrides re-run the policy)
         col = _decide_core(self, deb, p.pairs, p.day, decided_at, scorer or self._scorer)
         decisions = _columns_frame(col)
         return DecisionBatch(decisions, p.errors, p.pairs_in, p.pairs_in - len(decisions),
@@ -632,7 +630,7 @@ class Engine:
                        as_of: Any = None, decided_at: str | None = None,
                        reference_date: Any = None, book_rest: BookRest | None = None,
                        fx: FxRates | None = None, supplier_book: SupplierBook | None = None,
-                       grades: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+                       grades: Grades = None) -> list[dict[str, Any]]:
         """Decide many payloads through the batch path; one decision dict per pair.
 
         Parameters
@@ -691,7 +689,7 @@ class Engine:
                        decided_at: str | None = None, reference_date: Any = None,
                        book_rest: BookRest | None = None, fx: FxRates | None = None,
                        supplier_book: SupplierBook | None = None,
-                       grades: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+                       grades: Grades = None) -> list[dict[str, Any]]:
         """Decide every pair of one payload on the compact numpy path, together.
 
         The pairs share the debtor's capacity (one core call, as in a batch): the
@@ -703,8 +701,7 @@ class Engine:
         the payload gives no ``fx_rates`` (the service's store). ``supplier_book``: the
         pairs' suppliers' own ratings and debtors' dispersion known beyond the payload
         (the service reads them from the register), as in :meth:`score_payloads`.
-        ``grades``: an officer's grade by debtor id (an override): the policy (limit,
-        cover, advance, fees) is decided on it, at its central PD, by the same core.
+        ``grades``: officers' grades by debtor id (overrides): the policy decides on them.
 
         Returns
         -------

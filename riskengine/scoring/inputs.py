@@ -31,6 +31,10 @@ class PairBytes:
     stop: npt.NDArray[np.int64]
 
 
+Grades = Mapping[str, str] | None
+"""Officers' grades by debtor id (an override re-runs the policy on them), or None."""
+
+
 @dataclass(frozen=True)
 class DebtorInputs:
     """Per-debtor arrays the core reads (length ``n``; built by either path)."""
@@ -57,7 +61,7 @@ class DebtorInputs:
     #: the policy (limit, cover, advance, fees) on it, at the grade's central PD
     grade_override: npt.NDArray[np.object_] | None = None
 
-    def with_grades(self, grades: Mapping[str, str] | None) -> DebtorInputs:
+    def with_grades(self, grades: Grades) -> DebtorInputs:
         """These inputs with an officer's grade for the debtors in ``grades`` (None or
         empty: unchanged)."""
         if not grades:
