@@ -161,3 +161,50 @@ def test_a_hash_of_other_parameters_is_made_again_at_sign_in(url: str) -> None:
         assert f"m={HASH_PARAMETERS['memory_cost']}," in store.user("maria.p")["password_hash"]
     finally:
         store.close()
+
+
+def test_accounts_sessions_throttle_and_reviews_on_both_backends(store_url: str) -> None:
+    """The store's side of issue 18 on SQLite and PostgreSQL: sessions of enabled accounts
+    only, the throttle's lockout on (kind, key) pairs, one review per pending override
+    (append-only) and an approval moving the register."""
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    from riskengine.errors import InvalidInputError
+
+    store = DecisionStore(store_url)
+    try:
+        store.add_user("maria.p", "officer", "h1")
+        store.add_user("ana.k", "approver", "h2")
+        store.open_session("maria.p", "s" * 64, "c", ttl_s=60)
+        assert store.session("s" * 64)["role"] == "officer"
+        store.update_user("maria.p", disabled=True)
+        assert store.session("s" * 64) is None
+        keys = [("account", "maria.p", 2), ("address", "10.0.0.9", 50)]
+        assert store.record_login_failure(keys, window_s=60, lockout_s=60) is None
+        until = store.record_login_failure(keys, window_s=60, lockout_s=60)
+        assert until is not None
+        assert store.login_locked_until([("account", "maria.p")]) == until
+        assert store.login_locked_until([("address", "10.0.0.9"), ("account", "x")]) is None
+        store.record_decisions([{
+            "debtor_id": "D-1", "supplier_id": "S-1", "as_of": "2026-06-30", "grade": "6",
+            "pd": 0.02, "approved_limit": 100_000.0, "currency": "EUR"}])
+        row = store.record_override(
+            debtor_id="D-1", supplier_id="S-1", reason="A reason long enough to keep here",
+            officer="maria.p", direction="limit_only", notches=0, flagged=True,
+            original_limit=100_000.0, new_limit=150_000.0, limit_change="increase",
+            status="pending", update_register=True, policy_limit=100_000.0,
+            policy_cap=200_000.0, terms={"approved_limit": 150_000.0})
+        assert row["register_change"] is None  # pending: the register does not move
+        review = store.review_override(row["id"], verdict="approved", approver="ana.k")
+        assert review["register_change"]["new_limit"] == 150_000.0
+        assert store.current_limit("S-1", "D-1", dt.date.today())["limit"] == 150_000.0
+        with pytest.raises(InvalidInputError, match="not pending"):
+            store.review_override(row["id"], verdict="rejected", approver="ana.k")
+        with pytest.raises(sa.exc.DBAPIError, match="override_reviews is append-only"):
+            with store.engine.begin() as conn:
+                conn.exec_driver_sql("UPDATE override_reviews SET verdict = 'rejected'")
+        assert store.overrides("D-1")[0]["status"] == "approved"
+    finally:
+        store.close()
