@@ -30,6 +30,7 @@ _HANDLERS: dict[str, str] = {
     "publish": "riskengine.tracking.pyfunc:publish_command",
     "insurer-responses": "riskengine.serve.insurer:responses_command",
     "fx-rates": "riskengine.commands:fx_rates_command",
+    "users": "riskengine.serve.accounts:users_command",
 }
 
 
@@ -156,6 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--policy", default=None, help="policy TOML (its [book] currency)")
     f = fx.add_parser("list", help="print the store's rates as CSV")
     f.add_argument("--store", dest="store_url", default=None)
+
+    from riskengine.serve.accounts import add_users_arguments
+
+    add_users_arguments(sub)  # riskengine users add|list|disable|set-password
 
     from riskengine.batch.rerate import add_rerate_arguments
 

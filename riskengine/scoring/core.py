@@ -205,6 +205,13 @@ def _ratings(engine: EngineParts, deb: DebtorInputs, scorer: Scorer) -> tuple[An
     default = deb.insolvency | deb.past_due_default
     pd_final = np.where(default, 1.0, pd_adj)  # defaulted: PD 1 (CRR art. 178), any model PD
     grade = engine.master_scale.pd_to_grade(pd_final, default, invalid="unrated")
+    if deb.grade_override is not None:  # an officer's grade (issue 18): its central PD
+        over = deb.grade_override != ""
+        central = np.array([*engine.master_scale.central_pds, 1.0])
+        gi = _lookup(deb.grade_override.astype(object), _GRADE_INDEX, 0)
+        over &= gi > 0
+        grade = np.where(over, deb.grade_override, grade)
+        pd_final = np.where(over, central[np.maximum(gi, 1) - 1], pd_final)
     return pd_model, mr, contrib, valid, default, pd_final, grade
 
 

@@ -63,7 +63,7 @@ from riskengine.scoring.financials import (
     past_due,
 )
 from riskengine.scoring.frames import _on_index, _positions, insurer_inputs
-from riskengine.scoring.inputs import DebtorInputs, PairInputs, SupplierInputs
+from riskengine.scoring.inputs import DebtorInputs, Grades, PairInputs, SupplierInputs
 from riskengine.scoring.overlay import Overlay, _OverlayStatic
 from riskengine.scoring.reason_rows import _exps, _top_codes
 from riskengine.scoring.reasons import ReasonWords, decision_of
@@ -299,7 +299,7 @@ class Engine:
     def decide(self, frames: Mapping[str, pd.DataFrame], as_of: Any, *,
                decided_at: str | None = None, reference_date: Any = None,
                scorer: Scorer | None = None, book_rest: BookRest | None = None,
-               fx: FxRates | None = None) -> DecisionBatch:
+               fx: FxRates | None = None, grades: Grades = None) -> DecisionBatch:
         """Decide every supplier-debtor pair (exposure) of a portfolio.
 
         Parameters
@@ -339,7 +339,7 @@ class Engine:
             amounts converted at the rates in force on ``as_of``.
         """
         p = self._prepare(frames, as_of, reference_date, fx)
-        deb = p.debtors
+        deb = p.debtors.with_grades(grades)  # an officer's grades: overrides re-run the policy
         if book_rest is not None:
             d = frames["debtors"].drop_duplicates("debtor_id")
             d = d.set_index(d["debtor_id"].astype(str))
@@ -629,8 +629,8 @@ class Engine:
     def score_payloads(self, payloads: Sequence[DebtorPayload | dict[str, Any]], *,
                        as_of: Any = None, decided_at: str | None = None,
                        reference_date: Any = None, book_rest: BookRest | None = None,
-                       fx: FxRates | None = None, supplier_book: SupplierBook | None = None
-                       ) -> list[dict[str, Any]]:
+                       fx: FxRates | None = None, supplier_book: SupplierBook | None = None,
+                       grades: Grades = None) -> list[dict[str, Any]]:
         """Decide many payloads through the batch path; one decision dict per pair.
 
         Parameters
@@ -675,7 +675,8 @@ class Engine:
             if supplier_book is not None:
                 frames["supplier_book"] = _fill_book(frames["supplier_book"], supplier_book)
             batch = self.decide(frames, day, decided_at=decided_at,
-                                reference_date=reference_date, book_rest=book_rest, fx=fx)
+                                reference_date=reference_date, book_rest=book_rest, fx=fx,
+                                grades=grades)
             if len(batch.errors):
                 raise _batch_error(batch.errors)
             by_pair = {(d["debtor_id"], d["supplier_id"]): d for d in batch.to_dicts()}
@@ -687,8 +688,8 @@ class Engine:
     def decide_payload(self, payload: DebtorPayload | dict[str, Any], *, as_of: Any = None,
                        decided_at: str | None = None, reference_date: Any = None,
                        book_rest: BookRest | None = None, fx: FxRates | None = None,
-                       supplier_book: SupplierBook | None = None
-                       ) -> list[dict[str, Any]]:
+                       supplier_book: SupplierBook | None = None,
+                       grades: Grades = None) -> list[dict[str, Any]]:
         """Decide every pair of one payload on the compact numpy path, together.
 
         The pairs share the debtor's capacity (one core call, as in a batch): the
@@ -700,6 +701,7 @@ class Engine:
         the payload gives no ``fx_rates`` (the service's store). ``supplier_book``: the
         pairs' suppliers' own ratings and debtors' dispersion known beyond the payload
         (the service reads them from the register), as in :meth:`score_payloads`.
+        ``grades``: officers' grades by debtor id (overrides): the policy decides on them.
 
         Returns
         -------
@@ -716,7 +718,7 @@ class Engine:
         day = self._payload_day(p, as_of, None)
         _refuse_future(day, reference_date, "as_of", p.debtor.debtor_id)
         return self._fast.decide_payload(p, day, decided_at, reference_date, book_rest, fx,
-                                         supplier_book)
+                                         supplier_book, grades)
 
     def decide_one(self, payload: DebtorPayload | dict[str, Any], *, as_of: Any = None,
                    decided_at: str | None = None, reference_date: Any = None,

@@ -36,7 +36,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from operator import itemgetter
 from typing import Any
 
@@ -219,8 +219,8 @@ class FastEngine:
 
     def decide_payload(self, p: DebtorPayload, day: str, decided_at: str | None,
                        reference_date: Any, book_rest: BookRest | None = None,
-                       fx: FxRates | None = None, supplier_book: SupplierBook | None = None
-                       ) -> list[dict[str, Any]]:
+                       fx: FxRates | None = None, supplier_book: SupplierBook | None = None,
+                       grades: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
         """Decision dicts of one parsed payload, one per pair (:attr:`DebtorPayload.pairs`
         order), all pairs in one core call (batch path when not covered); with
         ``book_rest``, capped against the rest of the book. The rates are the payload's
@@ -242,12 +242,13 @@ class FastEngine:
                 pass
             else:
                 assert self.scorer is not None
+                deb = deb.with_grades(grades)
                 col = self.decide_core(self.engine, deb, pair, day, decided_at, self.scorer)
                 return [decision_of({k: v[i] for k, v in col.items()}, self.words).to_dict()
                         for i in range(len(col["debtor_id"]))]
         out: list[dict[str, Any]] = self.engine.score_payloads(
             [p], as_of=day, decided_at=decided_at, reference_date=reference_date,
-            book_rest=book_rest, fx=fx, supplier_book=book)
+            book_rest=book_rest, fx=fx, supplier_book=book, grades=grades)
         return out
 
     def rates(self, p: DebtorPayload, day: str, fx: FxRates | None) -> npt.NDArray[np.float64]:

@@ -8,6 +8,7 @@ reads them. Pure values: no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,6 +29,10 @@ class PairBytes:
     buf: npt.NDArray[np.uint8]
     start: npt.NDArray[np.int64]
     stop: npt.NDArray[np.int64]
+
+
+Grades = Mapping[str, str] | None
+"""Officers' grades by debtor id (an override re-runs the policy on them), or None."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,19 @@ class DebtorInputs:
     #: countries; policy.book.cap_alone): the single path reads it from the register;
     #: None: no book caps here (a batch caps the whole book at once, riskengine.batch.book)
     book_rest: BookRest | None = None
+    #: an officer's grade per debtor ("" keeps the model's; issue 18): the core decides
+    #: the policy (limit, cover, advance, fees) on it, at the grade's central PD
+    grade_override: npt.NDArray[np.object_] | None = None
+
+    def with_grades(self, grades: Grades) -> DebtorInputs:
+        """These inputs with an officer's grade for the debtors in ``grades`` (None or
+        empty: unchanged)."""
+        if not grades:
+            return self
+        import dataclasses
+
+        over = np.array([grades.get(str(d), "") for d in self.debtor_id], dtype=object)
+        return dataclasses.replace(self, grade_override=over)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from riskengine.store.decisions import StoredDecisions
 from riskengine.store.idempotency import IdempotentRequest
 
 __all__ = ["pydantic_details", "problem_details", "supplier_paths", "decide_payloads",
+           "override_rerun",
            "decide_and_store", "with_register_insurer"]
 
 
@@ -137,8 +138,8 @@ def problem_details(exc: InvalidInputError, prefix: Sequence[Any],
 
 
 
-def decide_payloads(engine: Any, payloads: list[Any], store: DecisionStore | None = None
-                    ) -> list[dict[str, Any]]:
+def decide_payloads(engine: Any, payloads: list[Any], store: DecisionStore | None = None,
+                    grades: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     """Decisions of validated payloads, one per pair (payload after payload, each in its
     exposures' order): ``decide_payload`` (the engine's single-debtor fast path, every
     pair of the payload in one call) for one, ``score_payloads`` (the batch path) for
@@ -157,7 +158,10 @@ def decide_payloads(engine: Any, payloads: list[Any], store: DecisionStore | Non
     With a ``store``, the pairs' suppliers are known from the register as well
     (:meth:`~riskengine.store.DecisionStore.supplier_book`): a supplier's own rating (its
     latest rating as a debtor in force) and the dispersion of its debtors, where the
-    payload gives none (issue 16)."""
+    payload gives none (issue 16).
+
+    ``grades``: an officer's grade by debtor id (an override re-run, issue 18), decided by
+    the engine's own core (the engine's methods must take ``grades``)."""
     now = dt.datetime.now(dt.UTC)
     kw: dict[str, Any] = {
         "decided_at": now.isoformat(timespec="microseconds").replace("+00:00", "Z"),
@@ -184,6 +188,8 @@ def decide_payloads(engine: Any, payloads: list[Any], store: DecisionStore | Non
         book = _supplier_book(store, payloads, policy, now.date())
         if book.ratings or book.debtor_hhi:
             kw["supplier_book"] = book
+    if grades:
+        kw["grades"] = dict(grades)
     if one is not None and len(payloads) == 1:
         return [dict(d) for d in one(payloads[0], **kw)]
     return [dict(d) for d in engine.score_payloads(payloads, **kw)]
@@ -320,3 +326,48 @@ def with_register_insurer(payloads: list[Any], store: DecisionStore) -> list[Any
             for p in payloads]
 
 
+
+
+def override_rerun(engine: Any, store: DecisionStore, decision: Mapping[str, Any]
+                   ) -> Callable[[str, float | None], dict[str, Any] | None] | None:
+    """The re-run an override needs (:data:`riskengine.policy.overrides.Rerun`): the
+    decision's kept inputs decided again by the engine's core (the service's own path:
+    the register's insurer limits, book and suppliers) at an officer's grade and,
+    optionally, another requested limit for the decision's pair. None when the inputs
+    were not kept, the engine is not loaded or cannot take a grade."""
+    from riskengine.contracts.payload import parse_payload
+
+    methods = [getattr(engine, n, None) for n in ("decide_payload", "score_payloads")]
+    if engine is None or not all(_takes(m, "grades") for m in methods if m is not None):
+        return None
+    kept = store.inputs_for(str(decision.get("input_hash") or "")) if decision.get(
+        "input_hash") else None
+    if kept is None:
+        return None
+    sid = decision.get("supplier_id")
+    did = str(decision.get("debtor_id"))
+
+    def rerun(grade: str, requested: float | None) -> dict[str, Any] | None:
+        data = dict(kept)
+        if requested is not None:
+            if data.get("exposure") is not None:
+                data["exposure"] = {**data["exposure"], "requested_limit": float(requested)}
+            else:
+                data["exposures"] = [
+                    {**ex, "requested_limit": float(requested)}
+                    if ex.get("supplier_id") == sid else ex for ex in data["exposures"]]
+        p = parse_payload(data)
+        with store.snapshot():
+            payloads = with_register_insurer([p], store)
+            out = decide_payloads(engine, payloads, store, grades={did: str(grade)})
+        pairs = [ex.supplier_id for ex in p.pairs]
+        return out[pairs.index(sid)] if sid in pairs else None
+
+    return rerun
+
+
+def _takes(method: Any, name: str) -> bool:
+    try:
+        return name in inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
