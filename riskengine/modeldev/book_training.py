@@ -1,0 +1,338 @@
+"""``riskengine train --portfolio``: the engine's PD fitted on a book's own outcomes (shell).
+
+:func:`train_on_book` reads a portfolio directory with its ``outcomes`` table, builds
+point-in-time snapshots at year-ends (:mod:`riskengine.modeldev.snapshots`), fits the
+statement component and the overlay weights (:mod:`riskengine.modeldev.book_model`),
+validates the engine so fitted on the last eligible year-end held out (the report of
+``riskengine validate``, :func:`riskengine.modeldev.report.write_validation_report`),
+and writes a model directory::
+
+    pd_model.skops, pd_model.skops.json   the PD model (load_champion reads it)
+    overlay.toml                          the fitted overlay (load_engine reads it)
+    MODEL_CARD.md                         method, shrinkage, data, figures
+    validation/                           report.html, metrics.json, plots
+
+then logs the run to MLflow and registers the directory as a version of
+:data:`BOOK_MODEL_NAME` (``--no-register``: the run is logged, nothing registered).
+``rerate``, ``serve``, ``score``, ``report`` and ``publish`` take the directory with
+``--model-dir``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from riskengine.errors import InvalidInputError
+from riskengine.modeldev.book_model import BookFit, fit_book_model, stack_snapshots
+from riskengine.modeldev.glm import fit_logistic
+from riskengine.modeldev.snapshots import FREQUENCIES, Snapshot, book_snapshots, snapshot_dates
+
+__all__ = ["BOOK_MODEL_NAME", "train_on_book", "validate_snapshot", "train_portfolio_command"]
+
+#: The registered model of book-trained engines (the US champion is ``riskengine-pd``).
+BOOK_MODEL_NAME = "riskengine-pd-book"
+
+
+def _outcomes(frames: Mapping[str, pd.DataFrame], root: Path, manifest: Mapping[str, Any]
+              ) -> pd.DataFrame:
+    """The book's ``outcomes`` table (refused when the directory has none)."""
+    from riskengine.io.portfolio import table_file
+
+    if table_file(root, "outcomes", manifest) is None:
+        raise InvalidInputError(
+            f"portfolio {root} has no outcomes table (outcomes.parquet or .csv): training "
+            "on a book needs its observed defaults (debtor_id, default_date, default_type).")
+    out = frames.get("outcomes")
+    if out is None:  # a contract without the outcomes table: read it as it is
+        f = table_file(root, "outcomes", manifest)
+        assert f is not None
+        out = pd.read_parquet(f) if f.suffix == ".parquet" else pd.read_csv(f)
+        out["default_date"] = pd.to_datetime(out["default_date"], format="%Y-%m-%d")
+    return out
+
+
+def _check_outcomes(outcomes: pd.DataFrame, debtor_ids: pd.Index, as_of: str) -> None:
+    """Refuse an outcome of an unknown debtor or dated after the book's as_of (one line:
+    the record, the field, the value)."""
+    ids = outcomes["debtor_id"].astype(str)
+    unknown = ~ids.isin(debtor_ids)
+    if unknown.any():
+        i = int(np.flatnonzero(unknown.to_numpy())[0])
+        raise InvalidInputError(
+            f"outcomes row {i}: debtor_id {ids.iloc[i]!r} is not a debtor of the book; "
+            "fix the id or remove the outcome.")
+    dates = pd.to_datetime(outcomes["default_date"])
+    late = (dates > pd.Timestamp(as_of)).to_numpy()
+    if late.any():
+        i = int(np.flatnonzero(late)[0])
+        raise InvalidInputError(
+            f"outcomes row {i} (debtor {ids.iloc[i]!r}): default_date "
+            f"{dates.iloc[i].date()} is after the book's as_of {as_of}; a book records only "
+            "the defaults it has seen.")
+
+
+def validate_snapshot(engine: Any, snap: Snapshot) -> dict[str, Any]:
+    """The engine's PDs and grades of a snapshot (the core's own rating steps).
+
+    Returns
+    -------
+    dict
+        ``pd``, ``grade`` (arrays, one per debtor of the snapshot) and ``y``.
+    """
+    from riskengine.scoring.core import _ratings
+
+    out = _ratings(engine, snap.inputs, engine._scorer)
+    return {"pd": np.asarray(out[5], dtype=np.float64), "grade": np.asarray(out[6]),
+            "y": snap.label.astype(np.int64)}
+
+
+def calibration_line(y: Any, pd_: Any) -> dict[str, float]:
+    """Calibration intercept and slope: ``logit P(y) = a + b logit(PD)`` (ideal 0, 1)."""
+    from riskengine.model.calibration import logit
+
+    fit = fit_logistic(logit(np.asarray(pd_, dtype=float))[:, None], y)
+    return {"intercept": fit.intercept, "slope": float(fit.coef[0]),
+            "slope_se": float(fit.se[0])}
+
+
+def _engine_with(prior: Any, fit: BookFit) -> Any:
+    from riskengine.scoring.engine import Engine
+
+    return Engine(fit.model, prior.master_scale, prior.policy, overlay=fit.overlay,
+                  model_version="pd_model@book", default_product=prior.default_product)
+
+
+def _book_hash(root: Path) -> str:
+    h = hashlib.sha256()
+    for f in sorted(root.iterdir()):
+        if f.is_file() and f.suffix in (".parquet", ".csv", ".json"):
+            h.update(f.name.encode())
+            h.update(hashlib.sha256(f.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def train_on_book(portfolio: str | Path, out_dir: str | Path, *,
+                  tracking_uri: str | None = None, register: bool = True,
+                  frequency: str = "annual", prior_model_dir: Any = None,
+                  n_boot: int = 1000, random_state: int = 0,
+                  log_run: bool = True) -> dict[str, Any]:
+    """Fit the engine's PD on a book's outcomes, validate out of time, write a model dir.
+
+    Parameters
+    ----------
+    portfolio : path
+        Portfolio directory with ``outcomes`` and a manifest ``as_of``.
+    out_dir : path
+        The model directory written (created; its files of the same names replaced).
+    tracking_uri : str, optional
+        MLflow tracking URI (default the project's store).
+    register : bool, default True
+        Register the directory as a version of :data:`BOOK_MODEL_NAME`.
+    frequency : {"annual", "quarterly"}
+        Training snapshot dates (the validation date is always the last year-end).
+    prior_model_dir : path, optional
+        The prior engine's model directory (default the shipped champion).
+    n_boot : int
+        Bootstrap draws of the AUC confidence interval.
+    random_state : int
+    log_run : bool, default True
+        False: no MLflow at all (tests of the model directory alone).
+
+    Returns
+    -------
+    dict
+        ``fit`` (BookFit), ``validation`` and ``prior_validation`` (figures of the
+        held-out year), ``dates``, ``out_dir``, ``run_id``, ``version``, ``seconds``.
+    """
+    from riskengine.api import load_engine
+    from riskengine.io.portfolio import read_portfolio
+    from riskengine.validation import validate_portfolio
+
+    t0 = time.perf_counter()
+    root = Path(portfolio)
+    frames, manifest = read_portfolio(root)
+    if not manifest.get("as_of"):
+        raise InvalidInputError(f"portfolio {root}: manifest.json has no as_of; the book's "
+                                "as-of date bounds its outcomes and snapshots.")
+    as_of = str(manifest["as_of"])
+    outcomes = _outcomes(frames, root, manifest)
+    core = {k: v for k, v in frames.items() if k != "outcomes"}
+    _check_outcomes(outcomes, pd.Index(core["debtors"]["debtor_id"].astype(str)), as_of)
+    vp = validate_portfolio(core, reference_date=as_of)
+    clean = dict(vp.frames)
+    issued = clean["invoices"]["issue_date"]
+    if issued.empty:
+        raise InvalidInputError(f"portfolio {root}: no invoices; the book's history (and "
+                                "its payment records) starts with its first invoice.")
+    train_dates, oot_date = snapshot_dates(issued.min().date(), as_of, frequency)
+    prior = load_engine(prior_model_dir, overlay_path=None) if prior_model_dir is not None \
+        else load_engine()
+    snaps = book_snapshots(prior, clean, outcomes, [*train_dates, oot_date])
+    train_snaps, oot = snaps[:-1], snaps[-1]
+    rows = stack_snapshots(train_snaps)
+    data = (f"book {manifest.get('name') or root.name} (as_of {as_of}): snapshots "
+            f"{train_dates[0]} .. {train_dates[-1]} ({frequency}), {len(rows.label)} "
+            f"debtor-dates, {rows.n_events} defaults within 12 months")
+    fit = fit_book_model(prior.pd_model, prior.overlay, rows, data=data, as_of=as_of,
+                         random_state=random_state)
+    engine = _engine_with(prior, fit)
+    val = validate_snapshot(engine, oot)
+    prior_val = validate_snapshot(prior, oot)
+    train_pd = validate_snapshot(engine, Snapshot(
+        "train", rows.inputs, rows.label, {}))["pd"]
+    figures = _figures(val, prior_val, n_boot)
+    summary: dict[str, Any] = {
+        "fit": fit, "validation": figures["book"], "prior_validation": figures["prior"],
+        "dates": {"train": train_dates, "validation": oot_date, "frequency": frequency},
+        "snapshots": [{"as_of": s.as_of, "debtors": len(s.label), "defaults": s.n_events,
+                       **s.excluded} for s in snaps],
+        "rejected_debtors": len(vp.rejected_debtors), "book_as_of": as_of,
+        "portfolio": str(root), "data_sha256": _book_hash(root),
+        "fit_seconds": time.perf_counter() - t0}
+    out = Path(out_dir)
+    _write_model_dir(out, summary, val, train_pd, prior, n_boot)
+    summary["out_dir"] = str(out)
+    summary["run_id"] = summary["version"] = None
+    if log_run:
+        summary["run_id"], summary["version"] = _track(out, summary, tracking_uri, register)
+    summary["seconds"] = time.perf_counter() - t0
+    return summary
+
+
+def _figures(val: Mapping[str, Any], prior_val: Mapping[str, Any], n_boot: int
+             ) -> dict[str, dict[str, Any]]:
+    from riskengine.model import metrics as mt
+
+    out = {}
+    for name, v in (("book", val), ("prior", prior_val)):
+        y, p = v["y"], v["pd"]
+        two = 0 < int(y.sum()) < y.size
+        d = mt.discrimination(y, p, n_boot=n_boot, seed=0) if two else {}
+        out[name] = {"rows": int(y.size), "defaults": int(y.sum()),
+                     "auc": d.get("auc", float("nan")), "auc_lo": d.get("auc_lo", float("nan")),
+                     "auc_hi": d.get("auc_hi", float("nan")),
+                     "mean_pd": float(p.mean()) if p.size else float("nan"),
+                     "default_rate": float(y.mean()) if y.size else float("nan"),
+                     **({f"calibration_{k}": v2 for k, v2 in calibration_line(y, p).items()}
+                        if two else {})}
+    return out
+
+
+def _write_model_dir(out: Path, summary: dict[str, Any], val: Mapping[str, Any],
+                     train_pd: Any, prior: Any, n_boot: int) -> None:
+    import tomli_w
+
+    from riskengine.io.artifacts import save_skops
+    from riskengine.model.pd_model import ARTIFACT_NAME
+    from riskengine.modeldev.book_card import book_model_card
+    from riskengine.modeldev.report import write_validation_report
+
+    fit: BookFit = summary["fit"]
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {"created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "model": "riskengine.model.pd_model.PDModel",
+            "trained_on": "book", "statement_method": fit.statement_method,
+            "features": list(fit.model.feature_names_in_), "horizon_months": 12,
+            "label": "an outcome (CRR art. 178 default) within 12 months of the snapshot",
+            "data_sha256": summary["data_sha256"], "book_as_of": summary["book_as_of"],
+            "dates": summary["dates"], "facts": fit.facts,
+            "validation": summary["validation"],
+            "prior_validation": summary["prior_validation"],
+            "overlay_version": fit.overlay.version}
+    save_skops(fit.model, out / ARTIFACT_NAME, json.loads(json.dumps(meta, default=_plain)))
+    (out / "overlay.toml").write_text(
+        "# Fitted by riskengine train --portfolio; see MODEL_CARD.md.\n"
+        + tomli_w.dumps(_toml_safe(fit.overlay.to_dict())), encoding="utf-8")
+    y, p = val["y"], val["pd"]
+    summary["report"] = None
+    if 0 < int(y.sum()) < y.size:
+        write_validation_report(
+            out / "validation", y=y, pd_=p, grades=val["grade"], train_pd=train_pd,
+            scale=prior.master_scale, n_boot=n_boot, log_to_mlflow=False,
+            title="riskengine PD fitted on the book: out-of-time validation",
+            info={"validation date": summary["dates"]["validation"],
+                  "statement component": fit.statement_method,
+                  "overlay": fit.overlay.version})
+        summary["report"] = json.loads((out / "validation" / "metrics.json").read_text())
+    (out / "MODEL_CARD.md").write_text(book_model_card(summary), encoding="utf-8")
+
+
+def _toml_safe(doc: Any) -> Any:
+    """Infinite caps as a large finite number is wrong; drop them (the default is inf)."""
+    if isinstance(doc, dict):
+        return {k: _toml_safe(v) for k, v in doc.items()
+                if not (k == "cap" and isinstance(v, float) and np.isinf(v))}
+    return doc
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    return str(v)
+
+
+def _track(out: Path, summary: dict[str, Any], tracking_uri: str | None, register: bool
+           ) -> tuple[str, str | None]:
+    from riskengine.tracking import runs as tracking
+
+    fit: BookFit = summary["fit"]
+    v, pv = summary["validation"], summary["prior_validation"]
+    metrics = {f"val_{k}": float(x) for k, x in v.items() if isinstance(x, int | float)}
+    metrics |= {f"prior_val_{k}": float(x) for k, x in pv.items()
+                if isinstance(x, int | float)}
+    metrics["fit_seconds"] = float(summary["fit_seconds"])
+    rep = summary.get("report") or {}
+    params = {"statement_method": fit.statement_method,
+              "frequency": summary["dates"]["frequency"],
+              "train_dates": ",".join(summary["dates"]["train"]),
+              "validation_date": summary["dates"]["validation"],
+              "prior_sd": fit.facts.get("prior_sd"), "book_as_of": summary["book_as_of"],
+              "overlay": json.dumps({t.feature: t.weight for t in fit.overlay.terms})}
+    run_id = tracking.log_training_run(
+        params=params, metrics=metrics, artifacts={"model": out},
+        data_hash=summary["data_sha256"], tags={"trained_on": "book"},
+        run_name="riskengine-train-portfolio", tracking_uri=tracking_uri)
+    version = None
+    if register:
+        version = tracking.register_model_version(
+            BOOK_MODEL_NAME, run_id, "model", val_auc=v.get("auc"),
+            calibration_ok=bool(rep.get("calibration_ok", False)), tracking_uri=tracking_uri,
+            description=f"PD fitted on book {summary['portfolio']}, out-of-time AUC "
+                        f"{v.get('auc', float('nan')):.4f}")
+    return run_id, version
+
+
+def train_portfolio_command(args: argparse.Namespace) -> int:
+    """``riskengine train --portfolio DIR [--out] [--no-register] [--frequency]``."""
+    if args.frequency not in FREQUENCIES:
+        raise InvalidInputError(f"--frequency {args.frequency!r}: use one of {FREQUENCIES}.")
+    s = train_on_book(args.portfolio, args.out or "book-model",
+                      tracking_uri=args.tracking_uri, register=not args.no_register,
+                      frequency=args.frequency)
+    fit: BookFit = s["fit"]
+    v, pv = s["validation"], s["prior_validation"]
+    print(f"book {s['portfolio']} as of {s['book_as_of']}: training dates "
+          f"{', '.join(s['dates']['train'])}; held out {s['dates']['validation']}")
+    print(f"training rows {fit.facts['rows']}, defaults {fit.facts['events']}; statement "
+          f"component: {fit.statement_method}")
+    for name, f in (("fitted", v), ("prior (US champion + committee)", pv)):
+        print(f"{name}: held-out rows {f['rows']} defaults {f['defaults']} AUC "
+              f"{f['auc']:.4f} [{f['auc_lo']:.4f}, {f['auc_hi']:.4f}] mean PD "
+              f"{f['mean_pd']:.4f} vs default rate {f['default_rate']:.4f}; calibration "
+              f"slope {f.get('calibration_slope', float('nan')):.3f}")
+    print(f"model directory: {s['out_dir']}"
+          + (f"; registry: {BOOK_MODEL_NAME} version {s['version']}" if s["version"] else "")
+          + f"; {s['seconds']:.1f} s")
+    return 0
