@@ -93,7 +93,8 @@ def features(args: argparse.Namespace) -> int:
     as_of = pd.Timestamp(_batch_as_of(args, manifest))
     if manifest.get("synthetic"):
         print("portfolio is SYNTHETIC (manifest.json says so)")
-    checked = validate_portfolio(frames, reference_date=_today())
+    checked = validate_portfolio(frames, reference_date=_today(),
+                                 book_as_of=manifest.get("as_of") or None)
     summary = checked.summary()
     print(
         f"debtors in {summary['debtors_in']:,}: clean {summary['debtors_clean']:,}, "
