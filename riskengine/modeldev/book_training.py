@@ -43,42 +43,25 @@ __all__ = ["BOOK_MODEL_NAME", "train_on_book", "validate_snapshot", "train_portf
 BOOK_MODEL_NAME = "riskengine-pd-book"
 
 
-def _outcomes(frames: Mapping[str, pd.DataFrame], root: Path, manifest: Mapping[str, Any]
-              ) -> pd.DataFrame:
-    """The book's ``outcomes`` table (refused when the directory has none)."""
+def _require_outcomes(root: Path, manifest: Mapping[str, Any]) -> None:
+    """Refuse a book without an ``outcomes`` table (no table: defaults not recorded)."""
     from riskengine.io.portfolio import table_file
 
     if table_file(root, "outcomes", manifest) is None:
         raise InvalidInputError(
             f"portfolio {root} has no outcomes table (outcomes.parquet or .csv): training "
             "on a book needs its observed defaults (debtor_id, default_date, default_type).")
-    out = frames.get("outcomes")
-    if out is None:  # a contract without the outcomes table: read it as it is
-        f = table_file(root, "outcomes", manifest)
-        assert f is not None
-        out = pd.read_parquet(f) if f.suffix == ".parquet" else pd.read_csv(f)
-        out["default_date"] = pd.to_datetime(out["default_date"], format="%Y-%m-%d")
-    return out
 
 
-def _check_outcomes(outcomes: pd.DataFrame, debtor_ids: pd.Index, as_of: str) -> None:
-    """Refuse an outcome of an unknown debtor or dated after the book's as_of (one line:
-    the record, the field, the value)."""
-    ids = outcomes["debtor_id"].astype(str)
-    unknown = ~ids.isin(debtor_ids)
-    if unknown.any():
-        i = int(np.flatnonzero(unknown.to_numpy())[0])
-        raise InvalidInputError(
-            f"outcomes row {i}: debtor_id {ids.iloc[i]!r} is not a debtor of the book; "
-            "fix the id or remove the outcome.")
-    dates = pd.to_datetime(outcomes["default_date"])
-    late = (dates > pd.Timestamp(as_of)).to_numpy()
-    if late.any():
-        i = int(np.flatnonzero(late)[0])
-        raise InvalidInputError(
-            f"outcomes row {i} (debtor {ids.iloc[i]!r}): default_date "
-            f"{dates.iloc[i].date()} is after the book's as_of {as_of}; a book records only "
-            "the defaults it has seen.")
+def _refuse_bad_outcomes(errors: pd.DataFrame) -> None:
+    """An invalid outcome would change the labels silently: refused, with the validation's
+    own message (record, field, value) and the error rows."""
+    bad = errors[errors["table"].astype(str) == "outcomes"]
+    if len(bad):
+        first = bad.iloc[0]
+        more = f" ({len(bad)} outcome problems in all)" if len(bad) > 1 else ""
+        raise InvalidInputError(f"{first['message']}{more}",
+                                bad.to_dict(orient="records"))
 
 
 def validate_snapshot(engine: Any, snap: Snapshot) -> dict[str, Any]:
@@ -165,11 +148,11 @@ def train_on_book(portfolio: str | Path, out_dir: str | Path, *,
         raise InvalidInputError(f"portfolio {root}: manifest.json has no as_of; the book's "
                                 "as-of date bounds its outcomes and snapshots.")
     as_of = str(manifest["as_of"])
-    outcomes = _outcomes(frames, root, manifest)
-    core = {k: v for k, v in frames.items() if k != "outcomes"}
-    _check_outcomes(outcomes, pd.Index(core["debtors"]["debtor_id"].astype(str)), as_of)
-    vp = validate_portfolio(core, reference_date=as_of)
+    _require_outcomes(root, manifest)
+    vp = validate_portfolio(frames, reference_date=as_of, book_as_of=as_of)
+    _refuse_bad_outcomes(vp.errors)
     clean = dict(vp.frames)
+    outcomes = clean.pop("outcomes")
     issued = clean["invoices"]["issue_date"]
     if issued.empty:
         raise InvalidInputError(f"portfolio {root}: no invoices; the book's history (and "
