@@ -201,3 +201,21 @@ def test_cli_trains_logs_and_registers(book: Path, tmp_path: Path,
     assert "val_auc" in run.data.metrics and "prior_val_auc" in run.data.metrics
     doc = tomllib.loads((tmp_path / "m" / "overlay.toml").read_text())
     assert Overlay.from_dict(doc).version.endswith(BOOK_AS_OF)
+
+
+def test_enough_defaults_refit_the_statement_model_with_the_engines_constraints(
+        book: Path, tmp_path: Path) -> None:
+    """Threshold lowered to 0 (refit whenever the statement rows hold a default): the
+    statement model is refitted on the book (monotone constraints of feature_directions)
+    and still loads and scores."""
+    from riskengine.features.statements import feature_directions
+
+    s = train_on_book(book, tmp_path / "m", log_run=False, n_boot=50, events_per_feature=0)
+    fit = s["fit"]
+    assert fit.statement_method == "refit" and "refit_oof_auc" in fit.facts
+    model = load_champion(tmp_path / "m")
+    dirs = feature_directions()
+    assert model.monotonic_cst_.tolist() == [dirs.get(f, 0) for f in model.feature_names_in_]
+    assert model.central_tendency is None
+    assert "refitted on the book" in (tmp_path / "m" / "MODEL_CARD.md").read_text()
+    assert s["validation"]["rows"] > 0 and math.isfinite(s["validation"]["auc"])

@@ -238,11 +238,12 @@ def fit_book_model(prior_model: PDModel, committee: Overlay, rows: TrainingRows,
         return BookFit(prior_model, committee, "prior_unchanged", None, [], facts)
 
     X = pd.DataFrame(deb.st_X[stmt], columns=names)
-    refit = stmt_events >= events_per_feature * p and stmt_events < int(stmt.sum())
+    refit = 0 < stmt_events < int(stmt.sum()) and stmt_events >= events_per_feature * p
     base = _refit(prior_model, X, rows.label[stmt], deb.debtor_id[stmt], random_state) \
         if refit else prior_model
     s = np.zeros(n)
-    s[stmt] = statement_logit(base, X)
+    if stmt.any():
+        s[stmt] = statement_logit(base, X)
 
     tax, nofin = deb.basis == 1, deb.basis == 2
     basis_logit = np.where(tax, logit(committee.tax_return_pd),

@@ -108,6 +108,7 @@ def train_on_book(portfolio: str | Path, out_dir: str | Path, *,
                   tracking_uri: str | None = None, register: bool = True,
                   frequency: str = "annual", prior_model_dir: Any = None,
                   n_boot: int = 1000, random_state: int = 0,
+                  events_per_feature: int | None = None,
                   log_run: bool = True) -> dict[str, Any]:
     """Fit the engine's PD on a book's outcomes, validate out of time, write a model dir.
 
@@ -128,6 +129,9 @@ def train_on_book(portfolio: str | Path, out_dir: str | Path, *,
     n_boot : int
         Bootstrap draws of the AUC confidence interval.
     random_state : int
+    events_per_feature : int, optional
+        The refit threshold (default
+        :data:`riskengine.modeldev.book_model.EVENTS_PER_FEATURE`).
     log_run : bool, default True
         False: no MLflow at all (tests of the model directory alone).
 
@@ -166,8 +170,9 @@ def train_on_book(portfolio: str | Path, out_dir: str | Path, *,
     data = (f"book {manifest.get('name') or root.name} (as_of {as_of}): snapshots "
             f"{train_dates[0]} .. {train_dates[-1]} ({frequency}), {len(rows.label)} "
             f"debtor-dates, {rows.n_events} defaults within 12 months")
+    epv = {} if events_per_feature is None else {"events_per_feature": events_per_feature}
     fit = fit_book_model(prior.pd_model, prior.overlay, rows, data=data, as_of=as_of,
-                         random_state=random_state)
+                         random_state=random_state, **epv)
     engine = _engine_with(prior, fit)
     val = validate_snapshot(engine, oot)
     prior_val = validate_snapshot(prior, oot)
