@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=("parquet", "csv"), default="parquet")
     s.add_argument("--overwrite", action="store_true",
                    help="write into a non-empty --out (replacing its portfolio files)")
+    s.add_argument("--years", type=int, default=None,
+                   help="1..10 years of history ending at --as-of, with the outcomes table "
+                        "and truth/true_pd.parquet (the generator's true PDs; default: none)")
 
     s = sub.add_parser("features", help="validate a portfolio and compute its features")
     s.add_argument("--portfolio", required=True, help="portfolio directory")

@@ -49,7 +49,16 @@ def demo_data(args: argparse.Namespace) -> int:
     as_of = parse_date(args.as_of, "--as-of").isoformat() if args.as_of else DEFAULT_AS_OF
     fmt = getattr(args, "format", "parquet") or "parquet"
     manifest = synthetic_manifest(args.debtors, args.seed, as_of)
-    frames = generate_portfolio(args.debtors, args.seed, as_of)
+    years = getattr(args, "years", None)
+    truth = None
+    if years is None:
+        frames = generate_portfolio(args.debtors, args.seed, as_of)
+    else:
+        from riskengine.synthetic.history import generate_history
+
+        history = generate_history(args.debtors, args.seed, as_of, years)
+        frames, truth = history.frames, history.truth
+        manifest["history_years"] = years
     out = write_portfolio(frames, args.out, manifest=manifest, fmt=fmt)
 
     print(
@@ -60,6 +69,13 @@ def demo_data(args: argparse.Namespace) -> int:
     width = max(len(name) for name in frames)
     for name, frame in frames.items():
         print(f"  {name:<{width}}  {len(frame):>12,} rows")
+    if truth is not None:
+        from riskengine.io.portfolio import write_truth
+
+        file = write_truth(truth, out, manifest)
+        print(f"history of {years} years: {len(frames['outcomes']):,} defaults in outcomes; the "
+              f"generator's true PDs ({len(truth):,} rows, SYNTHETIC, never read by the "
+              f"engine) -> {file}")
     return 0
 
 
