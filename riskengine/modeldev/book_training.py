@@ -64,6 +64,28 @@ def _refuse_bad_outcomes(errors: pd.DataFrame) -> None:
                                 bad.to_dict(orient="records"))
 
 
+def _history_start(clean: Mapping[str, pd.DataFrame], manifest: Mapping[str, Any],
+                   root: Path) -> Any:
+    """Where the book's observed outcomes begin: ``history_years`` before its as_of when
+    the manifest says how many years of history (and so of outcomes) it holds, else its
+    first invoice (the factor's own history starts there)."""
+    from riskengine.contracts.dates import parse_date
+
+    years = manifest.get("history_years")
+    if years:
+        end = parse_date(manifest["as_of"])
+        try:
+            return end.replace(year=end.year - int(years))
+        except ValueError:  # 29 February
+            return end.replace(year=end.year - int(years), day=28)
+    issued = clean["invoices"]["issue_date"]
+    if issued.empty:
+        raise InvalidInputError(f"portfolio {root}: no invoices and no history_years in "
+                                "the manifest; the book's history starts with its first "
+                                "invoice.")
+    return issued.min().date()
+
+
 def validate_snapshot(engine: Any, snap: Snapshot) -> dict[str, Any]:
     """The engine's PDs and grades of a snapshot (the core's own rating steps).
 
@@ -157,11 +179,8 @@ def train_on_book(portfolio: str | Path, out_dir: str | Path, *,
     _refuse_bad_outcomes(vp.errors)
     clean = dict(vp.frames)
     outcomes = clean.pop("outcomes")
-    issued = clean["invoices"]["issue_date"]
-    if issued.empty:
-        raise InvalidInputError(f"portfolio {root}: no invoices; the book's history (and "
-                                "its payment records) starts with its first invoice.")
-    train_dates, oot_date = snapshot_dates(issued.min().date(), as_of, frequency)
+    train_dates, oot_date = snapshot_dates(_history_start(clean, manifest, root), as_of,
+                                           frequency)
     prior = load_engine(prior_model_dir, overlay_path=None) if prior_model_dir is not None \
         else load_engine()
     snaps = book_snapshots(prior, clean, outcomes, [*train_dates, oot_date])

@@ -14,8 +14,10 @@ open insolvency or a material amount more than 90 days past due: its PD is 1 wha
 the model says, so it teaches the model nothing).
 
 Dates: year-ends (31 December) ``t`` with ``t + 12 months`` inside the book
-(``<= as_of``) and ``t`` on or after the book's first invoice (the factor's own history
-starts there: before it there are no payment records to read). The last such year-end
+(``<= as_of``) and ``t`` on or after the start of its history: ``history_years`` before
+the as_of when the manifest says how many years of outcomes the book holds, else its
+first invoice (the factor's own history starts there; before it there are no payment
+records to read) (:func:`riskengine.modeldev.book_training.train_on_book`). The last such year-end
 is the out-of-time validation date; the training dates are the earlier year-ends
 (``frequency="annual"``) or every quarter-end whose 12-month window ends by the
 validation date (``"quarterly"``: four times the rows, overlapping windows).
@@ -85,7 +87,7 @@ def snapshot_dates(first_day: Any, book_as_of: Any, frequency: str = "annual"
     Parameters
     ----------
     first_day : date-like
-        The book's first record date (its first invoice).
+        The start of the book's history (outcomes observed from then on).
     book_as_of : date-like
         The book's as-of date (outcomes are known up to it).
     frequency : {"annual", "quarterly"}
