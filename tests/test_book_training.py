@@ -219,3 +219,14 @@ def test_enough_defaults_refit_the_statement_model_with_the_engines_constraints(
     assert model.central_tendency is None
     assert "refitted on the book" in (tmp_path / "m" / "MODEL_CARD.md").read_text()
     assert s["validation"]["rows"] > 0 and math.isfinite(s["validation"]["auc"])
+
+
+def test_a_book_model_as_prior_keeps_the_committee_as_the_overlays_prior(
+        trained: dict[str, Any], book: Path, tmp_path: Path) -> None:
+    """Retraining from a book model's directory: its PD model is the prior statement
+    model, but the weights' priors stay the committee's (the shipped overlay.toml)."""
+    s = train_on_book(book, tmp_path / "m2", prior_model_dir=trained["out_dir"],
+                      log_run=False, n_boot=50)
+    committee = load_overlay()
+    assert [t.prior_weight for t in s["fit"].overlay.terms] == \
+        [t.weight for t in committee.terms]

@@ -110,6 +110,21 @@ def calibration_line(y: Any, pd_: Any) -> dict[str, float]:
             "slope_se": float(fit.se[0])}
 
 
+def _prior_engine(model_dir: Any) -> Any:
+    """The prior: the model directory's PD model (default the shipped champion) with the
+    committee's overlay (the shipped ``overlay.toml``, even when the directory has its
+    own: the priors are centred on the committee's weights)."""
+    from riskengine.api import load_engine, load_overlay
+    from riskengine.scoring.engine import Engine
+
+    engine = load_engine(model_dir)
+    committee = load_overlay()
+    if engine.overlay == committee:
+        return engine
+    return Engine(engine.pd_model, engine.master_scale, engine.policy, overlay=committee,
+                  model_version=engine.model_version, default_product=engine.default_product)
+
+
 def _engine_with(prior: Any, fit: BookFit) -> Any:
     from riskengine.scoring.engine import Engine
 
@@ -147,7 +162,8 @@ def train_on_book(portfolio: str | Path, out_dir: str | Path, *,
     frequency : {"annual", "quarterly"}
         Training snapshot dates (the validation date is always the last year-end).
     prior_model_dir : path, optional
-        The prior engine's model directory (default the shipped champion).
+        The prior's PD model directory (default the shipped champion); the prior
+        overlay is always the committee's (the shipped ``overlay.toml``).
     n_boot : int
         Bootstrap draws of the AUC confidence interval.
     random_state : int
@@ -163,7 +179,6 @@ def train_on_book(portfolio: str | Path, out_dir: str | Path, *,
         ``fit`` (BookFit), ``validation`` and ``prior_validation`` (figures of the
         held-out year), ``dates``, ``out_dir``, ``run_id``, ``version``, ``seconds``.
     """
-    from riskengine.api import load_engine
     from riskengine.io.portfolio import read_portfolio
     from riskengine.validation import validate_portfolio
 
@@ -181,8 +196,7 @@ def train_on_book(portfolio: str | Path, out_dir: str | Path, *,
     outcomes = clean.pop("outcomes")
     train_dates, oot_date = snapshot_dates(_history_start(clean, manifest, root), as_of,
                                            frequency)
-    prior = load_engine(prior_model_dir, overlay_path=None) if prior_model_dir is not None \
-        else load_engine()
+    prior = _prior_engine(prior_model_dir)
     snaps = book_snapshots(prior, clean, outcomes, [*train_dates, oot_date])
     train_snaps, oot = snaps[:-1], snaps[-1]
     rows = stack_snapshots(train_snaps)
@@ -275,7 +289,8 @@ def _write_model_dir(out: Path, summary: dict[str, Any], val: Mapping[str, Any],
 
 
 def _toml_safe(doc: Any) -> Any:
-    """Infinite caps as a large finite number is wrong; drop them (the default is inf)."""
+    """The overlay's TOML layout without infinite caps (TOML has ``inf``, but an absent
+    cap reads back as inf and keeps the file plain)."""
     if isinstance(doc, dict):
         return {k: _toml_safe(v) for k, v in doc.items()
                 if not (k == "cap" and isinstance(v, float) and np.isinf(v))}
