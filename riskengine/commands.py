@@ -54,11 +54,12 @@ def demo_data(args: argparse.Namespace) -> int:
     if years is None:
         frames = generate_portfolio(args.debtors, args.seed, as_of)
     else:
-        from riskengine.synthetic.history import generate_history
+        from riskengine.synthetic.history import HISTORY_VERSION, generate_history
 
         history = generate_history(args.debtors, args.seed, as_of, years)
         frames, truth = history.frames, history.truth
         manifest["history_years"] = years
+        manifest["history_version"] = HISTORY_VERSION
     out = write_portfolio(frames, args.out, manifest=manifest, fmt=fmt)
 
     print(
