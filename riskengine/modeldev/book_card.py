@@ -69,7 +69,10 @@ def book_model_card(s: dict[str, Any]) -> str:
         "- Concentration features (`conc_`) are left out: they describe the factor's "
         "exposure to the debtor (shares of a ledger, a group, a sector), not the "
         "debtor's own creditworthiness; their direction on the debtor's PD is not known "
-        "and the policy already caps concentration. The overlay takes `adv_` and `pay_` "
+        "and the policy already caps concentration. Nor are they point in time: "
+        "exposures, relations and insurer limits are the book as of its extract (a "
+        "defaulted debtor's limits are already cut there; docs/DATA_LAYOUT.md), so at a "
+        "past year-end they would know the future. The overlay takes `adv_` and `pay_` "
         "features only.",
         "",
         "## Data",
