@@ -126,3 +126,43 @@ def test_unit_transforms_are_the_overlays_own() -> None:
     U = unit_transforms(ov, X)[0]
     assert U[ov.features.index("adv_n_tier2")] == pytest.approx(np.log(4.0))
     assert U[ov.features.index("pay_dbt_mean")] == pytest.approx(6.0)
+
+
+def _dbt_rows(n: int, truth: str, seed: int) -> tuple[TrainingRows, Any]:
+    """No-financials debtors whose signal is the mean days beyond terms (half pay on
+    time), with log odds ``logit(0.05) + 0.6 log1p(dbt)`` or ``+ 0.5 dbt / 30``."""
+    ov = load_overlay()
+    rng = np.random.default_rng(seed)
+    X = np.zeros((n, len(ov.terms)))
+    j = ov.features.index("pay_dbt_mean")
+    dbt = np.where(rng.random(n) < 0.5, 0.0, rng.uniform(0.0, 120.0, n))
+    X[:, j] = dbt
+    effect = 0.6 * np.log1p(dbt) if truth == "log1p" else 0.5 * dbt / 30.0
+    eta = logit(ov.no_financials_pd) + effect
+    y = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(np.int8)
+    return _rows(X, y, len(load_champion().feature_names_in_)), ov
+
+
+@pytest.mark.parametrize(("truth", "transform"), [("log1p", "log1p"), ("linear", "linear")])
+def test_the_book_chooses_a_terms_transform_only_on_clear_evidence(
+        champion: Any, truth: str, transform: str) -> None:
+    """Committee: pay_dbt_mean linear per 30 days, cap 180, weight 0.25. A book whose
+    risk rises as log1p(days) switches it to log1p, its prior the committee's weight
+    translated to the same contribution at the cap (0.25 x 6 / log1p(180) = 0.2884);
+    a book whose risk is linear keeps the committee's transform."""
+    rows, ov = _dbt_rows(20_000, truth, 6)
+    fit = fit_book_model(champion, ov, rows, data="d", as_of="2026-06-30")
+    t = next(x for x in fit.overlay.terms if x.feature == "pay_dbt_mean")
+    assert t.transform == transform
+    if transform == "log1p":
+        assert t.prior_weight == pytest.approx(0.25 * 6 / np.log1p(180.0))
+        assert "chosen by the book" in t.fit.method
+        assert t.weight == pytest.approx(0.6, abs=0.1)
+        assert fit.facts["transforms_switched"]["pay_dbt_mean"]["loglik_gain"] > 2.0
+    else:
+        assert t.prior_weight == 0.25 and "pay_dbt_mean" not in fit.facts["transforms_switched"]
+        assert t.weight == pytest.approx(0.5, abs=0.1)
+    # the other terms (no data) keep the committee's transform and weight
+    for other, c in zip(fit.overlay.terms, ov.terms, strict=True):
+        if other.feature != "pay_dbt_mean":
+            assert (other.transform, other.prior_weight) == (c.transform, c.weight)

@@ -10,6 +10,7 @@ from riskengine.modeldev.book_model import (
     PRIOR_SD,
     PRIOR_SD_BASIS,
     PRIOR_SD_SLOPE,
+    TRANSFORM_MARGIN,
     BookFit,
 )
 
@@ -94,14 +95,24 @@ def book_model_card(s: dict[str, Any]) -> str:
               ""]
     if "note" in f:
         lines += [f"**Fallback:** {f['note']}.", ""]
+    switched = f.get("transforms_switched", {})
     lines += ["## Overlay", "",
-              "| term | committee | estimate | 95 % CI | in force |", "|---|---|---|---|---|"]
+              "Weights are log odds per unit of the transformed feature. A transform "
+              "differs from the committee's only when the book's log-likelihood gains more "
+              f"than {TRANSFORM_MARGIN:g} with the other one (the term's prior then is the "
+              "committee's weight translated to the same contribution at the cap).", "",
+              "| term | transform | committee (prior) | estimate | 95 % CI | in force |",
+              "|---|---|---|---|---|---|"]
     for t in fit.overlay.terms:
         ft = t.fit
         ci = f"[{ft.ci_low:.3f}, {ft.ci_high:.3f}]" if ft is not None else "n/a"
         est = f"{ft.estimate:.3f}" if ft is not None else "n/a"
         prior = t.prior_weight if t.prior_weight is not None else t.weight
-        lines.append(f"| {t.feature} | {prior:.3f} | {est} | {ci} | {t.weight:.3f} |")
+        tr = t.transform
+        if t.feature in switched:
+            tr += (f" (committee: {switched[t.feature]['from']}; log-likelihood "
+                   f"+{switched[t.feature]['loglik_gain']:.1f})")
+        lines.append(f"| {t.feature} | {tr} | {prior:.3f} | {est} | {ci} | {t.weight:.3f} |")
     rc = f.get("recalibration")
     lines += ["", f"Basis priors: tax returns {fit.overlay.tax_return_pd:.4f}, no "
               f"financials {fit.overlay.no_financials_pd:.4f}."]

@@ -27,6 +27,11 @@ The model keeps the engine's one core unchanged::
   lets the book move a committee weight by a factor ``e^(2 x 0.5) = 2.7`` on the odds
   at the 95 % level before it must outweigh the committee.
 
+Each term keeps the committee's transform (``linear`` or ``log1p``) unless the other one
+fits the book clearly better (a log-likelihood gain above :data:`TRANSFORM_MARGIN`, the
+term's prior left out of both fits; one pass, term by term); the switched term's prior
+is the committee's weight translated to the same contribution at the term's cap.
+
 The fitted pieces are baked into the engine's own artifacts: the statement model
 becomes a :class:`~riskengine.model.pd_model.PDModel` whose Platt calibrator carries the
 recalibration (``slope' = b a``, ``intercept' = c + b (a0 + shift)``; no anchoring, the
@@ -60,9 +65,9 @@ from riskengine.model.pd_model import PDModel
 from riskengine.modeldev.glm import GlmFit, fit_logistic
 from riskengine.modeldev.snapshots import Snapshot
 from riskengine.scoring.inputs import DebtorInputs
-from riskengine.scoring.overlay import Overlay, TermFit
+from riskengine.scoring.overlay import Overlay, OverlayTerm, TermFit
 
-__all__ = ["EVENTS_PER_FEATURE", "PRIOR_SD", "PRIOR_SD_BASIS", "PRIOR_SD_SLOPE",
+__all__ = ["EVENTS_PER_FEATURE", "TRANSFORM_MARGIN", "PRIOR_SD", "PRIOR_SD_BASIS", "PRIOR_SD_SLOPE",
            "BookFit", "TrainingRows", "stack_snapshots", "statement_logit", "fit_book_model"]
 
 FloatArray = npt.NDArray[np.float64]
@@ -73,6 +78,12 @@ EVENTS_PER_FEATURE = 20
 PRIOR_SD = 0.5
 #: Prior sd of the log-odds shift of a basis prior PD (tax returns, no financials).
 PRIOR_SD_BASIS = 0.5
+#: Log-likelihood gain needed to replace the committee's transform of a term by the other
+#: one (same number of parameters, so the likelihoods compare directly). Two transforms
+#: of a narrow feature are nearly collinear and chance alone moves their difference by a
+#: few units (3.4 in favour of log1p on 60,000 rows whose dilution effect is linear,
+#: tests/test_book_model.py), so the margin is 10 (the book's days beyond terms gained 47).
+TRANSFORM_MARGIN = 10.0
 #: Prior sd of the champion's recalibration slope around 1.
 PRIOR_SD_SLOPE = 0.5
 
@@ -270,20 +281,53 @@ def fit_book_model(prior_model: PDModel, committee: Overlay, rows: TrainingRows,
         lower.append(0.0)
     offset = basis_logit + (s if refit else 0.0)
     D = np.column_stack(list(cols.values()))
-    glm = fit_logistic(D, y, offset=offset, fit_intercept=False, lower=lower,
-                       prior_mean=mean, prior_sd=sd)
+
+    def fit_with(D: FloatArray, sd: list[float]) -> GlmFit:
+        return fit_logistic(D, y, offset=offset, fit_intercept=False, lower=lower,
+                            prior_mean=mean, prior_sd=sd)
+
+    k0 = len(cols) - len(committee.terms)
+    # each term's transform: the committee's, unless the other one fits the book clearly
+    # better (one pass, term by term, the term's own prior left out of both fits so that
+    # the data alone decide; the same number of parameters, so the likelihoods compare
+    # directly; the margin keeps the committee's choice on thin evidence)
+    chosen = list(committee.terms)
+    switched: dict[str, float] = {}
+    for j, t in enumerate(committee.terms):
+        alt = _other_transform(t)
+        col = unit_transforms(dataclasses.replace(committee, terms=(alt,)),
+                              deb.overlay_X[:, [j]])[:, 0]
+        if alt is t or not np.any(col != D[:, k0 + j]) or not np.any(col != 0):
+            continue
+        D_alt = D.copy()
+        D_alt[:, k0 + j] = col
+        free = list(sd)
+        free[k0 + j] = math.inf
+        gain = fit_with(D_alt, free).loglik - fit_with(D, free).loglik
+        if gain > TRANSFORM_MARGIN:
+            switched[t.feature] = gain
+            D, chosen[j], mean[k0 + j] = D_alt, alt, alt.weight
+    glm = fit_with(D, sd)
     coef = dict(zip(cols, glm.coef.tolist(), strict=True))
     slope = coef.get("statement_slope", 1.0)
     model = _recalibrated(base, coef["statement_intercept"], slope)
 
-    k0 = len(cols) - len(committee.terms)
     terms = []
-    for j, t in enumerate(committee.terms):
+    for j, t in enumerate(chosen):
         i = k0 + j
         est = float(glm.coef[i])
+        method = _METHOD
+        if t.feature in switched:
+            method += (f"; transform {t.transform} chosen by the book over the committee's "
+                       f"{committee.terms[j].transform} (log-likelihood +"
+                       f"{switched[t.feature]:.1f}), prior = the committee's weight "
+                       "translated to equal contribution at the cap")
         fit = TermFit(est, max(float(glm.ci_low[i]), 0.0), max(float(glm.ci_high[i]), est),
-                      _METHOD, data, n_obs=n, n_events=events)
+                      method, data, n_obs=n, n_events=events)
         terms.append(dataclasses.replace(t, weight=est, prior_weight=t.weight, fit=fit))
+    facts["transforms_switched"] = {f: {"from": committee.terms[committee.features.index(f)]
+                                         .transform, "loglik_gain": g}
+                                    for f, g in switched.items()}
     ov = dataclasses.replace(
         committee, version=f"{committee.version}+book.{as_of}", terms=tuple(terms),
         tax_return_pd=_shift(committee.tax_return_pd, coef["tax_return_shift"]),
@@ -306,6 +350,21 @@ def fit_book_model(prior_model: PDModel, committee: Overlay, rows: TrainingRows,
     if refit:
         facts["refit_oof_auc"] = float(base.oof_auc_)
     return BookFit(model, ov, "refit" if refit else "prior", glm, list(cols), facts)
+
+
+def _other_transform(t: OverlayTerm) -> OverlayTerm:
+    """The term on the other transform (linear <-> log1p, same cap), its weight the
+    committee's translated so that both give the same contribution at the cap."""
+    cap = t.cap if math.isfinite(t.cap) else None
+    if t.transform == "linear":
+        if cap is None:
+            return t
+        w = t.weight * (cap / t.scale) / math.log1p(cap)
+        return dataclasses.replace(t, transform="log1p", weight=w, scale=1.0)
+    if cap is None:
+        return t
+    return dataclasses.replace(t, transform="linear", scale=1.0,
+                               weight=t.weight * math.log1p(cap) / cap)
 
 
 def _shift(pd_: float, delta: float) -> float:
