@@ -110,7 +110,7 @@ def test_realised_defaults_match_the_true_pd(labelled) -> None:
     p, y = labelled["pd_12m"].to_numpy(), labelled["y"].to_numpy()
     expected, sd = p.sum(), np.sqrt((p * (1 - p)).sum())
     assert abs(y.sum() - expected) < 3.3 * sd, (y.sum(), expected, sd)
-    # calibrated to about 4 % a year (module docstring, 5); seen: 3.9 % (seed 17, 8,000)
+    # calibrated to about 4 % a year (module docstring, 5); seen: 3.8 % (seed 17, 8,000)
     assert 0.025 < p.mean() < 0.055
     for _, g in labelled.groupby("as_of"):  # and year by year
         q = g["pd_12m"].to_numpy()
@@ -119,7 +119,7 @@ def test_realised_defaults_match_the_true_pd(labelled) -> None:
 
 def test_the_truth_ranks_the_realised_defaults(labelled) -> None:
     auc = roc_auc_score(labelled["y"], labelled["pd_12m"])
-    assert auc > 0.78, auc  # seen: 0.856 (seed 17, 8,000 debtors, four full years)
+    assert auc > 0.78, auc  # seen: 0.833 (seed 17, 8,000 debtors, four full years)
 
 
 def test_no_trading_filing_or_register_record_after_a_default(hist) -> None:
@@ -134,6 +134,26 @@ def test_no_trading_filing_or_register_record_after_a_default(hist) -> None:
     assert not (st["period_end"] > st["debtor_id"].map(when)).any()
     adv = f["adverse_records"]
     assert not (adv["event_date"] > adv["debtor_id"].map(when)).any()
+
+
+def test_ninety_days_past_due_only_after_a_default(hist) -> None:
+    """90 days past due is a default (CRR art. 178(1)(b)): by the engine's own measure
+    (scoring.financials.past_due) no debtor is there at a year-end before its default,
+    and most past_due_90 defaults show it a month after (seen: 85-92 %, seed 17)."""
+    from riskengine.scoring.financials import past_due
+
+    f = hist.frames
+    ids = pd.Index(f["debtors"]["debtor_id"], dtype="str")
+    out = f["outcomes"].set_index("debtor_id")
+    when = pd.Series(ids).map(out["default_date"])
+    kind = pd.Series(ids).map(out["default_type"])
+    for t in (*hist.year_ends, AS_OF):
+        pdue, _ = past_due(f["invoices"], t, 90, ids)
+        day = pd.Timestamp(t)
+        assert not (pdue[~(when <= day).to_numpy()] > 0).any(), t
+        shown = ((when <= day - pd.Timedelta(days=30)) & (kind == "past_due_90")).to_numpy()
+        if shown.sum() > 20:
+            assert (pdue[shown] > 0).mean() > 0.75, t
 
 
 def test_an_insolvency_shows_on_the_register_and_only_then(hist) -> None:
@@ -191,6 +211,17 @@ def test_cli_writes_outcomes_and_the_truth_outside_the_portfolio(tmp_path: Path,
     expected = generate_history(1500, 9, AS_OF, 3)
     pd.testing.assert_frame_equal(frames["outcomes"], expected.frames["outcomes"])
     assert table.num_rows == len(expected.truth)
+
+
+def test_overwriting_a_history_with_a_plain_book_leaves_no_labels(tmp_path: Path) -> None:
+    out = tmp_path / "book"
+    assert main(["demo-data", "--debtors", "300", "--years", "2", "--out", str(out)]) == 0
+    assert (out / "outcomes.parquet").is_file() and (out / "truth").is_dir()
+    assert main(["demo-data", "--debtors", "300", "--seed", "8", "--out", str(out),
+                 "--overwrite"]) == 0
+    assert not (out / "outcomes.parquet").exists() and not (out / "truth").exists()
+    frames, manifest = read_portfolio(out)
+    assert len(frames["outcomes"]) == 0 and "history_years" not in manifest
 
 
 def test_cli_refuses_bad_years(tmp_path: Path, capsys) -> None:

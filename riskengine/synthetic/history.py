@@ -45,13 +45,15 @@ The process
    default at ``t`` defaults in the following 12 months with probability PD(t), on a
    uniform day. Type (a judgement, stated as such: no public split of SME default
    triggers was found): 55 % ``past_due_90``, 35 % ``insolvency``, 10 %
-   ``distressed_restructuring``. A defaulted debtor stops trading: no invoice issued
-   after its default, the ones open then stay unpaid (a ``past_due_90`` one stops
-   paying 90 days before, never before the year-end that preceded it), no statement or
-   register record after it; an insolvency shows on the register (a bankruptcy filing
+   ``distressed_restructuring``. Before its default a debtor pays every invoice within
+   89 days beyond terms (90 days past due is itself a default, CRR art. 178(1)(b); the
+   plain book's never-paid invoices are left out). A defaulted debtor stops trading:
+   no invoice issued after its default, the ones open then stay unpaid (a
+   ``past_due_90`` one stops paying what falls due from 90 days before its default,
+   never before the year-end that preceded it), no statement or register record after it; an insolvency shows on the register (a bankruptcy filing
    or declaration, open, on the default date). None of this changes what the book held
    at an earlier year-end, so the truth never reads its own future.
-5. **Calibration.** The intercept ``a`` (-5.2) gives a mean true PD of about 4 % a year, the
+5. **Calibration.** The intercept ``a`` (-4.9) gives a mean true PD of about 4 % a year, the
    plain generator's portfolio mean (:func:`~riskengine.synthetic.latent_pd`), kept so
    that a history and a plain book of one seed read alike. The reference is the one-year
    default rate of EU SME exposures over the cycle that the EBA measures in its *Report
@@ -75,7 +77,11 @@ import numpy as np
 import pandas as pd
 
 from riskengine.contracts.dates import as_of_day
-from riskengine.contracts.schemas import ADVERSE_SEVERITY_TIER, INSOLVENCY_EVENT_TYPES
+from riskengine.contracts.schemas import (
+    ADVERSE_SEVERITY_TIER,
+    DEFAULT_TYPES,
+    INSOLVENCY_EVENT_TYPES,
+)
 from riskengine.errors import InvalidInputError
 from riskengine.synthetic.adverse import _make_adverse
 from riskengine.synthetic.calibration import _FORMS
@@ -113,15 +119,18 @@ TRUTH_COLUMNS = ("debtor_id", "as_of", "pd_12m")
 _STATIC, _DYNAMIC, _FIRM_RHO = 0.8, 0.6, 0.6
 _CYCLE_RHO, _CYCLE_SD = 0.5, 0.3
 # the truth (module docstring, 3); the intercept gives a mean PD of about 4 %
-_A = -5.2
+_A = -4.9
 _B_LEV, _B_MARGIN, _B_GROWTH, _B_NO_ACCOUNTS = 2.5, -5.0, -1.0, 0.3
 _B_ADVERSE, _B_DBT, _B_CYCLE, _FIRM_SD = 0.8, 0.6, 0.3, 0.15
 _FILING_DAYS = 120  # accounts filed some months after the year end (as the plain book)
 _LOOKBACK_DAYS = 1461  # the adverse look-back (4 years) and half-life (2 years)
 _HALF_LIFE_DAYS = 730.5
-_DEFAULT_TYPES = ("past_due_90", "insolvency", "distressed_restructuring")
-_DEFAULT_TYPE_P = (0.55, 0.35, 0.10)
-_NO_DAY = np.iinfo(np.int64).max // 4  # "never" (an invoice never paid)
+# the default types' mix, a judgement (module docstring, 4), in the contract's order
+_TYPE_SHARE = {"past_due_90": 0.55, "insolvency": 0.35, "distressed_restructuring": 0.10}
+_DEFAULT_TYPE_P = tuple(_TYPE_SHARE[t] for t in DEFAULT_TYPES)
+_PAST_DUE, _INSOLVENCY = DEFAULT_TYPES.index("past_due_90"), DEFAULT_TYPES.index("insolvency")
+_NO_DAY = np.iinfo(np.int64).max // 4  # "never" (no default drawn)
+_MAX_DAYS_LATE = 89  # a debtor not in default pays within 90 days beyond terms
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,24 +229,23 @@ def _history_adverse(d: _Debtors, w: _F, ends: _F, rng: np.random.Generator
     return pd.concat(frames, ignore_index=True), np.concatenate(owners)
 
 
-def _history_invoices(d: _Debtors, w: _F, ends: _F, pairs: Any, day: int,
-                      rng: np.random.Generator) -> tuple[_Invoices, _F]:
+def _history_invoices(d: _Debtors, w: _F, ends: _F, pairs: Any,
+                      rng: np.random.Generator) -> _Invoices:
     """Each record year's invoices of every pair (the plain book's invoices on that
-    year's weakness) and whether each is never paid (stuck)."""
+    year's weakness), each paid within :data:`_MAX_DAYS_LATE` beyond terms: before its
+    default no debtor is 90 days past due (that is a default, CRR art. 178(1)(b))."""
     parts: list[_Invoices] = []
-    stuck: list[_F] = []
     for j in range(ends.size):
         inv = _make_invoices(replace(d, w=w[:, j]), pairs, int(ends[j]), rng)
         lo = ends[j - 1] if j else ends[0] - 366
         keep = (inv.issue_day > lo) & (inv.issue_day > d.inc_day[pairs.owner[inv.pair]])
         parts.append(_Invoices(*(getattr(inv, f)[keep] for f in _Invoices.__slots__)))
-        stuck.append((inv.open & (inv.paid_day <= ends[j]))[keep])
     cat = _Invoices(*(np.concatenate([getattr(p, f) for p in parts])
                       for f in _Invoices.__slots__))
-    never = np.concatenate(stuck)
     order = np.lexsort((cat.issue_day, cat.pair))
     cat = _Invoices(*(getattr(cat, f)[order] for f in _Invoices.__slots__))
-    return cat, never[order]
+    paid = np.minimum(cat.paid_day, cat.due_day + _MAX_DAYS_LATE)
+    return replace(cat, paid_day=paid, open=np.zeros(paid.size, dtype=bool))
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,11 +262,11 @@ class _Evidence:
     inv_owner: _F
     inv_due: _F
     inv_issue: _F
-    inv_paid: _F  # _NO_DAY when never paid
+    inv_paid: _F
 
 
 def _evidence(statements: pd.DataFrame, adverse: pd.DataFrame, adv_owner: _F,
-              st_owner: _F, inv: _Invoices, never: _F, pair_owner: _F) -> _Evidence:
+              st_owner: _F, inv: _Invoices, pair_owner: _F) -> _Evidence:
     def col(name: str) -> _F:
         return statements[name].to_numpy(dtype=np.float64)
 
@@ -273,7 +281,7 @@ def _evidence(statements: pd.DataFrame, adverse: pd.DataFrame, adv_owner: _F,
         lev, margin, log_rev, adv_owner[adverse_rows],
         adverse["event_date"].to_numpy(dtype="datetime64[D]").astype(np.int64)[adverse_rows],
         pair_owner[inv.pair], inv.due_day, inv.issue_day,
-        np.where(never, _NO_DAY, inv.paid_day))
+        inv.paid_day)
 
 
 def _truth_logit(e: _Evidence, n: int, t: int) -> _F:
@@ -313,7 +321,7 @@ def _truth_logit(e: _Evidence, n: int, t: int) -> _F:
 @dataclass(frozen=True, slots=True)
 class _Defaults:
     day: _F  # default day by debtor, _NO_DAY when none drawn
-    kind: _F  # index into _DEFAULT_TYPES, -1 when none
+    kind: _F  # index into DEFAULT_TYPES, -1 when none
     cut: _F  # by debtor: invoices not paid by this day stay unpaid (_NO_DAY: none)
     truth: pd.DataFrame
 
@@ -339,17 +347,17 @@ def _draw_defaults(d: _Debtors, e: _Evidence, cycle: _F, record_years: _F, year_
             "pd_12m": pd_12m[idx]}))
         u = rng.random(n)
         when = int(t) + 1 + np.minimum((rng.random(n) * 365).astype(np.int64), 364)
-        k = _choice_rows(rng, np.broadcast_to(np.array(_DEFAULT_TYPE_P), (n, 3)))
+        k = _choice_rows(rng, np.broadcast_to(np.array(_DEFAULT_TYPE_P), (n, len(DEFAULT_TYPES))))
         new = at_risk & (u < pd_12m)
         default_day[new] = when[new]
         kind[new] = k[new]
-        stop = np.where(k == 0, np.maximum(when - 90, int(t)), when)
+        stop = np.where(k == _PAST_DUE, np.maximum(when - 90, int(t)), when)
         cut[new] = stop[new]
     return _Defaults(default_day, kind, cut, pd.concat(parts, ignore_index=True))
 
 
 def _censor(statements: pd.DataFrame, st_owner: _F, adverse: pd.DataFrame, adv_owner: _F,
-            inv: _Invoices, never: _F, pair_owner: _F, dflt: _Defaults, d: _Debtors, day: int,
+            inv: _Invoices, pair_owner: _F, dflt: _Defaults, d: _Debtors, day: int,
             rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame, _F, _Invoices]:
     """A defaulted debtor stops trading, filing and paying (docstring, 4); an insolvency
     shows on the register."""
@@ -358,7 +366,7 @@ def _censor(statements: pd.DataFrame, st_owner: _F, adverse: pd.DataFrame, adv_o
     ev_day = adverse["event_date"].to_numpy(dtype="datetime64[D]").astype(np.int64)
     keep = ev_day <= dflt.day[adv_owner]
     adverse, adv_owner = adverse[keep], adv_owner[keep]
-    insolvent = np.flatnonzero((dflt.kind == 1) & (dflt.day <= day))
+    insolvent = np.flatnonzero((dflt.kind == _INSOLVENCY) & (dflt.day <= day))
     m = insolvent.size
     kinds = _codes("adverse_records", "event_type", INSOLVENCY_EVENT_TYPES)
     filed = _frame("adverse_records", {
@@ -381,7 +389,11 @@ def _censor(statements: pd.DataFrame, st_owner: _F, adverse: pd.DataFrame, adv_o
 
     owner = pair_owner[inv.pair]
     kept = inv.issue_day <= dflt.day[owner]
-    unpaid = never | (inv.paid_day > dflt.cut[owner]) | (inv.paid_day > day)
+    # unpaid from the cut; a past_due_90 default leaves unpaid only what falls due from
+    # 90 days before it (so the first invoice 90 days past due is not due before it)
+    stopped = (inv.paid_day > dflt.cut[owner]) & (
+        (dflt.kind[owner] != _PAST_DUE) | (inv.due_day >= dflt.day[owner] - 90))
+    unpaid = stopped | (inv.paid_day > day)
     inv = _Invoices(inv.pair[kept], inv.amount[kept], inv.issue_day[kept], inv.due_day[kept],
                     inv.paid_day[kept], unpaid[kept], inv.credit_note[kept],
                     inv.disputed[kept])
@@ -484,12 +496,12 @@ def generate_history(n_debtors: int, seed: int = 42, as_of: Any = "2026-06-30", 
     statements, st_owner = _history_statements(debtors, w, record_years, day,
                                                rngs["statements"])
     adverse, adv_owner = _history_adverse(debtors, w, ends, rngs["adverse"])
-    inv, never = _history_invoices(debtors, w, ends, pairs, day, rngs["invoices"])
-    ev = _evidence(statements, adverse, adv_owner, st_owner, inv, never, pairs.owner)
+    inv = _history_invoices(debtors, w, ends, pairs, rngs["invoices"])
+    ev = _evidence(statements, adverse, adv_owner, st_owner, inv, pairs.owner)
     dflt = _draw_defaults(debtors, ev, cycle, record_years, year_ends, h)
     del ev
     statements, adverse, adv_owner, inv = _censor(statements, st_owner, adverse, adv_owner,
-                                                   inv, never, pairs.owner, dflt, debtors,
+                                                   inv, pairs.owner, dflt, debtors,
                                                    day, h)
     last = replace(debtors, w=w[:, -1])
     sales = _sales_of(last, suppliers, pairs, inv, rngs["exposures"])
