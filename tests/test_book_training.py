@@ -234,3 +234,15 @@ def test_a_book_model_as_prior_keeps_the_committee_as_the_overlays_prior(
     switched = s["fit"].facts["transforms_switched"]
     assert [t.prior_weight for t in s["fit"].overlay.terms if t.feature not in switched] == \
         [t.weight for t in committee.terms if t.feature not in switched]
+
+
+def test_publish_with_model_dir_logs_the_fitted_overlay(trained: dict[str, Any],
+                                                        tmp_path: Path) -> None:
+    """publish --model-dir: the logged engine's model_config carries the directory's
+    overlay.toml (its version and weights), checked by publish against the in-process
+    engine on the same directory."""
+    from riskengine.tracking.pyfunc import log_engine_model
+
+    uri = f"sqlite:///{(tmp_path / 'mlflow.db').as_posix()}"
+    res = log_engine_model(uri, trained["out_dir"], register=False)
+    assert res.versions["overlay_version"] == trained["fit"].overlay.version
