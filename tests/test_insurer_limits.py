@@ -480,13 +480,13 @@ def test_a_batch_converts_a_pair_level_limit_in_another_currency(engine: Engine)
 
 
 def test_the_discretionary_cap_is_converted_into_the_pairs_currency(engine: Engine) -> None:
-    """The example's pair in GBP (1 GBP = 1.25 EUR), no insurer limit, grade 6: the
-    discretionary cap of 25,000 EUR is 20,000 GBP (hand calculation 25,000 / 1.25), 60 %
+    """The example's pair in GBP (1 GBP = 1.25 EUR), no insurer limit, grade 5 (the
+    issue-17 champion): the discretionary cap of 25,000 EUR is 20,000 GBP (hand calculation 25,000 / 1.25), 60 %
     of it insured; the single path answers as the batch path."""
     p = _in_gbp(_example())
     one = engine.decide_one(p, decided_at=STAMP)
     assert one == engine.score_payloads([p], decided_at=STAMP)[0]
-    assert (one["currency"], one["grade"], one["cover_basis"]) == ("GBP", "6", "discretionary")
+    assert (one["currency"], one["grade"], one["cover_basis"]) == ("GBP", "5", "discretionary")
     assert one["insured_limit"] == 20_000.0 and one["insured_amount"] == 12_000.0
 
 

@@ -266,9 +266,11 @@ def test_a_grade_override_takes_the_policy_limit_of_its_grade(store: DecisionSto
 def test_real_rerun_decides_the_policy_at_the_new_grade(tmp_path: Path) -> None:
     """The shell's re-run is the engine's core on the kept inputs: at the decision's own
     grade it gives what deciding the inputs again gives (the register as it is now: the
-    supplier's debtors now include this one); the example (grade 6, 350,000 EUR;
-    docs/SERVICE.md) at grade 5 keeps 350,000 with a higher advance rate and lower fees,
-    and a cap of 846,000 (capacity binds; measured with Engine.decide_payload(grades=...))."""
+    supplier's debtors now include this one); the example (grade 5 under the issue-17
+    champion, 350,000 EUR; docs/SERVICE.md) at grade 4 keeps 350,000 and its advance
+    rate with lower fees, and a cap of 1,058,000: its capacity at grade 4, min(0.35 x TNW
+    4,620,000, 0.05 x revenue 21,160,000) = 1,058,000 (policy.toml capacity tables; hand
+    calculation)."""
     import json
 
     from riskengine.api import load_engine
@@ -284,24 +286,26 @@ def test_real_rerun_decides_the_policy_at_the_new_grade(tmp_path: Path) -> None:
         d = store.latest_decision("GR-D-004711")
         rerun = override_rerun(engine, store, d)
         assert rerun is not None
-        same = rerun("6", None)
+        assert d["grade"] == "5"
+        same = rerun("5", None)
         (again,) = decide_payloads(engine, [parse_payload(payload)], store)
         for k in ("grade", "approved_limit", "insured_limit", "advance_rate",
                   "service_commission_rate", "discount_rate"):
             assert same[k] == again[k], k
-        up = rerun("5", None)
-        assert (up["grade"], up["approved_limit"]) == ("5", 350_000.0)
-        assert up["advance_rate"] > again["advance_rate"]
+        up = rerun("4", None)
+        assert (up["grade"], up["approved_limit"]) == ("4", 350_000.0)
+        # the same advance table entry (non_recourse: 0.85 at grades 3 to 5, policy.toml)
+        assert up["advance_rate"] == again["advance_rate"]
         assert up["service_commission_rate"] < again["service_commission_rate"]
-        assert rerun("5", 1e12)["approved_limit"] == 846_000.0
-        with pytest.raises(OverrideRefusedError, match=r"allows this debtor at grade 5 "
-                           r"\(846,000\)"):
-            apply_override(store, d, new_grade="5", new_limit=900_000.0, reason=REASON,
+        assert rerun("4", 1e12)["approved_limit"] == 1_058_000.0
+        with pytest.raises(OverrideRefusedError, match=r"allows this debtor at grade 4 "
+                           r"\(1,058,000\)"):
+            apply_override(store, d, new_grade="4", new_limit=1_100_000.0, reason=REASON,
                            officer="k", rerun=rerun)
-        row = apply_override(store, d, new_grade="5", new_limit=500_000.0, reason=REASON,
+        row = apply_override(store, d, new_grade="4", new_limit=500_000.0, reason=REASON,
                              officer="k", rerun=rerun)
         assert row["status"] == "pending" and row["terms"]["approved_limit"] == 500_000.0
-        assert row["terms"]["grade"] == "5"
+        assert row["terms"]["grade"] == "4"
     finally:
         store.close()
 

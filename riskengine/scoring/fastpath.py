@@ -146,10 +146,15 @@ def _stack(parts: list[DebtorInputs]) -> DebtorInputs:
     every debtor at once)."""
     fields: dict[str, Any] = {}
     for f in dataclasses.fields(DebtorInputs):
-        if f.name == "book_rest":
+        values = [getattr(d, f.name) for d in parts]
+        if f.name == "book_rest" or all(v is None for v in values):
             fields[f.name] = None
+        elif f.name == "grade_override":  # "" keeps a debtor's model grade
+            fields[f.name] = np.concatenate([
+                np.full(d.debtor_id.shape[0], "", dtype=object) if v is None else v
+                for d, v in zip(parts, values, strict=True)])
         else:
-            fields[f.name] = np.concatenate([getattr(d, f.name) for d in parts])
+            fields[f.name] = np.concatenate(values)
     return DebtorInputs(**fields)
 
 
