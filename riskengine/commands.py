@@ -250,7 +250,9 @@ def demo(args: argparse.Namespace) -> int:
         print("\n== a refused pair: no limit, so no advance and no fees")
         print(json.dumps(dicts[int(d.index.get_loc(refused[0]))], indent=2))
 
-    example = Path(__file__).resolve().parents[1] / "examples" / "debtor.json"
+    from riskengine.io.locations import example_payload_path
+
+    example = example_payload_path()
     if example.exists():
         payload = json.loads(example.read_text())
         res = engine.decide_one(payload, decided_at=f"{payload.get('as_of', as_of)}T00:00:00Z",

@@ -40,14 +40,17 @@ from riskengine.store.values import _dumps
 __all__ = ["DEFAULT_STORE_FILE", "STORE_URL_ENV", "default_store_url"]
 
 DEFAULT_STORE_FILE = "riskengine.db"
-"""File name of the default SQLite store, in the working directory."""
+"""File name of the default SQLite store, in the data directory (``$RISKENGINE_HOME``, else
+the working directory)."""
 
 STORE_URL_ENV = "RISKENGINE_STORE_URL"
 """Environment variable holding the SQLAlchemy URL of the store."""
 
 
 def default_store_url() -> str:
-    """The store URL: ``$RISKENGINE_STORE_URL``, else ``sqlite:///riskengine.db`` (working dir).
+    """The store URL: ``$RISKENGINE_STORE_URL``, else ``sqlite:///<home>/riskengine.db``, the
+    data directory :func:`riskengine.io.locations.home` (``$RISKENGINE_HOME``, else the
+    working directory).
 
     Examples
     --------
@@ -57,7 +60,9 @@ def default_store_url() -> str:
     url = os.environ.get(STORE_URL_ENV, "").strip()
     if url:
         return url
-    return "sqlite:///" + str(Path.cwd() / DEFAULT_STORE_FILE)
+    from riskengine.io.locations import home
+
+    return "sqlite:///" + str(home() / DEFAULT_STORE_FILE)
 
 
 _READ_ONLY = "riskengine_read_only"

@@ -61,10 +61,10 @@ from mlflow.models import ModelSignature
 from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
 from riskengine.errors import ModelArtifactError, PolicyError, RiskEngineError
+from riskengine.io.locations import example_payload_path
 from riskengine.tracking.mlflow_model import INPUT_COLUMN, PARAM_NAMES, PD_MODEL_ARTIFACT
 from riskengine.tracking.runs import (
     CHAMPION_ALIAS,
-    PROJECT_ROOT,
     get_client,
     get_or_create_experiment,
     resolve_tracking_uri,
@@ -97,7 +97,7 @@ ARTIFACT_NAME = "engine"
 #: The models-from-code source file.
 MODEL_CODE_PATH = Path(__file__).with_name("mlflow_model.py")
 #: Payload the serving example is built from.
-EXAMPLE_PATH = PROJECT_ROOT / "examples" / "debtor.json"
+EXAMPLE_PATH = example_payload_path()
 #: Distributions the logged model needs (pinned to the running versions).
 REQUIREMENTS: tuple[str, ...] = ("mlflow", "numpy", "pandas", "pyarrow", "pydantic",
                                  "scikit-learn", "scipy", "skops")
@@ -105,7 +105,8 @@ REQUIREMENTS: tuple[str, ...] = ("mlflow", "numpy", "pandas", "pyarrow", "pydant
 PICKLE_SUFFIXES: tuple[str, ...] = (".pkl", ".pickle", ".cloudpickle", ".joblib", ".pt")
 _PD_FILES = ("pd_model.skops", "pd_model.skops.json")
 _CODE_SUFFIXES = frozenset({".py", ".toml", ".json", ".typed"})
-_SKIP_DIRS = frozenset({"__pycache__", "static", "templates"})  # web assets: not scoring code
+# web assets and the shipped model and example (package data): not scoring code
+_SKIP_DIRS = frozenset({"__pycache__", "static", "templates", "_models", "_examples"})
 
 
 @dataclass(frozen=True, slots=True)
