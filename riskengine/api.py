@@ -89,7 +89,7 @@ def score(payload: dict[str, Any], *, as_of: Any = None, decided_at: str | None 
     as_of : date-like, optional
         Decision date when the payload has none; default today.
     decided_at : str, optional
-        Timestamp recorded in the decision; default now (UTC, ISO 8601).
+        Timestamp recorded in the decision; default now (RFC 3339, UTC, ``Z``).
     reference_date : date-like, optional
         Default today (UTC): a decision or a record dated after it is refused,
         as the HTTP service and ``riskengine score`` refuse it.
@@ -106,10 +106,12 @@ def score(payload: dict[str, Any], *, as_of: Any = None, decided_at: str | None 
         The payload is invalid (field path named in the message and ``problems``),
         or it or one of its records is dated after ``reference_date``.
     """
+    from riskengine.io.console import rfc3339
+
     now = dt.datetime.now(dt.UTC)
     if as_of is None and not (isinstance(payload, dict) and payload.get("as_of")):
         as_of = now.date().isoformat()
-    stamp = decided_at if decided_at is not None else now.isoformat(timespec="seconds")
+    stamp = decided_at if decided_at is not None else rfc3339(now)
     ref = reference_date if reference_date is not None else now.date().isoformat()
     return default_engine().decide_one(payload, as_of=as_of, decided_at=stamp,
                                        reference_date=ref)
