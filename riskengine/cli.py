@@ -238,6 +238,8 @@ def console() -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    # MLflow's INFO lines (creating its tables, ...) are not the command's output
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     module_name, func_name = _HANDLERS[args.command].split(":")
     handler = getattr(importlib.import_module(module_name), func_name)
     from riskengine.errors import RiskEngineError

@@ -69,6 +69,20 @@ _READ_ONLY = "riskengine_read_only"
 """Execution option of the store's read connections (a deferred BEGIN on SQLite)."""
 
 
+def _store_url(url: str) -> sa.engine.URL:
+    """The parsed store URL, or one line (never echoing a password) when it is not one."""
+    try:
+        return sa.engine.make_url(url)
+    except (sa.exc.ArgumentError, ValueError):
+        raise InvalidInputError("store URL: not a SQLAlchemy URL; give one such as "
+                                "sqlite:////abs/path/riskengine.db or "
+                                "postgresql+psycopg://host/db.") from None
+
+
+def _no_password(url: sa.engine.URL) -> str:
+    return url.render_as_string(hide_password=True)
+
+
 class _Database:
     """An open store: the SQLAlchemy engine, its schema at head, and transactions
     (the parameters are those of :class:`~riskengine.store.DecisionStore`)."""
@@ -76,7 +90,7 @@ class _Database:
     def __init__(self, url: str | None = None, *, echo: bool = False,
                  create: bool = True) -> None:
         self.url = url or default_store_url()
-        parsed = sa.engine.make_url(self.url)
+        parsed = _store_url(self.url)
         self._sqlite = parsed.get_backend_name() == "sqlite"
         kwargs: dict[str, Any] = {"echo": echo, "json_serializer": _dumps,
                                   "future": True}
@@ -95,7 +109,13 @@ class _Database:
                                             "does not exist); nothing was created.")
                 path.parent.mkdir(parents=True, exist_ok=True)
                 kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30.0}
-        self.engine: Engine = sa.create_engine(self.url, **kwargs)
+        try:
+            self.engine: Engine = sa.create_engine(self.url, **kwargs)
+        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
+            raise InvalidInputError(f"store URL: {_no_password(parsed)} cannot be opened "
+                                    f"({type(exc).__name__}); give a SQLAlchemy URL such as "
+                                    "sqlite:////abs/path/riskengine.db or "
+                                    "postgresql+psycopg://host/db.") from None
         # an in-memory store has one shared connection: its users take turns (the service
         # runs store calls in worker threads; two transactions on one connection fail)
         self._turn: threading.RLock | nullcontext[None] = (
