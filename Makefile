@@ -21,6 +21,7 @@ $(VENV)/.installed-dev: $(VENV)/.installed-runtime
 venv: $(VENV)/.installed-dev
 
 demo: $(VENV)/.installed-runtime
+	$(PY) -m riskengine.io.kernels
 	$(VENV)/bin/riskengine demo
 
 test: $(VENV)/.installed-dev

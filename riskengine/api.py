@@ -36,7 +36,9 @@ def load_engine(model_dir: Any = None, policy_path: Any = None, *,
 
     The PD model is loaded through its sha256-checked skops artifact
     (:func:`riskengine.io.artifacts.load_champion`); a tampered artifact is
-    refused with :class:`~riskengine.errors.ModelArtifactError`.
+    refused with :class:`~riskengine.errors.ModelArtifactError`. When numba's cache
+    of the compiled kernels is cold, they are all compiled here, and a terminal is
+    told so in one line (:func:`riskengine.io.kernels.announce_cold_compile`).
 
     Parameters
     ----------
@@ -52,12 +54,18 @@ def load_engine(model_dir: Any = None, policy_path: Any = None, *,
     from riskengine.config import load_master_scale, load_policy
     from riskengine.io.artifacts import champion_path, load_champion, read_metadata
 
+    from riskengine.io.kernels import announce_cold_compile, warm
+
+    cold = announce_cold_compile()  # one line on a terminal; compiled below, all at once
     model = load_champion(model_dir)
     meta = read_metadata(champion_path(model_dir))
     version = f"pd_model@{str(meta.get('sha256', ''))[:12]}"
-    return Engine(model, load_master_scale(master_scale_path), load_policy(policy_path),
-                  overlay=load_overlay(overlay_path), model_version=version,
-                  default_product=default_product, factor_capital=factor_capital)
+    engine = Engine(model, load_master_scale(master_scale_path), load_policy(policy_path),
+                    overlay=load_overlay(overlay_path), model_version=version,
+                    default_product=default_product, factor_capital=factor_capital)
+    if cold:
+        warm(engine)
+    return engine
 
 
 @dataclass

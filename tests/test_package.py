@@ -299,3 +299,45 @@ def test_default_stores_outside_the_installed_package(installed: dict[str, Path]
                and p.suffix not in (".py", ".toml", ".json", ".css", ".j2", ".md", ".skops",
                                     ".typed")]
     assert written == []
+
+
+# --- the compiled kernels' cache ---------------------------------------------------------
+
+
+def test_kernels_found_and_warm_after_a_load() -> None:
+    """Every disk-cached kernel is found (13 used by decisions, raw_scores on demand), and
+    once an engine is loaded none of them is cold."""
+    from riskengine.api import load_engine
+    from riskengine.io.kernels import ON_DEMAND, cold_kernels, compiled_kernels
+
+    load_engine()
+    names = {f"{d.py_func.__module__}.{d.py_func.__name__}" for d in compiled_kernels()}
+    assert ON_DEMAND <= names and len(names) >= 14
+    assert "riskengine.features.adverse._adverse_pass" in names
+    assert "riskengine.model.treekernel.explain_rows" in names
+    assert cold_kernels() == []
+
+
+@pytest.mark.slow
+def test_cold_compile_says_so_once_on_a_terminal(tmp_path: Path) -> None:
+    """An empty numba cache: one line on a terminal's stderr, then nothing on a second
+    load (everything compiled at once, warm afterwards)."""
+    code = ("import io, sys\n"
+            "class Terminal(io.TextIOWrapper):\n"
+            "    def isatty(self):\n"
+            "        return True\n"
+            "sys.stderr = Terminal(sys.stderr.buffer, line_buffering=True)\n"
+            "from riskengine.api import load_engine\n"
+            "from riskengine.io.kernels import cold_kernels\n"
+            "load_engine()\n"
+            "load_engine()\n"
+            "print(cold_kernels())\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=900,
+                          env={**os.environ, "PYTHONPATH": str(ROOT),
+                               "NUMBA_CACHE_DIR": str(tmp_path / "numba")})
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("riskengine: compiling kernels, once, about 20 s (13 ")
+    assert done.stdout.strip() == "[]"
