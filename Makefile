@@ -20,8 +20,9 @@ $(VENV)/.installed-dev: $(VENV)/.installed-runtime
 
 venv: $(VENV)/.installed-dev
 
+# riskengine demo loads the engine, which compiles the numba kernels into their disk cache
+# when it is cold (one line says so on a terminal): later commands load them warm
 demo: $(VENV)/.installed-runtime
-	$(PY) -m riskengine.io.kernels
 	$(VENV)/bin/riskengine demo
 
 test: $(VENV)/.installed-dev

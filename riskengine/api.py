@@ -53,7 +53,6 @@ def load_engine(model_dir: Any = None, policy_path: Any = None, *,
     """
     from riskengine.config import load_master_scale, load_policy
     from riskengine.io.artifacts import champion_path, load_champion, read_metadata
-
     from riskengine.io.kernels import announce_cold_compile, warm
 
     cold = announce_cold_compile()  # one line on a terminal; compiled below, all at once

@@ -6,8 +6,8 @@ two cores, and later runs load them from numba's cache (beside the modules, or i
 ``$NUMBA_CACHE_DIR``). :func:`announce_cold_compile` says so on standard error when the
 cache is cold, once, before the engine compiles them all
 (:func:`riskengine.api.load_engine` calls it before loading the model, whose tree walks
-compile on load, and :func:`warm` after); ``make demo`` warms the cache
-(``python -m riskengine.io.kernels``).
+compile on load, and :func:`warm` after); ``make demo`` warms the cache (its
+``riskengine demo`` loads the engine).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import IO, Any
 __all__ = ["COLD_COMPILE_S", "ON_DEMAND", "compiled_kernels", "cold_kernels", "announce_cold_compile",
            "warm"]
 
-#: Seconds a cold compile of every kernel takes, rounded up: ``python -m riskengine.io.kernels``
+#: Seconds a cold compile of every kernel takes, rounded up: ``riskengine.load_engine()``
 #: with an empty ``NUMBA_CACHE_DIR`` compiled 13 kernels in 16.1 s of CPU (27-32 s of wall
 #: time on the shared two-core machine under load).
 COLD_COMPILE_S = 20
@@ -120,20 +120,3 @@ def warm(engine: Any) -> float:
     except RiskEngineError:  # a reviewed policy refusing the example: compiled all the same
         pass
     return time.perf_counter() - start
-
-
-def _main() -> None:
-    """``python -m riskengine.io.kernels`` (``make demo``): warm the cache, say what it did."""
-    from riskengine.api import load_engine
-
-    cold = cold_kernels()
-    start = time.perf_counter()
-    load_engine()  # compiles what is cold (announce_cold_compile, warm)
-    total = len(compiled_kernels()) - len(ON_DEMAND)
-    print(f"kernels: {len(cold)} compiled, {total - len(cold)} loaded "
-          f"from numba's cache, in {time.perf_counter() - start:.1f} s; cold now: "
-          f"{len(cold_kernels())}")
-
-
-if __name__ == "__main__":
-    _main()
