@@ -240,11 +240,15 @@ def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
         }  # fmt: skip
         key = run_key(key_parts)
         ckpt = _Checkpoints(out / CHECKPOINTS)
-        progress = _Progress(plan.n_chunks, 0, opts.progress)
+        n_ids = len(plan.ids)
+        sizes = [max(0, min(plan.chunk_size, n_ids - k * plan.chunk_size))
+                 for k in range(plan.n_chunks)]  # chunk k: ids k*size ... (plan.chunk_of)
+        progress = _Progress(plan.n_chunks, 0, opts.progress, sizes)
         ckpt.prepare(key, progress.log)
         pending = [k for k in range(plan.n_chunks) if not ckpt.is_done(k)]
         resumed = plan.n_chunks - len(pending)
-        progress.done = resumed
+        left = set(pending)
+        progress.resumed([k for k in range(plan.n_chunks) if k not in left])
         if resumed:
             progress.log(f"resuming: {resumed} of {plan.n_chunks} chunks already checkpointed")
         tick = time.perf_counter()
