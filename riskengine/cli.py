@@ -238,8 +238,7 @@ def console() -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    # MLflow's INFO lines (creating its tables, ...) are not the command's output
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    _quiet_mlflow()
     module_name, func_name = _HANDLERS[args.command].split(":")
     handler = getattr(importlib.import_module(module_name), func_name)
     from riskengine.errors import RiskEngineError
@@ -256,6 +255,17 @@ def _run(args: argparse.Namespace) -> int:
         return _user_error(args, f"{exc.filename}: {exc.strerror or exc}")
     except KeyboardInterrupt:
         return _user_error(args, "interrupted", 130)
+
+
+def _quiet_mlflow() -> None:
+    """MLflow's INFO lines (creating its tables, ...) are not the command's output: its
+    loggers at WARNING, whether MLflow is imported later (its variable) or already."""
+    import logging
+
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    if "mlflow" in sys.modules:
+        logger = logging.getLogger("mlflow")
+        logger.setLevel(max(logger.getEffectiveLevel(), logging.WARNING))
 
 
 def _user_error(args: argparse.Namespace, message: str, code: int = 2) -> int:

@@ -99,6 +99,8 @@ from riskengine.batch.read import (
 from riskengine.batch.suppliers import supplier_book
 from riskengine.batch.workers import _load_engine, _Progress, _run_pandas, _run_spark
 from riskengine.errors import RerateError, RiskEngineError
+from riskengine.io.console import progress as phase
+from riskengine.io.console import rfc3339, set_result
 from riskengine.io.outputs import claim_rerate_out
 from riskengine.io.portfolio import check_portfolio
 from riskengine.validation.columns import _blank
@@ -292,9 +294,10 @@ def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
         run_id = None
         if opts.tracking:
             tick = time.perf_counter()
-            run_id = _log_mlflow(opts, summary, key_parts, out, started, elapsed)
+            with phase(None, "riskengine rerate: MLflow logging", unit=""):
+                run_id = _log_mlflow(opts, summary, key_parts, out, started, elapsed)
             timings["mlflow_s"] = time.perf_counter() - tick
-        info = {"started_at": started.isoformat(), "elapsed_s": round(elapsed, 3),
+        info = {"started_at": rfc3339(started), "elapsed_s": round(elapsed, 3),
                 "timings_s": {k: round(v, 3) for k, v in timings.items()},
                 "run_key": key, "chunks": plan.n_chunks, "chunks_resumed": resumed,
                 "mlflow_run_id": run_id, "portfolio": str(opts.portfolio),
@@ -524,6 +527,9 @@ def rerate_command(args: argparse.Namespace) -> int:
         tune_allocators()
     result = run_rerate(opts)
     s = result.summary
+    set_result(args, {"summary": s, "out": str(result.out), "chunks": result.chunks,
+                      "chunks_resumed": result.chunks_resumed, "mlflow_run_id": result.run_id,
+                      "elapsed_s": round(result.elapsed_s, 3)})
     print(f"riskengine rerate: as of {s['as_of']}, model {s['model_version']}, "
           f"policy {s['policy_version']}")
     print(f"  debtors in {s['debtors_in']:,} = decided {s['debtors_decided']:,} + errored "

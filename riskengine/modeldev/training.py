@@ -277,12 +277,16 @@ def _metadata(summary: dict[str, Any]) -> dict[str, Any]:
 
 def train_command(args: argparse.Namespace) -> int:
     """``riskengine train [--data] [--out] [--tracking-uri] [--no-register]``."""
-    s = train(
-        data_path=args.data,
-        out_dir=args.out,
-        tracking_uri=args.tracking_uri,
-        register=not args.no_register,
-    )
+    from riskengine.io.console import progress, set_result
+
+    with progress(None, "training (fit, validation, MLflow logging)", unit=""):
+        s = train(
+            data_path=args.data,
+            out_dir=args.out,
+            tracking_uri=args.tracking_uri,
+            register=not args.no_register,
+        )
+    set_result(args, s)
     m, c = s["metrics"], s["challenger"]
     print(f"champion {s['params']['family']}: train OOF AUC {s['oof_auc']:.4f}")
     print(

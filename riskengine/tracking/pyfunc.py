@@ -479,17 +479,21 @@ def publish_command(args: argparse.Namespace) -> int:
     Flags (all optional): ``--tracking-uri``, ``--model-dir``, ``--policy``,
     ``--master-scale``, ``--overlay``, ``--no-register``.
     """
-    res = log_engine_model(
-        getattr(args, "tracking_uri", None), getattr(args, "model_dir", None),
-        register=not getattr(args, "no_register", False),
-        policy_path=getattr(args, "policy", None),
-        master_scale_path=getattr(args, "master_scale", None),
-        overlay_path=getattr(args, "overlay", None))
-    print(json.dumps({"model_uri": res.model_uri, "run_id": res.run_id,
-                      "registered_version": res.version, "alias": res.alias_uri,
-                      "checks": res.checks, "versions": res.versions,
-                      "timings_s": {k: round(v, 3) for k, v in res.timings_s.items()}},
-                     indent=2))
+    from riskengine.io.console import progress, set_result
+
+    with progress(None, "publish: MLflow logging, checks and registration", unit=""):
+        res = log_engine_model(
+            getattr(args, "tracking_uri", None), getattr(args, "model_dir", None),
+            register=not getattr(args, "no_register", False),
+            policy_path=getattr(args, "policy", None),
+            master_scale_path=getattr(args, "master_scale", None),
+            overlay_path=getattr(args, "overlay", None))
+    result = {"model_uri": res.model_uri, "run_id": res.run_id,
+              "registered_version": res.version, "alias": res.alias_uri,
+              "checks": res.checks, "versions": res.versions,
+              "timings_s": {k: round(v, 3) for k, v in res.timings_s.items()}}
+    set_result(args, result)
+    print(json.dumps(result, indent=2))
     if res.alias_uri:
         print(f"serve it: MLFLOW_TRACKING_URI="
               f"{resolve_tracking_uri(getattr(args, 'tracking_uri', None))} "
