@@ -90,6 +90,7 @@ def features(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from riskengine.features import build_features
+    from riskengine.io.console import progress
     from riskengine.io.portfolio import read_portfolio
     from riskengine.validation import validate_portfolio
 
@@ -97,13 +98,17 @@ def features(args: argparse.Namespace) -> int:
     as_of = pd.Timestamp(_batch_as_of(args, manifest))
     if manifest.get("synthetic"):
         print("portfolio is SYNTHETIC (manifest.json says so)")
-    checked = validate_portfolio(frames, reference_date=_today())
+    n_debtors = len(frames["debtors"]) if "debtors" in frames else None
+    with progress(n_debtors, "validating"):
+        checked = validate_portfolio(frames, reference_date=_today())
     summary = checked.summary()
     print(
         f"debtors in {summary['debtors_in']:,}: clean {summary['debtors_clean']:,}, "
         f"rejected {summary['debtors_rejected']:,} ({summary['problems']:,} problems)"
     )
-    feats = build_features(checked.frames, as_of, fx_rates=_rates_at(checked.frames, as_of))
+    with progress(summary["debtors_clean"], "computing features"):
+        feats = build_features(checked.frames, as_of,
+                               fx_rates=_rates_at(checked.frames, as_of))
     print(f"features as of {as_of.date()}: {feats.shape[0]:,} debtors x {feats.shape[1]} features")
     _print_feature_summary(feats)
     written = []
@@ -220,11 +225,14 @@ def demo(args: argparse.Namespace) -> int:
           f"(riskengine.synthetic, seed {args.seed}, as of {manifest['as_of']}) -> {out / 'portfolio'}")
     print("   (no record describes a real firm; the PD model was trained on real US statements)")
 
-    checked = validate_portfolio(frames, reference_date=_today())
+    with progress(len(frames["debtors"]), "validating"):
+        checked = validate_portfolio(frames, reference_date=_today())
     s = checked.summary()
     print(f"validation: {s['debtors_clean']:,} debtors clean, {s['debtors_rejected']:,} rejected, "
           f"{s['problems']:,} problems")
-    feats = build_features(checked.frames, as_of, fx_rates=_rates_at(checked.frames, as_of))
+    with progress(s["debtors_clean"], "computing features"):
+        feats = build_features(checked.frames, as_of,
+                               fx_rates=_rates_at(checked.frames, as_of))
     print(f"features: {feats.shape[0]:,} debtors x {feats.shape[1]} "
           f"(statements {sum(c.startswith('st_') for c in feats.columns)}, "
           f"adverse {sum(c.startswith('adv_') for c in feats.columns)}, "

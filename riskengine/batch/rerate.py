@@ -209,7 +209,9 @@ def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
             prefetch.start(reading, opts)
             tick = time.perf_counter()
             if engine is None:
-                engine = _load_engine(opts.model_dir, opts.policy_path, opts.factor_capital)
+                with phase(None, "riskengine rerate: loading the engine", unit=""):
+                    engine = _load_engine(opts.model_dir, opts.policy_path,
+                                          opts.factor_capital)
             timings["engine_s"] = time.perf_counter() - tick
             model_version, policy_version = engine_versions(engine)  # resolved once, here
             inputs = reading.result()
