@@ -57,6 +57,7 @@ _HANDLERS: dict[str, str] = {
     "publish": "riskengine.tracking.pyfunc:publish_command",
     "insurer-responses": "riskengine.serve.insurer:responses_command",
     "fx-rates": "riskengine.commands:fx_rates_command",
+    "users": "riskengine.serve.accounts:users_command",
 }
 
 
@@ -79,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=("parquet", "csv"), default="parquet")
     s.add_argument("--overwrite", action="store_true",
                    help="write into a non-empty --out (replacing its portfolio files)")
+    s.add_argument("--years", type=int, default=None,
+                   help="1..10 years of history ending at --as-of, with the outcomes table "
+                        "and truth/true_pd.parquet (the generator's true PDs; default: none)")
 
     s = sub.add_parser("features", help="validate a portfolio and compute its features")
     s.add_argument("--portfolio", required=True, help="portfolio directory")
@@ -183,6 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--policy", default=None, help="policy TOML (its [book] currency)")
     f = fx.add_parser("list", help="print the store's rates as CSV")
     f.add_argument("--store", dest="store_url", default=None)
+
+    from riskengine.serve.accounts import add_users_arguments
+
+    add_users_arguments(sub)  # riskengine users add|list|disable|set-password
 
     from riskengine.batch.rerate import add_rerate_arguments
 

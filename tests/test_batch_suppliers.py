@@ -16,6 +16,7 @@ from riskengine.batch.dataset import DIRNAME
 from riskengine.batch.options import RerateOptions
 from riskengine.batch.rerate import run_rerate
 from riskengine.batch.suppliers import supplier_book
+from riskengine.features.fx import FxRates
 from riskengine.io.portfolio import write_portfolio
 from riskengine.policy.supplier import debtor_hhi
 from riskengine.synthetic import generate_portfolio, synthetic_manifest
@@ -97,12 +98,19 @@ def _run(portfolio: Path, out: Path, engine: Any, chunk_size: int) -> pd.DataFra
 
 def test_the_book_holds_every_suppliers_dispersion_and_the_debtors_ratings(
         book: dict[str, pd.DataFrame], engine: Any) -> None:
-    """The dispersion is the HHI of each supplier's limits over its debtors in its
-    currency; the 4 suppliers that are debtors carry their grade as debtors."""
-    got = supplier_book(Path("/nonexistent"), book, {}, engine, AS_OF).set_index("supplier_id")
-    ex, sup = book["exposures"], book["suppliers"].set_index("supplier_id")
-    same = ex[ex["currency"].to_numpy() == sup["currency"].reindex(ex["supplier_id"]).to_numpy()]
-    want = debtor_hhi(same["supplier_id"], same["debtor_id"], same["approved_limit"]).dropna()
+    """The dispersion is the HHI of each supplier's limits over its debtors, each limit
+    in EUR at the book's rate in force on the decision date (issue 16 point 3); the 4
+    suppliers that are debtors carry their grade as debtors."""
+    ex = book["exposures"].copy()
+    ex["currency"] = ex["currency"].where(np.arange(len(ex)) % 3 != 0, "GBP")  # a third
+    mixed = {**book, "exposures": ex}
+    got = supplier_book(Path("/nonexistent"), mixed, {}, engine, AS_OF).set_index(
+        "supplier_id")
+    sup = book["suppliers"].set_index("supplier_id")
+    rates = FxRates.from_frame(book["fx_rates"], "EUR").mapping_at(AS_OF)
+    in_eur = ex["approved_limit"] * ex["currency"].astype(str).map(rates).astype(float)
+    want = debtor_hhi(ex["supplier_id"], ex["debtor_id"], in_eur).dropna()
+    assert rates["GBP"] != 1.0 and len(want) == len(sup)
     pd.testing.assert_series_equal(got["debtor_hhi"].reindex(want.index), want,
                                    check_names=False)
     grades = engine.rate(book, AS_OF)

@@ -3,7 +3,9 @@
 Sources: issue 7 §2 (log in, score a debtor from a JSON upload, see its
 decision, record an override with a reason, upgrades beyond the policy bound
 refused and upgrades flagged; a screenshot in the test output) and §3 (the
-audit trail, the portfolio page, the override report).
+audit trail, the portfolio page, the override report); issue 18 points 1 and 2
+(officers' own accounts made with ``riskengine users add``; a flagged override
+pending until a second account with the approver role approves it).
 
 `riskengine serve` runs in a subprocess on a free loopback port with a token
 file and a temporary SQLite store; Playwright for Python drives Debian's
@@ -33,7 +35,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_FILE = ROOT / "examples" / "debtor.json"
 TOKEN = "browser-test-token-0123456789abcdef"
-OFFICER = "Maria Papadopoulou"
+OFFICER = "maria.p"      # role officer
+APPROVER = "ana.k"       # role approver
+PASSWORD = "correct horse battery staple"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
@@ -70,10 +74,16 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     token_file.chmod(0o600)
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k != "RISKENGINE_API_TOKEN"}
+    store_url = f"sqlite:///{tmp / 'store.db'}"
+    for user, role in ((OFFICER, "officer"), (APPROVER, "approver")):  # the accounts
+        subprocess.run([sys.executable, "-m", "riskengine.cli", "users", "add", user,
+                        "--role", role, "--password-stdin", "--store", store_url],
+                       input=PASSWORD + "\n", text=True, check=True, env=env, cwd=str(ROOT),
+                       capture_output=True)
     log = (tmp / "service.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "riskengine.cli", "serve", "--port", str(port),
-         "--token-file", str(token_file), "--store", f"sqlite:///{tmp / 'store.db'}"],
+         "--token-file", str(token_file), "--store", store_url],
         stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(ROOT))
     base = f"http://127.0.0.1:{port}"
     try:
@@ -154,6 +164,13 @@ def _book_payload(example: dict[str, Any], i: int, run: int) -> dict[str, Any]:
     return p
 
 
+def sign_in(page: Any, user: str, password: str = PASSWORD) -> None:
+    """Fill and send the login form (the page shows it)."""
+    page.fill("#username", user)
+    page.fill("#password", password)
+    page.click("button:has-text('Sign in')")
+
+
 def _shot(page: Any, tmp_path: Path, name: str, shots: list[Path]) -> None:
     path = tmp_path / f"{len(shots) + 1:02d}_{name}.png"
     page.screenshot(path=str(path), full_page=True)
@@ -180,12 +197,10 @@ def test_officer_scores_overrides_and_is_refused_in_chromium(
         # every /ui page asks for a login first
         page.goto("/ui/portfolio")
         expect(page).to_have_url(f"{service}/ui/login?next=%2Fui%2Fportfolio")
-        page.fill("#officer", OFFICER)
-        page.fill("#token", "not-the-token-0123456789")
-        page.click("button:has-text('Sign in')")
-        expect(page.get_by_role("alert")).to_contain_text("not valid")
-        page.fill("#officer", OFFICER)
-        page.fill("#token", TOKEN)
+        sign_in(page, OFFICER, TOKEN)  # an API token is not an officer's password
+        expect(page.get_by_role("alert")).to_contain_text("name or password is wrong")
+        page.fill("#username", OFFICER)
+        page.fill("#password", PASSWORD)
         _shot(page, tmp_path, "login", shots)
         page.click("button:has-text('Sign in')")
         expect(page).to_have_url(f"{service}/ui/portfolio")
@@ -193,7 +208,7 @@ def test_officer_scores_overrides_and_is_refused_in_chromium(
         cookies = {c["name"]: c for c in context.cookies()}
         session = cookies["riskengine_session"]
         assert session["httpOnly"] and session["sameSite"] == "Strict"
-        assert TOKEN not in json.dumps(context.cookies()) and TOKEN not in page.url
+        assert PASSWORD not in json.dumps(context.cookies()) and PASSWORD not in page.url
 
         # score the example payload from a file upload
         page.click("nav >> text=Score a debtor")
@@ -210,22 +225,48 @@ def test_officer_scores_overrides_and_is_refused_in_chromium(
         expect(memo.locator("body")).to_contain_text("Aegean Food Wholesale")
         _shot(page, tmp_path, "decision", shots)
 
-        # a 1-notch upgrade: recorded and flagged
+        # a 1-notch upgrade: recorded, flagged and pending a second approver
         index = GRADES.index(grade)
         assert index >= 3, "the example's grade leaves no room for a 3-notch upgrade"
         page.select_option("#new_grade", GRADES[index - 1])
         page.fill("#reason", "Audited H1 2026 accounts show margins recovering and a new "
                              "equity injection by the shareholders.")
         page.click("button:has-text('Record override')")
-        expect(page.get_by_test_id("notice")).to_contain_text("flagged for review")
+        expect(page.get_by_test_id("notice")).to_contain_text("pending until a second approver")
         trail = page.get_by_test_id("audit")
         first = trail.locator("tbody tr").first
         expect(first).to_contain_text("Upgrade")
         expect(first).to_contain_text(f"grade {grade} → {GRADES[index - 1]} (1 notch)")
-        expect(first).to_contain_text("flagged")
+        expect(first).to_contain_text("pending a second approver")
         expect(first).to_contain_text(OFFICER)
-        expect(page.get_by_test_id("effective")).to_contain_text("flagged for review")
-        _shot(page, tmp_path, "override_flagged", shots)
+        expect(page.get_by_test_id("pending")).to_contain_text("another approver must review it")
+        expect(page.get_by_test_id("effective")).to_have_count(0)
+        _shot(page, tmp_path, "override_pending", shots)
+
+        # a second account with the approver role approves it
+        second = browser.new_context(viewport={"width": 1280, "height": 900},
+                                     base_url=service, locale="en-GB")
+        try:
+            other = second.new_page()
+            other.set_default_timeout(30_000)
+            other.goto("/ui/debtor?id=GR-D-004711")
+            sign_in(other, APPROVER)
+            expect(other.get_by_test_id("officer")).to_have_text(APPROVER)
+            expect(other.get_by_test_id("pending")).to_contain_text(OFFICER)
+            other.click("button:has-text('Approve')")
+            expect(other.get_by_test_id("notice")).to_contain_text("Override 1 approved")
+            expect(other.get_by_test_id("effective")).to_contain_text(
+                f"After override by {OFFICER}, approved by {APPROVER}: grade "
+                f"{GRADES[index - 1]}")
+            _shot(other, tmp_path, "override_approved", shots)
+        finally:
+            second.close()
+        page.reload()
+        expect(page.get_by_test_id("effective")).to_contain_text(f"approved by {APPROVER}")
+        memo_head = page.frame_locator("iframe[data-testid=memo]").get_by_test_id(
+            "memo-override")
+        expect(memo_head).to_contain_text(f"Overridden to grade {GRADES[index - 1]}")
+        expect(memo_head).to_contain_text(f"approved by {APPROVER}")
 
         # a 3-notch upgrade: refused with the policy's message, nothing recorded
         page.select_option("#new_grade", GRADES[index - 3])

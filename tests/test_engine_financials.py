@@ -162,3 +162,22 @@ def test_revenue_alignment_by_arrow_equals_pandas_reindex(frames) -> None:
     assert fast["adv_amount_to_revenue"].notna().sum() > 10
     with pytest.raises(ValueError, match="duplicates"):
         adverse.adverse_features(recs, AS_OF, revenue=pd.concat([rev, rev.iloc[:1]]))
+
+
+def test_past_due_converts_each_invoice_at_its_rate(frames) -> None:
+    """With the rates of the decision date each amount counts times its currency's rate
+    (the numpy definition on converted amounts, bit for bit); the reporting currency's
+    amounts are unchanged (rate 1)."""
+    from riskengine.features.fx import FxRates
+
+    inv = frames["invoices"].copy()
+    rng = np.random.default_rng(5)
+    inv["currency"] = np.where(rng.random(len(inv)) < 0.4, "GBP", "EUR")
+    rates = FxRates.from_rows([("2026-01-01", "GBP", 1.25)], "EUR").at(AS_OF)
+    ids = _ids(frames)
+    got = past_due(inv, AS_OF, 30, ids, rates)
+    conv = inv.assign(amount=inv["amount"] * np.where(inv["currency"] == "GBP", 1.25, 1.0))
+    want = _past_due_numpy(conv, AS_OF, 30, ids)
+    for g, w in zip(got, want, strict=True):
+        assert np.array_equal(g.view(np.uint64), w.view(np.uint64))
+    assert not np.array_equal(got[1], past_due(inv, AS_OF, 30, ids)[1])

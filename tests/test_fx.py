@@ -412,3 +412,51 @@ def test_the_book_behind_one_debtor_counts_other_currencies(tmp_path: Path) -> N
     d = second.json()
     assert d["approved_limit"] == 130_000.0 and d["binding_constraints"] == ["group_cap"]
     store.close()
+
+
+# --- the past-due default adds invoices in the reporting currency (issue 16 point 3) ------
+
+
+def _late(rid: str, amount: float, currency: str) -> dict[str, Any]:
+    """An invoice due 2026-02-27, unpaid on 2026-06-30: 123 days past due (> 90)."""
+    return {"invoice_id": rid, "amount": amount, "currency": currency,
+            "issue_date": "2025-12-29", "due_date": "2026-02-27", "paid_date": None,
+            "credit_note_amount": 0.0, "disputed_amount": 0.0}
+
+
+@pytest.mark.parametrize(("other", "amount", "default"), [
+    # 300 EUR + 200 GBP x 1.20 = 540 EUR > 500 (overlay materiality_absolute): grade D,
+    # where adding the amounts as they are (500) would not default
+    ("GBP", 200.0, True),
+    # 300 EUR + 30,000 JPY x 0.0058 = 474 EUR <= 500: no default, where 30,300 "units"
+    # would have defaulted the debtor
+    ("JPY", 30_000.0, False)])
+def test_the_past_due_default_adds_invoices_in_the_reporting_currency(
+        engine: Any, other: str, amount: float, default: bool) -> None:
+    p = _payload("EUR", rates=RATES)
+    paid = [v for v in p["invoices"] if v["paid_date"] is not None]
+    p["invoices"] = [*paid, _late("L-EUR", 300.0, "EUR"), _late("L-X", amount, other)]
+    single = engine.decide_one(p, decided_at=STAMP)
+    assert single == engine.score_payloads([p], decided_at=STAMP)[0]
+    assert (single["grade"] == "D") is default
+    if default:  # the reason states the converted amount
+        due = [r for r in single["reason_codes"] if r["feature"] == "past_due_amount"]
+        assert due and due[0]["value"] == pytest.approx(300.0 + 200.0 * 1.20)
+
+
+def test_an_open_invoice_without_a_rate_is_an_error_row(engine: Any) -> None:
+    """An open CHF invoice and no CHF rate in force: the past-due sums cannot convert it, so
+    the debtor is refused (missing_fx_rate on the invoice's currency), on the batch path and
+    through the single path; a paid CHF invoice needs no rate."""
+    p = _payload("EUR", rates=RATES)
+    p["invoices"] = [*p["invoices"], _late("L-CHF", 100.0, "CHF")]
+    frames = payload_to_frames([p])
+    batch = engine.decide(frames, AS_OF, decided_at=STAMP)
+    assert not len(batch.decisions)
+    row = batch.errors.iloc[0]
+    assert (row["table"], row["column"], row["value"], row["reason"]) == (
+        "invoices", "currency", "CHF", "missing_fx_rate")
+    with pytest.raises(InvalidInputError, match="no CHF rate is in force"):
+        engine.decide_one(p, decided_at=STAMP)
+    p["invoices"][-1]["paid_date"] = "2026-03-01"
+    assert engine.decide_one(p, decided_at=STAMP)["grade"] != "D"

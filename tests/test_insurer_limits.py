@@ -25,6 +25,7 @@ from riskengine.api import load_engine
 from riskengine.config import load_policy
 from riskengine.contracts.payload import parse_payload
 from riskengine.errors import InvalidInputError, PolicyError
+from riskengine.features.fx import FxRates
 from riskengine.policy.cover import insurance_cover
 from riskengine.policy.credit_policy import CreditPolicy
 from riskengine.policy.insurer import (
@@ -192,7 +193,13 @@ def test_match_rows_refuses_unknown_policies_ambiguity_and_currencies() -> None:
         obj("EUR", "EUR", "EUR"), np.full(3, np.nan), _two_policies())
     got = sorted((p.row, p.column, p.reason) for p in problems)
     assert got == [(0, "policy_id", "unknown_policy"), (1, "policy_id", "ambiguous_insurer_limit"),
-                   (2, "policy_id", "ambiguous_insurer_limit"), (3, "currency", "insurer_currency")]
+                   (2, "policy_id", "ambiguous_insurer_limit"), (3, "currency", "missing_fx_rate")]
+    # with a USD rate in force the USD limit on the EUR pair is matched (converted later)
+    rates = FxRates.from_rows([("2026-06-30", "USD", 0.92)], "EUR").at(AS_OF)
+    pair_row, problems = match_rows(
+        rows, obj("D1", "D2", "D3"), obj("S1", "S1", "S1"), obj(*["non_recourse"] * 3),
+        obj("EUR", "EUR", "EUR"), np.full(3, np.nan), _two_policies(), rates)
+    assert pair_row[2] == 3 and all(p.row != 3 for p in problems)
 
 
 def test_policy_refuses_a_policy_on_an_uninsured_product() -> None:
@@ -235,19 +242,24 @@ def _example(**limit: Any) -> dict[str, Any]:
 def test_no_insurer_data_gives_no_cover_above_the_discretionary_cap(engine: Engine) -> None:
     """A synthetic book holds no insurer data: no pair is insured above the policy's
     discretionary cover (the old engine reported the whole limit as insured): per debtor
-    the insured limits of its EUR pairs add up to at most 25,000, each insured amount is
-    60 % of its insured limit, and grades above 6 and recourse pairs have none."""
+    the insured limits of its pairs, each converted into EUR at its fx_rate (the cap is in
+    the policy's currency, issue 16 point 3), add up to at most 25,000, each insured amount
+    is 60 % of its insured limit, and grades above 6 and recourse pairs have none; pairs in
+    other currencies than EUR get discretionary cover too."""
     frames = generate_portfolio(400, seed=5, as_of=AS_OF)
     frames = {k: v for k, v in frames.items() if k != "insurer_limits"}  # no insurer data
     d = engine.decide(frames, AS_OF, decided_at=STAMP).decisions
     assert set(d["insurer_status"].map(lambda s: s is None)) == {True}
     assert set(d["cover_basis"]) == {"discretionary", "none"}
-    eur = d[d["currency"] == "EUR"]
-    assert eur.groupby("debtor_id")["insured_limit"].sum().max() <= 25_000 + 1e-6
+    in_eur = d["insured_limit"] * d["fx_rate"]
+    assert in_eur.groupby(d["debtor_id"]).sum().max() <= 25_000 * (1 + 1e-9)
     np.testing.assert_allclose(d["insured_amount"], 0.60 * d["insured_limit"])
     grade = d["grade"].map(lambda g: 11 if g in (None, "D") else int(g))
-    none = (grade > 6) | (d["product"] == "recourse") | (d["currency"] != "EUR")
+    none = (grade > 6) | (d["product"] == "recourse")
     assert (d.loc[none, "insured_limit"] == 0).all()
+    foreign = d[(d["currency"] != "EUR") & (d["cover_basis"] == "discretionary")]
+    live = foreign[foreign["approved_limit"] > 0]
+    assert len(live) and (live["insured_limit"] > 0).all()
     share = d["insured_amount"].sum() / d["approved_limit"].sum()
     assert share < 0.25  # today's 98 % came from the assumption
 
@@ -305,9 +317,9 @@ def test_single_path_equals_batch_with_insurer_limits(engine: Engine) -> None:
 
 def test_bad_insurer_limits_are_error_rows_and_the_rest_is_decided(engine: Engine) -> None:
     """A cover percentage of 1.5 (validation: out_of_range), an unknown insurance policy
-    and a limit in USD on a EUR pair (the engine: unknown_policy, insurer_currency): each
-    an error row naming the record and field, its debtor rejected whole; the others are
-    decided."""
+    and a limit in CHF on a EUR pair with no CHF rate in force (the engine: unknown_policy,
+    missing_fx_rate): each an error row naming the record and field, its debtor rejected
+    whole; the others are decided."""
     frames = generate_portfolio(40, seed=3, as_of=AS_OF)
     ex = frames["exposures"]
     eur = ex[ex["currency"] == "EUR"].drop_duplicates("debtor_id")
@@ -315,13 +327,13 @@ def test_bad_insurer_limits_are_error_rows_and_the_rest_is_decided(engine: Engin
     frames["insurer_limits"] = pd.DataFrame([
         _row(d1, s1, granted_amount=10_000.0, cover_pct=1.5),
         _row(d2, None, policy_id="CI-NOPE", granted_amount=10_000.0),
-        _row(d3, s3, currency="USD", granted_amount=10_000.0)])
+        _row(d3, s3, currency="CHF", granted_amount=10_000.0)])
     batch = engine.decide(frames, AS_OF, decided_at=STAMP)
     err = batch.errors
     got = {(r["debtor_id"], r["column"], r["reason"]) for r in err.to_dict("records")
            if r["table"] == "insurer_limits"}
     assert got == {(d1, "cover_pct", "out_of_range"), (d2, "policy_id", "unknown_policy"),
-                   (d3, "currency", "insurer_currency")}
+                   (d3, "currency", "missing_fx_rate")}
     rejected = set(err.loc[err["reason"] == "debtor_rejected", "debtor_id"])
     assert rejected == {d1, d2, d3}
     assert not set(batch.decisions["debtor_id"]) & rejected
@@ -393,3 +405,109 @@ def test_a_new_insurer_answer_marks_its_debtor_changed() -> None:
                         "decision_date": pd.to_datetime(["2026-05-01", "2026-06-20", None]),
                         "effective_date": pd.to_datetime([None, "2026-07-20", "2026-07-01"])})
     assert changed_debtors({"insurer_limits": lim}, "2026-06-01").tolist() == ["D2", "D3"]
+
+
+# --- currencies (issue 16 point 3): insurer limits and the discretionary cap converted ----
+
+
+def _in_gbp(p: dict[str, Any], rate: float = 1.25) -> dict[str, Any]:
+    """The example's pair in GBP, with 1 GBP = ``rate`` EUR in force since 2026-01-01."""
+    p["exposure"]["currency"] = "GBP"
+    p["fx_rates"] = [{"date": "2026-01-01", "currency": "GBP", "rate": rate}]
+    return p
+
+
+def test_a_limit_in_another_currency_is_converted_on_both_paths(engine: Engine) -> None:
+    """A debtor-level limit of 100,000 USD at 90 % on the example's EUR pair, 1 USD =
+    0.75 EUR in force on the decision date: the pair is insured up to 75,000 EUR (hand
+    calculation: 100,000 x 0.75), 67,500 paid on a total loss, retained 350,000 - 67,500
+    of the 350,000 approved; the single path answers as the batch path. Rated 1 USD = 0.80
+    EUR it covers 80,000 (the rate in force, not a stored conversion)."""
+    p = _example(insurer_id="INS00", policy_id="INS00-WT1", currency="USD",
+                 granted_amount=100_000.0, cover_pct=0.90, status="granted",
+                 decision_date="2026-05-02")
+    p["fx_rates"] = [{"date": "2026-01-01", "currency": "USD", "rate": 0.75}]
+    one = engine.decide_one(p, decided_at=STAMP)
+    assert one == engine.score_payloads([p], decided_at=STAMP)[0]
+    assert (one["cover_basis"], one["approved_limit"]) == ("insurer_limit", 350_000.0)
+    assert one["insured_limit"] == 75_000.0 and one["insured_amount"] == 67_500.0
+    assert one["retained_exposure"] == pytest.approx(350_000.0 - 67_500.0)
+    p["fx_rates"].append({"date": "2026-06-01", "currency": "USD", "rate": 0.80})
+    assert engine.decide_one(p, decided_at=STAMP)["insured_limit"] == 80_000.0
+
+
+def test_a_limit_without_a_rate_in_force_is_refused_naming_its_field(engine: Engine) -> None:
+    """The USD rate is dated after the decision date: nothing converts the limit, so the
+    debtor is refused with a missing_fx_rate row naming the insurer limit's currency (both
+    paths: the single path hands the payload to the batch path)."""
+    p = _example(insurer_id="INS00", policy_id="INS00-WT1", currency="USD",
+                 granted_amount=100_000.0, cover_pct=0.90, status="granted")
+    p["fx_rates"] = [{"date": "2026-07-01", "currency": "USD", "rate": 0.75}]
+    with pytest.raises(InvalidInputError) as exc:
+        engine.decide_one(p, decided_at=STAMP)
+    got = [(x["table"], x["column"], x["value"], x["reason"]) for x in exc.value.problems
+           if x["table"] == "insurer_limits"]
+    assert got == [("insurer_limits", "currency", "USD", "missing_fx_rate")]
+
+
+def test_a_batch_converts_a_pair_level_limit_in_another_currency(engine: Engine) -> None:
+    """A pair-level limit of 40,000 GBP on a EUR pair of a synthetic book (the book's GBP
+    rate on the decision date, 1.176471 EUR): insured at most 40,000 x 1.176471 EUR; the
+    decisions pass the insurance invariants, which count the pair as converted."""
+    from riskengine.batch.insurance import insurance_invariants
+
+    frames = generate_portfolio(60, seed=3, as_of=AS_OF)
+    ex = frames["exposures"]
+    nr = ex[(ex["currency"] == "EUR")].drop_duplicates("debtor_id")
+    lim = pd.DataFrame([_row(d, s, currency="GBP", granted_amount=40_000.0)
+                        for d, s in nr[["debtor_id", "supplier_id"]].head(5).values.tolist()])
+    frames["insurer_limits"] = lim
+    batch = engine.decide(frames, AS_OF, decided_at=STAMP)
+    assert not len(batch.errors[batch.errors["table"] == "insurer_limits"])
+    d = batch.decisions
+    fx = frames["fx_rates"]
+    gbp = float(fx.loc[(fx["currency"] == "GBP") & (fx["date"] <= AS_OF), "rate"].iloc[-1])
+    key = d.set_index(["debtor_id", "supplier_id"])
+    mine = key.loc[list(zip(lim["debtor_id"], lim["supplier_id"], strict=True))]
+    on_limit = mine[mine["cover_basis"] == "insurer_limit"]
+    assert len(on_limit)
+    np.testing.assert_allclose(
+        on_limit["insured_limit"],
+        np.minimum(on_limit["approved_limit"], 40_000.0 * gbp), rtol=1e-12)
+    inv = insurance_invariants(d, lim, POLICY, rates={"GBP": gbp})
+    assert inv["pairs_insured_above_min_approved_granted"] == inv["limits_exceeded"] == 0
+    assert inv["pairs_converted_cover"] >= len(on_limit)
+
+
+def test_the_discretionary_cap_is_converted_into_the_pairs_currency(engine: Engine) -> None:
+    """The example's pair in GBP (1 GBP = 1.25 EUR), no insurer limit, grade 6: the
+    discretionary cap of 25,000 EUR is 20,000 GBP (hand calculation 25,000 / 1.25), 60 %
+    of it insured; the single path answers as the batch path."""
+    p = _in_gbp(_example())
+    one = engine.decide_one(p, decided_at=STAMP)
+    assert one == engine.score_payloads([p], decided_at=STAMP)[0]
+    assert (one["currency"], one["grade"], one["cover_basis"]) == ("GBP", "6", "discretionary")
+    assert one["insured_limit"] == 20_000.0 and one["insured_amount"] == 12_000.0
+
+
+def test_a_debtor_limit_over_pairs_in_two_currencies_is_shared_in_its_own() -> None:
+    """A debtor-level limit of 30,000 EUR over a EUR pair and a GBP pair approved 20,000
+    each (1 GBP = 1.25 EUR): in EUR they ask 20,000 and 25,000, so the limit is shared
+    20 : 25 (hand calculation): 13,333.33 EUR and 16,666.67 EUR = 13,333.33 GBP; together
+    exactly the limit in EUR."""
+    rows = InsurerRows.from_records([_row("D1", None, granted_amount=30_000.0)])
+    obj = lambda *v: np.array(v, dtype=object)  # noqa: E731
+    cur = obj("EUR", "GBP")
+    rates = FxRates.from_rows([("2026-01-01", "GBP", 1.25)], "EUR").at(AS_OF)
+    pair_row, problems = match_rows(rows, obj("D1", "D1"), obj("S1", "S2"),
+                                    obj("non_recourse", "non_recourse"), cur,
+                                    np.full(2, np.nan), POLICY, rates)
+    assert problems == [] and pair_row.tolist() == [0, 0]
+    pc = pool_caps(rows, pair_row, np.full(2, np.nan), product=np.array([NR, NR]),
+                   currency=cur, debtor=np.zeros(2, np.int64), grade=np.array([4, 4]),
+                   protected=np.zeros(2), as_of=np.datetime64(AS_OF), policy=POLICY,
+                   rates=rates)
+    assert pc.factors().tolist() == [1.0, 1.25]
+    got = covered(pc, np.array([20_000.0, 20_000.0]), np.zeros(2))
+    np.testing.assert_allclose(got, [30_000 * 20 / 45, 30_000 * 25 / 45 / 1.25], rtol=1e-12)
+    assert got[0] + got[1] * 1.25 == pytest.approx(30_000.0, rel=1e-12)

@@ -128,12 +128,12 @@ def test_a_bad_answer_refuses_the_whole_set_without_echoing_values(
             (["body", 4, "supplier_id"], "unknown_supplier")]
         assert "SECRET" not in r.text and "1.5" not in r.text
         assert store.insurer_limit_history("D-INS-2") == []
-        # a limit in another currency than the debtor's pairs
+        # a limit in another currency than the debtor's pairs, with no rate in the store
         r = client.post("/v1/insurer-responses", json=[_answer("D-INS-2", currency="USD")],
                         headers=AUTH)
         assert r.status_code == 422
         assert [(x["loc"], x["type"]) for x in r.json()["detail"]] == [
-            (["body", 0, "currency"], "insurer_currency")]
+            (["body", 0, "currency"], "missing_fx_rate")]
         # not a list, an item that is not an object, a missing field
         assert client.post("/v1/insurer-responses", json={"a": 1},
                            headers=AUTH).status_code == 422
@@ -176,3 +176,25 @@ def test_answers_from_a_file_on_the_command_line(engine: Any, tmp_path: Path,
         assert main(["insurer-responses", "load", str(good), "--store", url]) == 0
         assert json.loads(capsys.readouterr().out)["recorded"] == 0
         assert len(store.insurer_limit_history("D-INS-3")) == 1
+
+
+def test_an_answer_in_another_currency_is_converted_at_the_stores_rate(
+        engine: Any, store_url: str) -> None:
+    """An insurer grants 400,000 USD at 90 % on the example's EUR pair; the store holds
+    1 USD = 0.75 EUR from 2026-06-01: the answer is accepted and the debtor decided again
+    insured up to 300,000 EUR (hand calculation 400,000 x 0.75), 270,000 paid on a loss."""
+    import pandas as pd
+
+    with DecisionStore(store_url) as store:
+        client = TestClient(create_app(engine, store, [TOKEN], ui=False))
+        assert client.post("/v1/decisions", json=_payload("D-INS-FX"),
+                           headers=AUTH).status_code == 200
+        store.load_fx_rates(pd.DataFrame({"date": ["2026-06-01"], "currency": ["USD"],
+                                          "rate": [0.75]}), base="EUR")
+        r = client.post("/v1/insurer-responses", headers=AUTH, json=[_answer(
+            "D-INS-FX", currency="USD", granted_amount=400_000.0, status="granted")])
+        assert r.status_code == 200, r.text
+        again = client.post("/v1/decisions", json=_payload("D-INS-FX"), headers=AUTH).json()
+        assert (again["cover_basis"], again["currency"]) == ("insurer_limit", "EUR")
+        assert again["insured_limit"] == 300_000.0
+        assert again["insured_amount"] == pytest.approx(270_000.0)

@@ -266,3 +266,21 @@ def test_report_default_name_is_a_sanitised_file_in_the_working_directory(
     assert capsys.readouterr().out.strip() == "memo-a_.._.._x.html"
     assert [p.name for p in cwd.iterdir()] == ["memo-a_.._.._x.html"]
     assert not (tmp_path / "x.html").exists() and not (cwd / "memo-a").exists()
+
+
+def test_the_memo_header_names_the_override_in_force_and_its_approver() -> None:
+    """Issue 18 point 2: the memo header shows the overridden grade and who approved it;
+    a pending or rejected override is not in force."""
+    from riskengine.serve.memo.context import _override_in_force
+
+    d = {"decision_id": 7, "grade": "6", "currency": "EUR"}
+    base = {"decision_id": 7, "new_grade": "5", "new_limit": 400_000.0, "officer": "maria.p",
+            "currency": "EUR", "terms": {"advance_rate": 0.84, "insured_limit": 400_000.0}}
+    assert _override_in_force([{**base, "id": 1, "status": "pending"}], d) is None
+    assert _override_in_force([{**base, "id": 1, "status": "rejected"}], d) is None
+    got = _override_in_force([{**base, "id": 1, "status": "approved", "approver": "ana.k"},
+                              {**base, "id": 2, "status": "pending", "new_grade": "4"}], d)
+    assert got is not None
+    assert (got["grade"], got["officer"], got["approver"], got["advance"]) == (
+        "5", "maria.p", "ana.k", 0.84)
+    assert got["limit"] == "400,000 EUR"

@@ -8,6 +8,7 @@ upgrade-type override and flagged; reason and officer mandatory).
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from riskengine.policy.overrides import (
     OverrideRefusedError,
     apply_override,
     check_override,
+    check_review,
     max_upgrade_notches,
 )
 from riskengine.store import DecisionStore
@@ -97,7 +99,7 @@ def test_limit_only_overrides() -> None:
     up = check_override("5", "5", 50_000.0, 80_000.0, REASON, "k")
     assert (up.allowed, up.direction, up.limit_change, up.flagged) == (
         True, "limit_only", "increase", True)
-    assert up.flag_reasons == ("limit raised above the approved 50,000",)
+    assert up.flag_reasons == ("limit above what the policy grants (50,000)",)
 
 
 @pytest.mark.parametrize("reason", [None, "", "   "])
@@ -172,25 +174,136 @@ def test_rules_hold_for_every_grade_pair(old: str, new: str, old_lim: float,
 # --- recording ----------------------------------------------------------------------
 
 
-def test_apply_override_records_row_and_moves_the_register(store: DecisionStore) -> None:
+def _policy_rerun(grant: dict[str, float], cap: float):
+    """A re-run standing in for the engine's core: the grade's grant (``grant``) at the
+    decision's own request, the request itself up to ``cap`` otherwise (the real core's
+    re-run is tested in test_real_rerun_decides_the_policy_at_the_new_grade)."""
+    calls: list[tuple[str, float | None]] = []
+
+    def rerun(grade: str, requested: float | None) -> dict:
+        calls.append((grade, requested))
+        limit = grant[grade] if requested is None else min(requested, cap)
+        return {"grade": grade, "approved_limit": limit, "advance_rate": 0.8}
+
+    rerun.calls = calls  # type: ignore[attr-defined]
+    return rerun
+
+
+def test_a_flagged_override_is_pending_until_a_second_approver(store: DecisionStore) -> None:
+    """Four eyes (issue 18 point 2): an upgrade with a limit above the grant waits; the
+    register keeps the limit in force until an approver (not the author) approves it."""
     d = _decision(store, grade="6", limit=100_000.0)
+    rerun = _policy_rerun({"5": 120_000.0}, cap=200_000.0)
     row = apply_override(store, d, new_grade="5", new_limit=150_000.0, reason=REASON,
-                         officer=" officer.k ", effective_date="2026-07-01")
+                         officer=" officer.k ", effective_date="2026-07-01", rerun=rerun)
     assert (row["original_grade"], row["new_grade"], row["notches"], row["direction"]) == (
         "6", "5", 1, "upgrade")
-    assert (row["original_limit"], row["new_limit"], row["flagged"]) == (
-        100_000.0, 150_000.0, True)
+    assert (row["original_limit"], row["new_limit"], row["flagged"], row["status"]) == (
+        100_000.0, 150_000.0, True, "pending")
+    assert (row["policy_limit"], row["policy_cap"]) == (120_000.0, 200_000.0)
+    assert row["terms"]["approved_limit"] == 150_000.0  # re-run at the new limit
     assert row["officer"] == "officer.k" and row["decision_id"] == d["decision_id"]
     assert (row["model_version"], row["policy_version"], row["input_hash"]) == (
         "m@1", "2026.1", "h" * 64)
-    assert row["register_change"]["action"] == "increase"
-    assert row["register_change"]["changed_by"] == "officer.k"
-    assert row["register_change"]["reason"].startswith(f"override {row['id']}: ")
-    assert store.current_limit("S-1", "D-1", "2026-07-01")["limit"] == 150_000.0
-    stored = store.overrides("D-1")
-    assert [o["id"] for o in stored] == [row["id"]] and stored[0]["flagged"] is True
-    assert stored[0]["flag_reasons"] == ["upgrade of 1 notch",
-                                         "limit raised above the approved 100,000"]
+    assert row["register_change"] is None
+    assert store.current_limit("S-1", "D-1", "2026-07-01")["limit"] == 100_000.0
+    (stored,) = store.overrides("D-1")
+    assert stored["flag_reasons"] == ["upgrade of 1 notch",
+                                      "limit above what the policy grants (120,000)"]
+    assert check_review(stored, "officer.k", "approver", "approved") == [
+        "the author of an override cannot review it: a second approver must"]
+    assert check_review(stored, "other", "officer", "approved") == [
+        "only an account with the approver role may review overrides"]
+    assert check_review(stored, "ana", "approver", "approved") == []
+    review = store.review_override(row["id"], verdict="approved", approver="ana")
+    assert review["register_change"]["action"] == "increase"
+    assert review["register_change"]["changed_by"] == "officer.k"
+    assert "(approved by ana)" in review["register_change"]["reason"]
+    assert store.current_limit("S-1", "D-1", dt.date.today())["limit"] == 150_000.0
+    (after,) = store.overrides("D-1")
+    assert (after["status"], after["approver"]) == ("approved", "ana")
+    assert check_review(after, "bob", "approver", "approved") == [
+        "the override is approved, not pending"]
+    with pytest.raises(InvalidInputError, match=r"the override is approved, not pending"):
+        store.review_override(row["id"], verdict="rejected", approver="bob")
+
+
+def test_a_rejected_override_never_moves_the_register(store: DecisionStore) -> None:
+    d = _decision(store, grade="6", limit=100_000.0)
+    row = apply_override(store, d, new_limit=130_000.0, reason=REASON, officer="k",
+                         rerun=_policy_rerun({"6": 100_000.0}, cap=200_000.0))
+    assert row["status"] == "pending" and row["flag_reasons"] == [
+        "limit above what the policy grants (100,000)"]
+    assert store.review_override(row["id"], verdict="rejected",
+                                 approver="ana")["register_change"] is None
+    assert store.current_limit("S-1", "D-1", dt.date.today())["limit"] == 100_000.0
+    assert store.overrides("D-1")[0]["status"] == "rejected"
+
+
+def test_no_override_exceeds_the_policy_cap(store: DecisionStore) -> None:
+    """Issue 18: one officer raised a limit to 10,000,000,000,000; the cap refuses it."""
+    d = _decision(store, grade="6", limit=100_000.0)
+    with pytest.raises(OverrideRefusedError, match=r"a limit of 10,000,000,000,000 exceeds "
+                       r"the largest limit the policy allows this debtor at grade 6 "
+                       r"\(200,000\)"):
+        apply_override(store, d, new_limit=1e13, reason=REASON, officer="k",
+                       rerun=_policy_rerun({"6": 100_000.0}, cap=200_000.0))
+    with pytest.raises(OverrideRefusedError, match=r"the decision.s inputs were not kept"):
+        apply_override(store, d, new_limit=120_000.0, reason=REASON, officer="k")
+    assert store.overrides("D-1") == []
+
+
+def test_a_grade_override_takes_the_policy_limit_of_its_grade(store: DecisionStore) -> None:
+    d = _decision(store, grade="6", limit=100_000.0)
+    rerun = _policy_rerun({"8": 60_000.0}, cap=90_000.0)
+    row = apply_override(store, d, new_grade="8", reason=REASON, officer="k", rerun=rerun)
+    assert (row["new_limit"], row["limit_change"], row["status"], row["flagged"]) == (
+        60_000.0, "decrease", "applied", False)
+    assert row["register_change"]["register"]["status"] == "pending_cut"  # notice period
+    assert rerun.calls == [("8", None), ("8", 1e12)]  # type: ignore[attr-defined]
+
+
+def test_real_rerun_decides_the_policy_at_the_new_grade(tmp_path: Path) -> None:
+    """The shell's re-run is the engine's core on the kept inputs: at the decision's own
+    grade it gives what deciding the inputs again gives (the register as it is now: the
+    supplier's debtors now include this one); the example (grade 6, 350,000 EUR;
+    docs/SERVICE.md) at grade 5 keeps 350,000 with a higher advance rate and lower fees,
+    and a cap of 846,000 (capacity binds; measured with Engine.decide_payload(grades=...))."""
+    import json
+
+    from riskengine.api import load_engine
+    from riskengine.contracts.payload import parse_payload
+    from riskengine.serve.common import decide_and_store, decide_payloads, override_rerun
+
+    engine = load_engine()
+    store = DecisionStore(f"sqlite:///{tmp_path / 'r.db'}")
+    try:
+        payload = json.loads((Path(__file__).resolve().parents[1] / "examples"
+                              / "debtor.json").read_text())
+        decide_and_store(engine, store, [parse_payload(payload)])
+        d = store.latest_decision("GR-D-004711")
+        rerun = override_rerun(engine, store, d)
+        assert rerun is not None
+        same = rerun("6", None)
+        (again,) = decide_payloads(engine, [parse_payload(payload)], store)
+        for k in ("grade", "approved_limit", "insured_limit", "advance_rate",
+                  "service_commission_rate", "discount_rate"):
+            assert same[k] == again[k], k
+        up = rerun("5", None)
+        assert (up["grade"], up["approved_limit"]) == ("5", 350_000.0)
+        assert up["advance_rate"] > again["advance_rate"]
+        assert up["service_commission_rate"] < again["service_commission_rate"]
+        assert rerun("5", 1e12)["approved_limit"] == 846_000.0
+        with pytest.raises(OverrideRefusedError, match=r"allows this debtor at grade 5 "
+                           r"\(846,000\)"):
+            apply_override(store, d, new_grade="5", new_limit=900_000.0, reason=REASON,
+                           officer="k", rerun=rerun)
+        row = apply_override(store, d, new_grade="5", new_limit=500_000.0, reason=REASON,
+                             officer="k", rerun=rerun)
+        assert row["status"] == "pending" and row["terms"]["approved_limit"] == 500_000.0
+        assert row["terms"]["grade"] == "5"
+    finally:
+        store.close()
 
 
 def test_grade_only_override_leaves_the_register(store: DecisionStore) -> None:
@@ -243,8 +356,6 @@ def test_an_override_cut_goes_through_the_register_with_its_notice(store: Decisi
     """Issue 15 point 7: an officer's cut is applied by the register's one rule (source
     override:<id>, the policy's 30 days' notice), and a decision older than the override
     posted afterwards does not undo it."""
-    import datetime as dt
-
     d = _decision(store, limit=100_000.0)
     row = apply_override(store, d, new_limit=60_000.0, reason=REASON, officer="k")
     today = dt.date.today()

@@ -94,3 +94,17 @@ def test_portfolio_without_pd_has_no_expected_loss() -> None:
     assert np.isnan(f.expected_loss_uninsured) and f.total_retained == 1.0
     with pytest.raises(InvalidInputError, match="'limit' is missing"):
         portfolio_figures(pd.DataFrame({"debtor_id": ["a"]}), POLICY)
+
+
+def test_portfolio_figures_add_money_in_the_reporting_currency() -> None:
+    """a: 30,000 EUR; b: 10,000 GBP at 1.25 EUR = 12,500 EUR: total limit 42,500 EUR (not
+    40,000 "units"), HHI by name (30/42.5)^2 + (12.5/42.5)^2 (hand calculation); without
+    fx_rate the amounts are taken as given (one currency)."""
+    book = pd.DataFrame({"debtor_id": ["a", "b"], "limit": [30_000.0, 10_000.0],
+                         "currency": ["EUR", "GBP"], "fx_rate": [1.0, 1.25]})
+    f = portfolio_figures(book, POLICY)
+    assert f.total_limit == 42_500.0 and f.total_retained == 42_500.0
+    assert f.hhi["name"] == pytest.approx((30 / 42.5) ** 2 + (12.5 / 42.5) ** 2)
+    assert portfolio_figures(book.drop(columns="fx_rate"), POLICY).total_limit == 40_000.0
+    with pytest.raises(InvalidInputError, match="fx_rate must be a finite number"):
+        portfolio_figures(book.assign(fx_rate=[1.0, 0.0]), POLICY)

@@ -16,6 +16,8 @@ from riskengine.io.portfolio import MANIFEST_NAME, check_portfolio, read_portfol
 from riskengine.synthetic import contract_dtypes, generate_portfolio, synthetic_manifest
 
 N, SEED = 300, 13
+#: The tables the generator makes without a history (``outcomes`` comes with --years).
+GENERATED = tuple(n for n in CONTRACTS if n != "outcomes")
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +34,8 @@ def test_round_trip_gives_equal_frames(frames, tmp_path: Path, fmt: str) -> None
     out = _write(frames, tmp_path / "pf", fmt)
     back, manifest = read_portfolio(out)
     assert list(back) == [*CONTRACTS, "fx_rates"]  # the generated dated rates too
-    for name in (*CONTRACTS, "fx_rates"):
+    assert len(back["outcomes"]) == 0  # optional, not generated: read empty
+    for name in (*GENERATED, "fx_rates"):
         pd.testing.assert_frame_equal(back[name], frames[name], check_exact=True)
     assert manifest["format"] == fmt
     fx = back["fx_rates"]  # the as-of rows are the manifest's mapping
@@ -51,7 +54,7 @@ def test_files_and_manifest_follow_the_layout(frames, tmp_path: Path, fmt: str) 
     nothing else."""
     out = _write(frames, tmp_path / "pf", fmt)
     names = sorted(p.name for p in out.iterdir())
-    assert names == sorted([f"{t}.{fmt}" for t in (*CONTRACTS, "fx_rates")]
+    assert names == sorted([f"{t}.{fmt}" for t in (*GENERATED, "fx_rates")]
                            + [MANIFEST_NAME])  # no temp files
     manifest = json.loads((out / MANIFEST_NAME).read_text())
     assert manifest == {
@@ -65,7 +68,7 @@ def test_files_and_manifest_follow_the_layout(frames, tmp_path: Path, fmt: str) 
         "reporting_currency": "EUR",
         "fx_rates": synthetic_manifest(N, SEED)["fx_rates"],
         "format": fmt,
-        "tables": {name: len(frames[name]) for name in (*CONTRACTS, "fx_rates")},
+        "tables": {name: len(frames[name]) for name in (*GENERATED, "fx_rates")},
     }
 
 
@@ -354,13 +357,14 @@ def test_cli_demo_data_writes_a_synthetic_portfolio(tmp_path: Path, capsys, fmt:
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "SYNTHETIC" in printed and str(out) in printed
-    for name in CONTRACTS:
+    for name in GENERATED:
         assert (out / f"{name}.{fmt}").is_file()
+    assert not (out / f"outcomes.{fmt}").exists()  # no history asked for
     back, manifest = read_portfolio(out)
     assert manifest["synthetic"] is True and manifest["seed"] == 5 and manifest["n_debtors"] == 60
     assert manifest["created_by"] == "riskengine demo-data"
     expected = generate_portfolio(60, seed=5)
-    for name in CONTRACTS:
+    for name in GENERATED:
         pd.testing.assert_frame_equal(back[name], expected[name])
         assert f"{len(expected[name]):,} rows" in printed
 

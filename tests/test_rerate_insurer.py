@@ -83,8 +83,13 @@ def test_a_run_never_insures_above_the_limit_and_lists_the_requests(
     ins = summary["insurance"]
     assert ins["requests"] == len(req)
     assert ins["pairs_insurer_limit"] == int((pairs["cover_basis"] == "insurer_limit").sum())
+    on_limit = pairs[pairs["cover_basis"] == "insurer_limit"]
+    assert ins["currency"] == "EUR"  # money added over pairs: in the reporting currency
     assert ins["insured_amount_insurer_limit"] == pytest.approx(
-        pairs.loc[pairs["cover_basis"] == "insurer_limit", "insured_amount"].sum())
+        (on_limit["insured_amount"] * on_limit["fx_rate"]).sum())
+    rate = pairs.groupby("currency")["fx_rate"].first()
+    assert ins["amount_requested"] == pytest.approx(
+        (req["amount_requested"] * req["currency"].map(rate).astype(float)).sum())
 
 
 def test_a_portfolio_without_the_table_reads_as_no_insurer_data(
@@ -137,3 +142,17 @@ def test_a_run_writes_its_requests_and_insurer_limits_into_the_store(
         assert len(store.insurer_requests()) == len(req)
     assert json.loads((tmp_path / "r2" / "summary.json").read_text())["insurance"] == \
         summary["insurance"]
+
+
+def test_the_summarys_insurance_money_is_in_the_reporting_currency() -> None:
+    """Two pairs, 100 EUR and 100 GBP insured (1 GBP = 1.25 EUR): 225 EUR insured, not
+    200 "units"; a request of 40 GBP is 50 EUR (hand calculation)."""
+    from riskengine.batch.assemble import _insurance_figures
+
+    pairs = pd.DataFrame({"cover_basis": ["insurer_limit", "insurer_limit"],
+                          "approved_limit": [200.0, 200.0], "insured_amount": [100.0, 100.0],
+                          "currency": ["EUR", "GBP"], "fx_rate": [1.0, 1.25]})
+    req = pd.DataFrame({"currency": ["GBP"], "amount_requested": [40.0]})
+    got = _insurance_figures(pairs, req, "EUR")
+    assert (got["currency"], got["insured_amount_insurer_limit"], got["approved_insurer_limit"],
+            got["amount_requested"]) == ("EUR", 225.0, 450.0, 50.0)

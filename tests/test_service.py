@@ -136,6 +136,62 @@ def test_every_configured_token_is_accepted(client: TestClient, store: DecisionS
     assert store.count("decisions") == 2
 
 
+READ_ONLY = "read-only-token-0123456789abcdef"
+FUNDING = "funding-token-0123456789abcdef"
+
+
+def test_tokens_have_scopes_and_each_route_needs_its_own(store: DecisionStore) -> None:
+    """Issue 18: tokens get scopes (decide, check, read); a bare token has all three; a
+    route outside a token's scopes answers 403 naming the scope, never a value."""
+    c = _client(FakeEngine(), store, tokens=[TOKEN, f"{READ_ONLY} scopes=read",
+                                             f"{FUNDING} scopes=check,read"])
+    routes = {"decide": ("POST", "/v1/decisions"), "check": ("POST", "/v1/invoices/check"),
+              "read": ("GET", "/v1/limits/D-1")}
+    allowed = {TOKEN: {"decide", "check", "read"}, READ_ONLY: {"read"},
+               FUNDING: {"check", "read"}}
+    for token, scopes in allowed.items():
+        for scope, (method, url) in routes.items():
+            r = c.request(method, url, json=_payload(),
+                          headers={"Authorization": f"Bearer {token}"})
+            if scope in scopes:
+                assert r.status_code != 403, (token, scope)
+            else:
+                assert r.status_code == 403, (token, scope)
+                assert r.json() == {"detail": [{
+                    "loc": ["header", "Authorization"], "type": "insufficient_scope",
+                    "msg": f"this token lacks the '{scope}' scope this route needs"}]}
+                assert r.headers["www-authenticate"] == (
+                    f'Bearer error="insufficient_scope", scope="{scope}"')
+    assert store.count("decisions") == 1  # only the all-scope token decided
+
+
+def test_every_v1_route_declares_its_scope(store: DecisionStore) -> None:
+    from riskengine.serve.api import ROUTE_SCOPES
+
+    doc = create_app(FakeEngine(), store, [TOKEN]).openapi()
+    routes = {(m.upper(), path) for path, ops in doc["paths"].items()
+              if path.startswith("/v1") for m in ops}
+    assert routes == {(m, p.replace(":path}", "}")) for m, p in ROUTE_SCOPES}
+
+
+def test_token_file_lines_with_scopes(tmp_path: Path) -> None:
+    from riskengine.serve.security import TokenSet, read_token_file
+
+    f = tmp_path / "tokens"
+    f.write_text(f"# ops\n{TOKEN}\n{READ_ONLY} scopes=read\n{FUNDING} scopes=check,read\n")
+    f.chmod(0o600)
+    entries = read_token_file(f)
+    assert entries == [TOKEN, f"{READ_ONLY} scopes=read", f"{FUNDING} scopes=check,read"]
+    ts = TokenSet(entries)
+    assert ts.scopes_of(TOKEN) == {"decide", "check", "read"}
+    assert ts.scopes_of(FUNDING) == {"check", "read"} and ts.scopes_of("nope" * 5) is None
+    f.write_text(f"{READ_ONLY} scopes=read,admin\n")
+    with pytest.raises(RiskEngineError, match=r"token 1 in token file .* \(line 1\): "
+                       r"scopes= lists an unknown scope") as info:
+        read_token_file(f)
+    assert READ_ONLY not in str(info.value)
+
+
 def test_there_is_no_default_token(store: DecisionStore) -> None:
     with pytest.raises(RiskEngineError, match="no API token configured"):
         create_app(FakeEngine(), store, [])

@@ -78,12 +78,15 @@ def test_health_answers_while_the_sqlite_store_is_locked(tmp_path: Path) -> None
     store.close()
 
 
+PASSWORD = "a passphrase of the loop test"
+
+
 def _login(http: httpx.Client) -> None:
     page = http.get("/ui/login").text
     nonce = re.search(r'name="nonce" value="([^"]*)"', page)
     assert nonce is not None
-    r = http.post("/ui/login", data={"nonce": nonce.group(1), "officer": "officer.one",
-                                     "token": TOKEN, "next": "/ui/search"})
+    r = http.post("/ui/login", data={"nonce": nonce.group(1), "username": "officer.one",
+                                     "password": PASSWORD, "next": "/ui/search"})
     assert r.status_code == 303
 
 
@@ -101,6 +104,9 @@ def test_health_answers_while_the_portfolio_page_waits_on_the_store(
 
     monkeypatch.setattr(portfolio, "decision_runs", slow_runs)
     store = DecisionStore(f"sqlite:///{tmp_path / 'store.db'}")
+    from riskengine.serve.accounts import hash_password
+
+    store.add_user("officer.one", "officer", hash_password(PASSWORD))
     with LiveServer(create_app(FakeEngine(), store, [TOKEN])) as srv, \
             httpx.Client(base_url=srv.url, timeout=60) as http:
         _login(http)

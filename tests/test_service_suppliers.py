@@ -158,3 +158,30 @@ def test_a_bad_record_of_the_supplier_is_422_under_the_supplier(
     assert r.json()["detail"][0]["loc"][:5] == ["body", 1, "exposure", "supplier",
                                                 "statements"]
     assert store.count("decisions") == 0
+
+
+def test_the_registers_dispersion_counts_limits_in_other_currencies_converted(
+        client: TestClient, store: DecisionStore) -> None:
+    """The supplier's debtors: D-BIG approved 350,000 EUR and D-GBP approved 100,000 GBP
+    at 1 GBP = 1.25 EUR (the store's rate): in EUR 350,000 and 125,000, HHI (350/475)^2 +
+    (125/475)^2 = 0.612 (hand calculation); counting the EUR limits only it was 1. A
+    decision over HTTP reads the converted one (> 0.25: one notch)."""
+    import pandas as pd
+
+    store.load_fx_rates(pd.DataFrame({"date": ["2026-01-01"], "currency": ["GBP"],
+                                      "rate": [1.25]}), base="EUR")
+    gbp = _pair("D-GBP")
+    gbp["exposure"]["currency"] = "GBP"
+    gbp["exposure"]["requested_limit"] = 100_000.0
+    big = client.post("/v1/decisions", json=_pair("D-BIG"), headers=AUTH).json()
+    small = client.post("/v1/decisions", json=gbp, headers=AUTH).json()
+    assert (big["approved_limit"], small["approved_limit"], small["currency"]) == (
+        350_000.0, 100_000.0, "GBP")
+    book = store.supplier_book({SID: "EUR"}, as_of="2026-06-30",
+                               rates={"EUR": 1.0, "GBP": 1.25})
+    assert book.debtor_hhi[SID] == pytest.approx((350 / 475) ** 2 + (125 / 475) ** 2)
+    assert store.supplier_book({SID: "EUR"}, as_of="2026-06-30").debtor_hhi[SID] == 1.0
+    assert store.supplier_book({SID: "EUR"}, as_of="2026-06-30",
+                               rates={"EUR": 1.0}).debtor_hhi[SID] is None  # no GBP rate
+    d = client.post("/v1/decisions", json=_pair("D-THIRD"), headers=AUTH).json()
+    assert "supplier_concentrated" in d["limit_notes"]

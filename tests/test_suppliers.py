@@ -319,3 +319,23 @@ def test_supplier_in_another_currency_capped_then_the_book_caps(engine: Any) -> 
     del q["fx_rates"]
     with pytest.raises(InvalidInputError, match="BGN"):
         engine.decide_payload(q, supplier_book=book, **KW)
+
+
+def test_book_dispersion_converts_every_pair_into_the_reporting_currency() -> None:
+    """S1 (ledger EUR) lends 100 EUR to D1 and 100 GBP to D2, 1 GBP = 1.25 EUR: in EUR 100
+    and 125, HHI (100/225)^2 + (125/225)^2 = 25,625 / 50,625 (hand calculation), where
+    counting its ledger currency alone gave 1. S2 has a CHF pair and no CHF rate: no
+    dispersion (unknown, not the HHI of its EUR pairs)."""
+    from riskengine.features.fx import FxRates
+    from riskengine.scoring.suppliers import book_dispersion
+
+    ex = pd.DataFrame({"supplier_id": ["S1", "S1", "S2", "S2"],
+                       "debtor_id": ["D1", "D2", "D1", "D3"],
+                       "currency": ["EUR", "GBP", "EUR", "CHF"],
+                       "approved_limit": [100.0, 100.0, 50.0, 50.0]})
+    sup = pd.DataFrame({"supplier_id": ["S1", "S2"], "currency": ["EUR", "EUR"]})
+    rates = FxRates.from_rows([("2026-01-01", "GBP", 1.25)], "EUR").at("2026-06-30")
+    got = book_dispersion(ex, sup, rates)
+    assert got.index.tolist() == ["S1"]
+    assert got["S1"] == pytest.approx(25_625 / 50_625)
+    assert book_dispersion(ex, sup).to_dict() == {"S1": 1.0, "S2": 1.0}

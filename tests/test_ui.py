@@ -1,11 +1,13 @@
 """The credit officer's pages under /ui, in process (FastAPI's TestClient).
 
-Sources: issue 7 §2 (the pages, behind the same authentication; overrides with a
-mandatory reason and the officer's identity, upgrades bounded by the policy
-(default 2 notches) and flagged) and §3 (audit trail, override report,
-portfolio page); the brief of the web page (HttpOnly SameSite=Strict signed
-session cookie, the token never in a URL, CSRF tokens on POST forms, all data
-escaped). The engine is a stand-in (grade and limit fixed) so that these tests
+Sources: issue 7 §2 (the pages; overrides with a mandatory reason and the officer's
+identity, upgrades bounded by the policy (default 2 notches) and flagged) and §3 (audit
+trail, override report, portfolio page); the brief of the web page (HttpOnly
+SameSite=Strict cookie, CSRF tokens on POST forms, all data escaped); issue 18 points 1
+and 2 (officers' own accounts, never API tokens; throttled sign-ins locked after 5
+failures with 429 and Retry-After; single-use login nonce; logout ends the session on the
+server; roles; four eyes: a flagged override pending until a second approver, funding on
+the limit in force until then, no limit above the policy's cap). The engine is a stand-in (grade and limit fixed) so that these tests
 run in seconds; tests/test_browser.py runs the real service and engine in Chromium.
 """
 
@@ -21,10 +23,11 @@ from typing import Any
 
 import pytest
 
+from riskengine.serve.accounts import LoginLimits, hash_password
 from riskengine.serve.api import create_app
-from riskengine.serve.ui.forms import FormData, parse_form, payload_from_form
+from riskengine.serve.ui.forms import FormData, payload_from_form
 from riskengine.serve.ui.search import search_debtors
-from riskengine.serve.ui.sessions import SESSION_COOKIE, SessionSigner
+from riskengine.serve.ui.sessions import SESSION_COOKIE, CookieSigner
 from riskengine.store import DecisionStore
 
 with warnings.catch_warnings():
@@ -35,7 +38,10 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_BYTES = (ROOT / "examples" / "debtor.json").read_bytes()
 EXAMPLE = json.loads(EXAMPLE_BYTES)
 TOKEN = "ui-test-token-0123456789abcdef"
-OFFICER = "Maria Papadopoulou"
+OFFICER = "maria.p"            # role officer
+APPROVER = "ana.k"             # role approver
+AUDITOR = "audrey"             # role auditor
+PASSWORD = "correct horse battery staple"
 REASON = "Audited H1 2026 accounts show margins recovering and new equity."
 XSS = "<script>alert('x')</script>"
 
@@ -51,20 +57,27 @@ class StubEngine:
     def versions(self) -> dict[str, str]:
         return {"model_version": "stub-1", "policy_version": "2026.1"}
 
+    CAP = 1_000_000.0
+    """With an officer's grade (``grades``), the stub's policy grants the request up to
+    this cap (its grant at the example's own request of 350,000 is 350,000)."""
+
     def decide_one(self, payload: Any, **kw: Any) -> dict[str, Any]:
         return self.score_payloads([payload], **kw)[0]
 
     def score_payloads(self, payloads: list[Any], *, decided_at: str | None = None,
-                       reference_date: Any = None) -> list[dict[str, Any]]:
+                       reference_date: Any = None,
+                       grades: dict[str, str] | None = None) -> list[dict[str, Any]]:
         import hashlib
 
         out = []
         for p in payloads:
             digest = hashlib.sha256(p.model_dump_json().encode()).hexdigest()
+            grade = (grades or {}).get(p.debtor.debtor_id)
+            limit = self.limit if grade is None else min(p.exposure.requested_limit, self.CAP)
             out.append({
                 "debtor_id": p.debtor.debtor_id, "supplier_id": p.exposure.supplier_id,
-                "as_of": p.as_of.isoformat(), "pd": 0.0211, "grade": self.grade,
-                "approved_limit": self.limit, "requested_limit": p.exposure.requested_limit,
+                "as_of": p.as_of.isoformat(), "pd": 0.0211, "grade": grade or self.grade,
+                "approved_limit": limit, "requested_limit": p.exposure.requested_limit,
                 "decision_type": "full", "binding_constraints": ["requested"],
                 "expected_loss": 295.4, "currency": p.exposure.currency,
                 "reason_codes": [{"feature": "adv_n_tier2", "value": 1.0,
@@ -74,9 +87,17 @@ class StubEngine:
         return out
 
 
+@pytest.fixture(scope="module")
+def _hash() -> str:
+    return hash_password(PASSWORD)  # argon2id: hashed once for the module
+
+
 @pytest.fixture
-def store() -> Iterator[DecisionStore]:
+def store(_hash: str) -> Iterator[DecisionStore]:
     s = DecisionStore("sqlite://")
+    for name, role in ((OFFICER, "officer"), (APPROVER, "approver"), (AUDITOR, "auditor"),
+                       ("adam", "admin")):
+        s.add_user(name, role, _hash)
     yield s
     s.close()
 
@@ -92,11 +113,11 @@ def _hidden(html: str, name: str) -> str:
     return m.group(1)
 
 
-def _login(client: TestClient, officer: str = OFFICER, token: str = TOKEN,
+def _login(client: TestClient, user: str = OFFICER, password: str = PASSWORD,
            next_url: str = "/ui/search") -> Any:
     page = client.get("/ui/login")
     return client.post("/ui/login", follow_redirects=False, data={
-        "nonce": _hidden(page.text, "nonce"), "officer": officer, "token": token,
+        "nonce": _hidden(page.text, "nonce"), "username": user, "password": password,
         "next": next_url})
 
 
@@ -142,7 +163,7 @@ def test_posts_without_a_session_go_to_the_login(store: DecisionStore) -> None:
     assert store.count("decisions") == 0
 
 
-def test_login_sets_a_signed_httponly_strict_cookie_without_the_token(
+def test_login_sets_a_signed_httponly_strict_cookie_with_the_session_id_only(
         store: DecisionStore) -> None:
     c = _client(store)
     r = _login(c, next_url="/ui/portfolio")
@@ -150,47 +171,93 @@ def test_login_sets_a_signed_httponly_strict_cookie_without_the_token(
     cookie = r.headers["set-cookie"]
     assert cookie.startswith(f"{SESSION_COOKIE}=")
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/ui" in cookie
-    assert TOKEN not in cookie and TOKEN not in r.headers["location"]
+    assert PASSWORD not in cookie and OFFICER not in cookie  # a signed random id only
     page = c.get("/ui/portfolio")
-    assert page.status_code == 200 and OFFICER in page.text
+    assert page.status_code == 200 and f'data-testid="officer">{OFFICER}<' in page.text
+    (row,) = store.engine.connect().exec_driver_sql(
+        "SELECT user_name, revoked_at FROM user_sessions").fetchall()
+    assert tuple(row) == (OFFICER, None)
 
 
-def test_the_login_form_sends_the_token_in_the_body_only(store: DecisionStore) -> None:
+def test_the_login_form_sends_the_password_in_the_body_only(store: DecisionStore) -> None:
     html = _client(store).get("/ui/login").text
     assert 'method="post"' in html and 'type="password"' in html
 
 
-@pytest.mark.parametrize("token,officer,status,message", [
-    ("wrong-token-0123456789abcdef", OFFICER, 401, "not valid"),
-    (TOKEN, "", 422, "Give your name"),
-    (TOKEN, "x" * 81, 422, "Give your name"),
+@pytest.mark.parametrize("user,password,status,message", [
+    (OFFICER, "wrong password, long enough", 401, "name or password is wrong"),
+    ("nobody", PASSWORD, 401, "name or password is wrong"),  # the same answer
+    (OFFICER, "", 422, "Give your account name and password"),
+    ("x" * 65, PASSWORD, 422, "Give your account name and password"),
+    (OFFICER, TOKEN, 401, "name or password is wrong"),  # an API token is no password
 ])
-def test_a_bad_login_is_refused(store: DecisionStore, token: str, officer: str, status: int,
+def test_a_bad_login_is_refused(store: DecisionStore, user: str, password: str, status: int,
                                 message: str) -> None:
     c = _client(store)
-    r = _login(c, officer=officer, token=token)
+    r = _login(c, user=user, password=password)
     assert r.status_code == status and message in r.text
     assert SESSION_COOKIE not in r.headers.get("set-cookie", "")
-    assert token not in r.text
+    assert password not in r.text or not password
+
+
+def test_a_disabled_account_cannot_sign_in_and_loses_its_sessions(store: DecisionStore
+                                                                  ) -> None:
+    c = _client(store)
+    assert _login(c).status_code == 303
+    store.update_user(OFFICER, disabled=True)
+    assert c.get("/ui/search", follow_redirects=False).status_code == 303
+    assert _login(_client(store)).status_code == 401
 
 
 def test_a_login_without_the_form_nonce_is_refused(store: DecisionStore) -> None:
     c = _client(store)
-    r = c.post("/ui/login", data={"nonce": "forged", "officer": OFFICER, "token": TOKEN},
-               follow_redirects=False)
+    r = c.post("/ui/login", data={"nonce": "forged", "username": OFFICER,
+                                  "password": PASSWORD}, follow_redirects=False)
     assert r.status_code == 403 and "expired" in r.text
+
+
+def test_a_login_nonce_serves_one_attempt(store: DecisionStore) -> None:
+    """Issue 18: one login nonce served 2,001 attempts; now the second use is refused."""
+    c = _client(store)
+    nonce = _hidden(c.get("/ui/login").text, "nonce")
+    login_cookie = c.cookies.get("riskengine_login")
+    data = {"nonce": nonce, "username": OFFICER, "password": "not the password at all"}
+    assert c.post("/ui/login", data=data, follow_redirects=False).status_code == 401
+    c.cookies.set("riskengine_login", login_cookie, path="/ui/login")
+    r = c.post("/ui/login", data={**data, "password": PASSWORD}, follow_redirects=False)
+    assert r.status_code == 403 and "expired" in r.text
+
+
+def test_failed_logins_lock_the_account_with_429_and_retry_after(store: DecisionStore
+                                                                 ) -> None:
+    """Five failures (LoginLimits' default, NIST SP 800-63B §5.2.2 / OWASP lockout) lock
+    the account for 15 minutes: the right password then answers 429, not a session."""
+    c = _client(store)
+    codes = [_login(c, password=f"wrong password number {i}").status_code for i in range(6)]
+    assert codes == [401] * 5 + [429]
+    r = _login(c)
+    assert r.status_code == 429 and "locked" in r.text
+    assert 890 <= int(r.headers["retry-after"]) <= 900
+    assert SESSION_COOKIE not in r.headers.get("set-cookie", "")
+    assert _login(_client(store), user=APPROVER).status_code == 303  # others still sign in
+
+
+def test_failed_logins_from_one_address_lock_it(store: DecisionStore) -> None:
+    c = _client(store, login_limits=LoginLimits(account_failures=100, address_failures=3))
+    codes = [_login(c, user=f"guess{i}", password="wrong password, long").status_code
+             for i in range(4)]
+    assert codes == [401, 401, 401, 429]
+    assert _login(c, user=APPROVER).status_code == 429  # the address, whatever the name
 
 
 def test_a_tampered_or_foreign_session_cookie_is_refused(store: DecisionStore) -> None:
     c = _client(store)
-    forged = SessionSigner(b"another-secret-0123456789").sign(
-        "session", {"officer": "Mallory", "csrf": "x", "kid": "dev", "iat": 2_000_000_000})
+    forged = CookieSigner(b"another-secret-0123456789").sign("session", "some-session-id")
     c.cookies.set(SESSION_COOKIE, forged, path="/ui")
     assert c.get("/ui/search", follow_redirects=False).status_code == 303
 
 
-def test_sessions_end_when_the_token_is_removed(store: DecisionStore) -> None:
-    """A shared session secret keeps sessions over a restart, but not for a removed token."""
+def test_a_shared_secret_keeps_sessions_over_a_restart(store: DecisionStore) -> None:
     secret = b"shared-secret-0123456789abcdef"
     first = _client(store, ui_session_secret=secret)
     assert _login(first).status_code == 303
@@ -198,20 +265,28 @@ def test_sessions_end_when_the_token_is_removed(store: DecisionStore) -> None:
     same = TestClient(create_app(StubEngine(), store, [TOKEN], ui_session_secret=secret))
     same.cookies.set(SESSION_COOKIE, cookie, path="/ui")
     assert same.get("/ui/search", follow_redirects=False).status_code == 200
-    rotated = TestClient(create_app(StubEngine(), store, ["other-token-0123456789abcdef"],
-                                    ui_session_secret=secret))
-    rotated.cookies.set(SESSION_COOKIE, cookie, path="/ui")
-    assert rotated.get("/ui/search", follow_redirects=False).status_code == 303
+    other = TestClient(create_app(StubEngine(), store, [TOKEN]))
+    other.cookies.set(SESSION_COOKIE, cookie, path="/ui")
+    assert other.get("/ui/search", follow_redirects=False).status_code == 303
 
 
 def test_the_session_does_not_open_the_v1_api(client: TestClient) -> None:
     assert client.get("/v1/debtors/GR-D-004711/decision").status_code == 401
 
 
-def test_logout_ends_the_session(client: TestClient) -> None:
-    r = client.post("/ui/logout", data={"csrf": _csrf(client)}, follow_redirects=False)
+def test_logout_ends_the_session_on_the_server(client: TestClient) -> None:
+    """Issue 18: the old cookie kept working for 8 hours after a logout; now it stops."""
+    old = client.cookies.get(SESSION_COOKIE)
+    csrf = _csrf(client)
+    r = client.post("/ui/logout", data={"csrf": csrf}, follow_redirects=False)
     assert r.status_code == 303
     assert client.get("/ui/search", follow_redirects=False).status_code == 303
+    client.cookies.set(SESSION_COOKIE, old, path="/ui")  # the cookie replayed
+    assert client.get("/ui/search", follow_redirects=False).status_code == 303
+    r = client.post("/ui/debtor/override", data={"csrf": csrf, "debtor_id": "GR-D-004711",
+                                                 "decision_id": "1", "reason": REASON,
+                                                 "new_grade": "9"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/ui/login")
 
 
 def test_the_ui_is_not_in_the_openapi_document(client: TestClient) -> None:
@@ -328,11 +403,112 @@ def test_a_one_notch_upgrade_is_recorded_flagged_with_the_officer(
     (row,) = store.overrides("GR-D-004711")
     assert (row["officer"], row["direction"], row["notches"], row["flagged"]) == (
         OFFICER, "upgrade", 1, True)
+    assert row["status"] == "pending" and row["terms"]["grade"] == "5"
     page = client.get(r.headers["location"]).text
-    assert "Override 1 recorded and flagged for review" in page
+    assert "Override 1 recorded: flagged, pending until a second approver" in page
     trail = page.split('data-testid="audit"')[1].split("</section>")[0]
     assert "Upgrade of decision 1: grade 6 → 5 (1 notch)" in trail
+    assert "pending a second approver" in trail
     assert 'class="flag">flagged<' in trail and OFFICER in trail and REASON in trail
+    assert 'data-testid="effective"' not in page  # nothing in force yet
+    assert 'value="approved"' not in page  # the author cannot approve it
+
+
+def _check(client: TestClient) -> Any:
+    """A funding check today (the register's changes are dated the day they are made)."""
+    import datetime as dt
+
+    today = dt.date.today()
+    return client.post("/v1/invoices/check", headers={"Authorization": f"Bearer {TOKEN}"},
+                       json={"supplier_id": "GR-S-000318", "debtor_id": "GR-D-004711",
+                             "amount": 600_000.0,
+                             "invoice_date": (today - dt.timedelta(days=5)).isoformat(),
+                             "due_date": (today + dt.timedelta(days=60)).isoformat(),
+                             "approved_outstanding": 0.0})
+
+
+def test_a_pending_override_is_approved_by_a_second_account(store: DecisionStore) -> None:
+    """Four eyes: an officer raises the limit (flagged: above the policy's grant of
+    350,000); funding stays on 350,000 until the approver approves; then 800,000."""
+    officer, approver = _client(store), _client(store)
+    assert _login(officer).status_code == 303 and _login(approver, APPROVER).status_code == 303
+    _upload(officer)
+    r = _override(officer, new_limit="800,000")
+    assert r.status_code == 303 and r.headers["location"].endswith("&flagged=1")
+    (row,) = store.overrides("GR-D-004711")
+    assert (row["status"], row["policy_limit"], row["policy_cap"]) == (
+        "pending", 350_000.0, 1_000_000.0)
+    assert _check(officer).json()["limit"] == 350_000.0  # the limit in force
+    page = approver.get("/ui/debtor?id=GR-D-004711").text
+    assert 'data-testid="pending-1"' in page and 'value="approved"' in page
+    r = approver.post("/ui/debtor/review", follow_redirects=False, data={
+        "csrf": _hidden(page, "csrf"), "debtor_id": "GR-D-004711", "override_id": "1",
+        "verdict": "approved", "comment": "Checked the new accounts"})
+    assert r.status_code == 303 and r.headers["location"].endswith("&reviewed=1&verdict=approved")
+    (row,) = store.overrides("GR-D-004711")
+    assert (row["status"], row["approver"], row["officer"]) == ("approved", APPROVER, OFFICER)
+    assert _check(officer).json()["limit"] == 800_000.0
+    page = approver.get("/ui/debtor?id=GR-D-004711").text
+    assert f"After override by {OFFICER}, approved by {APPROVER}" in page
+    report = approver.get("/ui/reports/overrides").text
+    assert "approved: <strong>1</strong>" in report and f"{APPROVER} (1)" in report
+
+
+def test_the_author_and_other_roles_cannot_approve(store: DecisionStore) -> None:
+    officer = _client(store)
+    _login(officer)
+    _upload(officer)
+    _override(officer, new_limit="800,000")
+    for user, message in ((OFFICER, "Your role (officer) may not approve"),
+                          (AUDITOR, "Your role (auditor) may not approve")):
+        c = _client(store)
+        _login(c, user)
+        csrf = _hidden(c.get("/ui/debtor?id=GR-D-004711").text, "csrf")
+        r = c.post("/ui/debtor/review", data={"csrf": csrf, "debtor_id": "GR-D-004711",
+                                               "override_id": "1", "verdict": "approved"})
+        assert r.status_code == 403 and message in r.text
+    assert store.overrides("GR-D-004711")[0]["status"] == "pending"
+
+
+def test_an_approver_cannot_approve_their_own_override(store: DecisionStore) -> None:
+    c = _client(store)
+    _login(c, APPROVER)
+    _upload(c)
+    _override(c, new_limit="800,000")
+    csrf = _hidden(c.get("/ui/debtor?id=GR-D-004711").text, "csrf")
+    r = c.post("/ui/debtor/review", data={"csrf": csrf, "debtor_id": "GR-D-004711",
+                                           "override_id": "1", "verdict": "approved"})
+    assert r.status_code == 409 and "The author of an override cannot review it" in r.text
+    assert store.overrides("GR-D-004711")[0]["status"] == "pending"
+
+
+def test_no_override_exceeds_the_policy_cap(client: TestClient, store: DecisionStore) -> None:
+    """Issue 18: an officer raised a limit to 10,000,000,000,000 and the next funding check
+    advanced 4e12; the stub policy's cap (1,000,000) refuses it."""
+    _upload(client)
+    r = _override(client, new_limit="10000000000000")
+    assert r.status_code == 422
+    assert "exceeds the largest limit the policy allows this debtor at grade 6 " \
+           "(1,000,000)" in r.text
+    assert store.overrides("GR-D-004711") == []
+    assert _check(client).json()["limit"] == 350_000.0
+
+
+def test_an_auditor_reads_but_neither_scores_nor_overrides(client: TestClient,
+                                                           store: DecisionStore) -> None:
+    _upload(client)
+    c = _client(store)
+    _login(c, AUDITOR)
+    page = c.get("/ui/debtor?id=GR-D-004711")
+    assert page.status_code == 200 and "reads this page only" in page.text
+    assert 'action="/ui/debtor/override"' not in page.text and ">Score a debtor<" not in page.text
+    assert c.get("/ui/score").status_code == 403
+    csrf = _hidden(page.text, "csrf")
+    r = c.post("/ui/debtor/override", data={"csrf": csrf, "debtor_id": "GR-D-004711",
+                                             "decision_id": "1", "reason": REASON,
+                                             "new_grade": "9"})
+    assert r.status_code == 403 and store.overrides("GR-D-004711") == []
+    assert c.get("/ui/reports/overrides").status_code == 200
 
 
 def test_a_three_notch_upgrade_is_refused_with_the_policy_message(
@@ -382,7 +558,7 @@ def test_the_upgrade_bound_follows_the_router_setting(store: DecisionStore) -> N
     from riskengine.serve.ui.router import create_ui_router
 
     app = create_app(StubEngine(), store, [TOKEN], ui=False)
-    app.include_router(create_ui_router([TOKEN], policy_max_upgrade_notches=0))
+    app.include_router(create_ui_router(policy_max_upgrade_notches=0))
     c = TestClient(app)
     _login(c)
     _upload(c)
@@ -395,7 +571,7 @@ def test_the_upgrade_bound_follows_the_router_setting(store: DecisionStore) -> N
 
 def test_all_data_is_escaped(store: DecisionStore) -> None:
     c = _client(store)
-    _login(c, officer=f"Eve {XSS}")
+    _login(c)
     payload = copy.deepcopy(EXAMPLE)
     payload["debtor"]["name"] = f"Evil {XSS} S.A."
     assert _upload(c, json.dumps(payload).encode()).status_code == 303
@@ -485,16 +661,35 @@ def test_the_override_report_covers_the_period(client: TestClient) -> None:
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def test_parse_form_reads_multipart_files_and_fields() -> None:
+def test_read_form_reads_multipart_files_and_fields_with_python_multipart() -> None:
+    import asyncio
+
+    from starlette.requests import Request
+
+    from riskengine.serve.ui.forms import read_form
+
     body = (b"--XyZ\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\nabc\r\n"
             b"--XyZ\r\nContent-Disposition: form-data; name=\"payload_file\"; "
             b"filename=\"d.json\"\r\nContent-Type: application/json\r\n\r\n"
             b"{\"a\": \"\xce\xb1\"}\r\n--XyZ--\r\n")
-    form = parse_form("multipart/form-data; boundary=XyZ", body)
-    assert form.fields == {"csrf": "abc"}
+
+    def request(content_type: str, data: bytes) -> Request:
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": data, "more_body": False}
+
+        return Request({"type": "http", "method": "POST", "path": "/", "headers": [
+            (b"content-type", content_type.encode())]}, receive)
+
+    form = asyncio.run(read_form(request("multipart/form-data; boundary=XyZ", body)))
+    assert form is not None and form.fields == {"csrf": "abc"}
     assert form.files == {"payload_file": ("d.json", '{"a": "α"}'.encode())}
-    with pytest.raises(ValueError, match="unsupported form content type"):
-        parse_form("application/json", b"{}")
+    assert asyncio.run(read_form(request("application/json", b"{}"))) is None
+    broken = asyncio.run(read_form(request("multipart/form-data; boundary=XyZ",
+                                           b"--XyZ\r\nbroken")))
+    assert broken is None or broken.fields == {}  # no CSRF token: refused by the caller
+    plain = asyncio.run(read_form(request("application/x-www-form-urlencoded",
+                                          b"q=GR-D%2A&x=1&x=2")))
+    assert plain is not None and plain.fields == {"q": "GR-D*", "x": "1"}
 
 
 def test_payload_from_form_leaves_blank_fields_out() -> None:

@@ -306,7 +306,7 @@ def _reconciled(opts: RerateOptions, out: Path, ckpt: _Checkpoints, plan: ChunkP
         summary[name] = int(sum(c.get(name, 0) for c in counts))
     summary["previous_run"] = previous is not None
     summary["book"] = book.figures
-    summary["insurance"] = _insurance_figures(pairs, requests)
+    summary["insurance"] = _insurance_figures(pairs, requests, policy.book.currency)
     return summary, n
 
 
@@ -320,18 +320,32 @@ def _requests_table(requests: pd.DataFrame) -> pa.Table:
                                                  pa.string()) for c in REQUEST_COLUMNS})
 
 
-def _insurance_figures(pairs: pd.DataFrame, requests: pd.DataFrame) -> dict[str, Any]:
-    """The run's cover by basis and its requests to the insurer (summary ``insurance``)."""
+def _insurance_figures(pairs: pd.DataFrame, requests: pd.DataFrame, currency: str
+                       ) -> dict[str, Any]:
+    """The run's cover by basis and its requests to the insurer (summary ``insurance``),
+    the money in the reporting ``currency``: each pair's amounts times its ``fx_rate``
+    (units of the reporting currency per unit, on the run's date), a request's at the
+    rate of its currency among the pairs'."""
     basis = pairs["cover_basis"].astype(str)
-    approved = pairs["approved_limit"].to_numpy(dtype=np.float64, na_value=0.0)
-    insured = pairs["insured_amount"].to_numpy(dtype=np.float64, na_value=0.0)
-    out: dict[str, Any] = {}
+    fx = pairs["fx_rate"].to_numpy(dtype=np.float64, na_value=np.nan) \
+        if "fx_rate" in pairs.columns else np.ones(len(pairs))
+    approved = pairs["approved_limit"].to_numpy(dtype=np.float64, na_value=0.0) * fx
+    insured = pairs["insured_amount"].to_numpy(dtype=np.float64, na_value=0.0) * fx
+    out: dict[str, Any] = {"currency": currency}
     for b in ("insurer_limit", "discretionary", "none"):
         at = (basis == b).to_numpy()
         out[f"pairs_{b}"] = int(at.sum())
         out[f"approved_{b}"] = float(approved[at].sum())
         out[f"insured_amount_{b}"] = float(insured[at].sum())
     out["requests"] = int(len(requests))
-    out["amount_requested"] = float(requests["amount_requested"].sum()) if len(requests) \
-        else 0.0
+    amount = 0.0
+    if len(requests):
+        rate = pd.Series(fx, index=pairs["currency"].astype(str).to_numpy()).groupby(
+            level=0).first() if "currency" in pairs.columns else pd.Series(dtype=np.float64)
+        r = requests["currency"].astype(str).map(rate).to_numpy(dtype=np.float64,
+                                                                na_value=np.nan)
+        amount = float((requests["amount_requested"].to_numpy(dtype=np.float64)
+                        * np.where(requests["currency"].astype(str).to_numpy() == currency,
+                                   1.0, r)).sum())
+    out["amount_requested"] = amount
     return out

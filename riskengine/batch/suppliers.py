@@ -39,7 +39,8 @@ def empty_book() -> pd.DataFrame:
 def supplier_book(portfolio: Path, frames: Mapping[str, pd.DataFrame],
                   reads: Mapping[str, Path], engine: Any, as_of: str) -> pd.DataFrame:
     """The ``supplier_book`` of a run: every supplier's debtor dispersion over the whole
-    book and, for a supplier that is a debtor of the book, its rating.
+    book (its pairs' limits in the reporting currency, at the rates in force on ``as_of``)
+    and, for a supplier that is a debtor of the book, its rating.
 
     Parameters
     ----------
@@ -64,8 +65,8 @@ def supplier_book(portfolio: Path, frames: Mapping[str, pd.DataFrame],
     if suppliers is None or "supplier_id" not in suppliers.columns or not len(suppliers):
         return empty_book()
     exposures = _table(portfolio, frames, reads, "exposures", _BOOK_EXPOSURE_COLUMNS)
-    hhi = (book_dispersion(exposures, suppliers) if exposures is not None
-           else pd.Series([], dtype=np.float64))
+    hhi = (book_dispersion(exposures, suppliers, _book_rates(portfolio, frames, engine, as_of))
+           if exposures is not None else pd.Series([], dtype=np.float64))
     ids = pd.Index(pd.unique(suppliers["supplier_id"].dropna().astype("str")), dtype="str")
     ratings = _supplier_ratings(portfolio, frames, reads, engine, as_of, ids)
     return pd.DataFrame({
@@ -124,6 +125,26 @@ def _supplier_ratings(portfolio: Path, frames: Mapping[str, pd.DataFrame],
         own["fx_rates"] = fx
     grades = rate(own, as_of)
     return grades[grades != "NR"]
+
+
+def _book_rates(portfolio: Path, frames: Mapping[str, pd.DataFrame], engine: Any,
+                as_of: str) -> np.ndarray | None:
+    """The rates in force on ``as_of`` into the engine's reporting currency, from the book's
+    valid rate rows (a chunk reports the invalid ones); None for an engine without a
+    policy (then a supplier's dispersion counts its ledger currency's pairs only)."""
+    from riskengine.features.fx import FxRates
+    from riskengine.validation.fx import base_rate_rows, validate_fx_rates
+
+    policy = getattr(engine, "policy", None)
+    if policy is None:
+        return None
+    base = policy.book.currency
+    fx = _fx_rates(portfolio, frames)
+    if fx is None or not len(fx):
+        return FxRates.empty(base).at(as_of)
+    clean, _ = validate_fx_rates(fx)
+    clean, _ = base_rate_rows(clean, base)
+    return FxRates.from_frame(clean, base).at(as_of)
 
 
 def _fx_rates(portfolio: Path, frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame | None:

@@ -47,6 +47,8 @@ __all__ = [
     "RELATIONS",
     "INSURER_STATUSES",
     "INSURER_LIMITS",
+    "DEFAULT_TYPES",
+    "OUTCOMES",
     "CONTRACTS",
     "OPTIONAL_TABLES",
     "FX_RATES",
@@ -418,15 +420,38 @@ INSURER_LIMITS = TableContract(
     ),
 )
 
+#: How a debtor defaulted, the two triggers of the CRR art. 178(1) definition of default:
+#: ``past_due_90`` (art. 178(1)(b): a material obligation more than 90 days past due),
+#: and two of the unlikeliness-to-pay events of art. 178(3): ``insolvency`` (points (e)
+#: and (f): the debtor's bankruptcy or similar protection asked for or declared) and
+#: ``distressed_restructuring`` (point (d): a restructuring that diminishes the obligation).
+DEFAULT_TYPES: tuple[str, ...] = ("past_due_90", "insolvency", "distressed_restructuring")
+
+OUTCOMES = TableContract(
+    name="outcomes",
+    key=("debtor_id", "default_date"),
+    date_columns_not_future=("default_date",),
+    columns=(
+        Column("debtor_id", "str", identifier=True),
+        Column("default_date", "date",
+               description="The day the debtor went into default (CRR art. 178); on or "
+                           "before the portfolio's as_of"),
+        Column("default_type", "category", allowed=DEFAULT_TYPES,
+               description="Which default trigger (CRR art. 178)"),
+    ),
+)
+
 #: Every input table, by name.
 CONTRACTS: dict[str, TableContract] = {
     t.name: t
     for t in (DEBTORS, SUPPLIERS, STATEMENTS, ADVERSE_RECORDS, INVOICES, EXPOSURES, RELATIONS,
-              INSURER_LIMITS)
+              INSURER_LIMITS, OUTCOMES)
 }
 
 #: Tables a portfolio may leave out (absent: no records; old portfolios still load).
-OPTIONAL_TABLES: tuple[str, ...] = ("insurer_limits",)
+#: ``outcomes``: the book's observed defaults, the labels of ``train --portfolio``; the
+#: decision never reads them.
+OPTIONAL_TABLES: tuple[str, ...] = ("insurer_limits", "outcomes")
 
 FX_RATES = TableContract(
     name="fx_rates",

@@ -28,8 +28,9 @@ from riskengine.errors import InvalidInputError
 from riskengine.synthetic import contract_dtypes
 
 __all__ = ["FORMATS", "MANIFEST_NAME", "OPTIONAL_TABLES", "REQUIRED_TABLES", "ROW_GROUP_ROWS",
-           "check_portfolio", "chunk_readable", "count_rows", "read_fx_rates", "read_manifest",
-           "read_portfolio", "read_table", "table_file", "unreadable", "write_portfolio"]
+           "TRUTH_DIR", "check_portfolio", "chunk_readable", "count_rows", "read_fx_rates", "read_manifest",
+           "read_portfolio", "read_table", "table_file", "unreadable", "write_portfolio",
+           "write_truth"]
 
 #: File formats of a portfolio directory.
 FORMATS: tuple[str, ...] = ("parquet", "csv")
@@ -154,6 +155,54 @@ def write_portfolio(
 
     atomic_write(out / MANIFEST_NAME, write_manifest)
     return out
+
+
+#: The directory of a synthetic history's truth, beside its tables (never a table).
+TRUTH_DIR = "truth"
+_TRUTH_README = """SYNTHETIC DATA - the generator's truth, not a portfolio table.
+
+true_pd.parquet holds, for every debtor alive and not in default at each year-end
+of the history, the true 12-month probability of default that riskengine.synthetic
+drew its defaults from (columns debtor_id, as_of, pd_12m). No real firm is described.
+
+It is written by `riskengine demo-data --years Y` for benchmarks and tests of the
+learner (a model's AUC against the truth's). The engine never reads it, the
+portfolio's manifest does not list it, and no decision may use it.
+Generator: {generator} v{version}, seed {seed}, {n} debtors, as of {as_of}, {years} years.
+"""
+
+
+def write_truth(truth: pd.DataFrame, out_dir: str | os.PathLike[str],
+                manifest: Mapping[str, Any]) -> Path:
+    """Write a synthetic history's truth: ``truth/true_pd.parquet`` and its README.txt.
+
+    Beside a portfolio written by :func:`write_portfolio`, outside its tables (the
+    manifest does not list it; :func:`read_portfolio` never reads it). ``as_of`` is
+    written as a Parquet date. Returns the file written.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    root = Path(out_dir) / TRUTH_DIR
+    root.mkdir(parents=True, exist_ok=True)
+    table = pa.table({
+        "debtor_id": pa.array(truth["debtor_id"].to_numpy(dtype=object), type=pa.string()),
+        "as_of": pa.array(truth["as_of"].to_numpy(dtype="datetime64[D]"), type=pa.date32()),
+        "pd_12m": pa.array(truth["pd_12m"].to_numpy(dtype="float64"), type=pa.float64()),
+    })
+    file = root / "true_pd.parquet"
+    atomic_write(file, lambda tmp: pq.write_table(table, tmp))
+    text = _TRUTH_README.format(generator=manifest.get("generator"),
+                                version=manifest.get("generator_version"),
+                                seed=manifest.get("seed"), n=manifest.get("n_debtors"),
+                                as_of=manifest.get("as_of"),
+                                years=manifest.get("history_years"))
+
+    def write_readme(tmp: Path) -> None:
+        tmp.write_text(text, encoding="utf-8")
+
+    atomic_write(root / "README.txt", write_readme)
+    return file
 
 
 def _table_writer(frame: pd.DataFrame, fmt: str) -> Callable[[Path], None]:

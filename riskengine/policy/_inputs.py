@@ -192,7 +192,9 @@ def factorize(values: Any) -> tuple[IntArray, list[Any]]:
     >>> codes.tolist(), uniques
     ([0, -1, 1, 0], ['b', 'a'])
     """
-    arr = np.asarray(values, dtype=object).reshape(-1)
+    arr = np.asarray(values).reshape(-1)
+    if arr.dtype.kind not in "iub":  # numbers keep their dtype (pandas hashes them fast)
+        arr = arr.astype(object)
     if arr.size > _SMALL:
         codes, uniques = pd.factorize(arr, use_na_sentinel=True)
         return codes.astype(np.int64, copy=False), uniques.tolist()

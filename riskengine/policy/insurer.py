@@ -8,8 +8,10 @@ The rule (docs/POLICY.md "Insurer limits"), for 1..n pairs at once:
    ``supplier_id`` to that pair only, a row without one to every such pair of the debtor
    that has no row of its own. A row under a policy the credit policy does not declare
    (``unknown_policy``), two rows that would apply to one pair (``ambiguous_insurer_limit``)
-   and a row in another currency than a pair it applies to (``insurer_currency``) are
-   refused: the engine rejects the debtor with error rows (nothing is guessed).
+   and a row in another currency than a pair it applies to with no rate of either in
+   force on the decision date (``missing_fx_rate``) are refused: the engine rejects the
+   debtor with error rows (nothing is guessed). With the rates a row in another currency
+   is converted (its pool shared in its own currency, :attr:`PairCover.to_pool`).
 2. **The amount in force** on the as-of date (:func:`pool_caps`): a ``granted`` or
    ``partial`` limit from its ``effective_date`` (else its decision date, else at once);
    a ``reduced`` or ``cancelled`` one keeps the limit before (``previous_granted_amount``)
@@ -22,8 +24,9 @@ The rule (docs/POLICY.md "Insurer limits"), for 1..n pairs at once:
 3. **The basis** of each pair's cover: ``insurer_limit`` where an insurer limit is in
    force (or kept on deliveries); else ``discretionary`` where the policy's
    discretionary cover applies (a product an insurance policy covers, the grade at most
-   ``discretionary_max_grade``, the pair in ``discretionary_currency``, no insurer
-   decision against the debtor: not refused, reduced or cancelled); else ``none``.
+   ``discretionary_max_grade``, a pair in any currency with a rate, no insurer
+   decision against the debtor: not refused, reduced or cancelled; the cap converted
+   from ``discretionary_currency`` into the pair's); else ``none``.
 4. **Pools.** A debtor-level limit is one amount for all the pairs it applies to, as is
    a debtor's discretionary cap: :func:`covered` shares each pool among its pairs by
    :func:`riskengine.policy.book.allocate` (approved outstanding first, then pro rata).
@@ -45,7 +48,8 @@ import numpy.typing as npt
 import pandas as pd
 
 from riskengine.contracts.decision import COVER_BASES
-from riskengine.contracts.schemas import INSURER_STATUSES
+from riskengine.contracts.schemas import CURRENCIES, INSURER_STATUSES
+from riskengine.features.fx import CURRENCY_CODE, convert, currency_codes
 from riskengine.policy import _inputs as inp
 from riskengine.policy.book import allocate
 from riskengine.policy.credit_policy import CreditPolicy
@@ -155,8 +159,8 @@ def _declared(policy: CreditPolicy) -> dict[tuple[str, str], tuple[str, ...]]:
 
 def match_rows(rows: InsurerRows, debtor_id: npt.NDArray[np.object_],
                supplier_id: npt.NDArray[np.object_], product: npt.NDArray[np.object_],
-               currency: npt.NDArray[np.object_], legacy: FloatArray, policy: CreditPolicy
-               ) -> tuple[IntArray, list[RowProblem]]:
+               currency: npt.NDArray[np.object_], legacy: FloatArray, policy: CreditPolicy,
+               rates: FloatArray | None = None) -> tuple[IntArray, list[RowProblem]]:
     """Step 1: the row that applies to each pair, and the rows refused.
 
     Parameters
@@ -167,6 +171,12 @@ def match_rows(rows: InsurerRows, debtor_id: npt.NDArray[np.object_],
     legacy : numpy.ndarray
         The pairs' legacy ``insurer_limit`` (NaN: none).
     policy : CreditPolicy
+    rates : numpy.ndarray, optional
+        The rates in force on the decision date over ``CURRENCIES``
+        (:meth:`riskengine.features.fx.FxRates.at`). A row in another currency than a
+        pair it applies to is converted at them (:func:`pool_caps`); without a rate of
+        either currency it is refused (``missing_fx_rate``). None: no rates, so such a
+        row is always refused.
 
     Returns
     -------
@@ -246,12 +256,21 @@ def match_rows(rows: InsurerRows, debtor_id: npt.NDArray[np.object_],
             "debtor and policy product); keep one"))
     matched = hit >= 0
     if matched.any():
-        wrong = matched & (rows.currency[np.maximum(hit, 0)] != currency)
-        for r in np.unique(hit[wrong]).tolist():
-            problems.append(RowProblem(
-                int(r), "currency", "insurer_currency",
-                "the insurer limit is in another currency than a pair it covers; give it "
-                "in the pair's currency"))
+        # a limit in another currency than a pair it covers is converted at the rates in
+        # force on the decision date (pool_caps); refused only when one of them is missing
+        r_cur = rows.currency[np.maximum(hit, 0)]
+        other = matched & (r_cur != currency)
+        if other.any():
+            ext = np.append(np.full(len(CURRENCIES), np.nan) if rates is None
+                            else np.asarray(rates, dtype=np.float64), np.nan)
+            convertible = np.isfinite(ext[currency_codes(r_cur)]) & np.isfinite(
+                ext[currency_codes(currency)])
+            for r in np.unique(hit[other & ~convertible]).tolist():
+                problems.append(RowProblem(
+                    int(r), "currency", "missing_fx_rate",
+                    "another currency than a pair it covers, and no rate of it is in force "
+                    "on the decision date (fx_rates: the latest rate dated on or before it), "
+                    "so the limit cannot be converted into the pair's currency; add the rate"))
     out = np.where(matched, hit, out)
     return out, problems
 
@@ -274,6 +293,10 @@ class PairCover:
         The insurance policy of the cover, or the one to ask (None: not known).
     status : numpy.ndarray of object
         The applied row's status (None: no row; ``granted`` for a legacy limit).
+    to_pool : numpy.ndarray, optional
+        Units of the pool's currency (its insurer limit's, the discretionary cap's) per
+        one unit of the pair's currency, at the rates in force on the decision date;
+        exactly 1 where they are the same currency. None: 1 for every pair.
     """
 
     basis: npt.NDArray[np.int8]
@@ -282,15 +305,28 @@ class PairCover:
     pct: FloatArray
     policy_id: npt.NDArray[np.object_]
     status: npt.NDArray[np.object_]
+    to_pool: FloatArray | None = None
 
     def basis_names(self) -> npt.NDArray[np.object_]:
         return np.asarray(COVER_BASES, dtype=object)[self.basis]
+
+    def factors(self) -> FloatArray:
+        """:attr:`to_pool`, or ones."""
+        if self.to_pool is None:
+            return np.ones(self.pool.shape[0])
+        return self.to_pool
+
+    def pair_caps(self) -> FloatArray:
+        """Each pair's pool cap in the pair's currency (0 where the basis is ``none``)."""
+        f = self.factors()
+        cap = self.cap[self.pool] if self.pool.size else np.zeros(0)
+        return np.where(self.basis < 2, np.where(f == 1.0, cap, cap / f), 0.0)
 
 
 def pool_caps(rows: InsurerRows, pair_row: IntArray, legacy: FloatArray, *,
               product: IntArray, currency: npt.NDArray[np.object_], debtor: IntArray,
               grade: IntArray, protected: FloatArray, as_of: np.datetime64,
-              policy: CreditPolicy) -> PairCover:
+              policy: CreditPolicy, rates: FloatArray | None = None) -> PairCover:
     """Steps 2 and 3: each pair's basis, the pools and their caps in force on ``as_of``.
 
     Parameters
@@ -308,6 +344,12 @@ def pool_caps(rows: InsurerRows, pair_row: IntArray, legacy: FloatArray, *,
         Approved outstanding: the deliveries kept covered after a reduction's notice.
     as_of : numpy.datetime64
     policy : CreditPolicy
+    rates : numpy.ndarray, optional
+        The rates in force on ``as_of`` over ``CURRENCIES``
+        (:meth:`riskengine.features.fx.FxRates.at`): an insurer limit and the
+        discretionary cap in another currency than the pair are converted into it
+        (:attr:`PairCover.to_pool`). None: no conversion (a pair gets discretionary
+        cover only in ``discretionary_currency``).
     """
     ins = policy.insurance
     m = pair_row.shape[0]
@@ -341,9 +383,14 @@ def pool_caps(rows: InsurerRows, pair_row: IntArray, legacy: FloatArray, *,
     in_force = insured & np.isfinite(row_amount)
     blocked = has_row & ((st[r] == _REFUSED) | (st[r] == _REDUCED) | (st[r] == _CANCELLED)) \
         if k else np.zeros(m, dtype=bool)
+    # the pairs' and pools' currencies; a rate per currency (NaN: none; None: no rates,
+    # then only the same currency converts)
+    pair_code = currency_codes(currency) if m else np.zeros(0, dtype=np.int64)
+    disc_code = CURRENCY_CODE.get(ins.discretionary_currency, -1)
+    disc_ok = _to(pair_code, np.full(m, disc_code, dtype=np.int64), rates)
     disc = (insured & ~in_force & ~blocked & (ins.discretionary_cap > 0)
             & (grade >= 1) & (grade <= ins.discretionary_max_grade)
-            & (currency == ins.discretionary_currency)
+            & np.isfinite(disc_ok)
             & has_policy[product])
     basis = np.where(in_force, 0, np.where(disc, 1, 2)).astype(np.int8)
     # pool keys: rows (k), legacy pairs and discretionary debtors after them
@@ -361,13 +408,20 @@ def pool_caps(rows: InsurerRows, pair_row: IntArray, legacy: FloatArray, *,
     cap[:k] = np.where(np.isnan(amount), 0.0, amount)
     cap[k:k + lp.size] = legacy[lp]
     cap[k + lp.size:k + lp.size + len(duniq)] = ins.discretionary_cap
+    pool_code = np.empty(n_pools, dtype=np.int64)
+    pool_code[:k] = currency_codes(rows.currency) if k else pool_code[:0]
+    pool_code[k:k + lp.size] = pair_code[lp]
+    pool_code[k + lp.size:k + lp.size + len(duniq)] = disc_code
+    pool_code[k + lp.size + len(duniq):] = pair_code[none]
+    to_pool = _to(pair_code, pool_code[key], rates)
     # deliveries made before a reduction's notice stay covered, up to the limit before
+    # (the pairs' approved outstanding counted in the limit's currency)
     if k:
         run_off = cut & started & np.isfinite(prev)
         if run_off.any():
             rows_of = key[(basis == 0) & has_row]
-            out_by_row = np.bincount(rows_of, np.where(np.isnan(protected), 0.0, protected)[
-                (basis == 0) & has_row], minlength=k)
+            out_by_row = np.bincount(rows_of, (np.where(np.isnan(protected), 0.0, protected)
+                                               * to_pool)[(basis == 0) & has_row], minlength=k)
             kept = np.minimum(prev, out_by_row)
             cap[:k] = np.where(run_off, np.maximum(cap[:k], kept), cap[:k])
     basis = np.where((basis == 0) & (cap[key] <= 0), 2, basis).astype(np.int8)  # nothing left
@@ -382,7 +436,16 @@ def pool_caps(rows: InsurerRows, pair_row: IntArray, legacy: FloatArray, *,
     names = np.asarray(INSURER_STATUSES, dtype=object)
     status = np.where(has_row, names[st[r]] if k else nothing, nothing)
     status = np.where(legacy_pair, "granted", status).astype(object)
-    return PairCover(basis, key, cap, pct, policy_id, status)
+    return PairCover(basis, key, cap, pct, policy_id, status, to_pool)
+
+
+def _to(pair_code: IntArray, pool_code: IntArray, rates: FloatArray | None) -> FloatArray:
+    """Units of each pool's currency per one unit of its pair's: exactly 1 in the same
+    currency, NaN without a rate (:func:`riskengine.features.fx.convert`)."""
+    ones = np.ones(pair_code.shape[0])
+    if rates is None:
+        return np.where(pair_code == pool_code, 1.0, np.nan)
+    return convert(ones, pair_code, pool_code, rates)
 
 
 def covered(cover: PairCover, approved: FloatArray, protected: FloatArray) -> FloatArray:
@@ -401,9 +464,18 @@ def covered(cover: PairCover, approved: FloatArray, protected: FloatArray) -> Fl
     [16666.67, 13333.33]
     """
     amount = np.where(cover.basis < 2, np.maximum(approved, 0.0), 0.0)
-    # a pool's one pair keeps exactly the cap (the shares' arithmetic is not exact)
-    out: FloatArray = np.minimum(allocate(amount, protected, cover.pool, cover.cap),
-                                 cover.cap[cover.pool])
+    f = cover.factors()
+    same = f == 1.0
+    if same.all():
+        # a pool's one pair keeps exactly the cap (the shares' arithmetic is not exact)
+        out: FloatArray = np.minimum(allocate(amount, protected, cover.pool, cover.cap),
+                                     cover.cap[cover.pool])
+        return out
+    # pools shared in their own currency (an insurer limit or the discretionary cap in
+    # another currency than some of its pairs), each share back in its pair's currency
+    share = np.minimum(allocate(amount * f, protected * f, cover.pool, cover.cap),
+                       cover.cap[cover.pool])
+    out = np.minimum(np.where(same, share, share / f), amount)
     return out
 
 
@@ -419,11 +491,20 @@ def request_reasons(status: npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:
     ``no_insurer_limit`` (none), ``awaiting_insurer`` (requested, pending),
     ``above_granted`` (granted, partial, reduced: the limit exceeds it), ``refused``,
     ``cancelled``."""
-    table = {"requested": "awaiting_insurer", "pending": "awaiting_insurer",
-             "granted": "above_granted", "partial": "above_granted",
-             "reduced": "above_granted", "refused": "refused", "cancelled": "cancelled"}
-    out: npt.NDArray[np.object_] = pd.Series(status, dtype=object).map(table).fillna(
-        "no_insurer_limit").to_numpy(dtype=object)
+    return _mapped(status, _REQUEST_REASON, "no_insurer_limit")
+
+
+_REQUEST_REASON = {"requested": "awaiting_insurer", "pending": "awaiting_insurer",
+                   "granted": "above_granted", "partial": "above_granted",
+                   "reduced": "above_granted", "refused": "refused", "cancelled": "cancelled"}
+
+
+def _mapped(values: Any, table: Mapping[Any, Any], default: Any) -> npt.NDArray[np.object_]:
+    """``table[v]`` of each value (``default`` for a missing or unknown one), looked up once
+    per distinct value."""
+    codes, uniques = inp.factorize(values)
+    lookup = np.asarray([*(table.get(u, default) for u in uniques), default], dtype=object)
+    out: npt.NDArray[np.object_] = lookup[codes]  # code -1 (missing): the trailing default
     return out
 
 
@@ -468,7 +549,10 @@ def insurer_requests(pairs: pd.DataFrame | Mapping[str, Any], policy: CreditPoli
         return np.asarray(pairs[name], dtype=object).reshape(-1)
 
     def num(name: str) -> FloatArray:
-        return np.asarray(pd.to_numeric(col(name), errors="coerce"), dtype=np.float64)
+        try:  # numbers and None (NaN) as they come from decisions
+            return np.asarray(pairs[name], dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            return np.asarray(pd.to_numeric(col(name), errors="coerce"), dtype=np.float64)
 
     insured = [p.name for p in policy.products if p.requires_insurance]
     before, approved = num("limit_before_insurer"), num("approved_limit")
@@ -477,14 +561,13 @@ def insurer_requests(pairs: pd.DataFrame | Mapping[str, Any], policy: CreditPoli
     product = col("product").astype(str)
     at = np.flatnonzero(np.isin(product, insured) & (wanted > have * (1.0 + 1e-9) + 1e-6))
     insurer_of = {p.policy_id: p.insurer_id for p in policy.insurance.policies}
-    pol = pd.Series(col("insurer_policy_id")[at], dtype=object)
-    known = pol.notna().to_numpy()
-    status = col("insurer_status")[at]
+    pol = col("insurer_policy_id")[at]
+    known = inp.factorize(pol)[0] >= 0
     out = pd.DataFrame({
         "debtor_id": col("debtor_id")[at].astype(str),
         "supplier_id": col("supplier_id")[at].astype(str),
-        "insurer_id": np.where(known, pol.map(insurer_of).to_numpy(dtype=object), None),
-        "policy_id": np.where(known, pol.to_numpy(dtype=object), None),
+        "insurer_id": _mapped(pol, insurer_of, None),
+        "policy_id": np.where(known, pol, np.asarray(None, dtype=object)),
         "currency": col("currency")[at].astype(str),
         "product": product[at],
         "approved_limit": approved[at],
@@ -492,11 +575,8 @@ def insurer_requests(pairs: pd.DataFrame | Mapping[str, Any], policy: CreditPoli
         "insured_amount": np.nan_to_num(num("insured_amount")[at], nan=0.0),
         "cover_basis": col("cover_basis")[at].astype(str),
         "amount_requested": wanted[at],
-        "reason": request_reasons(pd.Series(status, dtype=object).where(
-            pd.notna(status), None).to_numpy(dtype=object)),
+        "reason": request_reasons(col("insurer_status")[at]),
     }, columns=list(REQUEST_COLUMNS))
-    for c in ("insurer_id", "policy_id"):  # pandas' map gives NaN where it finds nothing
-        out[c] = out[c].astype(object).where(out[c].notna(), None)
     if len(out) < 2:
         return out
     return out.sort_values(["debtor_id", "supplier_id"], kind="stable").reset_index(drop=True)

@@ -12,11 +12,24 @@ GL/2017/16 on the monitoring of overrides; CRR art. 172(3)):
 - **Never out of D**: a default is a fact (CRR art. 178), not an opinion; an
   override cannot move a ``D`` debtor to a better grade nor raise its limit.
   An unrated decision has no grade to override (fix its inputs instead).
-- **A limit increase** above the approved limit is an upgrade-type override:
-  allowed, and flagged for a second review.
+- **A limit above what the policy grants** (at the override's grade) is an
+  upgrade-type override: allowed, and flagged for a second review.
+- **Never above the policy's caps** (issue 18): the largest limit the policy
+  allows the debtor at the override's grade (capacity, supplier and book caps:
+  the core decided again with an unbounded request) bounds every override; when
+  it cannot be known (the decision's inputs were not kept), a limit increase is
+  refused.
+- **Four eyes** (issue 18): a flagged override is *pending* until a second user
+  with the approver role, not its author, approves it (:func:`check_review`);
+  until then the limit in force stays. Unflagged overrides apply at once.
 - **A reason** is mandatory and must say something: at least
   :data:`MIN_REASON_LENGTH` characters and :data:`MIN_REASON_WORDS` words.
-- **The officer's identity** is mandatory.
+- **The officer's identity** is mandatory (the signed-in account).
+
+An override re-runs the policy on the overridden grade: ``apply_override`` takes a
+``rerun(grade, requested)`` of the shell (the engine's own core on the decision's kept
+inputs, :meth:`riskengine.scoring.engine.Engine.decide_payload` with ``grades``) and
+records the limit, cover, advance rate and fees it gives (``terms``).
 
 :func:`check_override` is pure (it applies the rules and says why it refuses);
 :func:`apply_override` is the shell step that checks and records an override
@@ -32,7 +45,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -186,7 +199,8 @@ def check_override(original_grade: str | None, new_grade: str | None,
                    original_limit: float | None, new_limit: float | None,
                    reason: str | None, officer: str | None,
                    policy_max_upgrade_notches: int = DEFAULT_MAX_UPGRADE_NOTCHES,
-                   ) -> OverrideCheck:
+                   policy_limit: float | None = None, policy_cap: float | None = None,
+                   cap_known: bool = True) -> OverrideCheck:
     """Apply the override rules to one proposed override.
 
     Parameters
@@ -207,6 +221,14 @@ def check_override(original_grade: str | None, new_grade: str | None,
         The officer's identity (user name).
     policy_max_upgrade_notches : int, default 2
         The policy's upgrade bound (:func:`max_upgrade_notches`).
+    policy_limit : float, optional
+        What the policy grants at the override's grade (default the original
+        limit): a new limit above it is flagged.
+    policy_cap : float, optional
+        The largest limit the policy allows the debtor at the override's grade: a new
+        limit above it is refused.
+    cap_known : bool, default True
+        False when the cap could not be computed: every limit increase is refused.
 
     Returns
     -------
@@ -270,10 +292,18 @@ def check_override(original_grade: str | None, new_grade: str | None,
     if DEFAULT_GRADE in (og, ng) and change == "increase":
         refusals.append("the limit of a debtor in grade D (default) cannot be raised by "
                         "override")
+    grant = old_lim if policy_limit is None else float(policy_limit)
+    if policy_cap is not None and new_lim > float(policy_cap) + 0.5:
+        refusals.append(f"a limit of {new_lim:,.0f} exceeds the largest limit the policy "
+                        f"allows this debtor at grade {ng or og} ({float(policy_cap):,.0f})")
+    elif not cap_known and change == "increase":
+        refusals.append("the policy's cap cannot be checked (the decision's inputs were not "
+                        "kept, or the engine is not loaded): score the debtor again before "
+                        "raising its limit")
     if notches > 0:
         flags.append(f"upgrade of {notches} notch{'es' if notches > 1 else ''}")
-    if change == "increase":
-        flags.append(f"limit raised above the approved {old_lim:,.0f}")
+    if new_lim > grant + 0.5:
+        flags.append(f"limit above what the policy grants ({grant:,.0f})")
 
     text = "" if reason is None else str(reason).strip()
     if not text:
@@ -300,11 +330,57 @@ def _field(decision: Any, name: str) -> Any:
     return getattr(decision, name, None)
 
 
+#: The request of the re-run that finds the policy's cap (no limit is larger).
+UNBOUNDED_REQUEST = 1e12
+#: Verdicts of a review.
+VERDICTS: tuple[str, ...] = ("approved", "rejected")
+#: Roles that may approve others' overrides.
+APPROVER_ROLES: tuple[str, ...] = ("approver",)
+#: The terms of a re-run recorded with an override.
+TERMS_FIELDS: tuple[str, ...] = (
+    "grade", "pd", "approved_limit", "decision_type", "binding_constraints", "insured_limit",
+    "insured_amount", "retained_exposure", "expected_loss", "advance_rate",
+    "service_commission_rate", "discount_rate")
+
+Rerun = Callable[[str, "float | None"], "Mapping[str, Any] | None"]
+"""``rerun(grade, requested)``: the pair's decision by the engine's core at ``grade``
+(requested ``None``: the decision's own request), or None when it cannot be re-run."""
+
+
+def check_review(override: Mapping[str, Any], approver: str, role: str,
+                 verdict: str) -> list[str]:
+    """Why a review of ``override`` by ``approver`` is refused (empty: allowed).
+
+    Four eyes: only a pending override, only the approver role, never its author.
+
+    Examples
+    --------
+    >>> check_review({"status": "pending", "officer": "maria"}, "maria", "approver", "approved")
+    ['the author of an override cannot review it: a second approver must']
+    """
+    out: list[str] = []
+    if verdict not in VERDICTS:
+        out.append(f"the verdict must be one of {', '.join(VERDICTS)}")
+    if role not in APPROVER_ROLES:
+        out.append("only an account with the approver role may review overrides")
+    if str(override.get("officer") or "") == str(approver):
+        out.append("the author of an override cannot review it: a second approver must")
+    if override.get("status") != "pending":
+        out.append(f"the override is {override.get('status')}, not pending")
+    return out
+
+
+def _terms(d: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if d is None:
+        return None
+    return {k: d.get(k) for k in TERMS_FIELDS}
+
+
 def apply_override(store: Any, decision: Any, *, reason: str, officer: str,
                    new_grade: str | None = None, new_limit: float | None = None,
                    policy_max_upgrade_notches: int | None = None, policy: Any = None,
-                   update_register: bool = True, effective_date: Any = None
-                   ) -> dict[str, Any]:
+                   update_register: bool = True, effective_date: Any = None,
+                   rerun: Rerun | None = None) -> dict[str, Any]:
     """Check an override and record it in the store (shell step).
 
     Parameters
@@ -333,12 +409,20 @@ def apply_override(store: Any, decision: Any, *, reason: str, officer: str,
         decision has knock-outs).
     effective_date : date-like, optional
         An explicit date for that register change instead of the rule.
+    rerun : callable, optional
+        ``rerun(grade, requested)`` (:data:`Rerun`): the policy decided again at the
+        override's grade. It gives what the policy grants (``policy_limit``; a grade
+        override without a limit takes it as its new limit), the cap (requested
+        :data:`UNBOUNDED_REQUEST`) and the terms at the new limit. Without it (or
+        when it answers None) the grant is the decision's limit, the cap is unknown
+        and a limit increase is refused.
 
     Returns
     -------
     dict
-        The stored override row (``id``, ``created_at``, ``flagged`` ...), plus
-        ``register_change`` (the limit-history row, or None).
+        The stored override row (``id``, ``created_at``, ``flagged``, ``status``
+        ``pending`` or ``applied`` ...), plus ``register_change`` (the limit-history
+        row, or None: a pending override changes nothing until approved).
 
     Raises
     ------
@@ -353,9 +437,23 @@ def apply_override(store: Any, decision: Any, *, reason: str, officer: str,
     if debtor is None or str(debtor) == "":
         raise _bad("decision", "debtor_id", "the decision has no debtor_id; override a "
                    "stored decision.")
-    check = check_override(_field(decision, "grade"), new_grade,
-                           _field(decision, "approved_limit"), new_limit, reason, officer,
-                           policy_max_upgrade_notches=bound)
+    og = _field(decision, "grade")
+    grade = new_grade if new_grade is not None else og
+    grant = cap = terms = None
+    if rerun is not None and grade is not None and str(grade) in _INDEX:
+        granted = rerun(str(grade), None)
+        if granted is not None:
+            grant = float(granted.get("approved_limit") or 0.0)
+            capped = rerun(str(grade), UNBOUNDED_REQUEST)
+            cap = float((capped or {}).get("approved_limit") or 0.0)
+            if new_limit is None and new_grade is not None:
+                new_limit = grant  # the grade's own limit: the policy decides it
+                terms = _terms(granted)
+            else:
+                terms = _terms(granted if new_limit is None else rerun(str(grade), new_limit))
+    check = check_override(og, new_grade, _field(decision, "approved_limit"), new_limit,
+                           reason, officer, policy_max_upgrade_notches=bound,
+                           policy_limit=grant, policy_cap=cap, cap_known=cap is not None)
     if not check.allowed:
         problems = [{"table": "overrides", "record": str(debtor), "debtor_id": str(debtor),
                      "column": "override", "value": None, "reason": "override_refused",
@@ -375,8 +473,10 @@ def apply_override(store: Any, decision: Any, *, reason: str, officer: str,
         reason=str(reason).strip(), officer=str(officer).strip(), flagged=check.flagged,
         flag_reasons=check.flag_reasons, model_version=_field(decision, "model_version"),
         policy_version=_field(decision, "policy_version"),
-        update_register=update_register and check.limit_change != "none",
-        effective_date=effective_date,
+        update_register=(update_register and check.limit_change != "none"
+                         and not check.flagged),
+        status="pending" if check.flagged else "applied", policy_limit=grant,
+        policy_cap=cap, terms=terms, effective_date=effective_date,
         policy=policy if isinstance(policy, CreditPolicy) else None,
         knockout=decision_knockout({"knockouts": _field(decision, "knockouts")}))
     return row

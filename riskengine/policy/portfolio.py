@@ -204,7 +204,10 @@ def portfolio_figures(book: pd.DataFrame, policy: CreditPolicy, n_top: int = 20
         (required); optional ``exposure`` (default the limit), ``insured``
         (default 0), ``retained`` (default computed with ``cover.indemnity``),
         ``pd``, ``group_id`` (missing: the debtor is its own group),
-        ``sector``, ``country``.
+        ``sector``, ``country``; ``fx_rate`` (units of the reporting currency per unit
+        of the pair's: the decisions' column): every amount is converted by it before
+        any sum. Without it the amounts are taken as given, in one currency (a caller
+        that converted them, as notebook 02 does with ``approved_limit_base``).
     policy : CreditPolicy
         ``cover.lgd`` and ``cover.indemnity``.
     n_top : int, default 20
@@ -237,6 +240,14 @@ def portfolio_figures(book: pd.DataFrame, policy: CreditPolicy, n_top: int = 20
     else:
         covered = np.minimum(exposure, insured)
         retained = exposure - covered + (1.0 - policy.cover.indemnity) * covered
+    if "fx_rate" in book:  # every amount into the reporting currency before any sum
+        fx = book["fx_rate"].to_numpy(dtype=np.float64)
+        if not (np.isfinite(fx) & (fx > 0)).all():
+            raise InvalidInputError("portfolio book: fx_rate must be a finite number > 0 on "
+                                    "every row (units of the reporting currency per unit).",
+                                    [])
+        limit, exposure, insured, retained = (limit * fx, exposure * fx, insured * fx,
+                                              retained * fx)
     lgd = policy.cover.lgd
     if "pd" in book:
         p = book["pd"].to_numpy(dtype=np.float64)

@@ -154,7 +154,8 @@ class InsurancePolicy:
     discretionary_cap : float
         Largest limit per debtor the factor may insure without an assessed limit
         (Atradius discretionary limit; Allianz Trade Simplicity automatic cover), in
-        ``discretionary_currency``; shared by the debtor's pairs in that currency.
+        ``discretionary_currency``; shared by the debtor's pairs, converted into each
+        pair's currency at the rate in force on the decision date.
         0 switches discretionary cover off.
     discretionary_currency : str
         ISO 4217 code of ``discretionary_cap``.

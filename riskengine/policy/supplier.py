@@ -332,9 +332,9 @@ def debtor_hhi(supplier_id: Any, debtor_id: Any, amount: Any) -> pd.Series:
         raise inp.bad_input("exposures", "amount", pos, float(x[pos]),
                             "negative", "an exposure amount cannot be negative.")
     # codes (hash factorize on the arrays: cheap for one request's pairs and for a book)
-    sc, suniq = pd.factorize(sup)
-    dc, duniq = pd.factorize(deb)
-    pc, _ = pd.factorize(sc.astype(np.int64) * max(len(duniq), 1) + dc)
+    sc, suniq = inp.factorize(sup)
+    dc, duniq = inp.factorize(deb)
+    pc, _ = inp.factorize(sc * max(len(duniq), 1) + dc)
     by_pair = np.bincount(pc, x) if pc.size else np.zeros(0)
     pair_sup = np.zeros(by_pair.shape[0], dtype=np.int64)
     pair_sup[pc] = sc

@@ -205,6 +205,13 @@ def _ratings(engine: EngineParts, deb: DebtorInputs, scorer: Scorer) -> tuple[An
     default = deb.insolvency | deb.past_due_default
     pd_final = np.where(default, 1.0, pd_adj)  # defaulted: PD 1 (CRR art. 178), any model PD
     grade = engine.master_scale.pd_to_grade(pd_final, default, invalid="unrated")
+    if deb.grade_override is not None:  # an officer's grade (issue 18): its central PD
+        over = deb.grade_override != ""
+        central = np.array([*engine.master_scale.central_pds, 1.0])
+        gi = _lookup(deb.grade_override.astype(object), _GRADE_INDEX, 0)
+        over &= gi > 0
+        grade = np.where(over, deb.grade_override, grade)
+        pd_final = np.where(over, central[np.maximum(gi, 1) - 1], pd_final)
     return pd_model, mr, contrib, valid, default, pd_final, grade
 
 
@@ -256,7 +263,8 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
     tables = policy_tables(policy)
     pc = pool_caps(pairs.insurer_rows, pairs.applied_rows(), pairs.insurer_limit,
                    product=pcode, currency=pairs.currency, debtor=dp, grade=gidx,
-                   protected=pairs.protected, as_of=np.datetime64(as_of, "D"), policy=policy)
+                   protected=pairs.protected, as_of=np.datetime64(as_of, "D"), policy=policy,
+                   rates=pairs.rates)
     waits = tables.await_insurer[pcode] & tables.requires_insurance[pcode] \
         if m else np.zeros(0, dtype=bool)
     # one call for every rated pair: a debtor's capacity is one amount shared among all its
@@ -285,7 +293,7 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
         res = decide_limits(cols, policy)
         wanted[sel] = res.approved
         if waits[sel].any():
-            cap_now = np.where(pc.basis < 2, pc.cap[pc.pool], 0.0)
+            cap_now = pc.pair_caps()  # in the pair's currency
             res = decide_limits({**cols, "insurer_limit": cap_now[sel],
                                  "insurer_limit_given": waits[sel]}, policy)
         approved[sel] = res.approved

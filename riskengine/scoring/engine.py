@@ -63,7 +63,7 @@ from riskengine.scoring.financials import (
     past_due,
 )
 from riskengine.scoring.frames import _on_index, _positions, insurer_inputs
-from riskengine.scoring.inputs import DebtorInputs, PairInputs, SupplierInputs
+from riskengine.scoring.inputs import DebtorInputs, Grades, PairInputs, SupplierInputs
 from riskengine.scoring.overlay import Overlay, _OverlayStatic
 from riskengine.scoring.reason_rows import _exps, _top_codes
 from riskengine.scoring.reasons import ReasonWords, decision_of
@@ -90,7 +90,7 @@ def warm_up() -> None:
     """
     records.warm_up()
     z = np.zeros(1, dtype=np.int64)
-    _past_due_kernel()(z, z, z, z, np.zeros(1), 0, 0, 1, 1)
+    _past_due_kernel()(z, z, z, z, np.zeros(1), 0, 0, 1, 1, np.ones(1))
     financial_inputs(np.zeros((len(LATEST_ROWS), 1)), 0)
     _top_codes(np.zeros(1, dtype=np.intp), np.ones(1), 1, 1)
     _exps(np.zeros(1))
@@ -299,7 +299,7 @@ class Engine:
     def decide(self, frames: Mapping[str, pd.DataFrame], as_of: Any, *,
                decided_at: str | None = None, reference_date: Any = None,
                scorer: Scorer | None = None, book_rest: BookRest | None = None,
-               fx: FxRates | None = None) -> DecisionBatch:
+               fx: FxRates | None = None, grades: Grades = None) -> DecisionBatch:
         """Decide every supplier-debtor pair (exposure) of a portfolio.
 
         Parameters
@@ -339,7 +339,7 @@ class Engine:
             amounts converted at the rates in force on ``as_of``.
         """
         p = self._prepare(frames, as_of, reference_date, fx)
-        deb = p.debtors
+        deb = p.debtors.with_grades(grades)  # an officer's grades: overrides re-run the policy
         if book_rest is not None:
             d = frames["debtors"].drop_duplicates("debtor_id")
             d = d.set_index(d["debtor_id"].astype(str))
@@ -430,7 +430,7 @@ class Engine:
         if book is None and "exposures" in frames and "suppliers" in frames:
             # the frames are the book: the dispersion of each supplier's debtors over it
             # (every well-formed exposure, as the batch job's first pass counts them)
-            hhi = book_dispersion(frames["exposures"], frames["suppliers"])
+            hhi = book_dispersion(frames["exposures"], frames["suppliers"], rates)
             book = pd.DataFrame({"supplier_id": pd.Series(hhi.index, dtype="str"),
                                  "debtor_hhi": hhi.to_numpy(dtype=np.float64)})
         deb_inputs, pair_inputs, pair_errors = self._batch_inputs(
@@ -447,12 +447,16 @@ class Engine:
 
     def rates_on(self, fx: FxRates, day: str) -> np.ndarray:
         """The rates in force on ``day`` (:meth:`FxRates.at`), refused when a currency of
-        the policy's money figures (``capacity.currency``, ``knockouts.currency``) has
-        none: no decision could convert them."""
+        the policy's money figures (``capacity.currency``, ``knockouts.currency``,
+        ``insurance.discretionary_currency``) has none: no decision could convert them."""
         rates = fx.at(day)
         pol = self.policy
-        for key, cur in (("capacity.currency", pol.capacity.currency),
-                         ("knockouts.currency", pol.knockouts.currency)):
+        checks = [("capacity.currency", pol.capacity.currency),
+                  ("knockouts.currency", pol.knockouts.currency)]
+        if pol.insurance.discretionary_cap > 0:
+            checks.append(("insurance.discretionary_currency",
+                           pol.insurance.discretionary_currency))
+        for key, cur in checks:
             if missing_codes(rates, [cur]):
                 msg = (f"policy {key} is {cur}, and no {cur} rate is in force on {day} "
                        "(fx_rates); no decision can convert the policy's amounts. Add the "
@@ -479,7 +483,7 @@ class Engine:
         money, basis = financial_inputs(fin["latest"], ov.max_statement_age_days)
         ko_col = "adv_knockout" if self.policy.knockouts.adverse_count_settled \
             else "adv_knockout_open"
-        pdue, open_bal = past_due(clean["invoices"], day, ov.days_past_due, ids)
+        pdue, open_bal = past_due(clean["invoices"], day, ov.days_past_due, ids, rates)
         deb_frame = _on_index(clean["debtors"], ids)
         digest = debtor_digests(deb_frame, clean, ids)
         deb = DebtorInputs(
@@ -534,7 +538,7 @@ class Engine:
         # the insurer limit of each pair; a debtor with a refused row is rejected whole
         ins_frame = clean.get("insurer_limits")
         rows, pair_row, refused = insurer_inputs(ins_frame, did, sid, product, ex["currency"],
-                                                 insurer, self.policy)
+                                                 insurer, self.policy, rates)
         errs.extend(refused)
         keep &= ~np.isin(did, [e["debtor_id"] for e in refused])
         sel = np.flatnonzero(keep)
@@ -601,7 +605,7 @@ class Engine:
             fx_base=fx_base, fx_fin=fx_fin, fx_ledger=fx_ledger, fx_capacity=fx_cap,
             supplier_pos=sup_pos.astype(np.int64),
             suppliers=self._supplier_inputs(clean, book), insurer_rows=rows,
-            insurer_row=pair_row[sel])
+            insurer_row=pair_row[sel], rates=rates)
         return pairs, errs
 
     @staticmethod
@@ -625,8 +629,8 @@ class Engine:
     def score_payloads(self, payloads: Sequence[DebtorPayload | dict[str, Any]], *,
                        as_of: Any = None, decided_at: str | None = None,
                        reference_date: Any = None, book_rest: BookRest | None = None,
-                       fx: FxRates | None = None, supplier_book: SupplierBook | None = None
-                       ) -> list[dict[str, Any]]:
+                       fx: FxRates | None = None, supplier_book: SupplierBook | None = None,
+                       grades: Grades = None) -> list[dict[str, Any]]:
         """Decide many payloads through the batch path; one decision dict per pair.
 
         Parameters
@@ -671,7 +675,8 @@ class Engine:
             if supplier_book is not None:
                 frames["supplier_book"] = _fill_book(frames["supplier_book"], supplier_book)
             batch = self.decide(frames, day, decided_at=decided_at,
-                                reference_date=reference_date, book_rest=book_rest, fx=fx)
+                                reference_date=reference_date, book_rest=book_rest, fx=fx,
+                                grades=grades)
             if len(batch.errors):
                 raise _batch_error(batch.errors)
             by_pair = {(d["debtor_id"], d["supplier_id"]): d for d in batch.to_dicts()}
@@ -683,8 +688,8 @@ class Engine:
     def decide_payload(self, payload: DebtorPayload | dict[str, Any], *, as_of: Any = None,
                        decided_at: str | None = None, reference_date: Any = None,
                        book_rest: BookRest | None = None, fx: FxRates | None = None,
-                       supplier_book: SupplierBook | None = None
-                       ) -> list[dict[str, Any]]:
+                       supplier_book: SupplierBook | None = None,
+                       grades: Grades = None) -> list[dict[str, Any]]:
         """Decide every pair of one payload on the compact numpy path, together.
 
         The pairs share the debtor's capacity (one core call, as in a batch): the
@@ -696,6 +701,7 @@ class Engine:
         the payload gives no ``fx_rates`` (the service's store). ``supplier_book``: the
         pairs' suppliers' own ratings and debtors' dispersion known beyond the payload
         (the service reads them from the register), as in :meth:`score_payloads`.
+        ``grades``: officers' grades by debtor id (overrides): the policy decides on them.
 
         Returns
         -------
@@ -712,7 +718,7 @@ class Engine:
         day = self._payload_day(p, as_of, None)
         _refuse_future(day, reference_date, "as_of", p.debtor.debtor_id)
         return self._fast.decide_payload(p, day, decided_at, reference_date, book_rest, fx,
-                                         supplier_book)
+                                         supplier_book, grades)
 
     def decide_one(self, payload: DebtorPayload | dict[str, Any], *, as_of: Any = None,
                    decided_at: str | None = None, reference_date: Any = None,

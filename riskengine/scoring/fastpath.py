@@ -36,7 +36,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from operator import itemgetter
 from typing import Any
 
@@ -219,8 +219,8 @@ class FastEngine:
 
     def decide_payload(self, p: DebtorPayload, day: str, decided_at: str | None,
                        reference_date: Any, book_rest: BookRest | None = None,
-                       fx: FxRates | None = None, supplier_book: SupplierBook | None = None
-                       ) -> list[dict[str, Any]]:
+                       fx: FxRates | None = None, supplier_book: SupplierBook | None = None,
+                       grades: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
         """Decision dicts of one parsed payload, one per pair (:attr:`DebtorPayload.pairs`
         order), all pairs in one core call (batch path when not covered); with
         ``book_rest``, capped against the rest of the book. The rates are the payload's
@@ -242,12 +242,13 @@ class FastEngine:
                 pass
             else:
                 assert self.scorer is not None
+                deb = deb.with_grades(grades)
                 col = self.decide_core(self.engine, deb, pair, day, decided_at, self.scorer)
                 return [decision_of({k: v[i] for k, v in col.items()}, self.words).to_dict()
                         for i in range(len(col["debtor_id"]))]
         out: list[dict[str, Any]] = self.engine.score_payloads(
             [p], as_of=day, decided_at=decided_at, reference_date=reference_date,
-            book_rest=book_rest, fx=fx, supplier_book=book)
+            book_rest=book_rest, fx=fx, supplier_book=book, grades=grades)
         return out
 
     def rates(self, p: DebtorPayload, day: str, fx: FxRates | None) -> npt.NDArray[np.float64]:
@@ -326,7 +327,8 @@ class FastEngine:
         recent = [a.currency for a in p.adverse_records
                   if 0 <= t - _day(a.event_date) <= self.lookback_days
                   and self.knockout[_EVENT_CODE[a.event_type]]]
-        if missing_codes(rates, currencies, [fcur], recent):
+        invoiced = [v.currency for v in p.invoices]  # the past-due default adds them
+        if missing_codes(rates, currencies, [fcur], recent, invoiced):
             raise Unsupported("a currency without a rate: the batch path reports it")
 
         # adverse and payment features, past due: the batch path's array functions
@@ -347,7 +349,7 @@ class FastEngine:
                 np.array([ex.supplier_id for ex in p.pairs], dtype=object),
                 np.array(products, dtype=object),
                 np.array([ex.currency for ex in p.pairs], dtype=object),
-                np.array(pair_num[3::6], dtype=np.float64), eng.policy)
+                np.array(pair_num[3::6], dtype=np.float64), eng.policy, rates)
             if problems:
                 raise Unsupported("refused insurer limit: the batch path reports it")
         digest, terms = payload_hashes(  # the input hash: the batch's functions
@@ -376,7 +378,7 @@ class FastEngine:
             fx_ledger=fx_ledger, fx_capacity=fx_cap,
             supplier_pos=np.arange(len(products), dtype=np.int64),
             suppliers=_payload_suppliers(p, book or SupplierBook()), insurer_rows=rows,
-            insurer_row=pair_row)
+            insurer_row=pair_row, rates=rates)
         return deb, pair
 
     def _pair_values(self, p: DebtorPayload
@@ -462,5 +464,6 @@ class FastEngine:
         pay_out = payment_arrays(np.array((0, m), dtype=np.int64), t, i_int[0], i_int[1], i_int[2],
                                  amount, flt[k + m:k + 2 * m], i_int[3])
         pdue, open_bal = _past_due_kernel()(i_int[4], i_int[0], i_int[1], i_int[2], amount, t,
-                                            self.engine.overlay.days_past_due, 1, 1)
+                                            self.engine.overlay.days_past_due, 1, 1,
+                                            np.append(rates, np.nan)[i_int[3]])
         return np.concatenate((adv_out[:, 0], pay_out[:, 0])), pdue, open_bal

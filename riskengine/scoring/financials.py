@@ -10,7 +10,9 @@ priced as average risk), then the same overlay; the policy uses the tax-return
 capacity rule or the predetermined minimum limit of the grade (seed 003).
 
 Past-due default: an amount open more than ``overlay.days_past_due`` days past due
-that exceeds both materiality thresholds (:func:`default_past_due`). Pure: no I/O.
+that exceeds both materiality thresholds (:func:`default_past_due`). Invoices in several
+currencies are added in the reporting currency (policy ``[book] currency``), each at the
+rate in force on the decision date, and the thresholds are read in it. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from riskengine.features import latest_of_runs
+from riskengine.features.fx import currency_codes
 from riskengine.scoring.frames import _positions
 from riskengine.scoring.overlay import Overlay
 
@@ -168,9 +171,14 @@ def _financials_kernel() -> Any:
     return njit(cache=True, nogil=True)(_financial_rows)
 
 
-def past_due(invoices: pd.DataFrame, day: str, days_past_due: int, ids: pd.Index
-             ) -> tuple[FloatArray, FloatArray]:
-    """Per debtor: amount open more than ``days_past_due`` past due, and the open balance."""
+def past_due(invoices: pd.DataFrame, day: str, days_past_due: int, ids: pd.Index,
+             rates: FloatArray | None = None) -> tuple[FloatArray, FloatArray]:
+    """Per debtor: amount open more than ``days_past_due`` past due, and the open balance,
+    in the reporting currency: each invoice's amount times the rate of its currency in
+    ``rates`` (:meth:`riskengine.features.fx.FxRates.at` of the decision date; 1 for the
+    reporting currency, so its amounts add exactly). ``rates`` None: amounts as they are.
+    An open invoice in a currency without a rate is NaN here: validation rejects its
+    debtor first (:func:`riskengine.validation.fx.reject_missing_rates`)."""
     n = len(ids)
     if invoices.empty:
         return np.zeros(n), np.zeros(n)
@@ -183,7 +191,17 @@ def past_due(invoices: pd.DataFrame, day: str, days_past_due: int, ids: pd.Index
     codes = _positions(invoices["debtor_id"], ids)
     out: tuple[FloatArray, FloatArray] = _past_due_kernel()(
         codes, ns("issue_date"), ns("due_date"), ns("paid_date"), amount, t, days_past_due, n,
-        _DAY_NS)
+        _DAY_NS, invoice_rates(invoices["currency"], rates, len(invoices)))
+    return out
+
+
+def invoice_rates(currency: Any, rates: FloatArray | None, n: int) -> FloatArray:
+    """Units of the reporting currency per unit of each invoice's currency (NaN: no rate;
+    ones without ``rates``)."""
+    if rates is None:
+        return np.ones(n)
+    ext = np.append(np.asarray(rates, dtype=np.float64), np.nan)
+    out: FloatArray = ext[currency_codes(currency)]
     return out
 
 
@@ -191,14 +209,16 @@ _DAY_NS = 86_400_000_000_000
 
 
 def _past_due_sums(codes: Any, issue: Any, due: Any, paid: Any, amount: Any, t: int,
-                   days_past_due: int, n: int, unit: int) -> Any:  # pragma: no cover - compiled
+                   days_past_due: int, n: int, unit: int,
+                   fx: Any) -> Any:  # pragma: no cover - compiled
     """Kernel of :func:`past_due` (and of the single-debtor path), dates as int64 counts
     of ``unit`` (nanoseconds: ``_DAY_NS``; day numbers: 1), NaT the int64 minimum.
 
     A date is its day number (floored, as numpy's cast to ``datetime64[D]``), NaT
     a day after every other. An invoice of a debtor of ``ids`` (code >= 0) issued by
     day ``t`` and not paid by then is open; it is past due when ``t - due`` exceeds
-    ``days_past_due``. Each sum adds its invoices' amounts in row order from 0.0, as
+    ``days_past_due``. An amount counts times its ``fx`` (the rate of its currency into
+    the reporting currency). Each sum adds its invoices' amounts in row order from 0.0, as
     ``numpy.bincount`` does with zero weights elsewhere (a zero adds nothing to a
     sum that is never -0.0).
     """
@@ -212,7 +232,7 @@ def _past_due_sums(codes: Any, issue: Any, due: Any, paid: Any, amount: Any, t: 
             continue
         if paid[i] != nat and paid[i] // unit <= t:
             continue
-        a = amount[i]
+        a = amount[i] * fx[i]
         bal[c] += a
         due_day = never if due[i] == nat else due[i] // unit
         if t - due_day > days_past_due:
@@ -230,7 +250,8 @@ def _past_due_kernel() -> Any:
 
 def default_past_due(pdue: FloatArray, open_balance: FloatArray, ov: Overlay
                      ) -> npt.NDArray[np.bool_]:
-    """Material past-due default: above the absolute and the relative threshold."""
+    """Material past-due default: above the absolute and the relative threshold (the
+    amounts and ``materiality_absolute`` in the reporting currency)."""
     out: npt.NDArray[np.bool_] = (pdue > ov.materiality_absolute) & (
         pdue > ov.materiality_relative * open_balance)
     return out

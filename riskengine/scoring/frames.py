@@ -35,10 +35,13 @@ def _on_index(debtors: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
 
 def insurer_inputs(frame: pd.DataFrame | None, debtor_id: np.ndarray, supplier_id: np.ndarray,
                    product: np.ndarray, currency: Any, legacy: npt.NDArray[np.float64],
-                   policy: Any) -> tuple[Any, npt.NDArray[np.int64], list[dict[str, Any]]]:
+                   policy: Any, rates: npt.NDArray[np.float64] | None = None
+                   ) -> tuple[Any, npt.NDArray[np.int64], list[dict[str, Any]]]:
     """The insurer limits of a batch (:class:`riskengine.policy.insurer.InsurerRows` of the
     validated ``insurer_limits`` frame), the row applied to each pair
-    (:func:`riskengine.policy.insurer.match_rows`) and the error rows of the rows refused,
+    (:func:`riskengine.policy.insurer.match_rows`, a row in another currency than its pair
+    converted at ``rates``, the rates in force on the decision date) and the error rows of
+    the rows refused,
     with one ``debtor_rejected`` row per debtor they reject whole
     (:func:`riskengine.validation.insurer.insurer_row_errors`)."""
     from riskengine.policy.insurer import InsurerRows, match_rows
@@ -46,7 +49,8 @@ def insurer_inputs(frame: pd.DataFrame | None, debtor_id: np.ndarray, supplier_i
 
     rows = InsurerRows.from_frame(frame)
     cur = np.asarray(pd.Series(currency).astype(object), dtype=object)
-    pair_row, problems = match_rows(rows, debtor_id, supplier_id, product, cur, legacy, policy)
+    pair_row, problems = match_rows(rows, debtor_id, supplier_id, product, cur, legacy, policy,
+                                    rates)
     if not problems or frame is None:
         return rows, pair_row, []
     refused: list[dict[str, Any]] = insurer_row_errors(frame, problems).to_dict("records")

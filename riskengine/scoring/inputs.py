@@ -8,6 +8,7 @@ reads them. Pure values: no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,6 +29,10 @@ class PairBytes:
     buf: npt.NDArray[np.uint8]
     start: npt.NDArray[np.int64]
     stop: npt.NDArray[np.int64]
+
+
+Grades = Mapping[str, str] | None
+"""Officers' grades by debtor id (an override re-runs the policy on them), or None."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,19 @@ class DebtorInputs:
     #: countries; policy.book.cap_alone): the single path reads it from the register;
     #: None: no book caps here (a batch caps the whole book at once, riskengine.batch.book)
     book_rest: BookRest | None = None
+    #: an officer's grade per debtor ("" keeps the model's; issue 18): the core decides
+    #: the policy (limit, cover, advance, fees) on it, at the grade's central PD
+    grade_override: npt.NDArray[np.object_] | None = None
+
+    def with_grades(self, grades: Grades) -> DebtorInputs:
+        """These inputs with an officer's grade for the debtors in ``grades`` (None or
+        empty: unchanged)."""
+        if not grades:
+            return self
+        import dataclasses
+
+        over = np.array([grades.get(str(d), "") for d in self.debtor_id], dtype=object)
+        return dataclasses.replace(self, grade_override=over)
 
 
 @dataclass(frozen=True)
@@ -110,6 +128,10 @@ class PairInputs:
     #: (riskengine.policy.insurer.match_rows: -1 none, -2 the legacy insurer_limit)
     insurer_rows: InsurerRows = field(default_factory=InsurerRows.empty)
     insurer_row: npt.NDArray[np.int64] | None = None
+    #: the rates in force on as_of over CURRENCIES (FxRates.at; NaN: none): an insurer
+    #: limit or the discretionary cap in another currency than its pair converts at them
+    #: (riskengine.policy.insurer.pool_caps). None: only the same currency converts
+    rates: FloatArray | None = None
 
     def applied_rows(self) -> npt.NDArray[np.int64]:
         """:attr:`insurer_row`, or -1 / -2 from the legacy ``insurer_limit`` when not set."""

@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from riskengine.features.fx import currency_codes
 from riskengine.model.master_scale import GRADES, UNRATED
 from riskengine.policy._inputs import factorize
 from riskengine.policy.credit_policy import CreditPolicy
@@ -52,11 +53,13 @@ def rating_codes(grades: Any) -> IntArray:
     return out
 
 
-def book_dispersion(exposures: pd.DataFrame, suppliers: pd.DataFrame) -> pd.Series:
+def book_dispersion(exposures: pd.DataFrame, suppliers: pd.DataFrame,
+                    rates: FloatArray | None = None) -> pd.Series:
     """The dispersion of each supplier's debtors over a book: the HHI of its limits in force
     (``exposures.approved_limit``) over its debtors
-    (:func:`riskengine.policy.supplier.debtor_hhi`), counting the pairs in the supplier's
-    ledger currency (amounts in two currencies are never added up).
+    (:func:`riskengine.policy.supplier.debtor_hhi`), every pair's limit converted into the
+    reporting currency at ``rates`` (amounts in two currencies are never added as they
+    are; the HHI of shares does not depend on the currency they are counted in).
 
     Parameters
     ----------
@@ -67,12 +70,16 @@ def book_dispersion(exposures: pd.DataFrame, suppliers: pd.DataFrame) -> pd.Seri
         reports it.
     suppliers : pandas.DataFrame
         ``supplier_id, currency`` (the first row of an id counts).
+    rates : numpy.ndarray, optional
+        The rates in force on the decision date over ``CURRENCIES``
+        (:meth:`riskengine.features.fx.FxRates.at`). A supplier with a pair in a currency
+        without a rate has no dispersion (unknown, not a guess on part of its book).
+        None: only the pairs in the supplier's ledger currency count.
 
     Returns
     -------
     pandas.Series
-        By supplier id, sorted; a supplier without a positive limit in its currency is
-        absent.
+        By supplier id, sorted; a supplier without a positive limit is absent.
     """
     need = {"supplier_id", "debtor_id", "currency", "approved_limit"}
     if not need <= set(exposures.columns) or not {"supplier_id", "currency"} <= set(
@@ -90,12 +97,23 @@ def book_dispersion(exposures: pd.DataFrame, suppliers: pd.DataFrame) -> pd.Seri
         dtype=np.float64, na_value=np.nan)
     with np.errstate(invalid="ignore"):
         keep = ((pos >= 0) & exposures["debtor_id"].notna().to_numpy()
-                & (ex_cur == cur.to_numpy(dtype=object)[np.maximum(pos, 0)])
                 & np.isfinite(limit) & (limit >= 0))
+    if rates is None:
+        keep &= ex_cur == cur.to_numpy(dtype=object)[np.maximum(pos, 0)]
+        amount = limit
+        unknown: list[str] = []
+    else:
+        rate = np.append(np.asarray(rates, dtype=np.float64), np.nan)[currency_codes(ex_cur)]
+        amount = limit * rate
+        no_rate = keep & ~np.isfinite(rate)
+        unknown = pd.unique(exposures["supplier_id"].astype("str").to_numpy(
+            dtype=object)[no_rate]).tolist()
+        keep &= np.isfinite(rate)
     ex = exposures[keep]
-    return debtor_hhi(ex["supplier_id"].astype("str").to_numpy(dtype=object),
-                      ex["debtor_id"].astype("str").to_numpy(dtype=object), limit[keep]
-                      ).dropna()
+    out = debtor_hhi(ex["supplier_id"].astype("str").to_numpy(dtype=object),
+                     ex["debtor_id"].astype("str").to_numpy(dtype=object), amount[keep]
+                     ).dropna()
+    return out.drop(unknown, errors="ignore") if unknown else out
 
 
 def _flag(s: pd.Series) -> FloatArray:

@@ -14,10 +14,10 @@ Routes (see docs/SERVICE.md)::
     GET  /ready                        200 once the engine is loaded, else 503
     GET  /openapi.json                 the OpenAPI document
     /ui                                the credit officer's pages (riskengine.serve.ui): login
-                                       with an API token, then a session cookie
+                                       with an officer's account, a server-side session
 
-Every ``/v1`` route needs ``Authorization: Bearer <token>``
-(:mod:`riskengine.serve.security`). Every decision and funding check is written to
+Every ``/v1`` route needs ``Authorization: Bearer <token>`` of a token with the route's
+scope (:data:`ROUTE_SCOPES`, :mod:`riskengine.serve.security`). Every decision and funding check is written to
 the :class:`~riskengine.store.DecisionStore` (committed) before the answer
 is sent, each decision with its payload (``record_inputs``, under the
 decision's ``input_hash``). Request bodies are limited in size (413). Validation errors are 422
@@ -72,6 +72,7 @@ from riskengine.store.idempotency import IdempotentAnswer
 
 __all__ = [
     "API_VERSION",
+    "ROUTE_SCOPES",
     "InvoiceCheckRequest",
     "FxRatesRequest",
     "create_app",
@@ -225,8 +226,22 @@ class FxRatesRequest(BaseModel):
 # --- the app ---------------------------------------------------------------------------
 
 
+ROUTE_SCOPES: dict[tuple[str, str], str] = {
+    ("POST", "/v1/decisions"): "decide",
+    ("POST", "/v1/invoices/check"): "check",
+    ("GET", "/v1/debtors/{debtor_id:path}/decision"): "read",
+    ("GET", "/v1/limits/{debtor_id:path}"): "read",
+    ("PUT", "/v1/fx-rates"): "decide",
+    ("GET", "/v1/insurer-requests"): "read",
+    ("POST", "/v1/insurer-responses"): "decide",
+}
+"""The scope each ``/v1`` route needs (:data:`riskengine.serve.security.SCOPES`); a route
+not listed needs a scope no token has (closed by default)."""
+
+
 class _BearerToken(HTTPBearer):
-    """The ``/v1`` routes' dependency: a bearer token of ``tokens`` (401 otherwise).
+    """The ``/v1`` routes' dependency: a bearer token of ``tokens`` (401 otherwise) with the
+    route's scope (:data:`ROUTE_SCOPES`; 403 otherwise, naming the scope, never the token).
 
     The check is the security scheme's own call (one dependency, not a function
     depending on the scheme: one level less to solve per request); the OpenAPI
@@ -235,16 +250,28 @@ class _BearerToken(HTTPBearer):
 
     def __init__(self, tokens: TokenSet | None) -> None:
         super().__init__(auto_error=False, scheme_name="HTTPBearer",
-                         description="API token (RISKENGINE_API_TOKEN)")
+                         description="API token (RISKENGINE_API_TOKEN); scopes decide, "
+                                     "check, read")
         self.tokens = tokens
 
     async def __call__(self, request: Request) -> None:  # type: ignore[override]
         if self.tokens is None:  # --insecure-dev
             return
         credentials = await super().__call__(request)
-        if credentials is None or not self.tokens.allows(credentials.credentials):
+        scopes = None if credentials is None else self.tokens.scopes_of(
+            credentials.credentials)
+        if scopes is None:
             raise HTTPException(status_code=401, detail="missing or invalid bearer token",
                                 headers={"WWW-Authenticate": "Bearer"})
+        route = request.scope.get("route")
+        method = "GET" if request.method == "HEAD" else request.method
+        need = ROUTE_SCOPES.get((method, getattr(route, "path", "")), "(unlisted)")
+        if need not in scopes:
+            raise HTTPException(
+                status_code=403, headers={
+                    "WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{need}"'},
+                detail=[{"loc": ["header", "Authorization"], "type": "insufficient_scope",
+                         "msg": f"this token lacks the {need!r} scope this route needs"}])
 
 
 def _decision_json(value: Any) -> bytes:
@@ -290,7 +317,8 @@ def create_app(engine: Any, store: DecisionStore, tokens: Sequence[str] | None, 
                insecure_dev: bool = False,
                engine_loader: Callable[[], Any] | None = None,
                policy: Any = None, ui: bool = True,
-               ui_session_secret: bytes | None = None) -> FastAPI:
+               ui_session_secret: bytes | None = None,
+               login_limits: Any = None) -> FastAPI:
     """The FastAPI app of the service.
 
     Parameters
@@ -315,9 +343,11 @@ def create_app(engine: Any, store: DecisionStore, tokens: Sequence[str] | None, 
         shipped policy.
     ui : bool
         Serve the credit officer's pages under ``/ui`` (:mod:`riskengine.serve.ui`),
-        behind a login with the same tokens.
+        behind a login with the officers' accounts in ``store`` (never the tokens).
     ui_session_secret : bytes, optional
-        Key of the ``/ui`` session cookies; default a random key per process.
+        Key of the ``/ui`` cookies; default a random key per process.
+    login_limits : LoginLimits, optional
+        Failed sign-ins before a lockout (:class:`riskengine.serve.accounts.LoginLimits`).
 
     Returns
     -------
@@ -394,7 +424,8 @@ def create_app(engine: Any, store: DecisionStore, tokens: Sequence[str] | None, 
         return JSONResponse({"status": "ready", **{k: str(v) for k, v in versions.items()}})
 
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(auth)],
-                   responses={401: {"description": "Missing or invalid bearer token"}})
+                   responses={401: {"description": "Missing or invalid bearer token"},
+                              403: {"description": "The token lacks the route's scope"}})
 
     payload_ref = {"$ref": "#/components/schemas/DebtorPayload"}
     error_responses: dict[int | str, dict[str, Any]] = {
@@ -541,9 +572,9 @@ def create_app(engine: Any, store: DecisionStore, tokens: Sequence[str] | None, 
     if ui:
         from riskengine.serve.ui.router import create_ui_router
 
-        app.include_router(create_ui_router(None if insecure_dev else list(tokens or ()),
-                                            insecure_dev=insecure_dev,
-                                            session_secret=ui_session_secret))
+        app.include_router(create_ui_router(insecure_dev=insecure_dev,
+                                            session_secret=ui_session_secret,
+                                            login_limits=login_limits))
     _install_openapi(app, DebtorPayload)
     return app
 

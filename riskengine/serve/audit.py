@@ -77,7 +77,9 @@ def override_report(store: Any, since: Any, until: Any) -> dict[str, Any]:
         (count per notch, ``"+2"``, ``"-1"``, ``"0"``, upgrades positive),
         ``mean_notches``, ``flagged`` and ``flagged_share``, ``upgrade_share``,
         ``by_officer`` (list, most overrides first), ``by_original_grade``,
-        ``by_policy_version``.
+        ``by_policy_version``, ``by_status`` (applied, pending, approved, rejected) and
+        ``by_approver`` (reviews by approving or rejecting account). Officers and approvers
+        are the signed-in accounts (issue 18), never typed names.
 
     Notes
     -----
@@ -133,6 +135,12 @@ def override_report(store: Any, since: Any, until: Any) -> dict[str, Any]:
                               if gr in by_grade.index},
         "by_policy_version": {str(k): int(v) for k, v in
                               versions.astype(str).value_counts().sort_index().items()},
+        "by_status": {str(k): int(v) for k, v in (
+            pd.Series([r.get("status", "applied") for r in rows], dtype=object)
+            .value_counts().sort_index().items())},
+        "by_approver": {str(k): int(v) for k, v in (
+            pd.Series([r.get("approver") for r in rows if r.get("approver")], dtype=object)
+            .value_counts().sort_index().items())},
     }
     return dict(_clean(out))
 
@@ -385,6 +393,7 @@ def audit_trail(store: Any, debtor_id: str) -> list[dict[str, Any]]:
             "input_hash": o.get("input_hash"), "inputs_recorded": has_inputs(o.get("input_hash")),
             "model_version": o.get("model_version"), "policy_version": o.get("policy_version"),
             "officer": o.get("officer"), "reason": o.get("reason"),
+            "status": o.get("status", "applied"), "approver": o.get("approver"),
         })
     for h in store.history(debtor_id=debtor_id, limit=100_000):
         src = by_decision.get(int(h["decision_id"])) if h.get("decision_id") is not None else None

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from riskengine.errors import InvalidInputError
+from riskengine.features.fx import FxRates
 from riskengine.policy.book import book_sector, caps_on
 from riskengine.policy.insurer import insurer_requests
 from riskengine.scoring.suppliers import SupplierBook
@@ -30,6 +31,7 @@ from riskengine.store.decisions import StoredDecisions
 from riskengine.store.idempotency import IdempotentRequest
 
 __all__ = ["pydantic_details", "problem_details", "supplier_paths", "decide_payloads",
+           "override_rerun",
            "decide_and_store", "with_register_insurer"]
 
 
@@ -44,7 +46,7 @@ _REASON_TEXT = {
     "bad_id": "not a valid identifier", "above_maximum": "above the maximum",
     "below_minimum": "below the minimum",
     "out_of_range": "outside the allowed range", "unknown_policy": "unknown insurance policy",
-    "unknown_supplier": "unknown supplier", "insurer_currency": "another currency than the pairs",
+    "unknown_supplier": "unknown supplier",
     "ambiguous_insurer_limit": "another insurer limit covers the same pairs",
     "missing_fx_rate": "no exchange rate in force for this currency on the decision date",
     "not_positive": "must be greater than 0", "base_rate_not_one": "the reporting "
@@ -136,8 +138,8 @@ def problem_details(exc: InvalidInputError, prefix: Sequence[Any],
 
 
 
-def decide_payloads(engine: Any, payloads: list[Any], store: DecisionStore | None = None
-                    ) -> list[dict[str, Any]]:
+def decide_payloads(engine: Any, payloads: list[Any], store: DecisionStore | None = None,
+                    grades: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     """Decisions of validated payloads, one per pair (payload after payload, each in its
     exposures' order): ``decide_payload`` (the engine's single-debtor fast path, every
     pair of the payload in one call) for one, ``score_payloads`` (the batch path) for
@@ -156,7 +158,10 @@ def decide_payloads(engine: Any, payloads: list[Any], store: DecisionStore | Non
     With a ``store``, the pairs' suppliers are known from the register as well
     (:meth:`~riskengine.store.DecisionStore.supplier_book`): a supplier's own rating (its
     latest rating as a debtor in force) and the dispersion of its debtors, where the
-    payload gives none (issue 16)."""
+    payload gives none (issue 16).
+
+    ``grades``: an officer's grade by debtor id (an override re-run, issue 18), decided by
+    the engine's own core (the engine's methods must take ``grades``)."""
     now = dt.datetime.now(dt.UTC)
     kw: dict[str, Any] = {
         "decided_at": now.isoformat(timespec="microseconds").replace("+00:00", "Z"),
@@ -183,6 +188,8 @@ def decide_payloads(engine: Any, payloads: list[Any], store: DecisionStore | Non
         book = _supplier_book(store, payloads, policy, now.date())
         if book.ratings or book.debtor_hhi:
             kw["supplier_book"] = book
+    if grades:
+        kw["grades"] = dict(grades)
     if one is not None and len(payloads) == 1:
         return [dict(d) for d in one(payloads[0], **kw)]
     return [dict(d) for d in engine.score_payloads(payloads, **kw)]
@@ -215,7 +222,8 @@ def _takes_book(method: Any) -> bool:
 def _supplier_book(store: DecisionStore, payloads: list[Any], policy: Any,
                    today: dt.date) -> SupplierBook:
     """The register's ratings and debtor dispersion of the payloads' suppliers (each
-    supplier as of the first payload naming it; its currency: that pair's)."""
+    supplier as of the first payload naming it; its limits converted into the reporting
+    currency at the rates in force on that day)."""
     ratings: dict[str, str | None] = {}
     hhi: dict[str, float | None] = {}
     by_day: dict[dt.date, dict[str, str]] = {}
@@ -225,8 +233,19 @@ def _supplier_book(store: DecisionStore, payloads: list[Any], policy: Any,
             if ex.supplier_id not in seen:
                 seen.add(ex.supplier_id)
                 by_day.setdefault(p.as_of or today, {})[ex.supplier_id] = ex.currency
+    base = policy.book.currency
     for day, currencies in by_day.items():
-        got = store.supplier_book(currencies, as_of=day, policy=policy)
+        # the limits converted at the rates in force on the day: the store's, a payload's
+        # own rows first (as its decision converts)
+        rates = {base: 1.0, **store.fx_rates_on(day, base).mapping_at(day)}
+        for p in payloads:
+            if p.fx_rates and (p.as_of or today) == day:
+                try:
+                    rates.update(FxRates.from_rows(((r.date, r.currency, r.rate)
+                                                    for r in p.fx_rates), base).mapping_at(day))
+                except InvalidInputError:  # the decision reports the payload's bad rows
+                    pass
+        got = store.supplier_book(currencies, as_of=day, policy=policy, rates=rates)
         ratings.update(got.ratings)
         hhi.update(got.debtor_hhi)
     return SupplierBook(ratings, hhi)
@@ -307,3 +326,48 @@ def with_register_insurer(payloads: list[Any], store: DecisionStore) -> list[Any
             for p in payloads]
 
 
+
+
+def override_rerun(engine: Any, store: DecisionStore, decision: Mapping[str, Any]
+                   ) -> Callable[[str, float | None], dict[str, Any] | None] | None:
+    """The re-run an override needs (:data:`riskengine.policy.overrides.Rerun`): the
+    decision's kept inputs decided again by the engine's core (the service's own path:
+    the register's insurer limits, book and suppliers) at an officer's grade and,
+    optionally, another requested limit for the decision's pair. None when the inputs
+    were not kept, the engine is not loaded or cannot take a grade."""
+    from riskengine.contracts.payload import parse_payload
+
+    methods = [getattr(engine, n, None) for n in ("decide_payload", "score_payloads")]
+    if engine is None or not all(_takes(m, "grades") for m in methods if m is not None):
+        return None
+    kept = store.inputs_for(str(decision.get("input_hash") or "")) if decision.get(
+        "input_hash") else None
+    if kept is None:
+        return None
+    sid = decision.get("supplier_id")
+    did = str(decision.get("debtor_id"))
+
+    def rerun(grade: str, requested: float | None) -> dict[str, Any] | None:
+        data = dict(kept)
+        if requested is not None:
+            if data.get("exposure") is not None:
+                data["exposure"] = {**data["exposure"], "requested_limit": float(requested)}
+            else:
+                data["exposures"] = [
+                    {**ex, "requested_limit": float(requested)}
+                    if ex.get("supplier_id") == sid else ex for ex in data["exposures"]]
+        p = parse_payload(data)
+        with store.snapshot():
+            payloads = with_register_insurer([p], store)
+            out = decide_payloads(engine, payloads, store, grades={did: str(grade)})
+        pairs = [ex.supplier_id for ex in p.pairs]
+        return out[pairs.index(sid)] if sid in pairs else None
+
+    return rerun
+
+
+def _takes(method: Any, name: str) -> bool:
+    try:
+        return name in inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False

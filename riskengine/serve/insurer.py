@@ -13,7 +13,8 @@ An answer set is checked whole before anything is written (:func:`check_response
 the contract (a cover percentage outside (0, 1], a status outside the vocabulary, a
 granted limit without its amount, dates in the wrong order...), an insurance policy the
 credit policy does not declare, a debtor the register does not know, a currency other
-than the pairs'. One bad row refuses the whole set (422 naming each row by its position
+than the pairs' without a rate in force in the store (``missing_fx_rate``; with one, the
+engine converts the limit). One bad row refuses the whole set (422 naming each row by its position
 and field, never a value; the command prints the error rows): nothing is applied
 partially. A good set is appended to the store's ``insurer_limits`` in one transaction
 (every state is kept), then each affected debtor is **decided again** (:func:`redecide`):
@@ -121,10 +122,13 @@ def check_responses(frame: pd.DataFrame, store: DecisionStore, policy: Any, *,
     if len(clean):
         ids = clean["debtor_id"].astype(str).unique().tolist()
         currencies, by_pair = pair_currencies(store, ids)
+        base = policy.book.currency  # the rates in force: a limit converts at them
+        day = reference_date or _today()
+        rated = store.fx_rates_on(day, base).mapping_at(day)
         more = insurer_response_errors(
             clean, declared={(p.insurer_id, p.policy_id) for p in policy.insurance.policies},
             known_debtors=store.known_debtors(ids), currencies=currencies,
-            pair_currency=by_pair)
+            pair_currency=by_pair, rated=set(rated) | {base})
         errors = pd.concat([errors, more], ignore_index=True) if len(more) else errors
     if not len(errors):
         return clean

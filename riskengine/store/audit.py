@@ -18,7 +18,7 @@ from riskengine.policy.overrides import DIRECTIONS as _DIRECTIONS
 from riskengine.policy.overrides import MAX_REASON_LENGTH as _MAX_REASON
 from riskengine.policy.overrides import MIN_REASON_LENGTH as _MIN_REASON
 from riskengine.store.register import _LimitRegister
-from riskengine.store.tables import inputs, limit_history, overrides
+from riskengine.store.tables import inputs, limit_history, override_reviews, overrides
 from riskengine.store.values import _date, _float, _new_id, _now, _period, _row, _str, jsonable
 
 # Prebuilt statements (compiled once, cached by SQLAlchemy): building a select per call
@@ -29,6 +29,9 @@ _INSERT_INPUT = inputs.insert()
 # inserts nothing instead of failing on the primary key
 _INSERT_INPUT_PG = (postgresql.insert(inputs).on_conflict_do_nothing()
                     .returning(inputs.c.input_hash))  # a row: inserted
+
+
+_STATUSES = ("applied", "pending")
 
 
 class _AuditTrail(_LimitRegister):
@@ -85,7 +88,9 @@ class _AuditTrail(_LimitRegister):
                         flag_reasons: Sequence[str] = (), model_version: str | None = None,
                         policy_version: str | None = None, update_register: bool = False,
                         effective_date: Any = None, policy: CreditPolicy | None = None,
-                        knockout: bool = False, as_of: Any = None) -> dict[str, Any]:
+                        knockout: bool = False, as_of: Any = None, status: str = "applied",
+                        policy_limit: float | None = None, policy_cap: float | None = None,
+                        terms: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Append one override (committed before returning).
 
         The rules are applied by :func:`riskengine.policy.overrides.check_override`
@@ -111,6 +116,12 @@ class _AuditTrail(_LimitRegister):
             The overridden decision follows a knock-out event.
         as_of : date-like, optional
             Date of the override for the register's ordering (default today).
+        status : str
+            ``applied`` (in force at once) or ``pending`` (waits for an approver,
+            :meth:`review_override`; never moves the register before that).
+        policy_limit, policy_cap, terms : optional
+            What the policy grants at the override's grade, its cap, and the terms of
+            the re-run (limit, cover, advance, fees) (issue 18).
 
         Returns
         -------
@@ -152,13 +163,15 @@ class _AuditTrail(_LimitRegister):
             "officer": who[:128], "flagged": bool(flagged),
             "flag_reasons": [str(r) for r in flag_reasons],
             "model_version": _str(model_version), "policy_version": _str(policy_version),
-            "created_at": now,
+            "created_at": now, "status": status if status in _STATUSES else "pending",
+            "policy_limit": _float(policy_limit), "policy_cap": _float(policy_cap),
+            "terms": None if terms is None else jsonable(dict(terms)),
         }
         change: dict[str, Any] | None = None
         sid, lim = _str(supplier_id), _float(new_limit)
         with self._write() as conn:
             oid = _new_id(conn.execute(overrides.insert(), row))
-            if update_register and sid and lim is not None:
+            if update_register and row["status"] == "applied" and sid and lim is not None:
                 outcome = self._apply_limit(
                     conn, sid, str(debtor_id), lim, as_of=day, source=f"override:{oid}",
                     policy=policy, knockout=knockout, outstanding=None, effective_date=eff,
@@ -179,8 +192,10 @@ class _AuditTrail(_LimitRegister):
             ``created_at`` (UTC) from ``since`` and up to ``until``, both
             inclusive; a date means the whole day.
         """
-        c = overrides.c
-        q = sa.select(overrides)
+        c, r = overrides.c, override_reviews.c
+        q = sa.select(overrides, r.verdict, r.approver, r.comment.label("review_comment"),
+                      r.created_at.label("reviewed_at")).select_from(
+            overrides.outerjoin(override_reviews, r.override_id == c.id))
         if debtor_id is not None:
             q = q.where(c.debtor_id == str(debtor_id))
         lo, hi, hi_inclusive = _period(since, until)
@@ -189,10 +204,90 @@ class _AuditTrail(_LimitRegister):
         if hi is not None:
             q = q.where(c.created_at <= hi if hi_inclusive else c.created_at < hi)
         with self._read() as conn:
-            rows = [_row(r) for r in conn.execute(q.order_by(c.id)).mappings()]
-        for r in rows:
-            r["flagged"] = bool(r["flagged"])
+            rows = [_row(x) for x in conn.execute(q.order_by(c.id)).mappings()]
+        for x in rows:
+            x["flagged"] = bool(x["flagged"])
+            verdict = x.pop("verdict")
+            if x["status"] == "pending" and verdict is not None:
+                x["status"] = verdict
         return rows
+
+    def override(self, override_id: int) -> dict[str, Any] | None:
+        """One override (as :meth:`overrides` gives it), or None."""
+        c, r = overrides.c, override_reviews.c
+        q = sa.select(overrides, r.verdict, r.approver, r.comment.label("review_comment"),
+                      r.created_at.label("reviewed_at")).select_from(
+            overrides.outerjoin(override_reviews, r.override_id == c.id)).where(
+            c.id == int(override_id))
+        with self._read() as conn:
+            found = conn.execute(q).mappings().first()
+        if found is None:
+            return None
+        x = _row(found)
+        x["flagged"] = bool(x["flagged"])
+        verdict = x.pop("verdict")
+        if x["status"] == "pending" and verdict is not None:
+            x["status"] = verdict
+        return x
+
+    def review_override(self, override_id: int, *, verdict: str, approver: str,
+                        comment: str | None = None, policy: CreditPolicy | None = None,
+                        knockout: bool = False, as_of: Any = None) -> dict[str, Any]:
+        """Record an approver's verdict on a pending override (four eyes, issue 18); an
+        approval moves the register as the override would have (same transaction).
+
+        The rules (:func:`riskengine.policy.overrides.check_review`) are the caller's;
+        the store refuses a second review of one override (unique constraint) and a
+        review of an override that is not pending.
+
+        Returns
+        -------
+        dict
+            The review row, plus ``register_change`` (the limit-history row, or None).
+        """
+        record = f"review of override {override_id}"
+        o = self.override(int(override_id))
+        if o is None or o["status"] != "pending" or verdict not in ("approved", "rejected"):
+            why = ("no such override" if o is None else
+                   f"the override is {o['status']}, not pending" if o["status"] != "pending"
+                   else f"verdict {verdict!r} is not approved or rejected")
+            raise InvalidInputError(f"{record}: {why}.", [
+                {"table": "override_reviews", "record": record, "debtor_id": None,
+                 "column": "override_id", "value": None, "reason": "invalid_value",
+                 "message": why}])
+        now = _now()
+        row = {"override_id": int(override_id), "verdict": verdict, "approver": str(approver)[:64],
+               "comment": None if comment is None else str(comment)[:2000], "created_at": now}
+        day = _date(as_of, "as_of", record) or dt.date.today()
+        try:
+            with self._write() as conn:
+                rid = _new_id(conn.execute(override_reviews.insert(), row))
+                change = self._approved_change(conn, o, verdict, approver, policy, knockout,
+                                               day, now)
+        except sa.exc.IntegrityError:  # reviewed meanwhile (one review per override)
+            raise InvalidInputError(f"{record}: the override was reviewed meanwhile.", [
+                {"table": "override_reviews", "record": record, "debtor_id": None,
+                 "column": "override_id", "value": None, "reason": "duplicate_key",
+                 "message": "the override was reviewed meanwhile"}]) from None
+        return {"id": rid, **row, "register_change": change}
+
+    def _approved_change(self, conn: Connection, o: Mapping[str, Any], verdict: str,
+                         approver: str, policy: CreditPolicy | None, knockout: bool,
+                         day: dt.date, now: str) -> dict[str, Any] | None:
+        """An approved override's register change (None for a rejection or no limit)."""
+        sid, lim = _str(o.get("supplier_id")), _float(o.get("new_limit"))
+        if verdict != "approved" or o.get("limit_change") == "none" or not sid or lim is None:
+            return None
+        oid = int(o["id"])
+        outcome = self._apply_limit(
+            conn, sid, str(o["debtor_id"]), lim, as_of=day, source=f"override:{oid}",
+            policy=policy, knockout=knockout, outstanding=None, effective_date=None,
+            reason=(f"override {oid}: {o['reason']} (approved by {approver})")[:500],
+            changed_by=str(o["officer"])[:128], currency=_str(o.get("currency")),
+            decision_id=o.get("decision_id"), now=now)
+        change = _history_of(conn, int(outcome["history_id"]))
+        change["register"] = outcome
+        return change
 
 
 def _history_of(conn: Connection, history_id: int) -> dict[str, Any]:

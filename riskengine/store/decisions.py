@@ -36,6 +36,7 @@ from riskengine.store.idempotency import (
 from riskengine.store.insurer import _InsurerRegister
 from riskengine.store.register import BOOK_KEYS, decision_terms
 from riskengine.store.tables import decisions, metadata
+from riskengine.store.users import _Accounts
 from riskengine.store.values import _date, _float, _new_id, _now, _period, _row, _str
 
 __all__ = ["DecisionStore", "StoredDecisions"]
@@ -85,7 +86,7 @@ _LATEST = (sa.select(decisions.c.id, decisions.c.decision)
 _LATEST_PAIR = _LATEST.where(decisions.c.supplier_id == sa.bindparam("p_supplier"))
 
 
-class DecisionStore(_InsurerRegister, _FxTable):
+class DecisionStore(_InsurerRegister, _FxTable, _Accounts):
     """Decisions, funding checks and the limit register in one SQL database.
 
     Parameters

@@ -416,7 +416,8 @@ class _LimitRegister(_Database):
         return dict(totals)
 
     def supplier_book(self, currencies: Mapping[str, str], *, as_of: Any,
-                      policy: CreditPolicy | None = None) -> SupplierBook:
+                      policy: CreditPolicy | None = None,
+                      rates: Mapping[str, float] | None = None) -> SupplierBook:
         """What the register knows of suppliers on ``as_of`` (issue 16), by supplier id.
 
         Parameters
@@ -426,6 +427,11 @@ class _LimitRegister(_Database):
         as_of : date or ISO text
         policy : CreditPolicy, optional
             Its ``funding.max_rating_age_months`` (default the shipped policy's).
+        rates : mapping of str to float, optional
+            Units of the reporting currency per unit of each currency on ``as_of``: the
+            limits are converted into it before the dispersion (a supplier with a limit in
+            a currency without a rate has none: unknown). None: only the limits in the
+            supplier's currency count.
 
         Returns
         -------
@@ -434,8 +440,8 @@ class _LimitRegister(_Database):
             debtor in the register (``debtor_id`` = the supplier's id) dated on or before
             ``as_of`` and not older than ``funding.max_rating_age_months`` (CRR art.
             173(1)(b): a rating is reviewed at least yearly); ``debtor_hhi``: the
-            dispersion of its debtors, the HHI of its limits in force on ``as_of`` in its
-            currency (:func:`riskengine.policy.supplier.debtor_hhi`). A supplier the
+            dispersion of its debtors, the HHI of its limits in force on ``as_of``, converted
+            at ``rates`` (:func:`riskengine.policy.supplier.debtor_hhi`). A supplier the
             register does not know is absent.
         """
         from riskengine.policy.funding import rating_stale
@@ -470,12 +476,20 @@ class _LimitRegister(_Database):
             held = [r for r in rows if r is not None]
             sid = np.asarray([str(r["supplier_id"]) for r in held], dtype=object)
             cur = np.asarray([r["currency"] for r in held], dtype=object)
-            want = np.asarray([currencies.get(str(s)) for s in sid], dtype=object)
-            keep = cur == want
+            if rates is None:
+                want = np.asarray([currencies.get(str(s)) for s in sid], dtype=object)
+                keep = cur == want
+                amount = limit
+            else:
+                rate = np.asarray([rates.get(str(c), np.nan) for c in cur], dtype=np.float64)
+                amount = limit * rate
+                keep = np.isfinite(rate)
             if keep.any():
                 deb = np.asarray([str(r["debtor_id"]) for r in held], dtype=object)
-                got = debtor_hhi(sid[keep], deb[keep], limit[keep])
+                got = debtor_hhi(sid[keep], deb[keep], amount[keep])
                 hhi = {str(k): (None if v != v else float(v)) for k, v in got.items()}
+            for s_ in set(sid[~keep].tolist()) if rates is not None else ():
+                hhi[str(s_)] = None  # a limit that cannot be converted: unknown
         return SupplierBook(ratings, hhi)
 
     def limits_of_debtor(self, debtor_id: str, as_of: Any = None) -> list[dict[str, Any]]:

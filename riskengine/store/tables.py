@@ -78,6 +78,10 @@ __all__ = [
     "insurer_limits",
     "insurer_requests",
     "fx_rates",
+    "users",
+    "user_sessions",
+    "login_throttle",
+    "override_reviews",
 ]
 
 APPEND_ONLY_TABLES: tuple[str, ...] = ("decisions", "funding_checks", "limit_history",
@@ -227,6 +231,11 @@ overrides = sa.Table(
     sa.Column("model_version", sa.String(128), nullable=True),
     sa.Column("policy_version", sa.String(64), nullable=True),
     sa.Column("created_at", sa.String(40), nullable=False),
+    # issue 18: applied (at once), pending (waits for an approver: override_reviews)
+    sa.Column("status", sa.String(16), nullable=False, server_default="applied"),
+    sa.Column("policy_limit", sa.Float, nullable=True),  # the policy's grant at the new grade
+    sa.Column("policy_cap", sa.Float, nullable=True),    # the largest limit the policy allows
+    sa.Column("terms", _JSON, nullable=True),            # limit, cover, advance, fees re-run
     sa.CheckConstraint(f"length(trim(reason)) >= {_MIN_REASON}", name="ck_overrides_reason"),
     sa.CheckConstraint("length(trim(officer)) >= 1", name="ck_overrides_officer"),
     sa.CheckConstraint("direction IN ('upgrade', 'downgrade', 'limit_only')",
@@ -245,7 +254,7 @@ fx_rates = sa.Table(
     sa.CheckConstraint("rate > 0", name="ck_fx_rates_rate"),
 )
 
-AUDIT_TABLES: tuple[str, ...] = ("inputs", "overrides")
+AUDIT_TABLES: tuple[str, ...] = ("inputs", "overrides", "override_reviews")
 """Append-only audit tables (issue 7), guarded like :data:`APPEND_ONLY_TABLES`."""
 
 
@@ -291,4 +300,53 @@ insurer_requests = sa.Table(
     sa.Column("source", sa.String(64), nullable=False),
     sa.Column("recorded_at", sa.String(40), nullable=False),
     sa.Index("ix_insurer_requests_debtor", "debtor_id"),
+)
+
+
+# --- issue 18: officers' accounts, sessions, login throttling, four eyes -------------------
+
+users = sa.Table(
+    "users", metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("password_hash", sa.String(256), nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("updated_at", sa.String(40), nullable=False),
+    sa.CheckConstraint("role IN ('officer', 'approver', 'admin', 'auditor')",
+                       name="ck_users_role"),
+)
+
+user_sessions = sa.Table(
+    "user_sessions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("sid_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("user_name", sa.String(64), nullable=False),
+    sa.Column("csrf", sa.String(64), nullable=False),
+    sa.Column("client", sa.String(64), nullable=True),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("expires_at", sa.String(40), nullable=False),
+    sa.Column("revoked_at", sa.String(40), nullable=True),
+    sa.Index("ix_user_sessions_user", "user_name"),
+)
+
+login_throttle = sa.Table(
+    "login_throttle", metadata,
+    sa.Column("kind", sa.String(8), primary_key=True),
+    sa.Column("key", sa.String(128), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("window_start", sa.String(40), nullable=False),
+    sa.Column("locked_until", sa.String(40), nullable=True),
+)
+
+override_reviews = sa.Table(
+    "override_reviews", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("override_id", sa.Integer, nullable=False),
+    sa.Column("verdict", sa.String(16), nullable=False),
+    sa.Column("approver", sa.String(64), nullable=False),
+    sa.Column("comment", sa.String(2000), nullable=True),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.CheckConstraint("verdict IN ('approved', 'rejected')", name="ck_override_reviews_verdict"),
+    sa.UniqueConstraint("override_id", name="uq_override_reviews_override"),
 )

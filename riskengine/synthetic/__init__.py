@@ -55,6 +55,12 @@ How a portfolio is generated
    every currency of the book, dated (the as-of date, the last twelve month
    ends, seven year ends), the as-of rows equal to the manifest's ``fx_rates``.
 
+A history (:func:`generate_history`, ``demo-data --years Y``; issue 17) is a book of
+Y years ending at the as-of date whose records come year by year from an evolving
+state through the generators above, with the defaults drawn from a known true PD read
+from those records (table ``outcomes``) and the truth itself (never a table); its
+module :mod:`riskengine.synthetic.history` documents the process.
+
 ``insurer_limits`` and the assessment columns reach a portfolio only when the
 contracts (:data:`riskengine.contracts.schemas.CONTRACTS`) declare them (the
 ``suppliers`` contract declares the assessment); ``fx_rates`` does, as the reference
@@ -112,13 +118,15 @@ Modules
 (latent creditworthiness, debtors, suppliers), ``statements``, ``adverse``,
 ``exposures`` (supplier-debtor pairs and related-party links), ``invoices``,
 ``limits`` (the factor's view and the limits in force), ``insurers``,
-``assessment``, ``fx``, ``portfolio`` (the tables together, the manifest).
+``assessment``, ``fx``, ``portfolio`` (the tables together, the manifest),
+``history`` (a book with Y years of history, its outcomes and its truth).
 """
 
 from __future__ import annotations
 
 from riskengine.synthetic.debtors import latent_pd
 from riskengine.synthetic.frames import contract_dtypes
+from riskengine.synthetic.history import generate_history
 from riskengine.synthetic.portfolio import (
     DEFAULT_AS_OF,
     GENERATOR_VERSION,
@@ -129,6 +137,7 @@ from riskengine.synthetic.portfolio import (
 __all__ = [
     "DEFAULT_AS_OF",
     "GENERATOR_VERSION",
+    "generate_history",
     "generate_portfolio",
     "latent_pd",
     "contract_dtypes",

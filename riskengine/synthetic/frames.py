@@ -23,7 +23,7 @@ _F = np.ndarray  # arrays of float64 / int64 below; kept loose for readability
 # One child stream per stage; new stages are appended (a child depends on its position
 # only, so the earlier stages draw the same numbers).
 _STREAMS = ("latent", "debtors", "statements", "adverse", "suppliers", "exposures", "invoices",
-            "fx", "insurers", "assessment")
+            "fx", "insurers", "assessment", "history")
 
 
 # --- small helpers -------------------------------------------------------------------

@@ -43,7 +43,7 @@ from riskengine.synthetic.frames import (
 )
 from riskengine.synthetic.fx import _make_fx_rates, as_of_rates
 from riskengine.synthetic.insurers import _make_insurer_limits
-from riskengine.synthetic.invoices import _make_invoices
+from riskengine.synthetic.invoices import _Invoices, _make_invoices
 from riskengine.synthetic.limits import _debtor_view, _limits_in_force, _shipped, _View
 from riskengine.synthetic.statements import _make_statements
 
@@ -79,10 +79,16 @@ def _make_sales(d: _Debtors, s: _Suppliers, as_of: int, unit: float,
                 rngs: dict[str, np.random.Generator]) -> _Sales:
     """Pairs, invoices, balances, ledgers and related parties (the invoices' arrays are
     freed here, before the statements are made: the peak memory of a big book)."""
-    rng_e = rngs["exposures"]
-    n_s = s.ids.size
-    pr = _make_pairs(d, s, unit, rng_e)
+    pr = _make_pairs(d, s, unit, rngs["exposures"])
     inv = _make_invoices(d, pr, as_of, rngs["invoices"])
+    return _sales_of(d, s, pr, inv, rngs["exposures"])
+
+
+def _sales_of(d: _Debtors, s: _Suppliers, pr: _Pairs, inv: _Invoices,
+              rng_e: np.random.Generator) -> _Sales:
+    """The sales of :func:`_make_sales` from given pairs and invoices (a history's
+    invoices: :mod:`riskengine.synthetic.history`); ``rng_e`` continues the pairs' stream."""
+    n_s = s.ids.size
     p, m = pr.owner.size, inv.pair.size
     # balances: open invoices net of credit notes (split at the approved limit later)
     open_net = np.where(inv.open, np.maximum(inv.amount - inv.credit_note, 0.0), 0.0)
@@ -223,9 +229,18 @@ def _generate_all(n_debtors: int, seed: int, as_of: Any, n_suppliers: int | None
     statements = _make_statements(debtors, day, rngs["statements"])
     adverse, adverse_owner = _make_adverse(debtors, day, rngs["adverse"])
     view = _debtor_view(debtors, statements, adverse, adverse_owner, day, shipped)
-    book = _make_book(debtors, suppliers, sales, view, day, rngs)
-    return {
-        "debtors": debtors.frame,
+    return _assemble(debtors, suppliers, sales, statements, adverse, view, day, rngs)
+
+
+def _assemble(d: _Debtors, s: _Suppliers, sales: _Sales, statements: pd.DataFrame,
+              adverse: pd.DataFrame, view: _View, day: int,
+              rngs: dict[str, np.random.Generator],
+              outcomes: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+    """The tables of a book from its records and the factor's view (a history adds its
+    ``outcomes``)."""
+    book = _make_book(d, s, sales, view, day, rngs)
+    made = {
+        "debtors": d.frame,
         "suppliers": book["suppliers"],
         "statements": statements,
         "adverse_records": adverse,
@@ -235,6 +250,22 @@ def _generate_all(n_debtors: int, seed: int, as_of: Any, n_suppliers: int | None
         "fx_rates": _make_fx_rates(day, rngs["fx"]),
         "insurer_limits": book["insurer_limits"],
     }
+    if outcomes is not None:
+        made["outcomes"] = outcomes
+    return made
+
+
+def _declared_tables(made: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The tables the contracts declare, in contract order, each in its contract columns."""
+    out: dict[str, pd.DataFrame] = {}
+    for name in (*CONTRACTS, *REFERENCE_TABLES):  # fx_rates: a reference table
+        if name not in made:
+            continue
+        frame = made[name]
+        if name in EXTRA_TABLES or len(frame.columns) != len(CONTRACTS[name].columns):
+            frame = _conform(name, frame)
+        out[name] = frame
+    return out
 
 
 def generate_portfolio(
@@ -288,16 +319,7 @@ def generate_portfolio(
     >>> len(frames["debtors"])
     50
     """
-    made = _generate_all(n_debtors, seed, as_of, n_suppliers)
-    out: dict[str, pd.DataFrame] = {}
-    for name in (*CONTRACTS, *REFERENCE_TABLES):  # fx_rates: a reference table
-        if name not in made:
-            continue
-        frame = made[name]
-        if name in EXTRA_TABLES or len(frame.columns) != len(CONTRACTS[name].columns):
-            frame = _conform(name, frame)
-        out[name] = frame
-    return out
+    return _declared_tables(_generate_all(n_debtors, seed, as_of, n_suppliers))
 
 
 def synthetic_manifest(n_debtors: int, seed: int, as_of: Any = DEFAULT_AS_OF) -> dict[str, Any]:

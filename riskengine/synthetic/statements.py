@@ -69,6 +69,14 @@ def _make_statements(d: _Debtors, as_of: int, rng: np.random.Generator) -> pd.Da
 
     type_p = np.array([f[3] for f in _FORMS.values()])[d.form]
     st_type = _choice_rows(rng, type_p)[owner]
+    return _statement_frame(d, owner, period_end, st_type, wd, rev, fx, rng)
+
+
+def _statement_frame(d: _Debtors, owner: _F, period_end: _F, st_type: _F, wd: _F, rev: _F,
+                     fx: _F, rng: np.random.Generator) -> pd.DataFrame:
+    """The statements frame of the rows ``owner`` (debtor index, oldest first by debtor):
+    their line items (:func:`_line_items`, weakness ``wd`` and revenue ``rev`` by row), a
+    tax return without a balance sheet. Shared by a book and a history's fiscal years."""
     block = _line_items(d, owner, wd, rev, fx, rng)
     items = (*LINE_ITEMS, "market_value")
     balance = [items.index(i) for i in _BALANCE_ITEMS]

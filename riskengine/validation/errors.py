@@ -32,6 +32,7 @@ _NOUN = {
     "exposures": "exposure",
     "relations": "relation",
     "insurer_limits": "insurer limit",
+    "outcomes": "outcome",
     "fx_rates": "rate row",
 }
 
@@ -45,6 +46,7 @@ _WHERE: dict[str, tuple[str | None, str]] = {
     "exposures": ("supplier_id", "in the exposure to supplier {!r}"),
     "relations": ("supplier_id", "in the relation with supplier {!r}"),
     "insurer_limits": ("policy_id", "in the insurer limit under policy {!r}"),
+    "outcomes": ("default_date", "in the outcome dated {}"),
     "fx_rates": (None, "in the fx_rates table"),
 }
 

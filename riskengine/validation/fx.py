@@ -9,8 +9,9 @@ row would otherwise stand in for the bad one silently and change limits.
 :func:`reject_missing_rates` finds, as of the decision date, every record whose amount
 the decision must convert and whose currency has no rate in force: the exposure (its
 limit, its share of the debtor's capacity, the book's totals), the supplier's ledger,
-the debtor's latest statement (its capacity) and its recent adverse records of a
-knock-out type (their significance). Each is a ``missing_fx_rate`` error row naming
+the debtor's latest statement (its capacity), its recent adverse records of a
+knock-out type (their significance) and its invoices open on the decision date (the
+past-due default adds them in the reporting currency). Each is a ``missing_fx_rate`` error row naming
 the record, the field and the currency; its debtor is rejected whole, as any invalid
 record rejects it (:func:`~riskengine.validation.portfolio.validate_portfolio`), and
 the rest of the book is decided.
@@ -173,6 +174,15 @@ def reject_missing_rates(
             adv["event_type"].isin(list(knockout_types)).to_numpy(dtype=bool)
         check("adverse_records", adv, recent & missing(adv["currency"]),
               "the record's significance")
+    inv = frames.get("invoices")
+    if inv is not None and len(inv):
+        def days(name: str) -> np.ndarray:
+            d = inv[name].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+            return np.where(np.isnat(d), np.iinfo(np.int64).max, d.view(np.int64))
+
+        open_ = (days("issue_date") <= day) & (days("paid_date") > day)
+        check("invoices", inv, open_ & missing(inv["currency"]),
+              "the past-due default's materiality")
     if not found:
         return dict(frames), _error_frame(), ()
     problems = pd.concat(found, ignore_index=True)

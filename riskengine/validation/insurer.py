@@ -71,7 +71,7 @@ def _refused_sentence(column: str, message: str) -> Callable[[str, str, Any, Any
 def insurer_row_errors(frame: pd.DataFrame, problems: Sequence[Any]) -> pd.DataFrame:
     """Error rows of the ``insurer_limits`` rows the engine refuses once it knows the credit
     policy and the pairs (:func:`riskengine.policy.insurer.match_rows`: ``unknown_policy``,
-    ``ambiguous_insurer_limit``, ``insurer_currency``), then one ``debtor_rejected`` row
+    ``ambiguous_insurer_limit``, ``missing_fx_rate``), then one ``debtor_rejected`` row
     per debtor of such a row: it is rejected whole, as a debtor with an invalid record.
 
     Parameters
@@ -106,13 +106,16 @@ def insurer_row_errors(frame: pd.DataFrame, problems: Sequence[Any]) -> pd.DataF
 def insurer_response_errors(frame: pd.DataFrame, *, declared: Collection[tuple[str, str]],
                             known_debtors: Collection[str],
                             currencies: Mapping[str, Collection[str]],
-                            pair_currency: Mapping[tuple[str, str], str]) -> pd.DataFrame:
+                            pair_currency: Mapping[tuple[str, str], str],
+                            rated: Collection[str] = ()) -> pd.DataFrame:
     """Error rows of insurers' answers (validated ``insurer_limits`` rows) against what the
     register knows: an insurance policy the credit policy does not declare
     (``unknown_policy``), a debtor the register does not know (``unknown_debtor``), a
     pair's limit on a pair the register does not hold (``unknown_supplier``), a limit in
-    another currency than the pairs it covers (``insurer_currency``: a pair's limit
-    against the pair's, a debtor's against every pair of the debtor).
+    another currency than a pair it covers (a pair's limit against the pair's, a debtor's
+    against every pair of the debtor) when that currency or the pair's has no rate in
+    force (``missing_fx_rate``: the engine converts the limit at the rates of the decision
+    date, riskengine.policy.insurer).
 
     Parameters
     ----------
@@ -122,6 +125,8 @@ def insurer_response_errors(frame: pd.DataFrame, *, declared: Collection[tuple[s
     known_debtors : collection of str
     currencies : mapping of debtor id to its pairs' currencies
     pair_currency : mapping of (supplier_id, debtor_id) to the pair's currency
+    rated : collection of str
+        The currencies with a rate in force (the reporting currency among them).
     """
     labels = _Labels(frame, INSURER_LIMITS)
     errs = _Errors(INSURER_LIMITS.name)
@@ -149,11 +154,18 @@ def insurer_response_errors(frame: pd.DataFrame, *, declared: Collection[tuple[s
          lambda s, w, v, x: (f"{s}: supplier_id is {v!r} {w}: the register holds no limit of "
                              "this supplier on the debtor; correct the answer or give it "
                              "for the debtor (no supplier_id)."))
+    have = set(rated)
+
+    def unconvertible(c: str, pairs: Collection[str]) -> bool:
+        return any(k != c and (c not in have or k not in have) for k in pairs)
+
     wrong = np.array([
-        (pair_currency.get((s_, d), c) != c) if s_ is not None
-        else any(k != c for k in currencies.get(d, ()))
+        unconvertible(c, [pair_currency[(s_, d)]] if (s_, d) in pair_currency else [])
+        if s_ is not None else unconvertible(c, currencies.get(d, ()))
         for s_, d, c in zip(sup, deb, cur, strict=True)], dtype=bool) & ~unknown_debtor
-    emit(wrong, "currency", "insurer_currency",
-         lambda s, w, v, x: (f"{s}: currency is {v!r} {w}, another than the pairs it covers; "
-                             "give the limit in the pairs' currency."))
+    emit(wrong, "currency", "missing_fx_rate",
+         lambda s, w, v, x: (f"{s}: currency is {v!r} {w}, another than a pair it covers, "
+                             "and no rate of it or of the pair's currency is in force "
+                             "(fx_rates), so the limit cannot be converted; load the rate "
+                             "first."))
     return errs.frame()

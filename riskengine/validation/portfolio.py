@@ -2,7 +2,8 @@
 
 :func:`validate_portfolio` checks each contract table (:mod:`.table`), the
 statements' identities (:mod:`.identities`) and the references between tables
-(``unknown_debtor``, ``unknown_supplier``), then rejects every debtor with a
+(``unknown_debtor``, ``unknown_supplier``; an outcome dated after the book's as-of,
+``after_as_of``), then rejects every debtor with a
 problem whole and returns the clean frames with the error rows
 (:class:`ValidatedPortfolio`).
 """
@@ -17,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from riskengine.contracts import schemas
+from riskengine.contracts.dates import parse_date
 from riskengine.errors import InvalidInputError
 from riskengine.validation.columns import _blank, _empty_frame, _finalise, _reference
 from riskengine.validation.errors import (
@@ -142,10 +144,30 @@ def _cross_checks(
                 )
 
 
+def _outcome_checks(c: _Checked, book_as_of: pd.Timestamp) -> None:
+    """after_as_of: an outcome whose default is dated after the book's as-of date (the
+    book cannot have observed it; counted as a label it would leak the future)."""
+    if "default_date" not in c.present:
+        return
+    day = book_as_of.date()
+    emit = _Emitter(c.frame, c.labels, c.errors, c.row_ok)
+    emit(
+        (c.frame["default_date"] > book_as_of).to_numpy(dtype=bool, na_value=False),
+        "default_date",
+        "after_as_of",
+        lambda s, w, v, x: (
+            f"{s}: default_date is {v} {w}, after the portfolio's as_of {day}; a book "
+            f"records only the defaults seen by its as_of. Correct the date or the "
+            f"manifest's as_of, or remove the outcome."
+        ),
+    )
+
+
 def validate_portfolio(
     frames: Mapping[str, pd.DataFrame],
     *,
     reference_date: Any = None,
+    book_as_of: Any = None,
     strict: bool = False,
     rel_tol: float = 0.02,
     abs_tol: float = 1.0,
@@ -159,6 +181,10 @@ def validate_portfolio(
         is treated as empty). Not modified.
     reference_date : date-like, optional
         Extraction date for the ``future_date`` check (None: no check).
+    book_as_of : date-like, optional
+        The portfolio's own as-of date (its manifest's ``as_of``): an ``outcomes`` row
+        dated after it is an ``after_as_of`` error (None: no check). Not the date of
+        a decision: a book is decided as of past dates with later outcomes in it.
     strict : bool, default False
         Raise :class:`InvalidInputError` listing every problem instead of
         returning the clean part.
@@ -231,6 +257,8 @@ def validate_portfolio(
     input_ids = pd.Index(deb.cache.codes("debtor_id")[1] if has_ids else [], dtype="str")
     unidentified = int(_blank(deb.frame["debtor_id"]).sum()) if has_ids else 0
     _cross_checks(checked, input_ids, has_ids, "suppliers" in frames)
+    if book_as_of is not None:
+        _outcome_checks(checked["outcomes"], pd.Timestamp(parse_date(book_as_of, "book_as_of")))
 
     reference: dict[str, pd.DataFrame] = {}
     reference_errors: list[pd.DataFrame] = []

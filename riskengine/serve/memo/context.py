@@ -251,9 +251,30 @@ def memo_context(engine: Any, payload_or_frames: Any, decision: Any, *,
             "source": source or kind, "generated_at": generated_at or "",
         },
         "overrides": [_override_row(o) for o in overrides],
+        "override_in_force": _override_in_force(overrides, d),
         "notes": notes,
     }
     return ctx
+
+
+def _override_in_force(overrides: Sequence[Mapping[str, Any]], d: Mapping[str, Any]
+                       ) -> dict[str, Any] | None:
+    """The latest override of this decision in force (applied at once, or approved by a
+    second account): the memo's header shows its grade, limit, author and approver."""
+    did = d.get("decision_id")
+    mine = [o for o in overrides if o.get("decision_id") in (None, did)
+            and o.get("status", "applied") in ("applied", "approved")]
+    if not mine:
+        return None
+    o = max(mine, key=lambda x: int(x.get("id") or 0))
+    cur = str(o.get("currency") or d.get("currency") or "")
+    terms = o.get("terms") or {}
+    return {"grade": str(o.get("new_grade") or d.get("grade") or ""),
+            "limit": fmt_money(o.get("new_limit"), cur), "officer": str(o.get("officer") or ""),
+            "approver": str(o.get("approver") or ""), "status": str(o.get("status")),
+            "advance": terms.get("advance_rate"), "insured": fmt_money(
+                terms.get("insured_limit"), cur) if terms.get("insured_limit") is not None
+            else None}
 
 
 def _memo_rates(engine: Any, frames: Mapping[str, pd.DataFrame], d: Mapping[str, Any],

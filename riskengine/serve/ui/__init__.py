@@ -5,42 +5,53 @@ autoescaped), one local stylesheet, no JavaScript, nothing from another host.
 
 Pages
 -----
-``GET  /ui/login``                the officer gives an API token and their name
+``GET  /ui/login``, ``POST``      an officer signs in with their account (name, password)
 ``GET  /ui/search?q=``            debtors among the stored decisions, by id or name
-``GET  /ui/debtor?id=``           latest decision, override form, overrides, audit trail, memo
+``GET  /ui/debtor?id=``           latest decision, override form, overrides (pending ones with
+                                  the approver's buttons), audit trail, memo
 ``GET  /ui/debtor/memo?id=``      the one-page decision memo (framed by the debtor page)
-``POST /ui/debtor/override``      record an override of grade and/or limit
+``POST /ui/debtor/override``      propose an override of grade and/or limit
+``POST /ui/debtor/review``        approve or reject a pending override (approver role)
 ``GET  /ui/score``, ``POST``      score a new debtor: a JSON payload file, or a form
 ``GET  /ui/portfolio``            grade distribution, migrations, concentrations, expected loss
 ``GET  /ui/reports/overrides``    the override report of a period
-``POST /ui/logout``
+``POST /ui/logout``               ends the session in the store
 
-Security
---------
-- The login takes an API token of the service (the same :class:`TokenSet` as
-  ``/v1``) and the officer's name. On success the browser gets a **signed
-  session cookie** (HMAC-SHA256 with a per-process random key unless
-  ``session_secret`` is given) holding the officer's name, a CSRF token, the
-  issue time and a key id derived from the token: ``HttpOnly``,
-  ``SameSite=Strict``, ``Path=/ui``, ``Secure`` over HTTPS. The token itself is
-  never stored in the cookie nor put in a URL. Sessions last
-  :data:`SESSION_MAX_AGE_S`; a restart (new key) or removing the token ends them.
-- Every page except the login and the stylesheet needs a valid session (else
-  a redirect to the login). Every POST form carries the session's CSRF token
-  (the login form a signed one-time nonce) and a cross-origin ``Origin`` is refused.
+Security (issue 18)
+-------------------
+- Officers have **accounts** in the decision store (``riskengine users add NAME --role
+  ROLE``; argon2id hashes, :mod:`riskengine.serve.accounts`). API tokens never open the
+  pages. Roles: ``officer`` (score, propose overrides), ``approver`` (also approve or
+  reject others' overrides), ``admin`` (accounts, with the command) and ``auditor``
+  (read-only pages and reports); every role reads.
+- Sign-ins are throttled per account name and per client address
+  (:class:`~riskengine.serve.accounts.LoginLimits`): after the limit, 429 with
+  ``Retry-After``. The login form carries a nonce that is served once and used once
+  (and bound to the browser by a signed cookie).
+- A successful sign-in opens a **server-side session** (its random id's SHA-256, user,
+  CSRF token, expiry in the store); the cookie holds only the id, signed by itsdangerous
+  (:class:`~riskengine.serve.ui.sessions.CookieSigner`): ``HttpOnly``,
+  ``SameSite=Strict``, ``Path=/ui``, ``Secure`` over HTTPS. Logout revokes the session
+  row (the old cookie stops working at once); disabling an account or setting its
+  password revokes its sessions; sessions expire after
+  :data:`~riskengine.serve.ui.sessions.SESSION_MAX_AGE_S`.
+- Every page except the login and the stylesheet needs a live session (else a redirect
+  to the login). Every POST form carries the session's CSRF token and a cross-origin
+  ``Origin`` is refused. Forms are parsed by Starlette with python-multipart.
 - Pages are sent with a strict Content-Security-Policy (no script at all),
   ``X-Frame-Options``, ``no-store`` caching and a same-origin referrer policy.
 
 Modules
 -------
 ``router`` (:func:`create_ui_router`: the page routers under one prefix), ``dependencies``
-(what the routers share), ``sessions`` (signed cookies), ``forms``, ``formatting``, and a
-router per page group: ``login``, ``search``, ``debtor``, ``score``, ``portfolio``.
+(what the routers share), ``sessions`` (cookie signer, the session), ``forms``,
+``formatting``, and a router per page group: ``login``, ``search``, ``debtor``, ``score``,
+``portfolio``.
 """
 
 from __future__ import annotations
 
-from riskengine.serve.ui.forms import FormData, parse_form, payload_from_form
+from riskengine.serve.ui.forms import FormData, payload_from_form, read_form
 from riskengine.serve.ui.portfolio import decision_runs
 from riskengine.serve.ui.router import create_ui_router
 from riskengine.serve.ui.search import search_debtors
@@ -48,7 +59,7 @@ from riskengine.serve.ui.sessions import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
     SESSION_MAX_AGE_S,
-    SessionSigner,
+    CookieSigner,
     UiSession,
 )
 
@@ -56,12 +67,12 @@ __all__ = [
     "LOGIN_COOKIE",
     "SESSION_COOKIE",
     "SESSION_MAX_AGE_S",
+    "CookieSigner",
     "FormData",
-    "SessionSigner",
     "UiSession",
     "create_ui_router",
     "decision_runs",
-    "parse_form",
     "payload_from_form",
+    "read_form",
     "search_debtors",
 ]

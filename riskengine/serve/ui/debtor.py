@@ -1,5 +1,6 @@
-"""The debtor page: the latest decision, the override form, overrides, the audit trail
-and the framed memo; recording an override."""
+"""The debtor page: the latest decision, the override form, overrides (pending ones with
+the approver's buttons), the audit trail and the framed memo; proposing an override and
+reviewing a pending one (four eyes, issue 18)."""
 
 from __future__ import annotations
 
@@ -56,7 +57,21 @@ def create_router(ui: _Ui) -> APIRouter:
         form = await ui.checked_form(request, sess)
         if isinstance(form, Response):
             return form
+        refused = ui.refuse_role(request, sess, "override")
+        if refused is not None:
+            return refused
         return await run_in_threadpool(_record_override, ui, request, sess, form)
+
+    @router.post("/debtor/review")
+    async def review(request: Request,
+                     sess: UiSession = Depends(ui.require_session)) -> Response:  # noqa: B008
+        form = await ui.checked_form(request, sess)
+        if isinstance(form, Response):
+            return form
+        refused = ui.refuse_role(request, sess, "approve")
+        if refused is not None:
+            return refused
+        return await run_in_threadpool(_review_override, ui, request, sess, form)
 
     return router
 
@@ -85,10 +100,15 @@ def _debtor_page(ui: _Ui, request: Request, sess: UiSession, debtor_id: str, *,
     elif params.get("override"):
         flagged = params.get("flagged") == "1"
         notice = (f"Override {params.get('override')} recorded"
-                  + (" and flagged for review (upgrade)." if flagged else "."))
+                  + (": flagged, pending until a second approver approves it; the limit "
+                     "in force stays until then." if flagged else " and applied."))
+    elif params.get("reviewed"):
+        notice = f"Override {params.get('reviewed')} {params.get('verdict', 'reviewed')}."
     return ui.render(
         "ui_debtor.html.j2", request, status=status, session=sess, active="search",
         d=decision, name=name, overrides=overrides, effective=effective,
+        pending=[o for o in overrides if o.get("status") == "pending"],
+        can_override=sess.can("override"), can_approve=sess.can("approve"),
         trail=trail, notice=notice, grades=_grades(),
         max_upgrade=ui.max_upgrade_for(request),
         override_error=override_error or [], override_values=dict(override_values or {}),
@@ -150,7 +170,8 @@ def _trail_rows(store: DecisionStore, debtor_id: str, overrides: Sequence[Mappin
                        f"{o.get('new_grade')}"
                        + (f" ({n} notch{'es' if n != 1 else ''})" if n else "")
                        + f", limit {fmt_money(o.get('original_limit'))} → "
-                       f"{fmt_money(o.get('new_limit'), currency)}")
+                       f"{fmt_money(o.get('new_limit'), currency)}"
+                       + _review_words(o))
         else:
             summary = str(e.get("summary") or "")
             if kind == "limit_change":
@@ -171,24 +192,36 @@ def _trail_rows(store: DecisionStore, debtor_id: str, overrides: Sequence[Mappin
     return rows
 
 
+def _review_words(o: Mapping[str, Any]) -> str:
+    """The four-eyes state of an override in the trail: who approved or rejected it."""
+    status = o.get("status", "applied")
+    if status in ("approved", "rejected"):
+        return f"; {status} by {o.get('approver')}"
+    return "; pending a second approver" if status == "pending" else ""
+
+
 def _effective(decision: Mapping[str, Any], overrides: Sequence[Mapping[str, Any]]
                ) -> dict[str, Any] | None:
-    """The grade and limit in force after the latest override of this decision, if any."""
+    """The grade and limit in force after the latest override of this decision that is in
+    force (applied at once, or approved), if any."""
     did = decision.get("decision_id")
-    mine = [o for o in overrides if o.get("decision_id") in (None, did)]
+    mine = [o for o in overrides if o.get("decision_id") in (None, did)
+            and o.get("status", "applied") in ("applied", "approved")]
     if not mine:
         return None
     last = max(mine, key=lambda o: int(o.get("id") or 0))
     return {"grade": last.get("new_grade") or decision.get("grade"),
             "limit": last.get("new_limit") if last.get("new_limit") is not None
             else decision.get("approved_limit"),
-            "officer": last.get("officer"), "flagged": bool(last.get("flagged"))}
+            "officer": last.get("officer"), "flagged": bool(last.get("flagged")),
+            "approver": last.get("approver"), "terms": last.get("terms")}
 
 
 def _record_override(ui: _Ui, request: Request, sess: UiSession, form: FormData) -> Response:
     from riskengine.policy.overrides import OverrideRefusedError, apply_override
+    from riskengine.serve.common import override_rerun
 
-    _, store = _state(request)
+    engine, store = _state(request)
     debtor_id = form.get("debtor_id")
     decision = store.latest_decision(debtor_id) if is_identifier(debtor_id) else None
     if decision is None:
@@ -219,7 +252,8 @@ def _record_override(ui: _Ui, request: Request, sess: UiSession, form: FormData)
         saved = apply_override(store, decision, reason=form.get("reason"),
                                officer=sess.officer, new_grade=new_grade, new_limit=new_limit,
                                policy_max_upgrade_notches=ui.max_upgrade_for(request),
-                               policy=_policy(request))
+                               policy=_policy(request),
+                               rerun=override_rerun(engine, store, decision))
     except OverrideRefusedError as exc:
         return again(422, [_sentence(r) for r in exc.check.reasons])
     except InvalidInputError as exc:
@@ -227,6 +261,38 @@ def _record_override(ui: _Ui, request: Request, sess: UiSession, form: FormData)
                            for p in (exc.problems or [{}])])
     return _redirect(f"{UI_PREFIX}/debtor?id={quote(debtor_id, safe='')}"
                      f"&override={int(saved['id'])}&flagged={int(bool(saved.get('flagged')))}")
+
+
+def _review_override(ui: _Ui, request: Request, sess: UiSession, form: FormData
+                     ) -> Response:
+    from riskengine.policy.limits import decision_knockout
+    from riskengine.policy.overrides import check_review
+
+    _, store = _state(request)
+    debtor_id = form.get("debtor_id")
+    oid = form.get("override_id")
+    o = store.override(int(oid)) if oid.isdigit() else None
+    if o is None or o["debtor_id"] != debtor_id:
+        return ui.error(request, sess, 404, "No such override",
+                        "There is no override of this debtor to review.")
+    verdict = form.get("verdict")
+    problems = check_review(o, sess.officer, sess.role, verdict)
+    if problems:
+        return _debtor_page(ui, request, sess, debtor_id, status=409,
+                            override_error=[_sentence(p) for p in problems])
+    decision = store.latest_decision(debtor_id) or {}
+    try:
+        store.review_override(int(oid), verdict=verdict, approver=sess.officer,
+                              comment=form.get("comment")[:2000] or None,
+                              policy=_policy(request),
+                              knockout=decision_knockout({"knockouts": decision.get(
+                                  "knockouts")}))
+    except InvalidInputError as exc:  # reviewed meanwhile by someone else
+        return _debtor_page(ui, request, sess, debtor_id, status=409,
+                            override_error=[_sentence(str(p.get("message") or exc))
+                                            for p in (exc.problems or [{}])])
+    return _redirect(f"{UI_PREFIX}/debtor?id={quote(debtor_id, safe='')}"
+                     f"&reviewed={int(oid)}&verdict={verdict}")
 
 
 def _sentence(text: str) -> str:

@@ -1,24 +1,30 @@
 """What the ``/ui`` routers share (FastAPI's "bigger applications"): :class:`_Ui` (templates,
-session signer, tokens; the ``require_session`` dependency and the CSRF-checked form),
-response headers, redirects, and the engine, store and policy of the app's state."""
+cookie signer, login nonces and limits; the ``require_session`` dependency, role checks
+and the CSRF-checked form), response headers, redirects, and the engine, store and policy
+of the app's state."""
 
 from __future__ import annotations
 
 import hmac
 import re
 import secrets
+import threading
 import time
-from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from riskengine.serve.security import TokenSet
+from riskengine.serve.accounts import LoginLimits
 from riskengine.serve.ui.formatting import _templates
-from riskengine.serve.ui.forms import FormData, parse_form
-from riskengine.serve.ui.sessions import SESSION_COOKIE, SessionSigner, UiSession
+from riskengine.serve.ui.forms import FormData, read_form
+from riskengine.serve.ui.sessions import (
+    SESSION_COOKIE,
+    CookieSigner,
+    UiSession,
+    session_key,
+)
 from riskengine.store import DecisionStore
 
 UI_PREFIX = "/ui"
@@ -29,18 +35,23 @@ _MEMO_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; font
              "form-action 'none'; frame-ancestors 'self'; base-uri 'none'")
 
 
-class _Ui:
-    """What the pages share: templates, signer, tokens."""
+_NONCES_MAX = 10_000  # outstanding login nonces kept (the oldest go first)
 
-    def __init__(self, tokens: Sequence[str] | None, insecure_dev: bool,
-                 session_secret: bytes | None, policy_max_upgrade_notches: int | None
-                 ) -> None:
+
+class _Ui:
+    """What the pages share: templates, the cookie signer, login nonces and limits."""
+
+    def __init__(self, insecure_dev: bool, session_secret: bytes | None,
+                 policy_max_upgrade_notches: int | None, login_limits: LoginLimits | None,
+                 session_max_age_s: int) -> None:
         self.env = _templates()
-        self.signer = SessionSigner(session_secret or secrets.token_bytes(32))
+        self.signer = CookieSigner(session_secret or secrets.token_bytes(32))
         self.insecure_dev = insecure_dev
-        self.token_set = None if insecure_dev else TokenSet(tokens or ())
-        self.key_ids = frozenset(self.signer.key_id(t) for t in (tokens or ()) if t)
         self.max_upgrade = policy_max_upgrade_notches
+        self.login_limits = login_limits or LoginLimits()
+        self.session_max_age_s = int(session_max_age_s)
+        self._nonces: dict[str, float] = {}
+        self._nonce_lock = threading.Lock()
 
     def max_upgrade_for(self, request: Request) -> int:
         """The upgrade bound: the router's, else the policy's (default 2)."""
@@ -50,23 +61,42 @@ class _Ui:
 
         return max_upgrade_notches(_policy(request))
 
-    # sessions
+    # login nonces: each served once, used once
+    def new_nonce(self, max_age_s: int) -> str:
+        nonce = secrets.token_urlsafe(16)
+        now = time.monotonic()
+        with self._nonce_lock:
+            if len(self._nonces) >= _NONCES_MAX:
+                for old in sorted(self._nonces, key=self._nonces.__getitem__)[:1000]:
+                    del self._nonces[old]
+            self._nonces[nonce] = now + max_age_s
+        return nonce
+
+    def use_nonce(self, nonce: str) -> bool:
+        """Whether ``nonce`` was served and not used yet (it is used now)."""
+        with self._nonce_lock:
+            expiry = self._nonces.pop(nonce, None)
+        return expiry is not None and expiry >= time.monotonic()
+
+    # sessions (in the store: call from a worker thread)
     def session_of(self, request: Request) -> UiSession | None:
-        data = self.signer.unsign("session", request.cookies.get(SESSION_COOKIE),
-                                  now=time.time())
-        if data is None:
+        sid = self.signer.unsign("session", request.cookies.get(SESSION_COOKIE),
+                                 max_age_s=self.session_max_age_s)
+        if sid is None:
             return None
-        officer, csrf, key_id = data.get("officer"), data.get("csrf"), data.get("kid")
-        if not (isinstance(officer, str) and isinstance(csrf, str) and isinstance(key_id, str)):
+        key = session_key(sid)
+        _, store = _state(request)
+        row = store.session(key)
+        if row is None:
             return None
-        if not self.insecure_dev and key_id not in self.key_ids:
-            return None
-        return UiSession(officer=officer, csrf=csrf, issued_at=int(data["iat"]), key_id=key_id)
+        return UiSession(officer=str(row["user_name"]), role=str(row["role"]),
+                         csrf=str(row["csrf"]), key=key)
 
     def render(self, template: str, request: Request, *, status: int = 200,
                session: UiSession | None = None, **ctx: Any) -> HTMLResponse:
         html = self.env.get_template(template).render(
             officer=session.officer if session else None,
+            role=session.role if session else None,
             csrf=session.csrf if session else "", active=ctx.pop("active", ""),
             insecure_dev=self.insecure_dev, **ctx)
         return HTMLResponse(html, status_code=status, headers=_page_headers(_PAGE_CSP, "DENY"))
@@ -78,7 +108,8 @@ class _Ui:
 
     # dependencies of the routes
     def require_session(self, request: Request) -> UiSession:
-        """The request's session (a route dependency); without one, a redirect to the login."""
+        """The request's session (a route dependency, run in a worker thread: it reads the
+        store); without one, a redirect to the login."""
         sess = self.session_of(request)
         if sess is None:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -89,10 +120,19 @@ class _Ui:
                 "Cache-Control": "no-store"})
         return sess
 
+    def refuse_role(self, request: Request, sess: UiSession, action: str) -> Response | None:
+        """A 403 page when the session's role may not ``action``; None when it may."""
+        if sess.can(action):
+            return None
+        what = {"score": "score debtors", "override": "propose overrides",
+                "approve": "approve or reject overrides"}.get(action, action)
+        return self.error(request, sess, 403, "Not allowed",
+                          f"Your role ({sess.role}) may not {what}.")
+
     async def checked_form(self, request: Request, sess: UiSession) -> FormData | Response:
         """The POSTed form, or a 403 page when it lacks the session's CSRF token or comes
         from another origin."""
-        form = await _read_form(request)
+        form = await read_form(request)
         if form is None or not _same_origin(request) or not hmac.compare_digest(
                 form.get("csrf").encode(), sess.csrf.encode()):
             return self.error(request, sess, 403, "Form refused",
@@ -124,14 +164,6 @@ def _safe_next(target: str | None) -> str:
 
 def _redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
-
-
-async def _read_form(request: Request) -> FormData | None:
-    body = await request.body()
-    try:
-        return parse_form(request.headers.get("content-type", ""), body)
-    except (ValueError, UnicodeDecodeError):
-        return None
 
 
 def _state(request: Request) -> tuple[Any, DecisionStore]:

@@ -1,15 +1,13 @@
-"""HTML forms of the officer's pages: parsing a POSTed body (:func:`parse_form`) and the
-score form's key fields as a debtor payload (:func:`payload_from_form`)."""
+"""HTML forms of the officer's pages: reading a POSTed form (:func:`read_form`, Starlette's
+form parser on python-multipart) and the score form's key fields as a debtor payload
+(:func:`payload_from_form`)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from email import policy as email_policy
-from email.parser import BytesParser
 from typing import Any
-from urllib.parse import parse_qsl
 
 
 @dataclass(frozen=True)
@@ -24,55 +22,32 @@ class FormData:
         return self.fields.get(name, default).strip()
 
 
-def parse_form(content_type: str, body: bytes) -> FormData:
-    """Parse an HTML form body: ``application/x-www-form-urlencoded`` or ``multipart/form-data``.
+_MAX_FIELDS = 200
+_MAX_FILES = 2
 
-    Parameters
-    ----------
-    content_type : str
-        The request's ``Content-Type`` header.
-    body : bytes
-        The request body (already size-limited by the service).
 
-    Returns
-    -------
-    FormData
+async def read_form(request: Any) -> FormData | None:
+    """The POSTed form of ``request`` (``application/x-www-form-urlencoded`` or
+    ``multipart/form-data``), parsed by Starlette with python-multipart; None when the
+    body is not a form that can be read (the caller answers with a refusal).
 
-    Raises
-    ------
-    ValueError
-        The body is not UTF-8 text where text is expected, or the content type is
-        neither of the two.
-
-    Examples
-    --------
-    >>> parse_form("application/x-www-form-urlencoded", b"q=GR-D%2A&x=1&x=2").fields
-    {'q': 'GR-D*', 'x': '1'}
+    The body size is bounded by the service (:class:`riskengine.serve.api.BodySizeLimit`);
+    here at most 200 fields and 2 files, the first value of each name kept.
     """
-    kind = content_type.split(";", 1)[0].strip().lower()
+    kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if kind not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return None
     out = FormData()
-    if kind == "application/x-www-form-urlencoded":
-        text = body.decode("utf-8")
-        for k, v in parse_qsl(text, keep_blank_values=True, max_num_fields=200):
-            out.fields.setdefault(k, v)
-        return out
-    if kind == "multipart/form-data":
-        head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
-        msg = BytesParser(policy=email_policy.HTTP).parsebytes(head + body)
-        if not msg.is_multipart():
-            raise ValueError("multipart body without parts")
-        for part in msg.iter_parts():
-            name = part.get_param("name", header="content-disposition")
-            if not isinstance(name, str):
-                continue
-            data = part.get_payload(decode=True) or b""
-            filename = part.get_filename()
-            if filename is not None:
-                out.files.setdefault(name, (str(filename), bytes(data)))
-            else:
-                out.fields.setdefault(name, bytes(data).decode("utf-8"))
-        return out
-    raise ValueError(f"unsupported form content type {kind!r}")
+    try:
+        async with request.form(max_files=_MAX_FILES, max_fields=_MAX_FIELDS) as form:
+            for name, value in form.multi_items():
+                if isinstance(value, str):
+                    out.fields.setdefault(name, value)
+                elif name not in out.files:
+                    out.files[name] = (str(value.filename or ""), await value.read())
+    except Exception:
+        return None
+    return out
 
 
 # Key fields of the score form -> payload path; numbers are parsed as floats.

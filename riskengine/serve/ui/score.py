@@ -26,6 +26,9 @@ def create_router(ui: _Ui) -> APIRouter:
     @router.get("/score")
     async def score_form(request: Request,
                          sess: UiSession = Depends(ui.require_session)) -> Response:  # noqa: B008
+        refused = ui.refuse_role(request, sess, "score")
+        if refused is not None:
+            return refused
         return _score_page(ui, request, sess, FormData(), [])
 
     @router.post("/score")
@@ -34,6 +37,9 @@ def create_router(ui: _Ui) -> APIRouter:
         form = await ui.checked_form(request, sess)
         if isinstance(form, Response):
             return form
+        refused = ui.refuse_role(request, sess, "score")
+        if refused is not None:
+            return refused
         return await run_in_threadpool(_score, ui, request, sess, form)
 
     return router

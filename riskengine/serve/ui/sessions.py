@@ -1,103 +1,97 @@
-"""Signed cookies of the officer's pages: :class:`SessionSigner` (HMAC-SHA256, with
-expiry), the :class:`UiSession` a session cookie holds, and the cookie names."""
+"""Sessions of the officer's pages (issue 18): server-side sessions in the decision store
+(:meth:`~riskengine.store.DecisionStore.open_session`), the cookie carrying only the
+session's random id signed by itsdangerous (:class:`CookieSigner`), the
+:class:`UiSession` a request runs under, and the cookie names."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
-import json
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from riskengine.errors import RiskEngineError
 
 SESSION_COOKIE = "riskengine_session"
-"""Name of the session cookie (signed; ``HttpOnly``, ``SameSite=Strict``, ``Path=/ui``)."""
+"""Name of the session cookie (signed id; ``HttpOnly``, ``SameSite=Strict``, ``Path=/ui``)."""
 LOGIN_COOKIE = "riskengine_login"
-"""Name of the login form's nonce cookie (signed, ten minutes)."""
+"""Name of the login form's nonce cookie (signed, ten minutes, single-use)."""
 SESSION_MAX_AGE_S = 8 * 3600
-"""Lifetime of a session, seconds (a working day)."""
+"""Lifetime of a session, seconds (a working day); the store's expiry is the one that
+counts (the cookie's signature age is checked too)."""
 _MAX_COOKIE = 4096
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-class SessionSigner:
-    """Signs and checks small JSON documents for cookies (HMAC-SHA256, with expiry).
+class CookieSigner:
+    """Signs and checks short texts for cookies (itsdangerous, HMAC-SHA1 over a key
+    derived per purpose, with a timestamp).
 
     Parameters
     ----------
     secret : bytes
         The signing key (at least 16 bytes).
-    max_age_s : int
-        Documents older than this (their ``iat``) are refused.
 
     Examples
     --------
-    >>> s = SessionSigner(b"k" * 32)
-    >>> text = s.sign("session", {"officer": "A. Papadopoulou", "iat": 1000})
-    >>> s.unsign("session", text, now=1001)["officer"]
-    'A. Papadopoulou'
-    >>> s.unsign("login", text, now=1001) is None  # another purpose
+    >>> s = CookieSigner(b"k" * 32)
+    >>> text = s.sign("session", "abc")
+    >>> s.unsign("session", text, max_age_s=60)
+    'abc'
+    >>> s.unsign("login", text, max_age_s=60) is None  # another purpose
     True
-    >>> s.unsign("session", text[:-2] + "xx", now=1001) is None  # tampered
+    >>> s.unsign("session", text[:-2] + "xx", max_age_s=60) is None  # tampered
     True
     """
 
-    def __init__(self, secret: bytes, max_age_s: int = SESSION_MAX_AGE_S) -> None:
+    def __init__(self, secret: bytes) -> None:
         if len(secret) < 16:
             raise RiskEngineError("the session secret must be at least 16 bytes long; "
                                   "use secrets.token_bytes(32).")
-        self._key = hashlib.sha256(b"riskengine-ui|" + secret).digest()
-        self.max_age_s = int(max_age_s)
+        self._secret = secret
 
-    def _mac(self, purpose: str, body: str) -> str:
-        return _b64(hmac.new(self._key, f"{purpose}|{body}".encode(), hashlib.sha256).digest())
+    def _serializer(self, purpose: str) -> URLSafeTimedSerializer:
+        return URLSafeTimedSerializer(self._secret, salt=f"riskengine-ui-{purpose}")
 
-    def sign(self, purpose: str, data: Mapping[str, Any]) -> str:
-        """``data`` (JSON-able, with an integer ``iat``) as ``body.mac`` (URL-safe base64)."""
-        body = _b64(json.dumps(dict(data), sort_keys=True, separators=(",", ":")).encode())
-        return f"{body}.{self._mac(purpose, body)}"
+    def sign(self, purpose: str, value: str) -> str:
+        """``value`` signed for ``purpose`` (URL-safe text)."""
+        out: str = self._serializer(purpose).dumps(value)
+        return out
 
-    def unsign(self, purpose: str, text: str | None, *, now: float,
-               max_age_s: int | None = None) -> dict[str, Any] | None:
-        """The signed document, or None if missing, tampered, of another purpose or expired."""
-        if not text or len(text) > _MAX_COOKIE or text.count(".") != 1:
-            return None
-        body, mac = text.split(".")
-        if not hmac.compare_digest(mac.encode(), self._mac(purpose, body).encode()):
+    def unsign(self, purpose: str, text: str | None, *, max_age_s: int) -> str | None:
+        """The signed text, or None if missing, tampered, of another purpose or older
+        than ``max_age_s``."""
+        if not text or len(text) > _MAX_COOKIE:
             return None
         try:
-            data = json.loads(_unb64(body))
-        except ValueError:
+            value = self._serializer(purpose).loads(text, max_age=max_age_s)
+        except BadSignature:  # SignatureExpired is one
             return None
-        if not isinstance(data, dict):
-            return None
-        iat = data.get("iat")
-        age = self.max_age_s if max_age_s is None else max_age_s
-        if not isinstance(iat, int) or not -60 <= now - iat <= age:
-            return None
-        return data
+        return value if isinstance(value, str) else None
 
-    def key_id(self, token: str) -> str:
-        """A short id of an API token (not reversible), to end sessions of removed tokens."""
-        return _b64(hmac.new(self._key, b"token|" + token.encode("utf-8", "surrogatepass"),
-                             hashlib.sha256).digest()[:12])
+
+def session_key(session_id: str) -> str:
+    """What the store keeps of a session id: its SHA-256 (a copy of the store does not
+    give working cookies)."""
+    return hashlib.sha256(session_id.encode("ascii", "replace")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
 class UiSession:
-    """A logged-in officer: the name recorded with overrides, and the session's CSRF token."""
+    """A signed-in account: its name (recorded with overrides), role and the session's CSRF
+    token and key (the SHA-256 of its id)."""
 
     officer: str
+    role: str
     csrf: str
-    issued_at: int
-    key_id: str
+    key: str
+
+    def can(self, action: str) -> bool:
+        """Whether the role may ``score``, ``override`` or ``approve`` (every role reads)."""
+        return self.role in _ALLOWED.get(action, ())
+
+
+_ALLOWED: dict[str, tuple[str, ...]] = {
+    "score": ("officer", "approver"),
+    "override": ("officer", "approver"),
+    "approve": ("approver",),
+}
