@@ -23,9 +23,9 @@ from typing import IO, Any
 __all__ = ["COLD_COMPILE_S", "ON_DEMAND", "compiled_kernels", "cold_kernels", "announce_cold_compile",
            "warm"]
 
-#: Seconds a cold compile of every kernel takes, rounded up: ``riskengine.load_engine()``
-#: with an empty ``NUMBA_CACHE_DIR`` compiled 13 kernels in 16.1 s of CPU (27-32 s of wall
-#: time on the shared two-core machine under load).
+#: Seconds a cold compile of every kernel takes, rounded up: ``benchmarks/bench_package.py``
+#: (``load_engine()`` with an empty ``NUMBA_CACHE_DIR``) compiled 13 kernels in 15.7 s of CPU,
+#: 17.2 s of wall time (27-32 s when the shared two-core machine was busy); warm, 3.0 s.
 COLD_COMPILE_S = 20
 
 #: Kernels no decision uses, compiled on their first use only (riskengine/model/flat_trees.py:
