@@ -21,7 +21,7 @@ import pytest
 from riskengine import __version__
 from riskengine.cli import build_parser, main
 from riskengine.contracts.decision import DECISION_FIELDS, MONEY_FIELDS
-from riskengine.io.console import money_rounded, rfc3339
+from riskengine.io.console import money_rounded, rfc3339, stamp_text
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "debtor.json"
@@ -196,3 +196,6 @@ def test_money_rounded_and_rfc3339_at_the_edge() -> None:
                           "nested": [{"expected_loss": 1.005}]}) == \
         {"insured_amount": 0.0, "fx_rate": 1.123456789, "nested": [{"expected_loss": 1.0}]}
     assert rfc3339(dt.datetime(2026, 1, 2, 3, 4, 5)) == "2026-01-02T03:04:05Z"
+    # stored timestamps (the store writes ISO 8601 with an offset and microseconds)
+    assert stamp_text("2026-12-07T17:40:06.321738+02:00") == "2026-12-07T15:40:06Z"
+    assert stamp_text(None) is None and stamp_text("officer") == "officer"

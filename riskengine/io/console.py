@@ -24,7 +24,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import IO, Any
 
-__all__ = ["utc_stamp", "rfc3339", "money_rounded", "set_result", "get_result",
+__all__ = ["utc_stamp", "rfc3339", "stamp_text", "money_rounded", "set_result", "get_result",
            "print_json", "progress", "Progress", "RESULT_ATTR"]
 
 #: A phase at least this long (seconds) says so when it ends.
@@ -47,6 +47,25 @@ def rfc3339(moment: dt.datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def stamp_text(value: Any) -> Any:
+    """A stored timestamp (a datetime, or ISO 8601 text with an offset) as :func:`rfc3339`
+    text; None and text that is not a timestamp come back unchanged.
+
+    Examples
+    --------
+    >>> stamp_text("2026-12-07T15:40:06.321738+00:00")
+    '2026-12-07T15:40:06Z'
+    """
+    if isinstance(value, dt.datetime):
+        return rfc3339(value)
+    if isinstance(value, str) and "T" in value:
+        try:
+            return rfc3339(dt.datetime.fromisoformat(value))
+        except ValueError:
+            return value
+    return value
 
 
 def utc_stamp() -> str:
