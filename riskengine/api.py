@@ -18,7 +18,30 @@ from typing import Any
 from riskengine.scoring.engine import Engine
 from riskengine.scoring.overlay import Overlay
 
-__all__ = ["load_overlay", "load_engine", "default_engine", "score"]
+__all__ = ["MODEL_OVERLAY", "model_overlay_path", "load_overlay", "load_engine",
+           "default_engine", "score"]
+
+#: The overlay a model directory may carry (written by ``riskengine train --portfolio``).
+MODEL_OVERLAY = "overlay.toml"
+
+
+def model_overlay_path(model_dir: Any = None, overlay_path: Any = None) -> Any:
+    """The overlay file an engine on ``model_dir`` uses.
+
+    ``overlay_path`` when given; else the model directory's ``overlay.toml`` (the
+    weights fitted with its PD model by ``riskengine train --portfolio``) when it has
+    one; else None (the shipped overlay). ``model_dir`` None is the default model
+    directory (:func:`riskengine.io.artifacts.default_model_dir`).
+    """
+    from pathlib import Path
+
+    from riskengine.io.artifacts import default_model_dir
+
+    if overlay_path is not None:
+        return overlay_path
+    base = Path(model_dir) if model_dir is not None else default_model_dir()
+    own = base / MODEL_OVERLAY
+    return own if own.is_file() else None
 
 
 def load_overlay(path: Any = None) -> Overlay:
@@ -43,9 +66,10 @@ def load_engine(model_dir: Any = None, policy_path: Any = None, *,
     Parameters
     ----------
     model_dir : path-like, optional
-        Directory of ``pd_model.skops`` (default: ``RISKENGINE_MODEL_DIR`` or ``models/``).
+        Directory of ``pd_model.skops`` (default: ``RISKENGINE_MODEL_DIR`` or ``models/``);
+        its ``overlay.toml``, when present, is the overlay (:func:`model_overlay_path`).
     policy_path, master_scale_path, overlay_path : path-like, optional
-        TOML files; default the shipped ones.
+        TOML files; default the shipped ones (the overlay: the model directory's first).
     default_product : str
     factor_capital : float, optional
         The factor's eligible capital (``--factor-capital``); default the policy's
@@ -60,7 +84,8 @@ def load_engine(model_dir: Any = None, policy_path: Any = None, *,
     meta = read_metadata(champion_path(model_dir))
     version = f"pd_model@{str(meta.get('sha256', ''))[:12]}"
     engine = Engine(model, load_master_scale(master_scale_path), load_policy(policy_path),
-                    overlay=load_overlay(overlay_path), model_version=version,
+                    overlay=load_overlay(model_overlay_path(model_dir, overlay_path)),
+                    model_version=version,
                     default_product=default_product, factor_capital=factor_capital)
     if cold:
         warm(engine)

@@ -97,9 +97,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=42)
     s.add_argument("--out", default="demo-out", help="output directory (default demo-out)")
 
-    s = sub.add_parser("train", help="train the PD model on the US panel (real data)")
+    s = sub.add_parser("train", help="train the PD model on the US panel (real data), or "
+                       "with --portfolio on a book's own outcomes")
     s.add_argument("--data", default=None, help="US panel CSV (default ../shared/data/us_listed)")
-    s.add_argument("--out", default="models", help="where to write the champion artifact")
+    s.add_argument("--portfolio", default=None,
+                   help="a portfolio directory with an outcomes table: fit the engine's PD "
+                        "(statement component and overlay weights) on the book")
+    s.add_argument("--out", default=None, help="where to write the model (default models; "
+                   "with --portfolio: book-model)")
+    s.add_argument("--frequency", choices=("annual", "quarterly"), default="annual",
+                   help="--portfolio: training snapshot dates (default annual year-ends)")
     s.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default sqlite)")
     s.add_argument("--no-register", action="store_true", help="do not register in MLflow")
 

@@ -127,3 +127,12 @@ def test_bad_input_is_refused(kwargs: dict, match: str) -> None:
     X, y = args.pop("X"), args.pop("y")
     with pytest.raises(ValueError, match=match):
         fit_logistic(X, y, **args)
+
+
+def test_a_column_without_data_or_prior_is_not_identified_and_spoils_nothing() -> None:
+    """An all-zero unpenalised column: coefficient 0, SE inf; the 2x2 fit is unchanged."""
+    x, y = _two_by_two(20, 80, 10, 90)
+    fit = fit_logistic(np.column_stack([x, np.zeros(len(y))]), y)
+    assert fit.coef[1] == 0.0 and np.isinf(fit.se[1])
+    assert fit.coef[0] == pytest.approx(np.log(20 * 90 / (80 * 10)), abs=1e-8)
+    assert fit.se[0] == pytest.approx(np.sqrt(1 / 20 + 1 / 80 + 1 / 10 + 1 / 90), rel=1e-6)

@@ -14,7 +14,8 @@ The intercept has no prior and no bound.
 
 Standard errors are the square roots of the diagonal of the inverse Hessian of the
 penalised negative log-likelihood at the optimum (the Laplace approximation of the
-posterior), and the 95 % intervals are Wald intervals ``coef +- 1.96 se``. A coefficient
+posterior), and the 95 % intervals are Wald intervals ``coef +- 1.96 se`` (a column of
+zeros without a prior is not identified: its coefficient stays 0, its SE is inf). A coefficient
 held on its bound keeps its Wald interval (centred on the bound); the caller decides
 what a term on its bound means.
 
@@ -230,11 +231,15 @@ def fit_logistic(X: npt.ArrayLike, y: npt.ArrayLike, *,
     f_opt, g_opt = objective(theta)
     held = np.isfinite(bounds_z) & (theta <= bounds_z + 1e-8)
     H = hessian(theta)
+    # a column without data and without a prior (all zeros) is not identified: its
+    # coefficient stays at its start and its SE is inf; the others are inverted alone
+    ident = np.diag(H) > 0
+    se_z = np.full(theta.shape[0], np.inf)
     try:
-        cov_z = np.linalg.inv(H)
-        se_z = np.sqrt(np.maximum(np.diag(cov_z), 0.0))
+        cov_z = np.linalg.inv(H[np.ix_(ident, ident)])
+        se_z[ident] = np.sqrt(np.maximum(np.diag(cov_z), 0.0))
     except np.linalg.LinAlgError:
-        se_z = np.full(theta.shape[0], np.inf)
+        pass
     unscale = np.r_[np.ones(k), scale]
     est = theta / unscale
     se = se_z / unscale

@@ -46,7 +46,6 @@ from riskengine.contracts.dates import as_of_text, parse_date, refuse_after
 from riskengine.contracts.decision import DECISION_FIELDS, Decision
 from riskengine.contracts.payload import DebtorPayload, parse_payload, payload_to_frames
 from riskengine.errors import InvalidInputError, PolicyError
-from riskengine.features import build_features
 from riskengine.features.fx import FxRates, missing_codes, pair_rates
 from riskengine.model.master_scale import MasterScale
 from riskengine.policy import credit_policy as _cp
@@ -54,20 +53,18 @@ from riskengine.policy.book import BookRest
 from riskengine.policy.limits import requested_limit
 from riskengine.scoring import records
 from riskengine.scoring.core import Scorer, SklearnScorer, _decide_core, _lookup
+from riskengine.scoring.debtor_inputs import debtor_inputs
 from riskengine.scoring.financials import (
     LATEST_ROWS,
     _past_due_kernel,
-    default_past_due,
     financial_inputs,
-    latest_financials,
-    past_due,
 )
-from riskengine.scoring.frames import _on_index, _positions, insurer_inputs
+from riskengine.scoring.frames import _positions, insurer_inputs
 from riskengine.scoring.inputs import DebtorInputs, Grades, PairInputs, SupplierInputs
 from riskengine.scoring.overlay import Overlay, _OverlayStatic
 from riskengine.scoring.reason_rows import _exps, _top_codes
 from riskengine.scoring.reasons import ReasonWords, decision_of
-from riskengine.scoring.records import debtor_digests, pair_terms
+from riskengine.scoring.records import pair_terms
 from riskengine.scoring.suppliers import SupplierBook, book_dispersion, supplier_inputs
 from riskengine.scoring.table import _decide_table
 
@@ -468,36 +465,8 @@ class Engine:
     def _batch_inputs(self, clean: Mapping[str, pd.DataFrame], terms: pd.DataFrame | None,
                       day: str, rates: np.ndarray, book: pd.DataFrame | None = None
                       ) -> tuple[DebtorInputs, PairInputs, list[dict[str, Any]]]:
-        ov = self.overlay
-        ko = self.policy.knockouts
-        feats = build_features(
-            clean, day, families=("statements", "adverse", "payments"),
-            lookback_years=self.lookback_years,
-            significant_amount=float(ko.adverse_min_amount),
-            knockout_types=ko.adverse_event_types, revenue_share=ko.adverse_min_revenue_share,
-            rates=rates, threshold_currency=ko.currency)
-        ids = feats.index
-        st_X = feats.reindex(columns=list(self.feature_names)).to_numpy(
-            dtype=np.float64, na_value=np.nan)
-        fin = latest_financials(clean["statements"], day, ids)
-        money, basis = financial_inputs(fin["latest"], ov.max_statement_age_days)
-        ko_col = "adv_knockout" if self.policy.knockouts.adverse_count_settled \
-            else "adv_knockout_open"
-        pdue, open_bal = past_due(clean["invoices"], day, ov.days_past_due, ids, rates)
-        deb_frame = _on_index(clean["debtors"], ids)
-        digest = debtor_digests(deb_frame, clean, ids)
-        deb = DebtorInputs(
-            debtor_id=np.asarray(ids, dtype=object), st_X=st_X, basis=basis,
-            overlay_X=feats.reindex(columns=list(ov.features)).to_numpy(
-                dtype=np.float64, na_value=np.nan),
-            insolvency=feats["adv_insolvency"].to_numpy(dtype=np.float64) > 0,
-            past_due_default=default_past_due(pdue, open_bal, ov),
-            knockout=feats[ko_col].to_numpy(dtype=np.float64) > 0,
-            dilution=feats["pay_dilution"].to_numpy(dtype=np.float64, na_value=np.nan),
-            tnw=money[0], revenue=money[1], profit=money[2],
-            fin_currency=fin["currency"], past_due_amount=pdue, digest=digest,
-        )
-        pairs, errs = self._pairs_from_frames(clean, terms, ids, fin["currency"], rates, book)
+        deb, ids, fin_currency = debtor_inputs(self, clean, day, rates)
+        pairs, errs = self._pairs_from_frames(clean, terms, ids, fin_currency, rates, book)
         return deb, pairs, errs
 
     def _pairs_from_frames(self, clean: Mapping[str, pd.DataFrame],

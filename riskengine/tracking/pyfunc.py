@@ -403,7 +403,8 @@ def log_engine_model(tracking_uri: str | None = None,
     register : bool, default True
         Register the checked model as ``name`` and move the alias ``champion``.
     policy_path, master_scale_path, overlay_path : path-like, optional
-        TOML files (default the shipped ones).
+        TOML files (default the shipped ones; the overlay: the model directory's
+        ``overlay.toml`` first, :func:`riskengine.api.model_overlay_path`).
     example_path : path-like
         The payload the serving example is built from (needs ``as_of``).
     name, experiment : str
@@ -420,8 +421,10 @@ def log_engine_model(tracking_uri: str | None = None,
     PolicyError
         A configuration file is invalid.
     """
-    from riskengine.api import load_engine
+    from riskengine.api import load_engine, model_overlay_path
 
+    # the model directory's own overlay (train --portfolio) unless one is given
+    overlay_path = model_overlay_path(model_dir, overlay_path)
     # read every input file before touching the tracking store: a bad one changes nothing
     config = engine_model_config(policy_path, master_scale_path, overlay_path)
     payload, params = _example(example_path)
