@@ -120,6 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--us-panel", required=True, help="CSV(.gz) in the format of firm_years.csv.gz")
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.add_argument("--model-dir", default=None)
+    s.add_argument("--scores", default=None, metavar="FILE",
+                   help="write one row per firm-year (firm_id, fiscal_year, pd, grade, "
+                        "default_12m): .csv or .parquet")
+
     s = sub.add_parser("evidence", help="odds factors of adverse and qualitative evidence "
                        "on real data (the Spanish firms), out-of-time AUCs")
     s.add_argument("--spanish", nargs="?", const="", required=True, metavar="FILE",

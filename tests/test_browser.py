@@ -184,7 +184,7 @@ def test_officer_scores_overrides_and_is_refused_in_chromium(
     the audit trail, a refused 3-notch upgrade; portfolio and override report pages render.
 
     The grade and limit shown are the ones the service answers on ``/v1`` for the same
-    stored decision (the shipped model gives grade 6 and 350,000 EUR: docs/SERVICE.md).
+    stored decision (the shipped model gives grade 5 and 350,000 EUR: docs/SERVICE.md).
     """
     from playwright.sync_api import expect
 

@@ -21,7 +21,8 @@ from riskengine.io.artifacts import champion_path, default_model_dir, save_skops
 from riskengine.modeldev.evaluate import evaluate_us_panel
 from riskengine.modeldev.protocol import fit_pd_model, fit_rows, model_features, us_panel_frame
 
-KEYS = {"auc", "gini", "brier", "rows", "defaults", "by_grade"}
+KEYS = {"auc", "auc_ci", "gini", "brier", "rows", "defaults", "auc_hist", "auc_hist_ci",
+        "gini_hist", "rows_hist", "defaults_hist", "by_grade"}
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +61,54 @@ def test_evaluate_returns_documented_keys(fixture_file: Path, model_dir: Path) -
     assert 0.0 < out["brier"] < 0.25
     assert sum(g["n"] for g in out["by_grade"]) == out["rows"]
     assert sum(g["defaults"] for g in out["by_grade"]) == out["defaults"]
+    lo, hi = out["auc_ci"]
+    assert lo < out["auc"] < hi
+    # rows with >= 2 earlier statements of the firm in the file: the 3rd row of a firm on
+    n_before = raw.sort_values(["firm_id", "fiscal_year"]).groupby("firm_id").cumcount()
+    assert out["rows_hist"] == int((n_before >= 2).sum())
+    assert out["defaults_hist"] == 15  # the default is a firm's last row, and firms have 3-5
+    lo, hi = out["auc_hist_ci"]
+    assert lo < out["auc_hist"] < hi
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("name", ["scores.csv", "scores.parquet"])
+def test_evaluate_writes_one_score_row_per_firm_year(
+    fixture_file: Path, model_dir: Path, tmp_path: Path, name: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    target = tmp_path / name
+    code = main(["evaluate", "--us-panel", str(fixture_file), "--json", "--model-dir",
+                 str(model_dir), "--scores", str(target)])  # fmt: skip
+    assert code == 0
+    obj = json.loads(capsys.readouterr().out)
+    s = pd.read_csv(target) if name.endswith(".csv") else pd.read_parquet(target)
+    raw = pd.read_csv(fixture_file)
+    assert list(s.columns[:5]) == ["firm_id", "fiscal_year", "pd", "grade", "default_12m"]
+    assert len(s) == len(raw) and not s.duplicated(["firm_id", "fiscal_year"]).any()
+    assert s["default_12m"].sum() == obj["defaults"] == 15
+    assert ((s["pd"] >= 0.0005) & (s["pd"] < 1)).all()
+    hist = s["earlier_statements"] >= 2
+    assert hist.sum() == obj["rows_hist"]
+    # the file reproduces the printed figures
+    from riskengine.model.metrics import auc
+
+    assert auc(s["default_12m"], s["pd"]) == pytest.approx(obj["auc"], abs=1e-12)
+    assert auc(s.loc[hist, "default_12m"], s.loc[hist, "pd"]) == pytest.approx(
+        obj["auc_hist"], abs=1e-12)
+
+
+def test_scores_with_another_extension_is_refused_before_scoring(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    csv = tmp_path / "x.csv"
+    csv.write_text("firm_id\n")
+    code = main(["evaluate", "--us-panel", str(csv), "--model-dir", str(tmp_path),
+                 "--scores", str(tmp_path / "out.xlsx")])  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "out.xlsx" in err and "'.xlsx'" in err and ".parquet" in err
+    assert not (tmp_path / "out.xlsx").exists()
 
 
 @pytest.mark.realdata

@@ -3,9 +3,10 @@ as an error row, money thresholds with a currency, totals in the reporting curre
 adverse significance absolute or relative (auctions and seizures knock out).
 
 Golden values are hand calculations from the shipped policy (riskengine/config/policy.toml)
-and examples/debtor.json, written out in each test: grade 6 gives capacity
-min(0.20 x TNW, 0.03 x revenue) (policy [capacity]) = min(0.20 x 4,620,000,
-0.03 x 21,160,000) = min(924,000, 634,800) = EUR 634,800 (the 2025 statement).
+and examples/debtor.json, written out in each test: grade 5 (the champion retrained in
+issue 17: model PD 0.92 %, 1.68 % after the overlay) gives capacity
+min(0.25 x TNW, 0.04 x revenue) (policy [capacity]) = min(0.25 x 4,620,000,
+0.04 x 21,160,000) = min(1,155,000, 846,400) = EUR 846,400 (the 2025 statement).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ RATES = [{"date": "2026-01-02", "currency": "GBP", "rate": 1.25},
          {"date": "2026-06-01", "currency": "GBP", "rate": 1.20},
          {"date": "2026-06-01", "currency": "JPY", "rate": 0.0058},
          {"date": "2026-06-01", "currency": "USD", "rate": 0.92}]
-CAPACITY_EUR = 634_800.0  # module docstring
+CAPACITY_EUR = 846_400.0  # module docstring
 
 
 @pytest.fixture(scope="module")
@@ -119,29 +120,32 @@ def test_a_bad_rate_row_is_an_error_row_and_its_currency_gets_no_rate(
 
 
 def test_a_gbp_pair_on_eur_statements_gets_capacity_converted(engine: Any) -> None:
-    """Capacity EUR 634,800 at 1.20 EUR per GBP is GBP 529,000: a request of 600,000 gets
-    529,000 (rounded down to 1,000), bound by capacity; in EUR 529,000 x 1.20 = 634,800."""
-    d = engine.decide_one(_payload("GBP", rates=RATES, requested=600_000.0),
+    """Capacity EUR 846,400 at 1.20 EUR per GBP is GBP 705,333.33: a request of 800,000 gets
+    705,000 (rounded down to 1,000), bound by capacity; in EUR 705,000 x 1.20 = 846,000."""
+    d = engine.decide_one(_payload("GBP", rates=RATES, requested=800_000.0),
                           decided_at=STAMP)
-    assert d["grade"] == "6" and d["currency"] == "GBP"
+    assert d["grade"] == "5" and d["currency"] == "GBP"
     assert d["debtor_capacity"] == pytest.approx(CAPACITY_EUR / 1.20)
-    assert d["approved_limit"] == 529_000.0 and d["binding_constraints"] == ["capacity"]
-    assert d["fx_rate"] == 1.20 and d["approved_limit_base"] == pytest.approx(634_800.0)
+    assert d["approved_limit"] == 705_000.0 and d["binding_constraints"] == ["capacity"]
+    assert d["fx_rate"] == 1.20 and d["approved_limit_base"] == pytest.approx(846_000.0)
     assert "statements_converted" in d["limit_notes"]
     assert not {"currency_mismatch", "missing_data"} & set(d["limit_notes"])
-    eur = engine.decide_one(_payload("EUR", requested=700_000.0), decided_at=STAMP)
-    assert eur["approved_limit"] == 634_000.0 and eur["approved_limit_base"] == 634_000.0
+    eur = engine.decide_one(_payload("EUR", requested=900_000.0), decided_at=STAMP)
+    assert eur["approved_limit"] == 846_000.0 and eur["approved_limit_base"] == 846_000.0
     assert eur["fx_rate"] == 1.0 and eur["limit_notes"] == []
 
 
 def test_batch_equals_single_for_a_foreign_currency_debtor(engine: Any) -> None:
     """The single path (numpy fast path) and the batch path give the same decision for a GBP
     pair on EUR statements with a JPY adverse record and a USD-ledger-free payload."""
-    p = _payload("GBP", rates=RATES, requested=600_000.0,
+    p = _payload("GBP", rates=RATES, requested=800_000.0,
                  adverse=[_record("J-1", "bounced_cheque", 5_000.0, "JPY")])
     single = engine.decide_one(p, decided_at=STAMP)
     batch = engine.score_payloads([p], decided_at=STAMP)[0]
-    assert single == batch and single["approved_limit"] == 529_000.0
+    # the bounced cheque's overlay lifts the PD into grade 6: capacity min(0.20 x 4,620,000,
+    # 0.03 x 21,160,000) = EUR 634,800 = GBP 529,000 at 1.20
+    assert single == batch and single["grade"] == "6"
+    assert single["approved_limit"] == 529_000.0
 
 
 def test_a_missing_rate_is_an_error_row_and_the_rest_is_decided(engine: Any) -> None:
@@ -172,14 +176,14 @@ def test_a_rate_dated_after_the_decision_is_not_in_force(engine: Any) -> None:
 
 def test_pairs_in_two_currencies_share_one_capacity(engine: Any) -> None:
     """One debtor, a EUR and a GBP pair each asking its whole capacity: together they keep
-    EUR 634,800 (DOMAIN.md §6: one debtor, one capacity), shared pro rata to the requests
+    EUR 846,400 (DOMAIN.md §6: one debtor, one capacity), shared pro rata to the requests
     beyond the approved outstanding (policy.book.allocate), in the reporting currency."""
     p = _payload("EUR", rates=RATES)
     gbp = copy.deepcopy(p["exposure"])
-    gbp.update(supplier_id="UK-S-000001", currency="GBP", requested_limit=529_000.0,
+    gbp.update(supplier_id="UK-S-000001", currency="GBP", requested_limit=705_000.0,
                approved_outstanding=0.0, approved_limit=0.0)
     eur = copy.deepcopy(p["exposure"])
-    eur.update(requested_limit=634_800.0, approved_outstanding=0.0)
+    eur.update(requested_limit=846_000.0, approved_outstanding=0.0)
     del p["exposure"]
     p["exposures"] = [eur, gbp]
     for inv in p["invoices"]:
@@ -188,8 +192,9 @@ def test_pairs_in_two_currencies_share_one_capacity(engine: Any) -> None:
     base = sum(d["approved_limit_base"] for d in got)
     assert base <= CAPACITY_EUR and base > CAPACITY_EUR - 2 * 1_000 * 1.2
     assert all(d["binding_constraints"] == ["capacity"] for d in got)
-    # each asks all of it: half each, EUR 317,400 = GBP 264,500, rounded down
-    assert [d["approved_limit"] for d in got] == [317_000.0, 264_000.0]
+    # each asks EUR 846,000 (GBP 705,000 x 1.20): half each, EUR 423,200 = GBP 352,666.67,
+    # rounded down
+    assert [d["approved_limit"] for d in got] == [423_000.0, 352_000.0]
     assert got == engine.score_payloads([p], decided_at=STAMP)
 
 
@@ -332,11 +337,11 @@ def test_http_rates_then_a_gbp_decision_with_the_store_rates(tmp_path: Path,
     assert "GBP" not in r.text
     r = client.put("/v1/fx-rates", json={"rates": RATES}, headers=AUTH)
     assert r.status_code == 200 and r.json() == {"stored": 4, "currency": "EUR"}
-    r = client.post("/v1/decisions", json=_payload("GBP", requested=600_000.0), headers=AUTH)
+    r = client.post("/v1/decisions", json=_payload("GBP", requested=800_000.0), headers=AUTH)
     assert r.status_code == 200, r.text
     d = r.json()
-    assert d["approved_limit"] == 529_000.0 and d["fx_rate"] == 1.2
-    assert d["approved_limit_base"] == pytest.approx(634_800.0)
+    assert d["approved_limit"] == 705_000.0 and d["fx_rate"] == 1.2
+    assert d["approved_limit_base"] == pytest.approx(846_000.0)
     store.close()
 
 

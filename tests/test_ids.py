@@ -97,6 +97,10 @@ def test_bad_debtor_id_is_an_error_row_and_the_debtor_is_rejected(bad: str) -> N
     (t.name, c.name) for t in schemas.CONTRACTS.values() for c in t.columns if c.identifier))
 def test_every_id_column_refuses_a_bad_id(table: str, column: str) -> None:
     p = make_portfolio()
+    # the optional table the plain portfolio leaves out: one default of its first debtor
+    p.setdefault("outcomes", pd.DataFrame({
+        "debtor_id": [p["debtors"]["debtor_id"].iloc[0]], "default_date": ["2024-03-31"],
+        "default_type": ["insolvency"]}))
     p[table] = p[table].astype({column: object})
     p[table].loc[0, column] = "X,1"
     out = validate_portfolio(p, reference_date=REF)

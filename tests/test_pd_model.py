@@ -22,7 +22,14 @@ from riskengine.errors import InvalidInputError, ModelArtifactError
 from riskengine.features.statements import feature_directions
 from riskengine.io.artifacts import load_champion, save_skops
 from riskengine.model.pd_model import PD_CEILING, PDModel
-from riskengine.modeldev.protocol import fit_pd_model, fit_rows, model_features, us_panel_frame
+from riskengine.modeldev.protocol import (
+    DIRECTION_CHANGES,
+    fit_pd_model,
+    fit_rows,
+    model_directions,
+    model_features,
+    us_panel_frame,
+)
 
 SMALL = {"max_iter": 40, "learning_rate": 0.1, "min_samples_leaf": 40, "cv": 3}
 
@@ -73,11 +80,16 @@ def test_monotone_constraints_hold_on_real_rows(fitted: tuple[PDModel, pd.DataFr
 
 @pytest.mark.realdata
 def test_directions_come_from_the_statement_pipeline(fitted: tuple[PDModel, pd.DataFrame]) -> None:
+    """The US model's constraints are the statement pipeline's directions except the
+    protocol's DIRECTION_CHANGES (issue 17: a turnover collapse never lowers the PD)."""
     model, _ = fitted
     dirs = feature_directions()
-    expected = [dirs[f] for f in model.feature_names_in_]
+    changed = {k: d for k, (d, _) in DIRECTION_CHANGES.items()}
+    expected = [changed.get(f, dirs[f]) for f in model.feature_names_in_]
     assert model.monotonic_cst_.tolist() == expected
-    assert dirs["st_revenue_growth_1y"] == 0  # growth stays unconstrained
+    assert dirs["st_revenue_growth_1y"] == 0  # the pipeline's own prior stays "no prior"
+    assert model_directions()["st_revenue_growth_1y"] == -1  # the US model's constraint
+    assert all(dirs[f] == d for f, d in model_directions().items() if f not in changed)
 
 
 @pytest.mark.realdata

@@ -3,8 +3,8 @@
 their assessment, both paths alike, and bad input.
 
 Figures are the shipped policy's (riskengine/config/policy.toml [supplier]); the example
-payload (examples/debtor.json: debtor grade 6, request 350,000, capacity 634,800) is the
-debtor throughout.
+payload (examples/debtor.json: debtor grade 5 with the champion retrained in issue 17,
+request 350,000, capacity 846,400) is the debtor throughout.
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ def test_a_supplier_is_rated_from_its_own_records_in_the_payload(engine: Any) ->
 
 
 def test_the_non_recourse_advance_moves_with_the_credit_note_share(engine: Any) -> None:
-    """Debtor grade 6 non-recourse (80 %): the reserve is the larger of the debtor's own
+    """Debtor grade 5 non-recourse (85 %, policy products.non_recourse.advance_rate): the reserve is the larger of the debtor's own
     dilution and the supplier's credit notes; above 5 % a notch takes 2.5 points more;
     the limit does not move."""
     shares = [None, 0.0, 0.02, 0.05, 0.06, 0.10, 0.30]
@@ -152,12 +152,12 @@ def test_the_non_recourse_advance_moves_with_the_credit_note_share(engine: Any) 
     adv = [d["advance_rate"] for d in got]
     assert all(a >= b for a, b in zip(adv, adv[1:], strict=False))
     assert adv[0] == adv[1] > adv[2]  # not known = no credit notes beyond the debtor's own
-    dilution = 0.8 - adv[0]  # the debtor's own dilution (the example's invoices)
+    dilution = 0.85 - adv[0]  # the debtor's own dilution (the example's invoices)
     assert 0 < dilution < 0.02
-    assert adv[3] == pytest.approx(0.75) and adv[4] == pytest.approx(0.80 - 0.06 - 0.025)
+    assert adv[3] == pytest.approx(0.80) and adv[4] == pytest.approx(0.85 - 0.06 - 0.025)
     assert {d["approved_limit"] for d in got} == {350_000.0}
     assert adv == pytest.approx(supplier_advance_rate(
-        ["6"] * 7, "non_recourse", engine.policy, dilution=dilution,
+        ["5"] * 7, "non_recourse", engine.policy, dilution=dilution,
         credit_note_share=[np.nan if c is None else c for c in shares],
         notches=[0, 0, 0, 0, 1, 1, 1]).tolist())
 
@@ -289,17 +289,20 @@ def test_supplier_in_another_currency_capped_then_the_book_caps(engine: Any) -> 
     as in the core): both paths alike.
 
     Hand calculation: the supplier's BGN figures are the example's EUR ones, so it
-    rates as the example does (5); HHI 0.31 > 0.25 is one notch: grade 6, share 0.75 of
+    rates as those statements alone do (4 with the champion of issue 17); credit notes
+    6 % > 5 % and HHI 0.31 > 0.25 are a notch each: grade 6, share 0.75 of
     350,000 = 262,500 (supplier_cap), 262,000 after rounding. The rest of the book holds
     2,500,000 in the debtor's section G and 7,500,000 elsewhere: the sector cap is
     0.25 x (10,000,000 + 262,000) = 2,565,500, leaving 65,500 -> 65,000 (sector_cap
     binds alone: a cut pair is bound by the cap that cut it)."""
     from riskengine.policy.book import BookRest, book_sector
 
-    eur = _recourse(statements=EXAMPLE["statements"], legal_form="private_limited")
-    p = _recourse(statements=_in_bgn(EXAMPLE["statements"]), legal_form="private_limited")
+    eur = _recourse(statements=EXAMPLE["statements"], legal_form="private_limited",
+                    credit_note_share=0.06)
+    p = _recourse(statements=_in_bgn(EXAMPLE["statements"]), legal_form="private_limited",
+                  credit_note_share=0.06)
     p["fx_rates"] = [{"date": "2026-01-01", "currency": "BGN", "rate": round(1 / 1.95583, 10)}]
-    assert engine.decide_payload(eur, **KW)[0]["supplier_grade"] == "5"
+    assert engine.decide_payload(eur, **KW)[0]["supplier_grade"] == "5"  # 4 + credit notes
     book = SupplierBook({}, {SID: 0.31})
     rest = BookRest(("G-OTHER", None), (book_sector(EXAMPLE["debtor"]["nace"]), "K"),
                     ("GR", "GR"), (2_500_000.0, 7_500_000.0))

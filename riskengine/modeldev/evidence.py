@@ -13,9 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from riskengine.features.statements import feature_directions
 from riskengine.model.pd_model import PDModel
-from riskengine.modeldev.protocol import _LEARNER_KEYS, MIN_STATEMENTS
+from riskengine.modeldev.protocol import _LEARNER_KEYS, MIN_STATEMENTS, model_directions
 
 __all__ = ["altman_z2", "validation_figures", "polish_cv_auc", "artifact_diagnostic"]
 
@@ -163,7 +162,7 @@ def artifact_diagnostic(
     """
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    dirs = feature_directions()
+    dirs = model_directions()
     hp = {k: params[k] for k in _LEARNER_KEYS if k in params}
     y = frame["default_12m"].to_numpy(dtype=np.int64)
     tr = frame["split"].eq("train").to_numpy()

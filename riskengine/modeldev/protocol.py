@@ -24,7 +24,10 @@ Protocol (what is fitted on which rows)
    ``st_quality_tier`` (constant: every 10-K is audited) and features with no
    value in the training rows (``interest_expense`` and ``cash`` are not in the
    file). Monotone constraints from
-   :func:`~riskengine.features.statements.feature_directions`.
+   :func:`~riskengine.features.statements.feature_directions` with the changes of
+   :data:`DIRECTION_CHANGES` (:func:`model_directions`): asset turnover and
+   revenue growth never lowering the PD when they fall (a turnover collapse
+   never lowers the PD).
 4. **Hyperparameters and family** are chosen on the firm-grouped out-of-fold
    AUC of the *training* rows (the cross-fit that also feeds the calibrator),
    by the one-standard-error rule (:func:`select_candidate`): the smallest
@@ -74,12 +77,16 @@ __all__ = [
     "HISTORY_FEATURES",
     "MIN_STATEMENTS",
     "HGB_GRID",
+    "DIRECTION_CHANGES",
+    "model_directions",
     "us_panel_frame",
     "model_features",
     "fit_rows",
     "fit_pd_model",
     "model_size",
     "select_candidate",
+    "PNL_ITEMS",
+    "turnover_collapse",
 ]
 
 
@@ -91,6 +98,39 @@ EXCLUDED_FEATURES: dict[str, str] = {
     ),
     "st_quality_tier": "constant in the US panel (all 10-K filings are audited): nothing to learn",
 }
+#: Where the US model's monotone constraints differ from the statement pipeline's
+#: credit-logic directions (:func:`~riskengine.features.statements.feature_directions`),
+#: with the reason (written to the model card). Issue 17 point 5: a collapse of
+#: turnover (revenue and costs x k, balance sheet fixed) must never lower the PD. With
+#: ``st_asset_turnover`` and revenue growth free, a high-turnover firm whose sales fell
+#: looked like a safer, lower-turnover one (1.16 % -> 0.99 %, grade 5 -> 4). With these
+#: -1, ``st_log_revenue`` -1 and every profitability, coverage and activity feature
+#: constrained, no feature the collapse moves can lower the PD of a firm that earns
+#: (EBITDA, EBIT, net income >= 0); tests/test_us_protocol.py checks it on real rows.
+#: In the panel falling revenue goes with more defaults (training default rate about
+#: 4.5-5.4 % in the three lowest growth deciles, 2-3 % above), so -1 also fits the data.
+#:
+#: Tried and not adopted (measured in issue 17 on the training rows and validation split): ``st_log_total_assets`` free lifts
+#: validation AUC on rows with history 0.797 -> 0.827, but what it learns is that small
+#: listed firms rarely *file* (they delist, which the panel does not count as a
+#: default): shrinking every validation firm to USD 1m of assets lowers that model's
+#: mean PD 2.1 % -> 0.65 %, the wrong sign for a factoring book of small debtors, and
+#: its validation grades are not monotone (a defaulter in grade 1).
+DIRECTION_CHANGES: dict[str, tuple[int, str]] = {
+    "st_asset_turnover": (-1, "a turnover collapse with the balance sheet unchanged must "
+                              "never lower the PD"),
+    "st_revenue_growth_1y": (-1, "a turnover collapse must never lower the PD (in the panel "
+                                 "falling revenue goes with more defaults)"),
+    "st_revenue_growth_2y": (-1, "a turnover collapse must never lower the PD"),
+}
+
+
+def model_directions() -> dict[str, int]:
+    """Monotone constraints of the US model: the statement directions with
+    :data:`DIRECTION_CHANGES` applied."""
+    return feature_directions() | {k: d for k, (d, _) in DIRECTION_CHANGES.items()}
+
+
 #: Growth and trend features: NaN without earlier statements; filled with the training median.
 HISTORY_FEATURES: tuple[str, ...] = tuple(
     s.name for s in FEATURE_SPECS if s.family in ("growth", "trend")
@@ -204,6 +244,73 @@ def fit_pd_model(X: pd.DataFrame, y: Any, groups: Any = None, **params: Any) -> 
         Any :class:`PDModel` parameter (``family``, hyperparameters,
         ``central_tendency`` …).
     """
-    params.setdefault("directions", feature_directions())
+    params.setdefault("directions", model_directions())
     params.setdefault("fill_missing", tuple(c for c in HISTORY_FEATURES if c in X.columns))
     return PDModel(**params).fit(X, y, groups=groups)
+
+
+#: Profit-and-loss items of the statements contract: what a turnover collapse scales.
+PNL_ITEMS: tuple[str, ...] = ("revenue", "cost_of_sales", "gross_profit", "operating_expenses",
+                              "ebitda", "depreciation_amortization", "ebit",
+                              "interest_expense", "net_income")  # fmt: skip
+
+
+#: Features that are a ratio of two profit-and-loss items (margins, their trends,
+#: interest cover): a turnover collapse scales numerator and denominator alike, so
+#: they do not change; :func:`turnover_collapse` keeps them as filed, because the
+#: quotient of the scaled items can differ in its last bit, and a tree threshold
+#: that sits exactly on a training value (sklearn bins by quantiles) turns that bit
+#: into a different leaf. Scaling by a power of two is exact and needs no pinning.
+PNL_RATIO_FEATURES: tuple[str, ...] = (
+    "st_gross_margin", "st_ebitda_margin", "st_ebit_margin", "st_net_margin",
+    "st_ebitda_margin_delta_1y", "st_ebitda_margin_delta_2y", "st_interest_coverage",
+)
+
+
+def turnover_collapse(model: PDModel, statements: pd.DataFrame,
+                      factors: Sequence[float]) -> pd.DataFrame:
+    """PDs of each debtor's latest statement when its turnover collapses.
+
+    The latest statement of every debtor has its profit-and-loss items
+    (:data:`PNL_ITEMS`: revenue and every cost and earnings line) multiplied by
+    each factor ``k``, the balance sheet and the earlier statements unchanged;
+    the statement pipeline builds the features again and ``model`` scores them
+    (the ratios of two profit-and-loss items kept as filed: :data:`PNL_RATIO_FEATURES`).
+
+    Parameters
+    ----------
+    model : PDModel
+        A fitted model on statement features.
+    statements : pandas.DataFrame
+        Statements (the statements contract, e.g. :func:`riskengine.io.datasets.load_us_panel`).
+    factors : sequence of float
+        The ``k`` values, each in (0, 1].
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per debtor (its latest statement): ``debtor_id``, ``earns``
+        (EBITDA, EBIT and net income all >= 0, revenue > 0), ``pd_1`` (as
+        filed) and ``pd_<k>`` per factor.
+    """
+    if any(not 0.0 < k <= 1.0 for k in factors):
+        raise ValueError(f"turnover_collapse: factors must lie in (0, 1], got {list(factors)}.")
+    st = statements.sort_values(["debtor_id", "period_end"], kind="stable", ignore_index=True)
+    ids = st["debtor_id"].to_numpy()
+    last = np.r_[ids[1:] != ids[:-1], True]
+    feats = list(model.feature_names_in_)
+    latest = st.loc[last]
+    earns = (latest["revenue"].gt(0) & latest["ebitda"].ge(0) & latest["ebit"].ge(0)
+             & latest["net_income"].ge(0)).to_numpy()  # fmt: skip
+    out = pd.DataFrame({"debtor_id": ids[last], "earns": earns})
+    base = statement_panel_features(st).loc[last, feats]
+    out["pd_1"] = model.predict_pd(base)
+    pinned = [c for c in PNL_RATIO_FEATURES if c in feats]
+    for k in factors:
+        scaled = st.copy()
+        cols = [c for c in PNL_ITEMS if c in scaled.columns]
+        scaled.loc[last, cols] = scaled.loc[last, cols].to_numpy() * k
+        X = statement_panel_features(scaled).loc[last, feats]
+        X[pinned] = base[pinned]  # unchanged in exact arithmetic (see PNL_RATIO_FEATURES)
+        out[f"pd_{k:g}"] = model.predict_pd(X)
+    return out

@@ -33,11 +33,13 @@ from riskengine.modeldev.evidence import (
 from riskengine.modeldev.model_card import model_card
 from riskengine.modeldev.protocol import (
     _LEARNER_KEYS,
+    DIRECTION_CHANGES,
     EXCLUDED_FEATURES,
     HGB_GRID,
     MIN_STATEMENTS,
     fit_pd_model,
     fit_rows,
+    model_directions,
     model_features,
     select_candidate,
     us_panel_frame,
@@ -144,14 +146,16 @@ def train(
         grid_rows = []
         for params in grid:
             m = fit_pd_model(X, y, g, central_tendency=central_tendency, **params)
-            candidates.append((m.oof_auc_, params, m))
+            full = {k: getattr(m, k) for k in _LEARNER_KEYS}  # the setting as fitted
+            candidates.append((m.oof_auc_, full, m))
             sv = m.decision_function(frame.loc[val, feats])
-            grid_rows.append({"params": params, "oof_auc": m.oof_auc_,
+            grid_rows.append({"params": full, "oof_auc": m.oof_auc_, "chosen": False,
                               "val_auc": _auc_nan(yv, sv),
                               "val_auc_hist": _auc_nan(yv[hv], sv[hv])})  # fmt: skip
         pick = select_candidate([(c[0], c[1]) for c in candidates], int(y.sum()),
                                 int(y.size - y.sum()))
         best_oof, best_params, champion = candidates[pick]
+        grid_rows[pick]["chosen"] = True
         challenger = fit_pd_model(X, y, g, family="logistic", central_tendency=central_tendency)
         fit_seconds = time.perf_counter() - t0
         metrics = validation_figures(champion, frame, val)
@@ -163,7 +167,9 @@ def train(
     if challenger.oof_auc_ > best_oof:  # the family is chosen like the hyperparameters
         champion, challenger = challenger, champion
         metrics, ch_metrics = ch_metrics, metrics
-        best_params = {"family": "logistic"}
+        best_params = {"C": champion.C, "winsor": champion.winsor}
+        for r in grid_rows:
+            r["chosen"] = False
         polish_fig = None  # the Polish figure is that of the gradient-boosting learner
     summary: dict[str, Any] = {
         "metrics": metrics,
@@ -177,7 +183,10 @@ def train(
         "oof_auc": champion.oof_auc_,
         "features": feats,
         "excluded_features": EXCLUDED_FEATURES,
-        "directions": {f: int(feature_directions().get(f, 0)) for f in feats},
+        "directions": {f: int(model_directions().get(f, 0)) for f in feats},
+        "direction_changes": {k: {"direction": d, "statement_direction":
+                                  int(feature_directions().get(k, 0)), "reason": r}
+                              for k, (d, r) in DIRECTION_CHANGES.items() if k in feats},
         "train_rows": int(rows.sum()),
         "train_defaults": int(y.sum()),
         "sample_default_rate": champion.sample_default_rate_,
@@ -189,11 +198,12 @@ def train(
     out = Path(out_dir)
     staging = out / ".staging"
     meta = _metadata(summary)
-    from riskengine.io.artifacts import save_skops
+    from riskengine.io.artifacts import read_metadata, save_skops
 
     written = save_skops(champion, staging / ARTIFACT_NAME, meta)
     card = staging / "MODEL_CARD.md"
-    card.write_text(model_card(summary), encoding="utf-8")
+    # the card is a function of the metadata as written (one source: card_of_model_dir)
+    card.write_text(model_card(read_metadata(staging / ARTIFACT_NAME)), encoding="utf-8")
     summary["sha256"] = written["sha256"]
     summary["size_bytes"] = written["size_bytes"]
     summary["run_id"] = summary["version"] = summary["promotion"] = None
@@ -261,7 +271,8 @@ def _flat_metrics(summary: dict[str, Any]) -> dict[str, float]:
 
 
 def _metadata(summary: dict[str, Any]) -> dict[str, Any]:
-    keep = ("params", "grid", "artifact_diagnostic", "polish", "oof_auc", "features", "excluded_features", "directions",
+    keep = ("params", "grid", "artifact_diagnostic", "polish", "oof_auc", "features",
+            "excluded_features", "directions", "direction_changes",
             "train_rows", "train_defaults", "sample_default_rate", "data_sha256",
             "single_row_latency_ms")  # fmt: skip
     meta = {k: summary[k] for k in keep}
