@@ -20,6 +20,8 @@ $(VENV)/.installed-dev: $(VENV)/.installed-runtime
 
 venv: $(VENV)/.installed-dev
 
+# riskengine demo loads the engine, which compiles the numba kernels into their disk cache
+# when it is cold (one line says so on a terminal): later commands load them warm
 demo: $(VENV)/.installed-runtime
 	$(VENV)/bin/riskengine demo
 

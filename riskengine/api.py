@@ -59,7 +59,9 @@ def load_engine(model_dir: Any = None, policy_path: Any = None, *,
 
     The PD model is loaded through its sha256-checked skops artifact
     (:func:`riskengine.io.artifacts.load_champion`); a tampered artifact is
-    refused with :class:`~riskengine.errors.ModelArtifactError`.
+    refused with :class:`~riskengine.errors.ModelArtifactError`. When numba's cache
+    of the compiled kernels is cold, they are all compiled here, and a terminal is
+    told so in one line (:func:`riskengine.io.kernels.announce_cold_compile`).
 
     Parameters
     ----------
@@ -75,14 +77,19 @@ def load_engine(model_dir: Any = None, policy_path: Any = None, *,
     """
     from riskengine.config import load_master_scale, load_policy
     from riskengine.io.artifacts import champion_path, load_champion, read_metadata
+    from riskengine.io.kernels import announce_cold_compile, warm
 
+    cold = announce_cold_compile()  # one line on a terminal; compiled below, all at once
     model = load_champion(model_dir)
     meta = read_metadata(champion_path(model_dir))
     version = f"pd_model@{str(meta.get('sha256', ''))[:12]}"
-    return Engine(model, load_master_scale(master_scale_path), load_policy(policy_path),
-                  overlay=load_overlay(model_overlay_path(model_dir, overlay_path)),
-                  model_version=version,
-                  default_product=default_product, factor_capital=factor_capital)
+    engine = Engine(model, load_master_scale(master_scale_path), load_policy(policy_path),
+                    overlay=load_overlay(model_overlay_path(model_dir, overlay_path)),
+                    model_version=version,
+                    default_product=default_product, factor_capital=factor_capital)
+    if cold:
+        warm(engine)
+    return engine
 
 
 @dataclass
@@ -114,7 +121,7 @@ def score(payload: dict[str, Any], *, as_of: Any = None, decided_at: str | None 
     as_of : date-like, optional
         Decision date when the payload has none; default today.
     decided_at : str, optional
-        Timestamp recorded in the decision; default now (UTC, ISO 8601).
+        Timestamp recorded in the decision; default now (RFC 3339, UTC, ``Z``).
     reference_date : date-like, optional
         Default today (UTC): a decision or a record dated after it is refused,
         as the HTTP service and ``riskengine score`` refuse it.
@@ -131,10 +138,12 @@ def score(payload: dict[str, Any], *, as_of: Any = None, decided_at: str | None 
         The payload is invalid (field path named in the message and ``problems``),
         or it or one of its records is dated after ``reference_date``.
     """
+    from riskengine.io.console import rfc3339
+
     now = dt.datetime.now(dt.UTC)
     if as_of is None and not (isinstance(payload, dict) and payload.get("as_of")):
         as_of = now.date().isoformat()
-    stamp = decided_at if decided_at is not None else now.isoformat(timespec="seconds")
+    stamp = decided_at if decided_at is not None else rfc3339(now)
     ref = reference_date if reference_date is not None else now.date().isoformat()
     return default_engine().decide_one(payload, as_of=as_of, decided_at=stamp,
                                        reference_date=ref)

@@ -2,17 +2,44 @@
 
 Each subcommand parses its arguments here and calls one function of a module;
 the arithmetic lives in the core modules.
+
+Manners shared by every subcommand (this module's plumbing):
+
+- ``riskengine --version``;
+- ``--json`` on every subcommand that prints results: the result the handler records
+  (:func:`riskengine.io.console.set_result`) is printed as one JSON document on
+  standard output, money rounded to cents, and its human text goes to standard error;
+  a handler that records none is shown as ``{"command": ..., "lines": [...]}``.
+  ``score``, ``evaluate`` and ``evidence`` print JSON themselves;
+- a user error (bad input, missing file, bad option) exits with status 2 and one line
+  on standard error, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import io
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import NoReturn, TextIO
 
 __all__ = ["main", "build_parser"]
+
+#: Subcommands that print no result (a server): no ``--json``.
+_NO_RESULT = frozenset({"serve"})
+#: Subcommands that print JSON themselves under ``--json`` (their own flag or output).
+_NATIVE_JSON = frozenset({"score", "evaluate", "evidence"})
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on standard error (status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        text = " ".join(message.split())
+        self.exit(2, f"{self.prog}: error: {text} (see {self.prog} --help)\n")
 
 # subcommand -> "module:function"; the function takes the parsed Namespace and returns an exit code.
 _HANDLERS: dict[str, str] = {
@@ -36,10 +63,13 @@ _HANDLERS: dict[str, str] = {
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    p = argparse.ArgumentParser(
+    from riskengine import __version__
+
+    p = _Parser(
         prog="riskengine",
         description="Credit risk scoring and limit engine for factoring and credit insurance.",
     )
+    p.add_argument("--version", action="version", version=f"riskengine {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("demo-data", help="write a seeded SYNTHETIC portfolio (Parquet)")
@@ -177,7 +207,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_rerate_arguments(sub.add_parser(
         "rerate", help="re-rate a whole portfolio: decisions, errors, limit actions, migrations"))
+    _add_json_flags(sub)
     return p
+
+
+def _add_json_flags(sub: argparse._SubParsersAction) -> None:
+    """``--json`` on every subcommand (and action) that prints results and lacks it."""
+    for name, parser in sub.choices.items():
+        if name in _NO_RESULT:
+            continue
+        nested = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if nested:
+            for action in nested:
+                _add_json_flags(action)
+        elif not any("--json" in a.option_strings for a in parser._actions):
+            parser.add_argument("--json", action="store_true",
+                                help="print the result as one JSON document on standard "
+                                     "output (the text goes to standard error)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -211,21 +257,70 @@ def console() -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    _quiet_mlflow()
     module_name, func_name = _HANDLERS[args.command].split(":")
     handler = getattr(importlib.import_module(module_name), func_name)
     from riskengine.errors import RiskEngineError
 
     try:
+        if getattr(args, "json", False) and args.command not in _NATIVE_JSON:
+            return _run_json(handler, args)
         return int(handler(args) or 0)
     except RiskEngineError as exc:
-        print(f"riskengine {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return _user_error(args, str(exc))
     except OSError as exc:  # last resort: a file not found, not permitted, a directory
         if exc.filename is None:  # not about a file the user named: a bug, let it surface
             raise
-        print(f"riskengine {args.command}: error: {exc.filename}: "
-              f"{exc.strerror or ' '.join(str(exc).split())}", file=sys.stderr)
-        return 2
+        return _user_error(args, f"{exc.filename}: {exc.strerror or exc}")
+    except KeyboardInterrupt:
+        return _user_error(args, "interrupted", 130)
+
+
+def _quiet_mlflow() -> None:
+    """MLflow's INFO lines (creating its tables, ...) are not the command's output: its
+    loggers at WARNING, whether MLflow is imported later (its variable) or already."""
+    import logging
+
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    if "mlflow" in sys.modules:
+        logger = logging.getLogger("mlflow")
+        logger.setLevel(max(logger.getEffectiveLevel(), logging.WARNING))
+
+
+def _user_error(args: argparse.Namespace, message: str, code: int = 2) -> int:
+    """One line on standard error naming the command; the exit status."""
+    print(f"riskengine {args.command}: error: {' '.join(message.split())}", file=sys.stderr)
+    return code
+
+
+class _Tee(io.StringIO):
+    """Text kept (for the ``lines`` of a command without a result) and shown on ``stream``."""
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__()
+        self.stream = stream
+
+    def write(self, s: str) -> int:
+        self.stream.write(s)
+        return super().write(s)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+def _run_json(handler: Callable[[argparse.Namespace], int | None],
+              args: argparse.Namespace) -> int:
+    """Run ``handler`` with its text on standard error, then print its result as JSON."""
+    from riskengine.io.console import get_result, print_json
+
+    text = _Tee(sys.stderr)
+    with contextlib.redirect_stdout(text):
+        code = int(handler(args) or 0)
+    result = get_result(args)
+    if result is None:
+        result = {"command": args.command, "lines": text.getvalue().splitlines()}
+    print_json(result)
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from riskengine.io.console import set_result
+
 __all__ = ["demo_data", "features", "score", "demo", "read_json_input", "fx_rates_command",
            "read_rates_file"]
 
@@ -79,6 +81,8 @@ def demo_data(args: argparse.Namespace) -> int:
         print(f"history of {years} years: {len(frames['outcomes']):,} defaults in outcomes; the "
               f"generator's true PDs ({len(truth):,} rows, SYNTHETIC, never read by the "
               f"engine) -> {file}")
+    set_result(args, {"out": str(out), "format": fmt, "manifest": manifest,
+                      "rows": {name: len(frame) for name, frame in frames.items()}})
     return 0
 
 
@@ -118,6 +122,7 @@ def features(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from riskengine.features import build_features
+    from riskengine.io.console import progress
     from riskengine.io.portfolio import read_portfolio
     from riskengine.validation import validate_portfolio
 
@@ -125,22 +130,31 @@ def features(args: argparse.Namespace) -> int:
     as_of = pd.Timestamp(_batch_as_of(args, manifest))
     if manifest.get("synthetic"):
         print("portfolio is SYNTHETIC (manifest.json says so)")
-    checked = validate_portfolio(frames, reference_date=_today(),
-                                 book_as_of=manifest.get("as_of") or None)
+    n_debtors = len(frames["debtors"]) if "debtors" in frames else None
+    with progress(n_debtors, "validating"):
+        checked = validate_portfolio(frames, reference_date=_today(),
+                                     book_as_of=manifest.get("as_of") or None)
     summary = checked.summary()
     print(
         f"debtors in {summary['debtors_in']:,}: clean {summary['debtors_clean']:,}, "
         f"rejected {summary['debtors_rejected']:,} ({summary['problems']:,} problems)"
     )
-    feats = build_features(checked.frames, as_of, fx_rates=_rates_at(checked.frames, as_of))
+    with progress(summary["debtors_clean"], "computing features"):
+        feats = build_features(checked.frames, as_of,
+                               fx_rates=_rates_at(checked.frames, as_of))
     print(f"features as of {as_of.date()}: {feats.shape[0]:,} debtors x {feats.shape[1]} features")
     _print_feature_summary(feats)
+    written = []
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         feats.to_parquet(out / "features.parquet")
         checked.errors.to_parquet(out / "errors.parquet")
+        written = [str(out / "features.parquet"), str(out / "errors.parquet")]
         print(f"wrote {out / 'features.parquet'} and {out / 'errors.parquet'}")
+    set_result(args, {"as_of": str(as_of.date()), "validation": summary,
+                      "debtors": int(feats.shape[0]), "features": list(feats.columns),
+                      "written": written})
     return 0
 
 
@@ -172,6 +186,7 @@ def score(args: argparse.Namespace) -> int:
     from riskengine.api import load_engine
     from riskengine.contracts.dates import parse_date
     from riskengine.contracts.payload import by_payload
+    from riskengine.io.console import print_json, progress, utc_stamp
 
     payload = read_json_input(args.file)
     many = isinstance(payload, list)
@@ -179,12 +194,13 @@ def score(args: argparse.Namespace) -> int:
     if getattr(args, "as_of", None) is not None:
         day = parse_date(args.as_of, "--as-of").isoformat()
         payloads = [{**p, "as_of": day} if isinstance(p, dict) else p for p in payloads]
-    engine = load_engine(model_dir=args.model_dir, policy_path=args.policy)
-    decided_at = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-    out = by_payload(payloads, engine.score_payloads(
-        payloads, as_of=_today(), decided_at=decided_at, reference_date=_today()))
-    json.dump(out if many else out[0], sys.stdout, indent=2)
-    print()
+    with progress(None, "loading the engine", unit=""):
+        engine = load_engine(model_dir=args.model_dir, policy_path=args.policy)
+    with progress(len(payloads), "scoring") as bar:
+        out = by_payload(payloads, engine.score_payloads(
+            payloads, as_of=_today(), decided_at=utc_stamp(), reference_date=_today()))
+        bar.update(len(payloads))
+    print_json(out if many else out[0])  # money to cents, at this edge only
     return 0
 
 
@@ -228,6 +244,7 @@ def demo(args: argparse.Namespace) -> int:
 
     from riskengine.api import load_engine
     from riskengine.features import build_features
+    from riskengine.io.console import print_json, progress
     from riskengine.io.portfolio import read_portfolio, write_portfolio
     from riskengine.synthetic import DEFAULT_AS_OF, generate_portfolio, synthetic_manifest
     from riskengine.validation import validate_portfolio
@@ -241,21 +258,27 @@ def demo(args: argparse.Namespace) -> int:
           f"(riskengine.synthetic, seed {args.seed}, as of {manifest['as_of']}) -> {out / 'portfolio'}")
     print("   (no record describes a real firm; the PD model was trained on real US statements)")
 
-    checked = validate_portfolio(frames, reference_date=_today())
+    with progress(len(frames["debtors"]), "validating"):
+        checked = validate_portfolio(frames, reference_date=_today())
     s = checked.summary()
     print(f"validation: {s['debtors_clean']:,} debtors clean, {s['debtors_rejected']:,} rejected, "
           f"{s['problems']:,} problems")
-    feats = build_features(checked.frames, as_of, fx_rates=_rates_at(checked.frames, as_of))
+    with progress(s["debtors_clean"], "computing features"):
+        feats = build_features(checked.frames, as_of,
+                               fx_rates=_rates_at(checked.frames, as_of))
     print(f"features: {feats.shape[0]:,} debtors x {feats.shape[1]} "
           f"(statements {sum(c.startswith('st_') for c in feats.columns)}, "
           f"adverse {sum(c.startswith('adv_') for c in feats.columns)}, "
           f"payments {sum(c.startswith('pay_') for c in feats.columns)}, "
           f"concentration {sum(c.startswith('conc_') for c in feats.columns)})")
 
-    engine = load_engine()
+    with progress(None, "loading the engine", unit=""):
+        engine = load_engine()
     v = engine.versions
     print("engine: " + ", ".join(f"{k} {val}" for k, val in v.items()))
-    batch = engine.decide(frames, as_of, decided_at=f"{as_of}T00:00:00Z", reference_date=_today())
+    with progress(s["debtors_clean"], "deciding"):
+        batch = engine.decide(frames, as_of, decided_at=f"{as_of}T00:00:00Z",
+                              reference_date=_today())
     d = batch.decisions
     summ = batch.summary()
     print(f"decisions: {summ['decided']:,} pairs decided, {summ['pairs_rejected']:,} not decided "
@@ -267,7 +290,7 @@ def demo(args: argparse.Namespace) -> int:
     _print_totals(d, engine.policy.book.currency, manifest.get("fx_rates") or {},
                   str(manifest.get("as_of")))
     out.mkdir(parents=True, exist_ok=True)
-    _flat(d).to_parquet(out / "decisions.parquet")
+    _flat(_cents_columns(d)).to_parquet(out / "decisions.parquet")
     batch.errors.to_parquet(out / "errors.parquet")
     print(f"wrote {out / 'decisions.parquet'} and {out / 'errors.parquet'}")
 
@@ -276,14 +299,21 @@ def demo(args: argparse.Namespace) -> int:
     dicts = batch.to_dicts()
     for i in (0, len(rated) // 2, len(rated) - 1):
         if 0 <= i < len(rated):
-            print(json.dumps(dicts[int(d.index.get_loc(rated.index[i]))], indent=2))
+            print_json(dicts[int(d.index.get_loc(rated.index[i]))])
 
     refused = d.index[d["decision_type"] == "refused"]
     if len(refused):
         print("\n== a refused pair: no limit, so no advance and no fees")
-        print(json.dumps(dicts[int(d.index.get_loc(refused[0]))], indent=2))
+        print_json(dicts[int(d.index.get_loc(refused[0]))])
+    set_result(args, {"out": str(out), "portfolio": str(out / "portfolio"),
+                      "summary": {k: (int(v) if isinstance(v, int) else v)
+                                  for k, v in summ.items()},
+                      "engine": dict(v),
+                      "written": [str(out / "decisions.parquet"), str(out / "errors.parquet")]})
 
-    example = Path(__file__).resolve().parents[1] / "examples" / "debtor.json"
+    from riskengine.io.locations import example_payload_path
+
+    example = example_payload_path()
     if example.exists():
         payload = json.loads(example.read_text())
         res = engine.decide_one(payload, decided_at=f"{payload.get('as_of', as_of)}T00:00:00Z",
@@ -435,6 +465,14 @@ def _rates_at(frames: Any, as_of: Any) -> dict[str, float] | None:
     return FxRates.from_frame(fx, load_policy().book.currency).mapping_at(as_of)
 
 
+def _cents_columns(d: Any) -> Any:
+    """Decisions with their money columns rounded to cents (the written edge)."""
+    from riskengine.contracts.decision import MONEY_FIELDS
+
+    cols = [c for c in d.columns if c in MONEY_FIELDS]
+    return d.assign(**{c: d[c].astype(float).round(2) for c in cols})
+
+
 def _flat(d: Any) -> Any:
     """Decisions with list/tuple columns as JSON text, for Parquet."""
     out = d.copy()
@@ -480,10 +518,13 @@ def fx_rates_command(args: Any) -> int:
 
     with DecisionStore(args.store_url) as store:
         if args.fx_action == "list":
+            rows = list(store.fx_rate_rows())
             sys.stdout.write("date,currency,rate,source\n")
-            for r in store.fx_rate_rows():
+            for r in rows:
                 sys.stdout.write(f"{r['date']},{r['currency']},{r['rate']!r},"
                                  f"{r['source'] or ''}\n")
+            set_result(args, [{"date": str(r["date"]), "currency": r["currency"],
+                               "rate": r["rate"], "source": r["source"]} for r in rows])
             return 0
         from riskengine.config import load_policy
 
@@ -492,4 +533,5 @@ def fx_rates_command(args: Any) -> int:
                                 source=f"cli:{args.file}"[:128],
                                 reference_date=dt.date.today())
     print(f"stored {n:,} rate(s) into {base} from {args.file}")
+    set_result(args, {"stored": n, "base": base, "file": args.file})
     return 0

@@ -443,7 +443,13 @@ def test_progress_lines_without_terminal(portfolio: Path, engine: Any, tmp_path:
                                          capsys: pytest.CaptureFixture[str]) -> None:
     run_rerate(_opts(portfolio, tmp_path / "o", progress=None), engine=engine)
     err = capsys.readouterr().err
-    assert "riskengine rerate: chunk 4/4 done (4/4;" in err
+    # counted in debtors (issue 18 point 6): the last line has every debtor of the run
+    lines = [x for x in err.splitlines() if "debtors decided (chunk" in x]
+    assert len(lines) == 4
+    done = [int(x.split("riskengine rerate: ")[1].split("/")[0].replace(",", "")) for x in lines]
+    total = int(lines[-1].split("/")[1].split(" ")[0].replace(",", ""))
+    assert sorted(done) == done and done[-1] == total
+    assert total == len(pd.read_parquet(portfolio / "debtors.parquet"))
 
 
 def test_mlflow_run_logged_once(portfolio: Path, engine: Any, tmp_path: Path) -> None:

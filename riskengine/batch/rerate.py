@@ -99,6 +99,8 @@ from riskengine.batch.read import (
 from riskengine.batch.suppliers import supplier_book
 from riskengine.batch.workers import _load_engine, _Progress, _run_pandas, _run_spark
 from riskengine.errors import RerateError, RiskEngineError
+from riskengine.io.console import progress as phase
+from riskengine.io.console import rfc3339, set_result
 from riskengine.io.outputs import claim_rerate_out
 from riskengine.io.portfolio import check_portfolio
 from riskengine.validation.columns import _blank
@@ -207,7 +209,9 @@ def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
             prefetch.start(reading, opts)
             tick = time.perf_counter()
             if engine is None:
-                engine = _load_engine(opts.model_dir, opts.policy_path, opts.factor_capital)
+                with phase(None, "riskengine rerate: loading the engine", unit=""):
+                    engine = _load_engine(opts.model_dir, opts.policy_path,
+                                          opts.factor_capital)
             timings["engine_s"] = time.perf_counter() - tick
             model_version, policy_version = engine_versions(engine)  # resolved once, here
             inputs = reading.result()
@@ -240,11 +244,15 @@ def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
         }  # fmt: skip
         key = run_key(key_parts)
         ckpt = _Checkpoints(out / CHECKPOINTS)
-        progress = _Progress(plan.n_chunks, 0, opts.progress)
+        n_ids = len(plan.ids)
+        sizes = [max(0, min(plan.chunk_size, n_ids - k * plan.chunk_size))
+                 for k in range(plan.n_chunks)]  # chunk k: ids k*size ... (plan.chunk_of)
+        progress = _Progress(plan.n_chunks, 0, opts.progress, sizes)
         ckpt.prepare(key, progress.log)
         pending = [k for k in range(plan.n_chunks) if not ckpt.is_done(k)]
         resumed = plan.n_chunks - len(pending)
-        progress.done = resumed
+        left = set(pending)
+        progress.resumed([k for k in range(plan.n_chunks) if k not in left])
         if resumed:
             progress.log(f"resuming: {resumed} of {plan.n_chunks} chunks already checkpointed")
         tick = time.perf_counter()
@@ -288,9 +296,10 @@ def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
         run_id = None
         if opts.tracking:
             tick = time.perf_counter()
-            run_id = _log_mlflow(opts, summary, key_parts, out, started, elapsed)
+            with phase(None, "riskengine rerate: MLflow logging", unit=""):
+                run_id = _log_mlflow(opts, summary, key_parts, out, started, elapsed)
             timings["mlflow_s"] = time.perf_counter() - tick
-        info = {"started_at": started.isoformat(), "elapsed_s": round(elapsed, 3),
+        info = {"started_at": rfc3339(started), "elapsed_s": round(elapsed, 3),
                 "timings_s": {k: round(v, 3) for k, v in timings.items()},
                 "run_key": key, "chunks": plan.n_chunks, "chunks_resumed": resumed,
                 "mlflow_run_id": run_id, "portfolio": str(opts.portfolio),
@@ -520,6 +529,9 @@ def rerate_command(args: argparse.Namespace) -> int:
         tune_allocators()
     result = run_rerate(opts)
     s = result.summary
+    set_result(args, {"summary": s, "out": str(result.out), "chunks": result.chunks,
+                      "chunks_resumed": result.chunks_resumed, "mlflow_run_id": result.run_id,
+                      "elapsed_s": round(result.elapsed_s, 3)})
     print(f"riskengine rerate: as of {s['as_of']}, model {s['model_version']}, "
           f"policy {s['policy_version']}")
     print(f"  debtors in {s['debtors_in']:,} = decided {s['debtors_decided']:,} + errored "

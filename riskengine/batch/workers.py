@@ -31,20 +31,38 @@ from riskengine.errors import RerateError
 
 
 class _Progress:
-    """tqdm on a terminal, plain log lines on stderr otherwise."""
+    """tqdm on a terminal, plain log lines on stderr otherwise; counted in debtors when
+    ``sizes`` (the debtors of each chunk) is given, else in chunks."""
 
-    def __init__(self, total: int, done: int, enabled: bool | None) -> None:
+    def __init__(self, total: int, done: int, enabled: bool | None,
+                 sizes: Sequence[int] | None = None) -> None:
         self.total, self.done = total, done
+        self.sizes = list(sizes) if sizes is not None else None
+        self.debtors_total = sum(self.sizes) if self.sizes is not None else 0
+        self.debtors_done = 0
         self.tty = sys.stderr.isatty() if enabled is None else enabled
         self.bar: Any = None
         self.t0 = time.perf_counter()
         if self.tty:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, initial=done, unit="chunk", desc="rerate",
-                            file=sys.stderr)
+            if self.sizes is not None:
+                self.bar = tqdm(total=self.debtors_total, unit=" debtors", desc="rerate",
+                                file=sys.stderr, unit_scale=True)
+            else:
+                self.bar = tqdm(total=total, initial=done, unit="chunk", desc="rerate",
+                                file=sys.stderr)
         elif done:
             self.log(f"resuming: {done} of {total} chunks already checkpointed")
+
+    def resumed(self, chunks: Sequence[int]) -> None:
+        """Chunks done by an earlier, interrupted run (their debtors count as done)."""
+        self.done = len(chunks)
+        if self.sizes is not None:
+            n = sum(self.sizes[k] for k in chunks)
+            self.debtors_done = n
+            if self.bar is not None:
+                self.bar.update(n)
 
     def log(self, text: str) -> None:
         if self.bar is not None:
@@ -54,8 +72,14 @@ class _Progress:
 
     def step(self, k: int, n_decisions: int, n_errors: int) -> None:
         self.done += 1
+        n = self.sizes[k] if self.sizes is not None and k < len(self.sizes) else 0
+        self.debtors_done += n
         if self.bar is not None:
-            self.bar.update(1)
+            self.bar.update(n if self.sizes is not None else 1)
+        elif self.sizes is not None:
+            self.log(f"{self.debtors_done:,}/{self.debtors_total:,} debtors decided (chunk "
+                     f"{k + 1} of {self.total}: {n:,} debtors, {n_decisions:,} decisions, "
+                     f"{n_errors:,} error rows; {time.perf_counter() - self.t0:.1f} s)")
         else:
             self.log(f"chunk {k + 1}/{self.total} done ({self.done}/{self.total}; "
                      f"{n_decisions:,} decisions, {n_errors:,} error rows; "

@@ -21,13 +21,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-__all__ = ["DECISION_TYPES", "RATING_BASES", "COVER_BASES", "Decision", "DECISION_FIELDS"]
+__all__ = ["DECISION_TYPES", "RATING_BASES", "COVER_BASES", "Decision", "DECISION_FIELDS",
+           "MONEY_FIELDS"]
 
 #: Decision types: the policy's three plus ``unrated`` (no usable PD).
 DECISION_TYPES: tuple[str, ...] = ("full", "partial", "refused", "unrated")
 #: How the PD was obtained: the statement model, a tax-return or no-financials prior.
 RATING_BASES: tuple[str, ...] = ("statements", "tax_return", "no_financials")
 
+#: The fields of a decision that are amounts of money (in ``currency``, or the reporting
+#: currency for ``approved_limit_base``): rounded to cents where they leave the program
+#: (riskengine.io.console.money_rounded), never inside the core.
+MONEY_FIELDS: frozenset[str] = frozenset({
+    "requested_limit", "approved_limit", "insured_limit", "retained_exposure", "expected_loss",
+    "expected_loss_uninsured", "debtor_capacity", "approved_outstanding", "current_limit",
+    "approved_limit_base", "supplier_cap", "insured_amount", "limit_before_insurer"})
 #: Where a pair's cover comes from (riskengine.policy.insurer.COVER_BASES).
 COVER_BASES: tuple[str, ...] = ("insurer_limit", "discretionary", "none")
 #: The fields of insurer limits as state (issue 16): absent from decisions stored before.

@@ -265,13 +265,16 @@ def load_skops(path: str | Path, *, extra_trusted: Iterable[str] = ()) -> Any:
 
 #: Environment variable overriding the default model directory.
 MODEL_DIR_ENV = "RISKENGINE_MODEL_DIR"
-_REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
 
 
 def default_model_dir() -> Path:
-    """``$RISKENGINE_MODEL_DIR``, else the repository's ``models/``."""
+    """``$RISKENGINE_MODEL_DIR``, else the shipped model: the installed package's data
+    (``riskengine._models``), or the repository's ``models/`` in a source checkout
+    (:func:`riskengine.io.locations.shipped_dir`)."""
+    from riskengine.io.locations import shipped_dir
+
     env = os.environ.get(MODEL_DIR_ENV)
-    return Path(env) if env else _REPO_MODELS
+    return Path(env) if env else shipped_dir("riskengine._models")
 
 
 def champion_path(model_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -289,8 +292,7 @@ def load_champion(model_dir: str | os.PathLike[str] | None = None) -> PDModel:
     ----------
     model_dir : str or path-like, optional
         Directory holding ``pd_model.skops`` and its metadata. Default: env
-        ``RISKENGINE_MODEL_DIR``, else the repository's ``models/``
-        (:func:`champion_path`).
+        ``RISKENGINE_MODEL_DIR``, else the shipped model (:func:`default_model_dir`).
 
     Raises
     ------

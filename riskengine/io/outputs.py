@@ -16,7 +16,6 @@ A command never overwrites what is not its own:
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 from pathlib import Path
@@ -78,10 +77,11 @@ def claim_rerate_out(out: Path, portfolio: Path, previous: Path | None) -> None:
             "earlier rerate run.")
     out.mkdir(parents=True, exist_ok=True)
     from riskengine import __version__
+    from riskengine.io.console import utc_stamp
     from riskengine.io.portfolio import atomic_write
 
     text = json.dumps({"tool": _TOOL, "version": __version__,
-                       "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")},
+                       "created": utc_stamp()},
                       indent=2, sort_keys=True) + "\n"
 
     def write(tmp: Path) -> None:

@@ -705,18 +705,22 @@ def validate_command(args: Any) -> int:
     """
     import mlflow
 
+    from riskengine.io.console import progress, set_result
     from riskengine.tracking import runs as tracking
 
     quick = bool(getattr(args, "quick", False))
-    sections = collect_validation_sections(getattr(args, "model_dir", None), quick=quick)
+    with progress(None, "validation: scoring the samples (US, Polish, Spanish)", unit=""):
+        sections = collect_validation_sections(getattr(args, "model_dir", None), quick=quick)
     uri = tracking.resolve_tracking_uri(getattr(args, "tracking_uri", None))
     mlflow.set_tracking_uri(uri)
     exp_id = tracking.get_or_create_experiment(tracking.DEFAULT_EXPERIMENT, tracking_uri=uri)
-    with mlflow.start_run(experiment_id=exp_id, run_name="validation",
-                          tags={"kind": "validation", "quick": str(quick).lower(),
-                                "master_scale": sections["scale"].version}):
+    with progress(None, "validation: the report and its MLflow logging", unit=""), \
+            mlflow.start_run(experiment_id=exp_id, run_name="validation",
+                             tags={"kind": "validation", "quick": str(quick).lower(),
+                                   "master_scale": sections["scale"].version}):
         paths = write_validation_report(args.out, n_boot=200 if quick else 1000, **sections)
     summary = json.loads(paths["metrics"].read_text(encoding="utf-8"))
+    set_result(args, {"report": {k: str(v) for k, v in paths.items()}, "summary": summary})
     d = summary["discrimination"]
     print(f"validation report: {paths['html']}")
     print(f"US validation: AUC {d['auc']:.4f} [{d['auc_lo']:.4f}, {d['auc_hi']:.4f}], "

@@ -289,16 +289,20 @@ def _metadata(summary: dict[str, Any]) -> dict[str, Any]:
 def train_command(args: argparse.Namespace) -> int:
     """``riskengine train [--data] [--out] [--tracking-uri] [--no-register]``; with
     ``--portfolio DIR``: :func:`riskengine.modeldev.book_training.train_portfolio_command`."""
+    from riskengine.io.console import progress, set_result
+
     if getattr(args, "portfolio", None):
         from riskengine.modeldev.book_training import train_portfolio_command
 
         return train_portfolio_command(args)
-    s = train(
-        data_path=args.data,
-        out_dir=args.out or "models",
-        tracking_uri=args.tracking_uri,
-        register=not args.no_register,
-    )
+    with progress(None, "training (fit, validation, MLflow logging)", unit=""):
+        s = train(
+            data_path=args.data,
+            out_dir=args.out or "models",
+            tracking_uri=args.tracking_uri,
+            register=not args.no_register,
+        )
+    set_result(args, s)
     m, c = s["metrics"], s["challenger"]
     print(f"champion {s['params']['family']}: train OOF AUC {s['oof_auc']:.4f}")
     print(

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import getpass
-import json
 import sys
 from functools import cache
 from typing import Any
@@ -188,6 +187,7 @@ def _password(args: argparse.Namespace) -> str:
 def users_command(args: argparse.Namespace) -> int:
     """``riskengine users ...``: returns 0, or raises RiskEngineError (exit 2, one line)."""
     from riskengine.errors import InvalidInputError
+    from riskengine.io.console import set_result, stamp_text
     from riskengine.store import DecisionStore
 
     action = args.users_action
@@ -202,9 +202,10 @@ def users_command(args: argparse.Namespace) -> int:
             store.add_user(name, args.role, hash_password(password, name))
             print(f"user {name} added (role {args.role})")
         elif action == "list":
-            rows = store.users()
-            if args.json:
-                print(json.dumps(rows))
+            rows = [{k: (stamp_text(v) if k.endswith("_at") else v) for k, v in r.items()}
+                    for r in store.users()]  # the CLI's one timestamp format (RFC 3339, Z)
+            if getattr(args, "json", False):
+                set_result(args, rows)  # printed by the command line's --json (riskengine.cli)
             else:
                 print("name\trole\tdisabled\tcreated_at")
                 for r in rows:

@@ -282,5 +282,8 @@ def responses_command(args: argparse.Namespace) -> int:
             raise
         out = apply_responses(engine, store, clean, source=f"response:{Path(args.file).name}",
                               today=today)
+    from riskengine.io.console import set_result
+
+    set_result(args, out)
     print(json.dumps(out, indent=2, default=str))
     return 0

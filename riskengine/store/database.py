@@ -40,14 +40,17 @@ from riskengine.store.values import _dumps
 __all__ = ["DEFAULT_STORE_FILE", "STORE_URL_ENV", "default_store_url"]
 
 DEFAULT_STORE_FILE = "riskengine.db"
-"""File name of the default SQLite store, in the working directory."""
+"""File name of the default SQLite store, in the data directory (``$RISKENGINE_HOME``, else
+the working directory)."""
 
 STORE_URL_ENV = "RISKENGINE_STORE_URL"
 """Environment variable holding the SQLAlchemy URL of the store."""
 
 
 def default_store_url() -> str:
-    """The store URL: ``$RISKENGINE_STORE_URL``, else ``sqlite:///riskengine.db`` (working dir).
+    """The store URL: ``$RISKENGINE_STORE_URL``, else ``sqlite:///<home>/riskengine.db``, the
+    data directory :func:`riskengine.io.locations.home` (``$RISKENGINE_HOME``, else the
+    working directory).
 
     Examples
     --------
@@ -57,11 +60,27 @@ def default_store_url() -> str:
     url = os.environ.get(STORE_URL_ENV, "").strip()
     if url:
         return url
-    return "sqlite:///" + str(Path.cwd() / DEFAULT_STORE_FILE)
+    from riskengine.io.locations import home
+
+    return "sqlite:///" + str(home() / DEFAULT_STORE_FILE)
 
 
 _READ_ONLY = "riskengine_read_only"
 """Execution option of the store's read connections (a deferred BEGIN on SQLite)."""
+
+
+def _store_url(url: str) -> sa.engine.URL:
+    """The parsed store URL, or one line (never echoing a password) when it is not one."""
+    try:
+        return sa.engine.make_url(url)
+    except (sa.exc.ArgumentError, ValueError):
+        raise InvalidInputError("store URL: not a SQLAlchemy URL; give one such as "
+                                "sqlite:////abs/path/riskengine.db or "
+                                "postgresql+psycopg://host/db.") from None
+
+
+def _no_password(url: sa.engine.URL) -> str:
+    return url.render_as_string(hide_password=True)
 
 
 class _Database:
@@ -71,7 +90,7 @@ class _Database:
     def __init__(self, url: str | None = None, *, echo: bool = False,
                  create: bool = True) -> None:
         self.url = url or default_store_url()
-        parsed = sa.engine.make_url(self.url)
+        parsed = _store_url(self.url)
         self._sqlite = parsed.get_backend_name() == "sqlite"
         kwargs: dict[str, Any] = {"echo": echo, "json_serializer": _dumps,
                                   "future": True}
@@ -90,7 +109,13 @@ class _Database:
                                             "does not exist); nothing was created.")
                 path.parent.mkdir(parents=True, exist_ok=True)
                 kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30.0}
-        self.engine: Engine = sa.create_engine(self.url, **kwargs)
+        try:
+            self.engine: Engine = sa.create_engine(self.url, **kwargs)
+        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
+            raise InvalidInputError(f"store URL: {_no_password(parsed)} cannot be opened "
+                                    f"({type(exc).__name__}); give a SQLAlchemy URL such as "
+                                    "sqlite:////abs/path/riskengine.db or "
+                                    "postgresql+psycopg://host/db.") from None
         # an in-memory store has one shared connection: its users take turns (the service
         # runs store calls in worker threads; two transactions on one connection fail)
         self._turn: threading.RLock | nullcontext[None] = (

@@ -61,10 +61,10 @@ from mlflow.models import ModelSignature
 from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
 from riskengine.errors import ModelArtifactError, PolicyError, RiskEngineError
+from riskengine.io.locations import example_payload_path
 from riskengine.tracking.mlflow_model import INPUT_COLUMN, PARAM_NAMES, PD_MODEL_ARTIFACT
 from riskengine.tracking.runs import (
     CHAMPION_ALIAS,
-    PROJECT_ROOT,
     get_client,
     get_or_create_experiment,
     resolve_tracking_uri,
@@ -97,7 +97,7 @@ ARTIFACT_NAME = "engine"
 #: The models-from-code source file.
 MODEL_CODE_PATH = Path(__file__).with_name("mlflow_model.py")
 #: Payload the serving example is built from.
-EXAMPLE_PATH = PROJECT_ROOT / "examples" / "debtor.json"
+EXAMPLE_PATH = example_payload_path()
 #: Distributions the logged model needs (pinned to the running versions).
 REQUIREMENTS: tuple[str, ...] = ("mlflow", "numpy", "pandas", "pyarrow", "pydantic",
                                  "scikit-learn", "scipy", "skops")
@@ -105,7 +105,8 @@ REQUIREMENTS: tuple[str, ...] = ("mlflow", "numpy", "pandas", "pyarrow", "pydant
 PICKLE_SUFFIXES: tuple[str, ...] = (".pkl", ".pickle", ".cloudpickle", ".joblib", ".pt")
 _PD_FILES = ("pd_model.skops", "pd_model.skops.json")
 _CODE_SUFFIXES = frozenset({".py", ".toml", ".json", ".typed"})
-_SKIP_DIRS = frozenset({"__pycache__", "static", "templates"})  # web assets: not scoring code
+# web assets and the shipped model and example (package data): not scoring code
+_SKIP_DIRS = frozenset({"__pycache__", "static", "templates", "_models", "_examples"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -481,17 +482,21 @@ def publish_command(args: argparse.Namespace) -> int:
     Flags (all optional): ``--tracking-uri``, ``--model-dir``, ``--policy``,
     ``--master-scale``, ``--overlay``, ``--no-register``.
     """
-    res = log_engine_model(
-        getattr(args, "tracking_uri", None), getattr(args, "model_dir", None),
-        register=not getattr(args, "no_register", False),
-        policy_path=getattr(args, "policy", None),
-        master_scale_path=getattr(args, "master_scale", None),
-        overlay_path=getattr(args, "overlay", None))
-    print(json.dumps({"model_uri": res.model_uri, "run_id": res.run_id,
-                      "registered_version": res.version, "alias": res.alias_uri,
-                      "checks": res.checks, "versions": res.versions,
-                      "timings_s": {k: round(v, 3) for k, v in res.timings_s.items()}},
-                     indent=2))
+    from riskengine.io.console import progress, set_result
+
+    with progress(None, "publish: MLflow logging, checks and registration", unit=""):
+        res = log_engine_model(
+            getattr(args, "tracking_uri", None), getattr(args, "model_dir", None),
+            register=not getattr(args, "no_register", False),
+            policy_path=getattr(args, "policy", None),
+            master_scale_path=getattr(args, "master_scale", None),
+            overlay_path=getattr(args, "overlay", None))
+    result = {"model_uri": res.model_uri, "run_id": res.run_id,
+              "registered_version": res.version, "alias": res.alias_uri,
+              "checks": res.checks, "versions": res.versions,
+              "timings_s": {k: round(v, 3) for k, v in res.timings_s.items()}}
+    set_result(args, result)
+    print(json.dumps(result, indent=2))
     if res.alias_uri:
         print(f"serve it: MLFLOW_TRACKING_URI="
               f"{resolve_tracking_uri(getattr(args, 'tracking_uri', None))} "

@@ -1,8 +1,10 @@
 """MLflow tracking and model registry for the PD model (shell).
 
-- **Store**: ``sqlite:///<project>/mlruns/mlflow.db`` by default, always set
-  explicitly (MLflow's own default, ``./mlruns`` as a file store, depends on the
-  working directory and raises since MLflow 3.13). ``MLFLOW_TRACKING_URI``
+- **Store**: ``sqlite:///<home>/mlruns/mlflow.db`` by default, where ``<home>`` is the
+  data directory (``$RISKENGINE_HOME``, else the working directory:
+  :func:`riskengine.io.locations.home`; never the installed package's directory),
+  always set explicitly (MLflow's own default, ``./mlruns`` as a file store, raises
+  since MLflow 3.13). ``MLFLOW_TRACKING_URI``
   overrides the default; an explicit ``tracking_uri`` argument overrides both.
   Run artifacts of experiments created here go to ``<db dir>/artifacts`` (an
   absolute ``file://`` location), never to the working directory.
@@ -32,7 +34,6 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 
 __all__ = [
-    "PROJECT_ROOT",
     "DEFAULT_EXPERIMENT",
     "DEFAULT_MODEL_NAME",
     "CHAMPION_ALIAS",
@@ -47,8 +48,8 @@ __all__ = [
     "promote_if_better",
 ]
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_STORE_DIR = PROJECT_ROOT / "mlruns"
+#: The tracking store's directory under the data directory (riskengine.io.locations.home).
+DEFAULT_STORE_DIR = "mlruns"
 DEFAULT_EXPERIMENT = "riskengine-pd"
 DEFAULT_MODEL_NAME = "riskengine-pd"
 CHAMPION_ALIAS = "champion"
@@ -58,11 +59,15 @@ _PARAM_MAX = 6000  # MLflow's limit on a parameter value
 
 
 def default_tracking_uri() -> str:
-    """``$MLFLOW_TRACKING_URI`` if set, else ``sqlite:///<project>/mlruns/mlflow.db``."""
+    """``$MLFLOW_TRACKING_URI`` if set, else ``sqlite:///<home>/mlruns/mlflow.db``, the data
+    directory :func:`riskengine.io.locations.home` (``$RISKENGINE_HOME``, else the working
+    directory)."""
+    from riskengine.io.locations import home
+
     env = os.environ.get("MLFLOW_TRACKING_URI")
     if env:
         return env
-    return f"sqlite:///{(DEFAULT_STORE_DIR / 'mlflow.db').as_posix()}"
+    return f"sqlite:///{(home() / DEFAULT_STORE_DIR / 'mlflow.db').as_posix()}"
 
 
 def resolve_tracking_uri(tracking_uri: str | None = None) -> str:

@@ -28,11 +28,12 @@ def report_command(args: Any) -> int:
 
     from riskengine.api import load_engine
     from riskengine.contracts.dates import batch_as_of
+    from riskengine.io.console import rfc3339, set_result
     from riskengine.io.outputs import safe_file_stem
 
     debtor = str(args.debtor)
     supplier = getattr(args, "supplier", None)
-    now = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    now = rfc3339(_dt.datetime.now(_dt.UTC))  # the one timestamp format (RFC 3339, Z)
     out = Path(getattr(args, "out", None) or f"memo-{safe_file_stem(debtor)}.html")
     portfolio = getattr(args, "portfolio", None)
     store: Any = None if portfolio else _open_store(getattr(args, "store", None)
@@ -79,6 +80,7 @@ def report_command(args: Any) -> int:
     tmp.write_text(html, encoding="utf-8")
     tmp.replace(out)
     print(out)
+    set_result(args, {"memo": str(out), "debtor": debtor, "generated_at": now})
     return 0
 
 
