@@ -11,7 +11,7 @@ directory with synchronous=FULL, access log off), then:
 
 ``--store sqlite://`` keeps the store in memory (no fsync), which separates
 the cost of durable commits (disk-bound, shared machines vary a lot) from the
-HTTP + engine path. Every answer is checked to be 200. Targets (issue 5 §3): p50 <= 5 ms,
+HTTP + engine path. Every answer is checked to be 201 Created. Targets (issue 5 §3): p50 <= 5 ms,
 p99 <= 15 ms. Usage::
 
     .venv/bin/python benchmarks/bench_service.py [--requests 1000] [--clients 4] [--seconds 5]
@@ -98,7 +98,7 @@ def _post(conn: http.client.HTTPConnection, headers: dict[str, str]) -> float:
     resp = conn.getresponse()
     data = resp.read()
     dt = time.perf_counter() - t0
-    if resp.status != 200:
+    if resp.status != 201:  # 201 Created (issue 18)
         raise RuntimeError(f"HTTP {resp.status}: {data[:200]!r}")
     return dt
 

@@ -119,7 +119,7 @@ def _client(port: int, token: str, worker: int, requests: int, out: Counter[str]
             if n % 2 == 0:
                 r = http.post("/v1/decisions", json=_payload(s, d))
                 kind = "decisions"
-                if r.status_code == 200 and r.json().get("approved_limit") is not None:
+                if r.status_code == 201 and r.json().get("approved_limit") is not None:
                     out["register_changes"] += 1
             else:
                 r = http.post("/v1/invoices/check", json=_check(s, d, n))

@@ -58,7 +58,7 @@ def test_health_answers_while_the_sqlite_store_is_locked(tmp_path: Path) -> None
     app = create_app(FakeEngine(), store, [TOKEN])
     with LiveServer(app) as srv:
         first = httpx.post(f"{srv.url}/v1/decisions", json=_payload(), headers=AUTH)
-        assert first.status_code == 200
+        assert first.status_code == 201
         lock = sqlite3.connect(tmp_path / "store.db", isolation_level=None, timeout=0)
         lock.execute("BEGIN EXCLUSIVE")  # every writer of the store now waits
         try:

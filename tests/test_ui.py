@@ -342,7 +342,7 @@ def test_upload_scores_stores_decision_and_inputs_and_shows_them(
 def test_the_v1_api_keeps_the_inputs_too(store: DecisionStore) -> None:
     c = _client(store)
     r = c.post("/v1/decisions", json=EXAMPLE, headers={"Authorization": f"Bearer {TOKEN}"})
-    assert r.status_code == 200
+    assert r.status_code == 201
     assert store.inputs_for(r.json()["input_hash"])["exposure"]["supplier_id"] == "GR-S-000318"
 
 
