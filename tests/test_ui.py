@@ -655,7 +655,10 @@ def test_the_override_report_covers_the_period(client: TestClient) -> None:
     empty = client.get("/ui/reports/overrides?since=2020-01-01&until=2020-12-31").text
     assert re.search(r'data-testid="n-overrides">0<', empty)
     bad = client.get("/ui/reports/overrides?since=yesterday")
-    assert bad.status_code == 200 and "Give the period as two dates" in bad.text
+    assert bad.status_code == 422 and "Give the period as two dates" in bad.text
+    # issue 18 point 7: the last day there is was a 500 (its next day overflows)
+    far = client.get("/ui/reports/overrides?until=9999-12-31")
+    assert far.status_code == 422 and "before 9999-12-31" in far.text
 
 
 # --- helpers ---------------------------------------------------------------------------------

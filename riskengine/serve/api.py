@@ -672,15 +672,33 @@ def _install_openapi(app: FastAPI, payload_model: type[BaseModel]) -> None:
 
 
 def serve(app: FastAPI, host: str = "127.0.0.1", port: int = 8000, *,
-          access_log: bool = True, log_level: str = "info") -> None:
-    """Run ``app`` on uvicorn: one worker, HTTP keep-alive (blocks until stopped)."""
+          access_log: bool = False, log_level: str = "info",
+          own_logging: bool = False) -> None:
+    """Run ``app`` on uvicorn: one worker, HTTP keep-alive (blocks until stopped).
+
+    The app logs one JSON line per request itself (:class:`RequestContext`); uvicorn's
+    access log is off by default. ``own_logging``: leave logging as the caller set it up
+    (``riskengine serve``: JSON lines on standard error), uvicorn's records included."""
     import uvicorn
 
+    kw: dict[str, Any] = {"log_config": None} if own_logging else {}
     uvicorn.run(app, host=host, port=port, workers=1, timeout_keep_alive=30,
-                access_log=access_log, log_level=log_level, server_header=False)
+                access_log=access_log, log_level=log_level, server_header=False, **kw)
 
 
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def json_logging(level: int = logging.INFO) -> None:
+    """Log JSON lines on standard error (:class:`~riskengine.serve.problems.JsonFormatter`):
+    the service's own lines, uvicorn's and the request log."""
+    from riskengine.serve.problems import JsonFormatter
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
 
 
 def serve_command(args: argparse.Namespace) -> int:
@@ -706,8 +724,7 @@ def serve_command(args: argparse.Namespace) -> int:
         non-loopback host; a bad token or token file.
     """
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
-                                                   "%(message)s")
+    json_logging()
     insecure = bool(getattr(args, "insecure_dev", False))
     tokens = load_tokens(getattr(args, "token_file", None))
     if insecure:
@@ -751,7 +768,7 @@ def serve_command(args: argparse.Namespace) -> int:
     app = create_app(None, store, None if insecure else tokens, insecure_dev=insecure,
                      engine_loader=loader)
     try:
-        serve(app, args.host, int(args.port))
+        serve(app, args.host, int(args.port), own_logging=True)
     finally:
         store.close()
     return 0
