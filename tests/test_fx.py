@@ -355,7 +355,8 @@ def test_http_bad_rates_are_422_naming_the_field_without_the_value(
     assert r.status_code == 422
     item = r.json()["errors"][0]
     assert item["loc"] == loc and item["type"] == kind
-    assert set(item) == {"loc", "type", "msg"}  # no input, no ctx: never the value
+    # no input, no ctx: never the value; the record is named by its position
+    assert set(item) == {"loc", "type", "msg", "record"} and item["record"] == "rates[1]"
     for value in row.values():
         if len(str(value)) >= 3:
             assert str(value) not in json.dumps(item)

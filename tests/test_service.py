@@ -828,7 +828,7 @@ def test_future_payload_refused_by_http_and_python_api_alike(
         p["as_of"], loc, field = "2199-01-01", ["body", "as_of"], "as_of"
     else:
         p["statements"][0]["period_end"] = "2199-12-31"
-        loc, field = ["body", "statements", "period_end"], "period_end"
+        loc, field = ["body", "statements", 0, "period_end"], "period_end"  # statement 0
     c = _client(real_engine, store)
     r = c.post("/v1/decisions", json=p, headers=AUTH)
     assert r.status_code == 422, r.text

@@ -73,7 +73,7 @@ def test_health_answers_while_the_sqlite_store_is_locked(tmp_path: Path) -> None
         finally:
             lock.execute("ROLLBACK")
             lock.close()
-        assert [p.wait().status_code for p in pending] == [200, 200]
+        assert [p.wait().status_code for p in pending] == [201, 200]  # created, checked
     assert store.latest_decision("D-WAIT") is not None and store.count("funding_checks") == 1
     store.close()
 

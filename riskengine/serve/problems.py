@@ -333,7 +333,7 @@ class JsonFormatter(logging.Formatter):
         out: dict[str, Any] = {
             "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
             + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(), "logger": record.name,
+            "level": record.levelname, "logger": record.name,
             "message": record.getMessage()}
         fields = getattr(record, "fields", None)
         if isinstance(fields, Mapping):
