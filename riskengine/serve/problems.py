@@ -26,6 +26,7 @@ logged line, never a traceback.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import re
@@ -149,9 +150,9 @@ def instance_of(scope: Mapping[str, Any]) -> str:
 def problem(status: int, errors: Sequence[Mapping[str, Any]] = (), *,
             detail: str | None = None, instance: str = "", kind: str | None = None,
             headers: Mapping[str, str] | None = None) -> JSONResponse:
-    """A problem answer (``application/problem+json``); the request id is added by
-    :class:`RequestContext`."""
-    body = problem_bytes(status, detail=detail, errors=errors, instance=instance, kind=kind)
+    """A problem answer (``application/problem+json``) with the request's id."""
+    body = problem_bytes(status, detail=detail, errors=errors, instance=instance, kind=kind,
+                         request_id=_CURRENT_ID.get())
     return _ProblemResponse(body, status_code=status, headers=dict(headers or {}))
 
 
@@ -190,6 +191,10 @@ def _first_line(exc: BaseException) -> str:
 
 
 _REQUEST_ID = re.compile(rb"[!-~]{1,128}")
+_CURRENT_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "riskengine_request_id", default=None)
+"""The request id of the request being answered (set by :class:`RequestContext`; the
+endpoints and their worker threads see it)."""
 
 
 class RequestContext:
@@ -212,6 +217,7 @@ class RequestContext:
             rid = uuid.uuid4().hex.encode()
         request_id = rid.decode()
         scope.setdefault("state", {})["request_id"] = request_id
+        token = _CURRENT_ID.set(request_id)
         status = 0
 
         async def send_with_id(message: Message) -> None:
@@ -247,6 +253,7 @@ class RequestContext:
                 (b"x-request-id", rid), *extra]})
             await send({"type": "http.response.body", "body": body})
         finally:
+            _CURRENT_ID.reset(token)
             if access_log.isEnabledFor(logging.INFO):
                 route = scope.get("route")
                 access_log.info("request", extra={"fields": {
@@ -317,7 +324,7 @@ class BodySizeLimit:
 
 async def _send_error(send: Send, status: int, kind: str, msg: str, path: str = "") -> None:
     body = problem_bytes(status, errors=[{"loc": ["body"], "type": kind, "msg": msg}],
-                         detail=msg, instance=path)
+                         detail=msg, instance=path, request_id=_CURRENT_ID.get())
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", PROBLEM_MEDIA_TYPE.encode()),
                             (b"content-length", str(len(body)).encode()),

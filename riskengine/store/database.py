@@ -145,7 +145,7 @@ class _Database:
             sa.event.listen(self.engine, "begin", self._sqlite_begin)
         try:
             self._upgrade()
-        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        except sa.exc.DBAPIError as exc:  # not a database, read-only, unreachable
             self.engine.dispose()
             where = parsed.render_as_string(hide_password=True)
             raise StoreError(f"decision store {where}: cannot be opened: "
