@@ -11,10 +11,14 @@ directory with synchronous=FULL, access log off), then:
 
 ``--store sqlite://`` keeps the store in memory (no fsync), which separates
 the cost of durable commits (disk-bound, shared machines vary a lot) from the
-HTTP + engine path. Every answer is checked to be 200. Targets (issue 5 §3): p50 <= 5 ms,
+HTTP + engine path. Every answer is checked to be 201 Created. Targets (issue 5 §3): p50 <= 5 ms,
 p99 <= 15 ms. Usage::
 
     .venv/bin/python benchmarks/bench_service.py [--requests 1000] [--clients 4] [--seconds 5]
+        [--store sqlite://] [--json-log]
+
+``--json-log``: the server writes its JSON request log (one line per request, issue 18)
+into a file, as ``riskengine serve`` writes it to standard error.
 """
 
 from __future__ import annotations
@@ -62,6 +66,18 @@ def _server(port: int, store_url: str, fake: bool) -> None:
 
         engine = load_engine()
     app = create_app(engine, DecisionStore(store_url), [os.environ["BENCH_TOKEN"]])
+    log_file = os.environ.get("BENCH_JSON_LOG")
+    if log_file:  # as `riskengine serve` logs: one JSON line per request, into a file
+        import logging
+
+        from riskengine.serve.problems import JsonFormatter
+
+        handler = logging.FileHandler(log_file)
+        handler.setFormatter(JsonFormatter())
+        logging.getLogger().handlers[:] = [handler]
+        logging.getLogger().setLevel(logging.INFO)
+        serve(app, "127.0.0.1", port, own_logging=True)
+        return
     serve(app, "127.0.0.1", port, access_log=False, log_level="warning")
 
 
@@ -98,7 +114,7 @@ def _post(conn: http.client.HTTPConnection, headers: dict[str, str]) -> float:
     resp = conn.getresponse()
     data = resp.read()
     dt = time.perf_counter() - t0
-    if resp.status != 200:
+    if resp.status != 201:  # 201 Created (issue 18)
         raise RuntimeError(f"HTTP {resp.status}: {data[:200]!r}")
     return dt
 
@@ -114,6 +130,9 @@ def main() -> int:
     ap.add_argument("--store", default=None,
                     help="store URL (default: a SQLite file in a temporary directory); "
                          "'sqlite://' is in memory: no fsync, isolates the HTTP + engine path")
+    ap.add_argument("--json-log", action="store_true",
+                    help="the server logs one JSON line per request (as riskengine serve "
+                         "does) into a file in the temporary directory")
     ap.add_argument("--serve", nargs=2, metavar=("PORT", "STORE_URL"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
@@ -128,7 +147,11 @@ def main() -> int:
     cmd = [sys.executable, __file__, "--serve", str(port), store_url]
     if args.fake_engine:
         cmd.append("--fake-engine")
-    proc = subprocess.Popen(cmd, env={**os.environ, "BENCH_TOKEN": token})
+    env = {**os.environ, "BENCH_TOKEN": token}
+    log_file = Path(tmp) / "service.log"
+    if args.json_log:
+        env["BENCH_JSON_LOG"] = str(log_file)
+    proc = subprocess.Popen(cmd, env=env)
     try:
         wait_ready(port, proc, 120)
 
@@ -178,6 +201,10 @@ def main() -> int:
         print(f"  throughput with {args.clients} concurrent clients over {elapsed:.1f} s: "
               f"{total / elapsed:,.0f} decisions/s ({total} requests, all stored)")
         print(f"  machine: {os.cpu_count()} cores; server: 1 uvicorn worker (h11)")
+        if args.json_log:
+            lines = log_file.read_text().splitlines()
+            requests = sum(1 for ln in lines if '"request_id"' in ln)
+            print(f"  request log: {requests} JSON lines of {len(lines)} ({log_file})")
     finally:
         proc.terminate()
         proc.wait(timeout=30)

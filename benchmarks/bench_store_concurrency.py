@@ -10,7 +10,8 @@ API (``DecisionStore.set_limit``), all at once, on overlapping supplier-debtor p
   ids changed) and ``POST /v1/invoices/check`` (a pair, today);
 - the writer makes ``--limit-updates`` ``set_limit`` calls on the same pairs.
 
-Afterwards it counts acknowledged (HTTP 200, or a returned history row) against stored
+Afterwards it counts acknowledged (HTTP 201 for a decision, 200 for a funding check, or a
+returned history row) against stored
 rows (decisions, funding checks, limit history by author), and checks the register
 against its history: each pair's register row equals its last history row (limit and
 effective date). Prints the figures; ``--json`` prints them as one JSON object. Exit
@@ -119,7 +120,7 @@ def _client(port: int, token: str, worker: int, requests: int, out: Counter[str]
             if n % 2 == 0:
                 r = http.post("/v1/decisions", json=_payload(s, d))
                 kind = "decisions"
-                if r.status_code == 200 and r.json().get("approved_limit") is not None:
+                if r.status_code == 201 and r.json().get("approved_limit") is not None:
                     out["register_changes"] += 1
             else:
                 r = http.post("/v1/invoices/check", json=_check(s, d, n))
@@ -197,13 +198,14 @@ def run(url: str, requests: int, clients: int, limit_updates: int) -> dict[str, 
     figures = {
         "services": 2, "client_threads": 2 * clients, "requests": 2 * clients * requests,
         "seconds": round(elapsed, 2),
-        "acknowledged_decisions": counts["decisions_200"],
+        "acknowledged_decisions": counts["decisions_201"],  # 201 Created (issue 18)
         "acknowledged_funding_checks": counts["funding_checks_200"],
         "acknowledged_register_changes_by_services": counts["register_changes"],
         "acknowledged_register_changes_by_writer": writer_acks,
         "writer_exit": writer.returncode,
         "other_statuses": {k: v for k, v in sorted(counts.items())
-                           if not k.endswith("_200") and k != "register_changes"},
+                           if k not in ("decisions_201", "funding_checks_200",
+                                        "register_changes")},
         **_verify(url),
     }
     figures["lost"] = (

@@ -15,6 +15,7 @@ __all__ = [
     "ModelArtifactError",
     "PolicyError",
     "RerateError",
+    "StoreError",
 ]
 
 
@@ -67,3 +68,9 @@ class PolicyError(RiskEngineError, ValueError):
 
 class RerateError(RiskEngineError):
     """The re-rating run cannot complete correctly (e.g. debtors do not reconcile)."""
+
+
+class StoreError(RiskEngineError):
+    """The decision store cannot be opened, read or written: its directory is missing, it
+    is read-only, its disk is full or its database does not answer (one line: the store
+    and what is wrong; the command exits 2)."""

@@ -286,7 +286,7 @@ def test_officer_scores_overrides_and_is_refused_in_chromium(
             r = httpx.post(f"{service}/v1/decisions", timeout=60,
                            json=[_book_payload(example, i, run) for i in range(24)],
                            headers={"Authorization": f"Bearer {TOKEN}"})
-            assert r.status_code == 200, r.text
+            assert r.status_code == 201, r.text
 
         # the search, the portfolio and the override report
         page.click("nav >> text=Debtors")

@@ -332,13 +332,13 @@ def test_http_rates_then_a_gbp_decision_with_the_store_rates(tmp_path: Path,
     client = TestClient(create_app(engine, store, [TOKEN]), raise_server_exceptions=False)
     r = client.post("/v1/decisions", json=_payload("GBP", requested=600_000.0), headers=AUTH)
     assert r.status_code == 422  # no rate yet: named, never a silent refusal
-    item = r.json()["detail"][0]
+    item = r.json()["errors"][0]
     assert item["type"] == "missing_fx_rate" and item["loc"][-1] == "currency"
     assert "GBP" not in r.text
     r = client.put("/v1/fx-rates", json={"rates": RATES}, headers=AUTH)
     assert r.status_code == 200 and r.json() == {"stored": 4, "currency": "EUR"}
     r = client.post("/v1/decisions", json=_payload("GBP", requested=800_000.0), headers=AUTH)
-    assert r.status_code == 200, r.text
+    assert r.status_code == 201, r.text
     d = r.json()
     assert d["approved_limit"] == 705_000.0 and d["fx_rate"] == 1.2
     assert d["approved_limit_base"] == pytest.approx(846_000.0)
@@ -358,9 +358,10 @@ def test_http_bad_rates_are_422_naming_the_field_without_the_value(
     rows = [RATES[0], {**RATES[1], **row}]
     r = client.put("/v1/fx-rates", json={"rates": rows}, headers=AUTH)
     assert r.status_code == 422
-    item = r.json()["detail"][0]
+    item = r.json()["errors"][0]
     assert item["loc"] == loc and item["type"] == kind
-    assert set(item) == {"loc", "type", "msg"}  # no input, no ctx: never the value
+    # no input, no ctx: never the value; the record is named by its position
+    assert set(item) == {"loc", "type", "msg", "record"} and item["record"] == "rates[1]"
     for value in row.values():
         if len(str(value)) >= 3:
             assert str(value) not in json.dumps(item)
@@ -410,10 +411,10 @@ def test_the_book_behind_one_debtor_counts_other_currencies(tmp_path: Path) -> N
         return p
 
     first = client.post("/v1/decisions", json=member("D-1", "GBP", 100_000.0), headers=AUTH)
-    assert first.status_code == 200, first.text
+    assert first.status_code == 201, first.text
     assert first.json()["approved_limit"] == 100_000.0
     second = client.post("/v1/decisions", json=member("D-2", "EUR", 350_000.0), headers=AUTH)
-    assert second.status_code == 200, second.text
+    assert second.status_code == 201, second.text
     d = second.json()
     assert d["approved_limit"] == 130_000.0 and d["binding_constraints"] == ["group_cap"]
     store.close()

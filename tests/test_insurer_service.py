@@ -113,14 +113,14 @@ def test_a_bad_answer_refuses_the_whole_set_without_echoing_values(
     with DecisionStore(store_url) as store:
         client = TestClient(create_app(engine, store, [TOKEN], ui=False))
         assert client.post("/v1/decisions", json=_payload("D-INS-2"),
-                           headers=AUTH).status_code == 200
+                           headers=AUTH).status_code == 201
         answers = [_answer("D-INS-2"), _answer("D-INS-2", cover_pct=1.5, supplier_id=SUPPLIER),
                    _answer("D-SECRET-404"), _answer("D-INS-2", policy_id="CI-SECRET-9"),
                    _answer("D-INS-2", currency="USD", insurer_id="INS00",
                            supplier_id="S-OTHER")]
         r = client.post("/v1/insurer-responses", json=answers, headers=AUTH)
         assert r.status_code == 422
-        detail = r.json()["detail"]
+        detail = r.json()["errors"]
         assert [(x["loc"], x["type"]) for x in detail] == [
             (["body", 1, "cover_pct"], "out_of_range"),
             (["body", 2, "debtor_id"], "unknown_debtor"),
@@ -132,18 +132,18 @@ def test_a_bad_answer_refuses_the_whole_set_without_echoing_values(
         r = client.post("/v1/insurer-responses", json=[_answer("D-INS-2", currency="USD")],
                         headers=AUTH)
         assert r.status_code == 422
-        assert [(x["loc"], x["type"]) for x in r.json()["detail"]] == [
+        assert [(x["loc"], x["type"]) for x in r.json()["errors"]] == [
             (["body", 0, "currency"], "missing_fx_rate")]
         # not a list, an item that is not an object, a missing field
         assert client.post("/v1/insurer-responses", json={"a": 1},
                            headers=AUTH).status_code == 422
         r = client.post("/v1/insurer-responses", json=[_answer("D-INS-2"), 5], headers=AUTH)
-        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", 1]
+        assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", 1]
         bad = _answer("D-INS-2")
         del bad["status"]
         r = client.post("/v1/insurer-responses", json=[bad], headers=AUTH)
         assert r.status_code == 422
-        assert r.json()["detail"][0]["type"] == "missing_column"
+        assert r.json()["errors"][0]["type"] == "missing_column"
         assert store.insurer_limit_history("D-INS-2") == []
         assert client.get("/v1/insurer-requests").status_code == 401
 
@@ -154,7 +154,7 @@ def test_answers_from_a_file_on_the_command_line(engine: Any, tmp_path: Path,
     with DecisionStore(url) as store:
         client = TestClient(create_app(engine, store, [TOKEN], ui=False))
         assert client.post("/v1/decisions", json=_payload("D-INS-3"),
-                           headers=AUTH).status_code == 200
+                           headers=AUTH).status_code == 201
     header = ",".join(_answer("x"))
     bad = tmp_path / "bad.csv"
     bad.write_text(header + "\n" + ",".join(
@@ -188,7 +188,7 @@ def test_an_answer_in_another_currency_is_converted_at_the_stores_rate(
     with DecisionStore(store_url) as store:
         client = TestClient(create_app(engine, store, [TOKEN], ui=False))
         assert client.post("/v1/decisions", json=_payload("D-INS-FX"),
-                           headers=AUTH).status_code == 200
+                           headers=AUTH).status_code == 201
         store.load_fx_rates(pd.DataFrame({"date": ["2026-06-01"], "currency": ["USD"],
                                           "rate": [0.75]}), base="EUR")
         r = client.post("/v1/insurer-responses", headers=AUTH, json=[_answer(

@@ -218,7 +218,7 @@ def test_http_answers_a_list_for_exposures_and_stores_every_pair(engine: Any) ->
     c = TestClient(create_app(engine, store, [TOKEN]), raise_server_exceptions=False)
     p = several(3)
     r = c.post("/v1/decisions", json=p, headers=AUTH)
-    assert r.status_code == 200, r.text
+    assert r.status_code == 201, r.text
     body = r.json()
     assert isinstance(body, list)
     assert [d["supplier_id"] for d in body] == [e["supplier_id"] for e in p["exposures"]]
@@ -229,7 +229,7 @@ def test_http_answers_a_list_for_exposures_and_stores_every_pair(engine: Any) ->
     assert sorted(e["supplier_id"] for e in limits) == sorted(d["supplier_id"] for d in body)
     # an array: one entry per payload, a decision or the list of a payload's pairs
     r = c.post("/v1/decisions", json=[other_debtor(), several(2)], headers=AUTH)
-    assert r.status_code == 200, r.text
+    assert r.status_code == 201, r.text
     first, second = r.json()
     assert first["debtor_id"] == "GR-D-000002"
     assert [d["debtor_id"] for d in second] == ["GR-D-004711"] * 2
@@ -244,7 +244,7 @@ def test_http_refuses_a_duplicate_supplier_without_storing(engine: Any) -> None:
     p["exposures"][1]["supplier_id"] = p["exposures"][0]["supplier_id"]
     r = c.post("/v1/decisions", json=p, headers=AUTH)
     assert r.status_code == 422
-    assert r.json()["detail"][0]["loc"] == ["body", "exposures", 1, "supplier_id"]
+    assert r.json()["errors"][0]["loc"] == ["body", "exposures", 1, "supplier_id"]
     assert p["exposures"][0]["supplier_id"] not in r.text
     assert store.count("decisions") == 0
     store.close()

@@ -132,7 +132,7 @@ def test_every_configured_token_is_accepted(client: TestClient, store: DecisionS
     for token in (TOKEN, OTHER):
         r = client.post("/v1/decisions", json=_payload(),
                         headers={"Authorization": f"Bearer {token}"})
-        assert r.status_code == 200
+        assert r.status_code == 201
     assert store.count("decisions") == 2
 
 
@@ -157,9 +157,10 @@ def test_tokens_have_scopes_and_each_route_needs_its_own(store: DecisionStore) -
                 assert r.status_code != 403, (token, scope)
             else:
                 assert r.status_code == 403, (token, scope)
-                assert r.json() == {"detail": [{
+                assert r.headers["content-type"] == "application/problem+json"
+                assert r.json()["status"] == 403 and r.json()["errors"] == [{
                     "loc": ["header", "Authorization"], "type": "insufficient_scope",
-                    "msg": f"this token lacks the '{scope}' scope this route needs"}]}
+                    "msg": f"this token lacks the '{scope}' scope this route needs"}]
                 assert r.headers["www-authenticate"] == (
                     f'Bearer error="insufficient_scope", scope="{scope}"')
     assert store.count("decisions") == 1  # only the all-scope token decided
@@ -201,7 +202,7 @@ def test_there_is_no_default_token(store: DecisionStore) -> None:
 
 def test_insecure_dev_serves_without_token(store: DecisionStore) -> None:
     c = _client(FakeEngine(), store, tokens=None, insecure_dev=True)
-    assert c.post("/v1/decisions", json=_payload()).status_code == 200
+    assert c.post("/v1/decisions", json=_payload()).status_code == 201
 
 
 def test_health_and_openapi_need_no_token(client: TestClient) -> None:
@@ -222,7 +223,7 @@ def test_health_and_openapi_need_no_token(client: TestClient) -> None:
 def test_one_payload_gives_one_stored_decision(client: TestClient, store: DecisionStore
                                                ) -> None:
     r = client.post("/v1/decisions", json=_payload(), headers=AUTH)
-    assert r.status_code == 200
+    assert r.status_code == 201
     d = r.json()
     assert (d["debtor_id"], d["grade"], d["pd"]) == ("GR-D-004711", "5", 0.0123)
     assert r.headers["x-decision-id"] == "1"
@@ -237,7 +238,7 @@ def test_one_payload_gives_one_stored_decision(client: TestClient, store: Decisi
 def test_array_gives_a_list_in_order(client: TestClient, store: DecisionStore) -> None:
     ids = [f"D-{i}" for i in range(12)]  # more than the inline batch: goes to a thread
     r = client.post("/v1/decisions", json=[_payload(d) for d in ids], headers=AUTH)
-    assert r.status_code == 200
+    assert r.status_code == 201
     assert [d["debtor_id"] for d in r.json()] == ids
     assert r.headers["x-decision-id"] == ",".join(str(i) for i in range(1, 13))
     assert store.count("decisions") == 12
@@ -266,7 +267,7 @@ def test_latest_decision_404_when_none(client: TestClient) -> None:
 def test_an_id_with_a_slash_is_read_back(client: TestClient, path: str) -> None:
     """Issue 13 point 7: a stored id with '/' was a 404 on GET (the route split on it)."""
     assert client.post("/v1/decisions", json=_payload("GR/D/7", "S/1"), headers=AUTH
-                       ).status_code == 200
+                       ).status_code == 201
     got = client.get(path, params={"supplier_id": "S/1"}, headers=AUTH)
     assert got.status_code == 200 and got.json()["debtor_id"] == "GR/D/7"
     assert client.get("/v1/debtors/GR/D/decision", headers=AUTH).status_code == 404
@@ -279,13 +280,13 @@ def test_ids_outside_the_grammar_are_refused_without_echo(client: TestClient, ba
     r = client.get(f"/v1/debtors/{bad}/decision", headers=AUTH)
     assert r.status_code == status and bad not in r.text and "D000008" not in r.text
     if status == 422:
-        assert r.json()["detail"][0]["loc"] == ["path", "debtor_id"]
+        assert r.json()["errors"][0]["loc"] == ["path", "debtor_id"]
     r = client.get("/v1/debtors/D-1/decision", params={"supplier_id": "S,1"}, headers=AUTH)
-    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "supplier_id"]
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["query", "supplier_id"]
     r = client.post("/v1/invoices/check", json=_check(debtor_id="D,5", invoice_id="I 1"),
                     headers=AUTH)
     assert r.status_code == 422 and "D,5" not in r.text
-    assert {tuple(d["loc"]) for d in r.json()["detail"]} == {
+    assert {tuple(d["loc"]) for d in r.json()["errors"]} == {
         ("body", "debtor_id"), ("body", "invoice_id")}
 
 
@@ -302,13 +303,15 @@ def test_422_names_fields_and_reasons_without_echo(client: TestClient, store: De
     r = client.post("/v1/decisions", json=p, headers=AUTH)
     assert r.status_code == 422
     assert SECRET not in r.text
-    details = r.json()["detail"]
+    details = r.json()["errors"]
     locs = {tuple(d["loc"]) for d in details}
     assert ("body", "debtor", "country") in locs
     assert ("body", "statements", 1, "revenue") in locs
     assert ("body", "exposure", "currency") in locs
     assert ("body", "adverse_records", 0, "settlement_date") in locs
-    assert all(set(d) == {"loc", "type", "msg"} for d in details)
+    assert all(set(d) <= {"loc", "type", "msg", "record"} for d in details)
+    assert {d.get("record") for d in details if d["loc"][1] == "statements"} == {
+        "statements[1]"}  # the record: which statement
     assert store.count("decisions") == 0
 
 
@@ -317,7 +320,7 @@ def test_422_in_an_array_names_the_position(client: TestClient) -> None:
     bad["invoices"][0]["amount"] = -1.0
     r = client.post("/v1/decisions", json=[_payload("D-1"), bad], headers=AUTH)
     assert r.status_code == 422
-    assert r.json()["detail"][0]["loc"] == ["body", 1, "invoices", 0, "amount"]
+    assert r.json()["errors"][0]["loc"] == ["body", 1, "invoices", 0, "amount"]
 
 
 def test_engine_input_errors_are_422_without_values(store: DecisionStore) -> None:
@@ -327,11 +330,11 @@ def test_engine_input_errors_are_422_without_values(store: DecisionStore) -> Non
     r = _client(FakeEngine(fail=exc), store).post("/v1/decisions", json=_payload(),
                                                   headers=AUTH)
     assert r.status_code == 422 and SECRET not in r.text
-    assert r.json()["detail"] == [{"loc": ["body", "statements", "revenue"],
+    assert r.json()["errors"] == [{"loc": ["body", "statements", "revenue"],
                                    "type": "not_numeric", "msg": "must be a number"}]
     r = _client(FakeEngine(fail=exc), store).post(
         "/v1/decisions", json=[_payload("D-0"), _payload("D-1")], headers=AUTH)
-    assert r.json()["detail"][0]["loc"] == ["body", 1, "statements", "revenue"]
+    assert r.json()["errors"][0]["loc"] == ["body", 1, "statements", "revenue"]
 
 
 def test_unexpected_engine_error_is_500_without_detail(store: DecisionStore) -> None:
@@ -348,7 +351,7 @@ def test_unexpected_engine_error_is_500_without_detail(store: DecisionStore) -> 
 def test_malformed_json_is_400_without_echo(client: TestClient, body: bytes) -> None:
     r = client.post("/v1/decisions", content=body, headers=AUTH)
     assert r.status_code == 400
-    assert SECRET not in r.text and r.json()["detail"][0]["type"] == "json_invalid"
+    assert SECRET not in r.text and r.json()["errors"][0]["type"] == "json_invalid"
 
 
 @pytest.mark.parametrize("body", ["42", '"text"', "null", "[]", "[1]", "{}"])
@@ -360,13 +363,13 @@ def test_wrong_json_shapes_are_422(client: TestClient, body: str) -> None:
 def test_batch_size_is_limited(store: DecisionStore) -> None:
     c = _client(FakeEngine(), store, max_batch=2)
     r = c.post("/v1/decisions", json=[_payload(f"D-{i}") for i in range(3)], headers=AUTH)
-    assert r.status_code == 422 and r.json()["detail"][0]["type"] == "too_long"
+    assert r.status_code == 422 and r.json()["errors"][0]["type"] == "too_long"
 
 
 def test_unknown_routes_404_and_wrong_methods_405(client: TestClient) -> None:
     assert client.get("/nope").status_code == 404
     assert client.get("/v1/nope", headers=AUTH).status_code == 404
-    assert client.get("/v1/decisions", headers=AUTH).status_code == 405
+    assert client.delete("/v1/decisions", headers=AUTH).status_code == 405
     assert client.delete("/v1/debtors/D-1/decision", headers=AUTH).status_code == 405
     assert client.post("/health").status_code == 405
 
@@ -409,20 +412,58 @@ def test_ready_only_once_the_engine_is_loaded(store: DecisionStore) -> None:
                 break
             time.sleep(0.01)
         assert c.get("/ready").json()["model_version"] == "fake-1"
-        assert c.post("/v1/decisions", json=_payload(), headers=AUTH).status_code == 200
+        assert c.post("/v1/decisions", json=_payload(), headers=AUTH).status_code == 201
 
 
 def test_ready_says_failed_when_the_engine_cannot_load(store: DecisionStore) -> None:
     def loader() -> FakeEngine:
         raise RuntimeError("artifact missing")
 
-    with TestClient(create_app(None, store, [TOKEN], engine_loader=loader)) as c:
+    with TestClient(create_app(None, store, [TOKEN], engine_loader=loader,
+                               load_retries=())) as c:
         for _ in range(200):
             if c.get("/ready").json()["status"] == "failed":
                 break
             time.sleep(0.01)
         r = c.get("/ready")
         assert r.status_code == 503 and r.json() == {"status": "failed"}
+        # no attempt left: 503 without Retry-After (a client must not retry forever)
+        assert "retry-after" not in r.headers
+        r = c.post("/v1/decisions", json=_payload(), headers=AUTH)
+        assert r.status_code == 503 and "retry-after" not in r.headers
+        assert r.headers["content-type"] == "application/problem+json"
+        assert "failed to load" in r.json()["detail"] and "artifact" not in r.text
+
+
+def test_a_failed_engine_load_is_retried_a_bounded_number_of_times(
+        store: DecisionStore) -> None:
+    """Issue 18 point 7: after a failed load the 503's Retry-After is the time to the next
+    attempt (bounded by the attempts left); the second attempt succeeds here."""
+    attempts: list[float] = []
+
+    def loader() -> FakeEngine:
+        attempts.append(time.monotonic())
+        if len(attempts) == 1:
+            raise RuntimeError("artifact missing")
+        return FakeEngine()
+
+    with TestClient(create_app(None, store, [TOKEN], engine_loader=loader,
+                               load_retries=(3.0,))) as c:
+        for _ in range(200):
+            if attempts:
+                break
+            time.sleep(0.01)
+        time.sleep(0.05)
+        r = c.get("/ready")
+        assert r.status_code == 503 and r.json() == {"status": "retrying"}
+        assert 1 <= int(r.headers["retry-after"]) <= 3
+        r = c.post("/v1/decisions", json=_payload(), headers=AUTH)
+        assert r.status_code == 503 and 1 <= int(r.headers["retry-after"]) <= 3
+        for _ in range(500):
+            if c.get("/ready").status_code == 200:
+                break
+            time.sleep(0.01)
+        assert c.get("/ready").status_code == 200 and len(attempts) == 2
 
 
 # --- funding checks -----------------------------------------------------------------
@@ -441,7 +482,7 @@ def test_funding_check_against_the_register_limit(client: TestClient, store: Dec
     """funding.py doctest: limit 25,000, outstanding 20,000, grade 5, recourse:
     a 4,000 invoice is approved whole (advance 85 % = 3,400); with 24,000
     outstanding only 1,000 fits (over limit 3,000, advance 850)."""
-    assert client.post("/v1/decisions", json=_payload(), headers=AUTH).status_code == 200
+    assert client.post("/v1/decisions", json=_payload(), headers=AUTH).status_code == 201
     r = client.post("/v1/invoices/check", json=_check(), headers=AUTH)
     assert r.status_code == 200, r.text
     a = r.json()
@@ -529,11 +570,11 @@ def test_funding_check_422_without_echo(client: TestClient, store: DecisionStore
     r = client.post("/v1/invoices/check", json=_check(amount=SECRET, product=SECRET,
                                                       invoice_date=SECRET), headers=AUTH)
     assert r.status_code == 422 and SECRET not in r.text
-    assert {tuple(d["loc"]) for d in r.json()["detail"]} == {
+    assert {tuple(d["loc"]) for d in r.json()["errors"]} == {
         ("body", "amount"), ("body", "product"), ("body", "invoice_date")}
     r = client.post("/v1/invoices/check", json=_check(due_date="2026-06-01"), headers=AUTH)
     assert r.status_code == 422
-    assert r.json()["detail"] == [{"loc": ["body", "due_date"], "type": "date_order",
+    assert r.json()["errors"] == [{"loc": ["body", "due_date"], "type": "date_order",
                                    "msg": "dates in the wrong order"}]
     r = client.post("/v1/invoices/check", json=_check(product="leasing"), headers=AUTH)
     assert r.status_code == 422 and "leasing" not in r.text
@@ -551,12 +592,12 @@ def test_dates_are_strict_over_http_without_echo(client: TestClient, store: Deci
     p["statements"][0]["period_end"] = text
     r = client.post("/v1/decisions", json=p, headers=AUTH)
     assert r.status_code == 422
-    assert {tuple(d["loc"]) for d in r.json()["detail"]} == {
+    assert {tuple(d["loc"]) for d in r.json()["errors"]} == {
         ("body", "as_of"), ("body", "statements", 0, "period_end")}
     assert text not in r.text and "2026" not in r.text
     r = client.post("/v1/invoices/check", json=_check(as_of=text), headers=AUTH)
     assert r.status_code == 422 and text not in r.text
-    assert [d["loc"] for d in r.json()["detail"]] == [["body", "as_of"]]
+    assert [d["loc"] for d in r.json()["errors"]] == [["body", "as_of"]]
     assert store.count("decisions") == 0 and store.count("funding_checks") == 0
 
 
@@ -606,7 +647,7 @@ def test_live_server_over_loopback(store: DecisionStore, case: str) -> None:
                              headers={"Authorization": "Bearer nope-nope-nope-nope"}
                              ).status_code == 401
             r = http.post("/v1/decisions", json=_payload(), headers=AUTH)
-            assert r.status_code == 200 and r.json()["grade"] == "5"
+            assert r.status_code == 201 and r.json()["grade"] == "5"
             assert http.get("/ready").status_code == 200
             assert http.get("/health").status_code == 200
         elif case == "errors":
@@ -615,7 +656,7 @@ def test_live_server_over_loopback(store: DecisionStore, case: str) -> None:
             r = http.post("/v1/decisions", json=p, headers=AUTH)
             assert r.status_code == 422 and SECRET not in r.text
             assert http.get("/v1/nothing", headers=AUTH).status_code == 404
-            assert http.put("/v1/decisions", headers=AUTH).status_code == 405
+            assert http.delete("/v1/decisions", headers=AUTH).status_code == 405
         else:
             r = http.post("/v1/decisions", content=b" " * 60_000, headers=AUTH)
             assert r.status_code == 413
@@ -629,7 +670,7 @@ def test_decisions_survive_a_service_restart(tmp_path: Path) -> None:
     with LiveServer(create_app(FakeEngine(), first, [TOKEN])) as srv:
         r = httpx.post(f"{srv.url}/v1/decisions", json=_payload("D-KEEP", "S-KEEP"),
                        headers=AUTH)
-        assert r.status_code == 200
+        assert r.status_code == 201
     first.close()
     second = DecisionStore(url)
     with LiveServer(create_app(FakeEngine(), second, [TOKEN])) as srv:
@@ -695,7 +736,7 @@ def test_serve_insecure_dev_warns_loudly_and_serves(tmp_path: Path) -> None:
                           lambda r: r.json()["status"] in ("ready", "failed"), 120)
         assert ready.json()["status"] == "ready", "the shipped engine did not load"
         r = httpx.post(f"http://127.0.0.1:{port}/v1/decisions", json=EXAMPLE, timeout=30)
-        assert r.status_code == 200 and r.json()["debtor_id"] == "GR-D-004711"
+        assert r.status_code == 201 and r.json()["debtor_id"] == "GR-D-004711"
     finally:
         proc.terminate()
         _out, err = proc.communicate(timeout=30)
@@ -733,7 +774,7 @@ def test_real_engine_end_to_end_over_loopback(real_engine: Any, tmp_path: Path) 
     app = create_app(real_engine, store, [TOKEN])
     with LiveServer(app) as srv, httpx.Client(base_url=srv.url, timeout=60) as http:
         r = http.post("/v1/decisions", json=EXAMPLE, headers=AUTH)
-        assert r.status_code == 200, r.text
+        assert r.status_code == 201, r.text
         d = r.json()
         register = d.pop("register")  # what the register did: not part of the decision
         assert (register["applied"], register["action"]) == (True, "new")
@@ -787,12 +828,12 @@ def test_future_payload_refused_by_http_and_python_api_alike(
         p["as_of"], loc, field = "2199-01-01", ["body", "as_of"], "as_of"
     else:
         p["statements"][0]["period_end"] = "2199-12-31"
-        loc, field = ["body", "statements", "period_end"], "period_end"
+        loc, field = ["body", "statements", 0, "period_end"], "period_end"  # statement 0
     c = _client(real_engine, store)
     r = c.post("/v1/decisions", json=p, headers=AUTH)
     assert r.status_code == 422, r.text
-    assert r.json()["detail"][0]["loc"] == loc
-    assert r.json()["detail"][0]["type"] == "future_date"
+    assert r.json()["errors"][0]["loc"] == loc
+    assert r.json()["errors"][0]["type"] == "future_date"
     assert "2199" not in r.text
     assert store.count("decisions") == 0
     with pytest.raises(InvalidInputError, match=field) as err:
@@ -813,7 +854,7 @@ def test_an_older_decision_is_history_only_and_the_answer_says_so(client: TestCl
     r = client.post("/v1/decisions", json=newer, headers=AUTH)
     assert r.json()["register"]["applied"] is True
     r = client.post("/v1/decisions", json=_payload(), headers=AUTH)  # as of 2026-06-30
-    assert r.status_code == 200
+    assert r.status_code == 201
     assert r.json()["register"] == {"applied": False, "reason": "older_than_register",
                                     "register_as_of": "2026-07-10"}
     assert store.count("decisions") == 2
@@ -849,7 +890,7 @@ def test_funding_check_refuses_caller_terms_and_uses_the_decision(store: Decisio
                                                  supplier_grade="1", dilution=0.0),
                headers=AUTH)
     assert r.status_code == 422
-    assert {(tuple(d["loc"]), d["type"]) for d in r.json()["detail"]} == {
+    assert {(tuple(d["loc"]), d["type"]) for d in r.json()["errors"]} == {
         (("body", f), "extra_forbidden") for f in ("grade", "product", "supplier_grade",
                                                    "dilution")}
     store.record_decisions([{"debtor_id": "D-6", "supplier_id": "S-1", "as_of": "2026-06-30",
@@ -891,17 +932,17 @@ def test_idempotency_key_replays_the_first_answer(store: DecisionStore) -> None:
     key = {**AUTH, "Idempotency-Key": "order-7f3a-0001"}
     first = c.post("/v1/decisions", json=_payload(), headers=key)
     again = c.post("/v1/decisions", json=_payload(), headers=key)
-    assert first.status_code == again.status_code == 200
+    assert first.status_code == again.status_code == 201
     assert again.content == first.content
     assert again.headers["x-decision-id"] == first.headers["x-decision-id"] == "1"
     assert again.headers["idempotent-replayed"] == "true"
     assert (engine.calls, store.count("decisions"), store.count("limit_history")) == (1, 1, 1)
     other = c.post("/v1/decisions", json=_payload(debtor_id="GR-D-000002"), headers=key)
     assert other.status_code == 422
-    assert other.json()["detail"][0]["loc"] == ["header", "Idempotency-Key"]
-    assert other.json()["detail"][0]["type"] == "idempotency_key_reused"
+    assert other.json()["errors"][0]["loc"] == ["header", "Idempotency-Key"]
+    assert other.json()["errors"][0]["type"] == "idempotency_key_reused"
     bad = c.post("/v1/decisions", json=_payload(), headers={**AUTH, "Idempotency-Key": "k" * 129})
-    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == [
+    assert bad.status_code == 422 and bad.json()["errors"][0]["loc"] == [
         "header", "Idempotency-Key"]
     c.post("/v1/decisions", json=_payload(), headers=AUTH)
     c.post("/v1/decisions", json=_payload(), headers=AUTH)

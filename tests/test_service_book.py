@@ -59,7 +59,7 @@ def test_members_of_a_group_decided_one_by_one_share_its_cap(engine: Any,
         got = []
         for d in ("D-G1", "D-G2", "D-G3"):
             r = client.post("/v1/decisions", json=_member(d), headers=AUTH)
-            assert r.status_code == 200, r.text
+            assert r.status_code == 201, r.text
             got.append(r.json())
         assert [g["approved_limit"] for g in got] == [250_000.0, 0.0, 0.0]
         assert all("group_cap" in g["binding_constraints"] for g in got)
@@ -73,7 +73,7 @@ def test_members_in_one_request_share_the_cap_too(engine: Any, tmp_path: Path) -
     with DecisionStore(f"sqlite:///{tmp_path / 's.db'}") as store:
         client = TestClient(create_app(engine, store, [TOKEN], ui=False))
         r = client.post("/v1/decisions", json=[_member("D-A"), _member("D-B")], headers=AUTH)
-        assert r.status_code == 200, r.text
+        assert r.status_code == 201, r.text
         assert sum(d["approved_limit"] for d in r.json()) <= 0.25 * CAPITAL
 
 

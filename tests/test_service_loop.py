@@ -58,7 +58,7 @@ def test_health_answers_while_the_sqlite_store_is_locked(tmp_path: Path) -> None
     app = create_app(FakeEngine(), store, [TOKEN])
     with LiveServer(app) as srv:
         first = httpx.post(f"{srv.url}/v1/decisions", json=_payload(), headers=AUTH)
-        assert first.status_code == 200
+        assert first.status_code == 201
         lock = sqlite3.connect(tmp_path / "store.db", isolation_level=None, timeout=0)
         lock.execute("BEGIN EXCLUSIVE")  # every writer of the store now waits
         try:
@@ -73,7 +73,7 @@ def test_health_answers_while_the_sqlite_store_is_locked(tmp_path: Path) -> None
         finally:
             lock.execute("ROLLBACK")
             lock.close()
-        assert [p.wait().status_code for p in pending] == [200, 200]
+        assert [p.wait().status_code for p in pending] == [201, 200]  # created, checked
     assert store.latest_decision("D-WAIT") is not None and store.count("funding_checks") == 1
     store.close()
 

@@ -73,7 +73,7 @@ def _supplier_as_debtor(as_of: str = "2026-06-30") -> dict[str, Any]:
 def test_without_the_supplier_in_the_store_the_debtors_grade_decides(
         client: TestClient) -> None:
     r = client.post("/v1/decisions", json=_pair(), headers=AUTH)
-    assert r.status_code == 200, r.text
+    assert r.status_code == 201, r.text
     d = r.json()
     assert (d["approved_limit"], d["decision_type"], d["supplier_grade"]) == (
         350_000.0, "full", None)
@@ -86,10 +86,10 @@ def test_the_suppliers_rating_in_the_store_drives_the_recourse_pair(
     is refused on the supplier (share 0 at grade 9); the register keeps the supplier's
     grade with the pair's terms, for its funding checks."""
     first = client.post("/v1/decisions", json=_supplier_as_debtor(), headers=AUTH)
-    assert first.status_code == 200, first.text
+    assert first.status_code == 201, first.text
     assert first.json()["grade"] == "9"
     r = client.post("/v1/decisions", json=_pair(), headers=AUTH)
-    assert r.status_code == 200, r.text
+    assert r.status_code == 201, r.text
     d = r.json()
     assert (d["supplier_grade"], d["approved_limit"], d["decision_type"],
             d["binding_constraints"]) == ("9", 0.0, "refused", ["supplier"])
@@ -102,7 +102,7 @@ def test_a_stale_rating_of_the_supplier_is_not_used(client: TestClient) -> None:
     """Rated as of 2025-01-31, more than funding.max_rating_age_months (12) before the
     pair's 2026-06-30: not a rating to decide on (CRR art. 173(1)(b))."""
     old = client.post("/v1/decisions", json=_supplier_as_debtor("2025-01-31"), headers=AUTH)
-    assert old.status_code == 200, old.text
+    assert old.status_code == 201, old.text
     d = client.post("/v1/decisions", json=_pair(), headers=AUTH).json()
     assert d["supplier_grade"] is None and d["limit_notes"] == ["supplier_not_rated"]
 
@@ -115,7 +115,7 @@ def test_the_dispersion_of_the_suppliers_debtors_comes_from_the_register(
     small = _pair("D-SMALL")
     small["exposure"]["requested_limit"] = 100_000.0
     for p in (_pair("D-BIG"), small):
-        assert client.post("/v1/decisions", json=p, headers=AUTH).status_code == 200
+        assert client.post("/v1/decisions", json=p, headers=AUTH).status_code == 201
     book = store.supplier_book({SID: "EUR"}, as_of="2026-06-30")
     assert book.debtor_hhi[SID] == pytest.approx((350 / 450) ** 2 + (100 / 450) ** 2)
     d = client.post("/v1/decisions", json=_pair("D-THIRD"), headers=AUTH).json()
@@ -129,13 +129,13 @@ def test_a_bad_supplier_field_is_422_naming_it_and_nothing_is_stored(
         client: TestClient, store: DecisionStore) -> None:
     r = client.post("/v1/decisions", json=_pair(credit_note_share=1.7), headers=AUTH)
     assert r.status_code == 422
-    assert [d["loc"] for d in r.json()["detail"]] == [
+    assert [d["loc"] for d in r.json()["errors"]] == [
         ["body", "exposure", "supplier", "credit_note_share"]]
     assert "1.7" not in r.text
     r = client.post("/v1/decisions", json=[_pair("D-OK"), _pair("D-BAD", sector_outlook="x")],
                     headers=AUTH)
     assert r.status_code == 422
-    assert [d["loc"] for d in r.json()["detail"]] == [
+    assert [d["loc"] for d in r.json()["errors"]] == [
         ["body", 1, "exposure", "supplier", "sector_outlook"]]
     assert store.count("decisions") == 0 and store.count("limit_register") == 0
 
@@ -148,14 +148,15 @@ def test_a_bad_record_of_the_supplier_is_422_under_the_supplier(
     own[1]["gross_profit"] += 1_000_000.0
     r = client.post("/v1/decisions", json=_pair(statements=own), headers=AUTH)
     assert r.status_code == 422
-    assert r.json()["detail"] == [{"loc": ["body", "exposure", "supplier", "statements",
+    assert r.json()["errors"] == [{"loc": ["body", "exposure", "supplier", "statements", 1,
                                            "gross_profit"],
                                    "type": "identity_broken",
-                                   "msg": "accounting identity broken"}]
+                                   "msg": "accounting identity broken",
+                                   "record": "exposure.supplier.statements[1]"}]  # own[1]
     r = client.post("/v1/decisions", json=[_pair("D-1"), _pair("D-2", statements=own)],
                     headers=AUTH)
     assert r.status_code == 422
-    assert r.json()["detail"][0]["loc"][:5] == ["body", 1, "exposure", "supplier",
+    assert r.json()["errors"][0]["loc"][:5] == ["body", 1, "exposure", "supplier",
                                                 "statements"]
     assert store.count("decisions") == 0
 

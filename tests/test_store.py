@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from riskengine.errors import InvalidInputError
+from riskengine.errors import InvalidInputError, StoreError
 from riskengine.store import APPEND_ONLY_TABLES, DecisionStore, default_store_url, jsonable
 from riskengine.store.idempotency import IdempotentRequest
 
@@ -230,7 +230,12 @@ def test_a_reader_never_creates_a_store(tmp_path: Path) -> None:
                                                 r"does not exist\); nothing was created"):
         DecisionStore(f"sqlite:///{path}", create=False)
     assert not (tmp_path / "sub").exists()
-    DecisionStore(f"sqlite:///{path}").close()  # a writer creates it
+    # issue 18: nor does a writer create the missing directory (an error, one line)
+    with pytest.raises(StoreError, match=r"the directory .*sub' does not exist"):
+        DecisionStore(f"sqlite:///{path}")
+    assert not (tmp_path / "sub").exists()
+    (tmp_path / "sub").mkdir()
+    DecisionStore(f"sqlite:///{path}").close()  # a writer creates the file
     DecisionStore(f"sqlite:///{path}", create=False).close()  # then a reader opens it
 
 

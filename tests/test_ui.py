@@ -342,7 +342,7 @@ def test_upload_scores_stores_decision_and_inputs_and_shows_them(
 def test_the_v1_api_keeps_the_inputs_too(store: DecisionStore) -> None:
     c = _client(store)
     r = c.post("/v1/decisions", json=EXAMPLE, headers={"Authorization": f"Bearer {TOKEN}"})
-    assert r.status_code == 200
+    assert r.status_code == 201
     assert store.inputs_for(r.json()["input_hash"])["exposure"]["supplier_id"] == "GR-S-000318"
 
 
@@ -655,7 +655,10 @@ def test_the_override_report_covers_the_period(client: TestClient) -> None:
     empty = client.get("/ui/reports/overrides?since=2020-01-01&until=2020-12-31").text
     assert re.search(r'data-testid="n-overrides">0<', empty)
     bad = client.get("/ui/reports/overrides?since=yesterday")
-    assert bad.status_code == 200 and "Give the period as two dates" in bad.text
+    assert bad.status_code == 422 and "Give the period as two dates" in bad.text
+    # issue 18 point 7: the last day there is was a 500 (its next day overflows)
+    far = client.get("/ui/reports/overrides?until=9999-12-31")
+    assert far.status_code == 422 and "before 9999-12-31" in far.text
 
 
 # --- helpers ---------------------------------------------------------------------------------

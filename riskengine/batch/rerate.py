@@ -372,7 +372,11 @@ def _log_mlflow(opts: RerateOptions, summary: Mapping[str, Any], key_parts: Mapp
     try:
         params = {"as_of": summary["as_of"], "engine": opts.engine,
                   "chunk_size": opts.chunk_size, "workers": opts.workers,
-                  "portfolio": str(opts.portfolio), "previous": str(opts.previous or ""),
+                  "portfolio": tracking.path_param(opts.portfolio),
+                  "previous": tracking.path_param(opts.previous),
+                  "model_dir": tracking.path_param(opts.model_dir) or "(shipped model)",
+                  "policy": tracking.path_param(opts.policy_path) or "(shipped policy)",
+                  "out": tracking.path_param(out),
                   "scope": summary["scope"], "changed_since": opts.changed_since or "",
                   "debtors": ",".join(opts.debtors or ())[:5000],
                   "model_version": key_parts["model_version"],

@@ -321,7 +321,9 @@ def _track(out: Path, summary: dict[str, Any], tracking_uri: str | None, registe
               "train_dates": ",".join(summary["dates"]["train"]),
               "validation_date": summary["dates"]["validation"],
               "prior_sd": fit.facts.get("prior_sd"), "book_as_of": summary["book_as_of"],
-              "overlay": json.dumps({t.feature: t.weight for t in fit.overlay.terms})}
+              "overlay": json.dumps({t.feature: t.weight for t in fit.overlay.terms}),
+              "portfolio": tracking.path_param(summary["portfolio"]),
+              "model_dir": tracking.path_param(out)}
     run_id = tracking.log_training_run(
         params=params, metrics=metrics, artifacts={"model": out},
         data_hash=summary["data_sha256"], tags={"trained_on": "book"},

@@ -214,7 +214,8 @@ def train(
         flat = _flat_metrics(summary)
         run_id = tracking.log_training_run(
             params={k: json.dumps(v) if isinstance(v, dict | list) else v
-                    for k, v in summary["params"].items()} | {"features": ",".join(feats)},
+                    for k, v in summary["params"].items()} | {"features": ",".join(feats),
+                    "data_path": tracking.path_param(path), "out_dir": tracking.path_param(out)},
             metrics=flat, artifacts={"model": staging}, data_hash=data_hash,
             tags={"family": champion.family}, run_name="riskengine-train",
             tracking_uri=tracking_uri,

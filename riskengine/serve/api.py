@@ -30,7 +30,6 @@ waiting on a lock delays only the requests that need it; ``/health`` still answe
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -38,7 +37,7 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
@@ -55,6 +54,7 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from riskengine.contracts.dates import field_date
 from riskengine.contracts.ids import ID_MAX_LENGTH, ID_PATTERN
@@ -66,6 +66,13 @@ from riskengine.serve.common import (
     pydantic_details,
     supplier_paths,
 )
+from riskengine.serve.problems import (
+    BodySizeLimit,
+    RequestContext,
+    instance_of,
+    problem,
+    problem_responses,
+)
 from riskengine.serve.security import TokenSet, load_tokens
 from riskengine.store import DecisionStore, jsonable
 from riskengine.store.idempotency import IdempotentAnswer
@@ -75,6 +82,7 @@ __all__ = [
     "ROUTE_SCOPES",
     "InvoiceCheckRequest",
     "FxRatesRequest",
+    "BodySizeLimit",
     "create_app",
     "serve",
     "serve_command",
@@ -85,84 +93,11 @@ API_VERSION = "1.0"
 
 log = logging.getLogger("riskengine.serve.api")
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
 _JSON_HEADERS = {"content-type": "application/json"}
 
 
-# --- body size limit ---------------------------------------------------------------
-
-
-class _TooLarge(Exception):
-    pass
-
-
-class BodySizeLimit:
-    """ASGI middleware: 413 for a body above ``max_bytes`` (declared or streamed)."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = int(max_bytes)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        for name, value in scope.get("headers", ()):
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    await _send_error(send, 400, "bad_request", "Content-Length is not a number.")
-                    return
-                if declared > self.max_bytes:
-                    await self._reject(send)
-                    return
-        seen = 0
-        started = False
-
-        async def limited_receive() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLarge
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await self._reject(send)
-
-    async def _reject(self, send: Send) -> None:
-        await _send_error(send, 413, "body_too_large",
-                          f"Request body larger than {self.max_bytes} bytes; send fewer "
-                          "payloads per request.")
-
-
-async def _send_error(send: Send, status: int, kind: str, msg: str) -> None:
-    body = json.dumps({"detail": [{"loc": ["body"], "type": kind, "msg": msg}]}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
-    await send({"type": "http.response.body", "body": body})
-
-
-def _error(status: int, details: list[dict[str, Any]]) -> JSONResponse:
-    return JSONResponse({"detail": details}, status_code=status)
+def _error(status: int, details: list[dict[str, Any]], instance: str = "") -> Response:
+    return problem(status, details, instance=instance)
 
 
 # --- request models ------------------------------------------------------------------
@@ -223,11 +158,60 @@ class FxRatesRequest(BaseModel):
         return self
 
 
+# --- response models (the OpenAPI document's; the answers are written as bytes) ------
+
+
+class Health(BaseModel):
+    """The process is up."""
+
+    status: str
+
+
+class Ready(BaseModel):
+    """Whether the engine is loaded: ``ready`` (with the versions), ``loading``,
+    ``retrying`` or ``failed``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: str
+
+
+class RegisterLimit(BaseModel):
+    """A pair's entry in the limit register."""
+
+    supplier_id: str
+    approved_limit: float
+    currency: str | None
+    effective_date: str | None
+    status: str | None
+    source: str | None
+    as_of: str | None
+    pending: dict[str, Any] | None
+
+
+class LimitsAnswer(BaseModel):
+    """The register's entries of a debtor on a day."""
+
+    debtor_id: str
+    as_of: str
+    limits: list[RegisterLimit]
+
+
+class FxStored(BaseModel):
+    """Rates stored, in the policy's reporting currency."""
+
+    stored: int
+    currency: str
+
+
 # --- the app ---------------------------------------------------------------------------
 
 
 ROUTE_SCOPES: dict[tuple[str, str], str] = {
     ("POST", "/v1/decisions"): "decide",
+    ("GET", "/v1/decisions"): "read",
+    ("GET", "/v1/decisions/{decision_id}"): "read",
+    ("GET", "/v1/limit-actions"): "read",
     ("POST", "/v1/invoices/check"): "check",
     ("GET", "/v1/debtors/{debtor_id:path}/decision"): "read",
     ("GET", "/v1/limits/{debtor_id:path}"): "read",
@@ -289,10 +273,17 @@ def _replay(answer: IdempotentAnswer, body_hash: str) -> Response:
     if answer.request_hash != body_hash:
         return _error(422, [{"loc": ["header", "Idempotency-Key"], "type": "idempotency_key_reused",
                              "msg": "this key was used with another request body; use a new "
-                                    "key for a new request"}])
-    return Response(answer.response, headers={
-        **_JSON_HEADERS, "x-decision-id": ",".join(str(i) for i in answer.decision_ids),
-        "idempotent-replayed": "true"})
+                                    "key for a new request"}], "/v1/decisions")
+    return Response(answer.response, status_code=201, headers={
+        **_created(answer.decision_ids), "idempotent-replayed": "true"})
+
+
+def _created(ids: Sequence[int]) -> dict[str, str]:
+    """Headers of stored decisions: ``Location`` of the first, ``X-Decision-ID`` of all."""
+    out = {**_JSON_HEADERS, "x-decision-id": ",".join(str(i) for i in ids)}
+    if ids:
+        out["location"] = f"/v1/decisions/{ids[0]}"
+    return out
 
 
 def _register_view(outcome: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -318,7 +309,8 @@ def create_app(engine: Any, store: DecisionStore, tokens: Sequence[str] | None, 
                engine_loader: Callable[[], Any] | None = None,
                policy: Any = None, ui: bool = True,
                ui_session_secret: bytes | None = None,
-               login_limits: Any = None) -> FastAPI:
+               login_limits: Any = None,
+               load_retries: Sequence[float] = (5.0, 30.0)) -> FastAPI:
     """The FastAPI app of the service.
 
     Parameters
@@ -348,6 +340,9 @@ def create_app(engine: Any, store: DecisionStore, tokens: Sequence[str] | None, 
         Key of the ``/ui`` cookies; default a random key per process.
     login_limits : LoginLimits, optional
         Failed sign-ins before a lockout (:class:`riskengine.serve.accounts.LoginLimits`).
+    load_retries : sequence of float
+        Seconds before each new attempt when ``engine_loader`` fails (bounded: after
+        the last, ``/ready`` says ``failed`` and 503s carry no ``Retry-After``).
 
     Returns
     -------
@@ -379,22 +374,27 @@ def create_app(engine: Any, store: DecisionStore, tokens: Sequence[str] | None, 
     app.state.engine_error = None
     app.state.store = store
     app.state.policy = policy
+    app.state.engine_retry_at = None
+    app.state.load_retries = tuple(float(x) for x in load_retries)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.add_middleware(RequestContext)  # outermost: request id, log line, 500 and 503
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return _error(422, pydantic_details(exc.errors(), ()))
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        return _error(422, pydantic_details(exc.errors(), ()), instance_of(request.scope))
 
-    @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
-        log.error("unexpected error %s", type(exc).__name__, exc_info=exc)
-        return JSONResponse({"detail": "internal error; see the service log"}, status_code=500)
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        items: list[Any] = exc.detail if isinstance(exc.detail, list) else []
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        return problem(exc.status_code, items, detail=detail,
+                       instance=instance_of(request.scope), headers=exc.headers)
 
     def _engine() -> Any:
         eng = app.state.engine
         if eng is None:
-            raise HTTPException(status_code=503, detail="engine not loaded yet; retry",
-                                headers={"Retry-After": "1"})
+            raise HTTPException(status_code=503, detail=_engine_state(app)[1],
+                                headers=_retry_after(app))
         return eng
 
     def _policy() -> Any:
@@ -406,38 +406,36 @@ def create_app(engine: Any, store: DecisionStore, tokens: Sequence[str] | None, 
             app.state.policy = pol
         return app.state.policy
 
-    @app.get("/health", tags=["operations"], summary="The process is up")
+    @app.get("/health", tags=["operations"], summary="The process is up",
+             operation_id="getHealth", response_model=Health)
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.get("/ready", tags=["operations"], summary="The engine is loaded",
-             responses={503: {"description": "Engine not loaded (yet)"}})
+             operation_id="getReady", responses={
+                 200: {"model": Ready},
+                 503: {"model": Ready, "description": "Engine loading, retrying or failed; "
+                                                      "Retry-After while an attempt is due"}})
     async def ready() -> JSONResponse:
         eng = app.state.engine
         if eng is None:
-            status = "failed" if app.state.engine_error else "loading"
-            return JSONResponse({"status": status}, status_code=503,
-                                headers={"Retry-After": "1"})
+            return JSONResponse({"status": _engine_state(app)[0]}, status_code=503,
+                                headers=_retry_after(app))
         versions = getattr(eng, "versions", None)
         if not isinstance(versions, Mapping):
             versions = {"model_version": getattr(eng, "model_version", None)}
         return JSONResponse({"status": "ready", **{k: str(v) for k, v in versions.items()}})
 
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(auth)],
-                   responses={401: {"description": "Missing or invalid bearer token"},
-                              403: {"description": "The token lacks the route's scope"}})
+                   responses=problem_responses(401, 403, 500))
 
     payload_ref = {"$ref": "#/components/schemas/DebtorPayload"}
-    error_responses: dict[int | str, dict[str, Any]] = {
-        400: {"description": "Malformed JSON"},
-        413: {"description": "Body too large"},
-        422: {"description": "Invalid payload: field paths and reasons, never values"},
-        503: {"description": "Engine not loaded yet"},
-    }
+    error_responses = problem_responses(400, 413, 422, 503)
 
     @v1.post(
         "/decisions", tags=["decisions"], summary="Decide one debtor (object) or many (array)",
-        responses={200: {"description": "As the request: a payload with exposure gets its "
+        operation_id="createDecisions", status_code=201,
+        responses={201: {"description": "Stored (Location: the first decision). As the request: a payload with exposure gets its "
                                         "decision, one with exposures the list of its pairs' "
                                         "decisions; an array one entry per payload",
                          "content": {"application/json": {"schema": {"anyOf": [
@@ -457,7 +455,8 @@ def create_app(engine: Any, store: DecisionStore, tokens: Sequence[str] | None, 
         if key is not None:
             if not _IDEMPOTENCY_KEY.fullmatch(key):
                 return _error(422, [{"loc": ["header", "Idempotency-Key"], "type": "bad_id",
-                                     "msg": "give 1 to 128 visible ASCII characters"}])
+                                     "msg": "give 1 to 128 visible ASCII characters"}],
+                              "/v1/decisions")
             answer = await run_in_threadpool(store.idempotent_answer, key)
             if answer is not None:
                 return _replay(answer, body_hash)
@@ -468,11 +467,13 @@ def create_app(engine: Any, store: DecisionStore, tokens: Sequence[str] | None, 
             errs = exc.errors(include_url=False)
             if any(e["type"] == "json_invalid" for e in errs):
                 return _error(400, [{"loc": ["body"], "type": "json_invalid",
-                                     "msg": "request body is not valid JSON"}])
-            return _error(422, pydantic_details(errs, ("body",)))
+                                     "msg": "request body is not valid JSON"}],
+                              "/v1/decisions")
+            return _error(422, pydantic_details(errs, ("body",)), "/v1/decisions")
         if is_list and not 1 <= len(parsed) <= max_batch:
             return _error(422, [{"loc": ["body"], "type": "too_long" if parsed else "too_short",
-                                 "msg": f"give 1 to {max_batch} payloads per request"}])
+                                 "msg": f"give 1 to {max_batch} payloads per request"}],
+                          "/v1/decisions")
         today = dt.datetime.now(dt.UTC).date()  # the reference date decide_payloads passes
         payloads = [p if p.as_of is not None else p.model_copy(update={"as_of": today})
                     for p in parsed]
@@ -490,23 +491,26 @@ def create_app(engine: Any, store: DecisionStore, tokens: Sequence[str] | None, 
         except InvalidInputError as exc:
             positions = {p.debtor.debtor_id: i for i, p in enumerate(payloads)}
             return _error(422, problem_details(exc, ("body",), positions if is_list else None,
-                                               suppliers=supplier_paths(payloads, is_list)))
+                                               suppliers=supplier_paths(payloads, is_list),
+                                               payloads=payloads),
+                          "/v1/decisions")
         if stored.answer is not None:  # a concurrent request under the same key stored first
             return _replay(stored.answer, body_hash)
-        return Response(render(decisions, stored.ids, stored.register), headers={
-            **_JSON_HEADERS, "x-decision-id": ",".join(str(i) for i in stored.ids)})
+        return Response(render(decisions, stored.ids, stored.register), status_code=201,
+                        headers=_created(stored.ids))
 
     @v1.post("/invoices/check", tags=["funding"],
              summary="Funding check of an assigned invoice against the pair's current limit",
-             responses={404: {"description": "No stored decision on the debtor"},
-                        409: {"description": "The debtor is unrated or has no limit"},
-                        **error_responses})
+             operation_id="checkInvoice",
+             responses={**error_responses, **problem_responses(404, 409)})
     async def check_invoice(req: InvoiceCheckRequest) -> Response:
-        return await run_in_threadpool(_check_invoice, req, store, _policy())
+        from riskengine.serve.funding import check_invoice as check
+
+        return await run_in_threadpool(check, req, store, _policy())
 
     @v1.get("/debtors/{debtor_id:path}/decision", tags=["decisions"],  # ids may hold '/'
-            summary="The latest stored decision on a debtor",
-            responses={404: {"description": "No decision stored for this debtor"}})
+            summary="The latest stored decision on a debtor", operation_id="getLatestDecision",
+            responses=problem_responses(404, 422))
     async def get_decision(
         debtor_id: str = Path(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN),
         supplier_id: str | None = Query(default=None, min_length=1, max_length=ID_MAX_LENGTH,
@@ -521,7 +525,8 @@ def create_app(engine: Any, store: DecisionStore, tokens: Sequence[str] | None, 
 
     @v1.get("/limits/{debtor_id:path}", tags=["limits"],
             summary="The limit register's entries of a debtor (one per supplier)",
-            responses={404: {"description": "The register has no entry for this debtor"}})
+            operation_id="getLimits",
+            responses={200: {"model": LimitsAnswer}, **problem_responses(404, 422)})
     async def get_limits(
         debtor_id: str = Path(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN),
         as_of: Annotated[_IsoDate | None, Query(description="Day; absent: today")] = None,
@@ -540,7 +545,8 @@ def create_app(engine: Any, store: DecisionStore, tokens: Sequence[str] | None, 
 
     @v1.put("/fx-rates", tags=["operations"],
             summary="Store dated exchange rates (the single path's rates when a payload "
-                    "gives none)", responses={422: error_responses[422]})
+                    "gives none)", operation_id="putFxRates",
+            responses={200: {"model": FxStored}, **problem_responses(422)})
     async def put_fx_rates(req: FxRatesRequest) -> Response:
         base = _policy().book.currency
         today = dt.datetime.now(dt.UTC).date()
@@ -551,7 +557,7 @@ def create_app(engine: Any, store: DecisionStore, tokens: Sequence[str] | None, 
                  "msg": "date is after the reference date"}
                 for i, r in enumerate(req.rates) if r.date > today]
         if bad:
-            return _error(422, bad)
+            return _error(422, bad, "/v1/fx-rates")
         import pandas as pd
 
         table = pd.DataFrame({"date": pd.to_datetime([r.date for r in req.rates]),
@@ -561,13 +567,15 @@ def create_app(engine: Any, store: DecisionStore, tokens: Sequence[str] | None, 
             n = await run_in_threadpool(store.load_fx_rates, table, base=base, source="api",
                                         reference_date=today)
         except InvalidInputError as exc:  # pragma: no cover - the model checks every rule
-            return _error(422, problem_details(exc, ("body",)))
+            return _error(422, problem_details(exc, ("body",)), "/v1/fx-rates")
         return Response(_decision_json({"stored": n, "currency": base}),
                         headers=_JSON_HEADERS)
 
     from riskengine.serve.insurer import add_insurer_routes
+    from riskengine.serve.lists import add_list_routes
 
     add_insurer_routes(v1, store, _engine, _policy)
+    add_list_routes(v1, store)
     app.include_router(v1)
     if ui:
         from riskengine.serve.ui.router import create_ui_router
@@ -579,92 +587,32 @@ def create_app(engine: Any, store: DecisionStore, tokens: Sequence[str] | None, 
     return app
 
 
-def _check_invoice(req: InvoiceCheckRequest, store: DecisionStore, policy: Any) -> Response:
-    from riskengine.policy.funding import fund_invoice
-
-    as_of = req.as_of or dt.datetime.now(dt.UTC).date()  # the decisions' today (UTC)
-    registered = store.current_limit(req.supplier_id, req.debtor_id, as_of)
-    # the terms of the decision that set the register (a decision of the service, an
-    # override, a rerate run), when in force on the check's date; else the latest stored
-    # decision in force then (one dated later has not taken effect)
-    decision = _register_terms(registered, as_of)
-    if decision is None:
-        decision = store.latest_decision(req.debtor_id, req.supplier_id, in_force_on=as_of)
-    if decision is None:
-        decision = store.latest_decision(req.debtor_id, in_force_on=as_of)
-    if decision is None:
-        raise HTTPException(status_code=404, detail="no decision on this debtor in force on "
-                            "as_of: POST /v1/decisions first")
-    grade = decision.get("grade")
-    if grade is None:
-        raise HTTPException(status_code=409, detail="the debtor is unrated: no funding "
-                            "against an unrated debtor")
-    if registered is not None:
-        limit, source = float(registered["limit"]), "limit_register"
-    elif decision.get("approved_limit") is not None:
-        limit, source = float(decision["approved_limit"]), "latest_decision"
-    else:
-        raise HTTPException(status_code=409, detail="no approved limit for this pair")
-    terms = _decision_terms(decision, policy)
-    invoice: dict[str, Any] = {
-        "limit": limit, "approved_outstanding": req.approved_outstanding,
-        "amount": req.amount, "invoice_date": req.invoice_date.isoformat(),
-        "due_date": req.due_date.isoformat(), "as_of": as_of.isoformat(), "grade": str(grade),
-        "contras": req.contras, "cross_aged": req.cross_aged, "related": req.related,
-        "rating_date": terms["rating_date"],
-        **{k: v for k, v in terms.items() if v is not None},
-    }
-    try:
-        result = fund_invoice(policy, **invoice)
-    except InvalidInputError as exc:
-        return _error(422, problem_details(exc, ("body",), table_in_path=False))
-    request_record = req.model_dump(mode="json")
-    answer: dict[str, Any] = {
-        "supplier_id": req.supplier_id, "debtor_id": req.debtor_id,
-        "invoice_id": req.invoice_id, "as_of": as_of.isoformat(), "grade": str(grade),
-        "product": terms["product"], "supplier_grade": terms["supplier_grade"],
-        "rating_date": terms["rating_date"], "limit": limit, "limit_source": source,
-        "limit_status": None if registered is None else registered["status"],
-        "approved_outstanding": req.approved_outstanding,
-        **dataclasses.asdict(result),
-        "policy_version": str(getattr(policy, "version", "")),
-        "decision_id": decision.get("decision_id"),
-    }
-    answer["reasons"] = list(result.reasons)
-    check_id = store.record_funding_check(
-        supplier_id=req.supplier_id, debtor_id=req.debtor_id, invoice_id=req.invoice_id,
-        request=request_record, result=answer, limit_used=limit, limit_source=source,
-        approved_outstanding=req.approved_outstanding, as_of=as_of,
-        decision_id=answer["decision_id"], model_version=_opt_str(decision.get("model_version")),
-        policy_version=answer["policy_version"], input_hash=_input_hash(request_record))
-    answer["check_id"] = check_id
-    return Response(_decision_json(answer), headers=_JSON_HEADERS)
+def _engine_state(app: FastAPI) -> tuple[str, str]:
+    """The engine's state while it is not loaded (``loading``, ``retrying``, ``failed``) and
+    the problem's detail."""
+    if app.state.engine_error is None:
+        return "loading", "the engine is loading; retry shortly"
+    if app.state.engine_retry_at is not None:
+        return "retrying", "the engine failed to load and is tried again; retry later"
+    return "failed", ("the engine failed to load; see the service log (restart the "
+                      "service with a working model)")
 
 
-def _register_terms(registered: Mapping[str, Any] | None, day: dt.date
-                    ) -> dict[str, Any] | None:
-    """The funding terms the register row keeps of the decision that set it, when that
-    decision is in force on ``day`` (not dated after it), else None."""
-    terms = None if registered is None else registered.get("terms")
-    if not terms or not terms.get("as_of") or terms["as_of"] > day.isoformat():
-        return None
-    return dict(terms)
+_LOADING_RETRY_AFTER = 2
+"""Seconds a client waits while the engine loads (a load takes a few seconds)."""
 
 
-def _decision_terms(decision: Mapping[str, Any], policy: Any) -> dict[str, Any]:
-    """The funding terms a stored decision fixes: product, supplier grade, advance rate
-    (its dilution included) and the rating's date (``as_of``, else the day of
-    ``decided_at``; unknown: None, a stale rating). A decision without a supplier
-    grade leaves the debtor's grade pricing (the engine's rule for a supplier not
-    rated)."""
-    rated = decision.get("as_of") or str(decision.get("decided_at") or "")[:10] or None
-    return {"product": decision.get("product") or policy.product_names[0],
-            "supplier_grade": _opt_str(decision.get("supplier_grade")),
-            "advance_rate": decision.get("advance_rate"), "rating_date": rated}
+def _retry_after(app: FastAPI) -> dict[str, str]:
+    """``Retry-After`` while the engine loads or a new attempt is due; none once every
+    attempt failed (a client must not retry forever against a service without a model)."""
+    if app.state.engine_error is None:
+        return {"Retry-After": str(_LOADING_RETRY_AFTER)}
+    at = app.state.engine_retry_at
+    if at is None:
+        return {}
+    import time
 
-
-def _opt_str(value: Any) -> str | None:
-    return None if value is None else str(value)
+    return {"Retry-After": str(max(1, int(at - time.monotonic() + 0.999)))}
 
 
 def _lifespan(loader: Callable[[], Any]) -> Callable[[FastAPI], Any]:
@@ -673,12 +621,25 @@ def _lifespan(loader: Callable[[], Any]) -> Callable[[FastAPI], Any]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
         def load() -> None:
-            try:
-                app.state.engine = loader()
-                log.info("engine loaded: %s", getattr(app.state.engine, "versions", "?"))
-            except Exception as exc:  # the service stays up and /ready says failed
-                app.state.engine_error = exc
-                log.error("engine failed to load: %s", exc)
+            import time
+
+            delays = list(app.state.load_retries)
+            while True:
+                try:
+                    app.state.engine = loader()
+                    app.state.engine_retry_at = None
+                    log.info("engine loaded: %s", getattr(app.state.engine, "versions", "?"))
+                    return
+                except Exception as exc:  # the service stays up and /ready says so
+                    app.state.engine_error = exc
+                    if not delays:
+                        app.state.engine_retry_at = None
+                        log.error("engine failed to load (no attempt left): %s", exc)
+                        return
+                    delay = delays.pop(0)
+                    app.state.engine_retry_at = time.monotonic() + delay
+                    log.error("engine failed to load: %s; next attempt in %.0f s", exc, delay)
+                    time.sleep(delay)
 
         threading.Thread(target=load, name="riskengine-engine-loader", daemon=True).start()
         yield
@@ -711,15 +672,33 @@ def _install_openapi(app: FastAPI, payload_model: type[BaseModel]) -> None:
 
 
 def serve(app: FastAPI, host: str = "127.0.0.1", port: int = 8000, *,
-          access_log: bool = True, log_level: str = "info") -> None:
-    """Run ``app`` on uvicorn: one worker, HTTP keep-alive (blocks until stopped)."""
+          access_log: bool = False, log_level: str = "info",
+          own_logging: bool = False) -> None:
+    """Run ``app`` on uvicorn: one worker, HTTP keep-alive (blocks until stopped).
+
+    The app logs one JSON line per request itself (:class:`RequestContext`); uvicorn's
+    access log is off by default. ``own_logging``: leave logging as the caller set it up
+    (``riskengine serve``: JSON lines on standard error), uvicorn's records included."""
     import uvicorn
 
+    kw: dict[str, Any] = {"log_config": None} if own_logging else {}
     uvicorn.run(app, host=host, port=port, workers=1, timeout_keep_alive=30,
-                access_log=access_log, log_level=log_level, server_header=False)
+                access_log=access_log, log_level=log_level, server_header=False, **kw)
 
 
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def json_logging(level: int = logging.INFO) -> None:
+    """Log JSON lines on standard error (:class:`~riskengine.serve.problems.JsonFormatter`):
+    the service's own lines, uvicorn's and the request log."""
+    from riskengine.serve.problems import JsonFormatter
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
 
 
 def serve_command(args: argparse.Namespace) -> int:
@@ -745,8 +724,7 @@ def serve_command(args: argparse.Namespace) -> int:
         non-loopback host; a bad token or token file.
     """
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
-                                                   "%(message)s")
+    json_logging()
     insecure = bool(getattr(args, "insecure_dev", False))
     tokens = load_tokens(getattr(args, "token_file", None))
     if insecure:
@@ -790,7 +768,7 @@ def serve_command(args: argparse.Namespace) -> int:
     app = create_app(None, store, None if insecure else tokens, insecure_dev=insecure,
                      engine_loader=loader)
     try:
-        serve(app, args.host, int(args.port))
+        serve(app, args.host, int(args.port), own_logging=True)
     finally:
         store.close()
     return 0

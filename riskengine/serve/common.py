@@ -100,10 +100,48 @@ def pydantic_details(errors: Sequence[Mapping[str, Any]], prefix: Sequence[Any]
     return out
 
 
+_RECORD_FIELD = {"statements": "period_end", "adverse_records": "record_id"}
+"""The payload's record lists a problem can be placed in, and the field naming a record
+(the second part of its table key; the first is the debtor's id)."""
+
+
+def _record_index(records: Sequence[Any], table: str, record: str) -> int | None:
+    """The position in ``records`` (a payload's statements or adverse records) of the
+    record a problem names (``record``: its key, "<debtor id> <period end | record id>",
+    as riskengine.validation.errors labels it), or None."""
+    field = _RECORD_FIELD.get(table)
+    parts = record.split(" ")
+    if field is None or len(parts) != 2:
+        return None
+    for j, rec in enumerate(records):
+        value = getattr(rec, field, None)
+        text = value.isoformat() if isinstance(value, dt.date) else str(value)
+        if text == parts[1]:
+            return j
+    return None
+
+
+def _records_of(payloads: Sequence[Any] | None, pos: int | None, who: str, table: str,
+                suppliers: Mapping[str, Sequence[Any]] | None) -> Sequence[Any]:
+    """The records of ``table`` a problem of ``who`` is among: the debtor's (its payload
+    at ``pos``), else the supplier's own (rated from the payload)."""
+    if not payloads or table not in _RECORD_FIELD:
+        return ()
+    if pos is not None and 0 <= pos < len(payloads):
+        return getattr(payloads[pos], table, ()) or ()
+    if suppliers and who in suppliers:
+        for p in payloads:
+            for ex in p.pairs:
+                if ex.supplier_id == who and ex.supplier.has_records:
+                    return getattr(ex.supplier, table, ()) or ()
+    return ()
+
+
 def problem_details(exc: InvalidInputError, prefix: Sequence[Any],
                      positions: Mapping[str, int] | None = None, *,
                      table_in_path: bool = True,
-                     suppliers: Mapping[str, Sequence[Any]] | None = None
+                     suppliers: Mapping[str, Sequence[Any]] | None = None,
+                     payloads: Sequence[Any] | None = None
                      ) -> list[dict[str, Any]]:
     """Error items of an :class:`InvalidInputError`, its values and sentences dropped.
 
@@ -112,26 +150,42 @@ def problem_details(exc: InvalidInputError, prefix: Sequence[Any],
     the array (``positions``: debtor id to index), the table and the column. A
     problem of a supplier's own records (rated from the payload) is located under the
     supplier object (``suppliers``: supplier id to its path, e.g.
-    ``["exposure", "supplier"]``).
+    ``["exposure", "supplier"]``). With the ``payloads``, a problem of one statement or
+    adverse record is placed at that record's position (``statements``, ``1``) and the
+    item names it (``record``: ``statements[1]``, ``[2].statements[1]`` in an array,
+    ``exposure.supplier.statements[0]``): which record broke, never its values.
     """
     out = []
     for p in exc.problems or [{}]:
         table = str(p.get("table") or "")
         column = str(p.get("column") or "")
         path = [int(x) if x.isdigit() else x for x in column.split(".") if x]
+        record = None
         if table and table != "payload" and table_in_path:
             where: list[Any] = [table]
             who = str(p.get("debtor_id") or "")
             pos = (positions or {}).get(who)
+            if positions is None and payloads is not None and len(payloads) == 1 and (
+                    payloads[0].debtor.debtor_id == who):
+                pos = 0
             if positions is not None and len(positions) > 1 and pos is not None:
                 where = [pos, table]
             elif pos is None and suppliers and who in suppliers:
                 where = [*suppliers[who], table]
+            j = _record_index(_records_of(payloads, pos, who, table, suppliers), table,
+                              str(p.get("record") or ""))
+            if j is not None:
+                where.append(j)
+                record = ".".join(str(x) for x in where if not isinstance(x, int))
+                head = f"[{where[0]}]." if isinstance(where[0], int) else ""
+                record = f"{head}{record}[{j}]"
             path = [*where, *path]
         reason = str(p.get("reason") or "invalid")
         msg = str(p.get("message") or "") if table == "payload" else ""
         msg = _redact(msg, p.get("value")) if msg else _REASON_TEXT.get(reason, "invalid value")
         item = {"loc": [*prefix, *path], "type": reason, "msg": msg}
+        if record is not None:
+            item["record"] = record
         if item not in out:
             out.append(item)
     return out

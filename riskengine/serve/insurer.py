@@ -38,7 +38,8 @@ import numpy as np
 import pandas as pd
 from fastapi import Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict
 
 from riskengine.contracts.ids import ID_MAX_LENGTH, ID_PATTERN
 from riskengine.contracts.schemas import INSURER_LIMITS
@@ -197,26 +198,60 @@ def redecide(engine: Any, store: DecisionStore, debtors: Sequence[str], *,
     return {"redecided": done, "decision_ids": ids, "not_redecided": missing}
 
 
+class InsurerRequest(BaseModel):
+    """A pair whose limit exceeds its cover: what to ask the insurer for."""
+
+    model_config = ConfigDict(extra="allow")
+
+    debtor_id: str
+    supplier_id: str
+    currency: str
+    approved_limit: float
+    insured_limit: float
+    amount_requested: float
+    reason: str
+
+
+class InsurerRequestPage(BaseModel):
+    """A page of the requests to the insurer."""
+
+    requests: list[InsurerRequest]
+    next: str | None
+
+
 def add_insurer_routes(v1: Any, store: DecisionStore, engine: Callable[[], Any],
                        policy: Callable[[], Any], max_items: int = 10_000) -> None:
     """``GET /v1/insurer-requests`` and ``POST /v1/insurer-responses`` on the ``/v1`` router."""
-    def error(status: int, details: list[dict[str, Any]]) -> JSONResponse:
-        return JSONResponse({"detail": details}, status_code=status)
+    from riskengine.serve.lists import bad_cursor, page_answer
+    from riskengine.serve.problems import problem, problem_responses
+    from riskengine.store.pages import MAX_PAGE
 
-    @v1.get("/insurer-requests", tags=["insurance"],
-            summary="What to ask the insurer for: pairs whose limit exceeds their cover")
-    async def get_requests(debtor_id: str | None = Query(
-            default=None, min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)
+    def error(status: int, details: list[dict[str, Any]]) -> Response:
+        return problem(status, details, instance="/v1/insurer-responses")
+
+    @v1.get("/insurer-requests", tags=["insurance"], operation_id="listInsurerRequests",
+            summary="What to ask the insurer for: pairs whose limit exceeds their cover "
+                    "(sorted by debtor and supplier, one page at a time)",
+            responses={200: {"model": InsurerRequestPage}, **problem_responses(422)})
+    async def get_requests(
+        request: Request,
+        debtor_id: str | None = Query(default=None, min_length=1, max_length=ID_MAX_LENGTH,
+                                      pattern=ID_PATTERN),
+        limit: int = Query(default=100, ge=1, le=MAX_PAGE, description="Most items"),
+        cursor: str | None = Query(default=None, min_length=1, max_length=512,
+                                   pattern=r"^[A-Za-z0-9_-]+$"),
     ) -> Response:
-        rows = await run_in_threadpool(store.insurer_requests, debtor_id)
-        return Response(json.dumps({"requests": jsonable(rows)}, allow_nan=False),
-                        media_type="application/json")
+        try:
+            page = await run_in_threadpool(store.insurer_request_page, debtor_id=debtor_id,
+                                           cursor=cursor, limit=limit)
+        except InvalidInputError as exc:
+            return bad_cursor(request, exc)
+        return page_answer(request, page, limit, key="requests")
 
-    @v1.post("/insurer-responses", tags=["insurance"],
+    @v1.post("/insurer-responses", tags=["insurance"], operation_id="postInsurerResponses",
              summary="An insurer's answers: recorded whole or refused whole; the affected "
                      "pairs are decided again",
-             responses={422: {"description": "A bad answer: position and field, no value"},
-                        503: {"description": "Engine not loaded yet"}})
+             responses=problem_responses(400, 422, 503))
     async def post_responses(request: Request) -> Response:
         eng = engine()
         try:

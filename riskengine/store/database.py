@@ -22,6 +22,7 @@ Opening a store upgrades it to the head Alembic revision
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -33,11 +34,53 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
-from riskengine.errors import InvalidInputError
+from riskengine.errors import InvalidInputError, StoreError
 from riskengine.store.migrations import upgrade
 from riskengine.store.values import _dumps
 
-__all__ = ["DEFAULT_STORE_FILE", "STORE_URL_ENV", "default_store_url"]
+__all__ = ["DEFAULT_STORE_FILE", "MIN_FREE_BYTES", "STORE_URL_ENV", "check_store_path",
+           "default_store_url", "first_line"]
+
+MIN_FREE_BYTES = 16 * 1024 * 1024
+"""Free space a SQLite store's disk must have when the store opens (WAL, its index file,
+a few transactions); below it the store is refused as full. SQLite maps its WAL index
+into memory: on a full disk, growing it can kill the process (SIGBUS) rather than fail
+a call, so a full disk is refused up front."""
+
+
+def check_store_path(path: Path) -> None:
+    """Refuse a SQLite store file whose directory is missing (never created silently),
+    not writable (the store, its WAL and index files are written there) or full.
+
+    Raises
+    ------
+    StoreError
+        One line naming the store and what is wrong.
+    """
+    parent = path.parent
+    if not parent.is_dir():
+        raise StoreError(f"decision store {str(path)!r}: the directory {str(parent)!r} does "
+                         "not exist; create it first (a store's directory is never created "
+                         "for you).")
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        raise StoreError(f"decision store {str(path)!r}: the file is read-only for this "
+                         "user; the service writes every decision.")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise StoreError(f"decision store {str(path)!r}: the directory {str(parent)!r} is "
+                         "read-only for this user (the store writes its file, WAL and index "
+                         "there).")
+    free = shutil.disk_usage(parent).free
+    if free < MIN_FREE_BYTES:
+        raise StoreError(f"decision store {str(path)!r}: the disk is full ({free:,} bytes "
+                         f"free, at least {MIN_FREE_BYTES:,} needed).")
+
+
+def first_line(exc: BaseException) -> str:
+    """The database's own first line of an error (``attempt to write a readonly
+    database``), without SQL, parameters or traceback."""
+    orig = getattr(exc, "orig", None) or exc
+    lines = str(orig).strip().splitlines()
+    return lines[0] if lines else type(orig).__name__
 
 DEFAULT_STORE_FILE = "riskengine.db"
 """File name of the default SQLite store, in the data directory (``$RISKENGINE_HOME``, else
@@ -107,7 +150,7 @@ class _Database:
                 if not create and not path.is_file():
                     raise InvalidInputError(f"No decision store at {str(path)!r} (the file "
                                             "does not exist); nothing was created.")
-                path.parent.mkdir(parents=True, exist_ok=True)
+                check_store_path(path)
                 kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30.0}
         try:
             self.engine: Engine = sa.create_engine(self.url, **kwargs)
@@ -125,7 +168,13 @@ class _Database:
         if self._sqlite:
             sa.event.listen(self.engine, "connect", self._sqlite_connect)
             sa.event.listen(self.engine, "begin", self._sqlite_begin)
-        self._upgrade()
+        try:
+            self._upgrade()
+        except sa.exc.DBAPIError as exc:  # not a database, read-only, unreachable
+            self.engine.dispose()
+            where = parsed.render_as_string(hide_password=True)
+            raise StoreError(f"decision store {where}: cannot be opened: "
+                             f"{first_line(exc)}") from None
 
     def _upgrade(self, attempts: int = 5) -> None:
         """Bring the schema to head (:mod:`riskengine.store.migrations`).

@@ -34,6 +34,7 @@ from riskengine.store.idempotency import (
     insert_answer,
 )
 from riskengine.store.insurer import _InsurerRegister
+from riskengine.store.pages import _Pages
 from riskengine.store.register import BOOK_KEYS, decision_terms
 from riskengine.store.tables import decisions, metadata
 from riskengine.store.users import _Accounts
@@ -86,7 +87,7 @@ _LATEST = (sa.select(decisions.c.id, decisions.c.decision)
 _LATEST_PAIR = _LATEST.where(decisions.c.supplier_id == sa.bindparam("p_supplier"))
 
 
-class DecisionStore(_InsurerRegister, _FxTable, _Accounts):
+class DecisionStore(_InsurerRegister, _FxTable, _Accounts, _Pages):
     """Decisions, funding checks and the limit register in one SQL database.
 
     Parameters

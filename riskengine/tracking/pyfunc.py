@@ -65,8 +65,11 @@ from riskengine.io.locations import example_payload_path
 from riskengine.tracking.mlflow_model import INPUT_COLUMN, PARAM_NAMES, PD_MODEL_ARTIFACT
 from riskengine.tracking.runs import (
     CHAMPION_ALIAS,
+    MODEL_DESCRIPTIONS,
+    describe_registered_model,
     get_client,
     get_or_create_experiment,
+    path_param,
     resolve_tracking_uri,
 )
 
@@ -440,6 +443,12 @@ def log_engine_model(tracking_uri: str | None = None,
         with _tracking(uri), _env(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false"), \
                 mlflow.start_run(experiment_id=exp_id, run_name="publish-engine") as run:
             mlflow.set_tags({"riskengine.kind": "engine", **versions})
+            mlflow.log_params({  # the files this engine was built from, absolute
+                "model_dir": path_param(model_dir) or "(shipped model)",
+                "policy": path_param(policy_path) or "(shipped policy)",
+                "master_scale": path_param(master_scale_path) or "(shipped master scale)",
+                "overlay": path_param(overlay_path) or "(shipped overlay)",
+                "example": path_param(example_path)})
             tick = time.perf_counter()
             info = mlflow.pyfunc.log_model(
                 name=ARTIFACT_NAME, python_model=str(MODEL_CODE_PATH),
@@ -469,7 +478,13 @@ def log_engine_model(tracking_uri: str | None = None,
                 tick = time.perf_counter()
                 mv = mlflow.register_model(info.model_uri, name, tags=versions)
                 version = str(mv.version)
-                get_client(uri).set_registered_model_alias(name, CHAMPION_ALIAS, version)
+                client = get_client(uri)
+                describe_registered_model(client, name)
+                client.update_model_version(name, version, description=(
+                    f"{MODEL_DESCRIPTIONS.get(name, name)} Model {versions.get('model_version')}"
+                    f", policy {versions.get('policy_version')}; checks passed in run "
+                    f"{run.info.run_id}."))
+                client.set_registered_model_alias(name, CHAMPION_ALIAS, version)
                 alias_uri = f"models:/{name}@{CHAMPION_ALIAS}"
                 timings["register"] = time.perf_counter() - tick
             return PublishedEngine(info.model_uri, run.info.run_id, str(info.model_id),

@@ -16,6 +16,12 @@
   version; :func:`promote_if_better` moves the alias ``champion`` (registry
   aliases, not the deprecated stages) only when the new version beats the
   current champion on validation AUC and has no calibration failure.
+- **As MLflow's users expect** (issue 18): every experiment made or used here declares
+  its kind (tag ``mlflow.experimentKind`` = ``custom_model_development``: MLflow 3's UI
+  opens its runs as classic ML runs, not as GenAI evaluations) and carries a
+  description (``mlflow.note.content``); registered models and their versions carry
+  descriptions (:data:`MODEL_DESCRIPTIONS`); parameters that name files hold resolved
+  absolute paths (:func:`path_param`).
 
 MLflow is pinned to 3.17.2 everywhere (docs/ARCHITECTURE.md).
 """
@@ -44,6 +50,12 @@ __all__ = [
     "log_training_run",
     "register_model_version",
     "champion",
+    "EXPERIMENT_KIND",
+    "EXPERIMENT_KIND_TAG",
+    "EXPERIMENT_DESCRIPTIONS",
+    "MODEL_DESCRIPTIONS",
+    "describe_registered_model",
+    "path_param",
     "PromotionDecision",
     "promote_if_better",
 ]
@@ -53,6 +65,34 @@ DEFAULT_STORE_DIR = "mlruns"
 DEFAULT_EXPERIMENT = "riskengine-pd"
 DEFAULT_MODEL_NAME = "riskengine-pd"
 CHAMPION_ALIAS = "champion"
+
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+"""The experiment tag MLflow 3's UI reads to open runs as classic ML or as GenAI."""
+EXPERIMENT_KIND = "custom_model_development"
+"""Classic (non-GenAI) model development: every riskengine experiment."""
+_NOTE_TAG = "mlflow.note.content"  # MLflow's description of an experiment, run or model
+
+EXPERIMENT_DESCRIPTIONS: dict[str, str] = {
+    "riskengine-pd": "PD model development on the shared data: training runs (parameters, "
+                     "validation metrics, the skops model) and validation reports.",
+    "riskengine-pd-book": "PD models fitted on a factoring book's own history "
+                          "(riskengine train --portfolio).",
+    "riskengine-engine": "The whole decision engine (PD model, policy, overlay) logged as a "
+                         "pyfunc model by riskengine publish, with its checks.",
+    "riskengine-rerate": "Portfolio re-rating runs (riskengine rerate): figures, outputs and "
+                         "the inputs' hash of each run.",
+}
+"""Description of each experiment riskengine logs to (others get a generic one)."""
+
+MODEL_DESCRIPTIONS: dict[str, str] = {
+    "riskengine-pd": "Probability-of-default model of riskengine trained on the shared "
+                     "data; the champion alias marks the version the engine ships.",
+    "riskengine-pd-book": "Probability-of-default model fitted on a factoring book's own "
+                          "history (point-in-time snapshots, out-of-time validation).",
+    "riskengine": "The riskengine decision engine as an MLflow pyfunc model: a debtor "
+                  "payload in, its rating, limit, cover and funding terms out.",
+}
+"""Description of each registered model riskengine registers."""
 AUC_TAG = "val_auc"
 CALIBRATION_TAG = "calibration_ok"
 _PARAM_MAX = 6000  # MLflow's limit on a parameter value
@@ -108,9 +148,32 @@ def get_or_create_experiment(
     uri = resolve_tracking_uri(tracking_uri)
     client = get_client(uri)
     exp = client.get_experiment_by_name(name)
-    if exp is not None:
-        return str(exp.experiment_id)
-    return str(client.create_experiment(name, artifact_location=_artifact_root(uri)))
+    wanted = {EXPERIMENT_KIND_TAG: EXPERIMENT_KIND,
+              _NOTE_TAG: EXPERIMENT_DESCRIPTIONS.get(name, f"riskengine experiment {name}")}
+    if exp is None:
+        return str(client.create_experiment(name, artifact_location=_artifact_root(uri),
+                                            tags=wanted))
+    for key, value in wanted.items():  # an experiment made before issue 18: declared now
+        if not exp.tags.get(key):
+            client.set_experiment_tag(exp.experiment_id, key, value)
+    return str(exp.experiment_id)
+
+
+def path_param(path: str | os.PathLike[str] | None) -> str:
+    """A path as a run parameter: resolved and absolute ("" for none), so a run says which
+    file it read whatever the working directory was."""
+    if path is None or str(path) == "":
+        return ""
+    return str(Path(path).expanduser().resolve())
+
+
+def describe_registered_model(client: MlflowClient, name: str) -> None:
+    """Give the registered model ``name`` its description (:data:`MODEL_DESCRIPTIONS`)
+    when it has none."""
+    model = client.get_registered_model(name)
+    if not model.description:
+        client.update_registered_model(
+            name, description=MODEL_DESCRIPTIONS.get(name, f"riskengine model {name}"))
 
 
 def log_training_run(
@@ -202,7 +265,9 @@ def register_model_version(
     val_auc, calibration_ok : optional
         Recorded as version tags ``val_auc`` / ``calibration_ok`` (read by
         :func:`promote_if_better`).
-    tags, description, tracking_uri : optional
+    tags, tracking_uri : optional
+    description : str, optional
+        The version's description; default one naming the run and the validation AUC.
 
     Returns
     -------
@@ -211,15 +276,20 @@ def register_model_version(
     """
     client = get_client(tracking_uri)
     try:
-        client.create_registered_model(name)
+        client.create_registered_model(
+            name, description=MODEL_DESCRIPTIONS.get(name, f"riskengine model {name}"))
     except MlflowException as exc:
         if "RESOURCE_ALREADY_EXISTS" not in str(exc.error_code):
             raise
+        describe_registered_model(client, name)
     vtags = {str(k): str(v) for k, v in (tags or {}).items()}
     if val_auc is not None:
         vtags[AUC_TAG] = repr(float(val_auc))
     if calibration_ok is not None:
         vtags[CALIBRATION_TAG] = str(bool(calibration_ok)).lower()
+    if description is None:
+        auc = "n/a" if val_auc is None else f"{float(val_auc):.4f}"
+        description = f"{name} from run {run_id}, validation AUC {auc}"
     mv = client.create_model_version(
         name, source=f"runs:/{run_id}/{artifact_path}", run_id=run_id, tags=vtags,
         description=description, await_creation_for=0,

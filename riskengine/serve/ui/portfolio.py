@@ -94,6 +94,9 @@ def _override_report_page(ui: _Ui, request: Request, sess: UiSession, since: str
     except InvalidInputError:
         errors.append("Give the period as two dates (YYYY-MM-DD).")
         start, end = today - dt.timedelta(days=30), today
+    if dt.date.max in (start, end):  # the period's end is exclusive: its next day overflows
+        errors.append("Give the period as two dates before 9999-12-31.")
+        start, end = today - dt.timedelta(days=30), today
     if start > end:
         errors.append("The period starts after it ends.")
         start, end = end, start
@@ -105,6 +108,7 @@ def _override_report_page(ui: _Ui, request: Request, sess: UiSession, since: str
                ("This quarter", dt.date(today.year, 3 * ((today.month - 1) // 3) + 1, 1), today),
                ("This year", dt.date(today.year, 1, 1), today)]
     return ui.render("ui_overrides.html.j2", request, session=sess, active="overrides",
+                     status=422 if errors else 200,
                      report=report, rows=rows, since=start.isoformat(), until=end.isoformat(),
                      errors=errors, presets=[(label, a.isoformat(), b.isoformat())
                                              for label, a, b in presets])
