@@ -47,8 +47,12 @@ def _portfolio_page(ui: _Ui, request: Request, sess: UiSession) -> Response:
         # every amount in the reporting currency, each pair at its decision's rate
         overview = dict(portfolio_overview(
             current, previous, currency=None if policy is None else policy.book.currency))
-    return ui.render("ui_portfolio.html.j2", request, session=sess, active="portfolio",
-                     overview=overview, grades=_grades())
+    from riskengine.serve.ui.book import book_view
+
+    book = book_view(request, "/ui/portfolio")
+    return ui.render("ui_portfolio.html.j2", request, status=422 if book["problems"] else 200,
+                     session=sess, active="portfolio", overview=overview, grades=_grades(),
+                     book=book)
 
 
 def decision_runs(store: DecisionStore) -> tuple[Any, Any]:

@@ -15,17 +15,18 @@ from riskengine.store import DecisionStore
 
 
 def create_router(ui: _Ui) -> APIRouter:
-    """``GET /search``: debtors among the stored decisions."""
+    """``GET /search``: the register's pairs whose debtor or supplier id (or the debtor's
+    kept name) contains the query, filtered and paged (:func:`riskengine.serve.ui.book.book_view`)."""
     router = APIRouter(include_in_schema=False)
 
     @router.get("/search")
     async def search(request: Request, q: str = "",
                      sess: UiSession = Depends(ui.require_session)) -> Response:  # noqa: B008
-        store: DecisionStore = request.app.state.store
-        query = q.strip()[:128]
-        rows = await run_in_threadpool(search_debtors, store, query)
-        return ui.render("ui_search.html.j2", request, session=sess, active="search",
-                         query=query, rows=rows)
+        from riskengine.serve.ui.book import book_view
+
+        book = await run_in_threadpool(book_view, request, "/ui/search")
+        return ui.render("ui_search.html.j2", request, status=422 if book["problems"] else 200,
+                         session=sess, active="search", query=book["filters"]["q"], book=book)
 
     return router
 
@@ -119,3 +120,17 @@ def _debtor_name(store: DecisionStore, input_hash: Any) -> str | None:
         return None
     name = (payload.get("debtor") or {}).get("name")
     return name if isinstance(name, str) else None
+
+
+def _debtor_name_of(store: DecisionStore, debtor_id: str) -> str | None:
+    """The name in the inputs kept with the debtor's latest stored decision (None: no
+    decision of the debtor kept its inputs, e.g. a pair only a rerate run decided)."""
+    import sqlalchemy as sa
+
+    from riskengine.store.tables import decisions as d
+
+    q = (sa.select(d.c.input_hash).where(d.c.debtor_id == debtor_id)
+         .order_by(d.c.id.desc()).limit(1))
+    with store.connect() as conn:
+        digest = conn.execute(q).scalar()
+    return _debtor_name(store, digest)
