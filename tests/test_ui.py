@@ -754,3 +754,12 @@ def test_payload_from_form_keeps_the_groups_in_form_order() -> None:
     assert {s["currency"] for s in payload["statements"]} == {"USD"}
     assert [(a["record_id"], a["currency"]) for a in payload["adverse_records"]] == [
         ("TIR-1", "EUR"), ("FORM-ADV-2", "USD")]
+
+
+def test_a_refused_pair_shows_no_advance_or_fees(store: DecisionStore) -> None:
+    client = _client(store, StubEngine(limit=0.0))  # the stub's policy grants nothing
+    assert _login(client).status_code == 303
+    assert _upload(client).status_code == 303
+    page = client.get("/ui/debtor?id=GR-D-004711").text
+    assert 'data-testid="no-terms"' in page and "Advance rate" not in page
+    assert "commission" not in page.split('data-testid="no-terms"')[0].split("Latest decision")[1]
