@@ -4,7 +4,6 @@ records, payment behaviour, concentration and the position in the NACE section."
 from __future__ import annotations
 
 import math
-
 from collections.abc import Mapping
 from typing import Any
 
