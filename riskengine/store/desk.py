@@ -297,13 +297,19 @@ def alerts_page(store: Any, f: AlertFilter, *, page: int = 1, size: int = 50
     reductions** (an insurer's answer ``reduced`` or ``cancelled``, on its effective or
     decision date).
     """
+    return _alerts(store, f, page, size, count=True)
+
+
+def _alerts(store: Any, f: AlertFilter, page: int, size: int, *, count: bool
+            ) -> tuple[list[dict[str, Any]], int]:
     u = _alerts_union(f)
     q = (sa.select(u).order_by(u.c.day.desc(), u.c.kind, u.c.debtor_id, u.c.supplier_id,
                                u.c.seq.desc())
          .offset(max(0, (int(page) - 1) * int(size))).limit(int(size)))
     with store.connect() as conn:
         rows = _alert_rows(conn.execute(q))
-        total = int(conn.execute(sa.select(sa.func.count()).select_from(u)).scalar_one())
+        total = int(conn.execute(sa.select(sa.func.count()).select_from(u)).scalar_one()
+                    ) if count else -1
     return rows, total
 
 
@@ -312,7 +318,7 @@ def alert_chunks(store: Any, f: AlertFilter, *, chunk: int = 5000
     """Every alert matching ``f``, newest first, ``chunk`` at a time."""
     page = 1
     while True:
-        rows, _ = alerts_page(store, f, page=page, size=chunk)
+        rows, _ = _alerts(store, f, page, chunk, count=False)
         if rows:
             yield rows
         if len(rows) < chunk:

@@ -154,9 +154,10 @@ def apply_run(store: Any, pairs: pd.DataFrame, *, as_of: Any, run: str, policy: 
                         day, pairs["knockout"].to_numpy(dtype=bool, na_value=False), policy,
                         outstanding=pairs["approved_outstanding"].to_numpy(
                             dtype=np.float64, na_value=np.nan))
-        grades = (held["grade"].to_numpy(dtype=object) if len(held)
-                  else np.full(n, None, dtype=object))[take]
-        before = np.where(has & pd.notna(grades), grades, None)  # the row's grade: migration
+        grades: np.ndarray = (held["grade"].to_numpy(dtype=object) if len(held)
+                              else np.full(n, None, dtype=object))[take]
+        before: np.ndarray = np.where(has & np.asarray(pd.notna(grades), dtype=bool), grades,
+                                      np.full(n, None, dtype=object))  # the row's grade
         _write_rows(conn, st, has, sid, did, pairs, day, run, now, policy, before)
         counts: dict[str, int] = {}
         _history(conn, st, seed, sid, did, pairs, day, run, changed_by, now, counts)

@@ -189,7 +189,7 @@ def memo_context(engine: Any, payload_or_frames: Any, decision: Any, *,
         lo = 0.0 if k == 1 else ms.upper_bounds[k - 2]
         band = f"({fmt_pd(lo) if lo else '0 %'}, {fmt_pd(ms.upper_bounds[k - 1])}]"
     dtype = str(d.get("decision_type") or "")
-    box = {
+    box: dict[str, Any] = {
         "grade": "unrated" if grade is None else str(grade),
         "grade_words": GRADE_WORDS.get(str(grade), "not rated"),
         "grade_band": band,

@@ -106,7 +106,7 @@ def book_query(params: Mapping[str, str]) -> tuple[BookFilter, int, int, list[st
     line naming the parameter, never echoing its value)."""
     problems: list[str] = []
     values = {k: str(params.get(k) or "").strip()[:128] for k in _FILTER_KEYS}
-    f = BookFilter(**values)
+    f = _filter(values)
     problems.extend(f.problems())
     if problems:
         f = BookFilter(q=values["q"])
@@ -160,8 +160,14 @@ def _with_names(store: Any, f: BookFilter) -> BookFilter:
     if not needle:
         return f
     names = _names_matching(store, needle)
-    return BookFilter(**{**{k: getattr(f, k) for k in _FILTER_KEYS},
-                         "debtor_ids": tuple(sorted(names))})
+    return _filter({k: getattr(f, k) for k in _FILTER_KEYS}, tuple(sorted(names)))
+
+
+def _filter(values: Mapping[str, str], debtor_ids: tuple[str, ...] = ()) -> BookFilter:
+    return BookFilter(q=values["q"], grade=values["grade"], migration=values["migration"],
+                      action=values["action"], sector=values["sector"],
+                      country=values["country"], insurer=values["insurer"],
+                      debtor_ids=debtor_ids)
 
 
 def book_view(request: Request, path: str) -> dict[str, Any]:
