@@ -24,6 +24,7 @@ from fastapi.responses import Response, StreamingResponse
 from riskengine.contracts.dates import parse_date
 from riskengine.errors import InvalidInputError
 from riskengine.serve.ui.dependencies import _grades, _page_headers, _state, _Ui
+from riskengine.serve.ui.search import _debtor_name_of, _names_matching
 from riskengine.serve.ui.sessions import UiSession
 from riskengine.store.desk import (
     ALERT_COLUMNS,
@@ -49,8 +50,18 @@ _FILTER_KEYS = ("q", "grade", "migration", "action", "sector", "country", "insur
 
 
 def create_router(ui: _Ui) -> APIRouter:
-    """``GET /alerts``, ``GET /export/book.csv`` and ``GET /export/alerts.csv``."""
+    """``GET /search``, ``GET /alerts``, ``GET /export/book.csv`` and
+    ``GET /export/alerts.csv``."""
     router = APIRouter(include_in_schema=False)
+
+    @router.get("/search")
+    async def search(request: Request,
+                     sess: UiSession = Depends(ui.require_session)) -> Response:  # noqa: B008
+        """The register's pairs whose debtor or supplier id (or the debtor's kept name)
+        contains ``q``, filtered and paged."""
+        book = await run_in_threadpool(book_view, request, "/ui/search")
+        return ui.render("ui_search.html.j2", request, status=422 if book["problems"] else 200,
+                         session=sess, active="search", query=book["filters"]["q"], book=book)
 
     @router.get("/alerts")
     async def alerts(request: Request,
@@ -154,8 +165,6 @@ def _pager(path: str, params: Mapping[str, Any], page: int, size: int, total: in
 
 def _with_names(store: Any, f: BookFilter) -> BookFilter:
     """``f`` with the debtors whose kept name contains its text (search by name)."""
-    from riskengine.serve.ui.search import _names_matching
-
     needle = f.q.strip().lower()
     if not needle:
         return f
@@ -174,8 +183,6 @@ def book_view(request: Request, path: str) -> dict[str, Any]:
     """What the search and portfolio pages show of the book: the filtered page of
     register rows, its pager, the filters and their choices, the export link, problems
     (call in a worker thread: it reads the store)."""
-    from riskengine.serve.ui.search import _debtor_name_of
-
     _, store = _state(request)
     f, page, size, problems = book_query(request.query_params)
     f = _with_names(store, f)

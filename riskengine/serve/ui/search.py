@@ -1,34 +1,12 @@
-"""The search page, and the store read for pages: debtors by id or name, kept inputs."""
+"""The store reads for pages: debtors by id or name, their kept inputs and names (the
+search page itself is :mod:`riskengine.serve.ui.book`'s: the register's pairs)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import Response
-
-from riskengine.serve.ui.dependencies import _Ui
-from riskengine.serve.ui.sessions import UiSession
 from riskengine.store import DecisionStore
-
-
-def create_router(ui: _Ui) -> APIRouter:
-    """``GET /search``: the register's pairs whose debtor or supplier id (or the debtor's
-    kept name) contains the query, filtered and paged (:func:`riskengine.serve.ui.book.book_view`)."""
-    router = APIRouter(include_in_schema=False)
-
-    @router.get("/search")
-    async def search(request: Request, q: str = "",
-                     sess: UiSession = Depends(ui.require_session)) -> Response:  # noqa: B008
-        from riskengine.serve.ui.book import book_view
-
-        book = await run_in_threadpool(book_view, request, "/ui/search")
-        return ui.render("ui_search.html.j2", request, status=422 if book["problems"] else 200,
-                         session=sess, active="search", query=book["filters"]["q"], book=book)
-
-    return router
 
 
 def search_debtors(store: DecisionStore, query: str, *, limit: int = 50
