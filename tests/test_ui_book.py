@@ -134,7 +134,7 @@ def client(store: DecisionStore) -> TestClient:
 # --- the store's reads -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("f", "expected"), [
+CASES = [
     (BookFilter(), 120),
     (BookFilter(grade="7"), 10),
     (BookFilter(migration="downgrade"), 11),      # D-000..009 (5 -> 7) and D-016 (5 -> D)
@@ -156,7 +156,10 @@ def client(store: DecisionStore) -> TestClient:
     (BookFilter(q="d-01"), 10),                   # D-010..D-019
     (BookFilter(q="calc"), 1),                    # by supplier id
     (BookFilter(q="100%_"), 0),                   # LIKE's wildcards are literal
-])
+]
+
+
+@pytest.mark.parametrize(("f", "expected"), CASES)
 def test_book_filters_count_the_rows_in_sql(store: DecisionStore, f: BookFilter,
                                             expected: int) -> None:
     rows, total = book_page(store, f, page=1, size=200)
@@ -316,3 +319,85 @@ def test_an_empty_register_says_so(_hash: str) -> None:
         assert alerts_page(s, AlertFilter()) == ([], 0)
     finally:
         s.close()
+
+
+# --- the register's previous grade, written by both paths, read on both backends ----------
+
+
+def _decision(grade: str, limit: float, as_of: str) -> dict[str, Any]:
+    return {"debtor_id": "D-1", "supplier_id": "S-1", "as_of": as_of,
+            "decided_at": f"{as_of}T10:00:00Z", "pd": 0.01, "grade": grade,
+            "approved_limit": limit, "requested_limit": 100_000.0, "currency": "EUR",
+            "decision_type": "full", "model_version": "m", "policy_version": "p",
+            "input_hash": f"h{as_of}", "product": "non_recourse", "knockouts": []}
+
+
+def test_service_decisions_keep_the_previous_grade(store_url: str) -> None:
+    """Decided 5 then 7 with a limit cut 100,000 -> 60,000: a downgrade, a pending
+    decrease 30 days after 2026-06-30 (the shipped policy's notice), two alerts."""
+    store = DecisionStore(store_url)
+    try:
+        book = [{"sector": "G", "country": "GR", "approved_outstanding": 0.0}]
+        store.store_decisions([_decision("5", 100_000.0, "2026-03-31")], exposures=book)
+        (row,), _ = book_page(store, BookFilter())
+        assert (row["grade"], row["previous_grade"], row["migration"]) == ("5", None, "new")
+        store.store_decisions([_decision("7", 60_000.0, "2026-06-30")], exposures=book)
+        (row,), total = book_page(store, BookFilter(migration="downgrade", action="decrease",
+                                                    sector="G", country="GR",
+                                                    insurer="none"))
+        assert total == 1 and (row["previous_grade"], row["grade"]) == ("5", "7")
+        assert (row["pending_limit"], row["pending_effective_date"]) == (
+            60_000.0, dt.date(2026, 7, 30))
+        rows, total = alerts_page(store, AlertFilter())
+        assert total == 2
+        assert [(r["kind"], r["day"]) for r in rows] == [
+            ("limit_cut", dt.date(2026, 7, 30)), ("downgrade", dt.date(2026, 6, 30))]
+        assert [len(c) for c in book_chunks(store, BookFilter(), chunk=1)] == [1]
+    finally:
+        store.close()
+
+
+def test_rerate_runs_keep_the_previous_grade(store_url: str) -> None:
+    import pandas as pd
+
+    from riskengine.config import load_policy
+    from riskengine.store.runs import apply_run
+
+    def pairs(grades: list[str]) -> pd.DataFrame:
+        n = len(grades)
+        return pd.DataFrame({
+            "supplier_id": ["S-1"] * n, "debtor_id": [f"D-{i}" for i in range(n)],
+            "approved_limit": [50_000.0] * n, "knockout": [False] * n,
+            "approved_outstanding": [0.0] * n, "current_limit": [0.0] * n,
+            "currency": ["EUR"] * n, "grade": grades, "pd": [0.01] * n,
+            "advance_rate": [0.8] * n, "sector": ["C"] * n, "country": ["DE"] * n})
+
+    store = DecisionStore(store_url)
+    try:
+        policy = load_policy()
+        apply_run(store, pairs(["4", "5", "6"]), as_of="2026-03-31", run="r1", policy=policy)
+        apply_run(store, pairs(["3", "5", "8"]), as_of="2026-06-30", run="r2", policy=policy)
+        rows, _ = book_page(store, BookFilter())
+        assert [(r["previous_grade"], r["grade"], r["migration"]) for r in rows] == [
+            ("4", "3", "upgrade"), ("5", "5", "unchanged"), ("6", "8", "downgrade")]
+        assert [r["debtor_id"] for r in alerts_page(store, AlertFilter(kind="downgrade"))[0]
+                ] == ["D-2"]
+    finally:
+        store.close()
+
+
+def test_the_book_reads_the_same_on_both_backends(store_url: str) -> None:
+    store = DecisionStore(store_url)
+    try:
+        _book(store)
+        assert [book_page(store, f, size=25)[1] for f, _ in CASES] == [n for _, n in CASES]
+        rows, _ = book_page(store, BookFilter(), page=2, size=50)
+        assert (rows[0]["debtor_id"], rows[-1]["debtor_id"]) == ("D-050", "D-099")
+        assert [len(c) for c in book_chunks(store, BookFilter(), chunk=50)] == [50, 50, 20]
+        rows, total = alerts_page(store, AlertFilter(), size=200)
+        assert total == 24 and [r["day"] for r in rows] == sorted(
+            (r["day"] for r in rows), reverse=True)
+        assert alerts_page(store, AlertFilter(since=dt.date(2026, 6, 1),
+                                              until=dt.date(2026, 6, 30)))[1] == 12
+    finally:
+        store.close()
