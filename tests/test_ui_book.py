@@ -401,3 +401,21 @@ def test_the_book_reads_the_same_on_both_backends(store_url: str) -> None:
                                               until=dt.date(2026, 6, 30)))[1] == 12
     finally:
         store.close()
+
+
+def test_the_portfolio_reads_the_last_two_decisions_per_pair_in_sql(store_url: str) -> None:
+    from riskengine.serve.ui.portfolio import decision_runs
+
+    store = DecisionStore(store_url)
+    try:
+        for grade, as_of in (("4", "2026-01-31"), ("5", "2026-03-31"), ("7", "2026-06-30")):
+            store.store_decisions([_decision(grade, 100_000.0, as_of)])
+        other = {**_decision("3", 50_000.0, "2026-06-30"), "debtor_id": "D-2"}
+        store.store_decisions([other])
+        current, previous = decision_runs(store)
+        assert sorted(zip(current["debtor_id"], current["grade"], strict=True)) == [
+            ("D-1", "7"), ("D-2", "3")]
+        assert list(zip(previous["debtor_id"], previous["grade"], strict=True)) == [("D-1", "5")]
+        assert list(current["decision_id"]) == [3, 4]
+    finally:
+        store.close()
