@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_register import synthetic_pairs  # noqa: E402
+from bench_register import synthetic_pairs
 
 
 def _insurer_rows(pairs: pd.DataFrame, seed: int = 1) -> list[dict[str, object]]:
