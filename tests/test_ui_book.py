@@ -285,6 +285,13 @@ def test_the_search_page_pages_and_keeps_filters_in_its_links(client: TestClient
     assert page.count("<tr>") == 26  # the header and 25 rows
 
 
+def test_a_page_past_the_end_shows_the_last_page(client: TestClient) -> None:
+    page = client.get("/ui/search?page=99&size=25").text
+    assert "Pairs 101–120 of <strong>120</strong>" in page and "Page 5 of 5" in page
+    page = client.get("/ui/alerts?page=9").text
+    assert "Alerts 1–24 of <strong>24</strong>" in page
+
+
 def test_the_portfolio_page_filters_the_book(client: TestClient) -> None:
     page = client.get("/ui/portfolio?grade=7&sector=G").text
     assert "Pairs 1–10 of <strong>10</strong>" in page

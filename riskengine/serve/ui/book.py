@@ -187,6 +187,9 @@ def book_view(request: Request, path: str) -> dict[str, Any]:
     f, page, size, problems = book_query(request.query_params)
     f = _with_names(store, f)
     rows, total = book_page(store, f, page=page, size=size)
+    if not rows and total and page > 1:  # past the end (the book shrank): the last page
+        page = math.ceil(total / size)
+        rows, total = book_page(store, f, page=page, size=size)
     for row in rows:
         row["name"] = _debtor_name_of(store, row["debtor_id"])
     params = {k: getattr(f, k) for k in _FILTER_KEYS}
@@ -202,6 +205,9 @@ def _alerts_page(ui: _Ui, request: Request, sess: UiSession) -> Response:
     _, store = _state(request)
     f, page, size, problems = alert_query(request.query_params)
     rows, total = alerts_page(store, f, page=page, size=size)
+    if not rows and total and page > 1:  # past the end: the last page
+        page = math.ceil(total / size)
+        rows, total = alerts_page(store, f, page=page, size=size)
     params = {"kind": f.kind, "since": f.since.isoformat() if f.since else "",
               "until": f.until.isoformat() if f.until else ""}
     kept = {**params, "size": size if size != 50 else ""}
