@@ -763,3 +763,23 @@ def test_a_refused_pair_shows_no_advance_or_fees(store: DecisionStore) -> None:
     page = client.get("/ui/debtor?id=GR-D-004711").text
     assert 'data-testid="no-terms"' in page and "Advance rate" not in page
     assert "commission" not in page.split('data-testid="no-terms"')[0].split("Latest decision")[1]
+
+
+class _CutEngine(StubEngine):
+    """The stub deciding 100,000 against a limit in force of 250,000."""
+
+    def score_payloads(self, payloads: list[Any], **kw: Any) -> list[dict[str, Any]]:
+        return [{**d, "current_limit": 250_000.0}
+                for d in super().score_payloads(payloads, **kw)]
+
+
+def test_the_debtor_page_flags_a_cut_against_the_limit_in_force(store: DecisionStore) -> None:
+    client = _client(store, _CutEngine(limit=100_000.0))
+    assert _login(client).status_code == 303 and _upload(client).status_code == 303
+    page = client.get("/ui/debtor?id=GR-D-004711").text
+    # 250,000 - 100,000 = 150,000 (hand calculation)
+    assert ("Decrease: the decision grants 100,000 EUR, 150,000 EUR below the limit in force "
+            "(250,000 EUR)") in page
+    client = _client(store, StubEngine())  # 350,000 granted, no limit in force given
+    assert _login(client).status_code == 303 and _upload(client).status_code == 303
+    assert 'data-testid="decrease"' not in client.get("/ui/debtor?id=GR-D-004711").text
