@@ -426,3 +426,15 @@ def test_the_portfolio_reads_the_last_two_decisions_per_pair_in_sql(store_url: s
         assert list(current["decision_id"]) == [3, 4]
     finally:
         store.close()
+
+
+def test_the_score_form_shows_the_groups_asked_for(client: TestClient) -> None:
+    def groups(query: str) -> tuple[int, int]:
+        page = client.get(f"/ui/score{query}").text
+        return (len(re.findall(r'data-testid="statement-\d+"', page)),
+                len(re.findall(r'data-testid="adverse-\d+"', page)))
+
+    assert groups("") == (2, 1)                        # the defaults
+    assert groups("?statements=4&adverse=0") == (4, 1)  # at least one of each
+    assert groups("?statements=99&adverse=3") == (10, 3)  # at most 10
+    assert groups("?statements=x") == (2, 1)
