@@ -12,7 +12,10 @@ file and a temporary SQLite store; Playwright for Python drives Debian's
 Chromium (``scripts/install_browser.sh``; ``$RISKENGINE_CHROMIUM`` overrides
 the path). Playwright's own browser download is never used. Without Chromium
 or Playwright the test is skipped with the reason, and fails when ``CI`` is set.
-Screenshots are written to the test's tmp dir and their paths printed.
+Screenshots of every page (login, decision and memo, score form with two statements,
+pending and approved override, search, portfolio with a filter, alerts, the CSV export)
+are written to ``browser-screenshots/`` under pytest's base temporary directory (or
+``$RISKENGINE_SCREENSHOTS``), never into the repository; the directory is printed.
 """
 
 from __future__ import annotations
@@ -171,6 +174,17 @@ def sign_in(page: Any, user: str, password: str = PASSWORD) -> None:
     page.click("button:has-text('Sign in')")
 
 
+@pytest.fixture(scope="module")
+def shots_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the screenshots go: ``$RISKENGINE_SCREENSHOTS``, else
+    ``browser-screenshots/`` under pytest's base temporary directory."""
+    chosen = os.environ.get("RISKENGINE_SCREENSHOTS")
+    out = Path(chosen) if chosen else tmp_path_factory.getbasetemp() / "browser-screenshots"
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"\nscreenshots: {out}")
+    return out
+
+
 def _shot(page: Any, tmp_path: Path, name: str, shots: list[Path]) -> None:
     path = tmp_path / f"{len(shots) + 1:02d}_{name}.png"
     page.screenshot(path=str(path), full_page=True)
@@ -178,8 +192,26 @@ def _shot(page: Any, tmp_path: Path, name: str, shots: list[Path]) -> None:
     print(f"screenshot: {path}")
 
 
+#: The score form's fields: the example's debtor under another id, and its last two
+#: statements (examples/debtor.json, 2025 and 2024).
+FORM_DEBTOR = {"debtor_id": "GR-D-007007", "name": "Thessaloniki Fresh Foods S.A.",
+               "country": "GR", "nace": "46.39", "as_of": "2026-06-30",
+               "supplier_id": "GR-S-000318", "supplier_name": "Thessaly Dairy Products S.A.",
+               "supplier_country": "GR", "supplier_nace": "10.51",
+               "supplier_ledger_total": "4850000", "requested_limit": "200000"}
+FORM_STATEMENTS = (
+    {"period_end": "2025-12-31", "revenue": "21160000", "ebitda": "1310000", "ebit": "970000",
+     "net_income": "574000", "interest_expense": "214000", "cash": "690000",
+     "receivables": "4460000", "current_assets": "7910000", "total_assets": "11640000",
+     "current_liabilities": "5190000", "total_liabilities": "7020000", "equity": "4620000"},
+    {"period_end": "2024-12-31", "revenue": "19820000", "ebitda": "1250000", "ebit": "925000",
+     "net_income": "551000", "interest_expense": "198000", "cash": "710000",
+     "receivables": "4120000", "current_assets": "7420000", "total_assets": "11010000",
+     "current_liabilities": "4880000", "total_liabilities": "6740000", "equity": "4270000"})
+
+
 def test_officer_scores_overrides_and_is_refused_in_chromium(
-        service: str, browser: Any, tmp_path: Path) -> None:
+        service: str, browser: Any, shots_dir: Path) -> None:
     """Log in, upload examples/debtor.json, see grade and limit, a flagged 1-notch upgrade in
     the audit trail, a refused 3-notch upgrade; portfolio and override report pages render.
 
@@ -201,7 +233,7 @@ def test_officer_scores_overrides_and_is_refused_in_chromium(
         expect(page.get_by_role("alert")).to_contain_text("name or password is wrong")
         page.fill("#username", OFFICER)
         page.fill("#password", PASSWORD)
-        _shot(page, tmp_path, "login", shots)
+        _shot(page, shots_dir, "login", shots)
         page.click("button:has-text('Sign in')")
         expect(page).to_have_url(f"{service}/ui/portfolio")
         expect(page.get_by_test_id("officer")).to_have_text(OFFICER)
@@ -223,7 +255,14 @@ def test_officer_scores_overrides_and_is_refused_in_chromium(
         expect(page.locator("h1")).to_have_text("Aegean Food Wholesale S.A.")
         memo = page.frame_locator("iframe[data-testid=memo]")
         expect(memo.locator("body")).to_contain_text("Aegean Food Wholesale")
-        _shot(page, tmp_path, "decision", shots)
+        _shot(page, shots_dir, "decision", shots)
+        # the memo on its own: both directions of the reasons, in officers' words
+        page.goto("/ui/debtor/memo?id=GR-D-004711")
+        expect(page.get_by_test_id("reasons-raise")).to_contain_text("bounced cheques")
+        expect(page.get_by_test_id("reasons-lower")).to_contain_text("than typical")
+        expect(page.locator("body")).not_to_contain_text("overlay")
+        _shot(page, shots_dir, "memo", shots)
+        page.goto("/ui/debtor?id=GR-D-004711")
 
         # a 1-notch upgrade: recorded, flagged and pending a second approver
         index = GRADES.index(grade)
@@ -241,7 +280,7 @@ def test_officer_scores_overrides_and_is_refused_in_chromium(
         expect(first).to_contain_text(OFFICER)
         expect(page.get_by_test_id("pending")).to_contain_text("another approver must review it")
         expect(page.get_by_test_id("effective")).to_have_count(0)
-        _shot(page, tmp_path, "override_pending", shots)
+        _shot(page, shots_dir, "override_pending", shots)
 
         # a second account with the approver role approves it
         second = browser.new_context(viewport={"width": 1280, "height": 900},
@@ -258,7 +297,7 @@ def test_officer_scores_overrides_and_is_refused_in_chromium(
             expect(other.get_by_test_id("effective")).to_contain_text(
                 f"After override by {OFFICER}, approved by {APPROVER}: grade "
                 f"{GRADES[index - 1]}")
-            _shot(other, tmp_path, "override_approved", shots)
+            _shot(other, shots_dir, "override_approved", shots)
         finally:
             second.close()
         page.reload()
@@ -278,7 +317,7 @@ def test_officer_scores_overrides_and_is_refused_in_chromium(
         expect(page.get_by_test_id("overrides").locator("tbody tr")).to_have_count(1)
         expect(page.locator("#reason")).to_have_value(
             "The group's parent company guarantees all of the debtor's trade payables.")
-        _shot(page, tmp_path, "override_refused", shots)
+        _shot(page, shots_dir, "override_refused", shots)
 
         # two decision runs of a small book through /v1 give the portfolio its migrations
         example = json.loads(EXAMPLE_FILE.read_text())
@@ -288,19 +327,72 @@ def test_officer_scores_overrides_and_is_refused_in_chromium(
                            headers={"Authorization": f"Bearer {TOKEN}"})
             assert r.status_code == 201, r.text
 
-        # the search, the portfolio and the override report
+        # the score form with two statements (the product defaults to non-recourse)
+        page.click("nav >> text=Score a debtor")
+        expect(page.locator("#product")).to_have_value("non_recourse")
+        for name, value in FORM_DEBTOR.items():
+            page.fill(f"#{name}", value)
+        for i, statement in enumerate(FORM_STATEMENTS):
+            for name, value in statement.items():
+                page.fill(f"#statements-{i}-{name}", value)
+        page.click("button[data-testid=more-adverse]")  # a second adverse group; kept values
+        expect(page.get_by_test_id("adverse-2")).to_be_visible()
+        expect(page.locator("#statements-1-revenue")).to_have_value("19820000")
+        page.select_option("#adverse-0-event_type", "bounced_cheque")
+        page.fill("#adverse-0-event_date", "2025-03-14")
+        page.fill("#adverse-0-amount", "850")
+        _shot(page, shots_dir, "score_form_two_statements", shots)
+        page.click("[data-testid=fields-form] button.primary")
+        expect(page.get_by_test_id("score-errors")).to_have_count(0)
+        expect(page.locator("h1")).to_have_text(FORM_DEBTOR["name"])
+        expect(page.get_by_test_id("notice")).to_contain_text("recorded")
+        kept = httpx.get(f"{service}/v1/debtors/GR-D-007007/decision", timeout=10,
+                         headers={"Authorization": f"Bearer {TOKEN}"}).json()
+        assert kept["debtor_id"] == "GR-D-007007" and kept["product"] == "non_recourse"
+
+        # the search, the portfolio with a filter, the alerts and the export
         page.click("nav >> text=Debtors")
         page.fill("#q", "aegean")
         page.click("button:has-text('Search')")
         expect(page.get_by_test_id("results")).to_contain_text("GR-D-004711")
+        expect(page.get_by_test_id("count")).to_contain_text("of 1")
+        _shot(page, shots_dir, "search", shots)
         page.click("nav >> text=Portfolio")
-        expect(page.get_by_test_id("totals")).to_contain_text("25")  # debtors
+        expect(page.get_by_test_id("totals")).to_contain_text("26")  # debtors
         expect(page.get_by_test_id("migration").locator("table.heat")).to_be_visible()
-        _shot(page, tmp_path, "portfolio", shots)
+        page.select_option("#f-grade", grade)
+        page.click("button:has-text('Filter')")
+        expect(page).to_have_url(f"{service}/ui/portfolio?grade={grade}&migration=&action="
+                                 "&sector=&country=&insurer=")
+        rows = page.get_by_test_id("results").locator("tbody tr")
+        expect(rows.first).to_be_visible()
+        for k in range(rows.count()):
+            expect(rows.nth(k).locator("td").nth(3)).to_have_text(grade)
+        _shot(page, shots_dir, "portfolio_filtered", shots)
+        page.click("nav >> text=Alerts")
+        alerts = page.get_by_test_id("alerts")
+        expect(alerts).to_be_visible()  # run 2's payment orders cut limits and grades
+        expect(alerts).to_contain_text("effective")
+        _shot(page, shots_dir, "alerts", shots)
+        page.click("nav >> text=Portfolio")
+        page.select_option("#f-grade", grade)
+        page.click("button:has-text('Filter')")
+        total = int(page.get_by_test_id("count").locator("strong").inner_text())
+        with page.expect_download() as info:
+            page.click("a[data-testid=export]")
+        csv_path = shots_dir / "export_book.csv"
+        info.value.save_as(str(csv_path))
+        lines = csv_path.read_text().splitlines()
+        assert lines[0].startswith("debtor_id,supplier_id,grade,")
+        assert len(lines) == 1 + total and all(f",{grade}," in ln for ln in lines[1:])
+        page.set_content("<h1>Export of the filtered book</h1><pre id=csv></pre>")
+        page.locator("#csv").evaluate("(e, t) => { e.textContent = t; }", csv_path.read_text())
+        _shot(page, shots_dir, "export", shots)
+        page.goto("/ui/portfolio")
         page.click("nav >> text=Override report")
         expect(page.get_by_test_id("n-overrides")).to_have_text("1")
         expect(page.get_by_test_id("by-officer")).to_contain_text(OFFICER)
-        _shot(page, tmp_path, "override_report", shots)
+        _shot(page, shots_dir, "override_report", shots)
 
         # signing out ends the session
         page.click("button:has-text('Sign out')")
@@ -309,4 +401,4 @@ def test_officer_scores_overrides_and_is_refused_in_chromium(
     finally:
         context.close()
     assert all(p.stat().st_size > 10_000 for p in shots)
-    print(f"screenshot of the decision page (attached): {shots[1]}")
+    print(f"screenshots of every page ({len(shots)}): {shots_dir}")

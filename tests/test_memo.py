@@ -284,3 +284,58 @@ def test_the_memo_header_names_the_override_in_force_and_its_approver() -> None:
     assert (got["grade"], got["officer"], got["approver"], got["advance"]) == (
         "5", "maria.p", "ana.k", 0.84)
     assert got["limit"] == "400,000 EUR"
+
+
+# --- issue 18: reasons both ways, a cut flagged, a refused pair, words for officers -------------
+
+
+def test_the_memo_says_what_raises_and_what_lowers_the_pd(
+        engine: Any, payload: dict[str, Any], decision: dict[str, Any], html: str) -> None:
+    """The lowering reasons are the ratios whose reference substitution lowers the model's
+    score (negative contribution); the golden debtor has some (its EBITDA to liabilities
+    0.1866 is above the typical value)."""
+    from riskengine.features.statements import statement_features
+    from riskengine.model.explain import contributions
+
+    ctx = memo_context(engine, payload, decision)
+    lower = ctx["reasons_lower"]
+    assert 1 <= len(lower) <= 3
+    frames = payload_to_frames([payload])
+    own = statement_features(frames["statements"], decision["as_of"])
+    names = [str(n) for n in engine.pd_model.feature_names_in_]
+    _, logit, _ = contributions(engine.pd_model, own.loc[[payload["debtor"]["debtor_id"]], names])
+    for r in lower:
+        assert logit[0, names.index(r["feature"])] < 0
+    assert {r["feature"] for r in lower}.isdisjoint(
+        rc["feature"] for rc in decision["reason_codes"])
+    why = _section(html, "Why this rating")
+    assert "What raises the PD" in why and "What lowers the PD" in why
+    assert "ebitda to liabilities higher than typical (0.1866)" in why
+
+
+def test_a_cut_against_the_limit_in_force_is_flagged(engine: Any, payload: dict[str, Any],
+                                                      decision: dict[str, Any]) -> None:
+    assert 'data-testid="memo-decrease"' not in render_memo(
+        memo_context(engine, payload, decision))  # 350,000 granted over 250,000 in force
+    cut = {**decision, "approved_limit": 100_000.0, "current_limit": 250_000.0}
+    html = render_memo(memo_context(engine, payload, cut))
+    # 250,000 - 100,000 = 150,000, 60.0 % of the limit in force
+    assert ("Decrease: the approved limit 100,000 EUR is 150,000 EUR (60.0 %) below the "
+            "limit in force, 250,000 EUR.") in html
+
+
+def test_a_refused_pair_shows_no_advance_and_no_fees(engine: Any, payload: dict[str, Any],
+                                                     decision: dict[str, Any]) -> None:
+    refused = {**decision, "decision_type": "refused", "approved_limit": 0.0}
+    box = _section(render_memo(memo_context(engine, payload, refused)), "Decision")
+    assert "none: no limit is granted on this pair" in box
+    assert "Advance rate" not in box and "of invoice" not in box
+    full = _section(render_memo(memo_context(engine, payload, decision)), "Decision")
+    assert "Advance rate" in full and "of invoice" in full
+
+
+def test_the_memo_has_no_internal_words_or_commands(html: str) -> None:
+    text = re.sub(r"<[^>]+>", " ", html.split("<body>", 1)[1])
+    for word in ("overlay", "riskengine", "--portfolio", "seed", "st_", "adv_", "NaN",
+                 "payload", ".parquet"):
+        assert word not in text, word

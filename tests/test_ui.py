@@ -367,22 +367,60 @@ def test_the_form_of_key_fields_scores_a_debtor(client: TestClient,
               "as_of": "2026-06-30", "supplier_id": "GR-S-000318",
               "supplier_name": "Thessaly Dairy", "supplier_country": "GR",
               "supplier_nace": "10.51", "supplier_ledger_total": "4,850,000",
-              "currency": "EUR", "requested_limit": "120000", "period_end": "2025-12-31",
-              "statement_type": "audited", "revenue": "8,400,000", "ebitda": "610000",
-              "total_assets": "5200000", "total_liabilities": "3100000", "equity": "2100000"}
+              "currency": "EUR", "requested_limit": "120000",
+              "statements-0-period_end": "2025-12-31", "statements-0-statement_type": "audited",
+              "statements-0-revenue": "8,400,000", "statements-0-ebitda": "610000",
+              "statements-0-total_assets": "5200000", "statements-0-total_liabilities": "3100000",
+              "statements-0-equity": "2100000",
+              "statements-1-period_end": "2024-12-31", "statements-1-revenue": "7,900,000",
+              "statements-1-statement_type": "unaudited", "statements-1-total_assets": "5000000",
+              "statements-1-total_liabilities": "3000000", "statements-1-equity": "2000000",
+              "adverse-0-event_type": "bounced_cheque", "adverse-0-event_date": "2025-03-14",
+              "adverse-0-amount": "850", "adverse-0-status": "settled",
+              "adverse-0-settlement_date": "2025-04-02",
+              "adverse-1-event_type": "protested_bill", "adverse-1-status": "open"}  # blank
     r = client.post("/ui/score", data=fields, follow_redirects=False)
     assert r.status_code == 303, r.text
     kept = store.inputs_for(store.latest_decision("GR-D-000777")["input_hash"])
-    assert kept["statements"][0]["revenue"] == 8_400_000.0
+    assert [(s["period_end"], s["revenue"], s["statement_type"]) for s in kept["statements"]] == [
+        ("2025-12-31", 8_400_000.0, "audited"), ("2024-12-31", 7_900_000.0, "unaudited")]
+    assert kept["adverse_records"] == [{
+        "record_id": "FORM-ADV-1", "event_type": "bounced_cheque", "event_date": "2025-03-14",
+        "amount": 850.0, "currency": "EUR", "status": "settled",
+        "settlement_date": "2025-04-02"}]
     assert kept["exposure"]["requested_limit"] == 120_000.0
 
 
 def test_the_form_names_fields_that_are_missing_or_not_numbers(client: TestClient) -> None:
     r = client.post("/ui/score", data={"csrf": _csrf(client), "debtor_id": "D-1",
-                                       "revenue": "lots", "period_end": "2025-12-31"})
+                                       "statements-0-period_end": "2025-12-31",
+                                       "statements-2-revenue": "lots",
+                                       "adverse-0-amount": "much"})
     assert r.status_code == 422
     errors = r.text.split('data-testid="score-errors"')[1].split("</div>")[0]
-    assert "statement revenue: not a number" in errors and "lots" not in errors
+    assert "statement 2 revenue: not a number" in errors and "lots" not in errors
+    assert "adverse record 1 amount: not a number" in errors and "much" not in errors
+    assert 'data-testid="statement-3"' in r.text  # the form keeps the groups it was sent
+
+
+def test_the_form_adds_a_group_keeping_what_was_typed(store: DecisionStore) -> None:
+    from riskengine.config import load_policy
+
+    client = _client(store, policy=load_policy())
+    assert _login(client).status_code == 303
+    page = client.get("/ui/score").text
+    assert page.count('data-testid="statement-') == 2 and 'data-testid="adverse-2"' not in page
+    assert re.search(r'<option value="non_recourse" selected>', page)
+    r = client.post("/ui/score", data={"csrf": _csrf(client), "add": "adverse",
+                                       "shown_statements": "2", "shown_adverse": "1",
+                                       "name": "Kept Name"})
+    assert r.status_code == 200 and 'data-testid="adverse-2"' in r.text
+    assert 'value="Kept Name"' in r.text and store_decisions_none(r.text)
+
+
+def store_decisions_none(html: str) -> bool:
+    """Adding a group scores nothing: the page has no error box and stays the form."""
+    return 'data-testid="score-errors"' not in html and 'data-testid="fields-form"' in html
 
 
 def test_scoring_waits_for_the_engine(store: DecisionStore) -> None:
@@ -697,8 +735,54 @@ def test_read_form_reads_multipart_files_and_fields_with_python_multipart() -> N
 
 def test_payload_from_form_leaves_blank_fields_out() -> None:
     payload, problems = payload_from_form(FormData(fields={
-        "debtor_id": "D-1", "requested_limit": " ", "revenue": "inf",
-        "period_end": "2025-12-31"}))
+        "debtor_id": "D-1", "requested_limit": " ", "statements-0-revenue": "inf",
+        "statements-0-period_end": "2025-12-31", "statements-1-statement_type": "audited",
+        "statements-1-revenue": " ", "adverse-0-event_type": "bounced_cheque"}))
     assert payload["debtor"] == {"debtor_id": "D-1"}
     assert "requested_limit" not in payload["exposure"]
-    assert problems == ["statement revenue: not a finite number"]
+    assert len(payload["statements"]) == 1 and "adverse_records" not in payload
+    assert problems == ["statement 1 revenue: not a finite number"]
+
+
+def test_payload_from_form_keeps_the_groups_in_form_order() -> None:
+    """Groups are numbered by their place among the filled ones; ids past the limit of
+    10 groups are not read."""
+    payload, _ = payload_from_form(FormData(fields={
+        "statements-3-period_end": "2023-12-31", "statements-1-period_end": "2025-12-31",
+        "statements-10-period_end": "2020-12-31", "currency": "USD",
+        "adverse-2-event_type": "insolvency", "adverse-2-event_date": "2024-01-02",
+        "adverse-0-record_id": "TIR-1", "adverse-0-event_type": "bounced_cheque",
+        "adverse-0-currency": "EUR"}))
+    assert [s["period_end"] for s in payload["statements"]] == ["2025-12-31", "2023-12-31"]
+    assert {s["currency"] for s in payload["statements"]} == {"USD"}
+    assert [(a["record_id"], a["currency"]) for a in payload["adverse_records"]] == [
+        ("TIR-1", "EUR"), ("FORM-ADV-2", "USD")]
+
+
+def test_a_refused_pair_shows_no_advance_or_fees(store: DecisionStore) -> None:
+    client = _client(store, StubEngine(limit=0.0))  # the stub's policy grants nothing
+    assert _login(client).status_code == 303
+    assert _upload(client).status_code == 303
+    page = client.get("/ui/debtor?id=GR-D-004711").text
+    assert 'data-testid="no-terms"' in page and "Advance rate" not in page
+    assert "commission" not in page.split('data-testid="no-terms"')[0].split("Latest decision")[1]
+
+
+class _CutEngine(StubEngine):
+    """The stub deciding 100,000 against a limit in force of 250,000."""
+
+    def score_payloads(self, payloads: list[Any], **kw: Any) -> list[dict[str, Any]]:
+        return [{**d, "current_limit": 250_000.0}
+                for d in super().score_payloads(payloads, **kw)]
+
+
+def test_the_debtor_page_flags_a_cut_against_the_limit_in_force(store: DecisionStore) -> None:
+    client = _client(store, _CutEngine(limit=100_000.0))
+    assert _login(client).status_code == 303 and _upload(client).status_code == 303
+    page = client.get("/ui/debtor?id=GR-D-004711").text
+    # 250,000 - 100,000 = 150,000 (hand calculation)
+    assert ("Decrease: the decision grants 100,000 EUR, 150,000 EUR below the limit in force "
+            "(250,000 EUR)") in page
+    client = _client(store, StubEngine())  # 350,000 granted, no limit in force given
+    assert _login(client).status_code == 303 and _upload(client).status_code == 303
+    assert 'data-testid="decrease"' not in client.get("/ui/debtor?id=GR-D-004711").text

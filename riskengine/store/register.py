@@ -607,6 +607,8 @@ class _LimitRegister(_Database):
         values = state_values(st, 0, as_of=as_of, source=source, currency=currency,
                               decision_id=decision_id, now=now,
                               notice_days=rule.limits.notice_days, terms=terms)
+        if terms is not None and terms.get("grade") is not None:  # a decision's terms
+            values["previous_grade"] = None if old is None else old["grade"]
         if old is None:
             conn.execute(_INSERT_REGISTER, {"supplier_id": supplier_id,
                                             "debtor_id": debtor_id, **values})

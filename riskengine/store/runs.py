@@ -41,7 +41,7 @@ _STATE = ("limit_amount", "previous_limit", "effective_date", "pending_limit",
 
 def _held(conn: Any, pairs: pd.DataFrame) -> pd.DataFrame:
     """The register rows of the run's pairs (all rows when the run is large)."""
-    cols = [limit_register.c[c] for c in ("supplier_id", "debtor_id", *_STATE)]
+    cols = [limit_register.c[c] for c in ("supplier_id", "debtor_id", *_STATE, "grade")]
     q = sa.select(*cols)
     debtors = pd.unique(pairs["debtor_id"].astype(str))
     if len(debtors) <= 5_000:
@@ -154,7 +154,11 @@ def apply_run(store: Any, pairs: pd.DataFrame, *, as_of: Any, run: str, policy: 
                         day, pairs["knockout"].to_numpy(dtype=bool, na_value=False), policy,
                         outstanding=pairs["approved_outstanding"].to_numpy(
                             dtype=np.float64, na_value=np.nan))
-        _write_rows(conn, st, has, sid, did, pairs, day, run, now, policy)
+        grades: np.ndarray = (held["grade"].to_numpy(dtype=object) if len(held)
+                              else np.full(n, None, dtype=object))[take]
+        before: np.ndarray = np.where(has & np.asarray(pd.notna(grades), dtype=bool), grades,
+                                      np.full(n, None, dtype=object))  # the row's grade
+        _write_rows(conn, st, has, sid, did, pairs, day, run, now, policy, before)
         counts: dict[str, int] = {}
         _history(conn, st, seed, sid, did, pairs, day, run, changed_by, now, counts)
         if conn.dialect.name == "sqlite":
@@ -208,7 +212,7 @@ def _tuples(columns: list[np.ndarray], at: np.ndarray) -> list[tuple[Any, ...]]:
 
 def _write_rows(conn: Any, st: Any, has: np.ndarray, sid: np.ndarray, did: np.ndarray,
                 pairs: pd.DataFrame, day: dt.date, run: str, now: str,
-                policy: CreditPolicy) -> None:
+                policy: CreditPolicy, previous_grade: np.ndarray) -> None:
     """The pairs' register rows: inserted for new pairs, updated for held ones (the
     applied ones only), with the run's funding terms."""
     sqlite = conn.dialect.name == "sqlite"
@@ -232,7 +236,8 @@ def _write_rows(conn: Any, st: Any, has: np.ndarray, sid: np.ndarray, did: np.nd
         "supplier_grade": _texts(pairs, "supplier_grade"), "advance_rate": num("advance_rate"), "rating_as_of": day_v,
         **{name: _texts(pairs, name) for name in ("decided_at", "model_version",
                                                   "policy_version", "decision_type",
-                                                  "group_id", "sector", "country")}}
+                                                  "group_id", "sector", "country")},
+        "previous_grade": previous_grade.tolist()}
     names = list(cols)
     values = [_objects(v, n) for v in cols.values()]
     keys = [sid, did]

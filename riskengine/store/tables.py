@@ -167,6 +167,8 @@ limit_register = sa.Table(
     sa.Column("group_id", _ID, nullable=True),  # the debtor's connected group
     sa.Column("sector", sa.String(16), nullable=True),  # its NACE section (book caps)
     sa.Column("country", sa.String(8), nullable=True),
+    # the grade of the pair's decision before the one that set the row (0008: migration)
+    sa.Column("previous_grade", sa.String(8), nullable=True),
     sa.Index("ix_limit_register_debtor", "debtor_id"),
     sa.Index("ix_limit_register_group", "group_id"),
 )

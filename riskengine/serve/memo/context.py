@@ -15,6 +15,7 @@ from riskengine.serve.memo.sections import (
     _adverse,
     _concentration,
     _day,
+    _lowering_reasons,
     _payments,
     _ratio_table,
     _reasons,
@@ -188,7 +189,7 @@ def memo_context(engine: Any, payload_or_frames: Any, decision: Any, *,
         lo = 0.0 if k == 1 else ms.upper_bounds[k - 2]
         band = f"({fmt_pd(lo) if lo else '0 %'}, {fmt_pd(ms.upper_bounds[k - 1])}]"
     dtype = str(d.get("decision_type") or "")
-    box = {
+    box: dict[str, Any] = {
         "grade": "unrated" if grade is None else str(grade),
         "grade_words": GRADE_WORDS.get(str(grade), "not rated"),
         "grade_band": band,
@@ -213,6 +214,17 @@ def memo_context(engine: Any, payload_or_frames: Any, decision: Any, *,
         "current_limit": fmt_money(exposure.get("approved_limit"), cur),
         "outstanding": fmt_money(exposure.get("approved_outstanding"), cur),
     }
+    # a refused pair gets no limit: no advance and no fees are shown for it
+    approved = _num(d.get("approved_limit"))
+    box["refused"] = dtype in ("refused", "unrated") or not (approved or 0.0) > 0
+    # a decision below the limit in force is a cut the officer must see (notice applies)
+    held = _num(d.get("current_limit"))
+    if held is None:
+        held = _num(exposure.get("approved_limit"))
+    box["decrease"] = None if held is None or approved is None or not approved < held else {
+        "from": fmt_money(held, cur), "to": fmt_money(approved, cur),
+        "by": fmt_money(held - approved, cur),
+        "share": fmt_pct((held - approved) / held) if held > 0 else ""}
     constraints = {
         "knockouts": [{"code": k, "text": CONSTRAINT_WORDS.get(k, k)}
                       for k in d.get("knockouts") or ()],
@@ -233,6 +245,7 @@ def memo_context(engine: Any, payload_or_frames: Any, decision: Any, *,
                      "nace": str(sup.get("nace") or ""), "country": str(sup.get("country") or "")},
         "decision": box,
         "reasons": _reasons(engine, d),
+        "reasons_lower": _lowering_reasons(engine, own, debtor_id, d),
         "constraints": constraints,
         "ratios": _ratio_table(st, as_of),
         "adverse": _adverse(engine, frames.get("adverse_records", pd.DataFrame()), as_of,
@@ -248,7 +261,9 @@ def memo_context(engine: Any, payload_or_frames: Any, decision: Any, *,
             "overlay_version": str(d.get("overlay_version") or ""),
             "input_hash": str(d.get("input_hash") or ""),
             "decision_id": "" if d.get("decision_id") is None else str(d["decision_id"]),
-            "source": source or kind, "generated_at": generated_at or "",
+            "source": source or {"payload": "the debtor's records as submitted",
+                                 "portfolio": "the portfolio's records"}[kind],
+            "generated_at": generated_at or "",
         },
         "overrides": [_override_row(o) for o in overrides],
         "override_in_force": _override_in_force(overrides, d),

@@ -53,7 +53,8 @@ def memo_from_payload(engine: Any, payload: Any, *, decision: Any = None,
                                      decided_at=now.isoformat(timespec="seconds"),
                                      reference_date=now.date().isoformat())
     return render_memo(memo_context(engine, payload, decision, peers=peers,
-                                    source="payload", generated_at=generated_at))
+                                    source="the debtor's records as submitted",
+                                    generated_at=generated_at))
 
 
 def memo_from_store(engine: Any, store: Any, debtor_id: str, *, supplier_id: str | None = None,

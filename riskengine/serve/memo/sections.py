@@ -3,6 +3,7 @@ records, payment behaviour, concentration and the position in the NACE section."
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -44,6 +45,26 @@ def _section(nace: Any) -> str | None:
         return None
 
 
+#: What each family of statement ratios says, in the words of a credit officer.
+_FAMILY_WORDS: dict[str, str] = {
+    "profitability": "how profitable the debtor is",
+    "leverage": "how much of the debtor is financed by debt",
+    "coverage": "how well earnings cover debt and interest",
+    "liquidity": "how well short-term assets cover short-term debts",
+    "activity": "how fast the debtor turns its assets over and collects its receivables",
+    "size": "the debtor's size",
+    "growth": "how fast the debtor grows or shrinks",
+    "trend": "how the debtor's ratios moved over the last years",
+    "composite": "a combined score of the financial statements",
+    "quality": "what the statements can be relied on for",
+}
+
+
+def _ratio_why(feature: str) -> str:
+    spec = _SPEC.get(feature)
+    return "" if spec is None else _FAMILY_WORDS.get(spec.family, "")
+
+
 def _reasons(engine: Any, d: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The decision's reason codes in words: the text it carries (a decision as handed
     out), or else its fields in words (a row of decisions.parquet: code, feature, ...)."""
@@ -54,17 +75,56 @@ def _reasons(engine: Any, d: Mapping[str, Any]) -> list[dict[str, Any]]:
     for rc in d.get("reason_codes") or ():
         feat = str(rc.get("feature", ""))
         if feat in _SPEC:
-            why = _SPEC[feat].reason
+            why = _ratio_why(feat)
         elif feat in labels:
-            why = f"{labels[feat]} (adverse/payment overlay)"
+            why = "from the debtor's adverse records and payment behaviour"
         elif feat == "rating_basis":
-            why = "without usable statements the PD is a prior of the rating basis"
+            why = ("without usable financial statements the PD is the one set for debtors "
+                   "rated on that basis")
         elif feat in ("adv_insolvency", "past_due_amount"):
             why = "default definition of CRR art. 178"
         else:
             why = ""
         text = rc["text"] if "text" in rc else reason_text(rc, reason_words(engine.overlay))
         out.append({"feature": feat, "text": str(text), "why": why})
+    return out
+
+
+def _lowering_reasons(engine: Any, own: pd.DataFrame | None, debtor_id: str,
+                      d: Mapping[str, Any], k: int = 3) -> list[dict[str, Any]]:
+    """The statement ratios that lower the debtor's PD the most (at most ``k``), in the
+    words of the engine's reason codes: each ratio's contribution to the model's score
+    against the typical value (:func:`riskengine.model.explain.contributions`, the
+    reference substitution the engine's raising reasons come from), negative ones only.
+
+    Adverse records and payments only ever raise the PD (the overlay's weights are
+    non-negative), so the ratios are all that lowers it; a debtor not rated on its
+    statements has none.
+    """
+    from riskengine.model.explain import contributions
+    from riskengine.scoring.reasons import reason_text, reason_words
+
+    model = getattr(engine, "pd_model", None)
+    basis = str(d.get("rating_basis") or "statements")
+    if model is None or own is None or debtor_id not in own.index or basis != "statements":
+        return []
+    names = [str(n) for n in model.feature_names_in_]
+    if any(n not in own.columns for n in names):
+        return []
+    values, logit, _ = contributions(model, own.loc[[debtor_id], names])
+    words = reason_words(engine.overlay)
+    out = []
+    for j in np.argsort(logit[0], kind="stable")[:k]:
+        if not logit[0, j] < 0:
+            break
+        v = float(values[0, j])
+        missing = not math.isfinite(v)
+        rc = {"code": "statement_model", "feature": names[j], "value": None if missing else v,
+              "direction": "missing" if missing else (
+                  "higher" if v > float(model.reference_[j]) else "lower"),
+              "odds_factor": None}
+        out.append({"feature": names[j], "text": reason_text(rc, words),
+                    "why": _ratio_why(names[j])})
     return out
 
 
@@ -268,8 +328,8 @@ def _sector_position(debtor_id: str, section: str | None, as_of: str,
     from riskengine.features.statements import statement_features
 
     if peers is None:
-        return {"available": False, "note": "no peer portfolio given: sector percentiles "
-                "need a portfolio (riskengine report --portfolio DIR)", "rows": []}
+        return {"available": False, "note": "sector percentiles need a portfolio of peers; "
+                "none was given with this decision", "rows": []}
     if section is None:
         return {"available": False, "note": "the debtor's NACE code has no section",
                 "rows": []}

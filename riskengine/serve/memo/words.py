@@ -48,7 +48,7 @@ CONSTRAINT_WORDS: dict[str, str] = {
     "group_cap": "the large-exposure cap on the connected group (CRR art. 395)",
     "sector_cap": "the cap on one sector's share of the book",
     "insurer_cover": "the credit insurer's limit on the debtor",
-    "adverse_record": "a serious, recent and significant adverse record (seed 003)",
+    "adverse_record": "a serious, recent and significant adverse record",
     "insolvency": "an open bankruptcy filing or insolvency declaration",
     "related_party": "supplier and debtor are related parties (intra-group receivables)",
     "grade_default": "the debtor is in default (grade D)",

@@ -6,14 +6,20 @@ autoescaped), one local stylesheet, no JavaScript, nothing from another host.
 Pages
 -----
 ``GET  /ui/login``, ``POST``      an officer signs in with their account (name, password)
-``GET  /ui/search?q=``            debtors among the stored decisions, by id or name
+``GET  /ui/search?q=&...``        the register's pairs by debtor or supplier id or debtor name,
+                                  filtered (grade, migration, last limit change, sector,
+                                  country, insurer) and paged (``page``, ``size``)
 ``GET  /ui/debtor?id=``           latest decision, override form, overrides (pending ones with
                                   the approver's buttons), audit trail, memo
 ``GET  /ui/debtor/memo?id=``      the one-page decision memo (framed by the debtor page)
 ``POST /ui/debtor/override``      propose an override of grade and/or limit
 ``POST /ui/debtor/review``        approve or reject a pending override (approver role)
 ``GET  /ui/score``, ``POST``      score a new debtor: a JSON payload file, or a form
-``GET  /ui/portfolio``            grade distribution, migrations, concentrations, expected loss
+``GET  /ui/portfolio?...``        grade distribution, migrations, concentrations, expected
+                                  loss, and the book with the search page's filters
+``GET  /ui/alerts?kind=&since=&until=``  limit cuts, downgrades, insurer reductions, paged
+``GET  /ui/export/book.csv?...``  every filtered row of the book (streamed CSV)
+``GET  /ui/export/alerts.csv?...``  every filtered alert (streamed CSV)
 ``GET  /ui/reports/overrides``    the override report of a period
 ``POST /ui/logout``               ends the session in the store
 
@@ -45,8 +51,8 @@ Modules
 -------
 ``router`` (:func:`create_ui_router`: the page routers under one prefix), ``dependencies``
 (what the routers share), ``sessions`` (cookie signer, the session), ``forms``,
-``formatting``, and a router per page group: ``login``, ``search``, ``debtor``, ``score``,
-``portfolio``.
+``formatting``, ``search`` (store reads for pages), and a router per page group:
+``login``, ``book`` (search, alerts, exports), ``debtor``, ``score``, ``portfolio``.
 """
 
 from __future__ import annotations

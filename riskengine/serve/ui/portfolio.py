@@ -47,8 +47,12 @@ def _portfolio_page(ui: _Ui, request: Request, sess: UiSession) -> Response:
         # every amount in the reporting currency, each pair at its decision's rate
         overview = dict(portfolio_overview(
             current, previous, currency=None if policy is None else policy.book.currency))
-    return ui.render("ui_portfolio.html.j2", request, session=sess, active="portfolio",
-                     overview=overview, grades=_grades())
+    from riskengine.serve.ui.book import book_view
+
+    book = book_view(request, "/ui/portfolio")
+    return ui.render("ui_portfolio.html.j2", request, status=422 if book["problems"] else 200,
+                     session=sess, active="portfolio", overview=overview, grades=_grades(),
+                     book=book)
 
 
 def decision_runs(store: DecisionStore) -> tuple[Any, Any]:
@@ -65,21 +69,22 @@ def decision_runs(store: DecisionStore) -> tuple[Any, Any]:
 
     from riskengine.store.tables import decisions as d
 
-    q = sa.select(d.c.id, d.c.debtor_id, d.c.supplier_id, d.c.decision).order_by(d.c.id)
+    # the last two decisions of each pair, picked in SQL (a window over the pair's ids)
+    rank = sa.func.row_number().over(partition_by=(d.c.debtor_id, d.c.supplier_id),
+                                     order_by=d.c.id.desc()).label("rank")
+    inner = sa.select(d.c.id, d.c.debtor_id, d.c.supplier_id, d.c.decision, rank).subquery()
+    q = sa.select(inner).where(inner.c.rank <= 2).order_by(inner.c.id)
     with store.connect() as conn:
-        rows = [(int(r.id), r.debtor_id, r.supplier_id, r.decision) for r in conn.execute(q)]
+        rows = [(int(r.id), r.debtor_id, r.supplier_id, r.decision, int(r.rank))
+                for r in conn.execute(q)]
     if not rows:
         return None, None
-    last: dict[tuple[str, Any], dict[str, Any]] = {}
-    before: dict[tuple[str, Any], dict[str, Any]] = {}
-    for rid, debtor_id, supplier_id, decision in rows:
-        key = (debtor_id, supplier_id)
-        if key in last:
-            before[key] = last[key]
-        last[key] = {**dict(decision), "decision_id": rid, "debtor_id": debtor_id,
-                     "supplier_id": supplier_id}
-    current = pd.DataFrame(list(last.values()))
-    previous = pd.DataFrame(list(before.values())) if before else None
+    last = [{**dict(dec), "decision_id": rid, "debtor_id": did, "supplier_id": sid}
+            for rid, did, sid, dec, k in rows if k == 1]
+    before = [{**dict(dec), "decision_id": rid, "debtor_id": did, "supplier_id": sid}
+              for rid, did, sid, dec, k in rows if k == 2]
+    current = pd.DataFrame(last)
+    previous = pd.DataFrame(before) if before else None
     return current, previous
 
 

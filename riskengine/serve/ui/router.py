@@ -1,4 +1,4 @@
-"""The ``/ui`` router: the page routers (login, search, debtor, score, portfolio) under one
+"""The ``/ui`` router: the page routers (login, book: search and alerts, debtor, score, portfolio) under one
 prefix, sharing one :class:`~riskengine.serve.ui.dependencies._Ui`."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from riskengine.serve.accounts import LoginLimits
-from riskengine.serve.ui import debtor, login, portfolio, score, search
+from riskengine.serve.ui import book, debtor, login, portfolio, score
 from riskengine.serve.ui.dependencies import UI_PREFIX, _redirect, _Ui
 from riskengine.serve.ui.sessions import SESSION_MAX_AGE_S
 
@@ -52,7 +52,7 @@ def create_ui_router(*, insecure_dev: bool = False, session_secret: bytes | None
     async def root() -> Response:
         return _redirect(f"{UI_PREFIX}/search")
 
-    for page in (login, search, debtor, score, portfolio):
+    for page in (login, book, debtor, score, portfolio):
         router.include_router(page.create_router(ui))
 
     return router

@@ -15,7 +15,13 @@ from fastapi.responses import HTMLResponse, Response
 
 from riskengine.errors import InvalidInputError
 from riskengine.serve.ui.dependencies import UI_PREFIX, _policy, _redirect, _state, _Ui
-from riskengine.serve.ui.forms import STATEMENT_FIELDS, FormData, payload_from_form
+from riskengine.serve.ui.forms import (
+    MAX_GROUPS,
+    STATEMENT_FIELDS,
+    FormData,
+    _groups,
+    payload_from_form,
+)
 from riskengine.serve.ui.sessions import UiSession
 
 
@@ -29,7 +35,8 @@ def create_router(ui: _Ui) -> APIRouter:
         refused = ui.refuse_role(request, sess, "score")
         if refused is not None:
             return refused
-        return _score_page(ui, request, sess, FormData(), [])
+        return _score_page(ui, request, sess, FormData(), [],
+                           groups=_group_counts(request.query_params, FormData()))
 
     @router.post("/score")
     async def score(request: Request,
@@ -45,19 +52,53 @@ def create_router(ui: _Ui) -> APIRouter:
     return router
 
 
+_DEFAULT_GROUPS = {"statements": 2, "adverse": 1}
+
+
+def _group_counts(params: Mapping[str, str], form: FormData) -> dict[str, int]:
+    """How many statement and adverse-record groups the form shows: as asked in the query
+    (``?statements=3&adverse=2``, at most :data:`MAX_GROUPS`), and at least as many as the
+    sent form filled."""
+    out = {}
+    for kind, default in _DEFAULT_GROUPS.items():
+        try:
+            n = int(params.get(kind) or default)
+        except ValueError:
+            n = default
+        filled = _groups(form, kind)
+        out[kind] = max(1, min(MAX_GROUPS, max(n, filled[-1] + 1 if filled else 0)))
+    return out
+
+
+def _count(text: str) -> int:
+    return int(text) if text.isdigit() and len(text) <= 2 else 0
+
+
+def default_product(request: Request) -> str | None:
+    """The product a pair without one is decided under: the engine's default product
+    (``Engine(default_product=...)``, non-recourse unless the engine was built otherwise)."""
+    engine = request.app.state.engine
+    return getattr(engine, "default_product", None) or "non_recourse"
+
+
 def _score_page(ui: _Ui, request: Request, sess: UiSession, form: FormData,
-                errors: list[str], status: int = 200) -> HTMLResponse:
+                errors: list[str], status: int = 200,
+                groups: dict[str, int] | None = None) -> HTMLResponse:
     from riskengine.contracts import schemas
 
     policy = _policy(request)
     products = tuple(getattr(policy, "product_names", ())) if policy is not None else ()
+    counts = groups or _group_counts({}, form)
     return ui.render("ui_score.html.j2", request, status=status, session=sess,
                      active="score", errors=errors, values=form.fields,
                      legal_forms=tuple(schemas.LEGAL_FORMS),
                      currencies=tuple(schemas.CURRENCIES),
                      statement_types=tuple(schemas.STATEMENT_TYPES),
+                     event_types=tuple(schemas.ADVERSE_EVENT_TYPES),
+                     adverse_statuses=tuple(schemas.ADVERSE_STATUSES),
                      statement_fields=STATEMENT_FIELDS, products=products,
-                     today=dt.date.today().isoformat())
+                     default_product=default_product(request), groups=counts,
+                     max_groups=MAX_GROUPS, today=dt.date.today().isoformat())
 
 
 def _score(ui: _Ui, request: Request, sess: UiSession, form: FormData) -> Response:
@@ -66,6 +107,12 @@ def _score(ui: _Ui, request: Request, sess: UiSession, form: FormData) -> Respon
     from riskengine.contracts.payload import DebtorPayload
     from riskengine.serve.common import decide_and_store, problem_details, pydantic_details
 
+    add = form.get("add")
+    if add in _DEFAULT_GROUPS:  # one more group; what was typed stays in the form
+        counts = _group_counts({}, form)
+        shown = {k: max(counts[k], _count(form.get(f"shown_{k}"))) for k in counts}
+        shown[add] = min(MAX_GROUPS, shown[add] + 1)
+        return _score_page(ui, request, sess, form, [], groups=shown)
     engine, store = _state(request)
     if engine is None:
         return _score_page(ui, request, sess, form, [

@@ -1,33 +1,12 @@
-"""The search page, and the store read for pages: debtors by id or name, kept inputs."""
+"""The store reads for pages: debtors by id or name, their kept inputs and names (the
+search page itself is :mod:`riskengine.serve.ui.book`'s: the register's pairs)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import Response
-
-from riskengine.serve.ui.dependencies import _Ui
-from riskengine.serve.ui.sessions import UiSession
 from riskengine.store import DecisionStore
-
-
-def create_router(ui: _Ui) -> APIRouter:
-    """``GET /search``: debtors among the stored decisions."""
-    router = APIRouter(include_in_schema=False)
-
-    @router.get("/search")
-    async def search(request: Request, q: str = "",
-                     sess: UiSession = Depends(ui.require_session)) -> Response:  # noqa: B008
-        store: DecisionStore = request.app.state.store
-        query = q.strip()[:128]
-        rows = await run_in_threadpool(search_debtors, store, query)
-        return ui.render("ui_search.html.j2", request, session=sess, active="search",
-                         query=query, rows=rows)
-
-    return router
 
 
 def search_debtors(store: DecisionStore, query: str, *, limit: int = 50
@@ -119,3 +98,17 @@ def _debtor_name(store: DecisionStore, input_hash: Any) -> str | None:
         return None
     name = (payload.get("debtor") or {}).get("name")
     return name if isinstance(name, str) else None
+
+
+def _debtor_name_of(store: DecisionStore, debtor_id: str) -> str | None:
+    """The name in the inputs kept with the debtor's latest stored decision (None: no
+    decision of the debtor kept its inputs, e.g. a pair only a rerate run decided)."""
+    import sqlalchemy as sa
+
+    from riskengine.store.tables import decisions as d
+
+    q = (sa.select(d.c.input_hash).where(d.c.debtor_id == debtor_id)
+         .order_by(d.c.id.desc()).limit(1))
+    with store.connect() as conn:
+        digest = conn.execute(q).scalar()
+    return _debtor_name(store, digest)
