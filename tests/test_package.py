@@ -286,6 +286,7 @@ def test_default_stores_outside_the_installed_package(installed: dict[str, Path]
     assert done.stdout.split() == [f"sqlite:///{run}/riskengine.db",
                                    f"sqlite:///{run}/mlruns/mlflow.db"]
     home = installed["work"] / "home"
+    home.mkdir()  # a store's directory is never created for the user (docs/CLI.md)
     done = _run([str(python), "-c", code], run, RISKENGINE_HOME=str(home))
     assert done.stdout.split() == [f"sqlite:///{home}/riskengine.db",
                                    f"sqlite:///{home}/mlruns/mlflow.db"]
