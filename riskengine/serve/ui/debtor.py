@@ -54,23 +54,17 @@ def create_router(ui: _Ui) -> APIRouter:
     @router.post("/debtor/override")
     async def override(request: Request,
                        sess: UiSession = Depends(ui.require_session)) -> Response:  # noqa: B008
-        form = await ui.checked_form(request, sess)
+        form = await ui.checked_form(request, sess, "override")
         if isinstance(form, Response):
             return form
-        refused = ui.refuse_role(request, sess, "override")
-        if refused is not None:
-            return refused
         return await run_in_threadpool(_record_override, ui, request, sess, form)
 
     @router.post("/debtor/review")
     async def review(request: Request,
                      sess: UiSession = Depends(ui.require_session)) -> Response:  # noqa: B008
-        form = await ui.checked_form(request, sess)
+        form = await ui.checked_form(request, sess, "approve")
         if isinstance(form, Response):
             return form
-        refused = ui.refuse_role(request, sess, "approve")
-        if refused is not None:
-            return refused
         return await run_in_threadpool(_review_override, ui, request, sess, form)
 
     return router

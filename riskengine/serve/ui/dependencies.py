@@ -129,16 +129,18 @@ class _Ui:
         return self.error(request, sess, 403, "Not allowed",
                           f"Your role ({sess.role}) may not {what}.")
 
-    async def checked_form(self, request: Request, sess: UiSession) -> FormData | Response:
-        """The POSTed form, or a 403 page when it lacks the session's CSRF token or comes
-        from another origin."""
+    async def checked_form(self, request: Request, sess: UiSession,
+                           action: str | None = None) -> FormData | Response:
+        """The POSTed form, or a 403 page when it lacks the session's CSRF token, comes
+        from another origin, or (with ``action``) the session's role may not do it."""
         form = await read_form(request)
         if form is None or not _same_origin(request) or not hmac.compare_digest(
                 form.get("csrf").encode(), sess.csrf.encode()):
             return self.error(request, sess, 403, "Form refused",
                               "This form expired or was not sent from this site; open the "
                               "page again and resend it.")
-        return form
+        refused = None if action is None else self.refuse_role(request, sess, action)
+        return form if refused is None else refused
 
 
 def _page_headers(csp: str, frame: str) -> dict[str, str]:

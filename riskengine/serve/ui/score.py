@@ -41,12 +41,9 @@ def create_router(ui: _Ui) -> APIRouter:
     @router.post("/score")
     async def score(request: Request,
                     sess: UiSession = Depends(ui.require_session)) -> Response:  # noqa: B008
-        form = await ui.checked_form(request, sess)
+        form = await ui.checked_form(request, sess, "score")
         if isinstance(form, Response):
             return form
-        refused = ui.refuse_role(request, sess, "score")
-        if refused is not None:
-            return refused
         return await run_in_threadpool(_score, ui, request, sess, form)
 
     return router
