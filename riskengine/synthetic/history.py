@@ -76,7 +76,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from riskengine.contracts.dates import as_of_day
 from riskengine.contracts.schemas import (
     ADVERSE_SEVERITY_TIER,
     DEFAULT_TYPES,
@@ -85,7 +84,7 @@ from riskengine.contracts.schemas import (
 from riskengine.errors import InvalidInputError
 from riskengine.synthetic.adverse import _make_adverse
 from riskengine.synthetic.calibration import _FORMS
-from riskengine.synthetic.debtors import _check_n, _Debtors, _draw_suppliers, _latent, _make_debtors
+from riskengine.synthetic.debtors import _Debtors
 from riskengine.synthetic.exposures import _make_pairs
 from riskengine.synthetic.frames import (
     _F,
@@ -96,12 +95,11 @@ from riskengine.synthetic.frames import (
     _Gather,
     _ids,
     _month_end_days,
-    _rngs,
     _width,
 )
 from riskengine.synthetic.invoices import _Invoices, _make_invoices
-from riskengine.synthetic.limits import _debtor_view, _shipped
-from riskengine.synthetic.portfolio import _assemble, _declared_tables, _sales_of
+from riskengine.synthetic.limits import _debtor_view
+from riskengine.synthetic.portfolio import _assemble, _base_book, _declared_tables, _sales_of
 from riskengine.synthetic.statements import _statement_frame
 
 __all__ = ["HISTORY_VERSION", "MAX_YEARS", "TRUTH_COLUMNS", "History",
@@ -478,15 +476,7 @@ def generate_history(n_debtors: int, seed: int = 42, as_of: Any = "2026-06-30", 
             or not 1 <= years <= MAX_YEARS:
         raise InvalidInputError(
             f"--years must be a whole number from 1 to {MAX_YEARS}, got {years!r}.")
-    _check_n(n_debtors, "n_debtors")
-    n_s = max(2, n_debtors // 40) if n_suppliers is None else n_suppliers
-    _check_n(n_s, "n_suppliers")
-    day = as_of_day(as_of)
-    rngs = _rngs(seed)
-    lat = _latent(n_debtors, rngs["latent"])
-    debtors = _make_debtors(n_debtors, lat, day, rngs["debtors"])
-    suppliers = _draw_suppliers(n_s, rngs["suppliers"])
-    shipped = _shipped()
+    day, rngs, debtors, suppliers, shipped = _base_book(n_debtors, seed, as_of, n_suppliers)
     pairs = _make_pairs(debtors, suppliers, shipped.policy.limits.rounding_unit,
                         rngs["exposures"])
     year_ends, record_years = _calendar(day, int(years))

@@ -44,7 +44,7 @@ from riskengine.synthetic.frames import (
 from riskengine.synthetic.fx import _make_fx_rates, as_of_rates
 from riskengine.synthetic.insurers import _make_insurer_limits
 from riskengine.synthetic.invoices import _Invoices, _make_invoices
-from riskengine.synthetic.limits import _debtor_view, _limits_in_force, _shipped, _View
+from riskengine.synthetic.limits import _debtor_view, _limits_in_force, _Shipped, _shipped, _View
 from riskengine.synthetic.statements import _make_statements
 
 __all__ = ["DEFAULT_AS_OF", "GENERATOR_VERSION", "generate_portfolio", "synthetic_manifest"]
@@ -208,6 +208,20 @@ def _declared(column: str, values: Any) -> Any:
 # --- public entry point ------------------------------------------------------------------
 
 
+def _base_book(n_debtors: int, seed: int, as_of: Any, n_suppliers: int | None
+               ) -> tuple[int, dict[str, np.random.Generator], _Debtors, _Suppliers, _Shipped]:
+    """What every generated book starts from (the plain one and a history): the as-of day,
+    the seeded streams, the debtors, the suppliers and the shipped engine's settings."""
+    _check_n(n_debtors, "n_debtors")
+    n_s = max(2, n_debtors // 40) if n_suppliers is None else n_suppliers
+    _check_n(n_s, "n_suppliers")
+    day = as_of_day(as_of)
+    rngs = _rngs(seed)
+    lat = _latent(n_debtors, rngs["latent"])
+    debtors = _make_debtors(n_debtors, lat, day, rngs["debtors"])
+    return day, rngs, debtors, _draw_suppliers(n_s, rngs["suppliers"]), _shipped()
+
+
 def _generate_all(n_debtors: int, seed: int, as_of: Any, n_suppliers: int | None
                   ) -> dict[str, pd.DataFrame]:
     """Every table the generator makes, whether or not the contracts declare it.
@@ -216,15 +230,7 @@ def _generate_all(n_debtors: int, seed: int, as_of: Any, n_suppliers: int | None
     after the contract's own when the contract lacks them), ``fx_rates`` and
     ``insurer_limits`` (the columns of issue 16's shared decisions).
     """
-    _check_n(n_debtors, "n_debtors")
-    n_s = max(2, n_debtors // 40) if n_suppliers is None else n_suppliers
-    _check_n(n_s, "n_suppliers")
-    day = as_of_day(as_of)
-    rngs = _rngs(seed)
-    lat = _latent(n_debtors, rngs["latent"])
-    debtors = _make_debtors(n_debtors, lat, day, rngs["debtors"])
-    suppliers = _draw_suppliers(n_s, rngs["suppliers"])
-    shipped = _shipped()
+    day, rngs, debtors, suppliers, shipped = _base_book(n_debtors, seed, as_of, n_suppliers)
     sales = _make_sales(debtors, suppliers, day, shipped.policy.limits.rounding_unit, rngs)
     statements = _make_statements(debtors, day, rngs["statements"])
     adverse, adverse_owner = _make_adverse(debtors, day, rngs["adverse"])
