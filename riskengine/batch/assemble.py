@@ -24,7 +24,8 @@ from riskengine.batch.dataset import publish
 from riskengine.batch.migration.herfindahl import _runs_over
 from riskengine.batch.migration.matrix import _strictly_increasing
 from riskengine.batch.options import RerateOptions
-from riskengine.batch.plan import ChunkPlan, _not_in_portfolio, _text_array
+from riskengine.batch.plan import ChunkPlan, _not_in_portfolio
+from riskengine.contracts.arrowtext import large_text, text_member
 from riskengine.errors import RerateError
 from riskengine.policy.insurer import insurer_requests
 from riskengine.validation.columns import _blank
@@ -40,7 +41,7 @@ def _book(debtors: pd.DataFrame) -> pd.DataFrame:
             book = book.drop_duplicates("debtor_id")
     if "nace" in book.columns:
         codes = book["nace"].astype("str")
-        enc = pc.dictionary_encode(_text_array(codes))
+        enc = pc.dictionary_encode(large_text(codes))
         sections: list[str] = []
         for code in enc.dictionary.to_pylist():
             try:
@@ -235,8 +236,8 @@ def _reconciled(opts: RerateOptions, out: Path, ckpt: _Checkpoints, plan: ChunkP
     err_schema = _unify([t.schema for t in err_tables])
     err_all = pa.concat_tables([_conform(t.replace_schema_metadata(None), err_schema)
                                 for t in err_tables])
-    ins = _text_array(debtors_in.append(pd.Index(unknown, dtype="str")))
-    rating_ids, pair_ids = _text_array(ratings["debtor_id"]), _text_array(pairs["debtor_id"])
+    ins = large_text(debtors_in.append(pd.Index(unknown, dtype="str")))
+    rating_ids, pair_ids = large_text(ratings["debtor_id"]), large_text(pairs["debtor_id"])
     if _runs_over(pair_ids, rating_ids) is not None:
         decided = rating_ids  # one rating per debtor, in id order, the pairs' debtors
     else:
@@ -259,7 +260,7 @@ def _reconciled(opts: RerateOptions, out: Path, ckpt: _Checkpoints, plan: ChunkP
     rest = None
     if scope is not None and previous is not None:  # a partial run: the rest of the book
         prev = mig.pair_rows(previous)
-        rest = prev[~prev["debtor_id"].astype(str).isin(pd.Index(scope, dtype="str"))]
+        rest = prev[~text_member(prev["debtor_id"], list(scope))]
     book_debtors = frames.get("book_debtors")
     book = apply_book_caps(pairs, [t.num_rows for t in asm.pairs],
                            [ckpt.paths(k)[0] for k in chunks],

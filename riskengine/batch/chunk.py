@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from riskengine.batch.plan import _text_array
+from riskengine.contracts.arrowtext import large_text
 from riskengine.contracts.schemas import ERROR_COLUMNS
 from riskengine.errors import RerateError
 
@@ -185,7 +185,7 @@ class ChunkOutput:
 
 def _distinct_ids(values: Any) -> pa.Array:
     """Distinct non-missing ids, as Arrow text (order of first appearance)."""
-    arr = _text_array(values)
+    arr = large_text(values)
     return pc.unique(arr.drop_null() if arr.null_count else arr)
 
 
@@ -232,13 +232,13 @@ def decide_chunk(engine: Any, frames: Mapping[str, pd.DataFrame], as_of: str,
         ids = ids.filter(pc.not_equal(pc.utf8_trim_whitespace(ids), ""))
     out_ids = [pairs["debtor_id"]]
     if len(errors):
-        out_ids.append(_text_array(errors["debtor_id"]))
+        out_ids.append(large_text(errors["debtor_id"]))
     exp = frames.get("exposures")
     if exp is not None and "debtor_id" in exp.columns:
-        out_ids.append(_text_array(exp["debtor_id"]))
+        out_ids.append(large_text(exp["debtor_id"]))
     # valid debtors with no exposure at all; a debtor *with* exposures that comes out
     # neither decided nor errored is lost, and the run's reconciliation fails on it
-    seen_ids = pa.chunked_array([_text_array(x) for x in out_ids], pa.large_string())
+    seen_ids = pa.chunked_array([large_text(x) for x in out_ids], pa.large_string())
     lone = pc.invert(pc.is_in(ids, value_set=seen_ids.combine_chunks()))
     lonely = sorted(ids.filter(lone).to_pylist()) if len(ids) else []
     if lonely:

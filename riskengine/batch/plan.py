@@ -15,11 +15,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pc
 
 from riskengine.batch.options import RerateOptions
-from riskengine.contracts.arrowtext import strictly_increasing
+from riskengine.contracts.arrowtext import large_text, strictly_increasing, text_member
 from riskengine.contracts.dates import parse_date
 from riskengine.contracts.schemas import ERROR_COLUMNS
 
@@ -79,7 +78,7 @@ def plan_chunks(debtor_ids: pd.Series, chunk_size: int) -> ChunkPlan:
     [0, 1, 0, 0]
     """
     if isinstance(debtor_ids.dtype, pd.StringDtype) and debtor_ids.dtype.storage == "pyarrow":
-        arr = _text_array(debtor_ids)  # Arrow text: sorted and distinct ids need no sort
+        arr = large_text(debtor_ids)  # Arrow text: sorted and distinct ids need no sort
         arr = arr.drop_null() if arr.null_count else arr
         if not strictly_increasing(arr):
             arr = pc.unique(arr)
@@ -121,31 +120,6 @@ def _slices(frames: Mapping[str, pd.DataFrame], plan: ChunkPlan) -> _Slices:
     return _Slices(order, offsets)
 
 
-def _text_array(values: Any) -> pa.Array:
-    """Values (pandas, numpy, Arrow or a list) as one Arrow ``large_string`` array."""
-    if isinstance(values, pa.ChunkedArray):
-        arr: Any = values.combine_chunks()
-    elif isinstance(values, pa.Array):
-        arr = values
-    else:
-        arr = pa.array(pd.Series(values, copy=False), from_pandas=True)
-        if isinstance(arr, pa.ChunkedArray):
-            arr = arr.combine_chunks()
-    if arr.type != pa.large_string():
-        arr = arr.cast(pa.large_string())
-    return arr
-
-
-def _member(values: Any, among: Any) -> np.ndarray:
-    """``values.isin(among)`` for text ids as one Arrow hash lookup (missing: False).
-
-    (pandas' ``isin`` on Arrow-backed text walks ``among`` value by value in Python.)
-    """
-    arr = _text_array(values)
-    found = pc.is_in(arr, value_set=_text_array(among), skip_nulls=True)
-    return np.asarray(found.fill_null(False), dtype=bool)
-
-
 def _sorted_offsets(ids: pd.Series, plan: ChunkPlan) -> np.ndarray | None:
     """Chunk offsets of a table whose debtor ids are sorted and present, else None.
 
@@ -155,7 +129,7 @@ def _sorted_offsets(ids: pd.Series, plan: ChunkPlan) -> np.ndarray | None:
     """
     if not (isinstance(ids.dtype, pd.StringDtype) and ids.dtype.storage == "pyarrow"):
         return None
-    arr = _text_array(ids)
+    arr = large_text(ids)
     n = len(arr)
     if arr.null_count:
         return None
@@ -239,13 +213,13 @@ def _scope(opts: RerateOptions, frames: Mapping[str, pd.DataFrame],
     known = pd.Index(frames["debtors"]["debtor_id"].dropna().astype("str").unique())
     if opts.debtors is not None:
         wanted = pd.Index(sorted(set(opts.debtors)), dtype="str")
-        hit = _member(wanted, known)
+        hit = text_member(wanted, known)
         return wanted[hit].tolist(), wanted[~hit].tolist()
     if opts.changed_since is not None:
         ids = changed_debtors(frames, opts.changed_since)
         if previous is not None and len(previous):
-            ids = ids.union(known[~_member(known, previous["debtor_id"])])
-        return ids[_member(ids, known)].sort_values().tolist(), []
+            ids = ids.union(known[~text_member(known, previous["debtor_id"])])
+        return ids[text_member(ids, known)].sort_values().tolist(), []
     return None, []
 
 

@@ -23,7 +23,8 @@ import pyarrow.parquet as pq
 from riskengine.batch import migration as mig
 from riskengine.batch.dataset import DIRNAME, decisions_path
 from riskengine.batch.options import RerateOptions
-from riskengine.batch.plan import _member, plan_chunks
+from riskengine.batch.plan import plan_chunks
+from riskengine.contracts.arrowtext import text_member
 from riskengine.contracts.dates import batch_as_of
 from riskengine.contracts.schemas import CONTRACTS
 from riskengine.errors import RerateError
@@ -183,7 +184,7 @@ def _restrict(frames: Mapping[str, pd.DataFrame], lo: str | None, hi: str | None
         if hi is not None:
             mask &= ~present | (text.where(present, "").to_numpy(dtype=object) < hi)
         if keep_ids is not None:
-            mask &= _member(ids, keep_ids)
+            mask &= text_member(ids, keep_ids)
         out[name] = frame if mask.all() else frame[mask].reset_index(drop=True)
     return out
 

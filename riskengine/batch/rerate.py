@@ -98,6 +98,7 @@ from riskengine.batch.read import (
 )
 from riskengine.batch.suppliers import supplier_book
 from riskengine.batch.workers import _load_engine, _Progress, _run_pandas, _run_spark
+from riskengine.contracts.arrowtext import text_member
 from riskengine.errors import RerateError, RiskEngineError
 from riskengine.io.console import progress as phase
 from riskengine.io.console import rfc3339, set_result
@@ -348,7 +349,7 @@ def _decided_insurer_limits(insurer: pd.DataFrame | None, pairs: pd.DataFrame,
         return _empty("insurer_limits")
     clean, _ = validate_table(insurer, INSURER_LIMITS)
     decided = pd.Index(pd.unique(pairs["debtor_id"].astype(str)), dtype="str")
-    return clean[clean["debtor_id"].astype(str).isin(decided)]
+    return clean[text_member(clean["debtor_id"], decided)]
 
 
 def _riskengine_version() -> str:

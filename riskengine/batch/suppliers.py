@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from riskengine.contracts.arrowtext import text_member
 from riskengine.contracts.schemas import CONTRACTS
 from riskengine.scoring.suppliers import SUPPLIER_BOOK_COLUMNS, book_dispersion
 
@@ -86,8 +87,7 @@ def _table(portfolio: Path, frames: Mapping[str, pd.DataFrame], reads: Mapping[s
     frame = frames.get(name)
     if frame is not None and (columns is None or set(columns) <= set(frame.columns)):
         if ids is not None and "debtor_id" in frame.columns:
-            frame = frame[frame["debtor_id"].astype("str").isin(ids).to_numpy(
-                dtype=bool, na_value=False)].reset_index(drop=True)
+            frame = frame[text_member(frame["debtor_id"], ids)].reset_index(drop=True)
         return frame
     file = reads.get(name)
     if file is None:

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from riskengine.contracts.arrowtext import text_member
 from riskengine.errors import InvalidInputError
 from riskengine.features.adverse import (
     RecordTableTransformer,
@@ -204,7 +205,7 @@ def _pairs(exposures: pd.DataFrame, suppliers: pd.DataFrame,
     related = np.zeros(len(exposures))
     if relations is not None and len(relations):
         # Few relations: test only the exposures whose debtor has one.
-        cand = np.flatnonzero(exposures["debtor_id"].isin(relations["debtor_id"]).to_numpy())
+        cand = np.flatnonzero(text_member(exposures["debtor_id"], relations["debtor_id"]))
         links = pd.MultiIndex.from_arrays([relations["supplier_id"].astype(str),
                                            relations["debtor_id"].astype(str)])  # fmt: skip
         got = pd.MultiIndex.from_arrays([exposures["supplier_id"].iloc[cand].astype(str),

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from riskengine.contracts import schemas
+from riskengine.contracts.arrowtext import text_member
 from riskengine.contracts.schemas import TableContract
 from riskengine.errors import InvalidInputError
 
@@ -242,7 +243,7 @@ def _rejection_rows(
     table rejected whole that took it down, ``table_cause``)."""
     if rejected.empty:
         return _error_frame()
-    p = problems[problems["debtor_id"].isin(rejected).to_numpy(dtype=bool)]
+    p = problems[text_member(problems["debtor_id"], rejected)]
     g = p.groupby("debtor_id", sort=False).agg(
         n=("reason", "size"),
         table=("table", "first"),

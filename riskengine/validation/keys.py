@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from riskengine.contracts.arrowtext import text_member
 from riskengine.contracts.ids import ID_PATTERN, ID_RULE
 from riskengine.contracts.schemas import TableContract
 from riskengine.validation.errors import _Emitter, _parse_sentence
@@ -36,10 +37,8 @@ def _isin(s: pd.Series, values: pd.Series | pd.Index) -> np.ndarray:
     Arrow's ``is_in`` for arrow-backed strings: pandas' ``isin`` goes through
     Python objects there and is about ten times slower on large value sets.
     """
-    arr = _arrow_strings(s)
-    if arr is not None:
-        value_set = pa.array(pd.array(values, dtype="str")).drop_null().cast(arr.type)
-        return np.array(pc.is_in(arr, value_set=value_set).fill_null(False), dtype=bool)
+    if _arrow_strings(s) is not None:
+        return text_member(s, values)
     return np.array(s.isin(values).to_numpy(dtype=bool, na_value=False))
 
 

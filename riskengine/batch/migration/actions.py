@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from riskengine.batch.migration.matrix import _member_np, _text, pair_rows
+from riskengine.batch.migration.matrix import pair_rows
+from riskengine.contracts.arrowtext import large_text, text_member
 from riskengine.policy.credit_policy import CreditPolicy
 from riskengine.policy.limits import KNOCKOUT_REASONS, LIMIT_ACTIONS, limit_change
 
@@ -162,11 +163,11 @@ def _join_pairs(previous: pd.DataFrame, cur: pd.DataFrame, scope: Iterable[str] 
                              f"{row['supplier_id']!r}) appears more than once.")
     ip = np.flatnonzero(previous["supplier_id"].notna().to_numpy(dtype=bool))  # of pair_rows
     keep = _compared(prev["debtor_id"], scope, errored_ids)
-    left = pa.table({"debtor_id": _text(prev["debtor_id"]).filter(pa.array(keep)),
-                     "supplier_id": _text(prev["supplier_id"]).filter(pa.array(keep)),
+    left = pa.table({"debtor_id": large_text(prev["debtor_id"]).filter(pa.array(keep)),
+                     "supplier_id": large_text(prev["supplier_id"]).filter(pa.array(keep)),
                      "_ip": pa.array(ip[keep], pa.int64())})
-    right = pa.table({"debtor_id": _text(cur["debtor_id"]),
-                      "supplier_id": _text(cur["supplier_id"]),
+    right = pa.table({"debtor_id": large_text(cur["debtor_id"]),
+                      "supplier_id": large_text(cur["supplier_id"]),
                       "_ic": pa.array(np.arange(len(cur)), pa.int64())})
     merged = left.join(right, keys=_KEY, join_type="full outer", coalesce_keys=True).sort_by(
         [(k, "ascending") for k in _KEY])
@@ -181,9 +182,9 @@ def _compared(ids: Any, scope: Iterable[str] | None, errored_ids: pd.Index) -> n
     given) and not errored (its previous limits stand)."""
     keep = np.ones(len(ids), dtype=bool)
     if scope is not None:
-        keep &= _member_np(ids, pd.Index(list(scope), dtype="str"))
+        keep &= text_member(ids, pd.Index(list(scope), dtype="str"))
     if len(errored_ids):
-        keep &= ~_member_np(ids, errored_ids)
+        keep &= ~text_member(ids, errored_ids)
     return keep
 
 

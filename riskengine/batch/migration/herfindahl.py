@@ -8,8 +8,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from riskengine.batch.migration.matrix import _text, pair_rows
-from riskengine.contracts.arrowtext import strictly_increasing
+from riskengine.batch.migration.matrix import pair_rows
+from riskengine.contracts.arrowtext import large_text, strictly_increasing
 from riskengine.policy.portfolio import hhi
 
 
@@ -42,8 +42,8 @@ def _hhis(pairs: pd.DataFrame, book: pd.DataFrame | None, limits: np.ndarray
     integer codes in order of first appearance: the same groups, summed in the
     same order, as the text keys, without hashing a million Python strings.
     """
-    ids = _text(pairs["debtor_id"])
-    book_ids = _text(book["debtor_id"]) if book is not None and "debtor_id" in book.columns \
+    ids = large_text(pairs["debtor_id"])
+    book_ids = large_text(book["debtor_id"]) if book is not None and "debtor_id" in book.columns \
         else None
     runs = _runs_over(ids, book_ids)
     if runs is not None and book is not None:
@@ -53,7 +53,7 @@ def _hhis(pairs: pd.DataFrame, book: pd.DataFrame | None, limits: np.ndarray
         hhis = {"name": hhi(runs, limits)}
         for dim, col in (("group", "group_id"), ("sector", "sector"), ("country", "country")):
             if col in book.columns:
-                keys = _text(book[col])
+                keys = large_text(book[col])
                 codes = _group_codes(keys, book_ids) if dim == "group" else _codes(keys)
                 hhis[dim] = hhi(codes[runs], limits)
         return hhis
@@ -68,7 +68,7 @@ def _hhis(pairs: pd.DataFrame, book: pd.DataFrame | None, limits: np.ndarray
         return _hhis_merge(pairs, book, limits, hhis)
     for dim, col in (("group", "group_id"), ("sector", "sector"), ("country", "country")):
         if col in book.columns:
-            keys = _text(book[col]).take(pos)
+            keys = large_text(book[col]).take(pos)
             if dim == "group":
                 keys = pc.coalesce(keys, ids)
             hhis[dim] = hhi(_codes(keys), limits)

@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from riskengine.contracts.arrowtext import strictly_increasing
+from riskengine.contracts.arrowtext import large_text, strictly_increasing, text_member
 from riskengine.model.master_scale import GRADES, UNRATED
 
 NEW = "new"
@@ -64,8 +64,8 @@ def debtor_ratings(decisions: pd.DataFrame) -> pd.DataFrame:
     rated = decisions[rank == 0] if rank.any() else decisions
     if len(rated) and _strictly_increasing(rated["debtor_id"]) and (
             len(rated) == len(decisions) or _rated_before(decisions["debtor_id"], rank)
-            or bool(pc.all(pc.is_in(_text(decisions.loc[rank == 1, "debtor_id"]),
-                                    value_set=_text(rated["debtor_id"]))).as_py())):
+            or bool(pc.all(pc.is_in(large_text(decisions.loc[rank == 1, "debtor_id"]),
+                                    value_set=large_text(rated["debtor_id"]))).as_py())):
         # one rating row per debtor, in id order, and every pair's debtor has one:
         # those rows are the ratings (nothing to choose or sort)
         out = rated[["grade", "pd"]].set_axis(
@@ -90,14 +90,14 @@ def _rated_before(ids: pd.Series, rank: np.ndarray) -> bool:
     n = len(rank)
     if n == 0 or rank[0] == 1:
         return n == 0
-    arr = _text(ids)
+    arr = large_text(ids)
     same = np.asarray(pc.equal(arr.slice(1), arr.slice(0, n - 1)).fill_null(False))
     return bool(same[rank[1:] == 1].all())
 
 
 def _strictly_increasing(ids: Any) -> bool:
     """Whether the ids are present, distinct and sorted (one Arrow pass)."""
-    return strictly_increasing(_text(ids))
+    return strictly_increasing(large_text(ids))
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,8 +188,8 @@ def migration_matrix(previous: pd.Series, current: pd.Series,
     cur = _states(current, "current")
     if scope is not None:
         keep = pd.Index(list(scope), dtype="str")
-        prev = prev[_member_np(prev.index, keep)]
-        cur = cur[_member_np(cur.index, keep)]
+        prev = prev[text_member(prev.index, keep)]
+        cur = cur[text_member(cur.index, keep)]
     fi, ti = _state_codes(prev, cur)
     cells = np.bincount(fi * len(TO_STATES) + ti, minlength=len(FROM_STATES) * len(TO_STATES))
     counts = pd.DataFrame(cells.reshape(len(FROM_STATES), len(TO_STATES)).astype(np.int64),
@@ -216,7 +216,7 @@ def _state_codes(prev: pd.Series, cur: pd.Series) -> tuple[np.ndarray, np.ndarra
     if len(prev) == 0:
         return np.full(len(cur), FROM_STATES.index(NEW), dtype=np.int64), ti
     fi = _positions(prev, FROM_STATES)
-    cur_ids, prev_ids = _text(cur.index), _text(prev.index)
+    cur_ids, prev_ids = large_text(cur.index), large_text(prev.index)
     if len(prev) == len(cur) and bool(pc.all(pc.equal(prev_ids, cur_ids)).as_py()):
         return fi, ti
     at = np.asarray(pc.index_in(cur_ids, value_set=prev_ids).fill_null(-1), dtype=np.int64)
@@ -229,24 +229,24 @@ def _state_codes(prev: pd.Series, cur: pd.Series) -> tuple[np.ndarray, np.ndarra
 
 def _positions(states: pd.Series, among: tuple[str, ...]) -> np.ndarray:
     """Position of each (valid, see :func:`_states`) state in ``among``."""
-    pos = pc.index_in(_text(states), value_set=pa.array(among, pa.large_string()))
+    pos = pc.index_in(large_text(states), value_set=pa.array(among, pa.large_string()))
     return np.asarray(pos.fill_null(-1), dtype=np.int64)
 
 
 def _states(grades: pd.Series, which: str) -> pd.Series:
     s = pd.Series(grades, copy=False)
-    if _arrow_text(s):  # text already: only the missing grades to fill (no Python strings)
+    if _arrowlarge_text(s):  # text already: only the missing grades to fill (no Python strings)
         s = s.fillna(UNRATED)
     else:
         s = s.astype(object).where(s.notna(), UNRATED).astype(str)
     s.index = pd.Index(s.index.astype(str), dtype="str")
     # (distinct ids in order need no hash table to tell that none comes back)
     if not _strictly_increasing(s.index.to_series()) and \
-            len(pc.unique(_text(s.index))) < len(s):  # (an Arrow hash: no Python strings)
+            len(pc.unique(large_text(s.index))) < len(s):  # (an Arrow hash: no Python strings)
         dup = s.index[s.index.duplicated()][0]
         raise ValueError(f"{which} grades: debtor {dup!r} appears more than once; give one "
                          "grade per debtor (see debtor_ratings).")
-    bad = ~_member_np(s, pd.Index([*GRADES, UNRATED], dtype="str"))
+    bad = ~text_member(s, pd.Index([*GRADES, UNRATED], dtype="str"))
     if bad.any():
         raise ValueError(f"{which} grades: debtor {s.index[bad][0]!r} has grade "
                          f"{s[bad].iloc[0]!r}; expected one of {', '.join(GRADES)} or "
@@ -254,26 +254,6 @@ def _states(grades: pd.Series, which: str) -> pd.Series:
     return s
 
 
-def _member_np(values: Any, among: Any) -> np.ndarray:
-    """``values.isin(among)`` for text ids (one Arrow hash lookup; missing: False)."""
-    found = pc.is_in(_text(values), value_set=_text(among), skip_nulls=True)
-    return np.asarray(found.fill_null(False), dtype=bool)
-
-
-def _arrow_text(s: pd.Series) -> bool:
+def _arrowlarge_text(s: pd.Series) -> bool:
     """Whether a series holds Arrow-backed text (pandas' ``str``)."""
     return isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow"
-
-
-def _text(values: Any) -> pa.Array:
-    """A column as one Arrow ``large_string`` array (missing values null)."""
-    if isinstance(values, pa.Array) and values.type == pa.large_string():
-        return values
-    s = pd.Series(values, copy=False)
-    if not _arrow_text(s):
-        s = s.astype(object).where(s.notna(), None).map(
-            lambda v: v if v is None else str(v)).astype("str")
-    arr = pa.array(s.array, from_pandas=True)
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    return arr if arr.type == pa.large_string() else arr.cast(pa.large_string())
