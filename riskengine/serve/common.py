@@ -24,7 +24,7 @@ from typing import Any
 from riskengine.errors import InvalidInputError
 from riskengine.features.fx import FxRates
 from riskengine.policy.book import book_sector, caps_on
-from riskengine.policy.insurer import insurer_requests
+from riskengine.policy.insurer import request_columns
 from riskengine.scoring.suppliers import SupplierBook
 from riskengine.store import DecisionStore
 from riskengine.store.decisions import StoredDecisions
@@ -349,8 +349,8 @@ def decide_and_store(engine: Any, store: DecisionStore, payloads: list[Any], *,
         needed = ("debtor_id", "supplier_id", "currency", "product", "approved_limit",
                   "insured_limit", "insured_amount", "cover_basis", "insurer_policy_id",
                   "insurer_status", "limit_before_insurer")  # what the request list reads
-        requests = (insurer_requests({k: [r.get(k) for r in records] for k in needed},
-                                     policy),
+        requests = (request_columns({k: [r.get(k) for r in records] for k in needed},
+                                    policy),
                     [p.debtor.debtor_id for p in payloads])
     stored = store.store_decisions(
         records, inputs=inputs, policy=policy,

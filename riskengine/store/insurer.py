@@ -15,7 +15,7 @@ The rows of ``insurer_limits`` are those of :data:`riskengine.contracts.schemas.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -226,11 +226,12 @@ class _InsurerRegister(_AuditTrail):
 
     # -- the requests to the insurer ----------------------------------------------------------
 
-    def replace_insurer_requests(self, requests: pd.DataFrame, *,
+    def replace_insurer_requests(self, requests: pd.DataFrame | Mapping[str, Any], *,
                                  debtors: Sequence[str] | None, source: str, as_of: Any,
                                  conn: Connection | None = None) -> int:
         """Replace the requests of ``debtors`` (None: every debtor, a whole book) with the
-        rows of ``requests`` (:data:`~riskengine.policy.insurer.REQUEST_COLUMNS`).
+        rows of ``requests`` (:data:`~riskengine.policy.insurer.REQUEST_COLUMNS`: a frame,
+        or columns as :func:`~riskengine.policy.insurer.request_columns` gives them).
 
         Returns
         -------
@@ -249,14 +250,14 @@ class _InsurerRegister(_AuditTrail):
             for i in range(0, len(ids), _BATCH):
                 part = ids[i:i + _BATCH]
                 conn.execute(_delete_requests_of(len(part)), _ids(part))
-        if not len(requests):
+        n = len(requests[REQUEST_COLUMNS[0]])
+        if not n:
             return 0
-        n = len(requests)
         sqlite = conn.dialect.name == "sqlite"
         day = None if as_of is None else pd.Timestamp(as_of).date()
         values = []
         for name in REQUEST_COLUMNS:  # columns at once, rows by one driver executemany
-            v = requests[name].to_numpy(dtype=object)
+            v = np.asarray(requests[name], dtype=object)
             if name in _REQUEST_MONEY:
                 values.append(_objects(_floats(np.asarray(pd.to_numeric(v), dtype=np.float64)),
                                        n))

@@ -462,7 +462,7 @@ class _LimitRegister(_Database):
             register does not know is absent.
         """
         from riskengine.policy.funding import rating_stale
-        from riskengine.policy.supplier import debtor_hhi
+        from riskengine.policy.supplier import debtor_hhi_arrays
 
         ids = sorted({str(s) for s in currencies})
         if not ids:
@@ -500,8 +500,9 @@ class _LimitRegister(_Database):
                 keep = np.isfinite(rate)
             if keep.any():
                 deb = np.asarray([str(r["debtor_id"]) for r in held], dtype=object)
-                got = debtor_hhi(sid[keep], deb[keep], amount[keep])
-                hhi = {str(k): (None if v != v else float(v)) for k, v in got.items()}
+                got = debtor_hhi_arrays(sid[keep], deb[keep], amount[keep])
+                hhi = {str(k): (None if v != v else float(v))
+                       for k, v in zip(got[0].tolist(), got[1].tolist(), strict=True)}
             for s_ in set(sid[~keep].tolist()) if rates is not None else ():
                 hhi[str(s_)] = None  # a limit that cannot be converted: unknown
         return SupplierBook(ratings, hhi)
