@@ -266,12 +266,7 @@ def supplier_paths(payloads: Sequence[Any], is_list: bool) -> dict[str, list[Any
 def _takes_book(method: Any) -> bool:
     """Whether an engine's method takes a ``supplier_book`` (riskengine's engine does; an
     engine of another kind decides without the register's suppliers)."""
-    if method is None:
-        return False
-    try:
-        return "supplier_book" in inspect.signature(method).parameters
-    except (TypeError, ValueError):
-        return False
+    return method is not None and _takes(method, "supplier_book")
 
 
 def _supplier_book(store: DecisionStore, payloads: list[Any], policy: Any,
@@ -425,6 +420,23 @@ def override_rerun(engine: Any, store: DecisionStore, decision: Mapping[str, Any
 
 
 def _takes(method: Any, name: str) -> bool:
+    """Whether ``method`` has a parameter ``name`` (asked on every request: the answer is
+    kept by the method's function and class, ``inspect.signature`` costs ~40 us)."""
+    key = (getattr(method, "__func__", method), type(getattr(method, "__self__", None)), name)
+    try:
+        return _TAKES[key]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable callable: asked each time
+        return _signature_has(method, name)
+    got = _TAKES[key] = _signature_has(method, name)
+    return got
+
+
+_TAKES: dict[tuple[Any, Any, str], bool] = {}
+
+
+def _signature_has(method: Any, name: str) -> bool:
     try:
         return name in inspect.signature(method).parameters
     except (TypeError, ValueError):
