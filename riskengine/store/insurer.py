@@ -262,8 +262,9 @@ class _InsurerRegister(_AuditTrail):
                 values.append(_objects(_floats(np.asarray(pd.to_numeric(v), dtype=np.float64)),
                                        n))
             else:
-                values.append(np.asarray(np.where(np.asarray(pd.isna(v), dtype=bool), None,
-                                                  v), dtype=object))
+                values.append(np.asarray(np.where(np.asarray(pd.isna(v), dtype=bool),
+                                                  np.asarray(None, dtype=object), v),
+                                         dtype=object))
         values += [_objects(None if day is None else (day.isoformat() if sqlite else day), n),
                    _objects(str(source)[:64], n), _objects(_now(), n)]
         _insert(conn, t.name, [*REQUEST_COLUMNS, "as_of", "source", "recorded_at"],
