@@ -34,6 +34,7 @@ from riskengine.policy.insurer import (
     insurer_requests,
     match_rows,
     pool_caps,
+    request_columns,
 )
 from riskengine.scoring.engine import Engine
 from riskengine.synthetic import generate_portfolio
@@ -394,6 +395,12 @@ def test_request_list_content(engine: Engine) -> None:
     assert req["insured_limit"].tolist() == [10_000.0, 25_000.0]
     assert req["insurer_id"].tolist() == ["INS00"] * 2
     assert req["policy_id"].tolist() == ["INS00-WT1"] * 2
+    # the service's columns (no frame) hold the same rows, sorted by debtor then supplier
+    # whatever the decisions' order
+    cols = request_columns(pd.DataFrame(decisions[::-1]), engine.policy)
+    assert cols["supplier_id"].tolist() == ["S-1", "S-2"]
+    assert cols["reason"].tolist() == ["above_granted", "no_insurer_limit"]
+    assert cols["insured_limit"].tolist() == [10_000.0, 25_000.0]
 
 
 def test_a_new_insurer_answer_marks_its_debtor_changed() -> None:

@@ -25,6 +25,7 @@ from riskengine.policy.supplier import (
     assess_suppliers,
     assessed_grade,
     debtor_hhi,
+    debtor_hhi_arrays,
     factor_names,
     supplier_advance_rate,
 )
@@ -112,6 +113,21 @@ def test_debtor_hhi_is_the_sum_of_squared_shares() -> None:
     assert got["S1"] == pytest.approx(0.44)
     assert got["S2"] == pytest.approx(1.0)
     assert np.isnan(got["S3"])
+
+
+def test_debtor_hhi_arrays_are_the_series() -> None:
+    """The service's form (sorted ids and values, no Series) holds the same figures:
+    suppliers given out of order come back sorted, S1 0.44, S2 1, S3 NaN as above."""
+    ids, hhi = debtor_hhi_arrays(["S3", "S1", "S2", "S1", "S2", "S1"],
+                                 ["a", "a", "a", "b", "a", "c"],
+                                 [0.0, 60.0, 5.0, 20.0, 5.0, 20.0])
+    assert ids.tolist() == ["S1", "S2", "S3"]
+    assert hhi[:2].tolist() == pytest.approx([0.44, 1.0])
+    assert np.isnan(hhi[2])
+    series = debtor_hhi(["S3", "S1", "S2", "S1", "S2", "S1"], ["a", "a", "a", "b", "a", "c"],
+                        [0.0, 60.0, 5.0, 20.0, 5.0, 20.0])
+    assert series.index.tolist() == ids.tolist()
+    np.testing.assert_array_equal(series.to_numpy(), hhi)
 
 
 # --- the advance rate --------------------------------------------------------------------

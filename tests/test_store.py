@@ -53,6 +53,27 @@ def test_sqlite_file_store_is_wal_and_full_sync(sqlite_url: str) -> None:
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
 
 
+def test_sqlite_synchronous_normal_is_an_explicit_option(tmp_path: Path) -> None:
+    """``?synchronous=normal`` (docs/SERVICE.md, Durability): WAL kept, PRAGMA synchronous
+    1 (NORMAL: no fsync at commit) on every connection, decisions stored as usual; any
+    other value, or the option on another database, is one line naming the option."""
+    file = f"sqlite:///{tmp_path / 'store.db'}"
+    url = f"{file}?synchronous=normal"
+    with DecisionStore(url) as store:
+        assert store.synchronous == "normal" and store.journal_mode == "wal"
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1
+        store.record_decisions([_decision(limit=10_000.0)])
+    with DecisionStore(f"{file}?synchronous=full") as store:  # the same file, durable
+        assert store.latest_decision("D-1")["approved_limit"] == 10_000.0
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
+    for bad in (f"{file}?synchronous=off",
+                "postgresql+psycopg://u@localhost/db?synchronous=normal"):
+        with pytest.raises(InvalidInputError, match="synchronous is an option of a SQLite"):
+            DecisionStore(bad)
+
+
 def test_decision_round_trips_unchanged_and_latest_wins(db_url: str) -> None:
     with DecisionStore(db_url) as store:
         first = _decision(limit=10_000.0)

@@ -55,7 +55,8 @@ from riskengine.policy.book import allocate
 from riskengine.policy.credit_policy import CreditPolicy
 
 __all__ = ["COVER_BASES", "InsurerRows", "PairCover", "RowProblem", "match_rows", "pool_caps",
-           "covered", "request_reasons", "REQUEST_COLUMNS", "insurer_requests"]
+           "covered", "request_reasons", "REQUEST_COLUMNS", "insurer_requests",
+           "request_columns"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -545,6 +546,14 @@ def insurer_requests(pairs: pd.DataFrame | Mapping[str, Any], policy: CreditPoli
     >>> r[["debtor_id", "insurer_id", "amount_requested", "reason"]].values.tolist()
     [['D1', 'INS00', 80000.0, 'above_granted']]
     """
+    return pd.DataFrame(request_columns(pairs, policy), columns=list(REQUEST_COLUMNS))
+
+
+def request_columns(pairs: pd.DataFrame | Mapping[str, Any], policy: CreditPolicy
+                    ) -> dict[str, npt.NDArray[Any]]:
+    """:func:`insurer_requests` as columns (:data:`REQUEST_COLUMNS` -> arrays, the rows
+    sorted by debtor, then supplier) without a frame: the service's request path, whose
+    one debtor seldom has a request to send."""
     def col(name: str) -> npt.NDArray[np.object_]:
         return np.asarray(pairs[name], dtype=object).reshape(-1)
 
@@ -563,7 +572,7 @@ def insurer_requests(pairs: pd.DataFrame | Mapping[str, Any], policy: CreditPoli
     insurer_of = {p.policy_id: p.insurer_id for p in policy.insurance.policies}
     pol = col("insurer_policy_id")[at]
     known = inp.factorize(pol)[0] >= 0
-    out = pd.DataFrame({
+    out: dict[str, npt.NDArray[Any]] = {
         "debtor_id": col("debtor_id")[at].astype(str),
         "supplier_id": col("supplier_id")[at].astype(str),
         "insurer_id": _mapped(pol, insurer_of, None),
@@ -576,7 +585,8 @@ def insurer_requests(pairs: pd.DataFrame | Mapping[str, Any], policy: CreditPoli
         "cover_basis": col("cover_basis")[at].astype(str),
         "amount_requested": wanted[at],
         "reason": request_reasons(col("insurer_status")[at]),
-    }, columns=list(REQUEST_COLUMNS))
-    if len(out) < 2:
+    }
+    if at.size < 2:
         return out
-    return out.sort_values(["debtor_id", "supplier_id"], kind="stable").reset_index(drop=True)
+    order = np.lexsort((out["supplier_id"], out["debtor_id"]))  # stable: pairs in order
+    return {k: v[order] for k, v in out.items()}

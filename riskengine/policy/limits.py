@@ -697,8 +697,10 @@ def limit_change(
     day = inp.dates(as_of, n)
     outstanding = prev if approved_outstanding is None else inp.floats(
         approved_outstanding, n, "approved_outstanding", "limits")
-    action = np.select([new > prev, (new < prev) & (new <= 0), new < prev], [1, 3, 2],
-                       0).astype(np.int8)
+    # the first that holds: increase 1, cancel 3, decrease 2, else unchanged 0 (nested
+    # np.where: np.select costs ~40 us on the service's one pair)
+    action = np.where(new > prev, 1, np.where((new < prev) & (new <= 0), 3,
+                                              np.where(new < prev, 2, 0))).astype(np.int8)
     reducing = (action >= 2) & ~ko
     effective = day + np.where(reducing, policy.limits.notice_days, 0).astype("timedelta64[D]")
     protected = np.minimum(outstanding, np.maximum(prev, new))

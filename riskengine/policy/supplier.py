@@ -59,6 +59,7 @@ __all__ = [
     "assessed_grade",
     "supplier_advance_rate",
     "debtor_hhi",
+    "debtor_hhi_arrays",
     "factor_names",
     "vocabulary_codes",
 ]
@@ -314,7 +315,7 @@ def debtor_hhi(supplier_id: Any, debtor_id: Any, amount: Any) -> pd.Series:
     -------
     pandas.Series
         HHI in (0, 1] by supplier id (sorted); NaN for a supplier whose amounts are all 0
-        (nothing to spread).
+        (nothing to spread). :func:`debtor_hhi_arrays` gives the same as two arrays.
 
     Examples
     --------
@@ -323,6 +324,24 @@ def debtor_hhi(supplier_id: Any, debtor_id: Any, amount: Any) -> pd.Series:
     >>> debtor_hhi(["S1"] * 4 + ["S2"], ["a", "b", "c", "d", "a"],
     ...            [10.0, 10.0, 10.0, 10.0, 5.0]).round(4).to_dict()
     {'S1': 0.25, 'S2': 1.0}
+    """
+    suppliers, hhi = debtor_hhi_arrays(supplier_id, debtor_id, amount)
+    out = pd.Series(hhi, index=pd.Index(suppliers.astype(object), dtype="str"))
+    out.index.name = "supplier_id"
+    return out.rename("debtor_hhi")
+
+
+def debtor_hhi_arrays(supplier_id: Any, debtor_id: Any, amount: Any
+                      ) -> tuple[npt.NDArray[np.str_], FloatArray]:
+    """:func:`debtor_hhi` as arrays: the distinct supplier ids (sorted) and each one's HHI
+    (NaN: all its amounts are 0), without a pandas Series (the service's request path
+    reads a few suppliers).
+
+    Examples
+    --------
+    >>> ids, hhi = debtor_hhi_arrays(["S2", "S1", "S1"], ["a", "a", "b"], [5.0, 10.0, 30.0])
+    >>> ids.tolist(), hhi.round(4).tolist()
+    (['S1', 'S2'], [0.625, 1.0])
     """
     sup = np.asarray(supplier_id, dtype=object).reshape(-1).astype(str)
     deb = np.asarray(debtor_id, dtype=object).reshape(-1).astype(str)
@@ -342,7 +361,6 @@ def debtor_hhi(supplier_id: Any, debtor_id: Any, amount: Any) -> pd.Series:
     with np.errstate(invalid="ignore", divide="ignore"):
         share = by_pair / total[pair_sup]
     hhi = np.bincount(pair_sup, share * share, minlength=len(suniq))
-    out = pd.Series(np.where(total > 0, hhi, np.nan),
-                    index=pd.Index(np.asarray(suniq, dtype=object), dtype="str")).sort_index()
-    out.index.name = "supplier_id"
-    return out.rename("debtor_hhi")
+    ids = np.asarray(suniq, dtype=str).reshape(-1)
+    order = np.argsort(ids, kind="stable")
+    return ids[order], np.where(total > 0, hhi, np.nan)[order]

@@ -24,7 +24,7 @@ from typing import Any
 from riskengine.errors import InvalidInputError
 from riskengine.features.fx import FxRates
 from riskengine.policy.book import book_sector, caps_on
-from riskengine.policy.insurer import insurer_requests
+from riskengine.policy.insurer import request_columns
 from riskengine.scoring.suppliers import SupplierBook
 from riskengine.store import DecisionStore
 from riskengine.store.decisions import StoredDecisions
@@ -223,11 +223,12 @@ def decide_payloads(engine: Any, payloads: list[Any], store: DecisionStore | Non
     policy = getattr(engine, "policy", None)
     days = {p.as_of or now.date() for p in payloads}
     fx = None  # the store's rates (those in force on the one day, or every row)
+    stored_fx: FxRates | None = None  # read once: the suppliers' book converts at them too
     if store is not None and policy is not None:
         base = policy.book.currency
-        got = store.fx_rates_on(next(iter(days)), base) if len(days) == 1 else \
+        stored_fx = store.fx_rates_on(next(iter(days)), base) if len(days) == 1 else \
             store.fx_table(base)
-        fx = got if len(got) else None
+        fx = stored_fx if len(stored_fx) else None
     if store is not None and policy is not None and caps_on(policy.book):
         day = max(days, default=now.date())
         kw["book_rest"] = store.book_rest(
@@ -239,7 +240,7 @@ def decide_payloads(engine: Any, payloads: list[Any], store: DecisionStore | Non
     one = getattr(engine, "decide_payload", None)
     methods = [m for m in (one, getattr(engine, "score_payloads", None)) if m is not None]
     if store is not None and methods and all(_takes_book(m) for m in methods):
-        book = _supplier_book(store, payloads, policy, now.date())
+        book = _supplier_book(store, payloads, policy, now.date(), stored_fx)
         if book.ratings or book.debtor_hhi:
             kw["supplier_book"] = book
     if grades:
@@ -265,19 +266,16 @@ def supplier_paths(payloads: Sequence[Any], is_list: bool) -> dict[str, list[Any
 def _takes_book(method: Any) -> bool:
     """Whether an engine's method takes a ``supplier_book`` (riskengine's engine does; an
     engine of another kind decides without the register's suppliers)."""
-    if method is None:
-        return False
-    try:
-        return "supplier_book" in inspect.signature(method).parameters
-    except (TypeError, ValueError):
-        return False
+    return method is not None and _takes(method, "supplier_book")
 
 
 def _supplier_book(store: DecisionStore, payloads: list[Any], policy: Any,
-                   today: dt.date) -> SupplierBook:
+                   today: dt.date, stored_fx: FxRates | None = None) -> SupplierBook:
     """The register's ratings and debtor dispersion of the payloads' suppliers (each
     supplier as of the first payload naming it; its limits converted into the reporting
-    currency at the rates in force on that day)."""
+    currency at the rates in force on that day). ``stored_fx``: the store's rates as the
+    caller read them in the same snapshot (in force on every day of the payloads; None:
+    read here)."""
     ratings: dict[str, str | None] = {}
     hhi: dict[str, float | None] = {}
     by_day: dict[dt.date, dict[str, str]] = {}
@@ -291,7 +289,8 @@ def _supplier_book(store: DecisionStore, payloads: list[Any], policy: Any,
     for day, currencies in by_day.items():
         # the limits converted at the rates in force on the day: the store's, a payload's
         # own rows first (as its decision converts)
-        rates = {base: 1.0, **store.fx_rates_on(day, base).mapping_at(day)}
+        on = stored_fx if stored_fx is not None else store.fx_rates_on(day, base)
+        rates = {base: 1.0, **on.mapping_at(day)}
         for p in payloads:
             if p.fx_rates and (p.as_of or today) == day:
                 try:
@@ -345,8 +344,8 @@ def decide_and_store(engine: Any, store: DecisionStore, payloads: list[Any], *,
         needed = ("debtor_id", "supplier_id", "currency", "product", "approved_limit",
                   "insured_limit", "insured_amount", "cover_basis", "insurer_policy_id",
                   "insurer_status", "limit_before_insurer")  # what the request list reads
-        requests = (insurer_requests({k: [r.get(k) for r in records] for k in needed},
-                                     policy),
+        requests = (request_columns({k: [r.get(k) for r in records] for k in needed},
+                                    policy),
                     [p.debtor.debtor_id for p in payloads])
     stored = store.store_decisions(
         records, inputs=inputs, policy=policy,
@@ -421,6 +420,23 @@ def override_rerun(engine: Any, store: DecisionStore, decision: Mapping[str, Any
 
 
 def _takes(method: Any, name: str) -> bool:
+    """Whether ``method`` has a parameter ``name`` (asked on every request: the answer is
+    kept by the method's function and class, ``inspect.signature`` costs ~40 us)."""
+    key = (getattr(method, "__func__", method), type(getattr(method, "__self__", None)), name)
+    try:
+        return _TAKES[key]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable callable: asked each time
+        return _signature_has(method, name)
+    got = _TAKES[key] = _signature_has(method, name)
+    return got
+
+
+_TAKES: dict[tuple[Any, Any, str], bool] = {}
+
+
+def _signature_has(method: Any, name: str) -> bool:
     try:
         return name in inspect.signature(method).parameters
     except (TypeError, ValueError):

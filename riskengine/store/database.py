@@ -5,7 +5,11 @@ Durability
 Every write is one transaction that commits before the call returns. On
 SQLite the store sets ``journal_mode=WAL`` and ``synchronous=FULL``: a
 committed write is on disk (fsync of the WAL) and survives a crash of the
-process or the machine. Write transactions start with ``BEGIN IMMEDIATE`` so
+process or the machine. A SQLite URL may ask for ``?synchronous=normal``
+(:data:`SYNCHRONOUS`): the WAL is then fsynced at checkpoints only, not at every
+commit; the database is never corrupted, a committed write survives a crash of the
+process, but the last transactions before a power loss or an operating-system crash
+may be lost (docs/SERVICE.md, "Durability"). Write transactions start with ``BEGIN IMMEDIATE`` so
 the read-modify-write of the limit register cannot lose an update; on
 PostgreSQL the register's row is locked (``SELECT ... FOR UPDATE``) and a pair's
 first row is inserted with ``ON CONFLICT DO NOTHING`` (see
@@ -38,8 +42,13 @@ from riskengine.errors import InvalidInputError, StoreError
 from riskengine.store.migrations import upgrade
 from riskengine.store.values import _dumps
 
-__all__ = ["DEFAULT_STORE_FILE", "MIN_FREE_BYTES", "STORE_URL_ENV", "check_store_path",
-           "default_store_url", "first_line"]
+__all__ = ["DEFAULT_STORE_FILE", "MIN_FREE_BYTES", "STORE_URL_ENV", "SYNCHRONOUS",
+           "check_store_path", "default_store_url", "first_line"]
+
+SYNCHRONOUS: tuple[str, ...] = ("full", "normal")
+"""The values of a SQLite store URL's ``synchronous`` option (``sqlite:///store.db?
+synchronous=normal``); absent: ``full``, an fsync at every commit. ``off`` is refused (a
+power loss could corrupt the database)."""
 
 MIN_FREE_BYTES = 16 * 1024 * 1024
 """Free space a SQLite store's disk must have when the store opens (WAL, its index file,
@@ -126,6 +135,22 @@ def _no_password(url: sa.engine.URL) -> str:
     return url.render_as_string(hide_password=True)
 
 
+def _synchronous(url: sa.engine.URL) -> tuple[sa.engine.URL, str]:
+    """The URL without its ``synchronous`` option (the driver does not know it) and the
+    option's value (:data:`SYNCHRONOUS`; default ``full``)."""
+    value = url.query.get("synchronous")
+    if value is None:
+        return url, "full"
+    text = (value[-1] if isinstance(value, tuple) else value).strip().lower()
+    if url.get_backend_name() != "sqlite" or text not in SYNCHRONOUS:
+        raise InvalidInputError(
+            "store URL: synchronous is an option of a SQLite store, full (the default: an "
+            "fsync at every commit) or normal (no fsync at commit: the last transactions "
+            "may be lost on a power loss, never on a crash of the process); got "
+            f"{_no_password(url)}.")
+    return url.difference_update_query(["synchronous"]), text
+
+
 class _Database:
     """An open store: the SQLAlchemy engine, its schema at head, and transactions
     (the parameters are those of :class:`~riskengine.store.DecisionStore`)."""
@@ -133,7 +158,7 @@ class _Database:
     def __init__(self, url: str | None = None, *, echo: bool = False,
                  create: bool = True) -> None:
         self.url = url or default_store_url()
-        parsed = _store_url(self.url)
+        parsed, self.synchronous = _synchronous(_store_url(self.url))
         self._sqlite = parsed.get_backend_name() == "sqlite"
         kwargs: dict[str, Any] = {"echo": echo, "json_serializer": _dumps,
                                   "future": True}
@@ -153,7 +178,7 @@ class _Database:
                 check_store_path(path)
                 kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30.0}
         try:
-            self.engine: Engine = sa.create_engine(self.url, **kwargs)
+            self.engine: Engine = sa.create_engine(parsed, **kwargs)
         except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
             raise InvalidInputError(f"store URL: {_no_password(parsed)} cannot be opened "
                                     f"({type(exc).__name__}); give a SQLAlchemy URL such as "
@@ -194,13 +219,13 @@ class _Database:
 
     # -- connection plumbing -------------------------------------------------------------
 
-    @staticmethod
-    def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+    def _sqlite_connect(self, dbapi_conn: Any, _record: Any) -> None:
         # take transaction control from the driver, so BEGIN IMMEDIATE is ours to emit
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA synchronous=NORMAL" if self.synchronous == "normal"
+                    else "PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()

@@ -27,6 +27,14 @@ __all__: list[str] = []
 
 _DELETE = fx_rates.delete().where(sa.and_(fx_rates.c.date == sa.bindparam("p_date"),
                                           fx_rates.c.currency == sa.bindparam("p_currency")))
+# prebuilt (compiled once and cached by SQLAlchemy): the rates in force on a day, read on
+# every decision of the service
+_LATEST_DAYS = (sa.select(fx_rates.c.currency, sa.func.max(fx_rates.c.date).label("day"))
+                .where(fx_rates.c.date <= sa.bindparam("p_day", type_=sa.Date))
+                .group_by(fx_rates.c.currency).subquery())
+_RATES_ON = sa.select(fx_rates.c.date, fx_rates.c.currency, fx_rates.c.rate).join(
+    _LATEST_DAYS, sa.and_(fx_rates.c.currency == _LATEST_DAYS.c.currency,
+                          fx_rates.c.date == _LATEST_DAYS.c.day))
 
 
 class _FxTable(_Database):
@@ -81,14 +89,10 @@ class _FxTable(_Database):
         """The rates in force on ``as_of``: per currency, its latest row dated on or
         before it (:class:`~riskengine.features.fx.FxRates` into ``base``)."""
         day = parse_date(as_of, "as_of")
-        c = fx_rates.c
-        latest = (sa.select(c.currency, sa.func.max(c.date).label("day"))
-                  .where(c.date <= day).group_by(c.currency).subquery())
-        q = sa.select(c.date, c.currency, c.rate).join(
-            latest, sa.and_(c.currency == latest.c.currency, c.date == latest.c.day))
         with self._read() as conn:
-            rows = [(r.date, r.currency, float(r.rate)) for r in conn.execute(q)]
-        return FxRates.from_rows(rows, base)
+            rows = [(r.date, r.currency, float(r.rate))
+                    for r in conn.execute(_RATES_ON, {"p_day": day})]
+        return FxRates.from_rows(rows, base) if rows else FxRates.empty(base)
 
     def fx_table(self, base: str) -> FxRates:
         """Every stored rate (:class:`~riskengine.features.fx.FxRates` into ``base``)."""

@@ -14,7 +14,8 @@ The rows of ``insurer_limits`` are those of :data:`riskengine.contracts.schemas.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,28 @@ _DATES = ("decision_date", "effective_date")
 _MONEY = ("requested_amount", "granted_amount", "cover_pct", "previous_granted_amount")
 _BATCH = 900  # ids per IN (...) (SQLite's bound parameters)
 _REQUEST_MONEY = ("approved_limit", "insured_limit", "insured_amount", "amount_requested")
+
+
+def _ids(ids: Sequence[str]) -> dict[str, str]:
+    """The parameters ``d0 ...`` of :func:`_latest_of` and :func:`_delete_requests_of`."""
+    return {f"d{i}": d for i, d in enumerate(ids)}
+
+
+@functools.lru_cache(maxsize=16)
+def _latest_of(n: int) -> Any:
+    """Every insurer-limit row of ``n`` debtors ``:d0 ...``, oldest first: one statement per
+    list length, built and compiled once (the service reads it on every decision)."""
+    c = insurer_limits.c
+    return sa.select(*[c[name] for name in LIMIT_COLUMNS]).where(c.debtor_id.in_(
+        [sa.bindparam(f"d{i}", type_=sa.String) for i in range(n)])).order_by(c.id)
+
+
+@functools.lru_cache(maxsize=16)
+def _delete_requests_of(n: int) -> Any:
+    """Delete the insurer requests of ``n`` debtors ``:d0 ...`` (as :func:`_latest_of`)."""
+    t = insurer_requests
+    return t.delete().where(t.c.debtor_id.in_(
+        [sa.bindparam(f"d{i}", type_=sa.String) for i in range(n)]))
 
 
 def _normal(frame: pd.DataFrame) -> pd.DataFrame:
@@ -203,11 +226,12 @@ class _InsurerRegister(_AuditTrail):
 
     # -- the requests to the insurer ----------------------------------------------------------
 
-    def replace_insurer_requests(self, requests: pd.DataFrame, *,
+    def replace_insurer_requests(self, requests: pd.DataFrame | Mapping[str, Any], *,
                                  debtors: Sequence[str] | None, source: str, as_of: Any,
                                  conn: Connection | None = None) -> int:
         """Replace the requests of ``debtors`` (None: every debtor, a whole book) with the
-        rows of ``requests`` (:data:`~riskengine.policy.insurer.REQUEST_COLUMNS`).
+        rows of ``requests`` (:data:`~riskengine.policy.insurer.REQUEST_COLUMNS`: a frame,
+        or columns as :func:`~riskengine.policy.insurer.request_columns` gives them).
 
         Returns
         -------
@@ -224,21 +248,23 @@ class _InsurerRegister(_AuditTrail):
         else:
             ids = sorted({str(d) for d in debtors})
             for i in range(0, len(ids), _BATCH):
-                conn.execute(t.delete().where(t.c.debtor_id.in_(ids[i:i + _BATCH])))
-        if not len(requests):
+                part = ids[i:i + _BATCH]
+                conn.execute(_delete_requests_of(len(part)), _ids(part))
+        n = len(requests[REQUEST_COLUMNS[0]])
+        if not n:
             return 0
-        n = len(requests)
         sqlite = conn.dialect.name == "sqlite"
         day = None if as_of is None else pd.Timestamp(as_of).date()
         values = []
         for name in REQUEST_COLUMNS:  # columns at once, rows by one driver executemany
-            v = requests[name].to_numpy(dtype=object)
+            v = np.asarray(requests[name], dtype=object)
             if name in _REQUEST_MONEY:
                 values.append(_objects(_floats(np.asarray(pd.to_numeric(v), dtype=np.float64)),
                                        n))
             else:
-                values.append(np.asarray(np.where(np.asarray(pd.isna(v), dtype=bool), None,
-                                                  v), dtype=object))
+                values.append(np.asarray(np.where(np.asarray(pd.isna(v), dtype=bool),
+                                                  np.asarray(None, dtype=object), v),
+                                         dtype=object))
         values += [_objects(None if day is None else (day.isoformat() if sqlite else day), n),
                    _objects(str(source)[:64], n), _objects(_now(), n)]
         _insert(conn, t.name, [*REQUEST_COLUMNS, "as_of", "source", "recorded_at"],
@@ -264,12 +290,10 @@ class _InsurerRegister(_AuditTrail):
 
 def _latest(conn: Connection, debtor_ids: Sequence[str]) -> dict[tuple[Any, ...], dict[str, Any]]:
     """The latest row of each insurer-limit key of these debtors."""
-    c = insurer_limits.c
     out: dict[tuple[Any, ...], dict[str, Any]] = {}
     for i in range(0, len(debtor_ids), _BATCH):
-        q = (sa.select(*[c[n] for n in LIMIT_COLUMNS]).where(
-            c.debtor_id.in_(list(debtor_ids[i:i + _BATCH]))).order_by(c.id))
-        for r in conn.execute(q).mappings():
+        part = debtor_ids[i:i + _BATCH]
+        for r in conn.execute(_latest_of(len(part)), _ids(part)).mappings():
             out[tuple(r[k] for k in _KEY)] = dict(r)
     return out
 

@@ -95,6 +95,23 @@ def _book_mine(n_excl: int, n_grp: int) -> Any:
     ).bindparams(sa.bindparam("day", type_=sa.Date))
 
 
+@functools.lru_cache(maxsize=32)
+def _supplier_reads(n: int) -> tuple[Any, Any]:
+    """The two reads of :meth:`DecisionStore.supplier_book` for ``n`` suppliers ``:s0 ...``
+    (and the day ``:p_day``): their ratings as debtors, newest first, and their pairs' rows.
+    One statement per list length, built and compiled once (a fresh select with ``in_``
+    per call costs more than the reads)."""
+    c = limit_register.c
+    ids = [sa.bindparam(f"s{i}", type_=sa.String) for i in range(n)]
+    rated = (sa.select(c.debtor_id, c.grade, c.rating_as_of)
+             .where(c.debtor_id.in_(ids), c.grade.is_not(None), c.rating_as_of.is_not(None),
+                    c.rating_as_of <= sa.bindparam("p_day", type_=sa.Date))
+             .order_by(c.debtor_id, c.rating_as_of.desc(), c.updated_at.desc()))
+    pairs = sa.select(limit_register).where(
+        c.supplier_id.in_([sa.bindparam(f"s{i}", type_=sa.String) for i in range(n)]))
+    return rated, pairs
+
+
 def _converter(day: dt.date, base: str, rates: FxRates | None) -> Any:
     """``factor(currency, amount)``: units of ``base`` per unit of a register row's
     currency on ``day`` (1 in ``base``; None: the row does not count, its currency being
@@ -445,21 +462,18 @@ class _LimitRegister(_Database):
             register does not know is absent.
         """
         from riskengine.policy.funding import rating_stale
-        from riskengine.policy.supplier import debtor_hhi
+        from riskengine.policy.supplier import debtor_hhi_arrays
 
         ids = sorted({str(s) for s in currencies})
         if not ids:
             return SupplierBook()
         day = _date(as_of, "as_of", "supplier book") or dt.date.today()
-        c = limit_register.c
-        rated_q = (sa.select(c.debtor_id, c.grade, c.rating_as_of)
-                   .where(c.debtor_id.in_(ids), c.grade.is_not(None),
-                          c.rating_as_of.is_not(None), c.rating_as_of <= day)
-                   .order_by(c.debtor_id, c.rating_as_of.desc(), c.updated_at.desc()))
+        rated_q, pairs_q = _supplier_reads(len(ids))
+        params = {"p_day": day, **{f"s{i}": s for i, s in enumerate(ids)}}
         with self._read() as conn:
-            rated = list(conn.execute(rated_q).mappings())
-            rows: list[Mapping[Any, Any] | None] = list(conn.execute(
-                sa.select(limit_register).where(c.supplier_id.in_(ids))).mappings())
+            rated = list(conn.execute(rated_q, params).mappings())
+            rows: list[Mapping[Any, Any] | None] = list(conn.execute(pairs_q,
+                                                                     params).mappings())
         ratings: dict[str, str | None] = {}
         latest: dict[str, Any] = {}
         for r in rated:  # newest first per supplier
@@ -486,8 +500,9 @@ class _LimitRegister(_Database):
                 keep = np.isfinite(rate)
             if keep.any():
                 deb = np.asarray([str(r["debtor_id"]) for r in held], dtype=object)
-                got = debtor_hhi(sid[keep], deb[keep], amount[keep])
-                hhi = {str(k): (None if v != v else float(v)) for k, v in got.items()}
+                got = debtor_hhi_arrays(sid[keep], deb[keep], amount[keep])
+                hhi = {str(k): (None if v != v else float(v))
+                       for k, v in zip(got[0].tolist(), got[1].tolist(), strict=True)}
             for s_ in set(sid[~keep].tolist()) if rates is not None else ():
                 hhi[str(s_)] = None  # a limit that cannot be converted: unknown
         return SupplierBook(ratings, hhi)

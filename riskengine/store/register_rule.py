@@ -95,13 +95,16 @@ def in_force(rows: RegisterRows, day: Any) -> tuple[FloatArray, DayArray, FloatA
                 & ~np.isnat(rows.pending_effective_date) & (d >= rows.pending_effective_date))
     current = rows.has_row & ~pend_due & (np.isnat(rows.effective_date)
                                           | (d >= rows.effective_date))
-    before_eff = rows.has_row & ~pend_due & ~current
-    limit = np.select([pend_due, current, before_eff],
-                      [rows.pending_limit, rows.limit_amount, rows.previous_limit], 0.0)
+    # the three cases exclude each other and a row is in one of them (before its
+    # effective date otherwise): nested np.where, not np.select (~45 us a call on the
+    # service's one pair, most of this function)
+    limit = np.where(pend_due, rows.pending_limit,
+                     np.where(current, rows.limit_amount,
+                              np.where(rows.has_row, rows.previous_limit, 0.0)))
     since = np.where(pend_due, rows.pending_effective_date,
                      np.where(current, rows.effective_date, _NAT))
-    before = np.select([pend_due, current, before_eff],
-                       [rows.limit_amount, rows.previous_limit, rows.previous_limit], 0.0)
+    before = np.where(pend_due, rows.limit_amount,
+                      np.where(rows.has_row, rows.previous_limit, 0.0))
     return limit, since, before
 
 
@@ -167,8 +170,10 @@ def next_state(rows: RegisterRows, proposed: Any, as_of: Any, knockout: Any,
     limit = np.where(now, new, force)
     status = np.where(pending, np.where(new < limit, "pending_cut", "pending_increase"),
                       np.where(limit <= 0, "cancelled", "active")).astype(object)
-    action = np.select([~rows.has_row, (new == force) | again, new == 0, new > force],
-                       [0, 1, 4, 2], 3).astype(np.int8)
+    # the first that holds: new pair 0, unchanged 1, cancel 4, increase 2, else decrease 3
+    action = np.where(~rows.has_row, 0, np.where(
+        (new == force) | again, 1, np.where(new == 0, 4, np.where(new > force, 2, 3)))
+    ).astype(np.int8)
     action[older] = 5
     return NextState(
         applied=~older, limit_amount=limit,
