@@ -48,9 +48,10 @@ from riskengine.contracts.dates import parse_date
 from riskengine.contracts.payload import DebtorPayload
 from riskengine.features import adverse as _adv
 from riskengine.features import statements as _st
-from riskengine.features.fx import FxRates, missing_codes, pair_rates
+from riskengine.features.fx import FxRates, currency_codes, missing_codes, pair_rates
 from riskengine.features.payments import PAYMENT_FEATURES, payment_arrays
 from riskengine.features.significance import knockout_mask, significance_thresholds
+from riskengine.features.units import size_in_unit
 from riskengine.model.flat_trees import FlatScorer, Unsupported
 from riskengine.policy.book import BookRest
 from riskengine.policy.insurer import InsurerRows, match_rows
@@ -152,6 +153,10 @@ def _stack(parts: list[DebtorInputs]) -> DebtorInputs:
         elif f.name == "grade_override":  # "" keeps a debtor's model grade
             fields[f.name] = np.concatenate([
                 np.full(d.debtor_id.shape[0], "", dtype=object) if v is None else v
+                for d, v in zip(parts, values, strict=True)])
+        elif f.name == "size_unconverted":  # None: every size feature converted
+            fields[f.name] = np.concatenate([
+                np.zeros(d.debtor_id.shape[0], dtype=bool) if v is None else v
                 for d, v in zip(parts, values, strict=True)])
         else:
             fields[f.name] = np.concatenate(values)
@@ -327,6 +332,9 @@ class FastEngine:
             fcur = str(r["currency"])
         else:
             st_X = np.full((1, len(eng.feature_names)), np.nan)
+        # the size features in the model's money unit: the batch path's one conversion
+        st_X, unconverted = size_in_unit(st_X, eng.feature_names,
+                                         currency_codes([fcur]), rates, eng.money_unit)
         money, basis = financial_inputs(latest, eng.overlay.max_statement_age_days)
         currencies = [ex.currency for ex in p.pairs]
         recent = [a.currency for a in p.adverse_records
@@ -371,7 +379,8 @@ class FastEngine:
             debtor_id=obj[0:1], st_X=st_X, basis=basis, overlay_X=overlay_X,
             insolvency=flag[0:1], past_due_default=flag[1:2], knockout=flag[2:3],
             dilution=num[0:1], tnw=money[0], revenue=money[1], profit=money[2],
-            fin_currency=obj[1:2], past_due_amount=num[1:2], digest=digest)
+            fin_currency=obj[1:2], past_due_amount=num[1:2], digest=digest,
+            size_unconverted=unconverted)
         fx_base, fx_fin, fx_ledger, fx_cap = pair_rates(
             rates, obj[3::4], [fcur] * len(products), obj[3::4], eng.policy.capacity.currency)
         pair = PairInputs(
