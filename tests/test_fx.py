@@ -4,7 +4,8 @@ adverse significance absolute or relative (auctions and seizures knock out).
 
 Golden values are hand calculations from the shipped policy (riskengine/config/policy.toml)
 and examples/debtor.json, written out in each test: grade 5 (the champion retrained in
-issue 17: model PD 0.92 %, 1.68 % after the overlay) gives capacity
+issue 17, sizes in USD millions since issue 16/17 (tests/test_units.py): model PD 0.98 %, 1.79 %
+after the overlay) gives capacity
 min(0.25 x TNW, 0.04 x revenue) (policy [capacity]) = min(0.25 x 4,620,000,
 0.04 x 21,160,000) = min(1,155,000, 846,400) = EUR 846,400 (the 2025 statement).
 """
