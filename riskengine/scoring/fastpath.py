@@ -471,12 +471,17 @@ class FastEngine:
             absolute=float(ko.adverse_min_amount), share=ko.adverse_min_revenue_share,
             revenue=flt[-1:], revenue_cur=[_CURRENCY_CODE.get(revenue_cur, -1)], rates=rates,
             currency=ko.currency)
+        age = t - a_int[0]
+        window = (age >= 0) & (age <= self.lookback_days)  # the kernel's look-back
+        rev_rec = _adv.revenue_in_record_currency(
+            a_int[5][window], 1, a_int[4][window], flt[-1:],
+            [_CURRENCY_CODE.get(revenue_cur, -1)] if revenue_cur else None, rates)
         adv_out = _adv.adverse_arrays(a_int[5], 1, t, a_int[0], a_int[1], a_int[2], a_int[3],
-                                      flt[:k], a_int[4], thr, flt[-1:],
+                                      flt[:k], a_int[4], thr, rev_rec,
                                       self.lookback_days, self.half_life_days)
         amount = flt[k:k + m]
         pay_out = payment_arrays(np.array((0, m), dtype=np.int64), t, i_int[0], i_int[1], i_int[2],
-                                 amount, flt[k + m:k + 2 * m], i_int[3])
+                                 amount, flt[k + m:k + 2 * m], i_int[3], rates=rates)
         pdue, open_bal = _past_due_kernel()(i_int[4], i_int[0], i_int[1], i_int[2], amount, t,
                                             self.engine.overlay.days_past_due, 1, 1,
                                             np.append(rates, np.nan)[i_int[3]])
