@@ -217,3 +217,21 @@ def test_without_a_usd_rate_the_decision_says_size_not_converted(engine: Any) ->
     assert batch.decisions["pd_model"].iloc[0] == pytest.approx(single["pd_model"], rel=1e-12)
     with_rate = engine.decide_one(EXAMPLE, decided_at=STAMP)
     assert "size_not_converted" not in with_rate["limit_notes"]
+
+
+def test_a_turnover_collapse_never_lowers_a_book_debtors_pd(engine: Any) -> None:
+    """Issue 17's property on the book path, sizes now in USD millions: the example's
+    latest P&L (revenue and every cost and earnings line) x k, balance sheet unchanged,
+    never gives a lower model PD as k falls (the shift into the unit is one constant per
+    currency and date, so the monotone constraints still hold)."""
+    from riskengine.modeldev.protocol import PNL_ITEMS
+
+    pds = []
+    for k in (0.1, 0.3, 0.5, 0.9, 1.0):
+        p = copy.deepcopy(EXAMPLE)
+        latest = p["statements"][-1]
+        for item in PNL_ITEMS:
+            latest[item] = latest[item] * k
+        pds.append(engine.decide_one(p, decided_at=STAMP)["pd_model"])
+    assert all(a >= b for a, b in zip(pds, pds[1:], strict=False)), pds
+    assert pds[0] > pds[-1]
