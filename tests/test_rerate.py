@@ -577,16 +577,12 @@ def test_a_book_without_a_usd_rate_counts_the_pairs_rated_without_size(
     unit"): a book whose fx_rates have no USD rate rates its debtors without them, each
     such pair says size_not_converted, and the summary counts them (debtors with a USD
     record are refused as before: missing_fx_rate)."""
-    import json
-    import shutil
-
+    frames, manifest = read_portfolio(portfolio)
+    frames["fx_rates"] = frames["fx_rates"][frames["fx_rates"]["currency"] != "USD"]
+    manifest = {k: v for k, v in manifest.items() if k != "tables"}
+    manifest["fx_rates"] = {c: r for c, r in manifest["fx_rates"].items() if c != "USD"}
     book = tmp_path / "no_usd"
-    shutil.copytree(portfolio, book)
-    fx = pd.read_parquet(book / "fx_rates.parquet")
-    fx[fx["currency"] != "USD"].to_parquet(book / "fx_rates.parquet")
-    manifest = json.loads((book / "manifest.json").read_text())
-    manifest.get("fx_rates", {}).pop("USD", None)
-    (book / "manifest.json").write_text(json.dumps(manifest))
+    write_portfolio(frames, book, manifest=manifest)
     res = run_rerate(_opts(book, tmp_path / "out"), engine=engine)
     dec = pd.read_parquet(tmp_path / "out" / DIRNAME)
     pairs = dec[dec["row_type"] == "pair"]
