@@ -69,7 +69,7 @@ from riskengine.contracts.schemas import (
     SERIOUS_EVENT_TYPES,
 )
 from riskengine.errors import InvalidInputError
-from riskengine.features.fx import convert, currency_codes
+from riskengine.features.fx import currency_codes, revenue_in_record_currency
 from riskengine.features.significance import (
     knockout_mask,
     significance_thresholds,
@@ -508,40 +508,6 @@ def adverse_features(
     out = adverse_arrays(code, n, int(day), event[keep], etype, status, settle, amount, cur,
                          thr, rev_rec, lookback_days, half_life_years * DAYS_PER_YEAR)
     return pd.DataFrame(out.T, index=index, columns=list(ADVERSE_FEATURES), copy=False)
-
-
-def revenue_in_record_currency(code: Any, n: int, cur: Any, revenue: Any,
-                               revenue_cur: Any, rates: np.ndarray | None) -> np.ndarray:
-    """Each debtor's revenue in the currency of its adverse records (the denominator of
-    ``adv_amount_to_revenue``), converted at ``rates`` (the decision date's).
-
-    ``code``, ``cur``: the debtor and currency of each record in the look-back. A debtor
-    whose records are in several currencies has no adverse amount (NaN) whatever its
-    revenue; one without records keeps its revenue (unused). ``revenue_cur`` None: the
-    revenue is in the records' currency (unchanged). No rate of either currency
-    (``rates`` None, or NaN): NaN, so the ratio is missing rather than a ratio of two
-    currencies.
-
-    Examples
-    --------
-    Revenue RON 4,970,000 and records in EUR at 4.97 RON per EUR (0.2012 EUR per RON):
-    EUR 1,000,000.
-
-    >>> from riskengine.features.fx import CURRENCY_CODE as C, FxRates
-    >>> rates = FxRates.from_rows([("2026-01-01", "RON", 1 / 4.97)], "EUR").at("2026-06-30")
-    >>> revenue_in_record_currency([0], 1, [C["EUR"]], [4_970_000.0], [C["RON"]], rates)
-    array([1000000.])
-    """
-    rev = np.asarray(revenue, dtype=np.float64).reshape(-1)
-    if revenue_cur is None:
-        return rev
-    rc = np.asarray(revenue_cur, dtype=np.int64).reshape(-1)
-    rec = rc.copy()  # the records' currency per debtor (no record: the revenue's own)
-    c = np.asarray(code, dtype=np.int64).reshape(-1)
-    rec[c] = np.asarray(cur, dtype=np.int64).reshape(-1)[:c.size]
-    if rates is None:
-        return np.where(rec == rc, rev, np.nan)
-    return convert(rev, rc, rec, rates)
 
 
 def _revenue_on(revenue: pd.Series, index: pd.Index) -> np.ndarray:

@@ -124,12 +124,12 @@ def size_shift(codes: Any, rates: FloatArray, unit: MoneyUnit, source_scale: flo
     Examples
     --------
     A EUR statement, 1 USD = 0.9247 EUR (so 1.0814 USD per EUR), into USD millions:
-    log(1.0814) - log(1e6) = 0.0783 - 13.8155 = -13.7372.
+    log(1.0814) - log(1e6) = 0.07826 - 13.81551 = -13.73725.
 
     >>> rates = np.full(len(CURRENCIES), np.nan); rates[_CODE["EUR"]] = 1.0
     >>> rates[_CODE["USD"]] = 1 / 1.0814
     >>> round(float(size_shift([_CODE["EUR"]], rates, MoneyUnit("USD", 1e6))[0]), 4)
-    -13.7372
+    -13.7373
     >>> size_shift([_CODE["USD"]], rates, MoneyUnit("USD", 1e6), 1e6).tolist()
     [0.0]
     """

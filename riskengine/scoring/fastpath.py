@@ -48,7 +48,13 @@ from riskengine.contracts.dates import parse_date
 from riskengine.contracts.payload import DebtorPayload
 from riskengine.features import adverse as _adv
 from riskengine.features import statements as _st
-from riskengine.features.fx import FxRates, currency_codes, missing_codes, pair_rates
+from riskengine.features.fx import (
+    FxRates,
+    currency_codes,
+    missing_codes,
+    pair_rates,
+    revenue_in_record_currency,
+)
 from riskengine.features.payments import PAYMENT_FEATURES, payment_arrays
 from riskengine.features.significance import knockout_mask, significance_thresholds
 from riskengine.features.units import size_in_unit
@@ -473,7 +479,7 @@ class FastEngine:
             currency=ko.currency)
         age = t - a_int[0]
         window = (age >= 0) & (age <= self.lookback_days)  # the kernel's look-back
-        rev_rec = _adv.revenue_in_record_currency(
+        rev_rec = revenue_in_record_currency(
             a_int[5][window], 1, a_int[4][window], flt[-1:],
             [_CURRENCY_CODE.get(revenue_cur, -1)] if revenue_cur else None, rates)
         adv_out = _adv.adverse_arrays(a_int[5], 1, t, a_int[0], a_int[1], a_int[2], a_int[3],
