@@ -76,17 +76,24 @@ def load_engine(model_dir: Any = None, policy_path: Any = None, *,
         ``book.factor_capital``.
     """
     from riskengine.config import load_master_scale, load_policy
-    from riskengine.io.artifacts import champion_path, load_champion, read_metadata
+    from riskengine.io.artifacts import (
+        champion_money_unit,
+        champion_path,
+        load_champion,
+        read_metadata,
+    )
     from riskengine.io.kernels import announce_cold_compile, warm
 
     cold = announce_cold_compile()  # one line on a terminal; compiled below, all at once
     model = load_champion(model_dir)
     meta = read_metadata(champion_path(model_dir))
+    unit = champion_money_unit(model_dir)
     version = f"pd_model@{str(meta.get('sha256', ''))[:12]}"
     engine = Engine(model, load_master_scale(master_scale_path), load_policy(policy_path),
                     overlay=load_overlay(model_overlay_path(model_dir, overlay_path)),
                     model_version=version,
-                    default_product=default_product, factor_capital=factor_capital)
+                    default_product=default_product, factor_capital=factor_capital,
+                    money_unit=unit)
     if cold:
         warm(engine)
     return engine

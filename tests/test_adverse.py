@@ -124,6 +124,26 @@ def test_recency_weight_and_amount_to_revenue_by_hand() -> None:
     assert f.loc["D1", "adv_amount_to_revenue"] == pytest.approx(0.04)
 
 
+def test_amount_to_revenue_converts_the_revenue_into_the_records_currency() -> None:
+    """Issue 16: a tax debt of EUR 4,000 against revenue RON 497,000 at 4.97 RON per EUR
+    (rate 1 / 4.97 EUR per RON, in force on the decision date): revenue EUR 100,000, so
+    0.04 as for the same statement in EUR (not 4,000 / 497,000 = 0.008). Without a RON
+    rate the ratio is missing, not a ratio of two currencies."""
+    from riskengine.contracts.schemas import CURRENCIES
+
+    rates = np.full(len(CURRENCIES), np.nan)
+    rates[CURRENCIES.index("EUR")] = 1.0
+    rates[CURRENCIES.index("RON")] = 1 / 4.97
+    kw = {"revenue": pd.Series({"D1": 497_000.0}),
+          "revenue_currency": pd.Series({"D1": "RON"})}
+    recs = one("tax_debt", 4000.0, date="2024-06-30")
+    f = adverse_features(recs, AS_OF, rates=rates, **kw)
+    assert f.loc["D1", "adv_amount_to_revenue"] == pytest.approx(0.04)
+    rates[CURRENCIES.index("RON")] = np.nan
+    g = adverse_features(recs, AS_OF, rates=rates, significant_amount=1e9, **kw)
+    assert np.isnan(g.loc["D1", "adv_amount_to_revenue"])
+
+
 def test_amount_to_revenue_is_nan_without_positive_revenue() -> None:
     recs = records([{"debtor_id": d, "event_type": "seizure", "event_date": "2024-01-01",
                      "amount": 10.0} for d in ("A", "B", "C")])  # fmt: skip

@@ -51,6 +51,9 @@ def test_model_dir_holds_the_engine_artifacts_and_the_card(trained: dict[str, An
     assert list(model.feature_names_in_) == list(load_champion().feature_names_in_)
     meta = read_metadata(out / "pd_model.skops")
     assert meta["trained_on"] == "book" and meta["horizon_months"] == 12
+    # snapshots are the engine's inputs in the prior's unit (USD millions): declared
+    assert meta["money_unit"] == {"currency": "USD", "scale": 1e6}
+    assert load_engine(out).money_unit.to_dict() == meta["money_unit"]
     assert trained["dates"] == {"train": ["2023-12-31"], "validation": "2024-12-31",
                                 "frequency": "annual"}
     ov = load_overlay(out / "overlay.toml")

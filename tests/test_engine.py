@@ -511,7 +511,8 @@ def _await_engine(engine: Engine) -> Engine:
     d = engine.policy.to_dict()
     d["products"]["non_recourse"]["await_insurer"] = True
     return Engine(engine.pd_model, engine.master_scale, CreditPolicy.from_dict(d),
-                  overlay=engine.overlay, model_version=engine.model_version)
+                  overlay=engine.overlay, model_version=engine.model_version,
+                  money_unit=engine.money_unit)
 
 
 # --- batch bookkeeping ----------------------------------------------------------------------

@@ -18,6 +18,7 @@ import pytest
 from riskengine.cli import main
 from riskengine.errors import ModelArtifactError
 from riskengine.io.artifacts import champion_path, default_model_dir, save_skops
+from riskengine.io.datasets import US_PANEL_UNIT
 from riskengine.modeldev.evaluate import evaluate_us_panel
 from riskengine.modeldev.protocol import fit_pd_model, fit_rows, model_features, us_panel_frame
 
@@ -46,7 +47,8 @@ def model_dir(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     m = fit_pd_model(panel.loc[rows, feats], panel.loc[rows, "default_12m"],
                      panel.loc[rows, "debtor_id"], max_iter=30, learning_rate=0.1, cv=3)  # fmt: skip
     d = tmp_path_factory.mktemp("model")
-    save_skops(m, d / "pd_model.skops", {"created_at": "2026-01-01T00:00:00+00:00"})
+    save_skops(m, d / "pd_model.skops", {"created_at": "2026-01-01T00:00:00+00:00",
+                                         "money_unit": US_PANEL_UNIT.to_dict()})
     return d
 
 

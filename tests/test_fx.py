@@ -4,7 +4,8 @@ adverse significance absolute or relative (auctions and seizures knock out).
 
 Golden values are hand calculations from the shipped policy (riskengine/config/policy.toml)
 and examples/debtor.json, written out in each test: grade 5 (the champion retrained in
-issue 17: model PD 0.92 %, 1.68 % after the overlay) gives capacity
+issue 17, sizes in USD millions since issue 16/17 (tests/test_units.py): model PD 0.98 %, 1.79 %
+after the overlay) gives capacity
 min(0.25 x TNW, 0.04 x revenue) (policy [capacity]) = min(0.25 x 4,620,000,
 0.04 x 21,160,000) = min(1,155,000, 846,400) = EUR 846,400 (the 2025 statement).
 """
@@ -58,9 +59,11 @@ def engine() -> Any:
 
 
 def _payload(currency: str = "EUR", *, rates: list[dict[str, Any]] | None = None,
-             requested: float = 350_000.0, adverse: list[dict[str, Any]] | None = None
-             ) -> dict[str, Any]:
+             requested: float = 350_000.0, adverse: list[dict[str, Any]] | None = None,
+             store_rates: bool = False) -> dict[str, Any]:
     p = copy.deepcopy(EXAMPLE)
+    if store_rates:  # no rates of its own: the service's fx_rates table decides
+        del p["fx_rates"]
     p["exposure"]["currency"] = currency
     p["exposure"]["requested_limit"] = requested
     p["exposure"]["insurer_limit"] = 1_000_000.0  # no insurer cap below the capacity
@@ -330,14 +333,16 @@ def test_http_rates_then_a_gbp_decision_with_the_store_rates(tmp_path: Path,
                                                              engine: Any) -> None:
     store = DecisionStore(f"sqlite:///{tmp_path / 'svc.db'}")
     client = TestClient(create_app(engine, store, [TOKEN]), raise_server_exceptions=False)
-    r = client.post("/v1/decisions", json=_payload("GBP", requested=600_000.0), headers=AUTH)
+    r = client.post("/v1/decisions", json=_payload("GBP", requested=600_000.0, store_rates=True),
+                    headers=AUTH)
     assert r.status_code == 422  # no rate yet: named, never a silent refusal
     item = r.json()["errors"][0]
     assert item["type"] == "missing_fx_rate" and item["loc"][-1] == "currency"
     assert "GBP" not in r.text
     r = client.put("/v1/fx-rates", json={"rates": RATES}, headers=AUTH)
     assert r.status_code == 200 and r.json() == {"stored": 4, "currency": "EUR"}
-    r = client.post("/v1/decisions", json=_payload("GBP", requested=800_000.0), headers=AUTH)
+    r = client.post("/v1/decisions", json=_payload("GBP", requested=800_000.0, store_rates=True),
+                    headers=AUTH)
     assert r.status_code == 201, r.text
     d = r.json()
     assert d["approved_limit"] == 705_000.0 and d["fx_rate"] == 1.2
@@ -403,7 +408,7 @@ def test_the_book_behind_one_debtor_counts_other_currencies(tmp_path: Path) -> N
     assert client.put("/v1/fx-rates", json={"rates": RATES}, headers=AUTH).status_code == 200
 
     def member(debtor_id: str, currency: str, requested: float) -> dict[str, Any]:
-        p = _payload(currency, requested=requested)
+        p = _payload(currency, requested=requested, store_rates=True)
         p["debtor"].update(debtor_id=debtor_id, group_id="G-FX")
         p["exposure"]["supplier_id"] = f"S-{currency}"
         for rec in p["adverse_records"]:

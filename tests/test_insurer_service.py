@@ -52,6 +52,7 @@ def _payload(debtor_id: str) -> dict[str, Any]:
     p = copy.deepcopy(EXAMPLE)
     p["debtor"]["debtor_id"] = debtor_id
     p["exposure"]["insurer_limit"] = None  # no insurer data: the register's, or none
+    del p["fx_rates"]  # no rates of its own: the store's
     return p
 
 

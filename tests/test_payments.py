@@ -197,6 +197,41 @@ def test_mixed_currency_money_features_are_nan() -> None:
     assert f["pay_dbt_mean"] == pytest.approx(45.25)
 
 
+def test_mixed_currency_money_features_from_amounts_converted_at_the_rates() -> None:
+    """The golden debtor with i0 (100) in USD and i3 (400) in GBP, at 0.9 EUR per USD and
+    1.2 EUR per GBP (issue 16): in EUR i0 = 90 and i3 = 480. Open balance 480 + 1,000 =
+    1,480; overdue 480; over 90 days 480 -> 480 / 1,480 = 32.4 % (cross-aging); dilution
+    (50 + 150) / (90 + 200 + 300 + 480 + 1,000) = 200 / 2,070; weighted DBT
+    (30*200 + 60*300 + 91*480) / (90 + 200 + 300 + 480) = 67,680 / 1,070. Without a GBP
+    rate they stay missing; a debtor in one currency is unchanged to the bit."""
+    from riskengine.contracts.schemas import CURRENCIES
+
+    g = golden()
+    g.loc[0, "currency"] = "USD"
+    g.loc[3, "currency"] = "GBP"
+    rates = np.full(len(CURRENCIES), np.nan)
+    rates[CURRENCIES.index("EUR")] = 1.0
+    rates[CURRENCIES.index("USD")] = 0.9
+    rates[CURRENCIES.index("GBP")] = 1.2
+    two = pd.concat([g, golden().assign(debtor_id="D2", invoice_id=lambda d: d["invoice_id"]
+                                        + "b")], ignore_index=True)
+    f = payment_features(two, AS_OF, rates=rates)
+    d1 = f.loc["D1"]
+    assert d1["pay_mixed_currency"] == 1.0
+    assert d1["pay_open_balance"] == pytest.approx(1_480.0)
+    assert d1["pay_overdue_balance"] == pytest.approx(480.0)
+    assert d1["pay_share_over_90"] == pytest.approx(480 / 1_480)
+    assert d1["pay_cross_aging"] == 1.0
+    assert d1["pay_dilution"] == pytest.approx(200 / 2_070)
+    assert d1["pay_dbt_wmean"] == pytest.approx(67_680 / 1_070)
+    assert d1["pay_dbt_mean"] == pytest.approx(45.25)
+    plain = payment_features(golden(), AS_OF).loc["D1"]
+    assert f.loc["D2"].to_numpy().tobytes() == plain.to_numpy().tobytes()
+    rates[CURRENCIES.index("GBP")] = np.nan
+    none = payment_features(g, AS_OF, rates=rates).loc["D1"]
+    assert np.isnan(none["pay_dilution"]) and np.isnan(none["pay_open_balance"])
+
+
 def test_bad_input_names_record_field_and_value() -> None:
     g = golden()
     g.loc[2, "due_date"] = pd.Timestamp("2023-01-01")

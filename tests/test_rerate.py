@@ -569,3 +569,24 @@ def test_bad_dates_in_options_are_refused(tmp_path: Path) -> None:
         RerateOptions(portfolio=tmp_path, out=tmp_path, as_of="30/06/2026")
     with pytest.raises(InvalidInputError, match="--changed-since 'June 2026' is not a date"):
         RerateOptions(portfolio=tmp_path, out=tmp_path, changed_since="June 2026")
+
+
+def test_a_book_without_a_usd_rate_counts_the_pairs_rated_without_size(
+        portfolio: Path, engine: Any, tmp_path: Path) -> None:
+    """The champion learned its size features in USD millions (docs/TRAINING.md "Money
+    unit"): a book whose fx_rates have no USD rate rates its debtors without them, each
+    such pair says size_not_converted, and the summary counts them (debtors with a USD
+    record are refused as before: missing_fx_rate)."""
+    frames, manifest = read_portfolio(portfolio)
+    frames["fx_rates"] = frames["fx_rates"][frames["fx_rates"]["currency"] != "USD"]
+    manifest = {k: v for k, v in manifest.items() if k != "tables"}
+    manifest["fx_rates"] = {c: r for c, r in manifest["fx_rates"].items() if c != "USD"}
+    book = tmp_path / "no_usd"
+    write_portfolio(frames, book, manifest=manifest)
+    res = run_rerate(_opts(book, tmp_path / "out"), engine=engine)
+    dec = pd.read_parquet(tmp_path / "out" / DIRNAME)
+    pairs = dec[dec["row_type"] == "pair"]
+    flagged = pairs["limit_notes"].map(lambda n: "size_not_converted" in list(n))
+    stmt = pairs["rating_basis"] == "statements"
+    assert flagged.sum() > 0 and (flagged == stmt).all()
+    assert res.summary["pairs_size_not_converted"] == int(flagged.sum())

@@ -174,6 +174,7 @@ def test_the_registers_dispersion_counts_limits_in_other_currencies_converted(
     gbp = _pair("D-GBP")
     gbp["exposure"]["currency"] = "GBP"
     gbp["exposure"]["requested_limit"] = 100_000.0
+    del gbp["fx_rates"]  # no rates of its own: the store's GBP rate
     big = client.post("/v1/decisions", json=_pair("D-BIG"), headers=AUTH).json()
     small = client.post("/v1/decisions", json=gbp, headers=AUTH).json()
     assert (big["approved_limit"], small["approved_limit"], small["currency"]) == (

@@ -86,6 +86,8 @@ def test_train_end_to_end_registers_and_ships(small_panel: Path, tmp_path: Path)
     assert meta["features"] == s["features"] and meta["sha256"] == s["sha256"]
     assert {"auc", "auc_hist", "z2_auc", "brier", "by_grade"} <= set(meta["metrics"])
     assert "scikit-learn" in meta["library_versions"]
+    # the panel's unit (USD millions): the size features were learned in it
+    assert meta["money_unit"] == {"currency": "USD", "scale": 1e6}
     card = (out / "MODEL_CARD.md").read_text()
     assert "Intended use and limits" in card and f"{s['metrics']['auc']:.4f}" in card
     assert s["polish"] is None and "Not measured in this run" in card

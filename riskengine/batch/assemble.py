@@ -305,6 +305,11 @@ def _reconciled(opts: RerateOptions, out: Path, ckpt: _Checkpoints, plan: ChunkP
     counts = [ckpt.counts(k) for k in chunks]
     for name in ("pairs_in", "pairs_decided", "pairs_rejected"):
         summary[name] = int(sum(c.get(name, 0) for c in counts))
+    # data quality: pairs rated without their size features (no rate into the model's
+    # money unit, note size_not_converted: docs/TRAINING.md "Money unit")
+    summary["pairs_size_not_converted"] = int(sum(
+        pc.sum(t["size_not_converted"]).as_py() or 0 for t in asm.pairs
+        if "size_not_converted" in t.column_names))
     summary["previous_run"] = previous is not None
     summary["book"] = book.figures
     summary["insurance"] = _insurance_figures(pairs, requests, policy.book.currency)

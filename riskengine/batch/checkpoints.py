@@ -144,12 +144,19 @@ def write_decisions(table: pa.Table, path: Path) -> None:
 def summary_tables(decisions: pa.Table) -> tuple[pa.Table, pa.Table]:
     """The columns of a chunk's decisions that the reconciliation, the migration and the
     summary read: the rating rows' ``debtor_id, grade, pd``, and the pair rows'
-    :data:`_PAIR_SUMMARY` columns with ``knockout`` (any knock-out)."""
+    :data:`_PAIR_SUMMARY` columns with ``knockout`` (any knock-out) and
+    ``size_not_converted`` (the note of that name)."""
     rating = pc.fill_null(pc.equal(decisions["row_type"], "rating"), False)
     ratings = decisions.select(["debtor_id", "grade", "pd"]).filter(rating)
     pair = pc.invert(rating)
     ko = pc.fill_null(pc.greater(pc.list_value_length(decisions["knockouts"]), 0), False)
     pairs = decisions.select(list(_PAIR_SUMMARY)).append_column("knockout", ko)
+    # rated without the size features (no rate into the model's money unit)
+    notes = decisions["limit_notes"]
+    hit = pc.equal(pc.list_flatten(notes), "size_not_converted").to_numpy(zero_copy_only=False)
+    size = np.zeros(decisions.num_rows, dtype=bool)
+    size[pc.list_parent_indices(notes).to_numpy(zero_copy_only=False)[hit]] = True
+    pairs = pairs.append_column("size_not_converted", pa.array(size))
     return ratings, pairs.filter(pair)
 
 

@@ -89,7 +89,9 @@ class Decision:
         ``related_party``, ``grade_default``, ``supplier_default``).
     limit_notes : tuple of str
         Other policy reason codes (``negative_equity``, ``no_financials``,
-        ``missing_data``, ``statements_converted``, ``ledger_converted``, ...).
+        ``missing_data``, ``statements_converted``, ``ledger_converted``,
+        ``size_not_converted``: the size features had no rate into the model's money
+        unit and were left missing, ...).
     product : str
         Product of the policy the pair was decided under.
     insured_limit, retained_exposure : float

@@ -146,7 +146,9 @@ def build_features(
         Passed to :func:`riskengine.features.adverse.adverse_features` (the
         significance of serious records, absolute or relative to the latest
         statement's revenue, through the rates in force; defaults: the seed's serious
-        types, the absolute threshold in each record's currency).
+        types, the absolute threshold in each record's currency); ``rates`` also to
+        :func:`riskengine.features.payments.payment_features` (the money features of
+        a debtor invoiced in several currencies).
 
     Returns
     -------
@@ -157,8 +159,10 @@ def build_features(
     Notes
     -----
     - ``adv_amount_to_revenue`` uses the revenue of the latest statement up to
-      ``as_of`` (same currency assumed; NaN without one); with ``rates`` the
-      significance of a serious record compares it with that revenue converted.
+      ``as_of`` (NaN without one); with ``rates`` it is converted into the records'
+      currency at the rates in force on ``as_of`` (NaN without a rate), and the
+      significance of a serious record compares it with that revenue converted;
+      without ``rates`` the same currency is assumed.
     - Concentration features describe the debtor's place in the *whole* book
       given in ``frames``: they depend on the other debtors of the batch, unlike
       the three other families, and the engine does not feed them to the PD.
@@ -190,7 +194,8 @@ def build_features(
             revenue_currency=None if rates is None else latest_revenue(
                 st_frame, as_of, column="currency")),
             index, adverse.FILL_VALUES),
-        "payments": lambda: _filled(payments.payment_features(table("invoices"), as_of),
+        "payments": lambda: _filled(payments.payment_features(table("invoices"), as_of,
+                                                              rates=rates),
                                     index, payments.FILL_VALUES),
         "concentration": lambda: _filled(concentration.concentration_features(
             table("exposures"), deb, table("suppliers"), relations=table("relations"),

@@ -69,7 +69,7 @@ from riskengine.contracts.schemas import (
     SERIOUS_EVENT_TYPES,
 )
 from riskengine.errors import InvalidInputError
-from riskengine.features.fx import currency_codes
+from riskengine.features.fx import currency_codes, revenue_in_record_currency
 from riskengine.features.significance import (
     knockout_mask,
     significance_thresholds,
@@ -444,9 +444,13 @@ def adverse_features(
       more than one currency gets ``adv_mixed_currency = 1`` and NaN amount
       features (amounts in different currencies do not add); counts, tiers
       and flags are unaffected.
-    - ``adv_amount_to_revenue`` = adverse amount / revenue; NaN when revenue is
-      not given, missing, zero or negative, or amounts are mixed-currency.
-      Invariant to the currency unit.
+    - ``adv_amount_to_revenue`` = adverse amount / revenue, the revenue (in the
+      latest statement's currency, ``revenue_currency``) converted into the records'
+      currency at ``rates``, the rates in force on the decision date (one rate per
+      currency and decision, as the capacity's conversion: docs/POLICY.md
+      "Currencies"); NaN when revenue is not given, missing, zero or negative,
+      amounts are mixed-currency, or a rate is missing (never a ratio of two
+      currencies). Invariant to the currency unit.
 
     Examples
     --------
@@ -500,8 +504,9 @@ def adverse_features(
                              f"on the decision date; add it to fx_rates.")  # fmt: skip
         raise rows.error(i, "currency", c, "unknown_currency", f"currency {c!r} has no "
                          "threshold in significant_amount; add one for that currency.")  # fmt: skip
+    rev_rec = revenue_in_record_currency(code, n, cur, rev, rev_cur, rates)
     out = adverse_arrays(code, n, int(day), event[keep], etype, status, settle, amount, cur,
-                         thr, rev, lookback_days, half_life_years * DAYS_PER_YEAR)
+                         thr, rev_rec, lookback_days, half_life_years * DAYS_PER_YEAR)
     return pd.DataFrame(out.T, index=index, columns=list(ADVERSE_FEATURES), copy=False)
 
 

@@ -32,7 +32,7 @@ from riskengine.contracts.schemas import CURRENCIES
 from riskengine.errors import InvalidInputError
 
 __all__ = ["CURRENCY_CODE", "FxRates", "currency_codes", "convert", "pair_rates",
-           "missing_codes"]
+           "missing_codes", "revenue_in_record_currency"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -293,6 +293,40 @@ def pair_rates(rates: FloatArray, pair: Any, statement: Any, ledger: Any, policy
     led = convert(one, currency_codes(ledger), p, rates)
     cap = convert(one, np.full(p.shape, CURRENCY_CODE.get(policy, -1)), p, rates)
     return base, fin, led, cap
+
+
+def revenue_in_record_currency(code: Any, n: int, cur: Any, revenue: Any,
+                               revenue_cur: Any, rates: np.ndarray | None) -> np.ndarray:
+    """Each debtor's revenue in the currency of its adverse records (the denominator of
+    ``adv_amount_to_revenue``), converted at ``rates`` (the decision date's).
+
+    ``code``, ``cur``: the debtor and currency of each record in the look-back. A debtor
+    whose records are in several currencies has no adverse amount (NaN) whatever its
+    revenue; one without records keeps its revenue (unused). ``revenue_cur`` None: the
+    revenue is in the records' currency (unchanged). No rate of either currency
+    (``rates`` None, or NaN): NaN, so the ratio is missing rather than a ratio of two
+    currencies.
+
+    Examples
+    --------
+    Revenue RON 4,970,000 and records in EUR at 4.97 RON per EUR (0.2012 EUR per RON):
+    EUR 1,000,000.
+
+    >>> C = CURRENCY_CODE
+    >>> rates = FxRates.from_rows([("2026-01-01", "RON", 1 / 4.97)], "EUR").at("2026-06-30")
+    >>> revenue_in_record_currency([0], 1, [C["EUR"]], [4_970_000.0], [C["RON"]], rates)
+    array([1000000.])
+    """
+    rev = np.asarray(revenue, dtype=np.float64).reshape(-1)
+    if revenue_cur is None:
+        return rev
+    rc = np.asarray(revenue_cur, dtype=np.int64).reshape(-1)
+    rec = rc.copy()  # the records' currency per debtor (no record: the revenue's own)
+    c = np.asarray(code, dtype=np.int64).reshape(-1)
+    rec[c] = np.asarray(cur, dtype=np.int64).reshape(-1)[:c.size]
+    if rates is None:
+        return np.where(rec == rc, rev, np.nan)
+    return convert(rev, rc, rec, rates)
 
 
 def missing_codes(rates: FloatArray, *codes: Any) -> list[str]:

@@ -129,7 +129,7 @@ TREND_RECENT_DAYS = 90
 
 def payment_arrays(offsets: Any, day: int, issue: Any, due: Any, paid: Any, amount: Any,
                    diluted: Any, cur: Any, lookback_days: int = LOOKBACK_DAYS,
-                   trend_recent_days: int = TREND_RECENT_DAYS) -> Any:
+                   trend_recent_days: int = TREND_RECENT_DAYS, rates: Any = None) -> Any:
     """:data:`PAYMENT_FEATURES` of debtors from their invoices' arrays, sorted by debtor.
 
     The computation of :func:`payment_features` (which checks and extracts the arrays
@@ -151,6 +151,12 @@ def payment_arrays(offsets: Any, day: int, issue: Any, due: Any, paid: Any, amou
     lookback_days, trend_recent_days : int
         As in :func:`payment_features`. Invoices outside the window (issued after
         ``day``, or issued and paid before it) are skipped.
+    rates : numpy.ndarray, optional
+        The rates in force on ``day`` (:meth:`riskengine.features.fx.FxRates.at`). With
+        them, a debtor whose invoices are in several currencies (``pay_mixed_currency``
+        1) has its money features from its invoices converted into the reporting
+        currency (a second pass over those debtors only; a missing rate leaves them
+        NaN); without, they are NaN (amounts in different currencies do not add).
 
     Returns
     -------
@@ -160,6 +166,21 @@ def payment_arrays(offsets: Any, day: int, issue: Any, due: Any, paid: Any, amou
     """
     out: Any = _kernel()(offsets, day, issue, due, paid, amount, diluted, cur, lookback_days,
                          trend_recent_days)
+    mixed = np.flatnonzero(out[_J["pay_mixed_currency"]] == 1.0)
+    if rates is None or not mixed.size:
+        return out
+    # the mixed debtors again, every amount in the reporting currency (one currency)
+    offsets = np.asarray(offsets, dtype=np.int64)
+    lens = offsets[mixed + 1] - offsets[mixed]
+    rows = np.repeat(offsets[mixed] - np.cumsum(np.append(0, lens[:-1])), lens) \
+        + np.arange(int(lens.sum()), dtype=np.int64)
+    rate = np.append(np.asarray(rates, dtype=np.float64), np.nan)[np.asarray(cur)[rows]]
+    sub_off = np.append(0, np.cumsum(lens)).astype(np.int64)
+    again = _kernel()(sub_off, day, np.asarray(issue)[rows], np.asarray(due)[rows],
+                      np.asarray(paid)[rows], np.asarray(amount)[rows] * rate,
+                      np.asarray(diluted)[rows] * rate, np.zeros(rows.size, dtype=np.int64),
+                      lookback_days, trend_recent_days)
+    out[np.ix_(_J_MONEY, mixed)] = again[_J_MONEY]
     return out
 
 
@@ -283,6 +304,7 @@ def payment_features(
     *,
     lookback_days: int = LOOKBACK_DAYS,
     trend_recent_days: int = TREND_RECENT_DAYS,
+    rates: Any = None,
 ) -> pd.DataFrame:
     """Payment-behaviour features of each debtor, as of a date.
 
@@ -300,6 +322,9 @@ def payment_features(
     trend_recent_days : int, default 90
         The trend compares the last ``trend_recent_days`` of the window with
         the rest of it.
+    rates : numpy.ndarray, optional
+        The rates in force on ``as_of`` (:meth:`riskengine.features.fx.FxRates.at`):
+        the money features of a debtor invoiced in several currencies (Notes).
 
     Returns
     -------
@@ -331,9 +356,12 @@ def payment_features(
       balance (NaN when it is 0); ``pay_cross_aging`` is 0 without an open
       balance.
     - Money features (``pay_dbt_wmean``, dilution, balances, their shares and
-      cross-aging) are NaN for a debtor whose invoices are in more than one
-      currency (``pay_mixed_currency = 1``): amounts in different currencies do
-      not add. Ratios are invariant to the currency unit.
+      cross-aging) of a debtor whose invoices are in more than one currency
+      (``pay_mixed_currency = 1``) are computed from its invoices converted into
+      the reporting currency at ``rates`` (the rates in force on ``as_of``; its
+      balances are then in the reporting currency); without ``rates``, or a rate
+      missing, they are NaN: amounts in different currencies do not add. Ratios
+      are invariant to the currency unit.
 
     Examples
     --------
@@ -389,7 +417,7 @@ def payment_features(
         amount, diluted, cur = amount[order], diluted[order], cur[order]
     offsets = np.searchsorted(code, np.arange(n + 1))
     out = payment_arrays(offsets, int(day), issue, due, paid_d, amount, diluted, cur,
-                         lookback_days, trend_recent_days)
+                         lookback_days, trend_recent_days, rates=rates)
     return pd.DataFrame(out.T, index=index, columns=list(PAYMENT_FEATURES), copy=False)
 
 

@@ -290,8 +290,11 @@ def statement_panel_features(statements: pd.DataFrame, *,
     *Units.* All ratios, days, growth rates, deltas and Z'' are invariant to
     the currency unit (×1000). The size features ``st_log_total_assets`` and
     ``st_log_revenue`` are the natural log of the amount in the statement
-    currency's units and are **not** unit-invariant; feed amounts in one unit
-    (and one currency) to a model that uses them. Days use 365 days a year.
+    currency's units and are **not** unit-invariant: before a model reads them,
+    :func:`riskengine.features.units.size_in_unit` moves them into the money unit
+    the model declares (its metadata's ``money_unit``; the US champion: USD
+    millions) at the rates in force on the decision date (docs/TRAINING.md,
+    "Money unit"). Days use 365 days a year.
 
     *Earlier statements.* The 1-year comparator is the previous statement if
     its ``period_end`` lies 1 year (±92 days) earlier; the 2-year comparator

@@ -36,6 +36,7 @@ import skops.io as sio
 from riskengine.errors import ModelArtifactError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from riskengine.features.units import MoneyUnit
     from riskengine.model.pd_model import PDModel
 
 __all__ = [
@@ -283,6 +284,16 @@ def champion_path(model_dir: str | os.PathLike[str] | None = None) -> Path:
 
     base = Path(model_dir) if model_dir is not None else default_model_dir()
     return base / ARTIFACT_NAME
+
+
+def champion_money_unit(model_dir: str | os.PathLike[str] | None = None) -> MoneyUnit:
+    """The money unit the champion in ``model_dir`` declares (its metadata's
+    ``money_unit``); :class:`ModelArtifactError` naming the metadata file and the key when
+    it declares none (:meth:`riskengine.features.units.MoneyUnit.from_metadata`)."""
+    from riskengine.features.units import MoneyUnit
+
+    path = champion_path(model_dir)
+    return MoneyUnit.from_metadata(read_metadata(path), str(metadata_path(path)))
 
 
 def load_champion(model_dir: str | os.PathLike[str] | None = None) -> PDModel:

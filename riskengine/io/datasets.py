@@ -23,8 +23,14 @@ import pandas as pd
 
 from riskengine.contracts.schemas import STATEMENTS
 from riskengine.errors import InvalidInputError
+from riskengine.features.units import MoneyUnit
+
+#: The money unit of the US panel's amounts (the file's: USD millions). A model trained on
+#: it declares this unit (``money_unit`` in its metadata, docs/TRAINING.md).
+US_PANEL_UNIT = MoneyUnit("USD", 1e6)
 
 __all__ = [
+    "US_PANEL_UNIT",
     "shared_data_dir",
     "load_us_panel",
     "load_polish",
@@ -120,9 +126,9 @@ def load_us_panel(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     ``currency`` = ``USD``; ``equity`` = ``total_assets − total_liabilities``
     (book equity; the file has no equity column); ``interest_expense`` and
     ``cash`` are NaN because the file does not report them. Amounts stay in
-    **USD millions** as in the file: the ratio features are unit-invariant,
-    but the size features (log total assets, log revenue) are then in log
-    USD millions.
+    **USD millions** as in the file (:data:`US_PANEL_UNIT`): the ratio features are
+    unit-invariant, and the size features (log total assets, log revenue) are in log
+    USD millions, the unit a model trained on the panel declares.
 
     Label (data/README.md): ``default_12m`` is 1 on the *last* fiscal year of
     a firm with ``failed = 1`` and 0 on every other row; firms that leave the

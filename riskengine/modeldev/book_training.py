@@ -122,14 +122,16 @@ def _prior_engine(model_dir: Any) -> Any:
     if engine.overlay == committee:
         return engine
     return Engine(engine.pd_model, engine.master_scale, engine.policy, overlay=committee,
-                  model_version=engine.model_version, default_product=engine.default_product)
+                  model_version=engine.model_version, default_product=engine.default_product,
+                  money_unit=engine.money_unit)
 
 
 def _engine_with(prior: Any, fit: BookFit) -> Any:
     from riskengine.scoring.engine import Engine
 
     return Engine(fit.model, prior.master_scale, prior.policy, overlay=fit.overlay,
-                  model_version="pd_model@book", default_product=prior.default_product)
+                  model_version="pd_model@book", default_product=prior.default_product,
+                  money_unit=prior.money_unit)
 
 
 def _book_hash(root: Path) -> str:
@@ -269,7 +271,11 @@ def _write_model_dir(out: Path, summary: dict[str, Any], val: Mapping[str, Any],
             "dates": summary["dates"], "facts": fit.facts,
             "validation": summary["validation"],
             "prior_validation": summary["prior_validation"],
-            "overlay_version": fit.overlay.version}
+            "overlay_version": fit.overlay.version,
+            # the snapshots' size features are in the prior's unit (the same function as
+            # every decision: riskengine.features.units.size_in_unit), so the fit learned them
+            # in it: the model declares it (docs/TRAINING.md "Money unit")
+            "money_unit": prior.money_unit.to_dict()}
     save_skops(fit.model, out / ARTIFACT_NAME, json.loads(json.dumps(meta, default=_plain)))
     (out / "overlay.toml").write_text(
         "# Fitted by riskengine train --portfolio; see MODEL_CARD.md.\n"

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from riskengine.errors import InvalidInputError
-from riskengine.io.artifacts import load_champion
+from riskengine.io.artifacts import champion_money_unit, load_champion
 from riskengine.model.pd_model import PDModel
 
 __all__ = ["evaluate_us_panel", "us_panel_scores", "write_scores", "evaluate_command"]
@@ -77,7 +77,7 @@ def us_panel_scores(
     from riskengine.modeldev.protocol import us_panel_frame
 
     model: PDModel = load_champion(model_dir)
-    frame = us_panel_frame(path)
+    frame = us_panel_frame(path, champion_money_unit(model_dir))  # in the model's unit
     pd_ = model.predict_pd(frame)
     return pd.DataFrame({
         "firm_id": frame["debtor_id"].astype("str").to_numpy(),

@@ -251,6 +251,17 @@ long-run default rate when it is known.
   level, not the slope.
 - Statement-only: no payment behaviour, adverse records or sector.
 - Defaults in validation are few ({m["defaults"]}); AUC standard errors are about 0.02.
-- The size features are in log USD millions as in the training file: feed
-  amounts in the same unit.
+- Money unit: {_unit_text(summary)}
 """
+
+
+def _unit_text(meta: dict[str, Any]) -> str:
+    """The card's line on the model's money unit (``money_unit`` in its metadata)."""
+    u = meta.get("money_unit")
+    if not u:
+        return "not declared: the engine refuses this model (docs/TRAINING.md)."
+    return (f"the size features (`st_log_total_assets`, `st_log_revenue`) were learned in "
+            f"the log of amounts in units of {float(u['scale']):,.0f} {u['currency']} "
+            "(`money_unit` in the metadata); the "
+            "engine moves every statement's sizes into this unit at the rates in force "
+            "on the decision date (docs/TRAINING.md, Money unit).")

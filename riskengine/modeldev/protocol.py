@@ -63,12 +63,14 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from riskengine.contracts.schemas import CURRENCIES
 from riskengine.features.statements import (
     FEATURE_SPECS,
     PANEL_FEATURE_NAMES,
     feature_directions,
     statement_panel_features,
 )
+from riskengine.features.units import MoneyUnit, size_in_unit
 from riskengine.model.metrics import auc_standard_error
 from riskengine.model.pd_model import PDModel
 
@@ -191,7 +193,8 @@ _LEARNER_KEYS = ("max_iter", "learning_rate", "max_leaf_nodes", "min_samples_lea
 _ID_COLUMNS = ("debtor_id", "fiscal_year", "split", "default_12m")
 
 
-def us_panel_frame(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+def us_panel_frame(path: str | os.PathLike[str] | None = None,
+                   unit: MoneyUnit | None = None) -> pd.DataFrame:
     """The US panel as model input: statement features plus identifiers and label.
 
     Parameters
@@ -199,6 +202,12 @@ def us_panel_frame(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     path : path-like, optional
         A file in the format of ``us_listed/firm_years.csv.gz`` (default the
         shared one); ``split`` may be absent.
+    unit : MoneyUnit, optional
+        The money unit of the model the rows are for (its metadata's ``money_unit``):
+        the size features are moved into it from the panel's
+        (:data:`riskengine.io.datasets.US_PANEL_UNIT`, USD millions) by
+        :func:`riskengine.features.units.size_in_unit`; NaN for a unit in another
+        currency (the panel has no rates). Default, or the panel's unit: unchanged.
 
     Returns
     -------
@@ -207,10 +216,17 @@ def us_panel_frame(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
         present), ``default_12m`` and every column of
         :data:`~riskengine.features.statements.PANEL_FEATURE_NAMES`.
     """
-    from riskengine.io.datasets import load_us_panel
+    from riskengine.io.datasets import US_PANEL_UNIT, load_us_panel
 
     panel = load_us_panel(path)
     feats = statement_panel_features(panel)
+    if unit is not None and unit != US_PANEL_UNIT:  # the one conversion (features.units)
+        usd = np.full(len(CURRENCIES), np.nan)
+        usd[CURRENCIES.index("USD")] = 1.0  # the panel's only currency; no other rate
+        moved, _ = size_in_unit(feats.to_numpy(dtype=np.float64), list(feats.columns),
+                                np.full(len(feats), CURRENCIES.index("USD")), usd, unit,
+                                US_PANEL_UNIT.scale)
+        feats = pd.DataFrame(moved, index=feats.index, columns=feats.columns)
     ids = panel[[c for c in _ID_COLUMNS if c in panel.columns]]
     return pd.concat([ids, feats], axis=1)
 

@@ -608,14 +608,14 @@ def collect_validation_sections(model_dir: Any = None, *, quick: bool = False) -
     :func:`write_validation_report` (without ``out_dir``).
     """
     from riskengine.config import load_master_scale
-    from riskengine.io.artifacts import load_champion
+    from riskengine.io.artifacts import champion_money_unit, load_champion
     from riskengine.io.datasets import load_spanish
     from riskengine.modeldev.protocol import MIN_STATEMENTS, fit_pd_model, us_panel_frame
 
     scale = load_master_scale()
     model = load_champion(model_dir)
     features = [str(c) for c in model.feature_names_in_]
-    frame = us_panel_frame()
+    frame = us_panel_frame(None, champion_money_unit(model_dir))  # in the model's unit
     train = frame[frame["split"] == "train"]
     valid = frame[frame["split"] == "validation"]
     y = valid["default_12m"].to_numpy()

@@ -284,6 +284,10 @@ def _metadata(summary: dict[str, Any]) -> dict[str, Any]:
     meta["horizon_months"] = 12
     meta["created_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     meta["model"] = "riskengine.model.pd_model.PDModel"
+    from riskengine.io.datasets import US_PANEL_UNIT
+
+    # the size features are the panel's logs: the model learned them in its unit
+    meta["money_unit"] = US_PANEL_UNIT.to_dict()
     return meta
 
 

@@ -182,6 +182,7 @@ class _Core:
     capacity: FloatArray                  # (m,) the debtor's capacity, shared by its pairs
     supplier: SupplierTerms               # (m,) each pair's supplier: rating, assessment
     supplier_cap: FloatArray              # (m,) the supplier's cap (inf: none)
+    size_unconverted: npt.NDArray[np.bool_]  # (m,) size features not in the model's unit
 
 
 def _ratings(engine: EngineParts, deb: DebtorInputs, scorer: Scorer) -> tuple[Any, ...]:
@@ -350,7 +351,9 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
                  fin_converted, led_converted, sup_missing, approved,
                  approved * pairs.fx_base, decision, reasons, insured, insured_amount, basis,
                  pc.policy_id, pc.status, wanted, retained, el, el_un, adv, comm, disc,
-                 capacity, sup, supplier_cap)
+                 capacity, sup, supplier_cap,
+                 np.zeros(m, dtype=bool) if deb.size_unconverted is None
+                 else deb.size_unconverted[dp] & (deb.basis[dp] == 0))
 
 
 def _cap_with_rest(deb: DebtorInputs, pairs: PairInputs, sel: npt.NDArray[np.int64],
@@ -479,13 +482,18 @@ def _grade_texts(gidx: npt.NDArray[np.int64]) -> list[str | None]:
     return [names[g] for g in gidx.tolist()]
 
 
+#: The key bit of the note ``size_not_converted`` (after the supplier's weak factors).
+_SIZE_BIT = 36 + len(SUPPLIER_FACTORS)
+
+
 def _reason_key(c: _Core) -> npt.NDArray[np.int64]:
     """Each pair's key of :func:`_reason_tuples`."""
     out: npt.NDArray[np.int64] = (
         c.reasons.astype(np.int64) | ((c.fin_converted & c.rated).astype(np.int64) << 32)
         | ((c.led_converted & c.rated).astype(np.int64) << 33)
         | ((~c.rated).astype(np.int64) << 34) | (c.sup_missing.astype(np.int64) << 35)
-        | (c.supplier.flags.astype(np.int64) << 36))
+        | (c.supplier.flags.astype(np.int64) << 36)
+        | (c.size_unconverted.astype(np.int64) << _SIZE_BIT))
     return out
 
 
@@ -493,7 +501,8 @@ def _reason_key(c: _Core) -> npt.NDArray[np.int64]:
 def _reason_tuples(u: int) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """Binding constraints, knock-outs and notes of one key of :func:`_decide_core`
     (the policy's reason bits, then statements and ledger converted from another currency,
-    unrated, recourse supplier not rated, the supplier's weak factors)."""
+    unrated, recourse supplier not rated, the supplier's weak factors, the size features
+    without a rate into the model's money unit)."""
     names = _REASON_NAMES
     bits = ((np.uint32(u & 0xFFFFFFFF) >> _REASON_SHIFTS) & 1).astype(bool)
     notes = [str(x) for x in names[bits & ~_BINDING_SET & ~_KO_SET]]
@@ -506,6 +515,8 @@ def _reason_tuples(u: int) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str,
     if u >> 35 & 1:
         notes.append("supplier_not_rated")
     notes.extend(f for i, f in enumerate(SUPPLIER_FACTORS) if u >> (36 + i) & 1)
+    if u >> _SIZE_BIT & 1:
+        notes.append("size_not_converted")
     return (tuple(str(x) for x in names[bits & _BINDING_SET]),
             tuple(str(x) for x in names[bits & _KO_SET]), tuple(notes))
 

@@ -24,7 +24,8 @@ import pandas as pd
 
 from riskengine.contracts.dates import as_of_text
 from riskengine.features import build_features
-from riskengine.features.fx import FxRates
+from riskengine.features.fx import FxRates, currency_codes
+from riskengine.features.units import MoneyUnit, size_in_unit
 from riskengine.policy.credit_policy import CreditPolicy
 from riskengine.scoring.financials import (
     default_past_due,
@@ -46,6 +47,7 @@ class EngineView(Protocol):
     overlay: Overlay
     policy: CreditPolicy
     feature_names: tuple[str, ...]
+    money_unit: MoneyUnit
 
     @property
     def lookback_years(self) -> float: ...
@@ -93,6 +95,10 @@ def debtor_inputs(engine: EngineView, clean: Mapping[str, pd.DataFrame], day: st
     st_X = feats.reindex(columns=list(engine.feature_names)).to_numpy(
         dtype=np.float64, na_value=np.nan)
     fin = latest_financials(clean["statements"], day, ids)
+    # the size features in the model's money unit at the day's rates (NaN and flagged
+    # without a rate): the one conversion of every path (riskengine.features.units)
+    st_X, unconverted = size_in_unit(st_X, engine.feature_names,
+                                     currency_codes(fin["currency"]), rates, engine.money_unit)
     money, basis = financial_inputs(fin["latest"], ov.max_statement_age_days)
     ko_col = "adv_knockout" if ko.adverse_count_settled else "adv_knockout_open"
     pdue, open_bal = past_due(clean["invoices"], day, ov.days_past_due, ids, rates)
@@ -110,6 +116,7 @@ def debtor_inputs(engine: EngineView, clean: Mapping[str, pd.DataFrame], day: st
         dilution=feats["pay_dilution"].to_numpy(dtype=np.float64, na_value=np.nan),
         tnw=money[0], revenue=money[1], profit=money[2],
         fin_currency=fin["currency"], past_due_amount=pdue, digest=digest,
+        size_unconverted=unconverted,
     )
     return deb, ids, fin["currency"]
 

@@ -45,8 +45,9 @@ from riskengine.contracts import schemas
 from riskengine.contracts.dates import as_of_text, parse_date, refuse_after
 from riskengine.contracts.decision import DECISION_FIELDS, Decision
 from riskengine.contracts.payload import DebtorPayload, parse_payload, payload_to_frames
-from riskengine.errors import InvalidInputError, PolicyError
+from riskengine.errors import InvalidInputError, ModelArtifactError, PolicyError
 from riskengine.features.fx import FxRates, missing_codes, pair_rates
+from riskengine.features.units import MoneyUnit
 from riskengine.model.master_scale import MasterScale
 from riskengine.policy import credit_policy as _cp
 from riskengine.policy.book import BookRest
@@ -238,6 +239,10 @@ class Engine:
         caps over the whole book are the batch's (:mod:`riskengine.batch.book`).
     reason_top_k : int, default 3
         Statement-model reason codes per debtor.
+    money_unit : MoneyUnit
+        The unit the model learned its size features in (its metadata's ``money_unit``,
+        :meth:`riskengine.features.units.MoneyUnit.from_metadata`); every path moves the
+        debtors' size features into it (:func:`riskengine.features.units.size_in_unit`).
 
     Notes
     -----
@@ -249,13 +254,19 @@ class Engine:
         self, pd_model: Any, master_scale: MasterScale, policy: CreditPolicy, *,
         overlay: Overlay, model_version: str, default_product: str = "non_recourse",
         factor_capital: float | None = None, reason_top_k: int = 3,
+        money_unit: MoneyUnit,
     ) -> None:
         if default_product not in policy.product_names:
             raise PolicyError(f"default_product {default_product!r} is not a product of "
                               f"policy {policy.version} ({', '.join(policy.product_names)}).",
                               key="products")
         policy = policy.with_factor_capital(factor_capital)
+        if not isinstance(money_unit, MoneyUnit):
+            raise ModelArtifactError(
+                f"Engine: money_unit must be a MoneyUnit (the model's metadata key "
+                f"'money_unit'), got {type(money_unit).__name__}.")
         self.pd_model = pd_model
+        self.money_unit = money_unit
         self.master_scale = master_scale
         self.policy = policy
         self.overlay = overlay

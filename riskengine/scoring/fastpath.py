@@ -48,9 +48,16 @@ from riskengine.contracts.dates import parse_date
 from riskengine.contracts.payload import DebtorPayload
 from riskengine.features import adverse as _adv
 from riskengine.features import statements as _st
-from riskengine.features.fx import FxRates, missing_codes, pair_rates
+from riskengine.features.fx import (
+    FxRates,
+    currency_codes,
+    missing_codes,
+    pair_rates,
+    revenue_in_record_currency,
+)
 from riskengine.features.payments import PAYMENT_FEATURES, payment_arrays
 from riskengine.features.significance import knockout_mask, significance_thresholds
+from riskengine.features.units import size_in_unit
 from riskengine.model.flat_trees import FlatScorer, Unsupported
 from riskengine.policy.book import BookRest
 from riskengine.policy.insurer import InsurerRows, match_rows
@@ -152,6 +159,10 @@ def _stack(parts: list[DebtorInputs]) -> DebtorInputs:
         elif f.name == "grade_override":  # "" keeps a debtor's model grade
             fields[f.name] = np.concatenate([
                 np.full(d.debtor_id.shape[0], "", dtype=object) if v is None else v
+                for d, v in zip(parts, values, strict=True)])
+        elif f.name == "size_unconverted":  # None: every size feature converted
+            fields[f.name] = np.concatenate([
+                np.zeros(d.debtor_id.shape[0], dtype=bool) if v is None else v
                 for d, v in zip(parts, values, strict=True)])
         else:
             fields[f.name] = np.concatenate(values)
@@ -327,6 +338,9 @@ class FastEngine:
             fcur = str(r["currency"])
         else:
             st_X = np.full((1, len(eng.feature_names)), np.nan)
+        # the size features in the model's money unit: the batch path's one conversion
+        st_X, unconverted = size_in_unit(st_X, eng.feature_names,
+                                         currency_codes([fcur]), rates, eng.money_unit)
         money, basis = financial_inputs(latest, eng.overlay.max_statement_age_days)
         currencies = [ex.currency for ex in p.pairs]
         recent = [a.currency for a in p.adverse_records
@@ -371,7 +385,8 @@ class FastEngine:
             debtor_id=obj[0:1], st_X=st_X, basis=basis, overlay_X=overlay_X,
             insolvency=flag[0:1], past_due_default=flag[1:2], knockout=flag[2:3],
             dilution=num[0:1], tnw=money[0], revenue=money[1], profit=money[2],
-            fin_currency=obj[1:2], past_due_amount=num[1:2], digest=digest)
+            fin_currency=obj[1:2], past_due_amount=num[1:2], digest=digest,
+            size_unconverted=unconverted)
         fx_base, fx_fin, fx_ledger, fx_cap = pair_rates(
             rates, obj[3::4], [fcur] * len(products), obj[3::4], eng.policy.capacity.currency)
         pair = PairInputs(
@@ -462,12 +477,17 @@ class FastEngine:
             absolute=float(ko.adverse_min_amount), share=ko.adverse_min_revenue_share,
             revenue=flt[-1:], revenue_cur=[_CURRENCY_CODE.get(revenue_cur, -1)], rates=rates,
             currency=ko.currency)
+        age = t - a_int[0]
+        window = (age >= 0) & (age <= self.lookback_days)  # the kernel's look-back
+        rev_rec = revenue_in_record_currency(
+            a_int[5][window], 1, a_int[4][window], flt[-1:],
+            [_CURRENCY_CODE.get(revenue_cur, -1)] if revenue_cur else None, rates)
         adv_out = _adv.adverse_arrays(a_int[5], 1, t, a_int[0], a_int[1], a_int[2], a_int[3],
-                                      flt[:k], a_int[4], thr, flt[-1:],
+                                      flt[:k], a_int[4], thr, rev_rec,
                                       self.lookback_days, self.half_life_days)
         amount = flt[k:k + m]
         pay_out = payment_arrays(np.array((0, m), dtype=np.int64), t, i_int[0], i_int[1], i_int[2],
-                                 amount, flt[k + m:k + 2 * m], i_int[3])
+                                 amount, flt[k + m:k + 2 * m], i_int[3], rates=rates)
         pdue, open_bal = _past_due_kernel()(i_int[4], i_int[0], i_int[1], i_int[2], amount, t,
                                             self.engine.overlay.days_past_due, 1, 1,
                                             np.append(rates, np.nan)[i_int[3]])

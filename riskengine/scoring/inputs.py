@@ -60,6 +60,10 @@ class DebtorInputs:
     #: an officer's grade per debtor ("" keeps the model's; issue 18): the core decides
     #: the policy (limit, cover, advance, fees) on it, at the grade's central PD
     grade_override: npt.NDArray[np.object_] | None = None
+    #: the size features could not be moved into the model's money unit (no rate in force:
+    #: riskengine.features.units.size_in_unit); they are NaN and the decisions carry the
+    #: note ``size_not_converted``. None: all converted
+    size_unconverted: npt.NDArray[np.bool_] | None = None
 
     def with_grades(self, grades: Grades) -> DebtorInputs:
         """These inputs with an officer's grade for the debtors in ``grades`` (None or

@@ -115,7 +115,12 @@ def build_engine(pd_model_dir: Any, config: Mapping[str, Any]) -> Engine:
     ModelArtifactError
         The artifact is missing, tampered with (sha256) or not a PD model.
     """
-    from riskengine.io.artifacts import champion_path, load_champion, read_metadata
+    from riskengine.io.artifacts import (
+        champion_money_unit,
+        champion_path,
+        load_champion,
+        read_metadata,
+    )
 
     extra = sorted(set(config) - set(CONFIG_KEYS) - set(_OPTIONAL_KEYS))
     if extra:
@@ -127,7 +132,8 @@ def build_engine(pd_model_dir: Any, config: Mapping[str, Any]) -> Engine:
     model = load_champion(pd_model_dir)
     sha = str(read_metadata(champion_path(pd_model_dir)).get("sha256", ""))
     return Engine(model, scale, policy, overlay=overlay, model_version=f"pd_model@{sha[:12]}",
-                  default_product=str(config.get("default_product", "non_recourse")))
+                  default_product=str(config.get("default_product", "non_recourse")),
+                  money_unit=champion_money_unit(pd_model_dir))
 
 
 def _bad_input(message: str) -> MlflowException:

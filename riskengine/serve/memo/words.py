@@ -68,6 +68,8 @@ CONSTRAINT_WORDS: dict[str, str] = {
     "book_currency_mismatch": "left out of the book's totals: no rate into the reporting "
                               "currency",
     "unrated": "the debtor could not be rated",
+    "size_not_converted": "size (total assets, revenue) left out of the rating: no rate "
+                          "into the model's money unit on the decision date",
 }
 _DECISION_WORDS = {"full": "approved in full", "partial": "partly approved",
                    "refused": "refused", "unrated": "not rated"}
