@@ -64,6 +64,7 @@ from riskengine.serve.common import (
     decide_and_store,
     problem_details,
     pydantic_details,
+    response_json,
     supplier_paths,
 )
 from riskengine.serve.problems import (
@@ -259,10 +260,7 @@ class _BearerToken(HTTPBearer):
 
 
 def _decision_json(value: Any) -> bytes:
-    try:
-        return json.dumps(value, allow_nan=False, separators=(",", ":")).encode()
-    except (TypeError, ValueError):  # numpy scalars, dates, NaN: made plain (NaN -> null)
-        return json.dumps(jsonable(value), allow_nan=False, separators=(",", ":")).encode()
+    return response_json(value)  # money in cents, NaN as null
 
 
 _IDEMPOTENCY_KEY = re.compile(r"[!-~]{1,128}")

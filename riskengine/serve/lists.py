@@ -14,7 +14,6 @@ a ``Link: <URL>; rel="next"`` header. ``limit`` (1 to 500, default 100) bounds a
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
@@ -26,8 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from riskengine.contracts.ids import ID_MAX_LENGTH, ID_PATTERN
 from riskengine.errors import InvalidInputError
+from riskengine.serve.common import response_json
 from riskengine.serve.problems import instance_of, problem, problem_responses
-from riskengine.store import DecisionStore, jsonable
+from riskengine.store import DecisionStore
 from riskengine.store.pages import MAX_PAGE, Page
 
 __all__ = ["DecisionPage", "LimitAction", "LimitActionPage", "add_list_routes",
@@ -86,8 +86,7 @@ def page_query(request: Request, cursor: str, limit: int) -> str:
 def page_answer(request: Request, page: Page, limit: int, key: str = "items") -> Response:
     """A page as JSON with its next link (body and ``Link`` header)."""
     nxt = None if page.next_cursor is None else page_query(request, page.next_cursor, limit)
-    body = json.dumps({key: jsonable(page.items), "next": nxt}, allow_nan=False,
-                      separators=(",", ":")).encode()
+    body = response_json({key: page.items, "next": nxt})
     headers = {"content-type": "application/json"}
     if nxt is not None:
         headers["link"] = f'<{nxt}>; rel="next"'
@@ -136,7 +135,7 @@ def add_list_routes(v1: Any, store: DecisionStore,
         if found is None:
             raise HTTPException(status_code=404, detail="no stored decision of this id")
         found.pop("decision_id", None)
-        body = json.dumps(jsonable(found), allow_nan=False, separators=(",", ":")).encode()
+        body = response_json(found)
         return Response(body, headers={**json_headers, "x-decision-id": str(decision_id)})
 
     @v1.get("/limit-actions", tags=["limits"], operation_id="listLimitActions",
