@@ -172,3 +172,34 @@ def test_http_decisions_keep_records_and_the_alerts_page_shows_the_new_one(
     assert "new_adverse,2026-06-30,GR-D-004711" in csv_text.replace('"', "")
     assert "2026-06-02" in csv_text and "12500.00" in csv_text
     store.close()
+
+
+def test_the_alerts_list_of_the_api_pages_the_new_adverse_records(store_url: str) -> None:
+    """``GET /v1/alerts?kind=new_adverse`` (scope read): the three new records of run 2,
+    newest first, two a page with a next link; amounts in cents; a bad date is a 422
+    naming the field."""
+    from riskengine.serve.api import create_app
+
+    policy = load_policy()
+    store = DecisionStore(store_url)
+    try:
+        debtors = ["D-0", "D-1", "D-2"]
+        apply_run(store, _pairs(debtors), as_of="2026-03-31", run="r1", policy=policy,
+                  adverse=_records([]))
+        apply_run(store, _pairs(debtors), as_of="2026-06-30", run="r2", policy=policy,
+                  adverse=_records([(d, "unpaid_bill", "2026-06-01", 100.0 + k + 0.004)
+                                    for k, d in enumerate(debtors)]))
+        client = TestClient(create_app(_Engine(), store, ["t" * 32 + " scopes=read"]),
+                            base_url="http://testserver")
+        auth = {"Authorization": "Bearer " + "t" * 32}
+        first = client.get("/v1/alerts?kind=new_adverse&limit=2", headers=auth)
+        assert first.status_code == 200, first.text
+        body = first.json()
+        assert [(a["debtor_id"], a["after"], a["day"]) for a in body["items"]] == [
+            ("D-0", 100.0, "2026-06-30"), ("D-1", 101.0, "2026-06-30")]
+        rest = client.get(body["next"], headers=auth).json()
+        assert [a["debtor_id"] for a in rest["items"]] == ["D-2"] and rest["next"] is None
+        bad = client.get("/v1/alerts?since=2026-13-01", headers=auth)
+        assert bad.status_code == 422 and bad.json()["errors"][0]["loc"] == ["query", "since"]
+    finally:
+        store.close()

@@ -45,7 +45,7 @@ RESPONSE_MONEY: frozenset[str] = MONEY_FIELDS | {
     "limit", "amount", "eligible_amount", "approved", "unapproved", "over_limit",
     "ineligible", "advance", "service_commission", "discount_interest", "fees",
     "balance_on_collection", "old_limit", "new_limit", "previous_limit", "amount_requested",
-    "granted_amount"}
+    "granted_amount", "before", "after"}  # before/after: an alert's amounts
 
 
 def response_json(value: Any) -> bytes:

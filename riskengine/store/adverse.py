@@ -101,9 +101,10 @@ def payload_adverse(debtor_id: str, records: Iterable[Any], day: dt.date) -> pd.
     as the frame :func:`record_adverse` takes."""
     rows = []
     for r in records:
-        get = r.get if isinstance(r, dict) else (lambda k, r=r: getattr(r, k))
-        when = pd.Timestamp(get("event_date")).date()
+        d: dict[str, Any] = r if isinstance(r, dict) else {
+            k: getattr(r, k) for k in ("event_type", "event_date", "amount", "currency")}
+        when = pd.Timestamp(d["event_date"]).date()
         if when <= day:
-            rows.append((debtor_id, str(get("event_type")), when, float(get("amount")),
-                         str(get("currency"))))
+            rows.append((debtor_id, str(d["event_type"]), when, float(d["amount"]),
+                         str(d["currency"])))
     return pd.DataFrame(rows, columns=list(KEY))

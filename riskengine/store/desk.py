@@ -24,6 +24,7 @@ from riskengine.store.tables import adverse_seen, insurer_limits, limit_history,
 
 __all__ = ["BookFilter", "AlertFilter", "MIGRATIONS", "LIMIT_ACTIONS", "INSURER_FILTERS",
            "ALERT_KINDS", "book_page", "book_chunks", "alerts_page", "alert_chunks",
+           "alert_list",
            "book_choices"]
 
 MIGRATIONS: tuple[str, ...] = ("upgrade", "downgrade", "unchanged", "new")
@@ -315,12 +316,22 @@ def alerts_page(store: Any, f: AlertFilter, *, page: int = 1, size: int = 50
     return _alerts(store, f, page, size, count=True)
 
 
-def _alerts(store: Any, f: AlertFilter, page: int, size: int, *, count: bool
-            ) -> tuple[list[dict[str, Any]], int]:
+def alert_list(store: Any, f: AlertFilter, *, offset: int = 0, limit: int = 100
+               ) -> tuple[list[dict[str, Any]], int | None]:
+    """``limit`` alerts from ``offset`` in :func:`alerts_page`'s order (``GET /v1/alerts``)
+    and the offset of the next ones (None: none after); one query, no count."""
+    rows, _ = _alerts(store, f, 1, int(limit) + 1, count=False, offset=int(offset))
+    nxt = int(offset) + int(limit) if len(rows) > int(limit) else None
+    return [{k: v for k, v in r.items() if k != "seq"} for r in rows[:int(limit)]], nxt
+
+
+def _alerts(store: Any, f: AlertFilter, page: int, size: int, *, count: bool,
+            offset: int | None = None) -> tuple[list[dict[str, Any]], int]:
     u = _alerts_union(f)
+    start = max(0, (int(page) - 1) * int(size)) if offset is None else max(0, offset)
     q = (sa.select(u).order_by(u.c.day.desc(), u.c.kind, u.c.debtor_id, u.c.supplier_id,
                                u.c.seq.desc())
-         .offset(max(0, (int(page) - 1) * int(size))).limit(int(size)))
+         .offset(start).limit(int(size)))
     with store.connect() as conn:
         rows = _alert_rows(conn.execute(q))
         total = int(conn.execute(sa.select(sa.func.count()).select_from(u)).scalar_one()
