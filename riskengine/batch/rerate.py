@@ -69,6 +69,7 @@ from typing import Any, NoReturn
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from riskengine.batch.assemble import _assemble, _Assembler, _summary_table, _unidentified
@@ -358,8 +359,10 @@ def _decided_adverse(pairs: pd.DataFrame, as_of: str, opts: RerateOptions) -> pd
     if not len(adv):
         return pd.DataFrame(columns=list(KEY))
     day = pd.to_datetime(adv["event_date"], errors="coerce")
-    decided = pd.unique(pairs["debtor_id"].astype(str))
-    keep = adv["debtor_id"].astype(str).isin(decided).to_numpy() & (
+    decided = pa.array(pairs["debtor_id"].to_numpy(dtype=object), pa.string())
+    keep = pc.fill_null(pc.is_in(pa.array(adv["debtor_id"].to_numpy(dtype=object),
+                                          pa.string()), value_set=pc.unique(decided)),
+                        False).to_numpy(zero_copy_only=False) & (
         day <= pd.Timestamp(as_of)).to_numpy()
     out = adv.loc[keep, ["debtor_id", "event_type", "event_date", "amount", "currency"]]
     out.columns = list(KEY)
