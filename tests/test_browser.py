@@ -374,6 +374,15 @@ def test_officer_scores_overrides_and_is_refused_in_chromium(
         expect(alerts).to_be_visible()  # run 2's payment orders cut limits and grades
         expect(alerts).to_contain_text("effective")
         _shot(page, shots_dir, "alerts", shots)
+        # run 2's payment orders are new adverse records of debtors decided in run 1
+        page.select_option("#kind", "new_adverse")
+        page.click("button:has-text('Show')")
+        expect(page).to_have_url(f"{service}/ui/alerts?kind=new_adverse&since=&until=")
+        rows = page.get_by_test_id("alerts").locator("tbody tr")
+        expect(rows.first).to_contain_text("dated 2026-05-02")
+        for k in range(rows.count()):
+            expect(rows.nth(k)).to_contain_text("New adverse record: payment order")
+        _shot(page, shots_dir, "alerts_new_adverse", shots)
         page.click("nav >> text=Portfolio")
         page.select_option("#f-grade", grade)
         page.click("button:has-text('Filter')")

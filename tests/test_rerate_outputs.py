@@ -143,3 +143,39 @@ def test_marked_out_is_rerun_in_place(book: Path, tmp_path: Path) -> None:
     assert first
     assert _rerate(book, out) == 0
     assert [f.read_bytes() for f in part_files(out / DIRNAME)] == first
+
+
+def _decimals_beyond_cents(values: Any) -> int:
+    """How many finite values carry more than 2 decimals (x * 100 not an integer, to a
+    tolerance far below a cent and far above a double's error at these magnitudes)."""
+    import numpy as np
+
+    a = np.asarray(values, dtype=np.float64)
+    a = a[np.isfinite(a)]
+    return int((np.abs(a * 100 - np.round(a * 100)) > 1e-6).sum())
+
+
+def test_money_leaves_a_run_in_cents(tmp_path: Path) -> None:
+    """Issue 18 point 6: every money column of the decisions, the limit actions and the
+    requests to the insurer, and the summary's amounts, have at most 2 decimals; a
+    probability keeps its precision (the core computes at full precision: the PD is not
+    rounded, and the expected loss of 200 debtors is not all whole cents before the edge)."""
+    from riskengine.batch.checkpoints import OUTPUT_MONEY
+
+    port = tmp_path / "p"
+    frames = generate_portfolio(200, 3, AS_OF)
+    write_portfolio(frames, port, manifest=synthetic_manifest(200, 3, AS_OF))
+    assert _rerate(port, tmp_path / "o") == 0
+    dec = pd.read_parquet(tmp_path / "o" / DIRNAME)
+    money = sorted(OUTPUT_MONEY & set(dec.columns))
+    assert {"expected_loss", "insured_limit", "retained_exposure", "debtor_capacity"} <= set(money)
+    assert {c: _decimals_beyond_cents(dec[c]) for c in money} == dict.fromkeys(money, 0)
+    assert _decimals_beyond_cents(dec["pd"]) > 0  # not money: full precision
+    for name in ("limit_actions", "insurer_requests"):
+        t = pd.read_parquet(tmp_path / "o" / f"{name}.parquet")
+        cols = sorted(OUTPUT_MONEY & set(t.columns))
+        assert cols and {c: _decimals_beyond_cents(t[c]) for c in cols} == dict.fromkeys(cols, 0)
+    s = _summary(tmp_path / "o")
+    amounts = [*s["totals"].values(), s["book"]["group_cap_amount"],
+               *(v for k, v in s["insurance"].items() if k.startswith("insured_amount"))]
+    assert _decimals_beyond_cents(amounts) == 0

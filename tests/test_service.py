@@ -769,6 +769,10 @@ def test_real_engine_end_to_end_over_loopback(real_engine: Any, tmp_path: Path) 
     """HTTP gives the engine's own decision (same inputs, versions and clock: equal), stores
     it, serves it back, and funds an invoice against its limit."""
     import datetime as dt
+    import re
+
+    from riskengine.io.console import money_rounded
+    from riskengine.serve.common import RESPONSE_MONEY
 
     store = DecisionStore(f"sqlite:///{tmp_path / 'e2e.db'}")
     app = create_app(real_engine, store, [TOKEN])
@@ -784,7 +788,12 @@ def test_real_engine_end_to_end_over_loopback(real_engine: Any, tmp_path: Path) 
         direct = real_engine.score_payloads(
             [EXAMPLE], decided_at=d["decided_at"],
             reference_date=dt.date.today().isoformat())[0]
-        assert json.loads(json.dumps(direct)) == d
+        # the answer is the engine's decision with its money in cents (issue 18 point 6)
+        assert json.loads(json.dumps(money_rounded(direct, RESPONSE_MONEY))) == d
+        assert json.loads(json.dumps(direct)) != d  # the expected loss is not whole cents
+        money = {k: v for k, v in d.items() if k in RESPONSE_MONEY and v is not None}
+        assert money and all(round(v, 2) == v for v in money.values()), money
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", d["decided_at"])
         got = http.get("/v1/debtors/GR-D-004711/decision", headers=AUTH)
         assert got.status_code == 200 and got.json() == d
         second = _payload("GR-D-000002", "GR-S-000318", "non_recourse")
@@ -799,7 +808,7 @@ def test_real_engine_end_to_end_over_loopback(real_engine: Any, tmp_path: Path) 
             [EXAMPLE, second], decided_at=batch[0]["decided_at"],
             reference_date=dt.date.today().isoformat(), supplier_book=book)
         assert [{k: v for k, v in b.items() if k != "register"} for b in batch] == json.loads(
-            json.dumps(again))
+            json.dumps(money_rounded(again, RESPONSE_MONEY)))
         assert batch[0]["approved_limit"] == d["approved_limit"]
         assert "supplier_concentrated" in batch[0]["limit_notes"]
         check = http.post("/v1/invoices/check", headers=AUTH, json={

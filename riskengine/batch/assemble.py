@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from riskengine.batch import migration as mig
 from riskengine.batch.book import apply_book_caps
-from riskengine.batch.checkpoints import _Checkpoints, write_parquet
+from riskengine.batch.checkpoints import _Checkpoints, cents, write_parquet
 from riskengine.batch.chunk import _conform, _distinct_ids, _unify, errors_table
 from riskengine.batch.dataset import publish
 from riskengine.batch.migration.herfindahl import _runs_over
@@ -293,11 +293,11 @@ def _reconciled(opts: RerateOptions, out: Path, ckpt: _Checkpoints, plan: ChunkP
                                     errored=errored_ids)
     write_parquet(pa.Table.from_pandas(matrix.to_long(), preserve_index=False)
                   .replace_schema_metadata(None), out / "migration.parquet")
-    write_parquet(pa.Table.from_pandas(actions, preserve_index=False)
-                  .replace_schema_metadata(None), out / "limit_actions.parquet")
+    write_parquet(cents(pa.Table.from_pandas(actions, preserve_index=False)
+                        .replace_schema_metadata(None)), out / "limit_actions.parquet")
     requests = insurer_requests(pairs, policy)  # the request loop (issue 16)
     asm.requests = requests
-    write_parquet(_requests_table(requests), out / "insurer_requests.parquet")
+    write_parquet(cents(_requests_table(requests)), out / "insurer_requests.parquet")
     summary = mig.run_summary(pairs, errors, rec, previous=previous, migration=matrix,
                               actions=actions, ratings=rated, decision_rows=n,
                               hhis=hhis.result(), previous_ratings=prev_ratings,

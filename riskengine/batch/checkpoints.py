@@ -7,6 +7,11 @@ dataset), summary columns and errors (Arrow IPC) are checkpointed under
 ``OUT/_checkpoints`` followed by a ``.done`` marker; a run killed at any point
 (SIGKILL included) and started again with the same command skips the chunks it
 finds done. A checkpoint directory written for another ``run_key`` is discarded.
+
+Money leaves a run rounded to cents (:func:`cents`, issue 18 point 6): a chunk's
+decisions as they are checkpointed (the part and the columns the tail reads), the book's
+new versions of parts, the limit actions, the requests to the insurer and the summary's
+amounts (:func:`summary_cents`); the core computes at full precision.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 from riskengine.batch.chunk import ChunkOutput, _conform, decisions_schema
+from riskengine.contracts.decision import MONEY_FIELDS
 from riskengine.errors import RerateError
 from riskengine.io.portfolio import atomic_write
 
@@ -75,6 +81,55 @@ def _json_default(x: Any) -> Any:
     if isinstance(x, (pd.Timestamp, dt.date)):
         return x.isoformat()
     return str(x)
+
+
+#: The money columns of a run's outputs: a decision's (MONEY_FIELDS) and the limit
+#: actions' and insurer requests' own.
+OUTPUT_MONEY: frozenset[str] = MONEY_FIELDS | {
+    "previous_limit", "new_limit", "protected_outstanding", "available_after",
+    "amount_requested"}
+
+
+def cents(table: pa.Table, names: frozenset[str] = OUTPUT_MONEY) -> pa.Table:
+    """``table`` with its floating money columns (``names``) rounded to cents (half to
+    even; ``-0.0`` made ``0.0``); idempotent, nulls and NaN kept.
+
+    Examples
+    --------
+    >>> t = cents(pa.table({"expected_loss": [295.4001754955119, -0.001], "pd": [0.0211, 1.0]}))
+    >>> t["expected_loss"].to_pylist(), t["pd"].to_pylist()
+    ([295.4, 0.0], [0.0211, 1.0])
+    """
+    for i, field in enumerate(table.schema):
+        if field.name in names and pa.types.is_floating(field.type):
+            rounded = pc.add(pc.round(table.column(i), 2, round_mode="half_to_even"), 0.0)
+            table = table.set_column(i, field, rounded.cast(field.type))
+    return table
+
+
+#: Summary sections whose keys are amounts of money, and how to know them.
+_SUMMARY_MONEY = {"totals": lambda k: True,
+                  "insurance": lambda k: k.startswith(("amount_", "approved_", "insured_amount")),
+                  "book": lambda k: k == "factor_capital" or k.endswith("_amount")}
+
+
+def summary_cents(summary: dict[str, Any]) -> dict[str, Any]:
+    """The run summary with its amounts of money rounded to cents (``totals``, the
+    ``insurance`` amounts, the ``book``'s capital and caps); counts and shares unchanged.
+
+    Examples
+    --------
+    >>> summary_cents({"totals": {"expected_loss": 18233.765326654826},
+    ...                "insurance": {"pairs_none": 72, "insured_amount_none": 0.004}})
+    {'totals': {'expected_loss': 18233.77}, 'insurance': {'pairs_none': 72, 'insured_amount_none': 0.0}}
+    """
+    out = dict(summary)
+    for section, is_money in _SUMMARY_MONEY.items():
+        if isinstance(out.get(section), dict):
+            out[section] = {k: (round(float(v), 2) + 0.0 if is_money(k) and isinstance(
+                v, (float, np.floating)) and math.isfinite(float(v)) else v)
+                for k, v in out[section].items()}
+    return out
 
 
 def _clean_json(x: Any) -> Any:
@@ -130,7 +185,8 @@ def _decisions_writer_options(schema: pa.Schema) -> dict[str, Any]:
 
 def write_decisions(table: pa.Table, path: Path) -> None:
     """Write a chunk's decisions atomically as its part of the ``decisions`` dataset
-    (:func:`_decisions_writer_options`; no row group when empty)."""
+    (:func:`_decisions_writer_options`; no row group when empty), money in cents."""
+    table = cents(table)
 
     def write(tmp: Path) -> None:
         with pq.ParquetWriter(tmp, table.schema,
@@ -184,6 +240,7 @@ class _Checkpoints:
         schema = decisions_schema()
         dec = result.decisions if result.decisions.schema == schema else _conform(
             result.decisions, schema)
+        dec = cents(dec)  # the part and the columns the tail reads agree to the cent
         write_decisions(dec, d)
         ratings, pairs = summary_tables(dec)
         write_arrow(ratings, r)

@@ -69,10 +69,19 @@ from typing import Any, NoReturn
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from riskengine.batch.assemble import _assemble, _Assembler, _summary_table, _unidentified
 from riskengine.batch.book import sectors_and_countries
-from riskengine.batch.checkpoints import _Checkpoints, _clean_json, _lock, write_json, write_parquet
+from riskengine.batch.checkpoints import (
+    _Checkpoints,
+    _clean_json,
+    _lock,
+    summary_cents,
+    write_json,
+    write_parquet,
+)
 from riskengine.batch.chunk import engine_versions
 from riskengine.batch.dataset import DIRNAME, part_files
 from riskengine.batch.options import (
@@ -290,7 +299,7 @@ def run_rerate(opts: RerateOptions, *, engine: Any = None) -> RerateResult:
                        "debtors" if opts.debtors is not None else "changed_since"),
                    "changed_since": opts.changed_since, "chunks": plan.n_chunks,
                    "chunk_size": opts.chunk_size, **summary}  # fmt: skip
-        summary = _clean_json(summary)
+        summary = _clean_json(summary_cents(summary))
         write_parquet(_summary_table(summary), out / "summary.parquet")
         write_json(summary, out / "summary.json")
         elapsed = time.perf_counter() - t0
@@ -322,7 +331,8 @@ def _write_register(url: str, asm: Any, as_of: str, key: str, scope: Sequence[st
     sector, country = sectors_and_countries(asm.final_pairs, asm.debtors)
     pairs = asm.final_pairs.assign(sector=sector, country=country)
     with DecisionStore(url) as store:
-        counts = apply_run(store, pairs, as_of=as_of, run=key[:16], policy=asm.policy)
+        counts = apply_run(store, pairs, as_of=as_of, run=key[:16], policy=asm.policy,
+                           adverse=_decided_adverse(asm.final_pairs, as_of, opts))
         source = f"rerate:{key[:16]}"
         if asm.requests is not None:
             counts["insurer_requests"] = store.replace_insurer_requests(
@@ -331,6 +341,33 @@ def _write_register(url: str, asm: Any, as_of: str, key: str, scope: Sequence[st
         counts["insurer_limits_recorded"] = store.record_insurer_limits(
             _decided_insurer_limits(insurer, asm.final_pairs, opts), source=source)
         return {**counts, "store": store.engine.url.render_as_string(hide_password=True)}
+
+
+def _decided_adverse(pairs: pd.DataFrame, as_of: str, opts: RerateOptions) -> pd.DataFrame:
+    """The adverse records the run decided on: those of its decided debtors dated up to
+    ``as_of`` (a decided debtor's records all passed validation), as the store keeps them
+    (:data:`riskengine.store.adverse.KEY`). Read whole here: the workers read the table
+    chunk by chunk."""
+    from riskengine.io.portfolio import read_table, table_file
+    from riskengine.store.adverse import KEY
+
+    port = Path(opts.portfolio)
+    manifest = _manifest(port)
+    file = table_file(port, "adverse_records", manifest)  # the run read it already
+    cols = ["debtor_id", "event_type", "event_date", "amount", "currency"]
+    adv = (pq.read_table(file, columns=cols).to_pandas() if file is not None
+           and file.suffix == ".parquet" else read_table(port, "adverse_records", manifest))
+    if not len(adv):
+        return pd.DataFrame(columns=list(KEY))
+    day = pd.to_datetime(adv["event_date"], errors="coerce")
+    decided = pa.array(pairs["debtor_id"].to_numpy(dtype=object), pa.string())
+    keep = pc.fill_null(pc.is_in(pa.array(adv["debtor_id"].to_numpy(dtype=object),
+                                          pa.string()), value_set=pc.unique(decided)),
+                        False).to_numpy(zero_copy_only=False) & (
+        day <= pd.Timestamp(as_of)).to_numpy()
+    out = adv.loc[keep, ["debtor_id", "event_type", "event_date", "amount", "currency"]]
+    out.columns = list(KEY)
+    return out
 
 
 def _decided_insurer_limits(insurer: pd.DataFrame | None, pairs: pd.DataFrame,

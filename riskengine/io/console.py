@@ -79,9 +79,9 @@ def _cents(value: Any) -> Any:
     return value
 
 
-def money_rounded(obj: Any) -> Any:
+def money_rounded(obj: Any, names: frozenset[str] | None = None) -> Any:
     """A copy of a decision dict (or a list or dict of them, nested) with its money fields
-    rounded to cents; other values unchanged.
+    (``names``, default a decision's MONEY_FIELDS) rounded to cents; other values unchanged.
 
     Examples
     --------
@@ -90,12 +90,15 @@ def money_rounded(obj: Any) -> Any:
     >>> money_rounded([{"expected_loss": 295.4001754955119, "currency": "EUR"}])
     [{'expected_loss': 295.4, 'currency': 'EUR'}]
     """
-    from riskengine.contracts.decision import MONEY_FIELDS
+    if names is None:
+        from riskengine.contracts.decision import MONEY_FIELDS
 
+        names = MONEY_FIELDS
     if isinstance(obj, Mapping):
-        return {k: (_cents(v) if k in MONEY_FIELDS else money_rounded(v)) for k, v in obj.items()}
+        return {k: (_cents(v) if k in names else money_rounded(v, names))
+                for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [money_rounded(v) for v in obj]
+        return [money_rounded(v, names) for v in obj]
     return obj
 
 

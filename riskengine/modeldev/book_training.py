@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from riskengine.errors import InvalidInputError
+from riskengine.io.console import rfc3339
 from riskengine.modeldev.book_model import BookFit, fit_book_model, stack_snapshots
 from riskengine.modeldev.glm import fit_logistic
 from riskengine.modeldev.snapshots import FREQUENCIES, Snapshot, book_snapshots, snapshot_dates
@@ -262,7 +263,7 @@ def _write_model_dir(out: Path, summary: dict[str, Any], val: Mapping[str, Any],
 
     fit: BookFit = summary["fit"]
     out.mkdir(parents=True, exist_ok=True)
-    meta = {"created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    meta = {"created_at": rfc3339(datetime.now(UTC)),
             "model": "riskengine.model.pd_model.PDModel",
             "trained_on": "book", "statement_method": fit.statement_method,
             "features": list(fit.model.feature_names_in_), "horizon_months": 12,

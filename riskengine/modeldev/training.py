@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from riskengine.features.statements import feature_directions
+from riskengine.io.console import rfc3339
 from riskengine.model.pd_model import ARTIFACT_NAME, PDModel
 from riskengine.modeldev.evidence import (
     _auc_nan,
@@ -282,7 +283,7 @@ def _metadata(summary: dict[str, Any]) -> dict[str, Any]:
     meta["training_data"] = Path(summary["data_path"]).name
     meta["label"] = "default_12m: 1 on the last fiscal year of a firm that later failed"
     meta["horizon_months"] = 12
-    meta["created_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    meta["created_at"] = rfc3339(datetime.now(UTC))
     meta["model"] = "riskengine.model.pd_model.PDModel"
     from riskengine.io.datasets import US_PANEL_UNIT
 

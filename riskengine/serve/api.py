@@ -7,6 +7,7 @@ Routes (see docs/SERVICE.md)::
     POST /v1/invoices/check            funding check of an assigned invoice
     GET  /v1/debtors/{debtor_id}/decision   the latest stored decision (404 if none)
     GET  /v1/insurer-requests          what to ask the insurer for (riskengine.serve.insurer)
+    GET  /v1/alerts                    the desk's alerts, newest first (riskengine.serve.lists)
     POST /v1/insurer-responses         an insurer's answers: recorded whole or refused whole,
                                        the affected debtors decided again
     PUT  /v1/fx-rates                  dated exchange rates into the store (all or none)
@@ -64,6 +65,7 @@ from riskengine.serve.common import (
     decide_and_store,
     problem_details,
     pydantic_details,
+    response_json,
     supplier_paths,
 )
 from riskengine.serve.problems import (
@@ -212,6 +214,7 @@ ROUTE_SCOPES: dict[tuple[str, str], str] = {
     ("GET", "/v1/decisions"): "read",
     ("GET", "/v1/decisions/{decision_id}"): "read",
     ("GET", "/v1/limit-actions"): "read",
+    ("GET", "/v1/alerts"): "read",
     ("POST", "/v1/invoices/check"): "check",
     ("GET", "/v1/debtors/{debtor_id:path}/decision"): "read",
     ("GET", "/v1/limits/{debtor_id:path}"): "read",
@@ -259,10 +262,7 @@ class _BearerToken(HTTPBearer):
 
 
 def _decision_json(value: Any) -> bytes:
-    try:
-        return json.dumps(value, allow_nan=False, separators=(",", ":")).encode()
-    except (TypeError, ValueError):  # numpy scalars, dates, NaN: made plain (NaN -> null)
-        return json.dumps(jsonable(value), allow_nan=False, separators=(",", ":")).encode()
+    return response_json(value)  # money in cents, NaN as null
 
 
 _IDEMPOTENCY_KEY = re.compile(r"[!-~]{1,128}")

@@ -17,22 +17,47 @@ from __future__ import annotations
 
 import datetime as dt
 import inspect
+import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+from riskengine.contracts.decision import MONEY_FIELDS
 from riskengine.errors import InvalidInputError
 from riskengine.features.fx import FxRates
+from riskengine.io.console import money_rounded, rfc3339
 from riskengine.policy.book import book_sector, caps_on
 from riskengine.policy.insurer import request_columns
 from riskengine.scoring.suppliers import SupplierBook
-from riskengine.store import DecisionStore
+from riskengine.store import DecisionStore, jsonable
+from riskengine.store.adverse import payload_adverse
 from riskengine.store.decisions import StoredDecisions
 from riskengine.store.idempotency import IdempotentRequest
 
 __all__ = ["pydantic_details", "problem_details", "supplier_paths", "decide_payloads",
-           "override_rerun",
+           "override_rerun", "response_json", "RESPONSE_MONEY",
            "decide_and_store", "with_register_insurer"]
+
+#: The keys of the API's answers that are amounts of money (a decision's MONEY_FIELDS, a
+#: funding check's amounts, the register's limits, the limit history's and the insurer
+#: requests'): rounded to cents in the answer (:func:`response_json`), never in the store.
+RESPONSE_MONEY: frozenset[str] = MONEY_FIELDS | {
+    "limit", "amount", "eligible_amount", "approved", "unapproved", "over_limit",
+    "ineligible", "advance", "service_commission", "discount_interest", "fees",
+    "balance_on_collection", "old_limit", "new_limit", "previous_limit", "amount_requested",
+    "granted_amount", "before", "after"}  # before/after: an alert's amounts
+
+
+def response_json(value: Any) -> bytes:
+    """An answer of the API as compact strict JSON (NaN as null), its money in cents.
+
+    Examples
+    --------
+    >>> response_json({"expected_loss": 295.4001754955119, "pd": 0.0211000125, "x": None})
+    b'{"expected_loss":295.4,"pd":0.0211000125,"x":null}'
+    """
+    return json.dumps(money_rounded(jsonable(value), RESPONSE_MONEY), allow_nan=False,
+                      separators=(",", ":")).encode()
 
 
 _FIELD_PREFIX = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*): ")
@@ -218,7 +243,7 @@ def decide_payloads(engine: Any, payloads: list[Any], store: DecisionStore | Non
     the engine's own core (the engine's methods must take ``grades``)."""
     now = dt.datetime.now(dt.UTC)
     kw: dict[str, Any] = {
-        "decided_at": now.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+        "decided_at": rfc3339(now),  # the one timestamp format (RFC 3339, Z)
         "reference_date": now.date().isoformat()}
     policy = getattr(engine, "policy", None)
     days = {p.as_of or now.date() for p in payloads}
@@ -347,8 +372,14 @@ def decide_and_store(engine: Any, store: DecisionStore, payloads: list[Any], *,
         requests = (request_columns({k: [r.get(k) for r in records] for k in needed},
                                     policy),
                     [p.debtor.debtor_id for p in payloads])
+    adverse: dict[str, Any] = {}  # the adverse records each debtor's decision saw
+    for (p, _), d in zip(pairs, decisions, strict=True):
+        debtor = str(p.debtor.debtor_id)
+        if p.adverse_records and debtor not in adverse:
+            adverse[debtor] = payload_adverse(debtor, p.adverse_records,
+                                              dt.date.fromisoformat(str(d["as_of"])[:10]))
     stored = store.store_decisions(
-        records, inputs=inputs, policy=policy,
+        records, inputs=inputs, policy=policy, adverse=adverse,
         exposures=[{"approved_outstanding": ex.approved_outstanding,  # and the book keys
                     "sector": book_sector(p.debtor.nace), "country": p.debtor.country}
                    for p, ex in pairs],

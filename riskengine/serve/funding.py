@@ -19,7 +19,7 @@ from fastapi import HTTPException
 from fastapi.responses import Response
 
 from riskengine.errors import InvalidInputError
-from riskengine.serve.common import problem_details
+from riskengine.serve.common import problem_details, response_json
 from riskengine.serve.problems import problem
 from riskengine.store import DecisionStore, jsonable
 
@@ -29,7 +29,7 @@ _JSON_HEADERS = {"content-type": "application/json"}
 
 
 def _json(value: Any) -> bytes:
-    return json.dumps(jsonable(value), allow_nan=False, separators=(",", ":")).encode()
+    return response_json(value)  # money in cents
 
 
 def _input_hash(obj: Any) -> str:

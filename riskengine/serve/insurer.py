@@ -44,7 +44,8 @@ from pydantic import BaseModel, ConfigDict
 from riskengine.contracts.ids import ID_MAX_LENGTH, ID_PATTERN
 from riskengine.contracts.schemas import INSURER_LIMITS
 from riskengine.errors import InvalidInputError
-from riskengine.store import DecisionStore, jsonable
+from riskengine.serve.common import response_json
+from riskengine.store import DecisionStore
 
 __all__ = ["check_responses", "apply_responses", "redecide", "read_responses",
            "responses_frame", "add_insurer_routes", "responses_command"]
@@ -273,8 +274,7 @@ def add_insurer_routes(v1: Any, store: DecisionStore, engine: Callable[[], Any],
             out = await run_in_threadpool(run)
         except InvalidInputError as exc:
             return error(422, _details(exc))
-        return Response(json.dumps(jsonable(out), allow_nan=False),
-                        media_type="application/json")
+        return Response(response_json(out), media_type="application/json")
 
 
 def _details(exc: InvalidInputError) -> list[dict[str, Any]]:

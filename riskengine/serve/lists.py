@@ -14,7 +14,7 @@ a ``Link: <URL>; rel="next"`` header. ``limit`` (1 to 500, default 100) bounds a
 
 from __future__ import annotations
 
-import json
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
@@ -26,9 +26,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from riskengine.contracts.ids import ID_MAX_LENGTH, ID_PATTERN
 from riskengine.errors import InvalidInputError
+from riskengine.serve.common import response_json
 from riskengine.serve.problems import instance_of, problem, problem_responses
-from riskengine.store import DecisionStore, jsonable
-from riskengine.store.pages import MAX_PAGE, Page
+from riskengine.store import DecisionStore
+from riskengine.store.desk import ALERT_KINDS, AlertFilter, alert_list
+from riskengine.store.pages import MAX_PAGE, Page, decode_cursor, encode_cursor
 
 __all__ = ["DecisionPage", "LimitAction", "LimitActionPage", "add_list_routes",
            "page_answer", "page_query"]
@@ -71,6 +73,9 @@ class LimitActionPage(BaseModel):
 _LIMIT = Query(default=100, ge=1, le=MAX_PAGE, description="Most items in the page")
 _CURSOR = Query(default=None, min_length=1, max_length=512, pattern=r"^[A-Za-z0-9_-]+$",
                 description="The cursor of a next link")
+_KIND = Query(default=None, pattern="^(" + "|".join(ALERT_KINDS) + ")$",
+              description="One kind of alert (default: every kind)")
+_DAY = Query(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD")
 _ID_QUERY: dict[str, Any] = {"default": None, "min_length": 1, "max_length": ID_MAX_LENGTH,
                              "pattern": ID_PATTERN}
 
@@ -86,8 +91,7 @@ def page_query(request: Request, cursor: str, limit: int) -> str:
 def page_answer(request: Request, page: Page, limit: int, key: str = "items") -> Response:
     """A page as JSON with its next link (body and ``Link`` header)."""
     nxt = None if page.next_cursor is None else page_query(request, page.next_cursor, limit)
-    body = json.dumps({key: jsonable(page.items), "next": nxt}, allow_nan=False,
-                      separators=(",", ":")).encode()
+    body = response_json({key: page.items, "next": nxt})
     headers = {"content-type": "application/json"}
     if nxt is not None:
         headers["link"] = f'<{nxt}>; rel="next"'
@@ -136,8 +140,38 @@ def add_list_routes(v1: Any, store: DecisionStore,
         if found is None:
             raise HTTPException(status_code=404, detail="no stored decision of this id")
         found.pop("decision_id", None)
-        body = json.dumps(jsonable(found), allow_nan=False, separators=(",", ":")).encode()
+        body = response_json(found)
         return Response(body, headers={**json_headers, "x-decision-id": str(decision_id)})
+
+    @v1.get("/alerts", tags=["limits"], operation_id="listAlerts",
+            summary="The desk's alerts (limit cuts, downgrades, insurer reductions, new "
+                    "adverse records), newest first",
+            responses={200: {"model": DecisionPage}, **problem_responses(422)})
+    async def list_alerts(
+        request: Request,
+        kind: str | None = _KIND, since: str | None = _DAY, until: str | None = _DAY,
+        limit: int = _LIMIT, cursor: str | None = _CURSOR,
+    ) -> Response:
+        try:  # the cursor holds the position of the next alert in the order
+            offset = decode_cursor(cursor, [int])[0] if cursor else 0
+        except InvalidInputError as exc:
+            return bad_cursor(request, exc)
+        days: dict[str, dt.date | None] = {}
+        for name, text in (("since", since), ("until", until)):
+            try:
+                days[name] = dt.date.fromisoformat(text) if text else None
+            except ValueError:
+                return problem(422, [{"loc": ["query", name], "type": "not_date",
+                                      "msg": "not a date (YYYY-MM-DD)"}],
+                               instance=instance_of(request.scope))
+        f = AlertFilter(kind=kind or "", **days)
+        if f.problems():
+            return problem(422, [{"loc": ["query", "since"], "type": "date_order",
+                                  "msg": "the period starts after it ends"}],
+                           instance=instance_of(request.scope))
+        rows, nxt = await run_in_threadpool(alert_list, store, f, offset=offset, limit=limit)
+        return page_answer(request, Page(rows, None if nxt is None else encode_cursor([nxt])),
+                           limit)
 
     @v1.get("/limit-actions", tags=["limits"], operation_id="listLimitActions",
             summary="The limit register's history (every limit change), oldest first",

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 from riskengine.errors import InvalidInputError
 from riskengine.policy.credit_policy import CreditPolicy
 from riskengine.policy.limits import decision_knockout
+from riskengine.store.adverse import known_debtors, record_adverse
 from riskengine.store.audit import _insert_inputs, _payload_text
 from riskengine.store.fx import _FxTable
 from riskengine.store.idempotency import (
@@ -85,6 +86,19 @@ _LATEST = (sa.select(decisions.c.id, decisions.c.decision)
            .where(decisions.c.debtor_id == sa.bindparam("p_debtor"))
            .order_by(decisions.c.id.desc()).limit(1))
 _LATEST_PAIR = _LATEST.where(decisions.c.supplier_id == sa.bindparam("p_supplier"))
+
+
+def _keep_adverse(conn: Connection, adverse: Mapping[str, Any], rows: list[dict[str, Any]],
+                  ids: list[int], known: set[str]) -> None:
+    """Each debtor's adverse records, sourced to its first decision of the call."""
+    first: dict[str, tuple[int, Any]] = {}
+    for new_id, row in zip(ids, rows, strict=True):
+        first.setdefault(str(row["debtor_id"]), (new_id, row["as_of"] or dt.date.today()))
+    for debtor, frame in adverse.items():
+        if debtor in first and len(frame):
+            new_id, day = first[debtor]
+            record_adverse(conn, frame, first_seen=day, source=f"decision:{new_id}",
+                           known=known)
 
 
 class DecisionStore(_InsurerRegister, _FxTable, _Accounts, _Pages):
@@ -179,7 +193,8 @@ class DecisionStore(_InsurerRegister, _FxTable, _Accounts, _Pages):
                         policy: CreditPolicy | None = None,
                         exposures: Sequence[Mapping[str, Any] | None] | None = None,
                         idempotency: IdempotentRequest | None = None,
-                        insurer_requests: tuple[Any, Sequence[str]] | None = None
+                        insurer_requests: tuple[Any, Sequence[str]] | None = None,
+                        adverse: Mapping[str, Any] | None = None
                         ) -> StoredDecisions:
         """:meth:`record_decisions` with what happened to the register, under an optional key.
 
@@ -189,6 +204,10 @@ class DecisionStore(_InsurerRegister, _FxTable, _Accounts, _Pages):
         ``insurer_requests``: (the decisions' requests to the insurer, their debtors): the
         debtors' requests are replaced in the same transaction
         (:meth:`replace_insurer_requests`).
+        ``adverse``: per debtor, the adverse records its decision saw (a frame of
+        :data:`riskengine.store.adverse.KEY`), kept in the same transaction with the
+        debtor's first decision of the call as their source and its ``as_of`` as the day
+        first seen (:func:`riskengine.store.adverse.record_adverse`).
 
         Returns
         -------
@@ -211,9 +230,12 @@ class DecisionStore(_InsurerRegister, _FxTable, _Accounts, _Pages):
                         return StoredDecisions(found.decision_ids, [], found)
                 for key, text in texts.items():
                     _insert_inputs(conn, key, text)
+                known = known_debtors(conn, adverse) if adverse else set()
                 ids, register = self._insert_decisions(
                     conn, rows, items, update_register=update_register,
                     changed_by=changed_by, policy=policy, exposures=exposures, now=now)
+                if adverse:
+                    _keep_adverse(conn, adverse, rows, ids, known)
                 if insurer_requests is not None:
                     self.replace_insurer_requests(
                         insurer_requests[0], debtors=insurer_requests[1], source="decision",

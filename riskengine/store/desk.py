@@ -1,8 +1,8 @@
 """The book as the officer's desk reads it (issue 18, point 3): the limit register's rows
 (one per supplier-debtor pair, with the terms of the decision or rerate run that set
 each) filtered, counted and paged in SQL, and the alerts (limit cuts, downgrades,
-insurer reductions and cancellations) the register, its history and the insurer limits
-hold.
+insurer reductions and cancellations, new adverse records) the register, its history,
+the insurer limits and the adverse records seen (``adverse_seen``) hold.
 
 Everything here is a read: the pages call it in a worker thread. A page is one ``LIMIT``
 / ``OFFSET`` query plus one ``COUNT``; an export walks the rows in keyset order
@@ -20,10 +20,11 @@ import sqlalchemy as sa
 
 from riskengine.contracts.schemas import INSURER_STATUSES
 from riskengine.model.master_scale import GRADES
-from riskengine.store.tables import insurer_limits, limit_history, limit_register
+from riskengine.store.tables import adverse_seen, insurer_limits, limit_history, limit_register
 
 __all__ = ["BookFilter", "AlertFilter", "MIGRATIONS", "LIMIT_ACTIONS", "INSURER_FILTERS",
            "ALERT_KINDS", "book_page", "book_chunks", "alerts_page", "alert_chunks",
+           "alert_list",
            "book_choices"]
 
 MIGRATIONS: tuple[str, ...] = ("upgrade", "downgrade", "unchanged", "new")
@@ -33,11 +34,12 @@ LIMIT_ACTIONS: tuple[str, ...] = ("new", "increase", "decrease", "cancel", "unch
 """A pair's last limit change as the register holds it (a pending cut counts as the cut)."""
 INSURER_FILTERS: tuple[str, ...] = (*INSURER_STATUSES, "none")
 """The insurer's latest answer on the pair (``none``: the register holds no insurer limit)."""
-ALERT_KINDS: tuple[str, ...] = ("limit_cut", "downgrade", "insurer_reduction")
+ALERT_KINDS: tuple[str, ...] = ("limit_cut", "downgrade", "insurer_reduction", "new_adverse")
 
 _r = limit_register
 _h = limit_history
 _il = insurer_limits
+_a = adverse_seen
 
 
 def _rank(col: Any) -> Any:
@@ -270,6 +272,15 @@ def _alerts_union(f: AlertFilter) -> Any:
             (_il.c.insurer_id + sa.literal(" ") + _il.c.status).label("detail"),
             _il.c.id.label("seq"))
             .where(_il.c.status.in_(("reduced", "cancelled")), *_dated(day, f)))
+    if f.kind in ("", "new_adverse"):  # a known debtor's record, on the day first seen
+        parts.append(sa.select(
+            sa.literal("new_adverse").label("kind"), _a.c.first_seen.label("day"),
+            _a.c.debtor_id, null_s.label("supplier_id"), null_f.label("before"),
+            _a.c.amount.label("after"), _a.c.currency, null_s.label("grade_from"),
+            null_s.label("grade_to"),
+            (_a.c.record_type + sa.literal(" ") + sa.cast(_a.c.record_date, sa.String)
+             ).label("detail"), _a.c.id.label("seq"))
+            .where(_a.c.baseline.is_(False), *_dated(_a.c.first_seen, f)))
     return sa.union_all(*parts).subquery("alerts")
 
 
@@ -283,6 +294,9 @@ def _alert_rows(rows: Any) -> list[dict[str, Any]]:
         if d["kind"] == "insurer_reduction" and d["detail"]:
             insurer, _, status = str(d["detail"]).rpartition(" ")
             d["insurer_id"], d["detail"] = insurer, status
+        if d["kind"] == "new_adverse" and d["detail"]:  # "<record type> <record date>"
+            kind, _, day = str(d["detail"]).rpartition(" ")
+            d["detail"], d["record_date"] = kind, day[:10]
         out.append(d)
     return out
 
@@ -295,17 +309,29 @@ def alerts_page(store: Any, f: AlertFilter, *, page: int = 1, size: int = 50
     their effective dates, notice included), **downgrades** (a pair whose grade is worse
     than the grade the register held before, on its rating date) and **insurer
     reductions** (an insurer's answer ``reduced`` or ``cancelled``, on its effective or
-    decision date).
+    decision date) and **new adverse records** (a record first seen by a decision or a
+    run on a debtor the register held before, on that day: ``after`` is its amount,
+    ``detail`` its type, ``record_date`` its date; :mod:`riskengine.store.adverse`).
     """
     return _alerts(store, f, page, size, count=True)
 
 
-def _alerts(store: Any, f: AlertFilter, page: int, size: int, *, count: bool
-            ) -> tuple[list[dict[str, Any]], int]:
+def alert_list(store: Any, f: AlertFilter, *, offset: int = 0, limit: int = 100
+               ) -> tuple[list[dict[str, Any]], int | None]:
+    """``limit`` alerts from ``offset`` in :func:`alerts_page`'s order (``GET /v1/alerts``)
+    and the offset of the next ones (None: none after); one query, no count."""
+    rows, _ = _alerts(store, f, 1, int(limit) + 1, count=False, offset=int(offset))
+    nxt = int(offset) + int(limit) if len(rows) > int(limit) else None
+    return [{k: v for k, v in r.items() if k != "seq"} for r in rows[:int(limit)]], nxt
+
+
+def _alerts(store: Any, f: AlertFilter, page: int, size: int, *, count: bool,
+            offset: int | None = None) -> tuple[list[dict[str, Any]], int]:
     u = _alerts_union(f)
+    start = max(0, (int(page) - 1) * int(size)) if offset is None else max(0, offset)
     q = (sa.select(u).order_by(u.c.day.desc(), u.c.kind, u.c.debtor_id, u.c.supplier_id,
                                u.c.seq.desc())
-         .offset(max(0, (int(page) - 1) * int(size))).limit(int(size)))
+         .offset(start).limit(int(size)))
     with store.connect() as conn:
         rows = _alert_rows(conn.execute(q))
         total = int(conn.execute(sa.select(sa.func.count()).select_from(u)).scalar_one()

@@ -13,6 +13,9 @@ one rule (:func:`riskengine.store.register_rule.next_state`), in one transaction
   rate, ...), so ``/v1/invoices/check`` answers from the register.
 - A pair whose limit the run confirms gets no history row, only its row's ``as_of``,
   source and terms.
+- The adverse records the run decided on are kept (``adverse_seen``,
+  :func:`riskengine.store.adverse.record_adverse`) in the same transaction: those of a
+  debtor the register held before are news on the desk's alerts page when first seen.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import sqlalchemy as sa
 
 from riskengine.errors import RerateError
 from riskengine.policy.credit_policy import CreditPolicy
+from riskengine.store.adverse import record_adverse
 from riskengine.store.register_rule import ACTIONS, RegisterRows, next_state
 from riskengine.store.tables import limit_register
 from riskengine.store.values import _now
@@ -95,7 +99,8 @@ def _floats(a: np.ndarray) -> list[float | None]:
 
 
 def apply_run(store: Any, pairs: pd.DataFrame, *, as_of: Any, run: str, policy: CreditPolicy,
-              changed_by: str = "rerate") -> dict[str, int]:
+              changed_by: str = "rerate", adverse: pd.DataFrame | None = None
+              ) -> dict[str, int]:
     """Write a run's pairs into the store's limit register (module docstring).
 
     Parameters
@@ -109,6 +114,9 @@ def apply_run(store: Any, pairs: pd.DataFrame, *, as_of: Any, run: str, policy: 
     run : str
         The run's id (sources ``rerate:<run>`` and ``seed:<run>``).
     policy : CreditPolicy
+    adverse : pandas.DataFrame, optional
+        The adverse records the run decided on (:data:`riskengine.store.adverse.KEY`
+        columns), kept with ``first_seen`` = ``as_of``.
 
     Returns
     -------
@@ -161,10 +169,16 @@ def apply_run(store: Any, pairs: pd.DataFrame, *, as_of: Any, run: str, policy: 
         _write_rows(conn, st, has, sid, did, pairs, day, run, now, policy, before)
         counts: dict[str, int] = {}
         _history(conn, st, seed, sid, did, pairs, day, run, changed_by, now, counts)
+        if adverse is not None:  # the debtors the register held before this run
+            counts["adverse_new"] = record_adverse(
+                conn, adverse, first_seen=day, source=f"rerate:{run}",
+                known=held["debtor_id"].astype(str).unique() if len(held) else [])
         if conn.dialect.name == "sqlite":
             conn.exec_driver_sql("PRAGMA cache_size=-2000")  # SQLite's default, for the pool
     return {"applied": int(st.applied.sum()), "not_applied": int((~st.applied).sum()),
-            "seeded": int(seed.sum()), **{f"history_{k}": v for k, v in sorted(counts.items())}}
+            "seeded": int(seed.sum()),
+            **{k if k.startswith("adverse") else f"history_{k}": v
+               for k, v in sorted(counts.items())}}
 
 
 def _iso(a: np.ndarray, sqlite: bool) -> list[Any]:

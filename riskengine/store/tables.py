@@ -44,6 +44,13 @@ Tables
     The request loop's list (issue 16): per pair, what to ask the insurer for, as the
     latest decision of the pair (a ``rerate`` run, a service decision) left it; replaced
     debtor by debtor.
+``adverse_seen``
+    The adverse records the store has seen (issue 18, the desk's "new adverse records"):
+    one row per record key (debtor, record type, record date, amount, currency) with
+    the decision or run that first saw it (``source``), the day it did (``first_seen``:
+    that decision's or run's ``as_of``) and ``baseline`` (seen with the debtor's first
+    decision: known at onboarding, not news). Rows are inserted, never changed
+    (:mod:`riskengine.store.adverse`).
 ``fx_rates``
     Dated exchange rates for the service (issue 16; the ``fx_rates`` contract): one
     row per day and currency, units of the reporting currency per one unit; a load
@@ -302,6 +309,22 @@ insurer_requests = sa.Table(
     sa.Column("source", sa.String(64), nullable=False),
     sa.Column("recorded_at", sa.String(40), nullable=False),
     sa.Index("ix_insurer_requests_debtor", "debtor_id"),
+)
+
+adverse_seen = sa.Table(
+    "adverse_seen", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("debtor_id", _ID, nullable=False),
+    sa.Column("record_type", sa.String(64), nullable=False),
+    sa.Column("record_date", sa.Date, nullable=False),
+    sa.Column("amount", sa.Float, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("source", sa.String(64), nullable=False),
+    sa.Column("first_seen", sa.Date, nullable=False),
+    sa.Column("baseline", sa.Boolean, nullable=False),
+    sa.UniqueConstraint("debtor_id", "record_type", "record_date", "amount", "currency",
+                        name="uq_adverse_seen_record"),
+    sa.Index("ix_adverse_seen_first_seen", "first_seen"),
 )
 
 

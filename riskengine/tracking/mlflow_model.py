@@ -204,7 +204,7 @@ class RiskEngineModel(PythonModel):
         now = dt.datetime.now(dt.UTC)  # the shell reads the clock, the engine never does
         kw: dict[str, Any] = {
             "decided_at": p.get("decided_at",
-                                now.isoformat(timespec="microseconds").replace("+00:00", "Z")),
+                                now.strftime("%Y-%m-%dT%H:%M:%SZ")),  # RFC 3339, Z
             "reference_date": p.get("reference_date", now.date().isoformat()),
             "as_of": p.get("as_of", now.date().isoformat()),
         }

@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from riskengine.errors import InvalidInputError
+from riskengine.io.console import rfc3339
 from riskengine.serve.memo.context import memo_context
 
 
@@ -50,7 +51,7 @@ def memo_from_payload(engine: Any, payload: Any, *, decision: Any = None,
     if decision is None:
         now = _dt.datetime.now(_dt.UTC)
         decision = engine.decide_one(payload, as_of=now.date().isoformat(),
-                                     decided_at=now.isoformat(timespec="seconds"),
+                                     decided_at=rfc3339(now),
                                      reference_date=now.date().isoformat())
     return render_memo(memo_context(engine, payload, decision, peers=peers,
                                     source="the debtor's records as submitted",

@@ -89,7 +89,8 @@ def create_router(ui: _Ui) -> APIRouter:
             return ui.error(request, sess, 422, "Export refused", " ".join(problems))
         _, store = _state(request)
         rows = (r for chunk in alert_chunks(store, f) for r in chunk)
-        return _csv_response(("insurer_id", *ALERT_COLUMNS[:-1]), rows, "alerts")
+        return _csv_response(("insurer_id", "record_date", *ALERT_COLUMNS[:-1]), rows,
+                             "alerts")
 
     return router
 
