@@ -107,7 +107,7 @@ from riskengine.batch.read import (
 )
 from riskengine.batch.suppliers import supplier_book
 from riskengine.batch.workers import _load_engine, _Progress, _run_pandas, _run_spark
-from riskengine.contracts.arrowtext import text_member
+from riskengine.contracts.arrowtext import large_text, text_member
 from riskengine.errors import RerateError, RiskEngineError
 from riskengine.io.console import progress as phase
 from riskengine.io.console import rfc3339, set_result
@@ -360,10 +360,7 @@ def _decided_adverse(pairs: pd.DataFrame, as_of: str, opts: RerateOptions) -> pd
     if not len(adv):
         return pd.DataFrame(columns=list(KEY))
     day = pd.to_datetime(adv["event_date"], errors="coerce")
-    decided = pa.array(pairs["debtor_id"].to_numpy(dtype=object), pa.string())
-    keep = pc.fill_null(pc.is_in(pa.array(adv["debtor_id"].to_numpy(dtype=object),
-                                          pa.string()), value_set=pc.unique(decided)),
-                        False).to_numpy(zero_copy_only=False) & (
+    keep = text_member(adv["debtor_id"], pc.unique(large_text(pairs["debtor_id"]))) & (
         day <= pd.Timestamp(as_of)).to_numpy()
     out = adv.loc[keep, ["debtor_id", "event_type", "event_date", "amount", "currency"]]
     out.columns = list(KEY)
