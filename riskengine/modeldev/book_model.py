@@ -248,26 +248,38 @@ def fit_book_model(prior_model: PDModel, committee: Overlay, rows: TrainingRows,
                          "(US champion and committee overlay) is kept")
         return BookFit(prior_model, committee, "prior_unchanged", None, [], facts)
 
-    X = pd.DataFrame(deb.st_X[stmt], columns=names)
     refit = 0 < stmt_events < int(stmt.sum()) and stmt_events >= events_per_feature * p
+    tax = deb.basis == 1
+    # tax returns join a refit when they hold enough defaults for the features a tax
+    # return carries (those not missing on every tax-return row: the income statement)
+    p_tax = int(np.isfinite(deb.st_X[tax]).any(axis=0).sum()) if tax.any() else 0
+    tax_events = int(y[tax].sum())
+    tax_model = refit and p_tax > 0 and tax_events >= events_per_feature * p_tax
+    facts.update(tax_return_rows=int(tax.sum()), tax_return_events=tax_events,
+                 tax_return_features=p_tax, tax_return_model=tax_model)
+    fitted = stmt | (tax & tax_model)  # the rows the statement model scores
+    X = pd.DataFrame(deb.st_X[fitted], columns=names)
     # folds by debtor (its rows of several dates never split), on integer codes: fast
-    groups = pd.factorize(deb.debtor_id[stmt])[0]
-    base = _refit(prior_model, X, rows.label[stmt], groups, random_state) \
+    groups = pd.factorize(deb.debtor_id[fitted])[0]
+    base = _refit(prior_model, X, rows.label[fitted], groups, random_state) \
         if refit else prior_model
     s = np.zeros(n)
-    if stmt.any():
-        s[stmt] = statement_logit(base, X)
+    if fitted.any():
+        s[fitted] = statement_logit(base, X)
 
-    tax, nofin = deb.basis == 1, deb.basis == 2
+    nofin = deb.basis == 2
+    tax = tax & ~fitted  # a tax return the model scores takes no basis prior
     basis_logit = np.where(tax, logit(committee.tax_return_pd),
                            np.where(nofin, logit(committee.no_financials_pd), 0.0))
-    cols = {"statement_intercept": stmt.astype(float)}
+    cols = {"statement_intercept": fitted.astype(float)}
     mean, sd, lower = [0.0], [math.inf], [-math.inf]
-    if not refit:
-        cols["statement_slope"] = np.where(stmt, s, 0.0)
-        mean.append(1.0)
-        sd.append(PRIOR_SD_SLOPE)
-        lower.append(0.0)
+    # the statement component's slope is fitted with the overlay (both models: the
+    # refitted one learnt the statement features' effect alone, part of which the
+    # adverse and payment terms carry: its partial effect beside them is below 1)
+    cols["statement_slope"] = np.where(fitted, s, 0.0)
+    mean.append(1.0)
+    sd.append(PRIOR_SD_SLOPE)
+    lower.append(0.0)
     cols["tax_return_shift"] = tax.astype(float)
     cols["no_financials_shift"] = nofin.astype(float)
     mean += [0.0, 0.0]
@@ -279,7 +291,7 @@ def fit_book_model(prior_model: PDModel, committee: Overlay, rows: TrainingRows,
         mean.append(t.weight)
         sd.append(PRIOR_SD)
         lower.append(0.0)
-    offset = basis_logit + (s if refit else 0.0)
+    offset = basis_logit
     D = np.column_stack(list(cols.values()))
 
     def fit_with(D: FloatArray, sd: list[float]) -> GlmFit:
@@ -330,6 +342,7 @@ def fit_book_model(prior_model: PDModel, committee: Overlay, rows: TrainingRows,
                                     for f, g in switched.items()}
     ov = dataclasses.replace(
         committee, version=f"{committee.version}+book.{as_of}", terms=tuple(terms),
+        tax_return_model=tax_model,
         tax_return_pd=_shift(committee.tax_return_pd, coef["tax_return_shift"]),
         no_financials_pd=_shift(committee.no_financials_pd, coef["no_financials_shift"]),
         provenance=tuple(sorted({
