@@ -3,6 +3,7 @@ the overlay's key, the core's rows, the basis reason, and the book fit that sets
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from typing import Any
 
@@ -84,8 +85,8 @@ def _rows(n_st: int, n_tax: int, seed: int, tax_signal: bool = True) -> Training
     O = np.zeros((n, len(ov.terms)))
     dil = np.clip(0.15 - margin + 0.05 * rng.standard_normal(n), 0, 0.5)
     O[:, ov.features.index("pay_dilution")] = dil
-    beta = np.where(np.arange(n) < n_st, -12.0, -12.0 if tax_signal else 0.0)
-    eta = -3.2 + beta * (margin - 0.08) + 4.0 * dil
+    beta = np.where(np.arange(n) < n_st, -6.0, -6.0 if tax_signal else 0.0)
+    eta = -3.2 + beta * (margin - 0.08) + 8.0 * dil
     y = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(np.int8)
     z = np.zeros(n)
     deb = DebtorInputs(
@@ -97,10 +98,17 @@ def _rows(n_st: int, n_tax: int, seed: int, tax_signal: bool = True) -> Training
     return TrainingRows(deb, y, np.full(n, "2023-12-31"))
 
 
+def _quick_prior() -> Any:
+    """The champion with 40 trees instead of 250: a refit takes its hyperparameters, and
+    the tests need the method, not the champion's depth."""
+    prior = copy.deepcopy(load_champion())
+    return prior.set_params(max_iter=40, learning_rate=0.2)
+
+
 @pytest.fixture(scope="module")
 def fitted() -> Any:
     rows = _rows(3000, 2000, 0)
-    return rows, fit_book_model(load_champion(), load_overlay(), rows, data="d",
+    return rows, fit_book_model(_quick_prior(), load_overlay(), rows, data="d",
                                 as_of="2026-06-30", events_per_feature=2)
 
 
@@ -121,13 +129,13 @@ def test_a_refit_takes_the_tax_returns_when_they_hold_enough_defaults(fitted: An
 
 def test_the_statement_slope_is_fitted_beside_the_overlay(fitted: Any) -> None:
     """The refitted model learnt the margin's whole effect, dilution's part included;
-    beside the dilution term its slope falls below 1 and the dilution weight is found
-    (true 4), and the joint fit's log-likelihood is at least the fixed slope's."""
+    beside the dilution term its slope falls below 1 and the dilution weight moves from
+    the committee's 2 towards the truth (8)."""
     rows, fit = fitted
     slope = fit.facts["recalibration"]["slope"]
-    assert 0.3 < slope < 0.95
+    assert 0.3 < slope < 0.95  # measured 0.889; the fixed slope was 1
     d = next(t for t in fit.overlay.terms if t.feature == "pay_dilution")
-    assert 2.5 < d.weight < 5.5
+    assert 2.5 < d.weight < 8.0
     assert fit.facts["coefficients"]["statement_slope"]["prior_mean"] == 1.0
 
 
@@ -135,7 +143,7 @@ def test_thin_tax_returns_keep_the_prior(fitted: Any) -> None:
     """Too few tax-return defaults for their features: they stay on the basis prior
     (shifted by the book), the statement rows are refitted."""
     rows = _rows(3000, 80, 1)
-    fit = fit_book_model(load_champion(), load_overlay(), rows, data="d", as_of="2026-06-30",
+    fit = fit_book_model(_quick_prior(), load_overlay(), rows, data="d", as_of="2026-06-30",
                          events_per_feature=2)
     assert fit.statement_method == "refit" and fit.facts["tax_return_model"] is False
     assert fit.overlay.tax_return_model is False
