@@ -68,7 +68,7 @@ def test_the_engine_scores_tax_returns_by_the_model_only_when_the_overlay_says_s
     np.testing.assert_allclose(b.loc[st, "pd"].to_numpy(float), a.loc[st, "pd"].to_numpy(float))
 
 
-def _rows(n_st: int, n_tax: int, seed: int, tax_signal: bool = True) -> TrainingRows:
+def _rows(n_st: int, n_tax: int, seed: int) -> TrainingRows:
     """Statement rows (basis 0) and tax-return rows (basis 1, the balance sheet missing);
     the log odds fall with the EBITDA margin on both, and rise with dilution, which is
     correlated with a low margin (so the margin alone also carries dilution's effect)."""
@@ -76,22 +76,21 @@ def _rows(n_st: int, n_tax: int, seed: int, tax_signal: bool = True) -> Training
     names = list(champ.feature_names_in_)
     rng = np.random.default_rng(seed)
     n = n_st + n_tax
-    X = np.tile(np.nanmedian(np.zeros((1, len(names))), axis=0), (n, 1))
+    X = np.zeros((n, len(names)))
     margin = rng.normal(0.08, 0.08, n)
     X[:, names.index("st_ebitda_margin")] = margin
     balance = [f for f in names if "assets" in f or "equity" in f or "liabilities" in f]
     X[n_st:, [names.index(f) for f in balance]] = np.nan
     ov = load_overlay()
-    O = np.zeros((n, len(ov.terms)))
+    ov_X = np.zeros((n, len(ov.terms)))
     dil = np.clip(0.15 - margin + 0.05 * rng.standard_normal(n), 0, 0.5)
-    O[:, ov.features.index("pay_dilution")] = dil
-    beta = np.where(np.arange(n) < n_st, -6.0, -6.0 if tax_signal else 0.0)
-    eta = -3.2 + beta * (margin - 0.08) + 8.0 * dil
+    ov_X[:, ov.features.index("pay_dilution")] = dil
+    eta = -3.2 - 6.0 * (margin - 0.08) + 8.0 * dil
     y = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(np.int8)
     z = np.zeros(n)
     deb = DebtorInputs(
         debtor_id=np.array([f"D{i}" for i in range(n)], dtype=object), st_X=X,
-        basis=np.r_[np.zeros(n_st), np.ones(n_tax)].astype(np.int64), overlay_X=O,
+        basis=np.r_[np.zeros(n_st), np.ones(n_tax)].astype(np.int64), overlay_X=ov_X,
         insolvency=z > 0, past_due_default=z > 0, knockout=z > 0, dilution=z, tnw=z,
         revenue=z, profit=z, fin_currency=np.full(n, "", dtype=object), past_due_amount=z,
         digest=np.zeros((n, 32), dtype=np.uint8))

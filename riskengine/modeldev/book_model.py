@@ -5,20 +5,27 @@ The model keeps the engine's one core unchanged::
     logit PD = statement component + sum_i w_i x_i      (x_i: the overlay's transforms)
 
 - **Statement component.** For a debtor rated on statements: the logit of a statement
-  PD model's PD, recalibrated on the book by an intercept (and, for a model the book
-  did not train, a slope). The model is the shipped US champion (the prior) unless the
-  training snapshots hold at least :data:`EVENTS_PER_FEATURE` defaults per statement
-  feature among the statement-rated debtors; then a gradient-boosting model is refitted
-  on the book's statement features with the monotone constraints the engine knows
+  PD model's PD, recalibrated on the book by an intercept and a slope, both fitted
+  with the overlay weights (slope prior N(1, :data:`PRIOR_SD_SLOPE`^2)). The model is
+  the shipped US champion (the prior) unless the training snapshots hold at least
+  :data:`EVENTS_PER_FEATURE` defaults per statement feature among the statement-rated
+  debtors; then a gradient-boosting model is refitted on the book's statement features
+  with the monotone constraints the engine knows
   (:func:`riskengine.features.statements.feature_directions`), cross-fitted and
-  Platt-calibrated like the champion (:class:`~riskengine.model.pd_model.PDModel`),
-  its logit then entering as an offset (slope 1: its calibration is already
-  out-of-fold). For a debtor rated on a basis prior (tax returns only, no usable
-  statements) the component is the logit of the basis PD, shifted by one fitted
-  log-odds term per basis.
+  Platt-calibrated like the champion (:class:`~riskengine.model.pd_model.PDModel`).
+  The boosting learns the statements' effect alone, part of which the adverse and
+  payment terms carry (a weakening firm files worse accounts *and* pays later), so its
+  slope beside the overlay is fitted, not fixed at 1: one backfitting step on the log
+  odds (the boosting itself takes no offset).
+- **Tax returns** join the refit when they hold :data:`EVENTS_PER_FEATURE` defaults per
+  feature a tax return carries (the income statement's: those not missing on every
+  tax-return row); the overlay then says ``tax_return_model = true`` and the engine
+  scores them by the model (:func:`riskengine.scoring.overlay.model_rated`). Otherwise,
+  and for a debtor without usable statements, the component is the logit of the basis
+  PD, shifted by one fitted log-odds term per basis.
 - **Overlay weights** ``w_i >= 0`` are fitted in the same penalised logistic regression
-  (:func:`riskengine.modeldev.glm.fit_logistic`), the statement component entering as
-  the offset, each weight with a Gaussian prior centred on the committee's weight
+  (:func:`riskengine.modeldev.glm.fit_logistic`), the basis priors entering as the
+  offset, each weight with a Gaussian prior centred on the committee's weight
   (``riskengine/config/overlay.toml``): a thin book stays near the committee, a deep
   one moves to its own evidence (posterior mode; Gelman et al., *Bayesian Data
   Analysis*, 3rd ed., §16.2; Greenland, "Bayesian perspectives for epidemiological
