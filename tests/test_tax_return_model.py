@@ -147,3 +147,21 @@ def test_thin_tax_returns_keep_the_prior(fitted: Any) -> None:
     assert fit.statement_method == "refit" and fit.facts["tax_return_model"] is False
     assert fit.overlay.tax_return_model is False
     assert fit.facts["tax_return_events"] < 2 * fit.facts["tax_return_features"]
+
+
+def test_single_path_equals_the_batch_with_tax_returns_scored_by_the_model() -> None:
+    """The one core: each payload decided alone (the fast path, flattened trees) equals
+    its row of the batch, tax-return debtors scored by the model included."""
+    from test_engine import STAMP, synthetic_payloads
+
+    off = default_engine()
+    on = Engine(off.pd_model, off.master_scale, off.policy,
+                overlay=dataclasses.replace(off.overlay, tax_return_model=True),
+                model_version=off.model_version, default_product=off.default_product)
+    payloads = synthetic_payloads(120, seed=7)
+    batch = on.score_payloads(payloads, decided_at=STAMP)
+    tax = [b for b in batch if b["rating_basis"] == "tax_return"]
+    assert len(tax) >= 10 and len({b["pd_model"] for b in tax}) > 5
+    assert all(r["feature"] != "rating_basis" for b in tax for r in b["reason_codes"])
+    for p, b in zip(payloads, batch, strict=True):
+        assert on.decide_one(p, decided_at=STAMP) == b, p["debtor"]["debtor_id"]
