@@ -225,6 +225,11 @@ def test_enough_defaults_refit_the_statement_model_with_the_engines_constraints(
     assert model.central_tendency is None
     assert "refitted on the book" in (tmp_path / "m" / "MODEL_CARD.md").read_text()
     assert s["validation"]["rows"] > 0 and math.isfinite(s["validation"]["auc"])
+    # threshold 0: the book's tax returns join the refit, and the model directory's
+    # overlay makes the engine score them by the model
+    assert fit.facts["tax_return_rows"] > 0 and fit.facts["tax_return_model"] is True
+    assert load_engine(tmp_path / "m").overlay.tax_return_model is True
+    assert "scored by the refitted model" in (tmp_path / "m" / "MODEL_CARD.md").read_text()
 
 
 def test_a_book_model_as_prior_keeps_the_committee_as_the_overlays_prior(

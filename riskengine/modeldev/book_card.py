@@ -19,7 +19,8 @@ __all__ = ["book_model_card"]
 _STATEMENT = {
     "refit": "a gradient-boosting model refitted on the book's statement features (the "
              "champion's hyperparameters, the engine's monotone constraints, 3 folds of "
-             "cross-fitted Platt calibration), entering as an offset",
+             "cross-fitted Platt calibration), its logit entering with an intercept and "
+             f"a slope fitted beside the overlay (slope prior N(1, {PRIOR_SD_SLOPE}^2))",
     "prior": "the shipped US champion (the prior), recalibrated on the book by an "
              f"intercept and a slope (slope prior N(1, {PRIOR_SD_SLOPE}^2))",
     "prior_unchanged": "the shipped US champion, unchanged (no default in the training "
@@ -58,9 +59,18 @@ def book_model_card(s: dict[str, Any]) -> str:
         f"{f.get('statement_events', 0)}): the events-per-variable rule (Peduzzi et al. "
         "1996, 10 per variable for a logistic model) doubled for a tree ensemble (van der "
         "Ploeg, Austin and Steyerberg 2014).",
-        "- Debtors rated on a basis prior (tax returns only, no usable statements): the "
-        "logit of the basis PD plus one fitted shift per basis (prior N(0, "
-        f"{PRIOR_SD_BASIS}^2)).",
+        "- Tax returns: " + (
+            f"scored by the refitted model ({f.get('tax_return_events', 0)} defaults among "
+            f"{f.get('tax_return_rows', 0)} tax-return rows for "
+            f"{f.get('tax_return_features', 0)} features a tax return carries, at least "
+            f"{EVENTS_PER_FEATURE} per feature; `overlay.toml` [basis] tax_return_model = "
+            "true)." if f.get("tax_return_model") else
+            "rated on the basis prior (the statement model was not refitted, or the "
+            "tax returns held fewer than "
+            f"{EVENTS_PER_FEATURE} defaults per feature they carry)."),
+        "- Debtors rated on a basis prior (no usable statements; tax returns unless "
+        "scored by the model): the logit of the basis PD plus one fitted shift per basis "
+        f"(prior N(0, {PRIOR_SD_BASIS}^2)).",
         "- Overlay weights: penalised logistic regression "
         "(`riskengine.modeldev.glm`), statement component as offset, `w_i >= 0` "
         f"(monotone overlay), Gaussian prior N(committee weight, {PRIOR_SD}^2) per "

@@ -5,20 +5,27 @@ The model keeps the engine's one core unchanged::
     logit PD = statement component + sum_i w_i x_i      (x_i: the overlay's transforms)
 
 - **Statement component.** For a debtor rated on statements: the logit of a statement
-  PD model's PD, recalibrated on the book by an intercept (and, for a model the book
-  did not train, a slope). The model is the shipped US champion (the prior) unless the
-  training snapshots hold at least :data:`EVENTS_PER_FEATURE` defaults per statement
-  feature among the statement-rated debtors; then a gradient-boosting model is refitted
-  on the book's statement features with the monotone constraints the engine knows
+  PD model's PD, recalibrated on the book by an intercept and a slope, both fitted
+  with the overlay weights (slope prior N(1, :data:`PRIOR_SD_SLOPE`^2)). The model is
+  the shipped US champion (the prior) unless the training snapshots hold at least
+  :data:`EVENTS_PER_FEATURE` defaults per statement feature among the statement-rated
+  debtors; then a gradient-boosting model is refitted on the book's statement features
+  with the monotone constraints the engine knows
   (:func:`riskengine.features.statements.feature_directions`), cross-fitted and
-  Platt-calibrated like the champion (:class:`~riskengine.model.pd_model.PDModel`),
-  its logit then entering as an offset (slope 1: its calibration is already
-  out-of-fold). For a debtor rated on a basis prior (tax returns only, no usable
-  statements) the component is the logit of the basis PD, shifted by one fitted
-  log-odds term per basis.
+  Platt-calibrated like the champion (:class:`~riskengine.model.pd_model.PDModel`).
+  The boosting learns the statements' effect alone, part of which the adverse and
+  payment terms carry (a weakening firm files worse accounts *and* pays later), so its
+  slope beside the overlay is fitted, not fixed at 1: one backfitting step on the log
+  odds (the boosting itself takes no offset).
+- **Tax returns** join the refit when they hold :data:`EVENTS_PER_FEATURE` defaults per
+  feature a tax return carries (the income statement's: those not missing on every
+  tax-return row); the overlay then says ``tax_return_model = true`` and the engine
+  scores them by the model (:func:`riskengine.scoring.overlay.model_rated`). Otherwise,
+  and for a debtor without usable statements, the component is the logit of the basis
+  PD, shifted by one fitted log-odds term per basis.
 - **Overlay weights** ``w_i >= 0`` are fitted in the same penalised logistic regression
-  (:func:`riskengine.modeldev.glm.fit_logistic`), the statement component entering as
-  the offset, each weight with a Gaussian prior centred on the committee's weight
+  (:func:`riskengine.modeldev.glm.fit_logistic`), the basis priors entering as the
+  offset, each weight with a Gaussian prior centred on the committee's weight
   (``riskengine/config/overlay.toml``): a thin book stays near the committee, a deep
   one moves to its own evidence (posterior mode; Gelman et al., *Bayesian Data
   Analysis*, 3rd ed., §16.2; Greenland, "Bayesian perspectives for epidemiological
@@ -248,26 +255,38 @@ def fit_book_model(prior_model: PDModel, committee: Overlay, rows: TrainingRows,
                          "(US champion and committee overlay) is kept")
         return BookFit(prior_model, committee, "prior_unchanged", None, [], facts)
 
-    X = pd.DataFrame(deb.st_X[stmt], columns=names)
     refit = 0 < stmt_events < int(stmt.sum()) and stmt_events >= events_per_feature * p
+    tax = deb.basis == 1
+    # tax returns join a refit when they hold enough defaults for the features a tax
+    # return carries (those not missing on every tax-return row: the income statement)
+    p_tax = int(np.isfinite(deb.st_X[tax]).any(axis=0).sum()) if tax.any() else 0
+    tax_events = int(y[tax].sum())
+    tax_model = refit and p_tax > 0 and tax_events >= events_per_feature * p_tax
+    facts.update(tax_return_rows=int(tax.sum()), tax_return_events=tax_events,
+                 tax_return_features=p_tax, tax_return_model=tax_model)
+    fitted = stmt | (tax & tax_model)  # the rows the statement model scores
+    X = pd.DataFrame(deb.st_X[fitted], columns=names)
     # folds by debtor (its rows of several dates never split), on integer codes: fast
-    groups = pd.factorize(deb.debtor_id[stmt])[0]
-    base = _refit(prior_model, X, rows.label[stmt], groups, random_state) \
+    groups = pd.factorize(deb.debtor_id[fitted])[0]
+    base = _refit(prior_model, X, rows.label[fitted], groups, random_state) \
         if refit else prior_model
     s = np.zeros(n)
-    if stmt.any():
-        s[stmt] = statement_logit(base, X)
+    if fitted.any():
+        s[fitted] = statement_logit(base, X)
 
-    tax, nofin = deb.basis == 1, deb.basis == 2
+    nofin = deb.basis == 2
+    tax = tax & ~fitted  # a tax return the model scores takes no basis prior
     basis_logit = np.where(tax, logit(committee.tax_return_pd),
                            np.where(nofin, logit(committee.no_financials_pd), 0.0))
-    cols = {"statement_intercept": stmt.astype(float)}
+    cols = {"statement_intercept": fitted.astype(float)}
     mean, sd, lower = [0.0], [math.inf], [-math.inf]
-    if not refit:
-        cols["statement_slope"] = np.where(stmt, s, 0.0)
-        mean.append(1.0)
-        sd.append(PRIOR_SD_SLOPE)
-        lower.append(0.0)
+    # the statement component's slope is fitted with the overlay (both models: the
+    # refitted one learnt the statement features' effect alone, part of which the
+    # adverse and payment terms carry: its partial effect beside them is below 1)
+    cols["statement_slope"] = np.where(fitted, s, 0.0)
+    mean.append(1.0)
+    sd.append(PRIOR_SD_SLOPE)
+    lower.append(0.0)
     cols["tax_return_shift"] = tax.astype(float)
     cols["no_financials_shift"] = nofin.astype(float)
     mean += [0.0, 0.0]
@@ -279,7 +298,7 @@ def fit_book_model(prior_model: PDModel, committee: Overlay, rows: TrainingRows,
         mean.append(t.weight)
         sd.append(PRIOR_SD)
         lower.append(0.0)
-    offset = basis_logit + (s if refit else 0.0)
+    offset = basis_logit
     D = np.column_stack(list(cols.values()))
 
     def fit_with(D: FloatArray, sd: list[float]) -> GlmFit:
@@ -330,6 +349,7 @@ def fit_book_model(prior_model: PDModel, committee: Overlay, rows: TrainingRows,
                                     for f, g in switched.items()}
     ov = dataclasses.replace(
         committee, version=f"{committee.version}+book.{as_of}", terms=tuple(terms),
+        tax_return_model=tax_model,
         tax_return_pd=_shift(committee.tax_return_pd, coef["tax_return_shift"]),
         no_financials_pd=_shift(committee.no_financials_pd, coef["no_financials_shift"]),
         provenance=tuple(sorted({

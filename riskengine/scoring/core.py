@@ -44,7 +44,7 @@ from riskengine.policy.pricing import fee_rates
 from riskengine.policy.supplier import SUPPLIER_FACTORS, supplier_advance_rate
 from riskengine.scoring.financials import BASES
 from riskengine.scoring.inputs import DebtorInputs, PairInputs
-from riskengine.scoring.overlay import Overlay, _contributions, _OverlayStatic
+from riskengine.scoring.overlay import Overlay, _contributions, _OverlayStatic, model_rated
 from riskengine.scoring.reason_rows import (
     ReasonRows,
     model_reason_arrays,
@@ -190,9 +190,10 @@ def _ratings(engine: EngineParts, deb: DebtorInputs, scorer: Scorer) -> tuple[An
     contributions, valid, default, pd_final, grade)``."""
     ov = engine.overlay
 
-    # 1. PD before overlay: the model on statement rows, the basis prior otherwise
+    # 1. PD before overlay: the model on statement rows (and on tax returns when the
+    # overlay says the model was fitted on them), the basis prior otherwise
     pd_model = np.where(deb.basis == 1, ov.tax_return_pd, ov.no_financials_pd).astype(float)
-    rows = np.flatnonzero(deb.basis == 0)
+    rows = np.flatnonzero(model_rated(deb.basis, ov))
     mr = model_reason_arrays(scorer, deb.st_X[rows], rows, pd_model)
 
     # 2. overlay on the log-odds (monotone), then default flags

@@ -22,7 +22,7 @@ import numpy.typing as npt
 from riskengine.errors import PolicyError
 from riskengine.scoring.reasons import ReasonWords, reason_words
 
-__all__ = ["TermFit", "OverlayTerm", "Overlay"]
+__all__ = ["TermFit", "OverlayTerm", "Overlay", "model_rated"]
 
 FloatArray = npt.NDArray[np.float64]
 _TRANSFORMS = ("linear", "log1p")
@@ -99,6 +99,11 @@ class Overlay:
         An older latest statement does not rate the debtor (basis ``no_financials``).
     no_financials_pd, tax_return_pd : float
         PD priors of the two other bases, in (0, 1).
+    tax_return_model : bool
+        True: a debtor rated on a tax return is scored by the PD model on its tax
+        return's features (the income statement; the balance-sheet ones missing)
+        instead of ``tax_return_pd``. Only for a model fitted on tax returns
+        (``riskengine train --portfolio``); the shipped US champion never saw one.
     days_past_due : int
         Past-due days beyond which a material amount means default (CRR art. 178).
     materiality_absolute, materiality_relative : float
@@ -110,6 +115,7 @@ class Overlay:
     max_statement_age_days: int = 731
     no_financials_pd: float = 0.05
     tax_return_pd: float = 0.03
+    tax_return_model: bool = False
     days_past_due: int = 90
     materiality_absolute: float = 500.0
     materiality_relative: float = 0.01
@@ -150,6 +156,9 @@ class Overlay:
             if not 0.0 < v < 1.0:
                 raise PolicyError(f"overlay {name} = {v!r}: must be a fraction in (0, 1).",
                                   key=name)
+        if not isinstance(self.tax_return_model, bool):
+            raise PolicyError(f"overlay basis.tax_return_model = {self.tax_return_model!r}: "
+                              "must be true or false.", key="basis.tax_return_model")
         if self.max_statement_age_days < 0 or self.days_past_due < 0 \
                 or self.materiality_absolute < 0:
             raise PolicyError("overlay: days and materiality must be >= 0.",
@@ -175,7 +184,8 @@ class Overlay:
             "version": self.version,
             "basis": {"max_statement_age_days": self.max_statement_age_days,
                       "no_financials_pd": self.no_financials_pd,
-                      "tax_return_pd": self.tax_return_pd},
+                      "tax_return_pd": self.tax_return_pd,
+                      "tax_return_model": self.tax_return_model},
             "default_definition": {"days_past_due": self.days_past_due,
                                    "materiality_absolute": self.materiality_absolute,
                                    "materiality_relative": self.materiality_relative},
@@ -215,7 +225,8 @@ class Overlay:
                                      if "fit" in spec else None))
         provenance = {str(k): str(v) for k, v in dict(data.get("provenance", {})).items()}
         for sect, keys, got in (
-            ("basis", ("max_statement_age_days", "no_financials_pd", "tax_return_pd"), basis),
+            ("basis", ("max_statement_age_days", "no_financials_pd", "tax_return_pd",
+                       "tax_return_model"), basis),
             ("default_definition", ("days_past_due", "materiality_absolute",
                                     "materiality_relative"), dd),
             ("provenance", _PROVENANCE, provenance)):
@@ -228,6 +239,7 @@ class Overlay:
             max_statement_age_days=int(basis.get("max_statement_age_days", 731)),
             no_financials_pd=float(basis.get("no_financials_pd", 0.05)),
             tax_return_pd=float(basis.get("tax_return_pd", 0.03)),
+            tax_return_model=basis.get("tax_return_model", False),
             days_past_due=int(dd.get("days_past_due", 90)),
             materiality_absolute=float(dd.get("materiality_absolute", 500.0)),
             materiality_relative=float(dd.get("materiality_relative", 0.01)),
@@ -285,6 +297,22 @@ class _OverlayStatic:
 
 
 _OVERLAY_STATIC: dict[int, _OverlayStatic] = {}
+
+
+def model_rated(basis: npt.NDArray[np.int64], overlay: Overlay) -> npt.NDArray[np.bool_]:
+    """Which debtors the PD model scores: those rated on statements, and those rated on
+    a tax return when ``overlay.tax_return_model``; the others take their basis prior.
+
+    Examples
+    --------
+    >>> o = Overlay("t", ())
+    >>> model_rated(np.array([0, 1, 2]), o).tolist()
+    [True, False, False]
+    >>> model_rated(np.array([0, 1, 2]), Overlay("t", (), tax_return_model=True)).tolist()
+    [True, True, False]
+    """
+    b = np.asarray(basis)
+    return (b == 0) | ((b == 1) & overlay.tax_return_model)
 
 
 def _contributions(X: FloatArray, st: _OverlayStatic) -> FloatArray:

@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 
 from riskengine.scoring.inputs import DebtorInputs
-from riskengine.scoring.overlay import Overlay, _OverlayStatic
+from riskengine.scoring.overlay import Overlay, _OverlayStatic, model_rated
 from riskengine.scoring.reasons import DIRECTIONS, REASON_CODES, reason_type
 
 __all__ = ["ReasonRows", "reason_rows", "reason_lists", "reason_dicts"]
@@ -141,7 +141,8 @@ def reason_rows(overlay: Overlay, deb: DebtorInputs, contrib: FloatArray,
     odds[is_ov] = _exps(impact[top[is_ov]])  # what the overlay term multiplies the odds by
     # the flags, in slots before the top codes
     who, slot = np.nonzero(np.stack(
-        [~valid & ~default, deb.insolvency, deb.past_due_default, deb.basis != 0], axis=1))
+        [~valid & ~default, deb.insolvency, deb.past_due_default,
+         ~model_rated(deb.basis, overlay)], axis=1))  # the basis flag: a prior PD
     # each debtor's codes by slot (one code per debtor and slot): the flags' entries
     # after the top codes'
     grid = np.full((n, _N_FLAGS + TOP_REASONS), -1, dtype=np.int64)

@@ -103,7 +103,7 @@ from riskengine.synthetic.portfolio import _assemble, _base_book, _declared_tabl
 from riskengine.synthetic.statements import _statement_frame
 
 __all__ = ["HISTORY_VERSION", "MAX_YEARS", "TRUTH_COLUMNS", "History",
-           "defaults_within_a_year", "generate_history"]
+           "defaults_within_a_year", "generate_history", "truth_terms"]
 
 #: Bumped whenever the same arguments would give another history (the manifest's
 #: ``history_version``; the plain book's own is ``GENERATOR_VERSION``).
@@ -284,6 +284,15 @@ def _evidence(statements: pd.DataFrame, adverse: pd.DataFrame, adv_owner: _F,
 
 def _truth_logit(e: _Evidence, n: int, t: int) -> _F:
     """The recorded part of the true logit of every debtor at day ``t`` (docstring, 3)."""
+    parts = truth_terms(e, n, t)
+    return _A + parts["statement"] + parts["adverse"] + parts["payment"]
+
+
+def truth_terms(e: _Evidence, n: int, t: int) -> dict[str, _F]:
+    """The recorded families of the true logit at day ``t`` (docstring, 3), without the
+    intercept: ``statement`` (leverage, margin, growth, no accounts), ``adverse`` and
+    ``payment``. Read by ``benchmarks/bench_auc_decomposition.py`` to tell which family a
+    fitted model loses."""
     rows = np.flatnonzero(e.st_day <= t)
     last = np.full(n, -1, dtype=np.int64)
     np.maximum.at(last, e.st_owner[rows], rows)
@@ -311,9 +320,11 @@ def _truth_logit(e: _Evidence, n: int, t: int) -> _F:
     count = np.bincount(owner, minlength=n)
     total = np.bincount(owner, weights=dbt, minlength=n)
     mean_dbt = np.where(count > 0, total / np.maximum(count, 1), 0.0)
-    return (_A + _B_LEV * np.clip(lev, -0.65, 1.5) + _B_MARGIN * np.clip(margin, -0.6, 0.5)
-            + _B_GROWTH * growth + _B_NO_ACCOUNTS * ~has
-            + _B_ADVERSE * np.log1p(adverse) + _B_DBT * np.log1p(mean_dbt))
+    return {"statement": (_B_LEV * np.clip(lev, -0.65, 1.5)
+                          + _B_MARGIN * np.clip(margin, -0.6, 0.5)
+                          + _B_GROWTH * growth + _B_NO_ACCOUNTS * ~has),
+            "adverse": _B_ADVERSE * np.log1p(adverse),
+            "payment": _B_DBT * np.log1p(mean_dbt)}
 
 
 @dataclass(frozen=True, slots=True)
