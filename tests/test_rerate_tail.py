@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from riskengine.batch import migration as mig
 from riskengine.batch.assemble import _among, _book
 from riskengine.batch.migration import herfindahl, matrix
+from riskengine.contracts.arrowtext import large_text
 from riskengine.model.master_scale import GRADES, UNRATED
 
 _STATES = [*GRADES, UNRATED]
@@ -83,8 +84,8 @@ def test_hhi_shortcut_equals_lookup(pairs_per: list[int], groups: list[str | Non
     # the same book with one extra debtor without pairs takes the lookup path
     extra = pd.concat([book, pd.DataFrame({"debtor_id": pd.array(["zz"], dtype="str")})],
                       ignore_index=True)
-    assert herfindahl._runs_over(matrix._text(pairs["debtor_id"]),
-                                 matrix._text(extra["debtor_id"])) is None
+    assert herfindahl._runs_over(large_text(pairs["debtor_id"]),
+                                 large_text(extra["debtor_id"])) is None
     want = herfindahl._hhis(pairs, extra, lim)
     assert got == want
 

@@ -49,7 +49,7 @@ def test_the_fuzzed_document_covers_every_route() -> None:
     assert paths == {"/health", "/ready", "/v1/decisions", "/v1/invoices/check",
                      "/v1/debtors/{debtor_id}/decision", "/v1/limits/{debtor_id}",
                      "/v1/insurer-requests", "/v1/insurer-responses", "/v1/fx-rates",
-                     "/v1/decisions/{decision_id}", "/v1/limit-actions"}
+                     "/v1/decisions/{decision_id}", "/v1/limit-actions", "/v1/alerts"}
 
 
 # --- valid payloads with extreme figures reach the engine: still never a 5xx ---------------

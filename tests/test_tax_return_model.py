@@ -51,7 +51,8 @@ def test_the_engine_scores_tax_returns_by_the_model_only_when_the_overlay_says_s
     off = default_engine()
     on = Engine(off.pd_model, off.master_scale, off.policy,
                 overlay=dataclasses.replace(off.overlay, tax_return_model=True),
-                model_version=off.model_version, default_product=off.default_product)
+                model_version=off.model_version, default_product=off.default_product,
+                money_unit=off.money_unit)
     a, b = _decisions(off, frames), _decisions(on, frames)
     tax = a.index[a["rating_basis"] == "tax_return"]
     assert len(tax) > 20
@@ -157,7 +158,8 @@ def test_single_path_equals_the_batch_with_tax_returns_scored_by_the_model() -> 
     off = default_engine()
     on = Engine(off.pd_model, off.master_scale, off.policy,
                 overlay=dataclasses.replace(off.overlay, tax_return_model=True),
-                model_version=off.model_version, default_product=off.default_product)
+                model_version=off.model_version, default_product=off.default_product,
+                money_unit=off.money_unit)
     payloads = synthetic_payloads(120, seed=7)
     batch = on.score_payloads(payloads, decided_at=STAMP)
     tax = [b for b in batch if b["rating_basis"] == "tax_return"]
