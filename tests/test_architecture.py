@@ -22,6 +22,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from sourcetree import parse_file
+
 PKG = Path(__file__).resolve().parents[1] / "riskengine"
 
 #: The functional core (docs/DESIGN.md): pure packages, no files, network, clock or
@@ -135,7 +137,7 @@ def build_graph(root: Path) -> Graph:
     edges, libraries, io, lines = {}, {}, {}, {}
     for name, f in files.items():
         text = f.read_text(encoding="utf-8")
-        tree = ast.parse(text, filename=str(f))
+        tree = parse_file(f)
         inside, outside = set(), set()
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):

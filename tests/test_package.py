@@ -37,6 +37,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
+from sourcetree import parse_file
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "riskengine"
@@ -56,7 +57,7 @@ def third_party_imports() -> dict[str, set[str]]:
     riskengine) -> the files importing them (relative, POSIX)."""
     found: dict[str, set[str]] = {}
     for path in sorted(PACKAGE.rglob("*.py")):
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        tree = parse_file(path)
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
