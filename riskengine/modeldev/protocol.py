@@ -88,6 +88,8 @@ __all__ = [
     "select_candidate",
     "PNL_ITEMS",
     "turnover_collapse",
+    "BASELINE_ITEMS",
+    "baseline_ratios",
 ]
 
 
@@ -330,3 +332,30 @@ def turnover_collapse(model: PDModel, statements: pd.DataFrame,
         X[pinned] = base[pinned]  # unchanged in exact arithmetic (see PNL_RATIO_FEATURES)
         out[f"pd_{k:g}"] = model.predict_pd(X)
     return out
+
+
+#: Raw items of the US panel file besides total assets and market value: the plain
+#: baseline of issue 17 point 5 divides each by total assets.
+BASELINE_ITEMS: tuple[str, ...] = (
+    "current_assets", "cost_of_goods_sold", "total_long_term_debt",
+    "depreciation_and_amortization", "ebit", "ebitda", "gross_profit", "inventory",
+    "total_current_liabilities", "net_income", "retained_earnings", "total_receivables",
+    "total_revenue", "total_liabilities", "net_sales", "total_operating_expenses",
+)  # fmt: skip
+
+
+def baseline_ratios(raw: pd.DataFrame) -> pd.DataFrame:
+    """The baseline's 19 ratios of each firm-year's own statement (no history, no market value).
+
+    ``raw`` holds the columns of ``us_listed/firm_years.csv.gz`` as filed. The 16
+    :data:`BASELINE_ITEMS` over total assets, log total assets, current assets over
+    current liabilities and EBIT over revenue; an infinite quotient is NaN. The
+    champion must at least match an untuned gradient boosting on these
+    (``benchmarks/bench_us_protocol.py``, tests/test_us_protocol.py).
+    """
+    ta = raw["total_assets"]
+    out = pd.DataFrame({f"{c}_to_assets": raw[c] / ta for c in BASELINE_ITEMS})
+    out["log_total_assets"] = np.log(ta.where(ta > 0))
+    out["current_ratio"] = raw["current_assets"] / raw["total_current_liabilities"]
+    out["ebit_margin"] = raw["ebit"] / raw["total_revenue"]
+    return out.replace([np.inf, -np.inf], np.nan)
