@@ -19,9 +19,10 @@ Prints, on those rows, with stratified bootstrap 95 % intervals (1000 draws):
 - the turnover property: share of each firm's latest statement whose PD falls
   when revenue and costs are multiplied by k with the balance sheet fixed.
 
-The 19 raw ratios (no market value): the 16 raw items other than total assets,
-each over total assets; log total assets; current assets over current
-liabilities; EBIT over revenue.
+The 19 raw ratios (no market value):
+:func:`riskengine.modeldev.protocol.baseline_ratios` (the 16 raw items other than
+total assets, each over total assets; log total assets; current assets over
+current liabilities; EBIT over revenue).
 """
 
 from __future__ import annotations
@@ -37,25 +38,14 @@ from threadpoolctl import threadpool_limits
 from riskengine.io.artifacts import load_champion
 from riskengine.io.datasets import load_us_panel, shared_data_dir
 from riskengine.model.metrics import auc
-from riskengine.modeldev.protocol import MIN_STATEMENTS, turnover_collapse, us_panel_frame
+from riskengine.modeldev.protocol import (
+    MIN_STATEMENTS,
+    baseline_ratios,
+    turnover_collapse,
+    us_panel_frame,
+)
 
-#: Raw items of the file besides total assets and market value (divided by total assets).
-RAW_ITEMS = ("current_assets", "cost_of_goods_sold", "total_long_term_debt",
-             "depreciation_and_amortization", "ebit", "ebitda", "gross_profit", "inventory",
-             "total_current_liabilities", "net_income", "retained_earnings",
-             "total_receivables", "total_revenue", "total_liabilities", "net_sales",
-             "total_operating_expenses")  # fmt: skip
 N_BOOT = 1000
-
-
-def raw_ratios(raw: pd.DataFrame) -> pd.DataFrame:
-    """The baseline's 19 ratios of each firm-year's own statement."""
-    ta = raw["total_assets"]
-    out = pd.DataFrame({f"{c}_to_assets": raw[c] / ta for c in RAW_ITEMS})
-    out["log_total_assets"] = np.log(ta.where(ta > 0))
-    out["current_ratio"] = raw["current_assets"] / raw["total_current_liabilities"]
-    out["ebit_margin"] = raw["ebit"] / raw["total_revenue"]
-    return out.replace([np.inf, -np.inf], np.nan)
 
 
 def paired_bootstrap(y: np.ndarray, a: np.ndarray, b: np.ndarray,
@@ -91,7 +81,7 @@ def main() -> None:
     rows = frame["split"].eq("validation").to_numpy() & hist
     model = load_champion(args.model_dir)
     champ = model.predict_pd(frame.loc[rows])
-    X = raw_ratios(raw)
+    X = baseline_ratios(raw)
     with threadpool_limits(limits=1, user_api="openmp"):
         base_by_seed = []
         for seed in range(args.seeds):

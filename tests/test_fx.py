@@ -3,9 +3,9 @@ as an error row, money thresholds with a currency, totals in the reporting curre
 adverse significance absolute or relative (auctions and seizures knock out).
 
 Golden values are hand calculations from the shipped policy (riskengine/config/policy.toml)
-and examples/debtor.json, written out in each test: grade 5 (the champion retrained in
-issue 17, sizes in USD millions since issue 16/17 (tests/test_units.py): model PD 0.98 %, 1.79 %
-after the overlay) gives capacity
+and examples/debtor.json, written out in each test: grade 5 (models/pd_model.skops retrained
+2026-12-07, bench_us_protocol: 300 trees of 8 leaves; sizes in USD millions since issue 16/17
+(tests/test_units.py): model PD 0.66 %, 1.21 % after the overlay) gives capacity
 min(0.25 x TNW, 0.04 x revenue) (policy [capacity]) = min(0.25 x 4,620,000,
 0.04 x 21,160,000) = min(1,155,000, 846,400) = EUR 846,400 (the 2025 statement).
 """
@@ -145,10 +145,12 @@ def test_batch_equals_single_for_a_foreign_currency_debtor(engine: Any) -> None:
                  adverse=[_record("J-1", "bounced_cheque", 5_000.0, "JPY")])
     single = engine.decide_one(p, decided_at=STAMP)
     batch = engine.score_payloads([p], decided_at=STAMP)[0]
-    # the bounced cheque's overlay lifts the PD into grade 6: capacity min(0.20 x 4,620,000,
-    # 0.03 x 21,160,000) = EUR 634,800 = GBP 529,000 at 1.20
-    assert single == batch and single["grade"] == "6"
-    assert single["approved_limit"] == 529_000.0
+    clean = engine.decide_one(_payload("GBP", rates=RATES, requested=800_000.0), decided_at=STAMP)
+    # the bounced cheque's overlay lifts the PD (1.21 % -> 1.88 %, models/pd_model.skops
+    # retrained 2026-12-07) within grade 5: capacity EUR 846,400 = GBP 705,333 at 1.20,
+    # limit rounded down to GBP 705,000 (as in the test above)
+    assert single == batch and single["grade"] == "5" and single["pd"] > clean["pd"]
+    assert single["approved_limit"] == 705_000.0
 
 
 def test_a_missing_rate_is_an_error_row_and_the_rest_is_decided(engine: Any) -> None:

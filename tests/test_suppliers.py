@@ -3,7 +3,7 @@
 their assessment, both paths alike, and bad input.
 
 Figures are the shipped policy's (riskengine/config/policy.toml [supplier]); the example
-payload (examples/debtor.json: debtor grade 5 with the champion retrained in issue 17,
+payload (examples/debtor.json: debtor grade 5 with models/pd_model.skops retrained 2026-12-07, bench_us_protocol,
 request 350,000, capacity 846,400) is the debtor throughout.
 """
 

@@ -118,22 +118,17 @@ def test_polish_figure_of_the_champion_learner(shared_data: Path) -> None:
     assert fig["auc"] > 0.93
 
 
-def test_one_standard_error_rule_picks_the_smallest_near_the_best() -> None:
-    """Hand-built: best OOF AUC 0.80 with 354 defaults and 7059 non-defaults has a
-    Hanley-McNeil SE of about 0.0143 (auc_standard_error), so 0.79 qualifies and
-    0.77 does not. Among the qualifying, the fewest leaves (max_iter x
-    max_leaf_nodes) wins; equal size goes to the higher AUC."""
+def test_selection_takes_the_best_out_of_fold_auc() -> None:
+    """Hand-built: the highest OOF AUC wins whatever its size (issue 17: the former
+    one-standard-error rule always took the smallest setting, which scored below the
+    plain baseline); equal AUC goes to the fewer leaves (max_iter x max_leaf_nodes),
+    then to the earlier candidate."""
     big = {"max_iter": 450, "max_leaf_nodes": 16}
     mid = {"max_iter": 300, "max_leaf_nodes": 8}
     small = {"max_iter": 250, "max_leaf_nodes": 4}
-    tiny = {"max_iter": 100, "max_leaf_nodes": 2}
-    assert select_candidate([(0.80, big), (0.79, mid), (0.77, small)], 354, 7059) == 1
-    assert select_candidate([(0.80, big), (0.79, mid), (0.795, small)], 354, 7059) == 2
-    assert select_candidate([(0.80, big), (0.70, tiny)], 354, 7059) == 0
-    # equal size: the higher AUC
-    assert select_candidate([(0.80, big), (0.795, small), (0.799, dict(small))],
-                            354, 7059) == 2
-    # no standard error (one class): the best AUC alone
-    assert select_candidate([(0.80, big), (0.7999, small)], 0, 100) == 0
+    assert select_candidate([(0.7898, big), (0.7903, mid), (0.7840, small)]) == 1
+    assert select_candidate([(0.80, big), (0.79, mid), (0.7999, small)]) == 0
+    assert select_candidate([(0.79, big), (0.79, mid), (0.79, small)]) == 2
+    assert select_candidate([(0.79, small), (0.79, dict(small))]) == 0
     with pytest.raises(ValueError, match="no candidate"):
-        select_candidate([], 10, 10)
+        select_candidate([])

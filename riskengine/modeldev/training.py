@@ -153,8 +153,7 @@ def train(
             grid_rows.append({"params": full, "oof_auc": m.oof_auc_, "chosen": False,
                               "val_auc": _auc_nan(yv, sv),
                               "val_auc_hist": _auc_nan(yv[hv], sv[hv])})  # fmt: skip
-        pick = select_candidate([(c[0], c[1]) for c in candidates], int(y.sum()),
-                                int(y.size - y.sum()))
+        pick = select_candidate([(c[0], c[1]) for c in candidates])
         best_oof, best_params, champion = candidates[pick]
         grid_rows[pick]["chosen"] = True
         challenger = fit_pd_model(X, y, g, family="logistic", central_tendency=central_tendency)
