@@ -93,22 +93,16 @@ def _sector_of(debtors: pd.DataFrame, ids: pd.Index) -> np.ndarray:
 def decompose(book: Path, model_dir: Path) -> dict[str, Any]:
     """The truth's families and the engine's components on one book's last eligible
     year-end; returns the printed figures."""
+    from bench_book_training import book_at_last_date
+
     from riskengine.api import load_engine
-    from riskengine.io.portfolio import read_portfolio
     from riskengine.model import metrics as mt
     from riskengine.model.calibration import logit
-    from riskengine.modeldev.book_training import _history_start
-    from riskengine.modeldev.snapshots import book_snapshots, snapshot_dates
+    from riskengine.modeldev.snapshots import book_snapshots
     from riskengine.scoring.core import _ratings
     from riskengine.synthetic.history import _A, truth_terms
-    from riskengine.validation import validate_portfolio
 
-    frames, manifest = read_portfolio(book)
-    as_of = manifest["as_of"]
-    vp = validate_portfolio(frames, reference_date=as_of, book_as_of=as_of)
-    clean = dict(vp.frames)
-    outcomes = clean.pop("outcomes")
-    _, t = snapshot_dates(_history_start(clean, manifest, book), as_of)
+    frames, clean, outcomes, t = book_at_last_date(book)
     engine = load_engine(model_dir)
     (snap,) = book_snapshots(engine, clean, outcomes, [t])
     deb = snap.inputs

@@ -45,25 +45,31 @@ def _book(out: Path, n: int, seed: int, years: int) -> float:
     return time.perf_counter() - t
 
 
-def _score_fresh_book(book: Path, model_dir: Path) -> dict[str, Any]:
-    """The trained and the prior engine on the fresh book at its last eligible year-end."""
-    from riskengine.api import load_engine
+def book_at_last_date(book: Path) -> tuple[dict[str, Any], dict[str, Any], Any, Any]:
+    """A book's tables as read, its validated tables (without ``outcomes``), its
+    outcomes and its last eligible year-end (the date its fresh-book figures are
+    taken at)."""
     from riskengine.io.portfolio import read_portfolio
-    from riskengine.model import metrics as mt
-    from riskengine.modeldev.book_training import (
-        _history_start,
-        calibration_line,
-        validate_snapshot,
-    )
-    from riskengine.modeldev.snapshots import book_snapshots, snapshot_dates
+    from riskengine.modeldev.book_training import _history_start
+    from riskengine.modeldev.snapshots import snapshot_dates
     from riskengine.validation import validate_portfolio
 
     frames, manifest = read_portfolio(book)
     as_of = manifest["as_of"]
-    vp = validate_portfolio(frames, reference_date=as_of, book_as_of=as_of)
-    clean = dict(vp.frames)
+    clean = dict(validate_portfolio(frames, reference_date=as_of, book_as_of=as_of).frames)
     outcomes = clean.pop("outcomes")
     _, t = snapshot_dates(_history_start(clean, manifest, book), as_of)
+    return frames, clean, outcomes, t
+
+
+def _score_fresh_book(book: Path, model_dir: Path) -> dict[str, Any]:
+    """The trained and the prior engine on the fresh book at its last eligible year-end."""
+    from riskengine.api import load_engine
+    from riskengine.model import metrics as mt
+    from riskengine.modeldev.book_training import calibration_line, validate_snapshot
+    from riskengine.modeldev.snapshots import book_snapshots
+
+    _, clean, outcomes, t = book_at_last_date(book)
     truth = pd.read_parquet(book / "truth" / "true_pd.parquet")
     truth = truth[pd.to_datetime(truth["as_of"]) == pd.Timestamp(t)]
     truth = truth.set_index(truth["debtor_id"].astype(str))["pd_12m"]

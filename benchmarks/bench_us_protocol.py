@@ -31,7 +31,6 @@ import argparse
 import time
 
 import numpy as np
-import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier
 from threadpoolctl import threadpool_limits
 
@@ -40,9 +39,8 @@ from riskengine.io.datasets import load_us_panel, shared_data_dir
 from riskengine.model.metrics import auc
 from riskengine.modeldev.protocol import (
     MIN_STATEMENTS,
-    baseline_ratios,
+    panel_and_baseline,
     turnover_collapse,
-    us_panel_frame,
 )
 
 N_BOOT = 1000
@@ -71,17 +69,13 @@ def main() -> None:
         raise SystemExit("shared data not found (set RISKENGINE_SHARED_DATA)")
     path = root / "us_listed" / "firm_years.csv.gz"
     t0 = time.perf_counter()
-    frame = us_panel_frame(path)
-    raw = pd.read_csv(path).sort_values(["firm_id", "fiscal_year"], kind="stable",
-                                        ignore_index=True)  # fmt: skip
-    assert (raw["firm_id"].astype(str).to_numpy() == frame["debtor_id"].to_numpy()).all()
+    frame, X = panel_and_baseline(path)
     y = frame["default_12m"].to_numpy(dtype=np.int64)
     tr = frame["split"].eq("train").to_numpy()
     hist = (frame["st_n_statements"] >= MIN_STATEMENTS).to_numpy()
     rows = frame["split"].eq("validation").to_numpy() & hist
     model = load_champion(args.model_dir)
     champ = model.predict_pd(frame.loc[rows])
-    X = baseline_ratios(raw)
     with threadpool_limits(limits=1, user_api="openmp"):
         base_by_seed = []
         for seed in range(args.seeds):

@@ -26,10 +26,9 @@ from riskengine.modeldev.protocol import (
     MIN_STATEMENTS,
     PNL_ITEMS,
     PNL_RATIO_FEATURES,
-    baseline_ratios,
     model_directions,
+    panel_and_baseline,
     turnover_collapse,
-    us_panel_frame,
 )
 
 #: k grid: powers of two (exact in floating point) and the issue's 0.3 among others.
@@ -101,16 +100,12 @@ def test_the_shipped_pd_matches_the_plain_baseline_on_rows_with_history(
     from riskengine.model.metrics import auc
 
     path = shared_data / "us_listed" / "firm_years.csv.gz"
-    frame = us_panel_frame(path)
-    raw = pd.read_csv(path).sort_values(["firm_id", "fiscal_year"], kind="stable",
-                                        ignore_index=True)  # fmt: skip
-    assert (raw["firm_id"].astype(str).to_numpy() == frame["debtor_id"].to_numpy()).all()
+    frame, X = panel_and_baseline(path)
     y = frame["default_12m"].to_numpy(dtype=np.int64)
     tr = frame["split"].eq("train").to_numpy()
     rows = (frame["split"].eq("validation") & (frame["st_n_statements"] >= MIN_STATEMENTS)
             ).to_numpy()  # fmt: skip
     champion = auc(y[rows], load_champion().predict_pd(frame.loc[rows]))
-    X = baseline_ratios(raw)
     with threadpool_limits(limits=1, user_api="openmp"):
         base = [auc(y[rows], HistGradientBoostingClassifier(random_state=seed)
                     .fit(X[tr], y[tr]).predict_proba(X[rows])[:, 1]) for seed in range(5)]

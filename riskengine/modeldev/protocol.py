@@ -74,6 +74,7 @@ from riskengine.features.units import MoneyUnit, size_in_unit
 from riskengine.model.pd_model import PDModel
 
 __all__ = [
+    "panel_and_baseline",
     "EXCLUDED_FEATURES",
     "HISTORY_FEATURES",
     "MIN_STATEMENTS",
@@ -359,3 +360,21 @@ def baseline_ratios(raw: pd.DataFrame) -> pd.DataFrame:
     out["current_ratio"] = raw["current_assets"] / raw["total_current_liabilities"]
     out["ebit_margin"] = raw["ebit"] / raw["total_revenue"]
     return out.replace([np.inf, -np.inf], np.nan)
+
+
+def panel_and_baseline(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The US panel as model input (:func:`us_panel_frame`) and the baseline's ratios of
+    the same firm-years, row for row (:func:`baseline_ratios`).
+
+    Raises
+    ------
+    ValueError
+        The file's firm-years do not line up with the panel's rows.
+    """
+    frame = us_panel_frame(path)
+    raw = pd.read_csv(path).sort_values(["firm_id", "fiscal_year"], kind="stable",
+                                        ignore_index=True)  # fmt: skip
+    ids = raw["firm_id"].astype(str).to_numpy()
+    if len(ids) != len(frame) or not (ids == frame["debtor_id"].to_numpy()).all():
+        raise ValueError(f"{path}: the firm-years do not line up with the panel's rows")
+    return frame, baseline_ratios(raw)
