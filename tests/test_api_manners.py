@@ -139,7 +139,8 @@ def test_the_openapi_document_has_operation_ids_and_typed_answers(store: Decisio
     assert doc["paths"]["/v1/decisions"]["post"]["operationId"] == "createDecisions"
     assert "201" in doc["paths"]["/v1/decisions"]["post"]["responses"]
     schemas = doc["components"]["schemas"]
-    assert {"Problem", "ProblemItem", "DecisionPage", "LimitActionPage", "LimitsAnswer",
+    assert {"Problem", "ProblemItem", "DecisionPage", "LimitActionPage", "AlertPage",
+            "LimitsAnswer",
             "InsurerRequestPage", "Ready", "Health"} <= set(schemas)
     for path, method, op in ops:
         if path.startswith("/v1/"):

@@ -21,6 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from riskengine.config import load_policy
+from riskengine.serve.lists import AlertPage
 from riskengine.store import DecisionStore
 from riskengine.store.adverse import KEY
 from riskengine.store.desk import AlertFilter, alerts_page
@@ -195,6 +196,7 @@ def test_the_alerts_list_of_the_api_pages_the_new_adverse_records(store_url: str
         first = client.get("/v1/alerts?kind=new_adverse&limit=2", headers=auth)
         assert first.status_code == 200, first.text
         body = first.json()
+        AlertPage.model_validate(body)  # the answer is what the OpenAPI document says
         assert [(a["debtor_id"], a["after"], a["day"]) for a in body["items"]] == [
             ("D-0", 100.0, "2026-06-30"), ("D-1", 101.0, "2026-06-30")]
         rest = client.get(body["next"], headers=auth).json()

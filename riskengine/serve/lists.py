@@ -32,7 +32,8 @@ from riskengine.store import DecisionStore
 from riskengine.store.desk import ALERT_KINDS, AlertFilter, alert_list
 from riskengine.store.pages import MAX_PAGE, Page, decode_cursor, encode_cursor
 
-__all__ = ["DecisionPage", "LimitAction", "LimitActionPage", "add_list_routes",
+__all__ = ["Alert", "AlertPage", "DecisionPage", "LimitAction", "LimitActionPage",
+           "add_list_routes",
            "page_answer", "page_query"]
 
 
@@ -67,6 +68,31 @@ class LimitActionPage(BaseModel):
     """A page of the limit register's history."""
 
     items: list[LimitAction]
+    next: str | None = Field(description="URL of the next page; null on the last")
+
+
+class Alert(BaseModel):
+    """One alert of the desk (riskengine.store.desk.ALERT_COLUMNS)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    kind: str = Field(description=", ".join(ALERT_KINDS))
+    day: str = Field(description="When it happened (YYYY-MM-DD)")
+    debtor_id: str
+    supplier_id: str | None
+    before: float | None = Field(description="A limit or an insurer's granted amount before")
+    after: float | None = Field(description="... and after (a new adverse record: its amount)")
+    currency: str | None
+    grade_from: str | None
+    grade_to: str | None
+    detail: str | None = Field(description="The history's action, the insurer's status or "
+                                           "the adverse record's type")
+
+
+class AlertPage(BaseModel):
+    """A page of the desk's alerts, newest first."""
+
+    items: list[Alert]
     next: str | None = Field(description="URL of the next page; null on the last")
 
 
@@ -146,7 +172,7 @@ def add_list_routes(v1: Any, store: DecisionStore,
     @v1.get("/alerts", tags=["limits"], operation_id="listAlerts",
             summary="The desk's alerts (limit cuts, downgrades, insurer reductions, new "
                     "adverse records), newest first",
-            responses={200: {"model": DecisionPage}, **problem_responses(422)})
+            responses={200: {"model": AlertPage}, **problem_responses(422)})
     async def list_alerts(
         request: Request,
         kind: str | None = _KIND, since: str | None = _DAY, until: str | None = _DAY,
