@@ -92,7 +92,7 @@ __all__ = [
 ]
 
 APPEND_ONLY_TABLES: tuple[str, ...] = ("decisions", "funding_checks", "limit_history",
-                                        "idempotency_keys", "insurer_limits")
+                                        "idempotency_keys", "insurer_limits", "adverse_seen")
 """Tables that are never updated nor deleted from."""
 
 _JSON = sa.JSON().with_variant(JSONB(), "postgresql")
