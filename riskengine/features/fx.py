@@ -32,7 +32,7 @@ from riskengine.contracts.schemas import CURRENCIES
 from riskengine.errors import InvalidInputError
 
 __all__ = ["CURRENCY_CODE", "FxRates", "currency_codes", "convert", "pair_rates",
-           "missing_codes", "revenue_in_record_currency"]
+           "missing_codes", "revenue_in_record_currency", "with_missing"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -239,6 +239,33 @@ class FxRates:
 _EMPTY: dict[str, FxRates] = {}
 
 
+_NAN1 = np.array([np.nan])
+_WITH_MISSING: dict[bytes, FloatArray] = {}
+
+
+def with_missing(rates: Any) -> FloatArray:
+    """``rates`` followed by NaN, so that currency code -1 (none) indexes NaN.
+
+    Read-only; one array per distinct rates vector (cached by the vector's bytes, its
+    value: never stale), since every conversion of a decision indexes the same one.
+
+    Examples
+    --------
+    >>> with_missing(np.array([1.0, 0.5]))[[1, -1]].tolist()
+    [0.5, nan]
+    """
+    r = np.asarray(rates, dtype=np.float64).reshape(-1)
+    key = r.tobytes()
+    got = _WITH_MISSING.get(key)
+    if got is None:
+        got = np.concatenate((r, _NAN1))
+        got.setflags(write=False)
+        if len(_WITH_MISSING) >= 256:
+            _WITH_MISSING.clear()
+        _WITH_MISSING[key] = got
+    return got
+
+
 def convert(amount: Any, from_codes: Any, to_codes: Any, rates: FloatArray) -> FloatArray:
     """``amount`` in the ``from`` currencies as units of the ``to`` currencies:
     ``amount x rates[from] / rates[to]`` (``rates``: a vector of :meth:`FxRates.at`).
@@ -257,7 +284,7 @@ def convert(amount: Any, from_codes: Any, to_codes: Any, rates: FloatArray) -> F
     a = np.asarray(amount, dtype=np.float64)
     f = np.asarray(from_codes, dtype=np.int64)
     t = np.asarray(to_codes, dtype=np.int64)
-    ext = np.append(rates, np.nan)  # code -1 -> NaN
+    ext = with_missing(rates)  # code -1 -> NaN
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.where(f == t, a, a * ext[f] / ext[t])
     return np.asarray(out, dtype=np.float64)
@@ -288,7 +315,7 @@ def pair_rates(rates: FloatArray, pair: Any, statement: Any, ledger: Any, policy
     p = currency_codes(pair)
     f = currency_codes(statement)
     one = np.ones(p.shape)
-    base = np.append(np.asarray(rates, dtype=np.float64), np.nan)[p]  # rate[pair]: base per unit
+    base = with_missing(rates)[p]  # rate[pair]: base per unit
     fin = np.where(f < 0, 1.0, convert(one, np.where(f < 0, p, f), p, rates))
     led = convert(one, currency_codes(ledger), p, rates)
     cap = convert(one, np.full(p.shape, CURRENCY_CODE.get(policy, -1)), p, rates)

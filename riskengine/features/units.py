@@ -35,6 +35,7 @@ import numpy.typing as npt
 
 from riskengine.contracts.schemas import CURRENCIES
 from riskengine.errors import ModelArtifactError
+from riskengine.features.fx import with_missing
 from riskengine.features.statement_ratios import SIZE_FEATURES
 
 __all__ = ["MoneyUnit", "SIZE_FEATURES", "MONEY_UNIT_KEY", "size_shift", "size_in_unit"]
@@ -134,7 +135,7 @@ def size_shift(codes: Any, rates: FloatArray, unit: MoneyUnit, source_scale: flo
     [0.0]
     """
     c = np.asarray(codes, dtype=np.int64).reshape(-1)
-    ext = np.append(np.asarray(rates, dtype=np.float64), np.nan)  # code -1 -> NaN
+    ext = with_missing(rates)  # code -1 -> NaN
     u = _CODE[unit.currency]
     scale = math.log(source_scale) - math.log(unit.scale)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -140,6 +140,10 @@ def _shares(x: Any, n: int, column: str) -> FloatArray:
 
 def _flag(x: Any, n: int) -> FloatArray:
     """A nullable flag as 1.0 / 0.0 / NaN (missing)."""
+    if type(x) is np.ndarray and x.dtype == np.float64 and x.ndim == 1 and x.shape[0] == n:
+        # already 1.0 / 0.0 / NaN (the suppliers' inputs): NaN missing, any other number
+        # true as bool() takes it, without the object array and pandas' isna
+        return np.where(np.isnan(x), np.nan, (x != 0.0).astype(np.float64))
     arr = np.asarray(x, dtype=object)
     arr = np.broadcast_to(arr, (n,)) if arr.ndim == 0 else arr.reshape(-1)
     missing = np.asarray(pd.isna(arr), dtype=bool)
