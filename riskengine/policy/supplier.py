@@ -75,6 +75,8 @@ SUPPLIER_FACTORS: tuple[str, ...] = (
     "supplier_concentrated")
 
 _TOP = D_INDEX - 1  # grade 10: the worst a notch can make
+#: The bit of each weak factor, as a column (one row per factor).
+_FACTOR_BITS = (np.uint32(1) << np.arange(len(SUPPLIER_NOTCHES), dtype=np.uint32))[:, None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,8 +221,7 @@ def assess_suppliers(suppliers: Mapping[str, Any], policy: CreditPolicy) -> Supp
     counts = np.asarray(sp.notches, dtype=np.int64)[:, None]
     counted = weak & (counts > 0)
     notches = np.minimum((counted * counts).sum(axis=0), sp.max_notches).astype(np.int64)
-    bits = (np.uint32(1) << np.arange(len(SUPPLIER_NOTCHES), dtype=np.uint32))[:, None]
-    flags = np.bitwise_or.reduce(counted * bits, axis=0).astype(np.uint32)
+    flags = np.bitwise_or.reduce(counted * _FACTOR_BITS, axis=0).astype(np.uint32)
     return SupplierAssessment(notches, flags)
 
 
@@ -296,10 +297,12 @@ def supplier_advance_rate(
     reserve = np.fmax(inp.floats(dilution, n, "dilution", "pricing"),
                       inp.floats(credit_note_share, n, "credit_note_share", "pricing"))
     rate = advance_rate(grade, product, policy, reserve, approved=approved)
-    k = np.broadcast_to(np.asarray(notches, dtype=np.int64), (n,))
+    k = np.asarray(notches, dtype=np.int64)
+    if k.shape != (n,):
+        k = np.broadcast_to(k, (n,))
     off = np.where(inp.flags(notched, n), 0.0, k * policy.supplier.non_recourse_advance_per_notch)
-    eligible = 1.0 - np.nan_to_num(inp.floats(consignment_share, n, "consignment_share",
-                                              "pricing"), nan=0.0)
+    consignment = inp.floats(consignment_share, n, "consignment_share", "pricing")
+    eligible = 1.0 - np.where(np.isnan(consignment), 0.0, consignment)  # finite (floats)
     out: FloatArray = np.clip(rate - off, 0.0, 1.0) * np.clip(eligible, 0.0, 1.0)
     return out
 

@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from riskengine.contracts.decision import DECISION_FIELDS
+from riskengine.contracts.decision import COVER_BASES, DECISION_FIELDS
 from riskengine.model.master_scale import GRADES, UNRATED, MasterScale
 from riskengine.policy import credit_policy as _cp
 from riskengine.policy._inputs import policy_tables
@@ -70,6 +70,8 @@ _BINDING_BITS = np.uint32(sum(1 << REASONS.index(n) for n in _BINDING))
 _GRADE_INDEX = {g: i + 1 for i, g in enumerate(GRADES)}  # as master_scale.grade_index
 _INSURER_BIT = np.uint32(1 << REASONS.index("insurer_cover"))
 _EPS = 1e-9
+_COVER_BASES = np.asarray(COVER_BASES, dtype=object)
+_NO_COVER = COVER_BASES.index("none")
 
 
 class EngineParts(Protocol):
@@ -193,7 +195,7 @@ def _ratings(engine: EngineParts, deb: DebtorInputs, scorer: Scorer) -> tuple[An
     # 1. PD before overlay: the model on statement rows (and on tax returns when the
     # overlay says the model was fitted on them), the basis prior otherwise
     pd_model = np.where(deb.basis == 1, ov.tax_return_pd, ov.no_financials_pd).astype(float)
-    rows = np.flatnonzero(model_rated(deb.basis, ov))
+    rows = model_rated(deb.basis, ov).nonzero()[0]
     mr = model_reason_arrays(scorer, deb.st_X[rows], rows, pd_model)
 
     # 2. overlay on the log-odds (monotone), then default flags
@@ -243,9 +245,9 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
     ledger = pairs.supplier_ledger * pairs.fx_ledger
 
     approved = np.zeros(m)
-    decision = np.full(m, "unrated", dtype=object)
+    decision = np.array(["unrated"] * m, dtype=object)
     reasons = np.zeros(m, dtype=np.uint32)
-    r_idx = np.flatnonzero(rated)
+    r_idx = rated.nonzero()[0]
     gidx = _lookup(g_pair, _GRADE_INDEX, 0)
     pcode = _lookup(pairs.product, engine.product_codes, None)
     # The supplier: its own rating (its records decided as a debtor in the same call, else
@@ -347,7 +349,7 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
             consignment_share=sup.consignment_share[r_idx], notches=sup.notches[r_idx],
             notched=notched[r_idx], approved=lim)
         comm[r_idx], disc[r_idx] = fee_rates(gp, prod, policy, approved=lim)
-    basis = np.where(rated, pc.basis_names(), "none").astype(object)
+    basis = _COVER_BASES[np.where(rated, pc.basis, _NO_COVER)]
     return _Core(pd_model, pd_final, valid, default, grade, contrib, debtor_reasons, rated, gidx,
                  fin_converted, led_converted, sup_missing, approved,
                  approved * pairs.fx_base, decision, reasons, insured, insured_amount, basis,
