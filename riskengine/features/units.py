@@ -25,6 +25,7 @@ Pure arrays: no I/O.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -144,6 +145,14 @@ def size_shift(codes: Any, rates: FloatArray, unit: MoneyUnit, source_scale: flo
     return out
 
 
+@functools.lru_cache(maxsize=64)
+def _size_columns(names: tuple[str, ...]) -> npt.NDArray[np.intp]:
+    """Positions of the size features among ``names`` (read-only; cached by the names)."""
+    out = np.array([j for j, n in enumerate(names) if n in SIZE_FEATURES], dtype=np.intp)
+    out.setflags(write=False)
+    return out
+
+
 def size_in_unit(X: FloatArray, names: Sequence[str], codes: Any, rates: FloatArray,
                  unit: MoneyUnit, source_scale: float = 1.0
                  ) -> tuple[FloatArray, BoolArray]:
@@ -162,9 +171,9 @@ def size_in_unit(X: FloatArray, names: Sequence[str], codes: Any, rates: FloatAr
         Rows with a size feature that could not be converted (no rate): their size
         features are NaN.
     """
-    cols = [j for j, n in enumerate(names) if n in SIZE_FEATURES]
+    cols = _size_columns(tuple(names))
     n = X.shape[0]
-    if not cols:
+    if not cols.size:
         return X, np.zeros(n, dtype=bool)
     shift = size_shift(codes, rates, unit, source_scale)
     out = np.array(X, dtype=np.float64, copy=True)

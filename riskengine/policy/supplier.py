@@ -236,7 +236,9 @@ def assessed_grade(rating: Any, notches: Any) -> IntArray:
     [6, 10, 10, 11, 0]
     """
     g = np.asarray(rating, dtype=np.int64).reshape(-1)
-    k = np.broadcast_to(np.asarray(notches, dtype=np.int64), g.shape)
+    k = np.asarray(notches, dtype=np.int64)
+    if k.shape != g.shape:
+        k = np.broadcast_to(k, g.shape)
     out: IntArray = np.where((g == 0) | (g == D_INDEX), g, np.minimum(g + k, _TOP))
     return out
 

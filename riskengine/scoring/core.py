@@ -24,6 +24,7 @@ from frames by :class:`~riskengine.scoring.engine.Engine`, or from one payload b
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -549,6 +550,12 @@ def _floats(a: FloatArray, ok: npt.NDArray[np.bool_] | None = None) -> list[floa
     """Python floats; None where not finite (or not ``ok``)."""
     a = np.asarray(a, dtype=np.float64)
     values: list[float | None] = a.tolist()
+    if len(values) <= 16:  # a few (one payload's pairs): tested on the Python floats
+        isfinite = math.isfinite
+        if ok is None:
+            return [v if isfinite(v) else None for v in values]  # type: ignore[arg-type]
+        return [v if k and isfinite(v) else None  # type: ignore[arg-type]
+                for v, k in zip(values, ok.tolist(), strict=True)]
     keep = np.isfinite(a) if ok is None else np.isfinite(a) & ok
     if keep.all():
         return values

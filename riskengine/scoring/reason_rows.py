@@ -155,9 +155,9 @@ def reason_rows(overlay: Overlay, deb: DebtorInputs, contrib: FloatArray,
     odds = np.full(top.size, np.nan)
     odds[is_ov] = _exps(impact[top[is_ov]])  # what the overlay term multiplies the odds by
     # the flags, in slots before the top codes
-    who, slot = np.nonzero(np.stack(
+    who, slot = np.nonzero(np.array(
         [~valid & ~default, deb.insolvency, deb.past_due_default,
-         ~model_rated(deb.basis, overlay)], axis=1))  # the basis flag: a prior PD
+         ~model_rated(deb.basis, overlay)]).T)  # the basis flag: a prior PD
     # each debtor's codes by slot (one code per debtor and slot): the flags' entries
     # after the top codes'
     grid = np.full((n, _N_FLAGS + TOP_REASONS), -1, dtype=np.int64)
