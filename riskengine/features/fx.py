@@ -314,12 +314,15 @@ def pair_rates(rates: FloatArray, pair: Any, statement: Any, ledger: Any, policy
     """
     p = currency_codes(pair)
     f = currency_codes(statement)
-    one = np.ones(p.shape)
+    m = p.shape[0]
     base = with_missing(rates)[p]  # rate[pair]: base per unit
-    fin = np.where(f < 0, 1.0, convert(one, np.where(f < 0, p, f), p, rates))
-    led = convert(one, currency_codes(ledger), p, rates)
-    cap = convert(one, np.full(p.shape, CURRENCY_CODE.get(policy, -1)), p, rates)
-    return base, fin, led, cap
+    # one conversion (elementwise) of one unit from the statement's, the ledger's and the
+    # policy's currency into the pair's
+    src = np.concatenate((np.where(f < 0, p, f), currency_codes(ledger),
+                          np.full(m, CURRENCY_CODE.get(policy, -1), dtype=np.int64)))
+    per_unit = convert(np.full(3 * m, 1.0), src, np.concatenate((p, p, p)), rates)
+    fin = np.where(f < 0, 1.0, per_unit[:m])
+    return base, fin, per_unit[m:2 * m], per_unit[2 * m:]
 
 
 def revenue_in_record_currency(code: Any, n: int, cur: Any, revenue: Any,

@@ -69,6 +69,9 @@ _LEGACY = -2  # pair_row of a pair covered by its exposure's legacy insurer_limi
 _NAT = np.datetime64("NaT", "D")
 
 
+_NO_ROWS: dict[type, Any] = {}
+
+
 @dataclass(frozen=True)
 class InsurerRows:
     """The ``insurer_limits`` rows a batch (or one payload) knows, as arrays of length k."""
@@ -90,10 +93,14 @@ class InsurerRows:
 
     @classmethod
     def empty(cls) -> InsurerRows:
-        o = np.zeros(0, dtype=object)
-        f = np.zeros(0)
-        d = np.zeros(0, dtype="datetime64[D]")
-        return cls(o, o, o, o, o, f, f, f, np.zeros(0, dtype=np.int8), d, d)
+        """No rows (one shared value: its arrays hold nothing to change)."""
+        got = _NO_ROWS.get(cls)
+        if got is None:
+            o = np.zeros(0, dtype=object)
+            f = np.zeros(0)
+            d = np.zeros(0, dtype="datetime64[D]")
+            got = _NO_ROWS[cls] = cls(o, o, o, o, o, f, f, f, np.zeros(0, dtype=np.int8), d, d)
+        return got
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame | None) -> InsurerRows:
