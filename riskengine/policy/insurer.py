@@ -407,12 +407,12 @@ def pool_caps(rows: InsurerRows, pair_row: IntArray, legacy: FloatArray, *,
     # pool keys: rows (k), legacy pairs and discretionary debtors after them
     key = np.full(m, -1, dtype=np.int64)
     key[in_force & has_row] = pair_row[in_force & has_row]
-    lp = np.flatnonzero(in_force & legacy_pair)
+    lp = (in_force & legacy_pair).nonzero()[0]
     key[lp] = k + np.arange(lp.size)
-    dk = np.flatnonzero(basis == 1)
+    dk = (basis == 1).nonzero()[0]
     dcodes, duniq = inp.factorize(debtor[dk]) if dk.size else (np.zeros(0, np.int64), [])
     key[dk] = k + lp.size + dcodes
-    none = np.flatnonzero(basis == 2)
+    none = (basis == 2).nonzero()[0]
     key[none] = k + lp.size + len(duniq) + np.arange(none.size)
     n_pools = k + lp.size + len(duniq) + none.size
     cap = np.zeros(n_pools)

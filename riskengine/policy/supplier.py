@@ -37,6 +37,7 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -133,7 +134,7 @@ def vocabulary_codes(values: Any, n: int, column: str, allowed: tuple[str, ...],
 
 def _shares(x: Any, n: int, column: str) -> FloatArray:
     arr = inp.floats(x, n, column, "suppliers")
-    if (arr > 1.0).any():
+    if (any(v > 1.0 for v in arr.tolist()) if n <= 16 else (arr > 1.0).any()):
         pos = int(np.flatnonzero(arr > 1.0)[0])
         raise inp.bad_input("suppliers", column, pos, float(arr[pos]), "above_maximum",
                             "a share of sales is a fraction in [0, 1].")
@@ -218,11 +219,22 @@ def assess_suppliers(suppliers: Mapping[str, Any], policy: CreditPolicy) -> Supp
         credit > sp.credit_note_share_limit,
         hhi > sp.debtor_hhi_limit,
     ]).reshape(len(SUPPLIER_NOTCHES), n)
-    counts = np.asarray(sp.notches, dtype=np.int64)[:, None]
-    counted = weak & (counts > 0)
+    counts, worth = _notch_counts(tuple(sp.notches))
+    counted = weak & worth
     notches = np.minimum((counted * counts).sum(axis=0), sp.max_notches).astype(np.int64)
     flags = np.bitwise_or.reduce(counted * _FACTOR_BITS, axis=0).astype(np.uint32)
     return SupplierAssessment(notches, flags)
+
+
+@functools.lru_cache(maxsize=16)
+def _notch_counts(notches: tuple[int, ...]) -> tuple[IntArray, npt.NDArray[np.bool_]]:
+    """The policy's notches per weak factor as a column, and where they are worth one
+    (read-only; cached by the notches)."""
+    counts = np.asarray(notches, dtype=np.int64)[:, None]
+    worth = counts > 0
+    counts.setflags(write=False)
+    worth.setflags(write=False)
+    return counts, worth
 
 
 def assessed_grade(rating: Any, notches: Any) -> IntArray:
