@@ -40,7 +40,13 @@ from riskengine.policy._inputs import policy_tables
 from riskengine.policy.book import BOOK_CAPS, cap_alone
 from riskengine.policy.cover import insurance_cover
 from riskengine.policy.insurer import covered, pool_caps
-from riskengine.policy.limits import KNOCKOUT_REASONS, REASONS, decide_limits, decision_codes
+from riskengine.policy.limits import (
+    DECISIONS,
+    KNOCKOUT_REASONS,
+    REASONS,
+    decide_limits,
+    decision_codes,
+)
 from riskengine.policy.pricing import fee_rates
 from riskengine.policy.supplier import SUPPLIER_FACTORS, supplier_advance_rate
 from riskengine.scoring.financials import BASES
@@ -72,6 +78,7 @@ _GRADE_INDEX = {g: i + 1 for i, g in enumerate(GRADES)}  # as master_scale.grade
 _INSURER_BIT = np.uint32(1 << REASONS.index("insurer_cover"))
 _EPS = 1e-9
 _COVER_BASES = np.asarray(COVER_BASES, dtype=object)
+_DECISION_TEXT = np.asarray(DECISIONS, dtype=object)  # by decision code (policy.limits)
 _NO_COVER = COVER_BASES.index("none")
 
 
@@ -302,7 +309,7 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
             res = decide_limits({**cols, "insurer_limit": cap_now[sel],
                                  "insurer_limit_given": waits[sel]}, policy)
         approved[sel] = res.approved
-        decision[sel] = res.decision_names().astype(object)
+        decision[sel] = _DECISION_TEXT[res.decision]
         reasons[sel] = res.reasons
         capacity[sel] = res.capacity
         supplier_cap[sel] = res.supplier_cap
@@ -321,7 +328,7 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
         approved = np.where(held, np.floor(cov_amt / unit + _EPS) * unit, approved)
         reasons = np.where(held, reasons | _INSURER_BIT, reasons).astype(np.uint32)
         codes = decision_codes(approved[held], pairs.requested[held], unit)
-        decision[held] = np.asarray(("full", "partial", "refused"), dtype=object)[codes]
+        decision[held] = _DECISION_TEXT[codes]
         cov_amt = np.minimum(cov_amt, approved)
 
     # cover (no cover is assumed: policy.insurer), expected loss, advance rate, fees on
@@ -421,8 +428,8 @@ def _core_lists(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs, c: _C
     col["as_of"] = [as_of] * m
     col["pd"] = _floats(c.pd_final[dp], rated)
     col["pd_model"] = _floats(c.pd_model[dp])
-    grades = np.array([str(g) for g in c.grade[dp].tolist()], dtype=object)
-    col["grade"] = [g if r else None for g, r in zip(grades.tolist(), ok_rated, strict=True)]
+    grades = [str(g) for g in c.grade[dp].tolist()]
+    col["grade"] = [g if r else None for g, r in zip(grades, ok_rated, strict=True)]
     basis_names = [BASES[b] for b in deb.basis.tolist()]
     col["rating_basis"] = [basis_names[i] for i in dp_l]
     col["reason_codes"] = [debtor_reasons[i] for i in dp_l]
