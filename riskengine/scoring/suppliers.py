@@ -263,9 +263,10 @@ def supplier_terms(policy: CreditPolicy, debtor_id: npt.NDArray[np.object_],
                               "credit_note_share": sup.credit_note_share,
                               "debtor_hhi": sup.debtor_hhi}, policy)
         take = np.maximum(pos, 0)
+        every = bool(known.all())  # every pair has its supplier record (the usual case)
 
         def per_pair(x: npt.NDArray[Any], fill: Any) -> Any:
-            return np.where(known, x[take], fill)
+            return x[take] if every else np.where(known, x[take], fill)
 
         notches = per_pair(a.notches, 0).astype(np.int64)
         flags = per_pair(a.flags, 0).astype(np.uint32)
