@@ -19,6 +19,7 @@ store's ``fx_rates`` table (:mod:`riskengine.store.fx`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -363,7 +364,10 @@ def missing_codes(rates: FloatArray, *codes: Any) -> list[str]:
     """The currencies among ``codes`` (ISO text) without a rate in ``rates``, sorted."""
     out: set[str] = set()
     for values in codes:
-        for c in set(map(str, np.asarray(values, dtype=object).reshape(-1).tolist())):
-            if c and (c not in CURRENCY_CODE or not np.isfinite(rates[CURRENCY_CODE[c]])):
+        flat = values if type(values) is list else np.asarray(values, dtype=object).reshape(
+            -1).tolist()
+        for c in set(map(str, flat)):
+            if c and (c not in CURRENCY_CODE
+                      or not math.isfinite(float(rates[CURRENCY_CODE[c]]))):
                 out.add(c)
     return sorted(out)
