@@ -19,6 +19,7 @@ store's ``fx_rates`` table (:mod:`riskengine.store.fx`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,7 +33,7 @@ from riskengine.contracts.schemas import CURRENCIES
 from riskengine.errors import InvalidInputError
 
 __all__ = ["CURRENCY_CODE", "FxRates", "currency_codes", "convert", "pair_rates",
-           "missing_codes", "revenue_in_record_currency"]
+           "missing_codes", "revenue_in_record_currency", "with_missing"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -239,6 +240,33 @@ class FxRates:
 _EMPTY: dict[str, FxRates] = {}
 
 
+_NAN1 = np.array([np.nan])
+_WITH_MISSING: dict[bytes, FloatArray] = {}
+
+
+def with_missing(rates: Any) -> FloatArray:
+    """``rates`` followed by NaN, so that currency code -1 (none) indexes NaN.
+
+    Read-only; one array per distinct rates vector (cached by the vector's bytes, its
+    value: never stale), since every conversion of a decision indexes the same one.
+
+    Examples
+    --------
+    >>> with_missing(np.array([1.0, 0.5]))[[1, -1]].tolist()
+    [0.5, nan]
+    """
+    r = np.asarray(rates, dtype=np.float64).reshape(-1)
+    key = r.tobytes()
+    got = _WITH_MISSING.get(key)
+    if got is None:
+        got = np.concatenate((r, _NAN1))
+        got.setflags(write=False)
+        if len(_WITH_MISSING) >= 256:
+            _WITH_MISSING.clear()
+        _WITH_MISSING[key] = got
+    return got
+
+
 def convert(amount: Any, from_codes: Any, to_codes: Any, rates: FloatArray) -> FloatArray:
     """``amount`` in the ``from`` currencies as units of the ``to`` currencies:
     ``amount x rates[from] / rates[to]`` (``rates``: a vector of :meth:`FxRates.at`).
@@ -257,7 +285,7 @@ def convert(amount: Any, from_codes: Any, to_codes: Any, rates: FloatArray) -> F
     a = np.asarray(amount, dtype=np.float64)
     f = np.asarray(from_codes, dtype=np.int64)
     t = np.asarray(to_codes, dtype=np.int64)
-    ext = np.append(rates, np.nan)  # code -1 -> NaN
+    ext = with_missing(rates)  # code -1 -> NaN
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.where(f == t, a, a * ext[f] / ext[t])
     return np.asarray(out, dtype=np.float64)
@@ -287,12 +315,15 @@ def pair_rates(rates: FloatArray, pair: Any, statement: Any, ledger: Any, policy
     """
     p = currency_codes(pair)
     f = currency_codes(statement)
-    one = np.ones(p.shape)
-    base = np.append(np.asarray(rates, dtype=np.float64), np.nan)[p]  # rate[pair]: base per unit
-    fin = np.where(f < 0, 1.0, convert(one, np.where(f < 0, p, f), p, rates))
-    led = convert(one, currency_codes(ledger), p, rates)
-    cap = convert(one, np.full(p.shape, CURRENCY_CODE.get(policy, -1)), p, rates)
-    return base, fin, led, cap
+    m = p.shape[0]
+    base = with_missing(rates)[p]  # rate[pair]: base per unit
+    # one conversion (elementwise) of one unit from the statement's, the ledger's and the
+    # policy's currency into the pair's
+    src = np.concatenate((np.where(f < 0, p, f), currency_codes(ledger),
+                          np.full(m, CURRENCY_CODE.get(policy, -1), dtype=np.int64)))
+    per_unit = convert(np.full(3 * m, 1.0), src, np.concatenate((p, p, p)), rates)
+    fin = np.where(f < 0, 1.0, per_unit[:m])
+    return base, fin, per_unit[m:2 * m], per_unit[2 * m:]
 
 
 def revenue_in_record_currency(code: Any, n: int, cur: Any, revenue: Any,
@@ -333,7 +364,10 @@ def missing_codes(rates: FloatArray, *codes: Any) -> list[str]:
     """The currencies among ``codes`` (ISO text) without a rate in ``rates``, sorted."""
     out: set[str] = set()
     for values in codes:
-        for c in set(map(str, np.asarray(values, dtype=object).reshape(-1).tolist())):
-            if c and (c not in CURRENCY_CODE or not np.isfinite(rates[CURRENCY_CODE[c]])):
+        flat = values if type(values) is list else np.asarray(values, dtype=object).reshape(
+            -1).tolist()
+        for c in set(map(str, flat)):
+            if c and (c not in CURRENCY_CODE
+                      or not math.isfinite(float(rates[CURRENCY_CODE[c]]))):
                 out.add(c)
     return sorted(out)

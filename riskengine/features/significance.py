@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from riskengine.contracts.schemas import ADVERSE_EVENT_TYPES, CURRENCIES
+from riskengine.features.fx import with_missing
 
 __all__ = ["knockout_mask", "significance_thresholds"]
 
@@ -97,7 +98,7 @@ def significance_thresholds(
     if rates is None:
         thr = _thresholds(absolute)[c]
     else:
-        ext = np.append(np.asarray(rates, dtype=np.float64), np.nan)
+        ext = with_missing(rates)
         base = ext[CURRENCIES.index(currency)] if currency in CURRENCIES else np.nan
         with np.errstate(invalid="ignore", divide="ignore"):
             thr = float(absolute) * base / ext[c]  # type: ignore[arg-type]
@@ -107,7 +108,7 @@ def significance_thresholds(
         if rates is None:
             rel = np.where(rc == c, share * rev, np.nan)
         else:
-            ext = np.append(np.asarray(rates, dtype=np.float64), np.nan)
+            ext = with_missing(rates)
             with np.errstate(invalid="ignore", divide="ignore"):
                 rel = share * rev * ext[rc] / ext[c]
         rel = np.where(rev > 0, rel, np.nan)  # no revenue: the absolute test only

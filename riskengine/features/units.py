@@ -25,6 +25,7 @@ Pure arrays: no I/O.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ import numpy.typing as npt
 
 from riskengine.contracts.schemas import CURRENCIES
 from riskengine.errors import ModelArtifactError
+from riskengine.features.fx import with_missing
 from riskengine.features.statement_ratios import SIZE_FEATURES
 
 __all__ = ["MoneyUnit", "SIZE_FEATURES", "MONEY_UNIT_KEY", "size_shift", "size_in_unit"]
@@ -134,12 +136,20 @@ def size_shift(codes: Any, rates: FloatArray, unit: MoneyUnit, source_scale: flo
     [0.0]
     """
     c = np.asarray(codes, dtype=np.int64).reshape(-1)
-    ext = np.append(np.asarray(rates, dtype=np.float64), np.nan)  # code -1 -> NaN
+    ext = with_missing(rates)  # code -1 -> NaN
     u = _CODE[unit.currency]
     scale = math.log(source_scale) - math.log(unit.scale)
     with np.errstate(invalid="ignore", divide="ignore"):
         fx = np.log(ext[np.where(c < 0, -1, c)]) - math.log(ext[u])
     out: FloatArray = np.where(c == u, scale, fx + scale)
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _size_columns(names: tuple[str, ...]) -> npt.NDArray[np.intp]:
+    """Positions of the size features among ``names`` (read-only; cached by the names)."""
+    out = np.array([j for j, n in enumerate(names) if n in SIZE_FEATURES], dtype=np.intp)
+    out.setflags(write=False)
     return out
 
 
@@ -161,9 +171,9 @@ def size_in_unit(X: FloatArray, names: Sequence[str], codes: Any, rates: FloatAr
         Rows with a size feature that could not be converted (no rate): their size
         features are NaN.
     """
-    cols = [j for j, n in enumerate(names) if n in SIZE_FEATURES]
+    cols = _size_columns(tuple(names))
     n = X.shape[0]
-    if not cols:
+    if not cols.size:
         return X, np.zeros(n, dtype=bool)
     shift = size_shift(codes, rates, unit, source_scale)
     out = np.array(X, dtype=np.float64, copy=True)

@@ -164,6 +164,9 @@ def floats(x: Any, n: int, column: str, table: str, *, negative: bool = False) -
                 break
         if ok:
             return x
+    elif type(x) is float and n <= _SMALL and not (
+            x == math.inf or x == -math.inf or (not negative and x < 0)):
+        return np.full(n, x)  # a scalar that passes: a small array, no broadcast
     arr = np.asarray(x, dtype=np.float64)
     arr = np.broadcast_to(arr, (n,)) if arr.ndim == 0 else arr.reshape(-1)
     if not negative:
@@ -210,6 +213,8 @@ def factorize(values: Any) -> tuple[IntArray, list[Any]]:
 
 def flags(x: Any, n: int) -> BoolArray:
     """Boolean array of length ``n``."""
+    if type(x) is bool and n <= _SMALL:
+        return np.full(n, x)
     arr = np.asarray(x, dtype=bool)
     return np.broadcast_to(arr, (n,)) if arr.ndim == 0 else arr.reshape(-1)
 

@@ -187,6 +187,7 @@ def insurance_cover(
         sales = inp.floats(annual_sales, n, "annual_sales", "cover")
         share = np.divide(insured, lim, out=np.zeros(n), where=lim > 0)
         premium = tables.premium_rate[g] * sales * share
-    return CoverFigures(insured, lim - insured, np.broadcast_to(ind, (n,)).copy(),
+    return CoverFigures(insured, lim - insured,
+                        ind.copy() if ind.shape == (n,) else np.broadcast_to(ind, (n,)).copy(),
                         ind * insured, exp, cov, retained, p * lgd * exp, p * lgd * retained,
                         premium)

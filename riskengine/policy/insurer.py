@@ -69,6 +69,9 @@ _LEGACY = -2  # pair_row of a pair covered by its exposure's legacy insurer_limi
 _NAT = np.datetime64("NaT", "D")
 
 
+_NO_ROWS: dict[type, Any] = {}
+
+
 @dataclass(frozen=True)
 class InsurerRows:
     """The ``insurer_limits`` rows a batch (or one payload) knows, as arrays of length k."""
@@ -90,10 +93,14 @@ class InsurerRows:
 
     @classmethod
     def empty(cls) -> InsurerRows:
-        o = np.zeros(0, dtype=object)
-        f = np.zeros(0)
-        d = np.zeros(0, dtype="datetime64[D]")
-        return cls(o, o, o, o, o, f, f, f, np.zeros(0, dtype=np.int8), d, d)
+        """No rows (one shared value: its arrays hold nothing to change)."""
+        got = _NO_ROWS.get(cls)
+        if got is None:
+            o = np.zeros(0, dtype=object)
+            f = np.zeros(0)
+            d = np.zeros(0, dtype="datetime64[D]")
+            got = _NO_ROWS[cls] = cls(o, o, o, o, o, f, f, f, np.zeros(0, dtype=np.int8), d, d)
+        return got
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame | None) -> InsurerRows:
@@ -357,24 +364,27 @@ def pool_caps(rows: InsurerRows, pair_row: IntArray, legacy: FloatArray, *,
     tables = inp.policy_tables(policy)
     insured = tables.requires_insurance[product]
     covered_by, has_policy = tables.insurer_policy, tables.has_insurer_policy
-    day = np.asarray(as_of).astype("datetime64[D]")
     k = len(rows)
-    # step 2: the rows' amounts in force (NaN: no limit in force)
     st = rows.status
-    notice = np.timedelta64(ins.notice_days, "D")
-    cut = (st == _REDUCED) | (st == _CANCELLED)
-    eff = np.where(np.isnat(rows.effective_day),
-                   np.where(cut, rows.decision_day + notice, rows.decision_day),
-                   rows.effective_day)
-    started = np.isnat(eff) | (eff <= day)
-    new = np.where(st == _CANCELLED, np.where(np.isnan(rows.granted), 0.0, rows.granted),
-                   rows.granted)
-    prev = np.where(cut, rows.previous, np.nan)
-    grants = (st == _GRANTED) | (st == _PARTIAL)
-    amount = np.full(k, np.nan)
-    amount = np.where(grants & started, rows.granted, amount)
-    amount = np.where(cut & ~started, np.where(np.isnan(prev), new, prev), amount)
-    amount = np.where(cut & started, new, amount)
+    if k:
+        # step 2: the rows' amounts in force (NaN: no limit in force)
+        day = np.asarray(as_of).astype("datetime64[D]")
+        notice = np.timedelta64(ins.notice_days, "D")
+        cut = (st == _REDUCED) | (st == _CANCELLED)
+        eff = np.where(np.isnat(rows.effective_day),
+                       np.where(cut, rows.decision_day + notice, rows.decision_day),
+                       rows.effective_day)
+        started = np.isnat(eff) | (eff <= day)
+        new = np.where(st == _CANCELLED, np.where(np.isnan(rows.granted), 0.0, rows.granted),
+                       rows.granted)
+        prev = np.where(cut, rows.previous, np.nan)
+        grants = (st == _GRANTED) | (st == _PARTIAL)
+        amount = np.full(k, np.nan)
+        amount = np.where(grants & started, rows.granted, amount)
+        amount = np.where(cut & ~started, np.where(np.isnan(prev), new, prev), amount)
+        amount = np.where(cut & started, new, amount)
+    else:  # no insurer row: no amount in force (step 2 has nothing to do)
+        amount = np.empty(0)
     # pools: a debtor-level row's pairs share it, a pair-level row is its pair's own
     has_row = pair_row >= 0
     r = np.maximum(pair_row, 0)
@@ -397,12 +407,12 @@ def pool_caps(rows: InsurerRows, pair_row: IntArray, legacy: FloatArray, *,
     # pool keys: rows (k), legacy pairs and discretionary debtors after them
     key = np.full(m, -1, dtype=np.int64)
     key[in_force & has_row] = pair_row[in_force & has_row]
-    lp = np.flatnonzero(in_force & legacy_pair)
+    lp = (in_force & legacy_pair).nonzero()[0]
     key[lp] = k + np.arange(lp.size)
-    dk = np.flatnonzero(basis == 1)
-    dcodes, duniq = pd.factorize(debtor[dk]) if dk.size else (np.zeros(0, np.int64), [])
+    dk = (basis == 1).nonzero()[0]
+    dcodes, duniq = inp.factorize(debtor[dk]) if dk.size else (np.zeros(0, np.int64), [])
     key[dk] = k + lp.size + dcodes
-    none = np.flatnonzero(basis == 2)
+    none = (basis == 2).nonzero()[0]
     key[none] = k + lp.size + len(duniq) + np.arange(none.size)
     n_pools = k + lp.size + len(duniq) + none.size
     cap = np.zeros(n_pools)
@@ -443,7 +453,7 @@ def pool_caps(rows: InsurerRows, pair_row: IntArray, legacy: FloatArray, *,
 def _to(pair_code: IntArray, pool_code: IntArray, rates: FloatArray | None) -> FloatArray:
     """Units of each pool's currency per one unit of its pair's: exactly 1 in the same
     currency, NaN without a rate (:func:`riskengine.features.fx.convert`)."""
-    ones = np.ones(pair_code.shape[0])
+    ones = np.full(pair_code.shape[0], 1.0)
     if rates is None:
         return np.where(pair_code == pool_code, 1.0, np.nan)
     return convert(ones, pair_code, pool_code, rates)

@@ -219,6 +219,10 @@ def _basis(x: Any, n: int) -> npt.NDArray[np.int64]:
     return np.broadcast_to(arr, (n,)) if arr.ndim == 0 else arr.reshape(-1)
 
 
+_CAPACITY_REASONS = ("negative_equity", "non_positive_profit", "tax_return_haircut",
+                     "no_financials", "missing_data")
+
+
 def _capacity(
     g: npt.NDArray[np.int64], basis: npt.NDArray[np.int64], tnw: FloatArray,
     revenue: FloatArray, profit: FloatArray, policy: CreditPolicy, minimum_fx: FloatArray,
@@ -243,12 +247,8 @@ def _capacity(
 
     out = np.where(st, cap_st, np.where(tx, cap_tx, minimum))
     out = np.where(missing, 0.0, out)
-    # bool x uint32 scalar -> uint32: the bit where the condition holds, else 0
-    reasons: npt.NDArray[np.uint32] = neg * _BIT["negative_equity"]
-    reasons |= loss * _BIT["non_positive_profit"]
-    reasons |= tx * _BIT["tax_return_haircut"]
-    reasons |= (basis == 2) * _BIT["no_financials"]
-    reasons |= missing * _BIT["missing_data"]
+    # the bit of each condition where it holds (one row per condition), or'ed
+    reasons = _mask(np.array((neg, loss, tx, basis == 2, missing)), _CAPACITY_REASONS)
     return out, reasons
 
 
@@ -495,7 +495,7 @@ def decide_limits(pairs: Mapping[str, Any], policy: CreditPolicy) -> LimitDecisi
             ko_names.append(name)
     ko_conds.append(g == D_INDEX)
     ko_names.append("grade_default")
-    share = np.ones(n)
+    share = None
     if "supplier_grade" in pairs:
         sg = inp.grades(pairs["supplier_grade"], n, "supplier_grade")
         on_supplier = tables.recourse[prod] & inp.flags(pairs.get("supplier_rated", True), n)
@@ -503,6 +503,8 @@ def decide_limits(pairs: Mapping[str, Any], policy: CreditPolicy) -> LimitDecisi
         ko_names.append("supplier_default")
         share = np.where(on_supplier, tables.supplier_limit_share[sg], 1.0)
     ko_bits = _mask(np.array(ko_conds), tuple(ko_names))
+    if share is None:
+        share = np.full(n, 1.0)
 
     inf = np.full(n, np.inf)
     missing = np.zeros(n, dtype=bool)

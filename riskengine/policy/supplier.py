@@ -37,6 +37,7 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -75,6 +76,8 @@ SUPPLIER_FACTORS: tuple[str, ...] = (
     "supplier_concentrated")
 
 _TOP = D_INDEX - 1  # grade 10: the worst a notch can make
+#: The bit of each weak factor, as a column (one row per factor).
+_FACTOR_BITS = (np.uint32(1) << np.arange(len(SUPPLIER_NOTCHES), dtype=np.uint32))[:, None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +134,7 @@ def vocabulary_codes(values: Any, n: int, column: str, allowed: tuple[str, ...],
 
 def _shares(x: Any, n: int, column: str) -> FloatArray:
     arr = inp.floats(x, n, column, "suppliers")
-    if (arr > 1.0).any():
+    if (any(v > 1.0 for v in arr.tolist()) if n <= 16 else (arr > 1.0).any()):
         pos = int(np.flatnonzero(arr > 1.0)[0])
         raise inp.bad_input("suppliers", column, pos, float(arr[pos]), "above_maximum",
                             "a share of sales is a fraction in [0, 1].")
@@ -140,6 +143,10 @@ def _shares(x: Any, n: int, column: str) -> FloatArray:
 
 def _flag(x: Any, n: int) -> FloatArray:
     """A nullable flag as 1.0 / 0.0 / NaN (missing)."""
+    if type(x) is np.ndarray and x.dtype == np.float64 and x.ndim == 1 and x.shape[0] == n:
+        # already 1.0 / 0.0 / NaN (the suppliers' inputs): NaN missing, any other number
+        # true as bool() takes it, without the object array and pandas' isna
+        return np.where(np.isnan(x), np.nan, (x != 0.0).astype(np.float64))
     arr = np.asarray(x, dtype=object)
     arr = np.broadcast_to(arr, (n,)) if arr.ndim == 0 else arr.reshape(-1)
     missing = np.asarray(pd.isna(arr), dtype=bool)
@@ -212,12 +219,22 @@ def assess_suppliers(suppliers: Mapping[str, Any], policy: CreditPolicy) -> Supp
         credit > sp.credit_note_share_limit,
         hhi > sp.debtor_hhi_limit,
     ]).reshape(len(SUPPLIER_NOTCHES), n)
-    counts = np.asarray(sp.notches, dtype=np.int64)[:, None]
-    counted = weak & (counts > 0)
+    counts, worth = _notch_counts(tuple(sp.notches))
+    counted = weak & worth
     notches = np.minimum((counted * counts).sum(axis=0), sp.max_notches).astype(np.int64)
-    bits = (np.uint32(1) << np.arange(len(SUPPLIER_NOTCHES), dtype=np.uint32))[:, None]
-    flags = np.bitwise_or.reduce(counted * bits, axis=0).astype(np.uint32)
+    flags = np.bitwise_or.reduce(counted * _FACTOR_BITS, axis=0).astype(np.uint32)
     return SupplierAssessment(notches, flags)
+
+
+@functools.lru_cache(maxsize=16)
+def _notch_counts(notches: tuple[int, ...]) -> tuple[IntArray, npt.NDArray[np.bool_]]:
+    """The policy's notches per weak factor as a column, and where they are worth one
+    (read-only; cached by the notches)."""
+    counts = np.asarray(notches, dtype=np.int64)[:, None]
+    worth = counts > 0
+    counts.setflags(write=False)
+    worth.setflags(write=False)
+    return counts, worth
 
 
 def assessed_grade(rating: Any, notches: Any) -> IntArray:
@@ -231,7 +248,9 @@ def assessed_grade(rating: Any, notches: Any) -> IntArray:
     [6, 10, 10, 11, 0]
     """
     g = np.asarray(rating, dtype=np.int64).reshape(-1)
-    k = np.broadcast_to(np.asarray(notches, dtype=np.int64), g.shape)
+    k = np.asarray(notches, dtype=np.int64)
+    if k.shape != g.shape:
+        k = np.broadcast_to(k, g.shape)
     out: IntArray = np.where((g == 0) | (g == D_INDEX), g, np.minimum(g + k, _TOP))
     return out
 
@@ -292,10 +311,12 @@ def supplier_advance_rate(
     reserve = np.fmax(inp.floats(dilution, n, "dilution", "pricing"),
                       inp.floats(credit_note_share, n, "credit_note_share", "pricing"))
     rate = advance_rate(grade, product, policy, reserve, approved=approved)
-    k = np.broadcast_to(np.asarray(notches, dtype=np.int64), (n,))
+    k = np.asarray(notches, dtype=np.int64)
+    if k.shape != (n,):
+        k = np.broadcast_to(k, (n,))
     off = np.where(inp.flags(notched, n), 0.0, k * policy.supplier.non_recourse_advance_per_notch)
-    eligible = 1.0 - np.nan_to_num(inp.floats(consignment_share, n, "consignment_share",
-                                              "pricing"), nan=0.0)
+    consignment = inp.floats(consignment_share, n, "consignment_share", "pricing")
+    eligible = 1.0 - np.where(np.isnan(consignment), 0.0, consignment)  # finite (floats)
     out: FloatArray = np.clip(rate - off, 0.0, 1.0) * np.clip(eligible, 0.0, 1.0)
     return out
 

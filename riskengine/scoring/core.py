@@ -24,6 +24,7 @@ from frames by :class:`~riskengine.scoring.engine.Engine`, or from one payload b
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -32,14 +33,20 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from riskengine.contracts.decision import DECISION_FIELDS
+from riskengine.contracts.decision import COVER_BASES, DECISION_FIELDS
 from riskengine.model.master_scale import GRADES, UNRATED, MasterScale
 from riskengine.policy import credit_policy as _cp
 from riskengine.policy._inputs import policy_tables
 from riskengine.policy.book import BOOK_CAPS, cap_alone
 from riskengine.policy.cover import insurance_cover
 from riskengine.policy.insurer import covered, pool_caps
-from riskengine.policy.limits import KNOCKOUT_REASONS, REASONS, decide_limits, decision_codes
+from riskengine.policy.limits import (
+    DECISIONS,
+    KNOCKOUT_REASONS,
+    REASONS,
+    decide_limits,
+    decision_codes,
+)
 from riskengine.policy.pricing import fee_rates
 from riskengine.policy.supplier import SUPPLIER_FACTORS, supplier_advance_rate
 from riskengine.scoring.financials import BASES
@@ -70,6 +77,9 @@ _BINDING_BITS = np.uint32(sum(1 << REASONS.index(n) for n in _BINDING))
 _GRADE_INDEX = {g: i + 1 for i, g in enumerate(GRADES)}  # as master_scale.grade_index
 _INSURER_BIT = np.uint32(1 << REASONS.index("insurer_cover"))
 _EPS = 1e-9
+_COVER_BASES = np.asarray(COVER_BASES, dtype=object)
+_DECISION_TEXT = np.asarray(DECISIONS, dtype=object)  # by decision code (policy.limits)
+_NO_COVER = COVER_BASES.index("none")
 
 
 class EngineParts(Protocol):
@@ -193,7 +203,7 @@ def _ratings(engine: EngineParts, deb: DebtorInputs, scorer: Scorer) -> tuple[An
     # 1. PD before overlay: the model on statement rows (and on tax returns when the
     # overlay says the model was fitted on them), the basis prior otherwise
     pd_model = np.where(deb.basis == 1, ov.tax_return_pd, ov.no_financials_pd).astype(float)
-    rows = np.flatnonzero(model_rated(deb.basis, ov))
+    rows = model_rated(deb.basis, ov).nonzero()[0]
     mr = model_reason_arrays(scorer, deb.st_X[rows], rows, pd_model)
 
     # 2. overlay on the log-odds (monotone), then default flags
@@ -243,9 +253,9 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
     ledger = pairs.supplier_ledger * pairs.fx_ledger
 
     approved = np.zeros(m)
-    decision = np.full(m, "unrated", dtype=object)
+    decision = np.array(["unrated"] * m, dtype=object)
     reasons = np.zeros(m, dtype=np.uint32)
-    r_idx = np.flatnonzero(rated)
+    r_idx = rated.nonzero()[0]
     gidx = _lookup(g_pair, _GRADE_INDEX, 0)
     pcode = _lookup(pairs.product, engine.product_codes, None)
     # The supplier: its own rating (its records decided as a debtor in the same call, else
@@ -299,7 +309,7 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
             res = decide_limits({**cols, "insurer_limit": cap_now[sel],
                                  "insurer_limit_given": waits[sel]}, policy)
         approved[sel] = res.approved
-        decision[sel] = res.decision_names().astype(object)
+        decision[sel] = _DECISION_TEXT[res.decision]
         reasons[sel] = res.reasons
         capacity[sel] = res.capacity
         supplier_cap[sel] = res.supplier_cap
@@ -318,7 +328,7 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
         approved = np.where(held, np.floor(cov_amt / unit + _EPS) * unit, approved)
         reasons = np.where(held, reasons | _INSURER_BIT, reasons).astype(np.uint32)
         codes = decision_codes(approved[held], pairs.requested[held], unit)
-        decision[held] = np.asarray(("full", "partial", "refused"), dtype=object)[codes]
+        decision[held] = _DECISION_TEXT[codes]
         cov_amt = np.minimum(cov_amt, approved)
 
     # cover (no cover is assumed: policy.insurer), expected loss, advance rate, fees on
@@ -347,7 +357,7 @@ def _core_numbers(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs,
             consignment_share=sup.consignment_share[r_idx], notches=sup.notches[r_idx],
             notched=notched[r_idx], approved=lim)
         comm[r_idx], disc[r_idx] = fee_rates(gp, prod, policy, approved=lim)
-    basis = np.where(rated, pc.basis_names(), "none").astype(object)
+    basis = _COVER_BASES[np.where(rated, pc.basis, _NO_COVER)]
     return _Core(pd_model, pd_final, valid, default, grade, contrib, debtor_reasons, rated, gidx,
                  fin_converted, led_converted, sup_missing, approved,
                  approved * pairs.fx_base, decision, reasons, insured, insured_amount, basis,
@@ -418,8 +428,8 @@ def _core_lists(engine: EngineParts, deb: DebtorInputs, pairs: PairInputs, c: _C
     col["as_of"] = [as_of] * m
     col["pd"] = _floats(c.pd_final[dp], rated)
     col["pd_model"] = _floats(c.pd_model[dp])
-    grades = np.array([str(g) for g in c.grade[dp].tolist()], dtype=object)
-    col["grade"] = [g if r else None for g, r in zip(grades.tolist(), ok_rated, strict=True)]
+    grades = [str(g) for g in c.grade[dp].tolist()]
+    col["grade"] = [g if r else None for g, r in zip(grades, ok_rated, strict=True)]
     basis_names = [BASES[b] for b in deb.basis.tolist()]
     col["rating_basis"] = [basis_names[i] for i in dp_l]
     col["reason_codes"] = [debtor_reasons[i] for i in dp_l]
@@ -547,6 +557,12 @@ def _floats(a: FloatArray, ok: npt.NDArray[np.bool_] | None = None) -> list[floa
     """Python floats; None where not finite (or not ``ok``)."""
     a = np.asarray(a, dtype=np.float64)
     values: list[float | None] = a.tolist()
+    if len(values) <= 16:  # a few (one payload's pairs): tested on the Python floats
+        isfinite = math.isfinite
+        if ok is None:
+            return [v if isfinite(v) else None for v in values]  # type: ignore[arg-type]
+        return [v if k and isfinite(v) else None  # type: ignore[arg-type]
+                for v, k in zip(values, ok.tolist(), strict=True)]
     keep = np.isfinite(a) if ok is None else np.isfinite(a) & ok
     if keep.all():
         return values

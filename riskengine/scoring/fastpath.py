@@ -54,6 +54,7 @@ from riskengine.features.fx import (
     missing_codes,
     pair_rates,
     revenue_in_record_currency,
+    with_missing,
 )
 from riskengine.features.payments import PAYMENT_FEATURES, payment_arrays
 from riskengine.features.significance import knockout_mask, significance_thresholds
@@ -81,6 +82,11 @@ _NAT = np.iinfo(np.int64).max
 #: The identities' items (totals, left items, right items) and signs, for identity_gaps.
 _IDENTITY_ITEMS = [str(i[k]) for k in (0, 1, 3) for i in IDENTITIES]
 _IDENTITY_SIGN = np.array([[float(i[2])] for i in IDENTITIES])
+_get_identity = itemgetter(*_IDENTITY_ITEMS)
+#: The date columns of each payload table that must not lie after the reference date.
+_NOT_FUTURE = {t: schemas.CONTRACTS[t].date_columns_not_future
+               for t in ("debtors", "statements", "adverse_records", "invoices",
+                         "insurer_limits")}
 #: Positions in the closed vocabularies, as the batch's record arrays hold them.
 _EVENT_CODE = {e: i for i, e in enumerate(schemas.ADVERSE_EVENT_TYPES)}
 _STATUS_CODE = {e: i for i, e in enumerate(schemas.ADVERSE_STATUSES)}
@@ -232,6 +238,8 @@ class FastEngine:
         self.at_insolvency = adv_names.index("adv_insolvency")
         self.at_knockout = adv_names.index(self.ko_col)
         self.at_dilution = n_adv + PAYMENT_FEATURES.index("pay_dilution")
+        #: :meth:`rates` by its key: (the rates object given, the vector in force)
+        self._rates: dict[tuple[Any, ...], tuple[FxRates | None, FloatArray]] = {}
 
     def decide_payload(self, p: DebtorPayload, day: str, decided_at: str | None,
                        reference_date: Any, book_rest: BookRest | None = None,
@@ -271,6 +279,19 @@ class FastEngine:
         """The rates in force on ``day``: the payload's ``fx_rates`` when given, else
         ``fx``; :class:`Unsupported` when the payload's rows are not a rate table (the
         batch path reports them)."""
+        # cached by what the vector depends on (the engine's policy is fixed): the payload's
+        # rows (date, currency, rate) and the day, or the rates object given (kept in the
+        # entry, so its id cannot be reused while cached; its arrays are read-only) and the
+        # day; a refusal is never cached
+        if p.fx_rates:
+            key: tuple[Any, ...] = (tuple((r.date, r.currency, r.rate) for r in p.fx_rates),
+                                    day)
+        else:
+            key = (id(fx), day)
+        given = None if p.fx_rates else fx
+        hit = self._rates.get(key)
+        if hit is not None and hit[0] is given:
+            return hit[1]
         base = self.engine.policy.book.currency
         if p.fx_rates:
             if any(r.currency == base and r.rate != 1.0 for r in p.fx_rates):
@@ -280,6 +301,9 @@ class FastEngine:
         elif fx is None:
             fx = FxRates.empty(base)
         out: npt.NDArray[np.float64] = self.engine.rates_on(fx, day)
+        if len(self._rates) >= 256:
+            self._rates.clear()
+        self._rates[key] = (given, out)
         return out
 
     def _with_rated_suppliers(self, deb: DebtorInputs, p: DebtorPayload, day: str,
@@ -433,21 +457,22 @@ class FastEngine:
         """Validation rules beyond the payload schema, as validation has them: the
         accounting identities (:func:`~riskengine.validation.identities.identity_gaps`)
         and the contracts' dates that must not lie after the reference date."""
-        if st_sorted:
-            items = np.array([[getattr(s, c) for s in st_sorted] for c in _IDENTITY_ITEMS],
-                             dtype=np.float64).reshape(3, len(IDENTITIES), len(st_sorted))
+        if st_sorted:  # the identities' items of each statement, then items as rows
+            items = np.array([_get_identity(s.__dict__) for s in st_sorted],
+                             dtype=np.float64).T.reshape(3, len(IDENTITIES), len(st_sorted))
             if identity_gaps(items[0], items[1], _IDENTITY_SIGN, items[2])[3].any():
                 raise Unsupported("identity broken: the batch path reports it")
         if reference_date is not None:
-            ref = _day(parse_date(reference_date, "reference_date"))
+            ref = parse_date(reference_date, "reference_date").toordinal()
             for table, recs in (("debtors", [p.debtor]), ("statements", st_sorted),
                                 ("adverse_records", p.adverse_records),
                                 ("invoices", p.invoices),
                                 ("insurer_limits", p.insurer_limits)):
-                for c in schemas.CONTRACTS[table].date_columns_not_future:
-                    if any(_day(getattr(r, c)) > ref for r in recs
-                           if getattr(r, c) is not None):
-                        raise Unsupported("future date: the batch path reports it")
+                for c in _NOT_FUTURE[table]:
+                    for r in recs:
+                        d = getattr(r, c)
+                        if d is not None and d.toordinal() > ref:
+                            raise Unsupported("future date: the batch path reports it")
 
     def _record_features(self, p: DebtorPayload, t: int, revenue: float, revenue_cur: str,
                          rates: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -490,5 +515,5 @@ class FastEngine:
                                  amount, flt[k + m:k + 2 * m], i_int[3], rates=rates)
         pdue, open_bal = _past_due_kernel()(i_int[4], i_int[0], i_int[1], i_int[2], amount, t,
                                             self.engine.overlay.days_past_due, 1, 1,
-                                            np.append(rates, np.nan)[i_int[3]])
+                                            with_missing(rates)[i_int[3]])
         return np.concatenate((adv_out[:, 0], pay_out[:, 0])), pdue, open_bal

@@ -77,7 +77,7 @@ def model_reason_arrays(scorer: Any, X: FloatArray, rows: IntArray,
         ref = scorer.reference[rs.feature]
         miss = np.isnan(value)
         direction = np.where(miss, 2, np.where(value > ref, 0, 1)).astype(np.int8)
-        names = tuple(str(x) for x in scorer.names)
+        names = _name_tuple(scorer.names)
         return ModelReasons(rows[rs.row], np.asarray(rs.feature, dtype=np.intp), names, value,
                             direction, np.asarray(rs.impact, dtype=np.float64))
     p, codes = scorer(X)
@@ -92,6 +92,21 @@ def model_reason_arrays(scorer: Any, X: FloatArray, rows: IntArray,
                  dtype=np.float64),
         np.array([DIRECTIONS.index(rc["direction"]) for _, rc in flat], dtype=np.int8),
         np.array([float(rc["impact"]) for _, rc in flat], dtype=np.float64))
+
+
+_NAMES: dict[tuple[Any, ...], tuple[str, ...]] = {}
+
+
+def _name_tuple(names: Any) -> tuple[str, ...]:
+    """``tuple(str(x) for x in names)`` (a scorer's feature names), cached by the names."""
+    key = tuple(names)
+    out = _NAMES.get(key)
+    if out is None:
+        out = tuple(str(x) for x in key)
+        if len(_NAMES) >= 64:
+            _NAMES.clear()
+        _NAMES[key] = out
+    return out
 
 
 @dataclass(frozen=True)
@@ -140,9 +155,9 @@ def reason_rows(overlay: Overlay, deb: DebtorInputs, contrib: FloatArray,
     odds = np.full(top.size, np.nan)
     odds[is_ov] = _exps(impact[top[is_ov]])  # what the overlay term multiplies the odds by
     # the flags, in slots before the top codes
-    who, slot = np.nonzero(np.stack(
+    who, slot = np.nonzero(np.array(
         [~valid & ~default, deb.insolvency, deb.past_due_default,
-         ~model_rated(deb.basis, overlay)], axis=1))  # the basis flag: a prior PD
+         ~model_rated(deb.basis, overlay)]).T)  # the basis flag: a prior PD
     # each debtor's codes by slot (one code per debtor and slot): the flags' entries
     # after the top codes'
     grid = np.full((n, _N_FLAGS + TOP_REASONS), -1, dtype=np.int64)

@@ -244,7 +244,8 @@ def supplier_terms(policy: CreditPolicy, debtor_id: npt.NDArray[np.object_],
         at = _ids_at(sup.supplier_id, debtor_id)
         in_call = np.where(at >= 0, grade[np.maximum(at, 0)], UNRATED)
         rated_here = (at >= 0) & (in_call != UNRATED)
-        given = np.where(rated_here, rating_codes(in_call), given)
+        if rated_here.any():
+            given = np.where(rated_here, rating_codes(in_call), given)
     # pairs whose supplier is not in `suppliers` (no supplier record): by id as a debtor
     rating = np.zeros(m, dtype=np.int64)
     known = pos >= 0
@@ -262,9 +263,10 @@ def supplier_terms(policy: CreditPolicy, debtor_id: npt.NDArray[np.object_],
                               "credit_note_share": sup.credit_note_share,
                               "debtor_hhi": sup.debtor_hhi}, policy)
         take = np.maximum(pos, 0)
+        every = bool(known.all())  # every pair has its supplier record (the usual case)
 
         def per_pair(x: npt.NDArray[Any], fill: Any) -> Any:
-            return np.where(known, x[take], fill)
+            return x[take] if every else np.where(known, x[take], fill)
 
         notches = per_pair(a.notches, 0).astype(np.int64)
         flags = per_pair(a.flags, 0).astype(np.uint32)
