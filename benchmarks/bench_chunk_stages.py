@@ -35,11 +35,15 @@ _STAGES = (
     ("riskengine.batch.chunk", "chunk_decisions"),
     ("riskengine.batch.checkpoints", "write_decisions"),
     ("riskengine.batch.checkpoints", "summary_tables"),
-    ("riskengine.validation", "validate_portfolio"), ("riskengine.scoring.engine", "build_features"),
-    ("riskengine.scoring.engine", "debtor_digests"), ("riskengine.scoring.engine", "latest_financials"),
-    ("riskengine.scoring.engine", "past_due"), ("riskengine.scoring.engine", "Engine._pairs_from_frames"),
-    ("riskengine.scoring.engine", "_decide_table"), ("riskengine.scoring.reason_rows", "model_reason_arrays"),
-    ("riskengine.scoring.reason_rows", "reason_lists"), ("riskengine.scoring.table", "_input_hashes"),
+    ("riskengine.scoring.engine", "Engine._prepare"),
+    ("riskengine.validation", "validate_portfolio"),
+    ("riskengine.scoring.debtor_inputs", "build_features"),
+    ("riskengine.scoring.debtor_inputs", "debtor_digests"),
+    ("riskengine.scoring.debtor_inputs", "latest_financials"),
+    ("riskengine.scoring.debtor_inputs", "past_due"),
+    ("riskengine.scoring.engine", "Engine._pairs_from_frames"),
+    ("riskengine.scoring.engine", "_decide_table"), ("riskengine.scoring.table", "reason_lists"),
+    ("riskengine.scoring.table", "_input_hashes"),
 )  # fmt: skip
 
 
