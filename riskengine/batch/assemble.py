@@ -89,7 +89,8 @@ def _summary_table(summary: Mapping[str, Any]) -> pa.Table:
 class _Assembler:
     """Reads each chunk's summary columns and error rows, in chunk order, as soon as its
     checkpoint is done (while later chunks are being decided); at the end the book's
-    caps (:func:`riskengine.batch.book.apply_book_caps`) and the move of the parts into
+    caps (:func:`riskengine.batch.book.apply_book_caps`, which writes the parts on
+    threads while the other outputs are made) and the move of the parts into
     ``OUT/decisions`` follow in :func:`_reconciled`."""
 
     def __init__(self, out: Path, ckpt: _Checkpoints, n_chunks: int) -> None:
@@ -204,9 +205,9 @@ def _limits_in_force(pairs: pd.DataFrame) -> pd.DataFrame:
     in force is a new pair)."""
     limit = pairs["current_limit"].to_numpy(dtype=np.float64, na_value=0.0)
     held = limit > 0
-    return pd.DataFrame({"debtor_id": pairs["debtor_id"].to_numpy()[held],
-                         "supplier_id": pairs["supplier_id"].to_numpy()[held],
-                         "approved_limit": limit[held]})
+    return pd.DataFrame({"debtor_id": pairs["debtor_id"][held].reset_index(drop=True),
+                         "supplier_id": pairs["supplier_id"][held].reset_index(drop=True),
+                         "approved_limit": limit[held]})  # ids stay Arrow text
 
 
 def _done(value: dict[str, float]) -> Future[dict[str, float]]:
@@ -272,7 +273,6 @@ def _reconciled(opts: RerateOptions, out: Path, ckpt: _Checkpoints, plan: ChunkP
     pairs = book.pairs
     asm.final_pairs, asm.policy = pairs, policy  # the register reads them (rerate --store)
     asm.debtors = book_debtors if book_debtors is not None else frames.get("debtors")
-    publish(book.parts, out)
     n = asm.rows
     write_parquet(err_all, out / "errors.parquet")
     errors = err_all.to_pandas()
@@ -313,6 +313,8 @@ def _reconciled(opts: RerateOptions, out: Path, ckpt: _Checkpoints, plan: ChunkP
     summary["previous_run"] = previous is not None
     summary["book"] = book.figures
     summary["insurance"] = _insurance_figures(pairs, requests, policy.book.currency)
+    # the parts were written on threads meanwhile (riskengine.batch.book.finish_parts)
+    publish(book.parts, out)
     return summary, n
 
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from riskengine.batch.checkpoints import _decisions_writer_options, read_arrow, write_decisions
+from riskengine.contracts.arrowtext import large_text, strictly_increasing
 from riskengine.errors import RerateError
 from riskengine.policy.book import BOOK_CAPS, book_caps, book_sector, caps_on
 from riskengine.policy.cover import insurance_cover
@@ -61,23 +62,37 @@ _UNFINANCED = ("advance_rate", "service_commission_rate", "discount_rate")
 
 @dataclass
 class BookPass:
-    """What the book's caps did: the parts to publish (chunk order), the pair summaries
-    after the caps, and the figures of the run summary."""
+    """What the book's caps did: the parts to publish (chunk order; being written on
+    threads, :attr:`parts` waits for them), the pair summaries after the caps, and the
+    figures of the run summary."""
 
-    parts: list[Path]
+    writing: list[Future[Path]]
     pairs: pd.DataFrame
     figures: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def parts(self) -> list[Path]:
+        """The parts, once written (an error of a writer is raised here)."""
+        return [f.result() for f in self.writing]
 
 
 def _keys(pairs: pd.DataFrame, debtors: pd.DataFrame | None) -> dict[str, np.ndarray]:
     """Codes of each pair's group (a debtor without one is a group of its own), NACE
     section and country, from the debtors table."""
-    ids = pairs["debtor_id"].astype(str)
-    dcodes, _ = pd.factorize(ids)
-    group = pairs["group_id"].astype(object)
-    group = group.where(group.notna() & (group.astype(str).str.strip() != ""), None)
-    gcodes, guniq = pd.factorize(group, use_na_sentinel=True)
-    out = {"group": np.where(gcodes >= 0, gcodes, len(guniq) + dcodes).astype(np.int64)}
+    # codes in order of first appearance (as pandas.factorize numbers them), by Arrow's
+    # dictionary encoding: no Python string per row
+    ids = large_text(pairs["debtor_id"])
+    if ids.null_count:
+        dcodes = pd.factorize(pairs["debtor_id"].astype(str))[0]
+    else:
+        dcodes = np.asarray(pc.dictionary_encode(ids).indices, dtype=np.int64)
+    group = large_text(pairs["group_id"])
+    blank = pc.or_(pc.equal(pc.binary_length(group), 0), pc.utf8_is_space(group))
+    group = pc.if_else(blank, pa.scalar(None, pa.large_string()), group)  # no group
+    genc = pc.dictionary_encode(group)
+    gcodes = np.asarray(genc.indices.fill_null(-1), dtype=np.int64)
+    out = {"group": np.where(gcodes >= 0, gcodes, len(genc.dictionary) + dcodes
+                             ).astype(np.int64)}
     sector, country = sectors_and_countries(pairs, debtors)
     for name, values in (("sector", sector), ("country", country)):
         out[name] = pd.factorize(values)[0].astype(np.int64)
@@ -92,9 +107,11 @@ def sectors_and_countries(pairs: pd.DataFrame, debtors: pd.DataFrame | None
     sector = np.full(len(pairs), "", dtype=object)
     country = np.full(len(pairs), "", dtype=object)
     if debtors is not None and len(debtors) and "debtor_id" in debtors.columns:
-        d = debtors.drop_duplicates("debtor_id")
-        index = pd.Index(d["debtor_id"].astype(str))
-        pos = index.get_indexer(ids)
+        d = debtors if strictly_increasing(large_text(debtors["debtor_id"])) else \
+            debtors.drop_duplicates("debtor_id")
+        # each pair's debtor row: one Arrow hash lookup
+        pos = np.asarray(pc.index_in(large_text(ids), value_set=large_text(
+            d["debtor_id"].astype(str))).fill_null(-1), dtype=np.int64)
         known = pos >= 0
         if "nace" in d.columns:
             nace = d["nace"].astype(str)
@@ -201,12 +218,14 @@ def apply_book_caps(pairs: pd.DataFrame, counts: Sequence[int], parts: Sequence[
 
 
 def finish_parts(parts: Sequence[Path],
-                 changes: Sequence[Mapping[str, Any] | None] | None = None) -> list[Path]:
+                 changes: Sequence[Mapping[str, Any] | None] | None = None
+                 ) -> list[Future[Path]]:
     """Each chunk's Parquet part (:func:`riskengine.batch.checkpoints.write_decisions`)
     from its checkpointed decisions (Arrow IPC), beside it: as the chunk decided it, or
     with the cut pairs of ``changes[k]`` rewritten (:func:`_rewrite_part`). The parts
     are written on threads (Arrow's Parquet writer releases the interpreter lock), each
-    alone, so their bytes do not depend on the threads."""
+    alone, so their bytes do not depend on the threads; the caller goes on meanwhile
+    (the run's other outputs) and takes each part's path from its future."""
     todo = list(range(len(parts)))
     if not todo:
         return []
@@ -221,9 +240,12 @@ def finish_parts(parts: Sequence[Path],
         write_decisions(read_arrow(parts[k]), dest)
         return dest
 
-    with ThreadPoolExecutor(max(1, min(len(todo), os.cpu_count() or 1)),
-                            thread_name_prefix="rerate-book") as pool:
-        return list(pool.map(finish, todo))
+    pool = ThreadPoolExecutor(max(1, min(len(todo), os.cpu_count() or 1)),
+                              thread_name_prefix="rerate-book")
+    try:
+        return [pool.submit(finish, k) for k in todo]
+    finally:
+        pool.shutdown(wait=False)  # its threads finish the parts submitted
 
 
 def _caps(pairs: pd.DataFrame, amount: np.ndarray, rate: np.ndarray,

@@ -159,7 +159,7 @@ def _join_pairs(previous: pd.DataFrame, cur: pd.DataFrame, scope: Iterable[str] 
     ip = np.flatnonzero(previous["supplier_id"].notna().to_numpy(dtype=bool))  # of pair_rows
     keep = _compared(prev["debtor_id"], scope, errored_ids)
     text = [large_text(f[c]) for f in (prev, cur) for c in _KEY]
-    merged = _merged(*text, ip, keep)
+    merged = _merged(text[0], text[1], text[2], text[3], ip, keep)
     if merged is not None:
         return merged
     for name, frame in (("previous", prev), ("current", cur)):
