@@ -10,7 +10,8 @@ Writes a SYNTHETIC portfolio (``riskengine.synthetic``, seed 42; not timed) unle
 ``riskengine rerate`` does for each of the first ``--chunks`` chunks (after one
 chunk to warm up): read the chunk's rows of the worker-read tables, decide it
 (validation, features, digests, pairs, PD, grade, reasons, policy) and write its
-checkpoint (the chunk's Parquet file and summary tables). Each stage's process CPU
+checkpoint (the chunk's decisions, summary tables and errors as Arrow IPC; the
+Parquet part is written later, by the book's pass). Each stage's process CPU
 time (all threads) is summed and printed per chunk; stages nest (``decide_chunk``
 holds the engine's stages), so the lines do not add up. The per-chunk total is what
 the two workers of a run share: about ten chunks of 100,000 per 1,000,000 debtors.
@@ -34,12 +35,17 @@ _STAGES = (
     ("riskengine.batch.workers", "read_range"), ("riskengine.batch.chunk", "decide_chunk"),
     ("riskengine.batch.chunk", "chunk_decisions"),
     ("riskengine.batch.checkpoints", "write_decisions"),
+    ("riskengine.batch.checkpoints", "write_arrow"),
     ("riskengine.batch.checkpoints", "summary_tables"),
-    ("riskengine.validation", "validate_portfolio"), ("riskengine.scoring.engine", "build_features"),
-    ("riskengine.scoring.engine", "debtor_digests"), ("riskengine.scoring.engine", "latest_financials"),
-    ("riskengine.scoring.engine", "past_due"), ("riskengine.scoring.engine", "Engine._pairs_from_frames"),
-    ("riskengine.scoring.engine", "_decide_table"), ("riskengine.scoring.reason_rows", "model_reason_arrays"),
-    ("riskengine.scoring.reason_rows", "reason_lists"), ("riskengine.scoring.table", "_input_hashes"),
+    ("riskengine.scoring.engine", "Engine._prepare"),
+    ("riskengine.validation", "validate_portfolio"),
+    ("riskengine.scoring.debtor_inputs", "build_features"),
+    ("riskengine.scoring.debtor_inputs", "debtor_digests"),
+    ("riskengine.scoring.debtor_inputs", "latest_financials"),
+    ("riskengine.scoring.debtor_inputs", "past_due"),
+    ("riskengine.scoring.engine", "Engine._pairs_from_frames"),
+    ("riskengine.scoring.engine", "_decide_table"), ("riskengine.scoring.table", "reason_lists"),
+    ("riskengine.scoring.table", "_input_hashes"),
 )  # fmt: skip
 
 

@@ -41,7 +41,6 @@ import argparse
 import http.client
 import json
 import os
-import resource
 import secrets
 import shutil
 import socket
@@ -218,14 +217,18 @@ def bench_batch(debtors: int, portfolio: str | None, also_no_store: bool = False
                                                 if also_no_store else [])
         for label, extra in variants:
             out = tmp / f"out{len(extra)}"
-            before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
             t0 = time.perf_counter()
-            subprocess.run([str(bin_dir / "riskengine"), "rerate", "--portfolio", str(book),
-                            "--out", str(out), *extra], check=True, cwd=tmp,
-                           stdout=subprocess.DEVNULL)
+            proc = subprocess.Popen([str(bin_dir / "riskengine"), "rerate", "--portfolio",
+                                     str(book), "--out", str(out), *extra], cwd=tmp,
+                                    stdout=subprocess.DEVNULL)
+            # this run's own peak (the job or a worker it waited for), not the largest
+            # of every child so far as RUSAGE_CHILDREN would give
+            _, status, usage = os.wait4(proc.pid, 0)
             job_s = time.perf_counter() - t0
-            peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-            rss = f"{peak / 1024**2:.2f} GB" if peak > before else "not above the previous run's"
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            if proc.returncode:
+                raise subprocess.CalledProcessError(proc.returncode, proc.args)
+            rss = f"{usage.ru_maxrss / 1024**2:.2f} GB"
             stages = json.loads((out / "run.json").read_text()).get("timings_s", {})
             print(f"batch   rerate of {n:,} debtors, {label}: {job_s:.1f} s, peak RSS {rss} "
                   f"(bar: ratio <= 4, aim 2.5; RSS < 4 GB); cores {os.cpu_count()}; stages "

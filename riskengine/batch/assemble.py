@@ -89,7 +89,8 @@ def _summary_table(summary: Mapping[str, Any]) -> pa.Table:
 class _Assembler:
     """Reads each chunk's summary columns and error rows, in chunk order, as soon as its
     checkpoint is done (while later chunks are being decided); at the end the book's
-    caps (:func:`riskengine.batch.book.apply_book_caps`) and the move of the parts into
+    caps (:func:`riskengine.batch.book.apply_book_caps`, which writes the parts on
+    threads while the other outputs are made) and the move of the parts into
     ``OUT/decisions`` follow in :func:`_reconciled`."""
 
     def __init__(self, out: Path, ckpt: _Checkpoints, n_chunks: int) -> None:
@@ -154,11 +155,8 @@ def _assemble(opts: RerateOptions, out: Path, ckpt: _Checkpoints, plan: ChunkPla
 
     with ThreadPoolExecutor(1, thread_name_prefix="rerate-hhi") as pool:
         pairs = asm.pairs_frame()
-        # the HHIs read only the pairs and the debtors: figured on the other core meanwhile
-        # (Arrow's hashing and numpy's passes release the interpreter lock)
-        hhis = pool.submit(_concentration, pairs, frames.get("debtors"))
         return _reconciled(opts, out, ckpt, plan, debtors_in, unknown, previous, scope, as_of,
-                           engine, asm, pairs, hhis, frames)
+                           engine, asm, pairs, pool, frames)
 
 
 def _unidentified(debtors: pd.DataFrame, plan: ChunkPlan) -> np.ndarray:
@@ -204,15 +202,9 @@ def _limits_in_force(pairs: pd.DataFrame) -> pd.DataFrame:
     in force is a new pair)."""
     limit = pairs["current_limit"].to_numpy(dtype=np.float64, na_value=0.0)
     held = limit > 0
-    return pd.DataFrame({"debtor_id": pairs["debtor_id"].to_numpy()[held],
-                         "supplier_id": pairs["supplier_id"].to_numpy()[held],
-                         "approved_limit": limit[held]})
-
-
-def _done(value: dict[str, float]) -> Future[dict[str, float]]:
-    f: Future[dict[str, float]] = Future()
-    f.set_result(value)
-    return f
+    return pd.DataFrame({"debtor_id": pairs["debtor_id"][held].reset_index(drop=True),
+                         "supplier_id": pairs["supplier_id"][held].reset_index(drop=True),
+                         "approved_limit": limit[held]})  # ids stay Arrow text
 
 
 def _concentration(pairs: pd.DataFrame, debtors: pd.DataFrame | None) -> dict[str, float]:
@@ -224,9 +216,9 @@ def _concentration(pairs: pd.DataFrame, debtors: pd.DataFrame | None) -> dict[st
 def _reconciled(opts: RerateOptions, out: Path, ckpt: _Checkpoints, plan: ChunkPlan,
                 debtors_in: pd.Index, unknown: list[str], previous: pd.DataFrame | None,
                 scope: list[str] | None, as_of: str, engine: Any, asm: _Assembler,
-                pairs: pd.DataFrame, hhis: Future[dict[str, float]],
+                pairs: pd.DataFrame, pool: Any,
                 frames: Mapping[str, pd.DataFrame]) -> tuple[dict[str, Any], int]:
-    """:func:`_assemble` once the pair rows are read and their HHIs are under way."""
+    """:func:`_assemble` once the pair rows are read (``pool``: a thread for the HHIs)."""
     chunks = range(plan.n_chunks)
     ratings = asm.ratings_frame()
     err_tables = list(asm.errors)
@@ -266,13 +258,13 @@ def _reconciled(opts: RerateOptions, out: Path, ckpt: _Checkpoints, plan: ChunkP
                            [ckpt.paths(k)[0] for k in chunks],
                            book_debtors if book_debtors is not None else frames.get("debtors"),
                            policy, rest)
-    if book.pairs is not pairs:  # the caps cut pairs: the HHIs of the capped book
-        hhis.cancel()
-        hhis = _done(_concentration(book.pairs, frames.get("debtors")))
+    # the HHIs of the book after its caps read only the pairs and the debtors: figured on
+    # a thread meanwhile (Arrow's hashing and numpy's passes release the interpreter lock)
+    hhis: Future[dict[str, float]] = pool.submit(_concentration, book.pairs,
+                                                 frames.get("debtors"))
     pairs = book.pairs
     asm.final_pairs, asm.policy = pairs, policy  # the register reads them (rerate --store)
     asm.debtors = book_debtors if book_debtors is not None else frames.get("debtors")
-    publish(book.parts, out)
     n = asm.rows
     write_parquet(err_all, out / "errors.parquet")
     errors = err_all.to_pandas()
@@ -313,6 +305,8 @@ def _reconciled(opts: RerateOptions, out: Path, ckpt: _Checkpoints, plan: ChunkP
     summary["previous_run"] = previous is not None
     summary["book"] = book.figures
     summary["insurance"] = _insurance_figures(pairs, requests, policy.book.currency)
+    # the parts were written on threads meanwhile (riskengine.batch.book.finish_parts)
+    publish(book.parts, out)
     return summary, n
 
 

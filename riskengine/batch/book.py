@@ -5,10 +5,11 @@ The chunks decide each debtor alone (its capacity shared among its suppliers, in
 core). A group's members, a sector or a country span chunks, so their caps wait for
 the whole book: once every chunk is checkpointed, :func:`apply_book_caps` reads the
 pair rows' summaries, shares each cap by :func:`riskengine.policy.book.book_caps`
-(approved outstanding first, then pro rata), and writes a new version of each part
-that holds a pair it cut, beside the chunk's checkpoint. The checkpoints stay as the
-chunks wrote them, so a run resumed after a crash computes the same caps from the
-same parts (the pass is a function of the checkpoints, never of its own output).
+(approved outstanding first, then pro rata), and writes each chunk's Parquet part
+from its checkpointed decisions (Arrow IPC), the pairs it cut rewritten
+(:func:`finish_parts`). The checkpoints stay as the chunks wrote them, so a run
+resumed after a crash computes the same caps from the same parts (the pass is a
+function of the checkpoints, never of its own output).
 
 The caps add amounts up, so they work in the reporting currency (the policy's ``[book]
 currency``): each pair's ``approved_limit_base`` (its limit times its ``fx_rate``, the
@@ -26,9 +27,10 @@ never more).
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,13 +41,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from riskengine.batch.checkpoints import write_decisions
+from riskengine.batch.checkpoints import _decisions_writer_options, read_arrow, write_decisions
+from riskengine.contracts.arrowtext import large_text, strictly_increasing
 from riskengine.errors import RerateError
 from riskengine.policy.book import BOOK_CAPS, book_caps, book_sector, caps_on
 from riskengine.policy.cover import insurance_cover
 from riskengine.policy.credit_policy import CreditPolicy
 
-__all__ = ["BookPass", "apply_book_caps", "book_invariants"]
+__all__ = ["BookPass", "apply_book_caps", "book_invariants", "finish_parts"]
 
 _EPS = 1e-9
 #: Decision columns a cap rewrites.
@@ -59,23 +62,37 @@ _UNFINANCED = ("advance_rate", "service_commission_rate", "discount_rate")
 
 @dataclass
 class BookPass:
-    """What the book's caps did: the parts to publish (chunk order), the pair summaries
-    after the caps, and the figures of the run summary."""
+    """What the book's caps did: the parts to publish (chunk order; being written on
+    threads, :attr:`parts` waits for them), the pair summaries after the caps, and the
+    figures of the run summary."""
 
-    parts: list[Path]
+    writing: list[Future[Path]]
     pairs: pd.DataFrame
     figures: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def parts(self) -> list[Path]:
+        """The parts, once written (an error of a writer is raised here)."""
+        return [f.result() for f in self.writing]
 
 
 def _keys(pairs: pd.DataFrame, debtors: pd.DataFrame | None) -> dict[str, np.ndarray]:
     """Codes of each pair's group (a debtor without one is a group of its own), NACE
     section and country, from the debtors table."""
-    ids = pairs["debtor_id"].astype(str)
-    dcodes, _ = pd.factorize(ids)
-    group = pairs["group_id"].astype(object)
-    group = group.where(group.notna() & (group.astype(str).str.strip() != ""), None)
-    gcodes, guniq = pd.factorize(group, use_na_sentinel=True)
-    out = {"group": np.where(gcodes >= 0, gcodes, len(guniq) + dcodes).astype(np.int64)}
+    # codes in order of first appearance (as pandas.factorize numbers them), by Arrow's
+    # dictionary encoding: no Python string per row
+    ids = large_text(pairs["debtor_id"])
+    if ids.null_count:
+        dcodes = pd.factorize(pairs["debtor_id"].astype(str))[0]
+    else:
+        dcodes = np.asarray(pc.dictionary_encode(ids).indices, dtype=np.int64)
+    group = large_text(pairs["group_id"])
+    blank = pc.or_(pc.equal(pc.binary_length(group), 0), pc.utf8_is_space(group))
+    group = pc.if_else(blank, pa.scalar(None, pa.large_string()), group)  # no group
+    genc = pc.dictionary_encode(group)
+    gcodes = np.asarray(genc.indices.fill_null(-1), dtype=np.int64)
+    out = {"group": np.where(gcodes >= 0, gcodes, len(genc.dictionary) + dcodes
+                             ).astype(np.int64)}
     sector, country = sectors_and_countries(pairs, debtors)
     for name, values in (("sector", sector), ("country", country)):
         out[name] = pd.factorize(values)[0].astype(np.int64)
@@ -90,9 +107,11 @@ def sectors_and_countries(pairs: pd.DataFrame, debtors: pd.DataFrame | None
     sector = np.full(len(pairs), "", dtype=object)
     country = np.full(len(pairs), "", dtype=object)
     if debtors is not None and len(debtors) and "debtor_id" in debtors.columns:
-        d = debtors.drop_duplicates("debtor_id")
-        index = pd.Index(d["debtor_id"].astype(str))
-        pos = index.get_indexer(ids)
+        d = debtors if strictly_increasing(large_text(debtors["debtor_id"])) else \
+            debtors.drop_duplicates("debtor_id")
+        # each pair's debtor row: one Arrow hash lookup
+        pos = np.asarray(pc.index_in(large_text(ids), value_set=large_text(
+            d["debtor_id"].astype(str))).fill_null(-1), dtype=np.int64)
         known = pos >= 0
         if "nace" in d.columns:
             nace = d["nace"].astype(str)
@@ -136,7 +155,7 @@ def apply_book_caps(pairs: pd.DataFrame, counts: Sequence[int], parts: Sequence[
     counts : sequence of int
         Pair rows per chunk (their rows of ``pairs``, in order).
     parts : sequence of Path
-        Each chunk's decisions part (its checkpoint; not modified).
+        Each chunk's checkpointed decisions (Arrow IPC; not modified).
     debtors : pandas.DataFrame or None
         The debtors table (``nace``, ``country``).
     policy : CreditPolicy
@@ -150,6 +169,7 @@ def apply_book_caps(pairs: pd.DataFrame, counts: Sequence[int], parts: Sequence[
     Returns
     -------
     BookPass
+        With the chunks' Parquet parts (:func:`finish_parts`).
     """
     book = policy.book
     parts = list(parts)
@@ -158,7 +178,7 @@ def apply_book_caps(pairs: pd.DataFrame, counts: Sequence[int], parts: Sequence[
                                "factor_capital": book.factor_capital}
     if off or not len(pairs):
         figures.update({f"pairs_cut_{c}": 0 for c in BOOK_CAPS})
-        return BookPass(parts, pairs, figures)
+        return BookPass(finish_parts(parts), pairs, figures)
     rate = _rates(pairs, book.currency)
     foreign = _foreign(pairs, rate)
     ok = np.where(np.isnan(rate), 1.0, rate)
@@ -174,7 +194,7 @@ def apply_book_caps(pairs: pd.DataFrame, counts: Sequence[int], parts: Sequence[
     figures.update({f"{c}_amount": v for c, v in caps.caps.items()})
     figures["pairs_outside_book_currency"] = int(foreign.sum())
     if not (cut | foreign).any():
-        return BookPass(parts, pairs, figures)
+        return BookPass(finish_parts(parts), pairs, figures)
     new = _rewritten(pairs, after, cut, caps.bound, policy)
     base = pairs["approved_limit_base"].to_numpy(dtype=np.float64, na_value=np.nan) \
         if "approved_limit_base" in pairs.columns else before * rate
@@ -191,19 +211,41 @@ def apply_book_caps(pairs: pd.DataFrame, counts: Sequence[int], parts: Sequence[
                                                                     na_value=np.nan))
     bounds = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     touched = cut | foreign
-    todo = [k for k in range(len(parts)) if touched[bounds[k]:bounds[k + 1]].any()]
+    changes: list[Mapping[str, Any] | None] = [
+        {c: v[bounds[k]:bounds[k + 1]] for c, v in new.items()}
+        if touched[bounds[k]:bounds[k + 1]].any() else None for k in range(len(parts))]
+    return BookPass(finish_parts(parts, changes), out, figures)
 
-    def rewrite(k: int) -> Path:
-        lo, hi = int(bounds[k]), int(bounds[k + 1])
-        return _rewrite_part(parts[k], {c: v[lo:hi] for c, v in new.items()})
 
-    # parts on threads (Arrow's Parquet reads and writes release the interpreter lock);
-    # each part is written alone, so the bytes do not depend on the threads
-    with ThreadPoolExecutor(max(1, min(len(todo), os.cpu_count() or 1)),
-                            thread_name_prefix="rerate-book") as pool:
-        for k, path in zip(todo, pool.map(rewrite, todo), strict=True):
-            parts[k] = path
-    return BookPass(parts, out, figures)
+def finish_parts(parts: Sequence[Path],
+                 changes: Sequence[Mapping[str, Any] | None] | None = None
+                 ) -> list[Future[Path]]:
+    """Each chunk's Parquet part (:func:`riskengine.batch.checkpoints.write_decisions`)
+    from its checkpointed decisions (Arrow IPC), beside it: as the chunk decided it, or
+    with the cut pairs of ``changes[k]`` rewritten (:func:`_rewrite_part`). The parts
+    are written on threads (Arrow's Parquet writer releases the interpreter lock), each
+    alone, so their bytes do not depend on the threads; the caller goes on meanwhile
+    (the run's other outputs) and takes each part's path from its future."""
+    todo = list(range(len(parts)))
+    if not todo:
+        return []
+    change = list(changes) if changes is not None else [None] * len(parts)
+
+    def finish(k: int) -> Path:
+        c = change[k]
+        if c is not None:
+            return _rewrite_part(parts[k], c)
+        dest = parts[k].with_name(parts[k].name.replace(".decisions.arrow",
+                                                        ".decisions.parquet"))
+        write_decisions(read_arrow(parts[k]), dest)
+        return dest
+
+    pool = ThreadPoolExecutor(max(1, min(len(todo), os.cpu_count() or 1)),
+                              thread_name_prefix="rerate-book")
+    try:
+        return [pool.submit(finish, k) for k in todo]
+    finally:
+        pool.shutdown(wait=False)  # its threads finish the parts submitted
 
 
 def _caps(pairs: pd.DataFrame, amount: np.ndarray, rate: np.ndarray,
@@ -260,7 +302,14 @@ def _rewritten(pairs: pd.DataFrame, after: np.ndarray, cut: np.ndarray,
     decision[idx] = np.where(after[idx] <= 0, "refused",
                              np.where(after[idx] >= full[idx], "full", "partial"))
     binding = np.empty(n, dtype=object)  # read at the cut rows only
-    binding[idx] = [[c for c in BOOK_CAPS if bound[c][i]] for i in idx.tolist()]
+    # each cut pair's caps as a bit mask (cap j: bit j); its list, one per mask
+    mask = np.zeros(idx.size, dtype=np.int64)
+    for j, c in enumerate(BOOK_CAPS):
+        mask |= bound[c][idx].astype(np.int64) << j
+    lists = np.empty(1 << len(BOOK_CAPS), dtype=object)
+    for m in range(lists.size):
+        lists[m] = [c for j, c in enumerate(BOOK_CAPS) if m >> j & 1]
+    binding[idx] = lists[mask]
     return {"approved_limit": after, "decision_type": decision, "binding_constraints": binding,
             # what the book allows is what to ask the insurer for (the cap binds first)
             "limit_before_insurer": np.where(cut, after, pairs["limit_before_insurer"].to_numpy(
@@ -282,9 +331,21 @@ def _replaced(column: Any, rows: np.ndarray, values: np.ndarray, kind: Any) -> A
     return pa.concat_arrays([col, new]).take(pa.array(index))
 
 
+@functools.cache
+def _parquet_schema(schema: pa.Schema) -> pa.Schema:
+    """``schema`` as Arrow reads it back from a decisions part (its lists' items named
+    ``element``): the schema of the parts a cap rewrites, as they were when the pass
+    read them back from Parquet (the same bytes since)."""
+    sink = pa.BufferOutputStream()
+    with pq.ParquetWriter(sink, schema, **_decisions_writer_options(schema)):
+        pass
+    return pq.read_schema(pa.BufferReader(sink.getvalue()))
+
+
 def _rewrite_part(part: Path, new: Mapping[str, Any]) -> Path:
-    """A copy of ``part`` with its cut pair rows rewritten, beside it."""
-    table = pq.read_table(part)
+    """The Parquet part of checkpoint ``part`` with its cut pair rows rewritten, beside it."""
+    table = read_arrow(part)
+    table = table.cast(_parquet_schema(table.schema))
     rows = np.flatnonzero(np.asarray(pc.equal(table["row_type"], "pair").to_numpy(
         zero_copy_only=False), dtype=bool))
     cut = np.asarray(new["_cut"], dtype=bool)
@@ -314,7 +375,7 @@ def _rewrite_part(part: Path, new: Mapping[str, Any]) -> Path:
         f = table.schema.field(i)
         table = table.set_column(i, f, _replaced(table.column(i), refused,
                                                  np.zeros(refused.size), f.type))
-    dest = part.with_name(part.name.replace(".decisions.parquet", ".book.parquet"))
+    dest = part.with_name(part.name.replace(".decisions.arrow", ".book.parquet"))
     write_decisions(table, dest)
     return dest
 

@@ -2,15 +2,16 @@
 chunk's checkpoint (:class:`_Checkpoints`) and the lock on the output directory.
 
 Every file is written to a temporary file in its directory and moved into place
-with :func:`os.replace`. Each chunk's decisions (its part of the ``decisions``
-dataset), summary columns and errors (Arrow IPC) are checkpointed under
+with :func:`os.replace`. Each chunk's decisions, summary columns and errors (Arrow
+IPC; the decisions become the chunk's Parquet part of the ``decisions`` dataset in
+the book's pass, :func:`riskengine.batch.book.finish_parts`) are checkpointed under
 ``OUT/_checkpoints`` followed by a ``.done`` marker; a run killed at any point
 (SIGKILL included) and started again with the same command skips the chunks it
 finds done. A checkpoint directory written for another ``run_key`` is discarded.
 
 Money leaves a run rounded to cents (:func:`cents`, issue 18 point 6): a chunk's
-decisions as they are checkpointed (the part and the columns the tail reads), the book's
-new versions of parts, the limit actions, the requests to the insurer and the summary's
+decisions as they are checkpointed (the part and the columns the tail reads), the
+parts, the limit actions, the requests to the insurer and the summary's
 amounts (:func:`summary_cents`); the core computes at full precision.
 """
 
@@ -218,17 +219,17 @@ def summary_tables(decisions: pa.Table) -> tuple[pa.Table, pa.Table]:
 
 @dataclass(frozen=True, slots=True)
 class _Checkpoints:
-    """A run's checkpoints: per chunk its decisions as a Parquet file (its part of the
-    ``decisions`` dataset, moved there once the run reconciles), the columns the
-    summary reads (Arrow IPC), its error rows (Arrow IPC) and a ``.done`` marker
-    with its counts, written last."""
+    """A run's checkpoints: per chunk its decisions (Arrow IPC; written as its Parquet
+    part of the ``decisions`` dataset once the run reconciles and the book's caps are
+    known), the columns the summary reads (Arrow IPC), its error rows (Arrow IPC) and
+    a ``.done`` marker with its counts, written last."""
 
     root: Path
 
     def paths(self, k: int) -> tuple[Path, Path, Path, Path, Path]:
         """Decisions, ratings, pairs, errors and marker of chunk ``k``."""
         stem = self.root / f"chunk-{k:06d}"
-        return (Path(f"{stem}.decisions.parquet"), Path(f"{stem}.ratings.arrow"),
+        return (Path(f"{stem}.decisions.arrow"), Path(f"{stem}.ratings.arrow"),
                 Path(f"{stem}.pairs.arrow"), Path(f"{stem}.errors.arrow"),
                 Path(f"{stem}.done"))  # fmt: skip
 
@@ -241,7 +242,9 @@ class _Checkpoints:
         dec = result.decisions if result.decisions.schema == schema else _conform(
             result.decisions, schema)
         dec = cents(dec)  # the part and the columns the tail reads agree to the cent
-        write_decisions(dec, d)
+        # Arrow IPC: the book's pass reads it back without decoding and writes the
+        # chunk's Parquet part once (riskengine.batch.book.finish_parts)
+        write_arrow(dec, d)
         ratings, pairs = summary_tables(dec)
         write_arrow(ratings, r)
         write_arrow(pairs, p)

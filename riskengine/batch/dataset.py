@@ -11,8 +11,9 @@ reads a directory of Parquet files reads it::
     duckdb: SELECT * FROM 'OUT/decisions/*.parquet'
     Spark:  spark.read.parquet("OUT/decisions")
 
-Each part is a chunk's checkpoint, written atomically by a worker; once the run
-reconciles, the driver moves the parts into a new directory and that directory
+Each part is a chunk's decisions, written atomically from its checkpoint by the
+book's pass (:func:`riskengine.batch.book.finish_parts`); once the run reconciles,
+the driver moves the parts into a new directory and that directory
 into place (:func:`publish`), so a reader sees the previous run's dataset or the
 whole new one, and a run that does not reconcile leaves none.
 """

@@ -26,13 +26,15 @@ RUN_INFO = "run.json"
 FAILED_RUN_EXIT = 3
 EXPERIMENT = "riskengine-rerate"
 #: Bump when the layout of checkpoints or outputs changes: old checkpoints are discarded.
+#: 9: a chunk's decisions checkpointed as Arrow IPC; its Parquet part is written once,
+#:    by the book's pass (riskengine.batch.book.finish_parts)
 #: 8: insurer limits as state (cover_basis, insured_amount, insurer_policy_id,
 #:    insurer_status, limit_before_insurer; insurer_requests.parquet)
 #: 7: the supplier (supplier_grade, supplier_cap; the run's supplier book) and the
 #:    currencies (approved_limit_base, fx_rate in decisions and pair summaries)
 #: 6: the book's caps (group_id, debtor_capacity, approved_outstanding; pair summaries)
 #: 5: decisions as a Parquet dataset, one part per chunk; 4: reason codes as fields
-FORMAT_VERSION = 8
+FORMAT_VERSION = 9
 #: Seconds to sleep after each chunk (debugging and the kill-and-resume test only).
 THROTTLE_ENV = "RISKENGINE_RERATE_THROTTLE"
 

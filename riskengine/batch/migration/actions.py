@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from riskengine.batch.migration.matrix import pair_rows
 from riskengine.contracts.arrowtext import large_text, text_member
@@ -87,8 +88,8 @@ def limit_actions(
     -----
     Actions, effective dates and protected outstanding come from
     :func:`riskengine.policy.limits.limit_change`: invoices already assigned
-    stay approved up to the old limit. The pairs are joined by Arrow
-    (:meth:`pyarrow.Table.join`).
+    stay approved up to the old limit. The pairs are joined by one Arrow sort of
+    both runs' keys (:func:`_merged`).
 
     Examples
     --------
@@ -151,30 +152,80 @@ class _Join(NamedTuple):
 def _join_pairs(previous: pd.DataFrame, cur: pd.DataFrame, scope: Iterable[str] | None,
                 errored_ids: pd.Index) -> _Join:
     """The join of :func:`limit_actions`: previous pairs of the debtors compared (see
-    :func:`_compared`) with every current pair (Arrow's full outer join, then sorted
-    by key); either side's pairs must be distinct."""
+    :func:`_compared`) with every current pair, in key order; either side's pairs must
+    be distinct (:func:`_merged`, else Arrow's full outer join, then sorted by key)."""
     prev = pair_rows(previous)[[*_KEY, "approved_limit"]]
     cur = cur[[*_KEY, "approved_limit"]]
+    ip = np.flatnonzero(previous["supplier_id"].notna().to_numpy(dtype=bool))  # of pair_rows
+    keep = _compared(prev["debtor_id"], scope, errored_ids)
+    text = [large_text(f[c]) for f in (prev, cur) for c in _KEY]
+    merged = _merged(text[0], text[1], text[2], text[3], ip, keep)
+    if merged is not None:
+        return merged
     for name, frame in (("previous", prev), ("current", cur)):
         dup = frame.duplicated(_KEY)
         if dup.any():
             row = frame[dup].iloc[0]
             raise ValueError(f"{name} decisions: pair ({row['debtor_id']!r}, "
                              f"{row['supplier_id']!r}) appears more than once.")
-    ip = np.flatnonzero(previous["supplier_id"].notna().to_numpy(dtype=bool))  # of pair_rows
-    keep = _compared(prev["debtor_id"], scope, errored_ids)
-    left = pa.table({"debtor_id": large_text(prev["debtor_id"]).filter(pa.array(keep)),
-                     "supplier_id": large_text(prev["supplier_id"]).filter(pa.array(keep)),
+    left = pa.table({"debtor_id": text[0].filter(pa.array(keep)),
+                     "supplier_id": text[1].filter(pa.array(keep)),
                      "_ip": pa.array(ip[keep], pa.int64())})
-    right = pa.table({"debtor_id": large_text(cur["debtor_id"]),
-                      "supplier_id": large_text(cur["supplier_id"]),
+    right = pa.table({"debtor_id": text[2], "supplier_id": text[3],
                       "_ic": pa.array(np.arange(len(cur)), pa.int64())})
-    merged = left.join(right, keys=_KEY, join_type="full outer", coalesce_keys=True).sort_by(
+    joined = left.join(right, keys=_KEY, join_type="full outer", coalesce_keys=True).sort_by(
         [(k, "ascending") for k in _KEY])
-    keys = tuple(merged[c].combine_chunks() for c in _KEY)
-    return _Join((keys[0], keys[1]), np.arange(merged.num_rows),
-                 np.asarray(merged["_ip"].fill_null(-1), dtype=np.int64),
-                 np.asarray(merged["_ic"].fill_null(-1), dtype=np.int64))
+    keys = tuple(joined[c].combine_chunks() for c in _KEY)
+    return _Join((keys[0], keys[1]), np.arange(joined.num_rows),
+                 np.asarray(joined["_ip"].fill_null(-1), dtype=np.int64),
+                 np.asarray(joined["_ic"].fill_null(-1), dtype=np.int64))
+
+
+#: Between a pair's debtor and supplier ids in :func:`_merged`'s one sort key: below
+#: every other character, so the key sorts as (debtor_id, supplier_id) does.
+_SEP = "\x00"
+
+
+def _merged(prev_d: pa.Array, prev_s: pa.Array, cur_d: pa.Array, cur_s: pa.Array,
+            ip: np.ndarray, keep: np.ndarray) -> _Join | None:
+    """:func:`_join_pairs` by one sort instead of a hash join and a sort: every previous
+    and current pair's key (``debtor_id SEP supplier_id``, one text) sorted together
+    (Arrow's sort is stable: a previous pair before the current one of the same key);
+    equal neighbours are the pairs in both runs. None when the keys cannot be
+    compared so (a missing id, an id holding ``SEP``) or a side repeats a pair (the
+    caller names it)."""
+    n_prev = len(prev_d)
+    parts = (prev_d, prev_s, cur_d, cur_s)
+    if any(a.null_count for a in parts) or any(
+            pc.any(pc.match_substring(a, _SEP)).as_py() for a in parts if len(a)):
+        return None
+    sep = pa.scalar(_SEP, pa.large_string())
+    keys = pa.chunked_array([pc.binary_join_element_wise(prev_d, prev_s, sep),
+                             pc.binary_join_element_wise(cur_d, cur_s, sep)],
+                            pa.large_string()).combine_chunks()
+    n = len(keys)
+    order = np.asarray(pc.sort_indices(keys), dtype=np.int64)
+    ordered = keys.take(pa.array(order))
+    same = np.asarray(pc.equal(ordered.slice(1), ordered.slice(0, max(n - 1, 0))),
+                      dtype=bool) if n > 1 else np.zeros(0, dtype=bool)
+    from_prev = order < n_prev
+    if (same & (from_prev[1:] == from_prev[:-1])).any():
+        return None  # a pair twice on one side
+    first = np.concatenate(([True], ~same)) if n else np.zeros(0, dtype=bool)
+    group = np.cumsum(first) - 1
+    m = int(group[-1]) + 1 if n else 0
+    prev_row = np.full(m, -1, dtype=np.int64)
+    cur_row = np.full(m, -1, dtype=np.int64)
+    src = order[from_prev]
+    kept = keep[src]  # a previous pair of a debtor not compared: left out
+    prev_row[group[from_prev][kept]] = ip[src[kept]]
+    cur_row[group[~from_prev]] = order[~from_prev] - n_prev
+    live = np.flatnonzero((prev_row >= 0) | (cur_row >= 0))
+    at = pa.array(order[np.flatnonzero(first)[live]])
+    debtors = pa.chunked_array([prev_d, cur_d], pa.large_string()).combine_chunks()
+    suppliers = pa.chunked_array([prev_s, cur_s], pa.large_string()).combine_chunks()
+    return _Join((debtors.take(at), suppliers.take(at)), np.arange(live.size),
+                 prev_row[live], cur_row[live])
 
 
 def _compared(ids: Any, scope: Iterable[str] | None, errored_ids: pd.Index) -> np.ndarray:
