@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 from riskengine.errors import InvalidInputError
 from riskengine.policy.credit_policy import CreditPolicy
 from riskengine.policy.limits import decision_knockout
-from riskengine.store.adverse import known_debtors, record_adverse
+from riskengine.store.adverse import AdverseKey, known_debtors, record_decision_adverse
 from riskengine.store.audit import _insert_inputs, _payload_text
 from riskengine.store.fx import _FxTable
 from riskengine.store.idempotency import (
@@ -88,17 +88,17 @@ _LATEST = (sa.select(decisions.c.id, decisions.c.decision)
 _LATEST_PAIR = _LATEST.where(decisions.c.supplier_id == sa.bindparam("p_supplier"))
 
 
-def _keep_adverse(conn: Connection, adverse: Mapping[str, Any], rows: list[dict[str, Any]],
-                  ids: list[int], known: set[str]) -> None:
+def _keep_adverse(conn: Connection, adverse: Mapping[str, Sequence[AdverseKey]],
+                  rows: list[dict[str, Any]], ids: list[int], known: set[str]) -> None:
     """Each debtor's adverse records, sourced to its first decision of the call."""
     first: dict[str, tuple[int, Any]] = {}
     for new_id, row in zip(ids, rows, strict=True):
         first.setdefault(str(row["debtor_id"]), (new_id, row["as_of"] or dt.date.today()))
-    for debtor, frame in adverse.items():
-        if debtor in first and len(frame):
+    for debtor, records in adverse.items():
+        if debtor in first and records:
             new_id, day = first[debtor]
-            record_adverse(conn, frame, first_seen=day, source=f"decision:{new_id}",
-                           known=known)
+            record_decision_adverse(conn, records, first_seen=day,
+                                    source=f"decision:{new_id}", known=known)
 
 
 class DecisionStore(_InsurerRegister, _FxTable, _Accounts, _Pages):
@@ -194,7 +194,7 @@ class DecisionStore(_InsurerRegister, _FxTable, _Accounts, _Pages):
                         exposures: Sequence[Mapping[str, Any] | None] | None = None,
                         idempotency: IdempotentRequest | None = None,
                         insurer_requests: tuple[Any, Sequence[str]] | None = None,
-                        adverse: Mapping[str, Any] | None = None
+                        adverse: Mapping[str, Sequence[AdverseKey]] | None = None
                         ) -> StoredDecisions:
         """:meth:`record_decisions` with what happened to the register, under an optional key.
 
@@ -204,10 +204,11 @@ class DecisionStore(_InsurerRegister, _FxTable, _Accounts, _Pages):
         ``insurer_requests``: (the decisions' requests to the insurer, their debtors): the
         debtors' requests are replaced in the same transaction
         (:meth:`replace_insurer_requests`).
-        ``adverse``: per debtor, the adverse records its decision saw (a frame of
-        :data:`riskengine.store.adverse.KEY`), kept in the same transaction with the
-        debtor's first decision of the call as their source and its ``as_of`` as the day
-        first seen (:func:`riskengine.store.adverse.record_adverse`).
+        ``adverse``: per debtor, the adverse records its decision saw (key rows of
+        :data:`riskengine.store.adverse.KEY`, :func:`~riskengine.store.adverse.payload_adverse`),
+        kept in the same transaction with the debtor's first decision of the call as their
+        source and its ``as_of`` as the day first seen
+        (:func:`riskengine.store.adverse.record_decision_adverse`).
 
         Returns
         -------
