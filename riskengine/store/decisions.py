@@ -27,6 +27,7 @@ from riskengine.policy.credit_policy import CreditPolicy
 from riskengine.policy.limits import decision_knockout
 from riskengine.store.adverse import AdverseKey, known_debtors, record_decision_adverse
 from riskengine.store.audit import _insert_inputs, _payload_text
+from riskengine.store.driver import insert_row
 from riskengine.store.fx import _FxTable
 from riskengine.store.idempotency import (
     IdempotentAnswer,
@@ -39,7 +40,7 @@ from riskengine.store.pages import _Pages
 from riskengine.store.register import BOOK_KEYS, decision_terms
 from riskengine.store.tables import decisions, metadata
 from riskengine.store.users import _Accounts
-from riskengine.store.values import _date, _float, _new_id, _now, _period, _row, _str
+from riskengine.store.values import _date, _float, _now, _period, _row, _str
 
 __all__ = ["DecisionStore", "StoredDecisions"]
 
@@ -81,7 +82,6 @@ def _decision_rows(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 # Prebuilt statements: compiled once and cached by SQLAlchemy (a fresh ``insert().values(...)``
 # per call costs more than the SQLite write itself).
-_INSERT_DECISION = decisions.insert()
 _LATEST = (sa.select(decisions.c.id, decisions.c.decision)
            .where(decisions.c.debtor_id == sa.bindparam("p_debtor"))
            .order_by(decisions.c.id.desc()).limit(1))
@@ -266,7 +266,7 @@ class DecisionStore(_InsurerRegister, _FxTable, _Accounts, _Pages):
         ids: list[int] = []
         register: list[dict[str, Any] | None] = []
         for pos, (row, item) in enumerate(zip(rows, items, strict=True)):
-            new_id = _new_id(conn.execute(_INSERT_DECISION, row))
+            new_id = int(insert_row(conn, decisions, row, returning="id") or 0)
             ids.append(new_id)
             if not (update_register and row["supplier_id"]
                     and row["approved_limit"] is not None):

@@ -18,6 +18,7 @@ from riskengine.policy.book import BookRest
 from riskengine.policy.credit_policy import CreditPolicy
 from riskengine.scoring.suppliers import SupplierBook
 from riskengine.store.database import _Database
+from riskengine.store.driver import insert_row, select_rows, update_rows
 from riskengine.store.register_rule import (
     ACTIONS,
     NextState,
@@ -31,13 +32,9 @@ from riskengine.store.values import _date, _float, _new_id, _now, _row, _str
 # Prebuilt statements: compiled once and cached by SQLAlchemy (a fresh ``insert().values(...)``
 # per call costs more than the SQLite write itself).
 _INSERT_CHECK = funding_checks.insert()
-_INSERT_HISTORY = limit_history.insert()
-_INSERT_REGISTER = limit_register.insert()
 _PAIR = (limit_register.c.supplier_id == sa.bindparam("p_supplier"),
          limit_register.c.debtor_id == sa.bindparam("p_debtor"))
 _SELECT_REGISTER = sa.select(limit_register).where(*_PAIR)
-_LOCK_REGISTER = _SELECT_REGISTER.with_for_update()
-_UPDATE_REGISTER = limit_register.update().where(*_PAIR)
 # PostgreSQL: a pair's first row; a concurrent first insert makes it do nothing (and wait
 # for that one to commit) instead of failing on the primary key
 _PAIR_LOCK_PG = sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))")
@@ -53,7 +50,15 @@ def _locked_pair(conn: Connection, key: dict[str, str]) -> Any:
     """
     if conn.dialect.name == "postgresql":
         conn.execute(_PAIR_LOCK_PG, {"k": f"{key['p_supplier']}\x1f{key['p_debtor']}"})
-    return conn.execute(_LOCK_REGISTER, key).mappings().first()
+    rows = select_rows(conn, limit_register, {"supplier_id": key["p_supplier"],
+                                              "debtor_id": key["p_debtor"]},
+                       for_update=True)
+    return rows[0] if rows else None
+
+
+def _history_id(conn: Connection, row: Mapping[str, Any]) -> int:
+    """Insert a history row; its id."""
+    return int(insert_row(conn, limit_history, row, returning="id") or 0)
 
 
 BOOK_SNAPSHOT_SECONDS = 60.0
@@ -616,7 +621,7 @@ class _LimitRegister(_Database):
         if not st.applied[0]:
             hist["reason"] = (f"{reason} (older than the register's as_of "
                               f"{old['as_of'].isoformat()}: not applied)")[:500]
-            hid = _new_id(conn.execute(_INSERT_HISTORY, hist))
+            hid = _history_id(conn, hist)
             return {"applied": False, "reason": "older_than_register",
                     "register_as_of": old["as_of"].isoformat(), "history_id": hid}
         values = state_values(st, 0, as_of=as_of, source=source, currency=currency,
@@ -625,11 +630,12 @@ class _LimitRegister(_Database):
         if terms is not None and terms.get("grade") is not None:  # a decision's terms
             values["previous_grade"] = None if old is None else old["grade"]
         if old is None:
-            conn.execute(_INSERT_REGISTER, {"supplier_id": supplier_id,
-                                            "debtor_id": debtor_id, **values})
+            insert_row(conn, limit_register, {"supplier_id": supplier_id,
+                                                 "debtor_id": debtor_id, **values})
         else:
-            conn.execute(_UPDATE_REGISTER, {**key, **values})
-        hid = _new_id(conn.execute(_INSERT_HISTORY, hist))
+            update_rows(conn, limit_register, values,
+                          {"supplier_id": supplier_id, "debtor_id": debtor_id})
+        hid = _history_id(conn, hist)
         pending = None if values["pending_limit"] is None else {
             "limit": values["pending_limit"],
             "effective_date": values["pending_effective_date"].isoformat()}
