@@ -2,11 +2,14 @@
 
 A stored decision runs a dozen statements of one or two rows each; through SQLAlchemy's
 Core each costs about 25 us of Python around a 5 us SQLite call (the cached compiled
-statement, bind and result processing, the execution context). The statements here are
-SQL text built once per dialect from a table's columns and run with
-``Connection.exec_driver_sql`` in the caller's transaction: SQLAlchemy still wraps
-driver errors (``IntegrityError``, ``OperationalError``: the service's 503) and invalidates
-a lost connection, but compiles and processes nothing.
+statement, bind and result processing, the execution context, the result's column
+metadata: 30 columns of the register read by name). The statements here are SQL text
+built once per dialect (from a table's columns, or a Core statement compiled once:
+:class:`Prepared`) and run on the DBAPI cursor of the caller's SQLAlchemy connection,
+inside its transaction (:func:`_run`): driver errors are raised as SQLAlchemy's
+(``IntegrityError``; ``OperationalError``, the service's 503) and a lost connection is
+invalidated, as ``Connection.execute`` does, but nothing is compiled or processed per
+call.
 
 Values are given and read back as the columns' SQLAlchemy types keep them
 (:func:`bind` and :func:`read`): a ``Date`` is ISO text on SQLite and a date on
@@ -26,19 +29,12 @@ from sqlalchemy.engine import Connection
 
 from riskengine.store.values import _dumps
 
-__all__ = ["bind", "insert_row", "read", "select_rows", "update_rows"]
+__all__ = ["Prepared", "bind", "insert_row", "read", "select_rows", "update_rows"]
 
 
 def _kind(column: sa.Column[Any]) -> str:
     """How a column's values cross the driver: ``date``, ``json``, ``bool`` or ``plain``."""
-    t = column.type
-    if isinstance(t, sa.Date):
-        return "date"
-    if isinstance(t, sa.JSON):
-        return "json"
-    if isinstance(t, sa.Boolean):
-        return "bool"
-    return "plain"
+    return _kind_of(column.type)
 
 
 def bind(kind: str, value: Any, sqlite: bool) -> Any:
@@ -84,6 +80,42 @@ def _built(key: tuple[Any, ...], table: sa.Table, columns: Sequence[str],
     return got
 
 
+class _Done:
+    """What a statement run at the driver left: its rows, last row id and row count."""
+
+    __slots__ = ("rows", "lastrowid", "rowcount")
+
+    def __init__(self, rows: list[Any], lastrowid: Any, rowcount: int) -> None:
+        self.rows, self.lastrowid, self.rowcount = rows, lastrowid, rowcount
+
+
+def _run(conn: Connection, sql: str, params: Any) -> _Done:
+    """Run ``sql`` on the DBAPI cursor of ``conn`` inside its transaction (begun first, as
+    SQLAlchemy would on a first statement: ``BEGIN`` / ``BEGIN IMMEDIATE`` on SQLite, the
+    isolation level on PostgreSQL). A driver error is raised as SQLAlchemy's
+    (``IntegrityError``, ``OperationalError``...), the connection invalidated when it
+    was lost, as ``Connection.execute`` does."""
+    if not conn.in_transaction():
+        conn.begin()
+    raw: Any = conn.connection.dbapi_connection
+    cur = raw.cursor()
+    try:
+        cur.execute(sql, params)
+        rows = cur.fetchall() if cur.description is not None else []
+        return _Done(rows, getattr(cur, "lastrowid", None), cur.rowcount)
+    except Exception as exc:
+        base = conn.dialect.loaded_dbapi.Error
+        if not isinstance(exc, base):
+            raise
+        lost = bool(conn.dialect.is_disconnect(exc, raw, cur))
+        if lost:
+            conn.invalidate(exc)
+        raise sa.exc.DBAPIError.instance(sql, params, exc, base, connection_invalidated=lost,
+                                         dialect=conn.dialect) from exc
+    finally:
+        cur.close()
+
+
 def insert_row(conn: Connection, table: sa.Table, row: Mapping[str, Any], *,
            returning: str | None = None) -> int | None:
     """Insert one row (its keys are the columns); with ``returning``, the new row's key
@@ -97,11 +129,11 @@ def insert_row(conn: Connection, table: sa.Table, row: Mapping[str, Any], *,
 
     sql, kinds = _built(("insert", table.name, dialect, returning, *cols), table, cols, build)
     sqlite = dialect == "sqlite"
-    result = conn.exec_driver_sql(sql, tuple(
+    done = _run(conn, sql, tuple(
         bind(k, v, sqlite) for k, v in zip(kinds, row.values(), strict=True)))
     if returning is None:
         return None
-    return int(result.lastrowid) if sqlite else int(result.scalar_one())
+    return int(done.lastrowid) if sqlite else int(done.rows[0][0])
 
 
 def update_rows(conn: Connection, table: sa.Table, values: Mapping[str, Any],
@@ -121,7 +153,7 @@ def update_rows(conn: Connection, table: sa.Table, values: Mapping[str, Any],
     sqlite = dialect == "sqlite"
     params = tuple(bind(k, v, sqlite) for k, v in zip(
         kinds, [*values.values(), *key.values()], strict=True))
-    return int(conn.exec_driver_sql(sql, params).rowcount or 0)
+    return int(_run(conn, sql, params).rowcount or 0)
 
 
 def select_rows(conn: Connection, table: sa.Table, key: Mapping[str, Any], *,
@@ -142,6 +174,56 @@ def select_rows(conn: Connection, table: sa.Table, key: Mapping[str, Any], *,
     sql, kinds = _built(("select", table.name, dialect, for_update, cols, keys), table,
                         cols, build)
     sqlite = dialect == "sqlite"
-    rows = conn.exec_driver_sql(sql, tuple(key.values())).fetchall()
+    rows = _run(conn, sql, tuple(key.values())).rows
     return [{c: read(k, v, sqlite) for c, k, v in zip(cols, kinds, r, strict=True)}
             for r in rows]
+
+
+class Prepared:
+    """A SQLAlchemy select (or text) with named parameters, compiled once per dialect and
+    run at the driver: rows as tuples of the values as SQLAlchemy reads them (the selected
+    columns' types; a text statement's values as the driver gives them)."""
+
+    def __init__(self, statement: Any) -> None:
+        self.statement = statement
+        self._by_dialect: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any],
+                                          dict[str, str], tuple[str, ...]]] = {}
+
+    def _compiled(self, conn: Connection) -> tuple[str, tuple[str, ...] | None,
+                                                   dict[str, Any], dict[str, str],
+                                                   tuple[str, ...]]:
+        name = conn.dialect.name
+        got = self._by_dialect.get(name)
+        if got is None:
+            compiled = self.statement.compile(dialect=conn.dialect)
+            order = tuple(compiled.positiontup) if compiled.positional else None
+            kinds = {k: _kind_of(b.type) for k, b in compiled.binds.items()}
+            cols = getattr(self.statement, "selected_columns", None)
+            result = tuple(_kind_of(c.type) for c in cols) if cols is not None else ()
+            got = (compiled.string, order, dict(compiled.params), kinds, result)
+            self._by_dialect[name] = got
+        return got
+
+    def rows(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """The statement's rows with ``params`` (by bind name)."""
+        sql, order, defaults, kinds, result = self._compiled(conn)
+        sqlite = conn.dialect.name == "sqlite"
+        given = {**defaults, **params}
+        values: Any = (tuple(bind(kinds.get(k, "plain"), given[k], sqlite) for k in order)
+                       if order is not None else
+                       {k: bind(kinds.get(k, "plain"), v, sqlite) for k, v in given.items()})
+        rows = _run(conn, sql, values).rows
+        if not sqlite or all(k == "plain" for k in result):
+            return [tuple(r) for r in rows]
+        return [tuple(read(k, v, True) for k, v in zip(result, r, strict=True)) for r in rows]
+
+
+def _kind_of(t: Any) -> str:
+    """How values of a SQLAlchemy type cross the driver (:func:`bind`, :func:`read`)."""
+    if isinstance(t, sa.Date):
+        return "date"
+    if isinstance(t, sa.JSON):
+        return "json"
+    if isinstance(t, sa.Boolean):
+        return "bool"
+    return "plain"

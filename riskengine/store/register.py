@@ -18,7 +18,7 @@ from riskengine.policy.book import BookRest
 from riskengine.policy.credit_policy import CreditPolicy
 from riskengine.scoring.suppliers import SupplierBook
 from riskengine.store.database import _Database
-from riskengine.store.driver import insert_row, select_rows, update_rows
+from riskengine.store.driver import Prepared, insert_row, select_rows, update_rows
 from riskengine.store.register_rule import (
     ACTIONS,
     NextState,
@@ -78,10 +78,10 @@ _IN_FORCE_SQL = (
 (:func:`~riskengine.store.register_rule.in_force`: a pending change past its date, else
 the limit from its effective date, else the limit before it)."""
 
-_BOOK_TOTALS = sa.text(
+_BOOK_TOTALS = Prepared(sa.text(
     "SELECT COALESCE(sector, ''), COALESCE(country, ''), currency, SUM(" + _IN_FORCE_SQL + ")"
     " FROM limit_register GROUP BY 1, 2, 3"
-).bindparams(sa.bindparam("day", type_=sa.Date))
+).bindparams(sa.bindparam("day", type_=sa.Date)))
 
 
 @functools.lru_cache(maxsize=64)
@@ -92,12 +92,16 @@ def _book_mine(n_excl: int, n_grp: int) -> Any:
     0.5 ms a call to render)."""
     excl = ", ".join(f":e{i}" for i in range(n_excl)) or "NULL"
     grp = ", ".join(f":g{i}" for i in range(n_grp)) or "NULL"
-    return sa.text(
+    return Prepared(sa.text(
         f"SELECT CASE WHEN debtor_id IN ({excl}) THEN 1 ELSE 0 END, group_id,"
         " COALESCE(sector, ''), COALESCE(country, ''), currency, SUM(" + _IN_FORCE_SQL + ")"
         f" FROM limit_register WHERE (debtor_id IN ({excl})"
         f" OR group_id IN ({grp})) GROUP BY 1, 2, 3, 4, 5"
-    ).bindparams(sa.bindparam("day", type_=sa.Date))
+    ).bindparams(sa.bindparam("day", type_=sa.Date)))
+
+
+_RATED_COLUMNS = ("debtor_id", "grade", "rating_as_of")
+_REGISTER_COLUMNS = tuple(c.name for c in limit_register.columns)
 
 
 @functools.lru_cache(maxsize=32)
@@ -114,7 +118,7 @@ def _supplier_reads(n: int) -> tuple[Any, Any]:
              .order_by(c.debtor_id, c.rating_as_of.desc(), c.updated_at.desc()))
     pairs = sa.select(limit_register).where(
         c.supplier_id.in_([sa.bindparam(f"s{i}", type_=sa.String) for i in range(n)]))
-    return rated, pairs
+    return Prepared(rated), Prepared(pairs)
 
 
 def _converter(day: dt.date, base: str, rates: FxRates | None) -> Any:
@@ -408,8 +412,8 @@ class _LimitRegister(_Database):
                 f = factor(cur, a)
                 if f is not None:
                     totals[(s, k)] = totals.get((s, k), 0.0) + a * f
-            for is_own, group, s, k, cur, amount in conn.execute(
-                    _book_mine(len(excl), len(grp)), params).all():
+            for is_own, group, s, k, cur, amount in _book_mine(len(excl), len(grp)).rows(
+                    conn, params):
                 f = factor(cur, float(amount or 0.0))
                 if f is None:
                     continue
@@ -433,7 +437,7 @@ class _LimitRegister(_Database):
                 and now - snap[1] < BOOK_SNAPSHOT_SECONDS:
             return dict(snap[3])
         totals = {(str(s), str(k), cur): float(a or 0.0)
-                  for s, k, cur, a in conn.execute(_BOOK_TOTALS, {"day": key}).all()}
+                  for s, k, cur, a in _BOOK_TOTALS.rows(conn, {"day": key})}
         self._book_snapshot = (key, now, time.monotonic() - now, totals)
         return dict(totals)
 
@@ -476,9 +480,10 @@ class _LimitRegister(_Database):
         rated_q, pairs_q = _supplier_reads(len(ids))
         params = {"p_day": day, **{f"s{i}": s for i, s in enumerate(ids)}}
         with self._read() as conn:
-            rated = list(conn.execute(rated_q, params).mappings())
-            rows: list[Mapping[Any, Any] | None] = list(conn.execute(pairs_q,
-                                                                     params).mappings())
+            rated = [dict(zip(_RATED_COLUMNS, r, strict=True))
+                     for r in rated_q.rows(conn, params)]
+            rows: list[Mapping[Any, Any] | None] = [
+                dict(zip(_REGISTER_COLUMNS, r, strict=True)) for r in pairs_q.rows(conn, params)]
         ratings: dict[str, str | None] = {}
         latest: dict[str, Any] = {}
         for r in rated:  # newest first per supplier
