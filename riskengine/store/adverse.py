@@ -26,6 +26,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from riskengine.contracts.arrowtext import text_member
+from riskengine.store.driver import Prepared
 from riskengine.store.tables import limit_register
 
 __all__ = ["KEY", "ADVERSE_COLUMNS", "AdverseKey", "record_adverse", "record_decision_adverse",
@@ -45,8 +46,8 @@ def _known_of(n: int) -> Any:
     """The debtors among ``n`` ids ``:k0 ...`` that hold a register pair: one statement
     per list length, built and compiled once (a decision asks on every request)."""
     c = limit_register.c
-    return sa.select(c.debtor_id).distinct().where(
-        c.debtor_id.in_([sa.bindparam(f"k{i}", type_=sa.String) for i in range(n)]))
+    return Prepared(sa.select(c.debtor_id).distinct().where(
+        c.debtor_id.in_([sa.bindparam(f"k{i}", type_=sa.String) for i in range(n)])))
 
 
 def known_debtors(conn: Any, debtor_ids: Iterable[str]) -> set[str]:
@@ -55,8 +56,8 @@ def known_debtors(conn: Any, debtor_ids: Iterable[str]) -> set[str]:
     out: set[str] = set()
     for i in range(0, len(ids), 900):
         part = ids[i:i + 900]
-        out.update(str(d) for (d,) in conn.execute(
-            _known_of(len(part)), {f"k{j}": d for j, d in enumerate(part)}))
+        out.update(str(d) for (d,) in _known_of(len(part)).rows(
+            conn, {f"k{j}": d for j, d in enumerate(part)}))
     return out
 
 

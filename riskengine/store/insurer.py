@@ -61,8 +61,8 @@ def _latest_of(n: int) -> Any:
 def _delete_requests_of(n: int) -> Any:
     """Delete the insurer requests of ``n`` debtors ``:d0 ...`` (as :func:`_latest_of`)."""
     t = insurer_requests
-    return t.delete().where(t.c.debtor_id.in_(
-        [sa.bindparam(f"d{i}", type_=sa.String) for i in range(n)]))
+    return Prepared(t.delete().where(t.c.debtor_id.in_(
+        [sa.bindparam(f"d{i}", type_=sa.String) for i in range(n)])))
 
 
 def _normal(frame: pd.DataFrame) -> pd.DataFrame:
@@ -250,7 +250,7 @@ class _InsurerRegister(_AuditTrail):
             ids = sorted({str(d) for d in debtors})
             for i in range(0, len(ids), _BATCH):
                 part = ids[i:i + _BATCH]
-                conn.execute(_delete_requests_of(len(part)), _ids(part))
+                _delete_requests_of(len(part)).rows(conn, _ids(part))
         n = len(requests[REQUEST_COLUMNS[0]])
         if not n:
             return 0
