@@ -89,3 +89,23 @@ def test_a_first_statement_runs_in_the_connections_transaction(store_url: str) -
         assert store.count("inputs") == 0
     finally:
         store.close()
+
+
+def test_a_prepared_statement_keeps_its_own_values_and_needs_the_others() -> None:
+    """A value the statement holds (a LIMIT) is bound from the statement; a parameter
+    without a value must be given (KeyError naming it, never a silent NULL)."""
+    store = DecisionStore("sqlite://")
+    try:
+        with store._write() as conn:
+            for k in range(4):
+                insert_row(conn, decisions, {"debtor_id": "D-1", "decision": {"k": k},
+                                             "recorded_at": "now"}, returning="id")
+        q = Prepared(sa.select(decisions.c.decision).where(
+            decisions.c.debtor_id == sa.bindparam("p_debtor")).order_by(decisions.c.id)
+            .limit(2))
+        with store.connect() as conn:
+            assert q.rows(conn, {"p_debtor": "D-1"}) == [({"k": 0},), ({"k": 1},)]
+            with pytest.raises(KeyError, match="p_debtor"):
+                q.rows(conn, {})
+    finally:
+        store.close()

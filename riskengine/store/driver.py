@@ -200,7 +200,9 @@ class Prepared:
             kinds = {k: _kind_of(b.type) for k, b in compiled.binds.items()}
             cols = getattr(self.statement, "selected_columns", None)
             result = tuple(_kind_of(c.type) for c in cols) if cols is not None else ()
-            got = (compiled.string, order, dict(compiled.params), kinds, result)
+            defaults = {k: b.effective_value for k, b in compiled.binds.items()
+                        if not b.required}  # e.g. a LIMIT's value; the others must be given
+            got = (compiled.string, order, defaults, kinds, result)
             self._by_dialect[name] = got
         return got
 
