@@ -200,6 +200,8 @@ class Prepared:
             kinds = {k: _kind_of(b.type) for k, b in compiled.binds.items()}
             cols = getattr(self.statement, "selected_columns", None)
             result = tuple(_kind_of(c.type) for c in cols) if cols is not None else ()
+            if all(k == "plain" for k in result):
+                result = ()  # read as the driver gives them
             defaults = {k: b.effective_value for k, b in compiled.binds.items()
                         if not b.required}  # e.g. a LIMIT's value; the others must be given
             got = (compiled.string, order, defaults, kinds, result)
@@ -211,12 +213,13 @@ class Prepared:
         sql, order, defaults, kinds, result = self._compiled(conn)
         sqlite = conn.dialect.name == "sqlite"
         given = {**defaults, **params}
-        values: Any = (tuple(bind(kinds.get(k, "plain"), given[k], sqlite) for k in order)
-                       if order is not None else
-                       {k: bind(kinds.get(k, "plain"), v, sqlite) for k, v in given.items()})
+        for k, kind in kinds.items():  # each value bound once, however often it appears
+            if kind != "plain" and k in given:
+                given[k] = bind(kind, given[k], sqlite)
+        values: Any = tuple([given[k] for k in order]) if order is not None else given
         rows = _run(conn, sql, values).rows
-        if not sqlite or all(k == "plain" for k in result):
-            return [tuple(r) for r in rows]
+        if not sqlite or not result:
+            return rows
         return [tuple(read(k, v, True) for k, v in zip(result, r, strict=True)) for r in rows]
 
 
