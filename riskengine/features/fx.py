@@ -227,8 +227,8 @@ class FxRates:
 
     def mapping_at(self, day: Any) -> dict[str, float]:
         """The rates in force on ``day`` by ISO code (currencies without one left out)."""
-        vec = self.at(day)
-        return {c: float(vec[i]) for i, c in enumerate(CURRENCIES) if np.isfinite(vec[i])}
+        return {c: v for c, v in zip(CURRENCIES, self.at(day).tolist(), strict=True)
+                if math.isfinite(v)}
 
     def rows(self) -> list[tuple[str, str, float]]:
         """The rows as ``(YYYY-MM-DD, currency, rate)``, by currency then date."""

@@ -56,8 +56,13 @@ def response_json(value: Any) -> bytes:
     >>> response_json({"expected_loss": 295.4001754955119, "pd": 0.0211000125, "x": None})
     b'{"expected_loss":295.4,"pd":0.0211000125,"x":null}'
     """
-    return json.dumps(money_rounded(jsonable(value), RESPONSE_MONEY), allow_nan=False,
-                      separators=(",", ":")).encode()
+    try:  # plain data (the decisions are) is dumped as it is: one walk, not two
+        text = json.dumps(money_rounded(value, RESPONSE_MONEY), allow_nan=False,
+                          separators=(",", ":"))
+    except (TypeError, ValueError):  # numpy integers, dates, NaN: made plain JSON first
+        text = json.dumps(money_rounded(jsonable(value), RESPONSE_MONEY), allow_nan=False,
+                          separators=(",", ":"))
+    return text.encode()
 
 
 _FIELD_PREFIX = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*): ")

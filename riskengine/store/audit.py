@@ -17,14 +17,11 @@ from riskengine.policy.credit_policy import CreditPolicy
 from riskengine.policy.overrides import DIRECTIONS as _DIRECTIONS
 from riskengine.policy.overrides import MAX_REASON_LENGTH as _MAX_REASON
 from riskengine.policy.overrides import MIN_REASON_LENGTH as _MIN_REASON
+from riskengine.store.driver import insert_row, select_rows
 from riskengine.store.register import _LimitRegister
 from riskengine.store.tables import inputs, limit_history, override_reviews, overrides
 from riskengine.store.values import _date, _float, _new_id, _now, _period, _row, _str, jsonable
 
-# Prebuilt statements (compiled once, cached by SQLAlchemy): building a select per call
-# costs more than the lookup itself on the request path.
-_INPUT_KEPT = sa.select(inputs.c.input_hash).where(inputs.c.input_hash == sa.bindparam("p_hash"))
-_INSERT_INPUT = inputs.insert()
 # PostgreSQL: two writers of one payload at once (no BEGIN IMMEDIATE there): the second
 # inserts nothing instead of failing on the primary key
 _INSERT_INPUT_PG = (postgresql.insert(inputs).on_conflict_do_nothing()
@@ -330,11 +327,11 @@ def _payload_text(input_hash: str, payload: str | Mapping[str, Any] | BaseModel)
 
 def _insert_inputs(conn: Connection, key: str, text: str) -> bool:
     """Insert a payload unless its hash is already kept (append-only: first one wins)."""
-    if conn.execute(_INPUT_KEPT, {"p_hash": key}).first():
+    if select_rows(conn, inputs, {"input_hash": key}, columns=("input_hash",)):
         return False
     row = {"input_hash": key, "payload": text, "recorded_at": _now()}
     if conn.dialect.name == "postgresql":
         return conn.execute(_INSERT_INPUT_PG, row).first() is not None
-    conn.execute(_INSERT_INPUT, row)
+    insert_row(conn, inputs, row)
     return True
 

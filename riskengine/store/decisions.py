@@ -25,8 +25,9 @@ from sqlalchemy.engine import Connection
 from riskengine.errors import InvalidInputError
 from riskengine.policy.credit_policy import CreditPolicy
 from riskengine.policy.limits import decision_knockout
-from riskengine.store.adverse import known_debtors, record_adverse
+from riskengine.store.adverse import AdverseKey, known_debtors, record_decision_adverse
 from riskengine.store.audit import _insert_inputs, _payload_text
+from riskengine.store.driver import insert_row
 from riskengine.store.fx import _FxTable
 from riskengine.store.idempotency import (
     IdempotentAnswer,
@@ -39,7 +40,7 @@ from riskengine.store.pages import _Pages
 from riskengine.store.register import BOOK_KEYS, decision_terms
 from riskengine.store.tables import decisions, metadata
 from riskengine.store.users import _Accounts
-from riskengine.store.values import _date, _float, _new_id, _now, _period, _row, _str
+from riskengine.store.values import _date, _float, _now, _period, _row, _str
 
 __all__ = ["DecisionStore", "StoredDecisions"]
 
@@ -81,24 +82,23 @@ def _decision_rows(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 # Prebuilt statements: compiled once and cached by SQLAlchemy (a fresh ``insert().values(...)``
 # per call costs more than the SQLite write itself).
-_INSERT_DECISION = decisions.insert()
 _LATEST = (sa.select(decisions.c.id, decisions.c.decision)
            .where(decisions.c.debtor_id == sa.bindparam("p_debtor"))
            .order_by(decisions.c.id.desc()).limit(1))
 _LATEST_PAIR = _LATEST.where(decisions.c.supplier_id == sa.bindparam("p_supplier"))
 
 
-def _keep_adverse(conn: Connection, adverse: Mapping[str, Any], rows: list[dict[str, Any]],
-                  ids: list[int], known: set[str]) -> None:
+def _keep_adverse(conn: Connection, adverse: Mapping[str, Sequence[AdverseKey]],
+                  rows: list[dict[str, Any]], ids: list[int], known: set[str]) -> None:
     """Each debtor's adverse records, sourced to its first decision of the call."""
     first: dict[str, tuple[int, Any]] = {}
     for new_id, row in zip(ids, rows, strict=True):
         first.setdefault(str(row["debtor_id"]), (new_id, row["as_of"] or dt.date.today()))
-    for debtor, frame in adverse.items():
-        if debtor in first and len(frame):
+    for debtor, records in adverse.items():
+        if debtor in first and records:
             new_id, day = first[debtor]
-            record_adverse(conn, frame, first_seen=day, source=f"decision:{new_id}",
-                           known=known)
+            record_decision_adverse(conn, records, first_seen=day,
+                                    source=f"decision:{new_id}", known=known)
 
 
 class DecisionStore(_InsurerRegister, _FxTable, _Accounts, _Pages):
@@ -194,7 +194,7 @@ class DecisionStore(_InsurerRegister, _FxTable, _Accounts, _Pages):
                         exposures: Sequence[Mapping[str, Any] | None] | None = None,
                         idempotency: IdempotentRequest | None = None,
                         insurer_requests: tuple[Any, Sequence[str]] | None = None,
-                        adverse: Mapping[str, Any] | None = None
+                        adverse: Mapping[str, Sequence[AdverseKey]] | None = None
                         ) -> StoredDecisions:
         """:meth:`record_decisions` with what happened to the register, under an optional key.
 
@@ -204,10 +204,11 @@ class DecisionStore(_InsurerRegister, _FxTable, _Accounts, _Pages):
         ``insurer_requests``: (the decisions' requests to the insurer, their debtors): the
         debtors' requests are replaced in the same transaction
         (:meth:`replace_insurer_requests`).
-        ``adverse``: per debtor, the adverse records its decision saw (a frame of
-        :data:`riskengine.store.adverse.KEY`), kept in the same transaction with the
-        debtor's first decision of the call as their source and its ``as_of`` as the day
-        first seen (:func:`riskengine.store.adverse.record_adverse`).
+        ``adverse``: per debtor, the adverse records its decision saw (key rows of
+        :data:`riskengine.store.adverse.KEY`, :func:`~riskengine.store.adverse.payload_adverse`),
+        kept in the same transaction with the debtor's first decision of the call as their
+        source and its ``as_of`` as the day first seen
+        (:func:`riskengine.store.adverse.record_decision_adverse`).
 
         Returns
         -------
@@ -265,7 +266,7 @@ class DecisionStore(_InsurerRegister, _FxTable, _Accounts, _Pages):
         ids: list[int] = []
         register: list[dict[str, Any] | None] = []
         for pos, (row, item) in enumerate(zip(rows, items, strict=True)):
-            new_id = _new_id(conn.execute(_INSERT_DECISION, row))
+            new_id = int(insert_row(conn, decisions, row, returning="id") or 0)
             ids.append(new_id)
             if not (update_register and row["supplier_id"]
                     and row["approved_limit"] is not None):

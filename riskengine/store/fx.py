@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from riskengine.contracts.dates import parse_date
 from riskengine.features.fx import FxRates
 from riskengine.store.database import _Database
+from riskengine.store.driver import Prepared
 from riskengine.store.tables import fx_rates
 from riskengine.store.values import _now
 from riskengine.validation.errors import raise_if_errors
@@ -32,9 +33,9 @@ _DELETE = fx_rates.delete().where(sa.and_(fx_rates.c.date == sa.bindparam("p_dat
 _LATEST_DAYS = (sa.select(fx_rates.c.currency, sa.func.max(fx_rates.c.date).label("day"))
                 .where(fx_rates.c.date <= sa.bindparam("p_day", type_=sa.Date))
                 .group_by(fx_rates.c.currency).subquery())
-_RATES_ON = sa.select(fx_rates.c.date, fx_rates.c.currency, fx_rates.c.rate).join(
+_RATES_ON = Prepared(sa.select(fx_rates.c.date, fx_rates.c.currency, fx_rates.c.rate).join(
     _LATEST_DAYS, sa.and_(fx_rates.c.currency == _LATEST_DAYS.c.currency,
-                          fx_rates.c.date == _LATEST_DAYS.c.day))
+                          fx_rates.c.date == _LATEST_DAYS.c.day)))
 
 
 class _FxTable(_Database):
@@ -90,8 +91,8 @@ class _FxTable(_Database):
         before it (:class:`~riskengine.features.fx.FxRates` into ``base``)."""
         day = parse_date(as_of, "as_of")
         with self._read() as conn:
-            rows = [(r.date, r.currency, float(r.rate))
-                    for r in conn.execute(_RATES_ON, {"p_day": day})]
+            rows = [(d, cur, float(rate))
+                    for d, cur, rate in _RATES_ON.rows(conn, {"p_day": day})]
         return FxRates.from_rows(rows, base) if rows else FxRates.empty(base)
 
     def fx_table(self, base: str) -> FxRates:

@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection
 from riskengine.contracts.schemas import INSURER_LIMITS
 from riskengine.policy.insurer import REQUEST_COLUMNS
 from riskengine.store.audit import _AuditTrail
+from riskengine.store.driver import Prepared
 from riskengine.store.runs import _floats, _insert, _iso, _objects, _tuples
 from riskengine.store.tables import decisions, insurer_limits, insurer_requests, limit_register
 from riskengine.store.values import _now
@@ -52,16 +53,16 @@ def _latest_of(n: int) -> Any:
     """Every insurer-limit row of ``n`` debtors ``:d0 ...``, oldest first: one statement per
     list length, built and compiled once (the service reads it on every decision)."""
     c = insurer_limits.c
-    return sa.select(*[c[name] for name in LIMIT_COLUMNS]).where(c.debtor_id.in_(
-        [sa.bindparam(f"d{i}", type_=sa.String) for i in range(n)])).order_by(c.id)
+    return Prepared(sa.select(*[c[name] for name in LIMIT_COLUMNS]).where(c.debtor_id.in_(
+        [sa.bindparam(f"d{i}", type_=sa.String) for i in range(n)])).order_by(c.id))
 
 
 @functools.lru_cache(maxsize=16)
 def _delete_requests_of(n: int) -> Any:
     """Delete the insurer requests of ``n`` debtors ``:d0 ...`` (as :func:`_latest_of`)."""
     t = insurer_requests
-    return t.delete().where(t.c.debtor_id.in_(
-        [sa.bindparam(f"d{i}", type_=sa.String) for i in range(n)]))
+    return Prepared(t.delete().where(t.c.debtor_id.in_(
+        [sa.bindparam(f"d{i}", type_=sa.String) for i in range(n)])))
 
 
 def _normal(frame: pd.DataFrame) -> pd.DataFrame:
@@ -249,7 +250,7 @@ class _InsurerRegister(_AuditTrail):
             ids = sorted({str(d) for d in debtors})
             for i in range(0, len(ids), _BATCH):
                 part = ids[i:i + _BATCH]
-                conn.execute(_delete_requests_of(len(part)), _ids(part))
+                _delete_requests_of(len(part)).rows(conn, _ids(part))
         n = len(requests[REQUEST_COLUMNS[0]])
         if not n:
             return 0
@@ -293,8 +294,9 @@ def _latest(conn: Connection, debtor_ids: Sequence[str]) -> dict[tuple[Any, ...]
     out: dict[tuple[Any, ...], dict[str, Any]] = {}
     for i in range(0, len(debtor_ids), _BATCH):
         part = debtor_ids[i:i + _BATCH]
-        for r in conn.execute(_latest_of(len(part)), _ids(part)).mappings():
-            out[tuple(r[k] for k in _KEY)] = dict(r)
+        for values in _latest_of(len(part)).rows(conn, _ids(part)):
+            r = dict(zip(LIMIT_COLUMNS, values, strict=True))
+            out[tuple(r[k] for k in _KEY)] = r
     return out
 
 

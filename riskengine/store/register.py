@@ -18,6 +18,7 @@ from riskengine.policy.book import BookRest
 from riskengine.policy.credit_policy import CreditPolicy
 from riskengine.scoring.suppliers import SupplierBook
 from riskengine.store.database import _Database
+from riskengine.store.driver import Prepared, insert_row, select_rows, update_rows
 from riskengine.store.register_rule import (
     ACTIONS,
     NextState,
@@ -31,13 +32,9 @@ from riskengine.store.values import _date, _float, _new_id, _now, _row, _str
 # Prebuilt statements: compiled once and cached by SQLAlchemy (a fresh ``insert().values(...)``
 # per call costs more than the SQLite write itself).
 _INSERT_CHECK = funding_checks.insert()
-_INSERT_HISTORY = limit_history.insert()
-_INSERT_REGISTER = limit_register.insert()
 _PAIR = (limit_register.c.supplier_id == sa.bindparam("p_supplier"),
          limit_register.c.debtor_id == sa.bindparam("p_debtor"))
 _SELECT_REGISTER = sa.select(limit_register).where(*_PAIR)
-_LOCK_REGISTER = _SELECT_REGISTER.with_for_update()
-_UPDATE_REGISTER = limit_register.update().where(*_PAIR)
 # PostgreSQL: a pair's first row; a concurrent first insert makes it do nothing (and wait
 # for that one to commit) instead of failing on the primary key
 _PAIR_LOCK_PG = sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))")
@@ -53,7 +50,15 @@ def _locked_pair(conn: Connection, key: dict[str, str]) -> Any:
     """
     if conn.dialect.name == "postgresql":
         conn.execute(_PAIR_LOCK_PG, {"k": f"{key['p_supplier']}\x1f{key['p_debtor']}"})
-    return conn.execute(_LOCK_REGISTER, key).mappings().first()
+    rows = select_rows(conn, limit_register, {"supplier_id": key["p_supplier"],
+                                              "debtor_id": key["p_debtor"]},
+                       for_update=True)
+    return rows[0] if rows else None
+
+
+def _history_id(conn: Connection, row: Mapping[str, Any]) -> int:
+    """Insert a history row; its id."""
+    return int(insert_row(conn, limit_history, row, returning="id") or 0)
 
 
 BOOK_SNAPSHOT_SECONDS = 60.0
@@ -73,10 +78,10 @@ _IN_FORCE_SQL = (
 (:func:`~riskengine.store.register_rule.in_force`: a pending change past its date, else
 the limit from its effective date, else the limit before it)."""
 
-_BOOK_TOTALS = sa.text(
+_BOOK_TOTALS = Prepared(sa.text(
     "SELECT COALESCE(sector, ''), COALESCE(country, ''), currency, SUM(" + _IN_FORCE_SQL + ")"
     " FROM limit_register GROUP BY 1, 2, 3"
-).bindparams(sa.bindparam("day", type_=sa.Date))
+).bindparams(sa.bindparam("day", type_=sa.Date)))
 
 
 @functools.lru_cache(maxsize=64)
@@ -87,12 +92,16 @@ def _book_mine(n_excl: int, n_grp: int) -> Any:
     0.5 ms a call to render)."""
     excl = ", ".join(f":e{i}" for i in range(n_excl)) or "NULL"
     grp = ", ".join(f":g{i}" for i in range(n_grp)) or "NULL"
-    return sa.text(
+    return Prepared(sa.text(
         f"SELECT CASE WHEN debtor_id IN ({excl}) THEN 1 ELSE 0 END, group_id,"
         " COALESCE(sector, ''), COALESCE(country, ''), currency, SUM(" + _IN_FORCE_SQL + ")"
         f" FROM limit_register WHERE (debtor_id IN ({excl})"
         f" OR group_id IN ({grp})) GROUP BY 1, 2, 3, 4, 5"
-    ).bindparams(sa.bindparam("day", type_=sa.Date))
+    ).bindparams(sa.bindparam("day", type_=sa.Date)))
+
+
+_RATED_COLUMNS = ("debtor_id", "grade", "rating_as_of")
+_REGISTER_COLUMNS = tuple(c.name for c in limit_register.columns)
 
 
 @functools.lru_cache(maxsize=32)
@@ -109,7 +118,7 @@ def _supplier_reads(n: int) -> tuple[Any, Any]:
              .order_by(c.debtor_id, c.rating_as_of.desc(), c.updated_at.desc()))
     pairs = sa.select(limit_register).where(
         c.supplier_id.in_([sa.bindparam(f"s{i}", type_=sa.String) for i in range(n)]))
-    return rated, pairs
+    return Prepared(rated), Prepared(pairs)
 
 
 def _converter(day: dt.date, base: str, rates: FxRates | None) -> Any:
@@ -403,8 +412,8 @@ class _LimitRegister(_Database):
                 f = factor(cur, a)
                 if f is not None:
                     totals[(s, k)] = totals.get((s, k), 0.0) + a * f
-            for is_own, group, s, k, cur, amount in conn.execute(
-                    _book_mine(len(excl), len(grp)), params).all():
+            for is_own, group, s, k, cur, amount in _book_mine(len(excl), len(grp)).rows(
+                    conn, params):
                 f = factor(cur, float(amount or 0.0))
                 if f is None:
                     continue
@@ -428,7 +437,7 @@ class _LimitRegister(_Database):
                 and now - snap[1] < BOOK_SNAPSHOT_SECONDS:
             return dict(snap[3])
         totals = {(str(s), str(k), cur): float(a or 0.0)
-                  for s, k, cur, a in conn.execute(_BOOK_TOTALS, {"day": key}).all()}
+                  for s, k, cur, a in _BOOK_TOTALS.rows(conn, {"day": key})}
         self._book_snapshot = (key, now, time.monotonic() - now, totals)
         return dict(totals)
 
@@ -471,9 +480,10 @@ class _LimitRegister(_Database):
         rated_q, pairs_q = _supplier_reads(len(ids))
         params = {"p_day": day, **{f"s{i}": s for i, s in enumerate(ids)}}
         with self._read() as conn:
-            rated = list(conn.execute(rated_q, params).mappings())
-            rows: list[Mapping[Any, Any] | None] = list(conn.execute(pairs_q,
-                                                                     params).mappings())
+            rated = [dict(zip(_RATED_COLUMNS, r, strict=True))
+                     for r in rated_q.rows(conn, params)]
+            rows: list[Mapping[Any, Any] | None] = [
+                dict(zip(_REGISTER_COLUMNS, r, strict=True)) for r in pairs_q.rows(conn, params)]
         ratings: dict[str, str | None] = {}
         latest: dict[str, Any] = {}
         for r in rated:  # newest first per supplier
@@ -616,7 +626,7 @@ class _LimitRegister(_Database):
         if not st.applied[0]:
             hist["reason"] = (f"{reason} (older than the register's as_of "
                               f"{old['as_of'].isoformat()}: not applied)")[:500]
-            hid = _new_id(conn.execute(_INSERT_HISTORY, hist))
+            hid = _history_id(conn, hist)
             return {"applied": False, "reason": "older_than_register",
                     "register_as_of": old["as_of"].isoformat(), "history_id": hid}
         values = state_values(st, 0, as_of=as_of, source=source, currency=currency,
@@ -625,11 +635,12 @@ class _LimitRegister(_Database):
         if terms is not None and terms.get("grade") is not None:  # a decision's terms
             values["previous_grade"] = None if old is None else old["grade"]
         if old is None:
-            conn.execute(_INSERT_REGISTER, {"supplier_id": supplier_id,
-                                            "debtor_id": debtor_id, **values})
+            insert_row(conn, limit_register, {"supplier_id": supplier_id,
+                                                 "debtor_id": debtor_id, **values})
         else:
-            conn.execute(_UPDATE_REGISTER, {**key, **values})
-        hid = _new_id(conn.execute(_INSERT_HISTORY, hist))
+            update_rows(conn, limit_register, values,
+                          {"supplier_id": supplier_id, "debtor_id": debtor_id})
+        hid = _history_id(conn, hist)
         pending = None if values["pending_limit"] is None else {
             "limit": values["pending_limit"],
             "effective_date": values["pending_effective_date"].isoformat()}

@@ -81,9 +81,23 @@ class NextState:
     history_date: DayArray                # the history row's effective date
 
 
+def _vec(x: Any, dtype: Any, n: int) -> Any:
+    """``x`` as n values of ``dtype`` (a scalar repeated): the array itself when it has
+    them, a reshape for one pair (np.broadcast_to costs ~5 us a call, the service's
+    single pair pays it five times a decision), a broadcast view otherwise."""
+    arr = np.asarray(x, dtype=dtype)
+    if arr.shape == (n,):
+        return arr
+    if arr.ndim == 0 and n == 1:
+        return arr.reshape(1)
+    return np.broadcast_to(arr, (n,))
+
+
 def _days(x: Any, n: int) -> DayArray:
     arr = np.asarray(x, dtype="datetime64[D]")
-    return np.broadcast_to(arr, (n,)) if arr.ndim == 0 else arr
+    if arr.ndim:
+        return arr
+    return arr.reshape(1) if n == 1 else np.broadcast_to(arr, (n,))
 
 
 def in_force(rows: RegisterRows, day: Any) -> tuple[FloatArray, DayArray, FloatArray]:
@@ -149,10 +163,10 @@ def next_state(rows: RegisterRows, proposed: Any, as_of: Any, knockout: Any,
     (['pending_cut'], 'decrease', [30000.0])
     """
     n = rows.has_row.shape[0]
-    new = np.broadcast_to(np.asarray(proposed, dtype=np.float64), (n,))
+    new = _vec(proposed, np.float64, n)
     day = _days(as_of, n)
-    ko = np.broadcast_to(np.asarray(knockout, dtype=bool), (n,))
-    out = np.broadcast_to(np.asarray(outstanding, dtype=np.float64), (n,))
+    ko = _vec(knockout, bool, n)
+    out = _vec(outstanding, np.float64, n)
     explicit = _days(effective_date, n)
     older = rows.has_row & ~np.isnat(rows.as_of) & (day < rows.as_of)
     force, since, before = in_force(rows, day)
