@@ -155,9 +155,8 @@ def test_append_only_tables_refuse_update_and_delete(db_url: str, table: str,
                                                      statement: str) -> None:
     with DecisionStore(db_url) as store:
         store.store_decisions([_decision()], idempotency=IdempotentRequest(
-            "key-1", "0" * 64, lambda ids, register: b"{}"), adverse={"D-1": pd.DataFrame(
-                [("D-1", "bounced_cheque", dt.date(2026, 5, 2), 4_200.0, "EUR")],
-                columns=["debtor_id", "record_type", "record_date", "amount", "currency"])})
+            "key-1", "0" * 64, lambda ids, register: b"{}"), adverse={"D-1": [
+                ("D-1", "bounced_cheque", dt.date(2026, 5, 2), 4_200.0, "EUR")]})
         store.record_funding_check(supplier_id="S-1", debtor_id="D-1", request={},
                                    result={}, limit_used=1.0, limit_source="x",
                                    approved_outstanding=0.0)
