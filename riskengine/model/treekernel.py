@@ -119,8 +119,9 @@ def raw_scores(X: Any, ints: Any, floats: Any, out: Any) -> None:  # pragma: no 
     thr, value = floats[3:int(floats[2])], floats[int(floats[2]):]
     n = X.shape[0]
     nt = root.shape[0]
-    leaves = np.empty((BLOCK, nt), np.int64)
-    XA = np.empty((BLOCK, 2 * X.shape[1]))
+    b = max(min(BLOCK, n), 1)  # the scratch of a block, no larger than the rows given
+    leaves = np.empty((b, nt), np.int64)
+    XA = np.empty((b, 2 * X.shape[1]))
     for lo in range(0, n, BLOCK):
         m = min(BLOCK, n - lo)
         _augment(X, lo, m, XA)
@@ -151,8 +152,9 @@ def explain_rows(X: Any, k: int, ints: Any, floats: Any, out_f: Any,
     thr, value = floats[3:int(floats[2])], floats[int(floats[2]):]
     n, p = X.shape
     nt = root.shape[0]
-    leaves = np.empty((BLOCK, nt), np.int64)
-    XA = np.empty((BLOCK, 2 * p))
+    b = max(min(BLOCK, n), 1)  # the scratch of a block, no larger than the rows given
+    leaves = np.empty((b, nt), np.int64)
+    XA = np.empty((b, 2 * p))
     vals = np.empty(nt)
     prefix = np.empty(nt + 1)
     t_tree = np.empty(max_tasks, np.int64)
