@@ -109,18 +109,18 @@ def _payload_suppliers(p: DebtorPayload, book: SupplierBook) -> SupplierInputs:
     ids = [ex.supplier_id for ex in p.pairs]
     hhi = [s.debtor_hhi if s.debtor_hhi is not None else book.debtor_hhi.get(i)
            for s, i in zip(sups, ids, strict=True)]
+    # the texts and the numbers as rows of two small arrays (one numpy call per dtype)
+    obj = np.array([ids, [s.sector_outlook for s in sups],
+                    [s.goods_or_services for s in sups]], dtype=object).reshape(3, len(ids))
+    num = np.array([[_flag_value(s.perishable) for s in sups],
+                    [_flag_value(s.standardised_goods) for s in sups],
+                    [_num(s.consignment_share) for s in sups],
+                    [_num(s.credit_note_share) for s in sups],
+                    [_num(h) for h in hhi]], dtype=np.float64).reshape(5, len(ids))
     return SupplierInputs(
-        supplier_id=np.array(ids, dtype=object),
-        sector_outlook=np.array([s.sector_outlook for s in sups], dtype=object),
-        goods_or_services=np.array([s.goods_or_services for s in sups], dtype=object),
-        perishable=np.array([_flag_value(s.perishable) for s in sups], dtype=np.float64),
-        standardised_goods=np.array([_flag_value(s.standardised_goods) for s in sups],
-                                    dtype=np.float64),
-        consignment_share=np.array([_num(s.consignment_share) for s in sups],
-                                   dtype=np.float64),
-        credit_note_share=np.array([_num(s.credit_note_share) for s in sups],
-                                   dtype=np.float64),
-        debtor_hhi=np.array([_num(h) for h in hhi], dtype=np.float64),
+        supplier_id=obj[0], sector_outlook=obj[1], goods_or_services=obj[2],
+        perishable=num[0], standardised_goods=num[1], consignment_share=num[2],
+        credit_note_share=num[3], debtor_hhi=num[4],
         rating=rating_codes([book.ratings.get(i) for i in ids]))
 
 
