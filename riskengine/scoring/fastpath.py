@@ -482,20 +482,23 @@ class FastEngine:
         open balance: the payload's records as one debtor's arrays (day numbers,
         vocabulary positions) through the batch path's array functions."""
         adv, inv = p.adverse_records, p.invoices
-        a_int = np.array([[_day(a.event_date) for a in adv],
-                          [_EVENT_CODE[a.event_type] for a in adv],
-                          [_STATUS_CODE[a.status] for a in adv],
-                          [_day_or_none(a.settlement_date) for a in adv],
-                          [_CURRENCY_CODE[a.currency] for a in adv], [0] * len(adv)],
-                         dtype=np.int64)
-        i_int = np.array([[_day(v.issue_date) for v in inv], [_day(v.due_date) for v in inv],
-                          [_day_or_none(v.paid_date) for v in inv],
-                          [_CURRENCY_CODE[v.currency] for v in inv], [0] * len(inv)],
-                         dtype=np.int64)
+        k, m = len(adv), len(inv)
+        # the records' integers in one array: the adverse records' six rows, the invoices'
+        # five, then the invoices' debtor bounds (0, m); each row a contiguous view
+        ints = np.array([_day(a.event_date) for a in adv]
+                        + [_EVENT_CODE[a.event_type] for a in adv]
+                        + [_STATUS_CODE[a.status] for a in adv]
+                        + [_day_or_none(a.settlement_date) for a in adv]
+                        + [_CURRENCY_CODE[a.currency] for a in adv] + [0] * k
+                        + [_day(v.issue_date) for v in inv] + [_day(v.due_date) for v in inv]
+                        + [_day_or_none(v.paid_date) for v in inv]
+                        + [_CURRENCY_CODE[v.currency] for v in inv] + [0] * m + [0, m],
+                        dtype=np.int64)
+        a_int = ints[:6 * k].reshape(6, k)
+        i_int = ints[6 * k:6 * k + 5 * m].reshape(5, m)
         flt = np.array([float(a.amount) for a in adv] + [float(v.amount) for v in inv]
                        + [float(v.credit_note_amount) + float(v.disputed_amount) for v in inv]
                        + [revenue], dtype=np.float64)
-        k, m = len(adv), len(inv)
         ko = self.engine.policy.knockouts
         thr = significance_thresholds(
             a_int[1], a_int[4], a_int[5], knockout=self.knockout,
@@ -511,7 +514,7 @@ class FastEngine:
                                       flt[:k], a_int[4], thr, rev_rec,
                                       self.lookback_days, self.half_life_days)
         amount = flt[k:k + m]
-        pay_out = payment_arrays(np.array((0, m), dtype=np.int64), t, i_int[0], i_int[1], i_int[2],
+        pay_out = payment_arrays(ints[-2:], t, i_int[0], i_int[1], i_int[2],
                                  amount, flt[k + m:k + 2 * m], i_int[3], rates=rates)
         pdue, open_bal = _past_due_kernel()(i_int[4], i_int[0], i_int[1], i_int[2], amount, t,
                                             self.engine.overlay.days_past_due, 1, 1,
