@@ -52,17 +52,19 @@ def iso_date_error(value: Any, *, timestamps: bool = False) -> str | None:
 def field_date(value: Any) -> Any:
     """A model field's date through :func:`iso_date_error` (a pydantic ``BeforeValidator``).
 
-    ``YYYY-MM-DD`` text is returned for the model to read, a date object as its
-    calendar day; anything else raises :class:`ValueError` with the reason and
-    never the value (the service must not echo it).
+    Exact ``YYYY-MM-DD`` text is returned as its day (read once, by the cached parser:
+    the model then only checks a date), other accepted text as given for the model to
+    read (and refuse, as it refuses text with surrounding blanks), a date object as its
+    calendar day; anything else raises :class:`ValueError` with the reason and never the
+    value (the service must not echo it).
     """
     if value is None or type(value) is dt.date:
         return value
     if type(value) is str:
-        reason = _text_date(value, False)[1]
+        day, reason = _text_date(value, False)
         if reason is not None:
             raise ValueError(reason)
-        return value
+        return day if len(value) == 10 else value
     reason = iso_date_error(value)
     if reason is not None:
         raise ValueError(reason)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from operator import attrgetter
 from typing import Any
 
 __all__ = ["DECISION_TYPES", "RATING_BASES", "COVER_BASES", "Decision", "DECISION_FIELDS",
@@ -235,8 +236,8 @@ class Decision:
         """
         out: dict[str, Any] = {}
         isfinite = math.isfinite
-        for name in DECISION_FIELDS:  # the field order (a module constant, not fields())
-            v = getattr(self, name)
+        # the field order (a module constant, not fields()), the values in one getter call
+        for name, v in zip(DECISION_FIELDS, _get_fields(self), strict=True):
             if type(v) is float:
                 v = v if isfinite(v) else None
             elif name == "reason_codes":
@@ -293,3 +294,4 @@ _EXAMPLE: dict[str, Any] = {
 
 #: Field names of :class:`Decision`, in order (the columns of a decisions frame).
 DECISION_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Decision))
+_get_fields = attrgetter(*DECISION_FIELDS)

@@ -95,23 +95,21 @@ def significance_thresholds(
     e = np.asarray(etype, dtype=np.int64)
     c = np.asarray(cur, dtype=np.int64)
     g = np.asarray(debtor, dtype=np.int64)
-    if rates is None:
-        thr = _thresholds(absolute)[c]
-    else:
-        ext = with_missing(rates)
-        base = ext[CURRENCIES.index(currency)] if currency in CURRENCIES else np.nan
-        with np.errstate(invalid="ignore", divide="ignore"):
-            thr = float(absolute) * base / ext[c]  # type: ignore[arg-type]
-    if share > 0 and revenue is not None and g.size:
-        rev = np.asarray(revenue, dtype=np.float64)[g]
-        rc = c if revenue_cur is None else np.asarray(revenue_cur, dtype=np.int64)[g]
-        if rates is None:
-            rel = np.where(rc == c, share * rev, np.nan)
+    ext = None if rates is None else with_missing(rates)
+    with np.errstate(invalid="ignore", divide="ignore"):  # a missing rate: NaN, quietly
+        if ext is None:
+            thr = _thresholds(absolute)[c]
         else:
-            ext = with_missing(rates)
-            with np.errstate(invalid="ignore", divide="ignore"):
+            base = ext[CURRENCIES.index(currency)] if currency in CURRENCIES else np.nan
+            thr = float(absolute) * base / ext[c]  # type: ignore[arg-type]
+        if share > 0 and revenue is not None and g.size:
+            rev = np.asarray(revenue, dtype=np.float64)[g]
+            rc = c if revenue_cur is None else np.asarray(revenue_cur, dtype=np.int64)[g]
+            if ext is None:
+                rel = np.where(rc == c, share * rev, np.nan)
+            else:
                 rel = share * rev * ext[rc] / ext[c]
-        rel = np.where(rev > 0, rel, np.nan)  # no revenue: the absolute test only
-        thr = np.where(np.isnan(rel), thr, np.fmin(thr, rel))
+            rel = np.where(rev > 0, rel, np.nan)  # no revenue: the absolute test only
+            thr = np.where(np.isnan(rel), thr, np.fmin(thr, rel))
     out: np.ndarray = np.where(knockout[e], thr, np.inf)
     return out

@@ -55,17 +55,22 @@ BLOCK = 64
 
 def pack(ints: dict[str, Any], floats: dict[str, Any], baseline: float, tolerance: float,
          max_tasks: int) -> tuple[Any, Any]:
-    """The ensemble as one int64 and one float64 array (few kernel arguments: a
+    """The ensemble as one integer and one float64 array (few kernel arguments: a
     compiled call pays for each argument it is given).
 
     ``ints`` starts with the ``len(INT_TABLES) + 1`` offsets of its tables and
     ``max_tasks``; ``floats`` with ``baseline``, ``tolerance`` and the offset of
-    ``value``.
+    ``value``. The integers are int32 when every one fits (node and task numbers of
+    any model this engine fits): half the bytes a walk brings into the cache, which
+    matters when a single decision finds them evicted; int64 otherwise.
     """
     parts = [np.asarray(ints[name], dtype=np.int64) for name in INT_TABLES]
     head = len(INT_TABLES) + 2
     off = np.cumsum([head] + [p.size for p in parts])
     packed_i = np.concatenate([off, [max_tasks], *parts]).astype(np.int64)
+    small = np.iinfo(np.int32)
+    if packed_i.size and small.min <= packed_i.min() and packed_i.max() <= small.max:
+        packed_i = packed_i.astype(np.int32)
     thr = np.asarray(floats["thr"], dtype=np.float64)
     value = np.asarray(floats["value"], dtype=np.float64)
     packed_f = np.concatenate([[baseline, tolerance, 3 + thr.size], thr, value])
@@ -119,8 +124,9 @@ def raw_scores(X: Any, ints: Any, floats: Any, out: Any) -> None:  # pragma: no 
     thr, value = floats[3:int(floats[2])], floats[int(floats[2]):]
     n = X.shape[0]
     nt = root.shape[0]
-    leaves = np.empty((BLOCK, nt), np.int64)
-    XA = np.empty((BLOCK, 2 * X.shape[1]))
+    b = max(min(BLOCK, n), 1)  # the scratch of a block, no larger than the rows given
+    leaves = np.empty((b, nt), np.int64)
+    XA = np.empty((b, 2 * X.shape[1]))
     for lo in range(0, n, BLOCK):
         m = min(BLOCK, n - lo)
         _augment(X, lo, m, XA)
@@ -151,8 +157,9 @@ def explain_rows(X: Any, k: int, ints: Any, floats: Any, out_f: Any,
     thr, value = floats[3:int(floats[2])], floats[int(floats[2]):]
     n, p = X.shape
     nt = root.shape[0]
-    leaves = np.empty((BLOCK, nt), np.int64)
-    XA = np.empty((BLOCK, 2 * p))
+    b = max(min(BLOCK, n), 1)  # the scratch of a block, no larger than the rows given
+    leaves = np.empty((b, nt), np.int64)
+    XA = np.empty((b, 2 * p))
     vals = np.empty(nt)
     prefix = np.empty(nt + 1)
     t_tree = np.empty(max_tasks, np.int64)

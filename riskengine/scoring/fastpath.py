@@ -109,18 +109,18 @@ def _payload_suppliers(p: DebtorPayload, book: SupplierBook) -> SupplierInputs:
     ids = [ex.supplier_id for ex in p.pairs]
     hhi = [s.debtor_hhi if s.debtor_hhi is not None else book.debtor_hhi.get(i)
            for s, i in zip(sups, ids, strict=True)]
+    # the texts and the numbers as rows of two small arrays (one numpy call per dtype)
+    obj = np.array([ids, [s.sector_outlook for s in sups],
+                    [s.goods_or_services for s in sups]], dtype=object).reshape(3, len(ids))
+    num = np.array([[_flag_value(s.perishable) for s in sups],
+                    [_flag_value(s.standardised_goods) for s in sups],
+                    [_num(s.consignment_share) for s in sups],
+                    [_num(s.credit_note_share) for s in sups],
+                    [_num(h) for h in hhi]], dtype=np.float64).reshape(5, len(ids))
     return SupplierInputs(
-        supplier_id=np.array(ids, dtype=object),
-        sector_outlook=np.array([s.sector_outlook for s in sups], dtype=object),
-        goods_or_services=np.array([s.goods_or_services for s in sups], dtype=object),
-        perishable=np.array([_flag_value(s.perishable) for s in sups], dtype=np.float64),
-        standardised_goods=np.array([_flag_value(s.standardised_goods) for s in sups],
-                                    dtype=np.float64),
-        consignment_share=np.array([_num(s.consignment_share) for s in sups],
-                                   dtype=np.float64),
-        credit_note_share=np.array([_num(s.credit_note_share) for s in sups],
-                                   dtype=np.float64),
-        debtor_hhi=np.array([_num(h) for h in hhi], dtype=np.float64),
+        supplier_id=obj[0], sector_outlook=obj[1], goods_or_services=obj[2],
+        perishable=num[0], standardised_goods=num[1], consignment_share=num[2],
+        credit_note_share=num[3], debtor_hhi=num[4],
         rating=rating_codes([book.ratings.get(i) for i in ids]))
 
 
@@ -482,20 +482,23 @@ class FastEngine:
         open balance: the payload's records as one debtor's arrays (day numbers,
         vocabulary positions) through the batch path's array functions."""
         adv, inv = p.adverse_records, p.invoices
-        a_int = np.array([[_day(a.event_date) for a in adv],
-                          [_EVENT_CODE[a.event_type] for a in adv],
-                          [_STATUS_CODE[a.status] for a in adv],
-                          [_day_or_none(a.settlement_date) for a in adv],
-                          [_CURRENCY_CODE[a.currency] for a in adv], [0] * len(adv)],
-                         dtype=np.int64)
-        i_int = np.array([[_day(v.issue_date) for v in inv], [_day(v.due_date) for v in inv],
-                          [_day_or_none(v.paid_date) for v in inv],
-                          [_CURRENCY_CODE[v.currency] for v in inv], [0] * len(inv)],
-                         dtype=np.int64)
+        k, m = len(adv), len(inv)
+        # the records' integers in one array: the adverse records' six rows, the invoices'
+        # five, then the invoices' debtor bounds (0, m); each row a contiguous view
+        ints = np.array([_day(a.event_date) for a in adv]
+                        + [_EVENT_CODE[a.event_type] for a in adv]
+                        + [_STATUS_CODE[a.status] for a in adv]
+                        + [_day_or_none(a.settlement_date) for a in adv]
+                        + [_CURRENCY_CODE[a.currency] for a in adv] + [0] * k
+                        + [_day(v.issue_date) for v in inv] + [_day(v.due_date) for v in inv]
+                        + [_day_or_none(v.paid_date) for v in inv]
+                        + [_CURRENCY_CODE[v.currency] for v in inv] + [0] * m + [0, m],
+                        dtype=np.int64)
+        a_int = ints[:6 * k].reshape(6, k)
+        i_int = ints[6 * k:6 * k + 5 * m].reshape(5, m)
         flt = np.array([float(a.amount) for a in adv] + [float(v.amount) for v in inv]
                        + [float(v.credit_note_amount) + float(v.disputed_amount) for v in inv]
                        + [revenue], dtype=np.float64)
-        k, m = len(adv), len(inv)
         ko = self.engine.policy.knockouts
         thr = significance_thresholds(
             a_int[1], a_int[4], a_int[5], knockout=self.knockout,
@@ -511,7 +514,7 @@ class FastEngine:
                                       flt[:k], a_int[4], thr, rev_rec,
                                       self.lookback_days, self.half_life_days)
         amount = flt[k:k + m]
-        pay_out = payment_arrays(np.array((0, m), dtype=np.int64), t, i_int[0], i_int[1], i_int[2],
+        pay_out = payment_arrays(ints[-2:], t, i_int[0], i_int[1], i_int[2],
                                  amount, flt[k + m:k + 2 * m], i_int[3], rates=rates)
         pdue, open_bal = _past_due_kernel()(i_int[4], i_int[0], i_int[1], i_int[2], amount, t,
                                             self.engine.overlay.days_past_due, 1, 1,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import accumulate
+from itertools import accumulate, chain
 from operator import itemgetter
 from typing import Any
 
@@ -32,6 +32,7 @@ __all__ = ["payload_hashes"]
 
 _EPOCH_ORDINAL = 719163  # date(1970, 1, 1).toordinal()
 _NAT = -(1 << 63)  # a missing date: numpy's NaT
+_flat = chain.from_iterable
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,13 +100,12 @@ def _records(tables: Sequence[tuple[_Layout, Sequence[Mapping[str, Any]]]]) -> _
     text: list[Any] = []
     layouts = tuple(lay for lay, _ in tables)
     base = _base(layouts, tuple(len(rows) for _, rows in tables))
-    for lay, rows in tables:
+    for lay, rows in tables:  # record after record, each kind's values in turn
         g_num, g_day, g_flag, g_text = lay.get
-        for r in rows:
-            num += g_num(r)
-            day += g_day(r)
-            flag += g_flag(r)
-            text += g_text(r)
+        num.extend(_flat(map(g_num, rows)))
+        day.extend(_flat(map(g_day, rows)))
+        flag.extend(_flat(map(g_flag, rows)))
+        text.extend(_flat(map(g_text, rows)))
     given = [s for s in text if s is not None]
     joined = "".join(given)
     utf8 = joined.encode("utf-8")

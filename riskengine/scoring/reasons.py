@@ -30,7 +30,9 @@ term labels, the past-due days of the default definition, the basis priors).
 
 from __future__ import annotations
 
+import functools
 import math
+import types
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -124,7 +126,7 @@ def reason_text(reason: Mapping[str, Any], words: ReasonWords) -> str:
             return f"{feature_label(feature)}: not available"
         return f"{feature_label(feature)} {reason['direction']} than typical ({reason['value']:.4g})"
     if code == "overlay":
-        label = dict(words.labels).get(feature, feature)
+        label = _labels(words.labels).get(feature, feature)
         return f"{label}: {reason['value']:.4g}, odds of default x{reason['odds_factor']:.2f}"
     if code == "no_valid_pd":
         return _TEXT_NO_PD
@@ -138,6 +140,12 @@ def reason_text(reason: Mapping[str, Any], words: ReasonWords) -> str:
         return (f"no usable financial statements ({basis}): "
                 f"PD prior {dict(words.priors)[basis]:.4g} before the overlay")
     raise ValueError(f"reason code {code!r} (feature {feature!r}) is not one of {REASON_CODES}.")
+
+
+@functools.lru_cache(maxsize=64)
+def _labels(labels: tuple[tuple[str, str], ...]) -> Mapping[str, str]:
+    """The overlay's labels by feature (cached by the labels; never written)."""
+    return types.MappingProxyType(dict(labels))
 
 
 def public_reasons(reasons: Iterable[Mapping[str, Any]], words: ReasonWords
