@@ -307,16 +307,15 @@ def test_default_stores_outside_the_installed_package(installed: dict[str, Path]
 
 
 def test_kernels_found_and_warm_after_a_load() -> None:
-    """Every disk-cached kernel is found (14 used by decisions, raw_scores on demand), and
+    """Every disk-cached kernel is found (13 used by decisions, raw_scores on demand), and
     once an engine is loaded none of them is cold."""
     from riskengine.api import load_engine
     from riskengine.io.kernels import ON_DEMAND, cold_kernels, compiled_kernels
 
     load_engine()
     names = {f"{d.py_func.__module__}.{d.py_func.__name__}" for d in compiled_kernels()}
-    assert ON_DEMAND <= names and len(names) >= 15
+    assert ON_DEMAND <= names and len(names) >= 14
     assert "riskengine.features.adverse._adverse_pass" in names
-    assert "riskengine.scoring.reason_rows._assemble_rows" in names
     assert "riskengine.model.treekernel.explain_rows" in names
     assert cold_kernels() == []
 
@@ -342,5 +341,5 @@ def test_cold_compile_says_so_once_on_a_terminal(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
-    assert lines[0].startswith("riskengine: compiling kernels, once, about 20 s (14 ")
+    assert lines[0].startswith("riskengine: compiling kernels, once, about 20 s (13 ")
     assert done.stdout.strip() == "[]"
