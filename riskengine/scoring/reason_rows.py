@@ -153,91 +153,29 @@ def reason_rows(overlay: Overlay, deb: DebtorInputs, contrib: FloatArray,
     top, rank = _top_codes(owner, impact, n, TOP_REASONS)  # model codes first on ties
     is_ov = top >= k_model
     odds = np.full(top.size, np.nan)
-    if is_ov.any():
-        odds[is_ov] = _exps(impact[top[is_ov]])  # what the overlay term multiplies the odds by
-    # the entries' fields, the top codes' then the flags' (in slots before the top codes;
-    # the basis flag: a prior PD), and each debtor's codes by slot: one compiled pass
-    grid, code, feature, value, direction, odds = _rows_kernel()(
-        n, top, rank, k_model, owner, np.asarray(mr.feature, dtype=np.intp),
-        np.asarray(mr.value, dtype=np.float64), np.asarray(mr.direction, dtype=np.int8),
-        pr, pc, np.asarray(deb.overlay_X, dtype=np.float64), odds, valid, default,
-        deb.insolvency, deb.past_due_default, model_rated(deb.basis, overlay),
-        np.asarray(deb.basis, dtype=np.int64),
-        np.asarray(deb.past_due_amount, dtype=np.float64), n_names,
-        n_names + len(st.features))
-    return ReasonRows(grid, code, feature, (*mr.names, *st.features, *_FLAG_FEATURES), value,
-                      direction, odds)
-
-
-_CODE_OVERLAY = _CODE["overlay"]
-_CODE_MODEL = _CODE["statement_model"]
-
-
-def _assemble_rows(n: int, top: Any, rank: Any, k_model: int, owner: Any, mr_feature: Any,
-                   mr_value: Any, mr_direction: Any, pr: Any, pc: Any, overlay_X: Any,
-                   odds_top: Any, valid: Any, default: Any, insolvency: Any, past_due: Any,
-                   rated: Any, basis: Any, past_due_amount: Any, n_names: int,
-                   flag_feature: int) -> Any:  # pragma: no cover - compiled
-    """Kernel of :func:`reason_rows` (compiled by numba, see :func:`_rows_kernel`): the
-    fields of the top codes (candidate ``top[j]``: a model code below ``k_model``, else
-    the overlay term ``(pr, pc)[top[j] - k_model]``), then of each debtor's flags in slot
-    order (no valid PD, insolvency, past due, a basis without the model), and the grid
-    of each debtor's entries by slot."""
-    t_n = top.shape[0]
-    w_n = 0
-    for i in range(n):
-        w_n += ((not valid[i]) and (not default[i])) + insolvency[i] + past_due[i] \
-            + (not rated[i])
-    size = t_n + w_n
+    odds[is_ov] = _exps(impact[top[is_ov]])  # what the overlay term multiplies the odds by
+    # the flags, in slots before the top codes
+    who, slot = np.nonzero(np.array(
+        [~valid & ~default, deb.insolvency, deb.past_due_default,
+         ~model_rated(deb.basis, overlay)]).T)  # the basis flag: a prior PD
+    # each debtor's codes by slot (one code per debtor and slot): the flags' entries
+    # after the top codes'
     grid = np.full((n, _N_FLAGS + TOP_REASONS), -1, dtype=np.int64)
-    code = np.empty(size, dtype=np.int64)
-    feature = np.empty(size, dtype=np.intp)
-    value = np.empty(size, dtype=np.float64)
-    direction = np.empty(size, dtype=np.int8)
-    odds = np.empty(size, dtype=np.float64)
-    for j in range(t_n):
-        c = top[j]
-        grid[owner[c], _N_FLAGS + rank[j]] = j
-        if c >= k_model:
-            q = c - k_model
-            code[j] = _CODE_OVERLAY
-            feature[j] = n_names + pc[q]
-            value[j] = overlay_X[pr[q], pc[q]]
-            direction[j] = 0
-        else:
-            code[j] = _CODE_MODEL
-            feature[j] = mr_feature[c]
-            value[j] = mr_value[c]
-            direction[j] = mr_direction[c]
-        odds[j] = odds_top[j]
-    w = t_n
-    for i in range(n):
-        for s in range(_N_FLAGS):
-            if s == 0:
-                on = (not valid[i]) and (not default[i])
-            elif s == 1:
-                on = bool(insolvency[i])
-            elif s == 2:
-                on = bool(past_due[i])
-            else:
-                on = not rated[i]
-            if on:
-                grid[i, s] = w
-                code[w] = _BASIS_CODE[basis[i]] if s == 3 else _FLAG_CODE[s]
-                feature[w] = flag_feature + s
-                value[w] = past_due_amount[i] if s == 2 else _FLAG_VALUE[s]
-                direction[w] = _FLAG_DIRECTION[s]
-                odds[w] = np.nan
-                w += 1
-    return grid, code, feature, value, direction, odds
-
-
-@functools.cache
-def _rows_kernel() -> Any:
-    """:func:`_assemble_rows` compiled (numba, cached on disk beside this module)."""
-    from numba import njit
-
-    return njit(cache=True, nogil=True)(_assemble_rows)
+    grid[np.concatenate([owner[top], who]), np.concatenate([_N_FLAGS + rank, slot])] = \
+        np.arange(top.size + who.size)
+    return ReasonRows(
+        grid,
+        np.concatenate([np.where(is_ov, _CODE["overlay"], _CODE["statement_model"]),
+                        np.where(slot == 3, _BASIS_CODE[deb.basis[who]], _FLAG_CODE[slot])]),
+        np.concatenate([np.concatenate([mr.feature, n_names + pc])[top],
+                        n_names + len(st.features) + slot], dtype=np.intp),
+        (*mr.names, *st.features, *_FLAG_FEATURES),
+        np.concatenate([np.concatenate([mr.value, deb.overlay_X[pr, pc]])[top],
+                        np.where(slot == 2, deb.past_due_amount[who], _FLAG_VALUE[slot])],
+                       dtype=np.float64),
+        np.concatenate([np.concatenate([mr.direction, np.zeros(pr.size, np.int8)])[top],
+                        _FLAG_DIRECTION[slot]]),
+        np.concatenate([odds, np.full(who.size, np.nan)]))
 
 
 def reason_lists(r: ReasonRows, at: npt.NDArray[np.int64]) -> Any:
