@@ -32,7 +32,6 @@ import argparse
 import http.client
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -44,7 +43,7 @@ import numpy as np
 from fastapi import FastAPI, Request, Response
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_ratios import PAYLOAD, _free_port, _post, _wait_ready
+from bench_ratios import PAYLOAD, _free_port, _post, _wait_ready, stop_servers
 
 PARAMS = {"decided_at": "2026-06-30T00:00:00Z", "reference_date": "2026-06-30"}
 
@@ -144,13 +143,7 @@ def main() -> None:
             print(f"  {name:<26} p50 {p50:6.2f} ms (p99 {np.percentile(t, 99):6.2f}); "
                   f"ratio to mlflow {p50 / ref:.2f}")
     finally:
-        for proc in procs.values():
-            proc.terminate()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
+        stop_servers(procs.values(), tmp)
 
 
 if __name__ == "__main__":

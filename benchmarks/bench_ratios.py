@@ -128,6 +128,17 @@ def _wait_ready(port: int, path: str, proc: subprocess.Popen[bytes]) -> None:
     raise RuntimeError(f"server on port {port} did not become ready")
 
 
+def stop_servers(procs: Any, tmp: Path) -> None:
+    """Stop the servers a bench started (terminate, kill after 20 s) and remove ``tmp``."""
+    for proc in procs:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _post(conn: http.client.HTTPConnection, path: str, body: bytes,
           headers: dict[str, str]) -> float:
     t0 = time.perf_counter_ns()
@@ -190,13 +201,7 @@ def bench_http(requests: int, synchronous: str = "full") -> None:
               f"(bar <= 0.8, aim 0.5; {requests} alternate requests"
               f"{'' if synchronous == 'full' else '; store synchronous=normal: not the bar'})")
     finally:
-        for proc in (ours, ref):
-            proc.terminate()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
+        stop_servers((ours, ref), tmp)
 
 
 def bench_batch(debtors: int, portfolio: str | None, also_no_store: bool = False) -> None:

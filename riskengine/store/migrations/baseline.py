@@ -10,6 +10,8 @@ and ``TRUNCATE``. Revisions import what they need from here, never from ``tables
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -156,3 +158,16 @@ def pg_guards(table: str) -> list[str]:
     return [f"DROP TRIGGER IF EXISTS {name} ON {table}",
             f"CREATE TRIGGER {name} BEFORE UPDATE OR DELETE OR TRUNCATE ON {table} "
             "FOR EACH STATEMENT EXECUTE FUNCTION riskengine_append_only()"]
+
+
+def guard_tables(conn: Any, *tables: str) -> None:
+    """Make ``tables`` append-only on ``conn``'s backend (:func:`sqlite_guards`, or
+    :data:`PG_GUARD_FUNCTION` and :func:`pg_guards`; nothing on another backend)."""
+    if conn.dialect.name == "sqlite":
+        ddl = [s for t in tables for s in sqlite_guards(t)]
+    elif conn.dialect.name == "postgresql":
+        ddl = [PG_GUARD_FUNCTION, *(s for t in tables for s in pg_guards(t))]
+    else:
+        ddl = []
+    for statement in ddl:
+        conn.exec_driver_sql(statement)

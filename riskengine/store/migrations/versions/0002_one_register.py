@@ -56,14 +56,7 @@ def upgrade() -> None:
         "ELSE 'pending_increase' END WHERE effective_date > CURRENT_DATE"))
     op.execute(sa.text("UPDATE limit_register SET status = 'cancelled' "
                        "WHERE pending_limit IS NULL AND limit_amount <= 0"))
-    if conn.dialect.name == "sqlite":
-        ddl = baseline.sqlite_guards("idempotency_keys")
-    elif conn.dialect.name == "postgresql":
-        ddl = [baseline.PG_GUARD_FUNCTION, *baseline.pg_guards("idempotency_keys")]
-    else:
-        ddl = []
-    for statement in ddl:
-        conn.exec_driver_sql(statement)
+    baseline.guard_tables(conn, "idempotency_keys")
 
 
 def downgrade() -> None:

@@ -61,15 +61,8 @@ def upgrade() -> None:
         sa.Column("recorded_at", sa.String(40), nullable=False),
     )
     op.create_index("ix_insurer_requests_debtor", "insurer_requests", ["debtor_id"])
-    conn = op.get_bind()  # the history of insurer limits is append-only, as the others
-    if conn.dialect.name == "sqlite":
-        ddl = baseline.sqlite_guards("insurer_limits")
-    elif conn.dialect.name == "postgresql":
-        ddl = [baseline.PG_GUARD_FUNCTION, *baseline.pg_guards("insurer_limits")]
-    else:
-        ddl = []
-    for statement in ddl:
-        conn.exec_driver_sql(statement)
+    # the history of insurer limits is append-only, as the others
+    baseline.guard_tables(op.get_bind(), "insurer_limits")
 
 
 def downgrade() -> None:

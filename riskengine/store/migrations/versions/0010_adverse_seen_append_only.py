@@ -24,15 +24,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    conn = op.get_bind()
-    if conn.dialect.name == "sqlite":
-        ddl = baseline.sqlite_guards("adverse_seen")
-    elif conn.dialect.name == "postgresql":
-        ddl = [baseline.PG_GUARD_FUNCTION, *baseline.pg_guards("adverse_seen")]
-    else:
-        ddl = []
-    for statement in ddl:
-        conn.exec_driver_sql(statement)
+    baseline.guard_tables(op.get_bind(), "adverse_seen")
 
 
 def downgrade() -> None:
