@@ -32,13 +32,8 @@ from riskengine.store.values import _dumps
 __all__ = ["Prepared", "bind", "insert_row", "read", "select_rows", "update_rows"]
 
 
-def _kind(column: sa.Column[Any]) -> str:
-    """How a column's values cross the driver: ``date``, ``json``, ``bool`` or ``plain``."""
-    return _kind_of(column.type)
-
-
 def bind(kind: str, value: Any, sqlite: bool) -> Any:
-    """A value as the driver takes it for a column of ``kind`` (see :func:`_kind`)."""
+    """A value as the driver takes it for a column of ``kind`` (see :func:`_kind_of`)."""
     if value is None:
         return None
     if kind == "date":
@@ -75,7 +70,7 @@ def _built(key: tuple[Any, ...], table: sa.Table, columns: Sequence[str],
            build: Any) -> tuple[str, tuple[str, ...]]:
     got = _SQL.get(key)
     if got is None:
-        kinds = tuple(_kind(table.c[c]) for c in columns)
+        kinds = tuple(_kind_of(table.c[c].type) for c in columns)
         got = _SQL[key] = (build(kinds), kinds)
     return got
 
@@ -117,7 +112,7 @@ def _run(conn: Connection, sql: str, params: Any) -> _Done:
 
 
 def insert_row(conn: Connection, table: sa.Table, row: Mapping[str, Any], *,
-           returning: str | None = None) -> int | None:
+               returning: str | None = None) -> int | None:
     """Insert one row (its keys are the columns); with ``returning``, the new row's key
     (SQLite's last row id, PostgreSQL's ``RETURNING``)."""
     dialect, cols = conn.dialect.name, tuple(row)
@@ -137,7 +132,7 @@ def insert_row(conn: Connection, table: sa.Table, row: Mapping[str, Any], *,
 
 
 def update_rows(conn: Connection, table: sa.Table, values: Mapping[str, Any],
-           key: Mapping[str, Any]) -> int:
+                key: Mapping[str, Any]) -> int:
     """``UPDATE table SET values WHERE key`` (equalities); returns the rows updated."""
     dialect, cols, keys = conn.dialect.name, tuple(values), tuple(key)
 
@@ -157,8 +152,8 @@ def update_rows(conn: Connection, table: sa.Table, values: Mapping[str, Any],
 
 
 def select_rows(conn: Connection, table: sa.Table, key: Mapping[str, Any], *,
-           columns: Sequence[str] | None = None, for_update: bool = False
-           ) -> list[dict[str, Any]]:
+                columns: Sequence[str] | None = None, for_update: bool = False
+                ) -> list[dict[str, Any]]:
     """``SELECT columns FROM table WHERE key`` (equalities; ``for_update``: ``FOR UPDATE``
     on PostgreSQL, SQLite's write transaction holding the database already), rows as
     dicts of the values as SQLAlchemy reads them."""
@@ -224,7 +219,8 @@ class Prepared:
 
 
 def _kind_of(t: Any) -> str:
-    """How values of a SQLAlchemy type cross the driver (:func:`bind`, :func:`read`)."""
+    """How values of a SQLAlchemy type cross the driver (:func:`bind`, :func:`read`):
+    ``date``, ``json``, ``bool`` or ``plain``."""
     if isinstance(t, sa.Date):
         return "date"
     if isinstance(t, sa.JSON):
